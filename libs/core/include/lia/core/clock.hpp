@@ -1,0 +1,46 @@
+#pragma once
+// Time through an interface so tests can move it by hand.
+
+#include <atomic>
+#include <chrono>
+#include <string>
+
+namespace lia::core {
+
+using SysTime = std::chrono::system_clock::time_point;
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual SysTime now() const = 0;
+  // Milliseconds since the Unix epoch.
+  std::int64_t now_ms() const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(now().time_since_epoch()).count();
+  }
+};
+
+class SystemClock final : public Clock {
+ public:
+  SysTime now() const override { return std::chrono::system_clock::now(); }
+  static const SystemClock& instance();
+};
+
+// A clock that only moves when told to. Thread-safe.
+class ManualClock final : public Clock {
+ public:
+  explicit ManualClock(SysTime start = SysTime{std::chrono::seconds{1'700'000'000}})
+      : ns_(start.time_since_epoch().count()) {}
+  SysTime now() const override { return SysTime{SysTime::duration{ns_.load()}}; }
+  void set(SysTime t) { ns_.store(t.time_since_epoch().count()); }
+  void advance(std::chrono::nanoseconds d) {
+    ns_.fetch_add(std::chrono::duration_cast<SysTime::duration>(d).count());
+  }
+
+ private:
+  std::atomic<SysTime::rep> ns_;
+};
+
+// RFC 3339 in UTC with milliseconds: 2026-11-22T12:53:24.123Z
+std::string format_rfc3339(SysTime t);
+
+}  // namespace lia::core

@@ -1,0 +1,224 @@
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cstdlib>
+
+#include <fmt/format.h>
+
+#include <lia/core/config.hpp>
+
+namespace lia::core {
+namespace {
+
+std::string join_problems(const std::vector<std::string>& problems) {
+  std::string s = "invalid configuration:";
+  for (const auto& p : problems) {
+    s += "\n  - ";
+    s += p;
+  }
+  return s;
+}
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+}  // namespace
+
+ConfigError::ConfigError(std::vector<std::string> problems)
+    : std::runtime_error(join_problems(problems)), problems_(std::move(problems)) {}
+
+Env::Env()
+    : lookup_([](const std::string& name) -> std::optional<std::string> {
+        // Read once at start-up, before any thread exists.
+        const char* v = std::getenv(name.c_str());  // NOLINT(concurrency-mt-unsafe)
+        if (v == nullptr) return std::nullopt;
+        return std::string(v);
+      }) {}
+
+Env::Env(Lookup lookup) : lookup_(std::move(lookup)) {}
+
+Env Env::from_map(std::map<std::string, std::string> values) {
+  return Env([values = std::move(values)](const std::string& name) -> std::optional<std::string> {
+    auto it = values.find(name);
+    if (it == values.end()) return std::nullopt;
+    return it->second;
+  });
+}
+
+std::optional<std::string> Env::raw(const std::string& name) {
+  auto v = lookup_(name);
+  if (v && v->empty()) return std::nullopt;  // an empty variable counts as unset
+  return v;
+}
+
+void Env::problem(const std::string& name, const std::string& what) {
+  problems_.push_back(fmt::format("{}: {}", name, what));
+}
+
+void Env::note(const std::string& name, const std::string& shown) { summary_.emplace_back(name, shown); }
+
+std::string Env::string(const std::string& name, const std::string& fallback) {
+  auto v = raw(name).value_or(fallback);
+  note(name, v);
+  return v;
+}
+
+std::optional<std::string> Env::optional(const std::string& name) {
+  auto v = raw(name);
+  note(name, v.value_or("(unset)"));
+  return v;
+}
+
+std::string Env::required(const std::string& name) {
+  auto v = raw(name);
+  if (!v) {
+    problem(name, "is required but not set");
+    return {};
+  }
+  note(name, *v);
+  return *v;
+}
+
+std::string Env::secret(const std::string& name, const std::optional<std::string>& fallback) {
+  auto v = raw(name);
+  if (!v && !fallback) {
+    problem(name, "is required but not set");
+    return {};
+  }
+  note(name, v ? "***" : "(default)");
+  return v ? *v : *fallback;
+}
+
+std::int64_t Env::integer(const std::string& name, std::int64_t fallback, std::int64_t min,
+                          std::int64_t max) {
+  auto v = raw(name);
+  if (!v) {
+    note(name, std::to_string(fallback));
+    return fallback;
+  }
+  std::int64_t out = 0;
+  const char* begin = v->data();
+  const char* end = v->data() + v->size();
+  auto [ptr, ec] = std::from_chars(begin, end, out);
+  if (ec != std::errc{} || ptr != end) {
+    problem(name, fmt::format("expected an integer, got '{}'", *v));
+    return fallback;
+  }
+  if (out < min || out > max) {
+    problem(name, fmt::format("must be between {} and {}, got {}", min, max, out));
+    return fallback;
+  }
+  note(name, *v);
+  return out;
+}
+
+std::uint16_t Env::port(const std::string& name, std::uint16_t fallback) {
+  // 0 asks the OS for a free port (tests use it).
+  return static_cast<std::uint16_t>(integer(name, fallback, 0, 65535));
+}
+
+bool Env::boolean(const std::string& name, bool fallback) {
+  auto v = raw(name);
+  if (!v) {
+    note(name, fallback ? "true" : "false");
+    return fallback;
+  }
+  const auto s = lower(*v);
+  if (s == "1" || s == "true" || s == "yes" || s == "on") {
+    note(name, "true");
+    return true;
+  }
+  if (s == "0" || s == "false" || s == "no" || s == "off") {
+    note(name, "false");
+    return false;
+  }
+  problem(name, fmt::format("expected true or false, got '{}'", *v));
+  return fallback;
+}
+
+std::chrono::milliseconds Env::millis(const std::string& name, std::chrono::milliseconds fallback,
+                                      std::chrono::milliseconds min, std::chrono::milliseconds max) {
+  return std::chrono::milliseconds{integer(name, fallback.count(), min.count(), max.count())};
+}
+
+std::string Env::one_of(const std::string& name, const std::string& fallback,
+                        std::initializer_list<const char*> choices) {
+  auto v = raw(name);
+  if (!v) {
+    note(name, fallback);
+    return fallback;
+  }
+  for (const char* c : choices) {
+    if (*v == c) {
+      note(name, *v);
+      return *v;
+    }
+  }
+  std::string list;
+  for (const char* c : choices) {
+    if (!list.empty()) list += ", ";
+    list += c;
+  }
+  problem(name, fmt::format("must be one of {}, got '{}'", list, *v));
+  return fallback;
+}
+
+std::string Env::url(const std::string& name, const std::optional<std::string>& fallback) {
+  auto v = raw(name);
+  if (!v && !fallback) {
+    problem(name, "is required but not set");
+    return {};
+  }
+  std::string s = v ? *v : *fallback;
+  if (!(s.rfind("http://", 0) == 0 || s.rfind("https://", 0) == 0) || s.size() < 10) {
+    problem(name, fmt::format("expected an http:// or https:// URL, got '{}'", s));
+    return {};
+  }
+  while (!s.empty() && s.back() == '/') s.pop_back();
+  note(name, s);
+  return s;
+}
+
+std::string Env::pg_url(const std::string& name, const std::optional<std::string>& fallback) {
+  auto v = raw(name);
+  if (!v && !fallback) {
+    problem(name, "is required but not set (e.g. postgresql://user@127.0.0.1:5432/lia)");
+    return {};
+  }
+  std::string s = v ? *v : *fallback;
+  if (s.rfind("postgres://", 0) != 0 && s.rfind("postgresql://", 0) != 0) {
+    problem(name, "expected a postgresql:// URL");
+    return {};
+  }
+  // Hide a password if there is one.
+  std::string shown = s;
+  auto at = shown.find('@');
+  auto scheme_end = shown.find("://") + 3;
+  auto colon = shown.find(':', scheme_end);
+  if (at != std::string::npos && colon != std::string::npos && colon < at) {
+    shown.replace(colon + 1, at - colon - 1, "***");
+  }
+  note(name, shown);
+  return s;
+}
+
+void Env::check() const {
+  if (!problems_.empty()) throw ConfigError(problems_);
+}
+
+CommonConfig CommonConfig::read(Env& env, const std::string& service, std::uint16_t default_port) {
+  CommonConfig c;
+  c.service = service;
+  c.http_port = env.port("LIA_HTTP_PORT", default_port);
+  c.kafka_bootstrap = env.string("LIA_KAFKA_BOOTSTRAP", "127.0.0.1:9092");
+  c.pg_url = env.pg_url("LIA_PG_URL", std::string("postgresql://lia@127.0.0.1:54329/lia"));
+  c.log_level = env.one_of("LIA_LOG_LEVEL", "info", {"debug", "info", "warn", "error"});
+  c.log_unmask = env.boolean("LIA_LOG_UNMASK", false);
+  c.shutdown_grace = env.millis("LIA_SHUTDOWN_GRACE_MS", std::chrono::milliseconds{25000},
+                                std::chrono::milliseconds{100}, std::chrono::minutes{10});
+  return c;
+}
+
+}  // namespace lia::core

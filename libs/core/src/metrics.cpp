@@ -1,0 +1,148 @@
+#include <algorithm>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include <lia/core/log.hpp>
+#include <lia/core/metrics.hpp>
+
+namespace lia::core {
+namespace {
+
+enum Type { kCounter = 0, kGauge = 1, kHistogram = 2 };
+
+void atomic_add(std::atomic<double>& a, double v) {
+  double cur = a.load(std::memory_order_relaxed);
+  while (!a.compare_exchange_weak(cur, cur + v, std::memory_order_relaxed)) {
+  }
+}
+
+std::string label_key(const Labels& labels) {
+  std::string s;
+  for (const auto& [k, v] : labels) {
+    if (!s.empty()) s += ',';
+    s += k;
+    s += "=\"";
+    for (char c : v) {
+      if (c == '\\' || c == '"') s += '\\';
+      if (c == '\n') {
+        s += "\\n";
+        continue;
+      }
+      s += c;
+    }
+    s += '"';
+  }
+  return s;
+}
+
+std::string num(double v) {
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  if (std::isnan(v)) return "NaN";
+  return fmt::format("{}", v);
+}
+
+}  // namespace
+
+void Counter::inc(double v) { atomic_add(value_, v); }
+void Gauge::add(double v) { atomic_add(value_, v); }
+
+Histogram::Histogram(std::vector<double> bounds)
+    : bounds_(std::move(bounds)), buckets_(new std::atomic<std::uint64_t>[bounds_.size() + 1]) {
+  std::sort(bounds_.begin(), bounds_.end());
+  for (std::size_t i = 0; i <= bounds_.size(); ++i) buckets_[i].store(0);
+}
+
+void Histogram::observe(double v) {
+  auto it = std::lower_bound(bounds_.begin(), bounds_.end(), v);
+  buckets_[static_cast<std::size_t>(it - bounds_.begin())].fetch_add(1, std::memory_order_relaxed);
+  count_.fetch_add(1, std::memory_order_relaxed);
+  atomic_add(sum_, v);
+}
+
+const std::vector<double>& latency_buckets() {
+  static const std::vector<double> b{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                     0.1,    0.25,  0.5,    1,     2.5,  5,     10};
+  return b;
+}
+
+struct Registry::Family {
+  std::string help;
+  int type = kCounter;
+  std::map<std::string, std::unique_ptr<Counter>> counters;
+  std::map<std::string, std::unique_ptr<Gauge>> gauges;
+  std::map<std::string, std::unique_ptr<Histogram>> histograms;
+};
+
+Registry::Registry() = default;
+Registry::~Registry() = default;
+
+Registry::Family& Registry::family(const std::string& name, const std::string& help, int type) {
+  auto& f = families_[name];
+  if (!f) {
+    f = std::make_unique<Family>();
+    f->help = help;
+    f->type = type;
+  }
+  return *f;
+}
+
+Counter& Registry::counter(const std::string& name, const std::string& help, const Labels& labels) {
+  std::lock_guard lock(mu_);
+  auto& slot = family(name, help, kCounter).counters[label_key(labels)];
+  if (!slot) slot = std::make_unique<Counter>();
+  return *slot;
+}
+
+Gauge& Registry::gauge(const std::string& name, const std::string& help, const Labels& labels) {
+  std::lock_guard lock(mu_);
+  auto& slot = family(name, help, kGauge).gauges[label_key(labels)];
+  if (!slot) slot = std::make_unique<Gauge>();
+  return *slot;
+}
+
+Histogram& Registry::histogram(const std::string& name, const std::string& help,
+                               const Labels& labels, const std::vector<double>& bounds) {
+  std::lock_guard lock(mu_);
+  auto& slot = family(name, help, kHistogram).histograms[label_key(labels)];
+  if (!slot) slot = std::make_unique<Histogram>(bounds);
+  return *slot;
+}
+
+std::string Registry::render() const {
+  static constexpr const char* kTypes[] = {"counter", "gauge", "histogram"};
+  std::string out;
+  std::lock_guard lock(mu_);
+  for (const auto& [name, f] : families_) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, f->help, name, kTypes[f->type]);
+    auto series = [&](const std::string& suffix, const std::string& labels, double v) {
+      out += name;
+      out += suffix;
+      if (!labels.empty()) out += "{" + labels + "}";
+      out += ' ';
+      out += num(v);
+      out += '\n';
+    };
+    for (const auto& [l, c] : f->counters) series("", l, c->value());
+    for (const auto& [l, g] : f->gauges) series("", l, g->value());
+    for (const auto& [l, h] : f->histograms) {
+      std::uint64_t cumulative = 0;
+      const std::string sep = l.empty() ? "" : ",";
+      for (std::size_t i = 0; i <= h->bounds().size(); ++i) {
+        cumulative += h->bucket(i);
+        const std::string le = i < h->bounds().size() ? num(h->bounds()[i]) : "+Inf";
+        series("_bucket", l + sep + "le=\"" + le + "\"", static_cast<double>(cumulative));
+      }
+      series("_sum", l, h->sum());
+      series("_count", l, static_cast<double>(h->count()));
+    }
+  }
+  return out;
+}
+
+Registry& metrics() {
+  static Registry registry;
+  return registry;
+}
+
+}  // namespace lia::core

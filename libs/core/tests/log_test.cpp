@@ -1,0 +1,79 @@
+#include <catch2/catch.hpp>
+
+#include <lia/core/log.hpp>
+
+#include <rapidjson/document.h>
+
+using namespace lia::core;
+
+namespace {
+struct Captured {
+  std::vector<std::string> lines;
+  Logger logger(bool unmask = false, Level level = Level::info) {
+    Logger::Options o;
+    o.service = "test";
+    o.level = level;
+    o.unmask = unmask;
+    o.sink = [this](std::string_view l) { lines.emplace_back(l); };
+    return Logger(o);
+  }
+};
+}  // namespace
+
+TEST_CASE("masking rules") {
+  CHECK(mask_phone("5511987654321") == "*********4321");
+  CHECK(mask_phone("+55 (11) 98765-4321") == "+** (**) *****-4321");
+  CHECK(mask_document("123.456.789-09") == "***.***.***-09");
+  CHECK(mask_document("12345678000195") == "************95");
+  CHECK(mask_body("olá mundo") == "[masked 10 bytes]");
+}
+
+TEST_CASE("scrub_text masks phones and documents but leaves ids alone") {
+  CHECK(scrub_text("cliente 5511987654321 ligou") == "cliente *********4321 ligou");
+  CHECK(scrub_text("cpf 123.456.789-09 ok") == "cpf ***.***.***-09 ok");
+  CHECK(scrub_text("cnpj 12.345.678/0001-95") == "cnpj **.***.***/****-95");
+  CHECK(scrub_text("+55 11 98765-4321") == "+** ** *****-4321");
+  CHECK(scrub_text("offset 1234567") == "offset 1234567");  // 7 digits: not personal
+  const std::string uuid = "01934f5a-1234-7abc-8def-0123456789ab";
+  CHECK(scrub_text("id " + uuid) == "id " + uuid);
+  CHECK(scrub_text("wamid.HBgMNTUxMTk4NzY1NDMyMRUCABEYEj") == "wamid.HBgMNTUxMTk4NzY1NDMyMRUCABEYEj");
+}
+
+TEST_CASE("log lines are valid JSON and mask by default") {
+  Captured c;
+  auto log = c.logger();
+  log.info("message from 5511987654321", {f::phone("from", "5511987654321"),
+                                          f::body("text", "quero cancelar"),
+                                          f::document("cpf", "12345678909"),
+                                          f::id("conversation_id", "c-1"), f::num("n", 3),
+                                          f::flag("ok", true), f::secret("token")});
+  REQUIRE(c.lines.size() == 1);
+  rapidjson::Document d;
+  d.Parse(c.lines[0].c_str());
+  REQUIRE_FALSE(d.HasParseError());
+  CHECK(std::string(d["level"].GetString()) == "info");
+  CHECK(std::string(d["service"].GetString()) == "test");
+  CHECK(std::string(d["msg"].GetString()) == "message from *********4321");
+  CHECK(std::string(d["from"].GetString()) == "*********4321");
+  CHECK(std::string(d["text"].GetString()) == "[masked 14 bytes]");
+  CHECK(std::string(d["cpf"].GetString()) == "*********09");
+  CHECK(std::string(d["conversation_id"].GetString()) == "c-1");
+  CHECK(d["n"].GetInt() == 3);
+  CHECK(d["ok"].GetBool());
+  CHECK(std::string(d["token"].GetString()) == "***");
+  CHECK(c.lines[0].find("quero") == std::string::npos);
+}
+
+TEST_CASE("unmask shows personal data; levels filter; context is added") {
+  Captured c;
+  auto log = c.logger(true, Level::warn).with({f::id("component", "outbox")});
+  log.info("dropped");
+  log.warn("kept", {f::phone("from", "5511987654321"), f::body("text", "a \"quoted\"\nline")});
+  REQUIRE(c.lines.size() == 1);
+  rapidjson::Document d;
+  d.Parse(c.lines[0].c_str());
+  REQUIRE_FALSE(d.HasParseError());
+  CHECK(std::string(d["component"].GetString()) == "outbox");
+  CHECK(std::string(d["from"].GetString()) == "5511987654321");
+  CHECK(std::string(d["text"].GetString()) == "a \"quoted\"\nline");
+}
