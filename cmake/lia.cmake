@@ -24,6 +24,40 @@ function(lia_test target)
   target_link_libraries(${target} PRIVATE lia_test_main ${ARG_DEPS})
   catch_discover_tests(${target}
     TEST_PREFIX "${target}: "
-    PROPERTIES LABELS ${ARG_LABEL}
+    PROPERTIES LABELS ${ARG_LABEL} ENVIRONMENT "LIA_BIN_DIR=${CMAKE_BINARY_DIR}/bin"
     DISCOVERY_MODE PRE_TEST)
+endfunction()
+
+# lia_embed_migrations(<target> DIR <dir> NAMESPACE <ns> [FUNCTION <fn>])
+# Compiles the migration files of <dir> into <target> as `std::vector<lia::pg::Migration>
+# <ns>::<fn>()` (fn defaults to `migrations`), so `--migrate` needs no files at run time.
+function(lia_embed_migrations target)
+  cmake_parse_arguments(ARG "" "DIR;NAMESPACE;FUNCTION" "" ${ARGN})
+  if(NOT ARG_FUNCTION)
+    set(ARG_FUNCTION migrations)
+  endif()
+  file(GLOB sql CONFIGURE_DEPENDS "${ARG_DIR}/*.sql")
+  set(out "${CMAKE_CURRENT_BINARY_DIR}/${target}_migrations.cpp")
+  add_custom_command(
+    OUTPUT "${out}"
+    COMMAND ${CMAKE_COMMAND} -DDIR=${ARG_DIR} -DOUT=${out} -DNAMESPACE=${ARG_NAMESPACE}
+            -DFUNCTION=${ARG_FUNCTION} -P ${PROJECT_SOURCE_DIR}/cmake/embed_migrations.cmake
+    DEPENDS ${sql} ${PROJECT_SOURCE_DIR}/cmake/embed_migrations.cmake
+    COMMENT "Embedding migrations of ${ARG_DIR}")
+  target_sources(${target} PRIVATE "${out}")
+endfunction()
+
+# lia_service(<svc> SOURCES ... DEPS ... [PORT n])
+# The service library lia_<svc> (what its tests link), its migrations, and the executable
+# lia-<svc-with-dashes> built from main.cpp into ${CMAKE_BINARY_DIR}/bin.
+function(lia_service svc)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  lia_library(${svc} SOURCES ${ARG_SOURCES} DEPS lia::runtime ${ARG_DEPS})
+  if(EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/migrations)
+    lia_embed_migrations(lia_${svc} DIR ${CMAKE_CURRENT_SOURCE_DIR}/migrations NAMESPACE lia::${svc})
+  endif()
+  string(REPLACE "_" "-" exe "lia-${svc}")
+  add_executable(${exe} main.cpp)
+  target_link_libraries(${exe} PRIVATE lia_${svc})
+  set_target_properties(${exe} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
 endfunction()

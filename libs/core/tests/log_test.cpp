@@ -64,7 +64,7 @@ TEST_CASE("log lines are valid JSON and mask by default") {
   CHECK(c.lines[0].find("quero") == std::string::npos);
 }
 
-TEST_CASE("unmask shows personal data; levels filter; context is added") {
+TEST_CASE("unmask shows personal data, levels filter, context is added") {
   Captured c;
   auto log = c.logger(true, Level::warn).with({f::id("component", "outbox")});
   log.info("dropped");

@@ -1,0 +1,59 @@
+#pragma once
+// Credentials and signatures, on OpenSSL: HMAC-SHA256 (Meta's X-Hub-Signature-256),
+// constant-time comparison, PBKDF2 password hashes, and HS256 JSON Web Tokens with the
+// roles ADMIN, SUPERVISOR and AGENT.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <lia/core/clock.hpp>
+#include <lia/core/result.hpp>
+
+namespace lia::auth {
+
+// Raw 32-byte digests and their lower-case hex form.
+std::string hmac_sha256(std::string_view key, std::string_view data);
+std::string sha256(std::string_view data);
+std::string to_hex(std::string_view bytes);
+std::string random_bytes(std::size_t n);
+
+// Compares in time that depends only on the lengths, never on where they differ.
+bool constant_time_equal(std::string_view a, std::string_view b) noexcept;
+
+// Checks "sha256=<hex>" against HMAC-SHA256(secret, body). Hex case is ignored.
+bool verify_meta_signature(std::string_view header_value, std::string_view secret,
+                           std::string_view body);
+
+std::string base64url_encode(std::string_view bytes);
+std::optional<std::string> base64url_decode(std::string_view text);
+
+// "pbkdf2_sha256$<iterations>$<salt b64url>$<hash b64url>"
+std::string hash_password(std::string_view password, int iterations = 120'000);
+bool verify_password(std::string_view password, std::string_view stored);
+
+enum class Role { admin, supervisor, agent };
+std::string_view to_string(Role r);
+std::optional<Role> parse_role(std::string_view s);  // "ADMIN", "SUPERVISOR", "AGENT"
+// ADMIN ⊇ SUPERVISOR ⊇ AGENT.
+bool role_at_least(Role have, Role need);
+
+struct Claims {
+  std::string subject;  // user id
+  std::string username;
+  Role role = Role::agent;
+  std::int64_t issued_at = 0;   // seconds since epoch
+  std::int64_t expires_at = 0;  // seconds since epoch
+};
+
+std::string sign_jwt(const Claims& claims, std::string_view secret);
+// Errors: unauthorized with the reason (malformed, bad signature, wrong algorithm, expired).
+core::Result<Claims> verify_jwt(std::string_view token, std::string_view secret,
+                                const core::Clock& clock = core::SystemClock::instance());
+// Takes the token from "Bearer <token>".
+core::Result<Claims> verify_bearer(const std::string* authorization, std::string_view secret,
+                                   const core::Clock& clock = core::SystemClock::instance());
+
+}  // namespace lia::auth

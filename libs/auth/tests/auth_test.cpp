@@ -1,0 +1,76 @@
+#include <catch2/catch.hpp>
+
+#include <lia/auth/auth.hpp>
+
+using namespace lia::auth;
+
+TEST_CASE("HMAC-SHA256 matches RFC 4231 test case 2") {
+  CHECK(to_hex(hmac_sha256("Jefe", "what do ya want for nothing?")) ==
+        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
+TEST_CASE("Meta signature check") {
+  const std::string body = R"({"object":"whatsapp_business_account"})";
+  const std::string sig = "sha256=" + to_hex(hmac_sha256("app-secret", body));
+  CHECK(verify_meta_signature(sig, "app-secret", body));
+  std::string upper = sig;
+  for (std::size_t i = 7; i < upper.size(); ++i) upper[i] = static_cast<char>(std::toupper(upper[i]));
+  CHECK(verify_meta_signature(upper, "app-secret", body));
+  CHECK_FALSE(verify_meta_signature(sig, "other-secret", body));
+  CHECK_FALSE(verify_meta_signature(sig, "app-secret", body + " "));
+  CHECK_FALSE(verify_meta_signature(sig.substr(7), "app-secret", body));
+  CHECK_FALSE(verify_meta_signature("sha256=", "app-secret", body));
+  CHECK(constant_time_equal("abc", "abc"));
+  CHECK_FALSE(constant_time_equal("abc", "abd"));
+  CHECK_FALSE(constant_time_equal("abc", "abcd"));
+}
+
+TEST_CASE("base64url round trip") {
+  for (std::string s : {"", "f", "fo", "foo", "foob", "fooba", "foobar", "\xff\xfe\x00\x01"}) {
+    auto back = base64url_decode(base64url_encode(s));
+    REQUIRE(back);
+    CHECK(*back == s);
+  }
+  CHECK(base64url_encode("foobar") == "Zm9vYmFy");
+  CHECK_FALSE(base64url_decode("a$b"));
+}
+
+TEST_CASE("password hashes verify and differ by salt") {
+  const auto h1 = hash_password("s3nha-forte", 2000);
+  const auto h2 = hash_password("s3nha-forte", 2000);
+  CHECK(h1 != h2);
+  CHECK(h1.rfind("pbkdf2_sha256$2000$", 0) == 0);
+  CHECK(verify_password("s3nha-forte", h1));
+  CHECK_FALSE(verify_password("s3nha-fraca", h1));
+  CHECK_FALSE(verify_password("s3nha-forte", "plaintext"));
+}
+
+TEST_CASE("JWT sign and verify with expiry and roles") {
+  lia::core::ManualClock clock;
+  const auto now = clock.now_ms() / 1000;
+  Claims c{"user-1", "maria", Role::supervisor, now, now + 3600};
+  const auto token = sign_jwt(c, "secret");
+  auto back = verify_jwt(token, "secret", clock);
+  REQUIRE(back.ok());
+  CHECK(back->subject == "user-1");
+  CHECK(back->username == "maria");
+  CHECK(back->role == Role::supervisor);
+  CHECK_FALSE(verify_jwt(token, "wrong", clock).ok());
+  std::string bearer = "Bearer " + token;
+  CHECK(verify_bearer(&bearer, "secret", clock).ok());
+  CHECK(verify_bearer(nullptr, "secret", clock).error().code() == lia::core::Errc::unauthorized);
+  clock.advance(std::chrono::hours{2});
+  auto expired = verify_jwt(token, "secret", clock);
+  REQUIRE_FALSE(expired.ok());
+  CHECK(expired.error().message() == "token expired");
+  // Tampered payload: same signature, different role.
+  const auto d1 = token.find('.');
+  const auto d2 = token.find('.', d1 + 1);
+  Claims admin = c;
+  admin.role = Role::admin;
+  const auto other = sign_jwt(admin, "secret");
+  const auto forged = token.substr(0, d1 + 1) + other.substr(other.find('.') + 1, other.rfind('.') - other.find('.') - 1) + token.substr(d2);
+  CHECK_FALSE(verify_jwt(forged, "secret", clock).ok());
+  CHECK(role_at_least(Role::admin, Role::supervisor));
+  CHECK_FALSE(role_at_least(Role::agent, Role::supervisor));
+}

@@ -1,0 +1,148 @@
+#include <lia/domain/document.hpp>
+
+namespace lia::domain {
+
+using core::Errc;
+using core::Error;
+using core::Result;
+
+namespace {
+
+constexpr std::size_t kMaxInput = 64;
+
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+bool is_upper(char c) {
+  return c >= 'A' && c <= 'Z';
+}
+
+bool all_same(std::string_view s) {
+  for (char c : s) {
+    if (c != s.front()) return false;
+  }
+  return true;
+}
+
+// Check digit for the mod-11 scheme shared by CPF and CNPJ: sum of value*weight,
+// remainder r; digit = r < 2 ? 0 : 11 - r.
+int mod11_digit(int sum) {
+  const int r = sum % 11;
+  return r < 2 ? 0 : 11 - r;
+}
+
+bool cpf_digits_ok(std::string_view d) {
+  if (d.size() != 11) return false;
+  for (char c : d) {
+    if (!is_digit(c)) return false;
+  }
+  if (all_same(d)) return false;
+  for (std::size_t n = 9; n <= 10; ++n) {  // first check digit over 9 digits, second over 10
+    int sum = 0;
+    for (std::size_t i = 0; i < n; ++i) sum += (d[i] - '0') * static_cast<int>(n + 1 - i);
+    if (mod11_digit(sum) != d[n] - '0') return false;
+  }
+  return true;
+}
+
+bool cnpj_shape_ok(std::string_view d) {
+  if (d.size() != 14) return false;
+  for (std::size_t i = 0; i < 12; ++i) {
+    if (!is_digit(d[i]) && !is_upper(d[i])) return false;
+  }
+  return is_digit(d[12]) && is_digit(d[13]);
+}
+
+bool cnpj_digits_ok(std::string_view d) {
+  if (!cnpj_shape_ok(d)) return false;
+  if (all_same(d)) return false;
+  // Weights run 2..9 from the right, wrapping: 5,4,3,2,9,8,7,6,5,4,3,2 then 6,5,4,3,2,9,...
+  for (std::size_t n = 12; n <= 13; ++n) {
+    int sum = 0;
+    int weight = 2;
+    for (std::size_t i = n; i-- > 0;) {
+      sum += (d[i] - '0') * weight;  // ASCII - 48: digits 0..9, letters 17..42
+      weight = weight == 9 ? 2 : weight + 1;
+    }
+    if (mod11_digit(sum) != d[n] - '0') return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string_view to_string(DocumentType t) noexcept {
+  return t == DocumentType::cpf ? "CPF" : "CNPJ";
+}
+
+Result<std::string> normalize_document(std::string_view input) {
+  if (input.size() > kMaxInput) return Error(Errc::invalid_argument, "document: too long");
+  std::string out;
+  out.reserve(input.size());
+  for (char c : input) {
+    if (is_digit(c) || is_upper(c)) {
+      out.push_back(c);
+    } else if (c >= 'a' && c <= 'z') {
+      out.push_back(static_cast<char>(c - 'a' + 'A'));
+    } else if (c != '.' && c != '-' && c != '/' && c != ' ' && c != '\t') {
+      return Error(Errc::invalid_argument,
+                   "document: unexpected character; only digits, letters, '.', '-', '/' and "
+                   "spaces are allowed");
+    }
+  }
+  if (out.empty()) return Error(Errc::invalid_argument, "document: empty");
+  return out;
+}
+
+std::optional<DocumentType> detect_document_type(std::string_view d) noexcept {
+  if (d.size() == 11) {
+    for (char c : d) {
+      if (!is_digit(c)) return std::nullopt;
+    }
+    return DocumentType::cpf;
+  }
+  if (cnpj_shape_ok(d)) return DocumentType::cnpj;
+  return std::nullopt;
+}
+
+bool is_valid_cpf(std::string_view input) {
+  auto d = normalize_document(input);
+  return d.ok() && cpf_digits_ok(*d);
+}
+
+bool is_valid_cnpj(std::string_view input) {
+  auto d = normalize_document(input);
+  return d.ok() && cnpj_digits_ok(*d);
+}
+
+Result<Document> parse_document(std::string_view input) {
+  auto d = normalize_document(input);
+  if (!d.ok()) return d.error();
+  const auto type = detect_document_type(*d);
+  if (!type) {
+    return Error(Errc::invalid_argument,
+                 "document: expected a CPF (11 digits) or a CNPJ (14 characters), got " +
+                     std::to_string(d->size()) + " characters");
+  }
+  if (*type == DocumentType::cpf && !cpf_digits_ok(*d)) {
+    return Error(Errc::invalid_argument, "document: invalid CPF check digits");
+  }
+  if (*type == DocumentType::cnpj && !cnpj_digits_ok(*d)) {
+    return Error(Errc::invalid_argument, "document: invalid CNPJ check digits");
+  }
+  return Document{*type, std::move(*d)};
+}
+
+std::string format_document(const Document& doc) {
+  const std::string& v = doc.value;
+  if (doc.type == DocumentType::cpf && v.size() == 11) {
+    return v.substr(0, 3) + "." + v.substr(3, 3) + "." + v.substr(6, 3) + "-" + v.substr(9, 2);
+  }
+  if (doc.type == DocumentType::cnpj && v.size() == 14) {
+    return v.substr(0, 2) + "." + v.substr(2, 3) + "." + v.substr(5, 3) + "/" + v.substr(8, 4) +
+           "-" + v.substr(12, 2);
+  }
+  return v;  // not a normalized document: returned unformatted
+}
+
+}  // namespace lia::domain

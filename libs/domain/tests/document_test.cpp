@@ -1,0 +1,128 @@
+#include <string>
+
+#include <catch2/catch.hpp>
+
+#include <lia/domain/document.hpp>
+
+using lia::core::Errc;
+using lia::domain::detect_document_type;
+using lia::domain::Document;
+using lia::domain::DocumentType;
+using lia::domain::format_document;
+using lia::domain::is_valid_cnpj;
+using lia::domain::is_valid_cpf;
+using lia::domain::normalize_document;
+using lia::domain::parse_document;
+
+TEST_CASE("CPF check digits") {
+  for (const char* ok : {"529.982.247-25", "52998224725", "111.444.777-35", "123.456.789-09",
+                         "000.000.001-91", " 529 982 247 25 "}) {
+    INFO(ok);
+    CHECK(is_valid_cpf(ok));
+  }
+  for (const char* bad : {"529.982.247-24", "529.982.247-15", "52998224726", "12345678900",
+                          "5299822472", "529982247255", "", "abc", "529.982.247-2X"}) {
+    INFO(bad);
+    CHECK_FALSE(is_valid_cpf(bad));
+  }
+}
+
+TEST_CASE("CPF and CNPJ made of one repeated digit are rejected") {
+  for (char d = '0'; d <= '9'; ++d) {
+    INFO(d);
+    CHECK_FALSE(is_valid_cpf(std::string(11, d)));
+    CHECK_FALSE(is_valid_cnpj(std::string(14, d)));
+    CHECK_FALSE(parse_document(std::string(11, d)).ok());
+  }
+}
+
+TEST_CASE("CNPJ check digits, numeric and alphanumeric") {
+  for (const char* ok : {"11.222.333/0001-81", "11222333000181", "11.444.777/0001-61",
+                         "12.345.678/0001-95", "12.ABC.345/01DE-35", "12abc34501de35"}) {
+    INFO(ok);
+    CHECK(is_valid_cnpj(ok));
+  }
+  for (const char* bad :
+       {"11.222.333/0001-82", "11.222.333/0001-91", "12.ABC.345/01DE-36", "12.ABC.345/01DF-35",
+        "12.ABC.345/01DE-3A", "1122233300018", "112223330001811", "529.982.247-25"}) {
+    INFO(bad);
+    CHECK_FALSE(is_valid_cnpj(bad));
+  }
+}
+
+TEST_CASE("normalize_document keeps digits and upper-cased letters only") {
+  auto a = normalize_document("123.456.789-09");
+  REQUIRE(a.ok());
+  CHECK(*a == "12345678909");
+  auto b = normalize_document("12.abc.345/01de-35");
+  REQUIRE(b.ok());
+  CHECK(*b == "12ABC34501DE35");
+  for (const char* bad : {"", " . - / ", "123_456", "123,456", "12345678909\n", "çpf"}) {
+    INFO(bad);
+    auto r = normalize_document(bad);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code() == Errc::invalid_argument);
+  }
+  CHECK_FALSE(normalize_document(std::string(200, '1')).ok());
+}
+
+TEST_CASE("detect_document_type goes by shape") {
+  CHECK(detect_document_type("12345678909") == DocumentType::cpf);
+  CHECK(detect_document_type("12345678000195") == DocumentType::cnpj);
+  CHECK(detect_document_type("12ABC34501DE35") == DocumentType::cnpj);
+  CHECK_FALSE(detect_document_type("1234567890").has_value());
+  CHECK_FALSE(detect_document_type("1234567890A").has_value());     // letters: not a CPF
+  CHECK_FALSE(detect_document_type("12ABC34501DEAB").has_value());  // check digits are digits
+  CHECK_FALSE(detect_document_type("").has_value());
+}
+
+TEST_CASE("parse_document validates, types and formats") {
+  auto cpf = parse_document("529.982.247-25");
+  REQUIRE(cpf.ok());
+  CHECK(cpf->type == DocumentType::cpf);
+  CHECK(cpf->value == "52998224725");
+  CHECK(format_document(*cpf) == "529.982.247-25");
+  CHECK(to_string(cpf->type) == "CPF");
+
+  auto cnpj = parse_document("11222333000181");
+  REQUIRE(cnpj.ok());
+  CHECK(cnpj->type == DocumentType::cnpj);
+  CHECK(format_document(*cnpj) == "11.222.333/0001-81");
+  CHECK(to_string(cnpj->type) == "CNPJ");
+
+  auto alnum = parse_document("12abc34501de35");
+  REQUIRE(alnum.ok());
+  CHECK(format_document(*alnum) == "12.ABC.345/01DE-35");
+
+  // Formatting is the inverse of parsing.
+  auto again = parse_document(format_document(*cnpj));
+  REQUIRE(again.ok());
+  CHECK(*again == *cnpj);
+
+  // A value that is not normalized comes back as it is.
+  CHECK(format_document(Document{DocumentType::cpf, "123"}) == "123");
+}
+
+TEST_CASE("parse_document errors say what is wrong without echoing the document") {
+  struct Case {
+    const char* in = nullptr;
+    const char* part = nullptr;
+  };
+  const Case cases[] = {
+      {"529.982.247-24", "CPF check digits"},
+      {"11.222.333/0001-82", "CNPJ check digits"},
+      {"1234", "got 4 characters"},
+      {"123456789012", "got 12 characters"},
+      {"1234567890A", "got 11 characters"},
+      {"529;982", "unexpected character"},
+      {"", "empty"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.in);
+    auto r = parse_document(c.in);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code() == Errc::invalid_argument);
+    CHECK_THAT(r.error().message(), Catch::Contains(c.part));
+    CHECK_THAT(r.error().message(), !Catch::Contains("982"));
+  }
+}

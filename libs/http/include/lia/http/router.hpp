@@ -1,0 +1,108 @@
+#pragma once
+// Routes from (method, path pattern) to handlers. Patterns are literal segments and
+// {name} parameters: "/webhooks/evolution/{event}". Matching is pure and allocation-free
+// until a route is found; literal segments win over parameters ("/users/me" before
+// "/users/{id}").
+//
+//   Router r;
+//   r.add("GET", "/conversations/{id}", [](const Request& req) {
+//     return Response::json(200, load(*req.param("id")));
+//   });
+//   r.add("POST", "/webhooks/meta", [](Request&& req, Responder respond) {
+//     produce(std::move(req.body), [respond](bool acked) {
+//       respond(acked ? Response::json(200, "{}") : json_error(503, "unavailable", "retry"));
+//     });
+//   });
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <lia/http/message.hpp>
+
+namespace lia::http {
+
+namespace detail {
+struct ResponderState;  // defined by the server
+}
+
+// Answers one request. Copyable; call it exactly once, from any thread: it hands the
+// response back to the connection's strand. Later calls are ignored. If every copy is
+// dropped without a call, the client gets a 500. After the server stopped it does nothing.
+class Responder {
+ public:
+  explicit Responder(std::shared_ptr<detail::ResponderState> state) : state_(std::move(state)) {}
+  // A Responder that hands the response to `sink` on the calling thread: for unit tests of
+  // async handlers without a server. An unanswered one delivers a 500 when dropped.
+  static Responder to(std::function<void(Response&&)> sink);
+
+  void operator()(Response response) const;
+  // True once a response was handed over (by any copy).
+  bool answered() const noexcept;
+
+ private:
+  std::shared_ptr<detail::ResponderState> state_;
+};
+
+// Answers later, through the Responder. Runs on an I/O thread: must not block.
+using AsyncHandler = std::function<void(Request&&, Responder)>;
+// A pure function from request to response.
+using SyncHandler = std::function<Response(const Request&)>;
+
+struct RouteOptions {
+  // Run this (sync) handler on the server's blocking pool instead of an I/O thread: for
+  // handlers that call the database or anything else that blocks.
+  bool blocking = false;
+};
+
+class Router {
+ public:
+  struct Endpoint {
+    std::string method;
+    std::string pattern;
+    AsyncHandler async;  // exactly one of async and sync is set
+    SyncHandler sync;
+    bool blocking = false;
+    std::size_t id = 0;  // 0.. in the order of add()
+  };
+
+  enum class Outcome { found, not_found, method_not_allowed };
+  struct Match {
+    Outcome outcome = Outcome::not_found;
+    const Endpoint* endpoint = nullptr;
+    std::string allow;  // "GET, POST" for method_not_allowed
+  };
+
+  Router();
+  ~Router();
+  Router(Router&&) noexcept;
+  Router& operator=(Router&&) noexcept;
+  Router(const Router&) = delete;
+  Router& operator=(const Router&) = delete;
+
+  // Throws std::invalid_argument for a malformed pattern or a duplicate (method, pattern):
+  // both are start-up mistakes.
+  Router& add(std::string method, std::string pattern, AsyncHandler handler);
+  Router& add(std::string method, std::string pattern, SyncHandler handler,
+              RouteOptions options = {});
+
+  // path is the request path without the query, not decoded. On found, fills params (if
+  // given) with the decoded parameters. A HEAD request falls back to the GET route.
+  Match match(std::string_view method, std::string_view path, StringMap* params) const;
+
+  bool has_pattern(std::string_view pattern) const noexcept;
+  // Every endpoint, indexed by Endpoint::id.
+  const std::vector<const Endpoint*>& endpoints() const noexcept { return by_id_; }
+
+ private:
+  struct Pattern;
+  Router& insert(std::unique_ptr<Endpoint> endpoint);
+
+  std::vector<std::unique_ptr<Pattern>> patterns_;  // most specific first
+  std::vector<const Endpoint*> by_id_;
+};
+
+}  // namespace lia::http

@@ -1,0 +1,87 @@
+#pragma once
+// The HTTP/1.1 server every service runs on one port: its REST API or webhooks, plus
+// GET /healthz, GET /readyz and GET /metrics.
+//
+//   Router router;
+//   router.add("POST", "/webhooks/evolution/{event}", handler);
+//   Server server(ServerOptions{.port = cfg.http_port}, std::move(router), readiness);
+//   if (auto st = server.start(); !st) fail(st.error());
+//   ...
+//   server.stop(cfg.shutdown_grace);  // from the runtime's signal handling
+//
+// Each connection is served on its own strand by a few I/O threads; requests on one
+// connection are answered in order (keep-alive and pipelining). Every read has a deadline,
+// every body a limit: slow headers are cut off, oversized bodies get 413, malformed
+// requests 400, all with a JSON error body.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <lia/core/result.hpp>
+#include <lia/http/message.hpp>
+#include <lia/http/router.hpp>
+
+namespace lia::http {
+
+struct ServerOptions {
+  std::string address = "0.0.0.0";
+  std::uint16_t port = 0;    // 0: an ephemeral port, see Server::port()
+  int threads = 2;           // I/O threads
+  int blocking_threads = 2;  // pool for RouteOptions::blocking handlers, /readyz, /metrics
+  std::size_t body_limit = 4 * 1024 * 1024;  // larger bodies get 413
+  std::size_t header_limit = 16 * 1024;      // larger headers get 431
+  // From the connection's start (or a keep-alive request's first byte) to the end of the
+  // headers. Slower clients are disconnected (slowloris).
+  std::chrono::milliseconds header_timeout{10'000};
+  std::chrono::milliseconds body_timeout{30'000};   // end of headers to end of body
+  std::chrono::milliseconds write_timeout{30'000};  // writing one response
+  std::chrono::milliseconds idle_timeout{60'000};   // keep-alive wait for the next request
+  std::size_t max_connections = 10'000;             // beyond: 503 and close
+  bool builtin_endpoints = true;                    // /healthz, /readyz, /metrics
+};
+
+// One named readiness check for /readyz.
+struct Check {
+  std::string name;
+  bool ok = false;
+  std::string detail;  // why it failed (no secrets, no personal data)
+};
+// Runs on the blocking pool for every GET /readyz.
+using Readiness = std::function<std::vector<Check>()>;
+
+class Server {
+ public:
+  Server(ServerOptions options, Router router, Readiness readiness = {});
+  ~Server();  // stops at once if still running
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds, listens and starts the I/O threads. Fails (e.g. address in use) with a message.
+  core::Status start();
+  // The bound port (after start()).
+  std::uint16_t port() const noexcept;
+
+  // Stops accepting (new connections are refused), closes idle keep-alive connections,
+  // lets in-flight requests finish for up to `grace` (answered with Connection: close),
+  // then closes every connection and joins the threads. Safe from any thread and
+  // idempotent; concurrent callers wait for the first. Called from one of the server's own
+  // handlers it only begins the stop and returns; a later stop() or the destructor
+  // finishes it. A blocking handler that never returns holds up the end of stop().
+  void stop(std::chrono::milliseconds grace = std::chrono::seconds{10});
+
+  bool running() const noexcept;
+  // Open connections right now (for tests and the connections gauge).
+  std::size_t connections() const noexcept;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace lia::http

@@ -1,0 +1,801 @@
+// The server's sessions: every Beast/Asio template for serving lives in this file.
+
+#include <array>
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <fmt/format.h>
+
+#include <lia/core/log.hpp>
+#include <lia/core/metrics.hpp>
+#include <lia/http/server.hpp>
+
+namespace lia::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+using error_code = boost::system::error_code;
+using SteadyClock = std::chrono::steady_clock;
+
+namespace detail {
+
+class Session;
+
+struct ResponderState {
+  ResponderState(std::weak_ptr<Session> s, std::uint64_t q) : session(std::move(s)), seq(q) {}
+  explicit ResponderState(std::function<void(Response&&)> f) : seq(0), sink(std::move(f)) {}
+  ~ResponderState();
+  ResponderState(const ResponderState&) = delete;
+  ResponderState& operator=(const ResponderState&) = delete;
+  void send(Response&& response) const;
+
+  std::weak_ptr<Session> session;
+  std::uint64_t seq;
+  std::function<void(Response&&)> sink;  // instead of a session (Responder::to)
+  std::atomic<bool> used{false};
+};
+
+// Marks the threads that run the server's handlers, so stop() knows not to join itself.
+thread_local const void* t_own_server = nullptr;
+
+struct OwnThreadMark {
+  explicit OwnThreadMark(const void* server) : previous(t_own_server) { t_own_server = server; }
+  ~OwnThreadMark() { t_own_server = previous; }
+  OwnThreadMark(const OwnThreadMark&) = delete;
+  OwnThreadMark& operator=(const OwnThreadMark&) = delete;
+  const void* previous;
+};
+
+// Request counts by status and latency for one (route, method).
+struct RouteStats {
+  RouteStats(std::string r, std::string m) : route(std::move(r)), method(std::move(m)) {
+    latency = &core::metrics().histogram("lia_http_server_request_duration_seconds",
+                                         "Time from the end of the request headers to the "
+                                         "response written, by route pattern",
+                                         {{"route", route}, {"method", method}});
+  }
+
+  void record(int status, SteadyClock::duration elapsed) {
+    latency->observe(std::chrono::duration<double>(elapsed).count());
+    if (status < 100 || status > 599) status = 599;
+    auto& slot = by_status[static_cast<std::size_t>(status - 100)];
+    core::Counter* c = slot.load(std::memory_order_acquire);
+    if (c == nullptr) {
+      c = &core::metrics().counter(
+          "lia_http_server_requests_total", "HTTP requests answered, by route pattern and status",
+          {{"route", route}, {"method", method}, {"status", std::to_string(status)}});
+      slot.store(c, std::memory_order_release);
+    }
+    c->inc();
+  }
+
+  std::string route;
+  std::string method;
+  core::Histogram* latency = nullptr;
+  std::array<std::atomic<core::Counter*>, 500> by_status{};
+};
+
+}  // namespace detail
+
+struct Server::Impl {
+  Impl(ServerOptions o, Router r, Readiness ready);
+
+  void do_accept();
+  void on_accept(error_code ec, tcp::socket socket);
+  void begin_stop(bool wait_for_acceptor);
+  bool wait_sessions(SteadyClock::time_point deadline);
+  template <class F>
+  void for_each_session(F&& f);
+  Response readyz() const;
+  detail::RouteStats& stats_for(const Router::Endpoint* e) {
+    return e == nullptr ? *unmatched_stats : *route_stats[e->id];
+  }
+  core::Counter& rejected(const char* reason) {
+    return core::metrics().counter("lia_http_server_rejected_total",
+                                   "Requests refused before routing (malformed, too large, "
+                                   "too slow, too many connections)",
+                                   {{"reason", reason}});
+  }
+
+  ServerOptions opts;
+  Router router;
+  Readiness readiness;
+  std::vector<std::unique_ptr<detail::RouteStats>> route_stats;  // by endpoint id
+  std::unique_ptr<detail::RouteStats> unmatched_stats;
+  core::Gauge* connections_gauge = nullptr;
+  core::Counter* rejected_malformed = nullptr;
+  core::Counter* rejected_too_large = nullptr;
+  core::Counter* rejected_headers = nullptr;
+  core::Counter* rejected_slow = nullptr;
+  core::Counter* rejected_overload = nullptr;
+
+  // Sessions alive; the destructor of each removes it and wakes stop().
+  std::mutex sessions_mu;
+  std::condition_variable sessions_cv;
+  std::unordered_map<detail::Session*, std::weak_ptr<detail::Session>> sessions;
+  std::atomic<std::size_t> live{0};
+
+  std::atomic<bool> stopping{false};
+  std::atomic<bool> running{false};
+  std::mutex stop_mu;  // serializes start() and the blocking part of stop()
+  bool started = false;
+  bool finished = false;
+  std::uint16_t bound_port = 0;
+
+  // Destroyed before everything above (reverse order), so sessions that die with the
+  // io_context can still reach the members above.
+  asio::io_context ioc;
+  // Keeps the I/O threads running while a handler owes an answer and nothing else is
+  // pending (e.g. during the grace period, after the acceptor closed).
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  std::optional<asio::thread_pool> pool;
+  tcp::acceptor acceptor;
+  asio::steady_timer accept_retry;
+  std::vector<std::thread> threads;
+};
+
+namespace detail {
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket&& socket, Server::Impl* server) : stream_(std::move(socket)), srv_(server) {
+    srv_->live.fetch_add(1, std::memory_order_relaxed);
+    srv_->connections_gauge->add(1);
+    error_code ec;
+    stream_.socket().set_option(tcp::no_delay(true), ec);
+    const auto ep = stream_.socket().remote_endpoint(ec);
+    if (!ec) remote_ = ep.address().to_string();
+    continue_.version(11);
+    continue_.result(bhttp::status::continue_);
+  }
+
+  ~Session() {
+    srv_->connections_gauge->add(-1);
+    std::lock_guard lock(srv_->sessions_mu);
+    srv_->sessions.erase(this);
+    srv_->live.fetch_sub(1, std::memory_order_relaxed);
+    srv_->sessions_cv.notify_all();
+  }
+
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  asio::any_io_executor executor() { return stream_.get_executor(); }
+
+  void start() {
+    {
+      std::lock_guard lock(srv_->sessions_mu);
+      srv_->sessions.emplace(this, weak_from_this());
+    }
+    asio::dispatch(stream_.get_executor(),
+                   beast::bind_front_handler(&Session::next_request, shared_from_this()));
+  }
+
+  // On the strand: stop() closes connections that wait for their next request.
+  void close_if_idle() {
+    if (phase_ == Phase::idle) close();
+  }
+
+  // On the strand: the grace period is over.
+  void force_close() { close(); }
+
+  // On the strand: the answer to request number `seq`, from a Responder or the pool.
+  void deliver(Response&& response, std::uint64_t seq) {
+    if (phase_ != Phase::handling || seq != seq_) return;  // closed meanwhile
+    auto keep = std::move(self_);
+    write(std::move(response));
+  }
+
+ private:
+  enum class Phase { idle, reading, handling, writing, lingering, closed };
+
+  static constexpr std::size_t kReadChunk = 16 * 1024;
+  static constexpr std::size_t kKeepCapacity = 64 * 1024;
+  static constexpr std::size_t kMaxDrain = 4 * 1024 * 1024;
+
+  void next_request() {
+    if (phase_ == Phase::closed) return;
+    if (srv_->stopping.load(std::memory_order_acquire)) return close();
+    parser_.emplace();
+    parser_->body_limit(srv_->opts.body_limit);
+    parser_->header_limit(static_cast<std::uint32_t>(srv_->opts.header_limit));
+    endpoint_ = nullptr;
+    counted_ = false;
+    if (buffer_.size() > 0) {  // a pipelined request is already here
+      phase_ = Phase::reading;
+      stream_.expires_after(srv_->opts.header_timeout);
+      return read_header();
+    }
+    if (buffer_.capacity() > kKeepCapacity) buffer_.shrink_to_fit();
+    phase_ = Phase::idle;
+    // The first request's header deadline runs from the accept; later ones wait up to the
+    // keep-alive idle timeout for their first byte.
+    stream_.expires_after(first_ ? srv_->opts.header_timeout : srv_->opts.idle_timeout);
+    stream_.async_read_some(
+        buffer_.prepare(kReadChunk),
+        beast::bind_front_handler(&Session::on_first_bytes, shared_from_this()));
+  }
+
+  void on_first_bytes(error_code ec, std::size_t n) {
+    if (ec) {
+      if (ec == beast::error::timeout && first_) srv_->rejected_slow->inc();
+      return close();
+    }
+    buffer_.commit(n);
+    if (phase_ == Phase::closed) return;
+    phase_ = Phase::reading;
+    if (!first_) stream_.expires_after(srv_->opts.header_timeout);
+    read_header();
+  }
+
+  void read_header() {
+    bhttp::async_read_header(stream_, buffer_, *parser_,
+                             beast::bind_front_handler(&Session::on_header, shared_from_this()));
+  }
+
+  void on_header(error_code ec, std::size_t /*bytes*/) {
+    if (ec) return on_read_error(ec);
+    started_ = SteadyClock::now();
+    first_ = false;
+    if (parser_->is_done()) return dispatch();
+    stream_.expires_after(srv_->opts.body_timeout);
+    const auto& msg = parser_->get();
+    if (msg.version() >= 11 && iequals(msg[bhttp::field::expect], "100-continue")) {
+      bhttp::async_write(stream_, continue_,
+                         beast::bind_front_handler(&Session::on_continue, shared_from_this()));
+      return;
+    }
+    read_body();
+  }
+
+  void on_continue(error_code ec, std::size_t /*bytes*/) {
+    if (ec) return close();
+    read_body();
+  }
+
+  void read_body() {
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      beast::bind_front_handler(&Session::on_body, shared_from_this()));
+  }
+
+  void on_body(error_code ec, std::size_t /*bytes*/) {
+    if (ec) return on_read_error(ec);
+    dispatch();
+  }
+
+  void on_read_error(error_code ec) {
+    if (phase_ == Phase::closed) return;
+    if (ec == bhttp::error::body_limit) {
+      srv_->rejected_too_large->inc();
+      return reject(413, "payload_too_large",
+                    fmt::format("request body exceeds {} bytes", srv_->opts.body_limit));
+    }
+    if (ec == bhttp::error::header_limit) {
+      srv_->rejected_headers->inc();
+      return reject(431, "headers_too_large",
+                    fmt::format("request headers exceed {} bytes", srv_->opts.header_limit));
+    }
+    if (ec == beast::error::timeout) {
+      srv_->rejected_slow->inc();
+      return close();
+    }
+    if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message ||
+        ec.category() != bhttp::make_error_code(bhttp::error::bad_method).category()) {
+      return close();  // the peer went away, or a socket error
+    }
+    srv_->rejected_malformed->inc();
+    reject(400, "bad_request", "malformed HTTP request");
+  }
+
+  void reject(int status, std::string_view code, const std::string& message) {
+    reject_ = true;
+    keep_alive_ = false;
+    head_ = false;
+    version_ = 11;
+    phase_ = Phase::handling;
+    write(json_error(status, code, message));
+  }
+
+  void dispatch() {
+    auto& msg = parser_->get();
+    ++seq_;
+    phase_ = Phase::handling;
+    keep_alive_ = msg.keep_alive();
+    version_ = msg.version();
+    head_ = msg.method() == bhttp::verb::head;
+
+    Request req;
+    req.method.assign(msg.method_string());
+    req.target.assign(msg.target());
+    if (!split_target(req.target, req.path, req.query)) {
+      srv_->rejected_malformed->inc();
+      return reject(400, "bad_request", "malformed request target");
+    }
+    counted_ = true;
+    auto match = srv_->router.match(req.method, req.path, &req.params);
+    if (match.outcome == Router::Outcome::not_found) {
+      return write(json_error(404, "not_found", "no route for " + req.method + " " + req.path));
+    }
+    if (match.outcome == Router::Outcome::method_not_allowed) {
+      Response r =
+          json_error(405, "method_not_allowed", req.method + " is not allowed on " + req.path);
+      r.headers.add("Allow", std::move(match.allow));
+      return write(std::move(r));
+    }
+    const Router::Endpoint* e = match.endpoint;
+    endpoint_ = e;
+    req.route = e->pattern;
+    req.headers.reserve(static_cast<std::size_t>(std::distance(msg.begin(), msg.end())));
+    for (const auto& field : msg) {
+      req.headers.add(std::string(field.name_string()), std::string(field.value()));
+    }
+    req.body = std::move(msg.body());
+    req.remote_address = remote_;
+
+    if (e->async) {
+      self_ = shared_from_this();
+      auto state = std::make_shared<ResponderState>(weak_from_this(), seq_);
+      try {
+        e->async(std::move(req), Responder(state));
+      } catch (const std::exception& ex) {
+        handler_failed(*e, ex.what());
+        if (!state->used.exchange(true)) state->send(internal_error());
+      } catch (...) {
+        handler_failed(*e, "unknown exception");
+        if (!state->used.exchange(true)) state->send(internal_error());
+      }
+      return;
+    }
+    if (e->blocking) {
+      asio::post(*srv_->pool,
+                 [self = shared_from_this(), e, seq = seq_, req = std::move(req)]() mutable {
+                   OwnThreadMark mark(self->srv_);
+                   Response res = call_sync(*e, req);
+                   asio::post(self->executor(), [self, seq, res = std::move(res)]() mutable {
+                     self->deliver(std::move(res), seq);
+                   });
+                 });
+      return;
+    }
+    write(call_sync(*e, req));
+  }
+
+  static Response internal_error() {
+    return json_error(500, "internal", "the request could not be processed");
+  }
+
+  static void handler_failed(const Router::Endpoint& e, const char* what) {
+    core::log().error("http handler failed",
+                      {core::f::id("method", e.method), core::f::id("route", e.pattern),
+                       core::f::str("error", what)});
+  }
+
+  static Response call_sync(const Router::Endpoint& e, const Request& req) {
+    try {
+      return e.sync(req);
+    } catch (const std::exception& ex) {
+      handler_failed(e, ex.what());
+    } catch (...) {
+      handler_failed(e, "unknown exception");
+    }
+    return internal_error();
+  }
+
+  void write(Response&& r) {
+    phase_ = Phase::writing;
+    int status = r.status;
+    if (status < 100 || status > 999) {
+      core::log().error("http handler returned an invalid status",
+                        {core::f::num("status", status)});
+      r = internal_error();
+      status = 500;
+    }
+    res_.clear();
+    res_.result(static_cast<unsigned>(status));
+    res_.version(version_ == 10 ? 10 : 11);
+    res_.keep_alive(keep_alive_ && !reject_ && !srv_->stopping.load(std::memory_order_acquire));
+    for (const auto& h : r.headers) res_.insert(h.name, h.value);
+    const bool bodiless = status < 200 || status == 204 || status == 304;
+    if (bodiless) {
+      res_.body().clear();
+    } else {
+      if (!r.content_type.empty()) res_.set(bhttp::field::content_type, r.content_type);
+      if (head_) {
+        res_.content_length(r.body.size());
+        res_.body().clear();
+      } else {
+        res_.body() = std::move(r.body);
+        res_.content_length(res_.body().size());
+      }
+    }
+    stream_.expires_after(srv_->opts.write_timeout);
+    bhttp::async_write(stream_, res_,
+                       beast::bind_front_handler(&Session::on_write, shared_from_this()));
+  }
+
+  void on_write(error_code ec, std::size_t /*bytes*/) {
+    if (counted_) {
+      srv_->stats_for(endpoint_).record(res_.result_int(), SteadyClock::now() - started_);
+    }
+    if (res_.body().capacity() > kKeepCapacity) std::string().swap(res_.body());
+    if (ec) return close();
+    if (reject_) return linger();
+    if (!res_.keep_alive()) return close();
+    next_request();
+  }
+
+  // After an error answer the client may still be sending (a body past the limit): read
+  // and drop it for a moment, so closing does not reset the connection before the client
+  // read our answer.
+  void linger() {
+    phase_ = Phase::lingering;
+    error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) return close();
+    stream_.expires_after(std::chrono::seconds{1});
+    drain();
+  }
+
+  void drain() {
+    buffer_.clear();
+    stream_.async_read_some(
+        buffer_.prepare(kReadChunk), [self = shared_from_this()](error_code ec, std::size_t n) {
+          self->drained_ += n;
+          if (ec || self->drained_ > kMaxDrain || self->phase_ != Phase::lingering) {
+            return self->close();
+          }
+          self->drain();
+        });
+  }
+
+  void close() {
+    if (phase_ == Phase::closed) return;
+    phase_ = Phase::closed;
+    error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+    stream_.close();
+    auto keep = std::move(self_);  // may be the last owner: released on return
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  bhttp::response<bhttp::string_body> res_;
+  bhttp::response<bhttp::empty_body> continue_;
+  Server::Impl* srv_;
+  std::string remote_;
+  std::shared_ptr<Session> self_;  // set while an async handler owes the answer
+  const Router::Endpoint* endpoint_ = nullptr;
+  SteadyClock::time_point started_{};
+  std::uint64_t seq_ = 0;
+  std::size_t drained_ = 0;
+  Phase phase_ = Phase::idle;
+  unsigned version_ = 11;
+  bool first_ = true;
+  bool keep_alive_ = false;
+  bool head_ = false;
+  bool reject_ = false;
+  bool counted_ = false;
+};
+
+ResponderState::~ResponderState() {
+  if (used.load()) return;
+  if (!sink && session.expired()) return;
+  core::log().error("http handler dropped its Responder without answering");
+  send(json_error(500, "internal", "the request was not answered"));
+}
+
+void ResponderState::send(Response&& response) const {
+  if (sink) {
+    sink(std::move(response));
+    return;
+  }
+  auto s = session.lock();
+  if (!s) return;
+  asio::post(s->executor(),
+             [s, q = seq, r = std::move(response)]() mutable { s->deliver(std::move(r), q); });
+}
+
+}  // namespace detail
+
+void Responder::operator()(Response response) const {
+  if (!state_) return;
+  if (state_->used.exchange(true)) {
+    core::log().warn("http Responder called more than once; the extra answer is dropped");
+    return;
+  }
+  state_->send(std::move(response));
+}
+
+Responder Responder::to(std::function<void(Response&&)> sink) {
+  return Responder(std::make_shared<detail::ResponderState>(std::move(sink)));
+}
+
+bool Responder::answered() const noexcept {
+  return state_ && state_->used.load();
+}
+
+// ---- Server::Impl ----------------------------------------------------------
+
+Server::Impl::Impl(ServerOptions o, Router r, Readiness ready)
+    : opts(std::move(o)),
+      router(std::move(r)),
+      readiness(std::move(ready)),
+      ioc(std::max(1, opts.threads)),
+      acceptor(asio::make_strand(ioc)),
+      accept_retry(acceptor.get_executor()) {
+  if (opts.builtin_endpoints) {
+    if (!router.has_pattern("/healthz")) {
+      router.add("GET", "/healthz",
+                 [](const Request&) { return Response::json(200, R"({"status":"ok"})"); });
+    }
+    if (!router.has_pattern("/readyz")) {
+      router.add(
+          "GET", "/readyz", [this](const Request&) { return readyz(); },
+          RouteOptions{.blocking = true});
+    }
+    if (!router.has_pattern("/metrics")) {
+      router.add(
+          "GET", "/metrics",
+          [](const Request&) {
+            Response res;
+            res.body = core::metrics().render();
+            res.content_type = "text/plain; version=0.0.4; charset=utf-8";
+            return res;
+          },
+          RouteOptions{.blocking = true});
+    }
+  }
+  for (const auto* e : router.endpoints()) {
+    route_stats.push_back(std::make_unique<detail::RouteStats>(e->pattern, e->method));
+  }
+  unmatched_stats = std::make_unique<detail::RouteStats>("unmatched", "*");
+  connections_gauge =
+      &core::metrics().gauge("lia_http_server_connections", "Open HTTP server connections");
+  rejected_malformed = &rejected("malformed");
+  rejected_too_large = &rejected("too_large");
+  rejected_headers = &rejected("headers_too_large");
+  rejected_slow = &rejected("too_slow");
+  rejected_overload = &rejected("too_many_connections");
+}
+
+Response Server::Impl::readyz() const {
+  if (stopping.load()) {
+    return Response::json(503, R"({"status":"not_ready","failed":["shutting_down"],"checks":[]})");
+  }
+  std::vector<Check> checks;
+  if (readiness) {
+    try {
+      checks = readiness();
+    } catch (const std::exception& ex) {
+      checks.push_back({"readiness", false, ex.what()});
+    }
+  }
+  std::string failed;
+  std::string list;
+  for (const auto& c : checks) {
+    if (!list.empty()) list += ',';
+    list += R"({"name":")";
+    core::json_escape(list, c.name);
+    list += c.ok ? R"(","ok":true)" : R"(","ok":false)";
+    if (!c.detail.empty()) {
+      list += R"(,"detail":")";
+      core::json_escape(list, c.detail);
+      list += '"';
+    }
+    list += '}';
+    if (!c.ok) {
+      if (!failed.empty()) failed += ',';
+      failed += '"';
+      core::json_escape(failed, c.name);
+      failed += '"';
+    }
+  }
+  if (failed.empty()) return Response::json(200, R"({"status":"ready","checks":[)" + list + "]}");
+  return Response::json(
+      503, R"({"status":"not_ready","failed":[)" + failed + R"(],"checks":[)" + list + "]}");
+}
+
+void Server::Impl::do_accept() {
+  acceptor.async_accept(asio::make_strand(ioc), [this](error_code ec, tcp::socket socket) {
+    on_accept(ec, std::move(socket));
+  });
+}
+
+void Server::Impl::on_accept(error_code ec, tcp::socket socket) {
+  if (!acceptor.is_open() || stopping.load()) return;
+  if (ec) {
+    if (ec == asio::error::operation_aborted) return;
+    // Out of descriptors or similar: back off instead of spinning.
+    core::log().warn("http accept failed", {core::f::str("error", ec.message())});
+    accept_retry.expires_after(std::chrono::milliseconds{50});
+    accept_retry.async_wait([this](error_code wait_ec) {
+      if (!wait_ec && acceptor.is_open() && !stopping.load()) do_accept();
+    });
+    return;
+  }
+  if (live.load(std::memory_order_relaxed) >= opts.max_connections) {
+    rejected_overload->inc();
+    static constexpr std::string_view kBusy =
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+        "Content-Length: 72\r\nConnection: close\r\n\r\n"
+        R"({"error":{"code":"unavailable","message":"too many connections, retry"}})";
+    error_code ignored;
+    socket.non_blocking(true, ignored);
+    socket.write_some(asio::buffer(kBusy.data(), kBusy.size()), ignored);
+    socket.shutdown(tcp::socket::shutdown_both, ignored);
+    socket.close(ignored);
+  } else {
+    std::make_shared<detail::Session>(std::move(socket), this)->start();
+  }
+  do_accept();
+}
+
+void Server::Impl::begin_stop(bool wait_for_acceptor) {
+  if (stopping.exchange(true)) return;
+  auto closed = std::make_shared<std::promise<void>>();
+  auto done = closed->get_future();
+  asio::post(acceptor.get_executor(), [this, closed] {
+    error_code ec;
+    acceptor.close(ec);
+    accept_retry.cancel();
+    closed->set_value();
+  });
+  if (wait_for_acceptor) done.wait_for(std::chrono::seconds{5});
+  for_each_session([](const std::shared_ptr<detail::Session>& s) {
+    asio::post(s->executor(), [s] { s->close_if_idle(); });
+  });
+}
+
+template <class F>
+void Server::Impl::for_each_session(F&& f) {
+  std::vector<std::shared_ptr<detail::Session>> all;
+  {
+    std::lock_guard lock(sessions_mu);
+    all.reserve(sessions.size());
+    for (auto& [ptr, weak] : sessions) {
+      if (auto s = weak.lock()) all.push_back(std::move(s));
+    }
+  }
+  for (auto& s : all) f(s);
+}
+
+bool Server::Impl::wait_sessions(SteadyClock::time_point deadline) {
+  std::unique_lock lock(sessions_mu);
+  return sessions_cv.wait_until(lock, deadline, [this] { return live.load() == 0; });
+}
+
+// ---- Server ------------------------------------------------------------------
+
+Server::Server(ServerOptions options, Router router, Readiness readiness)
+    : impl_(std::make_unique<Impl>(std::move(options), std::move(router), std::move(readiness))) {}
+
+Server::~Server() {
+  stop(std::chrono::milliseconds{0});
+}
+
+core::Status Server::start() {
+  Impl& s = *impl_;
+  std::lock_guard lock(s.stop_mu);
+  if (s.started) return core::Error(core::Errc::conflict, "http server already started");
+  error_code ec;
+  const auto address = asio::ip::make_address(s.opts.address, ec);
+  if (ec) {
+    return core::Error(core::Errc::invalid_argument,
+                       "http server: bad listen address \"" + s.opts.address + "\"");
+  }
+  const tcp::endpoint endpoint(address, s.opts.port);
+  auto fail = [&](const char* what) {
+    error_code ignored;
+    s.acceptor.close(ignored);
+    return core::Error(
+        core::Errc::unavailable,
+        fmt::format("http server: {} {}:{}: {}", what, s.opts.address, s.opts.port, ec.message()),
+        false);
+  };
+  s.acceptor.open(endpoint.protocol(), ec);
+  if (ec) return fail("cannot open");
+  s.acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (ec) return fail("cannot configure");
+  s.acceptor.bind(endpoint, ec);
+  if (ec) return fail("cannot bind");
+  s.acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return fail("cannot listen on");
+  s.bound_port = s.acceptor.local_endpoint(ec).port();
+  s.started = true;
+  s.running = true;
+  s.pool.emplace(static_cast<std::size_t>(std::max(1, s.opts.blocking_threads)));
+  s.work.emplace(s.ioc.get_executor());
+  s.do_accept();
+  for (int i = 0; i < std::max(1, s.opts.threads); ++i) {
+    s.threads.emplace_back([&s] {
+      detail::OwnThreadMark mark(&s);
+      while (true) {
+        try {
+          s.ioc.run();
+          return;
+        } catch (const std::exception& ex) {
+          core::log().error("http I/O thread caught an exception",
+                            {core::f::str("error", ex.what())});
+        }
+      }
+    });
+  }
+  core::log().info("http server listening",
+                   {core::f::id("address", s.opts.address), core::f::num("port", s.bound_port)});
+  return core::ok();
+}
+
+std::uint16_t Server::port() const noexcept {
+  return impl_->bound_port;
+}
+
+bool Server::running() const noexcept {
+  return impl_->running.load();
+}
+
+std::size_t Server::connections() const noexcept {
+  return impl_->live.load();
+}
+
+void Server::stop(std::chrono::milliseconds grace) {
+  Impl& s = *impl_;
+  if (detail::t_own_server == &s) {
+    // From one of our own handlers: joining would wait for ourselves. Begin the stop; the
+    // destructor (or a stop() from another thread) finishes it.
+    s.begin_stop(false);
+    return;
+  }
+  std::lock_guard lock(s.stop_mu);
+  if (!s.started || s.finished) return;
+  const auto deadline = SteadyClock::now() + grace;
+  s.begin_stop(true);
+  if (!s.wait_sessions(deadline)) {
+    core::log().warn("http server grace period over, closing connections",
+                     {core::f::num("connections", static_cast<std::int64_t>(s.live.load()))});
+    s.for_each_session([](const std::shared_ptr<detail::Session>& session) {
+      asio::post(session->executor(), [session] { session->force_close(); });
+    });
+    // Let the closes run; sessions owned by a busy blocking handler go with the pool.
+    s.wait_sessions(SteadyClock::now() + std::chrono::milliseconds{500});
+  }
+  s.work.reset();
+  s.ioc.stop();
+  for (auto& t : s.threads) t.join();
+  s.threads.clear();
+  if (s.pool) {
+    s.pool->stop();
+    s.pool->join();
+  }
+  s.finished = true;
+  s.running = false;
+  core::log().info("http server stopped", {core::f::num("port", s.bound_port)});
+}
+
+}  // namespace lia::http

@@ -1,0 +1,173 @@
+#include <atomic>
+#include <thread>
+
+#include <catch2/catch.hpp>
+
+#include <lia/http/client.hpp>
+#include <lia/http/server.hpp>
+#include <lia/testing/testing.hpp>
+
+#include "support.hpp"
+
+using namespace lia::http;
+using namespace std::chrono_literals;
+using lia::core::Errc;
+using lia::testing::wait_until;
+
+namespace {
+
+std::unique_ptr<Server> echo_server(ServerOptions opts = {}) {
+  Router r;
+  r.add("POST", "/echo", [](const Request& req) {
+    Response res = Response::text(201, req.body);
+    if (auto* a = req.header("authorization")) res.headers.add("X-Seen-Auth", *a);
+    if (auto* ua = req.header("user-agent")) res.headers.add("X-Seen-UA", *ua);
+    if (auto* ct = req.header("content-type")) res.headers.add("X-Seen-CT", *ct);
+    res.headers.add("X-Seen-Host", *req.header("host"));
+    return res;
+  });
+  r.add("GET", "/hello", [](const Request& req) {
+    return Response::json(200, std::string(R"({"hello":")") + *req.query_param("name") + "\"}");
+  });
+  r.add("GET", "/big",
+        [](const Request&) { return Response::text(200, std::string(10'000, 'b')); });
+  opts.address = "127.0.0.1";
+  opts.port = 0;
+  auto s = std::make_unique<Server>(opts, std::move(r));
+  REQUIRE(s->start().ok());
+  return s;
+}
+
+std::string base(const Server& s) {
+  return "http://127.0.0.1:" + std::to_string(s.port());
+}
+
+}  // namespace
+
+TEST_CASE("client GET and POST against the server") {
+  auto server = echo_server();
+  Client client;
+  auto get = client.get(base(*server) + "/hello?name=ana");
+  REQUIRE(get.ok());
+  CHECK(get->status == 200);
+  CHECK(get->body == R"({"hello":"ana"})");
+  CHECK(*get->header("content-type") == "application/json");
+
+  ClientRequest req;
+  req.method = "POST";
+  req.url = base(*server) + "/echo";
+  req.headers = {{"Authorization", "Bearer t0k"}, {"Content-Type", "application/json"}};
+  req.body = R"({"to":"5511999990000"})";
+  auto post = client.request(req);
+  REQUIRE(post.ok());
+  CHECK(post->status == 201);
+  CHECK(post->body == req.body);
+  CHECK(*post->header("X-Seen-Auth") == "Bearer t0k");
+  CHECK(*post->header("X-Seen-CT") == "application/json");
+  CHECK(*post->header("X-Seen-UA") == "lia-cortex");
+  CHECK(*post->header("X-Seen-Host") == "127.0.0.1:" + std::to_string(server->port()));
+
+  auto missing = client.get(base(*server) + "/missing");
+  REQUIRE(missing.ok());  // an HTTP error status is a value, not a transport error
+  CHECK(missing->status == 404);
+}
+
+TEST_CASE("client reuses keep-alive connections") {
+  auto server = echo_server();
+  Client client;
+  for (int i = 0; i < 5; ++i) {
+    auto res = client.post(base(*server) + "/echo", std::to_string(i));
+    REQUIRE(res.ok());
+    CHECK(res->body == std::to_string(i));
+  }
+  auto st = client.stats();
+  CHECK(st.connections_opened == 1);
+  CHECK(st.requests == 5);
+  CHECK(st.idle == 1);
+  CHECK(server->connections() == 1);
+}
+
+TEST_CASE("client pool is shared safely by several threads") {
+  auto server = echo_server();
+  Client client;
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 25; ++i) {
+        const std::string body = std::to_string(t) + ":" + std::to_string(i);
+        auto res = client.post(base(*server) + "/echo", body);
+        if (res.ok() && res->status == 201 && res->body == body) ++ok;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(ok.load() == 100);
+  CHECK(client.stats().connections_opened <= 4);
+  CHECK(client.stats().requests == 100);
+}
+
+TEST_CASE("a pooled connection the server closed is replaced transparently") {
+  ServerOptions opts;
+  opts.idle_timeout = 200ms;
+  auto server = echo_server(opts);
+  Client client;
+  REQUIRE(client.get(base(*server) + "/hello?name=a").ok());
+  REQUIRE(wait_until([&] { return server->connections() == 0; }, 5s, 10ms));
+  auto res = client.post(base(*server) + "/echo", "again");
+  REQUIRE(res.ok());
+  CHECK(res->body == "again");
+  CHECK(client.stats().connections_opened == 2);
+}
+
+TEST_CASE("a server that never answers gives a retryable timeout") {
+  lia::http::test::SilentListener silent;
+  Client client;
+  const auto t0 = std::chrono::steady_clock::now();
+  auto res = client.get("http://127.0.0.1:" + std::to_string(silent.port()) + "/x", 300ms);
+  const auto elapsed = std::chrono::steady_clock::now() - t0;
+  REQUIRE_FALSE(res.ok());
+  CHECK(res.error().code() == Errc::timeout);
+  CHECK(res.error().retryable());
+  CHECK(elapsed >= 250ms);
+  CHECK(elapsed < 5s);
+}
+
+TEST_CASE("a refused connection is unavailable and retryable") {
+  Client client;
+  auto res = client.get("http://127.0.0.1:" + std::to_string(lia::http::test::unused_port()) + "/");
+  REQUIRE_FALSE(res.ok());
+  CHECK(res.error().code() == Errc::unavailable);
+  CHECK(res.error().retryable());
+  CHECK(res.error().message().find("connection refused") != std::string::npos);
+}
+
+TEST_CASE("bad URLs, methods and headers are invalid arguments") {
+  Client client;
+  auto r1 = client.get("ftp://127.0.0.1/x");
+  REQUIRE_FALSE(r1.ok());
+  CHECK(r1.error().code() == Errc::invalid_argument);
+  CHECK_FALSE(r1.error().retryable());
+
+  auto r2 = client.request({.method = "GE T", .url = "http://127.0.0.1:1/"});
+  REQUIRE_FALSE(r2.ok());
+  CHECK(r2.error().code() == Errc::invalid_argument);
+
+  ClientRequest r3;
+  r3.url = "http://127.0.0.1:1/";
+  r3.headers.add("X-Injected", "a\r\nEvil: 1");
+  auto res3 = client.request(r3);
+  REQUIRE_FALSE(res3.ok());
+  CHECK(res3.error().code() == Errc::invalid_argument);
+}
+
+TEST_CASE("a response over the size limit is too_large") {
+  auto server = echo_server();
+  ClientOptions opts;
+  opts.max_response_body = 1000;
+  Client client(opts);
+  auto res = client.get(base(*server) + "/big");
+  REQUIRE_FALSE(res.ok());
+  CHECK(res.error().code() == Errc::too_large);
+  CHECK_FALSE(res.error().retryable());
+}

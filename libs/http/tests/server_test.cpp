@@ -1,0 +1,563 @@
+#include <atomic>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <thread>
+
+#include <catch2/catch.hpp>
+
+#include <lia/core/metrics.hpp>
+#include <lia/http/client.hpp>
+#include <lia/http/server.hpp>
+#include <lia/testing/testing.hpp>
+
+#include "support.hpp"
+
+using namespace lia::http;
+using namespace std::chrono_literals;
+using lia::http::test::RawSocket;
+using lia::testing::wait_until;
+
+namespace {
+
+std::string base_url(const Server& s) {
+  return "http://127.0.0.1:" + std::to_string(s.port());
+}
+
+// A router with the routes most tests use.
+Router demo_router() {
+  Router r;
+  r.add("GET", "/items/{id}", [](const Request& req) {
+    std::string body = R"({"id":")" + *req.param("id") + "\"";
+    if (auto* q = req.query_param("q")) body += R"(,"q":")" + *q + "\"";
+    if (auto* h = req.header("x-test")) body += R"(,"x_test":")" + *h + "\"";
+    body += R"(,"route":")" + std::string(req.route) + "\"}";
+    return Response::json(200, body);
+  });
+  r.add("POST", "/echo", [](const Request& req) {
+    Response res = Response::text(200, req.body);
+    res.headers.add("X-Body-Size", std::to_string(req.body.size()));
+    res.headers.add("X-Remote", req.remote_address);
+    return res;
+  });
+  r.add("DELETE", "/items/{id}", [](const Request&) { return Response::empty(204); });
+  return r;
+}
+
+std::unique_ptr<Server> start_server(Router router, ServerOptions opts = {}, Readiness ready = {}) {
+  opts.address = "127.0.0.1";
+  opts.port = 0;
+  auto s = std::make_unique<Server>(std::move(opts), std::move(router), std::move(ready));
+  auto st = s->start();
+  INFO((st ? std::string() : st.error().describe()));
+  REQUIRE(st.ok());
+  REQUIRE(s->port() != 0);
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("routes, path parameters, query and headers reach a sync handler") {
+  auto server = start_server(demo_router());
+  Client client;
+  ClientRequest req;
+  req.url = base_url(*server) + "/items/a%20b?q=x+y";
+  req.headers.add("X-Test", "yes");
+  auto res = client.request(req);
+  REQUIRE(res.ok());
+  CHECK(res->status == 200);
+  CHECK(*res->header("content-type") == "application/json");
+  CHECK(res->body == R"({"id":"a b","q":"x y","x_test":"yes","route":"/items/{id}"})");
+
+  auto del = client.request({.method = "DELETE", .url = base_url(*server) + "/items/1"});
+  REQUIRE(del.ok());
+  CHECK(del->status == 204);
+  CHECK(del->body.empty());
+}
+
+TEST_CASE("unknown paths get a 404 JSON body, wrong methods a 405 with Allow") {
+  auto server = start_server(demo_router());
+  Client client;
+  auto nf = client.get(base_url(*server) + "/nope");
+  REQUIRE(nf.ok());
+  CHECK(nf->status == 404);
+  CHECK(*nf->header("Content-Type") == "application/json");
+  CHECK(nf->body == R"({"error":{"code":"not_found","message":"no route for GET /nope"}})");
+
+  auto na = client.post(base_url(*server) + "/items/7", "{}");
+  REQUIRE(na.ok());
+  CHECK(na->status == 405);
+  REQUIRE(na->header("Allow") != nullptr);
+  CHECK(*na->header("Allow") == "GET, DELETE");
+  CHECK(na->body ==
+        R"({"error":{"code":"method_not_allowed","message":"POST is not allowed on /items/7"}})");
+}
+
+TEST_CASE("the raw body reaches the handler byte for byte") {
+  auto server = start_server(demo_router());
+  std::string body = "{\"a\":1}\r\n\0\xff\x01 trailing  ";
+  body.push_back('\0');
+  body += std::string(100'000, 'z');
+  Client client;
+  auto res = client.post(base_url(*server) + "/echo", body, "application/octet-stream");
+  REQUIRE(res.ok());
+  CHECK(res->status == 200);
+  CHECK(*res->header("X-Body-Size") == std::to_string(body.size()));
+  CHECK(*res->header("X-Remote") == "127.0.0.1");
+  CHECK(res->body == body);
+}
+
+TEST_CASE("an async handler answers from another thread after a delay") {
+  std::vector<std::thread> workers;
+  std::mutex mu;
+  Router r;
+  std::atomic<std::thread::id> io_thread{};
+  r.add("POST", "/webhooks/evolution/{event}", [&](Request&& req, Responder respond) {
+    io_thread = std::this_thread::get_id();
+    std::lock_guard lock(mu);
+    workers.emplace_back([respond, event = *req.param("event"), body = std::move(req.body)] {
+      std::this_thread::sleep_for(50ms);  // e.g. waiting for the Kafka ack
+      respond(Response::json(
+          202, R"({"event":")" + event + R"(","bytes":)" + std::to_string(body.size()) + "}"));
+      respond(Response::json(500, "{}"));  // a second answer is ignored
+    });
+  });
+  auto server = start_server(std::move(r));
+  Client client;
+  auto res = client.post(base_url(*server) + "/webhooks/evolution/messages-upsert", "12345");
+  REQUIRE(res.ok());
+  CHECK(res->status == 202);
+  CHECK(res->body == R"({"event":"messages-upsert","bytes":5})");
+  // The connection is still usable after the async answer.
+  auto again = client.post(base_url(*server) + "/webhooks/evolution/x", "");
+  REQUIRE(again.ok());
+  CHECK(again->status == 202);
+  CHECK(client.stats().connections_opened == 1);
+  std::lock_guard lock(mu);
+  for (auto& t : workers) t.join();
+}
+
+TEST_CASE("blocking handlers run on the pool, off the I/O threads") {
+  std::atomic<int> calls{0};
+  Router r;
+  r.add(
+      "GET", "/db",
+      [&](const Request&) {
+        ++calls;
+        std::this_thread::sleep_for(100ms);  // a slow query must not stall other requests
+        return Response::json(200, R"({"rows":1})");
+      },
+      RouteOptions{.blocking = true});
+  r.add("GET", "/fast", [](const Request&) { return Response::json(200, "{}"); });
+  ServerOptions opts;
+  opts.threads = 1;
+  opts.blocking_threads = 2;
+  auto server = start_server(std::move(r), opts);
+
+  Client client;
+  std::optional<lia::core::Result<ClientResponse>> slow;
+  std::thread t([&] { slow.emplace(client.get(base_url(*server) + "/db")); });
+  REQUIRE(wait_until([&] { return calls.load() == 1; }, 5s, 1ms));
+  // While the only I/O thread's peer request sits in the pool, another request is served.
+  auto fast = client.get(base_url(*server) + "/fast");
+  t.join();
+  REQUIRE(fast.ok());
+  CHECK(fast->status == 200);
+  REQUIRE(slow->ok());
+  CHECK((*slow)->status == 200);
+  CHECK((*slow)->body == R"({"rows":1})");
+}
+
+TEST_CASE("a handler that throws answers 500 JSON and the server keeps serving") {
+  Router r;
+  r.add("GET", "/boom", [](const Request&) -> Response { throw std::runtime_error("db down"); });
+  r.add("POST", "/async-boom", [](Request&&, Responder) { throw std::logic_error("bad state"); });
+  r.add("POST", "/dropped", [](Request&&, Responder) { /* never answers */ });
+  r.add("GET", "/ok", [](const Request&) { return Response::json(200, "{}"); });
+  auto server = start_server(std::move(r));
+  Client client;
+  for (auto [method, path] : {std::pair{"GET", "/boom"}, std::pair{"POST", "/async-boom"},
+                              std::pair{"POST", "/dropped"}}) {
+    INFO(path);
+    auto res = client.request({.method = method, .url = base_url(*server) + path});
+    REQUIRE(res.ok());
+    CHECK(res->status == 500);
+    CHECK(res->body.find(R"({"error":{"code":"internal")") == 0);
+  }
+  auto ok = client.get(base_url(*server) + "/ok");
+  REQUIRE(ok.ok());
+  CHECK(ok->status == 200);
+}
+
+TEST_CASE("a body past the limit gets 413 JSON and the connection is closed") {
+  ServerOptions opts;
+  opts.body_limit = 1000;
+  auto server = start_server(demo_router(), opts);
+
+  SECTION("declared by Content-Length") {
+    RawSocket s(server->port());
+    const std::string body(2000, 'x');
+    REQUIRE(
+        s.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\n"
+               "Content-Length: 2000\r\n\r\n" +
+               body));
+    auto res = s.read_response();
+    REQUIRE(res.has_value());
+    CHECK(res->status == 413);
+    CHECK(res->header("Content-Type") == "application/json");
+    CHECK(res->header("Connection") == "close");
+    CHECK(res->body == R"({"error":{"code":"payload_too_large","message":"request body exceeds )"
+                       R"(1000 bytes"}})");
+    CHECK(s.wait_closed(5s));
+  }
+  SECTION("sent chunked, discovered while reading") {
+    RawSocket s(server->port());
+    std::string req = "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n";
+    for (int i = 0; i < 3; ++i) req += "190\r\n" + std::string(400, 'y') + "\r\n";  // 1200 bytes
+    req += "0\r\n\r\n";
+    REQUIRE(s.send(req));
+    auto res = s.read_response();
+    REQUIRE(res.has_value());
+    CHECK(res->status == 413);
+    CHECK(res->body.find("payload_too_large") != std::string::npos);
+    CHECK(s.wait_closed(5s));
+  }
+  SECTION("exactly at the limit is accepted") {
+    Client client;
+    auto res = client.post(base_url(*server) + "/echo", std::string(1000, 'k'), "text/plain");
+    REQUIRE(res.ok());
+    CHECK(res->status == 200);
+    CHECK(res->body.size() == 1000);
+  }
+  SECTION("through the client") {
+    Client client;
+    auto res = client.post(base_url(*server) + "/echo", std::string(5000, 'k'), "text/plain");
+    REQUIRE(res.ok());
+    CHECK(res->status == 413);
+  }
+}
+
+TEST_CASE("a malformed request gets 400 JSON and the connection is closed") {
+  auto server = start_server(demo_router());
+  const char* bad[] = {
+      "THIS IS NOT HTTP\r\n\r\n",                          // broken request line
+      "GET /items/1 HTTP/9.Z\r\nHost: t\r\n\r\n",          // bad version
+      "GET /items/1 HTTP/1.1\r\nBad Header Line\r\n\r\n",  // field without a colon
+      "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: abc\r\n\r\n",
+      "GET items HTTP/1.1\r\nHost: t\r\n\r\n",  // target not origin-form
+  };
+  for (const char* request : bad) {
+    INFO(request);
+    RawSocket s(server->port());
+    REQUIRE(s.send(request));
+    auto res = s.read_response();
+    REQUIRE(res.has_value());
+    CHECK(res->status == 400);
+    CHECK(res->header("Content-Type") == "application/json");
+    CHECK(res->body.find(R"({"error":{"code":"bad_request")") == 0);
+    CHECK(s.wait_closed(5s));
+  }
+  // The server is unharmed.
+  Client client;
+  auto ok = client.get(base_url(*server) + "/items/1");
+  REQUIRE(ok.ok());
+  CHECK(ok->status == 200);
+}
+
+TEST_CASE("headers larger than the header limit get 431") {
+  ServerOptions opts;
+  opts.header_limit = 2048;
+  auto server = start_server(demo_router(), opts);
+  RawSocket s(server->port());
+  REQUIRE(
+      s.send("GET /items/1 HTTP/1.1\r\nHost: t\r\nX-Big: " + std::string(4096, 'a') + "\r\n\r\n"));
+  auto res = s.read_response();
+  REQUIRE(res.has_value());
+  CHECK(res->status == 431);
+  CHECK(s.wait_closed(5s));
+}
+
+TEST_CASE("a client that sends its headers too slowly is disconnected") {
+  ServerOptions opts;
+  opts.header_timeout = 300ms;
+  auto server = start_server(demo_router(), opts);
+
+  SECTION("partial header, then silence") {
+    RawSocket s(server->port());
+    const auto t0 = std::chrono::steady_clock::now();
+    REQUIRE(s.send("GET /items/1 HTTP/1.1\r\nHost: t\r\nX-Slow: "));
+    CHECK(s.wait_closed(5s));
+    CHECK(std::chrono::steady_clock::now() - t0 >= 250ms);  // not before the deadline
+    CHECK(s.pending().empty());  // no response for a request never completed
+  }
+  SECTION("trickling one byte at a time does not extend the deadline") {
+    RawSocket s(server->port());
+    const std::string request =
+        "GET /items/1 HTTP/1.1\r\nHost: t\r\nX-Slow: " + std::string(200, 'a') + "\r\n\r\n";
+    bool closed = false;
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    for (char c : request) {
+      if (!s.send(std::string_view(&c, 1)) || std::chrono::steady_clock::now() > deadline) break;
+      if (s.wait_closed(50ms)) {
+        closed = true;
+        break;
+      }
+    }
+    if (!closed) closed = s.wait_closed(5s);
+    CHECK(closed);
+  }
+  SECTION("a connection that sends nothing is disconnected too") {
+    RawSocket s(server->port());
+    CHECK(s.wait_closed(5s));
+  }
+  // Well-behaved clients are unaffected.
+  Client client;
+  auto ok = client.get(base_url(*server) + "/items/1");
+  REQUIRE(ok.ok());
+  CHECK(ok->status == 200);
+}
+
+TEST_CASE("keep-alive serves several requests on one connection, pipelined ones in order") {
+  auto server = start_server(demo_router());
+  RawSocket s(server->port());
+  REQUIRE(s.send("GET /items/1 HTTP/1.1\r\nHost: t\r\n\r\n"));
+  auto first = s.read_response();
+  REQUIRE(first.has_value());
+  CHECK(first->status == 200);
+  CHECK(first->body.find(R"("id":"1")") != std::string::npos);
+  REQUIRE(s.send("GET /items/2 HTTP/1.1\r\nHost: t\r\n\r\n"));
+  auto second = s.read_response();
+  REQUIRE(second.has_value());
+  CHECK(second->body.find(R"("id":"2")") != std::string::npos);
+
+  // Three requests in one write: three answers, in order.
+  REQUIRE(
+      s.send("GET /items/3 HTTP/1.1\r\nHost: t\r\n\r\n"
+             "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello"
+             "GET /missing HTTP/1.1\r\nHost: t\r\n\r\n"));
+  auto a = s.read_response();
+  auto b = s.read_response();
+  auto c = s.read_response();
+  REQUIRE(a.has_value());
+  REQUIRE(b.has_value());
+  REQUIRE(c.has_value());
+  CHECK(a->body.find(R"("id":"3")") != std::string::npos);
+  CHECK(b->body == "hello");
+  CHECK(c->status == 404);
+  CHECK(server->connections() == 1);
+
+  // Connection: close is honoured.
+  REQUIRE(s.send("GET /items/4 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"));
+  auto last = s.read_response();
+  REQUIRE(last.has_value());
+  CHECK(last->header("Connection") == "close");
+  CHECK(s.wait_closed(5s));
+}
+
+TEST_CASE("Expect 100-continue gets an interim answer before the body is sent") {
+  auto server = start_server(demo_router());
+  RawSocket s(server->port());
+  REQUIRE(
+      s.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n"
+             "Expect: 100-continue\r\n\r\n"));
+  auto interim = s.read_response();
+  REQUIRE(interim.has_value());
+  CHECK(interim->status == 100);
+  REQUIRE(s.send("ping"));
+  auto res = s.read_response();
+  REQUIRE(res.has_value());
+  CHECK(res->status == 200);
+  CHECK(res->body == "ping");
+}
+
+TEST_CASE("HEAD is answered by the GET route without a body") {
+  auto server = start_server(demo_router());
+  RawSocket s(server->port());
+  REQUIRE(s.send("HEAD /items/9 HTTP/1.1\r\nHost: t\r\n\r\n"));
+  auto head = s.read_head();
+  REQUIRE(head.has_value());
+  CHECK(head->status == 200);
+  const auto length = head->header("Content-Length");
+  REQUIRE(length.has_value());
+  // If the HEAD answer carried a body, it would sit in front of the next response.
+  REQUIRE(s.send("GET /items/9 HTTP/1.1\r\nHost: t\r\n\r\n"));
+  auto get = s.read_response();
+  REQUIRE(get.has_value());
+  CHECK(get->status == 200);
+  CHECK(get->body.size() == std::stoul(*length));
+}
+
+TEST_CASE("/healthz, /readyz and /metrics are served beside the routes") {
+  std::atomic<bool> kafka_ok{true};
+  Readiness ready = [&] {
+    return std::vector<Check>{{"postgres", true, ""},
+                              {"kafka", kafka_ok.load(), kafka_ok ? "" : "broker down"}};
+  };
+  Router r = demo_router();
+  const std::string probe = "/" + lia::testing::unique_name("probe") + "/{id}";
+  r.add("GET", probe, [](const Request&) { return Response::json(200, "{}"); });
+  auto server = start_server(std::move(r), {}, ready);
+  Client client;
+  const auto base = base_url(*server);
+
+  auto health = client.get(base + "/healthz");
+  REQUIRE(health.ok());
+  CHECK(health->status == 200);
+  CHECK(health->body == R"({"status":"ok"})");
+
+  auto ready_ok = client.get(base + "/readyz");
+  REQUIRE(ready_ok.ok());
+  CHECK(ready_ok->status == 200);
+  CHECK(
+      ready_ok->body ==
+      R"({"status":"ready","checks":[{"name":"postgres","ok":true},{"name":"kafka","ok":true}]})");
+
+  kafka_ok = false;
+  auto ready_bad = client.get(base + "/readyz");
+  REQUIRE(ready_bad.ok());
+  CHECK(ready_bad->status == 503);
+  CHECK(ready_bad->body ==
+        R"({"status":"not_ready","failed":["kafka"],"checks":[{"name":"postgres","ok":true},)"
+        R"({"name":"kafka","ok":false,"detail":"broker down"}]})");
+
+  const std::string prefix = probe.substr(0, probe.size() - 5);
+  for (const char* id : {"1", "2", "3"}) {
+    auto res = client.get(base + prefix + "/" + id);
+    REQUIRE(res.ok());
+    REQUIRE(res->status == 200);
+  }
+  auto m = client.get(base + "/metrics");
+  REQUIRE(m.ok());
+  CHECK(m->status == 200);
+  CHECK(m->header("Content-Type")->rfind("text/plain; version=0.0.4", 0) == 0);
+  // Labelled by the route pattern, not by the raw path.
+  CHECK(m->body.find("lia_http_server_requests_total{route=\"" + probe +
+                     "\",method=\"GET\",status=\"200\"} 3\n") != std::string::npos);
+  CHECK(m->body.find("lia_http_server_request_duration_seconds_count{route=\"" + probe +
+                     "\",method=\"GET\"} 3\n") != std::string::npos);
+  CHECK(m->body.find(prefix + "/1") == std::string::npos);
+  CHECK(m->body.find("# TYPE lia_http_server_connections gauge") != std::string::npos);
+}
+
+TEST_CASE("stop lets an in-flight request finish and refuses new connections") {
+  std::mutex mu;
+  std::optional<Responder> held;
+  Router r = demo_router();
+  r.add("POST", "/slow", [&](Request&&, Responder respond) {
+    std::lock_guard lock(mu);
+    held.emplace(std::move(respond));
+  });
+  auto server = start_server(std::move(r));
+  const auto port = server->port();
+
+  // An idle keep-alive connection is closed as soon as the stop begins.
+  RawSocket idle(port);
+  REQUIRE(idle.send("GET /items/1 HTTP/1.1\r\nHost: t\r\n\r\n"));
+  REQUIRE(idle.read_response().has_value());
+
+  Client client;
+  std::optional<lia::core::Result<ClientResponse>> slow;
+  std::thread requester([&] { slow.emplace(client.post(base_url(*server) + "/slow", "x")); });
+  REQUIRE(wait_until([&] {
+    std::lock_guard lock(mu);
+    return held.has_value();
+  }));
+
+  std::atomic<bool> stopped{false};
+  const auto t0 = std::chrono::steady_clock::now();
+  std::thread stopper([&] {
+    server->stop(20s);
+    stopped = true;
+  });
+  CHECK(wait_until([&] { return lia::http::test::connect_refused(port); }, 5s));
+  CHECK(idle.wait_closed(5s));
+  CHECK_FALSE(stopped.load());  // still waiting for the in-flight request
+
+  {
+    std::lock_guard lock(mu);
+    (*held)(Response::json(200, R"({"done":true})"));
+  }
+  requester.join();
+  stopper.join();
+  CHECK(std::chrono::steady_clock::now() - t0 < 15s);  // did not sit out the grace period
+  REQUIRE(slow.has_value());
+  REQUIRE(slow->ok());
+  CHECK((*slow)->status == 200);
+  CHECK((*slow)->body == R"({"done":true})");
+  CHECK(*(*slow)->header("Connection") == "close");
+  CHECK_FALSE(server->running());
+  server->stop();  // idempotent
+}
+
+TEST_CASE("stop closes what is still running once the grace period is over") {
+  std::mutex mu;
+  std::optional<Responder> held;
+  Router r;
+  r.add("POST", "/never", [&](Request&&, Responder respond) {
+    std::lock_guard lock(mu);
+    held.emplace(std::move(respond));
+  });
+  auto server = start_server(std::move(r));
+  Client client;
+  std::optional<lia::core::Result<ClientResponse>> res;
+  std::thread requester([&] { res.emplace(client.post(base_url(*server) + "/never", "x")); });
+  REQUIRE(wait_until([&] {
+    std::lock_guard lock(mu);
+    return held.has_value();
+  }));
+  server->stop(200ms);
+  requester.join();
+  REQUIRE(res.has_value());
+  REQUIRE_FALSE(res->ok());
+  CHECK(res->error().code() == lia::core::Errc::unavailable);
+  // Answering after the stop is harmless.
+  std::lock_guard lock(mu);
+  (*held)(Response::json(200, "{}"));
+  CHECK(held->answered());
+}
+
+TEST_CASE("a handler may begin the stop and a later stop finishes it") {
+  Server* self = nullptr;
+  Router r;
+  r.add("POST", "/admin/shutdown", [&](const Request&) {
+    self->stop(std::chrono::seconds{5});  // returns at once on an I/O thread
+    return Response::json(202, R"({"stopping":true})");
+  });
+  auto server = start_server(std::move(r));
+  self = server.get();
+  const auto port = server->port();
+  Client client;
+  auto res = client.post(base_url(*server) + "/admin/shutdown", "");
+  REQUIRE(res.ok());
+  CHECK(res->status == 202);
+  CHECK(*res->header("Connection") == "close");
+  CHECK(wait_until([&] { return lia::http::test::connect_refused(port); }, 5s));
+  server->stop();
+  CHECK_FALSE(server->running());
+}
+
+TEST_CASE("connections past the maximum get 503 and are closed") {
+  ServerOptions opts;
+  opts.max_connections = 1;
+  auto server = start_server(demo_router(), opts);
+  RawSocket first(server->port());
+  REQUIRE(first.send("GET /items/1 HTTP/1.1\r\nHost: t\r\n\r\n"));
+  REQUIRE(first.read_response().has_value());
+  RawSocket second(server->port());
+  auto res = second.read_response();
+  REQUIRE(res.has_value());
+  CHECK(res->status == 503);
+  CHECK(res->body == R"({"error":{"code":"unavailable","message":"too many connections, retry"}})");
+  CHECK(second.wait_closed(5s));
+}
+
+TEST_CASE("start fails with a clear error when the port is taken") {
+  auto first = start_server(demo_router());
+  ServerOptions opts;
+  opts.address = "127.0.0.1";
+  opts.port = first->port();
+  Server second(opts, demo_router());
+  auto st = second.start();
+  REQUIRE_FALSE(st.ok());
+  CHECK(st.error().message().find("cannot bind") != std::string::npos);
+}

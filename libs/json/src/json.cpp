@@ -1,0 +1,268 @@
+#include <string>
+
+#include <fmt/format.h>
+
+#include <lia/json/json.hpp>
+
+namespace lia::json {
+
+namespace {
+
+core::Error invalid(std::string message) {
+  return core::Error(core::Errc::invalid_argument, std::move(message));
+}
+
+// Offset of the first object/array opening deeper than max_depth, if any. Runs before the
+// parser so hostile nesting is refused cheaply and later recursive walks stay bounded.
+std::optional<std::size_t> too_deep(std::string_view text, std::size_t max_depth) {
+  std::size_t depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      if (++depth > max_depth) return i;
+    } else if ((c == '}' || c == ']') && depth > 0) {
+      --depth;
+    }
+  }
+  return std::nullopt;
+}
+
+std::string quoted_path(const std::string& path) {
+  return "field '" + path + "'";
+}
+
+core::Error wrong_type(const std::string& path, std::string_view expected) {
+  return invalid(fmt::format("{} must be {}", quoted_path(path), expected));
+}
+
+}  // namespace
+
+core::Result<Document> parse(std::string_view text, std::size_t max_depth) {
+  if (auto at = too_deep(text, max_depth)) {
+    return invalid(
+        fmt::format("invalid JSON at offset {}: nesting deeper than {} levels", *at, max_depth));
+  }
+  Document doc;
+  doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(text.data(),
+                                                                                    text.size());
+  if (doc.HasParseError()) {
+    return invalid(fmt::format("invalid JSON at offset {}: {}", doc.GetErrorOffset(),
+                               rapidjson::GetParseError_En(doc.GetParseError())));
+  }
+  return doc;
+}
+
+std::string to_string(const Value& value) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buf);
+  value.Accept(writer);
+  return {buf.GetString(), buf.GetSize()};
+}
+
+std::string_view type_name(const Value& v) {
+  switch (v.GetType()) {
+    case rapidjson::kNullType:
+      return "null";
+    case rapidjson::kFalseType:
+    case rapidjson::kTrueType:
+      return "a boolean";
+    case rapidjson::kObjectType:
+      return "an object";
+    case rapidjson::kArrayType:
+      return "an array";
+    case rapidjson::kStringType:
+      return "a string";
+    case rapidjson::kNumberType:
+      return "a number";
+  }
+  return "unknown";
+}
+
+// ---- Obj --------------------------------------------------------------------------------
+
+core::Result<Obj> Obj::of(const Value& v, std::string path) {
+  if (!v.IsObject()) {
+    return invalid(path.empty()
+                       ? fmt::format("JSON document must be an object, not {}", type_name(v))
+                       : fmt::format("{} must be an object", quoted_path(path)));
+  }
+  return Obj(&v, std::move(path));
+}
+
+const Value* Obj::get(std::string_view key) const {
+  const Value k(ref(key));
+  auto it = v_->FindMember(k);
+  return it == v_->MemberEnd() ? nullptr : &it->value;
+}
+
+bool Obj::has(std::string_view key) const {
+  const Value* v = get(key);
+  return v != nullptr && !v->IsNull();
+}
+
+std::string Obj::field_path(std::string_view key) const {
+  if (path_.empty()) return std::string(key);
+  std::string p = path_;
+  p += '.';
+  p += key;
+  return p;
+}
+
+core::Result<const Value*> Obj::require(std::string_view key) const {
+  const Value* v = get(key);
+  if (v == nullptr) return invalid(fmt::format("{} is missing", quoted_path(field_path(key))));
+  return v;
+}
+
+core::Result<std::string_view> Obj::str(std::string_view key) const {
+  auto v = require(key);
+  if (!v) return v.error();
+  if (!(*v)->IsString()) return wrong_type(field_path(key), "a string");
+  return view(**v);
+}
+
+core::Result<std::optional<std::string_view>> Obj::opt_str(std::string_view key) const {
+  const Value* v = get(key);
+  if (v == nullptr || v->IsNull()) return std::optional<std::string_view>{};
+  if (!v->IsString()) return wrong_type(field_path(key), "a string");
+  return std::optional<std::string_view>(view(*v));
+}
+
+core::Result<std::string_view> Obj::nonempty_str(std::string_view key) const {
+  auto s = str(key);
+  if (s && s->empty())
+    return invalid(fmt::format("{} must not be empty", quoted_path(field_path(key))));
+  return s;
+}
+
+core::Result<std::int64_t> Obj::i64(std::string_view key) const {
+  auto v = require(key);
+  if (!v) return v.error();
+  if (!(*v)->IsInt64()) return wrong_type(field_path(key), "an integer");
+  return (*v)->GetInt64();
+}
+
+core::Result<std::optional<std::int64_t>> Obj::opt_i64(std::string_view key) const {
+  const Value* v = get(key);
+  if (v == nullptr || v->IsNull()) return std::optional<std::int64_t>{};
+  if (!v->IsInt64()) return wrong_type(field_path(key), "an integer");
+  return std::optional<std::int64_t>(v->GetInt64());
+}
+
+core::Result<double> Obj::num(std::string_view key) const {
+  auto v = require(key);
+  if (!v) return v.error();
+  if (!(*v)->IsNumber()) return wrong_type(field_path(key), "a number");
+  return (*v)->GetDouble();
+}
+
+core::Result<std::optional<double>> Obj::opt_num(std::string_view key) const {
+  const Value* v = get(key);
+  if (v == nullptr || v->IsNull()) return std::optional<double>{};
+  if (!v->IsNumber()) return wrong_type(field_path(key), "a number");
+  return std::optional<double>(v->GetDouble());
+}
+
+core::Result<bool> Obj::boolean(std::string_view key) const {
+  auto v = require(key);
+  if (!v) return v.error();
+  if (!(*v)->IsBool()) return wrong_type(field_path(key), "a boolean");
+  return (*v)->GetBool();
+}
+
+core::Result<std::optional<bool>> Obj::opt_boolean(std::string_view key) const {
+  const Value* v = get(key);
+  if (v == nullptr || v->IsNull()) return std::optional<bool>{};
+  if (!v->IsBool()) return wrong_type(field_path(key), "a boolean");
+  return std::optional<bool>(v->GetBool());
+}
+
+core::Result<Obj> Obj::obj(std::string_view key) const {
+  auto v = require(key);
+  if (!v) return v.error();
+  return of(**v, field_path(key));
+}
+
+core::Result<std::optional<Obj>> Obj::opt_obj(std::string_view key) const {
+  const Value* v = get(key);
+  if (v == nullptr || v->IsNull()) return std::optional<Obj>{};
+  auto o = of(*v, field_path(key));
+  if (!o) return o.error();
+  return std::optional<Obj>(std::move(*o));
+}
+
+core::Result<Arr> Obj::arr(std::string_view key) const {
+  auto v = require(key);
+  if (!v) return v.error();
+  return Arr::of(**v, field_path(key));
+}
+
+core::Result<std::optional<Arr>> Obj::opt_arr(std::string_view key) const {
+  const Value* v = get(key);
+  if (v == nullptr || v->IsNull()) return std::optional<Arr>{};
+  auto a = Arr::of(*v, field_path(key));
+  if (!a) return a.error();
+  return std::optional<Arr>(std::move(*a));
+}
+
+// ---- Arr --------------------------------------------------------------------------------
+
+core::Result<Arr> Arr::of(const Value& v, std::string path) {
+  if (!v.IsArray()) {
+    return invalid(path.empty()
+                       ? fmt::format("JSON document must be an array, not {}", type_name(v))
+                       : fmt::format("{} must be an array", quoted_path(path)));
+  }
+  return Arr(&v, std::move(path));
+}
+
+std::string Arr::element_path(std::size_t i) const {
+  return fmt::format("{}[{}]", path_, i);
+}
+
+core::Result<const Value*> Arr::element(std::size_t i) const {
+  if (i >= size()) {
+    return invalid(fmt::format("{} is missing (the array has {} elements)",
+                               quoted_path(element_path(i)), size()));
+  }
+  return &at(i);
+}
+
+core::Result<std::string_view> Arr::str(std::size_t i) const {
+  auto v = element(i);
+  if (!v) return v.error();
+  if (!(*v)->IsString()) return wrong_type(element_path(i), "a string");
+  return view(**v);
+}
+
+core::Result<std::int64_t> Arr::i64(std::size_t i) const {
+  auto v = element(i);
+  if (!v) return v.error();
+  if (!(*v)->IsInt64()) return wrong_type(element_path(i), "an integer");
+  return (*v)->GetInt64();
+}
+
+core::Result<Obj> Arr::obj(std::size_t i) const {
+  auto v = element(i);
+  if (!v) return v.error();
+  return Obj::of(**v, element_path(i));
+}
+
+core::Result<Arr> Arr::arr(std::size_t i) const {
+  auto v = element(i);
+  if (!v) return v.error();
+  return of(**v, element_path(i));
+}
+
+}  // namespace lia::json

@@ -1,0 +1,196 @@
+#include <string>
+
+#include <catch2/catch.hpp>
+
+#include <lia/json/json.hpp>
+
+namespace json = lia::json;
+using lia::core::Errc;
+
+namespace {
+
+json::Document must_parse(std::string_view text) {
+  auto d = json::parse(text);
+  REQUIRE(d.ok());
+  return std::move(d).value();
+}
+
+constexpr std::string_view kWebhook = R"({
+  "object": "whatsapp_business_account",
+  "entry": [{
+    "id": "123",
+    "changes": [
+      {"field": "messages", "value": {"messages": []}},
+      {"field": "messages", "value": {"messages": {"oops": true}, "count": 2, "ratio": 0.5,
+                                      "flag": false, "empty": "", "nothing": null}}
+    ]
+  }]
+})";
+
+}  // namespace
+
+TEST_CASE("parse returns the document") {
+  auto d = must_parse(R"({"a": [1, 2, {"b": "c"}]})");
+  REQUIRE(d.IsObject());
+  CHECK(d["a"].Size() == 3);
+  CHECK(json::view(d["a"][2]["b"]) == "c");
+}
+
+TEST_CASE("parse reports offset and reason") {
+  auto d = json::parse(R"({"a": 1 "b": 2})");
+  REQUIRE_FALSE(d.ok());
+  CHECK(d.error().code() == Errc::invalid_argument);
+  CHECK_FALSE(d.error().retryable());
+  CHECK(d.error().message() ==
+        "invalid JSON at offset 8: Missing a comma or '}' after an object member.");
+}
+
+TEST_CASE("parse rejects empty text, trailing garbage, invalid UTF-8 and deep nesting") {
+  auto empty = json::parse("");
+  REQUIRE_FALSE(empty.ok());
+  CHECK(empty.error().message().find("offset 0") != std::string::npos);
+
+  auto trailing = json::parse("{} x");
+  REQUIRE_FALSE(trailing.ok());
+  CHECK(trailing.error().message().find("offset 3") != std::string::npos);
+
+  auto bad_utf8 = json::parse("{\"a\":\"\xC3\x28\"}");
+  REQUIRE_FALSE(bad_utf8.ok());
+  CHECK(bad_utf8.error().message().find("encoding") != std::string::npos);
+
+  std::string deep(200, '[');
+  deep += std::string(200, ']');
+  auto too_deep = json::parse(deep);
+  REQUIRE_FALSE(too_deep.ok());
+  CHECK(too_deep.error().message() == "invalid JSON at offset 128: nesting deeper than 128 levels");
+  CHECK(json::parse(deep, 300).ok());
+
+  // Brackets inside strings do not count as nesting.
+  std::string in_string = "{\"s\":\"" + std::string(500, '[') + "\\\"\"}";
+  CHECK(json::parse(in_string).ok());
+}
+
+TEST_CASE("parse survives a hostile, very deep document without crashing") {
+  std::string deep(100000, '[');
+  auto d = json::parse(deep, 1000000);
+  REQUIRE_FALSE(d.ok());  // unterminated, but the iterative parser does not recurse
+  CHECK(d.error().message().find("invalid JSON at offset") == 0);
+}
+
+TEST_CASE("Obj accessors return typed values") {
+  auto d = must_parse(kWebhook);
+  auto root = json::Obj::root(d);
+  REQUIRE(root.ok());
+  CHECK(root->str("object").value() == "whatsapp_business_account");
+  auto entry = root->arr("entry").value().obj(0).value();
+  CHECK(entry.path() == "entry[0]");
+  auto change = entry.arr("changes").value().obj(1).value();
+  CHECK(change.path() == "entry[0].changes[1]");
+  auto value = change.obj("value").value();
+  CHECK(value.i64("count").value() == 2);
+  CHECK(value.num("ratio").value() == 0.5);
+  CHECK(value.num("count").value() == 2.0);
+  CHECK(value.boolean("flag").value() == false);
+  CHECK(value.str("empty").value().empty());
+  CHECK(value.has("count"));
+  CHECK_FALSE(value.has("nothing"));
+  CHECK(value.get("nothing") != nullptr);
+  CHECK(value.get("absent") == nullptr);
+  CHECK(value.size() == 6);
+}
+
+TEST_CASE("Obj errors name the field by its path") {
+  auto d = must_parse(kWebhook);
+  auto value = json::Obj::root(d)
+                   .value()
+                   .arr("entry")
+                   .value()
+                   .obj(0)
+                   .value()
+                   .arr("changes")
+                   .value()
+                   .obj(1)
+                   .value()
+                   .obj("value")
+                   .value();
+
+  auto msgs = value.arr("messages");
+  REQUIRE_FALSE(msgs.ok());
+  CHECK(msgs.error().code() == Errc::invalid_argument);
+  CHECK(msgs.error().message() == "field 'entry[0].changes[1].value.messages' must be an array");
+
+  CHECK(value.str("count").error().message() ==
+        "field 'entry[0].changes[1].value.count' must be a string");
+  CHECK(value.i64("ratio").error().message() ==
+        "field 'entry[0].changes[1].value.ratio' must be an integer");
+  CHECK(value.boolean("count").error().message() ==
+        "field 'entry[0].changes[1].value.count' must be a boolean");
+  CHECK(value.num("flag").error().message() ==
+        "field 'entry[0].changes[1].value.flag' must be a number");
+  CHECK(value.obj("count").error().message() ==
+        "field 'entry[0].changes[1].value.count' must be an object");
+  CHECK(value.str("absent").error().message() ==
+        "field 'entry[0].changes[1].value.absent' is missing");
+  CHECK(value.str("nothing").error().message() ==
+        "field 'entry[0].changes[1].value.nothing' must be a string");
+  CHECK(value.nonempty_str("empty").error().message() ==
+        "field 'entry[0].changes[1].value.empty' must not be empty");
+
+  auto entries = json::Obj::root(d).value().arr("entry").value();
+  CHECK(entries.obj(3).error().message() ==
+        "field 'entry[3]' is missing (the array has 1 elements)");
+  CHECK(entries.str(0).error().message() == "field 'entry[0]' must be a string");
+}
+
+TEST_CASE("optional accessors: absent and null are nullopt, wrong type is an error") {
+  auto d = must_parse(R"({"s": "x", "n": null, "i": 7, "b": true, "o": {}, "a": [], "f": 1.5})");
+  auto o = json::Obj::root(d).value();
+
+  CHECK(o.opt_str("s").value() == std::optional<std::string_view>("x"));
+  CHECK_FALSE(o.opt_str("n").value().has_value());
+  CHECK_FALSE(o.opt_str("missing").value().has_value());
+  CHECK(o.opt_str("i").error().message() == "field 'i' must be a string");
+
+  CHECK(o.opt_i64("i").value() == std::optional<std::int64_t>(7));
+  CHECK_FALSE(o.opt_i64("n").value().has_value());
+  CHECK(o.opt_i64("f").error().message() == "field 'f' must be an integer");
+
+  CHECK(o.opt_num("f").value() == std::optional<double>(1.5));
+  CHECK(o.opt_boolean("b").value() == std::optional<bool>(true));
+  CHECK(o.opt_boolean("s").error().message() == "field 's' must be a boolean");
+
+  CHECK(o.opt_obj("o").value().has_value());
+  CHECK(o.opt_obj("o").value()->path() == "o");
+  CHECK_FALSE(o.opt_obj("n").value().has_value());
+  CHECK(o.opt_obj("a").error().message() == "field 'a' must be an object");
+
+  CHECK(o.opt_arr("a").value().has_value());
+  CHECK(o.opt_arr("a").value()->empty());
+  CHECK(o.opt_arr("o").error().message() == "field 'o' must be an array");
+}
+
+TEST_CASE("Obj::of rejects a non-object root") {
+  auto d = must_parse("[1]");
+  auto o = json::Obj::root(d);
+  REQUIRE_FALSE(o.ok());
+  CHECK(o.error().message() == "JSON document must be an object, not an array");
+  auto a = json::Arr::of(d);
+  REQUIRE(a.ok());
+  CHECK(a->i64(0).value() == 1);
+  CHECK(a->element_path(0) == "[0]");
+}
+
+TEST_CASE("keys with embedded NUL and non-ASCII are found") {
+  auto d = must_parse(R"({"ação": "ok", "a\u0000b": 1})");
+  auto o = json::Obj::root(d).value();
+  CHECK(o.str("ação").value() == "ok");
+  CHECK(o.i64(std::string_view("a\0b", 3)).value() == 1);
+  CHECK_FALSE(o.has("a"));
+}
+
+TEST_CASE("to_string writes compact JSON that parses back") {
+  auto d = must_parse(R"( { "a" : [ 1 , "x\n" , null , true , 2.5 ] } )");
+  const std::string text = json::to_string(d);
+  CHECK(text == R"({"a":[1,"x\n",null,true,2.5]})");
+  CHECK(json::parse(text).ok());
+}

@@ -1,0 +1,186 @@
+#pragma once
+// Kafka client on librdkafka: an idempotent acks=all producer with a per-record delivery
+// result, a consumer-group consumer that stores offsets only after a record was handled,
+// and a dead-letter helper. Nothing here knows whether the broker is the development mock
+// cluster or a real one: only the bootstrap address differs.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <lia/core/result.hpp>
+
+namespace lia::kafka {
+
+struct Header {
+  std::string key;
+  std::string value;
+};
+
+struct Record {
+  std::string topic;
+  std::string key;  // empty: no key (the partitioner spreads such records)
+  std::string value;
+  std::vector<Header> headers;
+  std::int32_t partition = -1;  // -1: the partitioner picks by key (murmur2, as Java clients)
+};
+
+struct Delivery {
+  std::string topic;
+  std::int32_t partition = -1;
+  std::int64_t offset = -1;
+};
+
+using DeliveryResult = core::Result<Delivery>;
+using DeliveryCallback = std::function<void(DeliveryResult)>;
+
+struct ProducerConfig {
+  std::string bootstrap;
+  std::string client_id = "lia";
+  std::chrono::milliseconds linger{2};
+  std::chrono::milliseconds delivery_timeout{30000};  // message.timeout.ms
+  // How long produce() waits for room when librdkafka's local queue is full before it
+  // reports Errc::unavailable.
+  std::chrono::milliseconds queue_full_wait{2000};
+  // How long the destructor waits for records still in flight; the rest are purged and their
+  // callbacks get a retryable error.
+  std::chrono::milliseconds close_timeout{10000};
+  // Extra librdkafka properties, applied last (e.g. security.protocol for production).
+  // enable.idempotence and acks are fixed (true / all) and can't be overridden here.
+  std::map<std::string, std::string> properties;
+};
+
+class Producer {
+ public:
+  // Errors (Errc::invalid_argument) name the bad property; librdkafka connects lazily, so an
+  // unreachable broker shows up as retryable delivery errors, not here.
+  static core::Result<std::unique_ptr<Producer>> create(const ProducerConfig& config);
+  virtual ~Producer() = default;
+
+  // Queues the record; `done` runs exactly once, on the producer's delivery thread, after the
+  // broker acknowledged it (acks=all) or it failed. Errors:
+  //  - retryable: Errc::unavailable (local queue stayed full, broker down, producer closed
+  //    before the ack) or Errc::timeout (delivery.timeout passed);
+  //  - not retryable: Errc::too_large (record over message.max.bytes),
+  //    Errc::invalid_argument (unknown topic or partition, invalid record),
+  //    Errc::unauthorized, Errc::internal (the idempotent producer hit a fatal error: the
+  //    producer must be recreated).
+  // Destroying the producer from inside a callback (e.g. by dropping its last reference
+  // there) is a bug and aborts.
+  virtual void produce(Record record, DeliveryCallback done) = 0;
+  std::future<DeliveryResult> produce(Record record);
+
+  // Waits until every queued record has its delivery result (and its callback returned), up
+  // to `timeout`; Errc::timeout otherwise.
+  virtual core::Status flush(std::chrono::milliseconds timeout) = 0;
+  virtual std::size_t in_flight() const = 0;
+  // The fatal error of the idempotent producer, if one happened (then recreate it).
+  // (Has a default so test fakes of Producer needn't implement it.)
+  virtual std::optional<core::Error> fatal_error() const { return std::nullopt; }
+  // Asks a broker for cluster metadata: ok when the cluster answers within `timeout`
+  // (readiness). Errc::unavailable/timeout otherwise.
+  virtual core::Status ping(std::chrono::milliseconds timeout) { (void)timeout; return {}; }
+};
+
+struct Message {
+  std::string topic;
+  std::int32_t partition = -1;
+  std::int64_t offset = -1;
+  std::string key;
+  std::string value;
+  std::vector<Header> headers;
+  std::int64_t timestamp_ms = 0;
+  // The first header with this name, or null.
+  const std::string* header(const std::string& name) const;
+};
+
+struct TopicPartition {
+  std::string topic;
+  std::int32_t partition = -1;
+  friend bool operator==(const TopicPartition&, const TopicPartition&) = default;
+  friend auto operator<=>(const TopicPartition&, const TopicPartition&) = default;
+};
+
+// What a handler says about a message. ok: done, store the offset. A retryable error is
+// tried again (bounded, with backoff); a non-retryable one, or the last failed try, sends the
+// message to the dead-letter topic with the reason, and the partition moves on. A handler
+// that throws counts as a non-retryable Errc::internal error. Handlers must be idempotent:
+// delivery is at-least-once.
+using Handler = std::function<core::Status(const Message&)>;
+
+struct ConsumerConfig {
+  std::string bootstrap;
+  std::string group_id;
+  std::vector<std::string> topics;
+  std::string client_id = "lia";
+  int max_attempts = 5;                          // handler calls before the dead letter
+  std::chrono::milliseconds retry_backoff{200};  // doubles per try ...
+  std::chrono::milliseconds max_backoff{5000};   // ... capped here
+  std::chrono::milliseconds poll_timeout{100};
+  std::chrono::milliseconds commit_interval{1000};     // auto.commit.interval.ms for stored offsets
+  std::chrono::milliseconds session_timeout{10000};    // session.timeout.ms
+  std::chrono::milliseconds heartbeat_interval{1000};  // heartbeat.interval.ms
+  std::string auto_offset_reset = "earliest";
+  // Extra librdkafka properties, applied last (e.g. partition.assignment.strategy=
+  // cooperative-sticky). enable.auto.commit and enable.auto.offset.store are fixed.
+  std::map<std::string, std::string> properties;
+};
+
+class DeadLetter;
+
+class Consumer {
+ public:
+  // dead_letter may be null: then a message that can't be handled stops its partition's
+  // progress (the partition is paused and the message retried every max_backoff) rather
+  // than being dropped; other partitions go on. The same happens while the dead-letter topic
+  // can't be written. Errors (Errc::invalid_argument) name the bad setting or property.
+  static core::Result<std::unique_ptr<Consumer>> create(const ConsumerConfig& config,
+                                                        Handler handler,
+                                                        std::shared_ptr<DeadLetter> dead_letter);
+  virtual ~Consumer() = default;  // closes; destroying it from its own handler aborts
+
+  // Subscribes and starts the poll thread. The handler runs on that thread, one message at a
+  // time.
+  virtual void start() = 0;
+  // Stops polling, lets the message in hand finish (a retry backoff is cut short and that
+  // message is left for redelivery), commits stored offsets, leaves the group. Idempotent,
+  // callable from any thread, including the handler (then it returns at once and the poll
+  // thread closes after the handler returns).
+  virtual void close() = 0;
+  // Stops / restarts delivery on every assigned partition; a paused consumer stays paused
+  // across rebalances. pause() takes effect before it returns (except for the message in
+  // hand).
+  virtual void pause() = 0;
+  virtual void resume() = 0;
+  virtual bool assigned() const = 0;  // has at least one partition (readiness)
+  virtual std::vector<TopicPartition> assignment() const = 0;
+  // Counters for tests and metrics.
+  virtual std::uint64_t handled() const = 0;
+  virtual std::uint64_t dead_lettered() const = 0;
+};
+
+// Publishes an unprocessable message to `<origin topic>.dlq` (or a fixed topic), same key
+// and value, with headers lia.dlq.error, lia.dlq.retryable, lia.dlq.origin.topic,
+// lia.dlq.origin.partition, lia.dlq.origin.offset, lia.dlq.attempts, lia.dlq.at (RFC 3339),
+// then the original headers (minus any older lia.dlq.* ones).
+class DeadLetter {
+ public:
+  explicit DeadLetter(std::shared_ptr<Producer> producer, std::string fixed_topic = {});
+  std::string topic_for(const std::string& origin) const;
+  // The record send() publishes (exposed for tests and replay tools).
+  Record record_for(const Message& message, const core::Error& error, int attempts) const;
+  // Waits for the broker's ack; an error means the message was NOT dead-lettered.
+  core::Status send(const Message& message, const core::Error& error, int attempts);
+
+ private:
+  std::shared_ptr<Producer> producer_;
+  std::string fixed_topic_;
+};
+
+}  // namespace lia::kafka

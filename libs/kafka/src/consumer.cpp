@@ -1,0 +1,638 @@
+// The consumer-group consumer. One poll thread does everything that touches the group: it
+// polls, runs the handler one message at a time, stores the message's offset only once the
+// handler succeeded or the message was dead-lettered (auto commit then commits stored
+// offsets, so delivery is at-least-once), and serves the rebalance callback, which commits
+// synchronously before partitions are given up.
+//
+// A message whose handler keeps failing is retried inline (bounded, doubling backoff), then
+// dead-lettered. When there is no dead-letter topic, or it can't be written, the partition
+// is "parked": paused and rewound to that message, and tried again every max_backoff while
+// the other partitions go on, so nothing is skipped and the group never sees a stuck poll.
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include <lia/core/log.hpp>
+#include <lia/core/metrics.hpp>
+#include <lia/kafka/kafka.hpp>
+
+#include "rd_util.hpp"
+
+namespace lia::kafka {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+constexpr std::string_view kWho = "kafka consumer";
+
+core::Error invalid(std::string message) {
+  return core::Error(core::Errc::invalid_argument, fmt::format("{}: {}", kWho, message));
+}
+
+// A partition whose current message couldn't be handled nor dead-lettered.
+struct Parked {
+  std::int64_t offset = -1;
+  int attempts = 0;
+  Clock::time_point retry_at;
+  bool resumed = false;  // retry_at passed and the partition was resumed
+};
+
+struct TopicMetrics {
+  core::Counter* handled;
+  core::Counter* dead_lettered;
+  core::Counter* failures;
+  core::Histogram* latency;
+};
+
+detail::PartitionListPtr make_list(const std::vector<TopicPartition>& tps,
+                                   std::int64_t offset = RD_KAFKA_OFFSET_INVALID) {
+  detail::PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(tps.size())));
+  for (const auto& tp : tps) {
+    rd_kafka_topic_partition_list_add(list.get(), tp.topic.c_str(), tp.partition)->offset = offset;
+  }
+  return list;
+}
+
+std::vector<TopicPartition> to_vector(const rd_kafka_topic_partition_list_t* list) {
+  std::vector<TopicPartition> out;
+  if (list == nullptr) return out;
+  for (int i = 0; i < list->cnt; ++i)
+    out.push_back({list->elems[i].topic, list->elems[i].partition});
+  return out;
+}
+
+Message to_message(const rd_kafka_message_t* m) {
+  Message msg;
+  msg.topic = rd_kafka_topic_name(m->rkt);
+  msg.partition = m->partition;
+  msg.offset = m->offset;
+  if (m->key != nullptr) msg.key.assign(static_cast<const char*>(m->key), m->key_len);
+  if (m->payload != nullptr) msg.value.assign(static_cast<const char*>(m->payload), m->len);
+  rd_kafka_timestamp_type_t type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
+  msg.timestamp_ms = rd_kafka_message_timestamp(m, &type);
+  if (type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE) msg.timestamp_ms = 0;
+  rd_kafka_headers_t* headers = nullptr;
+  if (rd_kafka_message_headers(m, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR && headers != nullptr) {
+    const char* name = nullptr;
+    const void* value = nullptr;
+    std::size_t size = 0;
+    for (std::size_t i = 0;
+         rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
+         ++i) {
+      msg.headers.push_back(
+          {name, value != nullptr ? std::string(static_cast<const char*>(value), size) : ""});
+    }
+  }
+  return msg;
+}
+
+class RdConsumer final : public Consumer {
+ public:
+  RdConsumer(const ConsumerConfig& config, Handler handler, std::shared_ptr<DeadLetter> dlq)
+      : config_(config), handler_(std::move(handler)), dlq_(std::move(dlq)) {}
+  ~RdConsumer() override;
+
+  core::Status init();
+  void start() override;
+  void close() override;
+  void pause() override;
+  void resume() override;
+  bool assigned() const override;
+  std::vector<TopicPartition> assignment() const override;
+  std::uint64_t handled() const override { return handled_.load(); }
+  std::uint64_t dead_lettered() const override { return dead_lettered_.load(); }
+
+ private:
+  static void on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                           rd_kafka_topic_partition_list_t* partitions, void* opaque);
+  static void on_error(rd_kafka_t* rk, int err, const char* reason, void* opaque);
+  bool on_poll_thread() const { return std::this_thread::get_id() == thread_id_.load(); }
+
+  void run();
+  void finish();
+  void process(const rd_kafka_message_t* m);
+  core::Status call_handler(const Message& msg);
+  void store(const Message& msg);
+  void park(const Message& msg, int attempts);
+  void seek(const TopicPartition& tp, std::int64_t offset);
+  void resume_due();
+  bool wait_backoff(milliseconds d);  // false: closing
+  milliseconds backoff_for(int attempts) const;
+  void commit_sync(std::string_view why);
+  void refresh_assignment();  // mu_ held
+  void warn_throttled(int code, std::string_view what, std::string_view detail);
+  TopicMetrics& metrics_for(const std::string& topic);
+
+  const ConsumerConfig config_;
+  const Handler handler_;
+  const std::shared_ptr<DeadLetter> dlq_;
+
+  std::thread thread_;
+  std::atomic<std::thread::id> thread_id_{};
+  std::mutex close_mu_;  // serializes start() and close()
+  bool started_ = false;
+  std::atomic<bool> finished_{false};
+  std::atomic<bool> stop_{false};
+
+  mutable std::mutex mu_;       // everything below, and rk_'s lifetime for pause()/resume()
+  std::condition_variable cv_;  // wakes a retry backoff on close()
+  rd_kafka_t* rk_ = nullptr;
+  bool paused_ = false;
+  std::map<TopicPartition, Parked> parked_;
+  std::vector<TopicPartition> assignment_;
+
+  std::atomic<std::uint64_t> handled_{0};
+  std::atomic<std::uint64_t> dead_lettered_{0};
+
+  // Poll thread only.
+  std::map<std::string, TopicMetrics> metrics_;
+  std::map<int, Clock::time_point> last_warn_at_;
+};
+
+core::Status RdConsumer::init() {
+  if (config_.bootstrap.empty()) return invalid("bootstrap is empty");
+  if (config_.group_id.empty()) return invalid("group_id is empty");
+  if (config_.topics.empty()) return invalid("no topics to subscribe to");
+  for (const auto& t : config_.topics) {
+    if (t.empty()) return invalid("an empty topic name in topics");
+  }
+  if (!handler_) return invalid("no handler");
+  if (config_.max_attempts < 1) return invalid("max_attempts must be at least 1");
+  if (config_.poll_timeout.count() <= 0) return invalid("poll_timeout must be positive");
+  if (config_.retry_backoff.count() < 0 || config_.max_backoff.count() < 0) {
+    return invalid("retry_backoff and max_backoff can't be negative");
+  }
+  for (const auto& [name, value] : config_.properties) {
+    if (name == "enable.auto.commit" || name == "enable.auto.offset.store") {
+      return invalid(fmt::format(
+          "property '{}' is fixed by lia::kafka (offsets are stored after handling)", name));
+    }
+  }
+  detail::ConfPtr conf(rd_kafka_conf_new());
+  const std::vector<std::pair<std::string, std::string>> base = {
+      {"bootstrap.servers", config_.bootstrap},
+      {"group.id", config_.group_id},
+      {"client.id", config_.client_id},
+      {"enable.auto.commit", "true"},
+      {"enable.auto.offset.store", "false"},
+      {"auto.commit.interval.ms", std::to_string(config_.commit_interval.count())},
+      {"auto.offset.reset", config_.auto_offset_reset},
+      {"session.timeout.ms", std::to_string(config_.session_timeout.count())},
+      {"heartbeat.interval.ms", std::to_string(config_.heartbeat_interval.count())},
+      {"enable.partition.eof", "false"},
+  };
+  for (const auto& [name, value] : base) {
+    if (auto s = detail::set(conf.get(), kWho, name, value); !s) return s;
+  }
+  for (const auto& [name, value] : config_.properties) {
+    if (auto s = detail::set(conf.get(), kWho, name, value); !s) return s;
+  }
+  rd_kafka_conf_set_opaque(conf.get(), this);
+  rd_kafka_conf_set_rebalance_cb(conf.get(), &RdConsumer::on_rebalance);
+  rd_kafka_conf_set_error_cb(conf.get(), &RdConsumer::on_error);
+  detail::route_logs(conf.get());
+
+  std::array<char, 512> err{};
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf.get(), err.data(), err.size());
+  if (rk == nullptr) return invalid(err.data());
+  conf.release();                  // owned by rk now
+  rd_kafka_poll_set_consumer(rk);  // error callbacks are served by consumer_poll as well
+  std::lock_guard lock(mu_);
+  rk_ = rk;
+  return core::ok();
+}
+
+RdConsumer::~RdConsumer() {
+  if (on_poll_thread()) {
+    // Its thread is the one running: there is nothing safe left to do.
+    core::log().error("kafka consumer destroyed from its own handler (a bug)",
+                      {core::f::id("component", "kafka")});
+    std::abort();
+  }
+  close();
+}
+
+void RdConsumer::start() {
+  std::lock_guard guard(close_mu_);
+  if (started_ || stop_.load()) return;
+  started_ = true;
+  auto topics = detail::PartitionListPtr(
+      rd_kafka_topic_partition_list_new(static_cast<int>(config_.topics.size())));
+  for (const auto& t : config_.topics) {
+    rd_kafka_topic_partition_list_add(topics.get(), t.c_str(), RD_KAFKA_PARTITION_UA);
+  }
+  if (const auto err = rd_kafka_subscribe(rk_, topics.get()); err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    core::log().error("kafka subscribe failed",
+                      {core::f::id("component", "kafka"), core::f::id("group", config_.group_id),
+                       core::f::str("error", rd_kafka_err2str(err))});
+  }
+  thread_ = std::thread([this] { run(); });
+}
+
+void RdConsumer::close() {
+  if (on_poll_thread()) {  // from the handler: the poll thread closes after it returns
+    stop_ = true;
+    cv_.notify_all();
+    return;
+  }
+  std::lock_guard guard(close_mu_);
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) {
+    thread_.join();
+  } else if (!finished_.load()) {
+    finish();  // never started
+  }
+}
+
+void RdConsumer::run() {
+  thread_id_.store(std::this_thread::get_id());
+  core::log().info("kafka consumer started",
+                   {core::f::id("component", "kafka"), core::f::id("group", config_.group_id)});
+  while (!stop_.load()) {
+    resume_due();
+    rd_kafka_message_t* m =
+        rd_kafka_consumer_poll(rk_, static_cast<int>(config_.poll_timeout.count()));
+    if (m == nullptr) continue;
+    if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        warn_throttled(m->err, "kafka consumer error", rd_kafka_message_errstr(m));
+      }
+    } else {
+      process(m);
+    }
+    rd_kafka_message_destroy(m);
+  }
+  finish();
+}
+
+void RdConsumer::finish() {
+  if (finished_.exchange(true)) return;
+  rd_kafka_t* rk = nullptr;
+  {
+    std::lock_guard lock(mu_);
+    rk = rk_;
+  }
+  if (rk == nullptr) return;
+  if (started_) commit_sync("close");
+  // Leaves the group: the revoke callback commits again and unassigns.
+  if (const auto err = rd_kafka_consumer_close(rk); err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    core::log().warn("kafka consumer close", {core::f::id("component", "kafka"),
+                                              core::f::str("error", rd_kafka_err2str(err))});
+  }
+  {
+    std::lock_guard lock(mu_);
+    rk_ = nullptr;
+    assignment_.clear();
+    parked_.clear();
+  }
+  rd_kafka_destroy(rk);
+  core::log().info(
+      "kafka consumer closed",
+      {core::f::id("component", "kafka"), core::f::id("group", config_.group_id),
+       core::f::num("handled", static_cast<std::int64_t>(handled_.load())),
+       core::f::num("dead_lettered", static_cast<std::int64_t>(dead_lettered_.load()))});
+}
+
+void RdConsumer::process(const rd_kafka_message_t* m) {
+  const Message msg = to_message(m);
+  const TopicPartition tp{msg.topic, msg.partition};
+  int attempts = 0;
+  int round = config_.max_attempts;
+  {
+    std::unique_lock lock(mu_);
+    auto it = parked_.find(tp);
+    if (it != parked_.end()) {
+      const Parked p = it->second;
+      if (p.resumed && msg.offset == p.offset) {
+        attempts = p.attempts;  // the parked message is back: one more try per round
+        round = 1;
+        parked_.erase(it);
+      } else if (p.resumed && msg.offset > p.offset) {
+        core::log().error(
+            "kafka parked message is gone from the log (retention); moving on",
+            {core::f::id("component", "kafka"), core::f::id("topic", tp.topic),
+             core::f::num("partition", tp.partition), core::f::num("offset", p.offset)});
+        parked_.erase(it);
+      } else if (p.resumed && msg.offset < p.offset) {
+        parked_.erase(it);  // the position moved back (offset reset): handle in order
+      } else {
+        // Fetched before the park took effect: drop it and rewind again, since returning a
+        // message moves the position past it.
+        lock.unlock();
+        seek(tp, p.offset);
+        return;
+      }
+    }
+  }
+
+  auto& metrics = metrics_for(msg.topic);
+  core::Error last(core::Errc::internal, "not handled");
+  for (int tries = 1;; ++tries) {
+    const auto started = Clock::now();
+    auto status = call_handler(msg);
+    metrics.latency->observe(std::chrono::duration<double>(Clock::now() - started).count());
+    ++attempts;
+    if (status.ok()) {
+      store(msg);
+      handled_.fetch_add(1);
+      metrics.handled->inc();
+      return;
+    }
+    last = status.error();
+    metrics.failures->inc();
+    core::log().warn(
+        "kafka handler failed",
+        {core::f::id("component", "kafka"), core::f::id("topic", msg.topic),
+         core::f::num("partition", msg.partition), core::f::num("offset", msg.offset),
+         core::f::num("attempt", attempts), core::f::flag("retryable", last.retryable()),
+         core::f::str("error", last.describe())});
+    if (!last.retryable() || tries >= round) break;
+    if (!wait_backoff(backoff_for(attempts))) return;  // closing: redelivered later
+  }
+  if (dlq_) {
+    auto sent = dlq_->send(msg, last, attempts);
+    if (sent.ok()) {
+      store(msg);
+      dead_lettered_.fetch_add(1);
+      metrics.dead_lettered->inc();
+      return;
+    }
+    core::log().error("kafka dead letter failed; the partition waits and retries",
+                      {core::f::id("component", "kafka"), core::f::id("topic", msg.topic),
+                       core::f::num("partition", msg.partition), core::f::num("offset", msg.offset),
+                       core::f::str("error", sent.error().describe())});
+  }
+  park(msg, attempts);
+}
+
+core::Status RdConsumer::call_handler(const Message& msg) {
+  try {
+    return handler_(msg);
+  } catch (const std::exception& e) {
+    return core::Error(core::Errc::internal, fmt::format("handler threw: {}", e.what()), false);
+  } catch (...) {
+    return core::Error(core::Errc::internal, "handler threw a non-exception", false);
+  }
+}
+
+void RdConsumer::store(const Message& msg) {
+  auto list = make_list({{msg.topic, msg.partition}}, msg.offset + 1);
+  auto err = rd_kafka_offsets_store(rk_, list.get());
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR) err = list->elems[0].err;
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    // Only when the partition was taken away meanwhile: the new owner redelivers it.
+    core::log().warn("kafka offset store failed",
+                     {core::f::id("component", "kafka"), core::f::id("topic", msg.topic),
+                      core::f::num("partition", msg.partition), core::f::num("offset", msg.offset),
+                      core::f::str("error", rd_kafka_err2str(err))});
+  }
+}
+
+void RdConsumer::park(const Message& msg, int attempts) {
+  const TopicPartition tp{msg.topic, msg.partition};
+  {
+    std::lock_guard lock(mu_);
+    parked_[tp] = Parked{msg.offset, attempts, Clock::now() + config_.max_backoff, false};
+    // Pause first (it remembers the position after the last returned message), then rewind.
+    auto list = make_list({tp});
+    rd_kafka_pause_partitions(rk_, list.get());
+  }
+  seek(tp, msg.offset);
+  core::log().warn("kafka partition parked on a message it can't handle",
+                   {core::f::id("component", "kafka"), core::f::id("topic", msg.topic),
+                    core::f::num("partition", msg.partition), core::f::num("offset", msg.offset),
+                    core::f::num("attempts", attempts),
+                    core::f::num("retry_in_ms", config_.max_backoff.count())});
+}
+
+void RdConsumer::seek(const TopicPartition& tp, std::int64_t offset) {
+  auto list = make_list({tp}, offset);
+  rd_kafka_error_t* error = rd_kafka_seek_partitions(rk_, list.get(), 5000);
+  rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+  std::string what;
+  if (error != nullptr) {
+    err = rd_kafka_error_code(error);
+    what = rd_kafka_error_string(error);
+    rd_kafka_error_destroy(error);
+  } else if (list->elems[0].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    err = list->elems[0].err;
+    what = rd_kafka_err2str(err);
+  }
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    core::log().error("kafka seek failed",
+                      {core::f::id("component", "kafka"), core::f::id("topic", tp.topic),
+                       core::f::num("partition", tp.partition), core::f::num("offset", offset),
+                       core::f::str("error", what)});
+  }
+}
+
+void RdConsumer::resume_due() {
+  std::lock_guard lock(mu_);
+  if (paused_ || parked_.empty()) return;
+  const auto now = Clock::now();
+  std::vector<TopicPartition> due;
+  for (auto& [tp, p] : parked_) {
+    if (!p.resumed && p.retry_at <= now) {
+      p.resumed = true;
+      due.push_back(tp);
+    }
+  }
+  if (due.empty()) return;
+  auto list = make_list(due);
+  rd_kafka_resume_partitions(rk_, list.get());
+}
+
+bool RdConsumer::wait_backoff(milliseconds d) {
+  std::unique_lock lock(mu_);
+  return !cv_.wait_for(lock, d, [&] { return stop_.load(); });
+}
+
+milliseconds RdConsumer::backoff_for(int attempts) const {
+  const int shift = std::clamp(attempts - 1, 0, 20);
+  const auto d = config_.retry_backoff * (std::int64_t{1} << shift);
+  return std::min<milliseconds>(d, config_.max_backoff);
+}
+
+void RdConsumer::commit_sync(std::string_view why) {
+  const auto err = rd_kafka_commit(rk_, nullptr, 0);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+    core::log().warn(
+        "kafka commit failed",
+        {core::f::id("component", "kafka"), core::f::id("group", config_.group_id),
+         core::f::id("when", std::string(why)), core::f::str("error", rd_kafka_err2str(err))});
+  }
+}
+
+void RdConsumer::refresh_assignment() {
+  rd_kafka_topic_partition_list_t* list = nullptr;
+  if (rd_kafka_assignment(rk_, &list) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    assignment_ = to_vector(list);
+    std::sort(assignment_.begin(), assignment_.end());
+  }
+  if (list != nullptr) rd_kafka_topic_partition_list_destroy(list);
+}
+
+void RdConsumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                              rd_kafka_topic_partition_list_t* partitions, void* opaque) {
+  auto* self = static_cast<RdConsumer*>(opaque);
+  const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+  const auto log_error = [&](std::string_view what, std::string_view error) {
+    core::log().error("kafka rebalance",
+                      {core::f::id("component", "kafka"), core::f::id("step", std::string(what)),
+                       core::f::str("error", std::string(error))});
+  };
+  const auto apply = [&](bool assign, const rd_kafka_topic_partition_list_t* list) {
+    if (cooperative) {
+      rd_kafka_error_t* e =
+          assign ? rd_kafka_incremental_assign(rk, list) : rd_kafka_incremental_unassign(rk, list);
+      if (e != nullptr) {
+        log_error(assign ? "incremental_assign" : "incremental_unassign", rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+      }
+    } else {
+      const auto e = rd_kafka_assign(rk, assign ? list : nullptr);
+      if (e != RD_KAFKA_RESP_ERR_NO_ERROR) log_error("assign", rd_kafka_err2str(e));
+    }
+  };
+
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    apply(true, partitions);
+    std::lock_guard lock(self->mu_);
+    // Keep a paused consumer paused; clear leftover pauses (e.g. of a parked partition that
+    // was taken away and has come back) otherwise.
+    if (self->paused_) {
+      rd_kafka_pause_partitions(rk, partitions);
+    } else {
+      rd_kafka_resume_partitions(rk, partitions);
+    }
+    self->refresh_assignment();
+    core::log().info(
+        "kafka partitions assigned",
+        {core::f::id("component", "kafka"), core::f::id("group", self->config_.group_id),
+         core::f::num("added", partitions->cnt),
+         core::f::num("total", static_cast<std::int64_t>(self->assignment_.size())),
+         core::f::flag("paused", self->paused_)});
+    return;
+  }
+  if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+    // Offsets stored so far belong to work that is done: commit them before another member
+    // starts from the committed position (unless the partitions are already lost).
+    if (rd_kafka_assignment_lost(rk) == 0) self->commit_sync("revoke");
+    apply(false, partitions);
+    std::lock_guard lock(self->mu_);
+    for (const auto& tp : to_vector(partitions)) self->parked_.erase(tp);
+    self->refresh_assignment();
+    core::log().info(
+        "kafka partitions revoked",
+        {core::f::id("component", "kafka"), core::f::id("group", self->config_.group_id),
+         core::f::num("removed", partitions->cnt),
+         core::f::num("total", static_cast<std::int64_t>(self->assignment_.size()))});
+    return;
+  }
+  log_error("callback", rd_kafka_err2str(err));
+  apply(false, partitions);
+  std::lock_guard lock(self->mu_);
+  self->refresh_assignment();
+}
+
+void RdConsumer::on_error(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
+  auto* self = static_cast<RdConsumer*>(opaque);
+  if (err == RD_KAFKA_RESP_ERR__FATAL) {
+    core::Error fatal(core::Errc::internal, reason, false);
+    detail::fatal_error(rk, fatal);
+    core::log().error("kafka consumer fatal error",
+                      {core::f::id("component", "kafka"), core::f::str("error", fatal.message())});
+    return;
+  }
+  self->warn_throttled(err, "kafka consumer error", reason);
+}
+
+void RdConsumer::warn_throttled(int code, std::string_view what, std::string_view detail) {
+  const auto now = Clock::now();
+  auto [it, fresh] = last_warn_at_.emplace(code, now);
+  if (!fresh) {
+    if (now - it->second < std::chrono::seconds{10}) return;
+    it->second = now;
+  }
+  core::log().warn(what,
+                   {core::f::id("component", "kafka"),
+                    core::f::id("code", rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(code))),
+                    core::f::str("reason", std::string(detail))});
+}
+
+void RdConsumer::pause() {
+  std::lock_guard lock(mu_);
+  if (paused_) return;
+  paused_ = true;
+  if (rk_ == nullptr || assignment_.empty()) return;
+  auto list = make_list(assignment_);
+  rd_kafka_pause_partitions(rk_, list.get());
+}
+
+void RdConsumer::resume() {
+  std::lock_guard lock(mu_);
+  if (!paused_) return;
+  paused_ = false;
+  if (rk_ == nullptr) return;
+  const auto now = Clock::now();
+  std::vector<TopicPartition> tps;
+  for (const auto& tp : assignment_) {
+    auto it = parked_.find(tp);
+    if (it != parked_.end()) {
+      if (!it->second.resumed && it->second.retry_at > now) continue;  // still waiting
+      it->second.resumed = true;
+    }
+    tps.push_back(tp);
+  }
+  if (tps.empty()) return;
+  auto list = make_list(tps);
+  rd_kafka_resume_partitions(rk_, list.get());
+}
+
+bool RdConsumer::assigned() const {
+  std::lock_guard lock(mu_);
+  return !assignment_.empty();
+}
+
+std::vector<TopicPartition> RdConsumer::assignment() const {
+  std::lock_guard lock(mu_);
+  return assignment_;
+}
+
+TopicMetrics& RdConsumer::metrics_for(const std::string& topic) {
+  auto it = metrics_.find(topic);
+  if (it != metrics_.end()) return it->second;
+  auto& reg = core::metrics();
+  const core::Labels labels{{"topic", topic}, {"group", config_.group_id}};
+  TopicMetrics m{
+      &reg.counter("lia_kafka_consumed_total", "Messages handled successfully", labels),
+      &reg.counter("lia_kafka_dead_lettered_total", "Messages sent to the dead-letter topic",
+                   labels),
+      &reg.counter("lia_kafka_handler_failures_total", "Failed handler calls (each try)", labels),
+      &reg.histogram("lia_kafka_handler_seconds", "Time spent in one handler call", labels)};
+  return metrics_.emplace(topic, m).first->second;
+}
+
+}  // namespace
+
+core::Result<std::unique_ptr<Consumer>> Consumer::create(const ConsumerConfig& config,
+                                                         Handler handler,
+                                                         std::shared_ptr<DeadLetter> dead_letter) {
+  auto consumer = std::make_unique<RdConsumer>(config, std::move(handler), std::move(dead_letter));
+  if (auto s = consumer->init(); !s) return s.error();
+  return std::unique_ptr<Consumer>(std::move(consumer));
+}
+
+}  // namespace lia::kafka

@@ -1,0 +1,66 @@
+#include <fmt/format.h>
+
+#include <lia/core/clock.hpp>
+#include <lia/core/log.hpp>
+#include <lia/kafka/kafka.hpp>
+
+namespace lia::kafka {
+
+const std::string* Message::header(const std::string& name) const {
+  for (const auto& h : headers) {
+    if (h.key == name) return &h.value;
+  }
+  return nullptr;
+}
+
+DeadLetter::DeadLetter(std::shared_ptr<Producer> producer, std::string fixed_topic)
+    : producer_(std::move(producer)), fixed_topic_(std::move(fixed_topic)) {}
+
+std::string DeadLetter::topic_for(const std::string& origin) const {
+  return fixed_topic_.empty() ? origin + ".dlq" : fixed_topic_;
+}
+
+Record DeadLetter::record_for(const Message& message, const core::Error& error,
+                              int attempts) const {
+  Record r;
+  r.topic = topic_for(message.topic);
+  r.key = message.key;
+  r.value = message.value;
+  r.headers = {
+      {"lia.dlq.error", error.describe()},
+      {"lia.dlq.retryable", error.retryable() ? "true" : "false"},
+      {"lia.dlq.origin.topic", message.topic},
+      {"lia.dlq.origin.partition", std::to_string(message.partition)},
+      {"lia.dlq.origin.offset", std::to_string(message.offset)},
+      {"lia.dlq.attempts", std::to_string(attempts)},
+      {"lia.dlq.at", core::format_rfc3339(core::SystemClock::instance().now())},
+  };
+  for (const auto& h : message.headers) {
+    if (h.key.rfind("lia.dlq.", 0) == 0) continue;  // from an earlier trip through a DLQ
+    r.headers.push_back(h);
+  }
+  return r;
+}
+
+core::Status DeadLetter::send(const Message& message, const core::Error& error, int attempts) {
+  if (!producer_) {
+    return core::Error(core::Errc::internal, "dead letter: no producer");
+  }
+  Record record = record_for(message, error, attempts);
+  const std::string topic = record.topic;
+  // The producer's delivery timeout bounds this wait: every record gets its callback.
+  DeliveryResult result = producer_->produce(std::move(record)).get();
+  if (!result.ok()) {
+    const auto& e = result.error();
+    return core::Error(e.code(), fmt::format("dead letter to {}: {}", topic, e.message()),
+                       e.retryable());
+  }
+  core::log().warn("kafka message dead-lettered",
+                   {core::f::id("component", "kafka"), core::f::id("topic", message.topic),
+                    core::f::num("partition", message.partition),
+                    core::f::num("offset", message.offset), core::f::id("dlq", topic),
+                    core::f::num("attempts", attempts), core::f::str("error", error.describe())});
+  return core::ok();
+}
+
+}  // namespace lia::kafka

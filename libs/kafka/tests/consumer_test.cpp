@@ -1,0 +1,352 @@
+// Consumer against the development broker: offsets stored only after handling, retries,
+// dead letters, close and hand-over, pause/resume, rebalances.
+
+#include <condition_variable>
+
+#include <catch2/catch.hpp>
+
+#include <lia/kafka/kafka.hpp>
+#include <lia/testing/testing.hpp>
+
+#include "support.hpp"
+
+using namespace lia;
+using namespace lia::kafka;
+using lia::testing::unique_name;
+using lia::testing::wait_until;
+using std::chrono::seconds;
+
+namespace {
+
+std::unique_ptr<Consumer> make_consumer(const ConsumerConfig& config, Handler handler,
+                                        std::shared_ptr<DeadLetter> dlq = nullptr) {
+  auto c = Consumer::create(config, std::move(handler), std::move(dlq));
+  REQUIRE(c.ok());
+  return std::move(c).value();
+}
+
+Handler collect_into(test::Collector& collector) {
+  return [&collector](const Message& m) {
+    collector.add(m);
+    return core::ok();
+  };
+}
+
+std::string header_or(const Message& m, const std::string& name) {
+  const auto* v = m.header(name);
+  return v != nullptr ? *v : "<missing>";
+}
+
+}  // namespace
+
+TEST_CASE(
+    "a failed message goes to the dead-letter topic with its origin and the consumer moves on") {
+  const auto topic = unique_name("kafka_dlq");
+  const auto group = unique_name("g");
+  auto producer = test::make_producer();
+  const auto deliveries =
+      test::produce_all(*producer, {
+                                       {topic, "c1", "fine-1", {}, 0},
+                                       {topic, "c1", "poison", {{"trace", "t-42"}}, 0},
+                                       {topic, "c1", "throws", {}, 0},
+                                       {topic, "c1", "always-busy", {}, 0},
+                                       {topic, "c1", "fine-2", {}, 0},
+                                   });
+  REQUIRE(deliveries[4].offset == deliveries[0].offset + 4);
+
+  std::mutex mu;
+  std::map<std::string, int> calls;
+  auto config = test::consumer_config(topic, group);
+  config.max_attempts = 3;
+  auto dlq = std::make_shared<DeadLetter>(producer);
+  auto consumer = make_consumer(
+      config,
+      [&](const Message& m) -> core::Status {
+        {
+          std::lock_guard lock(mu);
+          ++calls[m.value];
+        }
+        if (m.value == "poison") return core::Error(core::Errc::invalid_argument, "bad payload");
+        if (m.value == "throws") throw std::runtime_error("boom");
+        if (m.value == "always-busy") return core::Error(core::Errc::unavailable, "db down");
+        return core::ok();
+      },
+      dlq);
+  consumer->start();
+  REQUIRE(wait_until([&] { return consumer->handled() + consumer->dead_lettered() == 5; },
+                     seconds{20}));
+  consumer->close();
+  CHECK(consumer->handled() == 2);
+  CHECK(consumer->dead_lettered() == 3);
+  {
+    std::lock_guard lock(mu);
+    CHECK(calls["poison"] == 1);  // not retryable: no second try
+    CHECK(calls["throws"] == 1);
+    CHECK(calls["always-busy"] == 3);  // max_attempts
+    CHECK(calls["fine-2"] == 1);
+  }
+  // Everything is done, so the committed position is past the last message.
+  CHECK(test::committed(group, topic, {0}).at(0) == deliveries[4].offset + 1);
+
+  test::Collector dead;
+  auto reader =
+      make_consumer(test::consumer_config(topic + ".dlq", unique_name("g")), collect_into(dead));
+  reader->start();
+  REQUIRE(wait_until([&] { return dead.size() >= 3; }, seconds{20}));
+  reader->close();
+  REQUIRE(dead.size() == 3);
+  std::map<std::string, Message> by_value;
+  for (const auto& m : dead.messages()) by_value[m.value] = m;
+
+  const auto& poison = by_value.at("poison");
+  CHECK(poison.topic == topic + ".dlq");
+  CHECK(poison.key == "c1");
+  CHECK(header_or(poison, "lia.dlq.error") == "invalid_argument: bad payload");
+  CHECK(header_or(poison, "lia.dlq.retryable") == "false");
+  CHECK(header_or(poison, "lia.dlq.origin.topic") == topic);
+  CHECK(header_or(poison, "lia.dlq.origin.partition") == "0");
+  CHECK(header_or(poison, "lia.dlq.origin.offset") == std::to_string(deliveries[1].offset));
+  CHECK(header_or(poison, "lia.dlq.attempts") == "1");
+  CHECK(test::looks_like_rfc3339_ms(header_or(poison, "lia.dlq.at")));
+  CHECK(header_or(poison, "trace") == "t-42");
+
+  const auto& threw = by_value.at("throws");
+  CHECK(header_or(threw, "lia.dlq.error") == "internal: handler threw: boom");
+  CHECK(header_or(threw, "lia.dlq.retryable") == "false");
+  CHECK(header_or(threw, "lia.dlq.origin.offset") == std::to_string(deliveries[2].offset));
+
+  const auto& busy = by_value.at("always-busy");
+  CHECK(header_or(busy, "lia.dlq.error") == "unavailable: db down");
+  CHECK(header_or(busy, "lia.dlq.retryable") == "true");
+  CHECK(header_or(busy, "lia.dlq.attempts") == "3");
+}
+
+TEST_CASE("a retryable error that clears on the third try is handled once and not dead-lettered") {
+  const auto topic = unique_name("kafka_retry");
+  auto producer = test::make_producer();
+  test::produce_all(
+      *producer,
+      {{topic, "c", "a", {}, 0}, {topic, "c", "flaky", {}, 0}, {topic, "c", "b", {}, 0}});
+  std::mutex mu;
+  std::map<std::string, int> calls;
+  std::map<std::string, int> successes;
+  auto consumer = make_consumer(
+      test::consumer_config(topic, unique_name("g")),
+      [&](const Message& m) -> core::Status {
+        std::lock_guard lock(mu);
+        if (m.value == "flaky" && ++calls[m.value] < 3) {
+          return core::Error(core::Errc::unavailable, "try again");
+        }
+        ++successes[m.value];
+        return core::ok();
+      },
+      std::make_shared<DeadLetter>(producer));
+  consumer->start();
+  REQUIRE(wait_until([&] { return consumer->handled() == 3; }, seconds{20}));
+  consumer->close();
+  std::lock_guard lock(mu);
+  CHECK(calls["flaky"] == 3);
+  CHECK(successes == std::map<std::string, int>{{"a", 1}, {"b", 1}, {"flaky", 1}});
+  CHECK(consumer->dead_lettered() == 0);
+}
+
+TEST_CASE(
+    "after a consumer closes the next one in the group continues right after its last message") {
+  const auto topic = unique_name("kafka_handover");
+  const auto group = unique_name("g");
+  auto producer = test::make_producer();
+  std::vector<Record> records;
+  for (int i = 0; i < 40; ++i)
+    records.push_back({topic, "k" + std::to_string(i), std::to_string(i)});
+  const auto deliveries = test::produce_all(*producer, records);
+
+  test::Collector first;
+  Consumer* first_ptr = nullptr;
+  auto a = make_consumer(test::consumer_config(topic, group), [&](const Message& m) {
+    first.add(m);
+    if (first.size() == 16) first_ptr->close();  // from the handler: this one still counts
+    return core::ok();
+  });
+  first_ptr = a.get();
+  a->start();
+  REQUIRE(wait_until([&] { return first.size() >= 16; }, seconds{20}));
+  a->close();  // joins; idempotent
+  REQUIRE(first.size() == 16);
+  CHECK(a->handled() == 16);
+
+  test::Collector second;
+  auto b = make_consumer(test::consumer_config(topic, group), collect_into(second));
+  b->start();
+  REQUIRE(wait_until([&] { return second.size() >= 24; }, seconds{20}));
+  b->close();
+
+  const auto seen_first = first.positions();
+  const auto seen_second = second.positions();
+  CHECK(second.size() == 24);  // nothing redelivered...
+  for (const auto& p : seen_second) CHECK(seen_first.count(p) == 0);
+  std::set<test::Position> all(seen_first);
+  all.insert(seen_second.begin(), seen_second.end());
+  for (const auto& p : test::positions_of(deliveries)) CHECK(all.count(p) == 1);  // ...nothing lost
+}
+
+TEST_CASE(
+    "a handler that never succeeds without a dead-letter topic holds its partition's offset") {
+  const auto topic = unique_name("kafka_stuck");
+  const auto group = unique_name("g");
+  auto producer = test::make_producer();
+  const auto d = test::produce_all(*producer, {
+                                                  {topic, "", "good-0", {}, 0},
+                                                  {topic, "", "poison", {}, 0},
+                                                  {topic, "", "good-2", {}, 0},
+                                                  {topic, "", "other-0", {}, 1},
+                                                  {topic, "", "other-1", {}, 1},
+                                              });
+  std::atomic<int> poison_calls{0};
+  test::Collector ok;
+  auto config = test::consumer_config(topic, group);
+  config.max_attempts = 2;
+  auto consumer = make_consumer(config, [&](const Message& m) -> core::Status {
+    if (m.value == "poison") {
+      ++poison_calls;
+      return core::Error(core::Errc::unavailable, "downstream down");
+    }
+    ok.add(m);
+    return core::ok();
+  });
+  consumer->start();
+  // Several park-and-retry rounds pass while the other partition is fully handled.
+  REQUIRE(wait_until([&] { return poison_calls.load() >= 5 && ok.size() >= 3; }, seconds{20}));
+  const auto handled = ok.messages();
+  consumer->close();
+  std::set<std::string> values;
+  for (const auto& m : ok.messages()) values.insert(m.value);
+  CHECK(values == std::set<std::string>{"good-0", "other-0", "other-1"});  // good-2 waits, in order
+  CHECK(consumer->dead_lettered() == 0);
+
+  const auto offsets = test::committed(group, topic, {0, 1});
+  CHECK(offsets.at(0) == d[1].offset);      // stays on the poison message
+  CHECK(offsets.at(1) == d[4].offset + 1);  // the healthy partition moved on
+
+  // The next consumer gets the poison message again, then what follows it.
+  test::Collector next;
+  auto b = make_consumer(test::consumer_config(topic, group), collect_into(next));
+  b->start();
+  REQUIRE(wait_until([&] { return next.size() >= 2; }, seconds{20}));
+  b->close();
+  const auto again = next.messages();
+  REQUIRE(again.size() == 2);
+  CHECK(again[0].value == "poison");
+  CHECK(again[1].value == "good-2");
+}
+
+TEST_CASE("pause stops delivery also across a rebalance and resume restarts it") {
+  const auto topic = unique_name("kafka_pause");
+  const auto group = unique_name("g");
+  auto producer = test::make_producer();
+  test::produce_all(*producer, {{topic, "", "warm-up", {}, 0}});
+  const int partitions = test::partition_count(topic);
+  REQUIRE(partitions >= 2);
+
+  test::Collector got_a;
+  auto a = make_consumer(test::consumer_config(topic, group), collect_into(got_a));
+  a->start();
+  REQUIRE(wait_until([&] { return got_a.size() == 1; }, seconds{20}));
+
+  a->pause();
+  std::vector<Record> batch;
+  for (int p = 0; p < partitions; ++p)
+    batch.push_back({topic, "", "paused-" + std::to_string(p), {}, p});
+  const auto paused_batch = test::produce_all(*producer, batch);
+
+  // A second member joins: the group rebalances while `a` is paused.
+  test::Collector got_b;
+  auto b = make_consumer(test::consumer_config(topic, group), collect_into(got_b));
+  b->start();
+  REQUIRE(wait_until(
+      [&] {
+        return a->assigned() && b->assigned() &&
+               a->assignment().size() + b->assignment().size() ==
+                   static_cast<std::size_t>(partitions);
+      },
+      seconds{20}));
+  const auto b_parts = b->assignment();
+  std::vector<test::Position> for_a;
+  std::vector<test::Position> for_b;
+  for (const auto& d : paused_batch) {
+    const bool to_b = std::find(b_parts.begin(), b_parts.end(),
+                                TopicPartition{topic, d.partition}) != b_parts.end();
+    (to_b ? for_b : for_a).emplace_back(d.partition, d.offset);
+  }
+  REQUIRE(!for_a.empty());
+  REQUIRE(!for_b.empty());
+  // b handles its share of the batch, so the records reached the group ...
+  REQUIRE(wait_until([&] { return got_b.has_all(for_b); }, seconds{20}));
+  // ... while the paused member got none of them.
+  CHECK(got_a.size() == 1);
+
+  a->resume();
+  REQUIRE(wait_until([&] { return got_a.has_all(for_a); }, seconds{20}));
+  a->close();
+  b->close();
+}
+
+namespace {
+// Two members split the partitions; when one leaves, the other takes them all and nothing is
+// lost. `strategy` is partition.assignment.strategy (eager or cooperative rebalancing).
+void split_and_take_over(const std::string& strategy) {
+  const auto topic = unique_name("kafka_split");
+  const auto group = unique_name("g");
+  auto producer = test::make_producer();
+  test::produce_all(*producer, {{topic, "", "create", {}, 0}});
+  const auto partitions = static_cast<std::size_t>(test::partition_count(topic));
+
+  auto config = test::consumer_config(topic, group);
+  config.properties["partition.assignment.strategy"] = strategy;
+  test::Collector got_a;
+  test::Collector got_b;
+  auto a = make_consumer(config, collect_into(got_a));
+  auto b = make_consumer(config, collect_into(got_b));
+  a->start();
+  b->start();
+  REQUIRE(wait_until(
+      [&] {
+        return a->assigned() && b->assigned() &&
+               a->assignment().size() + b->assignment().size() == partitions;
+      },
+      seconds{20}));
+
+  std::vector<Record> first;
+  for (int i = 0; i < 40; ++i) first.push_back({topic, "chat-" + std::to_string(i), "1st"});
+  const auto first_d = test::produce_all(*producer, first);
+  const auto seen_by_either = [&](const std::vector<test::Position>& wanted) {
+    auto all = got_a.positions();
+    const auto more = got_b.positions();
+    all.insert(more.begin(), more.end());
+    for (const auto& p : wanted) {
+      if (all.count(p) == 0) return false;
+    }
+    return true;
+  };
+  REQUIRE(wait_until([&] { return seen_by_either(test::positions_of(first_d)); }, seconds{20}));
+  CHECK(got_a.size() > 0);
+  CHECK(got_b.size() > 0);
+
+  b->close();
+  // While the group rebalances, more records arrive.
+  std::vector<Record> second;
+  for (int i = 0; i < 40; ++i) second.push_back({topic, "chat-" + std::to_string(i), "2nd"});
+  const auto second_d = test::produce_all(*producer, second);
+  REQUIRE(wait_until([&] { return a->assignment().size() == partitions; }, seconds{20}));
+  REQUIRE(wait_until([&] { return got_a.has_all(test::positions_of(second_d)); }, seconds{20}));
+  a->close();
+  CHECK(seen_by_either(test::positions_of(first_d)));
+}
+}  // namespace
+
+TEST_CASE("two members split the partitions and the survivor takes all (eager)") {
+  split_and_take_over("range,roundrobin");
+}
+
+TEST_CASE("two members split the partitions and the survivor takes all (cooperative)") {
+  split_and_take_over("cooperative-sticky");
+}

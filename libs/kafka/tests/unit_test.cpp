@@ -1,0 +1,216 @@
+// Kafka pieces that need no broker: configuration errors, dead-letter records, headers.
+
+#include <catch2/catch.hpp>
+
+#include <lia/kafka/kafka.hpp>
+
+#include "support.hpp"
+
+using namespace lia;
+using namespace lia::kafka;
+
+namespace {
+bool mentions(const core::Error& e, const std::string& what) {
+  return e.message().find(what) != std::string::npos;
+}
+}  // namespace
+
+TEST_CASE("producer config errors name the property") {
+  ProducerConfig c;
+  c.bootstrap = "127.0.0.1:1";
+
+  c.properties = {{"no.such.property", "1"}};
+  auto unknown = Producer::create(c);
+  REQUIRE_FALSE(unknown.ok());
+  CHECK(unknown.error().code() == core::Errc::invalid_argument);
+  CHECK(mentions(unknown.error(), "no.such.property"));
+
+  c.properties = {{"batch.num.messages", "not-a-number"}};
+  auto bad_value = Producer::create(c);
+  REQUIRE_FALSE(bad_value.ok());
+  CHECK(mentions(bad_value.error(), "batch.num.messages"));
+
+  c.properties = {{"enable.idempotence", "false"}};
+  auto fixed = Producer::create(c);
+  REQUIRE_FALSE(fixed.ok());
+  CHECK(mentions(fixed.error(), "enable.idempotence"));
+
+  c.properties = {};
+  c.bootstrap.clear();
+  auto no_bootstrap = Producer::create(c);
+  REQUIRE_FALSE(no_bootstrap.ok());
+  CHECK(mentions(no_bootstrap.error(), "bootstrap"));
+}
+
+TEST_CASE("consumer config errors name the setting") {
+  ConsumerConfig c;
+  c.bootstrap = "127.0.0.1:1";
+  c.group_id = "g";
+  c.topics = {"t"};
+  auto handler = [](const Message&) { return core::ok(); };
+
+  auto none = Consumer::create(c, nullptr, nullptr);
+  REQUIRE_FALSE(none.ok());
+  CHECK(mentions(none.error(), "handler"));
+
+  auto no_group = c;
+  no_group.group_id.clear();
+  auto r1 = Consumer::create(no_group, handler, nullptr);
+  REQUIRE_FALSE(r1.ok());
+  CHECK(mentions(r1.error(), "group_id"));
+
+  auto bad_prop = c;
+  bad_prop.properties = {{"session.timeout.ms", "soon"}};
+  auto r2 = Consumer::create(bad_prop, handler, nullptr);
+  REQUIRE_FALSE(r2.ok());
+  CHECK(mentions(r2.error(), "session.timeout.ms"));
+
+  auto fixed = c;
+  fixed.properties = {{"enable.auto.offset.store", "true"}};
+  auto r3 = Consumer::create(fixed, handler, nullptr);
+  REQUIRE_FALSE(r3.ok());
+  CHECK(mentions(r3.error(), "enable.auto.offset.store"));
+
+  auto attempts = c;
+  attempts.max_attempts = 0;
+  auto r4 = Consumer::create(attempts, handler, nullptr);
+  REQUIRE_FALSE(r4.ok());
+  CHECK(mentions(r4.error(), "max_attempts"));
+
+  // A valid config creates a consumer that can be closed without ever starting.
+  auto ok = Consumer::create(c, handler, nullptr);
+  REQUIRE(ok.ok());
+  ok.value()->close();
+  ok.value()->close();
+  CHECK_FALSE(ok.value()->assigned());
+}
+
+TEST_CASE("dead-letter record carries the origin and the error and the original headers") {
+  DeadLetter dlq(nullptr);
+  Message m;
+  m.topic = "whatsapp.inbound.v1";
+  m.partition = 3;
+  m.offset = 42;
+  m.key = "k";
+  m.value = "v";
+  m.headers = {{"trace", "t1"}, {"lia.dlq.error", "old"}};
+  const auto r = dlq.record_for(m, core::Error(core::Errc::unavailable, "db down"), 5);
+  CHECK(r.topic == "whatsapp.inbound.v1.dlq");
+  CHECK(r.key == "k");
+  CHECK(r.value == "v");
+  Message as_msg;
+  as_msg.headers = r.headers;
+  REQUIRE(as_msg.header("lia.dlq.error") != nullptr);
+  CHECK(*as_msg.header("lia.dlq.error") == "unavailable: db down");
+  CHECK(*as_msg.header("lia.dlq.retryable") == "true");
+  CHECK(*as_msg.header("lia.dlq.origin.topic") == "whatsapp.inbound.v1");
+  CHECK(*as_msg.header("lia.dlq.origin.partition") == "3");
+  CHECK(*as_msg.header("lia.dlq.origin.offset") == "42");
+  CHECK(*as_msg.header("lia.dlq.attempts") == "5");
+  CHECK(test::looks_like_rfc3339_ms(*as_msg.header("lia.dlq.at")));
+  REQUIRE(as_msg.header("trace") != nullptr);
+  CHECK(*as_msg.header("trace") == "t1");
+  // The older dead-letter error is dropped, not duplicated.
+  int errors = 0;
+  for (const auto& h : r.headers) errors += h.key == "lia.dlq.error" ? 1 : 0;
+  CHECK(errors == 1);
+
+  CHECK(DeadLetter(nullptr, "all.dlq").topic_for("x") == "all.dlq");
+  auto no_producer = dlq.send(m, core::Error(core::Errc::internal, "x"), 1);
+  CHECK_FALSE(no_producer.ok());
+}
+
+TEST_CASE("a record over message.max.bytes fails at once and is not retryable") {
+  ProducerConfig c;
+  c.bootstrap = "127.0.0.1:1";
+  c.delivery_timeout = std::chrono::milliseconds{2000};
+  auto p = Producer::create(c);
+  REQUIRE(p.ok());
+  Record r;
+  r.topic = "big";
+  r.value.assign(2'000'000, 'x');
+  auto f = p.value()->produce(r);
+  REQUIRE(f.wait_for(std::chrono::seconds{10}) == std::future_status::ready);
+  auto result = f.get();
+  REQUIRE_FALSE(result.ok());
+  CHECK(result.error().code() == core::Errc::too_large);
+  CHECK_FALSE(result.error().retryable());
+
+  Record no_topic;
+  auto f2 = p.value()->produce(no_topic);
+  REQUIRE(f2.wait_for(std::chrono::seconds{10}) == std::future_status::ready);
+  auto r2 = f2.get();
+  REQUIRE_FALSE(r2.ok());
+  CHECK(r2.error().code() == core::Errc::invalid_argument);
+  CHECK(p.value()->in_flight() == 0);
+}
+
+TEST_CASE("an unreachable broker gives a retryable delivery error and no hang") {
+  ProducerConfig c;
+  c.bootstrap = "127.0.0.1:1";
+  c.delivery_timeout = std::chrono::milliseconds{1500};
+  auto p = Producer::create(c);
+  REQUIRE(p.ok());
+  std::promise<std::pair<DeliveryResult, std::thread::id>> got;
+  auto fut = got.get_future();
+  Record r{"orders", "key", "value", {{"h", "v"}}};
+  p.value()->produce(r, [&](DeliveryResult res) {
+    got.set_value({std::move(res), std::this_thread::get_id()});
+  });
+  REQUIRE(fut.wait_for(std::chrono::seconds{15}) == std::future_status::ready);
+  auto [result, thread] = fut.get();
+  REQUIRE_FALSE(result.ok());
+  CHECK(result.error().retryable());
+  CHECK((result.error().code() == core::Errc::timeout ||
+         result.error().code() == core::Errc::unavailable));
+  const bool on_delivery_thread = thread != std::this_thread::get_id();
+  CHECK(on_delivery_thread);
+  CHECK(p.value()->flush(std::chrono::seconds{1}).ok());
+  CHECK_FALSE(p.value()->fatal_error().has_value());
+}
+
+TEST_CASE("a full local queue makes produce wait for room up to queue_full_wait") {
+  ProducerConfig c;
+  c.bootstrap = "127.0.0.1:1";
+  c.properties = {{"queue.buffering.max.messages", "1"}};
+
+  SECTION("no room in time: a retryable unavailable error") {
+    c.delivery_timeout = std::chrono::milliseconds{10000};
+    c.queue_full_wait = std::chrono::milliseconds{200};
+    c.close_timeout = std::chrono::milliseconds{300};
+    auto p = Producer::create(c);
+    REQUIRE(p.ok());
+    auto first = p.value()->produce(Record{"q", "k", "1"});
+    auto second = p.value()->produce(Record{"q", "k", "2"});
+    REQUIRE(second.wait_for(std::chrono::seconds{5}) == std::future_status::ready);
+    auto r = second.get();
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code() == core::Errc::unavailable);
+    CHECK(r.error().retryable());
+    CHECK(r.error().message().find("stayed full") != std::string::npos);
+    CHECK(first.wait_for(std::chrono::milliseconds{0}) == std::future_status::timeout);
+    // Closing with the first record still queued: it is purged and its callback still runs.
+    p.value().reset();
+    REQUIRE(first.wait_for(std::chrono::seconds{0}) == std::future_status::ready);
+    auto r1 = first.get();
+    REQUIRE_FALSE(r1.ok());
+    CHECK(r1.error().code() == core::Errc::unavailable);
+    CHECK(r1.error().retryable());
+  }
+  SECTION("room frees up while waiting: the record is queued after all") {
+    c.delivery_timeout = std::chrono::milliseconds{300};  // frees the queue by timing out
+    c.queue_full_wait = std::chrono::milliseconds{5000};
+    auto p = Producer::create(c);
+    REQUIRE(p.ok());
+    auto first = p.value()->produce(Record{"q", "k", "1"});
+    auto second = p.value()->produce(Record{"q", "k", "2"});
+    REQUIRE(second.wait_for(std::chrono::seconds{15}) == std::future_status::ready);
+    auto r1 = first.get();
+    auto r2 = second.get();
+    REQUIRE_FALSE(r1.ok());
+    REQUIRE_FALSE(r2.ok());
+    CHECK(r1.error().code() == core::Errc::timeout);
+    // It got into the queue and then timed out like the first, rather than being refused.
+    CHECK(r2.error().code() == core::Errc::timeout);
+  }
+}

@@ -1,0 +1,48 @@
+#pragma once
+// The transactional outbox and inbox (tables made by platform_migrations()).
+//
+// Outbox: a service writes its state change and the events it owes in one transaction:
+//
+//   lia::pg::transact(*pool, [&](lia::pg::Tx& tx) -> lia::core::Status {
+//     if (auto r = tx.exec("insert into messages ...", ...); !r) return r.error();
+//     auto id = lia::pg::enqueue(tx, "conversation", {.event_id = ev.id, .topic = "...",
+//                                                     .key = chat, .payload = json});
+//     if (!id) return id.error();
+//     return lia::core::ok();
+//   });
+//
+// The row and a NOTIFY on channel "<schema>_outbox" commit together; an OutboxRelay
+// publishes the row to Kafka afterwards.
+//
+// Inbox: a consumer claims each event id in the same transaction as the event's effect;
+// a redelivered event claims false and the handler skips its effect.
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <lia/core/result.hpp>
+#include <lia/pg/tx.hpp>
+
+namespace lia::pg {
+
+struct OutboxMessage {
+  std::string event_id;  // a UUID; unique in the outbox (a second enqueue -> Errc::conflict)
+  std::string topic;
+  std::string key;
+  std::string payload;
+  std::vector<std::pair<std::string, std::string>> headers;  // stored as a jsonb object
+};
+
+// The NOTIFY channel of a schema's outbox.
+std::string outbox_channel(const std::string& schema);
+
+// Inserts the message into <schema>.outbox and notifies the relay. Returns the row id.
+core::Result<std::int64_t> enqueue(Tx& tx, const std::string& schema, const OutboxMessage& msg);
+
+// true the first time (consumer, event_id) is claimed, false for a redelivery.
+core::Result<bool> inbox_claim(Tx& tx, const std::string& schema, const std::string& consumer,
+                               const std::string& event_id);
+
+}  // namespace lia::pg

@@ -1,0 +1,78 @@
+#pragma once
+// Publishes a schema's outbox to Kafka: a background thread on a dedicated connection that
+// LISTENs on "<schema>_outbox" and, on each notification (or every poll_interval when none
+// comes), takes a batch of unpublished rows in id order FOR UPDATE SKIP LOCKED, produces
+// them all with the idempotent producer, waits for every ack, and only then marks them
+// published and commits. Any failed ack rolls the batch back; it is sent again after a
+// backoff, so Kafka may see an event twice but never misses one (consumers dedupe with the
+// inbox). Only one relay per schema is active at a time (a session advisory lock), which
+// keeps the events of a key in order across replicas; the others stand by.
+// Published rows are kept for `retention` (audits), then deleted.
+//
+// Each record carries the outbox headers plus "lia.event_id" (unless already present).
+// Metrics: lia_outbox_published_total{schema}, lia_outbox_lag_seconds{schema} (age of the
+// oldest unpublished row), lia_outbox_failures_total{schema}.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include <lia/core/result.hpp>
+#include <lia/kafka/kafka.hpp>
+#include <lia/pg/pool.hpp>
+
+namespace lia::pg {
+
+struct OutboxRelayOptions {
+  std::size_t batch_size = 100;
+  std::chrono::milliseconds poll_interval{1000};  // fallback when no NOTIFY arrives
+  std::chrono::milliseconds ack_timeout{60000};   // the most a batch waits for its acks
+  std::chrono::milliseconds retry_backoff{200};   // after a failure; doubles up to max
+  std::chrono::milliseconds max_backoff{5000};
+  std::chrono::hours retention{24 * 7};
+  std::chrono::milliseconds cleanup_interval{600000};
+  // Test hook: runs after every ack of a batch arrived, before the rows are marked.
+  std::function<void()> after_ack_before_mark;
+};
+
+class OutboxRelay {
+ public:
+  // The pool gives the connection settings; the relay opens its own connection.
+  OutboxRelay(std::shared_ptr<Pool> pool, std::shared_ptr<kafka::Producer> producer,
+              std::string schema, OutboxRelayOptions options = {});
+  ~OutboxRelay();
+  OutboxRelay(const OutboxRelay&) = delete;
+  OutboxRelay& operator=(const OutboxRelay&) = delete;
+
+  void start();
+  // Stops the thread after the batch in hand. Idempotent.
+  void stop();
+
+  // Publishes one batch on the caller's thread (tools and tests; no leadership lock).
+  // Returns how many rows were published.
+  core::Result<std::size_t> publish_once();
+
+  std::uint64_t published() const { return published_.load(); }
+  bool active() const { return active_.load(); }  // holds the leadership lock
+
+ private:
+  struct Impl;
+  void run();
+  std::shared_ptr<Pool> pool_;
+  std::shared_ptr<kafka::Producer> producer_;
+  std::string schema_;
+  OutboxRelayOptions options_;
+  std::unique_ptr<Impl> impl_;
+  std::thread thread_;
+  std::mutex start_mu_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> active_{false};
+  std::atomic<std::uint64_t> published_{0};
+};
+
+}  // namespace lia::pg

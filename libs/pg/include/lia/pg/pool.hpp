@@ -1,0 +1,92 @@
+#pragma once
+// A thread-safe pool of connections. Connections open lazily, up to `size`; acquire() waits
+// for a free one up to a deadline (then Errc::unavailable). A connection found broken (the
+// server closed it, or a query lost it) is dropped and a fresh one takes its place; one
+// returned with a transaction still open is rolled back first.
+//
+//   auto pool = lia::pg::Pool::create({.url = env.pg_url, .size = 8});
+//   if (!pool) return pool.error();
+//   auto rows = (*pool)->exec("select name from contacts where id = $1", id);
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include <lia/core/result.hpp>
+#include <lia/pg/connection.hpp>
+
+namespace lia::pg {
+
+class Pool;
+
+// A connection borrowed from a pool; goes back when destroyed.
+class Lease {
+ public:
+  Lease() = default;
+  Lease(Lease&& other) noexcept = default;
+  Lease& operator=(Lease&& other) noexcept;
+  Lease(const Lease&) = delete;
+  Lease& operator=(const Lease&) = delete;
+  ~Lease() { release(); }
+
+  Connection& operator*() const { return *conn_; }
+  Connection* operator->() const { return conn_.get(); }
+  explicit operator bool() const { return conn_ != nullptr; }
+
+  // Returns the connection now (rolled back if a transaction is still open).
+  void release();
+  // Closes the connection instead of returning it (e.g. it holds a session lock that
+  // could not be released).
+  void discard();
+
+ private:
+  friend class Pool;
+  Lease(std::shared_ptr<Pool> pool, std::unique_ptr<Connection> conn)
+      : pool_(std::move(pool)), conn_(std::move(conn)) {}
+  std::shared_ptr<Pool> pool_;
+  std::unique_ptr<Connection> conn_;
+};
+
+class Pool : public std::enable_shared_from_this<Pool> {
+ public:
+  // Checks the configuration (URL syntax, size) without connecting.
+  static core::Result<std::shared_ptr<Pool>> create(PoolConfig config);
+  ~Pool();
+
+  core::Result<Lease> acquire() { return acquire(config_.acquire_timeout); }
+  core::Result<Lease> acquire(std::chrono::milliseconds timeout);
+
+  // Borrows a connection for one statement.
+  template <class... A>
+  core::Result<Rows> exec(std::string_view sql, const A&... args) {
+    auto lease = acquire();
+    if (!lease) return lease.error();
+    return (*lease)->exec(sql, args...);
+  }
+  core::Result<Rows> exec_params(std::string_view sql, const Params& params);
+
+  // SELECT 1 on a pooled connection (readiness probes).
+  core::Status ping();
+
+  const PoolConfig& config() const { return config_; }
+  std::size_t open_connections() const;
+  std::size_t idle_connections() const;
+
+  struct Private;  // lets create() use make_shared with a private constructor
+  Pool(const Private&, PoolConfig config);
+
+ private:
+  friend class Lease;
+  void give_back(std::unique_ptr<Connection> conn, bool discard);
+
+  PoolConfig config_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::unique_ptr<Connection>> idle_;
+  std::size_t open_ = 0;  // idle + leased + being opened
+};
+
+}  // namespace lia::pg

@@ -1,0 +1,109 @@
+#pragma once
+// Transactions with retries. transact() BEGINs on a pooled connection, runs the function,
+// COMMITs, and runs the whole function again (on a fresh connection if the old one broke)
+// when the database says a retry can help: serialization failure (40001), deadlock (40P01)
+// or a lost connection — errors that map to Errc::unavailable with retryable() set. An error
+// result or an exception rolls back; other errors are returned at once, never retried.
+// A connection lost during COMMIT itself is not retried: the outcome is unknown, and the
+// error says so.
+//
+//   auto r = lia::pg::transact(*pool, [&](lia::pg::Tx& tx) -> core::Result<std::int64_t> {
+//     auto rows = tx.exec("update accounts set n = n + 1 where id = $1 returning n", id);
+//     if (!rows) return rows.error();
+//     return (*rows)[0].get<std::int64_t>(0);
+//   }, {.isolation = lia::pg::Isolation::serializable});
+
+#include <chrono>
+#include <exception>
+#include <optional>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+#include <lia/core/result.hpp>
+#include <lia/pg/connection.hpp>
+#include <lia/pg/pool.hpp>
+
+namespace lia::pg {
+
+enum class Isolation { read_committed, repeatable_read, serializable };
+
+struct TxOptions {
+  Isolation isolation = Isolation::read_committed;
+  int max_attempts = 5;
+  std::chrono::milliseconds backoff{10};  // before the 2nd attempt; doubles, with jitter
+  std::chrono::milliseconds max_backoff{1000};
+  bool read_only = false;
+};
+
+class Tx {
+ public:
+  Tx(Connection& conn, int attempt) : conn_(&conn), attempt_(attempt) {}
+
+  template <class... A>
+  core::Result<Rows> exec(std::string_view sql, const A&... args) {
+    return conn_->exec(sql, args...);
+  }
+  core::Result<Rows> exec_params(std::string_view sql, const Params& params) {
+    return conn_->exec_params(sql, params);
+  }
+  core::Result<Rows> exec_script(std::string_view sql) { return conn_->exec_script(sql); }
+
+  Connection& connection() { return *conn_; }
+  // 1 on the first run of the function, 2 on its first retry, ...
+  int attempt() const { return attempt_; }
+
+ private:
+  Connection* conn_;
+  int attempt_;
+};
+
+namespace detail {
+core::Status begin(Connection& conn, const TxOptions& options);
+core::Status commit(Connection& conn);
+void rollback(Connection& conn) noexcept;
+// True if `error` is worth another attempt and attempts remain; then sleeps the backoff.
+bool retry_after(const core::Error& error, int attempt, const TxOptions& options);
+}  // namespace detail
+
+template <class F>
+auto transact(Pool& pool, F&& fn, const TxOptions& options = {}) -> std::invoke_result_t<F&, Tx&> {
+  using R = std::invoke_result_t<F&, Tx&>;
+  for (int attempt = 1;; ++attempt) {
+    auto lease = pool.acquire();
+    if (!lease) {
+      if (detail::retry_after(lease.error(), attempt, options)) continue;
+      return R(lease.error());
+    }
+    Connection& conn = **lease;
+    if (auto s = detail::begin(conn, options); !s.ok()) {
+      if (detail::retry_after(s.error(), attempt, options)) continue;
+      return R(s.error());
+    }
+    Tx tx(conn, attempt);
+    std::optional<R> result;
+    try {
+      result.emplace(fn(tx));
+    } catch (...) {
+      detail::rollback(conn);
+      throw;
+    }
+    if (!result->ok()) {
+      detail::rollback(conn);
+      if (detail::retry_after(result->error(), attempt, options)) continue;
+      return std::move(*result);
+    }
+    auto committed = detail::commit(conn);
+    if (committed.ok()) return std::move(*result);
+    if (detail::retry_after(committed.error(), attempt, options)) continue;
+    return R(committed.error());
+  }
+}
+
+template <class F>
+auto transact(const std::shared_ptr<Pool>& pool, F&& fn, const TxOptions& options = {})
+    -> std::invoke_result_t<F&, Tx&> {
+  return transact(*pool, std::forward<F>(fn), options);
+}
+
+}  // namespace lia::pg

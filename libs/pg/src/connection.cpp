@@ -1,0 +1,236 @@
+#include <algorithm>
+#include <string>
+
+#include <fmt/format.h>
+#include <libpq-fe.h>
+#include <poll.h>
+
+#include <lia/core/log.hpp>
+#include <lia/pg/connection.hpp>
+
+namespace lia::pg {
+namespace {
+
+constexpr std::size_t kMaxPrepared = 512;  // beyond this, statements run unprepared
+constexpr std::string_view kPrefix = "SQLSTATE ";
+
+bool starts_with(std::string_view s, std::string_view p) {
+  return s.substr(0, p.size()) == p;
+}
+
+std::string trim(std::string_view s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.remove_suffix(1);
+  return std::string(s);
+}
+
+// Server notices (NOTICE, WARNING, or the FATAL a dying session sends while idle) go to the
+// debug log rather than to stderr.
+void on_notice(void*, const PGresult* res) {
+  if (!core::log().enabled(core::Level::debug)) return;
+  const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+  const char* primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+  core::log().debug("postgres notice",
+                    {core::f::id("sqlstate", state != nullptr ? state : ""),
+                     core::f::str("message", primary != nullptr ? primary : "")});
+}
+
+}  // namespace
+
+core::Error error_from_sqlstate(std::string_view state, std::string_view message) {
+  using core::Errc;
+  const std::string text = fmt::format("{}{}: {}", kPrefix, state, message);
+  if (state == "23505") return {Errc::conflict, text, false};
+  if (starts_with(state, "23") || starts_with(state, "22")) {
+    return {Errc::invalid_argument, text, false};
+  }
+  if (state == "40001" || state == "40P01" || starts_with(state, "08") || state == "57P01" ||
+      state == "57P02" || state == "57P03" || starts_with(state, "53")) {
+    return {Errc::unavailable, text, true};
+  }
+  if (state == "57014" || state == "55P03") return {Errc::timeout, text, true};
+  if (starts_with(state, "28") || state == "42501") return {Errc::unauthorized, text, false};
+  return {Errc::internal, text, false};
+}
+
+std::optional<std::string> sqlstate(const core::Error& error) {
+  const std::string& m = error.message();
+  if (!starts_with(m, kPrefix) || m.size() < kPrefix.size() + 6) return std::nullopt;
+  if (m[kPrefix.size() + 5] != ':') return std::nullopt;
+  return m.substr(kPrefix.size(), 5);
+}
+
+std::string quote_ident(std::string_view name) {
+  std::string out;
+  out.reserve(name.size() + 2);
+  out.push_back('"');
+  for (char c : name) {
+    if (c == '"') out.push_back('"');
+    out.push_back(c);
+  }
+  out.push_back('"');
+  return out;
+}
+
+std::optional<std::string> quote_literal(std::string_view text) {
+  if (text.find('\0') != std::string_view::npos) return std::nullopt;
+  std::string out;
+  const bool backslash = text.find('\\') != std::string_view::npos;
+  if (backslash) out.push_back('E');
+  out.push_back('\'');
+  for (char c : text) {
+    if (c == '\'' || (backslash && c == '\\')) out.push_back(c);
+    out.push_back(c);
+  }
+  out.push_back('\'');
+  return out;
+}
+
+core::Result<std::unique_ptr<Connection>> Connection::open(const PoolConfig& config) {
+  const auto timeout_s = std::max<std::int64_t>(
+      2, (config.connect_timeout.count() + 999) / 1000);  // libpq counts whole seconds, >= 2
+  const std::string timeout = std::to_string(timeout_s);
+  const char* keys[] = {"dbname", "connect_timeout", "application_name", "client_encoding",
+                        nullptr};
+  const char* values[] = {config.url.c_str(), timeout.c_str(), config.application_name.c_str(),
+                          "UTF8", nullptr};
+  PGconn* raw = PQconnectdbParams(keys, values, 1);
+  if (raw == nullptr) return core::Error(core::Errc::unavailable, "libpq: out of memory", true);
+  std::unique_ptr<Connection> conn(new Connection(raw));
+  PQsetNoticeReceiver(raw, &on_notice, nullptr);
+  if (PQstatus(raw) != CONNECTION_OK) {
+    const std::string msg = trim(PQerrorMessage(raw));
+    if (msg.find("authentication failed") != std::string::npos ||
+        msg.find("does not exist") != std::string::npos) {
+      return core::Error(core::Errc::unauthorized, "cannot connect to PostgreSQL: " + msg, false);
+    }
+    return core::Error(core::Errc::unavailable, "cannot connect to PostgreSQL: " + msg, true);
+  }
+  if (config.statement_timeout.count() > 0) {
+    auto r = conn->exec_script(
+        fmt::format("SET statement_timeout = {}", config.statement_timeout.count()));
+    if (!r) return r.error();
+  }
+  if (config.role && !config.role->empty()) {
+    auto r = conn->exec_script("SET ROLE " + quote_ident(*config.role));
+    if (!r) return r.error();
+  }
+  return conn;
+}
+
+Connection::~Connection() {
+  if (conn_ != nullptr) PQfinish(conn_);
+}
+
+core::Error Connection::connection_error(std::string_view what) const {
+  std::string msg = trim(PQerrorMessage(conn_));
+  if (msg.empty()) msg = "connection to the server was lost";
+  return error_from_sqlstate("08006", fmt::format("{}: {}", what, msg));
+}
+
+core::Result<Rows> Connection::check(pg_result* res, std::string_view what) {
+  if (res == nullptr) return connection_error(what);
+  Rows rows(res);
+  const auto st = PQresultStatus(res);
+  if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY) return rows;
+  const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+  if (PQstatus(conn_) != CONNECTION_OK && (state == nullptr || *state == '\0')) {
+    return connection_error(what);
+  }
+  if (state == nullptr || *state == '\0') {
+    return core::Error(core::Errc::internal,
+                       fmt::format("{}: unexpected result {}: {}", what, PQresStatus(st),
+                                   trim(PQresultErrorMessage(res))),
+                       false);
+  }
+  // Only the primary message and the constraint: DETAIL may quote row values (personal data).
+  const char* primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+  const char* constraint = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
+  std::string msg = primary != nullptr ? primary : "error";
+  if (constraint != nullptr) msg += fmt::format(" (constraint {})", constraint);
+  return error_from_sqlstate(state, msg);
+}
+
+core::Result<Rows> Connection::exec_params(std::string_view sql, const Params& params) {
+  if (PQstatus(conn_) != CONNECTION_OK) return connection_error("query");
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
+  const int n = static_cast<int>(params.size());
+  std::string text(sql);
+
+  for (int tries = 0;; ++tries) {
+    auto it = prepared_.find(text);
+    if (it == prepared_.end() && prepared_.size() >= kMaxPrepared) {
+      return check(
+          PQexecParams(conn_, text.c_str(), n, nullptr, values.data(), nullptr, nullptr, 0),
+          "query");
+    }
+    if (it == prepared_.end()) {
+      std::string name = fmt::format("lia_{}", next_statement_++);
+      auto prep = check(PQprepare(conn_, name.c_str(), text.c_str(), n, nullptr), "prepare");
+      if (!prep) return prep.error();
+      it = prepared_.emplace(text, std::move(name)).first;
+    }
+    auto r = check(PQexecPrepared(conn_, it->second.c_str(), n, values.data(), nullptr, nullptr, 0),
+                   "query");
+    if (r.ok()) return r;
+    // The statement is gone (DEALLOCATE/DISCARD) or its result type changed after a schema
+    // change: forget it; run it again at once when no transaction was affected.
+    const auto state = sqlstate(r.error());
+    const bool stale =
+        state == "26000" ||
+        (state == "0A000" && r.error().message().find("cached plan") != std::string::npos);
+    if (!stale) return r;
+    if (state == "0A000") PQclear(PQexec(conn_, ("DEALLOCATE " + it->second).c_str()));
+    prepared_.erase(it);
+    if (tries > 0 || PQtransactionStatus(conn_) != PQTRANS_IDLE) return r;
+  }
+}
+
+core::Result<Rows> Connection::exec_script(std::string_view sql) {
+  if (PQstatus(conn_) != CONNECTION_OK) return connection_error("query");
+  return check(PQexec(conn_, std::string(sql).c_str()), "query");
+}
+
+bool Connection::healthy() {
+  // Idle, yet the server sent something: a notification, or its goodbye (a FATAL error,
+  // then the end of the stream, which the next read sees).
+  for (int reads = 0; reads < 8 && PQstatus(conn_) == CONNECTION_OK; ++reads) {
+    pollfd p{PQsocket(conn_), POLLIN, 0};
+    if (p.fd < 0) return false;
+    if (::poll(&p, 1, 0) <= 0) break;
+    if (PQconsumeInput(conn_) == 0) return false;
+  }
+  return PQstatus(conn_) == CONNECTION_OK;
+}
+
+bool Connection::idle_in_no_transaction() const {
+  return PQtransactionStatus(conn_) == PQTRANS_IDLE;
+}
+
+int Connection::backend_pid() const {
+  return PQbackendPID(conn_);
+}
+
+int Connection::socket() const {
+  return PQsocket(conn_);
+}
+
+core::Status Connection::consume_input() {
+  if (PQconsumeInput(conn_) == 0 || PQstatus(conn_) != CONNECTION_OK) {
+    return connection_error("listen");
+  }
+  return core::ok();
+}
+
+std::vector<Notification> Connection::take_notifications() {
+  std::vector<Notification> out;
+  while (PGnotify* n = PQnotifies(conn_)) {
+    out.push_back(
+        {n->relname != nullptr ? n->relname : "", n->extra != nullptr ? n->extra : "", n->be_pid});
+    PQfreemem(n);
+  }
+  return out;
+}
+
+}  // namespace lia::pg

@@ -1,0 +1,290 @@
+#include <algorithm>
+#include <condition_variable>
+#include <map>
+
+#include <fmt/format.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <lia/core/log.hpp>
+#include <lia/core/metrics.hpp>
+#include <lia/pg/outbox.hpp>
+#include <lia/pg/outbox_relay.hpp>
+#include <lia/pg/tx.hpp>
+
+namespace lia::pg {
+namespace {
+
+namespace f = core::f;
+using core::Errc;
+using core::Error;
+
+constexpr const char* kEventIdHeader = "lia.event_id";
+
+// Delivery results of one batch, shared with the producer's callbacks (which may outlive a
+// batch that gave up waiting).
+struct Acks {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::size_t pending = 0;
+  std::size_t failed = 0;
+  std::optional<Error> first_error;
+};
+
+}  // namespace
+
+struct OutboxRelay::Impl {
+  int wake_fd = -1;
+  std::unique_ptr<Connection> conn;
+  core::Counter* published = nullptr;
+  core::Counter* failures = nullptr;
+  core::Gauge* lag = nullptr;
+  std::chrono::steady_clock::time_point next_cleanup{};
+  std::string table;
+
+  core::Result<std::size_t> batch(Connection& conn, kafka::Producer& producer,
+                                  const OutboxRelayOptions& options);
+  void update_lag(Connection& conn);
+  void cleanup(Connection& conn, const OutboxRelayOptions& options);
+  void wait(std::chrono::milliseconds timeout);
+};
+
+core::Result<std::size_t> OutboxRelay::Impl::batch(Connection& conn, kafka::Producer& producer,
+                                                   const OutboxRelayOptions& options) {
+  if (auto s = detail::begin(conn, {}); !s.ok()) return s.error();
+  auto fail = [&](Error e) {
+    detail::rollback(conn);
+    failures->inc();
+    return e;
+  };
+  auto rows = conn.exec(
+      "WITH batch AS (SELECT id, event_id, topic, key, payload, headers FROM " + table +
+          " WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) "
+          "SELECT b.id, b.event_id::text, b.topic, b.key, b.payload, h.key, h.value "
+          "FROM batch b LEFT JOIN LATERAL jsonb_each_text(b.headers) h ON true ORDER BY b.id",
+      static_cast<std::int64_t>(options.batch_size));
+  if (!rows) return fail(rows.error());
+
+  std::vector<std::int64_t> ids;
+  std::vector<kafka::Record> records;
+  for (const auto& row : *rows) {
+    const auto id = row.get<std::int64_t>(0);
+    if (ids.empty() || ids.back() != id) {
+      ids.push_back(id);
+      kafka::Record rec;
+      rec.topic = row.get<std::string>(2);
+      rec.key = row.get<std::string>(3);
+      rec.value = row.get<std::string>(4);
+      rec.headers.push_back({kEventIdHeader, row.get<std::string>(1)});
+      records.push_back(std::move(rec));
+    }
+    if (!row.is_null(5)) {
+      auto& headers = records.back().headers;
+      auto key = row.get<std::string>(5);
+      auto value = row.get<std::optional<std::string>>(6).value_or("");
+      if (key == kEventIdHeader) {
+        headers.front().value = std::move(value);  // the caller's own event id header wins
+      } else {
+        headers.push_back({std::move(key), std::move(value)});
+      }
+    }
+  }
+  if (ids.empty()) {
+    if (auto s = detail::commit(conn); !s.ok()) return s.error();
+    return std::size_t{0};
+  }
+
+  auto acks = std::make_shared<Acks>();
+  acks->pending = records.size();
+  for (auto& rec : records) {
+    producer.produce(std::move(rec), [acks](const kafka::DeliveryResult& r) {
+      std::lock_guard lk(acks->mu);
+      if (!r.ok()) {
+        ++acks->failed;
+        if (!acks->first_error) acks->first_error = r.error();
+      }
+      if (--acks->pending == 0) acks->cv.notify_all();
+    });
+  }
+  {
+    std::unique_lock lk(acks->mu);
+    if (!acks->cv.wait_for(lk, options.ack_timeout, [&] { return acks->pending == 0; })) {
+      return fail(Error(Errc::timeout,
+                        fmt::format("{} of {} outbox events not acknowledged by Kafka within {} ms",
+                                    acks->pending, records.size(), options.ack_timeout.count())));
+    }
+    if (acks->failed > 0) {
+      return fail(Error(Errc::unavailable,
+                        fmt::format("{} of {} outbox events not delivered: {}", acks->failed,
+                                    records.size(), acks->first_error->message())));
+    }
+  }
+  if (options.after_ack_before_mark) options.after_ack_before_mark();
+
+  std::string id_list = "{";
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (i > 0) id_list += ',';
+    id_list += std::to_string(ids[i]);
+  }
+  id_list += '}';
+  auto marked = conn.exec(
+      "UPDATE " + table + " SET published_at = now() WHERE id = ANY($1::bigint[])", id_list);
+  if (!marked) return fail(marked.error());
+  if (auto s = detail::commit(conn); !s.ok()) {
+    failures->inc();
+    return s.error();
+  }
+  published->inc(static_cast<double>(ids.size()));
+  return ids.size();
+}
+
+void OutboxRelay::Impl::update_lag(Connection& conn) {
+  auto r = conn.exec(
+      "SELECT COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8 "
+      "FROM (SELECT created_at FROM " +
+      table + " WHERE published_at IS NULL ORDER BY id LIMIT 1) oldest");
+  if (r && !r->empty()) lag->set(std::max(0.0, (*r)[0].get<double>(0)));
+}
+
+void OutboxRelay::Impl::cleanup(Connection& conn, const OutboxRelayOptions& options) {
+  const auto now = std::chrono::steady_clock::now();
+  if (now < next_cleanup) return;
+  next_cleanup = now + options.cleanup_interval;
+  const auto secs = std::chrono::duration_cast<std::chrono::seconds>(options.retention).count();
+  auto r = conn.exec("DELETE FROM " + table +
+                         " WHERE published_at IS NOT NULL AND published_at < now() - "
+                         "make_interval(secs => $1)",
+                     static_cast<double>(secs));
+  if (!r) {
+    core::log().warn("outbox cleanup failed", {f::str("error", r.error().message())});
+  } else if (r->affected() > 0) {
+    core::log().info("outbox cleanup", {f::num("deleted", r->affected())});
+  }
+}
+
+void OutboxRelay::Impl::wait(std::chrono::milliseconds timeout) {
+  if (conn && !conn->take_notifications().empty()) return;  // arrived during the batch
+  pollfd fds[2] = {{wake_fd, POLLIN, 0}, {conn ? conn->socket() : -1, POLLIN, 0}};
+  const int r = ::poll(fds, 2, static_cast<int>(timeout.count()));
+  if (r <= 0) return;
+  if ((fds[0].revents & POLLIN) != 0) {
+    std::uint64_t v = 0;
+    (void)::read(wake_fd, &v, sizeof v);
+  }
+  if (conn && (fds[1].revents & (POLLIN | POLLERR | POLLHUP)) != 0) {
+    if (conn->consume_input().ok()) (void)conn->take_notifications();
+  }
+}
+
+OutboxRelay::OutboxRelay(std::shared_ptr<Pool> pool, std::shared_ptr<kafka::Producer> producer,
+                         std::string schema, OutboxRelayOptions options)
+    : pool_(std::move(pool)),
+      producer_(std::move(producer)),
+      schema_(std::move(schema)),
+      options_(std::move(options)),
+      impl_(std::make_unique<Impl>()) {
+  if (options_.batch_size == 0) options_.batch_size = 1;
+  impl_->wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  impl_->table = quote_ident(schema_) + ".outbox";
+  const core::Labels labels{{"schema", schema_}};
+  auto& m = core::metrics();
+  impl_->published = &m.counter("lia_outbox_published_total",
+                                "Outbox events published to Kafka and marked sent", labels);
+  impl_->failures = &m.counter("lia_outbox_failures_total",
+                               "Outbox batches rolled back (Kafka or database failure)", labels);
+  impl_->lag =
+      &m.gauge("lia_outbox_lag_seconds", "Age of the oldest unpublished outbox event", labels);
+}
+
+OutboxRelay::~OutboxRelay() {
+  stop();
+  if (impl_->wake_fd >= 0) ::close(impl_->wake_fd);
+}
+
+void OutboxRelay::start() {
+  std::lock_guard lk(start_mu_);
+  if (thread_.joinable()) return;
+  stopping_ = false;
+  thread_ = std::thread([this] { run(); });
+}
+
+void OutboxRelay::stop() {
+  std::lock_guard lk(start_mu_);
+  stopping_ = true;
+  if (impl_->wake_fd >= 0) {
+    const std::uint64_t one = 1;
+    (void)::write(impl_->wake_fd, &one, sizeof one);
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+core::Result<std::size_t> OutboxRelay::publish_once() {
+  auto lease = pool_->acquire();
+  if (!lease) return lease.error();
+  auto n = impl_->batch(**lease, *producer_, options_);
+  if (n) published_ += *n;
+  return n;
+}
+
+void OutboxRelay::run() {
+  const auto log = core::log().with({f::id("component", "outbox_relay"), f::id("schema", schema_)});
+  const std::string lock_key = "lia.outbox:" + schema_;
+  auto backoff = options_.retry_backoff;
+  auto failed = [&](const Error& e, const char* what) {
+    log.warn(what, {f::str("error", e.message()), f::num("backoff_ms", backoff.count())});
+    impl_->wait(backoff);
+    backoff = std::min(backoff * 2, options_.max_backoff);
+  };
+  while (!stopping_) {
+    auto& conn = impl_->conn;
+    if (!conn || !conn->healthy()) {
+      if (active_) log.warn("outbox relay lost its connection");
+      active_ = false;
+      conn.reset();
+      auto c = Connection::open(pool_->config());
+      if (!c) {
+        failed(c.error(), "outbox relay cannot connect");
+        continue;
+      }
+      conn = std::move(*c);
+      if (auto r = conn->exec_script("LISTEN " + quote_ident(outbox_channel(schema_))); !r) {
+        conn.reset();
+        failed(r.error(), "outbox relay cannot LISTEN");
+        continue;
+      }
+    }
+    if (!active_) {
+      auto r = conn->exec("SELECT pg_try_advisory_lock(hashtextextended($1, 0))", lock_key);
+      if (!r) {
+        failed(r.error(), "outbox relay cannot take its lock");
+        continue;
+      }
+      if (!(*r)[0].get<bool>(0)) {
+        impl_->wait(options_.poll_interval);  // another relay is active: stand by
+        continue;
+      }
+      active_ = true;
+      log.info("outbox relay active");
+    }
+    auto n = impl_->batch(*conn, *producer_, options_);
+    if (!n) {
+      if (auto fatal = producer_->fatal_error()) {
+        log.error("outbox relay: the Kafka producer hit a fatal error and must be recreated",
+                  {f::str("error", fatal->message())});
+      }
+      failed(n.error(), "outbox batch failed, will retry");
+      continue;
+    }
+    backoff = options_.retry_backoff;
+    published_ += *n;
+    impl_->update_lag(*conn);
+    impl_->cleanup(*conn, options_);
+    if (*n == options_.batch_size) continue;  // probably more waiting
+    impl_->wait(options_.poll_interval);
+  }
+  impl_->conn.reset();  // closing the session releases the lock
+  active_ = false;
+}
+
+}  // namespace lia::pg

@@ -1,0 +1,126 @@
+#include <fmt/format.h>
+#include <libpq-fe.h>
+
+#include <lia/pg/pool.hpp>
+
+namespace lia::pg {
+
+struct Pool::Private {};
+
+Lease& Lease::operator=(Lease&& other) noexcept {
+  if (this != &other) {
+    release();
+    pool_ = std::move(other.pool_);
+    conn_ = std::move(other.conn_);
+  }
+  return *this;
+}
+
+void Lease::release() {
+  if (conn_ && pool_) pool_->give_back(std::move(conn_), false);
+  conn_.reset();
+  pool_.reset();
+}
+
+void Lease::discard() {
+  if (conn_ && pool_) pool_->give_back(std::move(conn_), true);
+  conn_.reset();
+  pool_.reset();
+}
+
+core::Result<std::shared_ptr<Pool>> Pool::create(PoolConfig config) {
+  if (config.url.empty()) {
+    return core::Error(core::Errc::invalid_argument, "PostgreSQL URL is empty");
+  }
+  if (config.size == 0) {
+    return core::Error(core::Errc::invalid_argument, "pool size must be at least 1");
+  }
+  char* err = nullptr;
+  PQconninfoOption* opts = PQconninfoParse(config.url.c_str(), &err);
+  if (opts == nullptr) {
+    std::string msg = err != nullptr ? err : "cannot parse";
+    if (err != nullptr) PQfreemem(err);
+    while (!msg.empty() && msg.back() == '\n') msg.pop_back();
+    return core::Error(core::Errc::invalid_argument, "invalid PostgreSQL URL: " + msg);
+  }
+  PQconninfoFree(opts);
+  return std::make_shared<Pool>(Private{}, std::move(config));
+}
+
+Pool::Pool(const Private&, PoolConfig config) : config_(std::move(config)) {}
+
+Pool::~Pool() = default;
+
+core::Result<Lease> Pool::acquire(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::unique_lock lk(mu_);
+  while (true) {
+    if (!idle_.empty()) {
+      auto conn = std::move(idle_.back());
+      idle_.pop_back();
+      lk.unlock();
+      if (conn->healthy()) return Lease(shared_from_this(), std::move(conn));
+      conn.reset();  // broken while idle: replace it
+      lk.lock();
+      --open_;
+      continue;
+    }
+    if (open_ < config_.size) {
+      ++open_;
+      lk.unlock();
+      auto conn = Connection::open(config_);
+      if (!conn) {
+        lk.lock();
+        --open_;
+        cv_.notify_one();
+        return conn.error();
+      }
+      return Lease(shared_from_this(), std::move(*conn));
+    }
+    if (cv_.wait_until(lk, deadline) == std::cv_status::timeout && idle_.empty() &&
+        open_ >= config_.size) {
+      return core::Error(core::Errc::unavailable,
+                         fmt::format("no free PostgreSQL connection within {} ms (pool of {})",
+                                     timeout.count(), config_.size));
+    }
+  }
+}
+
+void Pool::give_back(std::unique_ptr<Connection> conn, bool discard) {
+  if (!discard && conn->healthy() && !conn->idle_in_no_transaction()) {
+    (void)conn->exec_script("ROLLBACK");
+  }
+  if (!discard && (!conn->healthy() || !conn->idle_in_no_transaction())) discard = true;
+  if (discard) conn.reset();
+  std::lock_guard lk(mu_);
+  if (discard) {
+    --open_;
+  } else {
+    idle_.push_back(std::move(conn));
+  }
+  cv_.notify_one();
+}
+
+core::Result<Rows> Pool::exec_params(std::string_view sql, const Params& params) {
+  auto lease = acquire();
+  if (!lease) return lease.error();
+  return (*lease)->exec_params(sql, params);
+}
+
+core::Status Pool::ping() {
+  auto r = exec("SELECT 1");
+  if (!r) return r.error();
+  return core::ok();
+}
+
+std::size_t Pool::open_connections() const {
+  std::lock_guard lk(mu_);
+  return open_;
+}
+
+std::size_t Pool::idle_connections() const {
+  std::lock_guard lk(mu_);
+  return idle_.size();
+}
+
+}  // namespace lia::pg

@@ -1,0 +1,242 @@
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include <lia/pg/pool.hpp>
+
+#include "support.hpp"
+
+using namespace lia;
+using pg::test::make_pool;
+
+TEST_CASE("exec sends typed parameters and reads typed columns", "[pool]") {
+  auto pool = make_pool(1);
+  auto r = pool->exec(
+      "SELECT $1::int8 AS big, $2::text AS txt, $3::float8 AS dbl, $4::bool AS flag, "
+      "$5::text AS nothing, $6::int4 AS maybe, $7::uuid AS id, $8::text AS sv, $9::int AS opt",
+      std::int64_t{-9'000'000'000}, std::string("olá"), 2.5, true, std::nullopt,
+      std::optional<int>{}, core::Uuid::parse("0190a5b2-7c3d-7e4f-8a1b-2c3d4e5f6a7b").value(),
+      std::string_view("view"), std::optional<int>{7});
+  REQUIRE(r.ok());
+  REQUIRE(r->size() == 1);
+  const auto row = (*r)[0];
+  CHECK(row.get<std::int64_t>("big") == -9'000'000'000);
+  CHECK(row.get<std::string>(1) == "olá");
+  CHECK(row.get<double>("dbl") == 2.5);
+  CHECK(row.get<bool>("flag"));
+  CHECK(row.is_null("nothing"));
+  CHECK(row.is_null(5));
+  CHECK_FALSE(row.get<std::optional<int>>("maybe").has_value());
+  CHECK(row.get<core::Uuid>("id").str() == "0190a5b2-7c3d-7e4f-8a1b-2c3d4e5f6a7b");
+  CHECK(row.get<std::string>("sv") == "view");
+  CHECK(row.get<std::optional<int>>("opt") == 7);
+  CHECK_THROWS_AS(row.get<std::string>("nothing"), pg::DataError);
+  CHECK_THROWS_AS(row.get<int>("no_such_column"), pg::DataError);
+  CHECK_THROWS_AS(row.get<int>("txt"), pg::DataError);
+}
+
+TEST_CASE("affected() counts rows of INSERT, UPDATE and DELETE", "[pool]") {
+  auto pool = make_pool(1);
+  auto lease = pool->acquire();
+  REQUIRE(lease.ok());
+  auto& c = **lease;
+  REQUIRE(c.exec_script("CREATE TEMP TABLE t (id int PRIMARY KEY, v text)").ok());
+  auto ins = c.exec("INSERT INTO t SELECT g, 'x' FROM generate_series(1, $1::int) g", 3);
+  REQUIRE(ins.ok());
+  CHECK(ins->affected() == 3);
+  auto upd = c.exec("UPDATE t SET v = $1 WHERE id >= $2", "y", 2);
+  REQUIRE(upd.ok());
+  CHECK(upd->affected() == 2);
+  auto sel = c.exec("SELECT id FROM t ORDER BY id");
+  REQUIRE(sel.ok());
+  std::vector<int> ids;
+  for (const auto& row : *sel) ids.push_back(row.get<int>(0));
+  CHECK(ids == std::vector<int>{1, 2, 3});
+  auto del = c.exec("DELETE FROM t WHERE id = $1", 99);
+  REQUIRE(del.ok());
+  CHECK(del->affected() == 0);
+  REQUIRE(c.exec_script("DROP TABLE t").ok());
+}
+
+TEST_CASE("statements are prepared once per connection and reused", "[pool]") {
+  auto pool = make_pool(1);
+  auto lease = pool->acquire();
+  REQUIRE(lease.ok());
+  auto& c = **lease;
+  const auto before = c.prepared_count();
+  for (int i = 0; i < 5; ++i) {
+    auto r = c.exec("SELECT $1::int + 1", i);
+    REQUIRE(r.ok());
+    CHECK((*r)[0].get<int>(0) == i + 1);
+  }
+  CHECK(c.prepared_count() == before + 1);
+  REQUIRE(c.exec("SELECT $1::int * 2", 1).ok());
+  CHECK(c.prepared_count() == before + 2);
+  auto server = c.exec("SELECT count(*) FROM pg_prepared_statements WHERE statement = $1",
+                       "SELECT $1::int + 1");
+  REQUIRE(server.ok());
+  CHECK((*server)[0].get<int>(0) == 1);
+  // A DEALLOCATE behind the cache's back is survived: the statement is prepared again.
+  REQUIRE(c.exec_script("DEALLOCATE ALL").ok());
+  auto again = c.exec("SELECT $1::int + 1", 41);
+  REQUIRE(again.ok());
+  CHECK((*again)[0].get<int>(0) == 42);
+}
+
+TEST_CASE("SQL errors carry the SQLSTATE and map to error codes", "[pool]") {
+  auto pool = make_pool(1);
+  auto lease = pool->acquire();
+  REQUIRE(lease.ok());
+  auto& c = **lease;
+  REQUIRE(c.exec_script("CREATE TEMP TABLE u (id int PRIMARY KEY)").ok());
+  REQUIRE(c.exec("INSERT INTO u VALUES ($1)", 1).ok());
+  auto dup = c.exec("INSERT INTO u VALUES ($1)", 1);
+  REQUIRE_FALSE(dup.ok());
+  CHECK(dup.error().code() == core::Errc::conflict);
+  CHECK(pg::sqlstate(dup.error()) == "23505");
+  CHECK_THAT(dup.error().message(), Catch::Contains("u_pkey"));
+  CHECK_FALSE(dup.error().retryable());
+
+  auto syntax = c.exec("SELEC 1");
+  REQUIRE_FALSE(syntax.ok());
+  CHECK(pg::sqlstate(syntax.error()) == "42601");
+  CHECK(syntax.error().code() == core::Errc::internal);
+
+  auto div = c.exec("SELECT 1 / $1::int", 0);
+  REQUIRE_FALSE(div.ok());
+  CHECK(pg::sqlstate(div.error()) == "22012");
+  CHECK(div.error().code() == core::Errc::invalid_argument);
+
+  auto bad_uuid = c.exec("SELECT $1::uuid", "not-a-uuid");
+  REQUIRE_FALSE(bad_uuid.ok());
+  CHECK(bad_uuid.error().code() == core::Errc::invalid_argument);
+
+  // The connection is still usable after errors.
+  CHECK(c.exec("SELECT 1").ok());
+}
+
+TEST_CASE("acquire times out with unavailable when every connection is taken", "[pool]") {
+  auto pool = make_pool(2);
+  auto a = pool->acquire();
+  auto b = pool->acquire();
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  CHECK(pool->open_connections() == 2);
+  auto c = pool->acquire(std::chrono::milliseconds{100});
+  REQUIRE_FALSE(c.ok());
+  CHECK(c.error().code() == core::Errc::unavailable);
+  CHECK(c.error().retryable());
+  a->release();
+  auto d = pool->acquire(std::chrono::milliseconds{100});
+  CHECK(d.ok());
+  CHECK(pool->open_connections() == 2);
+}
+
+TEST_CASE("a connection killed by the server is detected and replaced", "[pool]") {
+  auto pool = make_pool(1);
+  auto admin = make_pool(1);
+  int first_pid = 0;
+  {
+    auto lease = pool->acquire();
+    REQUIRE(lease.ok());
+    first_pid = (*lease)->backend_pid();
+  }
+  // Waits until the backend is gone (PostgreSQL 14+).
+  auto killed = admin->exec("SELECT pg_terminate_backend($1, 5000)", first_pid);
+  REQUIRE(killed.ok());
+  REQUIRE((*killed)[0].get<bool>(0));
+  auto r = pool->exec("SELECT pg_backend_pid()");
+  if (!r) FAIL(r.error().message());
+  CHECK((*r)[0].get<int>(0) != first_pid);
+  CHECK(pool->open_connections() == 1);
+
+  // Killed while leased: the query fails retryably, and the pool drops the connection.
+  {
+    auto lease = pool->acquire();
+    REQUIRE(lease.ok());
+    auto self = (*lease)->exec("SELECT pg_terminate_backend(pg_backend_pid())");
+    REQUIRE_FALSE(self.ok());
+    CHECK(self.error().code() == core::Errc::unavailable);
+    CHECK(self.error().retryable());
+    CHECK_FALSE((*lease)->healthy());
+  }
+  CHECK(pool->open_connections() == 0);
+  CHECK(pool->ping().ok());
+}
+
+TEST_CASE("a connection returned inside a transaction is rolled back", "[pool]") {
+  auto pool = make_pool(1);
+  {
+    auto lease = pool->acquire();
+    REQUIRE(lease.ok());
+    REQUIRE((*lease)->exec_script("BEGIN; CREATE TEMP TABLE leftover (id int)").ok());
+  }
+  auto lease = pool->acquire();
+  REQUIRE(lease.ok());
+  CHECK((*lease)->idle_in_no_transaction());
+  auto r = (*lease)->exec("SELECT to_regclass('pg_temp.leftover') IS NULL");
+  REQUIRE(r.ok());
+  CHECK((*r)[0].get<bool>(0));
+}
+
+TEST_CASE("the pool is safe to share between threads", "[pool]") {
+  auto pool = make_pool(3);
+  std::atomic<int> ok{0};
+  std::atomic<int> failed{0};
+  std::vector<std::thread> threads;
+  threads.reserve(8);
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 40; ++i) {
+        auto r = pool->exec("SELECT $1::int * 1000 + $2::int", t, i);
+        if (r.ok() && (*r)[0].get<int>(0) == t * 1000 + i) {
+          ++ok;
+        } else {
+          ++failed;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  CHECK(ok == 8 * 40);
+  CHECK(failed == 0);
+  CHECK(pool->open_connections() <= 3);
+}
+
+TEST_CASE("statement_timeout, application_name and SET ROLE come from the config", "[pool]") {
+  pg::PoolConfig cfg;
+  cfg.url = testing::pg_url();
+  cfg.size = 1;
+  cfg.application_name = "lia-pg-config-test";
+  cfg.statement_timeout = std::chrono::milliseconds{200};
+  cfg.role = "pg_monitor";  // a built-in role the superuser can SET ROLE to
+  auto pool = pg::Pool::create(cfg);
+  REQUIRE(pool.ok());
+  auto r = (*pool)->exec(
+      "SELECT current_setting('application_name'), current_setting('statement_timeout'), "
+      "current_user");
+  REQUIRE(r.ok());
+  CHECK((*r)[0].get<std::string>(0) == "lia-pg-config-test");
+  CHECK((*r)[0].get<std::string>(1) == "200ms");
+  CHECK((*r)[0].get<std::string>(2) == "pg_monitor");
+  auto slow = (*pool)->exec("SELECT pg_sleep(2)");
+  REQUIRE_FALSE(slow.ok());
+  CHECK(slow.error().code() == core::Errc::timeout);
+  CHECK(pg::sqlstate(slow.error()) == "57014");
+}
+
+TEST_CASE("bad URLs and unreachable servers give clear errors", "[pool]") {
+  auto bad = pg::Pool::create({.url = "postgresql://host:notaport/db?bogus=1"});
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().code() == core::Errc::invalid_argument);
+
+  auto unreachable = pg::Pool::create({.url = "postgresql://lia@127.0.0.1:1/lia",
+                                       .size = 1,
+                                       .connect_timeout = std::chrono::milliseconds{2000}});
+  REQUIRE(unreachable.ok());  // connections open lazily
+  auto r = (*unreachable)->exec("SELECT 1");
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code() == core::Errc::unavailable);
+  CHECK(r.error().retryable());
+  CHECK((*unreachable)->open_connections() == 0);
+}

@@ -1,0 +1,169 @@
+#include <atomic>
+#include <map>
+#include <mutex>
+
+#include <lia/core/metrics.hpp>
+#include <lia/kafka/kafka.hpp>
+#include <lia/pg/migrate.hpp>
+#include <lia/pg/outbox.hpp>
+#include <lia/pg/outbox_relay.hpp>
+
+#include "support.hpp"
+
+using namespace lia;
+using namespace std::chrono_literals;
+using pg::Tx;
+using pg::test::scalar;
+using pg::test::TempSchema;
+
+namespace {
+
+// A producer that acks (or fails) at once and remembers what it was given.
+class FakeProducer : public kafka::Producer {
+ public:
+  using kafka::Producer::produce;
+  void produce(kafka::Record record, kafka::DeliveryCallback done) override {
+    std::int64_t offset = 0;
+    {
+      std::lock_guard lk(mu_);
+      records_.push_back(record);
+      offset = static_cast<std::int64_t>(records_.size());
+    }
+    if (fail) {
+      done(core::Error(core::Errc::unavailable, "broker down"));
+    } else {
+      done(kafka::Delivery{record.topic, 0, offset});
+    }
+  }
+  core::Status flush(std::chrono::milliseconds) override { return core::ok(); }
+  std::size_t in_flight() const override { return 0; }
+  std::optional<core::Error> fatal_error() const override { return std::nullopt; }
+  std::vector<kafka::Record> records() const {
+    std::lock_guard lk(mu_);
+    return records_;
+  }
+  std::atomic<bool> fail{false};
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<kafka::Record> records_;
+};
+
+void migrate(TempSchema& s) {
+  auto r = pg::migrate_service(s.pool, s.name, "svc", {});
+  if (!r) FAIL(r.error().message());
+}
+
+std::vector<std::string> enqueue_n(TempSchema& s, const std::string& topic, int n, int keys) {
+  std::vector<std::string> ids;
+  auto r = pg::transact(*s.pool, [&](Tx& tx) -> core::Status {
+    ids.clear();
+    for (int i = 0; i < n; ++i) {
+      ids.push_back(core::Uuid::v7().str());
+      auto e = pg::enqueue(tx, s.name,
+                           {.event_id = ids.back(),
+                            .topic = topic,
+                            .key = "chat-" + std::to_string(i % keys),
+                            .payload = "{\"seq\":" + std::to_string(i) + "}",
+                            .headers = {{"ce_type", "test.v1"}}});
+      if (!e) return e.error();
+    }
+    return core::ok();
+  });
+  REQUIRE(r.ok());
+  return ids;
+}
+
+std::int64_t unpublished(TempSchema& s) {
+  return scalar(*s.pool, "SELECT count(*) FROM " + s.q() + ".outbox WHERE published_at IS NULL");
+}
+
+}  // namespace
+
+TEST_CASE("the relay marks nothing that Kafka did not acknowledge", "[relay]") {
+  TempSchema s("pgrelay");
+  migrate(s);
+  auto ids = enqueue_n(s, "t.v1", 10, 3);
+  auto producer = std::make_shared<FakeProducer>();
+  producer->fail = true;
+  pg::OutboxRelay relay(s.pool, producer, s.name, {.batch_size = 4});
+  auto failed = relay.publish_once();
+  REQUIRE_FALSE(failed.ok());
+  CHECK(failed.error().retryable());
+  CHECK(producer->records().size() == 4);  // tried the batch
+  CHECK(unpublished(s) == 10);             // and marked none of it
+
+  producer->fail = false;
+  std::size_t total = 0;
+  for (int i = 0; i < 5; ++i) {
+    auto n = relay.publish_once();
+    REQUIRE(n.ok());
+    total += *n;
+  }
+  CHECK(total == 10);
+  CHECK(unpublished(s) == 0);
+  CHECK(relay.published() == 10);
+
+  // After the failed try, the batch was sent again from the start, in id order, with headers.
+  auto recs = producer->records();
+  REQUIRE(recs.size() == 14);
+  for (std::size_t i = 0; i < 10; ++i) {
+    const auto& r = recs[4 + i];
+    CHECK(r.topic == "t.v1");
+    CHECK(r.value == "{\"seq\":" + std::to_string(i) + "}");
+    CHECK(r.key == "chat-" + std::to_string(i % 3));
+    std::map<std::string, std::string> h;
+    for (const auto& x : r.headers) h[x.key] = x.value;
+    CHECK(h["lia.event_id"] == ids[i]);
+    CHECK(h["ce_type"] == "test.v1");
+  }
+}
+
+TEST_CASE("the running relay wakes on NOTIFY, publishes to Kafka, and keeps rows for audit",
+          "[relay]") {
+  TempSchema s("pgrelay");
+  migrate(s);
+  auto producer = kafka::Producer::create({.bootstrap = testing::kafka_bootstrap()});
+  REQUIRE(producer.ok());
+  // A poll interval far beyond the test's patience: only the notification can wake it.
+  pg::OutboxRelay relay(s.pool, std::shared_ptr<kafka::Producer>(std::move(*producer)), s.name,
+                        {.batch_size = 10, .poll_interval = 10min});
+  relay.start();
+  REQUIRE(testing::wait_until([&] { return relay.active(); }));
+  const std::string topic = testing::unique_name("pg_relay");
+  enqueue_n(s, topic, 5, 4);
+  REQUIRE(testing::wait_until([&] { return unpublished(s) == 0; }, 30s));
+  // The relay now waits for a notification (or for 10 minutes): these can only go out
+  // because the commit notified it.
+  enqueue_n(s, topic, 20, 4);
+  REQUIRE(testing::wait_until([&] { return unpublished(s) == 0; }, 30s));
+  CHECK(relay.published() == 25);
+  CHECK(scalar(*s.pool, "SELECT count(*) FROM " + s.q() + ".outbox") == 25);  // kept
+  const auto text = core::metrics().render();
+  CHECK_THAT(text, Catch::Contains("lia_outbox_published_total{schema=\"" + s.name + "\"}"));
+  CHECK_THAT(text, Catch::Contains("lia_outbox_lag_seconds{schema=\"" + s.name + "\"}"));
+  relay.stop();
+  CHECK_FALSE(relay.active());
+}
+
+TEST_CASE("only one relay per schema is active and a standby takes over", "[relay]") {
+  TempSchema s("pgrelay");
+  migrate(s);
+  auto producer = std::make_shared<FakeProducer>();
+  pg::OutboxRelay a(s.pool, producer, s.name, {.poll_interval = 100ms});
+  pg::OutboxRelay b(s.pool, producer, s.name, {.poll_interval = 100ms});
+  a.start();
+  REQUIRE(testing::wait_until([&] { return a.active(); }));
+  b.start();
+  enqueue_n(s, "t.v1", 5, 2);
+  REQUIRE(testing::wait_until([&] { return unpublished(s) == 0; }));
+  CHECK_FALSE(b.active());
+  CHECK(b.published() == 0);
+  a.stop();
+  REQUIRE(testing::wait_until([&] { return b.active(); }));
+  enqueue_n(s, "t.v1", 5, 2);
+  REQUIRE(testing::wait_until([&] { return unpublished(s) == 0; }));
+  CHECK(a.published() == 5);
+  CHECK(b.published() == 5);
+  b.stop();
+}

@@ -1,0 +1,164 @@
+#include <atomic>
+#include <latch>
+#include <stdexcept>
+#include <thread>
+
+#include <lia/pg/tx.hpp>
+
+#include "support.hpp"
+
+using namespace lia;
+using pg::Tx;
+using pg::test::scalar;
+using pg::test::TempSchema;
+
+namespace {
+void create_table(TempSchema& s, const std::string& ddl) {
+  REQUIRE(s.pool->exec("CREATE SCHEMA " + s.q()).ok());
+  auto r = s.pool->exec(ddl);
+  if (!r) FAIL(r.error().message());
+}
+}  // namespace
+
+TEST_CASE("transact commits on success, rolls back on error result and on exception", "[tx]") {
+  TempSchema s("pgtx");
+  create_table(s, "CREATE TABLE " + s.q() + ".t (id int PRIMARY KEY)");
+  const std::string ins = "INSERT INTO " + s.q() + ".t VALUES ($1)";
+
+  auto ok = pg::transact(*s.pool, [&](Tx& tx) -> core::Result<int> {
+    if (auto r = tx.exec(ins, 1); !r) return r.error();
+    return 1;
+  });
+  REQUIRE(ok.ok());
+  CHECK(*ok == 1);
+
+  auto err = pg::transact(*s.pool, [&](Tx& tx) -> core::Status {
+    if (auto r = tx.exec(ins, 2); !r) return r.error();
+    return core::Error(core::Errc::invalid_argument, "changed my mind");
+  });
+  REQUIRE_FALSE(err.ok());
+  CHECK(err.error().message() == "changed my mind");
+
+  CHECK_THROWS_AS(pg::transact(*s.pool,
+                               [&](Tx& tx) -> core::Status {
+                                 (void)tx.exec(ins, 3);
+                                 throw std::runtime_error("boom");
+                               }),
+                  std::runtime_error);
+
+  CHECK(scalar(*s.pool, "SELECT count(*) FROM " + s.q() + ".t") == 1);
+  CHECK(s.pool->idle_connections() == s.pool->open_connections());
+}
+
+TEST_CASE("an SQL error the function ignores does not commit", "[tx]") {
+  TempSchema s("pgtx");
+  create_table(s, "CREATE TABLE " + s.q() + ".t (id int PRIMARY KEY)");
+  auto r = pg::transact(*s.pool, [&](Tx& tx) -> core::Status {
+    (void)tx.exec("INSERT INTO " + s.q() + ".t VALUES (1)");
+    (void)tx.exec("SELECT 1 / 0");  // aborts the transaction; the function ignores it
+    return core::ok();
+  });
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code() == core::Errc::internal);
+  CHECK(scalar(*s.pool, "SELECT count(*) FROM " + s.q() + ".t") == 0);
+}
+
+TEST_CASE("conflicting serializable transactions are retried until both commit", "[tx]") {
+  TempSchema s("pgtx");
+  create_table(s, "CREATE TABLE " + s.q() + ".doctors (name text PRIMARY KEY, on_call bool)");
+  REQUIRE(
+      s.pool->exec("INSERT INTO " + s.q() + ".doctors VALUES ('alice', true), ('bob', true)").ok());
+  auto pool = pg::test::make_pool(2);
+  std::latch both_read(2);
+  std::atomic<int> runs{0};
+  std::atomic<int> max_attempt{0};
+  // Write skew: each reads the whole table, then changes a row the other one read. At most
+  // one of the first attempts can commit under SERIALIZABLE.
+  auto worker = [&](const std::string& me) {
+    return pg::transact(
+        *pool,
+        [&](Tx& tx) -> core::Result<std::int64_t> {
+          ++runs;
+          int seen = max_attempt.load();
+          while (seen < tx.attempt() && !max_attempt.compare_exchange_weak(seen, tx.attempt())) {
+          }
+          auto n = tx.exec("SELECT count(*) FROM " + s.q() + ".doctors WHERE on_call");
+          if (!n) return n.error();
+          if (tx.attempt() == 1) both_read.arrive_and_wait();
+          auto u =
+              tx.exec("UPDATE " + s.q() + ".doctors SET on_call = NOT on_call WHERE name = $1", me);
+          if (!u) return u.error();
+          return (*n)[0].get<std::int64_t>(0);
+        },
+        {.isolation = pg::Isolation::serializable, .max_attempts = 10});
+  };
+  core::Result<std::int64_t> a = core::Error(core::Errc::internal, "not run");
+  core::Result<std::int64_t> b = core::Error(core::Errc::internal, "not run");
+  std::thread ta([&] { a = worker("alice"); });
+  std::thread tb([&] { b = worker("bob"); });
+  ta.join();
+  tb.join();
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  CHECK(runs >= 3);  // at least one retry happened
+  CHECK(max_attempt >= 2);
+  // Serial outcome: the second saw the first's change.
+  CHECK(((*a == 2 && *b == 1) || (*a == 1 && *b == 2)));
+  CHECK(scalar(*s.pool, "SELECT count(*) FROM " + s.q() + ".doctors WHERE on_call") == 0);
+}
+
+TEST_CASE("a non-retryable error is returned at once, never retried", "[tx]") {
+  TempSchema s("pgtx");
+  create_table(s, "CREATE TABLE " + s.q() + ".t (id int PRIMARY KEY)");
+  REQUIRE(s.pool->exec("INSERT INTO " + s.q() + ".t VALUES (1)").ok());
+  int runs = 0;
+  auto r = pg::transact(*s.pool,
+                        [&](Tx& tx) -> core::Status {
+                          ++runs;
+                          auto x = tx.exec("INSERT INTO " + s.q() + ".t VALUES (1)");
+                          if (!x) return x.error();
+                          return core::ok();
+                        },
+                        {.isolation = pg::Isolation::serializable});
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code() == core::Errc::conflict);
+  CHECK(runs == 1);
+}
+
+TEST_CASE("retries stop after max_attempts", "[tx]") {
+  auto pool = pg::test::make_pool(1);
+  int runs = 0;
+  auto r = pg::transact(*pool,
+                        [&](Tx&) -> core::Status {
+                          ++runs;
+                          return pg::error_from_sqlstate("40001", "could not serialize access");
+                        },
+                        {.max_attempts = 3, .backoff = std::chrono::milliseconds{1}});
+  REQUIRE_FALSE(r.ok());
+  CHECK(pg::sqlstate(r.error()) == "40001");
+  CHECK(runs == 3);
+}
+
+TEST_CASE("a connection lost mid-transaction is retried on a new connection", "[tx]") {
+  TempSchema s("pgtx");
+  create_table(s, "CREATE TABLE " + s.q() + ".t (id int PRIMARY KEY, pid int)");
+  std::vector<int> pids;
+  auto r = pg::transact(*s.pool, [&](Tx& tx) -> core::Status {
+    pids.push_back(tx.connection().backend_pid());
+    if (auto x = tx.exec("INSERT INTO " + s.q() + ".t VALUES (1, pg_backend_pid())"); !x) {
+      return x.error();
+    }
+    if (tx.attempt() == 1) {
+      auto kill = tx.exec("SELECT pg_terminate_backend(pg_backend_pid())");
+      if (!kill) return kill.error();
+    }
+    return core::ok();
+  });
+  REQUIRE(r.ok());
+  REQUIRE(pids.size() == 2);
+  CHECK(pids[0] != pids[1]);
+  auto rows = s.pool->exec("SELECT pid FROM " + s.q() + ".t");
+  REQUIRE(rows.ok());
+  REQUIRE(rows->size() == 1);
+  CHECK((*rows)[0].get<int>(0) == pids[1]);
+}

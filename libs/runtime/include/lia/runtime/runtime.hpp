@@ -1,0 +1,82 @@
+#pragma once
+// The service runtime: configuration, logging, metrics, the HTTP server, the database pool,
+// the Kafka producer, the outbox relay, consumers and signal handling, composed once so a
+// service's main.cpp is a few lines and its logic is a library its tests link:
+//
+//   int main(int argc, char** argv) {
+//     return lia::runtime::run(argc, argv, lia::ingestion::spec(),
+//                              std::make_unique<lia::ingestion::App>());
+//   }
+//
+// Start order: settings (all problems reported at once, exit 2) → logger → database →
+// producer → outbox relay → App::start (routes, consumers) → HTTP server → consumers.
+// SIGTERM/SIGINT stop in reverse: consumers first (they never call into state that is
+// gone), App::stop, HTTP (in-flight requests finish), outbox relay, producer flush, all
+// within LIA_SHUTDOWN_GRACE_MS.
+//
+// Modes: `<binary>` runs the service; `<binary> --migrate` applies the schema's pending
+// migrations (serialized by an advisory lock, so concurrent replicas are safe) and exits;
+// `--migrate-down <version>` reverts to a version; `--help` lists the settings.
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <lia/core/config.hpp>
+#include <lia/core/log.hpp>
+#include <lia/core/result.hpp>
+#include <lia/http/router.hpp>
+#include <lia/kafka/kafka.hpp>
+#include <lia/pg/migrate.hpp>
+#include <lia/pg/pool.hpp>
+
+namespace lia::runtime {
+
+struct ServiceSpec {
+  std::string name;  // "ingestion": logs, metrics, Kafka client id, default consumer group
+  std::uint16_t default_port = 8080;
+  std::string schema;  // the PostgreSQL schema it owns; empty: the service has no database
+  std::vector<pg::Migration> migrations;
+  bool outbox = false;  // run the outbox relay for `schema`
+};
+
+struct ConsumerSpec {
+  std::vector<std::string> topics;
+  kafka::Handler handler;
+  std::string group;  // default "lia-<service>"
+  bool dead_letter = true;
+};
+
+class Context {
+ public:
+  virtual ~Context() = default;
+  virtual const core::CommonConfig& config() const = 0;
+  virtual const ServiceSpec& spec() const = 0;
+  virtual const core::Logger& log() const = 0;
+  virtual http::Router& router() = 0;
+  virtual std::shared_ptr<kafka::Producer> producer() = 0;
+  virtual std::shared_ptr<pg::Pool> pool() = 0;  // null when spec().schema is empty
+  // Consumers start after the HTTP server and stop before anything else.
+  virtual void add_consumer(ConsumerSpec spec) = 0;
+  // Extra /readyz checks beside postgres and kafka.
+  virtual void add_readiness(std::string name, std::function<core::Status()> check) = 0;
+};
+
+class App {
+ public:
+  virtual ~App() = default;
+  // Reads the service's own settings; their problems are reported with the common ones.
+  virtual void configure(core::Env& env) { (void)env; }
+  // Wires routes, consumers and background work.
+  virtual core::Status start(Context& ctx) = 0;
+  // After consumers stopped, before the HTTP server stops.
+  virtual void stop() {}
+};
+
+// Runs the service until SIGTERM/SIGINT; returns the process exit code (0 clean, 1 failed,
+// 2 bad configuration or arguments).
+int run(int argc, char** argv, const ServiceSpec& spec, std::unique_ptr<App> app);
+
+}  // namespace lia::runtime

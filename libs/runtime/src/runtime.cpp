@@ -1,0 +1,281 @@
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <iostream>
+#include <mutex>
+#include <string_view>
+
+#include <fmt/format.h>
+
+#include <lia/core/metrics.hpp>
+#include <lia/http/server.hpp>
+#include <lia/pg/outbox_relay.hpp>
+#include <lia/runtime/runtime.hpp>
+
+namespace lia::runtime {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using core::f::id;
+using core::f::num;
+using core::f::str;
+
+struct Args {
+  enum class Mode { serve, migrate, migrate_down, help } mode = Mode::serve;
+  int down_to = 0;
+};
+
+core::Result<Args> parse_args(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--migrate") {
+      a.mode = Args::Mode::migrate;
+    } else if (arg == "--migrate-down") {
+      if (i + 1 >= argc) return core::Error(core::Errc::invalid_argument, "--migrate-down needs a version");
+      a.mode = Args::Mode::migrate_down;
+      try {
+        a.down_to = std::stoi(argv[++i]);
+      } catch (const std::exception&) {
+        return core::Error(core::Errc::invalid_argument, "--migrate-down needs an integer version");
+      }
+    } else if (arg == "--help" || arg == "-h") {
+      a.mode = Args::Mode::help;
+    } else {
+      return core::Error(core::Errc::invalid_argument, fmt::format("unknown argument '{}'", arg));
+    }
+  }
+  return a;
+}
+
+class ServiceContext final : public Context {
+ public:
+  ServiceContext(const ServiceSpec& spec, core::CommonConfig config)
+      : spec_(spec), config_(std::move(config)), log_(core::log().with({id("component", "runtime")})) {}
+
+  const core::CommonConfig& config() const override { return config_; }
+  const ServiceSpec& spec() const override { return spec_; }
+  const core::Logger& log() const override { return log_; }
+  http::Router& router() override { return router_; }
+  std::shared_ptr<kafka::Producer> producer() override { return producer_; }
+  std::shared_ptr<pg::Pool> pool() override { return pool_; }
+  void add_consumer(ConsumerSpec spec) override { consumer_specs_.push_back(std::move(spec)); }
+  void add_readiness(std::string name, std::function<core::Status()> check) override {
+    checks_.emplace_back(std::move(name), std::move(check));
+  }
+
+  const ServiceSpec& spec_;
+  core::CommonConfig config_;
+  core::Logger log_;
+  http::Router router_;
+  std::shared_ptr<kafka::Producer> producer_;
+  std::shared_ptr<pg::Pool> pool_;
+  std::vector<ConsumerSpec> consumer_specs_;
+  std::vector<std::pair<std::string, std::function<core::Status()>>> checks_;
+};
+
+void print_help(const ServiceSpec& spec) {
+  std::cout << fmt::format(
+      "lia-{0}: the LIA Cortex {0} service.\n\n"
+      "usage: lia-{0} [--migrate | --migrate-down <version> | --help]\n\n"
+      "Settings (environment):\n"
+      "  LIA_HTTP_PORT           REST API, /healthz, /readyz, /metrics (default {1})\n"
+      "  LIA_KAFKA_BOOTSTRAP     Kafka bootstrap servers (default 127.0.0.1:9092)\n"
+      "  LIA_PG_URL              PostgreSQL URI (default postgresql://lia@127.0.0.1:54329/lia)\n"
+      "  LIA_LOG_LEVEL           debug|info|warn|error (default info)\n"
+      "  LIA_LOG_UNMASK          show personal data in logs (default false)\n"
+      "  LIA_SHUTDOWN_GRACE_MS   SIGTERM grace period (default 25000)\n"
+      "  LIA_PG_POOL_SIZE        database connections (default 8)\n"
+      "See services/{0}/README.md for the service's own settings.\n",
+      spec.name, spec.default_port);
+}
+
+// Blocks the stop signals in this thread and every thread it starts later, so that only
+// the main thread sees them, through sigwait.
+sigset_t block_stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+std::chrono::milliseconds left(Clock::time_point deadline) {
+  auto d = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+  return d.count() > 0 ? d : std::chrono::milliseconds{0};
+}
+
+int migrate(const ServiceSpec& spec, const core::CommonConfig& cfg, const Args& args) {
+  const auto& log = core::log();
+  if (spec.schema.empty()) {
+    log.info("no database schema: nothing to migrate");
+    return 0;
+  }
+  if (args.mode == Args::Mode::migrate) {
+    // The platform tables (outbox, inbox) first, then the service's own.
+    pg::Migrator platform(cfg.pg_url, spec.schema, pg::kPlatformComponent, pg::platform_migrations());
+    auto p = platform.up();
+    if (!p.ok()) {
+      log.error("platform migration failed", {id("schema", spec.schema), str("error", p.error().describe())});
+      return 1;
+    }
+  }
+  pg::Migrator migrator(cfg.pg_url, spec.schema, spec.name, spec.migrations);
+  auto n = args.mode == Args::Mode::migrate ? migrator.up() : migrator.down(args.down_to);
+  if (!n.ok()) {
+    log.error("migration failed", {id("schema", spec.schema), str("error", n.error().describe())});
+    return 1;
+  }
+  log.info(args.mode == Args::Mode::migrate ? "migrations applied" : "migrations reverted",
+           {id("schema", spec.schema), num("count", *n)});
+  return 0;
+}
+
+}  // namespace
+
+int run(int argc, char** argv, const ServiceSpec& spec, std::unique_ptr<App> app) {
+  const sigset_t stop_signals = block_stop_signals();
+
+  auto args = parse_args(argc, argv);
+  if (!args.ok()) {
+    std::cerr << "lia-" << spec.name << ": " << args.error().message() << " (try --help)\n";
+    return 2;
+  }
+  if (args->mode == Args::Mode::help) {
+    print_help(spec);
+    return 0;
+  }
+
+  // ---- settings: every problem at once, each naming its variable -----------------------
+  core::Env env;
+  auto config = core::CommonConfig::read(env, spec.name, spec.default_port);
+  const auto pool_size = static_cast<std::size_t>(env.integer("LIA_PG_POOL_SIZE", 8, 1, 200));
+  // --migrate needs only the database: a migration Job carries no service secrets.
+  if (args->mode == Args::Mode::serve) app->configure(env);
+  try {
+    env.check();
+  } catch (const core::ConfigError& e) {
+    std::cerr << "lia-" << spec.name << ": " << e.what() << "\n";
+    return 2;
+  }
+
+  core::Logger::Options lo;
+  lo.service = spec.name;
+  lo.level = core::parse_level(config.log_level);
+  lo.unmask = config.log_unmask;
+  core::set_log(core::Logger(lo));
+  const auto& log = core::log();
+
+  if (args->mode != Args::Mode::serve) return migrate(spec, config, *args);
+
+  {
+    std::vector<core::Field> fields;
+    for (const auto& [name, shown] : env.summary()) fields.push_back(str(name, shown));
+    log.log(core::Level::info, "starting", fields);
+  }
+  core::metrics().gauge("lia_build_info", "Build information", {{"service", spec.name}}).set(1);
+
+  ServiceContext ctx(spec, config);
+
+  // ---- database, producer, outbox ------------------------------------------------------
+  if (!spec.schema.empty()) {
+    pg::PoolConfig pc;
+    pc.url = config.pg_url;
+    pc.size = pool_size;
+    pc.application_name = "lia-" + spec.name;
+    auto pool = pg::Pool::create(pc);
+    if (!pool.ok()) {
+      log.error("cannot connect to PostgreSQL", {str("error", pool.error().describe())});
+      return 1;
+    }
+    ctx.pool_ = std::move(pool).value();
+  }
+
+  kafka::ProducerConfig kc;
+  kc.bootstrap = config.kafka_bootstrap;
+  kc.client_id = "lia-" + spec.name;
+  auto producer = kafka::Producer::create(kc);
+  if (!producer.ok()) {
+    log.error("cannot create the Kafka producer", {str("error", producer.error().describe())});
+    return 1;
+  }
+  ctx.producer_ = std::shared_ptr<kafka::Producer>(std::move(producer).value());
+
+  std::unique_ptr<pg::OutboxRelay> relay;
+  if (spec.outbox && ctx.pool_) {
+    relay = std::make_unique<pg::OutboxRelay>(ctx.pool_, ctx.producer_, spec.schema, pg::OutboxRelayOptions{});
+    relay->start();
+  }
+
+  // ---- the service's own wiring --------------------------------------------------------
+  if (auto st = app->start(ctx); !st.ok()) {
+    log.error("service failed to start", {str("error", st.error().describe())});
+    if (relay) relay->stop();
+    return 1;
+  }
+
+  // ---- HTTP ----------------------------------------------------------------------------
+  auto readiness = [&ctx]() {
+    std::vector<http::Check> checks;
+    if (ctx.pool_) {
+      auto st = ctx.pool_->ping();
+      checks.push_back({"postgres", st.ok(), st.ok() ? "" : st.error().describe()});
+    }
+    auto k = ctx.producer_->ping(std::chrono::seconds{2});
+    checks.push_back({"kafka", k.ok(), k.ok() ? "" : k.error().describe()});
+    for (const auto& [name, check] : ctx.checks_) {
+      auto st = check();
+      checks.push_back({name, st.ok(), st.ok() ? "" : st.error().describe()});
+    }
+    return checks;
+  };
+  http::ServerOptions so;
+  so.port = config.http_port;
+  http::Server server(so, std::move(ctx.router_), readiness);
+  if (auto st = server.start(); !st.ok()) {
+    log.error("cannot start the HTTP server", {str("error", st.error().describe()), num("port", config.http_port)});
+    if (relay) relay->stop();
+    return 1;
+  }
+
+  // ---- consumers, last ----------------------------------------------------------------
+  std::vector<std::unique_ptr<kafka::Consumer>> consumers;
+  auto dead_letter = std::make_shared<kafka::DeadLetter>(ctx.producer_);
+  for (auto& cs : ctx.consumer_specs_) {
+    kafka::ConsumerConfig cc;
+    cc.bootstrap = config.kafka_bootstrap;
+    cc.group_id = cs.group.empty() ? "lia-" + spec.name : cs.group;
+    cc.client_id = "lia-" + spec.name;
+    cc.topics = cs.topics;
+    auto consumer = kafka::Consumer::create(cc, cs.handler, cs.dead_letter ? dead_letter : nullptr);
+    if (!consumer.ok()) {
+      log.error("cannot create a consumer", {id("group", cc.group_id), str("error", consumer.error().describe())});
+      server.stop(std::chrono::seconds{1});
+      if (relay) relay->stop();
+      return 1;
+    }
+    (*consumer)->start();
+    consumers.push_back(std::move(consumer).value());
+  }
+  log.info("ready", {num("port", server.port()), num("consumers", static_cast<std::int64_t>(consumers.size()))});
+
+  // ---- wait for SIGTERM / SIGINT --------------------------------------------------------
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  const auto deadline = Clock::now() + config.shutdown_grace;
+  log.info("stopping", {id("signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"), num("grace_ms", config.shutdown_grace.count())});
+
+  for (auto& c : consumers) c->close();
+  app->stop();
+  server.stop(left(deadline));
+  if (relay) relay->stop();
+  if (auto st = ctx.producer_->flush(left(deadline)); !st.ok()) {
+    log.warn("producer not fully flushed", {str("error", st.error().describe())});
+  }
+  log.info("stopped");
+  return 0;
+}
+
+}  // namespace lia::runtime

@@ -1,0 +1,66 @@
+#include <catch2/catch.hpp>
+
+#include <lia/runtime/events.hpp>
+
+using lia::runtime::Outgoing;
+
+namespace {
+const char* kConnection =
+    R"({"provider":"evolution","instance":"lia-vendas","state":"CONNECTED","timestamp":"2026-11-22T12:50:00Z"})";
+
+lia::kafka::Message as_message(const lia::kafka::Record& r) {
+  lia::kafka::Message m;
+  m.topic = r.topic;
+  m.key = r.key;
+  m.value = r.value;
+  m.headers = r.headers;
+  return m;
+}
+}  // namespace
+
+TEST_CASE("make_record builds a validated CloudEvent that decode_event reads back") {
+  lia::core::ManualClock clock;
+  auto rec = lia::runtime::make_record(
+      "ingestion", Outgoing{"whatsapp.status.v1", "lia-vendas:x", "lia.whatsapp.connection.updated", "", kConnection},
+      clock);
+  REQUIRE(rec.ok());
+  CHECK(rec->topic == "whatsapp.status.v1");
+  CHECK(rec->key == "lia-vendas:x");
+  REQUIRE(rec->headers.size() == 2);
+  CHECK(rec->headers[1].value == "lia.whatsapp.connection.updated");
+  auto ev = lia::runtime::decode_event(as_message(*rec));
+  REQUIRE(ev.ok());
+  CHECK(ev->source == "/lia/ingestion");
+  CHECK(ev->id == rec->headers[0].value);
+  CHECK(ev->dataschema == "lia://schemas/lia.whatsapp.connection.updated/v1");
+}
+
+TEST_CASE("a producer's schema mistake is an internal error, not a record") {
+  auto rec = lia::runtime::make_record(
+      "ingestion", Outgoing{"whatsapp.status.v1", "k", "lia.whatsapp.connection.updated", "", R"({"provider":"evolution"})"});
+  REQUIRE_FALSE(rec.ok());
+  CHECK(rec.error().code() == lia::core::Errc::internal);
+  CHECK_FALSE(rec.error().retryable());
+  CHECK(rec.error().message().find("does not match its schema") != std::string::npos);
+}
+
+TEST_CASE("decode_event refuses garbage and invalid data without retry") {
+  lia::kafka::Message garbage;
+  garbage.value = "not json";
+  auto a = lia::runtime::decode_event(garbage);
+  REQUIRE_FALSE(a.ok());
+  CHECK(a.error().code() == lia::core::Errc::invalid_argument);
+  CHECK_FALSE(a.error().retryable());
+
+  auto rec = lia::runtime::make_record(
+      "ingestion", Outgoing{"whatsapp.status.v1", "k", "lia.whatsapp.connection.updated", "", kConnection});
+  REQUIRE(rec.ok());
+  auto m = as_message(*rec);
+  const auto pos = m.value.find("CONNECTED");
+  REQUIRE(pos != std::string::npos);
+  m.value.replace(pos, 9, "SLEEPING!");
+  auto b = lia::runtime::decode_event(m);
+  REQUIRE_FALSE(b.ok());
+  CHECK_FALSE(b.error().retryable());
+  CHECK(b.error().message().find("state") != std::string::npos);
+}

@@ -1,0 +1,65 @@
+// lia-runtime-probe: the smallest service on the runtime, for the runtime's own tests. It
+// owns the schema named by LIA_PROBE_SCHEMA, serves GET /probe, and stores every record of
+// LIA_PROBE_TOPIC in <schema>.notes through the inbox.
+#include <cstdlib>
+
+#include <lia/pg/outbox.hpp>
+#include <lia/pg/tx.hpp>
+#include <lia/runtime/runtime.hpp>
+
+namespace lia::probe {
+std::vector<pg::Migration> migrations();
+}
+
+namespace {
+
+class ProbeApp final : public lia::runtime::App {
+ public:
+  explicit ProbeApp(std::string schema) : schema_(std::move(schema)) {}
+
+  void configure(lia::core::Env& env) override {
+    token_ = env.secret("LIA_PROBE_TOKEN");
+    mode_ = env.one_of("LIA_PROBE_MODE", "plain", {"plain", "fancy"});
+    topic_ = env.string("LIA_PROBE_TOPIC", "probe.v1");
+  }
+
+  lia::core::Status start(lia::runtime::Context& ctx) override {
+    ctx.router().add("GET", "/probe", [this](const lia::http::Request&) {
+      return lia::http::Response::json(200, R"({"mode":")" + mode_ + R"("})");
+    });
+    auto pool = ctx.pool();
+    const std::string schema = schema_;
+    ctx.add_consumer({{topic_}, [pool, schema](const lia::kafka::Message& m) -> lia::core::Status {
+                        auto r = lia::pg::transact(*pool, [&](lia::pg::Tx& tx) -> lia::core::Status {
+                          auto fresh = lia::pg::inbox_claim(tx, schema, "probe", m.key + "@" + std::to_string(m.offset));
+                          if (!fresh) return fresh.error();
+                          if (!*fresh) return {};
+                          auto ins = tx.exec("INSERT INTO " + schema + ".notes(event_id, body) VALUES ($1, $2)",
+                                             m.key + "@" + std::to_string(m.offset), m.value);
+                          if (!ins) return ins.error();
+                          return {};
+                        });
+                        return r;
+                      }});
+    return {};
+  }
+
+ private:
+  std::string schema_;
+  std::string token_;
+  std::string mode_;
+  std::string topic_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const char* schema = std::getenv("LIA_PROBE_SCHEMA");  // NOLINT(concurrency-mt-unsafe)
+  lia::runtime::ServiceSpec spec;
+  spec.name = "probe";
+  spec.default_port = 0;
+  spec.schema = schema != nullptr ? schema : "probe";
+  spec.migrations = lia::probe::migrations();
+  spec.outbox = true;
+  return lia::runtime::run(argc, argv, spec, std::make_unique<ProbeApp>(spec.schema));
+}

@@ -1,0 +1,127 @@
+#include <signal.h>
+
+#include <regex>
+
+#include <catch2/catch.hpp>
+
+#include <lia/http/client.hpp>
+#include <lia/kafka/kafka.hpp>
+#include <lia/pg/pool.hpp>
+#include <lia/testing/testing.hpp>
+
+using lia::testing::Process;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string probe() { return lia::testing::binary("lia-runtime-probe"); }
+
+// The port from the probe's `"msg":"ready"` log line, once it is there.
+int ready_port(const Process& p) {
+  static const std::regex ready(R"("msg":"ready","port":([0-9]+))");
+  std::smatch m;
+  const std::string out = p.output();
+  return std::regex_search(out, m, ready) ? std::stoi(m[1]) : 0;
+}
+
+}  // namespace
+
+TEST_CASE("bad settings stop the start with exit 2, naming every variable") {
+  Process p({probe()}, {{"LIA_HTTP_PORT", "80x"},
+                        {"LIA_PROBE_MODE", "loud"},
+                        {"LIA_PROBE_TOKEN", ""},
+                        {"LIA_LOG_LEVEL", "chatty"},
+                        {"LIA_PG_URL", "mysql://nope"}});
+  auto code = p.wait(10s);
+  REQUIRE(code);
+  CHECK(*code == 2);
+  const auto out = p.output();
+  INFO(out);
+  CHECK(out.find("LIA_HTTP_PORT: expected an integer, got '80x'") != std::string::npos);
+  CHECK(out.find("LIA_PROBE_MODE: must be one of plain, fancy, got 'loud'") != std::string::npos);
+  CHECK(out.find("LIA_PROBE_TOKEN: is required but not set") != std::string::npos);
+  CHECK(out.find("LIA_LOG_LEVEL") != std::string::npos);
+  CHECK(out.find("LIA_PG_URL") != std::string::npos);
+}
+
+TEST_CASE("one missing setting is named alone, and unknown arguments are refused") {
+  Process missing({probe()}, {{"LIA_PROBE_TOKEN", ""}});
+  REQUIRE(missing.wait(10s) == std::optional<int>(2));
+  CHECK(missing.output().find("LIA_PROBE_TOKEN: is required but not set") != std::string::npos);
+  CHECK(missing.output().find("LIA_HTTP_PORT") == std::string::npos);
+
+  Process bad_arg({probe(), "--frobnicate"}, {{"LIA_PROBE_TOKEN", "t"}});
+  REQUIRE(bad_arg.wait(10s) == std::optional<int>(2));
+  CHECK(bad_arg.output().find("unknown argument '--frobnicate'") != std::string::npos);
+}
+
+TEST_CASE("a service migrates, serves, consumes, and stops on SIGTERM") {
+  const auto schema = lia::testing::unique_name("probe");
+  const auto topic = lia::testing::unique_name("probe.topic");
+  const std::map<std::string, std::string> env{{"LIA_PROBE_TOKEN", "t0k3n"},
+                                               {"LIA_PROBE_SCHEMA", schema},
+                                               {"LIA_PROBE_TOPIC", topic},
+                                               {"LIA_HTTP_PORT", "0"},
+                                               {"LIA_PG_URL", lia::testing::pg_url()},
+                                               {"LIA_KAFKA_BOOTSTRAP", lia::testing::kafka_bootstrap()}};
+  {
+    Process migrate({probe(), "--migrate"}, env);
+    auto code = migrate.wait(60s);
+    INFO(migrate.output());
+    REQUIRE(code == std::optional<int>(0));
+    CHECK(migrate.output().find("migrations applied") != std::string::npos);
+  }
+
+  Process svc({probe()}, env);
+  REQUIRE(lia::testing::wait_until([&] { return ready_port(svc) > 0 || !svc.running(); }, 30s));
+  INFO(svc.output());
+  const int port = ready_port(svc);
+  REQUIRE(port > 0);
+  // The token never shows in the start-up log.
+  CHECK(svc.output().find("t0k3n") == std::string::npos);
+
+  lia::http::Client client;
+  const std::string base = "http://127.0.0.1:" + std::to_string(port);
+  auto health = client.get(base + "/healthz");
+  REQUIRE(health.ok());
+  CHECK(health->status == 200);
+  auto route = client.get(base + "/probe");
+  REQUIRE(route.ok());
+  CHECK(route->body == R"({"mode":"plain"})");
+  auto ready = client.get(base + "/readyz");
+  REQUIRE(ready.ok());
+  CHECK(ready->status == 200);
+  CHECK(ready->body.find("postgres") != std::string::npos);
+  CHECK(ready->body.find("kafka") != std::string::npos);
+
+  // The consumer stores what arrives on the topic.
+  auto producer = lia::kafka::Producer::create({lia::testing::kafka_bootstrap()});
+  REQUIRE(producer.ok());
+  for (int i = 0; i < 20; ++i) {
+    auto d = (*producer)->produce({topic, "chat-" + std::to_string(i % 3), "note " + std::to_string(i)}).get();
+    REQUIRE(d.ok());
+  }
+  lia::pg::PoolConfig pc;
+  pc.url = lia::testing::pg_url();
+  auto pool = lia::pg::Pool::create(pc);
+  REQUIRE(pool.ok());
+  std::int64_t stored = 0;
+  lia::testing::wait_until([&] {
+    auto rows = (*pool)->exec("SELECT count(*) FROM " + schema + ".notes");
+    stored = rows.ok() ? (*rows)[0].get<std::int64_t>(0) : -1;
+    return stored == 20;
+  }, 30s, 100ms);
+  CHECK(stored == 20);
+
+  auto metrics = client.get(base + "/metrics");
+  REQUIRE(metrics.ok());
+  CHECK(metrics->body.find("lia_build_info{service=\"probe\"} 1") != std::string::npos);
+
+  svc.signal(SIGTERM);
+  auto code = svc.wait(30s);
+  REQUIRE(code);
+  CHECK(*code == 0);
+  CHECK(svc.output().find("\"msg\":\"stopped\"") != std::string::npos);
+
+  (void)(*pool)->exec("DROP SCHEMA " + schema + " CASCADE");
+}
