@@ -188,6 +188,7 @@ core::Status RdConsumer::init() {
       {"session.timeout.ms", std::to_string(config_.session_timeout.count())},
       {"heartbeat.interval.ms", std::to_string(config_.heartbeat_interval.count())},
       {"enable.partition.eof", "false"},
+      {"fetch.wait.max.ms", std::to_string(config_.fetch_wait.count())},
   };
   for (const auto& [name, value] : base) {
     if (auto s = detail::set(conf.get(), kWho, name, value); !s) return s;

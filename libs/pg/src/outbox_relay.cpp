@@ -42,6 +42,7 @@ struct OutboxRelay::Impl {
   core::Gauge* lag = nullptr;
   std::chrono::steady_clock::time_point next_cleanup{};
   std::string table;
+  const std::atomic<bool>* stopping = nullptr;  // stop() cuts an ack wait short
 
   core::Result<std::size_t> batch(Connection& conn, kafka::Producer& producer,
                                   const OutboxRelayOptions& options);
@@ -109,7 +110,16 @@ core::Result<std::size_t> OutboxRelay::Impl::batch(Connection& conn, kafka::Prod
   }
   {
     std::unique_lock lk(acks->mu);
-    if (!acks->cv.wait_for(lk, options.ack_timeout, [&] { return acks->pending == 0; })) {
+    // Waits in slices so that stop() never waits out a whole ack timeout (the rows stay
+    // unpublished and the next relay sends them).
+    const auto deadline = std::chrono::steady_clock::now() + options.ack_timeout;
+    while (acks->pending > 0 && std::chrono::steady_clock::now() < deadline) {
+      if (stopping != nullptr && stopping->load()) {
+        return fail(Error(Errc::cancelled, "relay stopping before Kafka acknowledged the batch"));
+      }
+      acks->cv.wait_for(lk, std::chrono::milliseconds{100}, [&] { return acks->pending == 0; });
+    }
+    if (acks->pending > 0) {
       return fail(Error(Errc::timeout,
                         fmt::format("{} of {} outbox events not acknowledged by Kafka within {} ms",
                                     acks->pending, records.size(), options.ack_timeout.count())));
@@ -187,6 +197,7 @@ OutboxRelay::OutboxRelay(std::shared_ptr<Pool> pool, std::shared_ptr<kafka::Prod
   if (options_.batch_size == 0) options_.batch_size = 1;
   impl_->wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   impl_->table = quote_ident(schema_) + ".outbox";
+  impl_->stopping = &stopping_;
   const core::Labels labels{{"schema", schema_}};
   auto& m = core::metrics();
   impl_->published = &m.counter("lia_outbox_published_total",

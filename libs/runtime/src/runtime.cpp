@@ -1,6 +1,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <mutex>
@@ -178,6 +179,9 @@ int run(int argc, char** argv, const ServiceSpec& spec, std::unique_ptr<App> app
   core::metrics().gauge("lia_build_info", "Build information", {{"service", spec.name}}).set(1);
 
   ServiceContext ctx(spec, config);
+  // "lia-nps-gamification": Kafka client ids and consumer groups use dashes.
+  std::string dashed = "lia-" + spec.name;
+  std::replace(dashed.begin(), dashed.end(), '_', '-');
 
   // ---- database, producer, outbox ------------------------------------------------------
   if (!spec.schema.empty()) {
@@ -195,7 +199,7 @@ int run(int argc, char** argv, const ServiceSpec& spec, std::unique_ptr<App> app
 
   kafka::ProducerConfig kc;
   kc.bootstrap = config.kafka_bootstrap;
-  kc.client_id = "lia-" + spec.name;
+  kc.client_id = dashed;
   auto producer = kafka::Producer::create(kc);
   if (!producer.ok()) {
     log.error("cannot create the Kafka producer", {str("error", producer.error().describe())});
@@ -246,8 +250,8 @@ int run(int argc, char** argv, const ServiceSpec& spec, std::unique_ptr<App> app
   for (auto& cs : ctx.consumer_specs_) {
     kafka::ConsumerConfig cc;
     cc.bootstrap = config.kafka_bootstrap;
-    cc.group_id = cs.group.empty() ? "lia-" + spec.name : cs.group;
-    cc.client_id = "lia-" + spec.name;
+    cc.group_id = cs.group.empty() ? dashed : cs.group;
+    cc.client_id = dashed;
     cc.topics = cs.topics;
     auto consumer = kafka::Consumer::create(cc, cs.handler, cs.dead_letter ? dead_letter : nullptr);
     if (!consumer.ok()) {

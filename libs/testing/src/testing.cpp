@@ -78,6 +78,7 @@ Process::Process(std::vector<std::string> argv, std::map<std::string, std::strin
   pid_ = ::fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
+    ::setsid();
     ::dup2(fd, STDOUT_FILENO);
     ::dup2(fd, STDERR_FILENO);
     ::execve(args[0], args.data(), envp.data());
@@ -87,7 +88,7 @@ Process::Process(std::vector<std::string> argv, std::map<std::string, std::strin
 }
 
 Process::~Process() {
-  if (running()) {
+  if (!detached_ && running()) {
     signal(SIGKILL);
     wait(std::chrono::seconds{5});
   }

@@ -58,6 +58,10 @@ class Env {
   // A libpq connection URI (postgres:// or postgresql://).
   std::string pg_url(const std::string& name, const std::optional<std::string>& fallback);
 
+  // Records a problem found by the caller's own validation (e.g. a value too long), so it
+  // is reported with the others and stops the start the same way.
+  void problem(const std::string& name, const std::string& what);
+
   // Throws ConfigError if any lookup so far found a problem.
   void check() const;
   const std::vector<std::string>& problems() const { return problems_; }
@@ -66,7 +70,6 @@ class Env {
 
  private:
   std::optional<std::string> raw(const std::string& name);
-  void problem(const std::string& name, const std::string& what);
   void note(const std::string& name, const std::string& shown);
 
   Lookup lookup_;

@@ -124,6 +124,10 @@ struct ConsumerConfig {
   std::chrono::milliseconds max_backoff{5000};   // ... capped here
   std::chrono::milliseconds poll_timeout{100};
   std::chrono::milliseconds commit_interval{1000};     // auto.commit.interval.ms for stored offsets
+  // fetch.wait.max.ms: how long a broker may hold an empty fetch. A real broker answers as
+  // soon as data arrives; the development mock broker holds it the whole time, so this
+  // bounds the latency of every hop there (librdkafka's default is 500 ms).
+  std::chrono::milliseconds fetch_wait{50};
   std::chrono::milliseconds session_timeout{10000};    // session.timeout.ms
   std::chrono::milliseconds heartbeat_interval{1000};  // heartbeat.interval.ms
   std::string auto_offset_reset = "earliest";

@@ -27,12 +27,13 @@ bool wait_until(const std::function<bool()>& pred,
 // Absolute path of a built executable, from the LIA_BIN_DIR the build passes to tests.
 std::string binary(const std::string& name);
 
-// A child process (fork + execve) whose stdout and stderr go to a log file.
+// A child process (fork + execve, in a session of its own) whose stdout and stderr go to a
+// log file.
 class Process {
  public:
   Process(std::vector<std::string> argv, std::map<std::string, std::string> extra_env = {},
           const std::string& log_path = {});
-  ~Process();  // SIGKILLs the child if it still runs
+  ~Process();  // SIGKILLs the child if it still runs, unless detach()ed
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
 
@@ -42,11 +43,14 @@ class Process {
   std::optional<int> wait(std::chrono::milliseconds timeout = std::chrono::seconds{30});
   bool running();
   const std::string& log_path() const { return log_path_; }
+  // Lets the child outlive this object (it runs in a session of its own).
+  void detach() { detached_ = true; }
   std::string output() const;  // what the child wrote so far
 
  private:
   int pid_ = -1;
   std::optional<int> status_;
+  bool detached_ = false;
   std::string log_path_;
 };
 
