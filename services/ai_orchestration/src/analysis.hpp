@@ -1,0 +1,57 @@
+#pragma once
+// Reading a customer's message: intent, sentiment, urgency, and the facts the assistants act
+// on (a CEP, a payment day, a request for a person, insults, legal threats). Pure and
+// deterministic: accent- and case-insensitive through lia::domain::fold, word lists only.
+//
+//   auto a = analyze("Minha internet CAIU de novo!!!", {.prior_negative_streak = 1});
+//   a.intent == Intent::suporte; a.sentiment == Sentiment::negative; a.topics == {"sem_conexao"}
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "assistant.hpp"
+
+namespace lia::ai_orchestration {
+
+struct SentimentScore {
+  Sentiment label = Sentiment::neutral;
+  double score = 0;  // -1..1, two decimals
+};
+
+struct AnalysisContext {
+  // Customer messages in a row, just before this one, that read negative.
+  int prior_negative_streak = 0;
+};
+
+struct Analysis {
+  std::string folded;  // lia::domain::fold of the text
+  SentimentScore sentiment;
+  Urgency urgency = Urgency::normal;
+  // The strongest department intent (suporte, comercial, financeiro, cancelamento,
+  // ouvidoria); without one: human, thanks, goodbye, greeting or none, in that order.
+  Intent intent = Intent::none;
+  // The department intent, even when the customer also asks for a person.
+  std::optional<Intent> department_intent;
+  int intent_score = 0;             // keyword weight behind department_intent
+  std::vector<std::string> topics;  // fine-grained subjects: "sem_conexao", "segunda_via", ...
+  bool greeting = false;
+  bool asks_for_human = false;  // "atendente", "humano", "pessoa", "falar com alguém"
+  bool insult = false;
+  bool legal_threat = false;  // Procon, Anatel, justiça, advogado
+  bool repeated_complaint = false;
+  std::optional<std::string> cep;  // 8 digits, from "01310-100" (or "cep 01310100")
+  std::optional<int> payment_day;  // 1..31, from "vou pagar dia 15"
+};
+
+Analysis analyze(std::string_view text, const AnalysisContext& context = {});
+
+// The parts, for tests and for the remote model's path.
+SentimentScore score_sentiment(std::string_view folded);
+// `raw` is the text as the customer wrote it (for capitals and exclamation marks).
+Urgency score_urgency(std::string_view raw, std::string_view folded, int negative_streak);
+std::optional<std::string> find_cep(std::string_view raw);
+std::optional<int> find_payment_day(std::string_view folded);
+
+}  // namespace lia::ai_orchestration

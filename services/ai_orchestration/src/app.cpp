@@ -1,0 +1,103 @@
+#include "app.hpp"
+
+#include <cstdlib>
+
+#include <lia/core/log.hpp>
+#include <lia/events/names.hpp>
+
+#include "api.hpp"
+#include "handler.hpp"
+#include "orchestrator.hpp"
+#include "store.hpp"
+
+namespace lia::ai_orchestration {
+
+Settings Settings::read(core::Env& env) {
+  Settings s;
+  s.provider = env.one_of("LIA_LLM_PROVIDER", "local", {"local", "openai"});
+  s.llm.model = env.string("LIA_LLM_MODEL", "gpt-4o-mini");
+  s.llm.timeout = env.millis("LIA_LLM_TIMEOUT_MS", std::chrono::milliseconds{8000},
+                             std::chrono::milliseconds{100}, std::chrono::milliseconds{120000});
+  s.llm.max_tool_rounds = static_cast<int>(env.integer("LIA_LLM_MAX_TOOL_ROUNDS", 2, 0, 5));
+  s.breaker_failures = static_cast<int>(env.integer("LIA_LLM_BREAKER_FAILURES", 5, 0, 1000));
+  s.breaker_cooldown = env.millis("LIA_LLM_BREAKER_COOLDOWN_MS", std::chrono::milliseconds{30000},
+                                  std::chrono::milliseconds{0}, std::chrono::hours{1});
+  if (s.provider == "openai") {
+    // Without a fallback these are required: a missing one stops the start, named.
+    s.llm.base_url = env.url("LIA_LLM_BASE_URL", std::nullopt);
+    s.llm.api_key = env.secret("LIA_LLM_API_KEY");
+  } else {
+    s.llm.base_url = env.string("LIA_LLM_BASE_URL", "");
+  }
+  s.jwt_secret = env.secret("LIA_JWT_SECRET", std::string{});
+  (void)env.string("LIA_AI_SCHEMA", "ai");  // read by spec(); listed in the start-up summary
+  s.consumers = static_cast<int>(env.integer("LIA_AI_CONSUMERS", 2, 1, 12));
+  s.recent_messages = static_cast<int>(env.integer("LIA_AI_RECENT_MESSAGES", 20, 2, 200));
+  s.thread_rotation =
+      static_cast<int>(env.integer("LIA_AI_THREAD_ROTATION", kThreadRotation, 2, 10000));
+  return s;
+}
+
+runtime::ServiceSpec spec() {
+  runtime::ServiceSpec s;
+  s.name = std::string(kServiceName);
+  s.default_port = 8082;
+  // LIA_AI_SCHEMA moves the service to another schema (tests run it beside others).
+  const char* schema = std::getenv("LIA_AI_SCHEMA");  // NOLINT(concurrency-mt-unsafe)
+  s.schema = schema != nullptr && *schema != '\0' ? schema : "ai";
+  s.migrations = migrations();
+  s.outbox = true;
+  return s;
+}
+
+struct App::Wiring {
+  std::shared_ptr<Handler> handler;
+};
+
+void App::configure(core::Env& env) {
+  settings_ = Settings::read(env);
+}
+
+core::Status App::start(runtime::Context& ctx) {
+  auto pool = ctx.pool();
+  if (!pool) return core::Error(core::Errc::internal, "ai_orchestration needs its database");
+  const std::string schema = ctx.spec().schema;
+
+  auto prompts = std::make_shared<PgPrompts>(pool, schema);
+  std::shared_ptr<LlmClient> remote;
+  std::shared_ptr<CircuitBreaker> breaker;
+  if (settings_.provider == "openai") {
+    remote = std::make_shared<OpenAiClient>(settings_.llm);
+    breaker =
+        std::make_shared<CircuitBreaker>(settings_.breaker_failures, settings_.breaker_cooldown);
+  }
+  auto orchestrator = std::make_shared<const Orchestrator>(remote, breaker, prompts);
+  wiring_ = std::make_shared<Wiring>();
+  wiring_->handler = std::make_shared<Handler>(
+      pool, orchestrator,
+      HandlerOptions{schema, settings_.recent_messages, settings_.thread_rotation});
+
+  auto handler = wiring_->handler;
+  for (int i = 0; i < settings_.consumers; ++i) {
+    ctx.add_consumer({{std::string(events::topics::conversation_events)},
+                      [handler](const kafka::Message& m) { return handler->handle(m); },
+                      std::string(kConsumerGroup)});
+  }
+  ctx.add_consumer({{std::string(events::topics::contacts)},
+                    [handler](const kafka::Message& m) { return handler->handle_contact(m); },
+                    std::string(kContactsGroup)});
+
+  add_api_routes(ctx.router(), {pool, schema, settings_.jwt_secret, prompts});
+  if (settings_.jwt_secret.empty()) {
+    core::log().warn("LIA_JWT_SECRET is not set: /api/ai answers 503");
+  }
+  core::log().info("ai orchestration wired",
+                   {core::f::id("provider", settings_.provider),
+                    core::f::id("model", settings_.provider == "openai" ? settings_.llm.model
+                                                                        : std::string(kLocalModel)),
+                    core::f::num("consumers", settings_.consumers),
+                    core::f::num("timeout_ms", settings_.llm.timeout.count())});
+  return core::ok();
+}
+
+}  // namespace lia::ai_orchestration

@@ -1,0 +1,542 @@
+#include "local_assistant.hpp"
+
+#include <algorithm>
+#include <cstdint>
+
+#include <lia/json/json.hpp>
+
+namespace lia::ai_orchestration {
+namespace {
+
+bool has_topic(const Analysis& a, std::string_view topic) {
+  return std::find(a.topics.begin(), a.topics.end(), topic) != a.topics.end();
+}
+
+// ", Maria" or "".
+std::string comma_name(const Turn& t) {
+  return t.customer_name ? ", " + *t.customer_name : "";
+}
+
+std::string greeting(const Turn& t) {
+  return "Olá" + comma_name(t) + "! Sou a LIA, assistente virtual. ";
+}
+
+const std::string& pick(const std::vector<std::string>& options, int turn) {
+  return options[static_cast<std::size_t>(std::max(turn, 0)) % options.size()];
+}
+
+// Reads a field of a tool's JSON result (the tools wrote it, so it is well formed).
+struct ResultView {
+  json::Document doc;
+  bool ok = false;
+  explicit ResultView(const ToolInvocation& inv) {
+    if (!inv.ok) return;
+    auto d = json::parse(inv.result_json);
+    if (!d || !d->IsObject()) return;
+    doc = std::move(*d);
+    ok = true;
+  }
+  std::string str(const char* key) const {
+    if (!ok || !doc.HasMember(key) || !doc[key].IsString()) return {};
+    return std::string(json::view(doc[key]));
+  }
+  bool flag(const char* key) const {
+    return ok && doc.HasMember(key) && doc[key].IsBool() && doc[key].GetBool();
+  }
+  std::int64_t num(const char* key) const {
+    return ok && doc.HasMember(key) && doc[key].IsInt64() ? doc[key].GetInt64() : 0;
+  }
+};
+
+ToolInvocation call(ToolRunner& tools, std::vector<ToolInvocation>& ran, Tool tool,
+                    const std::string& args) {
+  const std::string call_id = "local_" + std::to_string(ran.size() + 1);
+  ran.push_back(tools.run(to_string(tool), args, call_id));
+  return ran.back();
+}
+
+std::string cep_args(const std::string& cep) {
+  json::Writer w;
+  w.begin_object().field("cep", cep).end_object();
+  return w.take();
+}
+
+// "2026-11-22T18:00:00-03:00" -> "22/11 às 18:00"; other text as it is.
+std::string readable_eta(const std::string& eta) {
+  if (eta.size() >= 16 && eta[4] == '-' && eta[7] == '-' && eta[10] == 'T') {
+    return eta.substr(8, 2) + "/" + eta.substr(5, 2) + " às " + eta.substr(11, 5);
+  }
+  return eta;
+}
+
+// ---- per assistant ------------------------------------------------------------------------
+
+std::string suporte_text(const Turn& t, const Plan& p, ToolRunner& tools,
+                         std::vector<ToolInvocation>& ran) {
+  const Analysis& a = p.analysis;
+  if (a.cep) {
+    call(tools, ran, Tool::check_coverage, cep_args(*a.cep));
+    const ResultView coverage(ran.back());
+    const ResultView outage(call(tools, ran, Tool::lookup_outage, cep_args(*a.cep)));
+    if (outage.flag("outage")) {
+      std::string text = "Identifiquei uma falha na rede da sua região (" + outage.str("region") +
+                         "): " + outage.str("description") +
+                         ". Nossa equipe técnica já está trabalhando";
+      const auto eta = outage.str("eta");
+      if (!eta.empty()) text += " e a previsão de normalização é " + readable_eta(eta);
+      return text +
+             ". Assim que a rede normalizar, sua conexão volta sozinha; se não voltar, desligue o "
+             "roteador da tomada por 30 segundos e ligue de novo.";
+    }
+    if (!outage.ok) {
+      return "Não consegui consultar falhas na região agora. Enquanto isso, desligue o roteador da "
+             "tomada por 30 segundos e ligue de novo; se a luz LOS ficar vermelha, me avise que eu "
+             "abro um chamado técnico.";
+    }
+    if (coverage.ok && !coverage.flag("covered")) {
+      return "O CEP " + format_cep(*a.cep) +
+             " não aparece na nossa área de cobertura. Pode confirmar se está correto? Se "
+             "estiver, me descreva o problema que eu abro um chamado técnico.";
+    }
+    return "Não há falha registrada na região do CEP " + format_cep(*a.cep) +
+           ". Vamos testar seu equipamento: desligue o roteador (e a ONU, se houver) da tomada por "
+           "30 segundos e ligue de novo. Aguarde 2 minutos e me diga se voltou. Se a luz LOS "
+           "estiver vermelha, me avise que eu abro um chamado técnico.";
+  }
+  if (has_topic(a, "sem_conexao")) {
+    return pick({"Sinto muito pelo transtorno" + comma_name(t) +
+                     "! Vamos resolver juntos: desligue o roteador da tomada por 30 segundos e "
+                     "ligue de novo. Se a luz LOS ou PON ficar vermelha ou piscando, me avise. "
+                     "Para eu verificar se há falha na sua região, qual é o seu CEP?",
+                 "Entendo" + comma_name(t) +
+                     ". Se você já reiniciou o roteador e continua sem conexão, me informe o seu "
+                     "CEP para eu verificar falhas na região; se não houver, eu abro um chamado "
+                     "para visita técnica."},
+                t.customer_turn);
+  }
+  if (has_topic(a, "lentidao") || has_topic(a, "instabilidade")) {
+    return "Entendo, lentidão atrapalha muito" + comma_name(t) +
+           ". Faça um teste de velocidade (fast.com ou speedtest.net), de preferência com o cabo "
+           "de rede ligado direto no roteador, e me envie o resultado. No Wi-Fi, fique perto do "
+           "roteador e prefira a rede 5G. Se a velocidade estiver bem abaixo do seu plano, eu "
+           "abro um chamado técnico.";
+  }
+  if (has_topic(a, "wifi")) {
+    return "Algumas dicas para melhorar o Wi-Fi: deixe o roteador em local alto e central, longe "
+           "de micro-ondas e espelhos, e use a rede 5G quando estiver perto dele. Se quiser "
+           "trocar a senha ou o nome da rede, posso te orientar passo a passo.";
+  }
+  if (has_topic(a, "equipamento") || has_topic(a, "sem_sinal")) {
+    return "Vamos verificar o equipamento: confira se os cabos estão bem encaixados e se a fonte "
+           "está ligada na tomada. Depois desligue o roteador por 30 segundos e ligue de novo. Se "
+           "alguma luz ficar vermelha (LOS), me avise que eu abro um chamado técnico.";
+  }
+  if (has_topic(a, "visita_tecnica")) {
+    return "Posso agendar uma visita técnica" + comma_name(t) +
+           ". Me informe o seu CEP e o melhor período para a visita (manhã ou tarde).";
+  }
+  return pick({"Estou aqui para ajudar com o problema técnico. Me conte o que está acontecendo "
+               "(sem conexão, lentidão ou Wi-Fi) e, se puder, informe o seu CEP para eu verificar "
+               "falhas na região.",
+               "Certo! Para continuar o diagnóstico, me diga se as luzes do roteador estão acesas "
+               "e se o problema acontece no cabo e no Wi-Fi ou só no Wi-Fi."},
+              t.customer_turn);
+}
+
+constexpr const char* kPlans =
+    "300 Mega por R$ 99,90/mês, 500 Mega por R$ 119,90/mês e 1 Giga por R$ 169,90/mês";
+
+std::string comercial_text(const Turn& t, const Plan& p, ToolRunner& tools,
+                           std::vector<ToolInvocation>& ran) {
+  const Analysis& a = p.analysis;
+  const bool wants_to_buy = has_topic(a, "contratacao") || has_topic(a, "upgrade");
+  std::string protocol;
+  if (wants_to_buy) {
+    json::Writer w;
+    w.begin_object().field("interest", has_topic(a, "upgrade") ? "upgrade" : "contratacao");
+    if (a.cep) w.field("cep", *a.cep);
+    if (t.customer_name) w.field("name", *t.customer_name);
+    w.end_object();
+    protocol = ResultView(call(tools, ran, Tool::register_lead, w.take())).str("protocol");
+  }
+  std::string text;
+  if (a.cep) {
+    const ResultView coverage(call(tools, ran, Tool::check_coverage, cep_args(*a.cep)));
+    if (coverage.flag("covered")) {
+      text = "Boa notícia" + comma_name(t) + ": temos cobertura de fibra no CEP " +
+             format_cep(*a.cep) + " (" + coverage.str("city") + "), com planos de até " +
+             std::to_string(coverage.num("max_mbps")) + " Mega. ";
+    } else if (coverage.ok) {
+      text = "Ainda não temos cobertura no CEP " + format_cep(*a.cep) +
+             ", mas estamos expandindo a rede. Posso registrar seu interesse para avisarmos "
+             "assim que chegarmos à sua região. ";
+    }
+  }
+  if (!protocol.empty()) {
+    if (has_topic(a, "upgrade")) {
+      return text +
+             "Ótima escolha! Você pode migrar para 500 Mega por R$ 119,90/mês ou 1 Giga por "
+             "R$ 169,90/mês, sem taxa de mudança. Registrei seu pedido de upgrade (protocolo " +
+             protocol + ") e a equipe comercial confirma a troca em até 24 horas.";
+    }
+    return text + "Que bom que você quer ser nosso cliente! Registrei seu interesse (protocolo " +
+           protocol + "). Nossos planos: " + kPlans + ". Qual deles você prefere?" +
+           (a.cep ? "" : " Me informe também o CEP de instalação.");
+  }
+  if (!text.empty()) return text + "Nossos planos: " + kPlans + ". Qual deles te interessa?";
+  if (has_topic(a, "instalacao")) {
+    return "A instalação é gratuita e costuma ser feita em até 3 dias úteis após a confirmação. "
+           "Me informe o seu CEP para eu confirmar a cobertura no endereço.";
+  }
+  return "Nossos planos de internet fibra" + comma_name(t) + ": " + kPlans +
+         ", todos com Wi-Fi incluso e instalação grátis. Qual deles te interessa? Se me "
+         "informar o CEP, eu confirmo a cobertura no seu endereço.";
+}
+
+std::string promise_text(const Turn& t, const Analysis& a, ToolRunner& tools,
+                         std::vector<ToolInvocation>& ran) {
+  json::Writer w;
+  w.begin_object().field("day", *a.payment_day).end_object();
+  const ResultView r(call(tools, ran, Tool::register_payment_promise, w.take()));
+  if (!r.flag("registered")) {
+    return "Não consegui registrar a data agora. Pode me confirmar o dia em que vai pagar?";
+  }
+  return "Combinado" + comma_name(t) + "! Registrei sua promessa de pagamento para o dia " +
+         std::to_string(*a.payment_day) +
+         ". Pagando por PIX a liberação é imediata; pelo boleto, a compensação leva até 3 dias "
+         "úteis.";
+}
+
+std::string financeiro_text(const Turn& t, const Plan& p, ToolRunner& tools,
+                            std::vector<ToolInvocation>& ran) {
+  const Analysis& a = p.analysis;
+  if (a.payment_day) return promise_text(t, a, tools, ran);
+  if (has_topic(a, "segunda_via") || has_topic(a, "boleto") || has_topic(a, "fatura")) {
+    return "Posso te ajudar com a segunda via" + comma_name(t) +
+           "! Me informe o CPF do titular do contrato que eu envio o boleto atualizado. Se "
+           "preferir pagar na hora, também aceitamos PIX, com liberação imediata.";
+  }
+  if (has_topic(a, "pix")) {
+    return "Você pode pagar por PIX com a chave que aparece na sua fatura; a compensação é "
+           "imediata e, se a conexão estiver bloqueada, ela volta em poucos minutos. Quer que eu "
+           "envie a fatura atualizada?";
+  }
+  if (has_topic(a, "desbloqueio") || has_topic(a, "pagamento")) {
+    return "Se você já pagou, o boleto pode levar até 3 dias úteis para compensar (PIX é na "
+           "hora). Se a sua conexão estiver bloqueada, posso solicitar o desbloqueio em confiança "
+           "por 3 dias: me envie o comprovante ou informe o CPF do titular.";
+  }
+  if (has_topic(a, "cobranca") || has_topic(a, "debito")) {
+    return "Vou verificar essa cobrança com você. Me informe o CPF do titular e o mês da fatura "
+           "que você quer contestar; se houver valor indevido, o ajuste sai na próxima fatura.";
+  }
+  if (has_topic(a, "vencimento")) {
+    return "Você pode escolher o vencimento nos dias 5, 10, 15, 20 ou 25. Qual prefere? A "
+           "mudança vale a partir da próxima fatura.";
+  }
+  return "Posso ajudar com segunda via, pagamento por PIX, desbloqueio ou dúvidas sobre a "
+         "fatura. O que você precisa" +
+         comma_name(t) + "?";
+}
+
+std::string cancelamento_text(const Turn& t, const Plan& p) {
+  if (p.changed()) {
+    return "Poxa" + comma_name(t) +
+           ", que pena que você está pensando em cancelar. Posso saber o motivo? Se for preço ou "
+           "qualidade da conexão, tenho condições especiais para você continuar com a gente, "
+           "como 50% de desconto por 3 meses.";
+  }
+  return "Entendi. Para seguir com o cancelamento, preciso confirmar o CPF do titular. Se houver "
+         "fidelidade, pode haver multa proporcional, e os equipamentos em comodato precisam ser "
+         "devolvidos. Quer mesmo seguir ou prefere aproveitar o desconto de 50% por 3 meses?";
+}
+
+std::string complaint_category(const Analysis& a) {
+  if (has_topic(a, "sem_conexao") || has_topic(a, "lentidao")) return "tecnico";
+  if (has_topic(a, "cobranca") || has_topic(a, "fatura") || has_topic(a, "boleto")) {
+    return "financeiro";
+  }
+  return "atendimento";
+}
+
+// Registers a complaint; returns its protocol ("" if the tool failed).
+std::string register_complaint(const Turn& t, const Analysis& a, ToolRunner& tools,
+                               std::vector<ToolInvocation>& ran) {
+  json::Writer w;
+  w.begin_object()
+      .field("description", truncate_utf8(t.text.empty() ? "reclamação" : t.text, 1000))
+      .field("category", complaint_category(a))
+      .end_object();
+  return ResultView(call(tools, ran, Tool::register_complaint, w.take())).str("protocol");
+}
+
+std::string ouvidoria_text(const Turn& t, const Plan& p, ToolRunner& tools,
+                           std::vector<ToolInvocation>& ran) {
+  if (p.analysis.department_intent == Intent::ouvidoria || p.changed()) {
+    const auto protocol = register_complaint(t, p.analysis, tools, ran);
+    if (!protocol.empty()) {
+      return "Sinto muito pela experiência" + comma_name(t) +
+             ". Registrei sua reclamação na ouvidoria com o protocolo " + protocol +
+             ". Nossa equipe vai analisar e responder em até 5 dias úteis. Se quiser, me conte "
+             "mais detalhes que eu acrescento ao registro.";
+    }
+  }
+  return "Anotei as informações" + comma_name(t) +
+         ". A ouvidoria responde em até 5 dias úteis. Posso ajudar em mais alguma coisa?";
+}
+
+std::string cobranca_text(const Turn& t, const Plan& p, ToolRunner& tools,
+                          std::vector<ToolInvocation>& ran) {
+  if (p.analysis.payment_day) return promise_text(t, p.analysis, tools, ran);
+  return pick({"Olá" + comma_name(t) +
+                   "! Identificamos uma fatura em aberto no seu contrato. Você pode pagar agora "
+                   "por PIX, com liberação imediata, ou pedir a segunda via do boleto. Em que dia "
+                   "você consegue fazer o pagamento?",
+               "Para regularizar, me diga em que dia consegue pagar (por exemplo: \"vou pagar "
+               "dia 15\") que eu registro aqui. Se precisar da segunda via, é só pedir."},
+              t.customer_turn);
+}
+
+std::string apresentacao_text(const Turn& t, const Plan& p) {
+  const Analysis& a = p.analysis;
+  if (p.greet) {
+    return greeting(t) +
+           "Posso ajudar com suporte técnico (internet sem conexão ou lenta), planos e "
+           "contratação, faturas e pagamentos, cancelamento ou reclamações. Como posso ajudar "
+           "você hoje?";
+  }
+  if (a.intent == Intent::greeting) {
+    return "Olá" + comma_name(t) +
+           "! Em que posso ajudar? Me conte se o assunto é internet, planos, fatura, "
+           "cancelamento ou reclamação.";
+  }
+  return pick({"Desculpe, não entendi bem. O assunto é internet (conexão ou lentidão), planos, "
+               "fatura ou pagamento, cancelamento ou uma reclamação?",
+               "Para eu te direcionar certinho: você precisa de suporte técnico, informações de "
+               "planos, ajuda com a fatura, cancelamento ou registrar uma reclamação?",
+               "Ainda não consegui entender. Se preferir, escreva \"atendente\" que eu te passo "
+               "para uma pessoa da nossa equipe."},
+              t.customer_turn);
+}
+
+std::string media_text(const Turn& t) {
+  if (t.kind == "audio") {
+    return "Ainda não consigo ouvir áudios por aqui. Pode me escrever em poucas palavras como "
+           "posso ajudar?";
+  }
+  if (t.kind == "location") {
+    return "Recebi sua localização, obrigada! Se puder, me informe também o CEP para eu verificar "
+           "a cobertura ou falhas na região.";
+  }
+  return "Recebi seu arquivo, obrigada! Para eu ajudar, me conte por escrito o que está "
+         "acontecendo.";
+}
+
+std::string handoff_summary(const Turn& t, const Plan& p) {
+  const Analysis& a = p.analysis;
+  std::string s = "Assistente: " + std::string(to_string(p.assistant)) +
+                  ". Intenção: " + std::string(to_string(a.intent)) + ".";
+  if (!a.topics.empty()) {
+    s += " Assuntos:";
+    for (std::size_t i = 0; i < a.topics.size(); ++i) s += (i == 0 ? " " : ", ") + a.topics[i];
+    s += ".";
+  }
+  s += " Sentimento: " + std::string(to_string(a.sentiment.label)) +
+       ", urgência: " + std::string(to_string(a.urgency)) + ".";
+  if (!t.text.empty()) s += " Última mensagem: \"" + truncate_utf8(t.text, 600) + "\"";
+  return s;
+}
+
+}  // namespace
+
+Plan plan_turn(const Turn& turn) {
+  Plan p;
+  p.analysis = analyze(turn.text, {.prior_negative_streak = turn.prior_negative_streak});
+  const Analysis& a = p.analysis;
+  p.from = turn.current;
+  p.assistant = turn.current;
+  p.greet = turn.first_message && turn.current == Assistant::apresentacao;
+
+  // Routing: apresentacao hands every recognised subject to its specialist; a specialist
+  // passes the customer on only for a clear new subject. Cobrança keeps payment talk.
+  if (a.department_intent) {
+    const Assistant target = *assistant_for(*a.department_intent);
+    const bool clear = turn.current == Assistant::apresentacao || a.intent_score >= 3;
+    const bool cobranca_keeps =
+        turn.current == Assistant::cobranca && target == Assistant::financeiro;
+    if (target != turn.current && clear && !cobranca_keeps) {
+      p.assistant = target;
+      p.change_reason = "intenção " + std::string(to_string(a.intent));
+      if (!a.topics.empty()) p.change_reason += " (" + a.topics.front() + ")";
+    }
+  }
+
+  if (turn.may_handoff) {
+    std::string reason;
+    Urgency urgency = a.urgency;
+    const bool angry = a.sentiment.label == Sentiment::negative && a.urgency != Urgency::normal;
+    if (a.asks_for_human) {
+      reason = "cliente pediu atendente humano";
+    } else if (a.insult) {
+      reason = "cliente irritado (ofensas)";
+    } else if (a.legal_threat) {
+      reason = "cliente menciona Procon, Anatel ou ação judicial";
+    } else if (angry) {
+      reason = "cliente irritado e com urgência";
+    }
+    if (!reason.empty()) {
+      if (!a.asks_for_human && urgency == Urgency::normal) urgency = Urgency::high;
+      p.handoff = HandoffPlan{reason, std::string(department_of(p.assistant)), urgency, {}};
+      p.handoff->summary = handoff_summary(turn, p);
+    }
+  }
+  return p;
+}
+
+Answer local_answer(const Turn& turn, const Plan& plan, ToolRunner& tools) {
+  Answer out;
+  const Analysis& a = plan.analysis;
+  const std::string opening = plan.greet ? greeting(turn) : "";
+
+  if (plan.handoff) {
+    std::string text = opening;
+    if (plan.assistant == Assistant::ouvidoria) {
+      const auto protocol = register_complaint(turn, a, tools, out.tools);
+      if (!protocol.empty()) text += "Registrei sua reclamação com o protocolo " + protocol + ". ";
+    }
+    json::Writer w;
+    w.begin_object()
+        .field("reason", plan.handoff->reason)
+        .field("department", plan.handoff->department)
+        .end_object();
+    call(tools, out.tools, Tool::transfer_to_human, w.take());
+    const auto label = std::string(department_label(plan.handoff->department));
+    if (a.asks_for_human) {
+      text += "Certo" + comma_name(turn) + "! Vou transferir você para um atendente do setor de " +
+              label + ". Em instantes alguém da nossa equipe continua o atendimento por aqui.";
+    } else {
+      text += "Sinto muito pelo transtorno" + comma_name(turn) +
+              ". Vou transferir você agora para um atendente do setor de " + label +
+              ", que vai cuidar do seu caso com prioridade.";
+    }
+    out.text = std::move(text);
+    return out;
+  }
+
+  if (turn.text.empty() && turn.kind != "text") {
+    out.text = opening + media_text(turn);
+    return out;
+  }
+  if (!a.department_intent && (a.intent == Intent::thanks || a.intent == Intent::goodbye)) {
+    out.text =
+        a.intent == Intent::thanks
+            ? "Por nada" + comma_name(turn) + "! Se precisar de mais alguma coisa, é só chamar."
+            : "Até logo" + comma_name(turn) + "! Sempre que precisar, estou por aqui.";
+    return out;
+  }
+
+  std::string body;
+  switch (plan.assistant) {
+    case Assistant::suporte:
+      body = suporte_text(turn, plan, tools, out.tools);
+      break;
+    case Assistant::comercial:
+      body = comercial_text(turn, plan, tools, out.tools);
+      break;
+    case Assistant::financeiro:
+      body = financeiro_text(turn, plan, tools, out.tools);
+      break;
+    case Assistant::cancelamento:
+      body = cancelamento_text(turn, plan);
+      break;
+    case Assistant::ouvidoria:
+      body = ouvidoria_text(turn, plan, tools, out.tools);
+      break;
+    case Assistant::cobranca:
+      body = cobranca_text(turn, plan, tools, out.tools);
+      break;
+    case Assistant::apresentacao:
+      // The greeting is the whole answer here; a CEP still gets its coverage check.
+      if (a.cep) {
+        const ResultView coverage(call(tools, out.tools, Tool::check_coverage, cep_args(*a.cep)));
+        const std::string lead = plan.greet ? greeting(turn) : "";
+        if (coverage.flag("covered")) {
+          out.text = lead + "Temos cobertura de fibra no CEP " + format_cep(*a.cep) + " (" +
+                     coverage.str("city") +
+                     "). Quer conhecer nossos planos ou precisa de outra "
+                     "ajuda?";
+        } else {
+          out.text = lead + "Ainda não temos cobertura no CEP " + format_cep(*a.cep) +
+                     ". Posso ajudar com mais alguma coisa?";
+        }
+        return out;
+      }
+      out.text = apresentacao_text(turn, plan);
+      return out;
+  }
+  if (a.cep && plan.assistant != Assistant::suporte && plan.assistant != Assistant::comercial) {
+    // Any other assistant still answers the CEP with a coverage check.
+    const ResultView coverage(call(tools, out.tools, Tool::check_coverage, cep_args(*a.cep)));
+    if (coverage.ok) {
+      body +=
+          coverage.flag("covered")
+              ? " (O CEP " + format_cep(*a.cep) + " está na nossa área de cobertura.)"
+              : " (O CEP " + format_cep(*a.cep) + " ainda não está na nossa área de cobertura.)";
+    }
+  }
+  out.text = opening + body;
+  return out;
+}
+
+std::optional<std::string> first_name(std::string_view full_name) {
+  std::size_t i = 0;
+  while (i < full_name.size()) {
+    // Skip separators and anything that is not a letter (digits, emoji, punctuation).
+    const auto c = static_cast<unsigned char>(full_name[i]);
+    const bool ascii_letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    const bool latin = c == 0xC3;  // À..ÿ in UTF-8
+    if (ascii_letter || latin) break;
+    ++i;
+  }
+  std::string word;
+  while (i < full_name.size()) {
+    const auto c = static_cast<unsigned char>(full_name[i]);
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '\'' || c == '-') {
+      word += static_cast<char>(c);
+      ++i;
+    } else if (c == 0xC3 && i + 1 < full_name.size()) {
+      word += full_name.substr(i, 2);
+      i += 2;
+    } else {
+      break;
+    }
+  }
+  if (word.size() < 2 || word.size() > 40) return std::nullopt;
+  // "MARIA" / "maria" / "JOÃO" -> "Maria" / "Maria" / "João" (ASCII and Latin-1 letters).
+  for (std::size_t k = 0; k < word.size(); ++k) {
+    const bool initial = k == 0;
+    auto& ch = word[k];
+    if (ch >= 'A' && ch <= 'Z' && !initial) ch = static_cast<char>(ch - 'A' + 'a');
+    if (ch >= 'a' && ch <= 'z' && initial) ch = static_cast<char>(ch - 'a' + 'A');
+    if (static_cast<unsigned char>(ch) == 0xC3 && k + 1 < word.size()) {
+      auto b = static_cast<unsigned char>(word[k + 1]);
+      if (!initial && b >= 0x80 && b <= 0x9E && b != 0x97) b = static_cast<unsigned char>(b + 0x20);
+      if (initial && b >= 0xA0 && b <= 0xBE && b != 0xB7) b = static_cast<unsigned char>(b - 0x20);
+      word[k + 1] = static_cast<char>(b);
+      ++k;
+    }
+  }
+  return word;
+}
+
+std::string truncate_utf8(std::string_view text, std::size_t max_bytes) {
+  if (text.size() <= max_bytes) return std::string(text);
+  const std::string_view ellipsis = "…";
+  if (max_bytes < ellipsis.size()) return {};
+  std::size_t cut = max_bytes - ellipsis.size();
+  // Back up to the start of a character (continuation bytes are 10xxxxxx).
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
+  return std::string(text.substr(0, cut)) + std::string(ellipsis);
+}
+
+}  // namespace lia::ai_orchestration

@@ -1,0 +1,69 @@
+#pragma once
+// The built-in Portuguese assistant: deterministic, no network, the default model and the
+// fallback of the remote one. Two steps:
+//
+//   plan_turn(turn)            analysis, routing (apresentacao -> suporte, ...), handoff
+//   local_answer(turn, plan)   the reply text and the tools it ran
+//
+// The remote model reuses plan_turn() (routing and handoff stay deterministic) and writes
+// its own text; when it fails, local_answer() answers instead.
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "analysis.hpp"
+#include "assistant.hpp"
+#include "tools.hpp"
+
+namespace lia::ai_orchestration {
+
+inline constexpr std::string_view kLocalModel = "local-pt-br";
+
+struct Turn {
+  Assistant current = Assistant::apresentacao;  // the conversation's assistant before this turn
+  std::string message_id;                       // the stored customer message
+  std::string text;                             // its text (or media caption), may be empty
+  std::string kind = "text";                    // message kind: text, audio, image, ...
+  bool first_message = false;                   // no earlier customer message in this conversation
+  int customer_turn = 0;  // earlier customer messages (varies the canned answers)
+  int prior_negative_streak = 0;
+  std::optional<std::string> customer_name;  // first name, when known
+  bool may_handoff = true;  // false when the reply is only a suggestion to an agent
+};
+
+struct HandoffPlan {
+  std::string reason;
+  std::string department;  // support, commercial, financial, cancellation, general
+  Urgency urgency = Urgency::normal;
+  std::string summary;  // what the agent needs to know
+};
+
+struct Plan {
+  Analysis analysis;
+  Assistant from = Assistant::apresentacao;
+  Assistant assistant = Assistant::apresentacao;  // who answers this turn
+  std::string change_reason;                      // set when assistant != from
+  std::optional<HandoffPlan> handoff;
+  bool greet = false;  // the reply opens with the LIA greeting
+  bool changed() const { return assistant != from; }
+};
+
+Plan plan_turn(const Turn& turn);
+
+struct Answer {
+  std::string text;
+  std::vector<ToolInvocation> tools;
+};
+
+// The local reply to a planned turn (a transfer notice when the plan hands off).
+Answer local_answer(const Turn& turn, const Plan& plan, ToolRunner& tools);
+
+// "Maria" from "maria souza", "MARIA", "Maria 🌸"; nullopt when the name has no usable word.
+std::optional<std::string> first_name(std::string_view full_name);
+
+// Cuts UTF-8 text to at most max_bytes without splitting a character; adds "…" when cut.
+std::string truncate_utf8(std::string_view text, std::size_t max_bytes);
+
+}  // namespace lia::ai_orchestration

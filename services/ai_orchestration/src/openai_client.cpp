@@ -1,0 +1,262 @@
+#include "openai_client.hpp"
+
+#include <lia/http/client.hpp>
+#include <lia/json/json.hpp>
+
+#include "local_assistant.hpp"
+
+namespace lia::ai_orchestration {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// A model answer longer than this is cut (ai.reply.generated allows 4096 characters).
+constexpr std::size_t kMaxReplyBytes = 4000;
+// Tool calls run per round; a model asking for more gets errors for the rest.
+constexpr std::size_t kMaxToolCallsPerRound = 5;
+
+std::string message(std::string_view role, std::string_view content) {
+  json::Writer w;
+  w.begin_object().field("role", role).field("content", content).end_object();
+  return w.take();
+}
+
+std::string system_text(const RemoteRequest& r) {
+  std::string s = r.system_prompt;
+  if (s.empty()) {
+    s = "Você é a LIA, assistente virtual de um provedor de internet. Responda em português do "
+        "Brasil, com cordialidade e objetividade.";
+  }
+  s += "\n\nAssistente atual: " + std::string(to_string(r.assistant)) + ".";
+  if (r.customer_name) s += " Nome do cliente: " + *r.customer_name + ".";
+  if (!r.summary.empty()) s += "\nResumo do que já foi conversado: " + r.summary;
+  s += "\nResponda em no máximo 3 frases curtas, sem inventar dados do contrato do cliente. Use "
+       "as ferramentas quando precisar verificar cobertura, falhas, registrar pedidos ou "
+       "transferir para um atendente.";
+  return s;
+}
+
+core::Error bad_answer(const std::string& what) {
+  return core::Error(core::Errc::invalid_argument, "unusable model answer: " + what, false);
+}
+
+}  // namespace
+
+std::vector<std::string> initial_messages(const RemoteRequest& request) {
+  std::vector<std::string> out;
+  out.reserve(request.history.size() + 2);
+  out.push_back(message("system", system_text(request)));
+  for (const auto& m : request.history) {
+    if (m.text.empty() || m.author == "system") continue;
+    if (m.author == "customer") {
+      out.push_back(message("user", m.text));
+    } else if (m.author == "agent") {
+      out.push_back(message("assistant", "(atendente humano) " + m.text));
+    } else {
+      out.push_back(message("assistant", m.text));
+    }
+  }
+  out.push_back(message("user", request.text.empty() ? "(mensagem sem texto)" : request.text));
+  return out;
+}
+
+std::string chat_request_body(std::string_view model, const std::vector<std::string>& messages,
+                              double temperature, bool text_only) {
+  json::Writer w;
+  w.begin_object().field("model", model).key("messages").begin_array();
+  for (const auto& m : messages) w.raw(m);
+  w.end_array()
+      .raw_field("tools", tool_definitions_json())
+      .field("tool_choice", text_only ? "none" : "auto")
+      .field("temperature", temperature)
+      .end_object();
+  return w.take();
+}
+
+core::Result<ChatReply> parse_chat_response(std::string_view body) {
+  auto doc = json::parse(body);
+  if (!doc) return bad_answer("not JSON");
+  auto root = json::Obj::root(*doc);
+  if (!root) return bad_answer("not a JSON object");
+  auto choices = root->arr("choices");
+  if (!choices) return bad_answer(choices.error().message());
+  if (choices->empty()) return bad_answer("no choices");
+  auto first = choices->obj(0);
+  if (!first) return bad_answer(first.error().message());
+  auto msg = first->obj("message");
+  if (!msg) return bad_answer(msg.error().message());
+
+  ChatReply reply;
+  if (auto model = root->opt_str("model"); model && *model) reply.model = std::string(**model);
+  auto content = msg->opt_str("content");
+  if (!content) return bad_answer(content.error().message());
+  if (*content) reply.content = std::string(**content);
+
+  auto calls = msg->opt_arr("tool_calls");
+  if (!calls) return bad_answer(calls.error().message());
+  if (*calls) {
+    for (std::size_t i = 0; i < (*calls)->size(); ++i) {
+      auto call = (*calls)->obj(i);
+      if (!call) return bad_answer(call.error().message());
+      auto fn = call->obj("function");
+      if (!fn) return bad_answer(fn.error().message());
+      auto name = fn->nonempty_str("name");
+      if (!name) return bad_answer(name.error().message());
+      ToolCallRequest tc;
+      tc.name = std::string(*name);
+      if (auto id = call->opt_str("id"); id && *id && !(*id)->empty()) {
+        tc.id = std::string(**id);
+      } else {
+        tc.id = "call_" + std::to_string(i + 1);
+      }
+      // "arguments" is JSON text in the OpenAI API; some compatible servers send an object.
+      const auto* args = fn->get("arguments");
+      if (args == nullptr || args->IsNull()) {
+        tc.arguments = "{}";
+      } else if (args->IsString()) {
+        tc.arguments = std::string(json::view(*args));
+      } else {
+        tc.arguments = json::to_string(*args);
+      }
+      reply.tool_calls.push_back(std::move(tc));
+    }
+  }
+  if (reply.content.empty() && reply.tool_calls.empty()) return bad_answer("empty message");
+  return reply;
+}
+
+std::string assistant_tool_call_message(const ChatReply& reply) {
+  json::Writer w;
+  w.begin_object().field("role", "assistant");
+  if (reply.content.empty()) {
+    w.key("content").null();
+  } else {
+    w.field("content", reply.content);
+  }
+  w.key("tool_calls").begin_array();
+  for (const auto& tc : reply.tool_calls) {
+    w.begin_object()
+        .field("id", tc.id)
+        .field("type", "function")
+        .object_field("function")
+        .field("name", tc.name)
+        .field("arguments", tc.arguments)
+        .end_object()
+        .end_object();
+  }
+  w.end_array().end_object();
+  return w.take();
+}
+
+std::string tool_result_message(const ToolInvocation& result) {
+  std::string content;
+  if (result.ok) {
+    content = result.result_json;
+  } else {
+    json::Writer e;
+    e.begin_object().field("error", result.error).end_object();
+    content = e.take();
+  }
+  json::Writer w;
+  w.begin_object()
+      .field("role", "tool")
+      .field("tool_call_id", result.call_id)
+      .field("content", content)
+      .end_object();
+  return w.take();
+}
+
+OpenAiClient::OpenAiClient(LlmSettings settings, std::shared_ptr<http::Client> http)
+    : settings_(std::move(settings)), http_(std::move(http)) {
+  if (!http_) {
+    http::ClientOptions options;
+    options.connect_timeout = std::min(settings_.timeout, std::chrono::milliseconds{3000});
+    options.max_response_body = std::size_t{4} * 1024 * 1024;
+    http_ = std::make_shared<http::Client>(options);
+  }
+}
+
+OpenAiClient::~OpenAiClient() = default;
+
+core::Result<RemoteAnswer> OpenAiClient::complete(const RemoteRequest& request, ToolRunner& tools) {
+  const auto deadline = Clock::now() + settings_.timeout;
+  const double temperature = request.temperature.value_or(settings_.temperature);
+  auto messages = initial_messages(request);
+  RemoteAnswer answer;
+  answer.model = settings_.model;
+
+  for (int round = 0;; ++round) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) {
+      return core::Error(
+          core::Errc::timeout,
+          "the model did not finish within " + std::to_string(settings_.timeout.count()) + " ms");
+    }
+    const bool text_only = round >= settings_.max_tool_rounds;
+    http::ClientRequest req;
+    req.method = "POST";
+    req.url = settings_.base_url + "/chat/completions";
+    req.headers = {{"Authorization", "Bearer " + settings_.api_key},
+                   {"Content-Type", "application/json"},
+                   {"Accept", "application/json"}};
+    req.body = chat_request_body(settings_.model, messages, temperature, text_only);
+    req.timeout = left;
+    ++answer.calls;
+    auto res = http_->request(req);
+    if (!res) {
+      return core::Error(res.error().code(),
+                         "chat completions call failed: " + res.error().message());
+    }
+    if (res->status != 200) {
+      return core::Error(core::Errc::unavailable,
+                         "chat completions answered HTTP " + std::to_string(res->status));
+    }
+    auto reply = parse_chat_response(res->body);
+    if (!reply) return reply.error();
+    if (!reply->model.empty()) answer.model = truncate_utf8(reply->model, 128);
+
+    if (reply->tool_calls.empty() || text_only) {
+      if (reply->content.empty()) return bad_answer("no text after the tool rounds");
+      answer.text = truncate_utf8(reply->content, kMaxReplyBytes);
+      return answer;
+    }
+    messages.push_back(assistant_tool_call_message(*reply));
+    for (std::size_t i = 0; i < reply->tool_calls.size(); ++i) {
+      const auto& tc = reply->tool_calls[i];
+      ToolInvocation result;
+      if (i < kMaxToolCallsPerRound) {
+        result = tools.run(tc.name, tc.arguments, tc.id);
+        answer.tools.push_back(result);
+      } else {
+        result.call_id = tc.id;
+        result.ok = false;
+        result.error = "too many tool calls in one answer";
+      }
+      messages.push_back(tool_result_message(result));
+    }
+  }
+}
+
+bool CircuitBreaker::allow() const {
+  if (threshold_ <= 0) return true;
+  std::lock_guard lock(mu_);
+  return clock_->now() >= open_until_;
+}
+
+void CircuitBreaker::record_success() {
+  std::lock_guard lock(mu_);
+  failures_ = 0;
+  open_until_ = {};
+}
+
+void CircuitBreaker::record_failure() {
+  if (threshold_ <= 0) return;
+  std::lock_guard lock(mu_);
+  if (++failures_ >= threshold_) {
+    failures_ = threshold_;  // after the cooldown one more failure opens it again
+    open_until_ = clock_->now() + cooldown_;
+  }
+}
+
+}  // namespace lia::ai_orchestration

@@ -1,0 +1,134 @@
+#pragma once
+// The remote model: an OpenAI-compatible Chat Completions client with tools.
+//
+//   POST {base}/chat/completions   Authorization: Bearer {key}
+//   {"model", "messages": [system prompt, recent history, the customer's message],
+//    "tools": tool_definitions_json(), "tool_choice": "auto"}
+//
+// When the model calls tools they run through the ToolRunner and their results go back in a
+// second call (at most max_tool_rounds rounds; the last call asks for text only). The whole
+// exchange shares one deadline (timeout), so a slow server never holds a message longer.
+// Every failure — transport, timeout, HTTP status, unreadable or empty answer — is an
+// error; the caller falls back to the local assistant. Errors never quote message bodies.
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <lia/core/clock.hpp>
+#include <lia/core/result.hpp>
+
+#include "assistant.hpp"
+#include "threads.hpp"
+#include "tools.hpp"
+
+namespace lia::http {
+class Client;
+}
+
+namespace lia::ai_orchestration {
+
+struct LlmSettings {
+  std::string base_url;  // e.g. https://api.openai.com/v1 (no trailing slash)
+  std::string api_key;
+  std::string model = "gpt-4o-mini";
+  std::chrono::milliseconds timeout{8000};  // the whole exchange, tool rounds included
+  int max_tool_rounds = 2;
+  double temperature = 0.3;
+};
+
+struct RemoteRequest {
+  Assistant assistant = Assistant::apresentacao;
+  std::string system_prompt;  // the assistant's prompt (prompt_templates)
+  std::optional<std::string> customer_name;
+  std::string summary;                  // of the closed threads, may be empty
+  std::vector<HistoryMessage> history;  // oldest first, without the current message
+  std::string text;                     // the customer's message
+  std::optional<double> temperature;    // the prompt's, else the settings'
+};
+
+struct RemoteAnswer {
+  std::string text;
+  std::vector<ToolInvocation> tools;
+  std::string model;  // as the server named it, else the configured model
+  int calls = 0;      // HTTP calls made
+};
+
+class LlmClient {
+ public:
+  virtual ~LlmClient() = default;
+  virtual core::Result<RemoteAnswer> complete(const RemoteRequest& request, ToolRunner& tools) = 0;
+  virtual const std::string& model() const = 0;
+};
+
+// ---- the wire format (pure) ---------------------------------------------------------------
+
+struct ToolCallRequest {
+  std::string id;
+  std::string name;
+  std::string arguments;  // JSON text as the model wrote it
+};
+
+struct ChatReply {
+  std::string content;  // may be empty when the model only calls tools
+  std::vector<ToolCallRequest> tool_calls;
+  std::string model;
+};
+
+// The first messages of a request: system (prompt + customer name + summary), the history as
+// user/assistant turns, the customer's message. Each element is one message object as JSON.
+std::vector<std::string> initial_messages(const RemoteRequest& request);
+
+// The request body. tool_choice "auto" (or "none" when text_only).
+std::string chat_request_body(std::string_view model, const std::vector<std::string>& messages,
+                              double temperature, bool text_only);
+
+// Reads choices[0].message: content and tool_calls. Errors (invalid_argument) say what is
+// wrong with the answer, never what it says.
+core::Result<ChatReply> parse_chat_response(std::string_view body);
+
+// The assistant message that asked for the tools and one "tool" message per result, to send
+// back in the next call.
+std::string assistant_tool_call_message(const ChatReply& reply);
+std::string tool_result_message(const ToolInvocation& result);
+
+// ---- the client ---------------------------------------------------------------------------
+
+class OpenAiClient final : public LlmClient {
+ public:
+  explicit OpenAiClient(LlmSettings settings, std::shared_ptr<http::Client> http = {});
+  ~OpenAiClient() override;
+  core::Result<RemoteAnswer> complete(const RemoteRequest& request, ToolRunner& tools) override;
+  const std::string& model() const override { return settings_.model; }
+
+ private:
+  LlmSettings settings_;
+  std::shared_ptr<http::Client> http_;
+};
+
+// After `threshold` failures in a row the remote model is skipped for `cooldown`; then one
+// call is tried again (a failure opens it again at once). threshold 0 turns it off.
+// Thread-safe.
+class CircuitBreaker {
+ public:
+  CircuitBreaker(int threshold, std::chrono::milliseconds cooldown,
+                 const core::Clock& clock = core::SystemClock::instance())
+      : threshold_(threshold), cooldown_(cooldown), clock_(&clock) {}
+  bool allow() const;
+  void record_success();
+  void record_failure();
+
+ private:
+  int threshold_;
+  std::chrono::milliseconds cooldown_;
+  const core::Clock* clock_;
+  mutable std::mutex mu_;
+  int failures_ = 0;
+  core::SysTime open_until_{};
+};
+
+}  // namespace lia::ai_orchestration

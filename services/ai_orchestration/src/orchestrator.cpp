@@ -1,0 +1,102 @@
+#include "orchestrator.hpp"
+
+#include <lia/json/json.hpp>
+
+namespace lia::ai_orchestration {
+namespace {
+
+// The handoff a successful transfer_to_human call of the remote model asks for.
+std::optional<HandoffPlan> handoff_from_tools(const std::vector<ToolInvocation>& tools,
+                                              const Plan& plan) {
+  for (const auto& t : tools) {
+    if (t.tool != Tool::transfer_to_human || !t.ok) continue;
+    HandoffPlan h;
+    h.department = std::string(department_of(plan.assistant));
+    h.reason = "o assistente transferiu a conversa";
+    h.urgency = plan.analysis.urgency;
+    if (auto result = json::parse(t.result_json); result && result->IsObject()) {
+      if (result->HasMember("department") && (*result)["department"].IsString()) {
+        h.department = std::string(json::view((*result)["department"]));
+      }
+    }
+    if (auto args = json::parse(t.arguments_json); args && args->IsObject()) {
+      if (args->HasMember("reason") && (*args)["reason"].IsString() &&
+          (*args)["reason"].GetStringLength() > 0) {
+        h.reason = truncate_utf8(json::view((*args)["reason"]), 2000);
+      }
+    }
+    h.summary = "Assistente: " + std::string(to_string(plan.assistant)) +
+                ". Intenção: " + std::string(to_string(plan.analysis.intent)) + ".";
+    return h;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Orchestrator::Orchestrator(std::shared_ptr<LlmClient> remote,
+                           std::shared_ptr<CircuitBreaker> breaker,
+                           std::shared_ptr<PromptSource> prompts)
+    : remote_(std::move(remote)), breaker_(std::move(breaker)), prompts_(std::move(prompts)) {}
+
+Outcome Orchestrator::answer(const Turn& turn, const TurnContext& context,
+                             ToolRunner& tools) const {
+  const auto started = std::chrono::steady_clock::now();
+  Outcome out;
+  out.plan = plan_turn(turn);
+  out.handoff = out.plan.handoff;
+
+  const bool try_remote =
+      remote_ != nullptr && !out.plan.handoff && !(turn.text.empty() && turn.kind != "text");
+  bool answered = false;
+  if (try_remote) {
+    if (breaker_ && !breaker_->allow()) {
+      out.remote_error = "circuit open after repeated failures";
+    } else {
+      RemoteRequest req;
+      req.assistant = out.plan.assistant;
+      req.customer_name = turn.customer_name;
+      req.summary = context.summary;
+      req.history = context.history;
+      req.text = turn.text;
+      if (prompts_) {
+        if (auto p = prompts_->prompt(out.plan.assistant)) {
+          req.system_prompt = p->content;
+          if (!p->instructions.empty()) req.system_prompt += "\n\n" + p->instructions;
+          if (p->temperature) req.temperature = *p->temperature / 100.0;
+        }
+      }
+      auto remote = remote_->complete(req, tools);
+      if (remote) {
+        if (breaker_) breaker_->record_success();
+        out.text = std::move(remote->text);
+        out.model = std::move(remote->model);
+        out.tools = std::move(remote->tools);
+        out.handoff = handoff_from_tools(out.tools, out.plan);
+        if (out.plan.greet && out.text.find("LIA") == std::string::npos) {
+          // The first answer still introduces LIA, whatever the model wrote.
+          out.text = "Olá" + (turn.customer_name ? ", " + *turn.customer_name : std::string()) +
+                     "! Sou a LIA, assistente virtual. " + out.text;
+          out.text = truncate_utf8(out.text, 4000);
+        }
+        answered = true;
+      } else {
+        if (breaker_) breaker_->record_failure();
+        out.remote_error = remote.error().describe();
+      }
+    }
+  }
+  if (!answered) {
+    auto local = local_answer(turn, out.plan, tools);
+    out.text = std::move(local.text);
+    out.tools = std::move(local.tools);
+    out.model = std::string(kLocalModel);
+    out.fallback = try_remote;
+  }
+  out.latency_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::steady_clock::now() - started)
+                       .count();
+  return out;
+}
+
+}  // namespace lia::ai_orchestration

@@ -1,0 +1,48 @@
+#include "threads.hpp"
+
+#include "local_assistant.hpp"
+
+namespace lia::ai_orchestration {
+
+std::string summarize_thread(const SummaryInput& in) {
+  std::string s = "Resumo da conversa (" + std::to_string(in.message_count) +
+                  " mensagens, assistente " + std::string(to_string(in.assistant));
+  if (in.last_sentiment) {
+    const auto label = *in.last_sentiment == Sentiment::negative   ? "negativo"
+                       : *in.last_sentiment == Sentiment::positive ? "positivo"
+                                                                   : "neutro";
+    s += ", sentimento recente " + std::string(label);
+  }
+  s += ").";
+  if (!in.previous_summary.empty()) {
+    s += " Antes disso: " + truncate_utf8(in.previous_summary, 1200);
+  }
+  std::vector<const HistoryMessage*> customer;
+  std::vector<const HistoryMessage*> answers;
+  for (const auto& m : in.recent) {
+    if (m.text.empty()) continue;
+    (m.author == "customer" ? customer : answers).push_back(&m);
+  }
+  auto last = [](const std::vector<const HistoryMessage*>& v, std::size_t n) {
+    std::string out;
+    const std::size_t from = v.size() > n ? v.size() - n : 0;
+    for (std::size_t i = from; i < v.size(); ++i) {
+      if (!out.empty()) out += "; ";
+      out += "\"" + truncate_utf8(v[i]->text, 240) + "\"";
+    }
+    return out;
+  };
+  if (!customer.empty()) s += " Últimas mensagens do cliente: " + last(customer, 4) + ".";
+  if (!answers.empty()) s += " Últimas respostas: " + last(answers, 2) + ".";
+  return truncate_utf8(s, 4000);
+}
+
+std::vector<std::string> preserved_ids(const std::vector<HistoryMessage>& recent, std::size_t n) {
+  std::vector<std::string> ids;
+  for (auto it = recent.rbegin(); it != recent.rend() && ids.size() < n; ++it) {
+    if (it->author == "customer" && !it->message_id.empty()) ids.push_back(it->message_id);
+  }
+  return {ids.rbegin(), ids.rend()};
+}
+
+}  // namespace lia::ai_orchestration

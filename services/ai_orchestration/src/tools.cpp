@@ -1,0 +1,279 @@
+#include "tools.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+#include <lia/json/json.hpp>
+
+namespace lia::ai_orchestration {
+namespace {
+
+constexpr CoverageArea kCoverage[] = {
+    {"01", "São Paulo", "fibra", 1000},      {"02", "São Paulo", "fibra", 1000},
+    {"03", "São Paulo", "fibra", 1000},      {"04", "São Paulo", "fibra", 1000},
+    {"05", "São Paulo", "fibra", 1000},      {"130", "Campinas", "fibra", 1000},
+    {"131", "Campinas", "fibra", 1000},      {"200", "Rio de Janeiro", "fibra", 500},
+    {"201", "Rio de Janeiro", "fibra", 500}, {"220", "Rio de Janeiro", "fibra", 500},
+    {"300", "Belo Horizonte", "fibra", 500}, {"301", "Belo Horizonte", "fibra", 500},
+    {"800", "Curitiba", "fibra", 1000},      {"801", "Curitiba", "fibra", 1000},
+    {"880", "Florianópolis", "fibra", 500},
+};
+
+constexpr const char* kDepartments[] = {"support", "commercial", "financial", "cancellation",
+                                        "general"};
+
+ToolInvocation failed(ToolInvocation inv, std::string why) {
+  inv.ok = false;
+  inv.error = std::move(why);
+  inv.result_json.clear();
+  return inv;
+}
+
+ToolInvocation succeeded(ToolInvocation inv, std::string result) {
+  inv.ok = true;
+  inv.result_json = std::move(result);
+  inv.error.clear();
+  return inv;
+}
+
+// The CEP argument: 8 digits, or the reason it is not one.
+core::Result<std::string> cep_argument(const json::Obj& args) {
+  auto cep = args.str("cep");
+  if (!cep) return cep.error();
+  auto digits = normalize_cep(*cep);
+  if (!digits) {
+    return core::Error(core::Errc::invalid_argument,
+                       "argument 'cep' must be a CEP of 8 digits (e.g. 01310-100)");
+  }
+  return *digits;
+}
+
+std::string run_transfer(const json::Obj& args, std::string& error) {
+  auto reason = args.nonempty_str("reason");
+  if (!reason) {
+    error = reason.error().message();
+    return {};
+  }
+  auto dep = args.opt_str("department");
+  if (!dep) {
+    error = dep.error().message();
+    return {};
+  }
+  json::Writer w;
+  w.begin_object().field("transferred", true);
+  if (*dep) {
+    const auto d = **dep;
+    if (std::none_of(std::begin(kDepartments), std::end(kDepartments),
+                     [&](const char* k) { return d == k; })) {
+      error =
+          "argument 'department' must be one of support, commercial, financial, "
+          "cancellation, general";
+      return {};
+    }
+    w.field("department", d);
+  }
+  w.end_object();
+  return w.take();
+}
+
+}  // namespace
+
+std::string_view to_string(Tool t) noexcept {
+  switch (t) {
+    case Tool::transfer_to_human:
+      return "transfer_to_human";
+    case Tool::check_coverage:
+      return "check_coverage";
+    case Tool::lookup_outage:
+      return "lookup_outage";
+    case Tool::register_lead:
+      return "register_lead";
+    case Tool::register_complaint:
+      return "register_complaint";
+    case Tool::register_payment_promise:
+      return "register_payment_promise";
+  }
+  return "transfer_to_human";
+}
+
+std::optional<Tool> parse_tool(std::string_view name) noexcept {
+  for (Tool t : {Tool::transfer_to_human, Tool::check_coverage, Tool::lookup_outage,
+                 Tool::register_lead, Tool::register_complaint, Tool::register_payment_promise}) {
+    if (to_string(t) == name) return t;
+  }
+  return std::nullopt;
+}
+
+const std::string& tool_definitions_json() {
+  static const std::string defs =
+      R"([)"
+      R"({"type":"function","function":{"name":"transfer_to_human","description":"Transfere a conversa para um atendente humano. Use quando o cliente pedir uma pessoa, estiver muito irritado ou o assunto exigir um humano.","parameters":{"type":"object","properties":{"reason":{"type":"string","description":"Motivo da transferência, em poucas palavras."},"department":{"type":"string","enum":["support","commercial","financial","cancellation","general"],"description":"Setor que deve assumir."}},"required":["reason"],"additionalProperties":false}}},)"
+      R"({"type":"function","function":{"name":"check_coverage","description":"Verifica se há cobertura de internet fibra no CEP do cliente.","parameters":{"type":"object","properties":{"cep":{"type":"string","description":"CEP com 8 dígitos, ex.: 01310-100."}},"required":["cep"],"additionalProperties":false}}},)"
+      R"({"type":"function","function":{"name":"lookup_outage","description":"Consulta se há falha massiva (queda de rede) aberta na região do CEP.","parameters":{"type":"object","properties":{"cep":{"type":"string","description":"CEP com 8 dígitos."}},"required":["cep"],"additionalProperties":false}}},)"
+      R"({"type":"function","function":{"name":"register_lead","description":"Registra o interesse de compra do cliente para a equipe comercial.","parameters":{"type":"object","properties":{"interest":{"type":"string","description":"O que o cliente quer (plano, upgrade, instalação)."},"plan":{"type":"string","description":"Plano escolhido, se houver."},"cep":{"type":"string","description":"CEP de instalação, se informado."},"name":{"type":"string","description":"Nome do cliente, se informado."}},"required":["interest"],"additionalProperties":false}}},)"
+      R"({"type":"function","function":{"name":"register_complaint","description":"Registra uma reclamação formal na ouvidoria e devolve o protocolo.","parameters":{"type":"object","properties":{"description":{"type":"string","description":"Resumo da reclamação."},"category":{"type":"string","description":"Categoria: atendimento, tecnico, financeiro, comercial ou outro."}},"required":["description"],"additionalProperties":false}}},)"
+      R"({"type":"function","function":{"name":"register_payment_promise","description":"Registra a promessa de pagamento do cliente (dia do mês ou data).","parameters":{"type":"object","properties":{"day":{"type":"integer","minimum":1,"maximum":31,"description":"Dia do mês em que o cliente promete pagar."},"date":{"type":"string","description":"Data prometida, AAAA-MM-DD."},"amount":{"type":"number","minimum":0,"description":"Valor prometido em reais, se informado."}},"additionalProperties":false}}})"
+      R"(])";
+  return defs;
+}
+
+std::optional<CoverageArea> coverage_for(std::string_view cep) {
+  std::optional<CoverageArea> best;
+  for (const auto& area : kCoverage) {
+    if (cep.substr(0, area.prefix.size()) == area.prefix &&
+        (!best || area.prefix.size() > best->prefix.size())) {
+      best = area;
+    }
+  }
+  return best;
+}
+
+std::string format_cep(std::string_view cep) {
+  if (cep.size() != 8) return std::string(cep);
+  return std::string(cep.substr(0, 5)) + "-" + std::string(cep.substr(5));
+}
+
+std::optional<std::string> normalize_cep(std::string_view text) {
+  std::string digits;
+  for (char c : text) {
+    if (c >= '0' && c <= '9') {
+      digits += c;
+    } else if (c != '-' && c != '.' && c != ' ') {
+      return std::nullopt;
+    }
+  }
+  if (digits.size() != 8) return std::nullopt;
+  return digits;
+}
+
+std::string protocol_for(std::string_view prefix, std::string_view message_id) {
+  std::string hex;
+  for (char c : message_id) {
+    if (std::isxdigit(static_cast<unsigned char>(c)) != 0) {
+      hex += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    }
+  }
+  if (hex.size() < 8) hex.insert(0, 8 - hex.size(), '0');
+  return std::string(prefix) + "-" + hex.substr(hex.size() - 8);
+}
+
+ToolInvocation BuiltinTools::run(std::string_view name, std::string_view arguments_json,
+                                 std::string call_id) {
+  ToolInvocation inv;
+  inv.call_id = std::move(call_id);
+  const auto tool = parse_tool(name);
+  auto doc = json::parse(arguments_json.empty() ? std::string_view("{}") : arguments_json);
+  if (doc && doc->IsObject()) inv.arguments_json = json::to_string(*doc);
+  if (!tool) {
+    // Reported as a failed transfer_to_human: the event's tool enum has no "unknown".
+    inv.tool = Tool::transfer_to_human;
+    return failed(std::move(inv), "unknown tool '" + std::string(name.substr(0, 64)) + "'");
+  }
+  inv.tool = *tool;
+  if (!doc) return failed(std::move(inv), "arguments are not JSON: " + doc.error().message());
+  auto args = json::Obj::root(*doc);
+  if (!args) return failed(std::move(inv), "arguments must be a JSON object");
+
+  switch (*tool) {
+    case Tool::transfer_to_human: {
+      std::string error;
+      auto result = run_transfer(*args, error);
+      if (!error.empty()) return failed(std::move(inv), error);
+      return succeeded(std::move(inv), std::move(result));
+    }
+    case Tool::check_coverage: {
+      auto cep = cep_argument(*args);
+      if (!cep) return failed(std::move(inv), cep.error().message());
+      json::Writer w;
+      w.begin_object().field("cep", *cep);
+      if (auto area = coverage_for(*cep)) {
+        w.field("covered", true)
+            .field("city", area->city)
+            .field("technology", area->technology)
+            .field("max_mbps", area->max_mbps);
+      } else {
+        w.field("covered", false);
+      }
+      w.end_object();
+      return succeeded(std::move(inv), w.take());
+    }
+    case Tool::lookup_outage: {
+      auto cep = cep_argument(*args);
+      if (!cep) return failed(std::move(inv), cep.error().message());
+      std::optional<Outage> outage;
+      if (outages_ != nullptr) {
+        auto found = outages_->find(*cep);
+        if (!found) return failed(std::move(inv), "the outage table is unavailable");
+        outage = std::move(*found);
+      }
+      json::Writer w;
+      w.begin_object().field("cep", *cep).field("outage", outage.has_value());
+      if (outage) {
+        w.field("outage_id", outage->id)
+            .field("region", outage->region)
+            .field("description", outage->description)
+            .field("eta", outage->eta);
+      }
+      w.end_object();
+      return succeeded(std::move(inv), w.take());
+    }
+    case Tool::register_lead: {
+      auto interest = args->nonempty_str("interest");
+      if (!interest) return failed(std::move(inv), interest.error().message());
+      if (auto cep = args->opt_str("cep"); !cep) {
+        return failed(std::move(inv), cep.error().message());
+      } else if (*cep && !normalize_cep(**cep)) {
+        return failed(std::move(inv), "argument 'cep' must be a CEP of 8 digits");
+      }
+      json::Writer w;
+      w.begin_object()
+          .field("registered", true)
+          .field("protocol", protocol_for("LEAD", context_.message_id))
+          .end_object();
+      return succeeded(std::move(inv), w.take());
+    }
+    case Tool::register_complaint: {
+      auto description = args->nonempty_str("description");
+      if (!description) return failed(std::move(inv), description.error().message());
+      json::Writer w;
+      w.begin_object()
+          .field("registered", true)
+          .field("protocol", protocol_for("OUV", context_.message_id))
+          .field("deadline_business_days", 5)
+          .end_object();
+      return succeeded(std::move(inv), w.take());
+    }
+    case Tool::register_payment_promise: {
+      auto day = args->opt_i64("day");
+      if (!day) return failed(std::move(inv), day.error().message());
+      auto date = args->opt_str("date");
+      if (!date) return failed(std::move(inv), date.error().message());
+      auto amount = args->opt_num("amount");
+      if (!amount) return failed(std::move(inv), amount.error().message());
+      if (!*day && !*date) return failed(std::move(inv), "give 'day' or 'date'");
+      if (*day && (**day < 1 || **day > 31)) {
+        return failed(std::move(inv), "argument 'day' must be between 1 and 31");
+      }
+      if (*date && !(**date).empty()) {
+        const auto d = **date;
+        const bool shape = d.size() == 10 && d[4] == '-' && d[7] == '-' &&
+                           std::all_of(d.begin(), d.end(),
+                                       [](char c) { return c == '-' || (c >= '0' && c <= '9'); });
+        if (!shape) return failed(std::move(inv), "argument 'date' must be YYYY-MM-DD");
+      }
+      if (*amount && **amount < 0) {
+        return failed(std::move(inv), "argument 'amount' must not be negative");
+      }
+      json::Writer w;
+      w.begin_object().field("registered", true);
+      if (*day) w.field("day", **day);
+      if (*date) w.field("date", **date);
+      if (*amount) w.field("amount", **amount);
+      w.end_object();
+      return succeeded(std::move(inv), w.take());
+    }
+  }
+  return failed(std::move(inv), "unknown tool");
+}
+
+}  // namespace lia::ai_orchestration

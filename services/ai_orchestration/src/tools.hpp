@@ -1,0 +1,105 @@
+#pragma once
+// The assistants' tools as functions: their JSON-schema definitions (what the remote model
+// is offered) and their built-in implementations. The business effect of a lead, complaint
+// or payment promise belongs to conversation, which records it from ai.tool.invoked; here a
+// tool checks its arguments and answers.
+//
+//   BuiltinTools tools(&outages, {.message_id = id});
+//   ToolInvocation r = tools.run("check_coverage", R"({"cep":"01310-100"})", "call_1");
+//   r.ok; r.result_json == {"cep":"01310100","covered":true,...}
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <lia/core/result.hpp>
+
+namespace lia::ai_orchestration {
+
+enum class Tool {
+  transfer_to_human,
+  check_coverage,
+  lookup_outage,
+  register_lead,
+  register_complaint,
+  register_payment_promise,
+};
+std::string_view to_string(Tool t) noexcept;
+std::optional<Tool> parse_tool(std::string_view name) noexcept;
+
+// The Chat Completions "tools" array: one {"type":"function","function":{name, description,
+// parameters}} per tool, parameters as JSON Schema.
+const std::string& tool_definitions_json();
+
+// One call of a tool and what came of it (the data of ai.tool.invoked).
+struct ToolInvocation {
+  Tool tool = Tool::transfer_to_human;
+  std::string call_id;
+  std::string arguments_json = "{}";  // always a JSON object
+  bool ok = false;
+  std::string result_json;  // a JSON object when ok
+  std::string error;        // why not, when !ok
+};
+
+// A covered region of the built-in coverage table.
+struct CoverageArea {
+  std::string_view prefix;  // leading digits of the CEP
+  std::string_view city;
+  std::string_view technology;
+  int max_mbps;
+};
+// The area covering a CEP (8 digits), if any.
+std::optional<CoverageArea> coverage_for(std::string_view cep);
+// "01310-100" for "01310100".
+std::string format_cep(std::string_view cep);
+// The CEP's 8 digits from "01310-100", "01.310-100" or "01310100"; nullopt otherwise.
+std::optional<std::string> normalize_cep(std::string_view text);
+
+struct Outage {
+  std::string id;
+  std::string cep_prefix;
+  std::string region;
+  std::string description;
+  std::optional<std::string> eta;  // RFC 3339
+};
+
+// Open outages (the service's outages table; tests use a fake).
+class OutageSource {
+ public:
+  virtual ~OutageSource() = default;
+  // The open outage whose prefix covers the CEP (the longest prefix wins), if any.
+  virtual core::Result<std::optional<Outage>> find(std::string_view cep) = 0;
+};
+
+class ToolRunner {
+ public:
+  virtual ~ToolRunner() = default;
+  // Runs the tool `name` with the model's arguments (JSON text). Never throws; failures are
+  // invocations with ok = false and the reason (an unknown tool name maps to
+  // transfer_to_human with ok = false, since it must still be reported).
+  virtual ToolInvocation run(std::string_view name, std::string_view arguments_json,
+                             std::string call_id) = 0;
+};
+
+struct ToolContext {
+  std::string message_id;  // the customer's stored message: protocols derive from it
+};
+
+class BuiltinTools final : public ToolRunner {
+ public:
+  // `outages` may be null: lookup_outage then finds none.
+  BuiltinTools(OutageSource* outages, ToolContext context)
+      : outages_(outages), context_(std::move(context)) {}
+  ToolInvocation run(std::string_view name, std::string_view arguments_json,
+                     std::string call_id) override;
+
+ private:
+  OutageSource* outages_;
+  ToolContext context_;
+};
+
+// A protocol number derived from the message id: "OUV-1A2B3C4D".
+std::string protocol_for(std::string_view prefix, std::string_view message_id);
+
+}  // namespace lia::ai_orchestration

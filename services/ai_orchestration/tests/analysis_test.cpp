@@ -1,0 +1,161 @@
+#include "analysis.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace lia::ai_orchestration;
+
+TEST_CASE("intent routes by keyword, whatever the accents or the case") {
+  struct Case {
+    const char* text;
+    Intent intent;
+  };
+  const Case cases[] = {
+      {"minha internet caiu!!!", Intent::suporte},
+      {"MINHA INTERNET CAIU", Intent::suporte},
+      {"estou sem conexão desde ontem", Intent::suporte},
+      {"Estou SEM CONEXAO", Intent::suporte},
+      {"a internet está muito lenta", Intent::suporte},
+      {"o wi-fi não pega no quarto", Intent::suporte},
+      {"o modem está com a luz vermelha", Intent::suporte},
+      {"roteador piscando sem sinal", Intent::suporte},
+      {"quais são os planos?", Intent::comercial},
+      {"Quero contratar fibra", Intent::comercial},
+      {"quanto custa o plano de 500 mega?", Intent::comercial},
+      {"quero fazer um upgrade de velocidade", Intent::comercial},
+      {"Qual o PREÇO?", Intent::comercial},
+      {"segunda via do boleto", Intent::financeiro},
+      {"preciso da 2ª via da fatura", Intent::financeiro},
+      {"posso pagar com pix?", Intent::financeiro},
+      {"fui cobrado duas vezes, débito indevido", Intent::financeiro},
+      {"QUERO CANCELAR", Intent::cancelamento},
+      {"quero cancelar porque a internet caiu de novo", Intent::cancelamento},
+      {"desejo encerrar contrato", Intent::cancelamento},
+      {"vou desistir do serviço", Intent::cancelamento},
+      {"quero fazer uma reclamação", Intent::ouvidoria},
+      {"isso é um absurdo, vou na ouvidoria", Intent::ouvidoria},
+      {"vou abrir reclamação na Anatel", Intent::ouvidoria},
+      {"quero falar com um atendente", Intent::human},
+      {"obrigado!", Intent::thanks},
+      {"tchau", Intent::goodbye},
+      {"Olá, bom dia", Intent::greeting},
+      {"hmm", Intent::none},
+  };
+  for (const auto& c : cases) {
+    INFO(c.text);
+    CHECK(analyze(c.text).intent == c.intent);
+  }
+}
+
+TEST_CASE("topics name what the message is about") {
+  auto a = analyze("Minha internet caiu e o roteador está com luz vermelha");
+  CHECK(a.department_intent == Intent::suporte);
+  CHECK(std::find(a.topics.begin(), a.topics.end(), "sem_conexao") != a.topics.end());
+  CHECK(std::find(a.topics.begin(), a.topics.end(), "equipamento") != a.topics.end());
+  auto b = analyze("segunda via do boleto");
+  CHECK(std::find(b.topics.begin(), b.topics.end(), "segunda_via") != b.topics.end());
+}
+
+TEST_CASE("asking for a person is recognised in its usual forms") {
+  for (const char* text : {"quero falar com um atendente", "ATENDENTE", "tem algum humano ai?",
+                           "quero falar com uma pessoa", "preciso falar com alguém",
+                           "me passa pro atendimento humano"}) {
+    INFO(text);
+    CHECK(analyze(text).asks_for_human);
+  }
+  CHECK_FALSE(analyze("minha internet caiu").asks_for_human);
+  // A department request for a person keeps its department intent.
+  auto a = analyze("quero falar com um atendente sobre meu boleto");
+  CHECK(a.asks_for_human);
+  CHECK(a.department_intent == Intent::financeiro);
+}
+
+TEST_CASE("sentiment reads positive, neutral and negative with a score in -1..1") {
+  auto pos = score_sentiment("muito obrigado, o atendimento foi otimo");
+  CHECK(pos.label == Sentiment::positive);
+  CHECK(pos.score > 0.3);
+  CHECK(pos.score <= 1.0);
+
+  auto neutral = score_sentiment("qual o horario de atendimento");
+  CHECK(neutral.label == Sentiment::neutral);
+  CHECK(neutral.score == Approx(0.0));
+
+  auto neg = score_sentiment("que servico pessimo, um absurdo");
+  CHECK(neg.label == Sentiment::negative);
+  CHECK(neg.score < -0.5);
+  CHECK(neg.score >= -1.0);
+
+  // Greetings are not praise.
+  CHECK(score_sentiment("boa tarde").label == Sentiment::neutral);
+}
+
+TEST_CASE("negations flip the sentiment of the next words") {
+  CHECK(score_sentiment("nao gostei").label == Sentiment::negative);
+  CHECK(score_sentiment("gostei").label == Sentiment::positive);
+  CHECK(score_sentiment("nao foi bom").label == Sentiment::negative);
+  CHECK(score_sentiment("nao esta ruim").score > 0);
+  CHECK(score_sentiment("nunca funcionou").label == Sentiment::negative);
+  // The accents of the customer's text fold away first.
+  CHECK(analyze("Não gostei do atendimento").sentiment.label == Sentiment::negative);
+}
+
+TEST_CASE("urgency: normal, high for urgent words or several signals, urgent for many") {
+  CHECK(analyze("qual o valor do plano").urgency == Urgency::normal);
+  CHECK(analyze("minha internet caiu!!!").urgency == Urgency::normal);
+  CHECK(analyze("QUERO CANCELAR").urgency == Urgency::normal);
+  CHECK(analyze("preciso urgente da segunda via").urgency == Urgency::high);
+  CHECK(analyze("preciso disso hoje, agora").urgency == Urgency::high);
+  CHECK(analyze("SEM INTERNET AGORA!!!").urgency == Urgency::high);
+  CHECK(analyze("URGENTE!!! PRECISO DA INTERNET AGORA, TRABALHO DE HOME OFFICE HOJE!!!").urgency ==
+        Urgency::urgent);
+}
+
+TEST_CASE("repeated complaints raise the urgency") {
+  const char* text = "continua sem internet";
+  CHECK(analyze(text, {.prior_negative_streak = 0}).urgency == Urgency::normal);
+  CHECK(analyze("caiu de novo", {.prior_negative_streak = 0}).repeated_complaint);
+  CHECK(analyze("caiu de novo, hoje", {.prior_negative_streak = 0}).urgency == Urgency::high);
+  CHECK(analyze("a internet caiu", {.prior_negative_streak = 4}).urgency == Urgency::high);
+  // A streak only counts when this message reads negative too.
+  CHECK(analyze("obrigado", {.prior_negative_streak = 6}).urgency == Urgency::normal);
+}
+
+TEST_CASE("insults and legal threats are flagged") {
+  CHECK(analyze("voces sao uns incompetentes").insult);
+  CHECK(analyze("bando de LADRÕES").insult);
+  CHECK_FALSE(analyze("a internet esta lenta").insult);
+  CHECK(analyze("vou no PROCON").legal_threat);
+  CHECK(analyze("vou reclamar na anatel").legal_threat);
+  CHECK_FALSE(analyze("quero a segunda via").legal_threat);
+}
+
+TEST_CASE("a CEP is found in its written forms and not inside other numbers") {
+  CHECK(find_cep("meu cep é 01310-100") == "01310100");
+  CHECK(find_cep("CEP: 01.310-100, ap 12") == "01310100");
+  CHECK(find_cep("cep 20040002") == "20040002");
+  CHECK(find_cep("o CEP 13083-970.") == "13083970");
+  CHECK_FALSE(find_cep("meu telefone 11987654321").has_value());
+  CHECK_FALSE(find_cep("20040002").has_value());  // 8 bare digits need the word CEP
+  CHECK_FALSE(find_cep("123456-789").has_value());
+  CHECK_FALSE(find_cep("01310-1000").has_value());
+  CHECK_FALSE(find_cep("").has_value());
+}
+
+TEST_CASE("a payment promise names its day") {
+  CHECK(find_payment_day("vou pagar dia 15") == 15);
+  CHECK(find_payment_day("consigo pagar no dia 5 do mes que vem") == 5);
+  CHECK(find_payment_day("dia 20 eu pago") == 20);
+  CHECK_FALSE(find_payment_day("vou pagar dia 45").has_value());
+  CHECK_FALSE(find_payment_day("a internet caiu dia 15").has_value());
+  CHECK(analyze("Vou pagar DIA 10, pode ser?").payment_day == 10);
+}
+
+TEST_CASE("analysis never fails on odd input") {
+  for (const char* text : {"", "   ", "!!!!!!", "😡😡😡", "\xff\xfe broken utf8", "1234567890"}) {
+    INFO(text);
+    auto a = analyze(text);
+    CHECK(a.sentiment.score >= -1.0);
+    CHECK(a.sentiment.score <= 1.0);
+  }
+  std::string long_text(20000, 'a');
+  CHECK(analyze(long_text).intent == Intent::none);
+}

@@ -1,0 +1,163 @@
+// The REST API on a real server and database.
+#include <catch2/catch.hpp>
+
+#include <lia/auth/auth.hpp>
+#include <lia/http/client.hpp>
+#include <lia/http/server.hpp>
+
+#include "api.hpp"
+#include "handler.hpp"
+#include "store.hpp"
+#include "support.hpp"
+
+using namespace lia::ai_orchestration;
+using namespace lia::ai_orchestration::test;
+using namespace std::chrono_literals;
+namespace http = lia::http;
+
+namespace {
+
+constexpr const char* kSecret = "test-jwt-secret";
+
+std::string token(lia::auth::Role role) {
+  lia::auth::Claims c;
+  c.subject = lia::core::Uuid::v7().str();
+  c.username = "ana";
+  c.role = role;
+  c.issued_at = std::chrono::duration_cast<std::chrono::seconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+  c.expires_at = c.issued_at + 3600;
+  return lia::auth::sign_jwt(c, kSecret);
+}
+
+struct Api {
+  Db db;
+  std::shared_ptr<PgPrompts> prompts = std::make_shared<PgPrompts>(db.pool, db.schema);
+  std::unique_ptr<http::Server> server;
+  http::Client client;
+
+  explicit Api(std::string secret = kSecret) {
+    http::Router router;
+    add_api_routes(router, {db.pool, db.schema, std::move(secret), prompts});
+    http::ServerOptions opts;
+    opts.address = "127.0.0.1";
+    opts.port = 0;
+    server = std::make_unique<http::Server>(opts, std::move(router));
+    REQUIRE(server->start().ok());
+  }
+  ~Api() { server->stop(1s); }
+
+  http::ClientResponse call(const std::string& method, const std::string& path,
+                            std::optional<lia::auth::Role> role, std::string body = {}) {
+    http::ClientRequest req;
+    req.method = method;
+    req.url = "http://127.0.0.1:" + std::to_string(server->port()) + path;
+    if (role) req.headers.add("Authorization", "Bearer " + token(*role));
+    if (!body.empty()) req.headers.add("Content-Type", "application/json");
+    req.body = std::move(body);
+    req.timeout = 5s;
+    auto res = client.request(req);
+    REQUIRE(res.ok());
+    return *res;
+  }
+};
+
+bool has(const std::string& body, const std::string& s) {
+  return body.find(s) != std::string::npos;
+}
+
+}  // namespace
+
+TEST_CASE("the API needs a valid token and the right role") {
+  Api api;
+  CHECK(api.call("GET", "/api/ai/assistants", std::nullopt).status == 401);
+  auto ok = api.call("GET", "/api/ai/assistants", lia::auth::Role::agent);
+  CHECK(ok.status == 200);
+  CHECK(has(ok.body, R"("assistant":"suporte","department":"support")"));
+  CHECK(api.call("GET", "/api/ai/prompts", lia::auth::Role::agent).status == 403);
+  CHECK(
+      api.call("PUT", "/api/ai/prompts/suporte", lia::auth::Role::supervisor, R"({"content":"x"})")
+          .status == 403);
+}
+
+TEST_CASE("without LIA_JWT_SECRET the API answers 503") {
+  Api api("");
+  auto r = api.call("GET", "/api/ai/assistants", lia::auth::Role::admin);
+  CHECK(r.status == 503);
+  CHECK(has(r.body, "LIA_JWT_SECRET"));
+}
+
+TEST_CASE("prompts are listed and a new version replaces the active one") {
+  Api api;
+  auto list = api.call("GET", "/api/ai/prompts", lia::auth::Role::supervisor);
+  REQUIRE(list.status == 200);
+  CHECK(has(list.body, R"("assistant":"cobranca")"));
+  CHECK(has(list.body, R"("version":"1.0.0")"));
+
+  // The cache sees the old prompt first, then the new one after the update.
+  REQUIRE(api.prompts->prompt(Assistant::suporte)->content.find("suporte técnico") !=
+          std::string::npos);
+  auto put = api.call("PUT", "/api/ai/prompts/suporte", lia::auth::Role::admin,
+                      R"({"content":"Você é a LIA do suporte, versão nova.","temperature":15})");
+  REQUIRE(put.status == 200);
+  CHECK(has(put.body, R"("version":"1.1.0")"));
+  CHECK(api.prompts->prompt(Assistant::suporte)->content ==
+        "Você é a LIA do suporte, versão nova.");
+  CHECK(api.prompts->prompt(Assistant::suporte)->temperature == 15);
+  CHECK(api.db.count("prompt_templates WHERE assistant_type = 'suporte'") == 2);
+  CHECK(api.db.count("prompt_templates WHERE assistant_type = 'suporte' AND status = 'active'") ==
+        1);
+
+  CHECK(api.call("PUT", "/api/ai/prompts/marketing", lia::auth::Role::admin, R"({"content":"x"})")
+            .status == 404);
+  CHECK(api.call("PUT", "/api/ai/prompts/suporte", lia::auth::Role::admin, R"({"content":""})")
+            .status == 400);
+}
+
+TEST_CASE("outages are registered, found by the tool and closed") {
+  Api api;
+  auto created = api.call(
+      "POST", "/api/ai/outages", lia::auth::Role::supervisor,
+      R"({"cep_prefix":"01310","region":"Bela Vista","description":"fibra rompida","eta":"2026-11-22T21:00:00Z"})");
+  REQUIRE(created.status == 201);
+  auto doc = lia::json::parse(created.body);
+  REQUIRE(doc.ok());
+  const std::string id = (*doc)["id"].GetString();
+
+  PgOutages outages(api.db.pool, api.db.schema);
+  auto found = outages.find("01310100");
+  REQUIRE(found.ok());
+  REQUIRE(found->has_value());
+  CHECK((*found)->region == "Bela Vista");
+  CHECK((*found)->eta == "2026-11-22T18:00:00-03:00");
+  CHECK_FALSE(outages.find("20040002")->has_value());
+
+  auto list = api.call("GET", "/api/ai/outages", lia::auth::Role::agent);
+  CHECK(has(list.body, "Bela Vista"));
+  CHECK(api.call("POST", "/api/ai/outages", lia::auth::Role::supervisor, R"({"cep_prefix":"x"})")
+            .status == 400);
+  CHECK(api.call("POST", "/api/ai/outages", lia::auth::Role::agent, R"({})").status == 403);
+
+  CHECK(api.call("POST", "/api/ai/outages/" + id + "/close", lia::auth::Role::supervisor).status ==
+        200);
+  CHECK(api.call("POST", "/api/ai/outages/" + id + "/close", lia::auth::Role::supervisor).status ==
+        404);
+  CHECK_FALSE(outages.find("01310100")->has_value());
+  CHECK(api.call("POST", "/api/ai/outages/nope/close", lia::auth::Role::supervisor).status == 400);
+}
+
+TEST_CASE("a conversation's threads are listed") {
+  Api api;
+  auto handler = std::make_shared<Handler>(
+      api.db.pool, std::make_shared<const Orchestrator>(nullptr, nullptr, nullptr),
+      HandlerOptions{api.db.schema, 20, 55});
+  Chat chat;
+  REQUIRE(handler->handle(chat.created()).ok());
+  REQUIRE(handler->handle(chat.inbound("oi")).ok());
+  auto r = api.call("GET", "/api/ai/conversations/" + chat.conversation_id + "/threads",
+                    lia::auth::Role::agent);
+  REQUIRE(r.status == 200);
+  CHECK(has(r.body, R"("message_count":1)"));
+  CHECK(api.call("GET", "/api/ai/conversations/xyz/threads", lia::auth::Role::agent).status == 400);
+}

@@ -1,0 +1,407 @@
+// The consumer of conversation.events.v1 against the real PostgreSQL: crafted events in,
+// read model and outbox out.
+#include <catch2/catch.hpp>
+
+#include <lia/core/uuid.hpp>
+#include <lia/pg/tx.hpp>
+
+#include "handler.hpp"
+#include "support.hpp"
+
+using namespace lia::ai_orchestration;
+using namespace lia::ai_orchestration::test;
+namespace types = lia::events::types;
+
+namespace {
+
+struct Fixture {
+  Db db;
+  std::shared_ptr<Handler> handler;
+  explicit Fixture(HandlerOptions options = {}) {
+    options.schema = db.schema;
+    handler = std::make_shared<Handler>(
+        db.pool, std::make_shared<const Orchestrator>(nullptr, nullptr, nullptr), options);
+  }
+  void ok(const lia::kafka::Message& m) {
+    auto st = handler->handle(m);
+    if (!st) FAIL(st.error().describe());
+  }
+};
+
+}  // namespace
+
+TEST_CASE("an inbound message gets a reply and an analysis in the outbox") {
+  Fixture fx;
+  Chat chat;
+  fx.ok(chat.created());
+  const auto message_id = lia::core::Uuid::v7().str();
+  fx.ok(chat.inbound("Oi, minha internet caiu!!!", "ai", message_id));
+
+  const auto all = outbox(fx.db);  // each validated against its schema
+  const auto replies = of_type(all, types::ai_reply_generated);
+  const auto analyses = of_type(all, types::ai_analysis_completed);
+  const auto changes = of_type(all, types::ai_assistant_changed);
+  REQUIRE(replies.size() == 1);
+  REQUIRE(analyses.size() == 1);
+  REQUIRE(changes.size() == 1);
+  CHECK(of_type(all, types::ai_handoff_requested).empty());
+
+  const auto& reply = replies[0];
+  CHECK(reply.topic == "ai.events.v1");
+  CHECK(reply.key == chat.key());
+  CHECK(reply.event.source == "/lia/ai_orchestration");
+  CHECK(reply.event.subject == chat.conversation_id);
+  CHECK(reply.str("in_reply_to") == message_id);
+  CHECK(reply.str("delivery") == "send");
+  CHECK(reply.str("model") == "local-pt-br");
+  CHECK(reply.str("fallback") == "false");
+  CHECK(reply.str("assistant") == "suporte");
+  CHECK(reply.str("text").rfind("Olá! Sou a LIA", 0) == 0);
+  CHECK(lia::core::Uuid::parse(reply.str("reply_id")).has_value());
+  CHECK(reply.str("reply_id") != message_id);
+  CHECK_FALSE(reply.str("thread_id").empty());
+
+  CHECK(analyses[0].str("message_id") == message_id);
+  CHECK(analyses[0].str("sentiment") == "negative");
+  CHECK(analyses[0].str("intent") == "suporte_tecnico");
+  CHECK(changes[0].str("from_assistant") == "apresentacao");
+  CHECK(changes[0].str("to_assistant") == "suporte");
+  // The assistant change comes first, the reply after the analysis.
+  CHECK(all.front().event.type == types::ai_assistant_changed);
+  CHECK(all.back().event.type == types::ai_reply_generated);
+
+  auto row = fx.db.pool->exec(
+      "SELECT assistant_type, message_count, customer_message_count, sentiment FROM " +
+          fx.db.schema + ".conversations WHERE conversation_id = $1",
+      chat.conversation_id);
+  REQUIRE(row.ok());
+  REQUIRE(row->size() == 1);
+  CHECK((*row)[0].get<std::string>(0) == "suporte");
+  CHECK((*row)[0].get<int>(1) == 1);
+  CHECK((*row)[0].get<int>(2) == 1);
+  CHECK((*row)[0].get<std::string>(3) == "negative");
+  CHECK(fx.db.count("recent_messages") == 1);
+  CHECK(fx.db.count("conversation_threads WHERE closed_at IS NULL AND message_count = 1") == 1);
+}
+
+TEST_CASE("a redelivered event gives no second reply") {
+  Fixture fx;
+  Chat chat;
+  fx.ok(chat.created());
+  const auto m = chat.inbound("segunda via do boleto");
+  fx.ok(m);
+  const auto before = outbox(fx.db).size();
+  REQUIRE(before >= 2);
+  fx.ok(m);
+  fx.ok(m);
+  CHECK(outbox(fx.db).size() == before);
+  CHECK(of_type(outbox(fx.db), types::ai_reply_generated).size() == 1);
+  CHECK(fx.db.count("recent_messages") == 1);
+}
+
+TEST_CASE("a transferred conversation gets no AI answer") {
+  Fixture fx;
+  Chat chat;
+  fx.ok(chat.created());
+  fx.ok(chat.transferred("human"));
+  fx.ok(chat.inbound("alô? minha internet caiu"));
+  CHECK(outbox(fx.db).empty());
+  // The message still counts in the read model.
+  CHECK(fx.db.count("recent_messages") == 1);
+  auto row = fx.db.pool->exec("SELECT status, mode FROM " + fx.db.schema + ".conversations");
+  REQUIRE(row.ok());
+  CHECK((*row)[0].get<std::string>(0) == "transferred");
+  CHECK((*row)[0].get<std::string>(1) == "human");
+}
+
+TEST_CASE("a resolved conversation gets no answer until it is reopened") {
+  Fixture fx;
+  Chat chat;
+  fx.ok(chat.created());
+  fx.ok(chat.inbound("oi"));
+  REQUIRE(of_type(outbox(fx.db), types::ai_reply_generated).size() == 1);
+  fx.ok(chat.resolved());
+  fx.ok(chat.inbound("ainda estão ai?"));
+  CHECK(of_type(outbox(fx.db), types::ai_reply_generated).size() == 1);
+  // Resolution closed the thread.
+  CHECK(fx.db.count("conversation_threads WHERE closed_reason = 'conversation_ended'") == 1);
+
+  fx.ok(chat.reopened());
+  fx.ok(chat.inbound("quero a segunda via da fatura"));
+  const auto replies = of_type(outbox(fx.db), types::ai_reply_generated);
+  REQUIRE(replies.size() == 2);
+  CHECK(replies[1].str("assistant") == "financeiro");
+  // Not greeted again: the customer wrote before.
+  CHECK(replies[1].str("text").find("Sou a LIA") == std::string::npos);
+  // A new thread after the closed one.
+  CHECK(fx.db.count("conversation_threads WHERE closed_at IS NULL") == 1);
+}
+
+TEST_CASE("a handoff publishes the transfer notice before the request, then the AI is silent") {
+  Fixture fx;
+  Chat chat;
+  fx.ok(chat.created());
+  fx.ok(chat.inbound("minha internet está lenta"));
+  fx.ok(chat.inbound("quero falar com um atendente"));
+  auto all = outbox(fx.db);
+  const auto handoffs = of_type(all, types::ai_handoff_requested);
+  REQUIRE(handoffs.size() == 1);
+  CHECK(handoffs[0].str("department") == "support");
+  CHECK(handoffs[0].str("assistant") == "suporte");
+  CHECK(handoffs[0].str("reason") == "cliente pediu atendente humano");
+  CHECK(all.back().event.type == types::ai_handoff_requested);
+  const auto replies = of_type(all, types::ai_reply_generated);
+  REQUIRE(replies.size() == 2);
+  CHECK(replies[1].str("text").find("transferir") != std::string::npos);
+  const auto tools = of_type(all, types::ai_tool_invoked);
+  REQUIRE(tools.size() == 1);
+  CHECK(tools[0].str("tool") == "transfer_to_human");
+
+  // Before conversation has moved it to a human, the AI stays quiet.
+  const auto count = all.size();
+  fx.ok(chat.inbound("alô?"));
+  CHECK(outbox(fx.db).size() == count);
+  // Handed back to the AI, it answers again.
+  fx.ok(chat.transferred("ai"));
+  fx.ok(chat.inbound("e agora, a internet voltou?"));
+  CHECK(of_type(outbox(fx.db), types::ai_reply_generated).size() == 3);
+}
+
+TEST_CASE("an angry customer is handed off with high urgency") {
+  Fixture fx;
+  Chat chat;
+  fx.ok(chat.created());
+  fx.ok(chat.inbound("VOCÊS SÃO UNS INCOMPETENTES, QUERO MINHA INTERNET AGORA!!!"));
+  const auto handoffs = of_type(outbox(fx.db), types::ai_handoff_requested);
+  REQUIRE(handoffs.size() == 1);
+  const auto urgency = handoffs[0].str("urgency");
+  CHECK((urgency == "high" || urgency == "critical"));
+}
+
+TEST_CASE("tools run by the assistant are published") {
+  Fixture fx;
+  Chat chat;
+  fx.ok(chat.created());
+  auto ins = fx.db.pool->exec("INSERT INTO " + fx.db.schema +
+                                  ".outages (id, cep_prefix, region, description, eta) VALUES "
+                                  "($1, '0131', 'Bela Vista', 'rompimento de fibra', "
+                                  "'2026-11-22T21:00:00Z')",
+                              lia::core::Uuid::v7().str());
+  REQUIRE(ins.ok());
+  fx.ok(chat.inbound("estou sem internet"));
+  fx.ok(chat.inbound("meu cep é 01310-100"));
+  const auto all = outbox(fx.db);
+  const auto tools = of_type(all, types::ai_tool_invoked);
+  REQUIRE(tools.size() == 2);
+  CHECK(tools[0].str("tool") == "check_coverage");
+  CHECK(tools[1].str("tool") == "lookup_outage");
+  CHECK(tools[1].str("ok") == "true");
+  CHECK(tools[1].str("result").find("Bela Vista") != std::string::npos);
+  const auto replies = of_type(all, types::ai_reply_generated);
+  REQUIRE(replies.size() == 2);
+  CHECK(replies[1].str("text").find("Bela Vista") != std::string::npos);
+  CHECK(replies[1].str("text").find("22/11 às 18:00") != std::string::npos);  // São Paulo time
+}
+
+TEST_CASE("hybrid conversations get suggestions, never handoffs") {
+  Fixture fx;
+  Chat chat;
+  fx.ok(chat.created());
+  fx.ok(chat.transferred("hybrid"));
+  fx.ok(chat.inbound("quero falar com um atendente sobre o boleto", "hybrid"));
+  const auto all = outbox(fx.db);
+  const auto replies = of_type(all, types::ai_reply_generated);
+  REQUIRE(replies.size() == 1);
+  CHECK(replies[0].str("delivery") == "suggest");
+  CHECK(of_type(all, types::ai_handoff_requested).empty());
+  CHECK(of_type(all, types::ai_assistant_changed).empty());
+}
+
+TEST_CASE("outbound messages build the context and the greeting comes once") {
+  Fixture fx;
+  Chat chat;
+  fx.ok(chat.created());
+  fx.ok(chat.inbound("oi"));
+  fx.ok(chat.outbound("Olá! Sou a LIA..."));
+  fx.ok(chat.outbound("Bom dia, aqui é a Ana do suporte", "agent"));
+  fx.ok(chat.inbound("oi de novo"));
+  const auto replies = of_type(outbox(fx.db), types::ai_reply_generated);
+  REQUIRE(replies.size() == 2);
+  CHECK(replies[0].str("text").rfind("Olá! Sou a LIA", 0) == 0);
+  CHECK(replies[1].str("text").find("Sou a LIA") == std::string::npos);
+  CHECK(fx.db.count("recent_messages") == 4);
+  auto row = fx.db.pool->exec("SELECT message_count, ai_reply_count FROM " + fx.db.schema +
+                              ".conversations");
+  REQUIRE(row.ok());
+  CHECK((*row)[0].get<int>(0) == 4);
+  CHECK((*row)[0].get<int>(1) == 1);
+}
+
+TEST_CASE("threads rotate at 55 messages with a summary and recent messages stay bounded") {
+  Fixture fx;
+  Chat chat;
+  fx.ok(chat.created());
+  fx.ok(chat.inbound("minha internet caiu"));  // 1 customer message, answered
+  for (int i = 2; i <= 55; ++i) fx.ok(chat.outbound("resposta número " + std::to_string(i)));
+  auto threads = [&] {
+    auto r = fx.db.pool->exec(
+        "SELECT message_count, closed_reason, coalesce(summary, ''), "
+        "cardinality(preserved_message_ids) FROM " +
+        fx.db.schema + ".conversation_threads ORDER BY created_at, id");
+    REQUIRE(r.ok());
+    return std::move(*r);
+  };
+  {
+    auto t = threads();
+    REQUIRE(t.size() == 2);
+    CHECK(t[0].get<int>(0) == 55);
+    CHECK(t[0].get<std::string>(1) == "rotation");
+    const auto summary = t[0].get<std::string>(2);
+    CHECK(summary.find("55 mensagens") != std::string::npos);
+    CHECK(summary.find("minha internet caiu") == std::string::npos);  // pruned from recent
+    CHECK(summary.find("resposta número 55") != std::string::npos);
+    CHECK(t[1].get<int>(0) == 0);
+    CHECK(t[1].is_null(1));
+    CHECK(t[1].get<std::string>(2) == summary);  // the new thread starts from the summary
+  }
+  fx.ok(chat.inbound("e aí?"));
+  auto t = threads();
+  REQUIRE(t.size() == 2);
+  CHECK(t[1].get<int>(0) == 1);
+  CHECK(fx.db.count("recent_messages") == 20);
+  const auto replies = of_type(outbox(fx.db), types::ai_reply_generated);
+  REQUIRE(replies.size() == 2);
+  CHECK(replies[0].str("thread_id") != replies[1].str("thread_id"));
+}
+
+TEST_CASE("the customer name from contacts.v1 is used and a tombstone erases it") {
+  Fixture fx;
+  Chat chat;
+  auto w = lia::json::Writer();
+  w.begin_object()
+      .field("contact_id", chat.contact_id)
+      .field("phone", "5511987654321")
+      .field("name", "MARIA SOUZA")
+      .field("created_at", "2026-11-20T10:00:00Z")
+      .field("updated_at", "2026-11-22T12:53:21Z")
+      .end_object();
+  auto contact = chat.message(types::contact_upserted, w.take(), lia::events::topics::contacts);
+  contact.key = chat.contact_id;
+  REQUIRE(fx.handler->handle_contact(contact).ok());
+  fx.ok(chat.created());
+  fx.ok(chat.inbound("bom dia"));
+  auto replies = of_type(outbox(fx.db), types::ai_reply_generated);
+  REQUIRE(replies.size() == 1);
+  CHECK(replies[0].str("text").rfind("Olá, Maria! Sou a LIA", 0) == 0);
+
+  lia::kafka::Message tombstone;
+  tombstone.topic = "contacts.v1";
+  tombstone.key = chat.contact_id;
+  REQUIRE(fx.handler->handle_contact(tombstone).ok());
+  CHECK(fx.db.count("contacts") == 0);
+  tombstone.key = "not-a-uuid";
+  auto bad = fx.handler->handle_contact(tombstone);
+  REQUIRE_FALSE(bad.ok());
+  CHECK_FALSE(bad.error().retryable());
+}
+
+TEST_CASE("bad records are non-retryable errors (dead letters)") {
+  Fixture fx;
+  Chat chat;
+  lia::kafka::Message garbage;
+  garbage.topic = "conversation.events.v1";
+  garbage.value = "{not json";
+  auto a = fx.handler->handle(garbage);
+  REQUIRE_FALSE(a.ok());
+  CHECK_FALSE(a.error().retryable());
+
+  // Schema-invalid data (no text on a text message) is refused too.
+  auto m = chat.inbound("oi");
+  const auto pos = m.value.find("\"text\":\"oi\",");
+  REQUIRE(pos != std::string::npos);
+  m.value.erase(pos, std::string("\"text\":\"oi\",").size());
+  auto b = fx.handler->handle(m);
+  REQUIRE_FALSE(b.ok());
+  CHECK_FALSE(b.error().retryable());
+
+  // Another topic's event on this one.
+  auto w = lia::json::Writer();
+  w.begin_object()
+      .field("provider", "evolution")
+      .field("instance", "x")
+      .field("state", "CONNECTED")
+      .field("timestamp", "2026-11-22T12:50:00Z")
+      .end_object();
+  auto c = fx.handler->handle(chat.message(types::whatsapp_connection_updated, w.take()));
+  REQUIRE_FALSE(c.ok());
+  CHECK_FALSE(c.error().retryable());
+  CHECK(c.error().message().find("unexpected event type") != std::string::npos);
+
+  // assigned is accepted and changes nothing.
+  CHECK(fx.handler->handle(chat.assigned()).ok());
+  CHECK(outbox(fx.db).empty());
+}
+
+TEST_CASE("a conversation that changed meanwhile is a retryable conflict") {
+  Fixture fx;
+  Chat chat;
+  fx.ok(chat.created());
+  MessageRecord rec;
+  rec.chat = {chat.conversation_id, chat.contact_id, "meta", chat.instance, chat.chat_id};
+  rec.message_id = lia::core::Uuid::v7().str();
+  rec.direction = "inbound";
+  rec.author = "customer";
+  rec.kind = "text";
+  rec.sent_at = "2026-11-22T12:53:20Z";
+  auto record = [&](std::optional<std::int64_t> expected) {
+    rec.expected_version = expected;
+    return lia::pg::transact(*fx.db.pool, [&](lia::pg::Tx& tx) -> lia::core::Status {
+      auto r = fx.handler->store().record_message(tx, rec);
+      if (!r) return r.error();
+      return lia::core::ok();
+    });
+  };
+  auto stale = record(999);
+  REQUIRE_FALSE(stale.ok());
+  CHECK(stale.error().code() == lia::core::Errc::conflict);
+  CHECK(stale.error().retryable());
+  auto gone = record(-1);  // the answer assumed no row, but there is one now
+  REQUIRE_FALSE(gone.ok());
+  CHECK(gone.error().retryable());
+  CHECK(fx.db.count("recent_messages") == 0);
+  CHECK(record(1).ok());  // created made version 1
+  CHECK(fx.db.count("recent_messages") == 1);
+}
+
+TEST_CASE("messages of a conversation never seen before are answered") {
+  Fixture fx;
+  Chat chat;  // no conversation.created (e.g. the service started later)
+  fx.ok(chat.inbound("quero cancelar"));
+  const auto replies = of_type(outbox(fx.db), types::ai_reply_generated);
+  REQUIRE(replies.size() == 1);
+  CHECK(replies[0].str("assistant") == "cancelamento");
+}
+
+TEST_CASE("prompt templates are seeded for every assistant") {
+  Db db;
+  CHECK(db.count("prompt_templates WHERE status = 'active'") == 7);
+  PgPrompts prompts(db.pool, db.schema);
+  for (Assistant a : kAssistants) {
+    auto p = prompts.prompt(a);
+    REQUIRE(p.has_value());
+    CHECK(p->content.find("LIA") != std::string::npos);
+    CHECK(p->temperature.has_value());
+  }
+}
+
+TEST_CASE("migrations go down and up again") {
+  Db db;
+  lia::pg::Migrator m(db.pool, db.schema, "ai_orchestration", migrations());
+  auto down = m.down(0);
+  REQUIRE(down.ok());
+  CHECK(*down == 2);
+  auto up = m.up();
+  REQUIRE(up.ok());
+  CHECK(*up == 2);
+  CHECK(db.count("prompt_templates") == 7);
+}

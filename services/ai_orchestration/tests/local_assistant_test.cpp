@@ -1,0 +1,339 @@
+#include "local_assistant.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <lia/json/json.hpp>
+
+using namespace lia::ai_orchestration;
+
+namespace {
+
+class FakeOutages final : public OutageSource {
+ public:
+  std::optional<Outage> outage;
+  bool broken = false;
+  lia::core::Result<std::optional<Outage>> find(std::string_view cep) override {
+    if (broken) return lia::core::Error(lia::core::Errc::unavailable, "db down");
+    if (outage && cep.substr(0, outage->cep_prefix.size()) == outage->cep_prefix) return outage;
+    return std::optional<Outage>{};
+  }
+};
+
+struct Run {
+  Plan plan;
+  Answer answer;
+};
+
+Run run(const Turn& turn, OutageSource* outages = nullptr) {
+  BuiltinTools tools(outages, {turn.message_id});
+  Run r;
+  r.plan = plan_turn(turn);
+  r.answer = local_answer(turn, r.plan, tools);
+  return r;
+}
+
+Turn turn(std::string text, Assistant current = Assistant::apresentacao, bool first = false) {
+  Turn t;
+  t.current = current;
+  t.message_id = "0190e0a4-8000-7abc-9def-0000000000a1";
+  t.text = std::move(text);
+  t.first_message = first;
+  t.customer_turn = first ? 0 : 3;
+  return t;
+}
+
+bool contains(const std::string& hay, const std::string& needle) {
+  return hay.find(needle) != std::string::npos;
+}
+
+const ToolInvocation* tool(const Answer& a, Tool t) {
+  for (const auto& inv : a.tools) {
+    if (inv.tool == t) return &inv;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("apresentacao greets the first message and offers what LIA does") {
+  auto r = run(turn("oi", Assistant::apresentacao, true));
+  CHECK(r.plan.greet);
+  CHECK_FALSE(r.plan.changed());
+  CHECK_FALSE(r.plan.handoff);
+  CHECK(r.answer.text.rfind("Olá! Sou a LIA", 0) == 0);
+  CHECK(contains(r.answer.text, "suporte técnico"));
+  CHECK(r.answer.tools.empty());
+}
+
+TEST_CASE("the greeting uses the customer's name when known") {
+  auto t = turn("bom dia", Assistant::apresentacao, true);
+  t.customer_name = "Maria";
+  auto r = run(t);
+  CHECK(r.answer.text.rfind("Olá, Maria! Sou a LIA", 0) == 0);
+}
+
+TEST_CASE("a first message with a subject is greeted and routed at once") {
+  auto r = run(turn("Oi, minha internet caiu!!!", Assistant::apresentacao, true));
+  CHECK(r.plan.assistant == Assistant::suporte);
+  CHECK(r.plan.changed());
+  CHECK(r.plan.from == Assistant::apresentacao);
+  CHECK(contains(r.plan.change_reason, "suporte_tecnico"));
+  CHECK_FALSE(r.plan.handoff);
+  CHECK(r.answer.text.rfind("Olá! Sou a LIA", 0) == 0);
+  CHECK(contains(r.answer.text, "roteador"));
+  CHECK(contains(r.answer.text, "CEP"));
+}
+
+TEST_CASE("apresentacao routes each subject to its assistant, accents and case aside") {
+  struct Case {
+    const char* text;
+    Assistant to;
+    const char* says;
+  };
+  const Case cases[] = {
+      {"minha internet caiu!!!", Assistant::suporte, "roteador"},
+      {"MINHA INTERNET ESTÁ LENTA", Assistant::suporte, "teste de velocidade"},
+      {"o wifi nao pega", Assistant::suporte, "Wi-Fi"},
+      {"quais os planos de fibra?", Assistant::comercial, "300 Mega"},
+      {"Quanto custa a INSTALAÇÃO?", Assistant::comercial, "3 dias úteis"},
+      {"segunda via do boleto", Assistant::financeiro, "segunda via"},
+      {"SEGUNDA VIA DO BOLETO", Assistant::financeiro, "CPF"},
+      {"da pra pagar com pix?", Assistant::financeiro, "PIX"},
+      {"QUERO CANCELAR", Assistant::cancelamento, "cancelar"},
+      {"quero cancelar o contrato", Assistant::cancelamento, "desconto"},
+      {"quero fazer uma reclamação", Assistant::ouvidoria, "protocolo"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.text);
+    auto r = run(turn(c.text));
+    CHECK(r.plan.assistant == c.to);
+    CHECK(r.plan.changed());
+    CHECK_FALSE(r.plan.handoff);
+    CHECK(contains(r.answer.text, c.says));
+    CHECK_FALSE(r.answer.text.empty());
+  }
+}
+
+TEST_CASE("a neutral message keeps the assistant and asks what the customer needs") {
+  auto r = run(turn("hmm, tudo bem"));
+  CHECK(r.plan.assistant == Assistant::apresentacao);
+  CHECK_FALSE(r.plan.changed());
+  CHECK_FALSE(r.plan.handoff);
+  CHECK(r.plan.analysis.sentiment.label == Sentiment::neutral);
+  CHECK(r.answer.tools.empty());
+  CHECK_FALSE(r.answer.text.empty());
+  CHECK_FALSE(contains(r.answer.text, "Sou a LIA"));  // greeted only once
+}
+
+TEST_CASE("the canned answers vary with the turn") {
+  auto a = turn("hmm");
+  a.customer_turn = 1;
+  auto b = turn("hmm");
+  b.customer_turn = 2;
+  CHECK(run(a).answer.text != run(b).answer.text);
+}
+
+TEST_CASE("a specialist keeps the conversation for weak signals and passes clear ones") {
+  auto stay = run(turn("e a internet?", Assistant::financeiro));
+  CHECK(stay.plan.assistant == Assistant::financeiro);
+  auto move = run(turn("agora quero cancelar tudo", Assistant::suporte));
+  CHECK(move.plan.assistant == Assistant::cancelamento);
+  CHECK(move.plan.from == Assistant::suporte);
+  // Cobrança handles payment talk itself.
+  auto cobranca = run(turn("me manda o boleto", Assistant::cobranca));
+  CHECK(cobranca.plan.assistant == Assistant::cobranca);
+}
+
+TEST_CASE("asking for a person hands off to the assistant's department") {
+  auto r = run(turn("quero falar com um atendente"));
+  REQUIRE(r.plan.handoff);
+  CHECK(r.plan.handoff->department == "general");
+  CHECK(r.plan.handoff->reason == "cliente pediu atendente humano");
+  CHECK(contains(r.answer.text, "transferir"));
+  const auto* t = tool(r.answer, Tool::transfer_to_human);
+  REQUIRE(t != nullptr);
+  CHECK(t->ok);
+
+  auto s = run(turn("quero falar com um humano", Assistant::suporte));
+  REQUIRE(s.plan.handoff);
+  CHECK(s.plan.handoff->department == "support");
+  CHECK(contains(s.answer.text, "suporte técnico"));
+
+  auto f = run(turn("Quero falar com uma PESSOA sobre a fatura"));
+  REQUIRE(f.plan.handoff);
+  CHECK(f.plan.assistant == Assistant::financeiro);
+  CHECK(f.plan.handoff->department == "financial");
+
+  auto c = run(turn("quero falar com alguém", Assistant::cancelamento));
+  REQUIRE(c.plan.handoff);
+  CHECK(c.plan.handoff->department == "cancellation");
+
+  auto v = run(turn("me passa pra um atendente", Assistant::comercial));
+  REQUIRE(v.plan.handoff);
+  CHECK(v.plan.handoff->department == "commercial");
+}
+
+TEST_CASE("angry customers are handed off with at least high urgency") {
+  auto insult = run(turn("voces sao uns incompetentes", Assistant::suporte));
+  REQUIRE(insult.plan.handoff);
+  CHECK(insult.plan.handoff->urgency != Urgency::normal);
+  CHECK(contains(insult.answer.text, "Sinto muito"));
+
+  auto angry = run(turn("URGENTE!!! SEM INTERNET DE NOVO, UM ABSURDO", Assistant::suporte));
+  REQUIRE(angry.plan.handoff);
+  CHECK(angry.plan.analysis.sentiment.label == Sentiment::negative);
+  CHECK(angry.plan.handoff->department == "support");
+  CHECK(angry.plan.handoff->reason == "cliente irritado e com urgência");
+
+  auto procon = run(turn("vou denunciar voces no procon"));
+  REQUIRE(procon.plan.handoff);
+  CHECK(procon.plan.assistant == Assistant::ouvidoria);
+  CHECK(procon.plan.handoff->department == "general");
+  // Ouvidoria registers the complaint before transferring.
+  const auto* complaint = tool(procon.answer, Tool::register_complaint);
+  REQUIRE(complaint != nullptr);
+  CHECK(contains(procon.answer.text, "protocolo OUV-"));
+  CHECK(tool(procon.answer, Tool::transfer_to_human) != nullptr);
+}
+
+TEST_CASE("a plain complaint or mild trouble is not a handoff") {
+  CHECK_FALSE(run(turn("minha internet caiu!!!")).plan.handoff);
+  CHECK_FALSE(run(turn("a internet esta lenta hoje")).plan.handoff);
+  CHECK_FALSE(run(turn("nao gostei da fatura")).plan.handoff);
+}
+
+TEST_CASE("the handoff summary tells the agent the subject and the mood") {
+  auto r = run(turn("quero falar com um atendente sobre o boleto"));
+  REQUIRE(r.plan.handoff);
+  CHECK(contains(r.plan.handoff->summary, "financeiro"));
+  CHECK(contains(r.plan.handoff->summary, "boleto"));
+}
+
+TEST_CASE("suggestions to an agent never hand off") {
+  auto t = turn("quero falar com um atendente");
+  t.may_handoff = false;
+  auto r = run(t);
+  CHECK_FALSE(r.plan.handoff);
+  CHECK(tool(r.answer, Tool::transfer_to_human) == nullptr);
+}
+
+TEST_CASE("a CEP triggers the coverage tool") {
+  auto r = run(turn("tem fibra no cep 01310-100?"));
+  CHECK(r.plan.assistant == Assistant::comercial);
+  const auto* t = tool(r.answer, Tool::check_coverage);
+  REQUIRE(t != nullptr);
+  CHECK(t->ok);
+  CHECK(t->arguments_json == R"({"cep":"01310100"})");
+  CHECK(contains(t->result_json, R"("covered":true)"));
+  CHECK(contains(r.answer.text, "01310-100"));
+  CHECK(contains(r.answer.text, "São Paulo"));
+
+  auto none = run(turn("e no CEP 69900-000, tem fibra?"));
+  const auto* t2 = tool(none.answer, Tool::check_coverage);
+  REQUIRE(t2 != nullptr);
+  CHECK(contains(t2->result_json, R"("covered":false)"));
+  CHECK(contains(none.answer.text, "Ainda não temos cobertura"));
+
+  // apresentacao answers a bare CEP with the coverage too.
+  auto bare = run(turn("meu cep é 20040-002"));
+  CHECK(tool(bare.answer, Tool::check_coverage) != nullptr);
+  CHECK(contains(bare.answer.text, "Rio de Janeiro"));
+}
+
+TEST_CASE("suporte looks up outages for the customer's CEP") {
+  FakeOutages outages;
+  auto quiet = run(turn("continuo sem conexao, cep 01310-100", Assistant::suporte), &outages);
+  const auto* lookup = tool(quiet.answer, Tool::lookup_outage);
+  REQUIRE(lookup != nullptr);
+  CHECK(contains(lookup->result_json, R"("outage":false)"));
+  CHECK(contains(quiet.answer.text, "Não há falha registrada"));
+
+  outages.outage = Outage{"0190e0a4-0000-7000-8000-000000000001", "0131", "Bela Vista",
+                          "rompimento de fibra", "2026-11-22T18:00:00-03:00"};
+  auto down = run(turn("continuo sem conexao, cep 01310-100", Assistant::suporte), &outages);
+  CHECK(contains(down.answer.text, "Bela Vista"));
+  CHECK(contains(down.answer.text, "22/11 às 18:00"));
+
+  outages.broken = true;
+  auto broken = run(turn("sem conexao, cep 01310-100", Assistant::suporte), &outages);
+  const auto* failed = tool(broken.answer, Tool::lookup_outage);
+  REQUIRE(failed != nullptr);
+  CHECK_FALSE(failed->ok);
+  CHECK_FALSE(broken.answer.text.empty());
+}
+
+TEST_CASE("comercial registers a lead when the customer wants to buy") {
+  auto r = run(turn("quero contratar o plano de 500 mega", Assistant::comercial));
+  const auto* lead = tool(r.answer, Tool::register_lead);
+  REQUIRE(lead != nullptr);
+  CHECK(lead->ok);
+  CHECK(contains(r.answer.text, "protocolo LEAD-"));
+  auto up = run(turn("quero fazer upgrade", Assistant::comercial));
+  CHECK(tool(up.answer, Tool::register_lead) != nullptr);
+  CHECK(contains(up.answer.text, "upgrade"));
+  CHECK(tool(run(turn("quais os planos?")).answer, Tool::register_lead) == nullptr);
+}
+
+TEST_CASE("financeiro and cobranca register a payment promise") {
+  auto t = turn("vou pagar dia 15", Assistant::financeiro);
+  t.customer_name = "João";
+  auto r = run(t);
+  const auto* promise = tool(r.answer, Tool::register_payment_promise);
+  REQUIRE(promise != nullptr);
+  CHECK(promise->ok);
+  CHECK(promise->arguments_json == R"({"day":15})");
+  CHECK(contains(r.answer.text, "Combinado, João!"));
+  CHECK(contains(r.answer.text, "dia 15"));
+
+  auto c = run(turn("consigo pagar no dia 20", Assistant::cobranca));
+  CHECK(c.plan.assistant == Assistant::cobranca);
+  CHECK(tool(c.answer, Tool::register_payment_promise) != nullptr);
+
+  auto no = run(turn("vou pagar dia 15", Assistant::suporte));
+  CHECK(tool(no.answer, Tool::register_payment_promise) == nullptr);
+}
+
+TEST_CASE("ouvidoria registers a complaint with a protocol") {
+  auto r = run(turn("quero registrar uma reclamação na ouvidoria"));
+  CHECK(r.plan.assistant == Assistant::ouvidoria);
+  const auto* c = tool(r.answer, Tool::register_complaint);
+  REQUIRE(c != nullptr);
+  CHECK(c->ok);
+  CHECK(contains(c->result_json, "OUV-000000A1"));
+  CHECK(contains(r.answer.text, "OUV-000000A1"));
+  CHECK(contains(r.answer.text, "5 dias úteis"));
+}
+
+TEST_CASE("thanks and goodbye are answered politely by any assistant") {
+  CHECK(contains(run(turn("obrigado!", Assistant::suporte)).answer.text, "Por nada"));
+  CHECK(contains(run(turn("tchau", Assistant::financeiro)).answer.text, "Até logo"));
+}
+
+TEST_CASE("media without text gets a useful answer") {
+  auto t = turn("");
+  t.kind = "audio";
+  CHECK(contains(run(t).answer.text, "áudios"));
+  t.kind = "image";
+  CHECK(contains(run(t).answer.text, "arquivo"));
+  t.kind = "location";
+  CHECK(contains(run(t).answer.text, "CEP"));
+}
+
+TEST_CASE("first names come out clean") {
+  CHECK(first_name("maria souza") == "Maria");
+  CHECK(first_name("MARIA") == "Maria");
+  CHECK(first_name("JOÃO da Silva") == "João");
+  CHECK(first_name("ângela") == "Ângela");
+  CHECK(first_name("🌸 Ana") == "Ana");
+  CHECK_FALSE(first_name("🌸🌸").has_value());
+  CHECK_FALSE(first_name("").has_value());
+  CHECK_FALSE(first_name("5511987654321").has_value());
+}
+
+TEST_CASE("truncate_utf8 never splits a character") {
+  CHECK(truncate_utf8("abc", 10) == "abc");
+  const std::string accents = "ããããã";  // 2 bytes each
+  auto cut = truncate_utf8(accents, 6);
+  CHECK(cut == "ã…");
+  CHECK(truncate_utf8("abcdef", 2).empty());
+}

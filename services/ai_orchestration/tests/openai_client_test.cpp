@@ -1,0 +1,460 @@
+// The OpenAI-compatible client against a local fake /chat/completions server, and the
+// orchestrator's fallback to the local assistant.
+#include "openai_client.hpp"
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+
+#include <catch2/catch.hpp>
+
+#include <lia/http/server.hpp>
+#include <lia/json/json.hpp>
+
+#include "orchestrator.hpp"
+
+using namespace lia::ai_orchestration;
+using namespace std::chrono_literals;
+namespace http = lia::http;
+
+namespace {
+
+std::string content_answer(const std::string& text, const std::string& model = "fake-model-1") {
+  lia::json::Writer w;
+  w.begin_object()
+      .field("id", "chatcmpl-1")
+      .field("model", model)
+      .array_field("choices")
+      .begin_object()
+      .field("index", 0)
+      .object_field("message")
+      .field("role", "assistant")
+      .field("content", text)
+      .end_object()
+      .field("finish_reason", "stop")
+      .end_object()
+      .end_array()
+      .end_object();
+  return w.take();
+}
+
+std::string tool_call_answer(const std::string& name, const std::string& arguments) {
+  lia::json::Writer w;
+  w.begin_object()
+      .field("model", "fake-model-1")
+      .array_field("choices")
+      .begin_object()
+      .object_field("message")
+      .field("role", "assistant")
+      .key("content")
+      .null()
+      .array_field("tool_calls")
+      .begin_object()
+      .field("id", "call_abc")
+      .field("type", "function")
+      .object_field("function")
+      .field("name", name)
+      .field("arguments", arguments)
+      .end_object()
+      .end_object()
+      .end_array()
+      .end_object()
+      .field("finish_reason", "tool_calls")
+      .end_object()
+      .end_array()
+      .end_object();
+  return w.take();
+}
+
+// A fake Chat Completions server: `respond(call number from 1, request body)` decides.
+class FakeLlm {
+ public:
+  using Respond = std::function<http::Response(int, const std::string&)>;
+
+  explicit FakeLlm(Respond respond) : respond_(std::move(respond)) {
+    http::Router r;
+    r.add(
+        "POST", "/v1/chat/completions",
+        [this](const http::Request& req) {
+          int n = 0;
+          {
+            std::lock_guard lock(mu_);
+            bodies_.push_back(req.body);
+            const auto* auth = req.header("authorization");
+            auths_.push_back(auth != nullptr ? *auth : "");
+            n = static_cast<int>(bodies_.size());
+          }
+          return respond_(n, req.body);
+        },
+        http::RouteOptions{.blocking = true});
+    http::ServerOptions opts;
+    opts.address = "127.0.0.1";
+    opts.port = 0;
+    server_ = std::make_unique<http::Server>(opts, std::move(r));
+    REQUIRE(server_->start().ok());
+  }
+  ~FakeLlm() {
+    release();
+    server_->stop(1s);
+  }
+
+  std::string base() const { return "http://127.0.0.1:" + std::to_string(server_->port()) + "/v1"; }
+  int calls() {
+    std::lock_guard lock(mu_);
+    return static_cast<int>(bodies_.size());
+  }
+  std::string body(std::size_t i) {
+    std::lock_guard lock(mu_);
+    return bodies_.at(i);
+  }
+  std::string auth(std::size_t i) {
+    std::lock_guard lock(mu_);
+    return auths_.at(i);
+  }
+  // For slow answers: waits until release() (at most 5 s).
+  void hold() {
+    std::unique_lock lock(hold_mu_);
+    hold_cv_.wait_for(lock, 5s, [this] { return released_; });
+  }
+  void release() {
+    {
+      std::lock_guard lock(hold_mu_);
+      released_ = true;
+    }
+    hold_cv_.notify_all();
+  }
+
+ private:
+  Respond respond_;
+  std::mutex mu_;
+  std::vector<std::string> bodies_;
+  std::vector<std::string> auths_;
+  std::mutex hold_mu_;
+  std::condition_variable hold_cv_;
+  bool released_ = false;
+  std::unique_ptr<http::Server> server_;
+};
+
+LlmSettings settings_for(const FakeLlm& fake, std::chrono::milliseconds timeout = 3s) {
+  LlmSettings s;
+  s.base_url = fake.base();
+  s.api_key = "sk-test-123";
+  s.model = "gpt-4o-mini";
+  s.timeout = timeout;
+  return s;
+}
+
+RemoteRequest request(std::string text) {
+  RemoteRequest r;
+  r.assistant = Assistant::suporte;
+  r.system_prompt = "Você é a LIA do suporte técnico.";
+  r.customer_name = "Maria";
+  r.summary = "Cliente já reiniciou o roteador.";
+  r.history = {
+      {"m1", "customer", "oi"}, {"m2", "ai", "Olá! Sou a LIA."}, {"m3", "agent", "bom dia"}};
+  r.text = std::move(text);
+  return r;
+}
+
+Turn turn(std::string text, Assistant current = Assistant::suporte) {
+  Turn t;
+  t.current = current;
+  t.message_id = "0190e0a4-8000-7abc-9def-000000000001";
+  t.text = std::move(text);
+  t.customer_turn = 2;
+  return t;
+}
+
+}  // namespace
+
+TEST_CASE("a normal answer becomes the reply, and the request carries prompt, history and tools") {
+  FakeLlm fake([](int, const std::string&) {
+    return http::Response::json(200, content_answer("Vamos verificar: qual é o seu CEP?"));
+  });
+  OpenAiClient client(settings_for(fake));
+  BuiltinTools tools(nullptr, {"m4"});
+  auto r = client.complete(request("minha internet caiu"), tools);
+  REQUIRE(r.ok());
+  CHECK(r->text == "Vamos verificar: qual é o seu CEP?");
+  CHECK(r->model == "fake-model-1");
+  CHECK(r->calls == 1);
+  CHECK(r->tools.empty());
+
+  REQUIRE(fake.calls() == 1);
+  CHECK(fake.auth(0) == "Bearer sk-test-123");
+  auto doc = lia::json::parse(fake.body(0));
+  REQUIRE(doc.ok());
+  const auto& body = *doc;
+  CHECK(std::string(body["model"].GetString()) == "gpt-4o-mini");
+  CHECK(std::string(body["tool_choice"].GetString()) == "auto");
+  CHECK(body["tools"].Size() == 6);
+  const auto& msgs = body["messages"];
+  REQUIRE(msgs.Size() == 5);  // system, 3 history, the message
+  CHECK(std::string(msgs[0]["role"].GetString()) == "system");
+  const std::string system = msgs[0]["content"].GetString();
+  CHECK(system.find("Você é a LIA do suporte técnico.") != std::string::npos);
+  CHECK(system.find("Maria") != std::string::npos);
+  CHECK(system.find("reiniciou o roteador") != std::string::npos);
+  CHECK(std::string(msgs[1]["role"].GetString()) == "user");
+  CHECK(std::string(msgs[2]["role"].GetString()) == "assistant");
+  CHECK(std::string(msgs[3]["content"].GetString()).find("atendente") != std::string::npos);
+  CHECK(std::string(msgs[4]["role"].GetString()) == "user");
+  CHECK(std::string(msgs[4]["content"].GetString()) == "minha internet caiu");
+}
+
+TEST_CASE("a tool call runs the tool and a second call answers with its result") {
+  FakeLlm fake([](int call, const std::string&) {
+    if (call == 1) {
+      return http::Response::json(200,
+                                  tool_call_answer("check_coverage", R"({"cep":"01310-100"})"));
+    }
+    return http::Response::json(200, content_answer("Temos cobertura no seu CEP!"));
+  });
+  OpenAiClient client(settings_for(fake));
+  BuiltinTools tools(nullptr, {"m4"});
+  auto r = client.complete(request("tem fibra no 01310-100?"), tools);
+  REQUIRE(r.ok());
+  CHECK(r->text == "Temos cobertura no seu CEP!");
+  CHECK(r->calls == 2);
+  REQUIRE(r->tools.size() == 1);
+  CHECK(r->tools[0].tool == Tool::check_coverage);
+  CHECK(r->tools[0].call_id == "call_abc");
+  CHECK(r->tools[0].ok);
+  CHECK(r->tools[0].result_json.find(R"("covered":true)") != std::string::npos);
+
+  REQUIRE(fake.calls() == 2);
+  auto doc = lia::json::parse(fake.body(1));
+  REQUIRE(doc.ok());
+  const auto& msgs = (*doc)["messages"];
+  const auto n = msgs.Size();
+  REQUIRE(n >= 3);
+  CHECK(std::string(msgs[n - 2]["role"].GetString()) == "assistant");
+  CHECK(std::string(msgs[n - 2]["tool_calls"][0]["function"]["name"].GetString()) ==
+        "check_coverage");
+  CHECK(std::string(msgs[n - 1]["role"].GetString()) == "tool");
+  CHECK(std::string(msgs[n - 1]["tool_call_id"].GetString()) == "call_abc");
+  CHECK(std::string(msgs[n - 1]["content"].GetString()).find("São Paulo") != std::string::npos);
+}
+
+TEST_CASE("tool rounds are bounded: the last call asks for text only") {
+  FakeLlm fake([](int, const std::string&) {
+    return http::Response::json(200, tool_call_answer("lookup_outage", R"({"cep":"01310100"})"));
+  });
+  auto s = settings_for(fake);
+  s.max_tool_rounds = 2;
+  OpenAiClient client(s);
+  BuiltinTools tools(nullptr, {"m4"});
+  auto r = client.complete(request("sem internet"), tools);
+  REQUIRE_FALSE(r.ok());  // never produced text
+  CHECK(fake.calls() == 3);
+  auto last = lia::json::parse(fake.body(2));
+  REQUIRE(last.ok());
+  CHECK(std::string((*last)["tool_choice"].GetString()) == "none");
+}
+
+TEST_CASE("HTTP errors, garbage and empty answers are errors") {
+  SECTION("500") {
+    FakeLlm fake(
+        [](int, const std::string&) { return http::json_error(500, "server_error", "boom"); });
+    OpenAiClient client(settings_for(fake));
+    BuiltinTools tools(nullptr, {"m"});
+    auto r = client.complete(request("oi"), tools);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().message().find("HTTP 500") != std::string::npos);
+  }
+  SECTION("garbage JSON") {
+    FakeLlm fake([](int, const std::string&) { return http::Response::json(200, "{not json!!"); });
+    OpenAiClient client(settings_for(fake));
+    BuiltinTools tools(nullptr, {"m"});
+    auto r = client.complete(request("oi"), tools);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().message().find("not JSON") != std::string::npos);
+  }
+  SECTION("no choices") {
+    FakeLlm fake(
+        [](int, const std::string&) { return http::Response::json(200, R"({"choices":[]})"); });
+    OpenAiClient client(settings_for(fake));
+    BuiltinTools tools(nullptr, {"m"});
+    CHECK_FALSE(client.complete(request("oi"), tools).ok());
+  }
+}
+
+TEST_CASE("a slow server times out within the configured deadline") {
+  FakeLlm* self = nullptr;
+  FakeLlm fake([&self](int, const std::string&) {
+    self->hold();
+    return http::Response::json(200, content_answer("tarde demais"));
+  });
+  self = &fake;
+  OpenAiClient client(settings_for(fake, 300ms));
+  BuiltinTools tools(nullptr, {"m"});
+  auto r = client.complete(request("oi"), tools);
+  fake.release();
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code() == lia::core::Errc::timeout);
+}
+
+TEST_CASE("the orchestrator falls back to the local assistant when the remote fails") {
+  SECTION("HTTP 500") {
+    FakeLlm fake([](int, const std::string&) { return http::json_error(500, "x", "y"); });
+    Orchestrator o(std::make_shared<OpenAiClient>(settings_for(fake)), nullptr, nullptr);
+    BuiltinTools tools(nullptr, {"m"});
+    auto out = o.answer(turn("minha internet caiu"), {}, tools);
+    CHECK(out.fallback);
+    CHECK(out.model == kLocalModel);
+    CHECK(out.text.find("roteador") != std::string::npos);
+    CHECK_FALSE(out.remote_error.empty());
+    CHECK(fake.calls() == 1);
+  }
+  SECTION("garbage") {
+    FakeLlm fake([](int, const std::string&) { return http::Response::json(200, "[]"); });
+    Orchestrator o(std::make_shared<OpenAiClient>(settings_for(fake)), nullptr, nullptr);
+    BuiltinTools tools(nullptr, {"m"});
+    auto out = o.answer(turn("segunda via do boleto", Assistant::apresentacao), {}, tools);
+    CHECK(out.fallback);
+    CHECK(out.plan.assistant == Assistant::financeiro);
+    CHECK(out.text.find("segunda via") != std::string::npos);
+  }
+  SECTION("timeout") {
+    FakeLlm* self = nullptr;
+    FakeLlm fake([&self](int, const std::string&) {
+      self->hold();
+      return http::Response::json(200, content_answer("tarde"));
+    });
+    self = &fake;
+    Orchestrator o(std::make_shared<OpenAiClient>(settings_for(fake, 250ms)), nullptr, nullptr);
+    BuiltinTools tools(nullptr, {"m"});
+    auto out = o.answer(turn("oi"), {}, tools);
+    fake.release();
+    CHECK(out.fallback);
+    CHECK_FALSE(out.text.empty());
+  }
+  SECTION("nobody listening") {
+    LlmSettings s;
+    s.base_url = "http://127.0.0.1:1";
+    s.api_key = "k";
+    s.timeout = 1s;
+    Orchestrator o(std::make_shared<OpenAiClient>(s), nullptr, nullptr);
+    BuiltinTools tools(nullptr, {"m"});
+    auto out = o.answer(turn("oi"), {}, tools);
+    CHECK(out.fallback);
+    CHECK_FALSE(out.text.empty());
+  }
+}
+
+TEST_CASE("the orchestrator uses the remote answer and its tools when it works") {
+  FakeLlm fake([](int call, const std::string&) {
+    if (call == 1) {
+      return http::Response::json(
+          200, tool_call_answer("transfer_to_human", R"({"reason":"cliente quer um técnico"})"));
+    }
+    return http::Response::json(200, content_answer("Vou te transferir para um técnico."));
+  });
+  Orchestrator o(std::make_shared<OpenAiClient>(settings_for(fake)), nullptr, nullptr);
+  BuiltinTools tools(nullptr, {"m"});
+  auto out = o.answer(turn("o roteador queimou"), {}, tools);
+  CHECK_FALSE(out.fallback);
+  CHECK(out.model == "fake-model-1");
+  CHECK(out.text == "Vou te transferir para um técnico.");
+  REQUIRE(out.tools.size() == 1);
+  REQUIRE(out.handoff);
+  CHECK(out.handoff->department == "support");
+  CHECK(out.handoff->reason == "cliente quer um técnico");
+}
+
+TEST_CASE("a planned handoff never waits for the remote model") {
+  FakeLlm fake(
+      [](int, const std::string&) { return http::Response::json(200, content_answer("x")); });
+  Orchestrator o(std::make_shared<OpenAiClient>(settings_for(fake)), nullptr, nullptr);
+  BuiltinTools tools(nullptr, {"m"});
+  auto out = o.answer(turn("quero falar com um atendente"), {}, tools);
+  REQUIRE(out.handoff);
+  CHECK_FALSE(out.fallback);
+  CHECK(out.model == kLocalModel);
+  CHECK(fake.calls() == 0);
+}
+
+TEST_CASE("the remote's first answer still introduces LIA") {
+  FakeLlm fake([](int, const std::string&) {
+    return http::Response::json(200, content_answer("Como posso ajudar?"));
+  });
+  Orchestrator o(std::make_shared<OpenAiClient>(settings_for(fake)), nullptr, nullptr);
+  BuiltinTools tools(nullptr, {"m"});
+  auto t = turn("oi", Assistant::apresentacao);
+  t.first_message = true;
+  auto out = o.answer(t, {}, tools);
+  CHECK(out.text.rfind("Olá! Sou a LIA", 0) == 0);
+}
+
+TEST_CASE("the circuit breaker skips the remote after repeated failures") {
+  FakeLlm fake([](int, const std::string&) { return http::json_error(503, "x", "y"); });
+  lia::core::ManualClock clock;
+  auto breaker = std::make_shared<CircuitBreaker>(2, 30s, clock);
+  Orchestrator o(std::make_shared<OpenAiClient>(settings_for(fake)), breaker, nullptr);
+  BuiltinTools tools(nullptr, {"m"});
+  for (int i = 0; i < 4; ++i) CHECK(o.answer(turn("oi"), {}, tools).fallback);
+  CHECK(fake.calls() == 2);  // the 3rd and 4th never reached it
+  clock.advance(31s);
+  CHECK(o.answer(turn("oi"), {}, tools).fallback);
+  CHECK(fake.calls() == 3);  // one try after the cooldown, which failed: open again
+  CHECK_FALSE(breaker->allow());
+}
+
+TEST_CASE("circuit breaker closes on success and can be turned off") {
+  lia::core::ManualClock clock;
+  CircuitBreaker b(3, 10s, clock);
+  b.record_failure();
+  b.record_failure();
+  b.record_success();
+  b.record_failure();
+  b.record_failure();
+  CHECK(b.allow());
+  b.record_failure();
+  CHECK_FALSE(b.allow());
+  clock.advance(11s);
+  CHECK(b.allow());
+  CircuitBreaker off(0, 10s, clock);
+  for (int i = 0; i < 10; ++i) off.record_failure();
+  CHECK(off.allow());
+}
+
+TEST_CASE("parse_chat_response reads content and tool calls and rejects the rest") {
+  auto text = parse_chat_response(content_answer("oi"));
+  REQUIRE(text.ok());
+  CHECK(text->content == "oi");
+  CHECK(text->model == "fake-model-1");
+
+  auto tool = parse_chat_response(tool_call_answer("register_lead", R"({"interest":"x"})"));
+  REQUIRE(tool.ok());
+  REQUIRE(tool->tool_calls.size() == 1);
+  CHECK(tool->tool_calls[0].name == "register_lead");
+  CHECK(tool->tool_calls[0].arguments == R"({"interest":"x"})");
+
+  // Some compatible servers send arguments as an object.
+  auto obj = parse_chat_response(
+      R"({"choices":[{"message":{"tool_calls":[{"function":{"name":"check_coverage","arguments":{"cep":"01310100"}}}]}}]})");
+  REQUIRE(obj.ok());
+  CHECK(obj->tool_calls[0].arguments == R"({"cep":"01310100"})");
+  CHECK(obj->tool_calls[0].id == "call_1");
+
+  for (const char* bad :
+       {"", "null", "[]", "{}", R"({"choices":{}})", R"({"choices":[]})",
+        R"({"choices":[{"message":{}}]})", R"({"choices":[{"message":{"content":5}}]})",
+        R"({"choices":[{"message":{"content":null}}]})",
+        R"({"choices":[{"message":{"tool_calls":[{"function":{}}]}}]})"}) {
+    INFO(bad);
+    auto r = parse_chat_response(bad);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().message().rfind("unusable model answer", 0) == 0);
+  }
+}
+
+TEST_CASE("the request body is well-formed JSON with the tools") {
+  const auto body = chat_request_body("m", initial_messages(request("olá \"aspas\"")), 0.2, true);
+  auto doc = lia::json::parse(body);
+  REQUIRE(doc.ok());
+  CHECK(std::string((*doc)["tool_choice"].GetString()) == "none");
+  CHECK((*doc)["temperature"].GetDouble() == Approx(0.2));
+  CHECK((*doc)["tools"].IsArray());
+}

@@ -1,0 +1,105 @@
+#include <catch2/catch.hpp>
+
+#include "api.hpp"
+#include "app.hpp"
+
+using namespace lia::ai_orchestration;
+using lia::core::Env;
+
+namespace {
+bool has_problem(const Env& env, const std::string& name) {
+  for (const auto& p : env.problems()) {
+    if (p.find(name) != std::string::npos) return true;
+  }
+  return false;
+}
+}  // namespace
+
+TEST_CASE("settings default to the local assistant") {
+  auto env = Env::from_map({});
+  auto s = Settings::read(env);
+  CHECK(env.problems().empty());
+  CHECK(s.provider == "local");
+  CHECK(s.llm.model == "gpt-4o-mini");
+  CHECK(s.llm.timeout == std::chrono::milliseconds{8000});
+  CHECK(s.consumers == 2);
+  CHECK(s.recent_messages == 20);
+  CHECK(s.thread_rotation == 55);
+  CHECK(s.jwt_secret.empty());
+}
+
+TEST_CASE("the openai provider needs a base URL and an API key") {
+  auto env = Env::from_map({{"LIA_LLM_PROVIDER", "openai"}});
+  Settings::read(env);
+  CHECK(has_problem(env, "LIA_LLM_BASE_URL"));
+  CHECK(has_problem(env, "LIA_LLM_API_KEY"));
+
+  auto good = Env::from_map({{"LIA_LLM_PROVIDER", "openai"},
+                             {"LIA_LLM_BASE_URL", "https://api.openai.com/v1/"},
+                             {"LIA_LLM_API_KEY", "sk-secret-value"},
+                             {"LIA_LLM_MODEL", "gpt-4.1-mini"},
+                             {"LIA_LLM_TIMEOUT_MS", "2500"}});
+  auto s = Settings::read(good);
+  CHECK(good.problems().empty());
+  CHECK(s.llm.base_url == "https://api.openai.com/v1");
+  CHECK(s.llm.api_key == "sk-secret-value");
+  CHECK(s.llm.model == "gpt-4.1-mini");
+  CHECK(s.llm.timeout == std::chrono::milliseconds{2500});
+  // The key never shows in the start-up summary.
+  for (const auto& [name, shown] : good.summary())
+    CHECK(shown.find("sk-secret") == std::string::npos);
+}
+
+TEST_CASE("bad settings are reported by name") {
+  auto env = Env::from_map(
+      {{"LIA_LLM_PROVIDER", "claude"}, {"LIA_LLM_TIMEOUT_MS", "soon"}, {"LIA_AI_CONSUMERS", "99"}});
+  Settings::read(env);
+  CHECK(has_problem(env, "LIA_LLM_PROVIDER"));
+  CHECK(has_problem(env, "LIA_LLM_TIMEOUT_MS"));
+  CHECK(has_problem(env, "LIA_AI_CONSUMERS"));
+}
+
+TEST_CASE("the service spec") {
+  auto s = spec();
+  CHECK(s.name == "ai_orchestration");
+  CHECK(s.default_port == 8082);
+  CHECK(s.schema == "ai");
+  CHECK(s.outbox);
+  REQUIRE(s.migrations.size() == 2);
+  CHECK(s.migrations[0].name == "read_model");
+  CHECK(s.migrations[1].name == "prompt_templates");
+  for (const auto& m : s.migrations) {
+    CHECK_FALSE(m.up.empty());
+    CHECK_FALSE(m.down.empty());
+  }
+}
+
+TEST_CASE("outage bodies are checked") {
+  auto ok = parse_outage(
+      R"({"cep_prefix":"01310","region":"Bela Vista","description":"fibra rompida","eta":"2026-11-22T18:00:00-03:00"})");
+  REQUIRE(ok.ok());
+  CHECK(ok->cep_prefix == "01310");
+  CHECK(ok->eta == "2026-11-22T18:00:00-03:00");
+  CHECK(parse_outage(R"({"cep_prefix":"01310-1","region":"r","description":"d"})")->cep_prefix ==
+        "013101");
+  CHECK_FALSE(parse_outage("nope").ok());
+  CHECK_FALSE(parse_outage(R"({"cep_prefix":"abc","region":"r","description":"d"})").ok());
+  CHECK_FALSE(parse_outage(R"({"cep_prefix":"123456789","region":"r","description":"d"})").ok());
+  CHECK_FALSE(parse_outage(R"({"cep_prefix":"01","description":"d"})").ok());
+  CHECK_FALSE(
+      parse_outage(R"({"cep_prefix":"01","region":"r","description":"d","eta":"amanhã"})").ok());
+}
+
+TEST_CASE("prompt bodies are checked and versions move forward") {
+  auto ok =
+      parse_prompt(R"({"content":"Você é a LIA.","instructions":"Seja breve.","temperature":25})");
+  REQUIRE(ok.ok());
+  CHECK(ok->temperature == 25);
+  CHECK_FALSE(parse_prompt(R"({"content":""})").ok());
+  CHECK_FALSE(parse_prompt(R"({"content":"x","temperature":101})").ok());
+  CHECK_FALSE(parse_prompt("[]").ok());
+  CHECK(next_version("1.0.0") == "1.1.0");
+  CHECK(next_version("2.9.3") == "2.10.0");
+  CHECK(next_version("beta") == "beta.1");
+  CHECK(next_version("1.0") == "1.0.1");
+}

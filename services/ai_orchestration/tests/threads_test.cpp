@@ -1,0 +1,60 @@
+#include "threads.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace lia::ai_orchestration;
+
+TEST_CASE("a thread rotates when it reaches 55 messages") {
+  // The handler's rule: count the message in the open thread; at the threshold the thread
+  // closes and the next message counts in a fresh one.
+  int in_thread = 0;
+  int rotations = 0;
+  for (int message = 1; message <= 120; ++message) {
+    ++in_thread;
+    if (rotation_due(in_thread)) {
+      ++rotations;
+      CHECK(in_thread == 55);
+      CHECK((message == 55 || message == 110));
+      in_thread = 0;
+    }
+  }
+  CHECK(rotations == 2);
+  CHECK(in_thread == 10);
+  CHECK(kThreadRotation == 55);
+  CHECK_FALSE(rotation_due(54));
+  CHECK(rotation_due(55));
+  CHECK(rotation_due(3, 3));
+}
+
+TEST_CASE("the summary of a closed thread keeps what matters") {
+  SummaryInput in;
+  in.assistant = Assistant::suporte;
+  in.message_count = 55;
+  in.previous_summary = "Resumo da conversa (55 mensagens, assistente apresentacao).";
+  in.last_sentiment = Sentiment::negative;
+  for (int i = 0; i < 10; ++i) {
+    in.recent.push_back(
+        {"id-c" + std::to_string(i), "customer", "mensagem do cliente " + std::to_string(i)});
+    in.recent.push_back({"id-a" + std::to_string(i), "ai", "resposta " + std::to_string(i)});
+  }
+  const auto s = summarize_thread(in);
+  CHECK(s.find("55 mensagens") != std::string::npos);
+  CHECK(s.find("assistente suporte") != std::string::npos);
+  CHECK(s.find("negativo") != std::string::npos);
+  CHECK(s.find("Antes disso: Resumo da conversa") != std::string::npos);
+  CHECK(s.find("mensagem do cliente 9") != std::string::npos);
+  CHECK(s.find("mensagem do cliente 0") == std::string::npos);  // only the last ones
+  CHECK(s.find("resposta 9") != std::string::npos);
+
+  const auto ids = preserved_ids(in.recent, 3);
+  REQUIRE(ids.size() == 3);
+  CHECK(ids.front() == "id-c7");
+  CHECK(ids.back() == "id-c9");
+}
+
+TEST_CASE("summaries stay bounded however long the history") {
+  SummaryInput in;
+  in.previous_summary = std::string(10000, 'x');
+  for (int i = 0; i < 50; ++i) in.recent.push_back({"id", "customer", std::string(5000, 'y')});
+  CHECK(summarize_thread(in).size() <= 4000);
+}

@@ -1,0 +1,128 @@
+#include "tools.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <lia/json/json.hpp>
+
+using namespace lia::ai_orchestration;
+
+namespace {
+bool contains(const std::string& hay, const std::string& needle) {
+  return hay.find(needle) != std::string::npos;
+}
+}  // namespace
+
+TEST_CASE("tool definitions are a valid Chat Completions tools array with JSON schemas") {
+  auto doc = lia::json::parse(tool_definitions_json());
+  REQUIRE(doc.ok());
+  REQUIRE(doc->IsArray());
+  CHECK(doc->Size() == 6);
+  for (const auto& t : doc->GetArray()) {
+    REQUIRE(t.IsObject());
+    CHECK(std::string(t["type"].GetString()) == "function");
+    const auto& fn = t["function"];
+    const std::string name = fn["name"].GetString();
+    INFO(name);
+    CHECK(parse_tool(name).has_value());
+    CHECK(fn["description"].GetStringLength() > 10);
+    CHECK(std::string(fn["parameters"]["type"].GetString()) == "object");
+  }
+}
+
+TEST_CASE("tool names round-trip") {
+  for (Tool t : {Tool::transfer_to_human, Tool::check_coverage, Tool::lookup_outage,
+                 Tool::register_lead, Tool::register_complaint, Tool::register_payment_promise}) {
+    CHECK(parse_tool(to_string(t)) == t);
+  }
+  CHECK_FALSE(parse_tool("rm_rf").has_value());
+}
+
+TEST_CASE("check_coverage answers from the built-in table") {
+  BuiltinTools tools(nullptr, {"0190e0a4-8000-7abc-9def-000000000001"});
+  auto sp = tools.run("check_coverage", R"({"cep":"01310-100"})", "c1");
+  CHECK(sp.ok);
+  CHECK(sp.call_id == "c1");
+  CHECK(sp.tool == Tool::check_coverage);
+  CHECK(contains(sp.result_json, R"("covered":true)"));
+  CHECK(contains(sp.result_json, R"("city":"São Paulo")"));
+
+  auto campinas = tools.run("check_coverage", R"({"cep":"13083970"})", "c2");
+  CHECK(contains(campinas.result_json, "Campinas"));
+
+  auto far = tools.run("check_coverage", R"({"cep":"69900-000"})", "c3");
+  CHECK(far.ok);
+  CHECK(contains(far.result_json, R"("covered":false)"));
+
+  auto bad = tools.run("check_coverage", R"({"cep":"123"})", "c4");
+  CHECK_FALSE(bad.ok);
+  CHECK(contains(bad.error, "8 digits"));
+  auto missing = tools.run("check_coverage", "{}", "c5");
+  CHECK_FALSE(missing.ok);
+  CHECK(contains(missing.error, "cep"));
+}
+
+TEST_CASE("lookup_outage without an outage table finds none") {
+  BuiltinTools tools(nullptr, {"x"});
+  auto r = tools.run("lookup_outage", R"({"cep":"01310100"})", "c1");
+  CHECK(r.ok);
+  CHECK(contains(r.result_json, R"("outage":false)"));
+}
+
+TEST_CASE("register tools check their arguments and give protocols") {
+  BuiltinTools tools(nullptr, {"0190e0a4-8000-7abc-9def-00000000beef"});
+  auto lead = tools.run("register_lead", R"({"interest":"upgrade","cep":"01310-100"})", "a");
+  CHECK(lead.ok);
+  CHECK(contains(lead.result_json, "LEAD-0000BEEF"));
+  CHECK_FALSE(tools.run("register_lead", R"({"interest":""})", "b").ok);
+  CHECK_FALSE(tools.run("register_lead", R"({"interest":"x","cep":"abc"})", "b").ok);
+
+  auto complaint =
+      tools.run("register_complaint", R"({"description":"sem internet há 3 dias"})", "c");
+  CHECK(complaint.ok);
+  CHECK(contains(complaint.result_json, "OUV-0000BEEF"));
+  CHECK_FALSE(tools.run("register_complaint", R"({"category":"x"})", "d").ok);
+
+  auto promise = tools.run("register_payment_promise", R"({"day":10,"amount":99.9})", "e");
+  CHECK(promise.ok);
+  CHECK(contains(promise.result_json, R"("day":10)"));
+  CHECK(tools.run("register_payment_promise", R"({"date":"2026-12-10"})", "f").ok);
+  CHECK_FALSE(tools.run("register_payment_promise", R"({"day":40})", "g").ok);
+  CHECK_FALSE(tools.run("register_payment_promise", R"({"date":"amanhã"})", "h").ok);
+  CHECK_FALSE(tools.run("register_payment_promise", "{}", "i").ok);
+}
+
+TEST_CASE("transfer_to_human accepts only known departments") {
+  BuiltinTools tools(nullptr, {"x"});
+  auto ok = tools.run("transfer_to_human", R"({"reason":"pediu","department":"support"})", "a");
+  CHECK(ok.ok);
+  CHECK(contains(ok.result_json, R"("department":"support")"));
+  CHECK(tools.run("transfer_to_human", R"({"reason":"pediu"})", "b").ok);
+  CHECK_FALSE(tools.run("transfer_to_human", R"({"reason":"x","department":"mars"})", "c").ok);
+  CHECK_FALSE(tools.run("transfer_to_human", "{}", "d").ok);
+}
+
+TEST_CASE("broken tool calls are failed invocations, never exceptions") {
+  BuiltinTools tools(nullptr, {"x"});
+  auto unknown = tools.run("format_disk", "{}", "a");
+  CHECK_FALSE(unknown.ok);
+  CHECK(contains(unknown.error, "unknown tool"));
+  auto garbage = tools.run("check_coverage", "{not json", "b");
+  CHECK_FALSE(garbage.ok);
+  CHECK(garbage.arguments_json == "{}");  // the event still gets an object
+  auto array = tools.run("check_coverage", "[1,2]", "c");
+  CHECK_FALSE(array.ok);
+  CHECK(array.arguments_json == "{}");
+  auto wrong_type = tools.run("check_coverage", R"({"cep":1310100})", "d");
+  CHECK_FALSE(wrong_type.ok);
+}
+
+TEST_CASE("CEP helpers") {
+  CHECK(normalize_cep("01310-100") == "01310100");
+  CHECK(normalize_cep("01.310-100") == "01310100");
+  CHECK_FALSE(normalize_cep("0131010").has_value());
+  CHECK_FALSE(normalize_cep("0131a100").has_value());
+  CHECK(format_cep("01310100") == "01310-100");
+  CHECK(coverage_for("13100000")->city == "Campinas");
+  CHECK_FALSE(coverage_for("99999999").has_value());
+  CHECK(protocol_for("OUV", "ab") == "OUV-000000AB");
+}

@@ -1,0 +1,49 @@
+#pragma once
+// collections' REST API (JWT HS256 with LIA_JWT_SECRET, role SUPERVISOR or ADMIN; every
+// route blocking):
+//
+//   POST /api/campaigns               create a campaign with its targets -> 201
+//   GET  /api/campaigns               the newest campaigns (limit, offset) with target counts
+//   GET  /api/campaigns/{id}          one campaign with every target's status
+//   POST /api/campaigns/{id}/pause    active -> paused
+//   POST /api/campaigns/{id}/resume   paused or draft -> active
+//
+// A bad request is 400 {"error":{"code":"invalid_argument","message","field",
+// "target_index"?}} naming the field ("targets[2].phone", "template", "allowed_hours").
+
+#include <memory>
+#include <string>
+
+#include <lia/collections/campaign.hpp>
+#include <lia/core/clock.hpp>
+#include <lia/http/message.hpp>
+#include <lia/http/router.hpp>
+#include <lia/pg/pool.hpp>
+
+namespace lia::collections {
+
+class Api {
+ public:
+  Api(std::shared_ptr<pg::Pool> pool, std::string schema, Settings settings,
+      const core::Clock& clock = core::SystemClock::instance());
+
+  // Registers every route; the Api must outlive the router.
+  void add_routes(http::Router& router) const;
+
+  http::Response create(const http::Request& req) const;
+  http::Response list(const http::Request& req) const;
+  http::Response get(const http::Request& req) const;
+  http::Response pause(const http::Request& req) const;
+  http::Response resume(const http::Request& req) const;
+
+ private:
+  http::Response transition(const http::Request& req, bool to_active) const;
+
+  std::shared_ptr<pg::Pool> pool_;
+  std::string schema_;
+  std::string q_;
+  Settings settings_;
+  const core::Clock& clock_;
+};
+
+}  // namespace lia::collections

@@ -1,0 +1,138 @@
+#pragma once
+// Pure pieces of collections: the service's settings, reading and validating a campaign
+// request, template variables of a target, allowed hours, recipients and the data of the
+// command and event each attempt produces. No I/O.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include <lia/core/clock.hpp>
+#include <lia/core/config.hpp>
+#include <lia/core/result.hpp>
+#include <lia/domain/hours.hpp>
+#include <lia/domain/template.hpp>
+
+namespace lia::collections {
+
+inline constexpr const char* kServiceName = "collections";
+inline constexpr const char* kDefaultSchema = "collections";
+inline constexpr const char* kConsumerGroup = "lia-collections";
+inline constexpr const char* kDefaultInstance = "lia-cobranca";
+
+struct Settings {
+  std::string jwt_secret;                   // LIA_JWT_SECRET (required)
+  std::chrono::milliseconds tick{5000};     // LIA_COLLECTIONS_TICK_MS
+  std::string provider = "evolution";       // LIA_COLLECTIONS_PROVIDER: meta | evolution
+  std::string instance = kDefaultInstance;  // LIA_COLLECTIONS_INSTANCE
+  std::chrono::minutes utc_offset{-180};    // LIA_COLLECTIONS_UTC_OFFSET_MINUTES
+  // A problem Env cannot express (App::start refuses to start with it).
+  std::optional<std::string> problem;
+};
+// Reads the settings above; problems are collected in `env`.
+Settings read_settings(core::Env& env);
+
+// ---- allowed hours ------------------------------------------------------------------
+
+struct AllowedHours {
+  std::string start = "08:00";  // HH:MM local
+  std::string end = "20:00";    // HH:MM local, exclusive
+  domain::WeekdaySet days = domain::WeekdaySet::monday_to_friday();
+};
+core::Result<domain::ContactHours> contact_hours(const AllowedHours& h,
+                                                 std::chrono::minutes utc_offset);
+domain::WeekdaySet weekdays_from_bits(int bits);
+// "dom", "seg", "ter", "qua", "qui", "sex", "sab" for the days in the set, Sunday first.
+std::vector<std::string> weekday_names(domain::WeekdaySet days);
+// The end of the allowed window that contains `now` (nullopt when `now` is not allowed):
+// the `not_after` of the commands sent now, so nothing queued is delivered after hours.
+std::optional<core::SysTime> window_end(const domain::ContactHours& hours, core::SysTime now);
+// `t` in the hours' local time, "2026-11-23 08:00 (UTC-03:00)", for logs.
+std::string local_time_text(core::SysTime t, std::chrono::minutes utc_offset);
+
+// ---- campaign requests --------------------------------------------------------------
+
+struct TargetInput {
+  std::string name;
+  std::string phone;                         // E.164 digits
+  std::optional<std::string> document;       // normalized CPF/CNPJ
+  std::optional<std::string> document_type;  // "CPF" / "CNPJ"
+  std::int64_t debt_cents = 0;
+  std::string due_date;       // YYYY-MM-DD
+  domain::TemplateVars vars;  // extra template variables of this target
+};
+
+struct CampaignInput {
+  std::string name;
+  std::string description;
+  std::string template_text;
+  AllowedHours hours;
+  int max_attempts = 3;
+  int spacing_minutes = 1440;
+  std::string provider;
+  std::string instance;
+  std::string status = "active";  // active | draft
+  std::vector<TargetInput> targets;
+};
+
+// Where a request went wrong: the field ("targets[2].phone", "template", "allowed_hours")
+// and, for a target's problem, its index.
+struct Invalid {
+  std::string field;
+  std::optional<std::size_t> target;
+  std::string message;
+};
+
+struct CampaignDefaults {
+  int max_attempts = 3;
+  int spacing_minutes = 1440;
+  AllowedHours hours;
+  std::string provider = "evolution";
+  std::string instance = kDefaultInstance;
+  std::chrono::minutes utc_offset{-180};
+};
+
+inline constexpr std::size_t kMaxTargets = 10000;
+
+// Parses and validates POST /api/campaigns: every target's phone (E.164, Brazilian rules),
+// document (CPF/CNPJ check digits), amount and due date, the hours, and the template
+// rendered for every target (a variable a target cannot fill is the target's error).
+std::variant<CampaignInput, Invalid> parse_campaign(std::string_view body,
+                                                    const CampaignDefaults& defaults);
+
+// The variables a target fills: name, valor ("R$ 1.234,56"), vencimento ("30/11/2026"),
+// plus the target's own vars (which do not override these three).
+domain::TemplateVars template_vars(const std::string& name, std::int64_t debt_cents,
+                                   const std::string& due_date, const domain::TemplateVars& extra);
+// 123456 -> "R$ 1.234,56"
+std::string format_brl(std::int64_t cents);
+// "2026-11-30" -> "30/11/2026"
+std::string format_due_date(std::string_view iso_date);
+
+// The chat a provider expects: Meta's wa_id (the digits), Evolution's JID
+// ("<digits>@s.whatsapp.net"), as ingestion and conversation name chats.
+std::string recipient(std::string_view provider, std::string_view phone_digits);
+
+// ---- produced data ------------------------------------------------------------------
+
+struct Attempt {
+  std::string campaign_id;
+  std::string target_id;
+  int attempt = 1;
+  std::string command_id;
+  std::string provider;
+  std::string instance;
+  std::string to;
+  std::string text;
+  std::optional<core::SysTime> not_after;
+};
+// lia.notification.send_text (priority bulk)
+std::string send_text_data(const Attempt& a);
+// lia.collections.message.requested
+std::string message_requested_data(const Attempt& a);
+
+}  // namespace lia::collections

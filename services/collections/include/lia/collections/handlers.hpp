@@ -1,0 +1,38 @@
+#pragma once
+// collections on notification.events.v1 (group lia-collections): the outcome of each
+// campaign message, found by its command id in message_attempts (other services' commands
+// match nothing and are acknowledged):
+//   lia.notification.message.sent          -> the target is contacted
+//   lia.notification.message.failed        -> the target failed (the provider refused the
+//                                             number for good), no further attempts
+//   lia.notification.message.dead_lettered -> the reason is kept; the target is exhausted
+//                                             when that was its last attempt
+
+#include <memory>
+#include <string>
+
+#include <lia/core/clock.hpp>
+#include <lia/core/result.hpp>
+#include <lia/events/cloud_event.hpp>
+#include <lia/kafka/kafka.hpp>
+#include <lia/pg/pool.hpp>
+
+namespace lia::collections {
+
+class NotificationHandler {
+ public:
+  NotificationHandler(std::shared_ptr<pg::Pool> pool, std::string schema,
+                      const core::Clock& clock = core::SystemClock::instance());
+
+  // The consumer's handler: bad records are non-retryable, database trouble retryable.
+  core::Status handle(const kafka::Message& message) const;
+  core::Status on_event(const events::CloudEvent& event) const;
+
+ private:
+  std::shared_ptr<pg::Pool> pool_;
+  std::string schema_;
+  std::string q_;
+  const core::Clock& clock_;
+};
+
+}  // namespace lia::collections

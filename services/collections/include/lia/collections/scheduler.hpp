@@ -1,0 +1,75 @@
+#pragma once
+// The campaign scheduler. Each tick, for every active campaign:
+//   - inside its allowed hours: takes the due targets (attempts < max, next_attempt_at <= now)
+//     with FOR UPDATE SKIP LOCKED (replicas share the work, never a target twice), renders
+//     the template, and in one transaction per batch counts the attempt, schedules the next
+//     one (now + spacing; none after the last), records it in message_attempts and publishes
+//     lia.notification.send_text + lia.collections.message.requested through the outbox.
+//     A target whose message cannot be rendered is marked failed with the reason.
+//   - outside them: sends nothing, and logs the next allowed time once per closed window.
+//   - marks the campaign completed when no target has an attempt left.
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include <lia/collections/campaign.hpp>
+#include <lia/core/clock.hpp>
+#include <lia/core/result.hpp>
+#include <lia/pg/pool.hpp>
+
+namespace lia::collections {
+
+struct TickReport {
+  int campaigns = 0;  // active campaigns looked at
+  int waiting = 0;    // of those, outside their allowed hours
+  int sent = 0;       // send commands published
+  int failed = 0;     // targets failed (template)
+  int completed = 0;  // campaigns completed by this tick
+};
+
+class Scheduler {
+ public:
+  Scheduler(std::shared_ptr<pg::Pool> pool, std::string schema, Settings settings,
+            const core::Clock& clock = core::SystemClock::instance());
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // One pass over the active campaigns (the thread calls it every settings.tick).
+  core::Result<TickReport> tick();
+
+  void start();
+  // Stops the thread after the tick in progress. Idempotent.
+  void stop();
+
+  // Most targets one transaction takes.
+  static constexpr int kBatch = 200;
+  // Most targets of one campaign per tick (the others wait for the next tick).
+  static constexpr int kPerCampaignPerTick = 2000;
+
+ private:
+  struct Campaign;
+  core::Status run_campaign(const Campaign& c, core::SysTime now, TickReport& report);
+  void run();
+
+  std::shared_ptr<pg::Pool> pool_;
+  std::string schema_;
+  std::string q_;
+  Settings settings_;
+  const core::Clock& clock_;
+
+  std::mutex logged_mu_;
+  std::map<std::string, core::SysTime> logged_next_;  // campaign -> next allowed time logged
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace lia::collections

@@ -1,0 +1,375 @@
+#include <charconv>
+#include <map>
+
+#include <lia/auth/auth.hpp>
+#include <lia/collections/api.hpp>
+#include <lia/core/log.hpp>
+#include <lia/core/uuid.hpp>
+#include <lia/json/writer.hpp>
+#include <lia/pg/tx.hpp>
+
+namespace lia::collections {
+namespace {
+
+namespace f = core::f;
+using http::json_error;
+using http::Request;
+using http::Response;
+
+Response db_error(const core::Error& e) {
+  core::log().error("database error", {f::str("error", e.describe())});
+  if (e.retryable()) return json_error(503, "unavailable", "database unavailable, retry later");
+  return json_error(500, "internal", "internal error");
+}
+
+Response bad_request(std::string_view message) {
+  return json_error(400, "invalid_argument", message);
+}
+
+Response invalid(const Invalid& i) {
+  json::Writer w;
+  w.begin_object()
+      .object_field("error")
+      .field("code", "invalid_argument")
+      .field("message", i.message)
+      .field("field", i.field);
+  if (i.target) w.field("target_index", static_cast<std::uint64_t>(*i.target));
+  w.end_object().end_object();
+  return Response::json(400, w.take());
+}
+
+// Every route needs SUPERVISOR or ADMIN. nullopt: allowed.
+std::optional<Response> authorize(const Request& req, const std::string& secret,
+                                  auth::Claims& claims) {
+  auto c = auth::verify_bearer(req.header("Authorization"), secret);
+  if (!c) return json_error(401, "unauthorized", c.error().message());
+  if (!auth::role_at_least(c->role, auth::Role::supervisor)) {
+    return json_error(403, "forbidden", "campaigns need the role SUPERVISOR or ADMIN");
+  }
+  claims = std::move(*c);
+  return std::nullopt;
+}
+
+std::optional<std::string> format_ms(std::optional<std::int64_t> ms) {
+  if (!ms) return std::nullopt;
+  return core::format_rfc3339(core::SysTime{
+      std::chrono::duration_cast<core::SysTime::duration>(std::chrono::milliseconds{*ms})});
+}
+
+std::optional<std::int64_t> parse_int(std::string_view s, std::int64_t min, std::int64_t max) {
+  std::int64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc{} || p != s.data() + s.size() || v < min || v > max) return std::nullopt;
+  return v;
+}
+
+double reais(std::int64_t cents) {
+  return static_cast<double>(cents) / 100.0;
+}
+
+const char* const kCampaignColumns =
+    "id::text, name, description, status, template, hours_start, hours_end, hours_days, "
+    "max_attempts, attempt_spacing_minutes, provider, instance, total_targets, created_by, "
+    "(extract(epoch from created_at) * 1000)::bigint, "
+    "(extract(epoch from started_at) * 1000)::bigint, "
+    "(extract(epoch from completed_at) * 1000)::bigint";
+
+using Counts =
+    std::map<std::string, std::map<std::string, std::int64_t>>;  // campaign -> status -> n
+
+// Writes the campaign's fields (the object stays open for the caller).
+void write_campaign(json::Writer& w, const pg::Row& r, const Counts& counts) {
+  const std::string id = r.get<std::string>(0);
+  w.begin_object().field("id", id).field("name", r.get<std::string>(1));
+  w.key("description").value(r.get<std::optional<std::string>>(2));
+  w.field("status", r.get<std::string>(3))
+      .field("template", r.get<std::string>(4))
+      .object_field("allowed_hours")
+      .field("start", r.get<std::string>(5))
+      .field("end", r.get<std::string>(6))
+      .array_field("days");
+  for (const auto& d : weekday_names(weekdays_from_bits(r.get<int>(7)))) w.value(d);
+  w.end_array().end_object();
+  w.field("max_attempts", r.get<int>(8))
+      .field("spacing_minutes", r.get<int>(9))
+      .field("provider", r.get<std::string>(10))
+      .field("instance", r.get<std::string>(11))
+      .field("total_targets", r.get<int>(12));
+  w.key("created_by").value(r.get<std::optional<std::string>>(13));
+  w.key("created_at").value(format_ms(r.get<std::optional<std::int64_t>>(14)));
+  w.key("started_at").value(format_ms(r.get<std::optional<std::int64_t>>(15)));
+  w.key("completed_at").value(format_ms(r.get<std::optional<std::int64_t>>(16)));
+  w.object_field("counts");
+  for (const char* s : {"pending", "contacted", "promised", "paid", "failed", "exhausted"}) {
+    std::int64_t n = 0;
+    if (auto c = counts.find(id); c != counts.end()) {
+      if (auto it = c->second.find(s); it != c->second.end()) n = it->second;
+    }
+    w.field(s, n);
+  }
+  w.end_object();
+}
+
+core::Result<Counts> count_targets(pg::Pool& pool, const std::string& q,
+                                   const std::string& ids_array) {
+  auto rows = pool.exec("SELECT campaign_id::text, status, count(*) FROM " + q +
+                            ".voice_campaign_targets WHERE campaign_id = ANY($1::uuid[]) "
+                            "GROUP BY campaign_id, status",
+                        ids_array);
+  if (!rows) return rows.error();
+  Counts out;
+  for (const auto& r : *rows)
+    out[r.get<std::string>(0)][r.get<std::string>(1)] = r.get<std::int64_t>(2);
+  return out;
+}
+
+}  // namespace
+
+Api::Api(std::shared_ptr<pg::Pool> pool, std::string schema, Settings settings,
+         const core::Clock& clock)
+    : pool_(std::move(pool)),
+      schema_(std::move(schema)),
+      q_(pg::quote_ident(schema_)),
+      settings_(std::move(settings)),
+      clock_(clock) {}
+
+void Api::add_routes(http::Router& router) const {
+  const http::RouteOptions blocking{.blocking = true};
+  router.add(
+      "POST", "/api/campaigns", [this](const Request& r) { return create(r); }, blocking);
+  router.add(
+      "GET", "/api/campaigns", [this](const Request& r) { return list(r); }, blocking);
+  router.add(
+      "GET", "/api/campaigns/{id}", [this](const Request& r) { return get(r); }, blocking);
+  router.add(
+      "POST", "/api/campaigns/{id}/pause", [this](const Request& r) { return pause(r); }, blocking);
+  router.add(
+      "POST", "/api/campaigns/{id}/resume", [this](const Request& r) { return resume(r); },
+      blocking);
+}
+
+Response Api::create(const Request& req) const {
+  auth::Claims claims;
+  if (auto denied = authorize(req, settings_.jwt_secret, claims)) return *denied;
+
+  CampaignDefaults defaults;
+  defaults.provider = settings_.provider;
+  defaults.instance = settings_.instance;
+  defaults.utc_offset = settings_.utc_offset;
+  auto stored = pool_->exec(
+      "SELECT default_max_attempts, default_attempt_spacing_minutes, "
+      "default_hours_start, default_hours_end, default_hours_days FROM " +
+      q_ + ".collection_settings WHERE id = 1");
+  if (!stored) return db_error(stored.error());
+  if (!stored->empty()) {
+    const auto r = (*stored)[0];
+    defaults.max_attempts = r.get<int>(0);
+    defaults.spacing_minutes = r.get<int>(1);
+    defaults.hours = {r.get<std::string>(2), r.get<std::string>(3),
+                      weekdays_from_bits(r.get<int>(4))};
+  }
+
+  auto parsed = parse_campaign(req.body, defaults);
+  if (auto* bad = std::get_if<Invalid>(&parsed)) return invalid(*bad);
+  const CampaignInput& c = std::get<CampaignInput>(parsed);
+
+  const auto now = clock_.now();
+  const std::string id = core::Uuid::v7(clock_).str();
+  json::Writer targets;
+  targets.begin_array();
+  for (const auto& t : c.targets) {
+    targets.begin_object()
+        .field("id", core::Uuid::v7(clock_).str())
+        .field("name", t.name)
+        .field("phone", t.phone)
+        .field("document", t.document)
+        .field("document_type", t.document_type)
+        .field("debt", t.debt_cents)
+        .field("due_date", t.due_date)
+        .object_field("vars");
+    for (const auto& [k, v] : t.vars) targets.field(k, v);
+    targets.end_object().end_object();
+  }
+  targets.end_array();
+  const std::string targets_json = targets.take();
+  const bool active = c.status == "active";
+
+  auto st = pg::transact(*pool_, [&](pg::Tx& tx) -> core::Status {
+    auto ins =
+        tx.exec("INSERT INTO " + q_ +
+                    ".voice_campaigns (id, name, description, status, template, hours_start, "
+                    "hours_end, hours_days, max_attempts, attempt_spacing_minutes, provider, "
+                    "instance, total_targets, created_by, created_at, updated_at, started_at) "
+                    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, "
+                    "$15, $16)",
+                id, c.name, c.description.empty() ? std::nullopt : std::optional(c.description),
+                c.status, c.template_text, c.hours.start, c.hours.end,
+                static_cast<int>(c.hours.days.bits()), c.max_attempts, c.spacing_minutes,
+                c.provider, c.instance, static_cast<std::int64_t>(c.targets.size()), claims.subject,
+                now, active ? std::optional(now) : std::nullopt);
+    if (!ins) return ins.error();
+    auto tins =
+        tx.exec("INSERT INTO " + q_ +
+                    ".voice_campaign_targets (id, campaign_id, debtor_name, phone_number, "
+                    "debtor_document, debtor_document_type, debt_amount, due_date, vars, "
+                    "next_attempt_at, created_at, updated_at) SELECT x.id, $2, x.name, x.phone, "
+                    "x.document, x.document_type, x.debt, x.due_date, x.vars, $3, $3, $3 FROM "
+                    "jsonb_to_recordset($1::jsonb) AS x(id uuid, name text, phone text, "
+                    "document text, document_type text, debt bigint, due_date date, vars jsonb)",
+                targets_json, id, now);
+    if (!tins) return tins.error();
+    return {};
+  });
+  if (!st) return db_error(st.error());
+  core::log().info("campaign created",
+                   {f::id("campaign_id", id), f::id("status", c.status),
+                    f::num("targets", static_cast<std::int64_t>(c.targets.size())),
+                    f::id("created_by", claims.subject)});
+  json::Writer w;
+  w.begin_object()
+      .field("id", id)
+      .field("name", c.name)
+      .field("status", c.status)
+      .field("total_targets", static_cast<std::uint64_t>(c.targets.size()))
+      .object_field("counts")
+      .field("pending", static_cast<std::uint64_t>(c.targets.size()))
+      .end_object()
+      .end_object();
+  Response res = Response::json(201, w.take());
+  res.headers.add("Location", "/api/campaigns/" + id);
+  return res;
+}
+
+Response Api::list(const Request& req) const {
+  auth::Claims claims;
+  if (auto denied = authorize(req, settings_.jwt_secret, claims)) return *denied;
+  std::int64_t limit = 50, offset = 0;
+  if (const std::string* l = req.query_param("limit"); l != nullptr && !l->empty()) {
+    auto v = parse_int(*l, 1, 500);
+    if (!v) return bad_request("'limit' must be an integer 1..500");
+    limit = *v;
+  }
+  if (const std::string* o = req.query_param("offset"); o != nullptr && !o->empty()) {
+    auto v = parse_int(*o, 0, 1'000'000'000);
+    if (!v) return bad_request("'offset' must be a non-negative integer");
+    offset = *v;
+  }
+  std::optional<std::string> status;
+  if (const std::string* s = req.query_param("status"); s != nullptr && !s->empty()) {
+    if (*s != "draft" && *s != "active" && *s != "paused" && *s != "completed" &&
+        *s != "cancelled") {
+      return bad_request("'status' must be draft, active, paused, completed or cancelled");
+    }
+    status = *s;
+  }
+  auto rows = pool_->exec(std::string("SELECT ") + kCampaignColumns + " FROM " + q_ +
+                              ".voice_campaigns WHERE ($1::text IS NULL OR status = $1) "
+                              "ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3",
+                          status, limit, offset);
+  if (!rows) return db_error(rows.error());
+  std::string ids = "{";
+  for (const auto& r : *rows) {
+    if (ids.size() > 1) ids += ",";
+    ids += r.get<std::string>(0);
+  }
+  ids += "}";
+  auto counts = count_targets(*pool_, q_, ids);
+  if (!counts) return db_error(counts.error());
+  json::Writer w;
+  w.begin_object().array_field("campaigns");
+  for (const auto& r : *rows) {
+    write_campaign(w, r, *counts);
+    w.end_object();
+  }
+  w.end_array().field("limit", limit).field("offset", offset).end_object();
+  return Response::json(200, w.take());
+}
+
+Response Api::get(const Request& req) const {
+  auth::Claims claims;
+  if (auto denied = authorize(req, settings_.jwt_secret, claims)) return *denied;
+  const std::string* id = req.param("id");
+  if (id == nullptr || !core::Uuid::parse(*id))
+    return bad_request("the campaign id must be a UUID");
+  auto rows = pool_->exec(
+      std::string("SELECT ") + kCampaignColumns + " FROM " + q_ + ".voice_campaigns WHERE id = $1",
+      *id);
+  if (!rows) return db_error(rows.error());
+  if (rows->empty()) return json_error(404, "not_found", "no campaign with this id");
+  auto counts = count_targets(*pool_, q_, "{" + *id + "}");
+  if (!counts) return db_error(counts.error());
+  auto targets = pool_->exec(
+      "SELECT id::text, debtor_name, phone_number, debtor_document, "
+      "debtor_document_type, debt_amount, to_char(due_date, 'YYYY-MM-DD'), "
+      "status, attempt_count, "
+      "(extract(epoch from last_attempt_at) * 1000)::bigint, "
+      "(extract(epoch from next_attempt_at) * 1000)::bigint, last_error FROM " +
+          q_ + ".voice_campaign_targets WHERE campaign_id = $1 ORDER BY id",
+      *id);
+  if (!targets) return db_error(targets.error());
+  json::Writer w;
+  write_campaign(w, (*rows)[0], *counts);
+  w.array_field("targets");
+  for (const auto& t : *targets) {
+    w.begin_object()
+        .field("id", t.get<std::string>(0))
+        .field("name", t.get<std::string>(1))
+        .field("phone", t.get<std::string>(2));
+    w.key("document").value(t.get<std::optional<std::string>>(3));
+    w.key("document_type").value(t.get<std::optional<std::string>>(4));
+    w.field("debt_amount", reais(t.get<std::int64_t>(5)))
+        .field("due_date", t.get<std::string>(6))
+        .field("status", t.get<std::string>(7))
+        .field("attempts", t.get<int>(8));
+    w.key("last_attempt_at").value(format_ms(t.get<std::optional<std::int64_t>>(9)));
+    w.key("next_attempt_at").value(format_ms(t.get<std::optional<std::int64_t>>(10)));
+    w.key("last_error").value(t.get<std::optional<std::string>>(11));
+    w.end_object();
+  }
+  w.end_array().end_object();
+  return Response::json(200, w.take());
+}
+
+Response Api::pause(const Request& req) const {
+  return transition(req, false);
+}
+Response Api::resume(const Request& req) const {
+  return transition(req, true);
+}
+
+Response Api::transition(const Request& req, bool to_active) const {
+  auth::Claims claims;
+  if (auto denied = authorize(req, settings_.jwt_secret, claims)) return *denied;
+  const std::string* id = req.param("id");
+  if (id == nullptr || !core::Uuid::parse(*id))
+    return bad_request("the campaign id must be a UUID");
+  const auto now = clock_.now();
+  auto rows =
+      to_active ? pool_->exec("UPDATE " + q_ +
+                                  ".voice_campaigns SET status = 'active', updated_at = $2, "
+                                  "started_at = coalesce(started_at, $2) WHERE id = $1 AND status "
+                                  "IN ('paused', 'draft') RETURNING status",
+                              *id, now)
+                : pool_->exec("UPDATE " + q_ +
+                                  ".voice_campaigns SET status = 'paused', updated_at = $2 "
+                                  "WHERE id = $1 AND status = 'active' RETURNING status",
+                              *id, now);
+  if (!rows) return db_error(rows.error());
+  if (rows->empty()) {
+    auto current = pool_->exec("SELECT status FROM " + q_ + ".voice_campaigns WHERE id = $1", *id);
+    if (!current) return db_error(current.error());
+    if (current->empty()) return json_error(404, "not_found", "no campaign with this id");
+    const std::string status = (*current)[0].get<std::string>(0);
+    // Repeating the same request is not an error.
+    if ((to_active && status == "active") || (!to_active && status == "paused")) {
+      return Response::json(200, R"({"id":")" + *id + R"(","status":")" + status + R"("})");
+    }
+    return json_error(409, "conflict", "the campaign is " + status);
+  }
+  core::log().info(to_active ? "campaign resumed" : "campaign paused",
+                   {f::id("campaign_id", *id), f::id("by", claims.subject)});
+  return Response::json(
+      200, R"({"id":")" + *id + R"(","status":")" + (*rows)[0].get<std::string>(0) + R"("})");
+}
+
+}  // namespace lia::collections

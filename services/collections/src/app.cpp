@@ -1,0 +1,43 @@
+#include <lia/collections/app.hpp>
+#include <lia/events/names.hpp>
+
+namespace lia::collections {
+
+runtime::ServiceSpec spec() {
+  runtime::ServiceSpec s;
+  s.name = kServiceName;
+  s.default_port = 8084;
+  s.schema = kDefaultSchema;
+  s.migrations = migrations();
+  s.outbox = true;
+  return s;
+}
+
+void App::configure(core::Env& env) {
+  settings_ = read_settings(env);
+}
+
+core::Status App::start(runtime::Context& ctx) {
+  if (settings_.problem) return core::Error(core::Errc::invalid_argument, *settings_.problem);
+  const std::string schema = ctx.spec().schema;
+  api_ = std::make_unique<Api>(ctx.pool(), schema, settings_, clock_);
+  api_->add_routes(ctx.router());
+  handler_ = std::make_shared<NotificationHandler>(ctx.pool(), schema, clock_);
+  auto handler = handler_;
+  ctx.add_consumer({.topics = {std::string(events::topics::notification_events)},
+                    .handler = [handler](const kafka::Message& m) { return handler->handle(m); },
+                    .group = kConsumerGroup});
+  scheduler_ = std::make_unique<Scheduler>(ctx.pool(), schema, settings_, clock_);
+  scheduler_->start();
+  ctx.log().info(
+      "collections started",
+      {core::f::id("provider", settings_.provider), core::f::id("instance", settings_.instance),
+       core::f::num("utc_offset_minutes", settings_.utc_offset.count())});
+  return {};
+}
+
+void App::stop() {
+  if (scheduler_) scheduler_->stop();
+}
+
+}  // namespace lia::collections

@@ -1,0 +1,386 @@
+#include <cmath>
+#include <cstdio>
+#include <map>
+
+#include <lia/collections/campaign.hpp>
+#include <lia/domain/document.hpp>
+#include <lia/domain/phone.hpp>
+#include <lia/json/json.hpp>
+#include <lia/json/writer.hpp>
+
+namespace lia::collections {
+namespace {
+
+std::string target_field(std::size_t i, std::string_view key) {
+  return "targets[" + std::to_string(i) + "]" + (key.empty() ? "" : ".") + std::string(key);
+}
+
+bool valid_date(std::string_view s) {
+  if (s.size() != 10 || s[4] != '-' || s[7] != '-') return false;
+  int y = 0, m = 0, d = 0;
+  for (std::size_t i = 0; i < 10; ++i) {
+    if (i == 4 || i == 7) continue;
+    if (s[i] < '0' || s[i] > '9') return false;
+  }
+  y = std::stoi(std::string(s.substr(0, 4)));
+  m = std::stoi(std::string(s.substr(5, 2)));
+  d = std::stoi(std::string(s.substr(8, 2)));
+  const std::chrono::year_month_day ymd{std::chrono::year{y},
+                                        std::chrono::month{static_cast<unsigned>(m)},
+                                        std::chrono::day{static_cast<unsigned>(d)}};
+  return y >= 1900 && ymd.ok();
+}
+
+// The days of an allowed_hours object: a string ("seg-sex") or an array of day names or
+// numbers (0 Sunday .. 6 Saturday).
+core::Result<domain::WeekdaySet> read_days(const json::Value& v) {
+  if (v.IsString()) return domain::parse_weekdays(json::view(v));
+  if (!v.IsArray()) {
+    return core::Error(core::Errc::invalid_argument, "days must be a string or an array of days");
+  }
+  std::string joined;
+  for (const auto& d : v.GetArray()) {
+    if (!joined.empty()) joined += ",";
+    if (d.IsString()) {
+      joined += json::view(d);
+    } else if (d.IsInt() && d.GetInt() >= 0 && d.GetInt() <= 6) {
+      joined += std::to_string(d.GetInt());
+    } else {
+      return core::Error(core::Errc::invalid_argument, "days must hold day names or numbers 0..6");
+    }
+  }
+  if (joined.empty()) return core::Error(core::Errc::invalid_argument, "days must not be empty");
+  return domain::parse_weekdays(joined);
+}
+
+}  // namespace
+
+Settings read_settings(core::Env& env) {
+  Settings s;
+  s.jwt_secret = env.secret("LIA_JWT_SECRET");
+  s.tick = env.millis("LIA_COLLECTIONS_TICK_MS", std::chrono::milliseconds{5000},
+                      std::chrono::milliseconds{50}, std::chrono::hours{1});
+  s.provider = env.one_of("LIA_COLLECTIONS_PROVIDER", "evolution", {"meta", "evolution"});
+  s.instance = env.string("LIA_COLLECTIONS_INSTANCE", kDefaultInstance);
+  if (s.instance.empty()) s.instance = kDefaultInstance;
+  if (s.instance.size() > 128) {
+    s.problem = "LIA_COLLECTIONS_INSTANCE: must be at most 128 characters";
+  }
+  s.utc_offset = std::chrono::minutes{
+      env.integer("LIA_COLLECTIONS_UTC_OFFSET_MINUTES", -180, -12 * 60, 14 * 60)};
+  return s;
+}
+
+core::Result<domain::ContactHours> contact_hours(const AllowedHours& h,
+                                                 std::chrono::minutes utc_offset) {
+  if (h.days.empty()) {
+    return core::Error(core::Errc::invalid_argument, "allowed_hours.days opens no day of the week");
+  }
+  return domain::ContactHours::make(h.start, h.end, h.days, utc_offset);
+}
+
+domain::WeekdaySet weekdays_from_bits(int bits) {
+  domain::WeekdaySet s;
+  for (unsigned i = 0; i < 7; ++i) {
+    if ((bits >> i) & 1) s.add(std::chrono::weekday{i});
+  }
+  return s;
+}
+
+std::vector<std::string> weekday_names(domain::WeekdaySet days) {
+  static const char* const kNames[] = {"dom", "seg", "ter", "qua", "qui", "sex", "sab"};
+  std::vector<std::string> out;
+  for (unsigned i = 0; i < 7; ++i) {
+    if (days.contains(std::chrono::weekday{i})) out.emplace_back(kNames[i]);
+  }
+  return out;
+}
+
+std::optional<core::SysTime> window_end(const domain::ContactHours& hours, core::SysTime now) {
+  if (!hours.allowed_at(now)) return std::nullopt;
+  const auto local = now + hours.utc_offset();
+  const auto day = std::chrono::floor<std::chrono::days>(local);
+  auto w = hours.window(std::chrono::weekday{day});
+  if (!w) return std::nullopt;
+  return core::SysTime{std::chrono::duration_cast<core::SysTime::duration>(
+      (day + std::chrono::minutes{w->end_min} - hours.utc_offset()).time_since_epoch())};
+}
+
+std::string local_time_text(core::SysTime t, std::chrono::minutes utc_offset) {
+  const auto local = t + utc_offset;
+  const auto day = std::chrono::floor<std::chrono::days>(local);
+  const std::chrono::year_month_day ymd{day};
+  const auto minutes = std::chrono::duration_cast<std::chrono::minutes>(local - day).count();
+  const auto off = utc_offset.count();
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02u %02lld:%02lld (UTC%c%02lld:%02lld)",
+                static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
+                static_cast<unsigned>(ymd.day()), static_cast<long long>(minutes / 60),
+                static_cast<long long>(minutes % 60), off < 0 ? '-' : '+',
+                static_cast<long long>(std::abs(off) / 60),
+                static_cast<long long>(std::abs(off) % 60));
+  return buf;
+}
+
+std::variant<CampaignInput, Invalid> parse_campaign(std::string_view body,
+                                                    const CampaignDefaults& defaults) {
+  auto doc = json::parse(body);
+  if (!doc) return Invalid{"body", std::nullopt, doc.error().message()};
+  auto root = json::Obj::root(*doc);
+  if (!root) return Invalid{"body", std::nullopt, root.error().message()};
+  const json::Obj& o = *root;
+
+  CampaignInput c;
+  c.max_attempts = defaults.max_attempts;
+  c.spacing_minutes = defaults.spacing_minutes;
+  c.hours = defaults.hours;
+  c.provider = defaults.provider;
+  c.instance = defaults.instance;
+
+  auto name = o.nonempty_str("name");
+  if (!name) return Invalid{"name", std::nullopt, name.error().message()};
+  if (name->size() > 200) return Invalid{"name", std::nullopt, "'name' is longer than 200 bytes"};
+  c.name = std::string(*name);
+
+  auto description = o.opt_str("description");
+  if (!description) return Invalid{"description", std::nullopt, description.error().message()};
+  if (*description) {
+    if ((*description)->size() > 2000) {
+      return Invalid{"description", std::nullopt, "'description' is longer than 2000 bytes"};
+    }
+    c.description = std::string(**description);
+  }
+
+  auto tmpl = o.nonempty_str("template");
+  if (!tmpl) return Invalid{"template", std::nullopt, tmpl.error().message()};
+  if (tmpl->size() > 4096)
+    return Invalid{"template", std::nullopt, "'template' is longer than 4096 bytes"};
+  if (auto ph = domain::template_placeholders(*tmpl); !ph) {
+    return Invalid{"template", std::nullopt, "invalid template: " + ph.error().message()};
+  }
+  c.template_text = std::string(*tmpl);
+
+  auto hours = o.opt_obj("allowed_hours");
+  if (!hours) return Invalid{"allowed_hours", std::nullopt, hours.error().message()};
+  if (*hours) {
+    const json::Obj& h = **hours;
+    auto start = h.nonempty_str("start");
+    if (!start) return Invalid{"allowed_hours.start", std::nullopt, start.error().message()};
+    auto end = h.nonempty_str("end");
+    if (!end) return Invalid{"allowed_hours.end", std::nullopt, end.error().message()};
+    c.hours.start = std::string(*start);
+    c.hours.end = std::string(*end);
+    if (const json::Value* days = h.get("days"); days != nullptr && !days->IsNull()) {
+      auto set = read_days(*days);
+      if (!set) return Invalid{"allowed_hours.days", std::nullopt, set.error().message()};
+      c.hours.days = *set;
+    }
+  }
+  auto ch = contact_hours(c.hours, defaults.utc_offset);
+  if (!ch) return Invalid{"allowed_hours", std::nullopt, ch.error().message()};
+  // Store the canonical HH:MM form.
+  if (auto s = domain::parse_hhmm(c.hours.start)) c.hours.start = domain::format_hhmm(*s);
+  if (auto e = domain::parse_hhmm(c.hours.end)) c.hours.end = domain::format_hhmm(*e);
+
+  auto max_attempts = o.opt_i64("max_attempts");
+  if (!max_attempts) return Invalid{"max_attempts", std::nullopt, max_attempts.error().message()};
+  if (*max_attempts) {
+    if (**max_attempts < 1 || **max_attempts > 20) {
+      return Invalid{"max_attempts", std::nullopt, "'max_attempts' must be 1..20"};
+    }
+    c.max_attempts = static_cast<int>(**max_attempts);
+  }
+  auto spacing = o.opt_i64("spacing_minutes");
+  if (!spacing) return Invalid{"spacing_minutes", std::nullopt, spacing.error().message()};
+  if (*spacing) {
+    if (**spacing < 1 || **spacing > 43200) {
+      return Invalid{"spacing_minutes", std::nullopt,
+                     "'spacing_minutes' must be 1..43200 (30 days)"};
+    }
+    c.spacing_minutes = static_cast<int>(**spacing);
+  }
+  auto provider = o.opt_str("provider");
+  if (!provider) return Invalid{"provider", std::nullopt, provider.error().message()};
+  if (*provider) {
+    if (**provider != "meta" && **provider != "evolution") {
+      return Invalid{"provider", std::nullopt, "'provider' must be meta or evolution"};
+    }
+    c.provider = std::string(**provider);
+  }
+  auto instance = o.opt_str("instance");
+  if (!instance) return Invalid{"instance", std::nullopt, instance.error().message()};
+  if (*instance) {
+    if ((*instance)->empty() || (*instance)->size() > 128) {
+      return Invalid{"instance", std::nullopt, "'instance' must be 1..128 characters"};
+    }
+    c.instance = std::string(**instance);
+  }
+  auto status = o.opt_str("status");
+  if (!status) return Invalid{"status", std::nullopt, status.error().message()};
+  if (*status) {
+    if (**status != "active" && **status != "draft") {
+      return Invalid{"status", std::nullopt, "'status' must be active or draft"};
+    }
+    c.status = std::string(**status);
+  }
+
+  auto targets = o.arr("targets");
+  if (!targets) return Invalid{"targets", std::nullopt, targets.error().message()};
+  if (targets->empty()) return Invalid{"targets", std::nullopt, "'targets' must not be empty"};
+  if (targets->size() > kMaxTargets) {
+    return Invalid{"targets", std::nullopt,
+                   "'targets' holds more than " + std::to_string(kMaxTargets) + " targets"};
+  }
+  std::map<std::string, std::size_t> seen_phones;
+  c.targets.reserve(targets->size());
+  for (std::size_t i = 0; i < targets->size(); ++i) {
+    auto t = targets->obj(i);
+    if (!t) return Invalid{target_field(i, ""), i, t.error().message()};
+    TargetInput in;
+
+    auto tname = t->nonempty_str("name");
+    if (!tname) return Invalid{target_field(i, "name"), i, tname.error().message()};
+    if (tname->size() > 200)
+      return Invalid{target_field(i, "name"), i, "name is longer than 200 bytes"};
+    in.name = std::string(*tname);
+
+    auto phone_text = t->nonempty_str("phone");
+    if (!phone_text) return Invalid{target_field(i, "phone"), i, phone_text.error().message()};
+    auto phone = domain::normalize_phone(*phone_text);
+    if (!phone) {
+      return Invalid{
+          target_field(i, "phone"), i,
+          target_field(i, "phone") + ": invalid phone number: " + phone.error().message()};
+    }
+    in.phone = phone->digits;
+    if (auto [it, fresh] = seen_phones.emplace(in.phone, i); !fresh) {
+      return Invalid{target_field(i, "phone"), i,
+                     target_field(i, "phone") + ": the same number as targets[" +
+                         std::to_string(it->second) + "]"};
+    }
+
+    auto doc_text = t->opt_str("document");
+    if (!doc_text) return Invalid{target_field(i, "document"), i, doc_text.error().message()};
+    if (*doc_text && !(*doc_text)->empty()) {
+      auto d = domain::parse_document(**doc_text);
+      if (!d) {
+        return Invalid{target_field(i, "document"), i,
+                       target_field(i, "document") + ": invalid CPF/CNPJ: " + d.error().message()};
+      }
+      in.document = d->value;
+      in.document_type = std::string(domain::to_string(d->type));
+    }
+
+    auto amount = t->num("debt_amount");
+    if (!amount) return Invalid{target_field(i, "debt_amount"), i, amount.error().message()};
+    const double cents = *amount * 100.0;
+    if (!std::isfinite(cents) || cents < 0 || cents > 1e13 ||
+        std::fabs(cents - std::round(cents)) > 1e-6) {
+      return Invalid{target_field(i, "debt_amount"), i,
+                     target_field(i, "debt_amount") +
+                         " must be a non-negative amount in reais with at most 2 decimals"};
+    }
+    in.debt_cents = std::llround(cents);
+
+    auto due = t->str("due_date");
+    if (!due) return Invalid{target_field(i, "due_date"), i, due.error().message()};
+    if (!valid_date(*due)) {
+      return Invalid{target_field(i, "due_date"), i,
+                     target_field(i, "due_date") + " must be a date YYYY-MM-DD"};
+    }
+    in.due_date = std::string(*due);
+
+    auto vars = t->opt_obj("vars");
+    if (!vars) return Invalid{target_field(i, "vars"), i, vars.error().message()};
+    if (*vars) {
+      for (const auto& m : (*vars)->value().GetObject()) {
+        const std::string key(json::view(m.name));
+        if (m.value.IsString()) {
+          in.vars[key] = std::string(json::view(m.value));
+        } else if (m.value.IsNumber()) {
+          in.vars[key] = json::to_string(m.value);
+        } else {
+          return Invalid{target_field(i, "vars"), i,
+                         target_field(i, "vars." + key) + " must be a string or a number"};
+        }
+      }
+    }
+
+    auto text = domain::render_template(
+        c.template_text, template_vars(in.name, in.debt_cents, in.due_date, in.vars));
+    if (!text) {
+      return Invalid{
+          "template", i,
+          target_field(i, "") + ": the template cannot be rendered: " + text.error().message()};
+    }
+    if (text->size() > 4096) {
+      return Invalid{"template", i,
+                     target_field(i, "") + ": the rendered message is longer than 4096 bytes"};
+    }
+    c.targets.push_back(std::move(in));
+  }
+  return c;
+}
+
+domain::TemplateVars template_vars(const std::string& name, std::int64_t debt_cents,
+                                   const std::string& due_date, const domain::TemplateVars& extra) {
+  domain::TemplateVars v = extra;
+  v["name"] = name;
+  v["valor"] = format_brl(debt_cents);
+  v["vencimento"] = format_due_date(due_date);
+  return v;
+}
+
+std::string format_brl(std::int64_t cents) {
+  const bool negative = cents < 0;
+  std::uint64_t abs =
+      negative ? static_cast<std::uint64_t>(-(cents + 1)) + 1 : static_cast<std::uint64_t>(cents);
+  std::string whole = std::to_string(abs / 100);
+  std::string grouped;
+  for (std::size_t i = 0; i < whole.size(); ++i) {
+    if (i > 0 && (whole.size() - i) % 3 == 0) grouped += '.';
+    grouped += whole[i];
+  }
+  char frac[4];
+  std::snprintf(frac, sizeof frac, "%02u", static_cast<unsigned>(abs % 100));
+  return std::string(negative ? "-R$ " : "R$ ") + grouped + "," + frac;
+}
+
+std::string format_due_date(std::string_view iso) {
+  if (iso.size() != 10) return std::string(iso);
+  return std::string(iso.substr(8, 2)) + "/" + std::string(iso.substr(5, 2)) + "/" +
+         std::string(iso.substr(0, 4));
+}
+
+std::string recipient(std::string_view provider, std::string_view phone_digits) {
+  if (provider == "evolution") return std::string(phone_digits) + "@s.whatsapp.net";
+  return std::string(phone_digits);
+}
+
+std::string send_text_data(const Attempt& a) {
+  json::Writer w;
+  w.begin_object()
+      .field("command_id", a.command_id)
+      .field("provider", a.provider)
+      .field("instance", a.instance)
+      .field("to", a.to);
+  if (a.not_after) w.field("not_after", core::format_rfc3339(*a.not_after));
+  w.field("priority", "bulk").field("text", a.text).end_object();
+  return w.take();
+}
+
+std::string message_requested_data(const Attempt& a) {
+  json::Writer w;
+  w.begin_object()
+      .field("campaign_id", a.campaign_id)
+      .field("target_id", a.target_id)
+      .field("attempt", a.attempt)
+      .field("command_id", a.command_id)
+      .field("provider", a.provider)
+      .field("instance", a.instance)
+      .field("to", a.to)
+      .end_object();
+  return w.take();
+}
+
+}  // namespace lia::collections

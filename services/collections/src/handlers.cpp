@@ -1,0 +1,123 @@
+#include <lia/collections/campaign.hpp>
+#include <lia/collections/handlers.hpp>
+#include <lia/core/log.hpp>
+#include <lia/events/names.hpp>
+#include <lia/json/json.hpp>
+#include <lia/pg/outbox.hpp>
+#include <lia/pg/tx.hpp>
+#include <lia/runtime/events.hpp>
+
+namespace lia::collections {
+namespace {
+
+namespace f = core::f;
+namespace types = events::types;
+
+const std::string kInbox = "collections.notification.events.v1";
+
+}  // namespace
+
+NotificationHandler::NotificationHandler(std::shared_ptr<pg::Pool> pool, std::string schema,
+                                         const core::Clock& clock)
+    : pool_(std::move(pool)),
+      schema_(std::move(schema)),
+      q_(pg::quote_ident(schema_)),
+      clock_(clock) {}
+
+core::Status NotificationHandler::handle(const kafka::Message& message) const {
+  if (const std::string* type = message.header("lia.event_type")) {
+    if (*type != types::notification_message_sent && *type != types::notification_message_failed &&
+        *type != types::notification_message_dead_lettered) {
+      return {};
+    }
+  }
+  auto ev = runtime::decode_event(message);
+  if (!ev) return ev.error();
+  return on_event(*ev);
+}
+
+core::Status NotificationHandler::on_event(const events::CloudEvent& ev) const {
+  std::string outcome;
+  if (ev.type == types::notification_message_sent) {
+    outcome = "sent";
+  } else if (ev.type == types::notification_message_failed) {
+    outcome = "failed";
+  } else if (ev.type == types::notification_message_dead_lettered) {
+    outcome = "dead_lettered";
+  } else {
+    return {};
+  }
+  auto doc = json::parse(ev.data);
+  if (!doc) return core::Error(core::Errc::invalid_argument, doc.error().message(), false);
+  auto o = json::Obj::root(*doc);
+  if (!o) return core::Error(core::Errc::invalid_argument, o.error().message(), false);
+  auto command = o->nonempty_str("command_id");
+  if (!command) return core::Error(core::Errc::invalid_argument, command.error().message(), false);
+  auto reason = o->opt_str("reason");
+  if (!reason) return core::Error(core::Errc::invalid_argument, reason.error().message(), false);
+  auto pmid = o->opt_str("provider_message_id");
+  if (!pmid) return core::Error(core::Errc::invalid_argument, pmid.error().message(), false);
+  const std::optional<std::string> why =
+      *reason ? std::optional<std::string>(**reason) : std::nullopt;
+  const std::optional<std::string> provider_id =
+      *pmid ? std::optional<std::string>(**pmid) : std::nullopt;
+
+  std::string target;
+  std::string next_status;
+  auto st = pg::transact(*pool_, [&](pg::Tx& tx) -> core::Status {
+    target.clear();
+    next_status.clear();
+    const auto now = clock_.now();
+    // Most notification events are about other services' commands: one indexed lookup.
+    auto att = tx.exec("UPDATE " + q_ +
+                           ".message_attempts SET outcome = $2, outcome_at = $3, reason = $4, "
+                           "provider_message_id = coalesce($5, provider_message_id) "
+                           "WHERE command_id = $1 RETURNING target_id::text",
+                       std::string(*command), outcome, now, why, provider_id);
+    if (!att) return att.error();
+    if (att->empty()) return {};
+    auto fresh = pg::inbox_claim(tx, schema_, kInbox, ev.id);
+    if (!fresh) return fresh.error();
+    if (!*fresh) return {};
+    target = (*att)[0].get<std::string>(0);
+    core::Result<pg::Rows> upd = core::Error(core::Errc::internal, "unreachable");
+    if (outcome == "sent") {
+      upd = tx.exec("UPDATE " + q_ +
+                        ".voice_campaign_targets SET status = 'contacted', last_error = NULL, "
+                        "updated_at = $2 WHERE id = $1 AND status IN ('pending', 'exhausted') "
+                        "RETURNING status",
+                    target, now);
+    } else if (outcome == "failed") {
+      upd = tx.exec("UPDATE " + q_ +
+                        ".voice_campaign_targets SET status = 'failed', last_error = $2, "
+                        "next_attempt_at = NULL, updated_at = $3 WHERE id = $1 AND status IN "
+                        "('pending', 'contacted') RETURNING status",
+                    target, why.value_or("failed"), now);
+    } else {
+      upd = tx.exec("UPDATE " + q_ +
+                        ".voice_campaign_targets t SET last_error = $2, updated_at = $3, status = "
+                        "CASE WHEN t.status = 'pending' AND t.attempt_count >= c.max_attempts "
+                        "THEN 'exhausted' ELSE t.status END FROM " +
+                        q_ +
+                        ".voice_campaigns c WHERE t.id = $1 AND c.id = t.campaign_id "
+                        "RETURNING t.status",
+                    target, why.value_or("dead-lettered"), now);
+    }
+    if (!upd) return upd.error();
+    if (!upd->empty()) next_status = (*upd)[0].get<std::string>(0);
+    return {};
+  });
+  if (!st) return st;
+  if (target.empty()) {
+    core::log().debug("notification event not about a campaign message",
+                      {f::id("event_id", ev.id)});
+  } else {
+    core::log().info("campaign message outcome",
+                     {f::id("target_id", target), f::id("outcome", outcome),
+                      f::id("command_id", std::string(*command)),
+                      f::id("status", next_status.empty() ? "-" : next_status)});
+  }
+  return {};
+}
+
+}  // namespace lia::collections

@@ -1,0 +1,295 @@
+#include <lia/collections/scheduler.hpp>
+#include <lia/core/log.hpp>
+#include <lia/core/uuid.hpp>
+#include <lia/events/names.hpp>
+#include <lia/json/json.hpp>
+#include <lia/json/writer.hpp>
+#include <lia/pg/tx.hpp>
+#include <lia/runtime/events.hpp>
+
+namespace lia::collections {
+namespace {
+
+namespace f = core::f;
+
+domain::TemplateVars read_vars(std::string_view json_text) {
+  domain::TemplateVars vars;
+  auto doc = json::parse(json_text);
+  if (!doc || !doc->IsObject()) return vars;
+  for (const auto& m : doc->GetObject()) {
+    if (m.value.IsString())
+      vars[std::string(json::view(m.name))] = std::string(json::view(m.value));
+  }
+  return vars;
+}
+
+}  // namespace
+
+struct Scheduler::Campaign {
+  std::string id;
+  std::string template_text;
+  domain::ContactHours hours;
+  int max_attempts = 1;
+  int spacing_minutes = 1;
+  std::string provider;
+  std::string instance;
+};
+
+Scheduler::Scheduler(std::shared_ptr<pg::Pool> pool, std::string schema, Settings settings,
+                     const core::Clock& clock)
+    : pool_(std::move(pool)),
+      schema_(std::move(schema)),
+      q_(pg::quote_ident(schema_)),
+      settings_(std::move(settings)),
+      clock_(clock) {}
+
+Scheduler::~Scheduler() {
+  stop();
+}
+
+void Scheduler::start() {
+  std::lock_guard lock(mu_);
+  if (thread_.joinable()) return;
+  stopping_ = false;
+  thread_ = std::thread([this] { run(); });
+}
+
+void Scheduler::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
+}
+
+void Scheduler::run() {
+  core::log().info("collections scheduler started",
+                   {f::num("tick_ms", static_cast<std::int64_t>(settings_.tick.count()))});
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    lock.unlock();
+    auto r = tick();
+    if (!r) {
+      core::log().warn("collections tick failed; retrying on the next tick",
+                       {f::str("error", r.error().describe())});
+    }
+    lock.lock();
+    cv_.wait_for(lock, settings_.tick, [this] { return stopping_; });
+  }
+  core::log().info("collections scheduler stopped");
+}
+
+core::Result<TickReport> Scheduler::tick() {
+  TickReport report;
+  const auto now = clock_.now();
+  auto rows = pool_->exec(
+      "SELECT id::text, template, hours_start, hours_end, hours_days, "
+      "max_attempts, attempt_spacing_minutes, provider, instance FROM " +
+      q_ + ".voice_campaigns WHERE status = 'active' ORDER BY created_at, id");
+  if (!rows) return rows.error();
+  for (const auto& r : *rows) {
+    ++report.campaigns;
+    const std::string id = r.get<std::string>(0);
+    AllowedHours h{r.get<std::string>(2), r.get<std::string>(3), weekdays_from_bits(r.get<int>(4))};
+    auto hours = contact_hours(h, settings_.utc_offset);
+    if (!hours) {
+      core::log().error("campaign has unusable allowed hours; skipped",
+                        {f::id("campaign_id", id), f::str("error", hours.error().message())});
+      continue;
+    }
+    const auto decision = hours->check(now);
+    if (!decision.allowed) {
+      ++report.waiting;
+      const auto next = decision.next_allowed.value_or(core::SysTime::max());
+      bool log_it = false;
+      {
+        std::lock_guard lock(logged_mu_);
+        auto [it, fresh] = logged_next_.try_emplace(id, next);
+        if (fresh || it->second != next) {
+          it->second = next;
+          log_it = true;
+        }
+      }
+      if (log_it) {
+        core::log().info("campaign outside its allowed hours; waiting",
+                         {f::id("campaign_id", id),
+                          f::id("next_allowed", decision.next_allowed
+                                                    ? core::format_rfc3339(*decision.next_allowed)
+                                                    : std::string("never")),
+                          f::id("next_allowed_local",
+                                decision.next_allowed
+                                    ? local_time_text(*decision.next_allowed, settings_.utc_offset)
+                                    : std::string("never"))});
+      }
+    } else {
+      {
+        std::lock_guard lock(logged_mu_);
+        logged_next_.erase(id);
+      }
+      Campaign c{id,
+                 r.get<std::string>(1),
+                 *hours,
+                 r.get<int>(5),
+                 r.get<int>(6),
+                 r.get<std::string>(7),
+                 r.get<std::string>(8)};
+      if (auto st = run_campaign(c, now, report); !st) return st.error();
+    }
+    auto done = pool_->exec("UPDATE " + q_ +
+                                ".voice_campaigns c SET status = 'completed', completed_at = $2, "
+                                "updated_at = $2 WHERE c.id = $1 AND c.status = 'active' AND NOT "
+                                "EXISTS (SELECT 1 FROM " +
+                                q_ +
+                                ".voice_campaign_targets t WHERE t.campaign_id = c.id AND t.status "
+                                "IN ('pending', 'contacted') AND t.attempt_count < c.max_attempts)",
+                            id, now);
+    if (!done) return done.error();
+    if (done->affected() > 0) {
+      ++report.completed;
+      core::log().info("campaign completed", {f::id("campaign_id", id)});
+    }
+  }
+  if (report.sent > 0 || report.failed > 0) {
+    core::log().info("collections tick",
+                     {f::num("campaigns", report.campaigns), f::num("sent", report.sent),
+                      f::num("failed", report.failed), f::num("waiting", report.waiting)});
+  }
+  return report;
+}
+
+core::Status Scheduler::run_campaign(const Campaign& c, core::SysTime now, TickReport& report) {
+  const auto not_after = window_end(c.hours, now);
+  const auto spacing = std::chrono::minutes{c.spacing_minutes};
+  int taken_total = 0;
+  while (taken_total < kPerCampaignPerTick) {
+    int sent = 0, failed = 0;
+    auto taken = pg::transact(*pool_, [&](pg::Tx& tx) -> core::Result<int> {
+      sent = 0;
+      failed = 0;
+      auto rows = tx.exec(
+          "SELECT id::text, debtor_name, phone_number, debt_amount, "
+          "to_char(due_date, 'YYYY-MM-DD'), vars::text, attempt_count FROM " +
+              q_ +
+              ".voice_campaign_targets WHERE campaign_id = $1 AND status IN "
+              "('pending', 'contacted') AND next_attempt_at IS NOT NULL AND "
+              "next_attempt_at <= $2 AND attempt_count < $3 "
+              "ORDER BY next_attempt_at, id LIMIT $4 FOR UPDATE SKIP LOCKED",
+          c.id, now, c.max_attempts, kBatch);
+      if (!rows) return rows.error();
+      if (rows->empty()) return 0;
+      std::vector<Attempt> attempts;
+      attempts.reserve(rows->size());
+      json::Writer ok_rows, bad_rows;
+      ok_rows.begin_array();
+      bad_rows.begin_array();
+      for (const auto& r : *rows) {
+        const std::string target = r.get<std::string>(0);
+        auto text = domain::render_template(
+            c.template_text,
+            template_vars(r.get<std::string>(1), r.get<std::int64_t>(3), r.get<std::string>(4),
+                          read_vars(r.get<std::string_view>(5))));
+        if (!text || text->empty() || text->size() > 4096) {
+          const std::string reason =
+              !text ? "template: " + text.error().message()
+                    : std::string("template: the rendered message is empty or too long");
+          bad_rows.begin_object().field("id", target).field("reason", reason).end_object();
+          ++failed;
+          core::log().warn(
+              "campaign target failed",
+              {f::id("campaign_id", c.id), f::id("target_id", target), f::str("reason", reason)});
+          continue;
+        }
+        Attempt a;
+        a.campaign_id = c.id;
+        a.target_id = target;
+        a.attempt = r.get<int>(6) + 1;
+        a.command_id = core::Uuid::v7(clock_).str();
+        a.provider = c.provider;
+        a.instance = c.instance;
+        a.to = recipient(c.provider, r.get<std::string_view>(2));
+        a.text = std::move(*text);
+        a.not_after = not_after;
+        ok_rows.begin_object()
+            .field("id", a.target_id)
+            .field("command_id", a.command_id)
+            .field("attempt", a.attempt);
+        if (a.attempt < c.max_attempts) {
+          ok_rows.field("next_at", core::format_rfc3339(now + spacing));
+        } else {
+          ok_rows.key("next_at").null();
+        }
+        ok_rows.end_object();
+        attempts.push_back(std::move(a));
+      }
+      ok_rows.end_array();
+      bad_rows.end_array();
+      if (!attempts.empty()) {
+        const std::string ok_json = ok_rows.take();
+        auto upd = tx.exec("UPDATE " + q_ +
+                               ".voice_campaign_targets t SET attempt_count = x.attempt, "
+                               "last_attempt_at = $2, next_attempt_at = x.next_at, "
+                               "last_command_id = x.command_id, updated_at = $2 FROM "
+                               "jsonb_to_recordset($1::jsonb) AS x(id uuid, command_id uuid, "
+                               "attempt integer, next_at timestamptz) WHERE t.id = x.id",
+                           ok_json, now);
+        if (!upd) return upd.error();
+        auto ins = tx.exec("INSERT INTO " + q_ +
+                               ".message_attempts (command_id, target_id, campaign_id, attempt, "
+                               "requested_at) SELECT x.command_id, x.id, $2, x.attempt, $3 FROM "
+                               "jsonb_to_recordset($1::jsonb) AS x(id uuid, command_id uuid, "
+                               "attempt integer)",
+                           ok_json, c.id, now);
+        if (!ins) return ins.error();
+      }
+      if (failed > 0) {
+        auto upd = tx.exec(
+            "UPDATE " + q_ +
+                ".voice_campaign_targets t SET status = 'failed', last_error = x.reason, "
+                "next_attempt_at = NULL, updated_at = $2 FROM "
+                "jsonb_to_recordset($1::jsonb) AS x(id uuid, reason text) WHERE t.id = x.id",
+            bad_rows.take(), now);
+        if (!upd) return upd.error();
+      }
+      for (const auto& a : attempts) {
+        const std::string key = events::chat_key(a.instance, a.to);
+        auto cmd = runtime::publish(tx, schema_, kServiceName,
+                                    {.topic = std::string(events::topics::notification_commands),
+                                     .key = key,
+                                     .type = std::string(events::types::notification_send_text),
+                                     .subject = a.target_id,
+                                     .data = send_text_data(a)},
+                                    clock_);
+        if (!cmd) return cmd.error();
+        auto ev =
+            runtime::publish(tx, schema_, kServiceName,
+                             {.topic = std::string(events::topics::collections_events),
+                              .key = key,
+                              .type = std::string(events::types::collections_message_requested),
+                              .subject = a.target_id,
+                              .data = message_requested_data(a)},
+                             clock_);
+        if (!ev) return ev.error();
+        core::log().debug("campaign message requested",
+                          {f::id("campaign_id", a.campaign_id), f::id("target_id", a.target_id),
+                           f::num("attempt", a.attempt), f::id("command_id", a.command_id),
+                           f::phone("to", a.to)});
+      }
+      sent = static_cast<int>(attempts.size());
+      return static_cast<int>(rows->size());
+    });
+    if (!taken) return taken.error();
+    report.sent += sent;
+    report.failed += failed;
+    taken_total += *taken;
+    if (*taken > 0) {
+      core::log().info(
+          "campaign messages requested",
+          {f::id("campaign_id", c.id), f::num("sent", sent), f::num("failed", failed)});
+    }
+    if (*taken < kBatch) break;
+  }
+  return {};
+}
+
+}  // namespace lia::collections

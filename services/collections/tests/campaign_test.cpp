@@ -1,0 +1,313 @@
+// Unit tests of collections' pure parts: campaign validation, template variables, hours
+// decisions, recipients, settings, the produced data (validated against the schemas) and the
+// API's guards.
+
+#include <string>
+#include <variant>
+
+#include <catch2/catch.hpp>
+
+#include <lia/auth/auth.hpp>
+#include <lia/collections/api.hpp>
+#include <lia/collections/app.hpp>
+#include <lia/collections/campaign.hpp>
+#include <lia/collections/handlers.hpp>
+#include <lia/events/names.hpp>
+#include <lia/events/schema_registry.hpp>
+
+using namespace lia;
+using namespace lia::collections;
+using namespace std::chrono_literals;
+
+namespace {
+
+// 2026-11-23 is a Monday.
+core::SysTime utc(int y, unsigned m, unsigned d, int h, int min) {
+  return std::chrono::sys_days{std::chrono::year{y} / std::chrono::month{m} / std::chrono::day{d}} +
+         std::chrono::hours{h} + std::chrono::minutes{min};
+}
+
+std::string body(const std::string& targets, const std::string& extra = "") {
+  // `extra` comes first: with a repeated key the first one counts.
+  return "{" + extra +
+         R"("name":"Cobrança novembro","template":"Olá {{name}}, sua fatura de {{valor}} vence em {{vencimento}}.",)"
+         R"("allowed_hours":{"start":"08:00","end":"20:00","days":"seg-sex"},"max_attempts":2,"spacing_minutes":60,)"
+         R"("targets":[)" +
+         targets + "]}";
+}
+
+const std::string kGood =
+    R"({"name":"Maria Silva","phone":"+55 (11) 98765-4321","document":"529.982.247-25","debt_amount":1234.5,"due_date":"2026-11-30"})";
+
+Invalid expect_invalid(const std::string& text) {
+  auto r = parse_campaign(text, CampaignDefaults{});
+  REQUIRE(std::holds_alternative<Invalid>(r));
+  return std::get<Invalid>(r);
+}
+
+}  // namespace
+
+TEST_CASE("a valid campaign is read with normalized targets") {
+  auto r = parse_campaign(
+      body(
+          kGood + "," +
+          R"({"name":"Loja X","phone":"21 3456-7890","document":"11.222.333/0001-81","debt_amount":99,"due_date":"2026-12-01"})"),
+      CampaignDefaults{});
+  REQUIRE(std::holds_alternative<CampaignInput>(r));
+  const auto& c = std::get<CampaignInput>(r);
+  CHECK(c.name == "Cobrança novembro");
+  CHECK(c.max_attempts == 2);
+  CHECK(c.spacing_minutes == 60);
+  CHECK(c.status == "active");
+  CHECK(c.provider == "evolution");
+  CHECK(c.instance == kDefaultInstance);
+  CHECK(c.hours.days == domain::WeekdaySet::monday_to_friday());
+  REQUIRE(c.targets.size() == 2);
+  CHECK(c.targets[0].phone == "5511987654321");
+  CHECK(c.targets[0].document == std::optional<std::string>("52998224725"));
+  CHECK(c.targets[0].document_type == std::optional<std::string>("CPF"));
+  CHECK(c.targets[0].debt_cents == 123450);
+  CHECK(c.targets[1].phone == "552134567890");
+  CHECK(c.targets[1].document_type == std::optional<std::string>("CNPJ"));
+}
+
+TEST_CASE("defaults fill what the request leaves out") {
+  CampaignDefaults d;
+  d.max_attempts = 5;
+  d.spacing_minutes = 30;
+  d.provider = "meta";
+  d.instance = "106540352242922";
+  auto r = parse_campaign(
+      R"({"name":"n","template":"Oi {{name}}","targets":[{"name":"A","phone":"11987654321","debt_amount":10,"due_date":"2026-01-31"}]})",
+      d);
+  REQUIRE(std::holds_alternative<CampaignInput>(r));
+  const auto& c = std::get<CampaignInput>(r);
+  CHECK(c.max_attempts == 5);
+  CHECK(c.spacing_minutes == 30);
+  CHECK(c.provider == "meta");
+  CHECK(c.hours.start == "08:00");
+}
+
+TEST_CASE("validation errors name the field and the target index") {
+  auto bad_phone = expect_invalid(body(
+      kGood + "," + R"({"name":"B","phone":"12345","debt_amount":1,"due_date":"2026-11-30"})"));
+  CHECK(bad_phone.field == "targets[1].phone");
+  CHECK(bad_phone.target == std::optional<std::size_t>(1));
+  CHECK(bad_phone.message.find("12345") == std::string::npos);  // no number in errors
+
+  auto bad_cpf = expect_invalid(body(
+      R"({"name":"B","phone":"11987654321","document":"123.456.789-00","debt_amount":1,"due_date":"2026-11-30"})"));
+  CHECK(bad_cpf.field == "targets[0].document");
+  CHECK(bad_cpf.target == std::optional<std::size_t>(0));
+
+  auto dup = expect_invalid(
+      body(kGood + "," +
+           R"({"name":"B","phone":"5511987654321","debt_amount":1,"due_date":"2026-11-30"})"));
+  CHECK(dup.field == "targets[1].phone");
+  CHECK(dup.message.find("targets[0]") != std::string::npos);
+
+  CHECK(
+      expect_invalid(
+          body(R"({"name":"B","phone":"11987654321","debt_amount":1.234,"due_date":"2026-11-30"})"))
+          .field == "targets[0].debt_amount");
+  CHECK(expect_invalid(
+            body(R"({"name":"B","phone":"11987654321","debt_amount":-1,"due_date":"2026-11-30"})"))
+            .field == "targets[0].debt_amount");
+  CHECK(expect_invalid(
+            body(R"({"name":"B","phone":"11987654321","debt_amount":1,"due_date":"2026-02-30"})"))
+            .field == "targets[0].due_date");
+  CHECK(expect_invalid(body(R"({"phone":"11987654321","debt_amount":1,"due_date":"2026-02-03"})"))
+            .field == "targets[0].name");
+  CHECK(expect_invalid(body("")).field == "targets");
+  CHECK(expect_invalid("{").field == "body");
+  CHECK(expect_invalid(body(kGood, R"("max_attempts":0,)")).field == "max_attempts");
+  CHECK(expect_invalid(body(kGood, R"("provider":"telegram",)")).field == "provider");
+}
+
+TEST_CASE("template problems: malformed, or a variable a target cannot fill") {
+  auto malformed = expect_invalid(
+      R"({"name":"n","template":"Oi {{name","targets":[{"name":"A","phone":"11987654321","debt_amount":1,"due_date":"2026-01-31"}]})");
+  CHECK(malformed.field == "template");
+  CHECK_FALSE(malformed.target);
+
+  const std::string tmpl =
+      R"({"name":"n","template":"Oi {{name}}, contrato {{contrato}}","targets":[)";
+  auto ok = parse_campaign(
+      tmpl +
+          R"({"name":"A","phone":"11987654321","debt_amount":1,"due_date":"2026-01-31","vars":{"contrato":"C-9"}}]})",
+      CampaignDefaults{});
+  REQUIRE(std::holds_alternative<CampaignInput>(ok));
+  CHECK(std::get<CampaignInput>(ok).targets[0].vars.at("contrato") == "C-9");
+
+  auto missing = expect_invalid(
+      tmpl +
+      R"({"name":"A","phone":"11987654321","debt_amount":1,"due_date":"2026-01-31","vars":{"contrato":"C-9"}},)"
+      R"({"name":"B","phone":"11987654322","debt_amount":1,"due_date":"2026-01-31"}]})");
+  CHECK(missing.field == "template");
+  CHECK(missing.target == std::optional<std::size_t>(1));
+  CHECK(missing.message.find("contrato") != std::string::npos);
+}
+
+TEST_CASE("allowed hours are validated") {
+  auto reversed = expect_invalid(
+      R"({"name":"n","template":"x","allowed_hours":{"start":"20:00","end":"08:00"},"targets":[)" +
+      kGood + "]}");
+  CHECK(reversed.field == "allowed_hours");
+  auto bad_days = expect_invalid(
+      R"({"name":"n","template":"x","allowed_hours":{"start":"08:00","end":"18:00","days":"someday"},"targets":[)" +
+      kGood + "]}");
+  CHECK(bad_days.field == "allowed_hours.days");
+  auto arr = parse_campaign(
+      R"({"name":"n","template":"x","allowed_hours":{"start":"8:00","end":"14:00","days":["sab",0]},"targets":[)" +
+          kGood + "]}",
+      CampaignDefaults{});
+  REQUIRE(std::holds_alternative<CampaignInput>(arr));
+  const auto& c = std::get<CampaignInput>(arr);
+  CHECK(c.hours.start == "08:00");
+  CHECK(weekday_names(c.hours.days) == std::vector<std::string>{"dom", "sab"});
+}
+
+TEST_CASE("template variables: name, valor in reais, vencimento as dd/mm/yyyy") {
+  CHECK(format_brl(0) == "R$ 0,00");
+  CHECK(format_brl(5) == "R$ 0,05");
+  CHECK(format_brl(123450) == "R$ 1.234,50");
+  CHECK(format_brl(123456789) == "R$ 1.234.567,89");
+  CHECK(format_due_date("2026-11-30") == "30/11/2026");
+  auto text = domain::render_template(
+      "Olá {{name}}, {{valor}} vence em {{vencimento}} ({{extra}})",
+      template_vars("Maria", 9990, "2026-12-05", {{"extra", "x"}, {"name", "no"}}));
+  REQUIRE(text.ok());
+  CHECK(*text == "Olá Maria, R$ 99,90 vence em 05/12/2026 (x)");
+}
+
+TEST_CASE("hours decisions, the window end and the next allowed instant") {
+  AllowedHours h{"08:00", "20:00", domain::WeekdaySet::monday_to_friday()};
+  auto hours = contact_hours(h, std::chrono::minutes{-180});
+  REQUIRE(hours.ok());
+  // Monday 10:00 local = 13:00 UTC: allowed, the window ends 20:00 local = 23:00 UTC.
+  const auto monday = utc(2026, 11, 23, 13, 0);
+  CHECK(hours->allowed_at(monday));
+  auto end = window_end(*hours, monday);
+  REQUIRE(end);
+  CHECK(core::format_rfc3339(*end) == "2026-11-23T23:00:00.000Z");
+  // Monday 21:00 local: closed until Tuesday 08:00 local (11:00 UTC).
+  auto late = hours->check(utc(2026, 11, 24, 0, 0));
+  CHECK_FALSE(late.allowed);
+  REQUIRE(late.next_allowed);
+  CHECK(core::format_rfc3339(*late.next_allowed) == "2026-11-24T11:00:00.000Z");
+  CHECK(local_time_text(*late.next_allowed, std::chrono::minutes{-180}) ==
+        "2026-11-24 08:00 (UTC-03:00)");
+  CHECK_FALSE(window_end(*hours, utc(2026, 11, 24, 0, 0)));
+  // Saturday noon: next is Monday 08:00 local.
+  auto saturday = hours->check(utc(2026, 11, 28, 15, 0));
+  CHECK_FALSE(saturday.allowed);
+  CHECK(core::format_rfc3339(*saturday.next_allowed) == "2026-11-30T11:00:00.000Z");
+  CHECK_FALSE(
+      contact_hours({"08:00", "20:00", domain::WeekdaySet::none()}, std::chrono::minutes{-180})
+          .ok());
+}
+
+TEST_CASE("recipients follow the provider's chat naming") {
+  CHECK(recipient("meta", "5511987654321") == "5511987654321");
+  CHECK(recipient("evolution", "5511987654321") == "5511987654321@s.whatsapp.net");
+}
+
+TEST_CASE("each attempt's send_text and message.requested match their schemas") {
+  for (const char* provider : {"meta", "evolution"}) {
+    Attempt a;
+    a.campaign_id = core::Uuid::v7().str();
+    a.target_id = core::Uuid::v7().str();
+    a.attempt = 1;
+    a.command_id = core::Uuid::v7().str();
+    a.provider = provider;
+    a.instance = "lia-cobranca";
+    a.to = recipient(provider, "5511987654321");
+    a.text = "Olá Maria, sua fatura vence amanhã.";
+    a.not_after = utc(2026, 11, 23, 23, 0);
+    auto cmd = events::SchemaRegistry::instance().validate(events::types::notification_send_text, 1,
+                                                           send_text_data(a));
+    if (!cmd) FAIL(cmd.error().message());
+    auto ev = events::SchemaRegistry::instance().validate(
+        events::types::collections_message_requested, 1, message_requested_data(a));
+    if (!ev) FAIL(ev.error().message());
+    CHECK(send_text_data(a).find(R"("priority":"bulk")") != std::string::npos);
+    CHECK(send_text_data(a).find(R"("not_after":"2026-11-23T23:00:00.000Z")") != std::string::npos);
+  }
+}
+
+TEST_CASE("settings: defaults and bad values named") {
+  auto env = core::Env::from_map({{"LIA_JWT_SECRET", "x"}});
+  const Settings s = read_settings(env);
+  CHECK(env.problems().empty());
+  CHECK(s.tick == 5000ms);
+  CHECK(s.provider == "evolution");
+  CHECK(s.instance == kDefaultInstance);
+  CHECK(s.utc_offset == -180min);
+  CHECK_FALSE(s.problem);
+
+  auto bad = core::Env::from_map({{"LIA_COLLECTIONS_PROVIDER", "telegram"},
+                                  {"LIA_COLLECTIONS_TICK_MS", "abc"},
+                                  {"LIA_COLLECTIONS_UTC_OFFSET_MINUTES", "-9999"}});
+  (void)read_settings(bad);
+  std::string all;
+  for (const auto& p : bad.problems()) all += p + "\n";
+  CHECK(all.find("LIA_JWT_SECRET") != std::string::npos);
+  CHECK(all.find("LIA_COLLECTIONS_PROVIDER") != std::string::npos);
+  CHECK(all.find("LIA_COLLECTIONS_TICK_MS") != std::string::npos);
+  CHECK(all.find("LIA_COLLECTIONS_UTC_OFFSET_MINUTES") != std::string::npos);
+
+  auto long_instance = core::Env::from_map(
+      {{"LIA_JWT_SECRET", "x"}, {"LIA_COLLECTIONS_INSTANCE", std::string(129, 'i')}});
+  CHECK(read_settings(long_instance).problem);
+}
+
+TEST_CASE("spec: port 8084, schema collections, outbox on") {
+  const auto s = spec();
+  CHECK(s.name == "collections");
+  CHECK(s.default_port == 8084);
+  CHECK(s.schema == "collections");
+  CHECK(s.outbox);
+  REQUIRE_FALSE(s.migrations.empty());
+}
+
+TEST_CASE("the API refuses missing tokens, agents and bad ids before the database") {
+  Settings settings;
+  settings.jwt_secret = "unit";
+  Api api(nullptr, "collections", settings);
+  auto token = [&](auth::Role role) {
+    auth::Claims c;
+    c.subject = "u1";
+    c.role = role;
+    c.issued_at = std::chrono::duration_cast<std::chrono::seconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+    c.expires_at = c.issued_at + 60;
+    return "Bearer " + auth::sign_jwt(c, "unit");
+  };
+  http::Request req;
+  req.method = "POST";
+  CHECK(api.create(req).status == 401);
+  req.headers.add("Authorization", token(auth::Role::agent));
+  CHECK(api.create(req).status == 403);
+  CHECK(api.list(req).status == 403);
+  req.headers.set("Authorization", token(auth::Role::supervisor));
+  req.params = {{"id", "42"}};
+  CHECK(api.get(req).status == 400);
+  CHECK(api.pause(req).status == 400);
+  req.query = {{"limit", "0"}};
+  CHECK(api.list(req).status == 400);
+}
+
+TEST_CASE("the consumer acknowledges other event types and dead-letters garbage") {
+  NotificationHandler h(nullptr, "collections");
+  kafka::Message other;
+  other.value = "whatever";
+  other.headers = {{"lia.event_type", "lia.whatsapp.message.status"}};
+  CHECK(h.handle(other).ok());
+  kafka::Message garbage;
+  garbage.value = "{";
+  garbage.headers = {{"lia.event_type", std::string(events::types::notification_message_sent)}};
+  auto st = h.handle(garbage);
+  REQUIRE_FALSE(st.ok());
+  CHECK_FALSE(st.error().retryable());
+}

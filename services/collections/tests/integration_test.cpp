@@ -1,0 +1,459 @@
+// collections against the real PostgreSQL: campaigns created through the real HTTP server
+// with a JWT, scheduler ticks driven by a ManualClock, and notification outcomes.
+
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include <lia/auth/auth.hpp>
+#include <lia/collections/api.hpp>
+#include <lia/collections/app.hpp>
+#include <lia/collections/handlers.hpp>
+#include <lia/collections/scheduler.hpp>
+#include <lia/core/uuid.hpp>
+#include <lia/events/cloud_event.hpp>
+#include <lia/events/names.hpp>
+#include <lia/events/schema_registry.hpp>
+#include <lia/http/client.hpp>
+#include <lia/http/server.hpp>
+#include <lia/json/json.hpp>
+#include <lia/pg/migrate.hpp>
+#include <lia/testing/testing.hpp>
+
+using namespace lia;
+using namespace lia::collections;
+using namespace std::chrono_literals;
+namespace types = lia::events::types;
+
+namespace {
+
+const std::string kSecret = "collections-secret";
+
+// 2026-11-23 is a Monday; 13:00 UTC is 10:00 in São Paulo.
+core::SysTime utc(int y, unsigned m, unsigned d, int h, int min) {
+  return std::chrono::sys_days{std::chrono::year{y} / std::chrono::month{m} / std::chrono::day{d}} +
+         std::chrono::hours{h} + std::chrono::minutes{min};
+}
+
+json::Document parse(const std::string& text) {
+  auto d = json::parse(text);
+  if (!d) FAIL(d.error().message() + ": " + text);
+  return std::move(*d);
+}
+
+struct OutboxEvent {
+  std::string topic;
+  std::string key;
+  events::CloudEvent event;
+  json::Document data;
+  std::string str(const char* k) const { return data[k].GetString(); }
+};
+
+std::string token(auth::Role role) {
+  auth::Claims c;
+  c.subject = "0190e0a4-7b2c-7def-8123-00000000ad01";
+  c.username = "supervisora";
+  c.role = role;
+  c.issued_at = std::chrono::duration_cast<std::chrono::seconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+  c.expires_at = c.issued_at + 600;
+  return "Bearer " + auth::sign_jwt(c, kSecret);
+}
+
+const std::string kTargets =
+    R"([{"name":"Maria Silva","phone":"+55 11 98765-4321","document":"529.982.247-25","debt_amount":1234.5,"due_date":"2026-11-30"},)"
+    R"({"name":"João Souza","phone":"21 99876-5432","debt_amount":89.9,"due_date":"2026-12-05"},)"
+    R"({"name":"Loja Azul","phone":"5531987651234","document":"11.222.333/0001-81","debt_amount":2500,"due_date":"2026-12-10"}])";
+
+std::string campaign_body(const std::string& targets = kTargets, int max_attempts = 2,
+                          int spacing = 60) {
+  return R"({"name":"Cobrança novembro","template":"Olá {{name}}, sua fatura de {{valor}} vence em {{vencimento}}.",)"
+         R"("allowed_hours":{"start":"08:00","end":"20:00","days":"seg-sex"},"max_attempts":)" +
+         std::to_string(max_attempts) + R"(,"spacing_minutes":)" + std::to_string(spacing) +
+         R"(,"targets":)" + targets + "}";
+}
+
+// A migrated throwaway schema, the API behind the real HTTP server, the scheduler and the
+// notification handler, all on one manual clock.
+struct Fixture {
+  std::shared_ptr<pg::Pool> pool;
+  std::string schema = testing::unique_name("coll");
+  core::ManualClock clock{utc(2026, 11, 23, 13, 0)};
+  Settings settings;
+  std::unique_ptr<Api> api;
+  std::unique_ptr<Scheduler> scheduler;
+  std::unique_ptr<NotificationHandler> handler;
+  std::unique_ptr<http::Server> server;
+  http::Client client;
+
+  Fixture() {
+    auto p = pg::Pool::create(
+        {.url = testing::pg_url(), .size = 4, .application_name = "collections-tests"});
+    REQUIRE(p.ok());
+    pool = *p;
+    auto m = pg::migrate_service(pool, schema, "collections", migrations());
+    if (!m) FAIL(m.error().message());
+    settings.jwt_secret = kSecret;
+    settings.instance = "lia-cobranca";
+    settings.provider = "evolution";
+    api = std::make_unique<Api>(pool, schema, settings, clock);
+    scheduler = std::make_unique<Scheduler>(pool, schema, settings, clock);
+    handler = std::make_unique<NotificationHandler>(pool, schema, clock);
+    http::Router router;
+    api->add_routes(router);
+    server = std::make_unique<http::Server>(http::ServerOptions{.address = "127.0.0.1", .port = 0},
+                                            std::move(router));
+    auto st = server->start();
+    if (!st) FAIL(st.error().message());
+  }
+  ~Fixture() {
+    server->stop(1s);
+    (void)pool->exec("DROP SCHEMA IF EXISTS " + pg::quote_ident(schema) + " CASCADE");
+  }
+
+  http::ClientResponse call(const std::string& method, const std::string& path,
+                            std::string body = {},
+                            std::optional<std::string> auth = token(auth::Role::supervisor)) {
+    http::ClientRequest req;
+    req.method = method;
+    req.url = "http://127.0.0.1:" + std::to_string(server->port()) + path;
+    if (auth) req.headers.add("Authorization", *auth);
+    if (!body.empty()) req.headers.add("Content-Type", "application/json");
+    req.body = std::move(body);
+    auto res = client.request(req);
+    if (!res) FAIL(res.error().describe());
+    return std::move(*res);
+  }
+
+  std::string create(const std::string& body = campaign_body()) {
+    auto res = call("POST", "/api/campaigns", body);
+    INFO(res.body);
+    REQUIRE(res.status == 201);
+    return parse(res.body)["id"].GetString();
+  }
+
+  TickReport tick() {
+    auto r = scheduler->tick();
+    if (!r) FAIL(r.error().describe());
+    return *r;
+  }
+
+  std::vector<OutboxEvent> outbox() {
+    auto rows = pool->exec("SELECT topic, key, payload FROM " + pg::quote_ident(schema) +
+                           ".outbox ORDER BY id");
+    if (!rows) FAIL(rows.error().message());
+    std::vector<OutboxEvent> out;
+    for (const auto& r : *rows) {
+      auto ev = events::decode(r.get<std::string>(2));
+      REQUIRE(ev.ok());
+      auto valid = events::SchemaRegistry::instance().validate(*ev);
+      if (!valid) FAIL(valid.error().message());
+      out.push_back({r.get<std::string>(0), r.get<std::string>(1), *ev, parse(ev->data)});
+    }
+    return out;
+  }
+
+  std::int64_t count(const std::string& sql_after_from) {
+    auto r = pool->exec("SELECT count(*) FROM " + pg::quote_ident(schema) + "." + sql_after_from);
+    if (!r) FAIL(r.error().message());
+    return (*r)[0].get<std::int64_t>(0);
+  }
+
+  void outcome(std::string_view type, const OutboxEvent& cmd, const std::string& extra_json) {
+    std::string data = R"({"command_id":")" + cmd.str("command_id") + R"(","provider":")" +
+                       cmd.str("provider") + R"(","instance":")" + cmd.str("instance") +
+                       R"(","to":")" + cmd.str("to") + R"(","attempts":1)" + extra_json + "}";
+    auto ev = events::make_event(type, 1, "/lia/notification", "", data, clock);
+    if (auto valid = events::SchemaRegistry::instance().validate(ev); !valid)
+      FAIL(valid.error().message());
+    auto st = handler->on_event(ev);
+    if (!st) FAIL(st.error().describe());
+  }
+};
+
+std::vector<const OutboxEvent*> of_type(const std::vector<OutboxEvent>& all,
+                                        std::string_view type) {
+  std::vector<const OutboxEvent*> out;
+  for (const auto& e : all) {
+    if (e.event.type == type) out.push_back(&e);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "a campaign created over HTTP is sent once per target per attempt, spaced, up to "
+    "max_attempts") {
+  Fixture fx;
+  auto created = fx.call("POST", "/api/campaigns", campaign_body());
+  REQUIRE(created.status == 201);
+  auto body = parse(created.body);
+  const std::string id = body["id"].GetString();
+  CHECK(body["total_targets"].GetInt() == 3);
+  CHECK(body["counts"]["pending"].GetInt() == 3);
+  CHECK(std::string(body["status"].GetString()) == "active");
+
+  auto first = fx.tick();
+  CHECK(first.sent == 3);
+  auto out = fx.outbox();
+  REQUIRE(out.size() == 6);
+  auto cmds = of_type(out, types::notification_send_text);
+  auto reqs = of_type(out, types::collections_message_requested);
+  REQUIRE(cmds.size() == 3);
+  REQUIRE(reqs.size() == 3);
+  std::set<std::string> recipients;
+  for (std::size_t i = 0; i < 3; ++i) {
+    const auto& c = *cmds[i];
+    const auto& r = *reqs[i];
+    CHECK(c.topic == "notification.commands.v1");
+    CHECK(r.topic == "collections.events.v1");
+    CHECK(c.str("command_id") == r.str("command_id"));
+    CHECK(c.str("to") == r.str("to"));
+    CHECK(r.str("campaign_id") == id);
+    CHECK(r.data["attempt"].GetInt() == 1);
+    CHECK(c.str("provider") == "evolution");
+    CHECK(c.str("instance") == "lia-cobranca");
+    CHECK(c.str("priority") == "bulk");
+    CHECK(c.str("not_after") == "2026-11-23T23:00:00.000Z");  // 20:00 in São Paulo
+    CHECK(c.key == events::chat_key("lia-cobranca", c.str("to")));
+    recipients.insert(c.str("to"));
+  }
+  CHECK(recipients == std::set<std::string>{"5511987654321@s.whatsapp.net",
+                                            "5521998765432@s.whatsapp.net",
+                                            "5531987651234@s.whatsapp.net"});
+  bool found_maria = false;
+  for (const auto* c : cmds) {
+    if (c->str("to") == "5511987654321@s.whatsapp.net") {
+      found_maria = true;
+      CHECK(c->str("text") == "Olá Maria Silva, sua fatura de R$ 1.234,50 vence em 30/11/2026.");
+    }
+  }
+  CHECK(found_maria);
+
+  // Before the spacing passed: nothing new.
+  fx.clock.advance(30min);
+  CHECK(fx.tick().sent == 0);
+  CHECK(fx.outbox().size() == 6);
+
+  // After it: the second and last attempt.
+  fx.clock.advance(31min);
+  CHECK(fx.tick().sent == 3);
+  auto second = fx.outbox();
+  REQUIRE(second.size() == 12);
+  for (const auto* r : of_type(second, types::collections_message_requested)) {
+    if (r->data["attempt"].GetInt() == 2) CHECK(r->str("campaign_id") == id);
+  }
+  CHECK(fx.count("message_attempts WHERE attempt = 2") == 3);
+
+  // max_attempts reached: no more messages, and the campaign is completed.
+  fx.clock.advance(3h);
+  auto third = fx.tick();
+  CHECK(third.sent == 0);
+  CHECK(fx.outbox().size() == 12);
+  auto got = fx.call("GET", "/api/campaigns/" + id);
+  REQUIRE(got.status == 200);
+  auto campaign = parse(got.body);
+  CHECK(std::string(campaign["status"].GetString()) == "completed");
+  REQUIRE(campaign["targets"].Size() == 3);
+  for (const auto& t : campaign["targets"].GetArray()) {
+    CHECK(t["attempts"].GetInt() == 2);
+    CHECK(t["next_attempt_at"].IsNull());
+    CHECK(t["last_attempt_at"].IsString());
+  }
+}
+
+TEST_CASE("outside the allowed hours nothing is sent until the next window opens") {
+  Fixture fx;
+  fx.clock.set(utc(2026, 11, 24, 2, 30));  // Monday 23:30 in São Paulo
+  fx.create();
+  auto night = fx.tick();
+  CHECK(night.waiting == 1);
+  CHECK(night.sent == 0);
+  fx.clock.advance(1h);
+  CHECK(fx.tick().sent == 0);
+  CHECK(fx.outbox().empty());
+  fx.clock.set(utc(2026, 11, 24, 11, 0));  // Tuesday 08:00 in São Paulo
+  CHECK(fx.tick().sent == 3);
+  CHECK(of_type(fx.outbox(), types::notification_send_text).size() == 3);
+
+  // Saturday: closed for a seg-sex campaign.
+  fx.clock.set(utc(2026, 11, 28, 15, 0));
+  auto saturday = fx.tick();
+  CHECK(saturday.waiting == 1);
+  CHECK(saturday.sent == 0);
+}
+
+TEST_CASE("the campaign API wants a JWT of a supervisor and names bad fields") {
+  Fixture fx;
+  CHECK(fx.call("POST", "/api/campaigns", campaign_body(), std::nullopt).status == 401);
+  CHECK(fx.call("GET", "/api/campaigns", {}, std::nullopt).status == 401);
+  CHECK(fx.call("POST", "/api/campaigns", campaign_body(), "Bearer forged.token.value").status ==
+        401);
+  CHECK(fx.call("POST", "/api/campaigns", campaign_body(), token(auth::Role::agent)).status == 403);
+  CHECK(fx.call("GET", "/api/campaigns", {}, token(auth::Role::agent)).status == 403);
+
+  auto bad =
+      fx.call("POST", "/api/campaigns",
+              campaign_body(
+                  R"([{"name":"A","phone":"11987654321","debt_amount":1,"due_date":"2026-11-30"},)"
+                  R"({"name":"B","phone":"0800-123","debt_amount":1,"due_date":"2026-11-30"}])"));
+  REQUIRE(bad.status == 400);
+  auto err = parse(bad.body);
+  CHECK(std::string(err["error"]["field"].GetString()) == "targets[1].phone");
+  CHECK(err["error"]["target_index"].GetInt() == 1);
+  CHECK(fx.count("voice_campaigns") == 0);
+
+  auto bad_doc = fx.call(
+      "POST", "/api/campaigns",
+      campaign_body(
+          R"([{"name":"A","phone":"11987654321","document":"111.111.111-11","debt_amount":1,"due_date":"2026-11-30"}])"));
+  CHECK(bad_doc.status == 400);
+  CHECK(std::string(parse(bad_doc.body)["error"]["field"].GetString()) == "targets[0].document");
+  CHECK(fx.call("POST", "/api/campaigns", "{not json").status == 400);
+
+  CHECK(fx.call("POST", "/api/campaigns", campaign_body(), token(auth::Role::admin)).status == 201);
+  auto list = fx.call("GET", "/api/campaigns");
+  REQUIRE(list.status == 200);
+  auto campaigns = parse(list.body);
+  REQUIRE(campaigns["campaigns"].Size() == 1);
+  CHECK(campaigns["campaigns"][0]["counts"]["pending"].GetInt() == 3);
+  CHECK(campaigns["campaigns"][0]["allowed_hours"]["days"].Size() == 5);
+  CHECK(fx.call("GET", "/api/campaigns/" + core::Uuid::v7().str()).status == 404);
+}
+
+TEST_CASE("a paused campaign waits and a resumed one goes on") {
+  Fixture fx;
+  const std::string id = fx.create();
+  auto paused = fx.call("POST", "/api/campaigns/" + id + "/pause");
+  REQUIRE(paused.status == 200);
+  CHECK(std::string(parse(paused.body)["status"].GetString()) == "paused");
+  CHECK(fx.tick().sent == 0);
+  CHECK(fx.call("POST", "/api/campaigns/" + id + "/pause").status == 200);  // repeated: same answer
+  CHECK(fx.call("POST", "/api/campaigns/" + id + "/resume").status == 200);
+  CHECK(fx.tick().sent == 3);
+
+  const std::string draft = fx.create(R"({"status":"draft",)" + campaign_body().substr(1));
+  CHECK(fx.tick().sent == 0);
+  CHECK(fx.call("POST", "/api/campaigns/" + draft + "/resume").status == 200);
+  CHECK(fx.tick().sent == 3);
+  CHECK(fx.call("POST", "/api/campaigns/" + core::Uuid::v7().str() + "/pause").status == 404);
+}
+
+TEST_CASE("notification outcomes mark targets contacted, failed or exhausted by command id") {
+  Fixture fx;
+  const std::string id = fx.create(campaign_body(kTargets, 1, 60));
+  REQUIRE(fx.tick().sent == 3);
+  const auto sent = fx.outbox();
+  auto cmds = of_type(sent, types::notification_send_text);
+  REQUIRE(cmds.size() == 3);
+  fx.outcome(types::notification_message_sent, *cmds[0], R"(,"provider_message_id":"3EB0ABC")");
+  fx.outcome(types::notification_message_sent, *cmds[0], R"(,"provider_message_id":"3EB0ABC")");
+  fx.outcome(types::notification_message_failed, *cmds[1],
+             R"(,"reason":"recipient is not a WhatsApp user")");
+  fx.outcome(
+      types::notification_message_dead_lettered, *cmds[2],
+      R"(,"reason":"provider unavailable: HTTP 503","dlq_topic":"notification.commands.v1.dlq")");
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'contacted'") == 1);
+  CHECK(
+      fx.count("voice_campaign_targets WHERE status = 'failed' AND last_error LIKE 'recipient%'") ==
+      1);
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'exhausted'") == 1);
+  CHECK(fx.count("message_attempts WHERE outcome = 'sent' AND provider_message_id = '3EB0ABC'") ==
+        1);
+
+  // An outcome of another service's command changes nothing.
+  OutboxEvent foreign{"",
+                      "",
+                      {},
+                      parse(R"({"command_id":")" + core::Uuid::v7().str() +
+                            R"(","provider":"meta","instance":"1","to":"5511"})")};
+  fx.outcome(types::notification_message_failed, foreign, R"(,"reason":"x")");
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'failed'") == 1);
+  auto campaign = parse(fx.call("GET", "/api/campaigns/" + id).body);
+  CHECK(campaign["counts"]["contacted"].GetInt() == 1);
+  CHECK(campaign["counts"]["failed"].GetInt() == 1);
+  CHECK(campaign["counts"]["exhausted"].GetInt() == 1);
+}
+
+TEST_CASE("a failed target gets no further attempts") {
+  Fixture fx;
+  fx.create(campaign_body(kTargets, 3, 60));
+  REQUIRE(fx.tick().sent == 3);
+  const auto sent = fx.outbox();
+  auto cmds = of_type(sent, types::notification_send_text);
+  fx.outcome(types::notification_message_failed, *cmds[0], R"(,"reason":"invalid number")");
+  fx.clock.advance(61min);
+  CHECK(fx.tick().sent == 2);
+}
+
+TEST_CASE("a message that cannot be rendered fails its target with the reason") {
+  Fixture fx;
+  const std::string id = fx.create();
+  REQUIRE(fx.pool
+              ->exec("UPDATE " + pg::quote_ident(fx.schema) +
+                         ".voice_campaigns SET template = 'Olá {{name}}, contrato {{contrato}}' "
+                         "WHERE id = $1",
+                     id)
+              .ok());
+  auto r = fx.tick();
+  CHECK(r.sent == 0);
+  CHECK(r.failed == 3);
+  CHECK(
+      fx.count("voice_campaign_targets WHERE status = 'failed' AND last_error LIKE '%contrato%'") ==
+      3);
+  CHECK(fx.outbox().empty());
+  CHECK(r.completed == 1);
+}
+
+TEST_CASE("two schedulers ticking at once send each target once") {
+  Fixture fx;
+  std::string targets = "[";
+  for (int i = 0; i < 40; ++i) {
+    if (i > 0) targets += ",";
+    targets += R"({"name":"Cliente )" + std::to_string(i) + R"(","phone":"55119876)" +
+               std::to_string(10000 + i) + R"(","debt_amount":10,"due_date":"2026-12-01"})";
+  }
+  targets += "]";
+  fx.create(campaign_body(targets, 1, 60));
+  Scheduler other(fx.pool, fx.schema, fx.settings, fx.clock);
+  int sent_a = 0, sent_b = 0;
+  std::thread a([&] {
+    auto r = fx.scheduler->tick();
+    if (r) sent_a = r->sent;
+  });
+  std::thread b([&] {
+    auto r = other.tick();
+    if (r) sent_b = r->sent;
+  });
+  a.join();
+  b.join();
+  CHECK(sent_a + sent_b == 40);
+  CHECK(of_type(fx.outbox(), types::notification_send_text).size() == 40);
+  CHECK(fx.count("message_attempts") == 40);
+}
+
+TEST_CASE("the scheduler thread ticks on its own and stops") {
+  Fixture fx;
+  fx.create();
+  fx.settings.tick = 50ms;
+  Scheduler background(fx.pool, fx.schema, fx.settings, fx.clock);
+  background.start();
+  CHECK(testing::wait_until([&] { return fx.count("message_attempts") == 3; }, 10s));
+  background.stop();
+  background.stop();
+}
+
+TEST_CASE("the collections migrations can be reverted and applied again") {
+  Fixture fx;
+  pg::Migrator m(fx.pool, fx.schema, "collections", migrations());
+  auto down = m.down(0);
+  REQUIRE(down.ok());
+  auto up = m.up();
+  REQUIRE(up.ok());
+  CHECK(fx.count("collection_settings") == 1);
+}

@@ -1,0 +1,64 @@
+#pragma once
+// The agents' REST API (JWT HS256; every route but login needs "Authorization: Bearer").
+//
+//   POST /api/auth/login                      {username, password} -> {token, user}
+//   POST /api/users                           ADMIN: {username, password, full_name, role,
+//                                             departments[], email?} -> 201 {user}
+//   GET  /api/users                           SUPERVISOR+: {users: [...]}
+//   GET  /api/conversations                   ?status=&assigned_to=me|<id>&limit= (1..200)
+//   GET  /api/conversations/{id}
+//   GET  /api/conversations/{id}/messages     ?limit= (1..500, the latest, oldest first)
+//   POST /api/conversations/{id}/messages     {text}: assigned agent or SUPERVISOR+ -> 202
+//   POST /api/conversations/{id}/transfer     SUPERVISOR+: {agent_id, mode?, reason?}
+//   POST /api/conversations/{id}/resolve      assigned agent or SUPERVISOR+: {reason?}
+//
+// Errors are JSON ({"error":{"code","message"}}): 400 invalid_argument naming the field,
+// 401 unauthorized (no, bad or expired token; wrong credentials), 403 forbidden (role or
+// not the assigned agent), 404 not_found, 409 conflict (resolved conversation, taken
+// username), 503 unavailable (database trouble; retry).
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include <lia/core/clock.hpp>
+#include <lia/http/message.hpp>
+#include <lia/http/router.hpp>
+#include <lia/pg/pool.hpp>
+
+namespace lia::conversation {
+
+struct ApiConfig {
+  std::string jwt_secret;
+  std::chrono::milliseconds token_ttl{std::chrono::hours{12}};
+};
+
+class Api {
+ public:
+  Api(std::shared_ptr<pg::Pool> pool, const std::string& schema, ApiConfig config,
+      const core::Clock& clock = core::SystemClock::instance());
+  ~Api();
+  Api(const Api&) = delete;
+  Api& operator=(const Api&) = delete;
+
+  // Registers every route (all on the blocking pool: they use the database). The Api must
+  // outlive the router's server.
+  void add_routes(http::Router& router);
+
+  http::Response login(const http::Request& req);
+  http::Response create_user(const http::Request& req);
+  http::Response list_users(const http::Request& req);
+  http::Response list_conversations(const http::Request& req);
+  http::Response get_conversation(const http::Request& req);
+  http::Response list_messages(const http::Request& req);
+  http::Response send_message(const http::Request& req);
+  http::Response transfer(const http::Request& req);
+  http::Response resolve(const http::Request& req);
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace lia::conversation

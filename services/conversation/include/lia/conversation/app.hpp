@@ -1,0 +1,63 @@
+#pragma once
+// The conversation service on lia::runtime: the REST API for agents, the six consumers
+// (group lia-conversation), the outbox relay, the `admin` user at start.
+//
+// Settings (besides the runtime's LIA_HTTP_PORT, LIA_PG_URL, LIA_KAFKA_BOOTSTRAP, ...):
+//   LIA_JWT_SECRET        required, at least 16 bytes: signs and checks the HS256 tokens
+//   LIA_JWT_TTL_MS        token lifetime, default 43200000 (12 h), 1 min .. 30 days
+//   LIA_ADMIN_PASSWORD    optional: creates user `admin` (ADMIN) at start if there is none
+//   LIA_CONSUMER_INSTANCES  consumers per topic in this process (same group), 1..16,
+//                         default 2
+//   LIA_PENDING_STATUS_TTL_MS  how long a tick for an unknown provider id is kept, default
+//                         3 days (whatsapp.status.v1's retention)
+
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <lia/conversation/api.hpp>
+#include <lia/conversation/handlers.hpp>
+#include <lia/pg/migrate.hpp>
+#include <lia/runtime/runtime.hpp>
+
+namespace lia::conversation {
+
+// Embedded from services/conversation/migrations by the build.
+std::vector<pg::Migration> migrations();
+
+// name conversation, port 8081, schema conversation, outbox on.
+runtime::ServiceSpec spec();
+
+// The topics conversation consumes.
+std::vector<std::string> consumed_topics();
+
+class App final : public runtime::App {
+ public:
+  explicit App(std::string schema = "conversation") : schema_(std::move(schema)) {}
+  ~App() override;
+
+  void configure(core::Env& env) override;
+  core::Status start(runtime::Context& ctx) override;
+  void stop() override;
+
+ private:
+  void purge_loop();
+
+  std::string schema_;
+  ApiConfig api_config_;
+  std::string admin_password_;
+  int consumer_instances_ = 2;
+  std::chrono::milliseconds pending_ttl_{std::chrono::hours{72}};
+  std::shared_ptr<Handlers> handlers_;
+  std::unique_ptr<Api> api_;
+  std::thread purger_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+};
+
+}  // namespace lia::conversation

@@ -1,0 +1,635 @@
+#include <cctype>
+#include <mutex>
+
+#include <lia/auth/auth.hpp>
+#include <lia/conversation/api.hpp>
+#include <lia/conversation/api_bodies.hpp>
+#include <lia/conversation/event_data.hpp>
+#include <lia/conversation/users.hpp>
+#include <lia/core/log.hpp>
+#include <lia/core/uuid.hpp>
+#include <lia/events/names.hpp>
+#include <lia/json/writer.hpp>
+#include <lia/pg/tx.hpp>
+
+#include "store.hpp"
+
+namespace lia::conversation {
+
+using http::Request;
+using http::Response;
+namespace f = core::f;
+namespace types = events::types;
+namespace topics = events::topics;
+
+namespace {
+
+Response bad_request(const core::Error& e) {
+  return http::json_error(400, "invalid_argument", e.message());
+}
+Response not_found(std::string_view what) {
+  return http::json_error(404, "not_found", what);
+}
+Response forbidden(std::string_view why) {
+  return http::json_error(403, "forbidden", why);
+}
+Response conflict(std::string_view why) {
+  return http::json_error(409, "conflict", why);
+}
+
+// The outcome of authenticate(): the viewer, or the response to send instead.
+struct Authed {
+  std::optional<Viewer> viewer;
+  Response failure;
+};
+
+}  // namespace
+
+struct Api::Impl {
+  std::shared_ptr<pg::Pool> pool;
+  store::Sql sql;
+  ApiConfig config;
+  const core::Clock& clock;
+  core::Logger log = core::log().with({f::id("component", "api")});
+
+  std::once_flag dummy_once;
+  std::string dummy_hash;  // verified against for unknown usernames, so timing tells nothing
+
+  std::string viewer_by_id;
+  std::string access_by_id;
+  std::string list_users_sql;
+  std::string list_conversations_sql;
+  std::string list_messages_sql;
+  std::string login_update;
+  std::string user_state;
+  std::string transfer_update;
+  std::string resolve_update;
+  std::string insert_supervisor_action;
+
+  Impl(std::shared_ptr<pg::Pool> p, const std::string& schema, ApiConfig c, const core::Clock& clk)
+      : pool(std::move(p)), sql(schema), config(std::move(c)), clock(clk) {
+    const std::string users = sql.t("users");
+    const std::string conv = sql.t("conversations");
+    viewer_by_id = "SELECT role, status, departments::text FROM " + users + " WHERE id = $1::uuid";
+    access_by_id =
+        "SELECT status, assigned_to::text, department FROM " + conv + " WHERE id = $1::uuid";
+    list_users_sql =
+        "SELECT " + store::user_columns() + " FROM " + users + " u ORDER BY u.username";
+    list_conversations_sql =
+        "SELECT " + store::view_columns() + " FROM " + conv + " c JOIN " + sql.t("contacts") +
+        " k ON k.id = c.contact_id WHERE ($1::text IS NULL OR c.status = $1) AND ($2::uuid IS "
+        "NULL OR c.assigned_to = $2::uuid) AND ($3::boolean OR c.assigned_to = $4::uuid OR "
+        "(c.assigned_to IS NULL AND c.status = 'transferred' AND c.department = ANY "
+        "($5::text[]))) ORDER BY c.last_message_time DESC, c.id DESC LIMIT $6";
+    list_messages_sql = "SELECT * FROM (SELECT " + store::message_columns() +
+                        ", m.created_at AS sort_at, m.id AS sort_id FROM " + sql.t("messages") +
+                        " m WHERE m.conversation_id = $1::uuid ORDER BY m.created_at DESC, m.id "
+                        "DESC LIMIT $2) x ORDER BY x.sort_at, x.sort_id";
+    login_update = "UPDATE " + users +
+                   " SET last_login_at = now(), last_activity_at = now() WHERE id = $1::uuid";
+    user_state = "SELECT status FROM " + users + " WHERE id = $1::uuid";
+    transfer_update =
+        "UPDATE " + conv +
+        " SET status = $2, mode = $3, assigned_to = $4::uuid, transferred_to_human = true, "
+        "transferred_at = CASE WHEN status <> 'transferred' THEN now() ELSE transferred_at END, "
+        "transfer_reason = COALESCE($5, transfer_reason), updated_at = now() WHERE id = $1::uuid";
+    resolve_update =
+        "UPDATE " + conv +
+        " c SET status = 'resolved', resolved_by = $2::uuid, resolved_at = now(), "
+        "resolution_time = GREATEST(0, extract(epoch FROM now() - c.opened_at))::integer, "
+        "transferred_to_human = false, survey_id = NULL, survey_sent_at = NULL, survey_answered "
+        "= false, survey_score = NULL, updated_at = now() WHERE c.id = $1::uuid RETURNING "
+        "GREATEST(0, extract(epoch FROM now() - c.opened_at) * 1000)::bigint, (SELECT count(*) "
+        "FROM " +
+        sql.t("messages") +
+        " m WHERE m.conversation_id = c.id AND NOT m.is_private AND m.created_at >= c.opened_at)";
+    insert_supervisor_action = "INSERT INTO " + sql.t("supervisor_actions") +
+                               " (id, conversation_id, action, notes, created_by) VALUES ($1, $2, "
+                               "$3, $4, $5)";
+  }
+
+  Response db_error(const core::Error& e) {
+    log.error("database error in the API", {f::str("error", e.describe())});
+    if (e.retryable()) return http::json_error(503, "unavailable", "database unavailable; retry");
+    return http::json_error(500, "internal", "internal error");
+  }
+
+  // Checks the bearer token, then that the user still exists and is active; the role and
+  // departments come from the database (a demoted user loses rights at once).
+  Authed authenticate(const Request& req, auth::Role need) {
+    Authed a;
+    auto claims = auth::verify_bearer(req.header("Authorization"), config.jwt_secret, clock);
+    if (!claims) {
+      a.failure = http::json_error(401, "unauthorized", claims.error().message());
+      return a;
+    }
+    if (!is_uuid(claims->subject)) {
+      a.failure = http::json_error(401, "unauthorized", "token subject is not a user id");
+      return a;
+    }
+    auto rows = pool->exec(viewer_by_id, claims->subject);
+    if (!rows) {
+      a.failure = db_error(rows.error());
+      return a;
+    }
+    if (rows->empty() || (*rows)[0].get<std::string>(1) != "ACTIVE") {
+      a.failure = http::json_error(401, "unauthorized", "user is unknown or inactive");
+      return a;
+    }
+    Viewer v;
+    v.user_id = claims->subject;
+    v.role = auth::parse_role((*rows)[0].get<std::string>(0)).value_or(auth::Role::agent);
+    v.departments = parse_text_array((*rows)[0].get<std::string>(2));
+    if (!auth::role_at_least(v.role, need)) {
+      a.failure = forbidden("requires role " + std::string(auth::to_string(need)) + " or above");
+      return a;
+    }
+    a.viewer = std::move(v);
+    return a;
+  }
+
+  // The {id} path parameter as a conversation id, or the 400 to answer.
+  static std::optional<Response> check_id(const Request& req, std::string& id) {
+    const auto* p = req.param("id");
+    if (p == nullptr || !is_uuid(*p)) {
+      return bad_request(
+          core::Error(core::Errc::invalid_argument, "field 'id' must be a conversation id (UUID)"));
+    }
+    id = *p;
+    for (auto& ch : id) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    return std::nullopt;
+  }
+
+  static ConversationAccess access_of(const ConversationRow& c) {
+    return {std::string(domain::to_string(c.state.status)), c.assigned_to, c.department};
+  }
+
+  core::Result<std::optional<ConversationRow>> conversation_for_update(pg::Tx& tx,
+                                                                       const std::string& id) {
+    auto r = tx.exec(sql.conversation_by_id_for_update, id);
+    if (!r) return r.error();
+    if (r->empty()) return std::optional<ConversationRow>{};
+    return std::optional<ConversationRow>(store::read_conversation((*r)[0]));
+  }
+
+  core::Result<std::string> view_json(pg::Tx& tx, const std::string& id) {
+    auto v = tx.exec(sql.view_by_id, id);
+    if (!v) return v.error();
+    if (v->empty()) return core::Error(core::Errc::internal, "conversation vanished");
+    return conversation_json(store::read_view((*v)[0]));
+  }
+
+  core::Status emit_chat(pg::Tx& tx, const ConversationRow& c, std::string_view type,
+                         std::string data) {
+    return store::emit(tx, sql, topics::conversation_events,
+                       events::chat_key(c.instance, c.chat_id), type, c.id, std::move(data), clock);
+  }
+
+  // ---- routes ----------------------------------------------------------------------
+
+  Response login(const Request& req) {
+    auto body = parse_login(req.body);
+    if (!body) return bad_request(body.error());
+    auto rows = pool->exec(sql.user_by_username, body->username);
+    if (!rows) return db_error(rows.error());
+    if (rows->empty()) {
+      std::call_once(dummy_once, [this] { dummy_hash = auth::hash_password("not a password"); });
+      (void)auth::verify_password(body->password, dummy_hash);
+      return http::json_error(401, "unauthorized", "invalid username or password");
+    }
+    const auto& row = (*rows)[0];
+    UserView user = store::read_user(row);
+    const auto hash = row.get<std::string>("password_hash");
+    if (!auth::verify_password(body->password, hash)) {
+      log.info("login refused", {f::id("user_id", user.id)});
+      return http::json_error(401, "unauthorized", "invalid username or password");
+    }
+    if (!user.active) return forbidden("user is inactive");
+    const auto now_s =
+        std::chrono::duration_cast<std::chrono::seconds>(clock.now().time_since_epoch()).count();
+    auth::Claims claims;
+    claims.subject = user.id;
+    claims.username = user.username;
+    claims.role = user.role;
+    claims.issued_at = now_s;
+    claims.expires_at =
+        now_s + std::chrono::duration_cast<std::chrono::seconds>(config.token_ttl).count();
+    const std::string token = auth::sign_jwt(claims, config.jwt_secret);
+    const auto* ua = req.header("User-Agent");
+    auto st = pg::transact(*pool, [&](pg::Tx& tx) -> core::Status {
+      if (auto r = tx.exec(login_update, user.id); !r) return r.error();
+      return store::log_activity(
+          tx, sql,
+          {user.id, "login",
+           req.remote_address.empty() ? std::nullopt
+                                      : std::optional<std::string>(req.remote_address),
+           ua != nullptr ? std::optional<std::string>(truncate_utf8(*ua, 512)) : std::nullopt,
+           std::nullopt, std::nullopt, "{}"},
+          clock);
+    });
+    if (!st) return db_error(st.error());
+    log.info("user logged in",
+             {f::id("user_id", user.id), f::id("role", std::string(auth::to_string(user.role)))});
+    return Response::json(200, login_response_json(token, claims.expires_at, user));
+  }
+
+  Response create_user_route(const Request& req) {
+    auto a = authenticate(req, auth::Role::admin);
+    if (!a.viewer) return a.failure;
+    auto body = parse_new_user(req.body);
+    if (!body) return bad_request(body.error());
+    auto r = pg::transact(*pool, [&](pg::Tx& tx) -> core::Result<UserView> {
+      auto created = conversation::create_user(tx, sql.schema(), *body, clock);
+      if (!created) return created.error();
+      json::Writer details;
+      details.begin_object()
+          .field("username", created->username)
+          .field("role", std::string(auth::to_string(created->role)))
+          .end_object();
+      if (auto st = store::log_activity(tx, sql,
+                                        {a.viewer->user_id, "create_user", std::nullopt,
+                                         std::nullopt, std::nullopt, created->id, details.take()},
+                                        clock);
+          !st) {
+        return st.error();
+      }
+      return created;
+    });
+    if (!r) {
+      if (r.error().code() == core::Errc::conflict) return conflict(r.error().message());
+      return db_error(r.error());
+    }
+    log.info("user created",
+             {f::id("user_id", r->id), f::id("role", std::string(auth::to_string(r->role))),
+              f::id("by", a.viewer->user_id)});
+    return Response::json(201, user_json(*r));
+  }
+
+  Response list_users(const Request& req) {
+    auto a = authenticate(req, auth::Role::supervisor);
+    if (!a.viewer) return a.failure;
+    auto rows = pool->exec(list_users_sql);
+    if (!rows) return db_error(rows.error());
+    std::string out = "{\"users\":[";
+    bool first = true;
+    for (const auto& row : *rows) {
+      if (!first) out += ',';
+      first = false;
+      out += user_json(store::read_user(row));
+    }
+    out += "]}";
+    return Response::json(200, std::move(out));
+  }
+
+  Response list_conversations(const Request& req) {
+    auto a = authenticate(req, auth::Role::agent);
+    if (!a.viewer) return a.failure;
+    auto q = parse_list_query(req.query);
+    if (!q) return bad_request(q.error());
+    const Viewer& v = *a.viewer;
+    std::optional<std::string> assigned = q->assigned_to;
+    if (assigned && *assigned == "me") assigned = v.user_id;
+    const bool all = auth::role_at_least(v.role, auth::Role::supervisor);
+    auto rows = pool->exec(
+        list_conversations_sql, q->status, assigned, all,
+        all ? std::nullopt : std::optional<std::string>(v.user_id),
+        all ? std::nullopt : std::optional<std::string>(text_array_literal(v.departments)),
+        q->limit);
+    if (!rows) return db_error(rows.error());
+    std::string out = "{\"conversations\":[";
+    bool first = true;
+    for (const auto& row : *rows) {
+      if (!first) out += ',';
+      first = false;
+      out += conversation_json(store::read_view(row));
+    }
+    out += "]}";
+    return Response::json(200, std::move(out));
+  }
+
+  // Loads who may see conversation `id`; the response to send when it is not `v`.
+  std::optional<Response> check_view(const Viewer& v, const std::string& id) {
+    auto rows = pool->exec(access_by_id, id);
+    if (!rows) return db_error(rows.error());
+    if (rows->empty()) return not_found("no conversation " + id);
+    ConversationAccess c{(*rows)[0].get<std::string>(0),
+                         (*rows)[0].get<std::optional<std::string>>(1),
+                         (*rows)[0].get<std::string>(2)};
+    if (!can_view(v, c)) return forbidden("this conversation is not yours to see");
+    return std::nullopt;
+  }
+
+  Response get_conversation(const Request& req) {
+    auto a = authenticate(req, auth::Role::agent);
+    if (!a.viewer) return a.failure;
+    std::string id;
+    if (auto bad = check_id(req, id)) return *bad;
+    if (auto denied = check_view(*a.viewer, id)) return *denied;
+    auto rows = pool->exec(sql.view_by_id, id);
+    if (!rows) return db_error(rows.error());
+    if (rows->empty()) return not_found("no conversation " + id);
+    return Response::json(200, conversation_json(store::read_view((*rows)[0])));
+  }
+
+  Response list_messages(const Request& req) {
+    auto a = authenticate(req, auth::Role::agent);
+    if (!a.viewer) return a.failure;
+    std::string id;
+    if (auto bad = check_id(req, id)) return *bad;
+    auto limit = parse_message_limit(req.query);
+    if (!limit) return bad_request(limit.error());
+    if (auto denied = check_view(*a.viewer, id)) return *denied;
+    auto rows = pool->exec(list_messages_sql, id, *limit);
+    if (!rows) return db_error(rows.error());
+    std::string out = "{\"messages\":[";
+    bool first = true;
+    for (const auto& row : *rows) {
+      if (!first) out += ',';
+      first = false;
+      out += message_json(store::read_message(row));
+    }
+    out += "]}";
+    return Response::json(200, std::move(out));
+  }
+
+  Response send_message(const Request& req) {
+    auto a = authenticate(req, auth::Role::agent);
+    if (!a.viewer) return a.failure;
+    const Viewer& v = *a.viewer;
+    std::string id;
+    if (auto bad = check_id(req, id)) return *bad;
+    auto text = parse_send_text(req.body);
+    if (!text) return bad_request(text.error());
+    const bool supervisor = auth::role_at_least(v.role, auth::Role::supervisor);
+    std::string message_id;
+    std::string command_id;
+    auto r = pg::transact(*pool, [&](pg::Tx& tx) -> core::Result<std::optional<Response>> {
+      auto conv = conversation_for_update(tx, id);
+      if (!conv) return conv.error();
+      if (!*conv) return std::optional<Response>(not_found("no conversation " + id));
+      const ConversationRow& c = **conv;
+      if (!can_act(v, access_of(c))) {
+        return std::optional<Response>(
+            forbidden("only the assigned agent or a supervisor may write here"));
+      }
+      if (c.state.status == domain::ConversationStatus::resolved) {
+        return std::optional<Response>(conflict("the conversation is resolved"));
+      }
+      message_id = core::Uuid::v7(clock).str();
+      command_id = core::Uuid::v7(clock).str();
+      store::NewMessage m;
+      m.id = message_id;
+      m.conversation_id = c.id;
+      m.instance = c.instance;
+      m.direction = "outbound";
+      m.role = "assistant";
+      m.author = "agent";
+      m.agent_user_id = v.user_id;
+      m.content = *text;
+      m.kind = "text";
+      m.whatsapp_status = "PENDING";
+      m.send_by = supervisor ? "supervisor" : "agent";
+      m.command_id = command_id;
+      auto ins = store::insert_message(tx, sql, m);
+      if (!ins) return ins.error();
+      if (auto st = store::touch_conversation(tx, sql, c.id, store::preview("text", *text), c.state,
+                                              false);
+          !st) {
+        return st.error();
+      }
+      StoredMessageData stored;
+      stored.chat = store::chat_of(c);
+      stored.message_id = message_id;
+      stored.direction = "outbound";
+      stored.author = "agent";
+      stored.agent_user_id = v.user_id;
+      stored.kind = "text";
+      stored.text = *text;
+      stored.route = "none";
+      stored.status = "PENDING";
+      stored.timestamp = core::format_rfc3339(clock.now());
+      if (auto st =
+              emit_chat(tx, c, types::conversation_message_stored, message_stored_data(stored));
+          !st) {
+        return st.error();
+      }
+      SendTextData cmd{command_id, c.provider, c.instance, c.chat_id, c.id, message_id, *text};
+      if (auto st = store::emit(tx, sql, topics::notification_commands,
+                                events::chat_key(c.instance, c.chat_id),
+                                types::notification_send_text, c.id, send_text_data(cmd), clock);
+          !st) {
+        return st.error();
+      }
+      return std::optional<Response>{};
+    });
+    if (!r) return db_error(r.error());
+    if (*r) return **r;
+    log.debug("agent message queued", {f::id("conversation_id", id),
+                                       f::id("message_id", message_id), f::body("text", *text)});
+    json::Writer w;
+    w.begin_object()
+        .field("message_id", message_id)
+        .field("command_id", command_id)
+        .field("status", "PENDING")
+        .end_object();
+    return Response::json(202, w.take());
+  }
+
+  Response transfer(const Request& req) {
+    auto a = authenticate(req, auth::Role::supervisor);
+    if (!a.viewer) return a.failure;
+    const Viewer& v = *a.viewer;
+    std::string id;
+    if (auto bad = check_id(req, id)) return *bad;
+    auto body = parse_transfer(req.body);
+    if (!body) return bad_request(body.error());
+    auto r = pg::transact(*pool, [&](pg::Tx& tx) -> core::Result<Response> {
+      auto conv = conversation_for_update(tx, id);
+      if (!conv) return conv.error();
+      if (!*conv) return not_found("no conversation " + id);
+      const ConversationRow& c = **conv;
+      auto next = domain::apply(c.state, {domain::ConversationEventKind::agent_assign, body->mode});
+      if (!next) return conflict("the conversation is resolved");
+      if (auto st = store::lock_assignments(tx, sql); !st) return st.error();
+      auto target = tx.exec(user_state, body->agent_id);
+      if (!target) return target.error();
+      if (target->empty() || (*target)[0].get<std::string>(0) != "ACTIVE") {
+        return bad_request(
+            core::Error(core::Errc::invalid_argument, "field 'agent_id' must name an active user"));
+      }
+      auto up = tx.exec(transfer_update, c.id, std::string(domain::to_string(next->status)),
+                        std::string(domain::to_string(next->mode)), body->agent_id, body->reason);
+      if (!up) return up.error();
+      if (c.state != *next) {
+        TransferData t;
+        t.previous_mode = std::string(domain::to_string(c.state.mode));
+        t.mode = std::string(domain::to_string(next->mode));
+        t.requested_by = "supervisor";
+        t.requested_by_user_id = v.user_id;
+        t.reason = body->reason.value_or("transferred by a supervisor");
+        t.department = c.department;
+        t.agent_user_id = body->agent_id;
+        if (auto st = emit_chat(tx, c, types::conversation_transferred,
+                                transferred_data(store::chat_of(c), t));
+            !st) {
+          return st.error();
+        }
+      }
+      if (c.assigned_to != body->agent_id) {
+        if (auto st = emit_chat(
+                tx, c, types::conversation_assigned,
+                assigned_data(store::chat_of(c), body->agent_id, c.assigned_to, v.user_id));
+            !st) {
+          return st.error();
+        }
+      }
+      if (auto ins = tx.exec(insert_supervisor_action, core::Uuid::v7(clock), c.id, "transfer",
+                             body->reason, v.user_id);
+          !ins) {
+        return ins.error();
+      }
+      json::Writer details;
+      details.begin_object()
+          .field("mode", std::string(domain::to_string(next->mode)))
+          .field("reason", body->reason)
+          .end_object();
+      if (auto st = store::log_activity(tx, sql,
+                                        {v.user_id, "transfer_conversation", std::nullopt,
+                                         std::nullopt, c.id, body->agent_id, details.take()},
+                                        clock);
+          !st) {
+        return st.error();
+      }
+      auto view = view_json(tx, c.id);
+      if (!view) return view.error();
+      return Response::json(200, std::move(*view));
+    });
+    if (!r) return db_error(r.error());
+    if (r->status == 200) {
+      log.info("conversation transferred by a supervisor",
+               {f::id("conversation_id", id), f::id("agent_user_id", body->agent_id),
+                f::id("by", v.user_id)});
+    }
+    return *r;
+  }
+
+  Response resolve(const Request& req) {
+    auto a = authenticate(req, auth::Role::agent);
+    if (!a.viewer) return a.failure;
+    const Viewer& v = *a.viewer;
+    std::string id;
+    if (auto bad = check_id(req, id)) return *bad;
+    auto reason = parse_resolve(req.body);
+    if (!reason) return bad_request(reason.error());
+    auto r = pg::transact(*pool, [&](pg::Tx& tx) -> core::Result<Response> {
+      auto conv = conversation_for_update(tx, id);
+      if (!conv) return conv.error();
+      if (!*conv) return not_found("no conversation " + id);
+      const ConversationRow& c = **conv;
+      if (!can_act(v, access_of(c)))
+        return forbidden("only the assigned agent or a supervisor may resolve it");
+      if (!domain::apply(c.state, {domain::ConversationEventKind::agent_resolve, {}})) {
+        return conflict("the conversation is already resolved");
+      }
+      auto up = tx.exec(resolve_update, c.id, v.user_id);
+      if (!up) return up.error();
+      ResolveData data;
+      const bool agent = v.role == auth::Role::agent;
+      data.resolved_by = agent ? "agent" : "supervisor";
+      data.agent_user_id = c.assigned_to
+                               ? c.assigned_to
+                               : (agent ? std::optional<std::string>(v.user_id) : std::nullopt);
+      data.reason = *reason;
+      data.duration_ms = (*up)[0].get<std::int64_t>(0);
+      data.message_count = (*up)[0].get<std::int64_t>(1);
+      if (auto st = emit_chat(tx, c, types::conversation_resolved,
+                              resolved_data(store::chat_of(c), data));
+          !st) {
+        return st.error();
+      }
+      json::Writer details;
+      details.begin_object()
+          .field("duration_ms", data.duration_ms)
+          .field("message_count", data.message_count)
+          .end_object();
+      if (auto st = store::log_activity(tx, sql,
+                                        {v.user_id, "resolve_conversation", std::nullopt,
+                                         std::nullopt, c.id, std::nullopt, details.take()},
+                                        clock);
+          !st) {
+        return st.error();
+      }
+      auto view = view_json(tx, c.id);
+      if (!view) return view.error();
+      return Response::json(200, std::move(*view));
+    });
+    if (!r) return db_error(r.error());
+    if (r->status == 200)
+      log.info("conversation resolved", {f::id("conversation_id", id), f::id("by", v.user_id)});
+    return *r;
+  }
+};
+
+Api::Api(std::shared_ptr<pg::Pool> pool, const std::string& schema, ApiConfig config,
+         const core::Clock& clock)
+    : impl_(std::make_unique<Impl>(std::move(pool), schema, std::move(config), clock)) {}
+
+Api::~Api() = default;
+
+void Api::add_routes(http::Router& router) {
+  const http::RouteOptions blocking{.blocking = true};
+  router.add(
+      "POST", "/api/auth/login", [this](const Request& r) { return login(r); }, blocking);
+  router.add(
+      "POST", "/api/users", [this](const Request& r) { return create_user(r); }, blocking);
+  router.add(
+      "GET", "/api/users", [this](const Request& r) { return list_users(r); }, blocking);
+  router.add(
+      "GET", "/api/conversations", [this](const Request& r) { return list_conversations(r); },
+      blocking);
+  router.add(
+      "GET", "/api/conversations/{id}", [this](const Request& r) { return get_conversation(r); },
+      blocking);
+  router.add(
+      "GET", "/api/conversations/{id}/messages",
+      [this](const Request& r) { return list_messages(r); }, blocking);
+  router.add(
+      "POST", "/api/conversations/{id}/messages",
+      [this](const Request& r) { return send_message(r); }, blocking);
+  router.add(
+      "POST", "/api/conversations/{id}/transfer", [this](const Request& r) { return transfer(r); },
+      blocking);
+  router.add(
+      "POST", "/api/conversations/{id}/resolve", [this](const Request& r) { return resolve(r); },
+      blocking);
+}
+
+Response Api::login(const Request& req) {
+  return impl_->login(req);
+}
+Response Api::create_user(const Request& req) {
+  return impl_->create_user_route(req);
+}
+Response Api::list_users(const Request& req) {
+  return impl_->list_users(req);
+}
+Response Api::list_conversations(const Request& req) {
+  return impl_->list_conversations(req);
+}
+Response Api::get_conversation(const Request& req) {
+  return impl_->get_conversation(req);
+}
+Response Api::list_messages(const Request& req) {
+  return impl_->list_messages(req);
+}
+Response Api::send_message(const Request& req) {
+  return impl_->send_message(req);
+}
+Response Api::transfer(const Request& req) {
+  return impl_->transfer(req);
+}
+Response Api::resolve(const Request& req) {
+  return impl_->resolve(req);
+}
+
+}  // namespace lia::conversation

@@ -1,0 +1,101 @@
+#include <lia/conversation/app.hpp>
+#include <lia/conversation/model.hpp>
+#include <lia/conversation/users.hpp>
+#include <lia/core/log.hpp>
+#include <lia/events/names.hpp>
+
+namespace lia::conversation {
+
+namespace f = core::f;
+
+runtime::ServiceSpec spec() {
+  runtime::ServiceSpec s;
+  s.name = kServiceName;
+  s.default_port = 8081;
+  s.schema = kDefaultSchema;
+  s.migrations = migrations();
+  s.outbox = true;
+  return s;
+}
+
+std::vector<std::string> consumed_topics() {
+  namespace t = events::topics;
+  return {std::string(t::whatsapp_inbound),  std::string(t::whatsapp_status),
+          std::string(t::ai_events),         std::string(t::notification_events),
+          std::string(t::engagement_events), std::string(t::collections_events)};
+}
+
+App::~App() {
+  stop();
+}
+
+void App::configure(core::Env& env) {
+  api_config_.jwt_secret = env.secret("LIA_JWT_SECRET");
+  api_config_.token_ttl = env.millis("LIA_JWT_TTL_MS", std::chrono::hours{12},
+                                     std::chrono::minutes{1}, std::chrono::hours{24 * 30});
+  admin_password_ = env.secret("LIA_ADMIN_PASSWORD", std::string());
+  consumer_instances_ = static_cast<int>(env.integer("LIA_CONSUMER_INSTANCES", 2, 1, 16));
+  pending_ttl_ = env.millis("LIA_PENDING_STATUS_TTL_MS", std::chrono::hours{72},
+                            std::chrono::minutes{1}, std::chrono::hours{24 * 30});
+}
+
+core::Status App::start(runtime::Context& ctx) {
+  if (api_config_.jwt_secret.size() < 16) {
+    return core::Error(core::Errc::invalid_argument,
+                       "LIA_JWT_SECRET must be at least 16 bytes long");
+  }
+  if (!admin_password_.empty() && admin_password_.size() < 8) {
+    return core::Error(core::Errc::invalid_argument,
+                       "LIA_ADMIN_PASSWORD must be at least 8 characters long");
+  }
+  auto pool = ctx.pool();
+  if (!pool) return core::Error(core::Errc::internal, "conversation needs its database");
+  if (!admin_password_.empty()) {
+    auto made = ensure_admin(*pool, schema_, admin_password_);
+    if (!made) {
+      return core::Error(made.error().code(),
+                         "cannot create the admin user (did `lia-conversation --migrate` run?): " +
+                             made.error().message());
+    }
+  }
+  handlers_ = std::make_shared<Handlers>(pool, schema_);
+  api_ = std::make_unique<Api>(pool, schema_, api_config_);
+  api_->add_routes(ctx.router());
+  // Consumers of one group, LIA_CONSUMER_INSTANCES per topic: a slow topic never holds up
+  // another, and the partitions of a topic are handled in parallel. Order within a chat
+  // holds: one partition is consumed by one instance, one record at a time.
+  for (const auto& topic : consumed_topics()) {
+    for (int i = 0; i < consumer_instances_; ++i) {
+      auto h = handlers_;
+      ctx.add_consumer({{topic}, [h](const kafka::Message& m) { return h->handle(m); }, {}, true});
+    }
+  }
+  purger_ = std::thread([this] { purge_loop(); });
+  return {};
+}
+
+void App::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (purger_.joinable()) purger_.join();
+}
+
+void App::purge_loop() {
+  std::unique_lock lock(mu_);
+  while (!cv_.wait_for(lock, std::chrono::minutes{10}, [this] { return stopping_; })) {
+    lock.unlock();
+    auto n = handlers_->purge_pending_statuses(
+        std::chrono::duration_cast<std::chrono::seconds>(pending_ttl_));
+    if (!n) {
+      core::log().warn("pending status purge failed", {f::str("error", n.error().describe())});
+    } else if (*n > 0) {
+      core::log().info("pending statuses purged", {f::num("count", *n)});
+    }
+    lock.lock();
+  }
+}
+
+}  // namespace lia::conversation

@@ -1,0 +1,878 @@
+#include <lia/conversation/event_data.hpp>
+#include <lia/conversation/handlers.hpp>
+#include <lia/conversation/routing.hpp>
+#include <lia/core/log.hpp>
+#include <lia/core/metrics.hpp>
+#include <lia/core/uuid.hpp>
+#include <lia/domain/phone.hpp>
+#include <lia/events/names.hpp>
+#include <lia/json/json.hpp>
+#include <lia/pg/outbox.hpp>
+#include <lia/runtime/events.hpp>
+
+#include "store.hpp"
+
+namespace lia::conversation {
+
+using core::Errc;
+using core::Error;
+using core::Status;
+namespace f = core::f;
+namespace types = events::types;
+namespace topics = events::topics;
+
+namespace {
+
+// What a handler did, for the debug log line and the metric.
+enum class Outcome { applied, duplicate, ignored };
+
+std::string_view outcome_name(Outcome o) {
+  switch (o) {
+    case Outcome::applied:
+      return "applied";
+    case Outcome::duplicate:
+      return "duplicate";
+    case Outcome::ignored:
+      return "ignored";
+  }
+  return "?";
+}
+
+// Marks a transaction rolled back on purpose because its provider message id was stored
+// meanwhile (the message insert found it): the event is a duplicate, not a failure.
+constexpr std::string_view kDuplicateMarker = "duplicate provider message id";
+
+Error bad_event(const events::CloudEvent& ev, const std::string& why) {
+  return {Errc::invalid_argument, ev.type + " " + ev.id + ": " + why, false};
+}
+
+std::optional<std::string> opt(const json::Obj& o, std::string_view key) {
+  auto v = o.opt_str(key);
+  if (!v || !*v) return std::nullopt;
+  return std::string(**v);
+}
+
+std::string req(const json::Obj& o, std::string_view key) {
+  auto v = o.str(key);
+  return v ? std::string(*v) : std::string();
+}
+
+// The tick of a message row (NULL reads as PENDING).
+domain::MessageTick tick_of(const std::optional<std::string>& status,
+                            const std::optional<std::string>& reason) {
+  domain::MessageTick t;
+  if (status) {
+    if (auto s = domain::parse_message_status(*status)) t.status = *s;
+  }
+  if (t.status == domain::MessageStatus::error) t.error_reason = reason.value_or("");
+  return t;
+}
+
+std::optional<std::string> reason_of(const domain::MessageTick& t) {
+  if (t.status == domain::MessageStatus::error) return t.error_reason;
+  return std::nullopt;
+}
+
+}  // namespace
+
+struct Handlers::Impl {
+  std::shared_ptr<pg::Pool> pool;
+  store::Sql sql;
+  const core::Clock& clock;
+  core::Logger log = core::log().with({f::id("component", "handlers")});
+
+  // SQL only the handlers use.
+  std::string message_exists;
+  std::string contact_update;
+  std::string contact_insert;
+  std::string handoff_update;
+  std::string analysis_update;
+  std::string assistant_update;
+  std::string survey_sent_update;
+  std::string score_update;
+  std::string message_by_command;
+  std::string message_by_provider_id;
+  std::string delete_echo;
+  std::string take_pending;
+  std::string drop_pending;
+  std::string insert_pending;
+  std::string set_tick;
+  std::string set_provider_id;
+  std::string purge_pending;
+  std::string provider_lock;
+
+  Impl(std::shared_ptr<pg::Pool> p, const std::string& schema, const core::Clock& c)
+      : pool(std::move(p)), sql(schema), clock(c) {
+    const std::string contacts = sql.t("contacts");
+    const std::string conv = sql.t("conversations");
+    const std::string msgs = sql.t("messages");
+    const std::string pending = sql.t("pending_statuses");
+    const std::string contact_cols =
+        "c.id::text, c.phone, c.name, c.push_name, c.email, c.document, c.city, c.state, "
+        "c.zip_code, c.tags::text, c.provider, c.instance, c.chat_id, c.is_blacklisted, " +
+        store::ts("c.created_at") + ", " + store::ts("c.updated_at");
+    message_exists = "SELECT 1 FROM " + msgs + " WHERE instance = $1 AND whatsapp_message_id = $2";
+    // The joined `o` row is the contact before this update: `changed` compares both.
+    contact_update =
+        "UPDATE " + contacts +
+        " c SET push_name = COALESCE($2, c.push_name), provider = $3, instance = $4, chat_id = "
+        "$5, last_interaction_at = now(), updated_at = CASE WHEN c.push_name IS DISTINCT FROM "
+        "COALESCE($2, c.push_name) OR c.provider IS DISTINCT FROM $3 OR c.instance IS DISTINCT "
+        "FROM $4 OR c.chat_id IS DISTINCT FROM $5 THEN now() ELSE c.updated_at END FROM " +
+        contacts + " o WHERE c.phone = $1 AND o.id = c.id RETURNING " + contact_cols +
+        ", (o.push_name IS DISTINCT FROM c.push_name OR o.provider IS DISTINCT FROM c.provider "
+        "OR o.instance IS DISTINCT FROM c.instance OR o.chat_id IS DISTINCT FROM c.chat_id)";
+    contact_insert = "INSERT INTO " + contacts +
+                     " AS c (id, phone, push_name, provider, instance, chat_id, "
+                     "last_interaction_at) VALUES ($1, $2, $3, $4, $5, $6, now()) ON CONFLICT "
+                     "(phone) DO NOTHING RETURNING " +
+                     contact_cols + ", true";
+    handoff_update =
+        "UPDATE " + conv +
+        " SET status = $2, mode = $3, transferred_to_human = true, transferred_at = now(), "
+        "transfer_reason = $4, department = $5, urgency = COALESCE($6, urgency), assigned_to = "
+        "$7::uuid, updated_at = now() WHERE id = $1";
+    analysis_update = "UPDATE " + conv +
+                      " SET sentiment = $2, sentiment_score = $3, urgency = $4, updated_at = "
+                      "now() WHERE id = $1::uuid RETURNING id";
+    assistant_update =
+        "UPDATE " + conv +
+        " SET assistant_type = $2, department = CASE WHEN status = 'active' THEN "
+        "$3 ELSE department END, updated_at = now() WHERE id = $1::uuid RETURNING id";
+    survey_sent_update = "UPDATE " + conv +
+                         " SET survey_id = $2::uuid, survey_sent_at = $3::timestamptz, "
+                         "survey_expires_at = $4::timestamptz, survey_answered = false, "
+                         "survey_score = NULL, updated_at = now() WHERE id = $1::uuid RETURNING id";
+    score_update = "UPDATE " + conv +
+                   " SET survey_answered = CASE WHEN survey_id IS NULL OR survey_id = $2::uuid "
+                   "THEN true ELSE survey_answered END, survey_score = CASE WHEN survey_id IS NULL "
+                   "OR survey_id = $2::uuid THEN $3 ELSE survey_score END, updated_at = now() "
+                   "WHERE id = $1::uuid RETURNING id";
+    message_by_command = "SELECT id::text, whatsapp_status, status_reason FROM " + msgs +
+                         " WHERE command_id = $1::uuid FOR UPDATE";
+    message_by_provider_id = "SELECT id::text, whatsapp_status, status_reason FROM " + msgs +
+                             " WHERE instance = $1 AND whatsapp_message_id = $2 AND direction = "
+                             "'outbound' FOR UPDATE";
+    delete_echo =
+        "DELETE FROM " + msgs +
+        " WHERE instance = $1 AND whatsapp_message_id = $2 AND from_me AND id <> $3::uuid";
+    take_pending = "DELETE FROM " + pending +
+                   " WHERE instance = $1 AND whatsapp_message_id = $2 RETURNING status, reason";
+    drop_pending = "DELETE FROM " + pending + " WHERE instance = $1 AND whatsapp_message_id = $2";
+    insert_pending = "INSERT INTO " + pending +
+                     " (instance, whatsapp_message_id, status, reason, status_at) VALUES ($1, $2, "
+                     "$3, $4, $5::timestamptz) ON CONFLICT DO NOTHING";
+    set_tick = "UPDATE " + msgs +
+               " SET whatsapp_status = $2, status_reason = $3, status_updated_at = now() WHERE id "
+               "= $1::uuid";
+    set_provider_id = "UPDATE " + msgs +
+                      " SET whatsapp_message_id = $2, whatsapp_status = $3, status_reason = $4, "
+                      "status_updated_at = now() WHERE id = $1::uuid";
+    purge_pending = "DELETE FROM " + pending + " WHERE received_at < now() - $1::interval";
+    provider_lock = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))";
+  }
+
+  // ---- helpers ---------------------------------------------------------------------
+
+  core::Result<bool> claim(pg::Tx& tx, std::string_view topic, const std::string& event_id) {
+    return pg::inbox_claim(tx, sql.schema(), "conversation." + std::string(topic), event_id);
+  }
+
+  Status emit(pg::Tx& tx, std::string_view topic, std::string key, std::string_view type,
+              std::string subject, std::string data) {
+    return store::emit(tx, sql, topic, std::move(key), type, std::move(subject), std::move(data),
+                       clock);
+  }
+
+  Status emit_chat(pg::Tx& tx, const ConversationRow& c, std::string_view type, std::string data) {
+    return emit(tx, topics::conversation_events, events::chat_key(c.instance, c.chat_id), type,
+                c.id, std::move(data));
+  }
+
+  core::Result<std::optional<ConversationRow>> conversation_for_update(pg::Tx& tx,
+                                                                       const std::string& id) {
+    auto r = tx.exec(sql.conversation_by_id_for_update, id);
+    if (!r) return r.error();
+    if (r->empty()) return std::optional<ConversationRow>{};
+    return std::optional<ConversationRow>(store::read_conversation((*r)[0]));
+  }
+
+  Status lock_provider_id(pg::Tx& tx, const std::string& instance, const std::string& provider_id) {
+    auto r = tx.exec(provider_lock, sql.schema() + ".pmid:" + instance + ":" + provider_id);
+    if (!r) return r.error();
+    return {};
+  }
+
+  // ---- whatsapp.inbound.v1 ---------------------------------------------------------
+
+  struct Inbound {
+    std::string provider, instance, chat_id, provider_message_id, from, kind, timestamp;
+    std::optional<std::string> push_name;
+    std::optional<std::string> text;  // what the message says, whatever its kind
+    std::optional<std::string> media_json, location_json;
+    bool from_me = false;
+  };
+
+  static core::Result<Inbound> parse_inbound(const events::CloudEvent& ev) {
+    auto doc = json::parse(ev.data);
+    if (!doc) return bad_event(ev, doc.error().message());
+    auto o = json::Obj::root(*doc);
+    if (!o) return bad_event(ev, o.error().message());
+    Inbound in;
+    in.provider = req(*o, "provider");
+    in.instance = req(*o, "instance");
+    in.chat_id = req(*o, "chat_id");
+    in.provider_message_id = req(*o, "message_id");
+    in.from = req(*o, "from");
+    in.kind = req(*o, "kind");
+    in.timestamp = req(*o, "timestamp");
+    in.push_name = opt(*o, "push_name");
+    auto from_me = o->opt_boolean("from_me");
+    in.from_me = from_me && *from_me && **from_me;
+    // An empty name says nothing; on from_me messages the name is the business's own.
+    if (in.push_name && (in.push_name->empty() || in.from_me)) in.push_name.reset();
+    in.text = opt(*o, "text");
+    if (const auto* media = o->get("media"); media != nullptr && media->IsObject()) {
+      in.media_json = json::to_string(*media);
+      if (!in.text) {
+        if (auto m = json::Obj::of(*media)) in.text = opt(*m, "caption");
+      }
+    }
+    if (const auto* loc = o->get("location"); loc != nullptr && loc->IsObject()) {
+      in.location_json = json::to_string(*loc);
+      if (!in.text) {
+        if (auto l = json::Obj::of(*loc)) in.text = opt(*l, "name");
+      }
+    }
+    if (!in.text) {
+      if (auto i = o->opt_obj("interactive"); i && *i) in.text = opt(**i, "title");
+    }
+    if (!in.text) {
+      if (auto b = o->opt_obj("button"); b && *b) in.text = opt(**b, "text");
+    }
+    if (!in.text) {
+      if (auto r = o->opt_obj("reaction"); r && *r) in.text = opt(**r, "emoji");
+    }
+    if (in.provider.empty() || in.instance.empty() || in.chat_id.empty() ||
+        in.provider_message_id.empty() || in.kind.empty()) {
+      return bad_event(ev, "missing chat or message fields");
+    }
+    return in;
+  }
+
+  struct ContactResult {
+    ContactData data;
+    bool changed = false;
+  };
+
+  static ContactResult read_contact(const pg::Row& r) {
+    ContactResult c;
+    c.data.contact_id = r.get<std::string>(0);
+    c.data.phone = r.get<std::string>(1);
+    c.data.name = r.get<std::optional<std::string>>(2);
+    c.data.push_name = r.get<std::optional<std::string>>(3);
+    c.data.email = r.get<std::optional<std::string>>(4);
+    c.data.document = r.get<std::optional<std::string>>(5);
+    c.data.city = r.get<std::optional<std::string>>(6);
+    c.data.state = r.get<std::optional<std::string>>(7);
+    c.data.cep = r.get<std::optional<std::string>>(8);
+    c.data.tags = parse_text_array(r.get<std::string>(9));
+    c.data.provider = r.get<std::optional<std::string>>(10);
+    c.data.instance = r.get<std::optional<std::string>>(11);
+    c.data.chat_id = r.get<std::optional<std::string>>(12);
+    c.data.blocked = r.get<bool>(13);
+    c.data.created_at = r.get<std::string>(14);
+    c.data.updated_at = r.get<std::string>(15);
+    c.changed = r.get<bool>(16);
+    return c;
+  }
+
+  core::Result<ContactResult> upsert_contact(pg::Tx& tx, const std::string& phone,
+                                             const Inbound& in) {
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      auto up = tx.exec(contact_update, phone, in.push_name, in.provider, in.instance, in.chat_id);
+      if (!up) return up.error();
+      if (!up->empty()) return read_contact((*up)[0]);
+      auto ins = tx.exec(contact_insert, core::Uuid::v7(clock), phone, in.push_name, in.provider,
+                         in.instance, in.chat_id);
+      if (!ins) return ins.error();
+      if (!ins->empty()) return read_contact((*ins)[0]);
+      // Inserted by a concurrent transaction in between: update it instead.
+    }
+    return Error(Errc::unavailable, "contact upsert raced twice");
+  }
+
+  core::Result<Outcome> on_received(const events::CloudEvent& ev, std::string_view topic) {
+    auto parsed = parse_inbound(ev);
+    if (!parsed) return parsed.error();
+    const Inbound& in = *parsed;
+
+    // The customer's phone: `from`, except on a message written on the business phone, whose
+    // `from` is the business number itself: then the chat names the customer.
+    const std::string& source = in.from_me ? in.chat_id : in.from;
+    std::string phone = source.substr(0, source.find('@'));
+    if (auto p = domain::normalize_phone(source)) {
+      phone = p->digits;
+    } else {
+      log.warn("phone kept as received",
+               {f::phone("phone", phone), f::str("reason", p.error().message())});
+    }
+    const auto received_at = parse_time(in.timestamp).value_or(clock.now());
+
+    std::string route;
+    bool created = false;
+    bool reopened = false;
+    std::string conversation_id;
+    auto r = pg::transact(*pool, [&](pg::Tx& tx) -> core::Result<Outcome> {
+      created = reopened = false;
+      auto fresh = claim(tx, topic, ev.id);
+      if (!fresh) return fresh.error();
+      if (!*fresh) return Outcome::duplicate;
+      auto seen = tx.exec(message_exists, in.instance, in.provider_message_id);
+      if (!seen) return seen.error();
+      if (!seen->empty()) return Outcome::duplicate;
+
+      auto contact = upsert_contact(tx, phone, in);
+      if (!contact) return contact.error();
+      if (contact->changed) {
+        if (auto st = emit(tx, topics::contacts, contact->data.contact_id, types::contact_upserted,
+                           contact->data.contact_id, contact_upserted_data(contact->data));
+            !st) {
+          return st.error();
+        }
+      }
+
+      auto found = tx.exec(sql.conversation_by_chat_for_update, in.instance, in.chat_id);
+      if (!found) return found.error();
+      ConversationRow conv;
+      if (!found->empty()) {
+        conv = store::read_conversation((*found)[0]);
+      } else {
+        auto ins = tx.exec(sql.insert_conversation, core::Uuid::v7(clock), in.provider, in.instance,
+                           in.chat_id, contact->data.contact_id);
+        if (!ins) return ins.error();
+        if (ins->empty())
+          return Error(Errc::unavailable, "conversation created concurrently; retry");
+        conv = store::read_conversation((*ins)[0]);
+        created = true;
+        if (auto b = tx.exec(sql.bump_contact_conversations, conv.contact_id); !b) return b.error();
+        if (auto st =
+                emit_chat(tx, conv, types::conversation_created,
+                          conversation_created_data(store::chat_of(conv), "ai", conv.assistant));
+            !st) {
+          return st.error();
+        }
+      }
+      conversation_id = conv.id;
+
+      store::NewMessage m;
+      m.id = core::Uuid::v7(clock).str();
+      m.conversation_id = conv.id;
+      m.instance = in.instance;
+      m.kind = in.kind;
+      m.content = in.text;
+      m.media_json = in.media_json;
+      m.location_json = in.location_json;
+      m.whatsapp_message_id = in.provider_message_id;
+      m.sent_at = in.timestamp;
+      StoredMessageData stored;
+      stored.chat = store::chat_of(conv);
+      stored.message_id = m.id;
+      stored.provider_message_id = in.provider_message_id;
+      stored.kind = in.kind;
+      stored.text = in.text;
+      stored.media_json = in.media_json;
+      stored.location_json = in.location_json;
+      stored.assistant = conv.assistant;
+      stored.timestamp = in.timestamp;
+
+      domain::ConversationState next = conv.state;
+      if (in.from_me) {
+        // Written on the business phone itself: an agent's outbound message, never routed.
+        m.direction = "outbound";
+        m.role = "assistant";
+        m.author = "agent";
+        m.from_me = true;
+        m.whatsapp_status = "SERVER_ACK";
+        m.send_by = "agent";
+        stored.direction = "outbound";
+        stored.author = "agent";
+        stored.status = "SERVER_ACK";
+        route = "none";
+      } else {
+        const auto plan =
+            plan_inbound(conv.state, in.kind, in.text.value_or(""),
+                         pending_survey(conv.survey_sent_at, conv.survey_answered), received_at);
+        next = plan.next;
+        reopened = plan.reopen;
+        route = plan.route;
+        m.direction = "inbound";
+        m.role = "user";
+        m.author = "customer";
+        m.route = plan.route;
+        m.send_by = "client";
+        stored.direction = "inbound";
+        stored.author = "customer";
+        stored.route = plan.route;
+      }
+      auto inserted = store::insert_message(tx, sql, m);
+      if (!inserted) return inserted.error();
+      if (!*inserted) return Error(Errc::conflict, std::string(kDuplicateMarker), false);
+
+      if (auto st = store::touch_conversation(
+              tx, sql, conv.id, store::preview(in.kind, in.text.value_or("")), next, reopened);
+          !st) {
+        return st.error();
+      }
+      if (reopened) {
+        if (auto st = emit_chat(
+                tx, conv, types::conversation_reopened,
+                reopened_data(store::chat_of(conv), "ai", "customer_message", std::nullopt));
+            !st) {
+          return st.error();
+        }
+      }
+      if (auto st =
+              emit_chat(tx, conv, types::conversation_message_stored, message_stored_data(stored));
+          !st) {
+        return st.error();
+      }
+      return Outcome::applied;
+    });
+    if (!r && r.error().message() == kDuplicateMarker) return Outcome::duplicate;
+    if (!r) return r.error();
+    if (*r == Outcome::applied) {
+      if (created) log.info("conversation created", {f::id("conversation_id", conversation_id)});
+      if (reopened) log.info("conversation reopened", {f::id("conversation_id", conversation_id)});
+      log.debug("message stored", {f::id("conversation_id", conversation_id), f::id("route", route),
+                                   f::id("kind", in.kind), f::body("text", in.text.value_or(""))});
+    }
+    return r;
+  }
+
+  // ---- whatsapp.status.v1 ----------------------------------------------------------
+
+  core::Result<Outcome> on_status(const events::CloudEvent& ev, std::string_view topic) {
+    auto doc = json::parse(ev.data);
+    if (!doc) return bad_event(ev, doc.error().message());
+    auto o = json::Obj::root(*doc);
+    if (!o) return bad_event(ev, o.error().message());
+    const std::string instance = req(*o, "instance");
+    const std::string provider_id = req(*o, "message_id");
+    const std::string status_text = req(*o, "status");
+    const std::string at = req(*o, "timestamp");
+    auto status = domain::parse_message_status(status_text);
+    if (!status) return bad_event(ev, status.error().message());
+    domain::MessageTick incoming{*status, {}};
+    if (*status == domain::MessageStatus::error) {
+      incoming.error_reason = "error";
+      if (auto e = o->opt_obj("error"); e && *e) incoming.error_reason = req(**e, "reason");
+    }
+    bool kept = false;
+    auto r = pg::transact(*pool, [&](pg::Tx& tx) -> core::Result<Outcome> {
+      kept = false;
+      auto fresh = claim(tx, topic, ev.id);
+      if (!fresh) return fresh.error();
+      if (!*fresh) return Outcome::duplicate;
+      if (auto st = lock_provider_id(tx, instance, provider_id); !st) return st.error();
+      auto row = tx.exec(message_by_provider_id, instance, provider_id);
+      if (!row) return row.error();
+      if (row->empty()) {
+        auto ins = tx.exec(insert_pending, instance, provider_id, status_text, reason_of(incoming),
+                           parse_time(at) ? std::optional<std::string>(at) : std::nullopt);
+        if (!ins) return ins.error();
+        kept = true;
+        return Outcome::applied;
+      }
+      const auto id = (*row)[0].get<std::string>(0);
+      const auto current = tick_of((*row)[0].get<std::optional<std::string>>(1),
+                                   (*row)[0].get<std::optional<std::string>>(2));
+      const auto next = domain::advance(current, incoming);
+      if (next == current) return Outcome::ignored;
+      auto up = tx.exec(set_tick, id, std::string(domain::to_string(next.status)), reason_of(next));
+      if (!up) return up.error();
+      return Outcome::applied;
+    });
+    if (r && kept)
+      log.debug("status kept until its message is known", {f::id("status", status_text)});
+    return r;
+  }
+
+  // ---- ai.events.v1 ----------------------------------------------------------------
+
+  core::Result<Outcome> on_reply(const events::CloudEvent& ev, std::string_view topic) {
+    auto doc = json::parse(ev.data);
+    if (!doc) return bad_event(ev, doc.error().message());
+    auto o = json::Obj::root(*doc);
+    if (!o) return bad_event(ev, o.error().message());
+    const std::string conversation_id = req(*o, "conversation_id");
+    const std::string reply_id = req(*o, "reply_id");
+    const std::string in_reply_to = req(*o, "in_reply_to");
+    const std::string assistant = req(*o, "assistant");
+    const std::string text = req(*o, "text");
+    const std::string delivery = req(*o, "delivery");
+    std::string dropped_because;
+    auto r = pg::transact(*pool, [&](pg::Tx& tx) -> core::Result<Outcome> {
+      dropped_because.clear();
+      auto fresh = claim(tx, topic, ev.id);
+      if (!fresh) return fresh.error();
+      if (!*fresh) return Outcome::duplicate;
+      auto conv = conversation_for_update(tx, conversation_id);
+      if (!conv) return conv.error();
+      if (!*conv) return bad_event(ev, "unknown conversation " + conversation_id);
+      const ConversationRow& c = **conv;
+
+      store::NewMessage m;
+      m.id = reply_id;
+      m.conversation_id = c.id;
+      m.instance = c.instance;
+      m.direction = "outbound";
+      m.role = "assistant";
+      m.author = "ai";
+      m.assistant = assistant;
+      m.content = text;
+      m.kind = "text";
+      m.send_by = "ai";
+      m.reply_to_message_id = in_reply_to;
+      if (delivery == "suggest") {
+        // Hybrid mode: a draft for the agent, kept private and never sent.
+        m.is_private = true;
+        auto ins = store::insert_message(tx, sql, m);
+        if (!ins) return ins.error();
+        return *ins ? Outcome::applied : Outcome::duplicate;
+      }
+      if (c.state.status != domain::ConversationStatus::active ||
+          c.state.mode != domain::ConversationMode::ai) {
+        dropped_because = std::string(domain::to_string(c.state.status)) + "/" +
+                          std::string(domain::to_string(c.state.mode));
+        return Outcome::ignored;
+      }
+      const auto command_id = core::Uuid::v7(clock).str();
+      m.whatsapp_status = "PENDING";
+      m.command_id = command_id;
+      auto ins = store::insert_message(tx, sql, m);
+      if (!ins) return ins.error();
+      if (!*ins) return Outcome::duplicate;
+      if (auto st = store::touch_conversation(tx, sql, c.id, store::preview("text", text), c.state,
+                                              false);
+          !st) {
+        return st.error();
+      }
+      StoredMessageData stored;
+      stored.chat = store::chat_of(c);
+      stored.message_id = reply_id;
+      stored.direction = "outbound";
+      stored.author = "ai";
+      stored.assistant = assistant;
+      stored.kind = "text";
+      stored.text = text;
+      stored.reply_to_message_id = in_reply_to;
+      stored.route = "none";
+      stored.status = "PENDING";
+      stored.timestamp = core::format_rfc3339(clock.now());
+      if (auto st =
+              emit_chat(tx, c, types::conversation_message_stored, message_stored_data(stored));
+          !st) {
+        return st.error();
+      }
+      SendTextData cmd{command_id, c.provider, c.instance, c.chat_id, c.id, reply_id, text};
+      if (auto st = emit(tx, topics::notification_commands, events::chat_key(c.instance, c.chat_id),
+                         types::notification_send_text, c.id, send_text_data(cmd));
+          !st) {
+        return st.error();
+      }
+      return Outcome::applied;
+    });
+    if (r && !dropped_because.empty()) {
+      log.info("AI reply not sent: the conversation is not with the AI",
+               {f::id("conversation_id", conversation_id), f::id("state", dropped_because)});
+    }
+    return r;
+  }
+
+  core::Result<Outcome> on_handoff(const events::CloudEvent& ev, std::string_view topic) {
+    auto doc = json::parse(ev.data);
+    if (!doc) return bad_event(ev, doc.error().message());
+    auto o = json::Obj::root(*doc);
+    if (!o) return bad_event(ev, o.error().message());
+    const std::string conversation_id = req(*o, "conversation_id");
+    const std::string assistant = req(*o, "assistant");
+    const std::string reason = req(*o, "reason");
+    const auto department_in = opt(*o, "department");
+    const auto urgency = opt(*o, "urgency");
+    std::optional<std::string> agent;
+    std::string department;
+    bool transferred = false;
+    auto r = pg::transact(*pool, [&](pg::Tx& tx) -> core::Result<Outcome> {
+      transferred = false;
+      agent.reset();
+      auto fresh = claim(tx, topic, ev.id);
+      if (!fresh) return fresh.error();
+      if (!*fresh) return Outcome::duplicate;
+      auto conv = conversation_for_update(tx, conversation_id);
+      if (!conv) return conv.error();
+      if (!*conv) return bad_event(ev, "unknown conversation " + conversation_id);
+      const ConversationRow& c = **conv;
+      auto next = domain::apply(c.state, {domain::ConversationEventKind::ai_handoff, {}});
+      if (!next) return Outcome::ignored;             // resolved: nothing to hand off
+      if (*next == c.state) return Outcome::ignored;  // already with humans
+
+      if (department_in) {
+        department = canonical_department(*department_in);
+      } else if (c.department != "general") {
+        department = c.department;
+      } else {
+        department = department_for_assistant(assistant);
+      }
+      auto picked = store::pick_agent(tx, sql, department);
+      if (!picked) return picked.error();
+      agent = *picked;
+      auto up = tx.exec(handoff_update, c.id, std::string(domain::to_string(next->status)),
+                        std::string(domain::to_string(next->mode)), truncate_utf8(reason, 2048),
+                        department, urgency, agent);
+      if (!up) return up.error();
+      TransferData t;
+      t.previous_mode = std::string(domain::to_string(c.state.mode));
+      t.mode = std::string(domain::to_string(next->mode));
+      t.requested_by = "ai";
+      t.reason = reason;
+      t.department = department;
+      t.agent_user_id = agent;
+      if (auto st = emit_chat(tx, c, types::conversation_transferred,
+                              transferred_data(store::chat_of(c), t));
+          !st) {
+        return st.error();
+      }
+      if (agent) {
+        if (auto st =
+                emit_chat(tx, c, types::conversation_assigned,
+                          assigned_data(store::chat_of(c), *agent, std::nullopt, std::nullopt));
+            !st) {
+          return st.error();
+        }
+      } else if (auto st =
+                     store::add_alert(tx, sql, c.id, "no_agent_available", "high",
+                                      "handoff to " + department + " with no active agent", clock);
+                 !st) {
+        return st.error();
+      }
+      json::Writer details;
+      details.begin_object()
+          .field("reason", truncate_utf8(reason, 2048))
+          .field("department", department)
+          .end_object();
+      if (auto st = store::log_activity(tx, sql,
+                                        {std::nullopt, "transfer_conversation", std::nullopt,
+                                         std::nullopt, c.id, agent, details.take()},
+                                        clock);
+          !st) {
+        return st.error();
+      }
+      transferred = true;
+      return Outcome::applied;
+    });
+    if (r && transferred) {
+      if (agent) {
+        log.info("conversation transferred",
+                 {f::id("conversation_id", conversation_id), f::id("department", department),
+                  f::id("agent_user_id", *agent)});
+      } else {
+        log.warn("conversation transferred with no agent available",
+                 {f::id("conversation_id", conversation_id), f::id("department", department)});
+      }
+    }
+    return r;
+  }
+
+  // One UPDATE ... RETURNING id of a known conversation; unknown -> dead letter.
+  template <class... A>
+  core::Result<Outcome> update_conversation(const events::CloudEvent& ev, std::string_view topic,
+                                            const std::string& conversation_id,
+                                            const std::string& statement, const A&... args) {
+    return pg::transact(*pool, [&](pg::Tx& tx) -> core::Result<Outcome> {
+      auto fresh = claim(tx, topic, ev.id);
+      if (!fresh) return fresh.error();
+      if (!*fresh) return Outcome::duplicate;
+      auto up = tx.exec(statement, conversation_id, args...);
+      if (!up) return up.error();
+      if (up->empty()) return bad_event(ev, "unknown conversation " + conversation_id);
+      return Outcome::applied;
+    });
+  }
+
+  core::Result<Outcome> on_analysis(const events::CloudEvent& ev, std::string_view topic) {
+    auto doc = json::parse(ev.data);
+    if (!doc) return bad_event(ev, doc.error().message());
+    auto o = json::Obj::root(*doc);
+    if (!o) return bad_event(ev, o.error().message());
+    auto score = o->num("sentiment_score");
+    return update_conversation(ev, topic, req(*o, "conversation_id"), analysis_update,
+                               req(*o, "sentiment"), score ? *score : 0.0, req(*o, "urgency"));
+  }
+
+  core::Result<Outcome> on_assistant(const events::CloudEvent& ev, std::string_view topic) {
+    auto doc = json::parse(ev.data);
+    if (!doc) return bad_event(ev, doc.error().message());
+    auto o = json::Obj::root(*doc);
+    if (!o) return bad_event(ev, o.error().message());
+    const std::string to = req(*o, "to_assistant");
+    return update_conversation(ev, topic, req(*o, "conversation_id"), assistant_update, to,
+                               department_for_assistant(to));
+  }
+
+  // ---- engagement.events.v1 --------------------------------------------------------
+
+  core::Result<Outcome> on_survey_sent(const events::CloudEvent& ev, std::string_view topic) {
+    auto doc = json::parse(ev.data);
+    if (!doc) return bad_event(ev, doc.error().message());
+    auto o = json::Obj::root(*doc);
+    if (!o) return bad_event(ev, o.error().message());
+    return update_conversation(ev, topic, req(*o, "conversation_id"), survey_sent_update,
+                               req(*o, "survey_id"), ev.time, opt(*o, "expires_at"));
+  }
+
+  core::Result<Outcome> on_score(const events::CloudEvent& ev, std::string_view topic) {
+    auto doc = json::parse(ev.data);
+    if (!doc) return bad_event(ev, doc.error().message());
+    auto o = json::Obj::root(*doc);
+    if (!o) return bad_event(ev, o.error().message());
+    auto score = o->i64("score");
+    return update_conversation(ev, topic, req(*o, "conversation_id"), score_update,
+                               req(*o, "survey_id"), score ? *score : std::int64_t{0});
+  }
+
+  // ---- notification.events.v1 ------------------------------------------------------
+
+  core::Result<Outcome> on_notification(const events::CloudEvent& ev, std::string_view topic) {
+    auto doc = json::parse(ev.data);
+    if (!doc) return bad_event(ev, doc.error().message());
+    auto o = json::Obj::root(*doc);
+    if (!o) return bad_event(ev, o.error().message());
+    const bool sent = ev.type == types::notification_message_sent;
+    const std::string command_id = req(*o, "command_id");
+    const std::string instance = req(*o, "instance");
+    const std::string provider_id = sent ? req(*o, "provider_message_id") : std::string();
+    domain::MessageTick incoming{domain::MessageStatus::server_ack, {}};
+    if (!sent) incoming = {domain::MessageStatus::error, req(*o, "reason")};
+    return pg::transact(*pool, [&](pg::Tx& tx) -> core::Result<Outcome> {
+      auto fresh = claim(tx, topic, ev.id);
+      if (!fresh) return fresh.error();
+      if (!*fresh) return Outcome::duplicate;
+      if (sent) {
+        if (auto st = lock_provider_id(tx, instance, provider_id); !st) return st.error();
+      }
+      auto row = tx.exec(message_by_command, command_id);
+      if (!row) return row.error();
+      if (row->empty()) {
+        // Another service's command (a survey, a campaign): its ticks will never be ours.
+        if (sent) {
+          if (auto d = tx.exec(drop_pending, instance, provider_id); !d) return d.error();
+        }
+        return Outcome::ignored;
+      }
+      const auto id = (*row)[0].get<std::string>(0);
+      auto tick = domain::advance(tick_of((*row)[0].get<std::optional<std::string>>(1),
+                                          (*row)[0].get<std::optional<std::string>>(2)),
+                                  incoming);
+      if (!sent) {
+        auto up =
+            tx.exec(set_tick, id, std::string(domain::to_string(tick.status)), reason_of(tick));
+        if (!up) return up.error();
+        return Outcome::applied;
+      }
+      // An echo of this very message (from_me webhook) stored before the id was known.
+      if (auto d = tx.exec(delete_echo, instance, provider_id, id); !d) return d.error();
+      auto pend = tx.exec(take_pending, instance, provider_id);
+      if (!pend) return pend.error();
+      for (const auto& p : *pend) {
+        auto s = domain::parse_message_status(p.get<std::string>(0));
+        if (!s) continue;
+        domain::MessageTick t{*s, p.get<std::optional<std::string>>(1).value_or("")};
+        if (t.status != domain::MessageStatus::error) t.error_reason.clear();
+        tick = domain::advance(tick, t);
+      }
+      auto up = tx.exec(set_provider_id, id, provider_id,
+                        std::string(domain::to_string(tick.status)), reason_of(tick));
+      if (!up) return up.error();
+      return Outcome::applied;
+    });
+  }
+
+  // ---- dispatch --------------------------------------------------------------------
+
+  core::Result<Outcome> dispatch(std::string_view topic, const events::CloudEvent& ev) {
+    const std::string_view type = ev.type;
+    if (topic == topics::whatsapp_inbound) {
+      if (type == types::whatsapp_message_received) return on_received(ev, topic);
+    } else if (topic == topics::whatsapp_status) {
+      if (type == types::whatsapp_message_status) return on_status(ev, topic);
+      if (type == types::whatsapp_connection_updated) {
+        log.info("provider connection changed",
+                 {f::id("event_id", ev.id), f::str("data", ev.data)});
+        return Outcome::ignored;
+      }
+    } else if (topic == topics::ai_events) {
+      if (type == types::ai_reply_generated) return on_reply(ev, topic);
+      if (type == types::ai_handoff_requested) return on_handoff(ev, topic);
+      if (type == types::ai_analysis_completed) return on_analysis(ev, topic);
+      if (type == types::ai_assistant_changed) return on_assistant(ev, topic);
+    } else if (topic == topics::notification_events) {
+      if (type == types::notification_message_sent || type == types::notification_message_failed ||
+          type == types::notification_message_dead_lettered) {
+        return on_notification(ev, topic);
+      }
+    } else if (topic == topics::engagement_events) {
+      if (type == types::engagement_survey_sent) return on_survey_sent(ev, topic);
+      if (type == types::engagement_score_recorded) return on_score(ev, topic);
+    } else if (topic == topics::collections_events) {
+      if (type == types::collections_message_requested) {
+        log.debug("collections message requested", {f::id("event_id", ev.id)});
+        return Outcome::ignored;
+      }
+    }
+    return Outcome::ignored;  // meant for another consumer of the topic
+  }
+};
+
+Handlers::Handlers(std::shared_ptr<pg::Pool> pool, const std::string& schema,
+                   const core::Clock& clock)
+    : impl_(std::make_unique<Impl>(std::move(pool), schema, clock)) {}
+
+Handlers::~Handlers() = default;
+
+Status Handlers::handle(const kafka::Message& message) {
+  auto ev = runtime::decode_event(message);
+  if (!ev) {
+    impl_->log.warn("undecodable record",
+                    {f::id("topic", message.topic), f::num("partition", message.partition),
+                     f::num("offset", message.offset), f::str("error", ev.error().message())});
+    return ev.error();
+  }
+  return apply(message.topic, *ev);
+}
+
+Status Handlers::apply(std::string_view topic, const events::CloudEvent& event) {
+  auto r = impl_->dispatch(topic, event);
+  if (!r) {
+    impl_->log.log(r.error().retryable() ? core::Level::warn : core::Level::error,
+                   "event not applied",
+                   {f::id("topic", std::string(topic)), f::id("type", event.type),
+                    f::id("event_id", event.id), f::str("error", r.error().describe())});
+    return r.error();
+  }
+  core::metrics()
+      .counter("lia_conversation_events_total", "Events handled by conversation",
+               {{"type", event.type}, {"outcome", std::string(outcome_name(*r))}})
+      .inc();
+  impl_->log.debug("event handled", {f::id("type", event.type), f::id("event_id", event.id),
+                                     f::id("outcome", std::string(outcome_name(*r)))});
+  return {};
+}
+
+core::Result<std::int64_t> Handlers::purge_pending_statuses(std::chrono::seconds age) {
+  auto r = impl_->pool->exec(impl_->purge_pending, std::to_string(age.count()) + " seconds");
+  if (!r) return r.error();
+  return r->affected();
+}
+
+}  // namespace lia::conversation

@@ -1,0 +1,63 @@
+#include <lia/auth/auth.hpp>
+#include <lia/conversation/users.hpp>
+#include <lia/core/log.hpp>
+#include <lia/core/uuid.hpp>
+#include <lia/events/names.hpp>
+
+#include "store.hpp"
+
+namespace lia::conversation {
+
+core::Result<UserView> create_user(pg::Tx& tx, const std::string& schema, const NewUser& user,
+                                   const core::Clock& clock) {
+  const store::Sql sql(schema);
+  const auto id = core::Uuid::v7(clock).str();
+  auto rows = tx.exec(sql.insert_user, id, user.username, auth::hash_password(user.password),
+                      user.full_name, user.email, std::string(auth::to_string(user.role)),
+                      text_array_literal(user.departments));
+  if (!rows) return rows.error();
+  if (rows->empty()) {
+    return core::Error(core::Errc::conflict,
+                       user.email ? "username or email already taken" : "username already taken");
+  }
+  UserView v = store::read_user((*rows)[0]);
+  UserData data{v.id,
+                v.full_name,
+                email_or_placeholder(v.email, v.username),
+                std::string(auth::to_string(v.role)),
+                v.active,
+                v.departments.empty() ? std::optional<std::string>{} : v.departments.front(),
+                v.updated_at};
+  if (auto st = store::emit(tx, sql, events::topics::users, v.id, events::types::user_upserted,
+                            v.id, user_upserted_data(data), clock);
+      !st) {
+    return st.error();
+  }
+  return v;
+}
+
+core::Result<bool> ensure_admin(pg::Pool& pool, const std::string& schema,
+                                const std::string& password, const core::Clock& clock) {
+  const store::Sql sql(schema);
+  return pg::transact(pool, [&](pg::Tx& tx) -> core::Result<bool> {
+    auto existing = tx.exec("SELECT 1 FROM " + sql.t("users") + " WHERE username = 'admin'");
+    if (!existing) return existing.error();
+    if (!existing->empty()) return false;
+    NewUser admin;
+    admin.username = "admin";
+    admin.password = password;
+    admin.full_name = "Administrator";
+    admin.role = auth::Role::admin;
+    admin.departments = {"general"};
+    auto created = create_user(tx, schema, admin, clock);
+    if (!created) {
+      // Another replica made it at the same moment.
+      if (created.error().code() == core::Errc::conflict) return false;
+      return created.error();
+    }
+    core::log().info("admin user created", {core::f::id("user_id", created->id)});
+    return true;
+  });
+}
+
+}  // namespace lia::conversation

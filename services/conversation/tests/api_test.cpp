@@ -1,0 +1,421 @@
+// The REST API through a real HTTP server on an ephemeral port, against a real PostgreSQL.
+#include <lia/http/client.hpp>
+#include <lia/http/server.hpp>
+
+#include "support.hpp"
+
+using namespace lia;
+using namespace lia::conversation;
+using namespace lia::conversation::test;
+
+namespace {
+
+http::Router routes(Api& api) {
+  http::Router r;
+  api.add_routes(r);
+  return r;
+}
+
+// World + the API served on port 0.
+class Desk : public World {
+ public:
+  Desk() : server_(http::ServerOptions{.address = "127.0.0.1", .port = 0}, routes(api())) {
+    auto st = server_.start();
+    if (!st) FAIL(st.error().message());
+    base_ = "http://127.0.0.1:" + std::to_string(server_.port());
+  }
+  ~Desk() { server_.stop(std::chrono::seconds{2}); }
+
+  struct Reply {
+    int status = 0;
+    json::Document body;
+    std::string raw;
+  };
+
+  Reply call(const std::string& method, const std::string& path, const std::string& body = {},
+             const std::optional<std::string>& token = std::nullopt) {
+    http::ClientRequest req;
+    req.method = method;
+    req.url = base_ + path;
+    req.body = body;
+    if (!body.empty()) req.headers.add("Content-Type", "application/json");
+    if (token) req.headers.add("Authorization", "Bearer " + *token);
+    auto res = client_.request(req);
+    if (!res) FAIL(method << " " << path << ": " << res.error().message());
+    Reply r;
+    r.status = res->status;
+    r.raw = res->body;
+    auto d = json::parse(res->body);
+    if (!d) FAIL(method << " " << path << " answered non-JSON: " << res->body);
+    r.body = std::move(*d);
+    return r;
+  }
+
+  std::string login(const std::string& username, const std::string& password = "password123") {
+    auto r = call("POST", "/api/auth/login",
+                  R"({"username":")" + username + R"(","password":")" + password + R"("})");
+    INFO(r.raw);
+    REQUIRE(r.status == 200);
+    return r.body["token"].GetString();
+  }
+
+  // An inbound message on a new chat; returns {phone, conversation id}.
+  std::pair<std::string, std::string> chat(const std::string& text = "Oi") {
+    const auto p = phone();
+    apply(topics::whatsapp_inbound,
+          event(types::whatsapp_message_received, received(p, "IN-" + p, text)));
+    auto id = this->text("SELECT id::text FROM " + t("conversations") + " WHERE chat_id = '" +
+                         jid(p) + "'");
+    REQUIRE(id);
+    return {p, *id};
+  }
+
+  std::string column(const std::string& table, const std::string& col, const std::string& id) {
+    return text("SELECT " + col + "::text FROM " + t(table) + " WHERE id = '" + id + "'")
+        .value_or("<null>");
+  }
+
+ private:
+  http::Server server_;
+  http::Client client_;
+  std::string base_;
+};
+
+std::string error_message(const Desk::Reply& r) {
+  REQUIRE(r.body.IsObject());
+  REQUIRE(r.body.HasMember("error"));
+  return r.body["error"]["message"].GetString();
+}
+
+}  // namespace
+
+TEST_CASE("login: a token for the right password, 401 JSON for a wrong one") {
+  Desk d;
+  const auto id = d.user("maria", auth::Role::agent, {"support"});
+  auto ok = d.call("POST", "/api/auth/login", R"({"username":"maria","password":"password123"})");
+  REQUIRE(ok.status == 200);
+  CHECK(ok.body["user"]["id"] == id.c_str());
+  CHECK(ok.body["user"]["role"] == "AGENT");
+  CHECK_FALSE(ok.body["user"].HasMember("password_hash"));
+  auto claims = auth::verify_jwt(ok.body["token"].GetString(), secret());
+  REQUIRE(claims.ok());
+  CHECK(claims->subject == id);
+  CHECK(claims->role == auth::Role::agent);
+  CHECK(d.count("SELECT count(*) FROM " + d.t("activity_logs") +
+                " WHERE action = 'login' AND user_id = '" + id + "'") == 1);
+  CHECK(d.column("users", "last_login_at", id) != "<null>");
+
+  auto wrong = d.call("POST", "/api/auth/login", R"({"username":"maria","password":"nope-nope"})");
+  CHECK(wrong.status == 401);
+  CHECK(wrong.body["error"]["code"] == "unauthorized");
+  auto nobody =
+      d.call("POST", "/api/auth/login", R"({"username":"ghost","password":"password123"})");
+  CHECK(nobody.status == 401);
+  CHECK(error_message(nobody) == error_message(wrong));  // no hint whether the user exists
+  auto missing = d.call("POST", "/api/auth/login", R"({"username":"maria"})");
+  CHECK(missing.status == 400);
+  CHECK(error_message(missing).find("'password'") != std::string::npos);
+
+  REQUIRE(d.pool()
+              .exec("UPDATE " + d.t("users") + " SET status = 'INACTIVE' WHERE id = '" + id + "'")
+              .ok());
+  CHECK(d.call("POST", "/api/auth/login", R"({"username":"maria","password":"password123"})")
+            .status == 403);
+}
+
+TEST_CASE("users: ADMIN creates them, an AGENT gets 403, no or a bad token 401") {
+  Desk d;
+  d.user("root", auth::Role::admin);
+  d.user("agent", auth::Role::agent);
+  d.user("boss", auth::Role::supervisor);
+  const auto admin = d.login("root");
+  const auto agent = d.login("agent");
+  const auto boss = d.login("boss");
+  const std::string body =
+      R"({"username":"joao","password":"longenough","full_name":"João Lima","role":"AGENT","departments":["suporte"]})";
+
+  auto none = d.call("POST", "/api/users", body);
+  CHECK(none.status == 401);
+  CHECK(none.body["error"]["code"] == "unauthorized");
+  CHECK(d.call("POST", "/api/users", body, std::string("not.a.jwt")).status == 401);
+  const auto forged =
+      auth::sign_jwt({*d.text("SELECT id::text FROM " + d.t("users") + " WHERE username = 'agent'"),
+                      "agent", auth::Role::admin, 0, 4'000'000'000},
+                     "another-secret-entirely");
+  CHECK(d.call("POST", "/api/users", body, forged).status == 401);
+
+  auto denied = d.call("POST", "/api/users", body, agent);
+  CHECK(denied.status == 403);
+  CHECK(denied.body["error"]["code"] == "forbidden");
+  CHECK(d.call("POST", "/api/users", body, boss).status == 403);
+
+  const auto upserts_before = d.sent(types::user_upserted).size();
+  auto created = d.call("POST", "/api/users", body, admin);
+  INFO(created.raw);
+  REQUIRE(created.status == 201);
+  CHECK(created.body["username"] == "joao");
+  CHECK(created.body["departments"][0] == "support");
+  const std::string joao = created.body["id"].GetString();
+  const auto upserts = d.sent(types::user_upserted);
+  REQUIRE(upserts.size() == upserts_before + 1);
+  CHECK(upserts.back().topic == topics::users);
+  CHECK(upserts.back().key == joao);
+  CHECK(upserts.back().data["role"] == "AGENT");
+  CHECK(upserts.back().data["department"] == "support");
+  CHECK(upserts.back().data["email"] == "joao@users.lia.invalid");
+  // The stored password is a hash that verifies.
+  const auto hash =
+      d.text("SELECT password_hash FROM " + d.t("users") + " WHERE id = '" + joao + "'");
+  REQUIRE(hash);
+  CHECK(hash->find("longenough") == std::string::npos);
+  CHECK(auth::verify_password("longenough", *hash));
+  d.login("joao", "longenough");
+
+  auto again = d.call("POST", "/api/users", body, admin);
+  CHECK(again.status == 409);
+  auto bad = d.call(
+      "POST", "/api/users",
+      R"({"username":"x y z","password":"longenough","full_name":"X","role":"AGENT"})", admin);
+  CHECK(bad.status == 400);
+  CHECK(error_message(bad).find("'username'") != std::string::npos);
+
+  CHECK(d.call("GET", "/api/users", {}, agent).status == 403);
+  auto list = d.call("GET", "/api/users", {}, boss);
+  REQUIRE(list.status == 200);
+  CHECK(list.body["users"].Size() == 4);
+}
+
+TEST_CASE(
+    "resolve through the API with a JWT: resolved, credited, and conversation.resolved published") {
+  Desk d;
+  const auto agent = d.user("ana", auth::Role::agent, {"support"});
+  const auto other = d.user("bia", auth::Role::agent, {"financial"});
+  auto [p, conv] = d.chat("minha internet caiu");
+  d.apply(topics::ai_events, event(types::ai_handoff_requested, handoff(conv, p)));
+  REQUIRE(d.column("conversations", "assigned_to", conv) == agent);
+  const auto token = d.login("ana");
+
+  CHECK(d.call("POST", "/api/conversations/" + conv + "/resolve", {}).status == 401);
+  CHECK(d.call("POST", "/api/conversations/" + conv + "/resolve", {}, d.login("bia")).status ==
+        403);
+  (void)other;
+  CHECK(d.call("POST", "/api/conversations/not-a-uuid/resolve", {}, token).status == 400);
+  CHECK(d.call("POST", "/api/conversations/" + core::Uuid::v7().str() + "/resolve", {}, token)
+            .status == 404);
+
+  auto r = d.call("POST", "/api/conversations/" + conv + "/resolve",
+                  R"({"reason":"conexão restabelecida"})", token);
+  INFO(r.raw);
+  REQUIRE(r.status == 200);
+  CHECK(r.body["status"] == "resolved");
+  CHECK(r.body["resolved_by"] == agent.c_str());
+  CHECK(d.column("conversations", "status", conv) == "resolved");
+  CHECK(d.column("conversations", "resolved_by", conv) == agent);
+  CHECK(d.column("conversations", "resolved_at", conv) != "<null>");
+
+  const auto resolved = d.sent(types::conversation_resolved);
+  REQUIRE(resolved.size() == 1);
+  CHECK(resolved[0].key == instance() + ":" + jid(p));
+  CHECK(resolved[0].data["conversation_id"] == conv.c_str());
+  CHECK(resolved[0].data["resolved_by"] == "agent");
+  CHECK(resolved[0].data["agent_user_id"] == agent.c_str());
+  CHECK(resolved[0].data["message_count"].GetInt64() == 1);
+  CHECK(resolved[0].data["duration_ms"].GetInt64() >= 0);
+  CHECK(resolved[0].data["reason"] == "conexão restabelecida");
+  CHECK(d.count("SELECT count(*) FROM " + d.t("activity_logs") +
+                " WHERE action = 'resolve_conversation'") == 1);
+
+  auto twice = d.call("POST", "/api/conversations/" + conv + "/resolve", {}, token);
+  CHECK(twice.status == 409);
+  CHECK(d.sent(types::conversation_resolved).size() == 1);
+}
+
+TEST_CASE(
+    "the survey window: a score answers it, a later message reopens the conversation to the AI") {
+  Desk d;
+  d.user("ana", auth::Role::agent, {"support"});
+  auto [p, conv] = d.chat("preciso de ajuda");
+  d.apply(topics::ai_events, event(types::ai_handoff_requested, handoff(conv, p)));
+  REQUIRE(d.call("POST", "/api/conversations/" + conv + "/resolve", {}, d.login("ana")).status ==
+          200);
+
+  const auto contact = d.column("conversations", "contact_id", conv);
+  const auto survey = core::Uuid::v7().str();
+  json::Writer s;
+  s.begin_object()
+      .field("survey_id", survey)
+      .field("conversation_id", conv)
+      .field("contact_id", contact)
+      .field("provider", "evolution")
+      .field("instance", instance())
+      .field("chat_id", jid(p))
+      .field("command_id", core::Uuid::v7().str())
+      .end_object();
+  d.apply(topics::engagement_events,
+          event(types::engagement_survey_sent, s.take(), "nps_gamification"));
+  CHECK(d.column("conversations", "survey_id", conv) == survey);
+
+  const auto later = [](int seconds) {
+    return core::format_rfc3339(core::SystemClock::instance().now() +
+                                std::chrono::seconds{seconds});
+  };
+  d.apply(topics::whatsapp_inbound,
+          event(types::whatsapp_message_received, received(p, "S-9", "9", later(2))));
+  auto stored = d.sent(types::conversation_message_stored);
+  CHECK(stored.back().data["route"] == "survey");
+  CHECK(stored.back().data["text"] == "9");
+  CHECK(d.column("conversations", "status", conv) == "resolved");
+  CHECK(d.sent(types::conversation_reopened).empty());
+
+  json::Writer sc;
+  sc.begin_object()
+      .field("survey_id", survey)
+      .field("conversation_id", conv)
+      .field("contact_id", contact)
+      .field("provider", "evolution")
+      .field("instance", instance())
+      .field("chat_id", jid(p))
+      .field("score", 9)
+      .field("category", "promoter")
+      .end_object();
+  d.apply(topics::engagement_events,
+          event(types::engagement_score_recorded, sc.take(), "nps_gamification"));
+  CHECK(d.column("conversations", "survey_answered", conv) == "true");
+  CHECK(d.column("conversations", "survey_score", conv) == "9");
+
+  d.apply(topics::whatsapp_inbound,
+          event(types::whatsapp_message_received, received(p, "S-talk", "quero falar", later(4))));
+  const auto reopened = d.sent(types::conversation_reopened);
+  REQUIRE(reopened.size() == 1);
+  CHECK(reopened[0].data["mode"] == "ai");
+  CHECK(reopened[0].data["reason"] == "customer_message");
+  stored = d.sent(types::conversation_message_stored);
+  CHECK(stored.back().data["route"] == "ai");
+  CHECK(stored.back().data["text"] == "quero falar");
+  CHECK(d.column("conversations", "status", conv) == "active");
+  CHECK(d.column("conversations", "mode", conv) == "ai");
+  CHECK(d.column("conversations", "assigned_to", conv) == "<null>");
+  // The reopened event comes before the message it routes.
+  const auto all = d.outbox();
+  std::size_t reopen_at = 0, message_at = 0;
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    if (all[i].event.type == types::conversation_reopened) reopen_at = i;
+    if (all[i].event.type == types::conversation_message_stored) message_at = i;
+  }
+  CHECK(reopen_at < message_at);
+}
+
+TEST_CASE("agents write to their conversations through notification and list what they may see") {
+  Desk d;
+  const auto ana = d.user("ana", auth::Role::agent, {"support"});
+  d.user("bia", auth::Role::agent, {"financial"});
+  d.user("boss", auth::Role::supervisor);
+  auto [p, conv] = d.chat("oi");
+  d.apply(topics::ai_events, event(types::ai_handoff_requested, handoff(conv, p)));
+  auto [p_active, conv_active] = d.chat("outra conversa");  // with the AI
+  (void)p_active;
+  const auto token = d.login("ana");
+  const auto bia = d.login("bia");
+
+  auto sent = d.call("POST", "/api/conversations/" + conv + "/messages",
+                     R"({"text":"Olá, sou a Ana."})", token);
+  INFO(sent.raw);
+  REQUIRE(sent.status == 202);
+  const std::string message_id = sent.body["message_id"].GetString();
+  CHECK(d.column("messages", "whatsapp_status", message_id) == "PENDING");
+  CHECK(d.column("messages", "author", message_id) == "agent");
+  CHECK(d.column("messages", "agent_user_id", message_id) == ana);
+  const auto commands = d.sent(types::notification_send_text);
+  REQUIRE(commands.size() == 1);
+  CHECK(commands[0].data["message_id"] == message_id.c_str());
+  CHECK(commands[0].data["to"] == jid(p).c_str());
+  CHECK(commands[0].data["text"] == "Olá, sou a Ana.");
+  CHECK(commands[0].data["command_id"] == sent.body["command_id"]);
+  CHECK(d.sent(types::conversation_message_stored).back().data["agent_user_id"] == ana.c_str());
+
+  CHECK(d.call("POST", "/api/conversations/" + conv + "/messages", R"({"text":"intruso"})", bia)
+            .status == 403);
+  auto empty = d.call("POST", "/api/conversations/" + conv + "/messages", R"({"text":""})", token);
+  CHECK(empty.status == 400);
+  CHECK(error_message(empty).find("'text'") != std::string::npos);
+
+  auto msgs = d.call("GET", "/api/conversations/" + conv + "/messages", {}, token);
+  REQUIRE(msgs.status == 200);
+  REQUIRE(msgs.body["messages"].Size() == 2);
+  CHECK(msgs.body["messages"][0]["author"] == "customer");
+  CHECK(msgs.body["messages"][1]["id"] == message_id.c_str());
+  CHECK(msgs.body["messages"][1]["status"] == "PENDING");
+
+  auto mine = d.call("GET", "/api/conversations?assigned_to=me", {}, token);
+  REQUIRE(mine.status == 200);
+  REQUIRE(mine.body["conversations"].Size() == 1);
+  CHECK(mine.body["conversations"][0]["id"] == conv.c_str());
+  CHECK(mine.body["conversations"][0]["contact"]["phone"] == p.c_str());
+  // Bia (financial) sees neither; the supervisor sees both; a filter by status works.
+  CHECK(d.call("GET", "/api/conversations", {}, bia).body["conversations"].Size() == 0);
+  CHECK(d.call("GET", "/api/conversations/" + conv, {}, bia).status == 403);
+  const auto boss = d.login("boss");
+  CHECK(d.call("GET", "/api/conversations", {}, boss).body["conversations"].Size() == 2);
+  auto active = d.call("GET", "/api/conversations?status=active", {}, boss);
+  REQUIRE(active.body["conversations"].Size() == 1);
+  CHECK(active.body["conversations"][0]["id"] == conv_active.c_str());
+  CHECK(d.call("GET", "/api/conversations?status=open", {}, boss).status == 400);
+  auto one = d.call("GET", "/api/conversations/" + conv, {}, token);
+  REQUIRE(one.status == 200);
+  CHECK(one.body["status"] == "transferred");
+  CHECK(d.call("GET", "/api/conversations/" + core::Uuid::v7().str(), {}, boss).status == 404);
+}
+
+TEST_CASE("supervisors transfer conversations to a chosen agent") {
+  Desk d;
+  const auto ana = d.user("ana", auth::Role::agent, {"support"});
+  const auto boss = d.user("boss", auth::Role::supervisor);
+  const auto gone = d.user("gone", auth::Role::agent);
+  REQUIRE(d.pool()
+              .exec("UPDATE " + d.t("users") + " SET status = 'INACTIVE' WHERE id = '" + gone + "'")
+              .ok());
+  auto [p, conv] = d.chat("oi");
+  (void)p;
+  const auto token = d.login("boss");
+
+  CHECK(d.call("POST", "/api/conversations/" + conv + "/transfer",
+               R"({"agent_id":")" + ana + R"("})", d.login("ana"))
+            .status == 403);
+  auto inactive = d.call("POST", "/api/conversations/" + conv + "/transfer",
+                         R"({"agent_id":")" + gone + R"("})", token);
+  CHECK(inactive.status == 400);
+  CHECK(error_message(inactive).find("'agent_id'") != std::string::npos);
+
+  auto r = d.call("POST", "/api/conversations/" + conv + "/transfer",
+                  R"({"agent_id":")" + ana + R"(","reason":"cliente VIP"})", token);
+  INFO(r.raw);
+  REQUIRE(r.status == 200);
+  CHECK(r.body["status"] == "transferred");
+  CHECK(r.body["mode"] == "human");
+  CHECK(r.body["assigned_to"] == ana.c_str());
+  const auto transferred = d.sent(types::conversation_transferred);
+  REQUIRE(transferred.size() == 1);
+  CHECK(transferred[0].data["requested_by"] == "supervisor");
+  CHECK(transferred[0].data["requested_by_user_id"] == boss.c_str());
+  const auto assigned = d.sent(types::conversation_assigned);
+  REQUIRE(assigned.size() == 1);
+  CHECK(assigned[0].data["assigned_by_user_id"] == boss.c_str());
+  CHECK(d.count("SELECT count(*) FROM " + d.t("supervisor_actions") +
+                " WHERE action = 'transfer'") == 1);
+}
+
+TEST_CASE("LIA_ADMIN_PASSWORD's admin is created once") {
+  World w;
+  auto first = ensure_admin(w.pool(), w.schema(), "admin-password");
+  REQUIRE(first.ok());
+  CHECK(*first);
+  auto second = ensure_admin(w.pool(), w.schema(), "another-password");
+  REQUIRE(second.ok());
+  CHECK_FALSE(*second);
+  CHECK(w.count("SELECT count(*) FROM " + w.t("users") +
+                " WHERE username = 'admin' AND role = 'ADMIN'") == 1);
+  const auto hash =
+      w.text("SELECT password_hash FROM " + w.t("users") + " WHERE username = 'admin'");
+  CHECK(auth::verify_password("admin-password", *hash));
+  CHECK(w.sent(types::user_upserted).size() == 1);
+}

@@ -1,0 +1,491 @@
+// The consumers against a real PostgreSQL: each test owns a fresh schema.
+#include <thread>
+
+#include <lia/kafka/kafka.hpp>
+
+#include "support.hpp"
+
+using namespace lia;
+using namespace lia::conversation;
+using namespace lia::conversation::test;
+
+namespace {
+
+std::string conversation_of(World& w, const std::string& phone) {
+  auto id = w.text("SELECT id::text FROM " + w.t("conversations") + " WHERE chat_id = '" +
+                   jid(phone) + "'");
+  REQUIRE(id);
+  return *id;
+}
+
+std::string column(World& w, const std::string& table, const std::string& col,
+                   const std::string& id) {
+  auto v = w.text("SELECT " + col + "::text FROM " + w.t(table) + " WHERE id = '" + id + "'");
+  return v.value_or("<null>");
+}
+
+// The inbound message's stored id, by provider id.
+std::string message_of(World& w, const std::string& provider_id) {
+  auto id = w.text("SELECT id::text FROM " + w.t("messages") + " WHERE whatsapp_message_id = '" +
+                   provider_id + "'");
+  REQUIRE(id);
+  return *id;
+}
+
+// A conversation with one customer message and one AI reply awaiting its send; returns
+// {conversation id, reply id, command id}.
+struct Replied {
+  std::string conversation_id, reply_id, command_id;
+};
+Replied with_ai_reply(World& w, const std::string& phone) {
+  w.apply(topics::whatsapp_inbound,
+          event(types::whatsapp_message_received, received(phone, "IN-" + phone, "Oi")));
+  Replied r;
+  r.conversation_id = conversation_of(w, phone);
+  r.reply_id = core::Uuid::v7().str();
+  w.apply(topics::ai_events,
+          event(types::ai_reply_generated,
+                reply(r.conversation_id, phone, r.reply_id, message_of(w, "IN-" + phone), "Olá!")));
+  r.command_id = column(w, "messages", "command_id", r.reply_id);
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "an inbound message creates the contact, the conversation and the message, with their events") {
+  World w;
+  const auto p = phone();
+  const auto ev = event(types::whatsapp_message_received,
+                        received(p, "3EB0C767D097B7C0A3E4", "Oi, minha internet caiu"));
+  w.apply(topics::whatsapp_inbound, ev);
+
+  CHECK(w.count("SELECT count(*) FROM " + w.t("contacts") + " WHERE phone = '" + p +
+                "' AND push_name = 'Maria'") == 1);
+  const auto conv = conversation_of(w, p);
+  CHECK(column(w, "conversations", "status", conv) == "active");
+  CHECK(column(w, "conversations", "mode", conv) == "ai");
+  CHECK(column(w, "conversations", "assistant_type", conv) == "apresentacao");
+  CHECK(column(w, "conversations", "last_message", conv) == "Oi, minha internet caiu");
+  CHECK(w.count("SELECT count(*) FROM " + w.t("messages") +
+                " WHERE direction = 'inbound' AND author = 'customer' AND route = 'ai' AND content "
+                "= 'Oi, minha internet caiu'") == 1);
+
+  const auto out = w.outbox();
+  REQUIRE(out.size() == 3);
+  const auto contact_id = *w.text("SELECT id::text FROM " + w.t("contacts"));
+  CHECK(out[0].event.type == types::contact_upserted);
+  CHECK(out[0].topic == topics::contacts);
+  CHECK(out[0].key == contact_id);
+  CHECK(out[0].data["phone"] == p.c_str());
+  CHECK(out[1].event.type == types::conversation_created);
+  CHECK(out[1].topic == topics::conversation_events);
+  CHECK(out[1].key == instance() + ":" + jid(p));
+  CHECK(out[1].data["mode"] == "ai");
+  CHECK(out[1].data["assistant"] == "apresentacao");
+  CHECK(out[2].event.type == types::conversation_message_stored);
+  CHECK(out[2].key == instance() + ":" + jid(p));
+  CHECK(out[2].event.subject == conv);
+  CHECK(out[2].data["route"] == "ai");
+  CHECK(out[2].data["direction"] == "inbound");
+  CHECK(out[2].data["provider_message_id"] == "3EB0C767D097B7C0A3E4");
+  CHECK(out[2].data["contact_id"] == contact_id.c_str());
+  CHECK(out[2].data["text"] == "Oi, minha internet caiu");
+
+  // A second message of the same chat: same conversation, no new contact or conversation event.
+  w.apply(topics::whatsapp_inbound,
+          event(types::whatsapp_message_received, received(p, "SECOND", "alô?")));
+  CHECK(w.count("SELECT count(*) FROM " + w.t("conversations")) == 1);
+  const auto later = w.outbox();
+  REQUIRE(later.size() == 4);
+  CHECK(later[3].event.type == types::conversation_message_stored);
+  // A new push name is a contact change worth an event.
+  w.apply(topics::whatsapp_inbound,
+          event(types::whatsapp_message_received,
+                received(p, "THIRD", "oi",
+                         core::format_rfc3339(core::SystemClock::instance().now()), "Maria S.")));
+  CHECK(w.sent(types::contact_upserted).size() == 2);
+}
+
+TEST_CASE(
+    "the same provider message id twice has exactly one effect, and a redelivered event none") {
+  World w;
+  const auto p = phone();
+  const auto first = event(types::whatsapp_message_received, received(p, "DUP-1", "Oi"));
+  w.apply(topics::whatsapp_inbound, first);
+  const auto before = w.outbox().size();
+
+  // The webhook delivered again days later: a new event id, the same provider message id.
+  w.apply(topics::whatsapp_inbound,
+          event(types::whatsapp_message_received, received(p, "DUP-1", "Oi")));
+  // The very same event redelivered by Kafka.
+  w.apply(topics::whatsapp_inbound, first);
+
+  CHECK(w.count("SELECT count(*) FROM " + w.t("messages")) == 1);
+  CHECK(w.outbox().size() == before);
+  CHECK(w.count("SELECT count(*) FROM " + w.t("inbox") + " WHERE event_id = '" + first.id + "'") ==
+        1);
+}
+
+TEST_CASE("an AI reply is stored PENDING and sent through notification, once") {
+  World w;
+  const auto p = phone();
+  const auto r = with_ai_reply(w, p);
+
+  CHECK(column(w, "messages", "whatsapp_status", r.reply_id) == "PENDING");
+  CHECK(column(w, "messages", "author", r.reply_id) == "ai");
+  CHECK(column(w, "messages", "direction", r.reply_id) == "outbound");
+  CHECK(column(w, "conversations", "last_message", r.conversation_id) == "Olá!");
+
+  const auto commands = w.sent(types::notification_send_text);
+  REQUIRE(commands.size() == 1);
+  const auto& cmd = commands[0];
+  CHECK(cmd.topic == topics::notification_commands);
+  CHECK(cmd.key == instance() + ":" + jid(p));
+  CHECK(cmd.data["command_id"] == r.command_id.c_str());
+  CHECK(cmd.data["message_id"] == r.reply_id.c_str());
+  CHECK(cmd.data["conversation_id"] == r.conversation_id.c_str());
+  CHECK(cmd.data["to"] == jid(p).c_str());
+  CHECK(cmd.data["provider"] == "evolution");
+  CHECK(cmd.data["instance"] == instance().c_str());
+  CHECK(cmd.data["text"] == "Olá!");
+  CHECK(core::Uuid::parse(r.command_id)->version() == 7);
+
+  const auto stored = w.sent(types::conversation_message_stored);
+  REQUIRE(stored.size() == 2);
+  CHECK(stored[1].data["direction"] == "outbound");
+  CHECK(stored[1].data["author"] == "ai");
+  CHECK(stored[1].data["status"] == "PENDING");
+  CHECK(stored[1].data["route"] == "none");
+  CHECK(stored[1].data["message_id"] == r.reply_id.c_str());
+
+  // The same reply again (a new event id, the same reply_id) stores and sends nothing more.
+  w.apply(topics::ai_events,
+          event(types::ai_reply_generated,
+                reply(r.conversation_id, p, r.reply_id, message_of(w, "IN-" + p), "Olá!")));
+  CHECK(w.sent(types::notification_send_text).size() == 1);
+  CHECK(w.count("SELECT count(*) FROM " + w.t("messages")) == 2);
+
+  // A suggestion (hybrid) is kept private and never sent.
+  const auto suggestion = core::Uuid::v7().str();
+  w.apply(topics::ai_events,
+          event(types::ai_reply_generated,
+                reply(r.conversation_id, p, suggestion, r.reply_id, "Sugestão", "suggest")));
+  CHECK(column(w, "messages", "is_private", suggestion) == "true");
+  CHECK(w.sent(types::notification_send_text).size() == 1);
+}
+
+TEST_CASE("ticks: sent gives the provider id and SERVER_ACK, and ticks only move forward") {
+  World w;
+  const auto p = phone();
+  const auto r = with_ai_reply(w, p);
+
+  w.apply(topics::notification_events,
+          event(types::notification_message_sent, sent_event(r.command_id, p, "WA-1")));
+  CHECK(column(w, "messages", "whatsapp_status", r.reply_id) == "SERVER_ACK");
+  CHECK(column(w, "messages", "whatsapp_message_id", r.reply_id) == "WA-1");
+
+  w.apply(topics::whatsapp_status,
+          event(types::whatsapp_message_status, status(p, "WA-1", "READ")));
+  CHECK(column(w, "messages", "whatsapp_status", r.reply_id) == "READ");
+  // Delivered after read stays read.
+  w.apply(topics::whatsapp_status,
+          event(types::whatsapp_message_status, status(p, "WA-1", "DELIVERY_ACK")));
+  CHECK(column(w, "messages", "whatsapp_status", r.reply_id) == "READ");
+  // A late failure report does not undo a read.
+  w.apply(topics::whatsapp_status,
+          event(types::whatsapp_message_status, status(p, "WA-1", "ERROR", "late")));
+  CHECK(column(w, "messages", "whatsapp_status", r.reply_id) == "READ");
+  CHECK(column(w, "messages", "status_reason", r.reply_id) == "<null>");
+  // Nothing was published for ticks.
+  CHECK(w.sent(types::conversation_message_stored).size() == 2);
+}
+
+TEST_CASE("a tick that arrives before its provider id is known is applied when it becomes known") {
+  World w;
+  const auto p = phone();
+  const auto r = with_ai_reply(w, p);
+
+  w.apply(topics::whatsapp_status,
+          event(types::whatsapp_message_status, status(p, "WA-EARLY", "DELIVERY_ACK")));
+  w.apply(topics::whatsapp_status,
+          event(types::whatsapp_message_status, status(p, "WA-EARLY", "READ")));
+  CHECK(w.count("SELECT count(*) FROM " + w.t("pending_statuses")) == 2);
+  CHECK(column(w, "messages", "whatsapp_status", r.reply_id) == "PENDING");
+
+  w.apply(topics::notification_events,
+          event(types::notification_message_sent, sent_event(r.command_id, p, "WA-EARLY")));
+  CHECK(column(w, "messages", "whatsapp_status", r.reply_id) == "READ");
+  CHECK(column(w, "messages", "whatsapp_message_id", r.reply_id) == "WA-EARLY");
+  CHECK(w.count("SELECT count(*) FROM " + w.t("pending_statuses")) == 0);
+
+  // Old pending ticks of ids that never became known are purged.
+  w.apply(topics::whatsapp_status,
+          event(types::whatsapp_message_status, status(p, "WA-NEVER", "READ")));
+  REQUIRE(w.pool()
+              .exec("UPDATE " + w.t("pending_statuses") +
+                    " SET received_at = now() - interval '4 days'")
+              .ok());
+  auto purged = w.handlers().purge_pending_statuses(std::chrono::hours{72});
+  REQUIRE(purged.ok());
+  CHECK(*purged == 1);
+}
+
+TEST_CASE("a failed or dead-lettered send is ERROR with its reason, and the first reason stays") {
+  World w;
+  const auto p = phone();
+  const auto r = with_ai_reply(w, p);
+  w.apply(topics::notification_events,
+          event(types::notification_message_failed,
+                failed_event(r.command_id, p, "recipient is not a WhatsApp user")));
+  CHECK(column(w, "messages", "whatsapp_status", r.reply_id) == "ERROR");
+  CHECK(column(w, "messages", "status_reason", r.reply_id) == "recipient is not a WhatsApp user");
+  const std::string dead =
+      "{\"command_id\":\"" + r.command_id + "\",\"provider\":\"evolution\",\"instance\":\"" +
+      instance() + "\",\"to\":\"" + jid(p) +
+      "\",\"attempts\":5,\"reason\":\"HTTP 503\",\"dlq_topic\":\"notification.commands.v1.dlq\"}";
+  w.apply(topics::notification_events, event(types::notification_message_dead_lettered, dead));
+  CHECK(column(w, "messages", "status_reason", r.reply_id) == "recipient is not a WhatsApp user");
+
+  // Outcomes of other services' commands (surveys, campaigns) are ignored.
+  w.apply(topics::notification_events, event(types::notification_message_sent,
+                                             sent_event(core::Uuid::v7().str(), p, "WA-OTHER")));
+  CHECK(w.count("SELECT count(*) FROM " + w.t("messages") +
+                " WHERE whatsapp_message_id = 'WA-OTHER'") == 0);
+}
+
+TEST_CASE("a handoff transfers to the least-loaded agent of the department") {
+  World w;
+  // Three support agents with 2, 0 and 1 conversations transferred to them; one idle
+  // agent of another department; one inactive support agent.
+  const auto busy = w.user("busy", auth::Role::agent, {"support"});
+  const auto idle = w.user("idle", auth::Role::agent, {"support", "general"});
+  const auto some = w.user("some", auth::Role::agent, {"suporte"});
+  w.user("finance", auth::Role::agent, {"financial"});
+  const auto gone = w.user("gone", auth::Role::agent, {"support"});
+  REQUIRE(w.pool()
+              .exec("UPDATE " + w.t("users") + " SET status = 'INACTIVE' WHERE id = '" + gone + "'")
+              .ok());
+  const std::vector<std::string> load{busy, busy, some};
+  for (std::size_t i = 0; i < load.size(); ++i) {
+    const auto q = phone();
+    w.apply(topics::whatsapp_inbound,
+            event(types::whatsapp_message_received, received(q, "L" + q, "oi")));
+    REQUIRE(w.pool()
+                .exec("UPDATE " + w.t("conversations") +
+                      " SET status = 'transferred', mode = 'human', assigned_to = '" + load[i] +
+                      "' WHERE chat_id = '" + jid(q) + "'")
+                .ok());
+  }
+  // A resolved conversation of `idle` does not count as load.
+  {
+    const auto q = phone();
+    w.apply(topics::whatsapp_inbound,
+            event(types::whatsapp_message_received, received(q, "R" + q, "oi")));
+    REQUIRE(w.pool()
+                .exec("UPDATE " + w.t("conversations") +
+                      " SET status = 'resolved', assigned_to = '" + idle + "' WHERE chat_id = '" +
+                      jid(q) + "'")
+                .ok());
+  }
+
+  const auto p = phone();
+  w.apply(topics::whatsapp_inbound,
+          event(types::whatsapp_message_received, received(p, "H-" + p, "quero um atendente")));
+  const auto conv = conversation_of(w, p);
+  w.apply(topics::ai_events, event(types::ai_handoff_requested, handoff(conv, p)));
+
+  CHECK(column(w, "conversations", "status", conv) == "transferred");
+  CHECK(column(w, "conversations", "mode", conv) == "human");
+  CHECK(column(w, "conversations", "assigned_to", conv) == idle);
+  CHECK(column(w, "conversations", "department", conv) == "support");
+  CHECK(column(w, "conversations", "urgency", conv) == "high");
+  CHECK(column(w, "conversations", "transfer_reason", conv) == "cliente pediu atendente");
+
+  const auto transferred = w.sent(types::conversation_transferred);
+  REQUIRE(transferred.size() == 1);
+  CHECK(transferred[0].data["previous_mode"] == "ai");
+  CHECK(transferred[0].data["mode"] == "human");
+  CHECK(transferred[0].data["requested_by"] == "ai");
+  CHECK(transferred[0].data["department"] == "support");
+  CHECK(transferred[0].data["agent_user_id"] == idle.c_str());
+  const auto assigned = w.sent(types::conversation_assigned);
+  REQUIRE(assigned.size() == 1);
+  CHECK(assigned[0].data["agent_user_id"] == idle.c_str());
+  CHECK(assigned[0].key == instance() + ":" + jid(p));
+
+  // The next handoff (another chat) goes to `some` (1) or `idle` (now 1): never `busy`.
+  const auto p2 = phone();
+  w.apply(topics::whatsapp_inbound,
+          event(types::whatsapp_message_received, received(p2, "H-" + p2, "atendente")));
+  const auto conv2 = conversation_of(w, p2);
+  w.apply(topics::ai_events, event(types::ai_handoff_requested, handoff(conv2, p2)));
+  const auto second = column(w, "conversations", "assigned_to", conv2);
+  CHECK((second == some || second == idle));
+
+  // From now on the customer's messages go to the human and the AI stays silent.
+  w.apply(topics::whatsapp_inbound,
+          event(types::whatsapp_message_received, received(p, "H2-" + p, "alô?")));
+  CHECK(column(w, "messages", "route", message_of(w, "H2-" + p)) == "human");
+  const auto late_reply = core::Uuid::v7().str();
+  w.apply(topics::ai_events, event(types::ai_reply_generated,
+                                   reply(conv, p, late_reply, message_of(w, "H2-" + p), "Oi!")));
+  CHECK(w.count("SELECT count(*) FROM " + w.t("messages") + " WHERE id = '" + late_reply + "'") ==
+        0);
+  CHECK(w.sent(types::notification_send_text).empty());
+
+  // A second handoff request changes nothing.
+  const auto before = w.outbox().size();
+  w.apply(topics::ai_events, event(types::ai_handoff_requested, handoff(conv, p)));
+  CHECK(w.outbox().size() == before);
+}
+
+TEST_CASE("a handoff with no agent available stays transferred, unassigned, with an alert") {
+  World w;
+  w.user("sup", auth::Role::supervisor, {"support"});  // not an agent
+  const auto p = phone();
+  w.apply(topics::whatsapp_inbound,
+          event(types::whatsapp_message_received, received(p, "N-" + p, "atendente")));
+  const auto conv = conversation_of(w, p);
+  w.apply(topics::ai_events, event(types::ai_handoff_requested, handoff(conv, p, std::nullopt)));
+  CHECK(column(w, "conversations", "status", conv) == "transferred");
+  CHECK(column(w, "conversations", "assigned_to", conv) == "<null>");
+  CHECK(column(w, "conversations", "department", conv) == "support");  // from the assistant
+  CHECK(w.count("SELECT count(*) FROM " + w.t("alerts") +
+                " WHERE type = 'no_agent_available' AND conversation_id = '" + conv + "'") == 1);
+  CHECK(w.sent(types::conversation_transferred).size() == 1);
+  CHECK(w.sent(types::conversation_assigned).empty());
+}
+
+TEST_CASE("concurrent handoffs spread evenly over the agents (assignment is race-free)") {
+  World w;
+  const std::vector<std::string> agents{w.user("a1", auth::Role::agent, {"support"}),
+                                        w.user("a2", auth::Role::agent, {"support"}),
+                                        w.user("a3", auth::Role::agent, {"support"})};
+  std::vector<std::pair<std::string, std::string>> chats;  // phone, conversation
+  for (int i = 0; i < 6; ++i) {
+    const auto p = phone();
+    w.apply(topics::whatsapp_inbound,
+            event(types::whatsapp_message_received, received(p, "C-" + p, "atendente")));
+    chats.emplace_back(p, conversation_of(w, p));
+  }
+  std::vector<std::thread> threads;
+  threads.reserve(chats.size());
+  std::atomic<int> failures{0};
+  for (const auto& [p, conv] : chats) {
+    threads.emplace_back([&w, &failures, p = p, conv = conv] {
+      if (!w.handlers().apply(topics::ai_events,
+                              event(types::ai_handoff_requested, handoff(conv, p))))
+        ++failures;
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(failures == 0);
+  for (const auto& a : agents) {
+    CHECK(w.count("SELECT count(*) FROM " + w.t("conversations") + " WHERE assigned_to = '" + a +
+                  "' AND status = 'transferred'") == 2);
+  }
+}
+
+TEST_CASE("analysis and assistant changes update the conversation") {
+  World w;
+  const auto p = phone();
+  w.apply(topics::whatsapp_inbound,
+          event(types::whatsapp_message_received, received(p, "A-" + p, "oi")));
+  const auto conv = conversation_of(w, p);
+  w.apply(
+      topics::ai_events,
+      event(types::ai_analysis_completed,
+            "{" + chat_fields(conv, p) +
+                ",\"sentiment\":\"negative\",\"sentiment_score\":-0.6,\"urgency\":\"critical\"}"));
+  CHECK(column(w, "conversations", "sentiment", conv) == "negative");
+  CHECK(column(w, "conversations", "urgency", conv) == "critical");
+  CHECK(column(w, "conversations", "sentiment_score", conv) == "-0.6");
+  w.apply(topics::ai_events,
+          event(types::ai_assistant_changed,
+                "{" + chat_fields(conv, p) +
+                    ",\"from_assistant\":\"apresentacao\",\"to_assistant\":\"financeiro\"}"));
+  CHECK(column(w, "conversations", "assistant_type", conv) == "financeiro");
+  CHECK(column(w, "conversations", "department", conv) == "financial");
+}
+
+TEST_CASE("bad records are non-retryable errors and other consumers' events are ignored") {
+  World w;
+  // An event naming a conversation that does not exist: dead-lettered with the reason.
+  const auto unknown = core::Uuid::v7().str();
+  auto st = w.handlers().apply(topics::ai_events,
+                               event(types::ai_handoff_requested, handoff(unknown, phone())));
+  REQUIRE_FALSE(st.ok());
+  CHECK_FALSE(st.error().retryable());
+  CHECK(st.error().message().find(unknown) != std::string::npos);
+  // ... and its inbox claim was rolled back with it.
+  CHECK(w.count("SELECT count(*) FROM " + w.t("inbox")) == 0);
+
+  kafka::Message broken;
+  broken.topic = std::string(topics::whatsapp_inbound);
+  broken.value = "{not a cloud event";
+  auto bad = w.handlers().handle(broken);
+  REQUIRE_FALSE(bad.ok());
+  CHECK_FALSE(bad.error().retryable());
+
+  kafka::Message invalid;
+  invalid.topic = std::string(topics::whatsapp_inbound);
+  auto ev = events::make_event(types::whatsapp_message_received, 1, "/lia/ingestion", "",
+                               R"({"provider":"meta"})");
+  invalid.value = events::encode(ev);
+  auto rejected = w.handlers().handle(invalid);
+  REQUIRE_FALSE(rejected.ok());
+  CHECK_FALSE(rejected.error().retryable());
+
+  // A valid record through handle(): applied.
+  kafka::Message good;
+  good.topic = std::string(topics::whatsapp_inbound);
+  good.value =
+      events::encode(event(types::whatsapp_message_received, received(phone(), "K-1", "oi")));
+  CHECK(w.handlers().handle(good).ok());
+
+  // Events for other consumers of a topic, and connection updates: ok, no effect.
+  const auto before = w.outbox().size();
+  CHECK(
+      w.handlers()
+          .apply(
+              topics::ai_events,
+              event(
+                  types::ai_tool_invoked,
+                  R"({"conversation_id":")" + core::Uuid::v7().str() +
+                      R"(","provider":"meta","instance":"1","chat_id":"5511987654321","assistant":"suporte","tool":"lookup_outage","arguments":{},"ok":true})"))
+          .ok());
+  CHECK(
+      w.handlers()
+          .apply(
+              topics::whatsapp_status,
+              event(
+                  types::whatsapp_connection_updated,
+                  R"({"provider":"evolution","instance":"lia-vendas","state":"DISCONNECTED","timestamp":"2026-11-22T12:50:00Z"})"))
+          .ok());
+  CHECK(w.outbox().size() == before);
+}
+
+TEST_CASE("a message written on the business phone is stored as the agent's and routed nowhere") {
+  World w;
+  const auto p = phone();
+  w.apply(topics::whatsapp_inbound,
+          event(types::whatsapp_message_received, received(p, "FIRST-" + p, "oi")));
+  // Its `from` is the business number, its push name the business's: neither is the customer.
+  std::string data =
+      received(p, "ME-1", "Bom dia, aqui é o João",
+               core::format_rfc3339(core::SystemClock::instance().now()), "Loja LIA");
+  data.replace(data.find("\"from_me\":false"), 15, "\"from_me\":true");
+  data.replace(data.find("\"from\":\"" + p + "\""), 9 + p.size(), "\"from\":\"5511955550000\"");
+  w.apply(topics::whatsapp_inbound, event(types::whatsapp_message_received, data));
+  CHECK(w.count("SELECT count(*) FROM " + w.t("contacts")) == 1);
+  CHECK(w.text("SELECT push_name FROM " + w.t("contacts")) == "Maria");
+  const auto id = message_of(w, "ME-1");
+  CHECK(column(w, "messages", "direction", id) == "outbound");
+  CHECK(column(w, "messages", "author", id) == "agent");
+  CHECK(column(w, "messages", "route", id) == "<null>");
+  const auto stored = w.sent(types::conversation_message_stored);
+  REQUIRE(stored.size() == 2);
+  CHECK(stored[1].data["direction"] == "outbound");
+  CHECK_FALSE(stored[1].data.HasMember("route"));
+}

@@ -1,0 +1,99 @@
+// The real lia-conversation binary: settings, --migrate, the admin user and the API.
+// Its Kafka bootstrap points nowhere, so it never consumes or publishes the shared dev
+// broker's topics (the handlers' Kafka-free tests cover the consumers).
+#include <regex>
+
+#include <lia/http/client.hpp>
+
+#include "support.hpp"
+
+using namespace lia;
+using lia::testing::Process;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string binary() {
+  return testing::binary("lia-conversation");
+}
+
+int ready_port(const Process& p) {
+  static const std::regex ready(R"("msg":"ready","port":([0-9]+))");
+  std::smatch m;
+  const std::string out = p.output();
+  return std::regex_search(out, m, ready) ? std::stoi(m[1]) : 0;
+}
+
+}  // namespace
+
+TEST_CASE("the binary refuses to start without LIA_JWT_SECRET, or with a short one") {
+  Process missing({binary()}, {{"LIA_JWT_SECRET", ""}, {"LIA_HTTP_PORT", "0"}});
+  REQUIRE(missing.wait(10s) == std::optional<int>(2));
+  CHECK(missing.output().find("LIA_JWT_SECRET: is required but not set") != std::string::npos);
+
+  Process bad_ttl({binary()}, {{"LIA_JWT_SECRET", "0123456789abcdef"}, {"LIA_JWT_TTL_MS", "soon"}});
+  REQUIRE(bad_ttl.wait(10s) == std::optional<int>(2));
+  CHECK(bad_ttl.output().find("LIA_JWT_TTL_MS") != std::string::npos);
+
+  Process short_secret({binary()}, {{"LIA_JWT_SECRET", "short"},
+                                    {"LIA_HTTP_PORT", "0"},
+                                    {"LIA_PG_URL", testing::pg_url()},
+                                    {"LIA_KAFKA_BOOTSTRAP", "127.0.0.1:1"}});
+  REQUIRE(short_secret.wait(20s) == std::optional<int>(1));
+  CHECK(short_secret.output().find("at least 16 bytes") != std::string::npos);
+  CHECK(short_secret.output().find("short") == std::string::npos);  // the secret is never shown
+}
+
+TEST_CASE("the binary migrates, then creates admin and serves the API") {
+  const auto schema = testing::unique_name("convproc");
+  const std::map<std::string, std::string> env{{"LIA_CONVERSATION_SCHEMA", schema},
+                                               {"LIA_PG_URL", testing::pg_url()},
+                                               {"LIA_KAFKA_BOOTSTRAP", "127.0.0.1:1"},
+                                               {"LIA_HTTP_PORT", "0"},
+                                               {"LIA_JWT_SECRET", "process-test-secret-0123"},
+                                               {"LIA_ADMIN_PASSWORD", "admin-pass-123"}};
+  struct Drop {
+    std::string schema;
+    ~Drop() {
+      auto pool = pg::Pool::create({.url = testing::pg_url(), .size = 1});
+      if (pool) (void)(*pool)->exec("DROP SCHEMA IF EXISTS \"" + schema + "\" CASCADE");
+    }
+  } drop{schema};
+
+  Process migrate({binary(), "--migrate"}, env);
+  REQUIRE(migrate.wait(30s) == std::optional<int>(0));
+  CHECK(migrate.output().find("migrations applied") != std::string::npos);
+
+  Process svc({binary()}, env);
+  REQUIRE(testing::wait_until([&] { return ready_port(svc) != 0 || !svc.running(); }, 30s));
+  const int port = ready_port(svc);
+  INFO(svc.output());
+  REQUIRE(port != 0);
+  CHECK(svc.output().find("admin-pass-123") == std::string::npos);
+  const std::string base = "http://127.0.0.1:" + std::to_string(port);
+
+  http::Client client;
+  auto login =
+      client.post(base + "/api/auth/login", R"({"username":"admin","password":"admin-pass-123"})");
+  REQUIRE(login.ok());
+  REQUIRE(login->status == 200);
+  auto body = json::parse(login->body);
+  REQUIRE(body.ok());
+  const std::string token = (*body)["token"].GetString();
+  CHECK((*body)["user"]["role"] == "ADMIN");
+
+  http::ClientRequest users;
+  users.url = base + "/api/users";
+  users.headers.add("Authorization", "Bearer " + token);
+  auto list = client.request(users);
+  REQUIRE(list.ok());
+  CHECK(list->status == 200);
+  CHECK(list->body.find("\"username\":\"admin\"") != std::string::npos);
+
+  auto anonymous = client.get(base + "/api/conversations");
+  REQUIRE(anonymous.ok());
+  CHECK(anonymous->status == 401);
+  auto health = client.get(base + "/healthz");
+  REQUIRE(health.ok());
+  CHECK(health->status == 200);
+}

@@ -1,0 +1,110 @@
+#include "app.hpp"
+
+#include <cstdlib>
+
+#include <lia/core/log.hpp>
+#include <lia/events/names.hpp>
+
+namespace lia::ingestion {
+
+runtime::ServiceSpec spec() {
+  runtime::ServiceSpec s;
+  s.name = "ingestion";
+  s.default_port = 8080;
+  // Tests run the binary against a schema of their own.
+  const char* schema = std::getenv("LIA_INGESTION_SCHEMA");  // NOLINT(concurrency-mt-unsafe)
+  s.schema = schema != nullptr && *schema != '\0' ? schema : "ingestion";
+  s.migrations = migrations();
+  s.outbox = false;  // produces straight to Kafka: no database on the request path
+  return s;
+}
+
+App::~App() {
+  // After the HTTP server stopped: the last requests are answered. Their records are flushed
+  // (their audit rows follow the acks), then the writer writes what it holds.
+  if (consumer_) consumer_->stop();
+  gateway_.reset();
+  if (producer_) {
+    if (auto st = producer_->flush(std::chrono::seconds{5}); !st.ok()) {
+      core::log().warn("ingestion producer not fully flushed",
+                       {core::f::str("error", st.error().describe())});
+    }
+    producer_.reset();
+  }
+  if (writer_) writer_->stop();
+}
+
+void App::configure(core::Env& env) {
+  gateway_config_.meta_verify_token = env.secret("LIA_META_VERIFY_TOKEN");
+  gateway_config_.meta_app_secret = env.secret("LIA_META_APP_SECRET");
+  gateway_config_.evolution_apikey = env.secret("LIA_EVOLUTION_APIKEY");
+  gateway_config_.ack_timeout =
+      env.millis("LIA_INGESTION_ACK_TIMEOUT_MS", std::chrono::milliseconds{5000},
+                 std::chrono::milliseconds{10}, std::chrono::milliseconds{120'000});
+  gateway_config_.inbound_topic =
+      env.string("LIA_INGESTION_TOPIC_INBOUND", std::string(events::topics::whatsapp_inbound));
+  gateway_config_.status_topic =
+      env.string("LIA_INGESTION_TOPIC_STATUS", std::string(events::topics::whatsapp_status));
+  gateway_config_.validate_events = env.boolean("LIA_INGESTION_VALIDATE_EVENTS", false);
+  linger_ = env.millis("LIA_INGESTION_LINGER_MS", std::chrono::milliseconds{1},
+                       std::chrono::milliseconds{0}, std::chrono::milliseconds{100});
+  audit_consumer_ = env.boolean("LIA_INGESTION_AUDIT_CONSUMER", false);
+  gateway_config_.audit_acked = !audit_consumer_;
+  audit_queue_ =
+      static_cast<std::size_t>(env.integer("LIA_INGESTION_AUDIT_QUEUE", 100'000, 0, 10'000'000));
+}
+
+core::Status App::start(runtime::Context& ctx) {
+  gateway_config_.service = ctx.spec().name;
+  auto pool = ctx.pool();
+  if (pool) {
+    AuditWriterOptions wo;
+    wo.capacity = audit_queue_;
+    wo.batch = 1000;
+    writer_ = std::make_shared<AuditWriter>(pool, schema_, wo);
+  }
+  // The gateway's own producer: the same idempotent acks=all lia::kafka producer as the
+  // runtime's, with a shorter linger (a webhook waits for its ack: linger is latency).
+  kafka::ProducerConfig pc;
+  pc.bootstrap = ctx.config().kafka_bootstrap;
+  pc.client_id = "lia-" + ctx.spec().name;
+  pc.linger = linger_;
+  auto producer = kafka::Producer::create(pc);
+  if (!producer) return producer.error();
+  producer_ = std::shared_ptr<kafka::Producer>(std::move(producer).value());
+  // Connect now (and let the idempotent producer get its id), so the first webhooks don't
+  // wait for it. A broker that is down is not fatal here: readiness reports it.
+  if (auto st = producer_->ping(std::chrono::seconds{2}); !st.ok()) {
+    ctx.log().warn("Kafka not reachable yet", {core::f::str("error", st.error().describe())});
+  }
+  ctx.add_readiness("kafka_gateway_producer", [p = producer_]() -> core::Status {
+    if (auto fatal = p->fatal_error()) return *fatal;
+    return {};
+  });
+  gateway_ = std::make_unique<Gateway>(gateway_config_, producer_, writer_);
+  gateway_->add_routes(ctx.router());
+
+  if (audit_consumer_ && pool) {
+    AuditConsumerOptions co;
+    co.bootstrap = ctx.config().kafka_bootstrap;
+    co.topics = {gateway_config_.inbound_topic, gateway_config_.status_topic};
+    auto consumer = AuditConsumer::create(pool, schema_, co);
+    if (!consumer) return consumer.error();
+    consumer_ = std::move(consumer).value();
+    consumer_->start();
+  }
+  ctx.log().info("ingestion wired",
+                 {core::f::id("inbound_topic", gateway_config_.inbound_topic),
+                  core::f::id("status_topic", gateway_config_.status_topic),
+                  core::f::num("ack_timeout_ms", gateway_config_.ack_timeout.count()),
+                  core::f::flag("audit_consumer", audit_consumer_)});
+  return {};
+}
+
+void App::stop() {
+  // The audit consumer stops with the other consumers: it writes its batch in hand and
+  // commits. The writer of rejections keeps going until the HTTP server is down.
+  if (consumer_) consumer_->stop();
+}
+
+}  // namespace lia::ingestion

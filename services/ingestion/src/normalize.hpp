@@ -1,0 +1,121 @@
+#pragma once
+// Webhook bodies of Meta's Cloud API and of Evolution API, normalized into the canonical
+// events of proto-schemas (lia.whatsapp.message.received / .message.status /
+// .connection.updated). Pure functions: no I/O, no clock except the one passed in (for
+// timestamps the provider left out).
+//
+//   auto batch = normalize_meta(body, clock);
+//   if (!batch) return json_error(400, "bad_request", batch.error().message());
+//   for (auto& item : batch->items) ...       // one per message / status / connection update
+//   for (auto& r : batch->rejected) ...       // items we can't publish, with the reason
+//
+// Errors of the whole body (not JSON, not a webhook of the expected shape) are
+// Errc::invalid_argument and name the field. A problem with one message or status (a
+// missing id, a @lid chat without its phone, a group chat) rejects only that item.
+//
+// Identities:
+//   - Meta: instance = metadata.phone_number_id; chat_id = the customer's wa_id as Meta sends
+//     it (messages[].from, statuses[].recipient_id): the "to" for sending back;
+//     from = that number normalized to E.164 digits (lia::domain::normalize_phone).
+//   - Evolution: instance = the body's `instance`; chat_id = the chat's JID in canonical form
+//     "<number>@s.whatsapp.net" (device suffix dropped, @c.us spelled @s.whatsapp.net, a
+//     @lid JID replaced by key.remoteJidAlt / key.senderPn when present): Evolution's
+//     sendText takes it as `number`. from = the sender's phone: the chat's number for
+//     customer messages, the instance's own number (`sender`) for from_me messages.
+//   - A message whose @lid chat has no alternative JID is rejected (reason lid_unresolved):
+//     `from` must be a phone. A status of such a chat keeps the @lid JID as chat_id, so the
+//     tick is not lost.
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <lia/core/clock.hpp>
+#include <lia/core/result.hpp>
+
+namespace lia::ingestion {
+
+enum class Provider { meta, evolution };
+std::string_view to_string(Provider p) noexcept;
+
+enum class ItemKind { message, status, connection };
+
+// One event to publish.
+struct Item {
+  ItemKind kind = ItemKind::message;
+  std::string type;      // lia.whatsapp.message.received, ...
+  std::string key;       // record key: chat_key(instance, chat_id), or the instance
+  std::string event_id;  // deterministic CloudEvent id; empty: a fresh UUIDv7
+  std::string data;      // the data object, JSON text
+  // For the audit log and metrics (no personal data):
+  std::string instance;
+  std::string provider_message_id;
+  std::string detail;  // message kind, status or connection state
+};
+
+// Why an item was not published. Codes are a small fixed set (metric labels).
+enum class RejectCode {
+  bad_item,        // a required field is missing or has the wrong type
+  invalid_phone,   // the sender is not a phone number
+  lid_unresolved,  // a @lid chat without an alternative JID
+  group_chat,      // group chats are not handled
+  other_chat,      // broadcast, newsletter or unknown JID servers
+  unknown_status,  // a status value outside the provider's vocabulary
+  unknown_state,   // a connection state outside the provider's vocabulary
+  invalid_event,   // the normalized event does not match its schema
+};
+std::string_view to_string(RejectCode c) noexcept;
+inline constexpr std::size_t kRejectCodes = 8;
+
+struct Rejection {
+  ItemKind kind = ItemKind::message;
+  RejectCode code = RejectCode::bad_item;
+  std::string reason;  // names the field or the rule; never personal data
+  std::string instance;
+  std::string provider_message_id;
+};
+
+struct Batch {
+  Provider provider = Provider::meta;
+  std::string event;  // the provider's event: "messages" (Meta), "messages.upsert", ...
+  std::vector<Item> items;
+  std::vector<Rejection> rejected;
+  std::size_t ignored = 0;  // valid parts that carry nothing we publish
+};
+
+// Meta Cloud API webhook (object "whatsapp_business_account"): every entry, change
+// (field "messages"; other fields are ignored), message and status.
+core::Result<Batch> normalize_meta(std::string_view body, const core::Clock& clock);
+
+// The parts of an Evolution webhook needed before it is trusted.
+struct EvolutionEnvelope {
+  std::optional<std::string> apikey;  // the body's `apikey` field, if any
+};
+
+// Evolution API webhook, global or by events. `path_event` is the {event} of
+// /webhooks/evolution/{event} ("messages-upsert"), or empty; the body's `event` wins.
+// Handles messages.upsert, send.message, messages.update and connection.update; other
+// events are valid and carry nothing (Batch::ignored = 1).
+// `envelope`, when given, receives the body's apikey even when normalization fails later.
+core::Result<Batch> normalize_evolution(std::string_view body, std::string_view path_event,
+                                        const core::Clock& clock,
+                                        EvolutionEnvelope* envelope = nullptr);
+
+// "messages-upsert", "MESSAGES_UPSERT", "messages.upsert" -> "messages.upsert".
+std::string canonical_evolution_event(std::string_view event);
+
+// Deterministic CloudEvent ids (RFC 9562 name-based UUID, version 8 with SHA-256), so a
+// redelivered webhook carries the same id:
+//   received: (provider, instance, provider message id)
+//   status:   (provider, instance, provider message id, status)
+std::string message_event_id(Provider provider, std::string_view instance,
+                             std::string_view message_id);
+std::string status_event_id(Provider provider, std::string_view instance,
+                            std::string_view message_id, std::string_view status);
+// (provider, instance, state, provider time): a redelivered connection update.
+std::string connection_event_id(Provider provider, std::string_view instance,
+                                std::string_view state, std::string_view provider_time);
+
+}  // namespace lia::ingestion

@@ -1,0 +1,38 @@
+#pragma once
+// The notification service on lia::runtime: settings, routes and consumers.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <lia/http/router.hpp>
+#include <lia/notification/sender.hpp>
+#include <lia/notification/settings.hpp>
+#include <lia/notification/store.hpp>
+#include <lia/pg/migrate.hpp>
+#include <lia/runtime/runtime.hpp>
+
+namespace lia::notification {
+
+// The service's migrations (embedded from services/notification/migrations).
+std::vector<pg::Migration> migrations();
+
+// name notification, port 8085, schema from LIA_NOTIFY_SCHEMA (default "notification"),
+// outbox on.
+runtime::ServiceSpec spec();
+
+// GET /api/outbound/{command_id} (JWT, SUPERVISOR or ADMIN): one command's send record.
+void add_routes(http::Router& router, std::shared_ptr<OutboundStore> store, std::string jwt_secret);
+
+class App final : public runtime::App {
+ public:
+  void configure(core::Env& env) override;
+  core::Status start(runtime::Context& ctx) override;
+
+ private:
+  Settings settings_;
+  std::shared_ptr<CommandHandler> commands_;
+  std::shared_ptr<StatusHandler> statuses_;
+};
+
+}  // namespace lia::notification

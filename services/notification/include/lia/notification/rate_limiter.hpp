@@ -1,0 +1,37 @@
+#pragma once
+// Per-destination send rate: a generic cell rate algorithm (GCRA) per key. Each reserve()
+// books the key's next free slot and says how long to wait for it, so concurrent callers
+// line up instead of racing. A key may burst up to `per_second` sends at once, then gets
+// one slot every 1/per_second. Thread-safe; memory is bounded (idle keys are forgotten).
+
+#include <chrono>
+#include <cstddef>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace lia::notification {
+
+class RateLimiter {
+ public:
+  using TimePoint = std::chrono::steady_clock::time_point;
+
+  // per_second <= 0: no limit (reserve() always answers 0).
+  explicit RateLimiter(int per_second, std::size_t max_keys = 100'000);
+
+  // Books a slot for `key` and returns the wait before using it (0: now).
+  std::chrono::nanoseconds reserve(std::string_view key, TimePoint now);
+  std::size_t keys() const;
+
+ private:
+  void evict_idle(TimePoint now);
+  int per_second_;
+  std::size_t max_keys_;
+  std::chrono::nanoseconds interval_{0};
+  std::chrono::nanoseconds tolerance_{0};  // how far ahead the booked slots may run
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, TimePoint> tat_;  // theoretical arrival time per key
+};
+
+}  // namespace lia::notification

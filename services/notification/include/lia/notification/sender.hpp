@@ -1,0 +1,88 @@
+#pragma once
+// The consumers of the notification service.
+//
+// CommandHandler (notification.commands.v1): sends each send_text / send_template command
+// at most once per command_id through its provider, retrying 429/5xx/transport errors with
+// backoff, and reports the outcome on notification.events.v1 through the outbox:
+//
+//   decode ── bad record: non-retryable error (the runtime dead-letters it)
+//   claim    one statement: INSERT ... 'sending', attempts 1 ON CONFLICT (command_id)
+//            known command: 'sent' / 'failed' / 'dead_lettered' -> nothing to do
+//                            'sending' (a crash mid-send) -> go on with the next try
+//   wait     per-number rate limit; not_after passed -> failed "expired" (no send)
+//   POST     the provider; ok -> one transaction: row 'sent' + provider id + attempts,
+//            lia.notification.message.sent
+//            retryable -> backoff (Retry-After honoured, capped), count the next try
+//            rejected (4xx) -> failed; tries exhausted -> dead_lettered
+//   final    one transaction: row 'failed' / 'dead_lettered', the outcome event, and the
+//            dead letter (the original record + lia.dlq.* headers from kafka::DeadLetter)
+//            to notification.commands.v1.dlq through the outbox
+//
+// The handler then returns ok, so the partition moves on. Database trouble is returned as
+// a retryable error (the consumer retries the record; the row remembers the tries).
+//
+// StatusHandler (whatsapp.status.v1): moves the delivery tick of the outbound row with that
+// provider message id forward only (lia::domain::advance).
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <lia/core/clock.hpp>
+#include <lia/core/result.hpp>
+#include <lia/http/client.hpp>
+#include <lia/kafka/kafka.hpp>
+#include <lia/notification/provider.hpp>
+#include <lia/notification/rate_limiter.hpp>
+#include <lia/notification/settings.hpp>
+#include <lia/notification/store.hpp>
+
+namespace lia::notification {
+
+struct SenderOptions {
+  ProviderConfig provider;
+  int max_attempts = 4;
+  std::chrono::milliseconds backoff{200};
+  std::chrono::milliseconds backoff_max{10000};
+  std::string events_topic = "notification.events.v1";
+  std::string service = "notification";  // CloudEvents source /lia/<service>
+
+  static SenderOptions from(const Settings& settings);
+};
+
+class CommandHandler {
+ public:
+  CommandHandler(std::shared_ptr<OutboundStore> store, std::shared_ptr<http::Client> client,
+                 std::shared_ptr<RateLimiter> limiter,
+                 std::shared_ptr<kafka::DeadLetter> dead_letter, SenderOptions options,
+                 const core::Clock& clock = core::SystemClock::instance());
+
+  core::Status handle(const kafka::Message& message);
+
+ private:
+  core::Status finish_sent(const SendCommand& cmd, int attempts, const SendResult& result);
+  core::Status finish_failed(const kafka::Message& message, const SendCommand& cmd,
+                             std::string_view status, int attempts, const std::string& reason,
+                             const std::optional<std::string>& code, std::optional<int> http_status,
+                             bool dead_letter, bool retryable);
+  bool expired(const SendCommand& cmd) const;
+
+  std::shared_ptr<OutboundStore> store_;
+  std::shared_ptr<http::Client> client_;
+  std::shared_ptr<RateLimiter> limiter_;
+  std::shared_ptr<kafka::DeadLetter> dead_letter_;
+  SenderOptions options_;
+  const core::Clock& clock_;
+};
+
+class StatusHandler {
+ public:
+  explicit StatusHandler(std::shared_ptr<OutboundStore> store);
+  core::Status handle(const kafka::Message& message);
+
+ private:
+  std::shared_ptr<OutboundStore> store_;
+};
+
+}  // namespace lia::notification

@@ -1,0 +1,110 @@
+#pragma once
+// notification.outbound_messages and notification.message_templates: the SQL of the
+// service, built once per schema (tests use throwaway schemas).
+
+#include <optional>
+#include <string>
+
+#include <lia/core/result.hpp>
+#include <lia/domain/conversation_state.hpp>
+#include <lia/notification/command.hpp>
+#include <lia/pg/pool.hpp>
+#include <lia/pg/tx.hpp>
+
+namespace lia::notification {
+
+// Status of an outbound row. sending: a try is (or was, before a crash) in progress;
+// the others are final.
+inline constexpr std::string_view kSending = "sending";
+inline constexpr std::string_view kSent = "sent";
+inline constexpr std::string_view kFailed = "failed";
+inline constexpr std::string_view kDeadLettered = "dead_lettered";
+
+struct Claim {
+  bool inserted = false;  // a new command: its first try is recorded (attempts = 1)
+  std::string status;
+  int attempts = 0;
+  std::optional<std::string> last_error;
+};
+
+struct OutboundRecord {
+  std::string command_id;
+  std::string command_type;
+  std::string provider;
+  std::string instance;
+  std::string to;
+  std::optional<std::string> conversation_id;
+  std::optional<std::string> message_id;
+  std::optional<std::string> body;
+  std::optional<std::string> template_name;
+  std::optional<std::string> template_language;
+  std::string status;
+  int attempts = 0;
+  std::optional<std::string> provider_message_id;
+  std::optional<std::string> delivery_status;
+  std::optional<std::string> delivery_error;
+  std::optional<std::string> last_error;
+  std::optional<std::string> error_code;
+  std::optional<int> http_status;
+  std::optional<std::string> not_after;
+  std::string created_at;
+  std::optional<std::string> last_attempt_at;
+  std::optional<std::string> sent_at;
+  std::optional<std::string> finished_at;
+  std::string updated_at;
+};
+
+struct Delivery {
+  std::string command_id;
+  domain::MessageTick tick;
+};
+
+class OutboundStore {
+ public:
+  OutboundStore(std::shared_ptr<pg::Pool> pool, std::string schema);
+
+  const std::string& schema() const { return schema_; }
+  pg::Pool& pool() { return *pool_; }
+
+  // Records a new command as 'sending' with its first try counted (one statement); a known
+  // command id returns its row as it is.
+  core::Result<Claim> claim(const SendCommand& cmd, const std::optional<std::string>& body);
+  // Counts one more try of a 'sending' row, noting why the previous one failed. Returns the
+  // try number; Errc::conflict if the row is no longer 'sending'.
+  core::Result<int> next_attempt(const std::string& command_id,
+                                 const std::optional<std::string>& last_error);
+
+  // Final states, inside the caller's transaction (beside the events). false: the row was
+  // not 'sending' any more (someone else finished it): write no event.
+  core::Result<bool> mark_sent(pg::Tx& tx, const std::string& command_id, int attempts,
+                               const std::string& provider_message_id, int http_status);
+  core::Result<bool> mark_failed(pg::Tx& tx, const std::string& command_id, std::string_view status,
+                                 int attempts, std::string_view reason,
+                                 const std::optional<std::string>& code,
+                                 std::optional<int> http_status);
+  // A replayed dead letter: a failed / dead-lettered row goes back to 'sending' with its
+  // try count reset, so the command gets a fresh round. false if it was not final-failed.
+  core::Result<bool> reopen(const std::string& command_id);
+
+  // The body of template `name` in `language` (exact match), or nullopt.
+  core::Result<std::optional<std::string>> find_template(const std::string& name,
+                                                         const std::string& language);
+
+  core::Result<std::optional<OutboundRecord>> find(const std::string& command_id);
+
+  // The delivery tick of the row with this provider message id, or nullopt.
+  core::Result<std::optional<Delivery>> find_delivery(std::string_view provider,
+                                                      std::string_view instance,
+                                                      std::string_view provider_message_id);
+  // Compare-and-set of the tick: false if it changed since `expected` was read.
+  core::Result<bool> set_delivery(const std::string& command_id,
+                                  const domain::MessageTick& expected,
+                                  const domain::MessageTick& next);
+
+ private:
+  std::shared_ptr<pg::Pool> pool_;
+  std::string schema_;
+  std::string table_;
+};
+
+}  // namespace lia::notification

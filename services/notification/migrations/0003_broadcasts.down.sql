@@ -1,0 +1,3 @@
+DROP TABLE announcements;
+DROP TABLE failure_notifications;
+DROP TABLE massive_failures;

@@ -1,0 +1,78 @@
+#include <cstdlib>
+
+#include <lia/core/log.hpp>
+#include <lia/notification/app.hpp>
+
+namespace lia::notification {
+namespace {
+
+constexpr const char* kDefaultSchema = "notification";
+
+bool valid_schema_name(const std::string& s) {
+  if (s.empty() || s.size() > 63 || !((s[0] >= 'a' && s[0] <= 'z') || s[0] == '_')) return false;
+  for (char c : s) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+runtime::ServiceSpec spec() {
+  runtime::ServiceSpec s;
+  s.name = "notification";
+  s.default_port = 8085;
+  // Read before any thread exists (main). Checked in App::start.
+  const char* schema = std::getenv("LIA_NOTIFY_SCHEMA");  // NOLINT(concurrency-mt-unsafe)
+  s.schema = schema != nullptr && *schema != '\0' ? schema : kDefaultSchema;
+  s.migrations = migrations();
+  s.outbox = true;
+  return s;
+}
+
+void App::configure(core::Env& env) {
+  settings_ = Settings::read(env);
+  (void)env.string("LIA_NOTIFY_SCHEMA", kDefaultSchema);  // shown in the start-up summary
+}
+
+core::Status App::start(runtime::Context& ctx) {
+  const std::string& schema = ctx.spec().schema;
+  if (!valid_schema_name(schema)) {
+    return core::Error(core::Errc::invalid_argument,
+                       "LIA_NOTIFY_SCHEMA: expected a lower-case SQL name, got '" + schema + "'");
+  }
+  auto store = std::make_shared<OutboundStore>(ctx.pool(), schema);
+  http::ClientOptions co;
+  co.max_idle_per_host = static_cast<std::size_t>(std::max(8, settings_.consumers * 2));
+  auto client = std::make_shared<http::Client>(co);
+  auto limiter = std::make_shared<RateLimiter>(settings_.rate_per_number);
+  auto dead_letter = std::make_shared<kafka::DeadLetter>(ctx.producer());
+  commands_ = std::make_shared<CommandHandler>(store, client, limiter, dead_letter,
+                                               SenderOptions::from(settings_));
+  statuses_ = std::make_shared<StatusHandler>(store);
+
+  add_routes(ctx.router(), store, settings_.jwt_secret);
+
+  // Several consumers in one group: partitions are sent in parallel, each in order.
+  for (int i = 0; i < settings_.consumers; ++i) {
+    ctx.add_consumer(
+        {.topics = {settings_.commands_topic},
+         .handler = [h = commands_](const kafka::Message& m) { return h->handle(m); }});
+  }
+  ctx.add_consumer({.topics = {settings_.status_topic},
+                    .handler = [h = statuses_](const kafka::Message& m) { return h->handle(m); },
+                    .group = "lia-" + ctx.spec().name + "-status"});
+  if (settings_.meta_access_token.empty()) {
+    ctx.log().warn("LIA_META_ACCESS_TOKEN is not set: Meta commands will fail");
+  }
+  if (settings_.evolution_apikey.empty()) {
+    ctx.log().warn("LIA_EVOLUTION_APIKEY is not set: Evolution commands will fail");
+  }
+  ctx.log().info("notification wired", {core::f::id("schema", schema),
+                                        core::f::id("commands_topic", settings_.commands_topic),
+                                        core::f::id("events_topic", settings_.events_topic),
+                                        core::f::num("consumers", settings_.consumers)});
+  return core::ok();
+}
+
+}  // namespace lia::notification

@@ -1,0 +1,382 @@
+#include <thread>
+
+#include <fmt/format.h>
+
+#include <lia/core/log.hpp>
+#include <lia/core/metrics.hpp>
+#include <lia/core/uuid.hpp>
+#include <lia/domain/template.hpp>
+#include <lia/events/names.hpp>
+#include <lia/json/json.hpp>
+#include <lia/notification/sender.hpp>
+#include <lia/pg/outbox.hpp>
+#include <lia/runtime/events.hpp>
+
+namespace lia::notification {
+namespace {
+
+using core::f::id;
+using core::f::num;
+using core::f::phone;
+using core::f::str;
+using Steady = std::chrono::steady_clock;
+
+// The header kafka::DeadLetter puts on a dead letter: a command carrying it was replayed
+// from notification.commands.v1.dlq and gets a fresh round of tries.
+constexpr const char* kReplayHeader = "lia.dlq.origin.topic";
+
+void count_send(Provider p, std::string_view outcome) {
+  core::metrics()
+      .counter("lia_notification_sends_total", "Send commands by provider and outcome",
+               {{"provider", std::string(to_string(p))}, {"outcome", std::string(outcome)}})
+      .inc();
+}
+
+void count_attempt(Provider p, Verdict v, double seconds) {
+  core::metrics()
+      .counter("lia_notification_attempts_total", "Provider calls by provider and result",
+               {{"provider", std::string(to_string(p))}, {"result", std::string(to_string(v))}})
+      .inc();
+  core::metrics()
+      .histogram("lia_notification_provider_latency_seconds", "Provider send call latency",
+                 {{"provider", std::string(to_string(p))}})
+      .observe(seconds);
+}
+
+// Runs `fn` (a database step) again while it fails with a retryable error, for a bounded
+// time: after the provider accepted a message, giving up here means a redelivery would
+// send it again.
+template <class F>
+core::Status with_db_retries(F&& fn) {
+  std::chrono::milliseconds wait{50};
+  for (int i = 1;; ++i) {
+    auto st = fn();
+    if (st.ok() || !st.error().retryable() || i >= 8) return st;
+    std::this_thread::sleep_for(wait);
+    wait = std::min(wait * 2, std::chrono::milliseconds{2000});
+  }
+}
+
+std::string chat_subject(const SendCommand& cmd) {
+  return cmd.conversation_id.value_or("");
+}
+
+}  // namespace
+
+SenderOptions SenderOptions::from(const Settings& s) {
+  SenderOptions o;
+  o.provider = {s.meta_graph_url, s.meta_access_token, s.evolution_url, s.evolution_apikey,
+                s.http_timeout};
+  o.max_attempts = s.max_attempts;
+  o.backoff = s.backoff;
+  o.backoff_max = s.backoff_max;
+  o.events_topic = s.events_topic;
+  return o;
+}
+
+CommandHandler::CommandHandler(std::shared_ptr<OutboundStore> store,
+                               std::shared_ptr<http::Client> client,
+                               std::shared_ptr<RateLimiter> limiter,
+                               std::shared_ptr<kafka::DeadLetter> dead_letter,
+                               SenderOptions options, const core::Clock& clock)
+    : store_(std::move(store)),
+      client_(std::move(client)),
+      limiter_(std::move(limiter)),
+      dead_letter_(std::move(dead_letter)),
+      options_(std::move(options)),
+      clock_(clock) {}
+
+bool CommandHandler::expired(const SendCommand& cmd) const {
+  return cmd.not_after && clock_.now() > *cmd.not_after;
+}
+
+core::Status CommandHandler::handle(const kafka::Message& message) {
+  const auto& log = core::log();
+  auto event = runtime::decode_event(message);
+  if (!event) return event.error();
+  auto parsed = parse_command(*event);
+  if (!parsed) return parsed.error();
+  const SendCommand& cmd = *parsed;
+  log.debug("send command received",
+            {id("command_id", cmd.command_id), id("event_id", cmd.event_id),
+             id("type", std::string(to_string(cmd.kind))),
+             id("provider", std::string(to_string(cmd.provider))), id("instance", cmd.instance),
+             phone("to", cmd.to)});
+
+  // The text to send: the command's own, or (Evolution has no server-side templates) the
+  // template rendered from message_templates. A problem here fails the command for good.
+  std::optional<std::string> body;
+  std::optional<std::string> problem;
+  if (cmd.kind == CommandKind::text) {
+    body = cmd.text;
+  } else if (cmd.provider == Provider::evolution) {
+    auto tmpl = store_->find_template(cmd.tmpl.name, cmd.tmpl.language);
+    if (!tmpl) return tmpl.error();
+    if (!*tmpl) {
+      problem = fmt::format("template '{}' ({}) is not in message_templates", cmd.tmpl.name,
+                            cmd.tmpl.language);
+    } else {
+      auto text = domain::render_template(**tmpl, cmd.tmpl.parameters);
+      if (text) {
+        body = std::move(*text);
+      } else {
+        problem = fmt::format("template '{}' ({}): {}", cmd.tmpl.name, cmd.tmpl.language,
+                              text.error().message());
+      }
+    }
+  }
+  http::ClientRequest request;
+  if (!problem) {
+    auto req = build_request(cmd, body, options_.provider);
+    if (req) {
+      request = std::move(*req);
+    } else {
+      problem = req.error().message();
+    }
+  }
+
+  // The idempotency point: a known command id is not sent again.
+  auto claim = store_->claim(cmd, body);
+  if (!claim) return claim.error();
+  int attempts = claim->attempts;
+  bool counted = claim->inserted;  // the claim itself recorded try number 1
+  std::optional<std::string> last_error = claim->last_error;
+  if (!claim->inserted) {
+    if (claim->status == kSent) {
+      count_send(cmd.provider, "duplicate");
+      log.info("command already sent: not sending again", {id("command_id", cmd.command_id)});
+      return core::ok();
+    }
+    if (claim->status == kFailed || claim->status == kDeadLettered) {
+      if (message.header(kReplayHeader) == nullptr) {
+        count_send(cmd.provider, "duplicate");
+        log.info("command already finished without a send: nothing to do",
+                 {id("command_id", cmd.command_id), id("status", claim->status)});
+        return core::ok();
+      }
+      auto reopened = store_->reopen(cmd.command_id);
+      if (!reopened) return reopened.error();
+      if (!*reopened) return core::ok();
+      attempts = 0;
+      last_error.reset();
+      log.info("dead letter replayed: sending again", {id("command_id", cmd.command_id)});
+    } else {
+      log.info("resuming a command left mid-send",
+               {id("command_id", cmd.command_id), num("attempts", attempts)});
+    }
+  }
+
+  if (problem) {
+    return finish_failed(message, cmd, kFailed, attempts, *problem, std::nullopt, std::nullopt,
+                         /*dead_letter=*/true, /*retryable=*/false);
+  }
+  const auto expire = [&] {
+    return finish_failed(message, cmd, kFailed, attempts,
+                         "expired: not_after " + core::format_rfc3339(*cmd.not_after) + " passed",
+                         std::nullopt, std::nullopt, /*dead_letter=*/false, /*retryable=*/false);
+  };
+  if (expired(cmd)) return expire();
+
+  for (;;) {
+    if (!counted) {
+      if (attempts >= options_.max_attempts) {
+        // The last try was made before a restart and its outcome is unknown: no more.
+        return finish_failed(message, cmd, kDeadLettered, attempts,
+                             fmt::format("gave up after {} tries: {}", attempts,
+                                         last_error.value_or("the last try was interrupted")),
+                             std::nullopt, std::nullopt, true, true);
+      }
+      auto n = store_->next_attempt(cmd.command_id, last_error);
+      if (!n) {
+        if (n.error().code() == core::Errc::conflict) return core::ok();  // finished elsewhere
+        return n.error();
+      }
+      attempts = *n;
+    }
+    counted = false;
+
+    if (auto wait = limiter_->reserve(cmd.to, Steady::now()); wait.count() > 0) {
+      core::metrics()
+          .counter("lia_notification_rate_limited_total", "Sends delayed by the per-number rate")
+          .inc();
+      std::this_thread::sleep_for(wait);
+    }
+    if (expired(cmd)) return expire();
+
+    const auto started = Steady::now();
+    auto response = client_->request(request);
+    const double seconds = std::chrono::duration<double>(Steady::now() - started).count();
+    auto result = interpret(cmd.provider, response, clock_.now());
+    count_attempt(cmd.provider, result.verdict, seconds);
+
+    if (result.verdict == Verdict::sent) return finish_sent(cmd, attempts, result);
+    if (result.verdict == Verdict::reject) {
+      return finish_failed(message, cmd, kFailed, attempts, result.reason, result.code,
+                           result.http_status, true, false);
+    }
+    last_error = result.reason;
+    if (attempts >= options_.max_attempts) {
+      return finish_failed(message, cmd, kDeadLettered, attempts,
+                           fmt::format("gave up after {} tries: {}", attempts, result.reason),
+                           result.code, result.http_status, true, true);
+    }
+    const auto delay =
+        backoff_delay(attempts, options_.backoff, options_.backoff_max, result.retry_after);
+    log.warn("send failed, retrying",
+             {id("command_id", cmd.command_id), num("attempt", attempts),
+              str("reason", result.reason), num("retry_in_ms", delay.count())});
+    std::this_thread::sleep_for(delay);
+  }
+}
+
+core::Status CommandHandler::finish_sent(const SendCommand& cmd, int attempts,
+                                         const SendResult& result) {
+  bool recorded = false;
+  auto st = with_db_retries([&]() -> core::Status {
+    return pg::transact(store_->pool(), [&](pg::Tx& tx) -> core::Status {
+      auto marked = store_->mark_sent(tx, cmd.command_id, attempts, result.provider_message_id,
+                                      result.http_status.value_or(200));
+      if (!marked) return marked.error();
+      recorded = *marked;
+      if (!recorded) return core::ok();
+      auto ev = runtime::publish(tx, store_->schema(), options_.service,
+                                 {.topic = options_.events_topic,
+                                  .key = events::chat_key(cmd.instance, cmd.to),
+                                  .type = std::string(events::types::notification_message_sent),
+                                  .subject = chat_subject(cmd),
+                                  .data = sent_data(cmd, attempts, result.provider_message_id)});
+      if (!ev) return ev.error();
+      return core::ok();
+    });
+  });
+  if (!st.ok()) {
+    core::log().error(
+        "the provider accepted the message but recording it failed; a redelivery "
+        "will send it again",
+        {id("command_id", cmd.command_id), str("error", st.error().describe())});
+    return st;
+  }
+  if (!recorded) return core::ok();
+  count_send(cmd.provider, "sent");
+  core::log().info(
+      "message sent",
+      {id("command_id", cmd.command_id), id("provider", std::string(to_string(cmd.provider))),
+       id("provider_message_id", result.provider_message_id), num("attempts", attempts)});
+  return core::ok();
+}
+
+core::Status CommandHandler::finish_failed(const kafka::Message& message, const SendCommand& cmd,
+                                           std::string_view status, int attempts,
+                                           const std::string& reason,
+                                           const std::optional<std::string>& code,
+                                           std::optional<int> http_status, bool dead_letter,
+                                           bool retryable) {
+  attempts = std::max(attempts, 1);  // the events' minimum: an expiry counts as the try
+  const std::string dlq_topic = dead_letter_->topic_for(message.topic);
+  const std::string reported = truncate_utf8(reason, 2048);
+  const bool exhausted = status == kDeadLettered;
+  bool recorded = false;
+  auto st = with_db_retries([&]() -> core::Status {
+    return pg::transact(store_->pool(), [&](pg::Tx& tx) -> core::Status {
+      auto marked =
+          store_->mark_failed(tx, cmd.command_id, status, attempts, reported, code, http_status);
+      if (!marked) return marked.error();
+      recorded = *marked;
+      if (!recorded) return core::ok();
+      if (dead_letter) {
+        // The original record with the lia.dlq.* headers, committed with the outcome.
+        const core::Error error(retryable ? core::Errc::unavailable : core::Errc::invalid_argument,
+                                reported, retryable);
+        auto rec = dead_letter_->record_for(message, error, attempts);
+        pg::OutboxMessage out{core::Uuid::v7().str(), rec.topic, rec.key, rec.value, {}};
+        for (auto& h : rec.headers) out.headers.emplace_back(h.key, h.value);
+        if (auto row = pg::enqueue(tx, store_->schema(), out); !row) return row.error();
+      }
+      runtime::Outgoing ev{.topic = options_.events_topic,
+                           .key = events::chat_key(cmd.instance, cmd.to),
+                           .subject = chat_subject(cmd)};
+      if (exhausted) {
+        ev.type = std::string(events::types::notification_message_dead_lettered);
+        ev.data = dead_lettered_data(cmd, attempts, reported, dlq_topic);
+      } else {
+        ev.type = std::string(events::types::notification_message_failed);
+        ev.data = failed_data(cmd, attempts, reported, code, http_status);
+      }
+      if (auto e = runtime::publish(tx, store_->schema(), options_.service, std::move(ev)); !e) {
+        return e.error();
+      }
+      return core::ok();
+    });
+  });
+  if (!st.ok()) return st;
+  if (!recorded) return core::ok();
+  const bool is_expiry = !dead_letter && !exhausted;
+  count_send(cmd.provider, is_expiry ? "expired" : std::string(status));
+  core::log().warn(exhausted ? "message dead-lettered" : "message failed",
+                   {id("command_id", cmd.command_id),
+                    id("provider", std::string(to_string(cmd.provider))), num("attempts", attempts),
+                    str("reason", reported), id("dlq_topic", dead_letter ? dlq_topic : "")});
+  return core::ok();
+}
+
+StatusHandler::StatusHandler(std::shared_ptr<OutboundStore> store) : store_(std::move(store)) {}
+
+core::Status StatusHandler::handle(const kafka::Message& message) {
+  auto event = runtime::decode_event(message);
+  if (!event) return event.error();
+  if (event->type != events::types::whatsapp_message_status)
+    return core::ok();  // connection updates
+  auto doc = json::parse(event->data);
+  if (!doc) return core::Error(core::Errc::invalid_argument, doc.error().message(), false);
+  auto root = json::Obj::root(*doc);
+  if (!root) return core::Error(core::Errc::invalid_argument, root.error().message(), false);
+  auto provider = root->str("provider");
+  auto instance = root->str("instance");
+  auto provider_id = root->str("message_id");
+  auto status_text = root->str("status");
+  for (const auto* r : {&provider, &instance, &provider_id, &status_text}) {
+    if (!r->ok()) return core::Error(core::Errc::invalid_argument, r->error().message(), false);
+  }
+  auto status = domain::parse_message_status(*status_text);
+  if (!status) return core::Error(core::Errc::invalid_argument, status.error().message(), false);
+  domain::MessageTick incoming{*status, {}};
+  if (auto err = root->opt_obj("error"); err.ok() && *err) {
+    if (auto reason = (*err)->opt_str("reason"); reason.ok() && *reason) {
+      incoming.error_reason = std::string(**reason);
+    }
+  }
+  auto count = [](std::string_view outcome) {
+    core::metrics()
+        .counter("lia_notification_status_updates_total", "Delivery ticks by outcome",
+                 {{"outcome", std::string(outcome)}})
+        .inc();
+  };
+  for (int i = 0; i < 5; ++i) {
+    auto found = store_->find_delivery(*provider, *instance, *provider_id);
+    if (!found) return found.error();
+    if (!*found) {
+      count("unknown");
+      core::log().debug("status for a message this service did not send",
+                        {id("provider_message_id", std::string(*provider_id))});
+      return core::ok();
+    }
+    const auto& current = (*found)->tick;
+    const auto next = domain::advance(current, incoming);
+    if (next == current) {
+      count("unchanged");
+      return core::ok();
+    }
+    auto set = store_->set_delivery((*found)->command_id, current, next);
+    if (!set) return set.error();
+    if (*set) {
+      count("applied");
+      core::log().debug("delivery tick",
+                        {id("command_id", (*found)->command_id),
+                         id("status", std::string(domain::to_string(next.status)))});
+      return core::ok();
+    }
+  }
+  return core::Error(core::Errc::unavailable, "delivery tick kept changing concurrently");
+}
+
+}  // namespace lia::notification

@@ -1,0 +1,33 @@
+#include <lia/events/names.hpp>
+#include <lia/notification/settings.hpp>
+
+namespace lia::notification {
+
+Settings Settings::read(core::Env& env) {
+  using std::chrono::milliseconds;
+  Settings s;
+  s.meta_graph_url = env.url("LIA_META_GRAPH_URL", s.meta_graph_url);
+  s.meta_access_token = env.secret("LIA_META_ACCESS_TOKEN", std::string{});
+  s.evolution_url = env.url("LIA_EVOLUTION_URL", s.evolution_url);
+  s.evolution_apikey = env.secret("LIA_EVOLUTION_APIKEY", std::string{});
+  s.max_attempts = static_cast<int>(env.integer("LIA_NOTIFY_MAX_ATTEMPTS", 4, 1, 20));
+  s.backoff =
+      env.millis("LIA_NOTIFY_BACKOFF_MS", milliseconds{200}, milliseconds{1}, milliseconds{60000});
+  s.backoff_max = env.millis("LIA_NOTIFY_BACKOFF_MAX_MS", milliseconds{10000}, milliseconds{1},
+                             milliseconds{120000});
+  s.http_timeout = env.millis("LIA_NOTIFY_HTTP_TIMEOUT_MS", milliseconds{10000}, milliseconds{100},
+                              milliseconds{120000});
+  s.rate_per_number = static_cast<int>(env.integer("LIA_NOTIFY_RATE_PER_NUMBER", 10, 0, 10000));
+  s.jwt_secret = env.secret("LIA_JWT_SECRET");
+  s.consumers = static_cast<int>(env.integer("LIA_NOTIFY_CONSUMERS", 4, 1, 32));
+  s.commands_topic =
+      env.string("LIA_NOTIFY_COMMANDS_TOPIC", std::string(events::topics::notification_commands));
+  s.status_topic =
+      env.string("LIA_NOTIFY_STATUS_TOPIC", std::string(events::topics::whatsapp_status));
+  s.events_topic =
+      env.string("LIA_NOTIFY_EVENTS_TOPIC", std::string(events::topics::notification_events));
+  if (s.backoff_max < s.backoff) s.backoff_max = s.backoff;  // the cap never undercuts the base
+  return s;
+}
+
+}  // namespace lia::notification

@@ -1,0 +1,212 @@
+#include <lia/json/writer.hpp>
+#include <lia/notification/store.hpp>
+#include <lia/pg/connection.hpp>
+
+namespace lia::notification {
+namespace {
+
+std::string utc(const std::string& column) {
+  return "to_char(" + column + " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')";
+}
+
+std::optional<std::string> template_parameters_json(const SendCommand& cmd) {
+  if (cmd.kind != CommandKind::template_message) return std::nullopt;
+  json::Writer w;
+  w.begin_array();
+  for (const auto& p : cmd.tmpl.parameters) w.value(p);
+  w.end_array();
+  return w.take();
+}
+
+template <class T>
+std::optional<T> when(bool cond, const T& v) {
+  return cond ? std::optional<T>(v) : std::nullopt;
+}
+
+}  // namespace
+
+OutboundStore::OutboundStore(std::shared_ptr<pg::Pool> pool, std::string schema)
+    : pool_(std::move(pool)),
+      schema_(std::move(schema)),
+      table_(pg::quote_ident(schema_) + ".outbound_messages") {}
+
+core::Result<Claim> OutboundStore::claim(const SendCommand& cmd,
+                                         const std::optional<std::string>& body) {
+  const bool tmpl = cmd.kind == CommandKind::template_message;
+  const std::optional<std::string> not_after =
+      cmd.not_after ? std::optional<std::string>(core::format_rfc3339(*cmd.not_after))
+                    : std::nullopt;
+  auto rows = pool_->exec(
+      "WITH ins AS (INSERT INTO " + table_ +
+          " (id, command_id, event_id, command_type, provider, instance, to_chat, conversation_id,"
+          " message_id, priority, body, template_name, template_language, template_parameters,"
+          " not_after, status, attempts, delivery_status, last_attempt_at)"
+          " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,"
+          " 'sending', 1, 'PENDING', now())"
+          " ON CONFLICT (command_id) DO NOTHING RETURNING status, attempts, last_error)"
+          " SELECT true, status, attempts, last_error FROM ins"
+          " UNION ALL SELECT false, status, attempts, last_error FROM " +
+          table_ + " WHERE command_id = $2 AND NOT EXISTS (SELECT 1 FROM ins)",
+      core::Uuid::v7(), cmd.command_id, cmd.event_id, to_string(cmd.kind), to_string(cmd.provider),
+      cmd.instance, cmd.to, cmd.conversation_id, cmd.message_id, cmd.priority, body,
+      when(tmpl, cmd.tmpl.name), when(tmpl, cmd.tmpl.language), template_parameters_json(cmd),
+      not_after);
+  if (!rows) return rows.error();
+  if (rows->empty()) {
+    // Another transaction inserted the same command id and had not committed when this
+    // statement took its snapshot: try again once it has.
+    return core::Error(core::Errc::unavailable,
+                       "command " + cmd.command_id + " is being claimed concurrently");
+  }
+  const auto row = (*rows)[0];
+  Claim c;
+  c.inserted = row.get<bool>(0);
+  c.status = row.get<std::string>(1);
+  c.attempts = row.get<int>(2);
+  c.last_error = row.get<std::optional<std::string>>(3);
+  return c;
+}
+
+core::Result<int> OutboundStore::next_attempt(const std::string& command_id,
+                                              const std::optional<std::string>& last_error) {
+  auto rows =
+      pool_->exec("UPDATE " + table_ +
+                      " SET attempts = attempts + 1, last_attempt_at = now(), updated_at = now(),"
+                      " last_error = COALESCE($2, last_error)"
+                      " WHERE command_id = $1 AND status = 'sending' RETURNING attempts",
+                  command_id, last_error);
+  if (!rows) return rows.error();
+  if (rows->empty()) {
+    return core::Error(core::Errc::conflict, "command " + command_id + " is no longer being sent");
+  }
+  return (*rows)[0].get<int>(0);
+}
+
+core::Result<bool> OutboundStore::mark_sent(pg::Tx& tx, const std::string& command_id, int attempts,
+                                            const std::string& provider_message_id,
+                                            int http_status) {
+  auto rows =
+      tx.exec("UPDATE " + table_ +
+                  " SET status = 'sent', attempts = $2, provider_message_id = $3,"
+                  " http_status = $4, delivery_status = 'SERVER_ACK', last_error = NULL,"
+                  " error_code = NULL, sent_at = now(), finished_at = now(), updated_at = now()"
+                  " WHERE command_id = $1 AND status = 'sending'",
+              command_id, attempts, provider_message_id, http_status);
+  if (!rows) return rows.error();
+  return rows->affected() == 1;
+}
+
+core::Result<bool> OutboundStore::mark_failed(pg::Tx& tx, const std::string& command_id,
+                                              std::string_view status, int attempts,
+                                              std::string_view reason,
+                                              const std::optional<std::string>& code,
+                                              std::optional<int> http_status) {
+  auto rows = tx.exec("UPDATE " + table_ +
+                          " SET status = $2, attempts = $3, last_error = $4, error_code = $5,"
+                          " http_status = $6, finished_at = now(), updated_at = now()"
+                          " WHERE command_id = $1 AND status = 'sending'",
+                      command_id, status, attempts, reason, code, http_status);
+  if (!rows) return rows.error();
+  return rows->affected() == 1;
+}
+
+core::Result<bool> OutboundStore::reopen(const std::string& command_id) {
+  auto rows = pool_->exec("UPDATE " + table_ +
+                              " SET status = 'sending', attempts = 0, finished_at = NULL,"
+                              " updated_at = now() WHERE command_id = $1"
+                              " AND status IN ('failed', 'dead_lettered')",
+                          command_id);
+  if (!rows) return rows.error();
+  return rows->affected() == 1;
+}
+
+core::Result<std::optional<std::string>> OutboundStore::find_template(const std::string& name,
+                                                                      const std::string& language) {
+  auto rows = pool_->exec("SELECT template FROM " + pg::quote_ident(schema_) +
+                              ".message_templates WHERE key = $1 AND language = $2",
+                          name, language);
+  if (!rows) return rows.error();
+  if (rows->empty()) return std::optional<std::string>{};
+  return std::optional<std::string>((*rows)[0].get<std::string>(0));
+}
+
+core::Result<std::optional<OutboundRecord>> OutboundStore::find(const std::string& command_id) {
+  auto rows = pool_->exec(
+      "SELECT command_id::text, command_type, provider, instance, to_chat, conversation_id::text,"
+      " message_id::text, body, template_name, template_language, status, attempts,"
+      " provider_message_id, delivery_status, delivery_error, last_error, error_code, "
+      "http_status, " +
+          utc("not_after") + ", " + utc("created_at") + ", " + utc("last_attempt_at") + ", " +
+          utc("sent_at") + ", " + utc("finished_at") + ", " + utc("updated_at") + " FROM " +
+          table_ + " WHERE command_id = $1",
+      command_id);
+  if (!rows) return rows.error();
+  if (rows->empty()) return std::optional<OutboundRecord>{};
+  const auto r = (*rows)[0];
+  OutboundRecord o;
+  o.command_id = r.get<std::string>(0);
+  o.command_type = r.get<std::string>(1);
+  o.provider = r.get<std::string>(2);
+  o.instance = r.get<std::string>(3);
+  o.to = r.get<std::string>(4);
+  o.conversation_id = r.get<std::optional<std::string>>(5);
+  o.message_id = r.get<std::optional<std::string>>(6);
+  o.body = r.get<std::optional<std::string>>(7);
+  o.template_name = r.get<std::optional<std::string>>(8);
+  o.template_language = r.get<std::optional<std::string>>(9);
+  o.status = r.get<std::string>(10);
+  o.attempts = r.get<int>(11);
+  o.provider_message_id = r.get<std::optional<std::string>>(12);
+  o.delivery_status = r.get<std::optional<std::string>>(13);
+  o.delivery_error = r.get<std::optional<std::string>>(14);
+  o.last_error = r.get<std::optional<std::string>>(15);
+  o.error_code = r.get<std::optional<std::string>>(16);
+  o.http_status = r.get<std::optional<int>>(17);
+  o.not_after = r.get<std::optional<std::string>>(18);
+  o.created_at = r.get<std::string>(19);
+  o.last_attempt_at = r.get<std::optional<std::string>>(20);
+  o.sent_at = r.get<std::optional<std::string>>(21);
+  o.finished_at = r.get<std::optional<std::string>>(22);
+  o.updated_at = r.get<std::string>(23);
+  return std::optional<OutboundRecord>(std::move(o));
+}
+
+core::Result<std::optional<Delivery>> OutboundStore::find_delivery(
+    std::string_view provider, std::string_view instance, std::string_view provider_message_id) {
+  auto rows =
+      pool_->exec("SELECT command_id::text, delivery_status, delivery_error FROM " + table_ +
+                      " WHERE provider_message_id = $1 AND instance = $2 AND provider = $3",
+                  provider_message_id, instance, provider);
+  if (!rows) return rows.error();
+  if (rows->empty()) return std::optional<Delivery>{};
+  const auto r = (*rows)[0];
+  Delivery d;
+  d.command_id = r.get<std::string>(0);
+  if (auto s = r.get<std::optional<std::string>>(1)) {
+    auto parsed = domain::parse_message_status(*s);
+    if (parsed) d.tick.status = *parsed;
+  }
+  d.tick.error_reason = r.get<std::optional<std::string>>(2).value_or("");
+  return std::optional<Delivery>(std::move(d));
+}
+
+core::Result<bool> OutboundStore::set_delivery(const std::string& command_id,
+                                               const domain::MessageTick& expected,
+                                               const domain::MessageTick& next) {
+  const auto reason = [](const domain::MessageTick& t) {
+    return t.error_reason.empty() ? std::optional<std::string>{}
+                                  : std::optional<std::string>(t.error_reason);
+  };
+  auto rows =
+      pool_->exec("UPDATE " + table_ +
+                      " SET delivery_status = $2, delivery_error = $3, delivery_updated_at = now(),"
+                      " updated_at = now() WHERE command_id = $1"
+                      " AND COALESCE(delivery_status, 'PENDING') = $4 AND delivery_error IS NOT "
+                      "DISTINCT FROM $5",
+                  command_id, domain::to_string(next.status), reason(next),
+                  domain::to_string(expected.status), reason(expected));
+  if (!rows) return rows.error();
+  return rows->affected() == 1;
+}
+
+}  // namespace lia::notification

@@ -1,0 +1,251 @@
+// The providers' HTTP requests, byte for byte, and how their answers are read.
+#include <catch2/catch.hpp>
+
+#include <lia/notification/provider.hpp>
+
+using namespace lia;
+using namespace lia::notification;
+using namespace std::chrono_literals;
+
+namespace {
+
+ProviderConfig config() {
+  ProviderConfig c;
+  c.meta_graph_url = "https://graph.facebook.com/v21.0";
+  c.meta_access_token = "EAAG-token";
+  c.evolution_url = "http://evo.local:8080";
+  c.evolution_apikey = "evo-key";
+  c.timeout = 7s;
+  return c;
+}
+
+SendCommand text_command(Provider p) {
+  SendCommand c;
+  c.kind = CommandKind::text;
+  c.command_id = "0190e0a4-8000-7abc-9def-0000000c0001";
+  c.provider = p;
+  c.instance = p == Provider::meta ? "106540352242922" : "lia vendas";
+  c.to = "5511987654321";
+  c.text = "Olá \"Maria\"!\nTudo bem?";
+  return c;
+}
+
+std::string header(const http::ClientRequest& r, std::string_view name) {
+  const auto* v = r.headers.find(name);
+  return v != nullptr ? *v : "<absent>";
+}
+
+core::Result<http::ClientResponse> answer(int status, std::string body,
+                                          http::Headers headers = {}) {
+  http::ClientResponse r;
+  r.status = status;
+  r.body = std::move(body);
+  r.headers = std::move(headers);
+  return r;
+}
+
+const core::SysTime kNow = core::SysTime{std::chrono::seconds{1'700'000'000}};
+
+}  // namespace
+
+TEST_CASE("a Meta text request: URL, bearer token and body exactly") {
+  auto req = build_request(text_command(Provider::meta), std::nullopt, config());
+  REQUIRE(req.ok());
+  CHECK(req->method == "POST");
+  CHECK(req->url == "https://graph.facebook.com/v21.0/106540352242922/messages");
+  CHECK(header(*req, "Authorization") == "Bearer EAAG-token");
+  CHECK(header(*req, "Content-Type") == "application/json");
+  CHECK(header(*req, "apikey") == "<absent>");
+  CHECK(req->timeout == 7s);
+  CHECK(req->body ==
+        R"({"messaging_product":"whatsapp","recipient_type":"individual","to":"5511987654321",)"
+        R"("type":"text","text":{"body":"Olá \"Maria\"!\nTudo bem?","preview_url":false}})");
+}
+
+TEST_CASE("a Meta text request quotes the replied message and can preview links") {
+  auto cmd = text_command(Provider::meta);
+  cmd.reply_to = "wamid.ABC";
+  cmd.preview_url = true;
+  cmd.text = "veja https://lia.example";
+  auto req = build_request(cmd, std::nullopt, config());
+  REQUIRE(req.ok());
+  CHECK(req->body ==
+        R"({"messaging_product":"whatsapp","recipient_type":"individual","to":"5511987654321",)"
+        R"("context":{"message_id":"wamid.ABC"},"type":"text",)"
+        R"("text":{"body":"veja https://lia.example","preview_url":true}})");
+}
+
+TEST_CASE("a Meta template request names the template, language and body parameters") {
+  auto cmd = text_command(Provider::meta);
+  cmd.kind = CommandKind::template_message;
+  cmd.tmpl = {"pesquisa_nps", "pt_BR", {"Maria", "Teresópolis"}};
+  auto req = build_request(cmd, std::string("ignored for Meta"), config());
+  REQUIRE(req.ok());
+  CHECK(req->url == "https://graph.facebook.com/v21.0/106540352242922/messages");
+  CHECK(req->body ==
+        R"({"messaging_product":"whatsapp","recipient_type":"individual","to":"5511987654321",)"
+        R"("type":"template","template":{"name":"pesquisa_nps","language":{"code":"pt_BR"},)"
+        R"("components":[{"type":"body","parameters":[{"type":"text","text":"Maria"},)"
+        R"({"type":"text","text":"Teresópolis"}]}]}})");
+
+  cmd.tmpl.parameters.clear();
+  auto bare = build_request(cmd, std::nullopt, config());
+  REQUIRE(bare.ok());
+  CHECK(bare->body ==
+        R"({"messaging_product":"whatsapp","recipient_type":"individual","to":"5511987654321",)"
+        R"("type":"template","template":{"name":"pesquisa_nps","language":{"code":"pt_BR"}}})");
+}
+
+TEST_CASE("an Evolution text request: URL with the encoded instance, apikey and body exactly") {
+  auto cmd = text_command(Provider::evolution);
+  auto req = build_request(cmd, std::nullopt, config());
+  REQUIRE(req.ok());
+  CHECK(req->method == "POST");
+  CHECK(req->url == "http://evo.local:8080/message/sendText/lia%20vendas");
+  CHECK(header(*req, "apikey") == "evo-key");
+  CHECK(header(*req, "Authorization") == "<absent>");
+  CHECK(header(*req, "Content-Type") == "application/json");
+  CHECK(req->body == R"({"number":"5511987654321","text":"Olá \"Maria\"!\nTudo bem?"})");
+
+  cmd.reply_to = "3EB0AA";
+  cmd.preview_url = true;
+  auto quoted = build_request(cmd, std::nullopt, config());
+  REQUIRE(quoted.ok());
+  CHECK(quoted->body == R"({"number":"5511987654321","text":"Olá \"Maria\"!\nTudo bem?",)"
+                        R"("linkPreview":true,"quoted":{"key":{"id":"3EB0AA"}}})");
+}
+
+TEST_CASE("an Evolution template request sends the rendered text") {
+  auto cmd = text_command(Provider::evolution);
+  cmd.kind = CommandKind::template_message;
+  cmd.tmpl = {"pesquisa_nps", "pt_BR", {"Maria"}};
+  auto req = build_request(cmd, std::string("Olá Maria! De 0 a 10?"), config());
+  REQUIRE(req.ok());
+  CHECK(req->body == R"({"number":"5511987654321","text":"Olá Maria! De 0 a 10?"})");
+  auto unrendered = build_request(cmd, std::nullopt, config());
+  REQUIRE_FALSE(unrendered.ok());
+  CHECK_FALSE(unrendered.error().retryable());
+}
+
+TEST_CASE("missing credentials are a clear, final error naming the setting") {
+  auto c = config();
+  c.meta_access_token.clear();
+  c.evolution_apikey.clear();
+  auto meta = build_request(text_command(Provider::meta), std::nullopt, c);
+  REQUIRE_FALSE(meta.ok());
+  CHECK(meta.error().message().find("LIA_META_ACCESS_TOKEN") != std::string::npos);
+  CHECK_FALSE(meta.error().retryable());
+  auto evo = build_request(text_command(Provider::evolution), std::nullopt, c);
+  REQUIRE_FALSE(evo.ok());
+  CHECK(evo.error().message().find("LIA_EVOLUTION_APIKEY") != std::string::npos);
+}
+
+TEST_CASE("a provider's success answer gives its message id") {
+  auto meta = interpret(
+      Provider::meta,
+      answer(200, R"({"messaging_product":"whatsapp","contacts":[{"input":"55","wa_id":"55"}],)"
+                  R"("messages":[{"id":"wamid.HBgN"}]})"),
+      kNow);
+  CHECK(meta.verdict == Verdict::sent);
+  CHECK(meta.provider_message_id == "wamid.HBgN");
+  CHECK(meta.http_status == 200);
+  auto evo = interpret(
+      Provider::evolution,
+      answer(
+          201,
+          R"({"key":{"remoteJid":"55@s.whatsapp.net","fromMe":true,"id":"3EB0C767"},"status":"PENDING"})"),
+      kNow);
+  CHECK(evo.verdict == Verdict::sent);
+  CHECK(evo.provider_message_id == "3EB0C767");
+}
+
+TEST_CASE("a 2xx without a message id is not retried: it may have been accepted") {
+  for (const char* body :
+       {"", "{}", R"({"messages":[]})", R"({"messages":[{"id":""}]})", "<html>"}) {
+    INFO(body);
+    auto r = interpret(Provider::meta, answer(200, body), kNow);
+    CHECK(r.verdict == Verdict::reject);
+    CHECK(r.reason.find("without a message id") != std::string::npos);
+  }
+}
+
+TEST_CASE("429, 408, 5xx and transport errors are retried, other 4xx are not") {
+  CHECK(interpret(Provider::meta, answer(429, "{}"), kNow).verdict == Verdict::retry);
+  CHECK(interpret(Provider::evolution, answer(408, ""), kNow).verdict == Verdict::retry);
+  CHECK(interpret(Provider::evolution, answer(500, "oops"), kNow).verdict == Verdict::retry);
+  CHECK(interpret(Provider::meta, answer(503, ""), kNow).verdict == Verdict::retry);
+  CHECK(interpret(Provider::meta, answer(401, ""), kNow).verdict == Verdict::reject);
+  CHECK(interpret(Provider::evolution, answer(404, ""), kNow).verdict == Verdict::reject);
+
+  auto refused =
+      interpret(Provider::meta, core::Error(core::Errc::unavailable, "connection refused"), kNow);
+  CHECK(refused.verdict == Verdict::retry);
+  CHECK(refused.reason.find("connection refused") != std::string::npos);
+  CHECK_FALSE(refused.http_status);
+  auto timeout = interpret(Provider::meta, core::Error(core::Errc::timeout, "deadline"), kNow);
+  CHECK(timeout.verdict == Verdict::retry);
+  auto tls =
+      interpret(Provider::meta,
+                core::Error(core::Errc::unavailable, "certificate verify failed", false), kNow);
+  CHECK(tls.verdict == Verdict::reject);
+}
+
+TEST_CASE("Meta's error code and message make the reason, throttling codes are retried") {
+  auto undeliverable = interpret(
+      Provider::meta,
+      answer(
+          400,
+          R"({"error":{"message":"(#131026) Message Undeliverable","type":"OAuthException",)"
+          R"("code":131026,"error_data":{"messaging_product":"whatsapp","details":"Recipient 5511987654321 cannot be reached"}}})"),
+      kNow);
+  CHECK(undeliverable.verdict == Verdict::reject);
+  CHECK(undeliverable.code == "131026");
+  CHECK(undeliverable.http_status == 400);
+  CHECK(undeliverable.reason.find("HTTP 400") != std::string::npos);
+  CHECK(undeliverable.reason.find("(#131026) Message Undeliverable") != std::string::npos);
+  CHECK(undeliverable.reason.find("5511987654321") == std::string::npos);  // phone masked
+
+  auto throttled = interpret(
+      Provider::meta,
+      answer(400, R"({"error":{"message":"(#131056) pair rate limit","code":131056}})"), kNow);
+  CHECK(throttled.verdict == Verdict::retry);
+  CHECK(throttled.code == "131056");
+}
+
+TEST_CASE("Evolution's error messages make the reason") {
+  auto r = interpret(
+      Provider::evolution,
+      answer(400,
+             R"({"status":400,"error":"Bad Request","response":{"message":["Text is required"]}})"),
+      kNow);
+  CHECK(r.verdict == Verdict::reject);
+  CHECK(r.reason == "provider answered HTTP 400: Text is required");
+  auto plain =
+      interpret(Provider::evolution, answer(401, R"({"status":401,"error":"Unauthorized"})"), kNow);
+  CHECK(plain.reason == "provider answered HTTP 401: Unauthorized");
+}
+
+TEST_CASE("Retry-After is read as seconds or an HTTP date") {
+  auto r = interpret(Provider::meta, answer(429, "{}", {{"Retry-After", "2"}}), kNow);
+  CHECK(r.retry_after == std::chrono::milliseconds{2000});
+  CHECK(parse_retry_after(" 0 ", kNow) == std::chrono::milliseconds{0});
+  // 1'700'000'000 is Tue, 14 Nov 2023 22:13:20 GMT.
+  CHECK(parse_retry_after("Tue, 14 Nov 2023 22:13:25 GMT", kNow) ==
+        std::chrono::milliseconds{5000});
+  CHECK(parse_retry_after("Tue, 14 Nov 2023 22:13:00 GMT", kNow) == std::chrono::milliseconds{0});
+  CHECK_FALSE(parse_retry_after("soon", kNow));
+  CHECK_FALSE(parse_retry_after("-1", kNow));
+  CHECK_FALSE(parse_retry_after("", kNow));
+  CHECK_FALSE(interpret(Provider::meta, answer(503, ""), kNow).retry_after);
+}
+
+TEST_CASE("backoff doubles up to its cap and a Retry-After wins when longer, capped too") {
+  CHECK(backoff_delay(1, 200ms, 10s, std::nullopt) == 200ms);
+  CHECK(backoff_delay(2, 200ms, 10s, std::nullopt) == 400ms);
+  CHECK(backoff_delay(3, 200ms, 10s, std::nullopt) == 800ms);
+  CHECK(backoff_delay(12, 200ms, 10s, std::nullopt) == 10s);
+  CHECK(backoff_delay(1, 200ms, 10s, 3s) == 3s);
+  CHECK(backoff_delay(3, 200ms, 10s, 100ms) == 800ms);
+  CHECK(backoff_delay(1, 200ms, 10s, std::chrono::hours{1}) == 10s);
+  CHECK(backoff_delay(1000, 1ms, 5s, std::nullopt) == 5s);  // no overflow
+}

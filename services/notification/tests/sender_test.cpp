@@ -1,0 +1,461 @@
+// The command and status consumers against PostgreSQL, the broker and the provider sandbox.
+#include <catch2/catch.hpp>
+
+#include <lia/events/names.hpp>
+#include <lia/json/json.hpp>
+#include <lia/pg/outbox_relay.hpp>
+#include <lia/testing/testing.hpp>
+
+#include "support.hpp"
+
+using namespace lia;
+using namespace lia::notification;
+using namespace lia::notification::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string kTo = "5511987654321";
+const auto kSentType = std::string(events::types::notification_message_sent);
+const auto kFailedType = std::string(events::types::notification_message_failed);
+const auto kDeadType = std::string(events::types::notification_message_dead_lettered);
+
+json::Document data_of(const events::CloudEvent& ev) {
+  auto d = json::parse(ev.data);
+  REQUIRE(d.ok());
+  return std::move(d).value();
+}
+
+std::string str(const json::Value& v) {
+  return std::string(json::view(v));
+}
+
+void require_ok(const core::Status& st) {
+  INFO((st.ok() ? "" : st.error().describe()));
+  REQUIRE(st.ok());
+}
+
+}  // namespace
+
+TEST_CASE("a Meta text command is sent once and reported as sent with the provider's id") {
+  Fixture fx;
+  const auto id = new_id();
+  auto msg = fx.command(events::types::notification_send_text,
+                        Fixture::text_data(id, "meta", kTo, "Olá, Maria!"));
+  require_ok(fx.handler->handle(msg));
+
+  auto sends = fx.sandbox.sends();
+  REQUIRE(sends.size() == 1);
+  CHECK(sends[0].provider == "meta");
+  CHECK(sends[0].instance == kMetaInstance);
+  CHECK(sends[0].to == kTo);
+  CHECK(sends[0].text == "Olá, Maria!");
+
+  auto evs = fx.events();
+  REQUIRE(evs.size() == 1);
+  CHECK(evs[0].type == kSentType);
+  CHECK(evs[0].subject == std::optional<std::string>("0190e0a4-7b2c-7def-8123-0123456789ab"));
+  auto d = data_of(evs[0]);
+  CHECK(str(d["command_id"]) == id);
+  CHECK(str(d["provider_message_id"]) == sends[0].provider_message_id);
+  CHECK(d["attempts"].GetInt() == 1);
+  CHECK(fx.outbox(fx.events_topic)[0].key == std::string(kMetaInstance) + ":" + kTo);
+
+  auto row = fx.row(id);
+  REQUIRE(row);
+  CHECK(row->status == "sent");
+  CHECK(row->attempts == 1);
+  CHECK(row->provider_message_id == sends[0].provider_message_id);
+  CHECK(row->delivery_status == "SERVER_ACK");
+  CHECK(row->http_status == 200);
+  CHECK(fx.outbox(fx.commands_topic + ".dlq").empty());
+}
+
+TEST_CASE("an Evolution text command is sent with the apikey and reported with key.id") {
+  Fixture fx;
+  const auto id = new_id();
+  const std::string jid = kTo + "@s.whatsapp.net";
+  require_ok(fx.handler->handle(fx.command(events::types::notification_send_text,
+                                           Fixture::text_data(id, "evolution", jid, "Oi"))));
+  auto sends = fx.sandbox.sends();
+  REQUIRE(sends.size() == 1);
+  CHECK(sends[0].provider == "evolution");
+  CHECK(sends[0].instance == kEvolutionInstance);
+  CHECK(sends[0].to == jid);
+  auto evs = fx.events();
+  REQUIRE(evs.size() == 1);
+  CHECK(evs[0].type == kSentType);
+  CHECK(str(data_of(evs[0])["provider_message_id"]) == sends[0].provider_message_id);
+  CHECK(str(data_of(evs[0])["provider"]) == "evolution");
+}
+
+TEST_CASE("an Evolution template command sends the template rendered from message_templates") {
+  Fixture fx;
+  const auto id = new_id();
+  const std::string data =
+      R"({"command_id":")" + id +
+      R"(","provider":"evolution","instance":"lia-vendas",)"
+      R"("to":"5511987654321","template":{"name":"pesquisa_nps","language":"pt_BR",)"
+      R"("parameters":["Maria"]}})";
+  require_ok(fx.handler->handle(fx.command(events::types::notification_send_template, data)));
+  auto sends = fx.sandbox.sends();
+  REQUIRE(sends.size() == 1);
+  CHECK(sends[0].text.rfind("Olá Maria! De 0 a 10", 0) == 0);
+  auto row = fx.row(id);
+  REQUIRE(row);
+  CHECK(row->status == "sent");
+  CHECK(row->template_name == "pesquisa_nps");
+  CHECK(row->body == sends[0].text);
+
+  // A template that is not there fails the command for good (and dead-letters it).
+  const auto missing = new_id();
+  const std::string data2 =
+      R"({"command_id":")" + missing +
+      R"(","provider":"evolution","instance":"lia-vendas",)"
+      R"("to":"5511987654321","template":{"name":"nao_existe","language":"pt_BR"}})";
+  require_ok(fx.handler->handle(fx.command(events::types::notification_send_template, data2, 1)));
+  CHECK(fx.sandbox.counts().requests == 1);
+  auto evs = fx.events();
+  REQUIRE(evs.size() == 2);
+  CHECK(evs[1].type == kFailedType);
+  CHECK(str(data_of(evs[1])["reason"]).find("nao_existe") != std::string::npos);
+  CHECK(fx.outbox(fx.commands_topic + ".dlq").size() == 1);
+}
+
+TEST_CASE("a Meta template command goes as Meta's template message") {
+  Fixture fx;
+  const auto id = new_id();
+  const std::string data =
+      R"({"command_id":")" + id +
+      R"(","provider":"meta","instance":"106540352242922",)"
+      R"("to":"5511987654321","template":{"name":"pesquisa_nps","language":"pt_BR",)"
+      R"("parameters":["Maria"]}})";
+  require_ok(fx.handler->handle(fx.command(events::types::notification_send_template, data)));
+  auto sends = fx.sandbox.sends();
+  REQUIRE(sends.size() == 1);
+  CHECK(sends[0].type == "template");
+  CHECK(sends[0].template_name == "pesquisa_nps");
+  CHECK(sends[0].template_parameters == std::vector<std::string>{"Maria"});
+  REQUIRE(fx.events().size() == 1);
+  CHECK(fx.events()[0].type == kSentType);
+}
+
+TEST_CASE("500 twice then 200: one message accepted, one sent event, three attempts") {
+  Fixture fx;
+  REQUIRE(fx.sandbox.apply_faults(R"({"fail_next":2,"status":500})").ok());
+  const auto id = new_id();
+  require_ok(fx.handler->handle(
+      fx.command(events::types::notification_send_text, Fixture::text_data(id, "meta", kTo, "x"))));
+  const auto c = fx.sandbox.counts();
+  CHECK(c.requests == 3);
+  CHECK(c.faulted == 2);
+  CHECK(c.accepted == 1);
+  REQUIRE(fx.sandbox.sends().size() == 1);
+  auto evs = fx.events();
+  REQUIRE(evs.size() == 1);
+  CHECK(evs[0].type == kSentType);
+  CHECK(data_of(evs[0])["attempts"].GetInt() == 3);
+  CHECK(str(data_of(evs[0])["provider_message_id"]) == fx.sandbox.sends()[0].provider_message_id);
+  auto row = fx.row(id);
+  REQUIRE(row);
+  CHECK(row->attempts == 3);
+  CHECK(row->status == "sent");
+}
+
+TEST_CASE("a provider that always fails: dead letter with the reason, and a dead_lettered event") {
+  Fixture fx;
+  REQUIRE(fx.sandbox.apply_faults(R"({"always_fail":true,"status":500})").ok());
+  const auto id = new_id();
+  const auto msg = fx.command(events::types::notification_send_text,
+                              Fixture::text_data(id, "meta", kTo, "x"), 41);
+  // The handler finishes the command itself: the partition moves on.
+  require_ok(fx.handler->handle(msg));
+  CHECK(fx.sandbox.counts().requests == 4);
+  CHECK(fx.sandbox.sends().empty());
+
+  auto evs = fx.events();
+  REQUIRE(evs.size() == 1);
+  CHECK(evs[0].type == kDeadType);
+  auto d = data_of(evs[0]);
+  CHECK(d["attempts"].GetInt() == 4);
+  CHECK(str(d["dlq_topic"]) == fx.commands_topic + ".dlq");
+  CHECK(str(d["reason"]).find("HTTP 500") != std::string::npos);
+  auto row = fx.row(id);
+  REQUIRE(row);
+  CHECK(row->status == "dead_lettered");
+  CHECK(row->attempts == 4);
+
+  // The relay publishes the dead letter: the original record plus lia.dlq.* headers.
+  pg::OutboxRelay relay(fx.pool, fx.producer, fx.schema);
+  std::size_t published = 0;
+  REQUIRE(testing::wait_until(
+      [&] {
+        auto n = relay.publish_once();
+        if (n.ok()) published += *n;
+        return published >= 2;
+      },
+      30s, 100ms));
+  std::mutex mu;
+  std::vector<kafka::Message> got;
+  auto consumer = kafka::Consumer::create(
+      consumer_config(fx.commands_topic + ".dlq"),
+      [&](const kafka::Message& m) {
+        std::lock_guard lock(mu);
+        got.push_back(m);
+        return core::ok();
+      },
+      nullptr);
+  REQUIRE(consumer.ok());
+  (*consumer)->start();
+  REQUIRE(testing::wait_until(
+      [&] {
+        std::lock_guard lock(mu);
+        return !got.empty();
+      },
+      60s, 50ms));
+  (*consumer)->close();
+  const auto& dlq = got[0];
+  CHECK(dlq.value == msg.value);
+  CHECK(dlq.key == msg.key);
+  REQUIRE(dlq.header("lia.dlq.error") != nullptr);
+  CHECK(dlq.header("lia.dlq.error")->find("HTTP 500") != std::string::npos);
+  REQUIRE(dlq.header("lia.dlq.origin.topic") != nullptr);
+  CHECK(*dlq.header("lia.dlq.origin.topic") == fx.commands_topic);
+  REQUIRE(dlq.header("lia.dlq.origin.offset") != nullptr);
+  CHECK(*dlq.header("lia.dlq.origin.offset") == "41");
+  REQUIRE(dlq.header("lia.dlq.attempts") != nullptr);
+  CHECK(*dlq.header("lia.dlq.attempts") == "4");
+  REQUIRE(dlq.header("lia.event_type") != nullptr);
+  CHECK(*dlq.header("lia.event_type") == std::string(events::types::notification_send_text));
+}
+
+TEST_CASE("a 400 fails the command at once: not retried, failed event with the provider's code") {
+  Fixture fx;
+  REQUIRE(fx.sandbox.apply_faults(R"({"fail_next":1,"status":400,"code":"131026"})").ok());
+  const auto id = new_id();
+  require_ok(fx.handler->handle(
+      fx.command(events::types::notification_send_text, Fixture::text_data(id, "meta", kTo, "x"))));
+  CHECK(fx.sandbox.counts().requests == 1);
+  auto evs = fx.events();
+  REQUIRE(evs.size() == 1);
+  CHECK(evs[0].type == kFailedType);
+  auto d = data_of(evs[0]);
+  CHECK(d["attempts"].GetInt() == 1);
+  CHECK(d["http_status"].GetInt() == 400);
+  CHECK(str(d["code"]) == "131026");
+  CHECK(str(d["reason"]).find("HTTP 400") != std::string::npos);
+  // Also dead-lettered, so ops can replay it once the cause is fixed.
+  auto dlq = fx.outbox(fx.commands_topic + ".dlq");
+  REQUIRE(dlq.size() == 1);
+  CHECK(dlq[0].headers.find("\"lia.dlq.retryable\": \"false\"") != std::string::npos);
+  auto row = fx.row(id);
+  REQUIRE(row);
+  CHECK(row->status == "failed");
+  CHECK(row->error_code == "131026");
+}
+
+TEST_CASE("the same command twice is sent once and reported once") {
+  Fixture fx;
+  const auto id = new_id();
+  const auto data = Fixture::text_data(id, "meta", kTo, "uma vez");
+  const auto first = fx.command(events::types::notification_send_text, data, 1);
+  require_ok(fx.handler->handle(first));
+  require_ok(fx.handler->handle(first));  // redelivery of the record
+  // The same command id in another event (a producer that re-sent it).
+  require_ok(fx.handler->handle(fx.command(events::types::notification_send_text, data, 2)));
+  CHECK(fx.sandbox.counts().requests == 1);
+  CHECK(fx.sandbox.sends().size() == 1);
+  CHECK(fx.events().size() == 1);
+}
+
+TEST_CASE("a failed command redelivered is not retried, but a replayed dead letter is") {
+  Fixture fx;
+  REQUIRE(fx.sandbox.apply_faults(R"({"fail_next":1,"status":403})").ok());
+  const auto id = new_id();
+  auto msg =
+      fx.command(events::types::notification_send_text, Fixture::text_data(id, "meta", kTo, "x"));
+  require_ok(fx.handler->handle(msg));
+  require_ok(fx.handler->handle(msg));
+  CHECK(fx.sandbox.counts().requests == 1);
+  CHECK(fx.events().size() == 1);
+
+  // What kafka::DeadLetter wrote, put back on the commands topic by a replay.
+  auto replayed = msg;
+  replayed.headers.push_back({"lia.dlq.origin.topic", fx.commands_topic});
+  require_ok(fx.handler->handle(replayed));
+  CHECK(fx.sandbox.sends().size() == 1);
+  auto evs = fx.events();
+  REQUIRE(evs.size() == 2);
+  CHECK(evs[1].type == kSentType);
+  CHECK(data_of(evs[1])["attempts"].GetInt() == 1);
+}
+
+TEST_CASE("a 429 with Retry-After waits that long before the next try") {
+  Fixture fx;
+  REQUIRE(fx.sandbox.apply_faults(R"({"fail_next":1,"status":429,"retry_after":1})").ok());
+  const auto id = new_id();
+  require_ok(fx.handler->handle(
+      fx.command(events::types::notification_send_text, Fixture::text_data(id, "meta", kTo, "x"))));
+  auto reqs = fx.sandbox.requests();
+  REQUIRE(reqs.size() == 2);
+  CHECK(reqs[0].status == 429);
+  CHECK(reqs[1].status == 200);
+  // The backoff alone would be 10 ms; the provider asked for a second.
+  CHECK(reqs[1].at_ms - reqs[0].at_ms >= 950);
+  auto evs = fx.events();
+  REQUIRE(evs.size() == 1);
+  CHECK(data_of(evs[0])["attempts"].GetInt() == 2);
+}
+
+TEST_CASE("a command past its not_after is not sent and fails as expired") {
+  Fixture fx;
+  const auto id = new_id();
+  require_ok(
+      fx.handler->handle(fx.command(events::types::notification_send_text,
+                                    Fixture::text_data(id, "meta", kTo, "tarde demais",
+                                                       R"(,"not_after":"2020-01-01T00:00:00Z")"))));
+  CHECK(fx.sandbox.counts().requests == 0);
+  auto evs = fx.events();
+  REQUIRE(evs.size() == 1);
+  CHECK(evs[0].type == kFailedType);
+  CHECK(str(data_of(evs[0])["reason"]).rfind("expired", 0) == 0);
+  CHECK(fx.outbox(fx.commands_topic + ".dlq").empty());  // a business outcome, not a fault
+  // A future not_after is sent normally.
+  const auto later = new_id();
+  require_ok(fx.handler->handle(fx.command(
+      events::types::notification_send_text,
+      Fixture::text_data(later, "meta", kTo, "a tempo", R"(,"not_after":"2999-01-01T00:00:00Z")"),
+      1)));
+  CHECK(fx.sandbox.sends().size() == 1);
+}
+
+TEST_CASE("a Meta command without a configured token fails naming the setting") {
+  Fixture fx;
+  fx.options.provider.meta_access_token.clear();
+  CommandHandler handler(fx.store, std::make_shared<http::Client>(),
+                         std::make_shared<RateLimiter>(0),
+                         std::make_shared<kafka::DeadLetter>(fx.producer), fx.options);
+  const auto id = new_id();
+  require_ok(handler.handle(
+      fx.command(events::types::notification_send_text, Fixture::text_data(id, "meta", kTo, "x"))));
+  CHECK(fx.sandbox.counts().requests == 0);
+  auto evs = fx.events();
+  REQUIRE(evs.size() == 1);
+  CHECK(evs[0].type == kFailedType);
+  CHECK(str(data_of(evs[0])["reason"]).find("LIA_META_ACCESS_TOKEN") != std::string::npos);
+  CHECK(fx.outbox(fx.commands_topic + ".dlq").size() == 1);
+}
+
+TEST_CASE("a command left mid-send by a crash is resumed, counting the earlier try") {
+  Fixture fx;
+  const auto id = new_id();
+  const auto msg =
+      fx.command(events::types::notification_send_text, Fixture::text_data(id, "meta", kTo, "x"));
+  // What a process killed during its first provider call leaves behind.
+  auto parsed = parse_command(*events::decode(msg.value));
+  REQUIRE(parsed.ok());
+  auto claim = fx.store->claim(*parsed, std::string("x"));
+  REQUIRE(claim.ok());
+  REQUIRE(claim->inserted);
+
+  require_ok(fx.handler->handle(msg));
+  CHECK(fx.sandbox.sends().size() == 1);
+  auto evs = fx.events();
+  REQUIRE(evs.size() == 1);
+  CHECK(data_of(evs[0])["attempts"].GetInt() == 2);
+}
+
+TEST_CASE("a crash after the last try dead-letters the command without another send") {
+  Fixture fx(0, /*max_attempts=*/2);
+  const auto id = new_id();
+  const auto msg =
+      fx.command(events::types::notification_send_text, Fixture::text_data(id, "meta", kTo, "x"));
+  auto parsed = parse_command(*events::decode(msg.value));
+  REQUIRE(parsed.ok());
+  REQUIRE(fx.store->claim(*parsed, std::string("x")).ok());
+  REQUIRE(fx.store->next_attempt(id, std::string("provider answered HTTP 502")).ok());
+
+  require_ok(fx.handler->handle(msg));
+  CHECK(fx.sandbox.counts().requests == 0);
+  auto evs = fx.events();
+  REQUIRE(evs.size() == 1);
+  CHECK(evs[0].type == kDeadType);
+  CHECK(str(data_of(evs[0])["reason"]).find("HTTP 502") != std::string::npos);
+}
+
+TEST_CASE("bad records are refused without retry so the consumer dead-letters them") {
+  Fixture fx;
+  kafka::Message junk;
+  junk.topic = fx.commands_topic;
+  junk.value = "{not json";
+  auto st = fx.handler->handle(junk);
+  REQUIRE_FALSE(st.ok());
+  CHECK_FALSE(st.error().retryable());
+
+  auto wrong_type =
+      fx.command(events::types::notification_message_sent,
+                 R"({"command_id":"0190e0a4-8000-7abc-9def-0000000c0001","provider":"meta",)"
+                 R"("instance":"1","to":"55","attempts":1,"provider_message_id":"w"})");
+  auto st2 = fx.handler->handle(wrong_type);
+  REQUIRE_FALSE(st2.ok());
+  CHECK_FALSE(st2.error().retryable());
+  CHECK(fx.sandbox.counts().requests == 0);
+}
+
+TEST_CASE("sends to one number keep to its rate") {
+  Fixture fx(/*rate_per_number=*/1);
+  for (int i = 0; i < 2; ++i) {
+    require_ok(fx.handler->handle(fx.command(events::types::notification_send_text,
+                                             Fixture::text_data(new_id(), "meta", kTo, "x"), i)));
+  }
+  require_ok(fx.handler->handle(
+      fx.command(events::types::notification_send_text,
+                 Fixture::text_data(new_id(), "meta", "5511900000000", "x"), 3)));
+  auto reqs = fx.sandbox.requests();
+  REQUIRE(reqs.size() == 3);
+  CHECK(reqs[1].at_ms - reqs[0].at_ms >= 950);  // one per second to the same number
+  CHECK(fx.events().size() == 3);
+}
+
+TEST_CASE("delivery ticks move the outbound row forward only") {
+  Fixture fx;
+  const auto id = new_id();
+  require_ok(fx.handler->handle(
+      fx.command(events::types::notification_send_text, Fixture::text_data(id, "meta", kTo, "x"))));
+  const auto wamid = fx.sandbox.sends().at(0).provider_message_id;
+  auto status = [&](const std::string& s, const std::string& provider_id,
+                    const std::string& extra = {}) {
+    const std::string data =
+        R"({"provider":"meta","instance":"106540352242922","chat_id":"5511987654321",)"
+        R"("message_id":")" +
+        provider_id + R"(","status":")" + s + R"(","timestamp":"2026-11-22T12:53:24.123Z")" +
+        extra + "}";
+    kafka::Message m;
+    m.topic = "whatsapp.status.test";
+    m.value = events::encode(
+        events::make_event(events::types::whatsapp_message_status, 1, "/lia/ingestion", "", data));
+    return fx.statuses->handle(m);
+  };
+  require_ok(status("READ", wamid));
+  CHECK(fx.row(id)->delivery_status == "READ");
+  require_ok(status("DELIVERY_ACK", wamid));  // late: ignored
+  CHECK(fx.row(id)->delivery_status == "READ");
+  require_ok(status("ERROR", wamid, R"(,"error":{"reason":"late failure"})"));  // READ stays
+  CHECK(fx.row(id)->delivery_status == "READ");
+  require_ok(status("READ", "wamid.someone-else"));  // not ours: ignored
+  // A connection update on the same topic is not a tick.
+  kafka::Message conn;
+  conn.value = events::encode(events::make_event(
+      events::types::whatsapp_connection_updated, 1, "/lia/ingestion", "",
+      R"({"provider":"evolution","instance":"lia-vendas","state":"CONNECTED","timestamp":"2026-11-22T12:53:24.123Z"})"));
+  CHECK(fx.statuses->handle(conn).ok());
+
+  const auto other = new_id();
+  require_ok(fx.handler->handle(fx.command(events::types::notification_send_text,
+                                           Fixture::text_data(other, "meta", kTo, "y"), 1)));
+  const auto wamid2 = fx.sandbox.sends().at(1).provider_message_id;
+  require_ok(status("ERROR", wamid2, R"(,"error":{"reason":"undeliverable","code":"131026"})"));
+  auto row = fx.row(other);
+  CHECK(row->delivery_status == "ERROR");
+  CHECK(row->delivery_error == "undeliverable");
+}

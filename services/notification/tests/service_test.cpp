@@ -1,0 +1,206 @@
+// The real binaries: lia-notification on its own schema and topics, lia-provider-sandbox as
+// the provider, commands in through Kafka, events out through the outbox relay.
+#include <regex>
+
+#include <catch2/catch.hpp>
+#include <signal.h>
+
+#include <lia/auth/auth.hpp>
+#include <lia/core/uuid.hpp>
+#include <lia/events/names.hpp>
+#include <lia/events/schema_registry.hpp>
+#include <lia/http/client.hpp>
+#include <lia/json/json.hpp>
+#include <lia/pg/pool.hpp>
+#include <lia/testing/testing.hpp>
+
+#include "support.hpp"
+
+using namespace lia;
+using lia::testing::Process;
+using namespace std::chrono_literals;
+
+namespace {
+
+int ready_port(const Process& p) {
+  static const std::regex ready(R"("msg":"ready","port":([0-9]+))");
+  std::smatch m;
+  const std::string out = p.output();
+  return std::regex_search(out, m, ready) ? std::stoi(m[1]) : 0;
+}
+
+int wait_ready(Process& p) {
+  REQUIRE(testing::wait_until([&] { return ready_port(p) > 0 || !p.running(); }, 60s, 50ms));
+  INFO(p.output());
+  const int port = ready_port(p);
+  REQUIRE(port > 0);
+  return port;
+}
+
+kafka::Record command_record(const std::string& topic, std::string_view type,
+                             const std::string& data) {
+  auto ev = events::make_event(type, 1, "/lia/conversation", "", data);
+  REQUIRE(events::SchemaRegistry::instance().validate(ev).ok());
+  return {topic,
+          "chat",
+          events::encode(ev),
+          {{"lia.event_id", ev.id}, {"lia.event_type", std::string(type)}}};
+}
+
+}  // namespace
+
+TEST_CASE("bad settings stop lia-notification with exit 2, naming each one") {
+  Process p({testing::binary("lia-notification")}, {{"LIA_NOTIFY_MAX_ATTEMPTS", "0"},
+                                                    {"LIA_NOTIFY_RATE_PER_NUMBER", "fast"},
+                                                    {"LIA_META_GRAPH_URL", "graph.facebook.com"},
+                                                    {"LIA_JWT_SECRET", ""}});
+  REQUIRE(p.wait(20s) == std::optional<int>(2));
+  const auto out = p.output();
+  INFO(out);
+  CHECK(out.find("LIA_NOTIFY_MAX_ATTEMPTS: must be between 1 and 20, got 0") != std::string::npos);
+  CHECK(out.find("LIA_NOTIFY_RATE_PER_NUMBER: expected an integer, got 'fast'") !=
+        std::string::npos);
+  CHECK(out.find("LIA_META_GRAPH_URL") != std::string::npos);
+  CHECK(out.find("LIA_JWT_SECRET: is required but not set") != std::string::npos);
+}
+
+TEST_CASE("lia-notification sends commands from Kafka through the sandbox and reports them") {
+  const auto schema = testing::unique_name("notification_svc");
+  const auto commands = testing::unique_name("notification_commands");
+  const auto events_topic = testing::unique_name("notification_events");
+  const auto statuses = testing::unique_name("whatsapp_status");
+
+  Process sandbox({testing::binary("lia-provider-sandbox")},
+                  {{"LIA_HTTP_PORT", "0"},
+                   {"LIA_SANDBOX_META_TOKEN", "meta-token"},
+                   {"LIA_SANDBOX_EVOLUTION_APIKEY", "evo-key"}});
+  const std::string provider = "http://127.0.0.1:" + std::to_string(wait_ready(sandbox));
+
+  const std::map<std::string, std::string> env{{"LIA_HTTP_PORT", "0"},
+                                               {"LIA_PG_URL", testing::pg_url()},
+                                               {"LIA_KAFKA_BOOTSTRAP", testing::kafka_bootstrap()},
+                                               {"LIA_NOTIFY_SCHEMA", schema},
+                                               {"LIA_NOTIFY_COMMANDS_TOPIC", commands},
+                                               {"LIA_NOTIFY_EVENTS_TOPIC", events_topic},
+                                               {"LIA_NOTIFY_STATUS_TOPIC", statuses},
+                                               {"LIA_NOTIFY_CONSUMERS", "2"},
+                                               {"LIA_META_GRAPH_URL", provider + "/v21.0"},
+                                               {"LIA_META_ACCESS_TOKEN", "meta-token"},
+                                               {"LIA_EVOLUTION_URL", provider},
+                                               {"LIA_EVOLUTION_APIKEY", "evo-key"},
+                                               {"LIA_JWT_SECRET", "jwt-secret"},
+                                               {"LIA_NOTIFY_BACKOFF_MS", "20"}};
+  {
+    Process migrate({testing::binary("lia-notification"), "--migrate"}, env);
+    INFO(migrate.output());
+    REQUIRE(migrate.wait(60s) == std::optional<int>(0));
+  }
+
+  // Commands first (the topics exist before the service subscribes).
+  auto producer = kafka::Producer::create({testing::kafka_bootstrap()});
+  REQUIRE(producer.ok());
+  const auto meta_id = core::Uuid::v7().str();
+  const auto evo_id = core::Uuid::v7().str();
+  for (const auto& rec : {command_record(commands, events::types::notification_send_text,
+                                         notification::test::Fixture::text_data(
+                                             meta_id, "meta", "5511987654321", "Olá!")),
+                          command_record(commands, events::types::notification_send_text,
+                                         notification::test::Fixture::text_data(
+                                             evo_id, "evolution", "5511911112222", "Oi!"))}) {
+    auto d = (*producer)->produce(rec).get();
+    REQUIRE(d.ok());
+  }
+
+  Process svc({testing::binary("lia-notification")}, env);
+  const int port = wait_ready(svc);
+  CHECK(svc.output().find("meta-token") == std::string::npos);  // secrets never logged
+
+  // Both outcomes arrive on the events topic, each valid against its schema.
+  std::mutex mu;
+  std::map<std::string, events::CloudEvent> sent;
+  auto consumer = kafka::Consumer::create(
+      notification::test::consumer_config(events_topic),
+      [&](const kafka::Message& m) {
+        auto ev = events::decode(m.value);
+        REQUIRE(ev.ok());
+        REQUIRE(events::SchemaRegistry::instance().validate(*ev).ok());
+        auto d = json::parse(ev->data);
+        std::lock_guard lock(mu);
+        sent[std::string((*d)["command_id"].GetString())] = *ev;
+        return core::ok();
+      },
+      nullptr);
+  REQUIRE(consumer.ok());
+  (*consumer)->start();
+  const bool both = testing::wait_until(
+      [&] {
+        std::lock_guard lock(mu);
+        return sent.size() == 2;
+      },
+      90s, 100ms);
+  INFO(svc.output());
+  REQUIRE(both);
+  (*consumer)->close();
+  CHECK(sent[meta_id].type == std::string(events::types::notification_message_sent));
+  CHECK(sent[evo_id].type == std::string(events::types::notification_message_sent));
+
+  http::Client client;
+  auto list = client.get(provider + "/sandbox/sends");
+  REQUIRE(list.ok());
+  auto sends = json::parse(list->body);
+  REQUIRE(sends.ok());
+  CHECK((*sends)["sends"].Size() == 2);
+  std::string wamid;
+  for (const auto& s : (*sends)["sends"].GetArray()) {
+    if (std::string(s["provider"].GetString()) == "meta")
+      wamid = s["provider_message_id"].GetString();
+  }
+  REQUIRE(!wamid.empty());
+
+  // A READ tick for the Meta message moves its record.
+  const std::string status =
+      R"({"provider":"meta","instance":"106540352242922","chat_id":"5511987654321",)"
+      R"("message_id":")" +
+      wamid + R"(","status":"READ","timestamp":"2026-11-22T12:53:24.123Z"})";
+  auto tick =
+      events::make_event(events::types::whatsapp_message_status, 1, "/lia/ingestion", "", status);
+  REQUIRE((*producer)
+              ->produce({statuses, "106540352242922:5511987654321", events::encode(tick), {}})
+              .get()
+              .ok());
+
+  auth::Claims claims{"0190e0a4-0000-7000-8000-000000000001", "sup", auth::Role::supervisor,
+                      core::SystemClock::instance().now_ms() / 1000,
+                      core::SystemClock::instance().now_ms() / 1000 + 600};
+  http::ClientRequest get{
+      .method = "GET",
+      .url = "http://127.0.0.1:" + std::to_string(port) + "/api/outbound/" + meta_id,
+      .headers = {{"Authorization", "Bearer " + auth::sign_jwt(claims, "jwt-secret")}}};
+  std::string body;
+  const bool read = testing::wait_until(
+      [&] {
+        auto res = client.request(get);
+        if (!res.ok() || res->status != 200) return false;
+        body = res->body;
+        return body.find("\"delivery_status\":\"READ\"") != std::string::npos;
+      },
+      60s, 200ms);
+  INFO(body);
+  CHECK(read);
+
+  auto metrics = client.get("http://127.0.0.1:" + std::to_string(port) + "/metrics");
+  REQUIRE(metrics.ok());
+  CHECK(metrics->body.find("lia_notification_sends_total{provider=\"meta\",outcome=\"sent\"} 1") !=
+        std::string::npos);
+
+  svc.signal(SIGTERM);
+  CHECK(svc.wait(40s) == std::optional<int>(0));
+  sandbox.signal(SIGTERM);
+  CHECK(sandbox.wait(10s) == std::optional<int>(0));
+
+  lia::pg::PoolConfig pc;
+  pc.url = testing::pg_url();
+  auto pool = lia::pg::Pool::create(pc);
+  REQUIRE(pool.ok());
+  (void)(*pool)->exec("DROP SCHEMA IF EXISTS " + schema + " CASCADE");
+}

@@ -1,0 +1,60 @@
+#pragma once
+// The event side of nps_gamification: each consumed event is applied in one transaction
+// with its inbox claim and the events it owes (outbox).
+//
+//   conversation.resolved       -> survey row + send_text + engagement.survey.sent, and the
+//                                  agent's resolution in the ranking's read model
+//   conversation.message.stored -> (route survey, customer, inbound) a score within the
+//                                  window of an unanswered survey: satisfaction_feedback +
+//                                  engagement.score.recorded + a thank-you send_text
+//   conversation.reopened       -> the last resolution of the conversation counts as reopened
+//   notification.message.failed / dead_lettered -> a survey that could not be sent is logged
+//                                  and flagged (send_failed_at, send_error)
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <lia/core/clock.hpp>
+#include <lia/core/result.hpp>
+#include <lia/events/cloud_event.hpp>
+#include <lia/kafka/kafka.hpp>
+#include <lia/pg/pool.hpp>
+
+namespace lia::nps_gamification {
+
+struct Settings {
+  std::string jwt_secret;                // LIA_JWT_SECRET
+  std::string survey_text;               // LIA_NPS_SURVEY_TEXT
+  std::chrono::hours survey_window{24};  // LIA_NPS_WINDOW_HOURS
+  // A problem Env cannot express (App::start refuses to start with it).
+  std::optional<std::string> problem;
+};
+
+class EventHandlers {
+ public:
+  EventHandlers(std::shared_ptr<pg::Pool> pool, std::string schema, Settings settings,
+                const core::Clock& clock = core::SystemClock::instance());
+
+  // The consumer's handler (conversation.events.v1 and notification.events.v1). Records of
+  // types this service does not use are acknowledged without decoding; bad records are
+  // non-retryable errors (dead-lettered), database trouble retryable.
+  core::Status handle(const kafka::Message& message) const;
+
+  // One decoded event (tests call these directly). `consumer` names the inbox entry.
+  core::Status on_event(const events::CloudEvent& event) const;
+  core::Status on_resolved(const events::CloudEvent& event) const;
+  core::Status on_message_stored(const events::CloudEvent& event) const;
+  core::Status on_reopened(const events::CloudEvent& event) const;
+  core::Status on_send_failure(const events::CloudEvent& event) const;
+
+ private:
+  std::shared_ptr<pg::Pool> pool_;
+  std::string schema_;  // as given (outbox/inbox helpers quote it themselves)
+  std::string q_;       // quoted, for SQL text
+  Settings settings_;
+  const core::Clock& clock_;
+};
+
+}  // namespace lia::nps_gamification

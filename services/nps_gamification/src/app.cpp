@@ -1,0 +1,50 @@
+#include <lia/events/names.hpp>
+#include <lia/nps_gamification/app.hpp>
+#include <lia/nps_gamification/messages.hpp>
+
+namespace lia::nps_gamification {
+
+runtime::ServiceSpec spec() {
+  runtime::ServiceSpec s;
+  s.name = kServiceName;
+  s.default_port = 8083;
+  s.schema = kDefaultSchema;
+  s.migrations = migrations();
+  s.outbox = true;
+  return s;
+}
+
+Settings read_settings(core::Env& env) {
+  Settings s;
+  s.jwt_secret = env.secret("LIA_JWT_SECRET");
+  s.survey_text = env.string("LIA_NPS_SURVEY_TEXT", kDefaultSurveyText);
+  if (s.survey_text.empty()) s.survey_text = kDefaultSurveyText;
+  if (s.survey_text.size() > 4096) {
+    // The command carries at most 4096 bytes of text (App::start refuses to start).
+    s.problem = "LIA_NPS_SURVEY_TEXT: must be at most 4096 bytes";
+  }
+  s.survey_window = std::chrono::hours{env.integer("LIA_NPS_WINDOW_HOURS", 24, 1, 168)};
+  return s;
+}
+
+void App::configure(core::Env& env) {
+  settings_ = read_settings(env);
+}
+
+core::Status App::start(runtime::Context& ctx) {
+  const std::string schema = ctx.spec().schema;
+  api_ = std::make_unique<Api>(ctx.pool(), schema, settings_.jwt_secret);
+  api_->add_routes(ctx.router());
+  handlers_ = std::make_shared<EventHandlers>(ctx.pool(), schema, settings_);
+  auto handlers = handlers_;
+  ctx.add_consumer({.topics = {std::string(events::topics::conversation_events),
+                               std::string(events::topics::notification_events)},
+                    .handler = [handlers](const kafka::Message& m) { return handlers->handle(m); },
+                    .group = kConsumerGroup});
+  if (settings_.problem) return core::Error(core::Errc::invalid_argument, *settings_.problem);
+  ctx.log().info("nps_gamification started",
+                 {core::f::num("survey_window_hours", settings_.survey_window.count())});
+  return {};
+}
+
+}  // namespace lia::nps_gamification

@@ -1,0 +1,296 @@
+#include <algorithm>
+
+#include <lia/core/log.hpp>
+#include <lia/core/uuid.hpp>
+#include <lia/domain/nps.hpp>
+#include <lia/events/names.hpp>
+#include <lia/nps_gamification/handlers.hpp>
+#include <lia/nps_gamification/messages.hpp>
+#include <lia/pg/outbox.hpp>
+#include <lia/pg/tx.hpp>
+#include <lia/runtime/events.hpp>
+
+namespace lia::nps_gamification {
+namespace {
+
+using core::Errc;
+using core::Error;
+namespace f = core::f;
+namespace types = events::types;
+namespace topics = events::topics;
+
+const std::string kConversationInbox = "nps_gamification.conversation.events.v1";
+
+core::SysTime from_ms(std::int64_t ms) {
+  return core::SysTime{
+      std::chrono::duration_cast<core::SysTime::duration>(std::chrono::milliseconds{ms})};
+}
+
+// Bad event data (it passed the schema, so this is rare): dead-letter it.
+Error bad_data(const events::CloudEvent& ev, const Error& e) {
+  return Error(Errc::invalid_argument, "event " + ev.type + " " + ev.id + ": " + e.message(),
+               false);
+}
+
+core::Status publish(pg::Tx& tx, const std::string& schema, std::string_view topic,
+                     std::string_view type, const ChatRef& chat, std::string data,
+                     const core::Clock& clock) {
+  auto r = runtime::publish(tx, schema, kServiceName,
+                            {.topic = std::string(topic),
+                             .key = events::chat_key(chat.instance, chat.chat_id),
+                             .type = std::string(type),
+                             .subject = chat.conversation_id,
+                             .data = std::move(data)},
+                            clock);
+  if (!r) return r.error();
+  return {};
+}
+
+}  // namespace
+
+EventHandlers::EventHandlers(std::shared_ptr<pg::Pool> pool, std::string schema, Settings settings,
+                             const core::Clock& clock)
+    : pool_(std::move(pool)),
+      schema_(std::move(schema)),
+      q_(pg::quote_ident(schema_)),
+      settings_(std::move(settings)),
+      clock_(clock) {}
+
+core::Status EventHandlers::handle(const kafka::Message& message) const {
+  // Skip what this service does not use without paying for decoding and validation: the
+  // type header the outbox relay sets, and for stored messages the route (a message routed
+  // to the survey carries the JSON string "survey" somewhere in its value).
+  if (const std::string* type = message.header("lia.event_type")) {
+    if (*type == types::conversation_message_stored) {
+      if (message.value.find("\"survey\"") == std::string::npos) return {};
+    } else if (*type != types::conversation_resolved && *type != types::conversation_reopened &&
+               *type != types::notification_message_failed &&
+               *type != types::notification_message_dead_lettered) {
+      return {};
+    }
+  }
+  auto ev = runtime::decode_event(message);
+  if (!ev) return ev.error();
+  return on_event(*ev);
+}
+
+core::Status EventHandlers::on_event(const events::CloudEvent& ev) const {
+  if (ev.type == types::conversation_resolved) return on_resolved(ev);
+  if (ev.type == types::conversation_message_stored) return on_message_stored(ev);
+  if (ev.type == types::conversation_reopened) return on_reopened(ev);
+  if (ev.type == types::notification_message_failed ||
+      ev.type == types::notification_message_dead_lettered) {
+    return on_send_failure(ev);
+  }
+  core::log().debug("event ignored", {f::id("type", ev.type), f::id("event_id", ev.id)});
+  return {};
+}
+
+core::Status EventHandlers::on_resolved(const events::CloudEvent& ev) const {
+  auto r = parse_resolved(ev.data);
+  if (!r) return bad_data(ev, r.error());
+  const auto resolved_at = parse_rfc3339(ev.time);
+  std::string survey_id;
+  auto st = pg::transact(*pool_, [&](pg::Tx& tx) -> core::Status {
+    auto fresh = pg::inbox_claim(tx, schema_, kConversationInbox, ev.id);
+    if (!fresh) return fresh.error();
+    if (!*fresh) return {};
+    const auto now = clock_.now();
+    const Survey s = make_survey(*r, now, settings_.survey_window, clock_);
+    auto ins = tx.exec("INSERT INTO " + q_ +
+                           ".surveys (survey_id, conversation_id, contact_id, provider, instance, "
+                           "chat_id, agent_id, command_id, resolved_event_id, sent_at, expires_at) "
+                           "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
+                           "ON CONFLICT (resolved_event_id) DO NOTHING",
+                       s.survey_id, s.chat.conversation_id, s.chat.contact_id, s.chat.provider,
+                       s.chat.instance, s.chat.chat_id, s.agent_id, s.command_id, ev.id, s.sent_at,
+                       s.expires_at);
+    if (!ins) return ins.error();
+    if (ins->affected() == 0) return {};
+    if (r->agent_id) {
+      auto res =
+          tx.exec("INSERT INTO " + q_ +
+                      ".agent_resolutions (event_id, conversation_id, agent_id, duration_ms, "
+                      "message_count, resolved_at) VALUES ($1, $2, $3, $4, $5, $6) "
+                      "ON CONFLICT (event_id) DO NOTHING",
+                  ev.id, r->chat.conversation_id, *r->agent_id, r->duration_ms, r->message_count,
+                  resolved_at ? *resolved_at : now);
+      if (!res) return res.error();
+    }
+    if (auto p = publish(
+            tx, schema_, topics::notification_commands, types::notification_send_text, s.chat,
+            send_text_data(s.command_id, s.chat, settings_.survey_text, s.expires_at), clock_);
+        !p) {
+      return p;
+    }
+    if (auto p = publish(tx, schema_, topics::engagement_events, types::engagement_survey_sent,
+                         s.chat, survey_sent_data(s), clock_);
+        !p) {
+      return p;
+    }
+    survey_id = s.survey_id;
+    return {};
+  });
+  if (!st) return st;
+  if (survey_id.empty()) {
+    core::log().debug("conversation.resolved already handled", {f::id("event_id", ev.id)});
+  } else {
+    core::log().info("survey sent", {f::id("survey_id", survey_id),
+                                     f::id("conversation_id", r->chat.conversation_id),
+                                     f::phone("chat_id", r->chat.chat_id)});
+  }
+  return {};
+}
+
+core::Status EventHandlers::on_message_stored(const events::CloudEvent& ev) const {
+  auto m = parse_stored(ev.data);
+  if (!m) return bad_data(ev, m.error());
+  if (!m->is_survey_reply()) return {};
+  const auto score = m->text ? domain::parse_nps_score(*m->text) : std::nullopt;
+  if (!score) {
+    // conversation reopened the conversation on it; nothing to record.
+    core::log().debug(
+        "survey reply is not a score",
+        {f::id("conversation_id", m->chat.conversation_id), f::id("event_id", ev.id)});
+    return {};
+  }
+  auto category = domain::nps_category(*score);
+  if (!category) return bad_data(ev, category.error());
+  const auto stamped = parse_rfc3339(m->timestamp);
+
+  enum class Outcome { duplicate, no_survey, expired, recorded };
+  Outcome outcome = Outcome::duplicate;
+  std::string survey_id;
+  auto st = pg::transact(*pool_, [&](pg::Tx& tx) -> core::Status {
+    outcome = Outcome::duplicate;
+    auto fresh = pg::inbox_claim(tx, schema_, kConversationInbox, ev.id);
+    if (!fresh) return fresh.error();
+    if (!*fresh) return {};
+    const auto now = clock_.now();
+    auto rows = tx.exec(
+        "SELECT survey_id::text, contact_id::text, provider, instance, chat_id, "
+        "agent_id::text, command_id::text, "
+        "(extract(epoch from sent_at) * 1000)::bigint, "
+        "(extract(epoch from expires_at) * 1000)::bigint FROM " +
+            q_ +
+            ".surveys WHERE conversation_id = $1 AND answered_at IS NULL "
+            "ORDER BY sent_at DESC LIMIT 1 FOR UPDATE",
+        m->chat.conversation_id);
+    if (!rows) return rows.error();
+    if (rows->empty()) {
+      outcome = Outcome::no_survey;
+      return {};
+    }
+    const auto row = (*rows)[0];
+    Survey s;
+    s.survey_id = row.get<std::string>(0);
+    s.chat = {m->chat.conversation_id, row.get<std::string>(1), row.get<std::string>(2),
+              row.get<std::string>(3), row.get<std::string>(4)};
+    s.agent_id = row.get<std::optional<std::string>>(5);
+    s.command_id = row.get<std::string>(6);
+    s.sent_at = from_ms(row.get<std::int64_t>(7));
+    s.expires_at = from_ms(row.get<std::int64_t>(8));
+    // The customer's time when the provider gave one, else ours. A reply stamped before the
+    // survey (clocks differ) still answers it: conversation only routes replies to the
+    // survey after it learned that the survey was sent.
+    const auto reply_at = std::max(stamped ? *stamped : now, s.sent_at);
+    if (reply_at > s.expires_at) {
+      outcome = Outcome::expired;
+      return {};
+    }
+    const bool detractor = *category == domain::NpsCategory::detractor;
+    auto ins =
+        tx.exec("INSERT INTO " + q_ +
+                    ".satisfaction_feedback (id, survey_id, conversation_id, agent_id, "
+                    "nps_score, category, handling_status, created_at) "
+                    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (survey_id) DO NOTHING",
+                core::Uuid::v7(clock_).str(), s.survey_id, s.chat.conversation_id, s.agent_id,
+                *score, domain::to_string(*category),
+                detractor ? std::optional<std::string>("pending") : std::nullopt, now);
+    if (!ins) return ins.error();
+    auto upd = tx.exec("UPDATE " + q_ + ".surveys SET answered_at = $2 WHERE survey_id = $1",
+                       s.survey_id, now);
+    if (!upd) return upd.error();
+    if (auto p = publish(tx, schema_, topics::engagement_events, types::engagement_score_recorded,
+                         s.chat, score_recorded_data(s, *score, *category), clock_);
+        !p) {
+      return p;
+    }
+    if (auto p = publish(tx, schema_, topics::notification_commands, types::notification_send_text,
+                         s.chat,
+                         send_text_data(core::Uuid::v7(clock_).str(), s.chat,
+                                        thank_you_text(*category), std::nullopt),
+                         clock_);
+        !p) {
+      return p;
+    }
+    survey_id = s.survey_id;
+    outcome = Outcome::recorded;
+    return {};
+  });
+  if (!st) return st;
+  switch (outcome) {
+    case Outcome::recorded:
+      core::log().info(
+          "nps score recorded",
+          {f::id("survey_id", survey_id), f::id("conversation_id", m->chat.conversation_id),
+           f::num("score", *score), f::id("category", std::string(domain::to_string(*category)))});
+      break;
+    case Outcome::expired:
+      core::log().info(
+          "survey reply after the window, not recorded",
+          {f::id("conversation_id", m->chat.conversation_id), f::id("event_id", ev.id)});
+      break;
+    case Outcome::no_survey:
+      core::log().info(
+          "survey reply without an open survey, not recorded",
+          {f::id("conversation_id", m->chat.conversation_id), f::id("event_id", ev.id)});
+      break;
+    case Outcome::duplicate:
+      core::log().debug("message.stored already handled", {f::id("event_id", ev.id)});
+      break;
+  }
+  return {};
+}
+
+core::Status EventHandlers::on_reopened(const events::CloudEvent& ev) const {
+  auto conversation = parse_reopened_conversation(ev.data);
+  if (!conversation) return bad_data(ev, conversation.error());
+  return pg::transact(*pool_, [&](pg::Tx& tx) -> core::Status {
+    auto fresh = pg::inbox_claim(tx, schema_, kConversationInbox, ev.id);
+    if (!fresh) return fresh.error();
+    if (!*fresh) return {};
+    auto upd = tx.exec("UPDATE " + q_ +
+                           ".agent_resolutions SET reopened = true WHERE event_id = "
+                           "(SELECT event_id FROM " +
+                           q_ +
+                           ".agent_resolutions WHERE conversation_id = $1 "
+                           "ORDER BY resolved_at DESC LIMIT 1)",
+                       *conversation);
+    if (!upd) return upd.error();
+    core::log().debug("conversation reopened", {f::id("conversation_id", *conversation),
+                                                f::num("resolutions_flagged", upd->affected())});
+    return {};
+  });
+}
+
+core::Status EventHandlers::on_send_failure(const events::CloudEvent& ev) const {
+  auto outcome = parse_send_failure(ev.data);
+  if (!outcome) return bad_data(ev, outcome.error());
+  // Idempotent: flags the survey once; commands that are not surveys match nothing.
+  auto rows = pool_->exec("UPDATE " + q_ +
+                              ".surveys SET send_failed_at = $2, send_error = $3 "
+                              "WHERE command_id = $1 AND send_failed_at IS NULL "
+                              "RETURNING survey_id::text, conversation_id::text",
+                          outcome->command_id, clock_.now(), outcome->reason);
+  if (!rows) return rows.error();
+  if (!rows->empty()) {
+    core::log().warn("survey could not be sent",
+                     {f::id("survey_id", (*rows)[0].get<std::string>(0)),
+                      f::id("conversation_id", (*rows)[0].get<std::string>(1)),
+                      f::id("command_id", outcome->command_id), f::str("reason", outcome->reason)});
+  }
+  return {};
+}
+
+}  // namespace lia::nps_gamification

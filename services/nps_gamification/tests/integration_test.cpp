@@ -1,0 +1,578 @@
+// nps_gamification against the real PostgreSQL: the handlers and the API on a throwaway
+// schema migrated like production, time driven by a ManualClock.
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include <catch2/catch.hpp>
+
+#include <lia/auth/auth.hpp>
+#include <lia/core/uuid.hpp>
+#include <lia/events/cloud_event.hpp>
+#include <lia/events/names.hpp>
+#include <lia/events/schema_registry.hpp>
+#include <lia/json/json.hpp>
+#include <lia/kafka/kafka.hpp>
+#include <lia/nps_gamification/api.hpp>
+#include <lia/nps_gamification/app.hpp>
+#include <lia/nps_gamification/handlers.hpp>
+#include <lia/nps_gamification/messages.hpp>
+#include <lia/pg/migrate.hpp>
+#include <lia/pg/outbox_relay.hpp>
+#include <lia/pg/pool.hpp>
+#include <lia/runtime/events.hpp>
+#include <lia/testing/testing.hpp>
+
+using namespace lia;
+using namespace lia::nps_gamification;
+using namespace std::chrono_literals;
+namespace types = lia::events::types;
+
+namespace {
+
+const std::string kSecret = "integration-secret";
+
+core::SysTime at(const char* text) {
+  auto t = parse_rfc3339(text);
+  REQUIRE(t.ok());
+  return *t;
+}
+
+json::Document parse(const std::string& text) {
+  auto d = json::parse(text);
+  if (!d) FAIL(d.error().message() + ": " + text);
+  return std::move(*d);
+}
+
+struct OutboxEvent {
+  std::string topic;
+  std::string key;
+  events::CloudEvent event;
+  json::Document data;
+  std::string str(const char* k) const { return data[k].GetString(); }
+};
+
+struct Chat {
+  std::string conversation_id = core::Uuid::v7().str();
+  std::string contact_id = core::Uuid::v7().str();
+  std::string instance = "106540352242922";
+  std::string chat_id;
+};
+
+// A migrated throwaway schema with the handlers and the API on a manual clock.
+struct Fixture {
+  std::shared_ptr<pg::Pool> pool;
+  std::string schema = testing::unique_name("nps");
+  core::ManualClock clock{at("2026-11-10T12:00:00Z")};
+  Settings settings{.jwt_secret = kSecret,
+                    .survey_text = kDefaultSurveyText,
+                    .survey_window = std::chrono::hours{24}};
+  std::unique_ptr<EventHandlers> handlers;
+  std::unique_ptr<Api> api;
+  int phone = 0;
+
+  Fixture() {
+    auto p =
+        pg::Pool::create({.url = testing::pg_url(), .size = 3, .application_name = "nps-tests"});
+    REQUIRE(p.ok());
+    pool = *p;
+    auto m = pg::migrate_service(pool, schema, "nps_gamification", migrations());
+    if (!m) FAIL(m.error().message());
+    handlers = std::make_unique<EventHandlers>(pool, schema, settings, clock);
+    api = std::make_unique<Api>(pool, schema, kSecret, clock);
+  }
+  ~Fixture() { (void)pool->exec("DROP SCHEMA IF EXISTS " + pg::quote_ident(schema) + " CASCADE"); }
+
+  std::int64_t count(const std::string& sql_after_from) {
+    auto r = pool->exec("SELECT count(*) FROM " + pg::quote_ident(schema) + "." + sql_after_from);
+    if (!r) FAIL(r.error().message());
+    return (*r)[0].get<std::int64_t>(0);
+  }
+
+  // Every outbox event so far, decoded and validated against its schema.
+  std::vector<OutboxEvent> outbox() {
+    auto rows = pool->exec("SELECT topic, key, payload FROM " + pg::quote_ident(schema) +
+                           ".outbox ORDER BY id");
+    if (!rows) FAIL(rows.error().message());
+    std::vector<OutboxEvent> out;
+    for (const auto& r : *rows) {
+      auto ev = events::decode(r.get<std::string>(2));
+      REQUIRE(ev.ok());
+      auto valid = events::SchemaRegistry::instance().validate(*ev);
+      if (!valid) FAIL(valid.error().message());
+      out.push_back({r.get<std::string>(0), r.get<std::string>(1), *ev, parse(ev->data)});
+    }
+    return out;
+  }
+
+  Chat new_chat() {
+    Chat c;
+    c.chat_id = "55119876" + std::to_string(10000 + ++phone);
+    return c;
+  }
+
+  events::CloudEvent resolved(const Chat& c, std::optional<std::string> agent,
+                              std::int64_t duration_ms = 600000, int messages = 10) {
+    json::Writer w;
+    w.begin_object()
+        .field("conversation_id", c.conversation_id)
+        .field("contact_id", c.contact_id)
+        .field("provider", "meta")
+        .field("instance", c.instance)
+        .field("chat_id", c.chat_id)
+        .field("resolved_by", "agent")
+        .field("agent_user_id", agent)
+        .field("duration_ms", duration_ms)
+        .field("message_count", messages)
+        .end_object();
+    return events::make_event(types::conversation_resolved, 1, "/lia/conversation",
+                              c.conversation_id, w.take(), clock);
+  }
+
+  events::CloudEvent reply(const Chat& c, const std::string& text, const char* route = "survey") {
+    json::Writer w;
+    w.begin_object()
+        .field("conversation_id", c.conversation_id)
+        .field("contact_id", c.contact_id)
+        .field("provider", "meta")
+        .field("instance", c.instance)
+        .field("chat_id", c.chat_id)
+        .field("message_id", core::Uuid::v7().str())
+        .field("provider_message_id", "wamid." + core::Uuid::v4().str())
+        .field("direction", "inbound")
+        .field("author", "customer")
+        .field("kind", "text")
+        .field("text", text)
+        .field("route", route)
+        .field("timestamp", core::format_rfc3339(clock.now()))
+        .end_object();
+    return events::make_event(types::conversation_message_stored, 1, "/lia/conversation",
+                              c.conversation_id, w.take(), clock);
+  }
+
+  events::CloudEvent reopened(const Chat& c) {
+    json::Writer w;
+    w.begin_object()
+        .field("conversation_id", c.conversation_id)
+        .field("contact_id", c.contact_id)
+        .field("provider", "meta")
+        .field("instance", c.instance)
+        .field("chat_id", c.chat_id)
+        .field("mode", "ai")
+        .field("reason", "customer_message")
+        .end_object();
+    return events::make_event(types::conversation_reopened, 1, "/lia/conversation",
+                              c.conversation_id, w.take(), clock);
+  }
+
+  void apply(const events::CloudEvent& ev) {
+    auto st = handlers->on_event(ev);
+    if (!st) FAIL(st.error().describe());
+  }
+
+  // Resolves a new conversation credited to `agent` and answers its survey with `score`.
+  Chat resolve_and_score(const std::string& agent, const std::string& score,
+                         std::int64_t duration_ms = 600000, int messages = 10) {
+    Chat c = new_chat();
+    apply(resolved(c, agent, duration_ms, messages));
+    clock.advance(1min);
+    apply(reply(c, score));
+    return c;
+  }
+
+  http::Request request(const std::string& method, auth::Role role) const {
+    auth::Claims claims;
+    claims.subject = "0190e0a4-7b2c-7def-8123-00000000ad01";
+    claims.username = "tester";
+    claims.role = role;
+    claims.issued_at = std::chrono::duration_cast<std::chrono::seconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+    claims.expires_at = claims.issued_at + 600;
+    http::Request req;
+    req.method = method;
+    req.headers.add("Authorization", "Bearer " + auth::sign_jwt(claims, kSecret));
+    return req;
+  }
+};
+
+const std::string kAgentA = "0190e0a4-7b2c-7def-8123-0000000a6e0a";
+const std::string kAgentB = "0190e0a4-7b2c-7def-8123-0000000a6e0b";
+const std::string kAgentC = "0190e0a4-7b2c-7def-8123-0000000a6e0c";
+
+}  // namespace
+
+TEST_CASE("a resolved conversation gets a survey row, its send_text and survey.sent, once") {
+  Fixture fx;
+  const Chat c = fx.new_chat();
+  const auto ev = fx.resolved(c, kAgentA);
+  fx.apply(ev);
+
+  auto rows = fx.pool->exec(
+      "SELECT survey_id::text, command_id::text, chat_id, instance, "
+      "(extract(epoch from expires_at - sent_at))::bigint, answered_at IS NULL "
+      "FROM " +
+      pg::quote_ident(fx.schema) + ".surveys");
+  REQUIRE(rows.ok());
+  REQUIRE(rows->size() == 1);
+  const std::string survey_id = (*rows)[0].get<std::string>(0);
+  const std::string command_id = (*rows)[0].get<std::string>(1);
+  CHECK((*rows)[0].get<std::string>(2) == c.chat_id);
+  CHECK((*rows)[0].get<std::int64_t>(4) == 24 * 3600);
+  CHECK((*rows)[0].get<bool>(5));
+
+  auto out = fx.outbox();
+  REQUIRE(out.size() == 2);
+  const auto& cmd = out[0];
+  CHECK(cmd.topic == "notification.commands.v1");
+  CHECK(cmd.event.type == types::notification_send_text);
+  CHECK(cmd.key == events::chat_key(c.instance, c.chat_id));
+  CHECK(cmd.str("command_id") == command_id);
+  CHECK(cmd.str("to") == c.chat_id);
+  CHECK(cmd.str("provider") == "meta");
+  CHECK(cmd.str("instance") == c.instance);
+  CHECK(cmd.str("text") == kDefaultSurveyText);
+  CHECK(cmd.str("conversation_id") == c.conversation_id);
+  const auto& sent = out[1];
+  CHECK(sent.topic == "engagement.events.v1");
+  CHECK(sent.event.type == types::engagement_survey_sent);
+  CHECK(sent.key == events::chat_key(c.instance, c.chat_id));
+  CHECK(sent.event.subject == c.conversation_id);
+  CHECK(sent.str("survey_id") == survey_id);
+  CHECK(sent.str("command_id") == command_id);
+  CHECK(sent.str("expires_at") == "2026-11-11T12:00:00.000Z");
+  CHECK(sent.str("agent_user_id") == kAgentA);
+  CHECK(fx.count("agent_resolutions") == 1);
+
+  // Redelivery: no second survey, no second command.
+  fx.apply(ev);
+  CHECK(fx.count("surveys") == 1);
+  CHECK(fx.outbox().size() == 2);
+  CHECK(fx.count("agent_resolutions") == 1);
+}
+
+TEST_CASE("a reply of 9 records a promoter, publishes score.recorded and thanks the customer") {
+  Fixture fx;
+  const Chat c = fx.new_chat();
+  fx.apply(fx.resolved(c, kAgentA));
+  fx.clock.advance(2h);
+  fx.apply(fx.reply(c, "9"));
+
+  auto rows = fx.pool->exec("SELECT nps_score, category, handling_status, agent_id::text FROM " +
+                            pg::quote_ident(fx.schema) + ".satisfaction_feedback");
+  REQUIRE(rows.ok());
+  REQUIRE(rows->size() == 1);
+  CHECK((*rows)[0].get<int>(0) == 9);
+  CHECK((*rows)[0].get<std::string>(1) == "promoter");
+  CHECK((*rows)[0].is_null(2));
+  CHECK((*rows)[0].get<std::string>(3) == kAgentA);
+  CHECK(fx.count("surveys WHERE answered_at IS NOT NULL") == 1);
+
+  auto out = fx.outbox();
+  REQUIRE(out.size() == 4);
+  CHECK(out[2].event.type == types::engagement_score_recorded);
+  CHECK(out[2].topic == "engagement.events.v1");
+  CHECK(out[2].data["score"].GetInt() == 9);
+  CHECK(out[2].str("category") == "promoter");
+  CHECK(out[2].str("survey_id") == out[1].str("survey_id"));
+  CHECK(out[2].key == events::chat_key(c.instance, c.chat_id));
+  CHECK(out[3].event.type == types::notification_send_text);
+  CHECK(out[3].str("text") == thank_you_text(domain::NpsCategory::promoter));
+  CHECK(out[3].str("to") == c.chat_id);
+  CHECK(out[3].str("command_id") != out[0].str("command_id"));
+}
+
+TEST_CASE("a reply of 3 records a detractor whose handling is pending") {
+  Fixture fx;
+  const Chat c = fx.new_chat();
+  fx.apply(fx.resolved(c, kAgentB));
+  fx.clock.advance(30min);
+  fx.apply(fx.reply(c, "nota 3"));
+  auto rows = fx.pool->exec("SELECT nps_score, category, handling_status FROM " +
+                            pg::quote_ident(fx.schema) + ".satisfaction_feedback");
+  REQUIRE(rows.ok());
+  REQUIRE(rows->size() == 1);
+  CHECK((*rows)[0].get<int>(0) == 3);
+  CHECK((*rows)[0].get<std::string>(1) == "detractor");
+  CHECK((*rows)[0].get<std::string>(2) == "pending");
+  auto out = fx.outbox();
+  REQUIRE(out.size() == 4);
+  CHECK(out[2].str("category") == "detractor");
+  CHECK(out[3].str("text") == thank_you_text(domain::NpsCategory::detractor));
+}
+
+TEST_CASE("a score sent twice and a redelivered reply are recorded once") {
+  Fixture fx;
+  const Chat c = fx.new_chat();
+  fx.apply(fx.resolved(c, kAgentA));
+  fx.clock.advance(5min);
+  const auto first = fx.reply(c, "10");
+  fx.apply(first);
+  fx.apply(first);  // redelivery
+  fx.clock.advance(1min);
+  fx.apply(fx.reply(c, "10"));  // the customer sends it again
+  CHECK(fx.count("satisfaction_feedback") == 1);
+  auto out = fx.outbox();
+  int recorded = 0, sends = 0;
+  for (const auto& e : out) {
+    if (e.event.type == types::engagement_score_recorded) ++recorded;
+    if (e.event.type == types::notification_send_text) ++sends;
+  }
+  CHECK(recorded == 1);
+  CHECK(sends == 2);  // the survey and one thank-you
+}
+
+TEST_CASE("a reply 25 hours after the survey is not recorded") {
+  Fixture fx;
+  const Chat c = fx.new_chat();
+  fx.apply(fx.resolved(c, kAgentA));
+  fx.clock.advance(25h);
+  fx.apply(fx.reply(c, "10"));
+  CHECK(fx.count("satisfaction_feedback") == 0);
+  CHECK(fx.count("surveys WHERE answered_at IS NULL") == 1);
+  CHECK(fx.outbox().size() == 2);
+
+  // Just inside the window it counts.
+  const Chat d = fx.new_chat();
+  fx.apply(fx.resolved(d, kAgentA));
+  fx.clock.advance(23h + 59min);
+  fx.apply(fx.reply(d, "8"));
+  CHECK(fx.count("satisfaction_feedback WHERE category = 'neutral'") == 1);
+}
+
+TEST_CASE(
+    "a survey reply that is not a score, or a message not routed to the survey, records nothing") {
+  Fixture fx;
+  const Chat c = fx.new_chat();
+  fx.apply(fx.resolved(c, kAgentA));
+  fx.clock.advance(1min);
+  fx.apply(fx.reply(c, "quero falar com um atendente"));
+  fx.apply(fx.reply(c, "10", "ai"));
+  CHECK(fx.count("satisfaction_feedback") == 0);
+  CHECK(fx.outbox().size() == 2);
+  // Without any survey for the conversation a score is ignored too.
+  const Chat lone = fx.new_chat();
+  fx.apply(fx.reply(lone, "9"));
+  CHECK(fx.count("satisfaction_feedback") == 0);
+}
+
+TEST_CASE("a survey the notification service could not send is flagged") {
+  Fixture fx;
+  const Chat c = fx.new_chat();
+  fx.apply(fx.resolved(c, kAgentA));
+  const auto out = fx.outbox();
+  json::Writer w;
+  w.begin_object()
+      .field("command_id", out[0].str("command_id"))
+      .field("provider", "meta")
+      .field("instance", c.instance)
+      .field("to", c.chat_id)
+      .field("attempts", 1)
+      .field("reason", "recipient is not a WhatsApp user")
+      .end_object();
+  fx.apply(events::make_event(types::notification_message_failed, 1, "/lia/notification", "",
+                              w.take(), fx.clock));
+  CHECK(fx.count("surveys WHERE send_failed_at IS NOT NULL AND send_error LIKE 'recipient%'") == 1);
+}
+
+TEST_CASE("GET /api/nps computes the NPS of ten feedback rows") {
+  Fixture fx;
+  for (const char* score : {"10", "10", "9", "9", "9", "8", "7", "6", "3", "0"}) {
+    fx.resolve_and_score(kAgentA, score);
+  }
+  REQUIRE(fx.count("satisfaction_feedback") == 10);
+  auto req = fx.request("GET", auth::Role::agent);
+  auto res = fx.api->nps(req);
+  REQUIRE(res.status == 200);
+  auto body = parse(res.body);
+  CHECK(body["responses"].GetInt() == 10);
+  CHECK(body["promoters"].GetInt() == 5);
+  CHECK(body["neutrals"].GetInt() == 2);
+  CHECK(body["detractors"].GetInt() == 3);
+  CHECK(body["nps"].GetInt() == 20);
+
+  req.query = {{"from", "2026-11-11"}};
+  auto later = parse(fx.api->nps(req).body);
+  CHECK(later["responses"].GetInt() == 0);
+  CHECK(later["nps"].GetInt() == 0);
+  req.query = {{"from", "2026-11-10"}, {"to", "2026-11-11T00:00:00Z"}};
+  CHECK(parse(fx.api->nps(req).body)["responses"].GetInt() == 10);
+}
+
+TEST_CASE("supervisors list and handle detractor feedback") {
+  Fixture fx;
+  fx.resolve_and_score(kAgentA, "2");
+  fx.resolve_and_score(kAgentA, "10");
+  auto list = fx.request("GET", auth::Role::supervisor);
+  list.query = {{"handling_status", "pending"}};
+  auto pending = parse(fx.api->list_feedback(list).body);
+  REQUIRE(pending["feedback"].Size() == 1);
+  const std::string id = pending["feedback"][0]["id"].GetString();
+  CHECK(std::string(pending["feedback"][0]["category"].GetString()) == "detractor");
+
+  auto patch = fx.request("PATCH", auth::Role::supervisor);
+  patch.params = {{"id", id}};
+  patch.body =
+      R"({"handling_status":"resolved","handling_notes":"Cliente recontatado","handling_score":4})";
+  auto res = fx.api->patch_feedback(patch);
+  REQUIRE(res.status == 200);
+  auto row = parse(res.body);
+  CHECK(std::string(row["handling_status"].GetString()) == "resolved");
+  CHECK(std::string(row["handling_notes"].GetString()) == "Cliente recontatado");
+  CHECK(row["handling_score"].GetInt() == 4);
+  CHECK(std::string(row["handled_by"].GetString()) == "0190e0a4-7b2c-7def-8123-00000000ad01");
+  CHECK(row["handled_at"].IsString());
+  CHECK(parse(fx.api->list_feedback(list).body)["feedback"].Size() == 0);
+
+  patch.params = {{"id", core::Uuid::v7().str()}};
+  CHECK(fx.api->patch_feedback(patch).status == 404);
+  auto all = fx.request("GET", auth::Role::admin);
+  CHECK(parse(fx.api->list_feedback(all).body)["feedback"].Size() == 2);
+}
+
+TEST_CASE("the ranking of three agents with their badges and hall of fame") {
+  Fixture fx;
+  // A: 4 resolutions, 10 s per message, scores averaging 9.5.
+  for (const char* s : {"10", "10", "9", "9"}) fx.resolve_and_score(kAgentA, s, 60000, 6);
+  // B: 2 resolutions, 5 s per message, average 7.5, one reopened afterwards (50 %).
+  fx.resolve_and_score(kAgentB, "8", 40000, 8);
+  const Chat b2 = fx.resolve_and_score(kAgentB, "7", 40000, 8);
+  fx.apply(fx.reopened(b2));
+  // C: 1 resolution, 100 s per message, a detractor.
+  fx.resolve_and_score(kAgentC, "3", 300000, 3);
+
+  auto req = fx.request("POST", auth::Role::supervisor);
+  req.query = {{"period", "2026-11"}};
+  auto res = fx.api->calculate(req);
+  REQUIRE(res.status == 200);
+  auto body = parse(res.body);
+  const auto& agents = body["agents"];
+  REQUIRE(agents.Size() == 3);
+  CHECK(std::string(agents[0]["agent_id"].GetString()) == kAgentA);
+  CHECK(agents[0]["total_score"].GetInt() == 70);
+  CHECK(agents[0]["total_conversations"].GetInt() == 4);
+  CHECK(agents[0]["success_rate"].GetInt() == 100);
+  CHECK(agents[0]["avg_response_time"].GetInt() == 10);
+  CHECK(std::string(agents[1]["agent_id"].GetString()) == kAgentB);
+  CHECK(agents[1]["total_score"].GetInt() == 59);
+  CHECK(agents[1]["success_rate"].GetInt() == 50);
+  CHECK(std::string(agents[2]["agent_id"].GetString()) == kAgentC);
+  CHECK(agents[2]["total_score"].GetInt() == 45);
+  CHECK(agents[2]["rank"].GetInt() == 3);
+
+  auto badges_of = [&](rapidjson::SizeType i) {
+    std::vector<std::string> out;
+    for (const auto& b : agents[i]["badges"].GetArray()) out.emplace_back(b["type"].GetString());
+    return out;
+  };
+  CHECK(badges_of(0) == std::vector<std::string>{"solucionador", "campeao_volume"});
+  CHECK(badges_of(1) == std::vector<std::string>{"velocista"});
+  CHECK(badges_of(2).empty());
+  CHECK(agents[1]["badges"][0]["metric"].GetInt() == 5);
+
+  REQUIRE(body["hall_of_fame"].Size() == 3);
+  CHECK(body["hall_of_fame"][0]["badges"].Size() == 2);
+  CHECK(fx.count("gamification_scores WHERE period = '2026-11'") == 3);
+  CHECK(fx.count("gamification_badges WHERE period = '2026-11'") == 3);
+  CHECK(fx.count("gamification_history WHERE period = '2026-11'") == 3);
+
+  // Recalculating replaces the period; reading the ranking gives the same answer.
+  REQUIRE(fx.api->calculate(req).status == 200);
+  CHECK(fx.count("gamification_scores") == 3);
+  auto read = fx.request("GET", auth::Role::agent);
+  read.query = {{"period", "2026-11"}};
+  auto ranking = fx.api->ranking(read);
+  REQUIRE(ranking.status == 200);
+  CHECK(parse(ranking.body)["agents"][0]["total_score"].GetInt() == 70);
+  read.query = {{"period", "2026-10"}};
+  CHECK(parse(fx.api->ranking(read).body)["agents"].Size() == 0);
+}
+
+TEST_CASE("gamification settings are read by supervisors and changed by admins, validated") {
+  Fixture fx;
+  auto get = fx.request("GET", auth::Role::supervisor);
+  auto current = parse(fx.api->get_settings(get).body);
+  CHECK(current["nps_weight"].GetInt() == 40);
+  CHECK(current["target_volume"].GetInt() == 500);
+  CHECK(std::string(current["calculation_period"].GetString()) == "monthly");
+
+  auto put = fx.request("PUT", auth::Role::admin);
+  put.body = R"({"nps_weight":50})";
+  auto bad = fx.api->put_settings(put);
+  CHECK(bad.status == 400);
+  CHECK(bad.body.find("weight") != std::string::npos);
+  put.body = R"({"colour":"blue"})";
+  CHECK(fx.api->put_settings(put).status == 400);
+  put.body = R"({"calculation_time":"25:00"})";
+  CHECK(fx.api->put_settings(put).status == 400);
+
+  put.body =
+      R"({"nps_weight":50,"volume_weight":20,"target_volume":100,"calculation_time":"6:30"})";
+  auto ok = fx.api->put_settings(put);
+  REQUIRE(ok.status == 200);
+  auto after = parse(fx.api->get_settings(get).body);
+  CHECK(after["nps_weight"].GetInt() == 50);
+  CHECK(after["volume_weight"].GetInt() == 20);
+  CHECK(after["target_volume"].GetInt() == 100);
+  CHECK(std::string(after["calculation_time"].GetString()) == "06:30");
+  CHECK(std::string(after["updated_by"].GetString()) == "0190e0a4-7b2c-7def-8123-00000000ad01");
+
+  auto by_supervisor = fx.request("PUT", auth::Role::supervisor);
+  by_supervisor.body = R"({"target_nps":9})";
+  CHECK(fx.api->put_settings(by_supervisor).status == 403);
+}
+
+TEST_CASE("the engagement migrations can be reverted and applied again") {
+  Fixture fx;
+  pg::Migrator m(fx.pool, fx.schema, "nps_gamification", migrations());
+  auto down = m.down(0);
+  REQUIRE(down.ok());
+  CHECK(*down == static_cast<int>(migrations().size()));
+  auto up = m.up();
+  REQUIRE(up.ok());
+  CHECK(fx.count("gamification_settings") == 1);
+}
+
+TEST_CASE(
+    "through the broker: records with the relay's headers reach the handler, the outbox is "
+    "published") {
+  Fixture fx;
+  auto producer =
+      kafka::Producer::create({.bootstrap = testing::kafka_bootstrap(), .client_id = "nps-test"});
+  REQUIRE(producer.ok());
+  std::shared_ptr<kafka::Producer> prod = std::move(*producer);
+  const std::string topic = testing::unique_name("nps_conv");
+
+  // An unrelated event, a stored message not for the survey, and a resolution.
+  const Chat c = fx.new_chat();
+  const Chat other = fx.new_chat();
+  auto reply_ai = fx.reply(other, "oi", "ai");
+  const events::CloudEvent records[] = {reply_ai, fx.resolved(c, kAgentA)};
+  for (const auto& ev : records) {
+    auto rec = runtime::make_record("conversation", {.topic = topic,
+                                                     .key = events::chat_key(c.instance, c.chat_id),
+                                                     .type = ev.type,
+                                                     .subject = c.conversation_id,
+                                                     .data = ev.data});
+    REQUIRE(rec.ok());
+    auto done = prod->produce(*rec).get();
+    REQUIRE(done.ok());
+  }
+  auto consumer = kafka::Consumer::create(
+      {.bootstrap = testing::kafka_bootstrap(),
+       .group_id = testing::unique_name("nps_group"),
+       .topics = {topic}},
+      [&](const kafka::Message& m) { return fx.handlers->handle(m); }, nullptr);
+  REQUIRE(consumer.ok());
+  (*consumer)->start();
+  CHECK(testing::wait_until([&] { return fx.count("surveys") == 1; }, std::chrono::seconds{30}));
+  CHECK(testing::wait_until([&] { return (*consumer)->handled() >= 2; }, std::chrono::seconds{10}));
+  (*consumer)->close();
+
+  pg::OutboxRelay relay(fx.pool, prod, fx.schema);
+  auto published = relay.publish_once();
+  REQUIRE(published.ok());
+  CHECK(*published == 2);  // the survey's send_text and survey.sent
+  CHECK(fx.count("outbox WHERE published_at IS NULL") == 0);
+}
