@@ -1,0 +1,258 @@
+// lia-demo: starts the whole suite on the local defaults and plays a scripted conversation
+// in Portuguese through it, printing a readable timeline; the suite stays up afterwards.
+//
+//   lia-demo up   --state-dir DIR --bin-dir DIR   (uses LIA_PG_URL and LIA_KAFKA_BOOTSTRAP)
+//   lia-demo down --state-dir DIR
+//
+// Every LIA_* variable in its environment is passed to the services, so pointing
+// LIA_META_GRAPH_URL or LIA_EVOLUTION_URL elsewhere sends the replies there.
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include <lia/json/writer.hpp>
+
+#include "stack.hpp"
+#include "tap.hpp"
+
+extern char** environ;  // NOLINT
+
+namespace {
+
+using namespace std::chrono_literals;
+using lia::local::Stack;
+
+const std::string kPnid = "106540352242922";
+const std::string kCustomer = "5511987654321";
+
+std::int64_t now_s() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::string arg(int argc, char** argv, const std::string& name) {
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (argv[i] == name) return argv[i + 1];
+  }
+  return {};
+}
+
+[[noreturn]] void die(const std::string& msg) {
+  std::cerr << "lia-demo: " << msg << "\n";
+  std::exit(1);  // NOLINT(concurrency-mt-unsafe)
+}
+
+int down(const std::string& state_dir) {
+  std::ifstream in(state_dir + "/pids");
+  std::string name;
+  int pid = 0;
+  int stopped = 0;
+  std::vector<int> pids;
+  while (in >> name >> pid) {
+    if (pid > 0 && ::kill(pid, SIGTERM) == 0) {
+      pids.push_back(pid);
+      ++stopped;
+    }
+  }
+  for (int i = 0; i < 100; ++i) {
+    bool any = false;
+    for (int p : pids) any = any || ::kill(p, 0) == 0;
+    if (!any) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  for (int p : pids) ::kill(p, SIGKILL);
+  std::remove((state_dir + "/pids").c_str());
+  std::cout << "lia-demo: stopped " << stopped << " processes\n";
+  return 0;
+}
+
+class Narrator {
+ public:
+  explicit Narrator(lia::local::EventTap& tap) : t0_(std::chrono::steady_clock::now()) {
+    tap.on_event([this](const lia::local::Seen& s) {
+      if (s.type == "lia.contact.upserted" || s.type == "lia.user.upserted") return;
+      std::lock_guard lock(mu_);
+      std::cout << fmt::format("  +{:7.3f}s  {}\n", std::chrono::duration<double>(s.at - t0_).count(),
+                               lia::local::describe(s))
+                << std::flush;
+    });
+  }
+  void say(const std::string& line) {
+    std::lock_guard lock(mu_);
+    std::cout << "\n" << line << "\n" << std::flush;
+  }
+
+ private:
+  std::mutex mu_;
+  std::chrono::steady_clock::time_point t0_;
+};
+
+// Waits until `n` events of `type` were seen (and prints a note when it times out).
+bool wait_for(lia::local::EventTap& tap, const std::string& type, std::size_t n, std::chrono::seconds timeout = 30s) {
+  const bool ok = tap.wait([&](const std::vector<lia::local::Seen>& all) {
+    return static_cast<std::size_t>(std::count_if(all.begin(), all.end(), [&](const auto& s) { return s.type == type; })) >= n;
+  }, timeout);
+  if (!ok) std::cout << "  (still waiting for " << type << " after " << timeout.count() << " s; moving on)\n";
+  return ok;
+}
+
+void customer_says(Stack& stack, Narrator& n, int seq, const std::string& text) {
+  n.say(fmt::format("Customer (WhatsApp): \"{}\"", text));
+  auto st = stack.post_meta(lia::local::webhooks::meta_text(kPnid, kCustomer, "Maria Oliveira",
+                                                           fmt::format("wamid.demo-{}-{}", now_s(), seq), text, now_s()));
+  if (!st || *st != 200) die("ingestion did not accept the webhook");
+}
+
+int up(int argc, char** argv) {
+  const std::string state_dir = arg(argc, argv, "--state-dir");
+  const std::string bin_dir = arg(argc, argv, "--bin-dir");
+  if (state_dir.empty() || bin_dir.empty()) die("usage: lia-demo up --state-dir DIR --bin-dir DIR");
+  const char* pg = std::getenv("LIA_PG_URL");            // NOLINT(concurrency-mt-unsafe)
+  const char* kafka = std::getenv("LIA_KAFKA_BOOTSTRAP");  // NOLINT(concurrency-mt-unsafe)
+  if (pg == nullptr || kafka == nullptr) die("LIA_PG_URL and LIA_KAFKA_BOOTSTRAP must be set (scripts/dev-stack env)");
+  down(state_dir);  // a previous run's suite, if any
+
+  lia::local::StackOptions o;
+  o.bin_dir = bin_dir;
+  o.pg_admin_url = pg;
+  o.database = "lia";
+  o.kafka_bootstrap = kafka;
+  o.work_dir = state_dir;
+  o.detach = true;
+  o.ports = {{"ingestion", 8080},        {"conversation", 8081}, {"ai_orchestration", 8082},
+             {"nps_gamification", 8083}, {"collections", 8084},  {"notification", 8085},
+             {"sandbox", 8090}};
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string kv(*e);
+    const auto eq = kv.find('=');
+    if (kv.rfind("LIA_", 0) == 0 && eq != std::string::npos && kv.rfind("LIA_DEV_", 0) != 0 &&
+        kv.rfind("LIA_BUILD_", 0) != 0 && kv.rfind("LIA_HTTP_PORT", 0) != 0) {
+      o.env[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+  }
+  // The database outlives a run, so do the secrets (the admin exists with its first password).
+  const std::string secrets_file = state_dir + "/secrets.env";
+  {
+    std::ifstream in(secrets_file);
+    std::string line;
+    while (std::getline(in, line)) {
+      const auto eq = line.find('=');
+      if (eq != std::string::npos && o.env.count(line.substr(0, eq)) == 0) o.env[line.substr(0, eq)] = line.substr(eq + 1);
+    }
+  }
+  std::cout << "Starting the suite: migrations, six services and the provider sandbox...\n" << std::flush;
+  auto started = Stack::start(o);
+  if (!started) die(started.error().describe());
+  auto& stack = **started;
+  {
+    const auto& sec = stack.secrets();
+    std::ofstream out(secrets_file);
+    out << "LIA_META_APP_SECRET=" << sec.meta_app_secret << "\nLIA_META_VERIFY_TOKEN=" << sec.meta_verify_token
+        << "\nLIA_META_ACCESS_TOKEN=" << sec.meta_access_token << "\nLIA_EVOLUTION_APIKEY=" << sec.evolution_apikey
+        << "\nLIA_JWT_SECRET=" << sec.jwt_secret << "\nLIA_ADMIN_PASSWORD=" << sec.admin_password << "\n";
+  }
+  {
+    std::ofstream pids(state_dir + "/pids");
+    for (const std::string svc : {"ingestion", "sandbox", "conversation", "ai_orchestration", "nps_gamification",
+                                  "collections", "notification"}) {
+      pids << svc << " " << stack.pid(svc) << "\n";
+    }
+  }
+  // An agent of the support department to hand over to (already there on a re-run).
+  auto admin = stack.login("admin", stack.secrets().admin_password);
+  if (!admin) die("admin login failed: " + admin.error().describe());
+  const std::string agent_password = "Suporte-" + stack.secrets().admin_password;
+  {
+    lia::json::Writer w;
+    w.begin_object().field("username", "ana").field("password", agent_password).field("full_name", "Ana Souza");
+    w.field("role", "AGENT").key("departments").begin_array().value("support").value("general").end_array().end_object();
+    auto r = stack.call("conversation", "POST", "/api/users", w.take(), *admin);
+    if (!r || (r->status != 201 && r->status != 409)) die("cannot create the demo agent");
+  }
+  auto tap = lia::local::EventTap::start(kafka, true);
+  if (!tap) die(tap.error().describe());
+  Narrator n(**tap);
+
+  n.say("=== A customer writes on WhatsApp (Meta Cloud API webhooks, signed) ===");
+  auto before = [&](const std::string& type) {
+    return (*tap)->count([&](const auto& s) { return s.type == type; });
+  };
+  const auto sent0 = before("lia.notification.message.sent");
+  customer_says(stack, n, 1, "Olá, boa tarde!");
+  wait_for(**tap, "lia.notification.message.sent", sent0 + 1);
+  std::this_thread::sleep_for(1500ms);  // let the delivery ticks arrive
+  customer_says(stack, n, 2, "Minha internet caiu desde ontem, estou sem conexão!");
+  wait_for(**tap, "lia.notification.message.sent", sent0 + 2);
+  std::this_thread::sleep_for(1000ms);
+  const auto handoffs0 = before("lia.conversation.assigned");
+  customer_says(stack, n, 3, "Já reiniciei o modem e nada. Quero falar com um atendente.");
+  wait_for(**tap, "lia.conversation.assigned", handoffs0 + 1);
+
+  n.say("=== Ana, an agent of the support department, takes over (REST API with JWT) ===");
+  auto ana = stack.login("ana", agent_password);
+  if (!ana) die("agent login failed (a previous run's agent has another password? run scripts/run --stop and delete .dev): " + ana.error().describe());
+  std::string conversation;
+  for (const auto& s : (*tap)->snapshot()) {
+    if (s.type == "lia.conversation.transferred" && s.field("chat_id") == kCustomer) conversation = s.field("conversation_id");
+  }
+  lia::json::Writer reply;
+  reply.begin_object().field("text", "Oi Maria, aqui é do suporte. Identifiquei uma falha na sua região e já normalizei sua conexão.").end_object();
+  auto r = stack.call("conversation", "POST", "/api/conversations/" + conversation + "/messages", reply.take(), *ana);
+  n.say(fmt::format("Ana replies (HTTP {})", r ? r->status : 0));
+  std::this_thread::sleep_for(1500ms);
+  auto res = stack.call("conversation", "POST", "/api/conversations/" + conversation + "/resolve", "{}", *ana);
+  n.say(fmt::format("Ana resolves the conversation (HTTP {})", res ? res->status : 0));
+  wait_for(**tap, "lia.engagement.survey.sent", 1);
+  std::this_thread::sleep_for(1000ms);
+  const auto scores0 = before("lia.engagement.score.recorded");
+  customer_says(stack, n, 4, "10");
+  wait_for(**tap, "lia.engagement.score.recorded", scores0 + 1);
+  std::this_thread::sleep_for(1500ms);
+  tap->reset();
+
+  const auto& sec = stack.secrets();
+  std::cout << fmt::format(R"(
+The suite is up and stays up:
+  ingestion (webhooks)   {}     conversation (agents API) {}
+  ai_orchestration       {}     nps_gamification          {}
+  collections            {}     notification              {}
+  provider sandbox       {}  (GET /sandbox/sends shows what was "sent" to WhatsApp)
+  logs                   {}/logs/
+  admin login            admin / {}
+
+Send your own message (Evolution API webhook):
+  curl -s -X POST {}/webhooks/evolution/messages-upsert -H 'apikey: {}' -H 'Content-Type: application/json' \
+    -d '{{"event":"messages.upsert","instance":"lia-demo","data":{{"key":{{"remoteJid":"5511999990000@s.whatsapp.net","fromMe":false,"id":"MSG-'$RANDOM'"}},"pushName":"Você","message":{{"conversation":"Quero contratar fibra"}},"messageType":"conversation","messageTimestamp":'$(date +%s)'}}}}'
+Or a Meta webhook, signed with the app secret:
+  body='...'; sig=$(printf %s "$body" | openssl dgst -sha256 -hmac '{}' | cut -d' ' -f2)
+  curl -s -X POST {}/webhooks/meta -H "X-Hub-Signature-256: sha256=$sig" -H 'Content-Type: application/json' -d "$body"
+Watch the replies:  curl -s {}/sandbox/sends
+Stop everything:    scripts/run --stop
+)",
+                           stack.url("ingestion"), stack.url("conversation"), stack.url("ai_orchestration"),
+                           stack.url("nps_gamification"), stack.url("collections"), stack.url("notification"),
+                           stack.url("sandbox"), state_dir, sec.admin_password, stack.url("ingestion"),
+                           sec.evolution_apikey, sec.meta_app_secret, stack.url("ingestion"), stack.url("sandbox"));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string mode = argc > 1 ? argv[1] : "";
+  if (mode == "up") return up(argc, argv);
+  if (mode == "down") {
+    const std::string state_dir = arg(argc, argv, "--state-dir");
+    if (state_dir.empty()) die("usage: lia-demo down --state-dir DIR");
+    return down(state_dir);
+  }
+  die("usage: lia-demo up|down --state-dir DIR [--bin-dir DIR]");
+}

@@ -1,0 +1,179 @@
+// lia-bench-pipeline: many conversations through the full loop (webhook → ingestion →
+// conversation → ai_orchestration → conversation → notification → provider), on a suite of
+// its own. Open loop: webhooks are posted at a fixed rate whatever the suite does; the
+// latency of a message is from its webhook POST to the sandbox receiving the reply.
+//
+//   lia-bench-pipeline --bin-dir DIR --rate 500 --seconds 20 [--chats 2000] [--threads 8]
+//   (PostgreSQL from LIA_PG_URL, an admin role; the broker is started by the bench)
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include <lia/auth/auth.hpp>
+#include <lia/json/json.hpp>
+
+#include "stack.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+std::string arg(int argc, char** argv, const std::string& name, const std::string& fallback) {
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (argv[i] == name) return argv[i + 1];
+  }
+  return fallback;
+}
+
+std::int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const auto i = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1));
+  return v[i];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string bin_dir = arg(argc, argv, "--bin-dir", "");
+  const int rate = std::stoi(arg(argc, argv, "--rate", "500"));
+  const int seconds = std::stoi(arg(argc, argv, "--seconds", "20"));
+  const int chats = std::stoi(arg(argc, argv, "--chats", "2000"));
+  const int threads = std::stoi(arg(argc, argv, "--threads", "8"));
+  const char* pg = std::getenv("LIA_PG_URL");  // NOLINT(concurrency-mt-unsafe)
+  if (bin_dir.empty() || pg == nullptr || rate <= 0 || seconds <= 0 || chats <= 0 || threads <= 0) {
+    std::cerr << "usage: LIA_PG_URL=... lia-bench-pipeline --bin-dir DIR [--rate N] [--seconds N] [--chats N] [--threads N]\n";
+    return 2;
+  }
+
+  lia::local::StackOptions o;
+  o.bin_dir = bin_dir;
+  o.pg_admin_url = pg;
+  o.env["LIA_LOG_LEVEL"] = "warn";
+  o.env["LIA_PG_POOL_SIZE"] = "16";
+  o.service_env["sandbox"] = {{"LIA_SANDBOX_WEBHOOK_URL", ""}, {"LIA_SANDBOX_MAX_RECORDED", "1000000"}};
+  o.service_env["notification"] = {{"LIA_NOTIFY_RATE_PER_NUMBER", "1000"}};
+  std::cerr << "bench: starting the suite...\n";
+  auto started = lia::local::Stack::start(o);
+  if (!started) {
+    std::cerr << "bench: " << started.error().describe() << "\n";
+    return 1;
+  }
+  auto& stack = **started;
+  const std::string url = stack.url("ingestion") + "/webhooks/meta";
+  const std::string secret = stack.secrets().meta_app_secret;
+
+  // Warm-up: one message per chat of a small set, so consumer groups are joined.
+  std::cerr << "bench: warming up...\n";
+  {
+    lia::http::Client client;
+    for (int i = 0; i < 20; ++i) {
+      const auto body = lia::local::webhooks::meta_text("106540352242922", fmt::format("55119{:08}", 90000000 + i), "Warm",
+                                                        fmt::format("wamid.warm-{}", i), "Olá", wall_ms() / 1000);
+      lia::http::ClientRequest req{"POST", url, {{"X-Hub-Signature-256", "sha256=" + lia::auth::to_hex(lia::auth::hmac_sha256(secret, body))}}, body};
+      (void)client.request(req);
+    }
+    const auto deadline = Clock::now() + 60s;
+    while (Clock::now() < deadline) {
+      auto s = stack.sandbox_sends();
+      if (s && s->size() >= 20) break;
+      std::this_thread::sleep_for(200ms);
+    }
+    (void)stack.call("sandbox", "DELETE", "/sandbox/sends");
+  }
+
+  // Open-loop load: message k goes at t0 + k/rate, from chat k % chats.
+  const int total = rate * seconds;
+  std::vector<std::int64_t> posted_ms(static_cast<std::size_t>(total), 0);
+  std::vector<std::string> chat_of(static_cast<std::size_t>(total));
+  std::atomic<int> next{0};
+  std::atomic<int> failures{0};
+  const auto t0 = Clock::now() + 100ms;
+  std::cerr << fmt::format("bench: {} messages at {}/s over {} s from {} chats\n", total, rate, seconds, chats);
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&] {
+      lia::http::Client client;
+      while (true) {
+        const int k = next.fetch_add(1);
+        if (k >= total) return;
+        std::this_thread::sleep_until(t0 + std::chrono::microseconds(static_cast<std::int64_t>(k) * 1'000'000 / rate));
+        const std::string chat = fmt::format("55119{:08}", k % chats);
+        const auto body = lia::local::webhooks::meta_text("106540352242922", chat, "Cliente", fmt::format("wamid.bench-{}", k),
+                                                          "Olá, tudo bem?", wall_ms() / 1000);
+        lia::http::ClientRequest req{"POST", url, {{"X-Hub-Signature-256", "sha256=" + lia::auth::to_hex(lia::auth::hmac_sha256(secret, body))}}, body};
+        posted_ms[static_cast<std::size_t>(k)] = wall_ms();
+        chat_of[static_cast<std::size_t>(k)] = chat;
+        auto r = client.request(req);
+        if (!r || r->status != 200) failures.fetch_add(1);
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  const double post_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+
+  // Wait for the replies to drain (up to 120 s past the last post).
+  std::cerr << "bench: waiting for the replies...\n";
+  std::vector<lia::local::SandboxSend> sends;
+  const auto drain_deadline = Clock::now() + 120s;
+  std::size_t last = 0;
+  auto last_change = Clock::now();
+  while (Clock::now() < drain_deadline) {
+    auto s = stack.sandbox_sends();
+    if (s) sends = std::move(*s);
+    if (static_cast<int>(sends.size()) >= total - failures.load()) break;
+    if (sends.size() != last) {
+      last = sends.size();
+      last_change = Clock::now();
+    } else if (Clock::now() - last_change > 20s) {
+      break;
+    }
+    std::this_thread::sleep_for(500ms);
+  }
+  // The k-th send to a chat answers the k-th post from it.
+  auto r = stack.call("sandbox", "GET", "/sandbox/sends");
+  std::map<std::string, std::vector<std::int64_t>> send_times;
+  if (r) {
+    auto doc = lia::json::parse(r->body);
+    if (doc && doc->IsObject() && doc->HasMember("sends")) {
+      for (const auto& s : (*doc)["sends"].GetArray()) {
+        send_times[s["to"].GetString()].push_back(s["at_ms"].GetInt64());
+      }
+    }
+  }
+  std::map<std::string, std::size_t> seen;
+  std::vector<double> latencies;
+  std::int64_t first_post = posted_ms.empty() ? 0 : posted_ms.front();
+  std::int64_t last_send = first_post;
+  for (int k = 0; k < total; ++k) {
+    const auto& chat = chat_of[static_cast<std::size_t>(k)];
+    auto& times = send_times[chat];
+    const auto i = seen[chat]++;
+    if (i < times.size()) {
+      latencies.push_back(static_cast<double>(times[i] - posted_ms[static_cast<std::size_t>(k)]));
+      last_send = std::max(last_send, times[i]);
+    }
+  }
+  const double span = static_cast<double>(last_send - first_post) / 1000.0;
+  std::cout << fmt::format(
+      "pipeline: offered {} msg/s for {} s ({} messages, posting took {:.1f} s, {} webhook failures)\n"
+      "pipeline: {} replies sent; throughput {:.0f} msg/s (first webhook to last send: {:.1f} s)\n"
+      "pipeline: latency webhook in → provider send: p50 {:.0f} ms, p90 {:.0f} ms, p99 {:.0f} ms, max {:.0f} ms\n",
+      rate, seconds, total, post_seconds, failures.load(), latencies.size(),
+      span > 0 ? static_cast<double>(latencies.size()) / span : 0.0, span, percentile(latencies, 0.5),
+      percentile(latencies, 0.9), percentile(latencies, 0.99), latencies.empty() ? 0.0 : *std::max_element(latencies.begin(), latencies.end()));
+  stack.stop();
+  return latencies.size() == static_cast<std::size_t>(total) ? 0 : 3;
+}

@@ -1,0 +1,134 @@
+#pragma once
+// The whole suite on one machine: a development broker of its own (or a given one), a
+// database of its own inside a PostgreSQL cluster, the six services (migrated first) and
+// the WhatsApp provider sandbox, wired to each other. Used by the end-to-end tests, the
+// demo (`scripts/run`) and the pipeline benchmark.
+//
+//   auto stack = lia::local::Stack::start({.bin_dir = ..., .pg_admin_url = ...});
+//   stack->post_meta(webhooks::meta_text(...));
+//   stack->kill("conversation", SIGKILL); stack->restart("conversation");
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <lia/core/result.hpp>
+#include <lia/http/client.hpp>
+#include <lia/testing/testing.hpp>
+
+namespace lia::local {
+
+// Service names as in services/: ingestion, conversation, ai_orchestration,
+// nps_gamification, collections, notification; plus "sandbox".
+const std::vector<std::string>& service_names();
+
+// One message the sandbox accepted, as GET /sandbox/sends reports it.
+struct SandboxSend {
+  std::string provider;
+  std::string instance;
+  std::string to;
+  std::string text;
+  std::string provider_message_id;
+};
+
+struct Secrets {
+  std::string meta_app_secret;
+  std::string meta_verify_token;
+  std::string meta_access_token;
+  std::string evolution_apikey;
+  std::string jwt_secret;
+  std::string admin_password;
+};
+
+struct StackOptions {
+  std::string bin_dir;       // where lia-* are built
+  std::string pg_admin_url;  // a role that may CREATE DATABASE
+  std::string database;      // empty: a new database lia_stack_<random>, dropped by stop()
+  std::string kafka_bootstrap;  // empty: start a lia-dev-broker of our own
+  std::string work_dir;         // logs and state; empty: a new folder under /tmp
+  // Fixed ports, service -> port; a missing service gets an ephemeral one.
+  std::map<std::string, std::uint16_t> ports;
+  // Extra environment for every process (e.g. LIA_META_GRAPH_URL to send elsewhere).
+  std::map<std::string, std::string> env;
+  // Environment for one process only, e.g. {"notification", {{"LIA_NOTIFY_MAX_ATTEMPTS","2"}}}.
+  std::map<std::string, std::map<std::string, std::string>> service_env;
+  bool detach = false;  // processes outlive this object (the demo leaves the suite up)
+  std::chrono::seconds start_timeout{90};
+};
+
+class Stack {
+ public:
+  static core::Result<std::unique_ptr<Stack>> start(StackOptions options);
+  ~Stack();  // stop()s unless detached
+  Stack(const Stack&) = delete;
+  Stack& operator=(const Stack&) = delete;
+
+  std::string url(const std::string& service) const;  // http://127.0.0.1:<port>
+  std::uint16_t port(const std::string& service) const;
+  const Secrets& secrets() const { return secrets_; }
+  const std::string& kafka_bootstrap() const { return kafka_bootstrap_; }
+  const std::string& pg_url() const { return pg_url_; }  // the stack's own database
+  const std::string& work_dir() const { return options_.work_dir; }
+  int pid(const std::string& service) const;
+  std::string log(const std::string& service) const;
+
+  // Signals one process (e.g. SIGKILL mid-traffic) and starts it again on the same port.
+  void kill(const std::string& service, int sig);
+  core::Status restart(const std::string& service);
+  // Stops everything it started (SIGTERM, then SIGKILL) and drops its own database.
+  void stop();
+
+  // Posts a Meta webhook body signed with the stack's app secret. Returns the HTTP status.
+  core::Result<int> post_meta(const std::string& body, bool sign = true);
+  core::Result<int> post_evolution(const std::string& event, const std::string& body, bool with_key = true);
+  // Conversation's login; returns the JWT.
+  core::Result<std::string> login(const std::string& username, const std::string& password);
+  // JSON request to a service with an optional bearer token.
+  core::Result<http::ClientResponse> call(const std::string& service, const std::string& method,
+                                          const std::string& path, const std::string& body = {},
+                                          const std::string& token = {});
+  http::Client& client() { return client_; }
+
+  // What the provider sandbox accepted (optionally only for one recipient), and its faults.
+  core::Result<std::vector<SandboxSend>> sandbox_sends(const std::string& to = {});
+  core::Status sandbox_faults(const std::string& json_body);
+
+ private:
+  explicit Stack(StackOptions options);
+  core::Status launch(const std::string& service);
+  core::Status wait_ready(const std::string& service);
+  std::map<std::string, std::string> env_for(const std::string& service) const;
+
+  StackOptions options_;
+  Secrets secrets_;
+  std::string kafka_bootstrap_;
+  std::string pg_url_;
+  bool own_database_ = false;
+  std::unique_ptr<testing::Process> broker_;
+  std::map<std::string, std::unique_ptr<testing::Process>> procs_;
+  std::map<std::string, std::uint16_t> ports_;
+  std::map<std::string, int> generation_;
+  http::Client client_;
+  bool stopped_ = false;
+};
+
+// Webhook bodies as the providers send them.
+namespace webhooks {
+// Meta Cloud API: one text message from `from` (digits) to phone_number_id.
+std::string meta_text(const std::string& phone_number_id, const std::string& from,
+                      const std::string& name, const std::string& wamid, const std::string& text,
+                      std::int64_t unix_seconds);
+// Meta Cloud API: a status of an outbound message.
+std::string meta_status(const std::string& phone_number_id, const std::string& recipient,
+                        const std::string& wamid, const std::string& status,
+                        std::int64_t unix_seconds);
+// Evolution API messages.upsert with a plain conversation text.
+std::string evolution_text(const std::string& instance, const std::string& from,
+                           const std::string& name, const std::string& id, const std::string& text,
+                           std::int64_t unix_seconds);
+}  // namespace webhooks
+
+}  // namespace lia::local

@@ -1,0 +1,70 @@
+#include "support.hpp"
+
+#include <fmt/format.h>
+
+#include <lia/testing/testing.hpp>
+
+namespace lia::e2e {
+
+std::int64_t now_s() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+Suite::Suite(local::StackOptions options) {
+  options.bin_dir = testing::binary("");
+  options.bin_dir.pop_back();  // binary("") ends with '/'
+  options.pg_admin_url = testing::pg_url();
+  auto s = local::Stack::start(std::move(options));
+  if (!s) FAIL("the suite did not start: " << s.error().describe());
+  stack = std::move(s).value();
+  auto t = local::EventTap::start(stack->kafka_bootstrap());
+  if (!t) FAIL("the event tap did not start: " << t.error().describe());
+  tap = std::move(t).value();
+}
+
+Suite::~Suite() {
+  tap.reset();
+  if (stack) stack->stop();
+}
+
+std::size_t Suite::count(const std::string& type, const std::string& field, const std::string& value) const {
+  return tap->count([&](const local::Seen& s) {
+    return s.type == type && s.topic.find(".dlq") == std::string::npos && (field.empty() || s.field(field) == value);
+  });
+}
+
+void Suite::expect(std::size_t n, const std::string& type, const std::string& field, const std::string& value,
+                   std::chrono::milliseconds timeout) const {
+  const bool ok = tap->wait([&](const std::vector<local::Seen>&) { return true; }, 0ms) &&
+                  testing::wait_until([&] { return count(type, field, value) >= n; }, timeout, 50ms);
+  INFO("waiting for " << n << " x " << type << (field.empty() ? "" : " with " + field + "=" + value)
+                      << "\ntimeline:\n" << timeline());
+  REQUIRE(ok);
+}
+
+std::string Suite::first(const std::string& type, const std::string& field, const std::string& value,
+                         const std::string& wanted) const {
+  for (const auto& s : tap->snapshot()) {
+    if (s.type == type && (field.empty() || s.field(field) == value)) return s.field(wanted);
+  }
+  return {};
+}
+
+std::size_t Suite::sends_to(const std::string& to) {
+  auto sends = stack->sandbox_sends(to);
+  REQUIRE(sends.ok());
+  return sends->size();
+}
+
+std::string Suite::timeline() const {
+  std::string out;
+  const auto all = tap->snapshot();
+  if (all.empty()) return "(no events)\n";
+  const auto t0 = all.front().at;
+  for (const auto& s : all) {
+    out += fmt::format("  +{:7.3f}s  {}\n", std::chrono::duration<double>(s.at - t0).count(), local::describe(s));
+  }
+  return out;
+}
+
+}  // namespace lia::e2e

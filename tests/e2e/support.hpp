@@ -1,0 +1,39 @@
+#pragma once
+// Shared pieces of the end-to-end tests: a running suite with an event tap.
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include <catch2/catch.hpp>
+
+#include "stack.hpp"
+#include "tap.hpp"
+
+namespace lia::e2e {
+
+using namespace std::chrono_literals;
+
+struct Suite {
+  std::unique_ptr<local::Stack> stack;
+  std::unique_ptr<local::EventTap> tap;
+
+  explicit Suite(local::StackOptions options = {});
+  ~Suite();
+
+  // Events of `type` whose data field `field` equals `value` (any, when field is empty).
+  std::size_t count(const std::string& type, const std::string& field = {}, const std::string& value = {}) const;
+  // Waits until count(...) >= n; REQUIREs it.
+  void expect(std::size_t n, const std::string& type, const std::string& field = {},
+              const std::string& value = {}, std::chrono::milliseconds timeout = 45s) const;
+  // The data field of the first matching event ("" if none).
+  std::string first(const std::string& type, const std::string& field, const std::string& value,
+                    const std::string& wanted) const;
+  // Sandbox sends to one recipient.
+  std::size_t sends_to(const std::string& to);
+  std::string timeline() const;
+};
+
+std::int64_t now_s();
+
+}  // namespace lia::e2e
