@@ -1,15 +1,17 @@
 #pragma once
 // The webhook audit log, <schema>.webhook_events, written off the request path:
 //
-//   - AuditWriter: a bounded in-memory queue and a background thread that writes what the
-//     HTTP handlers saw go wrong (401, 400, items rejected, 503) in batches. When the queue
-//     is full, rows are dropped and counted (lia_ingestion_audit_dropped_total); rows still
-//     queued when the process crashes are lost. Both are accepted: the provider retries a
-//     rejected webhook anyway, and the metrics count every rejection.
-//   - AuditConsumer: a consumer (group lia-ingestion-audit) of the topics ingestion
-//     produces; it writes one `processed` row per event in batches (up to 500 rows or
-//     200 ms), and commits the batch's offsets only after the rows are written, so no
-//     accepted event misses its row (at-least-once; rows are keyed by the event id).
+//   - AuditWriter: a bounded in-memory queue and a background thread that writes rows in
+//     batches: `processed` rows recorded when Kafka acknowledges an event, and what the
+//     handlers saw go wrong (401, 400, items rejected, 503). When the queue is full, rows are
+//     dropped and counted (lia_ingestion_audit_dropped_total); rows still queued when the
+//     process crashes are lost. Both are accepted: the events are in Kafka, the provider
+//     retries a rejected webhook anyway, and the metrics count every rejection.
+//   - AuditConsumer (optional, LIA_INGESTION_AUDIT_CONSUMER): a consumer (group
+//     lia-ingestion-audit) of the topics ingestion produces that writes the `processed` rows
+//     instead, in batches (up to 500 rows or 200 ms), committing the batch's offsets only after
+//     the rows are written, so no accepted event misses its row (at-least-once; rows are keyed
+//     by the event id).
 //
 // Rows never hold personal data: no body, no phone numbers, no text; a request-level row
 // keeps the body's SHA-256 and size.

@@ -58,7 +58,7 @@ struct ClientOptions {
   std::string ca_file;      // extra CA bundle (PEM) besides the system store
   std::size_t max_idle_per_host = 8;
   std::chrono::milliseconds idle_timeout{30'000};  // pooled connections older are dropped
-  std::size_t max_response_body = 64 * 1024 * 1024;
+  std::size_t max_response_body = std::size_t{64} * 1024 * 1024;
   std::string user_agent = "lia-cortex";
 };
 
