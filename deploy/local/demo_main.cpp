@@ -19,6 +19,7 @@
 
 #include <fmt/format.h>
 
+#include <lia/core/log.hpp>
 #include <lia/json/writer.hpp>
 
 #include "stack.hpp"
@@ -112,6 +113,11 @@ void customer_says(Stack& stack, Narrator& n, int seq, const std::string& text) 
 }
 
 int up(int argc, char** argv) {
+  // The timeline is the output; the Kafka client's own info lines would only clutter it.
+  lia::core::Logger::Options lo;
+  lo.service = "lia-demo";
+  lo.level = lia::core::Level::warn;
+  lia::core::set_log(lia::core::Logger(lo));
   const std::string state_dir = arg(argc, argv, "--state-dir");
   const std::string bin_dir = arg(argc, argv, "--bin-dir");
   if (state_dir.empty() || bin_dir.empty()) die("usage: lia-demo up --state-dir DIR --bin-dir DIR");

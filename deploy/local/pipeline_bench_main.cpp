@@ -61,7 +61,6 @@ int main(int argc, char** argv) {
   lia::local::StackOptions o;
   o.bin_dir = bin_dir;
   o.pg_admin_url = pg;
-  o.env["LIA_LOG_LEVEL"] = "warn";
   o.env["LIA_PG_POOL_SIZE"] = "16";
   o.service_env["sandbox"] = {{"LIA_SANDBOX_WEBHOOK_URL", ""}, {"LIA_SANDBOX_MAX_RECORDED", "1000000"}};
   o.service_env["notification"] = {{"LIA_NOTIFY_RATE_PER_NUMBER", "1000"}};
