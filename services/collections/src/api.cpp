@@ -7,6 +7,7 @@
 #include <lia/core/uuid.hpp>
 #include <lia/json/writer.hpp>
 #include <lia/pg/tx.hpp>
+#include <lia/runtime/authorize.hpp>
 
 namespace lia::collections {
 namespace {
@@ -36,18 +37,6 @@ Response invalid(const Invalid& i) {
   if (i.target) w.field("target_index", static_cast<std::uint64_t>(*i.target));
   w.end_object().end_object();
   return Response::json(400, w.take());
-}
-
-// Every route needs SUPERVISOR or ADMIN. nullopt: allowed.
-std::optional<Response> authorize(const Request& req, const std::string& secret,
-                                  auth::Claims& claims) {
-  auto c = auth::verify_bearer(req.header("Authorization"), secret);
-  if (!c) return json_error(401, "unauthorized", c.error().message());
-  if (!auth::role_at_least(c->role, auth::Role::supervisor)) {
-    return json_error(403, "forbidden", "campaigns need the role SUPERVISOR or ADMIN");
-  }
-  claims = std::move(*c);
-  return std::nullopt;
 }
 
 std::optional<std::string> format_ms(std::optional<std::int64_t> ms) {
@@ -150,7 +139,9 @@ void Api::add_routes(http::Router& router) const {
 
 Response Api::create(const Request& req) const {
   auth::Claims claims;
-  if (auto denied = authorize(req, settings_.jwt_secret, claims)) return *denied;
+  if (auto denied = runtime::authorize(req, settings_.jwt_secret, auth::Role::supervisor, claims)) {
+    return *denied;
+  }
 
   CampaignDefaults defaults;
   defaults.provider = settings_.provider;
@@ -242,7 +233,9 @@ Response Api::create(const Request& req) const {
 
 Response Api::list(const Request& req) const {
   auth::Claims claims;
-  if (auto denied = authorize(req, settings_.jwt_secret, claims)) return *denied;
+  if (auto denied = runtime::authorize(req, settings_.jwt_secret, auth::Role::supervisor, claims)) {
+    return *denied;
+  }
   std::int64_t limit = 50, offset = 0;
   if (const std::string* l = req.query_param("limit"); l != nullptr && !l->empty()) {
     auto v = parse_int(*l, 1, 500);
@@ -287,7 +280,9 @@ Response Api::list(const Request& req) const {
 
 Response Api::get(const Request& req) const {
   auth::Claims claims;
-  if (auto denied = authorize(req, settings_.jwt_secret, claims)) return *denied;
+  if (auto denied = runtime::authorize(req, settings_.jwt_secret, auth::Role::supervisor, claims)) {
+    return *denied;
+  }
   const std::string* id = req.param("id");
   if (id == nullptr || !core::Uuid::parse(*id))
     return bad_request("the campaign id must be a UUID");
@@ -339,7 +334,9 @@ Response Api::resume(const Request& req) const {
 
 Response Api::transition(const Request& req, bool to_active) const {
   auth::Claims claims;
-  if (auto denied = authorize(req, settings_.jwt_secret, claims)) return *denied;
+  if (auto denied = runtime::authorize(req, settings_.jwt_secret, auth::Role::supervisor, claims)) {
+    return *denied;
+  }
   const std::string* id = req.param("id");
   if (id == nullptr || !core::Uuid::parse(*id))
     return bad_request("the campaign id must be a UUID");

@@ -3,6 +3,7 @@
 #include <lia/core/uuid.hpp>
 #include <lia/json/writer.hpp>
 #include <lia/notification/app.hpp>
+#include <lia/runtime/authorize.hpp>
 
 namespace lia::notification {
 namespace {
@@ -45,15 +46,9 @@ void add_routes(http::Router& router, std::shared_ptr<OutboundStore> store,
   router.add(
       "GET", "/api/outbound/{command_id}",
       [store, secret = std::move(jwt_secret)](const http::Request& req) -> http::Response {
-        auto claims = auth::verify_bearer(req.header("Authorization"), secret);
-        if (!claims) {
-          auto res = http::json_error(401, "unauthorized", claims.error().message());
-          res.headers.set("WWW-Authenticate", "Bearer");
-          return res;
-        }
-        if (!auth::role_at_least(claims->role, auth::Role::supervisor)) {
-          return http::json_error(403, "forbidden",
-                                  "this route needs the SUPERVISOR or ADMIN role");
+        auth::Claims claims;
+        if (auto denied = runtime::authorize(req, secret, auth::Role::supervisor, claims)) {
+          return *denied;
         }
         const auto* raw = req.param("command_id");
         auto id = raw != nullptr ? core::Uuid::parse(*raw) : std::nullopt;

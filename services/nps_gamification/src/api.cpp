@@ -14,6 +14,7 @@
 #include <lia/nps_gamification/api.hpp>
 #include <lia/nps_gamification/messages.hpp>
 #include <lia/pg/tx.hpp>
+#include <lia/runtime/authorize.hpp>
 
 namespace lia::nps_gamification {
 namespace {
@@ -31,20 +32,6 @@ Response db_error(const core::Error& e) {
 
 Response bad_request(std::string_view message) {
   return json_error(400, "invalid_argument", message);
-}
-
-// nullopt: allowed, claims filled. Otherwise the 401/403 answer.
-std::optional<Response> authorize(const Request& req, auth::Role need, const std::string& secret,
-                                  auth::Claims& claims) {
-  auto c = auth::verify_bearer(req.header("Authorization"), secret);
-  if (!c) return json_error(401, "unauthorized", c.error().message());
-  if (!auth::role_at_least(c->role, need)) {
-    return json_error(
-        403, "forbidden",
-        "this route needs the role " + std::string(auth::to_string(need)) + " or higher");
-  }
-  claims = std::move(*c);
-  return std::nullopt;
 }
 
 std::optional<std::string> format_ms(std::optional<std::int64_t> ms) {
@@ -288,7 +275,7 @@ void Api::add_routes(http::Router& router) const {
 
 Response Api::nps(const Request& req) const {
   auth::Claims claims;
-  if (auto denied = authorize(req, auth::Role::agent, jwt_secret_, claims)) return *denied;
+  if (auto denied = runtime::authorize(req, jwt_secret_, auth::Role::agent, claims)) return *denied;
   auto bounds = read_bounds(req);
   if (!bounds) return bad_request(bounds.error().message());
   std::optional<std::string> agent;
@@ -324,7 +311,8 @@ Response Api::nps(const Request& req) const {
 
 Response Api::list_feedback(const Request& req) const {
   auth::Claims claims;
-  if (auto denied = authorize(req, auth::Role::supervisor, jwt_secret_, claims)) return *denied;
+  if (auto denied = runtime::authorize(req, jwt_secret_, auth::Role::supervisor, claims))
+    return *denied;
   std::optional<std::string> category, handling;
   if (const std::string* c = req.query_param("category"); c != nullptr && !c->empty()) {
     if (*c != "detractor" && *c != "neutral" && *c != "promoter") {
@@ -368,7 +356,8 @@ Response Api::list_feedback(const Request& req) const {
 
 Response Api::patch_feedback(const Request& req) const {
   auth::Claims claims;
-  if (auto denied = authorize(req, auth::Role::supervisor, jwt_secret_, claims)) return *denied;
+  if (auto denied = runtime::authorize(req, jwt_secret_, auth::Role::supervisor, claims))
+    return *denied;
   const std::string* id = req.param("id");
   if (id == nullptr || !core::Uuid::parse(*id))
     return bad_request("the feedback id must be a UUID");
@@ -425,7 +414,8 @@ Response Api::patch_feedback(const Request& req) const {
 
 Response Api::calculate(const Request& req) const {
   auth::Claims claims;
-  if (auto denied = authorize(req, auth::Role::supervisor, jwt_secret_, claims)) return *denied;
+  if (auto denied = runtime::authorize(req, jwt_secret_, auth::Role::supervisor, claims))
+    return *denied;
   std::string period = period_of(clock_.now());
   if (const std::string* p = req.query_param("period"); p != nullptr && !p->empty()) period = *p;
   auto bounds = period_bounds(period);
@@ -585,7 +575,7 @@ Response Api::calculate(const Request& req) const {
 
 Response Api::ranking(const Request& req) const {
   auth::Claims claims;
-  if (auto denied = authorize(req, auth::Role::agent, jwt_secret_, claims)) return *denied;
+  if (auto denied = runtime::authorize(req, jwt_secret_, auth::Role::agent, claims)) return *denied;
   std::string period = period_of(clock_.now());
   if (const std::string* p = req.query_param("period"); p != nullptr && !p->empty()) period = *p;
   if (!period_bounds(period)) return bad_request("'period' must be YYYY-MM");
@@ -670,7 +660,8 @@ core::Result<std::string> Api::settings_json() const {
 
 Response Api::get_settings(const Request& req) const {
   auth::Claims claims;
-  if (auto denied = authorize(req, auth::Role::supervisor, jwt_secret_, claims)) return *denied;
+  if (auto denied = runtime::authorize(req, jwt_secret_, auth::Role::supervisor, claims))
+    return *denied;
   auto body = settings_json();
   if (!body) return db_error(body.error());
   return Response::json(200, *body);
@@ -678,7 +669,7 @@ Response Api::get_settings(const Request& req) const {
 
 Response Api::put_settings(const Request& req) const {
   auth::Claims claims;
-  if (auto denied = authorize(req, auth::Role::admin, jwt_secret_, claims)) return *denied;
+  if (auto denied = runtime::authorize(req, jwt_secret_, auth::Role::admin, claims)) return *denied;
   auto doc = json::parse(req.body);
   if (!doc) return bad_request(doc.error().message());
   auto body = json::Obj::root(*doc);

@@ -1,0 +1,22 @@
+#pragma once
+// The REST APIs' access check: a JWT (HS256, from conversation's login) with at least a role.
+//
+//   auth::Claims who;
+//   if (auto denied = runtime::authorize(req, jwt_secret, auth::Role::supervisor, who)) return
+//   *denied;
+
+#include <optional>
+#include <string_view>
+
+#include <lia/auth/auth.hpp>
+#include <lia/http/message.hpp>
+
+namespace lia::runtime {
+
+// nullopt when allowed (claims filled in). Otherwise the answer to give: 401 JSON (with
+// WWW-Authenticate: Bearer) for a missing, malformed, forged or expired token; 403 JSON when
+// the role is below `need`.
+std::optional<http::Response> authorize(const http::Request& req, std::string_view jwt_secret,
+                                        auth::Role need, auth::Claims& claims);
+
+}  // namespace lia::runtime

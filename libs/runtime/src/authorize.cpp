@@ -1,0 +1,22 @@
+#include <lia/runtime/authorize.hpp>
+
+namespace lia::runtime {
+
+std::optional<http::Response> authorize(const http::Request& req, std::string_view jwt_secret,
+                                        auth::Role need, auth::Claims& claims) {
+  auto c = auth::verify_bearer(req.header("Authorization"), jwt_secret);
+  if (!c) {
+    auto res = http::json_error(401, "unauthorized", c.error().message());
+    res.headers.set("WWW-Authenticate", "Bearer");
+    return res;
+  }
+  if (!auth::role_at_least(c->role, need)) {
+    return http::json_error(
+        403, "forbidden",
+        "this route needs the role " + std::string(auth::to_string(need)) + " or higher");
+  }
+  claims = std::move(*c);
+  return std::nullopt;
+}
+
+}  // namespace lia::runtime
