@@ -17,6 +17,7 @@
 #include <map>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -96,8 +97,12 @@ Message to_message(const rd_kafka_message_t* m) {
 
 class RdConsumer final : public Consumer {
  public:
-  RdConsumer(const ConsumerConfig& config, Handler handler, std::shared_ptr<DeadLetter> dlq)
-      : config_(config), handler_(std::move(handler)), dlq_(std::move(dlq)) {}
+  RdConsumer(const ConsumerConfig& config, Handler handler, std::shared_ptr<DeadLetter> dlq,
+             BatchOpener open_batch)
+      : config_(config),
+        handler_(std::move(handler)),
+        dlq_(std::move(dlq)),
+        open_batch_(std::move(open_batch)) {}
   ~RdConsumer() override;
 
   core::Status init();
@@ -119,6 +124,10 @@ class RdConsumer final : public Consumer {
   void run();
   void finish();
   void process(const rd_kafka_message_t* m);
+  void process(const Message& msg);
+  // Takes what is already fetched (up to max_batch, `first` included) and handles it.
+  void process_batch(rd_kafka_message_t* first);
+  void handle_batch(std::vector<Message>& msgs);
   core::Status call_handler(const Message& msg);
   void store(const Message& msg);
   void park(const Message& msg, int attempts);
@@ -134,6 +143,7 @@ class RdConsumer final : public Consumer {
   const ConsumerConfig config_;
   const Handler handler_;
   const std::shared_ptr<DeadLetter> dlq_;
+  const BatchOpener open_batch_;
 
   std::thread thread_;
   std::atomic<std::thread::id> thread_id_{};
@@ -155,6 +165,8 @@ class RdConsumer final : public Consumer {
   // Poll thread only.
   std::map<std::string, TopicMetrics> metrics_;
   std::map<int, Clock::time_point> last_warn_at_;
+  core::Histogram* batch_sizes_ = nullptr;
+  core::Counter* batch_fallbacks_ = nullptr;
 };
 
 core::Status RdConsumer::init() {
@@ -167,6 +179,7 @@ core::Status RdConsumer::init() {
   if (!handler_) return invalid("no handler");
   if (config_.max_attempts < 1) return invalid("max_attempts must be at least 1");
   if (config_.poll_timeout.count() <= 0) return invalid("poll_timeout must be positive");
+  if (config_.max_batch < 1) return invalid("max_batch must be at least 1");
   if (config_.retry_backoff.count() < 0 || config_.max_backoff.count() < 0) {
     return invalid("retry_backoff and max_backoff can't be negative");
   }
@@ -270,12 +283,106 @@ void RdConsumer::run() {
       if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
         warn_throttled(m->err, "kafka consumer error", rd_kafka_message_errstr(m));
       }
+    } else if (open_batch_ && config_.max_batch > 1) {
+      process_batch(m);
+      continue;  // process_batch destroyed it
     } else {
       process(m);
     }
     rd_kafka_message_destroy(m);
   }
   finish();
+}
+
+void RdConsumer::process_batch(rd_kafka_message_t* first) {
+  std::vector<Message> msgs;
+  msgs.push_back(to_message(first));
+  rd_kafka_message_destroy(first);
+  while (msgs.size() < config_.max_batch && !stop_.load()) {
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, 0);
+    if (m == nullptr) break;
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      msgs.push_back(to_message(m));
+    } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      warn_throttled(m->err, "kafka consumer error", rd_kafka_message_errstr(m));
+    }
+    rd_kafka_message_destroy(m);
+  }
+  {
+    // A rebalance served by those polls may have taken partitions away: their records belong
+    // to the new owner now (it starts from the committed offset).
+    std::lock_guard lock(mu_);
+    std::erase_if(msgs, [&](const Message& msg) {
+      return !std::binary_search(assignment_.begin(), assignment_.end(),
+                                 TopicPartition{msg.topic, msg.partition});
+    });
+  }
+  handle_batch(msgs);
+}
+
+void RdConsumer::handle_batch(std::vector<Message>& msgs) {
+  if (batch_sizes_ == nullptr) {
+    auto& reg = core::metrics();
+    const core::Labels labels{{"group", config_.group_id}};
+    batch_sizes_ = &reg.histogram("lia_kafka_batch_records", "Records handled in one batch", labels,
+                                  {1, 2, 5, 10, 20, 50, 100, 200, 500});
+    batch_fallbacks_ = &reg.counter(
+        "lia_kafka_batch_fallbacks_total",
+        "Batches undone and handled record by record (a handler or the commit failed)", labels);
+  }
+  std::size_t i = 0;
+  while (i < msgs.size() && !stop_.load()) {
+    bool parked = false;
+    {
+      std::lock_guard lock(mu_);
+      parked = !parked_.empty();
+    }
+    if (msgs.size() - i == 1 || parked) {  // alone, or a partition waits: the careful path
+      process(msgs[i]);
+      ++i;
+      continue;
+    }
+    auto scope = open_batch_(std::span<const Message>(msgs).subspan(i));
+    if (!scope) {
+      warn_throttled(-1, "kafka batch could not start; handling records one by one",
+                     scope.error().describe());
+      process(msgs[i]);
+      ++i;
+      continue;
+    }
+    std::size_t j = i;
+    bool broke = false;
+    for (; j < msgs.size(); ++j) {
+      const auto started = Clock::now();
+      auto status = call_handler(msgs[j]);
+      metrics_for(msgs[j].topic)
+          .latency->observe(std::chrono::duration<double>(Clock::now() - started).count());
+      if (!status.ok() || (*scope)->failed()) {
+        broke = true;
+        break;
+      }
+    }
+    if (!broke) {
+      auto committed = (*scope)->commit();
+      if (committed.ok()) {
+        batch_sizes_->observe(static_cast<double>(j - i));
+        for (std::size_t k = i; k < j; ++k) {
+          store(msgs[k]);
+          handled_.fetch_add(1);
+          metrics_for(msgs[k].topic).handled->inc();
+        }
+        i = j;
+        continue;
+      }
+      warn_throttled(-2, "kafka batch commit failed; handling its records one by one",
+                     committed.error().describe());
+    }
+    // Undo the batch; what it held is handled again alone, with retries and dead letters.
+    scope->reset();
+    batch_fallbacks_->inc();
+    const std::size_t end = broke ? j + 1 : j;
+    for (; i < end && !stop_.load(); ++i) process(msgs[i]);
+  }
 }
 
 void RdConsumer::finish() {
@@ -307,7 +414,10 @@ void RdConsumer::finish() {
 }
 
 void RdConsumer::process(const rd_kafka_message_t* m) {
-  const Message msg = to_message(m);
+  process(to_message(m));
+}
+
+void RdConsumer::process(const Message& msg) {
   const TopicPartition tp{msg.topic, msg.partition};
   int attempts = 0;
   int round = config_.max_attempts;
@@ -630,8 +740,10 @@ TopicMetrics& RdConsumer::metrics_for(const std::string& topic) {
 
 core::Result<std::unique_ptr<Consumer>> Consumer::create(const ConsumerConfig& config,
                                                          Handler handler,
-                                                         std::shared_ptr<DeadLetter> dead_letter) {
-  auto consumer = std::make_unique<RdConsumer>(config, std::move(handler), std::move(dead_letter));
+                                                         std::shared_ptr<DeadLetter> dead_letter,
+                                                         BatchOpener open_batch) {
+  auto consumer = std::make_unique<RdConsumer>(config, std::move(handler), std::move(dead_letter),
+                                               std::move(open_batch));
   if (auto s = consumer->init(); !s) return s.error();
   return std::unique_ptr<Consumer>(std::move(consumer));
 }

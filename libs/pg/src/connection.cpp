@@ -208,6 +208,10 @@ bool Connection::idle_in_no_transaction() const {
   return PQtransactionStatus(conn_) == PQTRANS_IDLE;
 }
 
+bool Connection::in_failed_transaction() const {
+  return PQtransactionStatus(conn_) == PQTRANS_INERROR;
+}
+
 int Connection::backend_pid() const {
   return PQbackendPID(conn_);
 }

@@ -1,6 +1,10 @@
+#include <algorithm>
+#include <string_view>
+
 #include <fmt/format.h>
 
 #include <lia/core/log.hpp>
+#include <lia/pg/batch.hpp>
 #include <lia/pg/outbox.hpp>
 
 namespace lia::pg {
@@ -9,7 +13,9 @@ std::string outbox_channel(const std::string& schema) {
   return schema + "_outbox";
 }
 
-core::Result<std::int64_t> enqueue(Tx& tx, const std::string& schema, const OutboxMessage& msg) {
+namespace {
+
+std::string headers_json(const OutboxMessage& msg) {
   std::string headers = "{";
   for (std::size_t i = 0; i < msg.headers.size(); ++i) {
     if (i > 0) headers += ',';
@@ -20,6 +26,23 @@ core::Result<std::int64_t> enqueue(Tx& tx, const std::string& schema, const Outb
     headers += '"';
   }
   headers += '}';
+  return headers;
+}
+
+// Appends `value` as one quoted element of a PostgreSQL array literal.
+void array_element(std::string& out, std::string_view value) {
+  out += out.size() > 1 ? ",\"" : "\"";
+  for (char c : value) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  out += '"';
+}
+
+}  // namespace
+
+core::Result<std::int64_t> enqueue(Tx& tx, const std::string& schema, const OutboxMessage& msg) {
+  const std::string headers = headers_json(msg);
   auto r = tx.exec("WITH ins AS (INSERT INTO " + quote_ident(schema) +
                        ".outbox (event_id, topic, key, payload, headers) "
                        "VALUES ($1, $2, $3, $4, $5::jsonb) RETURNING id) "
@@ -29,8 +52,74 @@ core::Result<std::int64_t> enqueue(Tx& tx, const std::string& schema, const Outb
   return (*r)[0].get<std::int64_t>(0);
 }
 
+void enqueue_at_commit(Tx& tx, const std::string& schema, OutboxMessage msg) {
+  tx.deferred().outbox.emplace_back(schema, std::move(msg));
+}
+
+namespace detail {
+
+core::Status write_deferred(Connection& conn, Deferred& deferred) {
+  // One statement per schema, rows in the order they were queued (ids follow that order,
+  // which keeps each key's events in order through the relay).
+  std::vector<std::string> schemas;
+  for (const auto& [schema, msg] : deferred.outbox) {
+    if (std::find(schemas.begin(), schemas.end(), schema) == schemas.end()) {
+      schemas.push_back(schema);
+    }
+  }
+  for (const auto& schema : schemas) {
+    std::string ids = "{", topics = "{", keys = "{", payloads = "{", headers = "{";
+    for (const auto& [s, msg] : deferred.outbox) {
+      if (s != schema) continue;
+      array_element(ids, msg.event_id);
+      array_element(topics, msg.topic);
+      array_element(keys, msg.key);
+      array_element(payloads, msg.payload);
+      array_element(headers, headers_json(msg));
+    }
+    for (auto* a : {&ids, &topics, &keys, &payloads, &headers}) *a += '}';
+    auto r = conn.exec("WITH ins AS (INSERT INTO " + quote_ident(schema) +
+                           ".outbox (event_id, topic, key, payload, headers) "
+                           "SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], "
+                           "$5::jsonb[]) RETURNING id) "
+                           "SELECT pg_notify($6, '') FROM (SELECT 1 FROM ins LIMIT 1) one",
+                       ids, topics, keys, payloads, headers, outbox_channel(schema));
+    if (!r) return r.error();
+  }
+  // A batch's inbox claims: plain INSERTs, so a claim made meanwhile by another transaction
+  // fails the commit instead of being applied twice.
+  schemas.clear();
+  for (const auto& c : deferred.inbox) {
+    if (std::find(schemas.begin(), schemas.end(), c.schema) == schemas.end()) {
+      schemas.push_back(c.schema);
+    }
+  }
+  for (const auto& schema : schemas) {
+    std::string consumers = "{", ids = "{";
+    for (const auto& c : deferred.inbox) {
+      if (c.schema != schema) continue;
+      array_element(consumers, c.consumer);
+      array_element(ids, c.event_id);
+    }
+    consumers += '}';
+    ids += '}';
+    auto r = conn.exec("INSERT INTO " + quote_ident(schema) +
+                           ".inbox (consumer, event_id) SELECT * FROM unnest($1::text[], "
+                           "$2::text[])",
+                       consumers, ids);
+    if (!r) return r.error();
+  }
+  deferred.clear();
+  return core::ok();
+}
+
+}  // namespace detail
+
 core::Result<bool> inbox_claim(Tx& tx, const std::string& schema, const std::string& consumer,
                                const std::string& event_id) {
+  if (Batch* batch = tx.batch(); batch != nullptr && batch->expects(event_id)) {
+    return batch->claim(schema, consumer, event_id);
+  }
   auto r = tx.exec("INSERT INTO " + quote_ident(schema) +
                        ".inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
                    consumer, event_id);

@@ -41,6 +41,7 @@ struct OutboxRelay::Impl {
   core::Counter* failures = nullptr;
   core::Gauge* lag = nullptr;
   std::chrono::steady_clock::time_point next_cleanup{};
+  std::chrono::steady_clock::time_point next_lag{};
   std::string table;
   const std::atomic<bool>* stopping = nullptr;  // stop() cuts an ack wait short
 
@@ -138,8 +139,13 @@ core::Result<std::size_t> OutboxRelay::Impl::batch(Connection& conn, kafka::Prod
     id_list += std::to_string(ids[i]);
   }
   id_list += '}';
-  auto marked = conn.exec(
-      "UPDATE " + table + " SET published_at = now() WHERE id = ANY($1::bigint[])", id_list);
+  // Kept for the audit retention, or deleted at once (a DELETE leaves every index alone,
+  // where setting published_at writes a new row version and new index entries).
+  auto marked =
+      options.retention.count() > 0
+          ? conn.exec("UPDATE " + table + " SET published_at = now() WHERE id = ANY($1::bigint[])",
+                      id_list)
+          : conn.exec("DELETE FROM " + table + " WHERE id = ANY($1::bigint[])", id_list);
   if (!marked) return fail(marked.error());
   if (auto s = detail::commit(conn); !s.ok()) {
     failures->inc();
@@ -150,6 +156,10 @@ core::Result<std::size_t> OutboxRelay::Impl::batch(Connection& conn, kafka::Prod
 }
 
 void OutboxRelay::Impl::update_lag(Connection& conn) {
+  // A gauge for scrapes: once a second is enough, and spares a query per batch under load.
+  const auto now = std::chrono::steady_clock::now();
+  if (now < next_lag) return;
+  next_lag = now + std::chrono::seconds{1};
   auto r = conn.exec(
       "SELECT COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8 "
       "FROM (SELECT created_at FROM " +

@@ -1,6 +1,9 @@
+#include <utility>
+
 #include <fmt/format.h>
 #include <libpq-fe.h>
 
+#include <lia/pg/batch.hpp>
 #include <lia/pg/pool.hpp>
 
 namespace lia::pg {
@@ -12,17 +15,23 @@ Lease& Lease::operator=(Lease&& other) noexcept {
     release();
     pool_ = std::move(other.pool_);
     conn_ = std::move(other.conn_);
+    borrowed_ = std::exchange(other.borrowed_, nullptr);
   }
   return *this;
 }
 
 void Lease::release() {
+  borrowed_ = nullptr;
   if (conn_ && pool_) pool_->give_back(std::move(conn_), false);
   conn_.reset();
   pool_.reset();
 }
 
 void Lease::discard() {
+  if (borrowed_ != nullptr) {  // the batch's: failing it rolls it back and closes nothing
+    borrowed_ = nullptr;
+    return;
+  }
   if (conn_ && pool_) pool_->give_back(std::move(conn_), true);
   conn_.reset();
   pool_.reset();
@@ -52,6 +61,7 @@ Pool::Pool(const Private&, PoolConfig config) : config_(std::move(config)) {}
 Pool::~Pool() = default;
 
 core::Result<Lease> Pool::acquire(std::chrono::milliseconds timeout) {
+  if (Batch* batch = Batch::current(this); batch != nullptr) return Lease(&batch->connection());
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   std::unique_lock lk(mu_);
   while (true) {

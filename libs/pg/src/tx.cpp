@@ -21,7 +21,14 @@ core::Status begin(Connection& conn, const TxOptions& options) {
   return core::ok();
 }
 
-core::Status commit(Connection& conn) {
+core::Status commit(Connection& conn, Deferred* deferred) {
+  if (deferred != nullptr && !deferred->empty() &&
+      PQtransactionStatus(conn.native()) != PQTRANS_INERROR) {
+    if (auto s = write_deferred(conn, *deferred); !s.ok()) {
+      rollback(conn);
+      return s.error();
+    }
+  }
   if (PQtransactionStatus(conn.native()) == PQTRANS_INERROR) {
     rollback(conn);
     return core::Error(core::Errc::internal,

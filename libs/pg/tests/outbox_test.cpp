@@ -113,3 +113,69 @@ TEST_CASE("inbox_claim is true the first time only, and commits with the effect"
   CHECK(scalar(*s.pool, "SELECT count(*) FROM " + s.q() + ".effects") == 2);
   CHECK(scalar(*s.pool, "SELECT count(*) FROM " + s.q() + ".inbox") == 3);
 }
+
+TEST_CASE("rows queued for commit are written together, in order, and only on commit", "[outbox]") {
+  TempSchema s("pgob");
+  migrate(s);
+  auto listener = pg::Connection::open({.url = testing::pg_url()});
+  REQUIRE(listener.ok());
+  auto& l = **listener;
+  REQUIRE(l.exec_script("LISTEN " + pg::quote_ident(pg::outbox_channel(s.name))).ok());
+  const std::string count = "SELECT count(*) FROM " + s.q() + ".outbox";
+
+  // Quotes, backslashes, braces, commas and non-ASCII survive the array encoding.
+  const std::vector<std::string> payloads = {R"({"text":"olá, \"mundo\" {a,b} \\ fim"})", "{}",
+                                             R"({"n":"NULL"})"};
+  std::vector<std::string> ids;
+  auto r = pg::transact(*s.pool, [&](Tx& tx) -> core::Status {
+    ids.clear();
+    for (std::size_t i = 0; i < payloads.size(); ++i) {
+      ids.push_back(core::Uuid::v7().str());
+      pg::enqueue_at_commit(tx, s.name,
+                            {.event_id = ids.back(),
+                             .topic = "t.v1",
+                             .key = "chat,\"" + std::to_string(i),
+                             .payload = payloads[i],
+                             .headers = {{"lia.event_type", "x.y"}, {"q", "a\"b\\c"}}});
+    }
+    // Nothing written yet: the rows go in with the commit.
+    CHECK(scalar(*s.pool, count) == 0);
+    return core::ok();
+  });
+  REQUIRE(r.ok());
+  auto rows = s.pool->exec("SELECT event_id::text, key, payload, headers->>'q' FROM " + s.q() +
+                           ".outbox ORDER BY id");
+  REQUIRE(rows.ok());
+  REQUIRE(rows->size() == payloads.size());
+  for (std::size_t i = 0; i < payloads.size(); ++i) {
+    CHECK((*rows)[i].get<std::string>(0) == ids[i]);
+    CHECK((*rows)[i].get<std::string>(1) == "chat,\"" + std::to_string(i));
+    CHECK((*rows)[i].get<std::string>(2) == payloads[i]);
+    CHECK((*rows)[i].get<std::string>(3) == "a\"b\\c");
+  }
+  std::vector<pg::Notification> got;
+  REQUIRE(testing::wait_until([&] {
+    if (!l.consume_input().ok()) return false;
+    for (auto& n : l.take_notifications()) got.push_back(n);
+    return !got.empty();
+  }));
+  CHECK(got.size() == 1);  // one NOTIFY for the whole transaction
+
+  // A transaction that fails writes none of what it queued.
+  auto failed = pg::transact(*s.pool, [&](Tx& tx) -> core::Status {
+    pg::enqueue_at_commit(
+        tx, s.name,
+        {.event_id = core::Uuid::v7().str(), .topic = "t", .key = "k", .payload = "{}"});
+    return core::Error(core::Errc::invalid_argument, "no");
+  });
+  CHECK_FALSE(failed.ok());
+  // A duplicate event id fails the commit, and the transaction with it.
+  auto dup = pg::transact(*s.pool, [&](Tx& tx) -> core::Status {
+    pg::enqueue_at_commit(tx, s.name,
+                          {.event_id = ids[0], .topic = "t", .key = "k", .payload = "{}"});
+    return core::ok();
+  });
+  REQUIRE_FALSE(dup.ok());
+  CHECK(dup.error().code() == core::Errc::conflict);
+  CHECK(scalar(*s.pool, count) == static_cast<std::int64_t>(payloads.size()));
+}

@@ -167,3 +167,21 @@ TEST_CASE("only one relay per schema is active and a standby takes over", "[rela
   CHECK(b.published() == 5);
   b.stop();
 }
+
+TEST_CASE("with a retention of 0 the relay deletes rows once Kafka has them, not before",
+          "[relay]") {
+  TempSchema s("pgrelay");
+  migrate(s);
+  enqueue_n(s, "t.v1", 6, 2);
+  auto producer = std::make_shared<FakeProducer>();
+  pg::OutboxRelay relay(s.pool, producer, s.name, {.batch_size = 100, .retention = 0h});
+  producer->fail = true;
+  REQUIRE_FALSE(relay.publish_once().ok());
+  CHECK(scalar(*s.pool, "SELECT count(*) FROM " + s.q() + ".outbox") == 6);  // none lost
+  producer->fail = false;
+  auto n = relay.publish_once();
+  REQUIRE(n.ok());
+  CHECK(*n == 6);
+  CHECK(scalar(*s.pool, "SELECT count(*) FROM " + s.q() + ".outbox") == 0);
+  CHECK(producer->records().size() == 12);  // the failed try, then the six again
+}

@@ -25,9 +25,9 @@ core::Result<events::CloudEvent> publish(pg::Tx& tx, const std::string& schema,
                                          const core::Clock& clock) {
   auto ev = build(service, out, clock);
   if (!ev) return ev.error();
-  pg::OutboxMessage msg{ev->id, out.topic, out.key, events::encode(*ev), {{"lia.event_type", ev->type}}};
-  auto row = pg::enqueue(tx, schema, msg);
-  if (!row) return row.error();
+  pg::OutboxMessage msg{
+      ev->id, out.topic, out.key, events::encode(*ev), {{"lia.event_type", ev->type}}};
+  pg::enqueue_at_commit(tx, schema, std::move(msg));  // one INSERT for all, at commit
   return ev;
 }
 

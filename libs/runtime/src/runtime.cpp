@@ -1,6 +1,3 @@
-#include <pthread.h>
-#include <signal.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
@@ -8,9 +5,12 @@
 #include <string_view>
 
 #include <fmt/format.h>
+#include <pthread.h>
+#include <signal.h>
 
 #include <lia/core/metrics.hpp>
 #include <lia/http/server.hpp>
+#include <lia/pg/batch.hpp>
 #include <lia/pg/outbox_relay.hpp>
 #include <lia/runtime/runtime.hpp>
 
@@ -34,7 +34,8 @@ core::Result<Args> parse_args(int argc, char** argv) {
     if (arg == "--migrate") {
       a.mode = Args::Mode::migrate;
     } else if (arg == "--migrate-down") {
-      if (i + 1 >= argc) return core::Error(core::Errc::invalid_argument, "--migrate-down needs a version");
+      if (i + 1 >= argc)
+        return core::Error(core::Errc::invalid_argument, "--migrate-down needs a version");
       a.mode = Args::Mode::migrate_down;
       try {
         a.down_to = std::stoi(argv[++i]);
@@ -53,7 +54,9 @@ core::Result<Args> parse_args(int argc, char** argv) {
 class ServiceContext final : public Context {
  public:
   ServiceContext(const ServiceSpec& spec, core::CommonConfig config)
-      : spec_(spec), config_(std::move(config)), log_(core::log().with({id("component", "runtime")})) {}
+      : spec_(spec),
+        config_(std::move(config)),
+        log_(core::log().with({id("component", "runtime")})) {}
 
   const core::CommonConfig& config() const override { return config_; }
   const ServiceSpec& spec() const override { return spec_; }
@@ -88,6 +91,10 @@ void print_help(const ServiceSpec& spec) {
       "  LIA_LOG_UNMASK          show personal data in logs (default false)\n"
       "  LIA_SHUTDOWN_GRACE_MS   SIGTERM grace period (default 25000)\n"
       "  LIA_PG_POOL_SIZE        database connections (default 8)\n"
+      "  LIA_CONSUMER_BATCH      records fetched together that share one transaction "
+      "(default 100; 1: each alone)\n"
+      "  LIA_OUTBOX_RETENTION_HOURS  keep published outbox rows this long (default 0: delete "
+      "once in Kafka)\n"
       "See services/{0}/README.md for the service's own settings.\n",
       spec.name, spec.default_port);
 }
@@ -116,10 +123,12 @@ int migrate(const ServiceSpec& spec, const core::CommonConfig& cfg, const Args& 
   }
   if (args.mode == Args::Mode::migrate) {
     // The platform tables (outbox, inbox) first, then the service's own.
-    pg::Migrator platform(cfg.pg_url, spec.schema, pg::kPlatformComponent, pg::platform_migrations());
+    pg::Migrator platform(cfg.pg_url, spec.schema, pg::kPlatformComponent,
+                          pg::platform_migrations());
     auto p = platform.up();
     if (!p.ok()) {
-      log.error("platform migration failed", {id("schema", spec.schema), str("error", p.error().describe())});
+      log.error("platform migration failed",
+                {id("schema", spec.schema), str("error", p.error().describe())});
       return 1;
     }
   }
@@ -133,6 +142,17 @@ int migrate(const ServiceSpec& spec, const core::CommonConfig& cfg, const Args& 
            {id("schema", spec.schema), num("count", *n)});
   return 0;
 }
+
+// Records a consumer handles together share one database transaction (group commit).
+class TransactionScope final : public kafka::BatchScope {
+ public:
+  explicit TransactionScope(std::unique_ptr<pg::Batch> batch) : batch_(std::move(batch)) {}
+  core::Status commit() override { return batch_->commit(); }
+  bool failed() const override { return batch_->failed(); }
+
+ private:
+  std::unique_ptr<pg::Batch> batch_;
+};
 
 }  // namespace
 
@@ -153,6 +173,10 @@ int run(int argc, char** argv, const ServiceSpec& spec, std::unique_ptr<App> app
   core::Env env;
   auto config = core::CommonConfig::read(env, spec.name, spec.default_port);
   const auto pool_size = static_cast<std::size_t>(env.integer("LIA_PG_POOL_SIZE", 8, 1, 200));
+  const auto outbox_retention =
+      std::chrono::hours{env.integer("LIA_OUTBOX_RETENTION_HOURS", 0, 0, 24 * 90)};
+  const auto consumer_batch =
+      static_cast<std::size_t>(env.integer("LIA_CONSUMER_BATCH", 100, 1, 1000));
   // --migrate needs only the database: a migration Job carries no service secrets.
   if (args->mode == Args::Mode::serve) app->configure(env);
   try {
@@ -209,7 +233,9 @@ int run(int argc, char** argv, const ServiceSpec& spec, std::unique_ptr<App> app
 
   std::unique_ptr<pg::OutboxRelay> relay;
   if (spec.outbox && ctx.pool_) {
-    relay = std::make_unique<pg::OutboxRelay>(ctx.pool_, ctx.producer_, spec.schema, pg::OutboxRelayOptions{});
+    pg::OutboxRelayOptions ro;
+    ro.retention = outbox_retention;
+    relay = std::make_unique<pg::OutboxRelay>(ctx.pool_, ctx.producer_, spec.schema, ro);
     relay->start();
   }
 
@@ -239,7 +265,8 @@ int run(int argc, char** argv, const ServiceSpec& spec, std::unique_ptr<App> app
   so.port = config.http_port;
   http::Server server(so, std::move(ctx.router_), readiness);
   if (auto st = server.start(); !st.ok()) {
-    log.error("cannot start the HTTP server", {str("error", st.error().describe()), num("port", config.http_port)});
+    log.error("cannot start the HTTP server",
+              {str("error", st.error().describe()), num("port", config.http_port)});
     if (relay) relay->stop();
     return 1;
   }
@@ -253,9 +280,30 @@ int run(int argc, char** argv, const ServiceSpec& spec, std::unique_ptr<App> app
     cc.group_id = cs.group.empty() ? dashed : cs.group;
     cc.client_id = dashed;
     cc.topics = cs.topics;
-    auto consumer = kafka::Consumer::create(cc, cs.handler, cs.dead_letter ? dead_letter : nullptr);
+    kafka::BatchOpener open_batch;
+    if (cs.batch && ctx.pool_ && consumer_batch > 1) {
+      cc.max_batch = consumer_batch;
+      open_batch = [pool = ctx.pool_](std::span<const kafka::Message> records)
+          -> core::Result<std::unique_ptr<kafka::BatchScope>> {
+        auto batch = pg::Batch::open(*pool);
+        if (!batch) return batch.error();
+        // Every record the relays and ingestion publish names its event: the batch claims
+        // them in the inbox with one look-up and one INSERT.
+        std::vector<std::string> ids;
+        ids.reserve(records.size());
+        for (const auto& r : records) {
+          if (const std::string* id = r.header("lia.event_id")) ids.push_back(*id);
+        }
+        (*batch)->expect(std::move(ids));
+        return std::unique_ptr<kafka::BatchScope>(
+            std::make_unique<TransactionScope>(std::move(*batch)));
+      };
+    }
+    auto consumer = kafka::Consumer::create(cc, cs.handler, cs.dead_letter ? dead_letter : nullptr,
+                                            std::move(open_batch));
     if (!consumer.ok()) {
-      log.error("cannot create a consumer", {id("group", cc.group_id), str("error", consumer.error().describe())});
+      log.error("cannot create a consumer",
+                {id("group", cc.group_id), str("error", consumer.error().describe())});
       server.stop(std::chrono::seconds{1});
       if (relay) relay->stop();
       return 1;
@@ -263,13 +311,15 @@ int run(int argc, char** argv, const ServiceSpec& spec, std::unique_ptr<App> app
     (*consumer)->start();
     consumers.push_back(std::move(consumer).value());
   }
-  log.info("ready", {num("port", server.port()), num("consumers", static_cast<std::int64_t>(consumers.size()))});
+  log.info("ready", {num("port", server.port()),
+                     num("consumers", static_cast<std::int64_t>(consumers.size()))});
 
   // ---- wait for SIGTERM / SIGINT --------------------------------------------------------
   int sig = 0;
   sigwait(&stop_signals, &sig);
   const auto deadline = Clock::now() + config.shutdown_grace;
-  log.info("stopping", {id("signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"), num("grace_ms", config.shutdown_grace.count())});
+  log.info("stopping", {id("signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"),
+                        num("grace_ms", config.shutdown_grace.count())});
 
   for (auto& c : consumers) c->close();
   app->stop();

@@ -79,9 +79,12 @@ core::Status App::start(runtime::Context& ctx) {
 
   auto handler = wiring_->handler;
   for (int i = 0; i < settings_.consumers; ++i) {
-    ctx.add_consumer({{std::string(events::topics::conversation_events)},
-                      [handler](const kafka::Message& m) { return handler->handle(m); },
-                      std::string(kConsumerGroup)});
+    // A remote model answers in seconds: records then keep transactions of their own rather
+    // than hold a shared one open across the HTTP calls.
+    ctx.add_consumer({.topics = {std::string(events::topics::conversation_events)},
+                      .handler = [handler](const kafka::Message& m) { return handler->handle(m); },
+                      .group = std::string(kConsumerGroup),
+                      .batch = remote == nullptr});
   }
   ctx.add_consumer({{std::string(events::topics::contacts)},
                     [handler](const kafka::Message& m) { return handler->handle_contact(m); },

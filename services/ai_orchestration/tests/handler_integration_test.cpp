@@ -399,9 +399,9 @@ TEST_CASE("migrations go down and up again") {
   lia::pg::Migrator m(db.pool, db.schema, "ai_orchestration", migrations());
   auto down = m.down(0);
   REQUIRE(down.ok());
-  CHECK(*down == 2);
+  CHECK(*down == 3);
   auto up = m.up();
   REQUIRE(up.ok());
-  CHECK(*up == 2);
+  CHECK(*up == 3);
   CHECK(db.count("prompt_templates") == 7);
 }

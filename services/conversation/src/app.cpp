@@ -61,13 +61,16 @@ core::Status App::start(runtime::Context& ctx) {
   handlers_ = std::make_shared<Handlers>(pool, schema_);
   api_ = std::make_unique<Api>(pool, schema_, api_config_);
   api_->add_routes(ctx.router());
-  // Consumers of one group, LIA_CONSUMER_INSTANCES per topic: a slow topic never holds up
-  // another, and the partitions of a topic are handled in parallel. Order within a chat
-  // holds: one partition is consumed by one instance, one record at a time.
+  // LIA_CONSUMER_INSTANCES consumers per topic, in a group per topic
+  // (lia-conversation.<topic>): a slow topic never holds up another, a member joining or
+  // leaving rebalances only its own topic, and the partitions of a topic are handled in
+  // parallel. Order within a chat holds: one partition is consumed by one instance, in order.
   for (const auto& topic : consumed_topics()) {
     for (int i = 0; i < consumer_instances_; ++i) {
       auto h = handlers_;
-      ctx.add_consumer({{topic}, [h](const kafka::Message& m) { return h->handle(m); }, {}, true});
+      ctx.add_consumer({.topics = {topic},
+                        .handler = [h](const kafka::Message& m) { return h->handle(m); },
+                        .group = "lia-conversation." + topic});
     }
   }
   purger_ = std::thread([this] { purge_loop(); });

@@ -57,7 +57,9 @@ core::Status App::start(runtime::Context& ctx) {
   for (int i = 0; i < settings_.consumers; ++i) {
     ctx.add_consumer(
         {.topics = {settings_.commands_topic},
-         .handler = [h = commands_](const kafka::Message& m) { return h->handle(m); }});
+         .handler = [h = commands_](const kafka::Message& m) { return h->handle(m); },
+         // Each command is an HTTP call to the provider: it commits on its own, right after.
+         .batch = false});
   }
   ctx.add_consumer({.topics = {settings_.status_topic},
                     .handler = [h = statuses_](const kafka::Message& m) { return h->handle(m); },

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -85,7 +86,10 @@ class Producer {
   virtual std::optional<core::Error> fatal_error() const { return std::nullopt; }
   // Asks a broker for cluster metadata: ok when the cluster answers within `timeout`
   // (readiness). Errc::unavailable/timeout otherwise.
-  virtual core::Status ping(std::chrono::milliseconds timeout) { (void)timeout; return {}; }
+  virtual core::Status ping(std::chrono::milliseconds timeout) {
+    (void)timeout;
+    return {};
+  }
 };
 
 struct Message {
@@ -114,6 +118,24 @@ struct TopicPartition {
 // delivery is at-least-once.
 using Handler = std::function<core::Status(const Message&)>;
 
+// A unit of work that the handling of several records shares, such as one database
+// transaction (lia::pg::Batch behind the service runtime): records already fetched are
+// handled inside one scope and their offsets stored only after commit() succeeded. Destroying
+// an uncommitted scope undoes it. When a handler fails inside it, or it reports failed(), the
+// scope is undone and its records are handled again one at a time, outside any scope, with
+// the usual retries and dead letters: so a handler that runs in a scope must keep every
+// effect inside what the scope undoes.
+class BatchScope {
+ public:
+  virtual ~BatchScope() = default;
+  virtual core::Status commit() = 0;
+  virtual bool failed() const = 0;
+};
+// Opens a scope for (at most) the given records, in order: the opener may look at them (their
+// event ids, say) but the scope may end up holding only the first few.
+using BatchOpener =
+    std::function<core::Result<std::unique_ptr<BatchScope>>(std::span<const Message> records)>;
+
 struct ConsumerConfig {
   std::string bootstrap;
   std::string group_id;
@@ -123,13 +145,17 @@ struct ConsumerConfig {
   std::chrono::milliseconds retry_backoff{200};  // doubles per try ...
   std::chrono::milliseconds max_backoff{5000};   // ... capped here
   std::chrono::milliseconds poll_timeout{100};
-  std::chrono::milliseconds commit_interval{1000};     // auto.commit.interval.ms for stored offsets
+  std::chrono::milliseconds commit_interval{1000};  // auto.commit.interval.ms for stored offsets
   // fetch.wait.max.ms: how long a broker may hold an empty fetch. A real broker answers as
   // soon as data arrives; the development mock broker holds it the whole time, so this
   // bounds the latency of every hop there (librdkafka's default is 500 ms).
   std::chrono::milliseconds fetch_wait{50};
   std::chrono::milliseconds session_timeout{10000};    // session.timeout.ms
   std::chrono::milliseconds heartbeat_interval{1000};  // heartbeat.interval.ms
+  // At most this many records already fetched share one BatchScope (when the consumer has
+  // an opener). The consumer never waits to fill a batch: under light load each record is
+  // alone; under heavy load records share a commit.
+  std::size_t max_batch = 1;
   std::string auto_offset_reset = "earliest";
   // Extra librdkafka properties, applied last (e.g. partition.assignment.strategy=
   // cooperative-sticky). enable.auto.commit and enable.auto.offset.store are fixed.
@@ -144,9 +170,11 @@ class Consumer {
   // progress (the partition is paused and the message retried every max_backoff) rather
   // than being dropped; other partitions go on. The same happens while the dead-letter topic
   // can't be written. Errors (Errc::invalid_argument) name the bad setting or property.
+  // `open_batch` may be empty: then every record is handled on its own.
   static core::Result<std::unique_ptr<Consumer>> create(const ConsumerConfig& config,
                                                         Handler handler,
-                                                        std::shared_ptr<DeadLetter> dead_letter);
+                                                        std::shared_ptr<DeadLetter> dead_letter,
+                                                        BatchOpener open_batch = {});
   virtual ~Consumer() = default;  // closes; destroying it from its own handler aborts
 
   // Subscribes and starts the poll thread. The handler runs on that thread, one message at a

@@ -78,6 +78,8 @@ class Connection {
   bool healthy();
   // PQTRANS_IDLE: no transaction open and no command in progress.
   bool idle_in_no_transaction() const;
+  // Inside a transaction that an SQL error aborted (only ROLLBACK is accepted now).
+  bool in_failed_transaction() const;
   int backend_pid() const;
   std::size_t prepared_count() const { return prepared_.size(); }
 

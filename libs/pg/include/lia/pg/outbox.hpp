@@ -23,23 +23,21 @@
 #include <vector>
 
 #include <lia/core/result.hpp>
+#include <lia/pg/deferred.hpp>
 #include <lia/pg/tx.hpp>
 
 namespace lia::pg {
-
-struct OutboxMessage {
-  std::string event_id;  // a UUID; unique in the outbox (a second enqueue -> Errc::conflict)
-  std::string topic;
-  std::string key;
-  std::string payload;
-  std::vector<std::pair<std::string, std::string>> headers;  // stored as a jsonb object
-};
 
 // The NOTIFY channel of a schema's outbox.
 std::string outbox_channel(const std::string& schema);
 
 // Inserts the message into <schema>.outbox and notifies the relay. Returns the row id.
 core::Result<std::int64_t> enqueue(Tx& tx, const std::string& schema, const OutboxMessage& msg);
+
+// The same, written just before the transaction commits, together with every other row
+// queued so, in one INSERT (and one NOTIFY) per schema, in the order they were queued. A
+// duplicate event id then fails the commit rather than this call.
+void enqueue_at_commit(Tx& tx, const std::string& schema, OutboxMessage msg);
 
 // true the first time (consumer, event_id) is claimed, false for a redelivery.
 core::Result<bool> inbox_claim(Tx& tx, const std::string& schema, const std::string& consumer,

@@ -7,7 +7,8 @@
 // backoff, so Kafka may see an event twice but never misses one (consumers dedupe with the
 // inbox). Only one relay per schema is active at a time (a session advisory lock), which
 // keeps the events of a key in order across replicas; the others stand by.
-// Published rows are kept for `retention` (audits), then deleted.
+// Published rows are kept for `retention` (audits), then deleted; with a retention of 0 they
+// are deleted as they are published (the events live on in Kafka).
 //
 // Each record carries the outbox headers plus "lia.event_id" (unless already present).
 // Metrics: lia_outbox_published_total{schema}, lia_outbox_lag_seconds{schema} (age of the
@@ -34,7 +35,7 @@ struct OutboxRelayOptions {
   std::chrono::milliseconds ack_timeout{60000};   // the most a batch waits for its acks
   std::chrono::milliseconds retry_backoff{200};   // after a failure; doubles up to max
   std::chrono::milliseconds max_backoff{5000};
-  std::chrono::hours retention{24 * 7};
+  std::chrono::hours retention{24 * 7};  // 0: delete rows once published
   std::chrono::milliseconds cleanup_interval{600000};
   // Test hook: runs after every ack of a batch arrived, before the rows are marked.
   std::function<void()> after_ack_before_mark;

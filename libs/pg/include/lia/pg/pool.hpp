@@ -32,9 +32,9 @@ class Lease {
   Lease& operator=(const Lease&) = delete;
   ~Lease() { release(); }
 
-  Connection& operator*() const { return *conn_; }
-  Connection* operator->() const { return conn_.get(); }
-  explicit operator bool() const { return conn_ != nullptr; }
+  Connection& operator*() const { return borrowed_ != nullptr ? *borrowed_ : *conn_; }
+  Connection* operator->() const { return borrowed_ != nullptr ? borrowed_ : conn_.get(); }
+  explicit operator bool() const { return borrowed_ != nullptr || conn_ != nullptr; }
 
   // Returns the connection now (rolled back if a transaction is still open).
   void release();
@@ -46,8 +46,12 @@ class Lease {
   friend class Pool;
   Lease(std::shared_ptr<Pool> pool, std::unique_ptr<Connection> conn)
       : pool_(std::move(pool)), conn_(std::move(conn)) {}
+  // The connection of the batch open on this thread (lia/pg/batch.hpp): the batch owns it,
+  // so releasing this lease gives nothing back.
+  explicit Lease(Connection* borrowed) : borrowed_(borrowed) {}
   std::shared_ptr<Pool> pool_;
   std::unique_ptr<Connection> conn_;
+  Connection* borrowed_ = nullptr;
 };
 
 class Pool : public std::enable_shared_from_this<Pool> {

@@ -21,7 +21,9 @@
 #include <utility>
 
 #include <lia/core/result.hpp>
+#include <lia/pg/batch.hpp>
 #include <lia/pg/connection.hpp>
+#include <lia/pg/deferred.hpp>
 #include <lia/pg/pool.hpp>
 
 namespace lia::pg {
@@ -38,7 +40,8 @@ struct TxOptions {
 
 class Tx {
  public:
-  Tx(Connection& conn, int attempt) : conn_(&conn), attempt_(attempt) {}
+  Tx(Connection& conn, int attempt, Deferred& deferred, Batch* batch = nullptr)
+      : conn_(&conn), attempt_(attempt), deferred_(&deferred), batch_(batch) {}
 
   template <class... A>
   core::Result<Rows> exec(std::string_view sql, const A&... args) {
@@ -52,23 +55,61 @@ class Tx {
   Connection& connection() { return *conn_; }
   // 1 on the first run of the function, 2 on its first retry, ...
   int attempt() const { return attempt_; }
+  // Rows written just before COMMIT (lia/pg/deferred.hpp).
+  Deferred& deferred() { return *deferred_; }
+  // The batch this transaction joined, or null.
+  Batch* batch() { return batch_; }
 
  private:
   Connection* conn_;
   int attempt_;
+  Deferred* deferred_;
+  Batch* batch_;
 };
 
 namespace detail {
 core::Status begin(Connection& conn, const TxOptions& options);
-core::Status commit(Connection& conn);
+// Writes `deferred` (if any), then COMMITs; a failure rolls back.
+core::Status commit(Connection& conn, Deferred* deferred = nullptr);
+// One INSERT per schema for the deferred outbox rows; clears them.
+core::Status write_deferred(Connection& conn, Deferred& deferred);
 void rollback(Connection& conn) noexcept;
 // True if `error` is worth another attempt and attempts remain; then sleeps the backoff.
 bool retry_after(const core::Error& error, int attempt, const TxOptions& options);
+
+// Runs fn inside the open batch (lia/pg/batch.hpp): no BEGIN/COMMIT of its own, no retry.
+// Any failure fails the whole batch, whose caller rolls it back and runs each record alone.
+template <class F>
+auto join(Batch& batch, F& fn, const TxOptions& options) -> std::invoke_result_t<F&, Tx&> {
+  using R = std::invoke_result_t<F&, Tx&>;
+  if (batch.failed()) {
+    return R(core::Error(core::Errc::unavailable, "the batch transaction already failed", true));
+  }
+  if (options.isolation != Isolation::read_committed || options.read_only) {
+    batch.fail();  // a batch is READ COMMITTED read-write: run this one on its own
+    return R(core::Error(core::Errc::unavailable,
+                         "transaction options need a transaction "
+                         "of their own, outside the batch",
+                         true));
+  }
+  batch.note_join();
+  Tx tx(batch.connection(), 1, batch.deferred(), &batch);
+  try {
+    R result = fn(tx);
+    if (!result.ok() || batch.connection().in_failed_transaction()) batch.fail();
+    return result;
+  } catch (...) {
+    batch.fail();
+    throw;
+  }
+}
 }  // namespace detail
 
 template <class F>
 auto transact(Pool& pool, F&& fn, const TxOptions& options = {}) -> std::invoke_result_t<F&, Tx&> {
   using R = std::invoke_result_t<F&, Tx&>;
+  if (Batch* batch = Batch::current(&pool); batch != nullptr)
+    return detail::join(*batch, fn, options);
   for (int attempt = 1;; ++attempt) {
     auto lease = pool.acquire();
     if (!lease) {
@@ -80,7 +121,8 @@ auto transact(Pool& pool, F&& fn, const TxOptions& options = {}) -> std::invoke_
       if (detail::retry_after(s.error(), attempt, options)) continue;
       return R(s.error());
     }
-    Tx tx(conn, attempt);
+    Deferred deferred;
+    Tx tx(conn, attempt, deferred);
     std::optional<R> result;
     try {
       result.emplace(fn(tx));
@@ -93,7 +135,7 @@ auto transact(Pool& pool, F&& fn, const TxOptions& options = {}) -> std::invoke_
       if (detail::retry_after(result->error(), attempt, options)) continue;
       return std::move(*result);
     }
-    auto committed = detail::commit(conn);
+    auto committed = detail::commit(conn, &deferred);
     if (committed.ok()) return std::move(*result);
     if (detail::retry_after(committed.error(), attempt, options)) continue;
     return R(committed.error());

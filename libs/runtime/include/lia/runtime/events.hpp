@@ -32,7 +32,8 @@ struct Outgoing {
 
 // Builds the CloudEvent (source /lia/<service>), validates its data against the schema of
 // its type and version (a failure is Errc::internal: a bug in the producer, not bad input)
-// and writes it to <schema>.outbox in `tx`, with header lia.event_type. Returns the event.
+// and queues it for <schema>.outbox in `tx` (written at commit with the transaction's other
+// events, in one INSERT), with header lia.event_type. Returns the event.
 core::Result<events::CloudEvent> publish(pg::Tx& tx, const std::string& schema,
                                          const std::string& service, Outgoing out,
                                          const core::Clock& clock = core::SystemClock::instance());

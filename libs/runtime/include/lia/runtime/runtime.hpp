@@ -47,6 +47,10 @@ struct ConsumerSpec {
   kafka::Handler handler;
   std::string group;  // default "lia-<service>"
   bool dead_letter = true;
+  // Records fetched together are handled in one database transaction (up to
+  // LIA_CONSUMER_BATCH of them; see lia/pg/batch.hpp). Only for handlers whose every effect
+  // is in the service's database: one that calls out (an HTTP API, say) sets false.
+  bool batch = true;
 };
 
 class Context {

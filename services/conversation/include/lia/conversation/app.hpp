@@ -1,12 +1,12 @@
 #pragma once
 // The conversation service on lia::runtime: the REST API for agents, the six consumers
-// (group lia-conversation), the outbox relay, the `admin` user at start.
+// (a group per topic, lia-conversation.<topic>), the outbox relay, the `admin` user at start.
 //
 // Settings (besides the runtime's LIA_HTTP_PORT, LIA_PG_URL, LIA_KAFKA_BOOTSTRAP, ...):
 //   LIA_JWT_SECRET        required, at least 16 bytes: signs and checks the HS256 tokens
 //   LIA_JWT_TTL_MS        token lifetime, default 43200000 (12 h), 1 min .. 30 days
 //   LIA_ADMIN_PASSWORD    optional: creates user `admin` (ADMIN) at start if there is none
-//   LIA_CONSUMER_INSTANCES  consumers per topic in this process (same group), 1..16,
+//   LIA_CONSUMER_INSTANCES  consumers per topic in this process (the topic's group), 1..16,
 //                         default 2
 //   LIA_PENDING_STATUS_TTL_MS  how long a tick for an unknown provider id is kept, default
 //                         3 days (whatsapp.status.v1's retention)

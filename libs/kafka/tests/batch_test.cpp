@@ -1,0 +1,223 @@
+// Batched handling against the development broker: records already fetched share one
+// BatchScope, committed once; a failing record or a failing commit undoes the scope and its
+// records are handled again one by one, so every effect lands exactly once and in order.
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+
+#include <catch2/catch.hpp>
+
+#include <lia/kafka/kafka.hpp>
+#include <lia/testing/testing.hpp>
+
+#include "support.hpp"
+
+using namespace lia;
+using namespace lia::kafka;
+using lia::testing::unique_name;
+using lia::testing::wait_until;
+using std::chrono::seconds;
+
+namespace {
+
+// A stand-in for a database: effects made inside a scope become visible only when it
+// commits; effects made outside any scope are committed at once (a transaction of their own).
+struct Journal {
+  std::mutex mu;
+  std::vector<std::string> committed;
+  std::vector<std::string>* pending = nullptr;  // the open scope's effects
+  std::vector<std::size_t> committed_batches;   // sizes of the scopes that committed
+  int scopes = 0;
+  int undone = 0;
+  int commits_to_fail = 0;
+
+  void apply(const std::string& effect) {
+    std::lock_guard lock(mu);
+    if (pending != nullptr) {
+      pending->push_back(effect);
+    } else {
+      committed.push_back(effect);
+    }
+  }
+  std::vector<std::string> snapshot() {
+    std::lock_guard lock(mu);
+    return committed;
+  }
+};
+
+class Scope final : public BatchScope {
+ public:
+  explicit Scope(Journal& j) : j_(j) {
+    std::lock_guard lock(j_.mu);
+    ++j_.scopes;
+    j_.pending = &pending_;
+  }
+  ~Scope() override {
+    std::lock_guard lock(j_.mu);
+    if (!done_) ++j_.undone;
+    j_.pending = nullptr;
+  }
+  core::Status commit() override {
+    std::lock_guard lock(j_.mu);
+    j_.pending = nullptr;
+    done_ = true;
+    if (j_.commits_to_fail > 0) {
+      --j_.commits_to_fail;
+      ++j_.undone;
+      return core::Error(core::Errc::unavailable, "commit lost");
+    }
+    j_.committed.insert(j_.committed.end(), pending_.begin(), pending_.end());
+    j_.committed_batches.push_back(pending_.size());
+    return core::ok();
+  }
+  bool failed() const override { return false; }
+
+ private:
+  Journal& j_;
+  std::vector<std::string> pending_;
+  bool done_ = false;
+};
+
+BatchOpener opener(Journal& j) {
+  return [&j](std::span<const Message>) -> core::Result<std::unique_ptr<BatchScope>> {
+    return std::unique_ptr<BatchScope>(std::make_unique<Scope>(j));
+  };
+}
+
+std::vector<std::string> numbered(int n) {
+  std::vector<std::string> out;
+  for (int i = 0; i < n; ++i) out.push_back("r" + std::to_string(i));
+  return out;
+}
+
+std::vector<Delivery> produce_values(Producer& producer, const std::string& topic,
+                                     const std::vector<std::string>& values) {
+  std::vector<Record> records;
+  for (const auto& v : values) records.push_back({topic, "chat", v, {}, 0});
+  return test::produce_all(producer, records);
+}
+
+}  // namespace
+
+TEST_CASE("records fetched together share a scope, committed once, in order") {
+  const auto topic = unique_name("kafka_batch");
+  const auto group = unique_name("g");
+  auto producer = test::make_producer();
+  const auto values = numbered(60);
+  const auto deliveries = produce_values(*producer, topic, values);
+
+  Journal journal;
+  auto config = test::consumer_config(topic, group);
+  config.max_batch = 16;
+  auto consumer = Consumer::create(
+      config,
+      [&](const Message& m) {
+        journal.apply(m.value);
+        return core::ok();
+      },
+      nullptr, opener(journal));
+  REQUIRE(consumer.ok());
+  (*consumer)->start();
+  REQUIRE(wait_until([&] { return (*consumer)->handled() == values.size(); }, seconds{20}));
+  (*consumer)->close();
+
+  CHECK(journal.snapshot() == values);
+  // The 60 records were waiting before the consumer started: some scopes held several, and
+  // none more than max_batch.
+  std::lock_guard lock(journal.mu);
+  CHECK(journal.scopes < static_cast<int>(values.size()));
+  CHECK(journal.undone == 0);
+  const auto largest =
+      *std::max_element(journal.committed_batches.begin(), journal.committed_batches.end());
+  CHECK(largest > 1);
+  CHECK(largest <= 16);
+  CHECK(test::committed(group, topic, {0}).at(0) == deliveries.back().offset + 1);
+}
+
+TEST_CASE("a record failing inside a scope undoes it, then each record lands once, alone") {
+  const auto topic = unique_name("kafka_batch_fail");
+  auto producer = test::make_producer();
+  std::vector<std::string> values = numbered(10);
+  values[4] = "poison";
+  values[7] = "flaky";
+  produce_values(*producer, topic, values);
+
+  Journal journal;
+  std::mutex mu;
+  std::map<std::string, int> calls;
+  auto config = test::consumer_config(topic, unique_name("g"));
+  config.max_batch = 50;
+  config.max_attempts = 3;
+  config.retry_backoff = std::chrono::milliseconds{10};
+  auto consumer = Consumer::create(
+      config,
+      [&](const Message& m) -> core::Status {
+        int n = 0;
+        {
+          std::lock_guard lock(mu);
+          n = ++calls[m.value];
+        }
+        if (m.value == "poison") return core::Error(core::Errc::invalid_argument, "bad payload");
+        if (m.value == "flaky" && n < 3) return core::Error(core::Errc::unavailable, "busy");
+        journal.apply(m.value);
+        return core::ok();
+      },
+      std::make_shared<DeadLetter>(producer), opener(journal));
+  REQUIRE(consumer.ok());
+  (*consumer)->start();
+  REQUIRE(wait_until(
+      [&] { return (*consumer)->handled() + (*consumer)->dead_lettered() == values.size(); },
+      seconds{20}));
+  (*consumer)->close();
+
+  std::vector<std::string> expected;
+  for (const auto& v : values) {
+    if (v != "poison") expected.push_back(v);
+  }
+  CHECK(journal.snapshot() == expected);  // every effect once, in offset order
+  CHECK((*consumer)->dead_lettered() == 1);
+  std::lock_guard lock(mu);
+  // Not retryable: tried in the scope (if it shared one), then once alone and dead-lettered.
+  CHECK(calls["poison"] >= 1);
+  CHECK(calls["poison"] <= 2);
+  CHECK(calls["flaky"] == 3);
+  std::lock_guard jl(journal.mu);
+  CHECK(journal.undone >= 1);
+}
+
+TEST_CASE("a scope whose commit fails hands its records to the one-by-one path") {
+  const auto topic = unique_name("kafka_batch_commit");
+  auto producer = test::make_producer();
+  const auto values = numbered(20);
+  produce_values(*producer, topic, values);
+
+  Journal journal;
+  journal.commits_to_fail = 1;
+  auto config = test::consumer_config(topic, unique_name("g"));
+  config.max_batch = 50;
+  auto consumer = Consumer::create(
+      config,
+      [&](const Message& m) {
+        journal.apply(m.value);
+        return core::ok();
+      },
+      nullptr, opener(journal));
+  REQUIRE(consumer.ok());
+  (*consumer)->start();
+  REQUIRE(wait_until([&] { return (*consumer)->handled() == values.size(); }, seconds{20}));
+  (*consumer)->close();
+  CHECK(journal.snapshot() == values);
+  std::lock_guard lock(journal.mu);
+  CHECK(journal.commits_to_fail == 0);
+  CHECK(journal.undone == 1);
+}
+
+TEST_CASE("max_batch below 1 is refused, naming the setting") {
+  auto config = test::consumer_config("t", "g");
+  config.max_batch = 0;
+  auto c = Consumer::create(
+      config, [](const Message&) { return core::ok(); }, nullptr);
+  REQUIRE_FALSE(c.ok());
+  CHECK(c.error().message().find("max_batch") != std::string::npos);
+}

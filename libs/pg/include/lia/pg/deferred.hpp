@@ -1,0 +1,37 @@
+#pragma once
+// What a transaction writes just before its COMMIT, in one statement per table instead of
+// one per row: outbox rows queued with pg::enqueue_at_commit (lia/pg/outbox.hpp), and the
+// inbox claims of a batch. A batch (lia/pg/batch.hpp) keeps one for all the records it
+// holds.
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace lia::pg {
+
+struct OutboxMessage {
+  std::string event_id;  // a UUID; unique in the outbox (a second enqueue -> Errc::conflict)
+  std::string topic;
+  std::string key;
+  std::string payload;
+  std::vector<std::pair<std::string, std::string>> headers;  // stored as a jsonb object
+};
+
+struct InboxClaim {
+  std::string schema;
+  std::string consumer;
+  std::string event_id;
+};
+
+struct Deferred {
+  std::vector<std::pair<std::string, OutboxMessage>> outbox;  // (schema, row), in order
+  std::vector<InboxClaim> inbox;  // claims a batch made (lia/pg/batch.hpp)
+  bool empty() const { return outbox.empty() && inbox.empty(); }
+  void clear() {
+    outbox.clear();
+    inbox.clear();
+  }
+};
+
+}  // namespace lia::pg

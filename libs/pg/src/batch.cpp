@@ -1,0 +1,108 @@
+#include <lia/core/log.hpp>
+#include <lia/pg/batch.hpp>
+#include <lia/pg/tx.hpp>
+
+namespace lia::pg {
+namespace {
+
+thread_local Batch* t_innermost = nullptr;
+
+}  // namespace
+
+Batch::Batch(Pool& pool, Lease lease) : pool_(&pool), lease_(std::move(lease)) {}
+
+core::Result<std::unique_ptr<Batch>> Batch::open(Pool& pool) {
+  auto lease = pool.acquire();
+  if (!lease) return lease.error();
+  if (auto s = detail::begin(**lease, {}); !s) return s.error();
+  std::unique_ptr<Batch> batch(new Batch(pool, std::move(*lease)));
+  batch->previous_ = t_innermost;
+  t_innermost = batch.get();
+  return batch;
+}
+
+void Batch::expect(std::vector<std::string> event_ids) {
+  for (auto& id : event_ids) expected_.insert(std::move(id));
+}
+
+core::Result<bool> Batch::claim(const std::string& schema, const std::string& consumer,
+                                const std::string& event_id) {
+  auto [it, fresh] = claims_.try_emplace({schema, consumer});
+  Claims& c = it->second;
+  if (fresh) {
+    // One look-up for every expected id of this consumer.
+    std::string ids = "{";
+    for (const auto& id : expected_) {
+      if (ids.size() > 1) ids += ',';
+      ids += '"';
+      for (char ch : id) {
+        if (ch == '"' || ch == '\\') ids += '\\';
+        ids += ch;
+      }
+      ids += '"';
+    }
+    ids += '}';
+    auto rows = lease_->exec("SELECT event_id FROM " + quote_ident(schema) +
+                                 ".inbox WHERE consumer = $1 AND event_id = ANY($2::text[])",
+                             consumer, ids);
+    if (!rows) {
+      claims_.erase(it);
+      fail();
+      return rows.error();
+    }
+    for (const auto& row : *rows) c.seen.insert(row.get<std::string>(0));
+  }
+  if (c.seen.contains(event_id) || !c.claimed.insert(event_id).second) return false;
+  deferred_.inbox.push_back({schema, consumer, event_id});
+  return true;
+}
+
+Batch::~Batch() {
+  rollback();
+}
+
+Batch* Batch::current(const Pool* pool) {
+  for (Batch* b = t_innermost; b != nullptr; b = b->previous_) {
+    if (b->pool_ == pool) return b;
+  }
+  return nullptr;
+}
+
+void Batch::close() noexcept {
+  if (!open_) return;
+  open_ = false;
+  // Batches close in the reverse order of opening on their thread.
+  if (t_innermost == this) {
+    t_innermost = previous_;
+  } else {
+    for (Batch* b = t_innermost; b != nullptr; b = b->previous_) {
+      if (b->previous_ == this) {
+        b->previous_ = previous_;
+        break;
+      }
+    }
+  }
+}
+
+core::Status Batch::commit() {
+  if (!open_) return core::Error(core::Errc::internal, "batch already closed", false);
+  if (failed_) {
+    rollback();
+    return core::Error(core::Errc::cancelled, "batch failed: rolled back", true);
+  }
+  close();
+  auto s = detail::commit(*lease_, &deferred_);
+  lease_.release();
+  return s;
+}
+
+void Batch::rollback() noexcept {
+  if (!open_) return;
+  close();
+  deferred_.clear();
+  claims_.clear();
+  detail::rollback(*lease_);
+  lease_.release();
+}
+
+}  // namespace lia::pg
