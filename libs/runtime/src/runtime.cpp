@@ -93,6 +93,7 @@ void print_help(const ServiceSpec& spec) {
       "  LIA_PG_POOL_SIZE        database connections (default 8)\n"
       "  LIA_CONSUMER_BATCH      records fetched together that share one transaction "
       "(default 100; 1: each alone)\n"
+      "  LIA_KAFKA_FETCH_WAIT_MS longest a broker may hold an empty fetch (default 50)\n"
       "  LIA_OUTBOX_RETENTION_HOURS  keep published outbox rows this long (default 0: delete "
       "once in Kafka)\n"
       "See services/{0}/README.md for the service's own settings.\n",
@@ -175,6 +176,8 @@ int run(int argc, char** argv, const ServiceSpec& spec, std::unique_ptr<App> app
   const auto pool_size = static_cast<std::size_t>(env.integer("LIA_PG_POOL_SIZE", 8, 1, 200));
   const auto outbox_retention =
       std::chrono::hours{env.integer("LIA_OUTBOX_RETENTION_HOURS", 0, 0, 24 * 90)};
+  const auto fetch_wait =
+      std::chrono::milliseconds{env.integer("LIA_KAFKA_FETCH_WAIT_MS", 50, 1, 5000)};
   const auto consumer_batch =
       static_cast<std::size_t>(env.integer("LIA_CONSUMER_BATCH", 100, 1, 1000));
   // --migrate needs only the database: a migration Job carries no service secrets.
@@ -280,6 +283,7 @@ int run(int argc, char** argv, const ServiceSpec& spec, std::unique_ptr<App> app
     cc.group_id = cs.group.empty() ? dashed : cs.group;
     cc.client_id = dashed;
     cc.topics = cs.topics;
+    cc.fetch_wait = fetch_wait;
     kafka::BatchOpener open_batch;
     if (cs.batch && ctx.pool_ && consumer_batch > 1) {
       cc.max_batch = consumer_batch;

@@ -92,8 +92,7 @@ struct Handlers::Impl {
   std::string score_update;
   std::string message_by_command;
   std::string message_by_provider_id;
-  std::string delete_echo;
-  std::string take_pending;
+  std::string take_pending_and_echo;
   std::string drop_pending;
   std::string insert_pending;
   std::string set_tick;
@@ -153,11 +152,17 @@ struct Handlers::Impl {
     message_by_provider_id = "SELECT id::text, whatsapp_status, status_reason FROM " + msgs +
                              " WHERE instance = $1 AND whatsapp_message_id = $2 AND direction = "
                              "'outbound' FOR UPDATE";
-    delete_echo =
-        "DELETE FROM " + msgs +
-        " WHERE instance = $1 AND whatsapp_message_id = $2 AND from_me AND id <> $3::uuid";
-    take_pending = "DELETE FROM " + pending +
-                   " WHERE instance = $1 AND whatsapp_message_id = $2 RETURNING status, reason";
+    // The ticks kept for this provider id, and an echo of the message itself (a from_me
+    // webhook stored before the id was known, which may have had ticks applied to it): both
+    // removed in one statement, their ticks carried over to the message.
+    take_pending_and_echo =
+        "WITH echo AS (DELETE FROM " + msgs +
+        " WHERE instance = $1 AND whatsapp_message_id = $2 AND from_me AND id <> $3::uuid "
+        "RETURNING whatsapp_status, status_reason), pend AS (DELETE FROM " +
+        pending +
+        " WHERE instance = $1 AND whatsapp_message_id = $2 RETURNING status, reason) "
+        "SELECT status, reason FROM pend UNION ALL SELECT whatsapp_status, status_reason FROM "
+        "echo WHERE whatsapp_status IS NOT NULL";
     drop_pending = "DELETE FROM " + pending + " WHERE instance = $1 AND whatsapp_message_id = $2";
     insert_pending = "INSERT INTO " + pending +
                      " (instance, whatsapp_message_id, status, reason, status_at) VALUES ($1, $2, "
@@ -780,9 +785,7 @@ struct Handlers::Impl {
         if (!up) return up.error();
         return Outcome::applied;
       }
-      // An echo of this very message (from_me webhook) stored before the id was known.
-      if (auto d = tx.exec(delete_echo, instance, provider_id, id); !d) return d.error();
-      auto pend = tx.exec(take_pending, instance, provider_id);
+      auto pend = tx.exec(take_pending_and_echo, instance, provider_id, id);
       if (!pend) return pend.error();
       for (const auto& p : *pend) {
         auto s = domain::parse_message_status(p.get<std::string>(0));

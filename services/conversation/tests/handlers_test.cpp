@@ -201,6 +201,30 @@ TEST_CASE("ticks: sent gives the provider id and SERVER_ACK, and ticks only move
   CHECK(w.sent(types::conversation_message_stored).size() == 2);
 }
 
+TEST_CASE("the echo of a reply, stored before its provider id was known, goes when the send is") {
+  World w;
+  const auto p = phone();
+  const auto r = with_ai_reply(w, p);
+  // The provider's from_me webhook of our own reply arrives before notification's `sent`.
+  std::string echo = received(p, "WA-ECHO", "Olá!");
+  echo.replace(echo.find("\"from_me\":false"), 15, "\"from_me\":true");
+  w.apply(topics::whatsapp_inbound, event(types::whatsapp_message_received, echo));
+  const std::string by_provider_id =
+      "SELECT count(*) FROM " + w.t("messages") + " WHERE whatsapp_message_id = 'WA-ECHO'";
+  REQUIRE(w.count(by_provider_id) == 1);
+  CHECK(w.text("SELECT id::text FROM " + w.t("messages") +
+               " WHERE whatsapp_message_id = 'WA-ECHO'") != r.reply_id);
+  w.apply(topics::whatsapp_status,
+          event(types::whatsapp_message_status, status(p, "WA-ECHO", "DELIVERY_ACK")));
+
+  w.apply(topics::notification_events,
+          event(types::notification_message_sent, sent_event(r.command_id, p, "WA-ECHO")));
+  // One row for the reply: the echo is gone, the reply has the id and the tick kept meanwhile.
+  CHECK(w.count(by_provider_id) == 1);
+  CHECK(column(w, "messages", "whatsapp_message_id", r.reply_id) == "WA-ECHO");
+  CHECK(column(w, "messages", "whatsapp_status", r.reply_id) == "DELIVERY_ACK");
+}
+
 TEST_CASE("a tick that arrives before its provider id is known is applied when it becomes known") {
   World w;
   const auto p = phone();
