@@ -186,6 +186,16 @@ TEST_CASE("duplicates, ticks out of order and forged webhooks have no extra effe
   auto admin = stack.login("admin", stack.secrets().admin_password);
   REQUIRE(admin.ok());
   const std::string conversation = suite.first("lia.conversation.created", "", "", "conversation_id");
+  // The ticks apply once conversation has the provider id (from notification's `sent`, on
+  // another topic and consumer group): wait for the end state, then check it stays.
+  std::string listed;
+  const bool read = lia::testing::wait_until([&] {
+    auto msgs = stack.call("conversation", "GET", "/api/conversations/" + conversation + "/messages", "", *admin);
+    if (msgs.ok()) listed = msgs->body;
+    return listed.find("\"READ\"") != std::string::npos;
+  }, 30s);
+  INFO(listed);
+  CHECK(read);
   std::this_thread::sleep_for(2s);
   auto msgs = stack.call("conversation", "GET", "/api/conversations/" + conversation + "/messages", "", *admin);
   REQUIRE(msgs.ok());

@@ -33,6 +33,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 constexpr std::string_view kWho = "kafka consumer";
+// Throttling keys of the batch warnings (librdkafka's own codes are above -200).
+constexpr int kBatchOpenFailed = -1001;
+constexpr int kBatchCommitFailed = -1002;
 
 core::Error invalid(std::string message) {
   return core::Error(core::Errc::invalid_argument, fmt::format("{}: {}", kWho, message));
@@ -128,6 +131,8 @@ class RdConsumer final : public Consumer {
   // Takes what is already fetched (up to max_batch, `first` included) and handles it.
   void process_batch(rd_kafka_message_t* first);
   void handle_batch(std::vector<Message>& msgs);
+  // Seeks each partition of msgs[from..] back to its first record there (not yet handled).
+  void rewind(const std::vector<Message>& msgs, std::size_t from);
   core::Status call_handler(const Message& msg);
   void store(const Message& msg);
   void park(const Message& msg, int attempts);
@@ -344,23 +349,33 @@ void RdConsumer::handle_batch(std::vector<Message>& msgs) {
     }
     auto scope = open_batch_(std::span<const Message>(msgs).subspan(i));
     if (!scope) {
-      warn_throttled(-1, "kafka batch could not start; handling records one by one",
+      warn_throttled(kBatchOpenFailed, "kafka batch could not start; handling a record alone",
                      scope.error().describe());
       process(msgs[i]);
-      ++i;
-      continue;
+      rewind(msgs, i + 1);  // the rest comes again after a poll
+      return;
     }
     std::size_t j = i;
     bool broke = false;
-    for (; j < msgs.size(); ++j) {
+    const auto scope_started = Clock::now();
+    while (j < msgs.size() && !stop_.load()) {
       const auto started = Clock::now();
       auto status = call_handler(msgs[j]);
+      const auto now = Clock::now();
       metrics_for(msgs[j].topic)
-          .latency->observe(std::chrono::duration<double>(Clock::now() - started).count());
+          .latency->observe(std::chrono::duration<double>(now - started).count());
       if (!status.ok() || (*scope)->failed()) {
+        core::log().debug(
+            "kafka batch undone by a record",
+            {core::f::id("component", "kafka"), core::f::id("topic", msgs[j].topic),
+             core::f::num("partition", msgs[j].partition), core::f::num("offset", msgs[j].offset),
+             core::f::str("error", status.ok() ? std::string("the batch failed")
+                                               : status.error().describe())});
         broke = true;
         break;
       }
+      ++j;
+      if (now - scope_started >= config_.max_batch_time) break;  // commit; the rest goes next
     }
     if (!broke) {
       auto committed = (*scope)->commit();
@@ -374,14 +389,33 @@ void RdConsumer::handle_batch(std::vector<Message>& msgs) {
         i = j;
         continue;
       }
-      warn_throttled(-2, "kafka batch commit failed; handling its records one by one",
+      warn_throttled(kBatchCommitFailed, "kafka batch commit failed; handling its records alone",
                      committed.error().describe());
     }
     // Undo the batch; what it held is handled again alone, with retries and dead letters.
+    // Those may take long (a database outage): the rest of the fetched records is given back
+    // to the fetcher, so that the consumer polls again between them as it does unbatched.
     scope->reset();
     batch_fallbacks_->inc();
     const std::size_t end = broke ? j + 1 : j;
     for (; i < end && !stop_.load(); ++i) process(msgs[i]);
+    if (!stop_.load()) rewind(msgs, i);
+    return;
+  }
+}
+
+void RdConsumer::rewind(const std::vector<Message>& msgs, std::size_t from) {
+  std::map<TopicPartition, std::int64_t> first;
+  for (std::size_t k = from; k < msgs.size(); ++k) {
+    first.try_emplace(TopicPartition{msgs[k].topic, msgs[k].partition}, msgs[k].offset);
+  }
+  for (const auto& [tp, offset] : first) {
+    {
+      std::lock_guard lock(mu_);
+      // A parked partition was already rewound to the record it waits on.
+      if (parked_.contains(tp)) continue;
+    }
+    seek(tp, offset);
   }
 }
 

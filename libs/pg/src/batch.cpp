@@ -1,3 +1,6 @@
+#include <cstdlib>
+#include <thread>
+
 #include <lia/core/log.hpp>
 #include <lia/pg/batch.hpp>
 #include <lia/pg/tx.hpp>
@@ -12,10 +15,17 @@ thread_local Batch* t_innermost = nullptr;
 Batch::Batch(Pool& pool, Lease lease) : pool_(&pool), lease_(std::move(lease)) {}
 
 core::Result<std::unique_ptr<Batch>> Batch::open(Pool& pool) {
+  // A second batch on the same pool and thread would borrow the first one's connection and
+  // commit its work early.
+  if (current(&pool) != nullptr) {
+    return core::Error(core::Errc::internal, "a batch is already open on this thread for this pool",
+                       false);
+  }
   auto lease = pool.acquire();
   if (!lease) return lease.error();
   if (auto s = detail::begin(**lease, {}); !s) return s.error();
   std::unique_ptr<Batch> batch(new Batch(pool, std::move(*lease)));
+  batch->owner_ = std::this_thread::get_id();
   batch->previous_ = t_innermost;
   t_innermost = batch.get();
   return batch;
@@ -71,6 +81,11 @@ Batch* Batch::current(const Pool* pool) {
 void Batch::close() noexcept {
   if (!open_) return;
   open_ = false;
+  if (std::this_thread::get_id() != owner_) {
+    // The thread-local list belongs to the owner: touching it from here would corrupt it.
+    core::log().error("pg batch closed on another thread than its own (a bug)", {});
+    std::abort();
+  }
   // Batches close in the reverse order of opening on their thread.
   if (t_innermost == this) {
     t_innermost = previous_;

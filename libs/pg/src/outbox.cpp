@@ -80,8 +80,9 @@ core::Status write_deferred(Connection& conn, Deferred& deferred) {
     for (auto* a : {&ids, &topics, &keys, &payloads, &headers}) *a += '}';
     auto r = conn.exec("WITH ins AS (INSERT INTO " + quote_ident(schema) +
                            ".outbox (event_id, topic, key, payload, headers) "
-                           "SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], "
-                           "$5::jsonb[]) RETURNING id) "
+                           "SELECT e, t, k, p, h FROM unnest($1::uuid[], $2::text[], $3::text[], "
+                           "$4::text[], $5::jsonb[]) WITH ORDINALITY AS u (e, t, k, p, h, n) "
+                           "ORDER BY n RETURNING id) "
                            "SELECT pg_notify($6, '') FROM (SELECT 1 FROM ins LIMIT 1) one",
                        ids, topics, keys, payloads, headers, outbox_channel(schema));
     if (!r) return r.error();

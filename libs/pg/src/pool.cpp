@@ -123,6 +123,17 @@ core::Status Pool::ping() {
   return core::ok();
 }
 
+void Pool::grow_to(std::size_t n) {
+  std::lock_guard lk(mu_);
+  if (n > config_.size) config_.size = n;
+  cv_.notify_all();
+}
+
+std::size_t Pool::size() const {
+  std::lock_guard lk(mu_);
+  return config_.size;
+}
+
 std::size_t Pool::open_connections() const {
   std::lock_guard lk(mu_);
   return open_;

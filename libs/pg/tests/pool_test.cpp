@@ -240,3 +240,20 @@ TEST_CASE("bad URLs and unreachable servers give clear errors", "[pool]") {
   CHECK(r.error().retryable());
   CHECK((*unreachable)->open_connections() == 0);
 }
+
+TEST_CASE("grow_to raises the size and wakes a waiter, and never shrinks it", "[pool]") {
+  auto pool = make_pool(1);
+  auto first = pool->acquire();
+  REQUIRE(first.ok());
+  std::optional<core::Result<pg::Lease>> second;
+  std::thread waiter([&] { second.emplace(pool->acquire(std::chrono::seconds{10})); });
+  std::this_thread::sleep_for(std::chrono::milliseconds{100});
+  pool->grow_to(2);
+  waiter.join();
+  REQUIRE(second.has_value());
+  CHECK(second->ok());  // a second connection opened for the waiter, long before its deadline
+  CHECK(pool->size() == 2);
+  CHECK(pool->open_connections() == 2);
+  pool->grow_to(1);
+  CHECK(pool->size() == 2);
+}

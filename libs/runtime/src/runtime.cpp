@@ -178,6 +178,8 @@ int run(int argc, char** argv, const ServiceSpec& spec, std::unique_ptr<App> app
       std::chrono::hours{env.integer("LIA_OUTBOX_RETENTION_HOURS", 0, 0, 24 * 90)};
   const auto fetch_wait =
       std::chrono::milliseconds{env.integer("LIA_KAFKA_FETCH_WAIT_MS", 50, 1, 5000)};
+  const auto consumer_batch_time =
+      std::chrono::milliseconds{env.integer("LIA_CONSUMER_BATCH_MS", 100, 1, 60000)};
   const auto consumer_batch =
       static_cast<std::size_t>(env.integer("LIA_CONSUMER_BATCH", 100, 1, 1000));
   // --migrate needs only the database: a migration Job carries no service secrets.
@@ -275,6 +277,19 @@ int run(int argc, char** argv, const ServiceSpec& spec, std::unique_ptr<App> app
   }
 
   // ---- consumers, last ----------------------------------------------------------------
+  // A batching consumer holds a connection for its whole batch: keep some for the rest (the
+  // REST API, unbatched consumers, background work).
+  if (ctx.pool_ && consumer_batch > 1) {
+    std::size_t batching = 0;
+    for (const auto& cs : ctx.consumer_specs_) batching += cs.batch ? 1 : 0;
+    if (batching + 4 > ctx.pool_->size()) {
+      log.info("database pool grown for the batching consumers",
+               {num("from", static_cast<std::int64_t>(ctx.pool_->size())),
+                num("to", static_cast<std::int64_t>(batching + 4)),
+                num("batching_consumers", static_cast<std::int64_t>(batching))});
+      ctx.pool_->grow_to(batching + 4);
+    }
+  }
   std::vector<std::unique_ptr<kafka::Consumer>> consumers;
   auto dead_letter = std::make_shared<kafka::DeadLetter>(ctx.producer_);
   for (auto& cs : ctx.consumer_specs_) {
@@ -287,6 +302,7 @@ int run(int argc, char** argv, const ServiceSpec& spec, std::unique_ptr<App> app
     kafka::BatchOpener open_batch;
     if (cs.batch && ctx.pool_ && consumer_batch > 1) {
       cc.max_batch = consumer_batch;
+      cc.max_batch_time = consumer_batch_time;
       open_batch = [pool = ctx.pool_](std::span<const kafka::Message> records)
           -> core::Result<std::unique_ptr<kafka::BatchScope>> {
         auto batch = pg::Batch::open(*pool);

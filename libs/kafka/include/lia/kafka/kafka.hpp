@@ -156,6 +156,9 @@ struct ConsumerConfig {
   // an opener). The consumer never waits to fill a batch: under light load each record is
   // alone; under heavy load records share a commit.
   std::size_t max_batch = 1;
+  // A scope commits once its records took this long to handle, even short of max_batch, so
+  // the first record of a batch never waits long for the last (latency under load).
+  std::chrono::milliseconds max_batch_time{100};
   std::string auto_offset_reset = "earliest";
   // Extra librdkafka properties, applied last (e.g. partition.assignment.strategy=
   // cooperative-sticky). enable.auto.commit and enable.auto.offset.store are fixed.

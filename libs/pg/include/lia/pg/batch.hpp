@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 #include <unordered_set>
 #include <vector>
 
@@ -31,7 +32,9 @@ namespace lia::pg {
 
 class Batch {
  public:
-  // Borrows a connection from `pool` and BEGINs (READ COMMITTED).
+  // Borrows a connection from `pool` and BEGINs (READ COMMITTED). One per pool and thread:
+  // Errc::internal if this thread has one open on `pool` already. It must be committed or
+  // rolled back (or destroyed) on the thread that opened it.
   static core::Result<std::unique_ptr<Batch>> open(Pool& pool);
   ~Batch();  // rolls back unless committed
   Batch(const Batch&) = delete;
@@ -71,7 +74,8 @@ class Batch {
 
   Pool* pool_;
   Lease lease_;
-  Batch* previous_ = nullptr;  // batches nest per pool (two pools on one thread)
+  Batch* previous_ = nullptr;  // one batch per pool and thread (two pools may nest)
+  std::thread::id owner_;      // open, commit and rollback happen on this thread
   bool open_ = true;
   bool failed_ = false;
   std::size_t joined_ = 0;

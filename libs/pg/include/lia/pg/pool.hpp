@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <memory>
 #include <mutex>
+#include <utility>
 #include <vector>
 
 #include <lia/core/result.hpp>
@@ -26,7 +27,10 @@ class Pool;
 class Lease {
  public:
   Lease() = default;
-  Lease(Lease&& other) noexcept = default;
+  Lease(Lease&& other) noexcept
+      : pool_(std::move(other.pool_)),
+        conn_(std::move(other.conn_)),
+        borrowed_(std::exchange(other.borrowed_, nullptr)) {}
   Lease& operator=(Lease&& other) noexcept;
   Lease(const Lease&) = delete;
   Lease& operator=(const Lease&) = delete;
@@ -75,7 +79,12 @@ class Pool : public std::enable_shared_from_this<Pool> {
   // SELECT 1 on a pooled connection (readiness probes).
   core::Status ping();
 
-  const PoolConfig& config() const { return config_; }
+  // Raises the size to at least n (e.g. one connection per consumer that holds one for a
+  // whole batch, plus some for everything else). Never shrinks it.
+  void grow_to(std::size_t n);
+
+  const PoolConfig& config() const { return config_; }  // size: see size()
+  std::size_t size() const;
   std::size_t open_connections() const;
   std::size_t idle_connections() const;
 
