@@ -42,15 +42,7 @@ core::Result<bool> Batch::claim(const std::string& schema, const std::string& co
   if (fresh) {
     // One look-up for every expected id of this consumer.
     std::string ids = "{";
-    for (const auto& id : expected_) {
-      if (ids.size() > 1) ids += ',';
-      ids += '"';
-      for (char ch : id) {
-        if (ch == '"' || ch == '\\') ids += '\\';
-        ids += ch;
-      }
-      ids += '"';
-    }
+    for (const auto& id : expected_) append_array_element(ids, id);
     ids += '}';
     auto rows = lease_->exec("SELECT event_id FROM " + quote_ident(schema) +
                                  ".inbox WHERE consumer = $1 AND event_id = ANY($2::text[])",

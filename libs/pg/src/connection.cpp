@@ -208,6 +208,15 @@ bool Connection::idle_in_no_transaction() const {
   return PQtransactionStatus(conn_) == PQTRANS_IDLE;
 }
 
+void append_array_element(std::string& literal, std::string_view value) {
+  literal += literal.size() > 1 ? ",\"" : "\"";
+  for (char c : value) {
+    if (c == '"' || c == '\\') literal += '\\';
+    literal += c;
+  }
+  literal += '"';
+}
+
 bool Connection::in_failed_transaction() const {
   return PQtransactionStatus(conn_) == PQTRANS_INERROR;
 }

@@ -29,16 +29,6 @@ std::string headers_json(const OutboxMessage& msg) {
   return headers;
 }
 
-// Appends `value` as one quoted element of a PostgreSQL array literal.
-void array_element(std::string& out, std::string_view value) {
-  out += out.size() > 1 ? ",\"" : "\"";
-  for (char c : value) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  out += '"';
-}
-
 }  // namespace
 
 core::Result<std::int64_t> enqueue(Tx& tx, const std::string& schema, const OutboxMessage& msg) {
@@ -71,11 +61,11 @@ core::Status write_deferred(Connection& conn, Deferred& deferred) {
     std::string ids = "{", topics = "{", keys = "{", payloads = "{", headers = "{";
     for (const auto& [s, msg] : deferred.outbox) {
       if (s != schema) continue;
-      array_element(ids, msg.event_id);
-      array_element(topics, msg.topic);
-      array_element(keys, msg.key);
-      array_element(payloads, msg.payload);
-      array_element(headers, headers_json(msg));
+      append_array_element(ids, msg.event_id);
+      append_array_element(topics, msg.topic);
+      append_array_element(keys, msg.key);
+      append_array_element(payloads, msg.payload);
+      append_array_element(headers, headers_json(msg));
     }
     for (auto* a : {&ids, &topics, &keys, &payloads, &headers}) *a += '}';
     auto r = conn.exec("WITH ins AS (INSERT INTO " + quote_ident(schema) +
@@ -99,8 +89,8 @@ core::Status write_deferred(Connection& conn, Deferred& deferred) {
     std::string consumers = "{", ids = "{";
     for (const auto& c : deferred.inbox) {
       if (c.schema != schema) continue;
-      array_element(consumers, c.consumer);
-      array_element(ids, c.event_id);
+      append_array_element(consumers, c.consumer);
+      append_array_element(ids, c.event_id);
     }
     consumers += '}';
     ids += '}';

@@ -47,6 +47,9 @@ core::Error error_from_sqlstate(std::string_view state, std::string_view message
 
 // "name" with embedded quotes doubled: safe to splice into SQL as an identifier.
 std::string quote_ident(std::string_view name);
+// Appends `value` as one double-quoted element to a text[] literal being built ("{" first,
+// "}" last): `"` and `\` escaped, so NULL, empty strings, commas and braces stay literal.
+void append_array_element(std::string& literal, std::string_view value);
 // 'text' with embedded quotes doubled, for the few statements that take no parameters
 // (CREATE ROLE ... PASSWORD). Rejects NUL bytes by returning nullopt.
 std::optional<std::string> quote_literal(std::string_view text);
