@@ -8,26 +8,24 @@
 namespace lia::pg {
 namespace {
 
-thread_local Batch* t_innermost = nullptr;
+thread_local Batch* t_current = nullptr;  // the batch open on this thread
 
 }  // namespace
 
 Batch::Batch(Pool& pool, Lease lease) : pool_(&pool), lease_(std::move(lease)) {}
 
 core::Result<std::unique_ptr<Batch>> Batch::open(Pool& pool) {
-  // A second batch on the same pool and thread would borrow the first one's connection and
-  // commit its work early.
-  if (current(&pool) != nullptr) {
-    return core::Error(core::Errc::internal, "a batch is already open on this thread for this pool",
-                       false);
+  // A second batch on the thread would borrow the first one's connection (same pool) and
+  // commit its work early; no caller needs two.
+  if (t_current != nullptr) {
+    return core::Error(core::Errc::internal, "a batch is already open on this thread", false);
   }
   auto lease = pool.acquire();
   if (!lease) return lease.error();
   if (auto s = detail::begin(**lease, {}); !s) return s.error();
   std::unique_ptr<Batch> batch(new Batch(pool, std::move(*lease)));
   batch->owner_ = std::this_thread::get_id();
-  batch->previous_ = t_innermost;
-  t_innermost = batch.get();
+  t_current = batch.get();
   return batch;
 }
 
@@ -64,10 +62,7 @@ Batch::~Batch() {
 }
 
 Batch* Batch::current(const Pool* pool) {
-  for (Batch* b = t_innermost; b != nullptr; b = b->previous_) {
-    if (b->pool_ == pool) return b;
-  }
-  return nullptr;
+  return t_current != nullptr && t_current->pool_ == pool ? t_current : nullptr;
 }
 
 void Batch::close() noexcept {
@@ -78,17 +73,7 @@ void Batch::close() noexcept {
     core::log().error("pg batch closed on another thread than its own (a bug)", {});
     std::abort();
   }
-  // Batches close in the reverse order of opening on their thread.
-  if (t_innermost == this) {
-    t_innermost = previous_;
-  } else {
-    for (Batch* b = t_innermost; b != nullptr; b = b->previous_) {
-      if (b->previous_ == this) {
-        b->previous_ = previous_;
-        break;
-      }
-    }
-  }
+  t_current = nullptr;
 }
 
 core::Status Batch::commit() {

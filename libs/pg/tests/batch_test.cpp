@@ -129,7 +129,11 @@ TEST_CASE("a batch belongs to its thread and its pool", "[batch]") {
   // Another pool on the same thread commits on its own.
   REQUIRE(insert(*other_pool, t, 1).ok());
   CHECK(count_elsewhere(*s.pool, t) == 1);
-  // Another thread on the same pool too.
+  // One batch per thread, whatever its pool.
+  auto second = pg::Batch::open(*other_pool);
+  REQUIRE_FALSE(second.ok());
+  CHECK(second.error().message().find("already open") != std::string::npos);
+  // Another thread on the same pool commits on its own too.
   std::thread([&] { REQUIRE(insert(*s.pool, t, 2).ok()); }).join();
   CHECK(count_elsewhere(*s.pool, t) == 2);
   CHECK((*batch)->joined() == 0);

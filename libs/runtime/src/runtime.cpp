@@ -93,6 +93,7 @@ void print_help(const ServiceSpec& spec) {
       "  LIA_PG_POOL_SIZE        database connections (default 8)\n"
       "  LIA_CONSUMER_BATCH      records fetched together that share one transaction "
       "(default 100; 1: each alone)\n"
+      "  LIA_CONSUMER_BATCH_MS   a batch commits once its records took this long (default 100)\n"
       "  LIA_KAFKA_FETCH_WAIT_MS longest a broker may hold an empty fetch (default 50)\n"
       "  LIA_OUTBOX_RETENTION_HOURS  keep published outbox rows this long (default 0: delete "
       "once in Kafka)\n"

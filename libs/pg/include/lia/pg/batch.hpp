@@ -32,9 +32,9 @@ namespace lia::pg {
 
 class Batch {
  public:
-  // Borrows a connection from `pool` and BEGINs (READ COMMITTED). One per pool and thread:
-  // Errc::internal if this thread has one open on `pool` already. It must be committed or
-  // rolled back (or destroyed) on the thread that opened it.
+  // Borrows a connection from `pool` and BEGINs (READ COMMITTED). One per thread:
+  // Errc::internal if this thread has one open already. It must be committed or rolled back
+  // (or destroyed) on the thread that opened it.
   static core::Result<std::unique_ptr<Batch>> open(Pool& pool);
   ~Batch();  // rolls back unless committed
   Batch(const Batch&) = delete;
@@ -47,7 +47,6 @@ class Batch {
 
   bool failed() const { return failed_; }
   void fail() { failed_ = true; }
-  bool open() const { return open_; }
   // How many transact() calls joined it.
   std::size_t joined() const { return joined_; }
   void note_join() { ++joined_; }
@@ -74,8 +73,7 @@ class Batch {
 
   Pool* pool_;
   Lease lease_;
-  Batch* previous_ = nullptr;  // one batch per pool and thread (two pools may nest)
-  std::thread::id owner_;      // open, commit and rollback happen on this thread
+  std::thread::id owner_;  // open, commit and rollback happen on this thread
   bool open_ = true;
   bool failed_ = false;
   std::size_t joined_ = 0;
