@@ -38,12 +38,15 @@ core::Result<bool> Batch::claim(const std::string& schema, const std::string& co
   auto [it, fresh] = claims_.try_emplace({schema, consumer});
   Claims& c = it->second;
   if (fresh) {
-    // One look-up for every expected id of this consumer.
+    // One look-up for every expected id of this consumer: one primary-key probe per id.
+    // Not `event_id = ANY($2)`: its cached generic plan, made while the inbox was small,
+    // filtered every row of the consumer (a scan growing with the inbox).
     std::string ids = "{";
     for (const auto& id : expected_) append_array_element(ids, id);
     ids += '}';
-    auto rows = lease_->exec("SELECT event_id FROM " + quote_ident(schema) +
-                                 ".inbox WHERE consumer = $1 AND event_id = ANY($2::text[])",
+    auto rows = lease_->exec("SELECT u.id FROM unnest($2::text[]) AS u(id) CROSS JOIN LATERAL (SELECT FROM " +
+                                 quote_ident(schema) +
+                                 ".inbox i WHERE i.consumer = $1 AND i.event_id = u.id LIMIT 1) hit",
                              consumer, ids);
     if (!rows) {
       claims_.erase(it);
