@@ -44,10 +44,11 @@ core::Result<bool> Batch::claim(const std::string& schema, const std::string& co
     std::string ids = "{";
     for (const auto& id : expected_) append_array_element(ids, id);
     ids += '}';
-    auto rows = lease_->exec("SELECT u.id FROM unnest($2::text[]) AS u(id) CROSS JOIN LATERAL (SELECT FROM " +
-                                 quote_ident(schema) +
-                                 ".inbox i WHERE i.consumer = $1 AND i.event_id = u.id LIMIT 1) hit",
-                             consumer, ids);
+    auto rows = lease_->exec(
+        "SELECT u.id FROM unnest($2::text[]) AS u(id) CROSS JOIN LATERAL (SELECT FROM " +
+            quote_ident(schema) +
+            ".inbox i WHERE i.consumer = $1 AND i.event_id = u.id LIMIT 1) hit",
+        consumer, ids);
     if (!rows) {
       claims_.erase(it);
       fail();

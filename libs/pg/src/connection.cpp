@@ -152,6 +152,13 @@ core::Result<Rows> Connection::check(pg_result* res, std::string_view what) {
 
 core::Result<Rows> Connection::exec_params(std::string_view sql, const Params& params) {
   if (PQstatus(conn_) != CONNECTION_OK) return connection_error("query");
+  if (has_deferred()) {
+    const std::string first = take_deferred();
+    const Params none;
+    auto r = exec_pipeline({{first, &none}, {sql, &params}});
+    if (!r) return r.error();
+    return std::move(r->back());
+  }
   std::vector<const char*> values;
   values.reserve(params.size());
   for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
@@ -189,7 +196,84 @@ core::Result<Rows> Connection::exec_params(std::string_view sql, const Params& p
 
 core::Result<Rows> Connection::exec_script(std::string_view sql) {
   if (PQstatus(conn_) != CONNECTION_OK) return connection_error("query");
+  if (has_deferred()) {
+    auto r = check(PQexec(conn_, take_deferred().c_str()), "query");
+    if (!r) return r;
+  }
   return check(PQexec(conn_, std::string(sql).c_str()), "query");
+}
+
+core::Result<std::vector<Rows>> Connection::exec_pipeline(
+    const std::vector<Statement>& statements) {
+  if (PQstatus(conn_) != CONNECTION_OK) return connection_error("query");
+  if (PQenterPipelineMode(conn_) == 0) return connection_error("pipeline");
+  // What each result answers: a PREPARE (its statement's name to remember) or a statement.
+  struct Step {
+    std::size_t statement;
+    std::string prepared_name;  // set for the result of a PREPARE
+  };
+  std::vector<Step> steps;
+  std::vector<const char*> values;
+  std::size_t new_names = 0;
+  bool sent = true;
+  for (std::size_t i = 0; i < statements.size() && sent; ++i) {
+    const auto& st = statements[i];
+    values.clear();
+    for (const auto& p : *st.params) values.push_back(p ? p->c_str() : nullptr);
+    const int n = static_cast<int>(values.size());
+    const std::string text(st.sql);
+    auto it = prepared_.find(text);
+    if (it == prepared_.end() && prepared_.size() + new_names < kMaxPrepared) {
+      std::string name = fmt::format("lia_{}", next_statement_++);
+      sent = PQsendPrepare(conn_, name.c_str(), text.c_str(), n, nullptr) == 1 &&
+             PQsendQueryPrepared(conn_, name.c_str(), n, values.data(), nullptr, nullptr, 0) == 1;
+      steps.push_back({i, std::move(name)});
+      ++new_names;
+    } else if (it == prepared_.end()) {
+      sent = PQsendQueryParams(conn_, text.c_str(), n, nullptr, values.data(), nullptr, nullptr,
+                               0) == 1;
+    } else {
+      sent = PQsendQueryPrepared(conn_, it->second.c_str(), n, values.data(), nullptr, nullptr,
+                                 0) == 1;
+    }
+    steps.push_back({i, {}});
+  }
+  if (!sent || PQpipelineSync(conn_) == 0) return connection_error("pipeline");
+
+  std::vector<Rows> out;
+  out.reserve(statements.size());
+  std::optional<core::Error> first_error;
+  for (const auto& step : steps) {
+    PGresult* res = PQgetResult(conn_);
+    if (res == nullptr) return connection_error("pipeline");
+    if (PQresultStatus(res) == PGRES_PIPELINE_ABORTED) {
+      PQclear(res);  // skipped after an earlier error, which is the one reported
+    } else {
+      auto r = check(res, step.prepared_name.empty() ? "query" : "prepare");
+      if (!r) {
+        if (!first_error) first_error = r.error();
+      } else if (!step.prepared_name.empty()) {
+        prepared_.emplace(std::string(statements[step.statement].sql), step.prepared_name);
+      } else {
+        out.push_back(std::move(*r));
+      }
+    }
+    while (PGresult* extra = PQgetResult(conn_)) PQclear(extra);  // the end of this command
+    if (PQstatus(conn_) != CONNECTION_OK) return connection_error("pipeline");
+  }
+  PGresult* sync = PQgetResult(conn_);
+  const bool synced = sync != nullptr && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
+  if (sync != nullptr) PQclear(sync);
+  if (!synced || PQexitPipelineMode(conn_) == 0) return connection_error("pipeline");
+  if (first_error) {
+    // A prepared statement dropped or made stale by a schema change: prepare it again next time.
+    const auto state = sqlstate(*first_error);
+    if (state == "26000" || state == "0A000") {
+      for (const auto& st : statements) prepared_.erase(std::string(st.sql));
+    }
+    return *first_error;
+  }
+  return out;
 }
 
 bool Connection::healthy() {
@@ -205,7 +289,7 @@ bool Connection::healthy() {
 }
 
 bool Connection::idle_in_no_transaction() const {
-  return PQtransactionStatus(conn_) == PQTRANS_IDLE;
+  return PQtransactionStatus(conn_) == PQTRANS_IDLE && !has_deferred();
 }
 
 void append_array_element(std::string& literal, std::string_view value) {

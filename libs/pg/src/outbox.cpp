@@ -48,7 +48,8 @@ void enqueue_at_commit(Tx& tx, const std::string& schema, OutboxMessage msg) {
 
 namespace detail {
 
-core::Status write_deferred(Connection& conn, Deferred& deferred) {
+DeferredStatements deferred_statements(const Deferred& deferred) {
+  DeferredStatements out;
   // One statement per schema, rows in the order they were queued (ids follow that order,
   // which keeps each key's events in order through the relay).
   std::vector<std::string> schemas;
@@ -68,14 +69,13 @@ core::Status write_deferred(Connection& conn, Deferred& deferred) {
       append_array_element(headers, headers_json(msg));
     }
     for (auto* a : {&ids, &topics, &keys, &payloads, &headers}) *a += '}';
-    auto r = conn.exec("WITH ins AS (INSERT INTO " + quote_ident(schema) +
-                           ".outbox (event_id, topic, key, payload, headers) "
-                           "SELECT e, t, k, p, h FROM unnest($1::uuid[], $2::text[], $3::text[], "
-                           "$4::text[], $5::jsonb[]) WITH ORDINALITY AS u (e, t, k, p, h, n) "
-                           "ORDER BY n RETURNING id) "
-                           "SELECT pg_notify($6, '') FROM (SELECT 1 FROM ins LIMIT 1) one",
-                       ids, topics, keys, payloads, headers, outbox_channel(schema));
-    if (!r) return r.error();
+    out.push_back({"WITH ins AS (INSERT INTO " + quote_ident(schema) +
+                       ".outbox (event_id, topic, key, payload, headers) "
+                       "SELECT e, t, k, p, h FROM unnest($1::uuid[], $2::text[], $3::text[], "
+                       "$4::text[], $5::jsonb[]) WITH ORDINALITY AS u (e, t, k, p, h, n) "
+                       "ORDER BY n RETURNING id) "
+                       "SELECT pg_notify($6, '') FROM (SELECT 1 FROM ins LIMIT 1) one",
+                   make_params(ids, topics, keys, payloads, headers, outbox_channel(schema))});
   }
   // A batch's inbox claims: plain INSERTs, so a claim made meanwhile by another transaction
   // fails the commit instead of being applied twice.
@@ -94,14 +94,11 @@ core::Status write_deferred(Connection& conn, Deferred& deferred) {
     }
     consumers += '}';
     ids += '}';
-    auto r = conn.exec("INSERT INTO " + quote_ident(schema) +
-                           ".inbox (consumer, event_id) SELECT * FROM unnest($1::text[], "
-                           "$2::text[])",
-                       consumers, ids);
-    if (!r) return r.error();
+    out.push_back({"INSERT INTO " + quote_ident(schema) +
+                       ".inbox (consumer, event_id) SELECT * FROM unnest($1::text[], $2::text[])",
+                   make_params(consumers, ids)});
   }
-  deferred.clear();
-  return core::ok();
+  return out;
 }
 
 }  // namespace detail

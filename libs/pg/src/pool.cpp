@@ -97,6 +97,7 @@ core::Result<Lease> Pool::acquire(std::chrono::milliseconds timeout) {
 }
 
 void Pool::give_back(std::unique_ptr<Connection> conn, bool discard) {
+  conn->drop_deferred();  // a BEGIN never sent: nothing to undo
   if (!discard && conn->healthy() && !conn->idle_in_no_transaction()) {
     (void)conn->exec_script("ROLLBACK");
   }

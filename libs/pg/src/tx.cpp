@@ -15,28 +15,35 @@ core::Status begin(Connection& conn, const TxOptions& options) {
   const char* level = "READ COMMITTED";
   if (options.isolation == Isolation::repeatable_read) level = "REPEATABLE READ";
   if (options.isolation == Isolation::serializable) level = "SERIALIZABLE";
-  auto r = conn.exec_script(
+  // Sent with the transaction's first statement, in the same round trip.
+  conn.defer(
       fmt::format("BEGIN ISOLATION LEVEL {}{}", level, options.read_only ? " READ ONLY" : ""));
-  if (!r) return r.error();
   return core::ok();
 }
 
 core::Status commit(Connection& conn, Deferred* deferred) {
-  if (deferred != nullptr && !deferred->empty() &&
-      PQtransactionStatus(conn.native()) != PQTRANS_INERROR) {
-    if (auto s = write_deferred(conn, *deferred); !s.ok()) {
-      rollback(conn);
-      return s.error();
-    }
+  const bool nothing_deferred = deferred == nullptr || deferred->empty();
+  if (conn.has_deferred() && nothing_deferred) {
+    conn.drop_deferred();  // no statement ran: the BEGIN was never sent, nothing to commit
+    return core::ok();
   }
-  if (PQtransactionStatus(conn.native()) == PQTRANS_INERROR) {
+  if (conn.in_failed_transaction()) {
     rollback(conn);
     return core::Error(core::Errc::internal,
                        "transaction aborted by an earlier SQL error that the function ignored; "
                        "rolled back",
                        false);
   }
-  auto r = conn.exec_script("COMMIT");
+  // The BEGIN (if not sent yet), the deferred writes and the COMMIT: one round trip.
+  DeferredStatements writes;
+  if (!nothing_deferred) writes = deferred_statements(*deferred);
+  const Params none;
+  const std::string begin = conn.take_deferred();
+  std::vector<Connection::Statement> statements;
+  if (!begin.empty()) statements.push_back({begin, &none});
+  for (const auto& w : writes) statements.push_back({w.sql, &w.params});
+  statements.push_back({"COMMIT", &none});
+  auto r = conn.exec_pipeline(statements);
   if (!r) {
     if (!conn.healthy()) {
       return core::Error(
@@ -45,17 +52,20 @@ core::Status commit(Connection& conn, Deferred* deferred) {
           false);
     }
     rollback(conn);
-    return r.error();  // e.g. 40001 at commit: retryable
+    return r.error();  // e.g. a claim made meanwhile (23505), or 40001 at commit: retryable
   }
-  if (r->command() != "COMMIT") {
+  if (deferred != nullptr) deferred->clear();
+  if (r->back().command() != "COMMIT") {
     return core::Error(core::Errc::internal,
-                       "COMMIT answered " + std::string(r->command()) + ": rolled back", false);
+                       "COMMIT answered " + std::string(r->back().command()) + ": rolled back",
+                       false);
   }
   return core::ok();
 }
 
 void rollback(Connection& conn) noexcept {
   try {
+    conn.drop_deferred();
     if (PQtransactionStatus(conn.native()) != PQTRANS_IDLE) (void)conn.exec_script("ROLLBACK");
   } catch (...) {  // NOLINT(bugprone-empty-catch): nothing more to do; the pool checks it
   }

@@ -257,3 +257,76 @@ TEST_CASE("grow_to raises the size and wakes a waiter, and never shrinks it", "[
   pool->grow_to(1);
   CHECK(pool->size() == 2);
 }
+
+TEST_CASE("exec_pipeline answers several statements in order, preparing the new ones", "[pool]") {
+  auto pool = make_pool(1);
+  auto lease = pool->acquire();
+  REQUIRE(lease.ok());
+  auto& c = **lease;
+  REQUIRE(c.exec("SELECT $1::int + 1", 1).ok());  // already prepared
+  const auto before = c.prepared_count();
+  const pg::Params one = pg::make_params(1), two = pg::make_params("two"), none;
+  auto r = c.exec_pipeline({{"SELECT $1::int + 1", &one},
+                            {"SELECT upper($1::text)", &two},
+                            {"SELECT 3 AS three", &none}});
+  if (!r) FAIL(r.error().message());
+  REQUIRE(r->size() == 3);
+  CHECK((*r)[0][0].get<int>(0) == 2);
+  CHECK((*r)[1][0].get<std::string>(0) == "TWO");
+  CHECK((*r)[2][0].get<int>(0) == 3);
+  CHECK(c.prepared_count() == before + 2);
+  // Prepared now: the same statements again run from the cache.
+  auto again = c.exec("SELECT upper($1::text)", "x");
+  REQUIRE(again.ok());
+  CHECK((*again)[0].get<std::string>(0) == "X");
+  CHECK(c.prepared_count() == before + 2);
+  CHECK(c.idle_in_no_transaction());
+}
+
+TEST_CASE("exec_pipeline reports the first error and runs nothing after it", "[pool]") {
+  pg::test::TempSchema s;
+  REQUIRE(s.pool->exec("CREATE SCHEMA " + s.q()).ok());
+  REQUIRE(s.pool->exec("CREATE TABLE " + s.q() + ".t (id int PRIMARY KEY)").ok());
+  auto lease = s.pool->acquire();
+  REQUIRE(lease.ok());
+  auto& c = **lease;
+  const pg::Params none;
+  const std::string ins1 = "INSERT INTO " + s.q() + ".t VALUES (1)";
+  const std::string ins2 = "INSERT INTO " + s.q() + ".t VALUES (2)";
+  auto r = c.exec_pipeline({{"BEGIN", &none}, {ins1, &none}, {ins1, &none}, {ins2, &none}});
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code() == core::Errc::conflict);  // the duplicate key, not the skipped ones
+  CHECK(c.in_failed_transaction());
+  REQUIRE(c.exec_script("ROLLBACK").ok());
+  CHECK(c.idle_in_no_transaction());
+  auto count = c.exec("SELECT count(*) FROM " + s.q() + ".t");
+  REQUIRE(count.ok());
+  CHECK((*count)[0].get<int>(0) == 0);
+}
+
+TEST_CASE("a deferred BEGIN goes with the next statement, and is dropped if none follows",
+          "[pool]") {
+  auto pool = make_pool(1);
+  {
+    auto lease = pool->acquire();
+    REQUIRE(lease.ok());
+    auto& c = **lease;
+    c.defer("BEGIN");
+    CHECK_FALSE(c.idle_in_no_transaction());  // a transaction is open, as far as callers know
+    auto r = c.exec("SELECT txid_current()::text");  // only valid in a transaction it opened
+    REQUIRE(r.ok());
+    CHECK_FALSE(c.has_deferred());
+    auto same = c.exec("SELECT txid_current()::text");
+    REQUIRE(same.ok());
+    CHECK((*same)[0].get<std::string>(0) == (*r)[0].get<std::string>(0));  // one transaction
+    REQUIRE(c.exec_script("ROLLBACK").ok());
+    c.defer("BEGIN");  // returned to the pool unsent: dropped, the connection kept
+  }
+  auto lease = pool->acquire();
+  REQUIRE(lease.ok());
+  CHECK((*lease)->idle_in_no_transaction());
+  CHECK_FALSE((*lease)->has_deferred());
+  auto r = (*lease)->exec("SELECT 1");
+  REQUIRE(r.ok());
+  CHECK((*lease)->idle_in_no_transaction());
+}

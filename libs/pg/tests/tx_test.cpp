@@ -162,3 +162,21 @@ TEST_CASE("a connection lost mid-transaction is retried on a new connection", "[
   REQUIRE(rows->size() == 1);
   CHECK((*rows)[0].get<int>(0) == pids[1]);
 }
+
+TEST_CASE("a transaction that runs no statement sends nothing and keeps its connection", "[tx]") {
+  auto pool = pg::test::make_pool(1);
+  auto pid = [&] {
+    auto r = pool->exec("SELECT pg_backend_pid()");
+    REQUIRE(r.ok());
+    return (*r)[0].get<int>(0);
+  };
+  const int before = pid();
+  auto empty = pg::transact(*pool, [&](Tx&) -> core::Status { return core::ok(); });
+  REQUIRE(empty.ok());
+  auto lease = pool->acquire();
+  REQUIRE(lease.ok());
+  CHECK((*lease)->idle_in_no_transaction());
+  CHECK_FALSE((*lease)->has_deferred());
+  lease->release();
+  CHECK(pid() == before);  // the same session, not a replaced one
+}

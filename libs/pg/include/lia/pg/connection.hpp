@@ -20,6 +20,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <lia/core/result.hpp>
@@ -77,9 +78,24 @@ class Connection {
   // returns the last statement's result.
   core::Result<Rows> exec_script(std::string_view sql);
 
+  // Statements sent together and answered in one round trip (libpq pipeline mode), in order;
+  // each one's rows, or the first error (the statements after a failed one do not run).
+  struct Statement {
+    std::string_view sql;
+    const Params* params;  // not null
+  };
+  core::Result<std::vector<Rows>> exec_pipeline(const std::vector<Statement>& statements);
+
+  // A statement without parameters (a transaction's BEGIN) that is sent only with the next
+  // one, saving its round trip; dropped if nothing follows (drop_deferred).
+  void defer(std::string sql) { deferred_sql_ = std::move(sql); }
+  bool has_deferred() const { return !deferred_sql_.empty(); }
+  std::string take_deferred() { return std::exchange(deferred_sql_, std::string()); }
+  void drop_deferred() { deferred_sql_.clear(); }
+
   // CONNECTION_OK, and the server has not closed the socket while idle.
   bool healthy();
-  // PQTRANS_IDLE: no transaction open and no command in progress.
+  // PQTRANS_IDLE: no transaction open (nor one deferred) and no command in progress.
   bool idle_in_no_transaction() const;
   // Inside a transaction that an SQL error aborted (only ROLLBACK is accepted now).
   bool in_failed_transaction() const;
@@ -102,6 +118,7 @@ class Connection {
   std::uint64_t next_statement_ = 0;
   pg_conn* conn_;
   std::unordered_map<std::string, std::string> prepared_;  // SQL text -> statement name
+  std::string deferred_sql_;
 };
 
 }  // namespace lia::pg

@@ -16,9 +16,11 @@
 #include <chrono>
 #include <exception>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include <lia/core/result.hpp>
 #include <lia/pg/batch.hpp>
@@ -71,8 +73,14 @@ namespace detail {
 core::Status begin(Connection& conn, const TxOptions& options);
 // Writes `deferred` (if any), then COMMITs; a failure rolls back.
 core::Status commit(Connection& conn, Deferred* deferred = nullptr);
-// One INSERT per schema for the deferred outbox rows; clears them.
-core::Status write_deferred(Connection& conn, Deferred& deferred);
+// The statements that write `deferred`: one INSERT per schema for the outbox rows (with
+// one NOTIFY), one per schema for a batch's inbox claims.
+struct DeferredStatement {
+  std::string sql;
+  Params params;
+};
+using DeferredStatements = std::vector<DeferredStatement>;
+DeferredStatements deferred_statements(const Deferred& deferred);
 void rollback(Connection& conn) noexcept;
 // True if `error` is worth another attempt and attempts remain; then sleeps the backoff.
 bool retry_after(const core::Error& error, int attempt, const TxOptions& options);
