@@ -153,9 +153,7 @@ core::Result<Rows> Connection::check(pg_result* res, std::string_view what) {
 core::Result<Rows> Connection::exec_params(std::string_view sql, const Params& params) {
   if (PQstatus(conn_) != CONNECTION_OK) return connection_error("query");
   if (has_deferred()) {
-    const std::string first = take_deferred();
-    const Params none;
-    auto r = exec_pipeline({{first, &none}, {sql, &params}});
+    auto r = exec_pipeline({{sql, &params}});
     if (!r) return r.error();
     return std::move(r->back());
   }
@@ -203,9 +201,15 @@ core::Result<Rows> Connection::exec_script(std::string_view sql) {
   return check(PQexec(conn_, std::string(sql).c_str()), "query");
 }
 
-core::Result<std::vector<Rows>> Connection::exec_pipeline(
-    const std::vector<Statement>& statements) {
+core::Result<std::vector<Rows>> Connection::exec_pipeline(const std::vector<Statement>& callers) {
   if (PQstatus(conn_) != CONNECTION_OK) return connection_error("query");
+  // A deferred statement goes first, its result not returned.
+  const std::string first = take_deferred();
+  const Params none;
+  std::vector<Statement> statements;
+  statements.reserve(callers.size() + 1);
+  if (!first.empty()) statements.push_back({first, &none});
+  statements.insert(statements.end(), callers.begin(), callers.end());
   if (PQenterPipelineMode(conn_) == 0) return connection_error("pipeline");
   // What each result answers: a PREPARE (its statement's name to remember) or a statement.
   struct Step {
@@ -254,7 +258,7 @@ core::Result<std::vector<Rows>> Connection::exec_pipeline(
         if (!first_error) first_error = r.error();
       } else if (!step.prepared_name.empty()) {
         prepared_.emplace(std::string(statements[step.statement].sql), step.prepared_name);
-      } else {
+      } else if (first.empty() || step.statement > 0) {  // not the deferred statement's
         out.push_back(std::move(*r));
       }
     }

@@ -21,9 +21,10 @@ core::Status begin(Connection& conn, const TxOptions& options) {
   return core::ok();
 }
 
-core::Status commit(Connection& conn, Deferred* deferred) {
+core::Status commit(Connection& conn, Deferred* deferred,
+                    const std::vector<Connection::Statement>& last) {
   const bool nothing_deferred = deferred == nullptr || deferred->empty();
-  if (conn.has_deferred() && nothing_deferred) {
+  if (conn.has_deferred() && nothing_deferred && last.empty()) {
     conn.drop_deferred();  // no statement ran: the BEGIN was never sent, nothing to commit
     return core::ok();
   }
@@ -34,13 +35,12 @@ core::Status commit(Connection& conn, Deferred* deferred) {
                        "rolled back",
                        false);
   }
-  // The BEGIN (if not sent yet), the deferred writes and the COMMIT: one round trip.
+  // The BEGIN (if not sent yet), the last statements, the deferred writes and the COMMIT:
+  // one round trip.
   DeferredStatements writes;
   if (!nothing_deferred) writes = deferred_statements(*deferred);
   const Params none;
-  const std::string begin = conn.take_deferred();
-  std::vector<Connection::Statement> statements;
-  if (!begin.empty()) statements.push_back({begin, &none});
+  std::vector<Connection::Statement> statements = last;
   for (const auto& w : writes) statements.push_back({w.sql, &w.params});
   statements.push_back({"COMMIT", &none});
   auto r = conn.exec_pipeline(statements);

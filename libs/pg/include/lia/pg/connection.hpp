@@ -78,8 +78,9 @@ class Connection {
   // returns the last statement's result.
   core::Result<Rows> exec_script(std::string_view sql);
 
-  // Statements sent together and answered in one round trip (libpq pipeline mode), in order;
-  // each one's rows, or the first error (the statements after a failed one do not run).
+  // Statements sent together and answered in one round trip (libpq pipeline mode), in order,
+  // after the deferred one if any; each one's rows, or the first error (the statements after
+  // a failed one do not run).
   struct Statement {
     std::string_view sql;
     const Params* params;  // not null

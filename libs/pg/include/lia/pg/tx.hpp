@@ -71,8 +71,10 @@ class Tx {
 
 namespace detail {
 core::Status begin(Connection& conn, const TxOptions& options);
-// Writes `deferred` (if any), then COMMITs; a failure rolls back.
-core::Status commit(Connection& conn, Deferred* deferred = nullptr);
+// Runs `last`, writes `deferred` (if any), then COMMITs, in one round trip; a failure rolls
+// back.
+core::Status commit(Connection& conn, Deferred* deferred = nullptr,
+                    const std::vector<Connection::Statement>& last = {});
 // The statements that write `deferred`: one INSERT per schema for the outbox rows (with
 // one NOTIFY), one per schema for a batch's inbox claims.
 struct DeferredStatement {
