@@ -195,20 +195,23 @@ core::Result<Rows> Connection::exec_params(std::string_view sql, const Params& p
 core::Result<Rows> Connection::exec_script(std::string_view sql) {
   if (PQstatus(conn_) != CONNECTION_OK) return connection_error("query");
   if (has_deferred()) {
-    auto r = check(PQexec(conn_, take_deferred().c_str()), "query");
-    if (!r) return r;
+    auto r = exec_pipeline({});
+    if (!r) return r.error();
   }
   return check(PQexec(conn_, std::string(sql).c_str()), "query");
 }
 
 core::Result<std::vector<Rows>> Connection::exec_pipeline(const std::vector<Statement>& callers) {
   if (PQstatus(conn_) != CONNECTION_OK) return connection_error("query");
-  // A deferred statement goes first, its result not returned.
-  const std::string first = take_deferred();
+  // The deferred statements go first, their rows not returned.
+  const std::string begin = std::exchange(begin_, std::string());
+  const std::vector<Later> later = std::exchange(later_, {});
   const Params none;
   std::vector<Statement> statements;
-  statements.reserve(callers.size() + 1);
-  if (!first.empty()) statements.push_back({first, &none});
+  statements.reserve(callers.size() + later.size() + 1);
+  if (!begin.empty()) statements.push_back({begin, &none});
+  for (const auto& l : later) statements.push_back({l.sql, &l.params});
+  const std::size_t skipped = statements.size();
   statements.insert(statements.end(), callers.begin(), callers.end());
   if (PQenterPipelineMode(conn_) == 0) return connection_error("pipeline");
   // What each result answers: a PREPARE (its statement's name to remember) or a statement.
@@ -258,7 +261,7 @@ core::Result<std::vector<Rows>> Connection::exec_pipeline(const std::vector<Stat
         if (!first_error) first_error = r.error();
       } else if (!step.prepared_name.empty()) {
         prepared_.emplace(std::string(statements[step.statement].sql), step.prepared_name);
-      } else if (first.empty() || step.statement > 0) {  // not the deferred statement's
+      } else if (step.statement >= skipped) {  // not a deferred statement's
         out.push_back(std::move(*r));
       }
     }

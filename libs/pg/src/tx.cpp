@@ -16,7 +16,7 @@ core::Status begin(Connection& conn, const TxOptions& options) {
   if (options.isolation == Isolation::repeatable_read) level = "REPEATABLE READ";
   if (options.isolation == Isolation::serializable) level = "SERIALIZABLE";
   // Sent with the transaction's first statement, in the same round trip.
-  conn.defer(
+  conn.defer_begin(
       fmt::format("BEGIN ISOLATION LEVEL {}{}", level, options.read_only ? " READ ONLY" : ""));
   return core::ok();
 }
@@ -24,7 +24,7 @@ core::Status begin(Connection& conn, const TxOptions& options) {
 core::Status commit(Connection& conn, Deferred* deferred,
                     const std::vector<Connection::Statement>& last) {
   const bool nothing_deferred = deferred == nullptr || deferred->empty();
-  if (conn.has_deferred() && nothing_deferred && last.empty()) {
+  if (conn.only_begin_deferred() && nothing_deferred && last.empty()) {
     conn.drop_deferred();  // no statement ran: the BEGIN was never sent, nothing to commit
     return core::ok();
   }
@@ -35,8 +35,8 @@ core::Status commit(Connection& conn, Deferred* deferred,
                        "rolled back",
                        false);
   }
-  // The BEGIN (if not sent yet), the last statements, the deferred writes and the COMMIT:
-  // one round trip.
+  // What waits on the connection (its BEGIN, writes whose answer was not needed), the last
+  // statements, the deferred writes and the COMMIT: one round trip.
   DeferredStatements writes;
   if (!nothing_deferred) writes = deferred_statements(*deferred);
   const Params none;

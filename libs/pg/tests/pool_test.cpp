@@ -311,7 +311,7 @@ TEST_CASE("a deferred BEGIN goes with the next statement, and is dropped if none
     auto lease = pool->acquire();
     REQUIRE(lease.ok());
     auto& c = **lease;
-    c.defer("BEGIN");
+    c.defer_begin("BEGIN");
     CHECK_FALSE(c.idle_in_no_transaction());  // a transaction is open, as far as callers know
     auto r = c.exec("SELECT txid_current()::text");  // only valid in a transaction it opened
     REQUIRE(r.ok());
@@ -320,7 +320,7 @@ TEST_CASE("a deferred BEGIN goes with the next statement, and is dropped if none
     REQUIRE(same.ok());
     CHECK((*same)[0].get<std::string>(0) == (*r)[0].get<std::string>(0));  // one transaction
     REQUIRE(c.exec_script("ROLLBACK").ok());
-    c.defer("BEGIN");  // returned to the pool unsent: dropped, the connection kept
+    c.defer_begin("BEGIN");  // returned to the pool unsent: dropped, the connection kept
   }
   auto lease = pool->acquire();
   REQUIRE(lease.ok());

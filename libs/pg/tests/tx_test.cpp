@@ -180,3 +180,44 @@ TEST_CASE("a transaction that runs no statement sends nothing and keeps its conn
   lease->release();
   CHECK(pid() == before);  // the same session, not a replaced one
 }
+
+TEST_CASE("exec_later runs with the next round trip, and its error fails the transaction", "[tx]") {
+  TempSchema s("pgtx");
+  create_table(s, "CREATE TABLE " + s.q() + ".t (id int PRIMARY KEY)");
+  const std::string ins = "INSERT INTO " + s.q() + ".t VALUES ($1)";
+  const std::string count = "SELECT count(*) FROM " + s.q() + ".t";
+
+  auto seen = pg::transact(*s.pool, [&](Tx& tx) -> core::Result<std::int64_t> {
+    tx.exec_later(ins, 1);
+    tx.exec_later(ins, 2);
+    CHECK(tx.connection().has_deferred());
+    auto r = tx.exec(count);  // carries both inserts, ahead of it
+    if (!r) return r.error();
+    CHECK_FALSE(tx.connection().has_deferred());
+    tx.exec_later(ins, 3);  // goes with the COMMIT
+    return (*r)[0].get<std::int64_t>(0);
+  });
+  REQUIRE(seen.ok());
+  CHECK(*seen == 2);
+  CHECK(scalar(*s.pool, count) == 3);
+
+  // A failing write shows at the next round trip; nothing of the transaction is kept.
+  auto dup = pg::transact(*s.pool, [&](Tx& tx) -> core::Status {
+    tx.exec_later(ins, 4);
+    tx.exec_later(ins, 1);
+    auto r = tx.exec(count);
+    if (!r) return r.error();
+    return core::ok();
+  });
+  REQUIRE_FALSE(dup.ok());
+  CHECK(dup.error().code() == core::Errc::conflict);
+  auto at_commit = pg::transact(*s.pool, [&](Tx& tx) -> core::Status {
+    tx.exec_later(ins, 5);
+    tx.exec_later(ins, 2);
+    return core::ok();
+  });
+  REQUIRE_FALSE(at_commit.ok());
+  CHECK(at_commit.error().code() == core::Errc::conflict);
+  CHECK(scalar(*s.pool, count) == 3);
+  CHECK(s.pool->idle_connections() == s.pool->open_connections());
+}

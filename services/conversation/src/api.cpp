@@ -392,11 +392,7 @@ struct Api::Impl {
       m.command_id = command_id;
       auto ins = store::insert_message(tx, sql, m);
       if (!ins) return ins.error();
-      if (auto st = store::touch_conversation(tx, sql, c.id, store::preview("text", *text), c.state,
-                                              false);
-          !st) {
-        return st.error();
-      }
+      store::touch_conversation(tx, sql, c.id, store::preview("text", *text), c.state, false);
       StoredMessageData stored;
       stored.chat = store::chat_of(c);
       stored.message_id = message_id;

@@ -202,10 +202,9 @@ struct Handlers::Impl {
     return std::optional<ConversationRow>(store::read_conversation((*r)[0]));
   }
 
-  Status lock_provider_id(pg::Tx& tx, const std::string& instance, const std::string& provider_id) {
-    auto r = tx.exec(provider_lock, sql.schema() + ".pmid:" + instance + ":" + provider_id);
-    if (!r) return r.error();
-    return {};
+  // Sent with the statement that follows (the look-up of the message it guards).
+  void lock_provider_id(pg::Tx& tx, const std::string& instance, const std::string& provider_id) {
+    tx.exec_later(provider_lock, sql.schema() + ".pmid:" + instance + ":" + provider_id);
   }
 
   // ---- whatsapp.inbound.v1 ---------------------------------------------------------
@@ -360,7 +359,7 @@ struct Handlers::Impl {
           return Error(Errc::unavailable, "conversation created concurrently; retry");
         conv = store::read_conversation((*ins)[0]);
         created = true;
-        if (auto b = tx.exec(sql.bump_contact_conversations, conv.contact_id); !b) return b.error();
+        tx.exec_later(sql.bump_contact_conversations, conv.contact_id);
         if (auto st =
                 emit_chat(tx, conv, types::conversation_created,
                           conversation_created_data(store::chat_of(conv), "ai", conv.assistant));
@@ -424,11 +423,8 @@ struct Handlers::Impl {
       if (!inserted) return inserted.error();
       if (!*inserted) return Error(Errc::conflict, std::string(kDuplicateMarker), false);
 
-      if (auto st = store::touch_conversation(
-              tx, sql, conv.id, store::preview(in.kind, in.text.value_or("")), next, reopened);
-          !st) {
-        return st.error();
-      }
+      store::touch_conversation(tx, sql, conv.id, store::preview(in.kind, in.text.value_or("")),
+                                next, reopened);
       if (reopened) {
         if (auto st = emit_chat(
                 tx, conv, types::conversation_reopened,
@@ -479,7 +475,7 @@ struct Handlers::Impl {
       auto fresh = claim(tx, topic, ev.id);
       if (!fresh) return fresh.error();
       if (!*fresh) return Outcome::duplicate;
-      if (auto st = lock_provider_id(tx, instance, provider_id); !st) return st.error();
+      lock_provider_id(tx, instance, provider_id);
       auto row = tx.exec(message_by_provider_id, instance, provider_id);
       if (!row) return row.error();
       if (row->empty()) {
@@ -494,8 +490,7 @@ struct Handlers::Impl {
                                    (*row)[0].get<std::optional<std::string>>(2));
       const auto next = domain::advance(current, incoming);
       if (next == current) return Outcome::ignored;
-      auto up = tx.exec(set_tick, id, std::string(domain::to_string(next.status)), reason_of(next));
-      if (!up) return up.error();
+      tx.exec_later(set_tick, id, std::string(domain::to_string(next.status)), reason_of(next));
       return Outcome::applied;
     });
     if (r && kept)
@@ -558,11 +553,7 @@ struct Handlers::Impl {
       auto ins = store::insert_message(tx, sql, m);
       if (!ins) return ins.error();
       if (!*ins) return Outcome::duplicate;
-      if (auto st = store::touch_conversation(tx, sql, c.id, store::preview("text", text), c.state,
-                                              false);
-          !st) {
-        return st.error();
-      }
+      store::touch_conversation(tx, sql, c.id, store::preview("text", text), c.state, false);
       StoredMessageData stored;
       stored.chat = store::chat_of(c);
       stored.message_id = reply_id;
@@ -763,15 +754,13 @@ struct Handlers::Impl {
       auto fresh = claim(tx, topic, ev.id);
       if (!fresh) return fresh.error();
       if (!*fresh) return Outcome::duplicate;
-      if (sent) {
-        if (auto st = lock_provider_id(tx, instance, provider_id); !st) return st.error();
-      }
+      if (sent) lock_provider_id(tx, instance, provider_id);
       auto row = tx.exec(message_by_command, command_id);
       if (!row) return row.error();
       if (row->empty()) {
         // Another service's command (a survey, a campaign): its ticks will never be ours.
         if (sent) {
-          if (auto d = tx.exec(drop_pending, instance, provider_id); !d) return d.error();
+          tx.exec_later(drop_pending, instance, provider_id);
         }
         return Outcome::ignored;
       }
@@ -780,9 +769,7 @@ struct Handlers::Impl {
                                           (*row)[0].get<std::optional<std::string>>(2)),
                                   incoming);
       if (!sent) {
-        auto up =
-            tx.exec(set_tick, id, std::string(domain::to_string(tick.status)), reason_of(tick));
-        if (!up) return up.error();
+        tx.exec_later(set_tick, id, std::string(domain::to_string(tick.status)), reason_of(tick));
         return Outcome::applied;
       }
       auto pend = tx.exec(take_pending_and_echo, instance, provider_id, id);
@@ -794,9 +781,8 @@ struct Handlers::Impl {
         if (t.status != domain::MessageStatus::error) t.error_reason.clear();
         tick = domain::advance(tick, t);
       }
-      auto up = tx.exec(set_provider_id, id, provider_id,
-                        std::string(domain::to_string(tick.status)), reason_of(tick));
-      if (!up) return up.error();
+      tx.exec_later(set_provider_id, id, provider_id, std::string(domain::to_string(tick.status)),
+                    reason_of(tick));
       return Outcome::applied;
     });
   }

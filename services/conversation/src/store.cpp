@@ -195,14 +195,12 @@ core::Result<bool> insert_message(pg::Tx& tx, const Sql& sql, const NewMessage& 
   return !r->empty();
 }
 
-core::Status touch_conversation(pg::Tx& tx, const Sql& sql, const std::string& id,
-                                const std::optional<std::string>& last_message,
-                                const domain::ConversationState& next, bool reopen) {
-  auto r =
-      tx.exec(sql.touch_conversation, id, last_message, std::string(domain::to_string(next.status)),
-              std::string(domain::to_string(next.mode)), reopen);
-  if (!r) return r.error();
-  return {};
+void touch_conversation(pg::Tx& tx, const Sql& sql, const std::string& id,
+                        const std::optional<std::string>& last_message,
+                        const domain::ConversationState& next, bool reopen) {
+  tx.exec_later(sql.touch_conversation, id, last_message,
+                std::string(domain::to_string(next.status)),
+                std::string(domain::to_string(next.mode)), reopen);
 }
 
 core::Status emit(pg::Tx& tx, const Sql& sql, std::string_view topic, std::string key,

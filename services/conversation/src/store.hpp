@@ -91,10 +91,11 @@ class Sql {
 core::Result<bool> insert_message(pg::Tx& tx, const Sql& sql, const NewMessage& m);
 
 // Updates the conversation's last message and its status/mode; `reopen` also clears the
-// assignment, the resolution and the survey, and restarts opened_at.
-core::Status touch_conversation(pg::Tx& tx, const Sql& sql, const std::string& id,
-                                const std::optional<std::string>& last_message,
-                                const domain::ConversationState& next, bool reopen);
+// assignment, the resolution and the survey, and restarts opened_at. Sent with the
+// transaction's next round trip (pg::Tx::exec_later).
+void touch_conversation(pg::Tx& tx, const Sql& sql, const std::string& id,
+                        const std::optional<std::string>& last_message,
+                        const domain::ConversationState& next, bool reopen);
 
 // Writes the event to the outbox (validated against its schema).
 core::Status emit(pg::Tx& tx, const Sql& sql, std::string_view topic, std::string key,

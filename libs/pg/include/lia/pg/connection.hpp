@@ -79,20 +79,28 @@ class Connection {
   core::Result<Rows> exec_script(std::string_view sql);
 
   // Statements sent together and answered in one round trip (libpq pipeline mode), in order,
-  // after the deferred one if any; each one's rows, or the first error (the statements after
-  // a failed one do not run).
+  // after the deferred ones; each one's rows, or the first error (the statements after a
+  // failed one do not run).
   struct Statement {
     std::string_view sql;
     const Params* params;  // not null
   };
   core::Result<std::vector<Rows>> exec_pipeline(const std::vector<Statement>& statements);
 
-  // A statement without parameters (a transaction's BEGIN) that is sent only with the next
-  // one, saving its round trip; dropped if nothing follows (drop_deferred).
-  void defer(std::string sql) { deferred_sql_ = std::move(sql); }
-  bool has_deferred() const { return !deferred_sql_.empty(); }
-  std::string take_deferred() { return std::exchange(deferred_sql_, std::string()); }
-  void drop_deferred() { deferred_sql_.clear(); }
+  // Statements whose answer can wait: sent only with the next round trip, ahead of what it
+  // carries, their rows dropped. A failed one fails that round trip. A transaction's BEGIN
+  // is one (defer_begin): if nothing follows it is never sent (drop_deferred).
+  void defer_begin(std::string sql) { begin_ = std::move(sql); }
+  void defer(std::string sql, Params params) {
+    later_.push_back({std::move(sql), std::move(params)});
+  }
+  bool has_deferred() const { return !begin_.empty() || !later_.empty(); }
+  // Only a BEGIN waits: the transaction has done nothing yet.
+  bool only_begin_deferred() const { return !begin_.empty() && later_.empty(); }
+  void drop_deferred() {
+    begin_.clear();
+    later_.clear();
+  }
 
   // CONNECTION_OK, and the server has not closed the socket while idle.
   bool healthy();
@@ -119,7 +127,12 @@ class Connection {
   std::uint64_t next_statement_ = 0;
   pg_conn* conn_;
   std::unordered_map<std::string, std::string> prepared_;  // SQL text -> statement name
-  std::string deferred_sql_;
+  struct Later {
+    std::string sql;
+    Params params;
+  };
+  std::string begin_;
+  std::vector<Later> later_;
 };
 
 }  // namespace lia::pg

@@ -53,6 +53,12 @@ class Tx {
     return conn_->exec_params(sql, params);
   }
   core::Result<Rows> exec_script(std::string_view sql) { return conn_->exec_script(sql); }
+  // A statement whose rows are not needed: sent with the transaction's next round trip (the
+  // next exec, or the COMMIT), where its error, if any, shows.
+  template <class... A>
+  void exec_later(std::string sql, const A&... args) {
+    conn_->defer(std::move(sql), make_params(args...));
+  }
 
   Connection& connection() { return *conn_; }
   // 1 on the first run of the function, 2 on its first retry, ...
