@@ -332,9 +332,13 @@ struct Handlers::Impl {
       auto fresh = claim(tx, topic, ev.id);
       if (!fresh) return fresh.error();
       if (!*fresh) return Outcome::duplicate;
-      auto seen = tx.exec(message_exists, in.instance, in.provider_message_id);
-      if (!seen) return seen.error();
-      if (!seen->empty()) return Outcome::duplicate;
+      // Is the provider message known, and the chat's conversation (locked): one round trip.
+      const auto by_message = pg::make_params(in.instance, in.provider_message_id);
+      const auto by_chat = pg::make_params(in.instance, in.chat_id);
+      auto first = tx.exec_pipeline(
+          {{message_exists, &by_message}, {sql.conversation_by_chat_for_update, &by_chat}});
+      if (!first) return first.error();
+      if (!(*first)[0].empty()) return Outcome::duplicate;
 
       auto contact = upsert_contact(tx, phone, in);
       if (!contact) return contact.error();
@@ -346,11 +350,10 @@ struct Handlers::Impl {
         }
       }
 
-      auto found = tx.exec(sql.conversation_by_chat_for_update, in.instance, in.chat_id);
-      if (!found) return found.error();
+      const pg::Rows& found = (*first)[1];
       ConversationRow conv;
-      if (!found->empty()) {
-        conv = store::read_conversation((*found)[0]);
+      if (!found.empty()) {
+        conv = store::read_conversation(found[0]);
       } else {
         auto ins = tx.exec(sql.insert_conversation, core::Uuid::v7(clock), in.provider, in.instance,
                            in.chat_id, contact->data.contact_id);

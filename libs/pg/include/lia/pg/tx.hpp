@@ -53,6 +53,10 @@ class Tx {
     return conn_->exec_params(sql, params);
   }
   core::Result<Rows> exec_script(std::string_view sql) { return conn_->exec_script(sql); }
+  // Several statements, one round trip (Connection::exec_pipeline).
+  core::Result<std::vector<Rows>> exec_pipeline(const std::vector<Connection::Statement>& stmts) {
+    return conn_->exec_pipeline(stmts);
+  }
   // A statement whose rows are not needed: sent with the transaction's next round trip (the
   // next exec, or the COMMIT), where its error, if any, shows.
   template <class... A>
