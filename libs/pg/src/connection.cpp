@@ -151,7 +151,8 @@ core::Result<Rows> Connection::check(pg_result* res, std::string_view what) {
 }
 
 core::Result<Rows> Connection::exec_params(std::string_view sql, const Params& params) {
-  if (PQstatus(conn_) != CONNECTION_OK) return connection_error("query");
+  if (PQstatus(conn_) != CONNECTION_OK || broken_) return connection_error("query");
+  drop_stale_statements();
   if (has_deferred()) {
     auto r = exec_pipeline({{sql, &params}});
     if (!r) return r.error();
@@ -193,7 +194,7 @@ core::Result<Rows> Connection::exec_params(std::string_view sql, const Params& p
 }
 
 core::Result<Rows> Connection::exec_script(std::string_view sql) {
-  if (PQstatus(conn_) != CONNECTION_OK) return connection_error("query");
+  if (PQstatus(conn_) != CONNECTION_OK || broken_) return connection_error("query");
   if (has_deferred()) {
     auto r = exec_pipeline({});
     if (!r) return r.error();
@@ -201,8 +202,11 @@ core::Result<Rows> Connection::exec_script(std::string_view sql) {
   return check(PQexec(conn_, std::string(sql).c_str()), "query");
 }
 
-core::Result<std::vector<Rows>> Connection::exec_pipeline(const std::vector<Statement>& callers) {
-  if (PQstatus(conn_) != CONNECTION_OK) return connection_error("query");
+core::Result<std::vector<Rows>> Connection::exec_pipeline(const std::vector<Statement>& callers,
+                                                          std::size_t* failed_at) {
+  if (failed_at != nullptr) *failed_at = kBeforeCallers;
+  if (PQstatus(conn_) != CONNECTION_OK || broken_) return connection_error("query");
+  if (PQenterPipelineMode(conn_) == 0) return connection_error("pipeline");
   // The deferred statements go first, their rows not returned.
   const std::string begin = std::exchange(begin_, std::string());
   const std::vector<Later> later = std::exchange(later_, {});
@@ -213,7 +217,18 @@ core::Result<std::vector<Rows>> Connection::exec_pipeline(const std::vector<Stat
   for (const auto& l : later) statements.push_back({l.sql, &l.params});
   const std::size_t skipped = statements.size();
   statements.insert(statements.end(), callers.begin(), callers.end());
-  if (PQenterPipelineMode(conn_) == 0) return connection_error("pipeline");
+  auto failed = [&](std::size_t statement) {
+    if (failed_at != nullptr)
+      *failed_at = statement >= skipped ? statement - skipped : kBeforeCallers;
+  };
+  // Past this point a failure leaves results unread in pipeline mode: the session is given
+  // up (healthy() is false, the pool closes it) rather than reused half-way.
+  auto give_up = [&](std::size_t statement, std::optional<core::Error> error) -> core::Error {
+    failed(statement);
+    broken_ = true;
+    return error ? *error : connection_error("pipeline");
+  };
+
   // What each result answers: a PREPARE (its statement's name to remember) or a statement.
   struct Step {
     std::size_t statement;
@@ -221,44 +236,52 @@ core::Result<std::vector<Rows>> Connection::exec_pipeline(const std::vector<Stat
   };
   std::vector<Step> steps;
   std::vector<const char*> values;
-  std::size_t new_names = 0;
-  bool sent = true;
-  for (std::size_t i = 0; i < statements.size() && sent; ++i) {
+  std::unordered_map<std::string, std::string> preparing;  // text -> name, new in this pipeline
+  for (std::size_t i = 0; i < statements.size(); ++i) {
     const auto& st = statements[i];
     values.clear();
     for (const auto& p : *st.params) values.push_back(p ? p->c_str() : nullptr);
     const int n = static_cast<int>(values.size());
     const std::string text(st.sql);
-    auto it = prepared_.find(text);
-    if (it == prepared_.end() && prepared_.size() + new_names < kMaxPrepared) {
-      std::string name = fmt::format("lia_{}", next_statement_++);
-      sent = PQsendPrepare(conn_, name.c_str(), text.c_str(), n, nullptr) == 1 &&
-             PQsendQueryPrepared(conn_, name.c_str(), n, values.data(), nullptr, nullptr, 0) == 1;
-      steps.push_back({i, std::move(name)});
-      ++new_names;
-    } else if (it == prepared_.end()) {
-      sent = PQsendQueryParams(conn_, text.c_str(), n, nullptr, values.data(), nullptr, nullptr,
-                               0) == 1;
-    } else {
-      sent = PQsendQueryPrepared(conn_, it->second.c_str(), n, values.data(), nullptr, nullptr,
-                                 0) == 1;
+    const std::string* name = nullptr;
+    if (auto it = prepared_.find(text); it != prepared_.end()) {
+      name = &it->second;
+    } else if (auto pit = preparing.find(text); pit != preparing.end()) {
+      name = &pit->second;
+    } else if (prepared_.size() + preparing.size() < kMaxPrepared) {
+      auto [nit, ok] = preparing.emplace(text, fmt::format("lia_{}", next_statement_++));
+      name = &nit->second;
+      if (PQsendPrepare(conn_, name->c_str(), text.c_str(), n, nullptr) == 0) {
+        return give_up(i, std::nullopt);
+      }
+      steps.push_back({i, *name});
     }
+    const bool sent = name != nullptr ? PQsendQueryPrepared(conn_, name->c_str(), n, values.data(),
+                                                            nullptr, nullptr, 0) == 1
+                                      : PQsendQueryParams(conn_, text.c_str(), n, nullptr,
+                                                          values.data(), nullptr, nullptr, 0) == 1;
+    if (!sent) return give_up(i, std::nullopt);
     steps.push_back({i, {}});
   }
-  if (!sent || PQpipelineSync(conn_) == 0) return connection_error("pipeline");
+  // Once sent, the server may run any of them (a COMMIT included) whatever happens next.
+  if (PQpipelineSync(conn_) == 0) return give_up(statements.size() - 1, std::nullopt);
 
   std::vector<Rows> out;
-  out.reserve(statements.size());
+  out.reserve(callers.size());
   std::optional<core::Error> first_error;
+  std::size_t first_failed = 0;
   for (const auto& step : steps) {
     PGresult* res = PQgetResult(conn_);
-    if (res == nullptr) return connection_error("pipeline");
+    if (res == nullptr) return give_up(step.statement, first_error);
     if (PQresultStatus(res) == PGRES_PIPELINE_ABORTED) {
       PQclear(res);  // skipped after an earlier error, which is the one reported
     } else {
       auto r = check(res, step.prepared_name.empty() ? "query" : "prepare");
       if (!r) {
-        if (!first_error) first_error = r.error();
+        if (!first_error) {
+          first_error = r.error();
+          first_failed = step.statement;
+        }
       } else if (!step.prepared_name.empty()) {
         prepared_.emplace(std::string(statements[step.statement].sql), step.prepared_name);
       } else if (step.statement >= skipped) {  // not a deferred statement's
@@ -266,21 +289,41 @@ core::Result<std::vector<Rows>> Connection::exec_pipeline(const std::vector<Stat
       }
     }
     while (PGresult* extra = PQgetResult(conn_)) PQclear(extra);  // the end of this command
-    if (PQstatus(conn_) != CONNECTION_OK) return connection_error("pipeline");
+    if (PQstatus(conn_) != CONNECTION_OK) {
+      // The server's own error (e.g. 57P01 when it shut down) says more than "lost".
+      return give_up(first_error ? first_failed : step.statement, first_error);
+    }
   }
   PGresult* sync = PQgetResult(conn_);
   const bool synced = sync != nullptr && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
   if (sync != nullptr) PQclear(sync);
-  if (!synced || PQexitPipelineMode(conn_) == 0) return connection_error("pipeline");
+  if (!synced || PQexitPipelineMode(conn_) == 0) {
+    return give_up(first_error ? first_failed : statements.size() - 1, first_error);
+  }
   if (first_error) {
-    // A prepared statement dropped or made stale by a schema change: prepare it again next time.
+    failed(first_failed);
+    // The failed statement was dropped (DEALLOCATE) or made stale by a schema change:
+    // prepared again next time, the old name dropped once the session is idle.
     const auto state = sqlstate(*first_error);
-    if (state == "26000" || state == "0A000") {
-      for (const auto& st : statements) prepared_.erase(std::string(st.sql));
+    const bool stale =
+        state == "26000" ||
+        (state == "0A000" && first_error->message().find("cached plan") != std::string::npos);
+    if (stale) {
+      if (auto it = prepared_.find(std::string(statements[first_failed].sql));
+          it != prepared_.end()) {
+        stale_names_.push_back(it->second);
+        prepared_.erase(it);
+      }
     }
     return *first_error;
   }
   return out;
+}
+
+void Connection::drop_stale_statements() {
+  if (stale_names_.empty() || has_deferred() || PQtransactionStatus(conn_) != PQTRANS_IDLE) return;
+  for (const auto& name : stale_names_) PQclear(PQexec(conn_, ("DEALLOCATE " + name).c_str()));
+  stale_names_.clear();
 }
 
 bool Connection::healthy() {
@@ -292,7 +335,7 @@ bool Connection::healthy() {
     if (::poll(&p, 1, 0) <= 0) break;
     if (PQconsumeInput(conn_) == 0) return false;
   }
-  return PQstatus(conn_) == CONNECTION_OK;
+  return PQstatus(conn_) == CONNECTION_OK && !broken_ && PQpipelineStatus(conn_) == PQ_PIPELINE_OFF;
 }
 
 bool Connection::idle_in_no_transaction() const {

@@ -43,9 +43,12 @@ core::Status commit(Connection& conn, Deferred* deferred,
   std::vector<Connection::Statement> statements = last;
   for (const auto& w : writes) statements.push_back({w.sql, &w.params});
   statements.push_back({"COMMIT", &none});
-  auto r = conn.exec_pipeline(statements);
+  std::size_t failed_at = 0;
+  auto r = conn.exec_pipeline(statements, &failed_at);
   if (!r) {
-    if (!conn.healthy()) {
+    // Only a break while the COMMIT itself was running leaves the outcome open; an error
+    // before it means the transaction did not commit (and a lost connection is retryable).
+    if (failed_at == statements.size() - 1 && !conn.healthy()) {
       return core::Error(
           core::Errc::unavailable,
           "connection lost during COMMIT: the outcome is unknown (" + r.error().message() + ")",

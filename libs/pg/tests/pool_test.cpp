@@ -330,3 +330,42 @@ TEST_CASE("a deferred BEGIN goes with the next statement, and is dropped if none
   REQUIRE(r.ok());
   CHECK((*lease)->idle_in_no_transaction());
 }
+
+TEST_CASE("exec_pipeline prepares a statement repeated in it once", "[pool]") {
+  auto pool = make_pool(1);
+  auto lease = pool->acquire();
+  REQUIRE(lease.ok());
+  auto& c = **lease;
+  const auto before = c.prepared_count();
+  const std::string text = "SELECT $1::int * 3";
+  const pg::Params one = pg::make_params(1), two = pg::make_params(2);
+  auto r = c.exec_pipeline({{text, &one}, {text, &two}});
+  if (!r) FAIL(r.error().message());
+  CHECK((*r)[0][0].get<int>(0) == 3);
+  CHECK((*r)[1][0].get<int>(0) == 6);
+  CHECK(c.prepared_count() == before + 1);
+  auto server = c.exec("SELECT count(*) FROM pg_prepared_statements WHERE statement = $1", text);
+  REQUIRE(server.ok());
+  CHECK((*server)[0].get<int>(0) == 1);
+}
+
+TEST_CASE("a pipeline that fails half-way gives its connection up", "[pool]") {
+  auto pool = make_pool(1);
+  {
+    auto lease = pool->acquire();
+    REQUIRE(lease.ok());
+    auto& c = **lease;
+    c.defer_begin("BEGIN");
+    const pg::Params none;
+    const pg::Params too_many(70000, std::string("1"));  // more than the protocol carries
+    auto r = c.exec_pipeline({{"SELECT 1", &none}, {"SELECT $1", &too_many}});
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().retryable());
+    CHECK_FALSE(c.healthy());  // not reused half-way through a pipeline
+  }
+  auto lease = pool->acquire();  // a new session
+  REQUIRE(lease.ok());
+  auto r = (*lease)->exec("SELECT 1");
+  REQUIRE(r.ok());
+  CHECK((*lease)->idle_in_no_transaction());
+}

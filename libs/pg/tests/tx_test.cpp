@@ -221,3 +221,20 @@ TEST_CASE("exec_later runs with the next round trip, and its error fails the tra
   CHECK(scalar(*s.pool, count) == 3);
   CHECK(s.pool->idle_connections() == s.pool->open_connections());
 }
+
+TEST_CASE("a connection lost before the COMMIT ran is retried, never reported as unknown", "[tx]") {
+  TempSchema s("pgtx");
+  create_table(s, "CREATE TABLE " + s.q() + ".t (id int PRIMARY KEY)");
+  const std::string ins = "INSERT INTO " + s.q() + ".t VALUES ($1)";
+  int attempts = 0;
+  auto r = pg::transact(*s.pool, [&](Tx& tx) -> core::Status {
+    attempts = tx.attempt();
+    tx.exec_later(ins, 1);
+    // The first attempt's session dies while its writes run, before its COMMIT.
+    if (tx.attempt() == 1) tx.exec_later("SELECT pg_terminate_backend(pg_backend_pid())");
+    return core::ok();
+  });
+  if (!r) FAIL(r.error().describe());
+  CHECK(attempts == 2);
+  CHECK(scalar(*s.pool, "SELECT count(*) FROM " + s.q() + ".t") == 1);
+}

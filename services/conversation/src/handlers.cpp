@@ -333,6 +333,8 @@ struct Handlers::Impl {
       if (!fresh) return fresh.error();
       if (!*fresh) return Outcome::duplicate;
       // Is the provider message known, and the chat's conversation (locked): one round trip.
+      // The conversation is locked before its contact is updated (no other path locks both),
+      // and also for a duplicate, until this transaction ends.
       const auto by_message = pg::make_params(in.instance, in.provider_message_id);
       const auto by_chat = pg::make_params(in.instance, in.chat_id);
       auto first = tx.exec_pipeline(

@@ -85,7 +85,11 @@ class Connection {
     std::string_view sql;
     const Params* params;  // not null
   };
-  core::Result<std::vector<Rows>> exec_pipeline(const std::vector<Statement>& statements);
+  // `failed_at`, on an error: the index of the statement that failed or was running when the
+  // connection broke, or kBeforeCallers if a deferred statement failed first.
+  static constexpr std::size_t kBeforeCallers = static_cast<std::size_t>(-1);
+  core::Result<std::vector<Rows>> exec_pipeline(const std::vector<Statement>& statements,
+                                                std::size_t* failed_at = nullptr);
 
   // Statements whose answer can wait: sent only with the next round trip, ahead of what it
   // carries, their rows dropped. A failed one fails that round trip. A transaction's BEGIN
@@ -133,6 +137,9 @@ class Connection {
   };
   std::string begin_;
   std::vector<Later> later_;
+  std::vector<std::string> stale_names_;  // prepared names to DEALLOCATE once idle
+  bool broken_ = false;                   // a pipeline failed half-way: never reused
+  void drop_stale_statements();
 };
 
 }  // namespace lia::pg

@@ -58,7 +58,9 @@ class Tx {
     return conn_->exec_pipeline(stmts);
   }
   // A statement whose rows are not needed: sent with the transaction's next round trip (the
-  // next exec, or the COMMIT), where its error, if any, shows.
+  // next exec, or the COMMIT), where its error, if any, shows. In a batch that may be the
+  // next record's round trip: the batch fails either way, and the records run again one by
+  // one, where the error meets its own record.
   template <class... A>
   void exec_later(std::string sql, const A&... args) {
     conn_->defer(std::move(sql), make_params(args...));
