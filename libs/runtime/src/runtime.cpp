@@ -304,10 +304,29 @@ int run(int argc, char** argv, const ServiceSpec& spec, std::unique_ptr<App> app
     if (cs.batch && ctx.pool_ && consumer_batch > 1) {
       cc.max_batch = consumer_batch;
       cc.max_batch_time = consumer_batch_time;
-      open_batch = [pool = ctx.pool_](std::span<const kafka::Message> records)
+      // The locks are the database's: named after the service's schema.
+      const std::string lock_prefix = ctx.spec().schema + ".key:";
+      open_batch = [pool = ctx.pool_, lock_keys = cs.lock_keys,
+                    lock_prefix](std::span<const kafka::Message> records)
           -> core::Result<std::unique_ptr<kafka::BatchScope>> {
         auto batch = pg::Batch::open(*pool);
         if (!batch) return batch.error();
+        if (lock_keys) {
+          std::vector<std::string_view> keys;
+          keys.reserve(records.size());
+          for (const auto& r : records) {
+            if (!r.key.empty()) keys.emplace_back(r.key);
+          }
+          std::sort(keys.begin(), keys.end());
+          keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+          std::string list = "{";
+          for (auto k : keys) pg::append_array_element(list, k);
+          list += '}';
+          (*batch)->connection().defer(
+              "SELECT pg_advisory_xact_lock(hashtextextended($2 || k, 0)) FROM "
+              "unnest($1::text[]) AS u(k)",
+              pg::make_params(list, lock_prefix));
+        }
         // Every record the relays and ingestion publish names its event: the batch claims
         // them in the inbox with one look-up and one INSERT.
         std::vector<std::string> ids;

@@ -97,10 +97,12 @@ TEST_CASE("a service migrates, serves, consumes, and stops on SIGTERM") {
   // The consumer stores what arrives on the topic.
   auto producer = lia::kafka::Producer::create({lia::testing::kafka_bootstrap()});
   REQUIRE(producer.ok());
+  // Sent together, so that the consumer fetches several at once (a batch).
+  std::vector<decltype((*producer)->produce({}))> sent;
   for (int i = 0; i < 20; ++i) {
-    auto d = (*producer)->produce({topic, "chat-" + std::to_string(i % 3), "note " + std::to_string(i)}).get();
-    REQUIRE(d.ok());
+    sent.push_back((*producer)->produce({topic, "chat-" + std::to_string(i % 3), "note " + std::to_string(i)}));
   }
+  for (auto& d : sent) REQUIRE(d.get().ok());
   lia::pg::PoolConfig pc;
   pc.url = lia::testing::pg_url();
   auto pool = lia::pg::Pool::create(pc);
@@ -112,6 +114,11 @@ TEST_CASE("a service migrates, serves, consumes, and stops on SIGTERM") {
     return stored == 20;
   }, 30s, 100ms);
   CHECK(stored == 20);
+  // Those handled in a batch held an advisory lock on their records' keys (lock_keys); a
+  // record fetched alone runs on its own, without.
+  auto locked = (*pool)->exec("SELECT count(*) FROM " + schema + ".notes WHERE body NOT LIKE '%[key locks 0]'");
+  REQUIRE(locked.ok());
+  CHECK((*locked)[0].get<std::int64_t>(0) > 0);
 
   auto metrics = client.get(base + "/metrics");
   REQUIRE(metrics.ok());

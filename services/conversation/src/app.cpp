@@ -70,7 +70,9 @@ core::Status App::start(runtime::Context& ctx) {
       auto h = handlers_;
       ctx.add_consumer({.topics = {topic},
                         .handler = [h](const kafka::Message& m) { return h->handle(m); },
-                        .group = "lia-conversation." + topic});
+                        .group = "lia-conversation." + topic,
+                        // a chat's records arrive on several topics, one group each
+                        .lock_keys = true});
     }
   }
   purger_ = std::thread([this] { purge_loop(); });

@@ -51,6 +51,13 @@ struct ConsumerSpec {
   // LIA_CONSUMER_BATCH of them; see lia/pg/batch.hpp). Only for handlers whose every effect
   // is in the service's database: one that calls out (an HTTP API, say) sets false.
   bool batch = true;
+  // A batch first takes a transaction-level advisory lock on each of its records' keys, in
+  // one sorted order (with its BEGIN, no round trip of its own): batches of different groups
+  // that touch the same keys' rows (a chat's conversation, from several topics) then wait for
+  // each other in turn instead of deadlocking (40P01, a one-second wait and a rerun of both
+  // batches one record at a time). A record handled alone (the only one fetched, or a
+  // batch's rerun) takes none.
+  bool lock_keys = false;
 };
 
 class Context {
