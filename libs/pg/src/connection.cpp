@@ -59,6 +59,17 @@ std::optional<std::string> sqlstate(const core::Error& error) {
   return m.substr(kPrefix.size(), 5);
 }
 
+namespace {
+
+// The statement is gone (DEALLOCATE, DISCARD) or its result type changed after a schema change.
+bool stale_statement(const core::Error& error) {
+  const auto state = sqlstate(error);
+  return state == "26000" ||
+         (state == "0A000" && error.message().find("cached plan") != std::string::npos);
+}
+
+}  // namespace
+
 std::string quote_ident(std::string_view name) {
   std::string out;
   out.reserve(name.size() + 2);
@@ -151,45 +162,15 @@ core::Result<Rows> Connection::check(pg_result* res, std::string_view what) {
 }
 
 core::Result<Rows> Connection::exec_params(std::string_view sql, const Params& params) {
-  if (PQstatus(conn_) != CONNECTION_OK || broken_) return connection_error("query");
-  drop_stale_statements();
-  if (has_deferred()) {
-    auto r = exec_pipeline({{sql, &params}});
-    if (!r) return r.error();
-    return std::move(r->back());
-  }
-  std::vector<const char*> values;
-  values.reserve(params.size());
-  for (const auto& p : params) values.push_back(p ? p->c_str() : nullptr);
-  const int n = static_cast<int>(params.size());
-  std::string text(sql);
-
+  // One path for every statement: the pipeline (which also carries what was deferred).
   for (int tries = 0;; ++tries) {
-    auto it = prepared_.find(text);
-    if (it == prepared_.end() && prepared_.size() >= kMaxPrepared) {
-      return check(
-          PQexecParams(conn_, text.c_str(), n, nullptr, values.data(), nullptr, nullptr, 0),
-          "query");
-    }
-    if (it == prepared_.end()) {
-      std::string name = fmt::format("lia_{}", next_statement_++);
-      auto prep = check(PQprepare(conn_, name.c_str(), text.c_str(), n, nullptr), "prepare");
-      if (!prep) return prep.error();
-      it = prepared_.emplace(text, std::move(name)).first;
-    }
-    auto r = check(PQexecPrepared(conn_, it->second.c_str(), n, values.data(), nullptr, nullptr, 0),
-                   "query");
-    if (r.ok()) return r;
-    // The statement is gone (DEALLOCATE/DISCARD) or its result type changed after a schema
-    // change: forget it; run it again at once when no transaction was affected.
-    const auto state = sqlstate(r.error());
-    const bool stale =
-        state == "26000" ||
-        (state == "0A000" && r.error().message().find("cached plan") != std::string::npos);
-    if (!stale) return r;
-    if (state == "0A000") PQclear(PQexec(conn_, ("DEALLOCATE " + it->second).c_str()));
-    prepared_.erase(it);
-    if (tries > 0 || PQtransactionStatus(conn_) != PQTRANS_IDLE) return r;
+    drop_stale_statements();
+    const bool in_transaction = has_deferred() || PQtransactionStatus(conn_) != PQTRANS_IDLE;
+    auto r = exec_pipeline({{sql, &params}});
+    if (r) return std::move(r->back());
+    // A statement dropped behind the cache's back, or made stale by a schema change, was
+    // forgotten: run it again at once when no transaction was affected.
+    if (tries > 0 || in_transaction || !stale_statement(r.error())) return r.error();
   }
 }
 
@@ -304,11 +285,7 @@ core::Result<std::vector<Rows>> Connection::exec_pipeline(const std::vector<Stat
     failed(first_failed);
     // The failed statement was dropped (DEALLOCATE) or made stale by a schema change:
     // prepared again next time, the old name dropped once the session is idle.
-    const auto state = sqlstate(*first_error);
-    const bool stale =
-        state == "26000" ||
-        (state == "0A000" && first_error->message().find("cached plan") != std::string::npos);
-    if (stale) {
+    if (stale_statement(*first_error)) {
       if (auto it = prepared_.find(std::string(statements[first_failed].sql));
           it != prepared_.end()) {
         stale_names_.push_back(it->second);
