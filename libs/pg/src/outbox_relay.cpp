@@ -60,21 +60,14 @@ core::Result<std::size_t> OutboxRelay::Impl::batch(Connection& conn, kafka::Prod
     failures->inc();
     return e;
   };
-  // The outbox is a queue: a few live rows among many deleted ones not vacuumed yet. A plan
-  // cached while it looked empty would read all of them (sequential scan); through the index,
-  // dead entries are skipped once seen. BEGIN, the settings and the SELECT: one round trip.
-  const Params none;
-  const Params limit = make_params(static_cast<std::int64_t>(options.batch_size));
-  const std::string select =
+  auto selected = conn.exec(  // carries the BEGIN
       "WITH batch AS (SELECT id, event_id, topic, key, payload, headers FROM " + table +
-      " WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) "
-      "SELECT b.id, b.event_id::text, b.topic, b.key, b.payload, h.key, h.value "
-      "FROM batch b LEFT JOIN LATERAL jsonb_each_text(b.headers) h ON true ORDER BY b.id";
-  auto selected = conn.exec_pipeline({{"SET LOCAL enable_seqscan = off", &none},
-                                      {"SET LOCAL enable_bitmapscan = off", &none},
-                                      {select, &limit}});
+          " WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) "
+          "SELECT b.id, b.event_id::text, b.topic, b.key, b.payload, h.key, h.value "
+          "FROM batch b LEFT JOIN LATERAL jsonb_each_text(b.headers) h ON true ORDER BY b.id",
+      static_cast<std::int64_t>(options.batch_size));
   if (!selected) return fail(selected.error());
-  const Rows& rows = selected->back();
+  const Rows& rows = *selected;
 
   std::vector<std::int64_t> ids;
   std::vector<kafka::Record> records;
@@ -277,7 +270,13 @@ void OutboxRelay::run() {
         continue;
       }
       conn = std::move(*c);
-      if (auto r = conn->exec_script("LISTEN " + quote_ident(outbox_channel(schema_))); !r) {
+      // The outbox is a queue: a few live rows among many deleted ones not vacuumed yet. A
+      // plan cached while it looked empty would read all of them (sequential scan); through
+      // the index, dead entries are skipped once seen. This session is the relay's alone.
+      if (auto r = conn->exec_script("SET enable_seqscan = off; SET enable_bitmapscan = off; "
+                                     "LISTEN " +
+                                     quote_ident(outbox_channel(schema_)));
+          !r) {
         conn.reset();
         failed(r.error(), "outbox relay cannot LISTEN");
         continue;
