@@ -1,13 +1,68 @@
 #include <algorithm>
+#include <mutex>
 #include <string_view>
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <lia/core/log.hpp>
 #include <lia/pg/batch.hpp>
 #include <lia/pg/outbox.hpp>
 
+#include "local_relays.hpp"
+
 namespace lia::pg {
+
+namespace detail {
+namespace {
+
+struct LocalRelays {
+  std::mutex mu;
+  std::vector<std::pair<std::string, int>> active;  // (schema, eventfd)
+};
+
+LocalRelays& local_relays() {
+  static LocalRelays relays;
+  return relays;
+}
+
+}  // namespace
+
+void register_local_relay(const std::string& schema, int wake_fd) {
+  auto& r = local_relays();
+  std::lock_guard lk(r.mu);
+  r.active.emplace_back(schema, wake_fd);
+}
+
+void unregister_local_relay(const std::string& schema, int wake_fd) {
+  auto& r = local_relays();
+  std::lock_guard lk(r.mu);
+  std::erase(r.active, std::pair<std::string, int>{schema, wake_fd});
+}
+
+bool local_relay_active(const std::string& schema) {
+  auto& r = local_relays();
+  std::lock_guard lk(r.mu);
+  return std::any_of(r.active.begin(), r.active.end(),
+                     [&](const auto& a) { return a.first == schema; });
+}
+
+void wake_local_relays(const Deferred& deferred) {
+  if (deferred.outbox.empty() && deferred.wake.empty()) return;
+  auto& r = local_relays();
+  std::lock_guard lk(r.mu);
+  for (const auto& [schema, fd] : r.active) {
+    const bool wrote =
+        std::any_of(deferred.outbox.begin(), deferred.outbox.end(),
+                    [&](const auto& o) { return o.first == schema; }) ||
+        std::find(deferred.wake.begin(), deferred.wake.end(), schema) != deferred.wake.end();
+    if (!wrote) continue;
+    const std::uint64_t one = 1;
+    (void)::write(fd, &one, sizeof one);
+  }
+}
+
+}  // namespace detail
 
 std::string outbox_channel(const std::string& schema) {
   return schema + "_outbox";
@@ -33,10 +88,17 @@ std::string headers_json(const OutboxMessage& msg) {
 
 core::Result<std::int64_t> enqueue(Tx& tx, const std::string& schema, const OutboxMessage& msg) {
   const std::string headers = headers_json(msg);
-  auto r = tx.exec("WITH ins AS (INSERT INTO " + quote_ident(schema) +
-                       ".outbox (event_id, topic, key, payload, headers) "
-                       "VALUES ($1, $2, $3, $4, $5::jsonb) RETURNING id) "
-                       "SELECT id, pg_notify($6, '') FROM ins",
+  const std::string insert = "INSERT INTO " + quote_ident(schema) +
+                             ".outbox (event_id, topic, key, payload, headers) "
+                             "VALUES ($1, $2, $3, $4, $5::jsonb) RETURNING id";
+  if (detail::local_relay_active(schema)) {
+    auto r = tx.exec(insert, msg.event_id, msg.topic, msg.key, msg.payload, headers);
+    if (!r) return r.error();
+    auto& wake = tx.deferred().wake;
+    if (std::find(wake.begin(), wake.end(), schema) == wake.end()) wake.push_back(schema);
+    return (*r)[0].get<std::int64_t>(0);
+  }
+  auto r = tx.exec("WITH ins AS (" + insert + ") SELECT id, pg_notify($6, '') FROM ins",
                    msg.event_id, msg.topic, msg.key, msg.payload, headers, outbox_channel(schema));
   if (!r) return r.error();
   return (*r)[0].get<std::int64_t>(0);
@@ -69,13 +131,19 @@ DeferredStatements deferred_statements(const Deferred& deferred) {
       append_array_element(headers, headers_json(msg));
     }
     for (auto* a : {&ids, &topics, &keys, &payloads, &headers}) *a += '}';
-    out.push_back({"WITH ins AS (INSERT INTO " + quote_ident(schema) +
-                       ".outbox (event_id, topic, key, payload, headers) "
-                       "SELECT e, t, k, p, h FROM unnest($1::uuid[], $2::text[], $3::text[], "
-                       "$4::text[], $5::jsonb[]) WITH ORDINALITY AS u (e, t, k, p, h, n) "
-                       "ORDER BY n RETURNING id) "
-                       "SELECT pg_notify($6, '') FROM (SELECT 1 FROM ins LIMIT 1) one",
-                   make_params(ids, topics, keys, payloads, headers, outbox_channel(schema))});
+    const std::string insert = "INSERT INTO " + quote_ident(schema) +
+                               ".outbox (event_id, topic, key, payload, headers) "
+                               "SELECT e, t, k, p, h FROM unnest($1::uuid[], $2::text[], "
+                               "$3::text[], $4::text[], $5::jsonb[]) "
+                               "WITH ORDINALITY AS u (e, t, k, p, h, n) ORDER BY n";
+    if (local_relay_active(schema)) {  // woken after the COMMIT (wake_local_relays)
+      out.push_back({insert, make_params(ids, topics, keys, payloads, headers)});
+    } else {
+      out.push_back({"WITH ins AS (" + insert +
+                         " RETURNING id) SELECT pg_notify($6, '') FROM (SELECT 1 FROM ins LIMIT "
+                         "1) one",
+                     make_params(ids, topics, keys, payloads, headers, outbox_channel(schema))});
+    }
   }
   // A batch's inbox claims: plain INSERTs, so a claim made meanwhile by another transaction
   // fails the commit instead of being applied twice.

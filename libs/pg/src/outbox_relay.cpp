@@ -13,6 +13,8 @@
 #include <lia/pg/outbox_relay.hpp>
 #include <lia/pg/tx.hpp>
 
+#include "local_relays.hpp"
+
 namespace lia::pg {
 namespace {
 
@@ -261,7 +263,10 @@ void OutboxRelay::run() {
   while (!stopping_) {
     auto& conn = impl_->conn;
     if (!conn || !conn->healthy()) {
-      if (active_) log.warn("outbox relay lost its connection");
+      if (active_) {
+        log.warn("outbox relay lost its connection");
+        detail::unregister_local_relay(schema_, impl_->wake_fd);
+      }
       active_ = false;
       conn.reset();
       auto c = Connection::open(pool_->config());
@@ -293,6 +298,8 @@ void OutboxRelay::run() {
         continue;
       }
       active_ = true;
+      // From here on, this process's commits wake the relay directly instead of notifying.
+      detail::register_local_relay(schema_, impl_->wake_fd);
       log.info("outbox relay active");
     }
     auto n = impl_->batch(*conn, *producer_, options_);
@@ -311,6 +318,7 @@ void OutboxRelay::run() {
     if (*n == options_.batch_size) continue;  // probably more waiting
     impl_->wait(options_.poll_interval);
   }
+  if (active_) detail::unregister_local_relay(schema_, impl_->wake_fd);
   impl_->conn.reset();  // closing the session releases the lock
   active_ = false;
 }

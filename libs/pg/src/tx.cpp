@@ -9,6 +9,8 @@
 #include <lia/core/metrics.hpp>
 #include <lia/pg/tx.hpp>
 
+#include "local_relays.hpp"
+
 namespace lia::pg::detail {
 
 core::Status begin(Connection& conn, const TxOptions& options) {
@@ -57,11 +59,15 @@ core::Status commit(Connection& conn, Deferred* deferred,
     rollback(conn);
     return r.error();  // e.g. a claim made meanwhile (23505), or 40001 at commit: retryable
   }
-  if (deferred != nullptr) deferred->clear();
   if (r->back().command() != "COMMIT") {
+    if (deferred != nullptr) deferred->clear();
     return core::Error(core::Errc::internal,
                        "COMMIT answered " + std::string(r->back().command()) + ": rolled back",
                        false);
+  }
+  if (deferred != nullptr) {
+    wake_local_relays(*deferred);
+    deferred->clear();
   }
   return core::ok();
 }

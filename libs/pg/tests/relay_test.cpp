@@ -119,13 +119,17 @@ TEST_CASE("the relay marks nothing that Kafka did not acknowledge", "[relay]") {
   }
 }
 
-TEST_CASE("the running relay wakes on NOTIFY, publishes to Kafka, and keeps rows for audit",
+TEST_CASE("the running relay wakes on this process's commits, without a NOTIFY, and keeps rows",
           "[relay]") {
   TempSchema s("pgrelay");
   migrate(s);
+  auto listener = pg::Connection::open({.url = testing::pg_url()});
+  REQUIRE(listener.ok());
+  auto& l = **listener;
+  REQUIRE(l.exec_script("LISTEN " + pg::quote_ident(pg::outbox_channel(s.name))).ok());
   auto producer = kafka::Producer::create({.bootstrap = testing::kafka_bootstrap()});
   REQUIRE(producer.ok());
-  // A poll interval far beyond the test's patience: only the notification can wake it.
+  // A poll interval far beyond the test's patience: only a wake-up can start a batch.
   pg::OutboxRelay relay(s.pool, std::shared_ptr<kafka::Producer>(std::move(*producer)), s.name,
                         {.batch_size = 10, .poll_interval = 10min});
   relay.start();
@@ -133,17 +137,57 @@ TEST_CASE("the running relay wakes on NOTIFY, publishes to Kafka, and keeps rows
   const std::string topic = testing::unique_name("pg_relay");
   enqueue_n(s, topic, 5, 4);
   REQUIRE(testing::wait_until([&] { return unpublished(s) == 0; }, 30s));
-  // The relay now waits for a notification (or for 10 minutes): these can only go out
-  // because the commit notified it.
+  // The relay now waits (for 10 minutes at most): these can only go out because the commit
+  // woke it. Both write paths: rows inserted at once and rows queued for the commit.
   enqueue_n(s, topic, 20, 4);
   REQUIRE(testing::wait_until([&] { return unpublished(s) == 0; }, 30s));
-  CHECK(relay.published() == 25);
-  CHECK(scalar(*s.pool, "SELECT count(*) FROM " + s.q() + ".outbox") == 25);  // kept
+  auto queued = pg::transact(*s.pool, [&](Tx& tx) -> core::Status {
+    for (int i = 0; i < 3; ++i) {
+      pg::enqueue_at_commit(
+          tx, s.name,
+          {.event_id = core::Uuid::v7().str(), .topic = topic, .key = "k", .payload = "{}"});
+    }
+    return core::ok();
+  });
+  REQUIRE(queued.ok());
+  REQUIRE(testing::wait_until([&] { return unpublished(s) == 0; }, 30s));
+  CHECK(relay.published() == 28);
+  CHECK(scalar(*s.pool, "SELECT count(*) FROM " + s.q() + ".outbox") == 28);  // kept
+  // None of those commits notified: the relay is in this process.
+  REQUIRE(l.consume_input().ok());
+  CHECK(l.take_notifications().empty());
   const auto text = core::metrics().render();
   CHECK_THAT(text, Catch::Contains("lia_outbox_published_total{schema=\"" + s.name + "\"}"));
   CHECK_THAT(text, Catch::Contains("lia_outbox_lag_seconds{schema=\"" + s.name + "\"}"));
   relay.stop();
   CHECK_FALSE(relay.active());
+  // With no relay active here, a commit notifies again (for the relay of another process).
+  enqueue_n(s, topic, 1, 1);
+  CHECK(testing::wait_until(
+      [&] { return l.consume_input().ok() && !l.take_notifications().empty(); }));
+}
+
+TEST_CASE("the running relay wakes on a NOTIFY from another process's commit", "[relay]") {
+  TempSchema s("pgrelay");
+  migrate(s);
+  auto producer = std::make_shared<FakeProducer>();
+  pg::OutboxRelay relay(s.pool, producer, s.name, {.poll_interval = 10min});
+  relay.start();
+  REQUIRE(testing::wait_until([&] { return relay.active(); }));
+  REQUIRE(testing::wait_until([&] { return relay.published() == 0 && unpublished(s) == 0; }));
+  // What a writer without a local relay commits: the row and a NOTIFY, on its own session.
+  auto other = pg::Connection::open({.url = testing::pg_url()});
+  REQUIRE(other.ok());
+  REQUIRE((*other)
+              ->exec_script("BEGIN; INSERT INTO " + s.q() +
+                            ".outbox (event_id, topic, key, payload) VALUES ('" +
+                            core::Uuid::v7().str() + "', 't.v1', 'k', '{}'); NOTIFY " +
+                            pg::quote_ident(pg::outbox_channel(s.name)) + "; COMMIT")
+              .ok());
+  REQUIRE(testing::wait_until([&] { return unpublished(s) == 0; }, 30s));
+  CHECK(relay.published() == 1);
+  CHECK(producer->records().size() == 1);
+  relay.stop();
 }
 
 TEST_CASE("only one relay per schema is active and a standby takes over", "[relay]") {

@@ -27,10 +27,14 @@ struct InboxClaim {
 struct Deferred {
   std::vector<std::pair<std::string, OutboxMessage>> outbox;  // (schema, row), in order
   std::vector<InboxClaim> inbox;  // claims a batch made (lia/pg/batch.hpp)
+  // Schemas whose outbox got rows through pg::enqueue: their relay in this process, if
+  // active, is woken once the COMMIT succeeded (no statement of its own).
+  std::vector<std::string> wake;
   bool empty() const { return outbox.empty() && inbox.empty(); }
   void clear() {
     outbox.clear();
     inbox.clear();
+    wake.clear();
   }
 };
 

@@ -11,8 +11,9 @@
 //     return lia::core::ok();
 //   });
 //
-// The row and a NOTIFY on channel "<schema>_outbox" commit together; an OutboxRelay
-// publishes the row to Kafka afterwards.
+// The row commits with the transaction; an OutboxRelay publishes it to Kafka afterwards.
+// When that schema's relay is active in this process the commit wakes it directly;
+// otherwise a NOTIFY on channel "<schema>_outbox" commits with the row.
 //
 // Inbox: a consumer claims each event id in the same transaction as the event's effect;
 // a redelivered event claims false and the handler skips its effect.
@@ -31,11 +32,11 @@ namespace lia::pg {
 // The NOTIFY channel of a schema's outbox.
 std::string outbox_channel(const std::string& schema);
 
-// Inserts the message into <schema>.outbox and notifies the relay. Returns the row id.
+// Inserts the message into <schema>.outbox (the relay is woken at commit). Returns the row id.
 core::Result<std::int64_t> enqueue(Tx& tx, const std::string& schema, const OutboxMessage& msg);
 
 // The same, written just before the transaction commits, together with every other row
-// queued so, in one INSERT (and one NOTIFY) per schema, in the order they were queued. A
+// queued so, in one INSERT (and at most one NOTIFY) per schema, in the order they were queued. A
 // duplicate event id then fails the commit rather than this call.
 void enqueue_at_commit(Tx& tx, const std::string& schema, OutboxMessage msg);
 
