@@ -27,6 +27,7 @@ core::Result<events::CloudEvent> publish(pg::Tx& tx, const std::string& schema,
   if (!ev) return ev.error();
   pg::OutboxMessage msg{
       ev->id, out.topic, out.key, events::encode(*ev), {{"lia.event_type", ev->type}}};
+  for (auto& h : out.headers) msg.headers.push_back(std::move(h));
   pg::enqueue_at_commit(tx, schema, std::move(msg));  // one INSERT for all, at commit
   return ev;
 }
@@ -40,6 +41,7 @@ core::Result<kafka::Record> make_record(const std::string& service, Outgoing out
   r.key = std::move(out.key);
   r.value = events::encode(*ev);
   r.headers = {{"lia.event_id", ev->id}, {"lia.event_type", ev->type}};
+  for (auto& h : out.headers) r.headers.push_back({std::move(h.first), std::move(h.second)});
   return r;
 }
 

@@ -31,6 +31,11 @@ core::Status NotificationHandler::handle(const kafka::Message& message) const {
       return {};
     }
   }
+  // The outcome of another service's command: nothing of ours to update (without the
+  // header, the look-up by command id below decides).
+  if (const std::string* source = message.header(std::string(events::headers::command_source))) {
+    if (*source != events::source_for("collections")) return {};
+  }
   auto ev = runtime::decode_event(message);
   if (!ev) return ev.error();
   return on_event(*ev);

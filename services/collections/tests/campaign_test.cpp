@@ -298,7 +298,9 @@ TEST_CASE("the API refuses missing tokens, agents and bad ids before the databas
   CHECK(api.list(req).status == 400);
 }
 
-TEST_CASE("the consumer acknowledges other event types and dead-letters garbage") {
+TEST_CASE(
+    "the consumer acknowledges other event types and other services' outcomes, and dead-letters "
+    "garbage") {
   NotificationHandler h(nullptr, "collections");
   kafka::Message other;
   other.value = "whatever";
@@ -310,4 +312,9 @@ TEST_CASE("the consumer acknowledges other event types and dead-letters garbage"
   auto st = h.handle(garbage);
   REQUIRE_FALSE(st.ok());
   CHECK_FALSE(st.error().retryable());
+  // The outcome of another service's command is skipped unread; of ours, read.
+  garbage.headers.push_back({std::string(events::headers::command_source), "/lia/conversation"});
+  CHECK(h.handle(garbage).ok());
+  garbage.headers.back().value = events::source_for("collections");
+  CHECK_FALSE(h.handle(garbage).ok());
 }

@@ -133,6 +133,7 @@ core::Result<SendCommand> parse_command(const events::CloudEvent& event) {
                std::string(events::types::notification_send_template) + ")");
   }
   cmd.event_id = event.id;
+  cmd.source = event.source;
   auto doc = json::parse(event.data);
   if (!doc) return bad("command " + event.id + ": " + doc.error().message());
   auto root = json::Obj::root(*doc);

@@ -61,6 +61,12 @@ std::string chat_subject(const SendCommand& cmd) {
   return cmd.conversation_id.value_or("");
 }
 
+// Which service asked for the send, so that the others skip the outcome unread.
+std::vector<std::pair<std::string, std::string>> outcome_headers(const SendCommand& cmd) {
+  if (cmd.source.empty()) return {};
+  return {{std::string(events::headers::command_source), cmd.source}};
+}
+
 }  // namespace
 
 SenderOptions SenderOptions::from(const Settings& s) {
@@ -244,7 +250,8 @@ core::Status CommandHandler::finish_sent(const SendCommand& cmd, int attempts,
                                   .key = events::chat_key(cmd.instance, cmd.to),
                                   .type = std::string(events::types::notification_message_sent),
                                   .subject = chat_subject(cmd),
-                                  .data = sent_data(cmd, attempts, result.provider_message_id)});
+                                  .data = sent_data(cmd, attempts, result.provider_message_id),
+                                  .headers = outcome_headers(cmd)});
       if (!ev) return ev.error();
       return core::ok();
     });
@@ -294,7 +301,8 @@ core::Status CommandHandler::finish_failed(const kafka::Message& message, const 
       }
       runtime::Outgoing ev{.topic = options_.events_topic,
                            .key = events::chat_key(cmd.instance, cmd.to),
-                           .subject = chat_subject(cmd)};
+                           .subject = chat_subject(cmd),
+                           .headers = outcome_headers(cmd)};
       if (exhausted) {
         ev.type = std::string(events::types::notification_message_dead_lettered);
         ev.data = dead_lettered_data(cmd, attempts, reported, dlq_topic);

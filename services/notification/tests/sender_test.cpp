@@ -60,6 +60,9 @@ TEST_CASE("a Meta text command is sent once and reported as sent with the provid
   CHECK(str(d["provider_message_id"]) == sends[0].provider_message_id);
   CHECK(d["attempts"].GetInt() == 1);
   CHECK(fx.outbox(fx.events_topic)[0].key == std::string(kMetaInstance) + ":" + kTo);
+  // Names the service that asked, for consumers that only want their own outcomes.
+  CHECK(fx.outbox(fx.events_topic)[0].headers.find(
+            R"("lia.command_source": "/lia/conversation")") != std::string::npos);
 
   auto row = fx.row(id);
   REQUIRE(row);
@@ -244,6 +247,8 @@ TEST_CASE("a 400 fails the command at once: not retried, failed event with the p
   CHECK(d["http_status"].GetInt() == 400);
   CHECK(str(d["code"]) == "131026");
   CHECK(str(d["reason"]).find("HTTP 400") != std::string::npos);
+  CHECK(fx.outbox(fx.events_topic)[0].headers.find(
+            R"("lia.command_source": "/lia/conversation")") != std::string::npos);
   // Also dead-lettered, so ops can replay it once the cause is fixed.
   auto dlq = fx.outbox(fx.commands_topic + ".dlq");
   REQUIRE(dlq.size() == 1);

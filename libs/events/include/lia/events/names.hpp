@@ -20,6 +20,15 @@ inline constexpr std::string_view engagement_events = "engagement.events.v1";
 inline constexpr std::string_view collections_events = "collections.events.v1";
 }  // namespace topics
 
+// Kafka record headers every LIA event carries, and the optional ones.
+namespace headers {
+inline constexpr std::string_view event_id = "lia.event_id";
+inline constexpr std::string_view event_type = "lia.event_type";
+// On notification.events.v1: the CloudEvents source of the command the event is about
+// ("/lia/collections"), so consumers skip other services' outcomes without a look-up.
+inline constexpr std::string_view command_source = "lia.command_source";
+}  // namespace headers
+
 namespace types {
 // whatsapp.inbound.v1 / whatsapp.status.v1 (ingestion)
 inline constexpr std::string_view whatsapp_message_received = "lia.whatsapp.message.received";

@@ -11,6 +11,8 @@
 //   if (!ev) return ev.error();
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <lia/core/clock.hpp>
 #include <lia/core/result.hpp>
@@ -27,7 +29,8 @@ struct Outgoing {
   std::string subject;  // usually the conversation id; may be empty
   std::string data;     // the data object as JSON text
   int version = 1;
-  std::string id;  // empty: a new UUIDv7
+  std::string id;                                            // empty: a new UUIDv7
+  std::vector<std::pair<std::string, std::string>> headers;  // besides lia.event_id/_type
 };
 
 // Builds the CloudEvent (source /lia/<service>), validates its data against the schema of

@@ -29,6 +29,7 @@ struct TemplateRef {
 struct SendCommand {
   CommandKind kind = CommandKind::text;
   std::string event_id;  // the command's CloudEvent id
+  std::string source;    // the command's CloudEvent source ("/lia/collections")
   std::string command_id;
   Provider provider = Provider::meta;
   std::string instance;  // Meta phone_number_id or Evolution instance name
