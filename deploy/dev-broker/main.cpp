@@ -25,7 +25,9 @@
 namespace {
 
 volatile std::sig_atomic_t g_stop = 0;
-void on_signal(int /*sig*/) { g_stop = 1; }
+void on_signal(int /*sig*/) {
+  g_stop = 1;
+}
 
 struct Topic {
   std::string name;
@@ -121,8 +123,9 @@ std::string now_iso() {
 }
 
 void log_line(const std::string& msg, const std::string& extra = {}) {
-  std::cout << "{\"ts\":\"" << now_iso() << "\",\"level\":\"info\",\"service\":\"dev-broker\",\"msg\":\""
-            << msg << "\"" << extra << "}" << std::endl;
+  std::cout << "{\"ts\":\"" << now_iso()
+            << "\",\"level\":\"info\",\"service\":\"dev-broker\",\"msg\":\"" << msg << "\"" << extra
+            << "}" << std::endl;
 }
 
 }  // namespace
@@ -152,7 +155,8 @@ int main(int argc, char** argv) {
   for (const auto& t : opt.topics) {
     const auto e = rd_kafka_mock_topic_create(cluster, t.name.c_str(), t.partitions, 1);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      std::cerr << "lia-dev-broker: cannot create topic " << t.name << ": " << rd_kafka_err2str(e) << "\n";
+      std::cerr << "lia-dev-broker: cannot create topic " << t.name << ": " << rd_kafka_err2str(e)
+                << "\n";
       return 1;
     }
   }
@@ -167,9 +171,10 @@ int main(int argc, char** argv) {
   }
   std::signal(SIGTERM, on_signal);
   std::signal(SIGINT, on_signal);
-  log_line("broker up", ",\"bootstrap\":\"" + bootstrap + "\",\"brokers\":" + std::to_string(opt.brokers) +
-                            ",\"topics\":" + std::to_string(opt.topics.size()) + ",\"pid\":" +
-                            std::to_string(::getpid()));
+  log_line("broker up", ",\"bootstrap\":\"" + bootstrap +
+                            "\",\"brokers\":" + std::to_string(opt.brokers) +
+                            ",\"topics\":" + std::to_string(opt.topics.size()) +
+                            ",\"pid\":" + std::to_string(::getpid()));
   std::cout << "LIA_KAFKA_BOOTSTRAP=" << bootstrap << std::endl;
 
   while (g_stop == 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));

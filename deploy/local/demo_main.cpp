@@ -7,9 +7,6 @@
 // Every LIA_* variable in its environment is passed to the services, so pointing
 // LIA_META_GRAPH_URL or LIA_EVOLUTION_URL elsewhere sends the replies there.
 
-#include <signal.h>
-#include <unistd.h>
-
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -18,6 +15,8 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <signal.h>
+#include <unistd.h>
 
 #include <lia/core/log.hpp>
 #include <lia/json/writer.hpp>
@@ -36,7 +35,9 @@ const std::string kPnid = "106540352242922";
 const std::string kCustomer = "5511987654321";
 
 std::int64_t now_s() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 std::string arg(int argc, char** argv, const std::string& name) {
@@ -81,7 +82,8 @@ class Narrator {
     tap.on_event([this](const lia::local::Seen& s) {
       if (s.type == "lia.contact.upserted" || s.type == "lia.user.upserted") return;
       std::lock_guard lock(mu_);
-      std::cout << fmt::format("  +{:7.3f}s  {}\n", std::chrono::duration<double>(s.at - t0_).count(),
+      std::cout << fmt::format("  +{:7.3f}s  {}\n",
+                               std::chrono::duration<double>(s.at - t0_).count(),
                                lia::local::describe(s))
                 << std::flush;
     });
@@ -97,18 +99,25 @@ class Narrator {
 };
 
 // Waits until `n` events of `type` were seen (and prints a note when it times out).
-bool wait_for(lia::local::EventTap& tap, const std::string& type, std::size_t n, std::chrono::seconds timeout = 30s) {
-  const bool ok = tap.wait([&](const std::vector<lia::local::Seen>& all) {
-    return static_cast<std::size_t>(std::count_if(all.begin(), all.end(), [&](const auto& s) { return s.type == type; })) >= n;
-  }, timeout);
-  if (!ok) std::cout << "  (still waiting for " << type << " after " << timeout.count() << " s; moving on)\n";
+bool wait_for(lia::local::EventTap& tap, const std::string& type, std::size_t n,
+              std::chrono::seconds timeout = 30s) {
+  const bool ok = tap.wait(
+      [&](const std::vector<lia::local::Seen>& all) {
+        return static_cast<std::size_t>(std::count_if(
+                   all.begin(), all.end(), [&](const auto& s) { return s.type == type; })) >= n;
+      },
+      timeout);
+  if (!ok)
+    std::cout << "  (still waiting for " << type << " after " << timeout.count()
+              << " s; moving on)\n";
   return ok;
 }
 
 void customer_says(Stack& stack, Narrator& n, int seq, const std::string& text) {
   n.say(fmt::format("Customer (WhatsApp): \"{}\"", text));
-  auto st = stack.post_meta(lia::local::webhooks::meta_text(kPnid, kCustomer, "Maria Oliveira",
-                                                           fmt::format("wamid.demo-{}-{}", now_s(), seq), text, now_s()));
+  auto st = stack.post_meta(lia::local::webhooks::meta_text(
+      kPnid, kCustomer, "Maria Oliveira", fmt::format("wamid.demo-{}-{}", now_s(), seq), text,
+      now_s()));
   if (!st || *st != 200) die("ingestion did not accept the webhook");
 }
 
@@ -121,9 +130,10 @@ int up(int argc, char** argv) {
   const std::string state_dir = arg(argc, argv, "--state-dir");
   const std::string bin_dir = arg(argc, argv, "--bin-dir");
   if (state_dir.empty() || bin_dir.empty()) die("usage: lia-demo up --state-dir DIR --bin-dir DIR");
-  const char* pg = std::getenv("LIA_PG_URL");            // NOLINT(concurrency-mt-unsafe)
+  const char* pg = std::getenv("LIA_PG_URL");              // NOLINT(concurrency-mt-unsafe)
   const char* kafka = std::getenv("LIA_KAFKA_BOOTSTRAP");  // NOLINT(concurrency-mt-unsafe)
-  if (pg == nullptr || kafka == nullptr) die("LIA_PG_URL and LIA_KAFKA_BOOTSTRAP must be set (scripts/dev-stack env)");
+  if (pg == nullptr || kafka == nullptr)
+    die("LIA_PG_URL and LIA_KAFKA_BOOTSTRAP must be set (scripts/dev-stack env)");
   down(state_dir);  // a previous run's suite, if any
 
   lia::local::StackOptions o;
@@ -151,24 +161,29 @@ int up(int argc, char** argv) {
     std::string line;
     while (std::getline(in, line)) {
       const auto eq = line.find('=');
-      if (eq != std::string::npos && o.env.count(line.substr(0, eq)) == 0) o.env[line.substr(0, eq)] = line.substr(eq + 1);
+      if (eq != std::string::npos && o.env.count(line.substr(0, eq)) == 0)
+        o.env[line.substr(0, eq)] = line.substr(eq + 1);
     }
   }
-  std::cout << "Starting the suite: migrations, six services and the provider sandbox...\n" << std::flush;
+  std::cout << "Starting the suite: migrations, six services and the provider sandbox...\n"
+            << std::flush;
   auto started = Stack::start(o);
   if (!started) die(started.error().describe());
   auto& stack = **started;
   {
     const auto& sec = stack.secrets();
     std::ofstream out(secrets_file);
-    out << "LIA_META_APP_SECRET=" << sec.meta_app_secret << "\nLIA_META_VERIFY_TOKEN=" << sec.meta_verify_token
-        << "\nLIA_META_ACCESS_TOKEN=" << sec.meta_access_token << "\nLIA_EVOLUTION_APIKEY=" << sec.evolution_apikey
-        << "\nLIA_JWT_SECRET=" << sec.jwt_secret << "\nLIA_ADMIN_PASSWORD=" << sec.admin_password << "\n";
+    out << "LIA_META_APP_SECRET=" << sec.meta_app_secret
+        << "\nLIA_META_VERIFY_TOKEN=" << sec.meta_verify_token
+        << "\nLIA_META_ACCESS_TOKEN=" << sec.meta_access_token
+        << "\nLIA_EVOLUTION_APIKEY=" << sec.evolution_apikey
+        << "\nLIA_JWT_SECRET=" << sec.jwt_secret << "\nLIA_ADMIN_PASSWORD=" << sec.admin_password
+        << "\n";
   }
   {
     std::ofstream pids(state_dir + "/pids");
-    for (const std::string svc : {"ingestion", "sandbox", "conversation", "ai_orchestration", "nps_gamification",
-                                  "collections", "notification"}) {
+    for (const std::string svc : {"ingestion", "sandbox", "conversation", "ai_orchestration",
+                                  "nps_gamification", "collections", "notification"}) {
       pids << svc << " " << stack.pid(svc) << "\n";
     }
   }
@@ -178,8 +193,17 @@ int up(int argc, char** argv) {
   const std::string agent_password = "Suporte-" + stack.secrets().admin_password;
   {
     lia::json::Writer w;
-    w.begin_object().field("username", "ana").field("password", agent_password).field("full_name", "Ana Souza");
-    w.field("role", "AGENT").key("departments").begin_array().value("support").value("general").end_array().end_object();
+    w.begin_object()
+        .field("username", "ana")
+        .field("password", agent_password)
+        .field("full_name", "Ana Souza");
+    w.field("role", "AGENT")
+        .key("departments")
+        .begin_array()
+        .value("support")
+        .value("general")
+        .end_array()
+        .end_object();
     auto r = stack.call("conversation", "POST", "/api/users", w.take(), *admin);
     if (!r || (r->status != 201 && r->status != 409)) die("cannot create the demo agent");
   }
@@ -204,17 +228,27 @@ int up(int argc, char** argv) {
 
   n.say("=== Ana, an agent of the support department, takes over (REST API with JWT) ===");
   auto ana = stack.login("ana", agent_password);
-  if (!ana) die("agent login failed (a previous run's agent has another password? run scripts/run --stop and delete .dev): " + ana.error().describe());
+  if (!ana)
+    die("agent login failed (a previous run's agent has another password? run scripts/run --stop "
+        "and delete .dev): " +
+        ana.error().describe());
   std::string conversation;
   for (const auto& s : (*tap)->snapshot()) {
-    if (s.type == "lia.conversation.transferred" && s.field("chat_id") == kCustomer) conversation = s.field("conversation_id");
+    if (s.type == "lia.conversation.transferred" && s.field("chat_id") == kCustomer)
+      conversation = s.field("conversation_id");
   }
   lia::json::Writer reply;
-  reply.begin_object().field("text", "Oi Maria, aqui é do suporte. Identifiquei uma falha na sua região e já normalizei sua conexão.").end_object();
-  auto r = stack.call("conversation", "POST", "/api/conversations/" + conversation + "/messages", reply.take(), *ana);
+  reply.begin_object()
+      .field("text",
+             "Oi Maria, aqui é do suporte. Identifiquei uma falha na sua região e já normalizei "
+             "sua conexão.")
+      .end_object();
+  auto r = stack.call("conversation", "POST", "/api/conversations/" + conversation + "/messages",
+                      reply.take(), *ana);
   n.say(fmt::format("Ana replies (HTTP {})", r ? r->status : 0));
   std::this_thread::sleep_for(1500ms);
-  auto res = stack.call("conversation", "POST", "/api/conversations/" + conversation + "/resolve", "{}", *ana);
+  auto res = stack.call("conversation", "POST", "/api/conversations/" + conversation + "/resolve",
+                        "{}", *ana);
   n.say(fmt::format("Ana resolves the conversation (HTTP {})", res ? res->status : 0));
   wait_for(**tap, "lia.engagement.survey.sent", 1);
   std::this_thread::sleep_for(1000ms);
@@ -225,7 +259,8 @@ int up(int argc, char** argv) {
   tap->reset();
 
   const auto& sec = stack.secrets();
-  std::cout << fmt::format(R"(
+  std::cout << fmt::format(
+      R"(
 The suite is up and stays up:
   ingestion (webhooks)   {}     conversation (agents API) {}
   ai_orchestration       {}     nps_gamification          {}
@@ -243,10 +278,10 @@ Or a Meta webhook, signed with the app secret:
 Watch the replies:  curl -s {}/sandbox/sends
 Stop everything:    scripts/run --stop
 )",
-                           stack.url("ingestion"), stack.url("conversation"), stack.url("ai_orchestration"),
-                           stack.url("nps_gamification"), stack.url("collections"), stack.url("notification"),
-                           stack.url("sandbox"), state_dir, sec.admin_password, stack.url("ingestion"),
-                           sec.evolution_apikey, sec.meta_app_secret, stack.url("ingestion"), stack.url("sandbox"));
+      stack.url("ingestion"), stack.url("conversation"), stack.url("ai_orchestration"),
+      stack.url("nps_gamification"), stack.url("collections"), stack.url("notification"),
+      stack.url("sandbox"), state_dir, sec.admin_password, stack.url("ingestion"),
+      sec.evolution_apikey, sec.meta_app_secret, stack.url("ingestion"), stack.url("sandbox"));
   return 0;
 }
 

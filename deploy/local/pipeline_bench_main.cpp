@@ -34,7 +34,9 @@ std::string arg(int argc, char** argv, const std::string& name, const std::strin
 }
 
 std::int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 double percentile(std::vector<double> v, double p) {
@@ -54,7 +56,8 @@ int main(int argc, char** argv) {
   const int threads = std::stoi(arg(argc, argv, "--threads", "8"));
   const char* pg = std::getenv("LIA_PG_URL");  // NOLINT(concurrency-mt-unsafe)
   if (bin_dir.empty() || pg == nullptr || rate <= 0 || seconds <= 0 || chats <= 0 || threads <= 0) {
-    std::cerr << "usage: LIA_PG_URL=... lia-bench-pipeline --bin-dir DIR [--rate N] [--seconds N] [--chats N] [--threads N]\n";
+    std::cerr << "usage: LIA_PG_URL=... lia-bench-pipeline --bin-dir DIR [--rate N] [--seconds N] "
+                 "[--chats N] [--threads N]\n";
     return 2;
   }
 
@@ -62,7 +65,8 @@ int main(int argc, char** argv) {
   o.bin_dir = bin_dir;
   o.pg_admin_url = pg;
   o.env["LIA_PG_POOL_SIZE"] = "16";
-  o.service_env["sandbox"] = {{"LIA_SANDBOX_WEBHOOK_URL", ""}, {"LIA_SANDBOX_MAX_RECORDED", "1000000"}};
+  o.service_env["sandbox"] = {{"LIA_SANDBOX_WEBHOOK_URL", ""},
+                              {"LIA_SANDBOX_MAX_RECORDED", "1000000"}};
   o.service_env["notification"] = {{"LIA_NOTIFY_RATE_PER_NUMBER", "1000"}};
   std::cerr << "bench: starting the suite...\n";
   auto started = lia::local::Stack::start(o);
@@ -79,9 +83,15 @@ int main(int argc, char** argv) {
   {
     lia::http::Client client;
     for (int i = 0; i < 20; ++i) {
-      const auto body = lia::local::webhooks::meta_text("106540352242922", fmt::format("55119{:08}", 90000000 + i), "Warm",
-                                                        fmt::format("wamid.warm-{}", i), "Olá", wall_ms() / 1000);
-      lia::http::ClientRequest req{"POST", url, {{"X-Hub-Signature-256", "sha256=" + lia::auth::to_hex(lia::auth::hmac_sha256(secret, body))}}, body};
+      const auto body = lia::local::webhooks::meta_text(
+          "106540352242922", fmt::format("55119{:08}", 90000000 + i), "Warm",
+          fmt::format("wamid.warm-{}", i), "Olá", wall_ms() / 1000);
+      lia::http::ClientRequest req{
+          "POST",
+          url,
+          {{"X-Hub-Signature-256",
+            "sha256=" + lia::auth::to_hex(lia::auth::hmac_sha256(secret, body))}},
+          body};
       (void)client.request(req);
     }
     const auto deadline = Clock::now() + 60s;
@@ -100,7 +110,8 @@ int main(int argc, char** argv) {
   std::atomic<int> next{0};
   std::atomic<int> failures{0};
   const auto t0 = Clock::now() + 100ms;
-  std::cerr << fmt::format("bench: {} messages at {}/s over {} s from {} chats\n", total, rate, seconds, chats);
+  std::cerr << fmt::format("bench: {} messages at {}/s over {} s from {} chats\n", total, rate,
+                           seconds, chats);
   std::vector<std::thread> workers;
   for (int t = 0; t < threads; ++t) {
     workers.emplace_back([&] {
@@ -108,11 +119,18 @@ int main(int argc, char** argv) {
       while (true) {
         const int k = next.fetch_add(1);
         if (k >= total) return;
-        std::this_thread::sleep_until(t0 + std::chrono::microseconds(static_cast<std::int64_t>(k) * 1'000'000 / rate));
+        std::this_thread::sleep_until(
+            t0 + std::chrono::microseconds(static_cast<std::int64_t>(k) * 1'000'000 / rate));
         const std::string chat = fmt::format("55119{:08}", k % chats);
-        const auto body = lia::local::webhooks::meta_text("106540352242922", chat, "Cliente", fmt::format("wamid.bench-{}", k),
+        const auto body = lia::local::webhooks::meta_text("106540352242922", chat, "Cliente",
+                                                          fmt::format("wamid.bench-{}", k),
                                                           "Olá, tudo bem?", wall_ms() / 1000);
-        lia::http::ClientRequest req{"POST", url, {{"X-Hub-Signature-256", "sha256=" + lia::auth::to_hex(lia::auth::hmac_sha256(secret, body))}}, body};
+        lia::http::ClientRequest req{
+            "POST",
+            url,
+            {{"X-Hub-Signature-256",
+              "sha256=" + lia::auth::to_hex(lia::auth::hmac_sha256(secret, body))}},
+            body};
         posted_ms[static_cast<std::size_t>(k)] = wall_ms();
         chat_of[static_cast<std::size_t>(k)] = chat;
         auto r = client.request(req);
@@ -167,12 +185,15 @@ int main(int argc, char** argv) {
   }
   const double span = static_cast<double>(last_send - first_post) / 1000.0;
   std::cout << fmt::format(
-      "pipeline: offered {} msg/s for {} s ({} messages, posting took {:.1f} s, {} webhook failures)\n"
+      "pipeline: offered {} msg/s for {} s ({} messages, posting took {:.1f} s, {} webhook "
+      "failures)\n"
       "pipeline: {} replies sent; throughput {:.0f} msg/s (first webhook to last send: {:.1f} s)\n"
-      "pipeline: latency webhook in → provider send: p50 {:.0f} ms, p90 {:.0f} ms, p99 {:.0f} ms, max {:.0f} ms\n",
+      "pipeline: latency webhook in → provider send: p50 {:.0f} ms, p90 {:.0f} ms, p99 {:.0f} ms, "
+      "max {:.0f} ms\n",
       rate, seconds, total, post_seconds, failures.load(), latencies.size(),
-      span > 0 ? static_cast<double>(latencies.size()) / span : 0.0, span, percentile(latencies, 0.5),
-      percentile(latencies, 0.9), percentile(latencies, 0.99), latencies.empty() ? 0.0 : *std::max_element(latencies.begin(), latencies.end()));
+      span > 0 ? static_cast<double>(latencies.size()) / span : 0.0, span,
+      percentile(latencies, 0.5), percentile(latencies, 0.9), percentile(latencies, 0.99),
+      latencies.empty() ? 0.0 : *std::max_element(latencies.begin(), latencies.end()));
   stack.stop();
   return latencies.size() == static_cast<std::size_t>(total) ? 0 : 3;
 }

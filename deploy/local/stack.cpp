@@ -1,7 +1,5 @@
 #include "stack.hpp"
 
-#include <signal.h>
-
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -9,6 +7,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <signal.h>
 
 #include <lia/auth/auth.hpp>
 #include <lia/core/log.hpp>
@@ -22,7 +21,9 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-std::string random_token(std::size_t bytes) { return auth::to_hex(auth::random_bytes(bytes)); }
+std::string random_token(std::size_t bytes) {
+  return auth::to_hex(auth::random_bytes(bytes));
+}
 
 std::string binary_for(const std::string& service) {
   if (service == "sandbox") return "lia-provider-sandbox";
@@ -70,8 +71,9 @@ core::Status admin_exec(const std::string& admin_url, const std::string& sql) {
 }  // namespace
 
 const std::vector<std::string>& service_names() {
-  static const std::vector<std::string> names{"ingestion",        "conversation", "ai_orchestration",
-                                              "nps_gamification", "collections",  "notification"};
+  static const std::vector<std::string> names{"ingestion",        "conversation",
+                                              "ai_orchestration", "nps_gamification",
+                                              "collections",      "notification"};
   return names;
 }
 
@@ -120,7 +122,8 @@ core::Result<std::unique_ptr<Stack>> Stack::start(StackOptions options) {
       }
     }
     s->broker_ = std::make_unique<testing::Process>(
-        std::vector<std::string>{o.bin_dir + "/lia-dev-broker", "--bootstrap-file", bs_file, "--topics", topics},
+        std::vector<std::string>{o.bin_dir + "/lia-dev-broker", "--bootstrap-file", bs_file,
+                                 "--topics", topics},
         std::map<std::string, std::string>{}, o.work_dir + "/logs/broker.log");
     if (!testing::wait_until([&] { return fs::exists(bs_file) || !s->broker_->running(); }, 20s)) {
       return core::Error(core::Errc::unavailable, "the development broker did not start");
@@ -136,7 +139,8 @@ core::Result<std::unique_ptr<Stack>> Stack::start(StackOptions options) {
   if (o.database.empty()) {
     o.database = "lia_stack_" + random_token(4);
     if (auto st = admin_exec(o.pg_admin_url, "CREATE DATABASE " + o.database); !st.ok()) {
-      return core::Error(st.error().code(), "cannot create the stack's database: " + st.error().message());
+      return core::Error(st.error().code(),
+                         "cannot create the stack's database: " + st.error().message());
     }
     s->own_database_ = !o.detach;
   }
@@ -153,8 +157,9 @@ core::Result<std::unique_ptr<Stack>> Stack::start(StackOptions options) {
     for (std::size_t i = 0; i < migrations.size(); ++i) {
       auto code = migrations[i]->wait(60s);
       if (code != std::optional<int>(0)) {
-        return core::Error(core::Errc::internal,
-                           fmt::format("{} --migrate failed: {}", service_names()[i], migrations[i]->output()));
+        return core::Error(
+            core::Errc::internal,
+            fmt::format("{} --migrate failed: {}", service_names()[i], migrations[i]->output()));
       }
     }
   }
@@ -201,14 +206,16 @@ std::map<std::string, std::string> Stack::env_for(const std::string& service) co
 }
 
 core::Status Stack::launch(const std::string& service) {
-  if (auto fixed = options_.ports.find(service); fixed != options_.ports.end()) ports_[service] = fixed->second;
+  if (auto fixed = options_.ports.find(service); fixed != options_.ports.end())
+    ports_[service] = fixed->second;
   const int gen = ++generation_[service];
   const std::string log = fmt::format("{}/logs/{}{}.log", options_.work_dir, service,
                                       gen > 1 ? "." + std::to_string(gen) : "");
   std::error_code ec;
   fs::remove(log, ec);  // a previous run's "ready" line must not count
   procs_[service] = std::make_unique<testing::Process>(
-      std::vector<std::string>{options_.bin_dir + "/" + binary_for(service)}, env_for(service), log);
+      std::vector<std::string>{options_.bin_dir + "/" + binary_for(service)}, env_for(service),
+      log);
   if (options_.detach) procs_[service]->detach();
   return {};
 }
@@ -216,13 +223,16 @@ core::Status Stack::launch(const std::string& service) {
 core::Status Stack::wait_ready(const std::string& service) {
   auto& p = *procs_.at(service);
   std::uint16_t port = 0;
-  testing::wait_until([&] {
-    port = ready_port(p.output());
-    return port != 0 || !p.running();
-  }, options_.start_timeout, 20ms);
+  testing::wait_until(
+      [&] {
+        port = ready_port(p.output());
+        return port != 0 || !p.running();
+      },
+      options_.start_timeout, 20ms);
   if (port == 0) {
     return core::Error(core::Errc::unavailable,
-                       fmt::format("{} did not become ready; its log ({}):\n{}", service, p.log_path(), p.output()));
+                       fmt::format("{} did not become ready; its log ({}):\n{}", service,
+                                   p.log_path(), p.output()));
   }
   ports_[service] = port;
   return {};
@@ -277,7 +287,8 @@ void Stack::stop() {
     broker_.reset();
   }
   if (own_database_) {
-    (void)admin_exec(options_.pg_admin_url, "DROP DATABASE IF EXISTS " + options_.database + " WITH (FORCE)");
+    (void)admin_exec(options_.pg_admin_url,
+                     "DROP DATABASE IF EXISTS " + options_.database + " WITH (FORCE)");
   }
 }
 
@@ -294,7 +305,8 @@ core::Result<int> Stack::post_meta(const std::string& body, bool sign) {
   return r->status;
 }
 
-core::Result<int> Stack::post_evolution(const std::string& event, const std::string& body, bool with_key) {
+core::Result<int> Stack::post_evolution(const std::string& event, const std::string& body,
+                                        bool with_key) {
   http::ClientRequest req;
   req.method = "POST";
   req.url = url("ingestion") + "/webhooks/evolution/" + event;
@@ -306,9 +318,9 @@ core::Result<int> Stack::post_evolution(const std::string& event, const std::str
   return r->status;
 }
 
-core::Result<http::ClientResponse> Stack::call(const std::string& service, const std::string& method,
-                                               const std::string& path, const std::string& body,
-                                               const std::string& token) {
+core::Result<http::ClientResponse> Stack::call(const std::string& service,
+                                               const std::string& method, const std::string& path,
+                                               const std::string& body, const std::string& token) {
   http::ClientRequest req;
   req.method = method;
   req.url = url(service) + path;
@@ -324,18 +336,22 @@ core::Result<std::string> Stack::login(const std::string& username, const std::s
   auto r = call("conversation", "POST", "/api/auth/login", w.take());
   if (!r) return r.error();
   if (r->status != 200) {
-    return core::Error(core::Errc::unauthorized, fmt::format("login answered {}: {}", r->status, r->body));
+    return core::Error(core::Errc::unauthorized,
+                       fmt::format("login answered {}: {}", r->status, r->body));
   }
   static const std::regex token(R"re("token"\s*:\s*"([^"]+)")re");
   std::smatch m;
-  if (!std::regex_search(r->body, m, token)) return core::Error(core::Errc::internal, "no token in " + r->body);
+  if (!std::regex_search(r->body, m, token))
+    return core::Error(core::Errc::internal, "no token in " + r->body);
   return std::string(m[1]);
 }
 
 core::Result<std::vector<SandboxSend>> Stack::sandbox_sends(const std::string& to) {
-  auto r = call("sandbox", "GET", "/sandbox/sends" + (to.empty() ? std::string() : "?to=" + http::url_encode(to)));
+  auto r = call("sandbox", "GET",
+                "/sandbox/sends" + (to.empty() ? std::string() : "?to=" + http::url_encode(to)));
   if (!r) return r.error();
-  if (r->status != 200) return core::Error(core::Errc::internal, "sandbox answered " + std::to_string(r->status));
+  if (r->status != 200)
+    return core::Error(core::Errc::internal, "sandbox answered " + std::to_string(r->status));
   auto doc = json::parse(r->body);
   if (!doc) return doc.error();
   auto root = json::Obj::root(*doc);
@@ -364,7 +380,8 @@ core::Result<std::vector<SandboxSend>> Stack::sandbox_sends(const std::string& t
 core::Status Stack::sandbox_faults(const std::string& json_body) {
   auto r = call("sandbox", "POST", "/sandbox/faults", json_body);
   if (!r) return r.error();
-  if (r->status / 100 != 2) return core::Error(core::Errc::invalid_argument, "sandbox faults: " + r->body);
+  if (r->status / 100 != 2)
+    return core::Error(core::Errc::invalid_argument, "sandbox faults: " + r->body);
   return {};
 }
 
@@ -378,12 +395,19 @@ std::string meta_text(const std::string& phone_number_id, const std::string& fro
   w.begin_object().field("id", "102290129340398").key("changes").begin_array().begin_object();
   w.field("field", "messages").key("value").begin_object();
   w.field("messaging_product", "whatsapp");
-  w.key("metadata").begin_object().field("display_phone_number", "15550783881").field("phone_number_id", phone_number_id).end_object();
+  w.key("metadata")
+      .begin_object()
+      .field("display_phone_number", "15550783881")
+      .field("phone_number_id", phone_number_id)
+      .end_object();
   w.key("contacts").begin_array().begin_object();
   w.key("profile").begin_object().field("name", name).end_object().field("wa_id", from);
   w.end_object().end_array();
   w.key("messages").begin_array().begin_object();
-  w.field("from", from).field("id", wamid).field("timestamp", std::to_string(unix_seconds)).field("type", "text");
+  w.field("from", from)
+      .field("id", wamid)
+      .field("timestamp", std::to_string(unix_seconds))
+      .field("type", "text");
   w.key("text").begin_object().field("body", text).end_object();
   w.end_object().end_array();
   w.end_object().end_object().end_array().end_object().end_array().end_object();
@@ -391,31 +415,47 @@ std::string meta_text(const std::string& phone_number_id, const std::string& fro
 }
 
 std::string meta_status(const std::string& phone_number_id, const std::string& recipient,
-                        const std::string& wamid, const std::string& status, std::int64_t unix_seconds) {
+                        const std::string& wamid, const std::string& status,
+                        std::int64_t unix_seconds) {
   json::Writer w;
   w.begin_object().field("object", "whatsapp_business_account").key("entry").begin_array();
   w.begin_object().field("id", "102290129340398").key("changes").begin_array().begin_object();
   w.field("field", "messages").key("value").begin_object();
   w.field("messaging_product", "whatsapp");
-  w.key("metadata").begin_object().field("display_phone_number", "15550783881").field("phone_number_id", phone_number_id).end_object();
+  w.key("metadata")
+      .begin_object()
+      .field("display_phone_number", "15550783881")
+      .field("phone_number_id", phone_number_id)
+      .end_object();
   w.key("statuses").begin_array().begin_object();
-  w.field("id", wamid).field("status", status).field("timestamp", std::to_string(unix_seconds)).field("recipient_id", recipient);
+  w.field("id", wamid)
+      .field("status", status)
+      .field("timestamp", std::to_string(unix_seconds))
+      .field("recipient_id", recipient);
   w.end_object().end_array();
   w.end_object().end_object().end_array().end_object().end_array().end_object();
   return w.take();
 }
 
-std::string evolution_text(const std::string& instance, const std::string& from, const std::string& name,
-                           const std::string& id, const std::string& text, std::int64_t unix_seconds) {
+std::string evolution_text(const std::string& instance, const std::string& from,
+                           const std::string& name, const std::string& id, const std::string& text,
+                           std::int64_t unix_seconds) {
   json::Writer w;
   w.begin_object().field("event", "messages.upsert").field("instance", instance);
   w.key("data").begin_object();
-  w.key("key").begin_object().field("remoteJid", from + "@s.whatsapp.net").field("fromMe", false).field("id", id).end_object();
+  w.key("key")
+      .begin_object()
+      .field("remoteJid", from + "@s.whatsapp.net")
+      .field("fromMe", false)
+      .field("id", id)
+      .end_object();
   w.field("pushName", name);
   w.key("message").begin_object().field("conversation", text).end_object();
   w.field("messageType", "conversation").field("messageTimestamp", unix_seconds);
   w.end_object();
-  w.field("date_time", "2026-11-22T12:00:00.000Z").field("server_url", "http://127.0.0.1").end_object();
+  w.field("date_time", "2026-11-22T12:00:00.000Z")
+      .field("server_url", "http://127.0.0.1")
+      .end_object();
   return w.take();
 }
 

@@ -44,9 +44,9 @@ struct Secrets {
 };
 
 struct StackOptions {
-  std::string bin_dir;       // where lia-* are built
-  std::string pg_admin_url;  // a role that may CREATE DATABASE
-  std::string database;      // empty: a new database lia_stack_<random>, dropped by stop()
+  std::string bin_dir;          // where lia-* are built
+  std::string pg_admin_url;     // a role that may CREATE DATABASE
+  std::string database;         // empty: a new database lia_stack_<random>, dropped by stop()
   std::string kafka_bootstrap;  // empty: start a lia-dev-broker of our own
   std::string work_dir;         // logs and state; empty: a new folder under /tmp
   // Fixed ports, service -> port; a missing service gets an ephemeral one.
@@ -83,7 +83,8 @@ class Stack {
 
   // Posts a Meta webhook body signed with the stack's app secret. Returns the HTTP status.
   core::Result<int> post_meta(const std::string& body, bool sign = true);
-  core::Result<int> post_evolution(const std::string& event, const std::string& body, bool with_key = true);
+  core::Result<int> post_evolution(const std::string& event, const std::string& body,
+                                   bool with_key = true);
   // Conversation's login; returns the JWT.
   core::Result<std::string> login(const std::string& username, const std::string& password);
   // JSON request to a service with an optional bearer token.

@@ -28,7 +28,8 @@ std::string Seen::field(const std::string& name) const {
   return json::to_string(it->value);
 }
 
-core::Result<std::unique_ptr<EventTap>> EventTap::start(const std::string& bootstrap, bool from_latest,
+core::Result<std::unique_ptr<EventTap>> EventTap::start(const std::string& bootstrap,
+                                                        bool from_latest,
                                                         std::chrono::milliseconds assign_timeout) {
   std::unique_ptr<EventTap> tap(new EventTap());
   kafka::ConsumerConfig cc;
@@ -98,7 +99,8 @@ std::size_t EventTap::count(const std::function<bool(const Seen&)>& pred) const 
 }
 
 std::size_t EventTap::count_type(const std::string& type) const {
-  return count([&](const Seen& s) { return s.type == type && s.topic.find(".dlq") == std::string::npos; });
+  return count(
+      [&](const Seen& s) { return s.type == type && s.topic.find(".dlq") == std::string::npos; });
 }
 
 bool EventTap::wait(const std::function<bool(const std::vector<Seen>&)>& pred,
@@ -133,41 +135,57 @@ std::string describe(const Seen& s) {
                        core::mask_phone(s.field("from")), quote(s.field("text")));
   }
   if (t == "lia.whatsapp.message.status") {
-    return fmt::format("tick           {} {}", s.field("status"), s.field("message_id").substr(0, 24));
+    return fmt::format("tick           {} {}", s.field("status"),
+                       s.field("message_id").substr(0, 24));
   }
-  if (t == "lia.conversation.created") return fmt::format("conversation   created, assistant {}", s.field("assistant"));
+  if (t == "lia.conversation.created")
+    return fmt::format("conversation   created, assistant {}", s.field("assistant"));
   if (t == "lia.conversation.message.stored") {
-    return fmt::format("stored         {} {} (route {})", s.field("direction"), s.field("author"), s.field("route"));
+    return fmt::format("stored         {} {} (route {})", s.field("direction"), s.field("author"),
+                       s.field("route"));
   }
   if (t == "lia.ai.assistant.changed") {
-    return fmt::format("route          {} → {}", s.field("from_assistant"), s.field("to_assistant"));
+    return fmt::format("route          {} → {}", s.field("from_assistant"),
+                       s.field("to_assistant"));
   }
   if (t == "lia.ai.analysis.completed") {
-    return fmt::format("analysis       sentiment {} urgency {}", s.field("sentiment"), s.field("urgency"));
+    return fmt::format("analysis       sentiment {} urgency {}", s.field("sentiment"),
+                       s.field("urgency"));
   }
   if (t == "lia.ai.reply.generated") {
     return fmt::format("reply          {}: {}{}", s.field("assistant"), quote(s.field("text")),
                        s.field("fallback") == "true" ? " (fallback)" : "");
   }
-  if (t == "lia.ai.handoff.requested") return fmt::format("handoff        asked: {}", s.field("reason"));
+  if (t == "lia.ai.handoff.requested")
+    return fmt::format("handoff        asked: {}", s.field("reason"));
   if (t == "lia.ai.tool.invoked") return fmt::format("tool           {}", s.field("tool"));
-  if (t == "lia.conversation.transferred") return fmt::format("transferred    to {} ({})", s.field("department"), s.field("reason"));
-  if (t == "lia.conversation.assigned") return fmt::format("assigned       agent {}", s.field("agent_user_id").substr(0, 8));
-  if (t == "lia.notification.send_text") return fmt::format("send           {}", quote(s.field("text")));
+  if (t == "lia.conversation.transferred")
+    return fmt::format("transferred    to {} ({})", s.field("department"), s.field("reason"));
+  if (t == "lia.conversation.assigned")
+    return fmt::format("assigned       agent {}", s.field("agent_user_id").substr(0, 8));
+  if (t == "lia.notification.send_text")
+    return fmt::format("send           {}", quote(s.field("text")));
   if (t == "lia.notification.send_template") return "send           (template)";
   if (t == "lia.notification.message.sent") {
-    return fmt::format("reply out      sent as {} (attempt {})", s.field("provider_message_id").substr(0, 24), s.field("attempts"));
+    return fmt::format("reply out      sent as {} (attempt {})",
+                       s.field("provider_message_id").substr(0, 24), s.field("attempts"));
   }
-  if (t == "lia.notification.message.failed") return fmt::format("send failed    {}", s.field("reason"));
-  if (t == "lia.notification.message.dead_lettered") return fmt::format("send dead      {}", s.field("reason"));
-  if (t == "lia.conversation.resolved") return fmt::format("resolved       by {}", s.field("resolved_by"));
-  if (t == "lia.conversation.reopened") return fmt::format("reopened       ({})", s.field("reason"));
+  if (t == "lia.notification.message.failed")
+    return fmt::format("send failed    {}", s.field("reason"));
+  if (t == "lia.notification.message.dead_lettered")
+    return fmt::format("send dead      {}", s.field("reason"));
+  if (t == "lia.conversation.resolved")
+    return fmt::format("resolved       by {}", s.field("resolved_by"));
+  if (t == "lia.conversation.reopened")
+    return fmt::format("reopened       ({})", s.field("reason"));
   if (t == "lia.engagement.survey.sent") return "survey         sent";
   if (t == "lia.engagement.score.recorded") {
     return fmt::format("score          {} ({})", s.field("score"), s.field("category"));
   }
-  if (t == "lia.contact.upserted") return fmt::format("contact        {}", core::mask_phone(s.field("phone")));
-  if (t == "lia.user.upserted") return fmt::format("user           {} {}", s.field("name"), s.field("role"));
+  if (t == "lia.contact.upserted")
+    return fmt::format("contact        {}", core::mask_phone(s.field("phone")));
+  if (t == "lia.user.upserted")
+    return fmt::format("user           {} {}", s.field("name"), s.field("role"));
   if (t == "lia.collections.message.requested") return "collections    message requested";
   return fmt::format("{:<14} {}", t, s.topic);
 }

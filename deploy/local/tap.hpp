@@ -20,10 +20,10 @@ struct Seen {
   std::int32_t partition = -1;
   std::int64_t offset = -1;
   std::string key;
-  std::string id;       // CloudEvent id ("" if the value isn't one)
-  std::string type;     // CloudEvent type
+  std::string id;    // CloudEvent id ("" if the value isn't one)
+  std::string type;  // CloudEvent type
   std::string subject;
-  std::string data;     // the data object as JSON text
+  std::string data;  // the data object as JSON text
   std::vector<kafka::Header> headers;
   std::chrono::steady_clock::time_point at;
   const std::string* header(const std::string& name) const;
@@ -35,8 +35,9 @@ class EventTap {
  public:
   // from_latest: only what is produced after the tap joined (the demo, on a broker with
   // history); otherwise everything the topics hold.
-  static core::Result<std::unique_ptr<EventTap>> start(const std::string& bootstrap, bool from_latest = false,
-                                                       std::chrono::milliseconds assign_timeout = std::chrono::seconds{30});
+  static core::Result<std::unique_ptr<EventTap>> start(
+      const std::string& bootstrap, bool from_latest = false,
+      std::chrono::milliseconds assign_timeout = std::chrono::seconds{30});
   ~EventTap();
 
   std::vector<Seen> snapshot() const;

@@ -3,12 +3,11 @@
 // webhook delivered five times, ticks out of order, forged signatures, a flaky provider, a
 // provider that always fails, a service killed mid-traffic.
 
-#include <signal.h>
-
 #include <set>
 #include <thread>
 
 #include <fmt/format.h>
+#include <signal.h>
 
 #include <lia/json/writer.hpp>
 #include <lia/pg/pool.hpp>
@@ -23,11 +22,19 @@ namespace {
 
 const std::string kPnid = "106540352242922";  // the business number's phone_number_id
 
-std::string user_body(const std::string& username, const std::string& password, const std::string& role,
-                      const std::string& department) {
+std::string user_body(const std::string& username, const std::string& password,
+                      const std::string& role, const std::string& department) {
   lia::json::Writer w;
-  w.begin_object().field("username", username).field("password", password).field("full_name", username + " Silva");
-  w.field("role", role).key("departments").begin_array().value(department).value("general").end_array();
+  w.begin_object()
+      .field("username", username)
+      .field("password", password)
+      .field("full_name", username + " Silva");
+  w.field("role", role)
+      .key("departments")
+      .begin_array()
+      .value(department)
+      .value("general")
+      .end_array();
   w.end_object();
   return w.take();
 }
@@ -68,36 +75,54 @@ TEST_CASE("a customer's conversation goes through AI, handoff, agent, resolution
   REQUIRE(created->status == 201);
 
   // 1. A greeting gets the assistant's answer, sent through the provider, with ticks.
-  REQUIRE(stack.post_meta(meta_text(kPnid, maria, "Maria", "wamid.story-1", "Olá, boa tarde!", now_s())).value() == 200);
+  REQUIRE(
+      stack.post_meta(meta_text(kPnid, maria, "Maria", "wamid.story-1", "Olá, boa tarde!", now_s()))
+          .value() == 200);
   suite.expect(1, "lia.conversation.created");
-  const std::string conversation = suite.first("lia.conversation.created", "chat_id", maria, "conversation_id");
+  const std::string conversation =
+      suite.first("lia.conversation.created", "chat_id", maria, "conversation_id");
   REQUIRE_FALSE(conversation.empty());
   suite.expect(1, "lia.ai.reply.generated", "conversation_id", conversation);
   suite.expect(1, "lia.notification.message.sent", "conversation_id", conversation);
-  const std::string first_reply_id = suite.first("lia.notification.message.sent", "conversation_id", conversation,
-                                                 "provider_message_id");
-  suite.expect(1, "lia.whatsapp.message.status", "message_id", first_reply_id);  // the sandbox ticks back
-  REQUIRE(lia::testing::wait_until([&] {
-    auto msgs = stack.call("conversation", "GET", "/api/conversations/" + conversation + "/messages", "", *admin);
-    return msgs.ok() && msgs->body.find("\"READ\"") != std::string::npos;
-  }, 30s));
+  const std::string first_reply_id = suite.first("lia.notification.message.sent", "conversation_id",
+                                                 conversation, "provider_message_id");
+  suite.expect(1, "lia.whatsapp.message.status", "message_id",
+               first_reply_id);  // the sandbox ticks back
+  REQUIRE(lia::testing::wait_until(
+      [&] {
+        auto msgs = stack.call("conversation", "GET",
+                               "/api/conversations/" + conversation + "/messages", "", *admin);
+        return msgs.ok() && msgs->body.find("\"READ\"") != std::string::npos;
+      },
+      30s));
 
   // 2. A support problem routes to the suporte assistant.
-  REQUIRE(stack.post_meta(meta_text(kPnid, maria, "Maria", "wamid.story-2", "Minha internet caiu, estou sem conexão", now_s())).value() == 200);
+  REQUIRE(stack
+              .post_meta(meta_text(kPnid, maria, "Maria", "wamid.story-2",
+                                   "Minha internet caiu, estou sem conexão", now_s()))
+              .value() == 200);
   suite.expect(1, "lia.ai.assistant.changed", "to_assistant", "suporte");
   suite.expect(2, "lia.notification.message.sent", "conversation_id", conversation);
 
   // 3. Asking for a person hands over to the least-loaded agent of support: Ana.
-  REQUIRE(stack.post_meta(meta_text(kPnid, maria, "Maria", "wamid.story-3", "Quero falar com um atendente", now_s())).value() == 200);
+  REQUIRE(stack
+              .post_meta(meta_text(kPnid, maria, "Maria", "wamid.story-3",
+                                   "Quero falar com um atendente", now_s()))
+              .value() == 200);
   suite.expect(1, "lia.conversation.transferred", "conversation_id", conversation);
   suite.expect(1, "lia.conversation.assigned", "conversation_id", conversation);
-  const auto replies_at_handoff = suite.count("lia.ai.reply.generated", "conversation_id", conversation);
+  const auto replies_at_handoff =
+      suite.count("lia.ai.reply.generated", "conversation_id", conversation);
 
   // 4. From now on the AI is silent.
-  REQUIRE(stack.post_meta(meta_text(kPnid, maria, "Maria", "wamid.story-4", "Alô? Tem alguém aí?", now_s())).value() == 200);
+  REQUIRE(stack
+              .post_meta(
+                  meta_text(kPnid, maria, "Maria", "wamid.story-4", "Alô? Tem alguém aí?", now_s()))
+              .value() == 200);
   suite.expect(1, "lia.conversation.message.stored", "route", "human");
   std::this_thread::sleep_for(2s);
-  CHECK(suite.count("lia.ai.reply.generated", "conversation_id", conversation) == replies_at_handoff);
+  CHECK(suite.count("lia.ai.reply.generated", "conversation_id", conversation) ==
+        replies_at_handoff);
 
   // 5. Ana sees the conversation, answers and resolves it.
   auto ana = stack.login("ana", "s3nha-da-Ana!");
@@ -106,25 +131,34 @@ TEST_CASE("a customer's conversation goes through AI, handoff, agent, resolution
   REQUIRE(mine.ok());
   CHECK(mine->body.find(conversation) != std::string::npos);
   const std::string agent_text = "Oi Maria, sou a Ana do suporte. Já reiniciei sua conexão.";
-  auto sent = stack.call("conversation", "POST", "/api/conversations/" + conversation + "/messages", text_body(agent_text), *ana);
+  auto sent = stack.call("conversation", "POST", "/api/conversations/" + conversation + "/messages",
+                         text_body(agent_text), *ana);
   REQUIRE(sent.ok());
   CHECK(sent->status == 202);
-  REQUIRE(lia::testing::wait_until([&] {
-    auto s = stack.sandbox_sends(maria);
-    return s.ok() && std::any_of(s->begin(), s->end(), [&](const auto& x) { return x.text == agent_text; });
-  }, 30s));
-  auto resolved = stack.call("conversation", "POST", "/api/conversations/" + conversation + "/resolve", "{}", *ana);
+  REQUIRE(lia::testing::wait_until(
+      [&] {
+        auto s = stack.sandbox_sends(maria);
+        return s.ok() && std::any_of(s->begin(), s->end(),
+                                     [&](const auto& x) { return x.text == agent_text; });
+      },
+      30s));
+  auto resolved = stack.call("conversation", "POST",
+                             "/api/conversations/" + conversation + "/resolve", "{}", *ana);
   REQUIRE(resolved.ok());
   CHECK(resolved->status == 200);
   suite.expect(1, "lia.conversation.resolved", "conversation_id", conversation);
 
   // 6. The survey goes out; a bare score is recorded and not answered by the AI.
   suite.expect(1, "lia.engagement.survey.sent", "conversation_id", conversation);
-  REQUIRE(stack.post_meta(meta_text(kPnid, maria, "Maria", "wamid.story-5", "10", now_s())).value() == 200);
+  REQUIRE(
+      stack.post_meta(meta_text(kPnid, maria, "Maria", "wamid.story-5", "10", now_s())).value() ==
+      200);
   suite.expect(1, "lia.engagement.score.recorded", "conversation_id", conversation);
-  CHECK(suite.first("lia.engagement.score.recorded", "conversation_id", conversation, "category") == "promoter");
+  CHECK(suite.first("lia.engagement.score.recorded", "conversation_id", conversation, "category") ==
+        "promoter");
   std::this_thread::sleep_for(2s);
-  CHECK(suite.count("lia.ai.reply.generated", "conversation_id", conversation) == replies_at_handoff);
+  CHECK(suite.count("lia.ai.reply.generated", "conversation_id", conversation) ==
+        replies_at_handoff);
   CHECK(suite.count("lia.conversation.reopened", "conversation_id", conversation) == 0);
   auto nps = stack.call("nps_gamification", "GET", "/api/nps", "", *admin);
   REQUIRE(nps.ok());
@@ -135,10 +169,18 @@ TEST_CASE("a customer's conversation goes through AI, handoff, agent, resolution
   // 7. A collections campaign sends inside its hours; another, outside them, waits.
   const std::string debtor = "5521987650002";
   const std::string debtor_later = "5521987650003";
-  auto campaign = [&](const std::string& name, const std::string& start, const std::string& end, const std::string& phone) {
+  auto campaign = [&](const std::string& name, const std::string& start, const std::string& end,
+                      const std::string& phone) {
     lia::json::Writer w;
-    w.begin_object().field("name", name).field("template", "Olá {{name}}, sua fatura de R$ {{valor}} venceu.");
-    w.key("allowed_hours").begin_object().field("start", start).field("end", end).field("days", "dom-sab").end_object();
+    w.begin_object()
+        .field("name", name)
+        .field("template", "Olá {{name}}, sua fatura de R$ {{valor}} venceu.");
+    w.key("allowed_hours")
+        .begin_object()
+        .field("start", start)
+        .field("end", end)
+        .field("days", "dom-sab")
+        .end_object();
     w.field("max_attempts", 2).field("spacing_minutes", 60);
     w.key("targets").begin_array().begin_object().field("name", "João").field("phone", phone);
     w.field("debt_amount", 129.9).field("due_date", "2026-11-10").end_object().end_array();
@@ -152,7 +194,8 @@ TEST_CASE("a customer's conversation goes through AI, handoff, agent, resolution
   // A one-minute window twelve hours from now (São Paulo time is UTC-3).
   const auto sp_minutes = ((now_s() / 60) - 180 + 720) % 1440;
   const auto hhmm = [](std::int64_t m) { return fmt::format("{:02}:{:02}", m / 60, m % 60); };
-  auto later_campaign = campaign("Fatura noturna", hhmm(sp_minutes), hhmm(sp_minutes + 1), debtor_later);
+  auto later_campaign =
+      campaign("Fatura noturna", hhmm(sp_minutes), hhmm(sp_minutes + 1), debtor_later);
   REQUIRE(later_campaign.ok());
   REQUIRE(later_campaign->status == 201);
   REQUIRE(lia::testing::wait_until([&] { return suite.sends_to(debtor) == 1; }, 30s));
@@ -169,7 +212,8 @@ TEST_CASE("duplicates, ticks out of order and forged webhooks have no extra effe
   auto& stack = *suite.stack;
   const std::string joao = "5531987650004";
 
-  const auto body = meta_text(kPnid, joao, "João", "wamid.dup-1", "Oi, quero saber dos planos de fibra", now_s());
+  const auto body =
+      meta_text(kPnid, joao, "João", "wamid.dup-1", "Oi, quero saber dos planos de fibra", now_s());
   for (int i = 0; i < 5; ++i) REQUIRE(stack.post_meta(body).value() == 200);
   suite.expect(1, "lia.notification.message.sent");
   std::this_thread::sleep_for(3s);
@@ -179,25 +223,31 @@ TEST_CASE("duplicates, ticks out of order and forged webhooks have no extra effe
   CHECK(sql_count(stack.pg_url(), "SELECT count(*) FROM conversation.messages") == 2);
 
   // Ticks: read arrives before delivered; the message ends READ.
-  const std::string wamid = suite.first("lia.notification.message.sent", "", "", "provider_message_id");
+  const std::string wamid =
+      suite.first("lia.notification.message.sent", "", "", "provider_message_id");
   REQUIRE(stack.post_meta(meta_status(kPnid, joao, wamid, "read", now_s())).value() == 200);
   REQUIRE(stack.post_meta(meta_status(kPnid, joao, wamid, "delivered", now_s())).value() == 200);
   suite.expect(2, "lia.whatsapp.message.status", "message_id", wamid);
   auto admin = stack.login("admin", stack.secrets().admin_password);
   REQUIRE(admin.ok());
-  const std::string conversation = suite.first("lia.conversation.created", "", "", "conversation_id");
+  const std::string conversation =
+      suite.first("lia.conversation.created", "", "", "conversation_id");
   // The ticks apply once conversation has the provider id (from notification's `sent`, on
   // another topic and consumer group): wait for the end state, then check it stays.
   std::string listed;
-  const bool read = lia::testing::wait_until([&] {
-    auto msgs = stack.call("conversation", "GET", "/api/conversations/" + conversation + "/messages", "", *admin);
-    if (msgs.ok()) listed = msgs->body;
-    return listed.find("\"READ\"") != std::string::npos;
-  }, 30s);
+  const bool read = lia::testing::wait_until(
+      [&] {
+        auto msgs = stack.call("conversation", "GET",
+                               "/api/conversations/" + conversation + "/messages", "", *admin);
+        if (msgs.ok()) listed = msgs->body;
+        return listed.find("\"READ\"") != std::string::npos;
+      },
+      30s);
   INFO(listed);
   CHECK(read);
   std::this_thread::sleep_for(2s);
-  auto msgs = stack.call("conversation", "GET", "/api/conversations/" + conversation + "/messages", "", *admin);
+  auto msgs = stack.call("conversation", "GET", "/api/conversations/" + conversation + "/messages",
+                         "", *admin);
   REQUIRE(msgs.ok());
   INFO(msgs->body);
   CHECK(msgs->body.find("\"READ\"") != std::string::npos);
@@ -207,9 +257,12 @@ TEST_CASE("duplicates, ticks out of order and forged webhooks have no extra effe
   const auto events_before = suite.tap->snapshot().size();
   const auto forged = meta_text(kPnid, "5531987650005", "Eve", "wamid.forged", "Oi", now_s());
   CHECK(stack.post_meta(forged, false).value() == 401);
-  CHECK(stack.post_evolution("messages-upsert",
-                             lia::local::webhooks::evolution_text("lia-vendas", "5531987650005", "Eve", "3EB0FORGED", "Oi", now_s()),
-                             false).value() == 401);
+  CHECK(stack
+            .post_evolution("messages-upsert",
+                            lia::local::webhooks::evolution_text(
+                                "lia-vendas", "5531987650005", "Eve", "3EB0FORGED", "Oi", now_s()),
+                            false)
+            .value() == 401);
   std::this_thread::sleep_for(3s);
   CHECK(suite.tap->snapshot().size() == events_before);
   CHECK(suite.sends_to("5531987650005") == 0);
@@ -217,14 +270,16 @@ TEST_CASE("duplicates, ticks out of order and forged webhooks have no extra effe
 
 TEST_CASE("a flaky provider gives one send, a dead provider a dead letter and an ERROR") {
   lia::local::StackOptions o;
-  o.service_env["notification"] = {{"LIA_NOTIFY_BACKOFF_MS", "50"}, {"LIA_NOTIFY_MAX_ATTEMPTS", "4"}};
+  o.service_env["notification"] = {{"LIA_NOTIFY_BACKOFF_MS", "50"},
+                                   {"LIA_NOTIFY_MAX_ATTEMPTS", "4"}};
   Suite suite(o);
   auto& stack = *suite.stack;
 
   // 500 twice, then 200: one accepted send, on the third attempt.
   REQUIRE(stack.sandbox_faults(R"({"fail_next":2,"status":500})").ok());
   const std::string flaky = "5541987650006";
-  REQUIRE(stack.post_meta(meta_text(kPnid, flaky, "Rita", "wamid.flaky-1", "Bom dia", now_s())).value() == 200);
+  REQUIRE(stack.post_meta(meta_text(kPnid, flaky, "Rita", "wamid.flaky-1", "Bom dia", now_s()))
+              .value() == 200);
   suite.expect(1, "lia.notification.message.sent");
   CHECK(suite.first("lia.notification.message.sent", "", "", "attempts") == "3");
   std::this_thread::sleep_for(2s);
@@ -234,24 +289,33 @@ TEST_CASE("a flaky provider gives one send, a dead provider a dead letter and an
   // Always 500: dead letter with its reason, and the message shows ERROR.
   REQUIRE(stack.sandbox_faults(R"({"always_fail":true,"status":500})").ok());
   const std::string dead = "5541987650007";
-  REQUIRE(stack.post_meta(meta_text(kPnid, dead, "Luiz", "wamid.dead-1", "Bom dia", now_s())).value() == 200);
+  REQUIRE(
+      stack.post_meta(meta_text(kPnid, dead, "Luiz", "wamid.dead-1", "Bom dia", now_s())).value() ==
+      200);
   suite.expect(1, "lia.notification.message.dead_lettered");
-  REQUIRE(suite.tap->wait([](const std::vector<lia::local::Seen>& all) {
-    return std::any_of(all.begin(), all.end(), [](const auto& s) { return s.topic == "notification.commands.v1.dlq"; });
-  }, 30s));
+  REQUIRE(suite.tap->wait(
+      [](const std::vector<lia::local::Seen>& all) {
+        return std::any_of(all.begin(), all.end(),
+                           [](const auto& s) { return s.topic == "notification.commands.v1.dlq"; });
+      },
+      30s));
   for (const auto& s : suite.tap->snapshot()) {
     if (s.topic != "notification.commands.v1.dlq") continue;
     REQUIRE(s.header("lia.dlq.error") != nullptr);
     CHECK(s.header("lia.dlq.error")->find("500") != std::string::npos);
     CHECK(*s.header("lia.dlq.origin.topic") == "notification.commands.v1");
   }
-  const std::string conversation = suite.first("lia.conversation.created", "chat_id", dead, "conversation_id");
+  const std::string conversation =
+      suite.first("lia.conversation.created", "chat_id", dead, "conversation_id");
   auto admin = stack.login("admin", stack.secrets().admin_password);
   REQUIRE(admin.ok());
-  REQUIRE(lia::testing::wait_until([&] {
-    auto msgs = stack.call("conversation", "GET", "/api/conversations/" + conversation + "/messages", "", *admin);
-    return msgs.ok() && msgs->body.find("\"ERROR\"") != std::string::npos;
-  }, 30s));
+  REQUIRE(lia::testing::wait_until(
+      [&] {
+        auto msgs = stack.call("conversation", "GET",
+                               "/api/conversations/" + conversation + "/messages", "", *admin);
+        return msgs.ok() && msgs->body.find("\"ERROR\"") != std::string::npos;
+      },
+      30s));
   CHECK(suite.sends_to(dead) == 0);
 }
 
@@ -264,7 +328,8 @@ TEST_CASE("a service killed with SIGKILL mid-traffic loses and doubles nothing")
     if (i == 15) stack.kill("conversation", SIGKILL);
     if (i == 25) REQUIRE(stack.restart("conversation").ok());
     if (i == 30) stack.kill("ai_orchestration", SIGKILL);
-    const auto body = meta_text(kPnid, phone(i), "Cliente", fmt::format("wamid.kill-{}", i), "Olá!", now_s());
+    const auto body =
+        meta_text(kPnid, phone(i), "Cliente", fmt::format("wamid.kill-{}", i), "Olá!", now_s());
     REQUIRE(stack.post_meta(body).value() == 200);
   }
   REQUIRE(stack.restart("ai_orchestration").ok());

@@ -7,7 +7,9 @@
 namespace lia::e2e {
 
 std::int64_t now_s() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 Suite::Suite(local::StackOptions options) {
@@ -27,23 +29,27 @@ Suite::~Suite() {
   if (stack) stack->stop();
 }
 
-std::size_t Suite::count(const std::string& type, const std::string& field, const std::string& value) const {
+std::size_t Suite::count(const std::string& type, const std::string& field,
+                         const std::string& value) const {
   return tap->count([&](const local::Seen& s) {
-    return s.type == type && s.topic.find(".dlq") == std::string::npos && (field.empty() || s.field(field) == value);
+    return s.type == type && s.topic.find(".dlq") == std::string::npos &&
+           (field.empty() || s.field(field) == value);
   });
 }
 
-void Suite::expect(std::size_t n, const std::string& type, const std::string& field, const std::string& value,
-                   std::chrono::milliseconds timeout) const {
-  const bool ok = tap->wait([&](const std::vector<local::Seen>&) { return true; }, 0ms) &&
-                  testing::wait_until([&] { return count(type, field, value) >= n; }, timeout, 50ms);
+void Suite::expect(std::size_t n, const std::string& type, const std::string& field,
+                   const std::string& value, std::chrono::milliseconds timeout) const {
+  const bool ok =
+      tap->wait([&](const std::vector<local::Seen>&) { return true; }, 0ms) &&
+      testing::wait_until([&] { return count(type, field, value) >= n; }, timeout, 50ms);
   INFO("waiting for " << n << " x " << type << (field.empty() ? "" : " with " + field + "=" + value)
-                      << "\ntimeline:\n" << timeline());
+                      << "\ntimeline:\n"
+                      << timeline());
   REQUIRE(ok);
 }
 
-std::string Suite::first(const std::string& type, const std::string& field, const std::string& value,
-                         const std::string& wanted) const {
+std::string Suite::first(const std::string& type, const std::string& field,
+                         const std::string& value, const std::string& wanted) const {
   for (const auto& s : tap->snapshot()) {
     if (s.type == type && (field.empty() || s.field(field) == value)) return s.field(wanted);
   }
@@ -62,7 +68,8 @@ std::string Suite::timeline() const {
   if (all.empty()) return "(no events)\n";
   const auto t0 = all.front().at;
   for (const auto& s : all) {
-    out += fmt::format("  +{:7.3f}s  {}\n", std::chrono::duration<double>(s.at - t0).count(), local::describe(s));
+    out += fmt::format("  +{:7.3f}s  {}\n", std::chrono::duration<double>(s.at - t0).count(),
+                       local::describe(s));
   }
   return out;
 }

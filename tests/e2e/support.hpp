@@ -22,7 +22,8 @@ struct Suite {
   ~Suite();
 
   // Events of `type` whose data field `field` equals `value` (any, when field is empty).
-  std::size_t count(const std::string& type, const std::string& field = {}, const std::string& value = {}) const;
+  std::size_t count(const std::string& type, const std::string& field = {},
+                    const std::string& value = {}) const;
   // Waits until count(...) >= n; REQUIREs it.
   void expect(std::size_t n, const std::string& type, const std::string& field = {},
               const std::string& value = {}, std::chrono::milliseconds timeout = 45s) const;

@@ -1,11 +1,11 @@
+#include <charconv>
+#include <stdexcept>
+#include <vector>
+
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
-
-#include <charconv>
-#include <stdexcept>
-#include <vector>
 
 #include <lia/auth/auth.hpp>
 

@@ -7,14 +7,19 @@ namespace {
 using core::Errc;
 using core::Error;
 
-Error unauthorized(std::string why) { return Error(Errc::unauthorized, std::move(why)); }
+Error unauthorized(std::string why) {
+  return Error(Errc::unauthorized, std::move(why));
+}
 }  // namespace
 
 std::string_view to_string(Role r) {
   switch (r) {
-    case Role::admin: return "ADMIN";
-    case Role::supervisor: return "SUPERVISOR";
-    case Role::agent: return "AGENT";
+    case Role::admin:
+      return "ADMIN";
+    case Role::supervisor:
+      return "SUPERVISOR";
+    case Role::agent:
+      return "AGENT";
   }
   return "AGENT";
 }

@@ -14,7 +14,8 @@ TEST_CASE("Meta signature check") {
   const std::string sig = "sha256=" + to_hex(hmac_sha256("app-secret", body));
   CHECK(verify_meta_signature(sig, "app-secret", body));
   std::string upper = sig;
-  for (std::size_t i = 7; i < upper.size(); ++i) upper[i] = static_cast<char>(std::toupper(upper[i]));
+  for (std::size_t i = 7; i < upper.size(); ++i)
+    upper[i] = static_cast<char>(std::toupper(upper[i]));
   CHECK(verify_meta_signature(upper, "app-secret", body));
   CHECK_FALSE(verify_meta_signature(sig, "other-secret", body));
   CHECK_FALSE(verify_meta_signature(sig, "app-secret", body + " "));
@@ -69,7 +70,9 @@ TEST_CASE("JWT sign and verify with expiry and roles") {
   Claims admin = c;
   admin.role = Role::admin;
   const auto other = sign_jwt(admin, "secret");
-  const auto forged = token.substr(0, d1 + 1) + other.substr(other.find('.') + 1, other.rfind('.') - other.find('.') - 1) + token.substr(d2);
+  const auto forged = token.substr(0, d1 + 1) +
+                      other.substr(other.find('.') + 1, other.rfind('.') - other.find('.') - 1) +
+                      token.substr(d2);
   CHECK_FALSE(verify_jwt(forged, "secret", clock).ok());
   CHECK(role_at_least(Role::admin, Role::supervisor));
   CHECK_FALSE(role_at_least(Role::agent, Role::supervisor));

@@ -57,7 +57,9 @@ void Env::problem(const std::string& name, const std::string& what) {
   problems_.push_back(fmt::format("{}: {}", name, what));
 }
 
-void Env::note(const std::string& name, const std::string& shown) { summary_.emplace_back(name, shown); }
+void Env::note(const std::string& name, const std::string& shown) {
+  summary_.emplace_back(name, shown);
+}
 
 std::string Env::string(const std::string& name, const std::string& fallback) {
   auto v = raw(name).value_or(fallback);
@@ -139,7 +141,8 @@ bool Env::boolean(const std::string& name, bool fallback) {
 }
 
 std::chrono::milliseconds Env::millis(const std::string& name, std::chrono::milliseconds fallback,
-                                      std::chrono::milliseconds min, std::chrono::milliseconds max) {
+                                      std::chrono::milliseconds min,
+                                      std::chrono::milliseconds max) {
   return std::chrono::milliseconds{integer(name, fallback.count(), min.count(), max.count())};
 }
 

@@ -1,9 +1,8 @@
-#include <unistd.h>
-
 #include <cmath>
 #include <cstdio>
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <lia/core/clock.hpp>
 #include <lia/core/log.hpp>
@@ -11,11 +10,15 @@
 namespace lia::core {
 namespace {
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 bool is_word(char c) {
   return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
 }
-bool is_sep(char c) { return c == ' ' || c == '.' || c == '-' || c == '/' || c == '(' || c == ')'; }
+bool is_sep(char c) {
+  return c == ' ' || c == '.' || c == '-' || c == '/' || c == '(' || c == ')';
+}
 
 // Keeps the last `keep` digits and every non-digit; other digits become '*'.
 std::string keep_last_digits(std::string_view s, std::size_t keep) {
@@ -61,17 +64,27 @@ Level parse_level(std::string_view s, Level fallback) {
 
 std::string_view to_string(Level l) {
   switch (l) {
-    case Level::debug: return "debug";
-    case Level::info: return "info";
-    case Level::warn: return "warn";
-    case Level::error: return "error";
+    case Level::debug:
+      return "debug";
+    case Level::info:
+      return "info";
+    case Level::warn:
+      return "warn";
+    case Level::error:
+      return "error";
   }
   return "info";
 }
 
-std::string mask_phone(std::string_view phone) { return keep_last_digits(phone, 4); }
-std::string mask_document(std::string_view document) { return keep_last_digits(document, 2); }
-std::string mask_body(std::string_view body) { return fmt::format("[masked {} bytes]", body.size()); }
+std::string mask_phone(std::string_view phone) {
+  return keep_last_digits(phone, 4);
+}
+std::string mask_document(std::string_view document) {
+  return keep_last_digits(document, 2);
+}
+std::string mask_body(std::string_view body) {
+  return fmt::format("[masked {} bytes]", body.size());
+}
 
 std::string scrub_text(std::string_view text) {
   // A candidate is a maximal run of digits and separators (an optional leading '+') that
@@ -113,11 +126,21 @@ std::string scrub_text(std::string_view text) {
 void json_escape(std::string& out, std::string_view s) {
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           out += fmt::format("\\u{:04x}", c);
@@ -131,8 +154,10 @@ void json_escape(std::string& out, std::string_view s) {
 Logger::Logger() : Logger(Options{}) {}
 
 Logger::Logger(Options o)
-    : shared_(std::make_shared<const Shared>(Shared{std::move(o.service), o.level, o.unmask,
-                                                    o.sink ? std::move(o.sink) : Sink(write_stdout)})) {}
+    : shared_(
+          std::make_shared<const Shared>(Shared{std::move(o.service), o.level, o.unmask,
+                                                o.sink ? std::move(o.sink) : Sink(write_stdout)})) {
+}
 
 Logger Logger::with(std::initializer_list<Field> context) const {
   Logger l = *this;
@@ -140,7 +165,8 @@ Logger Logger::with(std::initializer_list<Field> context) const {
   return l;
 }
 
-std::string Logger::render(Level l, std::string_view msg, const Field* fields, std::size_t n) const {
+std::string Logger::render(Level l, std::string_view msg, const Field* fields,
+                           std::size_t n) const {
   const bool unmask = shared_->unmask;
   std::string line;
   line.reserve(128 + msg.size());
@@ -172,13 +198,26 @@ std::string Logger::render(Level l, std::string_view msg, const Field* fields, s
     }
     std::string value;
     switch (fl.kind) {
-      case Field::Kind::id: value = fl.text; break;
-      case Field::Kind::text: value = unmask ? fl.text : scrub_text(fl.text); break;
-      case Field::Kind::phone: value = unmask ? fl.text : mask_phone(fl.text); break;
-      case Field::Kind::document: value = unmask ? fl.text : mask_document(fl.text); break;
-      case Field::Kind::body: value = unmask ? fl.text : mask_body(fl.text); break;
-      case Field::Kind::secret: value = "***"; break;
-      default: break;
+      case Field::Kind::id:
+        value = fl.text;
+        break;
+      case Field::Kind::text:
+        value = unmask ? fl.text : scrub_text(fl.text);
+        break;
+      case Field::Kind::phone:
+        value = unmask ? fl.text : mask_phone(fl.text);
+        break;
+      case Field::Kind::document:
+        value = unmask ? fl.text : mask_document(fl.text);
+        break;
+      case Field::Kind::body:
+        value = unmask ? fl.text : mask_body(fl.text);
+        break;
+      case Field::Kind::secret:
+        value = "***";
+        break;
+      default:
+        break;
     }
     line += '"';
     json_escape(line, value);

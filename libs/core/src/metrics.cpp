@@ -44,8 +44,12 @@ std::string num(double v) {
 
 }  // namespace
 
-void Counter::inc(double v) { atomic_add(value_, v); }
-void Gauge::add(double v) { atomic_add(value_, v); }
+void Counter::inc(double v) {
+  atomic_add(value_, v);
+}
+void Gauge::add(double v) {
+  atomic_add(value_, v);
+}
 
 Histogram::Histogram(std::vector<double> bounds)
     : bounds_(std::move(bounds)), buckets_(new std::atomic<std::uint64_t>[bounds_.size() + 1]) {

@@ -16,15 +16,24 @@ const std::error_category& lia_category() noexcept {
 
 std::string_view to_string(Errc e) noexcept {
   switch (e) {
-    case Errc::invalid_argument: return "invalid_argument";
-    case Errc::not_found: return "not_found";
-    case Errc::conflict: return "conflict";
-    case Errc::unauthorized: return "unauthorized";
-    case Errc::too_large: return "too_large";
-    case Errc::unavailable: return "unavailable";
-    case Errc::timeout: return "timeout";
-    case Errc::cancelled: return "cancelled";
-    case Errc::internal: return "internal";
+    case Errc::invalid_argument:
+      return "invalid_argument";
+    case Errc::not_found:
+      return "not_found";
+    case Errc::conflict:
+      return "conflict";
+    case Errc::unauthorized:
+      return "unauthorized";
+    case Errc::too_large:
+      return "too_large";
+    case Errc::unavailable:
+      return "unavailable";
+    case Errc::timeout:
+      return "timeout";
+    case Errc::cancelled:
+      return "cancelled";
+    case Errc::internal:
+      return "internal";
   }
   return "unknown";
 }

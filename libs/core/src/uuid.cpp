@@ -18,7 +18,8 @@ std::uint64_t random_u64() {
 void fill_random(Uuid::Bytes& b, std::size_t from) {
   for (std::size_t i = from; i < b.size(); i += 8) {
     std::uint64_t r = random_u64();
-    for (std::size_t j = 0; j < 8 && i + j < b.size(); ++j) b[i + j] = static_cast<std::uint8_t>(r >> (8 * j));
+    for (std::size_t j = 0; j < 8 && i + j < b.size(); ++j)
+      b[i + j] = static_cast<std::uint8_t>(r >> (8 * j));
   }
 }
 
@@ -64,7 +65,8 @@ Uuid Uuid::v7(const Clock& clock) {
   }
   Bytes b{};
   fill_random(b, 8);
-  for (int i = 0; i < 6; ++i) b[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(ms >> (8 * (5 - i)));
+  for (int i = 0; i < 6; ++i)
+    b[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(ms >> (8 * (5 - i)));
   b[6] = static_cast<std::uint8_t>(0x70 | ((counter >> 8) & 0x0F));
   b[7] = static_cast<std::uint8_t>(counter & 0xFF);
   b[8] = static_cast<std::uint8_t>((b[8] & 0x3F) | 0x80);

@@ -1,8 +1,7 @@
 #include <catch2/catch.hpp>
+#include <rapidjson/document.h>
 
 #include <lia/core/log.hpp>
-
-#include <rapidjson/document.h>
 
 using namespace lia::core;
 
@@ -36,17 +35,17 @@ TEST_CASE("scrub_text masks phones and documents but leaves ids alone") {
   CHECK(scrub_text("offset 1234567") == "offset 1234567");  // 7 digits: not personal
   const std::string uuid = "01934f5a-1234-7abc-8def-0123456789ab";
   CHECK(scrub_text("id " + uuid) == "id " + uuid);
-  CHECK(scrub_text("wamid.HBgMNTUxMTk4NzY1NDMyMRUCABEYEj") == "wamid.HBgMNTUxMTk4NzY1NDMyMRUCABEYEj");
+  CHECK(scrub_text("wamid.HBgMNTUxMTk4NzY1NDMyMRUCABEYEj") ==
+        "wamid.HBgMNTUxMTk4NzY1NDMyMRUCABEYEj");
 }
 
 TEST_CASE("log lines are valid JSON and mask by default") {
   Captured c;
   auto log = c.logger();
-  log.info("message from 5511987654321", {f::phone("from", "5511987654321"),
-                                          f::body("text", "quero cancelar"),
-                                          f::document("cpf", "12345678909"),
-                                          f::id("conversation_id", "c-1"), f::num("n", 3),
-                                          f::flag("ok", true), f::secret("token")});
+  log.info("message from 5511987654321",
+           {f::phone("from", "5511987654321"), f::body("text", "quero cancelar"),
+            f::document("cpf", "12345678909"), f::id("conversation_id", "c-1"), f::num("n", 3),
+            f::flag("ok", true), f::secret("token")});
   REQUIRE(c.lines.size() == 1);
   rapidjson::Document d;
   d.Parse(c.lines[0].c_str());

@@ -303,7 +303,8 @@ core::Status RdProducer::ping(std::chrono::milliseconds timeout) {
   if (auto fatal = fatal_error()) return *fatal;
   const rd_kafka_metadata_t* md = nullptr;
   const auto err = rd_kafka_metadata(rk_, 0, nullptr, &md, static_cast<int>(timeout.count()));
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return detail::classify(err, "kafka metadata request", rk_);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+    return detail::classify(err, "kafka metadata request", rk_);
   const bool has_brokers = md->broker_cnt > 0;
   rd_kafka_metadata_destroy(md);
   if (!has_brokers) return core::Error(core::Errc::unavailable, "the cluster reported no brokers");

@@ -20,9 +20,10 @@ lia::kafka::Message as_message(const lia::kafka::Record& r) {
 
 TEST_CASE("make_record builds a validated CloudEvent that decode_event reads back") {
   lia::core::ManualClock clock;
-  auto rec = lia::runtime::make_record(
-      "ingestion", Outgoing{"whatsapp.status.v1", "lia-vendas:x", "lia.whatsapp.connection.updated", "", kConnection},
-      clock);
+  auto rec = lia::runtime::make_record("ingestion",
+                                       Outgoing{"whatsapp.status.v1", "lia-vendas:x",
+                                                "lia.whatsapp.connection.updated", "", kConnection},
+                                       clock);
   REQUIRE(rec.ok());
   CHECK(rec->topic == "whatsapp.status.v1");
   CHECK(rec->key == "lia-vendas:x");
@@ -37,7 +38,8 @@ TEST_CASE("make_record builds a validated CloudEvent that decode_event reads bac
 
 TEST_CASE("a producer's schema mistake is an internal error, not a record") {
   auto rec = lia::runtime::make_record(
-      "ingestion", Outgoing{"whatsapp.status.v1", "k", "lia.whatsapp.connection.updated", "", R"({"provider":"evolution"})"});
+      "ingestion", Outgoing{"whatsapp.status.v1", "k", "lia.whatsapp.connection.updated", "",
+                            R"({"provider":"evolution"})"});
   REQUIRE_FALSE(rec.ok());
   CHECK(rec.error().code() == lia::core::Errc::internal);
   CHECK_FALSE(rec.error().retryable());
@@ -53,7 +55,8 @@ TEST_CASE("decode_event refuses garbage and invalid data without retry") {
   CHECK_FALSE(a.error().retryable());
 
   auto rec = lia::runtime::make_record(
-      "ingestion", Outgoing{"whatsapp.status.v1", "k", "lia.whatsapp.connection.updated", "", kConnection});
+      "ingestion",
+      Outgoing{"whatsapp.status.v1", "k", "lia.whatsapp.connection.updated", "", kConnection});
   REQUIRE(rec.ok());
   auto m = as_message(*rec);
   const auto pos = m.value.find("CONNECTED");

@@ -29,26 +29,29 @@ class ProbeApp final : public lia::runtime::App {
     });
     auto pool = ctx.pool();
     const std::string schema = schema_;
-    ctx.add_consumer({.topics = {topic_},
-                      .handler = [pool, schema](const lia::kafka::Message& m) -> lia::core::Status {
-                        auto r = lia::pg::transact(*pool, [&](lia::pg::Tx& tx) -> lia::core::Status {
-                          auto fresh = lia::pg::inbox_claim(tx, schema, "probe", m.key + "@" + std::to_string(m.offset));
-                          if (!fresh) return fresh.error();
-                          if (!*fresh) return {};
-                          // The batch's advisory locks on its records' keys (lock_keys), held now.
-                          auto locks = tx.exec(
-                              "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = "
-                              "pg_backend_pid() AND granted");
-                          if (!locks) return locks.error();
-                          auto ins = tx.exec("INSERT INTO " + schema + ".notes(event_id, body) VALUES ($1, $2)",
-                                             m.key + "@" + std::to_string(m.offset),
-                                             m.value + " [key locks " + std::to_string((*locks)[0].get<std::int64_t>(0)) + "]");
-                          if (!ins) return ins.error();
-                          return {};
-                        });
-                        return r;
-                      },
-                      .lock_keys = true});
+    ctx.add_consumer(
+        {.topics = {topic_},
+         .handler = [pool, schema](const lia::kafka::Message& m) -> lia::core::Status {
+           auto r = lia::pg::transact(*pool, [&](lia::pg::Tx& tx) -> lia::core::Status {
+             auto fresh =
+                 lia::pg::inbox_claim(tx, schema, "probe", m.key + "@" + std::to_string(m.offset));
+             if (!fresh) return fresh.error();
+             if (!*fresh) return {};
+             // The batch's advisory locks on its records' keys (lock_keys), held now.
+             auto locks = tx.exec(
+                 "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = "
+                 "pg_backend_pid() AND granted");
+             if (!locks) return locks.error();
+             auto ins = tx.exec(
+                 "INSERT INTO " + schema + ".notes(event_id, body) VALUES ($1, $2)",
+                 m.key + "@" + std::to_string(m.offset),
+                 m.value + " [key locks " + std::to_string((*locks)[0].get<std::int64_t>(0)) + "]");
+             if (!ins) return ins.error();
+             return {};
+           });
+           return r;
+         },
+         .lock_keys = true});
     return {};
   }
 

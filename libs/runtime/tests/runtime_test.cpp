@@ -1,8 +1,7 @@
-#include <signal.h>
-
 #include <regex>
 
 #include <catch2/catch.hpp>
+#include <signal.h>
 
 #include <lia/http/client.hpp>
 #include <lia/kafka/kafka.hpp>
@@ -14,7 +13,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string probe() { return lia::testing::binary("lia-runtime-probe"); }
+std::string probe() {
+  return lia::testing::binary("lia-runtime-probe");
+}
 
 // The port from the probe's `"msg":"ready"` log line, once it is there.
 int ready_port(const Process& p) {
@@ -58,12 +59,13 @@ TEST_CASE("one missing setting is named alone, and unknown arguments are refused
 TEST_CASE("a service migrates, serves, consumes, and stops on SIGTERM") {
   const auto schema = lia::testing::unique_name("probe");
   const auto topic = lia::testing::unique_name("probe.topic");
-  const std::map<std::string, std::string> env{{"LIA_PROBE_TOKEN", "t0k3n"},
-                                               {"LIA_PROBE_SCHEMA", schema},
-                                               {"LIA_PROBE_TOPIC", topic},
-                                               {"LIA_HTTP_PORT", "0"},
-                                               {"LIA_PG_URL", lia::testing::pg_url()},
-                                               {"LIA_KAFKA_BOOTSTRAP", lia::testing::kafka_bootstrap()}};
+  const std::map<std::string, std::string> env{
+      {"LIA_PROBE_TOKEN", "t0k3n"},
+      {"LIA_PROBE_SCHEMA", schema},
+      {"LIA_PROBE_TOPIC", topic},
+      {"LIA_HTTP_PORT", "0"},
+      {"LIA_PG_URL", lia::testing::pg_url()},
+      {"LIA_KAFKA_BOOTSTRAP", lia::testing::kafka_bootstrap()}};
   {
     Process migrate({probe(), "--migrate"}, env);
     auto code = migrate.wait(60s);
@@ -100,7 +102,8 @@ TEST_CASE("a service migrates, serves, consumes, and stops on SIGTERM") {
   // Sent together, so that the consumer fetches several at once (a batch).
   std::vector<decltype((*producer)->produce({}))> sent;
   for (int i = 0; i < 20; ++i) {
-    sent.push_back((*producer)->produce({topic, "chat-" + std::to_string(i % 3), "note " + std::to_string(i)}));
+    sent.push_back((*producer)->produce(
+        {topic, "chat-" + std::to_string(i % 3), "note " + std::to_string(i)}));
   }
   for (auto& d : sent) REQUIRE(d.get().ok());
   lia::pg::PoolConfig pc;
@@ -108,15 +111,18 @@ TEST_CASE("a service migrates, serves, consumes, and stops on SIGTERM") {
   auto pool = lia::pg::Pool::create(pc);
   REQUIRE(pool.ok());
   std::int64_t stored = 0;
-  lia::testing::wait_until([&] {
-    auto rows = (*pool)->exec("SELECT count(*) FROM " + schema + ".notes");
-    stored = rows.ok() ? (*rows)[0].get<std::int64_t>(0) : -1;
-    return stored == 20;
-  }, 30s, 100ms);
+  lia::testing::wait_until(
+      [&] {
+        auto rows = (*pool)->exec("SELECT count(*) FROM " + schema + ".notes");
+        stored = rows.ok() ? (*rows)[0].get<std::int64_t>(0) : -1;
+        return stored == 20;
+      },
+      30s, 100ms);
   CHECK(stored == 20);
   // Those handled in a batch held an advisory lock on their records' keys (lock_keys); a
   // record fetched alone runs on its own, without.
-  auto locked = (*pool)->exec("SELECT count(*) FROM " + schema + ".notes WHERE body NOT LIKE '%[key locks 0]'");
+  auto locked = (*pool)->exec("SELECT count(*) FROM " + schema +
+                              ".notes WHERE body NOT LIKE '%[key locks 0]'");
   REQUIRE(locked.ok());
   CHECK((*locked)[0].get<std::int64_t>(0) > 0);
 

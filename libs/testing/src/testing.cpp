@@ -1,8 +1,3 @@
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <cstdlib>
 #include <fstream>
 #include <random>
@@ -10,7 +5,11 @@
 #include <stdexcept>
 #include <thread>
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <lia/testing/testing.hpp>
 
@@ -30,8 +29,12 @@ std::string need_env(const char* name, const char* what) {
 }
 }  // namespace
 
-std::string pg_url() { return need_env("LIA_PG_URL", "PostgreSQL"); }
-std::string kafka_bootstrap() { return need_env("LIA_KAFKA_BOOTSTRAP", "the Kafka broker"); }
+std::string pg_url() {
+  return need_env("LIA_PG_URL", "PostgreSQL");
+}
+std::string kafka_bootstrap() {
+  return need_env("LIA_KAFKA_BOOTSTRAP", "the Kafka broker");
+}
 
 std::string unique_name(const std::string& prefix) {
   thread_local std::mt19937_64 gen{std::random_device{}()};

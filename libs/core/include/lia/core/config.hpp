@@ -79,12 +79,12 @@ class Env {
 
 // Settings every service shares. Read by the service runtime.
 struct CommonConfig {
-  std::string service;           // e.g. "ingestion"
-  std::uint16_t http_port = 0;   // LIA_HTTP_PORT
-  std::string kafka_bootstrap;   // LIA_KAFKA_BOOTSTRAP
-  std::string pg_url;            // LIA_PG_URL
-  std::string log_level;         // LIA_LOG_LEVEL: debug|info|warn|error
-  bool log_unmask = false;       // LIA_LOG_UNMASK: show PII in logs (debug only)
+  std::string service;                              // e.g. "ingestion"
+  std::uint16_t http_port = 0;                      // LIA_HTTP_PORT
+  std::string kafka_bootstrap;                      // LIA_KAFKA_BOOTSTRAP
+  std::string pg_url;                               // LIA_PG_URL
+  std::string log_level;                            // LIA_LOG_LEVEL: debug|info|warn|error
+  bool log_unmask = false;                          // LIA_LOG_UNMASK: show PII in logs (debug only)
   std::chrono::milliseconds shutdown_grace{25000};  // LIA_SHUTDOWN_GRACE_MS
 
   static CommonConfig read(Env& env, const std::string& service, std::uint16_t default_port);

@@ -32,16 +32,34 @@ struct Field {
 
 namespace f {
 // Free text: digit runs that look like phones or CPF/CNPJ are masked.
-inline Field str(std::string k, std::string v) { return {std::move(k), std::move(v), 0, Field::Kind::text}; }
+inline Field str(std::string k, std::string v) {
+  return {std::move(k), std::move(v), 0, Field::Kind::text};
+}
 // An identifier known to hold no personal data (uuid, topic, route): written as is.
-inline Field id(std::string k, std::string v) { return {std::move(k), std::move(v), 0, Field::Kind::id}; }
-inline Field num(std::string k, std::int64_t v) { return {std::move(k), {}, static_cast<double>(v), Field::Kind::number}; }
-inline Field real(std::string k, double v) { return {std::move(k), {}, v, Field::Kind::real}; }
-inline Field flag(std::string k, bool v) { return {std::move(k), {}, v ? 1.0 : 0.0, Field::Kind::boolean}; }
-inline Field phone(std::string k, std::string v) { return {std::move(k), std::move(v), 0, Field::Kind::phone}; }
-inline Field document(std::string k, std::string v) { return {std::move(k), std::move(v), 0, Field::Kind::document}; }
-inline Field body(std::string k, std::string v) { return {std::move(k), std::move(v), 0, Field::Kind::body}; }
-inline Field secret(std::string k) { return {std::move(k), {}, 0, Field::Kind::secret}; }
+inline Field id(std::string k, std::string v) {
+  return {std::move(k), std::move(v), 0, Field::Kind::id};
+}
+inline Field num(std::string k, std::int64_t v) {
+  return {std::move(k), {}, static_cast<double>(v), Field::Kind::number};
+}
+inline Field real(std::string k, double v) {
+  return {std::move(k), {}, v, Field::Kind::real};
+}
+inline Field flag(std::string k, bool v) {
+  return {std::move(k), {}, v ? 1.0 : 0.0, Field::Kind::boolean};
+}
+inline Field phone(std::string k, std::string v) {
+  return {std::move(k), std::move(v), 0, Field::Kind::phone};
+}
+inline Field document(std::string k, std::string v) {
+  return {std::move(k), std::move(v), 0, Field::Kind::document};
+}
+inline Field body(std::string k, std::string v) {
+  return {std::move(k), std::move(v), 0, Field::Kind::body};
+}
+inline Field secret(std::string k) {
+  return {std::move(k), {}, 0, Field::Kind::secret};
+}
 }  // namespace f
 
 // Masking rules, exposed for tests and for other outputs (audit tables, errors).
@@ -67,10 +85,18 @@ class Logger {
   bool enabled(Level l) const { return l >= shared_->level; }
   void log(Level l, std::string_view msg, std::initializer_list<Field> fields = {}) const;
   void log(Level l, std::string_view msg, const std::vector<Field>& fields) const;
-  void debug(std::string_view m, std::initializer_list<Field> fs = {}) const { log(Level::debug, m, fs); }
-  void info(std::string_view m, std::initializer_list<Field> fs = {}) const { log(Level::info, m, fs); }
-  void warn(std::string_view m, std::initializer_list<Field> fs = {}) const { log(Level::warn, m, fs); }
-  void error(std::string_view m, std::initializer_list<Field> fs = {}) const { log(Level::error, m, fs); }
+  void debug(std::string_view m, std::initializer_list<Field> fs = {}) const {
+    log(Level::debug, m, fs);
+  }
+  void info(std::string_view m, std::initializer_list<Field> fs = {}) const {
+    log(Level::info, m, fs);
+  }
+  void warn(std::string_view m, std::initializer_list<Field> fs = {}) const {
+    log(Level::warn, m, fs);
+  }
+  void error(std::string_view m, std::initializer_list<Field> fs = {}) const {
+    log(Level::error, m, fs);
+  }
 
   // A logger that adds these fields to every line (e.g. component="outbox").
   Logger with(std::initializer_list<Field> context) const;

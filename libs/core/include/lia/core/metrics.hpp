@@ -2,8 +2,8 @@
 // Prometheus metrics: counters, gauges and histograms, rendered in the text exposition
 // format by render(). Creating a series takes a lock; updating one is lock-free.
 //
-//   auto& sent = metrics().counter("lia_outbox_published_total", "Events published", {{"topic", t}});
-//   sent.inc();
+//   auto& sent = metrics().counter("lia_outbox_published_total", "Events published", {{"topic",
+//   t}}); sent.inc();
 
 #include <atomic>
 #include <cstdint>

@@ -15,17 +15,19 @@ namespace lia::core {
 enum class Errc {
   invalid_argument = 1,  // bad input: never retry
   not_found,
-  conflict,            // duplicate or state conflict
+  conflict,  // duplicate or state conflict
   unauthorized,
   too_large,
-  unavailable,         // dependency down or overloaded: retry may help
-  timeout,             // deadline passed: retry may help
+  unavailable,  // dependency down or overloaded: retry may help
+  timeout,      // deadline passed: retry may help
   cancelled,
-  internal,            // bug or unexpected state: do not retry blindly
+  internal,  // bug or unexpected state: do not retry blindly
 };
 
 const std::error_category& lia_category() noexcept;
-inline std::error_code make_error_code(Errc e) noexcept { return {static_cast<int>(e), lia_category()}; }
+inline std::error_code make_error_code(Errc e) noexcept {
+  return {static_cast<int>(e), lia_category()};
+}
 std::string_view to_string(Errc e) noexcept;
 
 // True for the codes where an identical retry later may succeed.
@@ -56,24 +58,40 @@ template <class T>
 class [[nodiscard]] Result {
  public:
   using value_type = T;
-  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT(google-explicit-constructor)
-  Result(Error error) : v_(std::in_place_index<1>, std::move(error)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value)
+      : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(Error error)
+      : v_(std::in_place_index<1>, std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const noexcept { return v_.index() == 0; }
   explicit operator bool() const noexcept { return ok(); }
 
-  T& value() & { assert(ok()); return std::get<0>(v_); }
-  const T& value() const& { assert(ok()); return std::get<0>(v_); }
-  T&& value() && { assert(ok()); return std::get<0>(std::move(v_)); }
+  T& value() & {
+    assert(ok());
+    return std::get<0>(v_);
+  }
+  const T& value() const& {
+    assert(ok());
+    return std::get<0>(v_);
+  }
+  T&& value() && {
+    assert(ok());
+    return std::get<0>(std::move(v_));
+  }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
 
-  const Error& error() const { assert(!ok()); return std::get<1>(v_); }
+  const Error& error() const {
+    assert(!ok());
+    return std::get<1>(v_);
+  }
 
   template <class U>
-  T value_or(U&& fallback) const& { return ok() ? value() : static_cast<T>(std::forward<U>(fallback)); }
+  T value_or(U&& fallback) const& {
+    return ok() ? value() : static_cast<T>(std::forward<U>(fallback));
+  }
 
  private:
   std::variant<T, Error> v_;
@@ -83,10 +101,14 @@ template <>
 class [[nodiscard]] Result<void> {
  public:
   Result() = default;
-  Result(Error error) : err_(std::move(error)), has_err_(true) {}  // NOLINT(google-explicit-constructor)
+  Result(Error error)
+      : err_(std::move(error)), has_err_(true) {}  // NOLINT(google-explicit-constructor)
   bool ok() const noexcept { return !has_err_; }
   explicit operator bool() const noexcept { return ok(); }
-  const Error& error() const { assert(has_err_); return err_; }
+  const Error& error() const {
+    assert(has_err_);
+    return err_;
+  }
 
  private:
   Error err_{Errc::internal, {}};
@@ -95,7 +117,9 @@ class [[nodiscard]] Result<void> {
 
 using Status = Result<void>;
 
-inline Status ok() { return {}; }
+inline Status ok() {
+  return {};
+}
 
 }  // namespace lia::core
 
