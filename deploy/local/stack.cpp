@@ -170,6 +170,11 @@ core::Result<std::unique_ptr<Stack>> Stack::start(StackOptions options) {
     if (auto st = s->launch(svc); !st.ok()) return st.error();
     if (auto st = s->wait_ready(svc); !st.ok()) return st.error();
   }
+  // Listening is not consuming yet: each consumer group's first rebalance takes seconds, so
+  // wait for them all together rather than let the first messages wait.
+  for (const auto& svc : service_names()) {
+    if (auto st = s->wait_serving(svc); !st.ok()) return st.error();
+  }
   return s;
 }
 
@@ -263,11 +268,30 @@ void Stack::kill(const std::string& service, int sig) {
   p.wait(30s);
 }
 
+core::Status Stack::wait_serving(const std::string& service) {
+  std::string last = "no answer";
+  const bool ready = testing::wait_until(
+      [&] {
+        auto r = call(service, "GET", "/readyz");
+        if (r) last = fmt::format("HTTP {} {}", r->status, r->body);
+        return (r && r->status == 200) || !procs_.at(service)->running();
+      },
+      options_.start_timeout, 50ms);
+  if (!ready || !procs_.at(service)->running()) {
+    return core::Error(
+        core::Errc::unavailable,
+        fmt::format("{} did not become ready (/readyz: {}); its log ({}):\n{}", service, last,
+                    procs_.at(service)->log_path(), procs_.at(service)->output()));
+  }
+  return {};
+}
+
 core::Status Stack::restart(const std::string& service) {
   // Same port, so the others' addresses stay valid.
   options_.ports[service] = ports_.at(service);
   if (auto st = launch(service); !st.ok()) return st;
-  return wait_ready(service);
+  if (auto st = wait_ready(service); !st.ok()) return st;
+  return wait_serving(service);
 }
 
 void Stack::stop() {

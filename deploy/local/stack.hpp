@@ -75,7 +75,8 @@ class Stack {
   int pid(const std::string& service) const;
   std::string log(const std::string& service) const;
 
-  // Signals one process (e.g. SIGKILL mid-traffic) and starts it again on the same port.
+  // Signals one process (e.g. SIGKILL mid-traffic) and starts it again on the same port;
+  // restart() returns once it is ready again (its consumers back in their groups).
   void kill(const std::string& service, int sig);
   core::Status restart(const std::string& service);
   // Stops everything it started (SIGTERM, then SIGKILL) and drops its own database.
@@ -100,7 +101,8 @@ class Stack {
  private:
   explicit Stack(StackOptions options);
   core::Status launch(const std::string& service);
-  core::Status wait_ready(const std::string& service);
+  core::Status wait_ready(const std::string& service);    // its "ready" log line: listening
+  core::Status wait_serving(const std::string& service);  // /readyz 200: consumers joined
   std::map<std::string, std::string> env_for(const std::string& service) const;
 
   StackOptions options_;

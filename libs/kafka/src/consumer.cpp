@@ -20,6 +20,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <lia/core/log.hpp>
 #include <lia/core/metrics.hpp>
@@ -63,6 +64,27 @@ detail::PartitionListPtr make_list(const std::vector<TopicPartition>& tps,
     rd_kafka_topic_partition_list_add(list.get(), tp.topic.c_str(), tp.partition)->offset = offset;
   }
   return list;
+}
+
+std::string member_id(rd_kafka_t* rk) {
+  char* id = rd_kafka_memberid(rk);
+  std::string out = id != nullptr ? id : "";
+  if (id != nullptr) rd_kafka_mem_free(rk, id);
+  return out;
+}
+
+// "topic[0,1,2]" for logs; the list is short (a member's share of a topic's partitions).
+std::string describe(const rd_kafka_topic_partition_list_t* list) {
+  std::map<std::string, std::vector<std::int32_t>> by_topic;
+  for (int i = 0; list != nullptr && i < list->cnt; ++i) {
+    by_topic[list->elems[i].topic].push_back(list->elems[i].partition);
+  }
+  std::string out;
+  for (auto& [topic, parts] : by_topic) {
+    std::sort(parts.begin(), parts.end());
+    out += fmt::format("{}{}[{}]", out.empty() ? "" : " ", topic, fmt::join(parts, ","));
+  }
+  return out;
 }
 
 std::vector<TopicPartition> to_vector(const rd_kafka_topic_partition_list_t* list) {
@@ -114,6 +136,7 @@ class RdConsumer final : public Consumer {
   void pause() override;
   void resume() override;
   bool assigned() const override;
+  bool joined() const override { return joined_.load(); }
   std::vector<TopicPartition> assignment() const override;
   std::uint64_t handled() const override { return handled_.load(); }
   std::uint64_t dead_lettered() const override { return dead_lettered_.load(); }
@@ -156,6 +179,7 @@ class RdConsumer final : public Consumer {
   bool started_ = false;
   std::atomic<bool> finished_{false};
   std::atomic<bool> stop_{false};
+  std::atomic<bool> joined_{false};  // set by the first assignment
 
   mutable std::mutex mu_;       // everything below, and rk_'s lifetime for pause()/resume()
   std::condition_variable cv_;  // wakes a retry backoff on close()
@@ -663,12 +687,13 @@ void RdConsumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
       rd_kafka_resume_partitions(rk, partitions);
     }
     self->refresh_assignment();
+    self->joined_.store(true);
     core::log().info(
         "kafka partitions assigned",
         {core::f::id("component", "kafka"), core::f::id("group", self->config_.group_id),
-         core::f::num("added", partitions->cnt),
+         core::f::num("added", partitions->cnt), core::f::id("partitions", describe(partitions)),
          core::f::num("total", static_cast<std::int64_t>(self->assignment_.size())),
-         core::f::flag("paused", self->paused_)});
+         core::f::id("member", member_id(rk)), core::f::flag("paused", self->paused_)});
     return;
   }
   if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
@@ -682,7 +707,7 @@ void RdConsumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
     core::log().info(
         "kafka partitions revoked",
         {core::f::id("component", "kafka"), core::f::id("group", self->config_.group_id),
-         core::f::num("removed", partitions->cnt),
+         core::f::num("removed", partitions->cnt), core::f::id("member", member_id(rk)),
          core::f::num("total", static_cast<std::int64_t>(self->assignment_.size()))});
     return;
   }

@@ -156,6 +156,13 @@ class TransactionScope final : public kafka::BatchScope {
   std::unique_ptr<pg::Batch> batch_;
 };
 
+// The consumers /readyz waits for, once they exist.
+struct Joining {
+  std::mutex mu;
+  bool created = false;
+  std::vector<std::pair<std::string, const kafka::Consumer*>> consumers;  // (group, consumer)
+};
+
 }  // namespace
 
 int run(int argc, char** argv, const ServiceSpec& spec, std::unique_ptr<App> app) {
@@ -253,7 +260,10 @@ int run(int argc, char** argv, const ServiceSpec& spec, std::unique_ptr<App> app
   }
 
   // ---- HTTP ----------------------------------------------------------------------------
-  auto readiness = [&ctx]() {
+  // Ready only once every consumer has joined its group: a record published before that is
+  // not lost (it waits in Kafka), but it waits for the group's first rebalance, seconds.
+  auto joining = std::make_shared<Joining>();
+  auto readiness = [&ctx, joining]() {
     std::vector<http::Check> checks;
     if (ctx.pool_) {
       auto st = ctx.pool_->ping();
@@ -264,6 +274,17 @@ int run(int argc, char** argv, const ServiceSpec& spec, std::unique_ptr<App> app
     for (const auto& [name, check] : ctx.checks_) {
       auto st = check();
       checks.push_back({name, st.ok(), st.ok() ? "" : st.error().describe()});
+    }
+    if (!ctx.consumer_specs_.empty()) {
+      std::lock_guard lock(joining->mu);
+      std::string waiting;
+      if (!joining->created) waiting = "the consumers are not started yet";
+      for (const auto& [group, consumer] : joining->consumers) {
+        if (waiting.empty() && !consumer->joined()) {
+          waiting = fmt::format("waiting for the first assignment of group {}", group);
+        }
+      }
+      checks.push_back({"kafka_consumers", waiting.empty(), waiting});
     }
     return checks;
   };
@@ -351,6 +372,14 @@ int run(int argc, char** argv, const ServiceSpec& spec, std::unique_ptr<App> app
     (*consumer)->start();
     consumers.push_back(std::move(consumer).value());
   }
+  {
+    std::lock_guard lock(joining->mu);
+    for (std::size_t i = 0; i < consumers.size(); ++i) {
+      const auto& group = ctx.consumer_specs_[i].group;
+      joining->consumers.emplace_back(group.empty() ? dashed : group, consumers[i].get());
+    }
+    joining->created = true;
+  }
   log.info("ready", {num("port", server.port()),
                      num("consumers", static_cast<std::int64_t>(consumers.size()))});
 
@@ -364,6 +393,10 @@ int run(int argc, char** argv, const ServiceSpec& spec, std::unique_ptr<App> app
   for (auto& c : consumers) c->close();
   app->stop();
   server.stop(left(deadline));
+  {
+    std::lock_guard lock(joining->mu);
+    joining->consumers.clear();  // /readyz no longer reads them
+  }
   if (relay) relay->stop();
   if (auto st = ctx.producer_->flush(left(deadline)); !st.ok()) {
     log.warn("producer not fully flushed", {str("error", st.error().describe())});

@@ -193,7 +193,10 @@ class Consumer {
   // hand).
   virtual void pause() = 0;
   virtual void resume() = 0;
-  virtual bool assigned() const = 0;  // has at least one partition (readiness)
+  virtual bool assigned() const = 0;  // has at least one partition
+  // Has received its first assignment from the group (possibly of no partition, when the
+  // group has more members than partitions): from then on it consumes (readiness).
+  virtual bool joined() const = 0;
   virtual std::vector<TopicPartition> assignment() const = 0;
   // Counters for tests and metrics.
   virtual std::uint64_t handled() const = 0;

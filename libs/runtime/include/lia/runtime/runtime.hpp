@@ -71,7 +71,8 @@ class Context {
   virtual std::shared_ptr<pg::Pool> pool() = 0;  // null when spec().schema is empty
   // Consumers start after the HTTP server and stop before anything else.
   virtual void add_consumer(ConsumerSpec spec) = 0;
-  // Extra /readyz checks beside postgres and kafka.
+  // Extra /readyz checks beside postgres, kafka and kafka_consumers (every consumer has had
+  // its group's first assignment).
   virtual void add_readiness(std::string name, std::function<core::Status()> check) = 0;
 };
 
