@@ -9,12 +9,15 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <lia/auth/auth.hpp>
 #include <lia/json/json.hpp>
@@ -44,6 +47,34 @@ double percentile(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
   const auto i = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1));
   return v[i];
+}
+
+// Whole-machine counters from /proc/stat: busy CPU time and context switches so far.
+struct MachineCounters {
+  double busy_seconds = 0;
+  std::uint64_t context_switches = 0;
+};
+
+MachineCounters read_machine_counters() {
+  MachineCounters c;
+  std::ifstream in("/proc/stat");
+  std::string line;
+  const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string name;
+    fields >> name;
+    if (name == "cpu") {
+      // user nice system idle iowait irq softirq steal: all but idle and iowait are busy.
+      std::uint64_t v = 0;
+      for (int i = 0; i < 8 && fields >> v; ++i) {
+        if (i != 3 && i != 4) c.busy_seconds += static_cast<double>(v) / tick;
+      }
+    } else if (name == "ctxt") {
+      fields >> c.context_switches;
+    }
+  }
+  return c;
 }
 
 }  // namespace
@@ -138,8 +169,14 @@ int main(int argc, char** argv) {
       }
     });
   }
+  const MachineCounters before = read_machine_counters();
   for (auto& w : workers) w.join();
   const double post_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  // What the replies sent while posting cost the machine (the load generator included).
+  const MachineCounters after = read_machine_counters();
+  const auto sent_while_posting = stack.sandbox_sends();
+  const double window_sends =
+      sent_while_posting ? static_cast<double>(sent_while_posting->size()) : 0.0;
 
   // Wait for the replies to drain (up to 120 s past the last post).
   std::cerr << "bench: waiting for the replies...\n";
@@ -189,11 +226,18 @@ int main(int argc, char** argv) {
       "failures)\n"
       "pipeline: {} replies sent; throughput {:.0f} msg/s (first webhook to last send: {:.1f} s)\n"
       "pipeline: latency webhook in → provider send: p50 {:.0f} ms, p90 {:.0f} ms, p99 {:.0f} ms, "
-      "max {:.0f} ms\n",
+      "max {:.0f} ms\n"
+      "pipeline: cost while posting (whole machine, load generator included): {:.2f} ms of "
+      "CPU and {:.0f} context switches per reply sent ({:.0f} replies in {:.1f} s)\n",
       rate, seconds, total, post_seconds, failures.load(), latencies.size(),
       span > 0 ? static_cast<double>(latencies.size()) / span : 0.0, span,
       percentile(latencies, 0.5), percentile(latencies, 0.9), percentile(latencies, 0.99),
-      latencies.empty() ? 0.0 : *std::max_element(latencies.begin(), latencies.end()));
+      latencies.empty() ? 0.0 : *std::max_element(latencies.begin(), latencies.end()),
+      window_sends > 0 ? (after.busy_seconds - before.busy_seconds) * 1000.0 / window_sends : 0.0,
+      window_sends > 0
+          ? static_cast<double>(after.context_switches - before.context_switches) / window_sends
+          : 0.0,
+      window_sends, post_seconds);
   stack.stop();
   return latencies.size() == static_cast<std::size_t>(total) ? 0 : 3;
 }
