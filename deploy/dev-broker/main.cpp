@@ -107,7 +107,8 @@ Options parse(int argc, char** argv) {
       std::string parts;
       std::getline(ls, name, '\t');
       std::getline(ls, parts, '\t');
-      o.topics.push_back(parse_topic(parts.empty() ? name : name + ":" + parts, path));
+      if (!parts.empty()) name.append(":").append(parts);
+      o.topics.push_back(parse_topic(name, path));
     }
   }
   return o;

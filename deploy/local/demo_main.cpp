@@ -107,9 +107,10 @@ bool wait_for(lia::local::EventTap& tap, const std::string& type, std::size_t n,
                    all.begin(), all.end(), [&](const auto& s) { return s.type == type; })) >= n;
       },
       timeout);
-  if (!ok)
+  if (!ok) {
     std::cout << "  (still waiting for " << type << " after " << timeout.count()
               << " s; moving on)\n";
+  }
   return ok;
 }
 
@@ -228,10 +229,11 @@ int up(int argc, char** argv) {
 
   n.say("=== Ana, an agent of the support department, takes over (REST API with JWT) ===");
   auto ana = stack.login("ana", agent_password);
-  if (!ana)
+  if (!ana) {
     die("agent login failed (a previous run's agent has another password? run scripts/run --stop "
         "and delete .dev): " +
         ana.error().describe());
+  }
   std::string conversation;
   for (const auto& s : (*tap)->snapshot()) {
     if (s.type == "lia.conversation.transferred" && s.field("chat_id") == kCustomer)

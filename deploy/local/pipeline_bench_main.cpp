@@ -144,6 +144,7 @@ int main(int argc, char** argv) {
   std::cerr << fmt::format("bench: {} messages at {}/s over {} s from {} chats\n", total, rate,
                            seconds, chats);
   std::vector<std::thread> workers;
+  workers.reserve(static_cast<std::size_t>(threads));
   for (int t = 0; t < threads; ++t) {
     workers.emplace_back([&] {
       lia::http::Client client;

@@ -22,8 +22,9 @@ const std::string* Seen::header(const std::string& name) const {
 std::string Seen::field(const std::string& name) const {
   auto doc = json::parse(data);
   if (!doc || !doc->IsObject()) return {};
-  auto it = doc->FindMember(name.c_str());
-  if (it == doc->MemberEnd()) return {};
+  const auto& root = *doc;  // const iterators: C++20 finds no ambiguous reversed ==
+  auto it = root.FindMember(name.c_str());
+  if (it == root.MemberEnd()) return {};
   if (it->value.IsString()) return std::string(json::view(it->value));
   return json::to_string(it->value);
 }

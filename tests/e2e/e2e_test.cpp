@@ -340,7 +340,8 @@ TEST_CASE("a service killed with SIGKILL mid-traffic loses and doubles nothing")
     CHECK(suite.sends_to(phone(i)) == 1);
   }
   CHECK(sql_count(stack.pg_url(), "SELECT count(*) FROM conversation.conversations") == kChats);
-  CHECK(sql_count(stack.pg_url(), "SELECT count(*) FROM conversation.messages") == 2 * kChats);
+  CHECK(sql_count(stack.pg_url(), "SELECT count(*) FROM conversation.messages") ==
+        std::int64_t{2} * kChats);
   // Events may be published more than once after a crash; their ids never change.
   std::set<std::string> ids;
   for (const auto& s : suite.tap->snapshot()) {

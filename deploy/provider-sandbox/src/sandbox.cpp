@@ -171,7 +171,7 @@ struct Sandbox::Impl {
     return std::nullopt;
   }
 
-  void accept(Send s, std::vector<std::string> statuses) {
+  void accept(const Send& s, std::vector<std::string> statuses) {
     {
       std::lock_guard lock(mu);
       ++counts.accepted;
@@ -392,7 +392,7 @@ struct Sandbox::Impl {
         .field("id", s.provider_message_id);
     if (kind == "template") w.field("message_status", "accepted");
     w.end_object().end_array().end_object();
-    accept(std::move(s), {"sent", "delivered", "read"});
+    accept(s, {"sent", "delivered", "read"});
     return answer(http::Response::json(200, w.take()));
   }
 
@@ -464,7 +464,7 @@ struct Sandbox::Impl {
         .field("instanceId", instance)
         .field("source", "unknown")
         .end_object();
-    accept(std::move(s), {"DELIVERY_ACK", "READ"});
+    accept(s, {"DELIVERY_ACK", "READ"});
     return answer(http::Response::json(201, w.take()));
   }
 

@@ -117,7 +117,9 @@ std::string Registry::render() const {
   static constexpr const char* kTypes[] = {"counter", "gauge", "histogram"};
   std::string out;
   std::lock_guard lock(mu_);
-  for (const auto& [name, f] : families_) {
+  for (const auto& family : families_) {
+    const std::string& name = family.first;
+    const auto& f = family.second;
     out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, f->help, name, kTypes[f->type]);
     auto series = [&](const std::string& suffix, const std::string& labels, double v) {
       out += name;
@@ -135,7 +137,8 @@ std::string Registry::render() const {
       for (std::size_t i = 0; i <= h->bounds().size(); ++i) {
         cumulative += h->bucket(i);
         const std::string le = i < h->bounds().size() ? num(h->bounds()[i]) : "+Inf";
-        series("_bucket", l + sep + "le=\"" + le + "\"", static_cast<double>(cumulative));
+        series("_bucket", fmt::format("{}{}le=\"{}\"", l, sep, le),
+               static_cast<double>(cumulative));
       }
       series("_sum", l, h->sum());
       series("_count", l, static_cast<double>(h->count()));

@@ -10,10 +10,12 @@ TEST_CASE("counters, gauges and histograms render as Prometheus text") {
   Registry r;
   auto& c = r.counter("lia_test_total", "A test counter", {{"topic", "a\"b"}});
   std::vector<std::thread> ts;
-  for (int t = 0; t < 4; ++t)
+  ts.reserve(4);
+  for (int t = 0; t < 4; ++t) {
     ts.emplace_back([&] {
       for (int i = 0; i < 1000; ++i) c.inc();
     });
+  }
   for (auto& t : ts) t.join();
   CHECK(c.value() == 4000);
   r.gauge("lia_test_gauge", "A gauge").set(2.5);

@@ -25,6 +25,7 @@ TEST_CASE("v7 embeds the time and sorts by creation") {
   ManualClock clock;
   const auto ms = static_cast<std::uint64_t>(clock.now_ms());
   std::vector<Uuid> ids;
+  ids.reserve(5001);
   for (int i = 0; i < 5000; ++i) ids.push_back(Uuid::v7(clock));  // same millisecond
   clock.advance(std::chrono::milliseconds{5});
   ids.push_back(Uuid::v7(clock));

@@ -1,6 +1,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include <fmt/format.h>
+
 #include <lia/http/router.hpp>
 
 namespace lia::http {
@@ -33,8 +35,8 @@ std::vector<Segment> parse_pattern(const std::string& pattern) {
       const std::string name(seg.substr(1, seg.size() - 2));
       for (const auto& s : segs) {
         if (s.param && s.text == name) {
-          throw std::invalid_argument("route pattern \"" + pattern + "\": parameter {" + name +
-                                      "} appears twice");
+          throw std::invalid_argument(
+              fmt::format("route pattern \"{}\": parameter {{{}}} appears twice", pattern, name));
         }
       }
       segs.push_back({name, true});

@@ -215,9 +215,9 @@ class Session : public std::enable_shared_from_this<Session> {
  private:
   enum class Phase { idle, reading, handling, writing, lingering, closed };
 
-  static constexpr std::size_t kReadChunk = 16 * 1024;
-  static constexpr std::size_t kKeepCapacity = 64 * 1024;
-  static constexpr std::size_t kMaxDrain = 4 * 1024 * 1024;
+  static constexpr std::size_t kReadChunk = std::size_t{16} * 1024;
+  static constexpr std::size_t kKeepCapacity = std::size_t{64} * 1024;
+  static constexpr std::size_t kMaxDrain = std::size_t{4} * 1024 * 1024;
 
   void next_request() {
     if (phase_ == Phase::closed) return;
@@ -441,7 +441,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void on_write(error_code ec, std::size_t /*bytes*/) {
     if (counted_) {
-      srv_->stats_for(endpoint_).record(res_.result_int(), SteadyClock::now() - started_);
+      srv_->stats_for(endpoint_).record(static_cast<int>(res_.result_int()),
+                                        SteadyClock::now() - started_);
     }
     if (res_.body().capacity() > kKeepCapacity) std::string().swap(res_.body());
     if (ec) return close();

@@ -92,6 +92,7 @@ TEST_CASE("client pool is shared safely by several threads") {
   Client client;
   std::atomic<int> ok{0};
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 25; ++i) {

@@ -15,6 +15,7 @@
 
 using namespace lia::http;
 using namespace std::chrono_literals;
+using namespace std::string_literals;
 using lia::http::test::RawSocket;
 using lia::testing::wait_until;
 
@@ -95,7 +96,7 @@ TEST_CASE("unknown paths get a 404 JSON body, wrong methods a 405 with Allow") {
 
 TEST_CASE("the raw body reaches the handler byte for byte") {
   auto server = start_server(demo_router());
-  std::string body = "{\"a\":1}\r\n\0\xff\x01 trailing  ";
+  std::string body = "{\"a\":1}\r\n\0\xff\x01 trailing  "s;
   body.push_back('\0');
   body += std::string(100'000, 'z');
   Client client;
@@ -112,7 +113,7 @@ TEST_CASE("an async handler answers from another thread after a delay") {
   std::mutex mu;
   Router r;
   std::atomic<std::thread::id> io_thread{};
-  r.add("POST", "/webhooks/evolution/{event}", [&](Request&& req, Responder respond) {
+  r.add("POST", "/webhooks/evolution/{event}", [&](Request&& req, const Responder& respond) {
     io_thread = std::this_thread::get_id();
     std::lock_guard lock(mu);
     workers.emplace_back([respond, event = *req.param("event"), body = std::move(req.body)] {
@@ -171,8 +172,9 @@ TEST_CASE("blocking handlers run on the pool, off the I/O threads") {
 TEST_CASE("a handler that throws answers 500 JSON and the server keeps serving") {
   Router r;
   r.add("GET", "/boom", [](const Request&) -> Response { throw std::runtime_error("db down"); });
-  r.add("POST", "/async-boom", [](Request&&, Responder) { throw std::logic_error("bad state"); });
-  r.add("POST", "/dropped", [](Request&&, Responder) { /* never answers */ });
+  r.add("POST", "/async-boom",
+        [](Request&&, const Responder&) { throw std::logic_error("bad state"); });
+  r.add("POST", "/dropped", [](Request&&, const Responder&) { /* never answers */ });
   r.add("GET", "/ok", [](const Request&) { return Response::json(200, "{}"); });
   auto server = start_server(std::move(r));
   Client client;

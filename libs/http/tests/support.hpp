@@ -6,11 +6,11 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
-#include <cstring>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <system_error>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -115,8 +115,10 @@ class RawSocket {
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     auto a = loopback(port);
     if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      const int error = errno;  // before close() can change it
       ::close(fd_);
-      throw std::runtime_error(std::string("RawSocket: connect failed: ") + std::strerror(errno));
+      throw std::runtime_error(std::string("RawSocket: connect failed: ") +
+                               std::system_category().message(error));
     }
     int one = 1;
     ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);

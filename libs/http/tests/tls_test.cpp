@@ -33,7 +33,7 @@ class TlsServer {
     X509_set_version(cert_, 2);
     ASN1_INTEGER_set(X509_get_serialNumber(cert_), 1);
     X509_gmtime_adj(X509_getm_notBefore(cert_), -3600);
-    X509_gmtime_adj(X509_getm_notAfter(cert_), 24 * 3600);
+    X509_gmtime_adj(X509_getm_notAfter(cert_), 24L * 3600);
     X509_set_pubkey(cert_, key_);
     X509_NAME* name = X509_get_subject_name(cert_);
     X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,

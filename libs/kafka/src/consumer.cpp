@@ -246,7 +246,7 @@ core::Status RdConsumer::init() {
   std::array<char, 512> err{};
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf.get(), err.data(), err.size());
   if (rk == nullptr) return invalid(err.data());
-  conf.release();                  // owned by rk now
+  (void)conf.release();            // owned by rk now
   rd_kafka_poll_set_consumer(rk);  // error callbacks are served by consumer_poll as well
   std::lock_guard lock(mu_);
   rk_ = rk;

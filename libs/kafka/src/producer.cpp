@@ -123,7 +123,7 @@ core::Status RdProducer::init() {
   if (rk_ == nullptr) {
     return core::Error(core::Errc::invalid_argument, fmt::format("kafka producer: {}", err.data()));
   }
-  conf.release();  // owned by rk_ now
+  (void)conf.release();  // owned by rk_ now
   thread_ = std::thread([this] { run(); });
   return core::ok();
 }
@@ -182,7 +182,12 @@ void RdProducer::produce(Record record, DeliveryCallback done) {
   const auto deadline = Clock::now() + config_.queue_full_wait;
   rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
   while (true) {
-    // Without headers, RD_KAFKA_V_HEADERS(nullptr) is simply "no headers".
+    // Without headers, RD_KAFKA_V_HEADERS(nullptr) is simply "no headers". librdkafka's
+    // RD_KAFKA_V_* macros type-check their arguments with GNU statement expressions.
+#if defined(__clang__)
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wgnu-statement-expression"
+#endif
     err = rd_kafka_producev(
         rk_, RD_KAFKA_V_TOPIC(record.topic.c_str()),
         RD_KAFKA_V_PARTITION(record.partition >= 0 ? record.partition : RD_KAFKA_PARTITION_UA),
@@ -190,6 +195,9 @@ void RdProducer::produce(Record record, DeliveryCallback done) {
         RD_KAFKA_V_KEY(record.key.empty() ? nullptr : record.key.data(), record.key.size()),
         RD_KAFKA_V_VALUE(record.value.data(), record.value.size()), RD_KAFKA_V_HEADERS(headers),
         RD_KAFKA_V_OPAQUE(p), RD_KAFKA_V_END);
+#if defined(__clang__)
+#pragma clang diagnostic pop
+#endif
     if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || Clock::now() >= deadline) break;
     // The local queue is full: give the delivery thread a moment to drain it.
     if (on_delivery_thread()) {

@@ -87,6 +87,7 @@ BatchOpener opener(Journal& j) {
 
 std::vector<std::string> numbered(int n) {
   std::vector<std::string> out;
+  out.reserve(static_cast<std::size_t>(n));
   for (int i = 0; i < n; ++i) out.push_back("r" + std::to_string(i));
   return out;
 }
@@ -94,6 +95,7 @@ std::vector<std::string> numbered(int n) {
 std::vector<Delivery> produce_values(Producer& producer, const std::string& topic,
                                      const std::vector<std::string>& values) {
   std::vector<Record> records;
+  records.reserve(values.size());
   for (const auto& v : values) records.push_back({topic, "chat", v, {}, 0});
   return test::produce_all(producer, records);
 }

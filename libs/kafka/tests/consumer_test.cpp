@@ -156,6 +156,7 @@ TEST_CASE(
   const auto group = unique_name("g");
   auto producer = test::make_producer();
   std::vector<Record> records;
+  records.reserve(40);
   for (int i = 0; i < 40; ++i)
     records.push_back({topic, "k" + std::to_string(i), std::to_string(i)});
   const auto deliveries = test::produce_all(*producer, records);
@@ -254,6 +255,7 @@ TEST_CASE("pause stops delivery also across a rebalance and resume restarts it")
 
   a->pause();
   std::vector<Record> batch;
+  batch.reserve(static_cast<std::size_t>(partitions));
   for (int p = 0; p < partitions; ++p)
     batch.push_back({topic, "", "paused-" + std::to_string(p), {}, p});
   const auto paused_batch = test::produce_all(*producer, batch);
@@ -316,6 +318,7 @@ void split_and_take_over(const std::string& strategy) {
       seconds{20}));
 
   std::vector<Record> first;
+  first.reserve(40);
   for (int i = 0; i < 40; ++i) first.push_back({topic, "chat-" + std::to_string(i), "1st"});
   const auto first_d = test::produce_all(*producer, first);
   const auto seen_by_either = [&](const std::vector<test::Position>& wanted) {
@@ -334,6 +337,7 @@ void split_and_take_over(const std::string& strategy) {
   b->close();
   // While the group rebalances, more records arrive.
   std::vector<Record> second;
+  second.reserve(40);
   for (int i = 0; i < 40; ++i) second.push_back({topic, "chat-" + std::to_string(i), "2nd"});
   const auto second_d = test::produce_all(*producer, second);
   REQUIRE(wait_until([&] { return a->assignment().size() == partitions; }, seconds{20}));

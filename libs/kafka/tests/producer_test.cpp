@@ -19,6 +19,7 @@ TEST_CASE(
   auto producer = test::make_producer();
 
   std::vector<Record> records;
+  records.reserve(60);
   for (int i = 0; i < 60; ++i) {
     records.push_back({topic,
                        "chat-" + std::to_string(i % 5),
@@ -43,7 +44,7 @@ TEST_CASE(
   // The callback form, and flush() waiting for it.
   std::atomic<int> acked{0};
   for (int i = 0; i < 20; ++i) {
-    producer->produce({topic, "chat-0", "more"}, [&](DeliveryResult r) {
+    producer->produce({topic, "chat-0", "more"}, [&](const DeliveryResult& r) {
       if (r.ok()) ++acked;
     });
   }
@@ -61,6 +62,7 @@ TEST_CASE("a consumer group receives every record with its key and value and hea
   const auto topic = unique_name("kafka_roundtrip");
   auto producer = test::make_producer();
   std::vector<Record> records;
+  records.reserve(30);
   for (int i = 0; i < 30; ++i) {
     records.push_back(
         {topic,

@@ -101,6 +101,7 @@ std::map<std::int32_t, std::int64_t> committed(const std::string& group, const s
 
 std::vector<Position> positions_of(const std::vector<Delivery>& deliveries) {
   std::vector<Position> out;
+  out.reserve(deliveries.size());
   for (const auto& d : deliveries) out.emplace_back(d.partition, d.offset);
   return out;
 }

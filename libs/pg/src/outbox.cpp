@@ -51,14 +51,15 @@ void wake_local_relays(const Deferred& deferred) {
   if (deferred.outbox.empty() && deferred.wake.empty()) return;
   auto& r = local_relays();
   std::lock_guard lk(r.mu);
-  for (const auto& [schema, fd] : r.active) {
+  for (const auto& relay : r.active) {
+    const std::string& schema = relay.first;
     const bool wrote =
         std::any_of(deferred.outbox.begin(), deferred.outbox.end(),
-                    [&](const auto& o) { return o.first == schema; }) ||
+                    [&schema](const auto& o) { return o.first == schema; }) ||
         std::find(deferred.wake.begin(), deferred.wake.end(), schema) != deferred.wake.end();
     if (!wrote) continue;
     const std::uint64_t one = 1;
-    (void)::write(fd, &one, sizeof one);
+    (void)::write(relay.second, &one, sizeof one);
   }
 }
 

@@ -183,7 +183,7 @@ int run(int argc, char** argv, const ServiceSpec& spec, std::unique_ptr<App> app
   auto config = core::CommonConfig::read(env, spec.name, spec.default_port);
   const auto pool_size = static_cast<std::size_t>(env.integer("LIA_PG_POOL_SIZE", 8, 1, 200));
   const auto outbox_retention =
-      std::chrono::hours{env.integer("LIA_OUTBOX_RETENTION_HOURS", 0, 0, 24 * 90)};
+      std::chrono::hours{env.integer("LIA_OUTBOX_RETENTION_HOURS", 0, 0, std::int64_t{24} * 90)};
   const auto fetch_wait =
       std::chrono::milliseconds{env.integer("LIA_KAFKA_FETCH_WAIT_MS", 50, 1, 5000)};
   const auto consumer_batch_time =

@@ -113,6 +113,7 @@ TEST_CASE("a service migrates, serves, consumes, and stops on SIGTERM") {
   REQUIRE(producer.ok());
   // Sent together, so that the consumer fetches several at once (a batch).
   std::vector<decltype((*producer)->produce({}))> sent;
+  sent.reserve(20);
   for (int i = 0; i < 20; ++i) {
     sent.push_back((*producer)->produce(
         {topic, "chat-" + std::to_string(i % 3), "note " + std::to_string(i)}));

@@ -57,7 +57,7 @@ std::string binary(const std::string& name) {
   return std::string(dir) + "/" + name;
 }
 
-Process::Process(std::vector<std::string> argv, std::map<std::string, std::string> extra_env,
+Process::Process(std::vector<std::string> argv, const std::map<std::string, std::string>& extra_env,
                  const std::string& log_path)
     : log_path_(log_path.empty() ? fmt::format("/tmp/lia-test-{}.log", unique_name("proc"))
                                  : log_path) {
@@ -68,11 +68,13 @@ Process::Process(std::vector<std::string> argv, std::map<std::string, std::strin
     if (eq != std::string::npos && extra_env.count(kv.substr(0, eq)) > 0) continue;
     env_strings.push_back(kv);
   }
-  for (const auto& [k, v] : extra_env) env_strings.push_back(k + "=" + v);
+  for (const auto& [k, v] : extra_env) env_strings.push_back(fmt::format("{}={}", k, v));
   std::vector<char*> envp;
+  envp.reserve(env_strings.size() + 1);
   for (auto& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (auto& a : argv) args.push_back(a.data());
   args.push_back(nullptr);
 

@@ -66,8 +66,8 @@ Settings read_settings(core::Env& env) {
   if (s.instance.size() > 128) {
     s.problem = "LIA_COLLECTIONS_INSTANCE: must be at most 128 characters";
   }
-  s.utc_offset = std::chrono::minutes{
-      env.integer("LIA_COLLECTIONS_UTC_OFFSET_MINUTES", -180, -12 * 60, 14 * 60)};
+  s.utc_offset = std::chrono::minutes{env.integer("LIA_COLLECTIONS_UTC_OFFSET_MINUTES", -180,
+                                                  std::int64_t{-12} * 60, std::int64_t{14} * 60)};
   return s;
 }
 

@@ -16,7 +16,8 @@ domain::TemplateVars read_vars(std::string_view json_text) {
   domain::TemplateVars vars;
   auto doc = json::parse(json_text);
   if (!doc || !doc->IsObject()) return vars;
-  for (const auto& m : doc->GetObject()) {
+  const auto& root = *doc;  // const iterators: C++20 finds no ambiguous reversed !=
+  for (const auto& m : root.GetObject()) {
     if (m.value.IsString())
       vars[std::string(json::view(m.name))] = std::string(json::view(m.value));
   }

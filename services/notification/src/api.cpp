@@ -41,7 +41,7 @@ std::string to_json(const OutboundRecord& r) {
 
 }  // namespace
 
-void add_routes(http::Router& router, std::shared_ptr<OutboundStore> store,
+void add_routes(http::Router& router, const std::shared_ptr<OutboundStore>& store,
                 std::string jwt_secret) {
   router.add(
       "GET", "/api/outbound/{command_id}",

@@ -111,10 +111,11 @@ ProviderError read_error(Provider provider, std::string_view body) {
       }
     }
     if (e.message.empty()) {
-      if (auto er = root->opt_str("error"); er.ok() && *er)
+      if (auto er = root->opt_str("error"); er.ok() && *er) {
         e.message = std::string(**er);
-      else if (auto m = root->opt_str("message"); m.ok() && *m)
+      } else if (auto m = root->opt_str("message"); m.ok() && *m) {
         e.message = std::string(**m);
+      }
     }
   }
   e.message = core::scrub_text(truncate_utf8(e.message, 1024));

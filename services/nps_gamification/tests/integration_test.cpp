@@ -112,7 +112,7 @@ struct Fixture {
     return c;
   }
 
-  events::CloudEvent resolved(const Chat& c, std::optional<std::string> agent,
+  events::CloudEvent resolved(const Chat& c, const std::optional<std::string>& agent,
                               std::int64_t duration_ms = 600000, int messages = 10) {
     json::Writer w;
     w.begin_object()
@@ -219,7 +219,7 @@ TEST_CASE("a resolved conversation gets a survey row, its send_text and survey.s
   const std::string survey_id = (*rows)[0].get<std::string>(0);
   const std::string command_id = (*rows)[0].get<std::string>(1);
   CHECK((*rows)[0].get<std::string>(2) == c.chat_id);
-  CHECK((*rows)[0].get<std::int64_t>(4) == 24 * 3600);
+  CHECK((*rows)[0].get<std::int64_t>(4) == std::int64_t{24} * 3600);
   CHECK((*rows)[0].get<bool>(5));
 
   auto out = fx.outbox();

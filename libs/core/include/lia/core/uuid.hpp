@@ -31,6 +31,7 @@ class Uuid {
   std::uint64_t unix_ms() const;
 
   friend bool operator==(const Uuid&, const Uuid&) = default;
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 misreads a defaulted <=>
   friend auto operator<=>(const Uuid&, const Uuid&) = default;
 
  private:

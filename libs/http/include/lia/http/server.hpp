@@ -33,8 +33,8 @@ struct ServerOptions {
   std::uint16_t port = 0;    // 0: an ephemeral port, see Server::port()
   int threads = 2;           // I/O threads
   int blocking_threads = 2;  // pool for RouteOptions::blocking handlers, /readyz, /metrics
-  std::size_t body_limit = 4 * 1024 * 1024;  // larger bodies get 413
-  std::size_t header_limit = 16 * 1024;      // larger headers get 431
+  std::size_t body_limit = std::size_t{4} * 1024 * 1024;  // larger bodies get 413
+  std::size_t header_limit = std::size_t{16} * 1024;      // larger headers get 431
   // From the connection's start (or a keep-alive request's first byte) to the end of the
   // headers. Slower clients are disconnected (slowloris).
   std::chrono::milliseconds header_timeout{10'000};

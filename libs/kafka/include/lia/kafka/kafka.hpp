@@ -108,6 +108,7 @@ struct TopicPartition {
   std::string topic;
   std::int32_t partition = -1;
   friend bool operator==(const TopicPartition&, const TopicPartition&) = default;
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 misreads a defaulted <=>
   friend auto operator<=>(const TopicPartition&, const TopicPartition&) = default;
 };
 

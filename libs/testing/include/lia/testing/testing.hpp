@@ -31,7 +31,7 @@ std::string binary(const std::string& name);
 // log file.
 class Process {
  public:
-  Process(std::vector<std::string> argv, std::map<std::string, std::string> extra_env = {},
+  Process(std::vector<std::string> argv, const std::map<std::string, std::string>& extra_env = {},
           const std::string& log_path = {});
   ~Process();  // SIGKILLs the child if it still runs, unless detach()ed
   Process(const Process&) = delete;

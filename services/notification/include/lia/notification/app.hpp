@@ -22,7 +22,8 @@ std::vector<pg::Migration> migrations();
 runtime::ServiceSpec spec();
 
 // GET /api/outbound/{command_id} (JWT, SUPERVISOR or ADMIN): one command's send record.
-void add_routes(http::Router& router, std::shared_ptr<OutboundStore> store, std::string jwt_secret);
+void add_routes(http::Router& router, const std::shared_ptr<OutboundStore>& store,
+                std::string jwt_secret);
 
 class App final : public runtime::App {
  public:
