@@ -19,8 +19,8 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
-#include <lia/auth/auth.hpp>
 #include <lia/json/json.hpp>
+#include <lia/provider_sandbox/sandbox.hpp>
 
 #include "stack.hpp"
 
@@ -120,8 +120,7 @@ int main(int argc, char** argv) {
       lia::http::ClientRequest req{
           "POST",
           url,
-          {{"X-Hub-Signature-256",
-            "sha256=" + lia::auth::to_hex(lia::auth::hmac_sha256(secret, body))}},
+          {{"X-Hub-Signature-256", lia::provider_sandbox::meta_signature(secret, body)}},
           body};
       (void)client.request(req);
     }
@@ -160,8 +159,7 @@ int main(int argc, char** argv) {
         lia::http::ClientRequest req{
             "POST",
             url,
-            {{"X-Hub-Signature-256",
-              "sha256=" + lia::auth::to_hex(lia::auth::hmac_sha256(secret, body))}},
+            {{"X-Hub-Signature-256", lia::provider_sandbox::meta_signature(secret, body)}},
             body};
         posted_ms[static_cast<std::size_t>(k)] = wall_ms();
         chat_of[static_cast<std::size_t>(k)] = chat;

@@ -14,6 +14,7 @@
 #include <lia/json/json.hpp>
 #include <lia/json/writer.hpp>
 #include <lia/pg/pool.hpp>
+#include <lia/provider_sandbox/sandbox.hpp>
 
 namespace lia::local {
 namespace {
@@ -322,7 +323,7 @@ core::Result<int> Stack::post_meta(const std::string& body, bool sign) {
   req.url = url("ingestion") + "/webhooks/meta";
   req.headers.add("Content-Type", "application/json");
   const std::string secret = sign ? secrets_.meta_app_secret : "forged-" + secrets_.meta_app_secret;
-  req.headers.add("X-Hub-Signature-256", "sha256=" + auth::to_hex(auth::hmac_sha256(secret, body)));
+  req.headers.add("X-Hub-Signature-256", provider_sandbox::meta_signature(secret, body));
   req.body = body;
   auto r = client_.request(req);
   if (!r) return r.error();
