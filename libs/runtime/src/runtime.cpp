@@ -159,7 +159,6 @@ class TransactionScope final : public kafka::BatchScope {
 // The consumers /readyz waits for, once they exist.
 struct Joining {
   std::mutex mu;
-  bool created = false;
   std::vector<std::pair<std::string, const kafka::Consumer*>> consumers;  // (group, consumer)
 };
 
@@ -278,7 +277,7 @@ int run(int argc, char** argv, const ServiceSpec& spec, std::unique_ptr<App> app
     if (!ctx.consumer_specs_.empty()) {
       std::lock_guard lock(joining->mu);
       std::string waiting;
-      if (!joining->created) waiting = "the consumers are not started yet";
+      if (joining->consumers.empty()) waiting = "the consumers are not started yet";
       for (const auto& [group, consumer] : joining->consumers) {
         if (waiting.empty() && !consumer->joined()) {
           waiting = fmt::format("waiting for the first assignment of group {}", group);
@@ -378,7 +377,6 @@ int run(int argc, char** argv, const ServiceSpec& spec, std::unique_ptr<App> app
       const auto& group = ctx.consumer_specs_[i].group;
       joining->consumers.emplace_back(group.empty() ? dashed : group, consumers[i].get());
     }
-    joining->created = true;
   }
   log.info("ready", {num("port", server.port()),
                      num("consumers", static_cast<std::int64_t>(consumers.size()))});
