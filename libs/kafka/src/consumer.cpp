@@ -164,7 +164,8 @@ class RdConsumer final : public Consumer {
   bool wait_backoff(milliseconds d);  // false: closing
   milliseconds backoff_for(int attempts) const;
   void commit_sync(std::string_view why);
-  void refresh_assignment();  // mu_ held
+  // Follows the assignment from the rebalance callback's own list (mu_ held).
+  void track(bool assign, bool cooperative, const rd_kafka_topic_partition_list_t* list);
   void warn_throttled(int code, std::string_view what, std::string_view detail);
   TopicMetrics& metrics_for(const std::string& topic);
 
@@ -644,13 +645,22 @@ void RdConsumer::commit_sync(std::string_view why) {
   }
 }
 
-void RdConsumer::refresh_assignment() {
-  rd_kafka_topic_partition_list_t* list = nullptr;
-  if (rd_kafka_assignment(rk_, &list) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-    assignment_ = to_vector(list);
-    std::sort(assignment_.begin(), assignment_.end());
+// Not rd_kafka_assignment(): like every call answered by the group's thread, it may never
+// return once the consumer closes (see on_rebalance).
+void RdConsumer::track(bool assign, bool cooperative, const rd_kafka_topic_partition_list_t* list) {
+  auto changed = to_vector(list);
+  if (!cooperative) {  // eager: the list is the whole new assignment, or all of it goes
+    assignment_ = assign ? std::move(changed) : std::vector<TopicPartition>{};
+  } else if (assign) {
+    assignment_.insert(assignment_.end(), changed.begin(), changed.end());
+  } else {
+    std::sort(changed.begin(), changed.end());
+    std::erase_if(assignment_, [&](const TopicPartition& tp) {
+      return std::binary_search(changed.begin(), changed.end(), tp);
+    });
   }
-  if (list != nullptr) rd_kafka_topic_partition_list_destroy(list);
+  std::sort(assignment_.begin(), assignment_.end());
+  assignment_.erase(std::unique(assignment_.begin(), assignment_.end()), assignment_.end());
 }
 
 void RdConsumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
@@ -676,6 +686,16 @@ void RdConsumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
     }
   };
 
+  // rd_kafka_memberid(), rd_kafka_assignment() and the like wait for the group's thread to
+  // answer. While the consumer closes, the assign/unassign below can let that thread finish
+  // the group first, and then no answer ever comes: close() hung about once in 300 tries.
+  // So nothing is asked of the group after apply(), and the member id only while running.
+  const std::string member = self->stop_.load() ? std::string{} : member_id(rk);
+  const auto with_member = [&](std::vector<core::Field> fields) {
+    if (!member.empty()) fields.push_back(core::f::id("member", member));
+    return fields;
+  };
+
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     apply(true, partitions);
     std::lock_guard lock(self->mu_);
@@ -686,14 +706,16 @@ void RdConsumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
     } else {
       rd_kafka_resume_partitions(rk, partitions);
     }
-    self->refresh_assignment();
+    self->track(true, cooperative, partitions);
     self->joined_.store(true);
-    core::log().info(
-        "kafka partitions assigned",
-        {core::f::id("component", "kafka"), core::f::id("group", self->config_.group_id),
-         core::f::num("added", partitions->cnt), core::f::id("partitions", describe(partitions)),
-         core::f::num("total", static_cast<std::int64_t>(self->assignment_.size())),
-         core::f::id("member", member_id(rk)), core::f::flag("paused", self->paused_)});
+    core::log().log(
+        core::Level::info, "kafka partitions assigned",
+        with_member({core::f::id("component", "kafka"),
+                     core::f::id("group", self->config_.group_id),
+                     core::f::num("added", partitions->cnt),
+                     core::f::id("partitions", describe(partitions)),
+                     core::f::num("total", static_cast<std::int64_t>(self->assignment_.size())),
+                     core::f::flag("paused", self->paused_)}));
     return;
   }
   if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
@@ -703,18 +725,19 @@ void RdConsumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
     apply(false, partitions);
     std::lock_guard lock(self->mu_);
     for (const auto& tp : to_vector(partitions)) self->parked_.erase(tp);
-    self->refresh_assignment();
-    core::log().info(
-        "kafka partitions revoked",
-        {core::f::id("component", "kafka"), core::f::id("group", self->config_.group_id),
-         core::f::num("removed", partitions->cnt), core::f::id("member", member_id(rk)),
-         core::f::num("total", static_cast<std::int64_t>(self->assignment_.size()))});
+    self->track(false, cooperative, partitions);
+    core::log().log(
+        core::Level::info, "kafka partitions revoked",
+        with_member({core::f::id("component", "kafka"),
+                     core::f::id("group", self->config_.group_id),
+                     core::f::num("removed", partitions->cnt),
+                     core::f::num("total", static_cast<std::int64_t>(self->assignment_.size()))}));
     return;
   }
   log_error("callback", rd_kafka_err2str(err));
   apply(false, partitions);
   std::lock_guard lock(self->mu_);
-  self->refresh_assignment();
+  self->track(false, cooperative, partitions);
 }
 
 void RdConsumer::on_error(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
