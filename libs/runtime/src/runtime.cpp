@@ -1,8 +1,12 @@
 #include <algorithm>
+#include <atomic>
+#include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <mutex>
 #include <string_view>
+#include <thread>
 
 #include <fmt/format.h>
 #include <pthread.h>
@@ -89,7 +93,8 @@ void print_help(const ServiceSpec& spec) {
       "  LIA_PG_URL              PostgreSQL URI (default postgresql://lia@127.0.0.1:54329/lia)\n"
       "  LIA_LOG_LEVEL           debug|info|warn|error (default info)\n"
       "  LIA_LOG_UNMASK          show personal data in logs (default false)\n"
-      "  LIA_SHUTDOWN_GRACE_MS   SIGTERM grace period (default 25000)\n"
+      "  LIA_SHUTDOWN_GRACE_MS   SIGTERM grace period (default 25000); still stopping 2 s past\n"
+      "                          it, the service exits with status 3, naming the stuck step\n"
       "  LIA_PG_POOL_SIZE        database connections (default 8)\n"
       "  LIA_CONSUMER_BATCH      records fetched together that share one transaction "
       "(default 100; 1: each alone)\n"
@@ -116,6 +121,49 @@ std::chrono::milliseconds left(Clock::time_point deadline) {
   auto d = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
   return d.count() > 0 ? d : std::chrono::milliseconds{0};
 }
+
+// Ends a shutdown that outlives its grace period. A library call that never returns (a Kafka
+// client waiting for an answer that no longer comes, say) would otherwise keep the pod in
+// Terminating until the orchestrator's SIGKILL, and nothing would say where it stuck. Armed
+// at SIGTERM; when the deadline passes it logs the step in progress and exits with
+// kShutdownTimeoutExit, skipping whatever is left (offsets already committed stay committed;
+// the rest comes again, and the inboxes make that harmless).
+constexpr int kShutdownTimeoutExit = 3;
+
+class ShutdownWatch {
+ public:
+  ShutdownWatch() = default;
+  ShutdownWatch(const ShutdownWatch&) = delete;
+  ShutdownWatch& operator=(const ShutdownWatch&) = delete;
+  ~ShutdownWatch() {
+    {
+      std::lock_guard lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  void arm(Clock::time_point deadline, std::chrono::milliseconds grace) {
+    thread_ = std::thread([this, deadline, grace] {
+      std::unique_lock lock(mu_);
+      if (cv_.wait_until(lock, deadline, [this] { return done_; })) return;
+      core::log().error("shutdown did not finish within its grace period; exiting now",
+                        {id("component", "runtime"), id("step", step_.load()),
+                         num("grace_ms", grace.count()), num("exit_code", kShutdownTimeoutExit)});
+      std::_Exit(kShutdownTimeoutExit);
+    });
+  }
+
+  void step(const char* what) { step_.store(what); }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::atomic<const char*> step_{"stopping"};
+  std::thread thread_;
+};
 
 int migrate(const ServiceSpec& spec, const core::CommonConfig& cfg, const Args& args) {
   const auto& log = core::log();
@@ -214,6 +262,7 @@ int run(int argc, char** argv, const ServiceSpec& spec, std::unique_ptr<App> app
   }
   core::metrics().gauge("lia_build_info", "Build information", {{"service", spec.name}}).set(1);
 
+  ShutdownWatch watch;  // before everything it may have to cut short, so destroyed after it
   ServiceContext ctx(spec, config);
   // "lia-nps-gamification": Kafka client ids and consumer groups use dashes.
   std::string dashed = "lia-" + spec.name;
@@ -388,18 +437,27 @@ int run(int argc, char** argv, const ServiceSpec& spec, std::unique_ptr<App> app
   log.info("stopping", {id("signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"),
                         num("grace_ms", config.shutdown_grace.count())});
 
+  // The steps below use the grace period; the watch allows a little more for the last ones
+  // (and the destructors after them) before it ends the process.
+  watch.arm(deadline + std::chrono::seconds{2}, config.shutdown_grace);
+  watch.step("closing the Kafka consumers");
   for (auto& c : consumers) c->close();
+  watch.step("stopping the service");
   app->stop();
+  watch.step("stopping the HTTP server");
   server.stop(left(deadline));
   {
     std::lock_guard lock(joining->mu);
     joining->consumers.clear();  // /readyz no longer reads them
   }
+  watch.step("stopping the outbox relay");
   if (relay) relay->stop();
+  watch.step("flushing the Kafka producer");
   if (auto st = ctx.producer_->flush(left(deadline)); !st.ok()) {
     log.warn("producer not fully flushed", {str("error", st.error().describe())});
   }
   log.info("stopped");
+  watch.step("releasing the clients");
   return 0;
 }
 

@@ -1,7 +1,9 @@
 // lia-runtime-probe: the smallest service on the runtime, for the runtime's own tests. It
 // owns the schema named by LIA_PROBE_SCHEMA, serves GET /probe, and stores every record of
 // LIA_PROBE_TOPIC in <schema>.notes through the inbox.
+#include <chrono>
 #include <cstdlib>
+#include <thread>
 
 #include <lia/pg/outbox.hpp>
 #include <lia/pg/tx.hpp>
@@ -21,6 +23,12 @@ class ProbeApp final : public lia::runtime::App {
     token_ = env.secret("LIA_PROBE_TOKEN");
     mode_ = env.one_of("LIA_PROBE_MODE", "plain", {"plain", "fancy"});
     topic_ = env.string("LIA_PROBE_TOPIC", "probe.v1");
+    hang_on_stop_ = env.boolean("LIA_PROBE_HANG_ON_STOP", false);
+  }
+
+  // LIA_PROBE_HANG_ON_STOP: a stop that never returns, for the runtime's shutdown watch.
+  void stop() override {
+    while (hang_on_stop_) std::this_thread::sleep_for(std::chrono::seconds{1});
   }
 
   lia::core::Status start(lia::runtime::Context& ctx) override {
@@ -60,6 +68,7 @@ class ProbeApp final : public lia::runtime::App {
   std::string token_;
   std::string mode_;
   std::string topic_;
+  bool hang_on_stop_ = false;
 };
 
 }  // namespace

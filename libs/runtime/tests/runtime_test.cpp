@@ -151,3 +151,40 @@ TEST_CASE("a service migrates, serves, consumes, and stops on SIGTERM") {
 
   (void)(*pool)->exec("DROP SCHEMA " + schema + " CASCADE");
 }
+
+TEST_CASE("a shutdown stuck past its grace period exits with status 3, naming the step") {
+  const auto schema = lia::testing::unique_name("probe");
+  std::map<std::string, std::string> env{
+      {"LIA_PROBE_TOKEN", "t"},
+      {"LIA_PROBE_SCHEMA", schema},
+      {"LIA_PROBE_TOPIC", lia::testing::unique_name("probe.topic")},
+      {"LIA_HTTP_PORT", "0"},
+      {"LIA_PG_URL", lia::testing::pg_url()},
+      {"LIA_KAFKA_BOOTSTRAP", lia::testing::kafka_bootstrap()}};
+  {
+    Process migrate({probe(), "--migrate"}, env);
+    INFO(migrate.output());
+    REQUIRE(migrate.wait(60s) == std::optional<int>(0));
+  }
+  env["LIA_PROBE_HANG_ON_STOP"] = "true";
+  env["LIA_SHUTDOWN_GRACE_MS"] = "500";
+  Process svc({probe()}, env);
+  REQUIRE(lia::testing::wait_until([&] { return ready_port(svc) > 0 || !svc.running(); }, 30s));
+  INFO(svc.output());
+  REQUIRE(ready_port(svc) > 0);
+
+  svc.signal(SIGTERM);
+  auto code = svc.wait(30s);
+  REQUIRE(code);
+  CHECK(*code == 3);
+  const auto out = svc.output();
+  CHECK(out.find("shutdown did not finish within its grace period") != std::string::npos);
+  CHECK(out.find(R"("step":"stopping the service")") != std::string::npos);
+  CHECK(out.find(R"("msg":"stopped")") == std::string::npos);
+
+  lia::pg::PoolConfig pc;
+  pc.url = lia::testing::pg_url();
+  auto pool = lia::pg::Pool::create(pc);
+  REQUIRE(pool.ok());
+  (void)(*pool)->exec("DROP SCHEMA " + schema + " CASCADE");
+}
