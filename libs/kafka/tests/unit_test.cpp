@@ -214,3 +214,55 @@ TEST_CASE("a full local queue makes produce wait for room up to queue_full_wait"
     CHECK(r2.error().code() == core::Errc::timeout);
   }
 }
+
+TEST_CASE("extra client properties parse from name=value items separated by ; or new lines") {
+  auto p = parse_properties(
+      " security.protocol = SASL_SSL;sasl.mechanism=SCRAM-SHA-512\n\n"
+      "debug=cgrp,fetch ;");
+  REQUIRE(p.ok());
+  CHECK(*p == std::map<std::string, std::string>{{"security.protocol", "SASL_SSL"},
+                                                 {"sasl.mechanism", "SCRAM-SHA-512"},
+                                                 {"debug", "cgrp,fetch"}});
+  CHECK(parse_properties("").value().empty());
+  CHECK(parse_properties("a=b=c").value().at("a") == "b=c");
+
+  auto no_eq = parse_properties("linger.ms=5;oops");
+  REQUIRE_FALSE(no_eq.ok());
+  CHECK(no_eq.error().message() == "item 2 ('oops') is not name=value");
+  auto empty_name = parse_properties("=5");
+  REQUIRE_FALSE(empty_name.ok());
+  auto twice = parse_properties("linger.ms=5; linger.ms=6");
+  REQUIRE_FALSE(twice.ok());
+  CHECK(twice.error().message() == "property 'linger.ms' is given twice");
+  // A secret setting's errors never quote what it holds.
+  auto secret = parse_properties("sasl.password=hunter2;hunter3", true);
+  REQUIRE_FALSE(secret.ok());
+  CHECK(secret.error().message() == "item 2 is not name=value");
+}
+
+TEST_CASE("extra client properties are checked against librdkafka and lia's own settings") {
+  CHECK(check_properties({{"security.protocol", "SASL_SSL"}, {"debug", "cgrp"}}).ok());
+  auto unknown = check_properties({{"no.such.property", "1"}});
+  REQUIRE_FALSE(unknown.ok());
+  CHECK(mentions(unknown.error(), "property 'no.such.property'"));
+  auto bad = check_properties({{"socket.timeout.ms", "soon"}});
+  REQUIRE_FALSE(bad.ok());
+  CHECK(mentions(bad.error(), "socket.timeout.ms"));
+  auto owned = check_properties({{"acks", "1"}});
+  REQUIRE_FALSE(owned.ok());
+  CHECK(mentions(owned.error(), "property 'acks' can't be set here"));
+  auto bootstrap = check_properties({{"bootstrap.servers", "elsewhere:9092"}});
+  REQUIRE_FALSE(bootstrap.ok());
+  CHECK(mentions(bootstrap.error(), "LIA_KAFKA_BOOTSTRAP"));
+  auto secret = check_properties({{"security.protocol", "hunter2"}}, true);
+  REQUIRE_FALSE(secret.ok());
+  CHECK(mentions(secret.error(), "security.protocol"));
+  CHECK_FALSE(mentions(secret.error(), "hunter2"));
+
+  CHECK(is_secret_property("sasl.password"));
+  CHECK(is_secret_property("ssl.key.password"));
+  CHECK(is_secret_property("sasl.oauthbearer.client.secret"));
+  CHECK(is_secret_property("ssl.key.pem"));
+  CHECK_FALSE(is_secret_property("sasl.username"));
+  CHECK_FALSE(is_secret_property("ssl.ca.location"));
+}

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <string_view>
 #include <thread>
@@ -100,6 +101,9 @@ void print_help(const ServiceSpec& spec) {
       "(default 100; 1: each alone)\n"
       "  LIA_CONSUMER_BATCH_MS   a batch commits once its records took this long (default 100)\n"
       "  LIA_KAFKA_FETCH_WAIT_MS longest a broker may hold an empty fetch (default 50)\n"
+      "  LIA_KAFKA_PROPERTIES    more librdkafka properties for every client: name=value;...\n"
+      "                          (e.g. security.protocol=SASL_SSL;sasl.mechanism=PLAIN)\n"
+      "  LIA_KAFKA_SECRET_PROPERTIES  the same for secrets (sasl.password=...), never logged\n"
       "  LIA_OUTBOX_RETENTION_HOURS  keep published outbox rows this long (default 0: delete "
       "once in Kafka)\n"
       "See services/{0}/README.md for the service's own settings.\n",
@@ -164,6 +168,37 @@ class ShutdownWatch {
   std::atomic<const char*> step_{"stopping"};
   std::thread thread_;
 };
+
+// Extra librdkafka properties for every client of the service: LIA_KAFKA_PROPERTIES (shown
+// in the start-up log) and LIA_KAFKA_SECRET_PROPERTIES (never shown: passwords, keys).
+std::map<std::string, std::string> kafka_properties(core::Env& env) {
+  constexpr const char* kPlain = "LIA_KAFKA_PROPERTIES";
+  constexpr const char* kSecret = "LIA_KAFKA_SECRET_PROPERTIES";
+  std::map<std::string, std::string> out;
+  for (const bool secret : {false, true}) {
+    const char* name = secret ? kSecret : kPlain;
+    const auto text = secret ? env.secret(name, std::string{}) : env.string(name, "");
+    auto parsed = kafka::parse_properties(text, secret);
+    if (!parsed) {
+      env.problem(name, parsed.error().message());
+      continue;
+    }
+    if (auto st = kafka::check_properties(*parsed, secret); !st) {
+      env.problem(name, st.error().message());
+      continue;
+    }
+    for (auto& [key, value] : *parsed) {
+      if (!secret && kafka::is_secret_property(key)) {
+        env.problem(name, fmt::format("property '{}' holds a secret: set it in {}, which is "
+                                      "never logged",
+                                      key, kSecret));
+      } else if (!out.emplace(key, std::move(value)).second) {
+        env.problem(name, fmt::format("property '{}' is also set in {}", key, kPlain));
+      }
+    }
+  }
+  return out;
+}
 
 int migrate(const ServiceSpec& spec, const core::CommonConfig& cfg, const Args& args) {
   const auto& log = core::log();
@@ -233,6 +268,7 @@ int run(int argc, char** argv, const ServiceSpec& spec, std::unique_ptr<App> app
       std::chrono::hours{env.integer("LIA_OUTBOX_RETENTION_HOURS", 0, 0, std::int64_t{24} * 90)};
   const auto fetch_wait =
       std::chrono::milliseconds{env.integer("LIA_KAFKA_FETCH_WAIT_MS", 50, 1, 5000)};
+  const auto kafka_props = kafka_properties(env);
   const auto consumer_batch_time =
       std::chrono::milliseconds{env.integer("LIA_CONSUMER_BATCH_MS", 100, 1, 60000)};
   const auto consumer_batch =
@@ -285,6 +321,7 @@ int run(int argc, char** argv, const ServiceSpec& spec, std::unique_ptr<App> app
   kafka::ProducerConfig kc;
   kc.bootstrap = config.kafka_bootstrap;
   kc.client_id = dashed;
+  kc.properties = kafka_props;
   auto producer = kafka::Producer::create(kc);
   if (!producer.ok()) {
     log.error("cannot create the Kafka producer", {str("error", producer.error().describe())});
@@ -367,6 +404,7 @@ int run(int argc, char** argv, const ServiceSpec& spec, std::unique_ptr<App> app
     cc.bootstrap = config.kafka_bootstrap;
     cc.group_id = cs.group.empty() ? dashed : cs.group;
     cc.client_id = dashed;
+    cc.properties = kafka_props;
     cc.topics = cs.topics;
     cc.fetch_wait = fetch_wait;
     kafka::BatchOpener open_batch;

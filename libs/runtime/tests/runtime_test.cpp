@@ -188,3 +188,61 @@ TEST_CASE("a shutdown stuck past its grace period exits with status 3, naming th
   REQUIRE(pool.ok());
   (void)(*pool)->exec("DROP SCHEMA " + schema + " CASCADE");
 }
+
+TEST_CASE("extra Kafka properties: bad ones stop the start naming the variable, secrets stay out") {
+  Process bad({probe()}, {{"LIA_PROBE_TOKEN", "t"},
+                          {"LIA_KAFKA_PROPERTIES", "linger.ms=5;no.such.property=1"},
+                          {"LIA_KAFKA_SECRET_PROPERTIES", "sasl.password=hunter2;hunter3"}});
+  REQUIRE(bad.wait(10s) == std::optional<int>(2));
+  const auto out = bad.output();
+  INFO(out);
+  CHECK(out.find("LIA_KAFKA_PROPERTIES: property 'no.such.property'") != std::string::npos);
+  CHECK(out.find("LIA_KAFKA_SECRET_PROPERTIES: item 2 is not name=value") != std::string::npos);
+  CHECK(out.find("hunter") == std::string::npos);
+
+  Process leaked({probe()}, {{"LIA_PROBE_TOKEN", "t"},
+                             {"LIA_KAFKA_PROPERTIES", "sasl.password=hunter2"},
+                             {"LIA_KAFKA_SECRET_PROPERTIES", "sasl.username=u; acks=1"}});
+  REQUIRE(leaked.wait(10s) == std::optional<int>(2));
+  const auto leaked_out = leaked.output();
+  INFO(leaked_out);
+  CHECK(leaked_out.find("LIA_KAFKA_PROPERTIES: property 'sasl.password' holds a secret: set it "
+                        "in LIA_KAFKA_SECRET_PROPERTIES") != std::string::npos);
+  CHECK(leaked_out.find("LIA_KAFKA_SECRET_PROPERTIES: property 'acks' can't be set here") !=
+        std::string::npos);
+}
+
+TEST_CASE("extra Kafka properties reach every client (librdkafka's debug log, for one)") {
+  const auto schema = lia::testing::unique_name("probe");
+  std::map<std::string, std::string> env{
+      {"LIA_PROBE_TOKEN", "t"},
+      {"LIA_PROBE_SCHEMA", schema},
+      {"LIA_PROBE_TOPIC", lia::testing::unique_name("probe.topic")},
+      {"LIA_HTTP_PORT", "0"},
+      {"LIA_PG_URL", lia::testing::pg_url()},
+      {"LIA_KAFKA_BOOTSTRAP", lia::testing::kafka_bootstrap()}};
+  {
+    Process migrate({probe(), "--migrate"}, env);
+    INFO(migrate.output());
+    REQUIRE(migrate.wait(60s) == std::optional<int>(0));
+  }
+  env["LIA_KAFKA_PROPERTIES"] = "debug=cgrp; client.rack=zone-a";
+  env["LIA_LOG_LEVEL"] = "debug";
+  Process svc({probe()}, env);
+  REQUIRE(lia::testing::wait_until([&] { return ready_port(svc) > 0 || !svc.running(); }, 30s));
+  const auto out = svc.output();
+  REQUIRE(ready_port(svc) > 0);
+  // Shown in the start-up summary, and the consumer's group debugging is on.
+  CHECK(out.find(R"("LIA_KAFKA_PROPERTIES":"debug=cgrp; client.rack=zone-a")") !=
+        std::string::npos);
+  CHECK(out.find(R"("component":"librdkafka","client":"lia-probe#consumer)") != std::string::npos);
+  CHECK(out.find(R"("facility":"CGRPSTATE")") != std::string::npos);
+  svc.signal(SIGTERM);
+  CHECK(svc.wait(30s) == std::optional<int>(0));
+
+  lia::pg::PoolConfig pc;
+  pc.url = lia::testing::pg_url();
+  auto pool = lia::pg::Pool::create(pc);
+  REQUIRE(pool.ok());
+  (void)(*pool)->exec("DROP SCHEMA " + schema + " CASCADE");
+}

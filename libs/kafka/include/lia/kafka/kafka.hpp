@@ -13,6 +13,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <lia/core/result.hpp>
@@ -221,5 +222,20 @@ class DeadLetter {
   std::shared_ptr<Producer> producer_;
   std::string fixed_topic_;
 };
+
+// Extra librdkafka properties from one text setting (LIA_KAFKA_PROPERTIES): "name=value"
+// items separated by ';' or new lines, blanks around names and values ignored, e.g.
+// "security.protocol=SASL_SSL; sasl.mechanism=SCRAM-SHA-512". Errors (Errc::invalid_argument)
+// name the item; with `secret` they never quote a value.
+core::Result<std::map<std::string, std::string>> parse_properties(std::string_view text,
+                                                                  bool secret = false);
+// Checks names and values against librdkafka, and refuses the properties lia::kafka sets
+// itself (bootstrap.servers, group.id, acks, enable.idempotence, enable.auto.commit,
+// enable.auto.offset.store). With `secret` the error names the property but not its value.
+core::Status check_properties(const std::map<std::string, std::string>& properties,
+                              bool secret = false);
+// Whether a property holds a secret (a password, a private key, an OAuth secret) that must
+// not come from a setting shown in logs.
+bool is_secret_property(std::string_view name);
 
 }  // namespace lia::kafka

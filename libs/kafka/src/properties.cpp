@@ -1,0 +1,84 @@
+#include <algorithm>
+#include <array>
+
+#include <fmt/format.h>
+
+#include <lia/kafka/kafka.hpp>
+
+#include "rd_util.hpp"
+
+namespace lia::kafka {
+namespace {
+
+core::Error invalid(std::string what) {
+  return core::Error(core::Errc::invalid_argument, std::move(what));
+}
+
+std::string_view trim(std::string_view s) {
+  const auto first = s.find_first_not_of(" \t\r");
+  if (first == std::string_view::npos) return {};
+  const auto last = s.find_last_not_of(" \t\r");
+  return s.substr(first, last - first + 1);
+}
+
+// Set by lia::kafka from other settings or fixed by its delivery guarantees.
+constexpr std::array<std::pair<std::string_view, std::string_view>, 6> kOwned = {{
+    {"bootstrap.servers", "set LIA_KAFKA_BOOTSTRAP instead"},
+    {"group.id", "each consumer's group is fixed by its service"},
+    {"acks", "fixed to all (no record is lost when a broker fails)"},
+    {"enable.idempotence", "fixed to true (no record is written twice on a retry)"},
+    {"enable.auto.commit", "fixed: offsets are committed after handling"},
+    {"enable.auto.offset.store", "fixed: offsets are stored after handling"},
+}};
+
+}  // namespace
+
+core::Result<std::map<std::string, std::string>> parse_properties(std::string_view text,
+                                                                  bool secret) {
+  std::map<std::string, std::string> out;
+  std::size_t number = 0;
+  while (!text.empty()) {
+    const auto end = text.find_first_of(";\n");
+    const auto item = trim(text.substr(0, end));
+    text = end == std::string_view::npos ? std::string_view{} : text.substr(end + 1);
+    if (item.empty()) continue;
+    ++number;
+    const auto eq = item.find('=');
+    const auto name = trim(item.substr(0, eq));
+    if (eq == std::string_view::npos || name.empty()) {
+      return invalid(secret ? fmt::format("item {} is not name=value", number)
+                            : fmt::format("item {} ('{}') is not name=value", number, item));
+    }
+    if (!out.emplace(std::string(name), std::string(trim(item.substr(eq + 1)))).second) {
+      return invalid(fmt::format("property '{}' is given twice", name));
+    }
+  }
+  return out;
+}
+
+core::Status check_properties(const std::map<std::string, std::string>& properties, bool secret) {
+  detail::ConfPtr conf(rd_kafka_conf_new());
+  std::array<char, 512> err{};
+  for (const auto& [name, value] : properties) {
+    const auto owned =
+        std::find_if(kOwned.begin(), kOwned.end(), [&](const auto& o) { return o.first == name; });
+    if (owned != kOwned.end()) {
+      return invalid(fmt::format("property '{}' can't be set here: {}", name, owned->second));
+    }
+    if (rd_kafka_conf_set(conf.get(), name.c_str(), value.c_str(), err.data(), err.size()) !=
+        RD_KAFKA_CONF_OK) {
+      // librdkafka's message quotes the value: not for a secret.
+      return invalid(secret ? fmt::format("property '{}': unknown or invalid value", name)
+                            : fmt::format("property '{}': {}", name, err.data()));
+    }
+  }
+  return core::ok();
+}
+
+bool is_secret_property(std::string_view name) {
+  return name.find("password") != std::string_view::npos ||
+         name.find("secret") != std::string_view::npos || name == "ssl.key.pem" ||
+         name == "sasl.oauthbearer.config";
+}
+
+}  // namespace lia::kafka
