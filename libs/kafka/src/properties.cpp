@@ -59,9 +59,11 @@ core::Result<std::map<std::string, std::string>> parse_properties(std::string_vi
 core::Status check_properties(const std::map<std::string, std::string>& properties, bool secret) {
   detail::ConfPtr conf(rd_kafka_conf_new());
   std::array<char, 512> err{};
-  for (const auto& [name, value] : properties) {
-    const auto owned =
-        std::find_if(kOwned.begin(), kOwned.end(), [&](const auto& o) { return o.first == name; });
+  for (const auto& property : properties) {
+    const std::string& name = property.first;  // not a structured binding: the lambda uses it
+    const std::string& value = property.second;
+    const auto owned = std::find_if(kOwned.begin(), kOwned.end(),
+                                    [&name](const auto& o) { return o.first == name; });
     if (owned != kOwned.end()) {
       return invalid(fmt::format("property '{}' can't be set here: {}", name, owned->second));
     }

@@ -215,7 +215,7 @@ TEST_CASE("a full local queue makes produce wait for room up to queue_full_wait"
   }
 }
 
-TEST_CASE("extra client properties parse from name=value items separated by ; or new lines") {
+TEST_CASE("extra client properties parse from name=value items split by semicolons or new lines") {
   auto p = parse_properties(
       " security.protocol = SASL_SSL;sasl.mechanism=SCRAM-SHA-512\n\n"
       "debug=cgrp,fetch ;");
