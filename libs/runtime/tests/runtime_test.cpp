@@ -25,6 +25,29 @@ int ready_port(const Process& p) {
   return std::regex_search(out, m, ready) ? std::stoi(m[1]) : 0;
 }
 
+// The environment of a probe that owns `schema`, with its migrations applied.
+std::map<std::string, std::string> migrated_probe(const std::string& schema) {
+  std::map<std::string, std::string> env{
+      {"LIA_PROBE_TOKEN", "t"},
+      {"LIA_PROBE_SCHEMA", schema},
+      {"LIA_PROBE_TOPIC", lia::testing::unique_name("probe.topic")},
+      {"LIA_HTTP_PORT", "0"},
+      {"LIA_PG_URL", lia::testing::pg_url()},
+      {"LIA_KAFKA_BOOTSTRAP", lia::testing::kafka_bootstrap()}};
+  Process migrate({probe(), "--migrate"}, env);
+  INFO(migrate.output());
+  REQUIRE(migrate.wait(60s) == std::optional<int>(0));
+  return env;
+}
+
+void drop_schema(const std::string& schema) {
+  lia::pg::PoolConfig pc;
+  pc.url = lia::testing::pg_url();
+  auto pool = lia::pg::Pool::create(pc);
+  REQUIRE(pool.ok());
+  (void)(*pool)->exec("DROP SCHEMA " + schema + " CASCADE");
+}
+
 }  // namespace
 
 TEST_CASE("bad settings stop the start with exit 2, naming every variable") {
@@ -154,18 +177,7 @@ TEST_CASE("a service migrates, serves, consumes, and stops on SIGTERM") {
 
 TEST_CASE("a shutdown stuck past its grace period exits with status 3, naming the step") {
   const auto schema = lia::testing::unique_name("probe");
-  std::map<std::string, std::string> env{
-      {"LIA_PROBE_TOKEN", "t"},
-      {"LIA_PROBE_SCHEMA", schema},
-      {"LIA_PROBE_TOPIC", lia::testing::unique_name("probe.topic")},
-      {"LIA_HTTP_PORT", "0"},
-      {"LIA_PG_URL", lia::testing::pg_url()},
-      {"LIA_KAFKA_BOOTSTRAP", lia::testing::kafka_bootstrap()}};
-  {
-    Process migrate({probe(), "--migrate"}, env);
-    INFO(migrate.output());
-    REQUIRE(migrate.wait(60s) == std::optional<int>(0));
-  }
+  auto env = migrated_probe(schema);
   env["LIA_PROBE_HANG_ON_STOP"] = "true";
   env["LIA_SHUTDOWN_GRACE_MS"] = "500";
   Process svc({probe()}, env);
@@ -182,11 +194,7 @@ TEST_CASE("a shutdown stuck past its grace period exits with status 3, naming th
   CHECK(out.find(R"("step":"stopping the service")") != std::string::npos);
   CHECK(out.find(R"("msg":"stopped")") == std::string::npos);
 
-  lia::pg::PoolConfig pc;
-  pc.url = lia::testing::pg_url();
-  auto pool = lia::pg::Pool::create(pc);
-  REQUIRE(pool.ok());
-  (void)(*pool)->exec("DROP SCHEMA " + schema + " CASCADE");
+  drop_schema(schema);
 }
 
 TEST_CASE("extra Kafka properties: bad ones stop the start naming the variable, secrets stay out") {
@@ -214,18 +222,7 @@ TEST_CASE("extra Kafka properties: bad ones stop the start naming the variable, 
 
 TEST_CASE("extra Kafka properties reach every client (librdkafka's debug log, for one)") {
   const auto schema = lia::testing::unique_name("probe");
-  std::map<std::string, std::string> env{
-      {"LIA_PROBE_TOKEN", "t"},
-      {"LIA_PROBE_SCHEMA", schema},
-      {"LIA_PROBE_TOPIC", lia::testing::unique_name("probe.topic")},
-      {"LIA_HTTP_PORT", "0"},
-      {"LIA_PG_URL", lia::testing::pg_url()},
-      {"LIA_KAFKA_BOOTSTRAP", lia::testing::kafka_bootstrap()}};
-  {
-    Process migrate({probe(), "--migrate"}, env);
-    INFO(migrate.output());
-    REQUIRE(migrate.wait(60s) == std::optional<int>(0));
-  }
+  auto env = migrated_probe(schema);
   env["LIA_KAFKA_PROPERTIES"] = "debug=cgrp; client.rack=zone-a";
   env["LIA_LOG_LEVEL"] = "debug";
   Process svc({probe()}, env);
@@ -240,9 +237,5 @@ TEST_CASE("extra Kafka properties reach every client (librdkafka's debug log, fo
   svc.signal(SIGTERM);
   CHECK(svc.wait(30s) == std::optional<int>(0));
 
-  lia::pg::PoolConfig pc;
-  pc.url = lia::testing::pg_url();
-  auto pool = lia::pg::Pool::create(pc);
-  REQUIRE(pool.ok());
-  (void)(*pool)->exec("DROP SCHEMA " + schema + " CASCADE");
+  drop_schema(schema);
 }
