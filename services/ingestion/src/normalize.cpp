@@ -153,11 +153,14 @@ std::optional<std::int64_t> as_int(const Value& v) {
     return n;
   }
   if (v.IsObject()) {
+    // A protobuf Long: two 32-bit halves. Only non-negative values mean anything here.
     const Value* low = member(v, "low");
     const Value* high = member(v, "high");
     if (low == nullptr || !low->IsInt64()) return std::nullopt;
     const std::int64_t hi = high != nullptr && high->IsInt64() ? high->GetInt64() : 0;
-    return (hi << 32) + static_cast<std::uint32_t>(low->GetInt64());
+    if (hi < 0 || hi > 0x7FFFFFFF) return std::nullopt;
+    return static_cast<std::int64_t>((static_cast<std::uint64_t>(hi) << 32U) +
+                                     static_cast<std::uint32_t>(low->GetInt64()));
   }
   return std::nullopt;
 }
@@ -171,6 +174,17 @@ std::optional<double> opt_num(const Value& obj, std::string_view key) {
   const Value* v = member(obj, key);
   if (v == nullptr || !v->IsNumber()) return std::nullopt;
   return v->GetDouble();
+}
+
+// The provider times we take: 1970 to the end of 2199. The clock counts nanoseconds in 64 bits,
+// which ends in 2262: a larger count of seconds or milliseconds would overflow it.
+constexpr std::int64_t kMaxUnixSeconds = 7'258'118'399;
+
+// A Unix time in seconds at `key`, when present and in range.
+std::optional<std::int64_t> opt_unix_seconds(const Value& obj, std::string_view key) {
+  auto n = opt_int(obj, key);
+  if (!n || *n < 0 || *n > kMaxUnixSeconds) return std::nullopt;
+  return n;
 }
 
 std::string rfc3339_seconds(std::int64_t unix_seconds) {
@@ -592,7 +606,7 @@ void meta_message(const Value& m, const Path& p, std::string_view instance, cons
   if (!id) return add_rejection(out, ItemKind::message, std::move(*err), instance, "");
   const auto from = need_str(m, "from", p, err);
   const auto type = from ? need_str(m, "type", p, err) : std::nullopt;
-  const auto ts = type ? opt_int(m, "timestamp") : std::nullopt;
+  const auto ts = type ? opt_unix_seconds(m, "timestamp") : std::nullopt;
   if (type && !ts) err = must_be(p.at("timestamp"), "a Unix time in seconds");
   if (!err) err = check_ids(*id, p.at("id"), *from, p.at("from"));
   if (err) return add_rejection(out, ItemKind::message, std::move(*err), instance, *id);
@@ -633,7 +647,7 @@ void meta_status(const Value& s, const Path& p, std::string_view instance, Batch
   if (!id) return add_rejection(out, ItemKind::status, std::move(*err), instance, "");
   const auto status_text = need_str(s, "status", p, err);
   const auto recipient = status_text ? need_str(s, "recipient_id", p, err) : std::nullopt;
-  const auto ts = recipient ? opt_int(s, "timestamp") : std::nullopt;
+  const auto ts = recipient ? opt_unix_seconds(s, "timestamp") : std::nullopt;
   if (recipient && !ts) err = must_be(p.at("timestamp"), "a Unix time in seconds");
   if (!err) err = check_ids(*id, p.at("id"), *recipient, p.at("recipient_id"));
   if (err) return add_rejection(out, ItemKind::status, std::move(*err), instance, *id);
@@ -978,7 +992,7 @@ void evolution_message(const Value& d, const Path& p, const EvolutionCtx& ctx, b
     return add_rejection(out, ItemKind::message, std::move(*bad), ctx.instance, *id);
   }
   write_context(w, evolution_context(content, d));
-  auto ts = opt_int(d, "messageTimestamp");
+  auto ts = opt_unix_seconds(d, "messageTimestamp");
   w.field("timestamp", ts && *ts > 0 ? rfc3339_seconds(*ts) : evolution_time(ctx));
   w.field("from_me", from_me);
   w.end_object();
@@ -1053,9 +1067,9 @@ void evolution_status(const Value& d, const Path& p, const EvolutionCtx& ctx, Ba
     return add_rejection(out, ItemKind::status, std::move(*bad), ctx.instance, *id);
   }
   std::string timestamp;
-  if (auto s = opt_int(d, "timestamp"); s && *s > 0) {
+  if (auto s = opt_unix_seconds(d, "timestamp"); s && *s > 0) {
     timestamp = rfc3339_seconds(*s);
-  } else if (auto ms = opt_int(d, "datetime"); ms && *ms > 0) {
+  } else if (auto ms = opt_int(d, "datetime"); ms && *ms > 0 && *ms / 1000 <= kMaxUnixSeconds) {
     timestamp = core::format_rfc3339(core::SysTime{std::chrono::milliseconds{*ms}});
   } else {
     timestamp = evolution_time(ctx);

@@ -878,6 +878,29 @@ TEST_CASE("values past the schemas' limits are cut, dropped or rejected: never a
       CHECK(str(d, {"timestamp"}) == "2026-11-18T11:06:40.000Z");  // the test clock
     }
   }
+  SECTION("a provider time after 2199 never overflows the clock") {
+    // Found by scripts/fuzz: seconds past 2262 overflowed the nanoseconds of a time_point.
+    const std::string huge = "1795265600795265600";
+    for (const std::string& t : {std::string("7258118400"), std::string("17952656002"), huge}) {
+      auto meta = replace(fixture("meta_text.json"), "\"1795265600\"", t);
+      const auto m = meta_body(meta);
+      CHECK(m.items.empty());
+      REQUIRE(m.rejected.size() == 1);
+      CHECK(m.rejected[0].reason.find("timestamp") != std::string::npos);
+    }
+    auto last = replace(fixture("meta_text.json"), "\"1795265600\"", "7258118399");
+    CHECK(str(only(meta_body(last)), {"timestamp"}) == "2199-12-31T23:59:59.000Z");
+    // Evolution falls back to the body's date_time, as when the time is missing.
+    const std::string receipt = "2026-11-22T09:53:24.123-03:00";
+    for (const std::string& t : {huge, std::string(R"({"low": 1, "high": -1})"),
+                                 std::string(R"({"low": 1, "high": 4294967295})")}) {
+      auto evo = replace(fixture("evo_conversation.json"), "\"messageTimestamp\": 1795265600",
+                         "\"messageTimestamp\": " + t);
+      CHECK(str(only(evolution(evo)), {"timestamp"}) == receipt);
+    }
+    auto status = replace(fixture("evo_update_v1.json"), "1795265720123", "9200000000000000000");
+    CHECK(str(only(evolution(status), ItemKind::status), {"timestamp"}) == receipt);
+  }
   SECTION("invalid UTF-8 from a provider is replaced, not passed on") {
     auto body = replace(fixture("evo_conversation.json"), "Boa tarde", "Boa \xC3\x28 tarde");
     const auto d = only(evolution(body));
