@@ -1,0 +1,81 @@
+// Webhook bodies of both providers, as anyone on the internet may post them (the signature is
+// checked first in production, but a provider's own bugs reach the normalizer too).
+// Input: one byte choosing the provider (and, for Evolution, the {event} of the path), then
+// the body.
+// Properties:
+//   - a body is either refused whole with invalid_argument, or split into items and
+//     rejections: never a crash, never another error;
+//   - every item is an event that matches its JSON Schema, with a key and a type;
+//   - the same body normalized again gives the same events, ids included (a redelivered
+//     webhook must be recognized downstream).
+
+#include <array>
+#include <string>
+
+#include <lia/core/clock.hpp>
+#include <lia/events/schema_registry.hpp>
+
+#include "fuzz.hpp"
+#include "src/normalize.hpp"
+
+namespace {
+
+using lia::fuzz::require;
+namespace ing = lia::ingestion;
+
+constexpr std::array<std::string_view, 7> kPathEvents = {"",
+                                                         "messages-upsert",
+                                                         "messages-update",
+                                                         "send-message",
+                                                         "connection-update",
+                                                         "contacts-update",
+                                                         "MESSAGES_UPSERT"};
+
+lia::core::Result<ing::Batch> normalize(unsigned char pick, std::string_view body) {
+  static const lia::core::ManualClock clock;
+  if (pick % 2 == 0) return ing::normalize_meta(body, clock);
+  return ing::normalize_evolution(body, kPathEvents[(pick / 2) % kPathEvents.size()], clock);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  std::string_view input = lia::fuzz::as_text(data, size);
+  if (input.empty()) return 0;
+  const auto pick = static_cast<unsigned char>(input.front());
+  input.remove_prefix(1);
+
+  auto batch = normalize(pick, input);
+  if (!batch) {
+    require(batch.error().code() == lia::core::Errc::invalid_argument,
+            "a refused body is invalid_argument", batch.error().describe());
+    require(!batch.error().message().empty(), "a refused body says why");
+    return 0;
+  }
+  const auto& registry = lia::events::SchemaRegistry::instance();
+  for (const auto& item : batch->items) {
+    require(!item.type.empty() && !item.key.empty(), "every item has a type and a key", item.type);
+    auto valid = registry.validate(item.type, 1, item.data);
+    require(valid.ok(), "every item matches its schema",
+            valid.ok() ? std::string() : item.type + ": " + valid.error().message());
+  }
+  for (const auto& r : batch->rejected) {
+    require(!r.reason.empty(), "every rejection says why");
+  }
+
+  auto again = normalize(pick, input);
+  require(again.ok() && again->items.size() == batch->items.size() &&
+              again->rejected.size() == batch->rejected.size(),
+          "normalizing is deterministic");
+  for (std::size_t i = 0; i < batch->items.size(); ++i) {
+    const auto& a = batch->items[i];
+    const auto& b = again->items[i];
+    require(a.key == b.key && a.type == b.type, "normalizing is deterministic", a.type);
+    if (!a.event_id.empty()) {
+      require(a.event_id == b.event_id, "a redelivered webhook gives the same event ids",
+              a.event_id);
+      require(a.data == b.data, "a redelivered webhook gives the same data", a.type);
+    }
+  }
+  return 0;
+}
