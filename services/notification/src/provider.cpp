@@ -267,10 +267,13 @@ std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view v, c
                                         std::chrono::month{static_cast<unsigned>(month)},
                                         std::chrono::day{static_cast<unsigned>(day)}};
   if (!ymd.ok()) return std::nullopt;
-  const core::SysTime at = std::chrono::sys_days{ymd} + std::chrono::hours{hh} +
-                           std::chrono::minutes{mm} + std::chrono::seconds{ss};
-  if (at <= now) return std::chrono::milliseconds{0};
-  return std::chrono::duration_cast<std::chrono::milliseconds>(at - now);
+  // In seconds: the clock's nanoseconds end in 2262, and a year up to 9999 is still a date.
+  const std::chrono::sys_seconds at = std::chrono::sys_days{ymd} + std::chrono::hours{hh} +
+                                      std::chrono::minutes{mm} + std::chrono::seconds{ss};
+  const auto from = std::chrono::floor<std::chrono::milliseconds>(now);
+  if (at <= from) return std::chrono::milliseconds{0};
+  // As with delta-seconds, a wait longer than a day is a day (the sender caps it anyway).
+  return std::min<std::chrono::milliseconds>(at - from, std::chrono::hours{24});
 }
 
 std::chrono::milliseconds backoff_delay(int attempt, std::chrono::milliseconds base,

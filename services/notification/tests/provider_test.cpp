@@ -233,6 +233,11 @@ TEST_CASE("Retry-After is read as seconds or an HTTP date") {
   CHECK(parse_retry_after("Tue, 14 Nov 2023 22:13:25 GMT", kNow) ==
         std::chrono::milliseconds{5000});
   CHECK(parse_retry_after("Tue, 14 Nov 2023 22:13:00 GMT", kNow) == std::chrono::milliseconds{0});
+  // A date far ahead waits a day, like a huge number of seconds; past 2262 it once overflowed
+  // the clock's nanoseconds (found by scripts/fuzz).
+  CHECK(parse_retry_after("Thu, 16 Nov 2023 22:13:20 GMT", kNow) == std::chrono::hours{24});
+  CHECK(parse_retry_after("Sun, 21 Oct 8273 07:28:20 GMT", kNow) == std::chrono::hours{24});
+  CHECK(parse_retry_after("99999999999", kNow) == std::chrono::hours{24});
   CHECK_FALSE(parse_retry_after("soon", kNow));
   CHECK_FALSE(parse_retry_after("-1", kNow));
   CHECK_FALSE(parse_retry_after("", kNow));
