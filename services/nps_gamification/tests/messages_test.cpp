@@ -157,6 +157,10 @@ TEST_CASE("parse_rfc3339 reads UTC, fractions and offsets and refuses the rest")
   auto day = parse_time_bound("2026-11-01");
   REQUIRE(day.ok());
   CHECK(core::format_rfc3339(*day) == "2026-11-01T00:00:00.000Z");
+  // Years the clock cannot hold are the edges of time (0029 once overflowed it).
+  CHECK(parse_time_bound("0029-11-22T13:53:24.123-03:00").value() == core::SysTime::min());
+  CHECK(parse_time_bound("9999-12-31").value() == core::SysTime::max());
+  CHECK(parse_time_bound("2261-12-31").value() < core::SysTime::max());
 }
 
 TEST_CASE("period_bounds covers one calendar month") {
