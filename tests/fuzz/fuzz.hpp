@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -21,6 +22,17 @@ namespace lia::fuzz {
 
 inline std::string_view as_text(const std::uint8_t* data, std::size_t size) {
   return {reinterpret_cast<const char*>(data), size};
+}
+
+// Most targets read their first byte as a choice (a provider, a parser, a tool) and the rest
+// as the input proper; nullopt for an empty input.
+struct Choice {
+  unsigned char choice = 0;
+  std::string_view rest;
+};
+inline std::optional<Choice> split_choice(const std::uint8_t* data, std::size_t size) {
+  if (size == 0) return std::nullopt;
+  return Choice{data[0], as_text(data + 1, size - 1)};
 }
 
 // A broken property: say which, and abort (libFuzzer saves the input as crash-<sha1>).

@@ -9,10 +9,9 @@
 
 #include <lia/domain/text.hpp>
 #include <lia/events/names.hpp>
-#include <lia/events/schema_registry.hpp>
 
 #include "ai_events.hpp"
-#include "fuzz.hpp"
+#include "events_check.hpp"
 #include "local_assistant.hpp"
 
 namespace {
@@ -23,19 +22,16 @@ namespace ai = lia::ai_orchestration;
 namespace types = lia::events::types;
 
 void require_valid(std::string_view type, const std::string& data) {
-  auto st = lia::events::SchemaRegistry::instance().validate(type, 1, data);
-  require(st.ok(), "every event of a turn matches its schema",
-          st.ok() ? std::string() : std::string(type) + ": " + st.error().message());
+  lia::fuzz::require_valid_event(type, data, "every event of a turn matches its schema");
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  std::string_view input = lia::fuzz::as_text(data, size);
-  if (input.empty()) return 0;
   // The first byte: which assistant answers, and where in the conversation we are.
-  const auto pick = static_cast<unsigned char>(input.front());
-  input.remove_prefix(1);
+  const auto in = lia::fuzz::split_choice(data, size);
+  if (!in) return 0;
+  const auto [pick, input] = *in;
 
   const std::string folded = lia::domain::fold(input);
   require(valid_utf8(folded), "fold gives valid UTF-8");

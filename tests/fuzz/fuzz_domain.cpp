@@ -73,10 +73,9 @@ void templates(std::string_view input) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  std::string_view input = lia::fuzz::as_text(data, size);
-  if (input.empty()) return 0;
-  const auto pick = static_cast<unsigned char>(input.front());
-  input.remove_prefix(1);
+  const auto in = lia::fuzz::split_choice(data, size);
+  if (!in) return 0;
+  const auto [pick, input] = *in;
   switch (pick % 3) {
     case 0:
       phone(input);

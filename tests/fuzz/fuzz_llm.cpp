@@ -10,11 +10,10 @@
 #include <array>
 
 #include <lia/events/names.hpp>
-#include <lia/events/schema_registry.hpp>
 #include <lia/json/json.hpp>
 
 #include "ai_events.hpp"
-#include "fuzz.hpp"
+#include "events_check.hpp"
 #include "openai_client.hpp"
 #include "tools.hpp"
 
@@ -35,10 +34,9 @@ bool json_object(std::string_view text) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  std::string_view input = lia::fuzz::as_text(data, size);
-  if (input.empty()) return 0;
-  const auto pick = static_cast<unsigned char>(input.front());
-  input.remove_prefix(1);
+  const auto in = lia::fuzz::split_choice(data, size);
+  if (!in) return 0;
+  const auto [pick, input] = *in;
 
   auto reply = ai::parse_chat_response(input);
   if (!reply) {
@@ -57,10 +55,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const ai::ChatRef chat{"0190e0a4-7b2c-7def-8123-0123456789ab",
                          "0190e0a4-7b2c-7def-8123-00000000c0de", "meta", "106540352242922",
                          "5511987654321"};
-  auto valid = lia::events::SchemaRegistry::instance().validate(
-      lia::events::types::ai_tool_invoked, 1,
-      ai::tool_invoked_data(chat, ai::Assistant::suporte, t));
-  require(valid.ok(), "ai.tool.invoked matches its schema",
-          valid.ok() ? std::string() : valid.error().message());
+  lia::fuzz::require_valid_event(lia::events::types::ai_tool_invoked,
+                                 ai::tool_invoked_data(chat, ai::Assistant::suporte, t),
+                                 "ai.tool.invoked matches its schema");
   return 0;
 }

@@ -13,9 +13,8 @@
 #include <string>
 
 #include <lia/core/clock.hpp>
-#include <lia/events/schema_registry.hpp>
 
-#include "fuzz.hpp"
+#include "events_check.hpp"
 #include "src/normalize.hpp"
 
 namespace {
@@ -40,10 +39,9 @@ lia::core::Result<ing::Batch> normalize(unsigned char pick, std::string_view bod
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  std::string_view input = lia::fuzz::as_text(data, size);
-  if (input.empty()) return 0;
-  const auto pick = static_cast<unsigned char>(input.front());
-  input.remove_prefix(1);
+  const auto in = lia::fuzz::split_choice(data, size);
+  if (!in) return 0;
+  const auto [pick, input] = *in;
 
   auto batch = normalize(pick, input);
   if (!batch) {
@@ -52,12 +50,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     require(!batch.error().message().empty(), "a refused body says why");
     return 0;
   }
-  const auto& registry = lia::events::SchemaRegistry::instance();
   for (const auto& item : batch->items) {
     require(!item.type.empty() && !item.key.empty(), "every item has a type and a key", item.type);
-    auto valid = registry.validate(item.type, 1, item.data);
-    require(valid.ok(), "every item matches its schema",
-            valid.ok() ? std::string() : item.type + ": " + valid.error().message());
+    lia::fuzz::require_valid_event(item.type, item.data, "every item matches its schema");
   }
   for (const auto& r : batch->rejected) {
     require(!r.reason.empty(), "every rejection says why");
