@@ -233,8 +233,11 @@ struct Sandbox::Impl {
         continue;
       }
       auto it = queue.begin();
-      if (it->first > Steady::now()) {
-        tick_cv.wait_until(lock, it->first);
+      // A copy: wait_until keeps reading its deadline while the lock is released, and another
+      // worker may take (and free) this job meanwhile (ASan caught that in the e2e tests).
+      const Steady::time_point due = it->first;
+      if (due > Steady::now()) {
+        tick_cv.wait_until(lock, due);
         continue;
       }
       TickJob job = std::move(it->second);
