@@ -59,15 +59,19 @@ TEST_CASE("the service answers a customer end to end on a private broker") {
   REQUIRE(migrate.wait() == 0);
 
   Process service({lia::testing::binary("lia-ai-orchestration")}, env);
-  std::smatch m;
   const std::regex ready(R"("msg":"ready","port":([0-9]+))");
+  std::string port;
   REQUIRE(wait_until(
       [&] {
+        // The match points into `out`: take the port while `out` lives (ASan caught a read
+        // of the freed copy once).
         const auto out = service.output();
-        return std::regex_search(out, m, ready);
+        std::smatch m;
+        if (std::regex_search(out, m, ready)) port = m[1].str();
+        return !port.empty();
       },
       30s));
-  const std::string base = "http://127.0.0.1:" + m[1].str();
+  const std::string base = "http://127.0.0.1:" + port;
 
   // What ai_orchestration publishes, read back from the private broker.
   std::mutex mu;
