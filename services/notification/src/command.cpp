@@ -80,9 +80,6 @@ core::Result<core::SysTime> parse_rfc3339(std::string_view s) {
                                         std::chrono::month{static_cast<unsigned>(month)},
                                         std::chrono::day{static_cast<unsigned>(day)}};
   if (!ymd.ok()) return fail();
-  // system_clock counts nanoseconds: about 1678..2262. Beyond that, the edge of time.
-  if (year >= 2262) return core::SysTime::max();
-  if (year <= 1678) return core::SysTime::min();
   std::size_t pos = 19;
   std::chrono::nanoseconds frac{0};
   if (pos < s.size() && s[pos] == '.') {
@@ -115,6 +112,10 @@ core::Result<core::SysTime> parse_rfc3339(std::string_view s) {
     return fail();
   }
   if (pos != s.size()) return fail();
+  // system_clock counts nanoseconds: about 1678..2262. Beyond that, the edge of time (once the
+  // whole text is known to be RFC 3339).
+  if (year >= 2262) return core::SysTime::max();
+  if (year <= 1678) return core::SysTime::min();
   const auto t = std::chrono::sys_days{ymd} + std::chrono::hours{hour} +
                  std::chrono::minutes{minute} + std::chrono::seconds{second} - offset;
   return core::SysTime{

@@ -218,10 +218,6 @@ core::Result<core::SysTime> parse_rfc3339(std::string_view s) {
                                         std::chrono::month{static_cast<unsigned>(mo)},
                                         std::chrono::day{static_cast<unsigned>(d)}};
   if (!ymd.ok() || h > 23 || mi > 59 || se > 60) return bad;
-  // The clock counts nanoseconds in 64 bits: about 1678..2262. A bound beyond is the edge of
-  // time (a year 0029 once overflowed it: found by scripts/fuzz).
-  if (y >= 2262) return core::SysTime::max();
-  if (y <= 1678) return core::SysTime::min();
   std::size_t pos = 19;
   std::int64_t nanos = 0;
   if (pos < s.size() && s[pos] == '.') {
@@ -251,6 +247,10 @@ core::Result<core::SysTime> parse_rfc3339(std::string_view s) {
     return bad;
   }
   if (pos != s.size()) return bad;
+  // The clock counts nanoseconds in 64 bits: about 1678..2262. A bound beyond is the edge of
+  // time (a year 0029 once overflowed it: found by scripts/fuzz).
+  if (y >= 2262) return core::SysTime::max();
+  if (y <= 1678) return core::SysTime::min();
   auto t = std::chrono::sys_days{ymd} + std::chrono::hours{h} + std::chrono::minutes{mi} +
            std::chrono::seconds{se} - offset;
   return core::SysTime{std::chrono::duration_cast<core::SysTime::duration>(

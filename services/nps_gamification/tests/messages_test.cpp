@@ -161,6 +161,7 @@ TEST_CASE("parse_rfc3339 reads UTC, fractions and offsets and refuses the rest")
   CHECK(parse_time_bound("0029-11-22T13:53:24.123-03:00").value() == core::SysTime::min());
   CHECK(parse_time_bound("9999-12-31").value() == core::SysTime::max());
   CHECK(parse_time_bound("2261-12-31").value() < core::SysTime::max());
+  CHECK_FALSE(parse_time_bound("9999-12-31T00:00:00Zjunk").ok());
 }
 
 TEST_CASE("period_bounds covers one calendar month") {
