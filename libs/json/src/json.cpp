@@ -54,8 +54,11 @@ core::Result<Document> parse(std::string_view text, std::size_t max_depth) {
         fmt::format("invalid JSON at offset {}: nesting deeper than {} levels", *at, max_depth));
   }
   Document doc;
-  doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(text.data(),
-                                                                                    text.size());
+  // Full precision: a number reads as the double nearest to it, so text written from a parsed
+  // document reads back the same (RapidJSON's default fast path can be off by an ulp or more on
+  // long numbers, and each hop through a relay would move them again).
+  doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag |
+            rapidjson::kParseFullPrecisionFlag>(text.data(), text.size());
   if (doc.HasParseError()) {
     return invalid(fmt::format("invalid JSON at offset {}: {}", doc.GetErrorOffset(),
                                rapidjson::GetParseError_En(doc.GetParseError())));

@@ -496,7 +496,9 @@ core::Error invalid(std::string message) {
 // error messages go through printable().
 core::Result<json::Document> parse_body(std::string_view body) {
   json::Document doc;
-  doc.Parse<rapidjson::kParseIterativeFlag>(body.data(), body.size());
+  // Full precision: coordinates and other numbers reach the events as the provider wrote them.
+  doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseFullPrecisionFlag>(body.data(),
+                                                                                 body.size());
   if (doc.HasParseError()) {
     return invalid(fmt::format("invalid JSON at offset {}: {}", doc.GetErrorOffset(),
                                rapidjson::GetParseError_En(doc.GetParseError())));
