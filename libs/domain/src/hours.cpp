@@ -1,5 +1,6 @@
 #include <array>
 
+#include <lia/core/text.hpp>
 #include <lia/domain/hours.hpp>
 #include <lia/domain/text.hpp>
 
@@ -57,12 +58,6 @@ std::optional<int> weekday_index(std::string_view name) {
   return std::nullopt;
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
-  while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
-  return s;
-}
-
 }  // namespace
 
 Result<int> parse_hhmm(std::string_view s) {
@@ -96,23 +91,23 @@ Result<WeekdaySet> parse_weekdays(std::string_view input) {
   const std::string folded = fold(input);
   WeekdaySet set;
   std::string_view rest = folded;
-  if (trim(rest).empty()) return bad("no weekdays given");
+  if (core::trim(rest).empty()) return bad("no weekdays given");
   while (true) {
     const auto comma = rest.find(',');
-    const std::string_view item = trim(rest.substr(0, comma));
+    const std::string_view item = core::trim(rest.substr(0, comma));
     if (item.empty()) return bad("empty weekday in list");
     // A range is "a-b" or "a a b" ("segunda a sexta"); "-feira" belongs to the day name.
     std::string_view from = item;
     std::string_view to;
     if (const auto sep = item.find(" a "); sep != std::string_view::npos) {
-      from = trim(item.substr(0, sep));
-      to = trim(item.substr(sep + 3));
+      from = core::trim(item.substr(0, sep));
+      to = core::trim(item.substr(sep + 3));
     } else {
       for (std::size_t pos = item.find('-'); pos != std::string_view::npos;
            pos = item.find('-', pos + 1)) {
         if (item.substr(pos).starts_with("-feira")) continue;
-        from = trim(item.substr(0, pos));
-        to = trim(item.substr(pos + 1));
+        from = core::trim(item.substr(0, pos));
+        to = core::trim(item.substr(pos + 1));
         break;
       }
     }

@@ -1,5 +1,6 @@
 #include <array>
 
+#include <lia/core/text.hpp>
 #include <lia/domain/phone.hpp>
 
 namespace lia::domain {
@@ -22,13 +23,6 @@ bool all_digits(std::string_view s) {
     if (c < '0' || c > '9') return false;
   }
   return true;
-}
-
-std::string_view trim(std::string_view s) {
-  auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
-  while (!s.empty() && space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && space(s.back())) s.remove_suffix(1);
-  return s;
 }
 
 // Validates DDD + subscriber (10 or 11 digits) and builds the Brazilian phone.
@@ -183,7 +177,7 @@ std::string_view to_string(JidKind k) noexcept {
 }
 
 Result<Phone> normalize_phone(std::string_view input) {
-  const std::string_view s = trim(input);
+  const std::string_view s = core::trim(input);
   if (s.empty()) return bad("empty");
   if (s.size() > kMaxInput) return bad("too long");
   if (s.find('@') != std::string_view::npos) return from_jid(s);

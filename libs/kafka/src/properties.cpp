@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <lia/core/text.hpp>
 #include <lia/kafka/kafka.hpp>
 
 #include "rd_util.hpp"
@@ -12,13 +13,6 @@ namespace {
 
 core::Error invalid(std::string what) {
   return core::Error(core::Errc::invalid_argument, std::move(what));
-}
-
-std::string_view trim(std::string_view s) {
-  const auto first = s.find_first_not_of(" \t\r");
-  if (first == std::string_view::npos) return {};
-  const auto last = s.find_last_not_of(" \t\r");
-  return s.substr(first, last - first + 1);
 }
 
 // Set by lia::kafka from other settings or fixed by its delivery guarantees.
@@ -39,17 +33,17 @@ core::Result<std::map<std::string, std::string>> parse_properties(std::string_vi
   std::size_t number = 0;
   while (!text.empty()) {
     const auto end = text.find_first_of(";\n");
-    const auto item = trim(text.substr(0, end));
+    const auto item = core::trim(text.substr(0, end));
     text = end == std::string_view::npos ? std::string_view{} : text.substr(end + 1);
     if (item.empty()) continue;
     ++number;
     const auto eq = item.find('=');
-    const auto name = trim(item.substr(0, eq));
+    const auto name = core::trim(item.substr(0, eq));
     if (eq == std::string_view::npos || name.empty()) {
       return invalid(secret ? fmt::format("item {} is not name=value", number)
                             : fmt::format("item {} ('{}') is not name=value", number, item));
     }
-    if (!out.emplace(std::string(name), std::string(trim(item.substr(eq + 1)))).second) {
+    if (!out.emplace(std::string(name), std::string(core::trim(item.substr(eq + 1)))).second) {
       return invalid(fmt::format("property '{}' is given twice", name));
     }
   }

@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include <lia/conversation/api_bodies.hpp>
+#include <lia/core/text.hpp>
 #include <lia/json/json.hpp>
 
 namespace lia::conversation {
@@ -10,12 +11,6 @@ namespace {
 
 core::Error invalid(std::string_view field, std::string_view what) {
   return {core::Errc::invalid_argument, "field '" + std::string(field) + "' " + std::string(what)};
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())) != 0) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())) != 0) s.remove_suffix(1);
-  return s;
 }
 
 // Parses a request body that must be a JSON object.
@@ -31,7 +26,7 @@ core::Result<std::string> required_text(const json::Obj& o, std::string_view key
                                         std::size_t max_bytes, bool trimmed = true) {
   auto v = o.str(key);
   if (!v) return v.error();
-  std::string_view s = trimmed ? trim(*v) : *v;
+  std::string_view s = trimmed ? core::trim(*v) : *v;
   if (s.empty()) return invalid(key, "must not be empty");
   if (s.size() > max_bytes)
     return invalid(key, "must be at most " + std::to_string(max_bytes) + " bytes");
@@ -43,7 +38,7 @@ core::Result<std::optional<std::string>> optional_text(const json::Obj& o, std::
   auto v = o.opt_str(key);
   if (!v) return v.error();
   if (!*v) return std::optional<std::string>{};
-  std::string_view s = trim(**v);
+  std::string_view s = core::trim(**v);
   if (s.empty()) return std::optional<std::string>{};
   if (s.size() > max_bytes)
     return invalid(key, "must be at most " + std::to_string(max_bytes) + " bytes");
@@ -137,7 +132,7 @@ core::Result<NewUser> parse_new_user(std::string_view body) {
     for (std::size_t i = 0; i < (*deps)->size(); ++i) {
       auto d = (*deps)->str(i);
       if (!d) return d.error();
-      auto t = trim(*d);
+      auto t = core::trim(*d);
       if (t.empty() || t.size() > 128) {
         return invalid((*deps)->element_path(i), "must be a name of 1..128 bytes");
       }
@@ -195,7 +190,7 @@ core::Result<TransferBody> parse_transfer(std::string_view body) {
 }
 
 core::Result<std::optional<std::string>> parse_resolve(std::string_view body) {
-  if (trim(body).empty()) return std::optional<std::string>{};
+  if (core::trim(body).empty()) return std::optional<std::string>{};
   auto doc = parse_object(body);
   if (!doc) return doc.error();
   auto o = json::Obj::root(*doc);
