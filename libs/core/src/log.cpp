@@ -6,6 +6,7 @@
 
 #include <lia/core/clock.hpp>
 #include <lia/core/log.hpp>
+#include <lia/core/text.hpp>
 
 namespace lia::core {
 namespace {
@@ -121,34 +122,6 @@ std::string scrub_text(std::string_view text) {
     i = end;
   }
   return out;
-}
-
-void json_escape(std::string& out, std::string_view s) {
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          out += fmt::format("\\u{:04x}", c);
-        } else {
-          out.push_back(static_cast<char>(c));
-        }
-    }
-  }
 }
 
 Logger::Logger() : Logger(Options{}) {}

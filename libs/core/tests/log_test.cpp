@@ -63,6 +63,23 @@ TEST_CASE("log lines are valid JSON and mask by default") {
   CHECK(c.lines[0].find("quero") == std::string::npos);
 }
 
+TEST_CASE("a log line stays valid UTF-8 JSON whatever bytes it is given") {
+  Captured c;
+  auto log = c.logger();
+  // A cut multi-byte character, a lone continuation byte, a surrogate and control characters.
+  log.warn("bad \xC3 \x80 \xED\xA0\x80 tab\tbell\x07 \"q\" \\",
+           {f::id("peer", "caf\xC3\xA9\xFF"), f::id("form", "\b\f\r\n")});
+  REQUIRE(c.lines.size() == 1);
+  rapidjson::Document d;
+  d.Parse<rapidjson::kParseValidateEncodingFlag>(c.lines[0].c_str());
+  REQUIRE_FALSE(d.HasParseError());
+  CHECK(std::string(d["msg"].GetString()) ==
+        "bad \xEF\xBF\xBD \xEF\xBF\xBD \xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD tab\tbell\x07 "
+        "\"q\" \\");
+  CHECK(std::string(d["peer"].GetString()) == "caf\xC3\xA9\xEF\xBF\xBD");
+  CHECK(std::string(d["form"].GetString()) == "\b\f\r\n");
+}
+
 TEST_CASE("unmask shows personal data, levels filter, context is added") {
   Captured c;
   auto log = c.logger(true, Level::warn).with({f::id("component", "outbox")});

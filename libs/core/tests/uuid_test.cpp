@@ -45,6 +45,4 @@ TEST_CASE("ManualClock moves only when told") {
   auto t0 = clock.now();
   clock.advance(std::chrono::seconds{90});
   CHECK(clock.now() - t0 == std::chrono::seconds{90});
-  CHECK(lia::core::format_rfc3339(lia::core::SysTime{std::chrono::milliseconds{1700000000123}}) ==
-        "2023-11-14T22:13:20.123Z");
 }

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <lia/core/clock.hpp>
 #include <lia/core/uuid.hpp>
 #include <lia/events/cloud_event.hpp>
 #include <lia/json/json.hpp>
@@ -14,17 +15,6 @@ constexpr std::string_view kSchemaPrefix = "lia://schemas/";
 
 core::Error invalid(const std::string& what) {
   return core::Error(core::Errc::invalid_argument, "invalid CloudEvent: " + what);
-}
-
-bool digits(std::string_view s, std::size_t pos, std::size_t n, int& out) {
-  if (pos + n > s.size()) return false;
-  int v = 0;
-  for (std::size_t i = pos; i < pos + n; ++i) {
-    if (s[i] < '0' || s[i] > '9') return false;
-    v = v * 10 + (s[i] - '0');
-  }
-  out = v;
-  return true;
 }
 
 }  // namespace
@@ -53,28 +43,7 @@ std::string source_for(std::string_view service) {
 }
 
 bool is_rfc3339(std::string_view s) {
-  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
-  if (!digits(s, 0, 4, year) || s.size() < 20 || s[4] != '-' || !digits(s, 5, 2, month) ||
-      s[7] != '-' || !digits(s, 8, 2, day) || (s[10] != 'T' && s[10] != 't') ||
-      !digits(s, 11, 2, hour) || s[13] != ':' || !digits(s, 14, 2, minute) || s[16] != ':' ||
-      !digits(s, 17, 2, second)) {
-    return false;
-  }
-  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) {
-    return false;
-  }
-  std::size_t i = 19;
-  if (s[i] == '.') {
-    const std::size_t start = ++i;
-    while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
-    if (i == start) return false;
-  }
-  if (i >= s.size()) return false;
-  if (s[i] == 'Z' || s[i] == 'z') return i + 1 == s.size();
-  if (s[i] != '+' && s[i] != '-') return false;
-  int oh = 0, om = 0;
-  return i + 6 == s.size() && digits(s, i + 1, 2, oh) && s[i + 3] == ':' &&
-         digits(s, i + 4, 2, om) && oh <= 23 && om <= 59;
+  return core::parse_rfc3339(s).has_value();
 }
 
 CloudEvent make_event(std::string_view type, int version, std::string_view source,

@@ -1,6 +1,7 @@
 #include <algorithm>
 
 #include <lia/core/log.hpp>
+#include <lia/core/text.hpp>
 #include <lia/http/message.hpp>
 
 namespace lia::http {

@@ -32,6 +32,7 @@
 
 #include <lia/core/log.hpp>
 #include <lia/core/metrics.hpp>
+#include <lia/core/text.hpp>
 #include <lia/http/server.hpp>
 
 namespace lia::http {

@@ -2,93 +2,16 @@
 #include <cmath>
 #include <cstdio>
 
+#include <lia/core/text.hpp>
 #include <lia/json/writer.hpp>
 
 namespace lia::json {
-
-namespace {
-
-constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
-
-// Length of the valid UTF-8 sequence starting at s[i], or 0 if it is invalid.
-std::size_t utf8_sequence(std::string_view s, std::size_t i) {
-  const auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[i + k]); };
-  const unsigned char c = b(0);
-  const std::size_t left = s.size() - i;
-  const auto cont = [&](std::size_t k) { return k < left && (b(k) & 0xC0) == 0x80; };
-  if (c < 0x80) return 1;
-  if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
-  if (c >= 0xE0 && c <= 0xEF) {
-    if (!cont(1) || !cont(2)) return 0;
-    if (c == 0xE0 && b(1) < 0xA0) return 0;   // overlong
-    if (c == 0xED && b(1) >= 0xA0) return 0;  // UTF-16 surrogates
-    return 3;
-  }
-  if (c >= 0xF0 && c <= 0xF4) {
-    if (!cont(1) || !cont(2) || !cont(3)) return 0;
-    if (c == 0xF0 && b(1) < 0x90) return 0;   // overlong
-    if (c == 0xF4 && b(1) >= 0x90) return 0;  // above U+10FFFF
-    return 4;
-  }
-  return 0;
-}
-
-}  // namespace
-
-void escape(std::string& out, std::string_view s) {
-  for (std::size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      switch (c) {
-        case '"':
-          out += "\\\"";
-          break;
-        case '\\':
-          out += "\\\\";
-          break;
-        case '\n':
-          out += "\\n";
-          break;
-        case '\r':
-          out += "\\r";
-          break;
-        case '\t':
-          out += "\\t";
-          break;
-        case '\b':
-          out += "\\b";
-          break;
-        case '\f':
-          out += "\\f";
-          break;
-        default:
-          if (c < 0x20) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
-            out += buf;
-          } else {
-            out.push_back(static_cast<char>(c));
-          }
-      }
-      ++i;
-      continue;
-    }
-    const std::size_t n = utf8_sequence(s, i);
-    if (n == 0) {
-      out += kReplacement;
-      ++i;
-    } else {
-      out.append(s.substr(i, n));
-      i += n;
-    }
-  }
-}
 
 std::string quote(std::string_view s) {
   std::string out;
   out.reserve(s.size() + 2);
   out.push_back('"');
-  escape(out, s);
+  core::json_escape(out, s);
   out.push_back('"');
   return out;
 }
@@ -172,7 +95,7 @@ Writer& Writer::key(std::string_view k) {
   }
   if (!first_) out_.push_back(',');
   out_.push_back('"');
-  escape(out_, k);
+  core::json_escape(out_, k);
   out_ += "\":";
   stack_.back() = Frame::object_value;
   return *this;
@@ -181,7 +104,7 @@ Writer& Writer::key(std::string_view k) {
 Writer& Writer::value(std::string_view v) {
   if (!before_value()) return *this;
   out_.push_back('"');
-  escape(out_, v);
+  core::json_escape(out_, v);
   out_.push_back('"');
   after_value();
   return *this;

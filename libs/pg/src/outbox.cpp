@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <lia/core/log.hpp>
+#include <lia/core/text.hpp>
 #include <lia/pg/batch.hpp>
 #include <lia/pg/outbox.hpp>
 

@@ -1,3 +1,4 @@
+#include <lia/core/clock.hpp>
 #include <lia/events/names.hpp>
 #include <lia/json/json.hpp>
 #include <lia/json/writer.hpp>
@@ -11,17 +12,6 @@ using core::Error;
 
 Error bad(std::string message) {
   return Error(Errc::invalid_argument, std::move(message), false);
-}
-
-// Reads `n` digits at s[pos..]; -1 if they are not all digits.
-int digits(std::string_view s, std::size_t pos, std::size_t n) {
-  if (pos + n > s.size()) return -1;
-  int v = 0;
-  for (std::size_t i = pos; i < pos + n; ++i) {
-    if (s[i] < '0' || s[i] > '9') return -1;
-    v = v * 10 + (s[i] - '0');
-  }
-  return v;
 }
 
 std::optional<std::string> opt(const core::Result<std::optional<std::string_view>>& v) {
@@ -62,64 +52,8 @@ std::string_view to_string(CommandKind k) noexcept {
 }
 
 core::Result<core::SysTime> parse_rfc3339(std::string_view s) {
-  const auto fail = [&] {
-    return bad("invalid RFC 3339 time '" + std::string(s.substr(0, 64)) + "'");
-  };
-  // YYYY-MM-DDTHH:MM:SS
-  if (s.size() < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') ||
-      s[13] != ':' || s[16] != ':') {
-    return fail();
-  }
-  const int year = digits(s, 0, 4), month = digits(s, 5, 2), day = digits(s, 8, 2);
-  const int hour = digits(s, 11, 2), minute = digits(s, 14, 2), second = digits(s, 17, 2);
-  if (year < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 ||
-      minute > 59 || second < 0 || second > 60) {
-    return fail();
-  }
-  const std::chrono::year_month_day ymd{std::chrono::year{year},
-                                        std::chrono::month{static_cast<unsigned>(month)},
-                                        std::chrono::day{static_cast<unsigned>(day)}};
-  if (!ymd.ok()) return fail();
-  std::size_t pos = 19;
-  std::chrono::nanoseconds frac{0};
-  if (pos < s.size() && s[pos] == '.') {
-    ++pos;
-    std::int64_t ns = 0;
-    int n = 0;
-    while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
-      if (n < 9) {
-        ns = ns * 10 + (s[pos] - '0');
-        ++n;
-      }
-      ++pos;
-    }
-    if (n == 0) return fail();
-    for (int i = n; i < 9; ++i) ns *= 10;
-    frac = std::chrono::nanoseconds{ns};
-  }
-  std::chrono::minutes offset{0};
-  if (pos < s.size() && (s[pos] == 'Z' || s[pos] == 'z')) {
-    ++pos;
-  } else if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
-    const int oh = digits(s, pos + 1, 2), om = digits(s, pos + 4, 2);
-    if (oh < 0 || om < 0 || pos + 3 >= s.size() || s[pos + 3] != ':' || oh > 23 || om > 59) {
-      return fail();
-    }
-    offset = std::chrono::minutes{oh * 60 + om};
-    if (s[pos] == '-') offset = -offset;
-    pos += 6;
-  } else {
-    return fail();
-  }
-  if (pos != s.size()) return fail();
-  // system_clock counts nanoseconds: about 1678..2262. Beyond that, the edge of time (once the
-  // whole text is known to be RFC 3339).
-  if (year >= 2262) return core::SysTime::max();
-  if (year <= 1678) return core::SysTime::min();
-  const auto t = std::chrono::sys_days{ymd} + std::chrono::hours{hour} +
-                 std::chrono::minutes{minute} + std::chrono::seconds{second} - offset;
-  return core::SysTime{
-      std::chrono::duration_cast<core::SysTime::duration>(t.time_since_epoch() + frac)};
+  if (auto t = core::parse_rfc3339(s)) return *t;
+  return bad("invalid RFC 3339 time '" + std::string(s.substr(0, 64)) + "'");
 }
 
 core::Result<SendCommand> parse_command(const events::CloudEvent& event) {

@@ -1,6 +1,7 @@
 #include <charconv>
 #include <cstdio>
 
+#include <lia/core/clock.hpp>
 #include <lia/core/uuid.hpp>
 #include <lia/json/json.hpp>
 #include <lia/json/writer.hpp>
@@ -205,56 +206,9 @@ std::string thank_you_text(domain::NpsCategory category) {
 }
 
 core::Result<core::SysTime> parse_rfc3339(std::string_view s) {
-  const Error bad(Errc::invalid_argument,
-                  "not an RFC 3339 date-time: '" + std::string(s.substr(0, 64)) + "'");
-  int y = 0, mo = 0, d = 0, h = 0, mi = 0, se = 0;
-  if (!digits(s, 0, 4, y) || s.size() < 20 || s[4] != '-' || !digits(s, 5, 2, mo) || s[7] != '-' ||
-      !digits(s, 8, 2, d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
-      !digits(s, 11, 2, h) || s[13] != ':' || !digits(s, 14, 2, mi) || s[16] != ':' ||
-      !digits(s, 17, 2, se)) {
-    return bad;
-  }
-  const std::chrono::year_month_day ymd{std::chrono::year{y},
-                                        std::chrono::month{static_cast<unsigned>(mo)},
-                                        std::chrono::day{static_cast<unsigned>(d)}};
-  if (!ymd.ok() || h > 23 || mi > 59 || se > 60) return bad;
-  std::size_t pos = 19;
-  std::int64_t nanos = 0;
-  if (pos < s.size() && s[pos] == '.') {
-    ++pos;
-    std::size_t n = 0;
-    while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
-      if (n < 9) nanos = nanos * 10 + (s[pos] - '0');
-      ++n;
-      ++pos;
-    }
-    if (n == 0) return bad;
-    for (std::size_t i = n; i < 9; ++i) nanos *= 10;
-  }
-  std::chrono::minutes offset{0};
-  if (pos < s.size() && (s[pos] == 'Z' || s[pos] == 'z')) {
-    ++pos;
-  } else if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
-    int oh = 0, om = 0;
-    if (!digits(s, pos + 1, 2, oh) || pos + 3 >= s.size() || s[pos + 3] != ':' ||
-        !digits(s, pos + 4, 2, om) || oh > 23 || om > 59) {
-      return bad;
-    }
-    offset = std::chrono::minutes{oh * 60 + om};
-    if (s[pos] == '-') offset = -offset;
-    pos += 6;
-  } else {
-    return bad;
-  }
-  if (pos != s.size()) return bad;
-  // The clock counts nanoseconds in 64 bits: about 1678..2262. A bound beyond is the edge of
-  // time (a year 0029 once overflowed it: found by scripts/fuzz).
-  if (y >= 2262) return core::SysTime::max();
-  if (y <= 1678) return core::SysTime::min();
-  auto t = std::chrono::sys_days{ymd} + std::chrono::hours{h} + std::chrono::minutes{mi} +
-           std::chrono::seconds{se} - offset;
-  return core::SysTime{std::chrono::duration_cast<core::SysTime::duration>(
-      t.time_since_epoch() + std::chrono::nanoseconds{nanos})};
+  if (auto t = core::parse_rfc3339(s, core::DateTimeSeparator::t_or_space)) return *t;
+  return Error(Errc::invalid_argument,
+               "not an RFC 3339 date-time: '" + std::string(s.substr(0, 64)) + "'");
 }
 
 core::Result<core::SysTime> parse_time_bound(std::string_view text) {

@@ -3,7 +3,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace lia::core {
 
@@ -42,5 +44,16 @@ class ManualClock final : public Clock {
 
 // RFC 3339 in UTC with milliseconds: 2026-11-22T12:53:24.123Z
 std::string format_rfc3339(SysTime t);
+
+// Which character may stand between the date and the time: 'T' (or 't'), which is all the
+// Internet profile allows, or also a space, which RFC 3339 (5.6, note) lets applications take.
+enum class DateTimeSeparator { t_only, t_or_space };
+
+// An RFC 3339 date-time ("2026-11-22T12:53:24Z", fractions to any length, "+hh:mm" offsets),
+// or nothing if the whole text is not one: a real calendar date, hour <= 23, second <= 60.
+// The clock counts nanoseconds in 64 bits (about 1678 to 2262); a valid time beyond that is
+// the edge of time (SysTime::min or max), never an overflow.
+std::optional<SysTime> parse_rfc3339(std::string_view text,
+                                     DateTimeSeparator separator = DateTimeSeparator::t_only);
 
 }  // namespace lia::core

@@ -119,7 +119,4 @@ class Logger {
 const Logger& log();
 void set_log(Logger logger);
 
-// Appends s to out as the inside of a JSON string (quotes not included).
-void json_escape(std::string& out, std::string_view s);
-
 }  // namespace lia::core

@@ -1,6 +1,7 @@
 #pragma once
 // Small text helpers shared by the libraries and services.
 
+#include <string>
 #include <string_view>
 
 namespace lia::core {
@@ -12,5 +13,10 @@ constexpr std::string_view trim(std::string_view s) noexcept {
   if (first == std::string_view::npos) return {};
   return s.substr(first, s.find_last_not_of(kSpace) - first + 1);
 }
+
+// Appends `s` to `out` as the inside of a JSON string (no quotes): quotes, backslashes and
+// control characters escaped, and each byte that is not part of valid UTF-8 replaced by
+// U+FFFD, so the result is always valid JSON and valid UTF-8.
+void json_escape(std::string& out, std::string_view s);
 
 }  // namespace lia::core

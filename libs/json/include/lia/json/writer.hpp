@@ -26,9 +26,7 @@
 
 namespace lia::json {
 
-// Appends s to out as a JSON string body (no quotes), replacing invalid UTF-8 by U+FFFD.
-void escape(std::string& out, std::string_view s);
-// s as a quoted JSON string.
+// s as a quoted JSON string (escaped by core::json_escape: invalid UTF-8 becomes U+FFFD).
 std::string quote(std::string_view s);
 
 class Writer {
