@@ -168,6 +168,8 @@ class RdConsumer final : public Consumer {
   void track(bool assign, bool cooperative, const rd_kafka_topic_partition_list_t* list);
   void warn_throttled(int code, std::string_view what, std::string_view detail);
   TopicMetrics& metrics_for(const std::string& topic);
+  // Sets the lag and parked-partition gauges, at most once a second; `closed`: to zero.
+  void report_progress(bool closed = false);
 
   const ConsumerConfig config_;
   const Handler handler_;
@@ -197,6 +199,9 @@ class RdConsumer final : public Consumer {
   std::map<int, Clock::time_point> last_warn_at_;
   core::Histogram* batch_sizes_ = nullptr;
   core::Counter* batch_fallbacks_ = nullptr;
+  std::map<std::string, core::Gauge*> lag_;  // per subscribed topic
+  core::Gauge* parked_partitions_ = nullptr;
+  Clock::time_point reported_at_{};
 };
 
 core::Status RdConsumer::init() {
@@ -306,6 +311,7 @@ void RdConsumer::run() {
                    {core::f::id("component", "kafka"), core::f::id("group", config_.group_id)});
   while (!stop_.load()) {
     resume_due();
+    report_progress();
     rd_kafka_message_t* m =
         rd_kafka_consumer_poll(rk_, static_cast<int>(config_.poll_timeout.count()));
     if (m == nullptr) continue;
@@ -465,6 +471,7 @@ void RdConsumer::finish() {
     parked_.clear();
   }
   rd_kafka_destroy(rk);
+  report_progress(true);  // a closed member owns nothing
   core::log().info(
       "kafka consumer closed",
       {core::f::id("component", "kafka"), core::f::id("group", config_.group_id),
@@ -816,6 +823,58 @@ TopicMetrics& RdConsumer::metrics_for(const std::string& topic) {
       &reg.counter("lia_kafka_handler_failures_total", "Failed handler calls (each try)", labels),
       &reg.histogram("lia_kafka_handler_seconds", "Time spent in one handler call", labels)};
   return metrics_.emplace(topic, m).first->second;
+}
+
+void RdConsumer::report_progress(bool closed) {
+  const auto now = Clock::now();
+  if (!closed && now - reported_at_ < std::chrono::seconds{1}) return;
+  reported_at_ = now;
+  if (parked_partitions_ == nullptr) {
+    auto& reg = core::metrics();
+    parked_partitions_ = &reg.gauge(
+        "lia_kafka_parked_partitions",
+        "Partitions of this member waiting to retry a record it could neither handle nor "
+        "dead-letter",
+        {{"group", config_.group_id}});
+    for (const auto& topic : config_.topics) {
+      lag_[topic] = &reg.gauge("lia_kafka_consumer_lag",
+                               "Records in this member's partitions not handled yet: the high "
+                               "watermark of the last fetch minus the position",
+                               {{"topic", topic}, {"group", config_.group_id}});
+    }
+  }
+  std::vector<TopicPartition> owned;
+  std::map<TopicPartition, std::int64_t> parked_at;
+  if (!closed) {
+    std::lock_guard lock(mu_);
+    owned = assignment_;
+    for (const auto& [tp, p] : parked_) parked_at[tp] = p.offset;
+  }
+  std::map<std::string, std::int64_t> lag;
+  if (!owned.empty()) {
+    // Both come from the client's own state, without asking the broker: the position is one
+    // past the last record handed to the handlers (none after a seek, until the next one), the
+    // high watermark is the one the last fetch response carried. A parked partition stands at
+    // the record it waits on.
+    auto list = make_list(owned);
+    if (rd_kafka_position(rk_, list.get()) != RD_KAFKA_RESP_ERR_NO_ERROR) list.reset();
+    for (int i = 0; list && i < list->cnt; ++i) {
+      const auto& e = list->elems[i];
+      const auto parked = parked_at.find(TopicPartition{e.topic, e.partition});
+      const std::int64_t position = parked != parked_at.end() ? parked->second : e.offset;
+      std::int64_t low = 0;
+      std::int64_t high = 0;
+      if (position < 0 ||
+          rd_kafka_get_watermark_offsets(rk_, e.topic, e.partition, &low, &high) !=
+              RD_KAFKA_RESP_ERR_NO_ERROR ||
+          high < 0) {
+        continue;  // nothing read since the partition came, or no fetch answered yet
+      }
+      lag[e.topic] += std::max<std::int64_t>(0, high - position);
+    }
+  }
+  for (auto& [topic, gauge] : lag_) gauge->set(static_cast<double>(lag[topic]));
+  parked_partitions_->set(static_cast<double>(parked_at.size()));
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <lia/core/metrics.hpp>
 #include <lia/kafka/kafka.hpp>
 #include <lia/testing/testing.hpp>
 
@@ -217,8 +218,16 @@ TEST_CASE(
   consumer->start();
   // Several park-and-retry rounds pass while the other partition is fully handled.
   REQUIRE(wait_until([&] { return poison_calls.load() >= 5 && ok.size() >= 3; }, seconds{20}));
+  // /metrics shows it: one parked partition, and its two records (the poison message and
+  // good-2) not handled yet.
+  auto& lag =
+      core::metrics().gauge("lia_kafka_consumer_lag", "", {{"topic", topic}, {"group", group}});
+  auto& parked = core::metrics().gauge("lia_kafka_parked_partitions", "", {{"group", group}});
+  CHECK(wait_until([&] { return parked.value() == 1 && lag.value() == 2; }, seconds{10}));
   const auto handled = ok.messages();
   consumer->close();
+  CHECK(parked.value() == 0);  // a closed member owns nothing
+  CHECK(lag.value() == 0);
   std::set<std::string> values;
   for (const auto& m : ok.messages()) values.insert(m.value);
   CHECK(values == std::set<std::string>{"good-0", "other-0", "other-1"});  // good-2 waits, in order
@@ -233,11 +242,38 @@ TEST_CASE(
   auto b = make_consumer(test::consumer_config(topic, group), collect_into(next));
   b->start();
   REQUIRE(wait_until([&] { return next.size() >= 2; }, seconds{20}));
+  CHECK(wait_until([&] { return parked.value() == 0 && lag.value() == 0; }, seconds{10}));
   b->close();
   const auto again = next.messages();
   REQUIRE(again.size() == 2);
   CHECK(again[0].value == "poison");
   CHECK(again[1].value == "good-2");
+}
+
+TEST_CASE("the lag gauge counts the records a busy consumer has not reached yet") {
+  const auto topic = unique_name("kafka_lag");
+  const auto group = unique_name("g");
+  auto producer = test::make_producer();
+  std::vector<Record> records;
+  records.reserve(12);
+  for (int i = 0; i < 12; ++i) records.push_back({topic, "", std::to_string(i), {}, 0});
+  test::produce_all(*producer, records);
+  auto& lag =
+      core::metrics().gauge("lia_kafka_consumer_lag", "", {{"topic", topic}, {"group", group}});
+  std::atomic<double> seen_while_busy{0};
+  auto consumer = make_consumer(test::consumer_config(topic, group), [&](const Message&) {
+    std::this_thread::sleep_for(std::chrono::milliseconds{250});
+    seen_while_busy = std::max(seen_while_busy.load(), lag.value());
+    return core::ok();
+  });
+  consumer->start();
+  REQUIRE(wait_until([&] { return consumer->handled() == 12; }, seconds{20}));
+  // Reported between records, about once a second: with 3 s of work, some report came while
+  // records were still waiting, and never more than were produced.
+  CHECK(seen_while_busy.load() >= 1);
+  CHECK(seen_while_busy.load() <= 12);
+  CHECK(wait_until([&] { return lag.value() == 0; }, seconds{10}));
+  consumer->close();
 }
 
 TEST_CASE("pause stops delivery also across a rebalance and resume restarts it") {
