@@ -168,7 +168,9 @@ class RdConsumer final : public Consumer {
   void track(bool assign, bool cooperative, const rd_kafka_topic_partition_list_t* list);
   void warn_throttled(int code, std::string_view what, std::string_view detail);
   TopicMetrics& metrics_for(const std::string& topic);
-  // Sets the lag and parked-partition gauges, at most once a second; `closed`: to zero.
+  // Brings this member's share of the lag and parked-partition gauges up to date, at most
+  // once a second; `closed`: takes its share out. Several members of one group may run in
+  // one process, so each adds the change since its last report instead of setting the value.
   void report_progress(bool closed = false);
 
   const ConsumerConfig config_;
@@ -201,7 +203,12 @@ class RdConsumer final : public Consumer {
   core::Counter* batch_fallbacks_ = nullptr;
   std::map<std::string, core::Gauge*> lag_;  // per subscribed topic
   core::Gauge* parked_partitions_ = nullptr;
+  std::map<std::string, std::int64_t> reported_lag_;  // this member's share, per topic
+  std::int64_t reported_parked_ = 0;
   Clock::time_point reported_at_{};
+  // The next record to handle, per partition: one past the last one handled, or where a seek
+  // (rewind, park) put the partition. librdkafka's own position forgets itself on a seek.
+  std::map<TopicPartition, std::int64_t> next_offset_;
 };
 
 core::Status RdConsumer::init() {
@@ -471,7 +478,7 @@ void RdConsumer::finish() {
     parked_.clear();
   }
   rd_kafka_destroy(rk);
-  report_progress(true);  // a closed member owns nothing
+  report_progress(true);  // a closed member owns nothing: its share leaves the gauges
   core::log().info(
       "kafka consumer closed",
       {core::f::id("component", "kafka"), core::f::id("group", config_.group_id),
@@ -565,6 +572,7 @@ core::Status RdConsumer::call_handler(const Message& msg) {
 }
 
 void RdConsumer::store(const Message& msg) {
+  next_offset_[TopicPartition{msg.topic, msg.partition}] = msg.offset + 1;
   auto list = make_list({{msg.topic, msg.partition}}, msg.offset + 1);
   auto err = rd_kafka_offsets_store(rk_, list.get());
   if (err == RD_KAFKA_RESP_ERR_NO_ERROR) err = list->elems[0].err;
@@ -595,6 +603,7 @@ void RdConsumer::park(const Message& msg, int attempts) {
 }
 
 void RdConsumer::seek(const TopicPartition& tp, std::int64_t offset) {
+  next_offset_[tp] = offset;
   auto list = make_list({tp}, offset);
   rd_kafka_error_t* error = rd_kafka_seek_partitions(rk_, list.get(), 5000);
   rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
@@ -714,6 +723,7 @@ void RdConsumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
       rd_kafka_resume_partitions(rk, partitions);
     }
     self->track(true, cooperative, partitions);
+    for (const auto& tp : to_vector(partitions)) self->next_offset_.erase(tp);
     self->joined_.store(true);
     core::log().log(
         core::Level::info, "kafka partitions assigned",
@@ -731,7 +741,10 @@ void RdConsumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
     if (rd_kafka_assignment_lost(rk) == 0) self->commit_sync("revoke");
     apply(false, partitions);
     std::lock_guard lock(self->mu_);
-    for (const auto& tp : to_vector(partitions)) self->parked_.erase(tp);
+    for (const auto& tp : to_vector(partitions)) {
+      self->parked_.erase(tp);
+      self->next_offset_.erase(tp);
+    }
     self->track(false, cooperative, partitions);
     core::log().log(
         core::Level::info, "kafka partitions revoked",
@@ -833,13 +846,14 @@ void RdConsumer::report_progress(bool closed) {
     auto& reg = core::metrics();
     parked_partitions_ = &reg.gauge(
         "lia_kafka_parked_partitions",
-        "Partitions of this member waiting to retry a record it could neither handle nor "
-        "dead-letter",
+        "Partitions of the group's members in this process waiting to retry a record they could "
+        "neither handle nor dead-letter",
         {{"group", config_.group_id}});
     for (const auto& topic : config_.topics) {
       lag_[topic] = &reg.gauge("lia_kafka_consumer_lag",
-                               "Records in this member's partitions not handled yet: the high "
-                               "watermark of the last fetch minus the position",
+                               "Records in the partitions of the group's members in this process "
+                               "not handled yet: the high watermark of the last fetch minus the "
+                               "next record to handle",
                                {{"topic", topic}, {"group", config_.group_id}});
     }
   }
@@ -852,29 +866,36 @@ void RdConsumer::report_progress(bool closed) {
   }
   std::map<std::string, std::int64_t> lag;
   if (!owned.empty()) {
-    // Both come from the client's own state, without asking the broker: the position is one
-    // past the last record handed to the handlers (none after a seek, until the next one), the
-    // high watermark is the one the last fetch response carried. A parked partition stands at
-    // the record it waits on.
+    // From the client's own state, without asking the broker: the high watermark is the one
+    // the last fetch response carried. A parked partition stands at the record it waits on;
+    // one this member has not handled or moved yet, at librdkafka's position (if it has one).
     auto list = make_list(owned);
     if (rd_kafka_position(rk_, list.get()) != RD_KAFKA_RESP_ERR_NO_ERROR) list.reset();
     for (int i = 0; list && i < list->cnt; ++i) {
       const auto& e = list->elems[i];
-      const auto parked = parked_at.find(TopicPartition{e.topic, e.partition});
-      const std::int64_t position = parked != parked_at.end() ? parked->second : e.offset;
+      const TopicPartition tp{e.topic, e.partition};
+      std::int64_t position = e.err == RD_KAFKA_RESP_ERR_NO_ERROR ? e.offset : -1;
+      if (auto it = next_offset_.find(tp); it != next_offset_.end()) position = it->second;
+      if (auto it = parked_at.find(tp); it != parked_at.end()) position = it->second;
       std::int64_t low = 0;
       std::int64_t high = 0;
       if (position < 0 ||
           rd_kafka_get_watermark_offsets(rk_, e.topic, e.partition, &low, &high) !=
               RD_KAFKA_RESP_ERR_NO_ERROR ||
           high < 0) {
-        continue;  // nothing read since the partition came, or no fetch answered yet
+        continue;  // nothing known of it yet
       }
       lag[e.topic] += std::max<std::int64_t>(0, high - position);
     }
   }
-  for (auto& [topic, gauge] : lag_) gauge->set(static_cast<double>(lag[topic]));
-  parked_partitions_->set(static_cast<double>(parked_at.size()));
+  for (auto& [topic, gauge] : lag_) {
+    auto& mine = reported_lag_[topic];
+    gauge->add(static_cast<double>(lag[topic] - mine));
+    mine = lag[topic];
+  }
+  const auto parked = static_cast<std::int64_t>(parked_at.size());
+  parked_partitions_->add(static_cast<double>(parked - reported_parked_));
+  reported_parked_ = parked;
 }
 
 }  // namespace

@@ -308,6 +308,9 @@ void OutboxRelay::run() {
         log.error("outbox relay: the Kafka producer hit a fatal error and must be recreated",
                   {f::str("error", fatal->message())});
       }
+      // Kafka refusing leaves the database reachable: the age of what waits keeps growing on
+      // the gauge (the alert LiaOutboxBehind watches it), not frozen at the last success.
+      if (conn->healthy()) impl_->update_lag(*conn);
       failed(n.error(), "outbox batch failed, will retry");
       continue;
     }

@@ -119,6 +119,26 @@ TEST_CASE("the relay marks nothing that Kafka did not acknowledge", "[relay]") {
   }
 }
 
+TEST_CASE("while Kafka refuses, the lag gauge shows the age of what waits", "[relay]") {
+  TempSchema s("pgrelay");
+  migrate(s);
+  enqueue_n(s, "t.v1", 3, 1);
+  REQUIRE(scalar(*s.pool, "WITH u AS (UPDATE " + s.q() +
+                              ".outbox SET created_at = now() - interval '2 minutes' "
+                              "RETURNING 1) SELECT count(*) FROM u") == 3);
+  auto producer = std::make_shared<FakeProducer>();
+  producer->fail = true;
+  pg::OutboxRelay relay(s.pool, producer, s.name,
+                        {.batch_size = 10, .retry_backoff = 20ms, .max_backoff = 100ms});
+  auto& lag = core::metrics().gauge("lia_outbox_lag_seconds", "", {{"schema", s.name}});
+  relay.start();
+  // Every batch fails, yet the gauge follows the oldest row (2 minutes), not the last success.
+  CHECK(testing::wait_until([&] { return lag.value() >= 110; }, 10s));
+  CHECK(relay.published() == 0);
+  CHECK(unpublished(s) == 3);
+  relay.stop();
+}
+
 TEST_CASE("the running relay wakes on this process's commits, without a NOTIFY, and keeps rows",
           "[relay]") {
   TempSchema s("pgrelay");
