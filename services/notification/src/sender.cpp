@@ -90,7 +90,19 @@ CommandHandler::CommandHandler(std::shared_ptr<OutboundStore> store,
       limiter_(std::move(limiter)),
       dead_letter_(std::move(dead_letter)),
       options_(std::move(options)),
-      clock_(clock) {}
+      clock_(clock) {
+  // Every outcome exists from the start at 0: rate() and increase() see a pod's first failure
+  // as an increase from 0 (the alert LiaSendsFailing) instead of a new series' first sample.
+  for (const Provider p : {Provider::meta, Provider::evolution}) {
+    for (const std::string_view outcome :
+         {kSent, kFailed, kDeadLettered, std::string_view("expired"),
+          std::string_view("duplicate")}) {
+      core::metrics().counter(
+          "lia_notification_sends_total", "Send commands by provider and outcome",
+          {{"provider", std::string(to_string(p))}, {"outcome", std::string(outcome)}});
+    }
+  }
+}
 
 bool CommandHandler::expired(const SendCommand& cmd) const {
   return cmd.not_after && clock_.now() > *cmd.not_after;

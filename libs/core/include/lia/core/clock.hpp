@@ -51,8 +51,8 @@ enum class DateTimeSeparator { t_only, t_or_space };
 
 // An RFC 3339 date-time ("2026-11-22T12:53:24Z", fractions to any length, "+hh:mm" offsets),
 // or nothing if the whole text is not one: a real calendar date, hour <= 23, second <= 60.
-// The clock counts nanoseconds in 64 bits (about 1678 to 2262); a valid time beyond that is
-// the edge of time (SysTime::min or max), never an overflow.
+// The clock counts nanoseconds in 64 bits (about 1678 to 2262): a valid time in a year up to
+// 1678 or from 2262 on is the edge of time (SysTime::min or max), never an overflow.
 std::optional<SysTime> parse_rfc3339(std::string_view text,
                                      DateTimeSeparator separator = DateTimeSeparator::t_only);
 

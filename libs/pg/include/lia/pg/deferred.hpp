@@ -15,7 +15,8 @@ struct OutboxMessage {
   std::string topic;
   std::string key;
   std::string payload;
-  std::vector<std::pair<std::string, std::string>> headers;  // stored as a jsonb object
+  // Stored as a jsonb object; bytes that are not UTF-8 (which jsonb refuses) become U+FFFD.
+  std::vector<std::pair<std::string, std::string>> headers;
 };
 
 struct InboxClaim {
