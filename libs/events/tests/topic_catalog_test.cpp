@@ -104,7 +104,8 @@ TEST_CASE("topic constants and the architecture's topics are in the catalog") {
   REQUIRE(inbound != nullptr);
   CHECK(inbound->key == "chat");
   CHECK(inbound->producers == std::vector<std::string>{"ingestion"});
-  CHECK(inbound->consumers == std::vector<std::string>{"conversation"});
+  // ingestion's audit consumer (optional, LIA_INGESTION_AUDIT_CONSUMER) reads what it wrote.
+  CHECK(inbound->consumers == std::vector<std::string>{"conversation", "ingestion"});
   CHECK(inbound->cleanup == events::Cleanup::remove);
 
   for (std::string_view compacted : {tp::contacts, tp::users}) {
@@ -126,6 +127,9 @@ TEST_CASE("lookups by event type and service") {
   std::set<std::string> produced;
   for (const auto* p : catalog().produced_by("ingestion")) produced.insert(p->name);
   CHECK(produced == std::set<std::string>{"whatsapp.inbound.v1", "whatsapp.status.v1"});
+  std::set<std::string> audited;
+  for (const auto* c : catalog().consumed_by("ingestion")) audited.insert(c->name);
+  CHECK(audited == produced);
 
   std::set<std::string> consumed;
   for (const auto* c : catalog().consumed_by("notification")) consumed.insert(c->name);
