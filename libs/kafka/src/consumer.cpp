@@ -201,10 +201,17 @@ class RdConsumer final : public Consumer {
   std::map<int, Clock::time_point> last_warn_at_;
   core::Histogram* batch_sizes_ = nullptr;
   core::Counter* batch_fallbacks_ = nullptr;
-  std::map<std::string, core::Gauge*> lag_;  // per subscribed topic
-  core::Gauge* parked_partitions_ = nullptr;
-  std::map<std::string, std::int64_t> reported_lag_;  // this member's share, per topic
-  std::int64_t reported_parked_ = 0;
+  // A gauge this member has a share in, and the share it last added.
+  struct Share {
+    core::Gauge* gauge = nullptr;
+    std::int64_t reported = 0;
+    void update(std::int64_t now) {
+      gauge->add(static_cast<double>(now - reported));
+      reported = now;
+    }
+  };
+  std::map<std::string, Share> lag_;  // per subscribed topic
+  Share parked_partitions_;
   Clock::time_point reported_at_{};
   // The next record to handle, per partition: one past the last one handled, or where a seek
   // (rewind, park) put the partition. librdkafka's own position forgets itself on a seek.
@@ -842,19 +849,20 @@ void RdConsumer::report_progress(bool closed) {
   const auto now = Clock::now();
   if (!closed && now - reported_at_ < std::chrono::seconds{1}) return;
   reported_at_ = now;
-  if (parked_partitions_ == nullptr) {
+  if (parked_partitions_.gauge == nullptr) {
     auto& reg = core::metrics();
-    parked_partitions_ = &reg.gauge(
+    parked_partitions_.gauge = &reg.gauge(
         "lia_kafka_parked_partitions",
         "Partitions of the group's members in this process waiting to retry a record they could "
         "neither handle nor dead-letter",
         {{"group", config_.group_id}});
     for (const auto& topic : config_.topics) {
-      lag_[topic] = &reg.gauge("lia_kafka_consumer_lag",
-                               "Records in the partitions of the group's members in this process "
-                               "not handled yet: the high watermark of the last fetch minus the "
-                               "next record to handle",
-                               {{"topic", topic}, {"group", config_.group_id}});
+      lag_[topic].gauge =
+          &reg.gauge("lia_kafka_consumer_lag",
+                     "Records in the partitions of the group's members in this process "
+                     "not handled yet: the high watermark of the last fetch minus the "
+                     "next record to handle",
+                     {{"topic", topic}, {"group", config_.group_id}});
     }
   }
   std::vector<TopicPartition> owned;
@@ -888,14 +896,8 @@ void RdConsumer::report_progress(bool closed) {
       lag[e.topic] += std::max<std::int64_t>(0, high - position);
     }
   }
-  for (auto& [topic, gauge] : lag_) {
-    auto& mine = reported_lag_[topic];
-    gauge->add(static_cast<double>(lag[topic] - mine));
-    mine = lag[topic];
-  }
-  const auto parked = static_cast<std::int64_t>(parked_at.size());
-  parked_partitions_->add(static_cast<double>(parked - reported_parked_));
-  reported_parked_ = parked;
+  for (auto& [topic, share] : lag_) share.update(lag[topic]);
+  parked_partitions_.update(static_cast<std::int64_t>(parked_at.size()));
 }
 
 }  // namespace

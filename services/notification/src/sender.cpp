@@ -25,11 +25,14 @@ using Steady = std::chrono::steady_clock;
 // from notification.commands.v1.dlq and gets a fresh round of tries.
 constexpr const char* kReplayHeader = "lia.dlq.origin.topic";
 
+core::Counter& sends(Provider p, std::string_view outcome) {
+  return core::metrics().counter(
+      "lia_notification_sends_total", "Send commands by provider and outcome",
+      {{"provider", std::string(to_string(p))}, {"outcome", std::string(outcome)}});
+}
+
 void count_send(Provider p, std::string_view outcome) {
-  core::metrics()
-      .counter("lia_notification_sends_total", "Send commands by provider and outcome",
-               {{"provider", std::string(to_string(p))}, {"outcome", std::string(outcome)}})
-      .inc();
+  sends(p, outcome).inc();
 }
 
 void count_attempt(Provider p, Verdict v, double seconds) {
@@ -97,9 +100,7 @@ CommandHandler::CommandHandler(std::shared_ptr<OutboundStore> store,
     for (const std::string_view outcome :
          {kSent, kFailed, kDeadLettered, std::string_view("expired"),
           std::string_view("duplicate")}) {
-      core::metrics().counter(
-          "lia_notification_sends_total", "Send commands by provider and outcome",
-          {{"provider", std::string(to_string(p))}, {"outcome", std::string(outcome)}});
+      sends(p, outcome);
     }
   }
 }
