@@ -92,13 +92,17 @@ Stack::~Stack() {
 }
 
 core::Result<std::unique_ptr<Stack>> Stack::start(StackOptions options) {
-  if (options.work_dir.empty()) {
-    options.work_dir = fmt::format("/tmp/lia-stack-{}", random_token(4));
-  }
   std::error_code ec;
+  const bool own_work_dir = options.work_dir.empty();
+  if (own_work_dir) {
+    fs::path tmp = fs::temp_directory_path(ec);  // $TMPDIR, else /tmp
+    if (ec) tmp = "/tmp";
+    options.work_dir = (tmp / fmt::format("lia-stack-{}", random_token(4))).string();
+  }
   fs::create_directories(options.work_dir + "/logs", ec);
   if (ec) return core::Error(core::Errc::invalid_argument, "cannot create " + options.work_dir);
   std::unique_ptr<Stack> s(new Stack(std::move(options)));
+  s->own_work_dir_ = own_work_dir;
   auto& o = s->options_;
   // Settings given in the stack's environment win over generated ones (the demo honours
   // LIA_* overrides this way).
@@ -314,6 +318,10 @@ void Stack::stop() {
   if (own_database_) {
     (void)admin_exec(options_.pg_admin_url,
                      "DROP DATABASE IF EXISTS " + options_.database + " WITH (FORCE)");
+  }
+  if (own_work_dir_ && !keep_work_dir_) {
+    std::error_code ec;
+    fs::remove_all(options_.work_dir, ec);
   }
 }
 

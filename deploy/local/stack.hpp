@@ -48,7 +48,8 @@ struct StackOptions {
   std::string pg_admin_url;     // a role that may CREATE DATABASE
   std::string database;         // empty: a new database lia_stack_<random>, dropped by stop()
   std::string kafka_bootstrap;  // empty: start a lia-dev-broker of our own
-  std::string work_dir;         // logs and state; empty: a new folder under /tmp
+  std::string work_dir;         // logs and state; empty: a new folder in the temp directory,
+                                // removed by stop() unless keep_work_dir()
   // Fixed ports, service -> port; a missing service gets an ephemeral one.
   std::map<std::string, std::uint16_t> ports;
   // Extra environment for every process (e.g. LIA_META_GRAPH_URL to send elsewhere).
@@ -79,8 +80,10 @@ class Stack {
   // restart() returns once it is ready again (its consumers back in their groups).
   void kill(const std::string& service, int sig);
   core::Status restart(const std::string& service);
-  // Stops everything it started (SIGTERM, then SIGKILL) and drops its own database.
+  // Stops everything it started (SIGTERM, then SIGKILL), drops its own database and removes
+  // its own work folder (unless keep_work_dir() was called: a failed test keeps the logs).
   void stop();
+  void keep_work_dir() { keep_work_dir_ = true; }
 
   // Posts a Meta webhook body signed with the stack's app secret. Returns the HTTP status.
   core::Result<int> post_meta(const std::string& body, bool sign = true);
@@ -110,6 +113,8 @@ class Stack {
   std::string kafka_bootstrap_;
   std::string pg_url_;
   bool own_database_ = false;
+  bool own_work_dir_ = false;
+  bool keep_work_dir_ = false;
   std::unique_ptr<testing::Process> broker_;
   std::map<std::string, std::unique_ptr<testing::Process>> procs_;
   std::map<std::string, std::uint16_t> ports_;

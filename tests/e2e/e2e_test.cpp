@@ -3,6 +3,7 @@
 // webhook delivered five times, ticks out of order, forged signatures, a flaky provider, a
 // provider that always fails, a service killed mid-traffic.
 
+#include <filesystem>
 #include <set>
 #include <thread>
 
@@ -266,6 +267,12 @@ TEST_CASE("duplicates, ticks out of order and forged webhooks have no extra effe
   std::this_thread::sleep_for(3s);
   CHECK(suite.tap->snapshot().size() == events_before);
   CHECK(suite.sends_to("5531987650005") == 0);
+
+  // The stack's own work folder goes with it, unless the case failed (the logs stay).
+  const std::string work_dir = stack.work_dir();
+  REQUIRE(std::filesystem::exists(work_dir + "/logs/ingestion.log"));
+  suite.stop();
+  CHECK(std::filesystem::exists(work_dir) == case_failed());
 }
 
 TEST_CASE("a flaky provider gives one send, a dead provider a dead letter and an ERROR") {

@@ -1,10 +1,36 @@
+// The listener below needs Catch2 v2's reporter interfaces.
+#define CATCH_CONFIG_EXTERNAL_INTERFACES
 #include "support.hpp"
+
+#include <exception>
+#include <iostream>
 
 #include <fmt/format.h>
 
 #include <lia/testing/testing.hpp>
 
 namespace lia::e2e {
+namespace {
+
+// Whether an assertion of the running test case failed: a failed case keeps its stack's
+// logs (CHECK failures do not unwind, so the destructor cannot tell by itself).
+bool g_case_failed = false;
+
+struct FailureListener : Catch::TestEventListenerBase {
+  using TestEventListenerBase::TestEventListenerBase;
+  void testCaseStarting(const Catch::TestCaseInfo& info) override {
+    TestEventListenerBase::testCaseStarting(info);
+    g_case_failed = false;
+  }
+  bool assertionEnded(const Catch::AssertionStats& stats) override {
+    if (!stats.assertionResult.isOk()) g_case_failed = true;
+    return TestEventListenerBase::assertionEnded(stats);
+  }
+};
+
+CATCH_REGISTER_LISTENER(FailureListener)
+
+}  // namespace
 
 std::int64_t now_s() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -24,9 +50,23 @@ Suite::Suite(local::StackOptions options) {
   tap = std::move(t).value();
 }
 
+bool case_failed() {
+  return g_case_failed || std::uncaught_exceptions() > 0;
+}
+
 Suite::~Suite() {
+  stop();
+}
+
+void Suite::stop() {
   tap.reset();
-  if (stack) stack->stop();
+  if (!stack || stopped_) return;
+  stopped_ = true;
+  if (case_failed()) {
+    stack->keep_work_dir();
+    std::cerr << "the suite's logs are kept in " << stack->work_dir() << "/logs\n";
+  }
+  stack->stop();
 }
 
 std::size_t Suite::count(const std::string& type, const std::string& field,

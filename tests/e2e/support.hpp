@@ -19,7 +19,9 @@ struct Suite {
   std::unique_ptr<local::EventTap> tap;
 
   explicit Suite(local::StackOptions options = {});
-  ~Suite();
+  ~Suite();  // stop()
+  // Stops the stack; its work folder (the logs) is removed unless the test case failed.
+  void stop();
 
   // Events of `type` whose data field `field` equals `value` (any, when field is empty).
   std::size_t count(const std::string& type, const std::string& field = {},
@@ -33,8 +35,13 @@ struct Suite {
   // Sandbox sends to one recipient.
   std::size_t sends_to(const std::string& to);
   std::string timeline() const;
+
+ private:
+  bool stopped_ = false;
 };
 
 std::int64_t now_s();
+// Whether an assertion of the running test case has failed (or one is unwinding).
+bool case_failed();
 
 }  // namespace lia::e2e
