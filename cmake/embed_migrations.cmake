@@ -1,6 +1,7 @@
 # Run at build time: turns <DIR>/NNNN_name.up.sql + NNNN_name.down.sql into a C++ source
 # defining `std::vector<lia::pg::Migration> <FUNCTION>()` in namespace <NAMESPACE>.
-# Arguments: DIR, OUT, NAMESPACE, FUNCTION.
+# Arguments: DIR, OUT, NAMESPACE, FUNCTION; FILES (the folder's file names, for the build's
+# bookkeeping only: the folder is read again here).
 file(GLOB ups RELATIVE "${DIR}" "${DIR}/*.up.sql")
 list(SORT ups)
 set(body "")

@@ -38,11 +38,17 @@ function(lia_embed_migrations target)
     set(ARG_FUNCTION migrations)
   endif()
   file(GLOB sql CONFIGURE_DEPENDS "${ARG_DIR}/*.sql")
+  # The file names go on the command line: a removed or renamed migration changes it, so
+  # the build embeds again (a shorter DEPENDS list alone would not rerun the command).
+  file(GLOB names RELATIVE "${ARG_DIR}" "${ARG_DIR}/*.sql")
+  list(SORT names)
+  string(JOIN "," names "${names}")
   set(out "${CMAKE_CURRENT_BINARY_DIR}/${target}_migrations.cpp")
   add_custom_command(
     OUTPUT "${out}"
     COMMAND ${CMAKE_COMMAND} -DDIR=${ARG_DIR} -DOUT=${out} -DNAMESPACE=${ARG_NAMESPACE}
-            -DFUNCTION=${ARG_FUNCTION} -P ${PROJECT_SOURCE_DIR}/cmake/embed_migrations.cmake
+            -DFUNCTION=${ARG_FUNCTION} -DFILES=${names}
+            -P ${PROJECT_SOURCE_DIR}/cmake/embed_migrations.cmake
     DEPENDS ${sql} ${PROJECT_SOURCE_DIR}/cmake/embed_migrations.cmake
     COMMENT "Embedding migrations of ${ARG_DIR}")
   target_sources(${target} PRIVATE "${out}")
