@@ -125,10 +125,18 @@ int main(int argc, char** argv) {
       (void)client.request(req);
     }
     const auto deadline = Clock::now() + 60s;
-    while (Clock::now() < deadline) {
+    bool answered = false;
+    while (!answered && Clock::now() < deadline) {
       auto s = stack.sandbox_sends();
-      if (s && s->size() >= 20) break;
-      std::this_thread::sleep_for(200ms);
+      answered = s && s->size() >= 20;
+      if (!answered) std::this_thread::sleep_for(200ms);
+    }
+    if (!answered) {
+      stack.keep_work_dir();
+      std::cerr << "bench: the suite did not answer the 20 warm-up messages within 60 s; its logs "
+                   "are in "
+                << stack.work_dir() << "/logs\n";
+      return 3;
     }
     (void)stack.call("sandbox", "DELETE", "/sandbox/sends");
   }
@@ -237,6 +245,12 @@ int main(int argc, char** argv) {
           ? static_cast<double>(after.context_switches - before.context_switches) / window_sends
           : 0.0,
       window_sends, post_seconds);
+  const bool complete = latencies.size() == static_cast<std::size_t>(total);
+  if (!complete) {
+    stack.keep_work_dir();
+    std::cerr << "bench: not every message was answered; the suite's logs are in "
+              << stack.work_dir() << "/logs\n";
+  }
   stack.stop();
-  return latencies.size() == static_cast<std::size_t>(total) ? 0 : 3;
+  return complete ? 0 : 3;
 }

@@ -394,14 +394,43 @@ TEST_CASE("prompt templates are seeded for every assistant") {
   }
 }
 
+namespace {
+
+// A value outside a column's enumeration is refused (SQLSTATE 23514), whether the column
+// holds a CHECK constraint (migrations 1-3) or is a domain (4).
+void expect_enumerations_enforced(Db& db) {
+  const std::string conv = db.schema + ".conversations";
+  REQUIRE(db.pool
+              ->exec("INSERT INTO " + conv +
+                     " (conversation_id, contact_id, provider, instance, chat_id) VALUES "
+                     "(gen_random_uuid(), gen_random_uuid(), 'meta', 'i', 'c')")
+              .ok());
+  for (const char* set : {"status = 'closed'", "mode = 'robot'", "assistant_type = 'vendas'",
+                          "sentiment = 'angry'", "urgency = 'low'"}) {
+    auto bad = db.pool->exec("UPDATE " + conv + " SET " + set);
+    INFO(set);
+    REQUIRE_FALSE(bad.ok());
+    CHECK(lia::pg::sqlstate(bad.error()) == "23514");
+  }
+  REQUIRE(db.pool->exec("DELETE FROM " + conv).ok());
+}
+
+}  // namespace
+
 TEST_CASE("migrations go down and up again") {
   Db db;
+  expect_enumerations_enforced(db);
   lia::pg::Migrator m(db.pool, db.schema, "ai_orchestration", migrations());
+  auto back = m.down(3);
+  REQUIRE(back.ok());
+  CHECK(*back == 1);
+  expect_enumerations_enforced(db);
   auto down = m.down(0);
   REQUIRE(down.ok());
   CHECK(*down == 3);
   auto up = m.up();
   REQUIRE(up.ok());
-  CHECK(*up == 3);
+  CHECK(*up == 4);
   CHECK(db.count("prompt_templates") == 7);
+  expect_enumerations_enforced(db);
 }

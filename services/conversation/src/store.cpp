@@ -156,7 +156,7 @@ Sql::Sql(const std::string& schema) : schema_(schema) {
       "content, kind, media, location, route, from_me, is_private, whatsapp_message_id, "
       "whatsapp_status, status_updated_at, send_by, command_id, reply_to_message_id, sent_at) "
       "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12::jsonb, $13, $14, $15, "
-      "$16, $17, CASE WHEN $17::text IS NULL THEN NULL ELSE now() END, $18, $19, $20, $21) "
+      "$16, $17::text, CASE WHEN $17::text IS NULL THEN NULL ELSE now() END, $18, $19, $20, $21) "
       "ON CONFLICT DO NOTHING RETURNING id";
   view_by_id = "SELECT " + view_columns() + " FROM " + conv + " c JOIN " + t("contacts") +
                " k ON k.id = c.contact_id WHERE c.id = $1::uuid";

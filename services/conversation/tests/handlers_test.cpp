@@ -513,3 +513,41 @@ TEST_CASE("a message written on the business phone is stored as the agent's and 
   CHECK(stored[1].data["direction"] == "outbound");
   CHECK_FALSE(stored[1].data.HasMember("route"));
 }
+
+TEST_CASE("the enumerated columns refuse other values, as domains and after going back down") {
+  World w;
+  const auto p = phone();
+  w.apply(topics::whatsapp_inbound,
+          event(types::whatsapp_message_received, received(p, "IN-" + p, "oi")));
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"contacts", "document_type = 'RG'"},     {"conversations", "provider = 'telegram'"},
+      {"conversations", "status = 'closed'"},   {"conversations", "mode = 'robot'"},
+      {"messages", "direction = 'sideways'"},   {"messages", "role = 'bot'"},
+      {"messages", "author = 'robot'"},         {"messages", "route = 'nowhere'"},
+      {"messages", "whatsapp_status = 'SEEN'"},
+  };
+  auto expect_refused = [&] {
+    for (const auto& [table, set] : bad) {
+      auto r = w.pool().exec("UPDATE " + w.t(table) + " SET " + set);
+      INFO(table << ": " << set);
+      REQUIRE_FALSE(r.ok());
+      CHECK(pg::sqlstate(r.error()) == "23514");
+    }
+    auto r = w.pool().exec("INSERT INTO " + w.t("pending_statuses") +
+                           " (instance, whatsapp_message_id, status) VALUES ('i', 'w', 'SEEN')");
+    REQUIRE_FALSE(r.ok());
+    CHECK(pg::sqlstate(r.error()) == "23514");
+  };
+  expect_refused();
+  // Down to the CHECK constraints (with rows in the tables) and up again.
+  pg::Migrator m(w.pool_ptr(), w.schema(), "conversation", migrations());
+  auto down = m.down(3);
+  REQUIRE(down.ok());
+  CHECK(*down == 1);
+  expect_refused();
+  auto up = m.up();
+  REQUIRE(up.ok());
+  CHECK(*up == 1);
+  expect_refused();
+  CHECK(column(w, "messages", "direction", message_of(w, "IN-" + p)) == "inbound");
+}

@@ -3,6 +3,8 @@
 
 #include <lia/events/names.hpp>
 #include <lia/json/json.hpp>
+#include <lia/notification/app.hpp>
+#include <lia/pg/migrate.hpp>
 #include <lia/pg/outbox_relay.hpp>
 #include <lia/testing/testing.hpp>
 
@@ -463,4 +465,37 @@ TEST_CASE("delivery ticks move the outbound row forward only") {
   auto row = fx.row(other);
   CHECK(row->delivery_status == "ERROR");
   CHECK(row->delivery_error == "undeliverable");
+}
+
+TEST_CASE(
+    "outbound_messages' enumerated columns refuse other values, as domains and after going "
+    "back down") {
+  Fixture fx;
+  const auto id = new_id();
+  require_ok(fx.handler->handle(fx.command(events::types::notification_send_text,
+                                           Fixture::text_data(id, "meta", kTo, "Olá!"))));
+  const std::string table = fx.schema + ".outbound_messages";
+  auto expect_refused = [&] {
+    for (const char* set : {"command_type = 'send_audio'", "provider = 'telegram'",
+                            "priority = 'urgent'", "status = 'lost'", "delivery_status = 'SEEN'",
+                            "status = 'sent', provider_message_id = NULL"}) {
+      auto r = fx.pool->exec("UPDATE " + table + " SET " + set);
+      INFO(set);
+      REQUIRE_FALSE(r.ok());
+      CHECK(pg::sqlstate(r.error()) == "23514");
+    }
+  };
+  expect_refused();
+  pg::Migrator m(fx.pool, fx.schema, "notification", migrations());
+  auto down = m.down(3);
+  REQUIRE(down.ok());
+  CHECK(*down == 1);
+  expect_refused();
+  auto up = m.up();
+  REQUIRE(up.ok());
+  CHECK(*up == 1);
+  expect_refused();
+  auto row = fx.row(id);
+  REQUIRE(row);
+  CHECK(row->status == "sent");
 }
