@@ -103,6 +103,15 @@ core::Result<std::unique_ptr<Stack>> Stack::start(StackOptions options) {
   if (ec) return core::Error(core::Errc::invalid_argument, "cannot create " + options.work_dir);
   std::unique_ptr<Stack> s(new Stack(std::move(options)));
   s->own_work_dir_ = own_work_dir;
+  // A start that fails keeps the logs its error points to (declared after `s`, so this runs
+  // before `s` stops what it started).
+  struct KeepLogsUnlessStarted {
+    Stack* stack = nullptr;
+    bool started = false;
+    ~KeepLogsUnlessStarted() {
+      if (!started) stack->keep_work_dir();
+    }
+  } keep_logs{s.get()};
   auto& o = s->options_;
   // Settings given in the stack's environment win over generated ones (the demo honours
   // LIA_* overrides this way).
@@ -131,7 +140,9 @@ core::Result<std::unique_ptr<Stack>> Stack::start(StackOptions options) {
                                  "--topics", topics},
         std::map<std::string, std::string>{}, o.work_dir + "/logs/broker.log");
     if (!testing::wait_until([&] { return fs::exists(bs_file) || !s->broker_->running(); }, 20s)) {
-      return core::Error(core::Errc::unavailable, "the development broker did not start");
+      return core::Error(
+          core::Errc::unavailable,
+          "the development broker did not start; its log: " + o.work_dir + "/logs/broker.log");
     }
     std::ifstream in(bs_file);
     std::getline(in, s->kafka_bootstrap_);
@@ -180,6 +191,7 @@ core::Result<std::unique_ptr<Stack>> Stack::start(StackOptions options) {
   for (const auto& svc : service_names()) {
     if (auto st = s->wait_serving(svc); !st.ok()) return st.error();
   }
+  keep_logs.started = true;
   return s;
 }
 

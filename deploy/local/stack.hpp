@@ -49,7 +49,7 @@ struct StackOptions {
   std::string database;         // empty: a new database lia_stack_<random>, dropped by stop()
   std::string kafka_bootstrap;  // empty: start a lia-dev-broker of our own
   std::string work_dir;         // logs and state; empty: a new folder in the temp directory,
-                                // removed by stop() unless keep_work_dir()
+                                // removed by stop() unless keep_work_dir() or start() failed
   // Fixed ports, service -> port; a missing service gets an ephemeral one.
   std::map<std::string, std::uint16_t> ports;
   // Extra environment for every process (e.g. LIA_META_GRAPH_URL to send elsewhere).

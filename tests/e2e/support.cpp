@@ -46,7 +46,11 @@ Suite::Suite(local::StackOptions options) {
   if (!s) FAIL("the suite did not start: " << s.error().describe());
   stack = std::move(s).value();
   auto t = local::EventTap::start(stack->kafka_bootstrap());
-  if (!t) FAIL("the event tap did not start: " << t.error().describe());
+  if (!t) {
+    stack->keep_work_dir();  // the Suite is not made, so only the stack's own destructor runs
+    FAIL("the event tap did not start: " << t.error().describe() << "; the suite's logs are in "
+                                         << stack->work_dir() << "/logs");
+  }
   tap = std::move(t).value();
 }
 

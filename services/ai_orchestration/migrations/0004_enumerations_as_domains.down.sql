@@ -17,7 +17,9 @@ ALTER TABLE recent_messages
   ADD CONSTRAINT recent_messages_author_check
     CHECK (author IN ('customer', 'ai', 'agent', 'system'));
 ALTER TABLE conversation_threads
+  DROP CONSTRAINT conversation_threads_check,
   ALTER COLUMN closed_reason TYPE text,
+  ADD CONSTRAINT conversation_threads_check CHECK ((closed_at IS NULL) = (closed_reason IS NULL)),
   ADD CONSTRAINT conversation_threads_closed_reason_check
     CHECK (closed_reason IN ('rotation', 'conversation_ended'));
 DROP DOMAIN conversation_status, conversation_mode, assistant_type, sentiment_label,

@@ -2,8 +2,14 @@
 -- domains over text. PostgreSQL reads a table's CHECK constraints back from their stored text
 -- on every INSERT and UPDATE; a domain's constraint is loaded once per session. Clients still
 -- see and send text, and a bad value is still refused (SQLSTATE 23514, naming the domain).
--- Order: the domains without constraints first, so the type change is a relabel (no table
--- rewrite, indexes kept); then the constraints, checked against the rows.
+--
+-- Quick on big tables and safe while the previous version still runs: the domains get their
+-- constraints after the type change, so the change is a relabel (no table rewrite, indexes
+-- kept), and NOT VALID, so nothing scans the tables under the ALTER TABLE's exclusive lock
+-- (the rows were checked by the CHECK constraints replaced here; new values are checked).
+-- conversation_threads' two-column CHECK names closed_reason, so it is added back NOT VALID
+-- too (PostgreSQL would otherwise re-check every row); `ALTER TABLE … VALIDATE CONSTRAINT`
+-- does not block writes and may be run at any time.
 CREATE DOMAIN conversation_status AS text;
 CREATE DOMAIN conversation_mode AS text;
 CREATE DOMAIN assistant_type AS text;
@@ -31,22 +37,25 @@ ALTER TABLE recent_messages
   ALTER COLUMN author TYPE message_author;
 ALTER TABLE conversation_threads
   DROP CONSTRAINT conversation_threads_closed_reason_check,
-  ALTER COLUMN closed_reason TYPE thread_closed_reason;
+  DROP CONSTRAINT conversation_threads_check,
+  ALTER COLUMN closed_reason TYPE thread_closed_reason,
+  ADD CONSTRAINT conversation_threads_check
+    CHECK ((closed_at IS NULL) = (closed_reason IS NULL)) NOT VALID;
 
 ALTER DOMAIN conversation_status ADD CONSTRAINT conversation_status_check
-  CHECK (VALUE IN ('active', 'transferred', 'resolved'));
+  CHECK (VALUE IN ('active', 'transferred', 'resolved')) NOT VALID;
 ALTER DOMAIN conversation_mode ADD CONSTRAINT conversation_mode_check
-  CHECK (VALUE IN ('ai', 'human', 'hybrid'));
+  CHECK (VALUE IN ('ai', 'human', 'hybrid')) NOT VALID;
 ALTER DOMAIN assistant_type ADD CONSTRAINT assistant_type_check
   CHECK (VALUE IN ('apresentacao', 'comercial', 'suporte', 'financeiro', 'cancelamento',
-                   'ouvidoria', 'cobranca'));
+                   'ouvidoria', 'cobranca')) NOT VALID;
 ALTER DOMAIN sentiment_label ADD CONSTRAINT sentiment_label_check
-  CHECK (VALUE IN ('positive', 'neutral', 'negative'));
+  CHECK (VALUE IN ('positive', 'neutral', 'negative')) NOT VALID;
 ALTER DOMAIN urgency_level ADD CONSTRAINT urgency_level_check
-  CHECK (VALUE IN ('normal', 'high', 'urgent'));
+  CHECK (VALUE IN ('normal', 'high', 'urgent')) NOT VALID;
 ALTER DOMAIN message_direction ADD CONSTRAINT message_direction_check
-  CHECK (VALUE IN ('inbound', 'outbound'));
+  CHECK (VALUE IN ('inbound', 'outbound')) NOT VALID;
 ALTER DOMAIN message_author ADD CONSTRAINT message_author_check
-  CHECK (VALUE IN ('customer', 'ai', 'agent', 'system'));
+  CHECK (VALUE IN ('customer', 'ai', 'agent', 'system')) NOT VALID;
 ALTER DOMAIN thread_closed_reason ADD CONSTRAINT thread_closed_reason_check
-  CHECK (VALUE IN ('rotation', 'conversation_ended'));
+  CHECK (VALUE IN ('rotation', 'conversation_ended')) NOT VALID;

@@ -1,6 +1,7 @@
 // The consumer of conversation.events.v1 against the real PostgreSQL: crafted events in,
 // read model and outbox out.
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
 #include <lia/core/uuid.hpp>
 #include <lia/pg/tx.hpp>
@@ -400,19 +401,39 @@ namespace {
 // holds a CHECK constraint (migrations 1-3) or is a domain (4).
 void expect_enumerations_enforced(Db& db) {
   const std::string conv = db.schema + ".conversations";
-  REQUIRE(db.pool
-              ->exec("INSERT INTO " + conv +
-                     " (conversation_id, contact_id, provider, instance, chat_id) VALUES "
-                     "(gen_random_uuid(), gen_random_uuid(), 'meta', 'i', 'c')")
-              .ok());
-  for (const char* set : {"status = 'closed'", "mode = 'robot'", "assistant_type = 'vendas'",
-                          "sentiment = 'angry'", "urgency = 'low'"}) {
-    auto bad = db.pool->exec("UPDATE " + conv + " SET " + set);
-    INFO(set);
-    REQUIRE_FALSE(bad.ok());
-    CHECK(lia::pg::sqlstate(bad.error()) == "23514");
+  const std::string id = "0190e0a4-7b2c-7def-8123-0123456789ab";
+  for (const std::string& sql :
+       {fmt::format("INSERT INTO {} (conversation_id, contact_id, provider, instance, chat_id) "
+                    "VALUES ('{}', gen_random_uuid(), 'meta', 'i', 'c')",
+                    conv, id),
+        fmt::format("INSERT INTO {}.recent_messages (message_id, conversation_id, seq, direction, "
+                    "author, kind, sent_at) VALUES (gen_random_uuid(), '{}', 1, 'inbound', "
+                    "'customer', 'text', now())",
+                    db.schema, id),
+        fmt::format("INSERT INTO {}.conversation_threads (id, conversation_id, thread_id) VALUES "
+                    "(gen_random_uuid(), '{}', 't')",
+                    db.schema, id)}) {
+    INFO(sql);
+    REQUIRE(db.pool->exec(sql).ok());
   }
-  REQUIRE(db.pool->exec("DELETE FROM " + conv).ok());
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"conversations", "status = 'closed'"},
+      {"conversations", "mode = 'robot'"},
+      {"conversations", "assistant_type = 'vendas'"},
+      {"conversations", "sentiment = 'angry'"},
+      {"conversations", "urgency = 'low'"},
+      {"recent_messages", "direction = 'sideways'"},
+      {"recent_messages", "author = 'robot'"},
+      {"conversation_threads", "closed_at = now(), closed_reason = 'boredom'"},
+      {"conversation_threads", "closed_reason = 'rotation'"},  // closed_at stays NULL
+  };
+  for (const auto& [table, set] : bad) {
+    auto r = db.pool->exec(fmt::format("UPDATE {}.{} SET {}", db.schema, table, set));
+    INFO(table << ": " << set);
+    REQUIRE_FALSE(r.ok());
+    CHECK(lia::pg::sqlstate(r.error()) == "23514");
+  }
+  REQUIRE(db.pool->exec("DELETE FROM " + conv).ok());  // cascades
 }
 
 }  // namespace

@@ -13,16 +13,9 @@ ALTER TABLE messages
   ALTER COLUMN role TYPE text,
   ALTER COLUMN author TYPE text,
   ALTER COLUMN route TYPE text,
-  ALTER COLUMN whatsapp_status TYPE text,
   ADD CONSTRAINT messages_direction_check CHECK (direction IN ('inbound', 'outbound')),
   ADD CONSTRAINT messages_role_check CHECK (role IN ('user', 'assistant', 'system')),
   ADD CONSTRAINT messages_author_check CHECK (author IN ('customer', 'ai', 'agent', 'system')),
-  ADD CONSTRAINT messages_route_check CHECK (route IN ('ai', 'human', 'hybrid', 'survey', 'none')),
-  ADD CONSTRAINT messages_whatsapp_status_check
-    CHECK (whatsapp_status IN ('PENDING', 'SERVER_ACK', 'DELIVERY_ACK', 'READ', 'ERROR'));
-ALTER TABLE pending_statuses
-  ALTER COLUMN status TYPE text,
-  ADD CONSTRAINT pending_statuses_status_check
-    CHECK (status IN ('PENDING', 'SERVER_ACK', 'DELIVERY_ACK', 'READ', 'ERROR'));
+  ADD CONSTRAINT messages_route_check CHECK (route IN ('ai', 'human', 'hybrid', 'survey', 'none'));
 DROP DOMAIN provider_name, conversation_status, conversation_mode, message_direction,
-  message_role, message_author, message_route, whatsapp_status, document_type;
+  message_role, message_author, message_route, document_type;
