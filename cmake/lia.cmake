@@ -40,9 +40,9 @@ function(lia_embed_migrations target)
   file(GLOB sql CONFIGURE_DEPENDS "${ARG_DIR}/*.sql")
   # The file names go on the command line: a removed or renamed migration changes it, so
   # the build embeds again (a shorter DEPENDS list alone would not rerun the command).
-  file(GLOB names RELATIVE "${ARG_DIR}" "${ARG_DIR}/*.sql")
+  list(TRANSFORM sql REPLACE "^.*/" "" OUTPUT_VARIABLE names)
   list(SORT names)
-  string(JOIN "," names "${names}")
+  list(JOIN names "," names)
   set(out "${CMAKE_CURRENT_BINARY_DIR}/${target}_migrations.cpp")
   add_custom_command(
     OUTPUT "${out}"

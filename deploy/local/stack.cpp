@@ -103,15 +103,7 @@ core::Result<std::unique_ptr<Stack>> Stack::start(StackOptions options) {
   if (ec) return core::Error(core::Errc::invalid_argument, "cannot create " + options.work_dir);
   std::unique_ptr<Stack> s(new Stack(std::move(options)));
   s->own_work_dir_ = own_work_dir;
-  // A start that fails keeps the logs its error points to (declared after `s`, so this runs
-  // before `s` stops what it started).
-  struct KeepLogsUnlessStarted {
-    Stack* stack = nullptr;
-    bool started = false;
-    ~KeepLogsUnlessStarted() {
-      if (!started) stack->keep_work_dir();
-    }
-  } keep_logs{s.get()};
+  s->keep_work_dir_ = true;  // until it has started: a failed start keeps the logs it names
   auto& o = s->options_;
   // Settings given in the stack's environment win over generated ones (the demo honours
   // LIA_* overrides this way).
@@ -191,7 +183,7 @@ core::Result<std::unique_ptr<Stack>> Stack::start(StackOptions options) {
   for (const auto& svc : service_names()) {
     if (auto st = s->wait_serving(svc); !st.ok()) return st.error();
   }
-  keep_logs.started = true;
+  s->keep_work_dir_ = false;
   return s;
 }
 
