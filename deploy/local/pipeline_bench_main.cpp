@@ -4,11 +4,18 @@
 // latency of a message is from its webhook POST to the sandbox receiving the reply.
 //
 //   lia-bench-pipeline --bin-dir DIR --rate 500 --seconds 20 [--chats 2000] [--threads 8]
+//                      [--top N]
 //   (PostgreSQL from LIA_PG_URL, an admin role; the broker is started by the bench)
+//
+// Besides throughput and latency it prints where the CPU went (per process, per reply) and,
+// when the cluster loads pg_stat_statements (scripts/dev-stack's does), how many statements
+// each reply cost PostgreSQL, by schema; --top N lists the N most frequent statements.
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -20,6 +27,7 @@
 #include <unistd.h>
 
 #include <lia/json/json.hpp>
+#include <lia/pg/pool.hpp>
 #include <lia/provider_sandbox/sandbox.hpp>
 
 #include "stack.hpp"
@@ -77,6 +85,146 @@ MachineCounters read_machine_counters() {
   return c;
 }
 
+// CPU time (user and system, every thread) a process has used so far; 0 if it is gone.
+double process_cpu_seconds(int pid) {
+  if (pid <= 0) return 0;
+  std::ifstream in(fmt::format("/proc/{}/stat", pid));
+  std::string stat;
+  if (!std::getline(in, stat)) return 0;
+  // The command, in parentheses, may hold spaces: count fields from the last ')'. utime and
+  // stime are the 14th and 15th fields; the 3rd (state) is the first after it.
+  const auto close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream fields(stat.substr(close + 1));
+  std::string skipped;
+  for (int i = 3; i < 14; ++i) fields >> skipped;
+  double utime = 0;
+  double stime = 0;
+  fields >> utime >> stime;
+  return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// CPU time so far of each process the bench started or talks to. PostgreSQL counts every
+// `postgres` process on the machine (the cluster is shared; its other databases sit idle).
+std::map<std::string, double> cpu_by_process(const lia::local::Stack& stack) {
+  std::map<std::string, double> cpu;
+  for (const auto& service : lia::local::service_names()) {
+    cpu[service] = process_cpu_seconds(stack.pid(service));
+  }
+  cpu["provider sandbox"] = process_cpu_seconds(stack.pid("sandbox"));
+  cpu["dev broker"] = process_cpu_seconds(stack.pid("broker"));
+  cpu["load generator"] = process_cpu_seconds(getpid());
+  double postgres = 0;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || !std::all_of(name.begin(), name.end(), ::isdigit)) continue;
+    std::ifstream comm(entry.path() / "comm");
+    std::string command;
+    if (std::getline(comm, command) && command == "postgres") {
+      postgres += process_cpu_seconds(std::stoi(name));
+    }
+  }
+  cpu["PostgreSQL"] = postgres;
+  return cpu;
+}
+
+// "PostgreSQL 2.06 ms, conversation 0.74 ms, ... (together 5.1 ms)": each process's CPU in
+// the window per reply, largest first. The kernel keeps per-process time more finely than
+// /proc/stat's machine-wide ticks, so the sum may pass the machine's figure by a few per cent.
+std::string cpu_shares(const std::map<std::string, double>& before,
+                       const std::map<std::string, double>& after, double replies) {
+  std::vector<std::pair<double, std::string>> shares;
+  double together = 0;
+  for (const auto& [name, seconds] : after) {
+    const auto it = before.find(name);
+    const double used = seconds - (it == before.end() ? 0.0 : it->second);
+    together += used;
+    shares.emplace_back(used, name);
+  }
+  std::sort(shares.rbegin(), shares.rend());
+  std::string out;
+  for (const auto& [used, name] : shares) {
+    out += fmt::format("{}{} {:.2f} ms", out.empty() ? "" : ", ", name, used * 1000.0 / replies);
+  }
+  return out + fmt::format(" (together {:.2f} ms)", together * 1000.0 / replies);
+}
+
+// Statement counts of the stack's database, from pg_stat_statements.
+class StatementCounts {
+ public:
+  explicit StatementCounts(const std::string& url) {
+    auto pool = lia::pg::Pool::create({.url = url, .size = 1});
+    if (!pool) {
+      unavailable_ = pool.error().describe();
+      return;
+    }
+    pool_ = std::move(*pool);
+    if (auto r = pool_->exec("CREATE EXTENSION IF NOT EXISTS pg_stat_statements"); !r) {
+      unavailable_ = r.error().message();
+    } else if (auto loaded = pool_->exec("SELECT count(*) FROM pg_stat_statements"); !loaded) {
+      unavailable_ =
+          "pg_stat_statements is not loaded by this cluster (scripts/dev-stack "
+          "loads it from its next start)";
+    }
+  }
+
+  void reset() {
+    if (!unavailable_.empty()) return;
+    if (auto r = pool_->exec(
+            "SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database WHERE datname = "
+            "current_database()), 0)");
+        !r) {
+      unavailable_ = r.error().message();
+    }
+  }
+
+  // Statements per reply by the schema they name (advisory locks name none).
+  std::string per_reply(double replies, int top) const {
+    if (!unavailable_.empty())
+      return "pipeline: PostgreSQL statements: unknown (" + unavailable_ + ")\n";
+    const std::string mine =
+        "FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = "
+        "current_database()) AND query NOT LIKE '%pg_stat_statements%' ";
+    auto by_schema = pool_->exec(
+        "SELECT coalesce(substring(query from "
+        "'\"?(conversation|ai|notification|engagement|collections|ingestion)\"?\\.'), 'no "
+        "schema'), "
+        "sum(calls)::bigint " +
+        mine + "GROUP BY 1 ORDER BY 2 DESC");
+    if (!by_schema) return "pipeline: PostgreSQL statements: " + by_schema.error().message() + "\n";
+    std::int64_t total = 0;
+    std::string parts;
+    for (const auto& row : *by_schema) {
+      const auto calls = row.get<std::int64_t>(1);
+      total += calls;
+      if (static_cast<double>(calls) / replies < 0.05) continue;  // the idle services' pollers
+      parts += fmt::format("{}{} {:.1f}", parts.empty() ? "" : ", ", row.get<std::string>(0),
+                           static_cast<double>(calls) / replies);
+    }
+    std::string out = fmt::format(
+        "pipeline: PostgreSQL statements per reply, every service, posting and draining: {:.1f} "
+        "({})\n",
+        static_cast<double>(total) / replies, parts);
+    if (top <= 0) return out;
+    auto rows = pool_->exec(
+        "SELECT calls, mean_exec_time, left(regexp_replace(query, '\\s+', ' ', 'g'), 120) " + mine +
+            "ORDER BY calls DESC LIMIT $1",
+        top);
+    if (!rows) return out + "pipeline: " + rows.error().message() + "\n";
+    for (const auto& row : *rows) {
+      out += fmt::format("  {:6.2f} per reply, {:5.0f} µs each: {}\n",
+                         static_cast<double>(row.get<std::int64_t>(0)) / replies,
+                         row.get<double>(1) * 1000.0, row.get<std::string>(2));
+    }
+    return out;
+  }
+
+ private:
+  std::shared_ptr<lia::pg::Pool> pool_;
+  std::string unavailable_;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -85,10 +233,11 @@ int main(int argc, char** argv) {
   const int seconds = std::stoi(arg(argc, argv, "--seconds", "20"));
   const int chats = std::stoi(arg(argc, argv, "--chats", "2000"));
   const int threads = std::stoi(arg(argc, argv, "--threads", "8"));
+  const int top = std::stoi(arg(argc, argv, "--top", "0"));
   const char* pg = std::getenv("LIA_PG_URL");  // NOLINT(concurrency-mt-unsafe)
   if (bin_dir.empty() || pg == nullptr || rate <= 0 || seconds <= 0 || chats <= 0 || threads <= 0) {
     std::cerr << "usage: LIA_PG_URL=... lia-bench-pipeline --bin-dir DIR [--rate N] [--seconds N] "
-                 "[--chats N] [--threads N]\n";
+                 "[--chats N] [--threads N] [--top N]\n";
     return 2;
   }
 
@@ -141,6 +290,9 @@ int main(int argc, char** argv) {
     (void)stack.call("sandbox", "DELETE", "/sandbox/sends");
   }
 
+  StatementCounts statements(stack.pg_url());
+  statements.reset();
+
   // Open-loop load: message k goes at t0 + k/rate, from chat k % chats.
   const int total = rate * seconds;
   std::vector<std::int64_t> posted_ms(static_cast<std::size_t>(total), 0);
@@ -177,10 +329,12 @@ int main(int argc, char** argv) {
     });
   }
   const MachineCounters before = read_machine_counters();
+  const auto cpu_before = cpu_by_process(stack);
   for (auto& w : workers) w.join();
   const double post_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   // What the replies sent while posting cost the machine (the load generator included).
   const MachineCounters after = read_machine_counters();
+  const auto cpu_after = cpu_by_process(stack);
   const auto sent_while_posting = stack.sandbox_sends();
   const double window_sends =
       sent_while_posting ? static_cast<double>(sent_while_posting->size()) : 0.0;
@@ -245,6 +399,12 @@ int main(int argc, char** argv) {
           ? static_cast<double>(after.context_switches - before.context_switches) / window_sends
           : 0.0,
       window_sends, post_seconds);
+  if (window_sends > 0) {
+    std::cout << "pipeline: CPU per reply by process, while posting: "
+              << cpu_shares(cpu_before, cpu_after, window_sends) << "\n";
+  }
+  if (!latencies.empty())
+    std::cout << statements.per_reply(static_cast<double>(latencies.size()), top);
   const bool complete = latencies.size() == static_cast<std::size_t>(total);
   if (!complete) {
     stack.keep_work_dir();

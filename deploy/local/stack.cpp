@@ -262,6 +262,7 @@ std::uint16_t Stack::port(const std::string& service) const {
 }
 
 int Stack::pid(const std::string& service) const {
+  if (service == "broker") return broker_ ? broker_->pid() : -1;
   auto it = procs_.find(service);
   return it == procs_.end() ? -1 : it->second->pid();
 }

@@ -73,7 +73,7 @@ class Stack {
   const std::string& kafka_bootstrap() const { return kafka_bootstrap_; }
   const std::string& pg_url() const { return pg_url_; }  // the stack's own database
   const std::string& work_dir() const { return options_.work_dir; }
-  int pid(const std::string& service) const;
+  int pid(const std::string& service) const;  // a service, "sandbox" or "broker" (ours); -1
   std::string log(const std::string& service) const;
 
   // Signals one process (e.g. SIGKILL mid-traffic) and starts it again on the same port;
