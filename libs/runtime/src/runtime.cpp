@@ -84,10 +84,17 @@ class ServiceContext final : public Context {
   std::vector<std::pair<std::string, std::function<core::Status()>>> checks_;
 };
 
+// The executable's name: "lia-nps-gamification" for the service nps_gamification.
+std::string binary_name(const ServiceSpec& spec) {
+  std::string name = "lia-" + spec.name;
+  std::replace(name.begin(), name.end(), '_', '-');
+  return name;
+}
+
 void print_help(const ServiceSpec& spec) {
   std::cout << fmt::format(
-      "lia-{0}: the LIA Cortex {0} service.\n\n"
-      "usage: lia-{0} [--migrate | --migrate-down <version> | --help]\n\n"
+      "{2}: the LIA Cortex {0} service.\n\n"
+      "usage: {2} [--migrate | --migrate-down <version> | --help]\n\n"
       "Settings (environment):\n"
       "  LIA_HTTP_PORT           REST API, /healthz, /readyz, /metrics (default {1})\n"
       "  LIA_KAFKA_BOOTSTRAP     Kafka bootstrap servers (default 127.0.0.1:9092)\n"
@@ -107,7 +114,7 @@ void print_help(const ServiceSpec& spec) {
       "  LIA_OUTBOX_RETENTION_HOURS  keep published outbox rows this long (default 0: delete "
       "once in Kafka)\n"
       "See services/{0}/README.md for the service's own settings.\n",
-      spec.name, spec.default_port);
+      spec.name, spec.default_port, binary_name(spec));
 }
 
 // Blocks the stop signals in this thread and every thread it starts later, so that only
@@ -252,7 +259,7 @@ int run(int argc, char** argv, const ServiceSpec& spec, std::unique_ptr<App> app
 
   auto args = parse_args(argc, argv);
   if (!args.ok()) {
-    std::cerr << "lia-" << spec.name << ": " << args.error().message() << " (try --help)\n";
+    std::cerr << binary_name(spec) << ": " << args.error().message() << " (try --help)\n";
     return 2;
   }
   if (args->mode == Args::Mode::help) {
@@ -278,7 +285,7 @@ int run(int argc, char** argv, const ServiceSpec& spec, std::unique_ptr<App> app
   try {
     env.check();
   } catch (const core::ConfigError& e) {
-    std::cerr << "lia-" << spec.name << ": " << e.what() << "\n";
+    std::cerr << binary_name(spec) << ": " << e.what() << "\n";
     return 2;
   }
 
@@ -301,8 +308,7 @@ int run(int argc, char** argv, const ServiceSpec& spec, std::unique_ptr<App> app
   ShutdownWatch watch;  // before everything it may have to cut short, so destroyed after it
   ServiceContext ctx(spec, config);
   // "lia-nps-gamification": Kafka client ids and consumer groups use dashes.
-  std::string dashed = "lia-" + spec.name;
-  std::replace(dashed.begin(), dashed.end(), '_', '-');
+  const std::string dashed = binary_name(spec);
 
   // ---- database, producer, outbox ------------------------------------------------------
   if (!spec.schema.empty()) {

@@ -18,7 +18,6 @@ void App::configure(core::Env& env) {
 }
 
 core::Status App::start(runtime::Context& ctx) {
-  if (settings_.problem) return core::Error(core::Errc::invalid_argument, *settings_.problem);
   const std::string schema = ctx.spec().schema;
   api_ = std::make_unique<Api>(ctx.pool(), schema, settings_, clock_);
   api_->add_routes(ctx.router());

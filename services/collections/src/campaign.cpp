@@ -63,9 +63,8 @@ Settings read_settings(core::Env& env) {
   s.provider = env.one_of("LIA_COLLECTIONS_PROVIDER", "evolution", {"meta", "evolution"});
   s.instance = env.string("LIA_COLLECTIONS_INSTANCE", kDefaultInstance);
   if (s.instance.empty()) s.instance = kDefaultInstance;
-  if (s.instance.size() > 128) {
-    s.problem = "LIA_COLLECTIONS_INSTANCE: must be at most 128 characters";
-  }
+  if (s.instance.size() > 128)
+    env.problem("LIA_COLLECTIONS_INSTANCE", "must be at most 128 characters");
   s.utc_offset = std::chrono::minutes{env.integer("LIA_COLLECTIONS_UTC_OFFSET_MINUTES", -180,
                                                   std::int64_t{-12} * 60, std::int64_t{14} * 60)};
   return s;

@@ -34,20 +34,18 @@ void App::configure(core::Env& env) {
   api_config_.token_ttl = env.millis("LIA_JWT_TTL_MS", std::chrono::hours{12},
                                      std::chrono::minutes{1}, std::chrono::hours{24 * 30});
   admin_password_ = env.secret("LIA_ADMIN_PASSWORD", std::string());
+  if (!api_config_.jwt_secret.empty() && api_config_.jwt_secret.size() < 16) {
+    env.problem("LIA_JWT_SECRET", "must be at least 16 bytes long");
+  }
+  if (!admin_password_.empty() && admin_password_.size() < 8) {
+    env.problem("LIA_ADMIN_PASSWORD", "must be at least 8 characters long");
+  }
   consumer_instances_ = static_cast<int>(env.integer("LIA_CONSUMER_INSTANCES", 2, 1, 16));
   pending_ttl_ = env.millis("LIA_PENDING_STATUS_TTL_MS", std::chrono::hours{72},
                             std::chrono::minutes{1}, std::chrono::hours{24 * 30});
 }
 
 core::Status App::start(runtime::Context& ctx) {
-  if (api_config_.jwt_secret.size() < 16) {
-    return core::Error(core::Errc::invalid_argument,
-                       "LIA_JWT_SECRET must be at least 16 bytes long");
-  }
-  if (!admin_password_.empty() && admin_password_.size() < 8) {
-    return core::Error(core::Errc::invalid_argument,
-                       "LIA_ADMIN_PASSWORD must be at least 8 characters long");
-  }
   auto pool = ctx.pool();
   if (!pool) return core::Error(core::Errc::internal, "conversation needs its database");
   if (!admin_password_.empty()) {

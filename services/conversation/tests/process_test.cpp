@@ -35,13 +35,20 @@ TEST_CASE("the binary refuses to start without LIA_JWT_SECRET, or with a short o
   REQUIRE(bad_ttl.wait(10s) == std::optional<int>(2));
   CHECK(bad_ttl.output().find("LIA_JWT_TTL_MS") != std::string::npos);
 
-  Process short_secret({binary()}, {{"LIA_JWT_SECRET", "short"},
-                                    {"LIA_HTTP_PORT", "0"},
+  // Checked with the other settings, each named, before anything connects.
+  Process short_secret({binary()}, {{"LIA_JWT_SECRET", "s3cr3t"},
+                                    {"LIA_ADMIN_PASSWORD", "pw"},
+                                    {"LIA_HTTP_PORT", "x"},
                                     {"LIA_PG_URL", testing::pg_url()},
                                     {"LIA_KAFKA_BOOTSTRAP", "127.0.0.1:1"}});
-  REQUIRE(short_secret.wait(20s) == std::optional<int>(1));
-  CHECK(short_secret.output().find("at least 16 bytes") != std::string::npos);
-  CHECK(short_secret.output().find("short") == std::string::npos);  // the secret is never shown
+  REQUIRE(short_secret.wait(20s) == std::optional<int>(2));
+  const auto out = short_secret.output();
+  CHECK(out.find("LIA_JWT_SECRET: must be at least 16 bytes long") != std::string::npos);
+  CHECK(out.find("LIA_ADMIN_PASSWORD: must be at least 8 characters long") != std::string::npos);
+  CHECK(out.find("LIA_HTTP_PORT") != std::string::npos);
+  CHECK(out.find("lia-conversation: ") == 0);
+  CHECK(out.find("s3cr3t") == std::string::npos);  // a secret is never shown
+  CHECK(out.find("\"msg\":\"starting\"") == std::string::npos);
 }
 
 TEST_CASE("the binary migrates, then creates admin and serves the API") {

@@ -22,7 +22,7 @@ runtime::ServiceSpec spec() {
   runtime::ServiceSpec s;
   s.name = "notification";
   s.default_port = 8085;
-  // Read before any thread exists (main). Checked in App::start.
+  // Read before any thread exists (main). Checked in App::configure.
   const char* schema = std::getenv("LIA_NOTIFY_SCHEMA");  // NOLINT(concurrency-mt-unsafe)
   s.schema = schema != nullptr && *schema != '\0' ? schema : kDefaultSchema;
   s.migrations = migrations();
@@ -32,15 +32,15 @@ runtime::ServiceSpec spec() {
 
 void App::configure(core::Env& env) {
   settings_ = Settings::read(env);
-  (void)env.string("LIA_NOTIFY_SCHEMA", kDefaultSchema);  // shown in the start-up summary
+  // spec() took it already; read again for the start-up summary and checked here.
+  const std::string schema = env.string("LIA_NOTIFY_SCHEMA", kDefaultSchema);
+  if (!schema.empty() && !valid_schema_name(schema)) {
+    env.problem("LIA_NOTIFY_SCHEMA", "expected a lower-case SQL name, got '" + schema + "'");
+  }
 }
 
 core::Status App::start(runtime::Context& ctx) {
   const std::string& schema = ctx.spec().schema;
-  if (!valid_schema_name(schema)) {
-    return core::Error(core::Errc::invalid_argument,
-                       "LIA_NOTIFY_SCHEMA: expected a lower-case SQL name, got '" + schema + "'");
-  }
   auto store = std::make_shared<OutboundStore>(ctx.pool(), schema);
   http::ClientOptions co;
   co.max_idle_per_host = static_cast<std::size_t>(std::max(8, settings_.consumers * 2));

@@ -53,6 +53,7 @@ TEST_CASE("bad settings stop lia-notification with exit 2, naming each one") {
   Process p({testing::binary("lia-notification")}, {{"LIA_NOTIFY_MAX_ATTEMPTS", "0"},
                                                     {"LIA_NOTIFY_RATE_PER_NUMBER", "fast"},
                                                     {"LIA_META_GRAPH_URL", "graph.facebook.com"},
+                                                    {"LIA_NOTIFY_SCHEMA", "Bad-Name"},
                                                     {"LIA_JWT_SECRET", ""}});
   REQUIRE(p.wait(20s) == std::optional<int>(2));
   const auto out = p.output();
@@ -62,6 +63,8 @@ TEST_CASE("bad settings stop lia-notification with exit 2, naming each one") {
         std::string::npos);
   CHECK(out.find("LIA_META_GRAPH_URL") != std::string::npos);
   CHECK(out.find("LIA_JWT_SECRET: is required but not set") != std::string::npos);
+  CHECK(out.find("LIA_NOTIFY_SCHEMA: expected a lower-case SQL name, got 'Bad-Name'") !=
+        std::string::npos);
 }
 
 TEST_CASE("lia-notification sends commands from Kafka through the sandbox and reports them") {

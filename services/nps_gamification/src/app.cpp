@@ -19,10 +19,8 @@ Settings read_settings(core::Env& env) {
   s.jwt_secret = env.secret("LIA_JWT_SECRET");
   s.survey_text = env.string("LIA_NPS_SURVEY_TEXT", kDefaultSurveyText);
   if (s.survey_text.empty()) s.survey_text = kDefaultSurveyText;
-  if (s.survey_text.size() > 4096) {
-    // The command carries at most 4096 bytes of text (App::start refuses to start).
-    s.problem = "LIA_NPS_SURVEY_TEXT: must be at most 4096 bytes";
-  }
+  // The send command carries at most 4096 bytes of text.
+  if (s.survey_text.size() > 4096) env.problem("LIA_NPS_SURVEY_TEXT", "must be at most 4096 bytes");
   s.survey_window = std::chrono::hours{env.integer("LIA_NPS_WINDOW_HOURS", 24, 1, 168)};
   return s;
 }
@@ -41,7 +39,6 @@ core::Status App::start(runtime::Context& ctx) {
                                std::string(events::topics::notification_events)},
                     .handler = [handlers](const kafka::Message& m) { return handlers->handle(m); },
                     .group = kConsumerGroup});
-  if (settings_.problem) return core::Error(core::Errc::invalid_argument, *settings_.problem);
   ctx.log().info("nps_gamification started",
                  {core::f::num("survey_window_hours", settings_.survey_window.count())});
   return {};

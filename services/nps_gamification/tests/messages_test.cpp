@@ -196,6 +196,12 @@ TEST_CASE("settings: defaults, the window range and the required JWT secret") {
   REQUIRE(bad.problems().size() == 2);
   CHECK(bad.problems()[0].find("LIA_JWT_SECRET") != std::string::npos);
   CHECK(bad.problems()[1].find("LIA_NPS_WINDOW_HOURS") != std::string::npos);
+
+  auto too_long = core::Env::from_map(
+      {{"LIA_JWT_SECRET", "x"}, {"LIA_NPS_SURVEY_TEXT", std::string(4097, 'a')}});
+  (void)read_settings(too_long);
+  REQUIRE(too_long.problems().size() == 1);
+  CHECK(too_long.problems()[0] == "LIA_NPS_SURVEY_TEXT: must be at most 4096 bytes");
 }
 
 TEST_CASE("spec: port 8083, schema engagement, outbox on, migrations embedded") {

@@ -28,10 +28,8 @@ struct Settings {
   std::string jwt_secret;                   // LIA_JWT_SECRET (required)
   std::chrono::milliseconds tick{5000};     // LIA_COLLECTIONS_TICK_MS
   std::string provider = "evolution";       // LIA_COLLECTIONS_PROVIDER: meta | evolution
-  std::string instance = kDefaultInstance;  // LIA_COLLECTIONS_INSTANCE
+  std::string instance = kDefaultInstance;  // LIA_COLLECTIONS_INSTANCE (at most 128 characters)
   std::chrono::minutes utc_offset{-180};    // LIA_COLLECTIONS_UTC_OFFSET_MINUTES
-  // A problem Env cannot express (App::start refuses to start with it).
-  std::optional<std::string> problem;
 };
 // Reads the settings above; problems are collected in `env`.
 Settings read_settings(core::Env& env);

@@ -28,8 +28,6 @@ struct Settings {
   std::string jwt_secret;                // LIA_JWT_SECRET
   std::string survey_text;               // LIA_NPS_SURVEY_TEXT
   std::chrono::hours survey_window{24};  // LIA_NPS_WINDOW_HOURS
-  // A problem Env cannot express (App::start refuses to start with it).
-  std::optional<std::string> problem;
 };
 
 class EventHandlers {
