@@ -17,8 +17,32 @@ bool is_digit(char c) {
 bool is_word(char c) {
   return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
 }
-bool is_sep(char c) {
-  return c == ' ' || c == '.' || c == '-' || c == '/' || c == '(' || c == ')';
+// Bytes of a separator written inside a number at t[i] (0: none): space . - / ( ), the
+// no-break spaces and the Unicode dashes (U+2010..U+2015) people paste into phone numbers.
+std::size_t sep_len(std::string_view t, std::size_t i) {
+  const char c = t[i];
+  if (c == ' ' || c == '.' || c == '-' || c == '/' || c == '(' || c == ')') return 1;
+  const auto byte = [&](std::size_t k) {
+    return k < t.size() ? static_cast<unsigned char>(t[k]) : 0U;
+  };
+  if (byte(i) == 0xC2 && byte(i + 1) == 0xA0) return 2;  // U+00A0
+  if (byte(i) == 0xE2 && byte(i + 1) == 0x80 &&
+      ((byte(i + 2) >= 0x90 && byte(i + 2) <= 0x95) || byte(i + 2) == 0xAF)) {
+    return 3;  // U+2010..U+2015, U+202F
+  }
+  return 0;
+}
+
+// Where the first (or last) space of a run is, as [begin, end) bytes; npos if none.
+bool is_space_at(std::string_view t, std::size_t i) {
+  return t[i] == ' ' || (i + 1 < t.size() && static_cast<unsigned char>(t[i]) == 0xC2 &&
+                         static_cast<unsigned char>(t[i + 1]) == 0xA0);
+}
+
+std::size_t digit_count(std::string_view s) {
+  std::size_t n = 0;
+  for (char c : s) n += is_digit(c) ? 1 : 0;
+  return n;
 }
 
 // Keeps the last `keep` digits and every non-digit; other digits become '*'.
@@ -87,10 +111,26 @@ std::string mask_body(std::string_view body) {
   return fmt::format("[masked {} bytes]", body.size());
 }
 
+namespace {
+
+// Masks a written number with this many digits or more: a phone (8-13 digits), a CPF (11)
+// or a CNPJ (14); documents keep their last 2 digits, phones their last 4.
+void append_masked(std::string& out, std::string_view part, std::size_t min_digits) {
+  const std::size_t digits = digit_count(part);
+  if (digits < min_digits) {
+    out.append(part);
+  } else {
+    out += digits == 11 || digits == 14 ? keep_last_digits(part, 2) : keep_last_digits(part, 4);
+  }
+}
+
+}  // namespace
+
 std::string scrub_text(std::string_view text) {
   // A candidate is a maximal run of digits and separators (an optional leading '+') that
-  // starts and ends with a digit and stands alone (no letter or digit touching it). With
-  // 8+ digits it may be a phone (8-13 digits), a CPF (11) or a CNPJ (14): mask it.
+  // starts and ends with a digit. A group at its edge glued to a word ("2a", "A1", "cpf1…")
+  // is judged on its own: it is masked from 11 digits (a CPF, a phone with its area code), so
+  // that ids with a few digits in them stay readable. The rest of the run is masked from 8.
   std::string out;
   out.reserve(text.size());
   std::size_t i = 0;
@@ -100,25 +140,31 @@ std::string scrub_text(std::string_view text) {
       out.push_back(text[i++]);
       continue;
     }
-    std::size_t start = i;
+    const std::size_t start = i;
     std::size_t end = plus ? i + 1 : i;  // one past the last digit seen
     std::size_t j = end;
-    std::size_t digits = 0;
-    while (j < text.size() && (is_digit(text[j]) || is_sep(text[j]))) {
+    while (j < text.size()) {
       if (is_digit(text[j])) {
-        ++digits;
-        end = j + 1;
+        end = ++j;
+      } else if (const auto len = sep_len(text, j); len > 0) {
+        j += len;
+      } else {
+        break;
       }
-      ++j;
     }
-    const bool left_free = start == 0 || !is_word(text[start - 1]);
-    const bool right_free = end >= text.size() || !is_word(text[end]);
-    std::string_view run = text.substr(start, end - start);
-    if (digits >= 8 && left_free && right_free) {
-      out += digits == 11 || digits == 14 ? keep_last_digits(run, 2) : keep_last_digits(run, 4);
-    } else {
-      out.append(run);
+    const std::string_view run = text.substr(start, end - start);
+    // The glued groups end (or start) at the run's first (or last) space.
+    std::size_t left = 0;            // run[0, left) is glued to the word before it
+    std::size_t right = run.size();  // run[right, size) is glued to the word after it
+    if (start > 0 && is_word(text[start - 1])) {
+      while (left < run.size() && !is_space_at(run, left)) ++left;
     }
+    if (end < text.size() && is_word(text[end])) {
+      while (right > left && !is_space_at(run, right - 1)) --right;
+    }
+    append_masked(out, run.substr(0, left), 11);
+    append_masked(out, run.substr(left, right - left), 8);
+    if (right < run.size()) append_masked(out, run.substr(right), 11);
     i = end;
   }
   return out;

@@ -39,6 +39,22 @@ TEST_CASE("scrub_text masks phones and documents but leaves ids alone") {
         "wamid.HBgMNTUxMTk4NzY1NDMyMRUCABEYEj");
 }
 
+TEST_CASE("scrub_text masks a number next to a word that starts or ends with a digit") {
+  CHECK(scrub_text("Cliente 11 98765-4321 2a via do boleto") ==
+        "Cliente ** *****-**21 2a via do boleto");  // 11 digits: the last 2 stay
+  CHECK(scrub_text("CPF 123.456.789-09 3x sem sucesso") == "CPF ***.***.***-09 3x sem sucesso");
+  CHECK(scrub_text("ref A1 123.456.789-09") == "ref A1 ***.***.***-09");
+  CHECK(scrub_text("v2 5511987654321") == "v2 *********4321");
+  CHECK(scrub_text("pedido 2b 11 98765-4321 3c") == "pedido 2b ** *****-**21 3c");
+  // Glued to a word, from 11 digits: a CPF, a phone with its area code.
+  CHECK(scrub_text("cpf12345678909") == "cpf*********09");
+  CHECK(scrub_text("phone_5511987654321") == "phone_*********4321");
+  CHECK(scrub_text("ab1234567890") == "ab1234567890");  // 10 digits in an id: left alone
+  // Pasted separators: a no-break space and an en dash.
+  CHECK(scrub_text("+55 (11) 98765\u20134321") == "+** (**) *****\u20134321");
+  CHECK(scrub_text("11\u00A098765-4321") == "**\u00A0*****-**21");
+}
+
 TEST_CASE("log lines are valid JSON and mask by default") {
   Captured c;
   auto log = c.logger();

@@ -27,7 +27,7 @@ Record DeadLetter::record_for(const Message& message, const core::Error& error,
   r.key = message.key;
   r.value = message.value;
   r.headers = {
-      {"lia.dlq.error", error.describe()},
+      {"lia.dlq.error", core::scrub_text(error.describe())},  // ops read it: no personal data
       {"lia.dlq.retryable", error.retryable() ? "true" : "false"},
       {"lia.dlq.origin.topic", message.topic},
       {"lia.dlq.origin.partition", std::to_string(message.partition)},

@@ -67,7 +67,9 @@ TEST_CASE(
           std::lock_guard lock(mu);
           ++calls[m.value];
         }
-        if (m.value == "poison") return core::Error(core::Errc::invalid_argument, "bad payload");
+        if (m.value == "poison") {
+          return core::Error(core::Errc::invalid_argument, "bad payload from 5511987654321");
+        }
         if (m.value == "throws") throw std::runtime_error("boom");
         if (m.value == "always-busy") return core::Error(core::Errc::unavailable, "db down");
         return core::ok();
@@ -102,7 +104,8 @@ TEST_CASE(
   const auto& poison = by_value.at("poison");
   CHECK(poison.topic == topic + ".dlq");
   CHECK(poison.key == "c1");
-  CHECK(header_or(poison, "lia.dlq.error") == "invalid_argument: bad payload");
+  // scrubbed like a log line: ops read it
+  CHECK(header_or(poison, "lia.dlq.error") == "invalid_argument: bad payload from *********4321");
   CHECK(header_or(poison, "lia.dlq.retryable") == "false");
   CHECK(header_or(poison, "lia.dlq.origin.topic") == topic);
   CHECK(header_or(poison, "lia.dlq.origin.partition") == "0");

@@ -394,7 +394,9 @@ core::Status Handler::on_message(const events::CloudEvent& ev) {
       Metrics::get().handoffs.inc();
       log.info("handoff requested",
                {f::id("conversation_id", rec.chat.conversation_id),
-                f::id("department", o.handoff->department), f::str("reason", o.handoff->reason)});
+                f::id("department", o.handoff->department),
+                // the model's words, which may repeat the customer's: masked like a body
+                f::body("reason", o.handoff->reason)});
     }
     log.debug(
         "reply generated",
