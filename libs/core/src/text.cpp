@@ -60,7 +60,9 @@ void json_escape(std::string& out, std::string_view s) {
           out += "\\f";
           break;
         default:
-          if (c < 0x20) {
+          if (c == 0) {
+            out += kReplacement;  // no text column can store U+0000; json::parse refuses it
+          } else if (c < 0x20) {
             char buf[8];
             std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
             out += buf;

@@ -12,15 +12,25 @@ core::Error invalid(std::string message) {
   return core::Error(core::Errc::invalid_argument, std::move(message));
 }
 
-// Offset of the first object/array opening deeper than max_depth, if any. Runs before the
-// parser so hostile nesting is refused cheaply and later recursive walks stay bounded.
-std::optional<std::size_t> too_deep(std::string_view text, std::size_t max_depth) {
+// What the scan before the parser refuses, and where.
+struct Refusal {
+  std::size_t offset;
+  std::string reason;
+};
+
+// Runs before the parser, in one pass: refuses nesting deeper than max_depth (cheaply, and
+// so later recursive walks stay bounded) and a string holding U+0000 (written \u0000),
+// which no text column of PostgreSQL can store and libpq would cut short.
+std::optional<Refusal> refuse(std::string_view text, std::size_t max_depth) {
   std::size_t depth = 0;
   bool in_string = false;
   for (std::size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
     if (in_string) {
       if (c == '\\') {
+        if (text.substr(i + 1, 5) == "u0000") {
+          return Refusal{i, "a string holds \\u0000 (U+0000), which is not accepted"};
+        }
         ++i;
       } else if (c == '"') {
         in_string = false;
@@ -30,7 +40,9 @@ std::optional<std::size_t> too_deep(std::string_view text, std::size_t max_depth
     if (c == '"') {
       in_string = true;
     } else if (c == '{' || c == '[') {
-      if (++depth > max_depth) return i;
+      if (++depth > max_depth) {
+        return Refusal{i, fmt::format("nesting deeper than {} levels", max_depth)};
+      }
     } else if ((c == '}' || c == ']') && depth > 0) {
       --depth;
     }
@@ -49,9 +61,8 @@ core::Error wrong_type(const std::string& path, std::string_view expected) {
 }  // namespace
 
 core::Result<Document> parse(std::string_view text, std::size_t max_depth) {
-  if (auto at = too_deep(text, max_depth)) {
-    return invalid(
-        fmt::format("invalid JSON at offset {}: nesting deeper than {} levels", *at, max_depth));
+  if (auto refused = refuse(text, max_depth)) {
+    return invalid(fmt::format("invalid JSON at offset {}: {}", refused->offset, refused->reason));
   }
   Document doc;
   // Full precision: a number reads as the double nearest to it, so text written from a parsed

@@ -55,6 +55,15 @@ TEST_CASE("Writer escapes strings and repairs invalid UTF-8") {
   auto parsed = json::parse(text);  // parse validates UTF-8
   REQUIRE(parsed.ok());
   CHECK(json::view(parsed.value()[0]) == "quote\" back\\ nl\n tab\t ctl\x01");
+
+  // A NUL (e.g. from a webhook that wrote \u0000) is replaced, so what is written parses.
+  json::Writer nul;
+  nul.begin_array().value(std::string_view("a\0b", 3)).end_array();
+  const std::string written = nul.take();
+  CHECK(written ==
+        "[\"a\xEF\xBF\xBD"
+        "b\"]");
+  CHECK(json::parse(written).ok());
 }
 
 TEST_CASE("Writer writes non-finite doubles as null and round-trips doubles") {

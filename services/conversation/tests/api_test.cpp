@@ -178,6 +178,13 @@ TEST_CASE("users: ADMIN creates them, an AGENT gets 403, no or a bad token 401")
       R"({"username":"x y z","password":"longenough","full_name":"X","role":"AGENT"})", admin);
   CHECK(bad.status == 400);
   CHECK(error_message(bad).find("'username'") != std::string::npos);
+  // U+0000 cannot be stored (libpq would cut the array literal short): a 400, not a 500.
+  auto nul = d.call("POST", "/api/users",
+                    R"({"username":"maria.n","password":"longenough","full_name":"M",)"
+                    R"("role":"AGENT","departments":["x\u0000"]})",
+                    admin);
+  CHECK(nul.status == 400);
+  CHECK(error_message(nul).find("U+0000") != std::string::npos);
 
   CHECK(d.call("GET", "/api/users", {}, agent).status == 403);
   auto list = d.call("GET", "/api/users", {}, boss);

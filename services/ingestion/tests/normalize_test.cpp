@@ -138,6 +138,12 @@ TEST_CASE("meta text: instance, chat, sender, push name, context and time") {
   CHECK(is_uuid_v8(item.event_id));
 }
 
+TEST_CASE("a NUL in a meta text becomes U+FFFD so that the event parses downstream") {
+  const auto body = replace(fixture("meta_text.json"), "Oi, minha", "Oi,\\u0000minha");
+  const auto d = only(meta_body(body));  // data_of parses it with json::parse
+  CHECK(str(d, {"text"}) == "Oi,\xEF\xBF\xBDminha internet caiu desde ontem à noite 😞");
+}
+
 TEST_CASE("meta media messages keep id, mime type, sha256, caption and their own flags") {
   SECTION("image") {
     const auto d = only(meta("meta_image.json"));

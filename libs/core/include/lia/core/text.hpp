@@ -16,7 +16,8 @@ constexpr std::string_view trim(std::string_view s) noexcept {
 
 // Appends `s` to `out` as the inside of a JSON string (no quotes): quotes, backslashes and
 // control characters escaped, and each byte that is not part of valid UTF-8 replaced by
-// U+FFFD, so the result is always valid JSON and valid UTF-8.
+// U+FFFD, so the result is always valid JSON and valid UTF-8. A NUL byte becomes U+FFFD too:
+// no PostgreSQL text can hold it, and json::parse refuses it.
 void json_escape(std::string& out, std::string_view s);
 
 }  // namespace lia::core

@@ -57,9 +57,9 @@ using Value = rapidjson::Value;
 // Deepest nesting of objects/arrays parse() accepts.
 inline constexpr std::size_t kDefaultMaxDepth = 128;
 
-// Parses one JSON text (UTF-8 is validated; trailing non-space is an error). Errors
-// (Errc::invalid_argument) read "invalid JSON at offset 17: Missing a comma or '}' after
-// an object member."
+// Parses one JSON text (UTF-8 is validated; trailing non-space is an error; a string may
+// not hold U+0000, which no text column can store). Errors (Errc::invalid_argument) read
+// "invalid JSON at offset 17: Missing a comma or '}' after an object member."
 core::Result<Document> parse(std::string_view text, std::size_t max_depth = kDefaultMaxDepth);
 
 // Compact JSON text of a value.
