@@ -54,8 +54,9 @@ std::optional<SysTime> parse_rfc3339(std::string_view s, DateTimeSeparator separ
   }
   const auto year = digits(s, 0, 4), month = digits(s, 5, 2), day = digits(s, 8, 2);
   const auto hour = digits(s, 11, 2), minute = digits(s, 14, 2), second = digits(s, 17, 2);
-  if (!year || !month || !day || !hour || !minute || !second || *hour > 23 || *minute > 59 ||
-      *second > 60) {
+  // Year 0 is refused: PostgreSQL, which stores these times, has none (1 BC precedes 1 AD).
+  if (!year || !month || !day || !hour || !minute || !second || *year < 1 || *hour > 23 ||
+      *minute > 59 || *second > 60) {
     return std::nullopt;
   }
   const year_month_day ymd{std::chrono::year{*year},

@@ -85,7 +85,9 @@ TEST_CASE("parse_rfc3339 refuses anything that is not a whole date-time") {
 TEST_CASE("times the clock cannot hold are its edges, never an overflow") {
   CHECK(parse_rfc3339("9999-12-31T23:59:59.999999999Z") == SysTime::max());
   CHECK(parse_rfc3339("2262-01-01T00:00:00Z") == SysTime::max());
-  CHECK(parse_rfc3339("0000-01-01T00:00:00Z") == SysTime::min());
+  CHECK(parse_rfc3339("0001-01-01T00:00:00Z") == SysTime::min());
+  // Year 0 does not exist for PostgreSQL (1 BC comes before 1 AD): refused, not an edge.
+  CHECK_FALSE(parse_rfc3339("0000-01-01T00:00:00Z"));
   CHECK(parse_rfc3339("1678-12-31T00:00:00Z") == SysTime::min());
   auto early = parse_rfc3339("1679-01-01T00:00:00Z");
   auto late = parse_rfc3339("2261-12-31T23:59:59Z");

@@ -209,7 +209,8 @@ TEST_CASE("non-ASCII keys are found") {
   CHECK_FALSE(o.has("acao"));
 }
 
-TEST_CASE("a string holding U+0000 is refused in a value or a key but an escaped backslash is not") {
+TEST_CASE(
+    "a string holding U+0000 is refused in a value or a key but an escaped backslash is not") {
   // PostgreSQL's text cannot hold it, and libpq would cut the value short at it.
   auto in_value = json::parse(R"({"name": "a\u0000b"})");
   REQUIRE_FALSE(in_value.ok());

@@ -100,6 +100,9 @@ core::Result<PromptInput> parse_prompt(std::string_view body) {
   in.content = std::string(*content);
   auto instructions = o->opt_str("instructions");
   if (!instructions) return bad(instructions.error().message());
+  if (*instructions && (*instructions)->size() > std::size_t{32} * 1024) {
+    return bad("field 'instructions' is longer than 32 KiB");
+  }
   if (*instructions) in.instructions = std::string(**instructions);
   auto temperature = o->opt_i64("temperature");
   if (!temperature) return bad(temperature.error().message());

@@ -113,6 +113,11 @@ TEST_CASE("prompts are listed and a new version replaces the active one") {
             .status == 404);
   CHECK(api.call("PUT", "/api/ai/prompts/suporte", lia::auth::Role::admin, R"({"content":""})")
             .status == 400);
+  const auto long_instructions =
+      api.call("PUT", "/api/ai/prompts/suporte", lia::auth::Role::admin,
+               R"({"content":"x","instructions":")" + std::string(32 * 1024 + 1, 'i') + R"("})");
+  CHECK(long_instructions.status == 400);
+  CHECK(has(long_instructions.body, "'instructions' is longer than 32 KiB"));
 }
 
 TEST_CASE("outages are registered, found by the tool and closed") {
@@ -138,6 +143,12 @@ TEST_CASE("outages are registered, found by the tool and closed") {
   CHECK(api.call("POST", "/api/ai/outages", lia::auth::Role::supervisor, R"({"cep_prefix":"x"})")
             .status == 400);
   CHECK(api.call("POST", "/api/ai/outages", lia::auth::Role::agent, R"({})").status == 403);
+  // A year PostgreSQL has no place for: 400, not the database's 500.
+  auto year_zero = api.call(
+      "POST", "/api/ai/outages", lia::auth::Role::supervisor,
+      R"({"cep_prefix":"01310","region":"r","description":"d","eta":"0000-01-01T00:00:00Z"})");
+  CHECK(year_zero.status == 400);
+  CHECK(has(year_zero.body, "'eta'"));
 
   CHECK(api.call("POST", "/api/ai/outages/" + id + "/close", lia::auth::Role::supervisor).status ==
         200);

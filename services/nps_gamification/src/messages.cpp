@@ -219,8 +219,9 @@ core::Result<core::SysTime> parse_time_bound(std::string_view text) {
 core::Result<std::pair<core::SysTime, core::SysTime>> period_bounds(std::string_view period) {
   int y = 0, m = 0;
   if (period.size() != 7 || !digits(period, 0, 4, y) || period[4] != '-' ||
-      !digits(period, 5, 2, m) || m < 1 || m > 12 || y < 1970) {
-    return Error(Errc::invalid_argument, "period must be YYYY-MM");
+      !digits(period, 5, 2, m) || m < 1 || m > 12 || y < 1970 || y > 2261) {
+    // The clock holds nanoseconds since 1970 in 64 bits: up to April 2262.
+    return Error(Errc::invalid_argument, "period must be YYYY-MM, from 1970-01 to 2261-12");
   }
   const std::chrono::year_month ym{std::chrono::year{y},
                                    std::chrono::month{static_cast<unsigned>(m)}};

@@ -169,10 +169,17 @@ TEST_CASE("period_bounds covers one calendar month") {
   REQUIRE(b.ok());
   CHECK(core::format_rfc3339(b->first) == "2026-12-01T00:00:00.000Z");
   CHECK(core::format_rfc3339(b->second) == "2027-01-01T00:00:00.000Z");
-  for (const char* bad : {"2026-13", "2026-1", "26-11", "2026/11", "", "2026-00"}) {
+  // 2262 on is past what the clock holds (it overflowed into 1678 once).
+  for (const char* bad :
+       {"2026-13", "2026-1", "26-11", "2026/11", "", "2026-00", "1969-12", "2262-01", "9999-01"}) {
     INFO(bad);
-    CHECK_FALSE(period_bounds(bad).ok());
+    auto refused = period_bounds(bad);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.error().message() == "period must be YYYY-MM, from 1970-01 to 2261-12");
   }
+  auto last = period_bounds("2261-12");
+  REQUIRE(last.ok());
+  CHECK(core::format_rfc3339(last->second) == "2262-01-01T00:00:00.000Z");
   CHECK(period_of(at("2026-02-28T23:59:59Z")) == "2026-02");
 }
 
