@@ -280,8 +280,9 @@ int run(int argc, char** argv, const ServiceSpec& spec, std::unique_ptr<App> app
       std::chrono::milliseconds{env.integer("LIA_CONSUMER_BATCH_MS", 100, 1, 60000)};
   const auto consumer_batch =
       static_cast<std::size_t>(env.integer("LIA_CONSUMER_BATCH", 100, 1, 1000));
-  // --migrate needs only the database: a migration Job carries no service secrets.
-  if (args->mode == Args::Mode::serve) app->configure(env);
+  // --migrate checks every setting too: a bad one then stops the migration Job that runs
+  // before a rollout (it has the Deployment's environment) instead of the new pods.
+  app->configure(env);
   try {
     env.check();
   } catch (const core::ConfigError& e) {

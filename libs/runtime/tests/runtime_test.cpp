@@ -74,6 +74,12 @@ TEST_CASE("one missing setting is named alone, and unknown arguments are refused
   CHECK(missing.output().find("LIA_PROBE_TOKEN: is required but not set") != std::string::npos);
   CHECK(missing.output().find("LIA_HTTP_PORT") == std::string::npos);
 
+  // --migrate checks the service's own settings too, before touching the database.
+  Process migrate({probe(), "--migrate"}, {{"LIA_PROBE_TOKEN", ""}, {"LIA_PROBE_MODE", "loud"}});
+  REQUIRE(migrate.wait(10s) == std::optional<int>(2));
+  CHECK(migrate.output().find("LIA_PROBE_TOKEN: is required but not set") != std::string::npos);
+  CHECK(migrate.output().find("LIA_PROBE_MODE") != std::string::npos);
+
   Process bad_arg({probe(), "--frobnicate"}, {{"LIA_PROBE_TOKEN", "t"}});
   REQUIRE(bad_arg.wait(10s) == std::optional<int>(2));
   CHECK(bad_arg.output().find("unknown argument '--frobnicate'") != std::string::npos);
