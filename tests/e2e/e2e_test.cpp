@@ -4,6 +4,7 @@
 // provider that always fails, a service killed mid-traffic.
 
 #include <filesystem>
+#include <regex>
 #include <set>
 #include <thread>
 
@@ -87,6 +88,7 @@ TEST_CASE("a customer's conversation goes through AI, handoff, agent, resolution
   suite.expect(1, "lia.notification.message.sent", "conversation_id", conversation);
   const std::string first_reply_id = suite.first("lia.notification.message.sent", "conversation_id",
                                                  conversation, "provider_message_id");
+  REQUIRE_FALSE(first_reply_id.empty());
   suite.expect(1, "lia.whatsapp.message.status", "message_id",
                first_reply_id);  // the sandbox ticks back
   REQUIRE(lia::testing::wait_until(
@@ -149,14 +151,28 @@ TEST_CASE("a customer's conversation goes through AI, handoff, agent, resolution
   CHECK(resolved->status == 200);
   suite.expect(1, "lia.conversation.resolved", "conversation_id", conversation);
 
-  // 6. The survey goes out; a bare score is recorded and not answered by the AI.
+  // 6. The survey reaches Maria; a bare score is recorded and not answered by the AI.
   suite.expect(1, "lia.engagement.survey.sent", "conversation_id", conversation);
+  const auto sent_with = [&](const std::string& phone, const std::string& part) {
+    auto s = stack.sandbox_sends(phone);
+    return s.ok() && std::any_of(s->begin(), s->end(), [&](const auto& x) {
+             return x.text.find(part) != std::string::npos;
+           });
+  };
+  REQUIRE(lia::testing::wait_until([&] { return sent_with(maria, "nota de 0 a 10"); }, 30s));
   REQUIRE(
       stack.post_meta(meta_text(kPnid, maria, "Maria", "wamid.story-5", "10", now_s())).value() ==
       200);
   suite.expect(1, "lia.engagement.score.recorded", "conversation_id", conversation);
   CHECK(suite.first("lia.engagement.score.recorded", "conversation_id", conversation, "category") ==
         "promoter");
+  CHECK(sql_count(
+            stack.pg_url(),
+            "SELECT count(*) FROM engagement.satisfaction_feedback WHERE conversation_id = '" +
+                conversation +
+                "' AND nps_score = 10 AND category = 'promoter' AND handling_status IS NULL") == 1);
+  REQUIRE(lia::testing::wait_until(
+      [&] { return sent_with(maria, "Obrigado pela sua avaliação! Ficamos felizes"); }, 30s));
   std::this_thread::sleep_for(2s);
   CHECK(suite.count("lia.ai.reply.generated", "conversation_id", conversation) ==
         replies_at_handoff);
@@ -165,7 +181,10 @@ TEST_CASE("a customer's conversation goes through AI, handoff, agent, resolution
   REQUIRE(nps.ok());
   INFO(nps->body);
   CHECK(nps->status == 200);
-  CHECK(nps->body.find("\"promoters\":1") != std::string::npos);
+  const std::regex promoters(R"("promoters":([0-9]+))");
+  std::smatch found;
+  REQUIRE(std::regex_search(nps->body, found, promoters));
+  CHECK(found[1] == "1");
 
   // 7. A collections campaign sends inside its hours; another, outside them, waits.
   const std::string debtor = "5521987650002";
@@ -188,21 +207,28 @@ TEST_CASE("a customer's conversation goes through AI, handoff, agent, resolution
     w.end_object();
     return stack.call("collections", "POST", "/api/campaigns", w.take(), *admin);
   };
-  auto now_campaign = campaign("Fatura novembro", "00:00", "24:00", debtor);
+  // São Paulo time is UTC-3: a window of a few minutes around its "now" is closed in UTC
+  // (and in any other offset), and one twelve hours away is closed in both.
+  const auto sp_now = ((now_s() / 60) - 180 + 1440) % 1440;
+  const auto hhmm = [](std::int64_t m) { return fmt::format("{:02}:{:02}", m / 60, m % 60); };
+  const bool near_midnight = sp_now < 5 || sp_now > 1434;  // a window may not wrap
+  auto now_campaign = near_midnight
+                          ? campaign("Fatura novembro", "00:00", "24:00", debtor)
+                          : campaign("Fatura novembro", hhmm(sp_now - 5), hhmm(sp_now + 5), debtor);
   REQUIRE(now_campaign.ok());
   INFO(now_campaign->body);
   REQUIRE(now_campaign->status == 201);
-  // A one-minute window twelve hours from now (São Paulo time is UTC-3).
-  const auto sp_minutes = ((now_s() / 60) - 180 + 720) % 1440;
-  const auto hhmm = [](std::int64_t m) { return fmt::format("{:02}:{:02}", m / 60, m % 60); };
+  const auto sp_later = (sp_now + 720) % 1440;
   auto later_campaign =
-      campaign("Fatura noturna", hhmm(sp_minutes), hhmm(sp_minutes + 1), debtor_later);
+      campaign("Fatura noturna", hhmm(sp_later), hhmm(sp_later + 1), debtor_later);
   REQUIRE(later_campaign.ok());
   REQUIRE(later_campaign->status == 201);
   REQUIRE(lia::testing::wait_until([&] { return suite.sends_to(debtor) == 1; }, 30s));
+  CHECK(sent_with(debtor, "Olá João, sua fatura de R$ R$ 129,90 venceu."));
   std::this_thread::sleep_for(2s);
   CHECK(suite.sends_to(debtor) == 1);
   CHECK(suite.sends_to(debtor_later) == 0);
+  suite.check_events();
   UNSCOPED_INFO("timeline:\n" << suite.timeline());
 }
 
@@ -226,6 +252,7 @@ TEST_CASE("duplicates, ticks out of order and forged webhooks have no extra effe
   // Ticks: read arrives before delivered; the message ends READ.
   const std::string wamid =
       suite.first("lia.notification.message.sent", "", "", "provider_message_id");
+  REQUIRE_FALSE(wamid.empty());
   REQUIRE(stack.post_meta(meta_status(kPnid, joao, wamid, "read", now_s())).value() == 200);
   REQUIRE(stack.post_meta(meta_status(kPnid, joao, wamid, "delivered", now_s())).value() == 200);
   suite.expect(2, "lia.whatsapp.message.status", "message_id", wamid);
@@ -233,6 +260,7 @@ TEST_CASE("duplicates, ticks out of order and forged webhooks have no extra effe
   REQUIRE(admin.ok());
   const std::string conversation =
       suite.first("lia.conversation.created", "", "", "conversation_id");
+  REQUIRE_FALSE(conversation.empty());
   // The ticks apply once conversation has the provider id (from notification's `sent`, on
   // another topic and consumer group): wait for the end state, then check it stays.
   std::string listed;
@@ -267,6 +295,9 @@ TEST_CASE("duplicates, ticks out of order and forged webhooks have no extra effe
   std::this_thread::sleep_for(3s);
   CHECK(suite.tap->snapshot().size() == events_before);
   CHECK(suite.sends_to("5531987650005") == 0);
+  CHECK(sql_count(stack.pg_url(),
+                  "SELECT count(*) FROM conversation.contacts WHERE phone = '5531987650005'") == 0);
+  suite.check_events();
 
   // The stack's own work folder goes with it, unless the case failed (the logs stay).
   const std::string work_dir = stack.work_dir();
@@ -306,14 +337,22 @@ TEST_CASE("a flaky provider gives one send, a dead provider a dead letter and an
                            [](const auto& s) { return s.topic == "notification.commands.v1.dlq"; });
       },
       30s));
+  std::size_t dead_letters = 0;
   for (const auto& s : suite.tap->snapshot()) {
     if (s.topic != "notification.commands.v1.dlq") continue;
+    ++dead_letters;
     REQUIRE(s.header("lia.dlq.error") != nullptr);
     CHECK(s.header("lia.dlq.error")->find("500") != std::string::npos);
+    REQUIRE(s.header("lia.dlq.origin.topic") != nullptr);
     CHECK(*s.header("lia.dlq.origin.topic") == "notification.commands.v1");
   }
+  CHECK(dead_letters == 1);
+  CHECK(suite.count("lia.notification.message.dead_lettered") == 1);
+  CHECK(suite.first("lia.notification.message.dead_lettered", "", "", "reason").find("500") !=
+        std::string::npos);
   const std::string conversation =
       suite.first("lia.conversation.created", "chat_id", dead, "conversation_id");
+  REQUIRE_FALSE(conversation.empty());
   auto admin = stack.login("admin", stack.secrets().admin_password);
   REQUIRE(admin.ok());
   REQUIRE(lia::testing::wait_until(
@@ -324,6 +363,7 @@ TEST_CASE("a flaky provider gives one send, a dead provider a dead letter and an
       },
       30s));
   CHECK(suite.sends_to(dead) == 0);
+  suite.check_events(/*dead_letters_expected=*/true);
 }
 
 TEST_CASE("a service killed with SIGKILL mid-traffic loses and doubles nothing") {
@@ -355,4 +395,5 @@ TEST_CASE("a service killed with SIGKILL mid-traffic loses and doubles nothing")
     if (s.type == "lia.ai.reply.generated") ids.insert(s.id);
   }
   CHECK(ids.size() == kChats);
+  suite.check_events();
 }

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include <lia/events/schema_registry.hpp>
 #include <lia/testing/testing.hpp>
 
 namespace lia::e2e {
@@ -104,6 +105,34 @@ std::size_t Suite::sends_to(const std::string& to) {
   auto sends = stack->sandbox_sends(to);
   REQUIRE(sends.ok());
   return sends->size();
+}
+
+void Suite::check_events(bool dead_letters_expected) const {
+  const auto& schemas = events::SchemaRegistry::instance();
+  std::size_t checked = 0;
+  for (const auto& s : tap->snapshot()) {
+    if (s.topic.ends_with(".dlq")) {
+      const auto* why = s.header("lia.dlq.error");
+      if (!dead_letters_expected) {
+        FAIL_CHECK("dead letter on " << s.topic << ": " << (why != nullptr ? *why : "(no reason)"));
+      }
+      continue;
+    }
+    if (s.type.empty()) {
+      FAIL_CHECK("not a CloudEvent on " << s.topic << " at offset " << s.offset);
+      continue;
+    }
+    const auto version = schemas.latest_version(s.type);
+    if (!version) {
+      FAIL_CHECK(s.type << " on " << s.topic << " has no schema");
+      continue;
+    }
+    if (auto st = schemas.validate(s.type, *version, s.data); !st.ok()) {
+      FAIL_CHECK(s.type << " on " << s.topic << " breaks its schema: " << st.error().message());
+    }
+    ++checked;
+  }
+  CHECK(checked > 0);
 }
 
 std::string Suite::timeline() const {

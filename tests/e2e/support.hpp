@@ -34,6 +34,9 @@ struct Suite {
                     const std::string& wanted) const;
   // Sandbox sends to one recipient.
   std::size_t sends_to(const std::string& to);
+  // CHECKs every event seen so far: each is a CloudEvent whose data matches the JSON Schema
+  // of its type, and none went to a dead-letter topic (unless dead letters are expected).
+  void check_events(bool dead_letters_expected = false) const;
   std::string timeline() const;
 
  private:
