@@ -165,7 +165,13 @@ namespace detail {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket&& socket, Server::Impl* server) : stream_(std::move(socket)), srv_(server) {
+  Session(tcp::socket&& socket, Server::Impl* server)
+      : stream_(std::move(socket)),
+        // Bytes not parsed yet: a header, a chunk's size line (with its extensions) or the
+        // trailers wait here whole, and each is bounded only by this cap. Body bytes pass
+        // through on their way to the body, pipelined requests get a read's worth of room.
+        buffer_(server->opts.header_limit + kMaxPending),
+        srv_(server) {
     srv_->live.fetch_add(1, std::memory_order_relaxed);
     srv_->connections_gauge->add(1);
     error_code ec;
@@ -219,6 +225,7 @@ class Session : public std::enable_shared_from_this<Session> {
   static constexpr std::size_t kReadChunk = std::size_t{16} * 1024;
   static constexpr std::size_t kKeepCapacity = std::size_t{64} * 1024;
   static constexpr std::size_t kMaxDrain = std::size_t{4} * 1024 * 1024;
+  static constexpr std::size_t kMaxPending = std::size_t{64} * 1024;
 
   void next_request() {
     if (phase_ == Phase::closed) return;
@@ -264,9 +271,21 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec) return on_read_error(ec);
     started_ = SteadyClock::now();
     first_ = false;
+    const auto& msg = parser_->get();
+    // Framing other parties may read differently (request smuggling): a Transfer-Encoding
+    // that is not exactly one "chunked" on HTTP/1.1, named once. Beast would take the body
+    // as empty and the rest as the next request.
+    if (msg.count(bhttp::field::transfer_encoding) > 0) {
+      if (msg.count(bhttp::field::transfer_encoding) > 1 || msg.version() < 11 ||
+          !iequals(core::trim(msg[bhttp::field::transfer_encoding]), "chunked")) {
+        srv_->rejected_malformed->inc();
+        return reject(400, "bad_request",
+                      "Transfer-Encoding must be exactly \"chunked\", once, on HTTP/1.1");
+      }
+    }
+    header_fields_ = static_cast<std::size_t>(std::distance(msg.begin(), msg.end()));
     if (parser_->is_done()) return dispatch();
     stream_.expires_after(srv_->opts.body_timeout);
-    const auto& msg = parser_->get();
     if (msg.version() >= 11 && iequals(msg[bhttp::field::expect], "100-continue")) {
       bhttp::async_write(stream_, continue_,
                          beast::bind_front_handler(&Session::on_continue, shared_from_this()));
@@ -301,6 +320,12 @@ class Session : public std::enable_shared_from_this<Session> {
       srv_->rejected_headers->inc();
       return reject(431, "headers_too_large",
                     fmt::format("request headers exceed {} bytes", srv_->opts.header_limit));
+    }
+    if (ec == bhttp::error::buffer_overflow) {  // a chunk size line or the trailers
+      srv_->rejected_headers->inc();
+      return reject(
+          431, "headers_too_large",
+          fmt::format("a chunk header or the trailers exceed {} bytes", buffer_.max_size()));
     }
     if (ec == beast::error::timeout) {
       srv_->rejected_slow->inc();
@@ -352,9 +377,12 @@ class Session : public std::enable_shared_from_this<Session> {
     const Router::Endpoint* e = match.endpoint;
     endpoint_ = e;
     req.route = e->pattern;
-    req.headers.reserve(static_cast<std::size_t>(std::distance(msg.begin(), msg.end())));
-    for (const auto& field : msg) {
-      req.headers.add(std::string(field.name_string()), std::string(field.value()));
+    // The header's fields only: trailers (Beast appends them to the same list) are dropped,
+    // so nothing after the body can pass for a header a proxy checked (RFC 9110 6.5.1).
+    req.headers.reserve(header_fields_);
+    std::size_t taken = 0;
+    for (auto it = msg.begin(); it != msg.end() && taken < header_fields_; ++it, ++taken) {
+      req.headers.add(std::string(it->name_string()), std::string(it->value()));
     }
     req.body = std::move(msg.body());
     req.remote_address = remote_;
@@ -497,6 +525,7 @@ class Session : public std::enable_shared_from_this<Session> {
   SteadyClock::time_point started_{};
   std::uint64_t seq_ = 0;
   std::size_t drained_ = 0;
+  std::size_t header_fields_ = 0;  // fields of the request's header (trailers come after)
   Phase phase_ = Phase::idle;
   unsigned version_ = 11;
   bool first_ = true;
