@@ -136,7 +136,9 @@ struct Connection {
   asio::io_context ioc{1};  // first: outlives the streams below
   std::optional<beast::tcp_stream> plain;
   std::optional<beast::ssl_stream<beast::tcp_stream>> tls;
-  beast::flat_buffer buffer;
+  // Unparsed bytes: a status line and headers (64 KiB at most), a chunk's size line or the
+  // trailers wait here whole; capped so a hostile server cannot grow it without bound.
+  beast::flat_buffer buffer{std::size_t{128} * 1024};
   SteadyClock::time_point last_used{};
   bool reused = false;
 };

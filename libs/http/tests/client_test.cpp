@@ -172,3 +172,36 @@ TEST_CASE("a response over the size limit is too_large") {
   CHECK(res.error().code() == Errc::too_large);
   CHECK_FALSE(res.error().retryable());
 }
+
+TEST_CASE("a response whose chunk size line never ends is refused, not buffered without bound") {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  auto a = lia::http::test::loopback(0);
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  REQUIRE(::listen(fd, 1) == 0);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  std::size_t sent = 0;
+  std::thread hostile([fd, &sent] {
+    const int c = ::accept(fd, nullptr, nullptr);
+    if (c < 0) return;
+    char request[4096];
+    (void)::recv(c, request, sizeof request, 0);
+    const std::string head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2;x=";
+    (void)::send(c, head.data(), head.size(), MSG_NOSIGNAL);
+    const std::string more(std::size_t{64} * 1024, 'a');  // up to 64 MiB of one extension
+    for (int i = 0; i < 1024; ++i) {
+      const auto n = ::send(c, more.data(), more.size(), MSG_NOSIGNAL);
+      if (n <= 0) break;
+      sent += static_cast<std::size_t>(n);
+    }
+    ::close(c);
+  });
+  Client client;
+  auto res = client.get("http://127.0.0.1:" + std::to_string(ntohs(a.sin_port)) + "/x", 10s);
+  hostile.join();
+  ::close(fd);
+  REQUIRE_FALSE(res.ok());
+  // The client gave up once its buffer was full; what the server got out is what the
+  // kernel's socket buffers held besides.
+  CHECK(sent < std::size_t{16} * 1024 * 1024);
+}
