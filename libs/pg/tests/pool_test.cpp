@@ -369,3 +369,26 @@ TEST_CASE("a pipeline that fails half-way gives its connection up", "[pool]") {
   REQUIRE(r.ok());
   CHECK((*lease)->idle_in_no_transaction());
 }
+
+TEST_CASE("a TCP session has keepalives on the server's end and the URL may change them",
+          "[pool]") {
+  // The dev stack's URL names a Unix socket (?host=...): drop it to connect over TCP.
+  std::string tcp = testing::pg_url();
+  tcp = tcp.substr(0, tcp.find('?'));
+  auto pool = pg::Pool::create({.url = tcp, .size = 1});
+  REQUIRE(pool.ok());
+  auto r = (*pool)->exec(
+      "SELECT current_setting('tcp_keepalives_idle'), current_setting('tcp_keepalives_count'), "
+      "inet_server_addr() IS NOT NULL");
+  REQUIRE(r.ok());
+  REQUIRE((*r)[0].get<bool>(2));  // really TCP
+  CHECK((*r)[0].get<std::string>(0) == "10");
+  CHECK((*r)[0].get<std::string>(1) == "3");
+
+  auto own = pg::Pool::create(
+      {.url = tcp + "?options=-c%20tcp_keepalives_idle%3D42&keepalives_idle=30", .size = 1});
+  REQUIRE(own.ok());
+  auto o = (*own)->exec("SELECT current_setting('tcp_keepalives_idle')");
+  REQUIRE(o.ok());
+  CHECK((*o)[0].get<std::string>(0) == "42");
+}
