@@ -552,7 +552,10 @@ void RdConsumer::process(const Message& msg) {
     if (!last.retryable() || tries >= round) break;
     if (!wait_backoff(backoff_for(attempts))) return;  // closing: redelivered later
   }
-  if (dlq_) {
+  // Only a record that can never be handled is dead-lettered. A retryable failure (the
+  // database restarting, a lock timeout) waits in place: dead-lettering it would let the
+  // chat's next records overtake it, and bring it back only by a manual replay.
+  if (dlq_ && !last.retryable()) {
     auto sent = dlq_->send(msg, last, attempts);
     if (sent.ok()) {
       store(msg);

@@ -11,6 +11,24 @@
 
 #include "local_relays.hpp"
 
+namespace lia::pg {
+namespace {
+constexpr std::string_view kCommitOutcomeUnknown =
+    "connection lost during COMMIT: the outcome is unknown";
+}  // namespace
+
+core::Error commit_outcome_unknown_error(std::string_view detail) {
+  return core::Error(core::Errc::unavailable, fmt::format("{} ({})", kCommitOutcomeUnknown, detail),
+                     false);
+}
+
+bool commit_outcome_unknown(const core::Error& error) {
+  return error.code() == core::Errc::unavailable && !error.retryable() &&
+         error.message().starts_with(kCommitOutcomeUnknown);
+}
+
+}  // namespace lia::pg
+
 namespace lia::pg::detail {
 
 core::Status begin(Connection& conn, const TxOptions& options) {
@@ -51,10 +69,7 @@ core::Status commit(Connection& conn, Deferred* deferred,
     // Only a break while the COMMIT itself was running leaves the outcome open; an error
     // before it means the transaction did not commit (and a lost connection is retryable).
     if (failed_at == statements.size() - 1 && !conn.healthy()) {
-      return core::Error(
-          core::Errc::unavailable,
-          "connection lost during COMMIT: the outcome is unknown (" + r.error().message() + ")",
-          false);
+      return commit_outcome_unknown_error(r.error().message());
     }
     rollback(conn);
     return r.error();  // e.g. a claim made meanwhile (23505), or 40001 at commit: retryable

@@ -17,6 +17,7 @@
 #include <lia/http/server.hpp>
 #include <lia/pg/batch.hpp>
 #include <lia/pg/outbox_relay.hpp>
+#include <lia/pg/tx.hpp>
 #include <lia/runtime/runtime.hpp>
 
 namespace lia::runtime {
@@ -254,6 +255,18 @@ struct Joining {
 
 }  // namespace
 
+kafka::Handler retry_unknown_commits(kafka::Handler handler) {
+  return [handler = std::move(handler)](const kafka::Message& message) -> core::Status {
+    auto status = handler(message);
+    if (!status.ok() && pg::commit_outcome_unknown(status.error())) {
+      return core::Error(core::Errc::unavailable,
+                         status.error().message() + "; handled again (the inbox makes it safe)",
+                         true);
+    }
+    return status;
+  };
+}
+
 int run(int argc, char** argv, const ServiceSpec& spec, std::unique_ptr<App> app) {
   const sigset_t stop_signals = block_stop_signals();
 
@@ -453,8 +466,9 @@ int run(int argc, char** argv, const ServiceSpec& spec, std::unique_ptr<App> app
             std::make_unique<TransactionScope>(std::move(*batch)));
       };
     }
-    auto consumer = kafka::Consumer::create(cc, cs.handler, cs.dead_letter ? dead_letter : nullptr,
-                                            std::move(open_batch));
+    auto consumer =
+        kafka::Consumer::create(cc, retry_unknown_commits(cs.handler),
+                                cs.dead_letter ? dead_letter : nullptr, std::move(open_batch));
     if (!consumer.ok()) {
       log.error("cannot create a consumer",
                 {id("group", cc.group_id), str("error", consumer.error().describe())});

@@ -1,6 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <lia/pg/tx.hpp>
 #include <lia/runtime/events.hpp>
+#include <lia/runtime/runtime.hpp>
 
 using lia::runtime::Outgoing;
 
@@ -66,4 +68,37 @@ TEST_CASE("decode_event refuses garbage and invalid data without retry") {
   REQUIRE_FALSE(b.ok());
   CHECK_FALSE(b.error().retryable());
   CHECK(b.error().message().find("state") != std::string::npos);
+}
+
+TEST_CASE(
+    "a COMMIT whose outcome is unknown is retried by a consumer, other errors stay as they are") {
+  auto unknown =
+      lia::runtime::retry_unknown_commits([](const lia::kafka::Message&) -> lia::core::Status {
+        return lia::pg::commit_outcome_unknown_error("server closed the connection");
+      });
+  const lia::kafka::Message m;
+  auto st = unknown(m);
+  REQUIRE_FALSE(st.ok());
+  CHECK(st.error().code() == lia::core::Errc::unavailable);
+  CHECK(st.error().retryable());  // the consumer waits and retries; no dead letter
+  CHECK(st.error().message().find("connection lost during COMMIT") == 0);
+
+  // transact() itself does not retry it: the raw error is not retryable.
+  CHECK_FALSE(lia::pg::commit_outcome_unknown_error("x").retryable());
+  CHECK(lia::pg::commit_outcome_unknown(lia::pg::commit_outcome_unknown_error("x")));
+
+  auto bad =
+      lia::runtime::retry_unknown_commits([](const lia::kafka::Message&) -> lia::core::Status {
+        return lia::core::Error(lia::core::Errc::unavailable, "connection lost during COMMIT",
+                                false);
+      });
+  CHECK_FALSE(bad(m).error().retryable());  // the same words from elsewhere: not ours
+  auto poison =
+      lia::runtime::retry_unknown_commits([](const lia::kafka::Message&) -> lia::core::Status {
+        return lia::core::Error(lia::core::Errc::invalid_argument, "bad payload", false);
+      });
+  CHECK_FALSE(poison(m).error().retryable());
+  auto fine = lia::runtime::retry_unknown_commits(
+      [](const lia::kafka::Message&) -> lia::core::Status { return lia::core::ok(); });
+  CHECK(fine(m).ok());
 }

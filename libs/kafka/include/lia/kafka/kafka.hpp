@@ -143,7 +143,9 @@ struct ConsumerConfig {
   std::string group_id;
   std::vector<std::string> topics;
   std::string client_id = "lia";
-  int max_attempts = 5;                          // handler calls before the dead letter
+  // Handler calls in a row before a retryable failure parks the partition (then one call per
+  // max_backoff until it succeeds); a failure that is not retryable is dead-lettered at once.
+  int max_attempts = 5;
   std::chrono::milliseconds retry_backoff{200};  // doubles per try ...
   std::chrono::milliseconds max_backoff{5000};   // ... capped here
   std::chrono::milliseconds poll_timeout{100};
@@ -171,11 +173,13 @@ class DeadLetter;
 
 class Consumer {
  public:
-  // dead_letter may be null: then a message that can't be handled stops its partition's
-  // progress (the partition is paused and the message retried every max_backoff) rather
-  // than being dropped; other partitions go on. The same happens while the dead-letter topic
-  // can't be written. Errors (Errc::invalid_argument) name the bad setting or property.
-  // `open_batch` may be empty: then every record is handled on its own.
+  // A message whose handler fails with a retryable error stops its partition's progress (the
+  // partition is paused and the message retried every max_backoff) until it succeeds: order
+  // holds and nothing is dropped; other partitions go on. One that fails with an error that
+  // is not retryable goes to the dead-letter topic; dead_letter may be null, and then it waits
+  // in place the same way, as it does while the dead-letter topic can't be written. Errors
+  // (Errc::invalid_argument) name the bad setting or property. `open_batch` may be empty: then
+  // every record is handled on its own.
   static core::Result<std::unique_ptr<Consumer>> create(const ConsumerConfig& config,
                                                         Handler handler,
                                                         std::shared_ptr<DeadLetter> dead_letter,

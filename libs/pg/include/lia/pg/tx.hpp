@@ -82,6 +82,13 @@ class Tx {
   Batch* batch_;
 };
 
+// The error of a connection lost while its COMMIT ran: Errc::unavailable, not retryable
+// (transact() cannot know whether running the function again would do its work twice), and
+// recognised by commit_outcome_unknown(). A caller whose work is idempotent (a consumer that
+// claims its record in an inbox) may run it again.
+core::Error commit_outcome_unknown_error(std::string_view detail);
+bool commit_outcome_unknown(const core::Error& error);
+
 namespace detail {
 core::Status begin(Connection& conn, const TxOptions& options);
 // Runs `last`, writes `deferred` (if any), then COMMITs, in one round trip; a failure rolls

@@ -42,6 +42,13 @@ struct ServiceSpec {
   bool outbox = false;  // run the outbox relay for `schema`
 };
 
+// Every consumer handler must be idempotent: it claims its record in its schema's inbox (or
+// keys its effect on the record), so a redelivered record has no second effect. That makes a
+// record whose COMMIT's outcome is unknown (pg::commit_outcome_unknown) safe to handle again:
+// the handler given to the consumer returns it as retryable (the partition waits and retries)
+// instead of as a dead letter. Context::add_consumer wraps every handler with this.
+kafka::Handler retry_unknown_commits(kafka::Handler handler);
+
 struct ConsumerSpec {
   std::vector<std::string> topics;
   kafka::Handler handler;
