@@ -255,6 +255,14 @@ struct Joining {
 
 }  // namespace
 
+http::Response liveness(const kafka::Producer& producer) {
+  if (auto fatal = producer.fatal_error()) {
+    return http::json_error(503, "kafka_producer_failed",
+                            "the Kafka producer hit a fatal error: " + fatal->message());
+  }
+  return http::Response::json(200, R"({"status":"ok"})");
+}
+
 kafka::Handler retry_unknown_commits(kafka::Handler handler) {
   return [handler = std::move(handler)](const kafka::Message& message) -> core::Status {
     auto status = handler(message);
@@ -393,6 +401,14 @@ int run(int argc, char** argv, const ServiceSpec& spec, std::unique_ptr<App> app
     }
     return checks;
   };
+  // Alive unless the Kafka producer hit a fatal error: it does not recover from one (an
+  // idempotent producer's sequence is broken, say), the outbox relay would keep failing while
+  // holding its schema's lock, and only a restart helps, which a failing liveness probe brings.
+  if (!ctx.router_.has_pattern("/healthz")) {
+    ctx.router_.add("GET", "/healthz", [producer = ctx.producer_](const http::Request&) {
+      return liveness(*producer);
+    });
+  }
   http::ServerOptions so;
   so.port = config.http_port;
   http::Server server(so, std::move(ctx.router_), readiness);

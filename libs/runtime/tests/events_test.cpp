@@ -102,3 +102,27 @@ TEST_CASE(
       [](const lia::kafka::Message&) -> lia::core::Status { return lia::core::ok(); });
   CHECK(fine(m).ok());
 }
+
+namespace {
+class StubProducer : public lia::kafka::Producer {
+ public:
+  using lia::kafka::Producer::produce;
+  void produce(lia::kafka::Record record, lia::kafka::DeliveryCallback done) override {
+    done(lia::kafka::Delivery{record.topic, 0, 0});
+  }
+  lia::core::Status flush(std::chrono::milliseconds) override { return lia::core::ok(); }
+  std::size_t in_flight() const override { return 0; }
+  std::optional<lia::core::Error> fatal_error() const override { return fatal; }
+  std::optional<lia::core::Error> fatal;
+};
+}  // namespace
+
+TEST_CASE("liveness fails once the Kafka producer hit a fatal error") {
+  StubProducer producer;
+  CHECK(lia::runtime::liveness(producer).status == 200);
+  producer.fatal = lia::core::Error(lia::core::Errc::internal, "producer fenced", false);
+  const auto failing = lia::runtime::liveness(producer);
+  CHECK(failing.status == 503);
+  CHECK(failing.body.find("kafka_producer_failed") != std::string::npos);
+  CHECK(failing.body.find("producer fenced") != std::string::npos);
+}

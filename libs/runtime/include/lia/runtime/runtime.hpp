@@ -49,6 +49,11 @@ struct ServiceSpec {
 // instead of as a dead letter. Context::add_consumer wraps every handler with this.
 kafka::Handler retry_unknown_commits(kafka::Handler handler);
 
+// GET /healthz (the liveness probe): 200, or 503 once the Kafka producer hit a fatal error,
+// which it never recovers from; the outbox relay would keep failing while holding its
+// schema's lock, so a restart is the way out.
+http::Response liveness(const kafka::Producer& producer);
+
 struct ConsumerSpec {
   std::vector<std::string> topics;
   kafka::Handler handler;
