@@ -250,6 +250,19 @@ CREATE INDEX outbox_published_at_idx ON outbox (published_at) WHERE published_at
 CREATE INDEX inbox_processed_at_idx ON inbox (processed_at);
 )",
        "DROP TABLE inbox;\n"},
+      // A row Kafka refuses for good (too large, say) is set aside with its error instead of
+      // holding every later row back; clearing failed_at sends it again.
+      {3, "outbox_failed_rows",
+       R"(ALTER TABLE outbox ADD COLUMN failed_at timestamptz, ADD COLUMN last_error text;
+DROP INDEX outbox_unpublished_idx;
+CREATE INDEX outbox_unpublished_idx ON outbox (id) WHERE published_at IS NULL AND failed_at IS NULL;
+CREATE INDEX outbox_failed_idx ON outbox (id) WHERE failed_at IS NOT NULL;
+)",
+       R"(DROP INDEX outbox_failed_idx;
+DROP INDEX outbox_unpublished_idx;
+CREATE INDEX outbox_unpublished_idx ON outbox (id) WHERE published_at IS NULL;
+ALTER TABLE outbox DROP COLUMN failed_at, DROP COLUMN last_error;
+)"},
   };
   return migrations;
 }

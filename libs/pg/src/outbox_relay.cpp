@@ -30,8 +30,9 @@ struct Acks {
   std::mutex mu;
   std::condition_variable cv;
   std::size_t pending = 0;
-  std::size_t failed = 0;
+  std::size_t failed = 0;  // retryable failures: the batch is sent again
   std::optional<Error> first_error;
+  std::vector<std::optional<Error>> refused;  // per record: Kafka refused it for good
 };
 
 }  // namespace
@@ -41,7 +42,9 @@ struct OutboxRelay::Impl {
   std::unique_ptr<Connection> conn;
   core::Counter* published = nullptr;
   core::Counter* failures = nullptr;
+  core::Counter* set_aside = nullptr;
   core::Gauge* lag = nullptr;
+  core::Gauge* failed_rows = nullptr;
   std::chrono::steady_clock::time_point next_cleanup{};
   std::chrono::steady_clock::time_point next_lag{};
   std::string table;
@@ -64,7 +67,8 @@ core::Result<std::size_t> OutboxRelay::Impl::batch(Connection& conn, kafka::Prod
   };
   auto selected = conn.exec(  // carries the BEGIN
       "WITH batch AS (SELECT id, event_id, topic, key, payload, headers FROM " + table +
-          " WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) "
+          " WHERE published_at IS NULL AND failed_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP "
+          "LOCKED) "
           "SELECT b.id, b.event_id::text, b.topic, b.key, b.payload, h.key, h.value "
           "FROM batch b LEFT JOIN LATERAL jsonb_each_text(b.headers) h ON true ORDER BY b.id",
       static_cast<std::int64_t>(options.batch_size));
@@ -102,10 +106,13 @@ core::Result<std::size_t> OutboxRelay::Impl::batch(Connection& conn, kafka::Prod
 
   auto acks = std::make_shared<Acks>();
   acks->pending = records.size();
-  for (auto& rec : records) {
-    producer.produce(std::move(rec), [acks](const kafka::DeliveryResult& r) {
+  acks->refused.resize(records.size());
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    producer.produce(std::move(records[i]), [acks, i](const kafka::DeliveryResult& r) {
       std::lock_guard lk(acks->mu);
-      if (!r.ok()) {
+      if (!r.ok() && !r.error().retryable()) {
+        acks->refused[i] = r.error();
+      } else if (!r.ok()) {
         ++acks->failed;
         if (!acks->first_error) acks->first_error = r.error();
       }
@@ -136,12 +143,29 @@ core::Result<std::size_t> OutboxRelay::Impl::batch(Connection& conn, kafka::Prod
   }
   if (options.after_ack_before_mark) options.after_ack_before_mark();
 
+  // Rows Kafka refused for good (too large, say; a retry cannot help) are set aside with
+  // their error, so that they hold no later row back; the rest is marked as usual.
+  const std::string aside_sql =
+      "UPDATE " + table + " SET failed_at = now(), last_error = $2 WHERE id = $1";
+  std::vector<Params> aside;  // one statement per refused row (they are rare)
   std::string id_list = "{";
   for (std::size_t i = 0; i < ids.size(); ++i) {
-    if (i > 0) id_list += ',';
+    if (const auto& refused = acks->refused[i]) {
+      aside.push_back(make_params(ids[i], core::scrub_text(refused->describe())));
+      core::log().error(
+          "outbox event refused by Kafka for good: set aside (failed_at), it "
+          "holds no later event back",
+          {f::id("schema", table), f::num("outbox_id", ids[i]),
+           f::str("error", refused->describe())});
+      continue;
+    }
+    if (id_list.size() > 1) id_list += ',';
     id_list += std::to_string(ids[i]);
   }
   id_list += '}';
+  std::vector<Connection::Statement> last;
+  last.reserve(aside.size() + 1);
+  for (const auto& p : aside) last.push_back({aside_sql, &p});
   // Kept for the audit retention, or deleted at once (a DELETE leaves every index alone,
   // where setting published_at writes a new row version and new index entries).
   // The mark and the COMMIT: one round trip.
@@ -150,12 +174,14 @@ core::Result<std::size_t> OutboxRelay::Impl::batch(Connection& conn, kafka::Prod
           ? "UPDATE " + table + " SET published_at = now() WHERE id = ANY($1::bigint[])"
           : "DELETE FROM " + table + " WHERE id = ANY($1::bigint[])";
   const Params marked = make_params(id_list);
-  if (auto s = detail::commit(conn, nullptr, {{mark, &marked}}); !s.ok()) {
+  last.push_back({mark, &marked});
+  if (auto s = detail::commit(conn, nullptr, last); !s.ok()) {
     failures->inc();
     return s.error();
   }
-  published->inc(static_cast<double>(ids.size()));
-  return ids.size();
+  published->inc(static_cast<double>(ids.size() - aside.size()));
+  set_aside->inc(static_cast<double>(aside.size()));
+  return ids.size() - aside.size();
 }
 
 void OutboxRelay::Impl::update_lag(Connection& conn) {
@@ -166,8 +192,12 @@ void OutboxRelay::Impl::update_lag(Connection& conn) {
   auto r = conn.exec(
       "SELECT COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8 "
       "FROM (SELECT created_at FROM " +
-      table + " WHERE published_at IS NULL ORDER BY id LIMIT 1) oldest");
+      table + " WHERE published_at IS NULL AND failed_at IS NULL ORDER BY id LIMIT 1) oldest");
   if (r && !r->empty()) lag->set(std::max(0.0, (*r)[0].get<double>(0)));
+  auto failed = conn.exec("SELECT count(*) FROM " + table + " WHERE failed_at IS NOT NULL");
+  if (failed && !failed->empty()) {
+    failed_rows->set(static_cast<double>((*failed)[0].get<std::int64_t>(0)));
+  }
 }
 
 void OutboxRelay::Impl::cleanup(Connection& conn, const OutboxRelayOptions& options) {
@@ -219,6 +249,12 @@ OutboxRelay::OutboxRelay(std::shared_ptr<Pool> pool, std::shared_ptr<kafka::Prod
                                "Outbox batches rolled back (Kafka or database failure)", labels);
   impl_->lag =
       &m.gauge("lia_outbox_lag_seconds", "Age of the oldest unpublished outbox event", labels);
+  impl_->set_aside =
+      &m.counter("lia_outbox_set_aside_total",
+                 "Outbox events Kafka refused for good, set aside (failed_at)", labels);
+  impl_->failed_rows = &m.gauge(
+      "lia_outbox_failed_rows",
+      "Outbox events set aside because Kafka refused them (clear failed_at to resend)", labels);
 }
 
 OutboxRelay::~OutboxRelay() {

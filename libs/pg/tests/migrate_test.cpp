@@ -226,15 +226,28 @@ TEST_CASE("platform migrations run before the service's own, per component", "[m
       {1, "orders", "CREATE TABLE orders (id int);", "DROP TABLE orders;"}};
   auto r = pg::migrate_service(pool, s.name, "shop", own);
   REQUIRE(r.ok());
-  CHECK(*r == 3);
+  CHECK(*r == 4);
   CHECK(has_table(s, "outbox"));
   CHECK(has_table(s, "inbox"));
   CHECK(has_table(s, "orders"));
-  CHECK(applied_count(s, pg::kPlatformComponent) == 2);
+  CHECK(applied_count(s, pg::kPlatformComponent) == 3);
   CHECK(applied_count(s, "shop") == 1);
   auto again = pg::migrate_service(pool, s.name, "shop", own);
   REQUIRE(again.ok());
   CHECK(*again == 0);
   auto reserved = pg::migrate_service(pool, s.name, pg::kPlatformComponent, own);
   CHECK_FALSE(reserved.ok());
+
+  // The outbox's failed_at (platform migration 3) goes down and comes back.
+  CHECK(has_column(s, "outbox", "failed_at"));
+  pg::Migrator platform(pool, s.name, pg::kPlatformComponent, pg::platform_migrations());
+  auto down = platform.down(2);
+  REQUIRE(down.ok());
+  CHECK(*down == 1);
+  CHECK_FALSE(has_column(s, "outbox", "failed_at"));
+  CHECK_FALSE(has_column(s, "outbox", "last_error"));
+  auto up = platform.up();
+  REQUIRE(up.ok());
+  CHECK(*up == 1);
+  CHECK(has_column(s, "outbox", "failed_at"));
 }

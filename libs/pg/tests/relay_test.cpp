@@ -31,6 +31,9 @@ class FakeProducer : public kafka::Producer {
     }
     if (fail) {
       done(core::Error(core::Errc::unavailable, "broker down"));
+    } else if (record.value.find(refuse_containing) != std::string::npos) {
+      done(core::Error(core::Errc::too_large, "kafka delivery: Broker: Message size too large",
+                       false));
     } else {
       done(kafka::Delivery{record.topic, 0, offset});
     }
@@ -43,6 +46,7 @@ class FakeProducer : public kafka::Producer {
     return records_;
   }
   std::atomic<bool> fail{false};
+  std::string refuse_containing = "\x01";  // records whose value holds it are refused for good
 
  private:
   mutable std::mutex mu_;
@@ -117,6 +121,36 @@ TEST_CASE("the relay marks nothing that Kafka did not acknowledge", "[relay]") {
     CHECK(h["lia.event_id"] == ids[i]);
     CHECK(h["ce_type"] == "test.v1");
   }
+}
+
+TEST_CASE("a row Kafka refuses for good is set aside and holds no later row back", "[relay]") {
+  TempSchema s("pgrelay");
+  migrate(s);
+  enqueue_n(s, "t.v1", 5, 2);  // seq 0..4
+  auto producer = std::make_shared<FakeProducer>();
+  producer->refuse_containing = "\"seq\":1}";
+  pg::OutboxRelay relay(s.pool, producer, s.name, {.batch_size = 3});
+  for (int i = 0; i < 3; ++i) REQUIRE(relay.publish_once().ok());
+  CHECK(relay.published() == 4);
+  // Every other row went once, in order; the refused one was tried once and set aside.
+  std::vector<std::string> values;
+  for (const auto& r : producer->records()) values.push_back(r.value);
+  CHECK(values == std::vector<std::string>{"{\"seq\":0}", "{\"seq\":1}", "{\"seq\":2}",
+                                           "{\"seq\":3}", "{\"seq\":4}"});
+  CHECK(unpublished(s) == 1);
+  CHECK(scalar(*s.pool, "SELECT count(*) FROM " + s.q() +
+                            ".outbox WHERE payload = '{\"seq\":1}' AND failed_at IS NOT NULL AND "
+                            "last_error LIKE '%Message size too large%'") == 1);
+  auto& set_aside = core::metrics().counter("lia_outbox_set_aside_total", "", {{"schema", s.name}});
+  CHECK(set_aside.value() == 1);
+  // Cleared by hand once the cause is fixed (a larger message.max.bytes, say): sent again.
+  producer->refuse_containing = "\x01";
+  REQUIRE(scalar(*s.pool, "WITH u AS (UPDATE " + s.q() +
+                              ".outbox SET failed_at = NULL WHERE failed_at IS NOT NULL RETURNING "
+                              "1) SELECT count(*) FROM u") == 1);
+  REQUIRE(relay.publish_once().ok());
+  CHECK(relay.published() == 5);
+  CHECK(unpublished(s) == 0);
 }
 
 TEST_CASE("while Kafka refuses, the lag gauge shows the age of what waits", "[relay]") {
