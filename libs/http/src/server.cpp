@@ -29,6 +29,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <fmt/format.h>
+#include <sys/resource.h>
 
 #include <lia/core/log.hpp>
 #include <lia/core/metrics.hpp>
@@ -148,6 +149,9 @@ struct Server::Impl {
   bool started = false;
   bool finished = false;
   std::uint16_t bound_port = 0;
+  std::size_t max_connections = 0;   // opts.max_connections, or less to fit RLIMIT_NOFILE
+  std::int64_t accept_failures = 0;  // since the last warning (acceptor's strand only)
+  std::chrono::steady_clock::time_point next_accept_warning{};
 
   // Destroyed before everything above (reverse order), so sessions that die with the
   // io_context can still reach the members above.
@@ -663,15 +667,22 @@ void Server::Impl::on_accept(error_code ec, tcp::socket socket) {
   if (!acceptor.is_open() || stopping.load()) return;
   if (ec) {
     if (ec == asio::error::operation_aborted) return;
-    // Out of descriptors or similar: back off instead of spinning.
-    core::log().warn("http accept failed", {core::f::str("error", ec.message())});
+    // Out of descriptors or similar: back off instead of spinning, and say so once in 10 s.
+    ++accept_failures;
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= next_accept_warning) {
+      next_accept_warning = now + std::chrono::seconds{10};
+      core::log().warn("http accept failed", {core::f::str("error", ec.message()),
+                                              core::f::num("failures", accept_failures)});
+      accept_failures = 0;
+    }
     accept_retry.expires_after(std::chrono::milliseconds{50});
     accept_retry.async_wait([this](error_code wait_ec) {
       if (!wait_ec && acceptor.is_open() && !stopping.load()) do_accept();
     });
     return;
   }
-  if (live.load(std::memory_order_relaxed) >= opts.max_connections) {
+  if (live.load(std::memory_order_relaxed) >= max_connections) {
     rejected_overload->inc();
     static constexpr std::string_view kBusy =
         "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
@@ -759,6 +770,22 @@ core::Status Server::start() {
   s.acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) return fail("cannot listen on");
   s.bound_port = s.acceptor.local_endpoint(ec).port();
+  // Answer 503 before the process runs out of descriptors (then accept fails and a client
+  // waits, unanswered, until an idle connection times out): leave room for the database,
+  // Kafka and files.
+  s.max_connections = s.opts.max_connections;
+  rlimit nofile{};
+  if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY) {
+    constexpr rlim_t kReserved = 256;
+    const auto fit = static_cast<std::size_t>(
+        nofile.rlim_cur > kReserved + 16 ? nofile.rlim_cur - kReserved : 16);
+    if (fit < s.max_connections) {
+      s.max_connections = fit;
+      core::log().info("http connections capped by the descriptor limit",
+                       {core::f::num("max_connections", static_cast<std::int64_t>(fit)),
+                        core::f::num("nofile", static_cast<std::int64_t>(nofile.rlim_cur))});
+    }
+  }
   s.started = true;
   s.running = true;
   s.pool.emplace(static_cast<std::size_t>(std::max(1, s.opts.blocking_threads)));

@@ -3,8 +3,10 @@
 #include <optional>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
 #include <catch2/catch.hpp>
+#include <sys/resource.h>
 
 #include <lia/core/metrics.hpp>
 #include <lia/http/client.hpp>
@@ -616,6 +618,29 @@ TEST_CASE("connections past the maximum get 503 and are closed") {
   CHECK(res->status == 503);
   CHECK(res->body == R"({"error":{"code":"unavailable","message":"too many connections, retry"}})");
   CHECK(second.wait_closed(5s));
+}
+
+TEST_CASE("the connection cap leaves room under the descriptor limit so that clients get 503") {
+  rlimit saved{};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
+  rlimit low = saved;
+  low.rlim_cur = 300;  // 256 kept for the database, Kafka and files: 44 connections
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
+  struct Restore {
+    rlimit limit;
+    ~Restore() { ::setrlimit(RLIMIT_NOFILE, &limit); }
+  } restore{saved};
+  auto server = start_server(demo_router());
+  std::vector<std::unique_ptr<RawSocket>> held;
+  for (int i = 0; i < 44; ++i) {
+    held.push_back(std::make_unique<RawSocket>(server->port()));
+    REQUIRE(held.back()->send("GET /items/1 HTTP/1.1\r\nHost: t\r\n\r\n"));
+    REQUIRE(held.back()->read_response().has_value());
+  }
+  RawSocket over(server->port());
+  auto res = over.read_response();
+  REQUIRE(res.has_value());
+  CHECK(res->status == 503);
 }
 
 TEST_CASE("start fails with a clear error when the port is taken") {
