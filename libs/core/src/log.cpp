@@ -33,7 +33,7 @@ std::size_t sep_len(std::string_view t, std::size_t i) {
   return 0;
 }
 
-// Where the first (or last) space of a run is, as [begin, end) bytes; npos if none.
+// Whether a space (ASCII or no-break) starts at t[i]: the groups of a written number.
 bool is_space_at(std::string_view t, std::size_t i) {
   return t[i] == ' ' || (i + 1 < t.size() && static_cast<unsigned char>(t[i]) == 0xC2 &&
                          static_cast<unsigned char>(t[i + 1]) == 0xA0);
