@@ -121,14 +121,19 @@ core::Result<std::size_t> OutboxRelay::Impl::batch(Connection& conn, kafka::Prod
   }
   {
     std::unique_lock lk(acks->mu);
-    // Waits in slices so that stop() never waits out a whole ack timeout (the rows stay
-    // unpublished and the next relay sends them).
-    const auto deadline = std::chrono::steady_clock::now() + options.ack_timeout;
+    // Waits in slices so that stop() never waits out a whole ack timeout, only stop_ack_wait
+    // (what is still unacknowledged then stays unpublished, and the next relay sends it).
+    auto deadline = std::chrono::steady_clock::now() + options.ack_timeout;
+    bool stop_seen = false;
     while (acks->pending > 0 && std::chrono::steady_clock::now() < deadline) {
-      if (stopping != nullptr && stopping->load()) {
-        return fail(Error(Errc::cancelled, "relay stopping before Kafka acknowledged the batch"));
+      if (!stop_seen && stopping != nullptr && stopping->load()) {
+        stop_seen = true;  // a little longer, so that the rows are marked before the lock goes
+        deadline = std::min(deadline, std::chrono::steady_clock::now() + options.stop_ack_wait);
       }
       acks->cv.wait_for(lk, std::chrono::milliseconds{100}, [&] { return acks->pending == 0; });
+    }
+    if (acks->pending > 0 && stop_seen) {
+      return fail(Error(Errc::cancelled, "relay stopping before Kafka acknowledged the batch"));
     }
     if (acks->pending > 0) {
       return fail(Error(Errc::timeout,

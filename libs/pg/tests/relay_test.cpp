@@ -153,6 +153,58 @@ TEST_CASE("a row Kafka refuses for good is set aside and holds no later row back
   CHECK(unpublished(s) == 0);
 }
 
+// A producer whose acks come when the test says so.
+class LateProducer : public kafka::Producer {
+ public:
+  using kafka::Producer::produce;
+  void produce(kafka::Record record, kafka::DeliveryCallback done) override {
+    std::lock_guard lk(mu_);
+    records_.push_back(record);
+    waiting_.push_back(std::move(done));
+  }
+  core::Status flush(std::chrono::milliseconds) override { return core::ok(); }
+  std::size_t in_flight() const override {
+    std::lock_guard lk(mu_);
+    return waiting_.size();
+  }
+  std::optional<core::Error> fatal_error() const override { return std::nullopt; }
+  void ack_all() {
+    std::vector<kafka::DeliveryCallback> due;
+    {
+      std::lock_guard lk(mu_);
+      due.swap(waiting_);
+    }
+    for (auto& done : due) done(kafka::Delivery{"t.v1", 0, 1});
+  }
+  std::size_t produced() const {
+    std::lock_guard lk(mu_);
+    return records_.size();
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<kafka::Record> records_;
+  std::vector<kafka::DeliveryCallback> waiting_;
+};
+
+TEST_CASE("a relay stopped while its batch waits for acks marks what Kafka then acknowledges",
+          "[relay]") {
+  TempSchema s("pgrelay");
+  migrate(s);
+  enqueue_n(s, "t.v1", 3, 1);
+  auto producer = std::make_shared<LateProducer>();
+  pg::OutboxRelay relay(s.pool, producer, s.name, {.batch_size = 10, .stop_ack_wait = 5s});
+  relay.start();
+  REQUIRE(testing::wait_until([&] { return producer->in_flight() == 3; }, 10s));
+  std::thread stopper([&] { relay.stop(); });
+  std::this_thread::sleep_for(300ms);  // stop() has begun and waits
+  producer->ack_all();
+  stopper.join();
+  // Marked before the lock went: the next relay has nothing to send again.
+  CHECK(unpublished(s) == 0);
+  CHECK(producer->produced() == 3);
+}
+
 TEST_CASE("while Kafka refuses, the lag gauge shows the age of what waits", "[relay]") {
   TempSchema s("pgrelay");
   migrate(s);

@@ -33,7 +33,12 @@ struct OutboxRelayOptions {
   std::size_t batch_size = 100;
   std::chrono::milliseconds poll_interval{1000};  // fallback when no NOTIFY arrives
   std::chrono::milliseconds ack_timeout{60000};   // the most a batch waits for its acks
-  std::chrono::milliseconds retry_backoff{200};   // after a failure; doubles up to max
+  // On stop() a batch still waiting for its acks waits this much longer, then marks what was
+  // acknowledged: given up, its rows would go again from the next relay, after the lock is
+  // released, possibly behind newer records of the same keys (a compacted topic keeps the
+  // last one written).
+  std::chrono::milliseconds stop_ack_wait{5000};
+  std::chrono::milliseconds retry_backoff{200};  // after a failure; doubles up to max
   std::chrono::milliseconds max_backoff{5000};
   std::chrono::hours retention{24 * 7};  // 0: delete rows once published
   std::chrono::milliseconds cleanup_interval{600000};
