@@ -1,3 +1,4 @@
+#include <filesystem>
 #include <regex>
 
 #include <catch2/catch.hpp>
@@ -244,4 +245,24 @@ TEST_CASE("extra Kafka properties reach every client (librdkafka's debug log, fo
   CHECK(svc.wait(30s) == std::optional<int>(0));
 
   drop_schema(schema);
+}
+
+TEST_CASE("a test process's own log file goes with it and a given one stays") {
+  std::string own;
+  {
+    Process p({"/bin/echo", "hi"});
+    REQUIRE(p.wait(5s) == std::optional<int>(0));
+    CHECK(p.output() == "hi\n");
+    own = p.log_path();
+    CHECK(std::filesystem::exists(own));
+  }
+  CHECK_FALSE(std::filesystem::exists(own));
+
+  const std::string given = own + ".given";
+  {
+    Process p({"/bin/echo", "kept"}, {}, given);
+    REQUIRE(p.wait(5s) == std::optional<int>(0));
+  }
+  CHECK(std::filesystem::exists(given));
+  std::filesystem::remove(given);
 }

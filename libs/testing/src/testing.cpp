@@ -59,8 +59,12 @@ std::string binary(const std::string& name) {
 
 Process::Process(std::vector<std::string> argv, const std::map<std::string, std::string>& extra_env,
                  const std::string& log_path)
-    : log_path_(log_path.empty() ? fmt::format("/tmp/lia-test-{}.log", unique_name("proc"))
-                                 : log_path) {
+    : own_log_(log_path.empty()), log_path_(log_path) {
+  if (own_log_) {
+    const char* tmp = std::getenv("TMPDIR");  // NOLINT(concurrency-mt-unsafe)
+    log_path_ = fmt::format("{}/lia-test-{}.log", tmp != nullptr && *tmp != '\0' ? tmp : "/tmp",
+                            unique_name("proc"));
+  }
   std::vector<std::string> env_strings;
   for (char** e = environ; *e != nullptr; ++e) {
     std::string kv(*e);
@@ -93,10 +97,12 @@ Process::Process(std::vector<std::string> argv, const std::map<std::string, std:
 }
 
 Process::~Process() {
-  if (!detached_ && running()) {
+  if (detached_) return;
+  if (running()) {
     signal(SIGKILL);
     wait(std::chrono::seconds{5});
   }
+  if (own_log_) ::unlink(log_path_.c_str());
 }
 
 void Process::signal(int sig) const {

@@ -28,7 +28,8 @@ bool wait_until(const std::function<bool()>& pred,
 std::string binary(const std::string& name);
 
 // A child process (fork + execve, in a session of its own) whose stdout and stderr go to a
-// log file.
+// log file: the one given, or one of its own in $TMPDIR (/tmp when unset), removed with the
+// Process unless it was detach()ed (a test that fails shows output() with INFO).
 class Process {
  public:
   Process(std::vector<std::string> argv, const std::map<std::string, std::string>& extra_env = {},
@@ -51,6 +52,7 @@ class Process {
   int pid_ = -1;
   std::optional<int> status_;
   bool detached_ = false;
+  bool own_log_ = false;
   std::string log_path_;
 };
 
