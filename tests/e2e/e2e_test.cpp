@@ -67,6 +67,13 @@ TEST_CASE("a customer's conversation goes through AI, handoff, agent, resolution
   Suite suite(o);
   auto& stack = *suite.stack;
   const std::string maria = "5511987650001";
+  // Whether the sandbox received a text to `phone` that holds `part`.
+  const auto sent_with = [&](const std::string& phone, const std::string& part) {
+    auto s = stack.sandbox_sends(phone);
+    return s.ok() && std::any_of(s->begin(), s->end(), [&](const auto& x) {
+             return x.text.find(part) != std::string::npos;
+           });
+  };
 
   auto admin = stack.login("admin", stack.secrets().admin_password);
   REQUIRE(admin.ok());
@@ -138,13 +145,7 @@ TEST_CASE("a customer's conversation goes through AI, handoff, agent, resolution
                          text_body(agent_text), *ana);
   REQUIRE(sent.ok());
   CHECK(sent->status == 202);
-  REQUIRE(lia::testing::wait_until(
-      [&] {
-        auto s = stack.sandbox_sends(maria);
-        return s.ok() && std::any_of(s->begin(), s->end(),
-                                     [&](const auto& x) { return x.text == agent_text; });
-      },
-      30s));
+  REQUIRE(lia::testing::wait_until([&] { return sent_with(maria, agent_text); }, 30s));
   auto resolved = stack.call("conversation", "POST",
                              "/api/conversations/" + conversation + "/resolve", "{}", *ana);
   REQUIRE(resolved.ok());
@@ -153,12 +154,6 @@ TEST_CASE("a customer's conversation goes through AI, handoff, agent, resolution
 
   // 6. The survey reaches Maria; a bare score is recorded and not answered by the AI.
   suite.expect(1, "lia.engagement.survey.sent", "conversation_id", conversation);
-  const auto sent_with = [&](const std::string& phone, const std::string& part) {
-    auto s = stack.sandbox_sends(phone);
-    return s.ok() && std::any_of(s->begin(), s->end(), [&](const auto& x) {
-             return x.text.find(part) != std::string::npos;
-           });
-  };
   REQUIRE(lia::testing::wait_until([&] { return sent_with(maria, "nota de 0 a 10"); }, 30s));
   REQUIRE(
       stack.post_meta(meta_text(kPnid, maria, "Maria", "wamid.story-5", "10", now_s())).value() ==
