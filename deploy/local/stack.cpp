@@ -330,7 +330,7 @@ void Stack::stop() {
   }
 }
 
-core::Result<int> Stack::post_meta(const std::string& body, bool sign) {
+http::ClientRequest Stack::meta_request(const std::string& body, bool sign) const {
   http::ClientRequest req;
   req.method = "POST";
   req.url = url("ingestion") + "/webhooks/meta";
@@ -338,7 +338,11 @@ core::Result<int> Stack::post_meta(const std::string& body, bool sign) {
   const std::string secret = sign ? secrets_.meta_app_secret : "forged-" + secrets_.meta_app_secret;
   req.headers.add("X-Hub-Signature-256", provider_sandbox::meta_signature(secret, body));
   req.body = body;
-  auto r = client_.request(req);
+  return req;
+}
+
+core::Result<int> Stack::post_meta(const std::string& body, bool sign) {
+  auto r = client_.request(meta_request(body, sign));
   if (!r) return r.error();
   return r->status;
 }

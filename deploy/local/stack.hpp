@@ -87,6 +87,9 @@ class Stack {
 
   // Posts a Meta webhook body signed with the stack's app secret. Returns the HTTP status.
   core::Result<int> post_meta(const std::string& body, bool sign = true);
+  // The request post_meta() sends, for a caller that sends it itself (from another thread,
+  // again and again as a provider does).
+  http::ClientRequest meta_request(const std::string& body, bool sign = true) const;
   core::Result<int> post_evolution(const std::string& event, const std::string& body,
                                    bool with_key = true);
   // Conversation's login; returns the JWT.

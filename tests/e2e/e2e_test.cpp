@@ -3,6 +3,7 @@
 // webhook delivered five times, ticks out of order, forged signatures, a flaky provider, a
 // provider that always fails, a service killed mid-traffic.
 
+#include <atomic>
 #include <filesystem>
 #include <regex>
 #include <set>
@@ -13,6 +14,7 @@
 
 #include <lia/json/writer.hpp>
 #include <lia/pg/pool.hpp>
+#include <lia/testing/testing.hpp>
 
 #include "support.hpp"
 
@@ -364,17 +366,56 @@ TEST_CASE("a flaky provider gives one send, a dead provider a dead letter and an
 TEST_CASE("a service killed with SIGKILL mid-traffic loses and doubles nothing") {
   Suite suite;
   auto& stack = *suite.stack;
-  constexpr int kChats = 40;
+  constexpr int kChats = 60;
+  constexpr int kBeforeGatewayKill = 40;
   auto phone = [](int i) { return fmt::format("55619876{:05}", 50100 + i); };
-  for (int i = 0; i < kChats; ++i) {
+  auto body_for = [&](int i) {
+    return meta_text(kPnid, phone(i), "Cliente", fmt::format("wamid.kill-{}", i), "Olá!", now_s());
+  };
+  for (int i = 0; i < kBeforeGatewayKill; ++i) {
     if (i == 15) stack.kill("conversation", SIGKILL);
     if (i == 25) REQUIRE(stack.restart("conversation").ok());
     if (i == 30) stack.kill("ai_orchestration", SIGKILL);
-    const auto body =
-        meta_text(kPnid, phone(i), "Cliente", fmt::format("wamid.kill-{}", i), "Olá!", now_s());
-    REQUIRE(stack.post_meta(body).value() == 200);
+    REQUIRE(stack.post_meta(body_for(i)).value() == 200);
   }
   REQUIRE(stack.restart("ai_orchestration").ok());
+
+  // The gateway killed while a provider delivers: like Meta, the provider sends each webhook
+  // again until it gets 200. A webhook whose events Kafka took before the kill, but whose 200
+  // never left, comes twice with the same message id.
+  std::vector<lia::http::ClientRequest> deliveries;  // made here: restart() changes the stack
+  for (int i = kBeforeGatewayKill; i < kChats; ++i)
+    deliveries.push_back(stack.meta_request(body_for(i)));
+  std::atomic<bool> killed{false};
+  std::atomic<int> delivered{0};
+  std::atomic<int> refused{0};
+  std::thread provider([&] {
+    for (std::size_t k = 0; k < deliveries.size(); ++k) {
+      // The second half waits for the kill, so that some deliveries surely meet a dead gateway.
+      if (k == deliveries.size() / 2) lia::testing::wait_until([&] { return killed.load(); }, 30s);
+      const auto& req = deliveries[k];
+      const auto give_up = std::chrono::steady_clock::now() + 60s;
+      for (;;) {
+        auto r = stack.client().request(req);
+        if (r && r->status == 200) break;
+        refused.fetch_add(1);
+        if (std::chrono::steady_clock::now() > give_up) return;
+        std::this_thread::sleep_for(50ms);
+      }
+      delivered.fetch_add(1);
+      std::this_thread::sleep_for(10ms);
+    }
+  });
+  lia::testing::wait_until([&] { return delivered.load() >= 5; }, 30s);
+  stack.kill("ingestion", SIGKILL);
+  killed = true;
+  const bool met_dead_gateway = lia::testing::wait_until([&] { return refused.load() > 0; }, 30s);
+  const auto restarted = stack.restart("ingestion");
+  provider.join();
+  REQUIRE(restarted.ok());
+  CHECK(met_dead_gateway);
+  REQUIRE(delivered.load() == kChats - kBeforeGatewayKill);
+
   suite.expect(kChats, "lia.notification.message.sent", {}, {}, 90s);
   std::this_thread::sleep_for(3s);
   for (int i = 0; i < kChats; ++i) {
