@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <map>
 #include <regex>
 #include <set>
 #include <thread>
@@ -79,17 +80,45 @@ TEST_CASE("a customer's conversation goes through AI, handoff, agent, resolution
 
   auto admin = stack.login("admin", stack.secrets().admin_password);
   REQUIRE(admin.ok());
-  auto created = stack.call("conversation", "POST", "/api/users",
-                            user_body("ana", "s3nha-da-Ana!", "AGENT", "support"), *admin);
-  REQUIRE(created.ok());
-  INFO(created->body);
-  REQUIRE(created->status == 201);
+  // Two agents of support; the user id each is given.
+  std::map<std::string, std::string> agent_by_id;
+  for (const auto* name : {"ana", "bruno"}) {
+    auto created = stack.call(
+        "conversation", "POST", "/api/users",
+        user_body(name, std::string("s3nha-de-") + name + "!", "AGENT", "support"), *admin);
+    REQUIRE(created.ok());
+    INFO(created->body);
+    REQUIRE(created->status == 201);
+    const std::regex id_field(R"x("id":"([0-9a-f-]{36})")x");
+    std::smatch id;
+    REQUIRE(std::regex_search(created->body, id, id_field));
+    agent_by_id[id[1]] = name;
+  }
+  REQUIRE(agent_by_id.size() == 2);
+  const auto assigned_agent = [&](const std::string& conversation_id) {
+    suite.expect(1, "lia.conversation.assigned", "conversation_id", conversation_id);
+    const auto id = suite.first("lia.conversation.assigned", "conversation_id", conversation_id,
+                                "agent_user_id");
+    return agent_by_id.count(id) > 0 ? agent_by_id[id] : "unknown user " + id;
+  };
+
+  // 0. Another customer asks for a person first: one of the two agents now has a conversation.
+  const std::string carlos = "5511987650009";
+  REQUIRE(stack
+              .post_meta(meta_text(kPnid, carlos, "Carlos", "wamid.story-0",
+                                   "Quero falar com um atendente, por favor", now_s()))
+              .value() == 200);
+  suite.expect(1, "lia.conversation.created", "chat_id", carlos);
+  const std::string busy_agent =
+      assigned_agent(suite.first("lia.conversation.created", "chat_id", carlos, "conversation_id"));
+  REQUIRE((busy_agent == "ana" || busy_agent == "bruno"));
+  const std::string free_agent = busy_agent == "ana" ? "bruno" : "ana";
 
   // 1. A greeting gets the assistant's answer, sent through the provider, with ticks.
   REQUIRE(
       stack.post_meta(meta_text(kPnid, maria, "Maria", "wamid.story-1", "Olá, boa tarde!", now_s()))
           .value() == 200);
-  suite.expect(1, "lia.conversation.created");
+  suite.expect(1, "lia.conversation.created", "chat_id", maria);
   const std::string conversation =
       suite.first("lia.conversation.created", "chat_id", maria, "conversation_id");
   REQUIRE_FALSE(conversation.empty());
@@ -113,16 +142,19 @@ TEST_CASE("a customer's conversation goes through AI, handoff, agent, resolution
               .post_meta(meta_text(kPnid, maria, "Maria", "wamid.story-2",
                                    "Minha internet caiu, estou sem conexão", now_s()))
               .value() == 200);
-  suite.expect(1, "lia.ai.assistant.changed", "to_assistant", "suporte");
+  suite.expect(1, "lia.ai.assistant.changed", "conversation_id", conversation);
+  CHECK(suite.first("lia.ai.assistant.changed", "conversation_id", conversation, "to_assistant") ==
+        "suporte");
   suite.expect(2, "lia.notification.message.sent", "conversation_id", conversation);
 
-  // 3. Asking for a person hands over to the least-loaded agent of support: Ana.
+  // 3. Asking for a person hands over to the least-loaded agent of support: the one without
+  // Carlos.
   REQUIRE(stack
               .post_meta(meta_text(kPnid, maria, "Maria", "wamid.story-3",
                                    "Quero falar com um atendente", now_s()))
               .value() == 200);
   suite.expect(1, "lia.conversation.transferred", "conversation_id", conversation);
-  suite.expect(1, "lia.conversation.assigned", "conversation_id", conversation);
+  REQUIRE(assigned_agent(conversation) == free_agent);
   const auto replies_at_handoff =
       suite.count("lia.ai.reply.generated", "conversation_id", conversation);
 
@@ -136,20 +168,33 @@ TEST_CASE("a customer's conversation goes through AI, handoff, agent, resolution
   CHECK(suite.count("lia.ai.reply.generated", "conversation_id", conversation) ==
         replies_at_handoff);
 
-  // 5. Ana sees the conversation, answers and resolves it.
-  auto ana = stack.login("ana", "s3nha-da-Ana!");
-  REQUIRE(ana.ok());
-  auto mine = stack.call("conversation", "GET", "/api/conversations?status=transferred", "", *ana);
+  // 5. Maria's agent sees the conversation, answers and resolves it; the other agent can't
+  // see it or write in it.
+  auto other = stack.login(busy_agent, "s3nha-de-" + busy_agent + "!");
+  REQUIRE(other.ok());
+  auto theirs =
+      stack.call("conversation", "GET", "/api/conversations?status=transferred", "", *other);
+  REQUIRE(theirs.ok());
+  CHECK(theirs->body.find(conversation) == std::string::npos);
+  auto intruding =
+      stack.call("conversation", "POST", "/api/conversations/" + conversation + "/messages",
+                 text_body("Oi, aqui é outro atendente."), *other);
+  REQUIRE(intruding.ok());
+  CHECK(intruding->status == 403);
+  auto agent = stack.login(free_agent, "s3nha-de-" + free_agent + "!");
+  REQUIRE(agent.ok());
+  auto mine =
+      stack.call("conversation", "GET", "/api/conversations?status=transferred", "", *agent);
   REQUIRE(mine.ok());
   CHECK(mine->body.find(conversation) != std::string::npos);
-  const std::string agent_text = "Oi Maria, sou a Ana do suporte. Já reiniciei sua conexão.";
+  const std::string agent_text = "Oi Maria, sou do suporte. Já reiniciei sua conexão.";
   auto sent = stack.call("conversation", "POST", "/api/conversations/" + conversation + "/messages",
-                         text_body(agent_text), *ana);
+                         text_body(agent_text), *agent);
   REQUIRE(sent.ok());
   CHECK(sent->status == 202);
   REQUIRE(lia::testing::wait_until([&] { return sent_with(maria, agent_text); }, 30s));
   auto resolved = stack.call("conversation", "POST",
-                             "/api/conversations/" + conversation + "/resolve", "{}", *ana);
+                             "/api/conversations/" + conversation + "/resolve", "{}", *agent);
   REQUIRE(resolved.ok());
   CHECK(resolved->status == 200);
   suite.expect(1, "lia.conversation.resolved", "conversation_id", conversation);
@@ -191,7 +236,7 @@ TEST_CASE("a customer's conversation goes through AI, handoff, agent, resolution
     lia::json::Writer w;
     w.begin_object()
         .field("name", name)
-        .field("template", "Olá {{name}}, sua fatura de R$ {{valor}} venceu.");
+        .field("template", "Olá {{name}}, sua fatura de {{valor}} venceu.");
     w.key("allowed_hours")
         .begin_object()
         .field("start", start)
@@ -221,7 +266,7 @@ TEST_CASE("a customer's conversation goes through AI, handoff, agent, resolution
   REQUIRE(later_campaign.ok());
   REQUIRE(later_campaign->status == 201);
   REQUIRE(lia::testing::wait_until([&] { return suite.sends_to(debtor) == 1; }, 30s));
-  CHECK(sent_with(debtor, "Olá João, sua fatura de R$ R$ 129,90 venceu."));
+  CHECK(sent_with(debtor, "Olá João, sua fatura de R$ 129,90 venceu."));
   std::this_thread::sleep_for(2s);
   CHECK(suite.sends_to(debtor) == 1);
   CHECK(suite.sends_to(debtor_later) == 0);
