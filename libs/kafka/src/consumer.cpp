@@ -38,6 +38,8 @@ constexpr std::string_view kWho = "kafka consumer";
 constexpr int kBatchOpenFailed = -1001;
 constexpr int kBatchCommitFailed = -1002;
 
+std::atomic<int> seek_faults{0};  // detail::fail_next_seeks_for_test()
+
 core::Error invalid(std::string message) {
   return core::Error(core::Errc::invalid_argument, fmt::format("{}: {}", kWho, message));
 }
@@ -48,6 +50,9 @@ struct Parked {
   int attempts = 0;
   Clock::time_point retry_at;
   bool resumed = false;  // retry_at passed and the partition was resumed
+  // The seek back to `offset` failed, so the fetcher is still past it: the partition stays
+  // paused until a seek succeeds (resuming it would skip what lies in between).
+  bool reseek = false;
 };
 
 struct TopicMetrics {
@@ -159,7 +164,9 @@ class RdConsumer final : public Consumer {
   core::Status call_handler(const Message& msg);
   void store(const Message& msg);
   void park(const Message& msg, int attempts);
-  void seek(const TopicPartition& tp, std::int64_t offset);
+  // Puts the partition's fetch position at `offset`. When librdkafka refuses, the partition
+  // is held (paused, parked with `reseek`) and seeked again later; false then.
+  bool seek(const TopicPartition& tp, std::int64_t offset);
   void resume_due();
   bool wait_backoff(milliseconds d);  // false: closing
   milliseconds backoff_for(int attempts) const;
@@ -507,8 +514,10 @@ void RdConsumer::process(const Message& msg) {
     if (it != parked_.end()) {
       const Parked p = it->second;
       if (p.resumed && msg.offset == p.offset) {
-        attempts = p.attempts;  // the parked message is back: one more try per round
-        round = 1;
+        // The parked message is back: one more try per round. A record held only because a
+        // rewind's seek failed (never tried) gets a whole round.
+        attempts = p.attempts;
+        if (attempts > 0) round = 1;
         parked_.erase(it);
       } else if (p.resumed && msg.offset > p.offset) {
         core::log().error(
@@ -612,13 +621,19 @@ void RdConsumer::park(const Message& msg, int attempts) {
                     core::f::num("retry_in_ms", config_.max_backoff.count())});
 }
 
-void RdConsumer::seek(const TopicPartition& tp, std::int64_t offset) {
+bool RdConsumer::seek(const TopicPartition& tp, std::int64_t offset) {
   next_offset_[tp] = offset;
   auto list = make_list({tp}, offset);
-  rd_kafka_error_t* error = rd_kafka_seek_partitions(rk_, list.get(), 5000);
   rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
   std::string what;
-  if (error != nullptr) {
+  int faults = seek_faults.load();
+  while (faults > 0 && !seek_faults.compare_exchange_weak(faults, faults - 1)) {
+  }
+  if (faults > 0) {
+    err = RD_KAFKA_RESP_ERR__TIMED_OUT;
+    what = "injected by a test";
+  } else if (rd_kafka_error_t* error = rd_kafka_seek_partitions(rk_, list.get(), 5000);
+             error != nullptr) {
     err = rd_kafka_error_code(error);
     what = rd_kafka_error_string(error);
     rd_kafka_error_destroy(error);
@@ -626,21 +641,47 @@ void RdConsumer::seek(const TopicPartition& tp, std::int64_t offset) {
     err = list->elems[0].err;
     what = rd_kafka_err2str(err);
   }
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    core::log().error("kafka seek failed",
-                      {core::f::id("component", "kafka"), core::f::id("topic", tp.topic),
-                       core::f::num("partition", tp.partition), core::f::num("offset", offset),
-                       core::f::str("error", what)});
+  std::lock_guard lock(mu_);
+  auto parked = parked_.find(tp);
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (parked != parked_.end() && parked->second.offset == offset) parked->second.reseek = false;
+    return true;
   }
+  // A partition taken away meanwhile needs nothing: its new owner starts from the committed
+  // offset, which is never past a record not handled.
+  if (!std::binary_search(assignment_.begin(), assignment_.end(), tp)) return false;
+  if (parked == parked_.end()) parked = parked_.emplace(tp, Parked{offset, 0, {}, false}).first;
+  Parked& p = parked->second;
+  p.offset = offset;
+  p.resumed = false;
+  p.reseek = true;
+  p.retry_at = std::max(p.retry_at, Clock::now() + config_.retry_backoff);
+  auto paused = make_list({tp});
+  rd_kafka_pause_partitions(rk_, paused.get());
+  core::log().error("kafka seek failed; the partition waits until a seek succeeds",
+                    {core::f::id("component", "kafka"), core::f::id("topic", tp.topic),
+                     core::f::num("partition", tp.partition), core::f::num("offset", offset),
+                     core::f::str("error", what)});
+  return false;
 }
 
 void RdConsumer::resume_due() {
+  std::vector<std::pair<TopicPartition, std::int64_t>> reseek;
+  {
+    std::lock_guard lock(mu_);
+    if (paused_ || parked_.empty()) return;
+    const auto now = Clock::now();
+    for (const auto& [tp, p] : parked_) {
+      if (!p.resumed && p.reseek && p.retry_at <= now) reseek.emplace_back(tp, p.offset);
+    }
+  }
+  for (const auto& [tp, offset] : reseek) seek(tp, offset);  // clears `reseek`, or holds again
   std::lock_guard lock(mu_);
-  if (paused_ || parked_.empty()) return;
+  if (paused_) return;
   const auto now = Clock::now();
   std::vector<TopicPartition> due;
   for (auto& [tp, p] : parked_) {
-    if (!p.resumed && p.retry_at <= now) {
+    if (!p.resumed && !p.reseek && p.retry_at <= now) {
       p.resumed = true;
       due.push_back(tp);
     }
@@ -814,7 +855,8 @@ void RdConsumer::resume() {
   for (const auto& tp : assignment_) {
     auto it = parked_.find(tp);
     if (it != parked_.end()) {
-      if (!it->second.resumed && it->second.retry_at > now) continue;  // still waiting
+      const Parked& p = it->second;
+      if (p.reseek || (!p.resumed && p.retry_at > now)) continue;  // still waiting
       it->second.resumed = true;
     }
     tps.push_back(tp);
@@ -904,6 +946,10 @@ void RdConsumer::report_progress(bool closed) {
 }
 
 }  // namespace
+
+int detail::fail_next_seeks_for_test(int n) {
+  return seek_faults.exchange(n);
+}
 
 core::Result<std::unique_ptr<Consumer>> Consumer::create(const ConsumerConfig& config,
                                                          Handler handler,

@@ -188,6 +188,42 @@ TEST_CASE("a record failing inside a scope undoes it, then each record lands onc
   CHECK(journal.undone >= 1);
 }
 
+TEST_CASE("a rewind whose seek fails holds the partition until a seek succeeds: none skipped") {
+  const auto topic = unique_name("kafka_batch_seek");
+  auto producer = test::make_producer();
+  std::vector<std::string> values = numbered(30);
+  values[4] = "poison";  // undoes the first scope; what was fetched after it is rewound
+  produce_values(*producer, topic, values);
+
+  Journal journal;
+  auto config = test::consumer_config(topic, unique_name("g"));
+  config.max_batch = 50;
+  // The rewind's seek fails, and so does the first seek again: the fetcher stays past the
+  // rewound records until a seek succeeds.
+  detail::fail_next_seeks_for_test(2);
+  auto consumer = Consumer::create(
+      config,
+      [&](const Message& m) -> core::Status {
+        if (m.value == "poison") return core::Error(core::Errc::invalid_argument, "bad payload");
+        journal.apply(m.value);
+        return core::ok();
+      },
+      std::make_shared<DeadLetter>(producer), opener(journal));
+  REQUIRE(consumer.ok());
+  (*consumer)->start();
+  const bool all = wait_until(
+      [&] { return (*consumer)->handled() + (*consumer)->dead_lettered() == values.size(); },
+      seconds{20});
+  (*consumer)->close();
+  CHECK(detail::fail_next_seeks_for_test(0) == 0);  // both faults were met
+  REQUIRE(all);
+  std::vector<std::string> expected;
+  for (const auto& v : values) {
+    if (v != "poison") expected.push_back(v);
+  }
+  CHECK(journal.snapshot() == expected);  // every effect once, in offset order
+}
+
 TEST_CASE("a scope whose commit fails hands its records to the one-by-one path") {
   const auto topic = unique_name("kafka_batch_commit");
   auto producer = test::make_producer();

@@ -448,3 +448,34 @@ TEST_CASE("two members split the partitions and the survivor takes all (eager)")
 TEST_CASE("two members split the partitions and the survivor takes all (cooperative)") {
   split_and_take_over("cooperative-sticky");
 }
+
+TEST_CASE("a parked record whose seek back fails is handled, not skipped, when it resumes") {
+  const auto topic = unique_name("kafka_park_seek");
+  auto producer = test::make_producer();
+  test::produce_all(*producer, {{topic, "c1", "busy-twice", {}, 0},
+                                {topic, "c1", "next-1", {}, 0},
+                                {topic, "c1", "next-2", {}, 0}});
+  std::mutex mu;
+  std::vector<std::string> order;
+  int busy_calls = 0;
+  auto config = test::consumer_config(topic, unique_name("g"));
+  config.max_attempts = 2;
+  // The park's seek back to "busy-twice" fails: the fetcher is past it until a seek works.
+  detail::fail_next_seeks_for_test(1);
+  auto consumer = make_consumer(config, [&](const Message& m) -> core::Status {
+    std::lock_guard lock(mu);
+    if (m.value == "busy-twice" && ++busy_calls <= 2) {
+      return core::Error(core::Errc::unavailable, "db restarting");
+    }
+    order.push_back(m.value);
+    return core::ok();
+  });
+  consumer->start();
+  const bool all = wait_until([&] { return consumer->handled() == 3; }, seconds{20});
+  consumer->close();
+  CHECK(detail::fail_next_seeks_for_test(0) == 0);
+  REQUIRE(all);
+  std::lock_guard lock(mu);
+  CHECK(order == std::vector<std::string>{"busy-twice", "next-1", "next-2"});
+  CHECK(busy_calls == 3);
+}

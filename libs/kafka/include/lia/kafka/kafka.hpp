@@ -242,4 +242,10 @@ core::Status check_properties(const std::map<std::string, std::string>& properti
 // not come from a setting shown in logs.
 bool is_secret_property(std::string_view name);
 
+namespace detail {
+// Fault injection for the library's own tests: the next `n` seeks of any consumer fail as
+// if librdkafka had timed out. Returns how many the previous call's were left unused.
+int fail_next_seeks_for_test(int n);
+}  // namespace detail
+
 }  // namespace lia::kafka
