@@ -287,15 +287,49 @@ class Session : public std::enable_shared_from_this<Session> {
                       "Transfer-Encoding must be exactly \"chunked\", once, on HTTP/1.1");
       }
     }
+    // RFC 9112 3.2: a Host header, exactly one, on HTTP/1.1 (at most one before).
+    const auto hosts = msg.count(bhttp::field::host);
+    if (hosts > 1 || (hosts == 0 && msg.version() >= 11)) {
+      srv_->rejected_malformed->inc();
+      return reject(400, "bad_request", "an HTTP/1.1 request needs exactly one Host header");
+    }
     header_fields_ = static_cast<std::size_t>(std::distance(msg.begin(), msg.end()));
     if (parser_->is_done()) return dispatch();
     stream_.expires_after(srv_->opts.body_timeout);
     if (msg.version() >= 11 && iequals(msg[bhttp::field::expect], "100-continue")) {
+      // A request its route refuses anyway is answered before the client sends the body it
+      // holds back (RFC 9110 10.1.1), and the connection closes after the answer.
+      std::string path;
+      StringMap query;
+      const std::string method(msg.method_string());
+      if (split_target(msg.target(), path, query)) {
+        auto match = srv_->router.match(method, path, nullptr);
+        if (match.outcome != Router::Outcome::found) {
+          ++seq_;
+          counted_ = true;
+          reject_ = true;
+          keep_alive_ = false;
+          head_ = false;
+          version_ = 11;
+          phase_ = Phase::handling;
+          return write(no_route(std::move(match), method, path));
+        }
+      }
       bhttp::async_write(stream_, continue_,
                          beast::bind_front_handler(&Session::on_continue, shared_from_this()));
       return;
     }
     read_body();
+  }
+
+  static Response no_route(Router::Match&& match, const std::string& method,
+                           const std::string& path) {
+    if (match.outcome == Router::Outcome::method_not_allowed) {
+      Response r = json_error(405, "method_not_allowed", method + " is not allowed on " + path);
+      r.headers.add("Allow", std::move(match.allow));
+      return r;
+    }
+    return json_error(404, "not_found", "no route for " + method + " " + path);
   }
 
   void on_continue(error_code ec, std::size_t /*bytes*/) {
@@ -369,14 +403,8 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     counted_ = true;
     auto match = srv_->router.match(req.method, req.path, &req.params);
-    if (match.outcome == Router::Outcome::not_found) {
-      return write(json_error(404, "not_found", "no route for " + req.method + " " + req.path));
-    }
-    if (match.outcome == Router::Outcome::method_not_allowed) {
-      Response r =
-          json_error(405, "method_not_allowed", req.method + " is not allowed on " + req.path);
-      r.headers.add("Allow", std::move(match.allow));
-      return write(std::move(r));
+    if (match.outcome != Router::Outcome::found) {
+      return write(no_route(std::move(match), req.method, req.path));
     }
     const Router::Endpoint* e = match.endpoint;
     endpoint_ = e;

@@ -254,6 +254,9 @@ TEST_CASE("a malformed request gets 400 JSON and the connection is closed") {
       "GET /items/1 HTTP/1.1\r\nBad Header Line\r\n\r\n",  // field without a colon
       "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: abc\r\n\r\n",
       "GET items HTTP/1.1\r\nHost: t\r\n\r\n",  // target not origin-form
+      "GET /items/1 HTTP/1.1\r\n\r\n",          // HTTP/1.1 without Host
+      "GET /items/1 HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+      "GET /items/1 HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n",
   };
   for (const char* request : bad) {
     INFO(request);
@@ -434,6 +437,40 @@ TEST_CASE("Expect 100-continue gets an interim answer before the body is sent") 
   CHECK(interim->status == 100);
   REQUIRE(s.send("ping"));
   auto res = s.read_response();
+  REQUIRE(res.has_value());
+  CHECK(res->status == 200);
+  CHECK(res->body == "ping");
+}
+
+TEST_CASE("Expect 100-continue on a request refused anyway gets the refusal, not 100") {
+  auto server = start_server(demo_router());
+  struct Case {
+    std::string request;
+    int status;
+  };
+  const Case cases[] = {
+      {"POST /nowhere HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n",
+       404},
+      {"DELETE /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n",
+       405},
+      {"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 99999999\r\n"
+       "Expect: 100-continue\r\n\r\n",
+       413},
+  };
+  for (const auto& c : cases) {
+    INFO(c.request);
+    RawSocket s(server->port());
+    REQUIRE(s.send(c.request));
+    auto res = s.read_response();  // the body was never sent
+    REQUIRE(res.has_value());
+    CHECK(res->status == c.status);
+    CHECK(res->header("Content-Type") == "application/json");
+    CHECK(s.wait_closed(5s));
+  }
+  // HTTP/1.0 has no interim answers: its body comes at once and is read.
+  RawSocket old(server->port());
+  REQUIRE(old.send("POST /echo HTTP/1.0\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\nping"));
+  auto res = old.read_response();
   REQUIRE(res.has_value());
   CHECK(res->status == 200);
   CHECK(res->body == "ping");

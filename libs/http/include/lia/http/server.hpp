@@ -12,7 +12,9 @@
 // Each connection is served on its own strand by a few I/O threads; requests on one
 // connection are answered in order (keep-alive and pipelining). Every read has a deadline,
 // every body a limit: slow headers are cut off, oversized bodies get 413, malformed
-// requests 400, all with a JSON error body.
+// requests 400 (among them an HTTP/1.1 request without exactly one Host, or with a
+// Transfer-Encoding other than one "chunked"), all with a JSON error body. A request with
+// `Expect: 100-continue` that would get 404, 405 or 413 gets it before its body is sent.
 
 #include <chrono>
 #include <cstddef>
