@@ -271,8 +271,12 @@ class Session : public std::enable_shared_from_this<Session> {
                              beast::bind_front_handler(&Session::on_header, shared_from_this()));
   }
 
-  void on_header(error_code ec, std::size_t /*bytes*/) {
+  void on_header(error_code ec, std::size_t bytes) {
     if (ec) return on_read_error(ec);
+    if (bytes > srv_->opts.header_limit) {  // Beast's own check leaves a few bytes of slack
+      ec = bhttp::error::header_limit;
+      return on_read_error(ec);
+    }
     started_ = SteadyClock::now();
     first_ = false;
     const auto& msg = parser_->get();
