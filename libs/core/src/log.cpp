@@ -17,26 +17,34 @@ bool is_digit(char c) {
 bool is_word(char c) {
   return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
 }
+// Bytes of a no-break space at t[i] (U+00A0, or the narrow U+202F); 0: none.
+std::size_t nbsp_len(std::string_view t, std::size_t i) {
+  const auto byte = [&](std::size_t k) {
+    return k < t.size() ? static_cast<unsigned char>(t[k]) : 0U;
+  };
+  if (byte(i) == 0xC2 && byte(i + 1) == 0xA0) return 2;
+  if (byte(i) == 0xE2 && byte(i + 1) == 0x80 && byte(i + 2) == 0xAF) return 3;
+  return 0;
+}
+
 // Bytes of a separator written inside a number at t[i] (0: none): space . - / ( ), the
 // no-break spaces and the Unicode dashes (U+2010..U+2015) people paste into phone numbers.
 std::size_t sep_len(std::string_view t, std::size_t i) {
   const char c = t[i];
   if (c == ' ' || c == '.' || c == '-' || c == '/' || c == '(' || c == ')') return 1;
+  if (const auto n = nbsp_len(t, i); n > 0) return n;
   const auto byte = [&](std::size_t k) {
     return k < t.size() ? static_cast<unsigned char>(t[k]) : 0U;
   };
-  if (byte(i) == 0xC2 && byte(i + 1) == 0xA0) return 2;  // U+00A0
-  if (byte(i) == 0xE2 && byte(i + 1) == 0x80 &&
-      ((byte(i + 2) >= 0x90 && byte(i + 2) <= 0x95) || byte(i + 2) == 0xAF)) {
-    return 3;  // U+2010..U+2015, U+202F
+  if (byte(i) == 0xE2 && byte(i + 1) == 0x80 && byte(i + 2) >= 0x90 && byte(i + 2) <= 0x95) {
+    return 3;  // U+2010..U+2015
   }
   return 0;
 }
 
 // Whether a space (ASCII or no-break) starts at t[i]: the groups of a written number.
 bool is_space_at(std::string_view t, std::size_t i) {
-  return t[i] == ' ' || (i + 1 < t.size() && static_cast<unsigned char>(t[i]) == 0xC2 &&
-                         static_cast<unsigned char>(t[i + 1]) == 0xA0);
+  return t[i] == ' ' || nbsp_len(t, i) > 0;
 }
 
 std::size_t digit_count(std::string_view s) {

@@ -53,6 +53,9 @@ TEST_CASE("scrub_text masks a number next to a word that starts or ends with a d
   // Pasted separators: a no-break space and an en dash.
   CHECK(scrub_text("+55 (11) 98765\u20134321") == "+** (**) *****\u20134321");
   CHECK(scrub_text("11\u00A098765-4321") == "**\u00A0*****-**21");
+  // Both no-break spaces end the group glued to a word: the 8-digit number is judged alone.
+  CHECK(scrub_text("v2\u00A098765432") == "v2\u00A0****5432");
+  CHECK(scrub_text("v2\u202F98765432") == "v2\u202F****5432");
 }
 
 TEST_CASE("log lines are valid JSON and mask by default") {
