@@ -59,9 +59,11 @@ core::Result<Args> parse_args(int argc, char** argv) {
 
 class ServiceContext final : public Context {
  public:
-  ServiceContext(const ServiceSpec& spec, core::CommonConfig config)
+  ServiceContext(const ServiceSpec& spec, core::CommonConfig config,
+                 std::map<std::string, std::string> kafka_properties)
       : spec_(spec),
         config_(std::move(config)),
+        kafka_properties_(std::move(kafka_properties)),
         log_(core::log().with({id("component", "runtime")})) {}
 
   const core::CommonConfig& config() const override { return config_; }
@@ -70,6 +72,9 @@ class ServiceContext final : public Context {
   http::Router& router() override { return router_; }
   std::shared_ptr<kafka::Producer> producer() override { return producer_; }
   std::shared_ptr<pg::Pool> pool() override { return pool_; }
+  const std::map<std::string, std::string>& kafka_properties() const override {
+    return kafka_properties_;
+  }
   void add_consumer(ConsumerSpec spec) override { consumer_specs_.push_back(std::move(spec)); }
   void add_readiness(std::string name, std::function<core::Status()> check) override {
     checks_.emplace_back(std::move(name), std::move(check));
@@ -77,6 +82,7 @@ class ServiceContext final : public Context {
 
   const ServiceSpec& spec_;
   core::CommonConfig config_;
+  std::map<std::string, std::string> kafka_properties_;
   core::Logger log_;
   http::Router router_;
   std::shared_ptr<kafka::Producer> producer_;
@@ -328,7 +334,7 @@ int run(int argc, char** argv, const ServiceSpec& spec, std::unique_ptr<App> app
   core::metrics().gauge("lia_build_info", "Build information", {{"service", spec.name}}).set(1);
 
   ShutdownWatch watch;  // before everything it may have to cut short, so destroyed after it
-  ServiceContext ctx(spec, config);
+  ServiceContext ctx(spec, config, kafka_props);
   // "lia-nps-gamification": Kafka client ids and consumer groups use dashes.
   const std::string dashed = binary_name(spec);
 

@@ -67,6 +67,7 @@ core::Status App::start(runtime::Context& ctx) {
   // runtime's, with a shorter linger (a webhook waits for its ack: linger is latency).
   kafka::ProducerConfig pc;
   pc.bootstrap = ctx.config().kafka_bootstrap;
+  pc.properties = ctx.kafka_properties();
   pc.client_id = "lia-" + ctx.spec().name;
   pc.linger = linger_;
   auto producer = kafka::Producer::create(pc);
@@ -87,6 +88,7 @@ core::Status App::start(runtime::Context& ctx) {
   if (audit_consumer_ && pool) {
     AuditConsumerOptions co;
     co.bootstrap = ctx.config().kafka_bootstrap;
+    co.properties = ctx.kafka_properties();
     co.topics = {gateway_config_.inbound_topic, gateway_config_.status_topic};
     auto consumer = AuditConsumer::create(pool, schema_, co);
     if (!consumer) return consumer.error();

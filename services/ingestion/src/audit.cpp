@@ -314,7 +314,11 @@ struct AuditConsumer::Impl {
         {"fetch.wait.max.ms", "250"},
         {"fetch.min.bytes", "262144"},
     };
-    for (const auto& [name, value] : props) {
+    std::vector<std::pair<std::string, std::string>> all = props;
+    // The service's own (TLS, SASL), applied last as every lia::kafka client does; checked
+    // at start-up, so no value of them is ever quoted here.
+    all.insert(all.end(), options.properties.begin(), options.properties.end());
+    for (const auto& [name, value] : all) {
       if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), err.data(), err.size()) !=
           RD_KAFKA_CONF_OK) {
         rd_kafka_conf_destroy(conf);

@@ -21,6 +21,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -100,6 +101,7 @@ class AuditWriter final : public AuditSink {
 
 struct AuditConsumerOptions {
   std::string bootstrap;
+  std::map<std::string, std::string> properties;  // LIA_KAFKA_PROPERTIES and the secret ones
   std::string group = "lia-ingestion-audit";
   std::vector<std::string> topics;
   std::size_t batch = 500;

@@ -211,3 +211,13 @@ TEST_CASE("the audit consumer writes one processed row per event and commits onl
   CHECK((*again)->written() == 1);
   CHECK(db.count() == 13);
 }
+
+TEST_CASE("the audit consumer takes the service's Kafka properties: a bad one is refused by name") {
+  lia::ingestion::AuditConsumerOptions opts;
+  opts.bootstrap = "127.0.0.1:1";
+  opts.topics = {"whatsapp.inbound.v1"};
+  opts.properties = {{"no.such.property", "1"}};
+  auto consumer = lia::ingestion::AuditConsumer::create(nullptr, "ingestion", opts);
+  REQUIRE_FALSE(consumer.ok());
+  CHECK(consumer.error().message().find("'no.such.property'") != std::string::npos);
+}

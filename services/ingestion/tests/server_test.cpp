@@ -330,6 +330,23 @@ TEST_CASE("an unreachable broker: 503 after the ack timeout, audited as failed")
   CHECK(failed == 4);
 }
 
+TEST_CASE("the gateway's producer takes LIA_KAFKA_PROPERTIES (TLS and SASL settings reach it)") {
+  // A record limit below the webhook's events: the gateway's own producer must refuse them.
+  Service svc(std::map<std::string, std::string>{{"LIA_KAFKA_PROPERTIES", "message.max.bytes=1000"},
+                                                 {"LIA_INGESTION_AUDIT_CONSUMER", "false"}});
+  std::string body = fixture("meta_text.json");
+  const std::string text = "Oi, minha internet caiu desde ontem à noite 😞";
+  const auto at = body.find(text);
+  REQUIRE(at != std::string::npos);
+  body.replace(at, text.size(), std::string(2000, 'a'));
+  auto res = svc.post_meta(body);
+  INFO(res.body);
+  CHECK(res.status == 503);
+  // The same webhook with the body it came with fits: the limit, not the broker, refused it.
+  auto fits = svc.post_meta(fixture("meta_text.json"));
+  CHECK(fits.status == 200);
+}
+
 TEST_CASE("the Meta handshake and missing secrets") {
   Service svc;
   lia::http::Client client;

@@ -20,6 +20,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -81,6 +82,9 @@ class Context {
   virtual http::Router& router() = 0;
   virtual std::shared_ptr<kafka::Producer> producer() = 0;
   virtual std::shared_ptr<pg::Pool> pool() = 0;  // null when spec().schema is empty
+  // The librdkafka properties of LIA_KAFKA_PROPERTIES and LIA_KAFKA_SECRET_PROPERTIES (TLS,
+  // SASL): a Kafka client the service makes itself must use them too, as the runtime's do.
+  virtual const std::map<std::string, std::string>& kafka_properties() const = 0;
   // Consumers start after the HTTP server and stop before anything else.
   virtual void add_consumer(ConsumerSpec spec) = 0;
   // Extra /readyz checks beside postgres, kafka and kafka_consumers (every consumer has had
