@@ -315,8 +315,8 @@ struct AuditConsumer::Impl {
         {"fetch.min.bytes", "262144"},
     };
     std::vector<std::pair<std::string, std::string>> all = props;
-    // The service's own (TLS, SASL), applied last as every lia::kafka client does; checked
-    // at start-up, so no value of them is ever quoted here.
+    // The service's own (TLS, SASL), applied last as every lia::kafka client does. They were
+    // checked at start-up, so a value librdkafka would refuse (and quote) never gets here.
     all.insert(all.end(), options.properties.begin(), options.properties.end());
     for (const auto& [name, value] : all) {
       if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), err.data(), err.size()) !=
