@@ -100,31 +100,6 @@ std::vector<TopicPartition> to_vector(const rd_kafka_topic_partition_list_t* lis
   return out;
 }
 
-Message to_message(const rd_kafka_message_t* m) {
-  Message msg;
-  msg.topic = rd_kafka_topic_name(m->rkt);
-  msg.partition = m->partition;
-  msg.offset = m->offset;
-  if (m->key != nullptr) msg.key.assign(static_cast<const char*>(m->key), m->key_len);
-  if (m->payload != nullptr) msg.value.assign(static_cast<const char*>(m->payload), m->len);
-  rd_kafka_timestamp_type_t type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE;
-  msg.timestamp_ms = rd_kafka_message_timestamp(m, &type);
-  if (type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE) msg.timestamp_ms = 0;
-  rd_kafka_headers_t* headers = nullptr;
-  if (rd_kafka_message_headers(m, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR && headers != nullptr) {
-    const char* name = nullptr;
-    const void* value = nullptr;
-    std::size_t size = 0;
-    for (std::size_t i = 0;
-         rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
-         ++i) {
-      msg.headers.push_back(
-          {name, value != nullptr ? std::string(static_cast<const char*>(value), size) : ""});
-    }
-  }
-  return msg;
-}
-
 class RdConsumer final : public Consumer {
  public:
   RdConsumer(const ConsumerConfig& config, Handler handler, std::shared_ptr<DeadLetter> dlq,
@@ -353,13 +328,13 @@ void RdConsumer::run() {
 
 void RdConsumer::process_batch(rd_kafka_message_t* first) {
   std::vector<Message> msgs;
-  msgs.push_back(to_message(first));
+  msgs.push_back(detail::to_message(first));
   rd_kafka_message_destroy(first);
   while (msgs.size() < config_.max_batch && !stop_.load()) {
     rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, 0);
     if (m == nullptr) break;
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      msgs.push_back(to_message(m));
+      msgs.push_back(detail::to_message(m));
     } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
       warn_throttled(m->err, "kafka consumer error", rd_kafka_message_errstr(m));
     }
@@ -501,7 +476,7 @@ void RdConsumer::finish() {
 }
 
 void RdConsumer::process(const rd_kafka_message_t* m) {
-  process(to_message(m));
+  process(detail::to_message(m));
 }
 
 void RdConsumer::process(const Message& msg) {

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <lia/core/config.hpp>
 #include <lia/core/text.hpp>
 #include <lia/kafka/kafka.hpp>
 
@@ -75,6 +76,35 @@ bool is_secret_property(std::string_view name) {
   return name.find("password") != std::string_view::npos ||
          name.find("secret") != std::string_view::npos || name == "ssl.key.pem" ||
          name == "sasl.oauthbearer.config";
+}
+
+std::map<std::string, std::string> properties_from_env(core::Env& env) {
+  constexpr const char* kPlain = "LIA_KAFKA_PROPERTIES";
+  constexpr const char* kSecret = "LIA_KAFKA_SECRET_PROPERTIES";
+  std::map<std::string, std::string> out;
+  for (const bool secret : {false, true}) {
+    const char* name = secret ? kSecret : kPlain;
+    const auto text = secret ? env.secret(name, std::string{}) : env.string(name, "");
+    auto parsed = parse_properties(text, secret);
+    if (!parsed) {
+      env.problem(name, parsed.error().message());
+      continue;
+    }
+    if (auto st = check_properties(*parsed, secret); !st) {
+      env.problem(name, st.error().message());
+      continue;
+    }
+    for (auto& [key, value] : *parsed) {
+      if (!secret && is_secret_property(key)) {
+        env.problem(name, fmt::format("property '{}' holds a secret: set it in {}, which is "
+                                      "never logged",
+                                      key, kSecret));
+      } else if (!out.emplace(key, std::move(value)).second) {
+        env.problem(name, fmt::format("property '{}' is also set in {}", key, kPlain));
+      }
+    }
+  }
+  return out;
 }
 
 }  // namespace lia::kafka

@@ -9,6 +9,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include <lia/core/result.hpp>
+#include <lia/kafka/kafka.hpp>
 
 namespace lia::kafka::detail {
 
@@ -37,5 +38,8 @@ core::Error classify(rd_kafka_resp_err_t err, std::string_view context, rd_kafka
 
 // The fatal error of a handle, if any.
 bool fatal_error(rd_kafka_t* rk, core::Error& out);
+
+// A copy of a fetched message: topic, partition, offset, key, value, headers, timestamp.
+Message to_message(const rd_kafka_message_t* m);
 
 }  // namespace lia::kafka::detail

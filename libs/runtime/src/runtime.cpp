@@ -183,37 +183,6 @@ class ShutdownWatch {
   std::thread thread_;
 };
 
-// Extra librdkafka properties for every client of the service: LIA_KAFKA_PROPERTIES (shown
-// in the start-up log) and LIA_KAFKA_SECRET_PROPERTIES (never shown: passwords, keys).
-std::map<std::string, std::string> kafka_properties(core::Env& env) {
-  constexpr const char* kPlain = "LIA_KAFKA_PROPERTIES";
-  constexpr const char* kSecret = "LIA_KAFKA_SECRET_PROPERTIES";
-  std::map<std::string, std::string> out;
-  for (const bool secret : {false, true}) {
-    const char* name = secret ? kSecret : kPlain;
-    const auto text = secret ? env.secret(name, std::string{}) : env.string(name, "");
-    auto parsed = kafka::parse_properties(text, secret);
-    if (!parsed) {
-      env.problem(name, parsed.error().message());
-      continue;
-    }
-    if (auto st = kafka::check_properties(*parsed, secret); !st) {
-      env.problem(name, st.error().message());
-      continue;
-    }
-    for (auto& [key, value] : *parsed) {
-      if (!secret && kafka::is_secret_property(key)) {
-        env.problem(name, fmt::format("property '{}' holds a secret: set it in {}, which is "
-                                      "never logged",
-                                      key, kSecret));
-      } else if (!out.emplace(key, std::move(value)).second) {
-        env.problem(name, fmt::format("property '{}' is also set in {}", key, kPlain));
-      }
-    }
-  }
-  return out;
-}
-
 int migrate(const ServiceSpec& spec, const core::CommonConfig& cfg, const Args& args) {
   const auto& log = core::log();
   if (spec.schema.empty()) {
@@ -302,7 +271,7 @@ int run(int argc, char** argv, const ServiceSpec& spec, std::unique_ptr<App> app
       std::chrono::hours{env.integer("LIA_OUTBOX_RETENTION_HOURS", 0, 0, std::int64_t{24} * 90)};
   const auto fetch_wait =
       std::chrono::milliseconds{env.integer("LIA_KAFKA_FETCH_WAIT_MS", 50, 1, 5000)};
-  const auto kafka_props = kafka_properties(env);
+  const auto kafka_props = kafka::properties_from_env(env);
   const auto consumer_batch_time =
       std::chrono::milliseconds{env.integer("LIA_CONSUMER_BATCH_MS", 100, 1, 60000)};
   const auto consumer_batch =

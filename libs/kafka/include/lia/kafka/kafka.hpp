@@ -18,6 +18,10 @@
 
 #include <lia/core/result.hpp>
 
+namespace lia::core {
+class Env;
+}
+
 namespace lia::kafka {
 
 struct Header {
@@ -241,6 +245,10 @@ core::Status check_properties(const std::map<std::string, std::string>& properti
 // Whether a property holds a secret (a password, a private key, an OAuth secret) that must
 // not come from a setting shown in logs.
 bool is_secret_property(std::string_view name);
+// Extra librdkafka properties for every client of a program: LIA_KAFKA_PROPERTIES (shown in
+// the start-up summary) and LIA_KAFKA_SECRET_PROPERTIES (never shown: passwords, keys).
+// Problems go to `env`, each naming its variable.
+std::map<std::string, std::string> properties_from_env(core::Env& env);
 
 namespace detail {
 // Fault injection for the library's own tests: the next `n` seeks of any consumer fail as
