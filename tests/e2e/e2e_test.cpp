@@ -348,7 +348,9 @@ TEST_CASE("duplicates, ticks out of order and forged webhooks have no extra effe
   CHECK(std::filesystem::exists(work_dir) == case_failed());
 }
 
-TEST_CASE("a flaky provider gives one send, a dead provider a dead letter and an ERROR") {
+TEST_CASE(
+    "a flaky provider gives one send, a dead provider a dead letter and an ERROR, sent once "
+    "replayed") {
   lia::local::StackOptions o;
   o.service_env["notification"] = {{"LIA_NOTIFY_BACKOFF_MS", "50"},
                                    {"LIA_NOTIFY_MAX_ATTEMPTS", "4"}};
@@ -405,6 +407,24 @@ TEST_CASE("a flaky provider gives one send, a dead provider a dead letter and an
       },
       30s));
   CHECK(suite.sends_to(dead) == 0);
+
+  // The provider is back: ops replay the dead letter, and the reply goes out once.
+  REQUIRE(stack.sandbox_faults(R"({"clear":true})").ok());
+  const auto replay = [&] {
+    lia::testing::Process p(
+        {lia::testing::binary("lia-dlq-replay"), "notification.commands.v1.dlq"},
+        {{"LIA_KAFKA_BOOTSTRAP", stack.kafka_bootstrap()}});
+    const auto status = p.wait(60s);
+    INFO(p.output());
+    REQUIRE(status == std::optional<int>(0));
+    return p.output();
+  };
+  CHECK(replay().find("replayed 1 dead letter(s)") != std::string::npos);
+  REQUIRE(lia::testing::wait_until([&] { return suite.sends_to(dead) == 1; }, 30s));
+  suite.expect(1, "lia.notification.message.sent", "conversation_id", conversation);
+  CHECK(replay().find("replayed 0 dead letter(s)") != std::string::npos);  // once only
+  std::this_thread::sleep_for(2s);
+  CHECK(suite.sends_to(dead) == 1);
   suite.check_events(/*dead_letters_expected=*/true);
 }
 

@@ -15,8 +15,8 @@ constexpr const char* kName = "lia-dlq-replay";
 
 void usage(std::ostream& out) {
   out << "usage: lia-dlq-replay [--list] [--max N] [--timeout-ms N] <topic>.dlq\n\n"
-         "Re-publishes the records of a dead-letter topic to the topic they came from, with\n"
-         "their key, value and headers (without the lia.dlq.* ones, plus lia.replayed_from),\n"
+         "Re-publishes the records of a dead-letter topic to the topic they came from, as they\n"
+         "are (key, value, headers, the lia.dlq.* ones included) plus lia.replayed_from,\n"
          "once each: its place is the consumer group lia-replay.<topic>.dlq, committed after\n"
          "the broker acknowledged each copy. It takes the records there when it starts and\n"
          "exits. Fix what dead-lettered them first; consumers drop events they already have.\n\n"

@@ -244,10 +244,10 @@ class Run {
     r.topic = origin_;
     r.key = msg.key;
     r.value = msg.value;
-    for (const auto& h : msg.headers) {
-      if (h.key.rfind("lia.dlq.", 0) == 0) continue;
-      r.headers.push_back(h);
-    }
+    // The lia.dlq.* headers stay: a consumer may treat a replayed record differently (the
+    // notification service sends a replayed command again), and a new dead-lettering
+    // replaces them.
+    r.headers = msg.headers;
     r.headers.push_back(
         {"lia.replayed_from", fmt::format("{}/{}/{}", o_.dlq_topic, msg.partition, msg.offset)});
     auto delivered = producer_->produce(std::move(r)).get();

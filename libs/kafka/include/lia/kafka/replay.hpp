@@ -1,7 +1,7 @@
 #pragma once
 // Dead-letter replay: re-publishes the records of a dead-letter topic `T.dlq` to `T`, the
-// topic they came from, with their key, value and headers (without the lia.dlq.* ones the
-// dead-lettering added), once each. Used by the `lia-dlq-replay` tool after the cause of the
+// topic they came from, as they are (key, value, headers, the lia.dlq.* ones included) plus a
+// `lia.replayed_from` header, once each. Used by the `lia-dlq-replay` tool after the cause of the
 // dead letters was fixed (a missing token, a bug). Consumers deduplicate by event id, so a
 // record that was meanwhile handled some other way does nothing twice.
 //
