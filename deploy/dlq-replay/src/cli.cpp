@@ -1,7 +1,9 @@
 #include <charconv>
 #include <ostream>
+#include <string>
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <lia/core/log.hpp>
 #include <lia/dlq_replay/cli.hpp>
@@ -94,6 +96,13 @@ int run(const std::vector<std::string>& args, core::Env& env, std::ostream& out,
   core::Logger::Options lo;
   lo.service = "dlq-replay";
   lo.level = core::parse_level(level);
+  // Log lines (librdkafka's connection trouble, say) go to stderr: stdout is the report. One
+  // write(2) a line, from whichever thread logs.
+  lo.sink = [](std::string_view l) {
+    std::string line(l);
+    line += '\n';
+    (void)!::write(STDERR_FILENO, line.data(), line.size());
+  };
   core::set_log(core::Logger(lo));
 
   auto report = kafka::replay_dead_letters(o, [&](const kafka::DeadLetterInfo& d) {
