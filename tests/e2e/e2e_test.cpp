@@ -1,7 +1,8 @@
 // The spine, end to end: webhooks in, AI answers, provider sends, ticks, handoff, agent
 // reply, resolution, survey, score, a collections campaign; and the failure cases: a
 // webhook delivered five times, ticks out of order, forged signatures, a flaky provider, a
-// provider that always fails, a service killed mid-traffic.
+// provider that always fails (and its dead letter replayed once it is back), services killed
+// mid-traffic (conversation, ai_orchestration, the gateway).
 
 #include <atomic>
 #include <filesystem>
