@@ -414,6 +414,16 @@ int run(int argc, char** argv, const ServiceSpec& spec, std::unique_ptr<App> app
     kafka::ConsumerConfig cc;
     cc.bootstrap = config.kafka_bootstrap;
     cc.group_id = cs.group.empty() ? dashed : cs.group;
+    // The service's KafkaUser may use only the groups named after it (k8s/kafka/users.yaml):
+    // another name would work here and be refused in production.
+    if (cc.group_id != dashed && !cc.group_id.starts_with(dashed + ".") &&
+        !cc.group_id.starts_with(dashed + "-")) {
+      log.error("a consumer group must be named after its service",
+                {id("group", cc.group_id), id("expected_prefix", dashed)});
+      server.stop(std::chrono::seconds{1});
+      if (relay) relay->stop();
+      return 1;
+    }
     cc.client_id = dashed;
     cc.properties = kafka_props;
     cc.topics = cs.topics;

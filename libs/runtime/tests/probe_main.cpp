@@ -24,6 +24,7 @@ class ProbeApp final : public lia::runtime::App {
     mode_ = env.one_of("LIA_PROBE_MODE", "plain", {"plain", "fancy"});
     topic_ = env.string("LIA_PROBE_TOPIC", "probe.v1");
     hang_on_stop_ = env.boolean("LIA_PROBE_HANG_ON_STOP", false);
+    group_ = env.string("LIA_PROBE_GROUP", "");  // "": the runtime's default
   }
 
   // LIA_PROBE_HANG_ON_STOP: a stop that never returns, for the runtime's shutdown watch.
@@ -59,6 +60,7 @@ class ProbeApp final : public lia::runtime::App {
            });
            return r;
          },
+         .group = group_,
          .lock_keys = true});
     return {};
   }
@@ -68,6 +70,7 @@ class ProbeApp final : public lia::runtime::App {
   std::string token_;
   std::string mode_;
   std::string topic_;
+  std::string group_;
   bool hang_on_stop_ = false;
 };
 

@@ -247,6 +247,27 @@ TEST_CASE("extra Kafka properties reach every client (librdkafka's debug log, fo
   drop_schema(schema);
 }
 
+TEST_CASE("a consumer group not named after its service stops the start, naming it") {
+  const auto schema = lia::testing::unique_name("probe");
+  auto env = migrated_probe(schema);
+  env["LIA_PROBE_GROUP"] = "analytics-probe";  // its KafkaUser could not use it in production
+  Process svc({probe()}, env);
+  REQUIRE(svc.wait(30s) == std::optional<int>(1));
+  const auto out = svc.output();
+  INFO(out);
+  CHECK(out.find(R"("msg":"a consumer group must be named after its service","group":)"
+                 R"("analytics-probe","expected_prefix":"lia-probe")") != std::string::npos);
+
+  // Named after it, with a suffix: it starts.
+  env["LIA_PROBE_GROUP"] = "lia-probe.notes";
+  Process ok({probe()}, env);
+  REQUIRE(lia::testing::wait_until([&] { return ready_port(ok) > 0 || !ok.running(); }, 30s));
+  CHECK(ready_port(ok) > 0);
+  ok.signal(SIGTERM);
+  CHECK(ok.wait(30s) == std::optional<int>(0));
+  drop_schema(schema);
+}
+
 TEST_CASE("a test process's own log file goes with it and a given one stays") {
   std::string own;
   {

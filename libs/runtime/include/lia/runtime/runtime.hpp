@@ -58,7 +58,9 @@ http::Response liveness(const kafka::Producer& producer);
 struct ConsumerSpec {
   std::vector<std::string> topics;
   kafka::Handler handler;
-  std::string group;  // default "lia-<service>"
+  // Default "lia-<service>"; another must start with "lia-<service>." or "lia-<service>-" (its
+  // KafkaUser's ACLs allow only those; the start fails otherwise).
+  std::string group;
   bool dead_letter = true;
   // Records fetched together are handled in one database transaction (up to
   // LIA_CONSUMER_BATCH of them; see lia/pg/batch.hpp). Only for handlers whose every effect
