@@ -14,6 +14,7 @@
 #include <signal.h>
 
 #include <lia/core/metrics.hpp>
+#include <lia/events/topic_catalog.hpp>
 #include <lia/http/server.hpp>
 #include <lia/pg/batch.hpp>
 #include <lia/pg/outbox_relay.hpp>
@@ -409,6 +410,12 @@ int run(int argc, char** argv, const ServiceSpec& spec, std::unique_ptr<App> app
     }
   }
   std::vector<std::unique_ptr<kafka::Consumer>> consumers;
+  // A consumer that can't start stops the start: what began before it stops again.
+  const auto abandon_start = [&] {
+    server.stop(std::chrono::seconds{1});
+    if (relay) relay->stop();
+    return 1;
+  };
   auto dead_letter = std::make_shared<kafka::DeadLetter>(ctx.producer_);
   for (auto& cs : ctx.consumer_specs_) {
     kafka::ConsumerConfig cc;
@@ -420,9 +427,18 @@ int run(int argc, char** argv, const ServiceSpec& spec, std::unique_ptr<App> app
         !cc.group_id.starts_with(dashed + "-")) {
       log.error("a consumer group must be named after its service",
                 {id("group", cc.group_id), id("expected_prefix", dashed)});
-      server.stop(std::chrono::seconds{1});
-      if (relay) relay->stop();
-      return 1;
+      return abandon_start();
+    }
+    // Likewise a catalog topic the catalog doesn't let this service read (topics outside the
+    // catalog, such as the tests' own, are the caller's business).
+    for (const auto& topic : cs.topics) {
+      const auto* t = events::TopicCatalog::instance().find(topic);
+      if (t != nullptr &&
+          std::find(t->consumers.begin(), t->consumers.end(), spec.name) == t->consumers.end()) {
+        log.error("the topic catalog does not list this service as a consumer of the topic",
+                  {id("topic", topic), id("catalog", "proto-schemas/catalog.json")});
+        return abandon_start();
+      }
     }
     cc.client_id = dashed;
     cc.properties = kafka_props;
@@ -473,9 +489,7 @@ int run(int argc, char** argv, const ServiceSpec& spec, std::unique_ptr<App> app
     if (!consumer.ok()) {
       log.error("cannot create a consumer",
                 {id("group", cc.group_id), str("error", consumer.error().describe())});
-      server.stop(std::chrono::seconds{1});
-      if (relay) relay->stop();
-      return 1;
+      return abandon_start();
     }
     (*consumer)->start();
     consumers.push_back(std::move(consumer).value());

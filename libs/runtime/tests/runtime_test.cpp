@@ -247,16 +247,27 @@ TEST_CASE("extra Kafka properties reach every client (librdkafka's debug log, fo
   drop_schema(schema);
 }
 
-TEST_CASE("a consumer group not named after its service stops the start, naming it") {
+TEST_CASE("a consumer its KafkaUser could not run (group, catalog topic) stops the start") {
   const auto schema = lia::testing::unique_name("probe");
   auto env = migrated_probe(schema);
-  env["LIA_PROBE_GROUP"] = "analytics-probe";  // its KafkaUser could not use it in production
+  env["LIA_PROBE_GROUP"] = "analytics-probe";  // the ACLs allow lia-probe[.-]* only
   Process svc({probe()}, env);
   REQUIRE(svc.wait(30s) == std::optional<int>(1));
   const auto out = svc.output();
   INFO(out);
   CHECK(out.find(R"("msg":"a consumer group must be named after its service","group":)"
                  R"("analytics-probe","expected_prefix":"lia-probe")") != std::string::npos);
+
+  // A topic of the catalog that doesn't list the probe among its consumers.
+  auto catalog_topic = env;
+  catalog_topic.erase("LIA_PROBE_GROUP");
+  catalog_topic["LIA_PROBE_TOPIC"] = "whatsapp.inbound.v1";
+  Process reader({probe()}, catalog_topic);
+  REQUIRE(reader.wait(30s) == std::optional<int>(1));
+  const auto reader_out = reader.output();
+  INFO(reader_out);
+  CHECK(reader_out.find(R"("msg":"the topic catalog does not list this service as a consumer )"
+                        R"(of the topic","topic":"whatsapp.inbound.v1")") != std::string::npos);
 
   // Named after it, with a suffix: it starts.
   env["LIA_PROBE_GROUP"] = "lia-probe.notes";
