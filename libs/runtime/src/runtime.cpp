@@ -6,6 +6,7 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string_view>
 #include <thread>
 
@@ -251,6 +252,37 @@ kafka::Handler retry_unknown_commits(kafka::Handler handler) {
   };
 }
 
+namespace {
+
+std::string group_of(const ConsumerSpec& cs, const std::string& dashed) {
+  return cs.group.empty() ? dashed : cs.group;
+}
+
+// What the service's KafkaUser would be refused in production (k8s/kafka/users.yaml, made from
+// the catalog): a consumer group not named after the service, or a catalog topic the catalog
+// doesn't let it read. Topics outside the catalog (the tests' own) are the caller's business.
+std::optional<std::pair<std::string, std::vector<core::Field>>> consumer_problem(
+    const ServiceSpec& spec, const std::string& dashed, const ConsumerSpec& cs) {
+  const std::string group = group_of(cs, dashed);
+  if (group != dashed && !group.starts_with(dashed + ".") && !group.starts_with(dashed + "-")) {
+    return std::pair{std::string("a consumer group must be named after its service"),
+                     std::vector<core::Field>{id("group", group), id("expected_prefix", dashed)}};
+  }
+  for (const auto& topic : cs.topics) {
+    const auto* t = events::TopicCatalog::instance().find(topic);
+    if (t != nullptr &&
+        std::find(t->consumers.begin(), t->consumers.end(), spec.name) == t->consumers.end()) {
+      return std::pair{
+          std::string("the topic catalog does not list this service as a consumer of the topic"),
+          std::vector<core::Field>{id("topic", topic),
+                                   id("catalog", "proto-schemas/catalog.json")}};
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 int run(int argc, char** argv, const ServiceSpec& spec, std::unique_ptr<App> app) {
   const sigset_t stop_signals = block_stop_signals();
 
@@ -347,6 +379,13 @@ int run(int argc, char** argv, const ServiceSpec& spec, std::unique_ptr<App> app
     if (relay) relay->stop();
     return 1;
   }
+  for (const auto& cs : ctx.consumer_specs_) {
+    if (auto problem = consumer_problem(spec, dashed, cs)) {
+      log.log(core::Level::error, problem->first, problem->second);
+      if (relay) relay->stop();
+      return 1;
+    }
+  }
 
   // ---- HTTP ----------------------------------------------------------------------------
   // Ready only once every consumer has joined its group: a record published before that is
@@ -410,36 +449,11 @@ int run(int argc, char** argv, const ServiceSpec& spec, std::unique_ptr<App> app
     }
   }
   std::vector<std::unique_ptr<kafka::Consumer>> consumers;
-  // A consumer that can't start stops the start: what began before it stops again.
-  const auto abandon_start = [&] {
-    server.stop(std::chrono::seconds{1});
-    if (relay) relay->stop();
-    return 1;
-  };
   auto dead_letter = std::make_shared<kafka::DeadLetter>(ctx.producer_);
   for (auto& cs : ctx.consumer_specs_) {
     kafka::ConsumerConfig cc;
     cc.bootstrap = config.kafka_bootstrap;
-    cc.group_id = cs.group.empty() ? dashed : cs.group;
-    // The service's KafkaUser may use only the groups named after it (k8s/kafka/users.yaml):
-    // another name would work here and be refused in production.
-    if (cc.group_id != dashed && !cc.group_id.starts_with(dashed + ".") &&
-        !cc.group_id.starts_with(dashed + "-")) {
-      log.error("a consumer group must be named after its service",
-                {id("group", cc.group_id), id("expected_prefix", dashed)});
-      return abandon_start();
-    }
-    // Likewise a catalog topic the catalog doesn't let this service read (topics outside the
-    // catalog, such as the tests' own, are the caller's business).
-    for (const auto& topic : cs.topics) {
-      const auto* t = events::TopicCatalog::instance().find(topic);
-      if (t != nullptr &&
-          std::find(t->consumers.begin(), t->consumers.end(), spec.name) == t->consumers.end()) {
-        log.error("the topic catalog does not list this service as a consumer of the topic",
-                  {id("topic", topic), id("catalog", "proto-schemas/catalog.json")});
-        return abandon_start();
-      }
-    }
+    cc.group_id = group_of(cs, dashed);
     cc.client_id = dashed;
     cc.properties = kafka_props;
     cc.topics = cs.topics;
@@ -489,7 +503,9 @@ int run(int argc, char** argv, const ServiceSpec& spec, std::unique_ptr<App> app
     if (!consumer.ok()) {
       log.error("cannot create a consumer",
                 {id("group", cc.group_id), str("error", consumer.error().describe())});
-      return abandon_start();
+      server.stop(std::chrono::seconds{1});
+      if (relay) relay->stop();
+      return 1;
     }
     (*consumer)->start();
     consumers.push_back(std::move(consumer).value());
@@ -497,8 +513,7 @@ int run(int argc, char** argv, const ServiceSpec& spec, std::unique_ptr<App> app
   {
     std::lock_guard lock(joining->mu);
     for (std::size_t i = 0; i < consumers.size(); ++i) {
-      const auto& group = ctx.consumer_specs_[i].group;
-      joining->consumers.emplace_back(group.empty() ? dashed : group, consumers[i].get());
+      joining->consumers.emplace_back(group_of(ctx.consumer_specs_[i], dashed), consumers[i].get());
     }
   }
   log.info("ready", {num("port", server.port()),
