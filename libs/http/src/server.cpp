@@ -310,13 +310,8 @@ class Session : public std::enable_shared_from_this<Session> {
         auto match = srv_->router.match(method, path, nullptr);
         if (match.outcome != Router::Outcome::found) {
           ++seq_;
-          counted_ = true;
-          reject_ = true;
-          keep_alive_ = false;
-          head_ = false;
-          version_ = 11;
-          phase_ = Phase::handling;
-          return write(no_route(std::move(match), method, path));
+          counted_ = true;  // in the route statistics, as a 404/405 after the body would be
+          return reject(no_route(std::move(match), method, path));
         }
       }
       bhttp::async_write(stream_, continue_,
@@ -382,12 +377,17 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void reject(int status, std::string_view code, const std::string& message) {
+    reject(json_error(status, code, message));
+  }
+
+  // Answers and closes: the rest of what the client sends is not read as a request.
+  void reject(Response&& response) {
     reject_ = true;
     keep_alive_ = false;
     head_ = false;
     version_ = 11;
     phase_ = Phase::handling;
-    write(json_error(status, code, message));
+    write(std::move(response));
   }
 
   void dispatch() {
