@@ -140,8 +140,8 @@ class RdConsumer final : public Consumer {
   void store(const Message& msg);
   void park(const Message& msg, int attempts);
   // Puts the partition's fetch position at `offset`. When librdkafka refuses, the partition
-  // is held (paused, parked with `reseek`) and seeked again later; false then.
-  bool seek(const TopicPartition& tp, std::int64_t offset);
+  // is held (paused, parked with `reseek`) and resume_due() seeks again later.
+  void seek(const TopicPartition& tp, std::int64_t offset);
   void resume_due();
   bool wait_backoff(milliseconds d);  // false: closing
   milliseconds backoff_for(int attempts) const;
@@ -596,7 +596,7 @@ void RdConsumer::park(const Message& msg, int attempts) {
                     core::f::num("retry_in_ms", config_.max_backoff.count())});
 }
 
-bool RdConsumer::seek(const TopicPartition& tp, std::int64_t offset) {
+void RdConsumer::seek(const TopicPartition& tp, std::int64_t offset) {
   next_offset_[tp] = offset;
   auto list = make_list({tp}, offset);
   rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
@@ -620,11 +620,11 @@ bool RdConsumer::seek(const TopicPartition& tp, std::int64_t offset) {
   auto parked = parked_.find(tp);
   if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
     if (parked != parked_.end() && parked->second.offset == offset) parked->second.reseek = false;
-    return true;
+    return;
   }
   // A partition taken away meanwhile needs nothing: its new owner starts from the committed
   // offset, which is never past a record not handled.
-  if (!std::binary_search(assignment_.begin(), assignment_.end(), tp)) return false;
+  if (!std::binary_search(assignment_.begin(), assignment_.end(), tp)) return;
   if (parked == parked_.end()) parked = parked_.emplace(tp, Parked{offset, 0, {}, false}).first;
   Parked& p = parked->second;
   p.offset = offset;
@@ -637,7 +637,6 @@ bool RdConsumer::seek(const TopicPartition& tp, std::int64_t offset) {
                     {core::f::id("component", "kafka"), core::f::id("topic", tp.topic),
                      core::f::num("partition", tp.partition), core::f::num("offset", offset),
                      core::f::str("error", what)});
-  return false;
 }
 
 void RdConsumer::resume_due() {
