@@ -81,7 +81,7 @@ int run(const std::vector<std::string>& args, core::Env& env, std::ostream& out,
   }
   if (o.dlq_topic.empty()) {
     problems.emplace_back("which dead-letter topic? (<topic>.dlq)");
-  } else if (o.dlq_topic.size() <= 4 || !o.dlq_topic.ends_with(".dlq")) {
+  } else if (!kafka::DeadLetter::origin_of(o.dlq_topic)) {
     problems.push_back("'" + o.dlq_topic + "' is not a dead-letter topic (<topic>.dlq)");
   }
   o.bootstrap = env.string("LIA_KAFKA_BOOTSTRAP", "127.0.0.1:9092");
@@ -117,7 +117,7 @@ int run(const std::vector<std::string>& args, core::Env& env, std::ostream& out,
                        o.dlq_topic,
                        report->left > 0 ? fmt::format(" ({} more not shown)", report->left) : "");
   } else {
-    const std::string origin = o.dlq_topic.substr(0, o.dlq_topic.size() - 4);
+    const std::string origin = kafka::DeadLetter::origin_of(o.dlq_topic).value_or("");
     out << fmt::format(
         "{}: replayed {} dead letter(s) of {} to {}{}\n", kName, report->replayed, o.dlq_topic,
         origin, report->left > 0 ? fmt::format(" ({} left for the next run)", report->left) : "");

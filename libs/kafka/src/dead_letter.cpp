@@ -16,8 +16,17 @@ const std::string* Message::header(const std::string& name) const {
 DeadLetter::DeadLetter(std::shared_ptr<Producer> producer, std::string fixed_topic)
     : producer_(std::move(producer)), fixed_topic_(std::move(fixed_topic)) {}
 
+namespace {
+constexpr std::string_view kSuffix = ".dlq";
+}  // namespace
+
 std::string DeadLetter::topic_for(const std::string& origin) const {
-  return fixed_topic_.empty() ? origin + ".dlq" : fixed_topic_;
+  return fixed_topic_.empty() ? origin + std::string(kSuffix) : fixed_topic_;
+}
+
+std::optional<std::string> DeadLetter::origin_of(std::string_view dlq_topic) {
+  if (dlq_topic.size() <= kSuffix.size() || !dlq_topic.ends_with(kSuffix)) return std::nullopt;
+  return std::string(dlq_topic.substr(0, dlq_topic.size() - kSuffix.size()));
 }
 
 Record DeadLetter::record_for(const Message& message, const core::Error& error,

@@ -15,7 +15,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr std::string_view kWho = "dlq replay";
-constexpr std::string_view kSuffix = ".dlq";
 
 core::Error invalid(std::string what) {
   return core::Error(core::Errc::invalid_argument, fmt::format("{}: {}", kWho, what));
@@ -68,11 +67,11 @@ class Run {
       : o_(o), each_(each), deadline_(Clock::now() + o.timeout) {}
 
   core::Result<ReplayReport> go() {
-    if (o_.dlq_topic.size() <= kSuffix.size() || !o_.dlq_topic.ends_with(kSuffix)) {
-      return invalid(
-          fmt::format("'{}' is not a dead-letter topic (<topic>{})", o_.dlq_topic, kSuffix));
+    auto origin = DeadLetter::origin_of(o_.dlq_topic);
+    if (!origin) {
+      return invalid(fmt::format("'{}' is not a dead-letter topic (<topic>.dlq)", o_.dlq_topic));
     }
-    origin_ = o_.dlq_topic.substr(0, o_.dlq_topic.size() - kSuffix.size());
+    origin_ = std::move(*origin);
     if (auto st = open(); !st) return st.error();
     if (auto st = plan(); !st) return st.error();
     for (const auto& [p, span] : spans_) {

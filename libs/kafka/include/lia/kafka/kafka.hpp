@@ -219,6 +219,9 @@ class Consumer {
 // then the original headers (minus any older lia.dlq.* ones).
 class DeadLetter {
  public:
+  // "whatsapp.inbound.v1" for "whatsapp.inbound.v1.dlq"; nullopt for a name that is not
+  // "<topic>.dlq".
+  static std::optional<std::string> origin_of(std::string_view dlq_topic);
   explicit DeadLetter(std::shared_ptr<Producer> producer, std::string fixed_topic = {});
   std::string topic_for(const std::string& origin) const;
   // The record send() publishes (exposed for tests and replay tools).
