@@ -3,6 +3,6 @@
 #include "src/app.hpp"
 
 int main(int argc, char** argv) {
-  const auto spec = lia::ingestion::spec();
-  return lia::runtime::run(argc, argv, spec, std::make_unique<lia::ingestion::App>(spec.schema));
+  return lia::runtime::run(argc, argv, lia::ingestion::spec(),
+                           std::make_unique<lia::ingestion::App>());
 }

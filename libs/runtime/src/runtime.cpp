@@ -185,6 +185,14 @@ class ShutdownWatch {
   std::thread thread_;
 };
 
+// What a schema setting may name: a lower-case SQL identifier, used without quoting trouble.
+bool valid_schema_name(const std::string& s) {
+  if (s.empty() || s.size() > 63 || !((s[0] >= 'a' && s[0] <= 'z') || s[0] == '_')) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
+
 int migrate(const ServiceSpec& spec, const core::CommonConfig& cfg, const Args& args) {
   const auto& log = core::log();
   if (spec.schema.empty()) {
@@ -283,7 +291,8 @@ std::optional<std::pair<std::string, std::vector<core::Field>>> consumer_problem
 
 }  // namespace
 
-int run(int argc, char** argv, const ServiceSpec& spec, std::unique_ptr<App> app) {
+int run(int argc, char** argv, const ServiceSpec& declared, std::unique_ptr<App> app) {
+  ServiceSpec spec = declared;  // its schema may be moved by a setting, read below
   const sigset_t stop_signals = block_stop_signals();
 
   auto args = parse_args(argc, argv);
@@ -305,6 +314,12 @@ int run(int argc, char** argv, const ServiceSpec& spec, std::unique_ptr<App> app
   const auto fetch_wait =
       std::chrono::milliseconds{env.integer("LIA_KAFKA_FETCH_WAIT_MS", 50, 1, 5000)};
   const auto kafka_props = kafka::properties_from_env(env);
+  if (!spec.schema_setting.empty()) {
+    spec.schema = env.string(spec.schema_setting, spec.schema);
+    if (!valid_schema_name(spec.schema)) {
+      env.problem(spec.schema_setting, "expected a lower-case SQL name, got '" + spec.schema + "'");
+    }
+  }
   const auto consumer_batch_time =
       std::chrono::milliseconds{env.integer("LIA_CONSUMER_BATCH_MS", 100, 1, 60000)};
   const auto consumer_batch =

@@ -2,7 +2,6 @@
 // owns the schema named by LIA_PROBE_SCHEMA, serves GET /probe, and stores every record of
 // LIA_PROBE_TOPIC in <schema>.notes through the inbox.
 #include <chrono>
-#include <cstdlib>
 #include <thread>
 
 #include <lia/pg/outbox.hpp>
@@ -17,8 +16,6 @@ namespace {
 
 class ProbeApp final : public lia::runtime::App {
  public:
-  explicit ProbeApp(std::string schema) : schema_(std::move(schema)) {}
-
   void configure(lia::core::Env& env) override {
     token_ = env.secret("LIA_PROBE_TOKEN");
     mode_ = env.one_of("LIA_PROBE_MODE", "plain", {"plain", "fancy"});
@@ -37,7 +34,7 @@ class ProbeApp final : public lia::runtime::App {
       return lia::http::Response::json(200, R"({"mode":")" + mode_ + R"("})");
     });
     auto pool = ctx.pool();
-    const std::string schema = schema_;
+    const std::string schema = ctx.spec().schema;
     ctx.add_consumer(
         {.topics = {topic_},
          .handler = [pool, schema](const lia::kafka::Message& m) -> lia::core::Status {
@@ -66,7 +63,6 @@ class ProbeApp final : public lia::runtime::App {
   }
 
  private:
-  std::string schema_;
   std::string token_;
   std::string mode_;
   std::string topic_;
@@ -77,12 +73,12 @@ class ProbeApp final : public lia::runtime::App {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const char* schema = std::getenv("LIA_PROBE_SCHEMA");  // NOLINT(concurrency-mt-unsafe)
   lia::runtime::ServiceSpec spec;
   spec.name = "probe";
   spec.default_port = 0;
-  spec.schema = schema != nullptr ? schema : "probe";
+  spec.schema = "probe";
+  spec.schema_setting = "LIA_PROBE_SCHEMA";
   spec.migrations = lia::probe::migrations();
   spec.outbox = true;
-  return lia::runtime::run(argc, argv, spec, std::make_unique<ProbeApp>(spec.schema));
+  return lia::runtime::run(argc, argv, spec, std::make_unique<ProbeApp>());
 }

@@ -56,6 +56,7 @@ TEST_CASE("bad settings stop the start with exit 2, naming every variable") {
                         {"LIA_PROBE_MODE", "loud"},
                         {"LIA_PROBE_TOKEN", ""},
                         {"LIA_LOG_LEVEL", "chatty"},
+                        {"LIA_PROBE_SCHEMA", "Probe-1"},
                         {"LIA_PG_URL", "mysql://nope"}});
   auto code = p.wait(10s);
   REQUIRE(code);
@@ -67,6 +68,8 @@ TEST_CASE("bad settings stop the start with exit 2, naming every variable") {
   CHECK(out.find("LIA_PROBE_TOKEN: is required but not set") != std::string::npos);
   CHECK(out.find("LIA_LOG_LEVEL") != std::string::npos);
   CHECK(out.find("LIA_PG_URL") != std::string::npos);
+  CHECK(out.find("LIA_PROBE_SCHEMA: expected a lower-case SQL name, got 'Probe-1'") !=
+        std::string::npos);
 }
 
 TEST_CASE("one missing setting is named alone, and unknown arguments are refused") {
@@ -109,8 +112,9 @@ TEST_CASE("a service migrates, serves, consumes, and stops on SIGTERM") {
   INFO(svc.output());
   const int port = ready_port(svc);
   REQUIRE(port > 0);
-  // The token never shows in the start-up log.
+  // The token never shows in the start-up log; the schema setting is listed with the others.
   CHECK(svc.output().find("t0k3n") == std::string::npos);
+  CHECK(svc.output().find("\"LIA_PROBE_SCHEMA\":\"" + schema + "\"") != std::string::npos);
 
   lia::http::Client client;
   const std::string base = "http://127.0.0.1:" + std::to_string(port);

@@ -1,7 +1,5 @@
 #include "app.hpp"
 
-#include <cstdlib>
-
 #include <lia/core/log.hpp>
 #include <lia/events/names.hpp>
 
@@ -30,7 +28,6 @@ Settings Settings::read(core::Env& env) {
     s.llm.base_url = env.string("LIA_LLM_BASE_URL", "");
   }
   s.jwt_secret = env.secret("LIA_JWT_SECRET", std::string{});
-  (void)env.string("LIA_AI_SCHEMA", "ai");  // read by spec(); listed in the start-up summary
   s.consumers = static_cast<int>(env.integer("LIA_AI_CONSUMERS", 2, 1, 12));
   s.recent_messages = static_cast<int>(env.integer("LIA_AI_RECENT_MESSAGES", 20, 2, 200));
   s.thread_rotation =
@@ -42,9 +39,8 @@ runtime::ServiceSpec spec() {
   runtime::ServiceSpec s;
   s.name = std::string(kServiceName);
   s.default_port = 8082;
-  // LIA_AI_SCHEMA moves the service to another schema (tests run it beside others).
-  const char* schema = std::getenv("LIA_AI_SCHEMA");  // NOLINT(concurrency-mt-unsafe)
-  s.schema = schema != nullptr && *schema != '\0' ? schema : "ai";
+  s.schema = "ai";
+  s.schema_setting = "LIA_AI_SCHEMA";
   s.migrations = migrations();
   s.outbox = true;
   return s;

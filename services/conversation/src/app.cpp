@@ -13,6 +13,7 @@ runtime::ServiceSpec spec() {
   s.name = kServiceName;
   s.default_port = 8081;
   s.schema = kDefaultSchema;
+  s.schema_setting = "LIA_CONVERSATION_SCHEMA";  // another schema for isolated test runs
   s.migrations = migrations();
   s.outbox = true;
   return s;
@@ -48,16 +49,17 @@ void App::configure(core::Env& env) {
 core::Status App::start(runtime::Context& ctx) {
   auto pool = ctx.pool();
   if (!pool) return core::Error(core::Errc::internal, "conversation needs its database");
+  const std::string& schema = ctx.spec().schema;
   if (!admin_password_.empty()) {
-    auto made = ensure_admin(*pool, schema_, admin_password_);
+    auto made = ensure_admin(*pool, schema, admin_password_);
     if (!made) {
       return core::Error(made.error().code(),
                          "cannot create the admin user (did `lia-conversation --migrate` run?): " +
                              made.error().message());
     }
   }
-  handlers_ = std::make_shared<Handlers>(pool, schema_);
-  api_ = std::make_unique<Api>(pool, schema_, api_config_);
+  handlers_ = std::make_shared<Handlers>(pool, schema);
+  api_ = std::make_unique<Api>(pool, schema, api_config_);
   api_->add_routes(ctx.router());
   // LIA_CONSUMER_INSTANCES consumers per topic, in a group per topic
   // (lia-conversation.<topic>): a slow topic never holds up another, a member joining or

@@ -1,6 +1,6 @@
 #include "app.hpp"
 
-#include <cstdlib>
+#include <cstddef>
 
 #include <lia/core/log.hpp>
 #include <lia/events/names.hpp>
@@ -11,9 +11,8 @@ runtime::ServiceSpec spec() {
   runtime::ServiceSpec s;
   s.name = "ingestion";
   s.default_port = 8080;
-  // Tests run the binary against a schema of their own.
-  const char* schema = std::getenv("LIA_INGESTION_SCHEMA");  // NOLINT(concurrency-mt-unsafe)
-  s.schema = schema != nullptr && *schema != '\0' ? schema : "ingestion";
+  s.schema = "ingestion";
+  s.schema_setting = "LIA_INGESTION_SCHEMA";  // tests run the binary against a schema of their own
   s.migrations = migrations();
   s.outbox = false;  // produces straight to Kafka: no database on the request path
   return s;
@@ -61,7 +60,7 @@ core::Status App::start(runtime::Context& ctx) {
     AuditWriterOptions wo;
     wo.capacity = audit_queue_;
     wo.batch = 1000;
-    writer_ = std::make_shared<AuditWriter>(pool, schema_, wo);
+    writer_ = std::make_shared<AuditWriter>(pool, ctx.spec().schema, wo);
   }
   // The gateway's own producer: the same idempotent acks=all lia::kafka producer as the
   // runtime's, with a shorter linger (a webhook waits for its ack: linger is latency).
@@ -90,7 +89,7 @@ core::Status App::start(runtime::Context& ctx) {
     co.bootstrap = ctx.config().kafka_bootstrap;
     co.properties = ctx.kafka_properties();
     co.topics = {gateway_config_.inbound_topic, gateway_config_.status_topic};
-    auto consumer = AuditConsumer::create(pool, schema_, co);
+    auto consumer = AuditConsumer::create(pool, ctx.spec().schema, co);
     if (!consumer) return consumer.error();
     consumer_ = std::move(consumer).value();
     consumer_->start();

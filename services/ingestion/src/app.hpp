@@ -21,7 +21,7 @@ runtime::ServiceSpec spec();
 
 class App final : public runtime::App {
  public:
-  explicit App(std::string schema = "ingestion") : schema_(std::move(schema)) {}
+  App() = default;
   ~App() override;
 
   void configure(core::Env& env) override;
@@ -29,7 +29,6 @@ class App final : public runtime::App {
   void stop() override;
 
  private:
-  std::string schema_;
   GatewayConfig gateway_config_;
   bool audit_consumer_ = false;
   std::size_t audit_queue_ = 100'000;

@@ -1,30 +1,13 @@
-#include <cstdlib>
-
 #include <lia/core/log.hpp>
 #include <lia/notification/app.hpp>
 
 namespace lia::notification {
-namespace {
-
-constexpr const char* kDefaultSchema = "notification";
-
-bool valid_schema_name(const std::string& s) {
-  if (s.empty() || s.size() > 63 || !((s[0] >= 'a' && s[0] <= 'z') || s[0] == '_')) return false;
-  for (char c : s) {
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
-  }
-  return true;
-}
-
-}  // namespace
-
 runtime::ServiceSpec spec() {
   runtime::ServiceSpec s;
   s.name = "notification";
   s.default_port = 8085;
-  // Read before any thread exists (main). Checked in App::configure.
-  const char* schema = std::getenv("LIA_NOTIFY_SCHEMA");  // NOLINT(concurrency-mt-unsafe)
-  s.schema = schema != nullptr && *schema != '\0' ? schema : kDefaultSchema;
+  s.schema = "notification";
+  s.schema_setting = "LIA_NOTIFY_SCHEMA";
   s.migrations = migrations();
   s.outbox = true;
   return s;
@@ -32,11 +15,6 @@ runtime::ServiceSpec spec() {
 
 void App::configure(core::Env& env) {
   settings_ = Settings::read(env);
-  // spec() took it already; read again for the start-up summary and checked here.
-  const std::string schema = env.string("LIA_NOTIFY_SCHEMA", kDefaultSchema);
-  if (!schema.empty() && !valid_schema_name(schema)) {
-    env.problem("LIA_NOTIFY_SCHEMA", "expected a lower-case SQL name, got '" + schema + "'");
-  }
 }
 
 core::Status App::start(runtime::Context& ctx) {

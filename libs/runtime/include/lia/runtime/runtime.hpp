@@ -39,6 +39,10 @@ struct ServiceSpec {
   std::string name;  // "ingestion": logs, metrics, Kafka client id, default consumer group
   std::uint16_t default_port = 8080;
   std::string schema;  // the PostgreSQL schema it owns; empty: the service has no database
+  // A setting that moves it to another schema ("LIA_NOTIFY_SCHEMA"; tests run services side
+  // by side). run() reads and checks it with the other settings: Context::spec().schema is
+  // the schema in use.
+  std::string schema_setting;
   std::vector<pg::Migration> migrations;
   bool outbox = false;  // run the outbox relay for `schema`
 };

@@ -37,7 +37,7 @@ std::vector<std::string> consumed_topics();
 
 class App final : public runtime::App {
  public:
-  explicit App(std::string schema = "conversation") : schema_(std::move(schema)) {}
+  App() = default;
   ~App() override;
 
   void configure(core::Env& env) override;
@@ -47,7 +47,6 @@ class App final : public runtime::App {
  private:
   void purge_loop();
 
-  std::string schema_;
   ApiConfig api_config_;
   std::string admin_password_;
   int consumer_instances_ = 2;
