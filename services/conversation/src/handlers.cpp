@@ -131,9 +131,14 @@ struct Handlers::Impl {
         " SET status = $2, mode = $3, transferred_to_human = true, transferred_at = now(), "
         "transfer_reason = $4, department = $5, urgency = COALESCE($6, urgency), assigned_to = "
         "$7::uuid, updated_at = now() WHERE id = $1";
-    analysis_update = "UPDATE " + conv +
+    // Most messages leave the analysis as it was: then the row is not written again (an
+    // UPDATE writes a new row version even when nothing changes). The id comes back either way.
+    analysis_update = "WITH changed AS (UPDATE " + conv +
                       " SET sentiment = $2, sentiment_score = $3, urgency = $4, updated_at = "
-                      "now() WHERE id = $1::uuid RETURNING id";
+                      "now() WHERE id = $1::uuid AND (sentiment IS DISTINCT FROM $2 OR "
+                      "sentiment_score IS DISTINCT FROM $3 OR urgency IS DISTINCT FROM $4)) "
+                      "SELECT id FROM " +
+                      conv + " WHERE id = $1::uuid";
     assistant_update =
         "UPDATE " + conv +
         " SET assistant_type = $2, department = CASE WHEN status = 'active' THEN "

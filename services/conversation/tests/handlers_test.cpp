@@ -425,6 +425,23 @@ TEST_CASE("analysis and assistant changes update the conversation") {
   CHECK(column(w, "conversations", "sentiment", conv) == "negative");
   CHECK(column(w, "conversations", "urgency", conv) == "critical");
   CHECK(column(w, "conversations", "sentiment_score", conv) == "-0.6");
+  // The same analysis again leaves the row as it is (no new row version); another one writes.
+  const auto version = column(w, "conversations", "xmin", conv);
+  const auto updated_at = column(w, "conversations", "updated_at", conv);
+  w.apply(
+      topics::ai_events,
+      event(types::ai_analysis_completed,
+            "{" + chat_fields(conv, p) +
+                ",\"sentiment\":\"negative\",\"sentiment_score\":-0.6,\"urgency\":\"critical\"}"));
+  CHECK(column(w, "conversations", "xmin", conv) == version);
+  CHECK(column(w, "conversations", "updated_at", conv) == updated_at);
+  w.apply(
+      topics::ai_events,
+      event(types::ai_analysis_completed,
+            "{" + chat_fields(conv, p) +
+                ",\"sentiment\":\"negative\",\"sentiment_score\":-0.7,\"urgency\":\"critical\"}"));
+  CHECK(column(w, "conversations", "xmin", conv) != version);
+  CHECK(column(w, "conversations", "sentiment_score", conv) == "-0.7");
   w.apply(topics::ai_events,
           event(types::ai_assistant_changed,
                 "{" + chat_fields(conv, p) +
