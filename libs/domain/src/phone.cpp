@@ -214,6 +214,16 @@ Result<Phone> normalize_phone(std::string_view input) {
   return with_country_code(d);
 }
 
+Result<Phone> normalize_wa_id(std::string_view input) {
+  const std::string_view s = core::trim(input);
+  if (s.empty()) return bad("empty");
+  if (s.size() > kMaxInput) return bad("too long");
+  if (s.find('@') != std::string_view::npos) return from_jid(s);
+  const std::string_view d = s.front() == '+' ? s.substr(1) : s;
+  if (!all_digits(d)) return bad("a WhatsApp id must be digits with their country code");
+  return with_country_code(d);
+}
+
 std::string to_whatsapp_jid(const Phone& phone) {
   return phone.digits + "@s.whatsapp.net";
 }

@@ -11,6 +11,7 @@ using lia::domain::is_valid_ddd;
 using lia::domain::jid_kind;
 using lia::domain::JidKind;
 using lia::domain::normalize_phone;
+using lia::domain::normalize_wa_id;
 using lia::domain::Phone;
 using lia::domain::PhoneKind;
 using lia::domain::to_whatsapp_jid;
@@ -170,6 +171,42 @@ TEST_CASE("Phone accessors and the WhatsApp JID") {
   auto again = normalize_phone(to_whatsapp_jid(*p));
   REQUIRE(again.ok());
   CHECK(*again == *p);
+}
+
+TEST_CASE("normalize_wa_id reads digits as carrying their country code") {
+  struct Case {
+    std::string_view input, digits;
+    PhoneKind kind;
+  };
+  const Case cases[] = {
+      {"14155552671", "14155552671", PhoneKind::international},    // US, 11 digits
+      {"6591234567", "6591234567", PhoneKind::international},      // Singapore, 10 digits
+      {"351912345678", "351912345678", PhoneKind::international},  // Portugal
+      {"79991234567", "79991234567", PhoneKind::international},    // Russia, not DDD 79
+      {"5511987654321", "5511987654321", PhoneKind::br_mobile},    // Brazil
+      {"551187654321", "5511987654321", PhoneKind::br_mobile},     // its ninth digit added
+      {"+551134567890", "551134567890", PhoneKind::br_landline},   // '+' allowed
+      {"6591234567@s.whatsapp.net", "6591234567", PhoneKind::international},
+      {"551187654321:3@s.whatsapp.net", "5511987654321", PhoneKind::br_mobile},
+  };
+  for (const auto& c : cases) {
+    INFO(c.input);
+    auto p = normalize_wa_id(c.input);
+    REQUIRE(p.ok());
+    CHECK(p->digits == c.digits);
+    CHECK(p->kind == c.kind);
+  }
+  // normalize_phone reads the same 10 or 11 digits as a Brazilian DDD + number.
+  CHECK(normalize_phone("6591234567")->digits == "5565991234567");
+  CHECK_FALSE(normalize_phone("14155552671").ok());
+
+  for (std::string_view bad : {"", "11 98765-4321", "0055119876", "abc", "1234567",
+                               "120363000000000000@g.us", "123456789@lid", "5599187654321"}) {
+    INFO(bad);
+    auto p = normalize_wa_id(bad);
+    REQUIRE_FALSE(p.ok());
+    CHECK(p.error().message().rfind("phone: ", 0) == 0);
+  }
 }
 
 TEST_CASE("jid_kind classifies JIDs by server") {

@@ -320,7 +320,7 @@ struct Handlers::Impl {
     // `from` is the business number itself: then the chat names the customer.
     const std::string& source = in.from_me ? in.chat_id : in.from;
     std::string phone = source.substr(0, source.find('@'));
-    if (auto p = domain::normalize_phone(source)) {
+    if (auto p = domain::normalize_wa_id(source)) {
       phone = p->digits;
     } else {
       log.warn("phone kept as received",

@@ -127,6 +127,16 @@ TEST_CASE(
         1);
 }
 
+TEST_CASE("a sender of another country is its own contact (10 or 11 digits are not a DDD)") {
+  World w;
+  // Singapore, 10 digits: read as a Brazilian DDD + number it became 5565991234567.
+  const std::string p = "6591234567";
+  w.apply(topics::whatsapp_inbound,
+          event(types::whatsapp_message_received, received(p, "SG-" + p, "Hello")));
+  CHECK(w.count("SELECT count(*) FROM " + w.t("contacts") + " WHERE phone = '" + p + "'") == 1);
+  CHECK(w.count("SELECT count(*) FROM " + w.t("contacts")) == 1);
+}
+
 TEST_CASE("an AI reply is stored PENDING and sent through notification, once") {
   World w;
   const auto p = phone();

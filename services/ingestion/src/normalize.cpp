@@ -613,7 +613,7 @@ void meta_message(const Value& m, const Path& p, std::string_view instance, cons
   if (!err) err = check_ids(*id, p.at("id"), *from, p.at("from"));
   if (err) return add_rejection(out, ItemKind::message, std::move(*err), instance, *id);
 
-  auto phone = domain::normalize_phone(*from);
+  auto phone = domain::normalize_wa_id(*from);
   if (!phone) {
     return add_rejection(
         out, ItemKind::message,
@@ -975,7 +975,7 @@ void evolution_message(const Value& d, const Path& p, const EvolutionCtx& ctx, b
     sender_field = *ctx.sender;
     sender_path = root_sender;
   }
-  auto phone = domain::normalize_phone(sender_field);
+  auto phone = domain::normalize_wa_id(sender_field);
   if (!phone) {
     return add_rejection(
         out, ItemKind::message,

@@ -385,6 +385,25 @@ TEST_CASE("meta: a sender that is not a phone is rejected without showing it") {
   CHECK(b.rejected[0].reason.find("12ab") == std::string::npos);
 }
 
+TEST_CASE("senders of other countries keep their country code (10 or 11 digits are not a DDD)") {
+  // Meta: a US number, 11 digits, once taken for area code 14 and rejected.
+  auto m = meta_body(
+      replace(fixture("meta_text.json"), R"("from": "5511987654321")", R"("from": "14155552671")"));
+  const auto md = only(m);
+  CHECK(str(md, {"from"}) == "14155552671");
+  CHECK(str(md, {"chat_id"}) == "14155552671");
+  // Evolution: a Singapore number, 10 digits, once made a Brazilian mobile (5565991234567).
+  auto e = evolution(replace(fixture("evo_conversation.json"), "5511987654321@s.whatsapp.net",
+                             "6591234567@s.whatsapp.net"));
+  const auto ed = only(e);
+  CHECK(str(ed, {"from"}) == "6591234567");
+  CHECK(str(ed, {"chat_id"}) == "6591234567@s.whatsapp.net");
+  // A Brazilian mobile reported without its ninth digit still gets it.
+  auto b = meta_body(replace(fixture("meta_text.json"), R"("from": "5511987654321")",
+                             R"("from": "551187654321")"));
+  CHECK(str(only(b), {"from"}) == "5511987654321");
+}
+
 TEST_CASE("meta: a webhook of another field carries nothing") {
   const std::string body =
       R"({"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"account_update","value":{"phone_number":"551140028922","event":"VERIFIED_ACCOUNT"}}]}]})";

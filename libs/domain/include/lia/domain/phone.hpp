@@ -45,6 +45,13 @@ struct Phone {
 
 core::Result<Phone> normalize_phone(std::string_view input);
 
+// A number as WhatsApp itself reports it: a JID, or digits that always start with the country
+// code (Meta's `from` and `wa_id`, a JID's user part, E.164 without '+'). Unlike
+// normalize_phone, 10 or 11 digits are not taken for a Brazilian DDD + number:
+// "14155552671" is +1 415 555 2671, not a number in area code 14. Brazilian numbers still get
+// their ninth digit ("551187654321" -> "5511987654321").
+core::Result<Phone> normalize_wa_id(std::string_view input);
+
 // "5511987654321@s.whatsapp.net"
 std::string to_whatsapp_jid(const Phone& phone);
 
