@@ -612,6 +612,15 @@ void meta_message(const Value& m, const Path& p, std::string_view instance, cons
   if (type && !ts) err = must_be(p.at("timestamp"), "a Unix time in seconds");
   if (!err) err = check_ids(*id, p.at("id"), *from, p.at("from"));
   if (err) return add_rejection(out, ItemKind::message, std::move(*err), instance, *id);
+  // Meta's Groups API: `from` is the participant, the chat is the group. Not handled: answered
+  // as a private chat, a reply would go to that participant alone.
+  if (member(m, "group_id") != nullptr) {
+    return add_rejection(
+        out, ItemKind::message,
+        {RejectCode::group_chat, fmt::format("field '{}' is present: a group message, not handled",
+                                             p.at("group_id").str())},
+        instance, *id);
+  }
 
   auto phone = domain::normalize_wa_id(*from);
   if (!phone) {
@@ -653,6 +662,14 @@ void meta_status(const Value& s, const Path& p, std::string_view instance, Batch
   if (recipient && !ts) err = must_be(p.at("timestamp"), "a Unix time in seconds");
   if (!err) err = check_ids(*id, p.at("id"), *recipient, p.at("recipient_id"));
   if (err) return add_rejection(out, ItemKind::status, std::move(*err), instance, *id);
+  if (opt_str(s, "recipient_type") == std::optional<std::string_view>("group")) {
+    return add_rejection(
+        out, ItemKind::status,
+        {RejectCode::group_chat,
+         fmt::format("field '{}' is 'group': a group message's status, not handled",
+                     p.at("recipient_type").str())},
+        instance, *id);
+  }
 
   auto status = domain::parse_meta_status(*status_text);
   if (!status) {

@@ -404,6 +404,24 @@ TEST_CASE("senders of other countries keep their country code (10 or 11 digits a
   CHECK(str(only(b), {"from"}) == "5511987654321");
 }
 
+TEST_CASE("meta group messages and their statuses are rejected as group chats, naming the field") {
+  // Groups API: `from` is the participant; published, the group would become their private chat.
+  auto m = meta_body(replace(fixture("meta_text.json"), R"("from": "5511987654321",)",
+                             R"("from": "5511987654321", "group_id": "Y2FwaV9ncm91cDoxMjM0",)"));
+  CHECK(m.items.empty());
+  REQUIRE(m.rejected.size() == 1);
+  CHECK(m.rejected[0].code == RejectCode::group_chat);
+  CHECK(m.rejected[0].reason.find("group_id") != std::string::npos);
+
+  auto s =
+      meta_body(replace(fixture("meta_statuses.json"), R"("recipient_id": "5511987654321",)",
+                        R"("recipient_id": "Y2FwaV9ncm91cDoxMjM0", "recipient_type": "group",)"));
+  REQUIRE(s.rejected.size() == 1);
+  CHECK(s.rejected[0].code == RejectCode::group_chat);
+  CHECK(s.rejected[0].reason.find("recipient_type") != std::string::npos);
+  CHECK(s.items.size() == 3);  // the statuses of the private chat still go
+}
+
 TEST_CASE("meta: a webhook of another field carries nothing") {
   const std::string body =
       R"({"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"account_update","value":{"phone_number":"551140028922","event":"VERIFIED_ACCOUNT"}}]}]})";
