@@ -878,14 +878,19 @@ std::optional<Reject> evolution_content_json(json::Writer& w, const Value& data,
     Media media;
     media.url = opt_nonempty(*message, "mediaUrl");  // Evolution's own copy (S3), if any
     if (!media.url) media.url = opt_nonempty(o, "url");
+    // Baileys' names first; Evolution over the Cloud API passes Meta's media object on as it is.
+    media.id = opt_nonempty(o, "id");
     media.mime_type = opt_nonempty(o, "mimetype");
+    if (!media.mime_type) media.mime_type = opt_nonempty(o, "mime_type");
     media.sha256 = opt_nonempty(o, "fileSha256");
+    if (!media.sha256) media.sha256 = opt_nonempty(o, "sha256");
     media.caption = opt_str(o, "caption");
     media.bytes = opt_int(o, "fileLength");
     if (k == "audio" || k == "video") media.seconds = opt_int(o, "seconds");
     if (k == "audio") media.voice = opt_bool(o, "ptt");
     if (k == "document") {
       media.filename = opt_nonempty(o, "fileName");
+      if (!media.filename) media.filename = opt_nonempty(o, "filename");
       if (!media.filename) media.filename = opt_nonempty(o, "title");
     }
     if (k == "sticker") media.animated = opt_bool(o, "isAnimated");

@@ -494,6 +494,20 @@ TEST_CASE("evolution media messages: url, mimetype, caption, size, seconds, flag
     CHECK(str(d, {"kind"}) == "sticker");
     CHECK(at(d, {"media", "animated"}).IsTrue());
   }
+  SECTION("Evolution over the Cloud API: Meta's media object as it is") {
+    const std::string body = R"({"event":"messages.upsert","instance":"lia-cloud","data":{
+      "key":{"remoteJid":"5511987654321@s.whatsapp.net","fromMe":false,"id":"wamid.DOC1"},
+      "pushName":"Maria","messageType":"documentMessage","messageTimestamp":1795265600,
+      "message":{"documentMessage":{"id":"1166409258211571","mime_type":"application/pdf",
+        "sha256":"c2hhMjU2","filename":"boleto.pdf","caption":"segue"}}}})";
+    const auto d = only(evolution(body));
+    CHECK(str(d, {"kind"}) == "document");
+    CHECK(str(d, {"media", "id"}) == "1166409258211571");
+    CHECK(str(d, {"media", "mime_type"}) == "application/pdf");
+    CHECK(str(d, {"media", "sha256"}) == "c2hhMjU2");
+    CHECK(str(d, {"media", "filename"}) == "boleto.pdf");
+    CHECK(str(d, {"media", "caption"}) == "segue");
+  }
   SECTION("Evolution's own media copy (S3) wins over the WhatsApp CDN url") {
     auto body =
         replace(fixture("evo_image.json"), R"("imageMessage": {)",
