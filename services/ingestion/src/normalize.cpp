@@ -222,32 +222,6 @@ std::size_t code_points(std::string_view s) {
   return n;
 }
 
-// The schemas' timestamp pattern, exactly: YYYY-MM-DDTHH:MM:SS(.f{1,9})?(Z|+HH:MM|-HH:MM).
-bool is_schema_timestamp(std::string_view t) {
-  auto digits = [&](std::size_t at, std::size_t n) {
-    if (at + n > t.size()) return false;
-    for (std::size_t i = at; i < at + n; ++i) {
-      if (t[i] < '0' || t[i] > '9') return false;
-    }
-    return true;
-  };
-  if (t.size() < 20 || !digits(0, 4) || t[4] != '-' || !digits(5, 2) || t[7] != '-' ||
-      !digits(8, 2) || t[10] != 'T' || !digits(11, 2) || t[13] != ':' || !digits(14, 2) ||
-      t[16] != ':' || !digits(17, 2)) {
-    return false;
-  }
-  std::size_t i = 19;
-  if (t[i] == '.') {
-    std::size_t n = 0;
-    while (i + 1 + n < t.size() && t[i + 1 + n] >= '0' && t[i + 1 + n] <= '9') ++n;
-    if (n < 1 || n > 9) return false;
-    i += 1 + n;
-  }
-  if (i == t.size() - 1) return t[i] == 'Z';
-  return i + 6 == t.size() && (t[i] == '+' || t[i] == '-') && digits(i + 1, 2) && t[i + 3] == ':' &&
-         digits(i + 4, 2);
-}
-
 // A provider value quoted in a message: printable ASCII only, at most 64 characters.
 std::string printable(std::string_view s) {
   std::string out;
@@ -944,12 +918,14 @@ std::optional<Reject> evolution_content_json(json::Writer& w, const Value& data,
 struct EvolutionCtx {
   std::string_view instance;
   std::optional<std::string_view> sender;     // the instance's own JID
-  std::optional<std::string_view> date_time;  // when Evolution sent the webhook
+  std::optional<std::string_view> date_time;  // when Evolution sent the webhook: an id part only
   const core::Clock& clock;
 };
 
+// The time of an Evolution item that has none of its own: when the webhook arrived. Evolution's
+// `date_time` is its server's local wall time marked `Z` (with TZ=America/Sao_Paulo three hours
+// early), so it names a connection update's event id but is never taken for a time.
 std::string evolution_time(const EvolutionCtx& ctx) {
-  if (ctx.date_time && is_schema_timestamp(*ctx.date_time)) return std::string(*ctx.date_time);
   return core::format_rfc3339(ctx.clock.now());
 }
 

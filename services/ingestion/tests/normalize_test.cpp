@@ -686,7 +686,7 @@ TEST_CASE("evolution messages.update: v2 names, v1 numbers, Cloud names") {
     CHECK(str(d, {"status"}) == "DELIVERY_ACK");
     CHECK(str(d, {"message_id"}) == "BAE5F2C6A1D3E4B7");
     CHECK(str(d, {"chat_id"}) == "5511987654321@s.whatsapp.net");
-    CHECK(str(d, {"timestamp"}) == "2026-11-22T09:53:24.123-03:00");  // the webhook's date_time
+    CHECK(str(d, {"timestamp"}) == "2026-11-18T11:06:40.000Z");  // no time of its own: the receipt
     CHECK(b.items[0].key == "lia-vendas:5511987654321@s.whatsapp.net");
     CHECK(b.items[0].type == lia::events::types::whatsapp_message_status);
   }
@@ -761,7 +761,7 @@ TEST_CASE("evolution connection.update: open, connecting, close") {
   CHECK(open.items[0].type == lia::events::types::whatsapp_connection_updated);
   CHECK(open.items[0].key == "lia-vendas");  // a whole number: the instance alone
   CHECK(str(d, {"state"}) == "CONNECTED");
-  CHECK(str(d, {"timestamp"}) == "2026-11-22T09:53:24.123-03:00");
+  CHECK(str(d, {"timestamp"}) == "2026-11-18T11:06:40.000Z");  // the receipt (the test clock)
 
   const auto close = evo("evo_connection_close.json");
   const auto c = only(close, ItemKind::connection);
@@ -927,9 +927,10 @@ TEST_CASE("values past the schemas' limits are cut, dropped or rejected: never a
     REQUIRE(b.rejected.size() == 1);
     CHECK(b.rejected[0].reason.find("degreesLongitude") != std::string::npos);
   }
-  SECTION("an Evolution date_time outside the schema's pattern falls back to the receipt time") {
-    for (const std::string t : {"2026-11-22t12:00:00z", "2026-11-22T12:00:00", "22/11/2026 12:00",
-                                "2026-11-22T12:00:00.1234567891Z"}) {
+  SECTION("an Evolution date_time is never taken for a time: it is local time marked Z") {
+    for (const std::string t :
+         {"2026-11-22T09:53:24.123Z", "2026-11-22t12:00:00z", "2026-11-22T12:00:00",
+          "22/11/2026 12:00", "2026-11-22T12:00:00.1234567891Z"}) {
       auto body = replace(fixture("evo_connection_open.json"), "2026-11-22T09:53:24.123-03:00", t);
       const auto d = only(evolution(body), ItemKind::connection);
       CHECK(str(d, {"timestamp"}) == "2026-11-18T11:06:40.000Z");  // the test clock
@@ -947,8 +948,8 @@ TEST_CASE("values past the schemas' limits are cut, dropped or rejected: never a
     }
     auto last = replace(fixture("meta_text.json"), "\"1795265600\"", "7258118399");
     CHECK(str(only(meta_body(last)), {"timestamp"}) == "2199-12-31T23:59:59.000Z");
-    // Evolution falls back to the body's date_time, as when the time is missing.
-    const std::string receipt = "2026-11-22T09:53:24.123-03:00";
+    // Evolution falls back to the receipt time, as when the time is missing.
+    const std::string receipt = "2026-11-18T11:06:40.000Z";
     for (const std::string& t : {huge, std::string(R"({"low": 1, "high": -1})"),
                                  std::string(R"({"low": 1, "high": 4294967295})")}) {
       auto evo = replace(fixture("evo_conversation.json"), "\"messageTimestamp\": 1795265600",
