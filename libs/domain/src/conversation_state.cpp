@@ -181,11 +181,11 @@ Result<ConversationState> apply(const ConversationState& cur, const Conversation
 
 InboundDecision decide_inbound(const ConversationState& cur, std::string_view text,
                                std::optional<core::SysTime> survey_sent_at,
-                               core::SysTime received_at) {
+                               core::SysTime received_at, std::chrono::seconds survey_window) {
   InboundDecision d;
   if (cur.status == ConversationStatus::resolved) {
     std::optional<int> score;
-    if (survey_sent_at && within_survey_window(*survey_sent_at, received_at)) {
+    if (survey_sent_at && within_survey_window(*survey_sent_at, received_at, survey_window)) {
       score = parse_nps_score(text);
     }
     if (score) {

@@ -414,9 +414,9 @@ struct Handlers::Impl {
         stored.status = "SERVER_ACK";
         route = "none";
       } else {
-        const auto plan =
-            plan_inbound(conv.state, in.kind, in.text.value_or(""),
-                         pending_survey(conv.survey_sent_at, conv.survey_answered), received_at);
+        const auto plan = plan_inbound(conv.state, in.kind, in.text.value_or(""),
+                                       pending_survey(conv.survey_sent_at, conv.survey_answered),
+                                       received_at, conv.survey_window);
         next = plan.next;
         reopened = plan.reopen;
         route = plan.route;

@@ -31,15 +31,15 @@ std::string_view route_name(domain::Route r) noexcept {
 
 InboundPlan plan_inbound(const domain::ConversationState& state, std::string_view kind,
                          std::string_view text, std::optional<core::SysTime> pending_survey_at,
-                         core::SysTime received_at) {
+                         core::SysTime received_at, std::chrono::seconds survey_window) {
   InboundPlan plan;
   if (kind == "reaction") {
     plan.route = "none";
     plan.next = state;
     return plan;
   }
-  const auto d =
-      domain::decide_inbound(state, routing_text(kind, text), pending_survey_at, received_at);
+  const auto d = domain::decide_inbound(state, routing_text(kind, text), pending_survey_at,
+                                        received_at, survey_window);
   plan.route = std::string(route_name(d.route));
   plan.next = d.next;
   plan.score = d.score;

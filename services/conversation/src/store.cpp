@@ -19,7 +19,9 @@ std::string conversation_columns() {
          // arrives (another topic, so possibly after the customer's reply), the window
          // opens at the resolution itself.
          ts("COALESCE(c.survey_sent_at, CASE WHEN c.status = 'resolved' THEN c.resolved_at END)") +
-         ", c.survey_answered";
+         ", c.survey_answered, " +
+         // The survey's own window (nps_gamification's LIA_NPS_WINDOW_HOURS), once known.
+         "EXTRACT(EPOCH FROM c.survey_expires_at - c.survey_sent_at)::bigint";
 }
 
 ConversationRow read_conversation(const pg::Row& r) {
@@ -39,6 +41,9 @@ ConversationRow read_conversation(const pg::Row& r) {
   c.survey_id = r.get<std::optional<std::string>>(10);
   if (auto sent = r.get<std::optional<std::string>>(11)) c.survey_sent_at = parse_time(*sent);
   c.survey_answered = r.get<bool>(12);
+  if (auto window = r.get<std::optional<std::int64_t>>(13); window && *window > 0) {
+    c.survey_window = std::chrono::seconds{*window};
+  }
   return c;
 }
 

@@ -312,6 +312,43 @@ TEST_CASE(
   CHECK(reopen_at < message_at);
 }
 
+TEST_CASE("the survey's own window (its expires_at) decides whether a score answers it") {
+  Desk d;
+  d.user("ana", auth::Role::agent, {"support"});
+  const auto now = core::SystemClock::instance().now();
+  const auto at = [&](std::chrono::seconds offset) { return core::format_rfc3339(now + offset); };
+  // A resolved conversation whose survey expires `window` after it went out; then "9" at `reply`.
+  const auto route_of_score = [&](std::chrono::hours window, std::chrono::hours reply) {
+    auto [p, conv] = d.chat("preciso de ajuda");
+    d.apply(topics::ai_events, event(types::ai_handoff_requested, handoff(conv, p)));
+    REQUIRE(d.call("POST", "/api/conversations/" + conv + "/resolve", {}, d.login("ana")).status ==
+            200);
+    json::Writer s;
+    s.begin_object()
+        .field("survey_id", core::Uuid::v7().str())
+        .field("conversation_id", conv)
+        .field("contact_id", d.column("conversations", "contact_id", conv))
+        .field("provider", "evolution")
+        .field("instance", instance())
+        .field("chat_id", jid(p))
+        .field("command_id", core::Uuid::v7().str())
+        .field("expires_at", at(window))
+        .end_object();
+    auto sent = event(types::engagement_survey_sent, s.take(), "nps_gamification");
+    sent.time = at(std::chrono::seconds{0});
+    d.apply(topics::engagement_events, sent);
+    d.apply(topics::whatsapp_inbound,
+            event(types::whatsapp_message_received, received(p, "W-" + p, "9", at(reply))));
+    return std::string(
+        lia::json::view(d.sent(types::conversation_message_stored).back().data["route"]));
+  };
+  // LIA_NPS_WINDOW_HOURS=12: at 13 h nps_gamification would not record it, so it reopens.
+  CHECK(route_of_score(std::chrono::hours{12}, std::chrono::hours{13}) == "ai");
+  CHECK(route_of_score(std::chrono::hours{12}, std::chrono::hours{11}) == "survey");
+  // LIA_NPS_WINDOW_HOURS=48: at 30 h it still answers the survey.
+  CHECK(route_of_score(std::chrono::hours{48}, std::chrono::hours{30}) == "survey");
+}
+
 TEST_CASE("agents write to their conversations through notification and list what they may see") {
   Desk d;
   const auto ana = d.user("ana", auth::Role::agent, {"support"});

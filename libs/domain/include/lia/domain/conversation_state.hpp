@@ -33,12 +33,14 @@
 //   conversation (back to active, mode ai, unassigned).
 // Errors are Errc::conflict and name the status and the event.
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include <lia/core/clock.hpp>
 #include <lia/core/result.hpp>
+#include <lia/domain/nps.hpp>
 
 namespace lia::domain {
 
@@ -96,10 +98,12 @@ struct InboundDecision {
 // Decides what a customer's text does to the conversation. On a resolved conversation
 // a reply is a survey answer when the survey is pending (survey_sent_at set: the caller
 // passes nullopt when no survey was sent or it was already answered), the reply came
-// within the 24 h window, and parse_nps_score() reads a score; anything else reopens it.
+// within the survey's window (24 h unless the survey said otherwise), and parse_nps_score()
+// reads a score; anything else reopens it.
 InboundDecision decide_inbound(const ConversationState& current, std::string_view text,
                                std::optional<core::SysTime> survey_sent_at,
-                               core::SysTime received_at);
+                               core::SysTime received_at,
+                               std::chrono::seconds survey_window = kNpsSurveyWindow);
 
 // ---- message ticks ------------------------------------------------------------------
 

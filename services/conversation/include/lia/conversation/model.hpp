@@ -48,6 +48,8 @@ struct ConversationRow {
   std::optional<std::string> survey_id;
   std::optional<core::SysTime> survey_sent_at;
   bool survey_answered = false;
+  // From the survey's expires_at; until survey.sent arrives, the default 24 h.
+  std::chrono::seconds survey_window = domain::kNpsSurveyWindow;
 };
 
 // A conversation as the REST API shows it.

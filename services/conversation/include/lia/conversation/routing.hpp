@@ -31,10 +31,12 @@ std::optional<core::SysTime> pending_survey(std::optional<core::SysTime> survey_
 
 // A reaction routes nowhere and changes nothing; everything else follows decide_inbound():
 // active -> ai, transferred -> human (hybrid -> hybrid), resolved -> survey when a pending
-// survey's 24 h window holds a bare 0-10 score, else the conversation reopens to the AI.
+// survey's window (`survey_window`, 24 h by default) holds a bare 0-10 score, else the
+// conversation reopens to the AI.
 InboundPlan plan_inbound(const domain::ConversationState& state, std::string_view kind,
                          std::string_view text, std::optional<core::SysTime> pending_survey_at,
-                         core::SysTime received_at);
+                         core::SysTime received_at,
+                         std::chrono::seconds survey_window = domain::kNpsSurveyWindow);
 
 // The stored-event route name of a domain route.
 std::string_view route_name(domain::Route r) noexcept;
