@@ -51,6 +51,8 @@ void App::configure(core::Env& env) {
   gateway_config_.audit_acked = !audit_consumer_;
   audit_queue_ =
       static_cast<std::size_t>(env.integer("LIA_INGESTION_AUDIT_QUEUE", 100'000, 0, 10'000'000));
+  audit_retention_ =
+      std::chrono::hours{24 * env.integer("LIA_INGESTION_AUDIT_RETENTION_DAYS", 90, 0, 3650)};
 }
 
 core::Status App::start(runtime::Context& ctx) {
@@ -60,6 +62,7 @@ core::Status App::start(runtime::Context& ctx) {
     AuditWriterOptions wo;
     wo.capacity = audit_queue_;
     wo.batch = 1000;
+    wo.retention = audit_retention_;
     writer_ = std::make_shared<AuditWriter>(pool, ctx.spec().schema, wo);
   }
   // The gateway's own producer: the same idempotent acks=all lia::kafka producer as the

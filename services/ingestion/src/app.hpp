@@ -32,6 +32,7 @@ class App final : public runtime::App {
   GatewayConfig gateway_config_;
   bool audit_consumer_ = false;
   std::size_t audit_queue_ = 100'000;
+  std::chrono::hours audit_retention_{0};
   std::chrono::milliseconds linger_{1};
   std::shared_ptr<kafka::Producer> producer_;
   std::shared_ptr<AuditWriter> writer_;

@@ -182,6 +182,7 @@ void AuditWriter::run() {
                                       "Failed writes of audit rows (retried)");
   std::vector<AuditRow> batch;
   int failures = 0;
+  auto next_purge = Clock::now();
   while (true) {
     bool last = false;
     {
@@ -220,6 +221,10 @@ void AuditWriter::run() {
         }
       }
     }
+    if (options_.retention.count() > 0 && !last && Clock::now() >= next_purge) {
+      purge();
+      next_purge = Clock::now() + options_.purge_every;
+    }
     if (last) {
       std::lock_guard lock(mu_);
       if (queue_.empty() && batch.empty()) return;
@@ -229,6 +234,37 @@ void AuditWriter::run() {
         queue_.pop_front();
       }
     }
+  }
+}
+
+void AuditWriter::purge() {
+  static auto& purged = audit_counter("lia_ingestion_audit_purged_total",
+                                      "Audit rows deleted past LIA_INGESTION_AUDIT_RETENTION_DAYS");
+  // Slices of 5,000 rows, so a first purge of a long backlog never holds one huge transaction;
+  // the writer goes back to its queue between slices.
+  constexpr int kSlice = 5000;
+  const std::string table = schema_ + ".webhook_events";
+  const std::string sql = "DELETE FROM " + table + " WHERE id IN (SELECT id FROM " + table +
+                          " WHERE received_at < now() - $1::interval LIMIT " +
+                          std::to_string(kSlice) + ")";
+  const std::string age = std::to_string(options_.retention.count()) + " hours";
+  std::int64_t total = 0;
+  for (int slice = 0; slice < 20; ++slice) {
+    auto r = pool_->exec(sql, age);
+    if (!r) {
+      core::log().warn("cannot delete audit rows past their retention; trying again later",
+                       {id("component", "audit"), str("error", r.error().describe())});
+      break;
+    }
+    total += r->affected();
+    if (r->affected() < kSlice) break;
+  }
+  if (total > 0) {
+    purged_.fetch_add(static_cast<std::uint64_t>(total));
+    purged.inc(static_cast<double>(total));
+    core::log().info("audit rows past their retention deleted",
+                     {id("component", "audit"), num("rows", total),
+                      num("retention_days", options_.retention.count() / 24)});
   }
 }
 

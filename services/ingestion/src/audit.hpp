@@ -69,6 +69,10 @@ struct AuditWriterOptions {
   std::size_t capacity = 10'000;  // rows queued at most
   std::size_t batch = 500;
   std::chrono::milliseconds interval{250};
+  // Rows received longer ago than this are deleted, every `purge_every`, a slice at a time
+  // (LIA_INGESTION_AUDIT_RETENTION_DAYS); zero keeps them all.
+  std::chrono::hours retention{0};
+  std::chrono::milliseconds purge_every{std::chrono::hours{1}};
 };
 
 class AuditWriter final : public AuditSink {
@@ -84,9 +88,11 @@ class AuditWriter final : public AuditSink {
 
   std::uint64_t written() const { return written_.load(); }
   std::uint64_t dropped() const { return dropped_.load(); }
+  std::uint64_t purged() const { return purged_.load(); }
 
  private:
   void run();
+  void purge();
   std::shared_ptr<pg::Pool> pool_;
   std::string schema_;
   AuditWriterOptions options_;
@@ -96,6 +102,7 @@ class AuditWriter final : public AuditSink {
   bool stopping_ = false;
   std::atomic<std::uint64_t> written_{0};
   std::atomic<std::uint64_t> dropped_{0};
+  std::atomic<std::uint64_t> purged_{0};
   std::thread thread_;
 };
 

@@ -3,8 +3,11 @@
 
 #include "src/audit.hpp"
 
+#include <thread>
+
 #include <catch2/catch.hpp>
 
+#include <lia/core/clock.hpp>
 #include <lia/core/uuid.hpp>
 #include <lia/events/names.hpp>
 #include <lia/kafka/kafka.hpp>
@@ -133,6 +136,43 @@ TEST_CASE("the audit writer stores queued rows in the background and drops past 
     CHECK(writer.dropped() == 1);
   }
   CHECK(db.count() == 28);
+}
+
+TEST_CASE("the audit writer deletes rows past their retention, in slices, and keeps the rest") {
+  Db db;
+  const auto days_ago = [](int days) {
+    return lia::core::format_rfc3339(lia::core::SystemClock::instance().now() -
+                                     std::chrono::hours{24 * days});
+  };
+  // 6,000 rows of 100 days ago (more than one slice of 5,000), 10 of 89 days ago.
+  for (int b = 0; b < 6; ++b) {
+    std::vector<AuditRow> rows;
+    for (int i = 0; i < 1000; ++i) {
+      rows.push_back(row(lia::core::Uuid::v7().str(), "processed"));
+      rows.back().received_at = days_ago(100);
+    }
+    REQUIRE(lia::ingestion::insert_audit_rows(*db.pool, db.schema, rows).ok());
+  }
+  std::vector<AuditRow> recent;
+  for (int i = 0; i < 10; ++i) {
+    recent.push_back(row(lia::core::Uuid::v7().str(), "processed"));
+    recent.back().received_at = days_ago(89);
+  }
+  REQUIRE(lia::ingestion::insert_audit_rows(*db.pool, db.schema, recent).ok());
+  REQUIRE(db.count() == 6010);
+  {
+    // Zero retention keeps everything.
+    lia::ingestion::AuditWriter keep(db.pool, db.schema, {.interval = 10ms, .purge_every = 10ms});
+    std::this_thread::sleep_for(100ms);
+    CHECK(keep.purged() == 0);
+  }
+  CHECK(db.count() == 6010);
+  lia::ingestion::AuditWriter writer(
+      db.pool, db.schema,
+      {.interval = 10ms, .retention = std::chrono::hours{24 * 90}, .purge_every = 10ms});
+  REQUIRE(lia::testing::wait_until([&] { return writer.purged() == 6000; }, 20s));
+  CHECK(db.count() == 10);
+  CHECK(db.count("received_at > now() - interval '90 days'") == 10);
 }
 
 TEST_CASE("the audit row of a produced record names the event, never its content") {
