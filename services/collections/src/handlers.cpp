@@ -15,6 +15,13 @@ namespace types = events::types;
 
 const std::string kInbox = "collections.notification.events.v1";
 
+// notification's failure of a command whose not_after passed before it was sent: `code`
+// "expired"; older producers only start the reason with "expired:".
+bool is_expiry(std::optional<std::string_view> code, const std::optional<std::string>& reason) {
+  if (code) return *code == "expired";
+  return reason && reason->starts_with("expired:");
+}
+
 }  // namespace
 
 NotificationHandler::NotificationHandler(std::shared_ptr<pg::Pool> pool, std::string schema,
@@ -62,28 +69,38 @@ core::Status NotificationHandler::on_event(const events::CloudEvent& ev) const {
   if (!reason) return core::Error(core::Errc::invalid_argument, reason.error().message(), false);
   auto pmid = o->opt_str("provider_message_id");
   if (!pmid) return core::Error(core::Errc::invalid_argument, pmid.error().message(), false);
+  auto code = o->opt_str("code");
+  if (!code) return core::Error(core::Errc::invalid_argument, code.error().message(), false);
   const std::optional<std::string> why =
       *reason ? std::optional<std::string>(**reason) : std::nullopt;
   const std::optional<std::string> provider_id =
       *pmid ? std::optional<std::string>(**pmid) : std::nullopt;
+  if (outcome == "failed" && is_expiry(*code, why)) outcome = "expired";
 
   std::string target;
   std::string next_status;
+  bool reopened = false;
   auto st = pg::transact(*pool_, [&](pg::Tx& tx) -> core::Status {
     target.clear();
     next_status.clear();
+    reopened = false;
     const auto now = clock_.now();
-    // Most notification events are about other services' commands: one indexed lookup.
-    auto att = tx.exec("UPDATE " + q_ +
-                           ".message_attempts SET outcome = $2, outcome_at = $3, reason = $4, "
-                           "provider_message_id = coalesce($5, provider_message_id) "
-                           "WHERE command_id = $1 RETURNING target_id::text",
-                       std::string(*command), outcome, now, why, provider_id);
+    // Most notification events are about other services' commands: one indexed lookup
+    // first. The inbox claim comes before any change, so a redelivery changes nothing.
+    auto att =
+        tx.exec("SELECT target_id::text FROM " + q_ + ".message_attempts WHERE command_id = $1",
+                std::string(*command));
     if (!att) return att.error();
     if (att->empty()) return {};
     auto fresh = pg::inbox_claim(tx, schema_, kInbox, ev.id);
     if (!fresh) return fresh.error();
     if (!*fresh) return {};
+    auto rec = tx.exec("UPDATE " + q_ +
+                           ".message_attempts SET outcome = $2, outcome_at = $3, reason = $4, "
+                           "provider_message_id = coalesce($5, provider_message_id) "
+                           "WHERE command_id = $1",
+                       std::string(*command), outcome, now, why, provider_id);
+    if (!rec) return rec.error();
     target = (*att)[0].get<std::string>(0);
     core::Result<pg::Rows> upd = core::Error(core::Errc::internal, "unreachable");
     if (outcome == "sent") {
@@ -92,6 +109,29 @@ core::Status NotificationHandler::on_event(const events::CloudEvent& ev) const {
                         "updated_at = $2 WHERE id = $1 AND status IN ('pending', 'exhausted') "
                         "RETURNING status",
                     target, now);
+    } else if (outcome == "expired") {
+      // Never reached the customer: the attempt is given back and due now, so the scheduler
+      // makes it again (same number) in the next allowed window. Only for the target's
+      // latest command (once a later attempt was made, it keeps its count) and a target
+      // still being contacted; its status stays.
+      upd = tx.exec("UPDATE " + q_ +
+                        ".voice_campaign_targets SET attempt_count = attempt_count - 1, "
+                        "next_attempt_at = LEAST(next_attempt_at, $3), last_error = $2, "
+                        "updated_at = $3 WHERE id = $1 AND last_command_id = $4 AND status IN "
+                        "('pending', 'contacted') RETURNING status",
+                    target, why.value_or("expired"), now, std::string(*command));
+      if (upd && !upd->empty()) {
+        // Completed when this was the last attempt: it has one again.
+        auto again = tx.exec("UPDATE " + q_ +
+                                 ".voice_campaigns c SET status = 'active', completed_at = NULL, "
+                                 "updated_at = $2 FROM " +
+                                 q_ +
+                                 ".voice_campaign_targets t WHERE t.id = $1 AND "
+                                 "c.id = t.campaign_id AND c.status = 'completed'",
+                             target, now);
+        if (!again) return again.error();
+        reopened = again->affected() > 0;
+      }
     } else if (outcome == "failed") {
       upd = tx.exec("UPDATE " + q_ +
                         ".voice_campaign_targets SET status = 'failed', last_error = $2, "
@@ -121,6 +161,10 @@ core::Status NotificationHandler::on_event(const events::CloudEvent& ev) const {
                      {f::id("target_id", target), f::id("outcome", outcome),
                       f::id("command_id", std::string(*command)),
                       f::id("status", next_status.empty() ? "-" : next_status)});
+    if (reopened) {
+      core::log().info("campaign active again: an expired message is to be sent again",
+                       {f::id("target_id", target)});
+    }
   }
   return {};
 }

@@ -83,7 +83,6 @@ void Scheduler::run() {
 
 core::Result<TickReport> Scheduler::tick() {
   TickReport report;
-  const auto now = clock_.now();
   auto rows = pool_->exec(
       "SELECT id::text, template, hours_start, hours_end, hours_days, "
       "max_attempts, attempt_spacing_minutes, provider, instance FROM " +
@@ -91,6 +90,9 @@ core::Result<TickReport> Scheduler::tick() {
   if (!rows) return rows.error();
   for (const auto& r : *rows) {
     ++report.campaigns;
+    // Each campaign at its own time: a long tick must not send a late campaign's messages
+    // at (or past) the end of its window.
+    const auto now = clock_.now();
     const std::string id = r.get<std::string>(0);
     AllowedHours h{r.get<std::string>(2), r.get<std::string>(3), weekdays_from_bits(r.get<int>(4))};
     auto hours = contact_hours(h, settings_.utc_offset);
@@ -135,7 +137,7 @@ core::Result<TickReport> Scheduler::tick() {
                  r.get<int>(6),
                  r.get<std::string>(7),
                  r.get<std::string>(8)};
-      if (auto st = run_campaign(c, now, report); !st) return st.error();
+      if (auto st = run_campaign(c, report); !st) return st.error();
     }
     auto done = pool_->exec("UPDATE " + q_ +
                                 ".voice_campaigns c SET status = 'completed', completed_at = $2, "
@@ -159,15 +161,31 @@ core::Result<TickReport> Scheduler::tick() {
   return report;
 }
 
-core::Status Scheduler::run_campaign(const Campaign& c, core::SysTime now, TickReport& report) {
-  const auto not_after = window_end(c.hours, now);
+core::Status Scheduler::run_campaign(const Campaign& c, TickReport& report) {
   const auto spacing = std::chrono::minutes{c.spacing_minutes};
   int taken_total = 0;
   while (taken_total < kPerCampaignPerTick) {
+    // Each batch at its own time, with the end of its window as not_after; none once the
+    // window closed.
+    const auto now = clock_.now();
+    const auto not_after = window_end(c.hours, now);
+    if (!not_after) break;
     int sent = 0, failed = 0;
+    bool stopped = false;
     auto taken = pg::transact(*pool_, [&](pg::Tx& tx) -> core::Result<int> {
       sent = 0;
       failed = 0;
+      stopped = false;
+      // Still active, and kept so until the batch commits: a pause waits for this batch
+      // and stops the next one.
+      auto active = tx.exec(
+          "SELECT 1 FROM " + q_ + ".voice_campaigns WHERE id = $1 AND status = 'active' FOR SHARE",
+          c.id);
+      if (!active) return active.error();
+      if (active->empty()) {
+        stopped = true;
+        return 0;
+      }
       auto rows = tx.exec(
           "SELECT id::text, debtor_name, phone_number, debt_amount, "
           "to_char(due_date, 'YYYY-MM-DD'), vars::text, attempt_count FROM " +
@@ -280,6 +298,10 @@ core::Status Scheduler::run_campaign(const Campaign& c, core::SysTime now, TickR
       return static_cast<int>(rows->size());
     });
     if (!taken) return taken.error();
+    if (stopped) {
+      core::log().info("campaign no longer active; its tick stops", {f::id("campaign_id", c.id)});
+      break;
+    }
     report.sent += sent;
     report.failed += failed;
     taken_total += *taken;

@@ -1,6 +1,7 @@
 // collections against the real PostgreSQL: campaigns created through the real HTTP server
 // with a JWT, scheduler ticks driven by a ManualClock, and notification outcomes.
 
+#include <functional>
 #include <set>
 #include <string>
 #include <thread>
@@ -163,17 +164,65 @@ struct Fixture {
     return (*r)[0].get<std::int64_t>(0);
   }
 
-  void outcome(std::string_view type, const OutboxEvent& cmd, const std::string& extra_json) {
+  // notification's outcome of `cmd`, a new event each time.
+  events::CloudEvent outcome_event(std::string_view type, const OutboxEvent& cmd,
+                                   const std::string& extra_json) {
     std::string data = R"({"command_id":")" + cmd.str("command_id") + R"(","provider":")" +
                        cmd.str("provider") + R"(","instance":")" + cmd.str("instance") +
                        R"(","to":")" + cmd.str("to") + R"(","attempts":1)" + extra_json + "}";
     auto ev = events::make_event(type, 1, "/lia/notification", "", data, clock);
     if (auto valid = events::SchemaRegistry::instance().validate(ev); !valid)
       FAIL(valid.error().message());
+    return ev;
+  }
+
+  void deliver(const events::CloudEvent& ev) {
     auto st = handler->on_event(ev);
     if (!st) FAIL(st.error().describe());
   }
+
+  void outcome(std::string_view type, const OutboxEvent& cmd, const std::string& extra_json) {
+    deliver(outcome_event(type, cmd, extra_json));
+  }
+
+  std::string campaign_status(const std::string& id) {
+    auto got = call("GET", "/api/campaigns/" + id);
+    REQUIRE(got.status == 200);
+    return parse(got.body)["status"].GetString();
+  }
 };
+
+// A clock that calls `on_read` before each reading, to make time pass or something happen
+// while a tick runs.
+class HookClock final : public core::Clock {
+ public:
+  explicit HookClock(const core::Clock& base) : base_(base) {}
+  core::SysTime now() const override {
+    if (on_read) on_read();
+    return base_.now();
+  }
+  std::function<void()> on_read;
+
+ private:
+  const core::Clock& base_;
+};
+
+// Rows of message_attempts committed so far (read outside the scheduler's transaction).
+std::int64_t committed_attempts(Fixture& fx) {
+  auto r =
+      fx.pool->exec("SELECT count(*) FROM " + pg::quote_ident(fx.schema) + ".message_attempts");
+  return r ? (*r)[0].get<std::int64_t>(0) : 0;
+}
+
+std::string many_targets(int n) {
+  std::string targets = "[";
+  for (int i = 0; i < n; ++i) {
+    if (i > 0) targets += ",";
+    targets += R"({"name":"Cliente )" + std::to_string(i) + R"(","phone":"55119876)" +
+               std::to_string(10000 + i) + R"(","debt_amount":10,"due_date":"2026-12-01"})";
+  }
+  return targets + "]";
+}
 
 std::vector<const OutboxEvent*> of_type(const std::vector<OutboxEvent>& all,
                                         std::string_view type) {
@@ -391,6 +440,126 @@ TEST_CASE("a failed target gets no further attempts") {
   CHECK(fx.tick().sent == 2);
 }
 
+TEST_CASE("an expired message keeps its target's status and is sent again in the next window") {
+  Fixture fx;
+  const std::string id = fx.create(campaign_body(kTargets, 2, 60));
+  REQUIRE(fx.tick().sent == 3);
+  const auto before = fx.outbox();
+  const auto first = of_type(before, types::notification_send_text);
+  REQUIRE(first.size() == 3);
+  fx.outcome(types::notification_message_sent, *first[0], R"(,"provider_message_id":"3EB0A")");
+
+  // 19:30 in São Paulo: the last attempts, to be sent by 20:00; the campaign is completed.
+  fx.clock.set(utc(2026, 11, 23, 22, 30));
+  auto last = fx.tick();
+  REQUIRE(last.sent == 3);
+  CHECK(last.completed == 1);
+  const auto all = fx.outbox();
+  const auto cmds = of_type(all, types::notification_send_text);
+  REQUIRE(cmds.size() == 6);
+  const std::vector<const OutboxEvent*> second(cmds.begin() + 3, cmds.end());
+  for (std::size_t i = 0; i < 3; ++i) {
+    REQUIRE(second[i]->str("to") == first[i]->str("to"));
+    CHECK(second[i]->str("not_after") == "2026-11-23T23:00:00.000Z");
+  }
+
+  // notification reached them after 20:00: expired, not refused. The third as an older
+  // notification reports it, with the reason alone.
+  fx.clock.set(utc(2026, 11, 23, 23, 5));
+  const std::string expired = R"(,"reason":"expired: not_after 2026-11-23T23:00:00.000Z passed")";
+  fx.outcome(types::notification_message_failed, *second[0], expired + R"(,"code":"expired")");
+  fx.outcome(types::notification_message_failed, *second[1], expired + R"(,"code":"expired")");
+  fx.outcome(types::notification_message_failed, *second[2], expired);
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'failed'") == 0);
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'contacted' AND attempt_count = 1") == 1);
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'pending' AND attempt_count = 1") == 2);
+  CHECK(fx.count("voice_campaign_targets WHERE last_error LIKE 'expired:%' AND next_attempt_at "
+                 "IS NOT NULL") == 3);
+  CHECK(fx.count("message_attempts WHERE outcome = 'expired'") == 3);
+  CHECK(fx.campaign_status(id) == "active");
+
+  // Nothing after hours; the next morning the same attempts again, in that day's window.
+  auto night = fx.tick();
+  CHECK(night.waiting == 1);
+  CHECK(night.sent == 0);
+  fx.clock.set(utc(2026, 11, 24, 11, 0));
+  auto morning = fx.tick();
+  CHECK(morning.sent == 3);
+  CHECK(morning.completed == 1);
+  const auto after = fx.outbox();
+  const auto again = of_type(after, types::collections_message_requested);
+  REQUIRE(again.size() == 9);
+  for (std::size_t i = 6; i < 9; ++i) CHECK(again[i]->data["attempt"].GetInt() == 2);
+  const auto resent = of_type(after, types::notification_send_text);
+  CHECK(resent.back()->str("not_after") == "2026-11-24T23:00:00.000Z");
+  CHECK(fx.count("message_attempts WHERE attempt = 2") == 6);
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'contacted'") == 1);
+}
+
+TEST_CASE("a campaign the tick reaches after its window closed sends nothing") {
+  Fixture fx;
+  fx.clock.set(utc(2026, 11, 23, 22, 50));  // 19:50 in São Paulo
+  fx.create();
+  fx.create();
+  // The window closes while the tick runs: once the first campaign's batch is committed.
+  HookClock slow(fx.clock);
+  bool closed = false;
+  slow.on_read = [&] {
+    if (!closed && committed_attempts(fx) > 0) {
+      closed = true;
+      fx.clock.set(utc(2026, 11, 23, 23, 5));
+    }
+  };
+  Scheduler late(fx.pool, fx.schema, fx.settings, slow);
+  auto r = late.tick();
+  REQUIRE(r.ok());
+  CHECK(closed);
+  CHECK(r->sent == 3);
+  CHECK(r->waiting == 1);
+  const auto out = fx.outbox();
+  const auto reqs = of_type(out, types::collections_message_requested);
+  REQUIRE(reqs.size() == 3);
+  for (const auto* e : reqs) CHECK(e->str("campaign_id") == reqs[0]->str("campaign_id"));
+}
+
+TEST_CASE("a redelivered notification event changes nothing") {
+  Fixture fx;
+  fx.create(campaign_body(kTargets, 1, 60));
+  REQUIRE(fx.tick().sent == 3);
+  const auto sent = fx.outbox();
+  auto cmds = of_type(sent, types::notification_send_text);
+  const auto ev = fx.outcome_event(types::notification_message_sent, *cmds[0],
+                                   R"(,"provider_message_id":"3EB0ABC")");
+  fx.deliver(ev);
+  fx.clock.advance(5min);
+  fx.deliver(ev);  // the same event (same id) again
+  CHECK(fx.count("message_attempts WHERE outcome = 'sent' AND outcome_at = "
+                 "'2026-11-23T13:00:00Z'") == 1);
+  CHECK(fx.count("message_attempts WHERE outcome IS NOT NULL") == 1);
+}
+
+TEST_CASE("a pause while a tick runs stops the campaign at the next batch") {
+  Fixture fx;
+  const std::string id = fx.create(campaign_body(many_targets(250), 1, 60));
+  HookClock hook(fx.clock);
+  int paused = 0;
+  hook.on_read = [&] {
+    if (paused == 0 && committed_attempts(fx) >= Scheduler::kBatch) {
+      paused = fx.call("POST", "/api/campaigns/" + id + "/pause").status;
+    }
+  };
+  Scheduler scheduler(fx.pool, fx.schema, fx.settings, hook);
+  auto r = scheduler.tick();
+  REQUIRE(r.ok());
+  CHECK(paused == 200);
+  CHECK(r->sent == Scheduler::kBatch);
+  CHECK(fx.count("message_attempts") == Scheduler::kBatch);
+  CHECK(fx.campaign_status(id) == "paused");
+
+  REQUIRE(fx.call("POST", "/api/campaigns/" + id + "/resume").status == 200);
+  CHECK(fx.tick().sent == 250 - Scheduler::kBatch);
+}
+
 TEST_CASE("a message that cannot be rendered fails its target with the reason") {
   Fixture fx;
   const std::string id = fx.create();
@@ -412,14 +581,7 @@ TEST_CASE("a message that cannot be rendered fails its target with the reason") 
 
 TEST_CASE("two schedulers ticking at once send each target once") {
   Fixture fx;
-  std::string targets = "[";
-  for (int i = 0; i < 40; ++i) {
-    if (i > 0) targets += ",";
-    targets += R"({"name":"Cliente )" + std::to_string(i) + R"(","phone":"55119876)" +
-               std::to_string(10000 + i) + R"(","debt_amount":10,"due_date":"2026-12-01"})";
-  }
-  targets += "]";
-  fx.create(campaign_body(targets, 1, 60));
+  fx.create(campaign_body(many_targets(40), 1, 60));
   Scheduler other(fx.pool, fx.schema, fx.settings, fx.clock);
   int sent_a = 0, sent_b = 0;
   std::thread a([&] {

@@ -189,10 +189,13 @@ core::Status CommandHandler::handle(const kafka::Message& message) {
     return finish_failed(message, cmd, kFailed, attempts, *problem, std::nullopt, std::nullopt,
                          /*dead_letter=*/true, /*retryable=*/false);
   }
+  // code "expired" (provider codes are numeric) lets the sender of the command tell an
+  // expiry, to be sent again in a later window, from a refusal.
   const auto expire = [&] {
     return finish_failed(message, cmd, kFailed, attempts,
                          "expired: not_after " + core::format_rfc3339(*cmd.not_after) + " passed",
-                         std::nullopt, std::nullopt, /*dead_letter=*/false, /*retryable=*/false);
+                         std::string("expired"), std::nullopt, /*dead_letter=*/false,
+                         /*retryable=*/false);
   };
   if (expired(cmd)) return expire();
 

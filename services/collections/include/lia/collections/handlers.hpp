@@ -4,9 +4,14 @@
 // match nothing and are acknowledged):
 //   lia.notification.message.sent          -> the target is contacted
 //   lia.notification.message.failed        -> the target failed (the provider refused the
-//                                             number for good), no further attempts
+//                                             number for good), no further attempts; but
+//                                             when it expired (`code` "expired", or a reason
+//                                             "expired: ..."), the attempt is given back and
+//                                             due again, the status kept (a completed
+//                                             campaign is active again)
 //   lia.notification.message.dead_lettered -> the reason is kept; the target is exhausted
 //                                             when that was its last attempt
+// The inbox claim comes first: a redelivered event changes nothing.
 
 #include <memory>
 #include <string>

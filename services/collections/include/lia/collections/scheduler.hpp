@@ -6,6 +6,9 @@
 //     one (now + spacing; none after the last), records it in message_attempts and publishes
 //     lia.notification.send_text + lia.collections.message.requested through the outbox.
 //     A target whose message cannot be rendered is marked failed with the reason.
+//     Each campaign and each batch reads the clock anew (not_after = the end of the window
+//     at that time; no batch once it closed), and a batch first share-locks the campaign
+//     row while it is still active, so a pause waits for that batch and stops the next.
 //   - outside them: sends nothing, and logs the next allowed time once per closed window.
 //   - marks the campaign completed when no target has an attempt left.
 
@@ -54,7 +57,7 @@ class Scheduler {
 
  private:
   struct Campaign;
-  core::Status run_campaign(const Campaign& c, core::SysTime now, TickReport& report);
+  core::Status run_campaign(const Campaign& c, TickReport& report);
   void run();
 
   std::shared_ptr<pg::Pool> pool_;
