@@ -158,7 +158,7 @@ core::Status EventHandlers::on_message_stored(const events::CloudEvent& ev) cons
   if (!category) return bad_data(ev, category.error());
   const auto stamped = parse_rfc3339(m->timestamp);
 
-  enum class Outcome { duplicate, no_survey, expired, recorded };
+  enum class Outcome { duplicate, no_survey, answered, expired, recorded };
   Outcome outcome = Outcome::duplicate;
   std::string survey_id;
   auto st = pg::transact(*pool_, [&](pg::Tx& tx) -> core::Status {
@@ -167,14 +167,16 @@ core::Status EventHandlers::on_message_stored(const events::CloudEvent& ev) cons
     if (!fresh) return fresh.error();
     if (!*fresh) return {};
     const auto now = clock_.now();
+    // Only the conversation's latest survey is answered: once it is, a score answers no
+    // older one still open.
     auto rows = tx.exec(
         "SELECT survey_id::text, contact_id::text, provider, instance, chat_id, "
         "agent_id::text, command_id::text, "
         "(extract(epoch from sent_at) * 1000)::bigint, "
-        "(extract(epoch from expires_at) * 1000)::bigint FROM " +
+        "(extract(epoch from expires_at) * 1000)::bigint, answered_at IS NOT NULL FROM " +
             q_ +
-            ".surveys WHERE conversation_id = $1 AND answered_at IS NULL "
-            "ORDER BY sent_at DESC LIMIT 1 FOR UPDATE",
+            ".surveys WHERE conversation_id = $1 "
+            "ORDER BY sent_at DESC, survey_id DESC LIMIT 1 FOR UPDATE",
         m->chat.conversation_id);
     if (!rows) return rows.error();
     if (rows->empty()) {
@@ -182,6 +184,10 @@ core::Status EventHandlers::on_message_stored(const events::CloudEvent& ev) cons
       return {};
     }
     const auto row = (*rows)[0];
+    if (row.get<bool>(9)) {
+      outcome = Outcome::answered;
+      return {};
+    }
     Survey s;
     s.survey_id = row.get<std::string>(0);
     s.chat = {m->chat.conversation_id, row.get<std::string>(1), row.get<std::string>(2),
@@ -241,9 +247,14 @@ core::Status EventHandlers::on_message_stored(const events::CloudEvent& ev) cons
           "survey reply after the window, not recorded",
           {f::id("conversation_id", m->chat.conversation_id), f::id("event_id", ev.id)});
       break;
+    case Outcome::answered:
+      core::log().info(
+          "survey reply after the latest survey was answered, not recorded",
+          {f::id("conversation_id", m->chat.conversation_id), f::id("event_id", ev.id)});
+      break;
     case Outcome::no_survey:
       core::log().info(
-          "survey reply without an open survey, not recorded",
+          "survey reply without a survey, not recorded",
           {f::id("conversation_id", m->chat.conversation_id), f::id("event_id", ev.id)});
       break;
     case Outcome::duplicate:

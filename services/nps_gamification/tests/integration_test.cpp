@@ -323,6 +323,33 @@ TEST_CASE("a score sent twice and a redelivered reply are recorded once") {
   CHECK(sends == 2);  // the survey and one thank-you
 }
 
+TEST_CASE("a second score answers no older survey still open in the conversation") {
+  Fixture fx;
+  const Chat c = fx.new_chat();
+  fx.apply(fx.resolved(c, kAgentA));  // survey 1, never answered
+  fx.clock.advance(10min);
+  fx.apply(fx.reopened(c));
+  fx.clock.advance(10min);
+  fx.apply(fx.resolved(c, kAgentA));  // survey 2
+  REQUIRE(fx.count("surveys WHERE answered_at IS NULL") == 2);
+  fx.clock.advance(1min);
+  fx.apply(fx.reply(c, "10"));
+  fx.clock.advance(1min);
+  fx.apply(fx.reply(c, "10"));  // the customer sends it again
+  CHECK(fx.count("satisfaction_feedback") == 1);
+  auto latest = fx.pool->exec("SELECT answered_at IS NOT NULL FROM " + pg::quote_ident(fx.schema) +
+                              ".surveys ORDER BY sent_at DESC");
+  REQUIRE(latest.ok());
+  REQUIRE(latest->size() == 2);
+  CHECK((*latest)[0].get<bool>(0));   // survey 2 answered
+  CHECK(!(*latest)[1].get<bool>(0));  // survey 1 left alone
+  int recorded = 0;
+  for (const auto& e : fx.outbox()) {
+    if (e.event.type == types::engagement_score_recorded) ++recorded;
+  }
+  CHECK(recorded == 1);
+}
+
 TEST_CASE("a reply 25 hours after the survey is not recorded") {
   Fixture fx;
   const Chat c = fx.new_chat();

@@ -5,7 +5,8 @@
 //   conversation.resolved       -> survey row + send_text + engagement.survey.sent, and the
 //                                  agent's resolution in the ranking's read model
 //   conversation.message.stored -> (route survey, customer, inbound) a score within the
-//                                  window of an unanswered survey: satisfaction_feedback +
+//                                  window of the conversation's latest survey, unanswered
+//                                  (never an older one): satisfaction_feedback +
 //                                  engagement.score.recorded + a thank-you send_text
 //   conversation.reopened       -> the last resolution of the conversation counts as reopened
 //   notification.message.failed / dead_lettered -> a survey that could not be sent is logged
