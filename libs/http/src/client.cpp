@@ -2,8 +2,11 @@
 
 #include <atomic>
 #include <cerrno>
+#include <condition_variable>
+#include <cstring>
 #include <mutex>
 #include <optional>
+#include <thread>
 #include <unordered_map>
 
 #include <boost/asio/connect.hpp>
@@ -22,6 +25,7 @@
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <fmt/format.h>
+#include <netdb.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 #include <sys/socket.h>
@@ -230,6 +234,74 @@ void Client::Impl::checkin(std::unique_ptr<Connection> c) {
   if (list.size() < opts.max_idle_per_host) list.push_back(std::move(c));
 }
 
+namespace {
+
+// One name lookup, shared by the thread that runs it and the request that waits for it.
+struct Lookup {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  int rc = 0;  // getaddrinfo's
+  std::vector<tcp::endpoint> endpoints;
+};
+
+std::mutex g_lookup_hook_mu;
+std::function<void()> g_before_lookup;
+
+// getaddrinfo cannot be interrupted (Asio's resolver runs it on a thread it joins before
+// returning), so a lookup runs on a detached thread of its own: a request past its deadline
+// returns and leaves it to finish there. Connections are pooled, so lookups are rare.
+core::Result<std::shared_ptr<Lookup>> start_lookup(const std::string& host, std::uint16_t port) {
+  auto lookup = std::make_shared<Lookup>();
+  std::function<void()> hook;
+  {
+    std::lock_guard lock(g_lookup_hook_mu);
+    hook = g_before_lookup;
+  }
+  try {
+    std::thread([lookup, host, port, hook = std::move(hook)] {
+      if (hook) hook();
+      addrinfo hints{};
+      hints.ai_family = AF_UNSPEC;
+      hints.ai_socktype = SOCK_STREAM;
+      hints.ai_flags = AI_ADDRCONFIG;
+      addrinfo* found = nullptr;
+      const int rc = ::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found);
+      std::vector<tcp::endpoint> endpoints;
+      for (const addrinfo* a = rc == 0 ? found : nullptr; a != nullptr; a = a->ai_next) {
+        if ((a->ai_family != AF_INET && a->ai_family != AF_INET6) ||
+            a->ai_addrlen > sizeof(sockaddr_storage)) {
+          continue;
+        }
+        tcp::endpoint e;
+        std::memcpy(e.data(), a->ai_addr, a->ai_addrlen);
+        e.resize(a->ai_addrlen);
+        endpoints.push_back(e);
+      }
+      if (found != nullptr) ::freeaddrinfo(found);
+      {
+        std::lock_guard lock(lookup->mu);
+        lookup->rc = rc;
+        lookup->endpoints = std::move(endpoints);
+        lookup->done = true;
+      }
+      lookup->cv.notify_all();
+    }).detach();
+  } catch (const std::system_error& e) {
+    return Error(Errc::unavailable, fmt::format("cannot start a name lookup: {}", e.what()));
+  }
+  return lookup;
+}
+
+}  // namespace
+
+namespace detail {
+void set_before_lookup_for_test(std::function<void()> hook) {
+  std::lock_guard lock(g_lookup_hook_mu);
+  g_before_lookup = std::move(hook);
+}
+}  // namespace detail
+
 core::Result<std::unique_ptr<Connection>> Client::Impl::connect(const Url& url,
                                                                 const std::string& key,
                                                                 SteadyClock::time_point deadline) {
@@ -243,25 +315,19 @@ core::Result<std::unique_ptr<Connection>> Client::Impl::connect(const Url& url,
   if (!ec) {
     endpoints.emplace_back(literal, url.port);
   } else {
-    tcp::resolver resolver(conn->ioc);
-    bool done = false;
-    resolver.async_resolve(url.host, std::to_string(url.port),
-                           [&](error_code rec, const tcp::resolver::results_type& results) {
-                             done = true;
-                             ec = rec;
-                             for (const auto& e : results) endpoints.push_back(e.endpoint());
-                           });
-    conn->ioc.run_until(deadline);
-    if (!done) {
-      resolver.cancel();
-      conn->ioc.restart();
-      conn->ioc.run();
+    auto lookup = start_lookup(url.host, url.port);
+    if (!lookup)
+      return Error(Errc::unavailable, fmt::format("{}: {}", where, lookup.error().message()));
+    std::unique_lock lock((*lookup)->mu);
+    if (!(*lookup)->cv.wait_until(lock, deadline, [&] { return (*lookup)->done; })) {
       return Error(Errc::timeout, fmt::format("{}: timed out resolving the host", where));
     }
-    if (ec || endpoints.empty()) {
-      return Error(Errc::unavailable, fmt::format("{}: cannot resolve host: {}", where,
-                                                  ec ? ec.message() : "no address"));
+    if ((*lookup)->rc != 0 || (*lookup)->endpoints.empty()) {
+      return Error(Errc::unavailable,
+                   fmt::format("{}: cannot resolve host: {}", where,
+                               (*lookup)->rc != 0 ? ::gai_strerror((*lookup)->rc) : "no address"));
     }
+    endpoints = (*lookup)->endpoints;
   }
 
   const auto connect_deadline = std::min(deadline, SteadyClock::now() + opts.connect_timeout);

@@ -1,4 +1,6 @@
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include <catch2/catch.hpp>
@@ -119,6 +121,33 @@ TEST_CASE("a pooled connection the server closed is replaced transparently") {
   REQUIRE(res.ok());
   CHECK(res->body == "again");
   CHECK(client.stats().connections_opened == 2);
+}
+
+TEST_CASE("a name lookup that hangs ends the request at its deadline, not when the lookup ends") {
+  // The hook holds the lookup thread until the test lets it go (or 20 s pass).
+  std::mutex mu;
+  std::condition_variable cv;
+  bool released = false;
+  std::atomic<bool> lookup_ended{false};
+  lia::http::detail::set_before_lookup_for_test([&] {
+    std::unique_lock lock(mu);
+    cv.wait_for(lock, 20s, [&] { return released; });
+    lookup_ended = true;
+  });
+  Client client;
+  auto res = client.get("http://localhost:1/x", 200ms);
+  const bool ended_before_return = lookup_ended.load();
+  {
+    std::lock_guard lock(mu);
+    released = true;
+  }
+  cv.notify_all();
+  REQUIRE(lia::testing::wait_until([&] { return lookup_ended.load(); }, 20s));
+  lia::http::detail::set_before_lookup_for_test(nullptr);
+  REQUIRE_FALSE(res.ok());
+  CHECK(res.error().code() == Errc::timeout);
+  CHECK(res.error().message().find("timed out resolving") != std::string::npos);
+  CHECK_FALSE(ended_before_return);  // it did not wait for the lookup
 }
 
 TEST_CASE("a server that never answers gives a retryable timeout") {

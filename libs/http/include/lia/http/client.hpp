@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -91,5 +92,11 @@ class Client {
  private:
   std::unique_ptr<Impl> impl_;
 };
+
+namespace detail {
+// Runs `hook` on the name-lookup thread before each lookup (nullptr: none). Tests use it to
+// stand for a resolver that hangs; set it only while no request is running.
+void set_before_lookup_for_test(std::function<void()> hook);
+}  // namespace detail
 
 }  // namespace lia::http
