@@ -11,8 +11,8 @@ namespace {
 
 using Words = std::vector<std::string_view>;
 
-// A pattern word ending in '*' matches every word with that stem ("cancel*" -> cancelar,
-// cancelamento); otherwise the whole word must match.
+// A pattern word ending in '*' matches every word with that stem ("reclamac*" -> reclamacao,
+// reclamacoes); otherwise the whole word must match.
 bool word_matches(std::string_view word, std::string_view pattern) {
   if (!pattern.empty() && pattern.back() == '*') {
     const auto stem = pattern.substr(0, pattern.size() - 1);
@@ -21,7 +21,18 @@ bool word_matches(std::string_view word, std::string_view pattern) {
   return word == pattern;
 }
 
+// Whether punctuation (",", ".", "?"...) stands between w[i - 1] and w[i]: a clause ends there
+// and a negation does not reach past it ("Não, quero cancelar"). The words are views into
+// one folded text, so what lies between them is that text.
+bool clause_break_before(const Words& w, std::size_t i) {
+  if (i == 0 || i >= w.size()) return false;
+  const char* gap = w[i - 1].data() + w[i - 1].size();
+  const std::string_view between(gap, static_cast<std::size_t>(w[i].data() - gap));
+  return between.find_first_of(",.;:!?") != std::string_view::npos;
+}
+
 // How many words of `phrase` (folded words separated by single spaces) match at w[i], or 0.
+// A phrase does not run across punctuation: "não, gostei" is not "não gostei".
 std::size_t match_at(const Words& w, std::size_t i, std::string_view phrase) {
   std::size_t k = 0;
   std::size_t pos = 0;
@@ -30,6 +41,7 @@ std::size_t match_at(const Words& w, std::size_t i, std::string_view phrase) {
     const auto part =
         phrase.substr(pos, sp == std::string_view::npos ? std::string_view::npos : sp - pos);
     if (i + k >= w.size() || !word_matches(w[i + k], part)) return 0;
+    if (k > 0 && clause_break_before(w, i + k)) return 0;
     ++k;
     if (sp == std::string_view::npos) return k;
     pos = sp + 1;
@@ -49,12 +61,61 @@ bool has_any(const Words& w, const List& phrases) {
                      [&](std::string_view p) { return has(w, p); });
 }
 
+template <class List>
+bool is_any(std::string_view word, const List& words) {
+  return std::find(std::begin(words), std::end(words), word) != std::end(words);
+}
+
+// ---- negation -----------------------------------------------------------------------------
+
+constexpr std::string_view kNegators[] = {"nao", "nunca", "nem", "jamais"};
+
+bool is_negator(std::string_view w) {
+  return is_any(w, kNegators);
+}
+
+// Words a negation reaches across to the request after them: auxiliaries, "falar com" and
+// small words. "não QUERO cancelar", "não PRECISA DE atendente", "não TENHO DO QUE reclamar";
+// but "não funciona, quero cancelar" and "não funciona quero cancelar" still ask to cancel.
+constexpr std::string_view kNegationReaches[] = {
+    "quero",   "queria", "quer", "gostaria", "desejo", "pretendo", "vou", "vai", "preciso",
+    "precisa", "tenho",  "mais", "falar",    "me",     "e",        "de",  "do",  "da",
+    "que",     "com",    "um",   "uma",      "o",      "a",        "pra", "para"};
+
+// Whether the request at w[i] is taken back by a negator before it, in the same clause, with
+// only the words above in between (at most five).
+bool negated(const Words& w, std::size_t i) {
+  for (std::size_t k = 1; k <= 6 && k <= i; ++k) {
+    if (clause_break_before(w, i - k + 1)) return false;
+    if (is_negator(w[i - k])) return true;
+    if (!is_any(w[i - k], kNegationReaches)) return false;
+  }
+  return false;
+}
+
+// A request ("cancelar", "falar com um atendente") that is not taken back by a negation.
+bool has_request(const Words& w, std::string_view phrase) {
+  for (std::size_t i = 0; i < w.size(); ++i) {
+    if (match_at(w, i, phrase) > 0 && !negated(w, i)) return true;
+  }
+  return false;
+}
+
+template <class List>
+bool has_any_request(const Words& w, const List& phrases) {
+  return std::any_of(std::begin(phrases), std::end(phrases),
+                     [&](std::string_view p) { return has_request(w, p); });
+}
+
 // ---- intents ------------------------------------------------------------------------------
 
 struct Keyword {
   std::string_view phrase;
   int weight;
   std::string_view topic;  // empty: counts for the intent without a topic of its own
+  // A request ("cancelar", "reclamar", "contratar") does not count when negated ("não quero
+  // cancelar"); a subject ("boleto", "sinal") does: "não recebi o boleto" is about the boleto.
+  bool request = false;
 };
 
 constexpr Keyword kSuporte[] = {
@@ -95,8 +156,9 @@ constexpr Keyword kSuporte[] = {
 constexpr Keyword kComercial[] = {
     {"plano", 2, "planos"},
     {"planos", 2, "planos"},
-    {"contrat*", 3, "contratacao"},
-    {"assinar", 3, "contratacao"},
+    {"contratar", 3, "contratacao", true},  // not "contrato" nor "contratei"
+    {"contratacao", 3, "contratacao", true},
+    {"assinar", 3, "contratacao", true},
     {"assinatura", 1, "contratacao"},
     {"preco*", 2, "precos"},
     {"quanto custa", 3, "precos"},
@@ -104,12 +166,12 @@ constexpr Keyword kComercial[] = {
     {"promoc*", 2, "precos"},
     {"oferta*", 2, "precos"},
     {"fibra", 1, "planos"},
-    {"upgrade", 3, "upgrade"},
-    {"mais velocidade", 3, "upgrade"},
-    {"aumentar a velocidade", 3, "upgrade"},
-    {"mudar de plano", 3, "upgrade"},
-    {"trocar de plano", 3, "upgrade"},
-    {"velocidade", 1, "upgrade"},
+    {"upgrade", 3, "upgrade", true},
+    {"mais velocidade", 3, "upgrade", true},
+    {"aumentar a velocidade", 3, "upgrade", true},
+    {"mudar de plano", 3, "upgrade", true},
+    {"trocar de plano", 3, "upgrade", true},
+    {"velocidade", 1, "planos"},  // a question about it, not yet a wish for more
     {"mega", 1, "planos"},
     {"megas", 1, "planos"},
     {"giga", 1, "planos"},
@@ -146,19 +208,32 @@ constexpr Keyword kFinanceiro[] = {
 };
 
 constexpr Keyword kCancelamento[] = {
-    {"cancel*", 6, "cancelamento"},
-    {"encerrar contrato", 6, "cancelamento"},
-    {"encerrar o contrato", 6, "cancelamento"},
-    {"encerrar", 2, "cancelamento"},
-    {"desistir", 5, "cancelamento"},
-    {"desisto", 5, "cancelamento"},
-    {"rescindir", 4, "cancelamento"},
-    {"rescisao", 4, "cancelamento"},
-    {"nao quero mais", 3, "cancelamento"},
-    {"quero sair", 3, "cancelamento"},
-    {"trocar de operadora", 4, "portabilidade"},
-    {"mudar de operadora", 4, "portabilidade"},
-    {"portabilidade", 2, "portabilidade"},
+    // The customer's own request, not "o técnico cancelou a visita".
+    {"cancelar", 6, "cancelamento", true},
+    {"cancelamento", 6, "cancelamento", true},
+    {"cancela", 6, "cancelamento", true},
+    {"cancele", 6, "cancelamento", true},
+    {"cancelem", 6, "cancelamento", true},
+    {"cancelo", 6, "cancelamento", true},
+    {"encerrar contrato", 6, "cancelamento", true},
+    {"encerrar o contrato", 6, "cancelamento", true},
+    {"encerrar", 2, "cancelamento", true},
+    {"desistir", 5, "cancelamento", true},
+    {"desisto", 5, "cancelamento", true},
+    {"rescindir", 4, "cancelamento", true},
+    {"rescisao", 4, "cancelamento", true},
+    // "não quero mais" about the service, not "não quero mais esperar"
+    {"nao quero mais a internet", 3, "cancelamento"},
+    {"nao quero mais essa internet", 3, "cancelamento"},
+    {"nao quero mais o servico", 3, "cancelamento"},
+    {"nao quero mais esse servico", 3, "cancelamento"},
+    {"nao quero mais o plano", 3, "cancelamento"},
+    {"nao quero mais esse plano", 3, "cancelamento"},
+    {"nao quero mais ser cliente", 3, "cancelamento"},
+    {"quero sair", 3, "cancelamento", true},
+    {"trocar de operadora", 4, "portabilidade", true},
+    {"mudar de operadora", 4, "portabilidade", true},
+    {"portabilidade", 2, "portabilidade", true},
     {"multa", 1, "multa"},
 };
 
@@ -167,15 +242,15 @@ constexpr Keyword kOuvidoria[] = {
     {"procon", 5, "procon"},
     {"anatel", 5, "anatel"},
     {"consumidor gov", 4, "consumidor_gov"},
-    {"reclamac*", 3, "reclamacao"},
-    {"reclamar", 3, "reclamacao"},
-    {"denunci*", 3, "reclamacao"},
+    {"reclamac*", 3, "reclamacao", true},
+    {"reclamar", 3, "reclamacao", true},
+    {"denunci*", 3, "reclamacao", true},
     {"absurdo", 2, "reclamacao"},
     {"descaso", 2, "reclamacao"},
     {"desrespeito", 3, "reclamacao"},
     {"pessimo atendimento", 4, "reclamacao"},
     {"justica", 3, "juridico"},
-    {"processar", 3, "juridico"},
+    {"processar", 3, "juridico", true},
     {"advogado", 3, "juridico"},
 };
 
@@ -194,9 +269,16 @@ const IntentTable kIntentTables[] = {
     {Intent::comercial, std::begin(kComercial), std::end(kComercial)},
 };
 
+// Requests for a person, read as phrases: "operador" but not "operadora" (the carrier),
+// "falar com uma pessoa" but not "plano para pessoa jurídica". Negations count ("não precisa
+// de atendente").
 constexpr std::string_view kHuman[] = {
-    "atendente*", "humano",  "humana",     "pessoa",      "falar com alguem",
-    "operador*",  "gerente", "ser humano", "supervisor*", "alguem de verdade",
+    "atendente*",        "humano",           "humana",
+    "falar com alguem",  "falar com pessoa", "com uma pessoa",
+    "com alguma pessoa", "pra uma pessoa",   "para uma pessoa",
+    "pessoa de verdade", "pessoa real",      "alguem de verdade",
+    "operador",          "operadores",       "gerente",
+    "supervisor*",
 };
 constexpr std::string_view kGreeting[] = {"oi",  "ola",  "bom dia", "boa tarde", "boa noite",
                                           "opa", "e ai", "eai",     "alo",       "hello"};
@@ -207,9 +289,22 @@ constexpr std::string_view kInsults[] = {
     "lixo",          "vagabund*",     "safad*",       "ladrao",   "ladroes",  "ladra*",
     "canalha*",      "merda",         "porra",        "caralho",  "desgrac*", "incompetentes",
     "vai se ferrar", "vao se ferrar", "vai tomar no", "palhacos", "cambada"};
-constexpr std::string_view kLegal[] = {"procon",   "anatel",    "consumidor gov",
-                                       "justica",  "processar", "processo",
-                                       "advogado", "juizado",   "pequenas causas"};
+// A lawsuit as a threat ("vou abrir um processo"), not "qual o processo para mudar de plano".
+constexpr std::string_view kLegal[] = {"procon",
+                                       "anatel",
+                                       "consumidor gov",
+                                       "justica",
+                                       "processar",
+                                       "abrir um processo",
+                                       "abrir processo",
+                                       "entrar com um processo",
+                                       "entrar com processo",
+                                       "mover um processo",
+                                       "processo judicial",
+                                       "processo contra",
+                                       "advogado",
+                                       "juizado",
+                                       "pequenas causas"};
 constexpr std::string_view kRepeated[] = {
     "de novo",      "mais uma vez", "novamente",    "ja liguei",    "ja reclamei",
     "toda hora",    "todo dia",     "varias vezes", "terceira vez", "ninguem resolve",
@@ -328,14 +423,15 @@ constexpr Weighted kSentimentWords[] = {
     {"recomendo", 1.5},
 };
 
-constexpr std::string_view kNegators[] = {"nao", "nunca", "nem", "jamais"};
-
-bool is_negator(std::string_view w) {
-  return std::find(std::begin(kNegators), std::end(kNegators), w) != std::end(kNegators);
-}
-
 double round2(double v) {
   return std::round(v * 100.0) / 100.0;
+}
+
+// Thanks or a greeting at w[i]: politeness, whatever comes before it.
+bool courtesy_at(const Words& w, std::size_t i) {
+  const auto at = [&](std::string_view p) { return match_at(w, i, p) > 0; };
+  return std::any_of(std::begin(kThanks), std::end(kThanks), at) ||
+         std::any_of(std::begin(kGreeting), std::end(kGreeting), at);
 }
 
 SentimentScore sentiment_of(const Words& w) {
@@ -355,9 +451,13 @@ SentimentScore sentiment_of(const Words& w) {
     for (std::size_t k = i; k < i + best; ++k) consumed[k] = true;
     // A negator just before flips the word: "não gostei" reads negative, "não é ruim"
     // mildly positive. Phrases that hold their own negation ("não funciona") are whole.
-    const bool negated = best == 1 && weight != 0 &&
-                         ((i >= 1 && !consumed[i - 1] && is_negator(w[i - 1])) ||
-                          (i >= 2 && !consumed[i - 2] && is_negator(w[i - 2])));
+    // Thanks and greetings are never flipped, and a comma ends the negation: "Não, obrigado".
+    bool negated = false;
+    if (best == 1 && weight != 0 && !courtesy_at(w, i)) {
+      for (std::size_t k = 1; k <= 2 && k <= i && !clause_break_before(w, i - k + 1); ++k) {
+        if (!consumed[i - k] && is_negator(w[i - k])) negated = true;
+      }
+    }
     if (negated) weight = weight > 0 ? -weight : -weight / 2;
     sum += weight;
     i += best - 1;
@@ -382,9 +482,29 @@ constexpr Weighted kUrgencyWords[] = {
 };
 
 int urgency_points(std::string_view raw, const Words& w, int negative_streak) {
+  // A repeated complaint counts once: its words ("agora" in "até agora") not again alone.
+  std::vector<bool> repeated(w.size(), false);
+  for (std::size_t i = 0; i < w.size(); ++i) {
+    for (const auto phrase : kRepeated) {
+      const auto n = match_at(w, i, phrase);
+      for (std::size_t k = i; k < i + n; ++k) repeated[k] = true;
+    }
+  }
+  const auto in_repeated = [&](std::size_t i, std::size_t n) {
+    for (std::size_t k = i; k < i + n; ++k) {
+      if (repeated[k]) return true;
+    }
+    return false;
+  };
   int points = 0;
   for (const auto& entry : kUrgencyWords) {
-    if (has(w, entry.phrase)) points += static_cast<int>(entry.weight);
+    for (std::size_t i = 0; i < w.size(); ++i) {
+      const auto n = match_at(w, i, entry.phrase);
+      if (n > 0 && !in_repeated(i, n)) {
+        points += static_cast<int>(entry.weight);
+        break;
+      }
+    }
   }
   int run = 0;
   int longest = 0;
@@ -408,7 +528,7 @@ int urgency_points(std::string_view raw, const Words& w, int negative_streak) {
   if (longest >= 3) ++points;
   if (total >= 6) ++points;
   if (letters >= 6 && upper * 10 >= letters * 8) ++points;  // SHOUTING
-  if (has_any(w, kRepeated)) ++points;
+  if (std::find(repeated.begin(), repeated.end(), true) != repeated.end()) ++points;
   if (negative_streak >= 3) ++points;
   if (negative_streak >= 5) ++points;
   return points;
@@ -477,20 +597,43 @@ std::optional<std::string> find_cep(std::string_view raw) {
 
 std::optional<int> find_payment_day(std::string_view folded) {
   const auto w = domain::words(folded);
-  constexpr std::string_view kPay[] = {"pagar",  "pago",  "pagarei", "pagamento", "pagando",
-                                       "quitar", "quito", "acertar", "deposito",  "pagaria"};
-  if (!has_any(w, kPay)) return std::nullopt;
-  for (std::size_t i = 0; i + 1 < w.size(); ++i) {
-    if (w[i] != "dia") continue;
-    const auto num = w[i + 1];
-    if (num.empty() || num.size() > 2) continue;
+  // Verbs that promise a payment ("vou pagar", "pago dia 20"), not "pagamento" nor "paguei".
+  constexpr std::string_view kPay[] = {"pagar", "pago",     "pagarei", "pagaria", "quitar",
+                                       "quito", "quitarei", "acertar", "acerto"};
+  // After these "pago" is what was paid: "já foi pago dia 10".
+  constexpr std::string_view kPaid[] = {"foi",    "ja",   "esta",  "ta",
+                                        "estava", "sido", "ficou", "tinha"};
+  constexpr std::size_t kNear = 5;  // words between the verb and "dia N"
+  // "dia N" at w[j], if it is a day of the month.
+  const auto day_at = [&](std::size_t j) -> std::optional<int> {
+    if (w[j] != "dia" || j + 1 >= w.size() || clause_break_before(w, j + 1)) return std::nullopt;
+    const auto num = w[j + 1];
+    if (num.empty() || num.size() > 2) return std::nullopt;
     int day = 0;
-    bool digits = true;
     for (char c : num) {
-      if (!is_digit(c)) digits = false;
+      if (!is_digit(c)) return std::nullopt;
       day = day * 10 + (c - '0');
     }
-    if (digits && day >= 1 && day <= 31) return day;
+    if (day < 1 || day > 31) return std::nullopt;
+    return day;
+  };
+  for (std::size_t i = 0; i < w.size(); ++i) {
+    if (!is_any(w[i], kPay)) continue;
+    if (w[i] == "pago" && i > 0 && is_any(w[i - 1], kPaid)) continue;
+    // Any negation earlier in the clause takes the promise back: "não vou conseguir pagar".
+    bool negated_clause = false;
+    for (std::size_t j = i; j > 0 && !clause_break_before(w, j); --j) {
+      if (is_negator(w[j - 1])) negated_clause = true;
+    }
+    if (negated_clause) continue;
+    // The day in the same clause, just after the verb ("vou pagar no dia 15") or before it
+    // ("dia 20 eu pago").
+    for (std::size_t j = i + 1; j < w.size() && j <= i + kNear && !clause_break_before(w, j); ++j) {
+      if (auto day = day_at(j)) return day;
+    }
+    for (std::size_t j = i; j > 0 && j + kNear > i && !clause_break_before(w, j); --j) {
+      if (auto day = day_at(j - 1)) return day;
+    }
   }
   return std::nullopt;
 }
@@ -505,7 +648,7 @@ Analysis analyze(std::string_view text, const AnalysisContext& context) {
   for (const auto& table : kIntentTables) {
     int score = 0;
     for (const Keyword* k = table.begin; k != table.end; ++k) {
-      if (!has(w, k->phrase)) continue;
+      if (!(k->request ? has_request(w, k->phrase) : has(w, k->phrase))) continue;
       score += k->weight;
       if (!k->topic.empty() &&
           std::find(a.topics.begin(), a.topics.end(), k->topic) == a.topics.end()) {
@@ -517,10 +660,10 @@ Analysis analyze(std::string_view text, const AnalysisContext& context) {
       a.department_intent = table.intent;
     }
   }
-  a.asks_for_human = has_any(w, kHuman);
+  a.asks_for_human = has_any_request(w, kHuman);
   a.greeting = has_any(w, kGreeting);
   a.insult = has_any(w, kInsults);
-  a.legal_threat = has_any(w, kLegal);
+  a.legal_threat = has_any_request(w, kLegal);
   a.repeated_complaint = has_any(w, kRepeated);
   a.intent_score = best_score;
   if (a.department_intent) {

@@ -37,7 +37,7 @@ struct Analysis {
   int intent_score = 0;             // keyword weight behind department_intent
   std::vector<std::string> topics;  // fine-grained subjects: "sem_conexao", "segunda_via", ...
   bool greeting = false;
-  bool asks_for_human = false;  // "atendente", "humano", "pessoa", "falar com alguém"
+  bool asks_for_human = false;  // "atendente", "humano", "falar com uma pessoa"; not negated
   bool insult = false;
   bool legal_threat = false;  // Procon, Anatel, justiça, advogado
   bool repeated_complaint = false;
@@ -52,6 +52,10 @@ SentimentScore score_sentiment(std::string_view folded);
 // `raw` is the text as the customer wrote it (for capitals and exclamation marks).
 Urgency score_urgency(std::string_view raw, std::string_view folded, int negative_streak);
 std::optional<std::string> find_cep(std::string_view raw);
+// The day of a payment promise: a verb that promises ("vou pagar", "consigo pagar", "pago",
+// "quito") with "dia N" in the same clause, and no negation before it in that clause. Not a
+// payment made ("fiz o pagamento dia 10", "foi pago dia 10") nor refused ("não vou conseguir
+// pagar dia 10").
 std::optional<int> find_payment_day(std::string_view folded);
 
 }  // namespace lia::ai_orchestration

@@ -186,9 +186,12 @@ void add_api_routes(http::Router& router, ApiDeps deps) {
       },
       blocking);
 
-  const std::string q_active = "SELECT version, tools::text, model, top_p, temperature FROM " + s +
-                               ".prompt_templates WHERE assistant_type = $1 AND status = 'active' "
-                               "FOR UPDATE";
+  const std::string q_active =
+      "SELECT version, tools::text, model, top_p, temperature, "
+      "instructions FROM " +
+      s +
+      ".prompt_templates WHERE assistant_type = $1 AND status = 'active' "
+      "FOR UPDATE";
   const std::string q_archive = "UPDATE " + s +
                                 ".prompt_templates SET status = 'archived', updated_at = now() "
                                 "WHERE assistant_type = $1 AND status = 'active'";
@@ -218,7 +221,9 @@ void add_api_routes(http::Router& router, ApiDeps deps) {
           std::optional<std::string> tools;
           std::optional<std::string> model;
           std::optional<int> top_p;
+          // What the body leaves out is carried over from the active version.
           std::optional<int> temperature = in->temperature;
+          std::optional<std::string> instructions = in->instructions;
           if (!cur->empty()) {
             const auto r = (*cur)[0];
             version = next_version(r.get<std::string>(0));
@@ -226,10 +231,11 @@ void add_api_routes(http::Router& router, ApiDeps deps) {
             model = r.get<std::optional<std::string>>(2);
             top_p = r.get<std::optional<int>>(3);
             if (!temperature) temperature = r.get<std::optional<int>>(4);
+            if (!instructions) instructions = r.get<std::optional<std::string>>(5);
           }
           if (auto a = tx.exec(q_archive, to_string(*assistant)); !a) return a.error();
-          auto ins = tx.exec(q_insert, to_string(*assistant), version, in->content,
-                             in->instructions, tools, model, temperature, top_p, by);
+          auto ins = tx.exec(q_insert, to_string(*assistant), version, in->content, instructions,
+                             tools, model, temperature, top_p, by);
           if (!ins) return ins.error();
           return Created{(*ins)[0].get<std::string>(0), version};
         });

@@ -41,6 +41,8 @@ struct OutageInput {
 };
 core::Result<OutageInput> parse_outage(std::string_view body);
 
+// Left out (or null), instructions and temperature keep the active version's; "" clears the
+// instructions.
 struct PromptInput {
   std::string content;
   std::optional<std::string> instructions;

@@ -12,6 +12,11 @@ bool has_topic(const Analysis& a, std::string_view topic) {
   return std::find(a.topics.begin(), a.topics.end(), topic) != a.topics.end();
 }
 
+// A suggestion to an agent registers nothing: the agent decides what to send and do.
+bool suggestion(const Turn& t) {
+  return !t.may_handoff;
+}
+
 // ", Maria" or "".
 std::string comma_name(const Turn& t) {
   return t.customer_name ? ", " + *t.customer_name : "";
@@ -151,7 +156,7 @@ std::string comercial_text(const Turn& t, const Plan& p, ToolRunner& tools,
   const Analysis& a = p.analysis;
   const bool wants_to_buy = has_topic(a, "contratacao") || has_topic(a, "upgrade");
   std::string protocol;
-  if (wants_to_buy) {
+  if (wants_to_buy && !suggestion(t)) {
     json::Writer w;
     w.begin_object().field("interest", has_topic(a, "upgrade") ? "upgrade" : "contratacao");
     if (a.cep) w.field("cep", *a.cep);
@@ -171,6 +176,17 @@ std::string comercial_text(const Turn& t, const Plan& p, ToolRunner& tools,
              ", mas estamos expandindo a rede. Posso registrar seu interesse para avisarmos "
              "assim que chegarmos à sua região. ";
     }
+  }
+  if (wants_to_buy && suggestion(t)) {
+    if (has_topic(a, "upgrade")) {
+      return text +
+             "Ótima escolha! Você pode migrar para 500 Mega por R$ 119,90/mês ou 1 Giga por "
+             "R$ 169,90/mês, sem taxa de mudança. Posso registrar seu pedido de upgrade para a "
+             "equipe comercial confirmar a troca?";
+    }
+    return text + "Que bom que você quer ser nosso cliente! Nossos planos: " + kPlans +
+           ". Qual deles você prefere? Posso registrar seu interesse para a equipe comercial "
+           "entrar em contato.";
   }
   if (!protocol.empty()) {
     if (has_topic(a, "upgrade")) {
@@ -195,6 +211,12 @@ std::string comercial_text(const Turn& t, const Plan& p, ToolRunner& tools,
 
 std::string promise_text(const Turn& t, const Analysis& a, ToolRunner& tools,
                          std::vector<ToolInvocation>& ran) {
+  if (suggestion(t)) {
+    return "Combinado" + comma_name(t) + "! Posso registrar sua promessa de pagamento para o dia " +
+           std::to_string(*a.payment_day) +
+           "? Pagando por PIX a liberação é imediata; pelo boleto, a compensação leva até 3 dias "
+           "úteis.";
+  }
   json::Writer w;
   w.begin_object().field("day", *a.payment_day).end_object();
   const ResultView r(call(tools, ran, Tool::register_payment_promise, w.take()));
@@ -272,7 +294,13 @@ std::string register_complaint(const Turn& t, const Analysis& a, ToolRunner& too
 
 std::string ouvidoria_text(const Turn& t, const Plan& p, ToolRunner& tools,
                            std::vector<ToolInvocation>& ran) {
-  if (p.analysis.department_intent == Intent::ouvidoria || p.changed()) {
+  const bool complaint = p.analysis.department_intent == Intent::ouvidoria || p.changed();
+  if (complaint && suggestion(t)) {
+    return "Sinto muito pela experiência" + comma_name(t) +
+           ". Posso registrar sua reclamação na ouvidoria? Nossa equipe analisa e responde em até "
+           "5 dias úteis.";
+  }
+  if (complaint) {
     const auto protocol = register_complaint(t, p.analysis, tools, ran);
     if (!protocol.empty()) {
       return "Sinto muito pela experiência" + comma_name(t) +

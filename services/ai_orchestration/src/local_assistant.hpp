@@ -30,7 +30,10 @@ struct Turn {
   int customer_turn = 0;  // earlier customer messages (varies the canned answers)
   int prior_negative_streak = 0;
   std::optional<std::string> customer_name;  // first name, when known
-  bool may_handoff = true;  // false when the reply is only a suggestion to an agent
+  // false when the reply is only a suggestion to an agent (hybrid): then nothing is handed
+  // off nor registered (no ai.tool.invoked is published for a suggestion), and a lead,
+  // complaint or payment promise is worded as an offer, without a protocol.
+  bool may_handoff = true;
 };
 
 struct HandoffPlan {

@@ -1,5 +1,7 @@
 #include "openai_client.hpp"
 
+#include <algorithm>
+
 #include <lia/http/client.hpp>
 #include <lia/json/json.hpp>
 
@@ -38,6 +40,17 @@ std::string system_text(const RemoteRequest& r) {
 
 core::Error bad_answer(const std::string& what) {
   return core::Error(core::Errc::invalid_argument, "unusable model answer: " + what, false);
+}
+
+// Retry-After in seconds ("120"); the HTTP-date form is not used by these servers.
+std::optional<std::chrono::seconds> retry_after_seconds(const std::string* header) {
+  if (header == nullptr || header->empty() || header->size() > 9) return std::nullopt;
+  long long seconds = 0;
+  for (char c : *header) {
+    if (c < '0' || c > '9') return std::nullopt;
+    seconds = seconds * 10 + (c - '0');
+  }
+  return std::chrono::seconds{seconds};
 }
 
 }  // namespace
@@ -85,6 +98,13 @@ core::Result<ChatReply> parse_chat_response(std::string_view body) {
   if (!first) return bad_answer(first.error().message());
   auto msg = first->obj("message");
   if (!msg) return bad_answer(msg.error().message());
+  // "length" (cut off), "content_filter" and anything else unknown are not an answer to send.
+  // Servers that leave finish_reason out (or null) are taken at their word.
+  auto finish = first->opt_str("finish_reason");
+  if (!finish) return bad_answer(finish.error().message());
+  if (*finish && **finish != "stop" && **finish != "tool_calls") {
+    return bad_answer("finish_reason " + truncate_utf8(**finish, 32));
+  }
 
   ChatReply reply;
   if (auto model = root->opt_str("model"); model && *model) reply.model = std::string(**model);
@@ -178,7 +198,9 @@ OpenAiClient::OpenAiClient(LlmSettings settings, std::shared_ptr<http::Client> h
 
 OpenAiClient::~OpenAiClient() = default;
 
-core::Result<RemoteAnswer> OpenAiClient::complete(const RemoteRequest& request, ToolRunner& tools) {
+core::Result<RemoteAnswer> OpenAiClient::complete(const RemoteRequest& request, ToolRunner& tools,
+                                                  std::chrono::milliseconds* retry_after) {
+  if (retry_after != nullptr) *retry_after = std::chrono::milliseconds{0};
   const auto deadline = Clock::now() + settings_.timeout;
   const double temperature = request.temperature.value_or(settings_.temperature);
   auto messages = initial_messages(request);
@@ -209,8 +231,14 @@ core::Result<RemoteAnswer> OpenAiClient::complete(const RemoteRequest& request, 
                          "chat completions call failed: " + res.error().message());
     }
     if (res->status != 200) {
-      return core::Error(core::Errc::unavailable,
-                         "chat completions answered HTTP " + std::to_string(res->status));
+      std::string what = "chat completions answered HTTP " + std::to_string(res->status);
+      if (res->status == 429 || res->status == 503) {
+        if (auto wait = retry_after_seconds(res->header("retry-after"))) {
+          what += " (Retry-After " + std::to_string(wait->count()) + " s)";
+          if (retry_after != nullptr) *retry_after = *wait;
+        }
+      }
+      return core::Error(core::Errc::unavailable, what);
     }
     auto reply = parse_chat_response(res->body);
     if (!reply) return reply.error();
@@ -238,24 +266,36 @@ core::Result<RemoteAnswer> OpenAiClient::complete(const RemoteRequest& request, 
   }
 }
 
-bool CircuitBreaker::allow() const {
+bool CircuitBreaker::allow() {
   if (threshold_ <= 0) return true;
   std::lock_guard lock(mu_);
-  return clock_->now() >= open_until_;
+  if (!tripped_) return true;
+  const auto now = clock_->now();
+  if (now < open_until_) return false;
+  if (probe_ && now < *probe_ + cooldown_) return false;  // another call is trying it
+  probe_ = now;
+  return true;
 }
 
 void CircuitBreaker::record_success() {
   std::lock_guard lock(mu_);
   failures_ = 0;
-  open_until_ = {};
+  tripped_ = false;
+  probe_.reset();
 }
 
-void CircuitBreaker::record_failure() {
+void CircuitBreaker::record_failure(std::chrono::milliseconds retry_after) {
   if (threshold_ <= 0) return;
   std::lock_guard lock(mu_);
-  if (++failures_ >= threshold_) {
-    failures_ = threshold_;  // after the cooldown one more failure opens it again
-    open_until_ = clock_->now() + cooldown_;
+  const auto now = clock_->now();
+  auto until = now;
+  failures_ = std::min(failures_ + 1, threshold_);
+  if (failures_ >= threshold_ || tripped_) until = now + cooldown_;  // half-open: open again
+  if (retry_after.count() > 0) until = std::max(until, now + std::min(retry_after, kMaxRetryAfter));
+  if (until > now) {
+    open_until_ = tripped_ ? std::max(open_until_, until) : until;
+    tripped_ = true;
+    probe_.reset();
   }
 }
 

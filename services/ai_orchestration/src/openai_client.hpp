@@ -8,8 +8,8 @@
 // When the model calls tools they run through the ToolRunner and their results go back in a
 // second call (at most max_tool_rounds rounds; the last call asks for text only). The whole
 // exchange shares one deadline (timeout), so a slow server never holds a message longer.
-// Every failure — transport, timeout, HTTP status, unreadable or empty answer — is an
-// error; the caller falls back to the local assistant. Errors never quote message bodies.
+// Every failure — transport, timeout, HTTP status, unreadable, empty or cut-off answer — is
+// an error; the caller falls back to the local assistant. Errors never quote message bodies.
 
 #include <chrono>
 #include <memory>
@@ -61,7 +61,10 @@ struct RemoteAnswer {
 class LlmClient {
  public:
   virtual ~LlmClient() = default;
-  virtual core::Result<RemoteAnswer> complete(const RemoteRequest& request, ToolRunner& tools) = 0;
+  // On failure, *retry_after (when given) is how long the server asked to be left alone
+  // (HTTP 429 or 503 with Retry-After in seconds), else 0.
+  virtual core::Result<RemoteAnswer> complete(const RemoteRequest& request, ToolRunner& tools,
+                                              std::chrono::milliseconds* retry_after = nullptr) = 0;
   virtual const std::string& model() const = 0;
 };
 
@@ -87,8 +90,10 @@ std::vector<std::string> initial_messages(const RemoteRequest& request);
 std::string chat_request_body(std::string_view model, const std::vector<std::string>& messages,
                               double temperature, bool text_only);
 
-// Reads choices[0].message: content and tool_calls. Errors (invalid_argument) say what is
-// wrong with the answer, never what it says.
+// Reads choices[0].message: content and tool_calls. choices[0].finish_reason must be "stop",
+// "tool_calls" or absent (some compatible servers leave it out): "length" (text cut off),
+// "content_filter" and the rest are errors. Errors (invalid_argument) say what is wrong with
+// the answer, never what it says.
 core::Result<ChatReply> parse_chat_response(std::string_view body);
 
 // The assistant message that asked for the tools and one "tool" message per result, to send
@@ -102,7 +107,8 @@ class OpenAiClient final : public LlmClient {
  public:
   explicit OpenAiClient(LlmSettings settings, std::shared_ptr<http::Client> http = {});
   ~OpenAiClient() override;
-  core::Result<RemoteAnswer> complete(const RemoteRequest& request, ToolRunner& tools) override;
+  core::Result<RemoteAnswer> complete(const RemoteRequest& request, ToolRunner& tools,
+                                      std::chrono::milliseconds* retry_after = nullptr) override;
   const std::string& model() const override { return settings_.model; }
 
  private:
@@ -110,25 +116,32 @@ class OpenAiClient final : public LlmClient {
   std::shared_ptr<http::Client> http_;
 };
 
-// After `threshold` failures in a row the remote model is skipped for `cooldown`; then one
-// call is tried again (a failure opens it again at once). threshold 0 turns it off.
-// Thread-safe.
+// After `threshold` failures in a row the remote model is skipped for `cooldown`. Then it is
+// half-open: one call at a time tries it (a probe that has not reported within another
+// cooldown is given up); a success closes it, a failure opens it again at once. A failure
+// that carries a Retry-After (HTTP 429 or 503) keeps it open at least that long, capped at
+// kMaxRetryAfter, even below the threshold. threshold 0 turns it off. Thread-safe.
 class CircuitBreaker {
  public:
+  static constexpr std::chrono::milliseconds kMaxRetryAfter{std::chrono::minutes{5}};
+
   CircuitBreaker(int threshold, std::chrono::milliseconds cooldown,
                  const core::Clock& clock = core::SystemClock::instance())
       : threshold_(threshold), cooldown_(cooldown), clock_(&clock) {}
-  bool allow() const;
+  // Whether this call may try the remote; every call it allows must report its outcome.
+  bool allow();
   void record_success();
-  void record_failure();
+  void record_failure(std::chrono::milliseconds retry_after = std::chrono::milliseconds{0});
 
  private:
   int threshold_;
   std::chrono::milliseconds cooldown_;
   const core::Clock* clock_;
-  mutable std::mutex mu_;
+  std::mutex mu_;
   int failures_ = 0;
+  bool tripped_ = false;  // open, or half-open once open_until_ has passed
   core::SysTime open_until_{};
+  std::optional<core::SysTime> probe_;  // when the half-open probe went out
 };
 
 }  // namespace lia::ai_orchestration

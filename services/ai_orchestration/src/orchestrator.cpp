@@ -32,6 +32,29 @@ std::optional<HandoffPlan> handoff_from_tools(const std::vector<ToolInvocation>&
   return std::nullopt;
 }
 
+// A suggestion to an agent registers nothing (its tool calls are not published): the remote
+// model gets an error from the registering tools, so it offers instead of claiming a protocol.
+class SuggestionTools final : public ToolRunner {
+ public:
+  explicit SuggestionTools(ToolRunner& tools) : tools_(tools) {}
+  ToolInvocation run(std::string_view name, std::string_view arguments_json,
+                     std::string call_id) override {
+    auto inv = tools_.run(name, arguments_json, std::move(call_id));
+    if (inv.tool == Tool::register_lead || inv.tool == Tool::register_complaint ||
+        inv.tool == Tool::register_payment_promise) {
+      inv.ok = false;
+      inv.result_json.clear();
+      inv.error =
+          "not registered: this answer is only a suggestion to a human agent, who registers it; "
+          "offer it to the customer, without a protocol";
+    }
+    return inv;
+  }
+
+ private:
+  ToolRunner& tools_;
+};
+
 }  // namespace
 
 Orchestrator::Orchestrator(std::shared_ptr<LlmClient> remote,
@@ -66,7 +89,10 @@ Outcome Orchestrator::answer(const Turn& turn, const TurnContext& context,
           if (p->temperature) req.temperature = *p->temperature / 100.0;
         }
       }
-      auto remote = remote_->complete(req, tools);
+      std::chrono::milliseconds retry_after{0};
+      SuggestionTools suggestion_tools(tools);
+      ToolRunner& remote_tools = turn.may_handoff ? tools : suggestion_tools;
+      auto remote = remote_->complete(req, remote_tools, &retry_after);
       if (remote) {
         if (breaker_) breaker_->record_success();
         out.text = std::move(remote->text);
@@ -81,7 +107,7 @@ Outcome Orchestrator::answer(const Turn& turn, const TurnContext& context,
         }
         answered = true;
       } else {
-        if (breaker_) breaker_->record_failure();
+        if (breaker_) breaker_->record_failure(retry_after);
         out.remote_error = remote.error().describe();
       }
     }

@@ -46,6 +46,32 @@ TEST_CASE("intent routes by keyword, whatever the accents or the case") {
   }
 }
 
+TEST_CASE("a negated request or a third party's cancel is no cancellation or complaint") {
+  struct Case {
+    const char* text;
+    Intent intent;
+  };
+  const Case cases[] = {
+      {"não quero cancelar, só quero que funcione", Intent::none},
+      {"o técnico cancelou a visita", Intent::suporte},
+      {"não quero mais esperar", Intent::none},
+      {"Não tenho do que reclamar, obrigado", Intent::thanks},
+      // still requests
+      {"quero cancelar meu plano", Intent::cancelamento},
+      {"Não funciona, quero cancelar", Intent::cancelamento},
+      {"a internet não funciona quero cancelar", Intent::cancelamento},
+      {"não sei se quero cancelar", Intent::cancelamento},
+      {"cancela minha assinatura", Intent::cancelamento},
+      {"não quero mais a internet de vocês", Intent::cancelamento},
+      {"não tenho do que reclamar do técnico, mas quero fazer uma reclamação da fatura",
+       Intent::ouvidoria},
+  };
+  for (const auto& c : cases) {
+    INFO(c.text);
+    CHECK(analyze(c.text).intent == c.intent);
+  }
+}
+
 TEST_CASE("topics name what the message is about") {
   auto a = analyze("Minha internet caiu e o roteador está com luz vermelha");
   CHECK(a.department_intent == Intent::suporte);
@@ -67,6 +93,29 @@ TEST_CASE("asking for a person is recognised in its usual forms") {
   auto a = analyze("quero falar com um atendente sobre meu boleto");
   CHECK(a.asks_for_human);
   CHECK(a.department_intent == Intent::financeiro);
+}
+
+TEST_CASE("a carrier, a legal entity, a process or a refused person is no request for one") {
+  for (const char* text :
+       {"quero trocar de operadora", "plano para pessoa jurídica",
+        "não precisa de atendente, só quero a segunda via", "não quero falar com atendente"}) {
+    INFO(text);
+    CHECK_FALSE(analyze(text).asks_for_human);
+  }
+  for (const char* text : {"falar com uma pessoa", "quero falar com o operador",
+                           "não consigo falar com um atendente"}) {
+    INFO(text);
+    CHECK(analyze(text).asks_for_human);
+  }
+  auto process = analyze("Qual o processo para mudar de plano?");
+  CHECK_FALSE(process.legal_threat);
+  CHECK(process.urgency == Urgency::normal);
+  for (const char* text : {"vou abrir um processo", "procon",
+                           "vou entrar com um processo contra "
+                           "voces"}) {
+    INFO(text);
+    CHECK(analyze(text).legal_threat);
+  }
 }
 
 TEST_CASE("sentiment reads positive, neutral and negative with a score in -1..1") {
@@ -98,6 +147,16 @@ TEST_CASE("negations flip the sentiment of the next words") {
   CHECK(analyze("Não gostei do atendimento").sentiment.label == Sentiment::negative);
 }
 
+TEST_CASE("thanks are never flipped and a comma ends a negation") {
+  CHECK(score_sentiment("nao, obrigado").label != Sentiment::negative);
+  CHECK(analyze("Não, obrigado").sentiment.label != Sentiment::negative);
+  CHECK(score_sentiment("nao precisa, valeu").label != Sentiment::negative);
+  CHECK(score_sentiment("nao obrigado").label != Sentiment::negative);
+  CHECK(score_sentiment("nao, gostei muito").label == Sentiment::positive);
+  // A negation still reaches the word right after it.
+  CHECK(score_sentiment("nao gostei").label == Sentiment::negative);
+}
+
 TEST_CASE("urgency: normal, high for urgent words or several signals, urgent for many") {
   CHECK(analyze("qual o valor do plano").urgency == Urgency::normal);
   CHECK(analyze("minha internet caiu!!!").urgency == Urgency::normal);
@@ -117,6 +176,14 @@ TEST_CASE("repeated complaints raise the urgency") {
   CHECK(analyze("a internet caiu", {.prior_negative_streak = 4}).urgency == Urgency::high);
   // A streak only counts when this message reads negative too.
   CHECK(analyze("obrigado", {.prior_negative_streak = 6}).urgency == Urgency::normal);
+}
+
+TEST_CASE("a word inside a repeated complaint does not count again for urgency") {
+  CHECK(analyze("Estou sem conexão até agora").urgency == Urgency::normal);
+  CHECK(analyze("Estou sem conexão até agora").repeated_complaint);
+  // "agora" alone, or besides the phrase, still counts.
+  CHECK(analyze("sem conexao de novo, preciso agora").urgency == Urgency::high);
+  CHECK(analyze("ate agora nada, preciso dela agora").urgency == Urgency::high);
 }
 
 TEST_CASE("insults and legal threats are flagged") {
@@ -147,6 +214,21 @@ TEST_CASE("a payment promise names its day") {
   CHECK_FALSE(find_payment_day("vou pagar dia 45").has_value());
   CHECK_FALSE(find_payment_day("a internet caiu dia 15").has_value());
   CHECK(analyze("Vou pagar DIA 10, pode ser?").payment_day == 10);
+}
+
+TEST_CASE("a payment made or refused is no payment promise") {
+  CHECK(find_payment_day("vou pagar dia 10") == 10);
+  CHECK(find_payment_day("consigo pagar no dia 15") == 15);
+  CHECK(find_payment_day("pago dia 20") == 20);
+  CHECK(find_payment_day("nao consigo agora, mas pago dia 25") == 25);
+  CHECK(find_payment_day("paguei dia 5, vou pagar o resto no dia 20") == 20);
+  for (const char* text :
+       {"fiz o pagamento dia 10 e continua bloqueado", "não vou conseguir pagar dia 10",
+        "nao consigo pagar dia 10", "o boleto foi pago dia 10", "fiz o deposito dia 10",
+        "paguei dia 10", "vou pagar, a internet caiu dia 10"}) {
+    INFO(text);
+    CHECK_FALSE(analyze(text).payment_day.has_value());
+  }
 }
 
 TEST_CASE("analysis never fails on odd input") {

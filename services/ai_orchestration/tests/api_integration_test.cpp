@@ -120,6 +120,31 @@ TEST_CASE("prompts are listed and a new version replaces the active one") {
   CHECK(has(long_instructions.body, "'instructions' is longer than 32 KiB"));
 }
 
+TEST_CASE("a new prompt version without instructions or temperature keeps the old ones") {
+  Api api;
+  REQUIRE(
+      api.call("PUT", "/api/ai/prompts/comercial", lia::auth::Role::admin,
+               R"({"content":"v1","instructions":"Ofereça o plano de 500 Mega.","temperature":20})")
+          .status == 200);
+  REQUIRE(
+      api.call("PUT", "/api/ai/prompts/comercial", lia::auth::Role::admin, R"({"content":"v2"})")
+          .status == 200);
+  auto kept = api.prompts->prompt(Assistant::comercial);
+  REQUIRE(kept);
+  CHECK(kept->content == "v2");
+  CHECK(kept->instructions == "Ofereça o plano de 500 Mega.");
+  CHECK(kept->temperature == 20);
+  // null is left out too; "" clears them.
+  REQUIRE(api.call("PUT", "/api/ai/prompts/comercial", lia::auth::Role::admin,
+                   R"({"content":"v3","instructions":null})")
+              .status == 200);
+  CHECK(api.prompts->prompt(Assistant::comercial)->instructions == "Ofereça o plano de 500 Mega.");
+  REQUIRE(api.call("PUT", "/api/ai/prompts/comercial", lia::auth::Role::admin,
+                   R"({"content":"v4","instructions":""})")
+              .status == 200);
+  CHECK(api.prompts->prompt(Assistant::comercial)->instructions.empty());
+}
+
 TEST_CASE("outages are registered, found by the tool and closed") {
   Api api;
   auto created = api.call(

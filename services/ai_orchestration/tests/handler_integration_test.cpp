@@ -218,6 +218,21 @@ TEST_CASE("hybrid conversations get suggestions, never handoffs") {
   CHECK(of_type(all, types::ai_assistant_changed).empty());
 }
 
+TEST_CASE("a hybrid suggestion registers nothing and claims no protocol") {
+  Fixture fx;
+  Chat chat;
+  fx.ok(chat.created());
+  fx.ok(chat.transferred("hybrid"));
+  fx.ok(chat.inbound("quero registrar uma reclamação na ouvidoria", "hybrid"));
+  const auto all = outbox(fx.db);
+  const auto replies = of_type(all, types::ai_reply_generated);
+  REQUIRE(replies.size() == 1);
+  CHECK(replies[0].str("delivery") == "suggest");
+  CHECK(replies[0].str("text").find("protocolo") == std::string::npos);
+  CHECK(replies[0].str("text").find("Posso registrar") != std::string::npos);
+  CHECK(of_type(all, types::ai_tool_invoked).empty());
+}
+
 TEST_CASE("outbound messages build the context and the greeting comes once") {
   Fixture fx;
   Chat chat;

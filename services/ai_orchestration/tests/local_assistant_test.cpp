@@ -144,6 +144,23 @@ TEST_CASE("a specialist keeps the conversation for weak signals and passes clear
   CHECK(cobranca.plan.assistant == Assistant::cobranca);
 }
 
+TEST_CASE("a negated cancel or complaint keeps the assistant and registers nothing") {
+  for (const char* text : {"não quero cancelar, só quero que funcione",
+                           "o técnico cancelou a visita", "não quero mais esperar"}) {
+    INFO(text);
+    auto r = run(turn(text, Assistant::suporte));
+    CHECK(r.plan.assistant == Assistant::suporte);
+    CHECK_FALSE(r.plan.handoff);
+  }
+  auto thanks = run(turn("Não tenho do que reclamar, obrigado", Assistant::suporte));
+  CHECK(thanks.plan.assistant == Assistant::suporte);
+  CHECK(tool(thanks.answer, Tool::register_complaint) == nullptr);
+  CHECK(contains(thanks.answer.text, "Por nada"));
+
+  auto cancel = run(turn("quero cancelar meu plano", Assistant::suporte));
+  CHECK(cancel.plan.assistant == Assistant::cancelamento);
+}
+
 TEST_CASE("asking for a person hands off to the assistant's department") {
   auto r = run(turn("quero falar com um atendente"));
   REQUIRE(r.plan.handoff);
@@ -202,6 +219,31 @@ TEST_CASE("a plain complaint or mild trouble is not a handoff") {
   CHECK_FALSE(run(turn("nao gostei da fatura")).plan.handoff);
 }
 
+TEST_CASE("a carrier, a legal entity, a process or a refused person is no handoff") {
+  for (const char* text : {"quero trocar de operadora", "plano para pessoa jurídica",
+                           "Qual o processo para mudar de plano?",
+                           "não precisa de atendente, só quero a segunda via"}) {
+    INFO(text);
+    auto r = run(turn(text));
+    CHECK_FALSE(r.plan.handoff);
+    CHECK(tool(r.answer, Tool::transfer_to_human) == nullptr);
+  }
+  auto second_copy = run(turn("não precisa de atendente, só quero a segunda via"));
+  CHECK(second_copy.plan.assistant == Assistant::financeiro);
+  for (const char* text : {"quero falar com um atendente", "falar com uma pessoa",
+                           "vou abrir um processo", "procon"}) {
+    INFO(text);
+    CHECK(run(turn(text)).plan.handoff);
+  }
+}
+
+TEST_CASE("a first message saying the trouble lasts until now is no handoff") {
+  auto r = run(turn("Estou sem conexão até agora", Assistant::apresentacao, true));
+  CHECK(r.plan.assistant == Assistant::suporte);
+  CHECK_FALSE(r.plan.handoff);
+  CHECK(tool(r.answer, Tool::transfer_to_human) == nullptr);
+}
+
 TEST_CASE("the handoff summary tells the agent the subject and the mood") {
   auto r = run(turn("quero falar com um atendente sobre o boleto"));
   REQUIRE(r.plan.handoff);
@@ -215,6 +257,34 @@ TEST_CASE("suggestions to an agent never hand off") {
   auto r = run(t);
   CHECK_FALSE(r.plan.handoff);
   CHECK(tool(r.answer, Tool::transfer_to_human) == nullptr);
+}
+
+TEST_CASE("a suggestion to an agent offers to register and claims no protocol") {
+  struct Case {
+    const char* text;
+    Assistant current;
+    Tool tool;
+  };
+  const Case cases[] = {
+      {"quero contratar o plano de 500 mega", Assistant::comercial, Tool::register_lead},
+      {"quero fazer upgrade", Assistant::comercial, Tool::register_lead},
+      {"quero registrar uma reclamação na ouvidoria", Assistant::apresentacao,
+       Tool::register_complaint},
+      {"vou pagar dia 15", Assistant::financeiro, Tool::register_payment_promise},
+      {"vou pagar dia 15", Assistant::cobranca, Tool::register_payment_promise},
+  };
+  for (const auto& c : cases) {
+    INFO(c.text);
+    auto t = turn(c.text, c.current);
+    t.may_handoff = false;
+    auto r = run(t);
+    CHECK(tool(r.answer, c.tool) == nullptr);
+    CHECK_FALSE(contains(r.answer.text, "protocolo"));
+    CHECK_FALSE(contains(r.answer.text, "Registrei"));
+    CHECK(contains(r.answer.text, "Posso registrar"));
+    // Sent to the customer, the same message registers it.
+    CHECK(tool(run(turn(c.text, c.current)).answer, c.tool) != nullptr);
+  }
 }
 
 TEST_CASE("a CEP triggers the coverage tool") {
@@ -274,6 +344,21 @@ TEST_CASE("comercial registers a lead when the customer wants to buy") {
   CHECK(tool(run(turn("quais os planos?")).answer, Tool::register_lead) == nullptr);
 }
 
+TEST_CASE("a question about the contract or the speed registers no lead") {
+  for (const char* text : {"quanto é a multa do meu contrato?", "qual a velocidade do plano?",
+                           "já contratei o plano de 500 mega", "não quero contratar nada"}) {
+    INFO(text);
+    for (Assistant from : {Assistant::apresentacao, Assistant::comercial}) {
+      auto r = run(turn(text, from));
+      CHECK(tool(r.answer, Tool::register_lead) == nullptr);
+      CHECK_FALSE(contains(r.answer.text, "protocolo"));
+    }
+  }
+  auto buy = run(turn("quero contratar o plano de 500 mega"));
+  CHECK(buy.plan.assistant == Assistant::comercial);
+  CHECK(tool(buy.answer, Tool::register_lead) != nullptr);
+}
+
 TEST_CASE("financeiro and cobranca register a payment promise") {
   auto t = turn("vou pagar dia 15", Assistant::financeiro);
   t.customer_name = "João";
@@ -291,6 +376,23 @@ TEST_CASE("financeiro and cobranca register a payment promise") {
 
   auto no = run(turn("vou pagar dia 15", Assistant::suporte));
   CHECK(tool(no.answer, Tool::register_payment_promise) == nullptr);
+}
+
+TEST_CASE("a payment made or refused registers no promise") {
+  for (const char* text :
+       {"fiz o pagamento dia 10 e continua bloqueado", "não vou conseguir pagar dia 10"}) {
+    INFO(text);
+    auto f = run(turn(text, Assistant::financeiro));
+    CHECK(tool(f.answer, Tool::register_payment_promise) == nullptr);
+    CHECK_FALSE(contains(f.answer.text, "promessa"));
+    auto c = run(turn(text, Assistant::cobranca));
+    CHECK(tool(c.answer, Tool::register_payment_promise) == nullptr);
+  }
+  for (const char* text : {"vou pagar dia 10", "consigo pagar no dia 15", "pago dia 20"}) {
+    INFO(text);
+    CHECK(tool(run(turn(text, Assistant::cobranca)).answer, Tool::register_payment_promise) !=
+          nullptr);
+  }
 }
 
 TEST_CASE("ouvidoria registers a complaint with a protocol") {

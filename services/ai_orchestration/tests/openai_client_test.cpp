@@ -6,6 +6,8 @@
 #include <condition_variable>
 #include <functional>
 #include <mutex>
+#include <thread>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
@@ -20,7 +22,8 @@ namespace http = lia::http;
 
 namespace {
 
-std::string content_answer(const std::string& text, const std::string& model = "fake-model-1") {
+std::string content_answer(const std::string& text, const std::string& model = "fake-model-1",
+                           const std::string& finish_reason = "stop") {
   lia::json::Writer w;
   w.begin_object()
       .field("id", "chatcmpl-1")
@@ -32,7 +35,7 @@ std::string content_answer(const std::string& text, const std::string& model = "
       .field("role", "assistant")
       .field("content", text)
       .end_object()
-      .field("finish_reason", "stop")
+      .field("finish_reason", finish_reason)
       .end_object()
       .end_array()
       .end_object();
@@ -280,6 +283,28 @@ TEST_CASE("HTTP errors, garbage and empty answers are errors") {
   }
 }
 
+TEST_CASE("an answer cut off or filtered is an error and the local assistant answers") {
+  for (const char* reason : {"length", "content_filter", "something_new"}) {
+    INFO(reason);
+    FakeLlm fake([reason](int, const std::string&) {
+      return http::Response::json(200,
+                                  content_answer("Desligue o roteador e", "fake-model-1", reason));
+    });
+    OpenAiClient client(settings_for(fake));
+    BuiltinTools tools(nullptr, {"m"});
+    auto r = client.complete(request("minha internet caiu"), tools);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().message() == std::string("unusable model answer: finish_reason ") + reason);
+
+    Orchestrator o(std::make_shared<OpenAiClient>(settings_for(fake)), nullptr, nullptr);
+    auto out = o.answer(turn("minha internet caiu"), {}, tools);
+    CHECK(out.fallback);
+    CHECK(out.model == kLocalModel);
+    CHECK(out.text.find("Desligue o roteador e") == std::string::npos);
+    CHECK(out.text.find("roteador da tomada") != std::string::npos);
+  }
+}
+
 TEST_CASE("a slow server times out within the configured deadline") {
   FakeLlm* self = nullptr;
   FakeLlm fake([&self](int, const std::string&) {
@@ -363,6 +388,28 @@ TEST_CASE("the orchestrator uses the remote answer and its tools when it works")
   CHECK(out.handoff->reason == "cliente quer um técnico");
 }
 
+TEST_CASE("for a suggestion the remote model registers nothing and is told so") {
+  FakeLlm fake([](int call, const std::string&) {
+    if (call == 1) {
+      return http::Response::json(
+          200, tool_call_answer("register_lead", R"({"interest":"contratacao"})"));
+    }
+    return http::Response::json(200, content_answer("Posso registrar seu interesse?"));
+  });
+  Orchestrator o(std::make_shared<OpenAiClient>(settings_for(fake)), nullptr, nullptr);
+  BuiltinTools tools(nullptr, {"m"});
+  auto t = turn("quero contratar fibra", Assistant::comercial);
+  t.may_handoff = false;
+  auto out = o.answer(t, {}, tools);
+  CHECK_FALSE(out.fallback);
+  REQUIRE(out.tools.size() == 1);
+  CHECK(out.tools[0].tool == Tool::register_lead);
+  CHECK_FALSE(out.tools[0].ok);
+  REQUIRE(fake.calls() == 2);
+  CHECK(fake.body(1).find("only a suggestion to a human agent") != std::string::npos);
+  CHECK(fake.body(1).find("LEAD-") == std::string::npos);
+}
+
 TEST_CASE("a planned handoff never waits for the remote model") {
   FakeLlm fake(
       [](int, const std::string&) { return http::Response::json(200, content_answer("x")); });
@@ -419,6 +466,119 @@ TEST_CASE("circuit breaker closes on success and can be turned off") {
   CHECK(off.allow());
 }
 
+TEST_CASE("after the cooldown one call at a time tries the remote, the others fall back") {
+  FakeLlm* self = nullptr;
+  FakeLlm fake([&self](int call, const std::string&) {
+    if (call == 1) return http::json_error(503, "x", "y");
+    if (call == 2) self->hold();  // the probe: answers when the others are done
+    return http::Response::json(200, content_answer("Voltei!"));
+  });
+  self = &fake;
+  lia::core::ManualClock clock;
+  auto breaker = std::make_shared<CircuitBreaker>(1, 30s, clock);
+  Orchestrator o(std::make_shared<OpenAiClient>(settings_for(fake, 5s)), breaker, nullptr);
+  {
+    BuiltinTools tools(nullptr, {"m"});
+    CHECK(o.answer(turn("oi"), {}, tools).fallback);  // opens it
+  }
+  clock.advance(31s);
+
+  constexpr int kCallers = 4;
+  std::atomic<int> skipped{0};
+  std::atomic<int> remote{0};
+  std::vector<std::thread> callers;
+  callers.reserve(kCallers);
+  for (int i = 0; i < kCallers; ++i) {
+    callers.emplace_back([&] {
+      BuiltinTools tools(nullptr, {"m"});
+      auto out = o.answer(turn("oi"), {}, tools);
+      ++(out.fallback ? skipped : remote);
+    });
+  }
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (skipped.load() < kCallers - 1 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+  }
+  CHECK(skipped.load() == kCallers - 1);  // while the probe was out
+  fake.release();
+  for (auto& t : callers) t.join();
+  CHECK(remote.load() == 1);
+  CHECK(fake.calls() == 2);
+  // The probe succeeded: closed, every call goes through again.
+  BuiltinTools tools(nullptr, {"m"});
+  CHECK_FALSE(o.answer(turn("oi"), {}, tools).fallback);
+  CHECK_FALSE(o.answer(turn("oi"), {}, tools).fallback);
+  CHECK(fake.calls() == 4);
+}
+
+TEST_CASE("a half-open breaker lets one probe out and closes or opens on its outcome") {
+  lia::core::ManualClock clock;
+  CircuitBreaker b(2, 10s, clock);
+  b.record_failure();
+  b.record_failure();
+  CHECK_FALSE(b.allow());
+  clock.advance(11s);
+  CHECK(b.allow());  // the probe
+  CHECK_FALSE(b.allow());
+  CHECK_FALSE(b.allow());
+  b.record_failure();  // the probe failed: open for another cooldown
+  CHECK_FALSE(b.allow());
+  clock.advance(11s);
+  CHECK(b.allow());
+  b.record_success();
+  CHECK(b.allow());
+  CHECK(b.allow());
+  // A probe that never reports is given up after another cooldown.
+  b.record_failure();
+  b.record_failure();
+  clock.advance(11s);
+  CHECK(b.allow());
+  CHECK_FALSE(b.allow());
+  clock.advance(11s);
+  CHECK(b.allow());
+}
+
+TEST_CASE("429 or 503 with Retry-After keeps the remote alone at least that long") {
+  FakeLlm fake([](int call, const std::string&) {
+    if (call == 1) {
+      auto r = http::json_error(429, "rate_limited", "slow down");
+      r.headers.add("Retry-After", "120");
+      return r;
+    }
+    return http::Response::json(200, content_answer("ok"));
+  });
+  lia::core::ManualClock clock;
+  auto breaker = std::make_shared<CircuitBreaker>(5, 30s, clock);
+  Orchestrator o(std::make_shared<OpenAiClient>(settings_for(fake)), breaker, nullptr);
+  BuiltinTools tools(nullptr, {"m"});
+  auto first = o.answer(turn("oi"), {}, tools);
+  CHECK(first.fallback);
+  CHECK(first.remote_error.find("Retry-After 120 s") != std::string::npos);
+  clock.advance(31s);  // past the cooldown, not past Retry-After: one failure was enough
+  CHECK(o.answer(turn("oi"), {}, tools).fallback);
+  CHECK(fake.calls() == 1);
+  clock.advance(90s);
+  CHECK_FALSE(o.answer(turn("oi"), {}, tools).fallback);
+  CHECK(fake.calls() == 2);
+
+  // Opened by a Retry-After below the threshold, a failed probe opens it again for a cooldown.
+  CircuitBreaker below(5, 30s, clock);
+  below.record_failure(10s);
+  clock.advance(11s);
+  CHECK(below.allow());
+  below.record_failure();
+  CHECK_FALSE(below.allow());
+  clock.advance(31s);
+  CHECK(below.allow());
+
+  // A Retry-After of a day is capped.
+  CircuitBreaker capped(5, 30s, clock);
+  capped.record_failure(std::chrono::hours{24});
+  CHECK_FALSE(capped.allow());
+  clock.advance(CircuitBreaker::kMaxRetryAfter + 1s);
+  CHECK(capped.allow());
+}
+
 TEST_CASE("parse_chat_response reads content and tool calls and rejects the rest") {
   auto text = parse_chat_response(content_answer("oi"));
   REQUIRE(text.ok());
@@ -438,11 +598,18 @@ TEST_CASE("parse_chat_response reads content and tool calls and rejects the rest
   CHECK(obj->tool_calls[0].arguments == R"({"cep":"01310100"})");
   CHECK(obj->tool_calls[0].id == "call_1");
 
+  // A server that leaves finish_reason out, or null, is taken at its word.
+  CHECK(parse_chat_response(R"({"choices":[{"message":{"content":"oi"}}]})").ok());
+  CHECK(parse_chat_response(R"({"choices":[{"message":{"content":"oi"},"finish_reason":null}]})")
+            .ok());
+
   for (const char* bad :
        {"", "null", "[]", "{}", R"({"choices":{}})", R"({"choices":[]})",
         R"({"choices":[{"message":{}}]})", R"({"choices":[{"message":{"content":5}}]})",
         R"({"choices":[{"message":{"content":null}}]})",
-        R"({"choices":[{"message":{"tool_calls":[{"function":{}}]}}]})"}) {
+        R"({"choices":[{"message":{"tool_calls":[{"function":{}}]}}]})",
+        R"({"choices":[{"message":{"content":"oi"},"finish_reason":"length"}]})",
+        R"({"choices":[{"message":{"content":"oi"},"finish_reason":5}]})"}) {
     INFO(bad);
     auto r = parse_chat_response(bad);
     REQUIRE_FALSE(r.ok());
