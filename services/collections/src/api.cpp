@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <charconv>
 #include <map>
 
@@ -37,6 +38,49 @@ Response invalid(const Invalid& i) {
   if (i.target) w.field("target_index", static_cast<std::uint64_t>(*i.target));
   w.end_object().end_object();
   return Response::json(400, w.take());
+}
+
+constexpr std::string_view kIdempotencyKey = "Idempotency-Key";
+constexpr std::size_t kMaxIdempotencyKey = 200;
+
+// nullopt when the request's Idempotency-Key is absent (key stays empty) or good (key set):
+// one field of 1..200 printable ASCII characters. Otherwise the 400 to answer.
+std::optional<Response> read_idempotency_key(const Request& req, std::optional<std::string>& key) {
+  const std::string* found = nullptr;
+  for (const auto& h : req.headers) {
+    if (!http::iequals(h.name, kIdempotencyKey)) continue;
+    if (found != nullptr) {
+      return invalid({std::string(kIdempotencyKey), std::nullopt,
+                      "send one Idempotency-Key header, not several"});
+    }
+    found = &h.value;
+  }
+  if (found == nullptr) return std::nullopt;
+  const bool printable =
+      std::all_of(found->begin(), found->end(), [](char ch) { return ch >= 0x20 && ch <= 0x7e; });
+  if (found->empty() || found->size() > kMaxIdempotencyKey || !printable) {
+    return invalid({std::string(kIdempotencyKey), std::nullopt,
+                    "Idempotency-Key must be 1..200 printable ASCII characters"});
+  }
+  key = *found;
+  return std::nullopt;
+}
+
+// The 201 of POST /api/campaigns: made again from the same request when a retry replays it.
+Response created(const std::string& id, const CampaignInput& c) {
+  json::Writer w;
+  w.begin_object()
+      .field("id", id)
+      .field("name", c.name)
+      .field("status", c.status)
+      .field("total_targets", static_cast<std::uint64_t>(c.targets.size()))
+      .object_field("counts")
+      .field("pending", static_cast<std::uint64_t>(c.targets.size()))
+      .end_object()
+      .end_object();
+  Response res = Response::json(201, w.take());
+  res.headers.add("Location", "/api/campaigns/" + id);
+  return res;
 }
 
 std::optional<std::string> format_ms(std::optional<std::int64_t> ms) {
@@ -142,6 +186,8 @@ Response Api::create(const Request& req) const {
   if (auto denied = runtime::authorize(req, settings_.jwt_secret, auth::Role::supervisor, claims)) {
     return *denied;
   }
+  std::optional<std::string> key;
+  if (auto bad_key = read_idempotency_key(req, key)) return *bad_key;
 
   CampaignDefaults defaults;
   defaults.provider = settings_.provider;
@@ -184,21 +230,49 @@ Response Api::create(const Request& req) const {
   targets.end_array();
   const std::string targets_json = targets.take();
   const bool active = c.status == "active";
+  const std::optional<std::string> body_sha256 =
+      key ? std::optional(auth::to_hex(auth::sha256(req.body))) : std::nullopt;
 
-  auto st = pg::transact(*pool_, [&](pg::Tx& tx) -> core::Status {
+  // With a key, the unique index (created_by, idempotency_key) decides: ON CONFLICT DO NOTHING
+  // waits for a concurrent request with the same key and inserts nothing once it committed;
+  // then its campaign is read.
+  enum class Outcome { created, replayed, key_reused };
+  struct Done {
+    Outcome outcome = Outcome::created;
+    std::string id;
+  };
+  auto done = pg::transact(*pool_, [&](pg::Tx& tx) -> core::Result<Done> {
     auto ins =
         tx.exec("INSERT INTO " + q_ +
                     ".voice_campaigns (id, name, description, status, template, hours_start, "
                     "hours_end, hours_days, max_attempts, attempt_spacing_minutes, provider, "
-                    "instance, total_targets, created_by, created_at, updated_at, started_at) "
+                    "instance, total_targets, created_by, created_at, updated_at, started_at, "
+                    "idempotency_key, request_sha256) "
                     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, "
-                    "$15, $16)",
+                    "$15, $16, $17, $18) ON CONFLICT (created_by, idempotency_key) "
+                    "WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING id",
                 id, c.name, c.description.empty() ? std::nullopt : std::optional(c.description),
                 c.status, c.template_text, c.hours.start, c.hours.end,
                 static_cast<int>(c.hours.days.bits()), c.max_attempts, c.spacing_minutes,
                 c.provider, c.instance, static_cast<std::int64_t>(c.targets.size()), claims.subject,
-                now, active ? std::optional(now) : std::nullopt);
+                now, active ? std::optional(now) : std::nullopt, key, body_sha256);
     if (!ins) return ins.error();
+    if (ins->empty()) {
+      if (!key) return core::Error(core::Errc::internal, "campaign insert skipped without a key");
+      auto first = tx.exec("SELECT id::text, request_sha256 FROM " + q_ +
+                               ".voice_campaigns WHERE created_by = $1 AND idempotency_key = $2",
+                           claims.subject, *key);
+      if (!first) return first.error();
+      // Deleted since the insert met it: the whole transaction again.
+      if (first->empty()) {
+        return core::Error(core::Errc::unavailable, "the idempotency key's campaign went away",
+                           true);
+      }
+      const auto r = (*first)[0];
+      return Done{r.get<std::optional<std::string>>(1) == body_sha256 ? Outcome::replayed
+                                                                      : Outcome::key_reused,
+                  r.get<std::string>(0)};
+    }
     auto tins =
         tx.exec("INSERT INTO " + q_ +
                     ".voice_campaign_targets (id, campaign_id, debtor_name, phone_number, "
@@ -209,26 +283,31 @@ Response Api::create(const Request& req) const {
                     "document text, document_type text, debt bigint, due_date date, vars jsonb)",
                 targets_json, id, now);
     if (!tins) return tins.error();
-    return {};
+    return Done{Outcome::created, id};
   });
-  if (!st) return db_error(st.error());
-  core::log().info("campaign created",
-                   {f::id("campaign_id", id), f::id("status", c.status),
-                    f::num("targets", static_cast<std::int64_t>(c.targets.size())),
-                    f::id("created_by", claims.subject)});
-  json::Writer w;
-  w.begin_object()
-      .field("id", id)
-      .field("name", c.name)
-      .field("status", c.status)
-      .field("total_targets", static_cast<std::uint64_t>(c.targets.size()))
-      .object_field("counts")
-      .field("pending", static_cast<std::uint64_t>(c.targets.size()))
-      .end_object()
-      .end_object();
-  Response res = Response::json(201, w.take());
-  res.headers.add("Location", "/api/campaigns/" + id);
-  return res;
+  if (!done) return db_error(done.error());
+  switch (done->outcome) {
+    case Outcome::created:
+      core::log().info(
+          "campaign created",
+          {f::id("campaign_id", id), f::id("status", c.status),
+           f::num("targets", static_cast<std::int64_t>(c.targets.size())),
+           f::id("created_by", claims.subject), f::flag("idempotency_key", key.has_value())});
+      return created(id, c);
+    case Outcome::replayed: {
+      core::log().info("campaign create replayed (same Idempotency-Key and body)",
+                       {f::id("campaign_id", done->id), f::id("created_by", claims.subject)});
+      Response res = created(done->id, c);
+      res.headers.add("Idempotent-Replayed", "true");
+      return res;
+    }
+    case Outcome::key_reused:
+      core::log().warn("Idempotency-Key reused with a different request",
+                       {f::id("campaign_id", done->id), f::id("created_by", claims.subject)});
+      return json_error(422, "idempotency_key_reused",
+                        "Idempotency-Key reused with a different request");
+  }
+  return json_error(500, "internal", "internal error");
 }
 
 Response Api::list(const Request& req) const {

@@ -297,6 +297,14 @@ TEST_CASE("the API refuses missing tokens, agents and bad ids before the databas
   CHECK(api.pause(req).status == 400);
   req.query = {{"limit", "0"}};
   CHECK(api.list(req).status == 400);
+  // A bad Idempotency-Key (here bytes the HTTP parser would already refuse) is a 400 too.
+  for (const std::string& key : {std::string(), std::string(201, 'k'), std::string("a\x7f"),
+                                 std::string("a\x01b"), std::string("\xc3\xa9")}) {
+    req.headers.set("Idempotency-Key", key);
+    auto res = api.create(req);
+    CHECK(res.status == 400);
+    CHECK(res.body.find(R"("field":"Idempotency-Key")") != std::string::npos);
+  }
 }
 
 TEST_CASE(

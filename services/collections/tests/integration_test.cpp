@@ -53,9 +53,11 @@ struct OutboxEvent {
   std::string str(const char* k) const { return data[k].GetString(); }
 };
 
-std::string token(auth::Role role) {
+const std::string kSupervisor = "0190e0a4-7b2c-7def-8123-00000000ad01";
+
+std::string token(auth::Role role, const std::string& subject = kSupervisor) {
   auth::Claims c;
-  c.subject = "0190e0a4-7b2c-7def-8123-00000000ad01";
+  c.subject = subject;
   c.username = "supervisora";
   c.role = role;
   c.issued_at = std::chrono::duration_cast<std::chrono::seconds>(
@@ -118,16 +120,26 @@ struct Fixture {
 
   http::ClientResponse call(const std::string& method, const std::string& path,
                             std::string body = {},
-                            std::optional<std::string> auth = token(auth::Role::supervisor)) {
+                            std::optional<std::string> auth = token(auth::Role::supervisor),
+                            const http::Headers& extra = {}) {
     http::ClientRequest req;
     req.method = method;
     req.url = "http://127.0.0.1:" + std::to_string(server->port()) + path;
     if (auth) req.headers.add("Authorization", *auth);
     if (!body.empty()) req.headers.add("Content-Type", "application/json");
+    for (const auto& h : extra) req.headers.add(h.name, h.value);
     req.body = std::move(body);
     auto res = client.request(req);
     if (!res) FAIL(res.error().describe());
     return std::move(*res);
+  }
+
+  // POST /api/campaigns with an Idempotency-Key.
+  http::ClientResponse create_with_key(const std::string& key,
+                                       const std::string& body = campaign_body(),
+                                       const std::string& subject = kSupervisor) {
+    return call("POST", "/api/campaigns", body, token(auth::Role::supervisor, subject),
+                {{"Idempotency-Key", key}});
   }
 
   std::string create(const std::string& body = campaign_body()) {
@@ -610,6 +622,114 @@ TEST_CASE("the scheduler thread ticks on its own and stops") {
   background.stop();
 }
 
+TEST_CASE("a create retried with the same Idempotency-Key answers the first campaign again") {
+  Fixture fx;
+  auto first = fx.create_with_key("retry-0001");
+  REQUIRE(first.status == 201);
+  CHECK(first.header("Idempotent-Replayed") == nullptr);
+  const std::string id = parse(first.body)["id"].GetString();
+
+  auto again = fx.create_with_key("retry-0001");
+  INFO(again.body);
+  REQUIRE(again.status == 201);
+  CHECK(again.body == first.body);
+  REQUIRE(again.header("Idempotent-Replayed") != nullptr);
+  CHECK(*again.header("Idempotent-Replayed") == "true");
+  REQUIRE(again.header("Location") != nullptr);
+  CHECK(*again.header("Location") == "/api/campaigns/" + id);
+  CHECK(fx.count("voice_campaigns") == 1);
+  CHECK(fx.count("voice_campaign_targets") == 3);
+
+  // Still the first campaign's answer once it was paused; every debtor gets one message.
+  REQUIRE(fx.call("POST", "/api/campaigns/" + id + "/pause").status == 200);
+  auto later = fx.create_with_key("retry-0001");
+  CHECK(later.status == 201);
+  CHECK(later.body == first.body);
+  REQUIRE(fx.call("POST", "/api/campaigns/" + id + "/resume").status == 200);
+  CHECK(fx.tick().sent == 3);
+  CHECK(fx.count("message_attempts") == 3);
+
+  // The key is the user's: another supervisor's same key is a campaign of its own.
+  auto other =
+      fx.create_with_key("retry-0001", campaign_body(), "0190e0a4-7b2c-7def-8123-00000000ad02");
+  REQUIRE(other.status == 201);
+  CHECK(other.header("Idempotent-Replayed") == nullptr);
+  CHECK(std::string(parse(other.body)["id"].GetString()) != id);
+  // Without a key, as before: every request creates.
+  fx.create();
+  fx.create();
+  CHECK(fx.count("voice_campaigns") == 4);
+}
+
+TEST_CASE("an Idempotency-Key reused with a different body answers 422 and creates nothing") {
+  Fixture fx;
+  REQUIRE(fx.create_with_key("key-reused").status == 201);
+  auto changed = fx.create_with_key("key-reused", campaign_body(kTargets, 3, 60));
+  INFO(changed.body);
+  REQUIRE(changed.status == 422);
+  CHECK(changed.header("Idempotent-Replayed") == nullptr);
+  auto err = parse(changed.body);
+  CHECK(std::string(err["error"]["code"].GetString()) == "idempotency_key_reused");
+  CHECK(std::string(err["error"]["message"].GetString()) ==
+        "Idempotency-Key reused with a different request");
+  CHECK(fx.count("voice_campaigns") == 1);
+  CHECK(fx.count("voice_campaign_targets") == 3);
+}
+
+TEST_CASE("a bad Idempotency-Key answers 400 naming the header") {
+  Fixture fx;
+  const std::vector<std::string> bad = {"", std::string(201, 'k'), "chave-\xc3\xa9", "a\tb"};
+  for (const auto& key : bad) {
+    auto res = fx.create_with_key(key);
+    INFO("key of " << key.size() << " bytes: " << res.body);
+    REQUIRE(res.status == 400);
+    auto err = parse(res.body);
+    CHECK(std::string(err["error"]["code"].GetString()) == "invalid_argument");
+    CHECK(std::string(err["error"]["field"].GetString()) == "Idempotency-Key");
+  }
+  auto twice = fx.call("POST", "/api/campaigns", campaign_body(), token(auth::Role::supervisor),
+                       {{"Idempotency-Key", "one"}, {"Idempotency-Key", "two"}});
+  CHECK(twice.status == 400);
+  CHECK(fx.count("voice_campaigns") == 0);
+  // 200 printable characters, spaces and symbols included, are a key.
+  CHECK(fx.create_with_key(std::string(199, '~') + "!").status == 201);
+  CHECK(fx.create_with_key("pedido 42 / lote #7").status == 201);
+  CHECK(fx.count("voice_campaigns") == 2);
+}
+
+TEST_CASE("two creates racing with the same Idempotency-Key make one campaign") {
+  Fixture fx;
+  const std::string body = campaign_body(many_targets(500), 1, 60);
+  for (int round = 0; round < 5; ++round) {
+    const std::string key = "race-" + std::to_string(round);
+    http::ClientResponse a, b;
+    auto send = [&](http::ClientResponse& out) {
+      http::Client client;
+      http::ClientRequest req;
+      req.method = "POST";
+      req.url = "http://127.0.0.1:" + std::to_string(fx.server->port()) + "/api/campaigns";
+      req.headers.add("Authorization", token(auth::Role::supervisor));
+      req.headers.add("Content-Type", "application/json");
+      req.headers.add("Idempotency-Key", key);
+      req.body = body;
+      if (auto res = client.request(req)) out = std::move(*res);
+    };
+    std::thread ta([&] { send(a); });
+    std::thread tb([&] { send(b); });
+    ta.join();
+    tb.join();
+    INFO("round " << round << ": " << a.status << " " << a.body << " / " << b.status << " "
+                  << b.body);
+    REQUIRE(a.status == 201);
+    REQUIRE(b.status == 201);
+    CHECK(a.body == b.body);
+    CHECK((a.header("Idempotent-Replayed") == nullptr) !=
+          (b.header("Idempotent-Replayed") == nullptr));
+  }
+  CHECK(fx.count("voice_campaigns") == 5);
+  CHECK(fx.count("voice_campaign_targets") == 2500);  // 5 rounds of 500
+}
+
 TEST_CASE("the collections migrations can be reverted and applied again") {
   Fixture fx;
   pg::Migrator m(fx.pool, fx.schema, "collections", migrations());
@@ -618,4 +738,7 @@ TEST_CASE("the collections migrations can be reverted and applied again") {
   auto up = m.up();
   REQUIRE(up.ok());
   CHECK(fx.count("collection_settings") == 1);
+  CHECK(fx.create_with_key("after-migrations").status == 201);
+  CHECK(fx.create_with_key("after-migrations").status == 201);
+  CHECK(fx.count("voice_campaigns") == 1);
 }

@@ -10,6 +10,11 @@
 //
 // A bad request is 400 {"error":{"code":"invalid_argument","message","field",
 // "target_index"?}} naming the field ("targets[2].phone", "template", "allowed_hours").
+//
+// POST /api/campaigns takes an optional Idempotency-Key (1..200 printable ASCII; else 400
+// with field "Idempotency-Key"), unique per user (the JWT's subject): the same key and body
+// again answer the first 201 with `Idempotent-Replayed: true` and create nothing; the same
+// key with another body is 422 "idempotency_key_reused".
 
 #include <memory>
 #include <string>
