@@ -326,7 +326,7 @@ TEST_CASE("a command past its not_after is not sent and fails as expired") {
   REQUIRE(evs.size() == 1);
   CHECK(evs[0].type == kFailedType);
   CHECK(str(data_of(evs[0])["reason"]).rfind("expired:", 0) == 0);
-  CHECK(str(data_of(evs[0])["code"]) == "expired");  // how collections tells it from a refusal
+  CHECK(str(data_of(evs[0])["code"]) == "expired");      // how collections tells it from a refusal
   CHECK(fx.outbox(fx.commands_topic + ".dlq").empty());  // a business outcome, not a fault
   // A future not_after is sent normally.
   const auto later = new_id();
