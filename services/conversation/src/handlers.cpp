@@ -90,6 +90,7 @@ struct Handlers::Impl {
   std::string assistant_update;
   std::string survey_sent_update;
   std::string score_update;
+  std::string own_pending_send;
   std::string message_by_command;
   std::string message_by_provider_id;
   std::string take_pending_and_echo;
@@ -152,8 +153,16 @@ struct Handlers::Impl {
                    "THEN true ELSE survey_answered END, survey_score = CASE WHEN survey_id IS NULL "
                    "OR survey_id = $2::uuid THEN $3 ELSE survey_score END, updated_at = now() "
                    "WHERE id = $1::uuid RETURNING id";
-    message_by_command = "SELECT id::text, whatsapp_status, status_reason FROM " + msgs +
-                         " WHERE command_id = $1::uuid FOR UPDATE";
+    // The provider's from_me echo of a send of ours (Evolution's send.message) before
+    // notification's `sent` gave the message its id: the same text, still waiting for it.
+    own_pending_send = "SELECT id::text FROM " + msgs +
+                       " WHERE conversation_id = $1::uuid AND direction = 'outbound' AND "
+                       "command_id IS NOT NULL AND whatsapp_message_id IS NULL AND "
+                       "whatsapp_status = 'PENDING' AND btrim(content) = btrim($2) LIMIT 1";
+    message_by_command =
+        "SELECT id::text, whatsapp_status, status_reason, "
+        "whatsapp_message_id IS NULL FROM " +
+        msgs + " WHERE command_id = $1::uuid FOR UPDATE";
     message_by_provider_id = "SELECT id::text, whatsapp_status, status_reason FROM " + msgs +
                              " WHERE instance = $1 AND whatsapp_message_id = $2 AND direction = "
                              "'outbound' FOR UPDATE";
@@ -339,13 +348,23 @@ struct Handlers::Impl {
       if (!*fresh) return Outcome::duplicate;
       // Is the provider message known, and the chat's conversation (locked): one round trip.
       // The conversation is locked before its contact is updated (no other path locks both),
-      // and also for a duplicate, until this transaction ends.
+      // and also for a duplicate, until this transaction ends. A from_me message may be the
+      // echo of a send of ours whose `sent` is being applied: the provider id's lock, which
+      // that path takes too, orders the two.
+      if (in.from_me) lock_provider_id(tx, in.instance, in.provider_message_id);
       const auto by_message = pg::make_params(in.instance, in.provider_message_id);
       const auto by_chat = pg::make_params(in.instance, in.chat_id);
       auto first = tx.exec_pipeline(
           {{message_exists, &by_message}, {sql.conversation_by_chat_for_update, &by_chat}});
       if (!first) return first.error();
       if (!(*first)[0].empty()) return Outcome::duplicate;
+      if (in.from_me && in.text && !(*first)[1].empty()) {
+        // The echo of our own reply, before its `sent`: not an agent's message. The `sent`
+        // gives the reply this provider id; ticks meanwhile wait in pending_statuses.
+        auto own = tx.exec(own_pending_send, (*first)[1][0].get<std::string>(0), *in.text);
+        if (!own) return own.error();
+        if (!own->empty()) return Outcome::duplicate;
+      }
 
       auto contact = upsert_contact(tx, phone, in);
       if (!contact) return contact.error();
@@ -775,9 +794,14 @@ struct Handlers::Impl {
         return Outcome::ignored;
       }
       const auto id = (*row)[0].get<std::string>(0);
-      auto tick = domain::advance(tick_of((*row)[0].get<std::optional<std::string>>(1),
-                                          (*row)[0].get<std::optional<std::string>>(2)),
-                                  incoming);
+      auto current = tick_of((*row)[0].get<std::optional<std::string>>(1),
+                             (*row)[0].get<std::optional<std::string>>(2));
+      // An ERROR on a message with no provider id yet can only be notification's own failure
+      // report; a `sent` after it (its dead letter replayed) is the provider taking it.
+      if (sent && current.status == domain::MessageStatus::error && (*row)[0].get<bool>(3)) {
+        current = {};
+      }
+      auto tick = domain::advance(current, incoming);
       if (!sent) {
         tx.exec_later(set_tick, id, std::string(domain::to_string(tick.status)), reason_of(tick));
         return Outcome::applied;

@@ -211,25 +211,58 @@ TEST_CASE("ticks: sent gives the provider id and SERVER_ACK, and ticks only move
   CHECK(w.sent(types::conversation_message_stored).size() == 2);
 }
 
-TEST_CASE("the echo of a reply, stored before its provider id was known, goes when the send is") {
+TEST_CASE("the provider's echo of our own reply is not an agent's message") {
   World w;
   const auto p = phone();
   const auto r = with_ai_reply(w, p);
-  // The provider's from_me webhook of our own reply arrives before notification's `sent`.
-  std::string echo = received(p, "WA-ECHO", "Olá!");
-  echo.replace(echo.find("\"from_me\":false"), 15, "\"from_me\":true");
-  w.apply(topics::whatsapp_inbound, event(types::whatsapp_message_received, echo));
+  const auto stored_before = w.sent(types::conversation_message_stored).size();
+  const auto from_me = [&](const std::string& provider_id, const std::string& text) {
+    std::string echo = received(p, provider_id, text);
+    echo.replace(echo.find("\"from_me\":false"), 15, "\"from_me\":true");
+    w.apply(topics::whatsapp_inbound, event(types::whatsapp_message_received, echo));
+  };
+  // Evolution's send.message of the reply arrives before notification's `sent`.
+  from_me("WA-ECHO", " Olá!");
   const std::string by_provider_id =
       "SELECT count(*) FROM " + w.t("messages") + " WHERE whatsapp_message_id = 'WA-ECHO'";
-  REQUIRE(w.count(by_provider_id) == 1);
-  CHECK(w.text("SELECT id::text FROM " + w.t("messages") +
-               " WHERE whatsapp_message_id = 'WA-ECHO'") != r.reply_id);
+  CHECK(w.count(by_provider_id) == 0);
+  CHECK(w.sent(types::conversation_message_stored).size() == stored_before);
   w.apply(topics::whatsapp_status,
           event(types::whatsapp_message_status, status(p, "WA-ECHO", "DELIVERY_ACK")));
 
   w.apply(topics::notification_events,
           event(types::notification_message_sent, sent_event(r.command_id, p, "WA-ECHO")));
-  // One row for the reply: the echo is gone, the reply has the id and the tick kept meanwhile.
+  // One row for the reply, with the id and the tick kept meanwhile.
+  CHECK(w.count(by_provider_id) == 1);
+  CHECK(column(w, "messages", "whatsapp_message_id", r.reply_id) == "WA-ECHO");
+  CHECK(column(w, "messages", "whatsapp_status", r.reply_id) == "DELIVERY_ACK");
+  // Once sent, its echo again is a duplicate; another text written on the phone is the agent's.
+  from_me("WA-ECHO", "Olá!");
+  CHECK(w.sent(types::conversation_message_stored).size() == stored_before);
+  from_me("WA-AGENT", "Olá!");
+  from_me("WA-AGENT-2", "Já verifiquei, tudo certo");
+  CHECK(w.count("SELECT count(*) FROM " + w.t("messages") +
+                " WHERE from_me AND author = 'agent' AND whatsapp_message_id LIKE 'WA-AGENT%'") ==
+        2);
+  CHECK(w.sent(types::conversation_message_stored).size() == stored_before + 2);
+}
+
+TEST_CASE("an echo stored before its send is known goes when the send is") {
+  World w;
+  const auto p = phone();
+  const auto r = with_ai_reply(w, p);
+  // An echo that does not read like the reply (the provider changed its text) is stored.
+  std::string echo = received(p, "WA-ECHO", "Olá! (editada)");
+  echo.replace(echo.find("\"from_me\":false"), 15, "\"from_me\":true");
+  w.apply(topics::whatsapp_inbound, event(types::whatsapp_message_received, echo));
+  const std::string by_provider_id =
+      "SELECT count(*) FROM " + w.t("messages") + " WHERE whatsapp_message_id = 'WA-ECHO'";
+  REQUIRE(w.count(by_provider_id) == 1);
+  w.apply(topics::whatsapp_status,
+          event(types::whatsapp_message_status, status(p, "WA-ECHO", "DELIVERY_ACK")));
+  w.apply(topics::notification_events,
+          event(types::notification_message_sent, sent_event(r.command_id, p, "WA-ECHO")));
+  // One row for the reply: the echo is gone, its tick carried over.
   CHECK(w.count(by_provider_id) == 1);
   CHECK(column(w, "messages", "whatsapp_message_id", r.reply_id) == "WA-ECHO");
   CHECK(column(w, "messages", "whatsapp_status", r.reply_id) == "DELIVERY_ACK");
@@ -280,6 +313,17 @@ TEST_CASE("a failed or dead-lettered send is ERROR with its reason, and the firs
       "\",\"attempts\":5,\"reason\":\"HTTP 503\",\"dlq_topic\":\"notification.commands.v1.dlq\"}";
   w.apply(topics::notification_events, event(types::notification_message_dead_lettered, dead));
   CHECK(column(w, "messages", "status_reason", r.reply_id) == "recipient is not a WhatsApp user");
+
+  // Its dead letter replayed and sent after all: the provider took it, the error is gone.
+  w.apply(topics::notification_events,
+          event(types::notification_message_sent, sent_event(r.command_id, p, "WA-REPLAYED")));
+  CHECK(column(w, "messages", "whatsapp_status", r.reply_id) == "SERVER_ACK");
+  CHECK(column(w, "messages", "status_reason", r.reply_id) == "<null>");
+  CHECK(column(w, "messages", "whatsapp_message_id", r.reply_id) == "WA-REPLAYED");
+  // A provider's failure tick after that is an ERROR again.
+  w.apply(topics::whatsapp_status,
+          event(types::whatsapp_message_status, status(p, "WA-REPLAYED", "ERROR", "blocked")));
+  CHECK(column(w, "messages", "whatsapp_status", r.reply_id) == "ERROR");
 
   // Outcomes of other services' commands (surveys, campaigns) are ignored.
   w.apply(topics::notification_events, event(types::notification_message_sent,
