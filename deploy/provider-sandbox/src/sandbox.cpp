@@ -32,6 +32,8 @@ struct FaultRule {
   std::optional<std::string> code;
   std::string to;
   std::string provider;
+  // A slow rule: the send is accepted as usual, its answer comes this much later.
+  std::optional<std::chrono::milliseconds> delay;
 };
 
 // One message's delivery ticks, posted in order.
@@ -114,11 +116,13 @@ void write_send(json::Writer& w, const Send& s) {
 }
 
 void write_rule(json::Writer& w, const FaultRule& r) {
-  w.begin_object().field("status", r.status);
-  if (r.remaining < 0) {
-    w.field("always_fail", true);
+  w.begin_object();
+  if (r.delay) {
+    w.field("slow_next", r.remaining).field("delay_ms", r.delay->count());
+  } else if (r.remaining < 0) {
+    w.field("status", r.status).field("always_fail", true);
   } else {
-    w.field("fail_next", r.remaining);
+    w.field("status", r.status).field("fail_next", r.remaining);
   }
   w.field("retry_after", r.retry_after).field("code", r.code);
   if (!r.to.empty()) w.field("to", r.to);
@@ -371,7 +375,8 @@ struct Sandbox::Impl {
       reject();
       return answer(meta_error(400, 100, "(#100) The sandbox accepts type text or template."));
     }
-    if (auto fault = take_fault("meta", to)) return answer(fault_response("meta", *fault));
+    const auto fault = take_fault("meta", to);
+    if (fault && !fault->delay) return answer(fault_response("meta", *fault));
 
     s.provider_message_id = new_meta_message_id();
     s.at = now_rfc3339();
@@ -396,6 +401,7 @@ struct Sandbox::Impl {
     if (kind == "template") w.field("message_status", "accepted");
     w.end_object().end_array().end_object();
     accept(s, {"sent", "delivered", "read"});
+    if (fault) std::this_thread::sleep_for(*fault->delay);
     return answer(http::Response::json(200, w.take()));
   }
 
@@ -443,8 +449,8 @@ struct Sandbox::Impl {
       reject();
       return answer(evolution_error(400, "text is required"));
     }
-    if (auto fault = take_fault("evolution", to))
-      return answer(fault_response("evolution", *fault));
+    const auto fault = take_fault("evolution", to);
+    if (fault && !fault->delay) return answer(fault_response("evolution", *fault));
 
     Send s{.provider = "evolution", .instance = instance, .to = to, .type = "text", .text = text};
     s.provider_message_id = new_evolution_message_id();
@@ -468,6 +474,7 @@ struct Sandbox::Impl {
         .field("source", "unknown")
         .end_object();
     accept(s, {"DELIVERY_ACK", "READ"});
+    if (fault) std::this_thread::sleep_for(*fault->delay);
     return answer(http::Response::json(201, w.take()));
   }
 
@@ -580,6 +587,18 @@ struct Sandbox::Impl {
       return core::ok();
     }
     FaultRule rule;
+    auto slow = root->opt_i64("slow_next");
+    if (!slow) return bad(slow.error().message());
+    auto delay = root->opt_i64("delay_ms");
+    if (!delay) return bad(delay.error().message());
+    if (*slow || *delay) {
+      if (!*slow || **slow < 1 || **slow > 1'000'000 || !*delay || **delay < 1 ||
+          **delay > 60'000) {
+        return bad("expected \"slow_next\" (1..1000000) with \"delay_ms\" (1..60000)");
+      }
+      rule.remaining = static_cast<int>(**slow);
+      rule.delay = std::chrono::milliseconds{**delay};
+    }
     auto status = root->opt_i64("status");
     if (!status) return bad(status.error().message());
     rule.status = static_cast<int>(status->value_or(500));
@@ -589,7 +608,11 @@ struct Sandbox::Impl {
     if (!next) return bad(next.error().message());
     auto always = root->opt_boolean("always_fail");
     if (!always) return bad(always.error().message());
-    if (always->value_or(false)) {
+    if (rule.delay) {
+      if (*next || always->value_or(false)) {
+        return bad("\"slow_next\" goes without \"fail_next\" or \"always_fail\"");
+      }
+    } else if (always->value_or(false)) {
       rule.remaining = -1;
     } else if (next->value_or(0) >= 1 && next->value_or(0) <= 1'000'000) {
       rule.remaining = static_cast<int>(**next);

@@ -1,5 +1,7 @@
 // The sandbox's provider and control routes, called through its router (no sockets), and
 // the webhook payloads it posts.
+#include <chrono>
+
 #include <catch2/catch.hpp>
 
 #include <lia/auth/auth.hpp>
@@ -203,12 +205,28 @@ TEST_CASE("always_fail holds until cleared, and faults can target one number or 
   CHECK(parse(hit.body)["error"]["code"].GetInt() == 131026);
 }
 
+TEST_CASE("slow_next takes the send and answers it late") {
+  Harness h;
+  REQUIRE(h.call("POST", "/sandbox/faults", R"({"slow_next":1,"delay_ms":300})").status == 200);
+  auto rules = parse(h.call("GET", "/sandbox/faults").body);
+  REQUIRE(rules["faults"].Size() == 1);
+  CHECK(rules["faults"][0]["delay_ms"].GetInt() == 300);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto late = h.call("POST", "/v21.0/1065/messages", kMetaText);
+  CHECK(late.status == 200);  // taken, as the customer would get it
+  CHECK(std::chrono::steady_clock::now() - t0 >= std::chrono::milliseconds{300});
+  CHECK(h.sandbox.sends().size() == 1);
+  CHECK(parse(h.call("GET", "/sandbox/faults").body)["faults"].Size() == 0);  // used up
+}
+
 TEST_CASE("invalid fault specifications are refused with a reason") {
   Harness h;
   for (const char* body :
        {R"({"fail_next":0})", R"({"status":200,"fail_next":1})", R"({})", R"([1])",
         R"({"always_fail":"yes"})", R"({"fail_next":1,"provider":"telegram"})",
-        R"({"fail_next":1,"retry_after":-1})", "not json"}) {
+        R"({"fail_next":1,"retry_after":-1})", R"({"slow_next":1})", R"({"delay_ms":10})",
+        R"({"slow_next":1,"delay_ms":0})", R"({"slow_next":1,"delay_ms":10,"fail_next":1})",
+        "not json"}) {
     INFO(body);
     auto res = h.call("POST", "/sandbox/faults", body);
     CHECK(res.status == 400);

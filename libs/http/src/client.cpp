@@ -184,7 +184,7 @@ struct Client::Impl {
     tls_ctx.set_verify_mode(opts.verify_peer ? ssl::verify_peer : ssl::verify_none);
   }
 
-  core::Result<ClientResponse> request(const ClientRequest& r);
+  core::Result<ClientResponse> request(const ClientRequest& r, bool& sent);
 
   std::unique_ptr<Connection> checkout(const std::string& key);
   void checkin(std::unique_ptr<Connection> c);
@@ -420,7 +420,8 @@ error_code Client::Impl::exchange(Connection& c, bhttp::request<bhttp::string_bo
   }
 }
 
-core::Result<ClientResponse> Client::Impl::request(const ClientRequest& r) {
+core::Result<ClientResponse> Client::Impl::request(const ClientRequest& r, bool& sent) {
+  sent = false;
   auto url = parse_url(r.url);
   if (!url) return url.error();
   if (!valid_token(r.method)) {
@@ -470,6 +471,7 @@ core::Result<ClientResponse> Client::Impl::request(const ClientRequest& r) {
     bool keep_alive = false;
     bool wrote = false;
     const error_code ec = exchange(*conn, req, head, deadline, out, keep_alive, wrote);
+    sent = wrote;
     if (!ec) {
       answered.fetch_add(1, std::memory_order_relaxed);
       if (keep_alive) checkin(std::move(conn));
@@ -504,14 +506,20 @@ Client::Client(ClientOptions options) : impl_(std::make_unique<Impl>(std::move(o
 Client::~Client() = default;
 
 core::Result<ClientResponse> Client::request(const ClientRequest& request) {
-  return impl_->request(request);
+  bool sent = false;
+  return impl_->request(request, sent);
+}
+
+core::Result<ClientResponse> Client::request(const ClientRequest& request, bool& sent) {
+  return impl_->request(request, sent);
 }
 
 core::Result<ClientResponse> Client::get(std::string url, std::chrono::milliseconds timeout) {
   ClientRequest r;
   r.url = std::move(url);
   r.timeout = timeout;
-  return impl_->request(r);
+  bool sent = false;
+  return impl_->request(r, sent);
 }
 
 core::Result<ClientResponse> Client::post(std::string url, std::string body,
@@ -523,7 +531,8 @@ core::Result<ClientResponse> Client::post(std::string url, std::string body,
   r.body = std::move(body);
   r.headers.add("Content-Type", std::move(content_type));
   r.timeout = timeout;
-  return impl_->request(r);
+  bool sent = false;
+  return impl_->request(r, sent);
 }
 
 Client::Stats Client::stats() const {

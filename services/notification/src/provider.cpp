@@ -205,10 +205,17 @@ std::string_view to_string(Verdict v) noexcept {
 }
 
 SendResult interpret(Provider provider, const core::Result<http::ClientResponse>& response,
-                     core::SysTime now) {
+                     core::SysTime now, bool request_sent) {
   SendResult r;
   if (!response.ok()) {
     const auto& e = response.error();
+    if (e.retryable() && request_sent) {
+      r.verdict = Verdict::reject;
+      r.reason = "outcome unknown: no answer after the request was sent (" + e.describe() +
+                 "); it may have been delivered, so it is not sent again (replay its dead "
+                 "letter to send it anyway)";
+      return r;
+    }
     r.verdict = e.retryable() ? Verdict::retry : Verdict::reject;
     r.reason = "transport error: " + e.describe();
     return r;

@@ -226,9 +226,10 @@ core::Status CommandHandler::handle(const kafka::Message& message) {
     if (expired(cmd)) return expire();
 
     const auto started = Steady::now();
-    auto response = client_->request(request);
+    bool request_sent = false;
+    auto response = client_->request(request, request_sent);
     const double seconds = std::chrono::duration<double>(Steady::now() - started).count();
-    auto result = interpret(cmd.provider, response, clock_.now());
+    auto result = interpret(cmd.provider, response, clock_.now(), request_sent);
     count_attempt(cmd.provider, result.verdict, seconds);
 
     if (result.verdict == Verdict::sent) return finish_sent(cmd, attempts, result);

@@ -184,6 +184,13 @@ TEST_CASE("429, 408, 5xx and transport errors are retried, other 4xx are not") {
   CHECK_FALSE(refused.http_status);
   auto timeout = interpret(Provider::meta, core::Error(core::Errc::timeout, "deadline"), kNow);
   CHECK(timeout.verdict == Verdict::retry);
+  // Once the whole request went out, no answer is an unknown outcome: never sent twice.
+  for (const auto& e : {core::Error(core::Errc::timeout, "deadline"),
+                        core::Error(core::Errc::unavailable, "connection reset while reading")}) {
+    auto unknown = interpret(Provider::evolution, e, kNow, /*request_sent=*/true);
+    CHECK(unknown.verdict == Verdict::reject);
+    CHECK(unknown.reason.rfind("outcome unknown", 0) == 0);
+  }
   auto tls =
       interpret(Provider::meta,
                 core::Error(core::Errc::unavailable, "certificate verify failed", false), kNow);

@@ -261,6 +261,36 @@ TEST_CASE("a 400 fails the command at once: not retried, failed event with the p
   CHECK(row->error_code == "131026");
 }
 
+TEST_CASE("no answer after the provider took the message: failed as unknown, never sent twice") {
+  Fixture fx;
+  // The sandbox takes the message (the customer has it) and answers after our timeout.
+  REQUIRE(fx.sandbox.apply_faults(R"({"slow_next":1,"delay_ms":1500})").ok());
+  auto options = fx.options;
+  options.provider.timeout = std::chrono::milliseconds{300};
+  CommandHandler handler(fx.store, std::make_shared<http::Client>(),
+                         std::make_shared<RateLimiter>(0),
+                         std::make_shared<kafka::DeadLetter>(fx.producer), options);
+  const auto id = new_id();
+  require_ok(handler.handle(
+      fx.command(events::types::notification_send_text, Fixture::text_data(id, "meta", kTo, "x"))));
+  CHECK(fx.sandbox.sends().size() == 1);  // not tried again
+  auto evs = fx.events();
+  REQUIRE(evs.size() == 1);
+  CHECK(evs[0].type == kFailedType);
+  CHECK(str(data_of(evs[0])["reason"]).rfind("outcome unknown", 0) == 0);
+  // Dead-lettered: ops decide, after checking, whether to send it again.
+  CHECK(fx.outbox(fx.commands_topic + ".dlq").size() == 1);
+  auto row = fx.row(id);
+  REQUIRE(row);
+  CHECK(row->status == "failed");
+  // The command again (a redelivery) sends nothing more.
+  require_ok(handler.handle(
+      fx.command(events::types::notification_send_text, Fixture::text_data(id, "meta", kTo, "x"))));
+  CHECK(fx.sandbox.sends().size() == 1);
+  // The late answer is logged once the sandbox sends it: still the one request.
+  REQUIRE(testing::wait_until([&] { return fx.sandbox.counts().requests == 1; }, 10s));
+}
+
 TEST_CASE("the same command twice is sent once and reported once") {
   Fixture fx;
   const auto id = new_id();

@@ -20,6 +20,8 @@
 //   GET    /sandbox/faults   the fault rules in force
 //   POST   /sandbox/faults   {"fail_next":N,"status":500}  the next N sends fail
 //                            {"always_fail":true,"status":500}  every send fails
+//                            {"slow_next":N,"delay_ms":M}  the next N sends are
+//                            accepted (recorded, ticked) but answered M ms late
 //                            {"clear":true}  no more faults
 //                            optional: "retry_after" (seconds, sent as Retry-After),
 //                            "code" (the provider error code), "to", "provider" (only

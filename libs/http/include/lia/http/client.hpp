@@ -73,6 +73,10 @@ class Client {
   // Thread-safe. Retries once on a fresh connection when a reused keep-alive connection
   // turns out to be closed (only for idempotent methods once the request was sent).
   core::Result<ClientResponse> request(const ClientRequest& request);
+  // The same; `sent` says whether the whole request went out. An error with `sent` true
+  // (a timeout or a lost connection while waiting for the answer) leaves the outcome unknown:
+  // the server may have acted on it.
+  core::Result<ClientResponse> request(const ClientRequest& request, bool& sent);
 
   core::Result<ClientResponse> get(std::string url,
                                    std::chrono::milliseconds timeout = std::chrono::seconds{10});

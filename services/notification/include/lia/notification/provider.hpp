@@ -57,9 +57,12 @@ struct SendResult {
   std::optional<std::chrono::milliseconds> retry_after;  // from a Retry-After header
 };
 
-// Reads the provider's answer (or the transport error).
+// Reads the provider's answer (or the transport error). A transport error after the whole
+// request went out (`request_sent`: a timeout or a lost connection waiting for the answer)
+// is not retried: the provider may have delivered it, and a second send would reach the
+// customer twice. It is rejected (failed, dead-lettered) with a reason saying so.
 SendResult interpret(Provider provider, const core::Result<http::ClientResponse>& response,
-                     core::SysTime now);
+                     core::SysTime now, bool request_sent = false);
 
 // Retry-After as delta-seconds ("3") or an HTTP-date; nullopt when unreadable. A date in
 // the past gives 0.
