@@ -423,6 +423,14 @@ TEST_CASE(
   CHECK(replay().find("replayed 1 dead letter(s)") != std::string::npos);
   REQUIRE(lia::testing::wait_until([&] { return suite.sends_to(dead) == 1; }, 30s));
   suite.expect(1, "lia.notification.message.sent", "conversation_id", conversation);
+  // Sent after all: the message no longer shows the ERROR.
+  CHECK(lia::testing::wait_until(
+      [&] {
+        auto msgs = stack.call("conversation", "GET",
+                               "/api/conversations/" + conversation + "/messages", "", *admin);
+        return msgs.ok() && msgs->body.find("\"ERROR\"") == std::string::npos;
+      },
+      30s));
   CHECK(replay().find("replayed 0 dead letter(s)") != std::string::npos);  // once only
   std::this_thread::sleep_for(2s);
   CHECK(suite.sends_to(dead) == 1);
