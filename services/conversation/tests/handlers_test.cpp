@@ -50,6 +50,28 @@ Replied with_ai_reply(World& w, const std::string& phone) {
   return r;
 }
 
+// A message written on the business phone, as the provider reports it (from_me).
+void from_me(World& w, const std::string& phone, const std::string& provider_id,
+             const std::string& text) {
+  std::string echo = received(phone, provider_id, text);
+  echo.replace(echo.find("\"from_me\":false"), 15, "\"from_me\":true");
+  w.apply(topics::whatsapp_inbound, event(types::whatsapp_message_received, echo));
+}
+
+// A DELIVERY_ACK for `provider_id`, then notification's `sent` naming it for the reply: the
+// reply is then the one message with that id, and has the tick.
+void tick_then_sent(World& w, const std::string& phone, const Replied& r,
+                    const std::string& provider_id) {
+  w.apply(topics::whatsapp_status,
+          event(types::whatsapp_message_status, status(phone, provider_id, "DELIVERY_ACK")));
+  w.apply(topics::notification_events,
+          event(types::notification_message_sent, sent_event(r.command_id, phone, provider_id)));
+  CHECK(w.count("SELECT count(*) FROM " + w.t("messages") + " WHERE whatsapp_message_id = '" +
+                provider_id + "'") == 1);
+  CHECK(column(w, "messages", "whatsapp_message_id", r.reply_id) == provider_id);
+  CHECK(column(w, "messages", "whatsapp_status", r.reply_id) == "DELIVERY_ACK");
+}
+
 }  // namespace
 
 TEST_CASE(
@@ -216,31 +238,17 @@ TEST_CASE("the provider's echo of our own reply is not an agent's message") {
   const auto p = phone();
   const auto r = with_ai_reply(w, p);
   const auto stored_before = w.sent(types::conversation_message_stored).size();
-  const auto from_me = [&](const std::string& provider_id, const std::string& text) {
-    std::string echo = received(p, provider_id, text);
-    echo.replace(echo.find("\"from_me\":false"), 15, "\"from_me\":true");
-    w.apply(topics::whatsapp_inbound, event(types::whatsapp_message_received, echo));
-  };
   // Evolution's send.message of the reply arrives before notification's `sent`.
-  from_me("WA-ECHO", " Olá!");
-  const std::string by_provider_id =
-      "SELECT count(*) FROM " + w.t("messages") + " WHERE whatsapp_message_id = 'WA-ECHO'";
-  CHECK(w.count(by_provider_id) == 0);
+  from_me(w, p, "WA-ECHO", " Olá!");
+  CHECK(w.count("SELECT count(*) FROM " + w.t("messages") +
+                " WHERE whatsapp_message_id = 'WA-ECHO'") == 0);
   CHECK(w.sent(types::conversation_message_stored).size() == stored_before);
-  w.apply(topics::whatsapp_status,
-          event(types::whatsapp_message_status, status(p, "WA-ECHO", "DELIVERY_ACK")));
-
-  w.apply(topics::notification_events,
-          event(types::notification_message_sent, sent_event(r.command_id, p, "WA-ECHO")));
-  // One row for the reply, with the id and the tick kept meanwhile.
-  CHECK(w.count(by_provider_id) == 1);
-  CHECK(column(w, "messages", "whatsapp_message_id", r.reply_id) == "WA-ECHO");
-  CHECK(column(w, "messages", "whatsapp_status", r.reply_id) == "DELIVERY_ACK");
+  tick_then_sent(w, p, r, "WA-ECHO");
   // Once sent, its echo again is a duplicate; another text written on the phone is the agent's.
-  from_me("WA-ECHO", "Olá!");
+  from_me(w, p, "WA-ECHO", "Olá!");
   CHECK(w.sent(types::conversation_message_stored).size() == stored_before);
-  from_me("WA-AGENT", "Olá!");
-  from_me("WA-AGENT-2", "Já verifiquei, tudo certo");
+  from_me(w, p, "WA-AGENT", "Olá!");
+  from_me(w, p, "WA-AGENT-2", "Já verifiquei, tudo certo");
   CHECK(w.count("SELECT count(*) FROM " + w.t("messages") +
                 " WHERE from_me AND author = 'agent' AND whatsapp_message_id LIKE 'WA-AGENT%'") ==
         2);
@@ -251,21 +259,12 @@ TEST_CASE("an echo stored before its send is known goes when the send is") {
   World w;
   const auto p = phone();
   const auto r = with_ai_reply(w, p);
-  // An echo that does not read like the reply (the provider changed its text) is stored.
-  std::string echo = received(p, "WA-ECHO", "Olá! (editada)");
-  echo.replace(echo.find("\"from_me\":false"), 15, "\"from_me\":true");
-  w.apply(topics::whatsapp_inbound, event(types::whatsapp_message_received, echo));
-  const std::string by_provider_id =
-      "SELECT count(*) FROM " + w.t("messages") + " WHERE whatsapp_message_id = 'WA-ECHO'";
-  REQUIRE(w.count(by_provider_id) == 1);
-  w.apply(topics::whatsapp_status,
-          event(types::whatsapp_message_status, status(p, "WA-ECHO", "DELIVERY_ACK")));
-  w.apply(topics::notification_events,
-          event(types::notification_message_sent, sent_event(r.command_id, p, "WA-ECHO")));
-  // One row for the reply: the echo is gone, its tick carried over.
-  CHECK(w.count(by_provider_id) == 1);
-  CHECK(column(w, "messages", "whatsapp_message_id", r.reply_id) == "WA-ECHO");
-  CHECK(column(w, "messages", "whatsapp_status", r.reply_id) == "DELIVERY_ACK");
+  // An echo that does not read like the reply (the provider changed its text) is stored...
+  from_me(w, p, "WA-ECHO", "Olá! (editada)");
+  REQUIRE(w.count("SELECT count(*) FROM " + w.t("messages") +
+                  " WHERE whatsapp_message_id = 'WA-ECHO'") == 1);
+  // ... and goes when the send names its id: the reply keeps the tick given to it.
+  tick_then_sent(w, p, r, "WA-ECHO");
 }
 
 TEST_CASE("a tick that arrives before its provider id is known is applied when it becomes known") {
