@@ -1,7 +1,7 @@
 // lia-catalog: prints the topic catalog compiled into lia::events, one topic per line:
 //   name<TAB>partitions<TAB>cleanup<TAB>retention_ms
-// (retention_ms is -1 for compacted topics). Used by the development broker and the
-// Kubernetes topic generator.
+// (retention_ms is -1 for compacted topics). Used by scripts/dev-stack and the local stack to
+// create the development broker's topics.
 #include <cstdio>
 #include <cstring>
 #include <exception>
