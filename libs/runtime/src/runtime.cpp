@@ -81,6 +81,9 @@ class ServiceContext final : public Context {
   void add_readiness(std::string name, std::function<core::Status()> check) override {
     checks_.emplace_back(std::move(name), std::move(check));
   }
+  void add_liveness(std::string name, std::function<core::Status()> check) override {
+    liveness_.push_back({std::move(name), std::move(check)});
+  }
 
   const ServiceSpec& spec_;
   core::CommonConfig config_;
@@ -91,6 +94,7 @@ class ServiceContext final : public Context {
   std::shared_ptr<pg::Pool> pool_;
   std::vector<ConsumerSpec> consumer_specs_;
   std::vector<std::pair<std::string, std::function<core::Status()>>> checks_;
+  std::vector<LivenessCheck> liveness_;
 };
 
 // The executable's name: "lia-nps-gamification" for the service nps_gamification.
@@ -240,10 +244,21 @@ struct Joining {
 
 }  // namespace
 
-http::Response liveness(const kafka::Producer& producer) {
+core::Status producer_alive(const kafka::Producer& producer) {
   if (auto fatal = producer.fatal_error()) {
-    return http::json_error(503, "kafka_producer_failed",
-                            "the Kafka producer hit a fatal error: " + fatal->message());
+    return core::Error(fatal->code(), "the Kafka producer hit a fatal error: " + fatal->message(),
+                       false);
+  }
+  return core::ok();
+}
+
+http::Response liveness(const std::vector<LivenessCheck>& checks) {
+  for (const auto& c : checks) {
+    if (auto st = c.check(); !st.ok()) {
+      const bool producer = c.name.find("producer") != std::string::npos;
+      return http::json_error(503, producer ? "kafka_producer_failed" : "not_alive",
+                              c.name + ": " + st.error().message());
+    }
   }
   return http::Response::json(200, R"({"status":"ok"})");
 }
@@ -435,9 +450,11 @@ int run(int argc, char** argv, const ServiceSpec& declared, std::unique_ptr<App>
   // idempotent producer's sequence is broken, say), the outbox relay would keep failing while
   // holding its schema's lock, and only a restart helps, which a failing liveness probe brings.
   if (!ctx.router_.has_pattern("/healthz")) {
-    ctx.router_.add("GET", "/healthz", [producer = ctx.producer_](const http::Request&) {
-      return liveness(*producer);
-    });
+    std::vector<LivenessCheck> alive{
+        {"kafka_producer", [producer = ctx.producer_] { return producer_alive(*producer); }}};
+    for (auto& c : ctx.liveness_) alive.push_back(std::move(c));
+    ctx.router_.add("GET", "/healthz",
+                    [alive = std::move(alive)](const http::Request&) { return liveness(alive); });
   }
   http::ServerOptions so;
   so.port = config.http_port;

@@ -80,10 +80,11 @@ core::Status App::start(runtime::Context& ctx) {
   if (auto st = producer_->ping(std::chrono::seconds{2}); !st.ok()) {
     ctx.log().warn("Kafka not reachable yet", {core::f::str("error", st.error().describe())});
   }
-  ctx.add_readiness("kafka_gateway_producer", [p = producer_]() -> core::Status {
-    if (auto fatal = p->fatal_error()) return *fatal;
-    return {};
-  });
+  // A fatal error of the gateway's producer stops every webhook, and only a restart cures it.
+  ctx.add_readiness("kafka_gateway_producer",
+                    [p = producer_] { return runtime::producer_alive(*p); });
+  ctx.add_liveness("kafka_gateway_producer",
+                   [p = producer_] { return runtime::producer_alive(*p); });
   gateway_ = std::make_unique<Gateway>(gateway_config_, producer_, writer_);
   gateway_->add_routes(ctx.router());
 

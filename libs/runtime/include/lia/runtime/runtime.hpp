@@ -54,10 +54,20 @@ struct ServiceSpec {
 // instead of as a dead letter. Context::add_consumer wraps every handler with this.
 kafka::Handler retry_unknown_commits(kafka::Handler handler);
 
-// GET /healthz (the liveness probe): 200, or 503 once the Kafka producer hit a fatal error,
-// which it never recovers from; the outbox relay would keep failing while holding its
-// schema's lock, so a restart is the way out.
-http::Response liveness(const kafka::Producer& producer);
+// A check of GET /healthz, the liveness probe: a failure is one only a restart cures.
+struct LivenessCheck {
+  std::string name;
+  std::function<core::Status()> check;
+};
+
+// GET /healthz: 200, or 503 naming the first failing check (code kafka_producer_failed when
+// it is a producer's). The runtime's own: its Kafka producer hit no fatal error, which a
+// producer never recovers from (the outbox relay would keep failing while holding its
+// schema's lock).
+http::Response liveness(const std::vector<LivenessCheck>& checks);
+
+// A producer's liveness: failed once it hit a fatal error.
+core::Status producer_alive(const kafka::Producer& producer);
 
 struct ConsumerSpec {
   std::vector<std::string> topics;
@@ -96,6 +106,10 @@ class Context {
   // Extra /readyz checks beside postgres, kafka and kafka_consumers (every consumer has had
   // its group's first assignment).
   virtual void add_readiness(std::string name, std::function<core::Status()> check) = 0;
+  // Extra /healthz checks beside the runtime's producer: a failure makes the orchestrator
+  // restart the pod, so only for what a restart cures (a Kafka client of the service's own
+  // with a fatal error, say).
+  virtual void add_liveness(std::string name, std::function<core::Status()> check) = 0;
 };
 
 class App {
