@@ -76,6 +76,8 @@ core::Error classify(rd_kafka_resp_err_t err, std::string_view context, rd_kafka
     case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
     case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
     case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+      // The topic, not the record: a rollout of the topics may be behind the code.
+      return core::Error(Errc::not_found, what, false);
     case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
     case RD_KAFKA_RESP_ERR_INVALID_MSG:
     case RD_KAFKA_RESP_ERR_INVALID_RECORD:

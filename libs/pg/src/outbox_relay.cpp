@@ -24,6 +24,13 @@ using core::Error;
 
 constexpr const char* kEventIdHeader = "lia.event_id";
 
+// Kafka refused this record itself (too large, malformed), so no retry can help and it is set
+// aside. Other lasting errors are about the producer or the cluster (a fatal producer, an ACL
+// or a topic missing): every record fails alike, and the batch waits for the cause to go.
+bool refused_for_good(const Error& e) {
+  return !e.retryable() && (e.code() == Errc::too_large || e.code() == Errc::invalid_argument);
+}
+
 // Delivery results of one batch, shared with the producer's callbacks (which may outlive a
 // batch that gave up waiting).
 struct Acks {
@@ -110,7 +117,7 @@ core::Result<std::size_t> OutboxRelay::Impl::batch(Connection& conn, kafka::Prod
   for (std::size_t i = 0; i < records.size(); ++i) {
     producer.produce(std::move(records[i]), [acks, i](const kafka::DeliveryResult& r) {
       std::lock_guard lk(acks->mu);
-      if (!r.ok() && !r.error().retryable()) {
+      if (!r.ok() && refused_for_good(r.error())) {
         acks->refused[i] = r.error();
       } else if (!r.ok()) {
         ++acks->failed;
@@ -145,6 +152,12 @@ core::Result<std::size_t> OutboxRelay::Impl::batch(Connection& conn, kafka::Prod
                         fmt::format("{} of {} outbox events not delivered: {}", acks->failed,
                                     records.size(), acks->first_error->message())));
     }
+  }
+  // A producer gone fatal fails every record, each "for good": none of them is at fault.
+  if (auto fatal = producer.fatal_error()) {
+    return fail(
+        Error(Errc::unavailable, "the Kafka producer hit a fatal error: " + fatal->message() +
+                                     "; the batch stays for the next process"));
   }
   if (options.after_ack_before_mark) options.after_ack_before_mark();
 

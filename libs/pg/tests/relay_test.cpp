@@ -31,6 +31,11 @@ class FakeProducer : public kafka::Producer {
     }
     if (fail) {
       done(core::Error(core::Errc::unavailable, "broker down"));
+    } else if (unauthorized) {
+      done(core::Error(core::Errc::unauthorized, "kafka delivery: Topic authorization failed",
+                       false));
+    } else if (fatal) {
+      done(core::Error(core::Errc::internal, "kafka delivery: fatal: producer fenced", false));
     } else if (record.value.find(refuse_containing) != std::string::npos) {
       done(core::Error(core::Errc::too_large, "kafka delivery: Broker: Message size too large",
                        false));
@@ -40,12 +45,17 @@ class FakeProducer : public kafka::Producer {
   }
   core::Status flush(std::chrono::milliseconds) override { return core::ok(); }
   std::size_t in_flight() const override { return 0; }
-  std::optional<core::Error> fatal_error() const override { return std::nullopt; }
+  std::optional<core::Error> fatal_error() const override {
+    if (fatal) return core::Error(core::Errc::internal, "producer fenced", false);
+    return std::nullopt;
+  }
   std::vector<kafka::Record> records() const {
     std::lock_guard lk(mu_);
     return records_;
   }
   std::atomic<bool> fail{false};
+  std::atomic<bool> unauthorized{false};   // every record refused: an ACL missing
+  std::atomic<bool> fatal{false};          // the producer went fatal
   std::string refuse_containing = "\x01";  // records whose value holds it are refused for good
 
  private:
@@ -151,6 +161,28 @@ TEST_CASE("a row Kafka refuses for good is set aside and holds no later row back
   REQUIRE(relay.publish_once().ok());
   CHECK(relay.published() == 5);
   CHECK(unpublished(s) == 0);
+}
+
+TEST_CASE("a producer gone fatal or an ACL missing sets no row aside: the batch waits", "[relay]") {
+  TempSchema s("pgrelay");
+  migrate(s);
+  enqueue_n(s, "t.v1", 4, 2);
+  auto producer = std::make_shared<FakeProducer>();
+  pg::OutboxRelay relay(s.pool, producer, s.name, {.batch_size = 10});
+  const std::string set_aside =
+      "SELECT count(*) FROM " + s.q() + ".outbox WHERE failed_at IS NOT NULL";
+  for (auto* mode : {&producer->unauthorized, &producer->fatal}) {
+    *mode = true;
+    auto n = relay.publish_once();
+    CHECK_FALSE(n.ok());
+    CHECK(unpublished(s) == 4);
+    CHECK(scalar(*s.pool, set_aside) == 0);
+    *mode = false;
+  }
+  // The cause gone, everything goes, in order.
+  REQUIRE(relay.publish_once().ok());
+  CHECK(unpublished(s) == 0);
+  CHECK(relay.published() == 4);
 }
 
 // A producer whose acks come when the test says so.
