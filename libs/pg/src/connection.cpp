@@ -201,6 +201,7 @@ core::Result<Rows> Connection::exec_script(std::string_view sql) {
 core::Result<std::vector<Rows>> Connection::exec_pipeline(const std::vector<Statement>& callers,
                                                           std::size_t* failed_at) {
   if (failed_at != nullptr) *failed_at = kBeforeCallers;
+  sent_pipeline_ = false;
   if (PQstatus(conn_) != CONNECTION_OK || broken_) return connection_error("query");
   if (PQenterPipelineMode(conn_) == 0) return connection_error("pipeline");
   // The deferred statements go first, their rows not returned.
@@ -261,6 +262,7 @@ core::Result<std::vector<Rows>> Connection::exec_pipeline(const std::vector<Stat
   }
   // Once sent, the server may run any of them (a COMMIT included) whatever happens next.
   if (PQpipelineSync(conn_) == 0) return give_up(statements.size() - 1, std::nullopt);
+  sent_pipeline_ = true;
 
   std::vector<Rows> out;
   out.reserve(callers.size());

@@ -66,9 +66,10 @@ core::Status commit(Connection& conn, Deferred* deferred,
   std::size_t failed_at = 0;
   auto r = conn.exec_pipeline(statements, &failed_at);
   if (!r) {
-    // Only a break while the COMMIT itself was running leaves the outcome open; an error
-    // before it means the transaction did not commit (and a lost connection is retryable).
-    if (failed_at == statements.size() - 1 && !conn.healthy()) {
+    // A server's error means the transaction did not commit (a retry may help); a connection
+    // lost once the COMMIT was on its way leaves the outcome open.
+    if (commit_outcome_open(r.error(), failed_at, statements.size() - 1, conn.healthy(),
+                            conn.sent_last_pipeline())) {
       return commit_outcome_unknown_error(r.error().message());
     }
     rollback(conn);
@@ -85,6 +86,14 @@ core::Status commit(Connection& conn, Deferred* deferred,
     deferred->clear();
   }
   return core::ok();
+}
+
+bool commit_outcome_open(const core::Error& error, std::size_t failed_at, std::size_t commit_index,
+                         bool connection_healthy, bool pipeline_sent) {
+  if (connection_healthy) return false;  // the server answered: it told what happened
+  if (failed_at == commit_index) return true;
+  const auto state = sqlstate(error);
+  return pipeline_sent && (!state || state->starts_with("08"));
 }
 
 void rollback(Connection& conn) noexcept {

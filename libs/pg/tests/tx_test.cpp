@@ -222,6 +222,27 @@ TEST_CASE("exec_later runs with the next round trip, and its error fails the tra
   CHECK(s.pool->idle_connections() == s.pool->open_connections());
 }
 
+TEST_CASE("a commit's outcome is open only when the connection was lost with the COMMIT sent",
+          "[tx]") {
+  using lia::pg::detail::commit_outcome_open;
+  const auto lost = lia::pg::error_from_sqlstate("08006", "server closed the connection");
+  const auto killed = lia::pg::error_from_sqlstate("57P01", "terminating connection");
+  const auto duplicate = lia::pg::error_from_sqlstate("23505", "duplicate key");
+  constexpr std::size_t kCommit = 3;
+  // The server answered: its answer says what happened.
+  CHECK_FALSE(commit_outcome_open(lost, 0, kCommit, /*healthy=*/true, /*sent=*/true));
+  // Lost while the COMMIT itself ran.
+  CHECK(commit_outcome_open(lost, kCommit, kCommit, false, true));
+  // Lost after the whole pipeline went out: its results (the COMMIT's included) come
+  // together at the Sync, so a COMMIT that ran shows as a loss on the first statement.
+  CHECK(commit_outcome_open(lost, 0, kCommit, false, true));
+  // Not sent whole: the COMMIT never left.
+  CHECK_FALSE(commit_outcome_open(lost, 1, kCommit, false, false));
+  // The server's own error before the COMMIT aborted the pipeline: it did not commit.
+  CHECK_FALSE(commit_outcome_open(killed, 1, kCommit, false, true));
+  CHECK_FALSE(commit_outcome_open(duplicate, 2, kCommit, false, true));
+}
+
 TEST_CASE("a connection lost before the COMMIT ran is retried, never reported as unknown", "[tx]") {
   TempSchema s("pgtx");
   create_table(s, "CREATE TABLE " + s.q() + ".t (id int PRIMARY KEY)");

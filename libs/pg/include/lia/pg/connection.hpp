@@ -108,6 +108,9 @@ class Connection {
 
   // CONNECTION_OK, and the server has not closed the socket while idle.
   bool healthy();
+  // Whether the last exec_pipeline sent all its statements and its Sync: from then on the
+  // server may run every one of them, whatever the client hears back.
+  bool sent_last_pipeline() const { return sent_pipeline_; }
   // PQTRANS_IDLE: no transaction open (nor one deferred) and no command in progress.
   bool idle_in_no_transaction() const;
   // Inside a transaction that an SQL error aborted (only ROLLBACK is accepted now).
@@ -139,6 +142,7 @@ class Connection {
   std::vector<Later> later_;
   std::vector<std::string> stale_names_;  // prepared names to DEALLOCATE once idle
   bool broken_ = false;                   // a pipeline failed half-way: never reused
+  bool sent_pipeline_ = false;
   void drop_stale_statements();
 };
 

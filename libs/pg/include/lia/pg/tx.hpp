@@ -104,6 +104,13 @@ struct DeferredStatement {
 using DeferredStatements = std::vector<DeferredStatement>;
 DeferredStatements deferred_statements(const Deferred& deferred);
 void rollback(Connection& conn) noexcept;
+// Whether a commit pipeline that failed with `error` may still have committed: the COMMIT
+// was sent (the whole pipeline, or the failure came at the COMMIT itself) and the connection
+// was lost (SQLSTATE class 08) rather than the server answering an error, which aborts the
+// pipeline before its COMMIT runs. The server sends a pipeline's results together at its
+// Sync, so a connection lost after the COMMIT ran shows as lost on the first statement.
+bool commit_outcome_open(const core::Error& error, std::size_t failed_at, std::size_t commit_index,
+                         bool connection_healthy, bool pipeline_sent);
 // True if `error` is worth another attempt and attempts remain; then sleeps the backoff.
 bool retry_after(const core::Error& error, int attempt, const TxOptions& options);
 
