@@ -230,7 +230,8 @@ TEST_CASE("a commit's outcome is open only when the connection was lost with the
   const auto duplicate = lia::pg::error_from_sqlstate("23505", "duplicate key");
   constexpr std::size_t kCommit = 3;
   // The server answered: its answer says what happened.
-  CHECK_FALSE(commit_outcome_open(lost, 0, kCommit, /*healthy=*/true, /*sent=*/true));
+  CHECK_FALSE(commit_outcome_open(lost, 0, kCommit, /*connection_healthy=*/true,
+                                  /*pipeline_sent=*/true));
   // Lost while the COMMIT itself ran.
   CHECK(commit_outcome_open(lost, kCommit, kCommit, false, true));
   // Lost after the whole pipeline went out: its results (the COMMIT's included) come
