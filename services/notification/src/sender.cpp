@@ -336,7 +336,9 @@ core::Status CommandHandler::finish_failed(const kafka::Message& message, const 
   if (!st.ok()) return st;
   if (!recorded) return core::ok();
   const bool is_expiry = !dead_letter && !exhausted;
-  count_send(cmd.provider, is_expiry ? "expired" : std::string(status));
+  // "unknown": not sent again, it waits in the dead letters for someone to decide.
+  const bool unknown = reported.starts_with(kOutcomeUnknown);
+  count_send(cmd.provider, is_expiry ? "expired" : unknown ? "unknown" : std::string(status));
   core::log().warn(exhausted ? "message dead-lettered" : "message failed",
                    {id("command_id", cmd.command_id),
                     id("provider", std::string(to_string(cmd.provider))), num("attempts", attempts),

@@ -1,6 +1,7 @@
 // The command and status consumers against PostgreSQL, the broker and the provider sandbox.
 #include <catch2/catch.hpp>
 
+#include <lia/core/metrics.hpp>
 #include <lia/events/names.hpp>
 #include <lia/json/json.hpp>
 #include <lia/notification/app.hpp>
@@ -265,6 +266,9 @@ TEST_CASE("no answer after the provider took the message: failed as unknown, nev
   Fixture fx;
   // The sandbox takes the message (the customer has it) and answers after our timeout.
   REQUIRE(fx.sandbox.apply_faults(R"({"slow_next":1,"delay_ms":1500})").ok());
+  auto& unknown = core::metrics().counter("lia_notification_sends_total", "",
+                                          {{"provider", "meta"}, {"outcome", "unknown"}});
+  const auto unknown_before = unknown.value();
   auto options = fx.options;
   options.provider.timeout = std::chrono::milliseconds{300};
   CommandHandler handler(fx.store, std::make_shared<http::Client>(),
@@ -278,6 +282,7 @@ TEST_CASE("no answer after the provider took the message: failed as unknown, nev
   REQUIRE(evs.size() == 1);
   CHECK(evs[0].type == kFailedType);
   CHECK(str(data_of(evs[0])["reason"]).rfind("outcome unknown", 0) == 0);
+  CHECK(unknown.value() == unknown_before + 1);  // LiaSendsWaitingForReplay counts it
   // Dead-lettered: ops decide, after checking, whether to send it again.
   CHECK(fx.outbox(fx.commands_topic + ".dlq").size() == 1);
   auto row = fx.row(id);

@@ -57,6 +57,9 @@ struct SendResult {
   std::optional<std::chrono::milliseconds> retry_after;  // from a Retry-After header
 };
 
+// How the reason of a send whose outcome is unknown starts (see interpret).
+inline constexpr std::string_view kOutcomeUnknown = "outcome unknown";
+
 // Reads the provider's answer (or the transport error). A transport error after the whole
 // request went out (`request_sent`: a timeout or a lost connection waiting for the answer)
 // is not retried: the provider may have delivered it, and a second send would reach the
