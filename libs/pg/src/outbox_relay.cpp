@@ -55,6 +55,7 @@ struct OutboxRelay::Impl {
   std::chrono::steady_clock::time_point next_cleanup{};
   std::chrono::steady_clock::time_point next_lag{};
   std::string table;
+  std::string inbox_table;
   const std::atomic<bool>* stopping = nullptr;  // stop() cuts an ack wait short
 
   core::Result<std::size_t> batch(Connection& conn, kafka::Producer& producer,
@@ -233,6 +234,23 @@ void OutboxRelay::Impl::cleanup(Connection& conn, const OutboxRelayOptions& opti
   } else if (r->affected() > 0) {
     core::log().info("outbox cleanup", {f::num("deleted", r->affected())});
   }
+  if (options.inbox_retention.count() <= 0) return;
+  // A slice per round, so that a first cleanup of a long history holds no long lock; a full
+  // slice brings the next round at once.
+  constexpr int kInboxSlice = 10000;
+  const auto inbox_secs =
+      std::chrono::duration_cast<std::chrono::seconds>(options.inbox_retention).count();
+  auto in = conn.exec("DELETE FROM " + inbox_table + " WHERE (consumer, event_id) IN (SELECT " +
+                          "consumer, event_id FROM " + inbox_table +
+                          " WHERE processed_at < now() - make_interval(secs => $1) LIMIT " +
+                          std::to_string(kInboxSlice) + ")",
+                      static_cast<double>(inbox_secs));
+  if (!in) {
+    core::log().warn("inbox cleanup failed", {f::str("error", in.error().message())});
+    return;
+  }
+  if (in->affected() > 0) core::log().info("inbox cleanup", {f::num("deleted", in->affected())});
+  if (in->affected() >= kInboxSlice) next_cleanup = now;
 }
 
 void OutboxRelay::Impl::wait(std::chrono::milliseconds timeout) {
@@ -259,6 +277,7 @@ OutboxRelay::OutboxRelay(std::shared_ptr<Pool> pool, std::shared_ptr<kafka::Prod
   if (options_.batch_size == 0) options_.batch_size = 1;
   impl_->wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   impl_->table = quote_ident(schema_) + ".outbox";
+  impl_->inbox_table = quote_ident(schema_) + ".inbox";
   impl_->stopping = &stopping_;
   const core::Labels labels{{"schema", schema_}};
   auto& m = core::metrics();

@@ -367,3 +367,28 @@ TEST_CASE("with a retention of 0 the relay deletes rows once Kafka has them, not
   CHECK(scalar(*s.pool, "SELECT count(*) FROM " + s.q() + ".outbox") == 0);
   CHECK(producer->records().size() == 12);  // the failed try, then the six again
 }
+
+TEST_CASE("the running relay deletes inbox claims past their retention and keeps the rest",
+          "[relay]") {
+  TempSchema s("pgrelay");
+  migrate(s);
+  // Three claims of 50 days ago, two of 40: the retention is 45 days.
+  for (int i = 0; i < 5; ++i) {
+    REQUIRE(s.pool
+                ->exec("INSERT INTO " + s.q() +
+                           ".inbox (consumer, event_id, processed_at) VALUES ('c', $1, now() - "
+                           "make_interval(days => $2))",
+                       "e" + std::to_string(i), i < 3 ? 50 : 40)
+                .ok());
+  }
+  auto producer = std::make_shared<FakeProducer>();
+  pg::OutboxRelay relay(
+      s.pool, producer, s.name,
+      {.poll_interval = 20ms, .inbox_retention = 45h * 24, .cleanup_interval = 10ms});
+  relay.start();
+  const std::string left = "SELECT count(*) FROM " + s.q() + ".inbox";
+  CHECK(lia::testing::wait_until([&] { return scalar(*s.pool, left) == 2; }, 10s));
+  relay.stop();
+  CHECK(scalar(*s.pool, "SELECT count(*) FROM " + s.q() +
+                            ".inbox WHERE processed_at > now() - interval '45 days'") == 2);
+}

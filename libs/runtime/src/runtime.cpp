@@ -326,6 +326,10 @@ int run(int argc, char** argv, const ServiceSpec& declared, std::unique_ptr<App>
   const auto pool_size = static_cast<std::size_t>(env.integer("LIA_PG_POOL_SIZE", 8, 1, 200));
   const auto outbox_retention =
       std::chrono::hours{env.integer("LIA_OUTBOX_RETENTION_HOURS", 0, 0, std::int64_t{24} * 90)};
+  // 45 days: past the longest topic retention of the catalog (30 days), so a record a
+  // consumer is given again always meets its claim.
+  const auto inbox_retention = std::chrono::hours{
+      env.integer("LIA_INBOX_RETENTION_HOURS", std::int64_t{24} * 45, 0, std::int64_t{24} * 3650)};
   const auto fetch_wait =
       std::chrono::milliseconds{env.integer("LIA_KAFKA_FETCH_WAIT_MS", 50, 1, 5000)};
   const auto kafka_props = kafka::properties_from_env(env);
@@ -399,6 +403,7 @@ int run(int argc, char** argv, const ServiceSpec& declared, std::unique_ptr<App>
   if (spec.outbox && ctx.pool_) {
     pg::OutboxRelayOptions ro;
     ro.retention = outbox_retention;
+    ro.inbox_retention = inbox_retention;
     relay = std::make_unique<pg::OutboxRelay>(ctx.pool_, ctx.producer_, spec.schema, ro);
     relay->start();
   }

@@ -41,6 +41,10 @@ struct OutboxRelayOptions {
   std::chrono::milliseconds retry_backoff{200};  // after a failure; doubles up to max
   std::chrono::milliseconds max_backoff{5000};
   std::chrono::hours retention{24 * 7};  // 0: delete rows once published
+  // Inbox claims (the schema's consumers' record of what they handled) older than this are
+  // deleted, a slice at a time: keep them longer than any topic keeps a record a consumer
+  // could be given again. 0 keeps them all.
+  std::chrono::hours inbox_retention{0};
   std::chrono::milliseconds cleanup_interval{600000};
   // Test hook: runs after every ack of a batch arrived, before the rows are marked.
   std::function<void()> after_ack_before_mark;
