@@ -540,7 +540,7 @@ void RdConsumer::process(const Message& msg) {
   // database restarting, a lock timeout) waits in place: dead-lettering it would let the
   // chat's next records overtake it, and bring it back only by a manual replay.
   if (dlq_ && !last.retryable()) {
-    auto sent = dlq_->send(msg, last, attempts);
+    auto sent = dlq_->send(msg, last, attempts, &stop_);
     if (sent.ok()) {
       store(msg);
       dead_lettered_.fetch_add(1);

@@ -51,14 +51,23 @@ Record DeadLetter::record_for(const Message& message, const core::Error& error,
   return r;
 }
 
-core::Status DeadLetter::send(const Message& message, const core::Error& error, int attempts) {
+core::Status DeadLetter::send(const Message& message, const core::Error& error, int attempts,
+                              const std::atomic<bool>* cancel) {
   if (!producer_) {
     return core::Error(core::Errc::internal, "dead letter: no producer");
   }
   Record record = record_for(message, error, attempts);
   const std::string topic = record.topic;
   // The producer's delivery timeout bounds this wait: every record gets its callback.
-  DeliveryResult result = producer_->produce(std::move(record)).get();
+  auto pending = producer_->produce(std::move(record));
+  while (cancel != nullptr &&
+         pending.wait_for(std::chrono::milliseconds{100}) != std::future_status::ready) {
+    if (cancel->load()) {
+      return core::Error(core::Errc::cancelled,
+                         fmt::format("dead letter to {}: stopping before its ack", topic), true);
+    }
+  }
+  DeliveryResult result = pending.get();
   if (!result.ok()) {
     const auto& e = result.error();
     return core::Error(e.code(), fmt::format("dead letter to {}: {}", topic, e.message()),

@@ -1,5 +1,8 @@
 // Kafka pieces that need no broker: configuration errors, dead-letter records, headers.
 
+#include <atomic>
+#include <thread>
+
 #include <catch2/catch.hpp>
 
 #include <lia/kafka/kafka.hpp>
@@ -118,6 +121,34 @@ TEST_CASE("dead-letter record carries the origin and the error and the original 
   CHECK(DeadLetter(nullptr, "all.dlq").topic_for("x") == "all.dlq");
   auto no_producer = dlq.send(m, core::Error(core::Errc::internal, "x"), 1);
   CHECK_FALSE(no_producer.ok());
+}
+
+TEST_CASE("a dead letter whose ack does not come stops waiting once told to stop") {
+  // A producer that never acknowledges (Kafka unreachable at shutdown, say).
+  class Silent final : public Producer {
+   public:
+    using Producer::produce;
+    void produce(Record, DeliveryCallback done) override { held = std::move(done); }
+    core::Status flush(std::chrono::milliseconds) override { return core::ok(); }
+    std::size_t in_flight() const override { return held ? 1 : 0; }
+    std::optional<core::Error> fatal_error() const override { return std::nullopt; }
+    DeliveryCallback held;
+  };
+  auto producer = std::make_shared<Silent>();
+  DeadLetter dlq(producer);
+  Message m;
+  m.topic = "orders.v1";
+  std::atomic<bool> stop{false};
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds{200});
+    stop = true;
+  });
+  auto sent = dlq.send(m, core::Error(core::Errc::invalid_argument, "bad record"), 1, &stop);
+  stopper.join();
+  REQUIRE_FALSE(sent.ok());
+  CHECK(sent.error().code() == core::Errc::cancelled);
+  CHECK(sent.error().retryable());  // not dead-lettered: the record comes again
+  producer->held(core::Error(core::Errc::unavailable, "closed"));  // the ack, late
 }
 
 TEST_CASE("a record over message.max.bytes fails at once and is not retryable") {

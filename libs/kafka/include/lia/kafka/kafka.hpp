@@ -4,6 +4,7 @@
 // and a dead-letter helper. Nothing here knows whether the broker is the development mock
 // cluster or a real one: only the bootstrap address differs.
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -226,8 +227,11 @@ class DeadLetter {
   std::string topic_for(const std::string& origin) const;
   // The record send() publishes (exposed for tests and replay tools).
   Record record_for(const Message& message, const core::Error& error, int attempts) const;
-  // Waits for the broker's ack; an error means the message was NOT dead-lettered.
-  core::Status send(const Message& message, const core::Error& error, int attempts);
+  // Waits for the broker's ack; an error means the message was NOT dead-lettered (or, when
+  // `cancel` turned true first, Errc::cancelled: the ack may still come, but the caller
+  // stops waiting, so a shutdown keeps within its grace period).
+  core::Status send(const Message& message, const core::Error& error, int attempts,
+                    const std::atomic<bool>* cancel = nullptr);
 
  private:
   std::shared_ptr<Producer> producer_;
