@@ -81,9 +81,7 @@ class ServiceContext final : public Context {
   void add_readiness(std::string name, std::function<core::Status()> check) override {
     checks_.emplace_back(std::move(name), std::move(check));
   }
-  void add_liveness(std::string name, std::function<core::Status()> check) override {
-    liveness_.push_back({std::move(name), std::move(check)});
-  }
+  void add_liveness(LivenessCheck check) override { liveness_.push_back(std::move(check)); }
 
   const ServiceSpec& spec_;
   core::CommonConfig config_;
@@ -252,12 +250,15 @@ core::Status producer_alive(const kafka::Producer& producer) {
   return core::ok();
 }
 
+LivenessCheck producer_liveness(std::string name, std::shared_ptr<const kafka::Producer> producer) {
+  return {std::move(name), [p = std::move(producer)] { return producer_alive(*p); },
+          "kafka_producer_failed"};
+}
+
 http::Response liveness(const std::vector<LivenessCheck>& checks) {
   for (const auto& c : checks) {
     if (auto st = c.check(); !st.ok()) {
-      const bool producer = c.name.find("producer") != std::string::npos;
-      return http::json_error(503, producer ? "kafka_producer_failed" : "not_alive",
-                              c.name + ": " + st.error().message());
+      return http::json_error(503, c.code, c.name + ": " + st.error().message());
     }
   }
   return http::Response::json(200, R"({"status":"ok"})");
@@ -455,8 +456,7 @@ int run(int argc, char** argv, const ServiceSpec& declared, std::unique_ptr<App>
   // idempotent producer's sequence is broken, say), the outbox relay would keep failing while
   // holding its schema's lock, and only a restart helps, which a failing liveness probe brings.
   if (!ctx.router_.has_pattern("/healthz")) {
-    std::vector<LivenessCheck> alive{
-        {"kafka_producer", [producer = ctx.producer_] { return producer_alive(*producer); }}};
+    std::vector<LivenessCheck> alive{producer_liveness("kafka_producer", ctx.producer_)};
     for (auto& c : ctx.liveness_) alive.push_back(std::move(c));
     ctx.router_.add("GET", "/healthz",
                     [alive = std::move(alive)](const http::Request&) { return liveness(alive); });

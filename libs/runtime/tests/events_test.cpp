@@ -118,14 +118,14 @@ class StubProducer : public lia::kafka::Producer {
 }  // namespace
 
 TEST_CASE("liveness fails once a Kafka producer hit a fatal error, naming it") {
-  StubProducer runtime_producer;
-  StubProducer own_producer;
+  auto runtime_producer = std::make_shared<StubProducer>();
+  auto own_producer = std::make_shared<StubProducer>();
   const std::vector<lia::runtime::LivenessCheck> checks{
-      {"kafka_producer", [&] { return lia::runtime::producer_alive(runtime_producer); }},
-      {"kafka_gateway_producer", [&] { return lia::runtime::producer_alive(own_producer); }}};
+      lia::runtime::producer_liveness("kafka_producer", runtime_producer),
+      lia::runtime::producer_liveness("kafka_gateway_producer", own_producer)};
   CHECK(lia::runtime::liveness(checks).status == 200);
   // A service's own producer counts too (ingestion's gateway producer).
-  own_producer.fatal = lia::core::Error(lia::core::Errc::internal, "producer fenced", false);
+  own_producer->fatal = lia::core::Error(lia::core::Errc::internal, "producer fenced", false);
   const auto failing = lia::runtime::liveness(checks);
   CHECK(failing.status == 503);
   CHECK(failing.body.find("kafka_producer_failed") != std::string::npos);

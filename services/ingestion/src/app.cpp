@@ -83,8 +83,7 @@ core::Status App::start(runtime::Context& ctx) {
   // A fatal error of the gateway's producer stops every webhook, and only a restart cures it.
   ctx.add_readiness("kafka_gateway_producer",
                     [p = producer_] { return runtime::producer_alive(*p); });
-  ctx.add_liveness("kafka_gateway_producer",
-                   [p = producer_] { return runtime::producer_alive(*p); });
+  ctx.add_liveness(runtime::producer_liveness("kafka_gateway_producer", producer_));
   gateway_ = std::make_unique<Gateway>(gateway_config_, producer_, writer_);
   gateway_->add_routes(ctx.router());
 

@@ -58,16 +58,18 @@ kafka::Handler retry_unknown_commits(kafka::Handler handler);
 struct LivenessCheck {
   std::string name;
   std::function<core::Status()> check;
+  std::string code = "not_alive";  // the 503's error code when it fails
 };
 
-// GET /healthz: 200, or 503 naming the first failing check (code kafka_producer_failed when
-// it is a producer's). The runtime's own: its Kafka producer hit no fatal error, which a
-// producer never recovers from (the outbox relay would keep failing while holding its
-// schema's lock).
+// GET /healthz: 200, or 503 with the first failing check's code, naming it. The runtime's
+// own: its Kafka producer hit no fatal error, which a producer never recovers from (the outbox
+// relay would keep failing while holding its schema's lock).
 http::Response liveness(const std::vector<LivenessCheck>& checks);
 
-// A producer's liveness: failed once it hit a fatal error.
+// A producer's health: failed once it hit a fatal error.
 core::Status producer_alive(const kafka::Producer& producer);
+// That, as a liveness check (code kafka_producer_failed).
+LivenessCheck producer_liveness(std::string name, std::shared_ptr<const kafka::Producer> producer);
 
 struct ConsumerSpec {
   std::vector<std::string> topics;
@@ -109,7 +111,7 @@ class Context {
   // Extra /healthz checks beside the runtime's producer: a failure makes the orchestrator
   // restart the pod, so only for what a restart cures (a Kafka client of the service's own
   // with a fatal error, say).
-  virtual void add_liveness(std::string name, std::function<core::Status()> check) = 0;
+  virtual void add_liveness(LivenessCheck check) = 0;
 };
 
 class App {
