@@ -518,8 +518,7 @@ core::Result<ClientResponse> Client::get(std::string url, std::chrono::milliseco
   ClientRequest r;
   r.url = std::move(url);
   r.timeout = timeout;
-  bool sent = false;
-  return impl_->request(r, sent);
+  return request(r);
 }
 
 core::Result<ClientResponse> Client::post(std::string url, std::string body,
@@ -531,8 +530,7 @@ core::Result<ClientResponse> Client::post(std::string url, std::string body,
   r.body = std::move(body);
   r.headers.add("Content-Type", std::move(content_type));
   r.timeout = timeout;
-  bool sent = false;
-  return impl_->request(r, sent);
+  return request(r);
 }
 
 Client::Stats Client::stats() const {
