@@ -211,8 +211,8 @@ SendResult interpret(Provider provider, const core::Result<http::ClientResponse>
     const auto& e = response.error();
     if (e.retryable() && request_sent) {
       r.verdict = Verdict::reject;
-      r.reason = std::string(kOutcomeUnknown) + ": no answer after the request was sent (" +
-                 e.describe() +
+      r.code = std::string(kCodeOutcomeUnknown);
+      r.reason = "outcome unknown: no answer after the request was sent (" + e.describe() +
                  "); it may have been delivered, so it is not sent again (replay its dead "
                  "letter to send it anyway)";
       return r;

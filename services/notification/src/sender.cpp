@@ -194,7 +194,7 @@ core::Status CommandHandler::handle(const kafka::Message& message) {
   const auto expire = [&] {
     return finish_failed(message, cmd, kFailed, attempts,
                          "expired: not_after " + core::format_rfc3339(*cmd.not_after) + " passed",
-                         std::string("expired"), std::nullopt, /*dead_letter=*/false,
+                         std::string(kCodeExpired), std::nullopt, /*dead_letter=*/false,
                          /*retryable=*/false);
   };
   if (expired(cmd)) return expire();
@@ -335,10 +335,10 @@ core::Status CommandHandler::finish_failed(const kafka::Message& message, const 
   });
   if (!st.ok()) return st;
   if (!recorded) return core::ok();
-  const bool is_expiry = !dead_letter && !exhausted;
   // "unknown": not sent again, it waits in the dead letters for someone to decide.
-  const bool unknown = reported.starts_with(kOutcomeUnknown);
-  count_send(cmd.provider, is_expiry ? "expired" : unknown ? "unknown" : std::string(status));
+  count_send(cmd.provider, code == kCodeExpired          ? "expired"
+                           : code == kCodeOutcomeUnknown ? "unknown"
+                                                         : std::string(status));
   core::log().warn(exhausted ? "message dead-lettered" : "message failed",
                    {id("command_id", cmd.command_id),
                     id("provider", std::string(to_string(cmd.provider))), num("attempts", attempts),

@@ -190,6 +190,7 @@ TEST_CASE("429, 408, 5xx and transport errors are retried, other 4xx are not") {
     auto unknown = interpret(Provider::evolution, e, kNow, /*request_sent=*/true);
     CHECK(unknown.verdict == Verdict::reject);
     CHECK(unknown.reason.rfind("outcome unknown", 0) == 0);
+    CHECK(unknown.code == std::optional<std::string>("outcome_unknown"));
   }
   auto tls =
       interpret(Provider::meta,

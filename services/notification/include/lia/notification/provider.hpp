@@ -57,13 +57,16 @@ struct SendResult {
   std::optional<std::chrono::milliseconds> retry_after;  // from a Retry-After header
 };
 
-// How the reason of a send whose outcome is unknown starts (see interpret).
-inline constexpr std::string_view kOutcomeUnknown = "outcome unknown";
+// The `code` of our own outcomes, beside the provider's (numeric) codes: a command past its
+// not_after, and a send whose outcome is unknown (see interpret).
+inline constexpr std::string_view kCodeExpired = "expired";
+inline constexpr std::string_view kCodeOutcomeUnknown = "outcome_unknown";
 
 // Reads the provider's answer (or the transport error). A transport error after the whole
 // request went out (`request_sent`: a timeout or a lost connection waiting for the answer)
 // is not retried: the provider may have delivered it, and a second send would reach the
-// customer twice. It is rejected (failed, dead-lettered) with a reason saying so.
+// customer twice. It is rejected (failed, dead-lettered) with a reason saying so and the code
+// kCodeOutcomeUnknown.
 SendResult interpret(Provider provider, const core::Result<http::ClientResponse>& response,
                      core::SysTime now, bool request_sent = false);
 
