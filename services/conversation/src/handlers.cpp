@@ -153,8 +153,9 @@ struct Handlers::Impl {
                    "THEN true ELSE survey_answered END, survey_score = CASE WHEN survey_id IS NULL "
                    "OR survey_id = $2::uuid THEN $3 ELSE survey_score END, updated_at = now() "
                    "WHERE id = $1::uuid RETURNING id";
-    // The provider's from_me echo of a send of ours (Evolution's send.message) before
-    // notification's `sent` gave the message its id: the same text, still waiting for it.
+    // A from_me echo of a send of ours not marked via_api (an ingestion before that mark,
+    // or a provider reporting its API sends as ordinary messages) before notification's
+    // `sent` gave the message its id: the same text, still waiting for it.
     own_pending_send = "SELECT id::text FROM " + msgs +
                        " WHERE conversation_id = $1::uuid AND direction = 'outbound' AND "
                        "command_id IS NOT NULL AND whatsapp_message_id IS NULL AND "
@@ -229,6 +230,7 @@ struct Handlers::Impl {
     std::optional<std::string> text;  // what the message says, whatever its kind
     std::optional<std::string> media_json, location_json;
     bool from_me = false;
+    bool via_api = false;  // sent through the provider's send API: an echo of a send of ours
   };
 
   static core::Result<Inbound> parse_inbound(const events::CloudEvent& ev) {
@@ -247,6 +249,8 @@ struct Handlers::Impl {
     in.push_name = opt(*o, "push_name");
     auto from_me = o->opt_boolean("from_me");
     in.from_me = from_me && *from_me && **from_me;
+    auto via_api = o->opt_boolean("via_api");
+    in.via_api = in.from_me && via_api && *via_api && **via_api;
     // An empty name says nothing; on from_me messages the name is the business's own.
     if (in.push_name && (in.push_name->empty() || in.from_me)) in.push_name.reset();
     in.text = opt(*o, "text");
@@ -324,6 +328,14 @@ struct Handlers::Impl {
     auto parsed = parse_inbound(ev);
     if (!parsed) return parsed.error();
     const Inbound& in = *parsed;
+    if (in.via_api) {
+      // Sent through the provider's send API, so by notification: a reply or an agent's
+      // message (stored here when written, given this id by `sent`), a survey or a campaign
+      // message (another service's). Not a message an agent wrote on the phone.
+      log.debug("echo of a send through the provider's API",
+                {f::id("event_id", ev.id), f::id("instance", in.instance)});
+      return Outcome::ignored;
+    }
 
     // The customer's phone: `from`, except on a message written on the business phone, whose
     // `from` is the business number itself: then the chat names the customer.

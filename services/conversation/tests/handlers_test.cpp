@@ -50,11 +50,13 @@ Replied with_ai_reply(World& w, const std::string& phone) {
   return r;
 }
 
-// A message written on the business phone, as the provider reports it (from_me).
+// A message written on the business phone, as the provider reports it (from_me); with
+// `via_api`, one sent through the provider's send API (Evolution's send.message).
 void from_me(World& w, const std::string& phone, const std::string& provider_id,
-             const std::string& text) {
+             const std::string& text, bool via_api = false) {
   std::string echo = received(phone, provider_id, text);
-  echo.replace(echo.find("\"from_me\":false"), 15, "\"from_me\":true");
+  echo.replace(echo.find("\"from_me\":false"), 15,
+               via_api ? "\"from_me\":true,\"via_api\":true" : "\"from_me\":true");
   w.apply(topics::whatsapp_inbound, event(types::whatsapp_message_received, echo));
 }
 
@@ -253,6 +255,33 @@ TEST_CASE("the provider's echo of our own reply is not an agent's message") {
                 " WHERE from_me AND author = 'agent' AND whatsapp_message_id LIKE 'WA-AGENT%'") ==
         2);
   CHECK(w.sent(types::conversation_message_stored).size() == stored_before + 2);
+}
+
+TEST_CASE("a message sent through the provider's API is never stored as an agent's") {
+  World w;
+  // A campaign message's echo to a debtor who never wrote: no contact, no conversation.
+  const auto debtor = phone();
+  from_me(w, debtor, "WA-CAMPAIGN", "Olá, sua fatura vence amanhã.", true);
+  CHECK(w.count("SELECT count(*) FROM " + w.t("conversations") + " WHERE chat_id = '" +
+                jid(debtor) + "'") == 0);
+  CHECK(w.count("SELECT count(*) FROM " + w.t("messages")) == 0);
+  CHECK(w.sent(types::conversation_created).empty());
+  CHECK(w.sent(types::contact_upserted).empty());
+
+  // In a conversation: a survey's echo, and our reply's echo with a text the provider changed.
+  const auto p = phone();
+  const auto r = with_ai_reply(w, p);
+  const auto stored_before = w.sent(types::conversation_message_stored).size();
+  from_me(w, p, "WA-SURVEY", "De 0 a 10, quanto você recomendaria?", true);
+  from_me(w, p, "WA-ECHO", "Olá! (editada)", true);
+  CHECK(w.count("SELECT count(*) FROM " + w.t("messages") + " WHERE from_me") == 0);
+  CHECK(w.sent(types::conversation_message_stored).size() == stored_before);
+  // The reply still takes its provider id and its tick from notification's `sent`.
+  tick_then_sent(w, p, r, "WA-ECHO");
+  // A message written on the phone is still the agent's.
+  from_me(w, p, "WA-AGENT", "Já verifiquei, tudo certo");
+  CHECK(w.count("SELECT count(*) FROM " + w.t("messages") +
+                " WHERE from_me AND author = 'agent'") == 1);
 }
 
 TEST_CASE("an echo stored before its send is known goes when the send is") {

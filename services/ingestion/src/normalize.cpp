@@ -995,6 +995,8 @@ void evolution_message(const Value& d, const Path& p, const EvolutionCtx& ctx, b
   auto ts = opt_unix_seconds(d, "messageTimestamp");
   w.field("timestamp", ts && *ts > 0 ? rfc3339_seconds(*ts) : evolution_time(ctx));
   w.field("from_me", from_me);
+  // Sent through Evolution's send API: the echo of a send notification made and reports.
+  if (sent_event) w.field("via_api", true);
   w.end_object();
   out.items.push_back(message_item(head, w, kind));
 }

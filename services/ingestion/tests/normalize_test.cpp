@@ -590,6 +590,7 @@ TEST_CASE(
   CHECK(b.event == "send.message");
   const auto d = only(b);
   CHECK(at(d, {"from_me"}).IsTrue());
+  CHECK(at(d, {"via_api"}).IsTrue());  // an echo of a send through Evolution's API
   CHECK(str(d, {"chat_id"}) == "5511987654321@s.whatsapp.net");
   CHECK(str(d, {"from"}) == "551140028922");  // the business number (`sender`)
   CHECK(str(d, {"text"}) == "Olá Maria, sua visita técnica está confirmada para amanhã.");
@@ -600,6 +601,7 @@ TEST_CASE(
         replace(fixture("evo_conversation.json"), R"("fromMe": false)", R"("fromMe": true)");
     const auto e = only(evolution(body));
     CHECK(at(e, {"from_me"}).IsTrue());
+    CHECK_FALSE(e.HasMember("via_api"));  // written on the phone, not sent through the API
     CHECK(str(e, {"from"}) == "551140028922");
   }
   SECTION("without the instance's number it can't say who sent it") {
