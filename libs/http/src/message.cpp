@@ -95,6 +95,27 @@ Response json_error(int status, std::string_view code, std::string_view message)
   return r;
 }
 
+core::Result<std::optional<std::string>> idempotency_key(const Request& req) {
+  constexpr std::size_t kMax = 200;
+  const std::string* found = nullptr;
+  for (const auto& h : req.headers) {
+    if (!iequals(h.name, kIdempotencyKey)) continue;
+    if (found != nullptr) {
+      return core::Error(core::Errc::invalid_argument,
+                         "send one Idempotency-Key header, not several");
+    }
+    found = &h.value;
+  }
+  if (found == nullptr) return std::optional<std::string>{};
+  const bool printable =
+      std::all_of(found->begin(), found->end(), [](char ch) { return ch >= 0x20 && ch <= 0x7e; });
+  if (found->empty() || found->size() > kMax || !printable) {
+    return core::Error(core::Errc::invalid_argument,
+                       "Idempotency-Key must be 1..200 printable ASCII characters");
+  }
+  return std::optional<std::string>(*found);
+}
+
 std::string_view reason_phrase(int status) noexcept {
   switch (status) {
     case 100:

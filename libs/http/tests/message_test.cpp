@@ -34,6 +34,35 @@ TEST_CASE("request accessors find params, query and headers") {
   CHECK(*r.header("APIKEY") == "k");
 }
 
+TEST_CASE("an Idempotency-Key is one field of 1..200 printable ASCII characters") {
+  Request r;
+  auto none = idempotency_key(r);
+  REQUIRE(none);
+  CHECK_FALSE(none->has_value());
+
+  r.headers.add("idempotency-key", "0190e0a4-8000-7abc-9def-000000000001");
+  auto one = idempotency_key(r);
+  REQUIRE(one);
+  CHECK(one->value() == "0190e0a4-8000-7abc-9def-000000000001");
+
+  r.headers.add("Idempotency-Key", "another");
+  auto twice = idempotency_key(r);
+  REQUIRE_FALSE(twice);
+  CHECK(twice.error().message().find("not several") != std::string::npos);
+
+  for (const std::string& bad :
+       {std::string(), std::string(201, 'k'), std::string("a\tb"), std::string("chave-\xc3\xa7")}) {
+    Request b;
+    b.headers.add("Idempotency-Key", bad);
+    auto e = idempotency_key(b);
+    REQUIRE_FALSE(e);
+    CHECK(e.error().code() == lia::core::Errc::invalid_argument);
+  }
+  Request longest;
+  longest.headers.add("Idempotency-Key", std::string(200, 'k'));
+  CHECK(idempotency_key(longest));
+}
+
 TEST_CASE("percent decoding and encoding") {
   CHECK(url_decode("a%20b%2Fc", false) == "a b/c");
   CHECK(url_decode("a+b", false) == "a+b");

@@ -40,32 +40,6 @@ Response invalid(const Invalid& i) {
   return Response::json(400, w.take());
 }
 
-constexpr std::string_view kIdempotencyKey = "Idempotency-Key";
-constexpr std::size_t kMaxIdempotencyKey = 200;
-
-// nullopt when the request's Idempotency-Key is absent (key stays empty) or good (key set):
-// one field of 1..200 printable ASCII characters. Otherwise the 400 to answer.
-std::optional<Response> read_idempotency_key(const Request& req, std::optional<std::string>& key) {
-  const std::string* found = nullptr;
-  for (const auto& h : req.headers) {
-    if (!http::iequals(h.name, kIdempotencyKey)) continue;
-    if (found != nullptr) {
-      return invalid({std::string(kIdempotencyKey), std::nullopt,
-                      "send one Idempotency-Key header, not several"});
-    }
-    found = &h.value;
-  }
-  if (found == nullptr) return std::nullopt;
-  const bool printable =
-      std::all_of(found->begin(), found->end(), [](char ch) { return ch >= 0x20 && ch <= 0x7e; });
-  if (found->empty() || found->size() > kMaxIdempotencyKey || !printable) {
-    return invalid({std::string(kIdempotencyKey), std::nullopt,
-                    "Idempotency-Key must be 1..200 printable ASCII characters"});
-  }
-  key = *found;
-  return std::nullopt;
-}
-
 // The 201 of POST /api/campaigns: made again from the same request when a retry replays it.
 Response created(const std::string& id, const CampaignInput& c) {
   json::Writer w;
@@ -186,8 +160,10 @@ Response Api::create(const Request& req) const {
   if (auto denied = runtime::authorize(req, settings_.jwt_secret, auth::Role::supervisor, claims)) {
     return *denied;
   }
-  std::optional<std::string> key;
-  if (auto bad_key = read_idempotency_key(req, key)) return *bad_key;
+  auto idem = http::idempotency_key(req);
+  if (!idem)
+    return invalid({std::string(http::kIdempotencyKey), std::nullopt, idem.error().message()});
+  const std::optional<std::string>& key = *idem;
 
   CampaignDefaults defaults;
   defaults.provider = settings_.provider;

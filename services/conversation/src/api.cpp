@@ -65,6 +65,9 @@ struct Api::Impl {
   std::string transfer_update;
   std::string resolve_update;
   std::string insert_supervisor_action;
+  std::string send_key_lookup;
+  std::string send_key_insert;
+  std::string send_key_purge;
 
   Impl(std::shared_ptr<pg::Pool> p, const std::string& schema, ApiConfig c, const core::Clock& clk)
       : pool(std::move(p)), sql(schema), config(std::move(c)), clock(clk) {
@@ -106,6 +109,14 @@ struct Api::Impl {
     insert_supervisor_action = "INSERT INTO " + sql.t("supervisor_actions") +
                                " (id, conversation_id, action, notes, created_by) VALUES ($1, $2, "
                                "$3, $4, $5)";
+    const std::string keys = sql.t("agent_send_keys");
+    send_key_lookup = "SELECT request_sha256, message_id::text, command_id::text FROM " + keys +
+                      " WHERE user_id = $1::uuid AND idempotency_key = $2";
+    send_key_insert = "INSERT INTO " + keys +
+                      " (user_id, idempotency_key, request_sha256, conversation_id, message_id, "
+                      "command_id) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING "
+                      "RETURNING 1";
+    send_key_purge = "DELETE FROM " + keys + " WHERE created_at < now() - $1::interval";
   }
 
   Response db_error(const core::Error& e) {
@@ -352,18 +363,57 @@ struct Api::Impl {
     return Response::json(200, std::move(out));
   }
 
+  // The 202 of an agent's message, the same when a retry with its Idempotency-Key replays it.
+  static Response accepted(const std::string& message_id, const std::string& command_id,
+                           bool replayed) {
+    json::Writer w;
+    w.begin_object()
+        .field("message_id", message_id)
+        .field("command_id", command_id)
+        .field("status", "PENDING")
+        .end_object();
+    Response res = Response::json(202, w.take());
+    if (replayed) res.headers.add("Idempotent-Replayed", "true");
+    return res;
+  }
+
+  // The answer to a request whose Idempotency-Key this user already sent: the first
+  // message's 202 for the same request, 422 for another one.
+  Response replay(const pg::Row& first, const std::string& request_sha256,
+                  const std::string& user_id) {
+    const auto message_id = first.get<std::string>(1);
+    if (first.get<std::string>(0) != request_sha256) {
+      log.warn("Idempotency-Key reused with a different request",
+               {f::id("message_id", message_id), f::id("user_id", user_id)});
+      return http::json_error(422, "idempotency_key_reused",
+                              "Idempotency-Key reused with a different request");
+    }
+    log.info("agent message replayed (same Idempotency-Key and request)",
+             {f::id("message_id", message_id), f::id("user_id", user_id)});
+    return accepted(message_id, first.get<std::string>(2), true);
+  }
+
   Response send_message(const Request& req) {
     auto a = authenticate(req, auth::Role::agent);
     if (!a.viewer) return a.failure;
     const Viewer& v = *a.viewer;
     std::string id;
     if (auto bad = check_id(req, id)) return *bad;
+    auto key = http::idempotency_key(req);
+    if (!key) return bad_request(key.error());
     auto text = parse_send_text(req.body);
     if (!text) return bad_request(text.error());
+    const std::string request_sha256 =
+        *key ? auth::to_hex(auth::sha256(id + '\n' + *text)) : std::string();
     const bool supervisor = auth::role_at_least(v.role, auth::Role::supervisor);
     std::string message_id;
     std::string command_id;
     auto r = pg::transact(*pool, [&](pg::Tx& tx) -> core::Result<std::optional<Response>> {
+      if (*key) {  // a retry is answered even once the conversation has moved on
+        auto first = tx.exec(send_key_lookup, v.user_id, **key);
+        if (!first) return first.error();
+        if (!first->empty()) return std::optional(replay((*first)[0], request_sha256, v.user_id));
+      }
       auto conv = conversation_for_update(tx, id);
       if (!conv) return conv.error();
       if (!*conv) return std::optional<Response>(not_found("no conversation " + id));
@@ -377,6 +427,21 @@ struct Api::Impl {
       }
       message_id = core::Uuid::v7(clock).str();
       command_id = core::Uuid::v7(clock).str();
+      if (*key) {
+        // A concurrent request with this key waits here for the first one's commit, then
+        // inserts nothing and answers what the first one did.
+        auto fresh = tx.exec(send_key_insert, v.user_id, **key, request_sha256, c.id, message_id,
+                             command_id);
+        if (!fresh) return fresh.error();
+        if (fresh->empty()) {
+          auto first = tx.exec(send_key_lookup, v.user_id, **key);
+          if (!first) return first.error();
+          if (first->empty()) {
+            return core::Error(core::Errc::unavailable, "the idempotency key went away", true);
+          }
+          return std::optional(replay((*first)[0], request_sha256, v.user_id));
+        }
+      }
       store::NewMessage m;
       m.id = message_id;
       m.conversation_id = c.id;
@@ -422,13 +487,7 @@ struct Api::Impl {
     if (*r) return **r;
     log.debug("agent message queued", {f::id("conversation_id", id),
                                        f::id("message_id", message_id), f::body("text", *text)});
-    json::Writer w;
-    w.begin_object()
-        .field("message_id", message_id)
-        .field("command_id", command_id)
-        .field("status", "PENDING")
-        .end_object();
-    return Response::json(202, w.take());
+    return accepted(message_id, command_id, false);
   }
 
   Response transfer(const Request& req) {
@@ -620,6 +679,12 @@ Response Api::list_messages(const Request& req) {
 }
 Response Api::send_message(const Request& req) {
   return impl_->send_message(req);
+}
+
+core::Result<std::int64_t> Api::purge_idempotency_keys(std::chrono::seconds age) {
+  auto r = impl_->pool->exec(impl_->send_key_purge, std::to_string(age.count()) + " seconds");
+  if (!r) return r.error();
+  return r->affected();
 }
 Response Api::transfer(const Request& req) {
   return impl_->transfer(req);

@@ -99,6 +99,12 @@ void App::purge_loop() {
     } else if (*n > 0) {
       core::log().info("pending statuses purged", {f::num("count", *n)});
     }
+    auto keys = api_->purge_idempotency_keys(kIdempotencyKeyTtl);
+    if (!keys) {
+      core::log().warn("idempotency key purge failed", {f::str("error", keys.error().describe())});
+    } else if (*keys > 0) {
+      core::log().info("idempotency keys purged", {f::num("count", *keys)});
+    }
     lock.lock();
   }
 }

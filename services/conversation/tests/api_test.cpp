@@ -1,4 +1,6 @@
 // The REST API through a real HTTP server on an ephemeral port, against a real PostgreSQL.
+#include <thread>
+
 #include <lia/http/client.hpp>
 #include <lia/http/server.hpp>
 
@@ -30,21 +32,25 @@ class Desk : public World {
     int status = 0;
     json::Document body;
     std::string raw;
+    http::Headers headers;
   };
 
   Reply call(const std::string& method, const std::string& path, const std::string& body = {},
-             const std::optional<std::string>& token = std::nullopt) {
+             const std::optional<std::string>& token = std::nullopt,
+             const http::Headers& extra = {}) {
     http::ClientRequest req;
     req.method = method;
     req.url = base_ + path;
     req.body = body;
     if (!body.empty()) req.headers.add("Content-Type", "application/json");
     if (token) req.headers.add("Authorization", "Bearer " + *token);
+    for (const auto& h : extra) req.headers.add(h.name, h.value);
     auto res = client_.request(req);
     if (!res) FAIL(method << " " << path << ": " << res.error().message());
     Reply r;
     r.status = res->status;
     r.raw = res->body;
+    r.headers = res->headers;
     auto d = json::parse(res->body);
     if (!d) FAIL(method << " " << path << " answered non-JSON: " << res->body);
     r.body = std::move(*d);
@@ -408,6 +414,90 @@ TEST_CASE("agents write to their conversations through notification and list wha
   REQUIRE(one.status == 200);
   CHECK(one.body["status"] == "transferred");
   CHECK(d.call("GET", "/api/conversations/" + core::Uuid::v7().str(), {}, boss).status == 404);
+}
+
+TEST_CASE("an agent's message retried with its Idempotency-Key is stored and sent once") {
+  Desk d;
+  d.user("ana", auth::Role::agent, {"support"});
+  d.user("boss", auth::Role::supervisor);
+  auto [p, conv] = d.chat("oi");
+  d.apply(topics::ai_events, event(types::ai_handoff_requested, handoff(conv, p)));
+  const auto ana = d.login("ana");
+  const auto boss = d.login("boss");
+  const std::string path = "/api/conversations/" + conv + "/messages";
+  const http::Headers key{{"Idempotency-Key", "desk-7f3a"}};
+  auto agent_messages = [&] {
+    return d.count("SELECT count(*) FROM " + d.t("messages") + " WHERE author = 'agent'");
+  };
+
+  auto first = d.call("POST", path, R"({"text":"Já estou vendo."})", ana, key);
+  INFO(first.raw);
+  REQUIRE(first.status == 202);
+  CHECK_FALSE(first.headers.contains("Idempotent-Replayed"));
+  // The client's retry (its JSON written differently): the same message, nothing sent again.
+  auto again = d.call("POST", path, R"({ "text" : "Já estou vendo." })", ana, key);
+  REQUIRE(again.status == 202);
+  CHECK(again.body["message_id"] == first.body["message_id"]);
+  CHECK(again.body["command_id"] == first.body["command_id"]);
+  REQUIRE(again.headers.find("Idempotent-Replayed") != nullptr);
+  CHECK(*again.headers.find("Idempotent-Replayed") == "true");
+  CHECK(agent_messages() == 1);
+  CHECK(d.sent(types::notification_send_text).size() == 1);
+
+  // The same key with another text, or for another conversation: 422, nothing sent.
+  auto reused = d.call("POST", path, R"({"text":"Outra coisa"})", ana, key);
+  CHECK(reused.status == 422);
+  CHECK(reused.body["error"]["code"] == "idempotency_key_reused");
+  auto [p2, conv2] = d.chat("outra");
+  d.apply(topics::ai_events, event(types::ai_handoff_requested, handoff(conv2, p2)));
+  CHECK(d.call("POST", "/api/conversations/" + conv2 + "/messages", R"({"text":"Já estou vendo."})",
+               ana, key)
+            .status == 422);
+  CHECK(agent_messages() == 1);
+  // Keys are each user's own: the supervisor's same key is a message of theirs.
+  auto other = d.call("POST", path, R"({"text":"Já estou vendo."})", boss, key);
+  REQUIRE(other.status == 202);
+  CHECK(other.body["message_id"] != first.body["message_id"]);
+  CHECK_FALSE(other.headers.contains("Idempotent-Replayed"));
+  // A bad key is refused before anything happens.
+  auto bad = d.call("POST", path, R"({"text":"x"})", ana, {{"Idempotency-Key", ""}});
+  CHECK(bad.status == 400);
+  CHECK(error_message(bad).find("Idempotency-Key") != std::string::npos);
+  CHECK(agent_messages() == 2);
+
+  // Two retries racing: one message.
+  auto post = [&] {
+    http::Request req;
+    req.method = "POST";
+    req.path = path;
+    req.params["id"] = conv;
+    req.headers.add("Authorization", "Bearer " + ana);
+    req.headers.add("Idempotency-Key", "desk-race");
+    req.body = R"({"text":"Um momento, por favor."})";
+    return d.api().send_message(req);
+  };
+  http::Response r1;
+  http::Response r2;
+  std::thread t1([&] { r1 = post(); });
+  std::thread t2([&] { r2 = post(); });
+  t1.join();
+  t2.join();
+  CHECK(r1.status == 202);
+  CHECK(r2.status == 202);
+  CHECK(r1.headers.contains("Idempotent-Replayed") != r2.headers.contains("Idempotent-Replayed"));
+  CHECK(agent_messages() == 3);
+
+  // Once the conversation is resolved a retry still gets its 202; a day later the key is gone.
+  REQUIRE(d.call("POST", "/api/conversations/" + conv + "/resolve", {}, ana).status == 200);
+  CHECK(d.call("POST", path, R"({"text":"Já estou vendo."})", ana, key).status == 202);
+  CHECK(d.count("WITH aged AS (UPDATE " + d.t("agent_send_keys") +
+                " SET created_at = now() - interval '25 hours' WHERE idempotency_key = "
+                "'desk-7f3a' RETURNING 1) SELECT count(*) FROM aged") == 2);
+  auto purged = d.api().purge_idempotency_keys(kIdempotencyKeyTtl);
+  REQUIRE(purged);
+  CHECK(*purged == 2);
+  CHECK(d.count("SELECT count(*) FROM " + d.t("agent_send_keys")) == 1);
+  CHECK(d.sent(types::notification_send_text).size() == 3);
 }
 
 TEST_CASE("supervisors transfer conversations to a chosen agent") {

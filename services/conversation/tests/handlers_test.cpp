@@ -640,13 +640,14 @@ TEST_CASE("the enumerated columns refuse other values, as domains and after goin
   expect_refused();
   // Down to the CHECK constraints (with rows in the tables) and up again.
   pg::Migrator m(w.pool_ptr(), w.schema(), "conversation", migrations());
+  const int after_domains = static_cast<int>(migrations().size()) - 3;  // 0004 and later
   auto down = m.down(3);
   REQUIRE(down.ok());
-  CHECK(*down == 1);
+  CHECK(*down == after_domains);
   expect_refused();
   auto up = m.up();
   REQUIRE(up.ok());
-  CHECK(*up == 1);
+  CHECK(*up == after_domains);
   expect_refused();
   CHECK(column(w, "messages", "direction", message_of(w, "IN-" + p)) == "inbound");
 }

@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include <lia/core/result.hpp>
+
 namespace lia::http {
 
 // ASCII case-insensitive comparison (header names, methods, tokens).
@@ -78,6 +80,12 @@ struct Response {
 
 // {"error":{"code":"<code>","message":"<message>"}} with the given status.
 Response json_error(int status, std::string_view code, std::string_view message);
+
+// The request's `Idempotency-Key` header: nullopt without one; invalid_argument, with a
+// message naming the header, when it is sent more than once or is not 1..200 printable ASCII
+// characters (a client's UUID fits). The same key and request again answer the first result.
+inline constexpr std::string_view kIdempotencyKey = "Idempotency-Key";
+core::Result<std::optional<std::string>> idempotency_key(const Request& req);
 
 // The standard reason phrase ("Not Found"), or "Unknown".
 std::string_view reason_phrase(int status) noexcept;

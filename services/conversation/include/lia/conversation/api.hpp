@@ -8,25 +8,33 @@
 //   GET  /api/conversations                   ?status=&assigned_to=me|<id>&limit= (1..200)
 //   GET  /api/conversations/{id}
 //   GET  /api/conversations/{id}/messages     ?limit= (1..500, the latest, oldest first)
-//   POST /api/conversations/{id}/messages     {text}: assigned agent or SUPERVISOR+ -> 202
+//   POST /api/conversations/{id}/messages     {text}: assigned agent or SUPERVISOR+ -> 202;
+//                                             with an Idempotency-Key, a retry of the same
+//                                             request within a day sends nothing again
 //   POST /api/conversations/{id}/transfer     SUPERVISOR+: {agent_id, mode?, reason?}
 //   POST /api/conversations/{id}/resolve      assigned agent or SUPERVISOR+: {reason?}
 //
 // Errors are JSON ({"error":{"code","message"}}): 400 invalid_argument naming the field,
 // 401 unauthorized (no, bad or expired token; wrong credentials), 403 forbidden (role or
 // not the assigned agent), 404 not_found, 409 conflict (resolved conversation, taken
-// username), 503 unavailable (database trouble; retry).
+// username), 422 idempotency_key_reused (the key came with another request), 503
+// unavailable (database trouble; retry).
 
 #include <chrono>
 #include <memory>
 #include <string>
 
 #include <lia/core/clock.hpp>
+#include <lia/core/result.hpp>
 #include <lia/http/message.hpp>
 #include <lia/http/router.hpp>
 #include <lia/pg/pool.hpp>
 
 namespace lia::conversation {
+
+// How long an agent's message's Idempotency-Key is remembered (clients retry within
+// minutes; a day covers a desk that was offline overnight).
+inline constexpr std::chrono::hours kIdempotencyKeyTtl{24};
 
 struct ApiConfig {
   std::string jwt_secret;
@@ -54,6 +62,9 @@ class Api {
   http::Response send_message(const http::Request& req);
   http::Response transfer(const http::Request& req);
   http::Response resolve(const http::Request& req);
+
+  // Deletes the Idempotency-Keys of agents' messages older than `age`; how many went.
+  core::Result<std::int64_t> purge_idempotency_keys(std::chrono::seconds age);
 
   struct Impl;
 
