@@ -95,11 +95,12 @@ std::optional<std::string> base64url_decode(std::string_view text) {
     if (c >= 'A' && c <= 'Z') return c - 'A';
     if (c >= 'a' && c <= 'z') return c - 'a' + 26;
     if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '-' || c == '+') return 62;
-    if (c == '_' || c == '/') return 63;
+    if (c == '-') return 62;
+    if (c == '_') return 63;
     return -1;
   };
-  while (!text.empty() && text.back() == '=') text.remove_suffix(1);
+  // Exactly one spelling per value (RFC 7515 2: base64url without padding): no '+', '/' or
+  // '=', and the last character's spare bits zero, so a token has one accepted form.
   if (text.size() % 4 == 1) return std::nullopt;
   std::string out;
   out.reserve(text.size() * 3 / 4);
@@ -115,6 +116,7 @@ std::optional<std::string> base64url_decode(std::string_view text) {
       out.push_back(static_cast<char>((acc >> bits) & 0xFF));
     }
   }
+  if ((acc & ((1U << bits) - 1)) != 0) return std::nullopt;
   return out;
 }
 

@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include <lia/auth/auth.hpp>
 #include <lia/json/json.hpp>
 #include <lia/json/writer.hpp>
@@ -95,10 +97,16 @@ core::Result<Claims> verify_jwt(std::string_view token, std::string_view secret,
 
 core::Result<Claims> verify_bearer(const std::string* authorization, std::string_view secret,
                                    const core::Clock& clock) {
-  constexpr std::string_view kBearer = "Bearer ";
+  constexpr std::string_view kBearer = "bearer ";
   if (authorization == nullptr) return unauthorized("missing Authorization header");
   std::string_view v = *authorization;
-  if (v.size() <= kBearer.size() || v.substr(0, kBearer.size()) != kBearer) {
+  // The scheme's name is case-insensitive (RFC 9110 11.1).
+  const auto lower = [](char ch) {
+    return ch >= 'A' && ch <= 'Z' ? static_cast<char>(ch + 32) : ch;
+  };
+  if (v.size() <= kBearer.size() ||
+      !std::equal(kBearer.begin(), kBearer.end(), v.begin(),
+                  [&](char want, char got) { return want == lower(got); })) {
     return unauthorized("Authorization must be 'Bearer <token>'");
   }
   return verify_jwt(v.substr(kBearer.size()), secret, clock);

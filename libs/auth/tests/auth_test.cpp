@@ -34,6 +34,15 @@ TEST_CASE("base64url round trip") {
   }
   CHECK(base64url_encode("foobar") == "Zm9vYmFy");
   CHECK_FALSE(base64url_decode("a$b"));
+  // One spelling per value: no standard-alphabet characters, no padding, no spare bits set.
+  CHECK(base64url_decode("-_8") == std::optional<std::string>("\xfb\xff"));
+  CHECK_FALSE(base64url_decode("+_8"));
+  CHECK_FALSE(base64url_decode("-/8"));
+  CHECK_FALSE(base64url_decode("Zm8="));
+  CHECK(base64url_decode("Zm8") == std::optional<std::string>("fo"));
+  CHECK_FALSE(base64url_decode("Zm9"));  // "fo" with a spare bit set
+  CHECK(base64url_decode("Zg") == std::optional<std::string>("f"));
+  CHECK_FALSE(base64url_decode("Zh"));  // "f" with spare bits set
 }
 
 TEST_CASE("password hashes verify and differ by salt") {
@@ -60,6 +69,16 @@ TEST_CASE("JWT sign and verify with expiry and roles") {
   std::string bearer = "Bearer " + token;
   CHECK(verify_bearer(&bearer, "secret", clock).ok());
   CHECK(verify_bearer(nullptr, "secret", clock).error().code() == lia::core::Errc::unauthorized);
+  std::string lower_scheme = "bearer " + token;
+  CHECK(verify_bearer(&lower_scheme, "secret", clock).ok());
+  std::string basic = "Basic " + token;
+  CHECK_FALSE(verify_bearer(&basic, "secret", clock).ok());
+  // The signature's last character holds two spare bits: another character that differs only
+  // there decodes to the same bytes, and is refused (one accepted spelling per token).
+  std::string respelled = token;
+  REQUIRE(base64url_decode(token.substr(token.rfind('.') + 1)));  // spare bits zero
+  respelled.back() = static_cast<char>(respelled.back() + 1);     // the value + 1: a spare bit
+  CHECK_FALSE(verify_jwt(respelled, "secret", clock).ok());
   clock.advance(std::chrono::hours{2});
   auto expired = verify_jwt(token, "secret", clock);
   REQUIRE_FALSE(expired.ok());

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstdio>
 
 #include <lia/core/text.hpp>
@@ -82,6 +83,19 @@ void json_escape(std::string& out, std::string_view s) {
       i += n;
     }
   }
+}
+
+std::string valid_utf8(std::string_view s, std::size_t max_bytes) {
+  std::string out;
+  out.reserve(std::min(s.size(), max_bytes));
+  for (std::size_t i = 0; i < s.size();) {
+    std::size_t n = utf8_sequence(s, i);
+    const std::string_view piece = (n == 0 || s[i] == '\0') ? kReplacement : s.substr(i, n);
+    if (out.size() + piece.size() > max_bytes) break;
+    out.append(piece);
+    i += n == 0 ? 1 : n;
+  }
+  return out;
 }
 
 }  // namespace lia::core

@@ -7,6 +7,7 @@
 #include <lia/conversation/event_data.hpp>
 #include <lia/conversation/users.hpp>
 #include <lia/core/log.hpp>
+#include <lia/core/text.hpp>
 #include <lia/core/uuid.hpp>
 #include <lia/events/names.hpp>
 #include <lia/json/writer.hpp>
@@ -27,6 +28,13 @@ namespace {
 Response bad_request(const core::Error& e) {
   return http::json_error(400, "invalid_argument", e.message());
 }
+// 401 for a missing, bad or expired token, or its user gone: the challenge names the scheme.
+Response bearer_challenge(std::string_view why) {
+  Response r = http::json_error(401, "unauthorized", why);
+  r.headers.set("WWW-Authenticate", "Bearer");
+  return r;
+}
+
 Response not_found(std::string_view what) {
   return http::json_error(404, "not_found", what);
 }
@@ -131,11 +139,11 @@ struct Api::Impl {
     Authed a;
     auto claims = auth::verify_bearer(req.header("Authorization"), config.jwt_secret, clock);
     if (!claims) {
-      a.failure = http::json_error(401, "unauthorized", claims.error().message());
+      a.failure = bearer_challenge(claims.error().message());
       return a;
     }
     if (!is_uuid(claims->subject)) {
-      a.failure = http::json_error(401, "unauthorized", "token subject is not a user id");
+      a.failure = bearer_challenge("token subject is not a user id");
       return a;
     }
     auto rows = pool->exec(viewer_by_id, claims->subject);
@@ -144,7 +152,7 @@ struct Api::Impl {
       return a;
     }
     if (rows->empty() || (*rows)[0].get<std::string>(1) != "ACTIVE") {
-      a.failure = http::json_error(401, "unauthorized", "user is unknown or inactive");
+      a.failure = bearer_challenge("user is unknown or inactive");
       return a;
     }
     Viewer v;
@@ -234,7 +242,7 @@ struct Api::Impl {
           {user.id, "login",
            req.remote_address.empty() ? std::nullopt
                                       : std::optional<std::string>(req.remote_address),
-           ua != nullptr ? std::optional<std::string>(truncate_utf8(*ua, 512)) : std::nullopt,
+           ua != nullptr ? std::optional<std::string>(core::valid_utf8(*ua, 512)) : std::nullopt,
            std::nullopt, std::nullopt, "{}"},
           clock);
     });

@@ -121,6 +121,14 @@ TEST_CASE("login: a token for the right password, 401 JSON for a wrong one") {
   auto missing = d.call("POST", "/api/auth/login", R"({"username":"maria"})");
   CHECK(missing.status == 400);
   CHECK(error_message(missing).find("'password'") != std::string::npos);
+  // A User-Agent that is not UTF-8 (a Latin-1 é) is kept with that byte replaced.
+  auto latin1 =
+      d.call("POST", "/api/auth/login", R"({"username":"maria","password":"password123"})",
+             std::nullopt, {{"User-Agent", "Navegador \xE9"}});
+  INFO(latin1.raw);
+  CHECK(latin1.status == 200);
+  CHECK(d.text("SELECT user_agent FROM " + d.t("activity_logs") + " WHERE user_id = '" + id +
+               "' ORDER BY created_at DESC, id DESC LIMIT 1") == "Navegador \xEF\xBF\xBD");
 
   REQUIRE(d.pool()
               .exec("UPDATE " + d.t("users") + " SET status = 'INACTIVE' WHERE id = '" + id + "'")
@@ -143,6 +151,8 @@ TEST_CASE("users: ADMIN creates them, an AGENT gets 403, no or a bad token 401")
   auto none = d.call("POST", "/api/users", body);
   CHECK(none.status == 401);
   CHECK(none.body["error"]["code"] == "unauthorized");
+  REQUIRE(none.headers.find("WWW-Authenticate") != nullptr);
+  CHECK(*none.headers.find("WWW-Authenticate") == "Bearer");
   CHECK(d.call("POST", "/api/users", body, std::string("not.a.jwt")).status == 401);
   const auto forged =
       auth::sign_jwt({*d.text("SELECT id::text FROM " + d.t("users") + " WHERE username = 'agent'"),

@@ -28,6 +28,7 @@ bool verify_meta_signature(std::string_view header_value, std::string_view secre
                            std::string_view body);
 
 std::string base64url_encode(std::string_view bytes);
+// Strict: the URL alphabet only, no padding, spare bits zero (one spelling per value).
 std::optional<std::string> base64url_decode(std::string_view text);
 
 // "pbkdf2_sha256$<iterations>$<salt b64url>$<hash b64url>"

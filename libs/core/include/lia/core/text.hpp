@@ -20,4 +20,9 @@ constexpr std::string_view trim(std::string_view s) noexcept {
 // no PostgreSQL text can hold it, and json::parse refuses it.
 void json_escape(std::string& out, std::string_view s);
 
+// `s` as text any PostgreSQL column takes: each byte that is not part of valid UTF-8, and
+// each NUL, replaced by U+FFFD; cut before the character that would pass `max_bytes`. For
+// what clients send outside JSON (header values), which nothing has checked.
+std::string valid_utf8(std::string_view s, std::size_t max_bytes);
+
 }  // namespace lia::core
