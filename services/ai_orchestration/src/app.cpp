@@ -2,6 +2,7 @@
 
 #include <lia/core/log.hpp>
 #include <lia/events/names.hpp>
+#include <lia/runtime/authorize.hpp>
 
 #include "api.hpp"
 #include "handler.hpp"
@@ -27,7 +28,7 @@ Settings Settings::read(core::Env& env) {
   } else {
     s.llm.base_url = env.string("LIA_LLM_BASE_URL", "");
   }
-  s.jwt_secret = env.secret("LIA_JWT_SECRET", std::string{});
+  s.jwt_secret = runtime::jwt_secret(env, /*required=*/false);
   s.consumers = static_cast<int>(env.integer("LIA_AI_CONSUMERS", 2, 1, 12));
   s.recent_messages = static_cast<int>(env.integer("LIA_AI_RECENT_MESSAGES", 20, 2, 200));
   s.thread_rotation =

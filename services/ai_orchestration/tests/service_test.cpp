@@ -44,7 +44,7 @@ TEST_CASE("the service answers a customer end to end on a private broker") {
                                             {"LIA_KAFKA_BOOTSTRAP", bootstrap},
                                             {"LIA_AI_SCHEMA", schema},
                                             {"LIA_HTTP_PORT", "0"},
-                                            {"LIA_JWT_SECRET", "s3cret"},
+                                            {"LIA_JWT_SECRET", "s3cret-0123456789"},
                                             {"LIA_LOG_LEVEL", "debug"},
                                             {"LIA_AI_CONSUMERS", "1"}};
   struct DropSchema {

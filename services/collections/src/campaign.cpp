@@ -7,6 +7,7 @@
 #include <lia/domain/phone.hpp>
 #include <lia/json/json.hpp>
 #include <lia/json/writer.hpp>
+#include <lia/runtime/authorize.hpp>
 
 namespace lia::collections {
 namespace {
@@ -57,7 +58,7 @@ core::Result<domain::WeekdaySet> read_days(const json::Value& v) {
 
 Settings read_settings(core::Env& env) {
   Settings s;
-  s.jwt_secret = env.secret("LIA_JWT_SECRET");
+  s.jwt_secret = runtime::jwt_secret(env);
   s.tick = env.millis("LIA_COLLECTIONS_TICK_MS", std::chrono::milliseconds{5000},
                       std::chrono::milliseconds{50}, std::chrono::hours{1});
   s.provider = env.one_of("LIA_COLLECTIONS_PROVIDER", "evolution", {"meta", "evolution"});

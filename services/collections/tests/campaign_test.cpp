@@ -236,7 +236,7 @@ TEST_CASE("each attempt's send_text and message.requested match their schemas") 
 }
 
 TEST_CASE("settings: defaults and bad values named") {
-  auto env = core::Env::from_map({{"LIA_JWT_SECRET", "x"}});
+  auto env = core::Env::from_map({{"LIA_JWT_SECRET", "s3cret-0123456789"}});
   const Settings s = read_settings(env);
   CHECK(env.problems().empty());
   CHECK(s.tick == 5000ms);
@@ -255,8 +255,8 @@ TEST_CASE("settings: defaults and bad values named") {
   CHECK(all.find("LIA_COLLECTIONS_TICK_MS") != std::string::npos);
   CHECK(all.find("LIA_COLLECTIONS_UTC_OFFSET_MINUTES") != std::string::npos);
 
-  auto long_instance = core::Env::from_map(
-      {{"LIA_JWT_SECRET", "x"}, {"LIA_COLLECTIONS_INSTANCE", std::string(129, 'i')}});
+  auto long_instance = core::Env::from_map({{"LIA_JWT_SECRET", "s3cret-0123456789"},
+                                            {"LIA_COLLECTIONS_INSTANCE", std::string(129, 'i')}});
   (void)read_settings(long_instance);
   REQUIRE(long_instance.problems().size() == 1);
   CHECK(long_instance.problems()[0] == "LIA_COLLECTIONS_INSTANCE: must be at most 128 characters");

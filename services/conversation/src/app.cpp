@@ -3,6 +3,7 @@
 #include <lia/conversation/users.hpp>
 #include <lia/core/log.hpp>
 #include <lia/events/names.hpp>
+#include <lia/runtime/authorize.hpp>
 
 namespace lia::conversation {
 
@@ -31,13 +32,10 @@ App::~App() {
 }
 
 void App::configure(core::Env& env) {
-  api_config_.jwt_secret = env.secret("LIA_JWT_SECRET");
+  api_config_.jwt_secret = runtime::jwt_secret(env);
   api_config_.token_ttl = env.millis("LIA_JWT_TTL_MS", std::chrono::hours{12},
                                      std::chrono::minutes{1}, std::chrono::hours{24 * 30});
   admin_password_ = env.secret("LIA_ADMIN_PASSWORD", std::string());
-  if (!api_config_.jwt_secret.empty() && api_config_.jwt_secret.size() < 16) {
-    env.problem("LIA_JWT_SECRET", "must be at least 16 bytes long");
-  }
   if (!admin_password_.empty() && admin_password_.size() < 8) {
     env.problem("LIA_ADMIN_PASSWORD", "must be at least 8 characters long");
   }

@@ -1,5 +1,6 @@
 #include <lia/events/names.hpp>
 #include <lia/notification/settings.hpp>
+#include <lia/runtime/authorize.hpp>
 
 namespace lia::notification {
 
@@ -18,7 +19,7 @@ Settings Settings::read(core::Env& env) {
   s.http_timeout = env.millis("LIA_NOTIFY_HTTP_TIMEOUT_MS", milliseconds{10000}, milliseconds{100},
                               milliseconds{120000});
   s.rate_per_number = static_cast<int>(env.integer("LIA_NOTIFY_RATE_PER_NUMBER", 10, 0, 10000));
-  s.jwt_secret = env.secret("LIA_JWT_SECRET");
+  s.jwt_secret = runtime::jwt_secret(env);
   s.consumers = static_cast<int>(env.integer("LIA_NOTIFY_CONSUMERS", 4, 1, 32));
   s.commands_topic =
       env.string("LIA_NOTIFY_COMMANDS_TOPIC", std::string(events::topics::notification_commands));

@@ -91,7 +91,7 @@ TEST_CASE("lia-notification sends commands from Kafka through the sandbox and re
                                                {"LIA_META_ACCESS_TOKEN", "meta-token"},
                                                {"LIA_EVOLUTION_URL", provider},
                                                {"LIA_EVOLUTION_APIKEY", "evo-key"},
-                                               {"LIA_JWT_SECRET", "jwt-secret"},
+                                               {"LIA_JWT_SECRET", "jwt-secret-0123456789"},
                                                {"LIA_NOTIFY_BACKOFF_MS", "20"}};
   {
     Process migrate({testing::binary("lia-notification"), "--migrate"}, env);
@@ -178,7 +178,7 @@ TEST_CASE("lia-notification sends commands from Kafka through the sandbox and re
   http::ClientRequest get{
       .method = "GET",
       .url = "http://127.0.0.1:" + std::to_string(port) + "/api/outbound/" + meta_id,
-      .headers = {{"Authorization", "Bearer " + auth::sign_jwt(claims, "jwt-secret")}}};
+      .headers = {{"Authorization", "Bearer " + auth::sign_jwt(claims, "jwt-secret-0123456789")}}};
   std::string body;
   const bool read = testing::wait_until(
       [&] {

@@ -1,6 +1,7 @@
 #include <lia/events/names.hpp>
 #include <lia/nps_gamification/app.hpp>
 #include <lia/nps_gamification/messages.hpp>
+#include <lia/runtime/authorize.hpp>
 
 namespace lia::nps_gamification {
 
@@ -16,7 +17,7 @@ runtime::ServiceSpec spec() {
 
 Settings read_settings(core::Env& env) {
   Settings s;
-  s.jwt_secret = env.secret("LIA_JWT_SECRET");
+  s.jwt_secret = runtime::jwt_secret(env);
   s.survey_text = env.string("LIA_NPS_SURVEY_TEXT", kDefaultSurveyText);
   if (s.survey_text.empty()) s.survey_text = kDefaultSurveyText;
   // The send command carries at most 4096 bytes of text.

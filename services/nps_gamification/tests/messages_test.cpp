@@ -184,14 +184,14 @@ TEST_CASE("period_bounds covers one calendar month") {
 }
 
 TEST_CASE("settings: defaults, the window range and the required JWT secret") {
-  auto env = core::Env::from_map({{"LIA_JWT_SECRET", "s3cret"}});
+  auto env = core::Env::from_map({{"LIA_JWT_SECRET", "s3cret-0123456789"}});
   const Settings s = read_settings(env);
   CHECK(env.problems().empty());
   CHECK(s.survey_text == kDefaultSurveyText);
   CHECK(s.survey_window == 24h);
-  CHECK(s.jwt_secret == "s3cret");
+  CHECK(s.jwt_secret == "s3cret-0123456789");
 
-  auto custom = core::Env::from_map({{"LIA_JWT_SECRET", "x"},
+  auto custom = core::Env::from_map({{"LIA_JWT_SECRET", "s3cret-0123456789"},
                                      {"LIA_NPS_SURVEY_TEXT", "Nota de 0 a 10?"},
                                      {"LIA_NPS_WINDOW_HOURS", "48"}});
   const Settings c = read_settings(custom);
@@ -205,7 +205,7 @@ TEST_CASE("settings: defaults, the window range and the required JWT secret") {
   CHECK(bad.problems()[1].find("LIA_NPS_WINDOW_HOURS") != std::string::npos);
 
   auto too_long = core::Env::from_map(
-      {{"LIA_JWT_SECRET", "x"}, {"LIA_NPS_SURVEY_TEXT", std::string(4097, 'a')}});
+      {{"LIA_JWT_SECRET", "s3cret-0123456789"}, {"LIA_NPS_SURVEY_TEXT", std::string(4097, 'a')}});
   (void)read_settings(too_long);
   REQUIRE(too_long.problems().size() == 1);
   CHECK(too_long.problems()[0] == "LIA_NPS_SURVEY_TEXT: must be at most 4096 bytes");

@@ -5,10 +5,13 @@
 //   if (auto denied = runtime::authorize(req, jwt_secret, auth::Role::supervisor, who)) return
 //   *denied;
 
+#include <cstddef>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include <lia/auth/auth.hpp>
+#include <lia/core/config.hpp>
 #include <lia/http/message.hpp>
 
 namespace lia::runtime {
@@ -18,5 +21,11 @@ namespace lia::runtime {
 // the role is below `need`.
 std::optional<http::Response> authorize(const http::Request& req, std::string_view jwt_secret,
                                         auth::Role need, auth::Claims& claims);
+
+// LIA_JWT_SECRET, the HS256 key of the desk's tokens, the same in every service: a problem
+// named for it when shorter than kMinJwtSecret bytes (a short key is guessed offline from a
+// single token), or when missing and `required`; without it and not required, empty.
+inline constexpr std::size_t kMinJwtSecret = 16;
+std::string jwt_secret(core::Env& env, bool required = true);
 
 }  // namespace lia::runtime
