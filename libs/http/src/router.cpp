@@ -120,6 +120,7 @@ Router& Router::add(std::string method, std::string pattern, SyncHandler handler
   e->pattern = std::move(pattern);
   e->sync = std::move(handler);
   e->blocking = options.blocking;
+  e->probe = options.probe;
   return insert(std::move(e));
 }
 

@@ -160,6 +160,7 @@ struct Server::Impl {
   // pending (e.g. during the grace period, after the acceptor closed).
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   std::optional<asio::thread_pool> pool;
+  std::optional<asio::thread_pool> probe_pool;  // /readyz and /metrics, never behind the API
   tcp::acceptor acceptor;
   asio::steady_timer accept_retry;
   std::vector<std::thread> threads;
@@ -438,7 +439,7 @@ class Session : public std::enable_shared_from_this<Session> {
       return;
     }
     if (e->blocking) {
-      asio::post(*srv_->pool,
+      asio::post(e->probe ? *srv_->probe_pool : *srv_->pool,
                  [self = shared_from_this(), e, seq = seq_, req = std::move(req)]() mutable {
                    OwnThreadMark mark(self->srv_);
                    Response res = call_sync(*e, req);
@@ -625,7 +626,7 @@ Server::Impl::Impl(ServerOptions o, Router r, Readiness ready)
     if (!router.has_pattern("/readyz")) {
       router.add(
           "GET", "/readyz", [this](const Request&) { return readyz(); },
-          RouteOptions{.blocking = true});
+          RouteOptions{.blocking = true, .probe = true});
     }
     if (!router.has_pattern("/metrics")) {
       router.add(
@@ -636,7 +637,7 @@ Server::Impl::Impl(ServerOptions o, Router r, Readiness ready)
             res.content_type = "text/plain; version=0.0.4; charset=utf-8";
             return res;
           },
-          RouteOptions{.blocking = true});
+          RouteOptions{.blocking = true, .probe = true});
     }
   }
   for (const auto* e : router.endpoints()) {
@@ -821,6 +822,7 @@ core::Status Server::start() {
   s.started = true;
   s.running = true;
   s.pool.emplace(static_cast<std::size_t>(std::max(1, s.opts.blocking_threads)));
+  s.probe_pool.emplace(1);
   s.work.emplace(s.ioc.get_executor());
   s.do_accept();
   for (int i = 0; i < std::max(1, s.opts.threads); ++i) {
@@ -879,9 +881,11 @@ void Server::stop(std::chrono::milliseconds grace) {
   s.ioc.stop();
   for (auto& t : s.threads) t.join();
   s.threads.clear();
-  if (s.pool) {
-    s.pool->stop();
-    s.pool->join();
+  for (auto* p : {&s.pool, &s.probe_pool}) {
+    if (*p) {
+      (*p)->stop();
+      (*p)->join();
+    }
   }
   s.finished = true;
   s.running = false;

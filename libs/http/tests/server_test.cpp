@@ -1,4 +1,5 @@
 #include <atomic>
+#include <future>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -560,6 +561,48 @@ TEST_CASE("/healthz, /readyz and /metrics are served beside the routes") {
                      "\",method=\"GET\"} 3\n") != std::string::npos);
   CHECK(m->body.find(prefix + "/1") == std::string::npos);
   CHECK(m->body.find("# TYPE lia_http_server_connections gauge") != std::string::npos);
+}
+
+TEST_CASE("/readyz and /metrics answer while API requests hold every blocking thread") {
+  std::atomic<int> busy{0};
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  Router r;
+  r.add(
+      "POST", "/api/auth/login",
+      [&](const Request&) {
+        ++busy;
+        released.wait();  // a flood of password checks, each holding a thread
+        return Response::json(401, "{}");
+      },
+      RouteOptions{.blocking = true});
+  ServerOptions opts;
+  opts.blocking_threads = 2;
+  bool checked = false;
+  auto server = start_server(std::move(r), opts, [&] {
+    checked = true;
+    return std::vector<Check>{{"db", true, ""}};
+  });
+
+  Client client;
+  std::vector<std::thread> flood;
+  for (int i = 0; i < 4; ++i) {
+    flood.emplace_back([&] { (void)client.post(base_url(*server) + "/api/auth/login", "{}"); });
+  }
+  REQUIRE(wait_until([&] { return busy.load() == 2; }, 5s, 1ms));  // both threads taken
+  // Were the probes queued behind the flood, they would wait until it ends (never, here).
+  ClientRequest ready{.method = "GET", .url = base_url(*server) + "/readyz", .timeout = 5s};
+  auto readyz = client.request(ready);
+  ClientRequest scrape{.method = "GET", .url = base_url(*server) + "/metrics", .timeout = 5s};
+  auto metrics = client.request(scrape);
+  CHECK(busy.load() == 2);
+  release.set_value();
+  for (auto& t : flood) t.join();
+  REQUIRE(readyz.ok());
+  CHECK(readyz->status == 200);
+  CHECK(checked);
+  REQUIRE(metrics.ok());
+  CHECK(metrics->status == 200);
 }
 
 TEST_CASE("stop lets an in-flight request finish and refuses new connections") {

@@ -5,6 +5,7 @@
 #include <lia/conversation/api.hpp>
 #include <lia/conversation/api_bodies.hpp>
 #include <lia/conversation/event_data.hpp>
+#include <lia/conversation/login_throttle.hpp>
 #include <lia/conversation/users.hpp>
 #include <lia/core/log.hpp>
 #include <lia/core/text.hpp>
@@ -60,6 +61,7 @@ struct Api::Impl {
   const core::Clock& clock;
   core::Logger log = core::log().with({f::id("component", "api")});
 
+  LoginThrottle throttle;
   std::once_flag dummy_once;
   std::string dummy_hash;  // verified against for unknown usernames, so timing tells nothing
 
@@ -209,20 +211,32 @@ struct Api::Impl {
   Response login(const Request& req) {
     auto body = parse_login(req.body);
     if (!body) return bad_request(body.error());
+    // Unknown usernames are counted too, so the answer tells nothing about who exists.
+    if (auto wait = throttle.blocked_for(body->username, clock.now()); wait.count() > 0) {
+      log.warn("login refused: too many failed attempts",
+               {f::num("retry_after_s", static_cast<std::int64_t>(wait.count()))});
+      Response r = http::json_error(429, "too_many_attempts",
+                                    "too many failed logins for this user; retry later");
+      r.headers.set("Retry-After", std::to_string(wait.count()));
+      return r;
+    }
     auto rows = pool->exec(sql.user_by_username, body->username);
     if (!rows) return db_error(rows.error());
     if (rows->empty()) {
       std::call_once(dummy_once, [this] { dummy_hash = auth::hash_password("not a password"); });
       (void)auth::verify_password(body->password, dummy_hash);
+      throttle.failed(body->username, clock.now());
       return http::json_error(401, "unauthorized", "invalid username or password");
     }
     const auto& row = (*rows)[0];
     UserView user = store::read_user(row);
     const auto hash = row.get<std::string>("password_hash");
     if (!auth::verify_password(body->password, hash)) {
+      throttle.failed(body->username, clock.now());
       log.info("login refused", {f::id("user_id", user.id)});
       return http::json_error(401, "unauthorized", "invalid username or password");
     }
+    throttle.succeeded(body->username);
     if (!user.active) return forbidden("user is inactive");
     const auto now_s =
         std::chrono::duration_cast<std::chrono::seconds>(clock.now().time_since_epoch()).count();

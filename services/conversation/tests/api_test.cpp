@@ -137,6 +137,36 @@ TEST_CASE("login: a token for the right password, 401 JSON for a wrong one") {
             .status == 403);
 }
 
+TEST_CASE("five wrong passwords lock the username for a while, with 429 and Retry-After") {
+  Desk d;
+  d.user("maria", auth::Role::agent, {"support"});
+  d.user("joao", auth::Role::agent, {"support"});
+  for (int i = 0; i < 5; ++i) {
+    CHECK(d.call("POST", "/api/auth/login", R"({"username":"maria","password":"wrong-one"})")
+              .status == 401);
+  }
+  // Even the right password waits now, and no password is checked meanwhile.
+  auto locked =
+      d.call("POST", "/api/auth/login", R"({"username":"Maria","password":"password123"})");
+  CHECK(locked.status == 429);
+  CHECK(locked.body["error"]["code"] == "too_many_attempts");
+  REQUIRE(locked.headers.find("Retry-After") != nullptr);
+  const int wait = std::stoi(*locked.headers.find("Retry-After"));
+  CHECK(wait > 0);
+  CHECK(wait <= 15 * 60);
+  // Other users are not affected; nor is a name nobody has, until it fails five times too.
+  CHECK(
+      d.call("POST", "/api/auth/login", R"({"username":"joao","password":"password123"})").status ==
+      200);
+  for (int i = 0; i < 5; ++i) {
+    CHECK(d.call("POST", "/api/auth/login", R"({"username":"ghost","password":"x12345678"})")
+              .status == 401);
+  }
+  CHECK(
+      d.call("POST", "/api/auth/login", R"({"username":"ghost","password":"x12345678"})").status ==
+      429);
+}
+
 TEST_CASE("users: ADMIN creates them, an AGENT gets 403, no or a bad token 401") {
   Desk d;
   d.user("root", auth::Role::admin);

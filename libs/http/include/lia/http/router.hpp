@@ -56,6 +56,9 @@ struct RouteOptions {
   // Run this (sync) handler on the server's blocking pool instead of an I/O thread: for
   // handlers that call the database or anything else that blocks.
   bool blocking = false;
+  // With blocking: on the probes' own thread instead (the built-in /readyz and /metrics), so
+  // API requests filling the blocking pool never hold up Kubernetes' probes or the scrape.
+  bool probe = false;
 };
 
 class Router {
@@ -66,6 +69,7 @@ class Router {
     AsyncHandler async;  // exactly one of async and sync is set
     SyncHandler sync;
     bool blocking = false;
+    bool probe = false;
     std::size_t id = 0;  // 0.. in the order of add()
   };
 

@@ -34,7 +34,8 @@ struct ServerOptions {
   std::string address = "0.0.0.0";
   std::uint16_t port = 0;    // 0: an ephemeral port, see Server::port()
   int threads = 2;           // I/O threads
-  int blocking_threads = 2;  // pool for RouteOptions::blocking handlers, /readyz, /metrics
+  int blocking_threads = 2;  // pool for RouteOptions::blocking handlers (/readyz and
+                             // /metrics have a thread of their own)
   std::size_t body_limit = std::size_t{4} * 1024 * 1024;  // larger bodies get 413
   std::size_t header_limit = std::size_t{16} * 1024;      // larger headers get 431
   // From the connection's start (or a keep-alive request's first byte) to the end of the
@@ -53,7 +54,7 @@ struct Check {
   bool ok = false;
   std::string detail;  // why it failed (no secrets, no personal data)
 };
-// Runs on the blocking pool for every GET /readyz.
+// Runs on the probes' own thread for every GET /readyz.
 using Readiness = std::function<std::vector<Check>()>;
 
 class Server {

@@ -1,7 +1,8 @@
 #pragma once
 // The agents' REST API (JWT HS256; every route but login needs "Authorization: Bearer").
 //
-//   POST /api/auth/login                      {username, password} -> {token, user}
+//   POST /api/auth/login                      {username, password} -> {token, user}; 429
+//                                             after 5 failures of a username in 15 min
 //   POST /api/users                           ADMIN: {username, password, full_name, role,
 //                                             departments[], email?} -> 201 {user}
 //   GET  /api/users                           SUPERVISOR+: {users: [...]}

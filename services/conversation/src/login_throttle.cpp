@@ -1,0 +1,57 @@
+#include <algorithm>
+#include <cctype>
+
+#include <lia/conversation/login_throttle.hpp>
+
+namespace lia::conversation {
+
+namespace {
+
+// Usernames are looked up as given, but "Maria" and "maria" must share their count.
+std::string fold(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+}  // namespace
+
+std::chrono::seconds LoginThrottle::blocked_for(std::string_view username, core::SysTime now) {
+  std::lock_guard lock(mu_);
+  auto it = names_.find(fold(username));
+  if (it == names_.end() || it->second.failures < limits_.failures) return std::chrono::seconds{0};
+  const auto left = it->second.start + limits_.window - now;
+  if (left <= std::chrono::seconds{0}) return std::chrono::seconds{0};
+  return std::chrono::ceil<std::chrono::seconds>(left);
+}
+
+void LoginThrottle::failed(std::string_view username, core::SysTime now) {
+  std::lock_guard lock(mu_);
+  std::string key = fold(username);
+  auto it = names_.find(key);
+  if (it != names_.end() && now - it->second.start >= limits_.window) {
+    it->second = Window{now, 0};  // that window is over: a new one begins
+  }
+  if (it == names_.end()) {
+    if (names_.size() >= limits_.max_names) {
+      // Forget the windows that are over; if none is, the one that began first.
+      std::erase_if(names_,
+                    [&](const auto& kv) { return now - kv.second.start >= limits_.window; });
+      if (names_.size() >= limits_.max_names) {
+        names_.erase(std::min_element(
+            names_.begin(), names_.end(),
+            [](const auto& a, const auto& b) { return a.second.start < b.second.start; }));
+      }
+    }
+    it = names_.emplace(std::move(key), Window{now, 0}).first;
+  }
+  ++it->second.failures;
+}
+
+void LoginThrottle::succeeded(std::string_view username) {
+  std::lock_guard lock(mu_);
+  names_.erase(fold(username));
+}
+
+}  // namespace lia::conversation
