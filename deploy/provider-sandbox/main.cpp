@@ -19,6 +19,7 @@ int main() {
 
   lia::core::Env env;
   const auto port = env.port("LIA_HTTP_PORT", 8090);
+  const auto address = env.ip_address("LIA_HTTP_ADDRESS", "0.0.0.0");
   const auto level = env.one_of("LIA_LOG_LEVEL", "info", {"debug", "info", "warn", "error"});
   auto config = lia::provider_sandbox::Config::read(env);
   try {
@@ -46,6 +47,7 @@ int main() {
   lia::http::Router router;
   sandbox.install(router);
   lia::http::ServerOptions so;
+  so.address = address;
   so.port = port;
   lia::http::Server server(so, std::move(router));
   if (auto st = server.start(); !st.ok()) {

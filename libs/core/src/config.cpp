@@ -3,7 +3,9 @@
 #include <charconv>
 #include <cstdlib>
 
+#include <arpa/inet.h>
 #include <fmt/format.h>
+#include <netinet/in.h>
 
 #include <lia/core/config.hpp>
 
@@ -184,6 +186,19 @@ std::string Env::url(const std::string& name, const std::optional<std::string>& 
   return s;
 }
 
+std::string Env::ip_address(const std::string& name, const std::string& fallback) {
+  auto v = raw(name);
+  std::string s = v ? *v : fallback;
+  in6_addr buf{};
+  if (::inet_pton(AF_INET, s.c_str(), &buf) != 1 && ::inet_pton(AF_INET6, s.c_str(), &buf) != 1) {
+    problem(name,
+            fmt::format("expected a numeric IP address such as 0.0.0.0 or 127.0.0.1, got '{}'", s));
+    return fallback;
+  }
+  note(name, s);
+  return s;
+}
+
 std::string Env::pg_url(const std::string& name, const std::optional<std::string>& fallback) {
   auto v = raw(name);
   if (!v && !fallback) {
@@ -215,6 +230,7 @@ CommonConfig CommonConfig::read(Env& env, const std::string& service, std::uint1
   CommonConfig c;
   c.service = service;
   c.http_port = env.port("LIA_HTTP_PORT", default_port);
+  c.http_address = env.ip_address("LIA_HTTP_ADDRESS", "0.0.0.0");
   c.kafka_bootstrap = env.string("LIA_KAFKA_BOOTSTRAP", "127.0.0.1:9092");
   c.pg_url = env.pg_url("LIA_PG_URL", std::string("postgresql://lia@127.0.0.1:54329/lia"));
   c.log_level = env.one_of("LIA_LOG_LEVEL", "info", {"debug", "info", "warn", "error"});

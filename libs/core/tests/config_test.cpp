@@ -57,3 +57,17 @@ TEST_CASE("url trims the trailing slash and empty values count as unset") {
   CHECK(env.url("LIA_GRAPH", std::nullopt) == "http://127.0.0.1:9/v19.0");
   CHECK(env.string("LIA_EMPTY", "fallback") == "fallback");
 }
+
+TEST_CASE("ip_address takes numeric IPv4 and IPv6 addresses and names anything else") {
+  auto env = Env::from_map({{"LIA_HTTP_ADDRESS", "127.0.0.1"}, {"LIA_V6", "::1"}});
+  CHECK(env.ip_address("LIA_HTTP_ADDRESS", "0.0.0.0") == "127.0.0.1");
+  CHECK(env.ip_address("LIA_V6", "0.0.0.0") == "::1");
+  CHECK(env.ip_address("LIA_UNSET", "0.0.0.0") == "0.0.0.0");
+  CHECK(env.problems().empty());
+  for (const char* bad : {"localhost", "127.0.0.256", "10.0.0.1:80", "0"}) {
+    auto b = Env::from_map({{"LIA_HTTP_ADDRESS", bad}});
+    (void)b.ip_address("LIA_HTTP_ADDRESS", "0.0.0.0");
+    REQUIRE(b.problems().size() == 1);
+    CHECK(b.problems()[0].find("LIA_HTTP_ADDRESS") == 0);
+  }
+}

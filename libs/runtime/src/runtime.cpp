@@ -108,6 +108,7 @@ void print_help(const ServiceSpec& spec) {
       "usage: {2} [--migrate | --migrate-down <version> | --help]\n\n"
       "Settings (environment):\n"
       "  LIA_HTTP_PORT           REST API, /healthz, /readyz, /metrics (default {1})\n"
+      "  LIA_HTTP_ADDRESS        address to listen on (default 0.0.0.0: every interface)\n"
       "  LIA_KAFKA_BOOTSTRAP     Kafka bootstrap servers (default 127.0.0.1:9092)\n"
       "  LIA_PG_URL              PostgreSQL URI (default postgresql://lia@127.0.0.1:54329/lia)\n"
       "  LIA_LOG_LEVEL           debug|info|warn|error (default info)\n"
@@ -462,6 +463,7 @@ int run(int argc, char** argv, const ServiceSpec& declared, std::unique_ptr<App>
                     [alive = std::move(alive)](const http::Request&) { return liveness(alive); });
   }
   http::ServerOptions so;
+  so.address = config.http_address;
   so.port = config.http_port;
   http::Server server(so, std::move(ctx.router_), readiness);
   if (auto st = server.start(); !st.ok()) {

@@ -47,6 +47,8 @@ class Env {
   std::int64_t integer(const std::string& name, std::int64_t fallback, std::int64_t min,
                        std::int64_t max);
   std::uint16_t port(const std::string& name, std::uint16_t fallback);
+  // A numeric IPv4 or IPv6 address to listen on (0.0.0.0, 127.0.0.1, ::).
+  std::string ip_address(const std::string& name, const std::string& fallback);
   bool boolean(const std::string& name, bool fallback);
   std::chrono::milliseconds millis(const std::string& name, std::chrono::milliseconds fallback,
                                    std::chrono::milliseconds min = std::chrono::milliseconds{0},
@@ -81,6 +83,7 @@ class Env {
 struct CommonConfig {
   std::string service;                              // e.g. "ingestion"
   std::uint16_t http_port = 0;                      // LIA_HTTP_PORT
+  std::string http_address = "0.0.0.0";             // LIA_HTTP_ADDRESS
   std::string kafka_bootstrap;                      // LIA_KAFKA_BOOTSTRAP
   std::string pg_url;                               // LIA_PG_URL
   std::string log_level;                            // LIA_LOG_LEVEL: debug|info|warn|error
