@@ -7,15 +7,22 @@
 // Every LIA_* variable in its environment is passed to the services, so pointing
 // LIA_META_GRAPH_URL or LIA_EVOLUTION_URL elsewhere sends the replies there.
 
+#include <array>
+#include <atomic>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <mutex>
+#include <random>
 #include <sstream>
 #include <thread>
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <lia/core/log.hpp>
@@ -52,6 +59,63 @@ std::string arg(int argc, char** argv, const std::string& name) {
   std::exit(1);  // NOLINT(concurrency-mt-unsafe)
 }
 
+// Is `pid` still one of the suite's processes (lia-*)? After a reboot the pids file names
+// whatever took those numbers since.
+bool ours(int pid) {
+  std::error_code ec;
+  const auto exe = std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec);
+  return !ec && exe.filename().string().rfind("lia-", 0) == 0;
+}
+
+// The local stack's secrets and their random sizes in bytes (hex: twice as many characters).
+constexpr std::array<std::pair<const char*, int>, 6> kSecrets{{{"LIA_META_APP_SECRET", 16},
+                                                               {"LIA_META_VERIFY_TOKEN", 8},
+                                                               {"LIA_META_ACCESS_TOKEN", 16},
+                                                               {"LIA_EVOLUTION_APIKEY", 16},
+                                                               {"LIA_JWT_SECRET", 24},
+                                                               {"LIA_ADMIN_PASSWORD", 8}}};
+
+std::string random_hex(int bytes) {
+  std::random_device rd;
+  std::string out;
+  for (int i = 0; i < bytes; ++i) out += fmt::format("{:02x}", rd() & 0xFFU);
+  return out;
+}
+
+// Writes `text` to `path`, readable and writable by the owner only (0600), even if the file
+// was there before with wider rights.
+bool write_private(const std::string& path, const std::string& text) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return false;
+  bool ok = ::fchmod(fd, 0600) == 0;
+  for (std::size_t done = 0; ok && done < text.size();) {
+    const auto n = ::write(fd, text.data() + done, text.size() - done);
+    ok = n > 0;
+    if (ok) done += static_cast<std::size_t>(n);
+  }
+  return ::close(fd) == 0 && ok;
+}
+
+// The pids launched while the suite starts, for the signal handler below (which may only
+// read atomics and call kill).
+std::array<std::atomic<int>, 16> launched{};
+std::atomic<std::size_t> launched_count{0};
+
+void remember_launched(int pid) {
+  const auto i = launched_count.fetch_add(1);
+  if (i < launched.size()) launched[i].store(pid);
+}
+
+// Ctrl-C (or SIGTERM, SIGHUP) during the start: the processes launched so far run in
+// sessions of their own and would outlive us; they are stopped first.
+extern "C" void stop_launched(int sig) {
+  for (auto& p : launched) {
+    const int pid = p.load();
+    if (pid > 0) ::kill(pid, SIGTERM);
+  }
+  ::_exit(128 + sig);
+}
+
 int down(const std::string& state_dir) {
   std::ifstream in(state_dir + "/pids");
   std::string name;
@@ -59,7 +123,7 @@ int down(const std::string& state_dir) {
   int stopped = 0;
   std::vector<int> pids;
   while (in >> name >> pid) {
-    if (pid > 0 && ::kill(pid, SIGTERM) == 0) {
+    if (pid > 0 && ours(pid) && ::kill(pid, SIGTERM) == 0) {
       pids.push_back(pid);
       ++stopped;
     }
@@ -70,7 +134,9 @@ int down(const std::string& state_dir) {
     if (!any) break;
     std::this_thread::sleep_for(100ms);
   }
-  for (int p : pids) ::kill(p, SIGKILL);
+  for (int p : pids) {
+    if (ours(p)) ::kill(p, SIGKILL);
+  }
   std::remove((state_dir + "/pids").c_str());
   std::cout << "lia-demo: stopped " << stopped << " processes\n";
   return 0;
@@ -156,38 +222,47 @@ int up(int argc, char** argv) {
     }
   }
   // The database outlives a run, so do the secrets (the admin exists with its first password).
+  // They are made and saved (readable by the owner only) before anything starts, so a start
+  // cut short never leaves an admin whose password nobody kept. What the environment gives is
+  // used, not saved.
   const std::string secrets_file = state_dir + "/secrets.env";
+  std::map<std::string, std::string> saved;
   {
     std::ifstream in(secrets_file);
     std::string line;
     while (std::getline(in, line)) {
       const auto eq = line.find('=');
-      if (eq != std::string::npos && o.env.count(line.substr(0, eq)) == 0)
-        o.env[line.substr(0, eq)] = line.substr(eq + 1);
+      if (eq != std::string::npos) saved[line.substr(0, eq)] = line.substr(eq + 1);
     }
   }
+  std::string to_save;
+  for (const auto& [name, bytes] : kSecrets) {
+    if (o.env.count(name) > 0) continue;
+    auto it = saved.find(name);
+    const std::string value = it != saved.end() ? it->second : random_hex(bytes);
+    o.env[name] = value;
+    to_save += std::string(name) + "=" + value + "\n";
+  }
+  if (!write_private(secrets_file, to_save)) die("cannot write " + secrets_file);
+
+  // Each process is recorded as it is launched: `scripts/run --stop` (and the next run) can
+  // stop whatever a cut-short start left, and Ctrl-C during the start stops it at once.
+  const std::string pids_file = state_dir + "/pids";
+  std::remove(pids_file.c_str());
+  o.on_launch = [pids_file](const std::string& name, int pid) {
+    std::ofstream(pids_file, std::ios::app) << name << " " << pid << "\n" << std::flush;
+    remember_launched(pid);
+  };
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::signal(sig, stop_launched);
   std::cout << "Starting the suite: migrations, six services and the provider sandbox...\n"
             << std::flush;
-  auto started = Stack::start(o);
-  if (!started) die(started.error().describe());
+  auto started = Stack::start(o);  // a failed start stops what it launched
+  if (!started) {
+    std::remove(pids_file.c_str());
+    die(started.error().describe());
+  }
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::signal(sig, SIG_DFL);  // the suite stays up
   auto& stack = **started;
-  {
-    const auto& sec = stack.secrets();
-    std::ofstream out(secrets_file);
-    out << "LIA_META_APP_SECRET=" << sec.meta_app_secret
-        << "\nLIA_META_VERIFY_TOKEN=" << sec.meta_verify_token
-        << "\nLIA_META_ACCESS_TOKEN=" << sec.meta_access_token
-        << "\nLIA_EVOLUTION_APIKEY=" << sec.evolution_apikey
-        << "\nLIA_JWT_SECRET=" << sec.jwt_secret << "\nLIA_ADMIN_PASSWORD=" << sec.admin_password
-        << "\n";
-  }
-  {
-    std::ofstream pids(state_dir + "/pids");
-    for (const std::string svc : {"ingestion", "sandbox", "conversation", "ai_orchestration",
-                                  "nps_gamification", "collections", "notification"}) {
-      pids << svc << " " << stack.pid(svc) << "\n";
-    }
-  }
   // An agent of the support department to hand over to (already there on a re-run).
   auto admin = stack.login("admin", stack.secrets().admin_password);
   if (!admin) die("admin login failed: " + admin.error().describe());

@@ -88,7 +88,7 @@ Stack::Stack(StackOptions options) : options_(std::move(options)) {
 }
 
 Stack::~Stack() {
-  if (!options_.detach) stop();
+  if (!options_.detach || !started_) stop();
 }
 
 core::Result<std::unique_ptr<Stack>> Stack::start(StackOptions options) {
@@ -184,6 +184,7 @@ core::Result<std::unique_ptr<Stack>> Stack::start(StackOptions options) {
     if (auto st = s->wait_serving(svc); !st.ok()) return st.error();
   }
   s->keep_work_dir_ = false;
+  s->started_ = true;
   return s;
 }
 
@@ -193,6 +194,8 @@ std::map<std::string, std::string> Stack::env_for(const std::string& service) co
       {"LIA_PG_URL", pg_url_},
       {"LIA_JWT_SECRET", secrets_.jwt_secret},
       {"LIA_LOG_LEVEL", "info"},
+      // Local only: the sandbox has no authentication, /metrics none either.
+      {"LIA_HTTP_ADDRESS", "127.0.0.1"},
       {"LIA_SHUTDOWN_GRACE_MS", "5000"},
       {"LIA_META_VERIFY_TOKEN", secrets_.meta_verify_token},
       {"LIA_META_APP_SECRET", secrets_.meta_app_secret},
@@ -231,6 +234,7 @@ core::Status Stack::launch(const std::string& service) {
       std::vector<std::string>{options_.bin_dir + "/" + binary_for(service)}, env_for(service),
       log);
   if (options_.detach) procs_[service]->detach();
+  if (options_.on_launch) options_.on_launch(service, procs_[service]->pid());
   return {};
 }
 

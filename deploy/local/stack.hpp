@@ -9,6 +9,7 @@
 //   stack->kill("conversation", SIGKILL); stack->restart("conversation");
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -56,14 +57,18 @@ struct StackOptions {
   std::map<std::string, std::string> env;
   // Environment for one process only, e.g. {"notification", {{"LIA_NOTIFY_MAX_ATTEMPTS","2"}}}.
   std::map<std::string, std::map<std::string, std::string>> service_env;
-  bool detach = false;  // processes outlive this object (the demo leaves the suite up)
+  bool detach = false;  // processes outlive this object once started (the demo leaves the
+                        // suite up); a start that fails stops what it launched all the same
+  // Called as each process is launched (service name, pid), before it is ready: the demo
+  // records it at once, so an interrupted start leaves nothing it cannot stop.
+  std::function<void(const std::string&, int)> on_launch;
   std::chrono::seconds start_timeout{90};
 };
 
 class Stack {
  public:
   static core::Result<std::unique_ptr<Stack>> start(StackOptions options);
-  ~Stack();  // stop()s unless detached
+  ~Stack();  // stop()s unless detached after a whole start
   Stack(const Stack&) = delete;
   Stack& operator=(const Stack&) = delete;
 
@@ -124,6 +129,7 @@ class Stack {
   std::map<std::string, int> generation_;
   http::Client client_;
   bool stopped_ = false;
+  bool started_ = false;  // start() finished: a detached stack is left running
 };
 
 // Webhook bodies as the providers send them.
