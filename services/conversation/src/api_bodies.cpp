@@ -93,6 +93,28 @@ core::Result<LoginBody> parse_login(std::string_view body) {
   return LoginBody{*user, std::string(*pass)};
 }
 
+// "departments": absent, or 0..32 names folded to the canonical vocabulary, without repeats.
+core::Result<std::optional<std::vector<std::string>>> read_departments(const json::Obj& o) {
+  auto deps = o.opt_arr("departments");
+  if (!deps) return deps.error();
+  if (!*deps) return std::optional<std::vector<std::string>>{};
+  if ((*deps)->size() > 32) return invalid("departments", "must hold at most 32 names");
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < (*deps)->size(); ++i) {
+    auto d = (*deps)->str(i);
+    if (!d) return d.error();
+    auto t = core::trim(*d);
+    if (t.empty() || t.size() > 128) {
+      return invalid((*deps)->element_path(i), "must be a name of 1..128 bytes");
+    }
+    auto canonical = canonical_department(t);
+    if (std::find(out.begin(), out.end(), canonical) == out.end()) {
+      out.push_back(std::move(canonical));
+    }
+  }
+  return std::optional(std::move(out));
+}
+
 core::Result<NewUser> parse_new_user(std::string_view body) {
   auto doc = parse_object(body);
   if (!doc) return doc.error();
@@ -125,23 +147,9 @@ core::Result<NewUser> parse_new_user(std::string_view body) {
   if (!parsed) return invalid("role", "must be one of ADMIN, SUPERVISOR, AGENT");
   u.role = *parsed;
 
-  auto deps = o->opt_arr("departments");
+  auto deps = read_departments(*o);
   if (!deps) return deps.error();
-  if (*deps) {
-    if ((*deps)->size() > 32) return invalid("departments", "must hold at most 32 names");
-    for (std::size_t i = 0; i < (*deps)->size(); ++i) {
-      auto d = (*deps)->str(i);
-      if (!d) return d.error();
-      auto t = core::trim(*d);
-      if (t.empty() || t.size() > 128) {
-        return invalid((*deps)->element_path(i), "must be a name of 1..128 bytes");
-      }
-      auto canonical = canonical_department(t);
-      if (std::find(u.departments.begin(), u.departments.end(), canonical) == u.departments.end()) {
-        u.departments.push_back(std::move(canonical));
-      }
-    }
-  }
+  if (*deps) u.departments = std::move(**deps);
   if (u.departments.empty()) u.departments.push_back("general");
 
   auto email = optional_text(*o, "email", 320);
@@ -153,6 +161,43 @@ core::Result<NewUser> parse_new_user(std::string_view body) {
     }
   }
   u.email = *email;
+  return u;
+}
+
+core::Result<UserUpdate> parse_user_update(std::string_view body) {
+  auto doc = parse_object(body);
+  if (!doc) return doc.error();
+  auto o = json::Obj::root(*doc);
+  if (!o) return o.error();
+  UserUpdate u;
+  auto role = o->opt_str("role");
+  if (!role) return role.error();
+  if (*role) {
+    auto parsed = auth::parse_role(**role);
+    if (!parsed) return invalid("role", "must be one of ADMIN, SUPERVISOR, AGENT");
+    u.role = *parsed;
+  }
+  auto status = o->opt_str("status");
+  if (!status) return status.error();
+  if (*status) {
+    if (**status != "ACTIVE" && **status != "INACTIVE") {
+      return invalid("status", "must be ACTIVE or INACTIVE");
+    }
+    u.active = **status == "ACTIVE";
+  }
+  auto deps = read_departments(*o);
+  if (!deps) return deps.error();
+  if (*deps) {
+    u.departments = std::move(**deps);
+    if (u.departments->empty()) u.departments->push_back("general");
+  }
+  auto full = optional_text(*o, "full_name", 256);
+  if (!full) return full.error();
+  u.full_name = *full;
+  if (!u.role && !u.active && !u.departments && !u.full_name) {
+    return core::Error(core::Errc::invalid_argument,
+                       "give at least one of 'role', 'status', 'departments', 'full_name'");
+  }
   return u;
 }
 

@@ -8,6 +8,22 @@
 
 namespace lia::conversation {
 
+namespace {
+// user.upserted for the user as stored now (no credentials).
+core::Status publish_user(pg::Tx& tx, const store::Sql& sql, const UserView& v,
+                          const core::Clock& clock) {
+  UserData data{v.id,
+                v.full_name,
+                email_or_placeholder(v.email, v.username),
+                std::string(auth::to_string(v.role)),
+                v.active,
+                v.departments.empty() ? std::optional<std::string>{} : v.departments.front(),
+                v.updated_at};
+  return store::emit(tx, sql, events::topics::users, v.id, events::types::user_upserted, v.id,
+                     user_upserted_data(data), clock);
+}
+}  // namespace
+
 core::Result<UserView> create_user(pg::Tx& tx, const std::string& schema, const NewUser& user,
                                    const core::Clock& clock) {
   const store::Sql sql(schema);
@@ -21,18 +37,28 @@ core::Result<UserView> create_user(pg::Tx& tx, const std::string& schema, const 
                        user.email ? "username or email already taken" : "username already taken");
   }
   UserView v = store::read_user((*rows)[0]);
-  UserData data{v.id,
-                v.full_name,
-                email_or_placeholder(v.email, v.username),
-                std::string(auth::to_string(v.role)),
-                v.active,
-                v.departments.empty() ? std::optional<std::string>{} : v.departments.front(),
-                v.updated_at};
-  if (auto st = store::emit(tx, sql, events::topics::users, v.id, events::types::user_upserted,
-                            v.id, user_upserted_data(data), clock);
-      !st) {
-    return st.error();
-  }
+  if (auto st = publish_user(tx, sql, v, clock); !st) return st.error();
+  return v;
+}
+
+core::Result<UserView> update_user(pg::Tx& tx, const std::string& schema, const std::string& id,
+                                   const UserUpdate& update, const core::Clock& clock) {
+  const store::Sql sql(schema);
+  auto rows = tx.exec(
+      "UPDATE " + sql.t("users") +
+          " u SET role = COALESCE($2, u.role), status = COALESCE($3, u.status), departments = "
+          "COALESCE($4::text[], u.departments), full_name = COALESCE($5, u.full_name), "
+          "updated_at = now() WHERE u.id = $1::uuid RETURNING " +
+          store::user_columns(),
+      id, update.role ? std::optional<std::string>(auth::to_string(*update.role)) : std::nullopt,
+      update.active ? std::optional<std::string>(*update.active ? "ACTIVE" : "INACTIVE")
+                    : std::nullopt,
+      update.departments ? std::optional(text_array_literal(*update.departments)) : std::nullopt,
+      update.full_name);
+  if (!rows) return rows.error();
+  if (rows->empty()) return core::Error(core::Errc::not_found, "no user " + id);
+  UserView v = store::read_user((*rows)[0]);
+  if (auto st = publish_user(tx, sql, v, clock); !st) return st.error();
   return v;
 }
 

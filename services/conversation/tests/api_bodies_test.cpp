@@ -41,6 +41,32 @@ TEST_CASE("login bodies need a username and a password") {
   CHECK(error_of(parse_login("[1]")).find("object") != std::string::npos);
 }
 
+TEST_CASE("a user's change names at least one field, each validated") {
+  auto all = parse_user_update(
+      R"({"role":"SUPERVISOR","status":"INACTIVE","departments":["Suporte","financeiro"],)"
+      R"("full_name":" Ana Souza "})");
+  REQUIRE(all);
+  CHECK(all->role == auth::Role::supervisor);
+  CHECK(all->active == std::optional<bool>(false));
+  CHECK(all->departments == std::vector<std::string>{"support", "financial"});
+  CHECK(all->full_name == "Ana Souza");
+  auto one = parse_user_update(R"({"status":"ACTIVE"})");
+  REQUIRE(one);
+  CHECK(one->active == std::optional<bool>(true));
+  CHECK_FALSE(one->role);
+  CHECK_FALSE(one->departments);
+  auto none = parse_user_update(R"({"departments":[]})");
+  REQUIRE(none);
+  CHECK(none->departments == std::vector<std::string>{"general"});
+
+  CHECK(error_of(parse_user_update("{}")).find("at least one") != std::string::npos);
+  CHECK(error_of(parse_user_update(R"({"full_name":"  "})")).find("at least one") !=
+        std::string::npos);
+  CHECK(mentions(error_of(parse_user_update(R"({"role":"ROOT"})")), "role"));
+  CHECK(mentions(error_of(parse_user_update(R"({"status":"on"})")), "status"));
+  CHECK(mentions(error_of(parse_user_update(R"({"departments":"x"})")), "departments"));
+}
+
 TEST_CASE("new users are validated field by field") {
   auto ok = parse_new_user(
       R"({"username":"joao.lima","password":"longenough","full_name":"João Lima","role":"AGENT",)"

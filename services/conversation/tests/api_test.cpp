@@ -167,6 +167,54 @@ TEST_CASE("five wrong passwords lock the username for a while, with 429 and Retr
       429);
 }
 
+TEST_CASE("an admin changes a user's role and status, and it holds at once everywhere") {
+  Desk d;
+  const auto root = d.user("root", auth::Role::admin);
+  const auto boss = d.user("boss", auth::Role::supervisor);
+  const auto ana = d.user("ana", auth::Role::agent, {"support"});
+  const auto admin_token = d.login("root");
+  const auto boss_token = d.login("boss");
+  const auto ana_token = d.login("ana");
+  const auto upserts_before = d.sent(types::user_upserted).size();
+
+  // The supervisor becomes an agent of financial: their earlier token no longer transfers.
+  auto demoted = d.call("PATCH", "/api/users/" + boss,
+                        R"({"role":"AGENT","departments":["financeiro"]})", admin_token);
+  INFO(demoted.raw);
+  REQUIRE(demoted.status == 200);
+  CHECK(demoted.body["role"] == "AGENT");
+  CHECK(demoted.body["departments"][0] == "financial");
+  CHECK(d.call("GET", "/api/users", {}, boss_token).status == 403);
+  // Ana is deactivated: her token stops at once, and user.upserted tells the other services.
+  auto off = d.call("PATCH", "/api/users/" + ana, R"({"status":"INACTIVE"})", admin_token);
+  REQUIRE(off.status == 200);
+  CHECK(off.body["status"] == "INACTIVE");
+  CHECK(d.call("GET", "/api/conversations", {}, ana_token).status == 401);
+  const auto upserts = d.sent(types::user_upserted);
+  REQUIRE(upserts.size() == upserts_before + 2);
+  CHECK(upserts.back().data["user_id"] == ana.c_str());
+  CHECK(upserts.back().data["active"].IsFalse());
+  CHECK(d.count("SELECT count(*) FROM " + d.t("activity_logs") +
+                " WHERE action = 'update_user' AND user_id = '" + root + "'") == 2);
+
+  // Only an admin changes users; nobody demotes or deactivates themselves; bad input is 400.
+  CHECK(d.call("PATCH", "/api/users/" + ana, R"({"status":"ACTIVE"})", boss_token).status == 403);
+  CHECK(d.call("PATCH", "/api/users/" + root, R"({"role":"AGENT"})", admin_token).status == 409);
+  CHECK(d.call("PATCH", "/api/users/" + root, R"({"status":"INACTIVE"})", admin_token).status ==
+        409);
+  CHECK(
+      d.call("PATCH", "/api/users/" + core::Uuid::v7().str(), R"({"status":"ACTIVE"})", admin_token)
+          .status == 404);
+  CHECK(d.call("PATCH", "/api/users/nope", R"({"status":"ACTIVE"})", admin_token).status == 400);
+  CHECK(d.call("PATCH", "/api/users/" + ana, R"({"status":"maybe"})", admin_token).status == 400);
+  // Back on: she logs in again.
+  REQUIRE(d.call("PATCH", "/api/users/" + ana, R"({"status":"ACTIVE"})", admin_token).status ==
+          200);
+  CHECK(
+      d.call("POST", "/api/auth/login", R"({"username":"ana","password":"password123"})").status ==
+      200);
+}
+
 TEST_CASE("users: ADMIN creates them, an AGENT gets 403, no or a bad token 401") {
   Desk d;
   d.user("root", auth::Role::admin);
@@ -506,11 +554,12 @@ TEST_CASE("an agent's message retried with its Idempotency-Key is stored and sen
   CHECK(agent_messages() == 2);
 
   // Two retries racing: one message.
+  const std::string conversation_id = conv;  // clang before 16 captures no structured binding
   auto post = [&] {
     http::Request req;
     req.method = "POST";
     req.path = path;
-    req.params["id"] = conv;
+    req.params["id"] = conversation_id;
     req.headers.add("Authorization", "Bearer " + ana);
     req.headers.add("Idempotency-Key", "desk-race");
     req.body = R"({"text":"Um momento, por favor."})";

@@ -6,6 +6,8 @@
 //   POST /api/users                           ADMIN: {username, password, full_name, role,
 //                                             departments[], email?} -> 201 {user}
 //   GET  /api/users                           SUPERVISOR+: {users: [...]}
+//   PATCH /api/users/{id}                     ADMIN: {role?, status?, departments?,
+//                                             full_name?} -> 200 {user}
 //   GET  /api/conversations                   ?status=&assigned_to=me|<id>&limit= (1..200)
 //   GET  /api/conversations/{id}
 //   GET  /api/conversations/{id}/messages     ?limit= (1..500, the latest, oldest first)
@@ -56,6 +58,7 @@ class Api {
 
   http::Response login(const http::Request& req);
   http::Response create_user(const http::Request& req);
+  http::Response update_user(const http::Request& req);
   http::Response list_users(const http::Request& req);
   http::Response list_conversations(const http::Request& req);
   http::Response get_conversation(const http::Request& req);

@@ -33,6 +33,16 @@ struct NewUser {
 };
 core::Result<NewUser> parse_new_user(std::string_view body);
 
+// PATCH /api/users/{id}: {role?, status?: ACTIVE|INACTIVE, departments?, full_name?}, at
+// least one of them.
+struct UserUpdate {
+  std::optional<auth::Role> role;
+  std::optional<bool> active;
+  std::optional<std::vector<std::string>> departments;  // canonical; ["general"] when empty
+  std::optional<std::string> full_name;
+};
+core::Result<UserUpdate> parse_user_update(std::string_view body);
+
 // {"text": "..."}: 1..4096 bytes after trimming (what notification.send_text accepts).
 core::Result<std::string> parse_send_text(std::string_view body);
 

@@ -1,6 +1,7 @@
 #pragma once
-// Desk users: creation (password hashed with lia::auth::hash_password, user.upserted on
-// users.v1 through the outbox) and the `admin` user made at start from LIA_ADMIN_PASSWORD.
+// Desk users: creation (password hashed with lia::auth::hash_password) and changes (role,
+// status, departments, name), each publishing user.upserted on users.v1 through the outbox,
+// and the `admin` user made at start from LIA_ADMIN_PASSWORD.
 
 #include <memory>
 #include <optional>
@@ -18,6 +19,11 @@ namespace lia::conversation {
 // Creates the user and publishes user.upserted in `tx`. Errc::conflict when the username
 // (or email) is taken.
 core::Result<UserView> create_user(pg::Tx& tx, const std::string& schema, const NewUser& user,
+                                   const core::Clock& clock = core::SystemClock::instance());
+
+// Applies the update and publishes user.upserted in `tx`. Errc::not_found for no such user.
+core::Result<UserView> update_user(pg::Tx& tx, const std::string& schema, const std::string& id,
+                                   const UserUpdate& update,
                                    const core::Clock& clock = core::SystemClock::instance());
 
 // Creates `admin` (role ADMIN, department general) with this password unless a user named
