@@ -24,7 +24,7 @@ function(lia_test target)
   target_link_libraries(${target} PRIVATE lia_test_main ${ARG_DEPS})
   catch_discover_tests(${target}
     TEST_PREFIX "${target}: "
-    EXTRA_ARGS --warn NoTests
+    EXTRA_ARGS --warn NoTests --warn-no-assertions
     PROPERTIES LABELS ${ARG_LABEL} ENVIRONMENT "LIA_BIN_DIR=${CMAKE_BINARY_DIR}/bin"
     DISCOVERY_MODE PRE_TEST)
 endfunction()

@@ -434,7 +434,7 @@ TEST_CASE(
   CHECK(replay().find("replayed 0 dead letter(s)") != std::string::npos);  // once only
   std::this_thread::sleep_for(2s);
   CHECK(suite.sends_to(dead) == 1);
-  suite.check_events(/*dead_letters_expected=*/true);
+  suite.check_events({{"notification.commands.v1.dlq", 1}});
 }
 
 TEST_CASE("a service killed with SIGKILL mid-traffic loses and doubles nothing") {

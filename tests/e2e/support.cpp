@@ -4,6 +4,7 @@
 
 #include <exception>
 #include <iostream>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -107,14 +108,18 @@ std::size_t Suite::sends_to(const std::string& to) {
   return sends->size();
 }
 
-void Suite::check_events(bool dead_letters_expected) const {
+void Suite::check_events(const std::map<std::string, std::size_t>& dead_letters) const {
   const auto& schemas = events::SchemaRegistry::instance();
   std::size_t checked = 0;
+  std::map<std::string, std::size_t> seen_dead_letters;
   for (const auto& s : tap->snapshot()) {
     if (s.topic.ends_with(".dlq")) {
       const auto* why = s.header("lia.dlq.error");
-      if (!dead_letters_expected) {
-        FAIL_CHECK("dead letter on " << s.topic << ": " << (why != nullptr ? *why : "(no reason)"));
+      const auto n = ++seen_dead_letters[s.topic];
+      const auto expected = dead_letters.find(s.topic);
+      if (expected == dead_letters.end() || n > expected->second) {
+        FAIL_CHECK("unexpected dead letter on " << s.topic << ": "
+                                                << (why != nullptr ? *why : "(no reason)"));
       }
       continue;
     }
@@ -133,6 +138,10 @@ void Suite::check_events(bool dead_letters_expected) const {
     ++checked;
   }
   CHECK(checked > 0);
+  for (const auto& [topic, n] : dead_letters) {
+    INFO("dead letters on " << topic);
+    CHECK(seen_dead_letters[topic] == n);
+  }
 }
 
 std::string Suite::timeline() const {

@@ -2,6 +2,8 @@
 // Shared pieces of the end-to-end tests: a running suite with an event tap.
 
 #include <chrono>
+#include <cstddef>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -35,8 +37,9 @@ struct Suite {
   // Sandbox sends to one recipient.
   std::size_t sends_to(const std::string& to);
   // CHECKs every event seen so far: each is a CloudEvent whose data matches the JSON Schema
-  // of its type, and none went to a dead-letter topic (unless dead letters are expected).
-  void check_events(bool dead_letters_expected = false) const;
+  // of its type, and the dead-letter topics hold exactly `dead_letters` (topic -> number of
+  // records): a dead letter on any other topic, or one more or fewer on a named one, fails.
+  void check_events(const std::map<std::string, std::size_t>& dead_letters = {}) const;
   std::string timeline() const;
 
  private:

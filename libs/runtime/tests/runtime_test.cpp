@@ -26,12 +26,20 @@ int ready_port(const Process& p) {
   return std::regex_search(out, m, ready) ? std::stoi(m[1]) : 0;
 }
 
+// A consumer group of its own (named after the probe, as its KafkaUser requires): cases
+// sharing the default lia-probe, on different topics, would rebalance each other when ctest
+// runs them side by side.
+std::string own_group() {
+  return "lia-probe-" + lia::testing::unique_name("case");
+}
+
 // The environment of a probe that owns `schema`, with its migrations applied.
 std::map<std::string, std::string> migrated_probe(const std::string& schema) {
   std::map<std::string, std::string> env{
       {"LIA_PROBE_TOKEN", "t"},
       {"LIA_PROBE_SCHEMA", schema},
       {"LIA_PROBE_TOPIC", lia::testing::unique_name("probe.topic")},
+      {"LIA_PROBE_GROUP", own_group()},
       {"LIA_HTTP_PORT", "0"},
       {"LIA_PG_URL", lia::testing::pg_url()},
       {"LIA_KAFKA_BOOTSTRAP", lia::testing::kafka_bootstrap()}};
@@ -92,10 +100,12 @@ TEST_CASE("one missing setting is named alone, and unknown arguments are refused
 TEST_CASE("a service migrates, serves, consumes, and stops on SIGTERM") {
   const auto schema = lia::testing::unique_name("probe");
   const auto topic = lia::testing::unique_name("probe.topic");
+  const auto group = own_group();
   const std::map<std::string, std::string> env{
       {"LIA_PROBE_TOKEN", "t0k3n"},
       {"LIA_PROBE_SCHEMA", schema},
       {"LIA_PROBE_TOPIC", topic},
+      {"LIA_PROBE_GROUP", group},
       {"LIA_HTTP_PORT", "0"},
       {"LIA_PG_URL", lia::testing::pg_url()},
       {"LIA_KAFKA_BOOTSTRAP", lia::testing::kafka_bootstrap()}};
@@ -130,7 +140,7 @@ TEST_CASE("a service migrates, serves, consumes, and stops on SIGTERM") {
   INFO(ready->body);
   if (ready->status != 200) {
     CHECK(ready->status == 503);
-    CHECK(ready->body.find("waiting for the first assignment of group lia-probe") !=
+    CHECK(ready->body.find("waiting for the first assignment of group " + group) !=
           std::string::npos);
   }
   CHECK(lia::testing::wait_until(
@@ -245,6 +255,8 @@ TEST_CASE("extra Kafka properties reach every client (librdkafka's debug log, fo
         std::string::npos);
   CHECK(out.find(R"("component":"librdkafka","client":"lia-probe#consumer)") != std::string::npos);
   CHECK(out.find(R"("facility":"CGRPSTATE")") != std::string::npos);
+  // The consumer joined the case's own group (see own_group()), not the shared lia-probe.
+  CHECK(out.find(R"(Group \")" + env["LIA_PROBE_GROUP"] + R"(\")") != std::string::npos);
   svc.signal(SIGTERM);
   CHECK(svc.wait(30s) == std::optional<int>(0));
 
@@ -264,7 +276,7 @@ TEST_CASE("a consumer its KafkaUser could not run (group, catalog topic) stops t
 
   // A topic of the catalog that doesn't list the probe among its consumers.
   auto catalog_topic = env;
-  catalog_topic.erase("LIA_PROBE_GROUP");
+  catalog_topic["LIA_PROBE_GROUP"] = own_group();
   catalog_topic["LIA_PROBE_TOPIC"] = "whatsapp.inbound.v1";
   Process reader({probe()}, catalog_topic);
   REQUIRE(reader.wait(30s) == std::optional<int>(1));
@@ -274,7 +286,7 @@ TEST_CASE("a consumer its KafkaUser could not run (group, catalog topic) stops t
                         R"(of the topic","topic":"whatsapp.inbound.v1")") != std::string::npos);
 
   // Named after it, with a suffix: it starts.
-  env["LIA_PROBE_GROUP"] = "lia-probe.notes";
+  env["LIA_PROBE_GROUP"] = "lia-probe." + lia::testing::unique_name("notes");
   Process ok({probe()}, env);
   REQUIRE(lia::testing::wait_until([&] { return ready_port(ok) > 0 || !ok.running(); }, 30s));
   CHECK(ready_port(ok) > 0);

@@ -18,7 +18,8 @@ ChatRef chat() {
 void require_valid(std::string_view type, const std::string& data) {
   INFO(data);
   auto st = lia::events::SchemaRegistry::instance().validate(type, 1, data);
-  if (!st) FAIL(st.error().message());
+  INFO((st.ok() ? std::string("valid") : st.error().message()));
+  REQUIRE(st.ok());
 }
 
 }  // namespace

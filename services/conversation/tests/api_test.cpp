@@ -627,6 +627,57 @@ TEST_CASE("supervisors transfer conversations to a chosen agent") {
                 " WHERE action = 'transfer'") == 1);
 }
 
+TEST_CASE("a deactivated user's or a demoted supervisor's earlier token stops working at once") {
+  Desk d;
+  const auto maria = d.user("maria", auth::Role::agent, {"support"});
+  const auto ana = d.user("ana", auth::Role::agent, {"support"});
+  const auto rui = d.user("rui", auth::Role::agent, {"support"});
+  d.user("boss", auth::Role::supervisor);
+  const auto conv = d.chat("oi").second;
+  const auto maria_token = d.login("maria");
+  const auto boss_token = d.login("boss");
+  const auto transfer = [&](const std::string& agent) {
+    return d.call("POST", "/api/conversations/" + conv + "/transfer",
+                  R"({"agent_id":")" + agent + R"("})", boss_token);
+  };
+  // Both tokens work while their users are as they were at login.
+  REQUIRE(d.call("GET", "/api/conversations", {}, maria_token).status == 200);
+  REQUIRE(transfer(ana).status == 200);
+
+  {  // deactivated: 401
+    REQUIRE(
+        d.pool()
+            .exec("UPDATE " + d.t("users") + " SET status = 'INACTIVE' WHERE id = '" + maria + "'")
+            .ok());
+    REQUIRE(auth::verify_jwt(maria_token, secret()).ok());  // the token itself is still valid
+    auto inactive = d.call("GET", "/api/conversations", {}, maria_token);
+    INFO(inactive.raw);
+    CHECK(inactive.status == 401);
+    const auto* type = inactive.headers.find("Content-Type");
+    REQUIRE(type != nullptr);
+    CHECK(type->starts_with("application/json"));
+    CHECK(inactive.body["error"]["code"] == "unauthorized");
+    CHECK(error_message(inactive) == "user is unknown or inactive");
+  }
+  {  // demoted: 403
+    REQUIRE(d.pool()
+                .exec("UPDATE " + d.t("users") + " SET role = 'AGENT' WHERE username = 'boss'")
+                .ok());
+    auto claims = auth::verify_jwt(boss_token, secret());
+    REQUIRE(claims.ok());
+    CHECK(claims->role == auth::Role::supervisor);  // what the token still says
+    auto demoted = transfer(rui);
+    INFO(demoted.raw);
+    CHECK(demoted.status == 403);
+    CHECK(demoted.body["error"]["code"] == "forbidden");
+    CHECK(error_message(demoted) == "requires role SUPERVISOR or above");
+    // Nothing of the refused transfer happened.
+    CHECK(d.column("conversations", "assigned_to", conv) == ana);
+    CHECK(d.count("SELECT count(*) FROM " + d.t("supervisor_actions") +
+                  " WHERE action = 'transfer'") == 1);
+  }
+}
+
 TEST_CASE("LIA_ADMIN_PASSWORD's admin is created once") {
   World w;
   auto first = ensure_admin(w.pool(), w.schema(), "admin-password");

@@ -1,6 +1,9 @@
 // The real binaries: lia-notification on its own schema and topics, lia-provider-sandbox as
 // the provider, commands in through Kafka, events out through the outbox relay.
+#include <map>
+#include <mutex>
 #include <regex>
+#include <vector>
 
 #include <catch2/catch.hpp>
 #include <signal.h>
@@ -118,18 +121,16 @@ TEST_CASE("lia-notification sends commands from Kafka through the sandbox and re
   const int port = wait_ready(svc);
   CHECK(svc.output().find("meta-token") == std::string::npos);  // secrets never logged
 
-  // Both outcomes arrive on the events topic, each valid against its schema.
+  // Both outcomes arrive on the events topic, each valid against its schema. The consumer's
+  // thread only keeps the records; they are checked here, on the test's thread (Catch2's
+  // assertions are not thread-safe, and the consumer would take a failure for its handler's).
   std::mutex mu;
-  std::map<std::string, events::CloudEvent> sent;
+  std::vector<std::string> records;
   auto consumer = kafka::Consumer::create(
       notification::test::consumer_config(events_topic),
       [&](const kafka::Message& m) {
-        auto ev = events::decode(m.value);
-        REQUIRE(ev.ok());
-        REQUIRE(events::SchemaRegistry::instance().validate(*ev).ok());
-        auto d = json::parse(ev->data);
         std::lock_guard lock(mu);
-        sent[std::string((*d)["command_id"].GetString())] = *ev;
+        records.push_back(m.value);
         return core::ok();
       },
       nullptr);
@@ -138,12 +139,27 @@ TEST_CASE("lia-notification sends commands from Kafka through the sandbox and re
   const bool both = testing::wait_until(
       [&] {
         std::lock_guard lock(mu);
-        return sent.size() == 2;
+        return records.size() >= 2;
       },
       90s, 100ms);
   INFO(svc.output());
   REQUIRE(both);
   (*consumer)->close();
+  std::map<std::string, events::CloudEvent> sent;
+  {
+    std::lock_guard lock(mu);
+    for (const auto& value : records) {
+      INFO(value);
+      auto ev = events::decode(value);
+      REQUIRE(ev.ok());
+      REQUIRE(events::SchemaRegistry::instance().validate(*ev).ok());
+      auto d = json::parse(ev->data);
+      REQUIRE(d.ok());
+      REQUIRE((d->HasMember("command_id") && (*d)["command_id"].IsString()));
+      sent[std::string((*d)["command_id"].GetString())] = *ev;
+    }
+  }
+  REQUIRE(sent.size() == 2);  // one outcome per command
   CHECK(sent[meta_id].type == std::string(events::types::notification_message_sent));
   CHECK(sent[evo_id].type == std::string(events::types::notification_message_sent));
 
