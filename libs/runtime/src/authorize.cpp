@@ -1,9 +1,11 @@
 #include <lia/runtime/authorize.hpp>
+#include <lia/runtime/desk_users.hpp>
 
 namespace lia::runtime {
 
 std::optional<http::Response> authorize(const http::Request& req, std::string_view jwt_secret,
-                                        auth::Role need, auth::Claims& claims) {
+                                        auth::Role need, auth::Claims& claims,
+                                        const DeskUsers* users) {
   auto c = auth::verify_bearer(req.header("Authorization"), jwt_secret);
   if (!c) {
     auto res = http::json_error(401, "unauthorized", c.error().message());
@@ -14,6 +16,9 @@ std::optional<http::Response> authorize(const http::Request& req, std::string_vi
     return http::json_error(
         403, "forbidden",
         "this route needs the role " + std::string(auth::to_string(need)) + " or higher");
+  }
+  if (users != nullptr) {
+    if (auto denied = users->check(*c, need)) return denied;
   }
   claims = std::move(*c);
   return std::nullopt;

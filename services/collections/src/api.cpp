@@ -138,6 +138,7 @@ Api::Api(std::shared_ptr<pg::Pool> pool, std::string schema, Settings settings,
       schema_(std::move(schema)),
       q_(pg::quote_ident(schema_)),
       settings_(std::move(settings)),
+      users_(pool_, schema_),
       clock_(clock) {}
 
 void Api::add_routes(http::Router& router) const {
@@ -157,7 +158,8 @@ void Api::add_routes(http::Router& router) const {
 
 Response Api::create(const Request& req) const {
   auth::Claims claims;
-  if (auto denied = runtime::authorize(req, settings_.jwt_secret, auth::Role::supervisor, claims)) {
+  if (auto denied =
+          runtime::authorize(req, settings_.jwt_secret, auth::Role::supervisor, claims, &users_)) {
     return *denied;
   }
   auto idem = http::idempotency_key(req);
@@ -288,7 +290,8 @@ Response Api::create(const Request& req) const {
 
 Response Api::list(const Request& req) const {
   auth::Claims claims;
-  if (auto denied = runtime::authorize(req, settings_.jwt_secret, auth::Role::supervisor, claims)) {
+  if (auto denied =
+          runtime::authorize(req, settings_.jwt_secret, auth::Role::supervisor, claims, &users_)) {
     return *denied;
   }
   std::int64_t limit = 50, offset = 0;
@@ -335,7 +338,8 @@ Response Api::list(const Request& req) const {
 
 Response Api::get(const Request& req) const {
   auth::Claims claims;
-  if (auto denied = runtime::authorize(req, settings_.jwt_secret, auth::Role::supervisor, claims)) {
+  if (auto denied =
+          runtime::authorize(req, settings_.jwt_secret, auth::Role::supervisor, claims, &users_)) {
     return *denied;
   }
   const std::string* id = req.param("id");
@@ -389,7 +393,8 @@ Response Api::resume(const Request& req) const {
 
 Response Api::transition(const Request& req, bool to_active) const {
   auth::Claims claims;
-  if (auto denied = runtime::authorize(req, settings_.jwt_secret, auth::Role::supervisor, claims)) {
+  if (auto denied =
+          runtime::authorize(req, settings_.jwt_secret, auth::Role::supervisor, claims, &users_)) {
     return *denied;
   }
   const std::string* id = req.param("id");

@@ -1,5 +1,6 @@
 #include <lia/collections/app.hpp>
 #include <lia/events/names.hpp>
+#include <lia/runtime/desk_users.hpp>
 
 namespace lia::collections {
 
@@ -26,6 +27,10 @@ core::Status App::start(runtime::Context& ctx) {
   ctx.add_consumer({.topics = {std::string(events::topics::notification_events)},
                     .handler = [handler](const kafka::Message& m) { return handler->handle(m); },
                     .group = kConsumerGroup});
+  auto users = std::make_shared<runtime::DeskUsers>(ctx.pool(), ctx.spec().schema);
+  ctx.add_consumer({.topics = {std::string(events::topics::users)},
+                    .handler = [users](const kafka::Message& m) { return users->apply(m); },
+                    .group = std::string(kConsumerGroup) + ".users"});
   scheduler_ = std::make_unique<Scheduler>(ctx.pool(), schema, settings_, clock_);
   scheduler_->start();
   ctx.log().info(

@@ -22,6 +22,7 @@
 #include <lia/http/server.hpp>
 #include <lia/json/json.hpp>
 #include <lia/pg/migrate.hpp>
+#include <lia/runtime/desk_users.hpp>
 #include <lia/testing/testing.hpp>
 
 using namespace lia;
@@ -728,6 +729,51 @@ TEST_CASE("two creates racing with the same Idempotency-Key make one campaign") 
   }
   CHECK(fx.count("voice_campaigns") == 5);
   CHECK(fx.count("voice_campaign_targets") == 2500);  // 5 rounds of 500
+}
+
+TEST_CASE("a supervisor deactivated or demoted in conversation loses the campaign API at once") {
+  Fixture fx;
+  runtime::DeskUsers users(fx.pool, fx.schema);
+  auto upserted = [&](const std::string& role, bool active, const std::string& at) {
+    const std::string data = R"({"user_id":")" + kSupervisor +
+                             R"(","name":"Supervisora","email":"s@example.com","role":")" + role +
+                             R"(","active":)" + (active ? "true" : "false") + R"(,"updated_at":")" +
+                             at + R"("})";
+    kafka::Message m;
+    m.topic = "users.v1";
+    m.key = kSupervisor;
+    m.value = events::encode(
+        events::make_event(events::types::user_upserted, 1, "/lia/conversation", "", data));
+    return users.apply(m);
+  };
+  // Not heard of yet: the token decides.
+  CHECK(fx.call("GET", "/api/campaigns").status == 200);
+  REQUIRE(upserted("SUPERVISOR", true, "2026-11-23T10:00:00Z").ok());
+  CHECK(fx.call("GET", "/api/campaigns").status == 200);
+  // Deactivated: 401 with the same token; demoted to AGENT: 403.
+  REQUIRE(upserted("SUPERVISOR", false, "2026-11-23T11:00:00Z").ok());
+  auto off = fx.call("POST", "/api/campaigns", campaign_body());
+  CHECK(off.status == 401);
+  CHECK(std::string(parse(off.body)["error"]["message"].GetString()) == "user is inactive");
+  REQUIRE(upserted("AGENT", true, "2026-11-23T12:00:00Z").ok());
+  CHECK(fx.call("POST", "/api/campaigns", campaign_body()).status == 403);
+  // An older update arriving late (a replay) changes nothing.
+  REQUIRE(upserted("SUPERVISOR", true, "2026-11-23T10:30:00Z").ok());
+  CHECK(fx.call("GET", "/api/campaigns").status == 403);
+  CHECK(fx.count("voice_campaigns") == 0);
+  // Promoted back: allowed again. Another user's token is not affected by this one.
+  REQUIRE(upserted("ADMIN", true, "2026-11-23T13:00:00Z").ok());
+  CHECK(fx.call("GET", "/api/campaigns").status == 200);
+  CHECK(fx.call("GET", "/api/campaigns", {}, token(auth::Role::supervisor, core::Uuid::v7().str()))
+            .status == 200);
+  // A malformed user.upserted is refused for good (dead-lettered), not retried.
+  kafka::Message bad;
+  bad.topic = "users.v1";
+  bad.value = events::encode(events::make_event(events::types::user_upserted, 1,
+                                                "/lia/conversation", "", R"({"user_id":"x"})"));
+  auto st = users.apply(bad);
+  REQUIRE_FALSE(st.ok());
+  CHECK_FALSE(st.error().retryable());
 }
 
 TEST_CASE("the collections migrations can be reverted and applied again") {

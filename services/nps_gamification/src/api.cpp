@@ -248,6 +248,7 @@ Api::Api(std::shared_ptr<pg::Pool> pool, std::string schema, std::string jwt_sec
       schema_(std::move(schema)),
       q_(pg::quote_ident(schema_)),
       jwt_secret_(std::move(jwt_secret)),
+      users_(pool_, schema_),
       clock_(clock) {}
 
 void Api::add_routes(http::Router& router) const {
@@ -275,7 +276,8 @@ void Api::add_routes(http::Router& router) const {
 
 Response Api::nps(const Request& req) const {
   auth::Claims claims;
-  if (auto denied = runtime::authorize(req, jwt_secret_, auth::Role::agent, claims)) return *denied;
+  if (auto denied = runtime::authorize(req, jwt_secret_, auth::Role::agent, claims, &users_))
+    return *denied;
   auto bounds = read_bounds(req);
   if (!bounds) return bad_request(bounds.error().message());
   std::optional<std::string> agent;
@@ -311,7 +313,7 @@ Response Api::nps(const Request& req) const {
 
 Response Api::list_feedback(const Request& req) const {
   auth::Claims claims;
-  if (auto denied = runtime::authorize(req, jwt_secret_, auth::Role::supervisor, claims))
+  if (auto denied = runtime::authorize(req, jwt_secret_, auth::Role::supervisor, claims, &users_))
     return *denied;
   std::optional<std::string> category, handling;
   if (const std::string* c = req.query_param("category"); c != nullptr && !c->empty()) {
@@ -356,7 +358,7 @@ Response Api::list_feedback(const Request& req) const {
 
 Response Api::patch_feedback(const Request& req) const {
   auth::Claims claims;
-  if (auto denied = runtime::authorize(req, jwt_secret_, auth::Role::supervisor, claims))
+  if (auto denied = runtime::authorize(req, jwt_secret_, auth::Role::supervisor, claims, &users_))
     return *denied;
   const std::string* id = req.param("id");
   if (id == nullptr || !core::Uuid::parse(*id))
@@ -414,7 +416,7 @@ Response Api::patch_feedback(const Request& req) const {
 
 Response Api::calculate(const Request& req) const {
   auth::Claims claims;
-  if (auto denied = runtime::authorize(req, jwt_secret_, auth::Role::supervisor, claims))
+  if (auto denied = runtime::authorize(req, jwt_secret_, auth::Role::supervisor, claims, &users_))
     return *denied;
   std::string period = period_of(clock_.now());
   if (const std::string* p = req.query_param("period"); p != nullptr && !p->empty()) period = *p;
@@ -575,7 +577,8 @@ Response Api::calculate(const Request& req) const {
 
 Response Api::ranking(const Request& req) const {
   auth::Claims claims;
-  if (auto denied = runtime::authorize(req, jwt_secret_, auth::Role::agent, claims)) return *denied;
+  if (auto denied = runtime::authorize(req, jwt_secret_, auth::Role::agent, claims, &users_))
+    return *denied;
   std::string period = period_of(clock_.now());
   if (const std::string* p = req.query_param("period"); p != nullptr && !p->empty()) period = *p;
   if (!period_bounds(period)) return bad_request("'period' must be YYYY-MM");
@@ -660,7 +663,7 @@ core::Result<std::string> Api::settings_json() const {
 
 Response Api::get_settings(const Request& req) const {
   auth::Claims claims;
-  if (auto denied = runtime::authorize(req, jwt_secret_, auth::Role::supervisor, claims))
+  if (auto denied = runtime::authorize(req, jwt_secret_, auth::Role::supervisor, claims, &users_))
     return *denied;
   auto body = settings_json();
   if (!body) return db_error(body.error());
@@ -669,7 +672,8 @@ Response Api::get_settings(const Request& req) const {
 
 Response Api::put_settings(const Request& req) const {
   auth::Claims claims;
-  if (auto denied = runtime::authorize(req, jwt_secret_, auth::Role::admin, claims)) return *denied;
+  if (auto denied = runtime::authorize(req, jwt_secret_, auth::Role::admin, claims, &users_))
+    return *denied;
   auto doc = json::parse(req.body);
   if (!doc) return bad_request(doc.error().message());
   auto body = json::Obj::root(*doc);

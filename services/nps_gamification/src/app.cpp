@@ -2,6 +2,7 @@
 #include <lia/nps_gamification/app.hpp>
 #include <lia/nps_gamification/messages.hpp>
 #include <lia/runtime/authorize.hpp>
+#include <lia/runtime/desk_users.hpp>
 
 namespace lia::nps_gamification {
 
@@ -40,6 +41,10 @@ core::Status App::start(runtime::Context& ctx) {
                                std::string(events::topics::notification_events)},
                     .handler = [handlers](const kafka::Message& m) { return handlers->handle(m); },
                     .group = kConsumerGroup});
+  auto users = std::make_shared<runtime::DeskUsers>(ctx.pool(), ctx.spec().schema);
+  ctx.add_consumer({.topics = {std::string(events::topics::users)},
+                    .handler = [users](const kafka::Message& m) { return users->apply(m); },
+                    .group = std::string(kConsumerGroup) + ".users"});
   ctx.log().info("nps_gamification started",
                  {core::f::num("survey_window_hours", settings_.survey_window.count())});
   return {};

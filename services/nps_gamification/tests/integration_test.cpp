@@ -21,6 +21,7 @@
 #include <lia/pg/migrate.hpp>
 #include <lia/pg/outbox_relay.hpp>
 #include <lia/pg/pool.hpp>
+#include <lia/runtime/desk_users.hpp>
 #include <lia/runtime/events.hpp>
 #include <lia/testing/testing.hpp>
 
@@ -548,6 +549,19 @@ TEST_CASE("gamification settings are read by supervisors and changed by admins, 
   auto by_supervisor = fx.request("PUT", auth::Role::supervisor);
   by_supervisor.body = R"({"target_nps":9})";
   CHECK(fx.api->put_settings(by_supervisor).status == 403);
+
+  // The admin deactivated in conversation (users.v1): the same token is refused at once.
+  runtime::DeskUsers users(fx.pool, fx.schema);
+  kafka::Message off;
+  off.topic = "users.v1";
+  off.value = events::encode(events::make_event(
+      events::types::user_upserted, 1, "/lia/conversation", "",
+      R"({"user_id":"0190e0a4-7b2c-7def-8123-00000000ad01","name":"Admin","email":"a@example.com",)"
+      R"("role":"ADMIN","active":false,"updated_at":"2026-11-23T12:00:00Z"})"));
+  REQUIRE(users.apply(off).ok());
+  put.body = R"({"target_nps":9})";
+  CHECK(fx.api->put_settings(put).status == 401);
+  CHECK(fx.api->get_settings(get).status == 401);
 }
 
 TEST_CASE("the engagement migrations can be reverted and applied again") {

@@ -24,6 +24,7 @@
 #include <lia/http/message.hpp>
 #include <lia/http/router.hpp>
 #include <lia/pg/pool.hpp>
+#include <lia/runtime/desk_users.hpp>
 
 namespace lia::collections {
 
@@ -48,6 +49,7 @@ class Api {
   std::string schema_;
   std::string q_;
   Settings settings_;
+  runtime::DeskUsers users_;  // a user demoted or deactivated in conversation: its rights go
   const core::Clock& clock_;
 };
 

@@ -20,6 +20,7 @@
 #include <lia/http/message.hpp>
 #include <lia/http/router.hpp>
 #include <lia/pg/pool.hpp>
+#include <lia/runtime/desk_users.hpp>
 
 namespace lia::nps_gamification {
 
@@ -47,6 +48,7 @@ class Api {
   std::string schema_;
   std::string q_;
   std::string jwt_secret_;
+  runtime::DeskUsers users_;  // a user demoted or deactivated in conversation: its rights go
   const core::Clock& clock_;
 };
 

@@ -1,0 +1,46 @@
+#pragma once
+// The desk's users as conversation publishes them (users.v1, lia.user.upserted), for the
+// services whose REST API takes conversation's tokens: each keeps every user's role and
+// status in its own schema (table desk_users, made by its migrations), so a user that an
+// admin demotes or deactivates loses its rights there too, at once instead of when the token
+// expires. A user not seen yet (this service's consumer still catching up) is taken as the
+// token says. users.v1 is compacted: every user's latest state stays on it.
+//
+//   DeskUsers users(pool, schema);
+//   ctx.add_consumer({.topics = {"users.v1"}, .handler = [&](auto& m) { return users.apply(m); },
+//                     .group = "<service group>.users"});
+//   if (auto denied = runtime::authorize(req, secret, auth::Role::supervisor, claims, &users))
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <lia/auth/auth.hpp>
+#include <lia/core/result.hpp>
+#include <lia/http/message.hpp>
+#include <lia/kafka/kafka.hpp>
+#include <lia/pg/pool.hpp>
+
+namespace lia::runtime {
+
+class DeskUsers {
+ public:
+  DeskUsers(std::shared_ptr<pg::Pool> pool, const std::string& schema);
+
+  // The users.v1 handler: a user.upserted replaces what is kept unless it is older than that
+  // (replays and redeliveries change nothing); other event types are ignored. A malformed
+  // event is a non-retryable error (dead-lettered); database trouble a retryable one.
+  core::Status apply(const kafka::Message& message);
+
+  // nullopt when the token's user may act with `need` as far as this service knows (without a
+  // pool it knows nobody); else the answer: 401 JSON (inactive user), 403 JSON (role now
+  // below `need`), 503 (database).
+  std::optional<http::Response> check(const auth::Claims& claims, auth::Role need) const;
+
+ private:
+  std::shared_ptr<pg::Pool> pool_;
+  std::string upsert_;
+  std::string lookup_;
+};
+
+}  // namespace lia::runtime

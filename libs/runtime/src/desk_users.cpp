@@ -1,0 +1,74 @@
+#include <lia/core/log.hpp>
+#include <lia/core/uuid.hpp>
+#include <lia/events/names.hpp>
+#include <lia/json/json.hpp>
+#include <lia/pg/tx.hpp>
+#include <lia/runtime/desk_users.hpp>
+#include <lia/runtime/events.hpp>
+
+namespace lia::runtime {
+
+namespace {
+core::Error malformed(const std::string& why) {
+  return core::Error(core::Errc::invalid_argument, "user.upserted: " + why, false);
+}
+}  // namespace
+
+DeskUsers::DeskUsers(std::shared_ptr<pg::Pool> pool, const std::string& schema)
+    : pool_(std::move(pool)) {
+  const std::string t = pg::quote_ident(schema) + ".desk_users";
+  upsert_ = "INSERT INTO " + t +
+            " AS u (user_id, role, active, updated_at) VALUES ($1::uuid, $2, $3, "
+            "$4::timestamptz) ON CONFLICT (user_id) DO UPDATE SET role = excluded.role, active "
+            "= excluded.active, updated_at = excluded.updated_at WHERE u.updated_at <= "
+            "excluded.updated_at";
+  lookup_ = "SELECT role, active FROM " + t + " WHERE user_id = $1::uuid";
+}
+
+core::Status DeskUsers::apply(const kafka::Message& message) {
+  auto ev = decode_event(message);
+  if (!ev) return ev.error();
+  if (ev->type != events::types::user_upserted) return {};
+  auto doc = json::parse(ev->data);
+  if (!doc) return malformed(doc.error().message());
+  auto o = json::Obj::root(*doc);
+  if (!o) return malformed(o.error().message());
+  auto id = o->str("user_id");
+  auto role = o->str("role");
+  auto active = o->boolean("active");
+  auto updated = o->str("updated_at");
+  if (!id || !role || !active || !updated) {
+    return malformed("needs user_id, role, active and updated_at");
+  }
+  if (!core::Uuid::parse(*id)) return malformed("user_id is not a UUID");
+  if (!auth::parse_role(*role)) return malformed("unknown role " + std::string(*role));
+  auto r =
+      pool_->exec(upsert_, std::string(*id), std::string(*role), *active, std::string(*updated));
+  if (!r) return r.error();
+  return {};
+}
+
+std::optional<http::Response> DeskUsers::check(const auth::Claims& claims, auth::Role need) const {
+  // Not a desk user's token, or no database (an API checked without one): the token decides.
+  if (!core::Uuid::parse(claims.subject) || !pool_) return std::nullopt;
+  auto rows = pool_->exec(lookup_, claims.subject);
+  if (!rows) {
+    core::log().error("desk user lookup failed", {core::f::str("error", rows.error().describe())});
+    return http::json_error(503, "unavailable", "database unavailable; retry");
+  }
+  if (rows->empty()) return std::nullopt;
+  if (!(*rows)[0].get<bool>(1)) {
+    auto res = http::json_error(401, "unauthorized", "user is inactive");
+    res.headers.set("WWW-Authenticate", "Bearer");
+    return res;
+  }
+  auto role = auth::parse_role((*rows)[0].get<std::string>(0));
+  if (!role || !auth::role_at_least(*role, need)) {
+    return http::json_error(
+        403, "forbidden",
+        "this route needs the role " + std::string(auth::to_string(need)) + " or higher");
+  }
+  return std::nullopt;
+}
+
+}  // namespace lia::runtime
