@@ -67,13 +67,20 @@ bool ours(int pid) {
   return !ec && exe.filename().string().rfind("lia-", 0) == 0;
 }
 
-// The local stack's secrets and their random sizes in bytes (hex: twice as many characters).
-constexpr std::array<std::pair<const char*, int>, 6> kSecrets{{{"LIA_META_APP_SECRET", 16},
-                                                               {"LIA_META_VERIFY_TOKEN", 8},
-                                                               {"LIA_META_ACCESS_TOKEN", 16},
-                                                               {"LIA_EVOLUTION_APIKEY", 16},
-                                                               {"LIA_JWT_SECRET", 24},
-                                                               {"LIA_ADMIN_PASSWORD", 8}}};
+// The local stack's secrets: their random size in bytes (hex: twice as many characters), and
+// whether a value given in the environment is saved for the next runs too. The suite's own
+// are (the admin keeps the password the database has); a provider's real credentials are not.
+struct SecretSetting {
+  const char* name;
+  int bytes;
+  bool save_given;
+};
+constexpr std::array<SecretSetting, 6> kSecrets{{{"LIA_META_APP_SECRET", 16, false},
+                                                 {"LIA_META_VERIFY_TOKEN", 8, false},
+                                                 {"LIA_META_ACCESS_TOKEN", 16, false},
+                                                 {"LIA_EVOLUTION_APIKEY", 16, false},
+                                                 {"LIA_JWT_SECRET", 24, true},
+                                                 {"LIA_ADMIN_PASSWORD", 8, true}}};
 
 std::string random_hex(int bytes) {
   std::random_device rd;
@@ -223,8 +230,8 @@ int up(int argc, char** argv) {
   }
   // The database outlives a run, so do the secrets (the admin exists with its first password).
   // They are made and saved (readable by the owner only) before anything starts, so a start
-  // cut short never leaves an admin whose password nobody kept. What the environment gives is
-  // used, not saved.
+  // cut short never leaves an admin whose password nobody kept. A provider's credentials
+  // given in the environment are used, not saved.
   const std::string secrets_file = state_dir + "/secrets.env";
   std::map<std::string, std::string> saved;
   {
@@ -236,12 +243,15 @@ int up(int argc, char** argv) {
     }
   }
   std::string to_save;
-  for (const auto& [name, bytes] : kSecrets) {
-    if (o.env.count(name) > 0) continue;
-    auto it = saved.find(name);
-    const std::string value = it != saved.end() ? it->second : random_hex(bytes);
-    o.env[name] = value;
-    to_save += std::string(name) + "=" + value + "\n";
+  for (const auto& s : kSecrets) {
+    if (auto given = o.env.find(s.name); given != o.env.end()) {
+      if (s.save_given) to_save += std::string(s.name) + "=" + given->second + "\n";
+      continue;
+    }
+    auto it = saved.find(s.name);
+    const std::string value = it != saved.end() ? it->second : random_hex(s.bytes);
+    o.env[s.name] = value;
+    to_save += std::string(s.name) + "=" + value + "\n";
   }
   if (!write_private(secrets_file, to_save)) die("cannot write " + secrets_file);
 

@@ -594,6 +594,7 @@ TEST_CASE("/readyz and /metrics answer while API requests hold every blocking th
 
   Client client;
   std::vector<std::thread> flood;
+  flood.reserve(4);
   for (int i = 0; i < 4; ++i) {
     flood.emplace_back([&] { (void)client.post(base_url(*server) + "/api/auth/login", "{}"); });
   }
