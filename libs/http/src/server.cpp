@@ -136,6 +136,7 @@ struct Server::Impl {
   core::Counter* rejected_headers = nullptr;
   core::Counter* rejected_slow = nullptr;
   core::Counter* rejected_overload = nullptr;
+  core::Counter* rejected_busy = nullptr;
 
   // Sessions alive; the destructor of each removes it and wakes stop().
   std::mutex sessions_mu;
@@ -161,6 +162,7 @@ struct Server::Impl {
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   std::optional<asio::thread_pool> pool;
   std::optional<asio::thread_pool> probe_pool;  // /readyz and /metrics, never behind the API
+  std::atomic<std::size_t> body_bytes{0};       // reserved by bodies being read or handled
   tcp::acceptor acceptor;
   asio::steady_timer accept_retry;
   std::vector<std::thread> threads;
@@ -188,6 +190,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   ~Session() {
+    release_body();
     srv_->connections_gauge->add(-1);
     std::lock_guard lock(srv_->sessions_mu);
     srv_->sessions.erase(this);
@@ -233,6 +236,7 @@ class Session : public std::enable_shared_from_this<Session> {
   static constexpr std::size_t kMaxPending = std::size_t{64} * 1024;
 
   void next_request() {
+    release_body();  // the previous request's body goes with its parser
     if (phase_ == Phase::closed) return;
     if (srv_->stopping.load(std::memory_order_acquire)) return close();
     parser_.emplace();
@@ -300,6 +304,12 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     header_fields_ = static_cast<std::size_t>(std::distance(msg.begin(), msg.end()));
     if (parser_->is_done()) return dispatch();
+    if (!reserve_body()) {
+      srv_->rejected_busy->inc();
+      Response busy = json_error(503, "unavailable", "too many request bodies in flight; retry");
+      busy.headers.add("Retry-After", "1");
+      return reject(std::move(busy));
+    }
     stream_.expires_after(srv_->opts.body_timeout);
     if (msg.version() >= 11 && iequals(msg[bhttp::field::expect], "100-continue")) {
       // A request its route refuses anyway is answered before the client sends the body it
@@ -345,6 +355,25 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_body(error_code ec, std::size_t /*bytes*/) {
     if (ec) return on_read_error(ec);
     dispatch();
+  }
+
+  // Counts this request's body against the server's budget; false when it does not fit.
+  bool reserve_body() {
+    const auto length = parser_->content_length();
+    const std::size_t want =
+        length ? std::min<std::size_t>(*length, srv_->opts.body_limit) : srv_->opts.body_limit;
+    std::size_t held = srv_->body_bytes.load(std::memory_order_relaxed);
+    do {
+      if (held + want > srv_->opts.body_budget) return false;
+    } while (!srv_->body_bytes.compare_exchange_weak(held, held + want, std::memory_order_relaxed));
+    body_reserved_ = want;
+    return true;
+  }
+
+  void release_body() {
+    if (body_reserved_ == 0) return;
+    srv_->body_bytes.fetch_sub(body_reserved_, std::memory_order_relaxed);
+    body_reserved_ = 0;
   }
 
   void on_read_error(error_code ec) {
@@ -563,6 +592,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::uint64_t seq_ = 0;
   std::size_t drained_ = 0;
   std::size_t header_fields_ = 0;  // fields of the request's header (trailers come after)
+  std::size_t body_reserved_ = 0;  // this request's share of the server's body budget
   Phase phase_ = Phase::idle;
   unsigned version_ = 11;
   bool first_ = true;
@@ -651,6 +681,7 @@ Server::Impl::Impl(ServerOptions o, Router r, Readiness ready)
   rejected_headers = &rejected("headers_too_large");
   rejected_slow = &rejected("too_slow");
   rejected_overload = &rejected("too_many_connections");
+  rejected_busy = &rejected("body_budget");
 }
 
 Response Server::Impl::readyz() const {

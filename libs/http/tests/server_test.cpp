@@ -337,6 +337,45 @@ TEST_CASE("trailers never become headers, and a huge chunk header or trailer get
   CHECK(ok->status == 200);
 }
 
+TEST_CASE("bodies past the server's body budget get 503 and the memory comes back") {
+  ServerOptions opts;
+  opts.body_limit = 600 * 1024;
+  opts.body_budget = 1024 * 1024;  // one 600 KiB body at a time, not two
+  auto server = start_server(demo_router(), opts);
+  const auto header = [](std::size_t length) {
+    return "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(length) +
+           "\r\n\r\n";
+  };
+  // A slow upload holds its 600 KiB while it trickles in.
+  RawSocket slow(server->port());
+  REQUIRE(slow.send(header(600 * 1024) + std::string(1024, 'a')));
+  // Another large body does not fit beside it: 503, Retry-After, closed.
+  {
+    RawSocket second(server->port());
+    REQUIRE(second.send(header(600 * 1024)));
+    auto res = second.read_response();
+    REQUIRE(res.has_value());
+    CHECK(res->status == 503);
+    CHECK(res->header("Retry-After") == "1");
+    CHECK(res->body.find(R"({"error":{"code":"unavailable")") == 0);
+    CHECK(second.wait_closed(5s));
+  }
+  // Small bodies still fit, and bodyless requests are never counted.
+  Client client;
+  auto small = client.post(base_url(*server) + "/echo", std::string(100 * 1024, 'b'));
+  REQUIRE(small.ok());
+  CHECK(small->status == 200);
+  CHECK(client.get(base_url(*server) + "/items/1")->status == 200);
+  // Once the slow upload is answered its share comes back: the large body fits again.
+  REQUIRE(slow.send(std::string(600 * 1024 - 1024, 'a')));
+  auto done = slow.read_response();
+  REQUIRE(done.has_value());
+  CHECK(done->status == 200);
+  auto large = client.post(base_url(*server) + "/echo", std::string(600 * 1024, 'c'));
+  REQUIRE(large.ok());
+  CHECK(large->status == 200);
+}
+
 TEST_CASE("headers larger than the header limit get 431") {
   ServerOptions opts;
   opts.header_limit = 2048;

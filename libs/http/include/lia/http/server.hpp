@@ -37,7 +37,12 @@ struct ServerOptions {
   int blocking_threads = 2;  // pool for RouteOptions::blocking handlers (/readyz and
                              // /metrics have a thread of their own)
   std::size_t body_limit = std::size_t{4} * 1024 * 1024;  // larger bodies get 413
-  std::size_t header_limit = std::size_t{16} * 1024;      // larger headers get 431
+  // Request bodies held at once, all connections together: a body is counted from its
+  // headers (its Content-Length, or body_limit when chunked) until its request is answered.
+  // One that does not fit gets 503 with Retry-After and the connection closes, so many slow
+  // large uploads cannot run the process out of memory.
+  std::size_t body_budget = std::size_t{128} * 1024 * 1024;
+  std::size_t header_limit = std::size_t{16} * 1024;  // larger headers get 431
   // From the connection's start (or a keep-alive request's first byte) to the end of the
   // headers. Slower clients are disconnected (slowloris).
   std::chrono::milliseconds header_timeout{10'000};
