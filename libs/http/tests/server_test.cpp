@@ -338,9 +338,10 @@ TEST_CASE("trailers never become headers, and a huge chunk header or trailer get
 }
 
 TEST_CASE("bodies past the server's body budget get 503 and the memory comes back") {
+  constexpr std::size_t kKiB = 1024;
   ServerOptions opts;
-  opts.body_limit = 600 * 1024;
-  opts.body_budget = 1024 * 1024;  // one 600 KiB body at a time, not two
+  opts.body_limit = 600 * kKiB;
+  opts.body_budget = 1024 * kKiB;  // one 600 KiB body at a time, not two
   auto server = start_server(demo_router(), opts);
   const auto header = [](std::size_t length) {
     return "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(length) +
@@ -348,11 +349,11 @@ TEST_CASE("bodies past the server's body budget get 503 and the memory comes bac
   };
   // A slow upload holds its 600 KiB while it trickles in.
   RawSocket slow(server->port());
-  REQUIRE(slow.send(header(600 * 1024) + std::string(1024, 'a')));
+  REQUIRE(slow.send(header(600 * kKiB) + std::string(1024, 'a')));
   // Another large body does not fit beside it: 503, Retry-After, closed.
   {
     RawSocket second(server->port());
-    REQUIRE(second.send(header(600 * 1024)));
+    REQUIRE(second.send(header(600 * kKiB)));
     auto res = second.read_response();
     REQUIRE(res.has_value());
     CHECK(res->status == 503);
@@ -362,16 +363,16 @@ TEST_CASE("bodies past the server's body budget get 503 and the memory comes bac
   }
   // Small bodies still fit, and bodyless requests are never counted.
   Client client;
-  auto small = client.post(base_url(*server) + "/echo", std::string(100 * 1024, 'b'));
+  auto small = client.post(base_url(*server) + "/echo", std::string(100 * kKiB, 'b'));
   REQUIRE(small.ok());
   CHECK(small->status == 200);
   CHECK(client.get(base_url(*server) + "/items/1")->status == 200);
   // Once the slow upload is answered its share comes back: the large body fits again.
-  REQUIRE(slow.send(std::string(600 * 1024 - 1024, 'a')));
+  REQUIRE(slow.send(std::string(599 * kKiB, 'a')));
   auto done = slow.read_response();
   REQUIRE(done.has_value());
   CHECK(done->status == 200);
-  auto large = client.post(base_url(*server) + "/echo", std::string(600 * 1024, 'c'));
+  auto large = client.post(base_url(*server) + "/echo", std::string(600 * kKiB, 'c'));
   REQUIRE(large.ok());
   CHECK(large->status == 200);
 }

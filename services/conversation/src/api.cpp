@@ -88,12 +88,18 @@ struct Api::Impl {
         "SELECT status, assigned_to::text, department FROM " + conv + " WHERE id = $1::uuid";
     list_users_sql =
         "SELECT " + store::user_columns() + " FROM " + users + " u ORDER BY u.username";
+    // The page's order is (last_message_time, id) descending; its last item's pair, exact to
+    // the microsecond, is the cursor of the next page.
     list_conversations_sql =
-        "SELECT " + store::view_columns() + " FROM " + conv + " c JOIN " + sql.t("contacts") +
+        "SELECT " + store::view_columns() +
+        ", (extract(epoch FROM c.last_message_time) * 1000000)::bigint FROM " + conv + " c JOIN " +
+        sql.t("contacts") +
         " k ON k.id = c.contact_id WHERE ($1::text IS NULL OR c.status = $1) AND ($2::uuid IS "
         "NULL OR c.assigned_to = $2::uuid) AND ($3::boolean OR c.assigned_to = $4::uuid OR "
         "(c.assigned_to IS NULL AND c.status = 'transferred' AND c.department = ANY "
-        "($5::text[]))) ORDER BY c.last_message_time DESC, c.id DESC LIMIT $6";
+        "($5::text[]))) AND ($7::bigint IS NULL OR (c.last_message_time, c.id) < (timestamptz "
+        "'epoch' + $7::bigint * interval '1 microsecond', $8::uuid)) ORDER BY "
+        "c.last_message_time DESC, c.id DESC LIMIT $6";
     list_messages_sql = "SELECT * FROM (SELECT " + store::message_columns() +
                         ", m.created_at AS sort_at, m.id AS sort_id FROM " + sql.t("messages") +
                         " m WHERE m.conversation_id = $1::uuid ORDER BY m.created_at DESC, m.id "
@@ -373,16 +379,22 @@ struct Api::Impl {
         list_conversations_sql, q->status, assigned, all,
         all ? std::nullopt : std::optional<std::string>(v.user_id),
         all ? std::nullopt : std::optional<std::string>(text_array_literal(v.departments)),
-        q->limit);
+        q->limit, q->before_us, q->before_id);
     if (!rows) return db_error(rows.error());
     std::string out = "{\"conversations\":[";
     bool first = true;
+    std::string next;
     for (const auto& row : *rows) {
       if (!first) out += ',';
       first = false;
-      out += conversation_json(store::read_view(row));
+      const auto view = store::read_view(row);
+      out += conversation_json(view);
+      next = std::to_string(row.get<std::int64_t>(row.columns() - 1)) + "_" + view.id;
     }
-    out += "]}";
+    out += "]";
+    // A full page may have more after it.
+    if (static_cast<int>(rows->size()) == q->limit) out += ",\"next_before\":\"" + next + "\"";
+    out += "}";
     return Response::json(200, std::move(out));
   }
 

@@ -275,6 +275,18 @@ core::Result<ListQuery> parse_list_query(const http::StringMap& query) {
   auto limit = parse_limit(query, 50, 200);
   if (!limit) return limit.error();
   q.limit = *limit;
+  if (auto it = query.find("before"); it != query.end() && !it->second.empty()) {
+    const std::string& c = it->second;
+    const auto sep = c.find('_');
+    std::int64_t us = 0;
+    const char* end = c.data() + (sep == std::string::npos ? 0 : sep);
+    if (sep == std::string::npos || sep == 0 || std::from_chars(c.data(), end, us).ptr != end ||
+        !is_uuid(c.substr(sep + 1))) {
+      return invalid("before", "must be the next_before of an earlier page");
+    }
+    q.before_us = us;
+    q.before_id = c.substr(sep + 1);
+  }
   return q;
 }
 

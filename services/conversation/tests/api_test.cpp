@@ -589,6 +589,40 @@ TEST_CASE("an agent's message retried with its Idempotency-Key is stored and sen
   CHECK(d.sent(types::notification_send_text).size() == 3);
 }
 
+TEST_CASE("the conversation list pages on with next_before until nothing is left") {
+  Desk d;
+  d.user("boss", auth::Role::supervisor);
+  std::vector<std::string> made;
+  made.reserve(5);
+  for (int i = 0; i < 5; ++i) made.push_back(d.chat("oi " + std::to_string(i)).second);
+  const auto boss = d.login("boss");
+  std::vector<std::string> seen;
+  std::string path = "/api/conversations?limit=2";
+  for (int page = 0; page < 5; ++page) {
+    auto r = d.call("GET", path, {}, boss);
+    INFO(r.raw);
+    REQUIRE(r.status == 200);
+    for (const auto& c : r.body["conversations"].GetArray()) seen.emplace_back(c["id"].GetString());
+    if (!r.body.HasMember("next_before")) break;
+    path = "/api/conversations?limit=2&before=" + std::string(r.body["next_before"].GetString());
+  }
+  // Newest first, each once: the five, in the reverse order they were written to.
+  REQUIRE(seen.size() == 5);
+  CHECK(std::vector<std::string>(made.rbegin(), made.rend()) == seen);
+  // A page that is not full says there is nothing after it.
+  auto all = d.call("GET", "/api/conversations?limit=10", {}, boss);
+  CHECK(all.body["conversations"].Size() == 5);
+  CHECK_FALSE(all.body.HasMember("next_before"));
+  for (const char* bad : {"abc", "123",
+                          "_"
+                          "0190e0a4-7b2c-7def-8123-0123456789ab",
+                          "12_x"}) {
+    auto r = d.call("GET", std::string("/api/conversations?before=") + bad, {}, boss);
+    CHECK(r.status == 400);
+    CHECK(error_message(r).find("'before'") != std::string::npos);
+  }
+}
+
 TEST_CASE("supervisors transfer conversations to a chosen agent") {
   Desk d;
   const auto ana = d.user("ana", auth::Role::agent, {"support"});

@@ -9,6 +9,7 @@
 //   PATCH /api/users/{id}                     ADMIN: {role?, status?, departments?,
 //                                             full_name?} -> 200 {user}
 //   GET  /api/conversations                   ?status=&assigned_to=me|<id>&limit= (1..200)
+//                                             &before=<the previous page's next_before>
 //   GET  /api/conversations/{id}
 //   GET  /api/conversations/{id}/messages     ?limit= (1..500, the latest, oldest first)
 //   POST /api/conversations/{id}/messages     {text}: assigned agent or SUPERVISOR+ -> 202;

@@ -60,6 +60,10 @@ struct ListQuery {
   std::optional<std::string> status;       // active | transferred | resolved
   std::optional<std::string> assigned_to;  // "me" or a user id
   int limit = 50;                          // 1..200
+  // ?before=<cursor>: the page after the one whose `next_before` it is. The cursor is
+  // "<last message time in µs since 1970>_<conversation id>" of that page's last item.
+  std::optional<std::int64_t> before_us;
+  std::optional<std::string> before_id;
 };
 core::Result<ListQuery> parse_list_query(const http::StringMap& query);
 // ?limit= for message listings: 1..500, default 200.
