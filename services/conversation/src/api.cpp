@@ -176,11 +176,12 @@ struct Api::Impl {
   }
 
   // The {id} path parameter as a conversation id, or the 400 to answer.
-  static std::optional<Response> check_id(const Request& req, std::string& id) {
+  static std::optional<Response> check_id(const Request& req, std::string& id,
+                                          std::string_view of = "conversation") {
     const auto* p = req.param("id");
     if (p == nullptr || !is_uuid(*p)) {
-      return bad_request(
-          core::Error(core::Errc::invalid_argument, "field 'id' must be a conversation id (UUID)"));
+      return bad_request(core::Error(core::Errc::invalid_argument,
+                                     "field 'id' must be a " + std::string(of) + " id (UUID)"));
     }
     id = *p;
     for (auto& ch : id) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
@@ -210,6 +211,15 @@ struct Api::Impl {
                          std::string data) {
     return store::emit(tx, sql, topics::conversation_events,
                        events::chat_key(c.instance, c.chat_id), type, c.id, std::move(data), clock);
+  }
+
+  // An admin's change to a user, in the activity log.
+  core::Status log_user_action(pg::Tx& tx, const std::string& by, std::string action,
+                               const std::string& user_id, std::string details) {
+    return store::log_activity(tx, sql,
+                               {by, std::move(action), std::nullopt, std::nullopt, std::nullopt,
+                                user_id, std::move(details)},
+                               clock);
   }
 
   // ---- routes ----------------------------------------------------------------------
@@ -285,10 +295,8 @@ struct Api::Impl {
           .field("username", created->username)
           .field("role", std::string(auth::to_string(created->role)))
           .end_object();
-      if (auto st = store::log_activity(tx, sql,
-                                        {a.viewer->user_id, "create_user", std::nullopt,
-                                         std::nullopt, std::nullopt, created->id, details.take()},
-                                        clock);
+      if (auto st =
+              log_user_action(tx, a.viewer->user_id, "create_user", created->id, details.take());
           !st) {
         return st.error();
       }
@@ -309,13 +317,8 @@ struct Api::Impl {
   Response update_user_route(const Request& req) {
     auto a = authenticate(req, auth::Role::admin);
     if (!a.viewer) return a.failure;
-    const auto* p = req.param("id");
-    if (p == nullptr || !is_uuid(*p)) {
-      return bad_request(
-          core::Error(core::Errc::invalid_argument, "field 'id' must be a user id (UUID)"));
-    }
-    std::string id = *p;
-    for (auto& ch : id) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    std::string id;
+    if (auto bad = check_id(req, id, "user")) return *bad;
     auto body = parse_user_update(req.body);
     if (!body) return bad_request(body.error());
     // Keeps at least the admin who asks: nobody locks the desk's last admin out by mistake.
@@ -331,10 +334,8 @@ struct Api::Impl {
           .field("role", std::string(auth::to_string(updated->role)))
           .field("status", updated->active ? "ACTIVE" : "INACTIVE")
           .end_object();
-      if (auto st = store::log_activity(tx, sql,
-                                        {a.viewer->user_id, "update_user", std::nullopt,
-                                         std::nullopt, std::nullopt, updated->id, details.take()},
-                                        clock);
+      if (auto st =
+              log_user_action(tx, a.viewer->user_id, "update_user", updated->id, details.take());
           !st) {
         return st.error();
       }
