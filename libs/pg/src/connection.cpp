@@ -43,8 +43,10 @@ core::Error error_from_sqlstate(std::string_view state, std::string_view message
   if (starts_with(state, "23") || starts_with(state, "22")) {
     return {Errc::invalid_argument, text, false};
   }
+  // 25006: a write reached a read-only server (a failover demoted the one this connection
+  // knew); the connection is dropped (see check) and a new one finds the new primary.
   if (state == "40001" || state == "40P01" || starts_with(state, "08") || state == "57P01" ||
-      state == "57P02" || state == "57P03" || starts_with(state, "53")) {
+      state == "57P02" || state == "57P03" || starts_with(state, "53") || state == "25006") {
     return {Errc::unavailable, text, true};
   }
   if (state == "57014" || state == "55P03") return {Errc::timeout, text, true};
@@ -173,6 +175,7 @@ core::Result<Rows> Connection::check(pg_result* res, std::string_view what) {
   const char* constraint = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
   std::string msg = primary != nullptr ? primary : "error";
   if (constraint != nullptr) msg += fmt::format(" (constraint {})", constraint);
+  if (std::string_view(state) == "25006") read_only_ = true;
   return error_from_sqlstate(state, msg);
 }
 
@@ -321,6 +324,7 @@ void Connection::drop_stale_statements() {
 }
 
 bool Connection::healthy() {
+  if (read_only_) return false;
   // Idle, yet the server sent something: a notification, or its goodbye (a FATAL error,
   // then the end of the stream, which the next read sees).
   for (int reads = 0; reads < 8 && PQstatus(conn_) == CONNECTION_OK; ++reads) {

@@ -115,6 +115,28 @@ TEST_CASE("SQL errors carry the SQLSTATE and map to error codes", "[pool]") {
   CHECK(c.exec("SELECT 1").ok());
 }
 
+TEST_CASE("a write that meets a read-only server is retryable and its connection replaced",
+          "[pool]") {
+  // As after a failover, when the server this connection knew is a standby now.
+  auto pool = make_pool(1);
+  int first_backend = 0;
+  {
+    auto lease = pool->acquire();
+    REQUIRE(lease.ok());
+    first_backend = (*lease)->backend_pid();
+    REQUIRE((*lease)->exec("SET default_transaction_read_only = on").ok());
+  }
+  auto refused = pool->exec("CREATE TEMP TABLE w (id int)");
+  REQUIRE_FALSE(refused.ok());
+  CHECK(pg::sqlstate(refused.error()) == "25006");
+  CHECK(refused.error().retryable());
+  // The next statement gets a new session, which takes writes.
+  auto lease = pool->acquire();
+  REQUIRE(lease.ok());
+  CHECK((*lease)->backend_pid() != first_backend);
+  CHECK((*lease)->exec("CREATE TEMP TABLE w (id int)").ok());
+}
+
 TEST_CASE("acquire times out with unavailable when every connection is taken", "[pool]") {
   auto pool = make_pool(2);
   auto a = pool->acquire();

@@ -106,7 +106,8 @@ class Connection {
     later_.clear();
   }
 
-  // CONNECTION_OK, and the server has not closed the socket while idle.
+  // CONNECTION_OK, the server has not closed the socket while idle, and no write met a
+  // read-only server on it (after a failover it would keep failing: the pool replaces it).
   bool healthy();
   // Whether the last exec_pipeline sent all its statements and its Sync: from then on the
   // server may run every one of them, whatever the client hears back.
@@ -132,6 +133,7 @@ class Connection {
   core::Result<Rows> check(pg_result* res, std::string_view what);
   core::Error connection_error(std::string_view what) const;
   std::uint64_t next_statement_ = 0;
+  bool read_only_ = false;  // a statement failed with 25006 (read-only server)
   pg_conn* conn_;
   std::unordered_map<std::string, std::string> prepared_;  // SQL text -> statement name
   struct Later {
