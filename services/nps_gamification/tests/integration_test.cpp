@@ -489,6 +489,22 @@ TEST_CASE(
   CHECK(fx.count("satisfaction_feedback WHERE nps_score = 9") == 1);
   CHECK(fx.count("agent_resolutions WHERE reopened") == 1);
   CHECK(fx.count("surveys WHERE send_failed_at IS NOT NULL") == 1);
+
+  // users.v1 (runtime::DeskUsers), the same: retryable while the database is down.
+  const auto user = record(
+      "users.v1",
+      events::make_event(
+          events::types::user_upserted, 1, "/lia/conversation", "",
+          R"({"user_id":"0190e0a4-7b2c-7def-8123-00000000ad02","name":"Ana","email":"ana@example.com",)"
+          R"("role":"SUPERVISOR","active":true,"updated_at":"2026-11-23T12:00:00Z"})"));
+  runtime::DeskUsers users_down(unreachable_pool(), fx.schema);
+  auto st = users_down.apply(user);
+  REQUIRE_FALSE(st.ok());
+  CHECK(st.error().retryable());
+  CHECK(fx.count("desk_users") == 0);
+  runtime::DeskUsers users(fx.pool, fx.schema);
+  REQUIRE(users.apply(user).ok());
+  CHECK(fx.count("desk_users WHERE role = 'SUPERVISOR' AND active") == 1);
 }
 
 TEST_CASE("with the database unreachable the API answers 503 JSON") {
