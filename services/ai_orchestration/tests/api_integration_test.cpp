@@ -31,15 +31,20 @@ std::string token(lia::auth::Role role) {
   return lia::auth::sign_jwt(c, kSecret);
 }
 
+// The routes on a real server; with `pool`, on that pool instead of the schema's (e.g. one
+// whose database is unreachable).
 struct Api {
   Db db;
-  std::shared_ptr<PgPrompts> prompts = std::make_shared<PgPrompts>(db.pool, db.schema);
+  std::shared_ptr<lia::pg::Pool> served;
+  std::shared_ptr<PgPrompts> prompts;
   std::unique_ptr<http::Server> server;
   http::Client client;
 
-  explicit Api(std::string secret = kSecret) {
+  explicit Api(std::string secret = kSecret, std::shared_ptr<lia::pg::Pool> pool = nullptr)
+      : served(pool ? std::move(pool) : db.pool),
+        prompts(std::make_shared<PgPrompts>(served, db.schema)) {
     http::Router router;
-    add_api_routes(router, {db.pool, db.schema, std::move(secret), prompts});
+    add_api_routes(router, {served, db.schema, std::move(secret), prompts});
     http::ServerOptions opts;
     opts.address = "127.0.0.1";
     opts.port = 0;
@@ -67,6 +72,18 @@ bool has(const std::string& body, const std::string& s) {
   return body.find(s) != std::string::npos;
 }
 
+// The code of a JSON error answer ({"error":{"code","message"}}), or "" for anything else.
+std::string error_code(const http::ClientResponse& res) {
+  const auto* type = res.header("Content-Type");
+  if (type == nullptr || !has(*type, "application/json")) return {};
+  auto doc = lia::json::parse(res.body);
+  if (!doc || !doc->IsObject() || !doc->HasMember("error") || !(*doc)["error"].IsObject() ||
+      !(*doc)["error"].HasMember("code") || !(*doc)["error"]["code"].IsString()) {
+    return {};
+  }
+  return (*doc)["error"]["code"].GetString();
+}
+
 }  // namespace
 
 TEST_CASE("the API needs a valid token and the right role") {
@@ -86,6 +103,20 @@ TEST_CASE("without LIA_JWT_SECRET the API answers 503") {
   auto r = api.call("GET", "/api/ai/assistants", lia::auth::Role::admin);
   CHECK(r.status == 503);
   CHECK(has(r.body, "LIA_JWT_SECRET"));
+}
+
+TEST_CASE("with the database unreachable the API answers 503 JSON") {
+  Api api(kSecret, unreachable_pool());
+  auto list = api.call("GET", "/api/ai/outages", lia::auth::Role::agent);
+  INFO(list.body);
+  CHECK(list.status == 503);
+  CHECK(error_code(list) == "unavailable");
+  auto create = api.call("POST", "/api/ai/outages", lia::auth::Role::supervisor,
+                         R"({"cep_prefix":"01310","region":"Paulista","description":"fibra"})");
+  INFO(create.body);
+  CHECK(create.status == 503);
+  CHECK(error_code(create) == "unavailable");
+  CHECK(api.db.count("outages") == 0);
 }
 
 TEST_CASE("prompts are listed and a new version replaces the active one") {

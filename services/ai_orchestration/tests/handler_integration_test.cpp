@@ -293,17 +293,7 @@ TEST_CASE("threads rotate at 55 messages with a summary and recent messages stay
 TEST_CASE("the customer name from contacts.v1 is used and a tombstone erases it") {
   Fixture fx;
   Chat chat;
-  auto w = lia::json::Writer();
-  w.begin_object()
-      .field("contact_id", chat.contact_id)
-      .field("phone", "5511987654321")
-      .field("name", "MARIA SOUZA")
-      .field("created_at", "2026-11-20T10:00:00Z")
-      .field("updated_at", "2026-11-22T12:53:21Z")
-      .end_object();
-  auto contact = chat.message(types::contact_upserted, w.take(), lia::events::topics::contacts);
-  contact.key = chat.contact_id;
-  REQUIRE(fx.handler->handle_contact(contact).ok());
+  REQUIRE(fx.handler->handle_contact(chat.contact("MARIA SOUZA")).ok());
   fx.ok(chat.created());
   fx.ok(chat.inbound("bom dia"));
   auto replies = of_type(outbox(fx.db), types::ai_reply_generated);
@@ -356,6 +346,61 @@ TEST_CASE("bad records are non-retryable errors (dead letters)") {
   // assigned is accepted and changes nothing.
   CHECK(fx.handler->handle(chat.assigned()).ok());
   CHECK(outbox(fx.db).empty());
+}
+
+TEST_CASE(
+    "database trouble is a retryable error that publishes nothing, and the message is answered "
+    "once when the database is back") {
+  Fixture fx;
+  Chat chat;
+  HandlerOptions options;
+  options.schema = fx.db.schema;
+  Handler down(unreachable_pool(), std::make_shared<const Orchestrator>(nullptr, nullptr, nullptr),
+               options);
+  const auto deliver = [](Handler& h, const lia::kafka::Message& m) {
+    return m.topic == lia::events::topics::contacts ? h.handle_contact(m) : h.handle(m);
+  };
+  // Every kind of record that writes: the contact's name, the conversation's states, a
+  // customer message for the AI (its snapshot is read first), the AI's stored reply, and
+  // the contact erased.
+  const std::vector<lia::kafka::Message> records = {
+      chat.contact("MARIA SOUZA"), chat.created(),     chat.inbound("Oi, minha internet caiu!!!"),
+      chat.outbound("Olá!"),       chat.transferred(), chat.contact_tombstone()};
+
+  // The partition must wait and retry in place: a non-retryable error would dead-letter the
+  // record and let the chat's next records overtake it.
+  for (const auto& m : records) {
+    INFO(m.topic << " " << m.offset);
+    auto st = deliver(down, m);
+    REQUIRE_FALSE(st.ok());
+    INFO(st.error().describe());
+    CHECK(st.error().retryable());
+  }
+  CHECK(outbox(fx.db).empty());
+  CHECK(fx.db.count("inbox") == 0);
+  CHECK(fx.db.count("conversations") == 0);
+  CHECK(fx.db.count("contacts") == 0);
+
+  // The database back: each record applies, in order, and the message gets one answer.
+  for (const auto& m : records) {
+    INFO(m.topic << " " << m.offset);
+    auto st = deliver(*fx.handler, m);
+    if (!st) FAIL(st.error().describe());
+  }
+  const auto all = outbox(fx.db);
+  const auto replies = of_type(all, types::ai_reply_generated);
+  REQUIRE(replies.size() == 1);
+  CHECK(replies[0].str("text").rfind("Olá, Maria! Sou a LIA", 0) == 0);
+  CHECK(of_type(all, types::ai_analysis_completed).size() == 1);
+  CHECK(fx.db.count("recent_messages") == 2);
+  CHECK(fx.db.count("conversations WHERE status = 'transferred'") == 1);
+  CHECK(fx.db.count("contacts") == 0);
+  // Handled again (a redelivery), the conversation's records change nothing.
+  for (const auto& m : records) {
+    if (m.topic != lia::events::topics::contacts) CHECK(fx.handler->handle(m).ok());
+  }
+  CHECK(outbox(fx.db).size() == all.size());
+  CHECK(fx.db.count("recent_messages") == 2);
 }
 
 TEST_CASE("a conversation that changed meanwhile is a retryable conflict") {

@@ -21,6 +21,15 @@
 
 namespace lia::ai_orchestration::test {
 
+// A pool whose database cannot be reached (nothing listens on port 1): every statement
+// fails as it does while PostgreSQL is down.
+inline std::shared_ptr<pg::Pool> unreachable_pool() {
+  auto p = pg::Pool::create(
+      {.url = "postgresql://lia@127.0.0.1:1/lia", .size = 2, .application_name = "ai-tests-down"});
+  REQUIRE(p.ok());
+  return *p;
+}
+
 // A schema of its own with the platform (outbox, inbox) and the service's migrations;
 // dropped at the end.
 struct Db {
@@ -174,6 +183,27 @@ struct Chat {
     auto w = base();
     w.field("mode", "ai").field("reason", "customer_message").end_object();
     return message(events::types::conversation_reopened, w.take());
+  }
+  // contacts.v1: the customer's contact with this name (keyed by the contact id).
+  kafka::Message contact(const std::string& name) {
+    json::Writer w;
+    w.begin_object()
+        .field("contact_id", contact_id)
+        .field("phone", "5511987654321")
+        .field("name", name)
+        .field("created_at", "2026-11-20T10:00:00Z")
+        .field("updated_at", "2026-11-22T12:53:21Z")
+        .end_object();
+    auto m = message(events::types::contact_upserted, w.take(), events::topics::contacts);
+    m.key = contact_id;
+    return m;
+  }
+  // contacts.v1: the contact erased (a tombstone: null value).
+  kafka::Message contact_tombstone() const {
+    kafka::Message m;
+    m.topic = std::string(events::topics::contacts);
+    m.key = contact_id;
+    return m;
   }
   kafka::Message assigned() {
     auto w = base();

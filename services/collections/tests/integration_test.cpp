@@ -81,8 +81,19 @@ std::string campaign_body(const std::string& targets = kTargets, int max_attempt
          R"(,"targets":)" + targets + "}";
 }
 
+// A pool whose database cannot be reached (nothing listens on port 1): every statement
+// fails as it does while PostgreSQL is down.
+std::shared_ptr<pg::Pool> unreachable_pool() {
+  auto p = pg::Pool::create({.url = "postgresql://lia@127.0.0.1:1/lia",
+                             .size = 2,
+                             .application_name = "collections-tests-down"});
+  REQUIRE(p.ok());
+  return *p;
+}
+
 // A migrated throwaway schema, the API behind the real HTTP server, the scheduler and the
-// notification handler, all on one manual clock.
+// notification handler, all on one manual clock. With `api_pool`, the API uses that pool
+// instead of the schema's (e.g. one whose database is unreachable).
 struct Fixture {
   std::shared_ptr<pg::Pool> pool;
   std::string schema = testing::unique_name("coll");
@@ -94,7 +105,7 @@ struct Fixture {
   std::unique_ptr<http::Server> server;
   http::Client client;
 
-  Fixture() {
+  explicit Fixture(const std::shared_ptr<pg::Pool>& api_pool = nullptr) {
     auto p = pg::Pool::create(
         {.url = testing::pg_url(), .size = 4, .application_name = "collections-tests"});
     REQUIRE(p.ok());
@@ -104,7 +115,7 @@ struct Fixture {
     settings.jwt_secret = kSecret;
     settings.instance = "lia-cobranca";
     settings.provider = "evolution";
-    api = std::make_unique<Api>(pool, schema, settings, clock);
+    api = std::make_unique<Api>(api_pool ? api_pool : pool, schema, settings, clock);
     scheduler = std::make_unique<Scheduler>(pool, schema, settings, clock);
     handler = std::make_unique<NotificationHandler>(pool, schema, clock);
     http::Router router;
@@ -549,6 +560,85 @@ TEST_CASE("a redelivered notification event changes nothing") {
   CHECK(fx.count("message_attempts WHERE outcome = 'sent' AND outcome_at = "
                  "'2026-11-23T13:00:00Z'") == 1);
   CHECK(fx.count("message_attempts WHERE outcome IS NOT NULL") == 1);
+}
+
+TEST_CASE(
+    "database trouble is a retryable error that changes nothing, and each outcome applies once "
+    "when the database is back") {
+  Fixture fx;
+  fx.create(campaign_body(kTargets, 1, 60));
+  REQUIRE(fx.tick().sent == 3);
+  const auto sent = fx.outbox();
+  auto cmds = of_type(sent, types::notification_send_text);
+  REQUIRE(cmds.size() == 3);
+  // Each outcome as notification's relay publishes it: the type and command source headers.
+  const auto record = [](const events::CloudEvent& ev) {
+    kafka::Message m;
+    m.topic = std::string(events::topics::notification_events);
+    m.value = events::encode(ev);
+    m.headers.push_back({"lia.event_type", ev.type});
+    m.headers.push_back(
+        {std::string(events::headers::command_source), events::source_for("collections")});
+    return m;
+  };
+  const std::vector<kafka::Message> records = {
+      record(fx.outcome_event(types::notification_message_sent, *cmds[0],
+                              R"(,"provider_message_id":"3EB0DOWN")")),
+      record(fx.outcome_event(types::notification_message_failed, *cmds[1],
+                              R"(,"reason":"recipient is not a WhatsApp user")")),
+      record(fx.outcome_event(
+          types::notification_message_dead_lettered, *cmds[2],
+          R"(,"reason":"provider unavailable: HTTP 503","dlq_topic":"notification.commands.v1.dlq")"))};
+
+  // The partition must wait and retry in place: a non-retryable error would dead-letter the
+  // outcome and the target would never learn it.
+  NotificationHandler down(unreachable_pool(), fx.schema, fx.clock);
+  for (const auto& m : records) {
+    INFO(*m.header("lia.event_type"));
+    auto st = down.handle(m);
+    REQUIRE_FALSE(st.ok());
+    INFO(st.error().describe());
+    CHECK(st.error().retryable());
+  }
+  CHECK(fx.count("message_attempts WHERE outcome IS NOT NULL") == 0);
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'pending'") == 3);
+  CHECK(fx.count("inbox") == 0);
+  CHECK(fx.outbox().size() == sent.size());
+
+  // The database back: each outcome applies, and handled once more, changes nothing.
+  for (const auto& m : records) {
+    INFO(*m.header("lia.event_type"));
+    auto st = fx.handler->handle(m);
+    if (!st) FAIL(st.error().describe());
+  }
+  fx.clock.advance(5min);
+  for (const auto& m : records) CHECK(fx.handler->handle(m).ok());
+  CHECK(fx.count("message_attempts WHERE outcome IS NOT NULL AND outcome_at = "
+                 "'2026-11-23T13:00:00Z'") == 3);
+  CHECK(fx.count("message_attempts WHERE outcome = 'sent' AND provider_message_id = '3EB0DOWN'") ==
+        1);
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'contacted'") == 1);
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'failed'") == 1);
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'exhausted'") == 1);
+  CHECK(fx.outbox().size() == sent.size());
+}
+
+TEST_CASE("with the database unreachable the campaign API answers 503 JSON") {
+  Fixture fx(unreachable_pool());
+  for (const auto& res :
+       {fx.call("GET", "/api/campaigns"), fx.call("POST", "/api/campaigns", campaign_body()),
+        // a token the desk users do not cover: the route's own query
+        fx.call("GET", "/api/campaigns", {}, token(auth::Role::supervisor, "service-token"))}) {
+    INFO(res.body);
+    CHECK(res.status == 503);
+    const auto* type = res.header("Content-Type");
+    CHECK((type != nullptr && type->find("application/json") != std::string::npos));
+    auto body = parse(res.body);
+    REQUIRE(body.IsObject());
+    REQUIRE(body.HasMember("error"));
+    CHECK(std::string(body["error"]["code"].GetString()) == "unavailable");
+  }
+  CHECK(fx.count("voice_campaigns") == 0);
 }
 
 TEST_CASE("a pause while a tick runs stops the campaign at the next batch") {

@@ -18,10 +18,16 @@ http::Router routes(Api& api) {
   return r;
 }
 
-// World + the API served on port 0.
+// World + the API served on port 0; with `api_pool`, the served API uses that pool instead
+// of the world's (e.g. one whose database is unreachable).
 class Desk : public World {
  public:
-  Desk() : server_(http::ServerOptions{.address = "127.0.0.1", .port = 0}, routes(api())) {
+  explicit Desk(std::shared_ptr<pg::Pool> api_pool = nullptr)
+      : served_(api_pool ? std::make_unique<Api>(std::move(api_pool), schema(),
+                                                 ApiConfig{secret(), std::chrono::hours{1}})
+                         : nullptr),
+        server_(http::ServerOptions{.address = "127.0.0.1", .port = 0},
+                routes(served_ ? *served_ : api())) {
     auto st = server_.start();
     if (!st) FAIL(st.error().message());
     base_ = "http://127.0.0.1:" + std::to_string(server_.port());
@@ -82,6 +88,7 @@ class Desk : public World {
   }
 
  private:
+  std::unique_ptr<Api> served_;
   http::Server server_;
   http::Client client_;
   std::string base_;
@@ -726,4 +733,36 @@ TEST_CASE("LIA_ADMIN_PASSWORD's admin is created once") {
       w.text("SELECT password_hash FROM " + w.t("users") + " WHERE username = 'admin'");
   CHECK(auth::verify_password("admin-password", *hash));
   CHECK(w.sent(types::user_upserted).size() == 1);
+}
+
+TEST_CASE("with the database unreachable the API answers 503 JSON, login included") {
+  Desk d(unreachable_pool());
+  const auto id = d.user("sofia", auth::Role::supervisor, {"support"});
+  // A valid token of an active supervisor (login needs the database too).
+  auth::Claims c;
+  c.subject = id;
+  c.username = "sofia";
+  c.role = auth::Role::supervisor;
+  c.issued_at = std::chrono::duration_cast<std::chrono::seconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+  c.expires_at = c.issued_at + 600;
+  const auto token = auth::sign_jwt(c, secret());
+
+  auto list = d.call("GET", "/api/conversations", {}, token);
+  INFO(list.raw);
+  CHECK(list.status == 503);
+  CHECK(list.body["error"]["code"] == "unavailable");
+  CHECK_FALSE(error_message(list).empty());
+  auto login =
+      d.call("POST", "/api/auth/login", R"({"username":"sofia","password":"password123"})");
+  INFO(login.raw);
+  CHECK(login.status == 503);
+  CHECK(login.body["error"]["code"] == "unavailable");
+
+  // The same token with the database reachable: it was the database, not the token.
+  http::Request req;
+  req.method = "GET";
+  req.headers.add("Authorization", "Bearer " + token);
+  CHECK(d.api().list_conversations(req).status == 200);
 }

@@ -589,6 +589,81 @@ TEST_CASE("bad records are non-retryable errors and other consumers' events are 
   CHECK(w.outbox().size() == before);
 }
 
+TEST_CASE(
+    "database trouble is a retryable error that applies nothing, and the record applies once "
+    "when the database is back") {
+  World w;
+  const auto p = phone();
+  const auto r = with_ai_reply(w, p);
+  w.user("ana", auth::Role::agent, {"support"});
+  const auto record = [&p](std::string_view topic, const events::CloudEvent& ev) {
+    kafka::Message m;
+    m.topic = std::string(topic);
+    m.key = instance() + ":" + jid(p);
+    m.value = events::encode(ev);
+    return m;
+  };
+  // One record of each kind that writes: a customer message, an AI reply (a send command),
+  // notification's sent, a tick, an analysis and a handoff.
+  const std::vector<kafka::Message> records = {
+      record(topics::whatsapp_inbound,
+             event(types::whatsapp_message_received, received(p, "DOWN-" + p, "Ainda sem sinal"))),
+      record(topics::ai_events,
+             event(types::ai_reply_generated, reply(r.conversation_id, p, core::Uuid::v7().str(),
+                                                    message_of(w, "IN-" + p), "Vou verificar."))),
+      record(topics::notification_events,
+             event(types::notification_message_sent, sent_event(r.command_id, p, "WA-DOWN"))),
+      record(topics::whatsapp_status,
+             event(types::whatsapp_message_status, status(p, "WA-DOWN", "READ"))),
+      record(topics::ai_events,
+             event(types::ai_analysis_completed,
+                   "{" + chat_fields(r.conversation_id, p) +
+                       R"(,"sentiment":"negative","sentiment_score":-0.6,"urgency":"high"})")),
+      record(topics::ai_events, event(types::ai_handoff_requested, handoff(r.conversation_id, p))),
+  };
+  const auto outbox_before = w.outbox().size();
+  const auto count_messages = [&w] { return w.count("SELECT count(*) FROM " + w.t("messages")); };
+  const auto messages_before = count_messages();
+  const auto inbox_before = w.count("SELECT count(*) FROM " + w.t("inbox"));
+
+  // The partition must wait and retry in place: a non-retryable error would dead-letter the
+  // record and let the chat's next records overtake it.
+  Handlers down(unreachable_pool(), w.schema());
+  for (const auto& m : records) {
+    INFO(m.topic);
+    auto st = down.handle(m);
+    REQUIRE_FALSE(st.ok());
+    INFO(st.error().describe());
+    CHECK(st.error().retryable());
+  }
+  CHECK(w.outbox().size() == outbox_before);
+  CHECK(count_messages() == messages_before);
+  CHECK(w.count("SELECT count(*) FROM " + w.t("inbox")) == inbox_before);
+  CHECK(column(w, "messages", "whatsapp_message_id", r.reply_id) == "<null>");
+  CHECK(column(w, "conversations", "status", r.conversation_id) == "active");
+  CHECK(column(w, "conversations", "sentiment", r.conversation_id) != "negative");
+
+  // The database back: each record applies, and handled once more, changes nothing.
+  for (const auto& m : records) {
+    INFO(m.topic);
+    auto st = w.handlers().handle(m);
+    if (!st) FAIL(st.error().describe());
+  }
+  const auto outbox_after = w.outbox().size();
+  for (const auto& m : records) CHECK(w.handlers().handle(m).ok());
+  CHECK(w.outbox().size() == outbox_after);
+  CHECK(count_messages() == messages_before + 2);
+  CHECK(w.count("SELECT count(*) FROM " + w.t("messages") + " WHERE whatsapp_message_id = 'DOWN-" +
+                p + "'") == 1);
+  CHECK(w.sent(types::notification_send_text).size() == 2);  // the first reply's and this one's
+  CHECK(column(w, "messages", "whatsapp_message_id", r.reply_id) == "WA-DOWN");
+  CHECK(column(w, "messages", "whatsapp_status", r.reply_id) == "READ");
+  CHECK(column(w, "conversations", "sentiment", r.conversation_id) == "negative");
+  CHECK(column(w, "conversations", "status", r.conversation_id) == "transferred");
+  CHECK(w.sent(types::conversation_transferred).size() == 1);
+  CHECK(w.sent(types::conversation_assigned).size() == 1);
+}
+
 TEST_CASE("a message written on the business phone is stored as the agent's and routed nowhere") {
   World w;
   const auto p = phone();

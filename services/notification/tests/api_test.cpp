@@ -79,3 +79,28 @@ TEST_CASE("GET /api/outbound/{command_id} shows a send to supervisors and admins
   CHECK(get(id, bearer(auth::Role::admin)).status == 200);
   api.stop(std::chrono::seconds{1});
 }
+
+TEST_CASE("with the database unreachable GET /api/outbound/{command_id} answers 503 JSON") {
+  Fixture fx;
+  http::Router router;
+  add_routes(router, std::make_shared<OutboundStore>(unreachable_pool(), fx.schema), kSecret);
+  http::Server api(http::ServerOptions{.address = "127.0.0.1"}, std::move(router));
+  REQUIRE(api.start().ok());
+  http::ClientRequest req{
+      .method = "GET",
+      .url = "http://127.0.0.1:" + std::to_string(api.port()) + "/api/outbound/" + new_id()};
+  req.headers.add("Authorization", bearer(auth::Role::supervisor));
+  http::Client client;
+  auto res = client.request(req);
+  REQUIRE(res.ok());
+  INFO(res->body);
+  CHECK(res->status == 503);
+  const auto* type = res->header("Content-Type");
+  CHECK((type != nullptr && type->find("application/json") != std::string::npos));
+  auto doc = json::parse(res->body);
+  REQUIRE(doc.ok());
+  REQUIRE(doc->IsObject());
+  REQUIRE(doc->HasMember("error"));
+  CHECK(std::string((*doc)["error"]["code"].GetString()) == "unavailable");
+  api.stop(std::chrono::seconds{1});
+}

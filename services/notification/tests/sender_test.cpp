@@ -1,8 +1,13 @@
 // The command and status consumers against PostgreSQL, the broker and the provider sandbox.
+#include <atomic>
+#include <mutex>
+#include <optional>
+
 #include <catch2/catch.hpp>
 
 #include <lia/core/metrics.hpp>
 #include <lia/events/names.hpp>
+#include <lia/http/server.hpp>
 #include <lia/json/json.hpp>
 #include <lia/notification/app.hpp>
 #include <lia/pg/migrate.hpp>
@@ -445,6 +450,153 @@ TEST_CASE("bad records are refused without retry so the consumer dead-letters th
   CHECK(fx.sandbox.counts().requests == 0);
 }
 
+TEST_CASE(
+    "database trouble before the provider call is a retryable error: nothing is sent, published "
+    "or dead-lettered, and each command is sent once when the database is back") {
+  Fixture fx;
+  const auto down_store = std::make_shared<OutboundStore>(unreachable_pool(), fx.schema);
+  CommandHandler down(down_store, std::make_shared<http::Client>(),
+                      std::make_shared<RateLimiter>(0),
+                      std::make_shared<kafka::DeadLetter>(fx.producer), fx.options);
+  StatusHandler down_statuses(down_store);
+  const auto text_id = new_id();
+  const auto template_id = new_id();
+  // A text, and an Evolution template (read from message_templates before the claim).
+  const std::vector<kafka::Message> commands = {
+      fx.command(events::types::notification_send_text,
+                 Fixture::text_data(text_id, "meta", kTo, "Olá, Maria!"), 0),
+      fx.command(
+          events::types::notification_send_template,
+          R"({"command_id":")" + template_id +
+              R"(","provider":"evolution","instance":"lia-vendas","to":"5511987654321",)"
+              R"("template":{"name":"pesquisa_nps","language":"pt_BR","parameters":["Maria"]}})",
+          1)};
+
+  // The partition must wait and retry in place: a non-retryable error would dead-letter the
+  // command and let the chat's later ones overtake it.
+  for (const auto& m : commands) {
+    INFO(m.offset);
+    auto st = down.handle(m);
+    REQUIRE_FALSE(st.ok());
+    INFO(st.error().describe());
+    CHECK(st.error().retryable());
+  }
+  CHECK(fx.sandbox.counts().requests == 0);
+  CHECK(fx.events().empty());
+  CHECK(fx.outbox(fx.commands_topic + ".dlq").empty());
+  CHECK_FALSE(fx.row(text_id).has_value());
+  CHECK_FALSE(fx.row(template_id).has_value());
+
+  // The database back: each command is sent, once, however often it is handled.
+  for (const auto& m : commands) require_ok(fx.handler->handle(m));
+  for (const auto& m : commands) require_ok(fx.handler->handle(m));
+  CHECK(fx.sandbox.counts().requests == 2);
+  REQUIRE(fx.sandbox.sends().size() == 2);
+  auto evs = fx.events();
+  REQUIRE(evs.size() == 2);
+  CHECK(evs[0].type == kSentType);
+  CHECK(evs[1].type == kSentType);
+  CHECK(fx.outbox(fx.commands_topic + ".dlq").empty());
+  CHECK(fx.row(text_id)->attempts == 1);
+  CHECK(fx.row(template_id)->attempts == 1);
+
+  // A delivery tick, the same: retryable while the database is down, applied once it is back.
+  const auto tick = Fixture::status_record("READ", fx.sandbox.sends().at(0).provider_message_id);
+  auto st = down_statuses.handle(tick);
+  REQUIRE_FALSE(st.ok());
+  CHECK(st.error().retryable());
+  CHECK(fx.row(text_id)->delivery_status == "SERVER_ACK");
+  require_ok(fx.statuses->handle(tick));
+  CHECK(fx.row(text_id)->delivery_status == "READ");
+}
+
+TEST_CASE(
+    "a database that stops answering between two tries: no further try, a retryable error, and "
+    "the command resumed once when it answers again") {
+  Fixture fx;
+  // The handler's store on a pool whose statements give up after 300 ms, as they do on a
+  // database that hangs.
+  pg::PoolConfig pc;
+  pc.url = testing::pg_url();
+  pc.size = 2;
+  pc.application_name = "notification-tests-hang";
+  pc.statement_timeout = 300ms;
+  auto hanging = pg::Pool::create(pc);
+  REQUIRE(hanging.ok());
+  const auto store = std::make_shared<OutboundStore>(*hanging, fx.schema);
+  // A provider whose first answer is a 500, given once the database stopped answering: the
+  // outbound table locked by another session.
+  std::mutex mu;  // the route runs on the server's thread
+  std::optional<pg::Lease> lock;
+  std::string lock_error;
+  std::atomic<int> calls{0};
+  http::Router router;
+  router.add("POST", "/v21.0/{phone_number_id}/messages",
+             [&](const http::Request&) {
+               if (calls.fetch_add(1) == 0) {
+                 const std::lock_guard guard(mu);
+                 auto lease = fx.pool->acquire();
+                 if (!lease) {
+                   lock_error = lease.error().describe();
+                 } else if (auto locked = (*lease)->exec_script(
+                                "BEGIN; LOCK TABLE " + fx.schema +
+                                ".outbound_messages IN ACCESS EXCLUSIVE MODE");
+                            !locked) {
+                   lock_error = locked.error().describe();
+                 } else {
+                   lock = std::move(*lease);
+                 }
+                 return http::json_error(500, "internal", "provider trouble");
+               }
+               return http::Response::json(
+                   200, R"({"messaging_product":"whatsapp","messages":[{"id":"wamid.RESUMED"}]})");
+             },
+             {.blocking = true});
+  http::Server provider(http::ServerOptions{.address = "127.0.0.1"}, std::move(router));
+  REQUIRE(provider.start().ok());
+  auto options = fx.options;
+  options.provider.meta_graph_url =
+      "http://127.0.0.1:" + std::to_string(provider.port()) + "/v21.0";
+  CommandHandler handler(store, std::make_shared<http::Client>(), std::make_shared<RateLimiter>(0),
+                         std::make_shared<kafka::DeadLetter>(fx.producer), options);
+  const auto id = new_id();
+  const auto msg = fx.command(events::types::notification_send_text,
+                              Fixture::text_data(id, "meta", kTo, "Olá!"));
+
+  // The second try is counted in the database before it is made: with no answer from the
+  // database, no second request, and the partition waits.
+  auto st = handler.handle(msg);
+  REQUIRE_FALSE(st.ok());
+  INFO(st.error().describe());
+  CHECK(st.error().retryable());
+  CHECK(calls.load() == 1);
+  {
+    const std::lock_guard guard(mu);
+    INFO(lock_error);
+    REQUIRE(lock.has_value());
+    lock.reset();  // the database answers again
+  }
+  CHECK(fx.events().empty());
+  CHECK(fx.outbox(fx.commands_topic + ".dlq").empty());
+  auto row = fx.row(id);
+  REQUIRE(row);
+  CHECK(row->status == "sending");
+  CHECK(row->attempts == 1);
+
+  // Handled again: resumed with the next try, sent once, reported once.
+  require_ok(handler.handle(msg));
+  require_ok(handler.handle(msg));
+  CHECK(calls.load() == 2);
+  auto evs = fx.events();
+  REQUIRE(evs.size() == 1);
+  CHECK(evs[0].type == kSentType);
+  CHECK(data_of(evs[0])["attempts"].GetInt() == 2);
+  CHECK(str(data_of(evs[0])["provider_message_id"]) == "wamid.RESUMED");
+  CHECK(fx.row(id)->status == "sent");
+  CHECK(fx.outbox(fx.commands_topic + ".dlq").empty());
+  provider.stop(std::chrono::seconds{1});
+}
+
 TEST_CASE("sends to one number keep to its rate") {
   Fixture fx(/*rate_per_number=*/1);
   for (int i = 0; i < 2; ++i) {
@@ -468,16 +620,7 @@ TEST_CASE("delivery ticks move the outbound row forward only") {
   const auto wamid = fx.sandbox.sends().at(0).provider_message_id;
   auto status = [&](const std::string& s, const std::string& provider_id,
                     const std::string& extra = {}) {
-    const std::string data =
-        R"({"provider":"meta","instance":"106540352242922","chat_id":"5511987654321",)"
-        R"("message_id":")" +
-        provider_id + R"(","status":")" + s + R"(","timestamp":"2026-11-22T12:53:24.123Z")" +
-        extra + "}";
-    kafka::Message m;
-    m.topic = "whatsapp.status.test";
-    m.value = events::encode(
-        events::make_event(events::types::whatsapp_message_status, 1, "/lia/ingestion", "", data));
-    return fx.statuses->handle(m);
+    return fx.statuses->handle(Fixture::status_record(s, provider_id, extra));
   };
   require_ok(status("READ", wamid));
   CHECK(fx.row(id)->delivery_status == "READ");

@@ -25,6 +25,14 @@ std::string new_id() {
   return core::Uuid::v7().str();
 }
 
+std::shared_ptr<pg::Pool> unreachable_pool() {
+  auto p = pg::Pool::create({.url = "postgresql://lia@127.0.0.1:1/lia",
+                             .size = 2,
+                             .application_name = "notification-tests-down"});
+  REQUIRE(p.ok());
+  return std::move(p).value();
+}
+
 kafka::ConsumerConfig consumer_config(const std::string& topic) {
   kafka::ConsumerConfig c;
   c.bootstrap = testing::kafka_bootstrap();
@@ -109,6 +117,19 @@ std::string Fixture::text_data(const std::string& command_id, const std::string&
   return R"({"command_id":")" + command_id + R"(","provider":")" + provider + R"(","instance":")" +
          instance + R"(","to":")" + to + R"(","text":")" + text +
          R"(","conversation_id":"0190e0a4-7b2c-7def-8123-0123456789ab")" + extra + "}";
+}
+
+kafka::Message Fixture::status_record(const std::string& status, const std::string& provider_id,
+                                      const std::string& extra) {
+  const std::string data = R"({"provider":"meta","instance":")" + std::string(kMetaInstance) +
+                           R"(","chat_id":"5511987654321","message_id":")" + provider_id +
+                           R"(","status":")" + status +
+                           R"(","timestamp":"2026-11-22T12:53:24.123Z")" + extra + "}";
+  kafka::Message m;
+  m.topic = "whatsapp.status.test";
+  m.value = events::encode(
+      events::make_event(events::types::whatsapp_message_status, 1, "/lia/ingestion", "", data));
+  return m;
 }
 
 std::vector<OutboxRow> Fixture::outbox(const std::string& topic) const {

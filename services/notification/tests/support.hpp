@@ -43,6 +43,10 @@ class Fixture {
   static std::string text_data(const std::string& command_id, const std::string& provider,
                                const std::string& to, const std::string& text,
                                const std::string& extra = {});
+  // A record of the status topic: a Meta tick `status` for `provider_id`; `extra` is
+  // appended inside the data object.
+  static kafka::Message status_record(const std::string& status, const std::string& provider_id,
+                                      const std::string& extra = {});
 
   std::vector<OutboxRow> outbox(const std::string& topic) const;
   // The events of the events topic, each decoded and validated against its schema.
@@ -64,6 +68,9 @@ class Fixture {
 };
 
 std::string new_id();  // a UUIDv7 string
+// A pool whose database cannot be reached (nothing listens on port 1): every statement
+// fails as it does while PostgreSQL is down.
+std::shared_ptr<pg::Pool> unreachable_pool();
 kafka::ConsumerConfig consumer_config(const std::string& topic);
 
 }  // namespace lia::notification::test

@@ -54,6 +54,24 @@ struct OutboxEvent {
   std::string str(const char* k) const { return data[k].GetString(); }
 };
 
+// A pool whose database cannot be reached (nothing listens on port 1): every statement
+// fails as it does while PostgreSQL is down.
+std::shared_ptr<pg::Pool> unreachable_pool() {
+  auto p = pg::Pool::create(
+      {.url = "postgresql://lia@127.0.0.1:1/lia", .size = 2, .application_name = "nps-tests-down"});
+  REQUIRE(p.ok());
+  return *p;
+}
+
+// A record as the outbox relay produces it: the CloudEvent and its lia.event_type header.
+kafka::Message record(std::string_view topic, const events::CloudEvent& ev) {
+  kafka::Message m;
+  m.topic = std::string(topic);
+  m.value = events::encode(ev);
+  m.headers.push_back({"lia.event_type", ev.type});
+  return m;
+}
+
 struct Chat {
   std::string conversation_id = core::Uuid::v7().str();
   std::string contact_id = core::Uuid::v7().str();
@@ -182,9 +200,11 @@ struct Fixture {
     return c;
   }
 
-  http::Request request(const std::string& method, auth::Role role) const {
+  // A request with a token of `role`; its subject a desk user's id unless told otherwise.
+  http::Request request(const std::string& method, auth::Role role,
+                        const std::string& subject = "0190e0a4-7b2c-7def-8123-00000000ad01") const {
     auth::Claims claims;
-    claims.subject = "0190e0a4-7b2c-7def-8123-00000000ad01";
+    claims.subject = subject;
     claims.username = "tester";
     claims.role = role;
     claims.issued_at = std::chrono::duration_cast<std::chrono::seconds>(
@@ -402,6 +422,107 @@ TEST_CASE("a survey the notification service could not send is flagged") {
   fx.apply(events::make_event(types::notification_message_failed, 1, "/lia/notification", "",
                               w.take(), fx.clock));
   CHECK(fx.count("surveys WHERE send_failed_at IS NOT NULL AND send_error LIKE 'recipient%'") == 1);
+}
+
+TEST_CASE(
+    "database trouble is a retryable error that publishes nothing, and each record applies once "
+    "when the database is back") {
+  Fixture fx;
+  const Chat a = fx.new_chat();
+  fx.apply(fx.resolved(a, kAgentA));  // its survey sent
+  const auto before = fx.outbox();
+  REQUIRE(before.size() == 2);
+  fx.clock.advance(10min);
+  const Chat b = fx.new_chat();
+  json::Writer failed;
+  failed.begin_object()
+      .field("command_id", before[0].str("command_id"))
+      .field("provider", "meta")
+      .field("instance", a.instance)
+      .field("to", a.chat_id)
+      .field("attempts", 1)
+      .field("reason", "recipient is not a WhatsApp user")
+      .end_object();
+  // Every kind of record that writes: a resolution (a survey to send), a score, a reopening
+  // and a survey's failed send.
+  const std::vector<kafka::Message> records = {
+      record(events::topics::conversation_events, fx.resolved(b, kAgentB)),
+      record(events::topics::conversation_events, fx.reply(a, "9")),
+      record(events::topics::conversation_events, fx.reopened(a)),
+      record(events::topics::notification_events,
+             events::make_event(types::notification_message_failed, 1, "/lia/notification", "",
+                                failed.take(), fx.clock))};
+
+  // The partition must wait and retry in place: a non-retryable error would dead-letter the
+  // record and let the chat's next records overtake it.
+  EventHandlers down(unreachable_pool(), fx.schema, fx.settings, fx.clock);
+  for (const auto& m : records) {
+    INFO(*m.header("lia.event_type"));
+    auto st = down.handle(m);
+    REQUIRE_FALSE(st.ok());
+    INFO(st.error().describe());
+    CHECK(st.error().retryable());
+  }
+  CHECK(fx.outbox().size() == 2);
+  CHECK(fx.count("surveys") == 1);
+  CHECK(fx.count("satisfaction_feedback") == 0);
+  CHECK(fx.count("agent_resolutions WHERE reopened") == 0);
+  CHECK(fx.count("surveys WHERE send_failed_at IS NOT NULL") == 0);
+
+  // The database back: each record applies, and handled once more, changes nothing.
+  for (const auto& m : records) {
+    INFO(*m.header("lia.event_type"));
+    auto st = fx.handlers->handle(m);
+    if (!st) FAIL(st.error().describe());
+  }
+  for (const auto& m : records) CHECK(fx.handlers->handle(m).ok());
+  const auto after = fx.outbox();
+  REQUIRE(after.size() == 6);  // B's survey and survey.sent, A's score and thank-you
+  int surveys_sent = 0, scores = 0;
+  for (const auto& e : after) {
+    if (e.event.type == types::engagement_survey_sent) ++surveys_sent;
+    if (e.event.type == types::engagement_score_recorded) ++scores;
+  }
+  CHECK(surveys_sent == 2);
+  CHECK(scores == 1);
+  CHECK(fx.count("surveys") == 2);
+  CHECK(fx.count("satisfaction_feedback WHERE nps_score = 9") == 1);
+  CHECK(fx.count("agent_resolutions WHERE reopened") == 1);
+  CHECK(fx.count("surveys WHERE send_failed_at IS NOT NULL") == 1);
+
+  // users.v1 (runtime::DeskUsers), the same: retryable while the database is down.
+  const auto user = record(
+      "users.v1",
+      events::make_event(
+          events::types::user_upserted, 1, "/lia/conversation", "",
+          R"({"user_id":"0190e0a4-7b2c-7def-8123-00000000ad02","name":"Ana","email":"ana@example.com",)"
+          R"("role":"SUPERVISOR","active":true,"updated_at":"2026-11-23T12:00:00Z"})"));
+  runtime::DeskUsers users_down(unreachable_pool(), fx.schema);
+  auto st = users_down.apply(user);
+  REQUIRE_FALSE(st.ok());
+  CHECK(st.error().retryable());
+  CHECK(fx.count("desk_users") == 0);
+  runtime::DeskUsers users(fx.pool, fx.schema);
+  REQUIRE(users.apply(user).ok());
+  CHECK(fx.count("desk_users WHERE role = 'SUPERVISOR' AND active") == 1);
+}
+
+TEST_CASE("with the database unreachable the API answers 503 JSON") {
+  Fixture fx;
+  const Api down(unreachable_pool(), fx.schema, kSecret, fx.clock);
+  // A desk user's token (its user looked up first), and one the desk users do not cover
+  // (the route's own query).
+  for (const auto& req : {fx.request("GET", auth::Role::agent),
+                          fx.request("GET", auth::Role::agent, "service-token")}) {
+    auto res = down.nps(req);
+    INFO(res.body);
+    CHECK(res.status == 503);
+    CHECK(res.content_type == "application/json");
+    auto body = parse(res.body);
+    REQUIRE(body.IsObject());
+    REQUIRE(body.HasMember("error"));
+    CHECK(std::string(body["error"]["code"].GetString()) == "unavailable");
+  }
 }
 
 TEST_CASE("GET /api/nps computes the NPS of ten feedback rows") {
