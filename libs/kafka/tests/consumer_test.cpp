@@ -1,7 +1,13 @@
 // Consumer against the development broker: offsets stored only after handling, retries,
 // dead letters, close and hand-over, pause/resume, rebalances.
 
+#include <algorithm>
+#include <atomic>
 #include <condition_variable>
+#include <map>
+#include <mutex>
+#include <span>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
@@ -478,4 +484,179 @@ TEST_CASE("a parked record whose seek back fails is handled, not skipped, when i
   std::lock_guard lock(mu);
   CHECK(order == std::vector<std::string>{"busy-twice", "next-1", "next-2"});
   CHECK(busy_calls == 3);
+}
+
+namespace {
+
+// A producer for dead letters that refuses every record (the dead-letter topic unreachable,
+// its ACL missing) until told to work, then hands them to a real producer.
+class Switchable final : public Producer {
+ public:
+  explicit Switchable(std::shared_ptr<Producer> inner) : inner_(std::move(inner)) {}
+  using Producer::produce;
+  void produce(Record record, DeliveryCallback done) override {
+    if (!working.load()) {
+      ++refused;
+      done(core::Error(core::Errc::unavailable, "dead-letter topic unreachable (test)"));
+      return;
+    }
+    ++forwarded;
+    inner_->produce(std::move(record), std::move(done));
+  }
+  core::Status flush(std::chrono::milliseconds timeout) override { return inner_->flush(timeout); }
+  std::size_t in_flight() const override { return inner_->in_flight(); }
+
+  std::atomic<bool> working{false};
+  std::atomic<int> refused{0};
+  std::atomic<int> forwarded{0};
+
+ private:
+  std::shared_ptr<Producer> inner_;
+};
+
+// A scope with nothing to undo: only the batched path through the consumer matters here.
+class NoScope final : public BatchScope {
+ public:
+  core::Status commit() override { return core::ok(); }
+  bool failed() const override { return false; }
+};
+
+// A record that is not retryable, whose dead letter can't be written: its partition parks on
+// it (the committed offset stays on it, the records behind it wait) until the dead-letter
+// topic works again; then it is dead-lettered once and the partition moves on.
+void dead_letter_outage(bool batched) {
+  const auto topic = unique_name(batched ? "kafka_dlq_down_batch" : "kafka_dlq_down");
+  const auto group = unique_name("g");
+  auto producer = test::make_producer();
+  const auto d = test::produce_all(*producer, {
+                                                  {topic, "c1", "before", {}, 0},
+                                                  {topic, "c1", "poison", {{"trace", "t-7"}}, 0},
+                                                  {topic, "c1", "after-1", {}, 0},
+                                                  {topic, "c1", "after-2", {}, 0},
+                                                  {topic, "c2", "other-0", {}, 1},
+                                                  {topic, "c2", "other-1", {}, 1},
+                                              });
+  REQUIRE(d[3].offset == d[0].offset + 3);
+
+  std::mutex mu;
+  std::map<std::string, int> calls;
+  std::vector<std::string> order;  // every handler call, in order
+  auto config = test::consumer_config(topic, group);
+  config.max_attempts = 3;
+  BatchOpener open_batch;
+  if (batched) {
+    config.max_batch = 16;
+    open_batch = [](std::span<const Message>) -> core::Result<std::unique_ptr<BatchScope>> {
+      return std::unique_ptr<BatchScope>(std::make_unique<NoScope>());
+    };
+  }
+  auto dlq_producer = std::make_shared<Switchable>(producer);
+  auto consumer = Consumer::create(
+      config,
+      [&](const Message& m) -> core::Status {
+        std::lock_guard lock(mu);
+        ++calls[m.value];
+        order.push_back(m.value);
+        if (m.value == "poison") {
+          return core::Error(core::Errc::invalid_argument, "undecodable envelope");
+        }
+        return core::ok();
+      },
+      std::make_shared<DeadLetter>(dlq_producer), std::move(open_batch));
+  REQUIRE(consumer.ok());
+  (*consumer)->start();
+  const auto poison_calls = [&] {
+    std::lock_guard lock(mu);
+    return calls["poison"];
+  };
+
+  // 1. The dead-letter topic can't be written: the record is tried once per round (it is not
+  // retryable), its dead letter fails, and the partition parks on it, round after round.
+  // (Or the records behind it were handled, which must not happen: checked at once.)
+  REQUIRE(wait_until(
+      [&] {
+        std::lock_guard lock(mu);
+        return (calls["poison"] >= 3 || calls["after-1"] >= 1) && calls["other-1"] >= 1;
+      },
+      seconds{20}));
+  {
+    std::lock_guard lock(mu);
+    CHECK(calls["after-1"] == 0);
+    REQUIRE(calls["poison"] >= 3);
+  }
+  auto& parked = core::metrics().gauge("lia_kafka_parked_partitions", "", {{"group", group}});
+  CHECK(wait_until([&] { return parked.value() == 1; }, seconds{10}));
+  // Stored offsets are committed every 200 ms: partition 0's stays on the poison record.
+  CHECK(wait_until([&] { return test::committed(group, topic, {0}).at(0) == d[1].offset; },
+                   seconds{10}));
+  const int rounds = poison_calls();
+  REQUIRE(wait_until([&] { return poison_calls() >= rounds + 2; }, seconds{20}));
+  CHECK(test::committed(group, topic, {0}).at(0) == d[1].offset);  // still on it, not past it
+  CHECK(dlq_producer->refused.load() >= 3);  // every round tried the dead letter again
+  CHECK(dlq_producer->forwarded.load() == 0);
+  CHECK((*consumer)->dead_lettered() == 0);
+  CHECK(parked.value() == 1);
+  {
+    std::lock_guard lock(mu);
+    CHECK(calls["after-1"] == 0);  // the records behind it wait
+    CHECK(calls["after-2"] == 0);
+    // The other partition went on (a batch undone by the poison record may have run its
+    // records twice: the no-op scope here undoes nothing).
+    CHECK(calls["other-0"] >= 1);
+    CHECK(calls["other-1"] >= 1);
+  }
+
+  // 2. The dead-letter topic works again: the next round dead-letters the record, once, and
+  // the partition moves on, in order.
+  dlq_producer->working = true;
+  REQUIRE(wait_until(
+      [&] {
+        std::lock_guard lock(mu);
+        return calls["after-2"] >= 1;
+      },
+      seconds{20}));
+  CHECK(wait_until([&] { return parked.value() == 0; }, seconds{10}));
+  CHECK(wait_until([&] { return test::committed(group, topic, {0}).at(0) == d[3].offset + 1; },
+                   seconds{10}));
+  (*consumer)->close();
+  CHECK((*consumer)->dead_lettered() == 1);
+  CHECK(dlq_producer->forwarded.load() == 1);
+  {
+    std::lock_guard lock(mu);
+    CHECK(calls["after-1"] == 1);
+    CHECK(calls["after-2"] == 1);
+    // After the last try of the poison record come the records behind it, in order.
+    const auto last_poison = std::find(order.rbegin(), order.rend(), "poison").base();
+    CHECK(std::vector<std::string>(last_poison, order.end()) ==
+          std::vector<std::string>{"after-1", "after-2"});
+  }
+  const auto offsets = test::committed(group, topic, {0, 1});
+  CHECK(offsets.at(0) == d[3].offset + 1);
+  CHECK(offsets.at(1) == d[5].offset + 1);
+
+  // The dead-letter topic holds it once, with its origin.
+  test::Collector dead;
+  auto reader =
+      make_consumer(test::consumer_config(topic + ".dlq", unique_name("g")), collect_into(dead));
+  reader->start();
+  REQUIRE(wait_until([&] { return dead.size() >= 1; }, seconds{20}));
+  reader->close();
+  const auto letters = dead.messages();
+  REQUIRE(letters.size() == 1);
+  CHECK(letters[0].value == "poison");
+  CHECK(header_or(letters[0], "lia.dlq.origin.offset") == std::to_string(d[1].offset));
+  CHECK(header_or(letters[0], "lia.dlq.retryable") == "false");
+  CHECK(header_or(letters[0], "trace") == "t-7");
+}
+
+}  // namespace
+
+TEST_CASE(
+    "a record that can be neither handled nor dead-lettered parks its partition until the "
+    "dead-letter topic works again") {
+  dead_letter_outage(/*batched=*/false);
+}
+
+TEST_CASE("a batched consumer parks a partition on a record it can't dead-letter, too") {
+  dead_letter_outage(/*batched=*/true);
 }

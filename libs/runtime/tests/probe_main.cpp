@@ -1,9 +1,29 @@
 // lia-runtime-probe: the smallest service on the runtime, for the runtime's own tests. It
 // owns the schema named by LIA_PROBE_SCHEMA, serves GET /probe, and stores every record of
 // LIA_PROBE_TOPIC in <schema>.notes through the inbox.
+//
+// With LIA_PROBE_EFFECTS=true it handles the records as the services do instead: it claims
+// each record's lia.event_id header in the inbox (consumer "probe.effects"), writes one row
+// in <schema>.effects and queues one outbox event (key: that event id) for
+// LIA_PROBE_TOPIC + ".out", in the transaction the runtime gives it (a batch's, when
+// LIA_CONSUMER_BATCH > 1). Each handling logs "probe effect" with the event id, the batch
+// (the probe's own count of batches it saw start; 0: handled alone) and whether the claim
+// was fresh. For the crash tests, two hooks of its own (the runtime has none):
+//   LIA_PROBE_SIGKILL_AFTER_BATCHES=N  SIGKILLs the process when the (N+1)-th batch starts,
+//       that is right after the N-th batch's database commit and offset store (the offsets
+//       reach Kafka with the next auto commit, so a kill here leaves them uncommitted);
+//   LIA_PROBE_FAIL_AT_JOINED=N  the first record handled in a batch after N others, once,
+//       makes all its writes and then fails with a retryable error.
+#include <atomic>
 #include <chrono>
 #include <thread>
 
+#include <signal.h>
+#include <unistd.h>
+
+#include <lia/core/log.hpp>
+#include <lia/core/uuid.hpp>
+#include <lia/pg/batch.hpp>
 #include <lia/pg/outbox.hpp>
 #include <lia/pg/tx.hpp>
 #include <lia/runtime/runtime.hpp>
@@ -22,6 +42,9 @@ class ProbeApp final : public lia::runtime::App {
     topic_ = env.string("LIA_PROBE_TOPIC", "probe.v1");
     hang_on_stop_ = env.boolean("LIA_PROBE_HANG_ON_STOP", false);
     group_ = env.string("LIA_PROBE_GROUP", "");  // "": the runtime's default
+    effects_ = env.boolean("LIA_PROBE_EFFECTS", false);
+    kill_after_batches_ = env.integer("LIA_PROBE_SIGKILL_AFTER_BATCHES", 0, 0, 1000000);
+    fail_at_joined_ = env.integer("LIA_PROBE_FAIL_AT_JOINED", 0, 0, 1000);
   }
 
   // LIA_PROBE_HANG_ON_STOP: a stop that never returns, for the runtime's shutdown watch.
@@ -35,6 +58,14 @@ class ProbeApp final : public lia::runtime::App {
     });
     auto pool = ctx.pool();
     const std::string schema = ctx.spec().schema;
+    if (effects_) {
+      ctx.add_consumer(
+          {.topics = {topic_},
+           .handler = [this, pool,
+                       schema](const lia::kafka::Message& m) { return apply(*pool, schema, m); },
+           .group = group_});
+      return {};
+    }
     ctx.add_consumer(
         {.topics = {topic_},
          .handler = [pool, schema](const lia::kafka::Message& m) -> lia::core::Status {
@@ -63,11 +94,69 @@ class ProbeApp final : public lia::runtime::App {
   }
 
  private:
+  // LIA_PROBE_EFFECTS: one record, on the consumer's thread.
+  lia::core::Status apply(lia::pg::Pool& pool, const std::string& schema,
+                          const lia::kafka::Message& m) {
+    using lia::core::f::flag;
+    using lia::core::f::id;
+    using lia::core::f::num;
+    const std::string* event_id = m.header("lia.event_id");
+    if (event_id == nullptr) {
+      return lia::core::Error(lia::core::Errc::invalid_argument, "no lia.event_id header", false);
+    }
+    // The batch this record joins, if any: the runtime opened it on this thread.
+    const lia::pg::Batch* open = lia::pg::Batch::current(&pool);
+    const std::int64_t joined = open != nullptr ? static_cast<std::int64_t>(open->joined()) : 0;
+    std::int64_t batch = 0;
+    if (open != nullptr) {
+      if (joined == 0) {
+        ++batches_;
+        if (kill_after_batches_ > 0 && batches_ == kill_after_batches_ + 1) {
+          lia::core::log().warn("probe SIGKILL: earlier batches committed, offsets not",
+                                {num("batches_committed", kill_after_batches_)});
+          ::kill(::getpid(), SIGKILL);
+        }
+      }
+      batch = batches_;
+    }
+    const bool fail = fail_at_joined_ > 0 && open != nullptr && joined == fail_at_joined_ &&
+                      !failed_once_.exchange(true);
+    bool fresh = false;
+    auto st = lia::pg::transact(pool, [&](lia::pg::Tx& tx) -> lia::core::Status {
+      auto claimed = lia::pg::inbox_claim(tx, schema, "probe.effects", *event_id);
+      if (!claimed) return claimed.error();
+      fresh = *claimed;
+      if (!fresh) return {};
+      auto ins = tx.exec("INSERT INTO " + schema + ".effects(event_id, batch) VALUES ($1, $2)",
+                         *event_id, batch);
+      if (!ins) return ins.error();
+      lia::pg::enqueue_at_commit(tx, schema,
+                                 {.event_id = lia::core::Uuid::v7().str(),
+                                  .topic = topic_ + ".out",
+                                  .key = *event_id,
+                                  .payload = R"({"source":")" + *event_id + R"(","batch":)" +
+                                             std::to_string(batch) + "}"});
+      if (fail) {
+        return lia::core::Error(lia::core::Errc::unavailable, "probe: failing on purpose", true);
+      }
+      return {};
+    });
+    lia::core::log().info("probe effect",
+                          {id("event_id", *event_id), num("batch", batch), num("joined", joined),
+                           flag("fresh", fresh), flag("failed", !st.ok())});
+    return st;
+  }
+
   std::string token_;
   std::string mode_;
   std::string topic_;
   std::string group_;
   bool hang_on_stop_ = false;
+  bool effects_ = false;
+  std::int64_t kill_after_batches_ = 0;
+  std::int64_t fail_at_joined_ = 0;
+  std::int64_t batches_ = 0;  // consumer thread only
+  std::atomic<bool> failed_once_{false};
 };
 
 }  // namespace

@@ -9,55 +9,16 @@
 #include <lia/pg/pool.hpp>
 #include <lia/testing/testing.hpp>
 
+#include "probe_support.hpp"
+
 using lia::testing::Process;
 using namespace std::chrono_literals;
 
-namespace {
-
-std::string probe() {
-  return lia::testing::binary("lia-runtime-probe");
-}
-
-// The port from the probe's `"msg":"ready"` log line, once it is there.
-int ready_port(const Process& p) {
-  static const std::regex ready(R"("msg":"ready","port":([0-9]+))");
-  std::smatch m;
-  const std::string out = p.output();
-  return std::regex_search(out, m, ready) ? std::stoi(m[1]) : 0;
-}
-
-// A consumer group of its own (named after the probe, as its KafkaUser requires): cases
-// sharing the default lia-probe, on different topics, would rebalance each other when ctest
-// runs them side by side.
-std::string own_group() {
-  return "lia-probe-" + lia::testing::unique_name("case");
-}
-
-// The environment of a probe that owns `schema`, with its migrations applied.
-std::map<std::string, std::string> migrated_probe(const std::string& schema) {
-  std::map<std::string, std::string> env{
-      {"LIA_PROBE_TOKEN", "t"},
-      {"LIA_PROBE_SCHEMA", schema},
-      {"LIA_PROBE_TOPIC", lia::testing::unique_name("probe.topic")},
-      {"LIA_PROBE_GROUP", own_group()},
-      {"LIA_HTTP_PORT", "0"},
-      {"LIA_PG_URL", lia::testing::pg_url()},
-      {"LIA_KAFKA_BOOTSTRAP", lia::testing::kafka_bootstrap()}};
-  Process migrate({probe(), "--migrate"}, env);
-  INFO(migrate.output());
-  REQUIRE(migrate.wait(60s) == std::optional<int>(0));
-  return env;
-}
-
-void drop_schema(const std::string& schema) {
-  lia::pg::PoolConfig pc;
-  pc.url = lia::testing::pg_url();
-  auto pool = lia::pg::Pool::create(pc);
-  REQUIRE(pool.ok());
-  (void)(*pool)->exec("DROP SCHEMA " + schema + " CASCADE");
-}
-
-}  // namespace
+using lia::probe::test::drop_schema;
+using lia::probe::test::migrated_probe;
+using lia::probe::test::own_group;
+using lia::probe::test::probe;
+using lia::probe::test::ready_port;
 
 TEST_CASE("bad settings stop the start with exit 2, naming every variable") {
   Process p({probe()}, {{"LIA_HTTP_PORT", "80x"},
