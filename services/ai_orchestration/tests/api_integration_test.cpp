@@ -4,6 +4,7 @@
 #include <lia/auth/auth.hpp>
 #include <lia/http/client.hpp>
 #include <lia/http/server.hpp>
+#include <lia/testing/pg.hpp>
 
 #include "api.hpp"
 #include "handler.hpp"
@@ -106,7 +107,7 @@ TEST_CASE("without LIA_JWT_SECRET the API answers 503") {
 }
 
 TEST_CASE("with the database unreachable the API answers 503 JSON") {
-  Api api(kSecret, unreachable_pool());
+  Api api(kSecret, lia::testing::unreachable_pool());
   auto list = api.call("GET", "/api/ai/outages", lia::auth::Role::agent);
   INFO(list.body);
   CHECK(list.status == 503);

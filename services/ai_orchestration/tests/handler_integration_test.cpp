@@ -5,6 +5,7 @@
 
 #include <lia/core/uuid.hpp>
 #include <lia/pg/tx.hpp>
+#include <lia/testing/pg.hpp>
 
 #include "handler.hpp"
 #include "support.hpp"
@@ -355,8 +356,8 @@ TEST_CASE(
   Chat chat;
   HandlerOptions options;
   options.schema = fx.db.schema;
-  Handler down(unreachable_pool(), std::make_shared<const Orchestrator>(nullptr, nullptr, nullptr),
-               options);
+  Handler down(lia::testing::unreachable_pool(),
+               std::make_shared<const Orchestrator>(nullptr, nullptr, nullptr), options);
   const auto deliver = [](Handler& h, const lia::kafka::Message& m) {
     return m.topic == lia::events::topics::contacts ? h.handle_contact(m) : h.handle(m);
   };

@@ -21,15 +21,6 @@
 
 namespace lia::ai_orchestration::test {
 
-// A pool whose database cannot be reached (nothing listens on port 1): every statement
-// fails as it does while PostgreSQL is down.
-inline std::shared_ptr<pg::Pool> unreachable_pool() {
-  auto p = pg::Pool::create(
-      {.url = "postgresql://lia@127.0.0.1:1/lia", .size = 2, .application_name = "ai-tests-down"});
-  REQUIRE(p.ok());
-  return *p;
-}
-
 // A schema of its own with the platform (outbox, inbox) and the service's migrations;
 // dropped at the end.
 struct Db {

@@ -23,6 +23,7 @@
 #include <lia/json/json.hpp>
 #include <lia/pg/migrate.hpp>
 #include <lia/runtime/desk_users.hpp>
+#include <lia/testing/pg.hpp>
 #include <lia/testing/testing.hpp>
 
 using namespace lia;
@@ -79,16 +80,6 @@ std::string campaign_body(const std::string& targets = kTargets, int max_attempt
          R"("allowed_hours":{"start":"08:00","end":"20:00","days":"seg-sex"},"max_attempts":)" +
          std::to_string(max_attempts) + R"(,"spacing_minutes":)" + std::to_string(spacing) +
          R"(,"targets":)" + targets + "}";
-}
-
-// A pool whose database cannot be reached (nothing listens on port 1): every statement
-// fails as it does while PostgreSQL is down.
-std::shared_ptr<pg::Pool> unreachable_pool() {
-  auto p = pg::Pool::create({.url = "postgresql://lia@127.0.0.1:1/lia",
-                             .size = 2,
-                             .application_name = "collections-tests-down"});
-  REQUIRE(p.ok());
-  return *p;
 }
 
 // A migrated throwaway schema, the API behind the real HTTP server, the scheduler and the
@@ -592,7 +583,7 @@ TEST_CASE(
 
   // The partition must wait and retry in place: a non-retryable error would dead-letter the
   // outcome and the target would never learn it.
-  NotificationHandler down(unreachable_pool(), fx.schema, fx.clock);
+  NotificationHandler down(lia::testing::unreachable_pool(), fx.schema, fx.clock);
   for (const auto& m : records) {
     INFO(*m.header("lia.event_type"));
     auto st = down.handle(m);
@@ -624,7 +615,7 @@ TEST_CASE(
 }
 
 TEST_CASE("with the database unreachable the campaign API answers 503 JSON") {
-  Fixture fx(unreachable_pool());
+  Fixture fx(lia::testing::unreachable_pool());
   for (const auto& res :
        {fx.call("GET", "/api/campaigns"), fx.call("POST", "/api/campaigns", campaign_body()),
         // a token the desk users do not cover: the route's own query

@@ -3,6 +3,7 @@
 
 #include <lia/http/client.hpp>
 #include <lia/http/server.hpp>
+#include <lia/testing/pg.hpp>
 
 #include "support.hpp"
 
@@ -736,7 +737,7 @@ TEST_CASE("LIA_ADMIN_PASSWORD's admin is created once") {
 }
 
 TEST_CASE("with the database unreachable the API answers 503 JSON, login included") {
-  Desk d(unreachable_pool());
+  Desk d(lia::testing::unreachable_pool());
   const auto id = d.user("sofia", auth::Role::supervisor, {"support"});
   // A valid token of an active supervisor (login needs the database too).
   auth::Claims c;

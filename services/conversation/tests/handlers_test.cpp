@@ -2,6 +2,7 @@
 #include <thread>
 
 #include <lia/kafka/kafka.hpp>
+#include <lia/testing/pg.hpp>
 
 #include "support.hpp"
 
@@ -628,7 +629,7 @@ TEST_CASE(
 
   // The partition must wait and retry in place: a non-retryable error would dead-letter the
   // record and let the chat's next records overtake it.
-  Handlers down(unreachable_pool(), w.schema());
+  Handlers down(lia::testing::unreachable_pool(), w.schema());
   for (const auto& m : records) {
     INFO(m.topic);
     auto st = down.handle(m);

@@ -136,18 +136,6 @@ class World {
   std::unique_ptr<Api> api_;
 };
 
-// A pool whose database cannot be reached (nothing listens on port 1): every statement
-// fails as it does while PostgreSQL is down.
-inline std::shared_ptr<pg::Pool> unreachable_pool() {
-  pg::PoolConfig cfg;
-  cfg.url = "postgresql://lia@127.0.0.1:1/lia";
-  cfg.size = 2;
-  cfg.application_name = "conversation-tests-down";
-  auto pool = pg::Pool::create(cfg);
-  REQUIRE(pool.ok());
-  return *pool;
-}
-
 // A CloudEvent as another service would make it; its data must follow the schema.
 inline events::CloudEvent event(std::string_view type, const std::string& data,
                                 const std::string& source = "test",

@@ -6,6 +6,7 @@
 #include <lia/http/client.hpp>
 #include <lia/json/json.hpp>
 #include <lia/notification/app.hpp>
+#include <lia/testing/pg.hpp>
 
 #include "support.hpp"
 
@@ -83,7 +84,8 @@ TEST_CASE("GET /api/outbound/{command_id} shows a send to supervisors and admins
 TEST_CASE("with the database unreachable GET /api/outbound/{command_id} answers 503 JSON") {
   Fixture fx;
   http::Router router;
-  add_routes(router, std::make_shared<OutboundStore>(unreachable_pool(), fx.schema), kSecret);
+  add_routes(router, std::make_shared<OutboundStore>(lia::testing::unreachable_pool(), fx.schema),
+             kSecret);
   http::Server api(http::ServerOptions{.address = "127.0.0.1"}, std::move(router));
   REQUIRE(api.start().ok());
   http::ClientRequest req{

@@ -12,6 +12,7 @@
 #include <lia/notification/app.hpp>
 #include <lia/pg/migrate.hpp>
 #include <lia/pg/outbox_relay.hpp>
+#include <lia/testing/pg.hpp>
 #include <lia/testing/testing.hpp>
 
 #include "support.hpp"
@@ -454,7 +455,8 @@ TEST_CASE(
     "database trouble before the provider call is a retryable error: nothing is sent, published "
     "or dead-lettered, and each command is sent once when the database is back") {
   Fixture fx;
-  const auto down_store = std::make_shared<OutboundStore>(unreachable_pool(), fx.schema);
+  const auto down_store =
+      std::make_shared<OutboundStore>(lia::testing::unreachable_pool(), fx.schema);
   CommandHandler down(down_store, std::make_shared<http::Client>(),
                       std::make_shared<RateLimiter>(0),
                       std::make_shared<kafka::DeadLetter>(fx.producer), fx.options);

@@ -25,14 +25,6 @@ std::string new_id() {
   return core::Uuid::v7().str();
 }
 
-std::shared_ptr<pg::Pool> unreachable_pool() {
-  auto p = pg::Pool::create({.url = "postgresql://lia@127.0.0.1:1/lia",
-                             .size = 2,
-                             .application_name = "notification-tests-down"});
-  REQUIRE(p.ok());
-  return std::move(p).value();
-}
-
 kafka::ConsumerConfig consumer_config(const std::string& topic) {
   kafka::ConsumerConfig c;
   c.bootstrap = testing::kafka_bootstrap();

@@ -68,9 +68,6 @@ class Fixture {
 };
 
 std::string new_id();  // a UUIDv7 string
-// A pool whose database cannot be reached (nothing listens on port 1): every statement
-// fails as it does while PostgreSQL is down.
-std::shared_ptr<pg::Pool> unreachable_pool();
 kafka::ConsumerConfig consumer_config(const std::string& topic);
 
 }  // namespace lia::notification::test

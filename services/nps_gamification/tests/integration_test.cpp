@@ -23,6 +23,7 @@
 #include <lia/pg/pool.hpp>
 #include <lia/runtime/desk_users.hpp>
 #include <lia/runtime/events.hpp>
+#include <lia/testing/pg.hpp>
 #include <lia/testing/testing.hpp>
 
 using namespace lia;
@@ -53,15 +54,6 @@ struct OutboxEvent {
   json::Document data;
   std::string str(const char* k) const { return data[k].GetString(); }
 };
-
-// A pool whose database cannot be reached (nothing listens on port 1): every statement
-// fails as it does while PostgreSQL is down.
-std::shared_ptr<pg::Pool> unreachable_pool() {
-  auto p = pg::Pool::create(
-      {.url = "postgresql://lia@127.0.0.1:1/lia", .size = 2, .application_name = "nps-tests-down"});
-  REQUIRE(p.ok());
-  return *p;
-}
 
 // A record as the outbox relay produces it: the CloudEvent and its lia.event_type header.
 kafka::Message record(std::string_view topic, const events::CloudEvent& ev) {
@@ -455,7 +447,7 @@ TEST_CASE(
 
   // The partition must wait and retry in place: a non-retryable error would dead-letter the
   // record and let the chat's next records overtake it.
-  EventHandlers down(unreachable_pool(), fx.schema, fx.settings, fx.clock);
+  EventHandlers down(lia::testing::unreachable_pool(), fx.schema, fx.settings, fx.clock);
   for (const auto& m : records) {
     INFO(*m.header("lia.event_type"));
     auto st = down.handle(m);
@@ -497,7 +489,7 @@ TEST_CASE(
           events::types::user_upserted, 1, "/lia/conversation", "",
           R"({"user_id":"0190e0a4-7b2c-7def-8123-00000000ad02","name":"Ana","email":"ana@example.com",)"
           R"("role":"SUPERVISOR","active":true,"updated_at":"2026-11-23T12:00:00Z"})"));
-  runtime::DeskUsers users_down(unreachable_pool(), fx.schema);
+  runtime::DeskUsers users_down(lia::testing::unreachable_pool(), fx.schema);
   auto st = users_down.apply(user);
   REQUIRE_FALSE(st.ok());
   CHECK(st.error().retryable());
@@ -509,7 +501,7 @@ TEST_CASE(
 
 TEST_CASE("with the database unreachable the API answers 503 JSON") {
   Fixture fx;
-  const Api down(unreachable_pool(), fx.schema, kSecret, fx.clock);
+  const Api down(lia::testing::unreachable_pool(), fx.schema, kSecret, fx.clock);
   // A desk user's token (its user looked up first), and one the desk users do not cover
   // (the route's own query).
   for (const auto& req : {fx.request("GET", auth::Role::agent),
