@@ -2,7 +2,7 @@
 #include <lia/core/uuid.hpp>
 #include <lia/events/names.hpp>
 #include <lia/json/json.hpp>
-#include <lia/pg/tx.hpp>
+#include <lia/pg/connection.hpp>
 #include <lia/runtime/desk_users.hpp>
 #include <lia/runtime/events.hpp>
 
