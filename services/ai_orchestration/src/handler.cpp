@@ -132,7 +132,8 @@ Handler::Handler(std::shared_ptr<pg::Pool> pool, std::shared_ptr<const Orchestra
       options_(std::move(options)),
       store_(options_.schema,
              std::string(kServiceName) + "." + std::string(events::topics::conversation_events)),
-      outages_(std::make_shared<PgOutages>(pool_, options_.schema)) {}
+      outages_(options_.outages ? options_.outages
+                                : std::make_shared<PgOutages>(pool_, options_.schema)) {}
 
 core::Status Handler::handle(const kafka::Message& message) {
   auto ev = runtime::decode_event(message);
@@ -258,6 +259,12 @@ core::Status Handler::on_message(const events::CloudEvent& ev) {
     turn.may_handoff = delivery == "send";
     BuiltinTools tools(outages_.get(), {msg->message_id});
     outcome = orchestrator_->answer(turn, {snap->thread_summary, snap->recent}, tools);
+    if (const auto& down = tools.unavailable()) {
+      log.warn(
+          "a tool's database is unavailable: the answer is dropped and the message retried",
+          {f::id("conversation_id", msg->chat.conversation_id), f::str("error", down->message())});
+      return *down;
+    }
     analysis = outcome->plan.analysis;
     Metrics::get().answer_seconds.observe(static_cast<double>(outcome->latency_ms) / 1000.0);
     if (!outcome->remote_error.empty()) {

@@ -11,6 +11,8 @@
 //     (the remote model may take seconds), then one transaction claims the event, updates
 //     the read model (only if it did not change meanwhile: else a retryable conflict) and
 //     writes the events to the outbox.
+//     A tool that met the database down (lookup_outage) makes the answer a retryable
+//     error too: it would tell the customer less than they asked for.
 //   - created / transferred / resolved / reopened: who answers (status, mode); resolved
 //     also closes the open thread with a summary.
 //   - assigned: nothing to do.
@@ -39,6 +41,8 @@ struct HandlerOptions {
   std::string schema = "ai";
   int recent_messages = 20;  // kept per conversation
   int thread_rotation = kThreadRotation;
+  // Where lookup_outage looks; null: the schema's outages table.
+  std::shared_ptr<OutageSource> outages;
 };
 
 class Handler {
@@ -61,7 +65,7 @@ class Handler {
   std::shared_ptr<const Orchestrator> orchestrator_;
   HandlerOptions options_;
   Store store_;
-  std::shared_ptr<PgOutages> outages_;
+  std::shared_ptr<OutageSource> outages_;
 };
 
 }  // namespace lia::ai_orchestration

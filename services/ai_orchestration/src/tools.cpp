@@ -203,7 +203,10 @@ ToolInvocation BuiltinTools::run(std::string_view name, std::string_view argumen
       std::optional<Outage> outage;
       if (outages_ != nullptr) {
         auto found = outages_->find(*cep);
-        if (!found) return failed(std::move(inv), "the outage table is unavailable");
+        if (!found) {
+          if (found.error().retryable() && !unavailable_) unavailable_ = found.error();
+          return failed(std::move(inv), "the outage table is unavailable");
+        }
         outage = std::move(*found);
       }
       json::Writer w;

@@ -94,9 +94,14 @@ class BuiltinTools final : public ToolRunner {
   ToolInvocation run(std::string_view name, std::string_view arguments_json,
                      std::string call_id) override;
 
+  // The first retryable error of the outage source (its database down), if any: the answer
+  // then lacks what the customer asked for, so the caller drops it and retries the message.
+  const std::optional<core::Error>& unavailable() const { return unavailable_; }
+
  private:
   OutageSource* outages_;
   ToolContext context_;
+  std::optional<core::Error> unavailable_;
 };
 
 // A protocol number derived from the message id: "OUV-1A2B3C4D".

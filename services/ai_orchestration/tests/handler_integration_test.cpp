@@ -205,6 +205,47 @@ TEST_CASE("tools run by the assistant are published") {
   CHECK(replies[1].str("text").find("22/11 às 18:00") != std::string::npos);  // São Paulo time
 }
 
+TEST_CASE("an outage lookup that meets the database down is retried, not answered without it") {
+  // The outages of this test: down first, then back with an open outage.
+  class FlakyOutages final : public OutageSource {
+   public:
+    bool down = true;
+    int calls = 0;
+    lia::core::Result<std::optional<Outage>> find(std::string_view /*cep*/) override {
+      ++calls;
+      if (down) return lia::core::Error(lia::core::Errc::unavailable, "connection refused");
+      return std::optional<Outage>(Outage{"0190e0a4-0000-7000-8000-000000000001", "0131",
+                                          "Bela Vista", "rompimento de fibra", std::nullopt});
+    }
+  };
+  auto outages = std::make_shared<FlakyOutages>();
+  HandlerOptions options;
+  options.outages = outages;
+  Fixture fx(options);
+  Chat chat;
+  fx.ok(chat.created());
+  fx.ok(chat.inbound("estou sem internet"));
+  const auto before = outbox(fx.db).size();
+
+  const auto asked = chat.inbound("meu cep é 01310-100");
+  auto st = fx.handler->handle(asked);
+  REQUIRE_FALSE(st.ok());
+  CHECK(st.error().retryable());
+  CHECK(outages->calls == 1);
+  CHECK(outbox(fx.db).size() == before);  // nothing published, the event not claimed
+
+  outages->down = false;
+  fx.ok(asked);  // the consumer's retry of the same record
+  const auto all = outbox(fx.db);
+  const auto replies = of_type(all, types::ai_reply_generated);
+  REQUIRE(replies.size() == 2);
+  CHECK(replies[1].str("text").find("Bela Vista") != std::string::npos);
+  const auto tools = of_type(all, types::ai_tool_invoked);
+  REQUIRE(tools.size() == 2);
+  CHECK(tools[1].str("tool") == "lookup_outage");
+  CHECK(tools[1].str("ok") == "true");
+}
+
 TEST_CASE("hybrid conversations get suggestions, never handoffs") {
   Fixture fx;
   Chat chat;
