@@ -86,8 +86,8 @@ struct Api::Impl {
     viewer_by_id = "SELECT role, status, departments::text FROM " + users + " WHERE id = $1::uuid";
     access_by_id =
         "SELECT status, assigned_to::text, department FROM " + conv + " WHERE id = $1::uuid";
-    list_users_sql =
-        "SELECT " + store::user_columns() + " FROM " + users + " u ORDER BY u.username";
+    list_users_sql = "SELECT " + store::user_columns() + " FROM " + users +
+                     " u WHERE $1::text IS NULL OR u.username > $1 ORDER BY u.username LIMIT $2";
     // The page's order is (last_message_time, id) descending; its last item's pair, exact to
     // the microsecond, is the cursor of the next page.
     list_conversations_sql =
@@ -354,16 +354,28 @@ struct Api::Impl {
   Response list_users(const Request& req) {
     auto a = authenticate(req, auth::Role::supervisor);
     if (!a.viewer) return a.failure;
-    auto rows = pool->exec(list_users_sql);
+    auto q = parse_user_list_query(req.query);
+    if (!q) return bad_request(q.error());
+    auto rows = pool->exec(list_users_sql, q->after, q->limit);
     if (!rows) return db_error(rows.error());
     std::string out = "{\"users\":[";
+    std::string last;
     bool first = true;
     for (const auto& row : *rows) {
       if (!first) out += ',';
       first = false;
-      out += user_json(store::read_user(row));
+      auto user = store::read_user(row);
+      out += user_json(user);
+      last = std::move(user.username);
     }
-    out += "]}";
+    out += "]";
+    // A full page may have more after it.
+    if (static_cast<int>(rows->size()) == q->limit) {
+      out += ",\"next_after\":\"";
+      core::json_escape(out, last);
+      out += '"';
+    }
+    out += '}';
     return Response::json(200, std::move(out));
   }
 

@@ -258,6 +258,20 @@ core::Result<int> parse_limit(const http::StringMap& query, int fallback, int ma
 }
 }  // namespace
 
+core::Result<UserListQuery> parse_user_list_query(const http::StringMap& query) {
+  UserListQuery q;
+  auto limit = parse_limit(query, 200, 500);
+  if (!limit) return limit.error();
+  q.limit = *limit;
+  if (auto it = query.find("after"); it != query.end() && !it->second.empty()) {
+    if (core::valid_utf8(it->second, 64) != it->second) {  // longer, or not text
+      return invalid("after", "must be the next_after of an earlier page");
+    }
+    q.after = it->second;
+  }
+  return q;
+}
+
 core::Result<ListQuery> parse_list_query(const http::StringMap& query) {
   ListQuery q;
   if (auto it = query.find("status"); it != query.end() && !it->second.empty()) {

@@ -597,6 +597,36 @@ TEST_CASE("an agent's message retried with its Idempotency-Key is stored and sen
   CHECK(d.sent(types::notification_send_text).size() == 3);
 }
 
+TEST_CASE("the user list pages on with next_after until nothing is left") {
+  Desk d;
+  d.user("root", auth::Role::admin);
+  for (const char* name : {"bia", "caio", "duda", "edu"}) d.user(name, auth::Role::agent);
+  const auto root = d.login("root");
+  std::vector<std::string> seen;
+  std::string path = "/api/users?limit=2";
+  for (int page = 0; page < 5; ++page) {
+    auto r = d.call("GET", path, {}, root);
+    INFO(r.raw);
+    REQUIRE(r.status == 200);
+    for (const auto& u : r.body["users"].GetArray()) seen.emplace_back(u["username"].GetString());
+    if (!r.body.HasMember("next_after")) break;
+    path = "/api/users?limit=2&after=" + std::string(r.body["next_after"].GetString());
+  }
+  // By username, each once; the last page (one user) says nothing follows.
+  CHECK(seen == std::vector<std::string>{"bia", "caio", "duda", "edu", "root"});
+  auto all = d.call("GET", "/api/users", {}, root);
+  CHECK(all.body["users"].Size() == 5);
+  CHECK_FALSE(all.body.HasMember("next_after"));
+  for (const char* bad : {"/api/users?limit=0", "/api/users?limit=501", "/api/users?limit=x"}) {
+    auto r = d.call("GET", bad, {}, root);
+    CHECK(r.status == 400);
+    CHECK(error_message(r).find("'limit'") != std::string::npos);
+  }
+  auto long_cursor = d.call("GET", "/api/users?after=" + std::string(65, 'a'), {}, root);
+  CHECK(long_cursor.status == 400);
+  CHECK(error_message(long_cursor).find("'after'") != std::string::npos);
+}
+
 TEST_CASE("the conversation list pages on with next_before until nothing is left") {
   Desk d;
   d.user("boss", auth::Role::supervisor);

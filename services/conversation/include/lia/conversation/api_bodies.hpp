@@ -66,6 +66,13 @@ struct ListQuery {
   std::optional<std::string> before_id;
 };
 core::Result<ListQuery> parse_list_query(const http::StringMap& query);
+// GET /api/users: ?limit= (1..500, default 200) and ?after=<username>, the page after the
+// one whose `next_after` it is (users are listed by username).
+struct UserListQuery {
+  int limit = 200;
+  std::optional<std::string> after;
+};
+core::Result<UserListQuery> parse_user_list_query(const http::StringMap& query);
 // ?limit= for message listings: 1..500, default 200.
 core::Result<int> parse_message_limit(const http::StringMap& query);
 
