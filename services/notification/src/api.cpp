@@ -4,6 +4,7 @@
 #include <lia/json/writer.hpp>
 #include <lia/notification/app.hpp>
 #include <lia/runtime/authorize.hpp>
+#include <lia/runtime/desk_users.hpp>
 
 namespace lia::notification {
 namespace {
@@ -42,12 +43,14 @@ std::string to_json(const OutboundRecord& r) {
 }  // namespace
 
 void add_routes(http::Router& router, const std::shared_ptr<OutboundStore>& store,
-                std::string jwt_secret) {
+                std::string jwt_secret, std::shared_ptr<const runtime::DeskUsers> users) {
   router.add(
       "GET", "/api/outbound/{command_id}",
-      [store, secret = std::move(jwt_secret)](const http::Request& req) -> http::Response {
+      [store, secret = std::move(jwt_secret),
+       users = std::move(users)](const http::Request& req) -> http::Response {
         auth::Claims claims;
-        if (auto denied = runtime::authorize(req, secret, auth::Role::supervisor, claims)) {
+        if (auto denied =
+                runtime::authorize(req, secret, auth::Role::supervisor, claims, users.get())) {
           return *denied;
         }
         const auto* raw = req.param("command_id");

@@ -1,5 +1,7 @@
 #include <lia/core/log.hpp>
+#include <lia/events/names.hpp>
 #include <lia/notification/app.hpp>
+#include <lia/runtime/desk_users.hpp>
 
 namespace lia::notification {
 runtime::ServiceSpec spec() {
@@ -29,7 +31,13 @@ core::Status App::start(runtime::Context& ctx) {
                                                SenderOptions::from(settings_));
   statuses_ = std::make_shared<StatusHandler>(store);
 
-  add_routes(ctx.router(), store, settings_.jwt_secret);
+  // The desk's users as conversation publishes them: a deactivated or demoted user's token
+  // stops reading sends at once.
+  auto users = std::make_shared<runtime::DeskUsers>(ctx.pool(), schema);
+  ctx.add_consumer({.topics = {std::string(events::topics::users)},
+                    .handler = [users](const kafka::Message& m) { return users->apply(m); },
+                    .group = "lia-" + ctx.spec().name + ".users"});
+  add_routes(ctx.router(), store, settings_.jwt_secret, users);
 
   // Several consumers in one group: partitions are sent in parallel, each in order.
   for (int i = 0; i < settings_.consumers; ++i) {

@@ -6,6 +6,7 @@
 #include <lia/http/client.hpp>
 #include <lia/json/json.hpp>
 #include <lia/notification/app.hpp>
+#include <lia/runtime/desk_users.hpp>
 #include <lia/testing/pg.hpp>
 
 #include "support.hpp"
@@ -17,10 +18,11 @@ using namespace lia::notification::test;
 namespace {
 
 constexpr const char* kSecret = "jwt-test-secret";
+constexpr const char* kMaria = "0190e0a4-0000-7000-8000-000000000001";
 
 std::string bearer(auth::Role role, const std::string& secret = kSecret) {
   auth::Claims c;
-  c.subject = "0190e0a4-0000-7000-8000-000000000001";
+  c.subject = kMaria;
   c.username = "maria";
   c.role = role;
   c.issued_at = core::SystemClock::instance().now_ms() / 1000;
@@ -78,6 +80,51 @@ TEST_CASE("GET /api/outbound/{command_id} shows a send to supervisors and admins
   CHECK(std::string(d["delivery_status"].GetString()) == "SERVER_ACK");
   CHECK(d.HasMember("sent_at"));
   CHECK(get(id, bearer(auth::Role::admin)).status == 200);
+  api.stop(std::chrono::seconds{1});
+}
+
+TEST_CASE("a supervisor deactivated or demoted in conversation stops reading sends at once") {
+  Fixture fx;
+  const auto id = new_id();
+  REQUIRE(fx.handler
+              ->handle(fx.command(events::types::notification_send_text,
+                                  Fixture::text_data(id, "meta", "5511987654321", "Olá")))
+              .ok());
+  auto users = std::make_shared<runtime::DeskUsers>(fx.pool, fx.schema);
+  auto upserted = [&](const std::string& role, bool active, const std::string& at) {
+    const std::string data = std::string(R"({"user_id":")") + kMaria +
+                             R"(","name":"Maria","email":"m@example.com","role":")" + role +
+                             R"(","active":)" + (active ? "true" : "false") + R"(,"updated_at":")" +
+                             at + R"("})";
+    kafka::Message m;
+    m.topic = std::string(events::topics::users);
+    m.key = kMaria;
+    m.value = events::encode(
+        events::make_event(events::types::user_upserted, 1, "/lia/conversation", "", data));
+    return users->apply(m);
+  };
+  http::Router router;
+  add_routes(router, fx.store, kSecret, users);
+  http::Server api(http::ServerOptions{.address = "127.0.0.1"}, std::move(router));
+  REQUIRE(api.start().ok());
+  http::Client client;
+  auto get = [&] {
+    http::ClientRequest req{
+        .method = "GET",
+        .url = "http://127.0.0.1:" + std::to_string(api.port()) + "/api/outbound/" + id};
+    req.headers.add("Authorization", bearer(auth::Role::supervisor));
+    auto res = client.request(req);
+    REQUIRE(res.ok());
+    return res->status;
+  };
+  // Not heard of yet: the token decides.
+  CHECK(get() == 200);
+  REQUIRE(upserted("SUPERVISOR", false, "2026-11-23T11:00:00Z").ok());
+  CHECK(get() == 401);
+  REQUIRE(upserted("AGENT", true, "2026-11-23T12:00:00Z").ok());
+  CHECK(get() == 403);
+  REQUIRE(upserted("SUPERVISOR", true, "2026-11-23T13:00:00Z").ok());
+  CHECK(get() == 200);
   api.stop(std::chrono::seconds{1});
 }
 

@@ -10,6 +10,7 @@
 #include <lia/notification/settings.hpp>
 #include <lia/notification/store.hpp>
 #include <lia/pg/migrate.hpp>
+#include <lia/runtime/desk_users.hpp>
 #include <lia/runtime/runtime.hpp>
 
 namespace lia::notification {
@@ -22,8 +23,9 @@ std::vector<pg::Migration> migrations();
 runtime::ServiceSpec spec();
 
 // GET /api/outbound/{command_id} (JWT, SUPERVISOR or ADMIN): one command's send record.
+// With `users`, a user deactivated or demoted in conversation (users.v1) is refused at once.
 void add_routes(http::Router& router, const std::shared_ptr<OutboundStore>& store,
-                std::string jwt_secret);
+                std::string jwt_secret, std::shared_ptr<const runtime::DeskUsers> users = nullptr);
 
 class App final : public runtime::App {
  public:
