@@ -638,6 +638,49 @@ std::optional<int> find_payment_day(std::string_view folded) {
   return std::nullopt;
 }
 
+// ---- questions ------------------------------------------------------------------------------
+
+// Openings of a question when no "?" closes it ("como faço para contratar").
+constexpr std::string_view kQuestionOpenings[] = {
+    "como",    "qual",       "quais",  "quanto",    "quanta", "quantos",  "quantas",
+    "onde",    "quando",     "porque", "por que",   "o que",  "tem como", "da pra",
+    "da para", "e possivel", "existe", "voces tem", "vcs tem"};
+// Words of a wish: the customer orders what follows, even in a question ("quero contratar,
+// como faço?", "posso contratar o de 500?") unless the wish is only to know ("gostaria de
+// saber como contratar").
+constexpr std::string_view kWishes[] = {"quero",  "queria",   "gostaria",
+                                        "desejo", "pretendo", "posso"};
+constexpr std::string_view kToKnow[] = {"saber", "entender",   "perguntar", "informacao*",
+                                        "tirar", "uma duvida", "consultar", "conhecer"};
+
+struct Wishes {
+  bool order = false;    // "quero contratar"
+  bool to_know = false;  // "gostaria de saber", "quero entender": a question
+};
+
+Wishes wishes(const Words& w) {
+  Wishes out;
+  for (std::size_t i = 0; i < w.size(); ++i) {
+    if (!is_any(w[i], kWishes) || negated(w, i)) continue;
+    std::size_t next = i + 1;
+    if (next < w.size() && (w[next] == "de" || w[next] == "so")) ++next;  // "gostaria de saber"
+    const bool to_know = next < w.size() && !clause_break_before(w, next) &&
+                         std::any_of(std::begin(kToKnow), std::end(kToKnow),
+                                     [&](std::string_view p) { return match_at(w, next, p) > 0; });
+    (to_know ? out.to_know : out.order) = true;
+  }
+  return out;
+}
+
+bool is_question(std::string_view folded, const Words& w) {
+  if (w.empty()) return false;
+  const auto wish = wishes(w);
+  if (wish.order) return false;
+  return wish.to_know || folded.find('?') != std::string_view::npos ||
+         std::any_of(std::begin(kQuestionOpenings), std::end(kQuestionOpenings),
+                     [&](std::string_view p) { return match_at(w, 0, p) > 0; });
+}
+
 Analysis analyze(std::string_view text, const AnalysisContext& context) {
   Analysis a;
   a.folded = domain::fold(text);
@@ -684,6 +727,7 @@ Analysis analyze(std::string_view text, const AnalysisContext& context) {
   a.urgency = urgency_from_points(urgency_points(text, w, streak));
   a.cep = find_cep(text);
   a.payment_day = find_payment_day(a.folded);
+  a.question = is_question(a.folded, w);
   return a;
 }
 

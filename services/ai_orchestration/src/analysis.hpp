@@ -43,6 +43,9 @@ struct Analysis {
   bool repeated_complaint = false;
   std::optional<std::string> cep;  // 8 digits, from "01310-100" (or "cep 01310100")
   std::optional<int> payment_day;  // 1..31, from "vou pagar dia 15"
+  // A question ("Qual o processo para mudar de plano?", "como faço para contratar") with no
+  // wish of its own ("quero", "gostaria de": not "gostaria de saber"): asks, orders nothing.
+  bool question = false;
 };
 
 Analysis analyze(std::string_view text, const AnalysisContext& context = {});

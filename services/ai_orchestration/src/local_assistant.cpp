@@ -154,7 +154,10 @@ constexpr const char* kPlans =
 std::string comercial_text(const Turn& t, const Plan& p, ToolRunner& tools,
                            std::vector<ToolInvocation>& ran) {
   const Analysis& a = p.analysis;
-  const bool wants_to_buy = has_topic(a, "contratacao") || has_topic(a, "upgrade");
+  const bool about_buying = has_topic(a, "contratacao") || has_topic(a, "upgrade");
+  // A question about it ("Qual o processo para mudar de plano?") is answered, and registers
+  // nothing: the customer has not asked for the change yet.
+  const bool wants_to_buy = about_buying && !a.question;
   std::string protocol;
   if (wants_to_buy && !suggestion(t)) {
     json::Writer w;
@@ -176,6 +179,18 @@ std::string comercial_text(const Turn& t, const Plan& p, ToolRunner& tools,
              ", mas estamos expandindo a rede. Posso registrar seu interesse para avisarmos "
              "assim que chegarmos à sua região. ";
     }
+  }
+  if (about_buying && a.question) {
+    if (has_topic(a, "upgrade")) {
+      return text +
+             "Mudar de plano é simples: você pode migrar para 500 Mega por R$ 119,90/mês ou 1 "
+             "Giga por R$ 169,90/mês, sem taxa de mudança, e a equipe comercial confirma a troca "
+             "em até 24 horas. Se quiser, é só dizer \"quero mudar de plano\" que eu registro o "
+             "pedido.";
+    }
+    return text + "Para contratar, basta escolher o plano e informar o CEP de instalação. Nossos " +
+           "planos: " + kPlans + ". Se quiser, é só dizer \"quero contratar\" que eu registro " +
+           "seu interesse.";
   }
   if (wants_to_buy && suggestion(t)) {
     if (has_topic(a, "upgrade")) {

@@ -359,6 +359,32 @@ TEST_CASE("a question about the contract or the speed registers no lead") {
   CHECK(tool(buy.answer, Tool::register_lead) != nullptr);
 }
 
+TEST_CASE("a question about buying or changing the plan is answered and registers nothing") {
+  for (const char* text :
+       {"Qual o processo para mudar de plano?", "como faço para contratar", "Como faço upgrade?",
+        "gostaria de saber como mudar de plano", "quanto custa para assinar?"}) {
+    INFO(text);
+    CHECK(analyze(text).question);
+    for (Assistant from : {Assistant::apresentacao, Assistant::comercial}) {
+      auto r = run(turn(text, from));
+      CHECK(r.plan.assistant == Assistant::comercial);
+      CHECK(tool(r.answer, Tool::register_lead) == nullptr);
+      CHECK_FALSE(contains(r.answer.text, "protocolo"));
+      CHECK(contains(r.answer.text, "é só dizer"));
+    }
+  }
+  // The wish it tells the customer to say registers the lead; so does a wish worded as a
+  // question.
+  for (const char* text : {"quero mudar de plano", "quero contratar, como faço?",
+                           "posso contratar o plano de 500 mega?"}) {
+    INFO(text);
+    CHECK_FALSE(analyze(text).question);
+    auto r = run(turn(text, Assistant::comercial));
+    CHECK(tool(r.answer, Tool::register_lead) != nullptr);
+    CHECK(contains(r.answer.text, "protocolo LEAD-"));
+  }
+}
+
 TEST_CASE("financeiro and cobranca register a payment promise") {
   auto t = turn("vou pagar dia 15", Assistant::financeiro);
   t.customer_name = "João";
