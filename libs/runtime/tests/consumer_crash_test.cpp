@@ -1,8 +1,8 @@
 // The runtime's batched consumer path (group commit: records fetched together share one
 // pg::Batch, their inbox claims checked with one look-up and written at commit, a failing
 // record reruns them one by one), driven through lia-runtime-probe with LIA_PROBE_EFFECTS:
-// a SIGKILL between a batch's database commit and its offset commit, and a retryable failure
-// in the middle of a batch, apply every event exactly once.
+// a SIGKILL between a batch's database commit and its offset commit, a SIGKILL in the middle
+// of a batch, and a retryable failure in the middle of a batch, apply every event exactly once.
 
 #include <algorithm>
 #include <regex>
@@ -192,6 +192,59 @@ TEST_CASE(
   for (const auto& h : handlings(out)) skipped_in_batch |= !h.fresh && h.batch > 0;
   CHECK(skipped_in_batch);
 
+  drop_schema(schema);
+}
+
+TEST_CASE(
+    "a batching consumer SIGKILLed in the middle of a batch, after an auto commit, loses none of "
+    "its records",
+    "[crash]") {
+  const auto schema = lia::testing::unique_name("probe");
+  auto env = migrated_probe(schema);
+  env["LIA_PROBE_EFFECTS"] = "true";
+  env["LIA_CONSUMER_BATCH"] = "10";
+  constexpr int kEvents = 60;
+  const auto ids = produce_events(env.at("LIA_PROBE_TOPIC"), kEvents);
+  auto db = pool();
+
+  // 1. The probe stalls in its third batch, one record's writes made and not committed, while
+  // auto commits run every 100 ms, then dies. An offset stored before its batch committed
+  // would reach Kafka in that stall, and the record would never come again.
+  auto crash_env = env;
+  crash_env["LIA_PROBE_SIGKILL_IN_BATCH"] = "3";
+  crash_env["LIA_KAFKA_PROPERTIES"] = "auto.commit.interval.ms=100";
+  Process crashing({probe()}, crash_env);
+  const auto rc = crashing.wait(90s);
+  const auto crash_out = crashing.output();
+  INFO("crashed probe's output:\n" << crash_out);
+  REQUIRE(rc == std::optional<int>(kSigkilled));
+  REQUIRE(crash_out.find("probe SIGKILL mid-batch") != std::string::npos);
+  std::set<std::string> uncommitted;  // handled in the killed batch: rolled back with it
+  for (const auto& h : handlings(crash_out)) {
+    if (h.batch == 3) uncommitted.insert(h.event_id);
+  }
+  REQUIRE(uncommitted.size() == 1);
+  const auto before = effect_ids(*db, schema);
+  CHECK_FALSE(before.contains(*uncommitted.begin()));
+
+  // 2. Restarted, it is given that record again, and every other one whose offset was not
+  // committed (those of the first batches were, in the stall: they do not come again).
+  Process svc({probe()}, env);
+  const bool done = lia::testing::wait_until(
+      [&] {
+        return seen_all(svc.output(), {*uncommitted.begin()}) &&
+               scalar(*db, "SELECT count(*) FROM " + schema + ".effects") >= kEvents;
+      },
+      60s, 100ms);
+  svc.signal(SIGTERM);
+  const auto code = svc.wait(30s);
+  INFO("restarted probe's output:\n" << svc.output());
+  CHECK(done);
+  CHECK(code == std::optional<int>(0));
+  const auto after = effect_ids(*db, schema);
+  CHECK(after.size() == static_cast<std::size_t>(kEvents));
+  CHECK(std::set<std::string>(after.begin(), after.end()) ==
+        std::set<std::string>(ids.begin(), ids.end()));
   drop_schema(schema);
 }
 

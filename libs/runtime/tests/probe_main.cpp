@@ -12,6 +12,9 @@
 //   LIA_PROBE_SIGKILL_AFTER_BATCHES=N  SIGKILLs the process when the (N+1)-th batch starts,
 //       that is right after the N-th batch's database commit and offset store (the offsets
 //       reach Kafka with the next auto commit, so a kill here leaves them uncommitted);
+//   LIA_PROBE_SIGKILL_IN_BATCH=N  SIGKILLs the process in the middle of its N-th batch (at
+//       its second record, the first one's writes made but not committed), after a stall of
+//       LIA_PROBE_STALL_MS (default 1500) that lets an auto commit run;
 //   LIA_PROBE_FAIL_AT_JOINED=N  the first record handled in a batch after N others, once,
 //       makes all its writes and then fails with a retryable error.
 #include <atomic>
@@ -45,6 +48,8 @@ class ProbeApp final : public lia::runtime::App {
     effects_ = env.boolean("LIA_PROBE_EFFECTS", false);
     kill_after_batches_ = env.integer("LIA_PROBE_SIGKILL_AFTER_BATCHES", 0, 0, 1000000);
     fail_at_joined_ = env.integer("LIA_PROBE_FAIL_AT_JOINED", 0, 0, 1000);
+    kill_in_batch_ = env.integer("LIA_PROBE_SIGKILL_IN_BATCH", 0, 0, 1000000);
+    stall_ms_ = env.integer("LIA_PROBE_STALL_MS", 1500, 0, 60000);
   }
 
   // LIA_PROBE_HANG_ON_STOP: a stop that never returns, for the runtime's shutdown watch.
@@ -118,6 +123,12 @@ class ProbeApp final : public lia::runtime::App {
         }
       }
       batch = batches_;
+      if (kill_in_batch_ > 0 && batches_ == kill_in_batch_ && joined == 1) {
+        lia::core::log().warn("probe SIGKILL mid-batch: its first record's writes uncommitted",
+                              {num("batch", batch), num("stall_ms", stall_ms_)});
+        std::this_thread::sleep_for(std::chrono::milliseconds{stall_ms_});
+        ::kill(::getpid(), SIGKILL);
+      }
     }
     const bool fail = fail_at_joined_ > 0 && open != nullptr && joined == fail_at_joined_ &&
                       !failed_once_.exchange(true);
@@ -155,6 +166,8 @@ class ProbeApp final : public lia::runtime::App {
   bool effects_ = false;
   std::int64_t kill_after_batches_ = 0;
   std::int64_t fail_at_joined_ = 0;
+  std::int64_t kill_in_batch_ = 0;
+  std::int64_t stall_ms_ = 0;
   std::int64_t batches_ = 0;  // consumer thread only
   std::atomic<bool> failed_once_{false};
 };
