@@ -640,34 +640,54 @@ std::optional<int> find_payment_day(std::string_view folded) {
 
 // ---- questions ------------------------------------------------------------------------------
 
-// Openings of a question when no "?" closes it ("como faço para contratar").
+// Openings of a question at the start of a clause, when no "?" closes it ("bom dia, como faço
+// para contratar").
 constexpr std::string_view kQuestionOpenings[] = {
     "como",    "qual",       "quais",  "quanto",    "quanta", "quantos",  "quantas",
     "onde",    "quando",     "porque", "por que",   "o que",  "tem como", "da pra",
     "da para", "e possivel", "existe", "voces tem", "vcs tem"};
-// Words of a wish: the customer orders what follows, even in a question ("quero contratar,
-// como faço?", "posso contratar o de 500?") unless the wish is only to know ("gostaria de
-// saber como contratar").
-constexpr std::string_view kWishes[] = {"quero",  "queria",   "gostaria",
-                                        "desejo", "pretendo", "posso"};
-constexpr std::string_view kToKnow[] = {"saber", "entender",   "perguntar", "informacao*",
-                                        "tirar", "uma duvida", "consultar", "conhecer"};
+// A wish: the customer orders what follows, even in a question ("quero contratar, como
+// faço?", "preciso contratar, como faço?") unless the wish is only to know ("gostaria de
+// saber como contratar", "queria uma informação") or is itself in doubt ("não sei se quero").
+constexpr std::string_view kWishes[] = {
+    "quero",       "queria",         "gostaria",        "desejo",     "pretendo",
+    "preciso",     "vou querer",     "tenho interesse", "pode fazer", "pode mudar",
+    "pode trocar", "pode registrar", "podem fazer",     "podem mudar"};
+// "posso" orders only when it opens its clause: "posso contratar o de 500?", but "como posso
+// mudar de plano?" asks.
+constexpr std::string_view kClauseWishes[] = {"posso", "podemos"};
+constexpr std::string_view kToKnow[] = {
+    "saber",     "entender", "perguntar",  "informac*", "tirar duvida*", "tirar uma duvida",
+    "consultar", "conhecer", "uma duvida", "esclarec*"};
+// Asking, wherever it stands.
+constexpr std::string_view kAsking[] = {"tenho uma duvida", "tenho duvida*",     "uma pergunta",
+                                        "nao sei se",       "gostaria de saber", "queria saber"};
+// Small words between a wish and what it wants: "queria UMA informação", "de", "só".
+constexpr std::string_view kWishFillers[] = {"de", "so", "uma", "umas", "um", "mais", "algumas"};
 
 struct Wishes {
-  bool order = false;    // "quero contratar"
-  bool to_know = false;  // "gostaria de saber", "quero entender": a question
+  bool order = false;   // "quero contratar"
+  bool asking = false;  // "gostaria de saber", "tenho uma dúvida": a question
 };
 
 Wishes wishes(const Words& w) {
   Wishes out;
+  out.asking = has_any(w, kAsking);
   for (std::size_t i = 0; i < w.size(); ++i) {
-    if (!is_any(w[i], kWishes) || negated(w, i)) continue;
-    std::size_t next = i + 1;
-    if (next < w.size() && (w[next] == "de" || w[next] == "so")) ++next;  // "gostaria de saber"
+    std::size_t k = 0;
+    for (std::string_view p : kWishes) k = std::max(k, match_at(w, i, p));
+    const bool opens_clause = i == 0 || clause_break_before(w, i);
+    if (k == 0 && opens_clause && is_any(w[i], kClauseWishes)) k = 1;
+    // Negated, or in doubt ("se quero", "se posso"): no order.
+    if (k == 0 || negated(w, i) || (i > 0 && w[i - 1] == "se" && !opens_clause)) continue;
+    std::size_t next = i + k;
+    while (next < w.size() && !clause_break_before(w, next) && is_any(w[next], kWishFillers)) {
+      ++next;
+    }
     const bool to_know = next < w.size() && !clause_break_before(w, next) &&
                          std::any_of(std::begin(kToKnow), std::end(kToKnow),
                                      [&](std::string_view p) { return match_at(w, next, p) > 0; });
-    (to_know ? out.to_know : out.order) = true;
+    (to_know ? out.asking : out.order) = true;
   }
   return out;
 }
@@ -676,9 +696,14 @@ bool is_question(std::string_view folded, const Words& w) {
   if (w.empty()) return false;
   const auto wish = wishes(w);
   if (wish.order) return false;
-  return wish.to_know || folded.find('?') != std::string_view::npos ||
-         std::any_of(std::begin(kQuestionOpenings), std::end(kQuestionOpenings),
-                     [&](std::string_view p) { return match_at(w, 0, p) > 0; });
+  if (wish.asking || folded.find('?') != std::string_view::npos) return true;
+  for (std::size_t i = 0; i < w.size(); ++i) {
+    if (i > 0 && !clause_break_before(w, i)) continue;
+    for (std::string_view p : kQuestionOpenings) {
+      if (match_at(w, i, p) > 0) return true;
+    }
+  }
+  return false;
 }
 
 Analysis analyze(std::string_view text, const AnalysisContext& context) {

@@ -1,5 +1,7 @@
 #include "handler.hpp"
 
+#include <algorithm>
+
 #include <lia/core/log.hpp>
 #include <lia/core/metrics.hpp>
 #include <lia/core/uuid.hpp>
@@ -259,7 +261,12 @@ core::Status Handler::on_message(const events::CloudEvent& ev) {
     turn.may_handoff = delivery == "send";
     BuiltinTools tools(outages_.get(), {msg->message_id});
     outcome = orchestrator_->answer(turn, {snap->thread_summary, snap->recent}, tools);
-    if (const auto& down = tools.unavailable()) {
+    // Only when the answer going out used the failed lookup (a remote model's failed turn
+    // may have tried it before the local assistant answered without it).
+    const bool lookup_failed =
+        std::any_of(outcome->tools.begin(), outcome->tools.end(),
+                    [](const ToolInvocation& t) { return t.tool == Tool::lookup_outage && !t.ok; });
+    if (const auto& down = tools.unavailable(); down && lookup_failed) {
       log.warn(
           "a tool's database is unavailable: the answer is dropped and the message retried",
           {f::id("conversation_id", msg->chat.conversation_id), f::str("error", down->message())});

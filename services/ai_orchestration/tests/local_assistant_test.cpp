@@ -362,7 +362,12 @@ TEST_CASE("a question about the contract or the speed registers no lead") {
 TEST_CASE("a question about buying or changing the plan is answered and registers nothing") {
   for (const char* text :
        {"Qual o processo para mudar de plano?", "como faço para contratar", "Como faço upgrade?",
-        "gostaria de saber como mudar de plano", "quanto custa para assinar?"}) {
+        "gostaria de saber como mudar de plano", "quanto custa para assinar?",
+        "Bom dia, como faço para contratar", "Como posso mudar de plano?",
+        "Gostaria de saber se posso contratar o de 1 giga",
+        "Queria uma informação: como faço para contratar?",
+        "Tenho uma dúvida sobre como mudar de plano",
+        "Não sei se quero mudar de plano, quanto fica?"}) {
     INFO(text);
     CHECK(analyze(text).question);
     for (Assistant from : {Assistant::apresentacao, Assistant::comercial}) {
@@ -376,7 +381,10 @@ TEST_CASE("a question about buying or changing the plan is answered and register
   // The wish it tells the customer to say registers the lead; so does a wish worded as a
   // question.
   for (const char* text : {"quero mudar de plano", "quero contratar, como faço?",
-                           "posso contratar o plano de 500 mega?"}) {
+                           "posso contratar o plano de 500 mega?", "Preciso contratar, como faço?",
+                           "Oi, tudo bem? Tenho interesse em assinar o plano de 1 giga",
+                           "Pode fazer o upgrade do meu plano?",
+                           "quero tirar a TV do combo e fazer upgrade pra 1 giga"}) {
     INFO(text);
     CHECK_FALSE(analyze(text).question);
     auto r = run(turn(text, Assistant::comercial));

@@ -5,7 +5,8 @@
 //                                             after 5 failures of a username in 15 min
 //   POST /api/users                           ADMIN: {username, password, full_name, role,
 //                                             departments[], email?} -> 201 {user}
-//   GET  /api/users                           SUPERVISOR+: {users: [...]}
+//   GET  /api/users?limit=&after=             SUPERVISOR+: {users: [...], next_after?} by
+//                                             username, 200 a page (limit 1..500)
 //   PATCH /api/users/{id}                     ADMIN: {role?, status?, departments?,
 //                                             full_name?} -> 200 {user}
 //   GET  /api/conversations                   ?status=&assigned_to=me|<id>&limit= (1..200)
