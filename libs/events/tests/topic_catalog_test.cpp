@@ -142,7 +142,8 @@ TEST_CASE("lookups by event type and service") {
 
   std::set<std::string> consumed;
   for (const auto* c : catalog().consumed_by("notification")) consumed.insert(c->name);
-  CHECK(consumed == std::set<std::string>{"notification.commands.v1", "whatsapp.status.v1"});
+  CHECK(consumed ==
+        std::set<std::string>{"notification.commands.v1", "whatsapp.status.v1", "users.v1"});
 }
 
 TEST_CASE("chat_key") {
