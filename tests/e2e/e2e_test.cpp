@@ -67,7 +67,12 @@ std::int64_t sql_count(const std::string& url, const std::string& sql) {
 
 TEST_CASE("a customer's conversation goes through AI, handoff, agent, resolution and NPS") {
   lia::local::StackOptions o;
-  o.service_env["collections"] = {{"LIA_COLLECTIONS_TICK_MS", "500"}};
+  // Debug logs too, so that the LGPD check at the end reads every log line the story makes.
+  for (const char* svc : {"ingestion", "conversation", "ai_orchestration", "nps_gamification",
+                          "collections", "notification"}) {
+    o.service_env[svc] = {{"LIA_LOG_LEVEL", "debug"}};
+  }
+  o.service_env["collections"]["LIA_COLLECTIONS_TICK_MS"] = "500";
   Suite suite(o);
   auto& stack = *suite.stack;
   const std::string maria = "5511987650001";
@@ -272,6 +277,12 @@ TEST_CASE("a customer's conversation goes through AI, handoff, agent, resolution
   CHECK(suite.sends_to(debtor) == 1);
   CHECK(suite.sends_to(debtor_later) == 0);
   suite.check_events();
+  // LGPD: the customers' numbers and what they and the agent wrote appear in no log, debug
+  // lines included (with LIA_LOG_UNMASK=true they would).
+  const auto lines = suite.check_logs_hide(
+      {maria, carlos, debtor, debtor_later, "Quero falar com um atendente, por favor",
+       "Minha internet caiu, estou sem conex", "Tem algu", agent_text, "sua fatura de R$ 129,90"});
+  CHECK(lines > 100);
   UNSCOPED_INFO("timeline:\n" << suite.timeline());
 }
 

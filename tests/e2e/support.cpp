@@ -3,6 +3,8 @@
 #include "support.hpp"
 
 #include <exception>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 
@@ -100,6 +102,26 @@ std::string Suite::first(const std::string& type, const std::string& field,
     if (s.type == type && (field.empty() || s.field(field) == value)) return s.field(wanted);
   }
   return {};
+}
+
+std::size_t Suite::check_logs_hide(const std::vector<std::string>& secrets) const {
+  std::size_t lines = 0;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(stack->work_dir() + "/logs", ec)) {
+    std::ifstream in(entry.path());
+    std::string line;
+    for (std::size_t n = 1; std::getline(in, line); ++n) {
+      ++lines;
+      for (const auto& secret : secrets) {
+        if (line.find(secret) == std::string::npos) continue;
+        INFO(entry.path().filename().string() << ":" << n << ": " << line);
+        FAIL_CHECK("a log shows '" << secret << "'");
+      }
+    }
+  }
+  INFO("logs in " << stack->work_dir() << "/logs");
+  CHECK_FALSE(ec);
+  return lines;
 }
 
 std::size_t Suite::sends_to(const std::string& to) {

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
@@ -40,6 +41,10 @@ struct Suite {
   // of its type, and the dead-letter topics hold exactly `dead_letters` (topic -> number of
   // records): a dead letter on any other topic, or one more or fewer on a named one, fails.
   void check_events(const std::map<std::string, std::size_t>& dead_letters = {}) const;
+  // CHECKs that no log the stack wrote so far (every service, the broker, the sandbox, the
+  // migrations) holds any of `secrets`: phone numbers, CPF/CNPJ, message texts (LGPD; logs
+  // mask them unless LIA_LOG_UNMASK=true). Returns how many log lines it read.
+  std::size_t check_logs_hide(const std::vector<std::string>& secrets) const;
   std::string timeline() const;
 
  private:
