@@ -251,6 +251,7 @@ TEST_CASE("a customer's conversation goes through AI, handoff, agent, resolution
         .end_object();
     w.field("max_attempts", 2).field("spacing_minutes", 60);
     w.key("targets").begin_array().begin_object().field("name", "João").field("phone", phone);
+    w.field("document", "529.982.247-25");  // a CPF
     w.field("debt_amount", 129.9).field("due_date", "2026-11-10").end_object().end_array();
     w.end_object();
     return stack.call("collections", "POST", "/api/campaigns", w.take(), *admin);
@@ -277,11 +278,12 @@ TEST_CASE("a customer's conversation goes through AI, handoff, agent, resolution
   CHECK(suite.sends_to(debtor) == 1);
   CHECK(suite.sends_to(debtor_later) == 0);
   suite.check_events();
-  // LGPD: the customers' numbers and what they and the agent wrote appear in no log, debug
-  // lines included (with LIA_LOG_UNMASK=true they would).
+  // LGPD: the customers' numbers, the debtor's CPF and what the customers and the agent wrote
+  // appear in no log, debug lines included (with LIA_LOG_UNMASK=true they would).
   const auto lines = suite.check_logs_hide(
       {maria, carlos, debtor, debtor_later, "Quero falar com um atendente, por favor",
-       "Minha internet caiu, estou sem conex", "Tem algu", agent_text, "sua fatura de R$ 129,90"});
+       "Minha internet caiu, estou sem conex", "Tem algu", agent_text, "sua fatura de R$ 129,90",
+       "529.982.247-25", "52998224725"});
   CHECK(lines > 100);
   UNSCOPED_INFO("timeline:\n" << suite.timeline());
 }
