@@ -30,15 +30,21 @@ std::string bearer(auth::Role role, const std::string& secret = kSecret) {
   return "Bearer " + auth::sign_jwt(c, secret);
 }
 
-}  // namespace
-
-TEST_CASE("GET /api/outbound/{command_id} shows a send to supervisors and admins only") {
-  Fixture fx;
+// A command sent through the fixture's sandbox; its id.
+std::string sent_command(Fixture& fx) {
   const auto id = new_id();
   REQUIRE(fx.handler
               ->handle(fx.command(events::types::notification_send_text,
                                   Fixture::text_data(id, "meta", "5511987654321", "Olá")))
               .ok());
+  return id;
+}
+
+}  // namespace
+
+TEST_CASE("GET /api/outbound/{command_id} shows a send to supervisors and admins only") {
+  Fixture fx;
+  const auto id = sent_command(fx);
 
   http::Router router;
   add_routes(router, fx.store, kSecret);
@@ -85,11 +91,7 @@ TEST_CASE("GET /api/outbound/{command_id} shows a send to supervisors and admins
 
 TEST_CASE("a supervisor deactivated or demoted in conversation stops reading sends at once") {
   Fixture fx;
-  const auto id = new_id();
-  REQUIRE(fx.handler
-              ->handle(fx.command(events::types::notification_send_text,
-                                  Fixture::text_data(id, "meta", "5511987654321", "Olá")))
-              .ok());
+  const auto id = sent_command(fx);
   auto users = std::make_shared<runtime::DeskUsers>(fx.pool, fx.schema);
   auto upserted = [&](const std::string& role, bool active, const std::string& at) {
     const std::string data = std::string(R"({"user_id":")") + kMaria +
