@@ -32,7 +32,7 @@ std::string bearer(auth::Role role, const std::string& secret = kSecret) {
 
 // A command sent through the fixture's sandbox; its id.
 std::string sent_command(Fixture& fx) {
-  const auto id = new_id();
+  auto id = new_id();
   REQUIRE(fx.handler
               ->handle(fx.command(events::types::notification_send_text,
                                   Fixture::text_data(id, "meta", "5511987654321", "Olá")))
