@@ -137,7 +137,15 @@ core::Result<TickReport> Scheduler::tick() {
                  r.get<int>(6),
                  r.get<std::string>(7),
                  r.get<std::string>(8)};
-      if (auto st = run_campaign(c, report); !st) return st.error();
+      if (auto st = run_campaign(c, report); !st) {
+        // Database trouble stops the tick (the next one tries again); anything else is this
+        // campaign's own, and must not hold back the campaigns after it.
+        if (st.error().retryable()) return st.error();
+        ++report.errors;
+        core::log().error("campaign could not send; the other campaigns go on",
+                          {f::id("campaign_id", id), f::str("error", st.error().describe())});
+        continue;
+      }
     }
     auto done = pool_->exec("UPDATE " + q_ +
                                 ".voice_campaigns c SET status = 'completed', completed_at = $2, "

@@ -390,6 +390,35 @@ TEST_CASE("the campaign API wants a JWT of a supervisor and names bad fields") {
   CHECK(fx.call("GET", "/api/campaigns/" + core::Uuid::v7().str()).status == 404);
 }
 
+TEST_CASE("a campaign that cannot send does not hold back the campaigns after it") {
+  Fixture fx;
+  const std::string broken = fx.create();
+  const std::string fine = fx.create();
+  // The first campaign's attempts cannot be written (as a constraint of its own data would).
+  const auto s = pg::quote_ident(fx.schema);
+  REQUIRE(fx.pool
+              ->exec("CREATE FUNCTION " + s +
+                     ".refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION "
+                     "'refused for this test'; END $$")
+              .ok());
+  REQUIRE(fx.pool
+              ->exec("CREATE TRIGGER refuse BEFORE INSERT ON " + s +
+                     ".message_attempts FOR EACH ROW WHEN (NEW.campaign_id = '" + broken +
+                     "') EXECUTE FUNCTION " + s + ".refuse()")
+              .ok());
+  auto r = fx.tick();
+  CHECK(r.errors == 1);
+  CHECK(r.sent == 3);  // the second campaign's three targets
+  CHECK(fx.count("outbox WHERE topic = 'notification.commands.v1'") == 3);
+  CHECK(fx.count("message_attempts WHERE campaign_id = '" + fine + "'") == 3);
+  // Once its trouble is gone, the first one sends too.
+  REQUIRE(fx.pool->exec("DROP TRIGGER refuse ON " + s + ".message_attempts").ok());
+  auto again = fx.tick();
+  CHECK(again.errors == 0);
+  CHECK(again.sent == 3);
+  CHECK(fx.count("message_attempts WHERE campaign_id = '" + broken + "'") == 3);
+}
+
 TEST_CASE("a paused campaign waits and a resumed one goes on") {
   Fixture fx;
   const std::string id = fx.create();

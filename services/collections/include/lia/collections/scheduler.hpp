@@ -33,6 +33,7 @@ struct TickReport {
   int sent = 0;       // send commands published
   int failed = 0;     // targets failed (template)
   int completed = 0;  // campaigns completed by this tick
+  int errors = 0;     // campaigns whose sending failed (logged; the others still ran)
 };
 
 class Scheduler {
