@@ -249,6 +249,7 @@ TEST_CASE("every type constant has a schema") {
                                 t::notification_message_failed,
                                 t::notification_message_dead_lettered,
                                 t::engagement_survey_sent,
+                                t::engagement_survey_failed,
                                 t::engagement_score_recorded,
                                 t::collections_message_requested,
                                 t::contact_upserted,

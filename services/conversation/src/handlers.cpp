@@ -89,6 +89,7 @@ struct Handlers::Impl {
   std::string analysis_update;
   std::string assistant_update;
   std::string survey_sent_update;
+  std::string survey_failed_update;
   std::string score_update;
   std::string own_pending_send;
   std::string message_by_command;
@@ -148,6 +149,13 @@ struct Handlers::Impl {
                          " SET survey_id = $2::uuid, survey_sent_at = $3::timestamptz, "
                          "survey_expires_at = $4::timestamptz, survey_answered = false, "
                          "survey_score = NULL, updated_at = now() WHERE id = $1::uuid RETURNING id";
+    // The survey never reached the customer: a number they write is not its score (it goes
+    // to the AI, and reopens a resolved conversation). Only the survey still pending: a newer
+    // resolution's survey is not closed by an older one's failure.
+    survey_failed_update =
+        "UPDATE " + conv +
+        " SET survey_answered = CASE WHEN survey_id = $2::uuid THEN true ELSE "
+        "survey_answered END, updated_at = now() WHERE id = $1::uuid RETURNING id";
     score_update = "UPDATE " + conv +
                    " SET survey_answered = CASE WHEN survey_id IS NULL OR survey_id = $2::uuid "
                    "THEN true ELSE survey_answered END, survey_score = CASE WHEN survey_id IS NULL "
@@ -768,6 +776,15 @@ struct Handlers::Impl {
                                req(*o, "survey_id"), ev.time, opt(*o, "expires_at"));
   }
 
+  core::Result<Outcome> on_survey_failed(const events::CloudEvent& ev, std::string_view topic) {
+    auto doc = json::parse(ev.data);
+    if (!doc) return bad_event(ev, doc.error().message());
+    auto o = json::Obj::root(*doc);
+    if (!o) return bad_event(ev, o.error().message());
+    return update_conversation(ev, topic, req(*o, "conversation_id"), survey_failed_update,
+                               req(*o, "survey_id"));
+  }
+
   core::Result<Outcome> on_score(const events::CloudEvent& ev, std::string_view topic) {
     auto doc = json::parse(ev.data);
     if (!doc) return bad_event(ev, doc.error().message());
@@ -858,6 +875,7 @@ struct Handlers::Impl {
       }
     } else if (topic == topics::engagement_events) {
       if (type == types::engagement_survey_sent) return on_survey_sent(ev, topic);
+      if (type == types::engagement_survey_failed) return on_survey_failed(ev, topic);
       if (type == types::engagement_score_recorded) return on_score(ev, topic);
     } else if (topic == topics::collections_events) {
       if (type == types::collections_message_requested) {

@@ -414,6 +414,48 @@ TEST_CASE(
   CHECK(reopen_at < message_at);
 }
 
+TEST_CASE("a survey that could not be sent takes no score: a number reopens the conversation") {
+  Desk d;
+  d.user("ana", auth::Role::agent, {"support"});
+  auto [p, conv] = d.chat("preciso de ajuda");
+  d.apply(topics::ai_events, event(types::ai_handoff_requested, handoff(conv, p)));
+  REQUIRE(d.call("POST", "/api/conversations/" + conv + "/resolve", {}, d.login("ana")).status ==
+          200);
+  const auto survey_event = [&](std::string_view type, const std::string& survey) {
+    json::Writer s;
+    s.begin_object()
+        .field("survey_id", survey)
+        .field("conversation_id", conv)
+        .field("contact_id", d.column("conversations", "contact_id", conv))
+        .field("provider", "evolution")
+        .field("instance", instance())
+        .field("chat_id", jid(p))
+        .field("command_id", core::Uuid::v7().str());
+    if (type == types::engagement_survey_failed) s.field("reason", "provider answered 500");
+    s.end_object();
+    return event(type, s.take(), "nps_gamification");
+  };
+  const auto survey = core::Uuid::v7().str();
+  d.apply(topics::engagement_events, survey_event(types::engagement_survey_sent, survey));
+  // Another survey's failure (an older resolution's) leaves this one open.
+  d.apply(topics::engagement_events,
+          survey_event(types::engagement_survey_failed, core::Uuid::v7().str()));
+  CHECK(d.column("conversations", "survey_answered", conv) == "false");
+  d.apply(topics::engagement_events, survey_event(types::engagement_survey_failed, survey));
+  CHECK(d.column("conversations", "survey_answered", conv) == "true");
+
+  // "2" (a menu option, say) is the customer's message, not a score.
+  d.apply(topics::whatsapp_inbound,
+          event(types::whatsapp_message_received,
+                received(p, "F-2", "2",
+                         core::format_rfc3339(core::SystemClock::instance().now() +
+                                              std::chrono::seconds{2}))));
+  const auto stored = d.sent(types::conversation_message_stored);
+  CHECK(stored.back().data["route"] == "ai");
+  CHECK(d.sent(types::conversation_reopened).size() == 1);
+  CHECK(d.column("conversations", "status", conv) == "active");
+}
+
 TEST_CASE("the survey's own window (its expires_at) decides whether a score answers it") {
   Desk d;
   d.user("ana", auth::Role::agent, {"support"});

@@ -158,7 +158,7 @@ core::Status EventHandlers::on_message_stored(const events::CloudEvent& ev) cons
   if (!category) return bad_data(ev, category.error());
   const auto stamped = parse_rfc3339(m->timestamp);
 
-  enum class Outcome { duplicate, no_survey, answered, expired, recorded };
+  enum class Outcome { duplicate, no_survey, answered, not_sent, expired, recorded };
   Outcome outcome = Outcome::duplicate;
   std::string survey_id;
   auto st = pg::transact(*pool_, [&](pg::Tx& tx) -> core::Status {
@@ -173,7 +173,8 @@ core::Status EventHandlers::on_message_stored(const events::CloudEvent& ev) cons
         "SELECT survey_id::text, contact_id::text, provider, instance, chat_id, "
         "agent_id::text, command_id::text, "
         "(extract(epoch from sent_at) * 1000)::bigint, "
-        "(extract(epoch from expires_at) * 1000)::bigint, answered_at IS NOT NULL FROM " +
+        "(extract(epoch from expires_at) * 1000)::bigint, answered_at IS NOT NULL, "
+        "send_failed_at IS NOT NULL FROM " +
             q_ +
             ".surveys WHERE conversation_id = $1 "
             "ORDER BY sent_at DESC, survey_id DESC LIMIT 1 FOR UPDATE",
@@ -186,6 +187,10 @@ core::Status EventHandlers::on_message_stored(const events::CloudEvent& ev) cons
     const auto row = (*rows)[0];
     if (row.get<bool>(9)) {
       outcome = Outcome::answered;
+      return {};
+    }
+    if (row.get<bool>(10)) {  // never reached the customer: a number is not its answer
+      outcome = Outcome::not_sent;
       return {};
     }
     Survey s;
@@ -252,6 +257,11 @@ core::Status EventHandlers::on_message_stored(const events::CloudEvent& ev) cons
           "survey reply after the latest survey was answered, not recorded",
           {f::id("conversation_id", m->chat.conversation_id), f::id("event_id", ev.id)});
       break;
+    case Outcome::not_sent:
+      core::log().info(
+          "survey reply to a survey that was never sent, not recorded",
+          {f::id("conversation_id", m->chat.conversation_id), f::id("event_id", ev.id)});
+      break;
     case Outcome::no_survey:
       core::log().info(
           "survey reply without a survey, not recorded",
@@ -288,17 +298,39 @@ core::Status EventHandlers::on_reopened(const events::CloudEvent& ev) const {
 core::Status EventHandlers::on_send_failure(const events::CloudEvent& ev) const {
   auto outcome = parse_send_failure(ev.data);
   if (!outcome) return bad_data(ev, outcome.error());
-  // Idempotent: flags the survey once; commands that are not surveys match nothing.
-  auto rows = pool_->exec("UPDATE " + q_ +
-                              ".surveys SET send_failed_at = $2, send_error = $3 "
-                              "WHERE command_id = $1 AND send_failed_at IS NULL "
-                              "RETURNING survey_id::text, conversation_id::text",
-                          outcome->command_id, clock_.now(), outcome->reason);
-  if (!rows) return rows.error();
-  if (!rows->empty()) {
+  // Idempotent: flags the survey once, and tells conversation once (survey.failed, after the
+  // survey.sent on the same key) that no reply is its score; commands that are not surveys
+  // match nothing.
+  std::optional<Survey> failed;
+  auto st = pg::transact(*pool_, [&](pg::Tx& tx) -> core::Status {
+    failed.reset();
+    auto rows = tx.exec("UPDATE " + q_ +
+                            ".surveys SET send_failed_at = $2, send_error = $3 "
+                            "WHERE command_id = $1 AND send_failed_at IS NULL "
+                            "RETURNING survey_id::text, conversation_id::text, contact_id::text, "
+                            "provider, instance, chat_id",
+                        outcome->command_id, clock_.now(), outcome->reason);
+    if (!rows) return rows.error();
+    if (rows->empty()) return {};
+    const auto row = (*rows)[0];
+    Survey s;
+    s.survey_id = row.get<std::string>(0);
+    s.chat = {row.get<std::string>(1), row.get<std::string>(2), row.get<std::string>(3),
+              row.get<std::string>(4), row.get<std::string>(5)};
+    s.command_id = outcome->command_id;
+    if (auto p = publish(tx, schema_, topics::engagement_events, types::engagement_survey_failed,
+                         s.chat, survey_failed_data(s, outcome->reason), clock_);
+        !p) {
+      return p;
+    }
+    failed = std::move(s);
+    return {};
+  });
+  if (!st) return st;
+  if (failed) {
     core::log().warn("survey could not be sent",
-                     {f::id("survey_id", (*rows)[0].get<std::string>(0)),
-                      f::id("conversation_id", (*rows)[0].get<std::string>(1)),
+                     {f::id("survey_id", failed->survey_id),
+                      f::id("conversation_id", failed->chat.conversation_id),
                       f::id("command_id", outcome->command_id), f::str("reason", outcome->reason)});
   }
   return {};

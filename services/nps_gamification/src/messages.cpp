@@ -2,6 +2,7 @@
 #include <cstdio>
 
 #include <lia/core/clock.hpp>
+#include <lia/core/text.hpp>
 #include <lia/core/uuid.hpp>
 #include <lia/json/json.hpp>
 #include <lia/json/writer.hpp>
@@ -167,6 +168,16 @@ std::string send_text_data(const std::string& command_id, const ChatRef& chat,
       .field("conversation_id", chat.conversation_id);
   if (not_after) w.field("not_after", core::format_rfc3339(*not_after));
   w.field("priority", "normal").field("text", text).end_object();
+  return w.take();
+}
+
+std::string survey_failed_data(const Survey& survey, std::string_view reason) {
+  json::Writer w;
+  w.begin_object().field("survey_id", survey.survey_id);
+  write_chat(w, survey.chat);
+  w.field("command_id", survey.command_id)
+      .field("reason", reason.empty() ? std::string("unknown") : core::valid_utf8(reason, 1000))
+      .end_object();
   return w.take();
 }
 

@@ -397,7 +397,9 @@ TEST_CASE(
   CHECK(fx.count("satisfaction_feedback") == 0);
 }
 
-TEST_CASE("a survey the notification service could not send is flagged") {
+TEST_CASE(
+    "a survey the notification service could not send is flagged, published as failed and "
+    "takes no score") {
   Fixture fx;
   const Chat c = fx.new_chat();
   fx.apply(fx.resolved(c, kAgentA));
@@ -411,9 +413,27 @@ TEST_CASE("a survey the notification service could not send is flagged") {
       .field("attempts", 1)
       .field("reason", "recipient is not a WhatsApp user")
       .end_object();
-  fx.apply(events::make_event(types::notification_message_failed, 1, "/lia/notification", "",
-                              w.take(), fx.clock));
+  const auto failure = events::make_event(types::notification_message_failed, 1,
+                                          "/lia/notification", "", w.take(), fx.clock);
+  fx.apply(failure);
   CHECK(fx.count("surveys WHERE send_failed_at IS NOT NULL AND send_error LIKE 'recipient%'") == 1);
+  // conversation hears of it after the survey.sent, on the same key (outbox() checks schemas).
+  const auto published = fx.outbox();
+  REQUIRE(published.size() == 3);
+  CHECK(published[1].event.type == types::engagement_survey_sent);
+  CHECK(published[2].event.type == types::engagement_survey_failed);
+  CHECK(published[2].key == published[1].key);
+  CHECK(published[2].str("survey_id") == published[1].str("survey_id"));
+  CHECK(published[2].str("reason") == "recipient is not a WhatsApp user");
+  // The failure again (a redelivery, or the dead letter after the failure): nothing more.
+  fx.apply(events::make_event(types::notification_message_failed, 1, "/lia/notification", "",
+                              failure.data, fx.clock));
+  CHECK(fx.outbox().size() == 3);
+  // A number that still reached the survey (before conversation heard) is not its score.
+  fx.clock.advance(1min);
+  fx.apply(fx.reply(c, "2"));
+  CHECK(fx.count("satisfaction_feedback") == 0);
+  CHECK(fx.outbox().size() == 3);
 }
 
 TEST_CASE(
@@ -469,14 +489,17 @@ TEST_CASE(
   }
   for (const auto& m : records) CHECK(fx.handlers->handle(m).ok());
   const auto after = fx.outbox();
-  REQUIRE(after.size() == 6);  // B's survey and survey.sent, A's score and thank-you
-  int surveys_sent = 0, scores = 0;
+  // B's survey and survey.sent, A's score and thank-you, A's survey.failed
+  REQUIRE(after.size() == 7);
+  int surveys_sent = 0, scores = 0, surveys_failed = 0;
   for (const auto& e : after) {
     if (e.event.type == types::engagement_survey_sent) ++surveys_sent;
     if (e.event.type == types::engagement_score_recorded) ++scores;
+    if (e.event.type == types::engagement_survey_failed) ++surveys_failed;
   }
   CHECK(surveys_sent == 2);
   CHECK(scores == 1);
+  CHECK(surveys_failed == 1);
   CHECK(fx.count("surveys") == 2);
   CHECK(fx.count("satisfaction_feedback WHERE nps_score = 9") == 1);
   CHECK(fx.count("agent_resolutions WHERE reopened") == 1);

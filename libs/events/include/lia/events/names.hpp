@@ -57,6 +57,7 @@ inline constexpr std::string_view notification_message_dead_lettered =
     "lia.notification.message.dead_lettered";
 // engagement.events.v1 (nps_gamification)
 inline constexpr std::string_view engagement_survey_sent = "lia.engagement.survey.sent";
+inline constexpr std::string_view engagement_survey_failed = "lia.engagement.survey.failed";
 inline constexpr std::string_view engagement_score_recorded = "lia.engagement.score.recorded";
 // collections.events.v1 (collections)
 inline constexpr std::string_view collections_message_requested =

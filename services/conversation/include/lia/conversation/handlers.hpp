@@ -9,7 +9,7 @@
 //   ai.events.v1            reply.generated, handoff.requested, analysis.completed,
 //                           assistant.changed
 //   notification.events.v1  message.sent / failed / dead_lettered -> provider id and tick
-//   engagement.events.v1    survey.sent, score.recorded -> the survey window
+//   engagement.events.v1    survey.sent, survey.failed, score.recorded -> the survey window
 //   collections.events.v1   message.requested -> logged
 //
 // Errors: a record that can't be decoded or names an unknown conversation is non-retryable

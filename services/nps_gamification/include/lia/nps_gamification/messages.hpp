@@ -86,6 +86,9 @@ std::string send_text_data(const std::string& command_id, const ChatRef& chat,
                            const std::string& text, std::optional<core::SysTime> not_after);
 // Data of lia.engagement.survey.sent.
 std::string survey_sent_data(const Survey& survey);
+// Data of lia.engagement.survey.failed: the survey's command could not be sent, for `reason`
+// (cut to 1,000 bytes).
+std::string survey_failed_data(const Survey& survey, std::string_view reason);
 // Data of lia.engagement.score.recorded.
 std::string score_recorded_data(const Survey& survey, int score, domain::NpsCategory category);
 
