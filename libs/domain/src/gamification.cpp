@@ -127,7 +127,7 @@ AgentScore score_agent(const AgentMetrics& m, const GamificationSettings& s) {
   AgentScore out;
   out.metrics = m;
   if (m.resolved_conversations <= 0) return out;  // no activity, no points
-  out.nps_score = ratio_score(m.avg_nps, s.target_nps);
+  out.nps_score = m.has_nps ? ratio_score(m.avg_nps, s.target_nps) : 0;
   out.volume_score = ratio_score(m.resolved_conversations, s.target_volume);
   out.resolution_score = ratio_score(m.resolution_rate, s.target_resolution);
   out.time_score = m.avg_response_time_s <= s.target_response_time_s
@@ -137,7 +137,12 @@ AgentScore score_agent(const AgentMetrics& m, const GamificationSettings& s) {
                              1LL * out.volume_score * s.volume_weight +
                              1LL * out.resolution_score * s.resolution_weight +
                              1LL * out.time_score * s.response_time_weight;
-  out.total_score = static_cast<int>((weighted + 50) / 100);
+  if (m.has_nps) {
+    out.total_score = static_cast<int>((weighted + 50) / 100);
+  } else {
+    const long long rest = 100 - s.nps_weight;  // the other weights' sum
+    out.total_score = rest > 0 ? static_cast<int>((2 * weighted + rest) / (2 * rest)) : 0;
+  }
   return out;
 }
 
@@ -159,7 +164,7 @@ Result<Ranking> compute_ranking(const std::vector<AgentMetrics>& agents,
   // Badges, in a fixed order per agent.
   for (auto& a : r.agents) {
     const auto& m = a.metrics;
-    if (m.resolved_conversations > 0 && m.avg_nps >= settings.solucionador_nps_min &&
+    if (m.resolved_conversations > 0 && m.has_nps && m.avg_nps >= settings.solucionador_nps_min &&
         m.resolution_rate >= settings.solucionador_resolution_min) {
       a.badges.push_back({Badge::solucionador, round_half_up(m.resolution_rate)});
     }
@@ -170,7 +175,7 @@ Result<Ranking> compute_ranking(const std::vector<AgentMetrics>& agents,
   for (auto& a : r.agents) {
     if (a.metrics.resolved_conversations <= 0) continue;
     busy.push_back(&a);
-    if (a.metrics.avg_nps >= settings.velocista_nps_min) fast.push_back(&a);
+    if (a.metrics.has_nps && a.metrics.avg_nps >= settings.velocista_nps_min) fast.push_back(&a);
   }
   std::stable_sort(fast.begin(), fast.end(), [](const AgentScore* x, const AgentScore* y) {
     return x->metrics.avg_response_time_s < y->metrics.avg_response_time_s;

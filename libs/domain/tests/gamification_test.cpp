@@ -76,6 +76,32 @@ TEST_CASE("an agent with no resolved conversation scores 0 everywhere") {
   CHECK(a.total_score == 0);
 }
 
+TEST_CASE("an agent whose customers gave no score is ranked on the other three weights") {
+  // 250 of 500 conversations (50), 85 % kept (100), 60 s (100): (50*30 + 100*20 + 100*10) / 60.
+  auto quiet = agent("quiet", 250, 0, 85, 60);
+  quiet.has_nps = false;
+  const auto a = score_agent(quiet, {});
+  CHECK(a.nps_score == 0);
+  CHECK(a.volume_score == 50);
+  CHECK(a.total_score == 75);  // 4500 / 60
+  // The same agent with every customer giving 0 is worse off: the NPS weighs 40 %.
+  CHECK(score_agent(agent("harsh", 250, 0, 85, 60), {}).total_score == 45);
+  GamificationSettings only_nps;
+  only_nps.nps_weight = 100;
+  only_nps.volume_weight = only_nps.resolution_weight = only_nps.response_time_weight = 0;
+  CHECK(score_agent(quiet, only_nps).total_score == 0);
+  // No NPS badge without an NPS, even with a minimum of 0.
+  GamificationSettings lenient;
+  lenient.solucionador_nps_min = 0;
+  lenient.velocista_nps_min = 0;
+  auto ranking = compute_ranking({quiet}, lenient);
+  REQUIRE(ranking.ok());
+  REQUIRE(ranking->agents.size() == 1);
+  CHECK_FALSE(ranking->agents[0].has(Badge::solucionador));
+  CHECK_FALSE(ranking->agents[0].has(Badge::velocista));
+  CHECK(ranking->agents[0].has(Badge::campeao_volume));
+}
+
 TEST_CASE("weights change the total") {
   GamificationSettings s;
   s.nps_weight = 100;

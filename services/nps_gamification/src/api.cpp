@@ -451,7 +451,8 @@ Response Api::calculate(const Request& req) const {
             ".satisfaction_feedback WHERE agent_id IS NOT NULL AND created_at >= $1 "
             "AND created_at < $2 GROUP BY agent_id) "
             "SELECT agent_id::text, coalesce(r.n, 0), coalesce(r.kept, 0), "
-            "coalesce(r.per_message, 0)::float8, coalesce(fb.nps, 0)::float8 "
+            "coalesce(r.per_message, 0)::float8, coalesce(fb.nps, 0)::float8, "
+            "fb.nps IS NOT NULL "
             "FROM r FULL JOIN fb USING (agent_id) ORDER BY 1",
         bounds->first, bounds->second);
     if (!mrows) return mrows.error();
@@ -466,6 +467,7 @@ Response Api::calculate(const Request& req) const {
       m.resolution_rate = n > 0 ? 100.0 * static_cast<double>(kept) / static_cast<double>(n) : 0.0;
       m.avg_response_time_s = r.get<double>(3);
       m.avg_nps = r.get<double>(4);
+      m.has_nps = r.get<bool>(5);
       metrics.push_back(std::move(m));
     }
     auto ranking = domain::compute_ranking(metrics, settings.g);

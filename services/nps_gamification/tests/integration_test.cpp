@@ -653,6 +653,26 @@ TEST_CASE("the ranking of three agents with their badges and hall of fame") {
   CHECK(parse(fx.api->ranking(read).body)["agents"].Size() == 0);
 }
 
+TEST_CASE("an agent whose customers gave no score is ranked without the NPS, not at NPS 0") {
+  Fixture fx;
+  // One resolution each, 60 s per message, none reopened: volume 0, resolution and time 100.
+  const Chat unscored = fx.new_chat();
+  fx.apply(fx.resolved(unscored, kAgentA, 600000, 10));  // the customer never answered
+  fx.resolve_and_score(kAgentB, "0", 600000, 10);        // the customer gave 0
+  auto req = fx.request("POST", auth::Role::supervisor);
+  req.query = {{"period", "2026-11"}};
+  auto res = fx.api->calculate(req);
+  REQUIRE(res.status == 200);
+  auto body = parse(res.body);
+  const auto& agents = body["agents"];
+  REQUIRE(agents.Size() == 2);
+  CHECK(std::string(agents[0]["agent_id"].GetString()) == kAgentA);
+  CHECK(agents[0]["nps_score"].GetInt() == 0);
+  CHECK(agents[0]["total_score"].GetInt() == 50);  // (100*20 + 100*10) / 60
+  CHECK(std::string(agents[1]["agent_id"].GetString()) == kAgentB);
+  CHECK(agents[1]["total_score"].GetInt() == 30);  // (100*20 + 100*10) / 100
+}
+
 TEST_CASE("gamification settings are read by supervisors and changed by admins, validated") {
   Fixture fx;
   auto get = fx.request("GET", auth::Role::supervisor);

@@ -15,6 +15,11 @@
 // totalScore = (npsScore*npsWeight + volumeScore*volumeWeight
 //               + resolutionScore*resolutionWeight + timeScore*responseTimeWeight) / 100,
 //   rounded half up, over the integer sub-scores (weights are percentages summing to 100).
+//   An agent whose customers gave no score in the period has no NPS to speak of (not an NPS
+//   of 0): npsScore 0, and the total is the other three over their own weights,
+//   (volumeScore*volumeWeight + resolutionScore*resolutionWeight
+//    + timeScore*responseTimeWeight) / (100 - npsWeight), rounded half up (0 when npsWeight
+//   is 100); the NPS badges' minimum is not met.
 //
 // Rank 1..N, no shared ranks: ties on totalScore are broken by, in order, higher
 // npsScore, more resolved conversations, lower average response time, then agent id
@@ -46,6 +51,7 @@ struct AgentMetrics {
   double avg_nps = 0.0;              // 0..10
   double resolution_rate = 0.0;      // 0..100 (%)
   double avg_response_time_s = 0.0;  // >= 0
+  bool has_nps = true;               // false: no score in the period (avg_nps unused)
 };
 
 struct GamificationSettings {
