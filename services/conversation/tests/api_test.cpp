@@ -417,7 +417,9 @@ TEST_CASE(
 TEST_CASE("a survey that could not be sent takes no score: a number reopens the conversation") {
   Desk d;
   d.user("ana", auth::Role::agent, {"support"});
-  auto [p, conv] = d.chat("preciso de ajuda");
+  const auto chat = d.chat("preciso de ajuda");
+  const auto& p = chat.first;  // a lambda below uses both: no structured binding
+  const auto& conv = chat.second;
   d.apply(topics::ai_events, event(types::ai_handoff_requested, handoff(conv, p)));
   REQUIRE(d.call("POST", "/api/conversations/" + conv + "/resolve", {}, d.login("ana")).status ==
           200);
