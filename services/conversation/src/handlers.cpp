@@ -156,11 +156,12 @@ struct Handlers::Impl {
         "UPDATE " + conv +
         " SET survey_answered = CASE WHEN survey_id = $2::uuid THEN true ELSE "
         "survey_answered END, updated_at = now() WHERE id = $1::uuid RETURNING id";
+    // Only the survey it scores: survey.sent came before it (same topic and key), so a
+    // survey_id that differs, or was reset by a newer resolution, is another survey's window.
     score_update = "UPDATE " + conv +
-                   " SET survey_answered = CASE WHEN survey_id IS NULL OR survey_id = $2::uuid "
-                   "THEN true ELSE survey_answered END, survey_score = CASE WHEN survey_id IS NULL "
-                   "OR survey_id = $2::uuid THEN $3 ELSE survey_score END, updated_at = now() "
-                   "WHERE id = $1::uuid RETURNING id";
+                   " SET survey_answered = CASE WHEN survey_id = $2::uuid THEN true ELSE "
+                   "survey_answered END, survey_score = CASE WHEN survey_id = $2::uuid THEN $3 "
+                   "ELSE survey_score END, updated_at = now() WHERE id = $1::uuid RETURNING id";
     // A from_me echo of a send of ours not marked via_api (an ingestion before that mark,
     // or a provider reporting its API sends as ordinary messages) before notification's
     // `sent` gave the message its id: the same text, still waiting for it.

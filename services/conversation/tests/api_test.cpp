@@ -387,8 +387,9 @@ TEST_CASE(
       .field("score", 9)
       .field("category", "promoter")
       .end_object();
+  const std::string score_data = sc.take();
   d.apply(topics::engagement_events,
-          event(types::engagement_score_recorded, sc.take(), "nps_gamification"));
+          event(types::engagement_score_recorded, score_data, "nps_gamification"));
   CHECK(d.column("conversations", "survey_answered", conv) == "true");
   CHECK(d.column("conversations", "survey_score", conv) == "9");
 
@@ -412,6 +413,19 @@ TEST_CASE(
     if (all[i].event.type == types::conversation_message_stored) message_at = i;
   }
   CHECK(reopen_at < message_at);
+
+  // Resolved again: a late score.recorded of the first survey (consumer lag) must not close
+  // the new resolution's window, open until its own survey.sent arrives.
+  d.apply(topics::ai_events, event(types::ai_handoff_requested, handoff(conv, p)));
+  REQUIRE(d.call("POST", "/api/conversations/" + conv + "/resolve", {}, d.login("ana")).status ==
+          200);
+  CHECK(d.column("conversations", "survey_id", conv) == "<null>");
+  d.apply(topics::engagement_events,
+          event(types::engagement_score_recorded, score_data, "nps_gamification"));
+  CHECK(d.column("conversations", "survey_answered", conv) == "false");
+  d.apply(topics::whatsapp_inbound,
+          event(types::whatsapp_message_received, received(p, "S-8", "8", later(6))));
+  CHECK(d.sent(types::conversation_message_stored).back().data["route"] == "survey");
 }
 
 TEST_CASE("a survey that could not be sent takes no score: a number reopens the conversation") {
