@@ -83,7 +83,10 @@ TEST_CASE("an agent whose customers gave no score is ranked on the other three w
   const auto a = score_agent(quiet, {});
   CHECK(a.nps_score == 0);
   CHECK(a.volume_score == 50);
-  CHECK(a.total_score == 75);  // 4500 / 60
+  CHECK(a.total_score == 75);                       // 4500 / 60
+  auto halfway = agent("halfway", 255, 0, 85, 60);  // volume 51: 4530 / 60 = 75.5
+  halfway.has_nps = false;
+  CHECK(score_agent(halfway, {}).total_score == 76);  // half up
   // The same agent with every customer giving 0 is worse off: the NPS weighs 40 %.
   CHECK(score_agent(agent("harsh", 250, 0, 85, 60), {}).total_score == 45);
   GamificationSettings only_nps;

@@ -161,10 +161,11 @@ core::Result<TickReport> Scheduler::tick() {
       core::log().info("campaign completed", {f::id("campaign_id", id)});
     }
   }
-  if (report.sent > 0 || report.failed > 0) {
+  if (report.sent > 0 || report.failed > 0 || report.errors > 0) {
     core::log().info("collections tick",
                      {f::num("campaigns", report.campaigns), f::num("sent", report.sent),
-                      f::num("failed", report.failed), f::num("waiting", report.waiting)});
+                      f::num("failed", report.failed), f::num("waiting", report.waiting),
+                      f::num("campaign_errors", report.errors)});
   }
   return report;
 }

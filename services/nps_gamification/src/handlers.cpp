@@ -63,6 +63,11 @@ core::Status EventHandlers::handle(const kafka::Message& message) const {
   if (const std::string* type = message.header("lia.event_type")) {
     if (*type == types::conversation_message_stored) {
       if (message.value.find("\"survey\"") == std::string::npos) return {};
+    } else if (*type == types::notification_message_sent) {
+      // Only a send of ours matters (a survey whose failure was replayed): the others are
+      // every reply of the suite.
+      const std::string* source = message.header(std::string(events::headers::command_source));
+      if (source == nullptr || *source != events::source_for("nps_gamification")) return {};
     } else if (*type != types::conversation_resolved && *type != types::conversation_reopened &&
                *type != types::notification_message_failed &&
                *type != types::notification_message_dead_lettered) {
@@ -82,6 +87,7 @@ core::Status EventHandlers::on_event(const events::CloudEvent& ev) const {
       ev.type == types::notification_message_dead_lettered) {
     return on_send_failure(ev);
   }
+  if (ev.type == types::notification_message_sent) return on_sent(ev);
   core::log().debug("event ignored", {f::id("type", ev.type), f::id("event_id", ev.id)});
   return {};
 }
@@ -298,6 +304,13 @@ core::Status EventHandlers::on_reopened(const events::CloudEvent& ev) const {
 core::Status EventHandlers::on_send_failure(const events::CloudEvent& ev) const {
   auto outcome = parse_send_failure(ev.data);
   if (!outcome) return bad_data(ev, outcome.error());
+  if (outcome->code == "outcome_unknown") {
+    // No answer came after the request went out: the survey may well have been delivered,
+    // so its window stays open.
+    core::log().debug("send outcome unknown: the survey's window stays open",
+                      {f::id("command_id", outcome->command_id)});
+    return {};
+  }
   // Idempotent: flags the survey once, and tells conversation once (survey.failed, after the
   // survey.sent on the same key) that no reply is its score; commands that are not surveys
   // match nothing.
@@ -332,6 +345,56 @@ core::Status EventHandlers::on_send_failure(const events::CloudEvent& ev) const 
                      {f::id("survey_id", failed->survey_id),
                       f::id("conversation_id", failed->chat.conversation_id),
                       f::id("command_id", outcome->command_id), f::str("reason", outcome->reason)});
+  }
+  return {};
+}
+
+// A survey flagged failed that was sent after all (its dead letter replayed): the flag goes
+// and survey.sent is published again, which opens conversation's window anew until the
+// survey's expiry. Not for a survey answered or expired, nor one a newer resolution replaced.
+core::Status EventHandlers::on_sent(const events::CloudEvent& ev) const {
+  auto outcome = parse_send_failure(ev.data);
+  if (!outcome) return bad_data(ev, outcome.error());
+  std::optional<Survey> revived;
+  auto st = pg::transact(*pool_, [&](pg::Tx& tx) -> core::Status {
+    revived.reset();
+    auto rows = tx.exec(
+        "UPDATE " + q_ +
+            ".surveys s SET send_failed_at = NULL, send_error = NULL WHERE s.command_id = $1 AND "
+            "s.send_failed_at IS NOT NULL AND s.answered_at IS NULL AND s.expires_at > $2 AND "
+            "NOT EXISTS (SELECT 1 FROM " +
+            q_ +
+            ".surveys n WHERE n.conversation_id = s.conversation_id AND n.sent_at > s.sent_at) "
+            "RETURNING s.survey_id::text, s.conversation_id::text, s.contact_id::text, "
+            "s.provider, s.instance, s.chat_id, s.agent_id::text, "
+            "(extract(epoch from s.sent_at) * 1000)::bigint, "
+            "(extract(epoch from s.expires_at) * 1000)::bigint",
+        outcome->command_id, clock_.now());
+    if (!rows) return rows.error();
+    if (rows->empty()) return {};
+    const auto row = (*rows)[0];
+    Survey s;
+    s.survey_id = row.get<std::string>(0);
+    s.chat = {row.get<std::string>(1), row.get<std::string>(2), row.get<std::string>(3),
+              row.get<std::string>(4), row.get<std::string>(5)};
+    s.agent_id = row.get<std::optional<std::string>>(6);
+    s.command_id = outcome->command_id;
+    s.sent_at = from_ms(row.get<std::int64_t>(7));
+    s.expires_at = from_ms(row.get<std::int64_t>(8));
+    if (auto p = publish(tx, schema_, topics::engagement_events, types::engagement_survey_sent,
+                         s.chat, survey_sent_data(s), clock_);
+        !p) {
+      return p;
+    }
+    revived = std::move(s);
+    return {};
+  });
+  if (!st) return st;
+  if (revived) {
+    core::log().info("survey sent after all (replayed): its window opens again",
+                     {f::id("survey_id", revived->survey_id),
+                      f::id("conversation_id", revived->chat.conversation_id),
+                      f::id("command_id", outcome->command_id)});
   }
   return {};
 }

@@ -142,6 +142,9 @@ core::Result<SendOutcome> parse_send_failure(std::string_view data_json) {
   auto reason = o->opt_str("reason");
   if (!reason) return reason.error();
   s.reason = *reason ? std::string(**reason) : std::string("unknown");
+  auto code = o->opt_str("code");
+  if (!code) return code.error();
+  if (*code) s.code = std::string(**code);
   return s;
 }
 

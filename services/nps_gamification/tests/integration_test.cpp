@@ -437,6 +437,54 @@ TEST_CASE(
 }
 
 TEST_CASE(
+    "a survey whose send outcome is unknown stays open, and one sent after its failure (a "
+    "replayed dead letter) is announced again and takes its score") {
+  Fixture fx;
+  const Chat c = fx.new_chat();
+  fx.apply(fx.resolved(c, kAgentA));
+  const std::string command = fx.outbox()[0].str("command_id");
+  const auto outcome = [&](std::string_view type, const std::string& extra) {
+    const std::string data = R"({"command_id":")" + command +
+                             R"(","provider":"meta","instance":")" + c.instance + R"(","to":")" +
+                             c.chat_id + R"(","attempts":1)" + extra + "}";
+    return events::make_event(type, 1, "/lia/notification", "", data, fx.clock);
+  };
+  // No answer after the request went out: it may have been delivered.
+  fx.apply(outcome(types::notification_message_failed,
+                   R"(,"reason":"no answer from the provider","code":"outcome_unknown")"));
+  CHECK(fx.count("surveys WHERE send_failed_at IS NOT NULL") == 0);
+  CHECK(fx.outbox().size() == 2);
+
+  fx.apply(outcome(
+      types::notification_message_dead_lettered,
+      R"(,"reason":"provider answered 500 4 times","dlq_topic":"notification.commands.v1.dlq")"));
+  REQUIRE(fx.outbox().size() == 3);  // survey.failed
+  // The dead letter replayed, the survey goes out: a message.sent of nps_gamification's
+  // command reaches the handler (others' are skipped by their lia.command_source header).
+  fx.clock.advance(2h);
+  auto sent =
+      record(events::topics::notification_events,
+             outcome(types::notification_message_sent, R"(,"provider_message_id":"wamid.X")"));
+  auto others = sent;
+  others.headers.push_back({std::string(events::headers::command_source), "/lia/conversation"});
+  REQUIRE(fx.handlers->handle(others).ok());
+  CHECK(fx.outbox().size() == 3);
+  sent.headers.push_back(
+      {std::string(events::headers::command_source), events::source_for("nps_gamification")});
+  REQUIRE(fx.handlers->handle(sent).ok());
+  const auto published = fx.outbox();
+  REQUIRE(published.size() == 4);
+  CHECK(published[3].event.type == types::engagement_survey_sent);
+  CHECK(published[3].str("survey_id") == published[1].str("survey_id"));
+  CHECK(published[3].str("expires_at") == published[1].str("expires_at"));
+  CHECK(fx.count("surveys WHERE send_failed_at IS NULL") == 1);
+  REQUIRE(fx.handlers->handle(sent).ok());  // again: nothing more
+  CHECK(fx.outbox().size() == 4);
+  fx.apply(fx.reply(c, "9"));
+  CHECK(fx.count("satisfaction_feedback WHERE nps_score = 9") == 1);
+}
+
+TEST_CASE(
     "database trouble is a retryable error that publishes nothing, and each record applies once "
     "when the database is back") {
   Fixture fx;

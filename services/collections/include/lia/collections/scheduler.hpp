@@ -11,6 +11,8 @@
 //     row while it is still active, so a pause waits for that batch and stops the next.
 //   - outside them: sends nothing, and logs the next allowed time once per closed window.
 //   - marks the campaign completed when no target has an attempt left.
+// A campaign whose batch fails non-retryably is logged and skipped (TickReport::errors); a
+// retryable error ends the tick.
 
 #include <atomic>
 #include <condition_variable>

@@ -9,8 +9,12 @@
 //                                  (never an older one): satisfaction_feedback +
 //                                  engagement.score.recorded + a thank-you send_text
 //   conversation.reopened       -> the last resolution of the conversation counts as reopened
-//   notification.message.failed / dead_lettered -> a survey that could not be sent is logged
-//                                  and flagged (send_failed_at, send_error)
+//   notification.message.failed / dead_lettered -> a survey that could not be sent is logged,
+//                                  flagged (send_failed_at, send_error) and announced
+//                                  (engagement.survey.failed); not on "outcome_unknown" (it
+//                                  may have been delivered)
+//   notification.message.sent (of a survey) -> a survey flagged failed and sent after all
+//                                  (its dead letter replayed) is announced again (survey.sent)
 
 #include <chrono>
 #include <memory>
@@ -47,6 +51,8 @@ class EventHandlers {
   core::Status on_message_stored(const events::CloudEvent& event) const;
   core::Status on_reopened(const events::CloudEvent& event) const;
   core::Status on_send_failure(const events::CloudEvent& event) const;
+  // message.sent of a survey command (lia.command_source = nps_gamification's).
+  core::Status on_sent(const events::CloudEvent& event) const;
 
  private:
   std::shared_ptr<pg::Pool> pool_;

@@ -63,7 +63,8 @@ core::Result<std::string> parse_reopened_conversation(std::string_view data_json
 // lia.notification.message.failed / dead_lettered
 struct SendOutcome {
   std::string command_id;
-  std::string reason;
+  std::string reason;               // "unknown" when the event gives none
+  std::optional<std::string> code;  // message.failed's code (e.g. "outcome_unknown")
 };
 core::Result<SendOutcome> parse_send_failure(std::string_view data_json);
 
