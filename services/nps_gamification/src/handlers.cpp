@@ -26,6 +26,24 @@ core::SysTime from_ms(std::int64_t ms) {
       std::chrono::duration_cast<core::SysTime::duration>(std::chrono::milliseconds{ms})};
 }
 
+// A surveys row as the failure and replay paths return it (RETURNING kSurveyColumns).
+constexpr std::string_view kSurveyColumns =
+    "survey_id::text, conversation_id::text, contact_id::text, provider, instance, chat_id, "
+    "agent_id::text, command_id::text, (extract(epoch from sent_at) * 1000)::bigint, "
+    "(extract(epoch from expires_at) * 1000)::bigint";
+
+Survey read_survey(const pg::Row& row) {
+  Survey s;
+  s.survey_id = row.get<std::string>(0);
+  s.chat = {row.get<std::string>(1), row.get<std::string>(2), row.get<std::string>(3),
+            row.get<std::string>(4), row.get<std::string>(5)};
+  s.agent_id = row.get<std::optional<std::string>>(6);
+  s.command_id = row.get<std::string>(7);
+  s.sent_at = from_ms(row.get<std::int64_t>(8));
+  s.expires_at = from_ms(row.get<std::int64_t>(9));
+  return s;
+}
+
 // Bad event data (it passed the schema, so this is rare): dead-letter it.
 Error bad_data(const events::CloudEvent& ev, const Error& e) {
   return Error(Errc::invalid_argument, "event " + ev.type + " " + ev.id + ": " + e.message(),
@@ -320,17 +338,12 @@ core::Status EventHandlers::on_send_failure(const events::CloudEvent& ev) const 
     auto rows = tx.exec("UPDATE " + q_ +
                             ".surveys SET send_failed_at = $2, send_error = $3 "
                             "WHERE command_id = $1 AND send_failed_at IS NULL "
-                            "RETURNING survey_id::text, conversation_id::text, contact_id::text, "
-                            "provider, instance, chat_id",
+                            "RETURNING " +
+                            std::string(kSurveyColumns),
                         outcome->command_id, clock_.now(), outcome->reason);
     if (!rows) return rows.error();
     if (rows->empty()) return {};
-    const auto row = (*rows)[0];
-    Survey s;
-    s.survey_id = row.get<std::string>(0);
-    s.chat = {row.get<std::string>(1), row.get<std::string>(2), row.get<std::string>(3),
-              row.get<std::string>(4), row.get<std::string>(5)};
-    s.command_id = outcome->command_id;
+    Survey s = read_survey((*rows)[0]);
     if (auto p = publish(tx, schema_, topics::engagement_events, types::engagement_survey_failed,
                          s.chat, survey_failed_data(s, outcome->reason), clock_);
         !p) {
@@ -365,22 +378,12 @@ core::Status EventHandlers::on_sent(const events::CloudEvent& ev) const {
             "NOT EXISTS (SELECT 1 FROM " +
             q_ +
             ".surveys n WHERE n.conversation_id = s.conversation_id AND n.sent_at > s.sent_at) "
-            "RETURNING s.survey_id::text, s.conversation_id::text, s.contact_id::text, "
-            "s.provider, s.instance, s.chat_id, s.agent_id::text, "
-            "(extract(epoch from s.sent_at) * 1000)::bigint, "
-            "(extract(epoch from s.expires_at) * 1000)::bigint",
+            "RETURNING " +
+            std::string(kSurveyColumns),
         outcome->command_id, clock_.now());
     if (!rows) return rows.error();
     if (rows->empty()) return {};
-    const auto row = (*rows)[0];
-    Survey s;
-    s.survey_id = row.get<std::string>(0);
-    s.chat = {row.get<std::string>(1), row.get<std::string>(2), row.get<std::string>(3),
-              row.get<std::string>(4), row.get<std::string>(5)};
-    s.agent_id = row.get<std::optional<std::string>>(6);
-    s.command_id = outcome->command_id;
-    s.sent_at = from_ms(row.get<std::int64_t>(7));
-    s.expires_at = from_ms(row.get<std::int64_t>(8));
+    Survey s = read_survey((*rows)[0]);
     if (auto p = publish(tx, schema_, topics::engagement_events, types::engagement_survey_sent,
                          s.chat, survey_sent_data(s), clock_);
         !p) {
