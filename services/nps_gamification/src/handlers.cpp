@@ -320,7 +320,7 @@ core::Status EventHandlers::on_reopened(const events::CloudEvent& ev) const {
 }
 
 core::Status EventHandlers::on_send_failure(const events::CloudEvent& ev) const {
-  auto outcome = parse_send_failure(ev.data);
+  auto outcome = parse_send_outcome(ev.data);
   if (!outcome) return bad_data(ev, outcome.error());
   if (outcome->code == "outcome_unknown") {
     // No answer came after the request went out: the survey may well have been delivered,
@@ -366,7 +366,7 @@ core::Status EventHandlers::on_send_failure(const events::CloudEvent& ev) const 
 // and survey.sent is published again, which opens conversation's window anew until the
 // survey's expiry. Not for a survey answered or expired, nor one a newer resolution replaced.
 core::Status EventHandlers::on_sent(const events::CloudEvent& ev) const {
-  auto outcome = parse_send_failure(ev.data);
+  auto outcome = parse_send_outcome(ev.data);
   if (!outcome) return bad_data(ev, outcome.error());
   std::optional<Survey> revived;
   auto st = pg::transact(*pool_, [&](pg::Tx& tx) -> core::Status {

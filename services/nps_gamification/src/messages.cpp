@@ -130,7 +130,7 @@ core::Result<std::string> parse_reopened_conversation(std::string_view data_json
   return req(*o, "conversation_id");
 }
 
-core::Result<SendOutcome> parse_send_failure(std::string_view data_json) {
+core::Result<SendOutcome> parse_send_outcome(std::string_view data_json) {
   auto doc = parse_object(data_json);
   if (!doc) return doc.error();
   auto o = json::Obj::root(*doc);

@@ -60,13 +60,13 @@ core::Result<StoredMessage> parse_stored(std::string_view data_json);
 // lia.conversation.reopened (only the conversation matters here)
 core::Result<std::string> parse_reopened_conversation(std::string_view data_json);
 
-// lia.notification.message.failed / dead_lettered
+// lia.notification.message.sent / failed / dead_lettered (their command id, reason, code)
 struct SendOutcome {
   std::string command_id;
   std::string reason;               // "unknown" when the event gives none
   std::optional<std::string> code;  // message.failed's code (e.g. "outcome_unknown")
 };
-core::Result<SendOutcome> parse_send_failure(std::string_view data_json);
+core::Result<SendOutcome> parse_send_outcome(std::string_view data_json);
 
 // A survey as stored in <schema>.surveys and announced by lia.engagement.survey.sent.
 struct Survey {
