@@ -354,6 +354,8 @@ TEST_CASE("duplicates, ticks out of order and forged webhooks have no extra effe
   CHECK(sql_count(stack.pg_url(),
                   "SELECT count(*) FROM conversation.contacts WHERE phone = '5531987650005'") == 0);
   suite.check_events();
+  // LGPD at the default log level, refused webhooks included.
+  CHECK(suite.check_logs_hide({joao, "5531987650005", "quero saber dos planos de fibra"}) > 0);
 
   // The stack's own work folder goes with it, unless the case failed (the logs stay).
   const std::string work_dir = stack.work_dir();
@@ -448,6 +450,8 @@ TEST_CASE(
   std::this_thread::sleep_for(2s);
   CHECK(suite.sends_to(dead) == 1);
   suite.check_events({{"notification.commands.v1.dlq", 1}});
+  // LGPD on the failure paths too (retries, dead letter, replay), at the default log level.
+  CHECK(suite.check_logs_hide({flaky, dead}) > 0);
 }
 
 TEST_CASE("a service killed with SIGKILL mid-traffic loses and doubles nothing") {
