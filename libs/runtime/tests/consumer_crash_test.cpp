@@ -109,6 +109,21 @@ bool seen_all(const std::string& output, const std::vector<std::string>& ids) {
   return std::all_of(ids.begin(), ids.end(), [&seen](const auto& id) { return seen.contains(id); });
 }
 
+// Runs the probe with `env` and the crash hook `crash` (its settings) until it SIGKILLs
+// itself, logging `marker`; its output.
+std::string crashed_output(std::map<std::string, std::string> env,
+                           const std::map<std::string, std::string>& crash,
+                           std::string_view marker) {
+  for (const auto& kv : crash) env[kv.first] = kv.second;
+  Process crashing({probe()}, env);
+  const auto rc = crashing.wait(90s);
+  auto out = crashing.output();
+  INFO("crashed probe's output:\n" << out);
+  REQUIRE(rc == std::optional<int>(kSigkilled));
+  REQUIRE(out.find(marker) != std::string::npos);
+  return out;
+}
+
 }  // namespace
 
 TEST_CASE(
@@ -129,15 +144,12 @@ TEST_CASE(
   // their offsets were stored but not committed. In production the auto commit sends stored
   // offsets within a second; here it would only in ten minutes, so the kill surely falls in
   // that window.
-  auto crash_env = env;
-  crash_env["LIA_PROBE_SIGKILL_AFTER_BATCHES"] = "2";
-  crash_env["LIA_KAFKA_PROPERTIES"] = "auto.commit.interval.ms=600000";
-  Process crashing({probe()}, crash_env);
-  const auto rc = crashing.wait(90s);
-  const auto crash_out = crashing.output();
+  const auto crash_out =
+      crashed_output(env,
+                     {{"LIA_PROBE_SIGKILL_AFTER_BATCHES", "2"},
+                      {"LIA_KAFKA_PROPERTIES", "auto.commit.interval.ms=600000"}},
+                     "probe SIGKILL");
   INFO("crashed probe's output:\n" << crash_out);
-  REQUIRE(rc == std::optional<int>(kSigkilled));
-  REQUIRE(crash_out.find("probe SIGKILL") != std::string::npos);
   const auto before = effect_ids(*db, schema);
   // Two batches of at least two records each (records handled alone may have come first).
   REQUIRE(before.size() >= 4);
@@ -210,15 +222,11 @@ TEST_CASE(
   // 1. The probe stalls in its third batch, one record's writes made and not committed, while
   // auto commits run every 100 ms, then dies. An offset stored before its batch committed
   // would reach Kafka in that stall, and the record would never come again.
-  auto crash_env = env;
-  crash_env["LIA_PROBE_SIGKILL_IN_BATCH"] = "3";
-  crash_env["LIA_KAFKA_PROPERTIES"] = "auto.commit.interval.ms=100";
-  Process crashing({probe()}, crash_env);
-  const auto rc = crashing.wait(90s);
-  const auto crash_out = crashing.output();
+  const auto crash_out = crashed_output(env,
+                                        {{"LIA_PROBE_SIGKILL_IN_BATCH", "3"},
+                                         {"LIA_KAFKA_PROPERTIES", "auto.commit.interval.ms=100"}},
+                                        "probe SIGKILL mid-batch");
   INFO("crashed probe's output:\n" << crash_out);
-  REQUIRE(rc == std::optional<int>(kSigkilled));
-  REQUIRE(crash_out.find("probe SIGKILL mid-batch") != std::string::npos);
   std::set<std::string> uncommitted;  // handled in the killed batch: rolled back with it
   for (const auto& h : handlings(crash_out)) {
     if (h.batch == 3) uncommitted.insert(h.event_id);
