@@ -162,6 +162,16 @@ struct Fixture {
                               c.conversation_id, w.take(), clock);
   }
 
+  // notification's outcome of `command` (the survey sent to `c`), a new event each time;
+  // `extra` holds the type's own fields, each after a comma.
+  events::CloudEvent outcome(std::string_view type, const Chat& c, const std::string& command,
+                             const std::string& extra) {
+    const std::string data = R"({"command_id":")" + command +
+                             R"(","provider":"meta","instance":")" + c.instance + R"(","to":")" +
+                             c.chat_id + R"(","attempts":1)" + extra + "}";
+    return events::make_event(type, 1, "/lia/notification", "", data, clock);
+  }
+
   events::CloudEvent reopened(const Chat& c) {
     json::Writer w;
     w.begin_object()
@@ -403,18 +413,9 @@ TEST_CASE(
   Fixture fx;
   const Chat c = fx.new_chat();
   fx.apply(fx.resolved(c, kAgentA));
-  const auto out = fx.outbox();
-  json::Writer w;
-  w.begin_object()
-      .field("command_id", out[0].str("command_id"))
-      .field("provider", "meta")
-      .field("instance", c.instance)
-      .field("to", c.chat_id)
-      .field("attempts", 1)
-      .field("reason", "recipient is not a WhatsApp user")
-      .end_object();
-  const auto failure = events::make_event(types::notification_message_failed, 1,
-                                          "/lia/notification", "", w.take(), fx.clock);
+  const std::string command = fx.outbox()[0].str("command_id");
+  const auto failure = fx.outcome(types::notification_message_failed, c, command,
+                                  R"(,"reason":"recipient is not a WhatsApp user")");
   fx.apply(failure);
   CHECK(fx.count("surveys WHERE send_failed_at IS NOT NULL AND send_error LIKE 'recipient%'") == 1);
   // conversation hears of it after the survey.sent, on the same key (outbox() checks schemas).
@@ -426,8 +427,8 @@ TEST_CASE(
   CHECK(published[2].str("survey_id") == published[1].str("survey_id"));
   CHECK(published[2].str("reason") == "recipient is not a WhatsApp user");
   // The failure again (a redelivery, or the dead letter after the failure): nothing more.
-  fx.apply(events::make_event(types::notification_message_failed, 1, "/lia/notification", "",
-                              failure.data, fx.clock));
+  fx.apply(fx.outcome(types::notification_message_failed, c, command,
+                      R"(,"reason":"recipient is not a WhatsApp user")"));
   CHECK(fx.outbox().size() == 3);
   // A number that still reached the survey (before conversation heard) is not its score.
   fx.clock.advance(1min);
@@ -444,10 +445,7 @@ TEST_CASE(
   fx.apply(fx.resolved(c, kAgentA));
   const std::string command = fx.outbox()[0].str("command_id");
   const auto outcome = [&](std::string_view type, const std::string& extra) {
-    const std::string data = R"({"command_id":")" + command +
-                             R"(","provider":"meta","instance":")" + c.instance + R"(","to":")" +
-                             c.chat_id + R"(","attempts":1)" + extra + "}";
-    return events::make_event(type, 1, "/lia/notification", "", data, fx.clock);
+    return fx.outcome(type, c, command, extra);
   };
   // No answer after the request went out: it may have been delivered.
   fx.apply(outcome(types::notification_message_failed,
@@ -494,15 +492,7 @@ TEST_CASE(
   REQUIRE(before.size() == 2);
   fx.clock.advance(10min);
   const Chat b = fx.new_chat();
-  json::Writer failed;
-  failed.begin_object()
-      .field("command_id", before[0].str("command_id"))
-      .field("provider", "meta")
-      .field("instance", a.instance)
-      .field("to", a.chat_id)
-      .field("attempts", 1)
-      .field("reason", "recipient is not a WhatsApp user")
-      .end_object();
+
   // Every kind of record that writes: a resolution (a survey to send), a score, a reopening
   // and a survey's failed send.
   const std::vector<kafka::Message> records = {
@@ -510,8 +500,8 @@ TEST_CASE(
       record(events::topics::conversation_events, fx.reply(a, "9")),
       record(events::topics::conversation_events, fx.reopened(a)),
       record(events::topics::notification_events,
-             events::make_event(types::notification_message_failed, 1, "/lia/notification", "",
-                                failed.take(), fx.clock))};
+             fx.outcome(types::notification_message_failed, a, before[0].str("command_id"),
+                        R"(,"reason":"recipient is not a WhatsApp user")"))};
 
   // The partition must wait and retry in place: a non-retryable error would dead-letter the
   // record and let the chat's next records overtake it.
