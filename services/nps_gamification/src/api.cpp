@@ -56,13 +56,13 @@ struct Bounds {
   std::optional<core::SysTime> from;
   std::optional<core::SysTime> to;
 };
-core::Result<Bounds> read_bounds(const Request& req) {
+core::Result<Bounds> read_bounds(const Request& req, std::chrono::minutes utc_offset) {
   Bounds b;
   for (auto [name, out] : {std::pair<const char*, std::optional<core::SysTime>*>{"from", &b.from},
                            std::pair<const char*, std::optional<core::SysTime>*>{"to", &b.to}}) {
     const std::string* v = req.query_param(name);
     if (v == nullptr || v->empty()) continue;
-    auto t = parse_time_bound(*v);
+    auto t = parse_time_bound(*v, utc_offset);
     if (!t) {
       return core::Error(core::Errc::invalid_argument,
                          std::string("'") + name + "' must be an RFC 3339 date-time or YYYY-MM-DD");
@@ -242,12 +242,13 @@ core::Status merge_settings(AllSettings& s, const json::Obj& body) {
 
 }  // namespace
 
-Api::Api(std::shared_ptr<pg::Pool> pool, std::string schema, std::string jwt_secret,
+Api::Api(std::shared_ptr<pg::Pool> pool, std::string schema, const Settings& settings,
          const core::Clock& clock)
     : pool_(std::move(pool)),
       schema_(std::move(schema)),
       q_(pg::quote_ident(schema_)),
-      jwt_secret_(std::move(jwt_secret)),
+      jwt_secret_(settings.jwt_secret),
+      utc_offset_(settings.utc_offset),
       users_(pool_, schema_),
       clock_(clock) {}
 
@@ -278,7 +279,7 @@ Response Api::nps(const Request& req) const {
   auth::Claims claims;
   if (auto denied = runtime::authorize(req, jwt_secret_, auth::Role::agent, claims, &users_))
     return *denied;
-  auto bounds = read_bounds(req);
+  auto bounds = read_bounds(req, utc_offset_);
   if (!bounds) return bad_request(bounds.error().message());
   std::optional<std::string> agent;
   if (const std::string* a = req.query_param("agent_id"); a != nullptr && !a->empty()) {
@@ -328,7 +329,7 @@ Response Api::list_feedback(const Request& req) const {
     }
     handling = *h;
   }
-  auto bounds = read_bounds(req);
+  auto bounds = read_bounds(req, utc_offset_);
   if (!bounds) return bad_request(bounds.error().message());
   std::int64_t limit = 50, offset = 0;
   if (const std::string* l = req.query_param("limit"); l != nullptr && !l->empty()) {
@@ -418,9 +419,9 @@ Response Api::calculate(const Request& req) const {
   auth::Claims claims;
   if (auto denied = runtime::authorize(req, jwt_secret_, auth::Role::supervisor, claims, &users_))
     return *denied;
-  std::string period = period_of(clock_.now());
+  std::string period = period_of(clock_.now(), utc_offset_);
   if (const std::string* p = req.query_param("period"); p != nullptr && !p->empty()) period = *p;
-  auto bounds = period_bounds(period);
+  auto bounds = period_bounds(period, utc_offset_);
   if (!bounds) return bad_request("'period' must be YYYY-MM");
 
   struct Outcome {
@@ -581,9 +582,9 @@ Response Api::ranking(const Request& req) const {
   auth::Claims claims;
   if (auto denied = runtime::authorize(req, jwt_secret_, auth::Role::agent, claims, &users_))
     return *denied;
-  std::string period = period_of(clock_.now());
+  std::string period = period_of(clock_.now(), utc_offset_);
   if (const std::string* p = req.query_param("period"); p != nullptr && !p->empty()) period = *p;
-  if (!period_bounds(period)) return bad_request("'period' must be YYYY-MM");
+  if (!period_bounds(period, utc_offset_)) return bad_request("'period' must be YYYY-MM");
   auto body = ranking_json(period);
   if (!body) return db_error(body.error());
   return Response::json(200, *body);

@@ -24,6 +24,8 @@ Settings read_settings(core::Env& env) {
   // The send command carries at most 4096 bytes of text.
   if (s.survey_text.size() > 4096) env.problem("LIA_NPS_SURVEY_TEXT", "must be at most 4096 bytes");
   s.survey_window = std::chrono::hours{env.integer("LIA_NPS_WINDOW_HOURS", 24, 1, 168)};
+  // America/Sao_Paulo (no daylight saving time since 2019), as collections' hours.
+  s.utc_offset = std::chrono::minutes{env.integer("LIA_NPS_UTC_OFFSET_MINUTES", -180, -720, 840)};
   return s;
 }
 
@@ -33,7 +35,7 @@ void App::configure(core::Env& env) {
 
 core::Status App::start(runtime::Context& ctx) {
   const std::string schema = ctx.spec().schema;
-  api_ = std::make_unique<Api>(ctx.pool(), schema, settings_.jwt_secret);
+  api_ = std::make_unique<Api>(ctx.pool(), schema, settings_);
   api_->add_routes(ctx.router());
   handlers_ = std::make_shared<EventHandlers>(ctx.pool(), schema, settings_);
   auto handlers = handlers_;
@@ -46,7 +48,8 @@ core::Status App::start(runtime::Context& ctx) {
                     .handler = [users](const kafka::Message& m) { return users->apply(m); },
                     .group = std::string(kConsumerGroup) + ".users"});
   ctx.log().info("nps_gamification started",
-                 {core::f::num("survey_window_hours", settings_.survey_window.count())});
+                 {core::f::num("survey_window_hours", settings_.survey_window.count()),
+                  core::f::num("utc_offset_minutes", settings_.utc_offset.count())});
   return {};
 }
 

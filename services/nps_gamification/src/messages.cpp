@@ -225,12 +225,19 @@ core::Result<core::SysTime> parse_rfc3339(std::string_view s) {
                "not an RFC 3339 date-time: '" + std::string(s.substr(0, 64)) + "'");
 }
 
-core::Result<core::SysTime> parse_time_bound(std::string_view text) {
-  if (text.size() == 10) return parse_rfc3339(std::string(text) + "T00:00:00Z");
-  return parse_rfc3339(text);
+core::Result<core::SysTime> parse_time_bound(std::string_view text,
+                                             std::chrono::minutes utc_offset) {
+  if (text.size() != 10) return parse_rfc3339(text);
+  const auto off = utc_offset.count();
+  const auto abs = off < 0 ? -off : off;
+  char suffix[16];
+  std::snprintf(suffix, sizeof suffix, "T00:00:00%c%02d:%02d", off < 0 ? '-' : '+',
+                static_cast<int>(abs / 60), static_cast<int>(abs % 60));
+  return parse_rfc3339(std::string(text) + suffix);
 }
 
-core::Result<std::pair<core::SysTime, core::SysTime>> period_bounds(std::string_view period) {
+core::Result<std::pair<core::SysTime, core::SysTime>> period_bounds(
+    std::string_view period, std::chrono::minutes utc_offset) {
   int y = 0, m = 0;
   if (period.size() != 7 || !digits(period, 0, 4, y) || period[4] != '-' ||
       !digits(period, 5, 2, m) || m < 1 || m > 12 || y < 1970 || y > 2261) {
@@ -240,13 +247,14 @@ core::Result<std::pair<core::SysTime, core::SysTime>> period_bounds(std::string_
   const std::chrono::year_month ym{std::chrono::year{y},
                                    std::chrono::month{static_cast<unsigned>(m)}};
   const auto next = ym + std::chrono::months{1};
-  const core::SysTime from = std::chrono::sys_days{ym / std::chrono::day{1}};
-  const core::SysTime to = std::chrono::sys_days{next / std::chrono::day{1}};
+  // Local midnight is UTC midnight minus the offset (-03:00 -> 03:00 UTC).
+  const core::SysTime from = std::chrono::sys_days{ym / std::chrono::day{1}} - utc_offset;
+  const core::SysTime to = std::chrono::sys_days{next / std::chrono::day{1}} - utc_offset;
   return std::pair{from, to};
 }
 
-std::string period_of(core::SysTime t) {
-  const std::chrono::year_month_day ymd{std::chrono::floor<std::chrono::days>(t)};
+std::string period_of(core::SysTime t, std::chrono::minutes utc_offset) {
+  const std::chrono::year_month_day ymd{std::chrono::floor<std::chrono::days>(t + utc_offset)};
   char buf[16];
   std::snprintf(buf, sizeof buf, "%04d-%02u", static_cast<int>(ymd.year()),
                 static_cast<unsigned>(ymd.month()));

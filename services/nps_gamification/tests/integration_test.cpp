@@ -91,7 +91,7 @@ struct Fixture {
     auto m = pg::migrate_service(pool, schema, "nps_gamification", migrations());
     if (!m) FAIL(m.error().message());
     handlers = std::make_unique<EventHandlers>(pool, schema, settings, clock);
-    api = std::make_unique<Api>(pool, schema, kSecret, clock);
+    api = std::make_unique<Api>(pool, schema, settings, clock);
   }
   ~Fixture() { (void)pool->exec("DROP SCHEMA IF EXISTS " + pg::quote_ident(schema) + " CASCADE"); }
 
@@ -562,7 +562,7 @@ TEST_CASE(
 
 TEST_CASE("with the database unreachable the API answers 503 JSON") {
   Fixture fx;
-  const Api down(lia::testing::unreachable_pool(), fx.schema, kSecret, fx.clock);
+  const Api down(lia::testing::unreachable_pool(), fx.schema, fx.settings, fx.clock);
   // A desk user's token (its user looked up first), and one the desk users do not cover
   // (the route's own query).
   for (const auto& req : {fx.request("GET", auth::Role::agent),
@@ -689,6 +689,40 @@ TEST_CASE("the ranking of three agents with their badges and hall of fame") {
   CHECK(parse(ranking.body)["agents"][0]["total_score"].GetInt() == 70);
   read.query = {{"period", "2026-10"}};
   CHECK(parse(fx.api->ranking(read).body)["agents"].Size() == 0);
+}
+
+TEST_CASE("months and bare dates are São Paulo's, not UTC's") {
+  Fixture fx;
+  // 23:30 on 30 November in São Paulo is already 1 December in UTC.
+  fx.clock.set(at("2026-12-01T02:29:00Z"));
+  fx.resolve_and_score(kAgentA, "10");
+  auto calc = fx.request("POST", auth::Role::supervisor);
+  auto res = fx.api->calculate(calc);  // no period: the current month, São Paulo's
+  REQUIRE(res.status == 200);
+  auto body = parse(res.body);
+  CHECK(std::string(body["period"].GetString()) == "2026-11");
+  REQUIRE(body["agents"].Size() == 1);
+  CHECK(std::string(body["agents"][0]["agent_id"].GetString()) == kAgentA);
+  calc.query = {{"period", "2026-12"}};
+  CHECK(parse(fx.api->calculate(calc).body)["agents"].Size() == 0);
+
+  // A bare date is local midnight: 1 December starts at 03:00 UTC.
+  auto nps = fx.request("GET", auth::Role::agent);
+  nps.query = {{"from", "2026-12-01"}};
+  auto from_december = parse(fx.api->nps(nps).body);
+  CHECK(from_december["responses"].GetInt() == 0);
+  CHECK(std::string(from_december["from"].GetString()) == "2026-12-01T03:00:00.000Z");
+  nps.query = {{"to", "2026-12-01"}};
+  CHECK(parse(fx.api->nps(nps).body)["responses"].GetInt() == 1);
+
+  // Another offset, another calendar: in UTC the same score is December's.
+  Settings utc = fx.settings;
+  utc.utc_offset = std::chrono::minutes{0};
+  const Api utc_api(fx.pool, fx.schema, utc, fx.clock);
+  calc.query = {};
+  auto in_utc = parse(utc_api.calculate(calc).body);
+  CHECK(std::string(in_utc["period"].GetString()) == "2026-12");
+  CHECK(in_utc["agents"].Size() == 1);
 }
 
 TEST_CASE("an agent whose customers gave no score is ranked without the NPS, not at NPS 0") {

@@ -154,33 +154,54 @@ TEST_CASE("parse_rfc3339 reads UTC, fractions and offsets and refuses the rest")
     INFO(bad);
     CHECK_FALSE(parse_rfc3339(bad).ok());
   }
-  auto day = parse_time_bound("2026-11-01");
+  constexpr std::chrono::minutes kSaoPaulo{-180};
+  constexpr std::chrono::minutes kUtc{0};
+  auto day = parse_time_bound("2026-11-01", kUtc);
   REQUIRE(day.ok());
   CHECK(core::format_rfc3339(*day) == "2026-11-01T00:00:00.000Z");
+  // A bare date is local midnight; a date-time keeps its own offset.
+  CHECK(core::format_rfc3339(parse_time_bound("2026-11-01", kSaoPaulo).value()) ==
+        "2026-11-01T03:00:00.000Z");
+  CHECK(core::format_rfc3339(parse_time_bound("2026-11-01", std::chrono::minutes{330}).value()) ==
+        "2026-10-31T18:30:00.000Z");
+  CHECK(core::format_rfc3339(parse_time_bound("2026-11-01T00:00:00Z", kSaoPaulo).value()) ==
+        "2026-11-01T00:00:00.000Z");
   // Years the clock cannot hold are the edges of time (0029 once overflowed it).
-  CHECK(parse_time_bound("0029-11-22T13:53:24.123-03:00").value() == core::SysTime::min());
-  CHECK(parse_time_bound("9999-12-31").value() == core::SysTime::max());
-  CHECK(parse_time_bound("2261-12-31").value() < core::SysTime::max());
-  CHECK_FALSE(parse_time_bound("9999-12-31T00:00:00Zjunk").ok());
+  CHECK(parse_time_bound("0029-11-22T13:53:24.123-03:00", kSaoPaulo).value() ==
+        core::SysTime::min());
+  CHECK(parse_time_bound("9999-12-31", kSaoPaulo).value() == core::SysTime::max());
+  CHECK(parse_time_bound("2261-12-31", kSaoPaulo).value() < core::SysTime::max());
+  CHECK_FALSE(parse_time_bound("9999-12-31T00:00:00Zjunk", kSaoPaulo).ok());
+  CHECK_FALSE(parse_time_bound("2026-11-31", kSaoPaulo).ok());
 }
 
-TEST_CASE("period_bounds covers one calendar month") {
-  auto b = period_bounds("2026-12");
+TEST_CASE("period_bounds covers one local calendar month") {
+  constexpr std::chrono::minutes kSaoPaulo{-180};
+  constexpr std::chrono::minutes kUtc{0};
+  auto b = period_bounds("2026-12", kUtc);
   REQUIRE(b.ok());
   CHECK(core::format_rfc3339(b->first) == "2026-12-01T00:00:00.000Z");
   CHECK(core::format_rfc3339(b->second) == "2027-01-01T00:00:00.000Z");
+  auto sp = period_bounds("2026-12", kSaoPaulo);
+  REQUIRE(sp.ok());
+  CHECK(core::format_rfc3339(sp->first) == "2026-12-01T03:00:00.000Z");
+  CHECK(core::format_rfc3339(sp->second) == "2027-01-01T03:00:00.000Z");
   // 2262 on is past what the clock holds (it overflowed into 1678 once).
   for (const char* bad :
        {"2026-13", "2026-1", "26-11", "2026/11", "", "2026-00", "1969-12", "2262-01", "9999-01"}) {
     INFO(bad);
-    auto refused = period_bounds(bad);
+    auto refused = period_bounds(bad, kSaoPaulo);
     REQUIRE_FALSE(refused.ok());
     CHECK(refused.error().message() == "period must be YYYY-MM, from 1970-01 to 2261-12");
   }
-  auto last = period_bounds("2261-12");
+  auto last = period_bounds("2261-12", kSaoPaulo);
   REQUIRE(last.ok());
-  CHECK(core::format_rfc3339(last->second) == "2262-01-01T00:00:00.000Z");
-  CHECK(period_of(at("2026-02-28T23:59:59Z")) == "2026-02");
+  CHECK(core::format_rfc3339(last->second) == "2262-01-01T03:00:00.000Z");
+  CHECK(period_of(at("2026-02-28T23:59:59Z"), kUtc) == "2026-02");
+  // 21:00 on the month's last day in São Paulo is the next month in UTC.
+  CHECK(period_of(at("2026-12-01T02:59:59Z"), kSaoPaulo) == "2026-11");
+  CHECK(period_of(at("2026-12-01T03:00:00Z"), kSaoPaulo) == "2026-12");
+  CHECK(period_of(at("2026-11-30T23:00:00Z"), std::chrono::minutes{60}) == "2026-12");
 }
 
 TEST_CASE("settings: defaults, the window range and the required JWT secret") {
@@ -190,19 +211,24 @@ TEST_CASE("settings: defaults, the window range and the required JWT secret") {
   CHECK(s.survey_text == kDefaultSurveyText);
   CHECK(s.survey_window == 24h);
   CHECK(s.jwt_secret == "s3cret-0123456789");
+  CHECK(s.utc_offset == std::chrono::minutes{-180});
 
   auto custom = core::Env::from_map({{"LIA_JWT_SECRET", "s3cret-0123456789"},
                                      {"LIA_NPS_SURVEY_TEXT", "Nota de 0 a 10?"},
-                                     {"LIA_NPS_WINDOW_HOURS", "48"}});
+                                     {"LIA_NPS_WINDOW_HOURS", "48"},
+                                     {"LIA_NPS_UTC_OFFSET_MINUTES", "0"}});
   const Settings c = read_settings(custom);
   CHECK(c.survey_text == "Nota de 0 a 10?");
   CHECK(c.survey_window == 48h);
+  CHECK(c.utc_offset == std::chrono::minutes{0});
 
-  auto bad = core::Env::from_map({{"LIA_NPS_WINDOW_HOURS", "0"}});
+  auto bad =
+      core::Env::from_map({{"LIA_NPS_WINDOW_HOURS", "0"}, {"LIA_NPS_UTC_OFFSET_MINUTES", "-9999"}});
   (void)read_settings(bad);
-  REQUIRE(bad.problems().size() == 2);
+  REQUIRE(bad.problems().size() == 3);
   CHECK(bad.problems()[0].find("LIA_JWT_SECRET") != std::string::npos);
   CHECK(bad.problems()[1].find("LIA_NPS_WINDOW_HOURS") != std::string::npos);
+  CHECK(bad.problems()[2].find("LIA_NPS_UTC_OFFSET_MINUTES") != std::string::npos);
 
   auto too_long = core::Env::from_map(
       {{"LIA_JWT_SECRET", "s3cret-0123456789"}, {"LIA_NPS_SURVEY_TEXT", std::string(4097, 'a')}});
@@ -252,7 +278,7 @@ TEST_CASE("the consumer skips unrelated records and dead-letters broken ones wit
 
 TEST_CASE("the API refuses missing tokens, low roles and bad parameters before the database") {
   const std::string secret = "unit-secret";
-  Api api(nullptr, "engagement", secret);
+  const Api api(nullptr, "engagement", Settings{.jwt_secret = secret});
   auto token = [&](auth::Role role) {
     auth::Claims c;
     c.subject = "0190e0a4-7b2c-7def-8123-0000000a6e01";

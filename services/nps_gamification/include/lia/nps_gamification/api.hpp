@@ -12,6 +12,7 @@
 // Errors are JSON ({"error":{"code","message"}}): 400 bad input, 401 no/invalid token,
 // 403 role too low, 404 unknown feedback, 503 database unavailable.
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -19,6 +20,7 @@
 #include <lia/core/result.hpp>
 #include <lia/http/message.hpp>
 #include <lia/http/router.hpp>
+#include <lia/nps_gamification/handlers.hpp>
 #include <lia/pg/pool.hpp>
 #include <lia/runtime/desk_users.hpp>
 
@@ -26,7 +28,8 @@ namespace lia::nps_gamification {
 
 class Api {
  public:
-  Api(std::shared_ptr<pg::Pool> pool, std::string schema, std::string jwt_secret,
+  // Reads the JWT secret and the local calendar's offset from `settings`.
+  Api(std::shared_ptr<pg::Pool> pool, std::string schema, const Settings& settings,
       const core::Clock& clock = core::SystemClock::instance());
 
   // Registers every route; the Api must outlive the router.
@@ -48,7 +51,8 @@ class Api {
   std::string schema_;
   std::string q_;
   std::string jwt_secret_;
-  runtime::DeskUsers users_;  // a user demoted or deactivated in conversation: its rights go
+  std::chrono::minutes utc_offset_;  // months and bare dates are local (LIA_NPS_UTC_OFFSET_MINUTES)
+  runtime::DeskUsers users_;         // a user demoted or deactivated in conversation: its rights go
   const core::Clock& clock_;
 };
 

@@ -30,9 +30,10 @@
 namespace lia::nps_gamification {
 
 struct Settings {
-  std::string jwt_secret;                // LIA_JWT_SECRET
-  std::string survey_text;               // LIA_NPS_SURVEY_TEXT
-  std::chrono::hours survey_window{24};  // LIA_NPS_WINDOW_HOURS
+  std::string jwt_secret;                 // LIA_JWT_SECRET
+  std::string survey_text;                // LIA_NPS_SURVEY_TEXT
+  std::chrono::hours survey_window{24};   // LIA_NPS_WINDOW_HOURS
+  std::chrono::minutes utc_offset{-180};  // LIA_NPS_UTC_OFFSET_MINUTES: the ranking's months
 };
 
 class EventHandlers {

@@ -99,12 +99,17 @@ std::string thank_you_text(domain::NpsCategory category);
 
 // RFC 3339 date-time ("2026-11-22T12:53:24Z", fractions, "+hh:mm" offsets) to a UTC instant.
 core::Result<core::SysTime> parse_rfc3339(std::string_view text);
-// An API time bound: RFC 3339 or a bare date "YYYY-MM-DD" (midnight UTC).
-core::Result<core::SysTime> parse_time_bound(std::string_view text);
+// The business's calendar (months, bare dates) is local time, UTC + `utc_offset`
+// (LIA_NPS_UTC_OFFSET_MINUTES; São Paulo, -180, by default).
+//
+// An API time bound: RFC 3339, or a bare date "YYYY-MM-DD" (local midnight).
+core::Result<core::SysTime> parse_time_bound(std::string_view text,
+                                             std::chrono::minutes utc_offset);
 
-// "YYYY-MM" -> [first instant of the month, first instant of the next) in UTC.
-core::Result<std::pair<core::SysTime, core::SysTime>> period_bounds(std::string_view period);
-// The "YYYY-MM" (UTC) an instant falls in.
-std::string period_of(core::SysTime t);
+// "YYYY-MM" -> [first instant of the local month, first instant of the next).
+core::Result<std::pair<core::SysTime, core::SysTime>> period_bounds(
+    std::string_view period, std::chrono::minutes utc_offset);
+// The local "YYYY-MM" an instant falls in.
+std::string period_of(core::SysTime t, std::chrono::minutes utc_offset);
 
 }  // namespace lia::nps_gamification
