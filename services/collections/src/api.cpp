@@ -106,7 +106,8 @@ void write_campaign(json::Writer& w, const pg::Row& r, const Counts& counts) {
   w.key("started_at").value(format_ms(r.get<std::optional<std::int64_t>>(15)));
   w.key("completed_at").value(format_ms(r.get<std::optional<std::int64_t>>(16)));
   w.object_field("counts");
-  for (const char* s : {"pending", "contacted", "promised", "paid", "failed", "exhausted"}) {
+  for (const char* s :
+       {"pending", "contacted", "responded", "promised", "paid", "failed", "exhausted"}) {
     std::int64_t n = 0;
     if (auto c = counts.find(id); c != counts.end()) {
       if (auto it = c->second.find(s); it != c->second.end()) n = it->second;
@@ -356,7 +357,8 @@ Response Api::get(const Request& req) const {
       "debtor_document_type, debt_amount, to_char(due_date, 'YYYY-MM-DD'), "
       "status, attempt_count, "
       "(extract(epoch from last_attempt_at) * 1000)::bigint, "
-      "(extract(epoch from next_attempt_at) * 1000)::bigint, last_error FROM " +
+      "(extract(epoch from next_attempt_at) * 1000)::bigint, last_error, conversation_id::text "
+      "FROM " +
           q_ + ".voice_campaign_targets WHERE campaign_id = $1 ORDER BY id",
       *id);
   if (!targets) return db_error(targets.error());
@@ -377,6 +379,7 @@ Response Api::get(const Request& req) const {
     w.key("last_attempt_at").value(format_ms(t.get<std::optional<std::int64_t>>(9)));
     w.key("next_attempt_at").value(format_ms(t.get<std::optional<std::int64_t>>(10)));
     w.key("last_error").value(t.get<std::optional<std::string>>(11));
+    w.key("conversation_id").value(t.get<std::optional<std::string>>(12));
     w.end_object();
   }
   w.end_array().end_object();

@@ -23,9 +23,16 @@ core::Status App::start(runtime::Context& ctx) {
   api_ = std::make_unique<Api>(ctx.pool(), schema, settings_, clock_);
   api_->add_routes(ctx.router());
   handler_ = std::make_shared<NotificationHandler>(ctx.pool(), schema, clock_);
-  auto handler = handler_;
-  ctx.add_consumer({.topics = {std::string(events::topics::notification_events)},
-                    .handler = [handler](const kafka::Message& m) { return handler->handle(m); },
+  auto outcomes = handler_;
+  auto replies = std::make_shared<ReplyHandler>(ctx.pool(), schema, clock_);
+  ctx.add_consumer({.topics = {std::string(events::topics::notification_events),
+                               std::string(events::topics::conversation_events)},
+                    .handler =
+                        [outcomes, replies](const kafka::Message& m) {
+                          return m.topic == events::topics::conversation_events
+                                     ? replies->handle(m)
+                                     : outcomes->handle(m);
+                        },
                     .group = kConsumerGroup});
   auto users = std::make_shared<runtime::DeskUsers>(ctx.pool(), ctx.spec().schema);
   ctx.add_consumer({.topics = {std::string(events::topics::users)},

@@ -1,6 +1,7 @@
 #include <lia/collections/campaign.hpp>
 #include <lia/collections/handlers.hpp>
 #include <lia/core/log.hpp>
+#include <lia/domain/phone.hpp>
 #include <lia/events/names.hpp>
 #include <lia/json/json.hpp>
 #include <lia/pg/outbox.hpp>
@@ -14,6 +15,10 @@ namespace f = core::f;
 namespace types = events::types;
 
 const std::string kInbox = "collections.notification.events.v1";
+
+core::Error bad_data(const core::Error& e) {
+  return core::Error(core::Errc::invalid_argument, e.message(), false);
+}
 
 // notification's failure of a command whose not_after passed before it was sent: `code`
 // "expired"; older producers only start the reason with "expired:".
@@ -165,6 +170,73 @@ core::Status NotificationHandler::on_event(const events::CloudEvent& ev) const {
       core::log().info("campaign active again: an expired message is to be sent again",
                        {f::id("target_id", target)});
     }
+  }
+  return {};
+}
+
+ReplyHandler::ReplyHandler(std::shared_ptr<pg::Pool> pool, const std::string& schema,
+                           const core::Clock& clock)
+    : pool_(std::move(pool)), q_(pg::quote_ident(schema)), clock_(clock) {}
+
+core::Status ReplyHandler::handle(const kafka::Message& message) const {
+  // Every message, reply and state change of the suite passes here: only a customer's
+  // inbound message is decoded.
+  if (const std::string* type = message.header("lia.event_type")) {
+    if (*type != types::conversation_message_stored) return {};
+    if (message.value.find("\"inbound\"") == std::string::npos) return {};
+  }
+  auto ev = runtime::decode_event(message);
+  if (!ev) return ev.error();
+  return on_event(*ev);
+}
+
+core::Status ReplyHandler::on_event(const events::CloudEvent& ev) const {
+  if (ev.type != types::conversation_message_stored) return {};
+  auto doc = json::parse(ev.data);
+  if (!doc) return bad_data(doc.error());
+  auto o = json::Obj::root(*doc);
+  if (!o) return bad_data(o.error());
+  auto direction = o->nonempty_str("direction");
+  if (!direction) return bad_data(direction.error());
+  auto author = o->nonempty_str("author");
+  if (!author) return bad_data(author.error());
+  if (*direction != "inbound" || *author != "customer") return {};
+  auto conversation = o->nonempty_str("conversation_id");
+  if (!conversation) return bad_data(conversation.error());
+  auto provider = o->nonempty_str("provider");
+  if (!provider) return bad_data(provider.error());
+  auto instance = o->nonempty_str("instance");
+  if (!instance) return bad_data(instance.error());
+  auto chat = o->nonempty_str("chat_id");
+  if (!chat) return bad_data(chat.error());
+  const auto at = core::parse_rfc3339(ev.time);
+  if (!at) return core::Error(core::Errc::invalid_argument, "event time is not RFC 3339", false);
+  // Targets hold the number as imported, normalized; a chat names it as WhatsApp does (a JID,
+  // or digits without the ninth). A chat that is no phone (@lid, a group) is no debtor's.
+  auto phone = domain::normalize_wa_id(*chat);
+  if (!phone) return {};
+
+  // Only targets a campaign message reached before this one arrived: a debtor writing to
+  // support before the campaign is still owed its message.
+  auto rows = pool_->exec(
+      "UPDATE " + q_ +
+          ".voice_campaign_targets t SET status = 'responded', next_attempt_at = NULL, "
+          "conversation_id = $5::uuid, last_error = NULL, updated_at = $6 FROM " +
+          q_ +
+          ".voice_campaigns c WHERE c.id = t.campaign_id AND c.provider = $1 AND c.instance = $2 "
+          "AND t.phone_number = $3 AND t.status IN ('pending', 'contacted') AND EXISTS (SELECT 1 "
+          "FROM " +
+          q_ +
+          ".message_attempts a WHERE a.target_id = t.id AND a.requested_at <= $4) "
+          "RETURNING t.id::text, t.campaign_id::text",
+      std::string(*provider), std::string(*instance), phone->digits, *at,
+      std::string(*conversation), clock_.now());
+  if (!rows) return rows.error();
+  for (const auto& r : *rows) {
+    core::log().info(
+        "debtor answered: no further campaign messages",
+        {f::id("target_id", r.get<std::string>(0)), f::id("campaign_id", r.get<std::string>(1)),
+         f::id("conversation_id", std::string(*conversation))});
   }
   return {};
 }

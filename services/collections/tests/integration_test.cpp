@@ -56,6 +56,7 @@ struct OutboxEvent {
 };
 
 const std::string kSupervisor = "0190e0a4-7b2c-7def-8123-00000000ad01";
+const std::string kConversation = "0190e0a4-7b2c-7def-8123-0123456789ab";
 
 std::string token(auth::Role role, const std::string& subject = kSupervisor) {
   auth::Claims c;
@@ -93,6 +94,7 @@ struct Fixture {
   std::unique_ptr<Api> api;
   std::unique_ptr<Scheduler> scheduler;
   std::unique_ptr<NotificationHandler> handler;
+  std::unique_ptr<ReplyHandler> replies;
   std::unique_ptr<http::Server> server;
   http::Client client;
 
@@ -109,6 +111,7 @@ struct Fixture {
     api = std::make_unique<Api>(api_pool ? api_pool : pool, schema, settings, clock);
     scheduler = std::make_unique<Scheduler>(pool, schema, settings, clock);
     handler = std::make_unique<NotificationHandler>(pool, schema, clock);
+    replies = std::make_unique<ReplyHandler>(pool, schema, clock);
     http::Router router;
     api->add_routes(router);
     server = std::make_unique<http::Server>(http::ServerOptions{.address = "127.0.0.1", .port = 0},
@@ -198,6 +201,35 @@ struct Fixture {
 
   void outcome(std::string_view type, const OutboxEvent& cmd, const std::string& extra_json) {
     deliver(outcome_event(type, cmd, extra_json));
+  }
+
+  // conversation's message.stored of a message in `chat` (inbound from the customer unless
+  // told otherwise), stored now, as the record the consumer gets.
+  kafka::Message stored(const std::string& chat, const std::string& instance = "lia-cobranca",
+                        const std::string& direction = "inbound",
+                        const std::string& author = "customer") {
+    const std::string data =
+        R"({"conversation_id":")" + kConversation +
+        R"(","contact_id":"0190e0a4-7b2c-7def-8123-00000000c0de","provider":"evolution",)"
+        R"("instance":")" +
+        instance + R"(","chat_id":")" + chat + R"(","message_id":")" + core::Uuid::v7().str() +
+        R"(","provider_message_id":"3EB0REPLY","direction":")" + direction + R"(","author":")" +
+        author + R"(","kind":"text","text":"Já paguei ontem","route":"ai","timestamp":")" +
+        core::format_rfc3339(clock.now()) + R"("})";
+    auto ev = events::make_event(types::conversation_message_stored, 1, "/lia/conversation", "",
+                                 data, clock);
+    if (auto valid = events::SchemaRegistry::instance().validate(ev); !valid)
+      FAIL(valid.error().message());
+    kafka::Message m;
+    m.topic = "conversation.events.v1";
+    m.value = events::encode(ev);
+    m.headers = {{"lia.event_type", std::string(types::conversation_message_stored)}};
+    return m;
+  }
+
+  void reply(const kafka::Message& m) {
+    auto st = replies->handle(m);
+    if (!st) FAIL(st.error().describe());
   }
 
   std::string campaign_status(const std::string& id) {
@@ -482,6 +514,99 @@ TEST_CASE("a failed target gets no further attempts") {
   fx.outcome(types::notification_message_failed, *cmds[0], R"(,"reason":"invalid number")");
   fx.clock.advance(61min);
   CHECK(fx.tick().sent == 2);
+}
+
+TEST_CASE("a debtor who answers a campaign message is sent no further attempts") {
+  Fixture fx;
+  const std::string id = fx.create(campaign_body(kTargets, 3, 60));
+  REQUIRE(fx.tick().sent == 3);
+  const auto first = fx.outbox();
+  const auto cmds = of_type(first, types::notification_send_text);
+  REQUIRE(cmds.size() == 3);
+  fx.outcome(types::notification_message_sent, *cmds[0], R"(,"provider_message_id":"3EB0A")");
+
+  // Maria answers from her phone as WhatsApp names it: a JID without the ninth digit.
+  fx.clock.advance(5min);
+  const auto answer = fx.stored("551187654321@s.whatsapp.net");
+  fx.reply(answer);
+  fx.reply(answer);  // redelivered: nothing more
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'responded' AND phone_number = "
+                 "'5511987654321' AND next_attempt_at IS NULL AND conversation_id = '" +
+                 kConversation + "'") == 1);
+  // A late outcome of her message does not put her back in the campaign.
+  fx.outcome(types::notification_message_sent, *cmds[0], R"(,"provider_message_id":"3EB0A")");
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'responded'") == 1);
+
+  fx.clock.advance(61min);
+  CHECK(fx.tick().sent == 2);
+  const auto after = fx.outbox();
+  const auto again = of_type(after, types::notification_send_text);
+  REQUIRE(again.size() == 5);
+  for (std::size_t i = 3; i < again.size(); ++i) {
+    CHECK(again[i]->str("to") != "5511987654321@s.whatsapp.net");
+  }
+  auto campaign = parse(fx.call("GET", "/api/campaigns/" + id).body);
+  CHECK(campaign["counts"]["responded"].GetInt() == 1);
+  bool listed = false;
+  for (const auto& t : campaign["targets"].GetArray()) {
+    if (std::string(t["status"].GetString()) == "responded") {
+      listed = true;
+      CHECK(std::string(t["conversation_id"].GetString()) == kConversation);
+      CHECK(t["attempts"].GetInt() == 1);
+    } else {
+      CHECK(t["conversation_id"].IsNull());
+    }
+  }
+  CHECK(listed);
+
+  // The others run to their last attempt; the campaign then completes.
+  fx.clock.advance(61min);
+  CHECK(fx.tick().sent == 2);
+  fx.clock.advance(61min);
+  CHECK(fx.tick().sent == 0);
+  CHECK(fx.campaign_status(id) == "completed");
+}
+
+TEST_CASE("only a customer's message after a campaign message makes its target responded") {
+  Fixture fx;
+  fx.create(campaign_body(kTargets, 3, 60));
+  // João wrote to support before the campaign sent anything: he is still owed its message.
+  fx.reply(fx.stored("5521998765432@s.whatsapp.net"));
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'responded'") == 0);
+  REQUIRE(fx.tick().sent == 3);
+
+  fx.clock.advance(1min);
+  // The same chat on another instance, the business's own reply, an agent's message, a chat
+  // that is no phone (@lid, a group), a number in no campaign: none is the debtor answering.
+  fx.reply(fx.stored("5521998765432@s.whatsapp.net", "outra-instancia"));
+  fx.reply(fx.stored("5521998765432@s.whatsapp.net", "lia-cobranca", "outbound", "ai"));
+  fx.reply(fx.stored("5521998765432@s.whatsapp.net", "lia-cobranca", "inbound", "agent"));
+  fx.reply(fx.stored("123456789012345@lid"));
+  fx.reply(fx.stored("120363025246125486@g.us"));
+  fx.reply(fx.stored("5511912345678@s.whatsapp.net"));
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'responded'") == 0);
+
+  fx.reply(fx.stored("5521998765432@s.whatsapp.net"));
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'responded' AND phone_number = "
+                 "'5521998765432'") == 1);
+  fx.clock.advance(61min);
+  CHECK(fx.tick().sent == 2);
+}
+
+TEST_CASE("the reply consumer decodes only inbound message.stored records") {
+  Fixture fx;
+  kafka::Message other;
+  other.topic = "conversation.events.v1";
+  other.value = "{broken";
+  other.headers = {{"lia.event_type", std::string(types::conversation_resolved)}};
+  CHECK(fx.replies->handle(other).ok());
+  other.headers = {{"lia.event_type", std::string(types::conversation_message_stored)}};
+  other.value = R"({"broken":"outbound")";
+  CHECK(fx.replies->handle(other).ok());
+  other.value = R"({"broken":"inbound")";
+  auto st = fx.replies->handle(other);
+  REQUIRE_FALSE(st.ok());
+  CHECK_FALSE(st.error().retryable());
 }
 
 TEST_CASE("an expired message keeps its target's status and is sent again in the next window") {

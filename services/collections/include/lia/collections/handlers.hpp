@@ -40,4 +40,26 @@ class NotificationHandler {
   const core::Clock& clock_;
 };
 
+// collections on conversation.events.v1 (the same group): a debtor who answers is no longer
+// chased. lia.conversation.message.stored of a customer's inbound message -> each target of
+// that chat (its campaign's provider and instance, the phone normalized as WhatsApp reports
+// it) that was already sent a campaign message before this one arrived and is still
+// pending or contacted becomes `responded`: no further attempts, the conversation's id kept.
+// Every other event of the topic is acknowledged without decoding. The change is guarded by
+// the status, so a redelivery changes nothing.
+class ReplyHandler {
+ public:
+  ReplyHandler(std::shared_ptr<pg::Pool> pool, const std::string& schema,
+               const core::Clock& clock = core::SystemClock::instance());
+
+  // The consumer's handler: bad records are non-retryable, database trouble retryable.
+  core::Status handle(const kafka::Message& message) const;
+  core::Status on_event(const events::CloudEvent& event) const;
+
+ private:
+  std::shared_ptr<pg::Pool> pool_;
+  std::string q_;
+  const core::Clock& clock_;
+};
+
 }  // namespace lia::collections
