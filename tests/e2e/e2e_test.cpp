@@ -277,13 +277,32 @@ TEST_CASE("a customer's conversation goes through AI, handoff, agent, resolution
   std::this_thread::sleep_for(2s);
   CHECK(suite.sends_to(debtor) == 1);
   CHECK(suite.sends_to(debtor_later) == 0);
+  // The debtor answers, from the number as WhatsApp names it (without the ninth digit): the
+  // campaign stops chasing them, and the conversation they opened is kept with the target.
+  const std::string paid = "Já paguei ontem, segue o comprovante";
+  REQUIRE(stack
+              .post_evolution("messages-upsert", lia::local::webhooks::evolution_text(
+                                                     "lia-cobranca", "552187650002", "João",
+                                                     "3EB0DEBTOR1", paid, now_s()))
+              .value() == 200);
+  CHECK(lia::testing::wait_until(
+      [&] {
+        return sql_count(stack.pg_url(),
+                         "SELECT count(*) FROM collections.voice_campaign_targets WHERE status "
+                         "= 'responded' AND phone_number = '5521987650002' AND conversation_id "
+                         "IS NOT NULL") == 1;
+      },
+      30s));
+  CHECK(sql_count(stack.pg_url(),
+                  "SELECT count(*) FROM collections.voice_campaign_targets WHERE status = "
+                  "'responded'") == 1);
   suite.check_events();
   // LGPD: the customers' numbers, the debtor's CPF and what the customers and the agent wrote
   // appear in no log, debug lines included (with LIA_LOG_UNMASK=true they would).
   const auto lines = suite.check_logs_hide(
       {maria, carlos, debtor, debtor_later, "Quero falar com um atendente, por favor",
        "Minha internet caiu, estou sem conex", "Tem algu", agent_text, "sua fatura de R$ 129,90",
-       "529.982.247-25", "52998224725"});
+       "529.982.247-25", "52998224725", "552187650002", "paguei ontem"});
   CHECK(lines > 100);
   UNSCOPED_INFO("timeline:\n" << suite.timeline());
 }

@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include <lia/collections/campaign.hpp>
 #include <lia/collections/handlers.hpp>
 #include <lia/core/log.hpp>
@@ -201,6 +203,16 @@ core::Status ReplyHandler::on_event(const events::CloudEvent& ev) const {
   auto author = o->nonempty_str("author");
   if (!author) return bad_data(author.error());
   if (*direction != "inbound" || *author != "customer") return {};
+  // Not an answer: a reaction or a removed one (route none), a provider's system message
+  // (unsupported), a score for the NPS survey.
+  auto kind = o->nonempty_str("kind");
+  if (!kind) return bad_data(kind.error());
+  auto route = o->opt_str("route");
+  if (!route) return bad_data(route.error());
+  if (*kind == "reaction" || *kind == "unsupported" ||
+      (*route && (**route == "none" || **route == "survey"))) {
+    return {};
+  }
   auto conversation = o->nonempty_str("conversation_id");
   if (!conversation) return bad_data(conversation.error());
   auto provider = o->nonempty_str("provider");
@@ -209,15 +221,26 @@ core::Status ReplyHandler::on_event(const events::CloudEvent& ev) const {
   if (!instance) return bad_data(instance.error());
   auto chat = o->nonempty_str("chat_id");
   if (!chat) return bad_data(chat.error());
-  const auto at = core::parse_rfc3339(ev.time);
-  if (!at) return core::Error(core::Errc::invalid_argument, "event time is not RFC 3339", false);
+  auto timestamp = o->nonempty_str("timestamp");
+  if (!timestamp) return bad_data(timestamp.error());
+  const auto stored_at = core::parse_rfc3339(ev.time);
+  const auto sent_at = core::parse_rfc3339(*timestamp);
+  if (!stored_at || !sent_at) {
+    return core::Error(core::Errc::invalid_argument, "event time or timestamp is not RFC 3339",
+                       false);
+  }
+  // When the debtor wrote it: the provider's time, unless conversation stored it earlier
+  // (a skewed clock). A message queued on the phone and delivered after the campaign's was
+  // requested is not an answer to it.
+  const core::SysTime at = std::min(*stored_at, *sent_at);
   // Targets hold the number as imported, normalized; a chat names it as WhatsApp does (a JID,
   // or digits without the ninth). A chat that is no phone (@lid, a group) is no debtor's.
   auto phone = domain::normalize_wa_id(*chat);
   if (!phone) return {};
 
-  // Only targets a campaign message reached before this one arrived: a debtor writing to
-  // support before the campaign is still owed its message.
+  // Only targets a campaign message was sent to (or is on its way to: no outcome yet) before
+  // this one was written: a debtor writing to support before the campaign, or after an
+  // attempt that expired or failed, is still owed its message.
   auto rows = pool_->exec(
       "UPDATE " + q_ +
           ".voice_campaign_targets t SET status = 'responded', next_attempt_at = NULL, "
@@ -227,10 +250,11 @@ core::Status ReplyHandler::on_event(const events::CloudEvent& ev) const {
           "AND t.phone_number = $3 AND t.status IN ('pending', 'contacted') AND EXISTS (SELECT 1 "
           "FROM " +
           q_ +
-          ".message_attempts a WHERE a.target_id = t.id AND a.requested_at <= $4) "
+          ".message_attempts a WHERE a.target_id = t.id AND a.requested_at <= $4 AND "
+          "(a.outcome IS NULL OR a.outcome = 'sent')) "
           "RETURNING t.id::text, t.campaign_id::text",
-      std::string(*provider), std::string(*instance), phone->digits, *at,
-      std::string(*conversation), clock_.now());
+      std::string(*provider), std::string(*instance), phone->digits, at, std::string(*conversation),
+      clock_.now());
   if (!rows) return rows.error();
   for (const auto& r : *rows) {
     core::log().info(

@@ -2,6 +2,7 @@
 // with a JWT, scheduler ticks driven by a ManualClock, and notification outcomes.
 
 #include <functional>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -203,29 +204,37 @@ struct Fixture {
     deliver(outcome_event(type, cmd, extra_json));
   }
 
-  // conversation's message.stored of a message in `chat` (inbound from the customer unless
-  // told otherwise), stored now, as the record the consumer gets.
-  kafka::Message stored(const std::string& chat, const std::string& instance = "lia-cobranca",
-                        const std::string& direction = "inbound",
-                        const std::string& author = "customer") {
+  // conversation's message.stored of a message in `chat`: by default a customer's text
+  // written and stored now.
+  struct Stored {
+    std::string chat;
+    std::string instance = "lia-cobranca";
+    std::string direction = "inbound";
+    std::string author = "customer";
+    std::string kind = "text";
+    std::string route = "ai";
+    std::optional<core::SysTime> written_at;  // the provider's time; default now
+  };
+  kafka::Message stored(const Stored& m) {
     const std::string data =
         R"({"conversation_id":")" + kConversation +
         R"(","contact_id":"0190e0a4-7b2c-7def-8123-00000000c0de","provider":"evolution",)"
         R"("instance":")" +
-        instance + R"(","chat_id":")" + chat + R"(","message_id":")" + core::Uuid::v7().str() +
-        R"(","provider_message_id":"3EB0REPLY","direction":")" + direction + R"(","author":")" +
-        author + R"(","kind":"text","text":"Já paguei ontem","route":"ai","timestamp":")" +
-        core::format_rfc3339(clock.now()) + R"("})";
+        m.instance + R"(","chat_id":")" + m.chat + R"(","message_id":")" + core::Uuid::v7().str() +
+        R"(","provider_message_id":"3EB0REPLY","direction":")" + m.direction + R"(","author":")" +
+        m.author + R"(","kind":")" + m.kind + R"(","text":"Já paguei ontem","route":")" + m.route +
+        R"(","timestamp":")" + core::format_rfc3339(m.written_at.value_or(clock.now())) + R"("})";
     auto ev = events::make_event(types::conversation_message_stored, 1, "/lia/conversation", "",
                                  data, clock);
     if (auto valid = events::SchemaRegistry::instance().validate(ev); !valid)
       FAIL(valid.error().message());
-    kafka::Message m;
-    m.topic = "conversation.events.v1";
-    m.value = events::encode(ev);
-    m.headers = {{"lia.event_type", std::string(types::conversation_message_stored)}};
-    return m;
+    kafka::Message out;
+    out.topic = "conversation.events.v1";
+    out.value = events::encode(ev);
+    out.headers = {{"lia.event_type", std::string(types::conversation_message_stored)}};
+    return out;
   }
+  kafka::Message stored(const std::string& chat) { return stored(Stored{.chat = chat}); }
 
   void reply(const kafka::Message& m) {
     auto st = replies->handle(m);
@@ -576,11 +585,18 @@ TEST_CASE("only a customer's message after a campaign message makes its target r
   REQUIRE(fx.tick().sent == 3);
 
   fx.clock.advance(1min);
-  // The same chat on another instance, the business's own reply, an agent's message, a chat
-  // that is no phone (@lid, a group), a number in no campaign: none is the debtor answering.
-  fx.reply(fx.stored("5521998765432@s.whatsapp.net", "outra-instancia"));
-  fx.reply(fx.stored("5521998765432@s.whatsapp.net", "lia-cobranca", "outbound", "ai"));
-  fx.reply(fx.stored("5521998765432@s.whatsapp.net", "lia-cobranca", "inbound", "agent"));
+  // The same chat on another instance, the business's own reply, an agent's message, a
+  // reaction, a provider's system message, a score for the survey, a message written before
+  // the campaign's and delivered only now, a chat that is no phone (@lid, a group), a number
+  // in no campaign: none is the debtor answering.
+  const std::string joao = "5521998765432@s.whatsapp.net";
+  fx.reply(fx.stored({.chat = joao, .instance = "outra-instancia"}));
+  fx.reply(fx.stored({.chat = joao, .direction = "outbound", .author = "ai", .route = "none"}));
+  fx.reply(fx.stored({.chat = joao, .author = "agent"}));
+  fx.reply(fx.stored({.chat = joao, .kind = "reaction", .route = "none"}));
+  fx.reply(fx.stored({.chat = joao, .kind = "unsupported"}));
+  fx.reply(fx.stored({.chat = joao, .route = "survey"}));
+  fx.reply(fx.stored({.chat = joao, .written_at = fx.clock.now() - 2min}));
   fx.reply(fx.stored("123456789012345@lid"));
   fx.reply(fx.stored("120363025246125486@g.us"));
   fx.reply(fx.stored("5511912345678@s.whatsapp.net"));
@@ -591,6 +607,29 @@ TEST_CASE("only a customer's message after a campaign message makes its target r
                  "'5521998765432'") == 1);
   fx.clock.advance(61min);
   CHECK(fx.tick().sent == 2);
+}
+
+TEST_CASE("a debtor whose campaign message never reached them is still owed it") {
+  Fixture fx;
+  fx.create(campaign_body(kTargets, 3, 60));
+  REQUIRE(fx.tick().sent == 3);
+  const auto sent = fx.outbox();
+  const auto cmds = of_type(sent, types::notification_send_text);
+  REQUIRE(cmds.size() == 3);
+  fx.outcome(types::notification_message_failed, *cmds[0],
+             R"(,"reason":"expired: not sent before 2026-11-23T23:00:00Z","code":"expired")");
+  fx.outcome(
+      types::notification_message_dead_lettered, *cmds[1],
+      R"(,"reason":"provider unavailable: HTTP 503","dlq_topic":"notification.commands.v1.dlq")");
+  fx.clock.advance(1min);
+  // Maria and João write about something else: neither got the campaign's message.
+  fx.reply(fx.stored("5511987654321@s.whatsapp.net"));
+  fx.reply(fx.stored("5521998765432@s.whatsapp.net"));
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'responded'") == 0);
+  // The third target's message has no outcome yet: on its way, it counts.
+  fx.reply(fx.stored("5531987651234@s.whatsapp.net"));
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'responded' AND phone_number = "
+                 "'5531987651234'") == 1);
 }
 
 TEST_CASE("the reply consumer decodes only inbound message.stored records") {
@@ -1022,4 +1061,26 @@ TEST_CASE("the collections migrations can be reverted and applied again") {
   CHECK(fx.create_with_key("after-migrations").status == 201);
   CHECK(fx.create_with_key("after-migrations").status == 201);
   CHECK(fx.count("voice_campaigns") == 1);
+}
+
+TEST_CASE("reverting 0005 leaves a debtor who answered contacted, owed nothing more") {
+  Fixture fx;
+  const std::string id = fx.create(campaign_body(kTargets, 3, 60));
+  REQUIRE(fx.tick().sent == 3);
+  fx.clock.advance(1min);
+  fx.reply(fx.stored("5511987654321@s.whatsapp.net"));
+  REQUIRE(fx.count("voice_campaign_targets WHERE status = 'responded'") == 1);
+  pg::Migrator m(fx.pool, fx.schema, "collections", migrations());
+  REQUIRE(m.down(4).ok());
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'contacted' AND attempt_count = 3 AND "
+                 "phone_number = '5511987654321'") == 1);
+  // The other two run out their attempts and the campaign completes.
+  for (int i = 0; i < 2; ++i) {
+    fx.clock.advance(61min);
+    CHECK(fx.tick().sent == 2);
+  }
+  fx.clock.advance(61min);
+  CHECK(fx.tick().sent == 0);
+  CHECK(fx.campaign_status(id) == "completed");
+  REQUIRE(m.up().ok());
 }
