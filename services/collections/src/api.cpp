@@ -27,6 +27,19 @@ Response bad_request(std::string_view message) {
   return json_error(400, "invalid_argument", message);
 }
 
+// [{target_index, field, message}, ...]
+void write_problems(json::Writer& w, const std::vector<TargetProblem>& problems) {
+  w.begin_array();
+  for (const auto& p : problems) {
+    w.begin_object()
+        .field("target_index", static_cast<std::uint64_t>(p.index))
+        .field("field", p.field)
+        .field("message", p.message)
+        .end_object();
+  }
+  w.end_array();
+}
+
 Response invalid(const Invalid& i) {
   json::Writer w;
   w.begin_object()
@@ -35,6 +48,11 @@ Response invalid(const Invalid& i) {
       .field("message", i.message)
       .field("field", i.field);
   if (i.target) w.field("target_index", static_cast<std::uint64_t>(*i.target));
+  if (i.invalid_targets > 0) {
+    w.field("invalid_targets", static_cast<std::uint64_t>(i.invalid_targets));
+    w.key("targets");
+    write_problems(w, i.targets);
+  }
   w.end_object().end_object();
   return Response::json(400, w.take());
 }
@@ -49,8 +67,13 @@ Response created(const std::string& id, const CampaignInput& c) {
       .field("total_targets", static_cast<std::uint64_t>(c.targets.size()))
       .object_field("counts")
       .field("pending", static_cast<std::uint64_t>(c.targets.size()))
-      .end_object()
       .end_object();
+  if (c.skip_invalid_targets) {
+    w.field("skipped_targets", static_cast<std::uint64_t>(c.skipped_count));
+    w.key("skipped");
+    write_problems(w, c.skipped);
+  }
+  w.end_object();
   Response res = Response::json(201, w.take());
   res.headers.add("Location", "/api/campaigns/" + id);
   return res;
@@ -270,6 +293,7 @@ Response Api::create(const Request& req) const {
           "campaign created",
           {f::id("campaign_id", id), f::id("status", c.status),
            f::num("targets", static_cast<std::int64_t>(c.targets.size())),
+           f::num("skipped_targets", static_cast<std::int64_t>(c.skipped_count)),
            f::id("created_by", claims.subject), f::flag("idempotency_key", key.has_value())});
       return created(id, c);
     case Outcome::replayed: {

@@ -122,6 +122,92 @@ std::string local_time_text(core::SysTime t, std::chrono::minutes utc_offset) {
   return buf;
 }
 
+namespace {
+
+// One target of the request, `i` its index: its fields, and the template rendered for it.
+std::variant<TargetInput, Invalid> parse_target(const json::Arr& targets, std::size_t i,
+                                                const std::string& template_text) {
+  auto t = targets.obj(i);
+  if (!t) return Invalid{target_field(i, ""), i, t.error().message()};
+  TargetInput in;
+
+  auto tname = t->nonempty_str("name");
+  if (!tname) return Invalid{target_field(i, "name"), i, tname.error().message()};
+  if (tname->size() > 200)
+    return Invalid{target_field(i, "name"), i, "name is longer than 200 bytes"};
+  in.name = std::string(*tname);
+
+  auto phone_text = t->nonempty_str("phone");
+  if (!phone_text) return Invalid{target_field(i, "phone"), i, phone_text.error().message()};
+  auto phone = domain::normalize_phone(*phone_text);
+  if (!phone) {
+    return Invalid{target_field(i, "phone"), i,
+                   target_field(i, "phone") + ": invalid phone number: " + phone.error().message()};
+  }
+  in.phone = phone->digits;
+  auto doc_text = t->opt_str("document");
+  if (!doc_text) return Invalid{target_field(i, "document"), i, doc_text.error().message()};
+  if (*doc_text && !(*doc_text)->empty()) {
+    auto d = domain::parse_document(**doc_text);
+    if (!d) {
+      return Invalid{target_field(i, "document"), i,
+                     target_field(i, "document") + ": invalid CPF/CNPJ: " + d.error().message()};
+    }
+    in.document = d->value;
+    in.document_type = std::string(domain::to_string(d->type));
+  }
+
+  auto amount = t->num("debt_amount");
+  if (!amount) return Invalid{target_field(i, "debt_amount"), i, amount.error().message()};
+  const double cents = *amount * 100.0;
+  if (!std::isfinite(cents) || cents < 0 || cents > 1e13 ||
+      std::fabs(cents - std::round(cents)) > 1e-6) {
+    return Invalid{target_field(i, "debt_amount"), i,
+                   target_field(i, "debt_amount") +
+                       " must be a non-negative amount in reais with at most 2 decimals"};
+  }
+  in.debt_cents = std::llround(cents);
+
+  auto due = t->str("due_date");
+  if (!due) return Invalid{target_field(i, "due_date"), i, due.error().message()};
+  if (!valid_date(*due)) {
+    return Invalid{target_field(i, "due_date"), i,
+                   target_field(i, "due_date") + " must be a date YYYY-MM-DD"};
+  }
+  in.due_date = std::string(*due);
+
+  auto vars = t->opt_obj("vars");
+  if (!vars) return Invalid{target_field(i, "vars"), i, vars.error().message()};
+  if (*vars) {
+    for (const auto& m : (*vars)->value().GetObject()) {
+      const std::string key(json::view(m.name));
+      if (m.value.IsString()) {
+        in.vars[key] = std::string(json::view(m.value));
+      } else if (m.value.IsNumber()) {
+        in.vars[key] = json::to_string(m.value);
+      } else {
+        return Invalid{target_field(i, "vars"), i,
+                       target_field(i, "vars." + key) + " must be a string or a number"};
+      }
+    }
+  }
+
+  auto text = domain::render_template(template_text,
+                                      template_vars(in.name, in.debt_cents, in.due_date, in.vars));
+  if (!text) {
+    return Invalid{
+        "template", i,
+        target_field(i, "") + ": the template cannot be rendered: " + text.error().message()};
+  }
+  if (text->size() > 4096) {
+    return Invalid{"template", i,
+                   target_field(i, "") + ": the rendered message is longer than 4096 bytes"};
+  }
+  return in;
+}
+
+}  // namespace
+
 std::variant<CampaignInput, Invalid> parse_campaign(std::string_view body,
                                                     const CampaignDefaults& defaults) {
   auto doc = json::parse(body);
@@ -224,6 +310,12 @@ std::variant<CampaignInput, Invalid> parse_campaign(std::string_view body,
     c.status = std::string(**status);
   }
 
+  auto skip_flag = o.opt_boolean("skip_invalid_targets");
+  if (!skip_flag) {
+    return Invalid{"skip_invalid_targets", std::nullopt, skip_flag.error().message()};
+  }
+  c.skip_invalid_targets = skip_flag->value_or(false);
+
   auto targets = o.arr("targets");
   if (!targets) return Invalid{"targets", std::nullopt, targets.error().message()};
   if (targets->empty()) return Invalid{"targets", std::nullopt, "'targets' must not be empty"};
@@ -231,94 +323,41 @@ std::variant<CampaignInput, Invalid> parse_campaign(std::string_view body,
     return Invalid{"targets", std::nullopt,
                    "'targets' holds more than " + std::to_string(kMaxTargets) + " targets"};
   }
-  std::map<std::string, std::size_t> seen_phones;
+  std::vector<TargetProblem> problems;
+  std::size_t invalid = 0;
+  std::map<std::string, std::size_t> seen_phones;  // the accepted targets' numbers
   c.targets.reserve(targets->size());
   for (std::size_t i = 0; i < targets->size(); ++i) {
-    auto t = targets->obj(i);
-    if (!t) return Invalid{target_field(i, ""), i, t.error().message()};
-    TargetInput in;
-
-    auto tname = t->nonempty_str("name");
-    if (!tname) return Invalid{target_field(i, "name"), i, tname.error().message()};
-    if (tname->size() > 200)
-      return Invalid{target_field(i, "name"), i, "name is longer than 200 bytes"};
-    in.name = std::string(*tname);
-
-    auto phone_text = t->nonempty_str("phone");
-    if (!phone_text) return Invalid{target_field(i, "phone"), i, phone_text.error().message()};
-    auto phone = domain::normalize_phone(*phone_text);
-    if (!phone) {
-      return Invalid{
-          target_field(i, "phone"), i,
-          target_field(i, "phone") + ": invalid phone number: " + phone.error().message()};
-    }
-    in.phone = phone->digits;
-    if (auto [it, fresh] = seen_phones.emplace(in.phone, i); !fresh) {
-      return Invalid{target_field(i, "phone"), i,
-                     target_field(i, "phone") + ": the same number as targets[" +
-                         std::to_string(it->second) + "]"};
-    }
-
-    auto doc_text = t->opt_str("document");
-    if (!doc_text) return Invalid{target_field(i, "document"), i, doc_text.error().message()};
-    if (*doc_text && !(*doc_text)->empty()) {
-      auto d = domain::parse_document(**doc_text);
-      if (!d) {
-        return Invalid{target_field(i, "document"), i,
-                       target_field(i, "document") + ": invalid CPF/CNPJ: " + d.error().message()};
-      }
-      in.document = d->value;
-      in.document_type = std::string(domain::to_string(d->type));
-    }
-
-    auto amount = t->num("debt_amount");
-    if (!amount) return Invalid{target_field(i, "debt_amount"), i, amount.error().message()};
-    const double cents = *amount * 100.0;
-    if (!std::isfinite(cents) || cents < 0 || cents > 1e13 ||
-        std::fabs(cents - std::round(cents)) > 1e-6) {
-      return Invalid{target_field(i, "debt_amount"), i,
-                     target_field(i, "debt_amount") +
-                         " must be a non-negative amount in reais with at most 2 decimals"};
-    }
-    in.debt_cents = std::llround(cents);
-
-    auto due = t->str("due_date");
-    if (!due) return Invalid{target_field(i, "due_date"), i, due.error().message()};
-    if (!valid_date(*due)) {
-      return Invalid{target_field(i, "due_date"), i,
-                     target_field(i, "due_date") + " must be a date YYYY-MM-DD"};
-    }
-    in.due_date = std::string(*due);
-
-    auto vars = t->opt_obj("vars");
-    if (!vars) return Invalid{target_field(i, "vars"), i, vars.error().message()};
-    if (*vars) {
-      for (const auto& m : (*vars)->value().GetObject()) {
-        const std::string key(json::view(m.name));
-        if (m.value.IsString()) {
-          in.vars[key] = std::string(json::view(m.value));
-        } else if (m.value.IsNumber()) {
-          in.vars[key] = json::to_string(m.value);
-        } else {
-          return Invalid{target_field(i, "vars"), i,
-                         target_field(i, "vars." + key) + " must be a string or a number"};
-        }
+    auto parsed = parse_target(*targets, i, c.template_text);
+    if (auto* in = std::get_if<TargetInput>(&parsed)) {
+      if (auto [it, fresh] = seen_phones.emplace(in->phone, i); !fresh) {
+        parsed = Invalid{target_field(i, "phone"), i,
+                         target_field(i, "phone") + ": the same number as targets[" +
+                             std::to_string(it->second) + "]"};
+      } else {
+        c.targets.push_back(std::move(*in));
+        continue;
       }
     }
-
-    auto text = domain::render_template(
-        c.template_text, template_vars(in.name, in.debt_cents, in.due_date, in.vars));
-    if (!text) {
-      return Invalid{
-          "template", i,
-          target_field(i, "") + ": the template cannot be rendered: " + text.error().message()};
+    const auto& bad = std::get<Invalid>(parsed);
+    ++invalid;
+    if (problems.size() < kMaxListedTargetProblems) {
+      problems.push_back({i, bad.field, bad.message});
     }
-    if (text->size() > 4096) {
-      return Invalid{"template", i,
-                     target_field(i, "") + ": the rendered message is longer than 4096 bytes"};
-    }
-    c.targets.push_back(std::move(in));
   }
+  if (invalid > 0 && !c.skip_invalid_targets) {
+    // The first one's field, index and message, as an answer naming one target always had.
+    TargetProblem first = problems.front();
+    return Invalid{std::move(first.field), first.index, std::move(first.message),
+                   std::move(problems), invalid};
+  }
+  if (c.targets.empty()) {
+    return Invalid{"targets", std::nullopt,
+                   "no valid target: all " + std::to_string(invalid) + " targets are invalid",
+                   std::move(problems), invalid};
+  }
+  c.skipped = std::move(problems);
+  c.skipped_count = invalid;
   return c;
 }
 

@@ -124,6 +124,63 @@ TEST_CASE("validation errors name the field and the target index") {
   CHECK(expect_invalid(body(kGood, R"("provider":"telegram",)")).field == "provider");
 }
 
+TEST_CASE("every invalid target is counted and the first hundred listed in one answer") {
+  std::string targets = kGood;
+  // 150 bad phones, a bad document, and a number already taken by targets[0].
+  for (int i = 0; i < 150; ++i) {
+    targets += R"(,{"name":"X","phone":"123","debt_amount":1,"due_date":"2026-11-30"})";
+  }
+  targets +=
+      R"(,{"name":"C","phone":"21998765432","document":"111.111.111-11","debt_amount":1,"due_date":"2026-11-30"})"
+      R"(,{"name":"D","phone":"11 98765-4321","debt_amount":1,"due_date":"2026-11-30"})"
+      R"(,{"name":"E","phone":"31987651234","debt_amount":1,"due_date":"2026-11-30"})";
+  auto bad = expect_invalid(body(targets));
+  CHECK(bad.field == "targets[1].phone");  // the first one, as before
+  CHECK(bad.target == std::optional<std::size_t>(1));
+  CHECK(bad.invalid_targets == 152);
+  REQUIRE(bad.targets.size() == kMaxListedTargetProblems);
+  CHECK(bad.targets.front().index == 1);
+  CHECK(bad.targets.back().index == 100);
+  CHECK(bad.targets.back().field == "targets[100].phone");
+
+  // The same request skipping them: the two valid targets, the rest counted and listed.
+  auto r = parse_campaign(body(targets, R"("skip_invalid_targets":true,)"), CampaignDefaults{});
+  REQUIRE(std::holds_alternative<CampaignInput>(r));
+  const auto& c = std::get<CampaignInput>(r);
+  REQUIRE(c.targets.size() == 2);
+  CHECK(c.targets[0].phone == "5511987654321");
+  CHECK(c.targets[1].phone == "5531987651234");
+  CHECK(c.skipped_count == 152);
+  CHECK(c.skipped.size() == kMaxListedTargetProblems);
+
+  // Few enough to list them all: the bad document and the repeated number, with their reasons.
+  auto few = parse_campaign(
+      body(
+          kGood +
+              R"(,{"name":"C","phone":"21998765432","document":"111.111.111-11","debt_amount":1,"due_date":"2026-11-30"})"
+              R"(,{"name":"D","phone":"11 98765-4321","debt_amount":1,"due_date":"2026-11-30"})",
+          R"("skip_invalid_targets":true,)"),
+      CampaignDefaults{});
+  REQUIRE(std::holds_alternative<CampaignInput>(few));
+  const auto& f = std::get<CampaignInput>(few);
+  CHECK(f.targets.size() == 1);
+  REQUIRE(f.skipped.size() == 2);
+  CHECK(f.skipped[0].index == 1);
+  CHECK(f.skipped[0].field == "targets[1].document");
+  CHECK(f.skipped[1].index == 2);
+  CHECK(f.skipped[1].message.find("the same number as targets[0]") != std::string::npos);
+
+  // Nothing valid left: still a 400, naming every target.
+  auto none =
+      expect_invalid(body(R"({"name":"X","phone":"123","debt_amount":1,"due_date":"2026-11-30"})",
+                          R"("skip_invalid_targets":true,)"));
+  CHECK(none.field == "targets");
+  CHECK(none.message == "no valid target: all 1 targets are invalid");
+  CHECK(none.invalid_targets == 1);
+  CHECK(expect_invalid(body(kGood, R"("skip_invalid_targets":"yes",)")).field ==
+        "skip_invalid_targets");
+}
+
 TEST_CASE("template problems: malformed, or a variable a target cannot fill") {
   auto malformed = expect_invalid(
       R"({"name":"n","template":"Oi {{name","targets":[{"name":"A","phone":"11987654321","debt_amount":1,"due_date":"2026-01-31"}]})");

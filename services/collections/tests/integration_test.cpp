@@ -411,6 +411,9 @@ TEST_CASE("the campaign API wants a JWT of a supervisor and names bad fields") {
   auto err = parse(bad.body);
   CHECK(std::string(err["error"]["field"].GetString()) == "targets[1].phone");
   CHECK(err["error"]["target_index"].GetInt() == 1);
+  CHECK(err["error"]["invalid_targets"].GetInt() == 1);
+  REQUIRE(err["error"]["targets"].Size() == 1);
+  CHECK(std::string(err["error"]["targets"][0]["field"].GetString()) == "targets[1].phone");
   CHECK(fx.count("voice_campaigns") == 0);
 
   auto bad_doc = fx.call(
@@ -429,6 +432,37 @@ TEST_CASE("the campaign API wants a JWT of a supervisor and names bad fields") {
   CHECK(campaigns["campaigns"][0]["counts"]["pending"].GetInt() == 3);
   CHECK(campaigns["campaigns"][0]["allowed_hours"]["days"].Size() == 5);
   CHECK(fx.call("GET", "/api/campaigns/" + core::Uuid::v7().str()).status == 404);
+}
+
+TEST_CASE("skip_invalid_targets creates the campaign with the valid targets and lists the rest") {
+  Fixture fx;
+  const std::string targets =
+      R"([{"name":"A","phone":"11987654321","debt_amount":1,"due_date":"2026-11-30"},)"
+      R"({"name":"B","phone":"0800-123","debt_amount":1,"due_date":"2026-11-30"},)"
+      R"({"name":"C","phone":"21998765432","debt_amount":1,"due_date":"2026-13-01"},)"
+      R"({"name":"D","phone":"31987651234","debt_amount":1,"due_date":"2026-11-30"}])";
+  std::string body = campaign_body(targets);
+  body.insert(1, R"("skip_invalid_targets":true,)");
+  auto res = fx.create_with_key("skip-1", body);
+  INFO(res.body);
+  REQUIRE(res.status == 201);
+  auto created = parse(res.body);
+  CHECK(created["total_targets"].GetInt() == 2);
+  CHECK(created["skipped_targets"].GetInt() == 2);
+  REQUIRE(created["skipped"].Size() == 2);
+  CHECK(created["skipped"][0]["target_index"].GetInt() == 1);
+  CHECK(std::string(created["skipped"][1]["field"].GetString()) == "targets[2].due_date");
+  CHECK(fx.count("voice_campaign_targets") == 2);
+  CHECK(fx.tick().sent == 2);
+  // A retry replays the same answer, skipped targets included; nothing more is created.
+  auto again = fx.create_with_key("skip-1", body);
+  CHECK(again.status == 201);
+  CHECK(again.body == res.body);
+  CHECK(fx.count("voice_campaign_targets") == 2);
+  // Without the flag, the 201 has no skipped fields.
+  auto plain = fx.call("POST", "/api/campaigns", campaign_body());
+  REQUIRE(plain.status == 201);
+  CHECK_FALSE(parse(plain.body).HasMember("skipped_targets"));
 }
 
 TEST_CASE("a campaign that cannot send does not hold back the campaigns after it") {

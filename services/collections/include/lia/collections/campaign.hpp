@@ -64,6 +64,16 @@ struct TargetInput {
   domain::TemplateVars vars;  // extra template variables of this target
 };
 
+// A target the request cannot have: its index, the field and why.
+struct TargetProblem {
+  std::size_t index = 0;
+  std::string field;
+  std::string message;
+};
+
+// At most this many targets' problems are listed (in a 400, or as skipped); all are counted.
+inline constexpr std::size_t kMaxListedTargetProblems = 100;
+
 struct CampaignInput {
   std::string name;
   std::string description;
@@ -75,14 +85,22 @@ struct CampaignInput {
   std::string instance;
   std::string status = "active";  // active | draft
   std::vector<TargetInput> targets;
+  // "skip_invalid_targets": true creates the campaign with the valid targets; these are the
+  // ones left out (the first kMaxListedTargetProblems) and how many.
+  bool skip_invalid_targets = false;
+  std::vector<TargetProblem> skipped;
+  std::size_t skipped_count = 0;
 };
 
 // Where a request went wrong: the field ("targets[2].phone", "template", "allowed_hours")
-// and, for a target's problem, its index.
+// and, for a target's problem, its index. When targets are at fault, every one of them is
+// counted and the first kMaxListedTargetProblems listed, so one answer shows them all.
 struct Invalid {
   std::string field;
   std::optional<std::size_t> target;
   std::string message;
+  std::vector<TargetProblem> targets = {};
+  std::size_t invalid_targets = 0;
 };
 
 struct CampaignDefaults {
@@ -98,7 +116,9 @@ inline constexpr std::size_t kMaxTargets = 10000;
 
 // Parses and validates POST /api/campaigns: every target's phone (E.164, Brazilian rules),
 // document (CPF/CNPJ check digits), amount and due date, the hours, and the template
-// rendered for every target (a variable a target cannot fill is the target's error).
+// rendered for every target (a variable a target cannot fill is the target's error). Every
+// target is checked: the Invalid counts and lists all the bad ones, or, with
+// skip_invalid_targets, the campaign keeps the good ones and lists the rest as skipped.
 std::variant<CampaignInput, Invalid> parse_campaign(std::string_view body,
                                                     const CampaignDefaults& defaults);
 
