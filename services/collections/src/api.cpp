@@ -298,7 +298,8 @@ Response Api::create(const Request& req) const {
       return created(id, c);
     case Outcome::replayed: {
       core::log().info("campaign create replayed (same Idempotency-Key and body)",
-                       {f::id("campaign_id", done->id), f::id("created_by", claims.subject)});
+                       {f::id("campaign_id", done->id), f::id("created_by", claims.subject),
+                        f::num("skipped_targets", static_cast<std::int64_t>(c.skipped_count))});
       Response res = created(done->id, c);
       res.headers.add("Idempotent-Replayed", "true");
       return res;

@@ -1,8 +1,10 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <optional>
 
 #include <lia/collections/campaign.hpp>
+#include <lia/core/text.hpp>
 #include <lia/domain/document.hpp>
 #include <lia/domain/phone.hpp>
 #include <lia/json/json.hpp>
@@ -125,8 +127,11 @@ std::string local_time_text(core::SysTime t, std::chrono::minutes utc_offset) {
 namespace {
 
 // One target of the request, `i` its index: its fields, and the template rendered for it.
+// `seen` holds the numbers of the targets before it (valid or not), for the repeated-number
+// rule.
 std::variant<TargetInput, Invalid> parse_target(const json::Arr& targets, std::size_t i,
-                                                const std::string& template_text) {
+                                                const std::string& template_text,
+                                                std::map<std::string, std::size_t>& seen) {
   auto t = targets.obj(i);
   if (!t) return Invalid{target_field(i, ""), i, t.error().message()};
   TargetInput in;
@@ -145,6 +150,12 @@ std::variant<TargetInput, Invalid> parse_target(const json::Arr& targets, std::s
                    target_field(i, "phone") + ": invalid phone number: " + phone.error().message()};
   }
   in.phone = phone->digits;
+  if (auto [it, fresh] = seen.emplace(in.phone, i); !fresh) {
+    return Invalid{target_field(i, "phone"), i,
+                   target_field(i, "phone") + ": the same number as targets[" +
+                       std::to_string(it->second) + "]"};
+  }
+
   auto doc_text = t->opt_str("document");
   if (!doc_text) return Invalid{target_field(i, "document"), i, doc_text.error().message()};
   if (*doc_text && !(*doc_text)->empty()) {
@@ -325,35 +336,33 @@ std::variant<CampaignInput, Invalid> parse_campaign(std::string_view body,
   }
   std::vector<TargetProblem> problems;
   std::size_t invalid = 0;
-  std::map<std::string, std::size_t> seen_phones;  // the accepted targets' numbers
+  std::optional<Invalid> first_bad;
+  std::map<std::string, std::size_t> seen_phones;
   c.targets.reserve(targets->size());
   for (std::size_t i = 0; i < targets->size(); ++i) {
-    auto parsed = parse_target(*targets, i, c.template_text);
+    auto parsed = parse_target(*targets, i, c.template_text, seen_phones);
     if (auto* in = std::get_if<TargetInput>(&parsed)) {
-      if (auto [it, fresh] = seen_phones.emplace(in->phone, i); !fresh) {
-        parsed = Invalid{target_field(i, "phone"), i,
-                         target_field(i, "phone") + ": the same number as targets[" +
-                             std::to_string(it->second) + "]"};
-      } else {
-        c.targets.push_back(std::move(*in));
-        continue;
-      }
+      c.targets.push_back(std::move(*in));
+      continue;
     }
-    const auto& bad = std::get<Invalid>(parsed);
+    auto& bad = std::get<Invalid>(parsed);
     ++invalid;
     if (problems.size() < kMaxListedTargetProblems) {
-      problems.push_back({i, bad.field, bad.message});
+      // A problem every target shares (a variable the template needs and none fills) would
+      // otherwise repeat its long message a hundred times.
+      problems.push_back({i, bad.field, core::valid_utf8(bad.message, kMaxProblemBytes)});
     }
+    if (!first_bad) first_bad = std::move(bad);
   }
-  if (invalid > 0 && !c.skip_invalid_targets) {
-    // The first one's field, index and message, as an answer naming one target always had.
-    TargetProblem first = problems.front();
-    return Invalid{std::move(first.field), first.index, std::move(first.message),
-                   std::move(problems), invalid};
+  if (first_bad && !c.skip_invalid_targets) {
+    // The first one's field, index and whole message, as an answer naming one target had.
+    first_bad->targets = std::move(problems);
+    first_bad->invalid_targets = invalid;
+    return *std::move(first_bad);
   }
   if (c.targets.empty()) {
     return Invalid{"targets", std::nullopt,
-                   "no valid target: all " + std::to_string(invalid) + " targets are invalid",
+                   "no valid target among the " + std::to_string(invalid) + " given",
                    std::move(problems), invalid};
   }
   c.skipped = std::move(problems);

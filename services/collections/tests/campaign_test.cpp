@@ -175,10 +175,56 @@ TEST_CASE("every invalid target is counted and the first hundred listed in one a
       expect_invalid(body(R"({"name":"X","phone":"123","debt_amount":1,"due_date":"2026-11-30"})",
                           R"("skip_invalid_targets":true,)"));
   CHECK(none.field == "targets");
-  CHECK(none.message == "no valid target: all 1 targets are invalid");
+  CHECK(none.message == "no valid target among the 1 given");
+  CHECK_FALSE(none.target.has_value());
   CHECK(none.invalid_targets == 1);
   CHECK(expect_invalid(body(kGood, R"("skip_invalid_targets":"yes",)")).field ==
         "skip_invalid_targets");
+}
+
+TEST_CASE("a repeated number is the later target's fault, even after an invalid one") {
+  // targets[0] has a bad due date; targets[1] repeats its number: both are named at once.
+  const std::string targets =
+      R"({"name":"A","phone":"11987654321","debt_amount":1,"due_date":"2026-02-30"},)"
+      R"({"name":"B","phone":"+55 11 98765-4321","document":"111.111.111-11","debt_amount":1,"due_date":"2026-11-30"},)"
+      R"({"name":"C","phone":"21998765432","debt_amount":1,"due_date":"2026-11-30"})";
+  auto bad = expect_invalid(body(targets));
+  CHECK(bad.field == "targets[0].due_date");
+  CHECK(bad.invalid_targets == 2);
+  REQUIRE(bad.targets.size() == 2);
+  // The repeat is found before the bad document, as it always was.
+  CHECK(bad.targets[1].field == "targets[1].phone");
+  CHECK(bad.targets[1].message.find("the same number as targets[0]") != std::string::npos);
+}
+
+TEST_CASE("a problem every target shares is listed cut short, the first one whole") {
+  // A hundred variables no target fills: each target's message names them all (~1.5 KB).
+  std::string tmpl = "Olá {{name}},";
+  for (int k = 0; k < 100; ++k) tmpl += " {{protocolo_" + std::to_string(k) + "}}";
+  std::string targets;
+  for (int i = 0; i < 150; ++i) {
+    if (i > 0) targets += ",";
+    targets += R"({"name":"N","phone":"5511987)" + std::to_string(650000 + i) +
+               R"(","debt_amount":1,"due_date":"2026-11-30"})";
+  }
+  const std::string request =
+      R"({"name":"C","template":")" + tmpl +
+      R"(","allowed_hours":{"start":"08:00","end":"20:00","days":"seg-sex"},"targets":[)" +
+      targets + "]}";
+  auto bad = expect_invalid(request);
+  CHECK(bad.field == "template");
+  CHECK(bad.invalid_targets == 150);
+  REQUIRE(bad.targets.size() == kMaxListedTargetProblems);
+  std::size_t listed_bytes = 0;
+  for (const auto& p : bad.targets) {
+    CHECK(p.message.size() <= kMaxProblemBytes);
+    listed_bytes += p.message.size();
+  }
+  CHECK(listed_bytes <= kMaxListedTargetProblems * kMaxProblemBytes);
+  CHECK(bad.message.size() > 1000);  // the error's own message is whole
+  CHECK(bad.message.find("protocolo_99") != std::string::npos);
+  CHECK(bad.targets[0].message.size() == kMaxProblemBytes);
+  CHECK(bad.targets[0].message == bad.message.substr(0, bad.targets[0].message.size()));
 }
 
 TEST_CASE("template problems: malformed, or a variable a target cannot fill") {

@@ -414,6 +414,24 @@ TEST_CASE("the campaign API wants a JWT of a supervisor and names bad fields") {
   CHECK(err["error"]["invalid_targets"].GetInt() == 1);
   REQUIRE(err["error"]["targets"].Size() == 1);
   CHECK(std::string(err["error"]["targets"][0]["field"].GetString()) == "targets[1].phone");
+  CHECK(std::string(err["error"]["targets"][0]["message"].GetString()) ==
+        err["error"]["message"].GetString());
+  CHECK(fx.count("voice_campaigns") == 0);
+
+  // An export of 300 targets, 250 of them with a bad number: one answer counts them all and
+  // lists the first hundred.
+  std::string many = "[";
+  for (int i = 0; i < 300; ++i) {
+    if (i > 0) many += ",";
+    const std::string phone = i < 50 ? "55119876" + std::to_string(10000 + i) : "12";
+    many += R"({"name":"C","phone":")" + phone + R"(","debt_amount":1,"due_date":"2026-11-30"})";
+  }
+  auto lots = fx.call("POST", "/api/campaigns", campaign_body(many + "]"));
+  REQUIRE(lots.status == 400);
+  auto lots_err = parse(lots.body);
+  CHECK(lots_err["error"]["invalid_targets"].GetInt() == 250);
+  REQUIRE(lots_err["error"]["targets"].Size() == 100);
+  CHECK(lots_err["error"]["targets"][99]["target_index"].GetInt() == 149);
   CHECK(fx.count("voice_campaigns") == 0);
 
   auto bad_doc = fx.call(
@@ -458,7 +476,16 @@ TEST_CASE("skip_invalid_targets creates the campaign with the valid targets and 
   auto again = fx.create_with_key("skip-1", body);
   CHECK(again.status == 201);
   CHECK(again.body == res.body);
+  REQUIRE(again.header("Idempotent-Replayed") != nullptr);
+  CHECK(*again.header("Idempotent-Replayed") == "true");
   CHECK(fx.count("voice_campaign_targets") == 2);
+  // With the flag and nothing to skip: zero and an empty list.
+  std::string clean = campaign_body();
+  clean.insert(1, R"("skip_invalid_targets":true,)");
+  auto none_skipped = fx.call("POST", "/api/campaigns", clean);
+  REQUIRE(none_skipped.status == 201);
+  CHECK(parse(none_skipped.body)["skipped_targets"].GetInt() == 0);
+  CHECK(parse(none_skipped.body)["skipped"].Size() == 0);
   // Without the flag, the 201 has no skipped fields.
   auto plain = fx.call("POST", "/api/campaigns", campaign_body());
   REQUIRE(plain.status == 201);

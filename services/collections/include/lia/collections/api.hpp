@@ -9,7 +9,10 @@
 //   POST /api/campaigns/{id}/resume   paused or draft -> active
 //
 // A bad request is 400 {"error":{"code":"invalid_argument","message","field",
-// "target_index"?}} naming the field ("targets[2].phone", "template", "allowed_hours").
+// "target_index"?}} naming the field ("targets[2].phone", "template", "allowed_hours"); when
+// targets are at fault, also "invalid_targets" (how many) and "targets" (the first 100:
+// {target_index, field, message}). With "skip_invalid_targets": true the campaign is created
+// with the valid targets, and the 201 adds "skipped_targets" and "skipped" (the same form).
 //
 // POST /api/campaigns takes an optional Idempotency-Key (1..200 printable ASCII; else 400
 // with field "Idempotency-Key"), unique per user (the JWT's subject): the same key and body

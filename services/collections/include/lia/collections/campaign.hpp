@@ -73,6 +73,9 @@ struct TargetProblem {
 
 // At most this many targets' problems are listed (in a 400, or as skipped); all are counted.
 inline constexpr std::size_t kMaxListedTargetProblems = 100;
+// Each listed problem's message is cut to this many bytes (the first one's, in the error's
+// own `message`, is whole).
+inline constexpr std::size_t kMaxProblemBytes = 300;
 
 struct CampaignInput {
   std::string name;
