@@ -7,6 +7,7 @@
 #include <lia/json/json.hpp>
 #include <lia/pg/connection.hpp>
 #include <lia/pg/tx.hpp>
+#include <lia/runtime/authorize.hpp>
 
 #include "assistant.hpp"
 #include "store.hpp"
@@ -29,13 +30,8 @@ std::optional<Response> deny(const Request& req, const ApiDeps& d, auth::Role ne
   if (d.jwt_secret.empty()) {
     return json_error(503, "unavailable", "the API is disabled: LIA_JWT_SECRET is not set");
   }
-  auto claims = auth::verify_bearer(req.header("authorization"), d.jwt_secret);
-  if (!claims) return json_error(401, "unauthorized", claims.error().message());
-  if (!auth::role_at_least(claims->role, need)) {
-    return json_error(403, "forbidden",
-                      "this needs the role " + std::string(auth::to_string(need)) + " or higher");
-  }
-  return std::nullopt;
+  auth::Claims claims;
+  return runtime::authorize(req, d.jwt_secret, need, claims, d.users.get());
 }
 
 Response db_error(const core::Error& e) {

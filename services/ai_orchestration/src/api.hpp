@@ -18,6 +18,7 @@
 #include <lia/core/result.hpp>
 #include <lia/http/router.hpp>
 #include <lia/pg/pool.hpp>
+#include <lia/runtime/desk_users.hpp>
 
 namespace lia::ai_orchestration {
 
@@ -28,6 +29,9 @@ struct ApiDeps {
   std::string schema;
   std::string jwt_secret;              // empty: every route answers 503
   std::shared_ptr<PgPrompts> prompts;  // invalidated when a prompt changes; may be null
+  // The desk's users from users.v1: a user deactivated or demoted in conversation loses its
+  // rights here at once, not when its token expires. May be null (the token alone decides).
+  std::shared_ptr<const runtime::DeskUsers> users;
 };
 
 void add_api_routes(http::Router& router, ApiDeps deps);

@@ -2,8 +2,11 @@
 #include <catch2/catch.hpp>
 
 #include <lia/auth/auth.hpp>
+#include <lia/events/cloud_event.hpp>
+#include <lia/events/names.hpp>
 #include <lia/http/client.hpp>
 #include <lia/http/server.hpp>
+#include <lia/runtime/desk_users.hpp>
 #include <lia/testing/pg.hpp>
 
 #include "api.hpp"
@@ -20,9 +23,9 @@ namespace {
 
 constexpr const char* kSecret = "test-jwt-secret";
 
-std::string token(lia::auth::Role role) {
+std::string token(lia::auth::Role role, const std::string& subject = lia::core::Uuid::v7().str()) {
   lia::auth::Claims c;
-  c.subject = lia::core::Uuid::v7().str();
+  c.subject = subject;
   c.username = "ana";
   c.role = role;
   c.issued_at = std::chrono::duration_cast<std::chrono::seconds>(
@@ -38,14 +41,16 @@ struct Api {
   Db db;
   std::shared_ptr<lia::pg::Pool> served;
   std::shared_ptr<PgPrompts> prompts;
+  std::shared_ptr<lia::runtime::DeskUsers> users;
   std::unique_ptr<http::Server> server;
   http::Client client;
 
   explicit Api(std::string secret = kSecret, std::shared_ptr<lia::pg::Pool> pool = nullptr)
       : served(pool ? std::move(pool) : db.pool),
-        prompts(std::make_shared<PgPrompts>(served, db.schema)) {
+        prompts(std::make_shared<PgPrompts>(served, db.schema)),
+        users(std::make_shared<lia::runtime::DeskUsers>(served, db.schema)) {
     http::Router router;
-    add_api_routes(router, {served, db.schema, std::move(secret), prompts});
+    add_api_routes(router, {served, db.schema, std::move(secret), prompts, users});
     http::ServerOptions opts;
     opts.address = "127.0.0.1";
     opts.port = 0;
@@ -55,11 +60,12 @@ struct Api {
   ~Api() { server->stop(1s); }
 
   http::ClientResponse call(const std::string& method, const std::string& path,
-                            std::optional<lia::auth::Role> role, std::string body = {}) {
+                            std::optional<lia::auth::Role> role, std::string body = {},
+                            const std::string& subject = lia::core::Uuid::v7().str()) {
     http::ClientRequest req;
     req.method = method;
     req.url = "http://127.0.0.1:" + std::to_string(server->port()) + path;
-    if (role) req.headers.add("Authorization", "Bearer " + token(*role));
+    if (role) req.headers.add("Authorization", "Bearer " + token(*role, subject));
     if (!body.empty()) req.headers.add("Content-Type", "application/json");
     req.body = std::move(body);
     req.timeout = 5s;
@@ -97,6 +103,38 @@ TEST_CASE("the API needs a valid token and the right role") {
   CHECK(
       api.call("PUT", "/api/ai/prompts/suporte", lia::auth::Role::supervisor, R"({"content":"x"})")
           .status == 403);
+}
+
+TEST_CASE("a supervisor deactivated or demoted in conversation loses the AI API at once") {
+  Api api;
+  const std::string me = "0190e0a4-7b2c-7def-8123-00000000ad07";
+  auto upserted = [&](const std::string& role, bool active, const std::string& at) {
+    const std::string data =
+        R"({"user_id":")" + me + R"(","name":"Supervisora","email":"s@example.com","role":")" +
+        role + R"(","active":)" + (active ? "true" : "false") + R"(,"updated_at":")" + at + R"("})";
+    lia::kafka::Message m;
+    m.topic = "users.v1";
+    m.key = me;
+    m.value = lia::events::encode(lia::events::make_event(lia::events::types::user_upserted, 1,
+                                                          "/lia/conversation", "", data));
+    return api.users->apply(m);
+  };
+  const auto supervisor = lia::auth::Role::supervisor;
+  // Not heard of yet: the token decides.
+  CHECK(api.call("GET", "/api/ai/prompts", supervisor, {}, me).status == 200);
+  REQUIRE(upserted("SUPERVISOR", false, "2026-11-23T11:00:00Z").ok());
+  auto off = api.call("GET", "/api/ai/prompts", supervisor, {}, me);
+  CHECK(off.status == 401);
+  CHECK(has(off.body, "user is inactive"));
+  CHECK(api.call("POST", "/api/ai/outages", supervisor,
+                 R"({"cep_prefix":"01310","region":"Paulista","description":"fibra"})", me)
+            .status == 401);
+  CHECK(api.db.count("outages") == 0);
+  REQUIRE(upserted("AGENT", true, "2026-11-23T12:00:00Z").ok());
+  CHECK(api.call("GET", "/api/ai/prompts", supervisor, {}, me).status == 403);
+  CHECK(api.call("GET", "/api/ai/outages", supervisor, {}, me).status == 200);  // AGENT's route
+  // Another user's token is not affected.
+  CHECK(api.call("GET", "/api/ai/prompts", supervisor).status == 200);
 }
 
 TEST_CASE("without LIA_JWT_SECRET the API answers 503") {
