@@ -1,7 +1,9 @@
+#include <algorithm>
 #include <string>
 
 #include <fmt/format.h>
 
+#include <lia/core/text.hpp>
 #include <lia/json/json.hpp>
 
 namespace lia::json {
@@ -131,6 +133,22 @@ std::string Obj::field_path(std::string_view key) const {
   p += '.';
   p += key;
   return p;
+}
+
+core::Status Obj::only(std::initializer_list<std::string_view> keys) const {
+  for (const auto& m : v_->GetObject()) {
+    const std::string_view name(m.name.GetString(), m.name.GetStringLength());
+    if (std::find(keys.begin(), keys.end(), name) != keys.end()) continue;
+    std::string expected;
+    for (auto k : keys) {
+      if (!expected.empty()) expected += ", ";
+      expected += k;
+    }
+    // A name as the client sent it, cut short (it ends up in logs and answers).
+    const std::string shown = core::valid_utf8(name, 64);
+    return invalid("unknown field '" + field_path(shown) + "' (expected " + expected + ")");
+  }
+  return {};
 }
 
 core::Result<const Value*> Obj::require(std::string_view key) const {

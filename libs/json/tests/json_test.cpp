@@ -229,3 +229,22 @@ TEST_CASE("to_string writes compact JSON that parses back") {
   CHECK(text == R"({"a":[1,"x\n",null,true,2.5]})");
   CHECK(json::parse(text).ok());
 }
+
+TEST_CASE("only() names the first member a request does not take") {
+  auto doc = lia::json::parse(R"({"role":"AGENT","status":"INACTIVE","nested":{"a":1,"bad":2}})");
+  REQUIRE(doc.ok());
+  auto o = lia::json::Obj::root(*doc);
+  REQUIRE(o.ok());
+  CHECK(o->only({"role", "status", "nested"}).ok());
+  auto refused = o->only({"role", "nested"});
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code() == lia::core::Errc::invalid_argument);
+  CHECK(refused.error().message() == "unknown field 'status' (expected role, nested)");
+  auto nested = o->obj("nested");
+  REQUIRE(nested.ok());
+  CHECK(nested->only({"a"}).error().message() == "unknown field 'nested.bad' (expected a)");
+  auto long_name = lia::json::parse("{\"" + std::string(100, 'x') + "\":1}");
+  REQUIRE(long_name.ok());
+  CHECK(lia::json::Obj::root(*long_name)->only({"a"}).error().message() ==
+        "unknown field '" + std::string(64, 'x') + "' (expected a)");
+}

@@ -51,6 +51,9 @@ core::Result<OutageInput> parse_outage(std::string_view body) {
   if (!doc) return bad(doc.error().message());
   auto o = json::Obj::root(*doc);
   if (!o) return bad("the body must be a JSON object");
+  if (auto st = o->only({"cep_prefix", "region", "description", "eta"}); !st) {
+    return bad(st.error().message());
+  }
   OutageInput in;
   auto prefix = o->nonempty_str("cep_prefix");
   if (!prefix) return bad(prefix.error().message());
@@ -89,6 +92,10 @@ core::Result<PromptInput> parse_prompt(std::string_view body) {
   if (!doc) return bad(doc.error().message());
   auto o = json::Obj::root(*doc);
   if (!o) return bad("the body must be a JSON object");
+  // "model" and the others GET shows are not set here: refused rather than dropped.
+  if (auto st = o->only({"content", "instructions", "temperature"}); !st) {
+    return bad(st.error().message());
+  }
   PromptInput in;
   auto content = o->nonempty_str("content");
   if (!content) return bad(content.error().message());

@@ -91,6 +91,10 @@ TEST_CASE("outage bodies are checked") {
   CHECK_FALSE(parse_outage(R"({"cep_prefix":"01","description":"d"})").ok());
   CHECK_FALSE(
       parse_outage(R"({"cep_prefix":"01","region":"r","description":"d","eta":"amanhã"})").ok());
+  auto typo = parse_outage(R"({"cep_prefix":"01","region":"r","description":"d","etaa":"x"})");
+  REQUIRE_FALSE(typo.ok());
+  CHECK(typo.error().message() ==
+        "unknown field 'etaa' (expected cep_prefix, region, description, eta)");
 }
 
 TEST_CASE("prompt bodies are checked and versions move forward") {
@@ -101,6 +105,11 @@ TEST_CASE("prompt bodies are checked and versions move forward") {
   CHECK_FALSE(parse_prompt(R"({"content":""})").ok());
   CHECK_FALSE(parse_prompt(R"({"content":"x","temperature":101})").ok());
   CHECK_FALSE(parse_prompt("[]").ok());
+  // The model is not set through this route: refused, not silently kept as it was.
+  auto model = parse_prompt(R"({"content":"x","model":"gpt-4o"})");
+  REQUIRE_FALSE(model.ok());
+  CHECK(model.error().message() ==
+        "unknown field 'model' (expected content, instructions, temperature)");
   CHECK(next_version("1.0.0") == "1.1.0");
   CHECK(next_version("2.9.3") == "2.10.0");
   CHECK(next_version("beta") == "beta.1");

@@ -226,6 +226,13 @@ std::variant<CampaignInput, Invalid> parse_campaign(std::string_view body,
   auto root = json::Obj::root(*doc);
   if (!root) return Invalid{"body", std::nullopt, root.error().message()};
   const json::Obj& o = *root;
+  // A typo ("max_attempt") would otherwise leave the default in place without a word.
+  if (auto st = o.only({"name", "description", "template", "allowed_hours", "max_attempts",
+                        "spacing_minutes", "provider", "instance", "status", "skip_invalid_targets",
+                        "targets"});
+      !st) {
+    return Invalid{"body", std::nullopt, st.error().message()};
+  }
 
   CampaignInput c;
   c.max_attempts = defaults.max_attempts;

@@ -122,6 +122,10 @@ TEST_CASE("validation errors name the field and the target index") {
   CHECK(expect_invalid("{").field == "body");
   CHECK(expect_invalid(body(kGood, R"("max_attempts":0,)")).field == "max_attempts");
   CHECK(expect_invalid(body(kGood, R"("provider":"telegram",)")).field == "provider");
+  // A typo would leave the default in place: refused, named.
+  auto typo = expect_invalid(body(kGood, R"("max_attempt":5,)"));
+  CHECK(typo.field == "body");
+  CHECK(typo.message.find("unknown field 'max_attempt'") == 0);
 }
 
 TEST_CASE("every invalid target is counted and the first hundred listed in one answer") {

@@ -120,6 +120,12 @@ core::Result<NewUser> parse_new_user(std::string_view body) {
   if (!doc) return doc.error();
   auto o = json::Obj::root(*doc);
   if (!o) return o.error();
+  // A field this request does not take (a "status": a new user is ACTIVE) is refused, not
+  // dropped: the admin would believe it applied.
+  if (auto st = o->only({"username", "password", "full_name", "role", "departments", "email"});
+      !st) {
+    return st.error();
+  }
   NewUser u;
   auto username = required_text(*o, "username", 64);
   if (!username) return username.error();
@@ -169,6 +175,7 @@ core::Result<UserUpdate> parse_user_update(std::string_view body) {
   if (!doc) return doc.error();
   auto o = json::Obj::root(*doc);
   if (!o) return o.error();
+  if (auto st = o->only({"role", "status", "departments", "full_name"}); !st) return st.error();
   UserUpdate u;
   auto role = o->opt_str("role");
   if (!role) return role.error();

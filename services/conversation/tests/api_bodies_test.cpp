@@ -65,6 +65,9 @@ TEST_CASE("a user's change names at least one field, each validated") {
   CHECK(mentions(error_of(parse_user_update(R"({"role":"ROOT"})")), "role"));
   CHECK(mentions(error_of(parse_user_update(R"({"status":"on"})")), "status"));
   CHECK(mentions(error_of(parse_user_update(R"({"departments":"x"})")), "departments"));
+  // A field this change cannot make is refused, not dropped (the email stays as it was).
+  CHECK(error_of(parse_user_update(R"({"full_name":"Ana","email":"n@example.com"})")) ==
+        "unknown field 'email' (expected role, status, departments, full_name)");
 }
 
 TEST_CASE("new users are validated field by field") {
@@ -105,6 +108,10 @@ TEST_CASE("new users are validated field by field") {
                "departments[0]"));
   CHECK(mentions(error_of(parse_new_user(R"({"username":"ana",)" + base + R"(,"email":"nope"})")),
                  "email"));
+  // An admin creating a user "INACTIVE" is told it cannot, rather than getting an active one.
+  CHECK(mentions(
+      error_of(parse_new_user(R"({"username":"ana",)" + base + R"(,"status":"INACTIVE"})")),
+      "status"));
 }
 
 TEST_CASE("agent messages are 1..4096 bytes of text") {

@@ -368,12 +368,8 @@ Response Api::patch_feedback(const Request& req) const {
   if (!doc) return bad_request(doc.error().message());
   auto body = json::Obj::root(*doc);
   if (!body) return bad_request(body.error().message());
-  for (const auto& m : body->value().GetObject()) {
-    const std::string_view key = json::view(m.name);
-    if (key != "handling_status" && key != "handling_notes" && key != "handling_score") {
-      return bad_request("unknown field '" + std::string(key) +
-                         "' (expected handling_status, handling_notes, handling_score)");
-    }
+  if (auto st = body->only({"handling_status", "handling_notes", "handling_score"}); !st) {
+    return bad_request(st.error().message());
   }
   if (body->size() == 0) {
     return bad_request("nothing to change: send handling_status, handling_notes or handling_score");

@@ -36,6 +36,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -99,6 +100,10 @@ class Obj {
   bool has(std::string_view key) const;
   // "a.b" for key b of the object at path "a".
   std::string field_path(std::string_view key) const;
+  // Ok when every member is one of `keys`; else "unknown field 'x' (expected a, b, c)" for
+  // the first that is not (a request whose typo or read-only field would otherwise be
+  // ignored without a word).
+  core::Status only(std::initializer_list<std::string_view> keys) const;
 
   core::Result<std::string_view> str(std::string_view key) const;
   core::Result<std::optional<std::string_view>> opt_str(std::string_view key) const;
