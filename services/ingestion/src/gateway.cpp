@@ -48,9 +48,13 @@ constexpr std::array<std::string_view, 3> kTypes = {"lia.whatsapp.message.receiv
                                                     "lia.whatsapp.message.status",
                                                     "lia.whatsapp.connection.updated"};
 
-std::string accepted_body(std::size_t accepted, std::size_t rejected) {
+// {"accepted":N} plus, when there were any, "rejected" (left out, audited) and "ignored"
+// (nothing of ours in them: presence, contacts, template updates...), so a webhook set up for
+// the wrong events shows in its answers, not only in a debug log.
+std::string accepted_body(std::size_t accepted, std::size_t rejected, std::size_t ignored) {
   std::string body = R"({"accepted":)" + std::to_string(accepted);
   if (rejected > 0) body += R"(,"rejected":)" + std::to_string(rejected);
+  if (ignored > 0) body += R"(,"ignored":)" + std::to_string(ignored);
   body += '}';
   return body;
 }
@@ -76,6 +80,7 @@ struct Gateway::Shared {
   struct PerProvider {
     core::Counter* received = nullptr;
     core::Counter* accepted = nullptr;
+    core::Counter* ignored = nullptr;
     std::array<core::Counter*, kWebhookReasons.size()> rejected{};
     std::array<core::Counter*, kRejectCodes> items_rejected{};
   };
@@ -101,6 +106,7 @@ struct Pending {
   std::string provider_event;
   std::vector<Item> items;  // their data went to the records; kept for the audit
   std::size_t rejected = 0;
+  std::size_t ignored = 0;
   std::string received_at;  // RFC 3339, when the request was handled
   SteadyClock::time_point started;
   std::atomic<std::size_t> remaining{0};
@@ -124,7 +130,7 @@ struct Pending {
       pp.accepted->inc();
       shared->ack_latency->observe(
           std::chrono::duration<double>(SteadyClock::now() - started).count());
-      respond(http::Response::json(200, accepted_body(items.size(), rejected)));
+      respond(http::Response::json(200, accepted_body(items.size(), rejected, ignored)));
     }
   }
 
@@ -274,6 +280,11 @@ Gateway::Gateway(GatewayConfig config, std::shared_ptr<kafka::Producer> producer
     pp.accepted = &reg.counter("lia_ingestion_webhooks_accepted_total",
                                "Webhooks answered 200 (every event acknowledged by Kafka)",
                                {{"provider", name}});
+    pp.ignored = &reg.counter(
+        "lia_ingestion_events_ignored_total",
+        "Items of accepted webhooks with nothing to publish (presence, contacts, template "
+        "updates, our own read receipts, ...)",
+        {{"provider", name}});
     for (std::size_t r = 0; r < kWebhookReasons.size(); ++r) {
       pp.rejected[r] = &reg.counter(
           "lia_ingestion_webhooks_rejected_total", "Webhooks not answered 200, by reason",
@@ -517,9 +528,10 @@ void Gateway::publish(Batch batch, http::Responder respond) {
          num("rejected", static_cast<std::int64_t>(rejected)),
          num("ignored", static_cast<std::int64_t>(batch.ignored))});
   }
+  if (batch.ignored > 0) pp.ignored->inc(static_cast<double>(batch.ignored));
   if (records.empty()) {
     pp.accepted->inc();
-    respond(http::Response::json(200, accepted_body(0, rejected)));
+    respond(http::Response::json(200, accepted_body(0, rejected, batch.ignored)));
     return;
   }
 
@@ -529,6 +541,7 @@ void Gateway::publish(Batch batch, http::Responder respond) {
   pending->provider_event = std::move(batch.event);
   pending->items = std::move(kept);
   pending->rejected = rejected;
+  pending->ignored = batch.ignored;
   pending->received_at = now;
   pending->remaining.store(records.size(), std::memory_order_release);
   deadlines_->add(pending->started + config_.ack_timeout, pending);

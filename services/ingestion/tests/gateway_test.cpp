@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <lia/core/metrics.hpp>
 #include <lia/events/names.hpp>
 #include <lia/http/router.hpp>
 #include <lia/runtime/events.hpp>
@@ -201,7 +202,7 @@ TEST_CASE("a signed Meta webhook is answered 200 only after Kafka acknowledged e
   REQUIRE(a->answered());
   const auto res = a->get();
   CHECK(res.status == 200);
-  CHECK(res.body == R"({"accepted":5})");
+  CHECK(res.body == R"({"accepted":5,"ignored":1})");  // the template status update
   // One processed audit row per acknowledged event, with the event's id.
   const auto rows = f.audit->rows();
   REQUIRE(rows.size() == 5);
@@ -305,12 +306,14 @@ TEST_CASE("signed broken JSON or a body of another shape is 400 naming the probl
   CHECK(f.audit->rows().size() == 2);
 }
 
-TEST_CASE("a valid webhook that carries nothing we publish is 200 {\"accepted\":0}") {
+TEST_CASE("a valid webhook that carries nothing we publish is 200, accepted 0 and ignored 1") {
   Fixture f;
   auto a = f.post_evolution(fixture("evo_contacts_update.json"), kApikey);
   auto res = a->get();
   CHECK(res.status == 200);
-  CHECK(res.body == R"({"accepted":0})");
+  CHECK(res.body == R"({"accepted":0,"ignored":1})");
+  CHECK(lia::core::metrics().render().find(
+            R"(lia_ingestion_events_ignored_total{provider="evolution"})") != std::string::npos);
   CHECK(f.producer->records().empty());
 }
 

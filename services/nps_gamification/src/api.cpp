@@ -64,8 +64,11 @@ core::Result<Bounds> read_bounds(const Request& req, std::chrono::minutes utc_of
     if (v == nullptr || v->empty()) continue;
     auto t = parse_time_bound(*v, utc_offset);
     if (!t) {
+      // A query string reads '+' as a space: "…T00:00:00+00:00" arrives as "…T00:00:00 00:00".
+      const bool plus_as_space = v->find(' ') != std::string::npos;
       return core::Error(core::Errc::invalid_argument,
-                         std::string("'") + name + "' must be an RFC 3339 date-time or YYYY-MM-DD");
+                         std::string("'") + name + "' must be an RFC 3339 date-time or YYYY-MM-DD" +
+                             (plus_as_space ? " (in a URL, write a '+' offset as %2B)" : ""));
     }
     *out = *t;
   }

@@ -304,6 +304,12 @@ TEST_CASE("the API refuses missing tokens, low roles and bad parameters before t
   auto bad_from = api.nps(req);
   CHECK(bad_from.status == 400);
   CHECK(bad_from.body.find("from") != std::string::npos);
+  CHECK(bad_from.body.find("%2B") == std::string::npos);
+  // "+00:00" sent unencoded: the query string made the '+' a space. The answer says so.
+  req.query["from"] = "2026-11-01T00:00:00 00:00";
+  auto plus = api.nps(req);
+  CHECK(plus.status == 400);
+  CHECK(plus.body.find("write a '+' offset as %2B") != std::string::npos);
 
   req.headers.set("Authorization", token(auth::Role::supervisor));
   CHECK(api.put_settings(req).status == 403);
