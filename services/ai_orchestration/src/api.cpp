@@ -191,7 +191,7 @@ void add_api_routes(http::Router& router, ApiDeps deps) {
 
   const std::string q_active =
       "SELECT version, tools::text, model, top_p, temperature, "
-      "instructions FROM " +
+      "instructions, id::text, content FROM " +
       s +
       ".prompt_templates WHERE assistant_type = $1 AND status = 'active' "
       "FOR UPDATE";
@@ -210,12 +210,13 @@ void add_api_routes(http::Router& router, ApiDeps deps) {
         const auto assistant = parse_assistant(*req.param("assistant"));
         if (!assistant) return json_error(404, "not_found", "unknown assistant");
         auto in = parse_prompt(req.body);
-        if (!in) return json_error(400, "invalid_request", in.error().message());
+        if (!in) return json_error(400, "invalid_argument", in.error().message());
         auto user = auth::verify_bearer(req.header("authorization"), d->jwt_secret);
         const std::string by = user ? user->username : "api";
         struct Created {
           std::string id;
           std::string version;
+          bool changed = true;
         };
         auto created = pg::transact(*d->pool, [&](pg::Tx& tx) -> core::Result<Created> {
           auto cur = tx.exec(q_active, to_string(*assistant));
@@ -235,6 +236,13 @@ void add_api_routes(http::Router& router, ApiDeps deps) {
             top_p = r.get<std::optional<int>>(3);
             if (!temperature) temperature = r.get<std::optional<int>>(4);
             if (!instructions) instructions = r.get<std::optional<std::string>>(5);
+            // The same prompt again (a retry after a timeout): the active version stands, no
+            // new one is made. PUT is idempotent.
+            if (r.get<std::string>(7) == in->content &&
+                instructions == r.get<std::optional<std::string>>(5) &&
+                temperature == r.get<std::optional<int>>(4)) {
+              return Created{r.get<std::string>(6), r.get<std::string>(0), false};
+            }
           }
           if (auto a = tx.exec(q_archive, to_string(*assistant)); !a) return a.error();
           auto ins = tx.exec(q_insert, to_string(*assistant), version, in->content, instructions,
@@ -248,16 +256,19 @@ void add_api_routes(http::Router& router, ApiDeps deps) {
           }
           return db_error(created.error());
         }
-        if (d->prompts) d->prompts->invalidate();
-        core::log().info("prompt updated",
-                         {core::f::id("assistant", std::string(to_string(*assistant))),
-                          core::f::id("version", created->version)});
+        if (created->changed) {
+          if (d->prompts) d->prompts->invalidate();
+          core::log().info("prompt updated",
+                           {core::f::id("assistant", std::string(to_string(*assistant))),
+                            core::f::id("version", created->version)});
+        }
         json::Writer w;
         w.begin_object()
             .field("id", created->id)
             .field("assistant", to_string(*assistant))
             .field("version", created->version)
             .field("status", "active")
+            .field("changed", created->changed)
             .end_object();
         return Response::json(200, w.take());
       },
@@ -272,7 +283,7 @@ void add_api_routes(http::Router& router, ApiDeps deps) {
       [d, q_threads](const Request& req) {
         if (auto no = deny(req, *d, auth::Role::agent)) return *no;
         const auto id = core::Uuid::parse(*req.param("id"));
-        if (!id) return json_error(400, "invalid_request", "the conversation id must be a UUID");
+        if (!id) return json_error(400, "invalid_argument", "the conversation id must be a UUID");
         auto rows = d->pool->exec(q_threads, id->str());
         if (!rows) return db_error(rows.error());
         json::Writer w;
@@ -326,7 +337,7 @@ void add_api_routes(http::Router& router, ApiDeps deps) {
       [d, q_open](const Request& req) {
         if (auto no = deny(req, *d, auth::Role::supervisor)) return *no;
         auto in = parse_outage(req.body);
-        if (!in) return json_error(400, "invalid_request", in.error().message());
+        if (!in) return json_error(400, "invalid_argument", in.error().message());
         const auto id = core::Uuid::v7().str();
         auto r = d->pool->exec(q_open, id, in->cep_prefix, in->region, in->description, in->eta);
         if (!r) return db_error(r.error());
@@ -351,7 +362,7 @@ void add_api_routes(http::Router& router, ApiDeps deps) {
       [d, q_close](const Request& req) {
         if (auto no = deny(req, *d, auth::Role::supervisor)) return *no;
         const auto id = core::Uuid::parse(*req.param("id"));
-        if (!id) return json_error(400, "invalid_request", "the outage id must be a UUID");
+        if (!id) return json_error(400, "invalid_argument", "the outage id must be a UUID");
         auto r = d->pool->exec(q_close, id->str());
         if (!r) return db_error(r.error());
         if (r->affected() == 0) return json_error(404, "not_found", "no open outage with that id");

@@ -178,6 +178,19 @@ TEST_CASE("prompts are listed and a new version replaces the active one") {
   CHECK(api.db.count("prompt_templates WHERE assistant_type = 'suporte'") == 2);
   CHECK(api.db.count("prompt_templates WHERE assistant_type = 'suporte' AND status = 'active'") ==
         1);
+  CHECK(has(put.body, R"("changed":true)"));
+  // The same PUT again (a retry after a timeout) makes no new version.
+  auto again = api.call("PUT", "/api/ai/prompts/suporte", lia::auth::Role::admin,
+                        R"({"content":"Você é a LIA do suporte, versão nova.","temperature":15})");
+  REQUIRE(again.status == 200);
+  CHECK(has(again.body, R"("version":"1.1.0")"));
+  CHECK(has(again.body, R"("changed":false)"));
+  CHECK(api.db.count("prompt_templates WHERE assistant_type = 'suporte'") == 2);
+  // Another temperature is a change.
+  auto warmer = api.call("PUT", "/api/ai/prompts/suporte", lia::auth::Role::admin,
+                         R"({"content":"Você é a LIA do suporte, versão nova.","temperature":30})");
+  CHECK(has(warmer.body, R"("version":"1.2.0")"));
+  CHECK(api.db.count("prompt_templates WHERE assistant_type = 'suporte'") == 3);
 
   CHECK(api.call("PUT", "/api/ai/prompts/marketing", lia::auth::Role::admin, R"({"content":"x"})")
             .status == 404);

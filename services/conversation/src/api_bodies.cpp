@@ -301,8 +301,12 @@ core::Result<ListQuery> parse_list_query(const http::StringMap& query) {
     const auto sep = c.find('_');
     std::int64_t us = 0;
     const char* end = c.data() + (sep == std::string::npos ? 0 : sep);
-    if (sep == std::string::npos || sep == 0 || std::from_chars(c.data(), end, us).ptr != end ||
-        !is_uuid(c.substr(sep + 1))) {
+    const auto read = std::from_chars(c.data(), end, us);
+    // Microseconds since 1970 of a message's time: from 1970 to the year 9999, as PostgreSQL
+    // can hold them (a number outside was a 500 from the database, or read as 0).
+    constexpr std::int64_t kMaxUs = 253'402'300'799'999'999;
+    if (sep == std::string::npos || sep == 0 || read.ec != std::errc{} || read.ptr != end ||
+        us < 0 || us > kMaxUs || !is_uuid(c.substr(sep + 1))) {
       return invalid("before", "must be the next_before of an earlier page");
     }
     q.before_us = us;

@@ -159,6 +159,18 @@ TEST_CASE("conversation listings check status, assigned_to and limit") {
   CHECK(mentions(error_of(parse_list_query({{"limit", "0"}})), "limit"));
   CHECK(mentions(error_of(parse_list_query({{"limit", "201"}})), "limit"));
   CHECK(mentions(error_of(parse_list_query({{"limit", "5x"}})), "limit"));
+  // A paging cursor: microseconds and an id, within what PostgreSQL's timestamps hold.
+  const std::string id = "0190e0a4-7b2c-7def-8123-0123456789ab";
+  auto page = parse_list_query({{"before", "1764000000000000_" + id}});
+  REQUIRE(page);
+  CHECK(page->before_us == 1764000000000000);
+  CHECK(page->before_id == id);
+  for (const std::string& bad :
+       {"-999999999999999999_" + id, "99999999999999999999_" + id, "253402300800000000_" + id,
+        std::string("12_not-an-id"), "_" + id, "12" + id}) {
+    INFO(bad);
+    CHECK(mentions(error_of(parse_list_query({{"before", bad}})), "before"));
+  }
   CHECK(*parse_message_limit({{"limit", "500"}}) == 500);
   CHECK(mentions(error_of(parse_message_limit({{"limit", "501"}})), "limit"));
 }

@@ -379,6 +379,11 @@ Response Api::patch_feedback(const Request& req) const {
   }
   auto status = body->opt_str("handling_status");
   if (!status) return bad_request(status.error().message());
+  // null clears notes and score; a status it would leave as it was while recording the caller
+  // as the one who handled it.
+  if (!*status && body->get("handling_status") != nullptr) {
+    return bad_request("'handling_status' cannot be null: pending, in_progress or resolved");
+  }
   if (*status && **status != "pending" && **status != "in_progress" && **status != "resolved") {
     return bad_request("'handling_status' must be pending, in_progress or resolved");
   }

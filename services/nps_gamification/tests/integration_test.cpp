@@ -627,7 +627,14 @@ TEST_CASE("supervisors list and handle detractor feedback") {
   CHECK(row["handled_at"].IsString());
   CHECK(parse(fx.api->list_feedback(list).body)["feedback"].Size() == 0);
 
+  // A null status is refused, and records nobody as having handled it.
+  patch.body = R"({"handling_status":null})";
+  auto null_status = fx.api->patch_feedback(patch);
+  CHECK(null_status.status == 400);
+  CHECK(null_status.body.find("cannot be null") != std::string::npos);
+
   patch.params = {{"id", core::Uuid::v7().str()}};
+  patch.body = R"({"handling_status":"resolved"})";
   CHECK(fx.api->patch_feedback(patch).status == 404);
   auto all = fx.request("GET", auth::Role::admin);
   CHECK(parse(fx.api->list_feedback(all).body)["feedback"].Size() == 2);
