@@ -5,6 +5,7 @@
 #include <lia/pg/connection.hpp>
 #include <lia/runtime/desk_users.hpp>
 #include <lia/runtime/events.hpp>
+#include <lia/runtime/runtime.hpp>
 
 namespace lia::runtime {
 
@@ -69,6 +70,14 @@ std::optional<http::Response> DeskUsers::check(const auth::Claims& claims, auth:
         "this route needs the role " + std::string(auth::to_string(need)) + " or higher");
   }
   return std::nullopt;
+}
+
+std::shared_ptr<DeskUsers> follow_desk_users(Context& ctx, const std::string& group) {
+  auto users = std::make_shared<DeskUsers>(ctx.pool(), ctx.spec().schema);
+  ctx.add_consumer({.topics = {std::string(events::topics::users)},
+                    .handler = [users](const kafka::Message& m) { return users->apply(m); },
+                    .group = group});
+  return users;
 }
 
 }  // namespace lia::runtime

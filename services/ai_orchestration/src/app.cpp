@@ -88,10 +88,7 @@ core::Status App::start(runtime::Context& ctx) {
                     [handler](const kafka::Message& m) { return handler->handle_contact(m); },
                     std::string(kContactsGroup)});
 
-  auto users = std::make_shared<runtime::DeskUsers>(pool, schema);
-  ctx.add_consumer({.topics = {std::string(events::topics::users)},
-                    .handler = [users](const kafka::Message& m) { return users->apply(m); },
-                    .group = std::string(kConsumerGroup) + ".users"});
+  auto users = runtime::follow_desk_users(ctx, std::string(kConsumerGroup) + ".users");
   add_api_routes(ctx.router(), {pool, schema, settings_.jwt_secret, prompts, users});
   if (settings_.jwt_secret.empty()) {
     core::log().warn("LIA_JWT_SECRET is not set: /api/ai answers 503");

@@ -34,10 +34,7 @@ core::Status App::start(runtime::Context& ctx) {
                                      : outcomes->handle(m);
                         },
                     .group = kConsumerGroup});
-  auto users = std::make_shared<runtime::DeskUsers>(ctx.pool(), ctx.spec().schema);
-  ctx.add_consumer({.topics = {std::string(events::topics::users)},
-                    .handler = [users](const kafka::Message& m) { return users->apply(m); },
-                    .group = std::string(kConsumerGroup) + ".users"});
+  runtime::follow_desk_users(ctx, std::string(kConsumerGroup) + ".users");
   scheduler_ = std::make_unique<Scheduler>(ctx.pool(), schema, settings_, clock_);
   scheduler_->start();
   ctx.log().info(

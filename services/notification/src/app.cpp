@@ -33,10 +33,7 @@ core::Status App::start(runtime::Context& ctx) {
 
   // The desk's users as conversation publishes them: a deactivated or demoted user's token
   // stops reading sends at once.
-  auto users = std::make_shared<runtime::DeskUsers>(ctx.pool(), schema);
-  ctx.add_consumer({.topics = {std::string(events::topics::users)},
-                    .handler = [users](const kafka::Message& m) { return users->apply(m); },
-                    .group = "lia-" + ctx.spec().name + ".users"});
+  auto users = runtime::follow_desk_users(ctx, "lia-" + ctx.spec().name + ".users");
   add_routes(ctx.router(), store, settings_.jwt_secret, users);
 
   // Several consumers in one group: partitions are sent in parallel, each in order.

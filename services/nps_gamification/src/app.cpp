@@ -43,10 +43,7 @@ core::Status App::start(runtime::Context& ctx) {
                                std::string(events::topics::notification_events)},
                     .handler = [handlers](const kafka::Message& m) { return handlers->handle(m); },
                     .group = kConsumerGroup});
-  auto users = std::make_shared<runtime::DeskUsers>(ctx.pool(), ctx.spec().schema);
-  ctx.add_consumer({.topics = {std::string(events::topics::users)},
-                    .handler = [users](const kafka::Message& m) { return users->apply(m); },
-                    .group = std::string(kConsumerGroup) + ".users"});
+  runtime::follow_desk_users(ctx, std::string(kConsumerGroup) + ".users");
   ctx.log().info("nps_gamification started",
                  {core::f::num("survey_window_hours", settings_.survey_window.count()),
                   core::f::num("utc_offset_minutes", settings_.utc_offset.count())});

@@ -23,6 +23,8 @@
 
 namespace lia::runtime {
 
+class Context;
+
 class DeskUsers {
  public:
   DeskUsers(std::shared_ptr<pg::Pool> pool, const std::string& schema);
@@ -42,5 +44,10 @@ class DeskUsers {
   std::string upsert_;
   std::string lookup_;
 };
+
+// The service's DeskUsers over its pool and schema, kept up to date by a consumer of users.v1
+// in `group` (the service's own "<group>.users"), added to `ctx`: what every service whose
+// API takes the desk's tokens starts with.
+std::shared_ptr<DeskUsers> follow_desk_users(Context& ctx, const std::string& group);
 
 }  // namespace lia::runtime
