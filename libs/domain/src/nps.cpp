@@ -74,6 +74,20 @@ std::optional<int> bare_value(std::string_view s) {
   return std::nullopt;
 }
 
+// "8/10", "8 / 10", "8 de 10": the survey's scale said back. Whatever stands before it must
+// still be a score on its own ("10/10/10" and "11/10" are not).
+std::string_view drop_scale(std::string_view s) {
+  for (std::string_view scale :
+       {std::string_view("/10"), std::string_view("/ 10"), std::string_view(" de 10")}) {
+    if (s.size() > scale.size() && s.ends_with(scale)) {
+      s.remove_suffix(scale.size());
+      while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
+      return s;
+    }
+  }
+  return s;
+}
+
 }  // namespace
 
 std::optional<int> parse_nps_score(std::string_view reply) {
@@ -83,6 +97,7 @@ std::optional<int> parse_nps_score(std::string_view reply) {
   while (!s.empty() && (s.back() == '!' || s.back() == '.' || s.back() == ' ')) {
     s.remove_suffix(1);
   }
+  s = drop_scale(s);
   // Longest prefixes first; each must be followed by a space, except "nota:".
   static constexpr std::array<std::string_view, 9> kPrefixes = {
       "eu dou nota", "minha nota e", "minha nota", "dou nota", "eu dou",

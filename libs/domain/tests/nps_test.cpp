@@ -63,6 +63,14 @@ TEST_CASE("parse_nps_score reads bare scores") {
        "0\xEF\xB8\x8F\xE2\x83\xA3",
        10},  // 1️⃣0️⃣
       {"nota \xF0\x9F\x94\x9F", 10},
+      {"10/10", 10},
+      {"8/10", 8},
+      {"8 / 10", 8},
+      {"nota 7/10", 7},
+      {"0/10", 0},
+      {"9 de 10", 9},
+      {"Nota 10 de 10!", 10},
+      {"dez/10", 10},
   };
   for (const auto& c : cases) {
     INFO(c.in);
@@ -86,8 +94,13 @@ TEST_CASE("parse_nps_score refuses anything that is not clearly a score") {
         "010",
         "9,5",
         "8.5",
-        "8/10",
-        "10/10",
+        "10/10/10",
+        "11/10",
+        "/10",
+        "8/10 obrigado",
+        "8/100",
+        "8/5",
+        "nota de 10",
         "nota",
         "nota 11",
         "nota dez e meio",

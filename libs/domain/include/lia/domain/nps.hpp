@@ -22,9 +22,12 @@ namespace lia::domain {
 //   - a keycap emoji: "9️⃣", "🔟", "1️⃣0️⃣";
 //   - one of these prefixes before it: "nota", "nota:", "nota -", "minha nota", "minha nota e",
 //     "dou", "dou nota", "eu dou", "eu dou nota";
+//   - the survey's scale after it: "8/10", "10 / 10", "nota 9 de 10";
 //   - trailing '!' or '.' marks: "8!", "nota 10!!", "9.".
 // Rejected: other words around it ("10 reais", "hoje às 10", "8 obrigado"), other numbers
-// ("1234", "11", "-1"), decimals ("9,5", "8.5"), fractions ("8/10"), several numbers.
+// ("1234", "11", "-1"), decimals ("9,5", "8.5"), other fractions ("8/5", "11/10"), several
+// numbers. A date such as "10/10" reads as a score: after the survey's question, a bare
+// "N/10" is the customer's answer far more often than a day of October.
 std::optional<int> parse_nps_score(std::string_view reply);
 
 enum class NpsCategory { detractor, neutral, promoter };
