@@ -96,6 +96,7 @@ struct Handlers::Impl {
   std::string message_by_provider_id;
   std::string take_pending_and_echo;
   std::string drop_pending;
+  std::string take_pending;
   std::string insert_pending;
   std::string set_tick;
   std::string set_provider_id;
@@ -188,6 +189,7 @@ struct Handlers::Impl {
         "SELECT status, reason FROM pend UNION ALL SELECT whatsapp_status, status_reason FROM "
         "echo WHERE whatsapp_status IS NOT NULL";
     drop_pending = "DELETE FROM " + pending + " WHERE instance = $1 AND whatsapp_message_id = $2";
+    take_pending = drop_pending + " RETURNING status, reason";
     insert_pending = "INSERT INTO " + pending +
                      " (instance, whatsapp_message_id, status, reason, status_at) VALUES ($1, $2, "
                      "$3, $4, $5::timestamptz) ON CONFLICT DO NOTHING";
@@ -227,6 +229,18 @@ struct Handlers::Impl {
   }
 
   // Sent with the statement that follows (the look-up of the message it guards).
+  // The ticks that waited for their message (rows of status, reason), applied forward-only.
+  static domain::MessageTick with_pending(domain::MessageTick tick, const pg::Rows& pending) {
+    for (const auto& p : pending) {
+      auto s = domain::parse_message_status(p.get<std::string>(0));
+      if (!s) continue;
+      domain::MessageTick t{*s, p.get<std::optional<std::string>>(1).value_or("")};
+      if (t.status != domain::MessageStatus::error) t.error_reason.clear();
+      tick = domain::advance(tick, t);
+    }
+    return tick;
+  }
+
   void lock_provider_id(pg::Tx& tx, const std::string& instance, const std::string& provider_id) {
     tx.exec_later(provider_lock, sql.schema() + ".pmid:" + instance + ":" + provider_id);
   }
@@ -447,11 +461,17 @@ struct Handlers::Impl {
         m.role = "assistant";
         m.author = "agent";
         m.from_me = true;
-        m.whatsapp_status = "SERVER_ACK";
+        // Its ticks may have come first (statuses and messages are different topics, read by
+        // different groups): they waited in pending_statuses, under the provider id's lock.
+        auto pend = tx.exec(take_pending, in.instance, in.provider_message_id);
+        if (!pend) return pend.error();
+        const auto tick = with_pending({domain::MessageStatus::server_ack, {}}, *pend);
+        m.whatsapp_status = std::string(domain::to_string(tick.status));
+        m.status_reason = reason_of(tick);
         m.send_by = "agent";
         stored.direction = "outbound";
         stored.author = "agent";
-        stored.status = "SERVER_ACK";
+        stored.status = m.whatsapp_status;
         route = "none";
       } else {
         const auto plan = plan_inbound(conv.state, in.kind, in.text.value_or(""),
@@ -838,13 +858,7 @@ struct Handlers::Impl {
       }
       auto pend = tx.exec(take_pending_and_echo, instance, provider_id, id);
       if (!pend) return pend.error();
-      for (const auto& p : *pend) {
-        auto s = domain::parse_message_status(p.get<std::string>(0));
-        if (!s) continue;
-        domain::MessageTick t{*s, p.get<std::optional<std::string>>(1).value_or("")};
-        if (t.status != domain::MessageStatus::error) t.error_reason.clear();
-        tick = domain::advance(tick, t);
-      }
+      tick = with_pending(tick, *pend);
       tx.exec_later(set_provider_id, id, provider_id, std::string(domain::to_string(tick.status)),
                     reason_of(tick));
       return Outcome::applied;

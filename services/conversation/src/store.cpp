@@ -159,9 +159,10 @@ Sql::Sql(const std::string& schema) : schema_(schema) {
       "INSERT INTO " + t("messages") +
       " (id, conversation_id, instance, direction, role, author, agent_user_id, assistant, "
       "content, kind, media, location, route, from_me, is_private, whatsapp_message_id, "
-      "whatsapp_status, status_updated_at, send_by, command_id, reply_to_message_id, sent_at) "
-      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12::jsonb, $13, $14, $15, "
-      "$16, $17::text, CASE WHEN $17::text IS NULL THEN NULL ELSE now() END, $18, $19, $20, $21) "
+      "whatsapp_status, status_updated_at, send_by, command_id, reply_to_message_id, sent_at, "
+      "status_reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12::jsonb, "
+      "$13, $14, $15, $16, $17::text, CASE WHEN $17::text IS NULL THEN NULL ELSE now() END, $18, "
+      "$19, $20, $21, $22) "
       "ON CONFLICT DO NOTHING RETURNING id";
   view_by_id = "SELECT " + view_columns() + " FROM " + conv + " c JOIN " + t("contacts") +
                " k ON k.id = c.contact_id WHERE c.id = $1::uuid";
@@ -190,11 +191,11 @@ std::string Sql::t(std::string_view table) const {
 }
 
 core::Result<bool> insert_message(pg::Tx& tx, const Sql& sql, const NewMessage& m) {
-  pg::Params p =
-      pg::make_params(m.id, m.conversation_id, m.instance, m.direction, m.role, m.author,
-                      m.agent_user_id, m.assistant, m.content, m.kind, m.media_json,
-                      m.location_json, m.route, m.from_me, m.is_private, m.whatsapp_message_id,
-                      m.whatsapp_status, m.send_by, m.command_id, m.reply_to_message_id, m.sent_at);
+  pg::Params p = pg::make_params(m.id, m.conversation_id, m.instance, m.direction, m.role, m.author,
+                                 m.agent_user_id, m.assistant, m.content, m.kind, m.media_json,
+                                 m.location_json, m.route, m.from_me, m.is_private,
+                                 m.whatsapp_message_id, m.whatsapp_status, m.send_by, m.command_id,
+                                 m.reply_to_message_id, m.sent_at, m.status_reason);
   auto r = tx.exec_params(sql.insert_message, p);
   if (!r) return r.error();
   return !r->empty();

@@ -55,6 +55,7 @@ struct NewMessage {
   bool is_private = false;
   std::optional<std::string> whatsapp_message_id;
   std::optional<std::string> whatsapp_status;
+  std::optional<std::string> status_reason;  // of an ERROR status
   std::optional<std::string> send_by;
   std::optional<std::string> command_id;
   std::optional<std::string> reply_to_message_id;

@@ -689,6 +689,41 @@ TEST_CASE("a message written on the business phone is stored as the agent's and 
   CHECK_FALSE(stored[1].data.HasMember("route"));
 }
 
+TEST_CASE("ticks that came before a message written on the business phone are applied to it") {
+  World w;
+  const auto p = phone();
+  w.apply(topics::whatsapp_inbound,
+          event(types::whatsapp_message_received, received(p, "FIRST-" + p, "oi")));
+  // The status topic's group ran ahead of the inbound one: the ticks wait for the message.
+  w.apply(topics::whatsapp_status,
+          event(types::whatsapp_message_status, status(p, "ME-READ", "READ")));
+  w.apply(topics::whatsapp_status,
+          event(types::whatsapp_message_status, status(p, "ME-READ", "DELIVERY_ACK")));
+  w.apply(topics::whatsapp_status,
+          event(types::whatsapp_message_status, status(p, "ME-ERR", "ERROR", "not delivered")));
+  w.apply(topics::whatsapp_status,
+          event(types::whatsapp_message_status, status(p, "ME-OTHER", "READ")));
+  CHECK(w.count("SELECT count(*) FROM " + w.t("pending_statuses")) == 4);
+
+  from_me(w, p, "ME-READ", "Bom dia, aqui é o João");
+  from_me(w, p, "ME-ERR", "Segue o boleto");
+  from_me(w, p, "ME-NONE", "Algo mais?");
+  const auto read = message_of(w, "ME-READ");
+  CHECK(column(w, "messages", "whatsapp_status", read) == "READ");
+  const auto failed = message_of(w, "ME-ERR");
+  CHECK(column(w, "messages", "whatsapp_status", failed) == "ERROR");
+  CHECK(column(w, "messages", "status_reason", failed) == "not delivered");
+  CHECK(column(w, "messages", "whatsapp_status", message_of(w, "ME-NONE")) == "SERVER_ACK");
+  CHECK(column(w, "messages", "status_reason", message_of(w, "ME-NONE")) == "<null>");
+  // Only the other message's tick still waits.
+  CHECK(w.count("SELECT count(*) FROM " + w.t("pending_statuses")) == 1);
+  const auto stored = w.sent(types::conversation_message_stored);
+  REQUIRE(stored.size() == 4);
+  CHECK(stored[1].data["status"] == "READ");
+  CHECK(stored[2].data["status"] == "ERROR");
+  CHECK(stored[3].data["status"] == "SERVER_ACK");
+}
+
 TEST_CASE("the enumerated columns refuse other values, as domains and after going back down") {
   World w;
   const auto p = phone();
