@@ -16,6 +16,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -148,6 +149,13 @@ class RdConsumer final : public Consumer {
   void commit_sync(std::string_view why);
   // Follows the assignment from the rebalance callback's own list (mu_ held).
   void track(bool assign, bool cooperative, const rd_kafka_topic_partition_list_t* list);
+  // Pauses or resumes partitions and remembers which ones this member paused (mu_ held).
+  // Only those are ever resumed: librdkafka (before 2.4) takes a new fetch version even for a
+  // partition that isn't paused, and a resume right after an assignment can make the
+  // assignment's own fetch start look outdated, so the partition never fetches (librdkafka
+  // issues 2190, 4686, 5591).
+  void pause_locked(rd_kafka_t* rk, const std::vector<TopicPartition>& tps);
+  void resume_locked(rd_kafka_t* rk, const std::vector<TopicPartition>& tps);
   void warn_throttled(int code, std::string_view what, std::string_view detail);
   TopicMetrics& metrics_for(const std::string& topic);
   // Brings this member's share of the lag and parked-partition gauges up to date, at most
@@ -174,6 +182,7 @@ class RdConsumer final : public Consumer {
   bool paused_ = false;
   std::map<TopicPartition, Parked> parked_;
   std::vector<TopicPartition> assignment_;
+  std::set<TopicPartition> paused_by_us_;  // pause_locked() without resume_locked() since
 
   std::atomic<std::uint64_t> handled_{0};
   std::atomic<std::uint64_t> dead_lettered_{0};
@@ -465,6 +474,7 @@ void RdConsumer::finish() {
     rk_ = nullptr;
     assignment_.clear();
     parked_.clear();
+    paused_by_us_.clear();
   }
   rd_kafka_destroy(rk);
   report_progress(true);  // a closed member owns nothing: its share leaves the gauges
@@ -585,8 +595,7 @@ void RdConsumer::park(const Message& msg, int attempts) {
     std::lock_guard lock(mu_);
     parked_[tp] = Parked{msg.offset, attempts, Clock::now() + config_.max_backoff, false};
     // Pause first (it remembers the position after the last returned message), then rewind.
-    auto list = make_list({tp});
-    rd_kafka_pause_partitions(rk_, list.get());
+    pause_locked(rk_, {tp});
   }
   seek(tp, msg.offset);
   core::log().warn("kafka partition parked on a message it can't handle",
@@ -631,8 +640,7 @@ void RdConsumer::seek(const TopicPartition& tp, std::int64_t offset) {
   p.resumed = false;
   p.reseek = true;
   p.retry_at = std::max(p.retry_at, Clock::now() + config_.retry_backoff);
-  auto paused = make_list({tp});
-  rd_kafka_pause_partitions(rk_, paused.get());
+  pause_locked(rk_, {tp});
   core::log().error("kafka seek failed; the partition waits until a seek succeeds",
                     {core::f::id("component", "kafka"), core::f::id("topic", tp.topic),
                      core::f::num("partition", tp.partition), core::f::num("offset", offset),
@@ -660,9 +668,7 @@ void RdConsumer::resume_due() {
       due.push_back(tp);
     }
   }
-  if (due.empty()) return;
-  auto list = make_list(due);
-  rd_kafka_resume_partitions(rk_, list.get());
+  resume_locked(rk_, due);
 }
 
 bool RdConsumer::wait_backoff(milliseconds d) {
@@ -704,6 +710,26 @@ void RdConsumer::track(bool assign, bool cooperative, const rd_kafka_topic_parti
   assignment_.erase(std::unique(assignment_.begin(), assignment_.end()), assignment_.end());
 }
 
+void RdConsumer::pause_locked(rd_kafka_t* rk, const std::vector<TopicPartition>& tps) {
+  if (tps.empty()) return;
+  auto list = make_list(tps);
+  rd_kafka_pause_partitions(rk, list.get());
+  paused_by_us_.insert(tps.begin(), tps.end());
+}
+
+void RdConsumer::resume_locked(rd_kafka_t* rk, const std::vector<TopicPartition>& tps) {
+  if (tps.empty()) return;
+  auto list = make_list(tps);
+  rd_kafka_resume_partitions(rk, list.get());
+  for (int i = 0; i < list->cnt; ++i) {
+    // A partition librdkafka no longer knows has no pause left to lift.
+    if (list->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR ||
+        list->elems[i].err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION) {
+      paused_by_us_.erase(TopicPartition{list->elems[i].topic, list->elems[i].partition});
+    }
+  }
+}
+
 void RdConsumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                               rd_kafka_topic_partition_list_t* partitions, void* opaque) {
   auto* self = static_cast<RdConsumer*>(opaque);
@@ -740,12 +766,16 @@ void RdConsumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     apply(true, partitions);
     std::lock_guard lock(self->mu_);
-    // Keep a paused consumer paused; clear leftover pauses (e.g. of a parked partition that
-    // was taken away and has come back) otherwise.
+    const auto added = to_vector(partitions);
     if (self->paused_) {
-      rd_kafka_pause_partitions(rk, partitions);
+      self->pause_locked(rk, added);  // a paused consumer stays paused
     } else {
-      rd_kafka_resume_partitions(rk, partitions);
+      // A pause of ours the revoke could not clear (librdkafka keeps it across assignments).
+      std::vector<TopicPartition> leftover;
+      for (const auto& tp : added) {
+        if (self->paused_by_us_.contains(tp)) leftover.push_back(tp);
+      }
+      self->resume_locked(rk, leftover);
     }
     self->track(true, cooperative, partitions);
     for (const auto& tp : to_vector(partitions)) self->next_offset_.erase(tp);
@@ -766,10 +796,15 @@ void RdConsumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
     if (rd_kafka_assignment_lost(rk) == 0) self->commit_sync("revoke");
     apply(false, partitions);
     std::lock_guard lock(self->mu_);
+    // librdkafka keeps a partition's pause after it is taken away: lift ours now, after the
+    // unassignment's own operations, so that the partition starts fresh if it comes back.
+    std::vector<TopicPartition> ours;
     for (const auto& tp : to_vector(partitions)) {
       self->parked_.erase(tp);
       self->next_offset_.erase(tp);
+      if (self->paused_by_us_.contains(tp)) ours.push_back(tp);
     }
+    self->resume_locked(rk, ours);
     self->track(false, cooperative, partitions);
     core::log().log(
         core::Level::info, "kafka partitions revoked",
@@ -814,9 +849,8 @@ void RdConsumer::pause() {
   std::lock_guard lock(mu_);
   if (paused_) return;
   paused_ = true;
-  if (rk_ == nullptr || assignment_.empty()) return;
-  auto list = make_list(assignment_);
-  rd_kafka_pause_partitions(rk_, list.get());
+  if (rk_ == nullptr) return;
+  pause_locked(rk_, assignment_);
 }
 
 void RdConsumer::resume() {
@@ -835,9 +869,7 @@ void RdConsumer::resume() {
     }
     tps.push_back(tp);
   }
-  if (tps.empty()) return;
-  auto list = make_list(tps);
-  rd_kafka_resume_partitions(rk_, list.get());
+  resume_locked(rk_, tps);
 }
 
 bool RdConsumer::assigned() const {

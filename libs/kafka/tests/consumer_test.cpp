@@ -392,6 +392,68 @@ TEST_CASE("pause stops delivery also across a rebalance and resume restarts it")
   b->close();
 }
 
+TEST_CASE("a partition parked when the group rebalances is fetched again once it is reassigned") {
+  const auto topic = unique_name("kafka_park_rebalance");
+  const auto group = unique_name("g");
+  auto producer = test::make_producer();
+  test::produce_all(*producer, {{topic, "", "create", {}, 0}});
+  const int partitions = test::partition_count(topic);
+  REQUIRE(partitions >= 2);
+
+  // Every record fails until `healthy`, and one try per round parks its partition at once;
+  // the park's own retry comes only after a minute, long past this test.
+  std::atomic<bool> healthy{false};
+  test::Collector got_a;
+  test::Collector got_b;
+  auto config = test::consumer_config(topic, group);
+  config.max_attempts = 1;
+  config.max_backoff = seconds{60};
+  std::atomic<int> failed{0};
+  auto a = make_consumer(config, [&](const Message& m) -> core::Status {
+    if (!healthy.load()) {
+      ++failed;
+      return core::Error(core::Errc::unavailable, "database restarting (test)");
+    }
+    got_a.add(m);
+    return core::ok();
+  });
+  a->start();
+  REQUIRE(wait_until([&] { return failed.load() >= 1; }, seconds{20}));  // "create" parked
+  std::vector<Record> batch;
+  for (int p = 1; p < partitions; ++p) batch.push_back({topic, "", "r" + std::to_string(p), {}, p});
+  auto wanted = test::positions_of(test::produce_all(*producer, batch));
+  REQUIRE(wait_until([&] { return failed.load() >= partitions; }, seconds{20}));  // all parked
+  healthy = true;
+
+  // A second member joins: `a` gives up every partition and gets about half of them back,
+  // parked ones among them. Those must fetch again, from their committed offsets.
+  auto b = make_consumer(test::consumer_config(topic, group), collect_into(got_b));
+  b->start();
+  REQUIRE(wait_until(
+      [&] {
+        return a->assigned() && b->assigned() &&
+               a->assignment().size() + b->assignment().size() ==
+                   static_cast<std::size_t>(partitions);
+      },
+      seconds{20}));
+  REQUIRE_FALSE(a->assignment().empty());
+  wanted.emplace_back(0, 0);  // "create"
+  const auto seen_by_either = [&] {
+    auto all = got_a.positions();
+    const auto more = got_b.positions();
+    all.insert(more.begin(), more.end());
+    for (const auto& p : wanted) {
+      if (all.count(p) == 0) return false;
+    }
+    return true;
+  };
+  CHECK(wait_until(seen_by_either, seconds{20}));
+  // `a` itself handled the records of the partitions it got back.
+  CHECK(got_a.size() > 0);
+  b->close();
+  a->close();
+}
+
 namespace {
 // Two members split the partitions; when one leaves, the other takes them all and nothing is
 // lost. `strategy` is partition.assignment.strategy (eager or cooperative rebalancing).
