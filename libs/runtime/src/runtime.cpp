@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
@@ -497,6 +498,21 @@ int run(int argc, char** argv, const ServiceSpec& declared, std::unique_ptr<App>
     cc.properties = kafka_props;
     cc.topics = cs.topics;
     cc.fetch_wait = fetch_wait;
+    if (cs.max_handling.count() > 0) {
+      // A member that does not poll within max.poll.interval.ms leaves the group, and its
+      // partitions go to another member while its record is still being handled.
+      const auto needed = cs.max_handling + std::chrono::seconds{60};
+      std::int64_t configured = 300000;  // librdkafka's default
+      if (const auto it = kafka_props.find("max.poll.interval.ms"); it != kafka_props.end()) {
+        std::from_chars(it->second.data(), it->second.data() + it->second.size(), configured);
+      }
+      if (needed.count() > configured) {
+        cc.properties["max.poll.interval.ms"] = std::to_string(needed.count());
+        log.info("max.poll.interval.ms raised to cover the longest record's handling",
+                 {id("group", cc.group_id), num("from_ms", configured),
+                  num("to_ms", static_cast<std::int64_t>(needed.count()))});
+      }
+    }
     kafka::BatchOpener open_batch;
     if (cs.batch && ctx.pool_ && consumer_batch > 1) {
       cc.max_batch = consumer_batch;
@@ -568,8 +584,17 @@ int run(int argc, char** argv, const ServiceSpec& declared, std::unique_ptr<App>
   // The steps below use the grace period; the watch allows a little more for the last ones
   // (and the destructors after them) before it ends the process.
   watch.arm(deadline + std::chrono::seconds{2}, config.shutdown_grace);
+  watch.step("ending the service's waits");
+  app->stopping();
   watch.step("closing the Kafka consumers");
-  for (auto& c : consumers) c->close();
+  // All at once: each waits for its current record, and one closing after another would let
+  // the others take new records meanwhile.
+  {
+    std::vector<std::thread> closing;
+    closing.reserve(consumers.size());
+    for (auto& c : consumers) closing.emplace_back([&c] { c->close(); });
+    for (auto& t : closing) t.join();
+  }
   watch.step("stopping the service");
   app->stop();
   watch.step("stopping the HTTP server");

@@ -42,7 +42,8 @@ core::Status App::start(runtime::Context& ctx) {
         {.topics = {settings_.commands_topic},
          .handler = [h = commands_](const kafka::Message& m) { return h->handle(m); },
          // Each command is an HTTP call to the provider: it commits on its own, right after.
-         .batch = false});
+         .batch = false,
+         .max_handling = settings_.longest_command()});
   }
   ctx.add_consumer({.topics = {settings_.status_topic},
                     .handler = [h = statuses_](const kafka::Message& m) { return h->handle(m); },
@@ -58,6 +59,10 @@ core::Status App::start(runtime::Context& ctx) {
                                         core::f::id("events_topic", settings_.events_topic),
                                         core::f::num("consumers", settings_.consumers)});
   return core::ok();
+}
+
+void App::stopping() {
+  if (commands_) commands_->stop();
 }
 
 }  // namespace lia::notification

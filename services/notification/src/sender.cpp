@@ -153,9 +153,11 @@ core::Status CommandHandler::handle(const kafka::Message& message) {
       problem = req.error().message();
     }
   }
+  // The per-number rate, before the claim: a try is in flight only once its request is next.
+  if (!problem && !wait_for_rate(cmd)) return stopping();
 
   // The idempotency point: a known command id is not sent again.
-  auto claim = store_->claim(cmd, body);
+  auto claim = store_->claim(cmd, body, /*sending_now=*/!problem && !expired(cmd));
   if (!claim) return claim.error();
   int attempts = claim->attempts;
   bool counted = claim->inserted;  // the claim itself recorded try number 1
@@ -179,8 +181,24 @@ core::Status CommandHandler::handle(const kafka::Message& message) {
       attempts = 0;
       last_error.reset();
       log.info("dead letter replayed: sending again", {id("command_id", cmd.command_id)});
+    } else if (auto failed = take_unrecorded_failure(cmd.command_id); claim->in_flight && failed) {
+      // This process saw that try fail but could not write it down (the database stopped
+      // answering): it resumes, as it would had the write worked.
+      last_error = std::move(*failed);
+      log.info("resuming a command whose last failed try could not be recorded",
+               {id("command_id", cmd.command_id), num("attempts", attempts)});
+    } else if (claim->in_flight) {
+      // Stopped while a request was with the provider (a crash, a kill), or the provider's
+      // answer could not be recorded: as with a request that timed out, it may have been
+      // delivered, so it is not sent a second time by itself.
+      return finish_failed(message, cmd, kFailed, attempts,
+                           "outcome unknown: the handling of this command stopped while its "
+                           "request was with the provider; it may have been delivered, so it is "
+                           "not sent again (replay its dead letter to send it anyway)",
+                           std::string(kCodeOutcomeUnknown), std::nullopt, /*dead_letter=*/true,
+                           /*retryable=*/false);
     } else {
-      log.info("resuming a command left mid-send",
+      log.info("resuming a command left between two tries",
                {id("command_id", cmd.command_id), num("attempts", attempts)});
     }
   }
@@ -208,7 +226,9 @@ core::Status CommandHandler::handle(const kafka::Message& message) {
                                          last_error.value_or("the last try was interrupted")),
                              std::nullopt, std::nullopt, true, true);
       }
-      auto n = store_->next_attempt(cmd.command_id, last_error);
+      if (!wait_for_rate(cmd)) return stopping();
+      if (expired(cmd)) return expire();
+      auto n = store_->next_attempt(cmd.command_id);
       if (!n) {
         if (n.error().code() == core::Errc::conflict) return core::ok();  // finished elsewhere
         return n.error();
@@ -216,14 +236,6 @@ core::Status CommandHandler::handle(const kafka::Message& message) {
       attempts = *n;
     }
     counted = false;
-
-    if (auto wait = limiter_->reserve(cmd.to, Steady::now()); wait.count() > 0) {
-      core::metrics()
-          .counter("lia_notification_rate_limited_total", "Sends delayed by the per-number rate")
-          .inc();
-      std::this_thread::sleep_for(wait);
-    }
-    if (expired(cmd)) return expire();
 
     const auto started = Steady::now();
     bool request_sent = false;
@@ -243,13 +255,74 @@ core::Status CommandHandler::handle(const kafka::Message& message) {
                            fmt::format("gave up after {} tries: {}", attempts, result.reason),
                            result.code, result.http_status, true, true);
     }
+    // This try failed for sure: a restart from here on resumes with the next one.
+    bool still_sending = true;
+    auto noted = with_db_retries([&]() -> core::Status {
+      auto r = store_->try_failed(cmd.command_id, result.reason);
+      if (!r) return r.error();
+      still_sending = *r;
+      return core::ok();
+    });
+    if (!noted.ok()) {
+      remember_unrecorded_failure(cmd.command_id, result.reason);
+      return noted;
+    }
+    if (!still_sending) return core::ok();  // finished elsewhere
     const auto delay =
         backoff_delay(attempts, options_.backoff, options_.backoff_max, result.retry_after);
     log.warn("send failed, retrying",
              {id("command_id", cmd.command_id), num("attempt", attempts),
               str("reason", result.reason), num("retry_in_ms", delay.count())});
-    std::this_thread::sleep_for(delay);
+    if (!pause_for(delay)) return stopping();
   }
+}
+
+void CommandHandler::remember_unrecorded_failure(const std::string& command_id,
+                                                 const std::string& reason) {
+  std::lock_guard lock(unrecorded_mu_);
+  // Only a database outage fills it, and a redelivery empties it; a partition that moved to
+  // another member meanwhile leaves its commands here, so it is bounded.
+  if (unrecorded_.size() >= 10000) unrecorded_.clear();
+  unrecorded_[command_id] = reason;
+}
+
+std::optional<std::string> CommandHandler::take_unrecorded_failure(const std::string& command_id) {
+  std::lock_guard lock(unrecorded_mu_);
+  auto it = unrecorded_.find(command_id);
+  if (it == unrecorded_.end()) return std::nullopt;
+  auto reason = std::move(it->second);
+  unrecorded_.erase(it);
+  return reason;
+}
+
+void CommandHandler::stop() {
+  {
+    std::lock_guard lock(stop_mu_);
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
+}
+
+bool CommandHandler::pause_for(std::chrono::milliseconds d) {
+  std::unique_lock lock(stop_mu_);
+  return !stop_cv_.wait_for(lock, d, [&] { return stopping_; });
+}
+
+core::Error CommandHandler::stopping() {
+  return core::Error(core::Errc::unavailable,
+                     "notification is stopping: the command resumes with the next owner of its "
+                     "partition",
+                     true);
+}
+
+bool CommandHandler::wait_for_rate(const SendCommand& cmd) {
+  const auto wait = limiter_->reserve(cmd.to, Steady::now());
+  if (wait.count() <= 0) return true;
+  core::metrics()
+      .counter("lia_notification_rate_limited_total", "Sends delayed by the per-number rate")
+      .inc();
+  return pause_for(std::chrono::duration_cast<std::chrono::milliseconds>(wait) +
+                   std::chrono::milliseconds{1});
 }
 
 core::Status CommandHandler::finish_sent(const SendCommand& cmd, int attempts,
@@ -276,7 +349,7 @@ core::Status CommandHandler::finish_sent(const SendCommand& cmd, int attempts,
   if (!st.ok()) {
     core::log().error(
         "the provider accepted the message but recording it failed; a redelivery "
-        "will send it again",
+        "reports its outcome as unknown instead of sending it again",
         {id("command_id", cmd.command_id), str("error", st.error().describe())});
     return st;
   }

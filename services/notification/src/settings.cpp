@@ -31,4 +31,8 @@ Settings Settings::read(core::Env& env) {
   return s;
 }
 
+std::chrono::milliseconds Settings::longest_command() const {
+  return max_attempts * (http_timeout + std::chrono::seconds{1}) + (max_attempts - 1) * backoff_max;
+}
+
 }  // namespace lia::notification

@@ -31,7 +31,7 @@ OutboundStore::OutboundStore(std::shared_ptr<pg::Pool> pool, std::string schema)
       table_(pg::quote_ident(schema_) + ".outbound_messages") {}
 
 core::Result<Claim> OutboundStore::claim(const SendCommand& cmd,
-                                         const std::optional<std::string>& body) {
+                                         const std::optional<std::string>& body, bool sending_now) {
   const bool tmpl = cmd.kind == CommandKind::template_message;
   const std::optional<std::string> not_after =
       cmd.not_after ? std::optional<std::string>(core::format_rfc3339(*cmd.not_after))
@@ -40,17 +40,17 @@ core::Result<Claim> OutboundStore::claim(const SendCommand& cmd,
       "WITH ins AS (INSERT INTO " + table_ +
           " (id, command_id, event_id, command_type, provider, instance, to_chat, conversation_id,"
           " message_id, priority, body, template_name, template_language, template_parameters,"
-          " not_after, status, attempts, delivery_status, last_attempt_at)"
+          " not_after, status, attempts, delivery_status, last_attempt_at, in_flight)"
           " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,"
-          " 'sending', 1, 'PENDING', now())"
-          " ON CONFLICT (command_id) DO NOTHING RETURNING status, attempts, last_error)"
-          " SELECT true, status, attempts, last_error FROM ins"
-          " UNION ALL SELECT false, status, attempts, last_error FROM " +
+          " 'sending', 1, 'PENDING', now(), $16)"
+          " ON CONFLICT (command_id) DO NOTHING RETURNING status, attempts, last_error, in_flight)"
+          " SELECT true, status, attempts, last_error, in_flight FROM ins"
+          " UNION ALL SELECT false, status, attempts, last_error, in_flight FROM " +
           table_ + " WHERE command_id = $2 AND NOT EXISTS (SELECT 1 FROM ins)",
       core::Uuid::v7(), cmd.command_id, cmd.event_id, to_string(cmd.kind), to_string(cmd.provider),
       cmd.instance, cmd.to, cmd.conversation_id, cmd.message_id, cmd.priority, body,
       when(tmpl, cmd.tmpl.name), when(tmpl, cmd.tmpl.language), template_parameters_json(cmd),
-      not_after);
+      not_after, sending_now);
   if (!rows) return rows.error();
   if (rows->empty()) {
     // Another transaction inserted the same command id and had not committed when this
@@ -64,22 +64,32 @@ core::Result<Claim> OutboundStore::claim(const SendCommand& cmd,
   c.status = row.get<std::string>(1);
   c.attempts = row.get<int>(2);
   c.last_error = row.get<std::optional<std::string>>(3);
+  c.in_flight = row.get<bool>(4);
   return c;
 }
 
-core::Result<int> OutboundStore::next_attempt(const std::string& command_id,
-                                              const std::optional<std::string>& last_error) {
+core::Result<int> OutboundStore::next_attempt(const std::string& command_id) {
   auto rows =
       pool_->exec("UPDATE " + table_ +
-                      " SET attempts = attempts + 1, last_attempt_at = now(), updated_at = now(),"
-                      " last_error = COALESCE($2, last_error)"
-                      " WHERE command_id = $1 AND status = 'sending' RETURNING attempts",
-                  command_id, last_error);
+                      " SET attempts = attempts + 1, in_flight = true, last_attempt_at = now(),"
+                      " updated_at = now() WHERE command_id = $1 AND status = 'sending'"
+                      " RETURNING attempts",
+                  command_id);
   if (!rows) return rows.error();
   if (rows->empty()) {
     return core::Error(core::Errc::conflict, "command " + command_id + " is no longer being sent");
   }
   return (*rows)[0].get<int>(0);
+}
+
+core::Result<bool> OutboundStore::try_failed(const std::string& command_id,
+                                             const std::string& reason) {
+  auto rows = pool_->exec("UPDATE " + table_ +
+                              " SET in_flight = false, last_error = $2, updated_at = now()"
+                              " WHERE command_id = $1 AND status = 'sending'",
+                          command_id, reason);
+  if (!rows) return rows.error();
+  return rows->affected() == 1;
 }
 
 core::Result<bool> OutboundStore::mark_sent(pg::Tx& tx, const std::string& command_id, int attempts,
@@ -89,7 +99,8 @@ core::Result<bool> OutboundStore::mark_sent(pg::Tx& tx, const std::string& comma
       tx.exec("UPDATE " + table_ +
                   " SET status = 'sent', attempts = $2, provider_message_id = $3,"
                   " http_status = $4, delivery_status = 'SERVER_ACK', last_error = NULL,"
-                  " error_code = NULL, sent_at = now(), finished_at = now(), updated_at = now()"
+                  " error_code = NULL, sent_at = now(), finished_at = now(), updated_at = now(),"
+                  " in_flight = false"
                   " WHERE command_id = $1 AND status = 'sending'",
               command_id, attempts, provider_message_id, http_status);
   if (!rows) return rows.error();
@@ -103,7 +114,8 @@ core::Result<bool> OutboundStore::mark_failed(pg::Tx& tx, const std::string& com
                                               std::optional<int> http_status) {
   auto rows = tx.exec("UPDATE " + table_ +
                           " SET status = $2, attempts = $3, last_error = $4, error_code = $5,"
-                          " http_status = $6, finished_at = now(), updated_at = now()"
+                          " http_status = $6, finished_at = now(), updated_at = now(),"
+                          " in_flight = false"
                           " WHERE command_id = $1 AND status = 'sending'",
                       command_id, status, attempts, reason, code, http_status);
   if (!rows) return rows.error();
@@ -113,7 +125,7 @@ core::Result<bool> OutboundStore::mark_failed(pg::Tx& tx, const std::string& com
 core::Result<bool> OutboundStore::reopen(const std::string& command_id) {
   auto rows = pool_->exec("UPDATE " + table_ +
                               " SET status = 'sending', attempts = 0, finished_at = NULL,"
-                              " updated_at = now() WHERE command_id = $1"
+                              " in_flight = false, updated_at = now() WHERE command_id = $1"
                               " AND status IN ('failed', 'dead_lettered')",
                           command_id);
   if (!rows) return rows.error();

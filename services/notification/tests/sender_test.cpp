@@ -2,6 +2,7 @@
 #include <atomic>
 #include <mutex>
 #include <optional>
+#include <thread>
 
 #include <catch2/catch.hpp>
 
@@ -395,22 +396,52 @@ TEST_CASE("a Meta command without a configured token fails naming the setting") 
   CHECK(fx.outbox(fx.commands_topic + ".dlq").size() == 1);
 }
 
-TEST_CASE("a command left mid-send by a crash is resumed, counting the earlier try") {
+TEST_CASE("a command stopped while its request was with the provider is not sent again") {
   Fixture fx;
   const auto id = new_id();
   const auto msg =
       fx.command(events::types::notification_send_text, Fixture::text_data(id, "meta", kTo, "x"));
-  // What a process killed during its first provider call leaves behind.
+  // What a process killed during its first provider call leaves behind: the try in flight.
   auto parsed = parse_command(*events::decode(msg.value));
   REQUIRE(parsed.ok());
-  auto claim = fx.store->claim(*parsed, std::string("x"));
+  auto claim = fx.store->claim(*parsed, std::string("x"), /*sending_now=*/true);
   REQUIRE(claim.ok());
   REQUIRE(claim->inserted);
+  CHECK(claim->in_flight);
+
+  require_ok(fx.handler->handle(msg));
+  CHECK(fx.sandbox.counts().requests == 0);
+  auto evs = fx.events();
+  REQUIRE(evs.size() == 1);
+  CHECK(evs[0].type == kFailedType);
+  CHECK(str(data_of(evs[0])["code"]) == "outcome_unknown");
+  CHECK(str(data_of(evs[0])["reason"]).rfind("outcome unknown", 0) == 0);
+  CHECK(data_of(evs[0])["attempts"].GetInt() == 1);
+  CHECK(fx.outbox(fx.commands_topic + ".dlq").size() == 1);  // for ops to replay, or not
+  auto row = fx.row(id);
+  REQUIRE(row);
+  CHECK(row->status == "failed");
+  CHECK(row->error_code == "outcome_unknown");
+}
+
+TEST_CASE("a command stopped between two tries is resumed, counting the earlier try") {
+  Fixture fx;
+  const auto id = new_id();
+  const auto msg =
+      fx.command(events::types::notification_send_text, Fixture::text_data(id, "meta", kTo, "x"));
+  // Killed in the backoff after a 502: that try is noted failed, nothing is in flight.
+  auto parsed = parse_command(*events::decode(msg.value));
+  REQUIRE(parsed.ok());
+  REQUIRE(fx.store->claim(*parsed, std::string("x"), true).ok());
+  auto noted = fx.store->try_failed(id, "provider answered HTTP 502");
+  REQUIRE(noted.ok());
+  CHECK(*noted);
 
   require_ok(fx.handler->handle(msg));
   CHECK(fx.sandbox.sends().size() == 1);
   auto evs = fx.events();
   REQUIRE(evs.size() == 1);
+  CHECK(evs[0].type == kSentType);
   CHECK(data_of(evs[0])["attempts"].GetInt() == 2);
 }
 
@@ -421,8 +452,10 @@ TEST_CASE("a crash after the last try dead-letters the command without another s
       fx.command(events::types::notification_send_text, Fixture::text_data(id, "meta", kTo, "x"));
   auto parsed = parse_command(*events::decode(msg.value));
   REQUIRE(parsed.ok());
-  REQUIRE(fx.store->claim(*parsed, std::string("x")).ok());
-  REQUIRE(fx.store->next_attempt(id, std::string("provider answered HTTP 502")).ok());
+  REQUIRE(fx.store->claim(*parsed, std::string("x"), true).ok());
+  REQUIRE(fx.store->try_failed(id, "provider answered HTTP 500").ok());
+  REQUIRE(fx.store->next_attempt(id).ok());
+  REQUIRE(fx.store->try_failed(id, "provider answered HTTP 502").ok());
 
   require_ok(fx.handler->handle(msg));
   CHECK(fx.sandbox.counts().requests == 0);
@@ -430,6 +463,51 @@ TEST_CASE("a crash after the last try dead-letters the command without another s
   REQUIRE(evs.size() == 1);
   CHECK(evs[0].type == kDeadType);
   CHECK(str(data_of(evs[0])["reason"]).find("HTTP 502") != std::string::npos);
+}
+
+TEST_CASE("stop() ends a backoff at once: the command is left for the next owner, not lost") {
+  Fixture fx;
+  // One 503 asking for 10 s (capped at the fixture's backoff_max): the handler waits.
+  REQUIRE(fx.sandbox.apply_faults(R"({"fail_next":1,"status":503,"retry_after":10})").ok());
+  auto options = fx.options;
+  options.backoff_max = std::chrono::milliseconds{30000};
+  CommandHandler handler(fx.store, std::make_shared<http::Client>(),
+                         std::make_shared<RateLimiter>(0),
+                         std::make_shared<kafka::DeadLetter>(fx.producer), options);
+  const auto id = new_id();
+  const auto msg =
+      fx.command(events::types::notification_send_text, Fixture::text_data(id, "meta", kTo, "x"));
+  std::optional<core::Status> result;
+  std::thread sending([&] { result = handler.handle(msg); });
+  REQUIRE(testing::wait_until([&] { return fx.sandbox.counts().requests == 1; }, 10s));
+  const auto stop_at = std::chrono::steady_clock::now();
+  handler.stop();
+  sending.join();
+  CHECK(std::chrono::steady_clock::now() - stop_at < 5s);  // not the 10 s asked for
+  REQUIRE(result.has_value());
+  REQUIRE_FALSE(result->ok());
+  CHECK(result->error().retryable());  // the consumer keeps its offset: redelivered
+  CHECK(fx.events().empty());
+  auto row = fx.row(id);
+  REQUIRE(row);
+  CHECK(row->status == "sending");
+  CHECK(row->last_error.value_or("").find("503") != std::string::npos);
+
+  // The next owner (a handler that is not stopping) resumes with the second try.
+  require_ok(fx.handler->handle(msg));
+  CHECK(fx.sandbox.counts().requests == 2);
+  auto evs = fx.events();
+  REQUIRE(evs.size() == 1);
+  CHECK(evs[0].type == kSentType);
+  CHECK(data_of(evs[0])["attempts"].GetInt() == 2);
+  // A stopped handler takes no new waits either.
+  REQUIRE(fx.sandbox.apply_faults(R"({"fail_next":1,"status":503})").ok());
+  const auto other = new_id();
+  auto again = handler.handle(fx.command(events::types::notification_send_text,
+                                         Fixture::text_data(other, "meta", kTo, "y")));
+  REQUIRE_FALSE(again.ok());
+  CHECK(again.error().retryable());
+  CHECK(fx.sandbox.counts().requests == 3);
 }
 
 TEST_CASE("bad records are refused without retry so the consumer dead-letters them") {
@@ -668,13 +746,13 @@ TEST_CASE(
   };
   expect_refused();
   pg::Migrator m(fx.pool, fx.schema, "notification", migrations());
-  auto down = m.down(3);  // 0005 (desk_users) and 0004 (the domains) undone
+  auto down = m.down(3);  // 0006 (in_flight), 0005 (desk_users) and 0004 (the domains) undone
   REQUIRE(down.ok());
-  CHECK(*down == 2);
+  CHECK(*down == 3);
   expect_refused();
   auto up = m.up();
   REQUIRE(up.ok());
-  CHECK(*up == 2);
+  CHECK(*up == 3);
   expect_refused();
   auto row = fx.row(id);
   REQUIRE(row);

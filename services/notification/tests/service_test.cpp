@@ -223,3 +223,89 @@ TEST_CASE("lia-notification sends commands from Kafka through the sandbox and re
   REQUIRE(pool.ok());
   (void)(*pool)->exec("DROP SCHEMA IF EXISTS " + schema + " CASCADE");
 }
+
+TEST_CASE("SIGTERM during a long Retry-After stops lia-notification at once; the next sends once") {
+  const auto schema = testing::unique_name("notification_stop");
+  const auto commands = testing::unique_name("notification_commands");
+  Process sandbox({testing::binary("lia-provider-sandbox")},
+                  {{"LIA_HTTP_PORT", "0"}, {"LIA_SANDBOX_META_TOKEN", "meta-token"}});
+  const std::string provider = "http://127.0.0.1:" + std::to_string(wait_ready(sandbox));
+  http::Client client;
+  const auto counts = [&] {
+    auto res = client.get(provider + "/sandbox/sends");
+    REQUIRE(res.ok());
+    auto doc = json::parse(res->body);
+    REQUIRE(doc.ok());
+    return std::pair<int, int>{(*doc)["counts"]["requests"].GetInt(),
+                               (*doc)["counts"]["accepted"].GetInt()};
+  };
+  // The first try is throttled for 30 s, which the settings let the service honour.
+  auto fault = client.request({.method = "POST",
+                               .url = provider + "/sandbox/faults",
+                               .body = R"({"fail_next":1,"status":429,"retry_after":30})"});
+  REQUIRE(fault.ok());
+  REQUIRE(fault->status == 200);
+
+  const std::map<std::string, std::string> env{
+      {"LIA_HTTP_PORT", "0"},
+      {"LIA_PG_URL", testing::pg_url()},
+      {"LIA_KAFKA_BOOTSTRAP", testing::kafka_bootstrap()},
+      {"LIA_NOTIFY_SCHEMA", schema},
+      {"LIA_NOTIFY_COMMANDS_TOPIC", commands},
+      {"LIA_NOTIFY_EVENTS_TOPIC", testing::unique_name("notification_events")},
+      {"LIA_NOTIFY_STATUS_TOPIC", testing::unique_name("whatsapp_status")},
+      {"LIA_NOTIFY_CONSUMERS", "2"},
+      {"LIA_META_GRAPH_URL", provider + "/v21.0"},
+      {"LIA_META_ACCESS_TOKEN", "meta-token"},
+      {"LIA_JWT_SECRET", "jwt-secret-0123456789"},
+      {"LIA_NOTIFY_BACKOFF_MAX_MS", "120000"}};
+  {
+    Process migrate({testing::binary("lia-notification"), "--migrate"}, env);
+    INFO(migrate.output());
+    REQUIRE(migrate.wait(60s) == std::optional<int>(0));
+  }
+  auto producer = kafka::Producer::create({testing::kafka_bootstrap()});
+  REQUIRE(producer.ok());
+  const auto id = core::Uuid::v7().str();
+  REQUIRE((*producer)
+              ->produce(command_record(
+                  commands, events::types::notification_send_text,
+                  notification::test::Fixture::text_data(id, "meta", "5511987654321", "Olá!")))
+              .get()
+              .ok());
+
+  {
+    Process svc({testing::binary("lia-notification")}, env);
+    wait_ready(svc);
+    // 4 tries of up to 11 s and 3 waits of up to 120 s, and a minute more: past librdkafka's
+    // 300 s, so the command consumers' max.poll.interval.ms is raised.
+    CHECK(svc.output().find(R"("from_ms":300000,"to_ms":464000)") != std::string::npos);
+    REQUIRE(testing::wait_until([&] { return counts().first == 1; }, 60s, 100ms));
+    const auto term_at = std::chrono::steady_clock::now();
+    svc.signal(SIGTERM);
+    const auto code = svc.wait(40s);
+    INFO(svc.output());
+    CHECK(code == std::optional<int>(0));
+    // Far sooner than the 30 s the provider asked for: the wait ended with SIGTERM.
+    CHECK(std::chrono::steady_clock::now() - term_at < 15s);
+    CHECK(svc.output().find("notification is stopping") != std::string::npos);
+  }
+  CHECK(counts() == std::pair<int, int>{1, 0});
+
+  // The next process resumes the command with its second try: sent once.
+  Process next({testing::binary("lia-notification")}, env);
+  wait_ready(next);
+  INFO(next.output());
+  CHECK(testing::wait_until([&] { return counts().second == 1; }, 60s, 100ms));
+  CHECK(counts() == std::pair<int, int>{2, 1});
+  next.signal(SIGTERM);
+  CHECK(next.wait(40s) == std::optional<int>(0));
+  sandbox.signal(SIGTERM);
+  CHECK(sandbox.wait(10s) == std::optional<int>(0));
+
+  lia::pg::PoolConfig pc;
+  pc.url = testing::pg_url();
+  auto pool = lia::pg::Pool::create(pc);
+  REQUIRE(pool.ok());
+  (void)(*pool)->exec("DROP SCHEMA IF EXISTS " + schema + " CASCADE");
+}

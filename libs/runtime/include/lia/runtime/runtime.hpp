@@ -89,6 +89,10 @@ struct ConsumerSpec {
   // batches one record at a time). A record handled alone (the only one fetched, or a
   // batch's rerun) takes none.
   bool lock_keys = false;
+  // The longest one record may take to handle, when it can exceed a few minutes (a handler
+  // that calls out with retries): the consumer's max.poll.interval.ms is raised to cover it
+  // with a minute to spare, so the group does not give its partitions away mid-record.
+  std::chrono::milliseconds max_handling{0};
 };
 
 class Context {
@@ -121,6 +125,10 @@ class App {
   virtual void configure(core::Env& env) { (void)env; }
   // Wires routes, consumers and background work.
   virtual core::Status start(Context& ctx) = 0;
+  // As soon as SIGTERM arrives, before the consumers close: ends the waits a handler may be in
+  // (backoffs, rate limits), so that each consumer's current record ends soon. Handlers may
+  // still be running, and may be called again, until the consumers have closed.
+  virtual void stopping() {}
   // After consumers stopped, before the HTTP server stops.
   virtual void stop() {}
 };

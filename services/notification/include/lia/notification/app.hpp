@@ -31,6 +31,7 @@ class App final : public runtime::App {
  public:
   void configure(core::Env& env) override;
   core::Status start(runtime::Context& ctx) override;
+  void stopping() override;
 
  private:
   Settings settings_;

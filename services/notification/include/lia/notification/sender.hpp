@@ -6,13 +6,16 @@
 // backoff, and reports the outcome on notification.events.v1 through the outbox:
 //
 //   decode ── bad record: non-retryable error (the runtime dead-letters it)
-//   claim    one statement: INSERT ... 'sending', attempts 1 ON CONFLICT (command_id)
-//            known command: 'sent' / 'failed' / 'dead_lettered' -> nothing to do
-//                            'sending' (a crash mid-send) -> go on with the next try
-//   wait     per-number rate limit; not_after passed -> failed "expired" (no send)
+//   wait     per-number rate limit
+//   claim    one statement: INSERT ... 'sending', attempts 1, in flight ON CONFLICT
+//            (command_id); known command: 'sent' / 'failed' / 'dead_lettered' -> nothing
+//            to do; 'sending' between two tries (a restart in a backoff) -> the next try;
+//            'sending' in flight (stopped mid-request) -> failed, outcome_unknown
+//            not_after passed -> failed "expired" (no send)
 //   POST     the provider; ok -> one transaction: row 'sent' + provider id + attempts,
 //            lia.notification.message.sent
-//            retryable -> backoff (Retry-After honoured, capped), count the next try
+//            retryable -> the try noted failed (no longer in flight), backoff (Retry-After
+//            honoured, capped), the next try counted and in flight
 //            rejected (4xx) -> failed; tries exhausted -> dead_lettered
 //   final    one transaction: row 'failed' / 'dead_lettered', the outcome event, and the
 //            dead letter (the original record + lia.dlq.* headers from kafka::DeadLetter)
@@ -25,8 +28,11 @@
 // provider message id forward only (lia::domain::advance).
 
 #include <chrono>
+#include <condition_variable>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include <lia/core/clock.hpp>
@@ -59,8 +65,19 @@ class CommandHandler {
                  const core::Clock& clock = core::SystemClock::instance());
 
   core::Status handle(const kafka::Message& message);
+  // Ends the handler's waits (the per-number rate, the backoff between tries) at once, now
+  // and from then on: a command caught in one returns a retryable error, and the next owner
+  // of its partition resumes it. A request already with the provider is not cut short.
+  void stop();
 
  private:
+  bool pause_for(std::chrono::milliseconds d);  // false: stopping
+  bool wait_for_rate(const SendCommand& cmd);   // false: stopping
+  static core::Error stopping();
+  // A try this process saw fail for sure, whose failure the database did not take: its
+  // redelivery here resumes the command instead of reporting its outcome unknown.
+  void remember_unrecorded_failure(const std::string& command_id, const std::string& reason);
+  std::optional<std::string> take_unrecorded_failure(const std::string& command_id);
   core::Status finish_sent(const SendCommand& cmd, int attempts, const SendResult& result);
   core::Status finish_failed(const kafka::Message& message, const SendCommand& cmd,
                              std::string_view status, int attempts, const std::string& reason,
@@ -74,6 +91,11 @@ class CommandHandler {
   std::shared_ptr<kafka::DeadLetter> dead_letter_;
   SenderOptions options_;
   const core::Clock& clock_;
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;
+  std::mutex unrecorded_mu_;
+  std::map<std::string, std::string> unrecorded_;  // command id -> the try's failure
 };
 
 class StatusHandler {

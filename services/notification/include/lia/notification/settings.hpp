@@ -33,6 +33,9 @@ struct Settings {
   std::string events_topic = "notification.events.v1";
 
   static Settings read(core::Env& env);
+  // The longest one command may take: every try timing out, every wait between them at its
+  // cap, and a second of the per-number rate before each.
+  std::chrono::milliseconds longest_command() const;
 };
 
 }  // namespace lia::notification

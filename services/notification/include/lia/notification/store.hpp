@@ -25,6 +25,9 @@ struct Claim {
   std::string status;
   int attempts = 0;
   std::optional<std::string> last_error;
+  // A try's request may be with the provider (see migration 0006): a 'sending' row found
+  // so was stopped mid-request.
+  bool in_flight = false;
 };
 
 struct OutboundRecord {
@@ -66,13 +69,17 @@ class OutboundStore {
   const std::string& schema() const { return schema_; }
   pg::Pool& pool() { return *pool_; }
 
-  // Records a new command as 'sending' with its first try counted (one statement); a known
-  // command id returns its row as it is.
-  core::Result<Claim> claim(const SendCommand& cmd, const std::optional<std::string>& body);
-  // Counts one more try of a 'sending' row, noting why the previous one failed. Returns the
-  // try number; Errc::conflict if the row is no longer 'sending'.
-  core::Result<int> next_attempt(const std::string& command_id,
-                                 const std::optional<std::string>& last_error);
+  // Records a new command as 'sending' with its first try counted (one statement), in flight
+  // when `sending_now` (its request goes out next); a known command id returns its row as
+  // it is.
+  core::Result<Claim> claim(const SendCommand& cmd, const std::optional<std::string>& body,
+                            bool sending_now);
+  // Counts one more try of a 'sending' row and marks it in flight. Returns the try number;
+  // Errc::conflict if the row is no longer 'sending'.
+  core::Result<int> next_attempt(const std::string& command_id);
+  // The try in flight failed for sure (the provider refused it for now, or it never left):
+  // no longer in flight, `reason` kept as the last error. false if the row is not 'sending'.
+  core::Result<bool> try_failed(const std::string& command_id, const std::string& reason);
 
   // Final states, inside the caller's transaction (beside the events). false: the row was
   // not 'sending' any more (someone else finished it): write no event.

@@ -1,0 +1,12 @@
+-- Whether a try's request may be with the provider: set when a try is counted (the claim of
+-- the first, next_attempt for the others) and cleared once that try failed for sure (an
+-- answer that refused it, or a transport error before the request was written). A command
+-- found 'sending' with it set was stopped mid-request (a crash, a kill past the shutdown
+-- grace, a database failure right after the provider answered): the provider may have taken
+-- it, so it is reported failed with code outcome_unknown and dead-lettered instead of being
+-- sent a second time, as a request that timed out is.
+--
+-- Quick and safe while the previous version still runs: a column with a constant default is
+-- added without rewriting the table; the previous version never sets it, and its rows read
+-- false, which resumes them as before.
+ALTER TABLE outbound_messages ADD COLUMN in_flight boolean NOT NULL DEFAULT false;
