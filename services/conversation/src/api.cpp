@@ -73,6 +73,8 @@ struct Api::Impl {
   std::string login_update;
   std::string user_state;
   std::string transfer_update;
+  std::string open_assigned_to;
+  std::string reassign_update;
   std::string resolve_update;
   std::string insert_supervisor_action;
   std::string send_key_lookup;
@@ -112,6 +114,11 @@ struct Api::Impl {
         " SET status = $2, mode = $3, assigned_to = $4::uuid, transferred_to_human = true, "
         "transferred_at = CASE WHEN status <> 'transferred' THEN now() ELSE transferred_at END, "
         "transfer_reason = COALESCE($5, transfer_reason), updated_at = now() WHERE id = $1::uuid";
+    open_assigned_to = "SELECT id::text FROM " + conv +
+                       " WHERE assigned_to = $1::uuid AND status = 'transferred' ORDER BY id FOR "
+                       "UPDATE";
+    reassign_update =
+        "UPDATE " + conv + " SET assigned_to = $2::uuid, updated_at = now() WHERE id = $1::uuid";
     resolve_update =
         "UPDATE " + conv +
         " c SET status = 'resolved', resolved_by = $2::uuid, resolved_at = now(), "
@@ -211,6 +218,36 @@ struct Api::Impl {
                          std::string data) {
     return store::emit(tx, sql, topics::conversation_events,
                        events::chat_key(c.instance, c.chat_id), type, c.id, std::move(data), clock);
+  }
+
+  // A deactivated user's open conversations go to the least-loaded active agent of their
+  // department, as a handoff would; with nobody left, they wait unassigned in its queue,
+  // with an alert. Nobody but a supervisor would see them otherwise, and the customer's
+  // messages would reach an agent who can no longer log in. Returns how many moved.
+  core::Result<std::int64_t> reassign_from(pg::Tx& tx, const std::string& user_id,
+                                           const std::string& by) {
+    auto open = tx.exec(open_assigned_to, user_id);
+    if (!open) return open.error();
+    for (const auto& row : *open) {
+      auto conv = conversation_for_update(tx, row.get<std::string>(0));
+      if (!conv) return conv.error();
+      if (!*conv) continue;
+      const ConversationRow& c = **conv;
+      auto picked = store::pick_agent(tx, sql, c.department);
+      if (!picked) return picked.error();
+      if (auto up = tx.exec(reassign_update, c.id, *picked); !up) return up.error();
+      core::Status st;
+      if (*picked) {
+        st = emit_chat(tx, c, types::conversation_assigned,
+                       assigned_data(store::chat_of(c), **picked, c.assigned_to, by));
+      } else {
+        st = store::add_alert(
+            tx, sql, c.id, "no_agent_available", "high",
+            "its agent was deactivated and no active agent is left for " + c.department, clock);
+      }
+      if (!st) return st.error();
+    }
+    return static_cast<std::int64_t>(open->size());
   }
 
   // An admin's change to a user, in the activity log.
@@ -326,13 +363,21 @@ struct Api::Impl {
         ((body->role && *body->role != auth::Role::admin) || (body->active && !*body->active))) {
       return conflict("an admin cannot demote or deactivate themselves");
     }
+    std::int64_t reassigned = 0;
     auto r = pg::transact(*pool, [&](pg::Tx& tx) -> core::Result<UserView> {
+      reassigned = 0;
       auto updated = conversation::update_user(tx, sql.schema(), id, *body, clock);
       if (!updated) return updated.error();
+      if (!updated->active) {
+        auto moved = reassign_from(tx, updated->id, a.viewer->user_id);
+        if (!moved) return moved.error();
+        reassigned = *moved;
+      }
       json::Writer details;
       details.begin_object()
           .field("role", std::string(auth::to_string(updated->role)))
           .field("status", updated->active ? "ACTIVE" : "INACTIVE")
+          .field("reassigned_conversations", reassigned)
           .end_object();
       if (auto st =
               log_user_action(tx, a.viewer->user_id, "update_user", updated->id, details.take());
@@ -347,7 +392,8 @@ struct Api::Impl {
     }
     log.info("user updated",
              {f::id("user_id", r->id), f::id("role", std::string(auth::to_string(r->role))),
-              f::flag("active", r->active), f::id("by", a.viewer->user_id)});
+              f::flag("active", r->active), f::id("by", a.viewer->user_id),
+              f::num("reassigned_conversations", reassigned)});
     return Response::json(200, user_json(*r));
   }
 

@@ -223,6 +223,51 @@ TEST_CASE("an admin changes a user's role and status, and it holds at once every
       200);
 }
 
+TEST_CASE("a deactivated agent's open conversations go to another agent, or wait with an alert") {
+  Desk d;
+  d.user("root", auth::Role::admin);
+  const auto ana = d.user("ana", auth::Role::agent, {"support"});
+  const auto admin_token = d.login("root");
+  auto [p1, first] = d.chat("minha internet caiu");
+  d.apply(topics::ai_events, event(types::ai_handoff_requested, handoff(first, p1)));
+  auto [p2, second] = d.chat("quero falar com alguém");
+  d.apply(topics::ai_events, event(types::ai_handoff_requested, handoff(second, p2)));
+  auto [p3, done] = d.chat("obrigado");
+  d.apply(topics::ai_events, event(types::ai_handoff_requested, handoff(done, p3)));
+  REQUIRE(d.column("conversations", "assigned_to", first) == ana);
+  REQUIRE(d.column("conversations", "assigned_to", second) == ana);
+  REQUIRE(d.call("POST", "/api/conversations/" + done + "/resolve", {}, d.login("ana")).status ==
+          200);
+  const auto bia = d.user("bia", auth::Role::agent, {"support"});
+  const auto assigned_before = d.sent(types::conversation_assigned).size();
+
+  // Ana leaves: both open conversations go to Bia, the resolved one stays Ana's.
+  auto off = d.call("PATCH", "/api/users/" + ana, R"({"status":"INACTIVE"})", admin_token);
+  INFO(off.raw);
+  REQUIRE(off.status == 200);
+  CHECK(d.column("conversations", "assigned_to", first) == bia);
+  CHECK(d.column("conversations", "assigned_to", second) == bia);
+  CHECK(d.column("conversations", "assigned_to", done) == ana);
+  const auto assigned = d.sent(types::conversation_assigned);
+  REQUIRE(assigned.size() == assigned_before + 2);
+  CHECK(assigned.back().data["agent_user_id"] == bia.c_str());
+  CHECK(assigned.back().data["previous_agent_user_id"] == ana.c_str());
+  CHECK(d.count("SELECT count(*) FROM " + d.t("activity_logs") +
+                " WHERE action = 'update_user' AND details->>'reassigned_conversations' = '2'") ==
+        1);
+
+  // Bia leaves too, and nobody is left: they wait unassigned in the queue, with an alert each.
+  REQUIRE(d.call("PATCH", "/api/users/" + bia, R"({"status":"INACTIVE"})", admin_token).status ==
+          200);
+  CHECK(d.column("conversations", "assigned_to", first) == "<null>");
+  CHECK(d.column("conversations", "assigned_to", second) == "<null>");
+  CHECK(
+      d.count("SELECT count(*) FROM " + d.t("alerts") +
+              " WHERE type = 'no_agent_available' AND message LIKE 'its agent was deactivated%'") ==
+      2);
+  CHECK(d.sent(types::conversation_assigned).size() == assigned_before + 2);
+}
+
 TEST_CASE("users: ADMIN creates them, an AGENT gets 403, no or a bad token 401") {
   Desk d;
   d.user("root", auth::Role::admin);
