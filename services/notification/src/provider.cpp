@@ -18,6 +18,9 @@ using core::Error;
 // even when they come with HTTP 400 (4 app rate, 80007 WABA rate, 130429 throughput,
 // 131048 spam rate, 131056 pair rate).
 constexpr std::array<std::int64_t, 5> kMetaThrottleCodes{4, 80007, 130429, 131048, 131056};
+constexpr std::int64_t kMetaPairRateCode = 131056;
+constexpr std::chrono::milliseconds kPairRateWait{6000};
+constexpr std::chrono::milliseconds kThrottleWait{2000};
 
 std::string meta_body(const SendCommand& cmd) {
   json::Writer w;
@@ -245,6 +248,12 @@ SendResult interpret(Provider provider, const core::Result<http::ClientResponse>
                          (provider == Provider::meta && throttled);
   r.verdict = retryable ? Verdict::retry : Verdict::reject;
   if (const auto* ra = res.header("Retry-After")) r.retry_after = parse_retry_after(*ra, now);
+  if (!r.retry_after && (res.status == 429 || throttled)) {
+    // A limit without a Retry-After clears in seconds, not in the base backoff's 200 ms:
+    // Meta's pair rate allows about one message every 6 s to one customer (131056); the
+    // others (throughput, app and account rates) reset within a second or two.
+    r.retry_after = err.numeric_code == kMetaPairRateCode ? kPairRateWait : kThrottleWait;
+  }
   return r;
 }
 

@@ -220,6 +220,28 @@ TEST_CASE("Meta's error code and message make the reason, throttling codes are r
   CHECK(throttled.code == "131056");
 }
 
+TEST_CASE("a throttle without Retry-After waits seconds: 6 for Meta's pair rate, 2 for others") {
+  const auto meta = [](int status, const char* code) {
+    return interpret(
+        Provider::meta,
+        answer(status, std::string(R"({"error":{"message":"limit","code":)") + code + "}}"), kNow);
+  };
+  CHECK(meta(400, "131056").retry_after == std::chrono::milliseconds{6000});
+  CHECK(meta(429, "130429").retry_after == std::chrono::milliseconds{2000});
+  CHECK(meta(400, "80007").retry_after == std::chrono::milliseconds{2000});
+  CHECK(interpret(Provider::evolution, answer(429, "{}"), kNow).retry_after ==
+        std::chrono::milliseconds{2000});
+  // The provider's own Retry-After wins; a 5xx or a refusal has no floor.
+  CHECK(interpret(Provider::meta,
+                  answer(400, R"({"error":{"code":131056}})", {{"Retry-After", "1"}}), kNow)
+            .retry_after == std::chrono::milliseconds{1000});
+  CHECK_FALSE(meta(500, "131000").retry_after);
+  CHECK_FALSE(meta(400, "131026").retry_after);
+  // Capped by the backoff's cap like any Retry-After: 6 s, then the doubling takes over.
+  CHECK(backoff_delay(1, 200ms, 10s, meta(400, "131056").retry_after) == 6s);
+  CHECK(backoff_delay(1, 200ms, 3s, meta(400, "131056").retry_after) == 3s);
+}
+
 TEST_CASE("Evolution's error messages make the reason") {
   auto r = interpret(
       Provider::evolution,

@@ -224,7 +224,8 @@ TEST_CASE("lia-notification sends commands from Kafka through the sandbox and re
   (void)(*pool)->exec("DROP SCHEMA IF EXISTS " + schema + " CASCADE");
 }
 
-TEST_CASE("SIGTERM during a long Retry-After stops lia-notification at once; the next sends once") {
+TEST_CASE(
+    "SIGTERM during a long Retry-After stops lia-notification at once, and the next sends once") {
   const auto schema = testing::unique_name("notification_stop");
   const auto commands = testing::unique_name("notification_commands");
   Process sandbox({testing::binary("lia-provider-sandbox")},
