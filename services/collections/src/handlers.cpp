@@ -29,6 +29,18 @@ bool is_expiry(std::optional<std::string_view> code, const std::optional<std::st
   return reason && reason->starts_with("expired:");
 }
 
+// What a `message.failed` says about the debtor. Only the provider's refusal of this message
+// (HTTP 400 or 422: a number not on WhatsApp, an undeliverable recipient) ends the target.
+// The rest is the service's trouble, not the debtor's: credentials missing or refused (401,
+// 403), an unknown instance (404), a 2xx without an id, a request whose outcome is unknown.
+enum class Failure { refused, unknown, not_sent };
+
+Failure failure_of(std::optional<std::string_view> code, std::optional<std::int64_t> http_status) {
+  if (code && *code == "outcome_unknown") return Failure::unknown;
+  if (http_status && (*http_status == 400 || *http_status == 422)) return Failure::refused;
+  return Failure::not_sent;
+}
+
 }  // namespace
 
 NotificationHandler::NotificationHandler(std::shared_ptr<pg::Pool> pool, std::string schema,
@@ -78,6 +90,8 @@ core::Status NotificationHandler::on_event(const events::CloudEvent& ev) const {
   if (!pmid) return core::Error(core::Errc::invalid_argument, pmid.error().message(), false);
   auto code = o->opt_str("code");
   if (!code) return core::Error(core::Errc::invalid_argument, code.error().message(), false);
+  auto http_status = o->opt_i64("http_status");
+  if (!http_status) return bad_data(http_status.error());
   const std::optional<std::string> why =
       *reason ? std::optional<std::string>(**reason) : std::nullopt;
   const std::optional<std::string> provider_id =
@@ -139,13 +153,23 @@ core::Status NotificationHandler::on_event(const events::CloudEvent& ev) const {
         if (!again) return again.error();
         reopened = again->affected() > 0;
       }
-    } else if (outcome == "failed") {
+    } else if (outcome == "failed" && failure_of(*code, *http_status) == Failure::refused) {
       upd = tx.exec("UPDATE " + q_ +
                         ".voice_campaign_targets SET status = 'failed', last_error = $2, "
                         "next_attempt_at = NULL, updated_at = $3 WHERE id = $1 AND status IN "
                         "('pending', 'contacted') RETURNING status",
                     target, why.value_or("failed"), now);
+    } else if (outcome == "failed" && failure_of(*code, *http_status) == Failure::unknown) {
+      // The provider may well have delivered it (notification does not send it again): the
+      // debtor counts as contacted, and the campaign goes on as after a `sent`.
+      upd = tx.exec("UPDATE " + q_ +
+                        ".voice_campaign_targets SET status = 'contacted', last_error = $2, "
+                        "updated_at = $3 WHERE id = $1 AND status IN ('pending', 'exhausted') "
+                        "RETURNING status",
+                    target, why.value_or("outcome unknown"), now);
     } else {
+      // Dead-lettered, or not sent for a reason of the service's own: the attempt is used,
+      // the next comes at its time, and the last one leaves the target exhausted.
       upd = tx.exec("UPDATE " + q_ +
                         ".voice_campaign_targets t SET last_error = $2, updated_at = $3, status = "
                         "CASE WHEN t.status = 'pending' AND t.attempt_count >= c.max_attempts "

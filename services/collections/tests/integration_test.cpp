@@ -549,7 +549,7 @@ TEST_CASE("notification outcomes mark targets contacted, failed or exhausted by 
   fx.outcome(types::notification_message_sent, *cmds[0], R"(,"provider_message_id":"3EB0ABC")");
   fx.outcome(types::notification_message_sent, *cmds[0], R"(,"provider_message_id":"3EB0ABC")");
   fx.outcome(types::notification_message_failed, *cmds[1],
-             R"(,"reason":"recipient is not a WhatsApp user")");
+             R"(,"reason":"recipient is not a WhatsApp user","http_status":400)");
   fx.outcome(
       types::notification_message_dead_lettered, *cmds[2],
       R"(,"reason":"provider unavailable: HTTP 503","dlq_topic":"notification.commands.v1.dlq")");
@@ -581,9 +581,38 @@ TEST_CASE("a failed target gets no further attempts") {
   REQUIRE(fx.tick().sent == 3);
   const auto sent = fx.outbox();
   auto cmds = of_type(sent, types::notification_send_text);
-  fx.outcome(types::notification_message_failed, *cmds[0], R"(,"reason":"invalid number")");
+  fx.outcome(types::notification_message_failed, *cmds[0],
+             R"(,"reason":"invalid number","code":"131026","http_status":400)");
   fx.clock.advance(61min);
   CHECK(fx.tick().sent == 2);
+}
+
+TEST_CASE("a failure that is the service's, not the debtor's, keeps the target and its attempts") {
+  Fixture fx;
+  fx.create(campaign_body(kTargets, 3, 60));
+  REQUIRE(fx.tick().sent == 3);
+  const auto sent = fx.outbox();
+  const auto cmds = of_type(sent, types::notification_send_text);
+  REQUIRE(cmds.size() == 3);
+  // The API key was rotated: 401. A setting is missing: no HTTP status at all. The request
+  // timed out after it was written: outcome unknown, most likely delivered.
+  fx.outcome(types::notification_message_failed, *cmds[0],
+             R"(,"reason":"provider answered HTTP 401: Unauthorized","http_status":401)");
+  fx.outcome(types::notification_message_failed, *cmds[1],
+             R"(,"reason":"LIA_EVOLUTION_APIKEY is not set")");
+  fx.outcome(types::notification_message_failed, *cmds[2],
+             R"(,"reason":"outcome unknown: no answer","code":"outcome_unknown")");
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'failed'") == 0);
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'pending' AND last_error LIKE "
+                 "'%401%'") == 1);
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'pending' AND last_error LIKE "
+                 "'LIA_EVOLUTION_APIKEY%'") == 1);
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'contacted' AND last_error LIKE "
+                 "'outcome unknown%'") == 1);
+  CHECK(fx.count("message_attempts WHERE outcome = 'failed'") == 3);
+  // All three get their second attempt at its time.
+  fx.clock.advance(61min);
+  CHECK(fx.tick().sent == 3);
 }
 
 TEST_CASE("a debtor who answers a campaign message is sent no further attempts") {
@@ -830,7 +859,7 @@ TEST_CASE(
       record(fx.outcome_event(types::notification_message_sent, *cmds[0],
                               R"(,"provider_message_id":"3EB0DOWN")")),
       record(fx.outcome_event(types::notification_message_failed, *cmds[1],
-                              R"(,"reason":"recipient is not a WhatsApp user")")),
+                              R"(,"reason":"recipient is not a WhatsApp user","http_status":400)")),
       record(fx.outcome_event(
           types::notification_message_dead_lettered, *cmds[2],
           R"(,"reason":"provider unavailable: HTTP 503","dlq_topic":"notification.commands.v1.dlq")"))};
