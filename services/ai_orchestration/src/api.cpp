@@ -281,7 +281,9 @@ void add_api_routes(http::Router& router, ApiDeps deps) {
   router.add(
       "GET", "/api/ai/conversations/{id}/threads",
       [d, q_threads](const Request& req) {
-        if (auto no = deny(req, *d, auth::Role::agent)) return *no;
+        // Supervisors only: the summaries quote the customer's messages, and this service does
+        // not know which conversations an agent may see (conversation decides that).
+        if (auto no = deny(req, *d, auth::Role::supervisor)) return *no;
         const auto id = core::Uuid::parse(*req.param("id"));
         if (!id) return json_error(400, "invalid_argument", "the conversation id must be a UUID");
         auto rows = d->pool->exec(q_threads, id->str());

@@ -266,7 +266,7 @@ TEST_CASE("outages are registered, found by the tool and closed") {
   CHECK(api.call("POST", "/api/ai/outages/nope/close", lia::auth::Role::supervisor).status == 400);
 }
 
-TEST_CASE("a conversation's threads are listed") {
+TEST_CASE("a conversation's threads are listed to supervisors, not to agents") {
   Api api;
   auto handler = std::make_shared<Handler>(
       api.db.pool, std::make_shared<const Orchestrator>(nullptr, nullptr, nullptr),
@@ -274,9 +274,12 @@ TEST_CASE("a conversation's threads are listed") {
   Chat chat;
   REQUIRE(handler->handle(chat.created()).ok());
   REQUIRE(handler->handle(chat.inbound("oi")).ok());
-  auto r = api.call("GET", "/api/ai/conversations/" + chat.conversation_id + "/threads",
-                    lia::auth::Role::agent);
+  const std::string path = "/api/ai/conversations/" + chat.conversation_id + "/threads";
+  auto r = api.call("GET", path, lia::auth::Role::supervisor);
   REQUIRE(r.status == 200);
   CHECK(has(r.body, R"("message_count":1)"));
-  CHECK(api.call("GET", "/api/ai/conversations/xyz/threads", lia::auth::Role::agent).status == 400);
+  // An agent may see only some conversations, which this service cannot tell: none here.
+  CHECK(api.call("GET", path, lia::auth::Role::agent).status == 403);
+  CHECK(api.call("GET", "/api/ai/conversations/xyz/threads", lia::auth::Role::supervisor).status ==
+        400);
 }
