@@ -259,7 +259,7 @@ core::Status Handler::on_message(const events::CloudEvent& ev) {
     turn.prior_negative_streak = snap->negative_streak;
     turn.customer_name = snap->first_name;
     turn.may_handoff = delivery == "send";
-    BuiltinTools tools(outages_.get(), {msg->message_id});
+    BuiltinTools tools(outages_.get(), {msg->message_id, snap->registrations});
     outcome = orchestrator_->answer(turn, {snap->thread_summary, snap->recent}, tools);
     // Only when the answer going out used the failed lookup (a remote model's failed turn
     // may have tried it before the local assistant answered without it).
@@ -360,6 +360,10 @@ core::Status Handler::on_message(const events::CloudEvent& ev) {
             !s) {
           return s;
         }
+      }
+      // Remembered, so that a follow-up ("e a minha reclamação?") is not registered again.
+      if (const auto made = registrations_of(o.tools); !made.empty()) {
+        if (auto s = store_.add_registrations(tx, rec.chat.conversation_id, made); !s) return s;
       }
     }
     if (auto s = publish(tx, schema, rec.chat, types::ai_analysis_completed,

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <utility>
 
 #include <lia/json/json.hpp>
 
@@ -159,13 +160,16 @@ std::string comercial_text(const Turn& t, const Plan& p, ToolRunner& tools,
   // nothing: the customer has not asked for the change yet.
   const bool wants_to_buy = about_buying && !a.question;
   std::string protocol;
+  bool registered_before = false;
   if (wants_to_buy && !suggestion(t)) {
     json::Writer w;
     w.begin_object().field("interest", has_topic(a, "upgrade") ? "upgrade" : "contratacao");
     if (a.cep) w.field("cep", *a.cep);
     if (t.customer_name) w.field("name", *t.customer_name);
     w.end_object();
-    protocol = ResultView(call(tools, ran, Tool::register_lead, w.take())).str("protocol");
+    const ResultView lead(call(tools, ran, Tool::register_lead, w.take()));
+    protocol = lead.str("protocol");
+    registered_before = lead.flag("already_registered");
   }
   std::string text;
   if (a.cep) {
@@ -203,6 +207,11 @@ std::string comercial_text(const Turn& t, const Plan& p, ToolRunner& tools,
            ". Qual deles você prefere? Posso registrar seu interesse para a equipe comercial "
            "entrar em contato.";
   }
+  if (!protocol.empty() && registered_before) {
+    return text + "Seu interesse já está registrado" + comma_name(t) + " (protocolo " + protocol +
+           ") e a equipe comercial vai entrar em contato. Nossos planos: " + kPlans +
+           ". Se quiser, me diga qual prefere que eu acrescento ao pedido.";
+  }
   if (!protocol.empty()) {
     if (has_topic(a, "upgrade")) {
       return text +
@@ -237,6 +246,12 @@ std::string promise_text(const Turn& t, const Analysis& a, ToolRunner& tools,
   const ResultView r(call(tools, ran, Tool::register_payment_promise, w.take()));
   if (!r.flag("registered")) {
     return "Não consegui registrar a data agora. Pode me confirmar o dia em que vai pagar?";
+  }
+  if (r.flag("already_registered")) {
+    return "Sua promessa de pagamento para o dia " + std::to_string(*a.payment_day) +
+           " já está registrada" + comma_name(t) +
+           ". Pagando por PIX a liberação é imediata; pelo boleto, a compensação leva até 3 dias "
+           "úteis.";
   }
   return "Combinado" + comma_name(t) + "! Registrei sua promessa de pagamento para o dia " +
          std::to_string(*a.payment_day) +
@@ -296,15 +311,17 @@ std::string complaint_category(const Analysis& a) {
   return "atendimento";
 }
 
-// Registers a complaint; returns its protocol ("" if the tool failed).
-std::string register_complaint(const Turn& t, const Analysis& a, ToolRunner& tools,
-                               std::vector<ToolInvocation>& ran) {
+// Registers a complaint: its protocol ("" if the tool failed), and whether this conversation
+// had registered it before.
+std::pair<std::string, bool> register_complaint(const Turn& t, const Analysis& a, ToolRunner& tools,
+                                                std::vector<ToolInvocation>& ran) {
   json::Writer w;
   w.begin_object()
       .field("description", truncate_utf8(t.text.empty() ? "reclamação" : t.text, 1000))
       .field("category", complaint_category(a))
       .end_object();
-  return ResultView(call(tools, ran, Tool::register_complaint, w.take())).str("protocol");
+  const ResultView r(call(tools, ran, Tool::register_complaint, w.take()));
+  return {r.str("protocol"), r.flag("already_registered")};
 }
 
 std::string ouvidoria_text(const Turn& t, const Plan& p, ToolRunner& tools,
@@ -316,7 +333,12 @@ std::string ouvidoria_text(const Turn& t, const Plan& p, ToolRunner& tools,
            "5 dias úteis.";
   }
   if (complaint) {
-    const auto protocol = register_complaint(t, p.analysis, tools, ran);
+    const auto [protocol, before] = register_complaint(t, p.analysis, tools, ran);
+    if (!protocol.empty() && before) {
+      return "Anotei as novas informações" + comma_name(t) +
+             " junto da sua reclamação, protocolo " + protocol +
+             ". A ouvidoria responde em até 5 dias úteis. Posso ajudar em mais alguma coisa?";
+    }
     if (!protocol.empty()) {
       return "Sinto muito pela experiência" + comma_name(t) +
              ". Registrei sua reclamação na ouvidoria com o protocolo " + protocol +
@@ -444,8 +466,11 @@ Answer local_answer(const Turn& turn, const Plan& plan, ToolRunner& tools) {
   if (plan.handoff) {
     std::string text = opening;
     if (plan.assistant == Assistant::ouvidoria) {
-      const auto protocol = register_complaint(turn, a, tools, out.tools);
-      if (!protocol.empty()) text += "Registrei sua reclamação com o protocolo " + protocol + ". ";
+      const auto [protocol, before] = register_complaint(turn, a, tools, out.tools);
+      if (!protocol.empty()) {
+        text += before ? "Sua reclamação já está registrada com o protocolo " + protocol + ". "
+                       : "Registrei sua reclamação com o protocolo " + protocol + ". ";
+      }
     }
     json::Writer w;
     w.begin_object()

@@ -1,8 +1,11 @@
 #include "store.hpp"
 
 #include <lia/core/uuid.hpp>
+#include <lia/json/json.hpp>
 #include <lia/pg/connection.hpp>
 #include <lia/pg/outbox.hpp>
+
+#include "tools.hpp"
 
 namespace lia::ai_orchestration {
 namespace {
@@ -39,7 +42,8 @@ Store::Store(std::string schema, std::string consumer)
             "c.handoff_requested_at IS NOT NULL AS handoff_pending, c.message_count, "
             "c.customer_message_count, c.ai_reply_count, c.negative_streak, c.version, "
             "t.id AS thread_id, t.message_count AS thread_count, t.summary AS thread_summary, "
-            "k.first_name, r.message_id, r.author, r.content "
+            "k.first_name, c.registrations::text AS registrations, r.message_id, r.author, "
+            "r.content "
             "FROM (VALUES (1)) AS one (x) "
             "LEFT JOIN " +
             s +
@@ -54,6 +58,9 @@ Store::Store(std::string schema, std::string consumer)
             s +
             ".recent_messages r ON r.conversation_id = $1::uuid "
             "ORDER BY r.seq";
+  q_registrations_ = "UPDATE " + s +
+                     ".conversations SET registrations = registrations || $2::jsonb WHERE "
+                     "conversation_id = $1::uuid";
   q_record_ =
       "WITH conv AS (INSERT INTO " + s +
       ".conversations AS c (conversation_id, contact_id, "
@@ -154,6 +161,17 @@ core::Result<Snapshot> Store::load(pg::Pool& pool, const std::string& conversati
     s.ai_reply_count = first.get<int>("ai_reply_count");
     s.negative_streak = first.get<int>("negative_streak");
     s.version = first.get<std::int64_t>("version");
+    if (auto doc = json::parse(first.get<std::string>("registrations"))) {
+      if (auto made = json::Obj::root(*doc)) {
+        for (const Tool tool :
+             {Tool::register_lead, Tool::register_complaint, Tool::register_payment_promise}) {
+          const std::string name(to_string(tool));
+          if (auto value = made->opt_str(name); value && *value) {
+            s.registrations[name] = std::string(**value);
+          }
+        }
+      }
+    }
     s.thread_id = first.get<std::optional<std::string>>("thread_id");
     if (s.thread_id) {
       s.thread_count = first.get<int>("thread_count");
@@ -167,6 +185,13 @@ core::Result<Snapshot> Store::load(pg::Pool& pool, const std::string& conversati
         {std::move(*id), row.get<std::string>("author"), row.get<std::string>("content")});
   }
   return s;
+}
+
+core::Status Store::add_registrations(pg::Tx& tx, const std::string& conversation_id,
+                                      const std::string& registrations_json) const {
+  auto r = tx.exec(q_registrations_, conversation_id, registrations_json);
+  if (!r) return r.error();
+  return core::ok();
 }
 
 core::Result<bool> Store::claim(pg::Tx& tx, const std::string& event_id) const {

@@ -3,6 +3,7 @@
 // or a test's own schema). Each function is one statement.
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -39,7 +40,8 @@ struct Snapshot {
   int thread_count = 0;
   std::string thread_summary;
   std::optional<std::string> first_name;
-  std::vector<HistoryMessage> recent;  // oldest first
+  std::map<std::string, std::string> registrations;  // what the tools registered before
+  std::vector<HistoryMessage> recent;                // oldest first
 };
 
 // One stored message and what it changes in the conversation's row. The counters move
@@ -96,6 +98,9 @@ class Store {
   core::Result<Snapshot> load(pg::Pool& pool, const std::string& conversation_id,
                               const std::string& contact_id, const std::string& event_id) const;
   core::Result<bool> claim(pg::Tx& tx, const std::string& event_id) const;
+  // Merges registrations the reply's tools made (a JSON object) into the conversation's.
+  core::Status add_registrations(pg::Tx& tx, const std::string& conversation_id,
+                                 const std::string& registrations_json) const;
 
   // One statement: upserts the conversation (Errc::conflict, retryable, when its version is
   // not the expected one), stores the message, prunes the recent messages and counts the
@@ -121,7 +126,7 @@ class Store {
   std::string schema_;
   std::string consumer_;
   std::string q_load_, q_record_, q_open_thread_, q_close_load_, q_close_thread_, q_state_,
-      q_contact_, q_erase_contact_;
+      q_contact_, q_erase_contact_, q_registrations_;
 };
 
 // The outages table, for lookup_outage.

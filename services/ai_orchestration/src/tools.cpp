@@ -157,6 +157,66 @@ std::string protocol_for(std::string_view prefix, std::string_view message_id) {
   return std::string(prefix) + "-" + hex.substr(hex.size() - 8);
 }
 
+namespace {
+
+// A registration's value in the `registrations` map: the protocol, or the promised day/date.
+std::string promise_key(std::optional<std::int64_t> day, std::optional<std::string_view> date) {
+  if (day) return "day:" + std::to_string(*day);
+  return "date:" + std::string(date.value_or(""));
+}
+
+std::string already(std::string_view protocol, bool complaint) {
+  json::Writer w;
+  w.begin_object()
+      .field("registered", true)
+      .field("already_registered", true)
+      .field("protocol", protocol);
+  if (complaint) w.field("deadline_business_days", 5);
+  w.end_object();
+  return w.take();
+}
+
+}  // namespace
+
+std::string registrations_of(const std::vector<ToolInvocation>& invocations) {
+  std::map<std::string, std::string> made;
+  for (const auto& inv : invocations) {
+    if (!inv.ok || (inv.tool != Tool::register_lead && inv.tool != Tool::register_complaint &&
+                    inv.tool != Tool::register_payment_promise)) {
+      continue;
+    }
+    auto doc = json::parse(inv.result_json);
+    if (!doc || !doc->IsObject()) continue;
+    auto result = json::Obj::root(*doc);
+    if (!result) continue;
+    if (auto again = result->opt_boolean("already_registered"); again && *again && **again)
+      continue;
+    if (inv.tool == Tool::register_payment_promise) {
+      auto day = result->opt_i64("day");
+      auto date = result->opt_str("date");
+      if (!day || !date || (!*day && !*date)) continue;
+      made[std::string(to_string(inv.tool))] = promise_key(*day, *date);
+    } else if (auto protocol = result->opt_str("protocol"); protocol && *protocol) {
+      made[std::string(to_string(inv.tool))] = std::string(**protocol);
+    }
+  }
+  if (made.empty()) return {};
+  json::Writer w;
+  w.begin_object();
+  for (const auto& [tool, value] : made) w.field(tool, value);
+  w.end_object();
+  return w.take();
+}
+
+const std::string* BuiltinTools::registered(Tool tool) const {
+  const std::string name(to_string(tool));
+  if (auto it = made_.find(name); it != made_.end()) return &it->second;
+  if (auto it = context_.registered.find(name); it != context_.registered.end()) {
+    return &it->second;
+  }
+  return nullptr;
+}
+
 ToolInvocation BuiltinTools::run(std::string_view name, std::string_view arguments_json,
                                  std::string call_id) {
   ToolInvocation inv;
@@ -228,20 +288,27 @@ ToolInvocation BuiltinTools::run(std::string_view name, std::string_view argumen
       } else if (*cep && !normalize_cep(**cep)) {
         return failed(std::move(inv), "argument 'cep' must be a CEP of 8 digits");
       }
+      if (const auto* before = registered(Tool::register_lead)) {
+        return succeeded(std::move(inv), already(*before, false));
+      }
+      const auto protocol = protocol_for("LEAD", context_.message_id);
+      made_[std::string(to_string(Tool::register_lead))] = protocol;
       json::Writer w;
-      w.begin_object()
-          .field("registered", true)
-          .field("protocol", protocol_for("LEAD", context_.message_id))
-          .end_object();
+      w.begin_object().field("registered", true).field("protocol", protocol).end_object();
       return succeeded(std::move(inv), w.take());
     }
     case Tool::register_complaint: {
       auto description = args->nonempty_str("description");
       if (!description) return failed(std::move(inv), description.error().message());
+      if (const auto* before = registered(Tool::register_complaint)) {
+        return succeeded(std::move(inv), already(*before, true));
+      }
+      const auto protocol = protocol_for("OUV", context_.message_id);
+      made_[std::string(to_string(Tool::register_complaint))] = protocol;
       json::Writer w;
       w.begin_object()
           .field("registered", true)
-          .field("protocol", protocol_for("OUV", context_.message_id))
+          .field("protocol", protocol)
           .field("deadline_business_days", 5)
           .end_object();
       return succeeded(std::move(inv), w.take());
@@ -267,8 +334,15 @@ ToolInvocation BuiltinTools::run(std::string_view name, std::string_view argumen
       if (*amount && **amount < 0) {
         return failed(std::move(inv), "argument 'amount' must not be negative");
       }
+      // The same promise again (the customer repeats the day) is the one registered; another
+      // day or date replaces it.
+      const auto key = promise_key(*day, *date);
+      const auto* before = registered(Tool::register_payment_promise);
+      const bool again = before != nullptr && *before == key;
+      if (!again) made_[std::string(to_string(Tool::register_payment_promise))] = key;
       json::Writer w;
       w.begin_object().field("registered", true);
+      if (again) w.field("already_registered", true);
       if (*day) w.field("day", **day);
       if (*date) w.field("date", **date);
       if (*amount) w.field("amount", **amount);

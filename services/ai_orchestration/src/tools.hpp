@@ -8,6 +8,7 @@
 //   ToolInvocation r = tools.run("check_coverage", R"({"cep":"01310-100"})", "call_1");
 //   r.ok; r.result_json == {"cep":"01310100","covered":true,...}
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -84,7 +85,16 @@ class ToolRunner {
 
 struct ToolContext {
   std::string message_id;  // the customer's stored message: protocols derive from it
+  // What this conversation registered before (the read model's `registrations`): tool name ->
+  // its protocol (register_lead, register_complaint) or "day:N" / "date:YYYY-MM-DD"
+  // (register_payment_promise). The same registration again is not made twice: its result
+  // says `already_registered` with the first protocol.
+  std::map<std::string, std::string> registered;
 };
+
+// The registrations the invocations made (not those already registered), as a JSON object of
+// the `registrations` column's shape; "" when none.
+std::string registrations_of(const std::vector<ToolInvocation>& invocations);
 
 class BuiltinTools final : public ToolRunner {
  public:
@@ -99,8 +109,12 @@ class BuiltinTools final : public ToolRunner {
   const std::optional<core::Error>& unavailable() const { return unavailable_; }
 
  private:
+  // The registration of `tool` made before (this turn's first, then the conversation's).
+  const std::string* registered(Tool tool) const;
+
   OutageSource* outages_;
   ToolContext context_;
+  std::map<std::string, std::string> made_;  // registrations made by this runner
   std::optional<core::Error> unavailable_;
 };
 

@@ -86,6 +86,32 @@ TEST_CASE("an inbound message gets a reply and an analysis in the outbox") {
   CHECK(fx.db.count("conversation_threads WHERE closed_at IS NULL AND message_count = 1") == 1);
 }
 
+TEST_CASE("a complaint's follow-ups are answered with its first protocol, not a new one") {
+  Fixture fx;
+  Chat chat;
+  fx.ok(chat.created());
+  fx.ok(chat.inbound("quero registrar uma reclamação na ouvidoria"));
+  fx.ok(chat.inbound("qual o andamento da minha reclamação?"));
+  fx.ok(chat.inbound("quero reclamar de novo, ninguém resolveu a minha reclamação"));
+  const auto replies = of_type(outbox(fx.db), types::ai_reply_generated);
+  REQUIRE(replies.size() == 3);
+  const auto first = replies[0].str("text");
+  const auto at = first.find("OUV-");
+  REQUIRE(at != std::string::npos);
+  const auto protocol = first.substr(at, 12);
+  for (std::size_t i = 1; i < replies.size(); ++i) {
+    INFO(replies[i].str("text"));
+    CHECK(replies[i].str("text").find("protocolo " + protocol) != std::string::npos);
+    CHECK(replies[i].str("text").find("Registrei") == std::string::npos);
+  }
+  auto row = fx.db.pool->exec("SELECT registrations->>'register_complaint' FROM " + fx.db.schema +
+                                  ".conversations WHERE conversation_id = $1",
+                              chat.conversation_id);
+  REQUIRE(row.ok());
+  REQUIRE(row->size() == 1);
+  CHECK((*row)[0].get<std::string>(0) == protocol);
+}
+
 TEST_CASE("a redelivered event gives no second reply") {
   Fixture fx;
   Chat chat;
@@ -546,14 +572,14 @@ TEST_CASE("migrations go down and up again") {
   lia::pg::Migrator m(db.pool, db.schema, "ai_orchestration", migrations());
   auto back = m.down(3);
   REQUIRE(back.ok());
-  CHECK(*back == 2);  // desk_users, enumerations_as_domains
+  CHECK(*back == 3);  // registrations, desk_users, enumerations_as_domains
   expect_enumerations_enforced(db);
   auto down = m.down(0);
   REQUIRE(down.ok());
   CHECK(*down == 3);
   auto up = m.up();
   REQUIRE(up.ok());
-  CHECK(*up == 5);
+  CHECK(*up == 6);
   CHECK(db.count("desk_users") == 0);
   CHECK(db.count("prompt_templates") == 7);
   expect_enumerations_enforced(db);

@@ -440,6 +440,32 @@ TEST_CASE("ouvidoria registers a complaint with a protocol") {
   CHECK(contains(r.answer.text, "5 dias úteis"));
 }
 
+TEST_CASE("a follow-up in ouvidoria, comercial or cobranca quotes what was registered before") {
+  const auto with = [](const Turn& t, std::map<std::string, std::string> registered) {
+    BuiltinTools tools(nullptr, {t.message_id, std::move(registered)});
+    Run r;
+    r.plan = plan_turn(t);
+    r.answer = local_answer(t, r.plan, tools);
+    return r;
+  };
+  auto more = with(turn("qual o andamento da minha reclamação?", Assistant::ouvidoria),
+                   {{"register_complaint", "OUV-00000001"}});
+  CHECK(contains(more.answer.text, "protocolo OUV-00000001"));
+  CHECK_FALSE(contains(more.answer.text, "Registrei"));
+  CHECK_FALSE(contains(more.answer.text, "OUV-000000A1"));
+  auto lead = with(turn("quero contratar a internet", Assistant::comercial),
+                   {{"register_lead", "LEAD-00000002"}});
+  CHECK(contains(lead.answer.text, "já está registrado"));
+  CHECK(contains(lead.answer.text, "LEAD-00000002"));
+  auto promise =
+      with(turn("vou pagar dia 10", Assistant::cobranca), {{"register_payment_promise", "day:10"}});
+  CHECK(contains(promise.answer.text, "já está registrada"));
+  // Another day is a new promise.
+  auto moved =
+      with(turn("vou pagar dia 20", Assistant::cobranca), {{"register_payment_promise", "day:10"}});
+  CHECK(contains(moved.answer.text, "Registrei sua promessa de pagamento para o dia 20"));
+}
+
 TEST_CASE("thanks and goodbye are answered politely by any assistant") {
   CHECK(contains(run(turn("obrigado!", Assistant::suporte)).answer.text, "Por nada"));
   CHECK(contains(run(turn("tchau", Assistant::financeiro)).answer.text, "Até logo"));

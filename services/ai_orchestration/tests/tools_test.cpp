@@ -91,6 +91,40 @@ TEST_CASE("register tools check their arguments and give protocols") {
   CHECK_FALSE(tools.run("register_payment_promise", "{}", "i").ok);
 }
 
+TEST_CASE("a registration the conversation made before is not made again") {
+  BuiltinTools tools(
+      nullptr, {"0190e0a4-8000-7abc-9def-00000000c0de",
+                {{"register_complaint", "OUV-0000BEEF"}, {"register_payment_promise", "day:10"}}});
+  // The complaint: the first protocol, said to be registered already.
+  auto complaint = tools.run("register_complaint", R"({"description":"e o andamento?"})", "a");
+  REQUIRE(complaint.ok);
+  CHECK(contains(complaint.result_json, R"("already_registered":true)"));
+  CHECK(contains(complaint.result_json, "OUV-0000BEEF"));
+  CHECK_FALSE(contains(complaint.result_json, "C0DE"));
+  // The same day again is the promise registered; another day replaces it.
+  auto same = tools.run("register_payment_promise", R"({"day":10})", "b");
+  CHECK(contains(same.result_json, R"("already_registered":true)"));
+  auto other = tools.run("register_payment_promise", R"({"day":15})", "c");
+  CHECK_FALSE(contains(other.result_json, "already_registered"));
+  // A lead is new the first time in this turn, and the turn's second call finds it.
+  auto lead = tools.run("register_lead", R"({"interest":"contratacao"})", "d");
+  CHECK(contains(lead.result_json, "LEAD-0000C0DE"));
+  CHECK_FALSE(contains(lead.result_json, "already_registered"));
+  auto lead_again = tools.run("register_lead", R"({"interest":"contratacao"})", "e");
+  CHECK(contains(lead_again.result_json, R"("already_registered":true)"));
+  CHECK(contains(lead_again.result_json, "LEAD-0000C0DE"));
+
+  // What the read model keeps: only what was newly registered.
+  auto made = lia::json::parse(
+      registrations_of({complaint, same, other, lead, lead_again,
+                        tools.run("register_complaint", R"({"category":"x"})", "f")}));
+  REQUIRE(made.ok());
+  CHECK(made->MemberCount() == 2);
+  CHECK(std::string((*made)["register_payment_promise"].GetString()) == "day:15");
+  CHECK(std::string((*made)["register_lead"].GetString()) == "LEAD-0000C0DE");
+  CHECK(registrations_of({complaint, same}).empty());
+}
+
 TEST_CASE("transfer_to_human accepts only known departments") {
   BuiltinTools tools(nullptr, {"x"});
   auto ok = tools.run("transfer_to_human", R"({"reason":"pediu","department":"support"})", "a");
