@@ -1,3 +1,6 @@
+#include <cctype>
+#include <string>
+
 #include <lia/domain/document.hpp>
 
 namespace lia::domain {
@@ -103,6 +106,42 @@ std::optional<DocumentType> detect_document_type(std::string_view d) noexcept {
   }
   if (cnpj_shape_ok(d)) return DocumentType::cnpj;
   return std::nullopt;
+}
+
+std::string redact_documents(std::string_view text) {
+  const auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  const auto joiner = [](char c) { return c == '.' || c == '-' || c == '/'; };
+  std::string out;
+  out.reserve(text.size());
+  std::size_t i = 0;
+  while (i < text.size()) {
+    // A run starts at a digit that is not glued to a letter or digit before it.
+    if (!digit(text[i]) || (i > 0 && std::isalnum(static_cast<unsigned char>(text[i - 1])))) {
+      out.push_back(text[i++]);
+      continue;
+    }
+    std::size_t end = i;  // one past the run's last digit
+    std::string digits;
+    for (std::size_t j = i; j < text.size(); ++j) {
+      if (digit(text[j])) {
+        digits.push_back(text[j]);
+        end = j + 1;
+      } else if (!(joiner(text[j]) && j + 1 < text.size() && digit(text[j + 1]))) {
+        break;
+      }
+    }
+    const bool glued_after =
+        end < text.size() && std::isalpha(static_cast<unsigned char>(text[end])) != 0;
+    if (!glued_after && digits.size() == 11 && cpf_digits_ok(digits)) {
+      out += "[CPF]";
+    } else if (!glued_after && digits.size() == 14 && cnpj_digits_ok(digits)) {
+      out += "[CNPJ]";
+    } else {
+      out.append(text.substr(i, end - i));
+    }
+    i = end;
+  }
+  return out;
 }
 
 bool is_valid_cpf(std::string_view input) {

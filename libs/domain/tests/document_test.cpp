@@ -13,6 +13,7 @@ using lia::domain::is_valid_cnpj;
 using lia::domain::is_valid_cpf;
 using lia::domain::normalize_document;
 using lia::domain::parse_document;
+using lia::domain::redact_documents;
 
 TEST_CASE("CPF check digits") {
   for (const char* ok : {"529.982.247-25", "52998224725", "111.444.777-35", "123.456.789-09",
@@ -125,4 +126,19 @@ TEST_CASE("parse_document errors say what is wrong without echoing the document"
     CHECK_THAT(r.error().message(), Catch::Contains(c.part));
     CHECK_THAT(r.error().message(), !Catch::Contains("982"));
   }
+}
+
+TEST_CASE("redact_documents hides valid CPFs and CNPJs in free text, and nothing else") {
+  CHECK(redact_documents("meu cpf é 529.982.247-25, obrigado") == "meu cpf é [CPF], obrigado");
+  CHECK(redact_documents("CPF:52998224725") == "CPF:[CPF]");
+  CHECK(redact_documents("cnpj 11.222.333/0001-81.") == "cnpj [CNPJ].");
+  CHECK(redact_documents("11222333000181 e 529.982.247-25") == "[CNPJ] e [CPF]");
+  // Not documents: wrong check digits, a CEP, a phone, an amount, ids glued to letters.
+  for (const char* keep : {"cpf 529.982.247-26", "CEP 01310-100", "ligue +55 11 98765-4321",
+                           "R$ 1.234,50", "protocolo OUV-52998224725X", "pedido A52998224725",
+                           "111.111.111-11", "dia 10/12", "52998224725123"}) {
+    INFO(keep);
+    CHECK(redact_documents(keep) == keep);
+  }
+  CHECK(redact_documents("") == "");
 }

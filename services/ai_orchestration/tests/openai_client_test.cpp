@@ -635,6 +635,20 @@ TEST_CASE("a summary that quotes the customer is fenced off in the system prompt
   CHECK(std::string((*none)["content"].GetString()).find("<<<") == std::string::npos);
 }
 
+TEST_CASE("a CPF or CNPJ the customer wrote does not reach the remote model") {
+  auto r = request("meu cpf é 529.982.247-25 e o CEP 01310-100");
+  r.history = {{"m1", "customer", "CNPJ 11.222.333/0001-81"}, {"m2", "ai", "Obrigada!"}};
+  r.summary = "Cliente informou o CPF 52998224725.";
+  std::string all;
+  for (const auto& m : initial_messages(r)) all += m;
+  CHECK(all.find("529.982.247-25") == std::string::npos);
+  CHECK(all.find("52998224725") == std::string::npos);
+  CHECK(all.find("11.222.333/0001-81") == std::string::npos);
+  CHECK(all.find("meu cpf é [CPF] e o CEP 01310-100") != std::string::npos);  // the CEP stays
+  CHECK(all.find("CNPJ [CNPJ]") != std::string::npos);
+  CHECK(all.find("informou o CPF [CPF].") != std::string::npos);
+}
+
 TEST_CASE("the request body is well-formed JSON with the tools") {
   const auto body = chat_request_body("m", initial_messages(request("olá \"aspas\"")), 0.2, true);
   auto doc = lia::json::parse(body);
