@@ -101,7 +101,7 @@ const char* const kCampaignColumns =
     "max_attempts, attempt_spacing_minutes, provider, instance, total_targets, created_by, "
     "(extract(epoch from created_at) * 1000)::bigint, "
     "(extract(epoch from started_at) * 1000)::bigint, "
-    "(extract(epoch from completed_at) * 1000)::bigint";
+    "(extract(epoch from completed_at) * 1000)::bigint, meta_template::text";
 
 using Counts =
     std::map<std::string, std::map<std::string, std::int64_t>>;  // campaign -> status -> n
@@ -124,6 +124,11 @@ void write_campaign(json::Writer& w, const pg::Row& r, const Counts& counts) {
       .field("provider", r.get<std::string>(10))
       .field("instance", r.get<std::string>(11))
       .field("total_targets", r.get<int>(12));
+  if (auto meta = r.get<std::optional<std::string>>(17)) {
+    w.key("meta_template").raw(*meta);
+  } else {
+    w.key("meta_template").null();
+  }
   w.key("created_by").value(r.get<std::optional<std::string>>(13));
   w.key("created_at").value(format_ms(r.get<std::optional<std::int64_t>>(14)));
   w.key("started_at").value(format_ms(r.get<std::optional<std::int64_t>>(15)));
@@ -243,20 +248,21 @@ Response Api::create(const Request& req) const {
     std::string id;
   };
   auto done = pg::transact(*pool_, [&](pg::Tx& tx) -> core::Result<Done> {
-    auto ins =
-        tx.exec("INSERT INTO " + q_ +
-                    ".voice_campaigns (id, name, description, status, template, hours_start, "
-                    "hours_end, hours_days, max_attempts, attempt_spacing_minutes, provider, "
-                    "instance, total_targets, created_by, created_at, updated_at, started_at, "
-                    "idempotency_key, request_sha256) "
-                    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, "
-                    "$15, $16, $17, $18) ON CONFLICT (created_by, idempotency_key) "
-                    "WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING id",
-                id, c.name, c.description.empty() ? std::nullopt : std::optional(c.description),
-                c.status, c.template_text, c.hours.start, c.hours.end,
-                static_cast<int>(c.hours.days.bits()), c.max_attempts, c.spacing_minutes,
-                c.provider, c.instance, static_cast<std::int64_t>(c.targets.size()), claims.subject,
-                now, active ? std::optional(now) : std::nullopt, key, body_sha256);
+    auto ins = tx.exec(
+        "INSERT INTO " + q_ +
+            ".voice_campaigns (id, name, description, status, template, hours_start, "
+            "hours_end, hours_days, max_attempts, attempt_spacing_minutes, provider, "
+            "instance, total_targets, created_by, created_at, updated_at, started_at, "
+            "idempotency_key, request_sha256, meta_template) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, "
+            "$15, $16, $17, $18, $19::jsonb) ON CONFLICT (created_by, idempotency_key) "
+            "WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING id",
+        id, c.name, c.description.empty() ? std::nullopt : std::optional(c.description), c.status,
+        c.template_text, c.hours.start, c.hours.end, static_cast<int>(c.hours.days.bits()),
+        c.max_attempts, c.spacing_minutes, c.provider, c.instance,
+        static_cast<std::int64_t>(c.targets.size()), claims.subject, now,
+        active ? std::optional(now) : std::nullopt, key, body_sha256,
+        c.meta_template ? std::optional(meta_template_json(*c.meta_template)) : std::nullopt);
     if (!ins) return ins.error();
     if (ins->empty()) {
       if (!key) return core::Error(core::Errc::internal, "campaign insert skipped without a key");

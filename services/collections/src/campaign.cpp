@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -126,11 +127,77 @@ std::string local_time_text(core::SysTime t, std::chrono::minutes utc_offset) {
 
 namespace {
 
+bool template_name_ok(std::string_view s) {
+  return !s.empty() && s.size() <= 512 && std::all_of(s.begin(), s.end(), [](char ch) {
+    return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_';
+  });
+}
+
+// "pt_BR", "en", "es_MX": what Meta's templates and the send_template schema take.
+bool language_ok(std::string_view s) {
+  const auto lower = [](char ch) { return ch >= 'a' && ch <= 'z'; };
+  const auto upper = [](char ch) { return ch >= 'A' && ch <= 'Z'; };
+  const std::size_t code = s.find('_') == std::string_view::npos ? s.size() : s.find('_');
+  if (code < 2 || code > 3 || !std::all_of(s.begin(), s.begin() + static_cast<long>(code), lower)) {
+    return false;
+  }
+  if (code == s.size()) return true;
+  return s.size() == code + 3 && upper(s[code + 1]) && upper(s[code + 2]);
+}
+
+// The campaign's meta_template {name, language, parameters?}.
+std::variant<MetaTemplate, Invalid> parse_meta_template(const json::Obj& m) {
+  if (auto st = m.only({"name", "language", "parameters"}); !st) {
+    return Invalid{"meta_template", std::nullopt, st.error().message()};
+  }
+  MetaTemplate t;
+  auto name = m.nonempty_str("name");
+  if (!name) return Invalid{"meta_template.name", std::nullopt, name.error().message()};
+  if (!template_name_ok(*name)) {
+    return Invalid{"meta_template.name", std::nullopt,
+                   "'meta_template.name' must be the approved template's name: 1..512 of a-z, "
+                   "0-9 and _"};
+  }
+  t.name = std::string(*name);
+  auto language = m.nonempty_str("language");
+  if (!language) {
+    return Invalid{"meta_template.language", std::nullopt, language.error().message()};
+  }
+  if (!language_ok(*language)) {
+    return Invalid{"meta_template.language", std::nullopt,
+                   "'meta_template.language' must be a language code such as pt_BR"};
+  }
+  t.language = std::string(*language);
+  auto params = m.opt_arr("parameters");
+  if (!params) {
+    return Invalid{"meta_template.parameters", std::nullopt, params.error().message()};
+  }
+  if (*params) {
+    if ((*params)->size() > 32) {
+      return Invalid{"meta_template.parameters", std::nullopt,
+                     "'meta_template.parameters' holds more than 32 parameters"};
+    }
+    for (std::size_t k = 0; k < (*params)->size(); ++k) {
+      const std::string field = "meta_template.parameters[" + std::to_string(k) + "]";
+      auto p = (*params)->str(k);
+      if (!p || p->empty() || p->size() > 1024) {
+        return Invalid{field, std::nullopt, "'" + field + "' must be a text of 1..1024 bytes"};
+      }
+      if (auto ph = domain::template_placeholders(*p); !ph) {
+        return Invalid{field, std::nullopt, "invalid template: " + ph.error().message()};
+      }
+      t.parameters.emplace_back(*p);
+    }
+  }
+  return t;
+}
+
 // One target of the request, `i` its index: its fields, and the template rendered for it.
 // `seen` holds the numbers of the targets before it (valid or not), for the repeated-number
 // rule.
 std::variant<TargetInput, Invalid> parse_target(const json::Arr& targets, std::size_t i,
                                                 const std::string& template_text,
+                                                const std::optional<MetaTemplate>& meta,
                                                 std::map<std::string, std::size_t>& seen) {
   auto t = targets.obj(i);
   if (!t) return Invalid{target_field(i, ""), i, t.error().message()};
@@ -203,8 +270,15 @@ std::variant<TargetInput, Invalid> parse_target(const json::Arr& targets, std::s
     }
   }
 
-  auto text = domain::render_template(template_text,
-                                      template_vars(in.name, in.debt_cents, in.due_date, in.vars));
+  const auto vars_of_target = template_vars(in.name, in.debt_cents, in.due_date, in.vars);
+  if (meta) {
+    if (auto rendered = render_meta_template(*meta, vars_of_target); !rendered) {
+      return Invalid{"meta_template", i,
+                     target_field(i, "") + ": meta_template.parameters cannot be rendered: " +
+                         rendered.error().message()};
+    }
+  }
+  auto text = domain::render_template(template_text, vars_of_target);
   if (!text) {
     return Invalid{
         "template", i,
@@ -227,9 +301,9 @@ std::variant<CampaignInput, Invalid> parse_campaign(std::string_view body,
   if (!root) return Invalid{"body", std::nullopt, root.error().message()};
   const json::Obj& o = *root;
   // A typo ("max_attempt") would otherwise leave the default in place without a word.
-  if (auto st = o.only({"name", "description", "template", "allowed_hours", "max_attempts",
-                        "spacing_minutes", "provider", "instance", "status", "skip_invalid_targets",
-                        "targets"});
+  if (auto st = o.only({"name", "description", "template", "meta_template", "allowed_hours",
+                        "max_attempts", "spacing_minutes", "provider", "instance", "status",
+                        "skip_invalid_targets", "targets"});
       !st) {
     return Invalid{"body", std::nullopt, st.error().message()};
   }
@@ -319,6 +393,22 @@ std::variant<CampaignInput, Invalid> parse_campaign(std::string_view body,
     }
     c.instance = std::string(**instance);
   }
+  auto meta = o.opt_obj("meta_template");
+  if (!meta) return Invalid{"meta_template", std::nullopt, meta.error().message()};
+  if (*meta) {
+    auto parsed = parse_meta_template(**meta);
+    if (auto* bad = std::get_if<Invalid>(&parsed)) return std::move(*bad);
+    c.meta_template = std::get<MetaTemplate>(std::move(parsed));
+  }
+  if (c.provider == "meta" && !c.meta_template) {
+    return Invalid{"meta_template", std::nullopt,
+                   "a Meta campaign needs 'meta_template' {name, language, parameters}: Meta "
+                   "delivers a message the business starts only as a template it approved"};
+  }
+  if (c.provider != "meta" && c.meta_template) {
+    return Invalid{"meta_template", std::nullopt,
+                   "'meta_template' is for provider meta; an Evolution campaign sends 'template'"};
+  }
   auto status = o.opt_str("status");
   if (!status) return Invalid{"status", std::nullopt, status.error().message()};
   if (*status) {
@@ -347,7 +437,7 @@ std::variant<CampaignInput, Invalid> parse_campaign(std::string_view body,
   std::map<std::string, std::size_t> seen_phones;
   c.targets.reserve(targets->size());
   for (std::size_t i = 0; i < targets->size(); ++i) {
-    auto parsed = parse_target(*targets, i, c.template_text, seen_phones);
+    auto parsed = parse_target(*targets, i, c.template_text, c.meta_template, seen_phones);
     if (auto* in = std::get_if<TargetInput>(&parsed)) {
       c.targets.push_back(std::move(*in));
       continue;
@@ -422,6 +512,68 @@ std::string send_text_data(const Attempt& a) {
   if (a.not_after) w.field("not_after", core::format_rfc3339(*a.not_after));
   w.field("priority", "bulk").field("text", a.text).end_object();
   return w.take();
+}
+
+std::string send_template_data(const Attempt& a) {
+  json::Writer w;
+  w.begin_object()
+      .field("command_id", a.command_id)
+      .field("provider", a.provider)
+      .field("instance", a.instance)
+      .field("to", a.to);
+  if (a.not_after) w.field("not_after", core::format_rfc3339(*a.not_after));
+  w.field("priority", "bulk").key("template");
+  w.begin_object()
+      .field("name", a.meta_template ? a.meta_template->name : std::string())
+      .field("language", a.meta_template ? a.meta_template->language : std::string())
+      .key("parameters")
+      .begin_array();
+  if (a.meta_template) {
+    for (const auto& p : a.meta_template->parameters) w.value(p);
+  }
+  w.end_array().end_object().end_object();
+  return w.take();
+}
+
+std::string meta_template_json(const MetaTemplate& t) {
+  json::Writer w;
+  w.begin_object()
+      .field("name", t.name)
+      .field("language", t.language)
+      .key("parameters")
+      .begin_array();
+  for (const auto& p : t.parameters) w.value(p);
+  w.end_array().end_object();
+  return w.take();
+}
+
+std::optional<MetaTemplate> parse_meta_template_json(std::string_view json_text) {
+  auto doc = json::parse(json_text);
+  if (!doc) return std::nullopt;
+  auto o = json::Obj::root(*doc);
+  if (!o) return std::nullopt;
+  auto parsed = parse_meta_template(*o);
+  if (auto* t = std::get_if<MetaTemplate>(&parsed)) return std::move(*t);
+  return std::nullopt;
+}
+
+core::Result<MetaTemplate> render_meta_template(const MetaTemplate& t,
+                                                const domain::TemplateVars& vars) {
+  MetaTemplate out{t.name, t.language, {}};
+  out.parameters.reserve(t.parameters.size());
+  for (std::size_t k = 0; k < t.parameters.size(); ++k) {
+    auto text = domain::render_template(t.parameters[k], vars);
+    if (!text) {
+      return core::Error(core::Errc::invalid_argument,
+                         "parameters[" + std::to_string(k) + "]: " + text.error().message());
+    }
+    if (text->empty() || text->size() > 1024) {
+      return core::Error(core::Errc::invalid_argument,
+                         "parameters[" + std::to_string(k) + "] renders empty or past 1024 bytes");
+    }
+    out.parameters.push_back(std::move(*text));
+  }
+  return out;
 }
 
 std::string message_requested_data(const Attempt& a) {

@@ -34,6 +34,7 @@ struct Scheduler::Campaign {
   int spacing_minutes = 1;
   std::string provider;
   std::string instance;
+  std::optional<MetaTemplate> meta_template;
 };
 
 Scheduler::Scheduler(std::shared_ptr<pg::Pool> pool, std::string schema, Settings settings,
@@ -85,7 +86,7 @@ core::Result<TickReport> Scheduler::tick() {
   TickReport report;
   auto rows = pool_->exec(
       "SELECT id::text, template, hours_start, hours_end, hours_days, "
-      "max_attempts, attempt_spacing_minutes, provider, instance FROM " +
+      "max_attempts, attempt_spacing_minutes, provider, instance, meta_template::text FROM " +
       q_ + ".voice_campaigns WHERE status = 'active' ORDER BY created_at, id");
   if (!rows) return rows.error();
   for (const auto& r : *rows) {
@@ -136,7 +137,11 @@ core::Result<TickReport> Scheduler::tick() {
                  r.get<int>(5),
                  r.get<int>(6),
                  r.get<std::string>(7),
-                 r.get<std::string>(8)};
+                 r.get<std::string>(8),
+                 std::nullopt};
+      if (auto meta = r.get<std::optional<std::string>>(9)) {
+        c.meta_template = parse_meta_template_json(*meta);
+      }
       if (auto st = run_campaign(c, report); !st) {
         // Database trouble stops the tick (the next one tries again); anything else is this
         // campaign's own, and must not hold back the campaigns after it.
@@ -213,14 +218,18 @@ core::Status Scheduler::run_campaign(const Campaign& c, TickReport& report) {
       bad_rows.begin_array();
       for (const auto& r : *rows) {
         const std::string target = r.get<std::string>(0);
-        auto text = domain::render_template(
-            c.template_text,
+        const auto vars =
             template_vars(r.get<std::string>(1), r.get<std::int64_t>(3), r.get<std::string>(4),
-                          read_vars(r.get<std::string_view>(5))));
-        if (!text || text->empty() || text->size() > 4096) {
+                          read_vars(r.get<std::string_view>(5)));
+        auto text = domain::render_template(c.template_text, vars);
+        std::optional<core::Result<MetaTemplate>> meta;
+        if (c.meta_template) meta = render_meta_template(*c.meta_template, vars);
+        if (!text || text->empty() || text->size() > 4096 || (meta && !*meta)) {
           const std::string reason =
               !text ? "template: " + text.error().message()
-                    : std::string("template: the rendered message is empty or too long");
+              : (meta && !*meta)
+                  ? "meta_template: " + meta->error().message()
+                  : std::string("template: the rendered message is empty or too long");
           bad_rows.begin_object().field("id", target).field("reason", reason).end_object();
           ++failed;
           core::log().warn(
@@ -237,6 +246,7 @@ core::Status Scheduler::run_campaign(const Campaign& c, TickReport& report) {
         a.instance = c.instance;
         a.to = recipient(c.provider, r.get<std::string_view>(2));
         a.text = std::move(*text);
+        if (meta) a.meta_template = std::move(**meta);
         a.not_after = not_after;
         ok_rows.begin_object()
             .field("id", a.target_id)
@@ -281,13 +291,15 @@ core::Status Scheduler::run_campaign(const Campaign& c, TickReport& report) {
       }
       for (const auto& a : attempts) {
         const std::string key = events::chat_key(a.instance, a.to);
-        auto cmd = runtime::publish(tx, schema_, kServiceName,
-                                    {.topic = std::string(events::topics::notification_commands),
-                                     .key = key,
-                                     .type = std::string(events::types::notification_send_text),
-                                     .subject = a.target_id,
-                                     .data = send_text_data(a)},
-                                    clock_);
+        auto cmd = runtime::publish(
+            tx, schema_, kServiceName,
+            {.topic = std::string(events::topics::notification_commands),
+             .key = key,
+             .type = std::string(a.meta_template ? events::types::notification_send_template
+                                                 : events::types::notification_send_text),
+             .subject = a.target_id,
+             .data = a.meta_template ? send_template_data(a) : send_text_data(a)},
+            clock_);
         if (!cmd) return cmd.error();
         auto ev =
             runtime::publish(tx, schema_, kServiceName,

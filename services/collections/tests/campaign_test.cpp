@@ -78,7 +78,7 @@ TEST_CASE("defaults fill what the request leaves out") {
   d.provider = "meta";
   d.instance = "106540352242922";
   auto r = parse_campaign(
-      R"({"name":"n","template":"Oi {{name}}","targets":[{"name":"A","phone":"11987654321","debt_amount":10,"due_date":"2026-01-31"}]})",
+      R"({"name":"n","template":"Oi {{name}}","meta_template":{"name":"cobranca","language":"pt_BR"},"targets":[{"name":"A","phone":"11987654321","debt_amount":10,"due_date":"2026-01-31"}]})",
       d);
   REQUIRE(std::holds_alternative<CampaignInput>(r));
   const auto& c = std::get<CampaignInput>(r);
@@ -340,6 +340,73 @@ TEST_CASE("each attempt's send_text and message.requested match their schemas") 
     CHECK(send_text_data(a).find(R"("priority":"bulk")") != std::string::npos);
     CHECK(send_text_data(a).find(R"("not_after":"2026-11-23T23:00:00.000Z")") != std::string::npos);
   }
+}
+
+TEST_CASE("a Meta campaign needs its approved template, and an Evolution one takes none") {
+  const std::string meta =
+      R"("provider":"meta","meta_template":{"name":"cobranca_fatura","language":"pt_BR",)"
+      R"("parameters":["{{name}}","{{valor}}","{{vencimento}}"]},)";
+  auto ok = parse_campaign(body(kGood, meta), CampaignDefaults{});
+  REQUIRE(std::holds_alternative<CampaignInput>(ok));
+  const auto& c = std::get<CampaignInput>(ok);
+  REQUIRE(c.meta_template.has_value());
+  CHECK(c.meta_template->name == "cobranca_fatura");
+  CHECK(c.meta_template->language == "pt_BR");
+  CHECK(c.meta_template->parameters.size() == 3);
+  // Stored and read back the same.
+  auto back = parse_meta_template_json(meta_template_json(*c.meta_template));
+  REQUIRE(back.has_value());
+  CHECK(back->parameters == c.meta_template->parameters);
+  auto rendered = render_meta_template(*c.meta_template,
+                                       template_vars("Maria Silva", 123450, "2026-11-30", {}));
+  REQUIRE(rendered.ok());
+  CHECK(rendered->parameters ==
+        std::vector<std::string>{"Maria Silva", "R$ 1.234,50", "30/11/2026"});
+
+  // Without it, Meta would refuse (or silently not deliver) a message the business starts.
+  auto none = expect_invalid(body(kGood, R"("provider":"meta",)"));
+  CHECK(none.field == "meta_template");
+  CHECK(none.message.find("approved") != std::string::npos);
+  CHECK(expect_invalid(body(kGood, R"("meta_template":{"name":"x","language":"pt_BR"},)")).field ==
+        "meta_template");  // the default provider is evolution
+  CHECK(expect_invalid(body(kGood, R"("provider":"meta","meta_template":{"name":"Cobrança",)"
+                                   R"("language":"pt_BR"},)"))
+            .field == "meta_template.name");
+  CHECK(expect_invalid(body(kGood, R"("provider":"meta","meta_template":{"name":"x",)"
+                                   R"("language":"portuguese"},)"))
+            .field == "meta_template.language");
+  CHECK(expect_invalid(body(kGood, R"("provider":"meta","meta_template":{"name":"x",)"
+                                   R"("language":"pt_BR","parameters":["{{name"]},)"))
+            .field == "meta_template.parameters[0]");
+  CHECK(expect_invalid(body(kGood, R"("provider":"meta","meta_template":{"name":"x",)"
+                                   R"("language":"pt_BR","header":"y"},)"))
+            .field == "meta_template");
+  // A parameter a target cannot fill is that target's problem, as with the template.
+  auto unfilled =
+      expect_invalid(body(kGood, R"("provider":"meta","meta_template":{"name":"x",)"
+                                 R"("language":"pt_BR","parameters":["{{contrato}}"]},)"));
+  CHECK(unfilled.field == "meta_template");
+  CHECK(unfilled.target == std::optional<std::size_t>(0));
+}
+
+TEST_CASE("a Meta attempt's send_template matches its schema") {
+  Attempt a;
+  a.campaign_id = core::Uuid::v7().str();
+  a.target_id = core::Uuid::v7().str();
+  a.command_id = core::Uuid::v7().str();
+  a.provider = "meta";
+  a.instance = "106540352242922";
+  a.to = recipient("meta", "5511987654321");
+  a.text = "Olá Maria";
+  a.meta_template = MetaTemplate{"cobranca_fatura", "pt_BR", {"Maria", "R$ 10,00"}};
+  a.not_after = utc(2026, 11, 23, 23, 0);
+  const auto data = send_template_data(a);
+  auto cmd = events::SchemaRegistry::instance().validate(events::types::notification_send_template,
+                                                         1, data);
+  if (!cmd) FAIL(cmd.error().message());
+  CHECK(data.find(R"("template":{"name":"cobranca_fatura","language":"pt_BR","parameters":)"
+                  R"(["Maria","R$ 10,00"]})") != std::string::npos);
+  CHECK(data.find(R"("priority":"bulk")") != std::string::npos);
 }
 
 TEST_CASE("settings: defaults and bad values named") {

@@ -575,6 +575,29 @@ TEST_CASE("notification outcomes mark targets contacted, failed or exhausted by 
   CHECK(campaign["counts"]["exhausted"].GetInt() == 1);
 }
 
+TEST_CASE("a Meta campaign sends its approved template with each target's parameters") {
+  Fixture fx;
+  std::string b = campaign_body(kTargets, 1, 60);
+  b.insert(1, R"("provider":"meta","instance":"106540352242922","meta_template":{"name":)"
+              R"("cobranca_fatura","language":"pt_BR","parameters":["{{name}}","{{valor}}"]},)");
+  const std::string id = fx.create(b);
+  REQUIRE(fx.tick().sent == 3);
+  const auto sent = fx.outbox();
+  CHECK(of_type(sent, types::notification_send_text).empty());
+  const auto cmds = of_type(sent, types::notification_send_template);
+  REQUIRE(cmds.size() == 3);
+  std::set<std::string> first_params;
+  for (const auto* c : cmds) {
+    CHECK(std::string(c->data["template"]["name"].GetString()) == "cobranca_fatura");
+    REQUIRE(c->data["template"]["parameters"].Size() == 2);
+    first_params.insert(c->data["template"]["parameters"][0].GetString());
+    CHECK(c->str("to").find('@') == std::string::npos);  // Meta's wa_id
+  }
+  CHECK(first_params == std::set<std::string>{"Maria Silva", "João Souza", "Loja Azul"});
+  auto campaign = parse(fx.call("GET", "/api/campaigns/" + id).body);
+  CHECK(std::string(campaign["meta_template"]["language"].GetString()) == "pt_BR");
+}
+
 TEST_CASE("a failed target gets no further attempts") {
   Fixture fx;
   fx.create(campaign_body(kTargets, 3, 60));
@@ -1161,10 +1184,12 @@ TEST_CASE("reverting 0005 leaves a debtor who answered contacted, owed nothing m
   fx.reply(fx.stored("5511987654321@s.whatsapp.net"));
   REQUIRE(fx.count("voice_campaign_targets WHERE status = 'responded'") == 1);
   pg::Migrator m(fx.pool, fx.schema, "collections", migrations());
-  REQUIRE(m.down(4).ok());
+  REQUIRE(m.down(4).ok());  // 0006 and 0005 undone
   CHECK(fx.count("voice_campaign_targets WHERE status = 'contacted' AND attempt_count = 3 AND "
                  "phone_number = '5511987654321'") == 1);
-  // The other two run out their attempts and the campaign completes.
+  // Up again (this build's scheduler reads 0006's column): the debtor stays owed nothing, the
+  // other two run out their attempts and the campaign completes.
+  REQUIRE(m.up().ok());
   for (int i = 0; i < 2; ++i) {
     fx.clock.advance(61min);
     CHECK(fx.tick().sent == 2);
@@ -1172,5 +1197,4 @@ TEST_CASE("reverting 0005 leaves a debtor who answered contacted, owed nothing m
   fx.clock.advance(61min);
   CHECK(fx.tick().sent == 0);
   CHECK(fx.campaign_status(id) == "completed");
-  REQUIRE(m.up().ok());
 }

@@ -77,6 +77,16 @@ inline constexpr std::size_t kMaxListedTargetProblems = 100;
 // own `message`, is whole).
 inline constexpr std::size_t kMaxProblemBytes = 300;
 
+// A Meta campaign's message: Meta delivers a message the business starts (to a debtor who
+// has not written in the last 24 hours) only as a template it approved. Each parameter is
+// rendered for the target like the campaign's `template` ("{{name}}", "{{valor}}", ...) and
+// fills the approved template's body {{1}}, {{2}}, ... in order.
+struct MetaTemplate {
+  std::string name;      // as approved: lower case, digits, '_'
+  std::string language;  // "pt_BR"
+  std::vector<std::string> parameters;
+};
+
 struct CampaignInput {
   std::string name;
   std::string description;
@@ -86,7 +96,8 @@ struct CampaignInput {
   int spacing_minutes = 1440;
   std::string provider;
   std::string instance;
-  std::string status = "active";  // active | draft
+  std::optional<MetaTemplate> meta_template;  // required with provider meta, refused otherwise
+  std::string status = "active";              // active | draft
   std::vector<TargetInput> targets;
   // "skip_invalid_targets": true creates the campaign with the valid targets; these are the
   // ones left out (the first kMaxListedTargetProblems) and how many.
@@ -149,10 +160,20 @@ struct Attempt {
   std::string instance;
   std::string to;
   std::string text;
+  std::optional<MetaTemplate> meta_template;  // its parameters rendered for the target
   std::optional<core::SysTime> not_after;
 };
 // lia.notification.send_text (priority bulk)
 std::string send_text_data(const Attempt& a);
+// lia.notification.send_template (priority bulk), for an attempt with a meta_template
+std::string send_template_data(const Attempt& a);
+
+// The campaign's meta_template as stored (JSON) and read back; nullopt for SQL NULL / bad.
+std::string meta_template_json(const MetaTemplate& t);
+std::optional<MetaTemplate> parse_meta_template_json(std::string_view json_text);
+// `t` with each parameter rendered with `vars`, or the first error.
+core::Result<MetaTemplate> render_meta_template(const MetaTemplate& t,
+                                                const domain::TemplateVars& vars);
 // lia.collections.message.requested
 std::string message_requested_data(const Attempt& a);
 

@@ -1,0 +1,1 @@
+ALTER TABLE voice_campaigns DROP COLUMN meta_template;
