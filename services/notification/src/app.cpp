@@ -24,6 +24,10 @@ core::Status App::start(runtime::Context& ctx) {
   auto store = std::make_shared<OutboundStore>(ctx.pool(), schema);
   http::ClientOptions co;
   co.max_idle_per_host = static_cast<std::size_t>(std::max(8, settings_.consumers * 2));
+  // Under the 5 s a Node server (Evolution API) keeps an idle connection: past it, a send
+  // written on a connection the server is closing fails with its outcome unknown, and is
+  // dead-lettered rather than sent twice.
+  co.idle_timeout = std::chrono::milliseconds{4000};
   auto client = std::make_shared<http::Client>(co);
   auto limiter = std::make_shared<RateLimiter>(settings_.rate_per_number);
   auto dead_letter = std::make_shared<kafka::DeadLetter>(ctx.producer());
