@@ -71,6 +71,7 @@ Settings read_settings(core::Env& env) {
     env.problem("LIA_COLLECTIONS_INSTANCE", "must be at most 128 characters");
   s.utc_offset = std::chrono::minutes{env.integer("LIA_COLLECTIONS_UTC_OFFSET_MINUTES", -180,
                                                   std::int64_t{-12} * 60, std::int64_t{14} * 60)};
+  s.max_in_flight = static_cast<int>(env.integer("LIA_COLLECTIONS_MAX_IN_FLIGHT", 200, 1, 100000));
   return s;
 }
 

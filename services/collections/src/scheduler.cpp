@@ -186,10 +186,12 @@ core::Status Scheduler::run_campaign(const Campaign& c, TickReport& report) {
     if (!not_after) break;
     int sent = 0, failed = 0;
     bool stopped = false;
+    bool full = false;
     auto taken = pg::transact(*pool_, [&](pg::Tx& tx) -> core::Result<int> {
       sent = 0;
       failed = 0;
       stopped = false;
+      full = false;
       // Still active, and kept so until the batch commits: a pause waits for this batch
       // and stops the next one.
       auto active = tx.exec(
@@ -200,6 +202,18 @@ core::Status Scheduler::run_campaign(const Campaign& c, TickReport& report) {
         stopped = true;
         return 0;
       }
+      // Messages still awaiting their outcome. A command older than a day is past its
+      // not_after (the end of its window): it will never be sent, even if its outcome was lost.
+      auto open = tx.exec("SELECT count(*) FROM " + q_ +
+                              ".message_attempts WHERE campaign_id = $1 AND outcome IS NULL "
+                              "AND requested_at > $2",
+                          c.id, now - std::chrono::hours{24});
+      if (!open) return open.error();
+      const std::int64_t room = settings_.max_in_flight - (*open)[0].get<std::int64_t>(0);
+      if (room <= 0) {
+        full = true;
+        return 0;
+      }
       auto rows = tx.exec(
           "SELECT id::text, debtor_name, phone_number, debt_amount, "
           "to_char(due_date, 'YYYY-MM-DD'), vars::text, attempt_count FROM " +
@@ -208,7 +222,7 @@ core::Status Scheduler::run_campaign(const Campaign& c, TickReport& report) {
               "('pending', 'contacted') AND next_attempt_at IS NOT NULL AND "
               "next_attempt_at <= $2 AND attempt_count < $3 "
               "ORDER BY next_attempt_at, id LIMIT $4 FOR UPDATE SKIP LOCKED",
-          c.id, now, c.max_attempts, kBatch);
+          c.id, now, c.max_attempts, std::min<std::int64_t>(kBatch, room));
       if (!rows) return rows.error();
       if (rows->empty()) return 0;
       std::vector<Attempt> attempts;
@@ -321,6 +335,14 @@ core::Status Scheduler::run_campaign(const Campaign& c, TickReport& report) {
     if (!taken) return taken.error();
     if (stopped) {
       core::log().info("campaign no longer active; its tick stops", {f::id("campaign_id", c.id)});
+      break;
+    }
+    if (full) {
+      ++report.held;
+      core::log().debug(
+          "campaign waits for outcomes of its messages in flight",
+          {f::id("campaign_id", c.id),
+           f::num("max_in_flight", static_cast<std::int64_t>(settings_.max_in_flight))});
       break;
     }
     report.sent += sent;

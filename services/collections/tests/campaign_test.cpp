@@ -417,10 +417,12 @@ TEST_CASE("settings: defaults and bad values named") {
   CHECK(s.provider == "evolution");
   CHECK(s.instance == kDefaultInstance);
   CHECK(s.utc_offset == -180min);
+  CHECK(s.max_in_flight == 200);
 
   auto bad = core::Env::from_map({{"LIA_COLLECTIONS_PROVIDER", "telegram"},
                                   {"LIA_COLLECTIONS_TICK_MS", "abc"},
-                                  {"LIA_COLLECTIONS_UTC_OFFSET_MINUTES", "-9999"}});
+                                  {"LIA_COLLECTIONS_UTC_OFFSET_MINUTES", "-9999"},
+                                  {"LIA_COLLECTIONS_MAX_IN_FLIGHT", "0"}});
   (void)read_settings(bad);
   std::string all;
   for (const auto& p : bad.problems()) all += p + "\n";
@@ -428,6 +430,7 @@ TEST_CASE("settings: defaults and bad values named") {
   CHECK(all.find("LIA_COLLECTIONS_PROVIDER") != std::string::npos);
   CHECK(all.find("LIA_COLLECTIONS_TICK_MS") != std::string::npos);
   CHECK(all.find("LIA_COLLECTIONS_UTC_OFFSET_MINUTES") != std::string::npos);
+  CHECK(all.find("LIA_COLLECTIONS_MAX_IN_FLIGHT") != std::string::npos);
 
   auto long_instance = core::Env::from_map({{"LIA_JWT_SECRET", "s3cret-0123456789"},
                                             {"LIA_COLLECTIONS_INSTANCE", std::string(129, 'i')}});

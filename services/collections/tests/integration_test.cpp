@@ -598,6 +598,37 @@ TEST_CASE("a Meta campaign sends its approved template with each target's parame
   CHECK(std::string(campaign["meta_template"]["language"].GetString()) == "pt_BR");
 }
 
+TEST_CASE("no more than max_in_flight messages of a campaign await their outcome at once") {
+  Fixture fx;
+  Settings s = fx.settings;
+  s.max_in_flight = 2;
+  Scheduler capped(fx.pool, fx.schema, s, fx.clock);
+  const std::string id = fx.create(campaign_body(kTargets, 1, 60));
+  auto first = capped.tick();
+  REQUIRE(first.ok());
+  CHECK(first->sent == 2);
+  // Nothing came back yet: the third waits, and a pause now stops the campaign with only
+  // two messages queued at notification.
+  auto held = capped.tick();
+  REQUIRE(held.ok());
+  CHECK(held->sent == 0);
+  CHECK(held->held == 1);
+  const auto sent = fx.outbox();
+  auto cmds = of_type(sent, types::notification_send_text);
+  REQUIRE(cmds.size() == 2);
+  fx.outcome(types::notification_message_sent, *cmds[0], R"(,"provider_message_id":"3EB0C1")");
+  auto next = capped.tick();
+  REQUIRE(next.ok());
+  CHECK(next->sent == 1);
+  // A message requested more than a day ago is past its window and counts no longer.
+  REQUIRE(fx.pool
+              ->exec("UPDATE " + fx.schema +
+                     ".message_attempts SET requested_at = requested_at - interval '25 hours'")
+              .ok());
+  CHECK(fx.count("message_attempts WHERE outcome IS NULL") == 2);
+  (void)id;
+}
+
 TEST_CASE("a failed target gets no further attempts") {
   Fixture fx;
   fx.create(campaign_body(kTargets, 3, 60));
@@ -948,7 +979,10 @@ TEST_CASE("a pause while a tick runs stops the campaign at the next batch") {
       paused = fx.call("POST", "/api/campaigns/" + id + "/pause").status;
     }
   };
-  Scheduler scheduler(fx.pool, fx.schema, fx.settings, hook);
+  // Room for every message in flight: what stops the campaign here is the pause.
+  Settings roomy = fx.settings;
+  roomy.max_in_flight = 1000;
+  Scheduler scheduler(fx.pool, fx.schema, roomy, hook);
   auto r = scheduler.tick();
   REQUIRE(r.ok());
   CHECK(paused == 200);
@@ -957,7 +991,9 @@ TEST_CASE("a pause while a tick runs stops the campaign at the next batch") {
   CHECK(fx.campaign_status(id) == "paused");
 
   REQUIRE(fx.call("POST", "/api/campaigns/" + id + "/resume").status == 200);
-  CHECK(fx.tick().sent == 250 - Scheduler::kBatch);
+  auto rest = Scheduler(fx.pool, fx.schema, roomy, fx.clock).tick();
+  REQUIRE(rest.ok());
+  CHECK(rest->sent == 250 - Scheduler::kBatch);
 }
 
 TEST_CASE("a message that cannot be rendered fails its target with the reason") {
@@ -1184,7 +1220,7 @@ TEST_CASE("reverting 0005 leaves a debtor who answered contacted, owed nothing m
   fx.reply(fx.stored("5511987654321@s.whatsapp.net"));
   REQUIRE(fx.count("voice_campaign_targets WHERE status = 'responded'") == 1);
   pg::Migrator m(fx.pool, fx.schema, "collections", migrations());
-  REQUIRE(m.down(4).ok());  // 0006 and 0005 undone
+  REQUIRE(m.down(4).ok());  // 0007, 0006 and 0005 undone
   CHECK(fx.count("voice_campaign_targets WHERE status = 'contacted' AND attempt_count = 3 AND "
                  "phone_number = '5511987654321'") == 1);
   // Up again (this build's scheduler reads 0006's column): the debtor stays owed nothing, the

@@ -30,6 +30,11 @@ struct Settings {
   std::string provider = "evolution";       // LIA_COLLECTIONS_PROVIDER: meta | evolution
   std::string instance = kDefaultInstance;  // LIA_COLLECTIONS_INSTANCE (at most 128 characters)
   std::chrono::minutes utc_offset{-180};    // LIA_COLLECTIONS_UTC_OFFSET_MINUTES
+  // LIA_COLLECTIONS_MAX_IN_FLIGHT: messages of one campaign handed to notification whose
+  // outcome has not come back; no more are requested until some have. A pause stops the
+  // campaign within about this many messages (notification has no cancel), and an outage of
+  // notification does not pile up the whole campaign in its queue.
+  int max_in_flight = 200;
 };
 // Reads the settings above; problems are collected in `env`.
 Settings read_settings(core::Env& env);

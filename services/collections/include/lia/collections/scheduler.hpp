@@ -9,6 +9,8 @@
 //     Each campaign and each batch reads the clock anew (not_after = the end of the window
 //     at that time; no batch once it closed), and a batch first share-locks the campaign
 //     row while it is still active, so a pause waits for that batch and stops the next.
+//     No batch either while Settings::max_in_flight of the campaign's messages await their
+//     outcome (TickReport::held).
 //   - outside them: sends nothing, and logs the next allowed time once per closed window.
 //   - marks the campaign completed when no target has an attempt left.
 // A campaign whose batch fails non-retryably is logged and skipped (TickReport::errors); a
@@ -36,6 +38,7 @@ struct TickReport {
   int failed = 0;     // targets failed (template)
   int completed = 0;  // campaigns completed by this tick
   int errors = 0;     // campaigns whose sending failed (logged; the others still ran)
+  int held = 0;       // campaigns with LIA_COLLECTIONS_MAX_IN_FLIGHT messages awaiting outcomes
 };
 
 class Scheduler {

@@ -1,0 +1,1 @@
+DROP INDEX message_attempts_open_idx;
