@@ -1,4 +1,3 @@
-#include <cctype>
 #include <string>
 
 #include <lia/domain/document.hpp>
@@ -110,13 +109,12 @@ std::optional<DocumentType> detect_document_type(std::string_view d) noexcept {
 
 std::string redact_documents(std::string_view text) {
   const auto digit = [](char c) { return c >= '0' && c <= '9'; };
-  const auto joiner = [](char c) { return c == '.' || c == '-' || c == '/'; };
+  const auto joiner = [](char c) { return c == '.' || c == '-' || c == '/' || c == ' '; };
   std::string out;
   out.reserve(text.size());
   std::size_t i = 0;
   while (i < text.size()) {
-    // A run starts at a digit that is not glued to a letter or digit before it.
-    if (!digit(text[i]) || (i > 0 && std::isalnum(static_cast<unsigned char>(text[i - 1])))) {
+    if (!digit(text[i])) {
       out.push_back(text[i++]);
       continue;
     }
@@ -130,11 +128,10 @@ std::string redact_documents(std::string_view text) {
         break;
       }
     }
-    const bool glued_after =
-        end < text.size() && std::isalpha(static_cast<unsigned char>(text[end])) != 0;
-    if (!glued_after && digits.size() == 11 && cpf_digits_ok(digits)) {
+    // Glued to letters ("CPF52998224725") or not: a valid document is hidden all the same.
+    if (digits.size() == 11 && cpf_digits_ok(digits)) {
       out += "[CPF]";
-    } else if (!glued_after && digits.size() == 14 && cnpj_digits_ok(digits)) {
+    } else if (digits.size() == 14 && cnpj_digits_ok(digits)) {
       out += "[CNPJ]";
     } else {
       out.append(text.substr(i, end - i));
