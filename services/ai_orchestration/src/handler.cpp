@@ -191,6 +191,7 @@ core::Status Handler::on_state(const events::CloudEvent& ev) {
     if (resolved) {
       auto closed = store_.close_thread(tx, w.chat.conversation_id, "conversation_ended", false);
       if (!closed) return closed.error();
+      store_.forget_registrations(tx, w.chat.conversation_id);
     }
     return core::ok();
   });

@@ -113,6 +113,7 @@ Outcome Orchestrator::answer(const Turn& turn, const TurnContext& context,
     }
   }
   if (!answered) {
+    tools.forget_turn();
     auto local = local_answer(turn, out.plan, tools);
     out.text = std::move(local.text);
     out.tools = std::move(local.tools);

@@ -61,6 +61,9 @@ Store::Store(std::string schema, std::string consumer)
   q_registrations_ = "UPDATE " + s +
                      ".conversations SET registrations = registrations || $2::jsonb WHERE "
                      "conversation_id = $1::uuid";
+  q_forget_registrations_ = "UPDATE " + s +
+                            ".conversations SET registrations = '{}'::jsonb WHERE "
+                            "conversation_id = $1::uuid AND registrations <> '{}'::jsonb";
   q_record_ =
       "WITH conv AS (INSERT INTO " + s +
       ".conversations AS c (conversation_id, contact_id, "
@@ -185,6 +188,10 @@ core::Result<Snapshot> Store::load(pg::Pool& pool, const std::string& conversati
         {std::move(*id), row.get<std::string>("author"), row.get<std::string>("content")});
   }
   return s;
+}
+
+void Store::forget_registrations(pg::Tx& tx, const std::string& conversation_id) const {
+  tx.exec_later(q_forget_registrations_, conversation_id);
 }
 
 core::Status Store::add_registrations(pg::Tx& tx, const std::string& conversation_id,

@@ -101,6 +101,9 @@ class Store {
   // Merges registrations the reply's tools made (a JSON object) into the conversation's.
   core::Status add_registrations(pg::Tx& tx, const std::string& conversation_id,
                                  const std::string& registrations_json) const;
+  // A resolution ends the case: after it (the conversation reopened), a complaint or a lead
+  // is a new one.
+  void forget_registrations(pg::Tx& tx, const std::string& conversation_id) const;
 
   // One statement: upserts the conversation (Errc::conflict, retryable, when its version is
   // not the expected one), stores the message, prunes the recent messages and counts the
@@ -126,7 +129,7 @@ class Store {
   std::string schema_;
   std::string consumer_;
   std::string q_load_, q_record_, q_open_thread_, q_close_load_, q_close_thread_, q_state_,
-      q_contact_, q_erase_contact_, q_registrations_;
+      q_contact_, q_erase_contact_, q_registrations_, q_forget_registrations_;
 };
 
 // The outages table, for lookup_outage.

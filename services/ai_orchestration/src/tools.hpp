@@ -81,6 +81,9 @@ class ToolRunner {
   // transfer_to_human with ok = false, since it must still be reported).
   virtual ToolInvocation run(std::string_view name, std::string_view arguments_json,
                              std::string call_id) = 0;
+  // The answer that ran the tools so far was dropped (a remote model's failed turn): what
+  // they registered was never published, so later calls start from the conversation's own.
+  virtual void forget_turn() {}
 };
 
 struct ToolContext {
@@ -107,6 +110,7 @@ class BuiltinTools final : public ToolRunner {
   // The first retryable error of the outage source (its database down), if any: the answer
   // then lacks what the customer asked for, so the caller drops it and retries the message.
   const std::optional<core::Error>& unavailable() const { return unavailable_; }
+  void forget_turn() override { made_.clear(); }
 
  private:
   // The registration of `tool` made before (this turn's first, then the conversation's).

@@ -110,6 +110,17 @@ TEST_CASE("a complaint's follow-ups are answered with its first protocol, not a 
   REQUIRE(row.ok());
   REQUIRE(row->size() == 1);
   CHECK((*row)[0].get<std::string>(0) == protocol);
+
+  // Resolved, then reopened months later: a complaint then is a new case, with a new protocol.
+  fx.ok(chat.resolved());
+  fx.ok(chat.reopened());
+  fx.ok(chat.inbound("quero registrar uma reclamação na ouvidoria"));
+  const auto later = of_type(outbox(fx.db), types::ai_reply_generated);
+  REQUIRE(later.size() == 4);
+  const auto text = later[3].str("text");
+  INFO(text);
+  CHECK(text.find("Registrei sua reclamação") != std::string::npos);
+  CHECK(text.find(protocol) == std::string::npos);
 }
 
 TEST_CASE("a redelivered event gives no second reply") {
