@@ -29,14 +29,21 @@ bool is_expiry(std::optional<std::string_view> code, const std::optional<std::st
   return reason && reason->starts_with("expired:");
 }
 
-// What a `message.failed` says about the debtor. Only the provider's refusal of this message
-// (HTTP 400 or 422: a number not on WhatsApp, an undeliverable recipient) ends the target.
-// The rest is the service's trouble, not the debtor's: credentials missing or refused (401,
-// 403), an unknown instance (404), a 2xx without an id, a request whose outcome is unknown.
+// What a `message.failed` says about the debtor. Only the provider's refusal of this
+// recipient ends the target: Evolution's HTTP 400/422 (a number not on WhatsApp), or Meta's
+// recipient codes, 131026 (undeliverable) and 131021 (the recipient is the sender). Meta
+// answers 400 for the business's own errors too (a template's parameters, the account, a
+// bad argument): those, like credentials missing or refused (401, 403), an unknown instance
+// (404) or a 2xx without an id, are the service's trouble, not the debtor's. An unknown
+// outcome (the provider may well have delivered it) is neither.
 enum class Failure { refused, unknown, not_sent };
 
 Failure failure_of(std::optional<std::string_view> code, std::optional<std::int64_t> http_status) {
   if (code && *code == "outcome_unknown") return Failure::unknown;
+  const bool numeric =
+      code && !code->empty() &&
+      std::all_of(code->begin(), code->end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (numeric) return *code == "131026" || *code == "131021" ? Failure::refused : Failure::not_sent;
   if (http_status && (*http_status == 400 || *http_status == 422)) return Failure::refused;
   return Failure::not_sent;
 }

@@ -603,7 +603,7 @@ TEST_CASE("no more than max_in_flight messages of a campaign await their outcome
   Settings s = fx.settings;
   s.max_in_flight = 2;
   Scheduler capped(fx.pool, fx.schema, s, fx.clock);
-  const std::string id = fx.create(campaign_body(kTargets, 1, 60));
+  const std::string id = fx.create(campaign_body(many_targets(4), 1, 60));
   auto first = capped.tick();
   REQUIRE(first.ok());
   CHECK(first->sent == 2);
@@ -620,12 +620,15 @@ TEST_CASE("no more than max_in_flight messages of a campaign await their outcome
   auto next = capped.tick();
   REQUIRE(next.ok());
   CHECK(next->sent == 1);
-  // A message requested more than a day ago is past its window and counts no longer.
+  CHECK(capped.tick()->sent == 0);  // two await their outcome again; the fourth waits
+  // A message requested more than a day ago is past its window (notification expires it, and
+  // its outcome may have been lost): it no longer holds a place.
   REQUIRE(fx.pool
               ->exec("UPDATE " + fx.schema +
                      ".message_attempts SET requested_at = requested_at - interval '25 hours'")
               .ok());
-  CHECK(fx.count("message_attempts WHERE outcome IS NULL") == 2);
+  CHECK(capped.tick()->sent == 1);
+  CHECK(fx.count("message_attempts") == 4);
   (void)id;
 }
 
@@ -649,7 +652,8 @@ TEST_CASE("a failure that is the service's, not the debtor's, keeps the target a
   const auto cmds = of_type(sent, types::notification_send_text);
   REQUIRE(cmds.size() == 3);
   // The API key was rotated: 401. A setting is missing: no HTTP status at all. The request
-  // timed out after it was written: outcome unknown, most likely delivered.
+  // timed out after it was written: outcome unknown, most likely delivered. (A Meta 400 whose
+  // code is the business's, such as a template's parameters, is the same; see below.)
   fx.outcome(types::notification_message_failed, *cmds[0],
              R"(,"reason":"provider answered HTTP 401: Unauthorized","http_status":401)");
   fx.outcome(types::notification_message_failed, *cmds[1],
@@ -667,6 +671,18 @@ TEST_CASE("a failure that is the service's, not the debtor's, keeps the target a
   // All three get their second attempt at its time.
   fx.clock.advance(61min);
   CHECK(fx.tick().sent == 3);
+  const auto again = fx.outbox();
+  const auto second = of_type(again, types::notification_send_text);
+  REQUIRE(second.size() == 6);
+  // Meta refuses the message for the business's template (132000): the debtor keeps going;
+  // for the recipient (131026): that debtor is done.
+  fx.outcome(types::notification_message_failed, *second[3],
+             R"(,"reason":"(#132000) params mismatch","code":"132000","http_status":400)");
+  fx.outcome(types::notification_message_failed, *second[4],
+             R"(,"reason":"(#131026) Message Undeliverable","code":"131026","http_status":400)");
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'failed' AND last_error LIKE "
+                 "'(#131026)%'") == 1);
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'failed'") == 1);
 }
 
 TEST_CASE("a debtor who answers a campaign message is sent no further attempts") {
