@@ -226,6 +226,8 @@ struct Api::Impl {
   // messages would reach an agent who can no longer log in. Returns how many moved.
   core::Result<std::int64_t> reassign_from(pg::Tx& tx, const std::string& user_id,
                                            const std::string& by) {
+    // First, so that a handoff that still saw the user active has committed its choice.
+    if (auto st = store::lock_assignments(tx, sql); !st) return st.error();
     auto open = tx.exec(open_assigned_to, user_id);
     if (!open) return open.error();
     for (const auto& row : *open) {
