@@ -503,36 +503,33 @@ std::string recipient(std::string_view provider, std::string_view phone_digits) 
   return std::string(phone_digits);
 }
 
-std::string send_text_data(const Attempt& a) {
-  json::Writer w;
+namespace {
+
+// What every send command of a campaign carries; the object stays open.
+void command_head(json::Writer& w, const Attempt& a) {
   w.begin_object()
       .field("command_id", a.command_id)
       .field("provider", a.provider)
       .field("instance", a.instance)
       .field("to", a.to);
   if (a.not_after) w.field("not_after", core::format_rfc3339(*a.not_after));
-  w.field("priority", "bulk").field("text", a.text).end_object();
+  w.field("priority", "bulk");
+}
+
+}  // namespace
+
+std::string send_text_data(const Attempt& a) {
+  json::Writer w;
+  command_head(w, a);
+  w.field("text", a.text).end_object();
   return w.take();
 }
 
 std::string send_template_data(const Attempt& a) {
   json::Writer w;
-  w.begin_object()
-      .field("command_id", a.command_id)
-      .field("provider", a.provider)
-      .field("instance", a.instance)
-      .field("to", a.to);
-  if (a.not_after) w.field("not_after", core::format_rfc3339(*a.not_after));
-  w.field("priority", "bulk").key("template");
-  w.begin_object()
-      .field("name", a.meta_template ? a.meta_template->name : std::string())
-      .field("language", a.meta_template ? a.meta_template->language : std::string())
-      .key("parameters")
-      .begin_array();
-  if (a.meta_template) {
-    for (const auto& p : a.meta_template->parameters) w.value(p);
-  }
-  w.end_array().end_object().end_object();
+  command_head(w, a);
+  w.key("template").raw(meta_template_json(a.meta_template.value_or(MetaTemplate{})));
+  w.end_object();
   return w.take();
 }
 

@@ -50,6 +50,29 @@ kafka::Record command_record(const std::string& topic, std::string_view type,
           {{"lia.event_id", ev.id}, {"lia.event_type", std::string(type)}}};
 }
 
+// lia-notification on its own schema and topics, sending to `provider` (the sandbox).
+std::map<std::string, std::string> service_env(const std::string& schema,
+                                               const std::string& commands,
+                                               const std::string& provider) {
+  return {{"LIA_HTTP_PORT", "0"},
+          {"LIA_PG_URL", testing::pg_url()},
+          {"LIA_KAFKA_BOOTSTRAP", testing::kafka_bootstrap()},
+          {"LIA_NOTIFY_SCHEMA", schema},
+          {"LIA_NOTIFY_COMMANDS_TOPIC", commands},
+          {"LIA_NOTIFY_EVENTS_TOPIC", testing::unique_name("notification_events")},
+          {"LIA_NOTIFY_STATUS_TOPIC", testing::unique_name("whatsapp_status")},
+          {"LIA_NOTIFY_CONSUMERS", "2"},
+          {"LIA_META_GRAPH_URL", provider + "/v21.0"},
+          {"LIA_META_ACCESS_TOKEN", "meta-token"},
+          {"LIA_JWT_SECRET", "jwt-secret-0123456789"}};
+}
+
+void migrate(const std::map<std::string, std::string>& env) {
+  Process m({testing::binary("lia-notification"), "--migrate"}, env);
+  INFO(m.output());
+  REQUIRE(m.wait(60s) == std::optional<int>(0));
+}
+
 }  // namespace
 
 TEST_CASE("bad settings stop lia-notification with exit 2, naming each one") {
@@ -82,25 +105,13 @@ TEST_CASE("lia-notification sends commands from Kafka through the sandbox and re
                    {"LIA_SANDBOX_EVOLUTION_APIKEY", "evo-key"}});
   const std::string provider = "http://127.0.0.1:" + std::to_string(wait_ready(sandbox));
 
-  const std::map<std::string, std::string> env{{"LIA_HTTP_PORT", "0"},
-                                               {"LIA_PG_URL", testing::pg_url()},
-                                               {"LIA_KAFKA_BOOTSTRAP", testing::kafka_bootstrap()},
-                                               {"LIA_NOTIFY_SCHEMA", schema},
-                                               {"LIA_NOTIFY_COMMANDS_TOPIC", commands},
-                                               {"LIA_NOTIFY_EVENTS_TOPIC", events_topic},
-                                               {"LIA_NOTIFY_STATUS_TOPIC", statuses},
-                                               {"LIA_NOTIFY_CONSUMERS", "2"},
-                                               {"LIA_META_GRAPH_URL", provider + "/v21.0"},
-                                               {"LIA_META_ACCESS_TOKEN", "meta-token"},
-                                               {"LIA_EVOLUTION_URL", provider},
-                                               {"LIA_EVOLUTION_APIKEY", "evo-key"},
-                                               {"LIA_JWT_SECRET", "jwt-secret-0123456789"},
-                                               {"LIA_NOTIFY_BACKOFF_MS", "20"}};
-  {
-    Process migrate({testing::binary("lia-notification"), "--migrate"}, env);
-    INFO(migrate.output());
-    REQUIRE(migrate.wait(60s) == std::optional<int>(0));
-  }
+  auto env = service_env(schema, commands, provider);
+  env["LIA_NOTIFY_EVENTS_TOPIC"] = events_topic;
+  env["LIA_NOTIFY_STATUS_TOPIC"] = statuses;
+  env["LIA_EVOLUTION_URL"] = provider;
+  env["LIA_EVOLUTION_APIKEY"] = "evo-key";
+  env["LIA_NOTIFY_BACKOFF_MS"] = "20";
+  migrate(env);
 
   // Commands first (the topics exist before the service subscribes).
   auto producer = kafka::Producer::create({testing::kafka_bootstrap()});
@@ -247,24 +258,9 @@ TEST_CASE(
   REQUIRE(fault.ok());
   REQUIRE(fault->status == 200);
 
-  const std::map<std::string, std::string> env{
-      {"LIA_HTTP_PORT", "0"},
-      {"LIA_PG_URL", testing::pg_url()},
-      {"LIA_KAFKA_BOOTSTRAP", testing::kafka_bootstrap()},
-      {"LIA_NOTIFY_SCHEMA", schema},
-      {"LIA_NOTIFY_COMMANDS_TOPIC", commands},
-      {"LIA_NOTIFY_EVENTS_TOPIC", testing::unique_name("notification_events")},
-      {"LIA_NOTIFY_STATUS_TOPIC", testing::unique_name("whatsapp_status")},
-      {"LIA_NOTIFY_CONSUMERS", "2"},
-      {"LIA_META_GRAPH_URL", provider + "/v21.0"},
-      {"LIA_META_ACCESS_TOKEN", "meta-token"},
-      {"LIA_JWT_SECRET", "jwt-secret-0123456789"},
-      {"LIA_NOTIFY_BACKOFF_MAX_MS", "120000"}};
-  {
-    Process migrate({testing::binary("lia-notification"), "--migrate"}, env);
-    INFO(migrate.output());
-    REQUIRE(migrate.wait(60s) == std::optional<int>(0));
-  }
+  auto env = service_env(schema, commands, provider);
+  env["LIA_NOTIFY_BACKOFF_MAX_MS"] = "120000";
+  migrate(env);
   auto producer = kafka::Producer::create({testing::kafka_bootstrap()});
   REQUIRE(producer.ok());
   const auto id = core::Uuid::v7().str();
