@@ -182,7 +182,7 @@ class RdConsumer final : public Consumer {
   bool paused_ = false;
   std::map<TopicPartition, Parked> parked_;
   std::vector<TopicPartition> assignment_;
-  std::set<TopicPartition> paused_by_us_;  // pause_locked() without resume_locked() since
+  std::set<TopicPartition> paused_by_us_;  // paused by pause_locked(), not resumed since
 
   std::atomic<std::uint64_t> handled_{0};
   std::atomic<std::uint64_t> dead_lettered_{0};
