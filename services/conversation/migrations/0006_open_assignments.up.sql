@@ -6,5 +6,8 @@
 -- from the index alone; the agents' "assigned to me" list uses the same index as before.
 -- Status changes already touch conversations_status_last_message_idx, so the per-message
 -- updates that stay on their page (migration 0003) still do.
-CREATE INDEX conversations_assigned_status_idx ON conversations (assigned_to, status);
-DROP INDEX conversations_assigned_to_idx;
+-- The build blocks writes to the table while it runs (short: one row per chat). On a large
+-- table, build it first by hand, `CREATE INDEX CONCURRENTLY conversations_assigned_status_idx
+-- ON conversations (assigned_to, status)`, and this finds it.
+CREATE INDEX IF NOT EXISTS conversations_assigned_status_idx ON conversations (assigned_to, status);
+DROP INDEX IF EXISTS conversations_assigned_to_idx;
