@@ -228,7 +228,6 @@ struct Handlers::Impl {
     return std::optional<ConversationRow>(store::read_conversation((*r)[0]));
   }
 
-  // Sent with the statement that follows (the look-up of the message it guards).
   // The ticks that waited for their message (rows of status, reason), applied forward-only.
   static domain::MessageTick with_pending(domain::MessageTick tick, const pg::Rows& pending) {
     for (const auto& p : pending) {
@@ -241,6 +240,7 @@ struct Handlers::Impl {
     return tick;
   }
 
+  // Sent with the statement that follows (the look-up of the message it guards).
   void lock_provider_id(pg::Tx& tx, const std::string& instance, const std::string& provider_id) {
     tx.exec_later(provider_lock, sql.schema() + ".pmid:" + instance + ":" + provider_id);
   }
