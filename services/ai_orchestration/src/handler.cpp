@@ -249,6 +249,7 @@ core::Status Handler::on_message(const events::CloudEvent& ev) {
   if (msg->assistant) stated = parse_assistant(*msg->assistant).value_or(Assistant::apresentacao);
   std::optional<Outcome> outcome;
   std::optional<Analysis> analysis;
+  std::string registered;  // what the answer's tools registered (JSON), "" if nothing
   if (!delivery.empty()) {
     Turn turn;
     turn.current = snap->known ? snap->assistant : stated;
@@ -262,6 +263,7 @@ core::Status Handler::on_message(const events::CloudEvent& ev) {
     turn.may_handoff = delivery == "send";
     BuiltinTools tools(outages_.get(), {msg->message_id, snap->registrations});
     outcome = orchestrator_->answer(turn, {snap->thread_summary, snap->recent}, tools);
+    registered = tools.registrations_json();
     // Only when the answer going out used the failed lookup (a remote model's failed turn
     // may have tried it before the local assistant answered without it).
     const bool lookup_failed =
@@ -363,8 +365,10 @@ core::Status Handler::on_message(const events::CloudEvent& ev) {
         }
       }
       // Remembered, so that a follow-up ("e a minha reclamação?") is not registered again.
-      if (const auto made = registrations_of(o.tools); !made.empty()) {
-        if (auto s = store_.add_registrations(tx, rec.chat.conversation_id, made); !s) return s;
+      if (!registered.empty()) {
+        if (auto s = store_.add_registrations(tx, rec.chat.conversation_id, registered); !s) {
+          return s;
+        }
       }
     }
     if (auto s = publish(tx, schema, rec.chat, types::ai_analysis_completed,

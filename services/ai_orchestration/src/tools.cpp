@@ -178,32 +178,11 @@ std::string already(std::string_view protocol, bool complaint) {
 
 }  // namespace
 
-std::string registrations_of(const std::vector<ToolInvocation>& invocations) {
-  std::map<std::string, std::string> made;
-  for (const auto& inv : invocations) {
-    if (!inv.ok || (inv.tool != Tool::register_lead && inv.tool != Tool::register_complaint &&
-                    inv.tool != Tool::register_payment_promise)) {
-      continue;
-    }
-    auto doc = json::parse(inv.result_json);
-    if (!doc || !doc->IsObject()) continue;
-    auto result = json::Obj::root(*doc);
-    if (!result) continue;
-    if (auto again = result->opt_boolean("already_registered"); again && *again && **again)
-      continue;
-    if (inv.tool == Tool::register_payment_promise) {
-      auto day = result->opt_i64("day");
-      auto date = result->opt_str("date");
-      if (!day || !date || (!*day && !*date)) continue;
-      made[std::string(to_string(inv.tool))] = promise_key(*day, *date);
-    } else if (auto protocol = result->opt_str("protocol"); protocol && *protocol) {
-      made[std::string(to_string(inv.tool))] = std::string(**protocol);
-    }
-  }
-  if (made.empty()) return {};
+std::string BuiltinTools::registrations_json() const {
+  if (made_.empty()) return {};
   json::Writer w;
   w.begin_object();
-  for (const auto& [tool, value] : made) w.field(tool, value);
+  for (const auto& [tool, value] : made_) w.field(tool, value);
   w.end_object();
   return w.take();
 }

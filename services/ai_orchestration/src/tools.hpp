@@ -95,10 +95,6 @@ struct ToolContext {
   std::map<std::string, std::string> registered;
 };
 
-// The registrations the invocations made (not those already registered), as a JSON object of
-// the `registrations` column's shape; "" when none.
-std::string registrations_of(const std::vector<ToolInvocation>& invocations);
-
 class BuiltinTools final : public ToolRunner {
  public:
   // `outages` may be null: lookup_outage then finds none.
@@ -111,6 +107,9 @@ class BuiltinTools final : public ToolRunner {
   // then lacks what the customer asked for, so the caller drops it and retries the message.
   const std::optional<core::Error>& unavailable() const { return unavailable_; }
   void forget_turn() override { made_.clear(); }
+  // What this turn registered (not what was registered before), as a JSON object of the
+  // read model's `registrations` shape; "" when nothing.
+  std::string registrations_json() const;
 
  private:
   // The registration of `tool` made before (this turn's first, then the conversation's).

@@ -114,15 +114,23 @@ TEST_CASE("a registration the conversation made before is not made again") {
   CHECK(contains(lead_again.result_json, R"("already_registered":true)"));
   CHECK(contains(lead_again.result_json, "LEAD-0000C0DE"));
 
-  // What the read model keeps: only what was newly registered.
-  auto made = lia::json::parse(
-      registrations_of({complaint, same, other, lead, lead_again,
-                        tools.run("register_complaint", R"({"category":"x"})", "f")}));
+  // What the read model keeps: only what was newly registered (a failed call adds nothing).
+  CHECK_FALSE(tools.run("register_complaint", R"({"category":"x"})", "f").ok);
+  auto made = lia::json::parse(tools.registrations_json());
   REQUIRE(made.ok());
   CHECK(made->MemberCount() == 2);
   CHECK(std::string((*made)["register_payment_promise"].GetString()) == "day:15");
   CHECK(std::string((*made)["register_lead"].GetString()) == "LEAD-0000C0DE");
-  CHECK(registrations_of({complaint, same}).empty());
+  // A turn that only met what was registered before registers nothing.
+  BuiltinTools repeat(
+      nullptr, {"0190e0a4-8000-7abc-9def-00000000c0de",
+                {{"register_complaint", "OUV-0000BEEF"}, {"register_payment_promise", "day:10"}}});
+  CHECK(repeat.run("register_complaint", R"({"description":"e então?"})", "a").ok);
+  CHECK(repeat.run("register_payment_promise", R"({"day":10})", "b").ok);
+  CHECK(repeat.registrations_json().empty());
+  // Forgotten with a dropped turn.
+  tools.forget_turn();
+  CHECK(tools.registrations_json().empty());
 }
 
 TEST_CASE("transfer_to_human accepts only known departments") {
