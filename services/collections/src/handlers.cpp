@@ -86,17 +86,17 @@ core::Status NotificationHandler::on_event(const events::CloudEvent& ev) const {
     return {};
   }
   auto doc = json::parse(ev.data);
-  if (!doc) return core::Error(core::Errc::invalid_argument, doc.error().message(), false);
+  if (!doc) return bad_data(doc.error());
   auto o = json::Obj::root(*doc);
-  if (!o) return core::Error(core::Errc::invalid_argument, o.error().message(), false);
+  if (!o) return bad_data(o.error());
   auto command = o->nonempty_str("command_id");
-  if (!command) return core::Error(core::Errc::invalid_argument, command.error().message(), false);
+  if (!command) return bad_data(command.error());
   auto reason = o->opt_str("reason");
-  if (!reason) return core::Error(core::Errc::invalid_argument, reason.error().message(), false);
+  if (!reason) return bad_data(reason.error());
   auto pmid = o->opt_str("provider_message_id");
-  if (!pmid) return core::Error(core::Errc::invalid_argument, pmid.error().message(), false);
+  if (!pmid) return bad_data(pmid.error());
   auto code = o->opt_str("code");
-  if (!code) return core::Error(core::Errc::invalid_argument, code.error().message(), false);
+  if (!code) return bad_data(code.error());
   auto http_status = o->opt_i64("http_status");
   if (!http_status) return bad_data(http_status.error());
   const std::optional<std::string> why =
