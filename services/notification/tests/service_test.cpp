@@ -67,6 +67,14 @@ std::map<std::string, std::string> service_env(const std::string& schema,
           {"LIA_JWT_SECRET", "jwt-secret-0123456789"}};
 }
 
+void drop_schema(const std::string& schema) {
+  lia::pg::PoolConfig pc;
+  pc.url = testing::pg_url();
+  auto pool = lia::pg::Pool::create(pc);
+  REQUIRE(pool.ok());
+  (void)(*pool)->exec("DROP SCHEMA IF EXISTS " + schema + " CASCADE");
+}
+
 void migrate(const std::map<std::string, std::string>& env) {
   Process m({testing::binary("lia-notification"), "--migrate"}, env);
   INFO(m.output());
@@ -228,11 +236,7 @@ TEST_CASE("lia-notification sends commands from Kafka through the sandbox and re
   sandbox.signal(SIGTERM);
   CHECK(sandbox.wait(10s) == std::optional<int>(0));
 
-  lia::pg::PoolConfig pc;
-  pc.url = testing::pg_url();
-  auto pool = lia::pg::Pool::create(pc);
-  REQUIRE(pool.ok());
-  (void)(*pool)->exec("DROP SCHEMA IF EXISTS " + schema + " CASCADE");
+  drop_schema(schema);
 }
 
 TEST_CASE(
@@ -300,9 +304,5 @@ TEST_CASE(
   sandbox.signal(SIGTERM);
   CHECK(sandbox.wait(10s) == std::optional<int>(0));
 
-  lia::pg::PoolConfig pc;
-  pc.url = testing::pg_url();
-  auto pool = lia::pg::Pool::create(pc);
-  REQUIRE(pool.ok());
-  (void)(*pool)->exec("DROP SCHEMA IF EXISTS " + schema + " CASCADE");
+  drop_schema(schema);
 }
