@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include <lia/pg/pool.hpp>
+#include <lia/testing/pg.hpp>
 #include <lia/testing/testing.hpp>
 
 namespace lia::pg::test {
@@ -34,7 +35,7 @@ struct TempSchema {
   std::shared_ptr<Pool> pool = make_pool(2);
   std::string name;
   explicit TempSchema(const std::string& prefix = "pgt") : name(testing::unique_name(prefix)) {}
-  ~TempSchema() { (void)pool->exec("DROP SCHEMA IF EXISTS \"" + name + "\" CASCADE"); }
+  ~TempSchema() { testing::drop_schema(*pool, name); }
   std::string q() const { return "\"" + name + "\""; }
 };
 

@@ -16,14 +16,15 @@
 #include <lia/http/client.hpp>
 #include <lia/kafka/kafka.hpp>
 #include <lia/pg/pool.hpp>
+#include <lia/testing/pg.hpp>
 #include <lia/testing/testing.hpp>
 
 #include "probe_support.hpp"
 
-using lia::probe::test::drop_schema;
 using lia::probe::test::migrated_probe;
 using lia::probe::test::probe;
 using lia::probe::test::ready_port;
+using lia::testing::drop_schema;
 using lia::testing::Process;
 using namespace std::chrono_literals;
 

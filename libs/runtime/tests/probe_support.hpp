@@ -49,12 +49,4 @@ inline std::map<std::string, std::string> migrated_probe(const std::string& sche
   return env;
 }
 
-inline void drop_schema(const std::string& schema) {
-  lia::pg::PoolConfig pc;
-  pc.url = lia::testing::pg_url();
-  auto pool = lia::pg::Pool::create(pc);
-  REQUIRE(pool.ok());
-  (void)(*pool)->exec("DROP SCHEMA " + schema + " CASCADE");
-}
-
 }  // namespace lia::probe::test

@@ -7,6 +7,7 @@
 #include <lia/http/client.hpp>
 #include <lia/kafka/kafka.hpp>
 #include <lia/pg/pool.hpp>
+#include <lia/testing/pg.hpp>
 #include <lia/testing/testing.hpp>
 
 #include "probe_support.hpp"
@@ -14,11 +15,11 @@
 using lia::testing::Process;
 using namespace std::chrono_literals;
 
-using lia::probe::test::drop_schema;
 using lia::probe::test::migrated_probe;
 using lia::probe::test::own_group;
 using lia::probe::test::probe;
 using lia::probe::test::ready_port;
+using lia::testing::drop_schema;
 
 TEST_CASE("bad settings stop the start with exit 2, naming every variable") {
   Process p({probe()}, {{"LIA_HTTP_PORT", "80x"},
@@ -154,7 +155,7 @@ TEST_CASE("a service migrates, serves, consumes, and stops on SIGTERM") {
   CHECK(*code == 0);
   CHECK(svc.output().find("\"msg\":\"stopped\"") != std::string::npos);
 
-  (void)(*pool)->exec("DROP SCHEMA " + schema + " CASCADE");
+  lia::testing::drop_schema(**pool, schema);
 }
 
 TEST_CASE("a shutdown stuck past its grace period exits with status 3, naming the step") {

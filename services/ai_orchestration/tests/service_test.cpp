@@ -49,10 +49,7 @@ TEST_CASE("the service answers a customer end to end on a private broker") {
                                             {"LIA_AI_CONSUMERS", "1"}};
   struct DropSchema {
     std::string schema;
-    ~DropSchema() {
-      auto pool = lia::pg::Pool::create({.url = lia::testing::pg_url(), .size = 1});
-      if (pool) (void)(*pool)->exec("DROP SCHEMA IF EXISTS " + schema + " CASCADE");
-    }
+    ~DropSchema() { lia::testing::drop_schema(schema); }
   } drop{schema};
 
   Process migrate({lia::testing::binary("lia-ai-orchestration"), "--migrate"}, env);

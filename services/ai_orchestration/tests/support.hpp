@@ -15,6 +15,7 @@
 #include <lia/pg/migrate.hpp>
 #include <lia/pg/pool.hpp>
 #include <lia/runtime/events.hpp>
+#include <lia/testing/pg.hpp>
 #include <lia/testing/testing.hpp>
 
 #include "app.hpp"
@@ -34,7 +35,7 @@ struct Db {
     auto applied = pg::migrate_service(pool, schema, "ai_orchestration", migrations());
     if (!applied) FAIL(applied.error().describe());
   }
-  ~Db() { (void)pool->exec("DROP SCHEMA IF EXISTS " + schema + " CASCADE"); }
+  ~Db() { testing::drop_schema(*pool, schema); }
 
   std::int64_t count(const std::string& table_and_where) {
     auto r = pool->exec("SELECT count(*) FROM " + schema + "." + table_and_where);

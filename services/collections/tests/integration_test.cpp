@@ -122,7 +122,7 @@ struct Fixture {
   }
   ~Fixture() {
     server->stop(1s);
-    (void)pool->exec("DROP SCHEMA IF EXISTS " + pg::quote_ident(schema) + " CASCADE");
+    testing::drop_schema(*pool, schema);
   }
 
   http::ClientResponse call(const std::string& method, const std::string& path,

@@ -61,10 +61,7 @@ TEST_CASE("the binary migrates, then creates admin and serves the API") {
                                                {"LIA_ADMIN_PASSWORD", "admin-pass-123"}};
   struct Drop {
     std::string schema;
-    ~Drop() {
-      auto pool = pg::Pool::create({.url = testing::pg_url(), .size = 1});
-      if (pool) (void)(*pool)->exec("DROP SCHEMA IF EXISTS \"" + schema + "\" CASCADE");
-    }
+    ~Drop() { testing::drop_schema(schema); }
   } drop{schema};
 
   Process migrate({binary(), "--migrate"}, env);

@@ -25,6 +25,7 @@
 #include <lia/pg/migrate.hpp>
 #include <lia/pg/pool.hpp>
 #include <lia/pg/tx.hpp>
+#include <lia/testing/pg.hpp>
 #include <lia/testing/testing.hpp>
 
 namespace lia::conversation::test {
@@ -59,7 +60,7 @@ class World {
     handlers_ = std::make_unique<Handlers>(pool_, schema_);
     api_ = std::make_unique<Api>(pool_, schema_, ApiConfig{secret(), std::chrono::hours{1}});
   }
-  ~World() { (void)pool_->exec("DROP SCHEMA IF EXISTS \"" + schema_ + "\" CASCADE"); }
+  ~World() { testing::drop_schema(*pool_, schema_); }
   World(const World&) = delete;
   World& operator=(const World&) = delete;
 

@@ -14,6 +14,7 @@
 #include <lia/pg/migrate.hpp>
 #include <lia/pg/pool.hpp>
 #include <lia/runtime/events.hpp>
+#include <lia/testing/pg.hpp>
 #include <lia/testing/testing.hpp>
 
 #include "src/app.hpp"
@@ -41,7 +42,7 @@ struct Db {
     INFO((applied.ok() ? "" : applied.error().describe()));
     REQUIRE(applied.ok());
   }
-  ~Db() { (void)pool->exec("DROP SCHEMA IF EXISTS " + schema + " CASCADE"); }
+  ~Db() { lia::testing::drop_schema(*pool, schema); }
 
   std::int64_t count(const std::string& where = "true") {
     auto rows = pool->exec("SELECT count(*) FROM " + schema + ".webhook_events WHERE " + where);

@@ -17,6 +17,7 @@
 #include <lia/kafka/kafka.hpp>
 #include <lia/pg/pool.hpp>
 #include <lia/runtime/events.hpp>
+#include <lia/testing/pg.hpp>
 #include <lia/testing/testing.hpp>
 
 #include "src/normalize.hpp"
@@ -81,11 +82,7 @@ struct Service {
       process->signal(kill_at_end ? SIGKILL : SIGTERM);
       (void)process->wait(30s);
     }
-    lia::pg::PoolConfig pc;
-    pc.url = lia::testing::pg_url();
-    if (auto pool = lia::pg::Pool::create(pc); pool.ok()) {
-      (void)(*pool)->exec("DROP SCHEMA IF EXISTS " + schema + " CASCADE");
-    }
+    lia::testing::drop_schema(schema);
   }
 
   lia::http::ClientResponse post(const std::string& path, const std::string& body,

@@ -15,6 +15,7 @@
 #include <lia/http/client.hpp>
 #include <lia/json/json.hpp>
 #include <lia/pg/pool.hpp>
+#include <lia/testing/pg.hpp>
 #include <lia/testing/testing.hpp>
 
 #include "support.hpp"
@@ -65,14 +66,6 @@ std::map<std::string, std::string> service_env(const std::string& schema,
           {"LIA_META_GRAPH_URL", provider + "/v21.0"},
           {"LIA_META_ACCESS_TOKEN", "meta-token"},
           {"LIA_JWT_SECRET", "jwt-secret-0123456789"}};
-}
-
-void drop_schema(const std::string& schema) {
-  lia::pg::PoolConfig pc;
-  pc.url = testing::pg_url();
-  auto pool = lia::pg::Pool::create(pc);
-  REQUIRE(pool.ok());
-  (void)(*pool)->exec("DROP SCHEMA IF EXISTS " + schema + " CASCADE");
 }
 
 void migrate(const std::map<std::string, std::string>& env) {
@@ -236,7 +229,7 @@ TEST_CASE("lia-notification sends commands from Kafka through the sandbox and re
   sandbox.signal(SIGTERM);
   CHECK(sandbox.wait(10s) == std::optional<int>(0));
 
-  drop_schema(schema);
+  testing::drop_schema(schema);
 }
 
 TEST_CASE(
@@ -304,5 +297,5 @@ TEST_CASE(
   sandbox.signal(SIGTERM);
   CHECK(sandbox.wait(10s) == std::optional<int>(0));
 
-  drop_schema(schema);
+  testing::drop_schema(schema);
 }

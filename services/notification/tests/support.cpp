@@ -7,6 +7,7 @@
 #include <lia/events/schema_registry.hpp>
 #include <lia/notification/app.hpp>
 #include <lia/pg/migrate.hpp>
+#include <lia/testing/pg.hpp>
 #include <lia/testing/testing.hpp>
 
 namespace lia::notification::test {
@@ -79,7 +80,7 @@ Fixture::Fixture(int rate_per_number, int max_attempts)
 Fixture::~Fixture() {
   server->stop(std::chrono::seconds{1});
   sandbox.stop();
-  (void)pool->exec("DROP SCHEMA IF EXISTS " + schema + " CASCADE");
+  testing::drop_schema(*pool, schema);
 }
 
 std::string Fixture::url() const {

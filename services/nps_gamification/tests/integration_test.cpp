@@ -93,7 +93,7 @@ struct Fixture {
     handlers = std::make_unique<EventHandlers>(pool, schema, settings, clock);
     api = std::make_unique<Api>(pool, schema, settings, clock);
   }
-  ~Fixture() { (void)pool->exec("DROP SCHEMA IF EXISTS " + pg::quote_ident(schema) + " CASCADE"); }
+  ~Fixture() { testing::drop_schema(*pool, schema); }
 
   std::int64_t count(const std::string& sql_after_from) {
     auto r = pool->exec("SELECT count(*) FROM " + pg::quote_ident(schema) + "." + sql_after_from);
