@@ -103,12 +103,18 @@ Router::~Router() = default;
 Router::Router(Router&&) noexcept = default;
 Router& Router::operator=(Router&&) noexcept = default;
 
-Router& Router::add(std::string method, std::string pattern, AsyncHandler handler) {
+Router& Router::add(std::string method, std::string pattern, AsyncHandler handler,
+                    RouteOptions options) {
   if (!handler) throw std::invalid_argument("route " + method + " " + pattern + ": no handler");
+  if (options.blocking || options.probe) {
+    throw std::invalid_argument("route " + method + " " + pattern +
+                                ": an async handler runs on an I/O thread, never blocking");
+  }
   auto e = std::make_unique<Endpoint>();
   e->method = std::move(method);
   e->pattern = std::move(pattern);
   e->async = std::move(handler);
+  e->body_limit = options.body_limit;
   return insert(std::move(e));
 }
 
@@ -121,6 +127,7 @@ Router& Router::add(std::string method, std::string pattern, SyncHandler handler
   e->sync = std::move(handler);
   e->blocking = options.blocking;
   e->probe = options.probe;
+  e->body_limit = options.body_limit;
   return insert(std::move(e));
 }
 
@@ -207,6 +214,12 @@ Router::Match Router::match(std::string_view method, std::string_view path,
 bool Router::has_pattern(std::string_view pattern) const noexcept {
   return std::any_of(patterns_.begin(), patterns_.end(),
                      [&](const auto& p) { return p->text == pattern; });
+}
+
+std::size_t Router::largest_body_limit() const noexcept {
+  std::size_t largest = 0;
+  for (const Endpoint* e : by_id_) largest = std::max(largest, e->body_limit);
+  return largest;
 }
 
 }  // namespace lia::http

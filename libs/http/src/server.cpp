@@ -128,6 +128,9 @@ struct Server::Impl {
   ServerOptions opts;
   Router router;
   Readiness readiness;
+  // Some route has a body limit of its own: a request's route is matched at its headers.
+  bool route_body_limits = false;
+  std::size_t parse_limit = 0;                                   // the largest body any route takes
   std::vector<std::unique_ptr<detail::RouteStats>> route_stats;  // by endpoint id
   std::unique_ptr<detail::RouteStats> unmatched_stats;
   core::Gauge* connections_gauge = nullptr;
@@ -240,7 +243,8 @@ class Session : public std::enable_shared_from_this<Session> {
     if (phase_ == Phase::closed) return;
     if (srv_->stopping.load(std::memory_order_acquire)) return close();
     parser_.emplace();
-    parser_->body_limit(srv_->opts.body_limit);
+    parser_->body_limit(srv_->parse_limit);  // the route's own, once its headers name it
+    body_limit_ = srv_->opts.body_limit;
     parser_->header_limit(static_cast<std::uint32_t>(srv_->opts.header_limit));
     endpoint_ = nullptr;
     counted_ = false;
@@ -304,6 +308,11 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     header_fields_ = static_cast<std::size_t>(std::distance(msg.begin(), msg.end()));
     if (parser_->is_done()) return dispatch();
+    if (srv_->route_body_limits && !apply_route_body_limit()) {
+      srv_->rejected_too_large->inc();
+      return reject(413, "payload_too_large",
+                    fmt::format("request body exceeds {} bytes", body_limit_));
+    }
     if (!reserve_body()) {
       srv_->rejected_busy->inc();
       Response busy = json_error(503, "unavailable", "too many request bodies in flight; retry");
@@ -357,11 +366,30 @@ class Session : public std::enable_shared_from_this<Session> {
     dispatch();
   }
 
+  // The request's route's body limit (the server's when the route sets none, or there is no
+  // route): false when its Content-Length is past it.
+  bool apply_route_body_limit() {
+    find_route_body_limit();
+    parser_->body_limit(body_limit_);
+    return parser_->content_length().value_or(0) <= body_limit_;
+  }
+
+  void find_route_body_limit() {
+    const auto& msg = parser_->get();  // the request line is read before any header field
+    std::string path;
+    StringMap query;
+    if (split_target(msg.target(), path, query)) {
+      auto match = srv_->router.match(msg.method_string(), path, nullptr);
+      if (match.outcome == Router::Outcome::found && match.endpoint->body_limit != 0) {
+        body_limit_ = match.endpoint->body_limit;
+      }
+    }
+  }
+
   // Counts this request's body against the server's budget; false when it does not fit.
   bool reserve_body() {
     const auto length = parser_->content_length();
-    const std::size_t want =
-        length ? std::min<std::size_t>(*length, srv_->opts.body_limit) : srv_->opts.body_limit;
+    const std::size_t want = length ? std::min<std::size_t>(*length, body_limit_) : body_limit_;
     std::size_t held = srv_->body_bytes.load(std::memory_order_relaxed);
     do {
       if (held + want > srv_->opts.body_budget) return false;
@@ -379,9 +407,12 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_read_error(error_code ec) {
     if (phase_ == Phase::closed) return;
     if (ec == bhttp::error::body_limit) {
+      // A Content-Length past every route's limit is refused with the headers, before the
+      // route's own was looked up.
+      if (srv_->route_body_limits) find_route_body_limit();
       srv_->rejected_too_large->inc();
       return reject(413, "payload_too_large",
-                    fmt::format("request body exceeds {} bytes", srv_->opts.body_limit));
+                    fmt::format("request body exceeds {} bytes", body_limit_));
     }
     if (ec == bhttp::error::header_limit) {
       srv_->rejected_headers->inc();
@@ -593,6 +624,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::size_t drained_ = 0;
   std::size_t header_fields_ = 0;  // fields of the request's header (trailers come after)
   std::size_t body_reserved_ = 0;  // this request's share of the server's body budget
+  std::size_t body_limit_ = 0;     // this request's: its route's, or the server's
   Phase phase_ = Phase::idle;
   unsigned version_ = 11;
   bool first_ = true;
@@ -674,6 +706,8 @@ Server::Impl::Impl(ServerOptions o, Router r, Readiness ready)
     route_stats.push_back(std::make_unique<detail::RouteStats>(e->pattern, e->method));
   }
   unmatched_stats = std::make_unique<detail::RouteStats>("unmatched", "*");
+  route_body_limits = router.largest_body_limit() != 0;
+  parse_limit = std::max(opts.body_limit, router.largest_body_limit());
   connections_gauge =
       &core::metrics().gauge("lia_http_server_connections", "Open HTTP server connections");
   rejected_malformed = &rejected("malformed");

@@ -247,6 +247,76 @@ TEST_CASE("a body past the limit gets 413 JSON and the connection is closed") {
   }
 }
 
+TEST_CASE("a route's own body limit, larger or smaller than the server's") {
+  ServerOptions opts;
+  opts.body_limit = 1000;
+  Router r = demo_router();
+  auto size = [](Request&& req, Responder respond) {
+    respond(Response::json(200, R"({"size":)" + std::to_string(req.body.size()) + "}"));
+  };
+  r.add("POST", "/large", size, RouteOptions{.body_limit = 5000});
+  r.add("POST", "/small", size, RouteOptions{.body_limit = 100});
+  auto server = start_server(std::move(r), opts);
+  Client client;
+  const auto base = base_url(*server);
+
+  auto large = client.post(base + "/large", std::string(5000, 'k'), "text/plain");
+  REQUIRE(large.ok());
+  CHECK(large->status == 200);
+  CHECK(large->body == R"({"size":5000})");
+  large = client.post(base + "/large", std::string(5001, 'k'), "text/plain");
+  REQUIRE(large.ok());
+  CHECK(large->status == 413);
+  CHECK(large->body.find("exceeds 5000 bytes") != std::string::npos);
+
+  // Other routes keep the server's limit, though the parser takes the largest.
+  auto echo = client.post(base + "/echo", std::string(1001, 'k'), "text/plain");
+  REQUIRE(echo.ok());
+  CHECK(echo->status == 413);
+  CHECK(echo->body.find("exceeds 1000 bytes") != std::string::npos);
+  auto unknown = client.post(base + "/nowhere", std::string(1001, 'k'), "text/plain");
+  REQUIRE(unknown.ok());
+  CHECK(unknown->status == 413);
+
+  auto small = client.post(base + "/small", std::string(101, 'k'), "text/plain");
+  REQUIRE(small.ok());
+  CHECK(small->status == 413);
+  CHECK(small->body.find("exceeds 100 bytes") != std::string::npos);
+
+  SECTION("sent chunked, the route's limit holds while reading") {
+    RawSocket s(server->port());
+    std::string req = "POST /large HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n";
+    for (int i = 0; i < 13; ++i) req += "190\r\n" + std::string(400, 'y') + "\r\n";  // 5200
+    req += "0\r\n\r\n";
+    REQUIRE(s.send(req));
+    auto res = s.read_response();
+    REQUIRE(res.has_value());
+    CHECK(res->status == 413);
+    CHECK(s.wait_closed(5s));
+  }
+  SECTION("a route's limit does not leak into the next request on the connection") {
+    RawSocket s(server->port());
+    const std::string big(3000, 'z');
+    REQUIRE(s.send("POST /large HTTP/1.1\r\nHost: t\r\nContent-Length: 3000\r\n\r\n" + big));
+    auto first = s.read_response();
+    REQUIRE(first.has_value());
+    CHECK(first->status == 200);
+    REQUIRE(s.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3000\r\n\r\n" + big));
+    auto second = s.read_response();
+    REQUIRE(second.has_value());
+    CHECK(second->status == 413);
+  }
+}
+
+TEST_CASE("a route refuses blocking options for an async handler") {
+  Router r;
+  CHECK_THROWS_AS(
+      r.add(
+          "POST", "/x", [](Request&&, Responder respond) { respond(Response::empty(204)); },
+          RouteOptions{.blocking = true}),
+      std::invalid_argument);
+}
+
 TEST_CASE("a malformed request gets 400 JSON and the connection is closed") {
   auto server = start_server(demo_router());
   const char* bad[] = {

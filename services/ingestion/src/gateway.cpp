@@ -318,13 +318,19 @@ void Gateway::add_routes(http::Router& router) {
   router.add("POST", "/webhooks/meta", [this](http::Request&& r, http::Responder respond) {
     meta(std::move(r), std::move(respond));
   });
-  router.add("POST", "/webhooks/evolution", [this](http::Request&& r, http::Responder respond) {
-    evolution(std::move(r), std::move(respond));
-  });
-  router.add("POST", "/webhooks/evolution/{event}",
-             [this](http::Request&& r, http::Responder respond) {
-               evolution(std::move(r), std::move(respond));
-             });
+  const http::RouteOptions evolution_options{.body_limit = config_.evolution_body_limit};
+  router.add(
+      "POST", "/webhooks/evolution",
+      [this](http::Request&& r, http::Responder respond) {
+        evolution(std::move(r), std::move(respond));
+      },
+      evolution_options);
+  router.add(
+      "POST", "/webhooks/evolution/{event}",
+      [this](http::Request&& r, http::Responder respond) {
+        evolution(std::move(r), std::move(respond));
+      },
+      evolution_options);
 }
 
 http::Response Gateway::verify(const http::Request& request) const {

@@ -45,6 +45,10 @@ struct GatewayConfig {
   // Record a `processed` audit row for every acknowledged event (through the AuditSink).
   // Off when the audit consumer writes those rows instead.
   bool audit_acked = true;
+  // Evolution's routes take bodies up to this: Evolution inlines a media message's file as
+  // base64 (always over the Cloud API without S3, and on Baileys with the webhook's base64
+  // option). Meta's webhooks carry no file and keep the server's 4 MiB.
+  std::size_t evolution_body_limit = std::size_t{16} * 1024 * 1024;
 };
 
 class Gateway {

@@ -840,10 +840,11 @@ std::optional<Reject> evolution_content_json(json::Writer& w, const Value& data,
     kind = "text";
     return write_text(w, *text, mp.at("text"));
   }
-  static constexpr std::array<std::pair<std::string_view, std::string_view>, 5> kMedia = {{
+  static constexpr std::array<std::pair<std::string_view, std::string_view>, 6> kMedia = {{
       {"imageMessage", "image"},
       {"audioMessage", "audio"},
       {"videoMessage", "video"},
+      {"ptvMessage", "video"},  // a round video note: a video message's fields
       {"documentMessage", "document"},
       {"stickerMessage", "sticker"},
   }};
@@ -1020,8 +1021,11 @@ void evolution_status(const Value& d, const Path& p, const EvolutionCtx& ctx, Ba
   }
   auto from_me = opt_bool(d, "fromMe");
   if (!from_me && key != nullptr) from_me = opt_bool(*key, "fromMe");
-  if (from_me && !*from_me) {
-    ++out.ignored;  // our read receipt of a customer's message: not a tick of ours
+  // fromMe false is our read receipt of a customer's message (Baileys), not a tick of ours.
+  // Evolution over the Cloud API reports only ticks of our sends, but always with fromMe
+  // false (it compares the chat's JID with Meta's phone_number_id); its ids are Meta's.
+  if (from_me && !*from_me && !id->starts_with("wamid.")) {
+    ++out.ignored;
     return;
   }
   const Value* status_v = member(d, "status");

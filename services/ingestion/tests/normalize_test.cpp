@@ -482,6 +482,14 @@ TEST_CASE("evolution media messages: url, mimetype, caption, size, seconds, flag
     CHECK(str(d, {"media", "caption"}) == "a luz do modem");
     CHECK(at(d, {"media", "seconds"}).GetInt64() == 12);
   }
+  SECTION("a round video note (ptvMessage) is a video") {
+    auto body = replace(fixture("evo_video.json"), "videoMessage", "ptvMessage");
+    body = replace(body, "videoMessage", "ptvMessage");
+    const auto d = only(evolution(body));
+    CHECK(str(d, {"kind"}) == "video");
+    CHECK(str(d, {"media", "url"}) == "https://mmg.whatsapp.net/v/t62.7161-24/video.enc");
+    CHECK(str(d, {"media", "mime_type"}) == "video/mp4");
+  }
   SECTION("document with caption (wrapped)") {
     const auto d = only(evo("evo_document.json"));
     CHECK(str(d, {"kind"}) == "document");
@@ -705,7 +713,19 @@ TEST_CASE("evolution messages.update: v2 names, v1 numbers, Cloud names") {
     const auto d = only(evo("evo_update_cloud.json"), ItemKind::status);
     CHECK(str(d, {"status"}) == "ERROR");
     CHECK(!str(d, {"error", "reason"}).empty());
-    CHECK(str(d, {"timestamp"}) == "2026-11-21T12:55:30.000Z");
+    CHECK(str(d, {"message_id"}) ==
+          "wamid.HBgNNTUxMTk4NzY1NDMyMRUCABEYEjZFRDQ0QTg1MjhBNzdCN0Q5RQA=");
+    CHECK(str(d, {"timestamp"}) == "2026-11-18T11:06:40.000Z");  // no time of its own
+  }
+  SECTION("Evolution over the Cloud API: its ticks say fromMe false, and are ours") {
+    for (const auto& [given, want] : std::vector<std::pair<std::string, std::string>>{
+             {"SENT", "SERVER_ACK"}, {"DELIVERED", "DELIVERY_ACK"}, {"READ", "READ"}}) {
+      auto body = replace(fixture("evo_update_cloud.json"), R"("status": "FAILED")",
+                          R"("status": ")" + given + "\"");
+      const auto b = evolution(body);
+      CHECK(b.ignored == 0);
+      CHECK(str(only(b, ItemKind::status), {"status"}) == want);
+    }
   }
   SECTION("every numeric code 0..5") {
     const char* expected[] = {"ERROR", "PENDING", "SERVER_ACK", "DELIVERY_ACK", "READ", "READ"};

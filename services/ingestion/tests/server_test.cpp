@@ -132,9 +132,11 @@ std::vector<lia::kafka::Message> consume(const std::vector<std::string>& topics,
   return *seen;
 }
 
-// Announces a body past the 4 MiB limit, sends a little of it, and reads the answer's status
-// line (a raw socket: the client would block writing the megabytes the server won't read).
-std::string post_oversized(int port) {
+// Announces a body of `length` bytes (by default one past Meta's 4 MiB limit), sends a little
+// of it, and reads the answer's status line (a raw socket: the client would block writing the
+// megabytes the server won't read).
+std::string post_oversized(int port, const std::string& path = "/webhooks/meta",
+                           std::size_t length = std::size_t{4} * 1024 * 1024 + 1) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   REQUIRE(fd >= 0);
   sockaddr_in addr{};
@@ -142,10 +144,11 @@ std::string post_oversized(int port) {
   addr.sin_port = htons(static_cast<std::uint16_t>(port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  const std::string head =
-      "POST /webhooks/meta HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
-      "X-Hub-Signature-256: sha256=00\r\nContent-Length: " +
-      std::to_string(4 * 1024 * 1024 + 1) + "\r\n\r\n" + std::string(1024, ' ');
+  const std::string head = "POST " + path +
+                           " HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                           "X-Hub-Signature-256: sha256=00\r\napikey: " +
+                           kApikey + "\r\nContent-Length: " + std::to_string(length) + "\r\n\r\n" +
+                           std::string(1024, ' ');
   REQUIRE(::send(fd, head.data(), head.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(head.size()));
   std::string got;
   char buf[4096];
@@ -294,6 +297,21 @@ TEST_CASE(
       svc.post("/webhooks/evolution", fixture("evo_lid_unresolved.json"), {{"apikey", kApikey}});
   CHECK(lid.status == 200);
   CHECK(lid.body == R"({"accepted":0,"rejected":1})");
+
+  // A media message with its file inlined as base64 (6 MiB, past Meta's 4 MiB): accepted.
+  std::string video = fixture("evo_video.json");
+  const std::string message_key = R"("message": {)";
+  const auto at = video.find(message_key);
+  REQUIRE(at != std::string::npos);
+  video.insert(at + message_key.size(),
+               R"("base64": ")" + std::string(std::size_t{6} * 1024 * 1024, 'A') + "\",");
+  auto media = svc.post("/webhooks/evolution", video, {{"apikey", kApikey}});
+  CHECK(media.status == 200);
+  CHECK(media.body == R"({"accepted":1})");
+  // Past Evolution's 16 MiB: 413 (Meta's route says 413 from 4 MiB on, in the test above).
+  CHECK(post_oversized(svc.port, "/webhooks/evolution", std::size_t{16} * 1024 * 1024 + 1)
+            .rfind("HTTP/1.1 413", 0) == 0);
+
   std::int64_t rows = 0;
   lia::testing::wait_until(
       [&] {

@@ -59,6 +59,10 @@ struct RouteOptions {
   // With blocking: on the probes' own thread instead (the built-in /readyz and /metrics), so
   // API requests filling the blocking pool never hold up Kubernetes' probes or the scrape.
   bool probe = false;
+  // This route's largest request body, when not the server's ServerOptions::body_limit: a
+  // larger body gets 413 as soon as its headers announce it. Counted against the server's
+  // body budget as any other.
+  std::size_t body_limit = 0;
 };
 
 class Router {
@@ -70,7 +74,8 @@ class Router {
     SyncHandler sync;
     bool blocking = false;
     bool probe = false;
-    std::size_t id = 0;  // 0.. in the order of add()
+    std::size_t body_limit = 0;  // 0: the server's
+    std::size_t id = 0;          // 0.. in the order of add()
   };
 
   enum class Outcome { found, not_found, method_not_allowed };
@@ -89,7 +94,9 @@ class Router {
 
   // Throws std::invalid_argument for a malformed pattern or a duplicate (method, pattern):
   // both are start-up mistakes.
-  Router& add(std::string method, std::string pattern, AsyncHandler handler);
+  // Of the options, only body_limit applies to an async handler.
+  Router& add(std::string method, std::string pattern, AsyncHandler handler,
+              RouteOptions options = {});
   Router& add(std::string method, std::string pattern, SyncHandler handler,
               RouteOptions options = {});
 
@@ -98,6 +105,8 @@ class Router {
   Match match(std::string_view method, std::string_view path, StringMap* params) const;
 
   bool has_pattern(std::string_view pattern) const noexcept;
+  // The largest body_limit a route sets (0: none sets one).
+  std::size_t largest_body_limit() const noexcept;
   // Every endpoint, indexed by Endpoint::id.
   const std::vector<const Endpoint*>& endpoints() const noexcept { return by_id_; }
 
