@@ -50,7 +50,10 @@ core::Error error_from_sqlstate(std::string_view state, std::string_view message
     return {Errc::unavailable, text, true};
   }
   if (state == "57014" || state == "55P03") return {Errc::timeout, text, true};
-  if (starts_with(state, "28") || state == "42501") return {Errc::unauthorized, text, false};
+  // A refused login or a missing grant is the deployment's to fix (a rotated password, a
+  // restore without its grants), never the record's: retryable, so a consumer parks its
+  // partition until it is fixed instead of dead-lettering its whole backlog.
+  if (starts_with(state, "28") || state == "42501") return {Errc::unauthorized, text, true};
   return {Errc::internal, text, false};
 }
 
@@ -129,7 +132,8 @@ core::Result<std::unique_ptr<Connection>> Connection::open(const PoolConfig& con
     const std::string msg = trim(PQerrorMessage(raw));
     if (msg.find("authentication failed") != std::string::npos ||
         msg.find("does not exist") != std::string::npos) {
-      return core::Error(core::Errc::unauthorized, "cannot connect to PostgreSQL: " + msg, false);
+      // Retryable, as a refused login after the connection is (see error_from_sqlstate).
+      return core::Error(core::Errc::unauthorized, "cannot connect to PostgreSQL: " + msg, true);
     }
     return core::Error(core::Errc::unavailable, "cannot connect to PostgreSQL: " + msg, true);
   }

@@ -74,6 +74,9 @@ TEST_CASE("SQLSTATEs map to error codes and retryability") {
   CHECK(pg::error_from_sqlstate("23503", "fk").code() == core::Errc::invalid_argument);
   CHECK(pg::error_from_sqlstate("22P02", "bad uuid").code() == core::Errc::invalid_argument);
   CHECK(pg::error_from_sqlstate("42501", "denied").code() == core::Errc::unauthorized);
+  // The deployment's to fix, not the record's: a consumer waits instead of dead-lettering.
+  CHECK(pg::error_from_sqlstate("42501", "denied").retryable());
+  CHECK(pg::error_from_sqlstate("28P01", "password authentication failed").retryable());
   auto syntax = pg::error_from_sqlstate("42601", "syntax");
   CHECK(syntax.code() == core::Errc::internal);
   CHECK_FALSE(syntax.retryable());

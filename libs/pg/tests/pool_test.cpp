@@ -115,6 +115,23 @@ TEST_CASE("SQL errors carry the SQLSTATE and map to error codes", "[pool]") {
   CHECK(c.exec("SELECT 1").ok());
 }
 
+TEST_CASE("a refused login is unauthorized and retryable: the deployment's to fix", "[pool]") {
+  std::string url = testing::pg_url();
+  const auto at = url.find("://");
+  REQUIRE(at != std::string::npos);
+  const auto user_end = url.find_first_of(":@", at + 3);
+  REQUIRE(user_end != std::string::npos);
+  url.replace(at + 3, user_end - (at + 3), "lia_no_such_role");
+  auto pool = pg::Pool::create({.url = url, .size = 1});
+  REQUIRE(pool.ok());
+  auto r = (*pool)->exec("SELECT 1");
+  REQUIRE_FALSE(r.ok());
+  INFO(r.error().describe());
+  CHECK(r.error().code() == core::Errc::unauthorized);
+  // A consumer parks its partition on it instead of dead-lettering every record.
+  CHECK(r.error().retryable());
+}
+
 TEST_CASE("a write that meets a read-only server is retryable and its connection replaced",
           "[pool]") {
   // As after a failover, when the server this connection knew is a standby now.
