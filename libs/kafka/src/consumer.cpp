@@ -242,6 +242,11 @@ core::Status RdConsumer::init() {
       {"heartbeat.interval.ms", std::to_string(config_.heartbeat_interval.count())},
       {"enable.partition.eof", "false"},
       {"fetch.wait.max.ms", std::to_string(config_.fetch_wait.count())},
+      // Records fetched ahead, per consumer: librdkafka's default (64 MiB) times the dozen
+      // consumers of a service (conversation's) is past its pod's memory when it catches up
+      // on a backlog. 8 MiB is still thousands of records ahead. LIA_KAFKA_PROPERTIES may
+      // change it.
+      {"queued.max.messages.kbytes", "8192"},
   };
   for (const auto& [name, value] : base) {
     if (auto s = detail::set(conf.get(), kWho, name, value); !s) return s;

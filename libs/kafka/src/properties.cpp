@@ -17,10 +17,13 @@ core::Error invalid(std::string what) {
 }
 
 // Set by lia::kafka from other settings or fixed by its delivery guarantees.
-constexpr std::array<std::pair<std::string_view, std::string_view>, 6> kOwned = {{
+// librdkafka's aliases of them too (metadata.broker.list would override the bootstrap).
+constexpr std::array<std::pair<std::string_view, std::string_view>, 8> kOwned = {{
     {"bootstrap.servers", "set LIA_KAFKA_BOOTSTRAP instead"},
+    {"metadata.broker.list", "set LIA_KAFKA_BOOTSTRAP instead"},
     {"group.id", "each consumer's group is fixed by its service"},
     {"acks", "fixed to all (no record is lost when a broker fails)"},
+    {"request.required.acks", "fixed to all (no record is lost when a broker fails)"},
     {"enable.idempotence", "fixed to true (no record is written twice on a retry)"},
     {"enable.auto.commit", "fixed: offsets are committed after handling"},
     {"enable.auto.offset.store", "fixed: offsets are stored after handling"},

@@ -288,6 +288,13 @@ TEST_CASE("extra client properties are checked against librdkafka and lia's own 
   auto bootstrap = check_properties({{"bootstrap.servers", "elsewhere:9092"}});
   REQUIRE_FALSE(bootstrap.ok());
   CHECK(mentions(bootstrap.error(), "LIA_KAFKA_BOOTSTRAP"));
+  // librdkafka's aliases of them as well.
+  auto broker_list = check_properties({{"metadata.broker.list", "elsewhere:9092"}});
+  REQUIRE_FALSE(broker_list.ok());
+  CHECK(mentions(broker_list.error(), "LIA_KAFKA_BOOTSTRAP"));
+  auto required_acks = check_properties({{"request.required.acks", "1"}});
+  REQUIRE_FALSE(required_acks.ok());
+  CHECK(mentions(required_acks.error(), "property 'request.required.acks' can't be set here"));
   auto secret = check_properties({{"security.protocol", "hunter2"}}, true);
   REQUIRE_FALSE(secret.ok());
   CHECK(mentions(secret.error(), "security.protocol"));

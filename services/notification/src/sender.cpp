@@ -98,8 +98,8 @@ CommandHandler::CommandHandler(std::shared_ptr<OutboundStore> store,
   // as an increase from 0 (the alert LiaSendsFailing) instead of a new series' first sample.
   for (const Provider p : {Provider::meta, Provider::evolution}) {
     for (const std::string_view outcome :
-         {kSent, kFailed, kDeadLettered, std::string_view("expired"),
-          std::string_view("duplicate")}) {
+         {kSent, kFailed, kDeadLettered, std::string_view("expired"), std::string_view("duplicate"),
+          std::string_view("unknown")}) {
       sends(p, outcome);
     }
   }

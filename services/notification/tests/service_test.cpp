@@ -223,6 +223,11 @@ TEST_CASE("lia-notification sends commands from Kafka through the sandbox and re
   REQUIRE(metrics.ok());
   CHECK(metrics->body.find("lia_notification_sends_total{provider=\"meta\",outcome=\"sent\"} 1") !=
         std::string::npos);
+  // The outcome the alert LiaSendsWaitingForReplay watches exists at 0 before its first send,
+  // so increase() sees that one.
+  CHECK(metrics->body.find(
+            "lia_notification_sends_total{provider=\"evolution\",outcome=\"unknown\"} 0") !=
+        std::string::npos);
 
   svc.signal(SIGTERM);
   CHECK(svc.wait(40s) == std::optional<int>(0));
