@@ -40,6 +40,7 @@ struct Acks {
   std::size_t failed = 0;  // retryable failures: the batch is sent again
   std::optional<Error> first_error;
   std::vector<std::optional<Error>> refused;  // per record: Kafka refused it for good
+  std::vector<char> delivered;                // per record: acknowledged
 };
 
 }  // namespace
@@ -62,7 +63,8 @@ struct OutboxRelay::Impl {
                                   const OutboxRelayOptions& options);
   void update_lag(Connection& conn);
   void cleanup(Connection& conn, const OutboxRelayOptions& options);
-  void wait(std::chrono::milliseconds timeout);
+  // Until the timeout, a wake-up (a local commit, stop()) or, with notifications, a NOTIFY.
+  void wait(std::chrono::milliseconds timeout, bool notifications = true);
 };
 
 core::Result<std::size_t> OutboxRelay::Impl::batch(Connection& conn, kafka::Producer& producer,
@@ -115,10 +117,13 @@ core::Result<std::size_t> OutboxRelay::Impl::batch(Connection& conn, kafka::Prod
   auto acks = std::make_shared<Acks>();
   acks->pending = records.size();
   acks->refused.resize(records.size());
+  acks->delivered.resize(records.size(), 0);
   for (std::size_t i = 0; i < records.size(); ++i) {
     producer.produce(std::move(records[i]), [acks, i](const kafka::DeliveryResult& r) {
       std::lock_guard lk(acks->mu);
-      if (!r.ok() && refused_for_good(r.error())) {
+      if (r.ok()) {
+        acks->delivered[i] = 1;
+      } else if (refused_for_good(r.error())) {
         acks->refused[i] = r.error();
       } else if (!r.ok()) {
         ++acks->failed;
@@ -127,6 +132,9 @@ core::Result<std::size_t> OutboxRelay::Impl::batch(Connection& conn, kafka::Prod
       if (--acks->pending == 0) acks->cv.notify_all();
     });
   }
+  // Stopping with acks still missing: only the rows Kafka acknowledged are marked (the rest
+  // stays for the next relay, which sends it again).
+  std::vector<char> only;
   {
     std::unique_lock lk(acks->mu);
     // Waits in slices so that stop() never waits out a whole ack timeout, only stop_ack_wait
@@ -141,14 +149,25 @@ core::Result<std::size_t> OutboxRelay::Impl::batch(Connection& conn, kafka::Prod
       acks->cv.wait_for(lk, std::chrono::milliseconds{100}, [&] { return acks->pending == 0; });
     }
     if (acks->pending > 0 && stop_seen) {
-      return fail(Error(Errc::cancelled, "relay stopping before Kafka acknowledged the batch"));
+      core::log().warn(
+          "outbox relay stopping before Kafka acknowledged its whole batch: the "
+          "acknowledged rows are marked, the others stay for the next relay",
+          {f::id("schema", table), f::num("unacknowledged", acks->pending),
+           f::num("batch", records.size())});
+      only = acks->delivered;
+      for (std::size_t i = 0; i < only.size(); ++i) {
+        if (acks->refused[i]) only[i] = 1;  // set aside below, as usual
+      }
+      if (std::find(only.begin(), only.end(), 1) == only.end()) {
+        return fail(Error(Errc::cancelled, "relay stopping before Kafka acknowledged the batch"));
+      }
     }
-    if (acks->pending > 0) {
+    if (acks->pending > 0 && only.empty()) {
       return fail(Error(Errc::timeout,
                         fmt::format("{} of {} outbox events not acknowledged by Kafka within {} ms",
                                     acks->pending, records.size(), options.ack_timeout.count())));
     }
-    if (acks->failed > 0) {
+    if (acks->failed > 0 && only.empty()) {
       return fail(Error(Errc::unavailable,
                         fmt::format("{} of {} outbox events not delivered: {}", acks->failed,
                                     records.size(), acks->first_error->message())));
@@ -168,7 +187,9 @@ core::Result<std::size_t> OutboxRelay::Impl::batch(Connection& conn, kafka::Prod
       "UPDATE " + table + " SET failed_at = now(), last_error = $2 WHERE id = $1";
   std::vector<Params> aside;  // one statement per refused row (they are rare)
   std::string id_list = "{";
+  std::size_t marked_rows = 0;
   for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (!only.empty() && only[i] == 0) continue;  // not acknowledged: left for the next relay
     if (const auto& refused = acks->refused[i]) {
       aside.push_back(make_params(ids[i], core::scrub_text(refused->describe())));
       core::log().error(
@@ -180,6 +201,7 @@ core::Result<std::size_t> OutboxRelay::Impl::batch(Connection& conn, kafka::Prod
     }
     if (id_list.size() > 1) id_list += ',';
     id_list += std::to_string(ids[i]);
+    ++marked_rows;
   }
   id_list += '}';
   std::vector<Connection::Statement> last;
@@ -198,9 +220,9 @@ core::Result<std::size_t> OutboxRelay::Impl::batch(Connection& conn, kafka::Prod
     failures->inc();
     return s.error();
   }
-  published->inc(static_cast<double>(ids.size() - aside.size()));
+  published->inc(static_cast<double>(marked_rows));
   set_aside->inc(static_cast<double>(aside.size()));
-  return ids.size() - aside.size();
+  return marked_rows;
 }
 
 void OutboxRelay::Impl::update_lag(Connection& conn) {
@@ -253,7 +275,15 @@ void OutboxRelay::Impl::cleanup(Connection& conn, const OutboxRelayOptions& opti
   if (in->affected() >= kInboxSlice) next_cleanup = now;
 }
 
-void OutboxRelay::Impl::wait(std::chrono::milliseconds timeout) {
+void OutboxRelay::Impl::wait(std::chrono::milliseconds timeout, bool notifications) {
+  if (!notifications) {
+    pollfd fd{wake_fd, POLLIN, 0};
+    if (::poll(&fd, 1, static_cast<int>(timeout.count())) > 0 && (fd.revents & POLLIN) != 0) {
+      std::uint64_t v = 0;
+      (void)::read(wake_fd, &v, sizeof v);
+    }
+    return;
+  }
   if (conn && !conn->take_notifications().empty()) return;  // arrived during the batch
   pollfd fds[2] = {{wake_fd, POLLIN, 0}, {conn ? conn->socket() : -1, POLLIN, 0}};
   const int r = ::poll(fds, 2, static_cast<int>(timeout.count()));
@@ -331,8 +361,21 @@ void OutboxRelay::run() {
   auto backoff = options_.retry_backoff;
   auto failed = [&](const Error& e, const char* what) {
     log.warn(what, {f::str("error", e.message()), f::num("backoff_ms", backoff.count())});
-    impl_->wait(backoff);
+    // The whole backoff: this process's commits wake the relay, and would cut it short.
+    const auto until = std::chrono::steady_clock::now() + backoff;
+    for (auto now = std::chrono::steady_clock::now(); now < until && !stopping_;
+         now = std::chrono::steady_clock::now()) {
+      impl_->wait(std::chrono::duration_cast<std::chrono::milliseconds>(until - now) +
+                      std::chrono::milliseconds{1},
+                  false);
+    }
     backoff = std::min(backoff * 2, options_.max_backoff);
+  };
+  // A relay that is not (or no longer) the active one reports nothing waiting: the active
+  // relay reports the schema's lag, and a stale figure here would hold the alert up.
+  auto stand_by = [&] {
+    impl_->lag->set(0);
+    impl_->failed_rows->set(0);
   };
   while (!stopping_) {
     auto& conn = impl_->conn;
@@ -340,6 +383,7 @@ void OutboxRelay::run() {
       if (active_) {
         log.warn("outbox relay lost its connection");
         detail::unregister_local_relay(schema_, impl_->wake_fd);
+        stand_by();
       }
       active_ = false;
       conn.reset();
@@ -395,7 +439,16 @@ void OutboxRelay::run() {
     if (*n == options_.batch_size) continue;  // probably more waiting
     impl_->wait(options_.poll_interval);
   }
-  if (active_) detail::unregister_local_relay(schema_, impl_->wake_fd);
+  if (active_) {
+    detail::unregister_local_relay(schema_, impl_->wake_fd);
+    // Records of ours still in flight are delivered (or fail) before the lock goes: else the
+    // next relay could send a key's newer row first, and this late copy would end up last
+    // (a compacted topic keeps it).
+    if (auto st = producer_->flush(options_.stop_ack_wait); !st.ok()) {
+      log.warn("outbox relay released its lock with records still in flight",
+               {f::str("error", st.error().message())});
+    }
+  }
   impl_->conn.reset();  // closing the session releases the lock
   active_ = false;
 }

@@ -1,6 +1,10 @@
 #include <atomic>
+#include <functional>
+#include <iterator>
+#include <limits>
 #include <map>
 #include <mutex>
+#include <optional>
 
 #include <lia/core/metrics.hpp>
 #include <lia/kafka/kafka.hpp>
@@ -194,20 +198,28 @@ class LateProducer : public kafka::Producer {
     records_.push_back(record);
     waiting_.push_back(std::move(done));
   }
-  core::Status flush(std::chrono::milliseconds) override { return core::ok(); }
+  core::Status flush(std::chrono::milliseconds) override {
+    if (on_flush) on_flush();
+    return core::ok();
+  }
   std::size_t in_flight() const override {
     std::lock_guard lk(mu_);
     return waiting_.size();
   }
   std::optional<core::Error> fatal_error() const override { return std::nullopt; }
-  void ack_all() {
+  void ack_all() { ack_first(std::numeric_limits<std::size_t>::max()); }
+  void ack_first(std::size_t n) {
     std::vector<kafka::DeliveryCallback> due;
     {
       std::lock_guard lk(mu_);
-      due.swap(waiting_);
+      n = std::min(n, waiting_.size());
+      due.assign(std::make_move_iterator(waiting_.begin()),
+                 std::make_move_iterator(waiting_.begin() + static_cast<std::ptrdiff_t>(n)));
+      waiting_.erase(waiting_.begin(), waiting_.begin() + static_cast<std::ptrdiff_t>(n));
     }
     for (auto& done : due) done(kafka::Delivery{"t.v1", 0, 1});
   }
+  std::function<void()> on_flush;
   std::size_t produced() const {
     std::lock_guard lk(mu_);
     return records_.size();
@@ -237,6 +249,35 @@ TEST_CASE("a relay stopped while its batch waits for acks marks what Kafka then 
   CHECK(producer->produced() == 3);
 }
 
+TEST_CASE(
+    "a relay stopped with acks missing marks the acknowledged rows, then flushes holding "
+    "its lock",
+    "[relay]") {
+  TempSchema s("pgrelay");
+  migrate(s);
+  enqueue_n(s, "t.v1", 3, 1);
+  auto producer = std::make_shared<LateProducer>();
+  // Whether the relay's lock was still held when it flushed: another session can't take it.
+  std::optional<bool> held_at_flush;
+  producer->on_flush = [&] {
+    auto r = s.pool->exec(
+        "SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS got, "
+        "pg_advisory_unlock(hashtextextended($1, 0)) AS released",
+        "lia.outbox:" + s.name);
+    if (r) held_at_flush = !(*r)[0].get<bool>(0);
+  };
+  pg::OutboxRelay relay(s.pool, producer, s.name, {.batch_size = 10, .stop_ack_wait = 300ms});
+  relay.start();
+  REQUIRE(testing::wait_until([&] { return producer->in_flight() == 3; }, 10s));
+  producer->ack_first(2);  // the third is never acknowledged
+  relay.stop();
+  // The two acknowledged rows are not sent again by the next relay; the third is.
+  CHECK(unpublished(s) == 1);
+  CHECK(relay.published() == 2);
+  REQUIRE(held_at_flush.has_value());
+  CHECK(*held_at_flush);
+}
+
 TEST_CASE("while Kafka refuses, the lag gauge shows the age of what waits", "[relay]") {
   TempSchema s("pgrelay");
   migrate(s);
@@ -254,6 +295,65 @@ TEST_CASE("while Kafka refuses, the lag gauge shows the age of what waits", "[re
   CHECK(testing::wait_until([&] { return lag.value() >= 110; }, 10s));
   CHECK(relay.published() == 0);
   CHECK(unpublished(s) == 3);
+  relay.stop();
+}
+
+TEST_CASE("a failing relay waits out its backoff though this process's commits wake it",
+          "[relay]") {
+  TempSchema s("pgrelay");
+  migrate(s);
+  enqueue_n(s, "t.v1", 1, 1);
+  auto producer = std::make_shared<FakeProducer>();
+  producer->fail = true;
+  pg::OutboxRelay relay(s.pool, producer, s.name,
+                        {.batch_size = 10, .retry_backoff = 3s, .max_backoff = 3s});
+  relay.start();
+  REQUIRE(testing::wait_until([&] { return !producer->records().empty(); }, 10s));
+  const auto first = producer->records().size();
+  for (int i = 0; i < 20; ++i) {  // each commit wakes the relay
+    enqueue_n(s, "t.v1", 1, 1);
+    std::this_thread::sleep_for(25ms);
+  }
+  // Well inside the 3 s backoff: no batch at all (at most one, on a machine slow enough to
+  // reach the backoff's end), where each wake-up used to send one.
+  CHECK(producer->records().size() - first <= 10);
+  relay.stop();
+}
+
+TEST_CASE("a relay that lost its lock stops reporting the schema's lag", "[relay]") {
+  TempSchema s("pgrelay");
+  migrate(s);
+  enqueue_n(s, "t.v1", 3, 1);
+  REQUIRE(scalar(*s.pool, "WITH u AS (UPDATE " + s.q() +
+                              ".outbox SET created_at = now() - interval '2 minutes' "
+                              "RETURNING 1) SELECT count(*) FROM u") == 3);
+  auto producer = std::make_shared<FakeProducer>();
+  producer->fail = true;
+  pg::OutboxRelay relay(s.pool, producer, s.name,
+                        {.batch_size = 10, .retry_backoff = 20ms, .max_backoff = 100ms});
+  auto& lag = core::metrics().gauge("lia_outbox_lag_seconds", "", {{"schema", s.name}});
+  relay.start();
+  REQUIRE(testing::wait_until([&] { return lag.value() >= 110; }, 10s));
+  // Its session ends (a database blip), and another relay (this test) takes the lock first.
+  auto other = pg::Connection::open({.url = testing::pg_url()});
+  REQUIRE(other.ok());
+  const std::string key = "lia.outbox:" + s.name;
+  bool got = false;
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (!got && std::chrono::steady_clock::now() < deadline) {
+    REQUIRE((*other)
+                ->exec("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = "
+                       "'advisory' AND objsubid = 1 AND granted AND ((classid::bigint << 32) | "
+                       "objid::bigint) = hashtextextended($1, 0) AND pid <> pg_backend_pid()",
+                       key)
+                .ok());
+    auto r = (*other)->exec("SELECT pg_try_advisory_lock(hashtextextended($1, 0))", key);
+    REQUIRE(r.ok());
+    got = (*r)[0].get<bool>(0);
+  }
+  REQUIRE(got);
+  CHECK(testing::wait_until([&] { return lag.value() == 0; }, 10s));
+  CHECK_FALSE(relay.active());
   relay.stop();
 }
 

@@ -36,7 +36,8 @@ struct OutboxRelayOptions {
   // On stop() a batch still waiting for its acks waits this much longer, then marks what was
   // acknowledged: given up, its rows would go again from the next relay, after the lock is
   // released, possibly behind newer records of the same keys (a compacted topic keeps the
-  // last one written).
+  // last one written). The relay then flushes the producer for up to as long again before it
+  // releases its lock, so a late copy of a row left unmarked lands before the next relay's.
   std::chrono::milliseconds stop_ack_wait{5000};
   std::chrono::milliseconds retry_backoff{200};  // after a failure; doubles up to max
   std::chrono::milliseconds max_backoff{5000};
