@@ -218,6 +218,15 @@ std::string Env::pg_url(const std::string& name, const std::optional<std::string
   if (at != std::string::npos && colon != std::string::npos && colon < at) {
     shown.replace(colon + 1, at - colon - 1, "***");
   }
+  // And one given as a parameter (?password=...).
+  if (const auto query = shown.find('?'); query != std::string::npos) {
+    for (auto p = shown.find("password=", query); p != std::string::npos;
+         p = shown.find("password=", p + 1)) {
+      const auto from = p + 9;
+      const auto to = std::min(shown.find('&', from), shown.size());
+      shown.replace(from, to - from, "***");
+    }
+  }
   note(name, shown);
   return s;
 }

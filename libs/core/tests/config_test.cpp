@@ -50,6 +50,15 @@ TEST_CASE("secrets and passwords never reach the summary") {
     CHECK(shown.find("s3cr3t") == std::string::npos);
     CHECK(shown.find("pw") == std::string::npos);
   }
+  // A password given as a parameter too.
+  auto query = Env::from_map(
+      {{"LIA_PG_URL", "postgresql://u@h:1/db?sslmode=require&password=hunter2&connect_timeout=3"}});
+  (void)query.pg_url("LIA_PG_URL", std::nullopt);
+  for (const auto& [name, shown] : query.summary()) {
+    INFO(shown);
+    CHECK(shown.find("hunter2") == std::string::npos);
+    CHECK(shown.find("connect_timeout=3") != std::string::npos);
+  }
 }
 
 TEST_CASE("url trims the trailing slash and empty values count as unset") {

@@ -75,6 +75,18 @@ bool stale_statement(const core::Error& error) {
 
 }  // namespace
 
+core::Status check_url(const std::string& url) {
+  char* err = nullptr;
+  PQconninfoOption* opts = PQconninfoParse(url.c_str(), &err);
+  if (opts != nullptr) {
+    PQconninfoFree(opts);
+    return core::ok();
+  }
+  std::string why = err != nullptr ? trim(err) : "libpq cannot read it";
+  if (err != nullptr) PQfreemem(err);
+  return core::Error(core::Errc::invalid_argument, "libpq does not take it: " + why);
+}
+
 std::string quote_ident(std::string_view name) {
   std::string out;
   out.reserve(name.size() + 2);

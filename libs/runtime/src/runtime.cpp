@@ -326,6 +326,11 @@ int run(int argc, char** argv, const ServiceSpec& declared, std::unique_ptr<App>
   // ---- settings: every problem at once, each naming its variable -----------------------
   core::Env env;
   auto config = core::CommonConfig::read(env, spec.name, spec.default_port);
+  if (!config.pg_url.empty()) {
+    if (auto st = pg::check_url(config.pg_url); !st.ok()) {
+      env.problem("LIA_PG_URL", st.error().message());
+    }
+  }
   const auto pool_size = static_cast<std::size_t>(env.integer("LIA_PG_POOL_SIZE", 8, 1, 200));
   const auto outbox_retention =
       std::chrono::hours{env.integer("LIA_OUTBOX_RETENTION_HOURS", 0, 0, std::int64_t{24} * 90)};

@@ -42,6 +42,17 @@ TEST_CASE("bad settings stop the start with exit 2, naming every variable") {
         std::string::npos);
 }
 
+TEST_CASE("a PostgreSQL URL libpq would refuse stops the start with exit 2, naming it") {
+  Process p({probe()}, {{"LIA_PROBE_TOKEN", "t"},
+                        {"LIA_PG_URL", "postgresql://lia:s3cr3t@127.0.0.1:1/lia?sslmod=require"}});
+  REQUIRE(p.wait(10s) == std::optional<int>(2));
+  const auto out = p.output();
+  INFO(out);
+  CHECK(out.find("LIA_PG_URL: libpq does not take it") != std::string::npos);
+  CHECK(out.find("sslmod") != std::string::npos);
+  CHECK(out.find("s3cr3t") == std::string::npos);
+}
+
 TEST_CASE("one missing setting is named alone, and unknown arguments are refused") {
   Process missing({probe()}, {{"LIA_PROBE_TOKEN", ""}});
   REQUIRE(missing.wait(10s) == std::optional<int>(2));

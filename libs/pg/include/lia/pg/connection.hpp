@@ -48,6 +48,10 @@ core::Error error_from_sqlstate(std::string_view state, std::string_view message
 
 // "name" with embedded quotes doubled: safe to splice into SQL as an identifier.
 std::string quote_ident(std::string_view name);
+
+// Whether libpq takes this connection URI (its syntax and parameter names), without
+// connecting: a start checks LIA_PG_URL with it. The error never repeats the URI.
+core::Status check_url(const std::string& url);
 // Appends `value` as one double-quoted element to a text[] literal being built ("{" first,
 // "}" last): `"` and `\` escaped, so NULL, empty strings, commas and braces stay literal.
 void append_array_element(std::string& literal, std::string_view value);
