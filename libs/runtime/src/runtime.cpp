@@ -614,6 +614,9 @@ int run(int argc, char** argv, const ServiceSpec& declared, std::unique_ptr<App>
   if (auto st = ctx.producer_->flush(left(deadline)); !st.ok()) {
     log.warn("producer not fully flushed", {str("error", st.error().describe())});
   }
+  // The service's own clients go under the watch too (a parameter would outlive it).
+  watch.step("releasing the service");
+  app.reset();
   log.info("stopped");
   watch.step("releasing the clients");
   return 0;

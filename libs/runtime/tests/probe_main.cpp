@@ -44,6 +44,7 @@ class ProbeApp final : public lia::runtime::App {
     mode_ = env.one_of("LIA_PROBE_MODE", "plain", {"plain", "fancy"});
     topic_ = env.string("LIA_PROBE_TOPIC", "probe.v1");
     hang_on_stop_ = env.boolean("LIA_PROBE_HANG_ON_STOP", false);
+    hang_when_destroyed_ = env.boolean("LIA_PROBE_HANG_WHEN_DESTROYED", false);
     group_ = env.string("LIA_PROBE_GROUP", "");  // "": the runtime's default
     effects_ = env.boolean("LIA_PROBE_EFFECTS", false);
     kill_after_batches_ = env.integer("LIA_PROBE_SIGKILL_AFTER_BATCHES", 0, 0, 1000000);
@@ -51,6 +52,14 @@ class ProbeApp final : public lia::runtime::App {
     kill_in_batch_ = env.integer("LIA_PROBE_SIGKILL_IN_BATCH", 0, 0, 1000000);
     stall_ms_ = env.integer("LIA_PROBE_STALL_MS", 1500, 0, 60000);
   }
+
+  // LIA_PROBE_HANG_WHEN_DESTROYED: a destructor that never returns (a flush that hangs).
+  ~ProbeApp() override {
+    while (hang_when_destroyed_) std::this_thread::sleep_for(std::chrono::seconds{1});
+  }
+  ProbeApp() = default;
+  ProbeApp(const ProbeApp&) = delete;
+  ProbeApp& operator=(const ProbeApp&) = delete;
 
   // LIA_PROBE_HANG_ON_STOP: a stop that never returns, for the runtime's shutdown watch.
   void stop() override {
@@ -163,6 +172,7 @@ class ProbeApp final : public lia::runtime::App {
   std::string topic_;
   std::string group_;
   bool hang_on_stop_ = false;
+  bool hang_when_destroyed_ = false;
   bool effects_ = false;
   std::int64_t kill_after_batches_ = 0;
   std::int64_t fail_at_joined_ = 0;

@@ -191,6 +191,25 @@ TEST_CASE("a shutdown stuck past its grace period exits with status 3, naming th
   drop_schema(schema);
 }
 
+TEST_CASE("a service whose teardown hangs exits with status 3 too, naming the step") {
+  const auto schema = lia::testing::unique_name("probe");
+  auto env = migrated_probe(schema);
+  env["LIA_PROBE_HANG_WHEN_DESTROYED"] = "true";
+  env["LIA_SHUTDOWN_GRACE_MS"] = "500";
+  Process svc({probe()}, env);
+  REQUIRE(lia::testing::wait_until([&] { return ready_port(svc) > 0 || !svc.running(); }, 30s));
+  INFO(svc.output());
+  REQUIRE(ready_port(svc) > 0);
+
+  svc.signal(SIGTERM);
+  auto code = svc.wait(30s);
+  REQUIRE(code);
+  CHECK(*code == 3);
+  CHECK(svc.output().find(R"("step":"releasing the service")") != std::string::npos);
+
+  drop_schema(schema);
+}
+
 TEST_CASE("extra Kafka properties: bad ones stop the start naming the variable, secrets stay out") {
   Process bad({probe()}, {{"LIA_PROBE_TOKEN", "t"},
                           {"LIA_KAFKA_PROPERTIES", "linger.ms=5;no.such.property=1"},
