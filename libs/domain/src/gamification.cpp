@@ -195,8 +195,12 @@ Result<Ranking> compute_ranking(const std::vector<AgentMetrics>& agents,
     a->badges.push_back({Badge::campeao_volume, a->metrics.resolved_conversations});
   }
 
-  const auto hof = std::min(r.agents.size(), static_cast<std::size_t>(settings.hall_of_fame_size));
-  r.hall_of_fame.assign(r.agents.begin(), r.agents.begin() + static_cast<std::ptrdiff_t>(hof));
+  // The period's winners: an agent who resolved nothing in it (ranked only for a score given
+  // to an earlier resolution) is not one.
+  for (const auto& a : r.agents) {
+    if (r.hall_of_fame.size() >= static_cast<std::size_t>(settings.hall_of_fame_size)) break;
+    if (a.metrics.resolved_conversations > 0) r.hall_of_fame.push_back(a);
+  }
   return r;
 }
 

@@ -248,6 +248,14 @@ TEST_CASE("hall of fame is the top 5") {
   REQUIRE(empty.ok());
   CHECK(empty->agents.empty());
   CHECK(empty->hall_of_fame.empty());
+
+  // An agent with only a score given this month to an earlier resolution is ranked, last, but
+  // won nothing this month.
+  auto late = compute_ranking({agent("active", 3, 8, 85, 60), agent("late_score", 0, 10, 0, 0)});
+  REQUIRE(late.ok());
+  CHECK(late->agents.size() == 2);
+  REQUIRE(late->hall_of_fame.size() == 1);
+  CHECK(late->hall_of_fame[0].metrics.agent_id == "active");
 }
 
 TEST_CASE("settings are validated, naming the bad one") {

@@ -193,7 +193,32 @@ core::Status merge_settings(AllSettings& s, const json::Obj& body) {
     }
     if (!known) return Error(Errc::invalid_argument, "unknown setting '" + std::string(key) + "'");
   }
-  if (auto st = domain::validate(s.g); !st) return st;
+  if (auto st = domain::validate(s.g); !st) {
+    // The domain names the seed's fields (targetNps); this API's are target_nps.
+    std::string message = st.error().message();
+    std::string weights;
+    for (const auto& [name, out] : fields) {
+      std::string camel;
+      for (const char* c = name; *c != '\0'; ++c) {
+        if (*c == '_' && c[1] != '\0') {
+          camel += static_cast<char>(c[1] - 'a' + 'A');
+          ++c;
+        } else {
+          camel += *c;
+        }
+      }
+      if (const auto at = message.find(camel + " "); at != std::string::npos) {
+        message.replace(at, camel.size(), "field '" + std::string(name) + "'");
+      }
+      if (std::string_view(name).ends_with("_weight")) {
+        weights += (weights.empty() ? "" : ", ") + std::string(name);
+      }
+    }
+    if (const auto at = message.find("the weights "); at != std::string::npos) {
+      message.replace(at, 11, "the weights (" + weights + ")");
+    }
+    return Error(Errc::invalid_argument, message);
+  }
   if (auto v = body.opt_str("calculation_period"); !v) {
     return v.error();
   } else if (*v) {
@@ -287,6 +312,11 @@ Response Api::nps(const Request& req) const {
   std::optional<std::string> agent;
   if (const std::string* a = req.query_param("agent_id"); a != nullptr && !a->empty()) {
     if (!core::Uuid::parse(*a)) return bad_request("'agent_id' must be a UUID");
+    // An agent's own answers only: narrowed to one answer's time, another agent's figures
+    // would tell what a customer of theirs scored (the feedback list is SUPERVISOR+).
+    if (claims.role == auth::Role::agent && *a != claims.subject) {
+      return http::json_error(403, "forbidden", "an agent may ask for their own NPS only");
+    }
     agent = *a;
   }
   auto rows =

@@ -24,6 +24,7 @@ Settings read_settings(core::Env& env) {
   // The send command carries at most 4096 bytes of text.
   if (s.survey_text.size() > 4096) env.problem("LIA_NPS_SURVEY_TEXT", "must be at most 4096 bytes");
   s.survey_window = std::chrono::hours{env.integer("LIA_NPS_WINDOW_HOURS", 24, 1, 168)};
+  s.reopen_window = std::chrono::hours{env.integer("LIA_NPS_REOPEN_WINDOW_HOURS", 72, 1, 2160)};
   // America/Sao_Paulo (no daylight saving time since 2019), as collections' hours.
   s.utc_offset = std::chrono::minutes{env.integer("LIA_NPS_UTC_OFFSET_MINUTES", -180, -720, 840)};
   return s;

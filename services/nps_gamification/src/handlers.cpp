@@ -21,6 +21,11 @@ namespace topics = events::topics;
 
 const std::string kConversationInbox = "nps_gamification.conversation.events.v1";
 
+// How far before a survey's creation a reply's provider time may be and still answer it: the
+// provider's whole seconds and the two clocks' difference. A person needs longer than this
+// to receive, read and answer a survey.
+constexpr std::chrono::seconds kClockSkew{2};
+
 core::SysTime from_ms(std::int64_t ms) {
   return core::SysTime{
       std::chrono::duration_cast<core::SysTime::duration>(std::chrono::milliseconds{ms})};
@@ -182,7 +187,7 @@ core::Status EventHandlers::on_message_stored(const events::CloudEvent& ev) cons
   if (!category) return bad_data(ev, category.error());
   const auto stamped = parse_rfc3339(m->timestamp);
 
-  enum class Outcome { duplicate, no_survey, answered, not_sent, expired, recorded };
+  enum class Outcome { duplicate, no_survey, answered, not_sent, before, expired, recorded };
   Outcome outcome = Outcome::duplicate;
   std::string survey_id;
   auto st = pg::transact(*pool_, [&](pg::Tx& tx) -> core::Status {
@@ -225,10 +230,16 @@ core::Status EventHandlers::on_message_stored(const events::CloudEvent& ev) cons
     s.command_id = row.get<std::string>(6);
     s.sent_at = from_ms(row.get<std::int64_t>(7));
     s.expires_at = from_ms(row.get<std::int64_t>(8));
-    // The customer's time when the provider gave one, else ours. A reply stamped before the
-    // survey (clocks differ) still answers it: conversation only routes replies to the
-    // survey after it learned that the survey was sent.
-    const auto reply_at = std::max(stamped ? *stamped : now, s.sent_at);
+    // The customer's time when the provider gave one, else ours. Until survey.sent reaches
+    // conversation, it routes a number written after the resolution here: one written before
+    // this survey existed (this service lagging behind the resolution) answered something
+    // else. Provider times are whole seconds and clocks differ a little: kClockSkew.
+    const auto written_at = stamped ? *stamped : now;
+    if (written_at + kClockSkew < s.sent_at) {
+      outcome = Outcome::before;
+      return {};
+    }
+    const auto reply_at = std::clamp(written_at, s.sent_at, std::max(s.sent_at, now));
     if (reply_at > s.expires_at) {
       outcome = Outcome::expired;
       return {};
@@ -241,7 +252,7 @@ core::Status EventHandlers::on_message_stored(const events::CloudEvent& ev) cons
                     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (survey_id) DO NOTHING",
                 core::Uuid::v7(clock_).str(), s.survey_id, s.chat.conversation_id, s.agent_id,
                 *score, domain::to_string(*category),
-                detractor ? std::optional<std::string>("pending") : std::nullopt, now);
+                detractor ? std::optional<std::string>("pending") : std::nullopt, reply_at);
     if (!ins) return ins.error();
     auto upd = tx.exec("UPDATE " + q_ + ".surveys SET answered_at = $2 WHERE survey_id = $1",
                        s.survey_id, now);
@@ -281,6 +292,11 @@ core::Status EventHandlers::on_message_stored(const events::CloudEvent& ev) cons
           "survey reply after the latest survey was answered, not recorded",
           {f::id("conversation_id", m->chat.conversation_id), f::id("event_id", ev.id)});
       break;
+    case Outcome::before:
+      core::log().info(
+          "survey reply written before the survey was sent, not recorded",
+          {f::id("conversation_id", m->chat.conversation_id), f::id("event_id", ev.id)});
+      break;
     case Outcome::not_sent:
       core::log().info(
           "survey reply to a survey that was never sent, not recorded",
@@ -301,6 +317,7 @@ core::Status EventHandlers::on_message_stored(const events::CloudEvent& ev) cons
 core::Status EventHandlers::on_reopened(const events::CloudEvent& ev) const {
   auto conversation = parse_reopened_conversation(ev.data);
   if (!conversation) return bad_data(ev, conversation.error());
+  const auto reopened_at = parse_rfc3339(ev.time).value_or(clock_.now());
   return pg::transact(*pool_, [&](pg::Tx& tx) -> core::Status {
     auto fresh = pg::inbox_claim(tx, schema_, kConversationInbox, ev.id);
     if (!fresh) return fresh.error();
@@ -310,8 +327,8 @@ core::Status EventHandlers::on_reopened(const events::CloudEvent& ev) const {
                            "(SELECT event_id FROM " +
                            q_ +
                            ".agent_resolutions WHERE conversation_id = $1 "
-                           "ORDER BY resolved_at DESC LIMIT 1)",
-                       *conversation);
+                           "ORDER BY resolved_at DESC LIMIT 1) AND resolved_at >= $2",
+                       *conversation, reopened_at - settings_.reopen_window);
     if (!upd) return upd.error();
     core::log().debug("conversation reopened", {f::id("conversation_id", *conversation),
                                                 f::num("resolutions_flagged", upd->affected())});

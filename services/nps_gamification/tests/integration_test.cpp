@@ -391,6 +391,40 @@ TEST_CASE("a reply 25 hours after the survey is not recorded") {
   CHECK(fx.count("satisfaction_feedback WHERE category = 'neutral'") == 1);
 }
 
+TEST_CASE("a number written before the survey existed is not its score; the later one is") {
+  Fixture fx;
+  const Chat c = fx.new_chat();
+  const auto resolution = fx.resolved(c, kAgentA);  // resolved at 12:00
+  fx.clock.advance(5min);
+  const auto early = fx.reply(c, "2");  // the customer's "2" at 12:05, about something else
+  fx.clock.advance(25min);              // this service only now creates the survey (12:30)
+  fx.apply(resolution);
+  fx.apply(early);
+  CHECK(fx.count("satisfaction_feedback") == 0);
+  CHECK(fx.count("surveys WHERE answered_at IS NULL") == 1);
+  CHECK(fx.outbox().size() == 2);  // the survey and survey.sent: no thank-you
+  // Their answer to the survey is recorded.
+  fx.clock.advance(1min);
+  fx.apply(fx.reply(c, "10"));
+  CHECK(fx.count("satisfaction_feedback WHERE nps_score = 10 AND category = 'promoter'") == 1);
+}
+
+TEST_CASE("a score counts when the customer wrote it, not when it was processed") {
+  Fixture fx;
+  fx.clock.set(at("2026-12-01T02:40:00Z"));  // 23:40 of November 30th in São Paulo
+  const Chat c = fx.new_chat();
+  fx.apply(fx.resolved(c, kAgentA));
+  fx.clock.advance(10min);
+  const auto answer = fx.reply(c, "10");  // written at 23:50, São Paulo
+  fx.clock.advance(20min);                // handled at 00:10 of December 1st
+  fx.apply(answer);
+  auto req = fx.request("GET", auth::Role::supervisor);
+  req.query = {{"from", "2026-11-01"}, {"to", "2026-12-01"}};
+  CHECK(parse(fx.api->nps(req).body)["responses"].GetInt() == 1);
+  req.query = {{"from", "2026-12-01"}};
+  CHECK(parse(fx.api->nps(req).body)["responses"].GetInt() == 0);
+}
+
 TEST_CASE(
     "a survey reply that is not a score, or a message not routed to the survey, records nothing") {
   Fixture fx;
@@ -600,6 +634,23 @@ TEST_CASE("GET /api/nps computes the NPS of ten feedback rows") {
   CHECK(later["nps"].GetInt() == 0);
   req.query = {{"from", "2026-11-10"}, {"to", "2026-11-11T00:00:00Z"}};
   CHECK(parse(fx.api->nps(req).body)["responses"].GetInt() == 10);
+
+  // An agent asks for their own figures only; a supervisor for anyone's.
+  fx.resolve_and_score(kAgentB, "10");
+  auto own = fx.request("GET", auth::Role::agent, kAgentB);
+  own.query = {{"agent_id", kAgentB}};
+  auto mine = fx.api->nps(own);
+  REQUIRE(mine.status == 200);
+  CHECK(parse(mine.body)["responses"].GetInt() == 1);
+  own.query = {{"agent_id", kAgentA}};
+  auto theirs = fx.api->nps(own);
+  CHECK(theirs.status == 403);
+  CHECK(theirs.body.find("\"forbidden\"") != std::string::npos);
+  auto sup = fx.request("GET", auth::Role::supervisor);
+  sup.query = {{"agent_id", kAgentA}};
+  auto by_supervisor = fx.api->nps(sup);
+  REQUIRE(by_supervisor.status == 200);
+  CHECK(parse(by_supervisor.body)["responses"].GetInt() == 10);
 }
 
 TEST_CASE("supervisors list and handle detractor feedback") {
@@ -638,6 +689,22 @@ TEST_CASE("supervisors list and handle detractor feedback") {
   CHECK(fx.api->patch_feedback(patch).status == 404);
   auto all = fx.request("GET", auth::Role::admin);
   CHECK(parse(fx.api->list_feedback(all).body)["feedback"].Size() == 2);
+}
+
+TEST_CASE("a reopen counts against a recent resolution only, not one from weeks before") {
+  Fixture fx;  // LIA_NPS_REOPEN_WINDOW_HOURS: 72 by default
+  const Chat recent = fx.new_chat();
+  fx.apply(fx.resolved(recent, kAgentA));
+  fx.clock.advance(71h);
+  fx.apply(fx.reopened(recent));
+  CHECK(fx.count("agent_resolutions WHERE reopened") == 1);
+
+  const Chat old = fx.new_chat();
+  fx.apply(fx.resolved(old, kAgentB));
+  fx.clock.advance(20 * 24h);  // the customer writes about something new
+  fx.apply(fx.reopened(old));
+  CHECK(fx.count("agent_resolutions WHERE reopened") == 1);
+  CHECK(fx.count("agent_resolutions WHERE NOT reopened AND agent_id = '" + kAgentB + "'") == 1);
 }
 
 TEST_CASE("the ranking of three agents with their badges and hall of fame") {
@@ -764,7 +831,17 @@ TEST_CASE("gamification settings are read by supervisors and changed by admins, 
   put.body = R"({"nps_weight":50})";
   auto bad = fx.api->put_settings(put);
   CHECK(bad.status == 400);
-  CHECK(bad.body.find("weight") != std::string::npos);
+  CHECK(bad.body.find("the weights (nps_weight, volume_weight, resolution_weight, "
+                      "response_time_weight) must sum to 100, they sum to 110") !=
+        std::string::npos);
+  // Named as this API names them.
+  put.body = R"({"target_nps":11})";
+  auto target = fx.api->put_settings(put);
+  CHECK(target.status == 400);
+  CHECK(target.body.find("field 'target_nps' must be within 1..10") != std::string::npos);
+  put.body = R"({"target_response_time":0})";
+  CHECK(fx.api->put_settings(put).body.find("field 'target_response_time' must be positive") !=
+        std::string::npos);
   put.body = R"({"colour":"blue"})";
   CHECK(fx.api->put_settings(put).status == 400);
   put.body = R"({"calculation_time":"25:00"})";

@@ -34,6 +34,9 @@ struct Settings {
   std::string survey_text;                // LIA_NPS_SURVEY_TEXT
   std::chrono::hours survey_window{24};   // LIA_NPS_WINDOW_HOURS
   std::chrono::minutes utc_offset{-180};  // LIA_NPS_UTC_OFFSET_MINUTES: the ranking's months
+  // LIA_NPS_REOPEN_WINDOW_HOURS: a reopen this soon after a resolution counts against it; a
+  // customer writing weeks later about something new does not undo it.
+  std::chrono::hours reopen_window{72};
 };
 
 class EventHandlers {
