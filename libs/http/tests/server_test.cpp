@@ -251,7 +251,7 @@ TEST_CASE("a route's own body limit, larger or smaller than the server's") {
   ServerOptions opts;
   opts.body_limit = 1000;
   Router r = demo_router();
-  auto size = [](Request&& req, Responder respond) {
+  auto size = [](Request&& req, const Responder& respond) {
     respond(Response::json(200, R"({"size":)" + std::to_string(req.body.size()) + "}"));
   };
   r.add("POST", "/large", size, RouteOptions{.body_limit = 5000});
@@ -312,7 +312,7 @@ TEST_CASE("a route refuses blocking options for an async handler") {
   Router r;
   CHECK_THROWS_AS(
       r.add(
-          "POST", "/x", [](Request&&, Responder respond) { respond(Response::empty(204)); },
+          "POST", "/x", [](Request&&, const Responder& respond) { respond(Response::empty(204)); },
           RouteOptions{.blocking = true}),
       std::invalid_argument);
 }

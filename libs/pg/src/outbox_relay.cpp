@@ -152,8 +152,9 @@ core::Result<std::size_t> OutboxRelay::Impl::batch(Connection& conn, kafka::Prod
       core::log().warn(
           "outbox relay stopping before Kafka acknowledged its whole batch: the "
           "acknowledged rows are marked, the others stay for the next relay",
-          {f::id("schema", table), f::num("unacknowledged", acks->pending),
-           f::num("batch", records.size())});
+          {f::id("schema", table),
+           f::num("unacknowledged", static_cast<std::int64_t>(acks->pending)),
+           f::num("batch", static_cast<std::int64_t>(records.size()))});
       only = acks->delivered;
       for (std::size_t i = 0; i < only.size(); ++i) {
         if (acks->refused[i]) only[i] = 1;  // set aside below, as usual

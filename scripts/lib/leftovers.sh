@@ -1,0 +1,16 @@
+# Sourced by scripts/test and scripts/check-upgrade (needs LIA_DEV_DIR, the run's throwaway
+# stack). `stop_leftovers` kills what the run started and an interrupt (Ctrl-C, a ctest
+# timeout) left running: e2e suites and probes run in sessions of their own, out of reach of
+# the terminal's signal. Each carries the run's database address, with its folder, in its
+# environment.
+stop_leftovers() {
+  local env pid
+  for env in /proc/[0-9]*/environ; do
+    pid="${env#/proc/}"
+    pid="${pid%/environ}"
+    [ "$pid" = "$$" ] && continue
+    if { tr '\0' '\n' <"$env"; } 2>/dev/null | grep -q "^LIA_PG_URL=.*$LIA_DEV_DIR/"; then
+      kill -9 "$pid" 2>/dev/null || true
+    fi
+  done
+}
