@@ -4,13 +4,19 @@
 # the terminal's signal. Each carries the run's database address, with its folder, in its
 # environment.
 stop_leftovers() {
-  local env pid
+  local env pid var
   for env in /proc/[0-9]*/environ; do
     pid="${env#/proc/}"
     pid="${pid%/environ}"
     [ "$pid" = "$$" ] && continue
-    if { tr '\0' '\n' <"$env"; } 2>/dev/null | grep -q "^LIA_PG_URL=.*$LIA_DEV_DIR/"; then
-      kill -9 "$pid" 2>/dev/null || true
-    fi
+    # The NUL-separated variables, read by the shell itself (the folder matched literally).
+    { while IFS= read -r -d '' var; do
+        case "$var" in
+          LIA_PG_URL=*"$LIA_DEV_DIR/"*)
+            kill -9 "$pid" 2>/dev/null || true
+            break
+            ;;
+        esac
+      done <"$env"; } 2>/dev/null || true
   done
 }

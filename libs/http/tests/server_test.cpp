@@ -294,6 +294,16 @@ TEST_CASE("a route's own body limit, larger or smaller than the server's") {
     CHECK(res->status == 413);
     CHECK(s.wait_closed(5s));
   }
+  SECTION("sent chunked to a route with a smaller limit, refused past it") {
+    RawSocket s(server->port());
+    std::string req = "POST /small HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n";
+    req += "96\r\n" + std::string(150, 'y') + "\r\n0\r\n\r\n";  // 150 bytes
+    REQUIRE(s.send(req));
+    auto res = s.read_response();
+    REQUIRE(res.has_value());
+    CHECK(res->status == 413);
+    CHECK(res->body.find("exceeds 100 bytes") != std::string::npos);
+  }
   SECTION("a route's limit does not leak into the next request on the connection") {
     RawSocket s(server->port());
     const std::string big(3000, 'z');

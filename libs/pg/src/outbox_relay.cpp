@@ -372,8 +372,9 @@ void OutboxRelay::run() {
     }
     backoff = std::min(backoff * 2, options_.max_backoff);
   };
-  // A relay that is not (or no longer) the active one reports nothing waiting: the active
-  // relay reports the schema's lag, and a stale figure here would hold the alert up.
+  // A relay that sees another one active reports nothing waiting: that one reports the
+  // schema's lag, and a stale figure here would hold the alert up. (One that cannot reach the
+  // database keeps its last figure: every replica may be in that state.)
   auto stand_by = [&] {
     impl_->lag->set(0);
     impl_->failed_rows->set(0);
@@ -384,12 +385,12 @@ void OutboxRelay::run() {
       if (active_) {
         log.warn("outbox relay lost its connection");
         detail::unregister_local_relay(schema_, impl_->wake_fd);
-        stand_by();
       }
       active_ = false;
       conn.reset();
       auto c = Connection::open(pool_->config());
       if (!c) {
+        impl_->failures->inc();
         failed(c.error(), "outbox relay cannot connect");
         continue;
       }
@@ -413,6 +414,7 @@ void OutboxRelay::run() {
         continue;
       }
       if (!(*r)[0].get<bool>(0)) {
+        stand_by();
         impl_->wait(options_.poll_interval);  // another relay is active: stand by
         continue;
       }

@@ -51,6 +51,16 @@ TEST_CASE("a PostgreSQL URL libpq would refuse stops the start with exit 2, nami
   CHECK(out.find("LIA_PG_URL: libpq does not take it") != std::string::npos);
   CHECK(out.find("sslmod") != std::string::npos);
   CHECK(out.find("s3cr3t") == std::string::npos);
+
+  // libpq quotes a malformed token back whole: a password with a stray '%' stays hidden.
+  for (const char* url : {"postgresql://lia:ab%zzs3cr3t@127.0.0.1:1/lia",
+                          "postgresql://lia@127.0.0.1:1/lia?password=s3%g1s3cr3t"}) {
+    Process bad({probe()}, {{"LIA_PROBE_TOKEN", "t"}, {"LIA_PG_URL", url}});
+    REQUIRE(bad.wait(10s) == std::optional<int>(2));
+    INFO(bad.output());
+    CHECK(bad.output().find("LIA_PG_URL: libpq does not take it") != std::string::npos);
+    CHECK(bad.output().find("s3cr3t") == std::string::npos);
+  }
 }
 
 TEST_CASE("one missing setting is named alone, and unknown arguments are refused") {

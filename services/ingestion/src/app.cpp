@@ -47,7 +47,7 @@ void App::configure(core::Env& env) {
   gateway_config_.validate_events = env.boolean("LIA_INGESTION_VALIDATE_EVENTS", false);
   // At most half the HTTP server's 128 MiB body budget, so two such bodies always fit.
   gateway_config_.evolution_body_limit =
-      static_cast<std::size_t>(env.integer("LIA_INGESTION_EVOLUTION_BODY_LIMIT_MIB", 16, 1, 64)) *
+      static_cast<std::size_t>(env.integer("LIA_INGESTION_EVOLUTION_BODY_LIMIT_MIB", 24, 1, 64)) *
       1024 * 1024;
   linger_ = env.millis("LIA_INGESTION_LINGER_MS", std::chrono::milliseconds{1},
                        std::chrono::milliseconds{0}, std::chrono::milliseconds{100});

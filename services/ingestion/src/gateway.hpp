@@ -47,8 +47,9 @@ struct GatewayConfig {
   bool audit_acked = true;
   // Evolution's routes take bodies up to this: Evolution inlines a media message's file as
   // base64 (always over the Cloud API without S3, and on Baileys with the webhook's base64
-  // option). Meta's webhooks carry no file and keep the server's 4 MiB.
-  std::size_t evolution_body_limit = std::size_t{16} * 1024 * 1024;
+  // option): WhatsApp's largest audio and video (16 MB) is about 21.3 MiB so. Meta's webhooks
+  // carry no file and keep the server's 4 MiB.
+  std::size_t evolution_body_limit = std::size_t{24} * 1024 * 1024;
 };
 
 class Gateway {

@@ -311,13 +311,20 @@ Response Api::nps(const Request& req) const {
   if (!bounds) return bad_request(bounds.error().message());
   std::optional<std::string> agent;
   if (const std::string* a = req.query_param("agent_id"); a != nullptr && !a->empty()) {
-    if (!core::Uuid::parse(*a)) return bad_request("'agent_id' must be a UUID");
-    // An agent's own answers only: narrowed to one answer's time, another agent's figures
-    // would tell what a customer of theirs scored (the feedback list is SUPERVISOR+).
-    if (claims.role == auth::Role::agent && *a != claims.subject) {
+    auto id = core::Uuid::parse(*a);
+    if (!id) return bad_request("'agent_id' must be a UUID");
+    agent = id->str();
+  }
+  // An agent's own answers only: narrowed to one answer's time, anyone else's figures (the
+  // whole team's included) would tell what that customer scored; the feedback list is
+  // SUPERVISOR+.
+  if (claims.role == auth::Role::agent) {
+    const auto own = core::Uuid::parse(claims.subject);
+    if (agent && (!own || *agent != own->str())) {
       return http::json_error(403, "forbidden", "an agent may ask for their own NPS only");
     }
-    agent = *a;
+    if (!own) return http::json_error(403, "forbidden", "an agent may ask for their own NPS only");
+    agent = own->str();
   }
   auto rows =
       pool_->exec("SELECT nps_score, count(*) FROM " + q_ +

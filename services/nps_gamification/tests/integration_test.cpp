@@ -391,7 +391,7 @@ TEST_CASE("a reply 25 hours after the survey is not recorded") {
   CHECK(fx.count("satisfaction_feedback WHERE category = 'neutral'") == 1);
 }
 
-TEST_CASE("a number written before the survey existed is not its score; the later one is") {
+TEST_CASE("a number written before the survey existed is not its score, the later one is") {
   Fixture fx;
   const Chat c = fx.new_chat();
   const auto resolution = fx.resolved(c, kAgentA);  // resolved at 12:00
@@ -599,8 +599,8 @@ TEST_CASE("with the database unreachable the API answers 503 JSON") {
   const Api down(lia::testing::unreachable_pool(), fx.schema, fx.settings, fx.clock);
   // A desk user's token (its user looked up first), and one the desk users do not cover
   // (the route's own query).
-  for (const auto& req : {fx.request("GET", auth::Role::agent),
-                          fx.request("GET", auth::Role::agent, "service-token")}) {
+  for (const auto& req : {fx.request("GET", auth::Role::supervisor),
+                          fx.request("GET", auth::Role::supervisor, "service-token")}) {
     auto res = down.nps(req);
     INFO(res.body);
     CHECK(res.status == 503);
@@ -618,7 +618,7 @@ TEST_CASE("GET /api/nps computes the NPS of ten feedback rows") {
     fx.resolve_and_score(kAgentA, score);
   }
   REQUIRE(fx.count("satisfaction_feedback") == 10);
-  auto req = fx.request("GET", auth::Role::agent);
+  auto req = fx.request("GET", auth::Role::supervisor);
   auto res = fx.api->nps(req);
   REQUIRE(res.status == 200);
   auto body = parse(res.body);
@@ -642,6 +642,10 @@ TEST_CASE("GET /api/nps computes the NPS of ten feedback rows") {
   auto mine = fx.api->nps(own);
   REQUIRE(mine.status == 200);
   CHECK(parse(mine.body)["responses"].GetInt() == 1);
+  own.query = {{"from", "2026-11-01"}};  // no agent_id: still their own, not the team's
+  auto implied = fx.api->nps(own);
+  REQUIRE(implied.status == 200);
+  CHECK(parse(implied.body)["responses"].GetInt() == 1);
   own.query = {{"agent_id", kAgentA}};
   auto theirs = fx.api->nps(own);
   CHECK(theirs.status == 403);
@@ -781,7 +785,7 @@ TEST_CASE("months and bare dates are São Paulo's, not UTC's") {
   CHECK(parse(fx.api->calculate(calc).body)["agents"].Size() == 0);
 
   // A bare date is local midnight: 1 December starts at 03:00 UTC.
-  auto nps = fx.request("GET", auth::Role::agent);
+  auto nps = fx.request("GET", auth::Role::supervisor);
   nps.query = {{"from", "2026-12-01"}};
   auto from_december = parse(fx.api->nps(nps).body);
   CHECK(from_december["responses"].GetInt() == 0);
