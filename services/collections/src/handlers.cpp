@@ -30,21 +30,22 @@ bool is_expiry(std::optional<std::string_view> code, const std::optional<std::st
 }
 
 // What a `message.failed` says about the debtor. Only the provider's refusal of this
-// recipient ends the target: Evolution's HTTP 400/422 (a number not on WhatsApp), or Meta's
-// recipient codes, 131026 (undeliverable) and 131021 (the recipient is the sender). Meta
-// answers 400 for the business's own errors too (a template's parameters, the account, a
-// bad argument): those, like credentials missing or refused (401, 403), an unknown instance
-// (404) or a 2xx without an id, are the service's trouble, not the debtor's. An unknown
-// outcome (the provider may well have delivered it) is neither.
+// recipient ends the target: Evolution's number check (code not_on_whatsapp), or Meta's
+// recipient codes, 131026 (undeliverable) and 131021 (the recipient is the sender). Both
+// answer 400 for other trouble too (Meta: a template's parameters, the account, a bad
+// argument; Evolution: nearly any error of its own): those, like credentials missing or
+// refused (401, 403) or an unknown instance (404), are the service's trouble, not the
+// debtor's. An unknown outcome (the provider may well have delivered it, a 2xx without an id
+// too) is neither.
 enum class Failure { refused, unknown, not_sent };
 
-Failure failure_of(std::optional<std::string_view> code, std::optional<std::int64_t> http_status) {
+Failure failure_of(std::optional<std::string_view> code) {
   if (code && *code == "outcome_unknown") return Failure::unknown;
   const bool numeric =
       code && !code->empty() &&
       std::all_of(code->begin(), code->end(), [](char c) { return c >= '0' && c <= '9'; });
   if (numeric) return *code == "131026" || *code == "131021" ? Failure::refused : Failure::not_sent;
-  if (http_status && (*http_status == 400 || *http_status == 422)) return Failure::refused;
+  if (code && *code == "not_on_whatsapp") return Failure::refused;
   return Failure::not_sent;
 }
 
@@ -160,13 +161,13 @@ core::Status NotificationHandler::on_event(const events::CloudEvent& ev) const {
         if (!again) return again.error();
         reopened = again->affected() > 0;
       }
-    } else if (outcome == "failed" && failure_of(*code, *http_status) == Failure::refused) {
+    } else if (outcome == "failed" && failure_of(*code) == Failure::refused) {
       upd = tx.exec("UPDATE " + q_ +
                         ".voice_campaign_targets SET status = 'failed', last_error = $2, "
                         "next_attempt_at = NULL, updated_at = $3 WHERE id = $1 AND status IN "
                         "('pending', 'contacted') RETURNING status",
                     target, why.value_or("failed"), now);
-    } else if (outcome == "failed" && failure_of(*code, *http_status) == Failure::unknown) {
+    } else if (outcome == "failed" && failure_of(*code) == Failure::unknown) {
       // The provider may well have delivered it (notification does not send it again): the
       // debtor counts as contacted, and the campaign goes on as after a `sent`.
       upd = tx.exec("UPDATE " + q_ +

@@ -548,8 +548,9 @@ TEST_CASE("notification outcomes mark targets contacted, failed or exhausted by 
   REQUIRE(cmds.size() == 3);
   fx.outcome(types::notification_message_sent, *cmds[0], R"(,"provider_message_id":"3EB0ABC")");
   fx.outcome(types::notification_message_sent, *cmds[0], R"(,"provider_message_id":"3EB0ABC")");
-  fx.outcome(types::notification_message_failed, *cmds[1],
-             R"(,"reason":"recipient is not a WhatsApp user","http_status":400)");
+  fx.outcome(
+      types::notification_message_failed, *cmds[1],
+      R"(,"reason":"recipient is not a WhatsApp user","code":"not_on_whatsapp","http_status":400)");
   fx.outcome(
       types::notification_message_dead_lettered, *cmds[2],
       R"(,"reason":"provider unavailable: HTTP 503","dlq_topic":"notification.commands.v1.dlq")");
@@ -683,6 +684,14 @@ TEST_CASE("a failure that is the service's, not the debtor's, keeps the target a
   CHECK(fx.count("voice_campaign_targets WHERE status = 'failed' AND last_error LIKE "
                  "'(#131026)%'") == 1);
   CHECK(fx.count("voice_campaign_targets WHERE status = 'failed'") == 1);
+  // Evolution answers 400 to nearly everything; only its number check (code not_on_whatsapp)
+  // is about the debtor.
+  fx.outcome(types::notification_message_failed, *second[5],
+             R"(,"reason":"provider answered HTTP 400: Error: Timed Out","http_status":400)");
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'failed'") == 1);
+  // (that debtor was contacted at the first attempt, whose outcome was unknown: still so)
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'contacted' AND last_error LIKE "
+                 "'%Timed Out'") == 1);
 }
 
 TEST_CASE("a debtor who answers a campaign message is sent no further attempts") {
@@ -928,8 +937,9 @@ TEST_CASE(
   const std::vector<kafka::Message> records = {
       record(fx.outcome_event(types::notification_message_sent, *cmds[0],
                               R"(,"provider_message_id":"3EB0DOWN")")),
-      record(fx.outcome_event(types::notification_message_failed, *cmds[1],
-                              R"(,"reason":"recipient is not a WhatsApp user","http_status":400)")),
+      record(fx.outcome_event(
+          types::notification_message_failed, *cmds[1],
+          R"(,"reason":"recipient is not a WhatsApp user","code":"not_on_whatsapp","http_status":400)")),
       record(fx.outcome_event(
           types::notification_message_dead_lettered, *cmds[2],
           R"(,"reason":"provider unavailable: HTTP 503","dlq_topic":"notification.commands.v1.dlq")"))};

@@ -22,6 +22,21 @@ constexpr std::int64_t kMetaPairRateCode = 131056;
 constexpr std::chrono::milliseconds kPairRateWait{6000};
 constexpr std::chrono::milliseconds kThrottleWait{2000};
 
+// A template's body parameter as Meta takes it: no new lines or tabs, and no more than four
+// spaces in a row (else it answers 400, "Param text cannot have new-line/tab characters or
+// more than 4 consecutive spaces"), whatever a campaign's file held.
+std::string meta_parameter(std::string_view p) {
+  std::string out;
+  out.reserve(p.size());
+  int spaces = 0;
+  for (char c : p) {
+    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+    spaces = c == ' ' ? spaces + 1 : 0;
+    if (spaces <= 4) out += c;
+  }
+  return out;
+}
+
 std::string meta_body(const SendCommand& cmd) {
   json::Writer w;
   w.begin_object()
@@ -45,7 +60,7 @@ std::string meta_body(const SendCommand& cmd) {
     if (!cmd.tmpl.parameters.empty()) {
       w.array_field("components").begin_object().field("type", "body").array_field("parameters");
       for (const auto& p : cmd.tmpl.parameters) {
-        w.begin_object().field("type", "text").field("text", p).end_object();
+        w.begin_object().field("type", "text").field("text", meta_parameter(p)).end_object();
       }
       w.end_array().end_object().end_array();
     }
@@ -59,7 +74,9 @@ std::string evolution_body(const SendCommand& cmd, const std::string& text) {
   json::Writer w;
   w.begin_object().field("number", cmd.to).field("text", text);
   if (cmd.kind == CommandKind::text) {
-    if (cmd.preview_url) w.field("linkPreview", true);
+    // Said either way: Evolution previews a link unless linkPreview is false, fetching the
+    // URL from its own host (a payment link's too).
+    w.field("linkPreview", cmd.preview_url);
     if (cmd.reply_to) {
       w.object_field("quoted")
           .object_field("key")
@@ -77,6 +94,9 @@ struct ProviderError {
   std::string message;
   std::optional<std::string> code;
   std::optional<std::int64_t> numeric_code;
+  // Evolution: the instance's WhatsApp session was closed (reconnecting); Baileys refuses
+  // before anything is written, so the message was not sent.
+  bool connection_closed = false;
 };
 
 ProviderError read_error(Provider provider, std::string_view body) {
@@ -110,6 +130,10 @@ ProviderError read_error(Provider provider, std::string_view body) {
         for (const auto& item : m->GetArray()) {
           if (!e.message.empty()) e.message += "; ";
           e.message += item.IsString() ? std::string(json::view(item)) : json::to_string(item);
+          // The number check: [{"jid": "...", "exists": false, "number": "..."}].
+          if (item.IsObject() && item.HasMember("exists") && item["exists"].IsFalse()) {
+            e.code = std::string(kCodeNotOnWhatsapp);
+          }
         }
       }
     }
@@ -120,6 +144,9 @@ ProviderError read_error(Provider provider, std::string_view body) {
         e.message = std::string(**m);
       }
     }
+  }
+  if (provider == Provider::evolution && e.message.find("Connection Closed") != std::string::npos) {
+    e.connection_closed = true;
   }
   e.message = core::scrub_text(truncate_utf8(e.message, 1024));
   return e;
@@ -234,6 +261,7 @@ SendResult interpret(Provider provider, const core::Result<http::ClientResponse>
     }
     // It may have been accepted: sending again could deliver it twice, so don't.
     r.verdict = Verdict::reject;
+    r.code = std::string(kCodeOutcomeUnknown);
     r.reason = fmt::format("provider answered HTTP {} without a message id", res.status);
     return r;
   }
@@ -245,13 +273,14 @@ SendResult interpret(Provider provider, const core::Result<http::ClientResponse>
       err.numeric_code && std::find(kMetaThrottleCodes.begin(), kMetaThrottleCodes.end(),
                                     *err.numeric_code) != kMetaThrottleCodes.end();
   const bool retryable = res.status == 429 || res.status == 408 || res.status >= 500 ||
-                         (provider == Provider::meta && throttled);
+                         (provider == Provider::meta && throttled) || err.connection_closed;
   r.verdict = retryable ? Verdict::retry : Verdict::reject;
   if (const auto* ra = res.header("Retry-After")) r.retry_after = parse_retry_after(*ra, now);
-  if (!r.retry_after && (res.status == 429 || throttled)) {
+  if (!r.retry_after && (res.status == 429 || throttled || err.connection_closed)) {
     // A limit without a Retry-After clears in seconds, not in the base backoff's 200 ms:
     // Meta's pair rate allows about one message every 6 s to one customer (131056); the
-    // others (throughput, app and account rates) reset within a second or two.
+    // others (throughput, app and account rates) reset within a second or two, as an
+    // Evolution instance reconnects.
     r.retry_after = err.numeric_code == kMetaPairRateCode ? kPairRateWait : kThrottleWait;
   }
   return r;

@@ -88,6 +88,13 @@ TEST_CASE("a Meta template request names the template, language and body paramet
         R"("components":[{"type":"body","parameters":[{"type":"text","text":"Maria"},)"
         R"({"type":"text","text":"Teresópolis"}]}]}})");
 
+  // Meta refuses new lines, tabs and more than four spaces in a row in a parameter.
+  cmd.tmpl.parameters = {"Rua A, 10\nApto 2\r\n", "MARIA      SILVA\tSP"};
+  auto cleaned = build_request(cmd, std::nullopt, config());
+  REQUIRE(cleaned.ok());
+  CHECK(cleaned->body.find(R"("text":"Rua A, 10 Apto 2  ")") != std::string::npos);
+  CHECK(cleaned->body.find(R"("text":"MARIA    SILVA SP")") != std::string::npos);
+
   cmd.tmpl.parameters.clear();
   auto bare = build_request(cmd, std::nullopt, config());
   REQUIRE(bare.ok());
@@ -105,7 +112,9 @@ TEST_CASE("an Evolution text request: URL with the encoded instance, apikey and 
   CHECK(header(*req, "apikey") == "evo-key");
   CHECK(header(*req, "Authorization") == "<absent>");
   CHECK(header(*req, "Content-Type") == "application/json");
-  CHECK(req->body == R"({"number":"5511987654321","text":"Olá \"Maria\"!\nTudo bem?"})");
+  // linkPreview said either way: Evolution previews links unless it is false.
+  CHECK(req->body ==
+        R"({"number":"5511987654321","text":"Olá \"Maria\"!\nTudo bem?","linkPreview":false})");
 
   cmd.reply_to = "3EB0AA";
   cmd.preview_url = true;
@@ -166,6 +175,8 @@ TEST_CASE("a 2xx without a message id is not retried: it may have been accepted"
     auto r = interpret(Provider::meta, answer(200, body), kNow);
     CHECK(r.verdict == Verdict::reject);
     CHECK(r.reason.find("without a message id") != std::string::npos);
+    // Said as unknown: a campaign must not send it again either.
+    CHECK(r.code == std::optional<std::string>("outcome_unknown"));
   }
 }
 
@@ -250,9 +261,33 @@ TEST_CASE("Evolution's error messages make the reason") {
       kNow);
   CHECK(r.verdict == Verdict::reject);
   CHECK(r.reason == "provider answered HTTP 400: Text is required");
+  CHECK_FALSE(r.code.has_value());
   auto plain =
       interpret(Provider::evolution, answer(401, R"({"status":401,"error":"Unauthorized"})"), kNow);
   CHECK(plain.reason == "provider answered HTTP 401: Unauthorized");
+}
+
+TEST_CASE("Evolution: a number without WhatsApp is said so, a closed session is retried") {
+  auto missing = interpret(
+      Provider::evolution,
+      answer(
+          400,
+          R"({"status":400,"error":"Bad Request","response":{"message":[)"
+          R"({"jid":"5511987654321@s.whatsapp.net","exists":false,"number":"5511987654321"}]}})"),
+      kNow);
+  CHECK(missing.verdict == Verdict::reject);
+  CHECK(missing.code == std::optional<std::string>("not_on_whatsapp"));
+  CHECK(missing.reason.find("5511987654321") == std::string::npos);  // masked
+
+  // The instance reconnecting: Baileys refused before sending anything.
+  auto closed = interpret(Provider::evolution,
+                          answer(400, R"({"status":400,"error":"Bad Request",)"
+                                      R"("response":{"message":["Error: Connection Closed"]}})"),
+                          kNow);
+  CHECK(closed.verdict == Verdict::retry);
+  CHECK_FALSE(closed.code.has_value());
+  REQUIRE(closed.retry_after.has_value());
+  CHECK(*closed.retry_after == std::chrono::seconds{2});
 }
 
 TEST_CASE("Retry-After is read as seconds or an HTTP date") {

@@ -61,6 +61,8 @@ struct SendResult {
 // not_after, and a send whose outcome is unknown (see interpret).
 inline constexpr std::string_view kCodeExpired = "expired";
 inline constexpr std::string_view kCodeOutcomeUnknown = "outcome_unknown";
+// Evolution's answer that the number has no WhatsApp (400 with {"exists": false, ...}).
+inline constexpr std::string_view kCodeNotOnWhatsapp = "not_on_whatsapp";
 
 // Reads the provider's answer (or the transport error). A transport error after the whole
 // request went out (`request_sent`: a timeout or a lost connection waiting for the answer)
