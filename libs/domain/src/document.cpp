@@ -1,4 +1,5 @@
 #include <string>
+#include <vector>
 
 #include <lia/domain/document.hpp>
 
@@ -118,24 +119,47 @@ std::string redact_documents(std::string_view text) {
       out.push_back(text[i++]);
       continue;
     }
-    std::size_t end = i;  // one past the run's last digit
-    std::string digits;
+    // The run: digit groups joined by single separators ("529.982.247-25 01310-100").
+    std::vector<std::pair<std::size_t, std::size_t>> groups;  // [begin, end) in text
+    std::size_t end = i;                                      // one past the run's last digit
     for (std::size_t j = i; j < text.size(); ++j) {
       if (digit(text[j])) {
-        digits.push_back(text[j]);
+        if (groups.empty() || groups.back().second != j) groups.emplace_back(j, j);
+        groups.back().second = j + 1;
         end = j + 1;
       } else if (!(joiner(text[j]) && j + 1 < text.size() && digit(text[j + 1]))) {
         break;
       }
     }
-    // Glued to letters ("CPF52998224725") or not: a valid document is hidden all the same.
-    if (digits.size() == 11 && cpf_digits_ok(digits)) {
-      out += "[CPF]";
-    } else if (digits.size() == 14 && cnpj_digits_ok(digits)) {
-      out += "[CNPJ]";
-    } else {
-      out.append(text.substr(i, end - i));
+    // A document is whole groups in a row: the run may hold a CPF beside a CEP or a phone.
+    // Glued to letters ("CPF52998224725") or not, a valid one is hidden all the same.
+    std::size_t copied = i;  // text before this is in `out`
+    for (std::size_t g = 0; g < groups.size();) {
+      std::string digits;
+      std::size_t last = g;
+      const char* label = nullptr;
+      for (std::size_t h = g; h < groups.size() && digits.size() < 14; ++h) {
+        digits.append(text.substr(groups[h].first, groups[h].second - groups[h].first));
+        if (digits.size() == 11 && cpf_digits_ok(digits)) {
+          label = "[CPF]";
+        } else if (digits.size() == 14 && cnpj_digits_ok(digits)) {
+          label = "[CNPJ]";
+        } else {
+          continue;
+        }
+        last = h;
+        break;
+      }
+      if (label == nullptr) {
+        ++g;
+        continue;
+      }
+      out.append(text.substr(copied, groups[g].first - copied));
+      out += label;
+      copied = groups[last].second;
+      g = last + 1;
     }
+    out.append(text.substr(copied, end - copied));
     i = end;
   }
   return out;

@@ -136,6 +136,11 @@ TEST_CASE("redact_documents hides valid CPFs and CNPJs in free text, and nothing
   CHECK(redact_documents("cpf 529 982 247 25 ok") == "cpf [CPF] ok");
   CHECK(redact_documents("CPF52998224725") == "CPF[CPF]");
   CHECK(redact_documents("protocolo OUV-52998224725X") == "protocolo OUV-[CPF]X");
+  // Beside another number, one separator apart: a CEP, a phone, another document.
+  CHECK(redact_documents("cpf 529.982.247-25 01310-100") == "cpf [CPF] 01310-100");
+  CHECK(redact_documents("01310-100 529.982.247-25") == "01310-100 [CPF]");
+  CHECK(redact_documents("11 98765-4321 529.982.247-25") == "11 98765-4321 [CPF]");
+  CHECK(redact_documents("529.982.247-25/11.222.333/0001-81") == "[CPF]/[CNPJ]");
   // Not documents: wrong check digits, a CEP, a phone, an amount, a date.
   for (const char* keep :
        {"cpf 529.982.247-26", "CEP 01310-100", "ligue +55 11 98765-4321", "R$ 1.234,50",

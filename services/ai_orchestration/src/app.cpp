@@ -19,6 +19,7 @@ Settings Settings::read(core::Env& env) {
   s.llm.timeout = env.millis("LIA_LLM_TIMEOUT_MS", std::chrono::milliseconds{8000},
                              std::chrono::milliseconds{100}, std::chrono::milliseconds{120000});
   s.llm.max_tool_rounds = static_cast<int>(env.integer("LIA_LLM_MAX_TOOL_ROUNDS", 2, 0, 5));
+  s.llm.send_temperature = env.boolean("LIA_LLM_SEND_TEMPERATURE", true);
   s.breaker_failures = static_cast<int>(env.integer("LIA_LLM_BREAKER_FAILURES", 5, 0, 1000));
   s.breaker_cooldown = env.millis("LIA_LLM_BREAKER_COOLDOWN_MS", std::chrono::milliseconds{30000},
                                   std::chrono::milliseconds{0}, std::chrono::hours{1});

@@ -61,6 +61,30 @@ std::optional<std::chrono::seconds> retry_after_seconds(const std::string* heade
   return std::chrono::seconds{seconds};
 }
 
+bool is_json_object(std::string_view text) {
+  auto doc = json::parse(text);
+  return doc.ok() && doc->IsObject();
+}
+
+// An error answer's {"error": {"type", "code", "param"}} as " (type ..., code ..., param ...)",
+// or "": what the provider objected to, without its message.
+std::string error_kind(std::string_view body) {
+  auto doc = json::parse(body);
+  if (!doc || !doc->IsObject()) return "";
+  auto root = json::Obj::root(*doc);
+  if (!root) return "";
+  auto err = root->opt_obj("error");
+  if (!err.ok() || !*err) return "";
+  std::string out;
+  for (const char* field : {"type", "code", "param"}) {
+    auto v = (*err)->opt_str(field);
+    if (!v.ok() || !*v || (*v)->empty()) continue;
+    out += out.empty() ? " (" : ", ";
+    out += std::string(field) + " " + truncate_utf8(std::string(**v), 64);
+  }
+  return out.empty() ? out : out + ")";
+}
+
 }  // namespace
 
 std::vector<std::string> initial_messages(const RemoteRequest& request) {
@@ -85,15 +109,15 @@ std::vector<std::string> initial_messages(const RemoteRequest& request) {
 }
 
 std::string chat_request_body(std::string_view model, const std::vector<std::string>& messages,
-                              double temperature, bool text_only) {
+                              std::optional<double> temperature, bool text_only) {
   json::Writer w;
   w.begin_object().field("model", model).key("messages").begin_array();
   for (const auto& m : messages) w.raw(m);
   w.end_array()
       .raw_field("tools", tool_definitions_json())
-      .field("tool_choice", text_only ? "none" : "auto")
-      .field("temperature", temperature)
-      .end_object();
+      .field("tool_choice", text_only ? "none" : "auto");
+  if (temperature) w.field("temperature", *temperature);
+  w.end_object();
   return w.take();
 }
 
@@ -174,7 +198,9 @@ std::string assistant_tool_call_message(const ChatReply& reply) {
         .field("type", "function")
         .object_field("function")
         .field("name", tc.name)
-        .field("arguments", tc.arguments)
+        // Arguments that are not a JSON object go back as {}: servers that parse them (vLLM)
+        // would refuse the whole request, and the tool's answer already says what was wrong.
+        .field("arguments", is_json_object(tc.arguments) ? tc.arguments : std::string("{}"))
         .end_object()
         .end_object();
   }
@@ -216,7 +242,10 @@ core::Result<RemoteAnswer> OpenAiClient::complete(const RemoteRequest& request, 
                                                   std::chrono::milliseconds* retry_after) {
   if (retry_after != nullptr) *retry_after = std::chrono::milliseconds{0};
   const auto deadline = Clock::now() + settings_.timeout;
-  const double temperature = request.temperature.value_or(settings_.temperature);
+  const std::optional<double> temperature =
+      settings_.send_temperature
+          ? std::optional<double>(request.temperature.value_or(settings_.temperature))
+          : std::nullopt;
   auto messages = initial_messages(request);
   RemoteAnswer answer;
   answer.model = settings_.model;
@@ -246,6 +275,8 @@ core::Result<RemoteAnswer> OpenAiClient::complete(const RemoteRequest& request, 
     }
     if (res->status != 200) {
       std::string what = "chat completions answered HTTP " + std::to_string(res->status);
+      // The error's kind, never its message (which may quote the conversation).
+      what += error_kind(res->body);
       if (res->status == 429 || res->status == 503) {
         if (auto wait = retry_after_seconds(res->header("retry-after"))) {
           what += " (Retry-After " + std::to_string(wait->count()) + " s)";

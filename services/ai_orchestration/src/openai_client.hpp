@@ -39,6 +39,9 @@ struct LlmSettings {
   std::chrono::milliseconds timeout{8000};  // the whole exchange, tool rounds included
   int max_tool_rounds = 2;
   double temperature = 0.3;
+  // LIA_LLM_SEND_TEMPERATURE: false leaves `temperature` out of every request, for models that
+  // refuse it (OpenAI's reasoning models answer 400 to any value but their own).
+  bool send_temperature = true;
 };
 
 struct RemoteRequest {
@@ -86,9 +89,10 @@ struct ChatReply {
 // user/assistant turns, the customer's message. Each element is one message object as JSON.
 std::vector<std::string> initial_messages(const RemoteRequest& request);
 
-// The request body. tool_choice "auto" (or "none" when text_only).
+// The request body. tool_choice "auto" (or "none" when text_only); no temperature when
+// nullopt.
 std::string chat_request_body(std::string_view model, const std::vector<std::string>& messages,
-                              double temperature, bool text_only);
+                              std::optional<double> temperature, bool text_only);
 
 // Reads choices[0].message: content and tool_calls. choices[0].finish_reason must be "stop",
 // "tool_calls" or absent (some compatible servers leave it out): "length" (text cut off),

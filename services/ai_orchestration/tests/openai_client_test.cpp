@@ -240,6 +240,69 @@ TEST_CASE("a tool call runs the tool and a second call answers with its result")
   CHECK(std::string(msgs[n - 1]["content"].GetString()).find("São Paulo") != std::string::npos);
 }
 
+TEST_CASE(
+    "a tool call whose arguments are not JSON goes back as {}, the tool says what was wrong") {
+  // vLLM parses every tool call's arguments it is sent, and refuses the request otherwise.
+  FakeLlm fake([](int call, const std::string& body) {
+    if (call == 1) {
+      return http::Response::json(200, tool_call_answer("check_coverage", R"({"cep": "01310-1)"));
+    }
+    auto doc = lia::json::parse(body);
+    if (!doc) return http::json_error(400, "invalid_request_error", "body");
+    for (const auto& m : (*doc)["messages"].GetArray()) {
+      if (!m.HasMember("tool_calls")) continue;
+      for (const auto& tc : m["tool_calls"].GetArray()) {
+        if (!lia::json::parse(tc["function"]["arguments"].GetString()).ok()) {
+          return http::json_error(400, "invalid_request_error", "arguments are not JSON");
+        }
+      }
+    }
+    return http::Response::json(200, content_answer("Qual é o seu CEP completo?"));
+  });
+  OpenAiClient client(settings_for(fake));
+  BuiltinTools tools(nullptr, {"m4"});
+  auto r = client.complete(request("tem fibra?"), tools);
+  INFO((r.ok() ? std::string() : r.error().describe()));
+  REQUIRE(r.ok());
+  CHECK(r->text == "Qual é o seu CEP completo?");
+  auto doc = lia::json::parse(fake.body(1));
+  REQUIRE(doc.ok());
+  const auto& msgs = (*doc)["messages"];
+  const auto n = msgs.Size();
+  CHECK(std::string(msgs[n - 2]["tool_calls"][0]["function"]["arguments"].GetString()) == "{}");
+  CHECK(std::string(msgs[n - 1]["role"].GetString()) == "tool");
+  CHECK(std::string(msgs[n - 1]["content"].GetString()).find("error") != std::string::npos);
+}
+
+TEST_CASE(
+    "a model that refuses temperature: the error names what it objects to, the setting omits it") {
+  FakeLlm fake([](int, const std::string& body) {
+    if (body.find("\"temperature\"") != std::string::npos) {
+      return http::Response::json(
+          400,
+          R"({"error":{"message":"Unsupported value: 'temperature' does not support 0.3",)"
+          R"("type":"invalid_request_error","param":"temperature","code":"unsupported_value"}})");
+    }
+    return http::Response::json(200, content_answer("Olá!"));
+  });
+  auto s = settings_for(fake);
+  {
+    OpenAiClient client(s);
+    BuiltinTools tools(nullptr, {"m"});
+    auto r = client.complete(request("oi"), tools);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().message() ==
+          "chat completions answered HTTP 400 (type invalid_request_error, code "
+          "unsupported_value, param temperature)");
+  }
+  s.send_temperature = false;
+  OpenAiClient client(s);
+  BuiltinTools tools(nullptr, {"m"});
+  auto r = client.complete(request("oi"), tools);
+  REQUIRE(r.ok());
+  CHECK(r->text == "Olá!");
+}
+
 TEST_CASE("tool rounds are bounded: the last call asks for text only") {
   FakeLlm fake([](int, const std::string&) {
     return http::Response::json(200, tool_call_answer("lookup_outage", R"({"cep":"01310100"})"));
@@ -683,4 +746,9 @@ TEST_CASE("the request body is well-formed JSON with the tools") {
   CHECK(std::string((*doc)["tool_choice"].GetString()) == "none");
   CHECK((*doc)["temperature"].GetDouble() == Approx(0.2));
   CHECK((*doc)["tools"].IsArray());
+  // LIA_LLM_SEND_TEMPERATURE=false: none at all.
+  auto without = lia::json::parse(
+      chat_request_body("m", initial_messages(request("oi")), std::nullopt, false));
+  REQUIRE(without.ok());
+  CHECK_FALSE(without->HasMember("temperature"));
 }
