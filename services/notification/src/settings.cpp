@@ -11,9 +11,8 @@ Settings Settings::read(core::Env& env) {
   s.meta_access_token = env.secret("LIA_META_ACCESS_TOKEN", std::string{});
   s.evolution_url = env.url("LIA_EVOLUTION_URL", s.evolution_url);
   s.evolution_apikey = env.secret("LIA_EVOLUTION_APIKEY", std::string{});
-  s.max_attempts = static_cast<int>(env.integer("LIA_NOTIFY_MAX_ATTEMPTS", 4, 1, 20));
-  s.backoff =
-      env.millis("LIA_NOTIFY_BACKOFF_MS", milliseconds{200}, milliseconds{1}, milliseconds{60000});
+  s.max_attempts = static_cast<int>(env.integer("LIA_NOTIFY_MAX_ATTEMPTS", s.max_attempts, 1, 20));
+  s.backoff = env.millis("LIA_NOTIFY_BACKOFF_MS", s.backoff, milliseconds{1}, milliseconds{60000});
   s.backoff_max = env.millis("LIA_NOTIFY_BACKOFF_MAX_MS", milliseconds{10000}, milliseconds{1},
                              milliseconds{120000});
   s.http_timeout = env.millis("LIA_NOTIFY_HTTP_TIMEOUT_MS", milliseconds{10000}, milliseconds{100},

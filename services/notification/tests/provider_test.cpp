@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include <lia/notification/provider.hpp>
+#include <lia/notification/settings.hpp>
 
 using namespace lia;
 using namespace lia::notification;
@@ -288,6 +289,18 @@ TEST_CASE("Evolution: a number without WhatsApp is said so, a closed session is 
   CHECK_FALSE(closed.code.has_value());
   REQUIRE(closed.retry_after.has_value());
   CHECK(*closed.retry_after == std::chrono::seconds{2});
+}
+
+TEST_CASE("the default tries ride out a provider's outage of several seconds") {
+  const lia::notification::Settings s;  // LIA_NOTIFY_MAX_ATTEMPTS, LIA_NOTIFY_BACKOFF_MS defaults
+  std::chrono::milliseconds waited{0};
+  for (int n = 1; n < s.max_attempts; ++n)
+    waited += backoff_delay(n, s.backoff, s.backoff_max, std::nullopt);
+  // An instance reconnecting or a burst of 5xx lasts seconds: a second and a half of waits
+  // (the old 200 ms x 4 tries) dead-lettered through them.
+  CHECK(waited >= std::chrono::seconds{15});
+  // And the longest command still fits librdkafka's default max.poll.interval.ms with room.
+  CHECK(s.longest_command() + std::chrono::minutes{1} <= std::chrono::minutes{5});
 }
 
 TEST_CASE("Retry-After is read as seconds or an HTTP date") {

@@ -19,8 +19,10 @@ struct Settings {
   // Empty: an Evolution command fails (and is dead-lettered) naming the variable.
   std::string evolution_apikey;
 
-  int max_attempts = 4;                          // provider calls per command
-  std::chrono::milliseconds backoff{200};        // before the 2nd call; doubles ...
+  // Six calls, waiting 0.5 + 1 + 2 + 4 + 8 s between them: a provider's outage of a few
+  // seconds (5xx, an Evolution instance reconnecting) is ridden out, not dead-lettered.
+  int max_attempts = 6;                          // provider calls per command
+  std::chrono::milliseconds backoff{500};        // before the 2nd call; doubles ...
   std::chrono::milliseconds backoff_max{10000};  // ... capped here (Retry-After too)
   std::chrono::milliseconds http_timeout{10000};
   int rate_per_number = 10;  // sends per second to one destination; 0 = unlimited
