@@ -276,9 +276,9 @@ TEST_CASE(
   {
     Process svc({testing::binary("lia-notification")}, env);
     wait_ready(svc);
-    // 4 tries of up to 11 s and 3 waits of up to 120 s, and a minute more: past librdkafka's
+    // 6 tries of up to 11 s and 5 waits of up to 120 s, and a minute more: past librdkafka's
     // 300 s, so the command consumers' max.poll.interval.ms is raised.
-    CHECK(svc.output().find(R"("from_ms":300000,"to_ms":464000)") != std::string::npos);
+    CHECK(svc.output().find(R"("from_ms":300000,"to_ms":726000)") != std::string::npos);
     REQUIRE(testing::wait_until([&] { return counts().first == 1; }, 60s, 100ms));
     const auto term_at = std::chrono::steady_clock::now();
     svc.signal(SIGTERM);
