@@ -531,7 +531,12 @@ TEST_CASE("prompt templates are seeded for every assistant") {
     REQUIRE(p.has_value());
     CHECK(p->content.find("LIA") != std::string::npos);
     CHECK(p->temperature.has_value());
+    // The model never sees a document (redacted to [CPF]): no prompt asks it to get one.
+    INFO(to_string(a));
+    CHECK(p->instructions.find("Peça o CPF") == std::string::npos);
+    CHECK(p->instructions.find("confirmar o CPF") == std::string::npos);
   }
+  CHECK(prompts.prompt(Assistant::financeiro)->instructions.find("[CPF]") != std::string::npos);
 }
 
 namespace {
@@ -581,17 +586,22 @@ TEST_CASE("migrations go down and up again") {
   Db db;
   expect_enumerations_enforced(db);
   lia::pg::Migrator m(db.pool, db.schema, "ai_orchestration", migrations());
+  CHECK(db.count("prompt_templates") == 9);  // 7 seeded, 2 of them in a second version
   auto back = m.down(3);
   REQUIRE(back.ok());
-  CHECK(*back == 3);  // registrations, desk_users, enumerations_as_domains
+  // prompts_hidden_documents, registrations, desk_users, enumerations_as_domains
+  CHECK(*back == 4);
+  CHECK(db.count("prompt_templates") == 7);
+  CHECK(db.count("prompt_templates WHERE status = 'active' AND version = '1.0.0'") == 7);
   expect_enumerations_enforced(db);
   auto down = m.down(0);
   REQUIRE(down.ok());
   CHECK(*down == 3);
   auto up = m.up();
   REQUIRE(up.ok());
-  CHECK(*up == 6);
+  CHECK(*up == 7);
   CHECK(db.count("desk_users") == 0);
-  CHECK(db.count("prompt_templates") == 7);
+  CHECK(db.count("prompt_templates") == 9);
+  CHECK(db.count("prompt_templates WHERE status = 'active'") == 7);
   expect_enumerations_enforced(db);
 }
