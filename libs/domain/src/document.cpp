@@ -131,33 +131,51 @@ std::string redact_documents(std::string_view text) {
         break;
       }
     }
-    // A document is whole groups in a row: the run may hold a CPF beside a CEP or a phone.
-    // Glued to letters ("CPF52998224725") or not, a valid one is hidden all the same.
+    // Glued to letters ("CPF52998224725") or not, a valid document is hidden all the same:
+    // the whole run, or else groups in a row of a document's own shape (11 or 14 digits,
+    // 3.3.3-2, 2.3.3/4-2), so a CPF beside a CEP or a phone is found, and the digits of a
+    // phone, a date or a boleto line do not make one by chance.
+    std::string all;
+    for (const auto& [b, e] : groups) all.append(text.substr(b, e - b));
+    if (all.size() == 11 && cpf_digits_ok(all)) {
+      out += "[CPF]";
+      i = end;
+      continue;
+    }
+    if (all.size() == 14 && cnpj_digits_ok(all)) {
+      out += "[CNPJ]";
+      i = end;
+      continue;
+    }
+    static const std::vector<std::size_t> kShapes[] = {{11}, {3, 3, 3, 2}, {14}, {2, 3, 3, 4, 2}};
     std::size_t copied = i;  // text before this is in `out`
     for (std::size_t g = 0; g < groups.size();) {
-      std::string digits;
-      std::size_t last = g;
-      const char* label = nullptr;
-      for (std::size_t h = g; h < groups.size() && digits.size() < 14; ++h) {
-        digits.append(text.substr(groups[h].first, groups[h].second - groups[h].first));
-        if (digits.size() == 11 && cpf_digits_ok(digits)) {
-          label = "[CPF]";
-        } else if (digits.size() == 14 && cnpj_digits_ok(digits)) {
-          label = "[CNPJ]";
-        } else {
-          continue;
+      std::size_t matched = 0;  // groups of the document found at g
+      bool cnpj = false;
+      for (const auto& shape : kShapes) {
+        if (g + shape.size() > groups.size()) continue;
+        std::string digits;
+        bool fits = true;
+        for (std::size_t k = 0; k < shape.size() && fits; ++k) {
+          const auto [b, e] = groups[g + k];
+          fits = e - b == shape[k];
+          digits.append(text.substr(b, e - b));
         }
-        last = h;
-        break;
+        if (!fits) continue;
+        if (digits.size() == 11 ? cpf_digits_ok(digits) : cnpj_digits_ok(digits)) {
+          matched = shape.size();
+          cnpj = digits.size() == 14;
+          break;
+        }
       }
-      if (label == nullptr) {
+      if (matched == 0) {
         ++g;
         continue;
       }
       out.append(text.substr(copied, groups[g].first - copied));
-      out += label;
-      copied = groups[last].second;
-      g = last + 1;
+      out += cnpj ? "[CNPJ]" : "[CPF]";
+      copied = groups[g + matched - 1].second;
+      g += matched;
     }
     out.append(text.substr(copied, end - copied));
     i = end;

@@ -141,6 +141,13 @@ TEST_CASE("redact_documents hides valid CPFs and CNPJs in free text, and nothing
   CHECK(redact_documents("01310-100 529.982.247-25") == "01310-100 [CPF]");
   CHECK(redact_documents("11 98765-4321 529.982.247-25") == "11 98765-4321 [CPF]");
   CHECK(redact_documents("529.982.247-25/11.222.333/0001-81") == "[CPF]/[CNPJ]");
+  CHECK(redact_documents("13 90285-1078 529.982.247-25") == "13 90285-1078 [CPF]");
+  // Inside a longer run only a document's own shape counts: these digits pass a CPF's check
+  // when taken together, but are a phone and a date with a number.
+  for (const char* keep : {"+55 65 95760-2906", "dia 07/07/2024 2736297"}) {
+    INFO(keep);
+    CHECK(redact_documents(keep) == keep);
+  }
   // Not documents: wrong check digits, a CEP, a phone, an amount, a date.
   for (const char* keep :
        {"cpf 529.982.247-26", "CEP 01310-100", "ligue +55 11 98765-4321", "R$ 1.234,50",

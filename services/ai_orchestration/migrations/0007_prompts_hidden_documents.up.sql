@@ -3,9 +3,11 @@
 -- holder's CPF to find invoices, left it promising lookups it cannot do. Version 1.1.0 of the
 -- two says so and hands the lookup to a person. Only where the seeded 1.0.0 is still the
 -- active version: a prompt someone edited is left alone.
-UPDATE prompt_templates SET status = 'archived', updated_at = now()
-WHERE status = 'active' AND version = '1.0.0' AND created_by = 'migration'
-  AND assistant_type IN ('financeiro', 'cancelamento');
+UPDATE prompt_templates t SET status = 'archived', updated_at = now()
+WHERE t.status = 'active' AND t.version = '1.0.0' AND t.created_by = 'migration'
+  AND t.assistant_type IN ('financeiro', 'cancelamento')
+  AND NOT EXISTS (SELECT 1 FROM prompt_templates v
+                  WHERE v.assistant_type = t.assistant_type AND v.version = '1.1.0');
 
 INSERT INTO prompt_templates (assistant_type, version, content, instructions, tools, model,
                               temperature, top_p, created_by)
@@ -21,4 +23,6 @@ FROM prompt_templates t
 WHERE t.version = '1.0.0' AND t.created_by = 'migration' AND t.status = 'archived'
   AND t.assistant_type IN ('financeiro', 'cancelamento')
   AND NOT EXISTS (SELECT 1 FROM prompt_templates a
-                  WHERE a.assistant_type = t.assistant_type AND a.status = 'active');
+                  WHERE a.assistant_type = t.assistant_type AND a.status = 'active')
+  AND NOT EXISTS (SELECT 1 FROM prompt_templates v
+                  WHERE v.assistant_type = t.assistant_type AND v.version = '1.1.0');

@@ -65,13 +65,14 @@ TEST_CASE("the service spec") {
   CHECK(s.default_port == 8082);
   CHECK(s.schema == "ai");
   CHECK(s.outbox);
-  REQUIRE(s.migrations.size() == 6);
+  REQUIRE(s.migrations.size() == 7);
   CHECK(s.migrations[0].name == "read_model");
   CHECK(s.migrations[1].name == "prompt_templates");
   CHECK(s.migrations[2].name == "hot_updates");
   CHECK(s.migrations[3].name == "enumerations_as_domains");
   CHECK(s.migrations[4].name == "desk_users");
   CHECK(s.migrations[5].name == "registrations");
+  CHECK(s.migrations[6].name == "prompts_hidden_documents");
   for (const auto& m : s.migrations) {
     CHECK_FALSE(m.up.empty());
     CHECK_FALSE(m.down.empty());

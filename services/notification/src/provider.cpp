@@ -73,10 +73,10 @@ std::string meta_body(const SendCommand& cmd) {
 std::string evolution_body(const SendCommand& cmd, const std::string& text) {
   json::Writer w;
   w.begin_object().field("number", cmd.to).field("text", text);
+  // Said either way, a rendered template too: Evolution previews a link unless linkPreview is
+  // false, fetching the URL from its own host (a payment link's too).
+  w.field("linkPreview", cmd.preview_url);
   if (cmd.kind == CommandKind::text) {
-    // Said either way: Evolution previews a link unless linkPreview is false, fetching the
-    // URL from its own host (a payment link's too).
-    w.field("linkPreview", cmd.preview_url);
     if (cmd.reply_to) {
       w.object_field("quoted")
           .object_field("key")
@@ -277,7 +277,7 @@ SendResult interpret(Provider provider, const core::Result<http::ClientResponse>
   r.verdict = retryable ? Verdict::retry : Verdict::reject;
   if (const auto* ra = res.header("Retry-After")) r.retry_after = parse_retry_after(*ra, now);
   if (!r.retry_after && (res.status == 429 || throttled || err.connection_closed)) {
-    // A limit without a Retry-After clears in seconds, not in the base backoff's 200 ms:
+    // A limit without a Retry-After clears in seconds, not in the base backoff's 500 ms:
     // Meta's pair rate allows about one message every 6 s to one customer (131056); the
     // others (throughput, app and account rates) reset within a second or two, as an
     // Evolution instance reconnects.

@@ -131,7 +131,8 @@ TEST_CASE("an Evolution template request sends the rendered text") {
   cmd.tmpl = {"pesquisa_nps", "pt_BR", {"Maria"}};
   auto req = build_request(cmd, std::string("Olá Maria! De 0 a 10?"), config());
   REQUIRE(req.ok());
-  CHECK(req->body == R"({"number":"5511987654321","text":"Olá Maria! De 0 a 10?"})");
+  CHECK(req->body ==
+        R"({"number":"5511987654321","text":"Olá Maria! De 0 a 10?","linkPreview":false})");
   auto unrendered = build_request(cmd, std::nullopt, config());
   REQUIRE_FALSE(unrendered.ok());
   CHECK_FALSE(unrendered.error().retryable());

@@ -340,8 +340,8 @@ core::Status EventHandlers::on_send_failure(const events::CloudEvent& ev) const 
   auto outcome = parse_send_outcome(ev.data);
   if (!outcome) return bad_data(ev, outcome.error());
   if (outcome->code == "outcome_unknown") {
-    // No answer came after the request went out: the survey may well have been delivered,
-    // so its window stays open.
+    // No answer came after the request went out, or a 2xx came without a message id: the
+    // survey may well have been delivered, so its window stays open.
     core::log().debug("send outcome unknown: the survey's window stays open",
                       {f::id("command_id", outcome->command_id)});
     return {};
