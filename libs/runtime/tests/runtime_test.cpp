@@ -179,10 +179,14 @@ TEST_CASE("a service migrates, serves, consumes, and stops on SIGTERM") {
   lia::testing::drop_schema(**pool, schema);
 }
 
-TEST_CASE("a shutdown stuck past its grace period exits with status 3, naming the step") {
+namespace {
+
+// Runs the probe with `hang` set, stops it with SIGTERM and a 500 ms grace, and returns its
+// output once it exited with status 3 (the shutdown watch).
+std::string stuck_shutdown_output(const std::string& hang) {
   const auto schema = lia::testing::unique_name("probe");
   auto env = migrated_probe(schema);
-  env["LIA_PROBE_HANG_ON_STOP"] = "true";
+  env[hang] = "true";
   env["LIA_SHUTDOWN_GRACE_MS"] = "500";
   Process svc({probe()}, env);
   REQUIRE(lia::testing::wait_until([&] { return ready_port(svc) > 0 || !svc.running(); }, 30s));
@@ -191,33 +195,24 @@ TEST_CASE("a shutdown stuck past its grace period exits with status 3, naming th
 
   svc.signal(SIGTERM);
   auto code = svc.wait(30s);
+  drop_schema(schema);
   REQUIRE(code);
   CHECK(*code == 3);
-  const auto out = svc.output();
+  return svc.output();
+}
+
+}  // namespace
+
+TEST_CASE("a shutdown stuck past its grace period exits with status 3, naming the step") {
+  const auto out = stuck_shutdown_output("LIA_PROBE_HANG_ON_STOP");
   CHECK(out.find("shutdown did not finish within its grace period") != std::string::npos);
   CHECK(out.find(R"("step":"stopping the service")") != std::string::npos);
   CHECK(out.find(R"("msg":"stopped")") == std::string::npos);
-
-  drop_schema(schema);
 }
 
 TEST_CASE("a service whose teardown hangs exits with status 3 too, naming the step") {
-  const auto schema = lia::testing::unique_name("probe");
-  auto env = migrated_probe(schema);
-  env["LIA_PROBE_HANG_WHEN_DESTROYED"] = "true";
-  env["LIA_SHUTDOWN_GRACE_MS"] = "500";
-  Process svc({probe()}, env);
-  REQUIRE(lia::testing::wait_until([&] { return ready_port(svc) > 0 || !svc.running(); }, 30s));
-  INFO(svc.output());
-  REQUIRE(ready_port(svc) > 0);
-
-  svc.signal(SIGTERM);
-  auto code = svc.wait(30s);
-  REQUIRE(code);
-  CHECK(*code == 3);
-  CHECK(svc.output().find(R"("step":"releasing the service")") != std::string::npos);
-
-  drop_schema(schema);
+  const auto out = stuck_shutdown_output("LIA_PROBE_HANG_WHEN_DESTROYED");
+  CHECK(out.find(R"("step":"releasing the service")") != std::string::npos);
 }
 
 TEST_CASE("extra Kafka properties: bad ones stop the start naming the variable, secrets stay out") {
