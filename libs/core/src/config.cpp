@@ -2,6 +2,8 @@
 #include <cctype>
 #include <charconv>
 #include <cstdlib>
+#include <string_view>
+#include <vector>
 
 #include <arpa/inet.h>
 #include <fmt/format.h>
@@ -210,25 +212,36 @@ std::string Env::pg_url(const std::string& name, const std::optional<std::string
     problem(name, "expected a postgresql:// URL");
     return {};
   }
-  // Hide a password if there is one.
-  std::string shown = s;
-  auto at = shown.find('@');
-  auto scheme_end = shown.find("://") + 3;
-  auto colon = shown.find(':', scheme_end);
-  if (at != std::string::npos && colon != std::string::npos && colon < at) {
-    shown.replace(colon + 1, at - colon - 1, "***");
-  }
-  // And one given as a parameter (?password=...).
-  if (const auto query = shown.find('?'); query != std::string::npos) {
-    for (auto p = shown.find("password=", query); p != std::string::npos;
-         p = shown.find("password=", p + 1)) {
-      const auto from = p + 9;
-      const auto to = std::min(shown.find('&', from), shown.size());
-      shown.replace(from, to - from, "***");
+  note(name, hide_url_passwords(s, s));
+  return s;
+}
+
+std::string hide_url_passwords(std::string text, std::string_view url) {
+  std::vector<std::string_view> secrets;
+  if (const auto scheme = url.find("://"); scheme != std::string_view::npos) {
+    const auto start = scheme + 3;
+    const auto at = url.find('@', start);
+    const auto path = url.find_first_of("/?", start);
+    if (at != std::string_view::npos && (path == std::string_view::npos || at < path)) {
+      if (const auto colon = url.find(':', start); colon != std::string_view::npos && colon < at) {
+        secrets.push_back(url.substr(colon + 1, at - colon - 1));
+      }
     }
   }
-  note(name, shown);
-  return s;
+  if (const auto query = url.find('?'); query != std::string_view::npos) {
+    for (auto p = url.find("password=", query); p != std::string_view::npos;
+         p = url.find("password=", p + 1)) {
+      const auto from = p + 9;
+      secrets.push_back(url.substr(from, std::min(url.find('&', from), url.size()) - from));
+    }
+  }
+  for (const auto s : secrets) {
+    if (s.empty()) continue;
+    for (auto p = text.find(s); p != std::string::npos; p = text.find(s, p + 3)) {
+      text.replace(p, s.size(), "***");
+    }
+  }
+  return text;
 }
 
 void Env::check() const {

@@ -6,6 +6,7 @@
 #include <libpq-fe.h>
 #include <poll.h>
 
+#include <lia/core/config.hpp>
 #include <lia/core/log.hpp>
 #include <lia/pg/connection.hpp>
 
@@ -74,36 +75,6 @@ bool stale_statement(const core::Error& error) {
          (state == "0A000" && error.message().find("cached plan") != std::string::npos);
 }
 
-// libpq's message with the URL's passwords (its user info's, and any password= parameter's)
-// replaced: a malformed one is quoted back whole ("invalid percent-encoded token: ...").
-std::string without_passwords(std::string message, const std::string& url) {
-  std::vector<std::string> secrets;
-  if (const auto scheme = url.find("://"); scheme != std::string::npos) {
-    const auto start = scheme + 3;
-    const auto at = url.find('@', start);
-    const auto path = url.find_first_of("/?", start);
-    if (at != std::string::npos && (path == std::string::npos || at < path)) {
-      if (const auto colon = url.find(':', start); colon != std::string::npos && colon < at) {
-        secrets.push_back(url.substr(colon + 1, at - colon - 1));
-      }
-    }
-  }
-  if (const auto query = url.find('?'); query != std::string::npos) {
-    for (auto p = url.find("password=", query); p != std::string::npos;
-         p = url.find("password=", p + 1)) {
-      const auto from = p + 9;
-      secrets.push_back(url.substr(from, std::min(url.find('&', from), url.size()) - from));
-    }
-  }
-  for (const auto& s : secrets) {
-    if (s.empty()) continue;
-    for (auto p = message.find(s); p != std::string::npos; p = message.find(s, p + 3)) {
-      message.replace(p, s.size(), "***");
-    }
-  }
-  return message;
-}
-
 }  // namespace
 
 core::Status check_url(const std::string& url) {
@@ -116,7 +87,7 @@ core::Status check_url(const std::string& url) {
   std::string why = err != nullptr ? trim(err) : "libpq cannot read it";
   if (err != nullptr) PQfreemem(err);
   return core::Error(core::Errc::invalid_argument,
-                     "libpq does not take it: " + without_passwords(why, url));
+                     "libpq does not take it: " + core::hide_url_passwords(why, url));
 }
 
 std::string quote_ident(std::string_view name) {
@@ -173,7 +144,7 @@ core::Result<std::unique_ptr<Connection>> Connection::open(const PoolConfig& con
   std::unique_ptr<Connection> conn(new Connection(raw));
   PQsetNoticeReceiver(raw, &on_notice, nullptr);
   if (PQstatus(raw) != CONNECTION_OK) {
-    const std::string msg = without_passwords(trim(PQerrorMessage(raw)), config.url);
+    const std::string msg = core::hide_url_passwords(trim(PQerrorMessage(raw)), config.url);
     if (msg.find("authentication failed") != std::string::npos ||
         msg.find("does not exist") != std::string::npos) {
       // Retryable, as a refused login after the connection is (see error_from_sqlstate).

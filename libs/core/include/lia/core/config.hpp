@@ -16,6 +16,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -29,6 +30,11 @@ class ConfigError : public std::runtime_error {
  private:
   std::vector<std::string> problems_;
 };
+
+// `text` with every password of the database URL `url` (its user info's, and any password=
+// parameter's) replaced by "***": for the URL itself in a summary, or a client library's
+// message that quotes part of it.
+std::string hide_url_passwords(std::string text, std::string_view url);
 
 class Env {
  public:
