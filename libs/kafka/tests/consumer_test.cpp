@@ -44,6 +44,17 @@ std::string header_or(const Message& m, const std::string& name) {
   return v != nullptr ? *v : "<missing>";
 }
 
+// Until both members are assigned and hold all `partitions` between them.
+bool wait_for_split(const Consumer& a, const Consumer& b, int partitions) {
+  return wait_until(
+      [&] {
+        return a.assigned() && b.assigned() &&
+               a.assignment().size() + b.assignment().size() ==
+                   static_cast<std::size_t>(partitions);
+      },
+      seconds{20});
+}
+
 }  // namespace
 
 TEST_CASE(
@@ -364,13 +375,7 @@ TEST_CASE("pause stops delivery also across a rebalance and resume restarts it")
   test::Collector got_b;
   auto b = make_consumer(test::consumer_config(topic, group), collect_into(got_b));
   b->start();
-  REQUIRE(wait_until(
-      [&] {
-        return a->assigned() && b->assigned() &&
-               a->assignment().size() + b->assignment().size() ==
-                   static_cast<std::size_t>(partitions);
-      },
-      seconds{20}));
+  REQUIRE(wait_for_split(*a, *b, partitions));
   const auto b_parts = b->assignment();
   std::vector<test::Position> for_a;
   std::vector<test::Position> for_b;
@@ -429,13 +434,7 @@ TEST_CASE("a partition parked when the group rebalances is fetched again once it
   // parked ones among them. Those must fetch again, from their committed offsets.
   auto b = make_consumer(test::consumer_config(topic, group), collect_into(got_b));
   b->start();
-  REQUIRE(wait_until(
-      [&] {
-        return a->assigned() && b->assigned() &&
-               a->assignment().size() + b->assignment().size() ==
-                   static_cast<std::size_t>(partitions);
-      },
-      seconds{20}));
+  REQUIRE(wait_for_split(*a, *b, partitions));
   REQUIRE_FALSE(a->assignment().empty());
   wanted.emplace_back(0, 0);  // "create"
   const auto seen_by_either = [&] {
