@@ -219,6 +219,10 @@ struct Entry {
   std::string_view text;
   std::unique_ptr<json::Document> source;               // kept for error messages
   std::unique_ptr<rapidjson::SchemaDocument> compiled;  // null when the schema is broken
+  // The same schema with every "additionalProperties": false taken out: how a consumer reads
+  // (a newer producer's optional property is no reason to refuse an event).
+  std::unique_ptr<json::Document> open_source;
+  std::unique_ptr<rapidjson::SchemaDocument> open_compiled;
   std::vector<Branch> branches;
   std::string problem;
   // RapidJSON 1.1.0 keeps the match state of a "pattern" inside the compiled regex, so one
@@ -250,6 +254,22 @@ std::vector<Branch> compile_branches(const json::Document& root) {
     out.push_back(std::move(b));
   }
   return out;
+}
+
+// Removes every `"additionalProperties": false` below `node` (a schema or any part of one).
+void open_objects(Value& node) {
+  if (node.IsArray()) {
+    for (rapidjson::SizeType i = 0; i < node.Size(); ++i) open_objects(node[i]);
+    return;
+  }
+  if (!node.IsObject()) return;
+  if (node.HasMember("additionalProperties")) {
+    const Value& extra = node["additionalProperties"];
+    if (extra.IsBool() && !extra.GetBool()) node.RemoveMember("additionalProperties");
+  }
+  for (rapidjson::SizeType i = 0; i < node.MemberCount(); ++i) {
+    open_objects((node.MemberBegin() + i)->value);
+  }
 }
 
 std::optional<SchemaRef> ref_of_path(std::string_view path) {
@@ -333,6 +353,10 @@ struct SchemaRegistry::Impl {
       return fail(all);
     }
     e.compiled = std::make_unique<rapidjson::SchemaDocument>(doc);
+    e.open_source = std::make_unique<json::Document>();
+    e.open_source->CopyFrom(doc, e.open_source->GetAllocator());
+    open_objects(*e.open_source);
+    e.open_compiled = std::make_unique<rapidjson::SchemaDocument>(*e.open_source);
     e.branches = compile_branches(doc);
   }
 
@@ -423,7 +447,7 @@ const SchemaRegistry& SchemaRegistry::instance() {
 }
 
 core::Status SchemaRegistry::validate(std::string_view type, int version,
-                                      std::string_view data_json) const {
+                                      std::string_view data_json, Reading reading) const {
   const Entry* e = impl_->find(type, version);
   if (e == nullptr) {
     return core::Error(core::Errc::invalid_argument,
@@ -439,15 +463,16 @@ core::Status SchemaRegistry::validate(std::string_view type, int version,
         core::Errc::invalid_argument,
         fmt::format("{}/v{}: data is not JSON: {}", type, version, data.error().message()));
   }
+  const bool open = reading == Reading::tolerant;
   std::lock_guard lock(e->mu);
-  rapidjson::SchemaValidator validator(*e->compiled);
+  rapidjson::SchemaValidator validator(open ? *e->open_compiled : *e->compiled);
   if (data->Accept(validator)) return {};
   return core::Error(
       core::Errc::invalid_argument,
       fmt::format("{}/v{}: {}", type, version, impl_->explain(*e, validator, *data)));
 }
 
-core::Status SchemaRegistry::validate(const CloudEvent& event) const {
+core::Status SchemaRegistry::validate(const CloudEvent& event, Reading reading) const {
   const auto ref = parse_schema_uri(event.dataschema);
   if (!ref) {
     return core::Error(core::Errc::invalid_argument,
@@ -460,7 +485,7 @@ core::Status SchemaRegistry::validate(const CloudEvent& event) const {
                        fmt::format("event {}: dataschema '{}' does not match type '{}'", event.id,
                                    event.dataschema, event.type));
   }
-  return validate(ref->type, ref->version, event.data);
+  return validate(ref->type, ref->version, event.data, reading);
 }
 
 bool SchemaRegistry::contains(std::string_view type, int version) const {

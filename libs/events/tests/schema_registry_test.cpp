@@ -165,6 +165,42 @@ TEST_CASE("validate rejects unknown fields (closed objects)") {
       "'additionalProperties')");
 }
 
+TEST_CASE("a consumer reads unknown properties tolerantly, and the rest as strictly") {
+  using Reading = lia::events::SchemaRegistry::Reading;
+  const auto type = events::types::whatsapp_message_received;
+  auto doc = example(type);
+  auto& a = doc.GetAllocator();
+  // A newer producer's optional properties, at the top and inside a closed definition.
+  doc.AddMember("forwarded_count", 2, a);
+  lia::json::Value media(rapidjson::kObjectType);
+  media.AddMember("mime_type", "image/jpeg", a);
+  media.AddMember("id", "1234", a);
+  media.AddMember("thumbnail_width", 64, a);
+  doc["kind"].SetString("image");
+  doc.RemoveMember("text");
+  doc.AddMember("media", media, a);
+  const std::string data = lia::json::to_string(doc);
+  CHECK(message_of(registry().validate(type, 1, data)).find("is not allowed") != std::string::npos);
+  CHECK(registry().validate(type, 1, data, Reading::tolerant).ok());
+
+  // What the schema does say still holds: a missing required field, a wrong value, the
+  // per-kind rule.
+  lia::json::Document no_chat;
+  no_chat.CopyFrom(doc, no_chat.GetAllocator());
+  no_chat.RemoveMember("chat_id");
+  CHECK(message_of(registry().validate(type, 1, lia::json::to_string(no_chat), Reading::tolerant))
+            .find("'/chat_id' is missing") != std::string::npos);
+  lia::json::Document bad_kind;
+  bad_kind.CopyFrom(doc, bad_kind.GetAllocator());
+  bad_kind["kind"].SetString("hologram");
+  CHECK_FALSE(registry().validate(type, 1, lia::json::to_string(bad_kind), Reading::tolerant).ok());
+  lia::json::Document no_media;
+  no_media.CopyFrom(doc, no_media.GetAllocator());
+  no_media.RemoveMember("media");
+  CHECK(message_of(registry().validate(type, 1, lia::json::to_string(no_media), Reading::tolerant))
+            .find("A media message carries") != std::string::npos);
+}
+
 TEST_CASE("validate enforces per-kind fields") {
   auto doc = example(events::types::whatsapp_message_received);
   doc.RemoveMember("text");  // kind is text

@@ -48,7 +48,10 @@ core::Result<kafka::Record> make_record(const std::string& service, Outgoing out
 core::Result<events::CloudEvent> decode_event(const kafka::Message& message) {
   auto ev = events::decode(message.value);
   if (!ev) return core::Error(core::Errc::invalid_argument, ev.error().message(), false);
-  if (auto st = events::SchemaRegistry::instance().validate(*ev); !st.ok()) {
+  // Read tolerantly: a newer producer's optional property is not a reason to refuse it.
+  if (auto st = events::SchemaRegistry::instance().validate(
+          *ev, events::SchemaRegistry::Reading::tolerant);
+      !st.ok()) {
     return core::Error(core::Errc::invalid_argument,
                        "event " + ev->type + " " + ev->id + ": " + st.error().message(), false);
   }

@@ -38,6 +38,29 @@ TEST_CASE("make_record builds a validated CloudEvent that decode_event reads bac
   CHECK(ev->dataschema == "lia://schemas/lia.whatsapp.connection.updated/v1");
 }
 
+TEST_CASE("decode_event reads a newer producer's optional property; make_record refuses it") {
+  const std::string newer =
+      R"({"provider":"evolution","instance":"lia-vendas","state":"CONNECTED",)"
+      R"("timestamp":"2026-11-22T12:50:00Z","battery":87})";
+  auto rec = lia::runtime::make_record(
+      "ingestion",
+      Outgoing{"whatsapp.status.v1", "k", "lia.whatsapp.connection.updated", "", newer});
+  REQUIRE_FALSE(rec.ok());
+  CHECK(rec.error().message().find("'/battery' is not allowed") != std::string::npos);
+
+  auto ok = lia::runtime::make_record(
+      "ingestion",
+      Outgoing{"whatsapp.status.v1", "k", "lia.whatsapp.connection.updated", "", kConnection});
+  REQUIRE(ok.ok());
+  auto m = as_message(*ok);
+  const auto pos = m.value.find(R"("state":"CONNECTED")");
+  REQUIRE(pos != std::string::npos);
+  m.value.insert(pos, R"("battery":87,)");
+  auto ev = lia::runtime::decode_event(m);
+  REQUIRE(ev.ok());
+  CHECK(ev->data.find("\"battery\":87") != std::string::npos);
+}
+
 TEST_CASE("a producer's schema mistake is an internal error, not a record") {
   auto rec = lia::runtime::make_record(
       "ingestion", Outgoing{"whatsapp.status.v1", "k", "lia.whatsapp.connection.updated", "",

@@ -33,12 +33,19 @@ class SchemaRegistry {
   SchemaRegistry(const SchemaRegistry&) = delete;
   SchemaRegistry& operator=(const SchemaRegistry&) = delete;
 
+  // How closely data must match. `strict`, for what a producer writes: exactly the schema, so
+  // a misspelt or unknown property fails its tests. `tolerant`, for what a consumer reads:
+  // properties the schema does not list are allowed (a producer deployed ahead of its
+  // consumers may already send a new optional property); everything else is as strict.
+  enum class Reading { strict, tolerant };
+
   // Errors (Errc::invalid_argument): unknown type/version, data that is not JSON, or data
   // that breaks the schema — the message names the failing keyword and the JSON pointer of
   // the bad field. A schema that failed to load gives Errc::internal.
-  core::Status validate(std::string_view type, int version, std::string_view data_json) const;
+  core::Status validate(std::string_view type, int version, std::string_view data_json,
+                        Reading reading = Reading::strict) const;
   // Takes type and version from event.dataschema, which must be schema_uri(event.type, N).
-  core::Status validate(const CloudEvent& event) const;
+  core::Status validate(const CloudEvent& event, Reading reading = Reading::strict) const;
 
   bool contains(std::string_view type, int version) const;
   std::optional<int> latest_version(std::string_view type) const;
