@@ -175,6 +175,8 @@ std::string describe(const Seen& s) {
     return fmt::format("send failed    {}", s.field("reason"));
   if (t == "lia.notification.message.dead_lettered")
     return fmt::format("send dead      {}", s.field("reason"));
+  if (t == "lia.notification.message.undelivered")
+    return fmt::format("undelivered    {}", s.field("reason"));
   if (t == "lia.conversation.resolved")
     return fmt::format("resolved       by {}", s.field("resolved_by"));
   if (t == "lia.conversation.reopened")

@@ -468,9 +468,32 @@ TEST_CASE(
   CHECK(replay().find("replayed 0 dead letter(s)") != std::string::npos);  // once only
   std::this_thread::sleep_for(2s);
   CHECK(suite.sends_to(dead) == 1);
+
+  // Accepted with a wamid, then Meta's statuses webhook says failed (131026): reported once
+  // as undelivered, with the code, and the message shows ERROR; nothing is sent again.
+  REQUIRE(stack.sandbox_faults(R"({"undeliver_next":1,"code":131026})").ok());
+  const std::string gone = "5541987650008";
+  REQUIRE(
+      stack.post_meta(meta_text(kPnid, gone, "Caio", "wamid.gone-1", "Bom dia", now_s())).value() ==
+      200);
+  suite.expect(1, "lia.notification.message.undelivered");
+  CHECK(suite.first("lia.notification.message.undelivered", "", "", "code") == "131026");
+  const std::string lost =
+      suite.first("lia.conversation.created", "chat_id", gone, "conversation_id");
+  REQUIRE_FALSE(lost.empty());
+  CHECK(lia::testing::wait_until(
+      [&] {
+        auto msgs = stack.call("conversation", "GET", "/api/conversations/" + lost + "/messages",
+                               "", *admin);
+        return msgs.ok() && msgs->body.find("\"ERROR\"") != std::string::npos;
+      },
+      30s));
+  std::this_thread::sleep_for(1s);
+  CHECK(suite.sends_to(gone) == 1);
+  CHECK(suite.count("lia.notification.message.undelivered") == 1);
   suite.check_events({{"notification.commands.v1.dlq", 1}});
   // LGPD on the failure paths too (retries, dead letter, replay), at the default log level.
-  CHECK(suite.check_logs_hide({flaky, dead}) > 0);
+  CHECK(suite.check_logs_hide({flaky, dead, gone}) > 0);
 }
 
 TEST_CASE("a service killed with SIGKILL mid-traffic loses and doubles nothing") {

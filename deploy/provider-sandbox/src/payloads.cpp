@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include <lia/auth/auth.hpp>
 #include <lia/json/writer.hpp>
 #include <lia/provider_sandbox/sandbox.hpp>
@@ -25,7 +27,7 @@ std::string remote_jid(std::string_view to) {
 
 std::string meta_status_webhook(std::string_view phone_number_id, std::string_view message_id,
                                 std::string_view recipient, std::string_view status,
-                                std::int64_t unix_seconds) {
+                                std::int64_t unix_seconds, std::string_view error_code) {
   std::string digits;
   for (char c : recipient) {
     if (c == '@') break;
@@ -58,6 +60,24 @@ std::string meta_status_webhook(std::string_view phone_number_id, std::string_vi
         .field("type", "service")
         .end_object()
         .end_object();
+  }
+  if (status == "failed") {
+    w.array_field("errors").begin_object();
+    std::int64_t code = 0;
+    const bool numeric = !error_code.empty() && error_code.size() <= 9 &&
+                         std::all_of(error_code.begin(), error_code.end(),
+                                     [](char c) { return c >= '0' && c <= '9'; });
+    if (numeric) {
+      for (char c : error_code) code = code * 10 + (c - '0');
+      w.field("code", code);
+    }
+    w.field("title", "Message undeliverable.")
+        .field("message", "Message undeliverable.")
+        .object_field("error_data")
+        .field("details", "Message Undeliverable.")
+        .end_object()
+        .end_object()
+        .end_array();
   }
   w.end_object()     // status
       .end_array()   // statuses

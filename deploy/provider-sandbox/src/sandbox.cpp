@@ -34,6 +34,11 @@ struct FaultRule {
   std::string provider;
   // A slow rule: the send is accepted as usual, its answer comes this much later.
   std::optional<std::chrono::milliseconds> delay;
+  // An undelivered rule: the send is accepted as usual, and its ticks end in a failure (Meta:
+  // sent, then failed with `code`; Evolution: ERROR), as when the recipient is unreachable.
+  bool undeliver = false;
+
+  bool answers_at_once() const { return !delay && !undeliver; }  // with the fault's error
 };
 
 // One message's delivery ticks, posted in order.
@@ -43,6 +48,7 @@ struct TickJob {
   std::string message_id;
   std::string to;
   std::vector<std::string> statuses;
+  std::string error_code;  // Meta's code in a "failed" status
   std::size_t next = 0;
   int attempt = 0;
 };
@@ -119,6 +125,8 @@ void write_rule(json::Writer& w, const FaultRule& r) {
   w.begin_object();
   if (r.delay) {
     w.field("slow_next", r.remaining).field("delay_ms", r.delay->count());
+  } else if (r.undeliver) {
+    w.field("undeliver_next", r.remaining);
   } else if (r.remaining < 0) {
     w.field("status", r.status).field("always_fail", true);
   } else {
@@ -175,7 +183,7 @@ struct Sandbox::Impl {
     return std::nullopt;
   }
 
-  void accept(const Send& s, std::vector<std::string> statuses) {
+  void accept(const Send& s, std::vector<std::string> statuses, std::string error_code = {}) {
     {
       std::lock_guard lock(mu);
       ++counts.accepted;
@@ -183,7 +191,8 @@ struct Sandbox::Impl {
       while (sends.size() > config.max_recorded) sends.pop_front();
     }
     if (config.webhook_url.empty()) return;
-    TickJob job{s.provider, s.instance, s.provider_message_id, s.to, std::move(statuses)};
+    TickJob job{s.provider, s.instance,          s.provider_message_id,
+                s.to,       std::move(statuses), std::move(error_code)};
     std::lock_guard lock(tick_mu);
     if (stopping) return;
     if (queue.size() >= kMaxPendingJobs) {
@@ -205,7 +214,8 @@ struct Sandbox::Impl {
     req.headers.add("Content-Type", "application/json");
     if (job.provider == "meta") {
       req.url = config.webhook_url + config.meta_webhook_path;
-      req.body = meta_status_webhook(job.instance, job.message_id, job.to, status, now_ms() / 1000);
+      req.body = meta_status_webhook(job.instance, job.message_id, job.to, status, now_ms() / 1000,
+                                     job.error_code);
       if (!config.meta_app_secret.empty()) {
         req.headers.add("X-Hub-Signature-256", meta_signature(config.meta_app_secret, req.body));
       }
@@ -376,7 +386,7 @@ struct Sandbox::Impl {
       return answer(meta_error(400, 100, "(#100) The sandbox accepts type text or template."));
     }
     const auto fault = take_fault("meta", to);
-    if (fault && !fault->delay) return answer(fault_response("meta", *fault));
+    if (fault && fault->answers_at_once()) return answer(fault_response("meta", *fault));
 
     s.provider_message_id = new_meta_message_id();
     s.at = now_rfc3339();
@@ -400,8 +410,12 @@ struct Sandbox::Impl {
         .field("id", s.provider_message_id);
     if (kind == "template") w.field("message_status", "accepted");
     w.end_object().end_array().end_object();
-    accept(s, {"sent", "delivered", "read"});
-    if (fault) std::this_thread::sleep_for(*fault->delay);
+    if (fault && fault->undeliver) {
+      accept(s, {"sent", "failed"}, fault->code.value_or("131026"));
+    } else {
+      accept(s, {"sent", "delivered", "read"});
+    }
+    if (fault && fault->delay) std::this_thread::sleep_for(*fault->delay);
     return answer(http::Response::json(200, w.take()));
   }
 
@@ -450,7 +464,7 @@ struct Sandbox::Impl {
       return answer(evolution_error(400, "text is required"));
     }
     const auto fault = take_fault("evolution", to);
-    if (fault && !fault->delay) return answer(fault_response("evolution", *fault));
+    if (fault && fault->answers_at_once()) return answer(fault_response("evolution", *fault));
 
     Send s{.provider = "evolution", .instance = instance, .to = to, .type = "text", .text = text};
     s.provider_message_id = new_evolution_message_id();
@@ -473,8 +487,9 @@ struct Sandbox::Impl {
         .field("instanceId", instance)
         .field("source", "unknown")
         .end_object();
-    accept(s, {"DELIVERY_ACK", "READ"});
-    if (fault) std::this_thread::sleep_for(*fault->delay);
+    accept(s, fault && fault->undeliver ? std::vector<std::string>{"ERROR"}
+                                        : std::vector<std::string>{"DELIVERY_ACK", "READ"});
+    if (fault && fault->delay) std::this_thread::sleep_for(*fault->delay);
     return answer(http::Response::json(201, w.take()));
   }
 
@@ -599,6 +614,15 @@ struct Sandbox::Impl {
       rule.remaining = static_cast<int>(**slow);
       rule.delay = std::chrono::milliseconds{**delay};
     }
+    auto undeliver = root->opt_i64("undeliver_next");
+    if (!undeliver) return bad(undeliver.error().message());
+    if (*undeliver) {
+      if (**undeliver < 1 || **undeliver > 1'000'000)
+        return bad("expected \"undeliver_next\" (1..1000000)");
+      if (rule.delay) return bad("\"undeliver_next\" goes without \"slow_next\"");
+      rule.remaining = static_cast<int>(**undeliver);
+      rule.undeliver = true;
+    }
     auto status = root->opt_i64("status");
     if (!status) return bad(status.error().message());
     rule.status = static_cast<int>(status->value_or(500));
@@ -608,9 +632,10 @@ struct Sandbox::Impl {
     if (!next) return bad(next.error().message());
     auto always = root->opt_boolean("always_fail");
     if (!always) return bad(always.error().message());
-    if (rule.delay) {
+    if (rule.delay || rule.undeliver) {
       if (*next || always->value_or(false)) {
-        return bad("\"slow_next\" goes without \"fail_next\" or \"always_fail\"");
+        return bad(rule.delay ? "\"slow_next\" goes without \"fail_next\" or \"always_fail\""
+                              : "\"undeliver_next\" goes without \"fail_next\" or \"always_fail\"");
       }
     } else if (always->value_or(false)) {
       rule.remaining = -1;

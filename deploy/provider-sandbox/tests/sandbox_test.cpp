@@ -226,7 +226,8 @@ TEST_CASE("invalid fault specifications are refused with a reason") {
         R"({"always_fail":"yes"})", R"({"fail_next":1,"provider":"telegram"})",
         R"({"fail_next":1,"retry_after":-1})", R"({"slow_next":1})", R"({"delay_ms":10})",
         R"({"slow_next":1,"delay_ms":0})", R"({"slow_next":1,"delay_ms":10,"fail_next":1})",
-        "not json"}) {
+        R"({"undeliver_next":0})", R"({"undeliver_next":1,"always_fail":true})",
+        R"({"undeliver_next":1,"slow_next":1,"delay_ms":10})", "not json"}) {
     INFO(body);
     auto res = h.call("POST", "/sandbox/faults", body);
     CHECK(res.status == 400);

@@ -159,6 +159,58 @@ TEST_CASE("Evolution ticks DELIVERY_ACK then READ carry the apikey") {
   }
 }
 
+TEST_CASE("undeliver_next accepts sends whose ticks end in Meta's failed or Evolution's ERROR") {
+  Receiver ingestion;
+  provider_sandbox::Config c;
+  c.webhook_url = ingestion.url();
+  c.tick_delay = 10ms;
+  Running sb(c);
+  http::Client client;
+  const auto fault = [&](const std::string& body) {
+    auto r = client.post(sb.url() + "/sandbox/faults", body);
+    REQUIRE(r.ok());
+    REQUIRE(r->status == 200);
+  };
+  const auto meta_send = [&] {
+    auto res = client.post(
+        sb.url() + "/v21.0/106540352242922/messages",
+        R"({"messaging_product":"whatsapp","to":"5511987654321","type":"text","text":{"body":"oi"}})");
+    REQUIRE(res.ok());
+    REQUIRE(res->status == 200);  // accepted: the failure comes later
+    return std::string(parse(res->body)["messages"][0]["id"].GetString());
+  };
+  fault(R"({"undeliver_next":1,"code":131047})");
+  const std::string wamid = meta_send();
+  REQUIRE(testing::wait_until([&] { return ingestion.posts().size() == 2; }, 10s));
+  auto posts = ingestion.posts();
+  auto first = parse(posts[0].body);
+  CHECK(
+      std::string(first["entry"][0]["changes"][0]["value"]["statuses"][0]["status"].GetString()) ==
+      "sent");
+  auto failed = parse(posts[1].body);
+  const auto& st = failed["entry"][0]["changes"][0]["value"]["statuses"][0];
+  CHECK(std::string(st["id"].GetString()) == wamid);
+  CHECK(std::string(st["status"].GetString()) == "failed");
+  CHECK(st["errors"][0]["code"].GetInt() == 131047);
+  CHECK(std::string(st["errors"][0]["error_data"]["details"].GetString()) ==
+        "Message Undeliverable.");
+  // Only the next one: the send after it is delivered and read.
+  meta_send();
+  REQUIRE(testing::wait_until([&] { return ingestion.posts().size() == 5; }, 10s));
+  CHECK(parse(ingestion.posts()[4].body)["entry"][0]["changes"][0]["value"]["statuses"][0]["status"]
+            .GetString() == std::string("read"));
+
+  fault(R"({"undeliver_next":1,"provider":"evolution"})");
+  auto res = client.post(sb.url() + "/message/sendText/lia-vendas",
+                         R"({"number":"5511987654321","text":"oi"})");
+  REQUIRE(res.ok());
+  REQUIRE(res->status == 201);
+  REQUIRE(testing::wait_until([&] { return ingestion.posts().size() == 6; }, 10s));
+  auto evo = parse(ingestion.posts()[5].body);
+  CHECK(std::string(evo["data"]["status"].GetString()) == "ERROR");
+  CHECK(std::string(evo["data"]["keyId"].GetString()) == parse(res->body)["key"]["id"].GetString());
+}
+
 TEST_CASE("a tick the receiver refuses is posted again until it is taken") {
   Receiver ingestion(/*refuse=*/2);
   provider_sandbox::Config c;

@@ -61,7 +61,8 @@ NotificationHandler::NotificationHandler(std::shared_ptr<pg::Pool> pool, std::st
 core::Status NotificationHandler::handle(const kafka::Message& message) const {
   if (const std::string* type = message.header("lia.event_type")) {
     if (*type != types::notification_message_sent && *type != types::notification_message_failed &&
-        *type != types::notification_message_dead_lettered) {
+        *type != types::notification_message_dead_lettered &&
+        *type != types::notification_message_undelivered) {
       return {};
     }
   }
@@ -83,6 +84,9 @@ core::Status NotificationHandler::on_event(const events::CloudEvent& ev) const {
     outcome = "failed";
   } else if (ev.type == types::notification_message_dead_lettered) {
     outcome = "dead_lettered";
+  } else if (ev.type == types::notification_message_undelivered) {
+    // Accepted by the provider, then not delivered: a failure after its `sent`.
+    outcome = "failed";
   } else {
     return {};
   }
@@ -100,6 +104,7 @@ core::Status NotificationHandler::on_event(const events::CloudEvent& ev) const {
   if (!code) return bad_data(code.error());
   auto http_status = o->opt_i64("http_status");
   if (!http_status) return bad_data(http_status.error());
+  const bool undelivered = ev.type == types::notification_message_undelivered;
   const std::optional<std::string> why =
       *reason ? std::optional<std::string>(**reason) : std::nullopt;
   const std::optional<std::string> provider_id =
@@ -176,16 +181,22 @@ core::Status NotificationHandler::on_event(const events::CloudEvent& ev) const {
                         "RETURNING status",
                     target, why.value_or("outcome unknown"), now);
     } else {
-      // Dead-lettered, or not sent for a reason of the service's own: the attempt is used,
-      // the next comes at its time, and the last one leaves the target exhausted.
+      // Dead-lettered, or not sent (or, after its `sent`, not delivered) for a reason that is
+      // not the debtor's: the attempt is used, the next comes at its time, and the last one
+      // leaves the target exhausted. A target contacted only by this attempt was not
+      // contacted after all: pending again (or exhausted).
       upd = tx.exec("UPDATE " + q_ +
                         ".voice_campaign_targets t SET last_error = $2, updated_at = $3, status = "
-                        "CASE WHEN t.status = 'pending' AND t.attempt_count >= c.max_attempts "
-                        "THEN 'exhausted' ELSE t.status END FROM " +
+                        "CASE WHEN (t.status = 'pending' OR (t.status = 'contacted' AND $4 AND "
+                        "NOT EXISTS (SELECT 1 FROM " +
+                        q_ +
+                        ".message_attempts a WHERE a.target_id = t.id AND a.outcome = 'sent'))) "
+                        "THEN CASE WHEN t.attempt_count >= c.max_attempts THEN 'exhausted' ELSE "
+                        "'pending' END ELSE t.status END FROM " +
                         q_ +
                         ".voice_campaigns c WHERE t.id = $1 AND c.id = t.campaign_id "
                         "RETURNING t.status",
-                    target, why.value_or("dead-lettered"), now);
+                    target, why.value_or("dead-lettered"), now, undelivered);
     }
     if (!upd) return upd.error();
     if (!upd->empty()) next_status = (*upd)[0].get<std::string>(0);

@@ -694,6 +694,63 @@ TEST_CASE("a failure that is the service's, not the debtor's, keeps the target a
                  "'%Timed Out'") == 1);
 }
 
+TEST_CASE("a message the provider accepted and then could not deliver does not count as contact") {
+  Fixture fx;
+  const std::string id = fx.create(campaign_body(kTargets, 2, 60));
+  REQUIRE(fx.tick().sent == 3);
+  const auto sent = fx.outbox();
+  const auto cmds = of_type(sent, types::notification_send_text);
+  REQUIRE(cmds.size() == 3);
+  for (int i = 0; i < 3; ++i) {
+    fx.outcome(types::notification_message_sent, *cmds[i],
+               R"(,"provider_message_id":"wamid.)" + std::to_string(i) + R"(")");
+  }
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'contacted'") == 3);
+  // Meta's failed ticks, reported by notification after the sent: undeliverable (the
+  // debtor's number), and a marketing message Meta chose not to deliver (131049). A
+  // `message.failed` of the service's own trouble after a `sent` could not happen.
+  // (the first as the relay publishes it, with its type and source headers)
+  kafka::Message first;
+  first.topic = std::string(events::topics::notification_events);
+  first.value = events::encode(fx.outcome_event(
+      types::notification_message_undelivered, *cmds[0],
+      R"(,"provider_message_id":"wamid.0","reason":"not delivered: Message undeliverable",)"
+      R"("code":"131026")"));
+  first.headers = {
+      {"lia.event_type", std::string(types::notification_message_undelivered)},
+      {std::string(events::headers::command_source), events::source_for("collections")}};
+  REQUIRE(fx.handler->handle(first).ok());
+  fx.outcome(types::notification_message_undelivered, *cmds[1],
+             R"(,"provider_message_id":"wamid.1",)"
+             R"("reason":"not delivered: healthy ecosystem engagement","code":"131049")");
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'failed' AND last_error LIKE "
+                 "'%undeliverable'") == 1);
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'pending' AND last_error LIKE "
+                 "'%ecosystem%'") == 1);
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'contacted'") == 1);
+  CHECK(fx.count("message_attempts WHERE outcome = 'failed' AND provider_message_id IS NOT "
+                 "NULL") == 2);
+  // The pending one and the contacted one get their second attempt; the failed one none.
+  fx.clock.advance(61min);
+  REQUIRE(fx.tick().sent == 2);
+  const auto again = fx.outbox();
+  const auto second = of_type(again, types::notification_send_text);
+  REQUIRE(second.size() == 5);
+  // Each failing after its sent: the contacted debtor keeps having been contacted (the first
+  // message reached them); the other's last attempt leaves them exhausted.
+  for (int i = 3; i < 5; ++i) {
+    fx.outcome(types::notification_message_sent, *second[i],
+               R"(,"provider_message_id":"wamid.)" + std::to_string(i) + R"(")");
+    fx.outcome(types::notification_message_undelivered, *second[i],
+               R"(,"provider_message_id":"wamid.)" + std::to_string(i) +
+                   R"(","reason":"not delivered: healthy ecosystem engagement","code":"131049")");
+  }
+  auto campaign = parse(fx.call("GET", "/api/campaigns/" + id).body);
+  CHECK(campaign["counts"]["failed"].GetInt() == 1);
+  CHECK(campaign["counts"]["contacted"].GetInt() == 1);
+  CHECK(campaign["counts"]["exhausted"].GetInt() == 1);
+}
+
 TEST_CASE("a debtor who answers a campaign message is sent no further attempts") {
   Fixture fx;
   const std::string id = fx.create(campaign_body(kTargets, 3, 60));

@@ -33,7 +33,7 @@ core::Status App::start(runtime::Context& ctx) {
   auto dead_letter = std::make_shared<kafka::DeadLetter>(ctx.producer());
   commands_ = std::make_shared<CommandHandler>(store, client, limiter, dead_letter,
                                                SenderOptions::from(settings_));
-  statuses_ = std::make_shared<StatusHandler>(store);
+  statuses_ = std::make_shared<StatusHandler>(store, SenderOptions::from(settings_));
 
   // The desk's users as conversation publishes them: a deactivated or demoted user's token
   // stops reading sends at once.

@@ -156,6 +156,19 @@ std::string failed_data(const SendCommand& cmd, int attempts, std::string_view r
   return w.take();
 }
 
+std::string undelivered_data(const SendCommand& cmd, int attempts,
+                             std::string_view provider_message_id, std::string_view reason,
+                             const std::optional<std::string>& code) {
+  json::Writer w;
+  w.begin_object();
+  common(w, cmd, attempts)
+      .field("provider_message_id", truncate_utf8(provider_message_id, 256))
+      .field("reason", nonempty_reason(reason));
+  if (code && !code->empty()) w.field("code", truncate_utf8(*code, 64));
+  w.end_object();
+  return w.take();
+}
+
 std::string dead_lettered_data(const SendCommand& cmd, int attempts, std::string_view reason,
                                std::string_view dlq_topic) {
   json::Writer w;

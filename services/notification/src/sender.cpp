@@ -419,7 +419,8 @@ core::Status CommandHandler::finish_failed(const kafka::Message& message, const 
   return core::ok();
 }
 
-StatusHandler::StatusHandler(std::shared_ptr<OutboundStore> store) : store_(std::move(store)) {}
+StatusHandler::StatusHandler(std::shared_ptr<OutboundStore> store, const SenderOptions& options)
+    : store_(std::move(store)), events_topic_(options.events_topic), service_(options.service) {}
 
 core::Status StatusHandler::handle(const kafka::Message& message) {
   auto event = runtime::decode_event(message);
@@ -440,10 +441,12 @@ core::Status StatusHandler::handle(const kafka::Message& message) {
   auto status = domain::parse_message_status(*status_text);
   if (!status) return core::Error(core::Errc::invalid_argument, status.error().message(), false);
   domain::MessageTick incoming{*status, {}};
+  std::optional<std::string> code;
   if (auto err = root->opt_obj("error"); err.ok() && *err) {
     if (auto reason = (*err)->opt_str("reason"); reason.ok() && *reason) {
       incoming.error_reason = std::string(**reason);
     }
+    if (auto c = (*err)->opt_str("code"); c.ok() && *c) code = std::string(**c);
   }
   auto count = [](std::string_view outcome) {
     core::metrics()
@@ -460,18 +463,53 @@ core::Status StatusHandler::handle(const kafka::Message& message) {
                         {id("provider_message_id", std::string(*provider_id))});
       return core::ok();
     }
-    const auto& current = (*found)->tick;
-    const auto next = domain::advance(current, incoming);
-    if (next == current) {
+    const Delivery& d = **found;
+    const auto next = domain::advance(d.tick, incoming);
+    if (next == d.tick) {
       count("unchanged");
       return core::ok();
     }
-    auto set = store_->set_delivery((*found)->command_id, current, next);
+    if (next.status == domain::MessageStatus::error && d.sent) {
+      // Accepted, then not delivered: the send's outcome after all. Reported with the tick,
+      // once (a repeated ERROR tick changes nothing above); not dead-lettered, as sending it
+      // again would meet the same refusal.
+      bool applied = false;
+      auto st = pg::transact(store_->pool(), [&](pg::Tx& tx) -> core::Status {
+        applied = false;
+        auto set = store_->set_delivery_failed(tx, d.command.command_id, d.tick, next, code);
+        if (!set) return set.error();
+        if (!*set) return core::ok();
+        applied = true;
+        const std::string reason =
+            "not delivered: " + (next.error_reason.empty() ? std::string("the provider reported "
+                                                                         "the message as failed")
+                                                           : next.error_reason);
+        auto ev = runtime::publish(
+            tx, store_->schema(), service_,
+            {.topic = events_topic_,
+             .key = events::chat_key(d.command.instance, d.command.to),
+             .type = std::string(events::types::notification_message_undelivered),
+             .subject = chat_subject(d.command),
+             .data = undelivered_data(d.command, d.attempts, *provider_id, reason, code),
+             .headers = outcome_headers(d.command)});
+        if (!ev) return ev.error();
+        return core::ok();
+      });
+      if (!st.ok()) return st;
+      if (!applied) continue;  // the tick changed meanwhile: read it again
+      count("undelivered");
+      core::log().warn("message not delivered",
+                       {id("command_id", d.command.command_id),
+                        id("provider", std::string(to_string(d.command.provider))),
+                        id("code", code.value_or("")), str("reason", next.error_reason)});
+      return core::ok();
+    }
+    auto set = store_->set_delivery(d.command.command_id, d.tick, next);
     if (!set) return set.error();
     if (*set) {
       count("applied");
       core::log().debug("delivery tick",
-                        {id("command_id", (*found)->command_id),
+                        {id("command_id", d.command.command_id),
                          id("status", std::string(domain::to_string(next.status)))});
       return core::ok();
     }

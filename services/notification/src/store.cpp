@@ -40,9 +40,10 @@ core::Result<Claim> OutboundStore::claim(const SendCommand& cmd,
       "WITH ins AS (INSERT INTO " + table_ +
           " (id, command_id, event_id, command_type, provider, instance, to_chat, conversation_id,"
           " message_id, priority, body, template_name, template_language, template_parameters,"
-          " not_after, status, attempts, delivery_status, last_attempt_at, in_flight)"
+          " not_after, status, attempts, delivery_status, last_attempt_at, in_flight,"
+          " command_source)"
           " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,"
-          " 'sending', 1, 'PENDING', now(), $16)"
+          " 'sending', 1, 'PENDING', now(), $16, $17)"
           " ON CONFLICT (command_id) DO NOTHING RETURNING status, attempts, last_error, in_flight)"
           " SELECT true, status, attempts, last_error, in_flight FROM ins"
           " UNION ALL SELECT false, status, attempts, last_error, in_flight FROM " +
@@ -50,7 +51,8 @@ core::Result<Claim> OutboundStore::claim(const SendCommand& cmd,
       core::Uuid::v7(), cmd.command_id, cmd.event_id, to_string(cmd.kind), to_string(cmd.provider),
       cmd.instance, cmd.to, cmd.conversation_id, cmd.message_id, cmd.priority, body,
       when(tmpl, cmd.tmpl.name), when(tmpl, cmd.tmpl.language), template_parameters_json(cmd),
-      not_after, sending_now);
+      not_after, sending_now,
+      cmd.source.empty() ? std::optional<std::string>{} : std::optional<std::string>(cmd.source));
   if (!rows) return rows.error();
   if (rows->empty()) {
     // Another transaction inserted the same command id and had not committed when this
@@ -185,38 +187,67 @@ core::Result<std::optional<OutboundRecord>> OutboundStore::find(const std::strin
 
 core::Result<std::optional<Delivery>> OutboundStore::find_delivery(
     std::string_view provider, std::string_view instance, std::string_view provider_message_id) {
-  auto rows =
-      pool_->exec("SELECT command_id::text, delivery_status, delivery_error FROM " + table_ +
-                      " WHERE provider_message_id = $1 AND instance = $2 AND provider = $3",
-                  provider_message_id, instance, provider);
+  auto rows = pool_->exec(
+      "SELECT command_id::text, delivery_status, delivery_error, status = 'sent', attempts,"
+      " to_chat, conversation_id::text, message_id::text, command_source FROM " +
+          table_ + " WHERE provider_message_id = $1 AND instance = $2 AND provider = $3",
+      provider_message_id, instance, provider);
   if (!rows) return rows.error();
   if (rows->empty()) return std::optional<Delivery>{};
   const auto r = (*rows)[0];
   Delivery d;
-  d.command_id = r.get<std::string>(0);
+  d.command.command_id = r.get<std::string>(0);
   if (auto s = r.get<std::optional<std::string>>(1)) {
     auto parsed = domain::parse_message_status(*s);
     if (parsed) d.tick.status = *parsed;
   }
   d.tick.error_reason = r.get<std::optional<std::string>>(2).value_or("");
+  d.sent = r.get<bool>(3);
+  d.attempts = r.get<int>(4);
+  d.command.provider = parse_provider(provider).value_or(Provider::meta);
+  d.command.instance = std::string(instance);
+  d.command.to = r.get<std::string>(5);
+  d.command.conversation_id = r.get<std::optional<std::string>>(6);
+  d.command.message_id = r.get<std::optional<std::string>>(7);
+  d.command.source = r.get<std::optional<std::string>>(8).value_or("");
   return std::optional<Delivery>(std::move(d));
 }
+
+namespace {
+
+// Compare-and-set of a row's tick (and, for a delivery failure, its code).
+std::string set_delivery_sql(const std::string& table) {
+  return "UPDATE " + table +
+         " SET delivery_status = $2, delivery_error = $3, delivery_updated_at = now(),"
+         " updated_at = now(), error_code = COALESCE($6, error_code) WHERE command_id = $1"
+         " AND COALESCE(delivery_status, 'PENDING') = $4 AND delivery_error IS NOT DISTINCT FROM "
+         "$5";
+}
+
+std::optional<std::string> reason_of(const domain::MessageTick& t) {
+  return t.error_reason.empty() ? std::optional<std::string>{}
+                                : std::optional<std::string>(t.error_reason);
+}
+
+}  // namespace
 
 core::Result<bool> OutboundStore::set_delivery(const std::string& command_id,
                                                const domain::MessageTick& expected,
                                                const domain::MessageTick& next) {
-  const auto reason = [](const domain::MessageTick& t) {
-    return t.error_reason.empty() ? std::optional<std::string>{}
-                                  : std::optional<std::string>(t.error_reason);
-  };
+  auto rows = pool_->exec(set_delivery_sql(table_), command_id, domain::to_string(next.status),
+                          reason_of(next), domain::to_string(expected.status), reason_of(expected),
+                          std::optional<std::string>{});
+  if (!rows) return rows.error();
+  return rows->affected() == 1;
+}
+
+core::Result<bool> OutboundStore::set_delivery_failed(pg::Tx& tx, const std::string& command_id,
+                                                      const domain::MessageTick& expected,
+                                                      const domain::MessageTick& next,
+                                                      const std::optional<std::string>& code) {
   auto rows =
-      pool_->exec("UPDATE " + table_ +
-                      " SET delivery_status = $2, delivery_error = $3, delivery_updated_at = now(),"
-                      " updated_at = now() WHERE command_id = $1"
-                      " AND COALESCE(delivery_status, 'PENDING') = $4 AND delivery_error IS NOT "
-                      "DISTINCT FROM $5",
-                  command_id, domain::to_string(next.status), reason(next),
-                  domain::to_string(expected.status), reason(expected));
+      tx.exec(set_delivery_sql(table_), command_id, domain::to_string(next.status), reason_of(next),
+              domain::to_string(expected.status), reason_of(expected), code);
   if (!rows) return rows.error();
   return rows->affected() == 1;
 }

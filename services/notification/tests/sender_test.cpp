@@ -538,7 +538,7 @@ TEST_CASE(
   CommandHandler down(down_store, std::make_shared<http::Client>(),
                       std::make_shared<RateLimiter>(0),
                       std::make_shared<kafka::DeadLetter>(fx.producer), fx.options);
-  StatusHandler down_statuses(down_store);
+  StatusHandler down_statuses(down_store, fx.options);
   const auto text_id = new_id();
   const auto template_id = new_id();
   // A text, and an Evolution template (read from message_templates before the claim).
@@ -727,6 +727,62 @@ TEST_CASE("delivery ticks move the outbound row forward only") {
 }
 
 TEST_CASE(
+    "a sent message whose tick turns ERROR is reported undelivered once, with the tick's code, "
+    "to the service that asked") {
+  Fixture fx;
+  const auto id = new_id();
+  require_ok(fx.handler->handle(fx.command(events::types::notification_send_text,
+                                           Fixture::text_data(id, "meta", kTo, "Olá"))));
+  const auto wamid = fx.sandbox.sends().at(0).provider_message_id;
+  require_ok(fx.statuses->handle(Fixture::status_record("SERVER_ACK", wamid)));
+  REQUIRE(fx.events().size() == 1);  // sent, and no more for a tick that is no failure
+
+  // Meta's 131026 comes later, in the statuses webhook, after the 200 with the wamid.
+  const std::string failure = R"(,"error":{"reason":"Message undeliverable","code":"131026"})";
+  for (int i = 0; i < 2; ++i)
+    require_ok(fx.statuses->handle(Fixture::status_record("ERROR", wamid, failure)));
+  auto evs = fx.events();
+  REQUIRE(evs.size() == 2);
+  CHECK(evs[0].type == kSentType);
+  CHECK(evs[1].type == events::types::notification_message_undelivered);
+  auto d = data_of(evs[1]);
+  CHECK(str(d["command_id"]) == id);
+  CHECK(str(d["code"]) == "131026");
+  CHECK(str(d["reason"]) == "not delivered: Message undeliverable");
+  CHECK(str(d["to"]) == kTo);
+  CHECK(d["attempts"].GetInt() == 1);
+  CHECK(str(d["provider_message_id"]) == wamid);
+  const auto out = fx.outbox(fx.events_topic);
+  REQUIRE(out.size() == 2);
+  CHECK(out[1].key == out[0].key);  // the chat's key: after the sent, in order
+  CHECK(out[1].headers.find(R"("lia.command_source": "/lia/conversation")") != std::string::npos);
+  CHECK(fx.outbox(fx.commands_topic + ".dlq").empty());  // sending again meets the same refusal
+  auto row = fx.row(id);
+  CHECK(row->status == "sent");
+  CHECK(row->delivery_status == "ERROR");
+  CHECK(row->error_code == "131026");
+
+  // A tick for a send whose command said no source (an older row) goes without the header.
+  const auto older = new_id();
+  require_ok(fx.handler->handle(fx.command(events::types::notification_send_text,
+                                           Fixture::text_data(older, "meta", kTo, "Oi"), 1)));
+  REQUIRE(fx.pool
+              ->exec("UPDATE " + fx.schema +
+                         ".outbound_messages SET command_source = NULL WHERE command_id = $1",
+                     older)
+              .ok());
+  require_ok(fx.statuses->handle(
+      Fixture::status_record("ERROR", fx.sandbox.sends().at(1).provider_message_id,
+                             R"(,"error":{"reason":"Re-engagement message"})")));
+  evs = fx.events();
+  REQUIRE(evs.size() == 4);
+  CHECK(evs[3].type == events::types::notification_message_undelivered);
+  CHECK(str(data_of(evs[3])["reason"]) == "not delivered: Re-engagement message");
+  CHECK_FALSE(data_of(evs[3]).HasMember("code"));
+  CHECK(fx.outbox(fx.events_topic)[3].headers.find("lia.command_source") == std::string::npos);
+}
+
+TEST_CASE(
     "outbound_messages' enumerated columns refuse other values, as domains and after going "
     "back down") {
   Fixture fx;
@@ -746,13 +802,14 @@ TEST_CASE(
   };
   expect_refused();
   pg::Migrator m(fx.pool, fx.schema, "notification", migrations());
-  auto down = m.down(3);  // 0006 (in_flight), 0005 (desk_users) and 0004 (the domains) undone
+  // 0007 (command_source), 0006 (in_flight), 0005 (desk_users) and 0004 (the domains) undone
+  auto down = m.down(3);
   REQUIRE(down.ok());
-  CHECK(*down == 3);
+  CHECK(*down == 4);
   expect_refused();
   auto up = m.up();
   REQUIRE(up.ok());
-  CHECK(*up == 3);
+  CHECK(*up == 4);
   expect_refused();
   auto row = fx.row(id);
   REQUIRE(row);

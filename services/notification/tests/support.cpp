@@ -74,7 +74,7 @@ Fixture::Fixture(int rate_per_number, int max_attempts)
   handler = std::make_unique<CommandHandler>(
       store, std::make_shared<http::Client>(), std::make_shared<RateLimiter>(rate_per_number),
       std::make_shared<kafka::DeadLetter>(producer), options);
-  statuses = std::make_unique<StatusHandler>(store);
+  statuses = std::make_unique<StatusHandler>(store, options);
 }
 
 Fixture::~Fixture() {

@@ -93,7 +93,8 @@ core::Status EventHandlers::handle(const kafka::Message& message) const {
       if (source == nullptr || *source != events::source_for("nps_gamification")) return {};
     } else if (*type != types::conversation_resolved && *type != types::conversation_reopened &&
                *type != types::notification_message_failed &&
-               *type != types::notification_message_dead_lettered) {
+               *type != types::notification_message_dead_lettered &&
+               *type != types::notification_message_undelivered) {
       return {};
     }
   }
@@ -107,7 +108,8 @@ core::Status EventHandlers::on_event(const events::CloudEvent& ev) const {
   if (ev.type == types::conversation_message_stored) return on_message_stored(ev);
   if (ev.type == types::conversation_reopened) return on_reopened(ev);
   if (ev.type == types::notification_message_failed ||
-      ev.type == types::notification_message_dead_lettered) {
+      ev.type == types::notification_message_dead_lettered ||
+      ev.type == types::notification_message_undelivered) {
     return on_send_failure(ev);
   }
   if (ev.type == types::notification_message_sent) return on_sent(ev);
@@ -348,13 +350,16 @@ core::Status EventHandlers::on_send_failure(const events::CloudEvent& ev) const 
   }
   // Idempotent: flags the survey once, and tells conversation once (survey.failed, after the
   // survey.sent on the same key) that no reply is its score; commands that are not surveys
-  // match nothing.
+  // match nothing. The failure may come after the survey was sent (the provider accepted it,
+  // then could not deliver it); a survey answered by then was delivered after all, and keeps
+  // its score.
   std::optional<Survey> failed;
   auto st = pg::transact(*pool_, [&](pg::Tx& tx) -> core::Status {
     failed.reset();
     auto rows = tx.exec("UPDATE " + q_ +
                             ".surveys SET send_failed_at = $2, send_error = $3 "
-                            "WHERE command_id = $1 AND send_failed_at IS NULL "
+                            "WHERE command_id = $1 AND send_failed_at IS NULL AND "
+                            "answered_at IS NULL "
                             "RETURNING " +
                             std::string(kSurveyColumns),
                         outcome->command_id, clock_.now(), outcome->reason);

@@ -472,6 +472,48 @@ TEST_CASE(
 }
 
 TEST_CASE(
+    "a survey the provider accepted and then could not deliver is closed, unless already "
+    "answered") {
+  Fixture fx;
+  const Chat c = fx.new_chat();
+  fx.apply(fx.resolved(c, kAgentA));
+  const std::string command = fx.outbox()[0].str("command_id");
+  fx.apply(fx.outcome(types::notification_message_sent, c, command,
+                      R"(,"provider_message_id":"wamid.S1")"));
+  CHECK(fx.outbox().size() == 2);
+  // Meta's failed tick, reported by notification after the sent.
+  // (as the relay publishes it: the type header; without the command source header)
+  REQUIRE(fx.handlers
+              ->handle(record(events::topics::notification_events,
+                              fx.outcome(types::notification_message_undelivered, c, command,
+                                         R"(,"provider_message_id":"wamid.S1",)"
+                                         R"("reason":"not delivered: Message undeliverable",)"
+                                         R"("code":"131026")")))
+              .ok());
+  CHECK(fx.count("surveys WHERE send_failed_at IS NOT NULL AND send_error LIKE 'not delivered%'") ==
+        1);
+  auto published = fx.outbox();
+  REQUIRE(published.size() == 3);
+  CHECK(published[2].event.type == types::engagement_survey_failed);
+
+  // Another survey, answered before such a report (a late or wrong one): it keeps its score.
+  const Chat d = fx.new_chat();
+  fx.apply(fx.resolved(d, kAgentA));
+  published = fx.outbox();
+  REQUIRE(published.size() == 5);
+  const std::string second = published[3].str("command_id");
+  fx.clock.advance(1min);
+  fx.apply(fx.reply(d, "9"));
+  REQUIRE(fx.count("satisfaction_feedback WHERE nps_score = 9") == 1);
+  const auto after_score = fx.outbox().size();
+  fx.apply(fx.outcome(types::notification_message_undelivered, d, second,
+                      R"(,"provider_message_id":"wamid.S2",)"
+                      R"("reason":"not delivered: Message undeliverable","code":"131026")"));
+  CHECK(fx.count("surveys WHERE send_failed_at IS NOT NULL") == 1);
+  CHECK(fx.outbox().size() == after_score);
+}
+
+TEST_CASE(
     "a survey whose send outcome is unknown stays open, and one sent after its failure (a "
     "replayed dead letter) is announced again and takes its score") {
   Fixture fx;
@@ -522,8 +564,10 @@ TEST_CASE(
   Fixture fx;
   const Chat a = fx.new_chat();
   fx.apply(fx.resolved(a, kAgentA));  // its survey sent
+  const Chat c = fx.new_chat();
+  fx.apply(fx.resolved(c, kAgentB));  // and this one's
   const auto before = fx.outbox();
-  REQUIRE(before.size() == 2);
+  REQUIRE(before.size() == 4);
   fx.clock.advance(10min);
   const Chat b = fx.new_chat();
 
@@ -534,7 +578,7 @@ TEST_CASE(
       record(events::topics::conversation_events, fx.reply(a, "9")),
       record(events::topics::conversation_events, fx.reopened(a)),
       record(events::topics::notification_events,
-             fx.outcome(types::notification_message_failed, a, before[0].str("command_id"),
+             fx.outcome(types::notification_message_failed, c, before[2].str("command_id"),
                         R"(,"reason":"recipient is not a WhatsApp user")"))};
 
   // The partition must wait and retry in place: a non-retryable error would dead-letter the
@@ -547,8 +591,8 @@ TEST_CASE(
     INFO(st.error().describe());
     CHECK(st.error().retryable());
   }
-  CHECK(fx.outbox().size() == 2);
-  CHECK(fx.count("surveys") == 1);
+  CHECK(fx.outbox().size() == 4);
+  CHECK(fx.count("surveys") == 2);
   CHECK(fx.count("satisfaction_feedback") == 0);
   CHECK(fx.count("agent_resolutions WHERE reopened") == 0);
   CHECK(fx.count("surveys WHERE send_failed_at IS NOT NULL") == 0);
@@ -561,18 +605,18 @@ TEST_CASE(
   }
   for (const auto& m : records) CHECK(fx.handlers->handle(m).ok());
   const auto after = fx.outbox();
-  // B's survey and survey.sent, A's score and thank-you, A's survey.failed
-  REQUIRE(after.size() == 7);
+  // B's survey and survey.sent, A's score and thank-you, C's survey.failed
+  REQUIRE(after.size() == 9);
   int surveys_sent = 0, scores = 0, surveys_failed = 0;
   for (const auto& e : after) {
     if (e.event.type == types::engagement_survey_sent) ++surveys_sent;
     if (e.event.type == types::engagement_score_recorded) ++scores;
     if (e.event.type == types::engagement_survey_failed) ++surveys_failed;
   }
-  CHECK(surveys_sent == 2);
+  CHECK(surveys_sent == 3);
   CHECK(scores == 1);
   CHECK(surveys_failed == 1);
-  CHECK(fx.count("surveys") == 2);
+  CHECK(fx.count("surveys") == 3);
   CHECK(fx.count("satisfaction_feedback WHERE nps_score = 9") == 1);
   CHECK(fx.count("agent_resolutions WHERE reopened") == 1);
   CHECK(fx.count("surveys WHERE send_failed_at IS NOT NULL") == 1);

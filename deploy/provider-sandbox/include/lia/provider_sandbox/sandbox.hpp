@@ -22,6 +22,9 @@
 //                            {"always_fail":true,"status":500}  every send fails
 //                            {"slow_next":N,"delay_ms":M}  the next N sends are
 //                            accepted (recorded, ticked) but answered M ms late
+//                            {"undeliver_next":N}  the next N sends are accepted, and
+//                            their ticks end in a failure: Meta sent -> failed with
+//                            errors[0].code ("code", 131026 by default), Evolution ERROR
 //                            {"clear":true}  no more faults
 //                            optional: "retry_after" (seconds, sent as Retry-After),
 //                            "code" (the provider error code), "to", "provider" (only
@@ -129,10 +132,11 @@ std::string new_evolution_message_id();
 // "sha256=<hex HMAC-SHA256(secret, body)>"
 std::string meta_signature(std::string_view app_secret, std::string_view body);
 
-// Meta's statuses webhook for one status ("sent", "delivered", "read").
+// Meta's statuses webhook for one status ("sent", "delivered", "read", "failed"); a failed
+// one carries `errors` with `error_code` (digits) and Meta's wording for 131026.
 std::string meta_status_webhook(std::string_view phone_number_id, std::string_view message_id,
                                 std::string_view recipient, std::string_view status,
-                                std::int64_t unix_seconds);
+                                std::int64_t unix_seconds, std::string_view error_code = {});
 
 // Evolution's messages.update webhook for one status ("DELIVERY_ACK", "READ").
 std::string evolution_update_webhook(std::string_view instance, std::string_view message_id,

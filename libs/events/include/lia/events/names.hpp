@@ -55,6 +55,8 @@ inline constexpr std::string_view notification_message_sent = "lia.notification.
 inline constexpr std::string_view notification_message_failed = "lia.notification.message.failed";
 inline constexpr std::string_view notification_message_dead_lettered =
     "lia.notification.message.dead_lettered";
+inline constexpr std::string_view notification_message_undelivered =
+    "lia.notification.message.undelivered";
 // engagement.events.v1 (nps_gamification)
 inline constexpr std::string_view engagement_survey_sent = "lia.engagement.survey.sent";
 inline constexpr std::string_view engagement_survey_failed = "lia.engagement.survey.failed";

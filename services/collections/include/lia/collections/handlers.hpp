@@ -9,6 +9,8 @@
 //                                             "expired: ..."), the attempt is given back and
 //                                             due again, the status kept (a completed
 //                                             campaign is active again)
+//   lia.notification.message.undelivered   -> as a failed, after the sent: a target contacted
+//                                             only by it is not contacted any more
 //   lia.notification.message.dead_lettered -> the reason is kept; the target is exhausted
 //                                             when that was its last attempt
 // The inbox claim comes first: a redelivered event changes nothing.

@@ -58,6 +58,10 @@ core::Result<core::SysTime> parse_rfc3339(std::string_view text);
 std::string sent_data(const SendCommand& cmd, int attempts, std::string_view provider_message_id);
 std::string failed_data(const SendCommand& cmd, int attempts, std::string_view reason,
                         const std::optional<std::string>& code, std::optional<int> http_status);
+// A sent message the provider then reported it could not deliver (a status webhook).
+std::string undelivered_data(const SendCommand& cmd, int attempts,
+                             std::string_view provider_message_id, std::string_view reason,
+                             const std::optional<std::string>& code);
 std::string dead_lettered_data(const SendCommand& cmd, int attempts, std::string_view reason,
                                std::string_view dlq_topic);
 

@@ -25,7 +25,10 @@
 // a retryable error (the consumer retries the record; the row remembers the tries).
 //
 // StatusHandler (whatsapp.status.v1): moves the delivery tick of the outbound row with that
-// provider message id forward only (lia::domain::advance).
+// provider message id forward only (lia::domain::advance). A sent message's tick turning
+// ERROR (the provider accepted it, then could not deliver it: Meta reports most recipient
+// failures that way) publishes lia.notification.message.undelivered with the tick's code, in
+// the transaction that moves the tick, so it is reported once.
 
 #include <chrono>
 #include <condition_variable>
@@ -100,11 +103,14 @@ class CommandHandler {
 
 class StatusHandler {
  public:
-  explicit StatusHandler(std::shared_ptr<OutboundStore> store);
+  // options: the events topic and the service's name, for the failures ticks report.
+  StatusHandler(std::shared_ptr<OutboundStore> store, const SenderOptions& options);
   core::Status handle(const kafka::Message& message);
 
  private:
   std::shared_ptr<OutboundStore> store_;
+  std::string events_topic_;
+  std::string service_;
 };
 
 }  // namespace lia::notification

@@ -57,9 +57,13 @@ struct OutboundRecord {
   std::string updated_at;
 };
 
+// An outbound row as a delivery tick finds it: its tick, and what an outcome reported from
+// the tick needs (the command's ids, recipient and source).
 struct Delivery {
-  std::string command_id;
+  SendCommand command;  // command_id, provider, instance, to, conversation/message ids, source
   domain::MessageTick tick;
+  bool sent = false;  // the provider accepted it ('sent')
+  int attempts = 0;
 };
 
 class OutboundStore {
@@ -107,6 +111,12 @@ class OutboundStore {
   core::Result<bool> set_delivery(const std::string& command_id,
                                   const domain::MessageTick& expected,
                                   const domain::MessageTick& next);
+  // The same, inside the caller's transaction, for a tick that says the message was not
+  // delivered: `code` (the provider's) is kept as the row's error_code.
+  core::Result<bool> set_delivery_failed(pg::Tx& tx, const std::string& command_id,
+                                         const domain::MessageTick& expected,
+                                         const domain::MessageTick& next,
+                                         const std::optional<std::string>& code);
 
  private:
   std::shared_ptr<pg::Pool> pool_;

@@ -9,8 +9,9 @@
 //                                  (never an older one): satisfaction_feedback +
 //                                  engagement.score.recorded + a thank-you send_text
 //   conversation.reopened       -> the last resolution of the conversation counts as reopened
-//   notification.message.failed / dead_lettered -> a survey that could not be sent is logged,
-//                                  flagged (send_failed_at, send_error) and announced
+//   notification.message.failed / dead_lettered / undelivered -> a survey that could not be
+//                                  sent (or delivered) and is unanswered is logged, flagged
+//                                  (send_failed_at, send_error) and announced
 //                                  (engagement.survey.failed); not on "outcome_unknown" (it
 //                                  may have been delivered)
 //   notification.message.sent (of a survey) -> a survey flagged failed and sent after all
