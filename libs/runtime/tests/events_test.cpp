@@ -38,7 +38,7 @@ TEST_CASE("make_record builds a validated CloudEvent that decode_event reads bac
   CHECK(ev->dataschema == "lia://schemas/lia.whatsapp.connection.updated/v1");
 }
 
-TEST_CASE("decode_event reads a newer producer's optional property; make_record refuses it") {
+TEST_CASE("decode_event reads a newer producer's optional property, which make_record refuses") {
   const std::string newer =
       R"({"provider":"evolution","instance":"lia-vendas","state":"CONNECTED",)"
       R"("timestamp":"2026-11-22T12:50:00Z","battery":87})";

@@ -80,13 +80,12 @@ core::Status NotificationHandler::on_event(const events::CloudEvent& ev) const {
   std::string outcome;
   if (ev.type == types::notification_message_sent) {
     outcome = "sent";
-  } else if (ev.type == types::notification_message_failed) {
+  } else if (ev.type == types::notification_message_failed ||
+             ev.type == types::notification_message_undelivered) {
+    // (undelivered: accepted by the provider, then not delivered, a failure after its `sent`)
     outcome = "failed";
   } else if (ev.type == types::notification_message_dead_lettered) {
     outcome = "dead_lettered";
-  } else if (ev.type == types::notification_message_undelivered) {
-    // Accepted by the provider, then not delivered: a failure after its `sent`.
-    outcome = "failed";
   } else {
     return {};
   }
