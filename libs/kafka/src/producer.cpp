@@ -212,8 +212,10 @@ void RdProducer::produce(Record record, DeliveryCallback done) {
   core::Error e = detail::classify(err, fmt::format("kafka produce to {}", record.topic), rk_);
   if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
     e = core::Error(core::Errc::unavailable,
-                    fmt::format("kafka produce to {}: the local queue stayed full for {} ms",
-                                record.topic, config_.queue_full_wait.count()),
+                    config_.queue_full_wait.count() > 0
+                        ? fmt::format("kafka produce to {}: the local queue stayed full for {} ms",
+                                      record.topic, config_.queue_full_wait.count())
+                        : fmt::format("kafka produce to {}: the local queue is full", record.topic),
                     true);
   }
   reject(p, std::move(e));

@@ -76,6 +76,11 @@ core::Status App::start(runtime::Context& ctx) {
   pc.properties = ctx.kafka_properties();
   pc.client_id = "lia-" + ctx.spec().name;
   pc.linger = linger_;
+  // produce() runs on the HTTP server's I/O threads: with librdkafka's local queue full (the
+  // broker away long enough for ~100,000 records to pile up), a webhook is answered 503 at
+  // once (the provider sends it again later) instead of holding a thread that /healthz and
+  // every other request share.
+  pc.queue_full_wait = std::chrono::milliseconds{0};
   auto producer = kafka::Producer::create(pc);
   if (!producer) return producer.error();
   producer_ = std::shared_ptr<kafka::Producer>(std::move(producer).value());

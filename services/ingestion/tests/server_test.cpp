@@ -345,6 +345,26 @@ TEST_CASE("an unreachable broker: 503 after the ack timeout, audited as failed")
   CHECK(failed == 4);
 }
 
+TEST_CASE("a full local queue (the broker away): 503 at once, not after the ack timeout") {
+  // Room for one record: the webhook's first status waits for the broker in the queue, and
+  // the others find it full.
+  Service svc({{"LIA_INGESTION_ACK_TIMEOUT_MS", "20000"},
+               {"LIA_INGESTION_AUDIT_CONSUMER", "false"},
+               {"LIA_KAFKA_PROPERTIES", "queue.buffering.max.messages=1"}},
+              "127.0.0.1:1");
+  svc.kill_at_end = true;
+  auto res = svc.post_meta(fixture("meta_statuses.json"));
+  INFO(res.body);
+  CHECK(res.status == 503);
+  CHECK(res.body.find("the local queue is full") != std::string::npos);
+  CHECK(res.body.find("20000 ms") == std::string::npos);  // not the ack timeout's answer
+  // The server still answers while that first record waits.
+  lia::http::Client client;
+  auto health = client.get(svc.base + "/healthz");
+  REQUIRE(health.ok());
+  CHECK(health->status == 200);
+}
+
 TEST_CASE("the gateway's producer takes LIA_KAFKA_PROPERTIES (TLS and SASL settings reach it)") {
   // A record limit below the webhook's events: the gateway's own producer must refuse them.
   Service svc(std::map<std::string, std::string>{{"LIA_KAFKA_PROPERTIES", "message.max.bytes=1000"},

@@ -53,7 +53,7 @@ struct ProducerConfig {
   std::chrono::milliseconds linger{2};
   std::chrono::milliseconds delivery_timeout{30000};  // message.timeout.ms
   // How long produce() waits for room when librdkafka's local queue is full before it
-  // reports Errc::unavailable.
+  // reports Errc::unavailable (0: at once; the caller's thread never waits).
   std::chrono::milliseconds queue_full_wait{2000};
   // How long the destructor waits for records still in flight; the rest are purged and their
   // callbacks get a retryable error.
