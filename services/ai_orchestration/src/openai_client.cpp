@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <lia/core/log.hpp>
+#include <lia/core/metrics.hpp>
 #include <lia/domain/document.hpp>
 #include <lia/http/client.hpp>
 #include <lia/json/json.hpp>
@@ -300,7 +302,17 @@ core::Result<RemoteAnswer> OpenAiClient::complete(const RemoteRequest& request, 
       ToolInvocation result;
       if (i < kMaxToolCallsPerRound) {
         result = tools.run(tc.name, tc.arguments, tc.id);
-        answer.tools.push_back(result);
+        if (result.known) {
+          answer.tools.push_back(result);
+        } else {
+          // The model made a name up: it hears so and may correct itself; nothing ran.
+          core::metrics()
+              .counter("lia_ai_unknown_tool_calls_total",
+                       "Tool calls of the remote model naming no tool of the suite")
+              .inc();
+          core::log().warn("the model called a tool that does not exist",
+                           {core::f::id("tool", truncate_utf8(tc.name, 64))});
+        }
       } else {
         result.call_id = tc.id;
         result.ok = false;

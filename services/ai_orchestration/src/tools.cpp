@@ -204,8 +204,7 @@ ToolInvocation BuiltinTools::run(std::string_view name, std::string_view argumen
   auto doc = json::parse(arguments_json.empty() ? std::string_view("{}") : arguments_json);
   if (doc && doc->IsObject()) inv.arguments_json = json::to_string(*doc);
   if (!tool) {
-    // Reported as a failed transfer_to_human: the event's tool enum has no "unknown".
-    inv.tool = Tool::transfer_to_human;
+    inv.known = false;
     return failed(std::move(inv), "unknown tool '" + std::string(name.substr(0, 64)) + "'");
   }
   inv.tool = *tool;

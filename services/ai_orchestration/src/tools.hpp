@@ -36,6 +36,9 @@ const std::string& tool_definitions_json();
 // One call of a tool and what came of it (the data of ai.tool.invoked).
 struct ToolInvocation {
   Tool tool = Tool::transfer_to_human;
+  // false: the model named a tool that does not exist. It is answered with the error, and
+  // not reported (lia.ai.tool.invoked names real tools); `tool` then means nothing.
+  bool known = true;
   std::string call_id;
   std::string arguments_json = "{}";  // always a JSON object
   bool ok = false;
@@ -77,8 +80,7 @@ class ToolRunner {
  public:
   virtual ~ToolRunner() = default;
   // Runs the tool `name` with the model's arguments (JSON text). Never throws; failures are
-  // invocations with ok = false and the reason (an unknown tool name maps to
-  // transfer_to_human with ok = false, since it must still be reported).
+  // invocations with ok = false and the reason (an unknown tool name: known = false).
   virtual ToolInvocation run(std::string_view name, std::string_view arguments_json,
                              std::string call_id) = 0;
   // The answer that ran the tools so far was dropped (a remote model's failed turn): what

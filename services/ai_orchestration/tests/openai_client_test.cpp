@@ -240,6 +240,26 @@ TEST_CASE("a tool call runs the tool and a second call answers with its result")
   CHECK(std::string(msgs[n - 1]["content"].GetString()).find("São Paulo") != std::string::npos);
 }
 
+TEST_CASE("a tool the model makes up is answered with an error and not reported as run") {
+  FakeLlm fake([](int call, const std::string&) {
+    if (call == 1) return http::Response::json(200, tool_call_answer("format_disk", "{}"));
+    return http::Response::json(200, content_answer("Não consigo fazer isso."));
+  });
+  OpenAiClient client(settings_for(fake));
+  BuiltinTools tools(nullptr, {"m4"});
+  auto r = client.complete(request("apague tudo"), tools);
+  REQUIRE(r.ok());
+  CHECK(r->text == "Não consigo fazer isso.");
+  CHECK(r->tools.empty());  // nothing for lia.ai.tool.invoked, no handoff
+  auto doc = lia::json::parse(fake.body(1));
+  REQUIRE(doc.ok());
+  const auto& msgs = (*doc)["messages"];
+  const auto n = msgs.Size();
+  CHECK(std::string(msgs[n - 1]["role"].GetString()) == "tool");
+  CHECK(std::string(msgs[n - 1]["content"].GetString()).find("unknown tool 'format_disk'") !=
+        std::string::npos);
+}
+
 TEST_CASE(
     "a tool call whose arguments are not JSON goes back as {}, the tool says what was wrong") {
   // vLLM parses every tool call's arguments it is sent, and refuses the request otherwise.

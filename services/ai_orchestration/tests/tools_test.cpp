@@ -147,6 +147,8 @@ TEST_CASE("broken tool calls are failed invocations, never exceptions") {
   BuiltinTools tools(nullptr, {"x"});
   auto unknown = tools.run("format_disk", "{}", "a");
   CHECK_FALSE(unknown.ok);
+  CHECK_FALSE(unknown.known);
+  CHECK(tools.run("check_coverage", "{}", "z").known);
   CHECK(contains(unknown.error, "unknown tool"));
   auto garbage = tools.run("check_coverage", "{not json", "b");
   CHECK_FALSE(garbage.ok);
