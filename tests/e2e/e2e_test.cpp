@@ -471,8 +471,9 @@ TEST_CASE(
 
   // Accepted with a wamid, then Meta's statuses webhook says failed (131026): reported once
   // as undelivered, with the code, and the message shows ERROR; nothing is sent again.
-  REQUIRE(stack.sandbox_faults(R"({"undeliver_next":1,"code":131026})").ok());
   const std::string gone = "5541987650008";
+  REQUIRE(
+      stack.sandbox_faults(R"({"undeliver_next":1,"code":131026,"to":")" + gone + R"("})").ok());
   REQUIRE(
       stack.post_meta(meta_text(kPnid, gone, "Caio", "wamid.gone-1", "Bom dia", now_s())).value() ==
       200);

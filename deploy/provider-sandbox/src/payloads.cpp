@@ -71,10 +71,17 @@ std::string meta_status_webhook(std::string_view phone_number_id, std::string_vi
       for (char c : error_code) code = code * 10 + (c - '0');
       w.field("code", code);
     }
-    w.field("title", "Message undeliverable.")
-        .field("message", "Message undeliverable.")
+    // Meta's titles for the recipient failures it reports this way.
+    const std::string_view title =
+        code == 131047   ? "Re-engagement message"
+        : code == 131049 ? "This message was not delivered to maintain healthy ecosystem "
+                           "engagement."
+                         : "Message undeliverable.";
+    w.field("title", title)
+        .field("message", title)
         .object_field("error_data")
-        .field("details", "Message Undeliverable.")
+        .field("details",
+               code == 131026 || code == 0 ? std::string_view("Message Undeliverable.") : title)
         .end_object()
         .end_object()
         .end_array();

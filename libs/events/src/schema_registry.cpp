@@ -256,19 +256,35 @@ std::vector<Branch> compile_branches(const json::Document& root) {
   return out;
 }
 
-// Removes every `"additionalProperties": false` below `node` (a schema or any part of one).
-void open_objects(Value& node) {
-  if (node.IsArray()) {
-    for (rapidjson::SizeType i = 0; i < node.Size(); ++i) open_objects(node[i]);
-    return;
+// Removes `"additionalProperties": false` from `schema` and from the schemas it holds for
+// properties, items and definitions. Not under the combinators (not, anyOf, oneOf, allOf,
+// dependencies): there a closed object may be what tells two branches apart, or what a `not`
+// refuses, and opening it would change what the rule means instead of allowing more.
+void open_objects(Value& schema) {
+  if (!schema.IsObject()) return;
+  if (schema.HasMember("additionalProperties")) {
+    const Value& extra = schema["additionalProperties"];
+    if (extra.IsBool() && !extra.GetBool()) schema.RemoveMember("additionalProperties");
   }
-  if (!node.IsObject()) return;
-  if (node.HasMember("additionalProperties")) {
-    const Value& extra = node["additionalProperties"];
-    if (extra.IsBool() && !extra.GetBool()) node.RemoveMember("additionalProperties");
+  const auto each_value = [](Value& map) {
+    if (!map.IsObject()) return;
+    for (rapidjson::SizeType i = 0; i < map.MemberCount(); ++i) {
+      open_objects((map.MemberBegin() + i)->value);
+    }
+  };
+  for (const char* key : {"properties", "patternProperties", "definitions"}) {
+    if (schema.HasMember(key)) each_value(schema[key]);
   }
-  for (rapidjson::SizeType i = 0; i < node.MemberCount(); ++i) {
-    open_objects((node.MemberBegin() + i)->value);
+  for (const char* key : {"additionalProperties", "additionalItems"}) {
+    if (schema.HasMember(key)) open_objects(schema[key]);
+  }
+  if (schema.HasMember("items")) {
+    Value& items = schema["items"];
+    if (items.IsArray()) {
+      for (rapidjson::SizeType i = 0; i < items.Size(); ++i) open_objects(items[i]);
+    } else {
+      open_objects(items);
+    }
   }
 }
 

@@ -130,9 +130,10 @@ core::Status NotificationHandler::on_event(const events::CloudEvent& ev) const {
     if (!*fresh) return {};
     auto rec = tx.exec("UPDATE " + q_ +
                            ".message_attempts SET outcome = $2, outcome_at = $3, reason = $4, "
-                           "provider_message_id = coalesce($5, provider_message_id) "
+                           "provider_message_id = coalesce($5, provider_message_id), code = $6 "
                            "WHERE command_id = $1",
-                       std::string(*command), outcome, now, why, provider_id);
+                       std::string(*command), outcome, now, why, provider_id,
+                       *code ? std::optional<std::string>(std::string(**code)) : std::nullopt);
     if (!rec) return rec.error();
     target = (*att)[0].get<std::string>(0);
     core::Result<pg::Rows> upd = core::Error(core::Errc::internal, "unreachable");
@@ -183,13 +184,15 @@ core::Status NotificationHandler::on_event(const events::CloudEvent& ev) const {
       // Dead-lettered, or not sent (or, after its `sent`, not delivered) for a reason that is
       // not the debtor's: the attempt is used, the next comes at its time, and the last one
       // leaves the target exhausted. A target contacted only by this attempt was not
-      // contacted after all: pending again (or exhausted).
+      // contacted after all: pending again (or exhausted). Another attempt sent, or whose
+      // outcome is unknown (it may have reached the debtor), keeps it contacted.
       upd = tx.exec("UPDATE " + q_ +
                         ".voice_campaign_targets t SET last_error = $2, updated_at = $3, status = "
                         "CASE WHEN (t.status = 'pending' OR (t.status = 'contacted' AND $4 AND "
                         "NOT EXISTS (SELECT 1 FROM " +
                         q_ +
-                        ".message_attempts a WHERE a.target_id = t.id AND a.outcome = 'sent'))) "
+                        ".message_attempts a WHERE a.target_id = t.id AND (a.outcome = 'sent' OR "
+                        "a.code = 'outcome_unknown')))) "
                         "THEN CASE WHEN t.attempt_count >= c.max_attempts THEN 'exhausted' ELSE "
                         "'pending' END ELSE t.status END FROM " +
                         q_ +

@@ -874,8 +874,16 @@ struct Handlers::Impl {
     } else if (topic == topics::whatsapp_status) {
       if (type == types::whatsapp_message_status) return on_status(ev, topic);
       if (type == types::whatsapp_connection_updated) {
+        // The fields it knows only: a newer producer's may hold what logs must not show.
+        std::string instance, state;
+        if (auto doc = json::parse(ev.data); doc) {
+          if (auto o = json::Obj::root(*doc); o) {
+            instance = std::string(o->opt_str("instance").value_or(std::nullopt).value_or(""));
+            state = std::string(o->opt_str("state").value_or(std::nullopt).value_or(""));
+          }
+        }
         log.info("provider connection changed",
-                 {f::id("event_id", ev.id), f::str("data", ev.data)});
+                 {f::id("event_id", ev.id), f::id("instance", instance), f::id("state", state)});
         return Outcome::ignored;
       }
     } else if (topic == topics::ai_events) {
@@ -902,6 +910,24 @@ struct Handlers::Impl {
   }
 };
 
+namespace {
+
+// The types dispatch() handles (or logs): every other type on the topics is skipped.
+bool reads(std::string_view type) {
+  for (const std::string_view t :
+       {types::whatsapp_message_received, types::whatsapp_message_status,
+        types::whatsapp_connection_updated, types::ai_reply_generated, types::ai_handoff_requested,
+        types::ai_analysis_completed, types::ai_assistant_changed, types::notification_message_sent,
+        types::notification_message_failed, types::notification_message_dead_lettered,
+        types::engagement_survey_sent, types::engagement_survey_failed,
+        types::engagement_score_recorded, types::collections_message_requested}) {
+    if (type == t) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 Handlers::Handlers(std::shared_ptr<pg::Pool> pool, const std::string& schema,
                    const core::Clock& clock)
     : impl_(std::make_unique<Impl>(std::move(pool), schema, clock)) {}
@@ -909,6 +935,11 @@ Handlers::Handlers(std::shared_ptr<pg::Pool> pool, const std::string& schema,
 Handlers::~Handlers() = default;
 
 Status Handlers::handle(const kafka::Message& message) {
+  // A type this service does not read (another consumer's, or one newer than this build,
+  // whose schema it may not know) is skipped on the relay's type header, before decoding.
+  if (const std::string* type = message.header("lia.event_type"); type != nullptr) {
+    if (!reads(*type)) return {};
+  }
   auto ev = runtime::decode_event(message);
   if (!ev) {
     impl_->log.warn("undecodable record",

@@ -588,6 +588,21 @@ TEST_CASE("bad records are non-retryable errors and other consumers' events are 
                   R"({"provider":"evolution","instance":"lia-vendas","state":"DISCONNECTED","timestamp":"2026-11-22T12:50:00Z"})"))
           .ok());
   CHECK(w.outbox().size() == before);
+
+  // A type newer than this build (its schema unknown here), named by the relay's type header:
+  // skipped, not dead-lettered. Without the header it is decoded, and refused.
+  kafka::Message newer;
+  newer.topic = std::string(topics::notification_events);
+  newer.value = R"({"specversion":"1.0","id":"0190e0a4-7b2c-7def-8123-0123456789ab",)"
+                R"("source":"/lia/notification","type":"lia.notification.message.recalled",)"
+                R"("time":"2026-11-22T12:53:24.123Z","datacontenttype":"application/json",)"
+                R"("dataschema":"lia://schemas/lia.notification.message.recalled/v1","data":{}})";
+  auto unheaded = w.handlers().handle(newer);
+  REQUIRE_FALSE(unheaded.ok());
+  CHECK(unheaded.error().message().find("no schema") != std::string::npos);
+  newer.headers.push_back({"lia.event_type", "lia.notification.message.recalled"});
+  CHECK(w.handlers().handle(newer).ok());
+  CHECK(w.outbox().size() == before);
 }
 
 TEST_CASE(

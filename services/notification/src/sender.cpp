@@ -64,6 +64,9 @@ std::string chat_subject(const SendCommand& cmd) {
   return cmd.conversation_id.value_or("");
 }
 
+// How long an ERROR tick for a provider message id not known yet is tried again.
+constexpr std::chrono::seconds kEarlyErrorWait{10};
+
 // Which service asked for the send, so that the others skip the outcome unread.
 std::vector<std::pair<std::string, std::string>> outcome_headers(const SendCommand& cmd) {
   if (cmd.source.empty()) return {};
@@ -458,6 +461,16 @@ core::Status StatusHandler::handle(const kafka::Message& message) {
     auto found = store_->find_delivery(*provider, *instance, *provider_id);
     if (!found) return found.error();
     if (!*found) {
+      // A failure may overtake the send's own record (the provider's webhook through
+      // ingestion and Kafka, faster than this service's commit after the provider's answer):
+      // a fresh ERROR tick is tried again for a few seconds, or its undelivered is lost.
+      const auto made = core::parse_rfc3339(event->time);
+      if (incoming.status == domain::MessageStatus::error && made &&
+          core::SystemClock::instance().now() - *made < kEarlyErrorWait) {
+        count("early");
+        return core::Error(core::Errc::unavailable,
+                           "an ERROR tick for a message not recorded as sent yet");
+      }
       count("unknown");
       core::log().debug("status for a message this service did not send",
                         {id("provider_message_id", std::string(*provider_id))});

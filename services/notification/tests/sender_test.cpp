@@ -783,6 +783,30 @@ TEST_CASE(
 }
 
 TEST_CASE(
+    "an ERROR tick ahead of the send's record is tried again for a few seconds, then dropped") {
+  Fixture fx;
+  const auto error_tick = [](std::chrono::seconds age) {
+    auto ev = events::make_event(
+        events::types::whatsapp_message_status, 1, "/lia/ingestion", "",
+        std::string(R"({"provider":"meta","instance":")") + kMetaInstance +
+            R"(","chat_id":"5511987654321","message_id":"wamid.not-yet","status":"ERROR",)"
+            R"("timestamp":"2026-11-22T12:53:24.123Z","error":{"reason":"x","code":"131026"}})");
+    ev.time = core::format_rfc3339(core::SystemClock::instance().now() - age);
+    kafka::Message m;
+    m.topic = "whatsapp.status.test";
+    m.value = events::encode(ev);
+    return m;
+  };
+  auto fresh = fx.statuses->handle(error_tick(std::chrono::seconds{1}));
+  REQUIRE_FALSE(fresh.ok());
+  CHECK(fresh.error().retryable());  // the partition waits for the send's commit
+  CHECK(fx.statuses->handle(error_tick(std::chrono::seconds{30})).ok());  // not ours after all
+  // A fresh tick of another kind is not waited for.
+  CHECK(fx.statuses->handle(Fixture::status_record("READ", "wamid.not-yet")).ok());
+  CHECK(fx.events().empty());
+}
+
+TEST_CASE(
     "outbound_messages' enumerated columns refuse other values, as domains and after going "
     "back down") {
   Fixture fx;

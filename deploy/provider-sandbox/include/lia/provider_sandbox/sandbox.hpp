@@ -133,7 +133,7 @@ std::string new_evolution_message_id();
 std::string meta_signature(std::string_view app_secret, std::string_view body);
 
 // Meta's statuses webhook for one status ("sent", "delivered", "read", "failed"); a failed
-// one carries `errors` with `error_code` (digits) and Meta's wording for 131026.
+// one carries errors[0] with code = `error_code` (digits) and Meta's title for that code.
 std::string meta_status_webhook(std::string_view phone_number_id, std::string_view message_id,
                                 std::string_view recipient, std::string_view status,
                                 std::int64_t unix_seconds, std::string_view error_code = {});

@@ -1,0 +1,1 @@
+ALTER TABLE message_attempts DROP COLUMN code;
