@@ -201,6 +201,30 @@ TEST_CASE("a consumer reads unknown properties tolerantly, and the rest as stric
             .find("A media message carries") != std::string::npos);
 }
 
+TEST_CASE("tolerant reading opens properties and definitions, not what a combinator tells apart") {
+  using Reading = lia::events::SchemaRegistry::Reading;
+  // `v` is one of two closed shapes: {a} or {b}. Opened, {a} would match both, and oneOf
+  // would refuse it.
+  const std::string text =
+      R"({"$schema":"http://json-schema.org/draft-04/schema#","id":"lia://schemas/t.x/v1",)"
+      R"("type":"object","additionalProperties":false,"properties":{)"
+      R"("inner":{"type":"object","additionalProperties":false,"properties":{"x":{"type":"string"}}},)"
+      R"("v":{"type":"object"}},)"
+      R"("oneOf":[)"
+      R"({"properties":{"v":{"type":"object","additionalProperties":false,)"
+      R"("properties":{"a":{"type":"string"}}}}},)"
+      R"({"properties":{"v":{"type":"object","additionalProperties":false,)"
+      R"("properties":{"b":{"type":"string"}}}}}]})";
+  const events::EmbeddedFile files[] = {{"events/t.x/v1.json", text}};
+  auto r = events::SchemaRegistry::from_files(files);
+  REQUIRE(r->problems().empty());
+  const std::string newer = R"({"v":{"a":"1"},"inner":{"x":"y","more":2},"extra":1})";
+  CHECK_FALSE(r->validate("t.x", 1, newer).ok());
+  CHECK(r->validate("t.x", 1, newer, Reading::tolerant).ok());
+  // Still one of the two: both keys, or neither shape.
+  CHECK_FALSE(r->validate("t.x", 1, R"({"v":{"a":"1","b":"2"}})", Reading::tolerant).ok());
+}
+
 TEST_CASE("validate enforces per-kind fields") {
   auto doc = example(events::types::whatsapp_message_received);
   doc.RemoveMember("text");  // kind is text

@@ -130,7 +130,10 @@ core::Status NotificationHandler::on_event(const events::CloudEvent& ev) const {
     if (!*fresh) return {};
     auto rec = tx.exec("UPDATE " + q_ +
                            ".message_attempts SET outcome = $2, outcome_at = $3, reason = $4, "
-                           "provider_message_id = coalesce($5, provider_message_id), code = $6 "
+                           "provider_message_id = coalesce($5, provider_message_id), "
+                           // An unknown outcome stays known as one until a `sent` replaces it.
+                           "code = CASE WHEN code = 'outcome_unknown' AND $2 <> 'sent' THEN code "
+                           "ELSE $6 END "
                            "WHERE command_id = $1",
                        std::string(*command), outcome, now, why, provider_id,
                        *code ? std::optional<std::string>(std::string(**code)) : std::nullopt);

@@ -733,6 +733,12 @@ TEST_CASE("a message the provider accepted and then could not deliver does not c
   CHECK(fx.count("voice_campaign_targets WHERE status = 'contacted'") == 2);
   CHECK(fx.count("message_attempts WHERE outcome = 'failed' AND provider_message_id IS NOT "
                  "NULL") == 2);
+  // That unknown one's dead letter replayed, given up again: still an attempt that may have
+  // reached the debtor.
+  fx.outcome(
+      types::notification_message_dead_lettered, *cmds[3],
+      R"(,"reason":"provider unavailable: HTTP 503","dlq_topic":"notification.commands.v1.dlq")");
+  CHECK(fx.count("message_attempts WHERE code = 'outcome_unknown'") == 1);
   // The pending one and the two contacted ones get their second attempt; the failed one none.
   fx.clock.advance(61min);
   REQUIRE(fx.tick().sent == 3);

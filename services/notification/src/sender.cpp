@@ -64,8 +64,9 @@ std::string chat_subject(const SendCommand& cmd) {
   return cmd.conversation_id.value_or("");
 }
 
-// How long an ERROR tick for a provider message id not known yet is tried again.
-constexpr std::chrono::seconds kEarlyErrorWait{10};
+// An ERROR tick for a provider message id not known yet is waited for only when its event
+// was made within this of now.
+constexpr std::chrono::seconds kEarlyErrorAge{60};
 
 // Which service asked for the send, so that the others skip the outcome unread.
 std::vector<std::pair<std::string, std::string>> outcome_headers(const SendCommand& cmd) {
@@ -423,7 +424,44 @@ core::Status CommandHandler::finish_failed(const kafka::Message& message, const 
 }
 
 StatusHandler::StatusHandler(std::shared_ptr<OutboundStore> store, const SenderOptions& options)
-    : store_(std::move(store)), events_topic_(options.events_topic), service_(options.service) {}
+    : store_(std::move(store)),
+      events_topic_(options.events_topic),
+      service_(options.service),
+      early_error_wait_(options.early_error_wait) {}
+
+namespace {
+std::string record_key(const kafka::Message& m) {
+  return fmt::format("{}/{}/{}", m.topic, m.partition, m.offset);
+}
+}  // namespace
+
+bool StatusHandler::wait_for_send(const kafka::Message& message, const events::CloudEvent& event) {
+  // Only a tick made about now (a backlog's old ticks are not waited for; a clock far off
+  // either way gives up the wait rather than holding the partition), and for at most
+  // early_error_wait after this process first saw it.
+  const auto made = core::parse_rfc3339(event.time);
+  if (!made) return false;
+  const auto age = core::SystemClock::instance().now() - *made;
+  if (age > kEarlyErrorAge || age < -kEarlyErrorAge) return false;
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard lock(early_mu_);
+  if (early_.size() > 1000) early_.clear();  // records of partitions that moved elsewhere
+  auto [it, first] = early_.try_emplace(record_key(message), now);
+  if (first) {
+    core::metrics()
+        .counter("lia_notification_status_updates_total", "Delivery ticks by outcome",
+                 {{"outcome", "early"}})
+        .inc();
+  }
+  if (now - it->second < early_error_wait_) return true;
+  early_.erase(it);
+  return false;
+}
+
+void StatusHandler::forget_early(const kafka::Message& message) {
+  std::lock_guard lock(early_mu_);
+  if (!early_.empty()) early_.erase(record_key(message));
+}
 
 core::Status StatusHandler::handle(const kafka::Message& message) {
   auto event = runtime::decode_event(message);
@@ -464,10 +502,7 @@ core::Status StatusHandler::handle(const kafka::Message& message) {
       // A failure may overtake the send's own record (the provider's webhook through
       // ingestion and Kafka, faster than this service's commit after the provider's answer):
       // a fresh ERROR tick is tried again for a few seconds, or its undelivered is lost.
-      const auto made = core::parse_rfc3339(event->time);
-      if (incoming.status == domain::MessageStatus::error && made &&
-          core::SystemClock::instance().now() - *made < kEarlyErrorWait) {
-        count("early");
+      if (incoming.status == domain::MessageStatus::error && wait_for_send(message, *event)) {
         return core::Error(core::Errc::unavailable,
                            "an ERROR tick for a message not recorded as sent yet");
       }
@@ -476,6 +511,7 @@ core::Status StatusHandler::handle(const kafka::Message& message) {
                         {id("provider_message_id", std::string(*provider_id))});
       return core::ok();
     }
+    forget_early(message);
     const Delivery& d = **found;
     const auto next = domain::advance(d.tick, incoming);
     if (next == d.tick) {

@@ -783,27 +783,65 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "an ERROR tick ahead of the send's record is tried again for a few seconds, then dropped") {
+    "an ERROR tick ahead of the send's record is tried again until the send is recorded, "
+    "for a while") {
   Fixture fx;
-  const auto error_tick = [](std::chrono::seconds age) {
-    auto ev = events::make_event(
-        events::types::whatsapp_message_status, 1, "/lia/ingestion", "",
-        std::string(R"({"provider":"meta","instance":")") + kMetaInstance +
-            R"(","chat_id":"5511987654321","message_id":"wamid.not-yet","status":"ERROR",)"
-            R"("timestamp":"2026-11-22T12:53:24.123Z","error":{"reason":"x","code":"131026"}})");
+  SenderOptions options = fx.options;
+  options.early_error_wait = std::chrono::milliseconds{300};
+  StatusHandler statuses(fx.store, options);
+  std::int64_t offset = 100;
+  const auto error_tick = [&](const std::string& provider_id, std::chrono::seconds age) {
+    auto ev =
+        events::make_event(events::types::whatsapp_message_status, 1, "/lia/ingestion", "",
+                           std::string(R"({"provider":"meta","instance":")") + kMetaInstance +
+                               R"(","chat_id":"5511987654321","message_id":")" + provider_id +
+                               R"(","status":"ERROR","timestamp":"2026-11-22T12:53:24.123Z",)"
+                               R"("error":{"reason":"Message undeliverable","code":"131026"}})");
     ev.time = core::format_rfc3339(core::SystemClock::instance().now() - age);
     kafka::Message m;
     m.topic = "whatsapp.status.test";
+    m.offset = ++offset;
     m.value = events::encode(ev);
     return m;
   };
-  auto fresh = fx.statuses->handle(error_tick(std::chrono::seconds{1}));
-  REQUIRE_FALSE(fresh.ok());
-  CHECK(fresh.error().retryable());  // the partition waits for the send's commit
-  CHECK(fx.statuses->handle(error_tick(std::chrono::seconds{30})).ok());  // not ours after all
-  // A fresh tick of another kind is not waited for.
-  CHECK(fx.statuses->handle(Fixture::status_record("READ", "wamid.not-yet")).ok());
-  CHECK(fx.events().empty());
+
+  // The send's record is behind its failure: the tick waits, and applies once it is there.
+  const auto id = new_id();
+  require_ok(fx.handler->handle(fx.command(events::types::notification_send_text,
+                                           Fixture::text_data(id, "meta", kTo, "Olá"))));
+  const auto wamid = fx.sandbox.sends().at(0).provider_message_id;
+  const std::string table = fx.schema + ".outbound_messages";
+  REQUIRE(
+      fx.pool
+          ->exec("UPDATE " + table +
+                     " SET status = 'sending', provider_message_id = NULL WHERE command_id = $1",
+                 id)
+          .ok());
+  const auto ahead = error_tick(wamid, std::chrono::seconds{0});
+  auto early = statuses.handle(ahead);
+  REQUIRE_FALSE(early.ok());
+  CHECK(early.error().retryable());  // the partition waits for the send's commit
+  REQUIRE(fx.pool
+              ->exec("UPDATE " + table +
+                         " SET status = 'sent', provider_message_id = $2 WHERE command_id = $1",
+                     id, wamid)
+              .ok());
+  require_ok(statuses.handle(ahead));
+  auto evs = fx.events();
+  REQUIRE(evs.size() == 2);
+  CHECK(evs[1].type == events::types::notification_message_undelivered);
+
+  // Not ours after all: given up once the wait is over.
+  const auto foreign = error_tick("wamid.not-ours", std::chrono::seconds{0});
+  CHECK_FALSE(statuses.handle(foreign).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds{400});
+  CHECK(statuses.handle(foreign).ok());
+  // Not waited for: a tick made long ago (a backlog), or with a clock far ahead, or of
+  // another kind.
+  CHECK(statuses.handle(error_tick("wamid.old", std::chrono::seconds{120})).ok());
+  CHECK(statuses.handle(error_tick("wamid.ahead", std::chrono::seconds{-120})).ok());
+  CHECK(statuses.handle(Fixture::status_record("READ", "wamid.not-yet")).ok());
+  CHECK(fx.events().size() == 2);
 }
 
 TEST_CASE(

@@ -56,6 +56,9 @@ struct SenderOptions {
   std::chrono::milliseconds backoff_max{10000};
   std::string events_topic = "notification.events.v1";
   std::string service = "notification";  // CloudEvents source /lia/<service>
+  // How long an ERROR tick for a provider message id not recorded yet is tried again (its
+  // send's commit may be just behind it), counted from when this process first saw it.
+  std::chrono::milliseconds early_error_wait{10000};
 
   static SenderOptions from(const Settings& settings);
 };
@@ -108,9 +111,16 @@ class StatusHandler {
   core::Status handle(const kafka::Message& message);
 
  private:
+  // Whether an ERROR tick whose message is not known yet should be tried again.
+  bool wait_for_send(const kafka::Message& message, const events::CloudEvent& event);
+  void forget_early(const kafka::Message& message);
+
   std::shared_ptr<OutboundStore> store_;
   std::string events_topic_;
   std::string service_;
+  std::chrono::milliseconds early_error_wait_;
+  std::mutex early_mu_;
+  std::map<std::string, std::chrono::steady_clock::time_point> early_;  // record -> first seen
 };
 
 }  // namespace lia::notification
