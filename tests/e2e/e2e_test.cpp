@@ -296,11 +296,33 @@ TEST_CASE("a customer's conversation goes through AI, handoff, agent, resolution
   CHECK(sql_count(stack.pg_url(),
                   "SELECT count(*) FROM collections.voice_campaign_targets WHERE status = "
                   "'responded'") == 1);
+  // A debtor the provider takes the message for and then cannot reach (Evolution's ERROR
+  // tick): reported undelivered, and the debtor is not counted as contacted.
+  const std::string unreachable = "5521987650004";
+  REQUIRE(stack
+              .sandbox_faults(R"({"undeliver_next":1,"provider":"evolution","to":")" + unreachable +
+                              R"("})")
+              .ok());
+  auto gone_campaign =
+      near_midnight ? campaign("Fatura dezembro", "00:00", "24:00", unreachable)
+                    : campaign("Fatura dezembro", hhmm(sp_now - 5), hhmm(sp_now + 5), unreachable);
+  REQUIRE(gone_campaign.ok());
+  REQUIRE(gone_campaign->status == 201);
+  suite.expect(1, "lia.notification.message.undelivered");
+  CHECK(lia::testing::wait_until(
+      [&] {
+        return sql_count(stack.pg_url(),
+                         "SELECT count(*) FROM collections.voice_campaign_targets WHERE status "
+                         "= 'pending' AND phone_number = '5521987650004' AND last_error LIKE "
+                         "'not delivered:%'") == 1;
+      },
+      30s));
+  CHECK(suite.sends_to(unreachable) == 1);
   suite.check_events();
   // LGPD: the customers' numbers, the debtor's CPF and what the customers and the agent wrote
   // appear in no log, debug lines included (with LIA_LOG_UNMASK=true they would).
   const auto lines = suite.check_logs_hide(
-      {maria, carlos, debtor, debtor_later, "Quero falar com um atendente, por favor",
+      {maria, carlos, debtor, debtor_later, unreachable, "Quero falar com um atendente, por favor",
        "Minha internet caiu, estou sem conex", "Tem algu", agent_text, "sua fatura de R$ 129,90",
        "529.982.247-25", "52998224725", "552187650002", "paguei ontem"});
   CHECK(lines > 100);
