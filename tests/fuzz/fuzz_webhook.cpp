@@ -7,12 +7,14 @@
 //     rejections: never a crash, never another error;
 //   - every item is an event that matches its JSON Schema, with a key and a type;
 //   - the same body normalized again gives the same events, ids included (a redelivered
-//     webhook must be recognized downstream).
+//     webhook must be recognized downstream);
+//   - an Evolution body's apikey read without a document is the one its parse keeps.
 
 #include <array>
 #include <string>
 
 #include <lia/core/clock.hpp>
+#include <lia/json/json.hpp>
 
 #include "events_check.hpp"
 #include "src/normalize.hpp"
@@ -43,6 +45,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!in) return 0;
   const auto [pick, input] = *in;
 
+  if (pick % 2 == 1) {
+    const auto key = ing::evolution_body_apikey(input);
+    if (auto doc = lia::json::parse(input); doc) {
+      std::optional<std::string> parsed;
+      if (doc->IsObject()) {
+        const auto it = doc->FindMember("apikey");
+        if (it != doc->MemberEnd() && it->value.IsString()) {
+          parsed = std::string(lia::json::view(it->value));
+        }
+      }
+      require(key == parsed, "the body's apikey read without a document is the parsed one");
+    }
+  }
   auto batch = normalize(pick, input);
   if (!batch) {
     require(batch.error().code() == lia::core::Errc::invalid_argument,

@@ -435,21 +435,22 @@ void Gateway::evolution(http::Request&& request, http::Responder respond) {
     return reject(Provider::evolution, 401, "unauthorized", "bad_apikey",
                   "the apikey header does not match", event, request.body, respond);
   }
-  EvolutionEnvelope envelope;
-  auto batch = normalize_evolution(request.body, event, clock_, &envelope);
   if (header_key == nullptr) {
     // No header: the body's apikey field must authenticate the request before anything in it
-    // is believed (a body we can't parse can't authenticate itself).
-    if (!envelope.apikey) {
+    // is parsed into a document or believed (a body we can't read can't authenticate itself),
+    // so an unauthenticated 24 MiB body costs one pass that builds nothing.
+    const auto body_key = evolution_body_apikey(request.body);
+    if (!body_key) {
       return reject(Provider::evolution, 401, "unauthorized", "bad_apikey",
                     "no apikey header and no apikey field in the body", event, request.body,
                     respond);
     }
-    if (!auth::constant_time_equal(*envelope.apikey, config_.evolution_apikey)) {
+    if (!auth::constant_time_equal(*body_key, config_.evolution_apikey)) {
       return reject(Provider::evolution, 401, "unauthorized", "bad_apikey",
                     "the body's apikey does not match", event, request.body, respond);
     }
   }
+  auto batch = normalize_evolution(request.body, event, clock_);
   if (!batch) {
     return reject(Provider::evolution, 400, "bad_request", "bad_request", batch.error().message(),
                   event, request.body, respond);

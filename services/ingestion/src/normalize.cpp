@@ -1254,15 +1254,63 @@ core::Result<Batch> normalize_meta(std::string_view body, const core::Clock& clo
   return out;
 }
 
+namespace {
+
+// Reads the events of a JSON text (RapidJSON's SAX) and keeps the first `apikey` string of
+// the root object; builds nothing else.
+class RootApikey : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, RootApikey> {
+ public:
+  bool StartObject() { return enter(); }
+  bool EndObject(rapidjson::SizeType /*members*/) { return leave(); }
+  bool StartArray() { return enter(); }
+  bool EndArray(rapidjson::SizeType /*elements*/) { return leave(); }
+  bool Key(const char* s, rapidjson::SizeType n, bool /*copy*/) {
+    at_apikey_ = depth_ == 1 && std::string_view(s, n) == "apikey" && !key_;
+    return true;
+  }
+  bool String(const char* s, rapidjson::SizeType n, bool /*copy*/) {
+    if (at_apikey_) key_ = std::string(s, n);
+    at_apikey_ = false;
+    return true;
+  }
+  bool Default() {  // any other value
+    at_apikey_ = false;
+    return true;
+  }
+  std::optional<std::string> take() { return std::move(key_); }
+
+ private:
+  bool enter() {
+    at_apikey_ = false;
+    ++depth_;
+    return true;
+  }
+  bool leave() {
+    --depth_;
+    return true;
+  }
+  int depth_ = 0;
+  bool at_apikey_ = false;
+  std::optional<std::string> key_;
+};
+
+}  // namespace
+
+std::optional<std::string> evolution_body_apikey(std::string_view body) {
+  RootApikey handler;
+  rapidjson::Reader reader;
+  rapidjson::MemoryStream ms(body.data(), body.size());
+  rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> in(ms);
+  if (!reader.Parse<rapidjson::kParseIterativeFlag>(in, handler)) return std::nullopt;
+  return handler.take();
+}
+
 core::Result<Batch> normalize_evolution(std::string_view body, std::string_view path_event,
-                                        const core::Clock& clock, EvolutionEnvelope* envelope) {
+                                        const core::Clock& clock) {
   auto doc = parse_body(body);
   if (!doc) return doc.error();
   const Value& root = *doc;
   if (!root.IsObject()) return invalid("the body must be a JSON object");
-  if (envelope != nullptr) {
-    if (auto key = opt_str(root, "apikey")) envelope->apikey = std::string(*key);
-  }
   Batch out;
   out.provider = Provider::evolution;
   if (auto e = opt_str(root, "event")) {

@@ -90,18 +90,17 @@ struct Batch {
 core::Result<Batch> normalize_meta(std::string_view body, const core::Clock& clock);
 
 // The parts of an Evolution webhook needed before it is trusted.
-struct EvolutionEnvelope {
-  std::optional<std::string> apikey;  // the body's `apikey` field, if any
-};
-
 // Evolution API webhook, global or by events. `path_event` is the {event} of
 // /webhooks/evolution/{event} ("messages-upsert"), or empty; the body's `event` wins.
 // Handles messages.upsert, send.message, messages.update and connection.update; other
 // events are valid and carry nothing (Batch::ignored = 1).
-// `envelope`, when given, receives the body's apikey even when normalization fails later.
 core::Result<Batch> normalize_evolution(std::string_view body, std::string_view path_event,
-                                        const core::Clock& clock,
-                                        EvolutionEnvelope* envelope = nullptr);
+                                        const core::Clock& clock);
+
+// The root object's `apikey` string (the first, as a parse keeps it), read without building
+// the document: how an Evolution body without the apikey header authenticates before
+// anything in it is parsed or believed. nullopt: none, or not JSON.
+std::optional<std::string> evolution_body_apikey(std::string_view body);
 
 // "messages-upsert", "MESSAGES_UPSERT", "messages.upsert" -> "messages.upsert".
 std::string canonical_evolution_event(std::string_view event);

@@ -825,11 +825,9 @@ TEST_CASE("evolution: an event we don't publish is valid and carries nothing") {
   CHECK(b.ignored == 1);
 }
 
-TEST_CASE(
-    "evolution: bodies that are not a webhook are errors naming the field, apikey is read first") {
+TEST_CASE("evolution: bodies that are not a webhook are errors naming the field") {
   auto err = [](const std::string& body) {
-    lia::ingestion::EvolutionEnvelope env;
-    auto b = lia::ingestion::normalize_evolution(body, "", test_clock(), &env);
+    auto b = lia::ingestion::normalize_evolution(body, "", test_clock());
     REQUIRE(!b.ok());
     return b.error().message();
   };
@@ -838,13 +836,23 @@ TEST_CASE(
   CHECK(err(R"({"event":"messages.upsert","data":{}})").find("'instance'") != std::string::npos);
   CHECK(err(R"({"event":"messages.upsert","instance":"x","data":"?"})").find("'data'") !=
         std::string::npos);
+}
 
-  lia::ingestion::EvolutionEnvelope env;
-  auto b = lia::ingestion::normalize_evolution(
-      R"({"apikey":"k1","event":"messages.upsert","data":{}})", "", test_clock(), &env);
-  CHECK(!b.ok());
-  REQUIRE(env.apikey);
-  CHECK(*env.apikey == "k1");
+TEST_CASE("evolution: the body's apikey is read without building the document") {
+  using lia::ingestion::evolution_body_apikey;
+  // Evolution writes it last, after the whole event (an inline file's base64 included).
+  CHECK(evolution_body_apikey(
+            R"({"event":"messages.upsert","data":{"apikey":"inner","x":[{"apikey":"deeper"}]},)"
+            R"("apikey":"k1"})") == "k1");
+  CHECK(evolution_body_apikey(R"({"apikey":"first","apikey":"second"})") == "first");
+  CHECK(evolution_body_apikey(R"({"apikey":{"v":"k1"},"other":"k1"})") == std::nullopt);
+  CHECK(evolution_body_apikey(R"({"apikey":7})") == std::nullopt);
+  CHECK(evolution_body_apikey(R"({"data":{"apikey":"inner"}})") == std::nullopt);
+  CHECK(evolution_body_apikey(R"([{"apikey":"k1"}])") == std::nullopt);
+  CHECK(evolution_body_apikey(R"({"apikey":"k1",)") == std::nullopt);  // not JSON: no key
+  CHECK(evolution_body_apikey("") == std::nullopt);
+  // What a parse would keep, escapes and all.
+  CHECK(evolution_body_apikey(R"({"apikey":"a\u00e7\"b"})") == "a\xc3\xa7\"b");
 }
 
 TEST_CASE("evolution: an item without its key is rejected alone, naming the field") {
