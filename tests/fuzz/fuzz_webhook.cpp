@@ -49,11 +49,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto key = ing::evolution_body_apikey(input);
     if (auto doc = lia::json::parse(input); doc) {
       std::optional<std::string> parsed;
-      if (doc->IsObject()) {
-        const auto it = doc->FindMember("apikey");
-        if (it != doc->MemberEnd() && it->value.IsString()) {
-          parsed = std::string(lia::json::view(it->value));
-        }
+      const lia::json::Document& root = *doc;
+      if (root.IsObject() && root.HasMember("apikey") && root["apikey"].IsString()) {
+        parsed = std::string(lia::json::view(root["apikey"]));
       }
       require(key == parsed, "the body's apikey read without a document is the parsed one");
     }
