@@ -1273,6 +1273,9 @@ class RootApikey : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, RootAp
     at_apikey_ = false;
     return true;
   }
+  bool RawNumber(const char* /*s*/, rapidjson::SizeType /*n*/, bool /*copy*/) {
+    return Default();  // a number, as text: not an apikey
+  }
   bool Default() {  // any other value
     at_apikey_ = false;
     return true;
@@ -1301,7 +1304,12 @@ std::optional<std::string> evolution_body_apikey(std::string_view body) {
   rapidjson::Reader reader;
   rapidjson::MemoryStream ms(body.data(), body.size());
   rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> in(ms);
-  if (!reader.Parse<rapidjson::kParseIterativeFlag>(in, handler)) return std::nullopt;
+  // Numbers are only skipped: read as text, never converted (RapidJSON 1.1.0's conversion of
+  // a zero with an exponent, "-0e-32", is undefined behaviour, which the fuzzer found here).
+  if (!reader.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseNumbersAsStringsFlag>(
+          in, handler)) {
+    return std::nullopt;
+  }
   return handler.take();
 }
 

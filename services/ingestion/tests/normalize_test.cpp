@@ -847,6 +847,7 @@ TEST_CASE("evolution: the body's apikey is read without building the document") 
   CHECK(evolution_body_apikey(R"({"apikey":"first","apikey":"second"})") == "first");
   CHECK(evolution_body_apikey(R"({"apikey":{"v":"k1"},"other":"k1"})") == std::nullopt);
   CHECK(evolution_body_apikey(R"({"apikey":7})") == std::nullopt);
+  CHECK(evolution_body_apikey(R"({"apikey":-0e-32,"x":0.5})") == std::nullopt);
   CHECK(evolution_body_apikey(R"({"data":{"apikey":"inner"}})") == std::nullopt);
   CHECK(evolution_body_apikey(R"([{"apikey":"k1"}])") == std::nullopt);
   CHECK(evolution_body_apikey(R"({"apikey":"k1",)") == std::nullopt);  // not JSON: no key
