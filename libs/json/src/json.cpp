@@ -1,8 +1,11 @@
 #include <algorithm>
+#include <charconv>
+#include <cstdint>
+#include <cstdlib>
+#include <limits>
 #include <string>
 
 #include <fmt/format.h>
-
 #include <lia/core/text.hpp>
 #include <lia/json/json.hpp>
 
@@ -60,23 +63,107 @@ core::Error wrong_type(const std::string& path, std::string_view expected) {
   return invalid(fmt::format("{} must be {}", quoted_path(path), expected));
 }
 
+// Hands a reader's events to a document, converting each number itself: std::from_chars
+// gives the double nearest to the text (so a number written from a parsed document reads
+// back the same; RapidJSON's default fast path can be off by an ulp or more on long
+// numbers, and each hop through a relay would move them again), and RapidJSON 1.1.0's own
+// full-precision conversion turns a zero with a large negative exponent ("0e-23", "-0e-32")
+// into a tiny number that is not zero, through undefined behaviour.
+class ExactNumbers {
+ public:
+  explicit ExactNumbers(Document& doc) : doc_(doc) {}
+  bool Null() { return doc_.Null(); }
+  bool Bool(bool b) { return doc_.Bool(b); }
+  bool Int(int i) { return doc_.Int(i); }
+  bool Uint(unsigned u) { return doc_.Uint(u); }
+  bool Int64(std::int64_t i) { return doc_.Int64(i); }
+  bool Uint64(std::uint64_t u) { return doc_.Uint64(u); }
+  bool Double(double d) { return doc_.Double(d); }
+  bool String(const char* s, rapidjson::SizeType n, bool copy) { return doc_.String(s, n, copy); }
+  bool StartObject() { return doc_.StartObject(); }
+  bool Key(const char* s, rapidjson::SizeType n, bool copy) { return doc_.Key(s, n, copy); }
+  bool EndObject(rapidjson::SizeType n) { return doc_.EndObject(n); }
+  bool StartArray() { return doc_.StartArray(); }
+  bool EndArray(rapidjson::SizeType n) { return doc_.EndArray(n); }
+
+  // The number's text, as the reader checked it against JSON's grammar. Integers keep
+  // RapidJSON's types (Int/Uint when 32 bits hold them, else Int64/Uint64, else a double).
+  bool RawNumber(const char* s, rapidjson::SizeType n, bool /*copy*/) {
+    const char* end = s + n;
+    const bool integral =
+        std::none_of(s, end, [](char c) { return c == '.' || c == 'e' || c == 'E'; });
+    if (integral) {
+      if (*s == '-') {
+        std::int64_t v = 0;
+        const auto r = std::from_chars(s, end, v);
+        if (r.ec == std::errc() && r.ptr == end) {
+          return v >= std::numeric_limits<int>::min() ? doc_.Int(static_cast<int>(v))
+                                                      : doc_.Int64(v);
+        }
+      } else {
+        std::uint64_t v = 0;
+        const auto r = std::from_chars(s, end, v);
+        if (r.ec == std::errc() && r.ptr == end) {
+          return v <= std::numeric_limits<unsigned>::max() ? doc_.Uint(static_cast<unsigned>(v))
+                                                           : doc_.Uint64(v);
+        }
+      }
+    }
+    double d = 0;
+    const auto r = std::from_chars(s, end, d);
+    if (r.ec == std::errc() && r.ptr == end) return doc_.Double(d);
+    if (r.ec == std::errc::result_out_of_range) {
+      // Past a double's range: too small reads as zero (as RapidJSON reads it), too big is
+      // refused. strtod tells which (the text is JSON: no locale-dependent characters).
+      const double again = std::strtod(std::string(s, n).c_str(), nullptr);
+      if (again != std::numeric_limits<double>::infinity() &&
+          again != -std::numeric_limits<double>::infinity()) {
+        return doc_.Double(again);
+      }
+    }
+    too_big_ = true;
+    return false;
+  }
+
+  bool too_big() const { return too_big_; }
+
+ private:
+  Document& doc_;
+  bool too_big_ = false;
+};
+
+template <unsigned Flags>
+core::Result<Document> parse_exact(std::string_view text) {
+  Document doc;
+  ExactNumbers numbers(doc);
+  rapidjson::ParseResult result;
+  auto read = [&](Document& /*handler*/) {
+    rapidjson::Reader reader;
+    rapidjson::MemoryStream ms(text.data(), text.size());
+    rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> in(ms);
+    result = reader.Parse<Flags | rapidjson::kParseNumbersAsStringsFlag>(in, numbers);
+    return !result.IsError();
+  };
+  doc.Populate(read);
+  if (result.IsError()) {
+    return invalid(fmt::format("invalid JSON at offset {}: {}", result.Offset(),
+                               numbers.too_big() ? "Number too big to be stored in double."
+                                                 : rapidjson::GetParseError_En(result.Code())));
+  }
+  return doc;
+}
+
 }  // namespace
 
 core::Result<Document> parse(std::string_view text, std::size_t max_depth) {
   if (auto refused = refuse(text, max_depth)) {
     return invalid(fmt::format("invalid JSON at offset {}: {}", refused->offset, refused->reason));
   }
-  Document doc;
-  // Full precision: a number reads as the double nearest to it, so text written from a parsed
-  // document reads back the same (RapidJSON's default fast path can be off by an ulp or more on
-  // long numbers, and each hop through a relay would move them again).
-  doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag |
-            rapidjson::kParseFullPrecisionFlag>(text.data(), text.size());
-  if (doc.HasParseError()) {
-    return invalid(fmt::format("invalid JSON at offset {}: {}", doc.GetErrorOffset(),
-                               rapidjson::GetParseError_En(doc.GetParseError())));
-  }
-  return doc;
+  return parse_exact<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(text);
+}
+
+core::Result<Document> parse_unchecked(std::string_view text) {
+  return parse_exact<rapidjson::kParseIterativeFlag>(text);
 }
 
 std::string to_string(const Value& value) {

@@ -1,3 +1,4 @@
+#include <cmath>
 #include <string>
 
 #include <catch2/catch.hpp>
@@ -55,6 +56,48 @@ TEST_CASE("a number written from a parsed document reads back as the same number
   auto exact = json::parse("[0.1]");
   REQUIRE(exact.ok());
   CHECK((*exact)[0].GetDouble() == 0.1);
+}
+
+TEST_CASE("numbers keep their value and type: zeros with exponents, integers, range") {
+  // RapidJSON 1.1.0's full-precision conversion read these zeros as tiny numbers that are not
+  // zero (-1.75e-192 for 0e-23), through undefined behaviour; found by scripts/fuzz.
+  auto zeros = json::parse("[0e-23, -0e-32, 0.0000000000000000000000000, 0.000e-300, 0e0, -0.0]");
+  REQUIRE(zeros.ok());
+  for (const auto& v : zeros->GetArray()) {
+    REQUIRE(v.IsDouble());
+    CHECK(v.GetDouble() == 0.0);
+  }
+  CHECK(std::signbit((*zeros)[1].GetDouble()));
+
+  auto ints = json::parse(
+      "[7, -7, 4294967295, 4294967296, -2147483648, -2147483649, 18446744073709551615, "
+      "18446744073709551616, -9223372036854775809, -0]");
+  REQUIRE(ints.ok());
+  const auto& a = *ints;
+  CHECK((a[0].IsInt() && a[0].GetInt() == 7));
+  CHECK((a[1].IsInt() && a[1].GetInt() == -7));
+  CHECK((a[2].IsUint() && !a[2].IsInt() && a[2].GetUint() == 4294967295U));
+  CHECK((a[3].IsUint64() && !a[3].IsUint() && a[3].GetUint64() == 4294967296ULL));
+  CHECK((a[4].IsInt() && a[4].GetInt() == -2147483648));
+  CHECK((a[5].IsInt64() && !a[5].IsInt() && a[5].GetInt64() == -2147483649LL));
+  CHECK((a[6].IsUint64() && a[6].GetUint64() == 18446744073709551615ULL));
+  CHECK((a[7].IsDouble() && a[7].GetDouble() == 18446744073709551616.0));
+  CHECK((a[8].IsDouble() && a[8].GetDouble() == -9223372036854775809.0));
+  CHECK((a[9].IsInt() && a[9].GetInt() == 0));
+
+  auto tiny = json::parse("[1e-400, -1e-400]");
+  REQUIRE(tiny.ok());
+  CHECK((*tiny)[0].GetDouble() == 0.0);
+  auto huge = json::parse(R"({"a": 1e400})");
+  REQUIRE_FALSE(huge.ok());
+  CHECK(huge.error().message() ==
+        "invalid JSON at offset 6: Number too big to be stored in double.");
+  CHECK_FALSE(json::parse("[01]").ok());  // the grammar is still the reader's
+  CHECK_FALSE(json::parse("[1.]").ok());
+  auto same = json::parse_unchecked("[0e-23, 12, 0.5]");
+  REQUIRE(same.ok());
+  CHECK((*same)[0].GetDouble() == 0.0);
+  CHECK((*same)[1].GetInt() == 12);
 }
 
 TEST_CASE("parse reports offset and reason") {

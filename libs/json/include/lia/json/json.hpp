@@ -62,6 +62,10 @@ inline constexpr std::size_t kDefaultMaxDepth = 128;
 // not hold U+0000, which no text column can store). Errors (Errc::invalid_argument) read
 // "invalid JSON at offset 17: Missing a comma or '}' after an object member."
 core::Result<Document> parse(std::string_view text, std::size_t max_depth = kDefaultMaxDepth);
+// The same parse (iterative, numbers read exactly) without parse()'s checks: no depth cap, no
+// U+0000 refusal, no UTF-8 validation. For a caller that walks the document without
+// recursing and passes every string on through json::Writer (ingestion's webhook bodies).
+core::Result<Document> parse_unchecked(std::string_view text);
 
 // Compact JSON text of a value.
 std::string to_string(const Value& value);
