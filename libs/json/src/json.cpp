@@ -6,6 +6,7 @@
 #include <string>
 
 #include <fmt/format.h>
+
 #include <lia/core/text.hpp>
 #include <lia/json/json.hpp>
 
