@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstdint>
 #include <cstdlib>
@@ -24,12 +25,25 @@ struct Refusal {
   std::string reason;
 };
 
+// "\\uXXXX" at `at` names a UTF-16 surrogate of this kind (high: D800-DBFF, low: DC00-DFFF).
+bool escaped_surrogate(std::string_view text, std::size_t at, bool high) {
+  if (text.size() < at + 6 || text[at] != '\\' || text[at + 1] != 'u') return false;
+  const char d = static_cast<char>(std::tolower(static_cast<unsigned char>(text[at + 2])));
+  const char x = static_cast<char>(std::tolower(static_cast<unsigned char>(text[at + 3])));
+  if (d != 'd') return false;
+  return high ? (x >= '8' && x <= '9') || x == 'a' || x == 'b' : x >= 'c' && x <= 'f';
+}
+
 // Runs before the parser, in one pass: refuses nesting deeper than max_depth (cheaply, and
-// so later recursive walks stay bounded) and a string holding U+0000 (written \u0000),
-// which no text column of PostgreSQL can store and libpq would cut short.
+// so later recursive walks stay bounded), a string holding U+0000 (written \u0000), which no
+// text column of PostgreSQL can store and libpq would cut short, and a string holding a UTF-16
+// surrogate on its own (UTF-8 bytes ED A0..BF, or a low \uDC00-\uDFFF escape without its
+// high half), which RapidJSON's UTF-8 check lets through and json::Writer then writes as
+// U+FFFD: such a value would change each time it is written and read again.
 std::optional<Refusal> refuse(std::string_view text, std::size_t max_depth) {
   std::size_t depth = 0;
   bool in_string = false;
+  std::size_t after_high = std::string_view::npos;  // where a high surrogate's escape ended
   for (std::size_t i = 0; i < text.size(); ++i) {
     const char c = text[i];
     if (in_string) {
@@ -37,7 +51,15 @@ std::optional<Refusal> refuse(std::string_view text, std::size_t max_depth) {
         if (text.substr(i + 1, 5) == "u0000") {
           return Refusal{i, "a string holds \\u0000 (U+0000), which is not accepted"};
         }
+        if (escaped_surrogate(text, i, false) && after_high != i) {
+          return Refusal{i, "a string holds a UTF-16 low surrogate without its high half"};
+        }
+        after_high = escaped_surrogate(text, i, true) ? i + 6 : std::string_view::npos;
         ++i;
+      } else if (c == '\xED' && i + 1 < text.size() &&
+                 static_cast<unsigned char>(text[i + 1]) >= 0xA0 &&
+                 static_cast<unsigned char>(text[i + 1]) <= 0xBF) {
+        return Refusal{i, "a string holds a UTF-16 surrogate encoded as UTF-8 (invalid UTF-8)"};
       } else if (c == '"') {
         in_string = false;
       }
