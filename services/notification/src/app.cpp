@@ -31,9 +31,9 @@ core::Status App::start(runtime::Context& ctx) {
   auto client = std::make_shared<http::Client>(co);
   auto limiter = std::make_shared<RateLimiter>(settings_.rate_per_number);
   auto dead_letter = std::make_shared<kafka::DeadLetter>(ctx.producer());
-  commands_ = std::make_shared<CommandHandler>(store, client, limiter, dead_letter,
-                                               SenderOptions::from(settings_));
-  statuses_ = std::make_shared<StatusHandler>(store, SenderOptions::from(settings_));
+  const auto options = SenderOptions::from(settings_);
+  commands_ = std::make_shared<CommandHandler>(store, client, limiter, dead_letter, options);
+  statuses_ = std::make_shared<StatusHandler>(store, options);
 
   // The desk's users as conversation publishes them: a deactivated or demoted user's token
   // stops reading sends at once.

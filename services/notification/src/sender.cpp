@@ -433,6 +433,13 @@ namespace {
 std::string record_key(const kafka::Message& m) {
   return fmt::format("{}/{}/{}", m.topic, m.partition, m.offset);
 }
+
+void count_tick(std::string_view outcome) {
+  core::metrics()
+      .counter("lia_notification_status_updates_total", "Delivery ticks by outcome",
+               {{"outcome", std::string(outcome)}})
+      .inc();
+}
 }  // namespace
 
 bool StatusHandler::wait_for_send(const kafka::Message& message, const events::CloudEvent& event) {
@@ -447,12 +454,7 @@ bool StatusHandler::wait_for_send(const kafka::Message& message, const events::C
   std::lock_guard lock(early_mu_);
   if (early_.size() > 1000) early_.clear();  // records of partitions that moved elsewhere
   auto [it, first] = early_.try_emplace(record_key(message), now);
-  if (first) {
-    core::metrics()
-        .counter("lia_notification_status_updates_total", "Delivery ticks by outcome",
-                 {{"outcome", "early"}})
-        .inc();
-  }
+  if (first) count_tick("early");
   if (now - it->second < early_error_wait_) return true;
   early_.erase(it);
   return false;
@@ -489,12 +491,6 @@ core::Status StatusHandler::handle(const kafka::Message& message) {
     }
     if (auto c = (*err)->opt_str("code"); c.ok() && *c) code = std::string(**c);
   }
-  auto count = [](std::string_view outcome) {
-    core::metrics()
-        .counter("lia_notification_status_updates_total", "Delivery ticks by outcome",
-                 {{"outcome", std::string(outcome)}})
-        .inc();
-  };
   for (int i = 0; i < 5; ++i) {
     auto found = store_->find_delivery(*provider, *instance, *provider_id);
     if (!found) return found.error();
@@ -506,7 +502,7 @@ core::Status StatusHandler::handle(const kafka::Message& message) {
         return core::Error(core::Errc::unavailable,
                            "an ERROR tick for a message not recorded as sent yet");
       }
-      count("unknown");
+      count_tick("unknown");
       core::log().debug("status for a message this service did not send",
                         {id("provider_message_id", std::string(*provider_id))});
       return core::ok();
@@ -515,7 +511,7 @@ core::Status StatusHandler::handle(const kafka::Message& message) {
     const Delivery& d = **found;
     const auto next = domain::advance(d.tick, incoming);
     if (next == d.tick) {
-      count("unchanged");
+      count_tick("unchanged");
       return core::ok();
     }
     if (next.status == domain::MessageStatus::error && d.sent) {
@@ -546,7 +542,7 @@ core::Status StatusHandler::handle(const kafka::Message& message) {
       });
       if (!st.ok()) return st;
       if (!applied) continue;  // the tick changed meanwhile: read it again
-      count("undelivered");
+      count_tick("undelivered");
       core::log().warn("message not delivered",
                        {id("command_id", d.command.command_id),
                         id("provider", std::string(to_string(d.command.provider))),
@@ -556,7 +552,7 @@ core::Status StatusHandler::handle(const kafka::Message& message) {
     auto set = store_->set_delivery(d.command.command_id, d.tick, next);
     if (!set) return set.error();
     if (*set) {
-      count("applied");
+      count_tick("applied");
       core::log().debug("delivery tick",
                         {id("command_id", d.command.command_id),
                          id("status", std::string(domain::to_string(next.status)))});
