@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <thread>
 
 #include <fmt/format.h>
@@ -5,6 +6,7 @@
 #include <lia/core/log.hpp>
 #include <lia/core/metrics.hpp>
 #include <lia/core/uuid.hpp>
+#include <lia/domain/phone.hpp>
 #include <lia/domain/template.hpp>
 #include <lia/events/names.hpp>
 #include <lia/json/json.hpp>
@@ -440,16 +442,45 @@ void count_tick(std::string_view outcome) {
                {{"outcome", std::string(outcome)}})
       .inc();
 }
-}  // namespace
 
-bool StatusHandler::wait_for_send(const kafka::Message& message, const events::CloudEvent& event) {
-  // Only a tick made about now (a backlog's old ticks are not waited for; a clock far off
-  // either way gives up the wait rather than holding the partition), and for at most
-  // early_error_wait after this process first saw it.
+// A tick made about now: a backlog's old ticks are not waited for, and a clock far off either
+// way gives up the wait rather than holding the partition.
+bool made_about_now(const events::CloudEvent& event) {
   const auto made = core::parse_rfc3339(event.time);
   if (!made) return false;
   const auto age = core::SystemClock::instance().now() - *made;
-  if (age > kEarlyErrorAge || age < -kEarlyErrorAge) return false;
+  return age <= kEarlyErrorAge && age >= -kEarlyErrorAge;
+}
+
+// A chat as digits of a phone, whichever form it comes in (Meta's wa_id, an Evolution JID, a
+// command's number); nullopt for a group, an @lid or anything else that names no phone.
+std::optional<std::string> recipient_digits(std::string_view chat) {
+  if (auto p = domain::normalize_wa_id(chat)) return std::move(p->digits);
+  if (auto p = domain::normalize_phone(chat)) return std::move(p->digits);
+  return std::nullopt;
+}
+
+// Whether one of this number's sends to `chat` may be with the provider now, its record not
+// written yet. A send is in flight (committed) before its request leaves and becomes 'sent'
+// with its provider id in one write, so a tick can only be about a send that is in flight or
+// recorded.
+core::Result<bool> send_may_be_in_flight(OutboundStore& store, std::string_view provider,
+                                         std::string_view instance, std::string_view chat) {
+  constexpr int kLimit = 1000;
+  auto recipients = store.in_flight_recipients(provider, instance, kLimit);
+  if (!recipients) return recipients.error();
+  if (recipients->size() >= static_cast<std::size_t>(kLimit)) return true;  // too many to tell
+  const auto tick_chat = recipient_digits(chat);
+  return std::any_of(recipients->begin(), recipients->end(), [&](const std::string& to) {
+    const auto sent_to = recipient_digits(to);
+    // A chat that names no phone, on either side, may be any of them.
+    return !tick_chat || !sent_to || *tick_chat == *sent_to;
+  });
+}
+}  // namespace
+
+bool StatusHandler::wait_for_send(const kafka::Message& message) {
+  // For at most early_error_wait after this process first saw the tick.
   const auto now = std::chrono::steady_clock::now();
   std::lock_guard lock(early_mu_);
   if (early_.size() > 1000) early_.clear();  // records of partitions that moved elsewhere
@@ -476,9 +507,10 @@ core::Status StatusHandler::handle(const kafka::Message& message) {
   if (!root) return core::Error(core::Errc::invalid_argument, root.error().message(), false);
   auto provider = root->str("provider");
   auto instance = root->str("instance");
+  auto chat = root->str("chat_id");
   auto provider_id = root->str("message_id");
   auto status_text = root->str("status");
-  for (const auto* r : {&provider, &instance, &provider_id, &status_text}) {
+  for (const auto* r : {&provider, &instance, &chat, &provider_id, &status_text}) {
     if (!r->ok()) return core::Error(core::Errc::invalid_argument, r->error().message(), false);
   }
   auto status = domain::parse_message_status(*status_text);
@@ -491,16 +523,28 @@ core::Status StatusHandler::handle(const kafka::Message& message) {
     }
     if (auto c = (*err)->opt_str("code"); c.ok() && *c) code = std::string(**c);
   }
+  bool not_in_flight = false;  // no send to this chat was with the provider: read once more
   for (int i = 0; i < 5; ++i) {
     auto found = store_->find_delivery(*provider, *instance, *provider_id);
     if (!found) return found.error();
     if (!*found) {
       // A failure may overtake the send's own record (the provider's webhook through
       // ingestion and Kafka, faster than this service's commit after the provider's answer):
-      // a fresh ERROR tick is tried again for a few seconds, or its undelivered is lost.
-      if (incoming.status == domain::MessageStatus::error && wait_for_send(message, *event)) {
-        return core::Error(core::Errc::unavailable,
-                           "an ERROR tick for a message not recorded as sent yet");
+      // a fresh ERROR tick is tried again for a few seconds while a send to its chat is in
+      // flight, or its undelivered is lost. One for a message this service never sent (typed
+      // on the phone) finds none and is ignored at once.
+      if (incoming.status == domain::MessageStatus::error && !not_in_flight &&
+          made_about_now(*event)) {
+        auto may_be = send_may_be_in_flight(*store_, *provider, *instance, *chat);
+        if (!may_be) return may_be.error();
+        if (!*may_be) {
+          not_in_flight = true;  // its send may have been recorded between the two reads
+          continue;
+        }
+        if (wait_for_send(message)) {
+          return core::Error(core::Errc::unavailable,
+                             "an ERROR tick for a message not recorded as sent yet");
+        }
       }
       count_tick("unknown");
       core::log().debug("status for a message this service did not send",

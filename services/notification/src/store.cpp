@@ -213,6 +213,20 @@ core::Result<std::optional<Delivery>> OutboundStore::find_delivery(
   return std::optional<Delivery>(std::move(d));
 }
 
+core::Result<std::vector<std::string>> OutboundStore::in_flight_recipients(
+    std::string_view provider, std::string_view instance, int limit) {
+  // Few rows: the (status, created_at) index narrows it to the 'sending' ones.
+  auto rows = pool_->exec("SELECT to_chat FROM " + table_ +
+                              " WHERE status = 'sending' AND in_flight AND instance = $1"
+                              " AND provider = $2 LIMIT $3",
+                          instance, provider, limit);
+  if (!rows) return rows.error();
+  std::vector<std::string> out;
+  out.reserve(rows->size());
+  for (const auto& r : *rows) out.push_back(r.get<std::string>(0));
+  return out;
+}
+
 namespace {
 
 // Compare-and-set of a row's tick (and, for a delivery failure, its code).

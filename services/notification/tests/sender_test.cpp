@@ -783,18 +783,19 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "an ERROR tick ahead of the send's record is tried again until the send is recorded, "
-    "for a while") {
+    "an ERROR tick ahead of the send's record is tried again while a send to its chat is in "
+    "flight, for a while") {
   Fixture fx;
   SenderOptions options = fx.options;
   options.early_error_wait = std::chrono::milliseconds{300};
   StatusHandler statuses(fx.store, options);
   std::int64_t offset = 100;
-  const auto error_tick = [&](const std::string& provider_id, std::chrono::seconds age) {
+  const auto error_tick = [&](const std::string& provider_id, std::chrono::seconds age,
+                              const std::string& chat = kTo) {
     auto ev =
         events::make_event(events::types::whatsapp_message_status, 1, "/lia/ingestion", "",
                            std::string(R"({"provider":"meta","instance":")") + kMetaInstance +
-                               R"(","chat_id":"5511987654321","message_id":")" + provider_id +
+                               R"(","chat_id":")" + chat + R"(","message_id":")" + provider_id +
                                R"(","status":"ERROR","timestamp":"2026-11-22T12:53:24.123Z",)"
                                R"("error":{"reason":"Message undeliverable","code":"131026"}})");
     ev.time = core::format_rfc3339(core::SystemClock::instance().now() - age);
@@ -804,26 +805,36 @@ TEST_CASE(
     m.value = events::encode(ev);
     return m;
   };
+  const auto unknown_ticks = [] {
+    return core::metrics()
+        .counter("lia_notification_status_updates_total", "", {{"outcome", "unknown"}})
+        .value();
+  };
 
-  // The send's record is behind its failure: the tick waits, and applies once it is there.
+  // The send's record is behind its failure (the request with the provider, its answer not
+  // written yet): the tick waits, and applies once it is there.
   const auto id = new_id();
   require_ok(fx.handler->handle(fx.command(events::types::notification_send_text,
                                            Fixture::text_data(id, "meta", kTo, "Olá"))));
   const auto wamid = fx.sandbox.sends().at(0).provider_message_id;
   const std::string table = fx.schema + ".outbound_messages";
-  REQUIRE(
-      fx.pool
-          ->exec("UPDATE " + table +
-                     " SET status = 'sending', provider_message_id = NULL WHERE command_id = $1",
-                 id)
-          .ok());
+  const auto set_in_flight = [&](const std::string& to) {
+    REQUIRE(fx.pool
+                ->exec("UPDATE " + table +
+                           " SET status = 'sending', in_flight = true, provider_message_id = NULL,"
+                           " to_chat = $2 WHERE command_id = $1",
+                       id, to)
+                .ok());
+  };
+  set_in_flight(kTo);
   const auto ahead = error_tick(wamid, std::chrono::seconds{0});
   auto early = statuses.handle(ahead);
   REQUIRE_FALSE(early.ok());
   CHECK(early.error().retryable());  // the partition waits for the send's commit
   REQUIRE(fx.pool
               ->exec("UPDATE " + table +
-                         " SET status = 'sent', provider_message_id = $2 WHERE command_id = $1",
+                         " SET status = 'sent', in_flight = false, provider_message_id = $2"
+                         " WHERE command_id = $1",
                      id, wamid)
               .ok());
   require_ok(statuses.handle(ahead));
@@ -831,11 +842,32 @@ TEST_CASE(
   REQUIRE(evs.size() == 2);
   CHECK(evs[1].type == events::types::notification_message_undelivered);
 
-  // Not ours after all: given up once the wait is over.
-  const auto foreign = error_tick("wamid.not-ours", std::chrono::seconds{0});
+  // Not ours, while a send to the same chat is in flight (the tick names it as a JID, the
+  // command as digits without the ninth digit): given up once the wait is over.
+  set_in_flight("551187654321");
+  const auto foreign =
+      error_tick("wamid.not-ours", std::chrono::seconds{0}, "5511987654321@s.whatsapp.net");
   CHECK_FALSE(statuses.handle(foreign).ok());
   std::this_thread::sleep_for(std::chrono::milliseconds{400});
+  auto before = unknown_ticks();
   CHECK(statuses.handle(foreign).ok());
+  CHECK(unknown_ticks() == before + 1);
+
+  // Ignored at once: nothing in flight to its chat (a message typed on the phone), with a send
+  // to another chat in flight or none at all; the same for a group's tick, a chat that could
+  // be anyone's, when nothing of this number is in flight.
+  CHECK(
+      statuses.handle(error_tick("wamid.phone-1", std::chrono::seconds{0}, "5521987650001")).ok());
+  REQUIRE(
+      fx.pool->exec("UPDATE " + table + " SET in_flight = false WHERE command_id = $1", id).ok());
+  before = unknown_ticks();
+  CHECK(statuses.handle(error_tick("wamid.phone-2", std::chrono::seconds{0})).ok());
+  CHECK(statuses.handle(error_tick("wamid.group", std::chrono::seconds{0}, "120363025@g.us")).ok());
+  CHECK(unknown_ticks() == before + 2);
+  // ... but a group's tick waits while any send of the number is in flight.
+  set_in_flight(kTo);
+  CHECK_FALSE(
+      statuses.handle(error_tick("wamid.group-2", std::chrono::seconds{0}, "120363025@g.us")).ok());
   // Not waited for: a tick made long ago (a backlog), or with a clock far ahead, or of
   // another kind.
   CHECK(statuses.handle(error_tick("wamid.old", std::chrono::seconds{120})).ok());

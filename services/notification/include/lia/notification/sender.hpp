@@ -111,8 +111,9 @@ class StatusHandler {
   core::Status handle(const kafka::Message& message);
 
  private:
-  // Whether an ERROR tick whose message is not known yet should be tried again.
-  bool wait_for_send(const kafka::Message& message, const events::CloudEvent& event);
+  // Whether an ERROR tick whose message is not known yet, and whose chat a send is in flight
+  // to, should be tried again.
+  bool wait_for_send(const kafka::Message& message);
   void forget_early(const kafka::Message& message);
 
   std::shared_ptr<OutboundStore> store_;

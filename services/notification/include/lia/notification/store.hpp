@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <lia/core/result.hpp>
 #include <lia/domain/conversation_state.hpp>
@@ -107,6 +108,11 @@ class OutboundStore {
   core::Result<std::optional<Delivery>> find_delivery(std::string_view provider,
                                                       std::string_view instance,
                                                       std::string_view provider_message_id);
+  // The recipients (`to`) of this number's sends whose request may be with the provider now
+  // ('sending' and in flight): the sends a tick for an unknown message id may yet be about.
+  // At most `limit` of them.
+  core::Result<std::vector<std::string>> in_flight_recipients(std::string_view provider,
+                                                              std::string_view instance, int limit);
   // Compare-and-set of the tick: false if it changed since `expected` was read.
   core::Result<bool> set_delivery(const std::string& command_id,
                                   const domain::MessageTick& expected,
