@@ -285,6 +285,10 @@ std::variant<TargetInput, Invalid> parse_target(const json::Arr& targets, std::s
         "template", i,
         target_field(i, "") + ": the template cannot be rendered: " + text.error().message()};
   }
+  if (text->find_first_not_of(" \t\r\n") == std::string::npos) {
+    // The scheduler could only fail it.
+    return Invalid{"template", i, target_field(i, "") + ": the rendered message is empty"};
+  }
   if (text->size() > 4096) {
     return Invalid{"template", i,
                    target_field(i, "") + ": the rendered message is longer than 4096 bytes"};
@@ -343,6 +347,10 @@ std::variant<CampaignInput, Invalid> parse_campaign(std::string_view body,
   if (!hours) return Invalid{"allowed_hours", std::nullopt, hours.error().message()};
   if (*hours) {
     const json::Obj& h = **hours;
+    // A misspelt "days" would otherwise send on the default days.
+    if (auto st = h.only({"start", "end", "days"}); !st) {
+      return Invalid{"allowed_hours", std::nullopt, st.error().message()};
+    }
     auto start = h.nonempty_str("start");
     if (!start) return Invalid{"allowed_hours.start", std::nullopt, start.error().message()};
     auto end = h.nonempty_str("end");

@@ -158,7 +158,13 @@ core::Status NotificationHandler::on_event(const events::CloudEvent& ev) const {
                         "('pending', 'contacted') RETURNING status",
                     target, why.value_or("expired"), now, std::string(*command));
       if (upd && !upd->empty()) {
-        // Completed when this was the last attempt: it has one again.
+        // Completed when this was the last attempt: it has one again. The campaign's row is
+        // locked either way, so a completion deciding now waits for this commit (scheduler.cpp).
+        auto lock = tx.exec("SELECT 1 FROM " + q_ + ".voice_campaigns c, " + q_ +
+                                ".voice_campaign_targets t WHERE t.id = $1 AND c.id = "
+                                "t.campaign_id FOR NO KEY UPDATE OF c",
+                            target);
+        if (!lock) return lock.error();
         auto again = tx.exec("UPDATE " + q_ +
                                  ".voice_campaigns c SET status = 'active', completed_at = NULL, "
                                  "updated_at = $2 FROM " +
@@ -186,9 +192,10 @@ core::Status NotificationHandler::on_event(const events::CloudEvent& ev) const {
     } else {
       // Dead-lettered, or not sent (or, after its `sent`, not delivered) for a reason that is
       // not the debtor's: the attempt is used, the next comes at its time, and the last one
-      // leaves the target exhausted. A target contacted only by this attempt was not
-      // contacted after all: pending again (or exhausted). Another attempt sent, or whose
-      // outcome is unknown (it may have reached the debtor), keeps it contacted.
+      // leaves the target exhausted (an earlier one failing late, while the last is still on
+      // its way, leaves it pending: the last one's outcome decides). A target contacted only by
+      // this attempt was not contacted after all: pending again (or exhausted). Another attempt
+      // sent, or whose outcome is unknown (it may have reached the debtor), keeps it contacted.
       upd = tx.exec("UPDATE " + q_ +
                         ".voice_campaign_targets t SET last_error = $2, updated_at = $3, status = "
                         "CASE WHEN (t.status = 'pending' OR (t.status = 'contacted' AND $4 AND "
@@ -196,12 +203,12 @@ core::Status NotificationHandler::on_event(const events::CloudEvent& ev) const {
                         q_ +
                         ".message_attempts a WHERE a.target_id = t.id AND (a.outcome = 'sent' OR "
                         "a.code = 'outcome_unknown')))) "
-                        "THEN CASE WHEN t.attempt_count >= c.max_attempts THEN 'exhausted' ELSE "
-                        "'pending' END ELSE t.status END FROM " +
+                        "THEN CASE WHEN t.attempt_count >= c.max_attempts AND t.last_command_id "
+                        "= $5 THEN 'exhausted' ELSE 'pending' END ELSE t.status END FROM " +
                         q_ +
                         ".voice_campaigns c WHERE t.id = $1 AND c.id = t.campaign_id "
                         "RETURNING t.status",
-                    target, why.value_or("dead-lettered"), now, undelivered);
+                    target, why.value_or("dead-lettered"), now, undelivered, std::string(*command));
     }
     if (!upd) return upd.error();
     if (!upd->empty()) next_status = (*upd)[0].get<std::string>(0);
@@ -299,7 +306,7 @@ core::Status ReplyHandler::on_event(const events::CloudEvent& ev) const {
           "FROM " +
           q_ +
           ".message_attempts a WHERE a.target_id = t.id AND a.requested_at <= $4 AND "
-          "(a.outcome IS NULL OR a.outcome = 'sent')) "
+          "(a.outcome IS NULL OR a.outcome = 'sent' OR a.code = 'outcome_unknown')) "
           "RETURNING t.id::text, t.campaign_id::text",
       std::string(*provider), std::string(*instance), phone->digits, at, std::string(*conversation),
       clock_.now());

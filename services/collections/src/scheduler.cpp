@@ -152,16 +152,31 @@ core::Result<TickReport> Scheduler::tick() {
         continue;
       }
     }
-    auto done = pool_->exec("UPDATE " + q_ +
-                                ".voice_campaigns c SET status = 'completed', completed_at = $2, "
-                                "updated_at = $2 WHERE c.id = $1 AND c.status = 'active' AND NOT "
-                                "EXISTS (SELECT 1 FROM " +
-                                q_ +
-                                ".voice_campaign_targets t WHERE t.campaign_id = c.id AND t.status "
-                                "IN ('pending', 'contacted') AND t.attempt_count < c.max_attempts)",
-                            id, now);
+    // The campaign's row is locked before its targets are read: an expired message giving its
+    // attempt back (handlers.cpp) locks it too, so one of the two sees the other's commit (an
+    // UPDATE alone would re-check a locked row against the targets as they were).
+    bool completed = false;
+    auto done = pg::transact(*pool_, [&](pg::Tx& tx) -> core::Status {
+      completed = false;
+      auto active = tx.exec("SELECT 1 FROM " + q_ +
+                                ".voice_campaigns WHERE id = $1 AND status = 'active' FOR NO KEY "
+                                "UPDATE",
+                            id);
+      if (!active) return active.error();
+      if (active->empty()) return {};
+      auto upd = tx.exec("UPDATE " + q_ +
+                             ".voice_campaigns c SET status = 'completed', completed_at = $2, "
+                             "updated_at = $2 WHERE c.id = $1 AND NOT EXISTS (SELECT 1 FROM " +
+                             q_ +
+                             ".voice_campaign_targets t WHERE t.campaign_id = c.id AND t.status "
+                             "IN ('pending', 'contacted') AND t.attempt_count < c.max_attempts)",
+                         id, now);
+      if (!upd) return upd.error();
+      completed = upd->affected() > 0;
+      return {};
+    });
     if (!done) return done.error();
-    if (done->affected() > 0) {
+    if (completed) {
       ++report.completed;
       core::log().info("campaign completed", {f::id("campaign_id", id)});
     }

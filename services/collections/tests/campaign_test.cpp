@@ -253,6 +253,15 @@ TEST_CASE("template problems: malformed, or a variable a target cannot fill") {
   CHECK(missing.field == "template");
   CHECK(missing.target == std::optional<std::size_t>(1));
   CHECK(missing.message.find("contrato") != std::string::npos);
+
+  // A message that renders to nothing could only fail at its first send.
+  auto blank = expect_invalid(
+      R"({"name":"n","template":"{{msg}}","targets":[)"
+      R"({"name":"A","phone":"11987654321","debt_amount":1,"due_date":"2026-01-31","vars":{"msg":"x"}},)"
+      R"({"name":"B","phone":"11987654322","debt_amount":1,"due_date":"2026-01-31","vars":{"msg":" "}}]})");
+  CHECK(blank.field == "template");
+  CHECK(blank.target == std::optional<std::size_t>(1));
+  CHECK(blank.message == "targets[1]: the rendered message is empty");
 }
 
 TEST_CASE("allowed hours are validated") {
@@ -264,6 +273,12 @@ TEST_CASE("allowed hours are validated") {
       R"({"name":"n","template":"x","allowed_hours":{"start":"08:00","end":"18:00","days":"someday"},"targets":[)" +
       kGood + "]}");
   CHECK(bad_days.field == "allowed_hours.days");
+  // A misspelt "days" would send on the default days.
+  auto typo = expect_invalid(
+      R"({"name":"n","template":"x","allowed_hours":{"start":"09:00","end":"12:00","dias":"sab"},"targets":[)" +
+      kGood + "]}");
+  CHECK(typo.field == "allowed_hours");
+  CHECK(typo.message.find("unknown field 'allowed_hours.dias'") == 0);
   auto arr = parse_campaign(
       R"({"name":"n","template":"x","allowed_hours":{"start":"8:00","end":"14:00","days":["sab",0]},"targets":[)" +
           kGood + "]}",

@@ -2,6 +2,7 @@
 // with a JWT, scheduler ticks driven by a ManualClock, and notification outcomes.
 
 #include <functional>
+#include <future>
 #include <optional>
 #include <set>
 #include <string>
@@ -23,6 +24,7 @@
 #include <lia/http/server.hpp>
 #include <lia/json/json.hpp>
 #include <lia/pg/migrate.hpp>
+#include <lia/pg/tx.hpp>
 #include <lia/runtime/desk_users.hpp>
 #include <lia/testing/pg.hpp>
 #include <lia/testing/testing.hpp>
@@ -865,6 +867,100 @@ TEST_CASE("a debtor whose campaign message never reached them is still owed it")
   fx.reply(fx.stored("5531987651234@s.whatsapp.net"));
   CHECK(fx.count("voice_campaign_targets WHERE status = 'responded' AND phone_number = "
                  "'5531987651234'") == 1);
+}
+
+TEST_CASE("a debtor who answers after a message whose outcome is unknown is chased no more") {
+  Fixture fx;
+  fx.create(campaign_body(kTargets, 3, 60));
+  REQUIRE(fx.tick().sent == 3);
+  const auto sent = fx.outbox();
+  const auto cmds = of_type(sent, types::notification_send_text);
+  REQUIRE(cmds.size() == 3);
+  // The provider took the request and never answered: it most likely reached Maria.
+  fx.outcome(types::notification_message_failed, *cmds[0],
+             R"(,"reason":"outcome unknown: no answer","code":"outcome_unknown")");
+  fx.clock.advance(1min);
+  fx.reply(fx.stored("5511987654321@s.whatsapp.net"));
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'responded' AND phone_number = "
+                 "'5511987654321'") == 1);
+  fx.clock.advance(61min);
+  CHECK(fx.tick().sent == 2);
+}
+
+TEST_CASE("an earlier attempt failing late leaves its target to the last attempt's outcome") {
+  Fixture fx;
+  fx.create(campaign_body(kTargets, 2, 60));
+  REQUIRE(fx.tick().sent == 3);
+  fx.clock.advance(61min);
+  REQUIRE(fx.tick().sent == 3);  // the second and last attempts, the first ones still unanswered
+  const auto sent = fx.outbox();
+  const auto cmds = of_type(sent, types::notification_send_text);
+  REQUIRE(cmds.size() == 6);
+  const std::string dead =
+      R"(,"reason":"gave up after 6 tries: HTTP 503","dlq_topic":"notification.commands.v1.dlq")";
+  // The first attempts give up now: each target's last attempt is still on its way.
+  for (int i = 0; i < 3; ++i) fx.outcome(types::notification_message_dead_lettered, *cmds[i], dead);
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'exhausted'") == 0);
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'pending' AND attempt_count = 2") == 3);
+  // Then: one fails too (exhausted), one is sent (contacted), one reached the debtor only
+  // after the window closed (expired: given back, to be made again).
+  fx.outcome(types::notification_message_dead_lettered, *cmds[3], dead);
+  fx.outcome(types::notification_message_sent, *cmds[4], R"(,"provider_message_id":"3EB0B")");
+  fx.outcome(types::notification_message_failed, *cmds[5],
+             R"(,"reason":"expired: not_after passed","code":"expired")");
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'exhausted' AND phone_number = "
+                 "'5511987654321'") == 1);
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'contacted' AND phone_number = "
+                 "'5521998765432'") == 1);
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'pending' AND attempt_count = 1 AND "
+                 "phone_number = '5531987651234'") == 1);
+  CHECK(fx.tick().sent == 1);
+}
+
+TEST_CASE("a campaign's completion waits for an expiry giving an attempt back") {
+  Fixture fx;
+  const std::string id = fx.create(campaign_body(
+      R"([{"name":"Maria Silva","phone":"+55 11 98765-4321","debt_amount":10,"due_date":"2026-11-30"}])",
+      2, 60));
+  REQUIRE(fx.tick().sent == 1);
+  fx.clock.advance(61min);
+  REQUIRE(fx.tick().sent == 1);  // the last attempt: nothing is left to send
+  const std::string q = pg::quote_ident(fx.schema);
+  // As between that batch's commit and the tick's completion check.
+  REQUIRE(
+      fx.pool->exec("UPDATE " + q + ".voice_campaigns SET status = 'active', completed_at = NULL")
+          .ok());
+  // An expiry being recorded (handlers.cpp): its target given its attempt back, the campaign's
+  // row locked, not committed yet.
+  std::promise<void> locked;
+  std::promise<void> release;
+  auto release_now = release.get_future();
+  std::thread expiry([&] {
+    auto st = pg::transact(*fx.pool, [&](pg::Tx& tx) -> core::Status {
+      auto give_back =
+          tx.exec("UPDATE " + q + ".voice_campaign_targets SET attempt_count = attempt_count - 1");
+      if (!give_back) return give_back.error();
+      auto lock = tx.exec("SELECT 1 FROM " + q + ".voice_campaigns FOR NO KEY UPDATE");
+      if (!lock) return lock.error();
+      locked.set_value();
+      release_now.wait();
+      return {};
+    });
+    if (!st) locked.set_value();  // (the test then fails below)
+  });
+  locked.get_future().wait();
+  // 21:00 in São Paulo: no sending, only the completion check.
+  fx.clock.set(utc(2026, 11, 24, 0, 0));
+  core::Result<TickReport> report = core::Error(core::Errc::internal, "not run");
+  std::thread ticker([&] { report = fx.scheduler->tick(); });
+  std::this_thread::sleep_for(300ms);
+  release.set_value();
+  expiry.join();
+  ticker.join();
+  REQUIRE(report.ok());
+  CHECK(report->completed == 0);
+  CHECK(fx.campaign_status(id) == "active");
+  CHECK(fx.count("voice_campaign_targets WHERE attempt_count = 1") == 1);
 }
 
 TEST_CASE("the reply consumer decodes only inbound message.stored records") {
