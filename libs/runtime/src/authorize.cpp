@@ -12,13 +12,15 @@ std::optional<http::Response> authorize(const http::Request& req, std::string_vi
     res.headers.set("WWW-Authenticate", "Bearer");
     return res;
   }
+  // The role the desk last published wins over the token's, either way: a demoted user loses
+  // the route at once, a promoted one gains it without logging in again.
+  if (users != nullptr) {
+    if (auto denied = users->check(*c)) return denied;
+  }
   if (!auth::role_at_least(c->role, need)) {
     return http::json_error(
         403, "forbidden",
         "this route needs the role " + std::string(auth::to_string(need)) + " or higher");
-  }
-  if (users != nullptr) {
-    if (auto denied = users->check(*c, need)) return denied;
   }
   claims = std::move(*c);
   return std::nullopt;

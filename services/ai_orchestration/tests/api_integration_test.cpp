@@ -105,7 +105,9 @@ TEST_CASE("the API needs a valid token and the right role") {
           .status == 403);
 }
 
-TEST_CASE("a supervisor deactivated or demoted in conversation loses the AI API at once") {
+TEST_CASE(
+    "a supervisor deactivated or demoted in conversation loses the AI API at once, and one "
+    "promoted gains it") {
   Api api;
   const std::string me = "0190e0a4-7b2c-7def-8123-00000000ad07";
   auto upserted = [&](const std::string& role, bool active, const std::string& at) {
@@ -135,6 +137,9 @@ TEST_CASE("a supervisor deactivated or demoted in conversation loses the AI API 
   CHECK(api.call("GET", "/api/ai/outages", supervisor, {}, me).status == 200);  // AGENT's route
   // Another user's token is not affected.
   CHECK(api.call("GET", "/api/ai/prompts", supervisor).status == 200);
+  // Promoted again: the AGENT token they got meanwhile reaches the SUPERVISOR's routes at once.
+  REQUIRE(upserted("SUPERVISOR", true, "2026-11-23T13:00:00Z").ok());
+  CHECK(api.call("GET", "/api/ai/prompts", lia::auth::Role::agent, {}, me).status == 200);
 }
 
 TEST_CASE("without LIA_JWT_SECRET the API answers 503") {

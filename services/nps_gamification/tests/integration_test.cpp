@@ -699,6 +699,22 @@ TEST_CASE("GET /api/nps computes the NPS of ten feedback rows") {
   auto by_supervisor = fx.api->nps(sup);
   REQUIRE(by_supervisor.status == 200);
   CHECK(parse(by_supervisor.body)["responses"].GetInt() == 10);
+
+  // That supervisor demoted to AGENT in conversation (users.v1): their token, still valid and
+  // still saying SUPERVISOR, gets an agent's answers, their own only.
+  runtime::DeskUsers users(fx.pool, fx.schema);
+  kafka::Message demoted;
+  demoted.topic = "users.v1";
+  demoted.value = events::encode(events::make_event(
+      events::types::user_upserted, 1, "/lia/conversation", "",
+      R"({"user_id":"0190e0a4-7b2c-7def-8123-00000000ad01","name":"Sup","email":"s@example.com",)"
+      R"("role":"AGENT","active":true,"updated_at":"2026-11-23T12:00:00Z"})"));
+  REQUIRE(users.apply(demoted).ok());
+  CHECK(fx.api->nps(sup).status == 403);
+  sup.query = {};
+  auto now_own = fx.api->nps(sup);
+  REQUIRE(now_own.status == 200);
+  CHECK(parse(now_own.body)["responses"].GetInt() == 0);
 }
 
 TEST_CASE("supervisors list and handle detractor feedback") {

@@ -21,7 +21,8 @@ class DeskUsers;
 // nullopt when allowed (claims filled in). Otherwise the answer to give: 401 JSON (with
 // WWW-Authenticate: Bearer) for a missing, malformed, forged or expired token; 403 JSON when
 // the role is below `need`. With `users`, the user's role and status as this service last
-// heard them from conversation (users.v1) win over the token's: see desk_users.hpp.
+// heard them from conversation (users.v1) win over the token's (claims.role is that role):
+// see desk_users.hpp.
 std::optional<http::Response> authorize(const http::Request& req, std::string_view jwt_secret,
                                         auth::Role need, auth::Claims& claims,
                                         const DeskUsers* users = nullptr);

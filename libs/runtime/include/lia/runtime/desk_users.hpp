@@ -34,10 +34,11 @@ class DeskUsers {
   // event is a non-retryable error (dead-lettered); database trouble a retryable one.
   core::Status apply(const kafka::Message& message);
 
-  // nullopt when the token's user may act with `need` as far as this service knows (without a
-  // pool it knows nobody); else the answer: 401 JSON (inactive user), 403 JSON (role now
-  // below `need`), 503 (database).
-  std::optional<http::Response> check(const auth::Claims& claims, auth::Role need) const;
+  // The token's user as this service knows them (without a pool it knows nobody): nullopt
+  // when active, `claims.role` then set to the role kept for them (unchanged for a user not
+  // seen yet); else the answer: 401 JSON (inactive user), 503 (database). authorize() then
+  // checks that role.
+  std::optional<http::Response> check(auth::Claims& claims) const;
 
  private:
   std::shared_ptr<pg::Pool> pool_;
