@@ -20,6 +20,7 @@ namespace types = events::types;
 namespace topics = events::topics;
 
 const std::string kConversationInbox = "nps_gamification.conversation.events.v1";
+const std::string kNotificationInbox = "nps_gamification.notification.events.v1";
 
 // How far before a survey's creation a reply's provider time may be and still answer it: the
 // provider's whole seconds and the two clocks' difference. A person needs longer than this
@@ -356,6 +357,10 @@ core::Status EventHandlers::on_send_failure(const events::CloudEvent& ev) const 
   std::optional<Survey> failed;
   auto st = pg::transact(*pool_, [&](pg::Tx& tx) -> core::Status {
     failed.reset();
+    // A failure redelivered after a `sent` cleared its flag must not flag it again.
+    auto fresh = pg::inbox_claim(tx, schema_, kNotificationInbox, ev.id);
+    if (!fresh) return fresh.error();
+    if (!*fresh) return {};
     auto rows = tx.exec("UPDATE " + q_ +
                             ".surveys SET send_failed_at = $2, send_error = $3 "
                             "WHERE command_id = $1 AND send_failed_at IS NULL AND "
@@ -393,6 +398,9 @@ core::Status EventHandlers::on_sent(const events::CloudEvent& ev) const {
   std::optional<Survey> revived;
   auto st = pg::transact(*pool_, [&](pg::Tx& tx) -> core::Status {
     revived.reset();
+    auto fresh = pg::inbox_claim(tx, schema_, kNotificationInbox, ev.id);
+    if (!fresh) return fresh.error();
+    if (!*fresh) return {};
     auto rows = tx.exec(
         "UPDATE " + q_ +
             ".surveys s SET send_failed_at = NULL, send_error = NULL WHERE s.command_id = $1 AND "
