@@ -213,6 +213,8 @@ core::Result<std::string> parse_send_text(std::string_view body) {
   if (!doc) return doc.error();
   auto o = json::Obj::root(*doc);
   if (!o) return o.error();
+  // A field this route does not take ("private": true) would be sent to the customer anyway.
+  if (auto st = o->only({"text"}); !st) return st.error();
   return required_text(*o, "text", 4096);
 }
 
@@ -221,6 +223,8 @@ core::Result<TransferBody> parse_transfer(std::string_view body) {
   if (!doc) return doc.error();
   auto o = json::Obj::root(*doc);
   if (!o) return o.error();
+  // A misspelt "mode" would transfer in the default mode without a word.
+  if (auto st = o->only({"agent_id", "mode", "reason"}); !st) return st.error();
   TransferBody t;
   auto agent = o->str("agent_id");
   if (!agent) return agent.error();
@@ -247,6 +251,7 @@ core::Result<std::optional<std::string>> parse_resolve(std::string_view body) {
   if (!doc) return doc.error();
   auto o = json::Obj::root(*doc);
   if (!o) return o.error();
+  if (auto st = o->only({"reason"}); !st) return st.error();
   return optional_text(*o, "reason", 2048);
 }
 

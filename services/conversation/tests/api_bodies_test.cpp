@@ -122,6 +122,9 @@ TEST_CASE("agent messages are 1..4096 bytes of text") {
   CHECK(
       mentions(error_of(parse_send_text(R"({"text":")" + std::string(4097, 'a') + "\"}")), "text"));
   CHECK(parse_send_text(R"({"text":")" + std::string(4096, 'a') + "\"}").ok());
+  // A field it does not take (a note meant to stay internal) is refused, not sent.
+  CHECK(
+      mentions(error_of(parse_send_text(R"({"text":"nota interna","private":true})")), "private"));
 }
 
 TEST_CASE("transfers name an agent by id, optionally a mode and a reason") {
@@ -137,6 +140,9 @@ TEST_CASE("transfers name an agent by id, optionally a mode and a reason") {
   CHECK(mentions(error_of(parse_transfer(
                      R"({"agent_id":"0190e0a4-7b2c-7def-8123-0000000a6e01","mode":"ai"})")),
                  "mode"));
+  CHECK(mentions(error_of(parse_transfer(
+                     R"({"agent_id":"0190e0a4-7b2c-7def-8123-0000000a6e01","mdoe":"hybrid"})")),
+                 "mdoe"));
 }
 
 TEST_CASE("resolve takes an empty body or an optional reason") {
@@ -145,6 +151,7 @@ TEST_CASE("resolve takes an empty body or an optional reason") {
   CHECK(*parse_resolve(R"({"reason":"ok"})") == "ok");
   CHECK_FALSE(*parse_resolve(R"({})"));
   CHECK(mentions(error_of(parse_resolve(R"({"reason":5})")), "reason"));
+  CHECK(mentions(error_of(parse_resolve(R"({"motivo":"ok"})")), "motivo"));
 }
 
 TEST_CASE("conversation listings check status, assigned_to and limit") {
