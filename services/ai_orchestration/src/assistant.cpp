@@ -1,5 +1,7 @@
 #include "assistant.hpp"
 
+#include <lia/domain/department.hpp>
+
 namespace lia::ai_orchestration {
 
 std::string_view to_string(Assistant a) noexcept {
@@ -30,21 +32,7 @@ std::optional<Assistant> parse_assistant(std::string_view s) noexcept {
 }
 
 std::string_view department_of(Assistant a) noexcept {
-  switch (a) {
-    case Assistant::comercial:
-      return "commercial";
-    case Assistant::suporte:
-      return "support";
-    case Assistant::financeiro:
-    case Assistant::cobranca:
-      return "financial";
-    case Assistant::cancelamento:
-      return "cancellation";
-    case Assistant::apresentacao:
-    case Assistant::ouvidoria:
-      return "general";
-  }
-  return "general";
+  return domain::department_for_assistant(to_string(a));
 }
 
 std::string_view department_label(std::string_view department) noexcept {

@@ -5,6 +5,7 @@
 
 #include <lia/conversation/model.hpp>
 #include <lia/core/clock.hpp>
+#include <lia/domain/department.hpp>
 
 namespace lia::conversation {
 namespace {
@@ -42,12 +43,7 @@ std::string canonical_department(std::string_view name) {
 }
 
 std::string department_for_assistant(std::string_view assistant) {
-  const std::string a = lower_trim(assistant);
-  if (a == "suporte" || a == "comercial" || a == "financeiro" || a == "cancelamento" ||
-      a == "ouvidoria" || a == "cobranca") {
-    return canonical_department(a);
-  }
-  return "general";
+  return std::string(domain::department_for_assistant(lower_trim(assistant)));
 }
 
 std::optional<core::SysTime> parse_time(std::string_view s) {

@@ -22,9 +22,10 @@ inline constexpr const char* kDefaultSchema = "conversation";
 // seed's names (commercial, support, financial, cancellation, general) plus ombudsman and
 // collections. Unknown names are kept (lower-cased). Empty input gives "general".
 std::string canonical_department(std::string_view name);
-// The department that serves an assistant persona: suporte -> support, comercial ->
-// commercial, financeiro -> financial, cancelamento -> cancellation, ouvidoria ->
-// ombudsman, cobranca -> collections, anything else -> general.
+// The department that serves an assistant persona, as ai_orchestration's handoffs name it
+// (lia::domain::department_for_assistant; the name trimmed and lower-cased first):
+// suporte -> support, comercial -> commercial, financeiro and cobranca -> financial,
+// cancelamento -> cancellation, anything else (ouvidoria included) -> general.
 std::string department_for_assistant(std::string_view assistant);
 
 // RFC 3339 date-time ("2026-11-22T12:53:24Z", fractions, "+hh:mm" offsets) to a time
