@@ -18,6 +18,8 @@ TEST_CASE("intent routes by keyword, whatever the accents or the case") {
       {"o wi-fi não pega no quarto", Intent::suporte},
       {"o modem está com a luz vermelha", Intent::suporte},
       {"roteador piscando sem sinal", Intent::suporte},
+      {"Não está funcionando", Intent::suporte},
+      {"a net não tá funcionando de novo", Intent::suporte},
       {"quais são os planos?", Intent::comercial},
       {"Quero contratar fibra", Intent::comercial},
       {"quanto custa o plano de 500 mega?", Intent::comercial},
@@ -143,6 +145,10 @@ TEST_CASE("negations flip the sentiment of the next words") {
   CHECK(score_sentiment("nao foi bom").label == Sentiment::negative);
   CHECK(score_sentiment("nao esta ruim").score > 0);
   CHECK(score_sentiment("nunca funcionou").label == Sentiment::negative);
+  CHECK(analyze("Não está funcionando").sentiment.label == Sentiment::negative);
+  // A "não" far from "reclamar" that still says there is no complaint.
+  CHECK(analyze("Não tenho do que reclamar").sentiment.label == Sentiment::positive);
+  CHECK(analyze("nada a reclamar, obrigado").sentiment.label == Sentiment::positive);
   // The accents of the customer's text fold away first.
   CHECK(analyze("Não gostei do atendimento").sentiment.label == Sentiment::negative);
 }
