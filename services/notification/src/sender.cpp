@@ -17,6 +17,7 @@
 namespace lia::notification {
 namespace {
 
+using core::f::body;
 using core::f::id;
 using core::f::num;
 using core::f::phone;
@@ -26,6 +27,8 @@ using Steady = std::chrono::steady_clock;
 // The header kafka::DeadLetter puts on a dead letter: a command carrying it was replayed
 // from notification.commands.v1.dlq and gets a fresh round of tries.
 constexpr const char* kReplayHeader = "lia.dlq.origin.topic";
+// Where lia-dlq-replay took a replayed record from: "<dlq topic>/<partition>/<offset>".
+constexpr const char* kReplayedFromHeader = "lia.replayed_from";
 
 core::Counter& sends(Provider p, std::string_view outcome) {
   return core::metrics().counter(
@@ -60,6 +63,13 @@ core::Status with_db_retries(F&& fn) {
     std::this_thread::sleep_for(wait);
     wait = std::min(wait * 2, std::chrono::milliseconds{2000});
   }
+}
+
+// Which dead letter a replayed command comes from: the replay tool's header, else (a record
+// put back by other means) the replayed record's own place, which a redelivery repeats.
+std::string replay_token(const kafka::Message& message) {
+  if (const std::string* from = message.header(kReplayedFromHeader)) return *from;
+  return fmt::format("{}/{}/{}", message.topic, message.partition, message.offset);
 }
 
 std::string chat_subject(const SendCommand& cmd) {
@@ -181,9 +191,17 @@ core::Status CommandHandler::handle(const kafka::Message& message) {
                  {id("command_id", cmd.command_id), id("status", claim->status)});
         return core::ok();
       }
-      auto reopened = store_->reopen(cmd.command_id);
+      // Each dead letter is replayed once: the same replayed record delivered again (a
+      // restart before its offset was committed), or the same dead letter re-published (a
+      // replay that could not commit), reopens nothing.
+      auto reopened = store_->reopen(cmd.command_id, replay_token(message));
       if (!reopened) return reopened.error();
-      if (!*reopened) return core::ok();
+      if (!*reopened) {
+        count_send(cmd.provider, "duplicate");
+        log.info("dead letter already replayed: not sending again",
+                 {id("command_id", cmd.command_id), id("status", claim->status)});
+        return core::ok();
+      }
       attempts = 0;
       last_error.reset();
       log.info("dead letter replayed: sending again", {id("command_id", cmd.command_id)});
@@ -251,6 +269,23 @@ core::Status CommandHandler::handle(const kafka::Message& message) {
     count_attempt(cmd.provider, result.verdict, seconds);
 
     if (result.verdict == Verdict::sent) return finish_sent(cmd, attempts, result);
+    if (result.code != kCodeOutcomeUnknown) {
+      // This try failed for sure: noted before anything else, so that a stop from here on
+      // resumes with what follows it (the next try; a refusal asked again; the last try's
+      // failure dead-lettered) rather than reporting the outcome unknown.
+      bool still_sending = true;
+      auto noted = with_db_retries([&]() -> core::Status {
+        auto r = store_->try_failed(cmd.command_id, result.reason);
+        if (!r) return r.error();
+        still_sending = *r;
+        return core::ok();
+      });
+      if (!noted.ok()) {
+        remember_unrecorded_failure(cmd.command_id, result.reason);
+        return noted;
+      }
+      if (!still_sending) return core::ok();  // finished elsewhere
+    }
     if (result.verdict == Verdict::reject) {
       return finish_failed(message, cmd, kFailed, attempts, result.reason, result.code,
                            result.http_status, true, false);
@@ -261,19 +296,6 @@ core::Status CommandHandler::handle(const kafka::Message& message) {
                            fmt::format("gave up after {} tries: {}", attempts, result.reason),
                            result.code, result.http_status, true, true);
     }
-    // This try failed for sure: a restart from here on resumes with the next one.
-    bool still_sending = true;
-    auto noted = with_db_retries([&]() -> core::Status {
-      auto r = store_->try_failed(cmd.command_id, result.reason);
-      if (!r) return r.error();
-      still_sending = *r;
-      return core::ok();
-    });
-    if (!noted.ok()) {
-      remember_unrecorded_failure(cmd.command_id, result.reason);
-      return noted;
-    }
-    if (!still_sending) return core::ok();  // finished elsewhere
     const auto delay =
         backoff_delay(attempts, options_.backoff, options_.backoff_max, result.retry_after);
     log.warn("send failed, retrying",
@@ -364,7 +386,8 @@ core::Status CommandHandler::finish_sent(const SendCommand& cmd, int attempts,
   core::log().info(
       "message sent",
       {id("command_id", cmd.command_id), id("provider", std::string(to_string(cmd.provider))),
-       id("provider_message_id", result.provider_message_id), num("attempts", attempts)});
+       // A Meta wamid is base64 that holds the customer's number: masked like a body.
+       body("provider_message_id", result.provider_message_id), num("attempts", attempts)});
   return core::ok();
 }
 
@@ -548,7 +571,7 @@ core::Status StatusHandler::handle(const kafka::Message& message) {
       }
       count_tick("unknown");
       core::log().debug("status for a message this service did not send",
-                        {id("provider_message_id", std::string(*provider_id))});
+                        {body("provider_message_id", std::string(*provider_id))});
       return core::ok();
     }
     forget_early(message);

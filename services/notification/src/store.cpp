@@ -124,12 +124,14 @@ core::Result<bool> OutboundStore::mark_failed(pg::Tx& tx, const std::string& com
   return rows->affected() == 1;
 }
 
-core::Result<bool> OutboundStore::reopen(const std::string& command_id) {
+core::Result<bool> OutboundStore::reopen(const std::string& command_id,
+                                         const std::string& replay_token) {
   auto rows = pool_->exec("UPDATE " + table_ +
                               " SET status = 'sending', attempts = 0, finished_at = NULL,"
-                              " in_flight = false, updated_at = now() WHERE command_id = $1"
-                              " AND status IN ('failed', 'dead_lettered')",
-                          command_id);
+                              " in_flight = false, replayed_from = $2, updated_at = now()"
+                              " WHERE command_id = $1 AND status IN ('failed', 'dead_lettered')"
+                              " AND replayed_from IS DISTINCT FROM $2",
+                          command_id, replay_token);
   if (!rows) return rows.error();
   return rows->affected() == 1;
 }

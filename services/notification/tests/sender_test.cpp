@@ -339,6 +339,103 @@ TEST_CASE("a failed command redelivered is not retried, but a replayed dead lett
   CHECK(data_of(evs[1])["attempts"].GetInt() == 1);
 }
 
+TEST_CASE("each dead letter is replayed once, however often its replayed record comes") {
+  Fixture fx;
+  REQUIRE(fx.sandbox.apply_faults(R"({"fail_next":2,"status":403})").ok());
+  const auto id = new_id();
+  auto msg =
+      fx.command(events::types::notification_send_text, Fixture::text_data(id, "meta", kTo, "x"));
+  require_ok(fx.handler->handle(msg));  // refused: failed, dead-lettered
+  // lia-dlq-replay puts it back with the dead letter's place; refused again.
+  auto replayed = msg;
+  replayed.offset = 70;
+  replayed.headers.push_back({"lia.dlq.origin.topic", fx.commands_topic});
+  replayed.headers.push_back({"lia.replayed_from", fx.commands_topic + ".dlq/0/5"});
+  require_ok(fx.handler->handle(replayed));
+  CHECK(fx.sandbox.counts().requests == 2);
+  // That replayed record again (a restart before its offset was committed), or the same dead
+  // letter re-published by a replay that could not commit: not sent again.
+  require_ok(fx.handler->handle(replayed));
+  auto republished = replayed;
+  republished.offset = 71;
+  require_ok(fx.handler->handle(republished));
+  CHECK(fx.sandbox.counts().requests == 2);
+  CHECK(fx.row(id)->status == "failed");
+  // The dead letter of the second refusal, replayed: a new round, sent.
+  auto next = replayed;
+  next.offset = 72;
+  next.headers.back().value = fx.commands_topic + ".dlq/0/9";
+  require_ok(fx.handler->handle(next));
+  CHECK(fx.sandbox.counts().requests == 3);
+  CHECK(fx.row(id)->status == "sent");
+  // A record put back by other means (no lia.replayed_from): once per record too.
+  const auto other = new_id();
+  REQUIRE(fx.sandbox.apply_faults(R"({"fail_next":1,"status":403})").ok());
+  auto plain = fx.command(events::types::notification_send_text,
+                          Fixture::text_data(other, "meta", kTo, "y"), 80);
+  require_ok(fx.handler->handle(plain));
+  plain.headers.push_back({"lia.dlq.origin.topic", fx.commands_topic});
+  plain.offset = 81;
+  REQUIRE(fx.sandbox.apply_faults(R"({"fail_next":1,"status":403})").ok());
+  require_ok(fx.handler->handle(plain));
+  require_ok(fx.handler->handle(plain));
+  CHECK(fx.sandbox.counts().requests == 5);
+}
+
+TEST_CASE("a definite failure whose outcome could not be written is not reported unknown") {
+  Fixture fx(0, /*max_attempts=*/2);
+  const std::string table = fx.schema + ".outbound_messages";
+  // The outcome's write fails (as with the database gone after the provider answered).
+  const auto block = [&](bool on) {
+    if (on) {
+      REQUIRE(fx.pool
+                  ->exec("CREATE FUNCTION " + fx.schema +
+                         ".refuse_final() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                         "RAISE EXCEPTION 'final writes refused'; END $$")
+                  .ok());
+      REQUIRE(fx.pool
+                  ->exec("CREATE TRIGGER refuse_final BEFORE UPDATE ON " + table +
+                         " FOR EACH ROW WHEN (NEW.status <> 'sending') EXECUTE FUNCTION " +
+                         fx.schema + ".refuse_final()")
+                  .ok());
+    } else {
+      REQUIRE(fx.pool->exec("DROP TRIGGER refuse_final ON " + table).ok());
+      REQUIRE(fx.pool->exec("DROP FUNCTION " + fx.schema + ".refuse_final()").ok());
+    }
+  };
+
+  // A refusal (403): asked again on redelivery, and refused (or, here, taken) then.
+  block(true);
+  REQUIRE(fx.sandbox.apply_faults(R"({"fail_next":1,"status":403})").ok());
+  const auto refused = new_id();
+  const auto first = fx.command(events::types::notification_send_text,
+                                Fixture::text_data(refused, "meta", kTo, "x"), 1);
+  CHECK_FALSE(fx.handler->handle(first).ok());
+  CHECK(fx.row(refused)->status == "sending");
+  // The last try failing (500 twice, max 2): dead-lettered on redelivery with its reason,
+  // without another request.
+  REQUIRE(fx.sandbox.apply_faults(R"({"fail_next":2,"status":500})").ok());
+  const auto exhausted = new_id();
+  const auto second = fx.command(events::types::notification_send_text,
+                                 Fixture::text_data(exhausted, "meta", kTo, "y"), 2);
+  CHECK_FALSE(fx.handler->handle(second).ok());
+  CHECK(fx.sandbox.counts().requests == 3);
+  block(false);
+
+  // Another process (the one that saw the answers is gone): the rows alone decide.
+  CommandHandler fresh(fx.store, std::make_shared<http::Client>(), std::make_shared<RateLimiter>(0),
+                       std::make_shared<kafka::DeadLetter>(fx.producer), fx.options);
+  require_ok(fresh.handle(first));
+  require_ok(fresh.handle(second));
+  CHECK(fx.sandbox.counts().requests == 4);
+  CHECK(fx.row(refused)->status == "sent");
+  auto row = fx.row(exhausted);
+  CHECK(row->status == "dead_lettered");
+  REQUIRE(row->last_error);
+  CHECK(row->last_error->find("HTTP 500") != std::string::npos);
+  for (const auto& ev : fx.events()) CHECK(str(data_of(ev)["code"]) != "outcome_unknown");
+}
+
 TEST_CASE("a 429 with Retry-After waits that long before the next try") {
   Fixture fx;
   REQUIRE(fx.sandbox.apply_faults(R"({"fail_next":1,"status":429,"retry_after":1})").ok());
@@ -896,14 +993,15 @@ TEST_CASE(
   };
   expect_refused();
   pg::Migrator m(fx.pool, fx.schema, "notification", migrations());
-  // 0007 (command_source), 0006 (in_flight), 0005 (desk_users) and 0004 (the domains) undone
+  // 0008 (replayed_from), 0007 (command_source), 0006 (in_flight), 0005 (desk_users) and 0004
+  // (the domains) undone
   auto down = m.down(3);
   REQUIRE(down.ok());
-  CHECK(*down == 4);
+  CHECK(*down == 5);
   expect_refused();
   auto up = m.up();
   REQUIRE(up.ok());
-  CHECK(*up == 4);
+  CHECK(*up == 5);
   expect_refused();
   auto row = fx.row(id);
   REQUIRE(row);

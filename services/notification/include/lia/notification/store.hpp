@@ -95,8 +95,9 @@ class OutboundStore {
                                  const std::optional<std::string>& code,
                                  std::optional<int> http_status);
   // A replayed dead letter: a failed / dead-lettered row goes back to 'sending' with its
-  // try count reset, so the command gets a fresh round. false if it was not final-failed.
-  core::Result<bool> reopen(const std::string& command_id);
+  // try count reset, so the command gets a fresh round. false if it was not final-failed, or
+  // if the dead letter `replay_token` names was replayed already (migration 0008).
+  core::Result<bool> reopen(const std::string& command_id, const std::string& replay_token);
 
   // The body of template `name` in `language` (exact match), or nullopt.
   core::Result<std::optional<std::string>> find_template(const std::string& name,
