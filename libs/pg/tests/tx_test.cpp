@@ -107,6 +107,36 @@ TEST_CASE("conflicting serializable transactions are retried until both commit",
   CHECK(scalar(*s.pool, "SELECT count(*) FROM " + s.q() + ".doctors WHERE on_call") == 0);
 }
 
+TEST_CASE("a statement made stale by a migration runs its transaction again", "[tx]") {
+  TempSchema s("pgstale");
+  create_table(s, "CREATE TABLE " + s.q() + ".t (id int PRIMARY KEY, status text)");
+  REQUIRE(s.pool->exec("INSERT INTO " + s.q() + ".t VALUES (1, 'active')").ok());
+  const std::string read = "SELECT id, status FROM " + s.q() + ".t WHERE id = $1 FOR UPDATE";
+  const auto read_in_tx = [&] {
+    int runs = 0;
+    auto r = pg::transact(*s.pool, [&](Tx& tx) -> core::Result<std::string> {
+      ++runs;
+      auto rows = tx.exec(read, 1);
+      if (!rows) return rows.error();
+      return (*rows)[0].get<std::string>(1);
+    });
+    return std::pair{std::move(r), runs};
+  };
+  // Prepared on the pool's connections, then the column's type changes under them (as a
+  // migration Job does while the previous version serves).
+  for (int i = 0; i < 4; ++i) REQUIRE(read_in_tx().first.ok());
+  REQUIRE(s.pool->exec("CREATE DOMAIN " + s.q() + ".status AS text").ok());
+  REQUIRE(s.pool->exec("ALTER TABLE " + s.q() + ".t ALTER COLUMN status TYPE " + s.q() + ".status")
+              .ok());
+  auto [after, runs] = read_in_tx();
+  REQUIRE(after.ok());  // not an internal error (a consumer would dead-letter its record)
+  CHECK(*after == "active");
+  CHECK(runs >= 1);
+  // Outside a transaction too.
+  auto lone = s.pool->exec(read, 1);
+  REQUIRE(lone.ok());
+}
+
 TEST_CASE("a non-retryable error is returned at once, never retried", "[tx]") {
   TempSchema s("pgtx");
   create_table(s, "CREATE TABLE " + s.q() + ".t (id int PRIMARY KEY)");
