@@ -4,10 +4,11 @@
 // offsets, so delivery is at-least-once), and serves the rebalance callback, which commits
 // synchronously before partitions are given up.
 //
-// A message whose handler keeps failing is retried inline (bounded, doubling backoff), then
-// dead-lettered. When there is no dead-letter topic, or it can't be written, the partition
+// A message whose handler fails for good (a non-retryable error) is dead-lettered. One that
+// keeps failing retryably is retried inline (bounded, doubling backoff), then its partition
 // is "parked": paused and rewound to that message, and tried again every max_backoff while
-// the other partitions go on, so nothing is skipped and the group never sees a stuck poll.
+// the other partitions go on, so nothing is skipped and the group never sees a stuck poll
+// (so is a dead letter that could not be written, or one without a dead-letter topic).
 
 #include <algorithm>
 #include <atomic>
@@ -863,15 +864,13 @@ void RdConsumer::resume() {
   if (!paused_) return;
   paused_ = false;
   if (rk_ == nullptr) return;
-  const auto now = Clock::now();
   std::vector<TopicPartition> tps;
   for (const auto& tp : assignment_) {
+    // A parked partition waiting for its retry is left to resume_due(), on the poll thread:
+    // marked resumed here, from another thread, it could take a record of that partition
+    // still in the poll thread's hands for the parked one gone from the log.
     auto it = parked_.find(tp);
-    if (it != parked_.end()) {
-      const Parked& p = it->second;
-      if (p.reseek || (!p.resumed && p.retry_at > now)) continue;  // still waiting
-      it->second.resumed = true;
-    }
+    if (it != parked_.end() && !it->second.resumed) continue;
     tps.push_back(tp);
   }
   resume_locked(rk_, tps);

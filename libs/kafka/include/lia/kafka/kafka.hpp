@@ -119,8 +119,10 @@ struct TopicPartition {
 };
 
 // What a handler says about a message. ok: done, store the offset. A retryable error is
-// tried again (bounded, with backoff); a non-retryable one, or the last failed try, sends the
-// message to the dead-letter topic with the reason, and the partition moves on. A handler
+// tried again (bounded, with backoff), then the partition is parked and the message tried
+// again later, never dead-lettered (the chat's next records must not overtake it); a
+// non-retryable one sends the message to the dead-letter topic with the reason, and the
+// partition moves on. A handler
 // that throws counts as a non-retryable Errc::internal error. Handlers must be idempotent:
 // delivery is at-least-once.
 using Handler = std::function<core::Status(const Message&)>;
@@ -200,8 +202,9 @@ class Consumer {
   // thread closes after the handler returns).
   virtual void close() = 0;
   // Stops / restarts delivery on every assigned partition; a paused consumer stays paused
-  // across rebalances. pause() takes effect before it returns (except for the message in
-  // hand).
+  // across rebalances. pause() takes effect before it returns, except for the records already
+  // fetched (the message in hand, the rest of its batch). A parked partition stays parked
+  // until its retry is due.
   virtual void pause() = 0;
   virtual void resume() = 0;
   virtual bool assigned() const = 0;  // has at least one partition
