@@ -15,6 +15,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr std::string_view kWho = "dlq replay";
+// Replayed records between two commits of the run's place.
+constexpr std::size_t kCommitEvery = 100;
 
 core::Error invalid(std::string what) {
   return core::Error(core::Errc::invalid_argument, fmt::format("{}: {}", kWho, what));
@@ -162,6 +164,12 @@ class Run {
     }
     for (int i = 0; i < list->cnt; ++i) {
       const auto& e = list->elems[i];
+      // One partition's committed offset not read would start it at the oldest record, and
+      // replay again what was replayed before.
+      if (e.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        return detail::classify(
+            e.err, fmt::format("dlq replay: committed offset of partition {}", e.partition));
+      }
       std::int64_t low = 0;
       std::int64_t high = 0;
       err = rd_kafka_query_watermark_offsets(rk_.get(), o_.dlq_topic.c_str(), e.partition, &low,
@@ -225,6 +233,11 @@ class Run {
         if (auto st = replay(msg, info); !st) return st;
         it->second.committed_next = msg.offset + 1;
         ++report_.replayed;
+        // Committed as it goes, so a run stopped midway (Ctrl-C, an evicted pod) leaves the
+        // next one only what it had not replayed yet.
+        if (report_.replayed % kCommitEvery == 0) {
+          if (auto st = commit(); !st) return st;
+        }
       }
       it->second.next = msg.offset + 1;
     }

@@ -10,9 +10,10 @@
 //
 // Its place is the committed offset of the consumer group `lia-replay.<dlq topic>`: a record is
 // committed only after the broker acknowledged its copy (acks=all), so nothing is lost, and a
-// second run replays only what was dead-lettered since. A run takes the records that were
-// there when it started, and stops at the first one it can't replay (no origin header, or an
-// origin other than T), committing what it replayed before it.
+// second run replays only what was dead-lettered since (commits every 100 records and at the
+// end: a run stopped midway leaves at most the last 100 to be replayed again). A run takes the
+// records that were there when it started, and stops at the first one it can't replay (no origin
+// header, or an origin other than T), committing what it replayed before it.
 
 #include <chrono>
 #include <cstdint>
