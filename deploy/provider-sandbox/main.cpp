@@ -19,7 +19,8 @@ int main() {
 
   lia::core::Env env;
   const auto port = env.port("LIA_HTTP_PORT", 8090);
-  const auto address = env.ip_address("LIA_HTTP_ADDRESS", "0.0.0.0");
+  // Loopback unless told otherwise: it takes anyone's faults and sends, without a login.
+  const auto address = env.ip_address("LIA_HTTP_ADDRESS", "127.0.0.1");
   const auto level = env.one_of("LIA_LOG_LEVEL", "info", {"debug", "info", "warn", "error"});
   auto config = lia::provider_sandbox::Config::read(env);
   try {

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <utility>
 
 #include <fmt/format.h>
@@ -119,7 +120,11 @@ core::Result<Rows> Pool::exec_params(std::string_view sql, const Params& params)
 }
 
 core::Status Pool::ping() {
-  auto r = exec("SELECT 1");
+  // A probe's answer in time (kubelet gives /readyz 4 s, the Kafka check 2 of them): a pool
+  // busy that long is answered as not ready rather than late.
+  auto lease = acquire(std::min(config_.acquire_timeout, std::chrono::milliseconds{1000}));
+  if (!lease) return lease.error();
+  auto r = (*lease)->exec("SELECT 1");
   if (!r) return r.error();
   return core::ok();
 }

@@ -434,9 +434,9 @@ int run(int argc, char** argv, const ServiceSpec& declared, std::unique_ptr<App>
   // Ready only once every consumer has joined its group: a record published before that is
   // not lost (it waits in Kafka), but it waits for the group's first rebalance, seconds.
   auto joining = std::make_shared<Joining>();
-  auto readiness = [&ctx, joining]() {
+  auto readiness = [&ctx, joining, with_database = spec.database_in_readiness]() {
     std::vector<http::Check> checks;
-    if (ctx.pool_) {
+    if (ctx.pool_ && with_database) {
       auto st = ctx.pool_->ping();
       checks.push_back({"postgres", st.ok(), st.ok() ? "" : st.error().describe()});
     }

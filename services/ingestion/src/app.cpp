@@ -15,6 +15,9 @@ runtime::ServiceSpec spec() {
   s.schema_setting = "LIA_INGESTION_SCHEMA";  // tests run the binary against a schema of their own
   s.migrations = migrations();
   s.outbox = false;  // produces straight to Kafka: no database on the request path
+  // Nor in its readiness: a database outage must not take the webhooks' endpoint away (the
+  // audit log waits in its bounded queue meanwhile).
+  s.database_in_readiness = false;
   return s;
 }
 

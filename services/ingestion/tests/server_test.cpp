@@ -51,8 +51,10 @@ struct Service {
   int port = 0;
   bool kill_at_end = false;  // a broker that never answers makes a graceful stop slow
 
+  // `serve_only`: settings of the server alone, after the migration (e.g. a database gone).
   explicit Service(const std::map<std::string, std::string>& extra = {},
-                   const std::string& bootstrap = lia::testing::kafka_bootstrap()) {
+                   const std::string& bootstrap = lia::testing::kafka_bootstrap(),
+                   const std::map<std::string, std::string>& serve_only = {}) {
     env = {{"LIA_META_VERIFY_TOKEN", "verify-token"},
            {"LIA_META_APP_SECRET", kSecret},
            {"LIA_EVOLUTION_APIKEY", kApikey},
@@ -67,6 +69,7 @@ struct Service {
     const auto code = migrate.wait(60s);
     INFO(migrate.output());
     REQUIRE(code == std::optional<int>(0));
+    for (const auto& [k, v] : serve_only) env[k] = v;
     process = std::make_unique<Process>(
         std::vector<std::string>{lia::testing::binary("lia-ingestion")}, env);
     REQUIRE(lia::testing::wait_until(
@@ -322,6 +325,28 @@ TEST_CASE(
       },
       30s, 100ms);
   CHECK(rows == 1);
+}
+
+TEST_CASE("with the database gone the gateway stays ready and accepts webhooks") {
+  Service svc({{"LIA_INGESTION_AUDIT_CONSUMER", "false"}}, lia::testing::kafka_bootstrap(),
+              {{"LIA_PG_URL", "postgresql://lia@127.0.0.1:1/lia?connect_timeout=2"}});
+  lia::http::Client client;
+  lia::http::ClientResponse ready;
+  // Ready on Kafka alone (the audit log waits in its queue), not taken out of the Service.
+  CHECK(lia::testing::wait_until(
+      [&] {
+        auto r = client.get(svc.base + "/readyz");
+        if (!r.ok()) return false;
+        ready = *r;
+        return ready.status == 200;
+      },
+      30s, 100ms));
+  INFO(ready.body);
+  CHECK(ready.body.find("postgres") == std::string::npos);
+  CHECK(ready.body.find("kafka") != std::string::npos);
+  auto res = svc.post_meta(fixture("meta_text.json"));
+  CHECK(res.status == 200);
+  CHECK(res.body == R"({"accepted":1})");
 }
 
 TEST_CASE("an unreachable broker: 503 after the ack timeout, audited as failed") {

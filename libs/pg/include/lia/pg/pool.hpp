@@ -76,7 +76,7 @@ class Pool : public std::enable_shared_from_this<Pool> {
   }
   core::Result<Rows> exec_params(std::string_view sql, const Params& params);
 
-  // SELECT 1 on a pooled connection (readiness probes).
+  // SELECT 1 on a pooled connection (readiness probes), waiting at most 1 s for a free one.
   core::Status ping();
 
   // Raises the size to at least n (e.g. one connection per consumer that holds one for a

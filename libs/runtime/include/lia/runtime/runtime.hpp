@@ -45,6 +45,9 @@ struct ServiceSpec {
   std::string schema_setting;
   std::vector<pg::Migration> migrations;
   bool outbox = false;  // run the outbox relay for `schema`
+  // /readyz checks PostgreSQL. false for a service whose requests never wait on it (the
+  // webhook gateway): a database outage then leaves its pods in their Service's endpoints.
+  bool database_in_readiness = true;
 };
 
 // Every consumer handler must be idempotent: it claims its record in its schema's inbox (or
