@@ -202,6 +202,21 @@ struct Fixture {
     return c;
   }
 
+  // conversation's users.v1 says the fixture's desk user (the requests' default subject) now
+  // has `role` and is active or not.
+  void desk_user_is(const std::string& role, bool active) const {
+    runtime::DeskUsers users(pool, schema);
+    kafka::Message m;
+    m.topic = "users.v1";
+    m.value = events::encode(events::make_event(
+        events::types::user_upserted, 1, "/lia/conversation", "",
+        R"({"user_id":"0190e0a4-7b2c-7def-8123-00000000ad01","name":"Ana","email":"a@example.com",)"
+        R"("role":")" +
+            role + R"(","active":)" + (active ? "true" : "false") +
+            R"(,"updated_at":"2026-11-23T12:00:00Z"})"));
+    REQUIRE(users.apply(m).ok());
+  }
+
   // A request with a token of `role`; its subject a desk user's id unless told otherwise.
   http::Request request(const std::string& method, auth::Role role,
                         const std::string& subject = "0190e0a4-7b2c-7def-8123-00000000ad01") const {
@@ -709,14 +724,7 @@ TEST_CASE("GET /api/nps computes the NPS of ten feedback rows") {
 
   // That supervisor demoted to AGENT in conversation (users.v1): their token, still valid and
   // still saying SUPERVISOR, gets an agent's answers, their own only.
-  runtime::DeskUsers users(fx.pool, fx.schema);
-  kafka::Message demoted;
-  demoted.topic = "users.v1";
-  demoted.value = events::encode(events::make_event(
-      events::types::user_upserted, 1, "/lia/conversation", "",
-      R"({"user_id":"0190e0a4-7b2c-7def-8123-00000000ad01","name":"Sup","email":"s@example.com",)"
-      R"("role":"AGENT","active":true,"updated_at":"2026-11-23T12:00:00Z"})"));
-  REQUIRE(users.apply(demoted).ok());
+  fx.desk_user_is("AGENT", true);
   CHECK(fx.api->nps(sup).status == 403);
   sup.query = {};
   auto now_own = fx.api->nps(sup);
@@ -934,14 +942,7 @@ TEST_CASE("gamification settings are read by supervisors and changed by admins, 
   CHECK(fx.api->put_settings(by_supervisor).status == 403);
 
   // The admin deactivated in conversation (users.v1): the same token is refused at once.
-  runtime::DeskUsers users(fx.pool, fx.schema);
-  kafka::Message off;
-  off.topic = "users.v1";
-  off.value = events::encode(events::make_event(
-      events::types::user_upserted, 1, "/lia/conversation", "",
-      R"({"user_id":"0190e0a4-7b2c-7def-8123-00000000ad01","name":"Admin","email":"a@example.com",)"
-      R"("role":"ADMIN","active":false,"updated_at":"2026-11-23T12:00:00Z"})"));
-  REQUIRE(users.apply(off).ok());
+  fx.desk_user_is("ADMIN", false);
   put.body = R"({"target_nps":9})";
   CHECK(fx.api->put_settings(put).status == 401);
   CHECK(fx.api->get_settings(get).status == 401);
