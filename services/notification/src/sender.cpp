@@ -27,6 +27,8 @@ using Steady = std::chrono::steady_clock;
 // The header kafka::DeadLetter puts on a dead letter: a command carrying it was replayed
 // from notification.commands.v1.dlq and gets a fresh round of tries.
 constexpr const char* kReplayHeader = "lia.dlq.origin.topic";
+constexpr const char* kOriginPartitionHeader = "lia.dlq.origin.partition";
+constexpr const char* kOriginOffsetHeader = "lia.dlq.origin.offset";
 // Where lia-dlq-replay took a replayed record from: "<dlq topic>/<partition>/<offset>".
 constexpr const char* kReplayedFromHeader = "lia.replayed_from";
 
@@ -65,9 +67,18 @@ core::Status with_db_retries(F&& fn) {
   }
 }
 
-// Which dead letter a replayed command comes from: the replay tool's header, else (a record
-// put back by other means) the replayed record's own place, which a redelivery repeats.
+// Which failure a replayed command comes back from: the place of the record that failed, as
+// its dead letter names it (lia.dlq.origin.*), the same for every copy of that dead letter
+// (written twice by a stop before its ack, re-published by a replay that could not commit, or
+// delivered again); else the replay tool's header; else (a record put back by other means)
+// the replayed record's own place, which a redelivery repeats.
 std::string replay_token(const kafka::Message& message) {
+  const std::string* topic = message.header(kReplayHeader);
+  const std::string* partition = message.header(kOriginPartitionHeader);
+  const std::string* offset = message.header(kOriginOffsetHeader);
+  if (topic != nullptr && partition != nullptr && offset != nullptr) {
+    return fmt::format("{}/{}/{}", *topic, *partition, *offset);
+  }
   if (const std::string* from = message.header(kReplayedFromHeader)) return *from;
   return fmt::format("{}/{}/{}", message.topic, message.partition, message.offset);
 }
@@ -191,9 +202,9 @@ core::Status CommandHandler::handle(const kafka::Message& message) {
                  {id("command_id", cmd.command_id), id("status", claim->status)});
         return core::ok();
       }
-      // Each dead letter is replayed once: the same replayed record delivered again (a
-      // restart before its offset was committed), or the same dead letter re-published (a
-      // replay that could not commit), reopens nothing.
+      // Each failure is replayed once: the same replayed record delivered again (a restart
+      // before its offset was committed), the same dead letter re-published (a replay that
+      // could not commit) or a second copy of it reopens nothing.
       auto reopened = store_->reopen(cmd.command_id, replay_token(message));
       if (!reopened) return reopened.error();
       if (!*reopened) {
