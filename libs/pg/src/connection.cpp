@@ -36,6 +36,13 @@ void on_notice(void*, const PGresult* res) {
                      core::f::str("message", primary != nullptr ? primary : "")});
 }
 
+// A prepared statement gone (DEALLOCATE, DISCARD) or made stale by a schema change (its result
+// type changed: a migration applied while this version runs).
+bool stale_statement_state(std::string_view state, std::string_view message) {
+  return state == "26000" ||
+         (state == "0A000" && message.find("cached plan") != std::string_view::npos);
+}
+
 }  // namespace
 
 core::Error error_from_sqlstate(std::string_view state, std::string_view message) {
@@ -51,13 +58,9 @@ core::Error error_from_sqlstate(std::string_view state, std::string_view message
       state == "57P02" || state == "57P03" || starts_with(state, "53") || state == "25006") {
     return {Errc::unavailable, text, true};
   }
-  // A prepared statement gone (DEALLOCATE, DISCARD) or made stale by a schema change (a
-  // migration applied while this version runs): the connection forgets it and prepares it
-  // anew, so running it again, or its whole transaction, succeeds.
-  if (state == "26000" ||
-      (state == "0A000" && message.find("cached plan") != std::string_view::npos)) {
-    return {Errc::unavailable, text, true};
-  }
+  // A stale statement: the connection forgets it and prepares it anew, so running it again,
+  // or its whole transaction, succeeds.
+  if (stale_statement_state(state, message)) return {Errc::unavailable, text, true};
   if (state == "57014" || state == "55P03") return {Errc::timeout, text, true};
   // A refused login or a missing grant is the deployment's to fix (a rotated password, a
   // restore without its grants), never the record's: retryable, so a consumer parks its
@@ -75,11 +78,9 @@ std::optional<std::string> sqlstate(const core::Error& error) {
 
 namespace {
 
-// The statement is gone (DEALLOCATE, DISCARD) or its result type changed after a schema change.
 bool stale_statement(const core::Error& error) {
   const auto state = sqlstate(error);
-  return state == "26000" ||
-         (state == "0A000" && error.message().find("cached plan") != std::string::npos);
+  return state && stale_statement_state(*state, error.message());
 }
 
 }  // namespace

@@ -89,7 +89,6 @@ struct Batch {
 // (field "messages"; other fields are ignored), message and status.
 core::Result<Batch> normalize_meta(std::string_view body, const core::Clock& clock);
 
-// The parts of an Evolution webhook needed before it is trusted.
 // Evolution API webhook, global or by events. `path_event` is the {event} of
 // /webhooks/evolution/{event} ("messages-upsert"), or empty; the body's `event` wins.
 // Handles messages.upsert, send.message, messages.update and connection.update; other
