@@ -74,6 +74,7 @@ struct Api::Impl {
   std::string user_state;
   std::string transfer_update;
   std::string open_assigned_to;
+  std::string waiting_unassigned;
   std::string reassign_update;
   std::string resolve_update;
   std::string insert_supervisor_action;
@@ -117,6 +118,10 @@ struct Api::Impl {
     open_assigned_to = "SELECT id::text FROM " + conv +
                        " WHERE assigned_to = $1::uuid AND status = 'transferred' ORDER BY id FOR "
                        "UPDATE";
+    // The queue nobody could take: the oldest transfer first.
+    waiting_unassigned = "SELECT id::text FROM " + conv +
+                         " WHERE assigned_to IS NULL AND status = 'transferred' ORDER BY "
+                         "transferred_at NULLS FIRST, id FOR UPDATE";
     reassign_update =
         "UPDATE " + conv + " SET assigned_to = $2::uuid, updated_at = now() WHERE id = $1::uuid";
     resolve_update =
@@ -220,36 +225,63 @@ struct Api::Impl {
                        events::chat_key(c.instance, c.chat_id), type, c.id, std::move(data), clock);
   }
 
-  // A deactivated user's open conversations go to the least-loaded active agent of their
-  // department, as a handoff would; with nobody left, they wait unassigned in its queue,
-  // with an alert. Nobody but a supervisor would see them otherwise, and the customer's
-  // messages would reach an agent who can no longer log in. Returns how many moved.
-  core::Result<std::int64_t> reassign_from(pg::Tx& tx, const std::string& user_id,
-                                           const std::string& by) {
-    // First, so that a handoff that still saw the user active has committed its choice.
-    if (auto st = store::lock_assignments(tx, sql); !st) return st.error();
-    auto open = tx.exec(open_assigned_to, user_id);
-    if (!open) return open.error();
-    for (const auto& row : *open) {
+  // Each conversation of `ids` (locked in this order) goes to the least-loaded active agent
+  // of its department, as a handoff would: `conversation.assigned` naming the previous agent
+  // and `by`; with nobody left, it waits unassigned in its queue with an alert saying `why`.
+  // The caller holds the assignment lock, so a handoff that saw another state has committed.
+  core::Status assign_each(pg::Tx& tx, const pg::Rows& ids, const std::string& by,
+                           std::string_view why) {
+    for (const auto& row : ids) {
       auto conv = conversation_for_update(tx, row.get<std::string>(0));
       if (!conv) return conv.error();
       if (!*conv) continue;
       const ConversationRow& c = **conv;
       auto picked = store::pick_agent(tx, sql, c.department);
       if (!picked) return picked.error();
-      if (auto up = tx.exec(reassign_update, c.id, *picked); !up) return up.error();
-      core::Status st;
-      if (*picked) {
-        st = emit_chat(tx, c, types::conversation_assigned,
-                       assigned_data(store::chat_of(c), **picked, c.assigned_to, by));
-      } else {
-        st = store::add_alert(
-            tx, sql, c.id, "no_agent_available", "high",
-            "its agent was deactivated and no active agent is left for " + c.department, clock);
+      if (!*picked) {
+        if (c.assigned_to) {
+          if (auto up = tx.exec(reassign_update, c.id, *picked); !up) return up.error();
+        }
+        auto st = store::add_alert(tx, sql, c.id, "no_agent_available", "high",
+                                   std::string(why) + c.department, clock);
+        if (!st) return st.error();
+        continue;
       }
+      if (auto up = tx.exec(reassign_update, c.id, *picked); !up) return up.error();
+      auto st = emit_chat(tx, c, types::conversation_assigned,
+                          assigned_data(store::chat_of(c), **picked, c.assigned_to, by));
       if (!st) return st.error();
     }
+    return {};
+  }
+
+  // A deactivated user's open conversations go to another agent (assign_each); nobody but a
+  // supervisor would see them otherwise, and the customer's messages would reach an agent who
+  // can no longer log in. Returns how many moved.
+  core::Result<std::int64_t> reassign_from(pg::Tx& tx, const std::string& user_id,
+                                           const std::string& by) {
+    if (auto st = store::lock_assignments(tx, sql); !st) return st.error();
+    auto open = tx.exec(open_assigned_to, user_id);
+    if (!open) return open.error();
+    auto st =
+        assign_each(tx, *open, by, "its agent was deactivated and no active agent is left for ");
+    if (!st) return st.error();
     return static_cast<std::int64_t>(open->size());
+  }
+
+  // A user who is now an active agent ends the wait of the conversations that found nobody
+  // (a handoff, or a deactivation, with no active agent left): each goes to the least-loaded
+  // agent, this one or another. Without this, they would stay unassigned, and an agent can
+  // see a queued conversation but not answer it. Returns how many were assigned.
+  core::Result<std::int64_t> assign_waiting(pg::Tx& tx, const UserView& user,
+                                            const std::string& by) {
+    if (!user.active || user.role != auth::Role::agent) return std::int64_t{0};
+    if (auto st = store::lock_assignments(tx, sql); !st) return st.error();
+    auto waiting = tx.exec(waiting_unassigned);
+    if (!waiting) return waiting.error();
+    auto st = assign_each(tx, *waiting, by, "no active agent is left for ");
+    if (!st) return st.error();
+    return static_cast<std::int64_t>(waiting->size());
   }
 
   // An admin's change to a user, in the activity log.
@@ -326,13 +358,18 @@ struct Api::Impl {
     if (!a.viewer) return a.failure;
     auto body = parse_new_user(req.body);
     if (!body) return bad_request(body.error());
+    std::int64_t assigned = 0;
     auto r = pg::transact(*pool, [&](pg::Tx& tx) -> core::Result<UserView> {
       auto created = conversation::create_user(tx, sql.schema(), *body, clock);
       if (!created) return created.error();
+      auto took = assign_waiting(tx, *created, a.viewer->user_id);
+      if (!took) return took.error();
+      assigned = *took;
       json::Writer details;
       details.begin_object()
           .field("username", created->username)
           .field("role", std::string(auth::to_string(created->role)))
+          .field("assigned_waiting_conversations", assigned)
           .end_object();
       if (auto st =
               log_user_action(tx, a.viewer->user_id, "create_user", created->id, details.take());
@@ -347,7 +384,7 @@ struct Api::Impl {
     }
     log.info("user created",
              {f::id("user_id", r->id), f::id("role", std::string(auth::to_string(r->role))),
-              f::id("by", a.viewer->user_id)});
+              f::id("by", a.viewer->user_id), f::num("assigned_waiting_conversations", assigned)});
     return Response::json(201, user_json(*r));
   }
 
@@ -366,20 +403,27 @@ struct Api::Impl {
       return conflict("an admin cannot demote or deactivate themselves");
     }
     std::int64_t reassigned = 0;
+    std::int64_t assigned = 0;
     auto r = pg::transact(*pool, [&](pg::Tx& tx) -> core::Result<UserView> {
       reassigned = 0;
+      assigned = 0;
       auto updated = conversation::update_user(tx, sql.schema(), id, *body, clock);
       if (!updated) return updated.error();
       if (!updated->active) {
         auto moved = reassign_from(tx, updated->id, a.viewer->user_id);
         if (!moved) return moved.error();
         reassigned = *moved;
+      } else {
+        auto took = assign_waiting(tx, *updated, a.viewer->user_id);
+        if (!took) return took.error();
+        assigned = *took;
       }
       json::Writer details;
       details.begin_object()
           .field("role", std::string(auth::to_string(updated->role)))
           .field("status", updated->active ? "ACTIVE" : "INACTIVE")
           .field("reassigned_conversations", reassigned)
+          .field("assigned_waiting_conversations", assigned)
           .end_object();
       if (auto st =
               log_user_action(tx, a.viewer->user_id, "update_user", updated->id, details.take());
@@ -395,7 +439,8 @@ struct Api::Impl {
     log.info("user updated",
              {f::id("user_id", r->id), f::id("role", std::string(auth::to_string(r->role))),
               f::flag("active", r->active), f::id("by", a.viewer->user_id),
-              f::num("reassigned_conversations", reassigned)});
+              f::num("reassigned_conversations", reassigned),
+              f::num("assigned_waiting_conversations", assigned)});
     return Response::json(200, user_json(*r));
   }
 
@@ -640,13 +685,19 @@ struct Api::Impl {
     auto body = parse_transfer(req.body);
     if (!body) return bad_request(body.error());
     auto r = pg::transact(*pool, [&](pg::Tx& tx) -> core::Result<Response> {
+      // The assignment lock before the row, in the order a deactivation takes them.
+      if (auto st = store::lock_assignments(tx, sql); !st) return st.error();
       auto conv = conversation_for_update(tx, id);
       if (!conv) return conv.error();
       if (!*conv) return not_found("no conversation " + id);
       const ConversationRow& c = **conv;
-      auto next = domain::apply(c.state, {domain::ConversationEventKind::agent_assign, body->mode});
+      // Another agent for a hybrid conversation keeps it hybrid unless the body says otherwise.
+      const auto mode =
+          body->mode.value_or(c.state.status == domain::ConversationStatus::transferred
+                                  ? c.state.mode
+                                  : domain::ConversationMode::human);
+      auto next = domain::apply(c.state, {domain::ConversationEventKind::agent_assign, mode});
       if (!next) return conflict("the conversation is resolved");
-      if (auto st = store::lock_assignments(tx, sql); !st) return st.error();
       auto target = tx.exec(user_state, body->agent_id);
       if (!target) return target.error();
       if (target->empty() || (*target)[0].get<std::string>(0) != "ACTIVE") {

@@ -41,6 +41,10 @@ core::Result<UserView> create_user(pg::Tx& tx, const std::string& schema, const 
   return v;
 }
 
+// updated_at is user.upserted's version, which the other services keep the highest of: it
+// is taken after the row lock (clock_timestamp, not the transaction's start) and always past
+// the change before, so of two overlapping changes the one committed last wins everywhere.
+// The event carries milliseconds, hence the step.
 core::Result<UserView> update_user(pg::Tx& tx, const std::string& schema, const std::string& id,
                                    const UserUpdate& update, const core::Clock& clock) {
   const store::Sql sql(schema);
@@ -48,7 +52,8 @@ core::Result<UserView> update_user(pg::Tx& tx, const std::string& schema, const 
       "UPDATE " + sql.t("users") +
           " u SET role = COALESCE($2, u.role), status = COALESCE($3, u.status), departments = "
           "COALESCE($4::text[], u.departments), full_name = COALESCE($5, u.full_name), "
-          "updated_at = now() WHERE u.id = $1::uuid RETURNING " +
+          "updated_at = GREATEST(clock_timestamp(), u.updated_at + interval '1 millisecond') "
+          "WHERE u.id = $1::uuid RETURNING " +
           store::user_columns(),
       id, update.role ? std::optional<std::string>(auth::to_string(*update.role)) : std::nullopt,
       update.active ? std::optional<std::string>(*update.active ? "ACTIVE" : "INACTIVE")

@@ -1,4 +1,5 @@
 // The REST API through a real HTTP server on an ephemeral port, against a real PostgreSQL.
+#include <future>
 #include <thread>
 
 #include <lia/http/client.hpp>
@@ -221,6 +222,42 @@ TEST_CASE("an admin changes a user's role and status, and it holds at once every
   CHECK(
       d.call("POST", "/api/auth/login", R"({"username":"ana","password":"password123"})").status ==
       200);
+}
+
+TEST_CASE("of two overlapping changes to a user, the one committed last has the later version") {
+  Desk d;
+  const auto ana = d.user("ana", auth::Role::agent, {"support"});
+  // The first change's transaction begins, then waits while a second change commits.
+  std::promise<void> began;
+  std::promise<void> second_done;
+  std::optional<UserView> first;
+  std::thread t([&] {
+    auto r = pg::transact(d.pool(), [&](pg::Tx& tx) -> core::Result<UserView> {
+      if (auto now = tx.exec("SELECT now()"); !now) return now.error();
+      began.set_value();
+      second_done.get_future().wait();
+      UserUpdate off;
+      off.active = false;
+      return update_user(tx, d.schema(), ana, off);
+    });
+    if (r) first = *r;
+  });
+  began.get_future().wait();
+  std::this_thread::sleep_for(std::chrono::milliseconds{20});
+  UserUpdate deps;
+  deps.departments = std::vector<std::string>{"financial"};
+  auto second =
+      pg::transact(d.pool(), [&](pg::Tx& tx) { return update_user(tx, d.schema(), ana, deps); });
+  second_done.set_value();
+  t.join();
+  REQUIRE(second);
+  REQUIRE(first);
+  INFO(second->updated_at << " then " << first->updated_at);
+  CHECK(first->updated_at > second->updated_at);  // the same RFC 3339 form: compared as text
+  const auto upserts = d.sent(types::user_upserted);
+  REQUIRE(upserts.size() >= 2);
+  CHECK(upserts.back().data["active"].IsFalse());
+  CHECK(std::string(upserts.back().data["updated_at"].GetString()) == first->updated_at);
 }
 
 TEST_CASE("a deactivated agent's open conversations go to another agent, or wait with an alert") {
@@ -764,6 +801,68 @@ TEST_CASE("the conversation list pages on with next_before until nothing is left
   }
 }
 
+TEST_CASE("conversations waiting for want of an agent go to the next one: new or reactivated") {
+  Desk d;
+  d.user("root", auth::Role::admin);
+  const auto ana = d.user("ana", auth::Role::agent, {"support"});
+  const auto admin_token = d.login("root");
+  // Ana leaves with one open conversation, and a handoff comes while nobody is left.
+  auto [p1, first] = d.chat("minha internet caiu");
+  d.apply(topics::ai_events, event(types::ai_handoff_requested, handoff(first, p1)));
+  REQUIRE(d.call("PATCH", "/api/users/" + ana, R"({"status":"INACTIVE"})", admin_token).status ==
+          200);
+  auto [p2, second] = d.chat("quero falar com alguém");
+  d.apply(topics::ai_events, event(types::ai_handoff_requested, handoff(second, p2)));
+  REQUIRE(d.column("conversations", "assigned_to", first) == "<null>");
+  REQUIRE(d.column("conversations", "assigned_to", second) == "<null>");
+  const auto assigned_before = d.sent(types::conversation_assigned).size();
+
+  // A supervisor made or a user left inactive takes nothing.
+  auto boss = d.call(
+      "POST", "/api/users",
+      R"({"username":"boss","password":"longenough","full_name":"Chefe","role":"SUPERVISOR"})",
+      admin_token);
+  REQUIRE(boss.status == 201);
+  REQUIRE(
+      d.call("PATCH", "/api/users/" + ana, R"({"full_name":"Ana Souza"})", admin_token).status ==
+      200);
+  CHECK(d.column("conversations", "assigned_to", first) == "<null>");
+  CHECK(d.sent(types::conversation_assigned).size() == assigned_before);
+
+  // A new agent takes both, oldest transfer first, and can answer them.
+  auto created = d.call(
+      "POST", "/api/users",
+      R"({"username":"bia","password":"password123","full_name":"Bia","role":"AGENT","departments":["financial"]})",
+      admin_token);
+  INFO(created.raw);
+  REQUIRE(created.status == 201);
+  const std::string bia = created.body["id"].GetString();
+  CHECK(d.column("conversations", "assigned_to", first) == bia);
+  CHECK(d.column("conversations", "assigned_to", second) == bia);
+  auto assigned = d.sent(types::conversation_assigned);
+  REQUIRE(assigned.size() == assigned_before + 2);
+  CHECK(assigned[assigned_before].data["conversation_id"] == first.c_str());
+  CHECK(assigned.back().data["agent_user_id"] == bia.c_str());
+  CHECK(d.count("SELECT count(*) FROM " + d.t("activity_logs") +
+                " WHERE action = 'create_user' AND "
+                "details->>'assigned_waiting_conversations' = '2'") == 1);
+  CHECK(d.call("POST", "/api/conversations/" + second + "/messages",
+               R"({"text":"Olá, sou a Bia."})", d.login("bia"))
+            .status == 202);
+
+  // Bia leaves; Ana, made active again, takes them back.
+  REQUIRE(d.call("PATCH", "/api/users/" + bia, R"({"status":"INACTIVE"})", admin_token).status ==
+          200);
+  REQUIRE(d.column("conversations", "assigned_to", first) == "<null>");
+  auto back = d.call("PATCH", "/api/users/" + ana, R"({"status":"ACTIVE"})", admin_token);
+  REQUIRE(back.status == 200);
+  CHECK(d.column("conversations", "assigned_to", first) == ana);
+  CHECK(d.column("conversations", "assigned_to", second) == ana);
+  CHECK(d.count("SELECT count(*) FROM " + d.t("activity_logs") +
+                " WHERE action = 'update_user' AND "
+                "details->>'assigned_waiting_conversations' = '2'") == 1);
+}
+
 TEST_CASE("supervisors transfer conversations to a chosen agent") {
   Desk d;
   const auto ana = d.user("ana", auth::Role::agent, {"support"});
@@ -800,6 +899,20 @@ TEST_CASE("supervisors transfer conversations to a chosen agent") {
   CHECK(assigned[0].data["assigned_by_user_id"] == boss.c_str());
   CHECK(d.count("SELECT count(*) FROM " + d.t("supervisor_actions") +
                 " WHERE action = 'transfer'") == 1);
+
+  // Hybrid, then another agent without a mode: it stays hybrid, and only the agent changes.
+  const auto bia = d.user("bia", auth::Role::agent, {"support"});
+  REQUIRE(d.call("POST", "/api/conversations/" + conv + "/transfer",
+                 R"({"agent_id":")" + ana + R"(","mode":"hybrid"})", token)
+              .status == 200);
+  REQUIRE(d.sent(types::conversation_transferred).size() == 2);
+  auto again = d.call("POST", "/api/conversations/" + conv + "/transfer",
+                      R"({"agent_id":")" + bia + R"("})", token);
+  INFO(again.raw);
+  REQUIRE(again.status == 200);
+  CHECK(again.body["mode"] == "hybrid");
+  CHECK(again.body["assigned_to"] == bia.c_str());
+  CHECK(d.sent(types::conversation_transferred).size() == 2);
 }
 
 TEST_CASE("a deactivated user's or a demoted supervisor's earlier token stops working at once") {

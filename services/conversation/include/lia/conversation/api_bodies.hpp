@@ -47,8 +47,9 @@ core::Result<UserUpdate> parse_user_update(std::string_view body);
 core::Result<std::string> parse_send_text(std::string_view body);
 
 struct TransferBody {
-  std::string agent_id;                                             // a UUID
-  domain::ConversationMode mode = domain::ConversationMode::human;  // human | hybrid
+  std::string agent_id;  // a UUID
+  // human | hybrid; none: a transferred conversation keeps its mode, any other becomes human
+  std::optional<domain::ConversationMode> mode;
   std::optional<std::string> reason;
 };
 core::Result<TransferBody> parse_transfer(std::string_view body);
