@@ -128,7 +128,10 @@ core::Status EventHandlers::on_resolved(const events::CloudEvent& ev) const {
     if (!fresh) return fresh.error();
     if (!*fresh) return {};
     const auto now = clock_.now();
-    const Survey s = make_survey(*r, now, settings_.survey_window, clock_);
+    // The survey's window starts at the resolution, as conversation's does: from then on it
+    // routes a bare number here, so one written while this service lagged behind is an answer.
+    const auto opens_at = resolved_at ? std::min(*resolved_at, now) : now;
+    const Survey s = make_survey(*r, opens_at, settings_.survey_window, clock_);
     auto ins = tx.exec("INSERT INTO " + q_ +
                            ".surveys (survey_id, conversation_id, contact_id, provider, instance, "
                            "chat_id, agent_id, command_id, resolved_event_id, sent_at, expires_at) "
@@ -233,10 +236,9 @@ core::Status EventHandlers::on_message_stored(const events::CloudEvent& ev) cons
     s.command_id = row.get<std::string>(6);
     s.sent_at = from_ms(row.get<std::int64_t>(7));
     s.expires_at = from_ms(row.get<std::int64_t>(8));
-    // The customer's time when the provider gave one, else ours. Until survey.sent reaches
-    // conversation, it routes a number written after the resolution here: one written before
-    // this survey existed (this service lagging behind the resolution) answered something
-    // else. Provider times are whole seconds and clocks differ a little: kClockSkew.
+    // The customer's time when the provider gave one, else ours. The survey's sent_at is the
+    // resolution's time (on_resolved): a number written before it answered something else.
+    // Provider times are whole seconds and clocks differ a little: kClockSkew.
     const auto written_at = stamped ? *stamped : now;
     if (written_at + kClockSkew < s.sent_at) {
       outcome = Outcome::before;

@@ -406,21 +406,31 @@ TEST_CASE("a reply 25 hours after the survey is not recorded") {
   CHECK(fx.count("satisfaction_feedback WHERE category = 'neutral'") == 1);
 }
 
-TEST_CASE("a number written before the survey existed is not its score, the later one is") {
+TEST_CASE("a number written after the resolution counts even before this service made the survey") {
   Fixture fx;
   const Chat c = fx.new_chat();
   const auto resolution = fx.resolved(c, kAgentA);  // resolved at 12:00
   fx.clock.advance(5min);
-  const auto early = fx.reply(c, "2");  // the customer's "2" at 12:05, about something else
+  const auto early = fx.reply(c, "2");  // 12:05: conversation routes it to the survey
   fx.clock.advance(25min);              // this service only now creates the survey (12:30)
   fx.apply(resolution);
   fx.apply(early);
-  CHECK(fx.count("satisfaction_feedback") == 0);
-  CHECK(fx.count("surveys WHERE answered_at IS NULL") == 1);
-  CHECK(fx.outbox().size() == 2);  // the survey and survey.sent: no thank-you
-  // Their answer to the survey is recorded.
+  CHECK(fx.count("satisfaction_feedback WHERE nps_score = 2 AND category = 'detractor'") == 1);
+  CHECK(fx.count("surveys WHERE answered_at IS NOT NULL") == 1);
+  // The window runs from the resolution: 24 h after 12:00, not after 12:30.
+  CHECK(fx.count("surveys WHERE expires_at - sent_at = interval '24 hours' AND sent_at = "
+                 "timestamptz '" +
+                 std::string(resolution.time) + "'") == 1);
+
+  // A number written before the resolution answered something else.
+  const Chat d = fx.new_chat();
+  const auto before = fx.reply(d, "9");
   fx.clock.advance(1min);
-  fx.apply(fx.reply(c, "10"));
+  fx.apply(fx.resolved(d, kAgentA));
+  fx.apply(before);
+  CHECK(fx.count("satisfaction_feedback WHERE conversation_id = '" + d.conversation_id + "'") == 0);
+  fx.clock.advance(1min);
+  fx.apply(fx.reply(d, "10"));
   CHECK(fx.count("satisfaction_feedback WHERE nps_score = 10 AND category = 'promoter'") == 1);
 }
 
