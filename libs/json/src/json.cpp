@@ -196,6 +196,20 @@ std::string to_string(const Value& value) {
   return {buf.GetString(), buf.GetSize()};
 }
 
+std::string to_string_only(const Value& object, std::initializer_list<std::string_view> names) {
+  if (!object.IsObject()) return to_string(object);
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buf);
+  writer.StartObject();
+  for (const auto& m : object.GetObject()) {
+    if (std::find(names.begin(), names.end(), view(m.name)) == names.end()) continue;
+    writer.Key(m.name.GetString(), m.name.GetStringLength());
+    m.value.Accept(writer);
+  }
+  writer.EndObject();
+  return {buf.GetString(), buf.GetSize()};
+}
+
 std::string_view type_name(const Value& v) {
   switch (v.GetType()) {
     case rapidjson::kNullType:

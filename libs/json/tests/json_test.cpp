@@ -100,6 +100,16 @@ TEST_CASE("numbers keep their value and type: zeros with exponents, integers, ra
   CHECK((*same)[1].GetInt() == 12);
 }
 
+TEST_CASE("to_string_only keeps the named members of an object, in its order") {
+  auto d = json::parse(R"({"b":[1,{"x":2}],"a":"s","c":null,"d":true})");
+  REQUIRE(d);
+  CHECK(json::to_string_only(*d, {"a", "b", "zz"}) == R"({"b":[1,{"x":2}],"a":"s"})");
+  CHECK(json::to_string_only(*d, {}) == "{}");
+  auto n = json::parse("[1,2]");
+  REQUIRE(n);
+  CHECK(json::to_string_only(*n, {"a"}) == "[1,2]");
+}
+
 TEST_CASE("parse reports offset and reason") {
   auto d = json::parse(R"({"a": 1 "b": 2})");
   REQUIRE_FALSE(d.ok());

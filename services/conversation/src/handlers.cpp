@@ -277,14 +277,19 @@ struct Handlers::Impl {
     // An empty name says nothing; on from_me messages the name is the business's own.
     if (in.push_name && (in.push_name->empty() || in.from_me)) in.push_name.reset();
     in.text = opt(*o, "text");
+    // message.stored v1's media and location properties only: ingestion may add one within
+    // v1 (consumers read tolerantly), which message.stored's schema would refuse.
     if (const auto* media = o->get("media"); media != nullptr && media->IsObject()) {
-      in.media_json = json::to_string(*media);
+      in.media_json =
+          json::to_string_only(*media, {"id", "url", "mime_type", "sha256", "caption", "filename",
+                                        "bytes", "seconds", "voice", "animated"});
       if (!in.text) {
         if (auto m = json::Obj::of(*media)) in.text = opt(*m, "caption");
       }
     }
     if (const auto* loc = o->get("location"); loc != nullptr && loc->IsObject()) {
-      in.location_json = json::to_string(*loc);
+      in.location_json =
+          json::to_string_only(*loc, {"latitude", "longitude", "name", "address", "url"});
       if (!in.text) {
         if (auto l = json::Obj::of(*loc)) in.text = opt(*l, "name");
       }

@@ -71,6 +71,10 @@ core::Result<Document> parse_unchecked(std::string_view text);
 
 // Compact JSON text of a value.
 std::string to_string(const Value& value);
+// Compact JSON text of an object with only its members named in `names`, in the object's
+// order: for passing on a nested object a newer producer may have given more properties than
+// the event it goes into allows. A value that is not an object is written whole.
+std::string to_string_only(const Value& object, std::initializer_list<std::string_view> names);
 
 // A borrowed string_view of a string value (no copy, may contain NUL bytes).
 inline std::string_view view(const Value& v) {
