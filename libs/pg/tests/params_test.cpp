@@ -64,7 +64,8 @@ TEST_CASE("SQLSTATEs map to error codes and retryability") {
   CHECK(pg::sqlstate(unique) == "23505");
   CHECK(unique.message() == "SQLSTATE 23505: duplicate key");
 
-  for (const char* s : {"40001", "40P01", "08006", "08001", "57P01", "53300", "25006"}) {
+  for (const char* s :
+       {"40001", "40P01", "08006", "08001", "57P01", "53300", "25006", "25P03", "25P04", "57P05"}) {
     auto e = pg::error_from_sqlstate(s, "x");
     INFO(s);
     CHECK(e.code() == core::Errc::unavailable);

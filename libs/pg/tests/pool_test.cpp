@@ -203,6 +203,31 @@ TEST_CASE("a connection killed by the server is detected and replaced", "[pool]"
   CHECK(pool->ping().ok());
 }
 
+TEST_CASE("a session the server ended for idling fails retryably and is replaced", "[pool]") {
+  auto pool = make_pool(1);
+  auto lease = pool->acquire();
+  REQUIRE(lease.ok());
+  // idle_session_timeout (57P05) or, inside a transaction, idle_in_transaction_session_timeout
+  // (25P03): a server setting, not anything the statement did.
+  const bool in_tx = GENERATE(false, true);
+  INFO((in_tx ? "in a transaction" : "idle"));
+  if (in_tx) {
+    REQUIRE((*lease)->exec("SET idle_in_transaction_session_timeout = '100ms'").ok());
+    REQUIRE((*lease)->exec("BEGIN").ok());
+  } else {
+    REQUIRE((*lease)->exec("SET idle_session_timeout = '100ms'").ok());
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds{600});
+  auto r = (*lease)->exec("SELECT 1");
+  REQUIRE_FALSE(r.ok());
+  INFO(r.error().message());
+  CHECK(r.error().retryable());
+  CHECK(r.error().code() == core::Errc::unavailable);
+  CHECK_FALSE((*lease)->healthy());
+  lease->release();
+  CHECK(pool->exec("SELECT 1").ok());
+}
+
 TEST_CASE("a connection returned inside a transaction is rolled back", "[pool]") {
   auto pool = make_pool(1);
   {
