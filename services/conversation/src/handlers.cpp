@@ -1,8 +1,12 @@
+#include <algorithm>
+#include <array>
+
 #include <lia/conversation/event_data.hpp>
 #include <lia/conversation/handlers.hpp>
 #include <lia/conversation/routing.hpp>
 #include <lia/core/log.hpp>
 #include <lia/core/metrics.hpp>
+#include <lia/core/text.hpp>
 #include <lia/core/uuid.hpp>
 #include <lia/domain/phone.hpp>
 #include <lia/events/names.hpp>
@@ -88,6 +92,9 @@ struct Handlers::Impl {
   std::string handoff_update;
   std::string analysis_update;
   std::string assistant_update;
+  std::string lead_insert;
+  std::string complaint_insert;
+  std::string conversation_exists;
   std::string survey_sent_update;
   std::string survey_failed_update;
   std::string score_update;
@@ -136,6 +143,21 @@ struct Handlers::Impl {
         "$7::uuid, updated_at = now() WHERE id = $1";
     // Most messages leave the analysis as it was: then the row is not written again (an
     // UPDATE writes a new row version even when nothing changes). The id comes back either way.
+    // A tool's registration, once per conversation and protocol (migration 0007); the
+    // contact's phone goes with a lead, the conversation's urgency is a complaint's severity.
+    lead_insert = "INSERT INTO " + sql.t("sales_leads") +
+                  " (id, conversation_id, name, phone, cep, plan_id, notes, protocol) SELECT $1, "
+                  "c.id, $3, k.phone, $4, $5, $6, $7 FROM " +
+                  conv + " c JOIN " + sql.t("contacts") +
+                  " k ON k.id = c.contact_id WHERE c.id = $2::uuid ON CONFLICT "
+                  "(conversation_id, protocol) DO NOTHING";
+    complaint_insert =
+        "INSERT INTO " + sql.t("complaints") +
+        " (id, conversation_id, complaint_type, severity, description, metadata, protocol) "
+        "SELECT $1, c.id, $3, CASE WHEN c.urgency IN ('low', 'medium', 'high', 'critical') THEN "
+        "c.urgency ELSE 'medium' END, $4, $5::jsonb, $6 FROM " +
+        conv + " c WHERE c.id = $2::uuid ON CONFLICT (conversation_id, protocol) DO NOTHING";
+    conversation_exists = "SELECT 1 FROM " + conv + " WHERE id = $1::uuid";
     analysis_update = "WITH changed AS (UPDATE " + conv +
                       " SET sentiment = $2, sentiment_score = $3, urgency = $4, updated_at = "
                       "now() WHERE id = $1::uuid AND (sentiment IS DISTINCT FROM $2 OR "
@@ -791,6 +813,70 @@ struct Handlers::Impl {
                                department_for_assistant(to));
   }
 
+  // A lead or a complaint an assistant registered: its row, under the protocol the customer
+  // was told. Other tools (coverage, outages, handoffs, payment promises) change nothing here.
+  core::Result<Outcome> on_tool(const events::CloudEvent& ev, std::string_view topic) {
+    auto doc = json::parse(ev.data);
+    if (!doc) return bad_event(ev, doc.error().message());
+    auto o = json::Obj::root(*doc);
+    if (!o) return bad_event(ev, o.error().message());
+    const std::string tool = req(*o, "tool");
+    const bool lead = tool == "register_lead";
+    if (!lead && tool != "register_complaint") return Outcome::ignored;
+    auto ok = o->opt_boolean("ok");
+    if (!ok || !*ok || !**ok) return Outcome::ignored;  // a failed call registered nothing
+    auto args = o->opt_obj("arguments");
+    auto result = o->opt_obj("result");
+    if (!args || !*args || !result || !*result) {
+      return bad_event(ev, "a successful " + tool + " needs its arguments and result");
+    }
+    const auto protocol = opt(**result, "protocol");
+    if (!protocol || protocol->empty()) return bad_event(ev, tool + " result has no protocol");
+    const std::string conversation_id = req(*o, "conversation_id");
+    const auto text = [&](std::string_view field, std::size_t max) -> std::optional<std::string> {
+      auto v = opt(**args, field);
+      if (!v || core::trim(*v).empty()) return std::nullopt;
+      return truncate_utf8(core::trim(*v), max);
+    };
+    return pg::transact(*pool, [&](pg::Tx& tx) -> core::Result<Outcome> {
+      auto fresh = claim(tx, topic, ev.id);
+      if (!fresh) return fresh.error();
+      if (!*fresh) return Outcome::duplicate;
+      const auto id = core::Uuid::v7(clock).str();
+      core::Result<pg::Rows> ins = core::Error(core::Errc::internal, "not run");
+      if (lead) {
+        ins = tx.exec(lead_insert, id, conversation_id, text("name", 256), text("cep", 16),
+                      text("plan", 128), text("interest", 2048), *protocol);
+      } else {
+        static constexpr std::array<std::string_view, 5> kCategories{
+            "atendimento", "tecnico", "financeiro", "comercial", "outro"};
+        auto category = text("category", 32).value_or("outro");
+        if (std::find(kCategories.begin(), kCategories.end(), category) == kCategories.end()) {
+          category = "outro";
+        }
+        json::Writer meta;
+        meta.begin_object()
+            .field("assistant", opt(*o, "assistant"))
+            .field("call_id", opt(*o, "call_id"))
+            .field("event_id", ev.id)
+            .end_object();
+        ins =
+            tx.exec(complaint_insert, id, conversation_id, category,
+                    text("description", 4096).value_or("(sem descrição)"), meta.take(), *protocol);
+      }
+      if (!ins) return ins.error();
+      if (ins->affected() == 0) {
+        auto known = tx.exec(conversation_exists, conversation_id);
+        if (!known) return known.error();
+        if (known->empty()) return bad_event(ev, "unknown conversation " + conversation_id);
+        return Outcome::duplicate;  // this protocol is registered already
+      }
+      log.info(lead ? "sales lead registered" : "complaint registered",
+               {f::id("conversation_id", conversation_id), f::id("protocol", *protocol)});
+      return Outcome::applied;
+    });
+  }
+
   // ---- engagement.events.v1 --------------------------------------------------------
 
   core::Result<Outcome> on_survey_sent(const events::CloudEvent& ev, std::string_view topic) {
@@ -896,6 +982,7 @@ struct Handlers::Impl {
       if (type == types::ai_handoff_requested) return on_handoff(ev, topic);
       if (type == types::ai_analysis_completed) return on_analysis(ev, topic);
       if (type == types::ai_assistant_changed) return on_assistant(ev, topic);
+      if (type == types::ai_tool_invoked) return on_tool(ev, topic);
     } else if (topic == topics::notification_events) {
       if (type == types::notification_message_sent || type == types::notification_message_failed ||
           type == types::notification_message_dead_lettered) {
@@ -922,10 +1009,11 @@ bool reads(std::string_view type) {
   for (const std::string_view t :
        {types::whatsapp_message_received, types::whatsapp_message_status,
         types::whatsapp_connection_updated, types::ai_reply_generated, types::ai_handoff_requested,
-        types::ai_analysis_completed, types::ai_assistant_changed, types::notification_message_sent,
-        types::notification_message_failed, types::notification_message_dead_lettered,
-        types::engagement_survey_sent, types::engagement_survey_failed,
-        types::engagement_score_recorded, types::collections_message_requested}) {
+        types::ai_analysis_completed, types::ai_assistant_changed, types::ai_tool_invoked,
+        types::notification_message_sent, types::notification_message_failed,
+        types::notification_message_dead_lettered, types::engagement_survey_sent,
+        types::engagement_survey_failed, types::engagement_score_recorded,
+        types::collections_message_requested}) {
     if (type == t) return true;
   }
   return false;

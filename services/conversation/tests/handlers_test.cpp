@@ -190,6 +190,66 @@ TEST_CASE("a media or location property newer than message.stored v1 is not pass
                 " WHERE media->>'caption' = 'meu modem' AND NOT media ? 'width'") == 1);
 }
 
+TEST_CASE("an assistant's lead and complaint are registered once, under the customer's protocol") {
+  World w;
+  const auto p = phone();
+  w.apply(topics::whatsapp_inbound,
+          event(types::whatsapp_message_received, received(p, "IN-" + p, "quero contratar fibra")));
+  const auto conv = conversation_of(w, p);
+  const auto tool = [&](const std::string& name, const std::string& args, const std::string& result,
+                        bool ok = true) {
+    std::string d = "{" + chat_fields(conv, p) + R"(,"assistant":"comercial","tool":")" + name +
+                    R"(","call_id":"call_1","arguments":)" + args + R"(,"ok":)" +
+                    (ok ? "true" : "false");
+    d += ok ? R"(,"result":)" + result + "}" : R"(,"error":"falhou"})";
+    return event(types::ai_tool_invoked, d, "ai_orchestration");
+  };
+  w.apply(topics::ai_events,
+          tool("register_lead",
+               R"({"interest":"fibra 500 mega","plan":"500M","cep":"01310-100","name":"Maria"})",
+               R"({"registered":true,"protocol":"LEAD-0A1B2C3D"})"));
+  CHECK(w.count("SELECT count(*) FROM " + w.t("sales_leads") + " WHERE conversation_id = '" + conv +
+                "' AND protocol = 'LEAD-0A1B2C3D' AND name = 'Maria' AND phone = '" + p +
+                "' AND cep = '01310-100' AND plan_id = '500M' AND notes = 'fibra 500 mega' AND "
+                "status = 'novo'") == 1);
+  // The same call again (a model calling it twice for one message): nothing more.
+  w.apply(topics::ai_events,
+          tool("register_lead", R"({"interest":"fibra"})",
+               R"({"registered":true,"already_registered":true,"protocol":"LEAD-0A1B2C3D"})"));
+  CHECK(w.count("SELECT count(*) FROM " + w.t("sales_leads")) == 1);
+
+  w.apply(
+      topics::ai_events,
+      tool("register_complaint", R"({"description":"cobrança indevida","category":"financeiro"})",
+           R"({"registered":true,"protocol":"OUV-99887766","deadline_business_days":5})"));
+  w.apply(topics::ai_events,
+          tool("register_complaint", R"({"description":"atendente grosseiro","category":"??"})",
+               R"({"registered":true,"protocol":"OUV-11223344","deadline_business_days":5})"));
+  CHECK(w.count("SELECT count(*) FROM " + w.t("complaints") +
+                " WHERE protocol = 'OUV-99887766' AND complaint_type = 'financeiro' AND "
+                "description = 'cobrança indevida' AND status = 'novo' AND severity = 'medium' "
+                "AND metadata->>'call_id' = 'call_1'") == 1);
+  CHECK(w.count("SELECT count(*) FROM " + w.t("complaints") +
+                " WHERE protocol = 'OUV-11223344' AND complaint_type = 'outro'") == 1);
+  // A failed call and the other tools register nothing.
+  w.apply(topics::ai_events, tool("register_complaint", R"({"description":"x"})", "", false));
+  w.apply(topics::ai_events,
+          tool("check_coverage", R"({"cep":"01310100"})", R"({"covered":true})"));
+  CHECK(w.count("SELECT count(*) FROM " + w.t("complaints")) == 2);
+  CHECK(w.count("SELECT count(*) FROM " + w.t("sales_leads")) == 1);
+
+  // One for a conversation this service never had is a dead letter, not a silent drop.
+  auto stray = event(
+      types::ai_tool_invoked,
+      "{" + chat_fields(core::Uuid::v7().str(), p) +
+          R"(,"assistant":"ouvidoria","tool":"register_complaint","arguments":{"description":"x"},"ok":true,"result":{"protocol":"OUV-00000001"}})",
+      "ai_orchestration");
+  auto st = w.handlers().apply(topics::ai_events, stray);
+  REQUIRE_FALSE(st.ok());
+  CHECK_FALSE(st.error().retryable());
+  CHECK(st.error().message().find("unknown conversation") != std::string::npos);
+}
+
 TEST_CASE("a sender of another country is its own contact (10 or 11 digits are not a DDD)") {
   World w;
   // Singapore, 10 digits: read as a Brazilian DDD + number it became 5565991234567.
