@@ -37,6 +37,8 @@ std::string_view to_string(RejectCode c) noexcept {
       return "unknown_state";
     case RejectCode::invalid_event:
       return "invalid_event";
+    case RejectCode::username_only:
+      return "username_only";
   }
   return "bad_item";
 }
@@ -563,17 +565,43 @@ std::optional<Reject> meta_content(json::Writer& w, const Value& m, const Path& 
     // No emoji: the reaction was removed.
     return write_reaction(w, *target, rp.at("message_id"), opt_str(*o, "emoji").value_or(""));
   }
-  // "unsupported", "contacts", "order", "system", "request_welcome", anything new.
+  // "unsupported", "contacts", "order", "request_welcome", anything new ("system" is ignored
+  // before: meta_message).
   kind = "unsupported";
   write_unsupported(w, type);
   return std::nullopt;
 }
 
+// A user who chose a WhatsApp username may reach us without a phone: Meta then sends their
+// user id (`from_user_id`, `recipient_user_id`) instead of the number. Chats are keyed and
+// answered by phone, so such an item is rejected under its own reason (a metric label of its
+// own), not as a generic bad_item. The user id is not quoted.
+std::optional<Reject> username_only(const Value& item, const Path& p, std::string_view phone_key,
+                                    std::string_view user_id_key) {
+  if (member(item, phone_key) != nullptr || member(item, user_id_key) == nullptr) {
+    return std::nullopt;
+  }
+  return Reject{RejectCode::username_only,
+                fmt::format("field '{}' is missing and '{}' is present: a user known by username "
+                            "only (no phone), not handled",
+                            p.at(phone_key).str(), p.at(user_id_key).str())};
+}
+
 void meta_message(const Value& m, const Path& p, std::string_view instance, const Value* contacts,
                   Batch& out) {
+  // A system message (user_changed_number, user_changed_user_id) is WhatsApp reporting a change
+  // of the customer's identity, not the customer writing (its `from` is the old number):
+  // published, it would reopen the chat and be answered.
+  if (auto type = opt_str(m, "type"); type && *type == "system") {
+    ++out.ignored;
+    return;
+  }
   std::optional<Reject> err;
   const auto id = need_str(m, "id", p, err);
   if (!id) return add_rejection(out, ItemKind::message, std::move(*err), instance, "");
+  if (auto bad = username_only(m, p, "from", "from_user_id")) {
+    return add_rejection(out, ItemKind::message, std::move(*bad), instance, *id);
+  }
   const auto from = need_str(m, "from", p, err);
   const auto type = from ? need_str(m, "type", p, err) : std::nullopt;
   const auto ts = type ? opt_unix_seconds(m, "timestamp") : std::nullopt;
@@ -624,6 +652,9 @@ void meta_status(const Value& s, const Path& p, std::string_view instance, Batch
   std::optional<Reject> err;
   const auto id = need_str(s, "id", p, err);
   if (!id) return add_rejection(out, ItemKind::status, std::move(*err), instance, "");
+  if (auto bad = username_only(s, p, "recipient_id", "recipient_user_id")) {
+    return add_rejection(out, ItemKind::status, std::move(*bad), instance, *id);
+  }
   const auto status_text = need_str(s, "status", p, err);
   const auto recipient = status_text ? need_str(s, "recipient_id", p, err) : std::nullopt;
   const auto ts = recipient ? opt_unix_seconds(s, "timestamp") : std::nullopt;
@@ -701,15 +732,37 @@ std::optional<std::string_view> user_number(std::string_view jid) {
   return user;
 }
 
+// Whether a bare number (no JID server) may be a phone. Evolution's messages.update cuts
+// everything from the first ':' of a JID, so a companion device's "103899771998284:7@lid"
+// arrives as "103899771998284", just as "5511987654321:7@s.whatsapp.net" arrives as
+// "5511987654321" (and Evolution v1 may send a bare phone). Only what can't be a phone is
+// told apart: digits normalize_wa_id refuses (a Brazilian number with a DDD that doesn't exist
+// or a bad length, fewer than 8 or more than 15 digits) and the two single-digit country codes
+// whose numbers all have 10 digits after it (1: North America, 7: Russia and Kazakhstan). A
+// @lid number that looks like a phone stays one: it can't be told apart.
+bool may_be_phone(std::string_view digits) {
+  if (!domain::normalize_wa_id(digits)) return false;
+  if (digits.front() == '1' || digits.front() == '7') return digits.size() == 11;
+  return true;
+}
+
 // Resolves the chat of an Evolution key. `alt_holders` are the objects that may carry the
-// alternative JID of a @lid chat (the key, or a messages.update's data).
+// alternative JID of a @lid chat (the key, or a messages.update's data). `keep_lid` (statuses):
+// an unresolved @lid chat keeps its @lid JID, and a bare number that can't be a phone is taken
+// for a @lid whose server Evolution cut off (see may_be_phone).
 std::optional<Reject> resolve_chat(std::string_view remote_jid,
                                    std::initializer_list<const Value*> alt_holders,
                                    const Path& jid_path, bool keep_lid, Chat& chat) {
+  std::string bare_lid;  // "<number>@lid" for a bare number that can't be a phone
   if (auto n = user_number(remote_jid)) {
-    chat.number = *n;
-    chat.jid = chat.number + "@s.whatsapp.net";
-    return std::nullopt;
+    if (!keep_lid || domain::jid_kind(remote_jid) != domain::JidKind::not_a_jid ||
+        may_be_phone(*n)) {
+      chat.number = *n;
+      chat.jid = chat.number + "@s.whatsapp.net";
+      return std::nullopt;
+    }
+    bare_lid = std::string(*n) + "@lid";
+    remote_jid = bare_lid;
   }
   switch (domain::jid_kind(remote_jid)) {
     case domain::JidKind::lid: {
@@ -756,6 +809,24 @@ constexpr std::array<std::string_view, 5> kNoise = {"messageContextInfo", "base6
 bool is_in(std::string_view s, auto const& list) {
   for (auto x : list) {
     if (x == s) return true;
+  }
+  return false;
+}
+
+// True when the message holds a protocolMessage (a revoke, an edit, an ephemeral setting, a
+// history sync) at its top or inside any wrapper: Baileys sends an edit as
+// {"editedMessage": {"message": {"protocolMessage": {"type": "MESSAGE_EDIT", ...}}}}. None of
+// them is a customer message. Opens as many wrappers as evolution_content does.
+bool holds_protocol_message(const Value* message) {
+  for (int depth = 0; message != nullptr && message->IsObject() && depth < 4; ++depth) {
+    if (member(*message, "protocolMessage") != nullptr) return true;
+    const Value* inner = nullptr;
+    for (const auto& m : message->GetObject()) {
+      if (!is_in(json::view(m.name), kWrappers) || !m.value.IsObject()) continue;
+      inner = opt_obj(m.value, "message");
+      if (inner != nullptr) break;
+    }
+    message = inner;
   }
   return false;
 }
@@ -900,6 +971,26 @@ std::optional<Reject> evolution_content_json(json::Writer& w, const Value& data,
         opt_str(o, list ? "title" : "selectedDisplayText"),
         list ? opt_str(o, "description") : std::nullopt);
   }
+  if (name == "interactiveResponseMessage") {
+    // Evolution v2's native-flow reply buttons: the button's id is in the reply's paramsJson (a
+    // JSON text of its own), its title in body.text. Other native flows (forms, ...) stay
+    // unsupported, as Meta's flow replies do.
+    const Value* flow = opt_obj(o, "nativeFlowResponseMessage");
+    if (flow != nullptr &&
+        opt_str(*flow, "name") == std::optional<std::string_view>("quick_reply")) {
+      const Path fp = mp.at("nativeFlowResponseMessage");
+      const Path pp = fp.at("paramsJson");
+      auto params = parse_body(opt_str(*flow, "paramsJson").value_or(""));
+      std::optional<std::string_view> id;
+      if (params && (*params).IsObject()) id = opt_nonempty(*params, "id");
+      if (!id) return must_be(pp, "the JSON text of an object with a non-empty string 'id'");
+      const Value* body = opt_obj(o, "body");
+      kind = "interactive";
+      return write_interactive(w, "button_reply", *id, pp,
+                               body != nullptr ? opt_str(*body, "text") : std::nullopt,
+                               std::nullopt);
+    }
+  }
   if (name == "templateButtonReplyMessage") {
     kind = "button";
     write_button(w, opt_str(o, "selectedId"), opt_str(o, "selectedDisplayText"));
@@ -939,12 +1030,12 @@ void evolution_message(const Value& d, const Path& p, const EvolutionCtx& ctx, b
   if (!remote) return add_rejection(out, ItemKind::message, std::move(*err), ctx.instance, *id);
   const bool from_me = sent_event || opt_bool(*key, "fromMe").value_or(false);
 
-  // A protocol message (revoke, ephemeral setting, history sync) is not a customer message.
-  if (const Value* message = opt_obj(d, "message")) {
-    if (member(*message, "protocolMessage") != nullptr) {
-      ++out.ignored;
-      return;
-    }
+  // A protocol message (revoke, edit, ephemeral setting, history sync), at the top or inside a
+  // wrapper (an edit comes as editedMessage.message.protocolMessage), is not a customer
+  // message: published, it would be a new message under the edit's own id.
+  if (holds_protocol_message(opt_obj(d, "message"))) {
+    ++out.ignored;
+    return;
   }
 
   Chat chat;

@@ -24,7 +24,8 @@
 //     customer messages, the instance's own number (`sender`) for from_me messages.
 //   - A message whose @lid chat has no alternative JID is rejected (reason lid_unresolved):
 //     `from` must be a phone. A status of such a chat keeps the @lid JID as chat_id, so the
-//     tick is not lost.
+//     tick is not lost; so does a status whose bare number (Evolution cut ":7@lid" off) can't
+//     be a phone.
 
 #include <cstddef>
 #include <optional>
@@ -65,9 +66,10 @@ enum class RejectCode {
   unknown_status,  // a status value outside the provider's vocabulary
   unknown_state,   // a connection state outside the provider's vocabulary
   invalid_event,   // the normalized event does not match its schema
+  username_only,   // a Meta user known by username only (from_user_id, no phone): not handled
 };
 std::string_view to_string(RejectCode c) noexcept;
-inline constexpr std::size_t kRejectCodes = 8;
+inline constexpr std::size_t kRejectCodes = 9;
 
 struct Rejection {
   ItemKind kind = ItemKind::message;

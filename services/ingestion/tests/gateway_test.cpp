@@ -333,6 +333,25 @@ TEST_CASE("items we can't publish are audited, the rest of the webhook is still 
   CHECK(rows[0].provider_event == "messages.upsert");
 }
 
+TEST_CASE("a Meta user known by username only is audited and counted as username_only") {
+  Fixture f;
+  auto body = fixture("meta_text.json");
+  const std::string from = R"("from": "5511987654321")";
+  body.replace(body.find(from), from.size(), R"("from_user_id": "BR.1386490286103987")");
+  auto a = f.post_signed(body);
+  auto res = a->get();
+  CHECK(res.status == 200);
+  CHECK(res.body == R"({"accepted":0,"rejected":1})");
+  const auto rows = f.audit->rows();
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].status == "rejected");
+  CHECK(rows[0].detail == "username_only");
+  CHECK(lia::core::metrics().render().find(
+            R"(lia_ingestion_events_rejected_total{provider="meta",reason="username_only"} 1)") !=
+        std::string::npos);
+  CHECK(f.producer->records().empty());
+}
+
 TEST_CASE("Evolution's apikey: the header, or the body's field when there is no header") {
   Fixture f;
   f.producer->auto_ack = true;

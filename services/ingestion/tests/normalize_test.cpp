@@ -250,6 +250,36 @@ TEST_CASE("meta unsupported and unknown message types become kind unsupported") 
   }
 }
 
+TEST_CASE("meta system messages (a changed number or user id) are ignored, not received") {
+  SECTION("user_changed_number, without a contacts array") {
+    const auto b = meta("meta_system.json");
+    CHECK(b.items.empty());
+    CHECK(b.rejected.empty());
+    CHECK(b.ignored == 1);
+  }
+  SECTION("user_changed_user_id") {
+    const auto b =
+        meta_body(replace(fixture("meta_system.json"), R"("type": "user_changed_number")",
+                          R"("type": "user_changed_user_id")"));
+    CHECK(b.items.empty());
+    CHECK(b.rejected.empty());
+    CHECK(b.ignored == 1);
+  }
+  SECTION("a customer message beside it is still published") {
+    auto text = fixture("meta_text.json");
+    const auto system = fixture("meta_system.json");
+    const auto from = system.find(R"("messages": [)") + 13;
+    const auto to = system.find(']', from);
+    const std::string system_message = system.substr(from, to - from);
+    const auto b =
+        meta_body(replace(text, R"("messages": [)", R"("messages": [)" + system_message + ","));
+    REQUIRE(b.items.size() == 1);
+    CHECK(b.rejected.empty());
+    CHECK(b.ignored == 1);
+    CHECK(b.items[0].detail == "text");
+  }
+}
+
 TEST_CASE("meta statuses: sent, delivered, read and failed with its error") {
   const auto b = meta("meta_statuses.json");
   REQUIRE(b.rejected.empty());
@@ -402,6 +432,41 @@ TEST_CASE("senders of other countries keep their country code (10 or 11 digits a
   auto b = meta_body(replace(fixture("meta_text.json"), R"("from": "5511987654321")",
                              R"("from": "551187654321")"));
   CHECK(str(only(b), {"from"}) == "5511987654321");
+}
+
+TEST_CASE("meta users known by username only (no phone) are rejected under their own reason") {
+  SECTION("a message with from_user_id instead of from") {
+    auto b = meta_body(replace(fixture("meta_text.json"), R"("from": "5511987654321")",
+                               R"("from_user_id": "BR.1386490286103987")"));
+    CHECK(b.items.empty());
+    REQUIRE(b.rejected.size() == 1);
+    CHECK(b.rejected[0].code == RejectCode::username_only);
+    CHECK(b.rejected[0].kind == ItemKind::message);
+    CHECK(b.rejected[0].reason.find("'entry[0].changes[0].value.messages[0].from_user_id'") !=
+          std::string::npos);
+    CHECK(b.rejected[0].reason.find("1386490286103987") == std::string::npos);  // no user ids
+    CHECK(b.rejected[0].provider_message_id.rfind("wamid.", 0) == 0);
+    CHECK(lia::ingestion::to_string(RejectCode::username_only) == "username_only");
+  }
+  SECTION("a status with recipient_user_id instead of recipient_id, the others still go") {
+    auto s = meta_body(replace(fixture("meta_statuses.json"), R"("recipient_id": "5511987654321")",
+                               R"("recipient_user_id": "BR.1386490286103987")"));
+    CHECK(s.items.size() == 3);
+    REQUIRE(s.rejected.size() == 1);
+    CHECK(s.rejected[0].code == RejectCode::username_only);
+    CHECK(s.rejected[0].kind == ItemKind::status);
+  }
+  SECTION("with the phone beside the user id, the message is published as usual") {
+    auto b =
+        meta_body(replace(fixture("meta_text.json"), R"("from": "5511987654321")",
+                          R"("from": "5511987654321", "from_user_id": "BR.1386490286103987")"));
+    CHECK(str(only(b), {"chat_id"}) == "5511987654321");
+  }
+  SECTION("without either, it is still a missing field") {
+    auto b = meta_body(replace(fixture("meta_text.json"), R"("from": "5511987654321",)", ""));
+    REQUIRE(b.rejected.size() == 1);
+    CHECK(b.rejected[0].code == RejectCode::bad_item);
+  }
 }
 
 TEST_CASE("meta group messages and their statuses are rejected as group chats, naming the field") {
@@ -571,6 +636,40 @@ TEST_CASE("evolution location, reaction, button and list replies, template butto
   }
 }
 
+TEST_CASE("evolution native-flow quick replies are button replies (id from paramsJson)") {
+  SECTION("quick_reply: id from paramsJson, title from body.text, the menu as context") {
+    const auto b = evo("evo_native_flow_response.json");
+    const auto d = only(b);
+    CHECK(str(d, {"kind"}) == "interactive");
+    CHECK(str(d, {"interactive", "type"}) == "button_reply");
+    CHECK(str(d, {"interactive", "id"}) == "confirmar");
+    CHECK(str(d, {"interactive", "title"}) == "Sim");
+    CHECK(str(d, {"context", "message_id"}) == "3EB0MENU000000000002");
+    CHECK(b.items[0].detail == "interactive");
+  }
+  SECTION("paramsJson without an id rejects the message, naming the field") {
+    auto body = replace(fixture("evo_native_flow_response.json"), R"({\"id\":\"confirmar\"})",
+                        R"({\"idx\":\"confirmar\"})");
+    const auto b = evolution(body);
+    CHECK(b.items.empty());
+    REQUIRE(b.rejected.size() == 1);
+    CHECK(b.rejected[0].code == RejectCode::bad_item);
+    CHECK(b.rejected[0].reason.find(
+              "'data.message.interactiveResponseMessage.nativeFlowResponseMessage.paramsJson'") !=
+          std::string::npos);
+    auto broken = replace(fixture("evo_native_flow_response.json"), R"({\"id\":\"confirmar\"})",
+                          R"({\"id\":)");
+    CHECK(evolution(broken).rejected.size() == 1);
+  }
+  SECTION("another native flow (a form) stays unsupported") {
+    auto body = replace(fixture("evo_native_flow_response.json"), R"("name": "quick_reply")",
+                        R"("name": "galaxy_message")");
+    const auto d = only(evolution(body));
+    CHECK(str(d, {"kind"}) == "unsupported");
+    CHECK(str(d, {"unsupported", "type"}) == "interactiveResponseMessage");
+  }
+}
+
 TEST_CASE("evolution ephemeral and view-once wrappers are opened") {
   auto body = replace(
       fixture("evo_conversation.json"), R"("message": {)",
@@ -589,6 +688,47 @@ TEST_CASE("evolution protocol messages (revokes) carry nothing") {
   CHECK(b.items.empty());
   CHECK(b.rejected.empty());
   CHECK(b.ignored == 1);
+}
+
+TEST_CASE("evolution message edits (a protocolMessage inside editedMessage) are not new messages") {
+  SECTION("editedMessage.message.protocolMessage is ignored, not an unsupported message") {
+    const auto b = evo("evo_edited_message.json");
+    CHECK(b.items.empty());
+    CHECK(b.rejected.empty());
+    CHECK(b.ignored == 1);
+  }
+  SECTION("also inside another wrapper (a disappearing-messages chat)") {
+    const std::string body = R"({"event":"messages.upsert","instance":"lia-vendas","data":{
+      "key":{"remoteJid":"5511987654321@s.whatsapp.net","fromMe":false,"id":"3EB0EDIT3"},
+      "messageType":"ephemeralMessage","messageTimestamp":1795265660,
+      "message":{"messageContextInfo":{},"ephemeralMessage":{"message":{"editedMessage":{
+        "message":{"protocolMessage":{"key":{"id":"3EB0C767D097B7C0A3E4"},"type":"MESSAGE_EDIT",
+          "editedMessage":{"extendedTextMessage":{"text":"texto novo"}}}}}}}}}})";
+    const auto b = evolution(body);
+    CHECK(b.items.empty());
+    CHECK(b.rejected.empty());
+    CHECK(b.ignored == 1);
+  }
+  SECTION("the message beside it in the same webhook is still published") {
+    // Both items in one webhook's data array, the edit first.
+    const auto edit = fixture("evo_edited_message.json");
+    const auto text = fixture("evo_conversation.json");
+    const auto data_start = [](const std::string& doc) { return doc.find(R"("data": )") + 8; };
+    const auto data_end = [](const std::string& doc) {
+      return doc.find(R"(,
+  "destination")");
+    };
+    const auto data = [&](const std::string& doc) {
+      return doc.substr(data_start(doc), data_end(doc) - data_start(doc));
+    };
+    const std::string body = text.substr(0, data_start(text)) + "[" + data(edit) + "," +
+                             data(text) + "]" + text.substr(data_end(text));
+    const auto b = evolution(body);
+    REQUIRE(b.items.size() == 1);
+    CHECK(b.ignored == 1);
+    CHECK(str(data_of(b.items[0]), {"message_id"}) == "3EB0C767D097B7C0A3E4");
+    CHECK(b.items[0].detail == "text");
+  }
 }
 
 TEST_CASE(
@@ -653,6 +793,42 @@ TEST_CASE(
     const auto b = evolution(body);
     const auto d = only(b, ItemKind::status);
     CHECK(str(d, {"chat_id"}) == "13718@lid");
+  }
+}
+
+TEST_CASE("evolution statuses: a bare number that can't be a phone is a @lid cut short") {
+  // Evolution's messages.update cuts a JID at its first ':': a companion device's
+  // "103899771998284:7@lid" arrives as "103899771998284".
+  auto status_of = [](const std::string& remote) {
+    auto body =
+        replace(fixture("evo_update_v2.json"), R"("remoteJid": "5511987654321@s.whatsapp.net")",
+                "\"remoteJid\": \"" + remote + "\"");
+    const auto b = evolution(body);
+    const auto d = only(b, ItemKind::status);
+    CHECK(b.items[0].key == "lia-vendas:" + str(d, {"chat_id"}));
+    return str(d, {"chat_id"});
+  };
+  SECTION("a 15-digit number starting with 1 (North America has 11 digits) is a @lid") {
+    CHECK(status_of("103899771998284") == "103899771998284@lid");
+  }
+  SECTION("too short for a phone, or a Brazilian number that can't exist") {
+    CHECK(status_of("13718") == "13718@lid");
+    CHECK(status_of("5520987654321") == "5520987654321@lid");  // DDD 20 doesn't exist
+    CHECK(status_of("79012345678901") == "79012345678901@lid");
+  }
+  SECTION("bare phones (Evolution v1, or a device JID cut short) stay phone chats") {
+    CHECK(status_of("5511987654321") == "5511987654321@s.whatsapp.net");
+    CHECK(status_of("14155552671") == "14155552671@s.whatsapp.net");
+    CHECK(status_of("79161234567") == "79161234567@s.whatsapp.net");
+    CHECK(status_of("6591234567") == "6591234567@s.whatsapp.net");
+  }
+  SECTION("a cut-short @lid still resolves through remoteJidAlt") {
+    auto body =
+        replace(fixture("evo_update_v2.json"), R"("remoteJid": "5511987654321@s.whatsapp.net")",
+                R"("remoteJid": "103899771998284",
+    "remoteJidAlt": "5511976543210@s.whatsapp.net")");
+    const auto d = only(evolution(body), ItemKind::status);
+    CHECK(str(d, {"chat_id"}) == "5511976543210@s.whatsapp.net");
   }
 }
 
