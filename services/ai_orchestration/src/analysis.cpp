@@ -74,20 +74,29 @@ bool is_negator(std::string_view w) {
   return is_any(w, kNegators);
 }
 
+// A request is also taken back by "sem": "sem atendente, por favor", "mudar de plano sem
+// cancelar". (Not a negator elsewhere: "sem internet" is a subject, "estou sem grana mas vou
+// pagar dia 10" still a promise.)
+bool is_request_negator(std::string_view w) {
+  return is_negator(w) || w == "sem";
+}
+
 // Words a negation reaches across to the request after them: auxiliaries, "falar com" and
-// small words. "não QUERO cancelar", "não PRECISA DE atendente", "não TENHO DO QUE reclamar";
-// but "não funciona, quero cancelar" and "não funciona quero cancelar" still ask to cancel.
+// small words. "não QUERO cancelar", "não PRECISA DE atendente", "não PRECISA CHAMAR
+// atendente", "não TENHO DO QUE reclamar", "não quero SER atendido por uma pessoa"; but "não
+// funciona, quero cancelar" and "não funciona quero cancelar" still ask to cancel.
 constexpr std::string_view kNegationReaches[] = {
-    "quero",   "queria", "quer", "gostaria", "desejo", "pretendo", "vou", "vai", "preciso",
-    "precisa", "tenho",  "mais", "falar",    "me",     "e",        "de",  "do",  "da",
-    "que",     "com",    "um",   "uma",      "o",      "a",        "pra", "para"};
+    "quero",   "queria",  "quer",  "gostaria", "desejo", "pretendo", "vou",    "vai",
+    "preciso", "precisa", "tenho", "ter",      "ser",    "chamar",   "nenhum", "nenhuma",
+    "mais",    "falar",   "me",    "e",        "de",     "do",       "da",     "que",
+    "com",     "um",      "uma",   "o",        "a",      "pra",      "para"};
 
 // Whether the request at w[i] is taken back by a negator before it, in the same clause, with
 // only the words above in between (at most five).
 bool negated(const Words& w, std::size_t i) {
   for (std::size_t k = 1; k <= 6 && k <= i; ++k) {
     if (clause_break_before(w, i - k + 1)) return false;
-    if (is_negator(w[i - k])) return true;
+    if (is_request_negator(w[i - k])) return true;
     if (!is_any(w[i - k], kNegationReaches)) return false;
   }
   return false;
@@ -109,13 +118,26 @@ bool has_any_request(const Words& w, const List& phrases) {
 
 // ---- intents ------------------------------------------------------------------------------
 
+// How a keyword counts.
+enum class Kind {
+  // A subject ("boleto", "sinal") counts even negated: "não recebi o boleto" is about it.
+  subject,
+  // A request ("reclamar", "contratar") does not count when negated ("não quero contratar").
+  request,
+  // The customer's cancelling: a request that does not count either when what follows is
+  // not the service ("cancelar o débito automático", "cancelar a visita técnica") or when it
+  // is taken back ("desisti de cancelar", "pode desconsiderar o cancelamento").
+  cancel,
+  // A wish for more speed ("mais velocidade") is no upgrade in a message that complains of
+  // slowness or no connection: "preciso de mais velocidade, a internet tá lenta".
+  more_speed,
+};
+
 struct Keyword {
   std::string_view phrase;
   int weight;
   std::string_view topic;  // empty: counts for the intent without a topic of its own
-  // A request ("cancelar", "reclamar", "contratar") does not count when negated ("não quero
-  // cancelar"); a subject ("boleto", "sinal") does: "não recebi o boleto" is about the boleto.
-  bool request = false;
+  Kind kind = Kind::subject;
 };
 
 constexpr Keyword kSuporte[] = {
@@ -123,7 +145,11 @@ constexpr Keyword kSuporte[] = {
     {"caiu", 2, "sem_conexao"},
     {"sem conexao", 3, "sem_conexao"},
     {"sem internet", 3, "sem_conexao"},
-    {"nao conecta", 3, "sem_conexao"},
+    {"sem net", 3, "sem_conexao"},
+    {"net caiu", 3, "sem_conexao"},
+    {"nao conecta*", 3, "sem_conexao"},
+    {"nao ta conectando", 3, "sem_conexao"},
+    {"nao esta conectando", 3, "sem_conexao"},
     {"desconect*", 2, "sem_conexao"},
     {"fora do ar", 3, "sem_conexao"},
     {"nao funciona", 2, "sem_conexao"},
@@ -160,9 +186,9 @@ constexpr Keyword kSuporte[] = {
 constexpr Keyword kComercial[] = {
     {"plano", 2, "planos"},
     {"planos", 2, "planos"},
-    {"contratar", 3, "contratacao", true},  // not "contrato" nor "contratei"
-    {"contratacao", 3, "contratacao", true},
-    {"assinar", 3, "contratacao", true},
+    {"contratar", 3, "contratacao", Kind::request},  // not "contrato" nor "contratei"
+    {"contratacao", 3, "contratacao", Kind::request},
+    {"assinar", 3, "contratacao", Kind::request},
     {"assinatura", 1, "contratacao"},
     {"preco*", 2, "precos"},
     {"quanto custa", 3, "precos"},
@@ -170,12 +196,12 @@ constexpr Keyword kComercial[] = {
     {"promoc*", 2, "precos"},
     {"oferta*", 2, "precos"},
     {"fibra", 1, "planos"},
-    {"upgrade", 3, "upgrade", true},
-    {"mais velocidade", 3, "upgrade", true},
-    {"aumentar a velocidade", 3, "upgrade", true},
-    {"mudar de plano", 3, "upgrade", true},
-    {"trocar de plano", 3, "upgrade", true},
-    {"velocidade", 1, "planos"},  // a question about it, not yet a wish for more
+    {"upgrade", 3, "upgrade", Kind::request},
+    {"mais velocidade", 3, "upgrade", Kind::more_speed},
+    {"aumentar a velocidade", 3, "upgrade", Kind::more_speed},
+    {"mudar de plano", 3, "upgrade", Kind::request},
+    {"trocar de plano", 3, "upgrade", Kind::request},
+    {"velocidade", 1, "planos", Kind::more_speed},  // a question about it, not yet a wish
     {"mega", 1, "planos"},
     {"megas", 1, "planos"},
     {"giga", 1, "planos"},
@@ -213,19 +239,19 @@ constexpr Keyword kFinanceiro[] = {
 
 constexpr Keyword kCancelamento[] = {
     // The customer's own request, not "o técnico cancelou a visita".
-    {"cancelar", 6, "cancelamento", true},
-    {"cancelamento", 6, "cancelamento", true},
-    {"cancela", 6, "cancelamento", true},
-    {"cancele", 6, "cancelamento", true},
-    {"cancelem", 6, "cancelamento", true},
-    {"cancelo", 6, "cancelamento", true},
-    {"encerrar contrato", 6, "cancelamento", true},
-    {"encerrar o contrato", 6, "cancelamento", true},
-    {"encerrar", 2, "cancelamento", true},
-    {"desistir", 5, "cancelamento", true},
-    {"desisto", 5, "cancelamento", true},
-    {"rescindir", 4, "cancelamento", true},
-    {"rescisao", 4, "cancelamento", true},
+    {"cancelar", 6, "cancelamento", Kind::cancel},
+    {"cancelamento", 6, "cancelamento", Kind::cancel},
+    {"cancela", 6, "cancelamento", Kind::cancel},
+    {"cancele", 6, "cancelamento", Kind::cancel},
+    {"cancelem", 6, "cancelamento", Kind::cancel},
+    {"cancelo", 6, "cancelamento", Kind::cancel},
+    {"encerrar contrato", 6, "cancelamento", Kind::request},
+    {"encerrar o contrato", 6, "cancelamento", Kind::request},
+    {"encerrar", 2, "cancelamento", Kind::request},
+    {"desistir", 5, "cancelamento", Kind::cancel},
+    {"desisto", 5, "cancelamento", Kind::cancel},
+    {"rescindir", 4, "cancelamento", Kind::request},
+    {"rescisao", 4, "cancelamento", Kind::request},
     // "não quero mais" about the service, not "não quero mais esperar"
     {"nao quero mais a internet", 3, "cancelamento"},
     {"nao quero mais essa internet", 3, "cancelamento"},
@@ -234,10 +260,10 @@ constexpr Keyword kCancelamento[] = {
     {"nao quero mais o plano", 3, "cancelamento"},
     {"nao quero mais esse plano", 3, "cancelamento"},
     {"nao quero mais ser cliente", 3, "cancelamento"},
-    {"quero sair", 3, "cancelamento", true},
-    {"trocar de operadora", 4, "portabilidade", true},
-    {"mudar de operadora", 4, "portabilidade", true},
-    {"portabilidade", 2, "portabilidade", true},
+    {"quero sair", 3, "cancelamento", Kind::request},
+    {"trocar de operadora", 4, "portabilidade", Kind::request},
+    {"mudar de operadora", 4, "portabilidade", Kind::request},
+    {"portabilidade", 2, "portabilidade", Kind::request},
     {"multa", 1, "multa"},
 };
 
@@ -246,15 +272,16 @@ constexpr Keyword kOuvidoria[] = {
     {"procon", 5, "procon"},
     {"anatel", 5, "anatel"},
     {"consumidor gov", 4, "consumidor_gov"},
-    {"reclamac*", 3, "reclamacao", true},
-    {"reclamar", 3, "reclamacao", true},
-    {"denunci*", 3, "reclamacao", true},
+    {"reclame aqui", 5, "reclame_aqui"},
+    {"reclamac*", 3, "reclamacao", Kind::request},
+    {"reclamar", 3, "reclamacao", Kind::request},
+    {"denunci*", 3, "reclamacao", Kind::request},
     {"absurdo", 2, "reclamacao"},
     {"descaso", 2, "reclamacao"},
     {"desrespeito", 3, "reclamacao"},
     {"pessimo atendimento", 4, "reclamacao"},
     {"justica", 3, "juridico"},
-    {"processar", 3, "juridico", true},
+    {"processar", 3, "juridico", Kind::request},
     {"advogado", 3, "juridico"},
 };
 
@@ -273,30 +300,56 @@ const IntentTable kIntentTables[] = {
     {Intent::comercial, std::begin(kComercial), std::end(kComercial)},
 };
 
-// Requests for a person, read as phrases: "operador" but not "operadora" (the carrier),
-// "falar com uma pessoa" but not "plano para pessoa jurídica". Negations count ("não precisa
-// de atendente").
-constexpr std::string_view kHuman[] = {
-    "atendente*",        "humano",           "humana",
-    "falar com alguem",  "falar com pessoa", "com uma pessoa",
-    "com alguma pessoa", "pra uma pessoa",   "para uma pessoa",
-    "pessoa de verdade", "pessoa real",      "alguem de verdade",
-    "operador",          "operadores",       "gerente",
-    "supervisor*",
-};
-constexpr std::string_view kGreeting[] = {"oi",  "ola",  "bom dia", "boa tarde", "boa noite",
-                                          "opa", "e ai", "eai",     "alo",       "hello"};
-constexpr std::string_view kThanks[] = {"obrigad*", "valeu", "agradec*", "grato", "grata"};
+// Requests for a person, read as phrases: "falar com uma pessoa" but not "plano para pessoa
+// jurídica". Negations count ("não precisa de atendente", "sem atendente").
+constexpr std::string_view kHumanPhrases[] = {"falar com alguem",      "falar com pessoa",
+                                              "com uma pessoa",        "com alguma pessoa",
+                                              "pra uma pessoa",        "para uma pessoa",
+                                              "pessoa de verdade",     "pessoa real",
+                                              "alguem de verdade",     "atendid* por uma pessoa",
+                                              "atendid* por pessoa",   "atendid* por alguem",
+                                              "me transfere",          "me transfira",
+                                              "me transferir",         "transfere pra alguem",
+                                              "transfere para alguem", "transferir pra alguem",
+                                              "transferir para alguem"};
+// A person ("atendente", "humano", "operador" but not "operadora", the carrier) counts only
+// when asked for: after a request ("quero falar com o atendente", "me passa pro atendimento
+// humano", "tem algum humano aí?", "chama um atendente") across the small words of
+// kPersonFillers, or alone at the opening of a short clause ("ATENDENTE", "atendente, por
+// favor"); not a mere mention ("o atendente de ontem disse que...").
+constexpr std::string_view kPersonWords[] = {"atendente*", "humano",  "humana",     "operador",
+                                             "operadores", "gerente", "supervisor*"};
+constexpr std::string_view kPersonRequests[] = {
+    "falar",     "fala",       "fale",    "falo",   "conversar",   "quero",      "queria",
+    "gostaria",  "preciso",    "precisa", "chama",  "chamar",      "chame",      "chamem",
+    "passa",     "passar",     "passe",   "passem", "transfere",   "transferir", "transfira",
+    "encaminha", "encaminhar", "tem",     "ter",    "atendimento", "atendido",   "atendida",
+    "cade",      "pede",       "pedir",   "peco",   "manda",       "mande"};
+constexpr std::string_view kPersonFillers[] = {
+    "o",  "a",  "os", "as", "um",  "uma", "algum", "alguma", "com",  "pra", "pro", "para",
+    "de", "do", "da", "ao", "por", "me",  "seu",   "sua",    "logo", "ai",  "aqui"};
+// Refusing the machine is asking for a person: "não quero falar com robô".
+constexpr std::string_view kNoRobot[] = {
+    "nao quero falar com robo*", "nao quero falar com um robo*",
+    "nao quero falar com bot",   "nao quero falar com maquina",
+    "nao quero robo*",           "chega de robo*"};
+constexpr std::string_view kGreeting[] = {"oi",      "oii",       "oiii",      "oie", "ola",
+                                          "bom dia", "boa tarde", "boa noite", "opa", "e ai",
+                                          "eai",     "alo",       "hello"};
+constexpr std::string_view kThanks[] = {"obrigad*", "obg",      "obgd*", "valeu",
+                                        "vlw",      "agradec*", "grato", "grata"};
 constexpr std::string_view kGoodbye[] = {"tchau", "ate mais", "ate logo", "falou", "adeus"};
 constexpr std::string_view kInsults[] = {
     "idiota*",       "burro*",        "burra*",       "imbecil*", "otario*",  "otaria*",
     "lixo",          "vagabund*",     "safad*",       "ladrao",   "ladroes",  "ladra*",
     "canalha*",      "merda",         "porra",        "caralho",  "desgrac*", "incompetentes",
-    "vai se ferrar", "vao se ferrar", "vai tomar no", "palhacos", "cambada"};
+    "vai se ferrar", "vao se ferrar", "vai tomar no", "palhacos", "cambada",  "bosta",
+    "pqp",           "vsf",           "vtnc",         "tnc"};
 // A lawsuit as a threat ("vou abrir um processo"), not "qual o processo para mudar de plano".
 constexpr std::string_view kLegal[] = {"procon",
                                        "anatel",
                                        "consumidor gov",
+                                       "reclame aqui",
                                        "justica",
                                        "processar",
                                        "abrir um processo",
@@ -313,6 +366,126 @@ constexpr std::string_view kRepeated[] = {
     "de novo",      "mais uma vez", "novamente",    "ja liguei",    "ja reclamei",
     "toda hora",    "todo dia",     "varias vezes", "terceira vez", "ninguem resolve",
     "continua sem", "ainda sem",    "ate agora"};
+
+// A payment made: "já paguei ontem pelo pix", "fiz o pagamento", "o boleto foi pago".
+constexpr std::string_view kPaidPhrases[] = {
+    "paguei",   "quitei",       "fiz o pagamento", "fiz o pix",           "ja pago",
+    "foi pago", "ja esta pago", "ja ta pago",      "efetuei o pagamento", "pagamento feito"};
+// Taking the retention offer (cancelamento's 50% for 3 months): "aceito o desconto", "quero a
+// oferta", "fico com o desconto", or a bare "aceito" / "sim, topo"; not "não aceito".
+constexpr std::string_view kAcceptVerbs[] = {"aceito", "aceitar", "quero",      "prefiro",
+                                             "fico",   "ficar",   "aproveitar", "aproveito",
+                                             "aplica", "aplicar", "topo"};
+constexpr std::string_view kOffers[] = {"desconto", "oferta", "proposta"};
+
+bool accepts_offer(const Words& w) {
+  for (std::size_t i = 0; i < w.size(); ++i) {
+    if (!is_any(w[i], kAcceptVerbs) || negated(w, i)) continue;
+    for (std::size_t j = i + 1; j < w.size() && j <= i + 3 && !clause_break_before(w, j); ++j) {
+      if (is_any(w[j], kOffers)) return true;
+    }
+    if (w[i] != "aceito" && w[i] != "topo") continue;
+    // The whole clause: "aceito", "sim, aceito", "topo sim".
+    std::size_t begin = i;
+    while (begin > 0 && !clause_break_before(w, begin)) --begin;
+    std::size_t end = i + 1;
+    while (end < w.size() && !clause_break_before(w, end)) ++end;
+    bool bare = true;
+    for (std::size_t k = begin; k < end; ++k) {
+      if (k != i && w[k] != "sim" && w[k] != "eu" && w[k] != "entao") bare = false;
+    }
+    if (bare) return true;
+  }
+  return false;
+}
+
+// Whether `word` matches one of `patterns` (stems with '*' included).
+template <class List>
+bool matches_any(std::string_view word, const List& patterns) {
+  return std::any_of(std::begin(patterns), std::end(patterns),
+                     [&](std::string_view p) { return word_matches(word, p); });
+}
+
+// Whether the person word at w[i] is asked for (see kPersonWords).
+bool person_asked_at(const Words& w, std::size_t i) {
+  constexpr std::size_t kMaxFillers = 4;
+  std::size_t j = i;
+  while (j > 0 && i - j < kMaxFillers && !clause_break_before(w, j) &&
+         is_any(w[j - 1], kPersonFillers)) {
+    --j;
+  }
+  if (j > 0 && !clause_break_before(w, j)) return is_any(w[j - 1], kPersonRequests);
+  // Opening its clause: only the word itself, and only courtesy after it ("atendente, por
+  // favor", "HUMANO URGENTE"), not "o atendente de ontem disse...".
+  if (j != i) return false;
+  constexpr std::string_view kTail[] = {"por",   "favor", "pf", "pfv",  "pfvr", "urgente",
+                                        "agora", "ja",    "ai", "aqui", "logo", "rapido"};
+  for (std::size_t k = i + 1; k < w.size() && !clause_break_before(w, k); ++k) {
+    if (!is_any(w[k], kTail)) return false;
+  }
+  return true;
+}
+
+bool asks_for_person(const Words& w) {
+  if (has_any(w, kNoRobot) || has_any_request(w, kHumanPhrases)) return true;
+  for (std::size_t i = 0; i < w.size(); ++i) {
+    if (matches_any(w[i], kPersonWords) && person_asked_at(w, i) && !negated(w, i)) return true;
+  }
+  return false;
+}
+
+// The customer's cancelling (Kind::cancel): what follows it must be the service, and it must
+// not be taken back.
+constexpr std::string_view kCancelForms[] = {"cancelar", "cancelamento", "cancela",
+                                             "cancele",  "cancelem",     "cancelo"};
+// What a customer cancels that is not the service: "cancelar o débito automático", "cancelar
+// a visita técnica de amanhã", "desistir do pedido".
+constexpr std::string_view kNotTheService[] = {"debito*",     "boleto*",    "fatura*",  "visita*",
+                                               "agendament*", "pedido*",    "chamado*", "compra*",
+                                               "pagamento*",  "protocolo*", "reclamac*"};
+constexpr std::string_view kCancelFillers[] = {
+    "o",  "a",  "os",  "as",  "meu", "minha", "meus", "minhas", "esse", "essa", "este",
+    "do", "da", "dos", "das", "de",  "um",    "uma",  "seu",    "sua",  "so",   "tambem"};
+// Taking a cancellation back: "desisti de cancelar", "pode desconsiderar o cancelamento".
+constexpr std::string_view kRetractions[] = {"desisti",      "desisto", "desistir", "desistimos",
+                                             "desconsider*", "esquece", "esqueca",  "ignora",
+                                             "ignore",       "ignorar", "retir*"};
+constexpr std::string_view kRetractionFillers[] = {
+    "de", "do", "da", "o", "a", "meu", "minha", "esse", "essa", "pedido", "ideia", "solicitacao"};
+
+bool cancel_counts_at(const Words& w, std::size_t i, std::size_t n) {
+  if (negated(w, i)) return false;
+  std::size_t j = i + n;
+  while (j < w.size() && j < i + n + 3 && !clause_break_before(w, j) &&
+         is_any(w[j], kCancelFillers)) {
+    ++j;
+  }
+  if (j < w.size() && !clause_break_before(w, j) &&
+      (matches_any(w[j], kNotTheService) || is_any(w[j], kCancelForms))) {
+    return false;  // "cancelar o débito", "desistir do cancelamento"
+  }
+  for (std::size_t k = i; k > 0 && k + 4 > i && !clause_break_before(w, k); --k) {
+    if (matches_any(w[k - 1], kRetractions)) return false;
+    if (!is_any(w[k - 1], kRetractionFillers)) break;
+  }
+  return true;
+}
+
+bool has_cancel(const Words& w, std::string_view phrase) {
+  for (std::size_t i = 0; i < w.size(); ++i) {
+    const auto n = match_at(w, i, phrase);
+    if (n > 0 && cancel_counts_at(w, i, n)) return true;
+  }
+  return false;
+}
+
+// A complaint of slowness or no connection ("a internet tá lenta", "caiu"): then a wish for
+// more speed is the speed the customer pays for, not an upgrade.
+bool complains_of_slowness(const Words& w) {
+  return std::any_of(std::begin(kSuporte), std::end(kSuporte), [&](const Keyword& k) {
+    return k.weight >= 2 && (k.topic == "lentidao" || k.topic == "sem_conexao") && has(w, k.phrase);
+  });
+}
 
 // ---- sentiment ----------------------------------------------------------------------------
 
@@ -338,12 +511,15 @@ constexpr Weighted kSentimentWords[] = {
     {"nao tenho do que reclamar", 1},
     {"nao tenho o que reclamar", 1},
     {"nada a reclamar", 1},
-    {"nao conecta", -1},
+    {"nao conecta*", -1},
+    {"nao ta conectando", -1},
+    {"nao esta conectando", -1},
     {"nao consigo", -1},
     {"nao aguento", -2},
     {"nao resolve*", -2},
     {"ninguem resolve", -2},
     {"sem internet", -1},
+    {"sem net", -1},
     {"sem conexao", -1},
     {"sem sinal", -1},
     {"nao gostei", -1.5},
@@ -375,8 +551,13 @@ constexpr Weighted kSentimentWords[] = {
     {"roubo", -2},
     {"idiota*", -2},
     {"merda", -2},
+    {"bosta", -2},
     {"porra", -2},
     {"caralho", -2},
+    {"pqp", -2},
+    {"vsf", -2},
+    {"vtnc", -2},
+    {"tnc", -2},
     // mild negative
     {"ruim", -1},
     {"problema*", -1},
@@ -412,6 +593,9 @@ constexpr Weighted kSentimentWords[] = {
     {"boa", 1},
     {"obrigad*", 1},
     {"valeu", 1},
+    {"vlw", 1},
+    {"obg", 1},
+    {"obgd*", 1},
     {"agradec*", 1},
     {"gostei", 1},
     {"adorei", 2},
@@ -438,6 +622,11 @@ double round2(double v) {
   return std::round(v * 100.0) / 100.0;
 }
 
+// A word that flips the sentiment after it: the negators and "nada" ("nada resolvido").
+bool sentiment_negator(std::string_view w) {
+  return is_negator(w) || w == "nada";
+}
+
 // Thanks or a greeting at w[i]: politeness, whatever comes before it.
 bool courtesy_at(const Words& w, std::size_t i) {
   const auto at = [&](std::string_view p) { return match_at(w, i, p) > 0; };
@@ -460,13 +649,15 @@ SentimentScore sentiment_of(const Words& w) {
     }
     if (best == 0) continue;
     for (std::size_t k = i; k < i + best; ++k) consumed[k] = true;
-    // A negator just before flips the word: "não gostei" reads negative, "não é ruim"
-    // mildly positive. Phrases that hold their own negation ("não funciona") are whole.
-    // Thanks and greetings are never flipped, and a comma ends the negation: "Não, obrigado".
+    // A negator just before flips the word or phrase: "não gostei" reads negative, "não é
+    // ruim" mildly positive, "não deu certo" and "não está muito boa" negative, "nada
+    // resolvido" too. Phrases that hold their own negation ("não funciona", "nada a
+    // reclamar") are whole. Thanks and greetings are never flipped, and a comma ends the
+    // negation: "Não, obrigado".
     bool negated = false;
-    if (best == 1 && weight != 0 && !courtesy_at(w, i)) {
+    if (weight != 0 && !sentiment_negator(w[i]) && !courtesy_at(w, i)) {
       for (std::size_t k = 1; k <= 2 && k <= i && !clause_break_before(w, i - k + 1); ++k) {
-        if (!consumed[i - k] && is_negator(w[i - k])) negated = true;
+        if (!consumed[i - k] && sentiment_negator(w[i - k])) negated = true;
       }
     }
     if (negated) weight = weight > 0 ? -weight : -weight / 2;
@@ -508,15 +699,23 @@ int urgency_points(std::string_view raw, const Words& w, int negative_streak) {
     return false;
   };
   int points = 0;
+  // "hoje" and "agora" say when, and together count once: "Hoje de manhã a internet caiu e
+  // agora voltou" is no emergency.
+  int when = 0;
   for (const auto& entry : kUrgencyWords) {
     for (std::size_t i = 0; i < w.size(); ++i) {
       const auto n = match_at(w, i, entry.phrase);
       if (n > 0 && !in_repeated(i, n)) {
-        points += static_cast<int>(entry.weight);
+        if (entry.phrase == "agora" || entry.phrase == "hoje") {
+          when = 1;
+        } else {
+          points += static_cast<int>(entry.weight);
+        }
         break;
       }
     }
   }
+  points += when;
   int run = 0;
   int longest = 0;
   int total = 0;
@@ -538,10 +737,12 @@ int urgency_points(std::string_view raw, const Words& w, int negative_streak) {
   }
   if (longest >= 3) ++points;
   if (total >= 6) ++points;
-  if (letters >= 6 && upper * 10 >= letters * 8) ++points;  // SHOUTING
   if (std::find(repeated.begin(), repeated.end(), true) != repeated.end()) ++points;
   if (negative_streak >= 3) ++points;
   if (negative_streak >= 5) ++points;
+  // SHOUTING only adds to other signals: some customers write everything in capitals, and
+  // "BOA TARDE, MINHA INTERNET CAIU HOJE" is a plain problem report.
+  if (points >= 2 && letters >= 6 && upper * 10 >= letters * 8) ++points;
   return points;
 }
 
@@ -628,6 +829,39 @@ std::optional<int> find_payment_day(std::string_view folded) {
     if (day < 1 || day > 31) return std::nullopt;
     return day;
   };
+  // A question ("quanto fica pra pagar dia 20?") or a habit ("eu sempre pago dia 10", "pago
+  // todo mês no dia 10") promises nothing.
+  constexpr std::string_view kQuestionWords[] = {"quanto", "quanta",  "qual", "como",   "pq",
+                                                 "porque", "por que", "onde", "quando", "sera que"};
+  constexpr std::string_view kHabit[] = {"sempre",     "todo mes",    "todos os meses", "todo dia",
+                                         "geralmente", "normalmente", "costumo",        "costuma"};
+  const auto habit_at = [&](std::size_t j) {
+    return std::any_of(std::begin(kHabit), std::end(kHabit),
+                       [&](std::string_view h) { return match_at(w, j, h) > 0; });
+  };
+  const auto clause_is_question = [&](std::size_t i) {
+    std::size_t begin = i;
+    while (begin > 0 && !clause_break_before(w, begin)) --begin;
+    std::size_t end = i + 1;
+    while (end < w.size() && !clause_break_before(w, end)) ++end;
+    // What follows the clause's last word, up to the next word or the end of the text.
+    const char* gap = w[end - 1].data() + w[end - 1].size();
+    const char* stop = end < w.size() ? w[end].data() : folded.data() + folded.size();
+    const std::string_view after(gap, static_cast<std::size_t>(stop - gap));
+    if (after.find('?') != std::string_view::npos) return true;
+    // Opening with a question word: "quanto fica pra pagar dia 20", "por que pago dia 10".
+    return std::any_of(std::begin(kQuestionWords), std::end(kQuestionWords),
+                       [&](std::string_view q) { return match_at(w, begin, q) > 0; });
+  };
+  const auto habitual = [&](std::size_t i) {
+    for (std::size_t j = i; j > 0 && !clause_break_before(w, j); --j) {
+      if (habit_at(j - 1)) return true;
+    }
+    for (std::size_t j = i + 1; j < w.size() && j <= i + kNear && !clause_break_before(w, j); ++j) {
+      if (habit_at(j)) return true;
+    }
+    return false;
+  };
   for (std::size_t i = 0; i < w.size(); ++i) {
     if (!is_any(w[i], kPay)) continue;
     if (w[i] == "pago" && i > 0 && is_any(w[i - 1], kPaid)) continue;
@@ -636,7 +870,7 @@ std::optional<int> find_payment_day(std::string_view folded) {
     for (std::size_t j = i; j > 0 && !clause_break_before(w, j); --j) {
       if (is_negator(w[j - 1])) negated_clause = true;
     }
-    if (negated_clause) continue;
+    if (negated_clause || clause_is_question(i) || habitual(i)) continue;
     // The day in the same clause, just after the verb ("vou pagar no dia 15") or before it
     // ("dia 20 eu pago").
     for (std::size_t j = i + 1; j < w.size() && j <= i + kNear && !clause_break_before(w, j); ++j) {
@@ -724,10 +958,24 @@ Analysis analyze(std::string_view text, const AnalysisContext& context) {
 
   // Intents by keyword weight; ties go to the earlier table.
   int best_score = 0;
+  const bool slow = complains_of_slowness(w);
+  const auto counts = [&](const Keyword& k) {
+    switch (k.kind) {
+      case Kind::subject:
+        return has(w, k.phrase);
+      case Kind::request:
+        return has_request(w, k.phrase);
+      case Kind::cancel:
+        return has_cancel(w, k.phrase);
+      case Kind::more_speed:
+        return !slow && has_request(w, k.phrase);
+    }
+    return false;
+  };
   for (const auto& table : kIntentTables) {
     int score = 0;
     for (const Keyword* k = table.begin; k != table.end; ++k) {
-      if (!(k->request ? has_request(w, k->phrase) : has(w, k->phrase))) continue;
+      if (!counts(*k)) continue;
       score += k->weight;
       if (!k->topic.empty() &&
           std::find(a.topics.begin(), a.topics.end(), k->topic) == a.topics.end()) {
@@ -739,7 +987,7 @@ Analysis analyze(std::string_view text, const AnalysisContext& context) {
       a.department_intent = table.intent;
     }
   }
-  a.asks_for_human = has_any_request(w, kHuman);
+  a.asks_for_human = asks_for_person(w);
   a.greeting = has_any(w, kGreeting);
   a.insult = has_any(w, kInsults);
   a.legal_threat = has_any_request(w, kLegal);
@@ -763,6 +1011,8 @@ Analysis analyze(std::string_view text, const AnalysisContext& context) {
   a.urgency = urgency_from_points(urgency_points(text, w, streak));
   a.cep = find_cep(text);
   a.payment_day = find_payment_day(a.folded);
+  a.paid = has_any_request(w, kPaidPhrases);  // not "ainda não paguei"
+  a.accepts_offer = accepts_offer(w);
   a.question = is_question(a.folded, w);
   return a;
 }

@@ -37,12 +37,18 @@ struct Analysis {
   int intent_score = 0;             // keyword weight behind department_intent
   std::vector<std::string> topics;  // fine-grained subjects: "sem_conexao", "segunda_via", ...
   bool greeting = false;
-  bool asks_for_human = false;  // "atendente", "humano", "falar com uma pessoa"; not negated
+  // "quero falar com um atendente", "ATENDENTE", "falar com uma pessoa", "não quero falar com
+  // robô"; not negated ("sem atendente"), not a mere mention ("o atendente de ontem disse").
+  bool asks_for_human = false;
   bool insult = false;
-  bool legal_threat = false;  // Procon, Anatel, justiça, advogado
+  bool legal_threat = false;  // Procon, Anatel, Reclame Aqui, justiça, advogado
   bool repeated_complaint = false;
   std::optional<std::string> cep;  // 8 digits, from "01310-100" (or "cep 01310100")
   std::optional<int> payment_day;  // 1..31, from "vou pagar dia 15"
+  bool paid = false;               // says it paid: "já paguei", "fiz o pagamento", "quitei"
+  // Takes the retention offer: "aceito o desconto", "quero o desconto", "vou ficar"; not
+  // negated.
+  bool accepts_offer = false;
   // A question ("Qual o processo para mudar de plano?", "como faço para contratar") with no
   // wish of its own ("quero", "gostaria de": not "gostaria de saber"): asks, orders nothing.
   bool question = false;
@@ -58,7 +64,8 @@ std::optional<std::string> find_cep(std::string_view raw);
 // The day of a payment promise: a verb that promises ("vou pagar", "consigo pagar", "pago",
 // "quito") with "dia N" in the same clause, and no negation before it in that clause. Not a
 // payment made ("fiz o pagamento dia 10", "foi pago dia 10") nor refused ("não vou conseguir
-// pagar dia 10").
+// pagar dia 10"), nor a question ("quanto fica pra pagar dia 20?") nor a habit ("eu sempre
+// pago dia 10", "pago todo mês no dia 10").
 std::optional<int> find_payment_day(std::string_view folded);
 
 }  // namespace lia::ai_orchestration

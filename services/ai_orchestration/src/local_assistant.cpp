@@ -23,6 +23,9 @@ std::string comma_name(const Turn& t) {
   return t.customer_name ? ", " + *t.customer_name : "";
 }
 
+// The handoff reason when the customer takes cancelamento's retention offer.
+constexpr std::string_view kOfferAccepted = "cliente aceitou a oferta de retenção";
+
 std::string greeting(const Turn& t) {
   return "Olá" + comma_name(t) + "! Sou a LIA, assistente virtual. ";
 }
@@ -259,6 +262,12 @@ std::string promise_text(const Turn& t, const Analysis& a, ToolRunner& tools,
          "úteis.";
 }
 
+// A payment the customer says was made (financeiro, and cobranca: "já paguei ontem pelo pix").
+constexpr const char* kPaidText =
+    "Se você já pagou, o boleto pode levar até 3 dias úteis para compensar (PIX é na hora). Se "
+    "a sua conexão estiver bloqueada, posso solicitar o desbloqueio em confiança por 3 dias: me "
+    "envie o comprovante ou informe o CPF do titular.";
+
 std::string financeiro_text(const Turn& t, const Plan& p, ToolRunner& tools,
                             std::vector<ToolInvocation>& ran) {
   const Analysis& a = p.analysis;
@@ -273,11 +282,7 @@ std::string financeiro_text(const Turn& t, const Plan& p, ToolRunner& tools,
            "imediata e, se a conexão estiver bloqueada, ela volta em poucos minutos. Quer que eu "
            "envie a fatura atualizada?";
   }
-  if (has_topic(a, "desbloqueio") || has_topic(a, "pagamento")) {
-    return "Se você já pagou, o boleto pode levar até 3 dias úteis para compensar (PIX é na "
-           "hora). Se a sua conexão estiver bloqueada, posso solicitar o desbloqueio em confiança "
-           "por 3 dias: me envie o comprovante ou informe o CPF do titular.";
-  }
+  if (has_topic(a, "desbloqueio") || has_topic(a, "pagamento")) return kPaidText;
   if (has_topic(a, "cobranca") || has_topic(a, "debito")) {
     return "Vou verificar essa cobrança com você. Me informe o CPF do titular e o mês da fatura "
            "que você quer contestar; se houver valor indevido, o ajuste sai na próxima fatura.";
@@ -353,6 +358,7 @@ std::string ouvidoria_text(const Turn& t, const Plan& p, ToolRunner& tools,
 std::string cobranca_text(const Turn& t, const Plan& p, ToolRunner& tools,
                           std::vector<ToolInvocation>& ran) {
   if (p.analysis.payment_day) return promise_text(t, p.analysis, tools, ran);
+  if (p.analysis.paid) return kPaidText;
   return pick({"Olá" + comma_name(t) +
                    "! Identificamos uma fatura em aberto no seu contrato. Você pode pagar agora "
                    "por PIX, com liberação imediata, ou pedir a segunda via do boleto. Em que dia "
@@ -445,12 +451,17 @@ Plan plan_turn(const Turn& turn) {
     } else if (a.insult) {
       reason = "cliente irritado (ofensas)";
     } else if (a.legal_threat) {
-      reason = "cliente menciona Procon, Anatel ou ação judicial";
+      reason = "cliente menciona Procon, Anatel, Reclame Aqui ou ação judicial";
     } else if (angry) {
       reason = "cliente irritado e com urgência";
+    } else if (p.assistant == Assistant::cancelamento && !p.changed() && a.accepts_offer) {
+      // The discount is applied by a person: the assistant has no tool for it.
+      reason = std::string(kOfferAccepted);
     }
     if (!reason.empty()) {
-      if (!a.asks_for_human && urgency == Urgency::normal) urgency = Urgency::high;
+      if (!a.asks_for_human && reason != kOfferAccepted && urgency == Urgency::normal) {
+        urgency = Urgency::high;
+      }
       p.handoff = HandoffPlan{reason, std::string(department_of(p.assistant)), urgency, {}};
       p.handoff->summary = handoff_summary(turn, p);
     }
@@ -482,6 +493,10 @@ Answer local_answer(const Turn& turn, const Plan& plan, ToolRunner& tools) {
     if (a.asks_for_human) {
       text += "Certo" + comma_name(turn) + "! Vou transferir você para um atendente do setor de " +
               label + ". Em instantes alguém da nossa equipe continua o atendimento por aqui.";
+    } else if (plan.handoff->reason == kOfferAccepted) {
+      text += "Que bom que você vai continuar com a gente" + comma_name(turn) +
+              "! Vou passar você para a nossa equipe, que aplica o desconto de 50% por 3 meses "
+              "no seu contrato. Em instantes alguém confirma por aqui.";
     } else {
       text += "Sinto muito pelo transtorno" + comma_name(turn) +
               ". Vou transferir você agora para um atendente do setor de " + label +

@@ -1,6 +1,7 @@
 #include "openai_client.hpp"
 
 #include <algorithm>
+#include <utility>
 
 #include <lia/core/log.hpp>
 #include <lia/core/metrics.hpp>
@@ -68,6 +69,41 @@ bool is_json_object(std::string_view text) {
   return doc.ok() && doc->IsObject();
 }
 
+std::string_view trim_front(std::string_view text) {
+  const auto start = text.find_first_not_of(" \t\r\n");
+  return start == std::string_view::npos ? std::string_view{} : text.substr(start);
+}
+
+// The answer without a leading "<think>…</think>" block (reasoning models served without a
+// reasoning parser write their thoughts into the content). Reasoning never closed is all
+// thought, no answer: "".
+std::string_view without_thinking(std::string_view text) {
+  text = trim_front(text);
+  constexpr std::string_view kOpen = "<think>";
+  constexpr std::string_view kClose = "</think>";
+  if (text.substr(0, kOpen.size()) != kOpen) return text;
+  const auto close = text.find(kClose);
+  if (close == std::string_view::npos) return {};
+  return trim_front(text.substr(close + kClose.size()));
+}
+
+// A tool call written as text instead of in tool_calls (servers without a tool-call parser):
+// "<tool_call>{...}", Mistral's "[TOOL_CALLS][...]", or a bare {"name": ..., "arguments": ...}.
+// Not for a customer's eyes.
+bool tool_call_as_text(std::string_view text) {
+  if (text.starts_with("<tool_call>") || text.starts_with("[TOOL_CALLS]")) return true;
+  if (!text.starts_with("{")) return false;
+  auto doc = json::parse(text);
+  return doc.ok() && doc->IsObject() && doc->HasMember("name") && doc->HasMember("arguments");
+}
+
+// Why a choice ended, when that leaves no answer to send: cut off ("length", vLLM's and
+// Anthropic-compatible "max_tokens") or filtered. Anything else ("stop", "tool_calls", TGI's
+// "eos_token", Together's "eos", ...) is an ending.
+bool unusable_finish(std::string_view reason) {
+  return reason == "length" || reason == "max_tokens" || reason == "content_filter";
+}
+
 // An error answer's {"error": {"type", "code", "param"}} as " (type ..., code ..., param ...)",
 // or "": what the provider objected to, without its message.
 std::string error_kind(std::string_view body) {
@@ -90,23 +126,36 @@ std::string error_kind(std::string_view body) {
 }  // namespace
 
 std::vector<std::string> initial_messages(const RemoteRequest& request) {
-  std::vector<std::string> out;
-  out.reserve(request.history.size() + 2);
-  out.push_back(message("system", system_text(request)));
+  // Turns as (role, content); consecutive customer messages (the customer wrote twice before
+  // the answer) are one user turn, newline-joined: chat templates that insist on alternating
+  // roles refuse two user turns in a row.
+  std::vector<std::pair<std::string_view, std::string>> turns;
+  turns.reserve(request.history.size() + 1);
+  const auto add = [&](std::string_view role, std::string text) {
+    if (role == "user" && !turns.empty() && turns.back().first == "user") {
+      turns.back().second += "\n" + text;
+    } else {
+      turns.emplace_back(role, std::move(text));
+    }
+  };
   for (const auto& m : request.history) {
     if (m.text.empty() || m.author == "system") continue;
     // The model needs no CPF or CNPJ (no tool takes one): they do not leave the suite.
-    const std::string text = domain::redact_documents(m.text);
+    std::string text = domain::redact_documents(m.text);
     if (m.author == "customer") {
-      out.push_back(message("user", text));
+      add("user", std::move(text));
     } else if (m.author == "agent") {
-      out.push_back(message("assistant", "(atendente humano) " + text));
+      add("assistant", "(atendente humano) " + text);
     } else {
-      out.push_back(message("assistant", text));
+      add("assistant", std::move(text));
     }
   }
-  out.push_back(message("user", request.text.empty() ? "(mensagem sem texto)"
-                                                     : domain::redact_documents(request.text)));
+  add("user",
+      request.text.empty() ? "(mensagem sem texto)" : domain::redact_documents(request.text));
+  std::vector<std::string> out;
+  out.reserve(turns.size() + 1);
+  out.push_back(message("system", system_text(request)));
+  for (const auto& [role, text] : turns) out.push_back(message(role, text));
   return out;
 }
 
@@ -135,11 +184,11 @@ core::Result<ChatReply> parse_chat_response(std::string_view body) {
   if (!first) return bad_answer(first.error().message());
   auto msg = first->obj("message");
   if (!msg) return bad_answer(msg.error().message());
-  // "length" (cut off), "content_filter" and anything else unknown are not an answer to send.
-  // Servers that leave finish_reason out (or null) are taken at their word.
+  // "length" (cut off) and "content_filter" are not an answer to send. Servers that leave
+  // finish_reason out (or null) are taken at their word.
   auto finish = first->opt_str("finish_reason");
   if (!finish) return bad_answer(finish.error().message());
-  if (*finish && **finish != "stop" && **finish != "tool_calls") {
+  if (*finish && unusable_finish(**finish)) {
     return bad_answer("finish_reason " + truncate_utf8(**finish, 32));
   }
 
@@ -147,9 +196,13 @@ core::Result<ChatReply> parse_chat_response(std::string_view body) {
   if (auto model = root->opt_str("model"); model && *model) reply.model = std::string(**model);
   auto content = msg->opt_str("content");
   if (!content) return bad_answer(content.error().message());
-  // Only blanks ("\n", " ") is no answer either: the local assistant answers instead.
-  if (*content && (**content).find_first_not_of(" \t\r\n") != std::string_view::npos) {
-    reply.content = std::string(**content);
+  // Only blanks ("\n", " ") is no answer either: the local assistant answers instead. Nor is
+  // the model's reasoning, nor a tool call written as text.
+  bool tool_call_text = false;
+  if (*content) {
+    const auto text = without_thinking(**content);
+    tool_call_text = tool_call_as_text(text);
+    if (!text.empty() && !tool_call_text) reply.content = std::string(text);
   }
 
   auto calls = msg->opt_arr("tool_calls");
@@ -181,6 +234,7 @@ core::Result<ChatReply> parse_chat_response(std::string_view body) {
       reply.tool_calls.push_back(std::move(tc));
     }
   }
+  if (tool_call_text && reply.tool_calls.empty()) return bad_answer("a tool call as text");
   if (reply.content.empty() && reply.tool_calls.empty()) return bad_answer("empty message");
   return reply;
 }

@@ -86,7 +86,9 @@ struct ChatReply {
 };
 
 // The first messages of a request: system (prompt + customer name + summary), the history as
-// user/assistant turns, the customer's message. Each element is one message object as JSON.
+// user/assistant turns, the customer's message; consecutive customer messages are merged into
+// one user turn (newline-joined), so roles alternate. Each element is one message object as
+// JSON.
 std::vector<std::string> initial_messages(const RemoteRequest& request);
 
 // The request body. tool_choice "auto" (or "none" when text_only); no temperature when
@@ -94,10 +96,12 @@ std::vector<std::string> initial_messages(const RemoteRequest& request);
 std::string chat_request_body(std::string_view model, const std::vector<std::string>& messages,
                               std::optional<double> temperature, bool text_only);
 
-// Reads choices[0].message: content and tool_calls. choices[0].finish_reason must be "stop",
-// "tool_calls" or absent (some compatible servers leave it out): "length" (text cut off),
-// "content_filter" and the rest are errors. Errors (invalid_argument) say what is wrong with
-// the answer, never what it says.
+// Reads choices[0].message: content and tool_calls. choices[0].finish_reason "length" or
+// "max_tokens" (text cut off) and "content_filter" are errors; any other ("stop", "tool_calls",
+// TGI's "eos_token", Together's "eos") or none is an ending. A leading "<think>…</think>" is
+// dropped from the content; a content that is a tool call written as text ("<tool_call>",
+// "[TOOL_CALLS]", a bare {"name", "arguments"} object) is no text, and an error without real
+// tool_calls. Errors (invalid_argument) say what is wrong with the answer, never what it says.
 core::Result<ChatReply> parse_chat_response(std::string_view body);
 
 // The assistant message that asked for the tools and one "tool" message per result, to send

@@ -168,7 +168,7 @@ TEST_CASE("urgency: normal, high for urgent words or several signals, urgent for
   CHECK(analyze("minha internet caiu!!!").urgency == Urgency::normal);
   CHECK(analyze("QUERO CANCELAR").urgency == Urgency::normal);
   CHECK(analyze("preciso urgente da segunda via").urgency == Urgency::high);
-  CHECK(analyze("preciso disso hoje, agora").urgency == Urgency::high);
+  CHECK(analyze("preciso disso hoje, o quanto antes").urgency == Urgency::high);
   CHECK(analyze("SEM INTERNET AGORA!!!").urgency == Urgency::high);
   CHECK(analyze("URGENTE!!! PRECISO DA INTERNET AGORA, TRABALHO DE HOME OFFICE HOJE!!!").urgency ==
         Urgency::urgent);
@@ -246,4 +246,107 @@ TEST_CASE("analysis never fails on odd input") {
   }
   std::string long_text(20000, 'a');
   CHECK(analyze(long_text).intent == Intent::none);
+}
+
+TEST_CASE("hoje and agora count once and capitals alone raise no urgency") {
+  CHECK(analyze("Hoje de manhã a internet caiu e agora voltou").urgency == Urgency::normal);
+  CHECK(analyze("preciso disso hoje, agora").urgency == Urgency::normal);
+  CHECK(analyze("BOA TARDE, MINHA INTERNET CAIU HOJE").urgency == Urgency::normal);
+  // Capitals still add to other signals.
+  CHECK(analyze("SEM INTERNET AGORA!!! UM ABSURDO!!!").urgency == Urgency::urgent);
+  CHECK(analyze("sem internet agora!!! um absurdo!!!").urgency == Urgency::high);
+}
+
+TEST_CASE("a refused person, or one only mentioned, is no request for one") {
+  for (const char* text :
+       {"não precisa chamar atendente, só me manda o boleto", "sem atendente por favor",
+        "não vou ter nenhum atendente", "o atendente de ontem disse que o técnico vinha hoje",
+        "a atendente foi muito educada", "quero reclamar do atendente"}) {
+    INFO(text);
+    CHECK_FALSE(analyze(text).asks_for_human);
+  }
+  for (const char* text :
+       {"chama um atendente", "cadê o atendente?", "Atendente, por favor", "HUMANO",
+        "me passa pro gerente", "não quero falar com robô", "quero ser atendido por uma pessoa",
+        "me transfere pra alguém", "não consigo falar com um atendente"}) {
+    INFO(text);
+    CHECK(analyze(text).asks_for_human);
+  }
+  CHECK_FALSE(analyze("não quero ser atendido por uma pessoa").asks_for_human);
+}
+
+TEST_CASE("a negation before a positive phrase reads negative") {
+  for (const char* text : {"não deu certo", "a internet não está muito boa",
+                           "o sinal nao ta muito bom hoje", "nada resolvido até agora"}) {
+    INFO(text);
+    CHECK(analyze(text).sentiment.label == Sentiment::negative);
+  }
+  CHECK(analyze("deu certo").sentiment.label == Sentiment::positive);
+  CHECK(analyze("a internet está muito boa").sentiment.label == Sentiment::positive);
+  // Phrases holding their own negation stay as they are.
+  CHECK(analyze("nada a reclamar").sentiment.label == Sentiment::positive);
+}
+
+TEST_CASE("cancelling something else, or taking the cancelling back, is no cancellation") {
+  struct Case {
+    const char* text;
+    Intent intent;
+  };
+  const Case cases[] = {
+      {"quero cancelar o débito automático", Intent::financeiro},
+      {"preciso cancelar a visita técnica de amanhã", Intent::suporte},
+      {"quero cancelar o boleto que veio duplicado", Intent::financeiro},
+      {"desisti de cancelar", Intent::none},
+      {"pode desconsiderar o cancelamento", Intent::none},
+      {"vou desistir do cancelamento", Intent::none},
+      // still cancellations
+      {"quero cancelar o contrato", Intent::cancelamento},
+      {"quero cancelar minha internet", Intent::cancelamento},
+      {"vou desistir do serviço", Intent::cancelamento},
+  };
+  for (const auto& c : cases) {
+    INFO(c.text);
+    CHECK(analyze(c.text).intent == c.intent);
+  }
+}
+
+TEST_CASE("a wish for more speed in a slowness complaint is support, not an upgrade") {
+  auto slow = analyze("preciso de mais velocidade, a internet ta lenta");
+  CHECK(slow.intent == Intent::suporte);
+  CHECK(std::find(slow.topics.begin(), slow.topics.end(), "upgrade") == slow.topics.end());
+  CHECK(analyze("quero mais velocidade").intent == Intent::comercial);
+  CHECK(analyze("quero mais velocidade na minha conexão").intent == Intent::comercial);
+}
+
+TEST_CASE("a question about paying or a habit is no payment promise") {
+  for (const char* text :
+       {"quanto fica pra pagar dia 20?", "eu sempre pago dia 10, pq veio juros?",
+        "posso pagar dia 15?", "pago todo mês no dia 10", "por que vou pagar dia 10 com juros"}) {
+    INFO(text);
+    CHECK_FALSE(analyze(text).payment_day.has_value());
+  }
+  CHECK(analyze("vou pagar toda a fatura dia 10").payment_day == 10);
+  CHECK(analyze("Vou pagar dia 10, tudo bem?").payment_day == 10);
+}
+
+TEST_CASE("slang for no connection, insults, Reclame Aqui, greetings and thanks are read") {
+  for (const char* text : {"to sem net", "nao ta conectando", "a net caiu"}) {
+    INFO(text);
+    auto a = analyze(text);
+    CHECK(a.intent == Intent::suporte);
+    CHECK(std::find(a.topics.begin(), a.topics.end(), "sem_conexao") != a.topics.end());
+  }
+  for (const char* text : {"essa internet é uma bosta", "pqp", "vsf", "vtnc"}) {
+    INFO(text);
+    auto a = analyze(text);
+    CHECK(a.insult);
+    CHECK(a.sentiment.label == Sentiment::negative);
+  }
+  auto ra = analyze("vou colocar no Reclame Aqui");
+  CHECK(ra.intent == Intent::ouvidoria);
+  CHECK(ra.legal_threat);
+  CHECK(analyze("oii").intent == Intent::greeting);
+  CHECK(analyze("obg").intent == Intent::thanks);
+  CHECK(analyze("vlw").intent == Intent::thanks);
+  CHECK(analyze("vlw").sentiment.label == Sentiment::positive);
 }

@@ -237,6 +237,121 @@ TEST_CASE("a carrier, a legal entity, a process or a refused person is no handof
   }
 }
 
+TEST_CASE("a refused or mentioned person, a time of day or capitals alone is no handoff") {
+  for (const char* text :
+       {"não precisa chamar atendente, só me manda o boleto", "sem atendente por favor",
+        "o atendente de ontem disse que o técnico vinha hoje",
+        "Hoje de manhã a internet caiu e agora voltou", "BOA TARDE, MINHA INTERNET CAIU HOJE"}) {
+    INFO(text);
+    for (Assistant from : {Assistant::apresentacao, Assistant::suporte}) {
+      auto r = run(turn(text, from));
+      CHECK_FALSE(r.plan.handoff);
+      CHECK(tool(r.answer, Tool::transfer_to_human) == nullptr);
+    }
+  }
+  CHECK(run(turn("não precisa chamar atendente, só me manda o boleto")).plan.assistant ==
+        Assistant::financeiro);
+  CHECK(run(turn("BOA TARDE, MINHA INTERNET CAIU HOJE")).plan.assistant == Assistant::suporte);
+}
+
+TEST_CASE("refusing the robot, asking to be served by a person or transferred hands off") {
+  for (const char* text : {"não quero falar com robô", "quero ser atendido por uma pessoa",
+                           "me transfere pra alguém"}) {
+    INFO(text);
+    auto r = run(turn(text, Assistant::suporte));
+    REQUIRE(r.plan.handoff);
+    CHECK(r.plan.handoff->reason == "cliente pediu atendente humano");
+    CHECK(tool(r.answer, Tool::transfer_to_human) != nullptr);
+  }
+  auto bosta = run(turn("essa internet é uma bosta", Assistant::suporte));
+  REQUIRE(bosta.plan.handoff);
+  CHECK(bosta.plan.handoff->reason == "cliente irritado (ofensas)");
+  auto ra = run(turn("vou colocar no Reclame Aqui"));
+  CHECK(ra.plan.assistant == Assistant::ouvidoria);
+  REQUIRE(ra.plan.handoff);
+  CHECK(contains(ra.plan.handoff->reason, "Reclame Aqui"));
+  CHECK(tool(ra.answer, Tool::register_complaint) != nullptr);
+}
+
+TEST_CASE("cancelling a debit or a visit, or taking the cancelling back, gets no retention offer") {
+  for (const char* text :
+       {"quero cancelar o débito automático", "preciso cancelar a visita técnica de amanhã",
+        "desisti de cancelar", "pode desconsiderar o cancelamento"}) {
+    INFO(text);
+    for (Assistant from : {Assistant::apresentacao, Assistant::suporte, Assistant::financeiro}) {
+      auto r = run(turn(text, from));
+      CHECK(r.plan.assistant != Assistant::cancelamento);
+      CHECK_FALSE(contains(r.answer.text, "50% de desconto"));
+    }
+  }
+  CHECK(run(turn("quero cancelar o débito automático")).plan.assistant == Assistant::financeiro);
+  CHECK(run(turn("preciso cancelar a visita técnica de amanhã")).plan.assistant ==
+        Assistant::suporte);
+}
+
+TEST_CASE("a wish for more speed in a slowness complaint goes to support and registers no lead") {
+  for (Assistant from : {Assistant::apresentacao, Assistant::comercial}) {
+    auto r = run(turn("preciso de mais velocidade, a internet ta lenta", from));
+    CHECK(r.plan.assistant == Assistant::suporte);
+    CHECK(tool(r.answer, Tool::register_lead) == nullptr);
+    CHECK(contains(r.answer.text, "teste de velocidade"));
+  }
+  CHECK(tool(run(turn("preciso de mais velocidade", Assistant::comercial)).answer,
+             Tool::register_lead) != nullptr);
+}
+
+TEST_CASE("a question about paying registers no payment promise") {
+  for (const char* text :
+       {"quanto fica pra pagar dia 20?", "eu sempre pago dia 10, pq veio juros?"}) {
+    INFO(text);
+    for (Assistant from : {Assistant::financeiro, Assistant::cobranca}) {
+      auto r = run(turn(text, from));
+      CHECK(tool(r.answer, Tool::register_payment_promise) == nullptr);
+      CHECK_FALSE(contains(r.answer.text, "promessa"));
+    }
+  }
+}
+
+TEST_CASE("slang greetings and thanks, and no connection in slang, are answered") {
+  CHECK(contains(run(turn("obg", Assistant::suporte)).answer.text, "Por nada"));
+  CHECK(contains(run(turn("vlw", Assistant::financeiro)).answer.text, "Por nada"));
+  auto hi = run(turn("oii"));
+  CHECK(contains(hi.answer.text, "Em que posso ajudar"));
+  for (const char* text : {"to sem net", "nao ta conectando"}) {
+    INFO(text);
+    auto r = run(turn(text));
+    CHECK(r.plan.assistant == Assistant::suporte);
+    CHECK(contains(r.answer.text, "roteador"));
+  }
+}
+
+TEST_CASE("cancelamento hands over a taken offer and cobranca answers a payment made") {
+  for (const char* text : {"aceito o desconto", "Sim, aceito", "quero a oferta"}) {
+    INFO(text);
+    auto r = run(turn(text, Assistant::cancelamento));
+    REQUIRE(r.plan.handoff);
+    CHECK(r.plan.handoff->department == "cancellation");
+    CHECK(r.plan.handoff->urgency == Urgency::normal);
+    CHECK(tool(r.answer, Tool::transfer_to_human) != nullptr);
+    CHECK(contains(r.answer.text, "continuar com a gente"));
+    CHECK_FALSE(contains(r.answer.text, "CPF"));
+  }
+  for (const char* text : {"não aceito, quero cancelar", "não aceito o desconto"}) {
+    INFO(text);
+    CHECK_FALSE(run(turn(text, Assistant::cancelamento)).plan.handoff);
+  }
+  // Elsewhere it is no retention.
+  CHECK_FALSE(run(turn("aceito o desconto", Assistant::comercial)).plan.handoff);
+
+  auto paid = run(turn("já paguei ontem pelo pix", Assistant::cobranca));
+  CHECK(paid.plan.assistant == Assistant::cobranca);
+  CHECK(contains(paid.answer.text, "Se você já pagou"));
+  CHECK_FALSE(contains(paid.answer.text, "em que dia consegue pagar"));
+  CHECK(tool(paid.answer, Tool::register_payment_promise) == nullptr);
+  CHECK_FALSE(
+      contains(run(turn("ainda não paguei", Assistant::cobranca)).answer.text, "Se você já pagou"));
+}
+
 TEST_CASE("a first message saying the trouble lasts until now is no handoff") {
   auto r = run(turn("Estou sem conexão até agora", Assistant::apresentacao, true));
   CHECK(r.plan.assistant == Assistant::suporte);

@@ -367,7 +367,7 @@ TEST_CASE("HTTP errors, garbage and empty answers are errors") {
 }
 
 TEST_CASE("an answer cut off or filtered is an error and the local assistant answers") {
-  for (const char* reason : {"length", "content_filter", "something_new"}) {
+  for (const char* reason : {"length", "max_tokens", "content_filter"}) {
     INFO(reason);
     FakeLlm fake([reason](int, const std::string&) {
       return http::Response::json(200,
@@ -771,4 +771,79 @@ TEST_CASE("the request body is well-formed JSON with the tools") {
       chat_request_body("m", initial_messages(request("oi")), std::nullopt, false));
   REQUIRE(without.ok());
   CHECK_FALSE(without->HasMember("temperature"));
+}
+
+TEST_CASE("any finish_reason but a cut-off or a filter is an answer") {
+  for (const char* reason : {"stop", "eos_token", "eos", "end_turn", "tool_calls"}) {
+    INFO(reason);
+    auto r = parse_chat_response(content_answer("Olá! Como posso ajudar?", "m", reason));
+    REQUIRE(r.ok());
+    CHECK(r->content == "Olá! Como posso ajudar?");
+  }
+  FakeLlm fake([](int, const std::string&) {
+    return http::Response::json(200, content_answer("Reinicie o roteador.", "tgi", "eos_token"));
+  });
+  OpenAiClient client(settings_for(fake));
+  BuiltinTools tools(nullptr, {"m"});
+  auto r = client.complete(request("minha internet caiu"), tools);
+  REQUIRE(r.ok());
+  CHECK(r->text == "Reinicie o roteador.");
+}
+
+TEST_CASE("a leading think block is dropped and a tool call written as text is no answer") {
+  auto think = parse_chat_response(
+      content_answer("<think>\nO cliente quer a fatura.\n</think>\n\nPosso enviar a segunda via!"));
+  REQUIRE(think.ok());
+  CHECK(think->content == "Posso enviar a segunda via!");
+  for (const char* artefact :
+       {"<think>pensando sem fim", "<think>ok</think>  ",
+        R"(<tool_call>{"name":"check_coverage","arguments":{"cep":"01310100"}}</tool_call>)",
+        R"([TOOL_CALLS][{"name":"check_coverage","arguments":{"cep":"01310100"}}])",
+        R"({"name": "transfer_to_human", "arguments": {"reason": "x"}})",
+        R"(<think>vou chamar</think>{"name":"lookup_outage","arguments":{}})"}) {
+    INFO(artefact);
+    auto r = parse_chat_response(content_answer(artefact));
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().message().rfind("unusable model answer", 0) == 0);
+  }
+  // A JSON object that is no tool call, or braces in a sentence, is text.
+  CHECK(parse_chat_response(content_answer(R"({"resposta": "oi"})")).ok());
+  // With real tool calls beside it, the artefact is dropped and the calls run.
+  auto both = parse_chat_response(
+      R"({"choices":[{"message":{"content":"<tool_call>{}</tool_call>","tool_calls":[{"id":"c1","function":{"name":"check_coverage","arguments":"{}"}}]},"finish_reason":"tool_calls"}]})");
+  REQUIRE(both.ok());
+  CHECK(both->content.empty());
+  CHECK(both->tool_calls.size() == 1);
+
+  // Through the client, the local assistant answers instead.
+  FakeLlm fake([](int, const std::string&) {
+    return http::Response::json(
+        200, content_answer(R"(<tool_call>{"name":"lookup_outage","arguments":{}}</tool_call>)"));
+  });
+  Orchestrator o(std::make_shared<OpenAiClient>(settings_for(fake)), nullptr, nullptr);
+  BuiltinTools tools(nullptr, {"m"});
+  auto out = o.answer(turn("minha internet caiu"), {}, tools);
+  CHECK(out.fallback);
+  CHECK(out.text.find("tool_call") == std::string::npos);
+  CHECK(out.text.find("roteador da tomada") != std::string::npos);
+}
+
+TEST_CASE("consecutive customer messages go as one user turn") {
+  auto r = request("alguém aí?");
+  r.history = {{"m1", "customer", "oi"},
+               {"m2", "ai", "Olá! Como posso ajudar?"},
+               {"m3", "customer", "minha internet caiu"},
+               {"m4", "customer", "desde ontem"}};
+  const auto messages = initial_messages(r);
+  std::vector<std::string> roles;
+  std::vector<std::string> contents;
+  for (const auto& m : messages) {
+    auto doc = lia::json::parse(m);
+    REQUIRE(doc.ok());
+    roles.emplace_back((*doc)["role"].GetString());
+    contents.emplace_back((*doc)["content"].GetString());
+  }
+  CHECK(roles == std::vector<std::string>{"system", "user", "assistant", "user"});
+  CHECK(contents.back() == "minha internet caiu\ndesde ontem\nalguém aí?");
+  CHECK(contents[1] == "oi");
 }
