@@ -62,6 +62,7 @@ struct Api::Impl {
   core::Logger log = core::log().with({f::id("component", "api")});
 
   LoginThrottle throttle;
+  LoginSlots login_slots{1};  // one of the server's two blocking threads at most
   std::once_flag dummy_once;
   std::string dummy_hash;  // verified against for unknown usernames, so timing tells nothing
 
@@ -298,8 +299,16 @@ struct Api::Impl {
   Response login(const Request& req) {
     auto body = parse_login(req.body);
     if (!body) return bad_request(body.error());
-    // Unknown usernames are counted too, so the answer tells nothing about who exists.
-    if (auto wait = throttle.blocked_for(body->username, clock.now()); wait.count() > 0) {
+    auto slot = login_slots.try_enter();
+    if (!slot) {
+      log.warn("login refused: every password check slot is taken");
+      Response r = http::json_error(503, "busy", "too many logins at once; retry in a second");
+      r.headers.set("Retry-After", "1");
+      return r;
+    }
+    // Unknown usernames are counted too, so the answer tells nothing about who exists. The
+    // try is counted before the password is checked; a success takes it back.
+    if (auto wait = throttle.attempt(body->username, clock.now()); wait.count() > 0) {
       log.warn("login refused: too many failed attempts",
                {f::num("retry_after_s", static_cast<std::int64_t>(wait.count()))});
       Response r = http::json_error(429, "too_many_attempts",
@@ -308,18 +317,21 @@ struct Api::Impl {
       return r;
     }
     auto rows = pool->exec(sql.user_by_username, body->username);
-    if (!rows) return db_error(rows.error());
+    if (!rows) {
+      throttle.not_tried(body->username);  // the database's failure, not a wrong password
+      return db_error(rows.error());
+    }
     if (rows->empty()) {
       std::call_once(dummy_once, [this] { dummy_hash = auth::hash_password("not a password"); });
       (void)auth::verify_password(body->password, dummy_hash);
-      throttle.failed(body->username, clock.now());
       return http::json_error(401, "unauthorized", "invalid username or password");
     }
     const auto& row = (*rows)[0];
     UserView user = store::read_user(row);
     const auto hash = row.get<std::string>("password_hash");
-    if (!auth::verify_password(body->password, hash)) {
-      throttle.failed(body->username, clock.now());
+    const bool right = auth::verify_password(body->password, hash);
+    slot.reset();
+    if (!right) {
       log.info("login refused", {f::id("user_id", user.id)});
       return http::json_error(401, "unauthorized", "invalid username or password");
     }

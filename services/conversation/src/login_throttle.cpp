@@ -17,18 +17,34 @@ std::string fold(std::string_view s) {
 
 }  // namespace
 
-std::chrono::seconds LoginThrottle::blocked_for(std::string_view username, core::SysTime now) {
-  std::lock_guard lock(mu_);
-  auto it = names_.find(fold(username));
+std::chrono::seconds LoginThrottle::blocked_for_locked(const std::string& key,
+                                                       core::SysTime now) const {
+  auto it = names_.find(key);
   if (it == names_.end() || it->second.failures < limits_.failures) return std::chrono::seconds{0};
   const auto left = it->second.start + limits_.window - now;
   if (left <= std::chrono::seconds{0}) return std::chrono::seconds{0};
   return std::chrono::ceil<std::chrono::seconds>(left);
 }
 
-void LoginThrottle::failed(std::string_view username, core::SysTime now) {
+std::chrono::seconds LoginThrottle::blocked_for(std::string_view username, core::SysTime now) {
+  std::lock_guard lock(mu_);
+  return blocked_for_locked(fold(username), now);
+}
+
+std::chrono::seconds LoginThrottle::attempt(std::string_view username, core::SysTime now) {
   std::lock_guard lock(mu_);
   std::string key = fold(username);
+  if (auto wait = blocked_for_locked(key, now); wait.count() > 0) return wait;
+  failed_locked(std::move(key), now);
+  return std::chrono::seconds{0};
+}
+
+void LoginThrottle::failed(std::string_view username, core::SysTime now) {
+  std::lock_guard lock(mu_);
+  failed_locked(fold(username), now);
+}
+
+void LoginThrottle::failed_locked(std::string key, core::SysTime now) {
   auto it = names_.find(key);
   if (it != names_.end() && now - it->second.start >= limits_.window) {
     it->second = Window{now, 0};  // that window is over: a new one begins
@@ -47,6 +63,13 @@ void LoginThrottle::failed(std::string_view username, core::SysTime now) {
     it = names_.emplace(std::move(key), Window{now, 0}).first;
   }
   ++it->second.failures;
+}
+
+void LoginThrottle::not_tried(std::string_view username) {
+  std::lock_guard lock(mu_);
+  auto it = names_.find(fold(username));
+  if (it == names_.end()) return;
+  if (--it->second.failures <= 0) names_.erase(it);
 }
 
 void LoginThrottle::succeeded(std::string_view username) {

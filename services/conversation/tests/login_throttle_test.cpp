@@ -49,3 +49,47 @@ TEST_CASE("the login throttle keeps a bounded number of names, forgetting the ol
   CHECK(t.blocked_for("d", t0 + 601s) == 2s);
   CHECK(t.blocked_for("e", t0 + 601s) == 600s);
 }
+
+TEST_CASE(
+    "a try is counted as it starts: no guess past the limit, a success or no try takes it back") {
+  LoginThrottle t(LoginThrottle::Limits{.failures = 3, .window = 600s});
+  // Three logins already checking their passwords when the limit would be reached: each was
+  // counted as it started, so a fourth is refused before its password is checked.
+  CHECK(t.attempt("maria", t0) == 0s);
+  CHECK(t.attempt("maria", t0 + 1s) == 0s);
+  CHECK(t.attempt("Maria", t0 + 2s) == 0s);
+  CHECK(t.attempt("maria", t0 + 3s) == 597s);
+  CHECK(t.blocked_for("maria", t0 + 3s) == 597s);
+  // One that never reached the password (the database failed) is taken back.
+  CHECK(t.attempt("joao", t0) == 0s);
+  CHECK(t.attempt("joao", t0) == 0s);
+  CHECK(t.attempt("joao", t0) == 0s);
+  t.not_tried("joao");
+  CHECK(t.blocked_for("joao", t0) == 0s);
+  CHECK(t.attempt("joao", t0) == 0s);
+  CHECK(t.blocked_for("joao", t0) == 600s);
+  // A success clears the count.
+  CHECK(t.attempt("ana", t0) == 0s);
+  CHECK(t.attempt("ana", t0) == 0s);
+  t.succeeded("ana");
+  CHECK(t.attempt("ana", t0) == 0s);
+  CHECK(t.attempt("ana", t0) == 0s);
+  CHECK(t.blocked_for("ana", t0) == 0s);
+}
+
+TEST_CASE("login slots let only so many password checks run at once") {
+  LoginSlots slots(2);
+  auto a = slots.try_enter();
+  auto b = slots.try_enter();
+  REQUIRE(a);
+  REQUIRE(b);
+  CHECK_FALSE(slots.try_enter());
+  a.reset();  // a check ends: its slot is free again
+  auto c = slots.try_enter();
+  CHECK(c);
+  CHECK_FALSE(slots.try_enter());
+  {
+    auto moved = std::move(c);  // a moved pass frees its slot once
+  }
+  CHECK(slots.try_enter());
+}
