@@ -54,11 +54,11 @@ core::Error error_from_sqlstate(std::string_view state, std::string_view message
   }
   // 25006: a write reached a read-only server (a failover demoted the one this connection
   // knew); the connection is dropped (see check) and a new one finds the new primary.
-  // 25P03, 25P04, 57P05: the server ended the session (idle in a transaction, a transaction
-  // or an idle session past its timeout): the connection is gone, the work is not refused.
+  // 25P03, 57P05: the server ended an idle session (idle in a transaction, or idle, past its
+  // timeout): the connection is gone, the work is not refused.
   if (state == "40001" || state == "40P01" || starts_with(state, "08") || state == "57P01" ||
       state == "57P02" || state == "57P03" || starts_with(state, "53") || state == "25006" ||
-      state == "25P03" || state == "25P04" || state == "57P05") {
+      state == "25P03" || state == "57P05") {
     return {Errc::unavailable, text, true};
   }
   // A stale statement: the connection forgets it and prepares it anew, so running it again,

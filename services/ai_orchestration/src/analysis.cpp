@@ -378,11 +378,31 @@ constexpr std::string_view kAcceptVerbs[] = {"aceito", "aceitar", "quero",      
                                              "aplica", "aplicar", "topo"};
 constexpr std::string_view kOffers[] = {"desconto", "oferta", "proposta"};
 
+constexpr std::string_view kArticles[] = {"o",    "a",   "um",    "uma",  "esse",
+                                          "essa", "com", "desse", "dessa"};
+// The customer's cancelling (Kind::cancel): what follows it must be the service, and it must
+// not be taken back.
+constexpr std::string_view kCancelForms[] = {"cancelar", "cancelamento", "cancela",
+                                             "cancele",  "cancelem",     "cancelo"};
+
+// Whether the clause around w[i] names cancelling: "prefiro cancelar do que aceitar a oferta".
+bool clause_cancels(const Words& w, std::size_t i) {
+  std::size_t begin = i;
+  while (begin > 0 && !clause_break_before(w, begin)) --begin;
+  for (std::size_t k = begin; k < w.size() && (k == begin || !clause_break_before(w, k)); ++k) {
+    if (is_any(w[k], kCancelForms)) return true;
+  }
+  return false;
+}
+
 bool accepts_offer(const Words& w) {
   for (std::size_t i = 0; i < w.size(); ++i) {
-    if (!is_any(w[i], kAcceptVerbs) || negated(w, i)) continue;
+    if (!is_any(w[i], kAcceptVerbs) || negated(w, i) || clause_cancels(w, i)) continue;
+    // The offer right after the verb, across articles only: "aceito o desconto", "fico com a
+    // oferta"; not "quero saber da oferta".
     for (std::size_t j = i + 1; j < w.size() && j <= i + 3 && !clause_break_before(w, j); ++j) {
       if (is_any(w[j], kOffers)) return true;
+      if (!is_any(w[j], kArticles)) break;
     }
     if (w[i] != "aceito" && w[i] != "topo") continue;
     // The whole clause: "aceito", "sim, aceito", "topo sim".
@@ -434,10 +454,6 @@ bool asks_for_person(const Words& w) {
   return false;
 }
 
-// The customer's cancelling (Kind::cancel): what follows it must be the service, and it must
-// not be taken back.
-constexpr std::string_view kCancelForms[] = {"cancelar", "cancelamento", "cancela",
-                                             "cancele",  "cancelem",     "cancelo"};
 // What a customer cancels that is not the service: "cancelar o débito automático", "cancelar
 // a visita técnica de amanhã", "desistir do pedido".
 constexpr std::string_view kNotTheService[] = {"debito*",     "boleto*",    "fatura*",  "visita*",

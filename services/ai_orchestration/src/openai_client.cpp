@@ -74,27 +74,32 @@ std::string_view trim_front(std::string_view text) {
   return start == std::string_view::npos ? std::string_view{} : text.substr(start);
 }
 
-// The answer without a leading "<think>…</think>" block (reasoning models served without a
-// reasoning parser write their thoughts into the content). Reasoning never closed is all
-// thought, no answer: "".
+// The answer without the model's reasoning (reasoning models served without a reasoning
+// parser write their thoughts into the content): what follows the last "</think>", which
+// also covers templates that put the opening "<think>" in the prompt. Reasoning opened and
+// never closed is all thought, no answer: "".
 std::string_view without_thinking(std::string_view text) {
-  text = trim_front(text);
-  constexpr std::string_view kOpen = "<think>";
   constexpr std::string_view kClose = "</think>";
-  if (text.substr(0, kOpen.size()) != kOpen) return text;
-  const auto close = text.find(kClose);
-  if (close == std::string_view::npos) return {};
-  return trim_front(text.substr(close + kClose.size()));
+  if (const auto close = text.rfind(kClose); close != std::string_view::npos) {
+    return trim_front(text.substr(close + kClose.size()));
+  }
+  text = trim_front(text);
+  if (text.starts_with("<think>")) return {};
+  return text;
 }
 
 // A tool call written as text instead of in tool_calls (servers without a tool-call parser):
-// "<tool_call>{...}", Mistral's "[TOOL_CALLS][...]", or a bare {"name": ..., "arguments": ...}.
-// Not for a customer's eyes.
+// "<tool_call>{...}" or Mistral's "[TOOL_CALLS][...]" anywhere in it, or a bare JSON object
+// naming a function with its "arguments" (Llama 3's "parameters"). Not for a customer's eyes.
 bool tool_call_as_text(std::string_view text) {
-  if (text.starts_with("<tool_call>") || text.starts_with("[TOOL_CALLS]")) return true;
+  if (text.find("<tool_call>") != std::string_view::npos ||
+      text.find("[TOOL_CALLS]") != std::string_view::npos) {
+    return true;
+  }
   if (!text.starts_with("{")) return false;
   auto doc = json::parse(text);
-  return doc.ok() && doc->IsObject() && doc->HasMember("name") && doc->HasMember("arguments");
+  return doc.ok() && doc->IsObject() && doc->HasMember("name") &&
+         (doc->HasMember("arguments") || doc->HasMember("parameters"));
 }
 
 // Why a choice ended, when that leaves no answer to send: cut off ("length", vLLM's and

@@ -340,6 +340,15 @@ TEST_CASE("cancelamento hands over a taken offer and cobranca answers a payment 
     INFO(text);
     CHECK_FALSE(run(turn(text, Assistant::cancelamento)).plan.handoff);
   }
+  // Refused, or only asked about: not taken as accepted.
+  for (const char* text :
+       {"prefiro cancelar do que aceitar a oferta", "quero saber da oferta",
+        "quero entender a proposta", "aceito o desconto se for pra cancelar depois"}) {
+    INFO(text);
+    auto r = run(turn(text, Assistant::cancelamento));
+    CHECK_FALSE(contains(r.answer.text, "continuar com a gente"));
+    if (r.plan.handoff) CHECK(r.plan.handoff->reason != "cliente aceitou a oferta de retenção");
+  }
   // Elsewhere it is no retention.
   CHECK_FALSE(run(turn("aceito o desconto", Assistant::comercial)).plan.handoff);
 

@@ -795,12 +795,19 @@ TEST_CASE("a leading think block is dropped and a tool call written as text is n
       content_answer("<think>\nO cliente quer a fatura.\n</think>\n\nPosso enviar a segunda via!"));
   REQUIRE(think.ok());
   CHECK(think->content == "Posso enviar a segunda via!");
+  // A template that opens the reasoning in the prompt: only its end is in the content.
+  auto opened_in_prompt =
+      parse_chat_response(content_answer("O cliente quer a fatura.\n</think>\n\nClaro!"));
+  REQUIRE(opened_in_prompt.ok());
+  CHECK(opened_in_prompt->content == "Claro!");
   for (const char* artefact :
        {"<think>pensando sem fim", "<think>ok</think>  ",
         R"(<tool_call>{"name":"check_coverage","arguments":{"cep":"01310100"}}</tool_call>)",
         R"([TOOL_CALLS][{"name":"check_coverage","arguments":{"cep":"01310100"}}])",
         R"({"name": "transfer_to_human", "arguments": {"reason": "x"}})",
-        R"(<think>vou chamar</think>{"name":"lookup_outage","arguments":{}})"}) {
+        R"(<think>vou chamar</think>{"name":"lookup_outage","arguments":{}})",
+        "Vou verificar.\n<tool_call>{\"name\":\"lookup_outage\",\"arguments\":{}}</tool_call>",
+        R"({"name": "lookup_outage", "parameters": {}})", "pensei muito\n</think>\n\n"}) {
     INFO(artefact);
     auto r = parse_chat_response(content_answer(artefact));
     REQUIRE_FALSE(r.ok());

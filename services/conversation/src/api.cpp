@@ -299,13 +299,6 @@ struct Api::Impl {
   Response login(const Request& req) {
     auto body = parse_login(req.body);
     if (!body) return bad_request(body.error());
-    auto slot = login_slots.try_enter();
-    if (!slot) {
-      log.warn("login refused: every password check slot is taken");
-      Response r = http::json_error(503, "busy", "too many logins at once; retry in a second");
-      r.headers.set("Retry-After", "1");
-      return r;
-    }
     // Unknown usernames are counted too, so the answer tells nothing about who exists. The
     // try is counted before the password is checked; a success takes it back.
     if (auto wait = throttle.attempt(body->username, clock.now()); wait.count() > 0) {
@@ -320,6 +313,15 @@ struct Api::Impl {
     if (!rows) {
       throttle.not_tried(body->username);  // the database's failure, not a wrong password
       return db_error(rows.error());
+    }
+    // Only the hash holds a slot: the lookup above may wait on the database.
+    auto slot = login_slots.try_enter();
+    if (!slot) {
+      throttle.not_tried(body->username);
+      log.warn("login refused: every password check slot is taken");
+      Response r = http::json_error(503, "busy", "too many logins at once; retry in a second");
+      r.headers.set("Retry-After", "1");
+      return r;
     }
     if (rows->empty()) {
       std::call_once(dummy_once, [this] { dummy_hash = auth::hash_password("not a password"); });

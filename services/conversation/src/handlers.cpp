@@ -702,6 +702,9 @@ struct Handlers::Impl {
       auto fresh = claim(tx, topic, ev.id);
       if (!fresh) return fresh.error();
       if (!*fresh) return Outcome::duplicate;
+      // The assignment lock before the row, the order a transfer and a deactivation take them
+      // (a batch's earlier records may still hold other rows: a rare deadlock is rerun).
+      if (auto st = store::lock_assignments(tx, sql); !st) return st.error();
       auto conv = conversation_for_update(tx, conversation_id);
       if (!conv) return conv.error();
       if (!*conv) return bad_event(ev, "unknown conversation " + conversation_id);

@@ -545,6 +545,42 @@ TEST_CASE("a handoff transfers to the least-loaded agent of the department") {
   CHECK(w.outbox().size() == before);
 }
 
+TEST_CASE("a handoff takes the assignment lock before the conversation's row, as a transfer does") {
+  World w;
+  w.user("ana", auth::Role::agent, {"support"});
+  const auto p = phone();
+  w.apply(topics::whatsapp_inbound,
+          event(types::whatsapp_message_received, received(p, "IN-" + p, "quero um atendente")));
+  const auto conv = conversation_of(w, p);
+  // A transfer (or a deactivation) holds the assignment lock and is about to lock the row.
+  auto other = w.pool().acquire();
+  REQUIRE(other.ok());
+  REQUIRE((*other)->exec("BEGIN").ok());
+  REQUIRE((*other)
+              ->exec("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                     w.schema() + ".assignment")
+              .ok());
+  const auto requested = event(types::ai_handoff_requested, handoff(conv, p));
+  std::thread handing_off([&] { w.apply(topics::ai_events, requested); });
+  // Wait until the handoff waits for the assignment lock.
+  bool waiting = false;
+  for (int i = 0; i < 100 && !waiting; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds{20});
+    waiting = w.count(
+                  "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'advisory' AND "
+                  "datname = current_database()") > 0;
+  }
+  CHECK(waiting);
+  // The row is free: the handoff has not locked it while it waits (no deadlock).
+  auto row = (*other)->exec(
+      "SELECT 1 FROM " + w.t("conversations") + " WHERE id = $1::uuid FOR UPDATE NOWAIT", conv);
+  INFO((row ? std::string("locked it") : row.error().message()));
+  CHECK(row.ok());
+  REQUIRE((*other)->exec("COMMIT").ok());
+  handing_off.join();
+  CHECK(column(w, "conversations", "status", conv) == "transferred");
+}
+
 TEST_CASE("a handoff with no agent available stays transferred, unassigned, with an alert") {
   World w;
   w.user("sup", auth::Role::supervisor, {"support"});  // not an agent
