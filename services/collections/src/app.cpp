@@ -25,13 +25,18 @@ core::Status App::start(runtime::Context& ctx) {
   handler_ = std::make_shared<NotificationHandler>(ctx.pool(), schema, clock_);
   auto outcomes = handler_;
   auto replies = std::make_shared<ReplyHandler>(ctx.pool(), schema, clock_);
+  auto promises =
+      std::make_shared<PromiseHandler>(ctx.pool(), schema, settings_.utc_offset, clock_);
   ctx.add_consumer({.topics = {std::string(events::topics::notification_events),
-                               std::string(events::topics::conversation_events)},
+                               std::string(events::topics::conversation_events),
+                               std::string(events::topics::ai_events)},
                     .handler =
-                        [outcomes, replies](const kafka::Message& m) {
-                          return m.topic == events::topics::conversation_events
-                                     ? replies->handle(m)
-                                     : outcomes->handle(m);
+                        [outcomes, replies, promises](const kafka::Message& m) {
+                          if (m.topic == events::topics::conversation_events) {
+                            return replies->handle(m);
+                          }
+                          if (m.topic == events::topics::ai_events) return promises->handle(m);
+                          return outcomes->handle(m);
                         },
                     .group = kConsumerGroup});
   runtime::follow_desk_users(ctx, std::string(kConsumerGroup) + ".users");

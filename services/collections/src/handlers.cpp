@@ -1,8 +1,14 @@
 #include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <vector>
+
+#include <fmt/format.h>
 
 #include <lia/collections/campaign.hpp>
 #include <lia/collections/handlers.hpp>
 #include <lia/core/log.hpp>
+#include <lia/core/uuid.hpp>
 #include <lia/domain/phone.hpp>
 #include <lia/events/names.hpp>
 #include <lia/json/json.hpp>
@@ -17,6 +23,23 @@ namespace f = core::f;
 namespace types = events::types;
 
 const std::string kInbox = "collections.notification.events.v1";
+const std::string kAiInbox = "collections.ai.events.v1";
+
+// "YYYY-MM-DD" naming a day of the calendar.
+bool calendar_date(std::string_view s) {
+  if (s.size() != 10 || s[4] != '-' || s[7] != '-') return false;
+  int y = 0;
+  unsigned m = 0;
+  unsigned d = 0;
+  const auto num = [&](std::size_t at, std::size_t len, auto& out) {
+    const auto r = std::from_chars(s.data() + at, s.data() + at + len, out);
+    return r.ec == std::errc{} && r.ptr == s.data() + at + len;
+  };
+  if (!num(0, 4, y) || !num(5, 2, m) || !num(8, 2, d)) return false;
+  return std::chrono::year_month_day{std::chrono::year{y}, std::chrono::month{m},
+                                     std::chrono::day{d}}
+      .ok();
+}
 
 core::Error bad_data(const core::Error& e) {
   return core::Error(core::Errc::invalid_argument, e.message(), false);
@@ -316,6 +339,148 @@ core::Status ReplyHandler::on_event(const events::CloudEvent& ev) const {
         "debtor answered: no further campaign messages",
         {f::id("target_id", r.get<std::string>(0)), f::id("campaign_id", r.get<std::string>(1)),
          f::id("conversation_id", std::string(*conversation))});
+  }
+  return {};
+}
+
+std::string promised_due_date(int day, core::SysTime now, std::chrono::minutes utc_offset) {
+  using namespace std::chrono;
+  const year_month_day today{floor<days>(now + utc_offset)};
+  year_month month = today.year() / today.month();
+  if (static_cast<unsigned>(today.day()) > static_cast<unsigned>(day)) month += months{1};
+  const auto month_end = static_cast<unsigned>((month / std::chrono::last).day());
+  const year_month_day due =
+      month / std::chrono::day{std::min(static_cast<unsigned>(day), month_end)};
+  return fmt::format("{:04}-{:02}-{:02}", static_cast<int>(due.year()),
+                     static_cast<unsigned>(due.month()), static_cast<unsigned>(due.day()));
+}
+
+PromiseHandler::PromiseHandler(std::shared_ptr<pg::Pool> pool, std::string schema,
+                               std::chrono::minutes utc_offset, const core::Clock& clock)
+    : pool_(std::move(pool)),
+      schema_(std::move(schema)),
+      q_(pg::quote_ident(schema_)),
+      utc_offset_(utc_offset),
+      clock_(clock) {}
+
+core::Status PromiseHandler::handle(const kafka::Message& message) const {
+  // Replies, analyses and every other tool: acknowledged without decoding.
+  if (const std::string* type = message.header("lia.event_type")) {
+    if (*type != types::ai_tool_invoked) return {};
+    if (message.value.find("register_payment_promise") == std::string::npos) return {};
+  }
+  auto ev = runtime::decode_event(message);
+  if (!ev) return ev.error();
+  return on_event(*ev);
+}
+
+core::Status PromiseHandler::on_event(const events::CloudEvent& ev) const {
+  if (ev.type != types::ai_tool_invoked) return {};
+  auto doc = json::parse(ev.data);
+  if (!doc) return bad_data(doc.error());
+  auto o = json::Obj::root(*doc);
+  if (!o) return bad_data(o.error());
+  auto tool = o->nonempty_str("tool");
+  if (!tool) return bad_data(tool.error());
+  auto ok = o->opt_boolean("ok");
+  if (!ok) return bad_data(ok.error());
+  if (*tool != "register_payment_promise" || !*ok || !**ok) return {};
+  auto result = o->opt_obj("result");
+  if (!result) return bad_data(result.error());
+  if (!*result) return bad_data(core::Error(core::Errc::invalid_argument, "no 'result'"));
+  auto again = (*result)->opt_boolean("already_registered");
+  if (!again) return bad_data(again.error());
+  if (*again && **again) return {};  // the promise the assistant registered before
+  auto day = (*result)->opt_i64("day");
+  if (!day) return bad_data(day.error());
+  auto date = (*result)->opt_str("date");
+  if (!date) return bad_data(date.error());
+  auto amount = (*result)->opt_num("amount");
+  if (!amount) return bad_data(amount.error());
+  std::string due;
+  if (*date && calendar_date(**date)) {
+    due = std::string(**date);
+  } else if (*day && **day >= 1 && **day <= 31) {
+    due = promised_due_date(static_cast<int>(**day), clock_.now(), utc_offset_);
+  } else {
+    return bad_data(core::Error(core::Errc::invalid_argument,
+                                "a promise needs 'day' (1..31) or 'date' (YYYY-MM-DD)"));
+  }
+  std::optional<std::int64_t> cents;
+  if (*amount && **amount >= 0 && **amount < 1e12) {
+    cents = static_cast<std::int64_t>(std::llround(**amount * 100));
+  }
+  auto conversation = o->nonempty_str("conversation_id");
+  if (!conversation) return bad_data(conversation.error());
+  auto provider = o->nonempty_str("provider");
+  if (!provider) return bad_data(provider.error());
+  auto instance = o->nonempty_str("instance");
+  if (!instance) return bad_data(instance.error());
+  auto chat = o->nonempty_str("chat_id");
+  if (!chat) return bad_data(chat.error());
+  auto assistant = o->opt_str("assistant");
+  if (!assistant) return bad_data(assistant.error());
+  auto phone = domain::normalize_wa_id(*chat);
+  if (!phone) return {};  // a chat that is no phone is no debtor's
+
+  std::vector<std::string> promised;
+  auto st = pg::transact(*pool_, [&](pg::Tx& tx) -> core::Status {
+    promised.clear();
+    auto fresh = pg::inbox_claim(tx, schema_, kAiInbox, ev.id);
+    if (!fresh) return fresh.error();
+    if (!*fresh) return {};
+    const auto now = clock_.now();
+    // The targets of this chat a campaign message was sent to (or is on its way to).
+    auto targets = tx.exec(
+        "SELECT t.id::text, t.campaign_id::text, t.debtor_name, t.debtor_document, "
+        "t.debt_amount FROM " +
+            q_ + ".voice_campaign_targets t JOIN " + q_ +
+            ".voice_campaigns c ON c.id = t.campaign_id WHERE c.provider = $1 AND c.instance = "
+            "$2 AND t.phone_number = $3 AND t.status IN ('pending', 'contacted', 'responded', "
+            "'promised') AND EXISTS (SELECT 1 FROM " +
+            q_ +
+            ".message_attempts a WHERE a.target_id = t.id AND (a.outcome IS NULL OR a.outcome "
+            "= 'sent' OR a.code = 'outcome_unknown')) ORDER BY t.id FOR UPDATE OF t",
+        std::string(*provider), std::string(*instance), phone->digits);
+    if (!targets) return targets.error();
+    for (const auto& t : *targets) {
+      const auto target = t.get<std::string>(0);
+      if (auto r = tx.exec("UPDATE " + q_ +
+                               ".voice_promises SET status = 'renegotiated' WHERE target_id = "
+                               "$1::uuid AND status = 'pending'",
+                           target);
+          !r) {
+        return r.error();
+      }
+      auto ins = tx.exec(
+          "INSERT INTO " + q_ +
+              ".voice_promises (id, campaign_id, target_id, contact_name, contact_document, "
+              "phone_number, promised_amount, due_date, notes, conversation_id) VALUES ($1, "
+              "$2::uuid, $3::uuid, $4, $5, $6, $7, $8::date, $9, $10::uuid)",
+          core::Uuid::v7(clock_).str(), t.get<std::string>(1), target, t.get<std::string>(2),
+          t.get<std::optional<std::string>>(3), phone->digits,
+          cents.value_or(t.get<std::int64_t>(4)), due,
+          "registered by the " + std::string(assistant->value_or("assistant")) +
+              " assistant in the customer's conversation",
+          std::string(*conversation));
+      if (!ins) return ins.error();
+      if (auto r = tx.exec("UPDATE " + q_ +
+                               ".voice_campaign_targets SET status = 'promised', next_attempt_at "
+                               "= NULL, conversation_id = $2::uuid, updated_at = $3 WHERE id = "
+                               "$1::uuid",
+                           target, std::string(*conversation), now);
+          !r) {
+        return r.error();
+      }
+      promised.push_back(target);
+    }
+    return {};
+  });
+  if (!st) return st;
+  for (const auto& target : promised) {
+    core::log().info("debtor promised to pay: no further campaign messages",
+                     {f::id("target_id", target), f::id("due_date", due),
+                      f::id("conversation_id", std::string(*conversation))});
   }
   return {};
 }

@@ -98,6 +98,7 @@ struct Fixture {
   std::unique_ptr<Scheduler> scheduler;
   std::unique_ptr<NotificationHandler> handler;
   std::unique_ptr<ReplyHandler> replies;
+  std::unique_ptr<PromiseHandler> promises;
   std::unique_ptr<http::Server> server;
   http::Client client;
 
@@ -115,6 +116,7 @@ struct Fixture {
     scheduler = std::make_unique<Scheduler>(pool, schema, settings, clock);
     handler = std::make_unique<NotificationHandler>(pool, schema, clock);
     replies = std::make_unique<ReplyHandler>(pool, schema, clock);
+    promises = std::make_unique<PromiseHandler>(pool, schema, settings.utc_offset, clock);
     http::Router router;
     api->add_routes(router);
     server = std::make_unique<http::Server>(http::ServerOptions{.address = "127.0.0.1", .port = 0},
@@ -240,6 +242,30 @@ struct Fixture {
 
   void reply(const kafka::Message& m) {
     auto st = replies->handle(m);
+    if (!st) FAIL(st.error().describe());
+  }
+
+  // ai_orchestration's tool.invoked of `tool` in `chat`, with its result (JSON members).
+  kafka::Message tool_invoked(const std::string& chat, const std::string& result,
+                              const std::string& tool = "register_payment_promise") {
+    const std::string data = R"({"conversation_id":")" + kConversation +
+                             R"(","provider":"evolution","instance":"lia-cobranca","chat_id":")" +
+                             chat + R"(","assistant":"cobranca","tool":")" + tool +
+                             R"(","call_id":"local-1","arguments":{},"ok":true,"result":{)" +
+                             result + "}}";
+    auto ev =
+        events::make_event(types::ai_tool_invoked, 1, "/lia/ai_orchestration", "", data, clock);
+    if (auto valid = events::SchemaRegistry::instance().validate(ev); !valid)
+      FAIL(valid.error().message());
+    kafka::Message out;
+    out.topic = "ai.events.v1";
+    out.value = events::encode(ev);
+    out.headers = {{"lia.event_type", std::string(types::ai_tool_invoked)}};
+    return out;
+  }
+
+  void promise(const kafka::Message& m) {
+    auto st = promises->handle(m);
     if (!st) FAIL(st.error().describe());
   }
 
@@ -867,6 +893,59 @@ TEST_CASE("a debtor whose campaign message never reached them is still owed it")
   fx.reply(fx.stored("5531987651234@s.whatsapp.net"));
   CHECK(fx.count("voice_campaign_targets WHERE status = 'responded' AND phone_number = "
                  "'5531987651234'") == 1);
+}
+
+TEST_CASE("a payment promise made to the assistant is kept and its debtor chased no more") {
+  Fixture fx;  // 2026-11-23 13:00 UTC, a Monday: 10:00 in São Paulo
+  fx.create(campaign_body(kTargets, 3, 60));
+  REQUIRE(fx.tick().sent == 3);
+  // Maria answers and promises the 20th; the answer may reach collections after the promise.
+  const auto maria = "551187654321@s.whatsapp.net";  // WhatsApp's form, no ninth digit
+  const auto promised = fx.tool_invoked(maria, R"("registered":true,"day":20)");
+  fx.promise(promised);
+  fx.promise(promised);  // redelivered: nothing more
+  CHECK(fx.count("voice_promises WHERE phone_number = '5511987654321' AND due_date = "
+                 "'2026-12-20' AND promised_amount = 123450 AND status = 'pending' AND "
+                 "contact_name = 'Maria Silva' AND contact_document = '52998224725' AND "
+                 "conversation_id = '" +
+                 kConversation + "'") == 1);
+  CHECK(fx.count("voice_promises") == 1);
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'promised' AND phone_number = "
+                 "'5511987654321' AND next_attempt_at IS NULL") == 1);
+  fx.reply(fx.stored(maria));  // her message arrives: she stays promised
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'promised'") == 1);
+
+  // The assistant reporting the same promise again adds nothing; a new date renegotiates.
+  fx.promise(fx.tool_invoked(maria, R"("registered":true,"already_registered":true,"day":20)"));
+  CHECK(fx.count("voice_promises") == 1);
+  fx.promise(fx.tool_invoked(maria, R"("registered":true,"date":"2026-12-05","amount":600.5)"));
+  CHECK(fx.count("voice_promises WHERE status = 'renegotiated' AND due_date = '2026-12-20'") == 1);
+  CHECK(fx.count("voice_promises WHERE status = 'pending' AND due_date = '2026-12-05' AND "
+                 "promised_amount = 60050") == 1);
+
+  // Other tools, a failed call, a chat in no campaign, another instance: nothing.
+  fx.promise(
+      fx.tool_invoked("5521998765432@s.whatsapp.net", R"("covered":true)", "check_coverage"));
+  fx.promise(fx.tool_invoked("5511912345678@s.whatsapp.net", R"("registered":true,"day":3)"));
+  CHECK(fx.count("voice_promises") == 2);
+
+  // Maria is sent nothing more; the others are.
+  fx.clock.advance(61min);
+  CHECK(fx.tick().sent == 2);
+}
+
+TEST_CASE("a promised day of the month is this month's if still to come, else next month's") {
+  const auto at = [](int y, unsigned m, unsigned d, int h) { return utc(y, m, d, h, 0); };
+  const std::chrono::minutes sp{-180};
+  CHECK(promised_due_date(20, at(2026, 11, 23, 13), sp) == "2026-12-20");
+  CHECK(promised_due_date(23, at(2026, 11, 23, 13), sp) == "2026-11-23");  // today counts
+  CHECK(promised_due_date(25, at(2026, 11, 23, 13), sp) == "2026-11-25");
+  // 01:00 UTC on the 24th is still the 23rd in São Paulo.
+  CHECK(promised_due_date(23, at(2026, 11, 24, 1), sp) == "2026-11-23");
+  // The 31st of a 30-day month is its last day; December's 31st runs into January.
+  CHECK(promised_due_date(31, at(2026, 11, 23, 13), sp) == "2026-11-30");
+  CHECK(promised_due_date(10, at(2026, 12, 23, 13), sp) == "2027-01-10");
+  CHECK(promised_due_date(30, at(2027, 2, 1, 13), sp) == "2027-02-28");
 }
 
 TEST_CASE("a debtor who answers after a message whose outcome is unknown is chased no more") {

@@ -15,6 +15,7 @@
 //                                             when that was its last attempt
 // The inbox claim comes first: a redelivered event changes nothing.
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -63,5 +64,36 @@ class ReplyHandler {
   std::string q_;
   const core::Clock& clock_;
 };
+
+// collections on ai.events.v1 (the same group): a payment promise a debtor makes to an
+// assistant. lia.ai.tool.invoked of a successful register_payment_promise (not one the
+// assistant had registered already) -> for each target of that chat (its campaign's provider
+// and instance, the phone as WhatsApp reports it) that was sent a campaign message and is
+// pending, contacted, responded or promised: a voice_promises row (due date: the promised
+// date, or the next such day of the month in local time; amount: the promised one, else the
+// debt), an earlier pending promise of the target `renegotiated`, the target `promised` with
+// no further attempts. Every other event of the topic is acknowledged without decoding. The
+// inbox claim makes a redelivery change nothing.
+class PromiseHandler {
+ public:
+  PromiseHandler(std::shared_ptr<pg::Pool> pool, std::string schema,
+                 std::chrono::minutes utc_offset,
+                 const core::Clock& clock = core::SystemClock::instance());
+
+  core::Status handle(const kafka::Message& message) const;
+  core::Status on_event(const events::CloudEvent& event) const;
+
+ private:
+  std::shared_ptr<pg::Pool> pool_;
+  std::string schema_;
+  std::string q_;
+  std::chrono::minutes utc_offset_;
+  const core::Clock& clock_;
+};
+
+// The date a promise for `day` of the month means on `now` (local time at `utc_offset`):
+// this month's when it is still to come (today included), else next month's; a day past the
+// month's end is its last day. "YYYY-MM-DD".
+std::string promised_due_date(int day, core::SysTime now, std::chrono::minutes utc_offset);
 
 }  // namespace lia::collections
