@@ -62,7 +62,7 @@ struct Api::Impl {
   core::Logger log = core::log().with({f::id("component", "api")});
 
   LoginThrottle throttle;
-  LoginSlots login_slots{1};  // one of the server's two blocking threads at most
+  LoginSlots login_slots;
   std::once_flag dummy_once;
   std::string dummy_hash;  // verified against for unknown usernames, so timing tells nothing
 
@@ -84,7 +84,11 @@ struct Api::Impl {
   std::string send_key_purge;
 
   Impl(std::shared_ptr<pg::Pool> p, const std::string& schema, ApiConfig c, const core::Clock& clk)
-      : pool(std::move(p)), sql(schema), config(std::move(c)), clock(clk) {
+      : pool(std::move(p)),
+        sql(schema),
+        config(std::move(c)),
+        clock(clk),
+        login_slots(config.password_checks) {
     const std::string users = sql.t("users");
     const std::string conv = sql.t("conversations");
     viewer_by_id = "SELECT role, status, departments::text FROM " + users + " WHERE id = $1::uuid";

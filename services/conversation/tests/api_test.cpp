@@ -21,13 +21,16 @@ http::Router routes(Api& api) {
 }
 
 // World + the API served on port 0; with `api_pool`, the served API uses that pool instead
-// of the world's (e.g. one whose database is unreachable).
+// of the world's (e.g. one whose database is unreachable), with `config`, that configuration.
 class Desk : public World {
  public:
-  explicit Desk(std::shared_ptr<pg::Pool> api_pool = nullptr)
-      : served_(api_pool ? std::make_unique<Api>(std::move(api_pool), schema(),
-                                                 ApiConfig{secret(), std::chrono::hours{1}})
-                         : nullptr),
+  explicit Desk(std::shared_ptr<pg::Pool> api_pool = nullptr,
+                std::optional<ApiConfig> config = std::nullopt)
+      : served_(
+            api_pool || config
+                ? std::make_unique<Api>(api_pool ? std::move(api_pool) : pool_ptr(), schema(),
+                                        config.value_or(ApiConfig{secret(), std::chrono::hours{1}}))
+                : nullptr),
         server_(http::ServerOptions{.address = "127.0.0.1", .port = 0},
                 routes(served_ ? *served_ : api())) {
     auto st = server_.start();
@@ -144,6 +147,22 @@ TEST_CASE("login: a token for the right password, 401 JSON for a wrong one") {
               .ok());
   CHECK(d.call("POST", "/api/auth/login", R"({"username":"maria","password":"password123"})")
             .status == 403);
+}
+
+TEST_CASE("a login finding every password check slot taken is 503 busy, and not counted") {
+  ApiConfig none{secret(), std::chrono::hours{1}};
+  none.password_checks = 0;  // as if other logins held every slot
+  Desk d(nullptr, none);
+  d.user("ana", auth::Role::agent);
+  // Eight in a row: were they counted as failed tries, the sixth would be 429.
+  for (int i = 0; i < 8; ++i) {
+    auto r = d.call("POST", "/api/auth/login", R"({"username":"ana","password":"wrong-one"})");
+    INFO(r.raw);
+    REQUIRE(r.status == 503);
+    CHECK(r.body["error"]["code"] == "busy");
+    REQUIRE(r.headers.find("Retry-After") != nullptr);
+    CHECK(*r.headers.find("Retry-After") == "1");
+  }
 }
 
 TEST_CASE("five wrong passwords lock the username for a while, with 429 and Retry-After") {

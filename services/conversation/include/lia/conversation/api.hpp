@@ -44,6 +44,9 @@ inline constexpr std::chrono::hours kIdempotencyKeyTtl{24};
 struct ApiConfig {
   std::string jwt_secret;
   std::chrono::milliseconds token_ttl{std::chrono::hours{12}};
+  // Password checks (PBKDF2 hashes) run at once; past it a login is 503 `busy`. One leaves
+  // the server's other blocking thread to the rest of the API.
+  int password_checks = 1;
 };
 
 class Api {
