@@ -15,14 +15,17 @@ core::Error malformed(const std::string& why) {
 }
 }  // namespace
 
-DeskUsers::DeskUsers(std::shared_ptr<pg::Pool> pool, const std::string& schema)
-    : pool_(std::move(pool)) {
+DeskUsers::DeskUsers(std::shared_ptr<pg::Pool> pool, const std::string& schema, Options options)
+    : pool_(std::move(pool)), options_(options) {
   const std::string t = pg::quote_ident(schema) + ".desk_users";
-  upsert_ = "INSERT INTO " + t +
-            " AS u (user_id, role, active, updated_at) VALUES ($1::uuid, $2, $3, "
-            "$4::timestamptz) ON CONFLICT (user_id) DO UPDATE SET role = excluded.role, active "
-            "= excluded.active, updated_at = excluded.updated_at WHERE u.updated_at <= "
-            "excluded.updated_at";
+  const bool g = options_.gamification;
+  upsert_ = "INSERT INTO " + t + " AS u (user_id, role, active, updated_at" +
+            (g ? ", participates_in_gamification" : "") +
+            ") VALUES ($1::uuid, $2, $3, $4::timestamptz" + (g ? ", $5" : "") +
+            ") ON CONFLICT (user_id) DO UPDATE SET role = excluded.role, active = "
+            "excluded.active, updated_at = excluded.updated_at" +
+            (g ? ", participates_in_gamification = excluded.participates_in_gamification" : "") +
+            " WHERE u.updated_at <= excluded.updated_at";
   lookup_ = "SELECT role, active FROM " + t + " WHERE user_id = $1::uuid";
 }
 
@@ -43,8 +46,15 @@ core::Status DeskUsers::apply(const kafka::Message& message) {
   }
   if (!core::Uuid::parse(*id)) return malformed("user_id is not a UUID");
   if (!auth::parse_role(*role)) return malformed("unknown role " + std::string(*role));
-  auto r =
-      pool_->exec(upsert_, std::string(*id), std::string(*role), *active, std::string(*updated));
+  core::Result<pg::Rows> r = core::Error(core::Errc::internal, "not run");
+  if (options_.gamification) {
+    auto participates = o->opt_boolean("participates_in_gamification");
+    if (!participates) return malformed(participates.error().message());
+    r = pool_->exec(upsert_, std::string(*id), std::string(*role), *active, std::string(*updated),
+                    participates->value_or(true));
+  } else {
+    r = pool_->exec(upsert_, std::string(*id), std::string(*role), *active, std::string(*updated));
+  }
   if (!r) return r.error();
   return {};
 }
@@ -72,8 +82,9 @@ std::optional<http::Response> DeskUsers::check(auth::Claims& claims) const {
   return std::nullopt;
 }
 
-std::shared_ptr<DeskUsers> follow_desk_users(Context& ctx, const std::string& group) {
-  auto users = std::make_shared<DeskUsers>(ctx.pool(), ctx.spec().schema);
+std::shared_ptr<DeskUsers> follow_desk_users(Context& ctx, const std::string& group,
+                                             DeskUsers::Options options) {
+  auto users = std::make_shared<DeskUsers>(ctx.pool(), ctx.spec().schema, options);
   ctx.add_consumer({.topics = {std::string(events::topics::users)},
                     .handler = [users](const kafka::Message& m) { return users->apply(m); },
                     .group = group});

@@ -61,6 +61,7 @@ void user_fields(json::Writer& w, const UserView& u) {
   w.array_field("departments");
   for (const auto& d : u.departments) w.value(d);
   w.end_array();
+  w.field("participates_in_gamification", u.participates_in_gamification);
   string_field(w, "last_login_at", u.last_login_at);
   w.field("created_at", u.created_at).field("updated_at", u.updated_at);
 }
@@ -122,7 +123,8 @@ core::Result<NewUser> parse_new_user(std::string_view body) {
   if (!o) return o.error();
   // A field this request does not take (a "status": a new user is ACTIVE) is refused, not
   // dropped: the admin would believe it applied.
-  if (auto st = o->only({"username", "password", "full_name", "role", "departments", "email"});
+  if (auto st = o->only({"username", "password", "full_name", "role", "departments", "email",
+                         "participates_in_gamification"});
       !st) {
     return st.error();
   }
@@ -167,6 +169,9 @@ core::Result<NewUser> parse_new_user(std::string_view body) {
     }
   }
   u.email = *email;
+  auto participates = o->opt_boolean("participates_in_gamification");
+  if (!participates) return participates.error();
+  if (*participates) u.participates_in_gamification = **participates;
   return u;
 }
 
@@ -175,7 +180,11 @@ core::Result<UserUpdate> parse_user_update(std::string_view body) {
   if (!doc) return doc.error();
   auto o = json::Obj::root(*doc);
   if (!o) return o.error();
-  if (auto st = o->only({"role", "status", "departments", "full_name"}); !st) return st.error();
+  if (auto st =
+          o->only({"role", "status", "departments", "full_name", "participates_in_gamification"});
+      !st) {
+    return st.error();
+  }
   UserUpdate u;
   auto role = o->opt_str("role");
   if (!role) return role.error();
@@ -201,9 +210,13 @@ core::Result<UserUpdate> parse_user_update(std::string_view body) {
   auto full = optional_text(*o, "full_name", 256);
   if (!full) return full.error();
   u.full_name = *full;
-  if (!u.role && !u.active && !u.departments && !u.full_name) {
+  auto participates = o->opt_boolean("participates_in_gamification");
+  if (!participates) return participates.error();
+  u.participates_in_gamification = *participates;
+  if (!u.role && !u.active && !u.departments && !u.full_name && !u.participates_in_gamification) {
     return core::Error(core::Errc::invalid_argument,
-                       "give at least one of 'role', 'status', 'departments', 'full_name'");
+                       "give at least one of 'role', 'status', 'departments', 'full_name', "
+                       "'participates_in_gamification'");
   }
   return u;
 }

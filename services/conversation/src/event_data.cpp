@@ -178,6 +178,7 @@ std::string user_upserted_data(const UserData& u) {
       .field("role", u.role)
       .field("active", u.active)
       .field("department", nonempty(u.department))
+      .field("participates_in_gamification", u.participates_in_gamification)
       .field("updated_at", u.updated_at)
       .end_object();
   return w.take();

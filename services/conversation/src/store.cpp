@@ -114,7 +114,8 @@ MessageView read_message(const pg::Row& r) {
 
 std::string user_columns() {
   return "u.id::text, u.username, u.full_name, u.email, u.role, u.status, u.departments::text, " +
-         ts("u.last_login_at") + ", " + ts("u.created_at") + ", " + ts("u.updated_at");
+         ts("u.last_login_at") + ", " + ts("u.created_at") + ", " + ts("u.updated_at") +
+         ", u.participates_in_gamification";
 }
 
 UserView read_user(const pg::Row& r) {
@@ -129,6 +130,7 @@ UserView read_user(const pg::Row& r) {
   u.last_login_at = r.get<std::optional<std::string>>(7);
   u.created_at = r.get<std::string>(8);
   u.updated_at = r.get<std::string>(9);
+  u.participates_in_gamification = r.get<bool>(10);
   return u;
 }
 
@@ -179,8 +181,9 @@ Sql::Sql(const std::string& schema) : schema_(schema) {
                     " (id, user_id, action, ip_address, user_agent, conversation_id, "
                     "target_user_id, details) VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb)";
   insert_user = "INSERT INTO " + t("users") +
-                " AS u (id, username, password_hash, full_name, email, role, departments) VALUES "
-                "($1, $2, $3, $4, $5, $6, $7::text[]) ON CONFLICT DO NOTHING RETURNING " +
+                " AS u (id, username, password_hash, full_name, email, role, departments, "
+                "participates_in_gamification) VALUES ($1, $2, $3, $4, $5, $6, $7::text[], $8) "
+                "ON CONFLICT DO NOTHING RETURNING " +
                 user_columns();
   user_by_username = "SELECT " + user_columns() + ", u.password_hash FROM " + t("users") +
                      " u WHERE u.username = $1";

@@ -18,7 +18,8 @@ core::Status publish_user(pg::Tx& tx, const store::Sql& sql, const UserView& v,
                 std::string(auth::to_string(v.role)),
                 v.active,
                 v.departments.empty() ? std::optional<std::string>{} : v.departments.front(),
-                v.updated_at};
+                v.updated_at,
+                v.participates_in_gamification};
   return store::emit(tx, sql, events::topics::users, v.id, events::types::user_upserted, v.id,
                      user_upserted_data(data), clock);
 }
@@ -30,7 +31,7 @@ core::Result<UserView> create_user(pg::Tx& tx, const std::string& schema, const 
   const auto id = core::Uuid::v7(clock).str();
   auto rows = tx.exec(sql.insert_user, id, user.username, auth::hash_password(user.password),
                       user.full_name, user.email, std::string(auth::to_string(user.role)),
-                      text_array_literal(user.departments));
+                      text_array_literal(user.departments), user.participates_in_gamification);
   if (!rows) return rows.error();
   if (rows->empty()) {
     return core::Error(core::Errc::conflict,
@@ -52,6 +53,7 @@ core::Result<UserView> update_user(pg::Tx& tx, const std::string& schema, const 
       "UPDATE " + sql.t("users") +
           " u SET role = COALESCE($2, u.role), status = COALESCE($3, u.status), departments = "
           "COALESCE($4::text[], u.departments), full_name = COALESCE($5, u.full_name), "
+          "participates_in_gamification = COALESCE($6, u.participates_in_gamification), "
           "updated_at = GREATEST(clock_timestamp(), u.updated_at + interval '1 millisecond') "
           "WHERE u.id = $1::uuid RETURNING " +
           store::user_columns(),
@@ -59,7 +61,7 @@ core::Result<UserView> update_user(pg::Tx& tx, const std::string& schema, const 
       update.active ? std::optional<std::string>(*update.active ? "ACTIVE" : "INACTIVE")
                     : std::nullopt,
       update.departments ? std::optional(text_array_literal(*update.departments)) : std::nullopt,
-      update.full_name);
+      update.full_name, update.participates_in_gamification);
   if (!rows) return rows.error();
   if (rows->empty()) return core::Error(core::Errc::not_found, "no user " + id);
   UserView v = store::read_user((*rows)[0]);

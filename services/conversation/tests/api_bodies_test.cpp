@@ -67,7 +67,8 @@ TEST_CASE("a user's change names at least one field, each validated") {
   CHECK(mentions(error_of(parse_user_update(R"({"departments":"x"})")), "departments"));
   // A field this change cannot make is refused, not dropped (the email stays as it was).
   CHECK(error_of(parse_user_update(R"({"full_name":"Ana","email":"n@example.com"})")) ==
-        "unknown field 'email' (expected role, status, departments, full_name)");
+        "unknown field 'email' (expected role, status, departments, full_name, "
+        "participates_in_gamification)");
 }
 
 TEST_CASE("new users are validated field by field") {

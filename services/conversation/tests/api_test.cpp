@@ -25,7 +25,7 @@ http::Router routes(Api& api) {
 class Desk : public World {
  public:
   explicit Desk(std::shared_ptr<pg::Pool> api_pool = nullptr,
-                std::optional<ApiConfig> config = std::nullopt)
+                const std::optional<ApiConfig>& config = std::nullopt)
       : served_(
             api_pool || config
                 ? std::make_unique<Api>(api_pool ? std::move(api_pool) : pool_ptr(), schema(),
@@ -322,6 +322,36 @@ TEST_CASE("a deactivated agent's open conversations go to another agent, or wait
               " WHERE type = 'no_agent_available' AND message LIKE 'its agent was deactivated%'") ==
       2);
   CHECK(d.sent(types::conversation_assigned).size() == assigned_before + 2);
+}
+
+TEST_CASE("an admin says whether a user takes part in gamification, and users.v1 carries it") {
+  Desk d;
+  d.user("root", auth::Role::admin);
+  const auto admin = d.login("root");
+  auto created = d.call(
+      "POST", "/api/users",
+      R"({"username":"gerente","password":"longenough","full_name":"Gerente","role":"AGENT","participates_in_gamification":false})",
+      admin);
+  INFO(created.raw);
+  REQUIRE(created.status == 201);
+  CHECK(created.body["participates_in_gamification"].IsFalse());
+  const std::string id = created.body["id"].GetString();
+  auto upserts = d.sent(types::user_upserted);
+  REQUIRE_FALSE(upserts.empty());
+  CHECK(upserts.back().data["participates_in_gamification"].IsFalse());
+  // Changed on its own; a default user takes part.
+  auto on = d.call("PATCH", "/api/users/" + id, R"({"participates_in_gamification":true})", admin);
+  REQUIRE(on.status == 200);
+  CHECK(on.body["participates_in_gamification"].IsTrue());
+  CHECK(d.sent(types::user_upserted).back().data["participates_in_gamification"].IsTrue());
+  CHECK(d.call("PATCH", "/api/users/" + id, R"({"participates_in_gamification":"sim"})", admin)
+            .status == 400);
+  auto other =
+      d.call("POST", "/api/users",
+             R"({"username":"agente","password":"longenough","full_name":"Agente","role":"AGENT"})",
+             admin);
+  REQUIRE(other.status == 201);
+  CHECK(other.body["participates_in_gamification"].IsTrue());
 }
 
 TEST_CASE("users: ADMIN creates them, an AGENT gets 403, no or a bad token 401") {

@@ -495,7 +495,10 @@ Response Api::calculate(const Request& req) const {
             "SELECT agent_id::text, coalesce(r.n, 0), coalesce(r.kept, 0), "
             "coalesce(r.per_message, 0)::float8, coalesce(fb.nps, 0)::float8, "
             "fb.nps IS NOT NULL "
-            "FROM r FULL JOIN fb USING (agent_id) ORDER BY 1",
+            "FROM r FULL JOIN fb USING (agent_id) WHERE NOT EXISTS (SELECT 1 FROM " +
+            q_ +
+            ".desk_users d WHERE d.user_id = agent_id AND NOT "
+            "d.participates_in_gamification) ORDER BY 1",
         bounds->first, bounds->second);
     if (!mrows) return mrows.error();
     std::vector<domain::AgentMetrics> metrics;

@@ -44,7 +44,7 @@ core::Status App::start(runtime::Context& ctx) {
                                std::string(events::topics::notification_events)},
                     .handler = [handlers](const kafka::Message& m) { return handlers->handle(m); },
                     .group = kConsumerGroup});
-  runtime::follow_desk_users(ctx, std::string(kConsumerGroup) + ".users");
+  runtime::follow_desk_users(ctx, std::string(kConsumerGroup) + ".users", {.gamification = true});
   ctx.log().info("nps_gamification started",
                  {core::f::num("survey_window_hours", settings_.survey_window.count()),
                   core::f::num("utc_offset_minutes", settings_.utc_offset.count())});

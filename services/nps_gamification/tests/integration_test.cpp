@@ -217,6 +217,22 @@ struct Fixture {
     REQUIRE(users.apply(m).ok());
   }
 
+  // users.v1's state of `user_id`, an agent, as nps_gamification keeps it (with its
+  // participation in the ranking).
+  void agent_participates(const std::string& user_id, bool participates,
+                          const std::string& updated_at) const {
+    runtime::DeskUsers users(pool, schema, {.gamification = true});
+    kafka::Message m;
+    m.topic = "users.v1";
+    m.value = events::encode(events::make_event(
+        events::types::user_upserted, 1, "/lia/conversation", "",
+        R"({"user_id":")" + user_id +
+            R"(","name":"Ana","email":"a@example.com","role":"AGENT","active":true,)"
+            R"("participates_in_gamification":)" +
+            (participates ? "true" : "false") + R"(,"updated_at":")" + updated_at + R"("})"));
+    REQUIRE(users.apply(m).ok());
+  }
+
   // A request with a token of `role`; its subject a desk user's id unless told otherwise.
   http::Request request(const std::string& method, auth::Role role,
                         const std::string& subject = "0190e0a4-7b2c-7def-8123-00000000ad01") const {
@@ -906,6 +922,26 @@ TEST_CASE("an agent whose customers gave no score is ranked without the NPS, not
   CHECK(agents[0]["total_score"].GetInt() == 50);  // (100*20 + 100*10) / 60
   CHECK(std::string(agents[1]["agent_id"].GetString()) == kAgentB);
   CHECK(agents[1]["total_score"].GetInt() == 30);  // (100*20 + 100*10) / 100
+}
+
+TEST_CASE("an agent who does not take part in gamification is left out of the ranking") {
+  Fixture fx;
+  fx.resolve_and_score(kAgentA, "10");
+  fx.resolve_and_score(kAgentB, "9");
+  fx.agent_participates(kAgentA, false, "2026-11-20T12:00:00Z");
+  auto req = fx.request("POST", auth::Role::supervisor);
+  req.query = {{"period", "2026-11"}};
+  auto res = fx.api->calculate(req);
+  REQUIRE(res.status == 200);
+  auto body = parse(res.body);
+  REQUIRE(body["agents"].Size() == 1);
+  CHECK(std::string(body["agents"][0]["agent_id"].GetString()) == kAgentB);
+  CHECK(body["agents"][0]["rank"].GetInt() == 1);
+  // An older update changes nothing; a newer one brings A back.
+  fx.agent_participates(kAgentA, true, "2026-11-19T12:00:00Z");
+  CHECK(parse(fx.api->calculate(req).body)["agents"].Size() == 1);
+  fx.agent_participates(kAgentA, true, "2026-11-21T12:00:00Z");
+  CHECK(parse(fx.api->calculate(req).body)["agents"].Size() == 2);
 }
 
 TEST_CASE("gamification settings are read by supervisors and changed by admins, validated") {

@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include <lia/auth/auth.hpp>
 #include <lia/core/result.hpp>
@@ -27,7 +28,15 @@ class Context;
 
 class DeskUsers {
  public:
-  DeskUsers(std::shared_ptr<pg::Pool> pool, const std::string& schema);
+  struct Options {
+    // Also keep participates_in_gamification (absent in an event: true), in a desk_users
+    // column of that name the service's migrations add (nps_gamification's ranking).
+    bool gamification = false;
+  };
+
+  DeskUsers(std::shared_ptr<pg::Pool> pool, const std::string& schema)
+      : DeskUsers(std::move(pool), schema, Options{}) {}
+  DeskUsers(std::shared_ptr<pg::Pool> pool, const std::string& schema, Options options);
 
   // The users.v1 handler: a user.upserted replaces what is kept unless it is older than that
   // (replays and redeliveries change nothing); other event types are ignored. A malformed
@@ -42,6 +51,7 @@ class DeskUsers {
 
  private:
   std::shared_ptr<pg::Pool> pool_;
+  Options options_;
   std::string upsert_;
   std::string lookup_;
 };
@@ -49,6 +59,7 @@ class DeskUsers {
 // The service's DeskUsers over its pool and schema, kept up to date by a consumer of users.v1
 // in `group` (the service's own "<group>.users"), added to `ctx`: what every service whose
 // API takes the desk's tokens starts with.
-std::shared_ptr<DeskUsers> follow_desk_users(Context& ctx, const std::string& group);
+std::shared_ptr<DeskUsers> follow_desk_users(Context& ctx, const std::string& group,
+                                             DeskUsers::Options options = {});
 
 }  // namespace lia::runtime

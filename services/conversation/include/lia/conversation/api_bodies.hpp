@@ -30,6 +30,7 @@ struct NewUser {
   auth::Role role = auth::Role::agent;
   std::vector<std::string> departments;  // canonical names; ["general"] when absent
   std::optional<std::string> email;
+  bool participates_in_gamification = true;
 };
 core::Result<NewUser> parse_new_user(std::string_view body);
 
@@ -40,6 +41,7 @@ struct UserUpdate {
   std::optional<bool> active;
   std::optional<std::vector<std::string>> departments;  // canonical; ["general"] when empty
   std::optional<std::string> full_name;
+  std::optional<bool> participates_in_gamification;
 };
 core::Result<UserUpdate> parse_user_update(std::string_view body);
 

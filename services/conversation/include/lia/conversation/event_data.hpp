@@ -107,6 +107,7 @@ struct UserData {
   bool active = true;
   std::optional<std::string> department;
   std::string updated_at;
+  bool participates_in_gamification = true;
 };
 std::string user_upserted_data(const UserData& u);
 

@@ -107,6 +107,7 @@ struct UserView {
   auth::Role role = auth::Role::agent;
   bool active = true;
   std::vector<std::string> departments;
+  bool participates_in_gamification = true;  // the seed's participatesInGamification
   std::optional<std::string> last_login_at;
   std::string created_at;
   std::string updated_at;

@@ -1,0 +1,1 @@
+ALTER TABLE desk_users DROP COLUMN participates_in_gamification;
