@@ -388,20 +388,23 @@ core::Status PromiseHandler::on_event(const events::CloudEvent& ev) const {
   auto result = o->opt_obj("result");
   if (!result) return bad_data(result.error());
   if (!*result) return bad_data(core::Error(core::Errc::invalid_argument, "no 'result'"));
-  auto again = (*result)->opt_boolean("already_registered");
-  if (!again) return bad_data(again.error());
-  if (*again && **again) return {};  // the promise the assistant registered before
   auto day = (*result)->opt_i64("day");
   if (!day) return bad_data(day.error());
   auto date = (*result)->opt_str("date");
   if (!date) return bad_data(date.error());
   auto amount = (*result)->opt_num("amount");
   if (!amount) return bad_data(amount.error());
+  // When the debtor promised (the event's time, not this handling's: a consumer behind or a
+  // replay must not move "dia 22" to next month, nor count a promise made before a campaign).
+  const auto made_at = core::parse_rfc3339(ev.time);
+  if (!made_at) {
+    return bad_data(core::Error(core::Errc::invalid_argument, "event time is not RFC 3339"));
+  }
   std::string due;
   if (*date && calendar_date(**date)) {
     due = std::string(**date);
   } else if (*day && **day >= 1 && **day <= 31) {
-    due = promised_due_date(static_cast<int>(**day), clock_.now(), utc_offset_);
+    due = promised_due_date(static_cast<int>(**day), *made_at, utc_offset_);
   } else {
     return bad_data(core::Error(core::Errc::invalid_argument,
                                 "a promise needs 'day' (1..31) or 'date' (YYYY-MM-DD)"));
@@ -439,12 +442,22 @@ core::Status PromiseHandler::on_event(const events::CloudEvent& ev) const {
             "$2 AND t.phone_number = $3 AND t.status IN ('pending', 'contacted', 'responded', "
             "'promised') AND EXISTS (SELECT 1 FROM " +
             q_ +
-            ".message_attempts a WHERE a.target_id = t.id AND (a.outcome IS NULL OR a.outcome "
-            "= 'sent' OR a.code = 'outcome_unknown')) ORDER BY t.id FOR UPDATE OF t",
-        std::string(*provider), std::string(*instance), phone->digits);
+            ".message_attempts a WHERE a.target_id = t.id AND a.requested_at <= $4 AND "
+            "(a.outcome IS NULL OR a.outcome = 'sent' OR a.code = 'outcome_unknown')) ORDER BY "
+            "t.id FOR UPDATE OF t",
+        std::string(*provider), std::string(*instance), phone->digits, *made_at);
     if (!targets) return targets.error();
     for (const auto& t : *targets) {
       const auto target = t.get<std::string>(0);
+      const auto amount_cents = cents.value_or(t.get<std::int64_t>(4));
+      // The same promise again (the assistant reports a repeated day as already registered,
+      // whatever the amount): nothing changes. Another day, date or amount renegotiates.
+      auto same = tx.exec("SELECT 1 FROM " + q_ +
+                              ".voice_promises WHERE target_id = $1::uuid AND status = 'pending' "
+                              "AND due_date = $2::date AND promised_amount = $3",
+                          target, due, amount_cents);
+      if (!same) return same.error();
+      if (!same->empty()) continue;
       if (auto r = tx.exec("UPDATE " + q_ +
                                ".voice_promises SET status = 'renegotiated' WHERE target_id = "
                                "$1::uuid AND status = 'pending'",
@@ -458,8 +471,7 @@ core::Status PromiseHandler::on_event(const events::CloudEvent& ev) const {
               "phone_number, promised_amount, due_date, notes, conversation_id) VALUES ($1, "
               "$2::uuid, $3::uuid, $4, $5, $6, $7, $8::date, $9, $10::uuid)",
           core::Uuid::v7(clock_).str(), t.get<std::string>(1), target, t.get<std::string>(2),
-          t.get<std::optional<std::string>>(3), phone->digits,
-          cents.value_or(t.get<std::int64_t>(4)), due,
+          t.get<std::optional<std::string>>(3), phone->digits, amount_cents, due,
           "registered by the " + std::string(assistant->value_or("assistant")) +
               " assistant in the customer's conversation",
           std::string(*conversation));

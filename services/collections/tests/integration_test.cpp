@@ -246,13 +246,17 @@ struct Fixture {
   }
 
   // ai_orchestration's tool.invoked of `tool` in `chat`, with its result (JSON members).
+  // ai_orchestration's tool.invoked, made now (the event's time); an empty `result`: a
+  // failed call.
   kafka::Message tool_invoked(const std::string& chat, const std::string& result,
-                              const std::string& tool = "register_payment_promise") {
+                              const std::string& tool = "register_payment_promise",
+                              const std::string& instance = "lia-cobranca") {
+    const std::string outcome = result.empty() ? R"("ok":false,"error":"no day")"
+                                               : R"("ok":true,"result":{)" + result + "}";
     const std::string data = R"({"conversation_id":")" + kConversation +
-                             R"(","provider":"evolution","instance":"lia-cobranca","chat_id":")" +
-                             chat + R"(","assistant":"cobranca","tool":")" + tool +
-                             R"(","call_id":"local-1","arguments":{},"ok":true,"result":{)" +
-                             result + "}}";
+                             R"(","provider":"evolution","instance":")" + instance +
+                             R"(","chat_id":")" + chat + R"(","assistant":"cobranca","tool":")" +
+                             tool + R"(","call_id":"local-1","arguments":{},)" + outcome + "}";
     auto ev =
         events::make_event(types::ai_tool_invoked, 1, "/lia/ai_orchestration", "", data, clock);
     if (auto valid = events::SchemaRegistry::instance().validate(ev); !valid)
@@ -897,15 +901,26 @@ TEST_CASE("a debtor whose campaign message never reached them is still owed it")
 
 TEST_CASE("a payment promise made to the assistant is kept and its debtor chased no more") {
   Fixture fx;  // 2026-11-23 13:00 UTC, a Monday: 10:00 in São Paulo
+  // João promised to financeiro before any campaign message: no campaign promise.
+  const auto joao = "5521998765432@s.whatsapp.net";
+  fx.clock.set(utc(2026, 11, 23, 12, 0));
+  const auto early = fx.tool_invoked(joao, R"("registered":true,"day":25)");
+  fx.clock.set(utc(2026, 11, 23, 13, 0));
   fx.create(campaign_body(kTargets, 3, 60));
   REQUIRE(fx.tick().sent == 3);
-  // Maria answers and promises the 20th; the answer may reach collections after the promise.
+  fx.promise(early);
+  CHECK(fx.count("voice_promises") == 0);
+
+  // Maria promises "dia 23", today, at 10:05 in São Paulo (her answer may reach collections
+  // after the promise); handled a day late, it still means the 23rd of November.
   const auto maria = "551187654321@s.whatsapp.net";  // WhatsApp's form, no ninth digit
-  const auto promised = fx.tool_invoked(maria, R"("registered":true,"day":20)");
+  fx.clock.advance(5min);
+  const auto promised = fx.tool_invoked(maria, R"("registered":true,"day":23)");
+  fx.clock.advance(24h);
   fx.promise(promised);
   fx.promise(promised);  // redelivered: nothing more
   CHECK(fx.count("voice_promises WHERE phone_number = '5511987654321' AND due_date = "
-                 "'2026-12-20' AND promised_amount = 123450 AND status = 'pending' AND "
+                 "'2026-11-23' AND promised_amount = 123450 AND status = 'pending' AND "
                  "contact_name = 'Maria Silva' AND contact_document = '52998224725' AND "
                  "conversation_id = '" +
                  kConversation + "'") == 1);
@@ -915,22 +930,31 @@ TEST_CASE("a payment promise made to the assistant is kept and its debtor chased
   fx.reply(fx.stored(maria));  // her message arrives: she stays promised
   CHECK(fx.count("voice_campaign_targets WHERE status = 'promised'") == 1);
 
-  // The assistant reporting the same promise again adds nothing; a new date renegotiates.
-  fx.promise(fx.tool_invoked(maria, R"("registered":true,"already_registered":true,"day":20)"));
+  // The same promise reported again, later that morning, adds nothing; the same day with an
+  // amount, or another date, renegotiates.
+  fx.clock.set(utc(2026, 11, 23, 13, 30));
+  fx.promise(fx.tool_invoked(maria, R"("registered":true,"already_registered":true,"day":23)"));
   CHECK(fx.count("voice_promises") == 1);
+  fx.promise(fx.tool_invoked(
+      maria, R"("registered":true,"already_registered":true,"day":23,"amount":800)"));
+  CHECK(fx.count("voice_promises WHERE status = 'pending' AND promised_amount = 80000") == 1);
   fx.promise(fx.tool_invoked(maria, R"("registered":true,"date":"2026-12-05","amount":600.5)"));
-  CHECK(fx.count("voice_promises WHERE status = 'renegotiated' AND due_date = '2026-12-20'") == 1);
+  CHECK(fx.count("voice_promises WHERE status = 'renegotiated'") == 2);
   CHECK(fx.count("voice_promises WHERE status = 'pending' AND due_date = '2026-12-05' AND "
                  "promised_amount = 60050") == 1);
 
-  // Other tools, a failed call, a chat in no campaign, another instance: nothing.
-  fx.promise(
-      fx.tool_invoked("5521998765432@s.whatsapp.net", R"("covered":true)", "check_coverage"));
+  // Other tools, a failed call, another instance, a chat in no campaign: nothing.
+  const auto loja = "5531987651234@s.whatsapp.net";
+  fx.promise(fx.tool_invoked(loja, R"("covered":true)", "check_coverage"));
+  fx.promise(fx.tool_invoked(loja, ""));
+  fx.promise(fx.tool_invoked(loja, R"("registered":true,"day":3)", "register_payment_promise",
+                             "outra-instancia"));
   fx.promise(fx.tool_invoked("5511912345678@s.whatsapp.net", R"("registered":true,"day":3)"));
-  CHECK(fx.count("voice_promises") == 2);
+  CHECK(fx.count("voice_promises") == 3);
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'promised'") == 1);
 
   // Maria is sent nothing more; the others are.
-  fx.clock.advance(61min);
+  fx.clock.set(utc(2026, 11, 24, 13, 30));
   CHECK(fx.tick().sent == 2);
 }
 
@@ -942,7 +966,7 @@ TEST_CASE("a promised day of the month is this month's if still to come, else ne
   CHECK(promised_due_date(25, at(2026, 11, 23, 13), sp) == "2026-11-25");
   // 01:00 UTC on the 24th is still the 23rd in São Paulo.
   CHECK(promised_due_date(23, at(2026, 11, 24, 1), sp) == "2026-11-23");
-  // The 31st of a 30-day month is its last day; December's 31st runs into January.
+  // The 31st of a 30-day month is its last day; a day gone in December is January's.
   CHECK(promised_due_date(31, at(2026, 11, 23, 13), sp) == "2026-11-30");
   CHECK(promised_due_date(10, at(2026, 12, 23, 13), sp) == "2027-01-10");
   CHECK(promised_due_date(30, at(2027, 2, 1, 13), sp) == "2027-02-28");

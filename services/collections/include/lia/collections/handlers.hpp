@@ -66,13 +66,14 @@ class ReplyHandler {
 };
 
 // collections on ai.events.v1 (the same group): a payment promise a debtor makes to an
-// assistant. lia.ai.tool.invoked of a successful register_payment_promise (not one the
-// assistant had registered already) -> for each target of that chat (its campaign's provider
-// and instance, the phone as WhatsApp reports it) that was sent a campaign message and is
-// pending, contacted, responded or promised: a voice_promises row (due date: the promised
-// date, or the next such day of the month in local time; amount: the promised one, else the
-// debt), an earlier pending promise of the target `renegotiated`, the target `promised` with
-// no further attempts. Every other event of the topic is acknowledged without decoding. The
+// assistant. lia.ai.tool.invoked of a successful register_payment_promise -> for each target
+// of that chat (its campaign's provider and instance, the phone as WhatsApp reports it) that
+// was sent a campaign message before the promise (the event's time) and is pending,
+// contacted, responded or promised: unless its pending promise already says the same, a
+// voice_promises row (due date: the promised date, or the next such day of the month in local
+// time when the promise was made; amount: the promised one, else the debt), an earlier
+// pending promise of the target `renegotiated`, the target `promised` with no further
+// attempts. Every other event of the topic is acknowledged without decoding. The
 // inbox claim makes a redelivery change nothing.
 class PromiseHandler {
  public:
