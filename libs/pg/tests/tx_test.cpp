@@ -169,6 +169,34 @@ TEST_CASE("retries stop after max_attempts", "[tx]") {
   CHECK(runs == 3);
 }
 
+TEST_CASE("a retry's backoff waits without holding the connection", "[tx]") {
+  auto pool = pg::test::make_pool(1);
+  std::latch failed(1);
+  std::atomic<bool> borrowed{false};
+  // While the transaction backs off (200..400 ms), its only connection serves other work.
+  std::thread other([&] {
+    failed.wait();
+    auto lease = pool->acquire(std::chrono::milliseconds{150});
+    borrowed = lease.ok();
+  });
+  int runs = 0;
+  auto r = pg::transact(*pool,
+                        [&](Tx& tx) -> core::Status {
+                          if (++runs == 1) {
+                            failed.count_down();
+                            return pg::error_from_sqlstate("40P01", "deadlock detected");
+                          }
+                          auto one = tx.exec("SELECT 1");
+                          if (!one) return one.error();
+                          return {};
+                        },
+                        {.backoff = std::chrono::milliseconds{400}});
+  other.join();
+  CHECK(r.ok());
+  CHECK(runs == 2);
+  CHECK(borrowed);
+}
+
 TEST_CASE("a connection lost mid-transaction is retried on a new connection", "[tx]") {
   TempSchema s("pgtx");
   create_table(s, "CREATE TABLE " + s.q() + ".t (id int PRIMARY KEY, pid int)");

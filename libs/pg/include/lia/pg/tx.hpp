@@ -154,7 +154,10 @@ auto transact(Pool& pool, F&& fn, const TxOptions& options = {}) -> std::invoke_
       return R(lease.error());
     }
     Connection& conn = **lease;
+    // A retry's backoff waits without the connection: other work may use it meanwhile (a
+    // burst of deadlocks would otherwise hold a pool's connections idle).
     if (auto s = detail::begin(conn, options); !s.ok()) {
+      lease->release();
       if (detail::retry_after(s.error(), attempt, options)) continue;
       return R(s.error());
     }
@@ -169,11 +172,13 @@ auto transact(Pool& pool, F&& fn, const TxOptions& options = {}) -> std::invoke_
     }
     if (!result->ok()) {
       detail::rollback(conn);
+      lease->release();
       if (detail::retry_after(result->error(), attempt, options)) continue;
       return std::move(*result);
     }
     auto committed = detail::commit(conn, &deferred);
     if (committed.ok()) return std::move(*result);
+    lease->release();
     if (detail::retry_after(committed.error(), attempt, options)) continue;
     return R(committed.error());
   }
