@@ -45,6 +45,36 @@ core::Error bad_data(const core::Error& e) {
   return core::Error(core::Errc::invalid_argument, e.message(), false);
 }
 
+// An attempt that reached the debtor or may have: sent, on its way (no outcome yet), or of
+// unknown outcome. (SQL over message_attempts `a`.)
+constexpr const char* kMayHaveReached =
+    "(a.outcome IS NULL OR a.outcome = 'sent' OR a.code = 'outcome_unknown')";
+
+// The chat an event of conversation or ai_orchestration names, and its phone as a campaign
+// target holds it (normalized as WhatsApp reports it: a JID or digits, the ninth digit added
+// back); no phone for a chat that is none (@lid, a group): no debtor's.
+struct ChatOf {
+  std::string conversation_id;
+  std::string provider;
+  std::string instance;
+  std::optional<std::string> phone;
+};
+
+core::Result<ChatOf> chat_of(const json::Obj& o) {
+  ChatOf c;
+  for (auto [field, out] :
+       {std::pair{"conversation_id", &c.conversation_id}, std::pair{"provider", &c.provider},
+        std::pair{"instance", &c.instance}}) {
+    auto v = o.nonempty_str(field);
+    if (!v) return bad_data(v.error());
+    *out = std::string(*v);
+  }
+  auto chat = o.nonempty_str("chat_id");
+  if (!chat) return bad_data(chat.error());
+  if (auto phone = domain::normalize_wa_id(*chat)) c.phone = phone->digits;
+  return c;
+}
+
 // notification's failure of a command whose not_after passed before it was sent: `code`
 // "expired"; older producers only start the reason with "expired:".
 bool is_expiry(std::optional<std::string_view> code, const std::optional<std::string>& reason) {
@@ -291,14 +321,8 @@ core::Status ReplyHandler::on_event(const events::CloudEvent& ev) const {
       (*route && (**route == "none" || **route == "survey"))) {
     return {};
   }
-  auto conversation = o->nonempty_str("conversation_id");
-  if (!conversation) return bad_data(conversation.error());
-  auto provider = o->nonempty_str("provider");
-  if (!provider) return bad_data(provider.error());
-  auto instance = o->nonempty_str("instance");
-  if (!instance) return bad_data(instance.error());
-  auto chat = o->nonempty_str("chat_id");
-  if (!chat) return bad_data(chat.error());
+  auto chat = chat_of(*o);
+  if (!chat) return chat.error();
   auto timestamp = o->nonempty_str("timestamp");
   if (!timestamp) return bad_data(timestamp.error());
   const auto stored_at = core::parse_rfc3339(ev.time);
@@ -311,10 +335,7 @@ core::Status ReplyHandler::on_event(const events::CloudEvent& ev) const {
   // (a skewed clock). A message queued on the phone and delivered after the campaign's was
   // requested is not an answer to it.
   const core::SysTime at = std::min(*stored_at, *sent_at);
-  // Targets hold the number as imported, normalized; a chat names it as WhatsApp does (a JID,
-  // or digits without the ninth). A chat that is no phone (@lid, a group) is no debtor's.
-  auto phone = domain::normalize_wa_id(*chat);
-  if (!phone) return {};
+  if (!chat->phone) return {};
 
   // Only targets a campaign message was sent to (or is on its way to: no outcome yet) before
   // this one was written: a debtor writing to support before the campaign, or after an
@@ -327,18 +348,15 @@ core::Status ReplyHandler::on_event(const events::CloudEvent& ev) const {
           ".voice_campaigns c WHERE c.id = t.campaign_id AND c.provider = $1 AND c.instance = $2 "
           "AND t.phone_number = $3 AND t.status IN ('pending', 'contacted') AND EXISTS (SELECT 1 "
           "FROM " +
-          q_ +
-          ".message_attempts a WHERE a.target_id = t.id AND a.requested_at <= $4 AND "
-          "(a.outcome IS NULL OR a.outcome = 'sent' OR a.code = 'outcome_unknown')) "
-          "RETURNING t.id::text, t.campaign_id::text",
-      std::string(*provider), std::string(*instance), phone->digits, at, std::string(*conversation),
-      clock_.now());
+          q_ + ".message_attempts a WHERE a.target_id = t.id AND a.requested_at <= $4 AND " +
+          kMayHaveReached + ") RETURNING t.id::text, t.campaign_id::text",
+      chat->provider, chat->instance, *chat->phone, at, chat->conversation_id, clock_.now());
   if (!rows) return rows.error();
   for (const auto& r : *rows) {
     core::log().info(
         "debtor answered: no further campaign messages",
         {f::id("target_id", r.get<std::string>(0)), f::id("campaign_id", r.get<std::string>(1)),
-         f::id("conversation_id", std::string(*conversation))});
+         f::id("conversation_id", chat->conversation_id)});
   }
   return {};
 }
@@ -413,18 +431,11 @@ core::Status PromiseHandler::on_event(const events::CloudEvent& ev) const {
   if (*amount && **amount >= 0 && **amount < 1e12) {
     cents = static_cast<std::int64_t>(std::llround(**amount * 100));
   }
-  auto conversation = o->nonempty_str("conversation_id");
-  if (!conversation) return bad_data(conversation.error());
-  auto provider = o->nonempty_str("provider");
-  if (!provider) return bad_data(provider.error());
-  auto instance = o->nonempty_str("instance");
-  if (!instance) return bad_data(instance.error());
-  auto chat = o->nonempty_str("chat_id");
-  if (!chat) return bad_data(chat.error());
+  auto chat = chat_of(*o);
+  if (!chat) return chat.error();
   auto assistant = o->opt_str("assistant");
   if (!assistant) return bad_data(assistant.error());
-  auto phone = domain::normalize_wa_id(*chat);
-  if (!phone) return {};  // a chat that is no phone is no debtor's
+  if (!chat->phone) return {};
 
   std::vector<std::string> promised;
   auto st = pg::transact(*pool_, [&](pg::Tx& tx) -> core::Status {
@@ -441,11 +452,9 @@ core::Status PromiseHandler::on_event(const events::CloudEvent& ev) const {
             ".voice_campaigns c ON c.id = t.campaign_id WHERE c.provider = $1 AND c.instance = "
             "$2 AND t.phone_number = $3 AND t.status IN ('pending', 'contacted', 'responded', "
             "'promised') AND EXISTS (SELECT 1 FROM " +
-            q_ +
-            ".message_attempts a WHERE a.target_id = t.id AND a.requested_at <= $4 AND "
-            "(a.outcome IS NULL OR a.outcome = 'sent' OR a.code = 'outcome_unknown')) ORDER BY "
-            "t.id FOR UPDATE OF t",
-        std::string(*provider), std::string(*instance), phone->digits, *made_at);
+            q_ + ".message_attempts a WHERE a.target_id = t.id AND a.requested_at <= $4 AND " +
+            kMayHaveReached + ") ORDER BY t.id FOR UPDATE OF t",
+        chat->provider, chat->instance, *chat->phone, *made_at);
     if (!targets) return targets.error();
     for (const auto& t : *targets) {
       const auto target = t.get<std::string>(0);
@@ -471,16 +480,16 @@ core::Status PromiseHandler::on_event(const events::CloudEvent& ev) const {
               "phone_number, promised_amount, due_date, notes, conversation_id) VALUES ($1, "
               "$2::uuid, $3::uuid, $4, $5, $6, $7, $8::date, $9, $10::uuid)",
           core::Uuid::v7(clock_).str(), t.get<std::string>(1), target, t.get<std::string>(2),
-          t.get<std::optional<std::string>>(3), phone->digits, amount_cents, due,
+          t.get<std::optional<std::string>>(3), *chat->phone, amount_cents, due,
           "registered by the " + std::string(assistant->value_or("assistant")) +
               " assistant in the customer's conversation",
-          std::string(*conversation));
+          chat->conversation_id);
       if (!ins) return ins.error();
       if (auto r = tx.exec("UPDATE " + q_ +
                                ".voice_campaign_targets SET status = 'promised', next_attempt_at "
                                "= NULL, conversation_id = $2::uuid, updated_at = $3 WHERE id = "
                                "$1::uuid",
-                           target, std::string(*conversation), now);
+                           target, chat->conversation_id, now);
           !r) {
         return r.error();
       }
@@ -492,7 +501,7 @@ core::Status PromiseHandler::on_event(const events::CloudEvent& ev) const {
   for (const auto& target : promised) {
     core::log().info("debtor promised to pay: no further campaign messages",
                      {f::id("target_id", target), f::id("due_date", due),
-                      f::id("conversation_id", std::string(*conversation))});
+                      f::id("conversation_id", chat->conversation_id)});
   }
   return {};
 }
