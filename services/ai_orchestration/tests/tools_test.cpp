@@ -88,6 +88,10 @@ TEST_CASE("register tools check their arguments and give protocols") {
   CHECK(tools.run("register_payment_promise", R"({"date":"2026-12-10"})", "f").ok);
   CHECK_FALSE(tools.run("register_payment_promise", R"({"day":40})", "g").ok);
   CHECK_FALSE(tools.run("register_payment_promise", R"({"date":"amanhã"})", "h").ok);
+  CHECK_FALSE(tools.run("register_payment_promise", R"({"date":"2026-02-30"})", "i").ok);
+  CHECK_FALSE(tools.run("register_payment_promise", R"({"date":"2026-13-01"})", "j").ok);
+  CHECK_FALSE(tools.run("register_payment_promise", R"({"date":"20-6-12-01"})", "l").ok);
+  CHECK(tools.run("register_payment_promise", R"({"date":"2028-02-29"})", "k").ok);
   CHECK_FALSE(tools.run("register_payment_promise", "{}", "i").ok);
 }
 
