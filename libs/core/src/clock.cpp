@@ -42,27 +42,33 @@ std::optional<int> digits(std::string_view s, std::size_t pos, std::size_t n) {
 
 }  // namespace
 
+std::optional<std::chrono::year_month_day> parse_date(std::string_view s) {
+  if (s.size() != 10 || s[4] != '-' || s[7] != '-') return std::nullopt;
+  const auto year = digits(s, 0, 4), month = digits(s, 5, 2), day = digits(s, 8, 2);
+  // Year 0 is refused: PostgreSQL, which stores these dates, has none (1 BC precedes 1 AD).
+  if (!year || !month || !day || *year < 1) return std::nullopt;
+  const std::chrono::year_month_day ymd{std::chrono::year{*year},
+                                        std::chrono::month{static_cast<unsigned>(*month)},
+                                        std::chrono::day{static_cast<unsigned>(*day)}};
+  if (!ymd.ok()) return std::nullopt;
+  return ymd;
+}
+
 std::optional<SysTime> parse_rfc3339(std::string_view s, DateTimeSeparator separator) {
   using namespace std::chrono;
   // YYYY-MM-DDTHH:MM:SS
-  if (s.size() < 20 || s[4] != '-' || s[7] != '-' || s[13] != ':' || s[16] != ':') {
-    return std::nullopt;
-  }
+  if (s.size() < 20 || s[13] != ':' || s[16] != ':') return std::nullopt;
   const char sep = s[10];
   if (sep != 'T' && sep != 't' && !(sep == ' ' && separator == DateTimeSeparator::t_or_space)) {
     return std::nullopt;
   }
-  const auto year = digits(s, 0, 4), month = digits(s, 5, 2), day = digits(s, 8, 2);
+  const auto date = parse_date(s.substr(0, 10));
   const auto hour = digits(s, 11, 2), minute = digits(s, 14, 2), second = digits(s, 17, 2);
-  // Year 0 is refused: PostgreSQL, which stores these times, has none (1 BC precedes 1 AD).
-  if (!year || !month || !day || !hour || !minute || !second || *year < 1 || *hour > 23 ||
-      *minute > 59 || *second > 60) {
+  if (!date || !hour || !minute || !second || *hour > 23 || *minute > 59 || *second > 60) {
     return std::nullopt;
   }
-  const year_month_day ymd{std::chrono::year{*year},
-                           std::chrono::month{static_cast<unsigned>(*month)},
-                           std::chrono::day{static_cast<unsigned>(*day)}};
-  if (!ymd.ok()) return std::nullopt;
+  const year_month_day ymd = *date;
+  const int year = static_cast<int>(ymd.year());
   std::size_t pos = 19;
   std::int64_t nanos = 0;
   if (s[pos] == '.') {
@@ -88,8 +94,8 @@ std::optional<SysTime> parse_rfc3339(std::string_view s, DateTimeSeparator separ
     return std::nullopt;
   }
   if (pos != s.size()) return std::nullopt;
-  if (*year >= 2262) return SysTime::max();
-  if (*year <= 1678) return SysTime::min();
+  if (year >= 2262) return SysTime::max();
+  if (year <= 1678) return SysTime::min();
   const auto t = sys_days{ymd} + hours{*hour} + minutes{*minute} + seconds{*second} - offset;
   return SysTime{duration_cast<SysTime::duration>(t.time_since_epoch() + nanoseconds{nanos})};
 }

@@ -82,6 +82,19 @@ TEST_CASE("parse_rfc3339 refuses anything that is not a whole date-time") {
   }
 }
 
+TEST_CASE("parse_date reads a real calendar day and nothing else") {
+  using namespace std::chrono;
+  const auto leap = lia::core::parse_date("2028-02-29");
+  REQUIRE(leap);
+  CHECK(*leap == year_month_day{year{2028}, month{2}, day{29}});
+  CHECK(lia::core::parse_date("0001-01-01"));
+  for (const char* bad : {"2026-02-30", "2027-02-29", "2026-13-01", "2026-00-10", "0000-01-01",
+                          "20-6-12-01", "2026-1-05", "2026/01/05", "2026-01-05T00:00:00Z", ""}) {
+    INFO(bad);
+    CHECK_FALSE(lia::core::parse_date(bad));
+  }
+}
+
 TEST_CASE("times the clock cannot hold are its edges, never an overflow") {
   CHECK(parse_rfc3339("9999-12-31T23:59:59.999999999Z") == SysTime::max());
   CHECK(parse_rfc3339("2262-01-01T00:00:00Z") == SysTime::max());

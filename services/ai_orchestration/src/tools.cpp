@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
-#include <chrono>
 
+#include <lia/core/clock.hpp>
 #include <lia/json/json.hpp>
 
 namespace lia::ai_orchestration {
@@ -304,22 +304,8 @@ ToolInvocation BuiltinTools::run(std::string_view name, std::string_view argumen
         return failed(std::move(inv), "argument 'day' must be between 1 and 31");
       }
       if (*date && !(**date).empty()) {
-        const auto d = **date;
-        bool shape = d.size() == 10;
-        for (std::size_t i = 0; shape && i < d.size(); ++i) {
-          shape = (i == 4 || i == 7) ? d[i] == '-' : (d[i] >= '0' && d[i] <= '9');
-        }
         // A day of the calendar, not "2026-02-30": collections keeps it as a due date.
-        const auto number = [&](std::size_t at, std::size_t len) {
-          int n = 0;
-          for (std::size_t i = at; i < at + len; ++i) n = n * 10 + (d[i] - '0');
-          return n;
-        };
-        if (!shape ||
-            !std::chrono::year_month_day{std::chrono::year{number(0, 4)},
-                                         std::chrono::month{static_cast<unsigned>(number(5, 2))},
-                                         std::chrono::day{static_cast<unsigned>(number(8, 2))}}
-                 .ok()) {
+        if (!core::parse_date(**date)) {
           return failed(std::move(inv), "argument 'date' must be a day as YYYY-MM-DD");
         }
       }

@@ -20,19 +20,8 @@ std::string target_field(std::size_t i, std::string_view key) {
 }
 
 bool valid_date(std::string_view s) {
-  if (s.size() != 10 || s[4] != '-' || s[7] != '-') return false;
-  int y = 0, m = 0, d = 0;
-  for (std::size_t i = 0; i < 10; ++i) {
-    if (i == 4 || i == 7) continue;
-    if (s[i] < '0' || s[i] > '9') return false;
-  }
-  y = std::stoi(std::string(s.substr(0, 4)));
-  m = std::stoi(std::string(s.substr(5, 2)));
-  d = std::stoi(std::string(s.substr(8, 2)));
-  const std::chrono::year_month_day ymd{std::chrono::year{y},
-                                        std::chrono::month{static_cast<unsigned>(m)},
-                                        std::chrono::day{static_cast<unsigned>(d)}};
-  return y >= 1900 && ymd.ok();
+  const auto d = core::parse_date(s);
+  return d && d->year() >= std::chrono::year{1900};
 }
 
 // The days of an allowed_hours object: a string ("seg-sex") or an array of day names or

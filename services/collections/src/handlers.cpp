@@ -1,5 +1,4 @@
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <vector>
 
@@ -7,6 +6,7 @@
 
 #include <lia/collections/campaign.hpp>
 #include <lia/collections/handlers.hpp>
+#include <lia/core/clock.hpp>
 #include <lia/core/log.hpp>
 #include <lia/core/uuid.hpp>
 #include <lia/domain/phone.hpp>
@@ -24,22 +24,6 @@ namespace types = events::types;
 
 const std::string kInbox = "collections.notification.events.v1";
 const std::string kAiInbox = "collections.ai.events.v1";
-
-// "YYYY-MM-DD" naming a day of the calendar.
-bool calendar_date(std::string_view s) {
-  if (s.size() != 10 || s[4] != '-' || s[7] != '-') return false;
-  int y = 0;
-  unsigned m = 0;
-  unsigned d = 0;
-  const auto num = [&](std::size_t at, std::size_t len, auto& out) {
-    const auto r = std::from_chars(s.data() + at, s.data() + at + len, out);
-    return r.ec == std::errc{} && r.ptr == s.data() + at + len;
-  };
-  if (!num(0, 4, y) || !num(5, 2, m) || !num(8, 2, d)) return false;
-  return std::chrono::year_month_day{std::chrono::year{y}, std::chrono::month{m},
-                                     std::chrono::day{d}}
-      .ok();
-}
 
 core::Error bad_data(const core::Error& e) {
   return core::Error(core::Errc::invalid_argument, e.message(), false);
@@ -419,7 +403,7 @@ core::Status PromiseHandler::on_event(const events::CloudEvent& ev) const {
     return bad_data(core::Error(core::Errc::invalid_argument, "event time is not RFC 3339"));
   }
   std::string due;
-  if (*date && calendar_date(**date)) {
+  if (*date && core::parse_date(**date)) {
     due = std::string(**date);
   } else if (*day && **day >= 1 && **day <= 31) {
     due = promised_due_date(static_cast<int>(**day), *made_at, utc_offset_);
