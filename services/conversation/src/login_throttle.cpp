@@ -39,11 +39,6 @@ std::chrono::seconds LoginThrottle::attempt(std::string_view username, core::Sys
   return std::chrono::seconds{0};
 }
 
-void LoginThrottle::failed(std::string_view username, core::SysTime now) {
-  std::lock_guard lock(mu_);
-  failed_locked(fold(username), now);
-}
-
 void LoginThrottle::failed_locked(std::string key, core::SysTime now) {
   auto it = names_.find(key);
   if (it != names_.end() && now - it->second.start >= limits_.window) {

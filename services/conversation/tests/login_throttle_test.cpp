@@ -14,7 +14,7 @@ TEST_CASE("failed logins lock a username until the window of its first failure e
   LoginThrottle t(LoginThrottle::Limits{.failures = 3, .window = 600s});
   for (int i = 0; i < 3; ++i) {
     CHECK(t.blocked_for("maria", t0) == 0s);
-    t.failed("Maria", t0 + std::chrono::seconds{i});
+    CHECK(t.attempt("Maria", t0 + std::chrono::seconds{i}) == 0s);
   }
   // The third failure locks "maria" (in any case) for what is left of the window.
   CHECK(t.blocked_for("maria", t0 + 10s) == 590s);
@@ -23,28 +23,28 @@ TEST_CASE("failed logins lock a username until the window of its first failure e
   CHECK(t.blocked_for("joao", t0 + 10s) == 0s);
 
   // After the window a failure begins a new one; a success clears the count.
-  t.failed("maria", t0 + 700s);
-  t.failed("maria", t0 + 701s);
+  CHECK(t.attempt("maria", t0 + 700s) == 0s);
+  CHECK(t.attempt("maria", t0 + 701s) == 0s);
   CHECK(t.blocked_for("maria", t0 + 702s) == 0s);
   t.succeeded("maria");
-  t.failed("maria", t0 + 703s);
-  t.failed("maria", t0 + 704s);
+  CHECK(t.attempt("maria", t0 + 703s) == 0s);
+  CHECK(t.attempt("maria", t0 + 704s) == 0s);
   CHECK(t.blocked_for("maria", t0 + 705s) == 0s);
-  t.failed("maria", t0 + 706s);
+  CHECK(t.attempt("maria", t0 + 706s) == 0s);
   CHECK(t.blocked_for("maria", t0 + 707s) == 596s);
 }
 
 TEST_CASE("the login throttle keeps a bounded number of names, forgetting the oldest first") {
   LoginThrottle t(LoginThrottle::Limits{.failures = 1, .window = 600s, .max_names = 3});
-  t.failed("a", t0);
-  t.failed("b", t0 + 1s);
-  t.failed("c", t0 + 2s);
-  t.failed("d", t0 + 3s);  // every window still runs: "a", which began first, goes
+  CHECK(t.attempt("a", t0) == 0s);
+  CHECK(t.attempt("b", t0 + 1s) == 0s);
+  CHECK(t.attempt("c", t0 + 2s) == 0s);
+  CHECK(t.attempt("d", t0 + 3s) == 0s);  // every window still runs: "a", which began first, goes
   CHECK(t.blocked_for("a", t0 + 4s) == 0s);
   CHECK(t.blocked_for("b", t0 + 4s) == 597s);
   CHECK(t.blocked_for("d", t0 + 4s) == 599s);
   // Windows that are over go before any other: "b" (from +1 s) is, "c" and "d" are not.
-  t.failed("e", t0 + 601s);
+  CHECK(t.attempt("e", t0 + 601s) == 0s);
   CHECK(t.blocked_for("c", t0 + 601s) == 1s);
   CHECK(t.blocked_for("d", t0 + 601s) == 2s);
   CHECK(t.blocked_for("e", t0 + 601s) == 600s);

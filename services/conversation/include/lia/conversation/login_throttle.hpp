@@ -37,7 +37,6 @@ class LoginThrottle {
   // takes it back): logins already checking a password when the limit is reached cannot each
   // get one more guess past it.
   std::chrono::seconds attempt(std::string_view username, core::SysTime now);
-  void failed(std::string_view username, core::SysTime now);
   // Takes back one try counted by attempt that never reached the password (a database error).
   void not_tried(std::string_view username);
   void succeeded(std::string_view username);
