@@ -921,6 +921,10 @@ std::size_t Server::connections() const noexcept {
   return impl_->live.load();
 }
 
+std::size_t Server::body_bytes_held() const noexcept {
+  return impl_->body_bytes.load(std::memory_order_relaxed);
+}
+
 void Server::stop(std::chrono::milliseconds grace) {
   Impl& s = *impl_;
   if (detail::t_own_server == &s) {

@@ -430,6 +430,10 @@ TEST_CASE("bodies past the server's body budget get 503 and the memory comes bac
   // A slow upload holds its 600 KiB while it trickles in.
   RawSocket slow(server->port());
   REQUIRE(slow.send(header(600 * kKiB) + std::string(1024, 'a')));
+  // Its header must be read (and its share held) before the second arrives: the server
+  // may read two fresh connections in either order.
+  REQUIRE(
+      lia::testing::wait_until([&] { return server->body_bytes_held() == 600 * kKiB; }, 5s, 1ms));
   // Another large body does not fit beside it: 503, Retry-After, closed.
   {
     RawSocket second(server->port());

@@ -85,6 +85,8 @@ class Server {
   bool running() const noexcept;
   // Open connections right now (for tests and the connections gauge).
   std::size_t connections() const noexcept;
+  // Bytes of the body budget held right now by bodies being read or handled (for tests).
+  std::size_t body_bytes_held() const noexcept;
 
   struct Impl;
 
