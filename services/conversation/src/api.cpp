@@ -91,7 +91,10 @@ struct Api::Impl {
         login_slots(config.password_checks) {
     const std::string users = sql.t("users");
     const std::string conv = sql.t("conversations");
-    viewer_by_id = "SELECT role, status, departments::text FROM " + users + " WHERE id = $1::uuid";
+    viewer_by_id =
+        "SELECT role, status, departments::text, (extract(epoch FROM tokens_valid_from) * "
+        "1000)::bigint FROM " +
+        users + " WHERE id = $1::uuid";
     access_by_id =
         "SELECT status, assigned_to::text, department FROM " + conv + " WHERE id = $1::uuid";
     list_users_sql = "SELECT " + store::user_columns() + " FROM " + users +
@@ -158,8 +161,9 @@ struct Api::Impl {
     return http::json_error(500, "internal", "internal error");
   }
 
-  // Checks the bearer token, then that the user still exists and is active; the role and
-  // departments come from the database (a demoted user loses rights at once).
+  // Checks the bearer token, then that the user still exists, is active and was not
+  // deactivated since the token was issued; the role and departments come from the database
+  // (a demoted user loses rights at once).
   Authed authenticate(const Request& req, auth::Role need) {
     Authed a;
     auto claims = auth::verify_bearer(req.header("Authorization"), config.jwt_secret, clock);
@@ -178,6 +182,13 @@ struct Api::Impl {
     }
     if (rows->empty() || (*rows)[0].get<std::string>(1) != "ACTIVE") {
       a.failure = bearer_challenge("user is unknown or inactive");
+      return a;
+    }
+    // iat is in whole seconds: a token of the deactivation's own second is refused too.
+    if (const auto valid_from = (*rows)[0].get<std::optional<std::int64_t>>(3);
+        valid_from && claims->issued_at * 1000 < *valid_from) {
+      a.failure =
+          bearer_challenge("token was issued before the user was deactivated; log in again");
       return a;
     }
     Viewer v;
@@ -349,7 +360,11 @@ struct Api::Impl {
     claims.subject = user.id;
     claims.username = user.username;
     claims.role = user.role;
-    claims.issued_at = now_s;
+    // After a deactivation within this very second, iat (whole seconds) would put the token
+    // before it: it is dated the next second instead (iat is never checked against the clock).
+    const auto valid_from_ms = row.get<std::optional<std::int64_t>>("tokens_valid_from_ms");
+    claims.issued_at =
+        valid_from_ms ? std::max<std::int64_t>(now_s, (*valid_from_ms + 999) / 1000) : now_s;
     claims.expires_at =
         now_s + std::chrono::duration_cast<std::chrono::seconds>(config.token_ttl).count();
     const std::string token = auth::sign_jwt(claims, config.jwt_secret);

@@ -1015,6 +1015,43 @@ TEST_CASE("a deactivated user's or a demoted supervisor's earlier token stops wo
   }
 }
 
+TEST_CASE("a token issued before a deactivation stays refused after the user is reactivated") {
+  Desk d;
+  d.user("root", auth::Role::admin);
+  const auto ana = d.user("ana", auth::Role::agent, {"support"});
+  const auto admin_token = d.login("root");
+  const auto before = d.login("ana");
+  REQUIRE(d.call("GET", "/api/conversations", {}, before).status == 200);
+  const auto set_status = [&](const char* status) {
+    return d.call("PATCH", "/api/users/" + ana, std::string(R"({"status":")") + status + "\"}",
+                  admin_token);
+  };
+  REQUIRE(set_status("INACTIVE").status == 200);
+  REQUIRE(set_status("ACTIVE").status == 200);
+  // Active again, and the old token is still well signed and unexpired: refused all the same.
+  REQUIRE(auth::verify_jwt(before, secret()).ok());
+  auto old = d.call("GET", "/api/conversations", {}, before);
+  INFO(old.raw);
+  CHECK(old.status == 401);
+  CHECK(old.body["error"]["code"] == "unauthorized");
+  CHECK(error_message(old) == "token was issued before the user was deactivated; log in again");
+  // A login after the reactivation works, even within the deactivation's second (iat has
+  // whole seconds) or from a replica whose clock is behind the one that deactivated: here the
+  // deactivation is dated 1.5 s ahead.
+  REQUIRE(d.pool()
+              .exec("UPDATE " + d.t("users") +
+                    " SET tokens_valid_from = clock_timestamp() + interval '1500 ms' WHERE id = '" +
+                    ana + "'")
+              .ok());
+  const auto after = d.login("ana");
+  CHECK(d.call("GET", "/api/conversations", {}, after).status == 200);
+  // Other changes to the user end no token.
+  REQUIRE(
+      d.call("PATCH", "/api/users/" + ana, R"({"full_name":"Ana Souza"})", admin_token).status ==
+      200);
+  CHECK(d.call("GET", "/api/conversations", {}, after).status == 200);
+}
+
 TEST_CASE("LIA_ADMIN_PASSWORD's admin is created once") {
   World w;
   auto first = ensure_admin(w.pool(), w.schema(), "admin-password");
