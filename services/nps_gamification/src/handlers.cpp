@@ -123,7 +123,10 @@ core::Status EventHandlers::on_resolved(const events::CloudEvent& ev) const {
   if (!r) return bad_data(ev, r.error());
   const auto resolved_at = parse_rfc3339(ev.time);
   std::string survey_id;
+  std::string still_open;
   auto st = pg::transact(*pool_, [&](pg::Tx& tx) -> core::Status {
+    survey_id.clear();
+    still_open.clear();
     auto fresh = pg::inbox_claim(tx, schema_, kConversationInbox, ev.id);
     if (!fresh) return fresh.error();
     if (!*fresh) return {};
@@ -131,6 +134,28 @@ core::Status EventHandlers::on_resolved(const events::CloudEvent& ev) const {
     // The survey's window starts at the resolution, as conversation's does: from then on it
     // routes a bare number here, so one written while this service lagged behind is an answer.
     const auto opens_at = resolved_at ? std::min(*resolved_at, now) : now;
+    if (r->agent_id) {
+      auto res =
+          tx.exec("INSERT INTO " + q_ +
+                      ".agent_resolutions (event_id, conversation_id, agent_id, duration_ms, "
+                      "message_count, resolved_at) VALUES ($1, $2, $3, $4, $5, $6) "
+                      "ON CONFLICT (event_id) DO NOTHING",
+                  ev.id, r->chat.conversation_id, *r->agent_id, r->duration_ms, r->message_count,
+                  resolved_at ? *resolved_at : now);
+      if (!res) return res.error();
+    }
+    // One survey per conversation at a time: while one is still open (sent and not failed,
+    // answered or not), a new resolution asks nothing (resolve, "obrigado", resolve again used
+    // to ask twice within minutes). A number the customer writes now still scores that one.
+    auto open = tx.exec("SELECT survey_id::text FROM " + q_ +
+                            ".surveys WHERE conversation_id = $1 AND expires_at > $2 AND "
+                            "send_failed_at IS NULL LIMIT 1",
+                        r->chat.conversation_id, opens_at);
+    if (!open) return open.error();
+    if (!open->empty()) {
+      still_open = (*open)[0].get<std::string>(0);
+      return {};
+    }
     const Survey s = make_survey(*r, opens_at, settings_.survey_window, clock_);
     auto ins = tx.exec("INSERT INTO " + q_ +
                            ".surveys (survey_id, conversation_id, contact_id, provider, instance, "
@@ -142,16 +167,6 @@ core::Status EventHandlers::on_resolved(const events::CloudEvent& ev) const {
                        s.expires_at);
     if (!ins) return ins.error();
     if (ins->affected() == 0) return {};
-    if (r->agent_id) {
-      auto res =
-          tx.exec("INSERT INTO " + q_ +
-                      ".agent_resolutions (event_id, conversation_id, agent_id, duration_ms, "
-                      "message_count, resolved_at) VALUES ($1, $2, $3, $4, $5, $6) "
-                      "ON CONFLICT (event_id) DO NOTHING",
-                  ev.id, r->chat.conversation_id, *r->agent_id, r->duration_ms, r->message_count,
-                  resolved_at ? *resolved_at : now);
-      if (!res) return res.error();
-    }
     if (auto p = publish(
             tx, schema_, topics::notification_commands, types::notification_send_text, s.chat,
             send_text_data(s.command_id, s.chat, settings_.survey_text, s.expires_at), clock_);
@@ -167,7 +182,11 @@ core::Status EventHandlers::on_resolved(const events::CloudEvent& ev) const {
     return {};
   });
   if (!st) return st;
-  if (survey_id.empty()) {
+  if (!still_open.empty()) {
+    core::log().info(
+        "no survey: the conversation's last one is still open",
+        {f::id("survey_id", still_open), f::id("conversation_id", r->chat.conversation_id)});
+  } else if (survey_id.empty()) {
     core::log().debug("conversation.resolved already handled", {f::id("event_id", ev.id)});
   } else {
     core::log().info("survey sent", {f::id("survey_id", survey_id),

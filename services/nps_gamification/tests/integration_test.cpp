@@ -377,31 +377,61 @@ TEST_CASE("a score sent twice and a redelivered reply are recorded once") {
   CHECK(sends == 2);  // the survey and one thank-you
 }
 
-TEST_CASE("a second score answers no older survey still open in the conversation") {
+TEST_CASE("a resolution while the conversation's survey is still open asks nothing more") {
   Fixture fx;
   const Chat c = fx.new_chat();
-  fx.apply(fx.resolved(c, kAgentA));  // survey 1, never answered
+  const auto surveys_sent = [&] {
+    int n = 0;
+    for (const auto& e : fx.outbox()) n += e.event.type == types::engagement_survey_sent ? 1 : 0;
+    return n;
+  };
+  fx.apply(fx.resolved(c, kAgentA));  // survey 1
   fx.clock.advance(10min);
+  fx.apply(fx.reply(c, "obrigado"));  // not a score: conversation reopened it
   fx.apply(fx.reopened(c));
   fx.clock.advance(10min);
-  fx.apply(fx.resolved(c, kAgentA));  // survey 2
-  REQUIRE(fx.count("surveys WHERE answered_at IS NULL") == 2);
+  fx.apply(fx.resolved(c, kAgentB));  // resolved again: no second survey
+  CHECK(fx.count("surveys") == 1);
+  CHECK(surveys_sent() == 1);
+  CHECK(fx.outbox().size() == 2);             // survey 1's send_text and survey.sent only
+  CHECK(fx.count("agent_resolutions") == 2);  // both resolutions still count for the ranking
+  // A score now answers survey 1, once.
   fx.clock.advance(1min);
   fx.apply(fx.reply(c, "10"));
   fx.clock.advance(1min);
   fx.apply(fx.reply(c, "10"));  // the customer sends it again
   CHECK(fx.count("satisfaction_feedback") == 1);
-  auto latest = fx.pool->exec("SELECT answered_at IS NOT NULL FROM " + pg::quote_ident(fx.schema) +
-                              ".surveys ORDER BY sent_at DESC");
-  REQUIRE(latest.ok());
-  REQUIRE(latest->size() == 2);
-  CHECK((*latest)[0].get<bool>(0));   // survey 2 answered
-  CHECK(!(*latest)[1].get<bool>(0));  // survey 1 left alone
-  int recorded = 0;
-  for (const auto& e : fx.outbox()) {
-    if (e.event.type == types::engagement_score_recorded) ++recorded;
-  }
-  CHECK(recorded == 1);
+  CHECK(fx.count("surveys WHERE answered_at IS NOT NULL") == 1);
+  // Answered but still within its window: a third resolution asks nothing either.
+  fx.apply(fx.reopened(c));
+  fx.clock.advance(1h);
+  fx.apply(fx.resolved(c, kAgentA));
+  CHECK(fx.count("surveys") == 1);
+  // Once survey 1 has expired, the next resolution asks again.
+  fx.clock.advance(24h);
+  fx.apply(fx.reopened(c));
+  fx.apply(fx.resolved(c, kAgentA));
+  CHECK(fx.count("surveys") == 2);
+  CHECK(surveys_sent() == 2);
+}
+
+TEST_CASE("a survey that could not be sent does not stop the next resolution's") {
+  Fixture fx;
+  const Chat c = fx.new_chat();
+  fx.apply(fx.resolved(c, kAgentA));
+  const std::string command = fx.outbox()[0].str("command_id");
+  fx.apply(fx.outcome(types::notification_message_failed, c, command,
+                      R"(,"reason":"recipient is not a WhatsApp user")"));
+  fx.clock.advance(10min);
+  fx.apply(fx.reopened(c));
+  fx.apply(fx.resolved(c, kAgentA));
+  CHECK(fx.count("surveys") == 2);
+  CHECK(fx.count("surveys WHERE send_failed_at IS NULL") == 1);
+  // The new survey is the one a score answers.
+  fx.clock.advance(1min);
+  fx.apply(fx.reply(c, "9"));
+  CHECK(fx.count("satisfaction_feedback") == 1);
+  CHECK(fx.count("surveys WHERE answered_at IS NOT NULL AND send_failed_at IS NULL") == 1);
 }
 
 TEST_CASE("a reply 25 hours after the survey is not recorded") {
