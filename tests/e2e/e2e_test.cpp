@@ -637,11 +637,14 @@ TEST_CASE(
     CHECK(sends <= 1);
     if (sent == 1) CHECK(sends == 1);
   }
-  // The desk sees them failed, with the reason; ops may replay their dead letters.
-  CHECK(sql_count(stack.pg_url(),
-                  "SELECT count(*) FROM conversation.messages WHERE direction = 'outbound' AND "
-                  "whatsapp_status = 'ERROR' AND status_reason LIKE 'outcome unknown%'") ==
-        unknown);
+  // The desk sees them failed, with the reason (once conversation has read the failures);
+  // ops may replay their dead letters.
+  const std::string errors =
+      "SELECT count(*) FROM conversation.messages WHERE direction = 'outbound' AND "
+      "whatsapp_status = 'ERROR' AND status_reason LIKE 'outcome unknown%'";
+  (void)lia::testing::wait_until([&] { return sql_count(stack.pg_url(), errors) >= unknown; }, 60s,
+                                 200ms);
+  CHECK(sql_count(stack.pg_url(), errors) == unknown);
   CHECK(sql_count(stack.pg_url(), "SELECT count(*) FROM conversation.messages") ==
         std::int64_t{2} * kChats);
   suite.check_events({{"notification.commands.v1.dlq", static_cast<std::size_t>(unknown)}});

@@ -131,6 +131,20 @@ std::size_t Suite::sends_to(const std::string& to) {
 }
 
 void Suite::check_events(const std::map<std::string, std::size_t>& dead_letters) const {
+  // Dead letters are published by the service that gave up, then read by the tap: wait for
+  // the expected ones first (more than expected fails below).
+  (void)tap->wait(
+      [&](const std::vector<local::Seen>& all) {
+        std::map<std::string, std::size_t> n;
+        for (const auto& s : all) {
+          if (s.topic.ends_with(".dlq")) ++n[s.topic];
+        }
+        for (const auto& [topic, want] : dead_letters) {
+          if (n[topic] < want) return false;
+        }
+        return true;
+      },
+      std::chrono::seconds{60});
   const auto& schemas = events::SchemaRegistry::instance();
   std::size_t checked = 0;
   std::map<std::string, std::size_t> seen_dead_letters;

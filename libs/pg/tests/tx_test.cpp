@@ -173,10 +173,11 @@ TEST_CASE("a retry's backoff waits without holding the connection", "[tx]") {
   auto pool = pg::test::make_pool(1);
   std::latch failed(1);
   std::atomic<bool> borrowed{false};
-  // While the transaction backs off (200..400 ms), its only connection serves other work.
+  // While the transaction backs off (1..2 s), its only connection serves other work, long
+  // before the backoff is over.
   std::thread other([&] {
     failed.wait();
-    auto lease = pool->acquire(std::chrono::milliseconds{150});
+    auto lease = pool->acquire(std::chrono::milliseconds{800});
     borrowed = lease.ok();
   });
   int runs = 0;
@@ -190,7 +191,7 @@ TEST_CASE("a retry's backoff waits without holding the connection", "[tx]") {
                           if (!one) return one.error();
                           return {};
                         },
-                        {.backoff = std::chrono::milliseconds{400}});
+                        {.backoff = std::chrono::seconds{2}});
   other.join();
   CHECK(r.ok());
   CHECK(runs == 2);

@@ -563,14 +563,13 @@ TEST_CASE("a handoff takes the assignment lock before the conversation's row, as
   const auto requested = event(types::ai_handoff_requested, handoff(conv, p));
   std::thread handing_off([&] { w.apply(topics::ai_events, requested); });
   // Wait until the handoff waits for the assignment lock.
-  bool waiting = false;
-  for (int i = 0; i < 100 && !waiting; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds{20});
-    waiting = w.count(
-                  "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'advisory' AND "
-                  "datname = current_database()") > 0;
-  }
-  CHECK(waiting);
+  CHECK(lia::testing::wait_until(
+      [&] {
+        return w.count(
+                   "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'advisory' AND "
+                   "datname = current_database()") > 0;
+      },
+      std::chrono::seconds{20}));
   // The row is free: the handoff has not locked it while it waits (no deadlock).
   auto row = (*other)->exec(
       "SELECT 1 FROM " + w.t("conversations") + " WHERE id = $1::uuid FOR UPDATE NOWAIT", conv);
