@@ -239,7 +239,9 @@ SendResult interpret(Provider provider, const core::Result<http::ClientResponse>
   SendResult r;
   if (!response.ok()) {
     const auto& e = response.error();
-    if (e.retryable() && request_sent) {
+    // Once the request left, any failure (no answer, a broken or oversized one) leaves its
+    // outcome open: the provider may have taken it.
+    if (request_sent) {
       r.verdict = Verdict::reject;
       r.code = std::string(kCodeOutcomeUnknown);
       r.reason = "outcome unknown: no answer after the request was sent (" + e.describe() +

@@ -216,7 +216,8 @@ core::Status CommandHandler::handle(const kafka::Message& message) {
       attempts = 0;
       last_error.reset();
       log.info("dead letter replayed: sending again", {id("command_id", cmd.command_id)});
-    } else if (auto failed = take_unrecorded_failure(cmd.command_id); claim->in_flight && failed) {
+    } else if (auto failed = take_unrecorded_failure(cmd.command_id, attempts);
+               claim->in_flight && failed) {
       // This process saw that try fail but could not write it down (the database stopped
       // answering): it resumes, as it would had the write worked.
       last_error = std::move(*failed);
@@ -263,9 +264,14 @@ core::Status CommandHandler::handle(const kafka::Message& message) {
       }
       if (!wait_for_rate(cmd)) return stopping();
       if (expired(cmd)) return expire();
-      auto n = store_->next_attempt(cmd.command_id);
+      auto n = store_->next_attempt(cmd.command_id, attempts);
       if (!n) {
-        if (n.error().code() == core::Errc::conflict) return core::ok();  // finished elsewhere
+        if (n.error().code() == core::Errc::conflict) {
+          // Finished, or taken over by the partition's new owner while this handler waited.
+          log.info("command no longer this handler's to send",
+                   {id("command_id", cmd.command_id), num("attempts", attempts)});
+          return core::ok();
+        }
         return n.error();
       }
       attempts = *n;
@@ -286,13 +292,13 @@ core::Status CommandHandler::handle(const kafka::Message& message) {
       // failure dead-lettered) rather than reporting the outcome unknown.
       bool still_sending = true;
       auto noted = with_db_retries([&]() -> core::Status {
-        auto r = store_->try_failed(cmd.command_id, result.reason);
+        auto r = store_->try_failed(cmd.command_id, attempts, result.reason);
         if (!r) return r.error();
         still_sending = *r;
         return core::ok();
       });
       if (!noted.ok()) {
-        remember_unrecorded_failure(cmd.command_id, result.reason);
+        remember_unrecorded_failure(cmd.command_id, attempts, result.reason);
         return noted;
       }
       if (!still_sending) return core::ok();  // finished elsewhere
@@ -316,22 +322,26 @@ core::Status CommandHandler::handle(const kafka::Message& message) {
   }
 }
 
-void CommandHandler::remember_unrecorded_failure(const std::string& command_id,
+void CommandHandler::remember_unrecorded_failure(const std::string& command_id, int attempt,
                                                  const std::string& reason) {
   std::lock_guard lock(unrecorded_mu_);
   // Only a database outage fills it, and a redelivery empties it; a partition that moved to
   // another member meanwhile leaves its commands here, so it is bounded.
   if (unrecorded_.size() >= 10000) unrecorded_.clear();
-  unrecorded_[command_id] = reason;
+  unrecorded_[command_id] = {attempt, reason};
 }
 
-std::optional<std::string> CommandHandler::take_unrecorded_failure(const std::string& command_id) {
+std::optional<std::string> CommandHandler::take_unrecorded_failure(const std::string& command_id,
+                                                                   int attempt) {
   std::lock_guard lock(unrecorded_mu_);
   auto it = unrecorded_.find(command_id);
   if (it == unrecorded_.end()) return std::nullopt;
-  auto reason = std::move(it->second);
+  // Only for the very try it saw fail: an entry left from before the partition moved away
+  // and came back (the row replayed, other tries made meanwhile) says nothing of this one.
+  auto seen = std::move(it->second);
   unrecorded_.erase(it);
-  return reason;
+  if (seen.first != attempt) return std::nullopt;
+  return std::move(seen.second);
 }
 
 void CommandHandler::stop() {
@@ -392,7 +402,16 @@ core::Status CommandHandler::finish_sent(const SendCommand& cmd, int attempts,
         {id("command_id", cmd.command_id), str("error", st.error().describe())});
     return st;
   }
-  if (!recorded) return core::ok();
+  if (!recorded) {
+    // Ended by another handler meanwhile (the partition moved while the provider answered):
+    // the provider took it, but the row says otherwise. For ops, with the id to look up.
+    core::log().error(
+        "the provider accepted a message whose command another handler had "
+        "already ended; its row and events do not show this send",
+        {id("command_id", cmd.command_id), num("attempts", attempts),
+         body("provider_message_id", result.provider_message_id)});
+    return core::ok();
+  }
   count_send(cmd.provider, "sent");
   core::log().info(
       "message sent",

@@ -70,26 +70,27 @@ core::Result<Claim> OutboundStore::claim(const SendCommand& cmd,
   return c;
 }
 
-core::Result<int> OutboundStore::next_attempt(const std::string& command_id) {
+core::Result<int> OutboundStore::next_attempt(const std::string& command_id, int after) {
   auto rows =
       pool_->exec("UPDATE " + table_ +
                       " SET attempts = attempts + 1, in_flight = true, last_attempt_at = now(),"
                       " updated_at = now() WHERE command_id = $1 AND status = 'sending'"
-                      " RETURNING attempts",
-                  command_id);
+                      " AND attempts = $2 RETURNING attempts",
+                  command_id, after);
   if (!rows) return rows.error();
   if (rows->empty()) {
-    return core::Error(core::Errc::conflict, "command " + command_id + " is no longer being sent");
+    return core::Error(core::Errc::conflict,
+                       "command " + command_id + " is no longer being sent by this handler");
   }
   return (*rows)[0].get<int>(0);
 }
 
-core::Result<bool> OutboundStore::try_failed(const std::string& command_id,
+core::Result<bool> OutboundStore::try_failed(const std::string& command_id, int attempt,
                                              const std::string& reason) {
   auto rows = pool_->exec("UPDATE " + table_ +
-                              " SET in_flight = false, last_error = $2, updated_at = now()"
-                              " WHERE command_id = $1 AND status = 'sending'",
-                          command_id, reason);
+                              " SET in_flight = false, last_error = $3, updated_at = now()"
+                              " WHERE command_id = $1 AND status = 'sending' AND attempts = $2",
+                          command_id, attempt, reason);
   if (!rows) return rows.error();
   return rows->affected() == 1;
 }
@@ -103,7 +104,8 @@ core::Result<bool> OutboundStore::mark_sent(pg::Tx& tx, const std::string& comma
                   " http_status = $4, delivery_status = 'SERVER_ACK', last_error = NULL,"
                   " error_code = NULL, sent_at = now(), finished_at = now(), updated_at = now(),"
                   " in_flight = false"
-                  " WHERE command_id = $1 AND status = 'sending'",
+                  " WHERE command_id = $1 AND (status = 'sending' OR (status IN ('failed', "
+                  "'dead_lettered') AND error_code = 'outcome_unknown' AND attempts = $2))",
               command_id, attempts, provider_message_id, http_status);
   if (!rows) return rows.error();
   return rows->affected() == 1;

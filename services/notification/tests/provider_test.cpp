@@ -197,9 +197,11 @@ TEST_CASE("429, 408, 5xx and transport errors are retried, other 4xx are not") {
   CHECK_FALSE(refused.http_status);
   auto timeout = interpret(Provider::meta, core::Error(core::Errc::timeout, "deadline"), kNow);
   CHECK(timeout.verdict == Verdict::retry);
-  // Once the whole request went out, no answer is an unknown outcome: never sent twice.
+  // Once the whole request went out, no answer (or one too large or broken to read) is an
+  // unknown outcome: never sent twice.
   for (const auto& e : {core::Error(core::Errc::timeout, "deadline"),
-                        core::Error(core::Errc::unavailable, "connection reset while reading")}) {
+                        core::Error(core::Errc::unavailable, "connection reset while reading"),
+                        core::Error(core::Errc::too_large, "response body past 64 MiB")}) {
     auto unknown = interpret(Provider::evolution, e, kNow, /*request_sent=*/true);
     CHECK(unknown.verdict == Verdict::reject);
     CHECK(unknown.reason.rfind("outcome unknown", 0) == 0);

@@ -534,7 +534,7 @@ TEST_CASE("a command stopped between two tries is resumed, counting the earlier 
   auto parsed = parse_command(*events::decode(msg.value));
   REQUIRE(parsed.ok());
   REQUIRE(fx.store->claim(*parsed, std::string("x"), true).ok());
-  auto noted = fx.store->try_failed(id, "provider answered HTTP 502");
+  auto noted = fx.store->try_failed(id, 1, "provider answered HTTP 502");
   REQUIRE(noted.ok());
   CHECK(*noted);
 
@@ -554,9 +554,9 @@ TEST_CASE("a crash after the last try dead-letters the command without another s
   auto parsed = parse_command(*events::decode(msg.value));
   REQUIRE(parsed.ok());
   REQUIRE(fx.store->claim(*parsed, std::string("x"), true).ok());
-  REQUIRE(fx.store->try_failed(id, "provider answered HTTP 500").ok());
-  REQUIRE(fx.store->next_attempt(id).ok());
-  REQUIRE(fx.store->try_failed(id, "provider answered HTTP 502").ok());
+  REQUIRE(fx.store->try_failed(id, 1, "provider answered HTTP 500").ok());
+  REQUIRE(fx.store->next_attempt(id, 1).ok());
+  REQUIRE(fx.store->try_failed(id, 2, "provider answered HTTP 502").ok());
 
   require_ok(fx.handler->handle(msg));
   CHECK(fx.sandbox.counts().requests == 0);
@@ -564,6 +564,79 @@ TEST_CASE("a crash after the last try dead-letters the command without another s
   REQUIRE(evs.size() == 1);
   CHECK(evs[0].type == kDeadType);
   CHECK(str(data_of(evs[0])["reason"]).find("HTTP 502") != std::string::npos);
+}
+
+TEST_CASE(
+    "a handler whose command was taken over while it waited never sends beside the new owner") {
+  Fixture fx;
+  // Try 1 gets a 503 asking for 3 s; the next request is answered 4.5 s late (within the
+  // client's 5 s timeout).
+  REQUIRE(fx.sandbox.apply_faults(R"({"fail_next":1,"status":503,"retry_after":3})").ok());
+  REQUIRE(fx.sandbox.apply_faults(R"({"slow_next":1,"delay_ms":4500})").ok());
+  auto options = fx.options;
+  options.backoff_max = std::chrono::milliseconds{30000};
+  CommandHandler stale(fx.store, std::make_shared<http::Client>(), std::make_shared<RateLimiter>(0),
+                       std::make_shared<kafka::DeadLetter>(fx.producer), options);
+  const auto id = new_id();
+  const auto msg =
+      fx.command(events::types::notification_send_text, Fixture::text_data(id, "meta", kTo, "x"));
+  std::optional<core::Status> stale_result;
+  std::thread waiting([&] { stale_result = stale.handle(msg); });
+  // Its partition moves while it waits out the 503 (a session lost, a poll interval passed):
+  // the new owner resumes the command with try 2, still with the provider when the first
+  // handler's wait ends.
+  REQUIRE(testing::wait_until(
+      [&] {
+        auto row = fx.row(id);
+        return row && row->last_error && row->last_error->find("503") != std::string::npos;
+      },
+      10s));
+  std::optional<core::Status> owner_result;
+  std::thread owner([&] { owner_result = fx.handler->handle(msg); });
+  waiting.join();
+  owner.join();
+  REQUIRE(stale_result.has_value());
+  CHECK(stale_result->ok());
+  REQUIRE(owner_result.has_value());
+  CHECK(owner_result->ok());
+  CHECK(fx.sandbox.counts().requests == 2);  // the 503 and the owner's try: no third
+  CHECK(fx.sandbox.sends().size() == 1);
+  auto evs = fx.events();
+  REQUIRE(evs.size() == 1);
+  CHECK(evs[0].type == kSentType);
+  CHECK(data_of(evs[0])["attempts"].GetInt() == 2);
+  CHECK(fx.row(id)->status == "sent");
+}
+
+TEST_CASE("a send the provider took after another handler reported it unknown is recorded sent") {
+  Fixture fx;
+  REQUIRE(fx.sandbox.apply_faults(R"({"slow_next":1,"delay_ms":3000})").ok());
+  CommandHandler stale(fx.store, std::make_shared<http::Client>(), std::make_shared<RateLimiter>(0),
+                       std::make_shared<kafka::DeadLetter>(fx.producer), fx.options);
+  const auto id = new_id();
+  const auto msg =
+      fx.command(events::types::notification_send_text, Fixture::text_data(id, "meta", kTo, "x"));
+  std::optional<core::Status> stale_result;
+  std::thread sending([&] { stale_result = stale.handle(msg); });
+  // The sandbox records a send as it takes it, then answers 3 s late.
+  REQUIRE(testing::wait_until([&] { return fx.sandbox.sends().size() == 1; }, 10s));
+  // The new owner finds the try in flight, as after a crash: outcome unknown, not sent again.
+  require_ok(fx.handler->handle(msg));
+  CHECK(fx.row(id)->error_code == "outcome_unknown");
+  sending.join();
+  REQUIRE(stale_result.has_value());
+  CHECK(stale_result->ok());
+  // Then the provider's answer arrives: the row and the events say it went.
+  auto row = fx.row(id);
+  REQUIRE(row);
+  CHECK(row->status == "sent");
+  CHECK(row->provider_message_id.has_value());
+  CHECK_FALSE(row->error_code.has_value());
+  auto evs = fx.events();
+  REQUIRE(evs.size() == 2);
+  CHECK(evs[0].type == kFailedType);
+  CHECK(evs[1].type == kSentType);
+  CHECK(fx.sandbox.sends().size() == 1);
 }
 
 TEST_CASE("stop() ends a backoff at once: the command is left for the next owner, not lost") {

@@ -37,6 +37,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 
 #include <lia/core/clock.hpp>
 #include <lia/core/result.hpp>
@@ -82,8 +83,9 @@ class CommandHandler {
   static core::Error stopping();
   // A try this process saw fail for sure, whose failure the database did not take: its
   // redelivery here resumes the command instead of reporting its outcome unknown.
-  void remember_unrecorded_failure(const std::string& command_id, const std::string& reason);
-  std::optional<std::string> take_unrecorded_failure(const std::string& command_id);
+  void remember_unrecorded_failure(const std::string& command_id, int attempt,
+                                   const std::string& reason);
+  std::optional<std::string> take_unrecorded_failure(const std::string& command_id, int attempt);
   core::Status finish_sent(const SendCommand& cmd, int attempts, const SendResult& result);
   core::Status finish_failed(const kafka::Message& message, const SendCommand& cmd,
                              std::string_view status, int attempts, const std::string& reason,
@@ -101,7 +103,8 @@ class CommandHandler {
   std::condition_variable stop_cv_;
   bool stopping_ = false;
   std::mutex unrecorded_mu_;
-  std::map<std::string, std::string> unrecorded_;  // command id -> the try's failure
+  // command id -> (the try, its failure)
+  std::map<std::string, std::pair<int, std::string>> unrecorded_;
 };
 
 class StatusHandler {

@@ -79,15 +79,21 @@ class OutboundStore {
   // it is.
   core::Result<Claim> claim(const SendCommand& cmd, const std::optional<std::string>& body,
                             bool sending_now);
-  // Counts one more try of a 'sending' row and marks it in flight. Returns the try number;
-  // Errc::conflict if the row is no longer 'sending'.
-  core::Result<int> next_attempt(const std::string& command_id);
-  // The try in flight failed for sure (the provider refused it for now, or it never left):
-  // no longer in flight, `reason` kept as the last error. false if the row is not 'sending'.
-  core::Result<bool> try_failed(const std::string& command_id, const std::string& reason);
+  // Counts one more try of a 'sending' row whose count is still `after` (the caller's last
+  // try, or its claim's count) and marks it in flight. Returns the try number; Errc::conflict
+  // if the row is no longer 'sending', or another handler counted a try since: a handler that
+  // lost its partition and still runs never sends beside the new owner.
+  core::Result<int> next_attempt(const std::string& command_id, int after);
+  // The try `attempt`, in flight, failed for sure (the provider refused it for now, or it
+  // never left): no longer in flight, `reason` kept as the last error. false if the row is
+  // not 'sending' or has counted another try since.
+  core::Result<bool> try_failed(const std::string& command_id, int attempt,
+                                const std::string& reason);
 
   // Final states, inside the caller's transaction (beside the events). false: the row was
-  // not 'sending' any more (someone else finished it): write no event.
+  // not 'sending' any more (someone else finished it): write no event. mark_sent also takes
+  // a row another handler ended as `outcome_unknown` at this very try (it found the try in
+  // flight, as after a crash, while the provider was still answering): the message did go.
   core::Result<bool> mark_sent(pg::Tx& tx, const std::string& command_id, int attempts,
                                const std::string& provider_message_id, int http_status);
   core::Result<bool> mark_failed(pg::Tx& tx, const std::string& command_id, std::string_view status,
