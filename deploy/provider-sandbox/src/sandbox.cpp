@@ -678,8 +678,8 @@ struct Sandbox::Impl {
 
 Config Config::read(core::Env& env) {
   Config c;
-  c.meta_token = env.secret("LIA_SANDBOX_META_TOKEN", std::string{});
-  c.evolution_apikey = env.secret("LIA_SANDBOX_EVOLUTION_APIKEY", std::string{});
+  c.meta_token = env.credential("LIA_SANDBOX_META_TOKEN", std::string{});
+  c.evolution_apikey = env.credential("LIA_SANDBOX_EVOLUTION_APIKEY", std::string{});
   if (env.optional("LIA_SANDBOX_WEBHOOK_URL"))
     c.webhook_url = env.url("LIA_SANDBOX_WEBHOOK_URL", std::nullopt);
   const auto path = [&](const std::string& name, const std::string& fallback) {
@@ -688,7 +688,7 @@ Config Config::read(core::Env& env) {
   };
   c.meta_webhook_path = path("LIA_SANDBOX_META_WEBHOOK_PATH", c.meta_webhook_path);
   c.evolution_webhook_path = path("LIA_SANDBOX_EVOLUTION_WEBHOOK_PATH", c.evolution_webhook_path);
-  c.meta_app_secret = env.secret("LIA_SANDBOX_META_APP_SECRET", std::string{});
+  c.meta_app_secret = env.credential("LIA_SANDBOX_META_APP_SECRET", std::string{});
   c.tick_delay = env.millis("LIA_SANDBOX_TICK_DELAY_MS", c.tick_delay, std::chrono::milliseconds{0},
                             std::chrono::milliseconds{600000});
   c.webhook_attempts = static_cast<int>(env.integer("LIA_SANDBOX_WEBHOOK_ATTEMPTS", 5, 1, 100));

@@ -97,6 +97,40 @@ std::string Env::secret(const std::string& name, const std::optional<std::string
   return v ? *v : *fallback;
 }
 
+std::string Env::credential(const std::string& name, const std::optional<std::string>& fallback) {
+  const auto v = raw(name);
+  auto out = secret(name, fallback);
+  if (!v) return out;
+  const auto space = [](unsigned char c) { return std::isspace(c) != 0; };
+  const bool control =
+      std::any_of(out.begin(), out.end(), [](unsigned char c) { return c < 0x20 || c == 0x7f; });
+  if (space(static_cast<unsigned char>(out.front())) ||
+      space(static_cast<unsigned char>(out.back()))) {
+    problem(name,
+            "has whitespace at its start or end (a Secret made from a file that ends in "
+            "a newline?); it is used as it is, so every request would fail");
+  } else if (control) {
+    problem(name, "holds a control character; it is used as it is, so every request would fail");
+  }
+  return out;
+}
+
+std::string Env::topic(const std::string& name, const std::string& fallback) {
+  auto v = raw(name).value_or(fallback);
+  const bool legal = !v.empty() && v.size() <= 249 && v != "." && v != ".." &&
+                     std::all_of(v.begin(), v.end(), [](unsigned char c) {
+                       return std::isalnum(c) != 0 || c == '.' || c == '_' || c == '-';
+                     });
+  if (!legal) {
+    problem(name, fmt::format("expected a Kafka topic name (1..249 of letters, digits, '.', '_', "
+                              "'-'), got '{}'",
+                              v));
+    return fallback;
+  }
+  note(name, v);
+  return v;
+}
+
 std::int64_t Env::integer(const std::string& name, std::int64_t fallback, std::int64_t min,
                           std::int64_t max) {
   auto v = raw(name);
@@ -179,9 +213,48 @@ std::string Env::url(const std::string& name, const std::optional<std::string>& 
     return {};
   }
   std::string s = v ? *v : *fallback;
-  if (!(s.rfind("http://", 0) == 0 || s.rfind("https://", 0) == 0) || s.size() < 10) {
+  const bool https = s.rfind("https://", 0) == 0;
+  if (!https && s.rfind("http://", 0) != 0) {
     problem(name, fmt::format("expected an http:// or https:// URL, got '{}'", s));
     return {};
+  }
+  const std::string_view rest = std::string_view(s).substr(https ? 8 : 7);
+  const std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
+  if (authority.find('@') != std::string_view::npos) {
+    // Not echoed: what comes before the '@' is a password.
+    problem(name, "must not carry credentials (user:password@): give them in their own setting");
+    return {};
+  }
+  const auto bad = [&](std::string_view why) {
+    problem(name, fmt::format("expected an http:// or https:// URL ({}), got '{}'", why, s));
+    return std::string();
+  };
+  if (std::any_of(s.begin(), s.end(),
+                  [](unsigned char c) { return c <= 0x20 || c == 0x7f || c == '\\'; })) {
+    return bad("no spaces or control characters");
+  }
+  std::string_view host = authority;
+  std::string_view port;
+  if (!host.empty() && host.front() == '[') {  // [IPv6]
+    const auto close = host.find(']');
+    if (close == std::string_view::npos || close == 1) return bad("an IPv6 host in brackets");
+    const auto after = host.substr(close + 1);
+    if (!after.empty() && after.front() != ':') return bad("a port after the host");
+    port = after.empty() ? after : after.substr(1);
+    host = host.substr(1, close - 1);
+    if (after.size() == 1) return bad("a port after ':'");
+  } else if (const auto colon = host.rfind(':'); colon != std::string_view::npos) {
+    port = host.substr(colon + 1);
+    host = host.substr(0, colon);
+    if (port.empty()) return bad("a port after ':'");
+  }
+  if (host.empty()) return bad("a host");
+  if (!port.empty()) {
+    int n = 0;
+    const auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), n);
+    if (ec != std::errc{} || ptr != port.data() + port.size() || n < 1 || n > 65535) {
+      return bad("a port of 1..65535");
+    }
   }
   while (!s.empty() && s.back() == '/') s.pop_back();
   note(name, s);
@@ -254,6 +327,34 @@ CommonConfig CommonConfig::read(Env& env, const std::string& service, std::uint1
   c.http_port = env.port("LIA_HTTP_PORT", default_port);
   c.http_address = env.ip_address("LIA_HTTP_ADDRESS", "0.0.0.0");
   c.kafka_bootstrap = env.string("LIA_KAFKA_BOOTSTRAP", "127.0.0.1:9092");
+  // host:port[,host:port...], as librdkafka's bootstrap.servers takes it (a scheme such as
+  // PLAINTEXT:// or SSL:// before each is allowed).
+  for (std::string_view rest = c.kafka_bootstrap; !c.kafka_bootstrap.empty();) {
+    const auto comma = rest.find(',');
+    std::string_view server = rest.substr(0, comma);
+    if (const auto scheme = server.find("://"); scheme != std::string_view::npos) {
+      server = server.substr(scheme + 3);
+    }
+    const auto colon = server.rfind(':');
+    int port = 0;
+    const auto digits =
+        colon == std::string_view::npos ? std::string_view{} : server.substr(colon + 1);
+    const auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+    const bool ok = colon != std::string_view::npos && colon > 0 && !digits.empty() &&
+                    ec == std::errc{} && ptr == digits.data() + digits.size() && port >= 1 &&
+                    port <= 65535 &&
+                    std::none_of(server.begin(), server.end(), [](unsigned char ch) {
+                      return ch <= 0x20 || ch == 0x7f || ch == '/' || ch == '@';
+                    });
+    if (!ok) {
+      env.problem("LIA_KAFKA_BOOTSTRAP",
+                  fmt::format("expected host:port[,host:port...] with ports 1..65535, got '{}'",
+                              c.kafka_bootstrap));
+      break;
+    }
+    if (comma == std::string_view::npos) break;
+    rest = rest.substr(comma + 1);
+  }
   c.pg_url = env.pg_url("LIA_PG_URL", std::string("postgresql://lia@127.0.0.1:54329/lia"));
   c.log_level = env.one_of("LIA_LOG_LEVEL", "info", {"debug", "info", "warn", "error"});
   c.log_unmask = env.boolean("LIA_LOG_UNMASK", false);

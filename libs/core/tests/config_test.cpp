@@ -80,3 +80,82 @@ TEST_CASE("ip_address takes numeric IPv4 and IPv6 addresses and names anything e
     CHECK(b.problems()[0].find("LIA_HTTP_ADDRESS") == 0);
   }
 }
+
+TEST_CASE("url refuses what an HTTP client would refuse later, and never echoes credentials") {
+  for (const char* good : {"http://evolution:8080", "https://graph.facebook.com/v21.0",
+                           "http://[::1]:9/x", "https://h?x=1", "http://h:65535/"}) {
+    INFO(good);
+    auto env = Env::from_map({{"LIA_U", good}});
+    (void)env.url("LIA_U", std::nullopt);
+    CHECK(env.problems().empty());
+  }
+  for (const char* bad :
+       {"https://evo:80x", "https:///x", "http://:8080", "http://h:0", "http://h:65536",
+        "http://h:", "http://my host", "http://[::1", "http://h\n", "evolution:8080"}) {
+    INFO(bad);
+    auto env = Env::from_map({{"LIA_U", bad}});
+    CHECK(env.url("LIA_U", std::nullopt).empty());
+    REQUIRE(env.problems().size() == 1);
+    CHECK(env.problems()[0].find("LIA_U: expected an http:// or https:// URL") == 0);
+  }
+  auto creds = Env::from_map({{"LIA_U", "https://user:hunter2@evo.example.com"}});
+  CHECK(creds.url("LIA_U", std::nullopt).empty());
+  REQUIRE(creds.problems().size() == 1);
+  CHECK(creds.problems()[0].find("must not carry credentials") != std::string::npos);
+  CHECK(creds.problems()[0].find("hunter2") == std::string::npos);
+  for (const auto& [name, shown] : creds.summary())
+    CHECK(shown.find("hunter2") == std::string::npos);
+}
+
+TEST_CASE("a credential with whitespace at an end or a control character stops the start") {
+  auto env = Env::from_map({{"LIA_OK", "tok en"},
+                            {"LIA_NL", "s3cr3t\n"},
+                            {"LIA_SP", " s3cr3t"},
+                            {"LIA_CTL", "s3\x01cr3t"}});
+  CHECK(env.credential("LIA_OK") == "tok en");  // inside is the secret's own business
+  CHECK(env.credential("LIA_UNSET", std::string("dflt")) == "dflt");
+  CHECK(env.problems().empty());
+  (void)env.credential("LIA_NL");
+  (void)env.credential("LIA_SP");
+  (void)env.credential("LIA_CTL");
+  REQUIRE(env.problems().size() == 3);
+  CHECK(env.problems()[0].find("LIA_NL: has whitespace at its start or end") == 0);
+  CHECK(env.problems()[1].find("LIA_SP: has whitespace") == 0);
+  CHECK(env.problems()[2].find("LIA_CTL: holds a control character") == 0);
+  for (const auto& p : env.problems()) CHECK(p.find("s3cr3t") == std::string::npos);
+  for (const auto& [name, shown] : env.summary()) CHECK(shown.find("s3cr3t") == std::string::npos);
+}
+
+TEST_CASE("topic names follow Kafka's rule") {
+  auto env = Env::from_map(
+      {{"LIA_T", "whatsapp.inbound.v1"}, {"LIA_BAD", "whatsapp inbound"}, {"LIA_DOT", ".."}});
+  CHECK(env.topic("LIA_T", "x") == "whatsapp.inbound.v1");
+  CHECK(env.topic("LIA_UNSET", "dflt_topic-1") == "dflt_topic-1");
+  CHECK(env.problems().empty());
+  (void)env.topic("LIA_BAD", "x");
+  (void)env.topic("LIA_DOT", "x");
+  auto long_name = Env::from_map({{"LIA_T", std::string(250, 'a')}});
+  (void)long_name.topic("LIA_T", "x");
+  REQUIRE(env.problems().size() == 2);
+  CHECK(env.problems()[0].find("LIA_BAD: expected a Kafka topic name") == 0);
+  CHECK(env.problems()[0].find("'whatsapp inbound'") != std::string::npos);
+  CHECK(long_name.problems().size() == 1);
+}
+
+TEST_CASE("LIA_KAFKA_BOOTSTRAP must be host:port pairs") {
+  for (const char* good : {"127.0.0.1:9092", "kafka-0.kafka:9093,kafka-1.kafka:9093",
+                           "SSL://broker:9094", "[::1]:9092"}) {
+    INFO(good);
+    auto env = Env::from_map({{"LIA_KAFKA_BOOTSTRAP", good}});
+    (void)lia::core::CommonConfig::read(env, "test", 8080);
+    CHECK(env.problems().empty());
+  }
+  for (const char* bad : {"kafka", "kafka:", "kafka:99999", "kafka:9092,", ":9092", "kafka:90 92",
+                          "http://kafka:9092/x"}) {
+    INFO(bad);
+    auto env = Env::from_map({{"LIA_KAFKA_BOOTSTRAP", bad}});
+    (void)lia::core::CommonConfig::read(env, "test", 8080);
+    REQUIRE(env.problems().size() == 1);
+    CHECK(env.problems()[0].find("LIA_KAFKA_BOOTSTRAP: expected host:port") == 0);
+  }
+}

@@ -18,7 +18,8 @@ core::Error invalid(std::string what) {
 
 // Set by lia::kafka from other settings or fixed by its delivery guarantees.
 // librdkafka's aliases of them too (metadata.broker.list would override the bootstrap).
-constexpr std::array<std::pair<std::string_view, std::string_view>, 8> kOwned = {{
+constexpr std::array<std::pair<std::string_view, std::string_view>, 9> kOwned = {{
+    {"fetch.wait.max.ms", "set LIA_KAFKA_FETCH_WAIT_MS instead"},
     {"bootstrap.servers", "set LIA_KAFKA_BOOTSTRAP instead"},
     {"metadata.broker.list", "set LIA_KAFKA_BOOTSTRAP instead"},
     {"group.id", "each consumer's group is fixed by its service"},

@@ -126,6 +126,8 @@ void print_help(const ServiceSpec& spec) {
       "  LIA_KAFKA_SECRET_PROPERTIES  the same for secrets (sasl.password=...), never logged\n"
       "  LIA_OUTBOX_RETENTION_HOURS  keep published outbox rows this long (default 0: delete "
       "once in Kafka)\n"
+      "  LIA_INBOX_RETENTION_HOURS  keep consumers' inbox claims this long (default 1080; 0 "
+      "keeps all; at least 720)\n"
       "See services/{0}/README.md for the service's own settings.\n",
       spec.name, spec.default_port, binary_name(spec));
 }
@@ -338,6 +340,13 @@ int run(int argc, char** argv, const ServiceSpec& declared, std::unique_ptr<App>
   // consumer is given again always meets its claim.
   const auto inbox_retention = std::chrono::hours{
       env.integer("LIA_INBOX_RETENTION_HOURS", std::int64_t{24} * 45, 0, std::int64_t{24} * 3650)};
+  if (inbox_retention.count() > 0 && inbox_retention < std::chrono::hours{24 * 30}) {
+    env.problem("LIA_INBOX_RETENTION_HOURS",
+                fmt::format("must be 0 (keep every claim) or at least 720 (30 days, the longest "
+                            "topic retention), got {}: a record given again after its claim "
+                            "was deleted would be handled twice",
+                            inbox_retention.count()));
+  }
   const auto fetch_wait =
       std::chrono::milliseconds{env.integer("LIA_KAFKA_FETCH_WAIT_MS", 50, 1, 5000)};
   const auto kafka_props = kafka::properties_from_env(env);

@@ -236,6 +236,18 @@ TEST_CASE("extra Kafka properties: bad ones stop the start naming the variable, 
                         "in LIA_KAFKA_SECRET_PROPERTIES") != std::string::npos);
   CHECK(leaked_out.find("LIA_KAFKA_SECRET_PROPERTIES: property 'acks' can't be set here") !=
         std::string::npos);
+
+  // One with a LIA_ setting of its own, and an inbox kept shorter than the topics' retention.
+  Process owned({probe()}, {{"LIA_PROBE_TOKEN", "t"},
+                            {"LIA_KAFKA_PROPERTIES", "fetch.wait.max.ms=500"},
+                            {"LIA_INBOX_RETENTION_HOURS", "24"}});
+  REQUIRE(owned.wait(10s) == std::optional<int>(2));
+  const auto owned_out = owned.output();
+  INFO(owned_out);
+  CHECK(owned_out.find("LIA_KAFKA_PROPERTIES: property 'fetch.wait.max.ms' can't be set here: "
+                       "set LIA_KAFKA_FETCH_WAIT_MS instead") != std::string::npos);
+  CHECK(owned_out.find("LIA_INBOX_RETENTION_HOURS: must be 0 (keep every claim) or at least 720") !=
+        std::string::npos);
 }
 
 TEST_CASE("extra Kafka properties reach every client (librdkafka's debug log, for one)") {

@@ -26,7 +26,7 @@ Settings Settings::read(core::Env& env) {
   if (s.provider == "openai") {
     // Without a fallback these are required: a missing one stops the start, named.
     s.llm.base_url = env.url("LIA_LLM_BASE_URL", std::nullopt);
-    s.llm.api_key = env.secret("LIA_LLM_API_KEY");
+    s.llm.api_key = env.credential("LIA_LLM_API_KEY");
   } else {
     s.llm.base_url = env.string("LIA_LLM_BASE_URL", "");
   }

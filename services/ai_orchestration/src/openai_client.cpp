@@ -370,7 +370,7 @@ core::Result<RemoteAnswer> OpenAiClient::complete(const RemoteRequest& request, 
                        "Tool calls of the remote model naming no tool of the suite")
               .inc();
           core::log().warn("the model called a tool that does not exist",
-                           {core::f::id("tool", truncate_utf8(tc.name, 64))});
+                           {core::f::str("tool", truncate_utf8(tc.name, 64))});
         }
       } else {
         result.call_id = tc.id;

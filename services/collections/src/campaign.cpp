@@ -55,7 +55,9 @@ Settings read_settings(core::Env& env) {
                       std::chrono::milliseconds{50}, std::chrono::hours{1});
   s.provider = env.one_of("LIA_COLLECTIONS_PROVIDER", "evolution", {"meta", "evolution"});
   s.instance = env.string("LIA_COLLECTIONS_INSTANCE", kDefaultInstance);
-  if (s.instance.empty()) s.instance = kDefaultInstance;
+  if (core::trim(s.instance).size() != s.instance.size()) {
+    env.problem("LIA_COLLECTIONS_INSTANCE", "has whitespace at its start or end (or is blank)");
+  }
   if (s.instance.size() > 128)
     env.problem("LIA_COLLECTIONS_INSTANCE", "must be at most 128 characters");
   s.utc_offset = std::chrono::minutes{env.integer("LIA_COLLECTIONS_UTC_OFFSET_MINUTES", -180,

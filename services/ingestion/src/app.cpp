@@ -37,16 +37,16 @@ App::~App() {
 }
 
 void App::configure(core::Env& env) {
-  gateway_config_.meta_verify_token = env.secret("LIA_META_VERIFY_TOKEN");
-  gateway_config_.meta_app_secret = env.secret("LIA_META_APP_SECRET");
-  gateway_config_.evolution_apikey = env.secret("LIA_EVOLUTION_APIKEY");
+  gateway_config_.meta_verify_token = env.credential("LIA_META_VERIFY_TOKEN");
+  gateway_config_.meta_app_secret = env.credential("LIA_META_APP_SECRET");
+  gateway_config_.evolution_apikey = env.credential("LIA_EVOLUTION_APIKEY");
   gateway_config_.ack_timeout =
       env.millis("LIA_INGESTION_ACK_TIMEOUT_MS", std::chrono::milliseconds{5000},
                  std::chrono::milliseconds{10}, std::chrono::milliseconds{120'000});
   gateway_config_.inbound_topic =
-      env.string("LIA_INGESTION_TOPIC_INBOUND", std::string(events::topics::whatsapp_inbound));
+      env.topic("LIA_INGESTION_TOPIC_INBOUND", std::string(events::topics::whatsapp_inbound));
   gateway_config_.status_topic =
-      env.string("LIA_INGESTION_TOPIC_STATUS", std::string(events::topics::whatsapp_status));
+      env.topic("LIA_INGESTION_TOPIC_STATUS", std::string(events::topics::whatsapp_status));
   gateway_config_.validate_events = env.boolean("LIA_INGESTION_VALIDATE_EVENTS", false);
   // At most half the HTTP server's 128 MiB body budget, so two such bodies always fit.
   gateway_config_.evolution_body_limit =

@@ -1,3 +1,5 @@
+#include <fmt/format.h>
+
 #include <lia/events/names.hpp>
 #include <lia/notification/settings.hpp>
 #include <lia/runtime/authorize.hpp>
@@ -8,9 +10,9 @@ Settings Settings::read(core::Env& env) {
   using std::chrono::milliseconds;
   Settings s;
   s.meta_graph_url = env.url("LIA_META_GRAPH_URL", s.meta_graph_url);
-  s.meta_access_token = env.secret("LIA_META_ACCESS_TOKEN", std::string{});
+  s.meta_access_token = env.credential("LIA_META_ACCESS_TOKEN", std::string{});
   s.evolution_url = env.url("LIA_EVOLUTION_URL", s.evolution_url);
-  s.evolution_apikey = env.secret("LIA_EVOLUTION_APIKEY", std::string{});
+  s.evolution_apikey = env.credential("LIA_EVOLUTION_APIKEY", std::string{});
   s.max_attempts = static_cast<int>(env.integer("LIA_NOTIFY_MAX_ATTEMPTS", s.max_attempts, 1, 20));
   s.backoff = env.millis("LIA_NOTIFY_BACKOFF_MS", s.backoff, milliseconds{1}, milliseconds{60000});
   s.backoff_max = env.millis("LIA_NOTIFY_BACKOFF_MAX_MS", milliseconds{10000}, milliseconds{1},
@@ -21,12 +23,16 @@ Settings Settings::read(core::Env& env) {
   s.jwt_secret = runtime::jwt_secret(env);
   s.consumers = static_cast<int>(env.integer("LIA_NOTIFY_CONSUMERS", 4, 1, 32));
   s.commands_topic =
-      env.string("LIA_NOTIFY_COMMANDS_TOPIC", std::string(events::topics::notification_commands));
+      env.topic("LIA_NOTIFY_COMMANDS_TOPIC", std::string(events::topics::notification_commands));
   s.status_topic =
-      env.string("LIA_NOTIFY_STATUS_TOPIC", std::string(events::topics::whatsapp_status));
+      env.topic("LIA_NOTIFY_STATUS_TOPIC", std::string(events::topics::whatsapp_status));
   s.events_topic =
-      env.string("LIA_NOTIFY_EVENTS_TOPIC", std::string(events::topics::notification_events));
-  if (s.backoff_max < s.backoff) s.backoff_max = s.backoff;  // the cap never undercuts the base
+      env.topic("LIA_NOTIFY_EVENTS_TOPIC", std::string(events::topics::notification_events));
+  if (s.backoff_max < s.backoff) {
+    env.problem("LIA_NOTIFY_BACKOFF_MAX_MS",
+                fmt::format("must be at least LIA_NOTIFY_BACKOFF_MS ({} ms), got {} ms",
+                            s.backoff.count(), s.backoff_max.count()));
+  }
   return s;
 }
 

@@ -335,3 +335,30 @@ TEST_CASE("backoff doubles up to its cap and a Retry-After wins when longer, cap
   CHECK(backoff_delay(1, 200ms, 10s, std::chrono::hours{1}) == 10s);
   CHECK(backoff_delay(1000, 1ms, 5s, std::nullopt) == 5s);  // no overflow
 }
+
+TEST_CASE("settings: a backoff cap under the base, or a credential ending in a newline, is named") {
+  auto ok = core::Env::from_map({{"LIA_JWT_SECRET", "s3cret-0123456789"},
+                                 {"LIA_META_ACCESS_TOKEN", "EAAG-token"},
+                                 {"LIA_NOTIFY_BACKOFF_MS", "500"},
+                                 {"LIA_NOTIFY_BACKOFF_MAX_MS", "500"}});
+  const auto s = Settings::read(ok);
+  CHECK(ok.problems().empty());
+  CHECK(s.backoff_max == 500ms);
+  CHECK(s.meta_access_token == "EAAG-token");
+
+  auto bad = core::Env::from_map({{"LIA_JWT_SECRET", "s3cret-0123456789"},
+                                  {"LIA_META_ACCESS_TOKEN", "EAAG-token\n"},
+                                  {"LIA_NOTIFY_BACKOFF_MS", "2000"},
+                                  {"LIA_NOTIFY_BACKOFF_MAX_MS", "1000"},
+                                  {"LIA_NOTIFY_EVENTS_TOPIC", "notification events"}});
+  (void)Settings::read(bad);
+  std::string all;
+  for (const auto& p : bad.problems()) all += p + "\n";
+  INFO(all);
+  REQUIRE(bad.problems().size() == 3);
+  CHECK(all.find("LIA_META_ACCESS_TOKEN: has whitespace at its start or end") != std::string::npos);
+  CHECK(all.find("LIA_NOTIFY_BACKOFF_MAX_MS: must be at least LIA_NOTIFY_BACKOFF_MS (2000 ms), "
+                 "got 1000 ms") != std::string::npos);
+  CHECK(all.find("LIA_NOTIFY_EVENTS_TOPIC: expected a Kafka topic name") != std::string::npos);
+  CHECK(all.find("EAAG-token") == std::string::npos);
+}

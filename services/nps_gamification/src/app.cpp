@@ -1,3 +1,4 @@
+#include <lia/core/text.hpp>
 #include <lia/events/names.hpp>
 #include <lia/nps_gamification/app.hpp>
 #include <lia/nps_gamification/messages.hpp>
@@ -20,7 +21,9 @@ Settings read_settings(core::Env& env) {
   Settings s;
   s.jwt_secret = runtime::jwt_secret(env);
   s.survey_text = env.string("LIA_NPS_SURVEY_TEXT", kDefaultSurveyText);
-  if (s.survey_text.empty()) s.survey_text = kDefaultSurveyText;
+  if (core::trim(s.survey_text).empty()) {
+    env.problem("LIA_NPS_SURVEY_TEXT", "is blank: unset it for the default survey text");
+  }
   // The send command carries at most 4096 bytes of text.
   if (s.survey_text.size() > 4096) env.problem("LIA_NPS_SURVEY_TEXT", "must be at most 4096 bytes");
   s.survey_window = std::chrono::hours{env.integer("LIA_NPS_WINDOW_HOURS", 24, 1, 168)};

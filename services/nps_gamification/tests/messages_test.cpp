@@ -235,6 +235,12 @@ TEST_CASE("settings: defaults, the window range and the required JWT secret") {
   (void)read_settings(too_long);
   REQUIRE(too_long.problems().size() == 1);
   CHECK(too_long.problems()[0] == "LIA_NPS_SURVEY_TEXT: must be at most 4096 bytes");
+
+  auto blank =
+      core::Env::from_map({{"LIA_JWT_SECRET", "s3cret-0123456789"}, {"LIA_NPS_SURVEY_TEXT", "  "}});
+  (void)read_settings(blank);
+  REQUIRE(blank.problems().size() == 1);
+  CHECK(blank.problems()[0].find("LIA_NPS_SURVEY_TEXT: is blank") == 0);
 }
 
 TEST_CASE("spec: port 8083, schema engagement, outbox on, migrations embedded") {

@@ -50,6 +50,12 @@ class Env {
   std::string required(const std::string& name);
   // Like required/string, but the value never appears in summary() or errors.
   std::string secret(const std::string& name, const std::optional<std::string>& fallback = {});
+  // A secret used as it is, in a header or a signature (a token, an API key, an HMAC key):
+  // whitespace at either end or a control character anywhere (a Secret made from a file that
+  // ends in a newline) is refused, where it would otherwise fail every request later.
+  std::string credential(const std::string& name, const std::optional<std::string>& fallback = {});
+  // A Kafka topic name: 1..249 of [A-Za-z0-9._-], not "." or "..".
+  std::string topic(const std::string& name, const std::string& fallback);
   std::int64_t integer(const std::string& name, std::int64_t fallback, std::int64_t min,
                        std::int64_t max);
   std::uint16_t port(const std::string& name, std::uint16_t fallback);
@@ -61,7 +67,8 @@ class Env {
                                    std::chrono::milliseconds max = std::chrono::hours{24});
   std::string one_of(const std::string& name, const std::string& fallback,
                      std::initializer_list<const char*> choices);
-  // An http:// or https:// URL, without a trailing slash.
+  // An http:// or https:// URL with a host (and a port of 1..65535 if one is given), no
+  // credentials (user:password@) and no spaces, without a trailing slash.
   std::string url(const std::string& name, const std::optional<std::string>& fallback);
   // A libpq connection URI (postgres:// or postgresql://).
   std::string pg_url(const std::string& name, const std::optional<std::string>& fallback);
