@@ -236,6 +236,16 @@ core::Status CommandHandler::handle(const kafka::Message& message) {
     } else {
       log.info("resuming a command left between two tries",
                {id("command_id", cmd.command_id), num("attempts", attempts)});
+      // What is left of the wait its last failure asked for (a Retry-After across a rolling
+      // deploy): trying at once would meet the same answer and use up a try. Capped, in case
+      // clocks disagree.
+      if (claim->retry_at) {
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(*claim->retry_at - clock_.now());
+        if (left.count() > 0 && !pause_for(std::min(left, options_.backoff_max))) {
+          return stopping();
+        }
+      }
     }
   }
 
@@ -286,13 +296,19 @@ core::Status CommandHandler::handle(const kafka::Message& message) {
     count_attempt(cmd.provider, result.verdict, seconds);
 
     if (result.verdict == Verdict::sent) return finish_sent(cmd, attempts, result);
+    const auto delay =
+        backoff_delay(attempts, options_.backoff, options_.backoff_max, result.retry_after);
     if (result.code != kCodeOutcomeUnknown) {
       // This try failed for sure: noted before anything else, so that a stop from here on
-      // resumes with what follows it (the next try; a refusal asked again; the last try's
-      // failure dead-lettered) rather than reporting the outcome unknown.
+      // resumes with what follows it (the next try, no sooner than the wait asked for; a
+      // refusal asked again; the last try's failure dead-lettered) rather than reporting the
+      // outcome unknown.
       bool still_sending = true;
+      const auto retry_at = result.verdict == Verdict::retry
+                                ? std::optional<core::SysTime>(clock_.now() + delay)
+                                : std::nullopt;
       auto noted = with_db_retries([&]() -> core::Status {
-        auto r = store_->try_failed(cmd.command_id, attempts, result.reason);
+        auto r = store_->try_failed(cmd.command_id, attempts, result.reason, retry_at);
         if (!r) return r.error();
         still_sending = *r;
         return core::ok();
@@ -313,8 +329,6 @@ core::Status CommandHandler::handle(const kafka::Message& message) {
                            fmt::format("gave up after {} tries: {}", attempts, result.reason),
                            result.code, result.http_status, true, true);
     }
-    const auto delay =
-        backoff_delay(attempts, options_.backoff, options_.backoff_max, result.retry_after);
     log.warn("send failed, retrying",
              {id("command_id", cmd.command_id), num("attempt", attempts),
               str("reason", result.reason), num("retry_in_ms", delay.count())});

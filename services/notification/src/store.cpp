@@ -5,6 +5,11 @@
 namespace lia::notification {
 namespace {
 
+// retry_at as milliseconds since the epoch (NULL when none).
+std::string retry_at_ms() {
+  return "(extract(epoch FROM retry_at) * 1000)::bigint";
+}
+
 std::string utc(const std::string& column) {
   return "to_char(" + column + " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')";
 }
@@ -44,10 +49,14 @@ core::Result<Claim> OutboundStore::claim(const SendCommand& cmd,
           " command_source)"
           " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,"
           " 'sending', 1, 'PENDING', now(), $16, $17)"
-          " ON CONFLICT (command_id) DO NOTHING RETURNING status, attempts, last_error, in_flight)"
-          " SELECT true, status, attempts, last_error, in_flight FROM ins"
-          " UNION ALL SELECT false, status, attempts, last_error, in_flight FROM " +
-          table_ + " WHERE command_id = $2 AND NOT EXISTS (SELECT 1 FROM ins)",
+          " ON CONFLICT (command_id) DO NOTHING RETURNING status, attempts, last_error, in_flight,"
+          " retry_at)"
+          " SELECT true, status, attempts, last_error, in_flight, " +
+          retry_at_ms() +
+          " FROM ins"
+          " UNION ALL SELECT false, status, attempts, last_error, in_flight, " +
+          retry_at_ms() + " FROM " + table_ +
+          " WHERE command_id = $2 AND NOT EXISTS (SELECT 1 FROM ins)",
       core::Uuid::v7(), cmd.command_id, cmd.event_id, to_string(cmd.kind), to_string(cmd.provider),
       cmd.instance, cmd.to, cmd.conversation_id, cmd.message_id, cmd.priority, body,
       when(tmpl, cmd.tmpl.name), when(tmpl, cmd.tmpl.language), template_parameters_json(cmd),
@@ -67,6 +76,9 @@ core::Result<Claim> OutboundStore::claim(const SendCommand& cmd,
   c.attempts = row.get<int>(2);
   c.last_error = row.get<std::optional<std::string>>(3);
   c.in_flight = row.get<bool>(4);
+  if (const auto at = row.get<std::optional<std::int64_t>>(5)) {
+    c.retry_at = core::SysTime{std::chrono::milliseconds{*at}};
+  }
   return c;
 }
 
@@ -86,11 +98,14 @@ core::Result<int> OutboundStore::next_attempt(const std::string& command_id, int
 }
 
 core::Result<bool> OutboundStore::try_failed(const std::string& command_id, int attempt,
-                                             const std::string& reason) {
-  auto rows = pool_->exec("UPDATE " + table_ +
-                              " SET in_flight = false, last_error = $3, updated_at = now()"
-                              " WHERE command_id = $1 AND status = 'sending' AND attempts = $2",
-                          command_id, attempt, reason);
+                                             const std::string& reason,
+                                             std::optional<core::SysTime> retry_at) {
+  auto rows = pool_->exec(
+      "UPDATE " + table_ +
+          " SET in_flight = false, last_error = $3, retry_at = $4::timestamptz, updated_at = now()"
+          " WHERE command_id = $1 AND status = 'sending' AND attempts = $2",
+      command_id, attempt, reason,
+      retry_at ? std::optional<std::string>(core::format_rfc3339(*retry_at)) : std::nullopt);
   if (!rows) return rows.error();
   return rows->affected() == 1;
 }
@@ -130,7 +145,8 @@ core::Result<bool> OutboundStore::reopen(const std::string& command_id,
                                          const std::string& replay_token) {
   auto rows = pool_->exec("UPDATE " + table_ +
                               " SET status = 'sending', attempts = 0, finished_at = NULL,"
-                              " in_flight = false, replayed_from = $2, updated_at = now()"
+                              " in_flight = false, retry_at = NULL, replayed_from = $2,"
+                              " updated_at = now()"
                               " WHERE command_id = $1 AND status IN ('failed', 'dead_lettered')"
                               " AND replayed_from IS DISTINCT FROM $2",
                           command_id, replay_token);

@@ -667,9 +667,12 @@ TEST_CASE("stop() ends a backoff at once: the command is left for the next owner
   CHECK(row->status == "sending");
   CHECK(row->last_error.value_or("").find("503") != std::string::npos);
 
-  // The next owner (a handler that is not stopping) resumes with the second try.
+  // The next owner (a handler that is not stopping) resumes with the second try, once what is
+  // left of the 10 s asked for has passed (capped by its own backoff_max, 3 s).
+  const auto resumed_at = core::SystemClock::instance().now_ms();
   require_ok(fx.handler->handle(msg));
-  CHECK(fx.sandbox.counts().requests == 2);
+  REQUIRE(fx.sandbox.counts().requests == 2);
+  CHECK(fx.sandbox.requests()[1].at_ms >= resumed_at + 3000);
   auto evs = fx.events();
   REQUIRE(evs.size() == 1);
   CHECK(evs[0].type == kSentType);
@@ -1075,15 +1078,15 @@ TEST_CASE(
   };
   expect_refused();
   pg::Migrator m(fx.pool, fx.schema, "notification", migrations());
-  // 0008 (replayed_from), 0007 (command_source), 0006 (in_flight), 0005 (desk_users) and 0004
-  // (the domains) undone
+  // 0009 (retry_at), 0008 (replayed_from), 0007 (command_source), 0006 (in_flight), 0005
+  // (desk_users) and 0004 (the domains) undone
   auto down = m.down(3);
   REQUIRE(down.ok());
-  CHECK(*down == 5);
+  CHECK(*down == 6);
   expect_refused();
   auto up = m.up();
   REQUIRE(up.ok());
-  CHECK(*up == 5);
+  CHECK(*up == 6);
   expect_refused();
   auto row = fx.row(id);
   REQUIRE(row);

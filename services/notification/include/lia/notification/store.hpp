@@ -29,6 +29,8 @@ struct Claim {
   // A try's request may be with the provider (see migration 0006): a 'sending' row found
   // so was stopped mid-request.
   bool in_flight = false;
+  // Not before this may its next try go (a retryable failure's backoff or Retry-After).
+  std::optional<core::SysTime> retry_at;
 };
 
 struct OutboundRecord {
@@ -85,10 +87,12 @@ class OutboundStore {
   // lost its partition and still runs never sends beside the new owner.
   core::Result<int> next_attempt(const std::string& command_id, int after);
   // The try `attempt`, in flight, failed for sure (the provider refused it for now, or it
-  // never left): no longer in flight, `reason` kept as the last error. false if the row is
-  // not 'sending' or has counted another try since.
+  // never left): no longer in flight, `reason` kept as the last error, and `retry_at` (when
+  // the next try may go, if there is one) for whoever resumes it. false if the row is not
+  // 'sending' or has counted another try since.
   core::Result<bool> try_failed(const std::string& command_id, int attempt,
-                                const std::string& reason);
+                                const std::string& reason,
+                                std::optional<core::SysTime> retry_at = std::nullopt);
 
   // Final states, inside the caller's transaction (beside the events). false: the row was
   // not 'sending' any more (someone else finished it): write no event. mark_sent also takes
