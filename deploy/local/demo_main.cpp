@@ -39,12 +39,18 @@ using namespace std::chrono_literals;
 using lia::local::Stack;
 
 const std::string kPnid = "106540352242922";
-const std::string kCustomer = "5511987654321";
 
 std::int64_t now_s() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+// Maria's number for this run: a new one each run (a São Paulo mobile, 11 9 8xxx-xxxx, its
+// last seven digits from the clock), since a conversation is surveyed at most once while its
+// last survey is open (24 h): a second run on her first number would end without a survey.
+std::string customer_of_this_run() {
+  return fmt::format("551198{:07}", now_s() % 10'000'000);
 }
 
 std::string arg(int argc, char** argv, const std::string& name) {
@@ -187,10 +193,11 @@ bool wait_for(lia::local::EventTap& tap, const std::string& type, std::size_t n,
   return ok;
 }
 
-void customer_says(Stack& stack, Narrator& n, int seq, const std::string& text) {
+void customer_says(Stack& stack, Narrator& n, const std::string& customer, int seq,
+                   const std::string& text) {
   n.say(fmt::format("Customer (WhatsApp): \"{}\"", text));
   auto st = stack.post_meta(lia::local::webhooks::meta_text(
-      kPnid, kCustomer, "Maria Oliveira", fmt::format("wamid.demo-{}-{}", now_s(), seq), text,
+      kPnid, customer, "Maria Oliveira", fmt::format("wamid.demo-{}-{}", now_s(), seq), text,
       now_s()));
   if (!st || *st != 200) die("ingestion did not accept the webhook");
 }
@@ -302,14 +309,16 @@ int up(int argc, char** argv) {
     return (*tap)->count([&](const auto& s) { return s.type == type; });
   };
   const auto sent0 = before("lia.notification.message.sent");
-  customer_says(stack, n, 1, "Olá, boa tarde!");
+  const std::string customer = customer_of_this_run();
+  customer_says(stack, n, customer, 1, "Olá, boa tarde!");
   wait_for(**tap, "lia.notification.message.sent", sent0 + 1);
   std::this_thread::sleep_for(1500ms);  // let the delivery ticks arrive
-  customer_says(stack, n, 2, "Minha internet caiu desde ontem, estou sem conexão!");
+  customer_says(stack, n, customer, 2, "Minha internet caiu desde ontem, estou sem conexão!");
   wait_for(**tap, "lia.notification.message.sent", sent0 + 2);
   std::this_thread::sleep_for(1000ms);
   const auto handoffs0 = before("lia.conversation.assigned");
-  customer_says(stack, n, 3, "Já reiniciei o modem e nada. Quero falar com um atendente.");
+  customer_says(stack, n, customer, 3,
+                "Já reiniciei o modem e nada. Quero falar com um atendente.");
   wait_for(**tap, "lia.conversation.assigned", handoffs0 + 1);
 
   n.say("=== Ana, an agent of the support department, takes over (REST API with JWT) ===");
@@ -321,7 +330,7 @@ int up(int argc, char** argv) {
   }
   std::string conversation;
   for (const auto& s : (*tap)->snapshot()) {
-    if (s.type == "lia.conversation.transferred" && s.field("chat_id") == kCustomer)
+    if (s.type == "lia.conversation.transferred" && s.field("chat_id") == customer)
       conversation = s.field("conversation_id");
   }
   lia::json::Writer reply;
@@ -340,7 +349,7 @@ int up(int argc, char** argv) {
   wait_for(**tap, "lia.engagement.survey.sent", 1);
   std::this_thread::sleep_for(1000ms);
   const auto scores0 = before("lia.engagement.score.recorded");
-  customer_says(stack, n, 4, "10");
+  customer_says(stack, n, customer, 4, "10");
   wait_for(**tap, "lia.engagement.score.recorded", scores0 + 1);
   std::this_thread::sleep_for(1500ms);
   tap->reset();
