@@ -46,6 +46,17 @@ Response conflict(std::string_view why) {
   return http::json_error(409, "conflict", why);
 }
 
+// A resolution while the conversation's last survey is still open (sent, unexpired, not
+// failed; answered or not) gets no new survey from nps_gamification, which asks once per
+// window: that survey's window goes on (a bare number still scores it, if unanswered). Any
+// other resolution starts afresh, its window open from the resolution until its survey.sent.
+constexpr const char* kSurveyStillOpen =
+    "COALESCE(c.survey_id IS NOT NULL AND c.survey_expires_at > now() AND NOT c.survey_failed, "
+    "false)";
+std::string kept_survey(const std::string& column) {
+  return column + " = CASE WHEN " + kSurveyStillOpen + " THEN c." + column + " END";
+}
+
 // The outcome of authenticate(): the viewer, or the response to send instead.
 struct Authed {
   std::optional<Viewer> viewer;
@@ -136,8 +147,11 @@ struct Api::Impl {
         "UPDATE " + conv +
         " c SET status = 'resolved', resolved_by = $2::uuid, resolved_at = now(), "
         "resolution_time = GREATEST(0, extract(epoch FROM now() - c.opened_at))::integer, "
-        "transferred_to_human = false, survey_id = NULL, survey_sent_at = NULL, survey_answered "
-        "= false, survey_score = NULL, updated_at = now() WHERE c.id = $1::uuid RETURNING "
+        "transferred_to_human = false, " +
+        kept_survey("survey_id") + ", " + kept_survey("survey_sent_at") + ", " +
+        kept_survey("survey_expires_at") + ", " + kept_survey("survey_score") +
+        ", survey_answered = c.survey_answered AND " + kSurveyStillOpen +
+        ", survey_failed = false, updated_at = now() WHERE c.id = $1::uuid RETURNING "
         "GREATEST(0, extract(epoch FROM now() - c.opened_at) * 1000)::bigint, (SELECT count(*) "
         "FROM " +
         sql.t("messages") +

@@ -171,14 +171,16 @@ struct Handlers::Impl {
     survey_sent_update = "UPDATE " + conv +
                          " SET survey_id = $2::uuid, survey_sent_at = $3::timestamptz, "
                          "survey_expires_at = $4::timestamptz, survey_answered = false, "
-                         "survey_score = NULL, updated_at = now() WHERE id = $1::uuid RETURNING id";
+                         "survey_failed = false, survey_score = NULL, updated_at = now() WHERE id "
+                         "= $1::uuid RETURNING id";
     // The survey never reached the customer: a number they write is not its score (it goes
     // to the AI, and reopens a resolved conversation). Only the survey still pending: a newer
     // resolution's survey is not closed by an older one's failure.
     survey_failed_update =
         "UPDATE " + conv +
         " SET survey_answered = CASE WHEN survey_id = $2::uuid THEN true ELSE "
-        "survey_answered END, updated_at = now() WHERE id = $1::uuid RETURNING id";
+        "survey_answered END, survey_failed = CASE WHEN survey_id = $2::uuid THEN true ELSE "
+        "survey_failed END, updated_at = now() WHERE id = $1::uuid RETURNING id";
     // Only the survey it scores: survey.sent came before it (same topic and key), so a
     // survey_id that differs, or was reset by a newer resolution, is another survey's window.
     score_update = "UPDATE " + conv +
@@ -887,8 +889,11 @@ struct Handlers::Impl {
     if (!doc) return bad_event(ev, doc.error().message());
     auto o = json::Obj::root(*doc);
     if (!o) return bad_event(ev, o.error().message());
+    // Its window opened at the resolution (sent_at), not when nps_gamification published it;
+    // an older nps_gamification leaves sent_at out.
     return update_conversation(ev, topic, req(*o, "conversation_id"), survey_sent_update,
-                               req(*o, "survey_id"), ev.time, opt(*o, "expires_at"));
+                               req(*o, "survey_id"), opt(*o, "sent_at").value_or(ev.time),
+                               opt(*o, "expires_at"));
   }
 
   core::Result<Outcome> on_survey_failed(const events::CloudEvent& ev, std::string_view topic) {

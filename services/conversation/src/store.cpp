@@ -15,9 +15,10 @@ std::string ts(std::string_view col) {
 std::string conversation_columns() {
   return "c.id::text, c.provider, c.instance, c.chat_id, c.contact_id::text, c.assistant_type, "
          "c.department, c.status, c.mode, c.assigned_to::text, c.survey_id::text, " +
-         // The survey goes out on every resolution: until nps_gamification's survey.sent
-         // arrives (another topic, so possibly after the customer's reply), the window
-         // opens at the resolution itself.
+         // A resolution that starts a new survey cleared the last one: until
+         // nps_gamification's survey.sent arrives (another topic, so possibly after the
+         // customer's reply), the window opens at the resolution itself. One that kept a
+         // survey still open goes on with that survey's window (api.cpp, resolve).
          ts("COALESCE(c.survey_sent_at, CASE WHEN c.status = 'resolved' THEN c.resolved_at END)") +
          ", c.survey_answered, " +
          // The survey's own window (nps_gamification's LIA_NPS_WINDOW_HOURS), once known.
@@ -154,8 +155,6 @@ Sql::Sql(const std::string& schema) : schema_(schema) {
       "transferred_to_human = CASE WHEN $5 THEN false ELSE transferred_to_human END, "
       "resolved_by = CASE WHEN $5 THEN NULL ELSE resolved_by END, "
       "resolved_at = CASE WHEN $5 THEN NULL ELSE resolved_at END, "
-      "survey_sent_at = CASE WHEN $5 THEN NULL ELSE survey_sent_at END, "
-      "survey_answered = CASE WHEN $5 THEN false ELSE survey_answered END, "
       "opened_at = CASE WHEN $5 THEN now() ELSE opened_at END WHERE id = $1";
   insert_message =
       "INSERT INTO " + t("messages") +

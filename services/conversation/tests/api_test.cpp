@@ -559,6 +559,89 @@ TEST_CASE(
   CHECK(d.sent(types::conversation_message_stored).back().data["route"] == "survey");
 }
 
+TEST_CASE(
+    "a resolution keeps the window of a survey still open, and starts afresh after one failed or "
+    "expired") {
+  Desk d;
+  d.user("ana", auth::Role::agent, {"support"});
+  const auto chat = d.chat("preciso de ajuda");
+  const auto& p = chat.first;  // lambdas below use both: no structured binding
+  const auto& conv = chat.second;
+  const auto now = core::SystemClock::instance().now();
+  const auto at = [&](int seconds) {
+    return core::format_rfc3339(now + std::chrono::seconds{seconds});
+  };
+  const auto resolve = [&] {
+    d.apply(topics::ai_events, event(types::ai_handoff_requested, handoff(conv, p)));
+    REQUIRE(d.call("POST", "/api/conversations/" + conv + "/resolve", {}, d.login("ana")).status ==
+            200);
+  };
+  const auto engagement = [&](std::string_view type, const std::string& survey, int sent,
+                              int expires, std::optional<int> score = std::nullopt) {
+    json::Writer s;
+    s.begin_object()
+        .field("survey_id", survey)
+        .field("conversation_id", conv)
+        .field("contact_id", d.column("conversations", "contact_id", conv))
+        .field("provider", "evolution")
+        .field("instance", instance())
+        .field("chat_id", jid(p));
+    if (type == types::engagement_survey_sent) {
+      s.field("command_id", core::Uuid::v7().str())
+          .field("sent_at", at(sent))
+          .field("expires_at", at(expires));
+    } else if (type == types::engagement_survey_failed) {
+      s.field("command_id", core::Uuid::v7().str()).field("reason", "provider answered 500");
+    } else {
+      s.field("score", *score).field("category", "promoter");
+    }
+    s.end_object();
+    d.apply(topics::engagement_events, event(type, s.take(), "nps_gamification"));
+  };
+  // The customer's messages are stamped well after each step (up to 100 s), so a slow run
+  // never stamps one before the resolution it follows.
+  int seq = 0;
+  const auto says = [&](const std::string& text, int second) {
+    d.apply(topics::whatsapp_inbound,
+            event(types::whatsapp_message_received,
+                  received(p, "K-" + std::to_string(++seq), text, at(second))));
+    return std::string(d.sent(types::conversation_message_stored).back().data["route"].GetString());
+  };
+
+  resolve();
+  const auto first = core::Uuid::v7().str();
+  engagement(types::engagement_survey_sent, first, 0, 24 * 3600);
+  // "obrigado" is no score: it reopens the conversation, and the desk resolves it again.
+  CHECK(says("obrigado", 20) == "ai");
+  resolve();
+  // nps_gamification asks nothing more while the first survey is open: its window goes on.
+  CHECK(d.column("conversations", "survey_id", conv) == first);
+  CHECK(d.column("conversations", "survey_answered", conv) == "false");
+  CHECK(says("8", 40) == "survey");
+  CHECK(d.column("conversations", "status", conv) == "resolved");
+  engagement(types::engagement_score_recorded, first, 0, 0, 8);
+  CHECK(d.column("conversations", "survey_answered", conv) == "true");
+  // Answered: a number now is the customer's message again.
+  CHECK(says("9", 60) == "ai");
+  CHECK(d.column("conversations", "status", conv) == "active");
+
+  // A failed survey closes nothing for the next resolution: it starts afresh (nps_gamification
+  // sends a new survey), and a late score of the failed one does not close the new window.
+  engagement(types::engagement_survey_failed, first, 0, 0);
+  resolve();
+  CHECK(d.column("conversations", "survey_id", conv) == "<null>");
+  engagement(types::engagement_score_recorded, first, 0, 0, 9);
+  CHECK(d.column("conversations", "survey_answered", conv) == "false");
+  CHECK(says("7", 80) == "survey");
+
+  // An expired one neither.
+  const auto old = core::Uuid::v7().str();
+  engagement(types::engagement_survey_sent, old, -2 * 24 * 3600, -24 * 3600);
+  CHECK(says("quero outra coisa", 100) == "ai");
+  resolve();
+  CHECK(d.column("conversations", "survey_id", conv) == "<null>");
+}
+
 TEST_CASE("a survey that could not be sent takes no score: a number reopens the conversation") {
   Desk d;
   d.user("ana", auth::Role::agent, {"support"});

@@ -190,6 +190,7 @@ std::string survey_sent_data(const Survey& survey) {
   write_chat(w, survey.chat);
   w.field("command_id", survey.command_id)
       .field("agent_user_id", survey.agent_id)
+      .field("sent_at", core::format_rfc3339(survey.sent_at))
       .field("expires_at", core::format_rfc3339(survey.expires_at))
       .end_object();
   return w.take();

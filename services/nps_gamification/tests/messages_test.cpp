@@ -95,6 +95,7 @@ TEST_CASE("the survey's send_text and survey.sent match their schemas and each o
   require_valid(events::types::engagement_survey_sent, sent);
   CHECK(field(sent, "command_id") == s.command_id);
   CHECK(field(sent, "survey_id") == s.survey_id);
+  CHECK(field(sent, "sent_at") == "2026-11-22T12:53:24.000Z");
   CHECK(field(sent, "expires_at") == "2026-11-23T12:53:24.000Z");
   CHECK(field(sent, "agent_user_id") == "0190e0a4-7b2c-7def-8123-0000000a6e01");
 
