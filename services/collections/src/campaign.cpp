@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <map>
 #include <optional>
 
@@ -230,8 +231,12 @@ std::variant<TargetInput, Invalid> parse_target(const json::Arr& targets, std::s
   auto amount = t->num("debt_amount");
   if (!amount) return Invalid{target_field(i, "debt_amount"), i, amount.error().message()};
   const double cents = *amount * 100.0;
+  // The product's rounding error grows with the amount (about 1e-5 cents at R$ 10^9): the
+  // tolerance follows it, far below the 0.1 cent a third decimal would leave.
+  const double tolerance =
+      std::max(1e-6, 8 * std::numeric_limits<double>::epsilon() * std::fabs(cents));
   if (!std::isfinite(cents) || cents < 0 || cents > 1e13 ||
-      std::fabs(cents - std::round(cents)) > 1e-6) {
+      std::fabs(cents - std::round(cents)) > tolerance) {
     return Invalid{target_field(i, "debt_amount"), i,
                    target_field(i, "debt_amount") +
                        " must be a non-negative amount in reais with at most 2 decimals"};
@@ -390,6 +395,11 @@ std::variant<CampaignInput, Invalid> parse_campaign(std::string_view body,
   if (*instance) {
     if ((*instance)->empty() || (*instance)->size() > 128) {
       return Invalid{"instance", std::nullopt, "'instance' must be 1..128 characters"};
+    }
+    if (core::trim(**instance).size() != (*instance)->size()) {
+      // notification would answer "unknown instance" for every attempt, and no reply would
+      // match the campaign.
+      return Invalid{"instance", std::nullopt, "'instance' must not start or end with whitespace"};
     }
     c.instance = std::string(**instance);
   }

@@ -228,9 +228,11 @@ core::Status NotificationHandler::on_event(const events::CloudEvent& ev) const {
                     target, why.value_or("outcome unknown"), now);
     } else {
       // Dead-lettered, or not sent (or, after its `sent`, not delivered) for a reason that is
-      // not the debtor's: the attempt is used, the next comes at its time, and the last one
-      // leaves the target exhausted (an earlier one failing late, while the last is still on
-      // its way, leaves it pending: the last one's outcome decides). A target contacted only by
+      // not the debtor's: the attempt is used, the next comes at its time, and once every
+      // attempt is made and none is still on its way the target is exhausted (an earlier one
+      // failing late, while the last is still on its way, leaves it pending: the last one's
+      // outcome decides; the last one failing first, then an earlier one's late undelivered
+      // tick, leaves it exhausted too). A target contacted only by
       // this attempt was not contacted after all: pending again (or exhausted). Another attempt
       // sent, or whose outcome is unknown (it may have reached the debtor), keeps it contacted.
       upd = tx.exec("UPDATE " + q_ +
@@ -240,8 +242,12 @@ core::Status NotificationHandler::on_event(const events::CloudEvent& ev) const {
                         q_ +
                         ".message_attempts a WHERE a.target_id = t.id AND (a.outcome = 'sent' OR "
                         "a.code = 'outcome_unknown')))) "
-                        "THEN CASE WHEN t.attempt_count >= c.max_attempts AND t.last_command_id "
-                        "= $5 THEN 'exhausted' ELSE 'pending' END ELSE t.status END FROM " +
+                        "THEN CASE WHEN t.attempt_count >= c.max_attempts AND NOT EXISTS (SELECT "
+                        "1 FROM " +
+                        q_ +
+                        ".message_attempts o WHERE o.target_id = t.id AND o.outcome IS NULL AND "
+                        "o.command_id <> $5 AND o.requested_at > $3::timestamptz - interval '1 "
+                        "day') THEN 'exhausted' ELSE 'pending' END ELSE t.status END FROM " +
                         q_ +
                         ".voice_campaigns c WHERE t.id = $1 AND c.id = t.campaign_id "
                         "RETURNING t.status",

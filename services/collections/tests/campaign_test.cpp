@@ -113,6 +113,24 @@ TEST_CASE("validation errors name the field and the target index") {
   CHECK(expect_invalid(
             body(R"({"name":"B","phone":"11987654321","debt_amount":-1,"due_date":"2026-11-30"})"))
             .field == "targets[0].debt_amount");
+  // Large amounts keep their cents exactly, and a third decimal is still refused there.
+  for (const char* amount : {"269448086.10", "142179870.67", "594512727.45", "99999999999.01"}) {
+    INFO(amount);
+    auto r =
+        parse_campaign(body(std::string(R"({"name":"B","phone":"11987654321","debt_amount":)") +
+                            amount + R"(,"due_date":"2026-11-30"})"),
+                       CampaignDefaults{});
+    REQUIRE(std::holds_alternative<CampaignInput>(r));
+    std::string digits = amount;
+    std::erase(digits, '.');
+    CHECK(std::get<CampaignInput>(r).targets[0].debt_cents == std::stoll(digits));
+  }
+  CHECK(
+      expect_invalid(
+          body(
+              R"({"name":"B","phone":"11987654321","debt_amount":123456789.471,"due_date":"2026-11-30"})"))
+          .field == "targets[0].debt_amount");
+  CHECK(expect_invalid(body(kGood, R"("instance":"lia-cobranca ",)")).field == "instance");
   CHECK(expect_invalid(
             body(R"({"name":"B","phone":"11987654321","debt_amount":1,"due_date":"2026-02-30"})"))
             .field == "targets[0].due_date");

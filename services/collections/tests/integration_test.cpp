@@ -1020,6 +1020,37 @@ TEST_CASE("an earlier attempt failing late leaves its target to the last attempt
   CHECK(fx.tick().sent == 1);
 }
 
+TEST_CASE(
+    "the last attempt failing before an earlier one's late undelivered tick leaves the target "
+    "exhausted") {
+  Fixture fx;
+  fx.create(campaign_body(
+      R"([{"name":"Maria Silva","phone":"+55 11 98765-4321","debt_amount":10,"due_date":"2026-11-30"}])",
+      2, 60));
+  REQUIRE(fx.tick().sent == 1);
+  auto sent = fx.outbox();  // of_type points into it
+  auto cmds = of_type(sent, types::notification_send_text);
+  REQUIRE(cmds.size() == 1);
+  fx.outcome(types::notification_message_sent, *cmds[0], R"(,"provider_message_id":"wamid.X1")");
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'contacted'") == 1);
+  fx.clock.advance(61min);
+  REQUIRE(fx.tick().sent == 1);  // the last attempt
+  sent = fx.outbox();
+  cmds = of_type(sent, types::notification_send_text);
+  REQUIRE(cmds.size() == 2);
+  // The last attempt fails for the service's own reason (the instance is down)...
+  fx.outcome(
+      types::notification_message_dead_lettered, *cmds[1],
+      R"(,"reason":"gave up after 6 tries: HTTP 503","dlq_topic":"notification.commands.v1.dlq")");
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'contacted'") == 1);  // X1 was sent
+  // ...then the first one's delivery fails late: nothing reached the debtor, nothing is left
+  // to try, and nothing is on its way.
+  fx.outcome(types::notification_message_undelivered, *cmds[0],
+             R"(,"provider_message_id":"wamid.X1","reason":"not delivered: instance closed")");
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'exhausted'") == 1);
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'pending'") == 0);
+}
+
 TEST_CASE("a campaign's completion waits for an expiry giving an attempt back") {
   Fixture fx;
   const std::string id = fx.create(campaign_body(
