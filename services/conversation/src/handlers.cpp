@@ -395,6 +395,15 @@ struct Handlers::Impl {
     std::string phone = source.substr(0, source.find('@'));
     if (auto p = domain::normalize_wa_id(source)) {
       phone = p->digits;
+    } else if (in.from_me) {
+      // Ingestion checks the customer's number of an inbound message, not the chat of one
+      // written on the business phone: a chat that is no phone number (seven digits, say)
+      // has no conversation, since its customer's own messages are refused.
+      log.warn(
+          "message written on the business phone to a chat that is not a phone number: "
+          "ignored",
+          {f::id("event_id", ev.id), f::str("reason", p.error().message())});
+      return Outcome::ignored;
     } else {
       log.warn("phone kept as received",
                {f::phone("phone", phone), f::str("reason", p.error().message())});

@@ -356,6 +356,20 @@ TEST_CASE("the provider's echo of our own reply is not an agent's message") {
   CHECK(w.sent(types::conversation_message_stored).size() == stored_before + 2);
 }
 
+TEST_CASE("a message written on the business phone to a chat that is no phone number is ignored") {
+  World w;
+  // Seven digits (Niue's numbers are that short): ingestion refuses such a customer's own
+  // messages, and checks only the business number of one written on the phone.
+  std::string echo = received("5511987654321", "WA-NIUE", "oi");
+  echo.replace(echo.find(jid("5511987654321")), jid("5511987654321").size(),
+               "6831234@s.whatsapp.net");
+  echo.replace(echo.find("\"from_me\":false"), 15, "\"from_me\":true");
+  w.apply(topics::whatsapp_inbound, event(types::whatsapp_message_received, echo));  // no error
+  CHECK(w.count("SELECT count(*) FROM " + w.t("messages")) == 0);
+  CHECK(w.count("SELECT count(*) FROM " + w.t("contacts")) == 0);
+  CHECK(w.sent(types::contact_upserted).empty());
+}
+
 TEST_CASE("a message sent through the provider's API is never stored as an agent's") {
   World w;
   // A campaign message's echo to a debtor who never wrote: no contact, no conversation.
