@@ -105,6 +105,19 @@ std::string error_message(const Desk::Reply& r) {
   return r.body["error"]["message"].GetString();
 }
 
+// Opens an engagement event's data: `survey` and the chat of conversation `conv`, whose
+// customer is `phone`.
+json::Writer& open_survey_event(json::Writer& s, Desk& d, const std::string& survey,
+                                const std::string& conv, const std::string& phone) {
+  return s.begin_object()
+      .field("survey_id", survey)
+      .field("conversation_id", conv)
+      .field("contact_id", d.column("conversations", "contact_id", conv))
+      .field("provider", "evolution")
+      .field("instance", instance())
+      .field("chat_id", jid(phone));
+}
+
 }  // namespace
 
 TEST_CASE("login: a token for the right password, 401 JSON for a wrong one") {
@@ -579,13 +592,7 @@ TEST_CASE(
   const auto engagement = [&](std::string_view type, const std::string& survey, int sent,
                               int expires, std::optional<int> score = std::nullopt) {
     json::Writer s;
-    s.begin_object()
-        .field("survey_id", survey)
-        .field("conversation_id", conv)
-        .field("contact_id", d.column("conversations", "contact_id", conv))
-        .field("provider", "evolution")
-        .field("instance", instance())
-        .field("chat_id", jid(p));
+    open_survey_event(s, d, survey, conv, p);
     if (type == types::engagement_survey_sent) {
       s.field("command_id", core::Uuid::v7().str())
           .field("sent_at", at(sent))
@@ -653,14 +660,7 @@ TEST_CASE("a survey that could not be sent takes no score: a number reopens the 
           200);
   const auto survey_event = [&](std::string_view type, const std::string& survey) {
     json::Writer s;
-    s.begin_object()
-        .field("survey_id", survey)
-        .field("conversation_id", conv)
-        .field("contact_id", d.column("conversations", "contact_id", conv))
-        .field("provider", "evolution")
-        .field("instance", instance())
-        .field("chat_id", jid(p))
-        .field("command_id", core::Uuid::v7().str());
+    open_survey_event(s, d, survey, conv, p).field("command_id", core::Uuid::v7().str());
     if (type == types::engagement_survey_failed) s.field("reason", "provider answered 500");
     s.end_object();
     return event(type, s.take(), "nps_gamification");
