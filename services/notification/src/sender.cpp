@@ -441,6 +441,7 @@ core::Status CommandHandler::finish_failed(const kafka::Message& message, const 
                                            const std::optional<std::string>& code,
                                            std::optional<int> http_status, bool dead_letter,
                                            bool retryable) {
+  const int seen = attempts;         // the row's count as this handler last saw it
   attempts = std::max(attempts, 1);  // the events' minimum: an expiry counts as the try
   const std::string dlq_topic = dead_letter_->topic_for(message.topic);
   const std::string reported = truncate_utf8(reason, 2048);
@@ -448,8 +449,8 @@ core::Status CommandHandler::finish_failed(const kafka::Message& message, const 
   bool recorded = false;
   auto st = with_db_retries([&]() -> core::Status {
     return pg::transact(store_->pool(), [&](pg::Tx& tx) -> core::Status {
-      auto marked =
-          store_->mark_failed(tx, cmd.command_id, status, attempts, reported, code, http_status);
+      auto marked = store_->mark_failed(tx, cmd.command_id, seen, status, attempts, reported, code,
+                                        http_status);
       if (!marked) return marked.error();
       recorded = *marked;
       if (!recorded) return core::ok();

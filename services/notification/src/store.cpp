@@ -126,7 +126,7 @@ core::Result<bool> OutboundStore::mark_sent(pg::Tx& tx, const std::string& comma
   return rows->affected() == 1;
 }
 
-core::Result<bool> OutboundStore::mark_failed(pg::Tx& tx, const std::string& command_id,
+core::Result<bool> OutboundStore::mark_failed(pg::Tx& tx, const std::string& command_id, int seen,
                                               std::string_view status, int attempts,
                                               std::string_view reason,
                                               const std::optional<std::string>& code,
@@ -135,8 +135,8 @@ core::Result<bool> OutboundStore::mark_failed(pg::Tx& tx, const std::string& com
                           " SET status = $2, attempts = $3, last_error = $4, error_code = $5,"
                           " http_status = $6, finished_at = now(), updated_at = now(),"
                           " in_flight = false"
-                          " WHERE command_id = $1 AND status = 'sending'",
-                      command_id, status, attempts, reason, code, http_status);
+                          " WHERE command_id = $1 AND status = 'sending' AND attempts = $7",
+                      command_id, status, attempts, reason, code, http_status, seen);
   if (!rows) return rows.error();
   return rows->affected() == 1;
 }

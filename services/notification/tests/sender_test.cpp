@@ -569,10 +569,11 @@ TEST_CASE("a crash after the last try dead-letters the command without another s
 TEST_CASE(
     "a handler whose command was taken over while it waited never sends beside the new owner") {
   Fixture fx;
-  // Try 1 gets a 503 asking for 3 s; the next request is answered 4.5 s late (within the
-  // client's 5 s timeout).
-  REQUIRE(fx.sandbox.apply_faults(R"({"fail_next":1,"status":503,"retry_after":3})").ok());
-  REQUIRE(fx.sandbox.apply_faults(R"({"slow_next":1,"delay_ms":4500})").ok());
+  // Try 1 gets a 503 asking for 5 s; the next request is answered 4 s late (within the
+  // client's 5 s timeout). The new owner waits at most its backoff_max (3 s), so its try is
+  // with the provider (from 3 s to 7 s) when the first handler's 5 s are over.
+  REQUIRE(fx.sandbox.apply_faults(R"({"fail_next":1,"status":503,"retry_after":5})").ok());
+  REQUIRE(fx.sandbox.apply_faults(R"({"slow_next":1,"delay_ms":4000})").ok());
   auto options = fx.options;
   options.backoff_max = std::chrono::milliseconds{30000};
   CommandHandler stale(fx.store, std::make_shared<http::Client>(), std::make_shared<RateLimiter>(0),
@@ -606,6 +607,52 @@ TEST_CASE(
   CHECK(evs[0].type == kSentType);
   CHECK(data_of(evs[0])["attempts"].GetInt() == 2);
   CHECK(fx.row(id)->status == "sent");
+}
+
+TEST_CASE(
+    "a handler that wakes past not_after does not expire a command the new owner is sending") {
+  Fixture fx;
+  // Try 1 gets a 503 asking for 4 s, past the command's not_after (2.5 s from now). The new
+  // owner waits at most 1 s, sends before not_after, and the provider answers 4 s later:
+  // the first handler wakes (at 4 s) while that try is with the provider.
+  REQUIRE(fx.sandbox.apply_faults(R"({"fail_next":1,"status":503,"retry_after":4})").ok());
+  REQUIRE(fx.sandbox.apply_faults(R"({"slow_next":1,"delay_ms":4000})").ok());
+  auto patient = fx.options;
+  patient.backoff_max = std::chrono::milliseconds{30000};
+  CommandHandler stale(fx.store, std::make_shared<http::Client>(), std::make_shared<RateLimiter>(0),
+                       std::make_shared<kafka::DeadLetter>(fx.producer), patient);
+  auto quick = fx.options;
+  quick.backoff_max = std::chrono::milliseconds{1000};
+  CommandHandler owner(fx.store, std::make_shared<http::Client>(), std::make_shared<RateLimiter>(0),
+                       std::make_shared<kafka::DeadLetter>(fx.producer), quick);
+  const auto id = new_id();
+  const auto not_after = core::format_rfc3339(core::SystemClock::instance().now() + 2500ms);
+  const auto msg = fx.command(
+      events::types::notification_send_text,
+      Fixture::text_data(id, "meta", kTo, "x", R"(,"not_after":")" + not_after + R"(")"));
+  std::optional<core::Status> stale_result;
+  std::thread waiting([&] { stale_result = stale.handle(msg); });
+  REQUIRE(testing::wait_until(
+      [&] {
+        auto row = fx.row(id);
+        return row && row->last_error && row->last_error->find("503") != std::string::npos;
+      },
+      10s));
+  std::optional<core::Status> owner_result;
+  std::thread sending([&] { owner_result = owner.handle(msg); });
+  waiting.join();
+  sending.join();
+  REQUIRE(stale_result.has_value());
+  CHECK(stale_result->ok());
+  REQUIRE(owner_result.has_value());
+  CHECK(owner_result->ok());
+  CHECK(fx.sandbox.sends().size() == 1);
+  auto row = fx.row(id);
+  REQUIRE(row);
+  CHECK(row->status == "sent");
+  auto evs = fx.events();
+  REQUIRE(evs.size() == 1);  // no message.failed "expired" beside the send
+  CHECK(evs[0].type == kSentType);
 }
 
 TEST_CASE("a send the provider took after another handler reported it unknown is recorded sent") {

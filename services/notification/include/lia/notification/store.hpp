@@ -100,8 +100,11 @@ class OutboundStore {
   // flight, as after a crash, while the provider was still answering): the message did go.
   core::Result<bool> mark_sent(pg::Tx& tx, const std::string& command_id, int attempts,
                                const std::string& provider_message_id, int http_status);
-  core::Result<bool> mark_failed(pg::Tx& tx, const std::string& command_id, std::string_view status,
-                                 int attempts, std::string_view reason,
+  // mark_failed only while the row still has the count `seen` this handler last saw: a
+  // handler that lost its command to the partition's new owner (which counted a try since)
+  // ends nothing, as an expiry it finds on waking would otherwise end the owner's send.
+  core::Result<bool> mark_failed(pg::Tx& tx, const std::string& command_id, int seen,
+                                 std::string_view status, int attempts, std::string_view reason,
                                  const std::optional<std::string>& code,
                                  std::optional<int> http_status);
   // A replayed dead letter: a failed / dead-lettered row goes back to 'sending' with its
