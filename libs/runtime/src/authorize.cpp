@@ -28,7 +28,7 @@ std::optional<http::Response> authorize(const http::Request& req, std::string_vi
 
 std::string jwt_secret(core::Env& env, bool required) {
   std::string key =
-      required ? env.credential("LIA_JWT_SECRET") : env.credential("LIA_JWT_SECRET", std::string());
+      required ? env.secret("LIA_JWT_SECRET") : env.secret("LIA_JWT_SECRET", std::string());
   if (!key.empty() && key.size() < kMinJwtSecret) {
     env.problem("LIA_JWT_SECRET",
                 "must be at least " + std::to_string(kMinJwtSecret) + " bytes long");

@@ -35,7 +35,13 @@ void App::configure(core::Env& env) {
   api_config_.jwt_secret = runtime::jwt_secret(env);
   api_config_.token_ttl = env.millis("LIA_JWT_TTL_MS", std::chrono::hours{12},
                                      std::chrono::minutes{1}, std::chrono::hours{24 * 30});
-  admin_password_ = env.credential("LIA_ADMIN_PASSWORD", std::string());
+  admin_password_ = env.secret("LIA_ADMIN_PASSWORD", std::string());
+  // A Secret made from a file (`openssl rand -hex 12 > file`) ends in a newline nobody types
+  // at the login: it is not part of the password.
+  while (!admin_password_.empty() &&
+         (admin_password_.back() == '\n' || admin_password_.back() == '\r')) {
+    admin_password_.pop_back();
+  }
   if (!admin_password_.empty() && admin_password_.size() < 8) {
     env.problem("LIA_ADMIN_PASSWORD", "must be at least 8 characters long");
   }

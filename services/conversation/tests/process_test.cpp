@@ -57,8 +57,12 @@ TEST_CASE("the binary migrates, then creates admin and serves the API") {
                                                {"LIA_PG_URL", testing::pg_url()},
                                                {"LIA_KAFKA_BOOTSTRAP", "127.0.0.1:1"},
                                                {"LIA_HTTP_PORT", "0"},
-                                               {"LIA_JWT_SECRET", "process-test-secret-0123"},
-                                               {"LIA_ADMIN_PASSWORD", "admin-pass-123"}};
+                                               // Both as Kubernetes Secrets made from files
+                                               // (the newline `openssl rand` writes): the JWT
+                                               // key is taken as it is, the admin password
+                                               // without its newline.
+                                               {"LIA_JWT_SECRET", "process-test-secret-0123\n"},
+                                               {"LIA_ADMIN_PASSWORD", "admin-pass-123\n"}};
   struct Drop {
     std::string schema;
     ~Drop() { testing::drop_schema(schema); }
