@@ -1,5 +1,6 @@
 // The command and status consumers against PostgreSQL, the broker and the provider sandbox.
 #include <atomic>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -43,6 +44,27 @@ std::string str(const json::Value& v) {
 void require_ok(const core::Status& st) {
   INFO((st.ok() ? "" : st.error().describe()));
   REQUIRE(st.ok());
+}
+
+// Another handler on the fixture's store, as another process (a partition's previous or next
+// owner) runs one, waiting at most `backoff_max` between tries.
+std::unique_ptr<CommandHandler> another_handler(
+    const Fixture& fx, std::chrono::milliseconds backoff_max = std::chrono::milliseconds{30000}) {
+  auto options = fx.options;
+  options.backoff_max = backoff_max;
+  return std::make_unique<CommandHandler>(
+      fx.store, std::make_shared<http::Client>(), std::make_shared<RateLimiter>(0),
+      std::make_shared<kafka::DeadLetter>(fx.producer), options);
+}
+
+// Waits until the command's first try was noted failed with a 503 (its handler now waits).
+void wait_for_noted_503(const Fixture& fx, const std::string& id) {
+  REQUIRE(testing::wait_until(
+      [&] {
+        auto row = fx.row(id);
+        return row && row->last_error && row->last_error->find("503") != std::string::npos;
+      },
+      std::chrono::seconds{10}));
 }
 
 }  // namespace
@@ -574,24 +596,16 @@ TEST_CASE(
   // with the provider (from 3 s to 7 s) when the first handler's 5 s are over.
   REQUIRE(fx.sandbox.apply_faults(R"({"fail_next":1,"status":503,"retry_after":5})").ok());
   REQUIRE(fx.sandbox.apply_faults(R"({"slow_next":1,"delay_ms":4000})").ok());
-  auto options = fx.options;
-  options.backoff_max = std::chrono::milliseconds{30000};
-  CommandHandler stale(fx.store, std::make_shared<http::Client>(), std::make_shared<RateLimiter>(0),
-                       std::make_shared<kafka::DeadLetter>(fx.producer), options);
+  const auto stale = another_handler(fx);
   const auto id = new_id();
   const auto msg =
       fx.command(events::types::notification_send_text, Fixture::text_data(id, "meta", kTo, "x"));
   std::optional<core::Status> stale_result;
-  std::thread waiting([&] { stale_result = stale.handle(msg); });
+  std::thread waiting([&] { stale_result = stale->handle(msg); });
   // Its partition moves while it waits out the 503 (a session lost, a poll interval passed):
   // the new owner resumes the command with try 2, still with the provider when the first
   // handler's wait ends.
-  REQUIRE(testing::wait_until(
-      [&] {
-        auto row = fx.row(id);
-        return row && row->last_error && row->last_error->find("503") != std::string::npos;
-      },
-      10s));
+  wait_for_noted_503(fx, id);
   std::optional<core::Status> owner_result;
   std::thread owner([&] { owner_result = fx.handler->handle(msg); });
   waiting.join();
@@ -617,29 +631,18 @@ TEST_CASE(
   // the first handler wakes (at 4 s) while that try is with the provider.
   REQUIRE(fx.sandbox.apply_faults(R"({"fail_next":1,"status":503,"retry_after":4})").ok());
   REQUIRE(fx.sandbox.apply_faults(R"({"slow_next":1,"delay_ms":4000})").ok());
-  auto patient = fx.options;
-  patient.backoff_max = std::chrono::milliseconds{30000};
-  CommandHandler stale(fx.store, std::make_shared<http::Client>(), std::make_shared<RateLimiter>(0),
-                       std::make_shared<kafka::DeadLetter>(fx.producer), patient);
-  auto quick = fx.options;
-  quick.backoff_max = std::chrono::milliseconds{1000};
-  CommandHandler owner(fx.store, std::make_shared<http::Client>(), std::make_shared<RateLimiter>(0),
-                       std::make_shared<kafka::DeadLetter>(fx.producer), quick);
+  const auto stale = another_handler(fx);
+  const auto owner = another_handler(fx, std::chrono::milliseconds{1000});
   const auto id = new_id();
   const auto not_after = core::format_rfc3339(core::SystemClock::instance().now() + 2500ms);
   const auto msg = fx.command(
       events::types::notification_send_text,
       Fixture::text_data(id, "meta", kTo, "x", R"(,"not_after":")" + not_after + R"(")"));
   std::optional<core::Status> stale_result;
-  std::thread waiting([&] { stale_result = stale.handle(msg); });
-  REQUIRE(testing::wait_until(
-      [&] {
-        auto row = fx.row(id);
-        return row && row->last_error && row->last_error->find("503") != std::string::npos;
-      },
-      10s));
+  std::thread waiting([&] { stale_result = stale->handle(msg); });
+  wait_for_noted_503(fx, id);
   std::optional<core::Status> owner_result;
-  std::thread sending([&] { owner_result = owner.handle(msg); });
+  std::thread sending([&] { owner_result = owner->handle(msg); });
   waiting.join();
   sending.join();
   REQUIRE(stale_result.has_value());
@@ -658,13 +661,12 @@ TEST_CASE(
 TEST_CASE("a send the provider took after another handler reported it unknown is recorded sent") {
   Fixture fx;
   REQUIRE(fx.sandbox.apply_faults(R"({"slow_next":1,"delay_ms":3000})").ok());
-  CommandHandler stale(fx.store, std::make_shared<http::Client>(), std::make_shared<RateLimiter>(0),
-                       std::make_shared<kafka::DeadLetter>(fx.producer), fx.options);
+  const auto stale = another_handler(fx, fx.options.backoff_max);
   const auto id = new_id();
   const auto msg =
       fx.command(events::types::notification_send_text, Fixture::text_data(id, "meta", kTo, "x"));
   std::optional<core::Status> stale_result;
-  std::thread sending([&] { stale_result = stale.handle(msg); });
+  std::thread sending([&] { stale_result = stale->handle(msg); });
   // The sandbox records a send as it takes it, then answers 3 s late.
   REQUIRE(testing::wait_until([&] { return fx.sandbox.sends().size() == 1; }, 10s));
   // The new owner finds the try in flight, as after a crash: outcome unknown, not sent again.
