@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 
 #include <lia/core/config.hpp>
+#include <lia/core/url.hpp>
 
 namespace lia::core {
 namespace {
@@ -213,48 +214,18 @@ std::string Env::url(const std::string& name, const std::optional<std::string>& 
     return {};
   }
   std::string s = v ? *v : *fallback;
-  const bool https = s.rfind("https://", 0) == 0;
-  if (!https && s.rfind("http://", 0) != 0) {
-    problem(name, fmt::format("expected an http:// or https:// URL, got '{}'", s));
-    return {};
-  }
-  const std::string_view rest = std::string_view(s).substr(https ? 8 : 7);
-  const std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
-  if (authority.find('@') != std::string_view::npos) {
-    // Not echoed: what comes before the '@' is a password.
-    problem(name, "must not carry credentials (user:password@): give them in their own setting");
-    return {};
-  }
-  const auto bad = [&](std::string_view why) {
-    problem(name, fmt::format("expected an http:// or https:// URL ({}), got '{}'", why, s));
-    return std::string();
-  };
-  if (std::any_of(s.begin(), s.end(),
-                  [](unsigned char c) { return c <= 0x20 || c == 0x7f || c == '\\'; })) {
-    return bad("no spaces or control characters");
-  }
-  std::string_view host = authority;
-  std::string_view port;
-  if (!host.empty() && host.front() == '[') {  // [IPv6]
-    const auto close = host.find(']');
-    if (close == std::string_view::npos || close == 1) return bad("an IPv6 host in brackets");
-    const auto after = host.substr(close + 1);
-    if (!after.empty() && after.front() != ':') return bad("a port after the host");
-    port = after.empty() ? after : after.substr(1);
-    host = host.substr(1, close - 1);
-    if (after.size() == 1) return bad("a port after ':'");
-  } else if (const auto colon = host.rfind(':'); colon != std::string_view::npos) {
-    port = host.substr(colon + 1);
-    host = host.substr(0, colon);
-    if (port.empty()) return bad("a port after ':'");
-  }
-  if (host.empty()) return bad("a host");
-  if (!port.empty()) {
-    int n = 0;
-    const auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), n);
-    if (ec != std::errc{} || ptr != port.data() + port.size() || n < 1 || n > 65535) {
-      return bad("a port of 1..65535");
+  // The HTTP client's own parser: a URL accepted here is one it takes.
+  if (auto u = parse_url(s); !u) {
+    if (s.find('@') != std::string::npos) {
+      // Not echoed: what comes before an '@' may be a password.
+      problem(name, fmt::format("is not a usable http:// or https:// URL ({}); the value is not "
+                                "shown, as it may hold a password",
+                                u.error().message()));
+    } else {
+      problem(name, fmt::format("expected an http:// or https:// URL ({}), got '{}'",
+                                u.error().message(), s));
     }
+    return {};
   }
   while (!s.empty() && s.back() == '/') s.pop_back();
   note(name, s);
@@ -336,13 +307,8 @@ CommonConfig CommonConfig::read(Env& env, const std::string& service, std::uint1
       server = server.substr(scheme + 3);
     }
     const auto colon = server.rfind(':');
-    int port = 0;
-    const auto digits =
-        colon == std::string_view::npos ? std::string_view{} : server.substr(colon + 1);
-    const auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
-    const bool ok = colon != std::string_view::npos && colon > 0 && !digits.empty() &&
-                    ec == std::errc{} && ptr == digits.data() + digits.size() && port >= 1 &&
-                    port <= 65535 &&
+    const bool ok = colon != std::string_view::npos && colon > 0 &&
+                    parse_port(server.substr(colon + 1)) &&
                     std::none_of(server.begin(), server.end(), [](unsigned char ch) {
                       return ch <= 0x20 || ch == 0x7f || ch == '/' || ch == '@';
                     });

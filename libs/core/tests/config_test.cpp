@@ -101,7 +101,7 @@ TEST_CASE("url refuses what an HTTP client would refuse later, and never echoes 
   auto creds = Env::from_map({{"LIA_U", "https://user:hunter2@evo.example.com"}});
   CHECK(creds.url("LIA_U", std::nullopt).empty());
   REQUIRE(creds.problems().size() == 1);
-  CHECK(creds.problems()[0].find("must not carry credentials") != std::string::npos);
+  CHECK(creds.problems()[0].find("credentials in URLs are not supported") != std::string::npos);
   CHECK(creds.problems()[0].find("hunter2") == std::string::npos);
   for (const auto& [name, shown] : creds.summary())
     CHECK(shown.find("hunter2") == std::string::npos);

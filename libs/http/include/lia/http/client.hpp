@@ -22,18 +22,14 @@
 #include <string_view>
 
 #include <lia/core/result.hpp>
+#include <lia/core/url.hpp>
 #include <lia/http/message.hpp>
 
 namespace lia::http {
 
-struct Url {
-  std::string scheme;  // "http" or "https"
-  std::string host;    // without brackets for IPv6
-  std::uint16_t port = 0;
-  std::string target;  // path and query, at least "/"
-};
-// Parses an absolute http(s) URL; userinfo and fragments are rejected / dropped.
-core::Result<Url> parse_url(std::string_view url);
+// The client's URLs (lia/core/url.hpp, shared with the settings that name them).
+using core::parse_url;
+using core::Url;
 
 struct ClientRequest {
   std::string method = "GET";
