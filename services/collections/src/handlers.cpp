@@ -155,6 +155,8 @@ core::Status NotificationHandler::on_event(const events::CloudEvent& ev) const {
     next_status.clear();
     reopened = false;
     const auto now = clock_.now();
+    // When notification recorded it (never later than now: another machine's clock).
+    const auto went_out = std::min(core::parse_rfc3339(ev.time).value_or(now), now);
     // Most notification events are about other services' commands: one indexed lookup
     // first. The inbox claim comes before any change, so a redelivery changes nothing.
     auto att =
@@ -177,12 +179,25 @@ core::Status NotificationHandler::on_event(const events::CloudEvent& ev) const {
     if (!rec) return rec.error();
     target = (*att)[0].get<std::string>(0);
     core::Result<pg::Rows> upd = core::Error(core::Errc::internal, "unreachable");
+    // A message that reached (or may have reached) the debtor: contacted, and the next
+    // attempt no sooner than the campaign's spacing after it went out. It was due at the
+    // spacing after it was requested; a send delayed in notification moves it on.
+    const auto reached = [&](const std::optional<std::string>& error) {
+      return tx.exec(
+          "UPDATE " + q_ +
+              ".voice_campaign_targets t SET status = 'contacted', last_error = CASE WHEN "
+              "t.status = 'contacted' THEN t.last_error ELSE $2 END, next_attempt_at = "
+              // (none after the last attempt: GREATEST would skip the NULL)
+              "CASE WHEN t.next_attempt_at IS NOT NULL THEN GREATEST(t.next_attempt_at, "
+              "$4::timestamptz + make_interval(mins => c.attempt_spacing_minutes)) END, "
+              "updated_at = $3 FROM " +
+              q_ +
+              ".voice_campaigns c WHERE t.id = $1 AND c.id = t.campaign_id AND t.status IN "
+              "('pending', 'exhausted', 'contacted') RETURNING t.status",
+          target, error, now, went_out);
+    };
     if (outcome == "sent") {
-      upd = tx.exec("UPDATE " + q_ +
-                        ".voice_campaign_targets SET status = 'contacted', last_error = NULL, "
-                        "updated_at = $2 WHERE id = $1 AND status IN ('pending', 'exhausted') "
-                        "RETURNING status",
-                    target, now);
+      upd = reached(std::nullopt);
     } else if (outcome == "expired") {
       // Never reached the customer: the attempt is given back and due now, so the scheduler
       // makes it again (same number) in the next allowed window. Only for the target's
@@ -221,11 +236,7 @@ core::Status NotificationHandler::on_event(const events::CloudEvent& ev) const {
     } else if (outcome == "failed" && failure_of(*code) == Failure::unknown) {
       // The provider may well have delivered it (notification does not send it again): the
       // debtor counts as contacted, and the campaign goes on as after a `sent`.
-      upd = tx.exec("UPDATE " + q_ +
-                        ".voice_campaign_targets SET status = 'contacted', last_error = $2, "
-                        "updated_at = $3 WHERE id = $1 AND status IN ('pending', 'exhausted') "
-                        "RETURNING status",
-                    target, why.value_or("outcome unknown"), now);
+      upd = reached(why.value_or("outcome unknown"));
     } else {
       // Dead-lettered, or not sent (or, after its `sent`, not delivered) for a reason that is
       // not the debtor's: the attempt is used, the next comes at its time, and once every

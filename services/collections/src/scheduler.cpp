@@ -219,25 +219,33 @@ core::Status Scheduler::run_campaign(const Campaign& c, TickReport& report) {
       }
       // Messages still awaiting their outcome. A command older than a day is past its
       // not_after (the end of its window): it will never be sent, even if its outcome was lost.
+      const auto on_its_way_since = now - std::chrono::hours{24};
       auto open = tx.exec("SELECT count(*) FROM " + q_ +
                               ".message_attempts WHERE campaign_id = $1 AND outcome IS NULL "
                               "AND requested_at > $2",
-                          c.id, now - std::chrono::hours{24});
+                          c.id, on_its_way_since);
       if (!open) return open.error();
       const std::int64_t room = settings_.max_in_flight - (*open)[0].get<std::int64_t>(0);
       if (room <= 0) {
         full = true;
         return 0;
       }
+      // Due targets whose last message is not still on its way: while notification is
+      // behind (a provider down for longer than the spacing), a second attempt queued beside
+      // the first would reach the debtor right after it. The spacing counts from the outcome
+      // (handlers.cpp pushes next_attempt_at on a `sent`).
       auto rows = tx.exec(
           "SELECT id::text, debtor_name, phone_number, debt_amount, "
           "to_char(due_date, 'YYYY-MM-DD'), vars::text, attempt_count FROM " +
               q_ +
               ".voice_campaign_targets WHERE campaign_id = $1 AND status IN "
               "('pending', 'contacted') AND next_attempt_at IS NOT NULL AND "
-              "next_attempt_at <= $2 AND attempt_count < $3 "
+              "next_attempt_at <= $2 AND attempt_count < $3 AND NOT EXISTS (SELECT 1 FROM " +
+              q_ +
+              ".message_attempts a WHERE a.target_id = voice_campaign_targets.id AND "
+              "a.outcome IS NULL AND a.requested_at > $5) "
               "ORDER BY next_attempt_at, id LIMIT $4 FOR UPDATE SKIP LOCKED",
-          c.id, now, c.max_attempts, std::min<std::int64_t>(kBatch, room));
+          c.id, now, c.max_attempts, std::min<std::int64_t>(kBatch, room), on_its_way_since);
       if (!rows) return rows.error();
       if (rows->empty()) return 0;
       std::vector<Attempt> attempts;

@@ -208,6 +208,24 @@ struct Fixture {
     deliver(outcome_event(type, cmd, extra_json));
   }
 
+  // notification's `message.sent` of every command still awaiting its outcome, as when its
+  // provider accepted them now. Returns how many.
+  int sent_open() {
+    auto open = pool->exec("SELECT command_id::text FROM " + pg::quote_ident(schema) +
+                           ".message_attempts WHERE outcome IS NULL");
+    if (!open) FAIL(open.error().message());
+    std::set<std::string> ids;
+    for (const auto& r : *open) ids.insert(r.get<std::string>(0));
+    int n = 0;
+    for (const auto& e : outbox()) {
+      if (e.event.type != types::notification_send_text || !ids.contains(e.str("command_id")))
+        continue;
+      outcome(types::notification_message_sent, e,
+              R"(,"provider_message_id":"wamid.)" + std::to_string(n++) + R"(")");
+    }
+    return n;
+  }
+
   // conversation's message.stored of a message in `chat`: by default a customer's text
   // written and stored now.
   struct Stored {
@@ -371,6 +389,7 @@ TEST_CASE(
     }
   }
   CHECK(found_maria);
+  REQUIRE(fx.sent_open() == 3);  // the provider took them at once
 
   // Before the spacing passed: nothing new.
   fx.clock.advance(30min);
@@ -665,6 +684,57 @@ TEST_CASE("no more than max_in_flight messages of a campaign await their outcome
   (void)id;
 }
 
+TEST_CASE(
+    "while notification is behind, a target's next attempt waits for its outcome and is spaced "
+    "from its send") {
+  Fixture fx;
+  fx.create(campaign_body(kTargets, 3, 60));
+  REQUIRE(fx.tick().sent == 3);  // 10:00 in São Paulo
+  const auto sent = fx.outbox();
+  const auto cmds = of_type(sent, types::notification_send_text);
+  REQUIRE(cmds.size() == 3);
+  // The provider is down: an hour on, no outcome yet. A second message now would be queued
+  // beside the first, and the debtor would get both when it comes back.
+  fx.clock.advance(61min);
+  CHECK(fx.tick().sent == 0);
+  CHECK(fx.count("message_attempts") == 3);
+  // 12:00: the provider takes Maria's (reported at 12:00, handled at 12:30); João's is
+  // unknown (it may well have reached him); Loja Azul's gave up and never reached it.
+  fx.clock.set(utc(2026, 11, 23, 15, 0));
+  const auto maria = fx.outcome_event(types::notification_message_sent, *cmds[0],
+                                      R"(,"provider_message_id":"wamid.M1")");
+  fx.clock.set(utc(2026, 11, 23, 15, 30));
+  fx.deliver(maria);
+  fx.outcome(types::notification_message_failed, *cmds[1],
+             R"(,"reason":"outcome unknown: no answer","code":"outcome_unknown")");
+  fx.outcome(
+      types::notification_message_dead_lettered, *cmds[2],
+      R"(,"reason":"gave up after 6 tries: HTTP 503","dlq_topic":"notification.commands.v1.dlq")");
+  CHECK(fx.count("voice_campaign_targets WHERE phone_number = '5511987654321' AND "
+                 "next_attempt_at = '2026-11-23T16:00:00Z'") == 1);
+  CHECK(fx.count("voice_campaign_targets WHERE phone_number = '5521998765432' AND "
+                 "next_attempt_at = '2026-11-23T16:30:00Z'") == 1);
+  // Loja Azul was due at 11:00: its second attempt goes now.
+  auto now = fx.tick();
+  CHECK(now.sent == 1);
+  auto after = fx.outbox();
+  auto again = of_type(after, types::notification_send_text);
+  REQUIRE(again.size() == 4);
+  CHECK(again[3]->str("to") == "5531987651234@s.whatsapp.net");
+  REQUIRE(fx.sent_open() == 1);
+  // Maria's an hour after her first message went out, João's an hour after it was reported.
+  fx.clock.set(utc(2026, 11, 23, 15, 59));
+  CHECK(fx.tick().sent == 0);
+  fx.clock.set(utc(2026, 11, 23, 16, 1));
+  CHECK(fx.tick().sent == 1);
+  fx.clock.set(utc(2026, 11, 23, 16, 31));
+  CHECK(fx.tick().sent == 2);  // João, and Loja Azul's third an hour after its second
+  after = fx.outbox();
+  again = of_type(after, types::notification_send_text);
+  REQUIRE(again.size() == 7);
+  CHECK(again[4]->str("to") == "5511987654321@s.whatsapp.net");
+}
+
 TEST_CASE("a failed target gets no further attempts") {
   Fixture fx;
   fx.create(campaign_body(kTargets, 3, 60));
@@ -673,6 +743,7 @@ TEST_CASE("a failed target gets no further attempts") {
   auto cmds = of_type(sent, types::notification_send_text);
   fx.outcome(types::notification_message_failed, *cmds[0],
              R"(,"reason":"invalid number","code":"131026","http_status":400)");
+  REQUIRE(fx.sent_open() == 2);
   fx.clock.advance(61min);
   CHECK(fx.tick().sent == 2);
 }
@@ -800,6 +871,7 @@ TEST_CASE("a debtor who answers a campaign message is sent no further attempts")
   const auto cmds = of_type(first, types::notification_send_text);
   REQUIRE(cmds.size() == 3);
   fx.outcome(types::notification_message_sent, *cmds[0], R"(,"provider_message_id":"3EB0A")");
+  REQUIRE(fx.sent_open() == 2);
 
   // Maria answers from her phone as WhatsApp names it: a JID without the ninth digit.
   fx.clock.advance(5min);
@@ -836,6 +908,7 @@ TEST_CASE("a debtor who answers a campaign message is sent no further attempts")
   CHECK(listed);
 
   // The others run to their last attempt; the campaign then completes.
+  REQUIRE(fx.sent_open() == 2);
   fx.clock.advance(61min);
   CHECK(fx.tick().sent == 2);
   fx.clock.advance(61min);
@@ -850,6 +923,7 @@ TEST_CASE("only a customer's message after a campaign message makes its target r
   fx.reply(fx.stored("5521998765432@s.whatsapp.net"));
   CHECK(fx.count("voice_campaign_targets WHERE status = 'responded'") == 0);
   REQUIRE(fx.tick().sent == 3);
+  REQUIRE(fx.sent_open() == 3);
 
   fx.clock.advance(1min);
   // The same chat on another instance, the business's own reply, an agent's message, a
@@ -982,6 +1056,7 @@ TEST_CASE("a debtor who answers after a message whose outcome is unknown is chas
   // The provider took the request and never answered: it most likely reached Maria.
   fx.outcome(types::notification_message_failed, *cmds[0],
              R"(,"reason":"outcome unknown: no answer","code":"outcome_unknown")");
+  REQUIRE(fx.sent_open() == 2);
   fx.clock.advance(1min);
   fx.reply(fx.stored("5511987654321@s.whatsapp.net"));
   CHECK(fx.count("voice_campaign_targets WHERE status = 'responded' AND phone_number = "
@@ -994,8 +1069,13 @@ TEST_CASE("an earlier attempt failing late leaves its target to the last attempt
   Fixture fx;
   fx.create(campaign_body(kTargets, 2, 60));
   REQUIRE(fx.tick().sent == 3);
+  // No outcome within the spacing: the next attempts wait for it.
   fx.clock.advance(61min);
-  REQUIRE(fx.tick().sent == 3);  // the second and last attempts, the first ones still unanswered
+  REQUIRE(fx.tick().sent == 0);
+  // A day on, the first ones are past their window (their outcomes were lost, say): the
+  // second and last attempts go.
+  fx.clock.advance(24h);
+  REQUIRE(fx.tick().sent == 3);
   const auto sent = fx.outbox();
   const auto cmds = of_type(sent, types::notification_send_text);
   REQUIRE(cmds.size() == 6);
@@ -1057,6 +1137,7 @@ TEST_CASE("a campaign's completion waits for an expiry giving an attempt back") 
       R"([{"name":"Maria Silva","phone":"+55 11 98765-4321","debt_amount":10,"due_date":"2026-11-30"}])",
       2, 60));
   REQUIRE(fx.tick().sent == 1);
+  REQUIRE(fx.sent_open() == 1);
   fx.clock.advance(61min);
   REQUIRE(fx.tick().sent == 1);  // the last attempt: nothing is left to send
   const std::string q = pg::quote_ident(fx.schema);
@@ -1121,6 +1202,10 @@ TEST_CASE("an expired message keeps its target's status and is sent again in the
   const auto first = of_type(before, types::notification_send_text);
   REQUIRE(first.size() == 3);
   fx.outcome(types::notification_message_sent, *first[0], R"(,"provider_message_id":"3EB0A")");
+  const std::string dead =
+      R"(,"reason":"gave up after 6 tries: HTTP 503","dlq_topic":"notification.commands.v1.dlq")";
+  fx.outcome(types::notification_message_dead_lettered, *first[1], dead);
+  fx.outcome(types::notification_message_dead_lettered, *first[2], dead);
 
   // 19:30 in São Paulo: the last attempts, to be sent by 20:00; the campaign is completed.
   fx.clock.set(utc(2026, 11, 23, 22, 30));
@@ -1538,6 +1623,7 @@ TEST_CASE("reverting 0005 leaves a debtor who answered contacted, owed nothing m
   Fixture fx;
   const std::string id = fx.create(campaign_body(kTargets, 3, 60));
   REQUIRE(fx.tick().sent == 3);
+  REQUIRE(fx.sent_open() == 3);
   fx.clock.advance(1min);
   fx.reply(fx.stored("5511987654321@s.whatsapp.net"));
   REQUIRE(fx.count("voice_campaign_targets WHERE status = 'responded'") == 1);
@@ -1551,6 +1637,7 @@ TEST_CASE("reverting 0005 leaves a debtor who answered contacted, owed nothing m
   for (int i = 0; i < 2; ++i) {
     fx.clock.advance(61min);
     CHECK(fx.tick().sent == 2);
+    REQUIRE(fx.sent_open() == 2);
   }
   fx.clock.advance(61min);
   CHECK(fx.tick().sent == 0);
