@@ -589,8 +589,9 @@ TEST_CASE("migrations go down and up again") {
   CHECK(db.count("prompt_templates") == 9);  // 7 seeded, 2 of them in a second version
   auto back = m.down(3);
   REQUIRE(back.ok());
-  // prompts_hidden_documents, registrations, desk_users, enumerations_as_domains
-  CHECK(*back == 4);
+  // token_revocation, prompts_hidden_documents, registrations, desk_users,
+  // enumerations_as_domains
+  CHECK(*back == 5);
   CHECK(db.count("prompt_templates") == 7);
   CHECK(db.count("prompt_templates WHERE status = 'active' AND version = '1.0.0'") == 7);
   expect_enumerations_enforced(db);
@@ -599,7 +600,7 @@ TEST_CASE("migrations go down and up again") {
   CHECK(*down == 3);
   auto up = m.up();
   REQUIRE(up.ok());
-  CHECK(*up == 7);
+  CHECK(*up == 8);
   CHECK(db.count("desk_users") == 0);
   CHECK(db.count("prompt_templates") == 9);
   CHECK(db.count("prompt_templates WHERE status = 'active'") == 7);

@@ -65,7 +65,7 @@ TEST_CASE("the service spec") {
   CHECK(s.default_port == 8082);
   CHECK(s.schema == "ai");
   CHECK(s.outbox);
-  REQUIRE(s.migrations.size() == 7);
+  REQUIRE(s.migrations.size() == 8);
   CHECK(s.migrations[0].name == "read_model");
   CHECK(s.migrations[1].name == "prompt_templates");
   CHECK(s.migrations[2].name == "hot_updates");
@@ -73,6 +73,7 @@ TEST_CASE("the service spec") {
   CHECK(s.migrations[4].name == "desk_users");
   CHECK(s.migrations[5].name == "registrations");
   CHECK(s.migrations[6].name == "prompts_hidden_documents");
+  CHECK(s.migrations[7].name == "token_revocation");
   for (const auto& m : s.migrations) {
     CHECK_FALSE(m.up.empty());
     CHECK_FALSE(m.down.empty());

@@ -1564,11 +1564,13 @@ TEST_CASE("two creates racing with the same Idempotency-Key make one campaign") 
 TEST_CASE("a supervisor deactivated or demoted in conversation loses the campaign API at once") {
   Fixture fx;
   runtime::DeskUsers users(fx.pool, fx.schema);
-  auto upserted = [&](const std::string& role, bool active, const std::string& at) {
-    const std::string data = R"({"user_id":")" + kSupervisor +
-                             R"(","name":"Supervisora","email":"s@example.com","role":")" + role +
-                             R"(","active":)" + (active ? "true" : "false") + R"(,"updated_at":")" +
-                             at + R"("})";
+  auto upserted = [&](const std::string& role, bool active, const std::string& at,
+                      const std::string& valid_from = {}) {
+    const std::string data =
+        R"({"user_id":")" + kSupervisor +
+        R"(","name":"Supervisora","email":"s@example.com","role":")" + role + R"(","active":)" +
+        (active ? "true" : "false") + R"(,"updated_at":")" + at + R"(")" +
+        (valid_from.empty() ? "" : R"(,"tokens_valid_from":")" + valid_from + R"(")") + "}";
     kafka::Message m;
     m.topic = "users.v1";
     m.key = kSupervisor;
@@ -1604,6 +1606,58 @@ TEST_CASE("a supervisor deactivated or demoted in conversation loses the campaig
   auto st = users.apply(bad);
   REQUIRE_FALSE(st.ok());
   CHECK_FALSE(st.error().retryable());
+  auto bad_time = upserted("ADMIN", true, "2026-11-23T14:00:00Z", "yesterday");
+  REQUIRE_FALSE(bad_time.ok());
+  CHECK_FALSE(bad_time.error().retryable());
+}
+
+TEST_CASE("a token issued before its user's last deactivation stays refused after a reactivation") {
+  Fixture fx;
+  runtime::DeskUsers users(fx.pool, fx.schema);
+  const std::string old_token = token(auth::Role::supervisor);  // issued now (the real clock)
+  auto upserted = [&](bool active, const std::string& at, const std::string& valid_from) {
+    const std::string data =
+        R"({"user_id":")" + kSupervisor +
+        R"(","name":"Supervisora","email":"s@example.com","role":"SUPERVISOR","active":)" +
+        (active ? "true" : "false") + R"(,"updated_at":")" + at + R"(")" +
+        (valid_from.empty() ? "" : R"(,"tokens_valid_from":")" + valid_from + R"(")") + "}";
+    kafka::Message m;
+    m.topic = "users.v1";
+    m.key = kSupervisor;
+    m.value = events::encode(
+        events::make_event(events::types::user_upserted, 1, "/lia/conversation", "", data));
+    const auto st = users.apply(m);
+    if (!st) FAIL(st.error().describe());
+  };
+  const auto in_ms = [](std::chrono::milliseconds d) {
+    return core::format_rfc3339(std::chrono::time_point_cast<std::chrono::milliseconds>(
+        std::chrono::system_clock::now() + d));
+  };
+  // Deactivated a second after the token was issued, then active again.
+  const std::string deactivated = in_ms(1500ms);
+  upserted(false, deactivated, deactivated);
+  upserted(true, in_ms(2000ms), deactivated);
+  auto refused = fx.call("GET", "/api/campaigns", {}, old_token);
+  CHECK(refused.status == 401);
+  CHECK(std::string(parse(refused.body)["error"]["message"].GetString()) ==
+        "token was issued before the user was deactivated; log in again");
+  // An update from a producer that does not carry the date (an older conversation) keeps it.
+  upserted(true, in_ms(2500ms), {});
+  CHECK(fx.call("GET", "/api/campaigns", {}, old_token).status == 401);
+  // A token issued after it (conversation's login dates iat past the deactivation) works.
+  auth::Claims fresh;
+  fresh.subject = kSupervisor;
+  fresh.username = "supervisora";
+  fresh.role = auth::Role::supervisor;
+  fresh.issued_at = std::chrono::duration_cast<std::chrono::seconds>(
+                        std::chrono::system_clock::now().time_since_epoch() + 3s)
+                        .count();
+  fresh.expires_at = fresh.issued_at + 600;
+  CHECK(fx.call("GET", "/api/campaigns", {}, "Bearer " + auth::sign_jwt(fresh, kSecret)).status ==
+        200);
+  // Another user's token is not affected.
+  CHECK(fx.call("GET", "/api/campaigns", {}, token(auth::Role::supervisor, core::Uuid::v7().str()))
+            .status == 200);
 }
 
 TEST_CASE("the collections migrations can be reverted and applied again") {

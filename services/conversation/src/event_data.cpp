@@ -180,6 +180,7 @@ std::string user_upserted_data(const UserData& u) {
       .field("department", nonempty(u.department))
       .field("participates_in_gamification", u.participates_in_gamification)
       .field("updated_at", u.updated_at)
+      .field("tokens_valid_from", u.tokens_valid_from)
       .end_object();
   return w.take();
 }

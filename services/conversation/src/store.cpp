@@ -116,7 +116,7 @@ MessageView read_message(const pg::Row& r) {
 std::string user_columns() {
   return "u.id::text, u.username, u.full_name, u.email, u.role, u.status, u.departments::text, " +
          ts("u.last_login_at") + ", " + ts("u.created_at") + ", " + ts("u.updated_at") +
-         ", u.participates_in_gamification";
+         ", u.participates_in_gamification, " + ts("u.tokens_valid_from");
 }
 
 UserView read_user(const pg::Row& r) {
@@ -132,6 +132,7 @@ UserView read_user(const pg::Row& r) {
   u.created_at = r.get<std::string>(8);
   u.updated_at = r.get<std::string>(9);
   u.participates_in_gamification = r.get<bool>(10);
+  u.tokens_valid_from = r.get<std::optional<std::string>>(11);
   return u;
 }
 

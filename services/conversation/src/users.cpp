@@ -19,7 +19,8 @@ core::Status publish_user(pg::Tx& tx, const store::Sql& sql, const UserView& v,
                 v.active,
                 v.departments.empty() ? std::optional<std::string>{} : v.departments.front(),
                 v.updated_at,
-                v.participates_in_gamification};
+                v.participates_in_gamification,
+                v.tokens_valid_from};
   return store::emit(tx, sql, events::topics::users, v.id, events::types::user_upserted, v.id,
                      user_upserted_data(data), clock);
 }

@@ -1109,8 +1109,23 @@ TEST_CASE("a token issued before a deactivation stays refused after the user is 
     return d.call("PATCH", "/api/users/" + ana, std::string(R"({"status":")") + status + "\"}",
                   admin_token);
   };
+  CHECK_FALSE(d.sent(types::user_upserted).back().data.HasMember("tokens_valid_from"));
   REQUIRE(set_status("INACTIVE").status == 200);
+  std::string deactivated;
+  {
+    const auto ups = d.sent(types::user_upserted);
+    REQUIRE(ups.back().data.HasMember("tokens_valid_from"));
+    deactivated = ups.back().data["tokens_valid_from"].GetString();
+  }
   REQUIRE(set_status("ACTIVE").status == 200);
+  {
+    // users.v1 carries the date on, so the other services refuse the old token too
+    // (lia::runtime::DeskUsers).
+    const auto ups = d.sent(types::user_upserted);
+    CHECK(ups.back().data["active"].IsTrue());
+    REQUIRE(ups.back().data.HasMember("tokens_valid_from"));
+    CHECK(ups.back().data["tokens_valid_from"].GetString() == deactivated);
+  }
   // Active again, and the old token is still well signed and unexpired: refused all the same.
   REQUIRE(auth::verify_jwt(before, secret()).ok());
   auto old = d.call("GET", "/api/conversations", {}, before);

@@ -182,5 +182,8 @@ TEST_CASE("send_text and user.upserted follow their schemas") {
   u.email = email_or_placeholder(std::nullopt, "joao");
   CHECK(u.email == "joao@users.lia.invalid");
   valid(types::user_upserted, user_upserted_data(u));
+  u.tokens_valid_from = "2026-11-02T10:00:00.250Z";
+  valid(types::user_upserted, user_upserted_data(u));
+  CHECK(doc(user_upserted_data(u))["tokens_valid_from"] == "2026-11-02T10:00:00.250Z");
   CHECK(email_or_placeholder(std::string("a@b.c"), "x") == "a@b.c");
 }

@@ -1127,15 +1127,15 @@ TEST_CASE(
   };
   expect_refused();
   pg::Migrator m(fx.pool, fx.schema, "notification", migrations());
-  // 0009 (retry_at), 0008 (replayed_from), 0007 (command_source), 0006 (in_flight), 0005
-  // (desk_users) and 0004 (the domains) undone
+  // 0010 (token_revocation), 0009 (retry_at), 0008 (replayed_from), 0007 (command_source),
+  // 0006 (in_flight), 0005 (desk_users) and 0004 (the domains) undone
   auto down = m.down(3);
   REQUIRE(down.ok());
-  CHECK(*down == 6);
+  CHECK(*down == 7);
   expect_refused();
   auto up = m.up();
   REQUIRE(up.ok());
-  CHECK(*up == 6);
+  CHECK(*up == 7);
   expect_refused();
   auto row = fx.row(id);
   REQUIRE(row);

@@ -3,8 +3,10 @@
 // services whose REST API takes conversation's tokens: each keeps every user's role and
 // status in its own schema (table desk_users, made by its migrations), so a user that an
 // admin demotes or deactivates loses its rights there too, at once instead of when the token
-// expires. A user not seen yet (this service's consumer still catching up) is taken as the
-// token says. users.v1 is compacted: every user's latest state stays on it.
+// expires; the tokens issued before a deactivation stay refused after a reactivation
+// (tokens_valid_from, a column of desk_users too). A user not seen yet (this service's consumer
+// still catching up) is taken as the token says. users.v1 is compacted: every user's latest state
+// stays on it.
 //
 //   DeskUsers users(pool, schema);
 //   ctx.add_consumer({.topics = {"users.v1"}, .handler = [&](auto& m) { return users.apply(m); },
@@ -45,8 +47,9 @@ class DeskUsers {
 
   // The token's user as this service knows them (without a pool it knows nobody): nullopt
   // when active, `claims.role` then set to the role kept for them (unchanged for a user not
-  // seen yet); else the answer: 401 JSON (inactive user), 503 (database). authorize() then
-  // checks that role.
+  // seen yet); else the answer: 401 JSON (inactive user, or a token issued before the user's
+  // last deactivation, as conversation refuses it), 503 (database). authorize() then checks
+  // that role.
   std::optional<http::Response> check(auth::Claims& claims) const;
 
  private:

@@ -108,6 +108,8 @@ struct UserData {
   std::optional<std::string> department;
   std::string updated_at;
   bool participates_in_gamification = true;
+  // Tokens issued before it are refused (since the user's last deactivation); none: all.
+  std::optional<std::string> tokens_valid_from;
 };
 std::string user_upserted_data(const UserData& u);
 

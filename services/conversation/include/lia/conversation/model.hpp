@@ -108,6 +108,8 @@ struct UserView {
   bool active = true;
   std::vector<std::string> departments;
   bool participates_in_gamification = true;  // the seed's participatesInGamification
+  // RFC 3339; tokens issued before it are refused (set by a deactivation, kept after it).
+  std::optional<std::string> tokens_valid_from;
   std::optional<std::string> last_login_at;
   std::string created_at;
   std::string updated_at;

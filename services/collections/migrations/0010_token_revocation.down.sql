@@ -1,0 +1,1 @@
+ALTER TABLE desk_users DROP COLUMN tokens_valid_from;
