@@ -96,7 +96,9 @@ constexpr std::string_view kNegationReaches[] = {
 bool negated(const Words& w, std::size_t i) {
   for (std::size_t k = 1; k <= 6 && k <= i; ++k) {
     if (clause_break_before(w, i - k + 1)) return false;
-    if (is_request_negator(w[i - k])) return true;
+    // "não dá (mais)" is the verb: "não dá mais quero cancelar", "não dá pra cancelar pelo
+    // app?" still want it.
+    if (is_request_negator(w[i - k])) return !(k > 1 && w[i - k + 1] == "da");
     if (!is_any(w[i - k], kNegationReaches)) return false;
   }
   return false;
@@ -300,18 +302,14 @@ const IntentTable kIntentTables[] = {
     {Intent::comercial, std::begin(kComercial), std::end(kComercial)},
 };
 
-// Requests for a person, read as phrases: "falar com uma pessoa" but not "plano para pessoa
+// Requests for a person, read as phrases: "falar com alguém" but not "plano para pessoa
 // jurídica". Negations count ("não precisa de atendente", "sem atendente").
-constexpr std::string_view kHumanPhrases[] = {"falar com alguem",      "falar com pessoa",
-                                              "com uma pessoa",        "com alguma pessoa",
-                                              "pra uma pessoa",        "para uma pessoa",
-                                              "pessoa de verdade",     "pessoa real",
-                                              "alguem de verdade",     "atendid* por uma pessoa",
-                                              "atendid* por pessoa",   "atendid* por alguem",
-                                              "me transfere",          "me transfira",
-                                              "me transferir",         "transfere pra alguem",
-                                              "transfere para alguem", "transferir pra alguem",
-                                              "transferir para alguem"};
+constexpr std::string_view kHumanPhrases[] = {
+    "falar com alguem",      "falar com pessoa",      "pessoa de verdade",
+    "pessoa real",           "alguem de verdade",     "atendid* por uma pessoa",
+    "atendid* por pessoa",   "atendid* por alguem",   "me transfere",
+    "me transfira",          "me transferir",         "transfere pra alguem",
+    "transfere para alguem", "transferir pra alguem", "transferir para alguem"};
 // A person ("atendente", "humano", "operador" but not "operadora", the carrier) counts only
 // when asked for: after a request ("quero falar com o atendente", "me passa pro atendimento
 // humano", "tem algum humano aí?", "chama um atendente") across the small words of
@@ -446,8 +444,29 @@ bool person_asked_at(const Words& w, std::size_t i) {
   return true;
 }
 
+// "uma pessoa" is asked for only right after a request ("quero falar com uma pessoa", "me
+// passa pra uma pessoa"), not in "falei com uma pessoa ontem" or "um plano para uma pessoa
+// que trabalha em casa"; "tem uma pessoa aqui usando meu wifi" is no request either.
+constexpr std::string_view kPersonPhrases[] = {
+    "com uma pessoa", "com alguma pessoa", "pra uma pessoa", "para uma pessoa", "de uma pessoa"};
+
+bool person_phrase_asked(const Words& w) {
+  for (std::size_t i = 1; i < w.size(); ++i) {
+    if (clause_break_before(w, i) || !is_any(w[i - 1], kPersonRequests) || w[i - 1] == "tem" ||
+        w[i - 1] == "ter") {
+      continue;
+    }
+    for (std::string_view p : kPersonPhrases) {
+      if (match_at(w, i, p) > 0 && !negated(w, i)) return true;
+    }
+  }
+  return false;
+}
+
 bool asks_for_person(const Words& w) {
-  if (has_any(w, kNoRobot) || has_any_request(w, kHumanPhrases)) return true;
+  if (has_any(w, kNoRobot) || has_any_request(w, kHumanPhrases) || person_phrase_asked(w)) {
+    return true;
+  }
   for (std::size_t i = 0; i < w.size(); ++i) {
     if (matches_any(w[i], kPersonWords) && person_asked_at(w, i) && !negated(w, i)) return true;
   }
@@ -988,11 +1007,20 @@ Analysis analyze(std::string_view text, const AnalysisContext& context) {
     }
     return false;
   };
+  // A request to cancel the service itself (not taken back) decides, whatever else the
+  // message tells: "a internet caiu de novo, estou sem conexão, quero cancelar" is for the
+  // cancellation desk, not for support's router instructions.
+  constexpr int kCancelDecides = 4;
+  bool cancel_requested = false;
   for (const auto& table : kIntentTables) {
     int score = 0;
     for (const Keyword* k = table.begin; k != table.end; ++k) {
       if (!counts(*k)) continue;
       score += k->weight;
+      if (table.intent == Intent::cancelamento && k->weight >= kCancelDecides &&
+          k->kind != Kind::subject) {
+        cancel_requested = true;
+      }
       if (!k->topic.empty() &&
           std::find(a.topics.begin(), a.topics.end(), k->topic) == a.topics.end()) {
         a.topics.emplace_back(k->topic);
@@ -1003,6 +1031,7 @@ Analysis analyze(std::string_view text, const AnalysisContext& context) {
       a.department_intent = table.intent;
     }
   }
+  if (cancel_requested) a.department_intent = Intent::cancelamento;
   a.asks_for_human = asks_for_person(w);
   a.greeting = has_any(w, kGreeting);
   a.insult = has_any(w, kInsults);

@@ -179,6 +179,11 @@ core::Status Handler::on_state(const events::CloudEvent& ev) {
   } else {
     w.status = "active";
     w.mode = *mode ? std::string(**mode) : "ai";
+    // Reopened by the customer's new message: a new request, routed afresh (conversation
+    // resets its assistant the same way), not answered by the last one's specialist.
+    auto reason = data->opt_str("reason");
+    if (!reason) return bad_record(reason.error().message());
+    if (*reason && **reason == "customer_message") w.assistant = "apresentacao";
   }
   const bool resolved = ev.type == types::conversation_resolved;
   bool fresh = false;

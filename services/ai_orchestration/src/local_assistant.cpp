@@ -429,13 +429,20 @@ Plan plan_turn(const Turn& turn) {
   p.greet = turn.first_message && turn.current == Assistant::apresentacao;
 
   // Routing: apresentacao hands every recognised subject to its specialist; a specialist
-  // passes the customer on only for a clear new subject. Cobrança keeps payment talk.
+  // passes the customer on only for a clear new subject. Cobrança keeps payment talk;
+  // cancelamento and ouvidoria keep a connection problem, which is the reason they asked for
+  // ("a internet é muito lenta") or the complaint's detail ("caiu 3 vezes essa semana"), not
+  // a new subject (support would answer with the router's lights, and the next "quero
+  // cancelar" would start the cancellation over).
   if (a.department_intent) {
     const Assistant target = *assistant_for(*a.department_intent);
     const bool clear = turn.current == Assistant::apresentacao || a.intent_score >= 3;
     const bool cobranca_keeps =
         turn.current == Assistant::cobranca && target == Assistant::financeiro;
-    if (target != turn.current && clear && !cobranca_keeps) {
+    const bool reason_kept =
+        (turn.current == Assistant::cancelamento || turn.current == Assistant::ouvidoria) &&
+        target == Assistant::suporte;
+    if (target != turn.current && clear && !cobranca_keeps && !reason_kept) {
       p.assistant = target;
       p.change_reason = "intenção " + std::string(to_string(a.intent));
       if (!a.topics.empty()) p.change_reason += " (" + a.topics.front() + ")";

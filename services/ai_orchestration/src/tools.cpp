@@ -264,7 +264,7 @@ ToolInvocation BuiltinTools::run(std::string_view name, std::string_view argumen
       if (!interest) return failed(std::move(inv), interest.error().message());
       if (auto cep = args->opt_str("cep"); !cep) {
         return failed(std::move(inv), cep.error().message());
-      } else if (*cep && !normalize_cep(**cep)) {
+      } else if (*cep && !(**cep).empty() && !normalize_cep(**cep)) {  // "": not given
         return failed(std::move(inv), "argument 'cep' must be a CEP of 8 digits");
       }
       if (const auto* before = registered(Tool::register_lead)) {
@@ -295,26 +295,27 @@ ToolInvocation BuiltinTools::run(std::string_view name, std::string_view argumen
     case Tool::register_payment_promise: {
       auto day = args->opt_i64("day");
       if (!day) return failed(std::move(inv), day.error().message());
-      auto date = args->opt_str("date");
-      if (!date) return failed(std::move(inv), date.error().message());
+      auto given_date = args->opt_str("date");
+      if (!given_date) return failed(std::move(inv), given_date.error().message());
+      // Models often fill an optional argument with "": not given.
+      const std::optional<std::string_view> date =
+          *given_date && !(**given_date).empty() ? *given_date : std::nullopt;
       auto amount = args->opt_num("amount");
       if (!amount) return failed(std::move(inv), amount.error().message());
-      if (!*day && !*date) return failed(std::move(inv), "give 'day' or 'date'");
+      if (!*day && !date) return failed(std::move(inv), "give 'day' or 'date'");
       if (*day && (**day < 1 || **day > 31)) {
         return failed(std::move(inv), "argument 'day' must be between 1 and 31");
       }
-      if (*date && !(**date).empty()) {
-        // A day of the calendar, not "2026-02-30": collections keeps it as a due date.
-        if (!core::parse_date(**date)) {
-          return failed(std::move(inv), "argument 'date' must be a day as YYYY-MM-DD");
-        }
+      // A day of the calendar, not "2026-02-30": collections keeps it as a due date.
+      if (date && !core::parse_date(*date)) {
+        return failed(std::move(inv), "argument 'date' must be a day as YYYY-MM-DD");
       }
       if (*amount && **amount < 0) {
         return failed(std::move(inv), "argument 'amount' must not be negative");
       }
       // The same promise again (the customer repeats the day) is the one registered; another
       // day or date replaces it.
-      const auto key = promise_key(*day, *date);
+      const auto key = promise_key(*day, date);
       const auto* before = registered(Tool::register_payment_promise);
       const bool again = before != nullptr && *before == key;
       if (!again) made_[std::string(to_string(Tool::register_payment_promise))] = key;
@@ -322,7 +323,7 @@ ToolInvocation BuiltinTools::run(std::string_view name, std::string_view argumen
       w.begin_object().field("registered", true);
       if (again) w.field("already_registered", true);
       if (*day) w.field("day", **day);
-      if (*date) w.field("date", **date);
+      if (date) w.field("date", *date);
       if (*amount) w.field("amount", **amount);
       w.end_object();
       return succeeded(std::move(inv), w.take());

@@ -74,6 +74,28 @@ TEST_CASE("a negated request or a third party's cancel is no cancellation or com
   }
 }
 
+TEST_CASE("a request to cancel the service decides over the trouble told with it") {
+  struct Case {
+    const char* text;
+    Intent intent;
+  };
+  const Case cases[] = {
+      {"A internet caiu de novo, estou sem conexão, quero cancelar", Intent::cancelamento},
+      {"internet lenta, wifi caindo, roteador piscando, vou cancelar", Intent::cancelamento},
+      {"sem internet há 3 dias, quero trocar de operadora", Intent::cancelamento},
+      // "não dá" is the verb, not a negation of the request
+      {"Não dá mais quero cancelar", Intent::cancelamento},
+      {"não dá pra cancelar pelo app?", Intent::cancelamento},
+      // not the service, or taken back: the trouble decides
+      {"a internet caiu, sem conexão e sem sinal, mas não quero cancelar", Intent::suporte},
+      {"quero cancelar a visita técnica, a internet voltou sem sinal", Intent::suporte},
+  };
+  for (const auto& c : cases) {
+    INFO(c.text);
+    CHECK(analyze(c.text).intent == c.intent);
+  }
+}
+
 TEST_CASE("topics name what the message is about") {
   auto a = analyze("Minha internet caiu e o roteador está com luz vermelha");
   CHECK(a.department_intent == Intent::suporte);
@@ -104,8 +126,17 @@ TEST_CASE("a carrier, a legal entity, a process or a refused person is no reques
     INFO(text);
     CHECK_FALSE(analyze(text).asks_for_human);
   }
-  for (const char* text : {"falar com uma pessoa", "quero falar com o operador",
-                           "não consigo falar com um atendente"}) {
+  // "uma pessoa" mentioned, not asked for.
+  for (const char* text :
+       {"Falei com uma pessoa ontem e ela disse que o técnico viria hoje",
+        "Qual o melhor plano para uma pessoa que trabalha em home office?",
+        "tem uma pessoa aqui usando meu wifi", "não quero falar com uma pessoa"}) {
+    INFO(text);
+    CHECK_FALSE(analyze(text).asks_for_human);
+  }
+  for (const char* text :
+       {"falar com uma pessoa", "quero falar com o operador", "não consigo falar com um atendente",
+        "me passa pra uma pessoa", "preciso de uma pessoa", "quero conversar com alguma pessoa"}) {
     INFO(text);
     CHECK(analyze(text).asks_for_human);
   }

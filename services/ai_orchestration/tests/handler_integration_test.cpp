@@ -176,6 +176,36 @@ TEST_CASE("a resolved conversation gets no answer until it is reopened") {
   CHECK(fx.db.count("conversation_threads WHERE closed_at IS NULL") == 1);
 }
 
+TEST_CASE("a conversation the customer reopens starts again from apresentacao") {
+  Fixture fx;
+  Chat chat;
+  fx.ok(chat.created());
+  fx.ok(chat.inbound("quero cancelar minha internet"));
+  auto replies = of_type(outbox(fx.db), types::ai_reply_generated);
+  REQUIRE(replies.size() == 1);
+  REQUIRE(replies[0].str("assistant") == "cancelamento");
+  fx.ok(chat.resolved());
+  // Days later, a new message: not the cancellation's CPF question.
+  fx.ok(chat.reopened());
+  fx.ok(chat.inbound("Boa tarde"));
+  replies = of_type(outbox(fx.db), types::ai_reply_generated);
+  REQUIRE(replies.size() == 2);
+  INFO(replies[1].str("text"));
+  CHECK(replies[1].str("assistant") == "apresentacao");
+  CHECK(replies[1].str("text").find("seguir com o cancelamento") == std::string::npos);
+  CHECK(replies[1].str("text").find("CPF") == std::string::npos);
+  // Reopened by an agent (reason "agent"): the assistant stays.
+  fx.ok(chat.inbound("quero cancelar"));
+  fx.ok(chat.resolved());
+  auto w = chat.base();
+  w.field("mode", "ai").field("reason", "agent").end_object();
+  fx.ok(chat.message(types::conversation_reopened, w.take()));
+  fx.ok(chat.inbound("ok"));
+  replies = of_type(outbox(fx.db), types::ai_reply_generated);
+  REQUIRE(replies.size() == 4);
+  CHECK(replies[3].str("assistant") == "cancelamento");
+}
+
 TEST_CASE("a handoff publishes the transfer notice before the request, then the AI is silent") {
   Fixture fx;
   Chat chat;

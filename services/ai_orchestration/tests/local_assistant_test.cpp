@@ -144,6 +144,22 @@ TEST_CASE("a specialist keeps the conversation for weak signals and passes clear
   CHECK(cobranca.plan.assistant == Assistant::cobranca);
 }
 
+TEST_CASE("cancelamento and ouvidoria keep a connection problem as the reason or the detail") {
+  // The answer to "Posso saber o motivo?" stays with the cancellation, without a new
+  // retention opening.
+  auto reason = run(turn("a internet é muito lenta", Assistant::cancelamento));
+  CHECK(reason.plan.assistant == Assistant::cancelamento);
+  CHECK_FALSE(reason.plan.changed());
+  CHECK(contains(reason.answer.text, "desconto"));
+  auto detail = run(turn("minha internet caiu 3 vezes essa semana", Assistant::ouvidoria));
+  CHECK(detail.plan.assistant == Assistant::ouvidoria);
+  // Another clear subject still moves the customer on.
+  auto invoice = run(turn("me manda a segunda via do boleto", Assistant::cancelamento));
+  CHECK(invoice.plan.assistant == Assistant::financeiro);
+  auto from_support = run(turn("a internet é muito lenta", Assistant::financeiro));
+  CHECK(from_support.plan.assistant == Assistant::suporte);
+}
+
 TEST_CASE("a negated cancel or complaint keeps the assistant and registers nothing") {
   for (const char* text : {"não quero cancelar, só quero que funcione",
                            "o técnico cancelou a visita", "não quero mais esperar"}) {

@@ -93,6 +93,15 @@ TEST_CASE("register tools check their arguments and give protocols") {
   CHECK_FALSE(tools.run("register_payment_promise", R"({"date":"20-6-12-01"})", "l").ok);
   CHECK(tools.run("register_payment_promise", R"({"date":"2028-02-29"})", "k").ok);
   CHECK_FALSE(tools.run("register_payment_promise", "{}", "i").ok);
+  // Models fill optional arguments with "": not given. A date alone that is empty is no
+  // promise; beside a day, it is ignored. An empty CEP of a lead is none.
+  const auto empty_date = tools.run("register_payment_promise", R"({"date":""})", "m");
+  CHECK_FALSE(empty_date.ok);
+  CHECK(empty_date.error == "give 'day' or 'date'");
+  const auto day_and_empty = tools.run("register_payment_promise", R"({"day":12,"date":""})", "n");
+  REQUIRE(day_and_empty.ok);
+  CHECK_FALSE(contains(day_and_empty.result_json, "date"));
+  CHECK(tools.run("register_lead", R"({"interest":"plano 500 mega","cep":""})", "o").ok);
 }
 
 TEST_CASE("a registration the conversation made before is not made again") {

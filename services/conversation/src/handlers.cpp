@@ -517,6 +517,7 @@ struct Handlers::Impl {
                                        received_at, conv.survey_window);
         next = plan.next;
         reopened = plan.reopen;
+        if (reopened) stored.assistant = "apresentacao";  // as touch_conversation sets it
         route = plan.route;
         m.direction = "inbound";
         m.role = "user";

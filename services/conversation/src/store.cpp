@@ -156,7 +156,12 @@ Sql::Sql(const std::string& schema) : schema_(schema) {
       "transferred_to_human = CASE WHEN $5 THEN false ELSE transferred_to_human END, "
       "resolved_by = CASE WHEN $5 THEN NULL ELSE resolved_by END, "
       "resolved_at = CASE WHEN $5 THEN NULL ELSE resolved_at END, "
-      "opened_at = CASE WHEN $5 THEN now() ELSE opened_at END WHERE id = $1";
+      "opened_at = CASE WHEN $5 THEN now() ELSE opened_at END, "
+      // A customer's new message after a resolution is a new request: routed afresh from
+      // apresentacao, not answered by the specialist of the last one (ai_orchestration resets
+      // its read model on conversation.reopened the same way).
+      "assistant_type = CASE WHEN $5 THEN 'apresentacao' ELSE assistant_type END, "
+      "department = CASE WHEN $5 THEN 'general' ELSE department END WHERE id = $1";
   insert_message =
       "INSERT INTO " + t("messages") +
       " (id, conversation_id, instance, direction, role, author, agent_user_id, assistant, "

@@ -519,6 +519,7 @@ TEST_CASE(
   CHECK(stored.back().data["text"] == "9");
   CHECK(d.column("conversations", "status", conv) == "resolved");
   CHECK(d.sent(types::conversation_reopened).empty());
+  REQUIRE(d.column("conversations", "department", conv) == "support");
 
   json::Writer sc;
   sc.begin_object()
@@ -549,6 +550,10 @@ TEST_CASE(
   CHECK(d.column("conversations", "status", conv) == "active");
   CHECK(d.column("conversations", "mode", conv) == "ai");
   CHECK(d.column("conversations", "assigned_to", conv) == "<null>");
+  // A new request: routed afresh from apresentacao, not by the last one's specialist.
+  CHECK(d.column("conversations", "assistant_type", conv) == "apresentacao");
+  CHECK(d.column("conversations", "department", conv) == "general");
+  CHECK(stored.back().data["assistant"] == "apresentacao");
   // The reopened event comes before the message it routes.
   const auto all = d.outbox();
   std::size_t reopen_at = 0, message_at = 0;
