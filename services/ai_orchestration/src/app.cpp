@@ -2,6 +2,7 @@
 
 #include <lia/core/log.hpp>
 #include <lia/events/names.hpp>
+#include <lia/kafka/kafka.hpp>
 #include <lia/runtime/authorize.hpp>
 #include <lia/runtime/desk_users.hpp>
 
@@ -77,13 +78,23 @@ core::Status App::start(runtime::Context& ctx) {
       HandlerOptions{schema, settings_.recent_messages, settings_.thread_rotation});
 
   auto handler = wiring_->handler;
+  // With a remote model, one record may be handled several times in a row (a retryable
+  // failure: the database, a version conflict), each with a model call of up to
+  // LIA_LLM_TIMEOUT_MS: the group must not give its partitions away meanwhile.
+  std::chrono::milliseconds max_handling{0};
+  if (remote) {
+    const kafka::ConsumerConfig retries;
+    max_handling = retries.max_attempts * (settings_.llm.timeout + std::chrono::seconds{1}) +
+                   (retries.max_attempts - 1) * retries.max_backoff;
+  }
   for (int i = 0; i < settings_.consumers; ++i) {
     // A remote model answers in seconds: records then keep transactions of their own rather
     // than hold a shared one open across the HTTP calls.
     ctx.add_consumer({.topics = {std::string(events::topics::conversation_events)},
                       .handler = [handler](const kafka::Message& m) { return handler->handle(m); },
                       .group = std::string(kConsumerGroup),
-                      .batch = remote == nullptr});
+                      .batch = remote == nullptr,
+                      .max_handling = max_handling});
   }
   ctx.add_consumer({{std::string(events::topics::contacts)},
                     [handler](const kafka::Message& m) { return handler->handle_contact(m); },

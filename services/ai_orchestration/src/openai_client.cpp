@@ -131,13 +131,17 @@ std::string error_kind(std::string_view body) {
 }  // namespace
 
 std::vector<std::string> initial_messages(const RemoteRequest& request) {
-  // Turns as (role, content); consecutive customer messages (the customer wrote twice before
-  // the answer) are one user turn, newline-joined: chat templates that insist on alternating
-  // roles refuse two user turns in a row.
+  // Turns as (role, content), alternating after the system message and opening with the
+  // user, as the chat templates of Mistral, Gemma or Llama 2 insist (a server answers 400
+  // otherwise): consecutive messages of one side (the customer wrote twice before the answer;
+  // two agent messages; an AI reply, then a voice note without text, then another) are one
+  // turn, newline-joined, and assistant turns before the first user turn (a window of recent
+  // messages opening on a reply) are left out.
   std::vector<std::pair<std::string_view, std::string>> turns;
   turns.reserve(request.history.size() + 1);
   const auto add = [&](std::string_view role, std::string text) {
-    if (role == "user" && !turns.empty() && turns.back().first == "user") {
+    if (turns.empty() && role == "assistant") return;
+    if (!turns.empty() && turns.back().first == role) {
       turns.back().second += "\n" + text;
     } else {
       turns.emplace_back(role, std::move(text));

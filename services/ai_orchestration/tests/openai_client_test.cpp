@@ -193,7 +193,9 @@ TEST_CASE("a normal answer becomes the reply, and the request carries prompt, hi
   CHECK(std::string(body["tool_choice"].GetString()) == "auto");
   CHECK(body["tools"].Size() == 6);
   const auto& msgs = body["messages"];
-  REQUIRE(msgs.Size() == 5);  // system, 3 history, the message
+  // system, the history (the AI's reply and the agent's message after it are one turn), the
+  // message
+  REQUIRE(msgs.Size() == 4);
   CHECK(std::string(msgs[0]["role"].GetString()) == "system");
   const std::string system = msgs[0]["content"].GetString();
   CHECK(system.find("Você é a LIA do suporte técnico.") != std::string::npos);
@@ -201,9 +203,10 @@ TEST_CASE("a normal answer becomes the reply, and the request carries prompt, hi
   CHECK(system.find("reiniciou o roteador") != std::string::npos);
   CHECK(std::string(msgs[1]["role"].GetString()) == "user");
   CHECK(std::string(msgs[2]["role"].GetString()) == "assistant");
-  CHECK(std::string(msgs[3]["content"].GetString()).find("atendente") != std::string::npos);
-  CHECK(std::string(msgs[4]["role"].GetString()) == "user");
-  CHECK(std::string(msgs[4]["content"].GetString()) == "minha internet caiu");
+  CHECK(std::string(msgs[2]["content"].GetString()).find("(atendente humano)") !=
+        std::string::npos);
+  CHECK(std::string(msgs[3]["role"].GetString()) == "user");
+  CHECK(std::string(msgs[3]["content"].GetString()) == "minha internet caiu");
 }
 
 TEST_CASE("a tool call runs the tool and a second call answers with its result") {
@@ -853,4 +856,31 @@ TEST_CASE("consecutive customer messages go as one user turn") {
   CHECK(roles == std::vector<std::string>{"system", "user", "assistant", "user"});
   CHECK(contents.back() == "minha internet caiu\ndesde ontem\nalguém aí?");
   CHECK(contents[1] == "oi");
+}
+
+TEST_CASE("turns alternate: replies in a row are one turn, and the first turn is the user's") {
+  auto r = request("e agora?");
+  // The window of recent messages opens on a reply; a voice note without text sits between
+  // two replies; two agent messages follow each other.
+  r.history = {{"m1", "ai", "Olá! Sou a LIA."},
+               {"m2", "customer", "minha internet caiu"},
+               {"m3", "ai", "Já tentou reiniciar o roteador?"},
+               {"m4", "customer", ""},
+               {"m5", "ai", "Não consigo ouvir áudios, pode escrever?"},
+               {"m6", "agent", "Oi, sou a Ana."},
+               {"m7", "agent", "Vou verificar."}};
+  std::vector<std::string> roles;
+  std::vector<std::string> contents;
+  for (const auto& m : initial_messages(r)) {
+    auto doc = lia::json::parse(m);
+    REQUIRE(doc.ok());
+    roles.emplace_back((*doc)["role"].GetString());
+    contents.emplace_back((*doc)["content"].GetString());
+  }
+  CHECK(roles == std::vector<std::string>{"system", "user", "assistant", "user"});
+  CHECK(contents[1] == "minha internet caiu");
+  CHECK(contents[2] ==
+        "Já tentou reiniciar o roteador?\nNão consigo ouvir áudios, pode escrever?\n"
+        "(atendente humano) Oi, sou a Ana.\n(atendente humano) Vou verificar.");
+  CHECK(contents[3] == "e agora?");
 }
