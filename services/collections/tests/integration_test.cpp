@@ -1012,6 +1012,10 @@ TEST_CASE("a payment promise made to the assistant is kept and its debtor chased
   fx.promise(fx.tool_invoked(
       maria, R"("registered":true,"already_registered":true,"day":23,"amount":800)"));
   CHECK(fx.count("voice_promises WHERE status = 'pending' AND promised_amount = 80000") == 1);
+  // The same day again without an amount keeps the amount promised.
+  fx.promise(fx.tool_invoked(maria, R"("registered":true,"already_registered":true,"day":23)"));
+  CHECK(fx.count("voice_promises WHERE status = 'pending' AND promised_amount = 80000") == 1);
+  CHECK(fx.count("voice_promises WHERE status = 'renegotiated'") == 1);
   fx.promise(fx.tool_invoked(maria, R"("registered":true,"date":"2026-12-05","amount":600.5)"));
   CHECK(fx.count("voice_promises WHERE status = 'renegotiated'") == 2);
   CHECK(fx.count("voice_promises WHERE status = 'pending' AND due_date = '2026-12-05' AND "
