@@ -309,9 +309,7 @@ class Session : public std::enable_shared_from_this<Session> {
     header_fields_ = static_cast<std::size_t>(std::distance(msg.begin(), msg.end()));
     if (parser_->is_done()) return dispatch();
     if (srv_->route_body_limits && !apply_route_body_limit()) {
-      srv_->rejected_too_large->inc();
-      return reject(413, "payload_too_large",
-                    fmt::format("request body exceeds {} bytes", body_limit_));
+      return too_large();
     }
     if (!reserve_body()) {
       srv_->rejected_busy->inc();
@@ -398,6 +396,21 @@ class Session : public std::enable_shared_from_this<Session> {
     return true;
   }
 
+  // 413: refused with the headers. Logged with its path (without the query) and size: on a
+  // webhook route it is a provider's message that will never arrive.
+  void too_large() {
+    srv_->rejected_too_large->inc();
+    const auto target = parser_->get().target();
+    const std::string_view whole(target.data(), target.size());
+    const auto path = whole.substr(0, std::min<std::size_t>(whole.find('?'), 256));
+    core::log().warn("request body too large; refused with 413",
+                     {core::f::str("path", std::string(path)),
+                      core::f::num("content_length", static_cast<std::int64_t>(
+                                                         parser_->content_length().value_or(0))),
+                      core::f::num("limit_bytes", static_cast<std::int64_t>(body_limit_))});
+    reject(413, "payload_too_large", fmt::format("request body exceeds {} bytes", body_limit_));
+  }
+
   void release_body() {
     if (body_reserved_ == 0) return;
     srv_->body_bytes.fetch_sub(body_reserved_, std::memory_order_relaxed);
@@ -410,9 +423,7 @@ class Session : public std::enable_shared_from_this<Session> {
       // A Content-Length past every route's limit is refused with the headers, before the
       // route's own was looked up.
       if (srv_->route_body_limits) find_route_body_limit();
-      srv_->rejected_too_large->inc();
-      return reject(413, "payload_too_large",
-                    fmt::format("request body exceeds {} bytes", body_limit_));
+      return too_large();
     }
     if (ec == bhttp::error::header_limit) {
       srv_->rejected_headers->inc();

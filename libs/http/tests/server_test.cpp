@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 #include <sys/resource.h>
 
+#include <lia/core/log.hpp>
 #include <lia/core/metrics.hpp>
 #include <lia/http/client.hpp>
 #include <lia/http/server.hpp>
@@ -205,10 +206,17 @@ TEST_CASE("a body past the limit gets 413 JSON and the connection is closed") {
   auto server = start_server(demo_router(), opts);
 
   SECTION("declared by Content-Length") {
+    // Logged with its path (no query) and size: on a webhook route, a message that is lost.
+    std::mutex mu;
+    std::vector<std::string> lines;
+    lia::core::set_log(lia::core::Logger({.sink = [&](std::string_view l) {
+      const std::lock_guard lock(mu);
+      lines.emplace_back(l);
+    }}));
     RawSocket s(server->port());
     const std::string body(2000, 'x');
     REQUIRE(
-        s.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\n"
+        s.send("POST /echo?token=abc HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\n"
                "Content-Length: 2000\r\n\r\n" +
                body));
     auto res = s.read_response();
@@ -219,6 +227,15 @@ TEST_CASE("a body past the limit gets 413 JSON and the connection is closed") {
     CHECK(res->body == R"({"error":{"code":"payload_too_large","message":"request body exceeds )"
                        R"(1000 bytes"}})");
     CHECK(s.wait_closed(5s));
+    lia::core::set_log(lia::core::Logger());
+    const std::lock_guard lock(mu);
+    const auto logged = std::find_if(lines.begin(), lines.end(), [](const std::string& l) {
+      return l.find("request body too large") != std::string::npos;
+    });
+    REQUIRE(logged != lines.end());
+    CHECK(logged->find(R"("path":"/echo")") != std::string::npos);
+    CHECK(logged->find(R"("content_length":2000)") != std::string::npos);
+    CHECK(logged->find("token") == std::string::npos);
   }
   SECTION("sent chunked, discovered while reading") {
     RawSocket s(server->port());
