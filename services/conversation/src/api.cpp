@@ -642,15 +642,28 @@ struct Api::Impl {
     std::string message_id;
     std::string command_id;
     auto r = pg::transact(*pool, [&](pg::Tx& tx) -> core::Result<std::optional<Response>> {
-      if (*key) {  // a retry is answered even once the conversation has moved on
+      // The first request's answer, if it committed: a retry is answered even once the
+      // conversation has moved on (resolved, transferred).
+      const auto earlier = [&]() -> core::Result<std::optional<Response>> {
         auto first = tx.exec(send_key_lookup, v.user_id, **key);
         if (!first) return first.error();
-        if (!first->empty()) return std::optional(replay((*first)[0], request_sha256, v.user_id));
+        if (first->empty()) return std::optional<Response>();
+        return std::optional(replay((*first)[0], request_sha256, v.user_id));
+      };
+      if (*key) {
+        auto replayed = earlier();
+        if (!replayed || *replayed) return replayed;
       }
       auto conv = conversation_for_update(tx, id);
       if (!conv) return conv.error();
       if (!*conv) return std::optional<Response>(not_found("no conversation " + id));
       const ConversationRow& c = **conv;
+      if (*key) {
+        // The first request may have committed while this one waited for the row (a slow
+        // request the desk retried, a resolve queued between them): its key shows now.
+        auto replayed = earlier();
+        if (!replayed || *replayed) return replayed;
+      }
       if (!can_act(v, access_of(c))) {
         return std::optional<Response>(
             forbidden("only the assigned agent or a supervisor may write here"));
@@ -667,12 +680,11 @@ struct Api::Impl {
                              command_id);
         if (!fresh) return fresh.error();
         if (fresh->empty()) {
-          auto first = tx.exec(send_key_lookup, v.user_id, **key);
-          if (!first) return first.error();
-          if (first->empty()) {
+          auto replayed = earlier();
+          if (replayed && !*replayed) {
             return core::Error(core::Errc::unavailable, "the idempotency key went away", true);
           }
-          return std::optional(replay((*first)[0], request_sha256, v.user_id));
+          return replayed;
         }
       }
       store::NewMessage m;

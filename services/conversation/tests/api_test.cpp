@@ -874,6 +874,74 @@ TEST_CASE("an agent's message retried with its Idempotency-Key is stored and sen
   CHECK(d.sent(types::notification_send_text).size() == 3);
 }
 
+TEST_CASE("a retry that waited for the conversation behind its first request gets that answer") {
+  Desk d;
+  d.user("ana", auth::Role::agent, {"support"});
+  auto [p, conv] = d.chat("oi");
+  d.apply(topics::ai_events, event(types::ai_handoff_requested, handoff(conv, p)));
+  const auto ana = d.login("ana");
+  const auto ana_id = d.text("SELECT id::text FROM " + d.t("users") + " WHERE username = 'ana'");
+  REQUIRE(ana_id);
+  const std::string conversation_id = conv;
+  const std::string text = "Já reiniciei o seu acesso.";
+  // The first request holds the conversation's row, slow; the desk gives up on it and retries.
+  std::promise<void> locked;
+  std::promise<void> release;
+  std::thread first([&] {
+    auto st = pg::transact(d.pool(), [&](pg::Tx& tx) -> core::Status {
+      auto lock =
+          tx.exec("SELECT 1 FROM " + d.t("conversations") + " WHERE id = $1::uuid FOR UPDATE",
+                  conversation_id);
+      if (!lock) return lock.error();
+      locked.set_value();
+      release.get_future().wait();
+      // What the first request commits: its key and message; and a resolve queued right
+      // behind it (another tab) resolves the conversation before the retry gets the row.
+      auto key = tx.exec("INSERT INTO " + d.t("agent_send_keys") +
+                             " (user_id, idempotency_key, request_sha256, conversation_id, "
+                             "message_id, command_id) VALUES ($1::uuid, 'desk-slow', $2, $3::uuid, "
+                             "'0190e0a4-8000-7abc-9def-0000000000f1', "
+                             "'0190e0a4-8000-7abc-9def-0000000000f2')",
+                         *ana_id, auth::to_hex(auth::sha256(conversation_id + '\n' + text)),
+                         conversation_id);
+      if (!key) return key.error();
+      auto resolved =
+          tx.exec("UPDATE " + d.t("conversations") +
+                      " SET status = 'resolved', resolved_at = now() WHERE id = $1::uuid",
+                  conversation_id);
+      if (!resolved) return resolved.error();
+      return {};
+    });
+    if (!st) FAIL_CHECK(st.error().describe());
+  });
+  locked.get_future().wait();
+  auto retry = std::async(std::launch::async, [&] {
+    http::Request req;
+    req.method = "POST";
+    req.path = "/api/conversations/" + conversation_id + "/messages";
+    req.params["id"] = conversation_id;
+    req.headers.add("Authorization", "Bearer " + ana);
+    req.headers.add("Idempotency-Key", "desk-slow");
+    req.body = R"({"text":")" + text + R"("})";
+    return d.api().send_message(req);
+  });
+  // The retry waits for the row (its key was not there yet when it looked).
+  bool waiting = false;
+  for (int i = 0; i < 200 && !waiting; ++i) {
+    waiting = d.count("SELECT count(*) FROM pg_locks WHERE NOT granted") > 0;
+    if (!waiting) std::this_thread::sleep_for(std::chrono::milliseconds{50});
+  }
+  CHECK(waiting);
+  release.set_value();
+  first.join();
+  const auto answer = retry.get();
+  INFO(answer.body);
+  CHECK(answer.status == 202);
+  CHECK(answer.headers.contains("Idempotent-Replayed"));
+  CHECK(answer.body.find("0190e0a4-8000-7abc-9def-0000000000f1") != std::string::npos);
+  CHECK(d.count("SELECT count(*) FROM " + d.t("messages") + " WHERE author = 'agent'") == 0);
+}
+
 TEST_CASE("the user list pages on with next_after until nothing is left") {
   Desk d;
   d.user("root", auth::Role::admin);
