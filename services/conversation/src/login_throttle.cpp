@@ -46,13 +46,25 @@ void LoginThrottle::failed_locked(std::string key, core::SysTime now) {
   }
   if (it == names_.end()) {
     if (names_.size() >= limits_.max_names) {
-      // Forget the windows that are over; if none is, the one that began first.
+      // Forget the windows that are over; if none is, the one that began first among those
+      // still under the limit: a stream of logins under made-up names must not free a name
+      // locked out for guessing (only when every window is locked does the oldest go).
       std::erase_if(names_,
                     [&](const auto& kv) { return now - kv.second.start >= limits_.window; });
       if (names_.size() >= limits_.max_names) {
-        names_.erase(std::min_element(
-            names_.begin(), names_.end(),
-            [](const auto& a, const auto& b) { return a.second.start < b.second.start; }));
+        const auto earlier = [](const auto& a, const auto& b) {
+          return a.second.start < b.second.start;
+        };
+        auto oldest = names_.end();
+        for (auto i = names_.begin(); i != names_.end(); ++i) {
+          if (i->second.failures < limits_.failures &&
+              (oldest == names_.end() || earlier(*i, *oldest))) {
+            oldest = i;
+          }
+        }
+        if (oldest == names_.end())
+          oldest = std::min_element(names_.begin(), names_.end(), earlier);
+        names_.erase(oldest);
       }
     }
     it = names_.emplace(std::move(key), Window{now, 0}).first;

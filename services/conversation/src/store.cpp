@@ -150,7 +150,10 @@ Sql::Sql(const std::string& schema) : schema_(schema) {
                                " SET total_conversations = total_conversations + 1 WHERE id = $1";
   touch_conversation =
       "UPDATE " + conv +
-      " SET last_message = COALESCE($2, last_message), last_message_time = now(), updated_at = "
+      // last_message_time only moves forward: a transaction that waited for the row writes
+      // after the one it waited for, never the earlier time it started at.
+      " SET last_message = COALESCE($2, last_message), last_message_time = "
+      "GREATEST(last_message_time, clock_timestamp()), updated_at = "
       "now(), status = $3, mode = $4, "
       "assigned_to = CASE WHEN $5 THEN NULL ELSE assigned_to END, "
       "transferred_to_human = CASE WHEN $5 THEN false ELSE transferred_to_human END, "

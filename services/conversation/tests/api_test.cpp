@@ -942,6 +942,23 @@ TEST_CASE("a retry that waited for the conversation behind its first request get
   CHECK(d.count("SELECT count(*) FROM " + d.t("messages") + " WHERE author = 'agent'") == 0);
 }
 
+TEST_CASE("a conversation's last message time never moves back") {
+  Desk d;
+  auto [p, conv] = d.chat("oi");
+  // As after a message committed by a transaction that started later than the next one: the
+  // next one, waiting for the row, must not write its earlier start time over it.
+  REQUIRE(d.pool()
+              .exec("UPDATE " + d.t("conversations") +
+                        " SET last_message_time = now() + interval '1 hour' WHERE id = $1::uuid",
+                    conv)
+              .ok());
+  const auto before = d.column("conversations", "last_message_time", conv);
+  d.apply(topics::whatsapp_inbound,
+          event(types::whatsapp_message_received, received(p, "IN-later", "mais uma coisa")));
+  CHECK(d.column("conversations", "last_message", conv) == "mais uma coisa");
+  CHECK(d.column("conversations", "last_message_time", conv) == before);
+}
+
 TEST_CASE("the user list pages on with next_after until nothing is left") {
   Desk d;
   d.user("root", auth::Role::admin);

@@ -50,6 +50,26 @@ TEST_CASE("the login throttle keeps a bounded number of names, forgetting the ol
   CHECK(t.blocked_for("e", t0 + 601s) == 600s);
 }
 
+TEST_CASE("logins under made-up names do not free a name locked out for guessing") {
+  LoginThrottle t(LoginThrottle::Limits{.failures = 2, .window = 600s, .max_names = 3});
+  CHECK(t.attempt("maria", t0) == 0s);
+  CHECK(t.attempt("maria", t0 + 1s) == 0s);
+  REQUIRE(t.blocked_for("maria", t0 + 2s) == 598s);  // locked out
+  // A flood of one-try names fills the map: each pushes out another one-try name, never her.
+  for (int i = 0; i < 10; ++i) {
+    CHECK(t.attempt("x" + std::to_string(i), t0 + 3s + std::chrono::seconds{i}) == 0s);
+  }
+  CHECK(t.blocked_for("maria", t0 + 20s) == 580s);
+  // Only when every name kept is locked out does the oldest go.
+  for (const char* n : {"y", "z"}) {
+    CHECK(t.attempt(n, t0 + 21s) == 0s);
+    CHECK(t.attempt(n, t0 + 22s) == 0s);
+  }
+  CHECK(t.blocked_for("maria", t0 + 23s) == 577s);
+  CHECK(t.attempt("w", t0 + 24s) == 0s);
+  CHECK(t.blocked_for("maria", t0 + 25s) == 0s);
+}
+
 TEST_CASE(
     "a try is counted as it starts: no guess past the limit, a success or no try takes it back") {
   LoginThrottle t(LoginThrottle::Limits{.failures = 3, .window = 600s});
