@@ -737,11 +737,13 @@ std::optional<std::string_view> user_number(std::string_view jid) {
 // arrives as "103899771998284", just as "5511987654321:7@s.whatsapp.net" arrives as
 // "5511987654321" (and Evolution v1 may send a bare phone). Only what can't be a phone is
 // told apart: digits normalize_wa_id refuses (a Brazilian number with a DDD that doesn't exist
-// or a bad length, fewer than 8 or more than 15 digits) and the two single-digit country codes
-// whose numbers all have 10 digits after it (1: North America, 7: Russia and Kazakhstan). A
-// @lid number that looks like a phone stays one: it can't be told apart.
+// or a bad length, fewer than 8 or more than 15 digits), the two single-digit country codes
+// whose numbers all have 10 digits after it (1: North America, 7: Russia and Kazakhstan), and
+// 15 digits: E.164's longest, which hardly any mobile line uses, while LIDs are
+// usually that long ("204987654321098"). A shorter @lid number that looks like a phone stays
+// one: it can't be told apart.
 bool may_be_phone(std::string_view digits) {
-  if (!domain::normalize_wa_id(digits)) return false;
+  if (!domain::normalize_wa_id(digits) || digits.size() >= 15) return false;
   if (digits.front() == '1' || digits.front() == '7') return digits.size() == 11;
   return true;
 }

@@ -811,6 +811,9 @@ TEST_CASE("evolution statuses: a bare number that can't be a phone is a @lid cut
   SECTION("a 15-digit number starting with 1 (North America has 11 digits) is a @lid") {
     CHECK(status_of("103899771998284") == "103899771998284@lid");
   }
+  SECTION("so is any other of 15 digits: hardly any mobile line is numbered that long") {
+    CHECK(status_of("204987654321098") == "204987654321098@lid");
+  }
   SECTION("too short for a phone, or a Brazilian number that can't exist") {
     CHECK(status_of("13718") == "13718@lid");
     CHECK(status_of("5520987654321") == "5520987654321@lid");  // DDD 20 doesn't exist
