@@ -2,6 +2,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <future>
@@ -136,6 +137,7 @@ struct Server::Impl {
   core::Gauge* connections_gauge = nullptr;
   core::Counter* rejected_malformed = nullptr;
   core::Counter* rejected_too_large = nullptr;
+  std::atomic<std::int64_t> too_large_logged_at{-1};  // the steady second of the last 413 logged
   core::Counter* rejected_headers = nullptr;
   core::Counter* rejected_slow = nullptr;
   core::Counter* rejected_overload = nullptr;
@@ -396,18 +398,29 @@ class Session : public std::enable_shared_from_this<Session> {
     return true;
   }
 
-  // 413: refused with the headers. Logged with its path (without the query) and size: on a
-  // webhook route it is a provider's message that will never arrive.
+  // 413: refused with the headers (a declared Content-Length), or as soon as a chunked body
+  // passes the limit. Logged with its path (without the query) and size, since on a webhook
+  // route it is a provider's message that will never arrive; at most one line a second per
+  // server (the metric counts every one), so a stream of them cannot flood the logs.
   void too_large() {
     srv_->rejected_too_large->inc();
-    const auto target = parser_->get().target();
-    const std::string_view whole(target.data(), target.size());
-    const auto path = whole.substr(0, std::min<std::size_t>(whole.find('?'), 256));
-    core::log().warn("request body too large; refused with 413",
-                     {core::f::str("path", std::string(path)),
-                      core::f::num("content_length", static_cast<std::int64_t>(
-                                                         parser_->content_length().value_or(0))),
-                      core::f::num("limit_bytes", static_cast<std::int64_t>(body_limit_))});
+    auto& last_logged = srv_->too_large_logged_at;
+    const std::int64_t second = std::chrono::duration_cast<std::chrono::seconds>(
+                                    std::chrono::steady_clock::now().time_since_epoch())
+                                    .count();
+    std::int64_t before = last_logged.load(std::memory_order_relaxed);
+    if (before != second &&
+        last_logged.compare_exchange_strong(before, second, std::memory_order_relaxed)) {
+      const auto target = parser_->get().target();
+      const std::string_view whole(target.data(), target.size());
+      const auto path = whole.substr(0, std::min<std::size_t>(whole.find('?'), 256));
+      const auto length = parser_->content_length();
+      core::log().warn("request body too large; refused with 413",
+                       {core::f::str("path", std::string(path)),
+                        length ? core::f::num("content_length", static_cast<std::int64_t>(*length))
+                               : core::f::flag("chunked", true),
+                        core::f::num("limit_bytes", static_cast<std::int64_t>(body_limit_))});
+    }
     reject(413, "payload_too_large", fmt::format("request body exceeds {} bytes", body_limit_));
   }
 

@@ -1,5 +1,6 @@
 #include <atomic>
 #include <future>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -207,11 +208,19 @@ TEST_CASE("a body past the limit gets 413 JSON and the connection is closed") {
 
   SECTION("declared by Content-Length") {
     // Logged with its path (no query) and size: on a webhook route, a message that is lost.
-    std::mutex mu;
-    std::vector<std::string> lines;
-    lia::core::set_log(lia::core::Logger({.sink = [&](std::string_view l) {
-      const std::lock_guard lock(mu);
-      lines.emplace_back(l);
+    // The lines live as long as the sink (shared), and the logger is put back however the
+    // section ends.
+    struct Captured {
+      std::mutex mu;
+      std::vector<std::string> lines;
+    };
+    const auto captured = std::make_shared<Captured>();
+    struct Restore {
+      ~Restore() { lia::core::set_log(lia::core::Logger()); }
+    } restore;
+    lia::core::set_log(lia::core::Logger({.sink = [captured](std::string_view l) {
+      const std::lock_guard lock(captured->mu);
+      captured->lines.emplace_back(l);
     }}));
     RawSocket s(server->port());
     const std::string body(2000, 'x');
@@ -227,8 +236,8 @@ TEST_CASE("a body past the limit gets 413 JSON and the connection is closed") {
     CHECK(res->body == R"({"error":{"code":"payload_too_large","message":"request body exceeds )"
                        R"(1000 bytes"}})");
     CHECK(s.wait_closed(5s));
-    lia::core::set_log(lia::core::Logger());
-    const std::lock_guard lock(mu);
+    const std::lock_guard lock(captured->mu);
+    const auto& lines = captured->lines;
     const auto logged = std::find_if(lines.begin(), lines.end(), [](const std::string& l) {
       return l.find("request body too large") != std::string::npos;
     });

@@ -322,7 +322,8 @@ constexpr std::string_view kPersonRequests[] = {
     "gostaria",  "preciso",    "precisa", "chama",  "chamar",      "chame",      "chamem",
     "passa",     "passar",     "passe",   "passem", "transfere",   "transferir", "transfira",
     "encaminha", "encaminhar", "tem",     "ter",    "atendimento", "atendido",   "atendida",
-    "cade",      "pede",       "pedir",   "peco",   "manda",       "mande"};
+    "cade",      "pede",       "pedir",   "peco",   "manda",       "mande",      "coloca",
+    "colocar",   "coloque"};
 constexpr std::string_view kPersonFillers[] = {
     "o",  "a",  "os", "as", "um",  "uma", "algum", "alguma", "com",  "pra", "pro", "para",
     "de", "do", "da", "ao", "por", "me",  "seu",   "sua",    "logo", "ai",  "aqui"};
@@ -451,13 +452,20 @@ constexpr std::string_view kPersonPhrases[] = {
     "com uma pessoa", "com alguma pessoa", "pra uma pessoa", "para uma pessoa", "de uma pessoa"};
 
 bool person_phrase_asked(const Words& w) {
+  // Between the request and the phrase: small words and a few adverbs ("quero falar AGORA com
+  // uma pessoa", "posso falar DIRETO com uma pessoa?").
+  constexpr std::string_view kBetween[] = {"agora", "urgente", "direto", "diretamente", "logo",
+                                           "ja",    "me",      "so",     "aqui",        "ai"};
   for (std::size_t i = 1; i < w.size(); ++i) {
-    if (clause_break_before(w, i) || !is_any(w[i - 1], kPersonRequests) || w[i - 1] == "tem" ||
-        w[i - 1] == "ter") {
-      continue;
-    }
-    for (std::string_view p : kPersonPhrases) {
-      if (match_at(w, i, p) > 0 && !negated(w, i)) return true;
+    if (clause_break_before(w, i)) continue;
+    bool phrase = false;
+    for (std::string_view p : kPersonPhrases) phrase = phrase || match_at(w, i, p) > 0;
+    if (!phrase || negated(w, i)) continue;
+    std::size_t j = i;
+    while (j > 0 && i - j < 3 && !clause_break_before(w, j) && is_any(w[j - 1], kBetween)) --j;
+    if (j > 0 && !clause_break_before(w, j) && is_any(w[j - 1], kPersonRequests) &&
+        w[j - 1] != "tem" && w[j - 1] != "ter") {
+      return true;
     }
   }
   return false;

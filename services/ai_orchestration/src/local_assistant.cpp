@@ -439,9 +439,11 @@ Plan plan_turn(const Turn& turn) {
     const bool clear = turn.current == Assistant::apresentacao || a.intent_score >= 3;
     const bool cobranca_keeps =
         turn.current == Assistant::cobranca && target == Assistant::financeiro;
+    // (A question about the connection, or a CEP to look up, is a new subject all the same:
+    // "continua sem sinal, tem manutenção no CEP 01310-100?")
     const bool reason_kept =
         (turn.current == Assistant::cancelamento || turn.current == Assistant::ouvidoria) &&
-        target == Assistant::suporte;
+        target == Assistant::suporte && !a.question && !a.cep;
     if (target != turn.current && clear && !cobranca_keeps && !reason_kept) {
       p.assistant = target;
       p.change_reason = "intenção " + std::string(to_string(a.intent));

@@ -136,7 +136,9 @@ TEST_CASE("a carrier, a legal entity, a process or a refused person is no reques
   }
   for (const char* text :
        {"falar com uma pessoa", "quero falar com o operador", "não consigo falar com um atendente",
-        "me passa pra uma pessoa", "preciso de uma pessoa", "quero conversar com alguma pessoa"}) {
+        "me passa pra uma pessoa", "preciso de uma pessoa", "quero conversar com alguma pessoa",
+        "quero falar agora com uma pessoa", "quero falar urgente com uma pessoa",
+        "me coloca com uma pessoa", "posso falar direto com uma pessoa?"}) {
     INFO(text);
     CHECK(analyze(text).asks_for_human);
   }

@@ -153,6 +153,13 @@ TEST_CASE("cancelamento and ouvidoria keep a connection problem as the reason or
   CHECK(contains(reason.answer.text, "desconto"));
   auto detail = run(turn("minha internet caiu 3 vezes essa semana", Assistant::ouvidoria));
   CHECK(detail.plan.assistant == Assistant::ouvidoria);
+  // A question about the connection, or a CEP to look up, is a new subject.
+  auto outage =
+      run(turn("continua sem sinal, tem manutenção no CEP 01310-100?", Assistant::cancelamento));
+  CHECK(outage.plan.assistant == Assistant::suporte);
+  auto question =
+      run(turn("a internet caiu de novo, tem previsão de volta?", Assistant::ouvidoria));
+  CHECK(question.plan.assistant == Assistant::suporte);
   // Another clear subject still moves the customer on.
   auto invoice = run(turn("me manda a segunda via do boleto", Assistant::cancelamento));
   CHECK(invoice.plan.assistant == Assistant::financeiro);

@@ -25,7 +25,9 @@ class LoginThrottle {
   struct Limits {
     int failures = 5;
     std::chrono::seconds window{15 * 60};
-    std::size_t max_names = 20'000;  // past it, the windows that began first are forgotten
+    // Past it, the windows that are over are forgotten, then the oldest still under the limit
+    // (a name locked out goes only when every name kept is).
+    std::size_t max_names = 20'000;
   };
 
   LoginThrottle() : LoginThrottle(Limits{}) {}
