@@ -1,5 +1,7 @@
 #include <algorithm>
 #include <array>
+#include <charconv>
+#include <cstdint>
 
 #include <fmt/format.h>
 
@@ -29,6 +31,16 @@ constexpr std::array<std::pair<std::string_view, std::string_view>, 9> kOwned = 
     {"enable.auto.commit", "fixed: offsets are committed after handling"},
     {"enable.auto.offset.store", "fixed: offsets are stored after handling"},
 }};
+
+// The outbox relay gives up on a batch's acks after 60 s (lia/pg/outbox_relay.hpp) and
+// produces its rows again: a producer still holding the first copies past that would deliver
+// them all once the broker is back. A delivery timeout (librdkafka's `message.timeout.ms`,
+// alias `delivery.timeout.ms`; 0 is none) must end before it.
+constexpr std::int64_t kMaxDeliveryTimeoutMs = 55'000;
+
+bool is_delivery_timeout(std::string_view name) {
+  return name == "message.timeout.ms" || name == "delivery.timeout.ms";
+}
 
 }  // namespace
 
@@ -71,6 +83,16 @@ core::Status check_properties(const std::map<std::string, std::string>& properti
       // librdkafka's message quotes the value: not for a secret.
       return invalid(secret ? fmt::format("property '{}': unknown or invalid value", name)
                             : fmt::format("property '{}': {}", name, err.data()));
+    }
+    if (is_delivery_timeout(name)) {
+      std::int64_t ms = 0;  // librdkafka took it: a whole number
+      std::from_chars(value.data(), value.data() + value.size(), ms);
+      if (ms <= 0 || ms > kMaxDeliveryTimeoutMs) {
+        return invalid(fmt::format(
+            "property '{}' must be 1..{} ms: the outbox relay produces a batch again when its "
+            "acks take 60 s, and copies still queued would all be delivered",
+            name, kMaxDeliveryTimeoutMs));
+      }
     }
   }
   return core::ok();

@@ -295,6 +295,16 @@ TEST_CASE("extra client properties are checked against librdkafka and lia's own 
   auto required_acks = check_properties({{"request.required.acks", "1"}});
   REQUIRE_FALSE(required_acks.ok());
   CHECK(mentions(required_acks.error(), "property 'request.required.acks' can't be set here"));
+  // A delivery timeout past the outbox relay's 60 s wait for acks, or none at all.
+  CHECK(check_properties({{"message.timeout.ms", "45000"}}).ok());
+  for (const char* name : {"message.timeout.ms", "delivery.timeout.ms"}) {
+    for (const char* value : {"300000", "0"}) {
+      INFO(name << "=" << value);
+      auto long_wait = check_properties({{name, value}});
+      REQUIRE_FALSE(long_wait.ok());
+      CHECK(mentions(long_wait.error(), "must be 1..55000 ms"));
+    }
+  }
   auto secret = check_properties({{"security.protocol", "hunter2"}}, true);
   REQUIRE_FALSE(secret.ok());
   CHECK(mentions(secret.error(), "security.protocol"));

@@ -129,7 +129,8 @@ std::optional<std::string> quote_literal(std::string_view text) {
 
 core::Result<std::unique_ptr<Connection>> Connection::open(const PoolConfig& config) {
   static constexpr const char* kServerKeepalives =
-      "-c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3";
+      "-c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3 "
+      "-c tcp_user_timeout=30000";
   const auto timeout_s = std::max<std::int64_t>(
       2, (config.connect_timeout.count() + 999) / 1000);  // libpq counts whole seconds, >= 2
   const std::string timeout = std::to_string(timeout_s);
@@ -137,13 +138,17 @@ core::Result<std::unique_ptr<Connection>> Connection::open(const PoolConfig& con
   // silence, 3 probes 5 s apart). The server then ends the session of a client whose node
   // died without closing its socket (releasing its locks: the outbox relay's leadership is a
   // session lock) in about 25 s instead of the kernel's two hours; the client notices a dead
-  // server as fast. Unix-socket connections ignore them.
+  // server as fast. Keepalives only probe an idle socket: data left unacknowledged (a query
+  // sent as the server's node vanished) is retransmitted for about 15 minutes, during which
+  // a consumer thread stays frozen, so TCP_USER_TIMEOUT gives up after 30 s on both ends.
+  // Unix-socket connections ignore them.
   const char* keys[] = {
-      "keepalives_idle", "keepalives_interval", "keepalives_count", "options", "dbname",
-      "connect_timeout", "application_name",    "client_encoding",  nullptr};
+      "keepalives_idle", "keepalives_interval", "keepalives_count", "tcp_user_timeout", "options",
+      "dbname",          "connect_timeout",     "application_name", "client_encoding",  nullptr};
   const char* values[] = {"10",
                           "5",
                           "3",
+                          "30000",
                           kServerKeepalives,
                           config.url.c_str(),
                           timeout.c_str(),

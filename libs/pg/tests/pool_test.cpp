@@ -443,11 +443,13 @@ TEST_CASE("a TCP session has keepalives on the server's end and the URL may chan
   REQUIRE(pool.ok());
   auto r = (*pool)->exec(
       "SELECT current_setting('tcp_keepalives_idle'), current_setting('tcp_keepalives_count'), "
-      "inet_server_addr() IS NOT NULL");
+      "inet_server_addr() IS NOT NULL, current_setting('tcp_user_timeout')");
   REQUIRE(r.ok());
   REQUIRE((*r)[0].get<bool>(2));  // really TCP
   CHECK((*r)[0].get<std::string>(0) == "10");
   CHECK((*r)[0].get<std::string>(1) == "3");
+  // Unacknowledged data (a query sent as the server vanished) gives up after 30 s too.
+  CHECK((*r)[0].get<std::string>(3) == "30000");
 
   auto own = pg::Pool::create(
       {.url = tcp + "?options=-c%20tcp_keepalives_idle%3D42&keepalives_idle=30", .size = 1});
