@@ -339,6 +339,23 @@ std::vector<const OutboxEvent*> of_type(const std::vector<OutboxEvent>& all,
   return out;
 }
 
+// conversation's user.upserted of the supervisor, as users.v1 carries it (`valid_from`: its
+// tokens_valid_from, left out when empty).
+kafka::Message supervisor_upserted(const std::string& role, bool active, const std::string& at,
+                                   const std::string& valid_from) {
+  const std::string data =
+      R"({"user_id":")" + kSupervisor +
+      R"(","name":"Supervisora","email":"s@example.com","role":")" + role + R"(","active":)" +
+      (active ? "true" : "false") + R"(,"updated_at":")" + at + R"(")" +
+      (valid_from.empty() ? "" : R"(,"tokens_valid_from":")" + valid_from + R"(")") + "}";
+  kafka::Message m;
+  m.topic = "users.v1";
+  m.key = kSupervisor;
+  m.value = events::encode(
+      events::make_event(events::types::user_upserted, 1, "/lia/conversation", "", data));
+  return m;
+}
+
 }  // namespace
 
 TEST_CASE(
@@ -1570,17 +1587,7 @@ TEST_CASE("a supervisor deactivated or demoted in conversation loses the campaig
   runtime::DeskUsers users(fx.pool, fx.schema);
   auto upserted = [&](const std::string& role, bool active, const std::string& at,
                       const std::string& valid_from = {}) {
-    const std::string data =
-        R"({"user_id":")" + kSupervisor +
-        R"(","name":"Supervisora","email":"s@example.com","role":")" + role + R"(","active":)" +
-        (active ? "true" : "false") + R"(,"updated_at":")" + at + R"(")" +
-        (valid_from.empty() ? "" : R"(,"tokens_valid_from":")" + valid_from + R"(")") + "}";
-    kafka::Message m;
-    m.topic = "users.v1";
-    m.key = kSupervisor;
-    m.value = events::encode(
-        events::make_event(events::types::user_upserted, 1, "/lia/conversation", "", data));
-    return users.apply(m);
+    return users.apply(supervisor_upserted(role, active, at, valid_from));
   };
   // Not heard of yet: the token decides.
   CHECK(fx.call("GET", "/api/campaigns").status == 200);
@@ -1620,17 +1627,7 @@ TEST_CASE("a token issued before its user's last deactivation stays refused afte
   runtime::DeskUsers users(fx.pool, fx.schema);
   const std::string old_token = token(auth::Role::supervisor);  // issued now (the real clock)
   auto upserted = [&](bool active, const std::string& at, const std::string& valid_from) {
-    const std::string data =
-        R"({"user_id":")" + kSupervisor +
-        R"(","name":"Supervisora","email":"s@example.com","role":"SUPERVISOR","active":)" +
-        (active ? "true" : "false") + R"(,"updated_at":")" + at + R"(")" +
-        (valid_from.empty() ? "" : R"(,"tokens_valid_from":")" + valid_from + R"(")") + "}";
-    kafka::Message m;
-    m.topic = "users.v1";
-    m.key = kSupervisor;
-    m.value = events::encode(
-        events::make_event(events::types::user_upserted, 1, "/lia/conversation", "", data));
-    const auto st = users.apply(m);
+    const auto st = users.apply(supervisor_upserted("SUPERVISOR", active, at, valid_from));
     if (!st) FAIL(st.error().describe());
   };
   const auto in_ms = [](std::chrono::milliseconds d) {
