@@ -425,14 +425,18 @@ bool matches_any(std::string_view word, const List& patterns) {
                      [&](std::string_view p) { return word_matches(word, p); });
 }
 
+// Where the words of `skip` right before w[i] begin (at most `max` of them, in w[i]'s clause):
+// w[i] itself when there are none.
+template <class List>
+std::size_t skip_back(const Words& w, std::size_t i, const List& skip, std::size_t max) {
+  std::size_t j = i;
+  while (j > 0 && i - j < max && !clause_break_before(w, j) && is_any(w[j - 1], skip)) --j;
+  return j;
+}
+
 // Whether the person word at w[i] is asked for (see kPersonWords).
 bool person_asked_at(const Words& w, std::size_t i) {
-  constexpr std::size_t kMaxFillers = 4;
-  std::size_t j = i;
-  while (j > 0 && i - j < kMaxFillers && !clause_break_before(w, j) &&
-         is_any(w[j - 1], kPersonFillers)) {
-    --j;
-  }
+  const std::size_t j = skip_back(w, i, kPersonFillers, 4);
   if (j > 0 && !clause_break_before(w, j)) return is_any(w[j - 1], kPersonRequests);
   // Opening its clause: only the word itself, and only courtesy after it ("atendente, por
   // favor", "HUMANO URGENTE"), not "o atendente de ontem disse...".
@@ -457,12 +461,10 @@ bool person_phrase_asked(const Words& w) {
   constexpr std::string_view kBetween[] = {"agora", "urgente", "direto", "diretamente", "logo",
                                            "ja",    "me",      "so",     "aqui",        "ai"};
   for (std::size_t i = 1; i < w.size(); ++i) {
-    if (clause_break_before(w, i)) continue;
-    bool phrase = false;
-    for (std::string_view p : kPersonPhrases) phrase = phrase || match_at(w, i, p) > 0;
-    if (!phrase || negated(w, i)) continue;
-    std::size_t j = i;
-    while (j > 0 && i - j < 3 && !clause_break_before(w, j) && is_any(w[j - 1], kBetween)) --j;
+    const bool phrase = std::any_of(std::begin(kPersonPhrases), std::end(kPersonPhrases),
+                                    [&](std::string_view p) { return match_at(w, i, p) > 0; });
+    if (!phrase || clause_break_before(w, i) || negated(w, i)) continue;
+    const std::size_t j = skip_back(w, i, kBetween, 3);
     if (j > 0 && !clause_break_before(w, j) && is_any(w[j - 1], kPersonRequests) &&
         w[j - 1] != "tem" && w[j - 1] != "ter") {
       return true;
