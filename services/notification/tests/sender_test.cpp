@@ -67,6 +67,23 @@ void wait_for_noted_503(const Fixture& fx, const std::string& id) {
       std::chrono::seconds{10}));
 }
 
+// `stale` takes `msg` and waits out a 503; meanwhile `owner`, the partition's new owner,
+// resumes the command. Both end without an error.
+void stale_then_owner(const Fixture& fx, CommandHandler& stale, CommandHandler& owner,
+                      const kafka::Message& msg, const std::string& id) {
+  std::optional<core::Status> stale_result;
+  std::thread waiting([&] { stale_result = stale.handle(msg); });
+  wait_for_noted_503(fx, id);
+  std::optional<core::Status> owner_result;
+  std::thread sending([&] { owner_result = owner.handle(msg); });
+  waiting.join();
+  sending.join();
+  REQUIRE(stale_result.has_value());
+  CHECK(stale_result->ok());
+  REQUIRE(owner_result.has_value());
+  CHECK(owner_result->ok());
+}
+
 }  // namespace
 
 TEST_CASE("a Meta text command is sent once and reported as sent with the provider's id") {
@@ -600,20 +617,10 @@ TEST_CASE(
   const auto id = new_id();
   const auto msg =
       fx.command(events::types::notification_send_text, Fixture::text_data(id, "meta", kTo, "x"));
-  std::optional<core::Status> stale_result;
-  std::thread waiting([&] { stale_result = stale->handle(msg); });
   // Its partition moves while it waits out the 503 (a session lost, a poll interval passed):
   // the new owner resumes the command with try 2, still with the provider when the first
   // handler's wait ends.
-  wait_for_noted_503(fx, id);
-  std::optional<core::Status> owner_result;
-  std::thread owner([&] { owner_result = fx.handler->handle(msg); });
-  waiting.join();
-  owner.join();
-  REQUIRE(stale_result.has_value());
-  CHECK(stale_result->ok());
-  REQUIRE(owner_result.has_value());
-  CHECK(owner_result->ok());
+  stale_then_owner(fx, *stale, *fx.handler, msg, id);
   CHECK(fx.sandbox.counts().requests == 2);  // the 503 and the owner's try: no third
   CHECK(fx.sandbox.sends().size() == 1);
   auto evs = fx.events();
@@ -638,17 +645,7 @@ TEST_CASE(
   const auto msg = fx.command(
       events::types::notification_send_text,
       Fixture::text_data(id, "meta", kTo, "x", R"(,"not_after":")" + not_after + R"(")"));
-  std::optional<core::Status> stale_result;
-  std::thread waiting([&] { stale_result = stale->handle(msg); });
-  wait_for_noted_503(fx, id);
-  std::optional<core::Status> owner_result;
-  std::thread sending([&] { owner_result = owner->handle(msg); });
-  waiting.join();
-  sending.join();
-  REQUIRE(stale_result.has_value());
-  CHECK(stale_result->ok());
-  REQUIRE(owner_result.has_value());
-  CHECK(owner_result->ok());
+  stale_then_owner(fx, *stale, *owner, msg, id);
   CHECK(fx.sandbox.sends().size() == 1);
   auto row = fx.row(id);
   REQUIRE(row);
