@@ -103,6 +103,29 @@ Router::~Router() = default;
 Router::Router(Router&&) noexcept = default;
 Router& Router::operator=(Router&&) noexcept = default;
 
+namespace {
+
+void set_body_options(Router::Endpoint& e, RouteOptions&& options) {
+  const auto name = [&] { return "route " + e.method + " " + e.pattern + ": "; };
+  if (options.body_filter && options.wire_limit < std::max<std::size_t>(options.body_limit, 1)) {
+    throw std::invalid_argument(name() +
+                                "a body filter needs a wire_limit of at least its "
+                                "body_limit");
+  }
+  if (!options.body_filter && options.wire_limit != 0) {
+    throw std::invalid_argument(name() + "wire_limit applies to a filtered body only");
+  }
+  if (options.body_timeout.count() < 0) {
+    throw std::invalid_argument(name() + "negative body_timeout");
+  }
+  e.body_limit = options.body_limit;
+  e.body_filter = std::move(options.body_filter);
+  e.wire_limit = options.wire_limit;
+  e.body_timeout = options.body_timeout;
+}
+
+}  // namespace
+
 Router& Router::add(std::string method, std::string pattern, AsyncHandler handler,
                     RouteOptions options) {
   if (!handler) throw std::invalid_argument("route " + method + " " + pattern + ": no handler");
@@ -114,7 +137,7 @@ Router& Router::add(std::string method, std::string pattern, AsyncHandler handle
   e->method = std::move(method);
   e->pattern = std::move(pattern);
   e->async = std::move(handler);
-  e->body_limit = options.body_limit;
+  set_body_options(*e, std::move(options));
   return insert(std::move(e));
 }
 
@@ -127,7 +150,7 @@ Router& Router::add(std::string method, std::string pattern, SyncHandler handler
   e->sync = std::move(handler);
   e->blocking = options.blocking;
   e->probe = options.probe;
-  e->body_limit = options.body_limit;
+  set_body_options(*e, std::move(options));
   return insert(std::move(e));
 }
 
@@ -218,7 +241,7 @@ bool Router::has_pattern(std::string_view pattern) const noexcept {
 
 std::size_t Router::largest_body_limit() const noexcept {
   std::size_t largest = 0;
-  for (const Endpoint* e : by_id_) largest = std::max(largest, e->body_limit);
+  for (const Endpoint* e : by_id_) largest = std::max({largest, e->body_limit, e->wire_limit});
   return largest;
 }
 

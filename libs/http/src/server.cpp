@@ -1,5 +1,6 @@
 // The server's sessions: every Beast/Asio template for serving lives in this file.
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -129,7 +130,8 @@ struct Server::Impl {
   ServerOptions opts;
   Router router;
   Readiness readiness;
-  // Some route has a body limit of its own: a request's route is matched at its headers.
+  // Some route has a body limit, filter or timeout of its own: a request's route is matched
+  // at its headers.
   bool route_body_limits = false;
   std::size_t parse_limit = 0;                                   // the largest body any route takes
   std::vector<std::unique_ptr<detail::RouteStats>> route_stats;  // by endpoint id
@@ -174,6 +176,58 @@ struct Server::Impl {
 };
 
 namespace detail {
+
+// A request body kept as a string, or passed through its route's filter as it arrives
+// (RouteOptions::body_filter), which Beast's string_body cannot do.
+struct RequestBody {
+  struct value_type {
+    std::string text;
+    BodyFilter* filter = nullptr;  // set after the headers, before the first byte of the body
+    std::size_t kept_limit = 0;    // with a filter: the most it may keep
+    bool kept_over = false;        // the filter kept more than kept_limit
+  };
+
+  class reader {
+   public:
+    template <bool isRequest, class Fields>
+    reader(bhttp::header<isRequest, Fields>& /*header*/, value_type& body) : body_(body) {}
+
+    void init(const boost::optional<std::uint64_t>& length, error_code& ec) {
+      length_ = length ? *length : 0;
+      ec = {};
+    }
+
+    template <class ConstBufferSequence>
+    std::size_t put(const ConstBufferSequence& buffers, error_code& ec) {
+      ec = {};
+      std::size_t n = 0;
+      if (body_.filter == nullptr && body_.text.empty() && length_ != 0) {
+        body_.text.reserve(static_cast<std::size_t>(length_));  // as string_body does
+      }
+      for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers);
+           ++it) {
+        const std::string_view bytes(static_cast<const char*>(it->data()), it->size());
+        n += bytes.size();
+        if (body_.filter == nullptr) {
+          body_.text.append(bytes);
+        } else {
+          body_.filter->feed(bytes, body_.text);
+        }
+      }
+      if (body_.filter != nullptr && body_.text.size() > body_.kept_limit) {
+        body_.kept_over = true;
+        ec = bhttp::error::body_limit;
+      }
+      return n;
+    }
+
+    void finish(error_code& ec) { ec = {}; }
+
+   private:
+    value_type& body_;
+    std::uint64_t length_ = 0;
+  };
+};
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
@@ -247,6 +301,9 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->body_limit(srv_->parse_limit);  // the route's own, once its headers name it
     body_limit_ = srv_->opts.body_limit;
+    wire_limit_ = 0;
+    body_timeout_ = srv_->opts.body_timeout;
+    filter_.reset();
     parser_->header_limit(static_cast<std::uint32_t>(srv_->opts.header_limit));
     endpoint_ = nullptr;
     counted_ = false;
@@ -319,7 +376,7 @@ class Session : public std::enable_shared_from_this<Session> {
       busy.headers.add("Retry-After", "1");
       return reject(std::move(busy));
     }
-    stream_.expires_after(srv_->opts.body_timeout);
+    stream_.expires_after(body_timeout_);
     if (msg.version() >= 11 && iequals(msg[bhttp::field::expect], "100-continue")) {
       // A request its route refuses anyway is answered before the client sends the body it
       // holds back (RFC 9110 10.1.1), and the connection closes after the answer.
@@ -367,23 +424,38 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   // The request's route's body limit (the server's when the route sets none, or there is no
-  // route): false when its Content-Length is past it.
+  // route), and its filter: false when its Content-Length is past what the route reads.
   bool apply_route_body_limit() {
-    find_route_body_limit();
-    parser_->body_limit(body_limit_);
-    return parser_->content_length().value_or(0) <= body_limit_;
+    const Router::Endpoint* route = find_route_body_limit();
+    std::size_t wire = body_limit_;
+    if (route != nullptr && route->body_filter) {
+      filter_ = route->body_filter();
+      auto& body = parser_->get().body();
+      body.filter = filter_.get();
+      body.kept_limit = body_limit_;
+      wire = wire_limit_;
+    }
+    parser_->body_limit(wire);
+    return parser_->content_length().value_or(0) <= wire;
   }
 
-  void find_route_body_limit() {
+  const Router::Endpoint* find_route_body_limit() {
     const auto& msg = parser_->get();  // the request line is read before any header field
     std::string path;
     StringMap query;
-    if (split_target(msg.target(), path, query)) {
-      auto match = srv_->router.match(msg.method_string(), path, nullptr);
-      if (match.outcome == Router::Outcome::found && match.endpoint->body_limit != 0) {
-        body_limit_ = match.endpoint->body_limit;
-      }
-    }
+    if (!split_target(msg.target(), path, query)) return nullptr;
+    auto match = srv_->router.match(msg.method_string(), path, nullptr);
+    if (match.outcome != Router::Outcome::found) return nullptr;
+    const Router::Endpoint* route = match.endpoint;
+    if (route->body_limit != 0) body_limit_ = route->body_limit;
+    if (route->body_filter) wire_limit_ = route->wire_limit;
+    if (route->body_timeout.count() > 0) body_timeout_ = route->body_timeout;
+    return route;
+  }
+
+  // The limit a refused body passed: what its filter keeps, or (filtered) what it reads.
+  std::size_t limit_passed() const {
+    return wire_limit_ != 0 && !parser_->get().body().kept_over ? wire_limit_ : body_limit_;
   }
 
   // Counts this request's body against the server's budget; false when it does not fit.
@@ -419,9 +491,12 @@ class Session : public std::enable_shared_from_this<Session> {
                        {core::f::str("path", std::string(path)),
                         length ? core::f::num("content_length", static_cast<std::int64_t>(*length))
                                : core::f::flag("chunked", true),
-                        core::f::num("limit_bytes", static_cast<std::int64_t>(body_limit_))});
+                        core::f::num("limit_bytes", static_cast<std::int64_t>(limit_passed()))});
     }
-    reject(413, "payload_too_large", fmt::format("request body exceeds {} bytes", body_limit_));
+    reject(413, "payload_too_large",
+           parser_->get().body().kept_over
+               ? fmt::format("request body exceeds {} bytes once filtered", body_limit_)
+               : fmt::format("request body exceeds {} bytes", limit_passed()));
   }
 
   void release_body() {
@@ -505,7 +580,7 @@ class Session : public std::enable_shared_from_this<Session> {
     for (auto it = msg.begin(); it != msg.end() && taken < header_fields_; ++it, ++taken) {
       req.headers.add(std::string(it->name_string()), std::string(it->value()));
     }
-    req.body = std::move(msg.body());
+    req.body = std::move(msg.body().text);
     req.remote_address = remote_;
 
     if (e->async) {
@@ -636,7 +711,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
-  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::optional<bhttp::request_parser<RequestBody>> parser_;
+  std::unique_ptr<BodyFilter> filter_;  // this request's, when its route filters its body
   bhttp::response<bhttp::string_body> res_;
   bhttp::response<bhttp::empty_body> continue_;
   Server::Impl* srv_;
@@ -649,6 +725,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::size_t header_fields_ = 0;  // fields of the request's header (trailers come after)
   std::size_t body_reserved_ = 0;  // this request's share of the server's body budget
   std::size_t body_limit_ = 0;     // this request's: its route's, or the server's
+  std::size_t wire_limit_ = 0;     // this request's route's, when it filters the body
+  std::chrono::milliseconds body_timeout_{0};  // this request's: its route's, or the server's
   Phase phase_ = Phase::idle;
   unsigned version_ = 11;
   bool first_ = true;
@@ -730,7 +808,10 @@ Server::Impl::Impl(ServerOptions o, Router r, Readiness ready)
     route_stats.push_back(std::make_unique<detail::RouteStats>(e->pattern, e->method));
   }
   unmatched_stats = std::make_unique<detail::RouteStats>("unmatched", "*");
-  route_body_limits = router.largest_body_limit() != 0;
+  route_body_limits = std::any_of(
+      router.endpoints().begin(), router.endpoints().end(), [](const Router::Endpoint* e) {
+        return e->body_limit != 0 || e->body_filter || e->body_timeout.count() > 0;
+      });
   parse_limit = std::max(opts.body_limit, router.largest_body_limit());
   connections_gauge =
       &core::metrics().gauge("lia_http_server_connections", "Open HTTP server connections");

@@ -344,6 +344,128 @@ TEST_CASE("a route's own body limit, larger or smaller than the server's") {
   }
 }
 
+namespace {
+
+// Drops every 'x', keeps the rest; counts the pieces it was fed.
+class DropX : public lia::http::BodyFilter {
+ public:
+  explicit DropX(std::atomic<int>* pieces) : pieces_(pieces) {}
+  void feed(std::string_view bytes, std::string& kept) override {
+    pieces_->fetch_add(1);
+    for (const char c : bytes) {
+      if (c != 'x') kept += c;
+    }
+  }
+
+ private:
+  std::atomic<int>* pieces_;
+};
+
+}  // namespace
+
+TEST_CASE("a filtered route reads up to its wire limit and keeps up to its body limit") {
+  ServerOptions opts;
+  opts.body_limit = 1000;
+  opts.body_budget = 1000;  // a filtered body is counted at what it may keep
+  Router r = demo_router();
+  std::atomic<int> pieces{0};
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  r.add(
+      "POST", "/filtered",
+      [&](Request&& req, const Responder& respond) {
+        if (req.body == "wait") released.wait_for(10s);
+        respond(Response::json(200, "\"" + req.body + "\""));
+      },
+      RouteOptions{.body_limit = 100,
+                   .body_filter = [&] { return std::make_unique<DropX>(&pieces); },
+                   .wire_limit = 200'000});
+  auto server = start_server(std::move(r), opts);
+  Client client;
+  const auto base = base_url(*server);
+
+  // 150,000 bytes on the wire, 4 kept: the handler gets the 4.
+  auto kept =
+      client.post(base + "/filtered", std::string(75'000, 'x') + "keep" + std::string(75'000, 'x'));
+  REQUIRE(kept.ok());
+  CHECK(kept->status == 200);
+  CHECK(kept->body == "\"keep\"");
+  CHECK(pieces.load() > 1);  // fed as the body arrived, not once at its end
+
+  // Past the wire limit: 413 with the headers.
+  auto wire = client.post(base + "/filtered", std::string(200'001, 'x'));
+  REQUIRE(wire.ok());
+  CHECK(wire->status == 413);
+  CHECK(wire->body.find("exceeds 200000 bytes") != std::string::npos);
+  // Keeping more than the body limit: 413 as soon as it does.
+  auto over = client.post(base + "/filtered", std::string(101, 'k'));
+  REQUIRE(over.ok());
+  CHECK(over->status == 413);
+  CHECK(over->body.find("exceeds 100 bytes once filtered") != std::string::npos);
+  auto fits = client.post(base + "/filtered", std::string(100, 'k') + std::string(500, 'x'));
+  REQUIRE(fits.ok());
+  CHECK(fits->status == 200);
+  // Other routes keep the server's limit and are not filtered.
+  auto echo = client.post(base + "/echo", std::string(500, 'x'), "text/plain");
+  REQUIRE(echo.ok());
+  CHECK(echo->status == 200);
+  CHECK(echo->body == std::string(500, 'x'));
+
+  SECTION("chunked, filtered as it arrives") {
+    RawSocket s(server->port());
+    std::string req = "POST /filtered HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n";
+    for (int i = 0; i < 13; ++i) req += "190\r\n" + std::string(400, 'x') + "\r\n";
+    req += "2\r\nok\r\n0\r\n\r\n";
+    REQUIRE(s.send(req));
+    auto res = s.read_response();
+    REQUIRE(res.has_value());
+    CHECK(res->status == 200);
+    CHECK(res->body == "\"ok\"");
+  }
+  SECTION("chunked, refused once it keeps too much") {
+    RawSocket s(server->port());
+    std::string req = "POST /filtered HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n";
+    req += "96\r\n" + std::string(150, 'k') + "\r\n0\r\n\r\n";
+    REQUIRE(s.send(req));
+    auto res = s.read_response();
+    REQUIRE(res.has_value());
+    CHECK(res->status == 413);
+    CHECK(res->body.find("once filtered") != std::string::npos);
+    CHECK(s.wait_closed(5s));
+  }
+  SECTION("the body budget counts a filtered body at its body limit, not its wire size") {
+    RawSocket held(server->port());
+    REQUIRE(held.send("POST /filtered HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n\r\nwait"));
+    RawSocket large(server->port());
+    REQUIRE(large.send("POST /filtered HTTP/1.1\r\nHost: t\r\nContent-Length: 150000\r\n\r\n"));
+    REQUIRE(lia::testing::wait_until([&] { return server->body_bytes_held() == 104; }, 5s, 1ms));
+    REQUIRE(large.send(std::string(150'000, 'x')));
+    auto res = large.read_response();
+    REQUIRE(res.has_value());
+    CHECK(res->status == 200);
+    release.set_value();
+    auto first = held.read_response();
+    REQUIRE(first.has_value());
+    CHECK(first->body == "\"wait\"");
+  }
+  if (!released.valid() || released.wait_for(0s) != std::future_status::ready) release.set_value();
+}
+
+TEST_CASE("a route refuses a body filter without a wire limit, or a wire limit alone") {
+  Router r;
+  auto answer = [](Request&&, const Responder& respond) { respond(Response::empty(204)); };
+  std::atomic<int> pieces{0};
+  auto make = [&] { return std::make_unique<DropX>(&pieces); };
+  CHECK_THROWS_AS(r.add("POST", "/a", answer, RouteOptions{.body_filter = make}),
+                  std::invalid_argument);
+  CHECK_THROWS_AS(r.add("POST", "/b", answer,
+                        RouteOptions{.body_limit = 100, .body_filter = make, .wire_limit = 99}),
+                  std::invalid_argument);
+  CHECK_THROWS_AS(r.add("POST", "/c", answer, RouteOptions{.wire_limit = 100}),
+                  std::invalid_argument);
+  CHECK_NOTHROW(r.add("POST", "/d", answer, RouteOptions{.body_filter = make, .wire_limit = 1}));
+}
+
 TEST_CASE("a route refuses blocking options for an async handler") {
   Router r;
   CHECK_THROWS_AS(

@@ -49,9 +49,16 @@ void App::configure(core::Env& env) {
       env.topic("LIA_INGESTION_TOPIC_STATUS", std::string(events::topics::whatsapp_status));
   gateway_config_.validate_events = env.boolean("LIA_INGESTION_VALIDATE_EVENTS", false);
   // At most half the HTTP server's 128 MiB body budget, so two such bodies always fit.
-  gateway_config_.evolution_body_limit =
-      static_cast<std::size_t>(env.integer("LIA_INGESTION_EVOLUTION_BODY_LIMIT_MIB", 24, 1, 64)) *
-      1024 * 1024;
+  const auto body_mib = env.integer("LIA_INGESTION_EVOLUTION_BODY_LIMIT_MIB", 24, 1, 64);
+  gateway_config_.evolution_body_limit = static_cast<std::size_t>(body_mib) * 1024 * 1024;
+  // What Evolution's webhooks may take on the wire, their inline files included (a 100 MB
+  // document is about 133 MiB of base64): read as it arrives, never held.
+  const auto wire_mib = env.integer("LIA_INGESTION_EVOLUTION_WIRE_LIMIT_MIB", 192, 1, 2048);
+  if (wire_mib < body_mib) {
+    env.problem("LIA_INGESTION_EVOLUTION_WIRE_LIMIT_MIB",
+                "must be at least LIA_INGESTION_EVOLUTION_BODY_LIMIT_MIB");
+  }
+  gateway_config_.evolution_wire_limit = static_cast<std::size_t>(wire_mib) * 1024 * 1024;
   linger_ = env.millis("LIA_INGESTION_LINGER_MS", std::chrono::milliseconds{1},
                        std::chrono::milliseconds{0}, std::chrono::milliseconds{100});
   audit_consumer_ = env.boolean("LIA_INGESTION_AUDIT_CONSUMER", false);

@@ -1,5 +1,6 @@
 #include "gateway.hpp"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <condition_variable>
@@ -17,6 +18,8 @@
 #include <lia/events/cloud_event.hpp>
 #include <lia/runtime/events.hpp>
 
+#include "inline_files.hpp"
+
 namespace lia::ingestion {
 
 namespace {
@@ -28,6 +31,10 @@ using core::f::str;
 
 // Why a whole webhook was not answered 200 (metric label values).
 enum class WebhookReason { bad_signature, bad_apikey, bad_request, kafka_failed, ack_timeout };
+// An Evolution body may carry a 133 MiB document inline: two minutes for it is about
+// 9 Mbit/s. The other routes keep the server's 30 s.
+constexpr std::chrono::milliseconds kEvolutionBodyTimeout{120'000};
+
 constexpr std::array<std::string_view, 5> kWebhookReasons = {
     "bad_signature", "bad_apikey", "bad_request", "kafka_failed", "ack_timeout"};
 
@@ -318,7 +325,14 @@ void Gateway::add_routes(http::Router& router) {
   router.add("POST", "/webhooks/meta", [this](http::Request&& r, http::Responder respond) {
     meta(std::move(r), std::move(respond));
   });
-  const http::RouteOptions evolution_options{.body_limit = config_.evolution_body_limit};
+  core::Counter* dropped = &core::metrics().counter(
+      "lia_ingestion_inline_file_bytes_dropped_total",
+      "Bytes of files inlined in Evolution's webhooks (base64), left out as they arrived");
+  const http::RouteOptions evolution_options{
+      .body_limit = config_.evolution_body_limit,
+      .body_filter = [dropped] { return std::make_unique<InlineFileFilter>(dropped); },
+      .wire_limit = std::max(config_.evolution_wire_limit, config_.evolution_body_limit),
+      .body_timeout = kEvolutionBodyTimeout};
   router.add(
       "POST", "/webhooks/evolution",
       [this](http::Request&& r, http::Responder respond) {

@@ -45,11 +45,13 @@ struct GatewayConfig {
   // Record a `processed` audit row for every acknowledged event (through the AuditSink).
   // Off when the audit consumer writes those rows instead.
   bool audit_acked = true;
-  // Evolution's routes take bodies up to this: Evolution inlines a media message's file as
-  // base64 (always over the Cloud API without S3, and on Baileys with the webhook's base64
-  // option): WhatsApp's largest audio and video (16 MB) is about 21.3 MiB so. Meta's webhooks
-  // carry no file and keep the server's 4 MiB.
+  // Evolution inlines a media message's file as base64 (always over the Cloud API without S3,
+  // and on Baileys with the webhook's base64 option). Its routes read bodies of up to
+  // evolution_wire_limit, dropping the inline file as it arrives (InlineFileFilter), and keep
+  // up to evolution_body_limit of the rest. Meta's webhooks carry no file and keep the
+  // server's 4 MiB.
   std::size_t evolution_body_limit = std::size_t{24} * 1024 * 1024;
+  std::size_t evolution_wire_limit = std::size_t{192} * 1024 * 1024;
 };
 
 class Gateway {

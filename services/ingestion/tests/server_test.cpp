@@ -136,7 +136,7 @@ std::vector<lia::kafka::Message> consume(const std::vector<std::string>& topics,
 }
 
 // Announces a body of `length` bytes (by default one past Meta's 4 MiB limit), sends a little
-// of it, and reads the answer's status line (a raw socket: the client would block writing the
+// of it, and reads the answer (a raw socket: the client would block writing the
 // megabytes the server won't read).
 std::string post_oversized(int port, const std::string& path = "/webhooks/meta",
                            std::size_t length = std::size_t{4} * 1024 * 1024 + 1) {
@@ -155,7 +155,7 @@ std::string post_oversized(int port, const std::string& path = "/webhooks/meta",
   REQUIRE(::send(fd, head.data(), head.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(head.size()));
   std::string got;
   char buf[4096];
-  while (got.find("\r\n\r\n") == std::string::npos) {
+  for (;;) {  // the answer, to the server's close after it
     const auto n = ::recv(fd, buf, sizeof buf, 0);
     if (n <= 0) break;
     got.append(buf, static_cast<std::size_t>(n));
@@ -301,19 +301,23 @@ TEST_CASE(
   CHECK(lid.status == 200);
   CHECK(lid.body == R"({"accepted":0,"rejected":1})");
 
-  // A media message with its file inlined as base64 (6 MiB, past Meta's 4 MiB): accepted.
+  // A media message with its file inlined as base64: 40 MiB, past what the route keeps
+  // (24 MiB), is accepted: the file is dropped as it arrives.
   std::string video = fixture("evo_video.json");
   const std::string message_key = R"("message": {)";
   const auto at = video.find(message_key);
   REQUIRE(at != std::string::npos);
   video.insert(at + message_key.size(),
-               R"("base64": ")" + std::string(std::size_t{6} * 1024 * 1024, 'A') + "\",");
+               R"("base64": ")" + std::string(std::size_t{40} * 1024 * 1024, 'A') + "\",");
   auto media = svc.post("/webhooks/evolution", video, {{"apikey", kApikey}});
   CHECK(media.status == 200);
   CHECK(media.body == R"({"accepted":1})");
-  // Past Evolution's 24 MiB: 413 (Meta's route says 413 from 4 MiB on, in the test above).
-  CHECK(post_oversized(svc.port, "/webhooks/evolution", std::size_t{24} * 1024 * 1024 + 1)
-            .rfind("HTTP/1.1 413", 0) == 0);
+  // Past what Evolution's routes read (192 MiB): 413 with the headers (Meta's route says 413
+  // from 4 MiB on, in the test above).
+  const auto wire =
+      post_oversized(svc.port, "/webhooks/evolution", std::size_t{192} * 1024 * 1024 + 1);
+  CHECK(wire.rfind("HTTP/1.1 413", 0) == 0);
+  CHECK(wire.find("exceeds 201326592 bytes") != std::string::npos);
 
   std::int64_t rows = 0;
   lia::testing::wait_until(
@@ -425,14 +429,19 @@ TEST_CASE("the Meta handshake and missing secrets") {
   CHECK(metrics->body.find("lia_ingestion_webhooks_received_total{provider=\"meta\"}") !=
         std::string::npos);
 
-  Process bad({lia::testing::binary("lia-ingestion")}, {{"LIA_META_VERIFY_TOKEN", ""},
-                                                        {"LIA_META_APP_SECRET", ""},
-                                                        {"LIA_EVOLUTION_APIKEY", ""},
-                                                        {"LIA_INGESTION_ACK_TIMEOUT_MS", "soon"}});
+  Process bad({lia::testing::binary("lia-ingestion")},
+              {{"LIA_META_VERIFY_TOKEN", ""},
+               {"LIA_META_APP_SECRET", ""},
+               {"LIA_EVOLUTION_APIKEY", ""},
+               {"LIA_INGESTION_ACK_TIMEOUT_MS", "soon"},
+               {"LIA_INGESTION_EVOLUTION_BODY_LIMIT_MIB", "32"},
+               {"LIA_INGESTION_EVOLUTION_WIRE_LIMIT_MIB", "16"}});
   REQUIRE(bad.wait(10s) == std::optional<int>(2));
   const auto out = bad.output();
   CHECK(out.find("LIA_META_VERIFY_TOKEN") != std::string::npos);
   CHECK(out.find("LIA_META_APP_SECRET") != std::string::npos);
   CHECK(out.find("LIA_EVOLUTION_APIKEY") != std::string::npos);
   CHECK(out.find("LIA_INGESTION_ACK_TIMEOUT_MS") != std::string::npos);
+  CHECK(out.find("LIA_INGESTION_EVOLUTION_WIRE_LIMIT_MIB: must be at least "
+                 "LIA_INGESTION_EVOLUTION_BODY_LIMIT_MIB") != std::string::npos);
 }

@@ -14,6 +14,7 @@
 //     });
 //   });
 
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -52,6 +53,19 @@ using AsyncHandler = std::function<void(Request&&, Responder)>;
 // A pure function from request to response.
 using SyncHandler = std::function<Response(const Request&)>;
 
+// Shrinks a request body while it arrives (RouteOptions::body_filter): the server hands one
+// filter, made for the request, the body's bytes in order, in pieces of any size, and the
+// handler gets only what it appended to `kept`. Runs on an I/O thread: must not block.
+class BodyFilter {
+ public:
+  BodyFilter() = default;
+  virtual ~BodyFilter() = default;
+  BodyFilter(const BodyFilter&) = delete;
+  BodyFilter& operator=(const BodyFilter&) = delete;
+  virtual void feed(std::string_view bytes, std::string& kept) = 0;
+};
+using BodyFilterFactory = std::function<std::unique_ptr<BodyFilter>()>;
+
 struct RouteOptions {
   // Run this (sync) handler on the server's blocking pool instead of an I/O thread: for
   // handlers that call the database or anything else that blocks.
@@ -63,6 +77,14 @@ struct RouteOptions {
   // larger body gets 413 as soon as its headers announce it. Counted against the server's
   // body budget as any other.
   std::size_t body_limit = 0;
+  // With a filter, body_limit bounds what the filter keeps (and what the body budget counts),
+  // while the body on the wire may take up to wire_limit bytes (required, at least
+  // body_limit): a 413 comes with the headers past wire_limit, or as soon as either is passed.
+  BodyFilterFactory body_filter;
+  std::size_t wire_limit = 0;
+  // End of headers to end of body, when not the server's ServerOptions::body_timeout: for a
+  // route whose bodies may be much larger than the others'.
+  std::chrono::milliseconds body_timeout{0};
 };
 
 class Router {
@@ -75,7 +97,10 @@ class Router {
     bool blocking = false;
     bool probe = false;
     std::size_t body_limit = 0;  // 0: the server's
-    std::size_t id = 0;          // 0.. in the order of add()
+    BodyFilterFactory body_filter;
+    std::size_t wire_limit = 0;                 // with body_filter
+    std::chrono::milliseconds body_timeout{0};  // 0: the server's
+    std::size_t id = 0;                         // 0.. in the order of add()
   };
 
   enum class Outcome { found, not_found, method_not_allowed };
@@ -94,7 +119,8 @@ class Router {
 
   // Throws std::invalid_argument for a malformed pattern or a duplicate (method, pattern):
   // both are start-up mistakes.
-  // Of the options, only body_limit applies to an async handler.
+  // Of the options, only the body's (body_limit, body_filter, wire_limit, body_timeout) apply
+  // to an async handler.
   Router& add(std::string method, std::string pattern, AsyncHandler handler,
               RouteOptions options = {});
   Router& add(std::string method, std::string pattern, SyncHandler handler,
@@ -105,7 +131,8 @@ class Router {
   Match match(std::string_view method, std::string_view path, StringMap* params) const;
 
   bool has_pattern(std::string_view pattern) const noexcept;
-  // The largest body_limit a route sets (0: none sets one).
+  // The largest body a route reads off the wire: its wire_limit, else its body_limit (0: no
+  // route sets either).
   std::size_t largest_body_limit() const noexcept;
   // Every endpoint, indexed by Endpoint::id.
   const std::vector<const Endpoint*>& endpoints() const noexcept { return by_id_; }
