@@ -276,13 +276,27 @@ core::Status CommandHandler::handle(const kafka::Message& message) {
       if (expired(cmd)) return expire();
       auto n = store_->next_attempt(cmd.command_id, attempts);
       if (!n) {
-        if (n.error().code() == core::Errc::conflict) {
-          // Finished, or taken over by the partition's new owner while this handler waited.
-          log.info("command no longer this handler's to send",
+        if (n.error().code() != core::Errc::conflict) return n.error();
+        auto sending = store_->still_sending(cmd.command_id);
+        if (!sending) return sending.error();
+        if (!*sending) {
+          log.info("command no longer this handler's to send: finished by another handler",
                    {id("command_id", cmd.command_id), num("attempts", attempts)});
           return core::ok();
         }
-        return n.error();
+        // The other handler of a takeover (the partition's new owner, or its old one, still
+        // running) counted the next try first. Leaving the command now would let the
+        // partition's next one overtake it, and lose it should that handler stop before an
+        // outcome. So this one waits out that try (one request's time), then hands the
+        // record back to be handled afresh from its row: finished, resumed, or in flight
+        // still (outcome unknown).
+        log.info("command's next try was counted by another handler; waiting for its outcome",
+                 {id("command_id", cmd.command_id), num("attempts", attempts)});
+        if (!pause_for(options_.provider.timeout + std::chrono::seconds{1})) return stopping();
+        return core::Error(core::Errc::unavailable,
+                           "command " + cmd.command_id +
+                               " had a try counted by another handler (a partition takeover); "
+                               "handled again from its row");
       }
       attempts = *n;
     }

@@ -97,6 +97,13 @@ core::Result<int> OutboundStore::next_attempt(const std::string& command_id, int
   return (*rows)[0].get<int>(0);
 }
 
+core::Result<bool> OutboundStore::still_sending(const std::string& command_id) {
+  auto rows = pool_->exec(
+      "SELECT 1 FROM " + table_ + " WHERE command_id = $1 AND status = 'sending'", command_id);
+  if (!rows) return rows.error();
+  return !rows->empty();
+}
+
 core::Result<bool> OutboundStore::try_failed(const std::string& command_id, int attempt,
                                              const std::string& reason,
                                              std::optional<core::SysTime> retry_at) {

@@ -68,9 +68,10 @@ void wait_for_noted_503(const Fixture& fx, const std::string& id) {
 }
 
 // `stale` takes `msg` and waits out a 503; meanwhile `owner`, the partition's new owner,
-// resumes the command. Both end without an error.
+// resumes the command. The owner ends without an error; the stale handler too, or (when it
+// finds the owner's try counted on the row still sending) hands its record back.
 void stale_then_owner(const Fixture& fx, CommandHandler& stale, CommandHandler& owner,
-                      const kafka::Message& msg, const std::string& id) {
+                      const kafka::Message& msg, const std::string& id, bool stale_hands_back) {
   std::optional<core::Status> stale_result;
   std::thread waiting([&] { stale_result = stale.handle(msg); });
   wait_for_noted_503(fx, id);
@@ -78,11 +79,47 @@ void stale_then_owner(const Fixture& fx, CommandHandler& stale, CommandHandler& 
   std::thread sending([&] { owner_result = owner.handle(msg); });
   waiting.join();
   sending.join();
-  REQUIRE(stale_result.has_value());
-  CHECK(stale_result->ok());
   REQUIRE(owner_result.has_value());
   CHECK(owner_result->ok());
+  REQUIRE(stale_result.has_value());
+  if (!stale_hands_back) {
+    CHECK(stale_result->ok());
+    return;
+  }
+  // The stale handler found the owner's try counted while the row was still sending: it
+  // waited out that try and handed its record back, to be handled again (its consumer's
+  // retry), which finds the command finished.
+  REQUIRE_FALSE(stale_result->ok());
+  CHECK(stale_result->error().retryable());
+  require_ok(stale.handle(msg));
 }
+
+// The handlers' log lines, while it lives.
+class LogLines {
+ public:
+  LogLines() {
+    core::set_log(core::Logger({.sink = [lines = lines_](std::string_view line) {
+      std::lock_guard lock(lines->mu);
+      lines->text.emplace_back(line);
+    }}));
+  }
+  ~LogLines() { core::set_log(core::Logger()); }
+  LogLines(const LogLines&) = delete;
+  LogLines& operator=(const LogLines&) = delete;
+
+  bool has(std::string_view part) const {
+    std::lock_guard lock(lines_->mu);
+    return std::any_of(lines_->text.begin(), lines_->text.end(),
+                       [&](const std::string& l) { return l.find(part) != std::string::npos; });
+  }
+
+ private:
+  struct Shared {
+    mutable std::mutex mu;
+    std::vector<std::string> text;
+  };
+  std::shared_ptr<Shared> lines_ = std::make_shared<Shared>();
+};
 
 }  // namespace
 
@@ -620,7 +657,7 @@ TEST_CASE(
   // Its partition moves while it waits out the 503 (a session lost, a poll interval passed):
   // the new owner resumes the command with try 2, still with the provider when the first
   // handler's wait ends.
-  stale_then_owner(fx, *stale, *fx.handler, msg, id);
+  stale_then_owner(fx, *stale, *fx.handler, msg, id, /*stale_hands_back=*/true);
   CHECK(fx.sandbox.counts().requests == 2);  // the 503 and the owner's try: no third
   CHECK(fx.sandbox.sends().size() == 1);
   auto evs = fx.events();
@@ -645,7 +682,7 @@ TEST_CASE(
   const auto msg = fx.command(
       events::types::notification_send_text,
       Fixture::text_data(id, "meta", kTo, "x", R"(,"not_after":")" + not_after + R"(")"));
-  stale_then_owner(fx, *stale, *owner, msg, id);
+  stale_then_owner(fx, *stale, *owner, msg, id, /*stale_hands_back=*/false);
   CHECK(fx.sandbox.sends().size() == 1);
   auto row = fx.row(id);
   REQUIRE(row);
@@ -653,6 +690,46 @@ TEST_CASE(
   auto evs = fx.events();
   REQUIRE(evs.size() == 1);  // no message.failed "expired" beside the send
   CHECK(evs[0].type == kSentType);
+}
+
+TEST_CASE("a new owner whose next try the old owner counted first waits, then carries it on") {
+  Fixture fx;
+  const LogLines lines;
+  const auto id = new_id();
+  const auto msg =
+      fx.command(events::types::notification_send_text, Fixture::text_data(id, "meta", kTo, "x"));
+  auto parsed = parse_command(*events::decode(msg.value));
+  REQUIRE(parsed.ok());
+  // The old owner's try 1 got a 503 asking for 2 s, noted; then the partition moved.
+  REQUIRE(fx.store->claim(*parsed, std::string("x"), true).ok());
+  REQUIRE(fx.store
+              ->try_failed(id, 1, "provider answered HTTP 503",
+                           core::SystemClock::instance().now() + 2s)
+              .ok());
+  std::optional<core::Status> first;
+  std::thread owner([&] { first = fx.handler->handle(msg); });
+  // The new owner resumes it and waits out the 2 s, while the old owner, still running,
+  // counts try 2 first; that try fails, and the old owner is stopped before its next.
+  REQUIRE(testing::wait_until(
+      [&] { return lines.has("resuming a command left between two tries"); }, 10s));
+  REQUIRE(fx.store->next_attempt(id, 1).ok());
+  REQUIRE(fx.store->try_failed(id, 2, "provider answered HTTP 502").ok());
+  owner.join();
+  // The new owner did not leave the command (its offset would be committed, and nobody
+  // would ever send it): the record is handed back, and nothing was sent meanwhile.
+  REQUIRE(first.has_value());
+  REQUIRE_FALSE(first->ok());
+  CHECK(first->error().retryable());
+  CHECK(lines.has("counted by another handler; waiting for its outcome"));
+  CHECK(fx.sandbox.counts().requests == 0);
+  CHECK(fx.row(id)->status == "sending");
+  // Handled again: try 3 goes.
+  require_ok(fx.handler->handle(msg));
+  CHECK(fx.sandbox.sends().size() == 1);
+  auto evs = fx.events();
+  REQUIRE(evs.size() == 1);
+  CHECK(evs[0].type == kSentType);
+  CHECK(data_of(evs[0])["attempts"].GetInt() == 3);
 }
 
 TEST_CASE("a send the provider took after another handler reported it unknown is recorded sent") {

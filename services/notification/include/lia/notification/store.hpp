@@ -86,6 +86,9 @@ class OutboundStore {
   // if the row is no longer 'sending', or another handler counted a try since: a handler that
   // lost its partition and still runs never sends beside the new owner.
   core::Result<int> next_attempt(const std::string& command_id, int after);
+  // True while the row is 'sending' (after a conflict of next_attempt: another handler counted
+  // a try, rather than finished the command).
+  core::Result<bool> still_sending(const std::string& command_id);
   // The try `attempt`, in flight, failed for sure (the provider refused it for now, or it
   // never left): no longer in flight, `reason` kept as the last error, and `retry_at` (when
   // the next try may go, if there is one) for whoever resumes it. false if the row is not
