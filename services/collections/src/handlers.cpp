@@ -154,6 +154,7 @@ core::Status NotificationHandler::on_event(const events::CloudEvent& ev) const {
     target.clear();
     next_status.clear();
     reopened = false;
+    bool owed_again = false;
     const auto now = clock_.now();
     // When notification recorded it (never later than now: another machine's clock).
     const auto went_out = std::min(core::parse_rfc3339(ev.time).value_or(now), now);
@@ -196,6 +197,49 @@ core::Status NotificationHandler::on_event(const events::CloudEvent& ev) const {
               "('pending', 'exhausted', 'contacted') RETURNING t.status",
           target, error, now, went_out);
     };
+    // The target's campaign, completed without this target's next attempt, is active again.
+    // The campaign's row is locked either way, so a completion deciding now waits for this
+    // commit (scheduler.cpp).
+    const auto reopen = [&]() -> core::Status {
+      auto lock = tx.exec("SELECT 1 FROM " + q_ + ".voice_campaigns c, " + q_ +
+                              ".voice_campaign_targets t WHERE t.id = $1 AND c.id = "
+                              "t.campaign_id FOR NO KEY UPDATE OF c",
+                          target);
+      if (!lock) return lock.error();
+      auto again = tx.exec("UPDATE " + q_ +
+                               ".voice_campaigns c SET status = 'active', completed_at = NULL, "
+                               "updated_at = $2 FROM " +
+                               q_ +
+                               ".voice_campaign_targets t WHERE t.id = $1 AND "
+                               "c.id = t.campaign_id AND c.status = 'completed' AND t.status IN "
+                               "('pending', 'contacted') AND t.attempt_count < c.max_attempts",
+                           target, now);
+      if (!again) return again.error();
+      reopened = again->affected() > 0;
+      return {};
+    };
+    const bool unknown = outcome == "failed" && failure_of(*code) == Failure::unknown;
+    if (outcome != "sent" && !unknown) {
+      // A debtor who wrote while this message was on its way counted as answering it (the
+      // reply handler cannot wait for the outcome). It never reached them: unless another
+      // attempt may have, that was no answer, and the target is owed its message again (the
+      // branches below then treat it as pending: an expiry gives the attempt back).
+      auto owed = tx.exec("UPDATE " + q_ +
+                              ".voice_campaign_targets t SET status = 'pending', conversation_id "
+                              "= NULL, next_attempt_at = $2, updated_at = $2 WHERE t.id = $1 AND "
+                              "t.status = 'responded' AND NOT EXISTS (SELECT 1 FROM " +
+                              q_ + ".message_attempts a WHERE a.target_id = t.id AND " +
+                              kMayHaveReached + ") RETURNING t.id",
+                          target, now);
+      if (!owed) return owed.error();
+      owed_again = !owed->empty();
+      if (owed_again) {
+        core::log().info(
+            "a debtor's reply came while the campaign message was on its way, and it never "
+            "reached them: they are owed it again",
+            {f::id("target_id", target), f::id("command_id", std::string(*command))});
+      }
+    }
     if (outcome == "sent") {
       upd = reached(std::nullopt);
     } else if (outcome == "expired") {
@@ -210,22 +254,8 @@ core::Status NotificationHandler::on_event(const events::CloudEvent& ev) const {
                         "('pending', 'contacted') RETURNING status",
                     target, why.value_or("expired"), now, std::string(*command));
       if (upd && !upd->empty()) {
-        // Completed when this was the last attempt: it has one again. The campaign's row is
-        // locked either way, so a completion deciding now waits for this commit (scheduler.cpp).
-        auto lock = tx.exec("SELECT 1 FROM " + q_ + ".voice_campaigns c, " + q_ +
-                                ".voice_campaign_targets t WHERE t.id = $1 AND c.id = "
-                                "t.campaign_id FOR NO KEY UPDATE OF c",
-                            target);
-        if (!lock) return lock.error();
-        auto again = tx.exec("UPDATE " + q_ +
-                                 ".voice_campaigns c SET status = 'active', completed_at = NULL, "
-                                 "updated_at = $2 FROM " +
-                                 q_ +
-                                 ".voice_campaign_targets t WHERE t.id = $1 AND "
-                                 "c.id = t.campaign_id AND c.status = 'completed'",
-                             target, now);
-        if (!again) return again.error();
-        reopened = again->affected() > 0;
+        // Completed when this was the last attempt: it has one again.
+        if (auto st = reopen(); !st) return st;
       }
     } else if (outcome == "failed" && failure_of(*code) == Failure::refused) {
       upd = tx.exec("UPDATE " + q_ +
@@ -233,7 +263,7 @@ core::Status NotificationHandler::on_event(const events::CloudEvent& ev) const {
                         "next_attempt_at = NULL, updated_at = $3 WHERE id = $1 AND status IN "
                         "('pending', 'contacted') RETURNING status",
                     target, why.value_or("failed"), now);
-    } else if (outcome == "failed" && failure_of(*code) == Failure::unknown) {
+    } else if (unknown) {
       // The provider may well have delivered it (notification does not send it again): the
       // debtor counts as contacted, and the campaign goes on as after a `sent`.
       upd = reached(why.value_or("outcome unknown"));
@@ -266,6 +296,7 @@ core::Status NotificationHandler::on_event(const events::CloudEvent& ev) const {
     }
     if (!upd) return upd.error();
     if (!upd->empty()) next_status = (*upd)[0].get<std::string>(0);
+    if (owed_again && outcome != "expired") return reopen();  // (an expiry reopened it above)
     return {};
   });
   if (!st) return st;
@@ -278,8 +309,9 @@ core::Status NotificationHandler::on_event(const events::CloudEvent& ev) const {
                       f::id("command_id", std::string(*command)),
                       f::id("status", next_status.empty() ? "-" : next_status)});
     if (reopened) {
-      core::log().info("campaign active again: an expired message is to be sent again",
-                       {f::id("target_id", target)});
+      core::log().info(
+          "campaign active again: a message that never reached its debtor is to be sent again",
+          {f::id("target_id", target)});
     }
   }
   return {};

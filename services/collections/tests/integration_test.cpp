@@ -990,6 +990,81 @@ TEST_CASE("a debtor whose campaign message never reached them is still owed it")
                  "'5531987651234'") == 1);
 }
 
+TEST_CASE("a debtor who wrote while the message was on its way is owed it if it never came") {
+  Fixture fx;
+  fx.create(campaign_body(kTargets, 3, 60));
+  REQUIRE(fx.tick().sent == 3);
+  const auto sent = fx.outbox();
+  const auto cmds = of_type(sent, types::notification_send_text);
+  REQUIRE(cmds.size() == 3);
+  const auto to = [&](std::string_view phone) -> const OutboxEvent& {
+    for (const auto* c : cmds) {
+      if (c->str("to") == phone) return *c;
+    }
+    FAIL("no command to " << phone);
+    return *cmds[0];
+  };
+  // All three write while their messages are on their way: each counts as an answer, and
+  // the campaign has no one left to contact.
+  fx.clock.advance(1min);
+  fx.reply(fx.stored("5511987654321@s.whatsapp.net"));
+  fx.reply(fx.stored("5521998765432@s.whatsapp.net"));
+  fx.reply(fx.stored("5531987651234@s.whatsapp.net"));
+  REQUIRE(fx.count("voice_campaign_targets WHERE status = 'responded'") == 3);
+  fx.tick();
+  REQUIRE(fx.count("voice_campaigns WHERE status = 'completed'") == 1);
+
+  // Then João's message is dead-lettered: the campaign is active again for him.
+  fx.outcome(
+      types::notification_message_dead_lettered, to("5521998765432@s.whatsapp.net"),
+      R"(,"reason":"provider unavailable: HTTP 503","dlq_topic":"notification.commands.v1.dlq")");
+  CHECK(fx.count("voice_campaigns WHERE status = 'active' AND completed_at IS NULL") == 1);
+  // Maria's expires, and the third was sent.
+  fx.outcome(types::notification_message_failed, to("5511987654321@s.whatsapp.net"),
+             R"(,"reason":"expired: not sent before 2026-11-23T23:00:00Z","code":"expired")");
+  fx.outcome(types::notification_message_sent, to("5531987651234@s.whatsapp.net"),
+             R"(,"provider_message_id":"wamid.C")");
+  // Maria and João never got it: owed it again (Maria's expired attempt given back), the
+  // campaign active again. The third answered a message that reached it.
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'pending' AND conversation_id IS NULL "
+                 "AND next_attempt_at IS NOT NULL AND ((phone_number = '5511987654321' AND "
+                 "attempt_count = 0) OR (phone_number = '5521998765432' AND attempt_count = 1))") ==
+        2);
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'responded' AND phone_number = "
+                 "'5531987651234'") == 1);
+  CHECK(fx.count("voice_campaigns WHERE status = 'active' AND completed_at IS NULL") == 1);
+  // Sent again at the next tick, to those two only.
+  fx.clock.advance(1min);
+  CHECK(fx.tick().sent == 2);
+  const auto after = fx.outbox();
+  CHECK(of_type(after, types::notification_send_text).size() == 5);
+}
+
+TEST_CASE("a debtor who wrote after a message that reached them stays answered") {
+  Fixture fx;
+  fx.create(campaign_body(kTargets, 3, 60));
+  REQUIRE(fx.tick().sent == 3);
+  REQUIRE(fx.sent_open() == 3);
+  // Attempt 2 goes, and Maria writes while it is on its way; then it is dead-lettered.
+  fx.clock.advance(61min);
+  REQUIRE(fx.tick().sent == 3);
+  fx.reply(fx.stored("5511987654321@s.whatsapp.net"));
+  const auto sent = fx.outbox();
+  const auto cmds = of_type(sent, types::notification_send_text);
+  REQUIRE(cmds.size() == 6);
+  int dead = 0;
+  for (std::size_t i = 3; i < cmds.size(); ++i) {  // the second attempts
+    if (cmds[i]->str("to") != "5511987654321@s.whatsapp.net") continue;
+    fx.outcome(types::notification_message_dead_lettered, *cmds[i],
+               R"(,"reason":"provider unavailable: HTTP 503","dlq_topic":"x.dlq")");
+    ++dead;
+  }
+  REQUIRE(dead == 1);
+  // Her answer may well be to attempt 1, which reached her.
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'responded' AND phone_number = "
+                 "'5511987654321' AND next_attempt_at IS NULL") == 1);
+}
+
 TEST_CASE("a payment promise made to the assistant is kept and its debtor chased no more") {
   Fixture fx;  // 2026-11-23 13:00 UTC, a Monday: 10:00 in São Paulo
   // João promised to financeiro before any campaign message: no campaign promise.
