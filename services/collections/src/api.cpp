@@ -23,10 +23,6 @@ Response db_error(const core::Error& e) {
   return json_error(500, "internal", "internal error");
 }
 
-Response bad_request(std::string_view message) {
-  return json_error(400, "invalid_argument", message);
-}
-
 // [{target_index, field, message}, ...]
 void write_problems(json::Writer& w, const std::vector<TargetProblem>& problems) {
   w.begin_array();
@@ -55,6 +51,11 @@ Response invalid(const Invalid& i) {
   }
   w.end_object().end_object();
   return Response::json(400, w.take());
+}
+
+// A query or path parameter that is not what the route takes, named.
+Response bad_request(std::string_view field, std::string_view message) {
+  return invalid(Invalid{std::string(field), std::nullopt, std::string(message)});
 }
 
 // The 201 of POST /api/campaigns: made again from the same request when a retry replays it.
@@ -328,19 +329,20 @@ Response Api::list(const Request& req) const {
   std::int64_t limit = 50, offset = 0;
   if (const std::string* l = req.query_param("limit"); l != nullptr && !l->empty()) {
     auto v = parse_int(*l, 1, 500);
-    if (!v) return bad_request("'limit' must be an integer 1..500");
+    if (!v) return bad_request("limit", "'limit' must be an integer 1..500");
     limit = *v;
   }
   if (const std::string* o = req.query_param("offset"); o != nullptr && !o->empty()) {
     auto v = parse_int(*o, 0, 1'000'000'000);
-    if (!v) return bad_request("'offset' must be a non-negative integer");
+    if (!v) return bad_request("offset", "'offset' must be a non-negative integer");
     offset = *v;
   }
   std::optional<std::string> status;
   if (const std::string* s = req.query_param("status"); s != nullptr && !s->empty()) {
     if (*s != "draft" && *s != "active" && *s != "paused" && *s != "completed" &&
         *s != "cancelled") {
-      return bad_request("'status' must be draft, active, paused, completed or cancelled");
+      return bad_request("status",
+                         "'status' must be draft, active, paused, completed or cancelled");
     }
     status = *s;
   }
@@ -375,7 +377,7 @@ Response Api::get(const Request& req) const {
   }
   const std::string* id = req.param("id");
   if (id == nullptr || !core::Uuid::parse(*id))
-    return bad_request("the campaign id must be a UUID");
+    return bad_request("id", "the campaign id must be a UUID");
   auto rows = pool_->exec(
       std::string("SELECT ") + kCampaignColumns + " FROM " + q_ + ".voice_campaigns WHERE id = $1",
       *id);
@@ -432,7 +434,7 @@ Response Api::transition(const Request& req, bool to_active) const {
   }
   const std::string* id = req.param("id");
   if (id == nullptr || !core::Uuid::parse(*id))
-    return bad_request("the campaign id must be a UUID");
+    return bad_request("id", "the campaign id must be a UUID");
   const auto now = clock_.now();
   auto rows =
       to_active ? pool_->exec("UPDATE " + q_ +

@@ -5,6 +5,8 @@
 #include <map>
 #include <optional>
 
+#include <fmt/format.h>
+
 #include <lia/collections/campaign.hpp>
 #include <lia/core/text.hpp>
 #include <lia/domain/document.hpp>
@@ -347,12 +349,15 @@ std::variant<CampaignInput, Invalid> parse_campaign(std::string_view body,
     if (auto st = h.only({"start", "end", "days"}); !st) {
       return Invalid{"allowed_hours", std::nullopt, st.error().message()};
     }
-    auto start = h.nonempty_str("start");
-    if (!start) return Invalid{"allowed_hours.start", std::nullopt, start.error().message()};
-    auto end = h.nonempty_str("end");
-    if (!end) return Invalid{"allowed_hours.end", std::nullopt, end.error().message()};
-    c.hours.start = std::string(*start);
-    c.hours.end = std::string(*end);
+    // Each of start, end and days left out keeps its default.
+    for (const auto& [key, slot] : {std::pair<const char*, std::string*>{"start", &c.hours.start},
+                                    std::pair<const char*, std::string*>{"end", &c.hours.end}}) {
+      const std::string field = std::string("allowed_hours.") + key;
+      if (const json::Value* v = h.get(key); v == nullptr || v->IsNull()) continue;
+      auto text = h.nonempty_str(key);
+      if (!text) return Invalid{field, std::nullopt, text.error().message()};
+      *slot = std::string(*text);
+    }
     if (const json::Value* days = h.get("days"); days != nullptr && !days->IsNull()) {
       auto set = read_days(*days);
       if (!set) return Invalid{"allowed_hours.days", std::nullopt, set.error().message()};
@@ -402,6 +407,13 @@ std::variant<CampaignInput, Invalid> parse_campaign(std::string_view body,
       return Invalid{"instance", std::nullopt, "'instance' must not start or end with whitespace"};
     }
     c.instance = std::string(**instance);
+  } else if (c.provider != defaults.provider) {
+    // The default instance is the default provider's: a Meta phone number id is no
+    // Evolution instance, nor the other way round, and every attempt would fail.
+    return Invalid{"instance", std::nullopt,
+                   fmt::format("'instance' is required when 'provider' is {} (the default "
+                               "instance '{}' is {}'s)",
+                               c.provider, defaults.instance, defaults.provider)};
   }
   auto meta = o.opt_obj("meta_template");
   if (!meta) return Invalid{"meta_template", std::nullopt, meta.error().message()};
@@ -574,9 +586,18 @@ core::Result<MetaTemplate> render_meta_template(const MetaTemplate& t,
       return core::Error(core::Errc::invalid_argument,
                          "parameters[" + std::to_string(k) + "]: " + text.error().message());
     }
-    if (text->empty() || text->size() > 1024) {
+    if (text->find_first_not_of(" \t\r\n") == std::string::npos || text->size() > 1024) {
       return core::Error(core::Errc::invalid_argument,
-                         "parameters[" + std::to_string(k) + "] renders empty or past 1024 bytes");
+                         "parameters[" + std::to_string(k) + "] renders blank or past 1024 bytes");
+    }
+    // Meta refuses a parameter with a line break or a tab, or more than four spaces in a row
+    // (its error 132018), every attempt alike.
+    if (text->find_first_of("\t\r\n") != std::string::npos ||
+        text->find("     ") != std::string::npos) {
+      return core::Error(core::Errc::invalid_argument,
+                         "parameters[" + std::to_string(k) +
+                             "] renders with a line break, a tab or more than four spaces in a "
+                             "row, which Meta refuses");
     }
     out.parameters.push_back(std::move(*text));
   }

@@ -305,6 +305,27 @@ TEST_CASE("allowed hours are validated") {
   const auto& c = std::get<CampaignInput>(arr);
   CHECK(c.hours.start == "08:00");
   CHECK(weekday_names(c.hours.days) == std::vector<std::string>{"dom", "sab"});
+
+  // What is left out keeps its default: only the days, or only the end.
+  CampaignDefaults d;
+  d.hours.start = "09:00";
+  d.hours.end = "18:00";
+  auto days_only = parse_campaign(
+      R"({"name":"n","template":"x","allowed_hours":{"days":"seg-sab"},"targets":[)" + kGood + "]}",
+      d);
+  REQUIRE(std::holds_alternative<CampaignInput>(days_only));
+  CHECK(std::get<CampaignInput>(days_only).hours.start == "09:00");
+  CHECK(std::get<CampaignInput>(days_only).hours.end == "18:00");
+  CHECK(weekday_names(std::get<CampaignInput>(days_only).hours.days).size() == 6);
+  auto end_only = parse_campaign(
+      R"({"name":"n","template":"x","allowed_hours":{"end":"12:00"},"targets":[)" + kGood + "]}",
+      d);
+  REQUIRE(std::holds_alternative<CampaignInput>(end_only));
+  CHECK(std::get<CampaignInput>(end_only).hours.start == "09:00");
+  CHECK(std::get<CampaignInput>(end_only).hours.end == "12:00");
+  auto empty_start = expect_invalid(
+      R"({"name":"n","template":"x","allowed_hours":{"start":""},"targets":[)" + kGood + "]}");
+  CHECK(empty_start.field == "allowed_hours.start");
 }
 
 TEST_CASE("template variables: name, valor in reais, vencimento as dd/mm/yyyy") {
@@ -377,7 +398,7 @@ TEST_CASE("each attempt's send_text and message.requested match their schemas") 
 
 TEST_CASE("a Meta campaign needs its approved template, and an Evolution one takes none") {
   const std::string meta =
-      R"("provider":"meta","meta_template":{"name":"cobranca_fatura","language":"pt_BR",)"
+      R"("provider":"meta","instance":"106540352242922","meta_template":{"name":"cobranca_fatura","language":"pt_BR",)"
       R"("parameters":["{{name}}","{{valor}}","{{vencimento}}"]},)";
   auto ok = parse_campaign(body(kGood, meta), CampaignDefaults{});
   REQUIRE(std::holds_alternative<CampaignInput>(ok));
@@ -397,29 +418,76 @@ TEST_CASE("a Meta campaign needs its approved template, and an Evolution one tak
         std::vector<std::string>{"Maria Silva", "R$ 1.234,50", "30/11/2026"});
 
   // Without it, Meta would refuse (or silently not deliver) a message the business starts.
-  auto none = expect_invalid(body(kGood, R"("provider":"meta",)"));
+  auto none = expect_invalid(body(kGood, R"("provider":"meta","instance":"106540352242922",)"));
   CHECK(none.field == "meta_template");
   CHECK(none.message.find("approved") != std::string::npos);
   CHECK(expect_invalid(body(kGood, R"("meta_template":{"name":"x","language":"pt_BR"},)")).field ==
         "meta_template");  // the default provider is evolution
-  CHECK(expect_invalid(body(kGood, R"("provider":"meta","meta_template":{"name":"Cobrança",)"
-                                   R"("language":"pt_BR"},)"))
-            .field == "meta_template.name");
-  CHECK(expect_invalid(body(kGood, R"("provider":"meta","meta_template":{"name":"x",)"
-                                   R"("language":"portuguese"},)"))
+  CHECK(
+      expect_invalid(
+          body(
+              kGood,
+              R"("provider":"meta","instance":"106540352242922","meta_template":{"name":"Cobrança",)"
+              R"("language":"pt_BR"},)"))
+          .field == "meta_template.name");
+  CHECK(expect_invalid(
+            body(kGood,
+                 R"("provider":"meta","instance":"106540352242922","meta_template":{"name":"x",)"
+                 R"("language":"portuguese"},)"))
             .field == "meta_template.language");
-  CHECK(expect_invalid(body(kGood, R"("provider":"meta","meta_template":{"name":"x",)"
-                                   R"("language":"pt_BR","parameters":["{{name"]},)"))
+  CHECK(expect_invalid(
+            body(kGood,
+                 R"("provider":"meta","instance":"106540352242922","meta_template":{"name":"x",)"
+                 R"("language":"pt_BR","parameters":["{{name"]},)"))
             .field == "meta_template.parameters[0]");
-  CHECK(expect_invalid(body(kGood, R"("provider":"meta","meta_template":{"name":"x",)"
-                                   R"("language":"pt_BR","header":"y"},)"))
+  CHECK(expect_invalid(
+            body(kGood,
+                 R"("provider":"meta","instance":"106540352242922","meta_template":{"name":"x",)"
+                 R"("language":"pt_BR","header":"y"},)"))
             .field == "meta_template");
   // A parameter a target cannot fill is that target's problem, as with the template.
-  auto unfilled =
-      expect_invalid(body(kGood, R"("provider":"meta","meta_template":{"name":"x",)"
-                                 R"("language":"pt_BR","parameters":["{{contrato}}"]},)"));
+  auto unfilled = expect_invalid(
+      body(kGood, R"("provider":"meta","instance":"106540352242922","meta_template":{"name":"x",)"
+                  R"("language":"pt_BR","parameters":["{{contrato}}"]},)"));
   CHECK(unfilled.field == "meta_template");
   CHECK(unfilled.target == std::optional<std::size_t>(0));
+}
+
+TEST_CASE("a campaign on the other provider than the default names its instance") {
+  CampaignDefaults d;  // evolution, lia-cobranca
+  const std::string meta = R"("provider":"meta","meta_template":{"name":"x","language":"pt_BR"},)";
+  auto missing = expect_invalid(body(kGood, meta));
+  CHECK(missing.field == "instance");
+  CHECK(missing.message.find("'instance' is required when 'provider' is meta") !=
+        std::string::npos);
+  auto named = parse_campaign(body(kGood, meta + R"("instance":"106540352242922",)"), d);
+  REQUIRE(std::holds_alternative<CampaignInput>(named));
+  CHECK(std::get<CampaignInput>(named).instance == "106540352242922");
+  // The default provider keeps its default instance.
+  auto same = parse_campaign(body(kGood, R"("provider":"evolution",)"), d);
+  REQUIRE(std::holds_alternative<CampaignInput>(same));
+  CHECK(std::get<CampaignInput>(same).instance == d.instance);
+}
+
+TEST_CASE("a Meta parameter Meta would refuse is the target's problem at creation") {
+  const std::string meta =
+      R"("provider":"meta","instance":"106540352242922","meta_template":{"name":"x",)"
+      R"("language":"pt_BR","parameters":["{{name}}","{{contrato}}"]},)";
+  const auto with_contract = [&](const std::string& contract) {
+    return body(
+        R"({"name":"A","phone":"11987654321","debt_amount":1,"due_date":"2026-01-31","vars":{"contrato":")" +
+            contract + R"("}})",
+        meta);
+  };
+  for (const std::string bad : {"   ", "C-9\\nlinha 2", "C-9\\tx", "C-9     x"}) {
+    INFO(bad);
+    auto invalid = expect_invalid(with_contract(bad));
+    CHECK(invalid.field == "meta_template");
+    CHECK(invalid.target == std::optional<std::size_t>(0));
+    CHECK(invalid.message.find("parameters[1]") != std::string::npos);
+  }
+  auto ok = parse_campaign(with_contract("C-9    x"), CampaignDefaults{});  // four spaces: fine
+  CHECK(std::holds_alternative<CampaignInput>(ok));
 }
 
 TEST_CASE("a Meta attempt's send_template matches its schema") {

@@ -518,6 +518,19 @@ TEST_CASE("the campaign API wants a JWT of a supervisor and names bad fields") {
   CHECK(campaigns["campaigns"][0]["counts"]["pending"].GetInt() == 3);
   CHECK(campaigns["campaigns"][0]["allowed_hours"]["days"].Size() == 5);
   CHECK(fx.call("GET", "/api/campaigns/" + core::Uuid::v7().str()).status == 404);
+  // A bad query or path parameter is named, as a bad body field is.
+  for (const auto& [target, field] :
+       std::vector<std::pair<std::string, std::string>>{{"/api/campaigns?limit=0", "limit"},
+                                                        {"/api/campaigns?offset=-1", "offset"},
+                                                        {"/api/campaigns?status=done", "status"},
+                                                        {"/api/campaigns/not-a-uuid", "id"}}) {
+    INFO(target);
+    auto bad = fx.call("GET", target);
+    CHECK(bad.status == 400);
+    auto error = parse(bad.body);
+    CHECK(std::string(error["error"]["code"].GetString()) == "invalid_argument");
+    CHECK(std::string(error["error"]["field"].GetString()) == field);
+  }
 }
 
 TEST_CASE("skip_invalid_targets creates the campaign with the valid targets and lists the rest") {
