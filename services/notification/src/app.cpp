@@ -21,6 +21,18 @@ void App::configure(core::Env& env) {
 
 core::Status App::start(runtime::Context& ctx) {
   const std::string& schema = ctx.spec().schema;
+  // At a stop, a request already with the provider is let finish and its outcome written
+  // (with the database retries, up to ~8 s more): past the grace period the process is ended
+  // first, and the send is reported outcome_unknown, as after a crash.
+  const auto grace = ctx.config().shutdown_grace;
+  if (settings_.http_timeout + std::chrono::seconds{8} > grace) {
+    core::log().warn(
+        "LIA_NOTIFY_HTTP_TIMEOUT_MS and 8 s pass LIA_SHUTDOWN_GRACE_MS: a send with the "
+        "provider when the service stops may be cut short and reported outcome_unknown; raise "
+        "the grace period (and the pod's terminationGracePeriodSeconds) or lower the timeout",
+        {core::f::num("http_timeout_ms", settings_.http_timeout.count()),
+         core::f::num("shutdown_grace_ms", grace.count())});
+  }
   auto store = std::make_shared<OutboundStore>(ctx.pool(), schema);
   http::ClientOptions co;
   co.max_idle_per_host = static_cast<std::size_t>(std::max(8, settings_.consumers * 2));

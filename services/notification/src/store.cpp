@@ -256,11 +256,13 @@ core::Result<std::vector<std::string>> OutboundStore::in_flight_recipients(
 
 namespace {
 
-// Compare-and-set of a row's tick (and, for a delivery failure, its code).
+// Compare-and-set of a row's tick (and, for a delivery failure, its code; a tick past an
+// ERROR, a delivery proving it was not final, clears it with the failure's reason).
 std::string set_delivery_sql(const std::string& table) {
   return "UPDATE " + table +
-         " SET delivery_status = $2, delivery_error = $3, delivery_updated_at = now(),"
-         " updated_at = now(), error_code = COALESCE($6, error_code) WHERE command_id = $1"
+         " SET delivery_status = $2::text, delivery_error = $3, delivery_updated_at = now(),"
+         " updated_at = now(), error_code = CASE WHEN $2::text = 'ERROR' THEN COALESCE($6, "
+         "error_code) END WHERE command_id = $1"
          " AND COALESCE(delivery_status, 'PENDING') = $4 AND delivery_error IS NOT DISTINCT FROM "
          "$5";
 }

@@ -1029,6 +1029,15 @@ TEST_CASE("delivery ticks move the outbound row forward only") {
   auto row = fx.row(other);
   CHECK(row->delivery_status == "ERROR");
   CHECK(row->delivery_error == "undeliverable");
+  CHECK(row->error_code == "131026");
+  // A delivery report after it proves the failure was not final: the error goes with it.
+  require_ok(status("DELIVERY_ACK", wamid2));
+  row = fx.row(other);
+  CHECK(row->delivery_status == "DELIVERY_ACK");
+  CHECK_FALSE(row->delivery_error.has_value());
+  CHECK_FALSE(row->error_code.has_value());
+  require_ok(status("ERROR", wamid2, R"(,"error":{"reason":"late","code":"131026"})"));
+  CHECK(fx.row(other)->delivery_status == "DELIVERY_ACK");  // and a failure after it: ignored
 }
 
 TEST_CASE(

@@ -112,6 +112,9 @@ TEST_CASE("lia-notification sends commands from Kafka through the sandbox and re
   env["LIA_EVOLUTION_URL"] = provider;
   env["LIA_EVOLUTION_APIKEY"] = "evo-key";
   env["LIA_NOTIFY_BACKOFF_MS"] = "20";
+  // A provider call that could outlast a stop's grace period is warned of at start.
+  env["LIA_NOTIFY_HTTP_TIMEOUT_MS"] = "12000";
+  env["LIA_SHUTDOWN_GRACE_MS"] = "15000";
   migrate(env);
 
   // Commands first (the topics exist before the service subscribes).
@@ -132,6 +135,8 @@ TEST_CASE("lia-notification sends commands from Kafka through the sandbox and re
   Process svc({testing::binary("lia-notification")}, env);
   const int port = wait_ready(svc);
   CHECK(svc.output().find("meta-token") == std::string::npos);  // secrets never logged
+  CHECK(svc.output().find("LIA_NOTIFY_HTTP_TIMEOUT_MS and 8 s pass LIA_SHUTDOWN_GRACE_MS") !=
+        std::string::npos);
 
   // Both outcomes arrive on the events topic, each valid against its schema. The consumer's
   // thread only keeps the records; they are checked here, on the test's thread (Catch2's
