@@ -50,9 +50,10 @@ TEST_CASE("the inline file of an Evolution media message comes out empty, the re
 }
 
 TEST_CASE("the filter gives the same body however the bytes are split") {
-  const std::string sent =
-      video_with_file(std::string(300, 'Z') + R"(\/\u0041)") +
-      R"({"text":"say \"base64\": \"no\"","base64" :	"QUJD","b":"base64"})";
+  const std::string sent = video_with_file(std::string(300, 'Z') + R"(\/\u0041)") +
+                           R"({"text":"say \"base64\": \"no\"","base64" :)"
+                           "\t"
+                           R"("QUJD","b":"base64"})";
   const std::string whole = filter_whole(sent);
   REQUIRE(whole.size() < sent.size());
   for (const std::size_t step : {1, 2, 3, 5, 7, 64, 4096}) {
