@@ -1,10 +1,15 @@
 #include "handler.hpp"
 
 #include <algorithm>
+#include <chrono>
 
+#include <fmt/format.h>
+
+#include <lia/core/clock.hpp>
 #include <lia/core/log.hpp>
 #include <lia/core/metrics.hpp>
 #include <lia/core/uuid.hpp>
+#include <lia/domain/hours.hpp>
 #include <lia/events/names.hpp>
 #include <lia/json/json.hpp>
 #include <lia/pg/tx.hpp>
@@ -14,6 +19,15 @@
 
 namespace lia::ai_orchestration {
 namespace {
+
+// The day in São Paulo when the customer wrote (else today), "YYYY-MM-DD".
+std::string sao_paulo_day(const std::string& timestamp) {
+  const auto at = core::parse_rfc3339(timestamp).value_or(core::SystemClock::instance().now());
+  const std::chrono::year_month_day day{
+      std::chrono::floor<std::chrono::days>(at + domain::kSaoPauloUtcOffset)};
+  return fmt::format("{:04}-{:02}-{:02}", static_cast<int>(day.year()),
+                     static_cast<unsigned>(day.month()), static_cast<unsigned>(day.day()));
+}
 
 namespace f = core::f;
 namespace types = events::types;
@@ -266,7 +280,8 @@ core::Status Handler::on_message(const events::CloudEvent& ev) {
     turn.prior_negative_streak = snap->negative_streak;
     turn.customer_name = snap->first_name;
     turn.may_handoff = delivery == "send";
-    BuiltinTools tools(outages_.get(), {msg->message_id, snap->registrations});
+    turn.today = sao_paulo_day(msg->timestamp);
+    BuiltinTools tools(outages_.get(), {msg->message_id, snap->registrations, turn.today});
     outcome = orchestrator_->answer(turn, {snap->thread_summary, snap->recent}, tools);
     registered = tools.registrations_json();
     // Only when the answer going out used the failed lookup (a remote model's failed turn

@@ -34,6 +34,9 @@ struct Turn {
   // off nor registered (no ai.tool.invoked is published for a suggestion), and a lead,
   // complaint or payment promise is worded as an offer, without a protocol.
   bool may_handoff = true;
+  // The customer's day in São Paulo, "YYYY-MM-DD" (empty: not known): what "today" is to a
+  // remote model, and the earliest date a payment promise may name.
+  std::string today;
 };
 
 struct HandoffPlan {

@@ -1,6 +1,8 @@
 #include "openai_client.hpp"
 
 #include <algorithm>
+#include <array>
+#include <chrono>
 #include <utility>
 
 #include <lia/core/log.hpp>
@@ -35,6 +37,19 @@ std::string system_text(const RemoteRequest& r) {
   }
   s += "\n\nAssistente atual: " + std::string(to_string(r.assistant)) + ".";
   if (r.customer_name) s += " Nome do cliente: " + *r.customer_name + ".";
+  // Without it a model takes its training's year for this one ("dia 15 de abril" becomes a
+  // date long past).
+  if (const auto day = core::parse_date(r.today)) {
+    static constexpr std::array<const char*, 7> kWeekdays = {
+        "domingo",      "segunda-feira", "terça-feira", "quarta-feira",
+        "quinta-feira", "sexta-feira",   "sábado"};
+    const std::chrono::weekday wd{std::chrono::sys_days{*day}};
+    s += " Hoje é " + r.today + " (" + kWeekdays[wd.c_encoding()] + ").";
+  }
+  if (r.first_message) {
+    s += " É a primeira mensagem do cliente: cumprimente-o e apresente-se como LIA, assistente "
+         "virtual.";
+  }
   if (!r.summary.empty()) {
     // The summary quotes the customer: fenced and named as data, never as instructions.
     std::string summary = domain::redact_documents(r.summary);
@@ -348,7 +363,11 @@ core::Result<RemoteAnswer> OpenAiClient::complete(const RemoteRequest& request, 
           if (retry_after != nullptr) *retry_after = *wait;
         }
       }
-      return core::Error(core::Errc::unavailable, what);
+      // 400, 413 and 422 are this request's fault (a context past the model's length, a
+      // tool call the server could not parse): the server is up.
+      const bool request_fault = res->status == 400 || res->status == 413 || res->status == 422;
+      return core::Error(request_fault ? core::Errc::invalid_argument : core::Errc::unavailable,
+                         what, !request_fault);
     }
     auto reply = parse_chat_response(res->body);
     if (!reply) return reply.error();
@@ -361,6 +380,12 @@ core::Result<RemoteAnswer> OpenAiClient::complete(const RemoteRequest& request, 
     }
     messages.push_back(assistant_tool_call_message(*reply));
     for (std::size_t i = 0; i < reply->tool_calls.size(); ++i) {
+      // The tools' own time counts too (a database slow to answer an outage lookup).
+      if (Clock::now() >= deadline) {
+        return core::Error(core::Errc::timeout, "the model did not finish within " +
+                                                    std::to_string(settings_.timeout.count()) +
+                                                    " ms (its tools took the rest)");
+      }
       const auto& tc = reply->tool_calls[i];
       ToolInvocation result;
       if (i < kMaxToolCallsPerRound) {

@@ -52,6 +52,8 @@ struct RemoteRequest {
   std::vector<HistoryMessage> history;  // oldest first, without the current message
   std::string text;                     // the customer's message
   std::optional<double> temperature;    // the prompt's, else the settings'
+  std::string today;                    // "YYYY-MM-DD" in São Paulo (empty: not said)
+  bool first_message = false;           // the customer's first: LIA introduces herself
 };
 
 struct RemoteAnswer {

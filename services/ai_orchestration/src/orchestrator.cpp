@@ -1,9 +1,33 @@
 #include "orchestrator.hpp"
 
+#include <algorithm>
+#include <array>
+#include <cctype>
+
+#include <lia/domain/text.hpp>
 #include <lia/json/json.hpp>
 
 namespace lia::ai_orchestration {
 namespace {
+
+// `text` without its opening greeting ("Olá, Maria! Como posso ajudar?" -> "Como posso
+// ajudar?"): a first sentence of at most 60 bytes that starts with one. Unchanged otherwise,
+// or when nothing would be left.
+std::string without_greeting(const std::string& text) {
+  static constexpr std::array<std::string_view, 6> kGreetings = {
+      "ola", "oi", "bom dia", "boa tarde", "boa noite", "seja bem"};
+  const std::string head = domain::fold(std::string_view(text).substr(0, 60));
+  const bool greets = std::any_of(kGreetings.begin(), kGreetings.end(), [&](std::string_view g) {
+    return head.starts_with(g) &&
+           (head.size() == g.size() || !std::isalpha(static_cast<unsigned char>(head[g.size()])));
+  });
+  if (!greets) return text;
+  const auto end = text.find_first_of("!.?\n");
+  if (end == std::string::npos || end >= 60) return text;
+  const auto rest = text.find_first_not_of(" \t\n", end + 1);
+  if (rest == std::string::npos) return text;
+  return text.substr(rest);
+}
 
 // The handoff a successful transfer_to_human call of the remote model asks for.
 std::optional<HandoffPlan> handoff_from_tools(const std::vector<ToolInvocation>& tools,
@@ -82,6 +106,8 @@ Outcome Orchestrator::answer(const Turn& turn, const TurnContext& context,
       req.summary = context.summary;
       req.history = context.history;
       req.text = turn.text;
+      req.today = turn.today;
+      req.first_message = out.plan.greet;
       if (prompts_) {
         if (auto p = prompts_->prompt(out.plan.assistant)) {
           req.system_prompt = p->content;
@@ -100,14 +126,24 @@ Outcome Orchestrator::answer(const Turn& turn, const TurnContext& context,
         out.tools = std::move(remote->tools);
         out.handoff = handoff_from_tools(out.tools, out.plan);
         if (out.plan.greet && out.text.find("LIA") == std::string::npos) {
-          // The first answer still introduces LIA, whatever the model wrote.
+          // The first answer still introduces LIA, whatever the model wrote; its own greeting
+          // goes, so the customer is not greeted twice.
           out.text = "Olá" + (turn.customer_name ? ", " + *turn.customer_name : std::string()) +
-                     "! Sou a LIA, assistente virtual. " + out.text;
+                     "! Sou a LIA, assistente virtual. " + without_greeting(out.text);
           out.text = truncate_utf8(out.text, 4000);
         }
         answered = true;
       } else {
-        if (breaker_) breaker_->record_failure(retry_after);
+        if (breaker_) {
+          // The server answered and this request, or the answer to it, was at fault (a
+          // context past the model's length, a refusal, a tool call written as text): no
+          // outage, so other customers keep the model.
+          if (remote.error().code() == core::Errc::invalid_argument) {
+            breaker_->record_success();
+          } else {
+            breaker_->record_failure(retry_after);
+          }
+        }
         out.remote_error = remote.error().describe();
       }
     }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 
 #include <lia/core/clock.hpp>
 #include <lia/json/json.hpp>
@@ -161,9 +162,10 @@ std::string protocol_for(std::string_view prefix, std::string_view message_id) {
 namespace {
 
 // A registration's value in the `registrations` map: the protocol, or the promised day/date.
-std::string promise_key(std::optional<std::int64_t> day, std::optional<std::string_view> date) {
-  if (day) return "day:" + std::to_string(*day);
-  return "date:" + std::string(date.value_or(""));
+// The date when one is given, as collections takes it over the day.
+std::string promise_key(std::int64_t day, std::optional<std::string_view> date) {
+  if (date) return "date:" + std::string(*date);
+  return "day:" + std::to_string(day);
 }
 
 std::string already(std::string_view protocol, bool complaint) {
@@ -293,38 +295,51 @@ ToolInvocation BuiltinTools::run(std::string_view name, std::string_view argumen
       return succeeded(std::move(inv), w.take());
     }
     case Tool::register_payment_promise: {
-      auto day = args->opt_i64("day");
-      if (!day) return failed(std::move(inv), day.error().message());
+      auto given_day = args->opt_i64("day");
+      if (!given_day) return failed(std::move(inv), given_day.error().message());
       auto given_date = args->opt_str("date");
       if (!given_date) return failed(std::move(inv), given_date.error().message());
-      // Models often fill an optional argument with "": not given.
+      auto given_amount = args->opt_num("amount");
+      if (!given_amount) return failed(std::move(inv), given_amount.error().message());
+      // Models often fill an optional argument with "" or 0: not given.
       const std::optional<std::string_view> date =
           *given_date && !(**given_date).empty() ? *given_date : std::nullopt;
-      auto amount = args->opt_num("amount");
-      if (!amount) return failed(std::move(inv), amount.error().message());
-      if (!*day && !date) return failed(std::move(inv), "give 'day' or 'date'");
-      if (*day && (**day < 1 || **day > 31)) {
+      const std::int64_t day = given_day->value_or(0);    // 0: not given
+      const double amount = given_amount->value_or(0.0);  // 0: not given
+      if (day == 0 && !date) return failed(std::move(inv), "give 'day' or 'date'");
+      if (day != 0 && (day < 1 || day > 31)) {
         return failed(std::move(inv), "argument 'day' must be between 1 and 31");
       }
       // A day of the calendar, not "2026-02-30": collections keeps it as a due date.
-      if (date && !core::parse_date(*date)) {
+      const auto promised = date ? core::parse_date(*date) : std::nullopt;
+      if (date && !promised) {
         return failed(std::move(inv), "argument 'date' must be a day as YYYY-MM-DD");
       }
-      if (*amount && **amount < 0) {
+      // Not a day gone by, nor one past a year from now: a model that took another year for
+      // this one ("dia 15 de abril" as a year long past) hears which day today is.
+      if (const auto today = core::parse_date(context_.today); promised && today) {
+        const std::chrono::sys_days first{*today};
+        const std::chrono::sys_days asked{*promised};
+        if (asked < first || asked > first + std::chrono::days{366}) {
+          return failed(std::move(inv), "argument 'date' must be from today (" + context_.today +
+                                            ") to a year from now");
+        }
+      }
+      if (amount < 0) {
         return failed(std::move(inv), "argument 'amount' must not be negative");
       }
       // The same promise again (the customer repeats the day) is the one registered; another
       // day or date replaces it.
-      const auto key = promise_key(*day, date);
+      const auto key = promise_key(day, date);
       const auto* before = registered(Tool::register_payment_promise);
       const bool again = before != nullptr && *before == key;
       if (!again) made_[std::string(to_string(Tool::register_payment_promise))] = key;
       json::Writer w;
       w.begin_object().field("registered", true);
       if (again) w.field("already_registered", true);
-      if (*day) w.field("day", **day);
+      if (day != 0) w.field("day", day);
       if (date) w.field("date", *date);
-      if (*amount) w.field("amount", **amount);
+      if (amount != 0) w.field("amount", amount);
       w.end_object();
       return succeeded(std::move(inv), w.take());
     }

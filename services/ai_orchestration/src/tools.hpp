@@ -95,6 +95,7 @@ struct ToolContext {
   // (register_payment_promise). The same registration again is not made twice: its result
   // says `already_registered` with the first protocol.
   std::map<std::string, std::string> registered;
+  std::string today;  // the customer's day, "YYYY-MM-DD" (empty: not known)
 };
 
 class BuiltinTools final : public ToolRunner {

@@ -540,6 +540,109 @@ TEST_CASE("the remote's first answer still introduces LIA") {
   CHECK(out.text.rfind("Olá! Sou a LIA", 0) == 0);
 }
 
+TEST_CASE("the remote's first answer is not greeted twice, and the model is told to greet") {
+  FakeLlm fake([](int, const std::string&) {
+    return http::Response::json(200, content_answer("Olá, Maria! Como posso ajudar?"));
+  });
+  Orchestrator o(std::make_shared<OpenAiClient>(settings_for(fake)), nullptr, nullptr);
+  BuiltinTools tools(nullptr, {"m"});
+  auto t = turn("oi", Assistant::apresentacao);
+  t.first_message = true;
+  t.customer_name = "Maria";
+  t.today = "2026-12-06";
+  auto out = o.answer(t, {}, tools);
+  CHECK(out.text == "Olá, Maria! Sou a LIA, assistente virtual. Como posso ajudar?");
+  auto doc = lia::json::parse(fake.body(0));
+  REQUIRE(doc.ok());
+  const std::string system = (*doc)["messages"][0]["content"].GetString();
+  CHECK(system.find("Hoje é 2026-12-06 (domingo).") != std::string::npos);
+  CHECK(system.find("apresente-se como LIA") != std::string::npos);
+  // Later answers are neither greeted nor told to greet; a greeting word inside a sentence,
+  // or an answer that is only a greeting, is kept.
+  t.first_message = false;
+  out = o.answer(t, {}, tools);
+  CHECK(out.text == "Olá, Maria! Como posso ajudar?");
+  doc = lia::json::parse(fake.body(1));
+  REQUIRE(doc.ok());
+  CHECK(std::string((*doc)["messages"][0]["content"].GetString()).find("apresente-se") ==
+        std::string::npos);
+}
+
+TEST_CASE("a greeting alone, or a word that only starts like one, is kept after the intro") {
+  for (const auto& [answer, expected] : std::vector<std::pair<std::string, std::string>>{
+           {"Olá!", "Olá! Sou a LIA, assistente virtual. Olá!"},
+           {"Oitenta por cento da rede voltou.",
+            "Olá! Sou a LIA, assistente virtual. Oitenta por cento da rede voltou."},
+           {"Bom dia. Qual é o seu CEP?",
+            "Olá! Sou a LIA, assistente virtual. Qual é o seu CEP?"}}) {
+    FakeLlm fake([answer = answer](int, const std::string&) {
+      return http::Response::json(200, content_answer(answer));
+    });
+    Orchestrator o(std::make_shared<OpenAiClient>(settings_for(fake)), nullptr, nullptr);
+    BuiltinTools tools(nullptr, {"m"});
+    auto t = turn("oi", Assistant::apresentacao);
+    t.first_message = true;
+    CHECK(o.answer(t, {}, tools).text == expected);
+  }
+}
+
+TEST_CASE("a request the server refuses as malformed falls back without tripping the breaker") {
+  FakeLlm fake([](int, const std::string&) {
+    return http::json_error(400, "context_length_exceeded", "maximum context length");
+  });
+  lia::core::ManualClock clock;
+  auto breaker = std::make_shared<CircuitBreaker>(2, 30s, clock);
+  auto client = std::make_shared<OpenAiClient>(settings_for(fake));
+  BuiltinTools tools(nullptr, {"m"});
+  auto direct = client->complete(request("oi"), tools);
+  REQUIRE_FALSE(direct.ok());
+  CHECK(direct.error().code() == lia::core::Errc::invalid_argument);
+  CHECK_FALSE(direct.error().retryable());
+  Orchestrator o(client, breaker, nullptr);
+  for (int i = 0; i < 4; ++i) CHECK(o.answer(turn("oi"), {}, tools).fallback);
+  CHECK(fake.calls() == 5);  // every message still tried the model
+  CHECK(breaker->allow());
+}
+
+TEST_CASE("the tools' own time counts against the deadline") {
+  FakeLlm fake([](int, const std::string&) {
+    lia::json::Writer w;  // two outage lookups in one answer
+    w.begin_object().array_field("choices").begin_object().object_field("message");
+    w.field("role", "assistant").key("content").null().array_field("tool_calls");
+    for (const char* id : {"call_1", "call_2"}) {
+      w.begin_object().field("id", id).field("type", "function").object_field("function");
+      w.field("name", "lookup_outage").field("arguments", R"({"cep":"01310100"})");
+      w.end_object().end_object();
+    }
+    w.end_array().end_object().field("finish_reason", "tool_calls").end_object();
+    w.end_array().end_object();
+    return http::Response::json(200, w.take());
+  });
+  // A runner as slow as a database that takes the whole deadline to answer.
+  class SlowTools final : public ToolRunner {
+   public:
+    ToolInvocation run(std::string_view, std::string_view, std::string call_id) override {
+      ++runs;
+      std::this_thread::sleep_for(600ms);
+      ToolInvocation inv;
+      inv.call_id = std::move(call_id);
+      inv.known = true;
+      inv.tool = Tool::lookup_outage;
+      inv.ok = true;
+      inv.result_json = R"({"outage":false})";
+      return inv;
+    }
+    void forget_turn() override {}
+    int runs = 0;
+  } slow;
+  OpenAiClient client(settings_for(fake, 500ms));
+  auto r = client.complete(request("caiu"), slow);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code() == lia::core::Errc::timeout);
+  CHECK(slow.runs == 1);  // the second lookup never started
+  CHECK(fake.calls() == 1);
+}
+
 TEST_CASE("the circuit breaker skips the remote after repeated failures") {
   FakeLlm fake([](int, const std::string&) { return http::json_error(503, "x", "y"); });
   lia::core::ManualClock clock;

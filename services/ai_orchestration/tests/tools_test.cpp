@@ -104,6 +104,36 @@ TEST_CASE("register tools check their arguments and give protocols") {
   CHECK(tools.run("register_lead", R"({"interest":"plano 500 mega","cep":""})", "o").ok);
 }
 
+TEST_CASE(
+    "a payment promise dated from today to a year on and a 0 the model fills counts as none") {
+  BuiltinTools tools(nullptr, {"0190e0a4-8000-7abc-9def-00000000c0de", {}, "2026-12-06"});
+  // A year the model took from its training, a day gone by, or one past a year: it hears
+  // which day today is.
+  for (const char* date : {"2024-04-15", "2026-12-05", "2027-12-08"}) {
+    INFO(date);
+    const auto r =
+        tools.run("register_payment_promise", std::string(R"({"date":")") + date + R"("})", "a");
+    CHECK_FALSE(r.ok);
+    CHECK(r.error == "argument 'date' must be from today (2026-12-06) to a year from now");
+  }
+  CHECK(tools.run("register_payment_promise", R"({"date":"2026-12-06"})", "b").ok);
+  CHECK(tools.run("register_payment_promise", R"({"date":"2027-12-07"})", "c").ok);
+  // "day":0 beside a date, and "amount":0, are not given.
+  const auto zeros =
+      tools.run("register_payment_promise", R"({"day":0,"date":"2026-12-20","amount":0})", "d");
+  REQUIRE(zeros.ok);
+  CHECK(zeros.result_json == R"({"registered":true,"date":"2026-12-20"})");
+  CHECK_FALSE(tools.run("register_payment_promise", R"({"day":0})", "e").ok);
+  // With both, the date is the promise (as collections reads it): the same date with another
+  // day is the same promise.
+  CHECK(contains(
+      tools.run("register_payment_promise", R"({"day":3,"date":"2026-12-20"})", "f").result_json,
+      "already_registered"));
+  // Without today (an older caller), any calendar day goes.
+  BuiltinTools undated(nullptr, {"0190e0a4-8000-7abc-9def-00000000c0de"});
+  CHECK(undated.run("register_payment_promise", R"({"date":"2024-04-15"})", "g").ok);
+}
+
 TEST_CASE("a registration the conversation made before is not made again") {
   BuiltinTools tools(
       nullptr, {"0190e0a4-8000-7abc-9def-00000000c0de",
