@@ -420,7 +420,9 @@ struct Handlers::Impl {
       if (!fresh) return fresh.error();
       if (!*fresh) return Outcome::duplicate;
       // Is the provider message known, and the chat's conversation (locked): one round trip.
-      // The conversation is locked before its contact is updated (no other path locks both),
+      // The conversation is locked before its contact is updated (no other path locks both;
+      // two batches whose chats share contacts on two instances may still lock two contacts
+      // in opposite orders: PostgreSQL aborts one, and its records run again one by one),
       // and also for a duplicate, until this transaction ends. A from_me message may be the
       // echo of a send of ours whose `sent` is being applied: the provider id's lock, which
       // that path takes too, orders the two.
@@ -532,8 +534,11 @@ struct Handlers::Impl {
       if (!inserted) return inserted.error();
       if (!*inserted) return Error(Errc::conflict, std::string(kDuplicateMarker), false);
 
-      store::touch_conversation(tx, sql, conv.id, store::preview(in.kind, in.text.value_or("")),
-                                next, reopened);
+      // A reaction changes nothing (README): not the list's preview, nor its order.
+      if (in.kind != "reaction") {
+        store::touch_conversation(tx, sql, conv.id, store::preview(in.kind, in.text.value_or("")),
+                                  next, reopened);
+      }
       if (reopened) {
         if (auto st = emit_chat(
                 tx, conv, types::conversation_reopened,

@@ -92,8 +92,8 @@ class Sql {
 core::Result<bool> insert_message(pg::Tx& tx, const Sql& sql, const NewMessage& m);
 
 // Updates the conversation's last message and its status/mode; `reopen` also clears the
-// assignment, the resolution and the survey, and restarts opened_at. Sent with the
-// transaction's next round trip (pg::Tx::exec_later).
+// assignment and the resolution, and restarts opened_at (the survey stays: its window holds). Sent
+// with the transaction's next round trip (pg::Tx::exec_later).
 void touch_conversation(pg::Tx& tx, const Sql& sql, const std::string& id,
                         const std::optional<std::string>& last_message,
                         const domain::ConversationState& next, bool reopen);

@@ -250,6 +250,26 @@ TEST_CASE("an assistant's lead and complaint are registered once, under the cust
   CHECK(st.error().message().find("unknown conversation") != std::string::npos);
 }
 
+TEST_CASE("a reaction is stored but leaves the conversation's preview and order alone") {
+  World w;
+  const auto p = phone();
+  w.apply(topics::whatsapp_inbound,
+          event(types::whatsapp_message_received, received(p, "FIRST", "Oi, minha internet caiu")));
+  const auto conv = conversation_of(w, p);
+  const auto before = *w.text("SELECT last_message_time::text || updated_at::text FROM " +
+                              w.t("conversations") + " WHERE id = '" + conv + "'");
+  std::string reaction = received(p, "REACTION", "👍");
+  const std::string text_kind = R"("kind":"text","text":"👍")";
+  REQUIRE(reaction.find(text_kind) != std::string::npos);
+  reaction.replace(reaction.find(text_kind), text_kind.size(),
+                   R"("kind":"reaction","text":"👍","reaction":{"message_id":"FIRST","emoji":"👍"})");
+  w.apply(topics::whatsapp_inbound, event(types::whatsapp_message_received, reaction));
+  CHECK(w.count("SELECT count(*) FROM " + w.t("messages") + " WHERE kind = 'reaction'") == 1);
+  CHECK(column(w, "conversations", "last_message", conv) == "Oi, minha internet caiu");
+  CHECK(*w.text("SELECT last_message_time::text || updated_at::text FROM " + w.t("conversations") +
+                " WHERE id = '" + conv + "'") == before);
+}
+
 TEST_CASE("a sender of another country is its own contact (10 or 11 digits are not a DDD)") {
   World w;
   // Singapore, 10 digits: read as a Brazilian DDD + number it became 5565991234567.
