@@ -28,6 +28,14 @@ std::chrono::nanoseconds RateLimiter::reserve(std::string_view key, TimePoint no
   return std::chrono::duration_cast<std::chrono::nanoseconds>(allowed_at - now);
 }
 
+void RateLimiter::release(std::string_view key, TimePoint now) {
+  if (per_second_ <= 0) return;
+  std::lock_guard lock(mu_);
+  auto it = tat_.find(std::string(key));
+  if (it == tat_.end()) return;
+  it->second = std::max(it->second - interval_, now);
+}
+
 std::size_t RateLimiter::keys() const {
   std::lock_guard lock(mu_);
   return tat_.size();

@@ -181,11 +181,18 @@ core::Status CommandHandler::handle(const kafka::Message& message) {
     }
   }
   // The per-number rate, before the claim: a try is in flight only once its request is next.
-  if (!problem && !wait_for_rate(cmd)) return stopping();
+  // A rebalance hands back a run of commands sent already: they hold back no real send.
+  if (!problem &&
+      !wait_for_rate(cmd, /*unless_finished=*/message.header(kReplayHeader) == nullptr)) {
+    return stopping();
+  }
 
   // The idempotency point: a known command id is not sent again.
   auto claim = store_->claim(cmd, body, /*sending_now=*/!problem && !expired(cmd));
   if (!claim) return claim.error();
+  // A command known already (a redelivery) sends nothing now: a try it resumes books its own
+  // slot before it goes.
+  if (!problem && !claim->inserted) limiter_->release(cmd.to, Steady::now());
   int attempts = claim->attempts;
   bool counted = claim->inserted;  // the claim itself recorded try number 1
   std::optional<std::string> last_error = claim->last_error;
@@ -277,22 +284,30 @@ core::Status CommandHandler::handle(const kafka::Message& message) {
       auto n = store_->next_attempt(cmd.command_id, attempts);
       if (!n) {
         if (n.error().code() != core::Errc::conflict) return n.error();
-        auto sending = store_->still_sending(cmd.command_id);
-        if (!sending) return sending.error();
-        if (!*sending) {
-          log.info("command no longer this handler's to send: finished by another handler",
-                   {id("command_id", cmd.command_id), num("attempts", attempts)});
-          return core::ok();
-        }
         // The other handler of a takeover (the partition's new owner, or its old one, still
         // running) counted the next try first. Leaving the command now would let the
         // partition's next one overtake it, and lose it should that handler stop before an
-        // outcome. So this one waits out that try (one request's time), then hands the
-        // record back to be handled afresh from its row: finished, resumed, or in flight
-        // still (outcome unknown).
-        log.info("command's next try was counted by another handler; waiting for its outcome",
-                 {id("command_id", cmd.command_id), num("attempts", attempts)});
-        if (!pause_for(options_.provider.timeout + std::chrono::seconds{1})) return stopping();
+        // outcome. So this one follows that handler's tries: while one is in flight it waits
+        // (a request's time), again for each try counted since; then it hands the record back
+        // to be handled afresh from its row: finished (nothing to do), between two tries
+        // (resumed), or in flight on the same try still (its handler gone: outcome unknown).
+        int seen = -1;
+        for (;;) {
+          auto row = store_->progress(cmd.command_id);
+          if (!row) return row.error();
+          if (!*row || (*row)->status != kSending) {
+            log.info("command no longer this handler's to send: finished by another handler",
+                     {id("command_id", cmd.command_id), num("attempts", attempts)});
+            return core::ok();
+          }
+          if (!(*row)->in_flight || (*row)->attempts == seen) break;
+          if (seen < 0) {
+            log.info("command's next try was counted by another handler; waiting for its outcome",
+                     {id("command_id", cmd.command_id), num("attempts", (*row)->attempts)});
+          }
+          seen = (*row)->attempts;
+          if (!pause_for(options_.provider.timeout + std::chrono::seconds{1})) return stopping();
+        }
         return core::Error(core::Errc::unavailable,
                            "command " + cmd.command_id +
                                " had a try counted by another handler (a partition takeover); "
@@ -392,9 +407,16 @@ core::Error CommandHandler::stopping() {
                      true);
 }
 
-bool CommandHandler::wait_for_rate(const SendCommand& cmd) {
+bool CommandHandler::wait_for_rate(const SendCommand& cmd, bool unless_finished) {
   const auto wait = limiter_->reserve(cmd.to, Steady::now());
   if (wait.count() <= 0) return true;
+  if (unless_finished) {
+    // (A lookup that fails just waits: the claim then says what the command is.)
+    if (auto finished = store_->finished(cmd.command_id); finished && *finished) {
+      limiter_->release(cmd.to, Steady::now());
+      return true;
+    }
+  }
   core::metrics()
       .counter("lia_notification_rate_limited_total", "Sends delayed by the per-number rate")
       .inc();

@@ -97,9 +97,19 @@ core::Result<int> OutboundStore::next_attempt(const std::string& command_id, int
   return (*rows)[0].get<int>(0);
 }
 
-core::Result<bool> OutboundStore::still_sending(const std::string& command_id) {
+core::Result<std::optional<OutboundStore::Progress>> OutboundStore::progress(
+    const std::string& command_id) {
   auto rows = pool_->exec(
-      "SELECT 1 FROM " + table_ + " WHERE command_id = $1 AND status = 'sending'", command_id);
+      "SELECT status, attempts, in_flight FROM " + table_ + " WHERE command_id = $1", command_id);
+  if (!rows) return rows.error();
+  if (rows->empty()) return std::optional<Progress>{};
+  const auto r = (*rows)[0];
+  return std::optional<Progress>(Progress{r.get<std::string>(0), r.get<int>(1), r.get<bool>(2)});
+}
+
+core::Result<bool> OutboundStore::finished(const std::string& command_id) {
+  auto rows = pool_->exec(
+      "SELECT 1 FROM " + table_ + " WHERE command_id = $1 AND status <> 'sending'", command_id);
   if (!rows) return rows.error();
   return !rows->empty();
 }

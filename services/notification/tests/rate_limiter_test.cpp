@@ -29,6 +29,20 @@ TEST_CASE("a rate of one spaces every send a second apart") {
   CHECK(rl.reserve("a", t0 + 10s) == 0ns);
 }
 
+TEST_CASE("a slot given back moves the number's later slots one interval earlier") {
+  RateLimiter rl(1);
+  const auto t0 = RateLimiter::TimePoint{} + 1h;
+  CHECK(rl.reserve("a", t0) == 0ns);
+  CHECK(rl.reserve("a", t0) == 1s);
+  rl.release("a", t0);               // that second slot went unused
+  CHECK(rl.reserve("a", t0) == 1s);  // the next one takes it
+  rl.release("a", t0);
+  rl.release("a", t0);  // never before now: the first slot was used
+  CHECK(rl.reserve("a", t0) == 0ns);
+  rl.release("unknown", t0);  // nothing booked: nothing to give back
+  CHECK(rl.keys() == 1);
+}
+
 TEST_CASE("rate zero means no limit") {
   RateLimiter rl(0);
   const auto t0 = RateLimiter::TimePoint{} + 1h;

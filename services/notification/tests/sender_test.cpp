@@ -68,10 +68,10 @@ void wait_for_noted_503(const Fixture& fx, const std::string& id) {
 }
 
 // `stale` takes `msg` and waits out a 503; meanwhile `owner`, the partition's new owner,
-// resumes the command. The owner ends without an error; the stale handler too, or (when it
-// finds the owner's try counted on the row still sending) hands its record back.
+// resumes the command. Both end without an error (a stale handler that finds the owner's try
+// in flight waits for its outcome, and finds the command finished).
 void stale_then_owner(const Fixture& fx, CommandHandler& stale, CommandHandler& owner,
-                      const kafka::Message& msg, const std::string& id, bool stale_hands_back) {
+                      const kafka::Message& msg, const std::string& id) {
   std::optional<core::Status> stale_result;
   std::thread waiting([&] { stale_result = stale.handle(msg); });
   wait_for_noted_503(fx, id);
@@ -82,16 +82,7 @@ void stale_then_owner(const Fixture& fx, CommandHandler& stale, CommandHandler& 
   REQUIRE(owner_result.has_value());
   CHECK(owner_result->ok());
   REQUIRE(stale_result.has_value());
-  if (!stale_hands_back) {
-    CHECK(stale_result->ok());
-    return;
-  }
-  // The stale handler found the owner's try counted while the row was still sending: it
-  // waited out that try and handed its record back, to be handled again (its consumer's
-  // retry), which finds the command finished.
-  REQUIRE_FALSE(stale_result->ok());
-  CHECK(stale_result->error().retryable());
-  require_ok(stale.handle(msg));
+  CHECK(stale_result->ok());
 }
 
 // The handlers' log lines, while it lives.
@@ -657,7 +648,7 @@ TEST_CASE(
   // Its partition moves while it waits out the 503 (a session lost, a poll interval passed):
   // the new owner resumes the command with try 2, still with the provider when the first
   // handler's wait ends.
-  stale_then_owner(fx, *stale, *fx.handler, msg, id, /*stale_hands_back=*/true);
+  stale_then_owner(fx, *stale, *fx.handler, msg, id);
   CHECK(fx.sandbox.counts().requests == 2);  // the 503 and the owner's try: no third
   CHECK(fx.sandbox.sends().size() == 1);
   auto evs = fx.events();
@@ -682,7 +673,7 @@ TEST_CASE(
   const auto msg = fx.command(
       events::types::notification_send_text,
       Fixture::text_data(id, "meta", kTo, "x", R"(,"not_after":")" + not_after + R"(")"));
-  stale_then_owner(fx, *stale, *owner, msg, id, /*stale_hands_back=*/false);
+  stale_then_owner(fx, *stale, *owner, msg, id);
   CHECK(fx.sandbox.sends().size() == 1);
   auto row = fx.row(id);
   REQUIRE(row);
@@ -695,6 +686,12 @@ TEST_CASE(
 TEST_CASE("a new owner whose next try the old owner counted first waits, then carries it on") {
   Fixture fx;
   const LogLines lines;
+  // Its requests time out after 1 s: it waits 2 s for each try of the other handler.
+  auto options = fx.options;
+  options.provider.timeout = 1s;
+  CommandHandler handler(fx.store, std::make_shared<http::Client>(),
+                         std::make_shared<RateLimiter>(0),
+                         std::make_shared<kafka::DeadLetter>(fx.producer), options);
   const auto id = new_id();
   const auto msg =
       fx.command(events::types::notification_send_text, Fixture::text_data(id, "meta", kTo, "x"));
@@ -707,29 +704,40 @@ TEST_CASE("a new owner whose next try the old owner counted first waits, then ca
                            core::SystemClock::instance().now() + 2s)
               .ok());
   std::optional<core::Status> first;
-  std::thread owner([&] { first = fx.handler->handle(msg); });
+  std::atomic<bool> returned{false};
+  std::thread owner([&] {
+    first = handler.handle(msg);
+    returned = true;
+  });
   // The new owner resumes it and waits out the 2 s, while the old owner, still running,
-  // counts try 2 first; that try fails, and the old owner is stopped before its next.
+  // counts try 2 first: the new owner waits for that try.
   REQUIRE(testing::wait_until(
       [&] { return lines.has("resuming a command left between two tries"); }, 10s));
   REQUIRE(fx.store->next_attempt(id, 1).ok());
+  REQUIRE(testing::wait_until(
+      [&] { return lines.has("counted by another handler; waiting for its outcome"); }, 10s));
+  // Try 2 fails and the old owner counts try 3 at once: the new owner waits for that one
+  // too. It fails as well, and the old owner is stopped before its next.
   REQUIRE(fx.store->try_failed(id, 2, "provider answered HTTP 502").ok());
+  REQUIRE(fx.store->next_attempt(id, 2).ok());
+  std::this_thread::sleep_for(2500ms);  // past the wait for try 2: still waiting, for try 3
+  CHECK_FALSE(returned.load());
+  REQUIRE(fx.store->try_failed(id, 3, "provider answered HTTP 502").ok());
   owner.join();
   // The new owner did not leave the command (its offset would be committed, and nobody
   // would ever send it): the record is handed back, and nothing was sent meanwhile.
   REQUIRE(first.has_value());
   REQUIRE_FALSE(first->ok());
   CHECK(first->error().retryable());
-  CHECK(lines.has("counted by another handler; waiting for its outcome"));
   CHECK(fx.sandbox.counts().requests == 0);
   CHECK(fx.row(id)->status == "sending");
-  // Handled again: try 3 goes.
-  require_ok(fx.handler->handle(msg));
+  // Handled again: try 4 goes.
+  require_ok(handler.handle(msg));
   CHECK(fx.sandbox.sends().size() == 1);
   auto evs = fx.events();
   REQUIRE(evs.size() == 1);
   CHECK(evs[0].type == kSentType);
-  CHECK(data_of(evs[0])["attempts"].GetInt() == 3);
+  CHECK(data_of(evs[0])["attempts"].GetInt() == 4);
 }
 
 TEST_CASE("a send the provider took after another handler reported it unknown is recorded sent") {
@@ -995,6 +1003,25 @@ TEST_CASE("sends to one number keep to its rate") {
   CHECK(reqs[0].at_ms >= t0);
   CHECK(reqs[1].at_ms >= t0 + 1000);  // one per second to the same number
   CHECK(fx.events().size() == 3);
+}
+
+TEST_CASE("a redelivered command that sends nothing gives its rate slot back") {
+  Fixture fx;
+  auto limiter = std::make_shared<RateLimiter>(1);
+  CommandHandler handler(fx.store, std::make_shared<http::Client>(), limiter,
+                         std::make_shared<kafka::DeadLetter>(fx.producer), fx.options);
+  const auto msg = fx.command(events::types::notification_send_text,
+                              Fixture::text_data(new_id(), "meta", kTo, "x"));
+  require_ok(handler.handle(msg));
+  // A rebalance hands the sent command back five times: nothing is sent, none waits for a
+  // slot (before, each waited a second more), and no slot of the number is kept for them.
+  auto& delayed = core::metrics().counter("lia_notification_rate_limited_total",
+                                          "Sends delayed by the per-number rate");
+  const double before = delayed.value();
+  for (int i = 0; i < 5; ++i) require_ok(handler.handle(msg));
+  CHECK(delayed.value() == before);
+  CHECK(fx.sandbox.requests().size() == 1);
+  CHECK(limiter->reserve(kTo, std::chrono::steady_clock::now()) <= 1s);
 }
 
 TEST_CASE("delivery ticks move the outbound row forward only") {

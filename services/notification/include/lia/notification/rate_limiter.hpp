@@ -22,6 +22,9 @@ class RateLimiter {
 
   // Books a slot for `key` and returns the wait before using it (0: now).
   std::chrono::nanoseconds reserve(std::string_view key, TimePoint now);
+  // Gives back one slot reserve() booked for `key` and that went unused (a redelivered
+  // command found already sent): the key's later slots move one interval earlier.
+  void release(std::string_view key, TimePoint now);
   std::size_t keys() const;
 
  private:

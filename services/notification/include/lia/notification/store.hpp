@@ -86,9 +86,16 @@ class OutboundStore {
   // if the row is no longer 'sending', or another handler counted a try since: a handler that
   // lost its partition and still runs never sends beside the new owner.
   core::Result<int> next_attempt(const std::string& command_id, int after);
-  // True while the row is 'sending' (after a conflict of next_attempt: another handler counted
-  // a try, rather than finished the command).
-  core::Result<bool> still_sending(const std::string& command_id);
+  // Where the command's row stands (none: unknown command): after a conflict of next_attempt,
+  // whether another handler finished it or counted a try, and whether that try is in flight.
+  struct Progress {
+    std::string status;
+    int attempts = 0;
+    bool in_flight = false;
+  };
+  core::Result<std::optional<Progress>> progress(const std::string& command_id);
+  // True when the command is known and no longer 'sending' (sent, failed or dead-lettered).
+  core::Result<bool> finished(const std::string& command_id);
   // The try `attempt`, in flight, failed for sure (the provider refused it for now, or it
   // never left): no longer in flight, `reason` kept as the last error, and `retry_at` (when
   // the next try may go, if there is one) for whoever resumes it. false if the row is not
