@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 
 #include <lia/domain/text.hpp>
 #include <lia/json/json.hpp>
@@ -11,19 +10,23 @@ namespace lia::ai_orchestration {
 namespace {
 
 // `text` without its opening greeting ("Olá, Maria! Como posso ajudar?" -> "Como posso
-// ajudar?"): a first sentence of at most 60 bytes that starts with one. Unchanged otherwise,
-// or when nothing would be left.
-std::string without_greeting(const std::string& text) {
+// ajudar?"): a first sentence, ended by '!' or '.', that is only a greeting and the customer's
+// name. Unchanged otherwise ("Olá, Maria, não há falha…" keeps its news), or when nothing
+// would be left.
+std::string without_greeting(const std::string& text, const std::optional<std::string>& name) {
   static constexpr std::array<std::string_view, 6> kGreetings = {
-      "ola", "oi", "bom dia", "boa tarde", "boa noite", "seja bem"};
-  const std::string head = domain::fold(std::string_view(text).substr(0, 60));
-  const bool greets = std::any_of(kGreetings.begin(), kGreetings.end(), [&](std::string_view g) {
-    return head.starts_with(g) &&
-           (head.size() == g.size() || !std::isalpha(static_cast<unsigned char>(head[g.size()])));
+      "ola", "oi", "bom dia", "boa tarde", "boa noite", "seja bem-vindo"};
+  const auto end = text.find_first_of("!.");
+  if (end == std::string::npos || end > 80) return text;
+  const std::string sentence = domain::fold(std::string_view(text).substr(0, end));
+  const std::string folded_name = name ? domain::fold(*name) : std::string();
+  const bool greeting = std::any_of(kGreetings.begin(), kGreetings.end(), [&](std::string_view g) {
+    if (sentence == g) return true;
+    if (folded_name.empty() || !sentence.starts_with(g)) return false;
+    const std::string_view rest = std::string_view(sentence).substr(g.size());
+    return rest == ", " + folded_name || rest == " " + folded_name;
   });
-  if (!greets) return text;
-  const auto end = text.find_first_of("!.?\n");
-  if (end == std::string::npos || end >= 60) return text;
+  if (!greeting) return text;
   const auto rest = text.find_first_not_of(" \t\n", end + 1);
   if (rest == std::string::npos) return text;
   return text.substr(rest);
@@ -129,20 +132,18 @@ Outcome Orchestrator::answer(const Turn& turn, const TurnContext& context,
           // The first answer still introduces LIA, whatever the model wrote; its own greeting
           // goes, so the customer is not greeted twice.
           out.text = "Olá" + (turn.customer_name ? ", " + *turn.customer_name : std::string()) +
-                     "! Sou a LIA, assistente virtual. " + without_greeting(out.text);
+                     "! Sou a LIA, assistente virtual. " +
+                     without_greeting(out.text, turn.customer_name);
           out.text = truncate_utf8(out.text, 4000);
         }
         answered = true;
       } else {
-        if (breaker_) {
-          // The server answered and this request, or the answer to it, was at fault (a
-          // context past the model's length, a refusal, a tool call written as text): no
-          // outage, so other customers keep the model.
-          if (remote.error().code() == core::Errc::invalid_argument) {
-            breaker_->record_success();
-          } else {
-            breaker_->record_failure(retry_after);
-          }
+        // Unless the server answered and this request, or the answer to it, was at fault (a
+        // context past the model's length, a refusal, a tool call written as text): no
+        // outage, so other customers keep the model. Nor is it a success: a server that
+        // refuses every request still looks so, and the failures around it still add up.
+        if (breaker_ && remote.error().code() != core::Errc::invalid_argument) {
+          breaker_->record_failure(retry_after);
         }
         out.remote_error = remote.error().describe();
       }

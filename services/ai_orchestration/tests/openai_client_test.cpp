@@ -568,13 +568,20 @@ TEST_CASE("the remote's first answer is not greeted twice, and the model is told
         std::string::npos);
 }
 
-TEST_CASE("a greeting alone, or a word that only starts like one, is kept after the intro") {
+TEST_CASE("only a bare greeting is dropped after the intro, never news or a word like one") {
   for (const auto& [answer, expected] : std::vector<std::pair<std::string, std::string>>{
            {"Olá!", "Olá! Sou a LIA, assistente virtual. Olá!"},
            {"Oitenta por cento da rede voltou.",
             "Olá! Sou a LIA, assistente virtual. Oitenta por cento da rede voltou."},
-           {"Bom dia. Qual é o seu CEP?",
-            "Olá! Sou a LIA, assistente virtual. Qual é o seu CEP?"}}) {
+           {"Bom dia. Qual é o seu CEP?", "Olá! Sou a LIA, assistente virtual. Qual é o seu CEP?"},
+           // A first sentence with more than the greeting is news: kept whole.
+           {"Olá, não há falha registrada na sua região. Posso ajudar?",
+            "Olá! Sou a LIA, assistente virtual. Olá, não há falha registrada na sua região. "
+            "Posso ajudar?"},
+           {"Oi, sua fatura de R$ 1.250,00 vence amanhã.",
+            "Olá! Sou a LIA, assistente virtual. Oi, sua fatura de R$ 1.250,00 vence amanhã."},
+           {"Olá, Sr. João! Tudo certo?",
+            "Olá! Sou a LIA, assistente virtual. Olá, Sr. João! Tudo certo?"}}) {
     FakeLlm fake([answer = answer](int, const std::string&) {
       return http::Response::json(200, content_answer(answer));
     });
@@ -602,6 +609,16 @@ TEST_CASE("a request the server refuses as malformed falls back without tripping
   for (int i = 0; i < 4; ++i) CHECK(o.answer(turn("oi"), {}, tools).fallback);
   CHECK(fake.calls() == 5);  // every message still tried the model
   CHECK(breaker->allow());
+
+  // Nor does it reset the failures counted around it: 503, 400, 503 trips a breaker of 2.
+  FakeLlm flaky([](int call, const std::string&) {
+    return call == 2 ? http::json_error(400, "invalid_request_error", "bad")
+                     : http::json_error(503, "overloaded", "later");
+  });
+  auto flaky_breaker = std::make_shared<CircuitBreaker>(2, 30s, clock);
+  Orchestrator f(std::make_shared<OpenAiClient>(settings_for(flaky)), flaky_breaker, nullptr);
+  for (int i = 0; i < 3; ++i) CHECK(f.answer(turn("oi"), {}, tools).fallback);
+  CHECK_FALSE(flaky_breaker->allow());
 }
 
 TEST_CASE("the tools' own time counts against the deadline") {

@@ -219,11 +219,13 @@ core::Status NotificationHandler::on_event(const events::CloudEvent& ev) const {
       return {};
     };
     const bool unknown = outcome == "failed" && failure_of(*code) == Failure::unknown;
-    if (outcome != "sent" && !unknown) {
+    if (outcome != "sent" && !unknown && !undelivered) {
       // A debtor who wrote while this message was on its way counted as answering it (the
       // reply handler cannot wait for the outcome). It never reached them: unless another
       // attempt may have, that was no answer, and the target is owed its message again (the
-      // branches below then treat it as pending: an expiry gives the attempt back).
+      // branches below then treat it as pending: an expiry gives the attempt back). Not after
+      // an `undelivered`: the provider had taken the message, a debtor who wrote after that
+      // may well have answered it (an ERROR tick need not be final), and is not chased again.
       auto owed = tx.exec("UPDATE " + q_ +
                               ".voice_campaign_targets t SET status = 'pending', conversation_id "
                               "= NULL, next_attempt_at = $2, updated_at = $2 WHERE t.id = $1 AND "

@@ -1078,6 +1078,30 @@ TEST_CASE("a debtor who wrote after a message that reached them stays answered")
                  "'5511987654321' AND next_attempt_at IS NULL") == 1);
 }
 
+TEST_CASE(
+    "a debtor who answered a message the provider took stays answered if it turns undelivered") {
+  Fixture fx;
+  fx.create(campaign_body(kTargets, 3, 60));
+  REQUIRE(fx.tick().sent == 3);
+  REQUIRE(fx.sent_open() == 3);
+  const auto sent = fx.outbox();
+  const auto cmds = of_type(sent, types::notification_send_text);
+  // João answers "já paguei"; then an ERROR tick of that message says it was not delivered
+  // (a tick a later delivery report may still overturn).
+  fx.clock.advance(5min);
+  fx.reply(fx.stored("5521998765432@s.whatsapp.net"));
+  int undelivered = 0;
+  for (const auto* c : cmds) {
+    if (c->str("to") != "5521998765432@s.whatsapp.net") continue;
+    fx.outcome(types::notification_message_undelivered, *c,
+               R"(,"provider_message_id":"wamid.1","reason":"not delivered: x","code":"131026")");
+    ++undelivered;
+  }
+  REQUIRE(undelivered == 1);
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'responded' AND phone_number = "
+                 "'5521998765432' AND next_attempt_at IS NULL") == 1);
+}
+
 TEST_CASE("a payment promise made to the assistant is kept and its debtor chased no more") {
   Fixture fx;  // 2026-11-23 13:00 UTC, a Monday: 10:00 in São Paulo
   // João promised to financeiro before any campaign message: no campaign promise.
