@@ -185,6 +185,7 @@ struct RequestBody {
     BodyFilter* filter = nullptr;  // set after the headers, before the first byte of the body
     std::size_t kept_limit = 0;    // with a filter: the most it may keep
     bool kept_over = false;        // the filter kept more than kept_limit
+    std::string filter_failed;     // what the filter (or its factory) threw, if it did
   };
 
   class reader {
@@ -210,8 +211,18 @@ struct RequestBody {
         n += bytes.size();
         if (body_.filter == nullptr) {
           body_.text.append(bytes);
-        } else {
+          continue;
+        }
+        try {
           body_.filter->feed(bytes, body_.text);
+        } catch (const std::exception& e) {
+          body_.filter_failed = e.what();
+        } catch (...) {
+          body_.filter_failed = "unknown exception";
+        }
+        if (!body_.filter_failed.empty()) {
+          ec = bhttp::error::body_limit;  // ends the read; on_read_error answers 500
+          return n;
         }
       }
       if (body_.filter != nullptr && body_.text.size() > body_.kept_limit) {
@@ -368,7 +379,7 @@ class Session : public std::enable_shared_from_this<Session> {
     header_fields_ = static_cast<std::size_t>(std::distance(msg.begin(), msg.end()));
     if (parser_->is_done()) return dispatch();
     if (srv_->route_body_limits && !apply_route_body_limit()) {
-      return too_large();
+      return parser_->get().body().filter_failed.empty() ? too_large() : filter_error();
     }
     if (!reserve_body()) {
       srv_->rejected_busy->inc();
@@ -429,8 +440,18 @@ class Session : public std::enable_shared_from_this<Session> {
     const Router::Endpoint* route = find_route_body_limit();
     std::size_t wire = body_limit_;
     if (route != nullptr && route->body_filter) {
-      filter_ = route->body_filter();
       auto& body = parser_->get().body();
+      try {
+        filter_ = route->body_filter();
+      } catch (const std::exception& e) {
+        body.filter_failed = e.what();
+      } catch (...) {
+        body.filter_failed = "unknown exception";
+      }
+      if (!filter_) {
+        if (body.filter_failed.empty()) body.filter_failed = "the body filter factory made none";
+        return false;
+      }
       body.filter = filter_.get();
       body.kept_limit = body_limit_;
       wire = wire_limit_;
@@ -499,6 +520,17 @@ class Session : public std::enable_shared_from_this<Session> {
                : fmt::format("request body exceeds {} bytes", limit_passed()));
   }
 
+  // The route's body filter threw: a bug of the route's, answered 500 as a handler's is.
+  void filter_error() {
+    const auto target = parser_->get().target();
+    const std::string_view whole(target.data(), target.size());
+    core::log().error("http body filter failed",
+                      {core::f::str("path", std::string(whole.substr(
+                                                0, std::min<std::size_t>(whole.find('?'), 256)))),
+                       core::f::str("error", parser_->get().body().filter_failed)});
+    reject(500, "internal", "the request could not be processed");
+  }
+
   void release_body() {
     if (body_reserved_ == 0) return;
     srv_->body_bytes.fetch_sub(body_reserved_, std::memory_order_relaxed);
@@ -507,6 +539,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void on_read_error(error_code ec) {
     if (phase_ == Phase::closed) return;
+    if (!parser_->get().body().filter_failed.empty()) return filter_error();
     if (ec == bhttp::error::body_limit) {
       // A Content-Length past every route's limit is refused with the headers, before the
       // route's own was looked up.

@@ -451,6 +451,44 @@ TEST_CASE("a filtered route reads up to its wire limit and keeps up to its body 
   if (!released.valid() || released.wait_for(0s) != std::future_status::ready) release.set_value();
 }
 
+TEST_CASE("a body filter that throws, or a factory that does, is a 500 and no crash") {
+  class Throws final : public lia::http::BodyFilter {
+   public:
+    void feed(std::string_view bytes, std::string& kept) override {
+      if (bytes.find('!') != std::string_view::npos) throw std::runtime_error("filter bug");
+      kept.append(bytes);
+    }
+  };
+  Router r = demo_router();
+  auto echo = [](Request&& req, const Responder& respond) {
+    respond(Response::json(200, "\"" + req.body + "\""));
+  };
+  r.add(
+      "POST", "/throws", echo,
+      RouteOptions{.body_filter = [] { return std::make_unique<Throws>(); }, .wire_limit = 10'000});
+  r.add("POST", "/factory", echo,
+        RouteOptions{.body_filter = []() -> std::unique_ptr<lia::http::BodyFilter> {
+                       throw std::runtime_error("factory bug");
+                     },
+                     .wire_limit = 10'000});
+  auto server = start_server(std::move(r));
+  Client client;
+  const auto base = base_url(*server);
+  auto fine = client.post(base + "/throws", "ok", "text/plain");
+  REQUIRE(fine.ok());
+  CHECK(fine->status == 200);
+  for (const char* path : {"/throws", "/factory"}) {
+    INFO(path);
+    auto res = client.post(base + path, "boom!", "text/plain");
+    REQUIRE(res.ok());
+    CHECK(res->status == 500);
+    CHECK(res->body.find(R"({"error":{"code":"internal")") == 0);
+  }
+  auto after = client.get(base + "/items/1");  // the server is unharmed
+  REQUIRE(after.ok());
+  CHECK(after->status == 200);
+}
+
 TEST_CASE("a route refuses a body filter without a wire limit, or a wire limit alone") {
   Router r;
   auto answer = [](Request&&, const Responder& respond) { respond(Response::empty(204)); };

@@ -48,9 +48,12 @@ struct ServerOptions {
   std::chrono::milliseconds header_timeout{10'000};
   std::chrono::milliseconds body_timeout{30'000};   // end of headers to end of body
   std::chrono::milliseconds write_timeout{30'000};  // writing one response
-  std::chrono::milliseconds idle_timeout{60'000};   // keep-alive wait for the next request
-  std::size_t max_connections = 10'000;             // beyond: 503 and close
-  bool builtin_endpoints = true;                    // /healthz, /readyz, /metrics
+  // Keep-alive wait for the next request: longer than a proxy keeps an idle upstream
+  // connection (ingress-nginx: 60 s), so the proxy always closes first. Else it may send a
+  // request (a provider's webhook POST) just as the server closes, and answer it 502 itself.
+  std::chrono::milliseconds idle_timeout{75'000};
+  std::size_t max_connections = 10'000;  // beyond: 503 and close
+  bool builtin_endpoints = true;         // /healthz, /readyz, /metrics
 };
 
 // One named readiness check for /readyz.
