@@ -182,8 +182,9 @@ core::Status CommandHandler::handle(const kafka::Message& message) {
   }
   // The per-number rate, before the claim: a try is in flight only once its request is next.
   // A rebalance hands back a run of commands sent already: they hold back no real send.
+  bool booked = false;
   if (!problem &&
-      !wait_for_rate(cmd, /*unless_finished=*/message.header(kReplayHeader) == nullptr)) {
+      !wait_for_rate(cmd, /*unless_finished=*/message.header(kReplayHeader) == nullptr, &booked)) {
     return stopping();
   }
 
@@ -192,7 +193,7 @@ core::Status CommandHandler::handle(const kafka::Message& message) {
   if (!claim) return claim.error();
   // A command known already (a redelivery) sends nothing now: a try it resumes books its own
   // slot before it goes.
-  if (!problem && !claim->inserted) limiter_->release(cmd.to, Steady::now());
+  if (booked && !claim->inserted) limiter_->release(cmd.to, Steady::now());
   int attempts = claim->attempts;
   bool counted = claim->inserted;  // the claim itself recorded try number 1
   std::optional<std::string> last_error = claim->last_error;
@@ -407,13 +408,15 @@ core::Error CommandHandler::stopping() {
                      true);
 }
 
-bool CommandHandler::wait_for_rate(const SendCommand& cmd, bool unless_finished) {
+bool CommandHandler::wait_for_rate(const SendCommand& cmd, bool unless_finished, bool* booked) {
   const auto wait = limiter_->reserve(cmd.to, Steady::now());
+  if (booked != nullptr) *booked = true;
   if (wait.count() <= 0) return true;
   if (unless_finished) {
     // (A lookup that fails just waits: the claim then says what the command is.)
     if (auto finished = store_->finished(cmd.command_id); finished && *finished) {
       limiter_->release(cmd.to, Steady::now());
+      if (booked != nullptr) *booked = false;
       return true;
     }
   }
