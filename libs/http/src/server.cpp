@@ -922,11 +922,18 @@ void Server::Impl::on_accept(error_code ec, tcp::socket socket) {
     rejected_overload->inc();
     static constexpr std::string_view kBusy =
         "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-        "Content-Length: 72\r\nConnection: close\r\n\r\n"
+        "Content-Length: 72\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
         R"({"error":{"code":"unavailable","message":"too many connections, retry"}})";
     error_code ignored;
     socket.non_blocking(true, ignored);
     socket.write_some(asio::buffer(kBusy.data(), kBusy.size()), ignored);
+    // What the client sent already is read first: closing with unread bytes would reset the
+    // connection, and the client might never see the 503 (a proxy then answers 502).
+    std::array<char, 4096> sink{};
+    for (int i = 0; i < 16 && socket.available(ignored) > 0; ++i) {
+      socket.read_some(asio::buffer(sink), ignored);
+      if (ignored) break;
+    }
     socket.shutdown(tcp::socket::shutdown_both, ignored);
     socket.close(ignored);
   } else {

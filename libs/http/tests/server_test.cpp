@@ -1032,6 +1032,7 @@ TEST_CASE("connections past the maximum get 503 and are closed") {
   auto res = second.read_response();
   REQUIRE(res.has_value());
   CHECK(res->status == 503);
+  CHECK(res->header("Retry-After") == "1");
   CHECK(res->body == R"({"error":{"code":"unavailable","message":"too many connections, retry"}})");
   CHECK(second.wait_closed(5s));
 }
