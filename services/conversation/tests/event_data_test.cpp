@@ -155,6 +155,7 @@ TEST_CASE("message.stored: inbound carries route and provider id, outbound its s
   out.reply_to_message_id = in.message_id;
   out.timestamp = "2026-11-22T12:53:21.000Z";
   valid(types::conversation_message_stored, message_stored_data(out));
+  CHECK(doc(message_stored_data(out))["status"] == "PENDING");  // optional to the schema
 
   // The schema's own rule: inbound without a route is not a valid event.
   in.route.reset();

@@ -197,6 +197,15 @@ TEST_CASE("the audit row of a produced record names the event, never its content
   CHECK(r->status == "processed");
   CHECK(r->partition == 3);
   CHECK(r->offset == 42);
+  // Neither the text nor the customer's number, in any field.
+  CHECK(r->reason.empty());
+  for (const std::string* field : {&r->id, &r->provider, &r->event_kind, &r->provider_event,
+                                   &r->instance, &r->provider_message_id, &r->detail, &r->status,
+                                   &r->reason, &r->body_sha256, &r->topic, &r->received_at}) {
+    INFO(*field);
+    CHECK(field->find("segredo") == std::string::npos);
+    CHECK(field->find("5511987654321") == std::string::npos);
+  }
   CHECK(!lia::ingestion::audit_row_of_record("not json", "t", 0, 0));
   CHECK(!lia::ingestion::audit_row_of_record(R"({"id":"x","type":"y","data":{"provider":"other"}})",
                                              "t", 0, 0));
