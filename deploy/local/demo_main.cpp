@@ -73,20 +73,23 @@ bool ours(int pid) {
   return !ec && exe.filename().string().rfind("lia-", 0) == 0;
 }
 
-// The local stack's secrets: their random size in bytes (hex: twice as many characters), and
-// whether a value given in the environment is saved for the next runs too. The suite's own
-// are (the admin keeps the password the database has); a provider's real credentials are not.
+// The local stack's secrets: their random size in bytes (hex: twice as many characters),
+// whether a value given in the environment is saved for the next runs too (the suite's own
+// are; a provider's real credentials are not), and whether the database keeps the first one
+// (conversation creates the admin once, with the password of the first run: a later value
+// could not log in, so the saved one stays and the given one is refused with a warning).
 struct SecretSetting {
   const char* name;
   int bytes;
   bool save_given;
+  bool database_keeps;
 };
-constexpr std::array<SecretSetting, 6> kSecrets{{{"LIA_META_APP_SECRET", 16, false},
-                                                 {"LIA_META_VERIFY_TOKEN", 8, false},
-                                                 {"LIA_META_ACCESS_TOKEN", 16, false},
-                                                 {"LIA_EVOLUTION_APIKEY", 16, false},
-                                                 {"LIA_JWT_SECRET", 24, true},
-                                                 {"LIA_ADMIN_PASSWORD", 8, true}}};
+constexpr std::array<SecretSetting, 6> kSecrets{{{"LIA_META_APP_SECRET", 16, false, false},
+                                                 {"LIA_META_VERIFY_TOKEN", 8, false, false},
+                                                 {"LIA_META_ACCESS_TOKEN", 16, false, false},
+                                                 {"LIA_EVOLUTION_APIKEY", 16, false, false},
+                                                 {"LIA_JWT_SECRET", 24, true, false},
+                                                 {"LIA_ADMIN_PASSWORD", 8, true, true}}};
 
 std::string random_hex(int bytes) {
   std::random_device rd;
@@ -251,11 +254,19 @@ int up(int argc, char** argv) {
   }
   std::string to_save;
   for (const auto& s : kSecrets) {
+    auto it = saved.find(s.name);
     if (auto given = o.env.find(s.name); given != o.env.end()) {
+      if (s.database_keeps && it != saved.end() && it->second != given->second) {
+        fmt::print(stderr,
+                   "lia-demo: {} is ignored: the local database's admin keeps the password of "
+                   "the first run, saved in {} (stop the suite and remove its database to "
+                   "choose another)\n",
+                   s.name, secrets_file);
+        given->second = it->second;
+      }
       if (s.save_given) to_save += std::string(s.name) + "=" + given->second + "\n";
       continue;
     }
-    auto it = saved.find(s.name);
     const std::string value = it != saved.end() ? it->second : random_hex(s.bytes);
     o.env[s.name] = value;
     to_save += std::string(s.name) + "=" + value + "\n";
@@ -369,7 +380,8 @@ Send your own message (Evolution API webhook):
   curl -s -X POST {}/webhooks/evolution/messages-upsert -H 'apikey: {}' -H 'Content-Type: application/json' \
     -d '{{"event":"messages.upsert","instance":"lia-demo","data":{{"key":{{"remoteJid":"5511999990000@s.whatsapp.net","fromMe":false,"id":"MSG-'$RANDOM'"}},"pushName":"Você","message":{{"conversation":"Quero contratar fibra"}},"messageType":"conversation","messageTimestamp":'$(date +%s)'}}}}'
 Or a Meta webhook, signed with the app secret:
-  body='...'; sig=$(printf %s "$body" | openssl dgst -sha256 -hmac '{}' | cut -d' ' -f2)
+  body='{}'
+  sig=$(printf %s "$body" | openssl dgst -sha256 -hmac '{}' | cut -d' ' -f2)
   curl -s -X POST {}/webhooks/meta -H "X-Hub-Signature-256: sha256=$sig" -H 'Content-Type: application/json' -d "$body"
 Watch the replies:  curl -s {}/sandbox/sends
 Stop everything:    scripts/run --stop
@@ -377,7 +389,11 @@ Stop everything:    scripts/run --stop
       stack.url("ingestion"), stack.url("conversation"), stack.url("ai_orchestration"),
       stack.url("nps_gamification"), stack.url("collections"), stack.url("notification"),
       stack.url("sandbox"), state_dir, sec.admin_password, stack.url("ingestion"),
-      sec.evolution_apikey, sec.meta_app_secret, stack.url("ingestion"), stack.url("sandbox"));
+      sec.evolution_apikey,
+      // A new message id each time ('$RANDOM' closes and reopens the shell's quotes).
+      lia::local::webhooks::meta_text(kPnid, "5511999990001", "Você", "wamid.MINE-'$RANDOM'",
+                                      "Minha internet caiu", now_s()),
+      sec.meta_app_secret, stack.url("ingestion"), stack.url("sandbox"));
   return 0;
 }
 
