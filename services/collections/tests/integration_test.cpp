@@ -339,6 +339,23 @@ std::vector<const OutboxEvent*> of_type(const std::vector<OutboxEvent>& all,
   return out;
 }
 
+// The outbox's send_text commands, with the outbox they point into.
+struct Commands {
+  std::vector<OutboxEvent> outbox;
+  std::vector<const OutboxEvent*> sends;
+};
+
+// A campaign to kTargets (3 attempts, an hour apart) whose three first messages were requested.
+Commands first_round(Fixture& fx) {
+  fx.create(campaign_body(kTargets, 3, 60));
+  REQUIRE(fx.tick().sent == 3);
+  Commands c;
+  c.outbox = fx.outbox();
+  c.sends = of_type(c.outbox, types::notification_send_text);
+  REQUIRE(c.sends.size() == 3);
+  return c;
+}
+
 // conversation's user.upserted of the supervisor, as users.v1 carries it (`valid_from`: its
 // tokens_valid_from, left out when empty).
 kafka::Message supervisor_upserted(const std::string& role, bool active, const std::string& at,
@@ -718,11 +735,8 @@ TEST_CASE(
     "while notification is behind, a target's next attempt waits for its outcome and is spaced "
     "from its send") {
   Fixture fx;
-  fx.create(campaign_body(kTargets, 3, 60));
-  REQUIRE(fx.tick().sent == 3);  // 10:00 in São Paulo
-  const auto sent = fx.outbox();
-  const auto cmds = of_type(sent, types::notification_send_text);
-  REQUIRE(cmds.size() == 3);
+  const auto first = first_round(fx);  // 10:00 in São Paulo
+  const auto& cmds = first.sends;
   // The provider is down: an hour on, no outcome yet. A second message now would be queued
   // beside the first, and the debtor would get both when it comes back.
   fx.clock.advance(61min);
@@ -780,11 +794,8 @@ TEST_CASE("a failed target gets no further attempts") {
 
 TEST_CASE("a failure that is the service's, not the debtor's, keeps the target and its attempts") {
   Fixture fx;
-  fx.create(campaign_body(kTargets, 3, 60));
-  REQUIRE(fx.tick().sent == 3);
-  const auto sent = fx.outbox();
-  const auto cmds = of_type(sent, types::notification_send_text);
-  REQUIRE(cmds.size() == 3);
+  const auto first = first_round(fx);
+  const auto& cmds = first.sends;
   // The API key was rotated: 401. A setting is missing: no HTTP status at all. The request
   // timed out after it was written: outcome unknown, most likely delivered. (A Meta 400 whose
   // code is the business's, such as a template's parameters, is the same; see below.)
@@ -982,11 +993,8 @@ TEST_CASE("only a customer's message after a campaign message makes its target r
 
 TEST_CASE("a debtor whose campaign message never reached them is still owed it") {
   Fixture fx;
-  fx.create(campaign_body(kTargets, 3, 60));
-  REQUIRE(fx.tick().sent == 3);
-  const auto sent = fx.outbox();
-  const auto cmds = of_type(sent, types::notification_send_text);
-  REQUIRE(cmds.size() == 3);
+  const auto first = first_round(fx);
+  const auto& cmds = first.sends;
   fx.outcome(types::notification_message_failed, *cmds[0],
              R"(,"reason":"expired: not sent before 2026-11-23T23:00:00Z","code":"expired")");
   fx.outcome(
@@ -1005,11 +1013,8 @@ TEST_CASE("a debtor whose campaign message never reached them is still owed it")
 
 TEST_CASE("a debtor who wrote while the message was on its way is owed it if it never came") {
   Fixture fx;
-  fx.create(campaign_body(kTargets, 3, 60));
-  REQUIRE(fx.tick().sent == 3);
-  const auto sent = fx.outbox();
-  const auto cmds = of_type(sent, types::notification_send_text);
-  REQUIRE(cmds.size() == 3);
+  const auto first = first_round(fx);
+  const auto& cmds = first.sends;
   const auto to = [&](std::string_view phone) -> const OutboxEvent& {
     for (const auto* c : cmds) {
       if (c->str("to") == phone) return *c;
@@ -1181,11 +1186,8 @@ TEST_CASE("a promised day of the month is this month's if still to come, else ne
 
 TEST_CASE("a debtor who answers after a message whose outcome is unknown is chased no more") {
   Fixture fx;
-  fx.create(campaign_body(kTargets, 3, 60));
-  REQUIRE(fx.tick().sent == 3);
-  const auto sent = fx.outbox();
-  const auto cmds = of_type(sent, types::notification_send_text);
-  REQUIRE(cmds.size() == 3);
+  const auto first = first_round(fx);
+  const auto& cmds = first.sends;
   // The provider took the request and never answered: it most likely reached Maria.
   fx.outcome(types::notification_message_failed, *cmds[0],
              R"(,"reason":"outcome unknown: no answer","code":"outcome_unknown")");

@@ -46,15 +46,30 @@ void require_ok(const core::Status& st) {
   REQUIRE(st.ok());
 }
 
+// A handler of the fixture's store and producer with `options` (and `limiter`: no rate by
+// default).
+std::unique_ptr<CommandHandler> handler_with(
+    const Fixture& fx, const SenderOptions& options,
+    std::shared_ptr<RateLimiter> limiter = std::make_shared<RateLimiter>(0)) {
+  return std::make_unique<CommandHandler>(
+      fx.store, std::make_shared<http::Client>(), std::move(limiter),
+      std::make_shared<kafka::DeadLetter>(fx.producer), options);
+}
+
 // Another handler on the fixture's store, as another process (a partition's previous or next
 // owner) runs one, waiting at most `backoff_max` between tries.
 std::unique_ptr<CommandHandler> another_handler(
     const Fixture& fx, std::chrono::milliseconds backoff_max = std::chrono::milliseconds{30000}) {
   auto options = fx.options;
   options.backoff_max = backoff_max;
-  return std::make_unique<CommandHandler>(
-      fx.store, std::make_shared<http::Client>(), std::make_shared<RateLimiter>(0),
-      std::make_shared<kafka::DeadLetter>(fx.producer), options);
+  return handler_with(fx, options);
+}
+
+// What a first handler leaves once it claimed `msg` (text "x"): try 1 counted, in flight.
+void claim_first_try(const Fixture& fx, const kafka::Message& msg) {
+  auto parsed = parse_command(*events::decode(msg.value));
+  REQUIRE(parsed.ok());
+  REQUIRE(fx.store->claim(*parsed, std::string("x"), true).ok());
 }
 
 // Waits until the command's first try was noted failed with a 503 (its handler now waits).
@@ -345,9 +360,8 @@ TEST_CASE("no answer after the provider took the message: failed as unknown, nev
   const auto unknown_before = unknown.value();
   auto options = fx.options;
   options.provider.timeout = std::chrono::milliseconds{300};
-  CommandHandler handler(fx.store, std::make_shared<http::Client>(),
-                         std::make_shared<RateLimiter>(0),
-                         std::make_shared<kafka::DeadLetter>(fx.producer), options);
+  auto handler_owned = handler_with(fx, options);
+  CommandHandler& handler = *handler_owned;
   const auto id = new_id();
   require_ok(handler.handle(
       fx.command(events::types::notification_send_text, Fixture::text_data(id, "meta", kTo, "x"))));
@@ -550,9 +564,8 @@ TEST_CASE("a command past its not_after is not sent and fails as expired") {
 TEST_CASE("a Meta command without a configured token fails naming the setting") {
   Fixture fx;
   fx.options.provider.meta_access_token.clear();
-  CommandHandler handler(fx.store, std::make_shared<http::Client>(),
-                         std::make_shared<RateLimiter>(0),
-                         std::make_shared<kafka::DeadLetter>(fx.producer), fx.options);
+  auto handler_owned = handler_with(fx, fx.options);
+  CommandHandler& handler = *handler_owned;
   const auto id = new_id();
   require_ok(handler.handle(
       fx.command(events::types::notification_send_text, Fixture::text_data(id, "meta", kTo, "x"))));
@@ -598,9 +611,7 @@ TEST_CASE("a command stopped between two tries is resumed, counting the earlier 
   const auto msg =
       fx.command(events::types::notification_send_text, Fixture::text_data(id, "meta", kTo, "x"));
   // Killed in the backoff after a 502: that try is noted failed, nothing is in flight.
-  auto parsed = parse_command(*events::decode(msg.value));
-  REQUIRE(parsed.ok());
-  REQUIRE(fx.store->claim(*parsed, std::string("x"), true).ok());
+  claim_first_try(fx, msg);
   auto noted = fx.store->try_failed(id, 1, "provider answered HTTP 502");
   REQUIRE(noted.ok());
   CHECK(*noted);
@@ -618,9 +629,7 @@ TEST_CASE("a crash after the last try dead-letters the command without another s
   const auto id = new_id();
   const auto msg =
       fx.command(events::types::notification_send_text, Fixture::text_data(id, "meta", kTo, "x"));
-  auto parsed = parse_command(*events::decode(msg.value));
-  REQUIRE(parsed.ok());
-  REQUIRE(fx.store->claim(*parsed, std::string("x"), true).ok());
+  claim_first_try(fx, msg);
   REQUIRE(fx.store->try_failed(id, 1, "provider answered HTTP 500").ok());
   REQUIRE(fx.store->next_attempt(id, 1).ok());
   REQUIRE(fx.store->try_failed(id, 2, "provider answered HTTP 502").ok());
@@ -689,16 +698,13 @@ TEST_CASE("a new owner whose next try the old owner counted first waits, then ca
   // Its requests time out after 1 s: it waits 2 s for each try of the other handler.
   auto options = fx.options;
   options.provider.timeout = 1s;
-  CommandHandler handler(fx.store, std::make_shared<http::Client>(),
-                         std::make_shared<RateLimiter>(0),
-                         std::make_shared<kafka::DeadLetter>(fx.producer), options);
+  auto handler_owned = handler_with(fx, options);
+  CommandHandler& handler = *handler_owned;
   const auto id = new_id();
   const auto msg =
       fx.command(events::types::notification_send_text, Fixture::text_data(id, "meta", kTo, "x"));
-  auto parsed = parse_command(*events::decode(msg.value));
-  REQUIRE(parsed.ok());
   // The old owner's try 1 got a 503 asking for 2 s, noted; then the partition moved.
-  REQUIRE(fx.store->claim(*parsed, std::string("x"), true).ok());
+  claim_first_try(fx, msg);
   REQUIRE(fx.store
               ->try_failed(id, 1, "provider answered HTTP 503",
                            core::SystemClock::instance().now() + 2s)
@@ -776,9 +782,8 @@ TEST_CASE("stop() ends a backoff at once: the command is left for the next owner
   REQUIRE(fx.sandbox.apply_faults(R"({"fail_next":1,"status":503,"retry_after":10})").ok());
   auto options = fx.options;
   options.backoff_max = std::chrono::milliseconds{30000};
-  CommandHandler handler(fx.store, std::make_shared<http::Client>(),
-                         std::make_shared<RateLimiter>(0),
-                         std::make_shared<kafka::DeadLetter>(fx.producer), options);
+  auto handler_owned = handler_with(fx, options);
+  CommandHandler& handler = *handler_owned;
   const auto id = new_id();
   const auto msg =
       fx.command(events::types::notification_send_text, Fixture::text_data(id, "meta", kTo, "x"));
@@ -1008,8 +1013,8 @@ TEST_CASE("sends to one number keep to its rate") {
 TEST_CASE("a redelivered command that sends nothing gives its rate slot back") {
   Fixture fx;
   auto limiter = std::make_shared<RateLimiter>(1);
-  CommandHandler handler(fx.store, std::make_shared<http::Client>(), limiter,
-                         std::make_shared<kafka::DeadLetter>(fx.producer), fx.options);
+  auto handler_owned = handler_with(fx, fx.options, limiter);
+  CommandHandler& handler = *handler_owned;
   const auto msg = fx.command(events::types::notification_send_text,
                               Fixture::text_data(new_id(), "meta", kTo, "x"));
   require_ok(handler.handle(msg));
