@@ -640,32 +640,32 @@ core::Result<std::string> Api::ranking_json(const std::string& period) const {
   struct Read {
     pg::Rows scores, badges, hall;
   };
-  auto read = pg::transact(*pool_, [&](pg::Tx& tx) -> core::Result<Read> {
-    if (auto iso = tx.exec("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"); !iso) {
-      return iso.error();
-    }
-    auto scores = tx.exec(
-        "SELECT agent_id::text, ranking, total_score, nps_score, volume_score, "
-        "resolution_score, time_score, total_conversations, avg_nps, "
-        "success_rate, avg_response_time, " +
-            ms_col("calculated_at") + " FROM " + q_ +
-            ".gamification_scores WHERE period = $1 ORDER BY ranking",
-        period);
-    if (!scores) return scores.error();
-    auto badges = tx.exec("SELECT agent_id::text, badge_type, metric FROM " + q_ +
-                              ".gamification_badges WHERE period = $1 ORDER BY agent_id, "
-                              "CASE badge_type WHEN 'solucionador' THEN 1 WHEN 'velocista' "
-                              "THEN 2 ELSE 3 END",
-                          period);
-    if (!badges) return badges.error();
-    auto hall = tx.exec(
-        "SELECT ranking, agent_id::text, total_score, array_to_json(badges)::text "
-        "FROM " +
-            q_ + ".gamification_history WHERE period = $1 ORDER BY ranking",
-        period);
-    if (!hall) return hall.error();
-    return Read{std::move(*scores), std::move(*badges), std::move(*hall)};
-  });
+  auto read = pg::transact(
+      *pool_,
+      [&](pg::Tx& tx) -> core::Result<Read> {
+        auto scores = tx.exec(
+            "SELECT agent_id::text, ranking, total_score, nps_score, volume_score, "
+            "resolution_score, time_score, total_conversations, avg_nps, "
+            "success_rate, avg_response_time, " +
+                ms_col("calculated_at") + " FROM " + q_ +
+                ".gamification_scores WHERE period = $1 ORDER BY ranking",
+            period);
+        if (!scores) return scores.error();
+        auto badges = tx.exec("SELECT agent_id::text, badge_type, metric FROM " + q_ +
+                                  ".gamification_badges WHERE period = $1 ORDER BY agent_id, "
+                                  "CASE badge_type WHEN 'solucionador' THEN 1 WHEN 'velocista' "
+                                  "THEN 2 ELSE 3 END",
+                              period);
+        if (!badges) return badges.error();
+        auto hall = tx.exec(
+            "SELECT ranking, agent_id::text, total_score, array_to_json(badges)::text "
+            "FROM " +
+                q_ + ".gamification_history WHERE period = $1 ORDER BY ranking",
+            period);
+        if (!hall) return hall.error();
+        return Read{std::move(*scores), std::move(*badges), std::move(*hall)};
+      },
+      {.isolation = pg::Isolation::repeatable_read, .read_only = true});
   if (!read) return read.error();
   const pg::Rows* scores = &read->scores;
   const pg::Rows* badges = &read->badges;
