@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cctype>
+#include <utility>
 
 #include <lia/conversation/login_throttle.hpp>
 
@@ -52,19 +53,13 @@ void LoginThrottle::failed_locked(std::string key, core::SysTime now) {
       std::erase_if(names_,
                     [&](const auto& kv) { return now - kv.second.start >= limits_.window; });
       if (names_.size() >= limits_.max_names) {
-        const auto earlier = [](const auto& a, const auto& b) {
-          return a.second.start < b.second.start;
+        // Under-limit windows sort first, then by their start.
+        const auto order = [this](const auto& kv) {
+          return std::pair(kv.second.failures >= limits_.failures, kv.second.start);
         };
-        auto oldest = names_.end();
-        for (auto i = names_.begin(); i != names_.end(); ++i) {
-          if (i->second.failures < limits_.failures &&
-              (oldest == names_.end() || earlier(*i, *oldest))) {
-            oldest = i;
-          }
-        }
-        if (oldest == names_.end())
-          oldest = std::min_element(names_.begin(), names_.end(), earlier);
-        names_.erase(oldest);
+        names_.erase(
+            std::min_element(names_.begin(), names_.end(),
+                             [&](const auto& a, const auto& b) { return order(a) < order(b); }));
       }
     }
     it = names_.emplace(std::move(key), Window{now, 0}).first;
