@@ -504,12 +504,9 @@ class Session : public std::enable_shared_from_this<Session> {
     std::int64_t before = last_logged.load(std::memory_order_relaxed);
     if (before != second &&
         last_logged.compare_exchange_strong(before, second, std::memory_order_relaxed)) {
-      const auto target = parser_->get().target();
-      const std::string_view whole(target.data(), target.size());
-      const auto path = whole.substr(0, std::min<std::size_t>(whole.find('?'), 256));
       const auto length = parser_->content_length();
       core::log().warn("request body too large; refused with 413",
-                       {core::f::str("path", std::string(path)),
+                       {core::f::str("path", logged_path()),
                         length ? core::f::num("content_length", static_cast<std::int64_t>(*length))
                                : core::f::flag("chunked", true),
                         core::f::num("limit_bytes", static_cast<std::int64_t>(limit_passed()))});
@@ -520,13 +517,18 @@ class Session : public std::enable_shared_from_this<Session> {
                : fmt::format("request body exceeds {} bytes", limit_passed()));
   }
 
-  // The route's body filter threw: a bug of the route's, answered 500 as a handler's is.
-  void filter_error() {
+  // The request's path as a log line shows it: without the query (it may carry personal
+  // data), at most 256 bytes.
+  std::string logged_path() const {
     const auto target = parser_->get().target();
     const std::string_view whole(target.data(), target.size());
+    return std::string(whole.substr(0, std::min<std::size_t>(whole.find('?'), 256)));
+  }
+
+  // The route's body filter threw: a bug of the route's, answered 500 as a handler's is.
+  void filter_error() {
     core::log().error("http body filter failed",
-                      {core::f::str("path", std::string(whole.substr(
-                                                0, std::min<std::size_t>(whole.find('?'), 256)))),
+                      {core::f::str("path", logged_path()),
                        core::f::str("error", parser_->get().body().filter_failed)});
     reject(500, "internal", "the request could not be processed");
   }
