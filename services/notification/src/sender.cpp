@@ -414,7 +414,7 @@ bool CommandHandler::wait_for_rate(const SendCommand& cmd, bool unless_finished,
   if (wait.count() <= 0) return true;
   if (unless_finished) {
     // (A lookup that fails just waits: the claim then says what the command is.)
-    if (auto finished = store_->finished(cmd.command_id); finished && *finished) {
+    if (auto row = store_->progress(cmd.command_id); row && *row && (*row)->status != kSending) {
       limiter_->release(cmd.to, Steady::now());
       if (booked != nullptr) *booked = false;
       return true;

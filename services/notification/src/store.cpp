@@ -107,13 +107,6 @@ core::Result<std::optional<OutboundStore::Progress>> OutboundStore::progress(
   return std::optional<Progress>(Progress{r.get<std::string>(0), r.get<int>(1), r.get<bool>(2)});
 }
 
-core::Result<bool> OutboundStore::finished(const std::string& command_id) {
-  auto rows = pool_->exec(
-      "SELECT 1 FROM " + table_ + " WHERE command_id = $1 AND status <> 'sending'", command_id);
-  if (!rows) return rows.error();
-  return !rows->empty();
-}
-
 core::Result<bool> OutboundStore::try_failed(const std::string& command_id, int attempt,
                                              const std::string& reason,
                                              std::optional<core::SysTime> retry_at) {

@@ -86,7 +86,8 @@ class OutboundStore {
   // if the row is no longer 'sending', or another handler counted a try since: a handler that
   // lost its partition and still runs never sends beside the new owner.
   core::Result<int> next_attempt(const std::string& command_id, int after);
-  // Where the command's row stands (none: unknown command): after a conflict of next_attempt,
+  // Where the command's row stands (none: unknown command): whether it is finished (a
+  // redelivery that need not wait for a rate slot), or after a conflict of next_attempt,
   // whether another handler finished it or counted a try, and whether that try is in flight.
   struct Progress {
     std::string status;
@@ -94,8 +95,6 @@ class OutboundStore {
     bool in_flight = false;
   };
   core::Result<std::optional<Progress>> progress(const std::string& command_id);
-  // True when the command is known and no longer 'sending' (sent, failed or dead-lettered).
-  core::Result<bool> finished(const std::string& command_id);
   // The try `attempt`, in flight, failed for sure (the provider refused it for now, or it
   // never left): no longer in flight, `reason` kept as the last error, and `retry_at` (when
   // the next try may go, if there is one) for whoever resumes it. false if the row is not
