@@ -54,6 +54,11 @@ std::optional<std::chrono::year_month_day> parse_date(std::string_view s) {
   return ymd;
 }
 
+std::string format_date(std::chrono::year_month_day d) {
+  return fmt::format("{:04}-{:02}-{:02}", static_cast<int>(d.year()),
+                     static_cast<unsigned>(d.month()), static_cast<unsigned>(d.day()));
+}
+
 std::optional<SysTime> parse_rfc3339(std::string_view s, DateTimeSeparator separator) {
   using namespace std::chrono;
   // YYYY-MM-DDTHH:MM:SS

@@ -88,6 +88,9 @@ TEST_CASE("parse_date reads a real calendar day and nothing else") {
   REQUIRE(leap);
   CHECK(*leap == year_month_day{year{2028}, month{2}, day{29}});
   CHECK(lia::core::parse_date("0001-01-01"));
+  // And back, zero-padded.
+  CHECK(lia::core::format_date(*leap) == "2028-02-29");
+  CHECK(lia::core::format_date(year_month_day{year{7}, month{3}, day{5}}) == "0007-03-05");
   for (const char* bad : {"2026-02-30", "2027-02-29", "2026-13-01", "2026-00-10", "0000-01-01",
                           "20-6-12-01", "2026-1-05", "2026/01/05", "2026-01-05T00:00:00Z", ""}) {
     INFO(bad);

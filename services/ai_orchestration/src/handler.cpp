@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <chrono>
 
-#include <fmt/format.h>
-
 #include <lia/core/clock.hpp>
 #include <lia/core/log.hpp>
 #include <lia/core/metrics.hpp>
@@ -23,10 +21,8 @@ namespace {
 // The day in São Paulo when the customer wrote (else today), "YYYY-MM-DD".
 std::string sao_paulo_day(const std::string& timestamp) {
   const auto at = core::parse_rfc3339(timestamp).value_or(core::SystemClock::instance().now());
-  const std::chrono::year_month_day day{
-      std::chrono::floor<std::chrono::days>(at + domain::kSaoPauloUtcOffset)};
-  return fmt::format("{:04}-{:02}-{:02}", static_cast<int>(day.year()),
-                     static_cast<unsigned>(day.month()), static_cast<unsigned>(day.day()));
+  return core::format_date(std::chrono::year_month_day{
+      std::chrono::floor<std::chrono::days>(at + domain::kSaoPauloUtcOffset)});
 }
 
 namespace f = core::f;

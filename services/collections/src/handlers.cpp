@@ -2,8 +2,6 @@
 #include <cmath>
 #include <vector>
 
-#include <fmt/format.h>
-
 #include <lia/collections/campaign.hpp>
 #include <lia/collections/handlers.hpp>
 #include <lia/core/clock.hpp>
@@ -404,8 +402,7 @@ std::string promised_due_date(int day, core::SysTime now, std::chrono::minutes u
   const auto month_end = static_cast<unsigned>((month / std::chrono::last).day());
   const year_month_day due =
       month / std::chrono::day{std::min(static_cast<unsigned>(day), month_end)};
-  return fmt::format("{:04}-{:02}-{:02}", static_cast<int>(due.year()),
-                     static_cast<unsigned>(due.month()), static_cast<unsigned>(due.day()));
+  return core::format_date(due);
 }
 
 PromiseHandler::PromiseHandler(std::shared_ptr<pg::Pool> pool, std::string schema,

@@ -52,6 +52,8 @@ enum class DateTimeSeparator { t_only, t_or_space };
 // A calendar date "YYYY-MM-DD" (a real day, year 1 or later), or nothing if the whole text is
 // not one: "2026-02-30", "20-6-12-01" and "2026-1-05" are not.
 std::optional<std::chrono::year_month_day> parse_date(std::string_view text);
+// The date as parse_date reads it: "2026-12-06".
+std::string format_date(std::chrono::year_month_day date);
 
 // An RFC 3339 date-time ("2026-11-22T12:53:24Z", fractions to any length, "+hh:mm" offsets),
 // or nothing if the whole text is not one: a real calendar date, hour <= 23, second <= 60.
