@@ -182,18 +182,17 @@ core::Status CommandHandler::handle(const kafka::Message& message) {
   }
   // The per-number rate, before the claim: a try is in flight only once its request is next.
   // A rebalance hands back a run of commands sent already: they hold back no real send.
-  bool booked = false;
   if (!problem &&
-      !wait_for_rate(cmd, /*unless_finished=*/message.header(kReplayHeader) == nullptr, &booked)) {
+      !wait_for_rate(cmd, /*unless_finished=*/message.header(kReplayHeader) == nullptr)) {
     return stopping();
   }
 
   // The idempotency point: a known command id is not sent again.
   auto claim = store_->claim(cmd, body, /*sending_now=*/!problem && !expired(cmd));
   if (!claim) return claim.error();
-  // A command known already (a redelivery) sends nothing now: a try it resumes books its own
-  // slot before it goes.
-  if (booked && !claim->inserted) limiter_->release(cmd.to, Steady::now());
+  // A command known already (a redelivery) sends nothing now: its slot goes back (a try it
+  // resumes books its own before it goes).
+  if (!problem && !claim->inserted) limiter_->release(cmd.to, Steady::now());
   int attempts = claim->attempts;
   bool counted = claim->inserted;  // the claim itself recorded try number 1
   std::optional<std::string> last_error = claim->last_error;
@@ -408,16 +407,13 @@ core::Error CommandHandler::stopping() {
                      true);
 }
 
-bool CommandHandler::wait_for_rate(const SendCommand& cmd, bool unless_finished, bool* booked) {
+bool CommandHandler::wait_for_rate(const SendCommand& cmd, bool unless_finished) {
   const auto wait = limiter_->reserve(cmd.to, Steady::now());
-  if (booked != nullptr) *booked = true;
   if (wait.count() <= 0) return true;
+  // (A lookup that fails just waits: the claim then says what the command is.)
   if (unless_finished) {
-    // (A lookup that fails just waits: the claim then says what the command is.)
     if (auto row = store_->progress(cmd.command_id); row && *row && (*row)->status != kSending) {
-      limiter_->release(cmd.to, Steady::now());
-      if (booked != nullptr) *booked = false;
-      return true;
+      return true;  // the claim finds it known and gives the slot back
     }
   }
   core::metrics()

@@ -80,9 +80,8 @@ class CommandHandler {
  private:
   bool pause_for(std::chrono::milliseconds d);  // false: stopping
   // false: stopping. `unless_finished`: a command that would wait is looked up first, and
-  // one finished already (a redelivery) gives its slot back and does not wait; `*booked`
-  // (when given) says whether a slot is still booked for it.
-  bool wait_for_rate(const SendCommand& cmd, bool unless_finished = false, bool* booked = nullptr);
+  // one finished already (a redelivery) does not wait (the claim gives its slot back).
+  bool wait_for_rate(const SendCommand& cmd, bool unless_finished = false);
   static core::Error stopping();
   // A try this process saw fail for sure, whose failure the database did not take: its
   // redelivery here resumes the command instead of reporting its outcome unknown.
