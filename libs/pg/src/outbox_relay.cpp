@@ -26,7 +26,8 @@ constexpr const char* kEventIdHeader = "lia.event_id";
 
 // Kafka refused this record itself (too large, malformed), so no retry can help and it is set
 // aside. Other lasting errors are about the producer or the cluster (a fatal producer, an ACL
-// or a topic missing): every record fails alike, and the batch waits for the cause to go.
+// or a topic missing): the records they fail wait for the cause to go, and the others of the
+// batch that Kafka acknowledged are marked meanwhile.
 bool refused_for_good(const Error& e) {
   return !e.retryable() && (e.code() == Errc::too_large || e.code() == Errc::invalid_argument);
 }
@@ -59,8 +60,10 @@ struct OutboxRelay::Impl {
   std::string inbox_table;
   const std::atomic<bool>* stopping = nullptr;  // stop() cuts an ack wait short
 
+  // Adds the rows it marks to `total_marked` (also when it fails with some of them marked).
   core::Result<std::size_t> batch(Connection& conn, kafka::Producer& producer,
-                                  const OutboxRelayOptions& options);
+                                  const OutboxRelayOptions& options,
+                                  std::atomic<std::uint64_t>& total_marked);
   void update_lag(Connection& conn);
   void cleanup(Connection& conn, const OutboxRelayOptions& options);
   // Until the timeout, a wake-up (a local commit, stop()) or, with notifications, a NOTIFY.
@@ -68,7 +71,8 @@ struct OutboxRelay::Impl {
 };
 
 core::Result<std::size_t> OutboxRelay::Impl::batch(Connection& conn, kafka::Producer& producer,
-                                                   const OutboxRelayOptions& options) {
+                                                   const OutboxRelayOptions& options,
+                                                   std::atomic<std::uint64_t>& total_marked) {
   if (auto s = detail::begin(conn, {}); !s.ok()) return s.error();
   auto fail = [&](Error e) {
     detail::rollback(conn);
@@ -132,9 +136,12 @@ core::Result<std::size_t> OutboxRelay::Impl::batch(Connection& conn, kafka::Prod
       if (--acks->pending == 0) acks->cv.notify_all();
     });
   }
-  // Stopping with acks still missing: only the rows Kafka acknowledged are marked (the rest
-  // stays for the next relay, which sends it again).
+  // Stopping with acks still missing, or some records failed: only the rows Kafka acknowledged
+  // are marked (the rest stays for the next round or the next relay, which sends it again). One
+  // topic missing or unwritable thus holds back only its own rows, not the whole outbox, and
+  // what the other topics acknowledged is not sent again each round.
   std::vector<char> only;
+  std::optional<Error> incomplete;  // returned once the acknowledged rows are marked
   {
     std::unique_lock lk(acks->mu);
     // Waits in slices so that stop() never waits out a whole ack timeout, only stop_ack_wait
@@ -164,14 +171,21 @@ core::Result<std::size_t> OutboxRelay::Impl::batch(Connection& conn, kafka::Prod
       }
     }
     if (acks->pending > 0 && only.empty()) {
-      return fail(Error(Errc::timeout,
-                        fmt::format("{} of {} outbox events not acknowledged by Kafka within {} ms",
-                                    acks->pending, records.size(), options.ack_timeout.count())));
+      incomplete =
+          Error(Errc::timeout,
+                fmt::format("{} of {} outbox events not acknowledged by Kafka within {} ms",
+                            acks->pending, records.size(), options.ack_timeout.count()));
+    } else if (acks->failed > 0 && only.empty()) {
+      incomplete = Error(Errc::unavailable,
+                         fmt::format("{} of {} outbox events not delivered: {}", acks->failed,
+                                     records.size(), acks->first_error->message()));
     }
-    if (acks->failed > 0 && only.empty()) {
-      return fail(Error(Errc::unavailable,
-                        fmt::format("{} of {} outbox events not delivered: {}", acks->failed,
-                                    records.size(), acks->first_error->message())));
+    if (incomplete) {
+      only = acks->delivered;
+      for (std::size_t i = 0; i < only.size(); ++i) {
+        if (acks->refused[i]) only[i] = 1;
+      }
+      if (std::find(only.begin(), only.end(), 1) == only.end()) return fail(*incomplete);
     }
   }
   // A producer gone fatal fails every record, each "for good": none of them is at fault.
@@ -222,7 +236,15 @@ core::Result<std::size_t> OutboxRelay::Impl::batch(Connection& conn, kafka::Prod
     return s.error();
   }
   published->inc(static_cast<double>(marked_rows));
+  total_marked += marked_rows;
   set_aside->inc(static_cast<double>(aside.size()));
+  if (incomplete) {
+    failures->inc();
+    return Error(incomplete->code(),
+                 incomplete->message() +
+                     fmt::format(" (the {} acknowledged are marked)", marked_rows + aside.size()),
+                 incomplete->retryable());
+  }
   return marked_rows;
 }
 
@@ -351,9 +373,7 @@ void OutboxRelay::stop() {
 core::Result<std::size_t> OutboxRelay::publish_once() {
   auto lease = pool_->acquire();
   if (!lease) return lease.error();
-  auto n = impl_->batch(**lease, *producer_, options_);
-  if (n) published_ += *n;
-  return n;
+  return impl_->batch(**lease, *producer_, options_, published_);
 }
 
 void OutboxRelay::run() {
@@ -423,7 +443,7 @@ void OutboxRelay::run() {
       detail::register_local_relay(schema_, impl_->wake_fd);
       log.info("outbox relay active");
     }
-    auto n = impl_->batch(*conn, *producer_, options_);
+    auto n = impl_->batch(*conn, *producer_, options_, published_);
     if (!n) {
       if (auto fatal = producer_->fatal_error()) {
         log.error("outbox relay: the Kafka producer hit a fatal error and must be recreated",
@@ -436,7 +456,6 @@ void OutboxRelay::run() {
       continue;
     }
     backoff = options_.retry_backoff;
-    published_ += *n;
     impl_->update_lag(*conn);
     impl_->cleanup(*conn, options_);
     if (*n == options_.batch_size) continue;  // probably more waiting

@@ -35,6 +35,9 @@ class FakeProducer : public kafka::Producer {
     }
     if (fail) {
       done(core::Error(core::Errc::unavailable, "broker down"));
+    } else if (!missing_topic.empty() && record.topic == missing_topic) {
+      done(core::Error(core::Errc::not_found, "kafka delivery: Broker: Unknown topic or partition",
+                       false));
     } else if (unauthorized) {
       done(core::Error(core::Errc::unauthorized, "kafka delivery: Topic authorization failed",
                        false));
@@ -61,6 +64,7 @@ class FakeProducer : public kafka::Producer {
   std::atomic<bool> unauthorized{false};   // every record refused: an ACL missing
   std::atomic<bool> fatal{false};          // the producer went fatal
   std::string refuse_containing = "\x01";  // records whose value holds it are refused for good
+  std::string missing_topic;               // records to it fail: the topic does not exist
 
  private:
   mutable std::mutex mu_;
@@ -187,6 +191,45 @@ TEST_CASE("a producer gone fatal or an ACL missing sets no row aside: the batch 
   REQUIRE(relay.publish_once().ok());
   CHECK(unpublished(s) == 0);
   CHECK(relay.published() == 4);
+}
+
+TEST_CASE("a topic missing holds back only its own rows: the others acknowledged are marked",
+          "[relay]") {
+  TempSchema s("pgrelay");
+  migrate(s);
+  enqueue_n(s, "t.v1", 3, 3);
+  enqueue_n(s, "new.v2", 2, 2);  // its topic is not created yet
+  enqueue_n(s, "t.v1", 3, 3);
+  auto producer = std::make_shared<FakeProducer>();
+  producer->missing_topic = "new.v2";
+  pg::OutboxRelay relay(s.pool, producer, s.name, {.batch_size = 10});
+  const auto round = [&] {
+    const auto before = producer->records().size();
+    auto n = relay.publish_once();
+    return std::pair{n.ok() ? std::string("ok") : n.error().message(),
+                     producer->records().size() - before};
+  };
+  // The batch fails (the relay backs off), but what t.v1 acknowledged is marked.
+  auto [first, sent] = round();
+  CHECK(first.find("2 of 8 outbox events not delivered") != std::string::npos);
+  CHECK(first.find("the 6 acknowledged are marked") != std::string::npos);
+  CHECK(sent == 8);
+  CHECK(unpublished(s) == 2);
+  CHECK(relay.published() == 6);
+  // The next rounds send only the waiting rows, not t.v1's again.
+  auto [second, resent] = round();
+  CHECK(second.find("2 of 2 outbox events not delivered") != std::string::npos);
+  CHECK(resent == 2);
+  // Once the topic exists, they go.
+  producer->missing_topic.clear();
+  auto [third, last] = round();
+  CHECK(third == "ok");
+  CHECK(last == 2);
+  CHECK(unpublished(s) == 0);
+  CHECK(relay.published() == 8);
+  std::size_t t_v1 = 0;
+  for (const auto& r : producer->records()) t_v1 += r.topic == "t.v1" ? 1 : 0;
+  CHECK(t_v1 == 6);  // each once
 }
 
 // A producer whose acks come when the test says so.

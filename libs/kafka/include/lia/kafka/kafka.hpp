@@ -75,7 +75,8 @@ class Producer {
   //  - retryable: Errc::unavailable (local queue stayed full, broker down, producer closed
   //    before the ack) or Errc::timeout (delivery.timeout passed);
   //  - not retryable: Errc::too_large (record over message.max.bytes),
-  //    Errc::invalid_argument (unknown topic or partition, invalid record),
+  //    Errc::not_found (unknown topic or partition: the topic, not the record; it may come),
+  //    Errc::invalid_argument (invalid record),
   //    Errc::unauthorized, Errc::internal (the idempotent producer hit a fatal error: the
   //    producer must be recreated).
   // Destroying the producer from inside a callback (e.g. by dropping its last reference

@@ -3,9 +3,10 @@
 // wakes when this process commits outbox rows (directly, no NOTIFY), when another process
 // does (LISTEN "<schema>_outbox"), or every poll_interval when neither happens. It takes a batch of
 // unpublished rows in id order FOR UPDATE SKIP LOCKED, produces them all with the idempotent
-// producer, waits for every ack, and only then marks them published and commits. Any failed ack
-// rolls the batch back; it is sent again after a backoff, so Kafka may see an event twice but never
-// misses one (consumers dedupe with the inbox). Only one relay per schema is active at a time (a
+// producer, waits for every ack, and only then marks them published and commits. Rows whose ack
+// failed or never came stay unpublished (the ones acknowledged are marked) and are sent again
+// after a backoff, so Kafka may see an event twice but never misses one (consumers dedupe with
+// the inbox). Only one relay per schema is active at a time (a
 // session advisory lock), which keeps the events of a key in order across replicas; the others
 // stand by. Published rows are kept for `retention` (audits), then deleted; with a retention of 0
 // they are deleted as they are published (the events live on in Kafka).

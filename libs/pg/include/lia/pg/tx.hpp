@@ -1,9 +1,13 @@
 #pragma once
 // Transactions with retries. transact() BEGINs on a pooled connection, runs the function,
 // COMMITs, and runs the whole function again (on a fresh connection if the old one broke)
-// when the database says a retry can help: serialization failure (40001), deadlock (40P01)
-// or a lost connection — errors that map to Errc::unavailable with retryable() set. An error
-// result or an exception rolls back; other errors are returned at once, never retried.
+// when a retry can help: any error that is Errc::unavailable with retryable() set. From the
+// database: serialization failure (40001), deadlock (40P01), a lost connection, a server
+// shutting down or out of resources (57P01-03, 53xxx), a read-only standby (25006), a stale
+// prepared statement; from the pool: no connection in time. An error the function returns
+// itself counts the same, so a function calling out elsewhere returns another code for what
+// must not run twice. An error result or an exception rolls back; other errors are returned
+// at once, never retried.
 // A connection lost during COMMIT itself is not retried: the outcome is unknown, and the
 // error says so.
 //
