@@ -42,6 +42,20 @@ std::string upper(std::string_view s) {
   return out;
 }
 
+// The Cloud API's statuses, as Meta sends them and as Evolution over the Cloud API passes them
+// on (upper-cased).
+std::optional<MessageStatus> cloud_api_status(std::string_view s) {
+  const std::string u = upper(s);
+  if (u == "SENT") return MessageStatus::server_ack;
+  if (u == "DELIVERED") return MessageStatus::delivery_ack;
+  if (u == "READ") return MessageStatus::read;
+  // A voice message listened to: sent even when the customer turned read receipts off, so it
+  // may be the only sign it was read (Evolution's PLAYED reads as READ too).
+  if (u == "PLAYED") return MessageStatus::read;
+  if (u == "FAILED") return MessageStatus::error;
+  return std::nullopt;
+}
+
 Error unknown_status(std::string_view provider, std::string_view value) {
   std::string shown(value.substr(0, 32));
   for (char& c : shown) {
@@ -248,11 +262,7 @@ MessageTick advance(const MessageTick& current, const MessageTick& incoming) {
 }
 
 Result<MessageStatus> parse_meta_status(std::string_view s) {
-  const std::string u = upper(s);
-  if (u == "SENT") return MessageStatus::server_ack;
-  if (u == "DELIVERED") return MessageStatus::delivery_ack;
-  if (u == "READ") return MessageStatus::read;
-  if (u == "FAILED") return MessageStatus::error;
+  if (auto st = cloud_api_status(s)) return *st;
   return unknown_status("Meta", s);
 }
 
@@ -286,11 +296,7 @@ Result<MessageStatus> parse_evolution_status(std::string_view s) {
 }
 
 Result<MessageStatus> parse_evolution_cloud_status(std::string_view s) {
-  const std::string u = upper(s);
-  if (u == "SENT") return MessageStatus::server_ack;
-  if (u == "DELIVERED") return MessageStatus::delivery_ack;
-  if (u == "READ") return MessageStatus::read;
-  if (u == "FAILED") return MessageStatus::error;
+  if (auto st = cloud_api_status(s)) return *st;
   return unknown_status("Evolution Cloud", s);
 }
 

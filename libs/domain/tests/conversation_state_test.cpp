@@ -233,7 +233,7 @@ TEST_CASE("provider status vocabularies map to our ticks") {
   };
   for (const Case& c :
        {Case{"sent", MS::server_ack}, Case{"delivered", MS::delivery_ack}, Case{"read", MS::read},
-        Case{"failed", MS::error}, Case{"READ", MS::read}}) {
+        Case{"failed", MS::error}, Case{"READ", MS::read}, Case{"played", MS::read}}) {
     INFO(c.in);
     auto r = parse_meta_status(c.in);
     REQUIRE(r.ok());
@@ -257,8 +257,9 @@ TEST_CASE("provider status vocabularies map to our ticks") {
     REQUIRE(r.ok());
     CHECK(*r == numeric[code]);
   }
-  for (const Case& c : {Case{"SENT", MS::server_ack}, Case{"DELIVERED", MS::delivery_ack},
-                        Case{"READ", MS::read}, Case{"FAILED", MS::error}}) {
+  for (const Case& c :
+       {Case{"SENT", MS::server_ack}, Case{"DELIVERED", MS::delivery_ack}, Case{"READ", MS::read},
+        Case{"PLAYED", MS::read}, Case{"FAILED", MS::error}}) {
     INFO(c.in);
     auto r = parse_evolution_cloud_status(c.in);
     REQUIRE(r.ok());

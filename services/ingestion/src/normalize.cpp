@@ -591,8 +591,11 @@ void meta_message(const Value& m, const Path& p, std::string_view instance, cons
                   Batch& out) {
   // A system message (user_changed_number, user_changed_user_id) is WhatsApp reporting a change
   // of the customer's identity, not the customer writing (its `from` is the old number):
-  // published, it would reopen the chat and be answered.
-  if (auto type = opt_str(m, "type"); type && *type == "system") {
+  // published, it would reopen the chat and be answered. An edit or a revoke (numbers on the
+  // WhatsApp Business app too, "Coexistence") changes an earlier message: published, it would
+  // be a new one under its own id.
+  if (auto type = opt_str(m, "type");
+      type && (*type == "system" || *type == "edit" || *type == "revoke")) {
     ++out.ignored;
     return;
   }
@@ -816,12 +819,17 @@ bool is_in(std::string_view s, auto const& list) {
 }
 
 // True when the message holds a protocolMessage (a revoke, an edit, an ephemeral setting, a
-// history sync) at its top or inside any wrapper: Baileys sends an edit as
+// history sync) or a secretEncryptedMessage (an edit of a message or an event, as newer
+// WhatsApp versions send it: {"targetMessageKey": ..., "secretEncType": "MESSAGE_EDIT"}) at
+// its top or inside any wrapper: Baileys sends an edit as
 // {"editedMessage": {"message": {"protocolMessage": {"type": "MESSAGE_EDIT", ...}}}}. None of
 // them is a customer message. Opens as many wrappers as evolution_content does.
 bool holds_protocol_message(const Value* message) {
   for (int depth = 0; message != nullptr && message->IsObject() && depth < 4; ++depth) {
-    if (member(*message, "protocolMessage") != nullptr) return true;
+    if (member(*message, "protocolMessage") != nullptr ||
+        member(*message, "secretEncryptedMessage") != nullptr) {
+      return true;
+    }
     const Value* inner = nullptr;
     for (const auto& m : message->GetObject()) {
       if (!is_in(json::view(m.name), kWrappers) || !m.value.IsObject()) continue;
@@ -877,19 +885,14 @@ Context evolution_context(const Value* content, const Value& data) {
   return c;
 }
 
-std::optional<Reject> evolution_content_json(json::Writer& w, const Value& data, const Path& p,
+// `name` and `c`: the message's content member, as evolution_content found it (never null).
+std::optional<Reject> evolution_content_json(json::Writer& w, const Value& data,
+                                             std::string_view name, const Value* c, const Path& p,
                                              std::string& kind, const Value*& content_out) {
   const Value* message = opt_obj(data, "message");
-  const auto message_type = opt_str(data, "messageType").value_or("");
-  auto [name, c] = evolution_content(message, message_type);
-  content_out = c != nullptr && c->IsObject() ? c : nullptr;
+  content_out = c->IsObject() ? c : nullptr;
   const Path message_path = p.at("message");
   const Path mp = message_path.at(name);
-  if (c == nullptr) {
-    kind = "unsupported";
-    write_unsupported(w, message_type);
-    return std::nullopt;
-  }
   if (name == "conversation") {
     if (!c->IsString()) return must_be(mp, "a string");
     kind = "text";
@@ -1039,6 +1042,14 @@ void evolution_message(const Value& d, const Path& p, const EvolutionCtx& ctx, b
     ++out.ignored;
     return;
   }
+  // No content: Baileys could not decrypt it (yet). Its retry delivers the real message under
+  // the same id, which a placeholder published now would make a duplicate of (and so lose).
+  const auto [content_name, content_value] =
+      evolution_content(opt_obj(d, "message"), opt_str(d, "messageType").value_or(""));
+  if (content_value == nullptr) {
+    ++out.ignored;
+    return;
+  }
 
   Chat chat;
   if (auto bad = resolve_chat(*remote, {key, &d}, kp.at("remoteJid"), false, chat)) {
@@ -1076,7 +1087,7 @@ void evolution_message(const Value& d, const Path& p, const EvolutionCtx& ctx, b
   write_head(w, head);
   std::string kind;
   const Value* content = nullptr;
-  if (auto bad = evolution_content_json(w, d, p, kind, content)) {
+  if (auto bad = evolution_content_json(w, d, content_name, content_value, p, kind, content)) {
     return add_rejection(out, ItemKind::message, std::move(*bad), ctx.instance, *id);
   }
   write_context(w, evolution_context(content, d));

@@ -280,6 +280,27 @@ TEST_CASE("meta system messages (a changed number or user id) are ignored, not r
   }
 }
 
+TEST_CASE("meta edits and revokes (numbers also on the Business app) are not new messages") {
+  const auto type_at = fixture("meta_system.json").find(R"("type": "system")");
+  REQUIRE(type_at != std::string::npos);
+  for (const char* type : {"edit", "revoke"}) {
+    INFO(type);
+    const auto b = meta_body(replace(fixture("meta_system.json"), R"("type": "system")",
+                                     std::string(R"("type": ")") + type + "\""));
+    CHECK(b.items.empty());
+    CHECK(b.rejected.empty());
+    CHECK(b.ignored == 1);
+  }
+}
+
+TEST_CASE("meta played (a voice message listened to) reads as READ") {
+  const auto b = meta_body(
+      replace(fixture("meta_statuses.json"), R"("status": "read")", R"("status": "played")"));
+  REQUIRE(b.rejected.empty());
+  REQUIRE(b.items.size() == 4);
+  CHECK(str(data_of(b.items[2]), {"status"}) == "READ");
+}
+
 TEST_CASE("meta statuses: sent, delivered, read and failed with its error") {
   const auto b = meta("meta_statuses.json");
   REQUIRE(b.rejected.empty());
@@ -628,11 +649,16 @@ TEST_CASE("evolution location, reaction, button and list replies, template butto
     CHECK(str(d, {"kind"}) == "unsupported");
     CHECK(str(d, {"unsupported", "type"}) == "pollCreationMessage");
   }
-  SECTION("a message without content (decryption failure) is unsupported") {
-    auto body = replace(fixture("evo_conversation.json"), R"("message": {)", R"("messageX": {)");
-    const auto d = only(evolution(body));
-    CHECK(str(d, {"kind"}) == "unsupported");
-    CHECK(str(d, {"unsupported", "type"}) == "conversation");
+  SECTION("a message without content (not decrypted yet) is ignored, so its retry is not lost") {
+    for (const char* empty : {R"("messageX": {)", R"("message": {}, "messageX": {)"}) {
+      INFO(empty);
+      const auto b = evolution(replace(fixture("evo_conversation.json"), R"("message": {)", empty));
+      CHECK(b.items.empty());
+      CHECK(b.rejected.empty());
+      CHECK(b.ignored == 1);
+    }
+    // The real message, delivered under the same id once decrypted, is published.
+    CHECK(str(only(evo("evo_conversation.json")), {"kind"}) == "text");
   }
 }
 
@@ -684,6 +710,19 @@ TEST_CASE("evolution protocol messages (revokes) carry nothing") {
   auto body = replace(fixture("evo_conversation.json"),
                       R"("conversation": "Boa tarde, quero contratar a fibra")",
                       R"("protocolMessage": {"key": {"id": "X"}, "type": "REVOKE"})");
+  const auto b = evolution(body);
+  CHECK(b.items.empty());
+  CHECK(b.rejected.empty());
+  CHECK(b.ignored == 1);
+}
+
+TEST_CASE("evolution secret-encrypted edits are not new messages") {
+  auto body = replace(fixture("evo_conversation.json"),
+                      R"("conversation": "Boa tarde, quero contratar a fibra")",
+                      R"("secretEncryptedMessage": {"targetMessageKey": {"id": "3EB0ORIGINAL"},
+                          "encPayload": "AAAA", "encIv": "BBBB", "secretEncType": "MESSAGE_EDIT"})");
+  body = replace(body, R"("messageType": "conversation")",
+                 R"("messageType": "secretEncryptedMessage")");
   const auto b = evolution(body);
   CHECK(b.items.empty());
   CHECK(b.rejected.empty());
