@@ -68,11 +68,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                 ai::analysis_completed_data(chat, turn.message_id, plan.analysis));
   if (plan.changed()) {
     require_valid(types::ai_assistant_changed,
-                  ai::assistant_changed_data(chat, plan.from, plan.assistant, plan.change_reason));
+                  ai::assistant_changed_data(chat, turn.message_id, plan.from, plan.assistant,
+                                             plan.change_reason));
   }
   if (plan.handoff) {
     require_valid(types::ai_handoff_requested,
-                  ai::handoff_requested_data(chat, plan.assistant, *plan.handoff));
+                  ai::handoff_requested_data(chat, turn.message_id, plan.assistant, *plan.handoff));
   }
   for (const auto& t : answer.tools) {
     require_valid(types::ai_tool_invoked, ai::tool_invoked_data(chat, plan.assistant, t));

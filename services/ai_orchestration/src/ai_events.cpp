@@ -55,11 +55,12 @@ std::string analysis_completed_data(const ChatRef& chat, std::string_view messag
   return w.take();
 }
 
-std::string assistant_changed_data(const ChatRef& chat, Assistant from, Assistant to,
-                                   std::string_view reason) {
+std::string assistant_changed_data(const ChatRef& chat, std::string_view in_reply_to,
+                                   Assistant from, Assistant to, std::string_view reason) {
   json::Writer w;
   w.begin_object();
   chat_fields(w, chat)
+      .field("in_reply_to", in_reply_to)
       .field("from_assistant", to_string(from))
       .field("to_assistant", to_string(to))
       .field("reason", bounded(reason, 2048))
@@ -67,10 +68,12 @@ std::string assistant_changed_data(const ChatRef& chat, Assistant from, Assistan
   return w.take();
 }
 
-std::string handoff_requested_data(const ChatRef& chat, Assistant assistant, const HandoffPlan& h) {
+std::string handoff_requested_data(const ChatRef& chat, std::string_view in_reply_to,
+                                   Assistant assistant, const HandoffPlan& h) {
   json::Writer w;
   w.begin_object();
   chat_fields(w, chat)
+      .field("in_reply_to", in_reply_to)
       .field("assistant", to_string(assistant))
       .field("reason", bounded(h.reason.empty() ? std::string("transferência") : h.reason, 2048))
       .field("department",

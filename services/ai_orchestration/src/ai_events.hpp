@@ -37,10 +37,12 @@ struct ReplyData {
 std::string reply_generated_data(const ChatRef& chat, const ReplyData& reply);
 std::string analysis_completed_data(const ChatRef& chat, std::string_view message_id,
                                     const Analysis& analysis);
-std::string assistant_changed_data(const ChatRef& chat, Assistant from, Assistant to,
-                                   std::string_view reason);
-std::string handoff_requested_data(const ChatRef& chat, Assistant assistant,
-                                   const HandoffPlan& handoff);
+// `in_reply_to`: the stored message that led to the change or the handoff (conversation
+// ignores either when that message came before the conversation's last reopening).
+std::string assistant_changed_data(const ChatRef& chat, std::string_view in_reply_to,
+                                   Assistant from, Assistant to, std::string_view reason);
+std::string handoff_requested_data(const ChatRef& chat, std::string_view in_reply_to,
+                                   Assistant assistant, const HandoffPlan& handoff);
 std::string tool_invoked_data(const ChatRef& chat, Assistant assistant,
                               const ToolInvocation& invocation);
 

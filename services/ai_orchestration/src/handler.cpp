@@ -365,9 +365,9 @@ core::Status Handler::on_message(const events::CloudEvent& ev) {
     const auto& schema = options_.schema;
     const Assistant answering = o.plan.assistant;
     if (o.plan.changed() && delivery == "send") {
-      if (auto s = publish(
-              tx, schema, rec.chat, types::ai_assistant_changed,
-              assistant_changed_data(rec.chat, o.plan.from, answering, o.plan.change_reason));
+      if (auto s = publish(tx, schema, rec.chat, types::ai_assistant_changed,
+                           assistant_changed_data(rec.chat, msg->message_id, o.plan.from, answering,
+                                                  o.plan.change_reason));
           !s) {
         return s;
       }
@@ -411,7 +411,7 @@ core::Status Handler::on_message(const events::CloudEvent& ev) {
     // conversation to a human.
     if (o.handoff && delivery == "send") {
       return publish(tx, schema, rec.chat, types::ai_handoff_requested,
-                     handoff_requested_data(rec.chat, answering, *o.handoff));
+                     handoff_requested_data(rec.chat, msg->message_id, answering, *o.handoff));
     }
     return core::ok();
   });

@@ -48,9 +48,10 @@ TEST_CASE("every event of a local turn matches its schema") {
   require_valid(types::ai_analysis_completed,
                 analysis_completed_data(chat(), turn.message_id, plan.analysis));
   require_valid(types::ai_assistant_changed,
-                assistant_changed_data(chat(), plan.from, plan.assistant, plan.change_reason));
+                assistant_changed_data(chat(), turn.message_id, plan.from, plan.assistant,
+                                       plan.change_reason));
   require_valid(types::ai_handoff_requested,
-                handoff_requested_data(chat(), plan.assistant, *plan.handoff));
+                handoff_requested_data(chat(), turn.message_id, plan.assistant, *plan.handoff));
   for (const auto& t : answer.tools)
     require_valid(types::ai_tool_invoked, tool_invoked_data(chat(), plan.assistant, t));
 }
@@ -84,7 +85,8 @@ TEST_CASE("event builders keep within the schema's limits") {
 
   HandoffPlan h;
   h.summary = std::string(20000, 's');
-  require_valid(types::ai_handoff_requested, handoff_requested_data(chat(), Assistant::suporte, h));
+  require_valid(types::ai_handoff_requested,
+                handoff_requested_data(chat(), reply.in_reply_to, Assistant::suporte, h));
 
   ToolInvocation failed;
   failed.tool = Tool::check_coverage;

@@ -68,6 +68,7 @@ TEST_CASE("an inbound message gets a reply and an analysis in the outbox") {
   CHECK(analyses[0].str("intent") == "suporte_tecnico");
   CHECK(changes[0].str("from_assistant") == "apresentacao");
   CHECK(changes[0].str("to_assistant") == "suporte");
+  CHECK(changes[0].str("in_reply_to") == message_id);
   // The assistant change comes first, the reply after the analysis.
   CHECK(all.front().event.type == types::ai_assistant_changed);
   CHECK(all.back().event.type == types::ai_reply_generated);
@@ -222,6 +223,9 @@ TEST_CASE("a handoff publishes the transfer notice before the request, then the 
   const auto replies = of_type(all, types::ai_reply_generated);
   REQUIRE(replies.size() == 2);
   CHECK(replies[1].str("text").find("transferir") != std::string::npos);
+  // Both name the message they answer, so a request from before a reopening can be told.
+  CHECK(handoffs[0].str("in_reply_to") == replies[1].str("in_reply_to"));
+  CHECK(replies[0].str("in_reply_to") != replies[1].str("in_reply_to"));
   const auto tools = of_type(all, types::ai_tool_invoked);
   REQUIRE(tools.size() == 1);
   CHECK(tools[0].str("tool") == "transfer_to_human");

@@ -92,6 +92,7 @@ struct Handlers::Impl {
   std::string handoff_update;
   std::string analysis_update;
   std::string assistant_update;
+  std::string earlier_session;
   std::string lead_insert;
   std::string complaint_insert;
   std::string conversation_exists;
@@ -164,10 +165,19 @@ struct Handlers::Impl {
                       "sentiment_score IS DISTINCT FROM $3 OR urgency IS DISTINCT FROM $4)) "
                       "SELECT id FROM " +
                       conv + " WHERE id = $1::uuid";
-    assistant_update =
-        "UPDATE " + conv +
-        " SET assistant_type = $2, department = CASE WHEN status = 'active' THEN "
-        "$3 ELSE department END, updated_at = now() WHERE id = $1::uuid RETURNING id";
+    // A message ($2) from before the conversation's last reopening: the AI answered the
+    // earlier session, late. In the UPDATE's own condition, so a reopening committed meanwhile
+    // is seen.
+    const auto answers_earlier_session = [&](const std::string& message, const std::string& c) {
+      return "EXISTS (SELECT 1 FROM " + msgs + " m WHERE m.id = " + message +
+             "::uuid AND m.conversation_id = " + c + ".id AND m.created_at < " + c + ".opened_at)";
+    };
+    assistant_update = "UPDATE " + conv +
+                       " c SET assistant_type = $2, department = CASE WHEN status = 'active' THEN "
+                       "$3 ELSE department END, updated_at = now() WHERE id = $1::uuid AND NOT " +
+                       answers_earlier_session("$4", "c") + " RETURNING id";
+    earlier_session = "SELECT 1 FROM " + conv + " c WHERE c.id = $1::uuid AND " +
+                      answers_earlier_session("$2", "c");
     survey_sent_update = "UPDATE " + conv +
                          " SET survey_id = $2::uuid, survey_sent_at = $3::timestamptz, "
                          "survey_expires_at = $4::timestamptz, survey_answered = false, "
@@ -710,11 +720,14 @@ struct Handlers::Impl {
     const std::string reason = req(*o, "reason");
     const auto department_in = opt(*o, "department");
     const auto urgency = opt(*o, "urgency");
+    const auto in_reply_to = opt(*o, "in_reply_to");
     std::optional<std::string> agent;
     std::string department;
     bool transferred = false;
+    bool earlier = false;
     auto r = pg::transact(*pool, [&](pg::Tx& tx) -> core::Result<Outcome> {
       transferred = false;
+      earlier = false;
       agent.reset();
       auto fresh = claim(tx, topic, ev.id);
       if (!fresh) return fresh.error();
@@ -726,6 +739,12 @@ struct Handlers::Impl {
       if (!conv) return conv.error();
       if (!*conv) return bad_event(ev, "unknown conversation " + conversation_id);
       const ConversationRow& c = **conv;
+      if (in_reply_to) {
+        auto rows = tx.exec(earlier_session, c.id, *in_reply_to);
+        if (!rows) return rows.error();
+        earlier = !rows->empty();
+        if (earlier) return Outcome::ignored;  // the session it was asked in is over
+      }
       auto next = domain::apply(c.state, {domain::ConversationEventKind::ai_handoff, {}});
       if (!next) return Outcome::ignored;             // resolved: nothing to hand off
       if (*next == c.state) return Outcome::ignored;  // already with humans
@@ -784,6 +803,7 @@ struct Handlers::Impl {
       transferred = true;
       return Outcome::applied;
     });
+    if (r && earlier) log_earlier_session(ev, conversation_id);
     if (r && transferred) {
       if (agent) {
         log.info("conversation transferred",
@@ -828,9 +848,34 @@ struct Handlers::Impl {
     if (!doc) return bad_event(ev, doc.error().message());
     auto o = json::Obj::root(*doc);
     if (!o) return bad_event(ev, o.error().message());
+    const std::string conversation_id = req(*o, "conversation_id");
     const std::string to = req(*o, "to_assistant");
-    return update_conversation(ev, topic, req(*o, "conversation_id"), assistant_update, to,
-                               department_for_assistant(to));
+    const auto in_reply_to = opt(*o, "in_reply_to");
+    bool earlier = false;
+    auto r = pg::transact(*pool, [&](pg::Tx& tx) -> core::Result<Outcome> {
+      earlier = false;
+      auto fresh = claim(tx, topic, ev.id);
+      if (!fresh) return fresh.error();
+      if (!*fresh) return Outcome::duplicate;
+      auto up =
+          tx.exec(assistant_update, conversation_id, to, department_for_assistant(to), in_reply_to);
+      if (!up) return up.error();
+      if (!up->empty()) return Outcome::applied;
+      auto known = tx.exec(conversation_exists, conversation_id);
+      if (!known) return known.error();
+      if (known->empty()) return bad_event(ev, "unknown conversation " + conversation_id);
+      earlier = true;
+      return Outcome::ignored;
+    });
+    if (r && earlier) log_earlier_session(ev, conversation_id);
+    return r;
+  }
+
+  // An AI event answering a message from before the conversation's last reopening (a resolve
+  // and a new message while the AI was still answering): the new session is not changed.
+  void log_earlier_session(const events::CloudEvent& ev, const std::string& conversation_id) {
+    log.info("AI event from before the conversation's reopening ignored",
+             {f::id("conversation_id", conversation_id), f::id("type", ev.type)});
   }
 
   // A lead or a complaint an assistant registered: its row, under the protocol the customer

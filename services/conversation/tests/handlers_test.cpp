@@ -661,6 +661,49 @@ TEST_CASE("concurrent handoffs spread evenly over the agents (assignment is race
   }
 }
 
+TEST_CASE(
+    "an AI handoff or assistant change answering a message from before a reopening is ignored") {
+  World w;
+  w.user("ana", auth::Role::agent, {"support"});
+  const auto p = phone();
+  w.apply(topics::whatsapp_inbound,
+          event(types::whatsapp_message_received, received(p, "E1-" + p, "quero um atendente")));
+  const auto conv = conversation_of(w, p);
+  const auto first = message_of(w, "E1-" + p);
+  // Resolved while the AI was still answering; then the customer writes again.
+  REQUIRE(w.pool()
+              .exec("UPDATE " + w.t("conversations") + " SET status = 'resolved' WHERE id = '" +
+                    conv + "'")
+              .ok());
+  w.apply(topics::whatsapp_inbound,
+          event(types::whatsapp_message_received, received(p, "E2-" + p, "oi de novo")));
+  REQUIRE(column(w, "conversations", "status", conv) == "active");
+  const auto second = message_of(w, "E2-" + p);
+  const auto assistant = column(w, "conversations", "assistant_type", conv);
+  REQUIRE(assistant != "ouvidoria");
+  const auto changed = [&](const std::string& in_reply_to) {
+    return "{" + chat_fields(conv, p) + R"(,"in_reply_to":")" + in_reply_to +
+           R"(","from_assistant":"apresentacao","to_assistant":"ouvidoria"})";
+  };
+
+  // The late answers to the first message leave the new session as it is.
+  w.apply(topics::ai_events, event(types::ai_assistant_changed, changed(first)));
+  CHECK(column(w, "conversations", "assistant_type", conv) == assistant);
+  w.apply(topics::ai_events,
+          event(types::ai_handoff_requested, handoff(conv, p, "suporte", first)));
+  CHECK(column(w, "conversations", "status", conv) == "active");
+  CHECK(column(w, "conversations", "mode", conv) == "ai");
+  CHECK(w.sent(types::conversation_transferred).empty());
+
+  // Those answering the new message apply.
+  w.apply(topics::ai_events, event(types::ai_assistant_changed, changed(second)));
+  CHECK(column(w, "conversations", "assistant_type", conv) == "ouvidoria");
+  w.apply(topics::ai_events,
+          event(types::ai_handoff_requested, handoff(conv, p, "suporte", second)));
+  CHECK(column(w, "conversations", "status", conv) == "transferred");
+  CHECK(w.sent(types::conversation_transferred).size() == 1);
+}
+
 TEST_CASE("analysis and assistant changes update the conversation") {
   World w;
   const auto p = phone();

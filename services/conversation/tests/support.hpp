@@ -193,11 +193,13 @@ inline std::string reply(const std::string& conversation_id, const std::string& 
 }
 
 inline std::string handoff(const std::string& conversation_id, const std::string& phone,
-                           const std::optional<std::string>& department = std::string("suporte")) {
+                           const std::optional<std::string>& department = std::string("suporte"),
+                           const std::optional<std::string>& in_reply_to = std::nullopt) {
   std::string d =
       "{" + chat_fields(conversation_id, phone) +
       ",\"assistant\":\"suporte\",\"reason\":\"cliente pediu atendente\",\"urgency\":\"high\"";
   if (department) d += ",\"department\":\"" + *department + "\"";
+  if (in_reply_to) d += ",\"in_reply_to\":\"" + *in_reply_to + "\"";
   return d + "}";
 }
 
