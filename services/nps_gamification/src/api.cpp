@@ -72,6 +72,9 @@ core::Result<Bounds> read_bounds(const Request& req, std::chrono::minutes utc_of
     }
     *out = *t;
   }
+  if (b.from && b.to && *b.from >= *b.to) {
+    return core::Error(core::Errc::invalid_argument, "'from' must be before 'to'");
+  }
   return b;
 }
 

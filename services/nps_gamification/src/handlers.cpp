@@ -124,9 +124,11 @@ core::Status EventHandlers::on_resolved(const events::CloudEvent& ev) const {
   const auto resolved_at = parse_rfc3339(ev.time);
   std::string survey_id;
   std::string still_open;
+  bool window_closed = false;
   auto st = pg::transact(*pool_, [&](pg::Tx& tx) -> core::Status {
     survey_id.clear();
     still_open.clear();
+    window_closed = false;
     auto fresh = pg::inbox_claim(tx, schema_, kConversationInbox, ev.id);
     if (!fresh) return fresh.error();
     if (!*fresh) return {};
@@ -146,7 +148,8 @@ core::Status EventHandlers::on_resolved(const events::CloudEvent& ev) const {
     }
     // One survey per conversation at a time: while one is still open (sent and not failed,
     // answered or not), a new resolution asks nothing (resolve, "obrigado", resolve again used
-    // to ask twice within minutes). A number the customer writes now still scores that one.
+    // to ask twice within minutes). A number the customer writes now still scores that one,
+    // for the agent who resolved the conversation last.
     auto open = tx.exec("SELECT survey_id::text FROM " + q_ +
                             ".surveys WHERE conversation_id = $1 AND expires_at > $2 AND "
                             "send_failed_at IS NULL LIMIT 1",
@@ -154,9 +157,21 @@ core::Status EventHandlers::on_resolved(const events::CloudEvent& ev) const {
     if (!open) return open.error();
     if (!open->empty()) {
       still_open = (*open)[0].get<std::string>(0);
+      if (!r->agent_id) return {};
+      auto moved = tx.exec("UPDATE " + q_ +
+                               ".surveys SET agent_id = $2 WHERE survey_id = $1::uuid AND "
+                               "answered_at IS NULL",
+                           still_open, *r->agent_id);
+      if (!moved) return moved.error();
       return {};
     }
     const Survey s = make_survey(*r, opens_at, settings_.survey_window, clock_);
+    // Handled after its whole window (this service far behind, or a replay): a survey now
+    // could no longer be answered.
+    if (s.expires_at <= now) {
+      window_closed = true;
+      return {};
+    }
     auto ins = tx.exec("INSERT INTO " + q_ +
                            ".surveys (survey_id, conversation_id, contact_id, provider, instance, "
                            "chat_id, agent_id, command_id, resolved_event_id, sent_at, expires_at) "
@@ -182,7 +197,11 @@ core::Status EventHandlers::on_resolved(const events::CloudEvent& ev) const {
     return {};
   });
   if (!st) return st;
-  if (!still_open.empty()) {
+  if (window_closed) {
+    core::log().warn(
+        "no survey: the resolution came after its survey window had closed",
+        {f::id("conversation_id", r->chat.conversation_id), f::id("resolved_at", ev.time)});
+  } else if (!still_open.empty()) {
     core::log().info(
         "no survey: the conversation's last one is still open",
         {f::id("survey_id", still_open), f::id("conversation_id", r->chat.conversation_id)});

@@ -395,24 +395,43 @@ TEST_CASE("a resolution while the conversation's survey is still open asks nothi
   CHECK(surveys_sent() == 1);
   CHECK(fx.outbox().size() == 2);             // survey 1's send_text and survey.sent only
   CHECK(fx.count("agent_resolutions") == 2);  // both resolutions still count for the ranking
-  // A score now answers survey 1, once.
+  // A score now answers survey 1, once, for B: the agent who resolved the conversation last.
   fx.clock.advance(1min);
   fx.apply(fx.reply(c, "10"));
   fx.clock.advance(1min);
   fx.apply(fx.reply(c, "10"));  // the customer sends it again
   CHECK(fx.count("satisfaction_feedback") == 1);
+  CHECK(fx.count("satisfaction_feedback WHERE agent_id = '" + kAgentB + "'") == 1);
   CHECK(fx.count("surveys WHERE answered_at IS NOT NULL") == 1);
-  // Answered but still within its window: a third resolution asks nothing either.
+  // Answered but still within its window: a third resolution asks nothing either, and the
+  // score stays B's.
   fx.apply(fx.reopened(c));
   fx.clock.advance(1h);
   fx.apply(fx.resolved(c, kAgentA));
   CHECK(fx.count("surveys") == 1);
+  CHECK(fx.count("surveys WHERE agent_id = '" + kAgentB + "'") == 1);
   // Once survey 1 has expired, the next resolution asks again.
   fx.clock.advance(24h);
   fx.apply(fx.reopened(c));
   fx.apply(fx.resolved(c, kAgentA));
   CHECK(fx.count("surveys") == 2);
   CHECK(surveys_sent() == 2);
+}
+
+TEST_CASE("a resolution handled after its whole survey window asks nothing") {
+  Fixture fx;
+  const Chat c = fx.new_chat();
+  const auto late = fx.resolved(c, kAgentA);
+  fx.clock.advance(25h);  // the service was that far behind
+  fx.apply(late);
+  CHECK(fx.count("surveys") == 0);
+  CHECK(fx.outbox().empty());
+  CHECK(fx.count("agent_resolutions") == 1);  // it still counts for the ranking
+  // One inside its window still asks.
+  const auto recent = fx.resolved(c, kAgentA);
+  fx.clock.advance(23h);
+  fx.apply(recent);
+  CHECK(fx.count("surveys") == 1);
 }
 
 TEST_CASE("a survey that could not be sent does not stop the next resolution's") {

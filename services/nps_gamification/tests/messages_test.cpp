@@ -317,6 +317,13 @@ TEST_CASE("the API refuses missing tokens, low roles and bad parameters before t
   auto plus = api.nps(req);
   CHECK(plus.status == 400);
   CHECK(plus.body.find("write a '+' offset as %2B") != std::string::npos);
+  // An empty or inverted range is an error, not an NPS of 0 over no responses.
+  for (const char* to : {"2026-11-01", "2026-11-30T23:00:00Z"}) {
+    req.query = {{"from", "2026-12-01"}, {"to", to}};
+    auto inverted = api.nps(req);
+    CHECK(inverted.status == 400);
+    CHECK(inverted.body.find("'from' must be before 'to'") != std::string::npos);
+  }
 
   req.headers.set("Authorization", token(auth::Role::supervisor));
   CHECK(api.put_settings(req).status == 403);
