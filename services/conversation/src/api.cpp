@@ -126,8 +126,12 @@ struct Api::Impl {
                         ", m.created_at AS sort_at, m.id AS sort_id FROM " + sql.t("messages") +
                         " m WHERE m.conversation_id = $1::uuid ORDER BY m.created_at DESC, m.id "
                         "DESC LIMIT $2) x ORDER BY x.sort_at, x.sort_id";
+    // Only a user still active (a deactivation may have committed while the password was
+    // checked), with the revocation time as it is now.
     login_update = "UPDATE " + users +
-                   " SET last_login_at = now(), last_activity_at = now() WHERE id = $1::uuid";
+                   " SET last_login_at = now(), last_activity_at = now() WHERE id = $1::uuid AND "
+                   "status = 'ACTIVE' RETURNING (extract(epoch FROM tokens_valid_from) * "
+                   "1000)::bigint";
     user_state = "SELECT status FROM " + users + " WHERE id = $1::uuid";
     transfer_update =
         "UPDATE " + conv +
@@ -368,23 +372,15 @@ struct Api::Impl {
     }
     throttle.succeeded(body->username);
     if (!user.active) return forbidden("user is inactive");
-    const auto now_s =
-        std::chrono::duration_cast<std::chrono::seconds>(clock.now().time_since_epoch()).count();
-    auth::Claims claims;
-    claims.subject = user.id;
-    claims.username = user.username;
-    claims.role = user.role;
-    // After a deactivation within this very second, iat (whole seconds) would put the token
-    // before it: it is dated the next second instead (iat is never checked against the clock).
-    const auto valid_from_ms = row.get<std::optional<std::int64_t>>("tokens_valid_from_ms");
-    claims.issued_at =
-        valid_from_ms ? std::max<std::int64_t>(now_s, (*valid_from_ms + 999) / 1000) : now_s;
-    claims.expires_at =
-        now_s + std::chrono::duration_cast<std::chrono::seconds>(config.token_ttl).count();
-    const std::string token = auth::sign_jwt(claims, config.jwt_secret);
     const auto* ua = req.header("User-Agent");
+    bool still_active = false;
+    std::optional<std::int64_t> valid_from_ms;
     auto st = pg::transact(*pool, [&](pg::Tx& tx) -> core::Status {
-      if (auto r = tx.exec(login_update, user.id); !r) return r.error();
+      auto r = tx.exec(login_update, user.id);
+      if (!r) return r.error();
+      still_active = !r->empty();
+      if (!still_active) return core::ok();
+      valid_from_ms = (*r)[0].get<std::optional<std::int64_t>>(0);
       return store::log_activity(
           tx, sql,
           {user.id, "login",
@@ -395,6 +391,20 @@ struct Api::Impl {
           clock);
     });
     if (!st) return db_error(st.error());
+    if (!still_active) return forbidden("user is inactive");
+    const auto now_s =
+        std::chrono::duration_cast<std::chrono::seconds>(clock.now().time_since_epoch()).count();
+    auth::Claims claims;
+    claims.subject = user.id;
+    claims.username = user.username;
+    claims.role = user.role;
+    // After a deactivation within this very second, iat (whole seconds) would put the token
+    // before it: it is dated the next second instead (iat is never checked against the clock).
+    claims.issued_at =
+        valid_from_ms ? std::max<std::int64_t>(now_s, (*valid_from_ms + 999) / 1000) : now_s;
+    claims.expires_at =
+        now_s + std::chrono::duration_cast<std::chrono::seconds>(config.token_ttl).count();
+    const std::string token = auth::sign_jwt(claims, config.jwt_secret);
     log.info("user logged in",
              {f::id("user_id", user.id), f::id("role", std::string(auth::to_string(user.role)))});
     return Response::json(200, login_response_json(token, claims.expires_at, user));

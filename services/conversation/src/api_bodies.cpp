@@ -94,7 +94,8 @@ core::Result<LoginBody> parse_login(std::string_view body) {
   return LoginBody{*user, std::string(*pass)};
 }
 
-// "departments": absent, or 0..32 names folded to the canonical vocabulary, without repeats.
+// "departments": absent, or 0..32 department names folded to the canonical vocabulary, without
+// repeats.
 core::Result<std::optional<std::vector<std::string>>> read_departments(const json::Obj& o) {
   auto deps = o.opt_arr("departments");
   if (!deps) return deps.error();
@@ -109,6 +110,12 @@ core::Result<std::optional<std::vector<std::string>>> read_departments(const jso
       return invalid((*deps)->element_path(i), "must be a name of 1..128 bytes");
     }
     auto canonical = canonical_department(t);
+    // A name no handoff or queue uses would leave the agent out of every queue, unnoticed.
+    if (!is_department(canonical)) {
+      return invalid((*deps)->element_path(i),
+                     "must be a department: support, commercial, financial, cancellation, "
+                     "ombudsman, collections or general (or their Portuguese names)");
+    }
     if (std::find(out.begin(), out.end(), canonical) == out.end()) {
       out.push_back(std::move(canonical));
     }
@@ -206,6 +213,10 @@ core::Result<UserUpdate> parse_user_update(std::string_view body) {
   if (*deps) {
     u.departments = std::move(**deps);
     if (u.departments->empty()) u.departments->push_back("general");
+  }
+  // A blank name is refused, not dropped: the admin would believe it applied.
+  if (auto raw = o->opt_str("full_name"); raw && *raw && core::trim(**raw).empty()) {
+    return invalid("full_name", "must not be empty");
   }
   auto full = optional_text(*o, "full_name", 256);
   if (!full) return full.error();

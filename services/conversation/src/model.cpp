@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <chrono>
@@ -40,6 +41,12 @@ std::string canonical_department(std::string_view name) {
     if (n == alias) return std::string(canonical);
   }
   return n;
+}
+
+bool is_department(std::string_view canonical) noexcept {
+  static constexpr std::array<std::string_view, 7> kDepartments{
+      "support", "commercial", "financial", "cancellation", "ombudsman", "collections", "general"};
+  return std::find(kDepartments.begin(), kDepartments.end(), canonical) != kDepartments.end();
 }
 
 std::string department_for_assistant(std::string_view assistant) {

@@ -193,10 +193,8 @@ Sql::Sql(const std::string& schema) : schema_(schema) {
                 "participates_in_gamification) VALUES ($1, $2, $3, $4, $5, $6, $7::text[], $8) "
                 "ON CONFLICT DO NOTHING RETURNING " +
                 user_columns();
-  user_by_username = "SELECT " + user_columns() +
-                     ", u.password_hash, (extract(epoch FROM u.tokens_valid_from) * 1000)::bigint "
-                     "AS tokens_valid_from_ms FROM " +
-                     t("users") + " u WHERE u.username = $1";
+  user_by_username = "SELECT " + user_columns() + ", u.password_hash FROM " + t("users") +
+                     " u WHERE u.username = $1";
 }
 
 std::string Sql::t(std::string_view table) const {

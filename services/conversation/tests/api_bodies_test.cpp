@@ -60,8 +60,18 @@ TEST_CASE("a user's change names at least one field, each validated") {
   CHECK(none->departments == std::vector<std::string>{"general"});
 
   CHECK(error_of(parse_user_update("{}")).find("at least one") != std::string::npos);
-  CHECK(error_of(parse_user_update(R"({"full_name":"  "})")).find("at least one") !=
-        std::string::npos);
+  // A blank name is refused, alone or beside another change (not dropped).
+  CHECK(error_of(parse_user_update(R"({"full_name":"  "})")) ==
+        "field 'full_name' must not be empty");
+  CHECK(error_of(parse_user_update(R"({"role":"AGENT","full_name":"  "})")) ==
+        "field 'full_name' must not be empty");
+  // A department no queue uses is refused, naming the ones there are.
+  const auto unknown = error_of(parse_user_update(R"({"departments":["support","suport"]})"));
+  CHECK(mentions(unknown, "departments[1]"));
+  CHECK(unknown.find("ombudsman") != std::string::npos);
+  auto portuguese = parse_user_update(R"({"departments":["Ouvidoria","cobranca","geral"]})");
+  REQUIRE(portuguese);
+  CHECK(portuguese->departments == std::vector<std::string>{"ombudsman", "collections", "general"});
   CHECK(mentions(error_of(parse_user_update(R"({"role":"ROOT"})")), "role"));
   CHECK(mentions(error_of(parse_user_update(R"({"status":"on"})")), "status"));
   CHECK(mentions(error_of(parse_user_update(R"({"departments":"x"})")), "departments"));

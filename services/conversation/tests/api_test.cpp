@@ -238,7 +238,13 @@ TEST_CASE("an admin changes a user's role and status, and it holds at once every
   CHECK(d.count("SELECT count(*) FROM " + d.t("activity_logs") +
                 " WHERE action = 'update_user' AND user_id = '" + root + "'") == 2);
 
-  // Only an admin changes users; nobody demotes or deactivates themselves; bad input is 400.
+  // Only an admin changes users (not a supervisor, not an agent); nobody demotes or deactivates
+  // themselves; bad input is 400.
+  d.user("sup", auth::Role::supervisor, {"support"});
+  const auto supervisor_token = d.login("sup");
+  CHECK(d.call("GET", "/api/users", {}, supervisor_token).status == 200);
+  CHECK(d.call("PATCH", "/api/users/" + ana, R"({"status":"ACTIVE"})", supervisor_token).status ==
+        403);
   CHECK(d.call("PATCH", "/api/users/" + ana, R"({"status":"ACTIVE"})", boss_token).status == 403);
   CHECK(d.call("PATCH", "/api/users/" + root, R"({"role":"AGENT"})", admin_token).status == 409);
   CHECK(d.call("PATCH", "/api/users/" + root, R"({"status":"INACTIVE"})", admin_token).status ==
@@ -1190,6 +1196,42 @@ TEST_CASE("a deactivated user's or a demoted supervisor's earlier token stops wo
     CHECK(d.count("SELECT count(*) FROM " + d.t("supervisor_actions") +
                   " WHERE action = 'transfer'") == 1);
   }
+}
+
+TEST_CASE("a login whose user is deactivated while the password is checked gets no token") {
+  Desk d;
+  const auto ana = d.user("ana", auth::Role::agent, {"support"});
+  // The deactivation holds the user's row, not committed yet: the login still reads her active.
+  auto other = d.pool().acquire();
+  REQUIRE(other.ok());
+  REQUIRE((*other)->exec("BEGIN").ok());
+  REQUIRE((*other)
+              ->exec("UPDATE " + d.t("users") +
+                         " SET status = 'INACTIVE', tokens_valid_from = now() WHERE id = $1::uuid",
+                     ana)
+              .ok());
+  auto login = std::async(std::launch::async, [&] {
+    http::Request req;
+    req.method = "POST";
+    req.path = "/api/auth/login";
+    req.body = R"({"username":"ana","password":"password123"})";
+    return d.api().login(req);
+  });
+  // The login waits for the row (this test's schema only: others run on the same PostgreSQL).
+  CHECK(lia::testing::wait_until(
+      [&] {
+        return d.count(
+                   "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND "
+                   "query LIKE '%" +
+                   d.schema() + "%'") > 0;
+      },
+      std::chrono::seconds{20}));
+  REQUIRE((*other)->exec("COMMIT").ok());
+  const auto answer = login.get();
+  INFO(answer.body);
+  CHECK(answer.status == 403);
+  CHECK(answer.body.find("user is inactive") != std::string::npos);
+  CHECK(answer.body.find("token") == std::string::npos);
 }
 
 TEST_CASE("a token issued before a deactivation stays refused after the user is reactivated") {

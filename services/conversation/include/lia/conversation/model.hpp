@@ -22,6 +22,9 @@ inline constexpr const char* kDefaultSchema = "conversation";
 // seed's names (commercial, support, financial, cancellation, general) plus ombudsman and
 // collections. Unknown names are kept (lower-cased). Empty input gives "general".
 std::string canonical_department(std::string_view name);
+// Whether a canonical name (canonical_department's) is one of the desk's departments: support,
+// commercial, financial, cancellation, ombudsman, collections, general.
+bool is_department(std::string_view canonical) noexcept;
 // The department that serves an assistant persona, as ai_orchestration's handoffs name it
 // (lia::domain::department_for_assistant; the name trimmed and lower-cased first):
 // suporte -> support, comercial -> commercial, financeiro and cobranca -> financial,
