@@ -40,13 +40,14 @@ TEST_CASE("the service answers a customer end to end on a private broker") {
   const std::string bootstrap = read_file(bootstrap_file);
 
   const std::string schema = lia::testing::unique_name("ai_svc");
-  std::map<std::string, std::string> env = {{"LIA_PG_URL", lia::testing::pg_url()},
-                                            {"LIA_KAFKA_BOOTSTRAP", bootstrap},
-                                            {"LIA_AI_SCHEMA", schema},
-                                            {"LIA_HTTP_PORT", "0"},
-                                            {"LIA_JWT_SECRET", "s3cret-0123456789"},
-                                            {"LIA_LOG_LEVEL", "debug"},
-                                            {"LIA_AI_CONSUMERS", "1"}};
+  std::map<std::string, std::string> env = {
+      {"LIA_PG_URL", lia::testing::pg_url()},
+      {"LIA_KAFKA_BOOTSTRAP", bootstrap},
+      {"LIA_AI_SCHEMA", schema},
+      {"LIA_HTTP_PORT", "0"},
+      {"LIA_JWT_SECRET", "s3cret-0123456789-0123456789abcdef"},
+      {"LIA_LOG_LEVEL", "debug"},
+      {"LIA_AI_CONSUMERS", "1"}};
   struct DropSchema {
     std::string schema;
     ~DropSchema() { lia::testing::drop_schema(schema); }

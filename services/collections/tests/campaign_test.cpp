@@ -511,7 +511,7 @@ TEST_CASE("a Meta attempt's send_template matches its schema") {
 }
 
 TEST_CASE("settings: defaults and bad values named") {
-  auto env = core::Env::from_map({{"LIA_JWT_SECRET", "s3cret-0123456789"}});
+  auto env = core::Env::from_map({{"LIA_JWT_SECRET", "s3cret-0123456789-0123456789abcdef"}});
   const Settings s = read_settings(env);
   CHECK(env.problems().empty());
   CHECK(s.tick == 5000ms);
@@ -533,8 +533,9 @@ TEST_CASE("settings: defaults and bad values named") {
   CHECK(all.find("LIA_COLLECTIONS_UTC_OFFSET_MINUTES") != std::string::npos);
   CHECK(all.find("LIA_COLLECTIONS_MAX_IN_FLIGHT") != std::string::npos);
 
-  auto long_instance = core::Env::from_map({{"LIA_JWT_SECRET", "s3cret-0123456789"},
-                                            {"LIA_COLLECTIONS_INSTANCE", std::string(129, 'i')}});
+  auto long_instance =
+      core::Env::from_map({{"LIA_JWT_SECRET", "s3cret-0123456789-0123456789abcdef"},
+                           {"LIA_COLLECTIONS_INSTANCE", std::string(129, 'i')}});
   (void)read_settings(long_instance);
   REQUIRE(long_instance.problems().size() == 1);
   CHECK(long_instance.problems()[0] == "LIA_COLLECTIONS_INSTANCE: must be at most 128 characters");

@@ -31,7 +31,8 @@ TEST_CASE("the binary refuses to start without LIA_JWT_SECRET, or with a short o
   REQUIRE(missing.wait(10s) == std::optional<int>(2));
   CHECK(missing.output().find("LIA_JWT_SECRET: is required but not set") != std::string::npos);
 
-  Process bad_ttl({binary()}, {{"LIA_JWT_SECRET", "0123456789abcdef"}, {"LIA_JWT_TTL_MS", "soon"}});
+  Process bad_ttl({binary()}, {{"LIA_JWT_SECRET", "0123456789abcdef0123456789abcdef"},
+                               {"LIA_JWT_TTL_MS", "soon"}});
   REQUIRE(bad_ttl.wait(10s) == std::optional<int>(2));
   CHECK(bad_ttl.output().find("LIA_JWT_TTL_MS") != std::string::npos);
 
@@ -43,7 +44,7 @@ TEST_CASE("the binary refuses to start without LIA_JWT_SECRET, or with a short o
                                     {"LIA_KAFKA_BOOTSTRAP", "127.0.0.1:1"}});
   REQUIRE(short_secret.wait(20s) == std::optional<int>(2));
   const auto out = short_secret.output();
-  CHECK(out.find("LIA_JWT_SECRET: must be at least 16 bytes long") != std::string::npos);
+  CHECK(out.find("LIA_JWT_SECRET: must be at least 32 bytes long") != std::string::npos);
   CHECK(out.find("LIA_ADMIN_PASSWORD: must be at least 8 characters long") != std::string::npos);
   CHECK(out.find("LIA_HTTP_PORT") != std::string::npos);
   CHECK(out.find("lia-conversation: ") == 0);
@@ -53,16 +54,17 @@ TEST_CASE("the binary refuses to start without LIA_JWT_SECRET, or with a short o
 
 TEST_CASE("the binary migrates, then creates admin and serves the API") {
   const auto schema = testing::unique_name("convproc");
-  const std::map<std::string, std::string> env{{"LIA_CONVERSATION_SCHEMA", schema},
-                                               {"LIA_PG_URL", testing::pg_url()},
-                                               {"LIA_KAFKA_BOOTSTRAP", "127.0.0.1:1"},
-                                               {"LIA_HTTP_PORT", "0"},
-                                               // Both as Kubernetes Secrets made from files
-                                               // (the newline `openssl rand` writes): the JWT
-                                               // key is taken as it is, the admin password
-                                               // without its newline.
-                                               {"LIA_JWT_SECRET", "process-test-secret-0123\n"},
-                                               {"LIA_ADMIN_PASSWORD", "admin-pass-123\n"}};
+  const std::map<std::string, std::string> env{
+      {"LIA_CONVERSATION_SCHEMA", schema},
+      {"LIA_PG_URL", testing::pg_url()},
+      {"LIA_KAFKA_BOOTSTRAP", "127.0.0.1:1"},
+      {"LIA_HTTP_PORT", "0"},
+      // Both as Kubernetes Secrets made from files
+      // (the newline `openssl rand` writes): the JWT
+      // key is taken as it is, the admin password
+      // without its newline.
+      {"LIA_JWT_SECRET", "process-test-secret-0123456789abcdef\n"},
+      {"LIA_ADMIN_PASSWORD", "admin-pass-123\n"}};
   struct Drop {
     std::string schema;
     ~Drop() { testing::drop_schema(schema); }

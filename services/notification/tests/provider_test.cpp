@@ -337,7 +337,7 @@ TEST_CASE("backoff doubles up to its cap and a Retry-After wins when longer, cap
 }
 
 TEST_CASE("settings: a backoff cap under the base, or a credential ending in a newline, is named") {
-  auto ok = core::Env::from_map({{"LIA_JWT_SECRET", "s3cret-0123456789"},
+  auto ok = core::Env::from_map({{"LIA_JWT_SECRET", "s3cret-0123456789-0123456789abcdef"},
                                  {"LIA_META_ACCESS_TOKEN", "EAAG-token"},
                                  {"LIA_NOTIFY_BACKOFF_MS", "500"},
                                  {"LIA_NOTIFY_BACKOFF_MAX_MS", "500"}});
@@ -346,7 +346,7 @@ TEST_CASE("settings: a backoff cap under the base, or a credential ending in a n
   CHECK(s.backoff_max == 500ms);
   CHECK(s.meta_access_token == "EAAG-token");
 
-  auto bad = core::Env::from_map({{"LIA_JWT_SECRET", "s3cret-0123456789"},
+  auto bad = core::Env::from_map({{"LIA_JWT_SECRET", "s3cret-0123456789-0123456789abcdef"},
                                   {"LIA_META_ACCESS_TOKEN", "EAAG-token\n"},
                                   {"LIA_NOTIFY_BACKOFF_MS", "2000"},
                                   {"LIA_NOTIFY_BACKOFF_MAX_MS", "1000"},

@@ -65,7 +65,7 @@ std::map<std::string, std::string> service_env(const std::string& schema,
           {"LIA_NOTIFY_CONSUMERS", "2"},
           {"LIA_META_GRAPH_URL", provider + "/v21.0"},
           {"LIA_META_ACCESS_TOKEN", "meta-token"},
-          {"LIA_JWT_SECRET", "jwt-secret-0123456789"}};
+          {"LIA_JWT_SECRET", "jwt-secret-0123456789-0123456789ab"}};
 }
 
 void migrate(const std::map<std::string, std::string>& env) {
@@ -211,7 +211,8 @@ TEST_CASE("lia-notification sends commands from Kafka through the sandbox and re
   http::ClientRequest get{
       .method = "GET",
       .url = "http://127.0.0.1:" + std::to_string(port) + "/api/outbound/" + meta_id,
-      .headers = {{"Authorization", "Bearer " + auth::sign_jwt(claims, "jwt-secret-0123456789")}}};
+      .headers = {{"Authorization",
+                   "Bearer " + auth::sign_jwt(claims, "jwt-secret-0123456789-0123456789ab")}}};
   std::string body;
   const bool read = testing::wait_until(
       [&] {

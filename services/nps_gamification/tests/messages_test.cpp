@@ -206,15 +206,15 @@ TEST_CASE("period_bounds covers one local calendar month") {
 }
 
 TEST_CASE("settings: defaults, the window range and the required JWT secret") {
-  auto env = core::Env::from_map({{"LIA_JWT_SECRET", "s3cret-0123456789"}});
+  auto env = core::Env::from_map({{"LIA_JWT_SECRET", "s3cret-0123456789-0123456789abcdef"}});
   const Settings s = read_settings(env);
   CHECK(env.problems().empty());
   CHECK(s.survey_text == kDefaultSurveyText);
   CHECK(s.survey_window == 24h);
-  CHECK(s.jwt_secret == "s3cret-0123456789");
+  CHECK(s.jwt_secret == "s3cret-0123456789-0123456789abcdef");
   CHECK(s.utc_offset == std::chrono::minutes{-180});
 
-  auto custom = core::Env::from_map({{"LIA_JWT_SECRET", "s3cret-0123456789"},
+  auto custom = core::Env::from_map({{"LIA_JWT_SECRET", "s3cret-0123456789-0123456789abcdef"},
                                      {"LIA_NPS_SURVEY_TEXT", "Nota de 0 a 10?"},
                                      {"LIA_NPS_WINDOW_HOURS", "48"},
                                      {"LIA_NPS_UTC_OFFSET_MINUTES", "0"}});
@@ -231,14 +231,14 @@ TEST_CASE("settings: defaults, the window range and the required JWT secret") {
   CHECK(bad.problems()[1].find("LIA_NPS_WINDOW_HOURS") != std::string::npos);
   CHECK(bad.problems()[2].find("LIA_NPS_UTC_OFFSET_MINUTES") != std::string::npos);
 
-  auto too_long = core::Env::from_map(
-      {{"LIA_JWT_SECRET", "s3cret-0123456789"}, {"LIA_NPS_SURVEY_TEXT", std::string(4097, 'a')}});
+  auto too_long = core::Env::from_map({{"LIA_JWT_SECRET", "s3cret-0123456789-0123456789abcdef"},
+                                       {"LIA_NPS_SURVEY_TEXT", std::string(4097, 'a')}});
   (void)read_settings(too_long);
   REQUIRE(too_long.problems().size() == 1);
   CHECK(too_long.problems()[0] == "LIA_NPS_SURVEY_TEXT: must be at most 4096 bytes");
 
-  auto blank =
-      core::Env::from_map({{"LIA_JWT_SECRET", "s3cret-0123456789"}, {"LIA_NPS_SURVEY_TEXT", "  "}});
+  auto blank = core::Env::from_map(
+      {{"LIA_JWT_SECRET", "s3cret-0123456789-0123456789abcdef"}, {"LIA_NPS_SURVEY_TEXT", "  "}});
   (void)read_settings(blank);
   REQUIRE(blank.problems().size() == 1);
   CHECK(blank.problems()[0].find("LIA_NPS_SURVEY_TEXT: is blank") == 0);

@@ -29,8 +29,9 @@ std::optional<http::Response> authorize(const http::Request& req, std::string_vi
 
 // LIA_JWT_SECRET, the HS256 key of the desk's tokens, the same in every service: a problem
 // named for it when shorter than kMinJwtSecret bytes (a short key is guessed offline from a
-// single token), or when missing and `required`; without it and not required, empty.
-inline constexpr std::size_t kMinJwtSecret = 16;
+// single token; RFC 7518 asks HS256 for a key of at least the hash's 256 bits), or when
+// missing and `required`; without it and not required, empty.
+inline constexpr std::size_t kMinJwtSecret = 32;
 std::string jwt_secret(core::Env& env, bool required = true);
 
 }  // namespace lia::runtime
