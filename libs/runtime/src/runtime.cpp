@@ -19,6 +19,7 @@
 #include <lia/events/topic_catalog.hpp>
 #include <lia/http/server.hpp>
 #include <lia/pg/batch.hpp>
+#include <lia/pg/migrate.hpp>
 #include <lia/pg/outbox_relay.hpp>
 #include <lia/pg/tx.hpp>
 #include <lia/runtime/runtime.hpp>
@@ -227,6 +228,61 @@ int migrate(const ServiceSpec& spec, const core::CommonConfig& cfg, const Args& 
   return 0;
 }
 
+// The migrations this binary knows and the schema lacks (the platform's, then the service's),
+// as "component NNNN_name". A schema newer than the binary (a rollout's old pods after the
+// migration Job) lacks none.
+core::Result<std::vector<std::string>> missing_migrations(const ServiceSpec& spec,
+                                                          const std::shared_ptr<pg::Pool>& pool) {
+  std::vector<std::string> missing;
+  const std::pair<std::string, const std::vector<pg::Migration>*> lists[] = {
+      {pg::kPlatformComponent, &pg::platform_migrations()}, {spec.name, &spec.migrations}};
+  for (const auto& [component, migrations] : lists) {
+    pg::Migrator m(pool, spec.schema, component, *migrations);
+    auto states = m.status();
+    if (!states) return states.error();
+    for (const auto& s : *states) {
+      if (s.known && !s.applied)
+        missing.push_back(fmt::format("{} {:04}_{}", component, s.version, s.name));
+    }
+  }
+  return missing;
+}
+
+// New code on a schema without its migrations fails record after record (and dead-letters
+// some): the service starts only once the schema has them. A rollout whose migration Job has
+// not run yet (or failed) waits here, saying what is missing, and goes on within seconds of
+// the Job; the old pods keep serving meanwhile. A database it cannot read them from does not
+// hold the start: the service copes with the database's absence as it would later (ingestion
+// serves webhooks without it). False: stopped (SIGTERM, SIGINT) while waiting.
+bool wait_for_migrations(const ServiceSpec& spec, const std::shared_ptr<pg::Pool>& pool,
+                         const sigset_t& stop_signals) {
+  const auto& log = core::log();
+  auto next_log = Clock::now();
+  for (;;) {
+    auto missing = missing_migrations(spec, pool);
+    if (!missing) {
+      log.warn("cannot read the schema's migrations: starting without checking them",
+               {id("schema", spec.schema), str("error", missing.error().describe())});
+      return true;
+    }
+    if (missing->empty()) return true;
+    if (Clock::now() >= next_log) {
+      next_log = Clock::now() + std::chrono::seconds{30};
+      std::string list;
+      for (const auto& m : *missing) list += (list.empty() ? "" : ", ") + m;
+      log.error(fmt::format("waiting for the schema's migrations: run `{} --migrate` (the "
+                            "migration Job) first",
+                            binary_name(spec)),
+                {id("schema", spec.schema), str("missing", list)});
+    }
+    const timespec pause{2, 0};
+    if (sigtimedwait(&stop_signals, nullptr, &pause) > 0) {
+      log.info("stopped while waiting for the schema's migrations");
+      return false;
+    }
+  }
+}
+
 // Records a consumer handles together share one database transaction (group commit).
 class TransactionScope final : public kafka::BatchScope {
  public:
@@ -403,6 +459,7 @@ int run(int argc, char** argv, const ServiceSpec& declared, std::unique_ptr<App>
       return 1;
     }
     ctx.pool_ = std::move(pool).value();
+    if (!wait_for_migrations(spec, ctx.pool_, stop_signals)) return 0;
   }
 
   kafka::ProducerConfig kc;

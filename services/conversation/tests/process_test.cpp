@@ -1,6 +1,7 @@
 // The real lia-conversation binary: settings, --migrate, the admin user and the API.
 // Its Kafka bootstrap points nowhere, so it never consumes or publishes the shared dev
 // broker's topics (the handlers' Kafka-free tests cover the consumers).
+#include <csignal>
 #include <regex>
 
 #include <lia/http/client.hpp>
@@ -25,6 +26,26 @@ int ready_port(const Process& p) {
 }
 
 }  // namespace
+
+TEST_CASE("a binary waiting for its migrations stops at once on SIGTERM") {
+  const auto schema = testing::unique_name("convwait");
+  Process svc({binary()}, {{"LIA_CONVERSATION_SCHEMA", schema},
+                           {"LIA_PG_URL", testing::pg_url()},
+                           {"LIA_KAFKA_BOOTSTRAP", "127.0.0.1:1"},
+                           {"LIA_HTTP_PORT", "0"},
+                           {"LIA_JWT_SECRET", "process-test-secret-0123456789abcdef"}});
+  REQUIRE(testing::wait_until(
+      [&] {
+        return svc.output().find("waiting for the schema's migrations") != std::string::npos ||
+               !svc.running();
+      },
+      30s));
+  svc.signal(SIGTERM);
+  INFO(svc.output());
+  CHECK(svc.wait(10s) == std::optional<int>(0));
+  CHECK(svc.output().find("stopped while waiting for the schema's migrations") !=
+        std::string::npos);
+}
 
 TEST_CASE("the binary refuses to start without LIA_JWT_SECRET, or with a short one") {
   Process missing({binary()}, {{"LIA_JWT_SECRET", ""}, {"LIA_HTTP_PORT", "0"}});
@@ -52,7 +73,7 @@ TEST_CASE("the binary refuses to start without LIA_JWT_SECRET, or with a short o
   CHECK(out.find("\"msg\":\"starting\"") == std::string::npos);
 }
 
-TEST_CASE("the binary migrates, then creates admin and serves the API") {
+TEST_CASE("the binary waits for its migrations, then creates admin and serves the API") {
   const auto schema = testing::unique_name("convproc");
   const std::map<std::string, std::string> env{
       {"LIA_CONVERSATION_SCHEMA", schema},
@@ -70,11 +91,25 @@ TEST_CASE("the binary migrates, then creates admin and serves the API") {
     ~Drop() { testing::drop_schema(schema); }
   } drop{schema};
 
+  // Started before the migration Job has run (a rollout): it waits, naming what is missing,
+  // and serves nothing on the old schema.
+  Process svc({binary()}, env);
+  const auto waiting = [&] {
+    return svc.output().find("waiting for the schema's migrations") != std::string::npos;
+  };
+  REQUIRE(testing::wait_until([&] { return waiting() || !svc.running(); }, 30s));
+  INFO(svc.output());
+  REQUIRE(waiting());
+  CHECK(svc.output().find("lia-conversation --migrate") != std::string::npos);
+  CHECK(svc.output().find("lia.platform 0001_") != std::string::npos);
+  CHECK(svc.output().find("conversation 0001_core") != std::string::npos);
+  CHECK(ready_port(svc) == 0);
+
   Process migrate({binary(), "--migrate"}, env);
   REQUIRE(migrate.wait(30s) == std::optional<int>(0));
   CHECK(migrate.output().find("migrations applied") != std::string::npos);
 
-  Process svc({binary()}, env);
+  // Within seconds of the migrations, it starts.
   REQUIRE(testing::wait_until([&] { return ready_port(svc) != 0 || !svc.running(); }, 30s));
   const int port = ready_port(svc);
   INFO(svc.output());
