@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstddef>
 
+#include <lia/domain/document.hpp>
 #include <lia/domain/text.hpp>
 
 namespace lia::ai_orchestration {
@@ -161,7 +162,9 @@ constexpr Keyword kSuporte[] = {
     {"nao estao funcionando", 2, "sem_conexao"},
     {"parou de funcionar", 3, "sem_conexao"},
     {"conexao", 1, "sem_conexao"},
+    {"conectar", 2, "sem_conexao"},  // "não consigo conectar"
     {"internet", 1, ""},
+    {"suporte", 3, ""},  // the greeting's own menu word
     {"sem sinal", 3, "sem_sinal"},
     {"sinal", 2, "sem_sinal"},
     {"lento", 2, "lentidao"},
@@ -180,6 +183,15 @@ constexpr Keyword kSuporte[] = {
     {"roteador", 2, "equipamento"},
     {"onu", 2, "equipamento"},
     {"luz vermelha", 3, "equipamento"},
+    // The light that means a fibre fault: support can only send a technician (weight 0: a
+    // subject marker beside the words above).
+    {"luz vermelha", 0, "luz_vermelha"},
+    {"luz los", 0, "luz_vermelha"},
+    {"luz do los", 0, "luz_vermelha"},
+    {"los vermelh*", 0, "luz_vermelha"},
+    {"los esta vermelh*", 0, "luz_vermelha"},
+    {"los ta vermelh*", 0, "luz_vermelha"},
+    {"los ficou vermelh*", 0, "luz_vermelha"},
     {"piscando", 1, "equipamento"},
     {"visita tecnica", 3, "visita_tecnica"},
     {"tecnico", 2, "visita_tecnica"},
@@ -212,6 +224,9 @@ constexpr Keyword kComercial[] = {
     {"cobertura", 2, "cobertura"},
     {"disponivel", 1, "cobertura"},
     {"combo", 1, "planos"},
+    {"valor", 1, "precos"},
+    {"comercial", 3, ""},  // the greeting's own menu words
+    {"vendas", 3, ""},
 };
 
 constexpr Keyword kFinanceiro[] = {
@@ -237,6 +252,8 @@ constexpr Keyword kFinanceiro[] = {
     {"reembolso", 2, "cobranca"},
     {"nota fiscal", 3, "nota_fiscal"},
     {"em atraso", 2, "pagamento"},
+    {"mensalidade*", 3, "fatura"},
+    {"financeiro", 3, ""},  // the greeting's own menu word
 };
 
 constexpr Keyword kCancelamento[] = {
@@ -247,9 +264,15 @@ constexpr Keyword kCancelamento[] = {
     {"cancele", 6, "cancelamento", Kind::cancel},
     {"cancelem", 6, "cancelamento", Kind::cancel},
     {"cancelo", 6, "cancelamento", Kind::cancel},
+    // Ending the contract, not the chat ("obrigado, pode encerrar o atendimento").
     {"encerrar contrato", 6, "cancelamento", Kind::request},
     {"encerrar o contrato", 6, "cancelamento", Kind::request},
-    {"encerrar", 2, "cancelamento", Kind::request},
+    {"encerrar meu contrato", 6, "cancelamento", Kind::request},
+    {"encerrar o plano", 6, "cancelamento", Kind::request},
+    {"encerrar meu plano", 6, "cancelamento", Kind::request},
+    {"encerrar a internet", 6, "cancelamento", Kind::request},
+    {"encerrar minha internet", 6, "cancelamento", Kind::request},
+    {"encerrar o servico", 6, "cancelamento", Kind::request},
     {"desistir", 5, "cancelamento", Kind::cancel},
     {"desisto", 5, "cancelamento", Kind::cancel},
     {"rescindir", 4, "cancelamento", Kind::request},
@@ -298,8 +321,10 @@ const IntentTable kIntentTables[] = {
     {Intent::cancelamento, std::begin(kCancelamento), std::end(kCancelamento)},
     {Intent::ouvidoria, std::begin(kOuvidoria), std::end(kOuvidoria)},
     {Intent::financeiro, std::begin(kFinanceiro), std::end(kFinanceiro)},
-    {Intent::suporte, std::begin(kSuporte), std::end(kSuporte)},
+    // A tie between the two goes to sales: "tem internet fibra na minha rua?" asks about a
+    // plan; a fault has words of its own that outweigh it ("caiu", "lenta", "sem sinal").
     {Intent::comercial, std::begin(kComercial), std::end(kComercial)},
+    {Intent::suporte, std::begin(kSuporte), std::end(kSuporte)},
 };
 
 // Requests for a person, read as phrases: "falar com alguém" but not "plano para pessoa
@@ -335,6 +360,34 @@ constexpr std::string_view kNoRobot[] = {
 constexpr std::string_view kGreeting[] = {"oi",      "oii",       "oiii",      "oie", "ola",
                                           "bom dia", "boa tarde", "boa noite", "opa", "e ai",
                                           "eai",     "alo",       "hello"};
+// Taking a cancellation back.
+constexpr std::string_view kStayPhrases[] = {
+    "nao quero mais cancelar", "nao quero cancelar",    "nao vou cancelar", "desisti de cancelar",
+    "desisti do cancelamento", "mudei de ideia",        "quero continuar",  "vou continuar",
+    "nao precisa cancelar",    "esquece o cancelamento"};
+
+// A valid CPF (11 digits) or CNPJ (14) written in the text, with or without its punctuation.
+bool holds_document(std::string_view raw) {
+  std::string digits;
+  const auto judge = [&] {
+    const bool found = (digits.size() == 11 && domain::is_valid_cpf(digits)) ||
+                       (digits.size() == 14 && domain::is_valid_cnpj(digits));
+    digits.clear();
+    return found;
+  };
+  for (std::size_t i = 0; i < raw.size(); ++i) {
+    const char c = raw[i];
+    if (c >= '0' && c <= '9') {
+      digits.push_back(c);
+    } else if ((c == '.' || c == '-' || c == '/') && !digits.empty()) {
+      continue;
+    } else if (judge()) {
+      return true;
+    }
+  }
+  return judge();
+}
+
 constexpr std::string_view kThanks[] = {"obrigad*", "obg",      "obgd*", "valeu",
                                         "vlw",      "agradec*", "grato", "grata"};
 constexpr std::string_view kGoodbye[] = {"tchau", "ate mais", "ate logo", "falou", "adeus"};
@@ -547,6 +600,8 @@ constexpr Weighted kSentimentWords[] = {
     {"tudo bem", 0},
     {"tudo bom", 0},
     {"nao sei", 0},
+    {"sem problema*", 0},
+    {"nenhum problema", 0},
     // negative phrases (read before their words)
     {"nao funciona*", -1},
     {"nao esta funcionando", -1},
@@ -587,6 +642,7 @@ constexpr Weighted kSentimentWords[] = {
     {"inaceitavel", -2},
     {"revoltad*", -2},
     {"indignad*", -2},
+    {"irritad*", -2},
     {"porcaria", -2},
     {"nojo", -2},
     {"furios*", -2},
@@ -1068,6 +1124,8 @@ Analysis analyze(std::string_view text, const AnalysisContext& context) {
   a.payment_day = find_payment_day(a.folded);
   a.paid = has_any_request(w, kPaidPhrases);  // not "ainda não paguei"
   a.accepts_offer = accepts_offer(w);
+  a.keeps_service = has_any(w, kStayPhrases);
+  a.sends_document = holds_document(text);
   a.question = is_question(a.folded, w);
   return a;
 }

@@ -49,6 +49,11 @@ struct Analysis {
   // Takes the retention offer: "aceito o desconto", "quero o desconto", "vou ficar"; not
   // negated.
   bool accepts_offer = false;
+  // Takes the cancellation back: "não quero mais cancelar", "desisti de cancelar", "mudei de
+  // ideia".
+  bool keeps_service = false;
+  // A valid CPF or CNPJ in the text (what the financial and cancellation desks ask for).
+  bool sends_document = false;
   // A question ("Qual o processo para mudar de plano?", "como faço para contratar") with no
   // wish of its own ("quero", "gostaria de": not "gostaria de saber"): asks, orders nothing.
   bool question = false;

@@ -23,8 +23,18 @@ std::string comma_name(const Turn& t) {
   return t.customer_name ? ", " + *t.customer_name : "";
 }
 
-// The handoff reason when the customer takes cancelamento's retention offer.
+// The handoff reasons for what only a person can do (the assistant has no tool for it): the
+// retention offer taken, a cancellation confirmed, a CPF/CNPJ sent for the desk to act on, a
+// red LOS light (a technician's visit).
 constexpr std::string_view kOfferAccepted = "cliente aceitou a oferta de retenção";
+constexpr std::string_view kCancelConfirmed = "cliente confirmou o cancelamento";
+constexpr std::string_view kDocumentSent = "cliente enviou o CPF/CNPJ do titular";
+constexpr std::string_view kRedLight = "luz LOS vermelha: visita técnica";
+
+bool action_handoff(std::string_view reason) {
+  return reason == kOfferAccepted || reason == kCancelConfirmed || reason == kDocumentSent ||
+         reason == kRedLight;
+}
 
 std::string greeting(const Turn& t) {
   return "Olá" + comma_name(t) + "! Sou a LIA, assistente virtual. ";
@@ -303,9 +313,15 @@ std::string cancelamento_text(const Turn& t, const Plan& p) {
            "qualidade da conexão, tenho condições especiais para você continuar com a gente, "
            "como 50% de desconto por 3 meses.";
   }
-  return "Entendi. Para seguir com o cancelamento, preciso confirmar o CPF do titular. Se houver "
-         "fidelidade, pode haver multa proporcional, e os equipamentos em comodato precisam ser "
-         "devolvidos. Quer mesmo seguir ou prefere aproveitar o desconto de 50% por 3 meses?";
+  if (p.analysis.keeps_service) {
+    return "Que bom que você vai continuar com a gente" + comma_name(t) +
+           "! Se quiser, o desconto de 50% por 3 meses continua valendo. Posso ajudar com mais "
+           "alguma coisa?";
+  }
+  return "Entendi. Se houver fidelidade, pode haver multa proporcional, e os equipamentos em "
+         "comodato precisam ser devolvidos. Quer mesmo cancelar? Se sim, me diga que eu passo "
+         "você para a equipe de cancelamento; ou prefere aproveitar o desconto de 50% por 3 "
+         "meses?";
 }
 
 std::string complaint_category(const Analysis& a) {
@@ -466,9 +482,20 @@ Plan plan_turn(const Turn& turn) {
     } else if (p.assistant == Assistant::cancelamento && !p.changed() && a.accepts_offer) {
       // The discount is applied by a person: the assistant has no tool for it.
       reason = std::string(kOfferAccepted);
+    } else if (p.assistant == Assistant::cancelamento && !p.changed() && !a.keeps_service &&
+               a.department_intent == Intent::cancelamento) {
+      // Asked again after the offer: a person ends the contract.
+      reason = std::string(kCancelConfirmed);
+    } else if ((p.assistant == Assistant::financeiro || p.assistant == Assistant::cobranca ||
+                p.assistant == Assistant::cancelamento) &&
+               a.sends_document) {
+      // The CPF the desk's texts ask for: a person looks the contract up.
+      reason = std::string(kDocumentSent);
+    } else if (p.assistant == Assistant::suporte && has_topic(a, "luz_vermelha")) {
+      reason = std::string(kRedLight);
     }
     if (!reason.empty()) {
-      if (!a.asks_for_human && reason != kOfferAccepted && urgency == Urgency::normal) {
+      if (!a.asks_for_human && !action_handoff(reason) && urgency == Urgency::normal) {
         urgency = Urgency::high;
       }
       p.handoff = HandoffPlan{reason, std::string(department_of(p.assistant)), urgency, {}};
@@ -506,6 +533,18 @@ Answer local_answer(const Turn& turn, const Plan& plan, ToolRunner& tools) {
       text += "Que bom que você vai continuar com a gente" + comma_name(turn) +
               "! Vou passar você para a nossa equipe, que aplica o desconto de 50% por 3 meses "
               "no seu contrato. Em instantes alguém confirma por aqui.";
+    } else if (plan.handoff->reason == kCancelConfirmed) {
+      text += "Certo" + comma_name(turn) +
+              ". Vou passar você para a equipe de cancelamento, que confirma os dados do "
+              "contrato e conclui o pedido por aqui.";
+    } else if (plan.handoff->reason == kDocumentSent) {
+      text += "Obrigada" + comma_name(turn) + "! Vou passar você para a equipe do setor de " +
+              label + ", que consulta o seu contrato e continua o atendimento por aqui.";
+    } else if (plan.handoff->reason == kRedLight) {
+      text += "A luz LOS vermelha indica um problema na fibra que chega até você" +
+              comma_name(turn) +
+              ". Vou passar você para o suporte técnico, que agenda a visita de um técnico por "
+              "aqui.";
     } else {
       text += "Sinto muito pelo transtorno" + comma_name(turn) +
               ". Vou transferir você agora para um atendente do setor de " + label +

@@ -134,6 +134,9 @@ Store::Store(std::string schema, std::string consumer)
       "ON CONFLICT (conversation_id) DO UPDATE SET status = coalesce($6, c.status), "
       "mode = coalesce($7, c.mode), assistant_type = coalesce($8, c.assistant_type), "
       "handoff_requested_at = CASE WHEN $9::boolean THEN NULL ELSE c.handoff_requested_at END, "
+      // A resolution ends the customer's mood with the case: days later a first message is
+      // not read as the sixth angry one.
+      "negative_streak = CASE WHEN $6 = 'resolved' THEN 0 ELSE c.negative_streak END, "
       "version = c.version + 1, updated_at = now()";
   q_contact_ = "INSERT INTO " + s +
                ".contacts AS k (contact_id, first_name, updated_at) VALUES ($1, $2, $3) "

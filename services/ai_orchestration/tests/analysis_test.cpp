@@ -41,11 +41,52 @@ TEST_CASE("intent routes by keyword, whatever the accents or the case") {
       {"tchau", Intent::goodbye},
       {"Olá, bom dia", Intent::greeting},
       {"hmm", Intent::none},
+      // Plans asked about with "internet" in them, and the greeting's menu words.
+      {"quanto é a internet de 500 mega?", Intent::comercial},
+      {"tem internet fibra na minha rua?", Intent::comercial},
+      {"qual o valor da internet?", Intent::comercial},
+      {"vendas", Intent::comercial},
+      {"Comercial", Intent::comercial},
+      {"suporte", Intent::suporte},
+      {"não consigo conectar", Intent::suporte},
+      {"quero falar com o financeiro", Intent::financeiro},
+      {"FINANCEIRO", Intent::financeiro},
+      {"qual o valor da mensalidade?", Intent::financeiro},
+      // Ending the chat is not ending the contract.
+      {"obrigado, pode encerrar o atendimento", Intent::thanks},
+      {"quero encerrar meu contrato", Intent::cancelamento},
   };
   for (const auto& c : cases) {
     INFO(c.text);
     CHECK(analyze(c.text).intent == c.intent);
   }
+}
+
+TEST_CASE("irritation reads negative, and no problem at all does not") {
+  CHECK(analyze("estou muito irritado").sentiment.label == Sentiment::negative);
+  for (const char* text : {"sem problemas", "nenhum problema, obrigado", "sem problema"}) {
+    INFO(text);
+    CHECK(analyze(text).sentiment.label != Sentiment::negative);
+  }
+  CHECK(analyze("tive um problema").sentiment.label == Sentiment::negative);
+}
+
+TEST_CASE("a CPF or CNPJ written in the text is seen, and taking a cancellation back too") {
+  for (const char* text : {"meu cpf é 529.982.247-25", "52998224725", "CNPJ 11.222.333/0001-81"}) {
+    INFO(text);
+    CHECK(analyze(text).sends_document);
+  }
+  for (const char* text : {"529.982.247-26", "meu telefone é 11 98765-4321", "12345678901"}) {
+    INFO(text);
+    CHECK_FALSE(analyze(text).sends_document);
+  }
+  for (const char* text : {"não quero mais cancelar", "desisti de cancelar", "mudei de ideia"}) {
+    INFO(text);
+    const auto a = analyze(text);
+    CHECK(a.keeps_service);
+    CHECK(a.department_intent != Intent::cancelamento);
+  }
+  CHECK_FALSE(analyze("quero cancelar").keeps_service);
 }
 
 TEST_CASE("a negated request or a third party's cancel is no cancellation or complaint") {

@@ -124,6 +124,34 @@ TEST_CASE("a complaint's follow-ups are answered with its first protocol, not a 
   CHECK(text.find(protocol) == std::string::npos);
 }
 
+TEST_CASE("a resolution ends the negative streak: a later first message is not read as angry") {
+  Fixture fx;
+  Chat chat;
+  fx.ok(chat.created());
+  fx.ok(chat.transferred("human"));
+  // Four unhappy messages while an agent handles the case: the streak grows all the same.
+  for (const char* text : {"continua ruim", "péssimo", "caiu de novo", "que lentidão"}) {
+    fx.ok(chat.inbound(text, "human"));
+  }
+  const auto streak = [&] {
+    auto r = fx.db.pool->exec(
+        "SELECT negative_streak FROM " + fx.db.schema + ".conversations WHERE conversation_id = $1",
+        chat.conversation_id);
+    REQUIRE(r.ok());
+    REQUIRE(r->size() == 1);
+    return (*r)[0].get<int>(0);
+  };
+  REQUIRE(streak() == 4);
+  fx.ok(chat.resolved());
+  CHECK(streak() == 0);
+  fx.ok(chat.reopened());
+  fx.ok(chat.inbound("boa tarde, minha internet tá lenta"));
+  const auto analyses = of_type(outbox(fx.db), types::ai_analysis_completed);
+  REQUIRE_FALSE(analyses.empty());
+  CHECK(analyses.back().str("urgency") == "medium");  // normal
+  CHECK(of_type(outbox(fx.db), types::ai_handoff_requested).empty());
+}
+
 TEST_CASE("a redelivered event gives no second reply") {
   Fixture fx;
   Chat chat;

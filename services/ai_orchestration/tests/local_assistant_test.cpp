@@ -348,6 +348,25 @@ TEST_CASE("slang greetings and thanks, and no connection in slang, are answered"
   }
 }
 
+TEST_CASE("a CPF sent to the financial desk and a red LOS light go to a person") {
+  auto cpf = run(turn("meu cpf é 529.982.247-25", Assistant::financeiro));
+  REQUIRE(cpf.plan.handoff);
+  CHECK(cpf.plan.handoff->reason == "cliente enviou o CPF/CNPJ do titular");
+  CHECK(cpf.plan.handoff->department == "financial");
+  CHECK(cpf.plan.handoff->urgency == Urgency::normal);
+  CHECK(tool(cpf.answer, Tool::transfer_to_human) != nullptr);
+  // Not in support, where no CPF was asked for.
+  CHECK_FALSE(run(turn("meu cpf é 529.982.247-25", Assistant::suporte)).plan.handoff);
+  for (const char* text : {"a luz LOS está vermelha", "tem uma luz vermelha no modem"}) {
+    INFO(text);
+    auto los = run(turn(text, Assistant::suporte));
+    REQUIRE(los.plan.handoff);
+    CHECK(los.plan.handoff->reason == "luz LOS vermelha: visita técnica");
+    CHECK(los.plan.handoff->department == "support");
+    CHECK(contains(los.answer.text, "visita de um técnico"));
+  }
+}
+
 TEST_CASE("cancelamento hands over a taken offer and cobranca answers a payment made") {
   for (const char* text : {"aceito o desconto", "Sim, aceito", "quero a oferta"}) {
     INFO(text);
@@ -359,10 +378,25 @@ TEST_CASE("cancelamento hands over a taken offer and cobranca answers a payment 
     CHECK(contains(r.answer.text, "continuar com a gente"));
     CHECK_FALSE(contains(r.answer.text, "CPF"));
   }
-  for (const char* text : {"não aceito, quero cancelar", "não aceito o desconto"}) {
+  CHECK_FALSE(run(turn("não aceito o desconto", Assistant::cancelamento)).plan.handoff);
+  // Asked again after the offer: a person ends the contract (the assistant cannot).
+  for (const char* text : {"não aceito, quero cancelar", "quero seguir com o cancelamento"}) {
     INFO(text);
-    CHECK_FALSE(run(turn(text, Assistant::cancelamento)).plan.handoff);
+    auto r = run(turn(text, Assistant::cancelamento));
+    REQUIRE(r.plan.handoff);
+    CHECK(r.plan.handoff->reason == "cliente confirmou o cancelamento");
+    CHECK(r.plan.handoff->department == "cancellation");
+    CHECK(r.plan.handoff->urgency == Urgency::normal);
+    CHECK(contains(r.answer.text, "equipe de cancelamento"));
   }
+  // Taken back: no cancellation, no handoff; a reason told: no CPF asked for.
+  auto stays = run(turn("desisti de cancelar", Assistant::cancelamento));
+  CHECK_FALSE(stays.plan.handoff);
+  CHECK(contains(stays.answer.text, "continuar com a gente"));
+  auto reason = run(turn("está muito caro", Assistant::cancelamento));
+  CHECK_FALSE(reason.plan.handoff);
+  CHECK_FALSE(contains(reason.answer.text, "CPF"));
+  CHECK(contains(reason.answer.text, "Quer mesmo cancelar"));
   // Refused, or only asked about: not taken as accepted.
   for (const char* text :
        {"prefiro cancelar do que aceitar a oferta", "quero saber da oferta",

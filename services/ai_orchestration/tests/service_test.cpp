@@ -126,8 +126,11 @@ TEST_CASE("the service answers a customer end to end on a private broker") {
   REQUIRE(metrics.ok());
   CHECK(metrics->body.find("lia_ai_replies_total") != std::string::npos);
   CHECK(client.get(base + "/api/ai/assistants")->status == 401);
-  // The message body never reaches the logs.
+  // Neither the customer's message nor the reply reaches the logs: the reply's line (debug)
+  // is there, with the text masked.
   CHECK(service.output().find("segunda via do boleto") == std::string::npos);
+  CHECK(service.output().find("CPF do titular") == std::string::npos);
+  CHECK(service.output().find(R"("text":"[masked )") != std::string::npos);
 
   (*reader)->close();
   service.signal(SIGTERM);
