@@ -14,8 +14,13 @@ namespace lia::auth {
 std::string hmac_sha256(std::string_view key, std::string_view data) {
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len);
+  // A failure would leave an empty digest, which an empty signature would then match.
+  if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+           reinterpret_cast<const unsigned char*>(data.data()), data.size(), out,
+           &len) == nullptr ||
+      len != 32) {
+    throw std::runtime_error("HMAC-SHA256 failed");
+  }
   return {reinterpret_cast<const char*>(out), len};
 }
 

@@ -27,11 +27,22 @@ std::size_t nbsp_len(std::string_view t, std::size_t i) {
   return 0;
 }
 
-// Bytes of a separator written inside a number at t[i] (0: none): space . - / ( ), the
-// no-break spaces and the Unicode dashes (U+2010..U+2015) people paste into phone numbers.
+bool is_hex(char c) {
+  return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+// A URL's escape (%20, %2B, %28, ...) at t[i].
+bool is_escape_at(std::string_view t, std::size_t i) {
+  return i + 2 < t.size() && t[i] == '%' && is_hex(t[i + 1]) && is_hex(t[i + 2]);
+}
+
+// Bytes of a separator written inside a number at t[i] (0: none): space . - / ( ) +, the
+// no-break spaces, the Unicode dashes (U+2010..U+2015) people paste into phone numbers, and
+// a URL's escape of any of them ("11%2098765%204321" in a logged path).
 std::size_t sep_len(std::string_view t, std::size_t i) {
   const char c = t[i];
-  if (c == ' ' || c == '.' || c == '-' || c == '/' || c == '(' || c == ')') return 1;
+  if (c == ' ' || c == '.' || c == '-' || c == '/' || c == '(' || c == ')' || c == '+') return 1;
+  if (is_escape_at(t, i)) return 3;
   if (const auto n = nbsp_len(t, i); n > 0) return n;
   const auto byte = [&](std::size_t k) {
     return k < t.size() ? static_cast<unsigned char>(t[k]) : 0U;
@@ -42,26 +53,37 @@ std::size_t sep_len(std::string_view t, std::size_t i) {
   return 0;
 }
 
-// Whether a space (ASCII or no-break) starts at t[i]: the groups of a written number.
+// Whether a space (ASCII, no-break, or as a URL writes it: '+', %20) starts at t[i]: the
+// groups of a written number.
 bool is_space_at(std::string_view t, std::size_t i) {
-  return t[i] == ' ' || nbsp_len(t, i) > 0;
+  return t[i] == ' ' || t[i] == '+' || nbsp_len(t, i) > 0 ||
+         (is_escape_at(t, i) && t[i + 1] == '2' && t[i + 2] == '0');
 }
 
+// The digits of a written number, not those of its URL escapes.
 std::size_t digit_count(std::string_view s) {
   std::size_t n = 0;
-  for (char c : s) n += is_digit(c) ? 1 : 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (is_escape_at(s, i)) {
+      i += 2;
+    } else if (is_digit(s[i])) {
+      ++n;
+    }
+  }
   return n;
 }
 
-// Keeps the last `keep` digits and every non-digit; other digits become '*'.
+// Keeps the last `keep` digits and every non-digit (and a URL's escapes); other digits
+// become '*'.
 std::string keep_last_digits(std::string_view s, std::size_t keep) {
-  std::size_t digits = 0;
-  for (char c : s) digits += is_digit(c) ? 1 : 0;
+  const std::size_t digits = digit_count(s);
   std::string out(s);
   std::size_t seen = 0;
-  for (auto& c : out) {
-    if (is_digit(c)) {
-      if (seen + keep < digits) c = '*';
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    if (is_escape_at(out, i)) {
+      i += 2;
+    } else if (is_digit(out[i])) {
+      if (seen + keep < digits) out[i] = '*';
       ++seen;
     }
   }
@@ -113,7 +135,18 @@ std::string mask_phone(std::string_view phone) {
   return keep_last_digits(phone, 4);
 }
 std::string mask_document(std::string_view document) {
-  return keep_last_digits(document, 2);
+  // Letters too: the alphanumeric CNPJ (from July 2026) has them in its first 12 places.
+  const auto is_alnum = [](char c) { return is_word(c) && c != '_'; };
+  std::size_t total = 0;
+  for (char c : document) total += is_alnum(c) ? 1 : 0;
+  std::string out(document);
+  std::size_t seen = 0;
+  for (auto& c : out) {
+    if (!is_alnum(c)) continue;
+    if (seen + 2 < total) c = '*';
+    ++seen;
+  }
+  return out;
 }
 std::string mask_body(std::string_view body) {
   return fmt::format("[masked {} bytes]", body.size());
@@ -132,6 +165,30 @@ void append_masked(std::string& out, std::string_view part, std::size_t min_digi
   }
 }
 
+// Bytes of a Meta message id ("wamid." and its base64) starting at t[i]; 0: none.
+std::size_t wamid_len(std::string_view t, std::size_t i) {
+  constexpr std::string_view kPrefix = "wamid.";
+  if (t.substr(i, kPrefix.size()) != kPrefix || (i > 0 && is_word(t[i - 1]))) return 0;
+  std::size_t j = i + kPrefix.size();
+  while (j < t.size() &&
+         (is_word(t[j]) || t[j] == '+' || t[j] == '/' || t[j] == '=' || t[j] == '-')) {
+    ++j;
+  }
+  return j - i;
+}
+
+// A Meta message id is base64 of the customer's number (in full) and the message's own id:
+// only the last 12 characters of a full one (about 58; the number is in its first 24) are
+// kept, enough to tell messages apart in the logs.
+void append_wamid(std::string& out, std::string_view id) {
+  constexpr std::size_t kPrefix = 6;  // "wamid."
+  constexpr std::size_t kKept = 12;
+  constexpr std::size_t kNumberPart = 24;
+  const std::string_view payload = id.substr(kPrefix);
+  out += "wamid.…";
+  if (payload.size() >= kNumberPart + kKept) out += payload.substr(payload.size() - kKept);
+}
+
 }  // namespace
 
 std::string scrub_text(std::string_view text) {
@@ -143,6 +200,16 @@ std::string scrub_text(std::string_view text) {
   out.reserve(text.size());
   std::size_t i = 0;
   while (i < text.size()) {
+    if (const auto n = wamid_len(text, i); n > 0) {
+      append_wamid(out, text.substr(i, n));
+      i += n;
+      continue;
+    }
+    if (is_escape_at(text, i)) {  // a URL's escape before a number is not part of it
+      out.append(text.substr(i, 3));
+      i += 3;
+      continue;
+    }
     const bool plus = text[i] == '+' && i + 1 < text.size() && is_digit(text[i + 1]);
     if (!is_digit(text[i]) && !plus) {
       out.push_back(text[i++]);
@@ -164,11 +231,25 @@ std::string scrub_text(std::string_view text) {
     // The glued groups end (or start) at the run's first (or last) space.
     std::size_t left = 0;            // run[0, left) is glued to the word before it
     std::size_t right = run.size();  // run[right, size) is glued to the word after it
-    if (start > 0 && is_word(text[start - 1])) {
+    const bool after_escape = start >= 3 && is_escape_at(text, start - 3);
+    if (start > 0 && is_word(text[start - 1]) && !after_escape) {
       while (left < run.size() && !is_space_at(run, left)) ++left;
     }
     if (end < text.size() && is_word(text[end])) {
       while (right > left && !is_space_at(run, right - 1)) --right;
+    }
+    // A number written in groups with 10 digits or more is a phone with its area code or a
+    // document, glued to a word or not ("(11) 98765-4321ok", "CPF529 982 247 25"): judged
+    // whole when the part between the glued groups is not such a number by itself (its
+    // pieces alone would be too short to mask, or would leave most of it shown).
+    if ((left > 0 || right < run.size()) && digit_count(run) >= 10 &&
+        digit_count(run.substr(left, right - left)) < 10) {
+      bool grouped = false;
+      for (std::size_t k = 0; k < run.size() && !grouped; ++k) grouped = is_space_at(run, k);
+      if (grouped) {
+        left = 0;
+        right = run.size();
+      }
     }
     append_masked(out, run.substr(0, left), 11);
     append_masked(out, run.substr(left, right - left), 8);

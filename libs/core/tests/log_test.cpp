@@ -24,6 +24,7 @@ TEST_CASE("masking rules") {
   CHECK(mask_phone("+55 (11) 98765-4321") == "+** (**) *****-4321");
   CHECK(mask_document("123.456.789-09") == "***.***.***-09");
   CHECK(mask_document("12345678000195") == "************95");
+  CHECK(mask_document("12.ABC.345/01DE-35") == "**.***.***/****-35");  // alphanumeric CNPJ
   CHECK(mask_body("olá mundo") == "[masked 10 bytes]");
 }
 
@@ -35,8 +36,26 @@ TEST_CASE("scrub_text masks phones and documents but leaves ids alone") {
   CHECK(scrub_text("offset 1234567") == "offset 1234567");  // 7 digits: not personal
   const std::string uuid = "01934f5a-1234-7abc-8def-0123456789ab";
   CHECK(scrub_text("id " + uuid) == "id " + uuid);
-  CHECK(scrub_text("wamid.HBgMNTUxMTk4NzY1NDMyMRUCABEYEj") ==
-        "wamid.HBgMNTUxMTk4NzY1NDMyMRUCABEYEj");
+  // A Meta message id holds the customer's number in base64 ("NTUxMTk4NzY1NDMyMR" is
+  // 5511987654321): only its tail, the message's own part, stays.
+  CHECK(scrub_text("sent wamid.HBgNNTUxMTk4NzY1NDMyMRUCABIYFDNBMDBTWVNURU0wMDAwMDAwMDAwAA== ok") ==
+        "sent wamid.…MDAwMDAwAA== ok");
+  CHECK(scrub_text("wamid.HBgMNTUxMTk4NzY1NDMyMRUCABEYEj") == "wamid.…");  // too short to keep any
+  CHECK(scrub_text("mywamid.x") == "mywamid.x");                           // not an id of Meta's
+}
+
+TEST_CASE("scrub_text masks numbers written in a URL, and grouped numbers glued to a word") {
+  // A logged path: '+' and %20 for spaces, %2B for the plus, %28/%29 for parentheses.
+  CHECK(scrub_text("/api/contacts/11%2098765%204321") == "/api/contacts/**%20*****%20**21");
+  CHECK(scrub_text("q=%2B55%2011%2098765%204321") == "q=%2B**%20**%20*****%204321");
+  CHECK(scrub_text("q=55+11+98765+4321") == "q=**+**+*****+4321");
+  CHECK(scrub_text("%2811%29%2098765-4321") == "%28**%29%20*****-**21");
+  // An escape's own digits are not counted: "%20" four times and 7 digits is not a phone.
+  CHECK(scrub_text("a%20b%201234567%20c") == "a%20b%201234567%20c");
+  // Written in groups and glued to a word at either end: judged whole.
+  CHECK(scrub_text("(11) 98765-4321ok") == "(**) *****-**21ok");  // 11 digits: the last 2
+  CHECK(scrub_text("11 98765 4321x") == "** ***** **21x");
+  CHECK(scrub_text("CPF529 982 247 25") == "CPF*** *** *** 25");
 }
 
 TEST_CASE("scrub_text masks a number next to a word that starts or ends with a digit") {
