@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cctype>
+#include <tuple>
 #include <utility>
 
 #include <lia/conversation/login_throttle.hpp>
@@ -47,15 +48,18 @@ void LoginThrottle::failed_locked(std::string key, core::SysTime now) {
   }
   if (it == names_.end()) {
     if (names_.size() >= limits_.max_names) {
-      // Forget the windows that are over; if none is, the one that began first among those
-      // still under the limit: a stream of logins under made-up names must not free a name
-      // locked out for guessing (only when every window is locked does the oldest go).
+      // Forget the windows that are over; if none is, among those still under the limit the
+      // one with the fewest failures, then the one that began first: a stream of logins under
+      // made-up names (one failure each) must not free a name locked out for guessing, nor
+      // one an attacker holds just under the limit (only when every window is locked does the
+      // oldest go).
       std::erase_if(names_,
                     [&](const auto& kv) { return now - kv.second.start >= limits_.window; });
       if (names_.size() >= limits_.max_names) {
-        // Under-limit windows sort first, then by their start.
+        // Under-limit windows sort first, then by their failures, then by their start.
         const auto order = [this](const auto& kv) {
-          return std::pair(kv.second.failures >= limits_.failures, kv.second.start);
+          return std::tuple(kv.second.failures >= limits_.failures, kv.second.failures,
+                            kv.second.start);
         };
         names_.erase(
             std::min_element(names_.begin(), names_.end(),

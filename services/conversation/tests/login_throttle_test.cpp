@@ -50,6 +50,18 @@ TEST_CASE("the login throttle keeps a bounded number of names, forgetting the ol
   CHECK(t.blocked_for("e", t0 + 601s) == 600s);
 }
 
+TEST_CASE("logins under made-up names do not reset a name held just under the limit") {
+  LoginThrottle t(LoginThrottle::Limits{.failures = 3, .window = 600s, .max_names = 3});
+  CHECK(t.attempt("maria", t0) == 0s);
+  CHECK(t.attempt("maria", t0 + 1s) == 0s);  // two of three: one more guess, then locked
+  // Made-up names, one try each, fill the map and push each other out, never her older window.
+  for (int i = 0; i < 20; ++i) {
+    CHECK(t.attempt("x" + std::to_string(i), t0 + 2s + std::chrono::seconds{i}) == 0s);
+  }
+  CHECK(t.attempt("maria", t0 + 30s) == 0s);
+  CHECK(t.attempt("maria", t0 + 31s) == 569s);  // her fourth try: refused, counted from t0
+}
+
 TEST_CASE("logins under made-up names do not free a name locked out for guessing") {
   LoginThrottle t(LoginThrottle::Limits{.failures = 2, .window = 600s, .max_names = 3});
   CHECK(t.attempt("maria", t0) == 0s);
