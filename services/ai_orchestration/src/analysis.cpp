@@ -1124,7 +1124,8 @@ Analysis analyze(std::string_view text, const AnalysisContext& context) {
   a.payment_day = find_payment_day(a.folded);
   a.paid = has_any_request(w, kPaidPhrases);  // not "ainda não paguei"
   a.accepts_offer = accepts_offer(w);
-  a.keeps_service = has_any(w, kStayPhrases);
+  // ("quero continuar com o cancelamento" goes on with it: no staying.)
+  a.keeps_service = a.department_intent != Intent::cancelamento && has_any(w, kStayPhrases);
   a.sends_document = holds_document(text);
   a.question = is_question(a.folded, w);
   return a;

@@ -87,6 +87,8 @@ TEST_CASE("a CPF or CNPJ written in the text is seen, and taking a cancellation 
     CHECK(a.department_intent != Intent::cancelamento);
   }
   CHECK_FALSE(analyze("quero cancelar").keeps_service);
+  CHECK_FALSE(analyze("quero continuar com o cancelamento").keeps_service);
+  CHECK(analyze("vou continuar com vocês").keeps_service);
 }
 
 TEST_CASE("a negated request or a third party's cancel is no cancellation or complaint") {

@@ -380,7 +380,8 @@ TEST_CASE("cancelamento hands over a taken offer and cobranca answers a payment 
   }
   CHECK_FALSE(run(turn("não aceito o desconto", Assistant::cancelamento)).plan.handoff);
   // Asked again after the offer: a person ends the contract (the assistant cannot).
-  for (const char* text : {"não aceito, quero cancelar", "quero seguir com o cancelamento"}) {
+  for (const char* text : {"não aceito, quero cancelar", "quero seguir com o cancelamento",
+                           "quero continuar com o cancelamento"}) {
     INFO(text);
     auto r = run(turn(text, Assistant::cancelamento));
     REQUIRE(r.plan.handoff);
