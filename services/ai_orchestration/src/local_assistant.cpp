@@ -397,6 +397,13 @@ std::string apresentacao_text(const Turn& t, const Plan& p) {
            "! Em que posso ajudar? Me conte se o assunto é internet, planos, fatura, "
            "cancelamento ou reclamação.";
   }
+  // Unhappy, with no subject yet ("vocês são péssimos"): not a "didn't understand".
+  if (a.sentiment.label == Sentiment::negative) {
+    return "Sinto muito pela experiência" + comma_name(t) +
+           ". Me conte o que aconteceu: é sobre a internet, a fatura, o seu plano ou o "
+           "atendimento? Se preferir, eu registro uma reclamação ou passo você para um "
+           "atendente.";
+  }
   return pick({"Desculpe, não entendi bem. O assunto é internet (conexão ou lentidão), planos, "
                "fatura ou pagamento, cancelamento ou uma reclamação?",
                "Para eu te direcionar certinho: você precisa de suporte técnico, informações de "

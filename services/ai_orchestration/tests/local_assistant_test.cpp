@@ -348,6 +348,18 @@ TEST_CASE("slang greetings and thanks, and no connection in slang, are answered"
   }
 }
 
+TEST_CASE("an unhappy message with no subject gets sympathy and the ways on, not a puzzle") {
+  for (const char* text : {"vocês são péssimos", "serviço horrível", "estou muito irritado"}) {
+    INFO(text);
+    auto r = run(turn(text, Assistant::apresentacao));
+    CHECK_FALSE(contains(r.answer.text, "não entendi"));
+    CHECK(contains(r.answer.text, "Sinto muito pela experiência"));
+    CHECK(contains(r.answer.text, "reclamação"));
+  }
+  // Neutral and unclear: still asked what it is about.
+  CHECK(contains(run(turn("hmm", Assistant::apresentacao)).answer.text, "não entendi"));
+}
+
 TEST_CASE("a CPF sent to the financial desk and a red LOS light go to a person") {
   auto cpf = run(turn("meu cpf é 529.982.247-25", Assistant::financeiro));
   REQUIRE(cpf.plan.handoff);
