@@ -42,6 +42,9 @@ struct Acks {
   std::optional<Error> first_error;
   std::vector<std::optional<Error>> refused;  // per record: Kafka refused it for good
   std::vector<char> delivered;                // per record: acknowledged
+  // per record: failed for a lasting reason about its topic (missing, no ACL), not the
+  // cluster's passing trouble (a timeout, a broker down)
+  std::vector<char> topic_failed;
 };
 
 }  // namespace
@@ -59,8 +62,12 @@ struct OutboxRelay::Impl {
   std::string table;
   std::string inbox_table;
   const std::atomic<bool>* stopping = nullptr;  // stop() cuts an ack wait short
+  // Topics whose records failed (missing, no ACL, a partition without its replicas): left out
+  // of the batches until the time given, then tried again with the rest.
+  std::map<std::string, std::chrono::steady_clock::time_point> held;
 
-  // Adds the rows it marks to `total_marked` (also when it fails with some of them marked).
+  // Adds the rows it marks to `total_marked`. Fails only when it marked none; some records
+  // failing holds their topics back (`held`) and returns the rows marked.
   core::Result<std::size_t> batch(Connection& conn, kafka::Producer& producer,
                                   const OutboxRelayOptions& options,
                                   std::atomic<std::uint64_t>& total_marked);
@@ -79,13 +86,18 @@ core::Result<std::size_t> OutboxRelay::Impl::batch(Connection& conn, kafka::Prod
     failures->inc();
     return e;
   };
+  const auto now = std::chrono::steady_clock::now();
+  std::erase_if(held, [&](const auto& kv) { return kv.second <= now; });
+  std::string held_list = "{";
+  for (const auto& [topic, until] : held) append_array_element(held_list, topic);
+  held_list += '}';
   auto selected = conn.exec(  // carries the BEGIN
       "WITH batch AS (SELECT id, event_id, topic, key, payload, headers FROM " + table +
-          " WHERE published_at IS NULL AND failed_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP "
-          "LOCKED) "
+          " WHERE published_at IS NULL AND failed_at IS NULL AND topic <> ALL($2::text[]) ORDER "
+          "BY id LIMIT $1 FOR UPDATE SKIP LOCKED) "
           "SELECT b.id, b.event_id::text, b.topic, b.key, b.payload, h.key, h.value "
           "FROM batch b LEFT JOIN LATERAL jsonb_each_text(b.headers) h ON true ORDER BY b.id",
-      static_cast<std::int64_t>(options.batch_size));
+      static_cast<std::int64_t>(options.batch_size), held_list);
   if (!selected) return fail(selected.error());
   const Rows& rows = *selected;
 
@@ -118,10 +130,14 @@ core::Result<std::size_t> OutboxRelay::Impl::batch(Connection& conn, kafka::Prod
     return std::size_t{0};
   }
 
+  std::vector<std::string> topics;
+  topics.reserve(records.size());
+  for (const auto& r : records) topics.push_back(r.topic);
   auto acks = std::make_shared<Acks>();
   acks->pending = records.size();
   acks->refused.resize(records.size());
   acks->delivered.resize(records.size(), 0);
+  acks->topic_failed.resize(records.size(), 0);
   for (std::size_t i = 0; i < records.size(); ++i) {
     producer.produce(std::move(records[i]), [acks, i](const kafka::DeliveryResult& r) {
       std::lock_guard lk(acks->mu);
@@ -132,6 +148,7 @@ core::Result<std::size_t> OutboxRelay::Impl::batch(Connection& conn, kafka::Prod
       } else if (!r.ok()) {
         ++acks->failed;
         if (!acks->first_error) acks->first_error = r.error();
+        if (!r.error().retryable()) acks->topic_failed[i] = 1;
       }
       if (--acks->pending == 0) acks->cv.notify_all();
     });
@@ -141,7 +158,8 @@ core::Result<std::size_t> OutboxRelay::Impl::batch(Connection& conn, kafka::Prod
   // topic missing or unwritable thus holds back only its own rows, not the whole outbox, and
   // what the other topics acknowledged is not sent again each round.
   std::vector<char> only;
-  std::optional<Error> incomplete;  // returned once the acknowledged rows are marked
+  std::optional<Error> incomplete;   // some records not delivered
+  std::vector<std::string> to_hold;  // topics their records failed for a lasting reason
   {
     std::unique_lock lk(acks->mu);
     // Waits in slices so that stop() never waits out a whole ack timeout, only stop_ack_wait
@@ -185,7 +203,12 @@ core::Result<std::size_t> OutboxRelay::Impl::batch(Connection& conn, kafka::Prod
       for (std::size_t i = 0; i < only.size(); ++i) {
         if (acks->refused[i]) only[i] = 1;
       }
-      if (std::find(only.begin(), only.end(), 1) == only.end()) return fail(*incomplete);
+      for (std::size_t i = 0; i < only.size(); ++i) {
+        if (acks->topic_failed[i] != 0) to_hold.push_back(topics[i]);
+      }
+      if (std::find(only.begin(), only.end(), 1) == only.end() && to_hold.empty()) {
+        return fail(*incomplete);
+      }
     }
   }
   // A producer gone fatal fails every record, each "for good": none of them is at fault.
@@ -194,6 +217,10 @@ core::Result<std::size_t> OutboxRelay::Impl::batch(Connection& conn, kafka::Prod
         Error(Errc::unavailable, "the Kafka producer hit a fatal error: " + fatal->message() +
                                      "; the batch stays for the next process"));
   }
+  // Topics whose records failed for a lasting reason wait a while: the next batches go on
+  // without them (a key's records all go to one topic, so no key's order changes).
+  const auto hold_until = std::chrono::steady_clock::now() + options.topic_hold;
+  for (const auto& topic : to_hold) held[topic] = hold_until;
   if (options.after_ack_before_mark) options.after_ack_before_mark();
 
   // Rows Kafka refused for good (too large, say; a retry cannot help) are set aside with
@@ -238,12 +265,20 @@ core::Result<std::size_t> OutboxRelay::Impl::batch(Connection& conn, kafka::Prod
   published->inc(static_cast<double>(marked_rows));
   total_marked += marked_rows;
   set_aside->inc(static_cast<double>(aside.size()));
-  if (incomplete) {
+  if (incomplete && marked_rows + aside.size() == 0) {
+    // Nothing went: the relay backs off (its topics are held meanwhile).
     failures->inc();
-    return Error(incomplete->code(),
-                 incomplete->message() +
-                     fmt::format(" (the {} acknowledged are marked)", marked_rows + aside.size()),
-                 incomplete->retryable());
+    return *incomplete;
+  }
+  if (incomplete) {
+    // The rest went: no backoff for the relay, only for the topics held.
+    failures->inc();
+    std::string names;
+    for (const auto& [topic, until] : held) names += (names.empty() ? "" : ",") + topic;
+    core::log().warn("outbox events not delivered: their topics wait, the others go on",
+                     {f::id("schema", table), f::str("error", incomplete->message()),
+                      f::id("held_topics", names),
+                      f::num("marked", static_cast<std::int64_t>(marked_rows + aside.size()))});
   }
   return marked_rows;
 }

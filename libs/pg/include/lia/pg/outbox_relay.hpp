@@ -5,11 +5,13 @@
 // unpublished rows in id order FOR UPDATE SKIP LOCKED, produces them all with the idempotent
 // producer, waits for every ack, and only then marks them published and commits. Rows whose ack
 // failed or never came stay unpublished (the ones acknowledged are marked) and are sent again
-// after a backoff, so Kafka may see an event twice but never misses one (consumers dedupe with
-// the inbox). Only one relay per schema is active at a time (a
-// session advisory lock), which keeps the events of a key in order across replicas; the others
-// stand by. Published rows are kept for `retention` (audits), then deleted; with a retention of 0
-// they are deleted as they are published (the events live on in Kafka).
+// later, so Kafka may see an event twice but never misses one (consumers dedupe with the
+// inbox); their topics sit out the next batches for `topic_hold`, so one topic missing does not
+// hold the others back. A batch with nothing acknowledged backs the relay off. Only one relay per
+// schema is active at a time (a session advisory lock), which keeps the events of a key in order
+// across replicas; the others stand by. Published rows are kept for `retention` (audits), then
+// deleted; with a retention of 0 they are deleted as they are published (the events live on in
+// Kafka).
 //
 // Each record carries the outbox headers plus "lia.event_id" (unless already present).
 // Metrics: lia_outbox_published_total{schema}, lia_outbox_lag_seconds{schema} (age of the
@@ -42,6 +44,9 @@ struct OutboxRelayOptions {
   std::chrono::milliseconds stop_ack_wait{5000};
   std::chrono::milliseconds retry_backoff{200};  // after a failure; doubles up to max
   std::chrono::milliseconds max_backoff{5000};
+  // A topic whose records failed (missing, no ACL) is left out of the batches this long, the
+  // others going on meanwhile; then its rows are tried again with the rest.
+  std::chrono::milliseconds topic_hold{60000};
   std::chrono::hours retention{24 * 7};  // 0: delete rows once published
   // Inbox claims (the schema's consumers' record of what they handled) older than this are
   // deleted, a slice at a time: keep them longer than any topic keeps a record a consumer
