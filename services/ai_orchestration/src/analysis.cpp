@@ -185,13 +185,12 @@ constexpr Keyword kSuporte[] = {
     {"luz vermelha", 3, "equipamento"},
     // The light that means a fibre fault: support can only send a technician (weight 0: a
     // subject marker beside the words above).
-    {"luz vermelha", 0, "luz_vermelha"},
-    {"luz los", 0, "luz_vermelha"},
-    {"luz do los", 0, "luz_vermelha"},
-    {"los vermelh*", 0, "luz_vermelha"},
-    {"los esta vermelh*", 0, "luz_vermelha"},
-    {"los ta vermelh*", 0, "luz_vermelha"},
-    {"los ficou vermelh*", 0, "luz_vermelha"},
+    // Red only, and not negated ("não tem nenhuma luz vermelha", "a luz LOS está verde").
+    {"luz vermelha", 0, "luz_vermelha", Kind::request},
+    {"los vermelh*", 0, "luz_vermelha", Kind::request},
+    {"los esta vermelh*", 0, "luz_vermelha", Kind::request},
+    {"los ta vermelh*", 0, "luz_vermelha", Kind::request},
+    {"los ficou vermelh*", 0, "luz_vermelha", Kind::request},
     {"piscando", 1, "equipamento"},
     {"visita tecnica", 3, "visita_tecnica"},
     {"tecnico", 2, "visita_tecnica"},
@@ -225,6 +224,13 @@ constexpr Keyword kComercial[] = {
     {"disponivel", 1, "cobertura"},
     {"combo", 1, "planos"},
     {"valor", 1, "precos"},
+    // Plans asked about with "internet" in them (support's own word for it weighs 1).
+    {"quanto e a internet", 3, "precos"},
+    {"valor da internet", 3, "precos"},
+    {"quero internet", 3, "contratacao", Kind::request},
+    {"na minha rua", 2, "cobertura"},
+    {"no meu bairro", 2, "cobertura"},
+    {"no meu endereco", 2, "cobertura"},
     {"comercial", 3, ""},  // the greeting's own menu words
     {"vendas", 3, ""},
 };
@@ -321,10 +327,8 @@ const IntentTable kIntentTables[] = {
     {Intent::cancelamento, std::begin(kCancelamento), std::end(kCancelamento)},
     {Intent::ouvidoria, std::begin(kOuvidoria), std::end(kOuvidoria)},
     {Intent::financeiro, std::begin(kFinanceiro), std::end(kFinanceiro)},
-    // A tie between the two goes to sales: "tem internet fibra na minha rua?" asks about a
-    // plan; a fault has words of its own that outweigh it ("caiu", "lenta", "sem sinal").
-    {Intent::comercial, std::begin(kComercial), std::end(kComercial)},
     {Intent::suporte, std::begin(kSuporte), std::end(kSuporte)},
+    {Intent::comercial, std::begin(kComercial), std::end(kComercial)},
 };
 
 // Requests for a person, read as phrases: "falar com alguém" but not "plano para pessoa
@@ -1098,6 +1102,7 @@ Analysis analyze(std::string_view text, const AnalysisContext& context) {
     }
   }
   if (cancel_requested) a.department_intent = Intent::cancelamento;
+  a.cancel_request = cancel_requested;
   a.asks_for_human = asks_for_person(w);
   a.greeting = has_any(w, kGreeting);
   a.insult = has_any(w, kInsults);

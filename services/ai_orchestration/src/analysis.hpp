@@ -49,6 +49,9 @@ struct Analysis {
   // Takes the retention offer: "aceito o desconto", "quero o desconto", "vou ficar"; not
   // negated.
   bool accepts_offer = false;
+  // A request to cancel the service itself, not taken back ("quero cancelar", "quero seguir
+  // com o cancelamento"); not a question about it ("tem multa?").
+  bool cancel_request = false;
   // Takes the cancellation back: "não quero mais cancelar", "desisti de cancelar", "mudei de
   // ideia".
   bool keeps_service = false;

@@ -31,6 +31,16 @@ constexpr std::string_view kCancelConfirmed = "cliente confirmou o cancelamento"
 constexpr std::string_view kDocumentSent = "cliente enviou o CPF/CNPJ do titular";
 constexpr std::string_view kRedLight = "luz LOS vermelha: visita técnica";
 
+// A red LOS light reported, not denied ("não tem nenhuma luz vermelha").
+bool red_light(const Analysis& a) {
+  if (!has_topic(a, "luz_vermelha")) return false;
+  for (std::string_view denied : {"nenhuma luz", "sem luz vermelha", "nao tem luz vermelha",
+                                  "nao esta vermelh", "nao ta vermelh", "nao ficou vermelh"}) {
+    if (a.folded.find(denied) != std::string::npos) return false;
+  }
+  return true;
+}
+
 bool action_handoff(std::string_view reason) {
   return reason == kOfferAccepted || reason == kCancelConfirmed || reason == kDocumentSent ||
          reason == kRedLight;
@@ -319,9 +329,9 @@ std::string cancelamento_text(const Turn& t, const Plan& p) {
            "alguma coisa?";
   }
   return "Entendi. Se houver fidelidade, pode haver multa proporcional, e os equipamentos em "
-         "comodato precisam ser devolvidos. Quer mesmo cancelar? Se sim, me diga que eu passo "
-         "você para a equipe de cancelamento; ou prefere aproveitar o desconto de 50% por 3 "
-         "meses?";
+         "comodato precisam ser devolvidos. Quer mesmo cancelar? Se sim, escreva \"quero "
+         "cancelar\" que eu passo você para a equipe de cancelamento; ou prefere aproveitar o "
+         "desconto de 50% por 3 meses?";
 }
 
 std::string complaint_category(const Analysis& a) {
@@ -490,7 +500,7 @@ Plan plan_turn(const Turn& turn) {
       // The discount is applied by a person: the assistant has no tool for it.
       reason = std::string(kOfferAccepted);
     } else if (p.assistant == Assistant::cancelamento && !p.changed() && !a.keeps_service &&
-               a.department_intent == Intent::cancelamento) {
+               a.cancel_request && !a.question) {
       // Asked again after the offer: a person ends the contract.
       reason = std::string(kCancelConfirmed);
     } else if ((p.assistant == Assistant::financeiro || p.assistant == Assistant::cobranca ||
@@ -498,7 +508,7 @@ Plan plan_turn(const Turn& turn) {
                a.sends_document) {
       // The CPF the desk's texts ask for: a person looks the contract up.
       reason = std::string(kDocumentSent);
-    } else if (p.assistant == Assistant::suporte && has_topic(a, "luz_vermelha")) {
+    } else if (p.assistant == Assistant::suporte && red_light(a)) {
       reason = std::string(kRedLight);
     }
     if (!reason.empty()) {

@@ -45,6 +45,11 @@ TEST_CASE("intent routes by keyword, whatever the accents or the case") {
       {"quanto é a internet de 500 mega?", Intent::comercial},
       {"tem internet fibra na minha rua?", Intent::comercial},
       {"qual o valor da internet?", Intent::comercial},
+      {"quero internet na minha casa", Intent::comercial},
+      // A fault told with a plan's words is still support's.
+      {"minha internet fibra está ruim", Intent::suporte},
+      {"a velocidade da internet está baixa", Intent::suporte},
+      {"a internet da minha sala comercial está lenta", Intent::suporte},
       {"vendas", Intent::comercial},
       {"Comercial", Intent::comercial},
       {"suporte", Intent::suporte},

@@ -369,6 +369,12 @@ TEST_CASE("a CPF sent to the financial desk and a red LOS light go to a person")
   CHECK(tool(cpf.answer, Tool::transfer_to_human) != nullptr);
   // Not in support, where no CPF was asked for.
   CHECK_FALSE(run(turn("meu cpf é 529.982.247-25", Assistant::suporte)).plan.handoff);
+  // Any other colour, or none red: support goes on with its checks.
+  for (const char* text :
+       {"a luz LOS está verde", "a luz LOS está apagada", "não tem nenhuma luz vermelha"}) {
+    INFO(text);
+    CHECK_FALSE(run(turn(text, Assistant::suporte)).plan.handoff);
+  }
   for (const char* text : {"a luz LOS está vermelha", "tem uma luz vermelha no modem"}) {
     INFO(text);
     auto los = run(turn(text, Assistant::suporte));
@@ -401,6 +407,13 @@ TEST_CASE("cancelamento hands over a taken offer and cobranca answers a payment 
     CHECK(r.plan.handoff->department == "cancellation");
     CHECK(r.plan.handoff->urgency == Urgency::normal);
     CHECK(contains(r.answer.text, "equipe de cancelamento"));
+  }
+  // A question about cancelling, or about the fine, is answered, not taken as the request.
+  for (const char* text :
+       {"qual o valor da multa?", "tem multa?", "se eu cancelar agora, pago multa?",
+        "não vou cancelar agora, quanto é a multa?"}) {
+    INFO(text);
+    CHECK_FALSE(run(turn(text, Assistant::cancelamento)).plan.handoff);
   }
   // Taken back: no cancellation, no handoff; a reason told: no CPF asked for.
   auto stays = run(turn("desisti de cancelar", Assistant::cancelamento));

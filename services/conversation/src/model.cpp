@@ -7,6 +7,7 @@
 #include <lia/conversation/model.hpp>
 #include <lia/core/clock.hpp>
 #include <lia/domain/department.hpp>
+#include <lia/domain/text.hpp>
 
 namespace lia::conversation {
 namespace {
@@ -35,7 +36,7 @@ std::string canonical_department(std::string_view name) {
       {"general", "general"},           {"apresentacao", "general"},
       {"atendimento", "general"},       {"sac", "general"},
   }};
-  std::string n = lower_trim(name);
+  std::string n = domain::fold(name);  // "Cobrança", "Técnico": the aliases have no accents
   if (n.empty()) return "general";
   for (const auto& [alias, canonical] : aliases) {
     if (n == alias) return std::string(canonical);

@@ -69,7 +69,7 @@ TEST_CASE("a user's change names at least one field, each validated") {
   const auto unknown = error_of(parse_user_update(R"({"departments":["support","suport"]})"));
   CHECK(mentions(unknown, "departments[1]"));
   CHECK(unknown.find("ombudsman") != std::string::npos);
-  auto portuguese = parse_user_update(R"({"departments":["Ouvidoria","cobranca","geral"]})");
+  auto portuguese = parse_user_update(R"({"departments":["Ouvidoria","Cobrança","geral"]})");
   REQUIRE(portuguese);
   CHECK(portuguese->departments == std::vector<std::string>{"ombudsman", "collections", "general"});
   CHECK(mentions(error_of(parse_user_update(R"({"role":"ROOT"})")), "role"));

@@ -99,7 +99,11 @@ TEST_CASE("departments fold into one vocabulary") {
   CHECK(canonical_department("financeiro") == "financial");
   CHECK(canonical_department("vendas") == "commercial");
   CHECK(canonical_department("") == "general");
-  CHECK(canonical_department("Retenção") == "retenção");
+  // Accents do not matter; an unknown name stays itself, folded (the API refuses it).
+  CHECK(canonical_department("Cobrança") == "collections");
+  CHECK(canonical_department("Técnico") == "support");
+  CHECK(canonical_department("Retenção") == "retencao");
+  CHECK_FALSE(is_department(canonical_department("Retenção")));
   CHECK(department_for_assistant("suporte") == "support");
   CHECK(department_for_assistant(" Financeiro") == "financial");
   // as ai_orchestration's handoffs name them (lia::domain::department_for_assistant)
