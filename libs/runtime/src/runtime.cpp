@@ -251,13 +251,22 @@ core::Result<std::vector<std::string>> missing_migrations(const ServiceSpec& spe
 // New code on a schema without its migrations fails record after record (and dead-letters
 // some): the service starts only once the schema has them. A rollout whose migration Job has
 // not run yet (or failed) waits here, saying what is missing, and goes on within seconds of
-// the Job; the old pods keep serving meanwhile. A database it cannot read them from does not
-// hold the start: the service copes with the database's absence as it would later (ingestion
-// serves webhooks without it). False: stopped (SIGTERM, SIGINT) while waiting.
-bool wait_for_migrations(const ServiceSpec& spec, const std::shared_ptr<pg::Pool>& pool,
-                         const sigset_t& stop_signals) {
+// the Job; the old pods keep serving meanwhile. While it waits, its port answers the probes
+// (alive, not ready), so a Job longer than the startup probe's minute brings no restarts. A
+// database it cannot read them from does not hold the start: the service copes with the
+// database's absence as it would later (ingestion serves webhooks without it). False: stopped
+// (SIGTERM, SIGINT) while waiting.
+bool wait_for_migrations(const ServiceSpec& spec, const core::CommonConfig& config,
+                         const std::shared_ptr<pg::Pool>& pool, const sigset_t& stop_signals) {
   const auto& log = core::log();
   auto next_log = Clock::now();
+  std::unique_ptr<http::Server> probes;  // until the service's own server starts
+  struct StopProbes {
+    std::unique_ptr<http::Server>& server;
+    ~StopProbes() {
+      if (server) server->stop(std::chrono::seconds{1});
+    }
+  } stop_probes{probes};
   for (;;) {
     auto missing = missing_migrations(spec, pool);
     if (!missing) {
@@ -274,6 +283,25 @@ bool wait_for_migrations(const ServiceSpec& spec, const std::shared_ptr<pg::Pool
                             "migration Job) first",
                             binary_name(spec)),
                 {id("schema", spec.schema), str("missing", list)});
+    }
+    if (!probes) {
+      http::Router router;
+      router.add("GET", "/healthz", [](const http::Request&) {
+        return http::Response::json(200, R"({"status":"waiting for migrations"})");
+      });
+      const std::string waiting =
+          fmt::format("waiting for migrations: run {} --migrate", binary_name(spec));
+      http::ServerOptions so;
+      so.address = config.http_address;
+      so.port = config.http_port;
+      probes = std::make_unique<http::Server>(so, std::move(router), [waiting] {
+        return std::vector<http::Check>{{"migrations", false, waiting}};
+      });
+      if (auto st = probes->start(); !st.ok()) {
+        log.warn("cannot answer the probes while waiting for migrations",
+                 {str("error", st.error().describe())});
+        probes.reset();
+      }
     }
     const timespec pause{2, 0};
     if (sigtimedwait(&stop_signals, nullptr, &pause) > 0) {
@@ -459,7 +487,7 @@ int run(int argc, char** argv, const ServiceSpec& declared, std::unique_ptr<App>
       return 1;
     }
     ctx.pool_ = std::move(pool).value();
-    if (!wait_for_migrations(spec, ctx.pool_, stop_signals)) return 0;
+    if (!wait_for_migrations(spec, config, ctx.pool_, stop_signals)) return 0;
   }
 
   kafka::ProducerConfig kc;

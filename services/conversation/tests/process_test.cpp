@@ -104,6 +104,23 @@ TEST_CASE("the binary waits for its migrations, then creates admin and serves th
   CHECK(svc.output().find("lia.platform 0001_") != std::string::npos);
   CHECK(svc.output().find("conversation 0001_core") != std::string::npos);
   CHECK(ready_port(svc) == 0);
+  {
+    // Its port answers the probes meanwhile: alive, not ready (no restart by a startup probe).
+    static const std::regex listening(
+        R"("msg":"http server listening","address":"[^"]*","port":([0-9]+))");
+    std::smatch m;
+    const std::string out = svc.output();
+    REQUIRE(std::regex_search(out, m, listening));
+    const std::string probes = "http://127.0.0.1:" + std::string(m[1]);
+    http::Client client;
+    auto health = client.get(probes + "/healthz");
+    REQUIRE(health.ok());
+    CHECK(health->status == 200);
+    auto ready = client.get(probes + "/readyz");
+    REQUIRE(ready.ok());
+    CHECK(ready->status == 503);
+    CHECK(ready->body.find("waiting for migrations") != std::string::npos);
+  }
 
   Process migrate({binary(), "--migrate"}, env);
   REQUIRE(migrate.wait(30s) == std::optional<int>(0));
