@@ -300,11 +300,12 @@ TEST_CASE(
   // The next process resumes the command with its second try: sent once.
   Process next({testing::binary("lia-notification")}, env);
   wait_ready(next);
-  INFO(next.output());
   CHECK(testing::wait_until([&] { return counts().second == 1; }, 60s, 100ms));
   CHECK(counts() == std::pair<int, int>{2, 1});
   next.signal(SIGTERM);
-  CHECK(next.wait(40s) == std::optional<int>(0));
+  const auto next_code = next.wait(40s);
+  INFO(next.output());  // all of it, the stop included
+  CHECK(next_code == std::optional<int>(0));
   sandbox.signal(SIGTERM);
   CHECK(sandbox.wait(10s) == std::optional<int>(0));
 
