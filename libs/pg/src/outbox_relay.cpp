@@ -62,8 +62,8 @@ struct OutboxRelay::Impl {
   std::string table;
   std::string inbox_table;
   const std::atomic<bool>* stopping = nullptr;  // stop() cuts an ack wait short
-  // Topics whose records failed (missing, no ACL, a partition without its replicas): left out
-  // of the batches until the time given, then tried again with the rest.
+  // Topics whose records failed for a lasting reason (missing, no ACL): left out of the batches
+  // until the time given, then tried again with the rest.
   std::map<std::string, std::chrono::steady_clock::time_point> held;
 
   // Adds the rows it marks to `total_marked`. Fails only when it marked none; some records
