@@ -370,28 +370,6 @@ constexpr std::string_view kStayPhrases[] = {
     "desisti do cancelamento", "mudei de ideia",        "quero continuar",  "vou continuar",
     "nao precisa cancelar",    "esquece o cancelamento"};
 
-// A valid CPF (11 digits) or CNPJ (14) written in the text, with or without its punctuation.
-bool holds_document(std::string_view raw) {
-  std::string digits;
-  const auto judge = [&] {
-    const bool found = (digits.size() == 11 && domain::is_valid_cpf(digits)) ||
-                       (digits.size() == 14 && domain::is_valid_cnpj(digits));
-    digits.clear();
-    return found;
-  };
-  for (std::size_t i = 0; i < raw.size(); ++i) {
-    const char c = raw[i];
-    if (c >= '0' && c <= '9') {
-      digits.push_back(c);
-    } else if ((c == '.' || c == '-' || c == '/') && !digits.empty()) {
-      continue;
-    } else if (judge()) {
-      return true;
-    }
-  }
-  return judge();
-}
-
 constexpr std::string_view kThanks[] = {"obrigad*", "obg",      "obgd*", "valeu",
                                         "vlw",      "agradec*", "grato", "grata"};
 constexpr std::string_view kGoodbye[] = {"tchau", "ate mais", "ate logo", "falou", "adeus"};
@@ -1131,7 +1109,8 @@ Analysis analyze(std::string_view text, const AnalysisContext& context) {
   a.accepts_offer = accepts_offer(w);
   // ("quero continuar com o cancelamento" goes on with it: no staying.)
   a.keeps_service = a.department_intent != Intent::cancelamento && has_any(w, kStayPhrases);
-  a.sends_document = holds_document(text);
+  // A valid CPF or CNPJ however written: what redaction would hide (its scan, not another).
+  a.sends_document = domain::redact_documents(text) != text;
   a.question = is_question(a.folded, w);
   return a;
 }
