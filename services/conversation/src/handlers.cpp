@@ -817,7 +817,9 @@ struct Handlers::Impl {
     return r;
   }
 
-  // One UPDATE ... RETURNING id of a known conversation; unknown -> dead letter.
+  // One UPDATE ... RETURNING id of a conversation: a row is applied; none, for a known
+  // conversation, is ignored (the statement's own condition left it alone); unknown -> dead
+  // letter.
   template <class... A>
   core::Result<Outcome> update_conversation(const events::CloudEvent& ev, std::string_view topic,
                                             const std::string& conversation_id,
@@ -828,8 +830,11 @@ struct Handlers::Impl {
       if (!*fresh) return Outcome::duplicate;
       auto up = tx.exec(statement, conversation_id, args...);
       if (!up) return up.error();
-      if (up->empty()) return bad_event(ev, "unknown conversation " + conversation_id);
-      return Outcome::applied;
+      if (!up->empty()) return Outcome::applied;
+      auto known = tx.exec(conversation_exists, conversation_id);
+      if (!known) return known.error();
+      if (known->empty()) return bad_event(ev, "unknown conversation " + conversation_id);
+      return Outcome::ignored;
     });
   }
 
@@ -850,24 +855,10 @@ struct Handlers::Impl {
     if (!o) return bad_event(ev, o.error().message());
     const std::string conversation_id = req(*o, "conversation_id");
     const std::string to = req(*o, "to_assistant");
-    const auto in_reply_to = opt(*o, "in_reply_to");
-    bool earlier = false;
-    auto r = pg::transact(*pool, [&](pg::Tx& tx) -> core::Result<Outcome> {
-      earlier = false;
-      auto fresh = claim(tx, topic, ev.id);
-      if (!fresh) return fresh.error();
-      if (!*fresh) return Outcome::duplicate;
-      auto up =
-          tx.exec(assistant_update, conversation_id, to, department_for_assistant(to), in_reply_to);
-      if (!up) return up.error();
-      if (!up->empty()) return Outcome::applied;
-      auto known = tx.exec(conversation_exists, conversation_id);
-      if (!known) return known.error();
-      if (known->empty()) return bad_event(ev, "unknown conversation " + conversation_id);
-      earlier = true;
-      return Outcome::ignored;
-    });
-    if (r && earlier) log_earlier_session(ev, conversation_id);
+    auto r = update_conversation(ev, topic, conversation_id, assistant_update, to,
+                                 department_for_assistant(to), opt(*o, "in_reply_to"));
+    // (the UPDATE leaves a known conversation alone only for an earlier session's message)
+    if (r && *r == Outcome::ignored) log_earlier_session(ev, conversation_id);
     return r;
   }
 
