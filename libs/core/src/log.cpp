@@ -60,34 +60,45 @@ bool is_space_at(std::string_view t, std::size_t i) {
          (is_escape_at(t, i) && t[i + 1] == '2' && t[i + 2] == '0');
 }
 
-// The digits of a written number, not those of its URL escapes.
-std::size_t digit_count(std::string_view s) {
+// The characters `counts` accepts, not those of a URL's escapes.
+template <class Pred>
+std::size_t count_outside_escapes(std::string_view s, Pred counts) {
   std::size_t n = 0;
   for (std::size_t i = 0; i < s.size(); ++i) {
     if (is_escape_at(s, i)) {
       i += 2;
-    } else if (is_digit(s[i])) {
+    } else if (counts(s[i])) {
       ++n;
     }
   }
   return n;
 }
 
-// Keeps the last `keep` digits and every non-digit (and a URL's escapes); other digits
-// become '*'.
-std::string keep_last_digits(std::string_view s, std::size_t keep) {
-  const std::size_t digits = digit_count(s);
+// The digits of a written number.
+std::size_t digit_count(std::string_view s) {
+  return count_outside_escapes(s, is_digit);
+}
+
+// Keeps the last `keep` characters that `maskable` accepts, every other character and a URL's
+// escapes; the other maskable ones become '*'.
+template <class Pred>
+std::string keep_last(std::string_view s, std::size_t keep, Pred maskable) {
+  const std::size_t total = count_outside_escapes(s, maskable);
   std::string out(s);
   std::size_t seen = 0;
   for (std::size_t i = 0; i < out.size(); ++i) {
-    if (is_escape_at(out, i)) {
+    if (is_escape_at(s, i)) {
       i += 2;
-    } else if (is_digit(out[i])) {
-      if (seen + keep < digits) out[i] = '*';
+    } else if (maskable(s[i])) {
+      if (seen + keep < total) out[i] = '*';
       ++seen;
     }
   }
   return out;
+}
+
+std::string keep_last_digits(std::string_view s, std::size_t keep) {
+  return keep_last(s, keep, is_digit);
 }
 
 void write_stdout(std::string_view line) {
@@ -136,17 +147,7 @@ std::string mask_phone(std::string_view phone) {
 }
 std::string mask_document(std::string_view document) {
   // Letters too: the alphanumeric CNPJ (from July 2026) has them in its first 12 places.
-  const auto is_alnum = [](char c) { return is_word(c) && c != '_'; };
-  std::size_t total = 0;
-  for (char c : document) total += is_alnum(c) ? 1 : 0;
-  std::string out(document);
-  std::size_t seen = 0;
-  for (auto& c : out) {
-    if (!is_alnum(c)) continue;
-    if (seen + 2 < total) c = '*';
-    ++seen;
-  }
-  return out;
+  return keep_last(document, 2, [](char c) { return is_word(c) && c != '_'; });
 }
 std::string mask_body(std::string_view body) {
   return fmt::format("[masked {} bytes]", body.size());
