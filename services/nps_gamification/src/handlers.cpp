@@ -70,7 +70,27 @@ core::Status publish(pg::Tx& tx, const std::string& schema, std::string_view top
   return {};
 }
 
+// Waits for the other transactions deciding on the surveys of the conversation whose survey
+// `command_id` is (none when no survey has that command).
+core::Status lock_survey_of_command(pg::Tx& tx, const std::string& q, const std::string& schema,
+                                    const std::string& command_id) {
+  auto r = tx.exec(
+      "SELECT pg_advisory_xact_lock(hashtextextended($2 || conversation_id::text, "
+      "0)) FROM " +
+          q + ".surveys WHERE command_id = $1",
+      command_id, survey_lock_key(schema, ""));
+  if (!r) return r.error();
+  return {};
+}
+
 }  // namespace
+
+std::string survey_lock_key(std::string_view schema, std::string_view conversation_id) {
+  std::string key(schema);
+  key += ".surveys:";
+  key += conversation_id;
+  return key;
+}
 
 EventHandlers::EventHandlers(std::shared_ptr<pg::Pool> pool, std::string schema, Settings settings,
                              const core::Clock& clock)
@@ -132,6 +152,12 @@ core::Status EventHandlers::on_resolved(const events::CloudEvent& ev) const {
     auto fresh = pg::inbox_claim(tx, schema_, kConversationInbox, ev.id);
     if (!fresh) return fresh.error();
     if (!*fresh) return {};
+    // Whether a survey is still open is decided with the conversation's surveys held: a replay
+    // of an older survey's send (on_sent, maybe in another pod) would otherwise not see the
+    // survey made here, and both would be open.
+    auto locked = tx.exec("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                          survey_lock_key(schema_, r->chat.conversation_id));
+    if (!locked) return locked.error();
     const auto now = clock_.now();
     // The survey's window starts at the resolution, as conversation's does: from then on it
     // routes a bare number here, so one written while this service lagged behind is an answer.
@@ -401,6 +427,7 @@ core::Status EventHandlers::on_send_failure(const events::CloudEvent& ev) const 
     auto fresh = pg::inbox_claim(tx, schema_, kNotificationInbox, ev.id);
     if (!fresh) return fresh.error();
     if (!*fresh) return {};
+    if (auto l = lock_survey_of_command(tx, q_, schema_, outcome->command_id); !l) return l;
     auto rows = tx.exec("UPDATE " + q_ +
                             ".surveys SET send_failed_at = $2, send_error = $3 "
                             "WHERE command_id = $1 AND send_failed_at IS NULL AND "
@@ -441,6 +468,9 @@ core::Status EventHandlers::on_sent(const events::CloudEvent& ev) const {
     auto fresh = pg::inbox_claim(tx, schema_, kNotificationInbox, ev.id);
     if (!fresh) return fresh.error();
     if (!*fresh) return {};
+    // With the conversation's surveys held, so a newer resolution's survey is either seen here
+    // (and this one stays closed) or made after it (and sees this one open).
+    if (auto l = lock_survey_of_command(tx, q_, schema_, outcome->command_id); !l) return l;
     auto rows = tx.exec(
         "UPDATE " + q_ +
             ".surveys s SET send_failed_at = NULL, send_error = NULL WHERE s.command_id = $1 AND "

@@ -1,8 +1,10 @@
 // nps_gamification against the real PostgreSQL: the handlers and the API on a throwaway
 // schema migrated like production, time driven by a ManualClock.
 
+#include <future>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <catch2/catch.hpp>
@@ -21,6 +23,7 @@
 #include <lia/pg/migrate.hpp>
 #include <lia/pg/outbox_relay.hpp>
 #include <lia/pg/pool.hpp>
+#include <lia/pg/tx.hpp>
 #include <lia/runtime/desk_users.hpp>
 #include <lia/runtime/events.hpp>
 #include <lia/testing/pg.hpp>
@@ -85,7 +88,7 @@ struct Fixture {
 
   Fixture() {
     auto p =
-        pg::Pool::create({.url = testing::pg_url(), .size = 3, .application_name = "nps-tests"});
+        pg::Pool::create({.url = testing::pg_url(), .size = 4, .application_name = "nps-tests"});
     REQUIRE(p.ok());
     pool = *p;
     auto m = pg::migrate_service(pool, schema, "nps_gamification", migrations());
@@ -451,6 +454,66 @@ TEST_CASE("a survey that could not be sent does not stop the next resolution's")
   fx.apply(fx.reply(c, "9"));
   CHECK(fx.count("satisfaction_feedback") == 1);
   CHECK(fx.count("surveys WHERE answered_at IS NOT NULL AND send_failed_at IS NULL") == 1);
+}
+
+TEST_CASE(
+    "a replayed survey send and a new resolution of its conversation wait for each other: one "
+    "survey stays open") {
+  Fixture fx;
+  const Chat c = fx.new_chat();
+  fx.apply(fx.resolved(c, kAgentA));
+  const std::string command = fx.outbox()[0].str("command_id");
+  fx.apply(fx.outcome(types::notification_message_dead_lettered, c, command,
+                      R"(,"reason":"provider answered 500 6 times",)"
+                      R"("dlq_topic":"notification.commands.v1.dlq")"));
+  REQUIRE(fx.count("surveys WHERE send_failed_at IS NOT NULL") == 1);
+  fx.clock.advance(10min);
+  fx.apply(fx.reopened(c));
+
+  // Another pod decides on this conversation's surveys meanwhile.
+  std::promise<void> held;
+  std::promise<void> release;
+  std::thread holder([&] {
+    auto st = pg::transact(*fx.pool, [&](pg::Tx& tx) -> core::Status {
+      auto l = tx.exec("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                       survey_lock_key(fx.schema, c.conversation_id));
+      if (!l) return l.error();
+      held.set_value();
+      release.get_future().wait();
+      return {};
+    });
+    CHECK(st.ok());
+  });
+  held.get_future().wait();
+  const auto waiting = [&] {
+    auto r = fx.pool->exec(
+        "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE "
+        "l.locktype = 'advisory' AND NOT l.granted AND a.application_name = 'nps-tests'");
+    return r.ok() ? (*r)[0].get<std::int64_t>(0) : std::int64_t{-1};
+  };
+  // The replayed dead letter's send (it revives the survey) and the new resolution (it asks
+  // only when no survey is open), in this order, each in its own transaction.
+  auto sent = record(events::topics::notification_events,
+                     fx.outcome(types::notification_message_sent, c, command,
+                                R"(,"provider_message_id":"wamid.R")"));
+  sent.headers.push_back(
+      {std::string(events::headers::command_source), events::source_for("nps_gamification")});
+  std::thread replay([&] { CHECK(fx.handlers->handle(sent).ok()); });
+  const bool replay_waits = testing::wait_until([&] { return waiting() == 1; }, 10s, 10ms);
+  std::thread resolution([&] {
+    auto st = fx.handlers->on_event(fx.resolved(c, kAgentB));
+    CHECK(st.ok());
+  });
+  const bool both_wait = testing::wait_until([&] { return waiting() == 2; }, 10s, 10ms);
+  release.set_value();
+  holder.join();
+  replay.join();
+  resolution.join();
+  CHECK(replay_waits);
+  CHECK(both_wait);
+  // The send went first: the old survey is open again, so the resolution asked nothing more.
+  CHECK(fx.count("surveys") == 1);
+  CHECK(fx.count("surveys WHERE send_failed_at IS NULL AND agent_id = '" + kAgentB + "'") == 1);
 }
 
 TEST_CASE("a reply 25 hours after the survey is not recorded") {

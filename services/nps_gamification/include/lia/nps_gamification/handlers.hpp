@@ -21,6 +21,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include <lia/core/clock.hpp>
 #include <lia/core/result.hpp>
@@ -39,6 +40,11 @@ struct Settings {
   // customer writing weeks later about something new does not undo it.
   std::chrono::hours reopen_window{72};
 };
+
+// The advisory lock key under which this service decides on one conversation's surveys: a
+// resolution (is one still open?), a send's failure and a replayed send (did a newer one
+// replace it?). The two topics are consumed apart, in other pods too.
+std::string survey_lock_key(std::string_view schema, std::string_view conversation_id);
 
 class EventHandlers {
  public:
