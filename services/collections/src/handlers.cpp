@@ -287,8 +287,8 @@ core::Status NotificationHandler::on_event(const events::CloudEvent& ev) const {
                         "1 FROM " +
                         q_ +
                         ".message_attempts o WHERE o.target_id = t.id AND o.outcome IS NULL AND "
-                        "o.command_id <> $5 AND o.requested_at > $3::timestamptz - interval '1 "
-                        "day') THEN 'exhausted' ELSE 'pending' END ELSE t.status END FROM " +
+                        "o.command_id <> $5 AND o.requested_at > $3::timestamptz - interval '24 "
+                        "hours') THEN 'exhausted' ELSE 'pending' END ELSE t.status END FROM " +
                         q_ +
                         ".voice_campaigns c WHERE t.id = $1 AND c.id = t.campaign_id "
                         "RETURNING t.status",
@@ -372,7 +372,11 @@ core::Status ReplyHandler::on_event(const events::CloudEvent& ev) const {
 
   // Only targets a campaign message was sent to (or is on its way to: no outcome yet) before
   // this one was written: a debtor writing to support before the campaign, or after an
-  // attempt that expired or failed, is still owed its message.
+  // attempt that expired or failed, is still owed its message. The attempts are read locked
+  // (FOR SHARE): an outcome being written for one (OutcomeHandler, maybe in another pod) is
+  // waited for and read as committed. This statement's snapshot would still show the message
+  // on its way, and the outcome, which looked for a reply before this one was written, would
+  // leave a debtor it never reached counted as answering.
   auto rows = pool_->exec(
       "UPDATE " + q_ +
           ".voice_campaign_targets t SET status = 'responded', next_attempt_at = NULL, "
@@ -382,7 +386,7 @@ core::Status ReplyHandler::on_event(const events::CloudEvent& ev) const {
           "AND t.phone_number = $3 AND t.status IN ('pending', 'contacted') AND EXISTS (SELECT 1 "
           "FROM " +
           q_ + ".message_attempts a WHERE a.target_id = t.id AND a.requested_at <= $4 AND " +
-          kMayHaveReached + ") RETURNING t.id::text, t.campaign_id::text",
+          kMayHaveReached + " FOR SHARE) RETURNING t.id::text, t.campaign_id::text",
       chat->provider, chat->instance, *chat->phone, at, chat->conversation_id, clock_.now());
   if (!rows) return rows.error();
   for (const auto& r : *rows) {

@@ -1058,6 +1058,49 @@ TEST_CASE("a debtor who wrote while the message was on its way is owed it if it 
   CHECK(of_type(after, types::notification_send_text).size() == 5);
 }
 
+TEST_CASE(
+    "a debtor's message handled while the campaign message's failure is being recorded waits "
+    "for it and is no answer") {
+  Fixture fx;
+  const auto first = first_round(fx);
+  const std::string command = first.sends[1]->str("command_id");
+  const std::string phone = first.sends[1]->str("to");
+  fx.clock.advance(1min);
+  // The outcome's transaction (another pod, say) has marked the attempt dead-lettered and not
+  // committed yet.
+  std::promise<void> marked;
+  std::promise<void> commit;
+  std::thread outcome([&] {
+    auto st = pg::transact(*fx.pool, [&](pg::Tx& tx) -> core::Status {
+      auto upd = tx.exec("UPDATE " + pg::quote_ident(fx.schema) +
+                             ".message_attempts SET outcome = 'dead_lettered', outcome_at = now() "
+                             "WHERE command_id = $1",
+                         command);
+      if (!upd) return upd.error();
+      marked.set_value();
+      commit.get_future().wait();
+      return {};
+    });
+    CHECK(st.ok());
+  });
+  marked.get_future().wait();
+  std::thread reply([&] { fx.reply(fx.stored(phone)); });
+  const bool waited = testing::wait_until(
+      [&] {
+        auto r = fx.pool->exec(
+            "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE "
+            "NOT l.granted AND a.application_name = 'collections-tests'");
+        return r.ok() && (*r)[0].get<std::int64_t>(0) == 1;
+      },
+      10s, 10ms);
+  commit.set_value();
+  outcome.join();
+  reply.join();
+  CHECK(waited);
+  // The message never reached the debtor: what they wrote answered nothing.
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'responded'") == 0);
+}
+
 TEST_CASE("a debtor who wrote after a message that reached them stays answered") {
   Fixture fx;
   fx.create(campaign_body(kTargets, 3, 60));
