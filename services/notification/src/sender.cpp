@@ -83,13 +83,27 @@ std::string replay_token(const kafka::Message& message) {
   return fmt::format("{}/{}/{}", message.topic, message.partition, message.offset);
 }
 
+// A chat as digits of a phone, whichever form it comes in (Meta's wa_id, an Evolution JID, a
+// command's number); nullopt for a group, an @lid or anything else that names no phone.
+std::optional<std::string> recipient_digits(std::string_view chat) {
+  if (auto p = domain::normalize_wa_id(chat)) return std::move(p->digits);
+  if (auto p = domain::normalize_phone(chat)) return std::move(p->digits);
+  return std::nullopt;
+}
+
+// The per-number rate's bucket: the recipient's digits, however a producer spells them (a
+// JID, digits, without Brazil's ninth digit), so one number's sends share it.
+std::string rate_key(const SendCommand& cmd) {
+  return recipient_digits(cmd.to).value_or(cmd.to);
+}
+
 std::string chat_subject(const SendCommand& cmd) {
   return cmd.conversation_id.value_or("");
 }
 
-// An ERROR tick for a provider message id not known yet is waited for only when its event
-// was made within this of now.
-constexpr std::chrono::seconds kEarlyErrorAge{60};
+// A tick for a provider message id not known yet is waited for only when its event was made
+// within this of now.
+constexpr std::chrono::seconds kEarlyTickAge{60};
 
 // Which service asked for the send, so that the others skip the outcome unread.
 std::vector<std::pair<std::string, std::string>> outcome_headers(const SendCommand& cmd) {
@@ -192,7 +206,7 @@ core::Status CommandHandler::handle(const kafka::Message& message) {
   if (!claim) return claim.error();
   // A command known already (a redelivery) sends nothing now: its slot goes back (a try it
   // resumes books its own before it goes).
-  if (!problem && !claim->inserted) limiter_->release(cmd.to, Steady::now());
+  if (!problem && !claim->inserted) limiter_->release(rate_key(cmd), Steady::now());
   int attempts = claim->attempts;
   bool counted = claim->inserted;  // the claim itself recorded try number 1
   std::optional<std::string> last_error = claim->last_error;
@@ -408,7 +422,7 @@ core::Error CommandHandler::stopping() {
 }
 
 bool CommandHandler::wait_for_rate(const SendCommand& cmd, bool unless_finished) {
-  const auto wait = limiter_->reserve(cmd.to, Steady::now());
+  const auto wait = limiter_->reserve(rate_key(cmd), Steady::now());
   if (wait.count() <= 0) return true;
   // (A lookup that fails just waits: the claim then says what the command is.)
   if (unless_finished) {
@@ -532,7 +546,7 @@ StatusHandler::StatusHandler(std::shared_ptr<OutboundStore> store, const SenderO
     : store_(std::move(store)),
       events_topic_(options.events_topic),
       service_(options.service),
-      early_error_wait_(options.early_error_wait) {}
+      early_tick_wait_(options.early_tick_wait) {}
 
 namespace {
 std::string record_key(const kafka::Message& m) {
@@ -552,15 +566,7 @@ bool made_about_now(const events::CloudEvent& event) {
   const auto made = core::parse_rfc3339(event.time);
   if (!made) return false;
   const auto age = core::SystemClock::instance().now() - *made;
-  return age <= kEarlyErrorAge && age >= -kEarlyErrorAge;
-}
-
-// A chat as digits of a phone, whichever form it comes in (Meta's wa_id, an Evolution JID, a
-// command's number); nullopt for a group, an @lid or anything else that names no phone.
-std::optional<std::string> recipient_digits(std::string_view chat) {
-  if (auto p = domain::normalize_wa_id(chat)) return std::move(p->digits);
-  if (auto p = domain::normalize_phone(chat)) return std::move(p->digits);
-  return std::nullopt;
+  return age <= kEarlyTickAge && age >= -kEarlyTickAge;
 }
 
 // Whether one of this number's sends to `chat` may be with the provider now, its record not
@@ -583,13 +589,13 @@ core::Result<bool> send_may_be_in_flight(OutboundStore& store, std::string_view 
 }  // namespace
 
 bool StatusHandler::wait_for_send(const kafka::Message& message) {
-  // For at most early_error_wait after this process first saw the tick.
+  // For at most early_tick_wait after this process first saw the tick.
   const auto now = std::chrono::steady_clock::now();
   std::lock_guard lock(early_mu_);
   if (early_.size() > 1000) early_.clear();  // records of partitions that moved elsewhere
   auto [it, first] = early_.try_emplace(record_key(message), now);
   if (first) count_tick("early");
-  if (now - it->second < early_error_wait_) return true;
+  if (now - it->second < early_tick_wait_) return true;
   early_.erase(it);
   return false;
 }
@@ -631,12 +637,14 @@ core::Status StatusHandler::handle(const kafka::Message& message) {
     auto found = store_->find_delivery(*provider, *instance, *provider_id);
     if (!found) return found.error();
     if (!*found) {
-      // A failure may overtake the send's own record (the provider's webhook through
-      // ingestion and Kafka, faster than this service's commit after the provider's answer):
-      // a fresh ERROR tick is tried again for a few seconds while a send to its chat is in
-      // flight, or its undelivered is lost. One for a message this service never sent (typed
-      // on the phone) finds none and is ignored at once.
-      if (incoming.status == domain::MessageStatus::error && !not_in_flight &&
+      // A tick may overtake the send's own record (the provider's webhook through ingestion
+      // and Kafka, faster than this service's commit after the provider's answer): a fresh
+      // ERROR, DELIVERY_ACK or READ is tried again for a few seconds while a send to its chat
+      // is in flight. Else a failure's undelivered is lost, or a delivery: an ERROR after it
+      // would then publish an undelivered for a message that arrived. One for a message this
+      // service never sent (typed on the phone) finds none and is ignored at once.
+      if (incoming.status != domain::MessageStatus::pending &&
+          incoming.status != domain::MessageStatus::server_ack && !not_in_flight &&
           made_about_now(*event)) {
         auto may_be = send_may_be_in_flight(*store_, *provider, *instance, *chat);
         if (!may_be) return may_be.error();
@@ -646,7 +654,7 @@ core::Status StatusHandler::handle(const kafka::Message& message) {
         }
         if (wait_for_send(message)) {
           return core::Error(core::Errc::unavailable,
-                             "an ERROR tick for a message not recorded as sent yet");
+                             "a tick for a message not recorded as sent yet");
         }
       }
       count_tick("unknown");

@@ -995,10 +995,13 @@ TEST_CASE("sends to one number keep to its rate") {
   // The limiter books each send's second before its request leaves, so the second send to
   // the number reaches the provider a second or more after the first was booked (at t0 or
   // later); the first request's own delay (a cold connection) does not count against it.
+  // The second names the number without its ninth digit, as another producer may: the same
+  // number, the same rate.
   const auto t0 = core::SystemClock::instance().now_ms();
   for (int i = 0; i < 2; ++i) {
-    require_ok(fx.handler->handle(fx.command(events::types::notification_send_text,
-                                             Fixture::text_data(new_id(), "meta", kTo, "x"), i)));
+    require_ok(fx.handler->handle(
+        fx.command(events::types::notification_send_text,
+                   Fixture::text_data(new_id(), "meta", i == 0 ? kTo : "551187654321", "x"), i)));
   }
   require_ok(fx.handler->handle(
       fx.command(events::types::notification_send_text,
@@ -1136,7 +1139,7 @@ TEST_CASE(
     "flight, for a while") {
   Fixture fx;
   SenderOptions options = fx.options;
-  options.early_error_wait = std::chrono::milliseconds{300};
+  options.early_tick_wait = std::chrono::milliseconds{300};
   StatusHandler statuses(fx.store, options);
   std::int64_t offset = 100;
   const auto error_tick = [&](const std::string& provider_id, std::chrono::seconds age,
@@ -1217,12 +1220,52 @@ TEST_CASE(
   set_in_flight(kTo);
   CHECK_FALSE(
       statuses.handle(error_tick("wamid.group-2", std::chrono::seconds{0}, "120363025@g.us")).ok());
-  // Not waited for: a tick made long ago (a backlog), or with a clock far ahead, or of
-  // another kind.
+  // Not waited for: a tick made long ago (a backlog), or with a clock far ahead, or the
+  // provider's acceptance (SERVER_ACK: the send's own record says as much).
   CHECK(statuses.handle(error_tick("wamid.old", std::chrono::seconds{120})).ok());
   CHECK(statuses.handle(error_tick("wamid.ahead", std::chrono::seconds{-120})).ok());
-  CHECK(statuses.handle(Fixture::status_record("READ", "wamid.not-yet")).ok());
+  CHECK(statuses.handle(Fixture::status_record("SERVER_ACK", "wamid.not-yet")).ok());
   CHECK(fx.events().size() == 2);
+}
+
+TEST_CASE(
+    "a delivery tick ahead of the send's record waits for it: a later ERROR tick then reports "
+    "nothing undelivered") {
+  Fixture fx;
+  SenderOptions options = fx.options;
+  options.early_tick_wait = std::chrono::milliseconds{300};
+  StatusHandler statuses(fx.store, options);
+  const auto id = new_id();
+  require_ok(fx.handler->handle(fx.command(events::types::notification_send_text,
+                                           Fixture::text_data(id, "meta", kTo, "Olá"))));
+  const auto wamid = fx.sandbox.sends().at(0).provider_message_id;
+  const std::string table = fx.schema + ".outbound_messages";
+  // The provider's answer is not written yet.
+  REQUIRE(fx.pool
+              ->exec("UPDATE " + table +
+                         " SET status = 'sending', in_flight = true, provider_message_id = NULL,"
+                         " delivery_status = NULL WHERE command_id = $1",
+                     id)
+              .ok());
+  const auto delivered = Fixture::status_record("DELIVERY_ACK", wamid);
+  auto early = statuses.handle(delivered);
+  REQUIRE_FALSE(early.ok());
+  CHECK(early.error().retryable());
+  REQUIRE(fx.pool
+              ->exec("UPDATE " + table +
+                         " SET status = 'sent', in_flight = false, provider_message_id = $2,"
+                         " delivery_status = 'SERVER_ACK' WHERE command_id = $1",
+                     id, wamid)
+              .ok());
+  require_ok(statuses.handle(delivered));
+  REQUIRE(fx.row(id).has_value());
+  CHECK(fx.row(id)->delivery_status == std::optional<std::string>("DELIVERY_ACK"));
+  // Evolution may send ERROR after a delivery: the message arrived, so no undelivered.
+  require_ok(statuses.handle(Fixture::status_record(
+      "ERROR", wamid, R"(,"error":{"reason":"Message undeliverable","code":"131026"})")));
+  const auto evs = fx.events();
+  REQUIRE(evs.size() == 1);
+  CHECK(evs[0].type == events::types::notification_message_sent);
 }
 
 TEST_CASE(

@@ -57,9 +57,10 @@ struct SenderOptions {
   std::chrono::milliseconds backoff_max{10000};
   std::string events_topic = "notification.events.v1";
   std::string service = "notification";  // CloudEvents source /lia/<service>
-  // How long an ERROR tick for a provider message id not recorded yet is tried again (its
-  // send's commit may be just behind it), counted from when this process first saw it.
-  std::chrono::milliseconds early_error_wait{10000};
+  // How long an ERROR, DELIVERY_ACK or READ tick for a provider message id not recorded yet
+  // is tried again (its send's commit may be just behind it), counted from when this process
+  // first saw it.
+  std::chrono::milliseconds early_tick_wait{10000};
 
   static SenderOptions from(const Settings& settings);
 };
@@ -124,7 +125,7 @@ class StatusHandler {
   std::shared_ptr<OutboundStore> store_;
   std::string events_topic_;
   std::string service_;
-  std::chrono::milliseconds early_error_wait_;
+  std::chrono::milliseconds early_tick_wait_;
   std::mutex early_mu_;
   std::map<std::string, std::chrono::steady_clock::time_point> early_;  // record -> first seen
 };
