@@ -83,6 +83,28 @@ TEST_CASE("JWT sign and verify with expiry and roles") {
   auto expired = verify_jwt(token, "secret", clock);
   REQUIRE_FALSE(expired.ok());
   CHECK(expired.error().message() == "token expired");
+  // Validly signed payloads with times of their own (the clock now 2 h after `now`).
+  const auto signed_payload = [](const std::string& payload) {
+    std::string t =
+        base64url_encode(R"({"alg":"HS256","typ":"JWT"})") + "." + base64url_encode(payload);
+    return t + "." + base64url_encode(hmac_sha256("secret", t));
+  };
+  const auto later = now + 7200;
+  const auto with_times = [&](const std::string& times) {
+    return verify_jwt(signed_payload(R"({"sub":"u","role":"AGENT","exp":)" +
+                                     std::to_string(later + 600) + times + "}"),
+                      "secret", clock);
+  };
+  CHECK(with_times("").ok());
+  CHECK(with_times(",\"iat\":" + std::to_string(later + 30)).ok());  // clocks differ a little
+  CHECK(with_times(",\"nbf\":" + std::to_string(later + 30)).ok());
+  const auto future_iat = with_times(",\"iat\":" + std::to_string(later + 3600));
+  REQUIRE_FALSE(future_iat.ok());
+  CHECK(future_iat.error().message() == "token issued in the future");
+  const auto early = with_times(",\"nbf\":" + std::to_string(later + 3600));
+  REQUIRE_FALSE(early.ok());
+  CHECK(early.error().message() == "token not valid yet");
+  CHECK_FALSE(with_times(R"(,"nbf":"soon")").ok());
   // Tampered payload: same signature, different role.
   const auto d1 = token.find('.');
   const auto d2 = token.find('.', d1 + 1);
