@@ -3,7 +3,7 @@
 // (a group per topic, lia-conversation.<topic>), the outbox relay, the `admin` user at start.
 //
 // Settings (besides the runtime's LIA_HTTP_PORT, LIA_PG_URL, LIA_KAFKA_BOOTSTRAP, ...):
-//   LIA_JWT_SECRET        required, at least 16 bytes: signs and checks the HS256 tokens
+//   LIA_JWT_SECRET        required, at least 32 bytes: signs and checks the HS256 tokens
 //   LIA_JWT_TTL_MS        token lifetime, default 43200000 (12 h), 1 min .. 30 days
 //   LIA_ADMIN_PASSWORD    optional: creates user `admin` (ADMIN) at start if there is none
 //   LIA_CONSUMER_INSTANCES  consumers per topic in this process (the topic's group), 1..16,
