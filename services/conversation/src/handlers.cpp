@@ -93,6 +93,7 @@ struct Handlers::Impl {
   std::string analysis_update;
   std::string assistant_update;
   std::string earlier_session;
+  std::string reply_conversation;
   std::string lead_insert;
   std::string complaint_insert;
   std::string conversation_exists;
@@ -159,12 +160,6 @@ struct Handlers::Impl {
         "c.urgency ELSE 'medium' END, $4, $5::jsonb, $6 FROM " +
         conv + " c WHERE c.id = $2::uuid ON CONFLICT (conversation_id, protocol) DO NOTHING";
     conversation_exists = "SELECT 1 FROM " + conv + " WHERE id = $1::uuid";
-    analysis_update = "WITH changed AS (UPDATE " + conv +
-                      " SET sentiment = $2, sentiment_score = $3, urgency = $4, updated_at = "
-                      "now() WHERE id = $1::uuid AND (sentiment IS DISTINCT FROM $2 OR "
-                      "sentiment_score IS DISTINCT FROM $3 OR urgency IS DISTINCT FROM $4)) "
-                      "SELECT id FROM " +
-                      conv + " WHERE id = $1::uuid";
     // A message ($2) from before the conversation's last reopening: the AI answered the
     // earlier session, late. In the UPDATE's own condition, so a reopening committed meanwhile
     // is seen.
@@ -178,6 +173,18 @@ struct Handlers::Impl {
                        answers_earlier_session("$4", "c") + " RETURNING id";
     earlier_session = "SELECT 1 FROM " + conv + " c WHERE c.id = $1::uuid AND " +
                       answers_earlier_session("$2", "c");
+    // The conversation, locked, and whether the reply's message ($2) is from an earlier session.
+    reply_conversation = "SELECT " + store::conversation_columns() + ", " +
+                         answers_earlier_session("$2", "c") + " FROM " + conv +
+                         " c WHERE c.id = $1::uuid FOR UPDATE";
+    // An analysis of a message ($5, when named) from an earlier session changes nothing.
+    analysis_update = "WITH changed AS (UPDATE " + conv +
+                      " c SET sentiment = $2, sentiment_score = $3, urgency = $4, updated_at = "
+                      "now() WHERE c.id = $1::uuid AND (sentiment IS DISTINCT FROM $2 OR "
+                      "sentiment_score IS DISTINCT FROM $3 OR urgency IS DISTINCT FROM $4) AND "
+                      "NOT " +
+                      answers_earlier_session("$5", "c") + ") SELECT id FROM " + conv +
+                      " WHERE id = $1::uuid";
     survey_sent_update = "UPDATE " + conv +
                          " SET survey_id = $2::uuid, survey_sent_at = $3::timestamptz, "
                          "survey_expires_at = $4::timestamptz, survey_answered = false, "
@@ -636,15 +643,18 @@ struct Handlers::Impl {
     const std::string text = req(*o, "text");
     const std::string delivery = req(*o, "delivery");
     std::string dropped_because;
+    bool earlier = false;
     auto r = pg::transact(*pool, [&](pg::Tx& tx) -> core::Result<Outcome> {
       dropped_because.clear();
+      earlier = false;
       auto fresh = claim(tx, topic, ev.id);
       if (!fresh) return fresh.error();
       if (!*fresh) return Outcome::duplicate;
-      auto conv = conversation_for_update(tx, conversation_id);
-      if (!conv) return conv.error();
-      if (!*conv) return bad_event(ev, "unknown conversation " + conversation_id);
-      const ConversationRow& c = **conv;
+      auto rows = tx.exec(reply_conversation, conversation_id, in_reply_to);
+      if (!rows) return rows.error();
+      if (rows->empty()) return bad_event(ev, "unknown conversation " + conversation_id);
+      const auto row = (*rows)[0];
+      const ConversationRow c = store::read_conversation(row);
 
       store::NewMessage m;
       m.id = reply_id;
@@ -671,6 +681,10 @@ struct Handlers::Impl {
                           std::string(domain::to_string(c.state.mode));
         return Outcome::ignored;
       }
+      // The answer to a message of the session before a resolve and a reopening (the customer
+      // wrote again while the AI was still answering): the new session gets its own answer.
+      earlier = row.get<bool>(row.columns() - 1);
+      if (earlier) return Outcome::ignored;
       const auto command_id = core::Uuid::v7(clock).str();
       m.whatsapp_status = "PENDING";
       m.command_id = command_id;
@@ -707,6 +721,7 @@ struct Handlers::Impl {
       log.info("AI reply not sent: the conversation is not with the AI",
                {f::id("conversation_id", conversation_id), f::id("state", dropped_because)});
     }
+    if (r && earlier) log_earlier_session(ev, conversation_id);
     return r;
   }
 
@@ -845,7 +860,8 @@ struct Handlers::Impl {
     if (!o) return bad_event(ev, o.error().message());
     auto score = o->num("sentiment_score");
     return update_conversation(ev, topic, req(*o, "conversation_id"), analysis_update,
-                               req(*o, "sentiment"), score ? *score : 0.0, req(*o, "urgency"));
+                               req(*o, "sentiment"), score ? *score : 0.0, req(*o, "urgency"),
+                               opt(*o, "message_id"));
   }
 
   core::Result<Outcome> on_assistant(const events::CloudEvent& ev, std::string_view topic) {

@@ -662,7 +662,8 @@ TEST_CASE("concurrent handoffs spread evenly over the agents (assignment is race
 }
 
 TEST_CASE(
-    "an AI handoff or assistant change answering a message from before a reopening is ignored") {
+    "AI replies and analyses and handoffs and assistant changes answering a message from before "
+    "a reopening are ignored") {
   World w;
   w.user("ana", auth::Role::agent, {"support"});
   const auto p = phone();
@@ -686,7 +687,24 @@ TEST_CASE(
            R"(","from_assistant":"apresentacao","to_assistant":"ouvidoria"})";
   };
 
-  // The late answers to the first message leave the new session as it is.
+  const auto analysis = [&](const std::string& message_id) {
+    return "{" + chat_fields(conv, p) + R"(,"message_id":")" + message_id +
+           R"(","sentiment":"negative","sentiment_score":-0.8,"urgency":"high"})";
+  };
+  const auto sends = [&] { return w.sent(types::notification_send_text).size(); };
+  const auto sends_before = sends();
+
+  // The late answers to the first message leave the new session as it is: its reply is
+  // neither stored nor sent ("Vou transferir você..." before a handoff that will not come).
+  const auto late_reply = core::Uuid::v7().str();
+  w.apply(topics::ai_events,
+          event(types::ai_reply_generated,
+                reply(conv, p, late_reply, first, "Vou transferir você para um atendente.")));
+  CHECK(w.count("SELECT count(*) FROM " + w.t("messages") + " WHERE id = '" + late_reply + "'") ==
+        0);
+  CHECK(sends() == sends_before);
+  w.apply(topics::ai_events, event(types::ai_analysis_completed, analysis(first)));
+  CHECK(column(w, "conversations", "urgency", conv) != "high");
   w.apply(topics::ai_events, event(types::ai_assistant_changed, changed(first)));
   CHECK(column(w, "conversations", "assistant_type", conv) == assistant);
   w.apply(topics::ai_events,
@@ -696,6 +714,12 @@ TEST_CASE(
   CHECK(w.sent(types::conversation_transferred).empty());
 
   // Those answering the new message apply.
+  w.apply(topics::ai_events,
+          event(types::ai_reply_generated,
+                reply(conv, p, core::Uuid::v7().str(), second, "Olá de novo! Como posso ajudar?")));
+  CHECK(sends() == sends_before + 1);
+  w.apply(topics::ai_events, event(types::ai_analysis_completed, analysis(second)));
+  CHECK(column(w, "conversations", "urgency", conv) == "high");
   w.apply(topics::ai_events, event(types::ai_assistant_changed, changed(second)));
   CHECK(column(w, "conversations", "assistant_type", conv) == "ouvidoria");
   w.apply(topics::ai_events,
