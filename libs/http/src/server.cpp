@@ -376,7 +376,14 @@ class Session : public std::enable_shared_from_this<Session> {
       srv_->rejected_malformed->inc();
       return reject(400, "bad_request", "an HTTP/1.1 request needs exactly one Host header");
     }
-    header_fields_ = static_cast<std::size_t>(std::distance(msg.begin(), msg.end()));
+    // The header's fields, copied now: trailers, parsed after the body, join the same list
+    // (a trailer named like a header goes beside it, not at the end), and nothing after the
+    // body may pass for a header a proxy checked (RFC 9110 6.5.1).
+    header_.clear();
+    header_.reserve(static_cast<std::size_t>(std::distance(msg.begin(), msg.end())));
+    for (const auto& field : msg) {
+      header_.add(std::string(field.name_string()), std::string(field.value()));
+    }
     if (parser_->is_done()) return dispatch();
     if (srv_->route_body_limits && !apply_route_body_limit()) {
       return parser_->get().body().filter_failed.empty() ? too_large() : filter_error();
@@ -608,13 +615,8 @@ class Session : public std::enable_shared_from_this<Session> {
     const Router::Endpoint* e = match.endpoint;
     endpoint_ = e;
     req.route = e->pattern;
-    // The header's fields only: trailers (Beast appends them to the same list) are dropped,
-    // so nothing after the body can pass for a header a proxy checked (RFC 9110 6.5.1).
-    req.headers.reserve(header_fields_);
-    std::size_t taken = 0;
-    for (auto it = msg.begin(); it != msg.end() && taken < header_fields_; ++it, ++taken) {
-      req.headers.add(std::string(it->name_string()), std::string(it->value()));
-    }
+    req.headers = std::move(header_);  // the header's fields only (on_header)
+    header_ = {};
     req.body = std::move(msg.body().text);
     req.remote_address = remote_;
 
@@ -757,10 +759,10 @@ class Session : public std::enable_shared_from_this<Session> {
   SteadyClock::time_point started_{};
   std::uint64_t seq_ = 0;
   std::size_t drained_ = 0;
-  std::size_t header_fields_ = 0;  // fields of the request's header (trailers come after)
-  std::size_t body_reserved_ = 0;  // this request's share of the server's body budget
-  std::size_t body_limit_ = 0;     // this request's: its route's, or the server's
-  std::size_t wire_limit_ = 0;     // this request's route's, when it filters the body
+  Headers header_;                             // the request's header fields, without trailers
+  std::size_t body_reserved_ = 0;              // this request's share of the server's body budget
+  std::size_t body_limit_ = 0;                 // this request's: its route's, or the server's
+  std::size_t wire_limit_ = 0;                 // this request's route's, when it filters the body
   std::chrono::milliseconds body_timeout_{0};  // this request's: its route's, or the server's
   Phase phase_ = Phase::idle;
   unsigned version_ = 11;
