@@ -123,20 +123,21 @@ struct Handlers::Impl {
         "c.zip_code, c.tags::text, c.provider, c.instance, c.chat_id, c.is_blacklisted, " +
         store::ts("c.created_at") + ", " + store::ts("c.updated_at");
     message_exists = "SELECT 1 FROM " + msgs + " WHERE instance = $1 AND whatsapp_message_id = $2";
-    // The joined `o` row is the contact before this update: `changed` compares both.
-    // Changed: the SET compares with the row as it is when updated (after waiting for another
-    // transaction's update of it, its result), and marks a change with this transaction's
-    // now(). (A self-join for the old values would read them from the statement's snapshot,
-    // from before such a wait: a change back would publish nothing.) A contact this
-    // transaction changed already reads as changed again: one more contact.upserted.
+    // `o` is the contact before this update, read locked: after waiting for another
+    // transaction's update of it, that update's result (a plain self-join would read it from
+    // the statement's snapshot, from before the wait, and a name changed back would publish
+    // nothing). `changed` compares it with the row written.
     contact_update =
-        "UPDATE " + contacts +
+        "WITH o AS (SELECT id, push_name, provider, instance, chat_id FROM " + contacts +
+        " WHERE phone = $1 FOR UPDATE) UPDATE " + contacts +
         " c SET push_name = COALESCE($2, c.push_name), provider = $3, instance = $4, chat_id = "
         "$5, last_interaction_at = now(), updated_at = CASE WHEN c.push_name IS DISTINCT FROM "
         "COALESCE($2, c.push_name) OR c.provider IS DISTINCT FROM $3 OR c.instance IS DISTINCT "
-        "FROM $4 OR c.chat_id IS DISTINCT FROM $5 THEN now() ELSE c.updated_at END WHERE c.phone "
-        "= $1 RETURNING " +
-        contact_cols + ", c.updated_at = now()";
+        "FROM $4 OR c.chat_id IS DISTINCT FROM $5 THEN now() ELSE c.updated_at END FROM o WHERE "
+        "c.id = o.id RETURNING " +
+        contact_cols +
+        ", (o.push_name IS DISTINCT FROM c.push_name OR o.provider IS DISTINCT FROM c.provider "
+        "OR o.instance IS DISTINCT FROM c.instance OR o.chat_id IS DISTINCT FROM c.chat_id)";
     contact_insert = "INSERT INTO " + contacts +
                      " AS c (id, phone, push_name, provider, instance, chat_id, "
                      "last_interaction_at) VALUES ($1, $2, $3, $4, $5, $6, now()) ON CONFLICT "
