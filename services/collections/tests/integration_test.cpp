@@ -1068,33 +1068,18 @@ TEST_CASE(
   fx.clock.advance(1min);
   // The outcome's transaction (another pod, say) has marked the attempt dead-lettered and not
   // committed yet.
-  std::promise<void> marked;
-  std::promise<void> commit;
-  std::thread outcome([&] {
-    auto st = pg::transact(*fx.pool, [&](pg::Tx& tx) -> core::Status {
-      auto upd = tx.exec("UPDATE " + pg::quote_ident(fx.schema) +
-                             ".message_attempts SET outcome = 'dead_lettered', outcome_at = now() "
-                             "WHERE command_id = $1",
-                         command);
-      if (!upd) return upd.error();
-      marked.set_value();
-      commit.get_future().wait();
-      return {};
-    });
-    CHECK(st.ok());
+  testing::HeldTransaction outcome(*fx.pool, [&](pg::Tx& tx) -> core::Status {
+    auto upd = tx.exec("UPDATE " + pg::quote_ident(fx.schema) +
+                           ".message_attempts SET outcome = 'dead_lettered', outcome_at = now() "
+                           "WHERE command_id = $1",
+                       command);
+    if (!upd) return upd.error();
+    return {};
   });
-  marked.get_future().wait();
   std::thread reply([&] { fx.reply(fx.stored(phone)); });
   const bool waited = testing::wait_until(
-      [&] {
-        auto r = fx.pool->exec(
-            "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE "
-            "NOT l.granted AND a.application_name = 'collections-tests'");
-        return r.ok() && (*r)[0].get<std::int64_t>(0) == 1;
-      },
-      10s, 10ms);
-  commit.set_value();
-  outcome.join();
+      [&] { return testing::lock_waiters(*fx.pool, "collections-tests") == 1; }, 10s, 10ms);
+  CHECK(outcome.release().ok());
   reply.join();
   CHECK(waited);
   // The message never reached the debtor: what they wrote answered nothing.

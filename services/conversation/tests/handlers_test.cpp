@@ -1,5 +1,4 @@
 // The consumers against a real PostgreSQL: each test owns a fresh schema.
-#include <future>
 #include <thread>
 
 #include <lia/kafka/kafka.hpp>
@@ -141,36 +140,21 @@ TEST_CASE("a push name changed back while another message was renaming the conta
   REQUIRE(w.sent(types::contact_upserted).size() == 1);
   // Another message of the number (another consumer, maybe another pod) renames the contact
   // and has not committed yet.
-  std::promise<void> renamed;
-  std::promise<void> commit;
-  std::thread other([&] {
-    auto st = pg::transact(w.pool(), [&](pg::Tx& tx) -> core::Status {
-      auto upd = tx.exec("UPDATE " + w.t("contacts") +
-                         " SET push_name = 'Maria S.', updated_at = now() WHERE push_name = "
-                         "'Maria'");
-      if (!upd) return upd.error();
-      renamed.set_value();
-      commit.get_future().wait();
-      return {};
-    });
-    CHECK(st.ok());
+  testing::HeldTransaction other(w.pool(), [&](pg::Tx& tx) -> core::Status {
+    auto upd = tx.exec("UPDATE " + w.t("contacts") +
+                       " SET push_name = 'Maria S.', updated_at = now() WHERE push_name = 'Maria'");
+    if (!upd) return upd.error();
+    return {};
   });
-  renamed.get_future().wait();
   // This one, with the name as it was, waits for it, and then changes the name back.
   std::thread mine([&] {
     w.apply(topics::whatsapp_inbound,
             event(types::whatsapp_message_received, received(p, "N2-" + p, "alô")));
   });
   const bool waited = testing::wait_until(
-      [&] {
-        auto r = w.pool().exec(
-            "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE NOT "
-            "l.granted AND a.application_name = 'conversation-tests'");
-        return r.ok() && (*r)[0].get<std::int64_t>(0) >= 1;
-      },
+      [&] { return testing::lock_waiters(w.pool(), "conversation-tests") >= 1; },
       std::chrono::seconds{10}, std::chrono::milliseconds{10});
-  commit.set_value();
-  other.join();
+  CHECK(other.release().ok());
   mine.join();
   CHECK(waited);
   CHECK(w.count("SELECT count(*) FROM " + w.t("contacts") + " WHERE push_name = 'Maria'") == 1);

@@ -1,7 +1,6 @@
 // nps_gamification against the real PostgreSQL: the handlers and the API on a throwaway
 // schema migrated like production, time driven by a ManualClock.
 
-#include <future>
 #include <map>
 #include <string>
 #include <thread>
@@ -471,26 +470,13 @@ TEST_CASE(
   fx.apply(fx.reopened(c));
 
   // Another pod decides on this conversation's surveys meanwhile.
-  std::promise<void> held;
-  std::promise<void> release;
-  std::thread holder([&] {
-    auto st = pg::transact(*fx.pool, [&](pg::Tx& tx) -> core::Status {
-      auto l = tx.exec("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-                       survey_lock_key(fx.schema, c.conversation_id));
-      if (!l) return l.error();
-      held.set_value();
-      release.get_future().wait();
-      return {};
-    });
-    CHECK(st.ok());
+  testing::HeldTransaction other(*fx.pool, [&](pg::Tx& tx) -> core::Status {
+    auto l = tx.exec("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                     survey_lock_key(fx.schema, c.conversation_id));
+    if (!l) return l.error();
+    return {};
   });
-  held.get_future().wait();
-  const auto waiting = [&] {
-    auto r = fx.pool->exec(
-        "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE "
-        "l.locktype = 'advisory' AND NOT l.granted AND a.application_name = 'nps-tests'");
-    return r.ok() ? (*r)[0].get<std::int64_t>(0) : std::int64_t{-1};
-  };
+  const auto waiting = [&] { return testing::lock_waiters(*fx.pool, "nps-tests"); };
   // The replayed dead letter's send (it revives the survey) and the new resolution (it asks
   // only when no survey is open), in this order, each in its own transaction.
   auto sent = record(events::topics::notification_events,
@@ -505,8 +491,7 @@ TEST_CASE(
     CHECK(st.ok());
   });
   const bool both_wait = testing::wait_until([&] { return waiting() == 2; }, 10s, 10ms);
-  release.set_value();
-  holder.join();
+  CHECK(other.release().ok());
   replay.join();
   resolution.join();
   CHECK(replay_waits);
