@@ -572,16 +572,22 @@ bool made_about_now(const events::CloudEvent& event) {
 // Whether one of this number's sends to `chat` may be with the provider now, its record not
 // written yet. A send is in flight (committed) before its request leaves and becomes 'sent'
 // with its provider id in one write, so a tick can only be about a send that is in flight or
-// recorded.
+// recorded. `exact`: only a send to the tick's own number counts (a chat that names no phone,
+// or more sends in flight than are read, is then no reason to wait).
 core::Result<bool> send_may_be_in_flight(OutboundStore& store, std::string_view provider,
-                                         std::string_view instance, std::string_view chat) {
+                                         std::string_view instance, std::string_view chat,
+                                         bool exact) {
   constexpr int kLimit = 1000;
+  const auto tick_chat = recipient_digits(chat);
+  if (exact && !tick_chat) return false;
   auto recipients = store.in_flight_recipients(provider, instance, kLimit);
   if (!recipients) return recipients.error();
-  if (recipients->size() >= static_cast<std::size_t>(kLimit)) return true;  // too many to tell
-  const auto tick_chat = recipient_digits(chat);
+  if (!exact && recipients->size() >= static_cast<std::size_t>(kLimit)) {
+    return true;  // too many to tell
+  }
   return std::any_of(recipients->begin(), recipients->end(), [&](const std::string& to) {
     const auto sent_to = recipient_digits(to);
+    if (exact) return sent_to && *tick_chat == *sent_to;
     // A chat that names no phone, on either side, may be any of them.
     return !tick_chat || !sent_to || *tick_chat == *sent_to;
   });
@@ -642,11 +648,16 @@ core::Status StatusHandler::handle(const kafka::Message& message) {
       // ERROR, DELIVERY_ACK or READ is tried again for a few seconds while a send to its chat
       // is in flight. Else a failure's undelivered is lost, or a delivery: an ERROR after it
       // would then publish an undelivered for a message that arrived. One for a message this
-      // service never sent (typed on the phone) finds none and is ignored at once.
+      // service never sent (typed on the phone) finds none and is ignored at once. Deliveries
+      // and reads come for nearly every message, those typed on the phone in groups too: they
+      // wait only for a send to their own number, while a rare ERROR waits for any send that
+      // could be its (a group's, an @lid's, or one of too many to read).
       if (incoming.status != domain::MessageStatus::pending &&
           incoming.status != domain::MessageStatus::server_ack && !not_in_flight &&
           made_about_now(*event)) {
-        auto may_be = send_may_be_in_flight(*store_, *provider, *instance, *chat);
+        auto may_be =
+            send_may_be_in_flight(*store_, *provider, *instance, *chat,
+                                  /*exact=*/incoming.status != domain::MessageStatus::error);
         if (!may_be) return may_be.error();
         if (!*may_be) {
           not_in_flight = true;  // its send may have been recorded between the two reads

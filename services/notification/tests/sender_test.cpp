@@ -1251,6 +1251,16 @@ TEST_CASE(
   auto early = statuses.handle(delivered);
   REQUIRE_FALSE(early.ok());
   CHECK(early.error().retryable());
+  // A delivery in a group (a message typed on the phone) waits for no send: only an ERROR
+  // waits for any send that could be its.
+  kafka::Message group;
+  group.topic = "whatsapp.status.test";
+  group.value = events::encode(events::make_event(
+      events::types::whatsapp_message_status, 1, "/lia/ingestion", "",
+      std::string(R"({"provider":"meta","instance":")") + kMetaInstance +
+          R"(","chat_id":"120363025@g.us","message_id":"wamid.group","status":"DELIVERY_ACK",)"
+          R"("timestamp":"2026-11-22T12:53:24.123Z"})"));
+  require_ok(statuses.handle(group));
   REQUIRE(fx.pool
               ->exec("UPDATE " + table +
                          " SET status = 'sent', in_flight = false, provider_message_id = $2,"
