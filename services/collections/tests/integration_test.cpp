@@ -1076,11 +1076,13 @@ TEST_CASE(
     if (!upd) return upd.error();
     return {};
   });
-  std::thread reply([&] { fx.reply(fx.stored(phone)); });
-  const bool waited = testing::wait_until(
-      [&] { return testing::lock_waiters(*fx.pool, "collections-tests") == 1; }, 10s, 10ms);
+  const auto message = fx.stored(phone);
+  core::Status replied;  // (Catch2 asserts on this thread only)
+  std::thread reply([&] { replied = fx.replies->handle(message); });
+  const bool waited = testing::wait_until([&] { return outcome.waiters() == 1; }, 10s, 10ms);
   CHECK(outcome.release().ok());
   reply.join();
+  CHECK(replied.ok());
   CHECK(waited);
   // The message never reached the debtor: what they wrote answered nothing.
   CHECK(fx.count("voice_campaign_targets WHERE status = 'responded'") == 0);

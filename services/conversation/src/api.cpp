@@ -399,7 +399,8 @@ struct Api::Impl {
     claims.username = user.username;
     claims.role = user.role;
     // After a deactivation within this very second, iat (whole seconds) would put the token
-    // before it: it is dated the next second instead (iat is never checked against the clock).
+    // before it: it is dated the next second instead (the token checks allow an iat up to a
+    // minute ahead of their clock).
     claims.issued_at =
         valid_from_ms ? std::max<std::int64_t>(now_s, (*valid_from_ms + 999) / 1000) : now_s;
     claims.expires_at =

@@ -147,15 +147,14 @@ TEST_CASE("a push name changed back while another message was renaming the conta
     return {};
   });
   // This one, with the name as it was, waits for it, and then changes the name back.
-  std::thread mine([&] {
-    w.apply(topics::whatsapp_inbound,
-            event(types::whatsapp_message_received, received(p, "N2-" + p, "alô")));
-  });
-  const bool waited = testing::wait_until(
-      [&] { return testing::lock_waiters(w.pool(), "conversation-tests") >= 1; },
-      std::chrono::seconds{10}, std::chrono::milliseconds{10});
+  const auto message = event(types::whatsapp_message_received, received(p, "N2-" + p, "alô"));
+  core::Status applied;  // (Catch2 asserts on this thread only)
+  std::thread mine([&] { applied = w.handlers().apply(topics::whatsapp_inbound, message); });
+  const bool waited = testing::wait_until([&] { return other.waiters() == 1; },
+                                          std::chrono::seconds{10}, std::chrono::milliseconds{10});
   CHECK(other.release().ok());
   mine.join();
+  CHECK(applied.ok());
   CHECK(waited);
   CHECK(w.count("SELECT count(*) FROM " + w.t("contacts") + " WHERE push_name = 'Maria'") == 1);
   // Its change is published (the renaming's own event was its message's, not written here).
