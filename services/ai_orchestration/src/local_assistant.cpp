@@ -41,11 +41,6 @@ bool red_light(const Analysis& a) {
   return true;
 }
 
-bool action_handoff(std::string_view reason) {
-  return reason == kOfferAccepted || reason == kCancelConfirmed || reason == kDocumentSent ||
-         reason == kRedLight;
-}
-
 std::string greeting(const Turn& t) {
   return "Olá" + comma_name(t) + "! Sou a LIA, assistente virtual. ";
 }
@@ -487,15 +482,19 @@ Plan plan_turn(const Turn& turn) {
   if (turn.may_handoff) {
     std::string reason;
     Urgency urgency = a.urgency;
+    bool unhappy = false;  // an upset customer's handoff is urgent; a request or an action not
     const bool angry = a.sentiment.label == Sentiment::negative && a.urgency != Urgency::normal;
     if (a.asks_for_human) {
       reason = "cliente pediu atendente humano";
     } else if (a.insult) {
       reason = "cliente irritado (ofensas)";
+      unhappy = true;
     } else if (a.legal_threat) {
       reason = "cliente menciona Procon, Anatel, Reclame Aqui ou ação judicial";
+      unhappy = true;
     } else if (angry) {
       reason = "cliente irritado e com urgência";
+      unhappy = true;
     } else if (p.assistant == Assistant::cancelamento && !p.changed() && a.accepts_offer) {
       // The discount is applied by a person: the assistant has no tool for it.
       reason = std::string(kOfferAccepted);
@@ -512,9 +511,7 @@ Plan plan_turn(const Turn& turn) {
       reason = std::string(kRedLight);
     }
     if (!reason.empty()) {
-      if (!a.asks_for_human && !action_handoff(reason) && urgency == Urgency::normal) {
-        urgency = Urgency::high;
-      }
+      if (unhappy && urgency == Urgency::normal) urgency = Urgency::high;
       p.handoff = HandoffPlan{reason, std::string(department_of(p.assistant)), urgency, {}};
       p.handoff->summary = handoff_summary(turn, p);
     }
