@@ -261,6 +261,7 @@ bool wait_for_migrations(const ServiceSpec& spec, const core::CommonConfig& conf
   const auto& log = core::log();
   auto next_log = Clock::now();
   std::unique_ptr<http::Server> probes;  // until the service's own server starts
+  bool probes_tried = false;             // (a port it cannot take is not tried every 2 s)
   struct StopProbes {
     std::unique_ptr<http::Server>& server;
     ~StopProbes() {
@@ -284,7 +285,8 @@ bool wait_for_migrations(const ServiceSpec& spec, const core::CommonConfig& conf
                             binary_name(spec)),
                 {id("schema", spec.schema), str("missing", list)});
     }
-    if (!probes) {
+    if (!probes_tried) {
+      probes_tried = true;
       http::Router router;
       router.add("GET", "/healthz", [](const http::Request&) {
         return http::Response::json(200, R"({"status":"waiting for migrations"})");
