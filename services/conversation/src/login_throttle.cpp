@@ -1,6 +1,5 @@
 #include <algorithm>
 #include <cctype>
-#include <tuple>
 #include <utility>
 
 #include <lia/conversation/login_throttle.hpp>
@@ -48,18 +47,15 @@ void LoginThrottle::failed_locked(std::string key, core::SysTime now) {
   }
   if (it == names_.end()) {
     if (names_.size() >= limits_.max_names) {
-      // Forget the windows that are over; if none is, among those still under the limit the
-      // one with the fewest failures, then the one that began first: a stream of logins under
-      // made-up names (one failure each) must not free a name locked out for guessing, nor
-      // one an attacker holds just under the limit (only when every window is locked does the
-      // oldest go).
+      // Forget the windows that are over; if none is, the one with the fewest failures, then
+      // the one that began first (a window under the limit has fewer than any locked one): a
+      // stream of logins under made-up names (one failure each) must not free a name locked
+      // out for guessing, nor one an attacker holds just under the limit.
       std::erase_if(names_,
                     [&](const auto& kv) { return now - kv.second.start >= limits_.window; });
       if (names_.size() >= limits_.max_names) {
-        // Under-limit windows sort first, then by their failures, then by their start.
-        const auto order = [this](const auto& kv) {
-          return std::tuple(kv.second.failures >= limits_.failures, kv.second.failures,
-                            kv.second.start);
+        const auto order = [](const auto& kv) {
+          return std::pair(kv.second.failures, kv.second.start);
         };
         names_.erase(
             std::min_element(names_.begin(), names_.end(),
