@@ -179,13 +179,54 @@ namespace detail {
 
 // A request body kept as a string, or passed through its route's filter as it arrives
 // (RouteOptions::body_filter), which Beast's string_body cannot do.
+// A request body's share of the server's body budget: the memory its text takes, charged
+// before the text grows, so bodies together never take more than the budget.
+class BodyAccount {
+ public:
+  BodyAccount(std::atomic<std::size_t>& held, std::size_t budget) : held_(held), budget_(budget) {}
+  BodyAccount(const BodyAccount&) = delete;
+  BodyAccount& operator=(const BodyAccount&) = delete;
+  ~BodyAccount() { release(); }
+
+  // Charges up to `total` bytes in all; false (nothing charged) when they do not fit.
+  bool grow_to(std::size_t total) {
+    if (total <= charged_) return true;
+    const std::size_t more = total - charged_;
+    std::size_t held = held_.load(std::memory_order_relaxed);
+    do {
+      if (held + more > budget_) return false;
+    } while (!held_.compare_exchange_weak(held, held + more, std::memory_order_relaxed));
+    charged_ = total;
+    return true;
+  }
+  // Whether `more` bytes would fit now (charging nothing).
+  bool fits(std::size_t more) const {
+    return held_.load(std::memory_order_relaxed) + more <= budget_;
+  }
+  void release() {
+    if (charged_ == 0) return;
+    held_.fetch_sub(charged_, std::memory_order_relaxed);
+    charged_ = 0;
+  }
+
+ private:
+  std::atomic<std::size_t>& held_;
+  std::size_t budget_;
+  std::size_t charged_ = 0;
+};
+
+// A request body read into a string, or through its route's BodyFilter, as it arrives. Its
+// memory is charged to the body budget as it grows: a body that declares 4 MiB and sends
+// nothing holds nothing, and one that trickles in holds at most about twice what arrived.
 struct RequestBody {
   struct value_type {
     std::string text;
-    BodyFilter* filter = nullptr;  // set after the headers, before the first byte of the body
-    std::size_t kept_limit = 0;    // with a filter: the most it may keep
-    bool kept_over = false;        // the filter kept more than kept_limit
-    std::string filter_failed;     // what the filter (or its factory) threw, if it did
+    BodyFilter* filter = nullptr;    // set after the headers, before the first byte of the body
+    BodyAccount* account = nullptr;  // set after the headers: what the text's memory is charged to
+    std::size_t limit = 0;           // the most it may keep (with a filter: checked here)
+    bool kept_over = false;          // the filter kept more than limit
+    bool over_budget = false;        // its memory did not fit in the body budget
+    std::string filter_failed;       // what the filter (or its factory) threw, if it did
   };
 
   class reader {
@@ -201,18 +242,20 @@ struct RequestBody {
     template <class ConstBufferSequence>
     std::size_t put(const ConstBufferSequence& buffers, error_code& ec) {
       ec = {};
-      std::size_t n = 0;
-      if (body_.filter == nullptr && body_.text.empty() && length_ != 0) {
-        body_.text.reserve(static_cast<std::size_t>(length_));  // as string_body does
+      if (body_.filter == nullptr) {
+        const std::size_t n = asio::buffer_size(buffers);
+        if (!make_room(body_.text.size() + n)) return fail(ec);
+        for (auto it = asio::buffer_sequence_begin(buffers);
+             it != asio::buffer_sequence_end(buffers); ++it) {
+          body_.text.append(static_cast<const char*>(it->data()), it->size());
+        }
+        return n;
       }
+      std::size_t n = 0;
       for (auto it = asio::buffer_sequence_begin(buffers); it != asio::buffer_sequence_end(buffers);
            ++it) {
         const std::string_view bytes(static_cast<const char*>(it->data()), it->size());
         n += bytes.size();
-        if (body_.filter == nullptr) {
-          body_.text.append(bytes);
-          continue;
-        }
         try {
           body_.filter->feed(bytes, body_.text);
         } catch (const std::exception& e) {
@@ -225,9 +268,14 @@ struct RequestBody {
           return n;
         }
       }
-      if (body_.filter != nullptr && body_.text.size() > body_.kept_limit) {
+      if (body_.text.size() > body_.limit) {
         body_.kept_over = true;
         ec = bhttp::error::body_limit;
+        return n;
+      }
+      // What the filter keeps is charged once kept: its size is known only then.
+      if (body_.account != nullptr && !body_.account->grow_to(body_.text.capacity())) {
+        fail(ec);
       }
       return n;
     }
@@ -235,6 +283,25 @@ struct RequestBody {
     void finish(error_code& ec) { ec = {}; }
 
    private:
+    // Room for `needed` bytes, charged first: at least twice the text's room so far (a few
+    // copies for a large body), never more than its Content-Length or limit.
+    bool make_room(std::size_t needed) {
+      const std::size_t room = body_.text.capacity();
+      if (needed <= room) return true;
+      std::size_t most = length_ != 0 ? static_cast<std::size_t>(length_) : body_.limit;
+      if (most == 0) most = needed;
+      const std::size_t want = std::max(needed, std::min(2 * room, most));
+      if (body_.account != nullptr && !body_.account->grow_to(want)) return false;
+      body_.text.reserve(want);
+      return true;
+    }
+
+    std::size_t fail(error_code& ec) {
+      body_.over_budget = true;
+      ec = bhttp::error::body_limit;  // ends the read; on_read_error answers 503
+      return 0;
+    }
+
     value_type& body_;
     std::uint64_t length_ = 0;
   };
@@ -248,7 +315,8 @@ class Session : public std::enable_shared_from_this<Session> {
         // trailers wait here whole, and each is bounded only by this cap. Body bytes pass
         // through on their way to the body, pipelined requests get a read's worth of room.
         buffer_(server->opts.header_limit + kMaxPending),
-        srv_(server) {
+        srv_(server),
+        account_(server->body_bytes, server->opts.body_budget) {
     srv_->live.fetch_add(1, std::memory_order_relaxed);
     srv_->connections_gauge->add(1);
     error_code ec;
@@ -388,12 +456,16 @@ class Session : public std::enable_shared_from_this<Session> {
     if (srv_->route_body_limits && !apply_route_body_limit()) {
       return parser_->get().body().filter_failed.empty() ? too_large() : filter_error();
     }
-    if (!reserve_body()) {
-      srv_->rejected_busy->inc();
-      Response busy = json_error(503, "unavailable", "too many request bodies in flight; retry");
-      busy.headers.add("Retry-After", "1");
-      return reject(std::move(busy));
+    // A new body whose first read would not fit is refused before it is sent (with
+    // `Expect: 100-continue`) or read.
+    const auto declared = parser_->content_length();
+    if (!account_.fits(std::min(declared ? static_cast<std::size_t>(*declared) : body_limit_,
+                                std::min(body_limit_, kReadChunk)))) {
+      return too_busy();
     }
+    auto& body = parser_->get().body();
+    body.account = &account_;
+    body.limit = body_limit_;
     stream_.expires_after(body_timeout_);
     if (msg.version() >= 11 && iequals(msg[bhttp::field::expect], "100-continue")) {
       // A request its route refuses anyway is answered before the client sends the body it
@@ -460,7 +532,6 @@ class Session : public std::enable_shared_from_this<Session> {
         return false;
       }
       body.filter = filter_.get();
-      body.kept_limit = body_limit_;
       wire = wire_limit_;
     }
     parser_->body_limit(wire);
@@ -486,16 +557,12 @@ class Session : public std::enable_shared_from_this<Session> {
     return wire_limit_ != 0 && !parser_->get().body().kept_over ? wire_limit_ : body_limit_;
   }
 
-  // Counts this request's body against the server's budget; false when it does not fit.
-  bool reserve_body() {
-    const auto length = parser_->content_length();
-    const std::size_t want = length ? std::min<std::size_t>(*length, body_limit_) : body_limit_;
-    std::size_t held = srv_->body_bytes.load(std::memory_order_relaxed);
-    do {
-      if (held + want > srv_->opts.body_budget) return false;
-    } while (!srv_->body_bytes.compare_exchange_weak(held, held + want, std::memory_order_relaxed));
-    body_reserved_ = want;
-    return true;
+  // 503: no room for a new body's first read (at the headers), or for this body's next bytes.
+  void too_busy() {
+    srv_->rejected_busy->inc();
+    Response busy = json_error(503, "unavailable", "too many request bodies in flight; retry");
+    busy.headers.add("Retry-After", "1");
+    reject(std::move(busy));
   }
 
   // 413: refused with the headers (a declared Content-Length), or as soon as a chunked body
@@ -540,15 +607,12 @@ class Session : public std::enable_shared_from_this<Session> {
     reject(500, "internal", "the request could not be processed");
   }
 
-  void release_body() {
-    if (body_reserved_ == 0) return;
-    srv_->body_bytes.fetch_sub(body_reserved_, std::memory_order_relaxed);
-    body_reserved_ = 0;
-  }
+  void release_body() { account_.release(); }
 
   void on_read_error(error_code ec) {
     if (phase_ == Phase::closed) return;
     if (!parser_->get().body().filter_failed.empty()) return filter_error();
+    if (parser_->get().body().over_budget) return too_busy();
     if (ec == bhttp::error::body_limit) {
       // A Content-Length past every route's limit is refused with the headers, before the
       // route's own was looked up.
@@ -760,7 +824,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::uint64_t seq_ = 0;
   std::size_t drained_ = 0;
   Headers header_;                             // the request's header fields, without trailers
-  std::size_t body_reserved_ = 0;              // this request's share of the server's body budget
+  BodyAccount account_;                        // this request's share of the server's body budget
   std::size_t body_limit_ = 0;                 // this request's: its route's, or the server's
   std::size_t wire_limit_ = 0;                 // this request's route's, when it filters the body
   std::chrono::milliseconds body_timeout_{0};  // this request's: its route's, or the server's

@@ -37,10 +37,12 @@ struct ServerOptions {
   int blocking_threads = 2;  // pool for RouteOptions::blocking handlers (/readyz and
                              // /metrics have a thread of their own)
   std::size_t body_limit = std::size_t{4} * 1024 * 1024;  // larger bodies get 413
-  // Request bodies held at once, all connections together: a body is counted from its
-  // headers (its Content-Length, or body_limit when chunked) until its request is answered.
-  // One that does not fit gets 503 with Retry-After and the connection closes, so many slow
-  // large uploads cannot run the process out of memory.
+  // Memory for request bodies, all connections together. A body is charged as its bytes
+  // arrive (what it keeps, at most about twice what arrived, never more than its
+  // Content-Length or limit) until its request is answered. A body whose next bytes do not
+  // fit, or a request arriving while none is left, gets 503 with Retry-After and the
+  // connection closes: many slow large uploads cannot run the process out of memory, and
+  // connections that declare large bodies and send nothing hold none of it.
   std::size_t body_budget = std::size_t{128} * 1024 * 1024;
   std::size_t header_limit = std::size_t{16} * 1024;  // larger headers get 431
   // From the connection's start (or a keep-alive request's first byte) to the end of the
