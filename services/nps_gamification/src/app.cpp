@@ -46,7 +46,11 @@ core::Status App::start(runtime::Context& ctx) {
   ctx.add_consumer({.topics = {std::string(events::topics::conversation_events),
                                std::string(events::topics::notification_events)},
                     .handler = [handlers](const kafka::Message& m) { return handlers->handle(m); },
-                    .group = kConsumerGroup});
+                    .group = kConsumerGroup,
+                    // A batch's survey locks follow its records' order; two pods' batches of
+                    // the two topics could take them crosswise. Locking the records' chats
+                    // first, sorted, makes them wait in turn (one chat, one conversation).
+                    .lock_keys = true});
   runtime::follow_desk_users(ctx, std::string(kConsumerGroup) + ".users", {.gamification = true});
   ctx.log().info("nps_gamification started",
                  {core::f::num("survey_window_hours", settings_.survey_window.count()),
