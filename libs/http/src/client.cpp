@@ -180,10 +180,20 @@ struct Lookup {
 std::mutex g_lookup_hook_mu;
 std::function<void()> g_before_lookup;
 
+// The lookups running now, by "host:port": a request that needs one joins it.
+std::mutex g_running_mu;
+std::unordered_map<std::string, std::shared_ptr<Lookup>> g_running;
+
 // getaddrinfo cannot be interrupted (Asio's resolver runs it on a thread it joins before
 // returning), so a lookup runs on a detached thread of its own: a request past its deadline
-// returns and leaves it to finish there. Connections are pooled, so lookups are rare.
+// returns and leaves it to finish there. Connections are pooled, so lookups are rare; and
+// requests for a host whose lookup is running wait for that one, so a resolver that hangs
+// while a provider is down (every request a fresh connection) holds one thread per host,
+// not one per request. Nothing is cached once a lookup ends: the next starts afresh.
 core::Result<std::shared_ptr<Lookup>> start_lookup(const std::string& host, std::uint16_t port) {
+  std::string key = fmt::format("{}:{}", host, port);
+  std::lock_guard running(g_running_mu);
+  if (auto it = g_running.find(key); it != g_running.end()) return it->second;
   auto lookup = std::make_shared<Lookup>();
   std::function<void()> hook;
   {
@@ -191,7 +201,7 @@ core::Result<std::shared_ptr<Lookup>> start_lookup(const std::string& host, std:
     hook = g_before_lookup;
   }
   try {
-    std::thread([lookup, host, port, hook = std::move(hook)] {
+    std::thread([lookup, host, port, key, hook = std::move(hook)] {
       if (hook) hook();
       addrinfo hints{};
       hints.ai_family = AF_UNSPEC;
@@ -212,6 +222,10 @@ core::Result<std::shared_ptr<Lookup>> start_lookup(const std::string& host, std:
       }
       if (found != nullptr) ::freeaddrinfo(found);
       {
+        std::lock_guard lock(g_running_mu);
+        g_running.erase(key);
+      }
+      {
         std::lock_guard lock(lookup->mu);
         lookup->rc = rc;
         lookup->endpoints = std::move(endpoints);
@@ -222,6 +236,7 @@ core::Result<std::shared_ptr<Lookup>> start_lookup(const std::string& host, std:
   } catch (const std::system_error& e) {
     return Error(Errc::unavailable, fmt::format("cannot start a name lookup: {}", e.what()));
   }
+  g_running.emplace(std::move(key), lookup);
   return lookup;
 }
 

@@ -2,6 +2,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
@@ -148,6 +149,52 @@ TEST_CASE("a name lookup that hangs ends the request at its deadline, not when t
   CHECK(res.error().code() == Errc::timeout);
   CHECK(res.error().message().find("timed out resolving") != std::string::npos);
   CHECK_FALSE(ended_before_return);  // it did not wait for the lookup
+}
+
+TEST_CASE("requests for a host whose lookup is running wait for that one, not one each") {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool released = false;
+  std::atomic<int> lookups{0};
+  std::atomic<int> ended{0};
+  lia::http::detail::set_before_lookup_for_test([&] {
+    lookups.fetch_add(1);
+    std::unique_lock lock(mu);
+    cv.wait_for(lock, 20s, [&] { return released; });
+    ended.fetch_add(1);
+  });
+  Client client;
+  std::vector<std::thread> requests;
+  std::atomic<int> timed_out{0};
+  requests.reserve(4);
+  for (int i = 0; i < 4; ++i) {
+    requests.emplace_back([&] {
+      auto res = client.get("http://localhost:1/x", 300ms);
+      if (!res.ok() && res.error().code() == Errc::timeout) timed_out.fetch_add(1);
+    });
+  }
+  for (auto& t : requests) t.join();
+  const int during = lookups.load();
+  {
+    std::lock_guard lock(mu);
+    released = true;
+  }
+  cv.notify_all();
+  REQUIRE(lia::testing::wait_until([&] { return ended.load() == lookups.load(); }, 20s));
+  CHECK(timed_out.load() == 4);
+  CHECK(during == 1);
+  // Once it ended, a request looks the name up again: nothing is cached. (Until its thread
+  // has put its answer down, a request may still get that one.)
+  bool refused = true;
+  CHECK(lia::testing::wait_until(
+      [&] {
+        auto again = client.get("http://localhost:1/x", 2s);
+        refused = refused && !again.ok() && again.error().code() == Errc::unavailable;
+        return lookups.load() == 2;
+      },
+      10s, 10ms));
+  lia::http::detail::set_before_lookup_for_test(nullptr);
+  CHECK(refused);
 }
 
 TEST_CASE("a server that never answers gives a retryable timeout") {

@@ -36,8 +36,9 @@ struct ClientRequest {
   std::string url;
   Headers headers;  // Host, Content-Length and User-Agent are added when absent
   std::string body;
-  // Total: resolve, connect, TLS, send and receive. (A hung system resolver can overrun
-  // it: getaddrinfo cannot be interrupted. IP literals skip the resolver.)
+  // Total: resolve, connect, TLS, send and receive. (A name lookup that hangs goes on past
+  // it on a thread of its own, which the requests for that host share; the request returns
+  // at its deadline. IP literals skip the resolver.)
   std::chrono::milliseconds timeout{10'000};
 };
 
