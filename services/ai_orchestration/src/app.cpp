@@ -1,5 +1,7 @@
 #include "app.hpp"
 
+#include <algorithm>
+
 #include <lia/core/log.hpp>
 #include <lia/events/names.hpp>
 #include <lia/kafka/kafka.hpp>
@@ -13,10 +15,27 @@
 
 namespace lia::ai_orchestration {
 
+namespace {
+
+bool valid_model_name(std::string_view model) {
+  return !model.empty() && model.size() <= 256 &&
+         std::none_of(model.begin(), model.end(),
+                      [](unsigned char c) { return c <= 0x20 || c == 0x7f; });
+}
+
+}  // namespace
+
 Settings Settings::read(core::Env& env) {
   Settings s;
   s.provider = env.one_of("LIA_LLM_PROVIDER", "local", {"local", "openai"});
   s.llm.model = env.string("LIA_LLM_MODEL", "gpt-4o-mini");
+  if (s.provider == "openai" && !valid_model_name(s.llm.model)) {
+    // A Secret or ConfigMap made from a file keeps its newline: every request would name
+    // no model the server knows, and every answer would be the local one.
+    env.problem("LIA_LLM_MODEL",
+                "must be a model name of 1 to 256 characters without spaces or control "
+                "characters (a value from a file that ends in a newline?)");
+  }
   s.llm.timeout = env.millis("LIA_LLM_TIMEOUT_MS", std::chrono::milliseconds{8000},
                              std::chrono::milliseconds{100}, std::chrono::milliseconds{120000});
   s.llm.max_tool_rounds = static_cast<int>(env.integer("LIA_LLM_MAX_TOOL_ROUNDS", 2, 0, 5));

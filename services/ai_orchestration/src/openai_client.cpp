@@ -103,18 +103,40 @@ std::string_view without_thinking(std::string_view text) {
   return text;
 }
 
-// A tool call written as text instead of in tool_calls (servers without a tool-call parser):
-// "<tool_call>{...}" or Mistral's "[TOOL_CALLS][...]" anywhere in it, or a bare JSON object
-// naming a function with its "arguments" (Llama 3's "parameters"). Not for a customer's eyes.
+// A tool call written as text instead of in tool_calls (servers without a tool-call parser, or
+// with the wrong one): "<tool_call>{...}" or Mistral's "[TOOL_CALLS][...]" anywhere in it; a
+// text that opens with a JSON object naming a function with its "arguments" (Llama 3's
+// "parameters"), alone, in a ``` fence, or several of them; or Llama's pythonic
+// "[check_coverage(cep=...)]". Not for a customer's eyes.
 bool tool_call_as_text(std::string_view text) {
   if (text.find("<tool_call>") != std::string_view::npos ||
       text.find("[TOOL_CALLS]") != std::string_view::npos) {
     return true;
   }
+  if (text.starts_with("```")) {
+    const auto line_end = text.find('\n');
+    if (line_end == std::string_view::npos) return false;
+    text = trim_front(text.substr(line_end + 1));
+  }
+  if (text.starts_with("[")) {
+    // "[name(" : a call, where a text would have a word and a space or a closing bracket.
+    std::size_t i = 1;
+    while (i < text.size() && (std::isalnum(static_cast<unsigned char>(text[i])) != 0 ||
+                               text[i] == '_' || text[i] == '.')) {
+      ++i;
+    }
+    return i > 1 && i < text.size() && text[i] == '(';
+  }
   if (!text.starts_with("{")) return false;
   auto doc = json::parse(text);
-  return doc.ok() && doc->IsObject() && doc->HasMember("name") &&
-         (doc->HasMember("arguments") || doc->HasMember("parameters"));
+  if (doc.ok()) {
+    return doc->IsObject() && doc->HasMember("name") &&
+           (doc->HasMember("arguments") || doc->HasMember("parameters"));
+  }
+  // Not one JSON object: several calls, or one in a fence with its closing ```.
+  return text.find("\"name\"") != std::string_view::npos &&
+         (text.find("\"arguments\"") != std::string_view::npos ||
+          text.find("\"parameters\"") != std::string_view::npos);
 }
 
 // Why a choice ended, when that leaves no answer to send: cut off ("length", vLLM's and
@@ -382,9 +404,11 @@ core::Result<RemoteAnswer> OpenAiClient::complete(const RemoteRequest& request, 
     for (std::size_t i = 0; i < reply->tool_calls.size(); ++i) {
       // The tools' own time counts too (a database slow to answer an outage lookup).
       if (Clock::now() >= deadline) {
-        return core::Error(core::Errc::timeout, "the model did not finish within " +
-                                                    std::to_string(settings_.timeout.count()) +
-                                                    " ms (its tools took the rest)");
+        // cancelled, not timeout: the model answered each round in time, so this says
+        // nothing of its health (the circuit breaker does not count it).
+        return core::Error(core::Errc::cancelled, "the model did not finish within " +
+                                                      std::to_string(settings_.timeout.count()) +
+                                                      " ms (its tools took the rest)");
       }
       const auto& tc = reply->tool_calls[i];
       ToolInvocation result;

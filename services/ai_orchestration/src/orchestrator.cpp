@@ -32,6 +32,19 @@ std::string without_greeting(const std::string& text, const std::optional<std::s
   return text.substr(rest);
 }
 
+// Whether the model's first answer introduces LIA itself, however it spells her ("Sou a Lia",
+// "a LIA aqui"). A customer called Lia is greeted by name, not introduced: then only
+// "sou a lia" or "aqui e a lia" counts.
+bool names_lia(const std::string& text, const std::optional<std::string>& customer_name) {
+  const std::string folded = domain::fold(text);
+  if (domain::contains_phrase(folded, "sou a lia") || domain::contains_phrase(folded, "sou lia") ||
+      domain::contains_phrase(folded, "aqui e a lia")) {
+    return true;
+  }
+  if (!domain::contains_word(folded, "lia")) return false;
+  return !customer_name || !domain::contains_word(domain::fold(*customer_name), "lia");
+}
+
 // The handoff a successful transfer_to_human call of the remote model asks for.
 std::optional<HandoffPlan> handoff_from_tools(const std::vector<ToolInvocation>& tools,
                                               const Plan& plan) {
@@ -128,7 +141,7 @@ Outcome Orchestrator::answer(const Turn& turn, const TurnContext& context,
         out.model = std::move(remote->model);
         out.tools = std::move(remote->tools);
         out.handoff = handoff_from_tools(out.tools, out.plan);
-        if (out.plan.greet && out.text.find("LIA") == std::string::npos) {
+        if (out.plan.greet && !names_lia(out.text, turn.customer_name)) {
           // The first answer still introduces LIA, whatever the model wrote; its own greeting
           // goes, so the customer is not greeted twice.
           out.text = "Olá" + (turn.customer_name ? ", " + *turn.customer_name : std::string()) +
@@ -139,10 +152,12 @@ Outcome Orchestrator::answer(const Turn& turn, const TurnContext& context,
         answered = true;
       } else {
         // Unless the server answered and this request, or the answer to it, was at fault (a
-        // context past the model's length, a refusal, a tool call written as text): no
-        // outage, so other customers keep the model. Nor is it a success: a server that
-        // refuses every request still looks so, and the failures around it still add up.
-        if (breaker_ && remote.error().code() != core::Errc::invalid_argument) {
+        // context past the model's length, a refusal, a tool call written as text), or the
+        // turn's own tools used up its time (cancelled): no outage, so other customers keep
+        // the model. Nor is it a success: a server that refuses every request still looks so,
+        // and the failures around it still add up.
+        if (breaker_ && remote.error().code() != core::Errc::invalid_argument &&
+            remote.error().code() != core::Errc::cancelled) {
           breaker_->record_failure(retry_after);
         }
         out.remote_error = remote.error().describe();

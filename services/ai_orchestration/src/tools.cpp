@@ -155,8 +155,8 @@ std::string protocol_for(std::string_view prefix, std::string_view message_id) {
       hex += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     }
   }
-  if (hex.size() < 8) hex.insert(0, 8 - hex.size(), '0');
-  return std::string(prefix) + "-" + hex.substr(hex.size() - 8);
+  if (hex.size() < kProtocolDigits) hex.insert(0, kProtocolDigits - hex.size(), '0');
+  return std::string(prefix) + "-" + hex.substr(hex.size() - kProtocolDigits);
 }
 
 namespace {
@@ -204,6 +204,14 @@ ToolInvocation BuiltinTools::run(std::string_view name, std::string_view argumen
   ToolInvocation inv;
   inv.call_id = std::move(call_id);
   const auto tool = parse_tool(name);
+  if (arguments_json.size() > kMaxToolArguments) {
+    // Published with the call and kept by conversation: a model's runaway text is refused
+    // here, as a failed call the model hears about, before anything is registered.
+    inv.known = tool.has_value();
+    if (tool) inv.tool = *tool;
+    return failed(std::move(inv),
+                  "arguments are larger than " + std::to_string(kMaxToolArguments) + " bytes");
+  }
   auto doc = json::parse(arguments_json.empty() ? std::string_view("{}") : arguments_json);
   if (doc && doc->IsObject()) inv.arguments_json = json::to_string(*doc);
   if (!tool) {

@@ -99,7 +99,7 @@ TEST_CASE("a complaint's follow-ups are answered with its first protocol, not a 
   const auto first = replies[0].str("text");
   const auto at = first.find("OUV-");
   REQUIRE(at != std::string::npos);
-  const auto protocol = first.substr(at, 12);
+  const auto protocol = first.substr(at, 4 + kProtocolDigits);
   for (std::size_t i = 1; i < replies.size(); ++i) {
     INFO(replies[i].str("text"));
     CHECK(replies[i].str("text").find("protocolo " + protocol) != std::string::npos);

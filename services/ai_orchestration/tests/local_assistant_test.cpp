@@ -642,8 +642,8 @@ TEST_CASE("ouvidoria registers a complaint with a protocol") {
   const auto* c = tool(r.answer, Tool::register_complaint);
   REQUIRE(c != nullptr);
   CHECK(c->ok);
-  CHECK(contains(c->result_json, "OUV-000000A1"));
-  CHECK(contains(r.answer.text, "OUV-000000A1"));
+  CHECK(contains(c->result_json, "OUV-0000000000A1"));
+  CHECK(contains(r.answer.text, "OUV-0000000000A1"));
   CHECK(contains(r.answer.text, "5 dias úteis"));
 }
 
@@ -659,7 +659,7 @@ TEST_CASE("a follow-up in ouvidoria, comercial or cobranca quotes what was regis
                    {{"register_complaint", "OUV-00000001"}});
   CHECK(contains(more.answer.text, "protocolo OUV-00000001"));
   CHECK_FALSE(contains(more.answer.text, "Registrei"));
-  CHECK_FALSE(contains(more.answer.text, "OUV-000000A1"));
+  CHECK_FALSE(contains(more.answer.text, "OUV-0000000000A1"));
   auto lead = with(turn("quero contratar a internet", Assistant::comercial),
                    {{"register_lead", "LEAD-00000002"}});
   CHECK(contains(lead.answer.text, "já está registrado"));

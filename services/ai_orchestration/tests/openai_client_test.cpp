@@ -562,6 +562,26 @@ TEST_CASE("the remote's first answer is not greeted twice, and the model is told
   t.first_message = false;
   out = o.answer(t, {}, tools);
   CHECK(out.text == "Olá, Maria! Como posso ajudar?");
+  // A model that introduced her itself, however it spells her name, is left as it wrote.
+  for (const std::string written : {"Olá, Maria! Sou a Lia, assistente virtual. Como posso ajudar?",
+                                    "Oi, Maria! Aqui é a lia. Em que posso ajudar?"}) {
+    FakeLlm introduced([&](int, const std::string&) {
+      return http::Response::json(200, content_answer(written));
+    });
+    Orchestrator with_intro(std::make_shared<OpenAiClient>(settings_for(introduced)), nullptr,
+                            nullptr);
+    t.first_message = true;
+    CHECK(with_intro.answer(t, {}, tools).text == written);
+  }
+  // A customer called Lia greeted by name is not an introduction.
+  FakeLlm greets_lia([](int, const std::string&) {
+    return http::Response::json(200, content_answer("Olá, Lia! Como posso ajudar?"));
+  });
+  Orchestrator lia_customer(std::make_shared<OpenAiClient>(settings_for(greets_lia)), nullptr,
+                            nullptr);
+  t.customer_name = "Lia Souza";
+  CHECK(lia_customer.answer(t, {}, tools).text ==
+        "Olá, Lia Souza! Sou a LIA, assistente virtual. Olá, Lia! Como posso ajudar?");
   doc = lia::json::parse(fake.body(1));
   REQUIRE(doc.ok());
   CHECK(std::string((*doc)["messages"][0]["content"].GetString()).find("apresente-se") ==
@@ -652,12 +672,20 @@ TEST_CASE("the tools' own time counts against the deadline") {
     void forget_turn() override {}
     int runs = 0;
   } slow;
-  OpenAiClient client(settings_for(fake, 500ms));
-  auto r = client.complete(request("caiu"), slow);
+  auto client = std::make_shared<OpenAiClient>(settings_for(fake, 500ms));
+  auto r = client->complete(request("caiu"), slow);
   REQUIRE_FALSE(r.ok());
-  CHECK(r.error().code() == lia::core::Errc::timeout);
+  // Not a timeout of the model's: it answered in time, the tools took the rest.
+  CHECK(r.error().code() == lia::core::Errc::cancelled);
+  CHECK(r.error().message().find("its tools took the rest") != std::string::npos);
   CHECK(slow.runs == 1);  // the second lookup never started
   CHECK(fake.calls() == 1);
+  // So it does not open the circuit breaker for every other customer.
+  lia::core::ManualClock clock;
+  auto breaker = std::make_shared<CircuitBreaker>(1, 30s, clock);
+  Orchestrator o(client, breaker, nullptr);
+  CHECK(o.answer(turn("caiu"), {}, slow).fallback);
+  CHECK(breaker->allow());
 }
 
 TEST_CASE("the circuit breaker skips the remote after repeated failures") {
@@ -930,7 +958,10 @@ TEST_CASE("a leading think block is dropped and a tool call written as text is n
         R"({"name": "transfer_to_human", "arguments": {"reason": "x"}})",
         R"(<think>vou chamar</think>{"name":"lookup_outage","arguments":{}})",
         "Vou verificar.\n<tool_call>{\"name\":\"lookup_outage\",\"arguments\":{}}</tool_call>",
-        R"({"name": "lookup_outage", "parameters": {}})", "pensei muito\n</think>\n\n"}) {
+        R"({"name": "lookup_outage", "parameters": {}})", "pensei muito\n</think>\n\n",
+        "```json\n{\"name\":\"check_coverage\",\"arguments\":{\"cep\":\"01310100\"}}\n```",
+        R"([check_coverage(cep="01310-100")])", "[lookup_outage()]",
+        R"({"name":"lookup_outage","parameters":{}}; {"name":"check_coverage","parameters":{}})"}) {
     INFO(artefact);
     auto r = parse_chat_response(content_answer(artefact));
     REQUIRE_FALSE(r.ok());
@@ -938,6 +969,8 @@ TEST_CASE("a leading think block is dropped and a tool call written as text is n
   }
   // A JSON object that is no tool call, or braces in a sentence, is text.
   CHECK(parse_chat_response(content_answer(R"({"resposta": "oi"})")).ok());
+  CHECK(parse_chat_response(content_answer("[Aviso] Sua fatura vence amanhã (dia 10).")).ok());
+  CHECK(parse_chat_response(content_answer("[1] Segunda via (boleto)")).ok());
   // With real tool calls beside it, the artefact is dropped and the calls run.
   auto both = parse_chat_response(
       R"({"choices":[{"message":{"content":"<tool_call>{}</tool_call>","tool_calls":[{"id":"c1","function":{"name":"check_coverage","arguments":"{}"}}]},"finish_reason":"tool_calls"}]})");

@@ -50,6 +50,31 @@ TEST_CASE("the openai provider needs a base URL and an API key") {
     CHECK(shown.find("sk-secret") == std::string::npos);
 }
 
+TEST_CASE("a model name with a newline or a space is refused, naming LIA_LLM_MODEL") {
+  for (const char* model : {"gpt-4o-mini\n", " gpt-4o-mini", "gpt 4o"}) {
+    INFO(model);
+    auto env = Env::from_map({{"LIA_LLM_PROVIDER", "openai"},
+                              {"LIA_LLM_BASE_URL", "https://api.openai.com/v1"},
+                              {"LIA_LLM_API_KEY", "sk-secret-value"},
+                              {"LIA_LLM_MODEL", model}});
+    Settings::read(env);
+    CHECK(has_problem(env, "LIA_LLM_MODEL"));
+  }
+  for (const char* model : {"meta-llama/Llama-3.1-8B-Instruct", "qwen2.5:7b"}) {
+    INFO(model);
+    auto env = Env::from_map({{"LIA_LLM_PROVIDER", "openai"},
+                              {"LIA_LLM_BASE_URL", "https://api.openai.com/v1"},
+                              {"LIA_LLM_API_KEY", "sk-secret-value"},
+                              {"LIA_LLM_MODEL", model}});
+    Settings::read(env);
+    CHECK(env.problems().empty());
+  }
+  // The local assistant sends no model name: nothing to check.
+  auto local = Env::from_map({{"LIA_LLM_MODEL", "x y"}});
+  Settings::read(local);
+  CHECK(local.problems().empty());
+}
+
 TEST_CASE("bad settings are reported by name") {
   auto env = Env::from_map(
       {{"LIA_LLM_PROVIDER", "claude"}, {"LIA_LLM_TIMEOUT_MS", "soon"}, {"LIA_AI_CONSUMERS", "99"}});

@@ -72,14 +72,14 @@ TEST_CASE("register tools check their arguments and give protocols") {
   BuiltinTools tools(nullptr, {"0190e0a4-8000-7abc-9def-00000000beef"});
   auto lead = tools.run("register_lead", R"({"interest":"upgrade","cep":"01310-100"})", "a");
   CHECK(lead.ok);
-  CHECK(contains(lead.result_json, "LEAD-0000BEEF"));
+  CHECK(contains(lead.result_json, "LEAD-00000000BEEF"));
   CHECK_FALSE(tools.run("register_lead", R"({"interest":""})", "b").ok);
   CHECK_FALSE(tools.run("register_lead", R"({"interest":"x","cep":"abc"})", "b").ok);
 
   auto complaint =
       tools.run("register_complaint", R"({"description":"sem internet há 3 dias"})", "c");
   CHECK(complaint.ok);
-  CHECK(contains(complaint.result_json, "OUV-0000BEEF"));
+  CHECK(contains(complaint.result_json, "OUV-00000000BEEF"));
   CHECK_FALSE(tools.run("register_complaint", R"({"category":"x"})", "d").ok);
 
   auto promise = tools.run("register_payment_promise", R"({"day":10,"amount":99.9})", "e");
@@ -135,14 +135,14 @@ TEST_CASE(
 }
 
 TEST_CASE("a registration the conversation made before is not made again") {
-  BuiltinTools tools(
-      nullptr, {"0190e0a4-8000-7abc-9def-00000000c0de",
-                {{"register_complaint", "OUV-0000BEEF"}, {"register_payment_promise", "day:10"}}});
+  BuiltinTools tools(nullptr, {"0190e0a4-8000-7abc-9def-00000000c0de",
+                               {{"register_complaint", "OUV-00000000BEEF"},
+                                {"register_payment_promise", "day:10"}}});
   // The complaint: the first protocol, said to be registered already.
   auto complaint = tools.run("register_complaint", R"({"description":"e o andamento?"})", "a");
   REQUIRE(complaint.ok);
   CHECK(contains(complaint.result_json, R"("already_registered":true)"));
-  CHECK(contains(complaint.result_json, "OUV-0000BEEF"));
+  CHECK(contains(complaint.result_json, "OUV-00000000BEEF"));
   CHECK_FALSE(contains(complaint.result_json, "C0DE"));
   // The same day again is the promise registered; another day replaces it.
   auto same = tools.run("register_payment_promise", R"({"day":10})", "b");
@@ -151,11 +151,11 @@ TEST_CASE("a registration the conversation made before is not made again") {
   CHECK_FALSE(contains(other.result_json, "already_registered"));
   // A lead is new the first time in this turn, and the turn's second call finds it.
   auto lead = tools.run("register_lead", R"({"interest":"contratacao"})", "d");
-  CHECK(contains(lead.result_json, "LEAD-0000C0DE"));
+  CHECK(contains(lead.result_json, "LEAD-00000000C0DE"));
   CHECK_FALSE(contains(lead.result_json, "already_registered"));
   auto lead_again = tools.run("register_lead", R"({"interest":"contratacao"})", "e");
   CHECK(contains(lead_again.result_json, R"("already_registered":true)"));
-  CHECK(contains(lead_again.result_json, "LEAD-0000C0DE"));
+  CHECK(contains(lead_again.result_json, "LEAD-00000000C0DE"));
 
   // What the read model keeps: only what was newly registered (a failed call adds nothing).
   CHECK_FALSE(tools.run("register_complaint", R"({"category":"x"})", "f").ok);
@@ -163,11 +163,11 @@ TEST_CASE("a registration the conversation made before is not made again") {
   REQUIRE(made.ok());
   CHECK(made->MemberCount() == 2);
   CHECK(std::string((*made)["register_payment_promise"].GetString()) == "day:15");
-  CHECK(std::string((*made)["register_lead"].GetString()) == "LEAD-0000C0DE");
+  CHECK(std::string((*made)["register_lead"].GetString()) == "LEAD-00000000C0DE");
   // A turn that only met what was registered before registers nothing.
-  BuiltinTools repeat(
-      nullptr, {"0190e0a4-8000-7abc-9def-00000000c0de",
-                {{"register_complaint", "OUV-0000BEEF"}, {"register_payment_promise", "day:10"}}});
+  BuiltinTools repeat(nullptr, {"0190e0a4-8000-7abc-9def-00000000c0de",
+                                {{"register_complaint", "OUV-00000000BEEF"},
+                                 {"register_payment_promise", "day:10"}}});
   CHECK(repeat.run("register_complaint", R"({"description":"e então?"})", "a").ok);
   CHECK(repeat.run("register_payment_promise", R"({"day":10})", "b").ok);
   CHECK(repeat.registrations_json().empty());
@@ -203,6 +203,26 @@ TEST_CASE("broken tool calls are failed invocations, never exceptions") {
   CHECK_FALSE(wrong_type.ok);
 }
 
+TEST_CASE("a tool call's arguments past 16 KiB are refused unrun, and not carried on") {
+  BuiltinTools tools(nullptr, {"0190e0a4-8000-7abc-9def-00000000beef"});
+  const std::string huge =
+      R"({"description":")" + std::string(kMaxToolArguments, 'x') + R"(","category":"tecnico"})";
+  auto inv = tools.run("register_complaint", huge, "a");
+  CHECK_FALSE(inv.ok);
+  CHECK(inv.known);
+  CHECK(inv.tool == Tool::register_complaint);
+  CHECK(contains(inv.error, "larger than 16384 bytes"));
+  CHECK(inv.arguments_json.size() < 100);
+  CHECK(tools.registrations_json().find("OUV-") == std::string::npos);
+  // At the limit it runs.
+  const std::string prefix = R"({"description":")";
+  const std::string suffix = R"(","category":"tecnico"})";
+  const std::string fits =
+      prefix + std::string(kMaxToolArguments - prefix.size() - suffix.size(), 'x') + suffix;
+  REQUIRE(fits.size() == kMaxToolArguments);
+  CHECK(tools.run("register_complaint", fits, "b").ok);
+}
+
 TEST_CASE("CEP helpers") {
   CHECK(normalize_cep("01310-100") == "01310100");
   CHECK(normalize_cep("01.310-100") == "01310100");
@@ -211,5 +231,7 @@ TEST_CASE("CEP helpers") {
   CHECK(format_cep("01310100") == "01310-100");
   CHECK(coverage_for("13100000")->city == "Campinas");
   CHECK_FALSE(coverage_for("99999999").has_value());
-  CHECK(protocol_for("OUV", "ab") == "OUV-000000AB");
+  CHECK(protocol_for("OUV", "ab") == "OUV-0000000000AB");
+  // A UUIDv7 message id: its last 12 hex digits, 48 random bits.
+  CHECK(protocol_for("LEAD", "0190f3a2-7b4c-7d5e-9f6a-1b2c3d4e5f60") == "LEAD-1B2C3D4E5F60");
 }
