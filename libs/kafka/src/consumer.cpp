@@ -40,7 +40,13 @@ constexpr std::string_view kWho = "kafka consumer";
 constexpr int kBatchOpenFailed = -1001;
 constexpr int kBatchCommitFailed = -1002;
 
-std::atomic<int> seek_faults{0};  // detail::fail_next_seeks_for_test()
+std::atomic<int> seek_faults{0};      // detail::fail_next_seeks_for_test()
+std::atomic<std::uint64_t> polls{0};  // detail::polls_for_test()
+
+rd_kafka_message_t* poll_once(rd_kafka_t* rk, int timeout_ms) {
+  polls.fetch_add(1, std::memory_order_relaxed);
+  return rd_kafka_consumer_poll(rk, timeout_ms);
+}
 
 core::Error invalid(std::string message) {
   return core::Error(core::Errc::invalid_argument, fmt::format("{}: {}", kWho, message));
@@ -131,8 +137,14 @@ class RdConsumer final : public Consumer {
 
   void run();
   void finish();
+  // What became of a record handled alone.
+  enum class Outcome {
+    handled,  // handled, or dead-lettered: its offset is stored
+    skipped,  // its partition waits on an earlier record: dropped, and the fetcher rewound
+    parked,   // it failed every try of its round and its partition waits (or closing)
+  };
   void process(const rd_kafka_message_t* m);
-  void process(const Message& msg);
+  Outcome process(const Message& msg);
   // Takes what is already fetched (up to max_batch, `first` included) and handles it.
   void process_batch(rd_kafka_message_t* first);
   void handle_batch(std::vector<Message>& msgs);
@@ -323,8 +335,7 @@ void RdConsumer::run() {
   while (!stop_.load()) {
     resume_due();
     report_progress();
-    rd_kafka_message_t* m =
-        rd_kafka_consumer_poll(rk_, static_cast<int>(config_.poll_timeout.count()));
+    rd_kafka_message_t* m = poll_once(rk_, static_cast<int>(config_.poll_timeout.count()));
     if (m == nullptr) continue;
     if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
@@ -346,7 +357,7 @@ void RdConsumer::process_batch(rd_kafka_message_t* first) {
   msgs.push_back(detail::to_message(first));
   rd_kafka_message_destroy(first);
   while (msgs.size() < config_.max_batch && !stop_.load()) {
-    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_, 0);
+    rd_kafka_message_t* m = poll_once(rk_, 0);
     if (m == nullptr) break;
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       msgs.push_back(detail::to_message(m));
@@ -385,8 +396,12 @@ void RdConsumer::handle_batch(std::vector<Message>& msgs) {
       parked = !parked_.empty();
     }
     if (msgs.size() - i == 1 || parked) {  // alone, or a partition waits: the careful path
-      process(msgs[i]);
-      ++i;
+      // A record that used up its round (a database outage) took seconds: the rest goes back
+      // to the fetcher, so the consumer polls between such rounds, within max.poll.interval.
+      if (process(msgs[i++]) == Outcome::parked) {
+        if (!stop_.load()) rewind(msgs, i);
+        return;
+      }
       continue;
     }
     auto scope = open_batch_(std::span<const Message>(msgs).subspan(i));
@@ -436,11 +451,14 @@ void RdConsumer::handle_batch(std::vector<Message>& msgs) {
     }
     // Undo the batch; what it held is handled again alone, with retries and dead letters.
     // Those may take long (a database outage): the rest of the fetched records is given back
-    // to the fetcher, so that the consumer polls again between them as it does unbatched.
+    // to the fetcher, so that the consumer polls again between them as it does unbatched,
+    // and so is the rest of the batch once one of its records parks its partition.
     scope->reset();
     batch_fallbacks_->inc();
     const std::size_t end = broke ? j + 1 : j;
-    for (; i < end && !stop_.load(); ++i) process(msgs[i]);
+    while (i < end && !stop_.load()) {
+      if (process(msgs[i++]) == Outcome::parked) break;
+    }
     if (!stop_.load()) rewind(msgs, i);
     return;
   }
@@ -495,7 +513,7 @@ void RdConsumer::process(const rd_kafka_message_t* m) {
   process(detail::to_message(m));
 }
 
-void RdConsumer::process(const Message& msg) {
+RdConsumer::Outcome RdConsumer::process(const Message& msg) {
   const TopicPartition tp{msg.topic, msg.partition};
   int attempts = 0;
   int round = config_.max_attempts;
@@ -523,7 +541,7 @@ void RdConsumer::process(const Message& msg) {
         // message moves the position past it.
         lock.unlock();
         seek(tp, p.offset);
-        return;
+        return Outcome::skipped;
       }
     }
   }
@@ -539,7 +557,7 @@ void RdConsumer::process(const Message& msg) {
       store(msg);
       handled_.fetch_add(1);
       metrics.handled->inc();
-      return;
+      return Outcome::handled;
     }
     last = status.error();
     metrics.failures->inc();
@@ -550,7 +568,7 @@ void RdConsumer::process(const Message& msg) {
          core::f::num("attempt", attempts), core::f::flag("retryable", last.retryable()),
          core::f::str("error", last.describe())});
     if (!last.retryable() || tries >= round) break;
-    if (!wait_backoff(backoff_for(attempts))) return;  // closing: redelivered later
+    if (!wait_backoff(backoff_for(attempts))) return Outcome::parked;  // closing: redelivered later
   }
   // Only a record that can never be handled is dead-lettered. A retryable failure (the
   // database restarting, a lock timeout) waits in place: dead-lettering it would let the
@@ -561,7 +579,7 @@ void RdConsumer::process(const Message& msg) {
       store(msg);
       dead_lettered_.fetch_add(1);
       metrics.dead_lettered->inc();
-      return;
+      return Outcome::handled;
     }
     core::log().error("kafka dead letter failed; the partition waits and retries",
                       {core::f::id("component", "kafka"), core::f::id("topic", msg.topic),
@@ -569,6 +587,7 @@ void RdConsumer::process(const Message& msg) {
                        core::f::str("error", sent.error().describe())});
   }
   park(msg, attempts);
+  return Outcome::parked;
 }
 
 core::Status RdConsumer::call_handler(const Message& msg) {
@@ -963,6 +982,10 @@ void RdConsumer::report_progress(bool closed) {
 
 int detail::fail_next_seeks_for_test(int n) {
   return seek_faults.exchange(n);
+}
+
+std::uint64_t detail::polls_for_test() {
+  return polls.load(std::memory_order_relaxed);
 }
 
 core::Result<std::unique_ptr<Consumer>> Consumer::create(const ConsumerConfig& config,

@@ -251,6 +251,110 @@ TEST_CASE("a scope whose commit fails hands its records to the one-by-one path")
   CHECK(journal.undone == 1);
 }
 
+namespace {
+
+struct OutageCall {
+  std::int32_t partition;
+  std::uint64_t polls;  // detail::polls_for_test() when the handler was called
+  bool alone;           // outside any scope
+};
+
+// Two records on every partition of a new topic, fetched together by a batched consumer
+// whose handler fails as in a database outage: records alone always, those in a scope when
+// `in_scope_fails`. Returns the handler's calls, in order, once every partition's first
+// record had its round alone.
+std::vector<OutageCall> outage_calls(Journal& journal, bool in_scope_fails) {
+  const auto topic = unique_name("kafka_batch_outage");
+  auto producer = test::make_producer();
+  test::produce_all(*producer, {{topic, "", "warm-up", {}, 0}});
+  const int partitions = test::partition_count(topic);
+  REQUIRE(partitions >= 2);
+  std::mutex mu;
+  std::vector<OutageCall> calls;
+  auto config = test::consumer_config(topic, unique_name("g"));
+  config.max_batch = 50;
+  config.max_attempts = 2;
+  config.retry_backoff = std::chrono::milliseconds{20};
+  config.max_backoff = std::chrono::milliseconds{60'000};  // no second round in this test
+  auto consumer = Consumer::create(
+      config,
+      [&](const Message& m) -> core::Status {
+        if (m.value == "warm-up") return core::ok();
+        bool alone = false;
+        {
+          std::lock_guard lock(journal.mu);
+          alone = journal.pending == nullptr;
+        }
+        std::lock_guard lock(mu);
+        calls.push_back({m.partition, detail::polls_for_test(), alone});
+        if (alone || in_scope_fails) return core::Error(core::Errc::unavailable, "database down");
+        return core::ok();
+      },
+      nullptr, opener(journal));
+  REQUIRE(consumer.ok());
+  (*consumer)->start();
+  REQUIRE(wait_until([&] { return (*consumer)->handled() == 1; }, seconds{20}));
+  (*consumer)->pause();  // so that the records below are fetched together
+  std::vector<Record> records;
+  for (int p = 0; p < partitions; ++p) {
+    for (int k = 0; k < 2; ++k) records.push_back({topic, "", "r", {}, p});
+  }
+  test::produce_all(*producer, records);
+  (*consumer)->resume();
+  const bool all = wait_until(
+      [&] {
+        std::lock_guard lock(mu);
+        std::map<std::int32_t, int> alone;
+        for (const auto& c : calls) alone[c.partition] += c.alone ? 1 : 0;
+        return std::count_if(alone.begin(), alone.end(),
+                             [](const auto& e) { return e.second >= 2; }) == partitions;
+      },
+      seconds{30});
+  (*consumer)->close();
+  REQUIRE(all);
+  std::lock_guard lock(mu);
+  return calls;
+}
+
+// Between a round of one partition's record and the next partition's, the consumer polled.
+void check_polled_between_rounds(const std::vector<OutageCall>& calls) {
+  const OutageCall* last = nullptr;
+  for (const auto& c : calls) {
+    if (!c.alone) continue;
+    if (last != nullptr && last->partition != c.partition) {
+      INFO("partition " << last->partition << " then " << c.partition);
+      CHECK(c.polls > last->polls);
+    }
+    last = &c;
+  }
+  // The second record of each partition waited behind its first: never tried alone.
+  std::map<std::int32_t, int> alone;
+  for (const auto& c : calls) alone[c.partition] += c.alone ? 1 : 0;
+  for (const auto& [partition, n] : alone) {
+    INFO("partition " << partition);
+    CHECK(n == 2);  // the first record's round of 2
+  }
+}
+
+}  // namespace
+
+// A database outage: every record fails every try of its round and parks its partition. Each
+// round takes seconds in production; back to back without a poll, a dozen of them would pass
+// max.poll.interval.ms and the member would lose its partitions.
+TEST_CASE("records that use up their round one after another are handled between polls") {
+  Journal journal;
+  check_polled_between_rounds(outage_calls(journal, /*in_scope_fails=*/true));
+}
+
+TEST_CASE("a batch whose commit fails in an outage is handled alone between polls") {
+  Journal journal;
+  journal.commits_to_fail = 1;  // the records succeed in the scope; its commit fails
+  const auto calls = outage_calls(journal, /*in_scope_fails=*/false);
+  check_polled_between_rounds(calls);
+  std::lock_guard lock(journal.mu);
+  CHECK(journal.commits_to_fail == 0);
+}
+
 TEST_CASE("max_batch below 1 is refused, naming the setting") {
   auto config = test::consumer_config("t", "g");
   config.max_batch = 0;

@@ -265,6 +265,8 @@ namespace detail {
 // Fault injection for the library's own tests: the next `n` seeks of any consumer fail as
 // if librdkafka had timed out. Returns how many the previous call's were left unused.
 int fail_next_seeks_for_test(int n);
+// Polls of every consumer of the process so far (each resets max.poll.interval.ms).
+std::uint64_t polls_for_test();
 }  // namespace detail
 
 }  // namespace lia::kafka
