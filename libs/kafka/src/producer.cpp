@@ -55,6 +55,9 @@ class RdProducer final : public Producer {
   core::Status init();
   void produce(Record record, DeliveryCallback done) override;
   core::Status flush(std::chrono::milliseconds timeout) override;
+  void abandon() override {
+    rd_kafka_purge(rk_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+  }
   std::size_t in_flight() const override { return in_flight_.load(); }
   std::optional<core::Error> fatal_error() const override;
   core::Status ping(std::chrono::milliseconds timeout) override;
@@ -140,7 +143,7 @@ RdProducer::~RdProducer() {
     core::log().warn("kafka producer closing with records in flight; purging them",
                      {core::f::id("component", "kafka"),
                       core::f::num("in_flight", static_cast<std::int64_t>(in_flight()))});
-    rd_kafka_purge(rk_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    abandon();
     (void)flush(std::chrono::seconds{5});  // the purged records' callbacks
   }
   stop_ = true;

@@ -151,6 +151,28 @@ TEST_CASE("a dead letter whose ack does not come stops waiting once told to stop
   producer->held(core::Error(core::Errc::unavailable, "closed"));  // the ack, late
 }
 
+TEST_CASE("records given up on fail at once as retryable, and the producer closes at once") {
+  ProducerConfig c;
+  c.bootstrap = "127.0.0.1:1";  // nothing listens: no ack comes
+  c.delivery_timeout = std::chrono::milliseconds{30'000};
+  auto p = Producer::create(c);
+  REQUIRE(p.ok());
+  Record r;
+  r.topic = "orders.v1";
+  r.value = "x";
+  auto f = p.value()->produce(r);
+  CHECK_FALSE(p.value()->flush(std::chrono::milliseconds{200}).ok());
+  REQUIRE(p.value()->in_flight() == 1);
+  p.value()->abandon();
+  REQUIRE(f.wait_for(std::chrono::seconds{10}) == std::future_status::ready);
+  auto result = f.get();
+  REQUIRE_FALSE(result.ok());
+  CHECK(result.error().code() == core::Errc::unavailable);
+  CHECK(result.error().retryable());
+  CHECK(p.value()->flush(std::chrono::seconds{5}).ok());
+  CHECK(p.value()->in_flight() == 0);
+}
+
 TEST_CASE("a record over message.max.bytes fails at once and is not retryable") {
   ProducerConfig c;
   c.bootstrap = "127.0.0.1:1";

@@ -708,7 +708,14 @@ int run(int argc, char** argv, const ServiceSpec& declared, std::unique_ptr<App>
   if (relay) relay->stop();
   watch.step("flushing the Kafka producer");
   if (auto st = ctx.producer_->flush(left(deadline)); !st.ok()) {
-    log.warn("producer not fully flushed", {str("error", st.error().describe())});
+    // Kafka is unreachable: what is left is given up now (an outbox row stays unmarked and
+    // goes again; a webhook never answered 200 comes again from its provider), not waited
+    // out again by the producer's close, past the stop's deadline (exit code 3).
+    log.warn("producer not fully flushed; giving up on the rest",
+             {str("error", st.error().describe())});
+    ctx.producer_->abandon();
+    (void)ctx.producer_->flush(
+        std::min<std::chrono::milliseconds>(left(deadline), std::chrono::seconds{2}));
   }
   // The service's own clients go under the watch too (a parameter would outlive it).
   watch.step("releasing the service");

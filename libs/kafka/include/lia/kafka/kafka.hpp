@@ -87,6 +87,11 @@ class Producer {
   // Waits until every queued record has its delivery result (and its callback returned), up
   // to `timeout`; Errc::timeout otherwise.
   virtual core::Status flush(std::chrono::milliseconds timeout) = 0;
+  // Gives up on every record not acknowledged yet: each callback runs soon after with a
+  // retryable Errc::unavailable ("closed before the ack"). For a stop whose flush timed out
+  // (Kafka unreachable): the producer then closes at once instead of waiting out its
+  // close_timeout. (Has a default, doing nothing, so test fakes needn't implement it.)
+  virtual void abandon() {}
   virtual std::size_t in_flight() const = 0;
   // The fatal error of the idempotent producer, if one happened (then recreate it).
   // (Has a default so test fakes of Producer needn't implement it.)
