@@ -462,9 +462,20 @@ struct Api::Impl {
     }
     std::int64_t reassigned = 0;
     std::int64_t assigned = 0;
+    bool caller_gone = false;
     auto r = pg::transact(*pool, [&](pg::Tx& tx) -> core::Result<UserView> {
       reassigned = 0;
       assigned = 0;
+      // The active admins, locked in one order: of two admins demoting or deactivating each
+      // other at once, the second waits for the first and then finds it is no admin any
+      // more (authenticate() read its role before). The desk always keeps one admin.
+      auto admins = tx.exec("SELECT bool_or(id = $1::uuid) FROM (SELECT id FROM " + sql.t("users") +
+                                " WHERE role = 'ADMIN' AND status = 'ACTIVE' ORDER BY id FOR "
+                                "UPDATE) a",
+                            a.viewer->user_id);
+      if (!admins) return admins.error();
+      caller_gone = (*admins)[0].is_null(0) || !(*admins)[0].get<bool>(0);
+      if (caller_gone) return core::Error(core::Errc::unauthorized, "no longer an active admin");
       auto updated = conversation::update_user(tx, sql.schema(), id, *body, clock);
       if (!updated) return updated.error();
       if (!updated->active) {
@@ -491,6 +502,7 @@ struct Api::Impl {
       return updated;
     });
     if (!r) {
+      if (caller_gone) return forbidden("requires role ADMIN: yours changed meanwhile");
       if (r.error().code() == core::Errc::not_found) return not_found(r.error().message());
       return db_error(r.error());
     }
@@ -681,6 +693,14 @@ struct Api::Impl {
       }
       if (c.state.status == domain::ConversationStatus::resolved) {
         return std::optional<Response>(conflict("the conversation is resolved"));
+      }
+      if (c.state.status == domain::ConversationStatus::active &&
+          c.state.mode == domain::ConversationMode::ai) {
+        // The assistant answers here: a person's message beside its replies would read as a
+        // muddle to the customer. A supervisor takes the conversation over first.
+        return std::optional<Response>(
+            conflict("the assistant is answering this conversation: transfer it to a person "
+                     "first (POST /api/conversations/{id}/transfer)"));
       }
       message_id = core::Uuid::v7(clock).str();
       command_id = core::Uuid::v7(clock).str();

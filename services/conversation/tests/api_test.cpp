@@ -262,6 +262,37 @@ TEST_CASE("an admin changes a user's role and status, and it holds at once every
       200);
 }
 
+TEST_CASE("two admins demoting each other at once leave one admin, not none") {
+  Desk d;
+  const auto root = d.user("root", auth::Role::admin);
+  const auto rita = d.user("rita", auth::Role::admin);
+  const auto rita_token = d.login("rita");
+  // Root's demotion of Rita is under way (its row locked, not committed) when Rita, whose
+  // token still says ADMIN, demotes Root.
+  lia::testing::HeldTransaction roots_change(d.pool(), [&](pg::Tx& tx) -> core::Status {
+    UserUpdate agent;
+    agent.role = auth::Role::agent;
+    auto r = update_user(tx, d.schema(), rita, agent);
+    if (!r) return r.error();
+    return {};
+  });
+  std::optional<Desk::Reply> ritas;
+  std::thread t(
+      [&] { ritas = d.call("PATCH", "/api/users/" + root, R"({"role":"AGENT"})", rita_token); });
+  // Rita's change waits for Root's; then Root's commits and Rita is no admin.
+  const bool waited =
+      lia::testing::wait_until([&] { return roots_change.waiters() >= 1; },
+                               std::chrono::seconds{10}, std::chrono::milliseconds{5});
+  REQUIRE(roots_change.release().ok());
+  t.join();
+  CHECK(waited);
+  REQUIRE(ritas);
+  INFO(ritas->raw);
+  CHECK(ritas->status == 403);
+  CHECK(d.column("users", "role", root) == "ADMIN");
+  CHECK(d.column("users", "role", rita) == "AGENT");
+}
+
 TEST_CASE("of two overlapping changes to a user, the one committed last has the later version") {
   Desk d;
   const auto ana = d.user("ana", auth::Role::agent, {"support"});
@@ -1106,6 +1137,12 @@ TEST_CASE("supervisors transfer conversations to a chosen agent") {
   auto [p, conv] = d.chat("oi");
   (void)p;
   const auto token = d.login("boss");
+  // While the assistant answers it, nobody writes beside it, a supervisor neither.
+  auto beside = d.call("POST", "/api/conversations/" + conv + "/messages",
+                       R"({"text":"Olá, aqui é o supervisor"})", token);
+  CHECK(beside.status == 409);
+  CHECK(error_message(beside).find("transfer it to a person first") != std::string::npos);
+  const auto sends_before = d.sent(types::notification_send_text).size();
 
   CHECK(d.call("POST", "/api/conversations/" + conv + "/transfer",
                R"({"agent_id":")" + ana + R"("})", d.login("ana"))
@@ -1119,6 +1156,11 @@ TEST_CASE("supervisors transfer conversations to a chosen agent") {
                   R"({"agent_id":")" + ana + R"(","reason":"cliente VIP"})", token);
   INFO(r.raw);
   REQUIRE(r.status == 200);
+  CHECK(d.sent(types::notification_send_text).size() == sends_before);
+  // Transferred, a person answers there: the supervisor may write too.
+  CHECK(d.call("POST", "/api/conversations/" + conv + "/messages",
+               R"({"text":"Olá, aqui é o supervisor"})", token)
+            .status == 202);
   CHECK(r.body["status"] == "transferred");
   CHECK(r.body["mode"] == "human");
   CHECK(r.body["assigned_to"] == ana.c_str());
