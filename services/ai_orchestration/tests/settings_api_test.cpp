@@ -51,23 +51,22 @@ TEST_CASE("the openai provider needs a base URL and an API key") {
 }
 
 TEST_CASE("a model name with a newline or a space is refused, naming LIA_LLM_MODEL") {
-  for (const char* model : {"gpt-4o-mini\n", " gpt-4o-mini", "gpt 4o"}) {
-    INFO(model);
+  // The openai provider's settings with this model name, read: their problems.
+  const auto settings_with = [](const char* model) {
     auto env = Env::from_map({{"LIA_LLM_PROVIDER", "openai"},
                               {"LIA_LLM_BASE_URL", "https://api.openai.com/v1"},
                               {"LIA_LLM_API_KEY", "sk-secret-value"},
                               {"LIA_LLM_MODEL", model}});
     Settings::read(env);
-    CHECK(has_problem(env, "LIA_LLM_MODEL"));
+    return env;
+  };
+  for (const char* model : {"gpt-4o-mini\n", " gpt-4o-mini", "gpt 4o"}) {
+    INFO(model);
+    CHECK(has_problem(settings_with(model), "LIA_LLM_MODEL"));
   }
   for (const char* model : {"meta-llama/Llama-3.1-8B-Instruct", "qwen2.5:7b"}) {
     INFO(model);
-    auto env = Env::from_map({{"LIA_LLM_PROVIDER", "openai"},
-                              {"LIA_LLM_BASE_URL", "https://api.openai.com/v1"},
-                              {"LIA_LLM_API_KEY", "sk-secret-value"},
-                              {"LIA_LLM_MODEL", model}});
-    Settings::read(env);
-    CHECK(env.problems().empty());
+    CHECK(settings_with(model).problems().empty());
   }
   // The local assistant sends no model name: nothing to check.
   auto local = Env::from_map({{"LIA_LLM_MODEL", "x y"}});
