@@ -180,9 +180,10 @@ struct Lookup {
 std::mutex g_lookup_hook_mu;
 std::function<void()> g_before_lookup;
 
-// The lookups running now, by "host:port": a request that needs one joins it.
-std::mutex g_running_mu;
-std::unordered_map<std::string, std::shared_ptr<Lookup>> g_running;
+// The lookups running now, by "host:port": a request that needs one joins it. Never freed: a
+// lookup thread still hung when the process exits may touch them after static destruction.
+auto& g_running_mu = *new std::mutex;
+auto& g_running = *new std::unordered_map<std::string, std::shared_ptr<Lookup>>;
 
 // getaddrinfo cannot be interrupted (Asio's resolver runs it on a thread it joins before
 // returning), so a lookup runs on a detached thread of its own: a request past its deadline

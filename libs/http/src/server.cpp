@@ -179,8 +179,9 @@ namespace detail {
 
 // A request body kept as a string, or passed through its route's filter as it arrives
 // (RouteOptions::body_filter), which Beast's string_body cannot do.
-// A request body's share of the server's body budget: the memory its text takes, charged
-// before the text grows, so bodies together never take more than the budget.
+// A request body's share of the server's body budget: the memory its text takes. A body read
+// whole is charged before its text grows, so such bodies never take more than the budget
+// together; a filtered body, once its filter kept the bytes (at most its route's limit more).
 class BodyAccount {
  public:
   BodyAccount(std::atomic<std::size_t>& held, std::size_t budget) : held_(held), budget_(budget) {}
@@ -292,7 +293,12 @@ struct RequestBody {
       if (most == 0) most = needed;
       const std::size_t want = std::max(needed, std::min(2 * room, most));
       if (body_.account != nullptr && !body_.account->grow_to(want)) return false;
-      body_.text.reserve(want);
+      // Into a fresh string: reserve() on this one would allocate at least twice its room
+      // (libstdc++), past both the charge and the Content-Length.
+      std::string grown;
+      grown.reserve(want);
+      grown.append(body_.text);
+      body_.text.swap(grown);
       return true;
     }
 

@@ -152,6 +152,7 @@ TEST_CASE("a name lookup that hangs ends the request at its deadline, not when t
 }
 
 TEST_CASE("requests for a host whose lookup is running wait for that one, not one each") {
+  // Port 2: the test before leaves its own lookup of localhost:1 to end on its thread.
   std::mutex mu;
   std::condition_variable cv;
   bool released = false;
@@ -169,7 +170,7 @@ TEST_CASE("requests for a host whose lookup is running wait for that one, not on
   requests.reserve(4);
   for (int i = 0; i < 4; ++i) {
     requests.emplace_back([&] {
-      auto res = client.get("http://localhost:1/x", 300ms);
+      auto res = client.get("http://localhost:2/x", 300ms);
       if (!res.ok() && res.error().code() == Errc::timeout) timed_out.fetch_add(1);
     });
   }
@@ -188,7 +189,7 @@ TEST_CASE("requests for a host whose lookup is running wait for that one, not on
   bool refused = true;
   CHECK(lia::testing::wait_until(
       [&] {
-        auto again = client.get("http://localhost:1/x", 2s);
+        auto again = client.get("http://localhost:2/x", 2s);
         refused = refused && !again.ok() && again.error().code() == Errc::unavailable;
         return lookups.load() == 2;
       },

@@ -468,10 +468,11 @@ struct Api::Impl {
       assigned = 0;
       // The active admins, locked in one order: of two admins demoting or deactivating each
       // other at once, the second waits for the first and then finds it is no admin any
-      // more (authenticate() read its role before). The desk always keeps one admin.
+      // more (authenticate() read its role before). The desk always keeps one admin. NO KEY
+      // UPDATE: a resolve or transfer naming an admin (a foreign key) does not wait on it.
       auto admins = tx.exec("SELECT bool_or(id = $1::uuid) FROM (SELECT id FROM " + sql.t("users") +
                                 " WHERE role = 'ADMIN' AND status = 'ACTIVE' ORDER BY id FOR "
-                                "UPDATE) a",
+                                "NO KEY UPDATE) a",
                             a.viewer->user_id);
       if (!admins) return admins.error();
       caller_gone = (*admins)[0].is_null(0) || !(*admins)[0].get<bool>(0);
