@@ -151,7 +151,15 @@ Result<NpsSummary> compute_nps(std::span<const int> scores) {
         break;
     }
   }
-  s.responses = static_cast<int>(scores.size());
+  return nps_from_counts(s.promoters, s.neutrals, s.detractors);
+}
+
+NpsSummary nps_from_counts(int promoters, int neutrals, int detractors) {
+  NpsSummary s;
+  s.promoters = promoters;
+  s.neutrals = neutrals;
+  s.detractors = detractors;
+  s.responses = promoters + neutrals + detractors;
   if (s.responses == 0) return s;
   const long long num = 100LL * (s.promoters - s.detractors);
   const long long n = s.responses;

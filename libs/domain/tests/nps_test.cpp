@@ -176,7 +176,17 @@ TEST_CASE("compute_nps counts categories and rounds half away from zero") {
     CHECK(r->detractors == c.detractors);
     CHECK(r->score == c.nps);
     CHECK(r->exact == Approx(100.0 * (c.promoters - c.detractors) / c.scores.size()));
+    // The same from the counts alone (the API's GROUP BY).
+    const auto counted = lia::domain::nps_from_counts(c.promoters, c.neutrals, c.detractors);
+    CHECK(counted.responses == r->responses);
+    CHECK(counted.score == c.nps);
+    CHECK(counted.exact == r->exact);
   }
+  // Millions of answers, no score per answer: 3,000,000 promoters and 1,000,000 detractors of
+  // 6,000,000 is 33.3 -> 33.
+  const auto big = lia::domain::nps_from_counts(3'000'000, 2'000'000, 1'000'000);
+  CHECK(big.responses == 6'000'000);
+  CHECK(big.score == 33);
 }
 
 TEST_CASE("compute_nps of no responses is 0 with responses == 0, bad scores fail") {

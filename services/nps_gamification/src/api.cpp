@@ -1,5 +1,7 @@
+#include <array>
 #include <charconv>
 #include <cmath>
+#include <limits>
 #include <set>
 #include <vector>
 
@@ -336,18 +338,28 @@ Response Api::nps(const Request& req) const {
                       "AND ($3::uuid IS NULL OR agent_id = $3) GROUP BY nps_score",
                   bounds->from, bounds->to, agent);
   if (!rows) return db_error(rows.error());
-  std::vector<int> scores;
-  for (const auto& r : *rows) scores.insert(scores.end(), r.get<std::size_t>(1), r.get<int>(0));
-  auto summary = domain::compute_nps(scores);
-  if (!summary) return db_error(summary.error());
+  // Counted per category, not a score per response: the whole history may be millions.
+  std::array<std::int64_t, 3> counts{};  // detractors, neutrals, promoters
+  for (const auto& r : *rows) {
+    auto category = domain::nps_category(r.get<int>(0));
+    if (!category) return db_error(category.error());
+    counts.at(static_cast<std::size_t>(*category)) += r.get<std::int64_t>(1);
+  }
+  const auto narrow = [](std::int64_t n) {
+    return static_cast<int>(std::min<std::int64_t>(n, std::numeric_limits<int>::max() / 3));
+  };
+  const auto summary = domain::nps_from_counts(
+      narrow(counts[static_cast<std::size_t>(domain::NpsCategory::promoter)]),
+      narrow(counts[static_cast<std::size_t>(domain::NpsCategory::neutral)]),
+      narrow(counts[static_cast<std::size_t>(domain::NpsCategory::detractor)]));
   json::Writer w;
   w.begin_object()
-      .field("nps", summary->score)
-      .field("nps_exact", summary->exact)
-      .field("promoters", summary->promoters)
-      .field("neutrals", summary->neutrals)
-      .field("detractors", summary->detractors)
-      .field("responses", summary->responses);
+      .field("nps", summary.score)
+      .field("nps_exact", summary.exact)
+      .field("promoters", summary.promoters)
+      .field("neutrals", summary.neutrals)
+      .field("detractors", summary.detractors)
+      .field("responses", summary.responses);
   w.key("from").value(bounds->from ? std::optional(core::format_rfc3339(*bounds->from))
                                    : std::nullopt);
   w.key("to").value(bounds->to ? std::optional(core::format_rfc3339(*bounds->to)) : std::nullopt);

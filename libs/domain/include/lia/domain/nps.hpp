@@ -54,6 +54,8 @@ struct NpsSummary {
 
 // Fails if any score is outside 0..10.
 core::Result<NpsSummary> compute_nps(std::span<const int> scores);
+// The same from each category's count (a database's GROUP BY), without a score per response.
+NpsSummary nps_from_counts(int promoters, int neutrals, int detractors);
 
 inline constexpr std::chrono::hours kNpsSurveyWindow{24};
 
