@@ -350,6 +350,8 @@ void RdConsumer::run() {
     rd_kafka_message_destroy(m);
   }
   finish();
+  // Once joined, this thread's id may be another thread's: that one is no poll thread.
+  thread_id_.store(std::thread::id{});
 }
 
 void RdConsumer::process_batch(rd_kafka_message_t* first) {

@@ -165,6 +165,8 @@ void RdProducer::run() {
     drain_rejected();
   }
   rd_kafka_poll(rk_, 0);
+  // Once joined, this thread's id may be another thread's: that one is no delivery thread.
+  thread_id_.store(std::thread::id{});
 }
 
 void RdProducer::produce(Record record, DeliveryCallback done) {
