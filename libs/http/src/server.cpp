@@ -168,7 +168,7 @@ struct Server::Impl {
   // pending (e.g. during the grace period, after the acceptor closed).
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   std::optional<asio::thread_pool> pool;
-  std::optional<asio::thread_pool> probe_pool;  // /readyz and /metrics, never behind the API
+  std::optional<asio::thread_pool> probe_pool;  // /readyz, never behind the API
   std::atomic<std::size_t> body_bytes{0};       // reserved by bodies being read or handled
   tcp::acceptor acceptor;
   asio::steady_timer accept_retry;
@@ -905,15 +905,15 @@ Server::Impl::Impl(ServerOptions o, Router r, Readiness ready)
           RouteOptions{.blocking = true, .probe = true});
     }
     if (!router.has_pattern("/metrics")) {
-      router.add(
-          "GET", "/metrics",
-          [](const Request&) {
-            Response res;
-            res.body = core::metrics().render();
-            res.content_type = "text/plain; version=0.0.4; charset=utf-8";
-            return res;
-          },
-          RouteOptions{.blocking = true, .probe = true});
+      // Rendered on the I/O thread (memory only, no wait): a /readyz whose checks wait on a
+      // database that does not answer holds the probes' thread, and a scrape queued behind
+      // it would time out just when the figures matter.
+      router.add("GET", "/metrics", [](const Request&) {
+        Response res;
+        res.body = core::metrics().render();
+        res.content_type = "text/plain; version=0.0.4; charset=utf-8";
+        return res;
+      });
     }
   }
   for (const auto* e : router.endpoints()) {

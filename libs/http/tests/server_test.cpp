@@ -993,6 +993,30 @@ TEST_CASE("/readyz and /metrics answer while API requests hold every blocking th
   CHECK(metrics->status == 200);
 }
 
+TEST_CASE("/metrics answers while a /readyz waits on a check that does not answer") {
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<bool> checking{false};
+  auto server = start_server(demo_router(), ServerOptions{}, [&] {
+    checking = true;
+    released.wait_for(20s);  // a database that does not answer
+    return std::vector<Check>{{"db", false, "timed out"}};
+  });
+  Client client;
+  std::thread probe([&] {
+    ClientRequest ready{.method = "GET", .url = base_url(*server) + "/readyz", .timeout = 25s};
+    (void)client.request(ready);
+  });
+  REQUIRE(wait_until([&] { return checking.load(); }, 5s, 1ms));
+  ClientRequest scrape{.method = "GET", .url = base_url(*server) + "/metrics", .timeout = 5s};
+  auto metrics = client.request(scrape);
+  release.set_value();
+  probe.join();
+  REQUIRE(metrics.ok());
+  CHECK(metrics->status == 200);
+  CHECK(metrics->body.find("lia_http_server") != std::string::npos);
+}
+
 TEST_CASE("stop lets an in-flight request finish and refuses new connections") {
   std::mutex mu;
   std::optional<Responder> held;

@@ -70,8 +70,9 @@ struct RouteOptions {
   // Run this (sync) handler on the server's blocking pool instead of an I/O thread: for
   // handlers that call the database or anything else that blocks.
   bool blocking = false;
-  // With blocking: on the probes' own thread instead (the built-in /readyz and /metrics), so
-  // API requests filling the blocking pool never hold up Kubernetes' probes or the scrape.
+  // With blocking: on the probes' own thread instead (the built-in /readyz), so API requests
+  // filling the blocking pool never hold up Kubernetes' probes. (/metrics renders on the I/O
+  // thread: it waits on nothing.)
   bool probe = false;
   // This route's largest request body, when not the server's ServerOptions::body_limit: a
   // larger body gets 413 as soon as its headers announce it. Counted against the server's

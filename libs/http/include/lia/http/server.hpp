@@ -34,8 +34,8 @@ struct ServerOptions {
   std::string address = "0.0.0.0";
   std::uint16_t port = 0;    // 0: an ephemeral port, see Server::port()
   int threads = 2;           // I/O threads
-  int blocking_threads = 2;  // pool for RouteOptions::blocking handlers (/readyz and
-                             // /metrics have a thread of their own)
+  int blocking_threads = 2;  // pool for RouteOptions::blocking handlers (/readyz has a
+                             // thread of its own; /metrics runs on the I/O threads)
   std::size_t body_limit = std::size_t{4} * 1024 * 1024;  // larger bodies get 413
   // Memory for request bodies, all connections together. A body is charged as its bytes
   // arrive (what it keeps, at most about twice what arrived, never more than its
