@@ -177,8 +177,6 @@ struct Server::Impl {
 
 namespace detail {
 
-// A request body kept as a string, or passed through its route's filter as it arrives
-// (RouteOptions::body_filter), which Beast's string_body cannot do.
 // A request body's share of the server's body budget: the memory its text takes. A body read
 // whole is charged before its text grows, so such bodies never take more than the budget
 // together; a filtered body, once its filter kept the bytes (at most its route's limit more).
@@ -216,9 +214,10 @@ class BodyAccount {
   std::size_t charged_ = 0;
 };
 
-// A request body read into a string, or through its route's BodyFilter, as it arrives. Its
-// memory is charged to the body budget as it grows: a body that declares 4 MiB and sends
-// nothing holds nothing, and one that trickles in holds at most about twice what arrived.
+// A request body kept as a string, or passed through its route's filter as it arrives
+// (RouteOptions::body_filter), which Beast's string_body cannot do. Its memory is charged to
+// the body budget as it grows: a body that declares 4 MiB and sends nothing holds nothing, and
+// one that trickles in holds at most about twice what arrived.
 struct RequestBody {
   struct value_type {
     std::string text;
@@ -399,8 +398,8 @@ class Session : public std::enable_shared_from_this<Session> {
       return read_header();
     }
     // An idle connection keeps no buffer but its next read's 4 KiB, and no response body:
-    // 7.5 KB of memory in all against 10.6 KB before (scripts/bench/gateway
-    // --idle-connections); a proxy may keep hundreds open, a client thousands.
+    // about 7.5 KB of memory each in all (scripts/bench/gateway --idle-connections); a proxy
+    // may keep hundreds open, a client thousands.
     buffer_.shrink_to_fit();
     std::string().swap(res_.body());
     phase_ = Phase::idle;
