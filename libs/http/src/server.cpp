@@ -469,8 +469,8 @@ class Session : public std::enable_shared_from_this<Session> {
     // A new body whose first read would not fit is refused before it is sent (with
     // `Expect: 100-continue`) or read.
     const auto declared = parser_->content_length();
-    if (!account_.fits(std::min(declared ? static_cast<std::size_t>(*declared) : body_limit_,
-                                std::min(body_limit_, kReadChunk)))) {
+    if (!account_.fits(std::min({declared ? static_cast<std::size_t>(*declared) : body_limit_,
+                                 body_limit_, kReadChunk}))) {
       return too_busy();
     }
     auto& body = parser_->get().body();
