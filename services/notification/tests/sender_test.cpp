@@ -1144,17 +1144,10 @@ TEST_CASE(
   std::int64_t offset = 100;
   const auto error_tick = [&](const std::string& provider_id, std::chrono::seconds age,
                               const std::string& chat = kTo) {
-    auto ev =
-        events::make_event(events::types::whatsapp_message_status, 1, "/lia/ingestion", "",
-                           std::string(R"({"provider":"meta","instance":")") + kMetaInstance +
-                               R"(","chat_id":")" + chat + R"(","message_id":")" + provider_id +
-                               R"(","status":"ERROR","timestamp":"2026-11-22T12:53:24.123Z",)"
-                               R"("error":{"reason":"Message undeliverable","code":"131026"}})");
-    ev.time = core::format_rfc3339(core::SystemClock::instance().now() - age);
-    kafka::Message m;
-    m.topic = "whatsapp.status.test";
+    auto m = Fixture::status_record(
+        "ERROR", provider_id, R"(,"error":{"reason":"Message undeliverable","code":"131026"})",
+        chat, core::SystemClock::instance().now() - age);
     m.offset = ++offset;
-    m.value = events::encode(ev);
     return m;
   };
   const auto unknown_ticks = [] {
@@ -1170,25 +1163,12 @@ TEST_CASE(
                                            Fixture::text_data(id, "meta", kTo, "Olá"))));
   const auto wamid = fx.sandbox.sends().at(0).provider_message_id;
   const std::string table = fx.schema + ".outbound_messages";
-  const auto set_in_flight = [&](const std::string& to) {
-    REQUIRE(fx.pool
-                ->exec("UPDATE " + table +
-                           " SET status = 'sending', in_flight = true, provider_message_id = NULL,"
-                           " to_chat = $2 WHERE command_id = $1",
-                       id, to)
-                .ok());
-  };
-  set_in_flight(kTo);
+  fx.set_in_flight(id, kTo);
   const auto ahead = error_tick(wamid, std::chrono::seconds{0});
   auto early = statuses.handle(ahead);
   REQUIRE_FALSE(early.ok());
   CHECK(early.error().retryable());  // the partition waits for the send's commit
-  REQUIRE(fx.pool
-              ->exec("UPDATE " + table +
-                         " SET status = 'sent', in_flight = false, provider_message_id = $2"
-                         " WHERE command_id = $1",
-                     id, wamid)
-              .ok());
+  fx.set_sent(id, wamid);
   require_ok(statuses.handle(ahead));
   auto evs = fx.events();
   REQUIRE(evs.size() == 2);
@@ -1196,7 +1176,7 @@ TEST_CASE(
 
   // Not ours, while a send to the same chat is in flight (the tick names it as a JID, the
   // command as digits without the ninth digit): given up once the wait is over.
-  set_in_flight("551187654321");
+  fx.set_in_flight(id, "551187654321");
   const auto foreign =
       error_tick("wamid.not-ours", std::chrono::seconds{0}, "5511987654321@s.whatsapp.net");
   CHECK_FALSE(statuses.handle(foreign).ok());
@@ -1217,7 +1197,7 @@ TEST_CASE(
   CHECK(statuses.handle(error_tick("wamid.group", std::chrono::seconds{0}, "120363025@g.us")).ok());
   CHECK(unknown_ticks() == before + 2);
   // ... but a group's tick waits while any send of the number is in flight.
-  set_in_flight(kTo);
+  fx.set_in_flight(id, kTo);
   CHECK_FALSE(
       statuses.handle(error_tick("wamid.group-2", std::chrono::seconds{0}, "120363025@g.us")).ok());
   // Not waited for: a tick made long ago (a backlog), or with a clock far ahead, or the
@@ -1239,34 +1219,16 @@ TEST_CASE(
   require_ok(fx.handler->handle(fx.command(events::types::notification_send_text,
                                            Fixture::text_data(id, "meta", kTo, "Olá"))));
   const auto wamid = fx.sandbox.sends().at(0).provider_message_id;
-  const std::string table = fx.schema + ".outbound_messages";
-  // The provider's answer is not written yet.
-  REQUIRE(fx.pool
-              ->exec("UPDATE " + table +
-                         " SET status = 'sending', in_flight = true, provider_message_id = NULL,"
-                         " delivery_status = NULL WHERE command_id = $1",
-                     id)
-              .ok());
+  fx.set_in_flight(id, kTo);  // the provider's answer is not written yet
   const auto delivered = Fixture::status_record("DELIVERY_ACK", wamid);
   auto early = statuses.handle(delivered);
   REQUIRE_FALSE(early.ok());
   CHECK(early.error().retryable());
   // A delivery in a group (a message typed on the phone) waits for no send: only an ERROR
   // waits for any send that could be its.
-  kafka::Message group;
-  group.topic = "whatsapp.status.test";
-  group.value = events::encode(events::make_event(
-      events::types::whatsapp_message_status, 1, "/lia/ingestion", "",
-      std::string(R"({"provider":"meta","instance":")") + kMetaInstance +
-          R"(","chat_id":"120363025@g.us","message_id":"wamid.group","status":"DELIVERY_ACK",)"
-          R"("timestamp":"2026-11-22T12:53:24.123Z"})"));
-  require_ok(statuses.handle(group));
-  REQUIRE(fx.pool
-              ->exec("UPDATE " + table +
-                         " SET status = 'sent', in_flight = false, provider_message_id = $2,"
-                         " delivery_status = 'SERVER_ACK' WHERE command_id = $1",
-                     id, wamid)
-              .ok());
+  require_ok(
+      statuses.handle(Fixture::status_record("DELIVERY_ACK", "wamid.group", "", "120363025@g.us")));
+  fx.set_sent(id, wamid);
   require_ok(statuses.handle(delivered));
   REQUIRE(fx.row(id).has_value());
   CHECK(fx.row(id)->delivery_status == std::optional<std::string>("DELIVERY_ACK"));

@@ -113,16 +113,37 @@ std::string Fixture::text_data(const std::string& command_id, const std::string&
 }
 
 kafka::Message Fixture::status_record(const std::string& status, const std::string& provider_id,
-                                      const std::string& extra) {
+                                      const std::string& extra, const std::string& chat,
+                                      std::optional<core::SysTime> at) {
   const std::string data = R"({"provider":"meta","instance":")" + std::string(kMetaInstance) +
-                           R"(","chat_id":"5511987654321","message_id":")" + provider_id +
+                           R"(","chat_id":")" + chat + R"(","message_id":")" + provider_id +
                            R"(","status":")" + status +
                            R"(","timestamp":"2026-11-22T12:53:24.123Z")" + extra + "}";
+  auto ev =
+      events::make_event(events::types::whatsapp_message_status, 1, "/lia/ingestion", "", data);
+  if (at) ev.time = core::format_rfc3339(*at);
   kafka::Message m;
   m.topic = "whatsapp.status.test";
-  m.value = events::encode(
-      events::make_event(events::types::whatsapp_message_status, 1, "/lia/ingestion", "", data));
+  m.value = events::encode(ev);
   return m;
+}
+
+void Fixture::set_in_flight(const std::string& command_id, const std::string& to_chat) const {
+  REQUIRE(pool->exec("UPDATE " + schema +
+                         ".outbound_messages SET status = 'sending', in_flight = true, "
+                         "provider_message_id = NULL, delivery_status = NULL, to_chat = $2 "
+                         "WHERE command_id = $1",
+                     command_id, to_chat)
+              .ok());
+}
+
+void Fixture::set_sent(const std::string& command_id, const std::string& provider_id) const {
+  REQUIRE(pool->exec("UPDATE " + schema +
+                         ".outbound_messages SET status = 'sent', in_flight = false, "
+                         "provider_message_id = $2, delivery_status = 'SERVER_ACK' "
+                         "WHERE command_id = $1",
+                     command_id, provider_id)
+              .ok());
 }
 
 std::vector<OutboxRow> Fixture::outbox(const std::string& topic) const {

@@ -4,9 +4,11 @@
 // build commands and read what the service wrote.
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include <lia/core/clock.hpp>
 #include <lia/events/cloud_event.hpp>
 #include <lia/http/server.hpp>
 #include <lia/kafka/kafka.hpp>
@@ -43,10 +45,17 @@ class Fixture {
   static std::string text_data(const std::string& command_id, const std::string& provider,
                                const std::string& to, const std::string& text,
                                const std::string& extra = {});
-  // A record of the status topic: a Meta tick `status` for `provider_id`; `extra` is
-  // appended inside the data object.
+  // A record of the status topic: a Meta tick `status` for `provider_id` in `chat`; `extra` is
+  // appended inside the data object; `at`: the event's time (default now).
   static kafka::Message status_record(const std::string& status, const std::string& provider_id,
-                                      const std::string& extra = {});
+                                      const std::string& extra = {},
+                                      const std::string& chat = "5511987654321",
+                                      std::optional<core::SysTime> at = std::nullopt);
+
+  // The command's row as while its request is with the provider (the answer not written yet),
+  // to `to_chat`; then as sent with `provider_id`, the provider's acceptance recorded.
+  void set_in_flight(const std::string& command_id, const std::string& to_chat) const;
+  void set_sent(const std::string& command_id, const std::string& provider_id) const;
 
   std::vector<OutboxRow> outbox(const std::string& topic) const;
   // The events of the events topic, each decoded and validated against its schema.
