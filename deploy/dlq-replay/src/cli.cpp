@@ -41,10 +41,14 @@ std::string line(const kafka::DeadLetterInfo& d) {
   const auto or_dash = [](const std::string& s) { return s.empty() ? std::string("-") : s; };
   return fmt::format(
       "partition {} offset {}: {} {} from {} partition {} offset {}, {} attempt(s), at {}, "
-      "retryable {}: {}",
+      "retryable {}: {}{}",
       d.partition, d.offset, or_dash(d.event_type), or_dash(d.event_id), or_dash(d.origin_topic),
       or_dash(d.origin_partition), or_dash(d.origin_offset), or_dash(d.attempts), or_dash(d.at),
-      or_dash(d.retryable), or_dash(d.error));
+      or_dash(d.retryable), or_dash(d.error),
+      d.value_at_origin.empty()
+          ? ""
+          : fmt::format(" (kept without its value, {} bytes, read from its origin)",
+                        d.value_at_origin));
 }
 
 }  // namespace

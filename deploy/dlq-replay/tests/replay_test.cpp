@@ -178,6 +178,92 @@ TEST_CASE("a record without its origin stops the replay, and what came before it
   CHECK(*back[0].header("lia.event_id") == "ev-a");
 }
 
+TEST_CASE(
+    "a record too large for its dead-letter topic goes there without its value and is "
+    "replayed from its origin") {
+  const auto topic = testing::unique_name("replay_big");
+  const auto dlq_topic = topic + ".dlq";
+  auto p = producer();
+  // Within the limit as it is; over it with the dead letter's headers.
+  const std::string value = R"({"id":"ev-big","text":")" + std::string(1900, 'a') + R"("})";
+  const std::vector<kafka::Header> headers = {
+      {"lia.event_id", "ev-big"}, {"lia.event_type", "lia.test.happened"}, {"trace", "t-1"}};
+  auto first = p->produce(kafka::Record{topic, "lia-demo:5511987654321", value, headers, 0}).get();
+  REQUIRE(first.ok());
+  kafka::ProducerConfig pc;
+  pc.bootstrap = testing::kafka_bootstrap();
+  pc.properties = {{"message.max.bytes", "2100"}};
+  auto limited = kafka::Producer::create(pc);
+  REQUIRE(limited.ok());
+  kafka::DeadLetter dlq(std::shared_ptr<kafka::Producer>(std::move(limited).value()));
+  kafka::Message m;
+  m.topic = topic;
+  m.partition = 0;
+  m.offset = first->offset;
+  m.key = "lia-demo:5511987654321";
+  m.value = value;
+  m.headers = headers;
+  REQUIRE(dlq.send(m, core::Error(core::Errc::invalid_argument, "schema"), 1).ok());
+
+  auto letters = read_all(dlq_topic, 1);
+  REQUIRE(letters.size() == 1);
+  CHECK(letters[0].value.empty());
+  REQUIRE(letters[0].header(kafka::DeadLetter::kValueAtOrigin) != nullptr);
+  CHECK(*letters[0].header(kafka::DeadLetter::kValueAtOrigin) == std::to_string(value.size()));
+  auto listed = cli({"--list", dlq_topic});
+  INFO(listed.out << listed.err);
+  CHECK(listed.out.find("lia.test.happened ev-big from " + topic) != std::string::npos);
+  CHECK(listed.out.find("kept without its value, " + std::to_string(value.size()) + " bytes") !=
+        std::string::npos);
+
+  auto replayed = cli({dlq_topic});
+  INFO(replayed.out << replayed.err);
+  REQUIRE(replayed.status == 0);
+  CHECK(replayed.out.find("replayed 1 dead letter(s)") != std::string::npos);
+  auto back = read_all(topic, 2);
+  REQUIRE(back.size() == 2);
+  const auto& again = back[1];
+  CHECK(again.key == "lia-demo:5511987654321");
+  CHECK(again.value == value);
+  REQUIRE(again.header("trace") != nullptr);
+  CHECK(*again.header("trace") == "t-1");
+  REQUIRE(again.header("lia.dlq.origin.offset") != nullptr);
+  CHECK(*again.header("lia.dlq.origin.offset") == std::to_string(first->offset));
+  CHECK(again.header(kafka::DeadLetter::kValueAtOrigin) == nullptr);
+  REQUIRE(again.header("lia.replayed_from") != nullptr);
+  CHECK(*again.header("lia.replayed_from") == dlq_topic + "/0/0");
+}
+
+TEST_CASE("a slim dead letter whose record is not at its origin stops the replay") {
+  // Each origin topic holds one record, "k" at offset 0; a slim dead letter points at `offset`
+  // with `key`.
+  const auto stuck = [](std::int64_t offset, const std::string& key) {
+    const auto topic = testing::unique_name("replay_gone");
+    auto p = producer();
+    REQUIRE(p->produce(kafka::Record{topic, "k", "the only record", {}, 0}).get().ok());
+    kafka::Message m;
+    m.topic = topic;
+    m.partition = 0;
+    m.offset = offset;
+    m.key = key;
+    m.value = "what it was";
+    kafka::DeadLetter dlq(p);
+    REQUIRE(
+        p->produce(dlq.slim_record_for(m, core::Error(core::Errc::internal, "x"), 1)).get().ok());
+    auto r = cli({topic + ".dlq"});
+    INFO(r.out << r.err);
+    CHECK(r.status == 1);
+    CHECK(read_all(topic, 1).size() == 1);  // nothing re-published
+    return std::make_pair(topic, r.err);
+  };
+  auto [gone_topic, gone] = stuck(5, "k");  // past the end
+  CHECK(gone.find("points at " + gone_topic +
+                  " partition 0 offset 5, which is not there any more") != std::string::npos);
+  auto [other_topic, other] = stuck(0, "another key");
+  CHECK(other.find("points at " + other_topic + " partition 0 offset 0, where another record is") !=
+        std::string::npos);
+}
+
 TEST_CASE("lia-dlq-replay refuses bad usage and settings with status 2, naming them") {
   const std::pair<std::vector<std::string>, std::string> cases[] = {
       {{}, "which dead-letter topic?"},

@@ -51,15 +51,24 @@ Record DeadLetter::record_for(const Message& message, const core::Error& error,
   return r;
 }
 
-core::Status DeadLetter::send(const Message& message, const core::Error& error, int attempts,
-                              const std::atomic<bool>* cancel) {
-  if (!producer_) {
-    return core::Error(core::Errc::internal, "dead letter: no producer");
-  }
-  Record record = record_for(message, error, attempts);
+Record DeadLetter::slim_record_for(const Message& message, const core::Error& error,
+                                   int attempts) const {
+  Record r = record_for(message, error, attempts);
+  r.value.clear();
+  std::erase_if(r.headers, [](const Header& h) {
+    return h.key.rfind("lia.dlq.", 0) != 0 && h.key != "lia.event_type" && h.key != "lia.event_id";
+  });
+  r.headers.push_back({kValueAtOrigin, std::to_string(message.value.size())});
+  return r;
+}
+
+namespace {
+
+// Publishes and waits for the broker's ack (or `cancel`).
+core::Status publish(Producer& producer, Record record, const std::atomic<bool>* cancel) {
   const std::string topic = record.topic;
   // The producer's delivery timeout bounds this wait: every record gets its callback.
-  auto pending = producer_->produce(std::move(record));
+  auto pending = producer.produce(std::move(record));
   while (cancel != nullptr &&
          pending.wait_for(std::chrono::milliseconds{100}) != std::future_status::ready) {
     if (cancel->load()) {
@@ -73,11 +82,38 @@ core::Status DeadLetter::send(const Message& message, const core::Error& error, 
     return core::Error(e.code(), fmt::format("dead letter to {}: {}", topic, e.message()),
                        e.retryable());
   }
-  core::log().warn("kafka message dead-lettered",
-                   {core::f::id("component", "kafka"), core::f::id("topic", message.topic),
-                    core::f::num("partition", message.partition),
-                    core::f::num("offset", message.offset), core::f::id("dlq", topic),
-                    core::f::num("attempts", attempts), core::f::str("error", error.describe())});
+  return core::ok();
+}
+
+}  // namespace
+
+core::Status DeadLetter::send(const Message& message, const core::Error& error, int attempts,
+                              const std::atomic<bool>* cancel) {
+  if (!producer_) {
+    return core::Error(core::Errc::internal, "dead letter: no producer");
+  }
+  const auto fields = [&] {
+    return std::vector<core::Field>{core::f::id("component", "kafka"),
+                                    core::f::id("topic", message.topic),
+                                    core::f::num("partition", message.partition),
+                                    core::f::num("offset", message.offset),
+                                    core::f::id("dlq", topic_for(message.topic)),
+                                    core::f::num("attempts", attempts),
+                                    core::f::str("error", error.describe())};
+  };
+  auto sent = publish(*producer_, record_for(message, error, attempts), cancel);
+  if (!sent.ok() && sent.error().code() == core::Errc::too_large) {
+    auto f = fields();
+    f.push_back(core::f::num("value_bytes", static_cast<std::int64_t>(message.value.size())));
+    core::log().log(
+        core::Level::warn,
+        "kafka message too large for its dead-letter topic: dead-lettered without its value, "
+        "which the replay reads from its origin",
+        f);
+    sent = publish(*producer_, slim_record_for(message, error, attempts), cancel);
+  }
+  if (!sent.ok()) return sent;
+  core::log().log(core::Level::warn, "kafka message dead-lettered", fields());
   return core::ok();
 }
 

@@ -1,3 +1,4 @@
+#include <charconv>
 #include <map>
 #include <memory>
 #include <vector>
@@ -53,6 +54,7 @@ DeadLetterInfo describe(const Message& m) {
   d.at = header_or_empty(m, "lia.dlq.at");
   d.event_type = header_or_empty(m, "lia.event_type");
   d.event_id = header_or_empty(m, "lia.event_id");
+  d.value_at_origin = header_or_empty(m, DeadLetter::kValueAtOrigin);
   return d;
 }
 
@@ -109,27 +111,36 @@ class Run {
   }
 
   core::Status open() {
+    auto rk = open_handle(
+        {{"group.id", "lia-replay." + o_.dlq_topic}, {"auto.offset.reset", "earliest"}});
+    if (!rk) return rk.error();
+    rk_ = std::move(rk).value();
+    return core::ok();
+  }
+
+  // A consumer that is assigned its partitions (never subscribes, never commits unless told).
+  core::Result<HandlePtr> open_handle(
+      const std::vector<std::pair<std::string, std::string>>& own) const {
     detail::ConfPtr conf(rd_kafka_conf_new());
-    const std::vector<std::pair<std::string, std::string>> base = {
-        {"bootstrap.servers", o_.bootstrap},   {"group.id", "lia-replay." + o_.dlq_topic},
-        {"client.id", "lia-dlq-replay"},       {"enable.auto.commit", "false"},
-        {"enable.auto.offset.store", "false"}, {"enable.partition.eof", "true"},
-        {"auto.offset.reset", "earliest"},
+    std::vector<std::pair<std::string, std::string>> base = {
+        {"bootstrap.servers", o_.bootstrap}, {"client.id", "lia-dlq-replay"},
+        {"enable.auto.commit", "false"},     {"enable.auto.offset.store", "false"},
+        {"enable.partition.eof", "true"},
     };
+    base.insert(base.end(), own.begin(), own.end());
     for (const auto& [name, value] : base) {
-      if (auto s = detail::set(conf.get(), kWho, name, value); !s) return s;
+      if (auto s = detail::set(conf.get(), kWho, name, value); !s) return s.error();
     }
     for (const auto& [name, value] : o_.properties) {
-      if (auto s = detail::set(conf.get(), kWho, name, value); !s) return s;
+      if (auto s = detail::set(conf.get(), kWho, name, value); !s) return s.error();
     }
     detail::route_logs(conf.get());
     std::array<char, 512> err{};
     rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf.get(), err.data(), err.size());
     if (rk == nullptr) return invalid(err.data());
     (void)conf.release();  // rd_kafka_new took it
-    rk_.reset(rk);
     rd_kafka_poll_set_consumer(rk);
-    return core::ok();
+    return HandlePtr(rk);
   }
 
   // Which partitions have what to read: from the group's committed offset (or the oldest
@@ -254,12 +265,28 @@ class Run {
     }
     Record r;
     r.topic = origin_;
-    r.key = msg.key;
-    r.value = msg.value;
-    // The lia.dlq.* headers stay: a consumer may treat a replayed record differently (the
-    // notification service sends a replayed command again), and a new dead-lettering
-    // replaces them.
-    r.headers = msg.headers;
+    if (msg.header(DeadLetter::kValueAtOrigin) != nullptr) {
+      // Dead-lettered slim (too large with its headers): the record itself is read back from
+      // where it failed, and it goes back with only the lia.dlq.origin.* headers added, which
+      // tell a consumer it is a replay (notification sends a replayed command again).
+      auto original = read_origin(msg, info);
+      if (!original) return original.error();
+      r.key = std::move(original->key);
+      r.value = std::move(original->value);
+      r.headers = std::move(original->headers);
+      std::erase_if(r.headers, [](const Header& h) { return h.key.rfind("lia.dlq.", 0) == 0; });
+      for (const char* name :
+           {"lia.dlq.origin.topic", "lia.dlq.origin.partition", "lia.dlq.origin.offset"}) {
+        r.headers.push_back({name, *msg.header(name)});
+      }
+    } else {
+      r.key = msg.key;
+      r.value = msg.value;
+      // The lia.dlq.* headers stay: a consumer may treat a replayed record differently (the
+      // notification service sends a replayed command again), and a new dead-lettering
+      // replaces them.
+      r.headers = msg.headers;
+    }
     r.headers.push_back(
         {"lia.replayed_from", fmt::format("{}/{}/{}", o_.dlq_topic, msg.partition, msg.offset)});
     auto delivered = producer_->produce(std::move(r)).get();
@@ -272,6 +299,76 @@ class Run {
                          e.retryable());
     }
     return core::ok();
+  }
+
+  // The record a slim dead letter stands for, from its origin's partition and offset: it must
+  // still be there (retention, compaction) and be the same record (key, event id).
+  core::Result<Message> read_origin(const Message& msg, const DeadLetterInfo& info) {
+    const auto where = fmt::format(
+        "the dead letter at partition {} offset {} (kept without its "
+        "value) points at {} partition {} offset {}",
+        msg.partition, msg.offset, info.origin_topic, info.origin_partition, info.origin_offset);
+    const auto refused = [&](std::string_view why) {
+      return invalid(fmt::format("{}, {}: not replayed, and nothing after it", where, why));
+    };
+    std::int32_t partition = -1;
+    std::int64_t offset = -1;
+    if (!whole(info.origin_partition, partition) || !whole(info.origin_offset, offset)) {
+      return refused("which is no partition and offset");
+    }
+    if (!origin_rk_) {
+      // No place of its own: auto.offset.reset=error reports an offset gone by retention.
+      auto rk = open_handle(
+          {{"group.id", "lia-replay." + o_.dlq_topic + ".origin"}, {"auto.offset.reset", "error"}});
+      if (!rk) return rk.error();
+      origin_rk_ = std::move(rk).value();
+    }
+    rd_kafka_t* rk = origin_rk_.get();
+    detail::PartitionListPtr list(rd_kafka_topic_partition_list_new(1));
+    rd_kafka_topic_partition_list_add(list.get(), origin_.c_str(), partition)->offset = offset;
+    if (auto err = rd_kafka_assign(rk, list.get()); err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return detail::classify(err, "dlq replay: assign the origin");
+    }
+    struct Unassign {
+      rd_kafka_t* rk;
+      ~Unassign() { rd_kafka_assign(rk, nullptr); }
+    } unassign{rk};
+    while (remaining_ms(deadline_) > 0) {
+      rd_kafka_message_t* m = rd_kafka_consumer_poll(rk, 200);
+      if (m == nullptr) continue;
+      std::unique_ptr<rd_kafka_message_t, void (*)(rd_kafka_message_t*)> hold(
+          m, rd_kafka_message_destroy);
+      if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF ||
+          m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
+          m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
+        return refused("which is not there any more (retention)");
+      }
+      if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        const auto e = detail::classify(m->err, "dlq replay: fetch the origin", rk);
+        if (!e.retryable()) return e;
+        core::log().warn("dlq replay: fetch the origin", {core::f::str("error", e.describe())});
+        continue;
+      }
+      if (m->offset < offset) continue;
+      Message original = detail::to_message(m);
+      const std::string* id = original.header("lia.event_id");
+      if (original.offset != offset || original.key != msg.key ||
+          (!info.event_id.empty() && (id == nullptr || *id != info.event_id))) {
+        return refused("where another record is now (compaction, or the topic was recreated)");
+      }
+      return original;
+    }
+    return core::Error(core::Errc::timeout,
+                       fmt::format("{}: timed out reading {} partition {} offset {}", kWho, origin_,
+                                   partition, offset),
+                       true);
+  }
+
+  template <typename T>
+  static bool whole(const std::string& text, T& out) {
+    const char* end = text.data() + text.size();
+    auto [ptr, ec] = std::from_chars(text.data(), end, out);
+    return ec == std::errc{} && ptr == end && !text.empty() && out >= 0;
   }
 
   core::Status commit() {
@@ -305,6 +402,7 @@ class Run {
   const Clock::time_point deadline_;
   std::string origin_;
   HandlePtr rk_;
+  HandlePtr origin_rk_;  // reads the origin of slim dead letters, made when one comes
   std::unique_ptr<Producer> producer_;
   std::map<std::int32_t, Span> spans_;
   std::size_t total_ = 0;

@@ -123,6 +123,30 @@ TEST_CASE("dead-letter record carries the origin and the error and the original 
   CHECK_FALSE(no_producer.ok());
 }
 
+TEST_CASE("a slim dead letter keeps the key, the origin and the event's name, not the value") {
+  DeadLetter dlq(nullptr);
+  Message m;
+  m.topic = "conversation.commands.v1";
+  m.partition = 1;
+  m.offset = 7;
+  m.key = "k";
+  m.value = std::string(5000, 'v');
+  m.headers = {{"lia.event_id", "ev-1"}, {"lia.event_type", "lia.x"}, {"trace", "t1"}};
+  const auto r = dlq.slim_record_for(m, core::Error(core::Errc::invalid_argument, "bad"), 1);
+  CHECK(r.topic == "conversation.commands.v1.dlq");
+  CHECK(r.key == "k");
+  CHECK(r.value.empty());
+  Message as_msg;
+  as_msg.headers = r.headers;
+  REQUIRE(as_msg.header(DeadLetter::kValueAtOrigin) != nullptr);
+  CHECK(*as_msg.header(DeadLetter::kValueAtOrigin) == "5000");
+  CHECK(*as_msg.header("lia.dlq.origin.offset") == "7");
+  CHECK(*as_msg.header("lia.dlq.error") == "invalid_argument: bad");
+  CHECK(*as_msg.header("lia.event_id") == "ev-1");
+  CHECK(*as_msg.header("lia.event_type") == "lia.x");
+  CHECK(as_msg.header("trace") == nullptr);
+}
+
 TEST_CASE("a dead letter whose ack does not come stops waiting once told to stop") {
   // A producer that never acknowledges (Kafka unreachable at shutdown, say).
   class Silent final : public Producer {

@@ -226,9 +226,15 @@ class Consumer {
 // Publishes an unprocessable message to `<origin topic>.dlq` (or a fixed topic), same key
 // and value, with headers lia.dlq.error, lia.dlq.retryable, lia.dlq.origin.topic,
 // lia.dlq.origin.partition, lia.dlq.origin.offset, lia.dlq.attempts, lia.dlq.at (RFC 3339),
-// then the original headers (minus any older lia.dlq.* ones).
+// then the original headers (minus any older lia.dlq.* ones). A record that this would make too
+// large for the dead-letter topic (one near the size limit: the headers add about 300 bytes)
+// goes there slim instead: its key, the lia.dlq.* headers, lia.event_type and lia.event_id,
+// and lia.dlq.value_at_origin (the value's size in bytes) in place of the value and the other
+// headers, which the replay reads back from the origin's partition and offset. Else its
+// partition would wait in place for good.
 class DeadLetter {
  public:
+  static constexpr const char* kValueAtOrigin = "lia.dlq.value_at_origin";
   // "whatsapp.inbound.v1" for "whatsapp.inbound.v1.dlq"; nullopt for a name that is not
   // "<topic>.dlq".
   static std::optional<std::string> origin_of(std::string_view dlq_topic);
@@ -236,6 +242,7 @@ class DeadLetter {
   std::string topic_for(const std::string& origin) const;
   // The record send() publishes (exposed for tests and replay tools).
   Record record_for(const Message& message, const core::Error& error, int attempts) const;
+  Record slim_record_for(const Message& message, const core::Error& error, int attempts) const;
   // Waits for the broker's ack; an error means the message was NOT dead-lettered (or, when
   // `cancel` turned true first, Errc::cancelled: the ack may still come, but the caller
   // stops waiting, so a shutdown keeps within its grace period).

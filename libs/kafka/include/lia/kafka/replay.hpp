@@ -13,7 +13,9 @@
 // second run replays only what was dead-lettered since (commits every 100 records and at the
 // end: a run stopped midway leaves at most the last 100 to be replayed again). A run takes the
 // records that were there when it started, and stops at the first one it can't replay (no origin
-// header, or an origin other than T), committing what it replayed before it.
+// header, or an origin other than T), committing what it replayed before it. A slim dead letter
+// (DeadLetter in kafka.hpp) goes back as the record at its origin's partition and offset, with
+// the lia.dlq.origin.* headers added; one whose record is gone from there stops the run too.
 
 #include <chrono>
 #include <cstdint>
@@ -49,6 +51,9 @@ struct DeadLetterInfo {
   std::string at;
   std::string event_type;  // lia.event_type, when the record is one of our events
   std::string event_id;    // lia.event_id
+  // lia.dlq.value_at_origin: dead-lettered without its value (too large with the headers),
+  // which the replay reads from the origin's partition and offset; "" for a whole record.
+  std::string value_at_origin;
 };
 
 struct ReplayReport {
