@@ -8,6 +8,7 @@
 #include <lia/conversation/login_throttle.hpp>
 #include <lia/conversation/users.hpp>
 #include <lia/core/log.hpp>
+#include <lia/core/page.hpp>
 #include <lia/core/text.hpp>
 #include <lia/core/uuid.hpp>
 #include <lia/events/names.hpp>
@@ -566,7 +567,7 @@ struct Api::Impl {
       first = false;
       const auto view = store::read_view(row);
       out += conversation_json(view);
-      next = std::to_string(row.get<std::int64_t>(row.columns() - 1)) + "_" + view.id;
+      next = core::page_cursor(row.get<std::int64_t>(row.columns() - 1), view.id);
     }
     out += "]";
     // A full page may have more after it.

@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include <lia/conversation/api_bodies.hpp>
+#include <lia/core/page.hpp>
 #include <lia/core/text.hpp>
 #include <lia/json/json.hpp>
 
@@ -326,20 +327,10 @@ core::Result<ListQuery> parse_list_query(const http::StringMap& query) {
   if (!limit) return limit.error();
   q.limit = *limit;
   if (auto it = query.find("before"); it != query.end() && !it->second.empty()) {
-    const std::string& c = it->second;
-    const auto sep = c.find('_');
-    std::int64_t us = 0;
-    const char* end = c.data() + (sep == std::string::npos ? 0 : sep);
-    const auto read = std::from_chars(c.data(), end, us);
-    // Microseconds since 1970 of a message's time: from 1970 to the year 9999, as PostgreSQL
-    // can hold them (a number outside was a 500 from the database, or read as 0).
-    constexpr std::int64_t kMaxUs = 253'402'300'799'999'999;
-    if (sep == std::string::npos || sep == 0 || read.ec != std::errc{} || read.ptr != end ||
-        us < 0 || us > kMaxUs || !is_uuid(c.substr(sep + 1))) {
-      return invalid("before", "must be the next_before of an earlier page");
-    }
-    q.before_us = us;
-    q.before_id = c.substr(sep + 1);
+    auto cursor = core::parse_page_cursor(it->second);
+    if (!cursor) return invalid("before", "must be the next_before of an earlier page");
+    q.before_us = cursor->us;
+    q.before_id = std::move(cursor->id);
   }
   return q;
 }

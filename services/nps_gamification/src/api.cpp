@@ -7,6 +7,7 @@
 
 #include <lia/auth/auth.hpp>
 #include <lia/core/log.hpp>
+#include <lia/core/page.hpp>
 #include <lia/core/uuid.hpp>
 #include <lia/domain/gamification.hpp>
 #include <lia/domain/hours.hpp>
@@ -397,18 +398,38 @@ Response Api::list_feedback(const Request& req) const {
     if (!v) return bad_request("'offset' must be a non-negative integer");
     offset = *v;
   }
-  auto rows = pool_->exec(std::string("SELECT ") + kFeedbackColumns + " FROM " + q_ +
-                              ".satisfaction_feedback WHERE ($1::text IS NULL OR category = $1) "
-                              "AND ($2::text IS NULL OR handling_status = $2) "
-                              "AND ($3::timestamptz IS NULL OR created_at >= $3) "
-                              "AND ($4::timestamptz IS NULL OR created_at < $4) "
-                              "ORDER BY created_at DESC, id DESC LIMIT $5 OFFSET $6",
-                          category, handling, bounds->from, bounds->to, limit, offset);
+  // The next page after one whose next_before it is: as fast deep in the list as at its start.
+  std::optional<core::PageCursor> before;
+  if (const std::string* b = req.query_param("before"); b != nullptr && !b->empty()) {
+    before = core::parse_page_cursor(*b);
+    if (!before) return bad_request("'before' must be the next_before of an earlier page");
+    if (offset != 0) return bad_request("give 'before' or 'offset', not both");
+  }
+  auto rows = pool_->exec(
+      std::string("SELECT ") + kFeedbackColumns +
+          ", (extract(epoch from created_at) * 1000000)::bigint FROM " + q_ +
+          ".satisfaction_feedback WHERE ($1::text IS NULL OR category = $1) "
+          "AND ($2::text IS NULL OR handling_status = $2) "
+          "AND ($3::timestamptz IS NULL OR created_at >= $3) "
+          "AND ($4::timestamptz IS NULL OR created_at < $4) "
+          "AND ($7::bigint IS NULL OR (created_at, id) < (timestamptz 'epoch' + $7::bigint * "
+          "interval '1 microsecond', $8::uuid)) "
+          "ORDER BY created_at DESC, id DESC LIMIT $5 OFFSET $6",
+      category, handling, bounds->from, bounds->to, limit, offset,
+      before ? std::optional<std::int64_t>(before->us) : std::nullopt,
+      before ? std::optional<std::string>(before->id) : std::nullopt);
   if (!rows) return db_error(rows.error());
   json::Writer w;
   w.begin_object().array_field("feedback");
   for (const auto& r : *rows) write_feedback(w, r);
-  w.end_array().field("limit", limit).field("offset", offset).end_object();
+  w.end_array().field("limit", limit).field("offset", offset);
+  // A full page may have more after it.
+  if (!rows->empty() && static_cast<std::int64_t>(rows->size()) == limit) {
+    const auto& last = (*rows)[rows->size() - 1];
+    w.field("next_before", core::page_cursor(last.get<std::int64_t>(last.columns() - 1),
+                                             last.get<std::string>(0)));
+  }
+  w.end_object();
   return Response::json(200, w.take());
 }
 

@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 
 #include <lia/auth/auth.hpp>
+#include <lia/core/page.hpp>
 #include <lia/core/uuid.hpp>
 #include <lia/events/cloud_event.hpp>
 #include <lia/events/names.hpp>
@@ -894,6 +895,43 @@ TEST_CASE("supervisors list and handle detractor feedback") {
   CHECK(fx.api->patch_feedback(patch).status == 404);
   auto all = fx.request("GET", auth::Role::admin);
   CHECK(parse(fx.api->list_feedback(all).body)["feedback"].Size() == 2);
+}
+
+TEST_CASE("feedback pages follow each other by next_before, as the offset pages do") {
+  Fixture fx;
+  for (const char* score : {"1", "2", "3", "4", "5"}) {
+    fx.resolve_and_score(kAgentA, score);
+    fx.clock.advance(std::chrono::hours{1});
+  }
+  auto req = fx.request("GET", auth::Role::supervisor);
+  req.query = {{"limit", "5"}};
+  auto whole = parse(fx.api->list_feedback(req).body);
+  REQUIRE(whole["feedback"].Size() == 5);
+  CHECK(whole.HasMember("next_before"));  // a full page: maybe more
+
+  std::vector<std::string> paged;
+  req.query = {{"limit", "2"}};
+  for (int page = 0; page < 3; ++page) {
+    auto res = fx.api->list_feedback(req);
+    REQUIRE(res.status == 200);
+    auto body = parse(res.body);
+    for (const auto& f : body["feedback"].GetArray()) paged.emplace_back(f["id"].GetString());
+    CHECK(body.HasMember("next_before") == (page < 2));
+    if (body.HasMember("next_before")) {
+      req.query = {{"limit", "2"}, {"before", body["next_before"].GetString()}};
+    }
+  }
+  REQUIRE(paged.size() == 5);
+  for (rapidjson::SizeType i = 0; i < 5; ++i) {
+    CHECK(paged[i] == whole["feedback"][i]["id"].GetString());
+  }
+
+  req.query = {{"before", "12_not-a-uuid"}};
+  auto bad = fx.api->list_feedback(req);
+  CHECK(bad.status == 400);
+  CHECK(bad.body.find("next_before of an earlier page") != std::string::npos);
+  req.query = {{"offset", "2"}, {"before", core::page_cursor(1, core::Uuid::v7().str())}};
+  CHECK(fx.api->list_feedback(req).status == 400);
 }
 
 TEST_CASE("a reopen counts against a recent resolution only, not one from weeks before") {
