@@ -102,7 +102,8 @@ const char* const kCampaignColumns =
     "max_attempts, attempt_spacing_minutes, provider, instance, total_targets, created_by, "
     "(extract(epoch from created_at) * 1000)::bigint, "
     "(extract(epoch from started_at) * 1000)::bigint, "
-    "(extract(epoch from completed_at) * 1000)::bigint, meta_template::text";
+    "(extract(epoch from completed_at) * 1000)::bigint, meta_template::text, paused_reason, "
+    "failures_in_a_row";
 
 using Counts =
     std::map<std::string, std::map<std::string, std::int64_t>>;  // campaign -> status -> n
@@ -134,6 +135,8 @@ void write_campaign(json::Writer& w, const pg::Row& r, const Counts& counts) {
   w.key("created_at").value(format_ms(r.get<std::optional<std::int64_t>>(14)));
   w.key("started_at").value(format_ms(r.get<std::optional<std::int64_t>>(15)));
   w.key("completed_at").value(format_ms(r.get<std::optional<std::int64_t>>(16)));
+  w.key("paused_reason").value(r.get<std::optional<std::string>>(18));
+  w.field("failures_in_a_row", r.get<int>(19));
   w.object_field("counts");
   for (const char* s :
        {"pending", "contacted", "responded", "promised", "paid", "failed", "exhausted"}) {
@@ -436,16 +439,17 @@ Response Api::transition(const Request& req, bool to_active) const {
   if (id == nullptr || !core::Uuid::parse(*id))
     return bad_request("id", "the campaign id must be a UUID");
   const auto now = clock_.now();
-  auto rows =
-      to_active ? pool_->exec("UPDATE " + q_ +
-                                  ".voice_campaigns SET status = 'active', updated_at = $2, "
-                                  "started_at = coalesce(started_at, $2) WHERE id = $1 AND status "
-                                  "IN ('paused', 'draft') RETURNING status",
-                              *id, now)
-                : pool_->exec("UPDATE " + q_ +
-                                  ".voice_campaigns SET status = 'paused', updated_at = $2 "
-                                  "WHERE id = $1 AND status = 'active' RETURNING status",
-                              *id, now);
+  auto rows = to_active
+                  ? pool_->exec("UPDATE " + q_ +
+                                    ".voice_campaigns SET status = 'active', updated_at = $2, "
+                                    "started_at = coalesce(started_at, $2), paused_reason = NULL, "
+                                    "failures_in_a_row = 0 WHERE id = $1 AND status "
+                                    "IN ('paused', 'draft') RETURNING status",
+                                *id, now)
+                  : pool_->exec("UPDATE " + q_ +
+                                    ".voice_campaigns SET status = 'paused', updated_at = $2 "
+                                    "WHERE id = $1 AND status = 'active' RETURNING status",
+                                *id, now);
   if (!rows) return db_error(rows.error());
   if (rows->empty()) {
     auto current = pool_->exec("SELECT status FROM " + q_ + ".voice_campaigns WHERE id = $1", *id);

@@ -22,7 +22,8 @@ core::Status App::start(runtime::Context& ctx) {
   const std::string schema = ctx.spec().schema;
   api_ = std::make_unique<Api>(ctx.pool(), schema, settings_, clock_);
   api_->add_routes(ctx.router());
-  handler_ = std::make_shared<NotificationHandler>(ctx.pool(), schema, clock_);
+  handler_ = std::make_shared<NotificationHandler>(ctx.pool(), schema, clock_,
+                                                   settings_.pause_after_failures);
   auto outcomes = handler_;
   auto replies = std::make_shared<ReplyHandler>(ctx.pool(), schema, clock_);
   auto promises =

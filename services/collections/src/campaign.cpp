@@ -66,6 +66,8 @@ Settings read_settings(core::Env& env) {
   s.utc_offset = std::chrono::minutes{env.integer("LIA_COLLECTIONS_UTC_OFFSET_MINUTES", -180,
                                                   std::int64_t{-12} * 60, std::int64_t{14} * 60)};
   s.max_in_flight = static_cast<int>(env.integer("LIA_COLLECTIONS_MAX_IN_FLIGHT", 200, 1, 100000));
+  s.pause_after_failures =
+      static_cast<int>(env.integer("LIA_COLLECTIONS_PAUSE_AFTER_FAILURES", 20, 1, 100000));
   return s;
 }
 

@@ -2,6 +2,8 @@
 #include <cmath>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include <lia/collections/campaign.hpp>
 #include <lia/collections/handlers.hpp>
 #include <lia/core/clock.hpp>
@@ -64,34 +66,49 @@ bool is_expiry(std::optional<std::string_view> code, const std::optional<std::st
   return reason && reason->starts_with("expired:");
 }
 
-// What a `message.failed` says about the debtor. Only the provider's refusal of this
-// recipient ends the target: Evolution's number check (code not_on_whatsapp), or Meta's
-// recipient codes, 131026 (undeliverable) and 131021 (the recipient is the sender). Both
-// answer 400 for other trouble too (Meta: a template's parameters, the account, a bad
-// argument; Evolution: nearly any error of its own): those, like credentials missing or
-// refused (401, 403) or an unknown instance (404), are the service's trouble, not the
-// debtor's. An unknown outcome (the provider may well have delivered it, a 2xx without an id
-// too) is neither.
-enum class Failure { refused, unknown, not_sent };
+// What a `message.failed` or `message.dead_lettered` says, and about whom.
+//  - refused: the provider's refusal of this recipient ends the target: Evolution's number
+//    check (code not_on_whatsapp), or Meta's recipient codes, 131026 (undeliverable) and
+//    131021 (the recipient is the sender).
+//  - unknown: the provider may well have delivered it (a 2xx without an id too).
+//  - message: Meta refused this message's content (a parameter missing or not valid, an
+//    unsupported type): the same data fails the same way, so the attempt is used.
+//  - service: the service's or the provider's trouble, not the debtor's nor the message's:
+//    credentials missing or refused (401, 403, a setting not set), an unknown instance (404),
+//    a provider down or throttling (5xx, 429, Meta's rate-limit codes, a dead letter after
+//    notification's retries), the account or the template (Meta's other codes), Evolution's
+//    400s (it answers 400 to nearly any trouble of its own: a closed connection, a time-out).
+//    The attempt is given back.
+enum class Failure { refused, unknown, message, service };
 
 Failure failure_of(std::optional<std::string_view> code) {
-  if (code && *code == "outcome_unknown") return Failure::unknown;
-  const bool numeric =
-      code && !code->empty() &&
-      std::all_of(code->begin(), code->end(), [](char c) { return c >= '0' && c <= '9'; });
-  if (numeric) return *code == "131026" || *code == "131021" ? Failure::refused : Failure::not_sent;
-  if (code && *code == "not_on_whatsapp") return Failure::refused;
-  return Failure::not_sent;
+  if (!code) return Failure::service;
+  if (*code == "outcome_unknown") return Failure::unknown;
+  if (*code == "not_on_whatsapp" || *code == "131026" || *code == "131021") {
+    return Failure::refused;
+  }
+  // Meta: invalid parameter, required parameter missing, parameter value not valid,
+  // unsupported message type, media download and upload errors, parameter format mismatch.
+  for (std::string_view m : {"100", "131008", "131009", "131051", "131052", "131053", "132012"}) {
+    if (*code == m) return Failure::message;
+  }
+  return Failure::service;
 }
+
+// A target's sends beyond its campaign's max_attempts that failed for the service's trouble
+// and were given back: past these, such a failure uses the attempt (a failure of this one
+// target alone that looks like the service's would otherwise be tried again for ever).
+constexpr int kGivenBackTries = 5;
 
 }  // namespace
 
 NotificationHandler::NotificationHandler(std::shared_ptr<pg::Pool> pool, std::string schema,
-                                         const core::Clock& clock)
+                                         const core::Clock& clock, int pause_after_failures)
     : pool_(std::move(pool)),
       schema_(std::move(schema)),
       q_(pg::quote_ident(schema_)),
-      clock_(clock) {}
+      clock_(clock),
+      pause_after_failures_(pause_after_failures) {}
 
 core::Status NotificationHandler::handle(const kafka::Message& message) const {
   if (const std::string* type = message.header("lia.event_type")) {
@@ -148,10 +165,14 @@ core::Status NotificationHandler::on_event(const events::CloudEvent& ev) const {
   std::string target;
   std::string next_status;
   bool reopened = false;
+  bool given_back = false;
+  std::string paused_campaign;
   auto st = pg::transact(*pool_, [&](pg::Tx& tx) -> core::Status {
     target.clear();
     next_status.clear();
     reopened = false;
+    given_back = false;
+    paused_campaign.clear();
     bool owed_again = false;
     const auto now = clock_.now();
     // When notification recorded it (never later than now: another machine's clock).
@@ -216,7 +237,36 @@ core::Status NotificationHandler::on_event(const events::CloudEvent& ev) const {
       reopened = again->affected() > 0;
       return {};
     };
-    const bool unknown = outcome == "failed" && failure_of(*code) == Failure::unknown;
+    const Failure failure = outcome == "dead_lettered" ? Failure::service : failure_of(*code);
+    // The campaign's run of the service's failures, one more: at pause_after_failures_ in a
+    // row an active campaign is paused, with the last reason, until a person resumes it.
+    const auto count_failure = [&]() -> core::Status {
+      auto run = tx.exec("UPDATE " + q_ +
+                             ".voice_campaigns c SET failures_in_a_row = c.failures_in_a_row + 1 "
+                             "FROM " +
+                             q_ +
+                             ".voice_campaign_targets t WHERE t.id = $1 AND c.id = t.campaign_id "
+                             "RETURNING c.id::text, c.failures_in_a_row, c.status",
+                         target);
+      if (!run) return run.error();
+      if (run->empty()) return {};
+      const auto& row = (*run)[0];
+      if (row.get<int>(1) < pause_after_failures_ || row.get<std::string>(2) != "active") {
+        return {};
+      }
+      auto paused = tx.exec("UPDATE " + q_ +
+                                ".voice_campaigns SET status = 'paused', paused_reason = $2, "
+                                "updated_at = $3 WHERE id = $1::uuid AND status = 'active'",
+                            row.get<std::string>(0),
+                            fmt::format("{} sends in a row not made for the service's trouble; "
+                                        "the last: {}",
+                                        row.get<int>(1), why.value_or("dead-lettered")),
+                            now);
+      if (!paused) return paused.error();
+      paused_campaign = row.get<std::string>(0);
+      return {};
+    };
+    const bool unknown = outcome == "failed" && failure == Failure::unknown;
     if (outcome != "sent" && !unknown && !undelivered) {
       // A debtor who wrote while this message was on its way counted as answering it (the
       // reply handler cannot wait for the outcome). It never reached them: unless another
@@ -257,7 +307,7 @@ core::Status NotificationHandler::on_event(const events::CloudEvent& ev) const {
         // Completed when this was the last attempt: it has one again.
         if (auto st = reopen(); !st) return st;
       }
-    } else if (outcome == "failed" && failure_of(*code) == Failure::refused) {
+    } else if (outcome == "failed" && failure == Failure::refused) {
       upd = tx.exec("UPDATE " + q_ +
                         ".voice_campaign_targets SET status = 'failed', last_error = $2, "
                         "next_attempt_at = NULL, updated_at = $3 WHERE id = $1 AND status IN "
@@ -268,15 +318,49 @@ core::Status NotificationHandler::on_event(const events::CloudEvent& ev) const {
       // debtor counts as contacted, and the campaign goes on as after a `sent`.
       upd = reached(why.value_or("outcome unknown"));
     } else {
-      // Dead-lettered, or not sent (or, after its `sent`, not delivered) for a reason that is
-      // not the debtor's: the attempt is used, the next comes at its time, and once every
-      // attempt is made and none is still on its way the target is exhausted (an earlier one
-      // failing late, while the last is still on its way, leaves it pending: the last one's
-      // outcome decides; the last one failing first, then an earlier one's late undelivered
-      // tick, leaves it exhausted too). A target contacted only by
-      // this attempt was not contacted after all: pending again (or exhausted). Another attempt
-      // sent, or whose outcome is unknown (it may have reached the debtor), keeps it contacted.
-      upd = tx.exec("UPDATE " + q_ +
+      if (!undelivered && failure == Failure::service) {
+        // Not sent for the service's trouble: the debtor is not charged an attempt for it (a
+        // provider down over a weekend would otherwise use up every target of the campaign).
+        // The attempt is given back and due when its next one was, or within the spacing (at
+        // most 30 minutes) when this was the last; the status stays. Only for the target's
+        // latest command, and within kGivenBackTries sends past max_attempts.
+        upd = tx.exec("UPDATE " + q_ +
+                          ".voice_campaign_targets t SET attempt_count = t.attempt_count - 1, "
+                          "next_attempt_at = LEAST(t.next_attempt_at, $3::timestamptz + "
+                          "make_interval(mins => LEAST(c.attempt_spacing_minutes, 30))), "
+                          "last_error = $2, updated_at = $3 FROM " +
+                          q_ +
+                          ".voice_campaigns c WHERE t.id = $1 AND c.id = t.campaign_id AND "
+                          "t.last_command_id = $4 AND t.status IN ('pending', 'contacted') AND "
+                          "(SELECT count(*) FROM " +
+                          q_ +
+                          ".message_attempts a WHERE a.target_id = t.id) < c.max_attempts + $5 "
+                          "RETURNING t.status",
+                      target, why.value_or("dead-lettered"), now, std::string(*command),
+                      kGivenBackTries);
+        if (!upd) return upd.error();
+        given_back = !upd->empty();
+        if (given_back) {
+          auto mark = tx.exec(
+              "UPDATE " + q_ + ".message_attempts SET given_back = true WHERE command_id = $1",
+              std::string(*command));
+          if (!mark) return mark.error();
+          if (auto st = reopen(); !st) return st;
+          if (auto st = count_failure(); !st) return st;
+        }
+      }
+      if (!given_back) {
+        // Dead-lettered, or not sent (or, after its `sent`, not delivered) for a reason that is
+        // not the debtor's (the message's, or the service's once its tries given back ran out):
+        // the attempt is used, the next comes at its time, and once every
+        // attempt is made and none is still on its way the target is exhausted (an earlier one
+        // failing late, while the last is still on its way, leaves it pending: the last one's
+        // outcome decides; the last one failing first, then an earlier one's late undelivered
+        // tick, leaves it exhausted too). A target contacted only by
+        // this attempt was not contacted after all: pending again (or exhausted). Another attempt
+        // sent, or whose outcome is unknown (it may have reached the debtor), keeps it contacted.
+        upd =
+            tx.exec("UPDATE " + q_ +
                         ".voice_campaign_targets t SET last_error = $2, updated_at = $3, status = "
                         "CASE WHEN (t.status = 'pending' OR (t.status = 'contacted' AND $4 AND "
                         "NOT EXISTS (SELECT 1 FROM " +
@@ -293,10 +377,22 @@ core::Status NotificationHandler::on_event(const events::CloudEvent& ev) const {
                         ".voice_campaigns c WHERE t.id = $1 AND c.id = t.campaign_id "
                         "RETURNING t.status",
                     target, why.value_or("dead-lettered"), now, undelivered, std::string(*command));
+      }
     }
     if (!upd) return upd.error();
     if (!upd->empty()) next_status = (*upd)[0].get<std::string>(0);
-    if (owed_again && outcome != "expired") return reopen();  // (an expiry reopened it above)
+    if (!given_back &&
+        (outcome == "sent" || unknown || undelivered || failure == Failure::refused)) {
+      // The provider took a message: the campaign's run of the service's failures is over.
+      auto reset =
+          tx.exec("UPDATE " + q_ + ".voice_campaigns c SET failures_in_a_row = 0 FROM " + q_ +
+                      ".voice_campaign_targets t WHERE t.id = $1 AND c.id = "
+                      "t.campaign_id AND c.failures_in_a_row > 0",
+                  target);
+      if (!reset) return reset.error();
+    }
+    // (an expiry or an attempt given back reopened it above)
+    if (owed_again && outcome != "expired" && !given_back) return reopen();
     return {};
   });
   if (!st) return st;
@@ -308,6 +404,13 @@ core::Status NotificationHandler::on_event(const events::CloudEvent& ev) const {
                      {f::id("target_id", target), f::id("outcome", outcome),
                       f::id("command_id", std::string(*command)),
                       f::id("status", next_status.empty() ? "-" : next_status)});
+    if (!paused_campaign.empty()) {
+      core::log().warn(
+          "campaign paused: its messages keep failing for the service's trouble (credentials, "
+          "the instance, the provider); resume it once that is fixed",
+          {f::id("campaign_id", paused_campaign), f::num("in_a_row", pause_after_failures_),
+           f::str("last_error", why.value_or("dead-lettered"))});
+    }
     if (reopened) {
       core::log().info(
           "campaign active again: a message that never reached its debtor is to be sent again",

@@ -637,7 +637,13 @@ TEST_CASE("a paused campaign waits and a resumed one goes on") {
   CHECK(fx.call("POST", "/api/campaigns/" + core::Uuid::v7().str() + "/pause").status == 404);
 }
 
-TEST_CASE("notification outcomes mark targets contacted, failed or exhausted by command id") {
+// Meta refused the message for its content (a parameter's value): the same data fails the same
+// way, so the attempt is used.
+const std::string kMessageRefused =
+    R"(,"reason":"(#131009) Parameter value is not valid","code":"131009","http_status":400)";
+
+TEST_CASE(
+    "notification outcomes mark targets contacted, failed or owed their attempt by command id") {
   Fixture fx;
   const std::string id = fx.create(campaign_body(kTargets, 1, 60));
   REQUIRE(fx.tick().sent == 3);
@@ -656,7 +662,11 @@ TEST_CASE("notification outcomes mark targets contacted, failed or exhausted by 
   CHECK(
       fx.count("voice_campaign_targets WHERE status = 'failed' AND last_error LIKE 'recipient%'") ==
       1);
-  CHECK(fx.count("voice_campaign_targets WHERE status = 'exhausted'") == 1);
+  // The provider down (a dead letter after notification's tries): not the debtor's doing, so
+  // its one attempt is given back, due within half an hour.
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'pending' AND attempt_count = 0 AND "
+                 "next_attempt_at = '2026-11-23T13:30:00Z'") == 1);
+  CHECK(fx.count("message_attempts WHERE outcome = 'dead_lettered' AND given_back") == 1);
   CHECK(fx.count("message_attempts WHERE outcome = 'sent' AND provider_message_id = '3EB0ABC'") ==
         1);
 
@@ -671,7 +681,9 @@ TEST_CASE("notification outcomes mark targets contacted, failed or exhausted by 
   auto campaign = parse(fx.call("GET", "/api/campaigns/" + id).body);
   CHECK(campaign["counts"]["contacted"].GetInt() == 1);
   CHECK(campaign["counts"]["failed"].GetInt() == 1);
-  CHECK(campaign["counts"]["exhausted"].GetInt() == 1);
+  CHECK(campaign["counts"]["pending"].GetInt() == 1);
+  CHECK(campaign["failures_in_a_row"].GetInt() == 1);
+  CHECK(campaign["paused_reason"].IsNull());
 }
 
 TEST_CASE("a Meta campaign sends its approved template with each target's parameters") {
@@ -836,6 +848,92 @@ TEST_CASE("a failure that is the service's, not the debtor's, keeps the target a
   // (that debtor was contacted at the first attempt, whose outcome was unknown: still so)
   CHECK(fx.count("voice_campaign_targets WHERE status = 'contacted' AND last_error LIKE "
                  "'%Timed Out'") == 1);
+}
+
+TEST_CASE(
+    "messages failing for the service's trouble give their attempts back, and a run of them "
+    "pauses the campaign with the reason until it is resumed") {
+  Fixture fx;
+  NotificationHandler strict(fx.pool, fx.schema, fx.clock, 3);  // paused at 3 in a row
+  const auto outcome = [&](std::string_view type, const OutboxEvent& cmd,
+                           const std::string& extra) {
+    auto st = strict.on_event(fx.outcome_event(type, cmd, extra));
+    if (!st) FAIL(st.error().describe());
+  };
+  const std::string dead =
+      R"(,"reason":"gave up after 6 tries: HTTP 503","dlq_topic":"notification.commands.v1.dlq")";
+  const std::string id = fx.create(campaign_body(many_targets(5), 1, 60));
+  REQUIRE(fx.tick().sent == 5);
+  const auto sent = fx.outbox();
+  const auto cmds = of_type(sent, types::notification_send_text);
+  REQUIRE(cmds.size() == 5);
+  const auto run = [&] {
+    return parse(fx.call("GET", "/api/campaigns/" + id).body)["failures_in_a_row"].GetInt();
+  };
+  outcome(types::notification_message_failed, *cmds[0],
+          R"(,"reason":"provider answered HTTP 401: Unauthorized","http_status":401)");
+  CHECK(run() == 1);
+  outcome(types::notification_message_sent, *cmds[1], R"(,"provider_message_id":"wamid.S1")");
+  CHECK(run() == 0);  // the provider took one: the run is over
+  outcome(types::notification_message_dead_lettered, *cmds[2], dead);
+  outcome(types::notification_message_dead_lettered, *cmds[3], dead);
+  CHECK(run() == 2);
+  // A message refused for its content is neither: its attempt is used (the last: exhausted).
+  outcome(types::notification_message_failed, *cmds[4], kMessageRefused);
+  CHECK(run() == 2);
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'exhausted'") == 1);
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'pending' AND attempt_count = 0") == 3);
+
+  // Half an hour on, the three go again (their only attempt, given back); the first fails
+  // once more: three in a row, and the campaign stops.
+  fx.clock.advance(31min);
+  REQUIRE(fx.tick().sent == 3);
+  const auto again_all = fx.outbox();
+  const auto again = of_type(again_all, types::notification_send_text);
+  REQUIRE(again.size() == 8);
+  outcome(types::notification_message_failed, *again[5],
+          R"(,"reason":"provider answered HTTP 404: instance not found","http_status":404)");
+  auto campaign = parse(fx.call("GET", "/api/campaigns/" + id).body);
+  CHECK(std::string(campaign["status"].GetString()) == "paused");
+  REQUIRE(campaign["paused_reason"].IsString());
+  const std::string reason = campaign["paused_reason"].GetString();
+  CHECK(reason.find("3 sends in a row") != std::string::npos);
+  CHECK(reason.find("HTTP 404: instance not found") != std::string::npos);
+  // The two still on their way fail too: given back, the campaign stays paused.
+  outcome(types::notification_message_dead_lettered, *again[6], dead);
+  outcome(types::notification_message_dead_lettered, *again[7], dead);
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'pending' AND attempt_count = 0") == 3);
+  fx.clock.advance(31min);
+  CHECK(fx.tick().sent == 0);
+
+  // Fixed and resumed: the reason and the run are cleared, and the three go again.
+  auto resumed = fx.call("POST", "/api/campaigns/" + id + "/resume");
+  REQUIRE(resumed.status == 200);
+  campaign = parse(fx.call("GET", "/api/campaigns/" + id).body);
+  CHECK(std::string(campaign["status"].GetString()) == "active");
+  CHECK(campaign["paused_reason"].IsNull());
+  CHECK(campaign["failures_in_a_row"].GetInt() == 0);
+  CHECK(fx.tick().sent == 3);
+}
+
+TEST_CASE("a target whose sends keep failing as the service's trouble is charged after five more") {
+  Fixture fx;
+  fx.create(campaign_body(many_targets(1), 1, 60));
+  const std::string dead =
+      R"(,"reason":"gave up after 6 tries: HTTP 503","dlq_topic":"notification.commands.v1.dlq")";
+  for (int send = 1; send <= 6; ++send) {
+    INFO("send " << send);
+    REQUIRE(fx.tick().sent == 1);
+    const auto all = fx.outbox();
+    const auto cmds = of_type(all, types::notification_send_text);
+    REQUIRE(static_cast<int>(cmds.size()) == send);
+    fx.outcome(types::notification_message_dead_lettered, *cmds.back(), dead);
+    // Five given back past its one attempt; the sixth send uses it.
+    CHECK(fx.count("voice_campaign_targets WHERE status = 'exhausted'") == (send == 6 ? 1 : 0));
+    fx.clock.advance(31min);
+  }
+  CHECK(fx.count("message_attempts WHERE given_back") == 5);
+  CHECK(fx.tick().sent == 0);
 }
 
 TEST_CASE("a message the provider accepted and then could not deliver does not count as contact") {
@@ -1042,12 +1140,12 @@ TEST_CASE("a debtor who wrote while the message was on its way is owed it if it 
              R"(,"reason":"expired: not sent before 2026-11-23T23:00:00Z","code":"expired")");
   fx.outcome(types::notification_message_sent, to("5531987651234@s.whatsapp.net"),
              R"(,"provider_message_id":"wamid.C")");
-  // Maria and João never got it: owed it again (Maria's expired attempt given back), the
-  // campaign active again. The third answered a message that reached it.
+  // Maria and João never got it: owed it again (Maria's expired attempt and João's, which
+  // the provider's outage kept from him, given back), the campaign active again. The third
+  // answered a message that reached it.
   CHECK(fx.count("voice_campaign_targets WHERE status = 'pending' AND conversation_id IS NULL "
-                 "AND next_attempt_at IS NOT NULL AND ((phone_number = '5511987654321' AND "
-                 "attempt_count = 0) OR (phone_number = '5521998765432' AND attempt_count = 1))") ==
-        2);
+                 "AND next_attempt_at IS NOT NULL AND attempt_count = 0 AND phone_number IN "
+                 "('5511987654321', '5521998765432')") == 2);
   CHECK(fx.count("voice_campaign_targets WHERE status = 'responded' AND phone_number = "
                  "'5531987651234'") == 1);
   CHECK(fx.count("voice_campaigns WHERE status = 'active' AND completed_at IS NULL") == 1);
@@ -1250,9 +1348,9 @@ TEST_CASE("an earlier attempt failing late leaves its target to the last attempt
   for (int i = 0; i < 3; ++i) fx.outcome(types::notification_message_dead_lettered, *cmds[i], dead);
   CHECK(fx.count("voice_campaign_targets WHERE status = 'exhausted'") == 0);
   CHECK(fx.count("voice_campaign_targets WHERE status = 'pending' AND attempt_count = 2") == 3);
-  // Then: one fails too (exhausted), one is sent (contacted), one reached the debtor only
-  // after the window closed (expired: given back, to be made again).
-  fx.outcome(types::notification_message_dead_lettered, *cmds[3], dead);
+  // Then: one is refused for its content (exhausted), one is sent (contacted), one reached the
+  // debtor only after the window closed (expired: given back, to be made again).
+  fx.outcome(types::notification_message_failed, *cmds[3], kMessageRefused);
   fx.outcome(types::notification_message_sent, *cmds[4], R"(,"provider_message_id":"3EB0B")");
   fx.outcome(types::notification_message_failed, *cmds[5],
              R"(,"reason":"expired: not_after passed","code":"expired")");
@@ -1283,10 +1381,8 @@ TEST_CASE(
   sent = fx.outbox();
   cmds = of_type(sent, types::notification_send_text);
   REQUIRE(cmds.size() == 2);
-  // The last attempt fails for the service's own reason (the instance is down)...
-  fx.outcome(
-      types::notification_message_dead_lettered, *cmds[1],
-      R"(,"reason":"gave up after 6 tries: HTTP 503","dlq_topic":"notification.commands.v1.dlq")");
+  // The last attempt is refused for its content...
+  fx.outcome(types::notification_message_failed, *cmds[1], kMessageRefused);
   CHECK(fx.count("voice_campaign_targets WHERE status = 'contacted'") == 1);  // X1 was sent
   // ...then the first one's delivery fails late: nothing reached the debtor, nothing is left
   // to try, and nothing is on its way.
@@ -1367,10 +1463,8 @@ TEST_CASE("an expired message keeps its target's status and is sent again in the
   const auto first = of_type(before, types::notification_send_text);
   REQUIRE(first.size() == 3);
   fx.outcome(types::notification_message_sent, *first[0], R"(,"provider_message_id":"3EB0A")");
-  const std::string dead =
-      R"(,"reason":"gave up after 6 tries: HTTP 503","dlq_topic":"notification.commands.v1.dlq")";
-  fx.outcome(types::notification_message_dead_lettered, *first[1], dead);
-  fx.outcome(types::notification_message_dead_lettered, *first[2], dead);
+  fx.outcome(types::notification_message_failed, *first[1], kMessageRefused);
+  fx.outcome(types::notification_message_failed, *first[2], kMessageRefused);
 
   // 19:30 in São Paulo: the last attempts, to be sent by 20:00; the campaign is completed.
   fx.clock.set(utc(2026, 11, 23, 22, 30));
@@ -1519,7 +1613,9 @@ TEST_CASE(
         1);
   CHECK(fx.count("voice_campaign_targets WHERE status = 'contacted'") == 1);
   CHECK(fx.count("voice_campaign_targets WHERE status = 'failed'") == 1);
-  CHECK(fx.count("voice_campaign_targets WHERE status = 'exhausted'") == 1);
+  // (the dead letter's attempt given back once, however often its outcome came)
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'pending' AND attempt_count = 0") == 1);
+  CHECK(fx.count("voice_campaigns WHERE failures_in_a_row = 1") == 1);
   CHECK(fx.outbox().size() == sent.size());
 }
 

@@ -35,6 +35,10 @@ struct Settings {
   // campaign within about this many messages (notification has no cancel), and an outage of
   // notification does not pile up the whole campaign in its queue.
   int max_in_flight = 200;
+  // LIA_COLLECTIONS_PAUSE_AFTER_FAILURES: a campaign whose messages fail this many times in a
+  // row for the service's trouble (credentials, the instance, a provider down: not the
+  // debtor's, whose attempts are given back) is paused with the reason, until resumed.
+  int pause_after_failures = 20;
 };
 // Reads the settings above; problems are collected in `env`.
 Settings read_settings(core::Env& env);

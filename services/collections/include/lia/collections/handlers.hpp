@@ -29,8 +29,10 @@ namespace lia::collections {
 
 class NotificationHandler {
  public:
+  // pause_after_failures: LIA_COLLECTIONS_PAUSE_AFTER_FAILURES (Settings).
   NotificationHandler(std::shared_ptr<pg::Pool> pool, std::string schema,
-                      const core::Clock& clock = core::SystemClock::instance());
+                      const core::Clock& clock = core::SystemClock::instance(),
+                      int pause_after_failures = 20);
 
   // The consumer's handler: bad records are non-retryable, database trouble retryable.
   core::Status handle(const kafka::Message& message) const;
@@ -41,6 +43,7 @@ class NotificationHandler {
   std::string schema_;
   std::string q_;
   const core::Clock& clock_;
+  int pause_after_failures_;
 };
 
 // collections on conversation.events.v1 (the same group): a debtor who answers is no longer
