@@ -752,17 +752,34 @@ bool may_be_phone(std::string_view digits) {
 }
 
 // Resolves the chat of an Evolution key. `alt_holders` are the objects that may carry the
-// alternative JID of a @lid chat (the key, or a messages.update's data). `keep_lid` (statuses):
-// an unresolved @lid chat keeps its @lid JID, and a bare number that can't be a phone is taken
-// for a @lid whose server Evolution cut off (see may_be_phone).
+// alternative JID of a @lid chat (the key, or a messages.update's data). A bare number (no JID
+// server: Evolution cuts everything from a JID's first ':', upserts included, so a companion
+// device's "103899771998284:7@lid" arrives bare, and then Evolution no longer swaps it with
+// its remoteJidAlt) is the phone of the alternative when that is a phone's JID, else itself
+// when it may be a phone (see may_be_phone), else a @lid whose server was cut off. `keep_lid`
+// (statuses): an unresolved @lid chat keeps its @lid JID; else it is refused.
 std::optional<Reject> resolve_chat(std::string_view remote_jid,
                                    std::initializer_list<const Value*> alt_holders,
                                    const Path& jid_path, bool keep_lid, Chat& chat) {
   std::string bare_lid;  // "<number>@lid" for a bare number that can't be a phone
   if (auto n = user_number(remote_jid)) {
-    if (!keep_lid || domain::jid_kind(remote_jid) != domain::JidKind::not_a_jid ||
-        may_be_phone(*n)) {
-      chat.number = *n;
+    const bool bare = domain::jid_kind(remote_jid) == domain::JidKind::not_a_jid;
+    std::optional<std::string_view> phone;
+    if (bare) {
+      for (const Value* holder : alt_holders) {
+        if (holder == nullptr || phone) continue;
+        for (std::string_view field : {"remoteJidAlt", "senderPn"}) {
+          auto alt = opt_str(*holder, field);
+          if (alt && domain::jid_kind(*alt) == domain::JidKind::user) {
+            phone = user_number(*alt);
+            if (phone) break;
+          }
+        }
+      }
+    }
+    if (!phone && (!bare || may_be_phone(*n))) phone = n;
+    if (phone) {
+      chat.number = *phone;
       chat.jid = chat.number + "@s.whatsapp.net";
       return std::nullopt;
     }
@@ -788,9 +805,12 @@ std::optional<Reject> resolve_chat(std::string_view remote_jid,
         return std::nullopt;
       }
       return Reject{RejectCode::lid_unresolved,
-                    fmt::format("field '{}' is a @lid JID and neither key.remoteJidAlt nor "
+                    fmt::format("field '{}' is {} and neither key.remoteJidAlt nor "
                                 "key.senderPn gives the phone number",
-                                jid_path.str())};
+                                jid_path.str(),
+                                bare_lid.empty() ? "a @lid JID"
+                                                 : "a bare number that can't be a phone (a @lid "
+                                                   "JID whose server was cut off)")};
     }
     case domain::JidKind::group:
       return Reject{RejectCode::group_chat,
@@ -803,10 +823,13 @@ std::optional<Reject> resolve_chat(std::string_view remote_jid,
 }
 
 // Wrappers whose `message` holds the real content.
-constexpr std::array<std::string_view, 6> kWrappers = {
+constexpr std::array<std::string_view, 10> kWrappers = {
     "ephemeralMessage",           "viewOnceMessage",
     "viewOnceMessageV2",          "viewOnceMessageV2Extension",
-    "documentWithCaptionMessage", "editedMessage"};
+    "documentWithCaptionMessage", "editedMessage",
+    "associatedChildMessage",  // an album's photo or video
+    "lottieStickerMessage",    // an animated sticker
+    "botInvokeMessage",           "groupStatusMessageV2"};
 // Members of `message` that are not the content.
 constexpr std::array<std::string_view, 5> kNoise = {"messageContextInfo", "base64", "mediaUrl",
                                                     "senderKeyDistributionMessage", "contextInfo"};

@@ -706,6 +706,26 @@ TEST_CASE("evolution ephemeral and view-once wrappers are opened") {
   CHECK(str(d, {"text"}) == "sumiu");
 }
 
+TEST_CASE("evolution's album, animated sticker and other newer wrappers are opened too") {
+  const auto inner = [](const std::string& wrapper, const std::string& content) {
+    auto body = replace(
+        fixture("evo_conversation.json"), R"("message": {)",
+        R"("message": {")" + wrapper + R"(": {"message": )" + content + R"(}}, "oldMessage": {)");
+    return only(evolution(replace(body, R"("messageType": "conversation")",
+                                  R"("messageType": ")" + wrapper + R"(")")));
+  };
+  const auto photo = inner(
+      "associatedChildMessage",
+      R"({"imageMessage": {"url": "https://mmg.whatsapp.net/x", "mimetype": "image/jpeg", "caption": "o modem"}})");
+  CHECK(str(photo, {"kind"}) == "image");
+  CHECK(str(photo, {"media", "caption"}) == "o modem");
+  const auto sticker =
+      inner("lottieStickerMessage", R"({"stickerMessage": {"url": "https://mmg.whatsapp.net/s", )"
+                                    R"("mimetype": "application/was", "isAnimated": true}})");
+  CHECK(str(sticker, {"kind"}) == "sticker");
+  CHECK(str(inner("botInvokeMessage", R"({"conversation": "oi"})"), {"text"}) == "oi");
+}
+
 TEST_CASE("evolution protocol messages (revokes) carry nothing") {
   auto body = replace(fixture("evo_conversation.json"),
                       R"("conversation": "Boa tarde, quero contratar a fibra")",
@@ -824,6 +844,29 @@ TEST_CASE(
     CHECK(b.rejected[0].provider_message_id == "3EB0LID0000000000003");
     CHECK(b.rejected[0].reason.find("@lid") != std::string::npos);
     CHECK(b.rejected[0].reason.find("13718") == std::string::npos);  // no ids of people
+  }
+  SECTION("a companion device's @lid, cut short to a bare number, resolves the same way") {
+    // Evolution cuts "103899771998284:7@lid" to "103899771998284" before its @lid swap, so
+    // the swap does not happen and remoteJidAlt holds the phone.
+    auto body = replace(fixture("evo_lid_alt.json"), R"("remoteJid": "103899771998284@lid")",
+                        R"("remoteJid": "103899771998284")");
+    const auto d = only(evolution(body));
+    CHECK(str(d, {"chat_id"}) == "5511976543210@s.whatsapp.net");
+    CHECK(str(d, {"from"}) == "5511976543210");
+    // Without the alternative it can't be a phone (15 digits): refused, not sent to a number
+    // that does not exist.
+    const auto lone =
+        evolution(replace(body, R"("remoteJidAlt": "5511976543210@s.whatsapp.net",)", ""));
+    CHECK(lone.items.empty());
+    REQUIRE(lone.rejected.size() == 1);
+    CHECK(lone.rejected[0].code == RejectCode::lid_unresolved);
+    CHECK(lone.rejected[0].reason.find("bare number") != std::string::npos);
+    // A bare phone with the chat's @lid as the alternative stays that phone.
+    auto phone = replace(fixture("evo_lid_alt.json"), R"("remoteJid": "103899771998284@lid")",
+                         R"("remoteJid": "5511976543210")");
+    phone = replace(phone, R"("remoteJidAlt": "5511976543210@s.whatsapp.net")",
+                    R"("remoteJidAlt": "103899771998284@lid")");
+    CHECK(str(only(evolution(phone)), {"chat_id"}) == "5511976543210@s.whatsapp.net");
   }
   SECTION("a status of an unresolved @lid chat keeps the tick, keyed by the @lid JID") {
     auto body =
