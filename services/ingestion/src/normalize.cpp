@@ -587,8 +587,10 @@ std::optional<Reject> username_only(const Value& item, const Path& p, std::strin
                             p.at(phone_key).str(), p.at(user_id_key).str())};
 }
 
+// `business` (an echo, smb_message_echoes: a message the business sent from the WhatsApp
+// Business app on a Coexistence number): the business's number; the customer is `to`.
 void meta_message(const Value& m, const Path& p, std::string_view instance, const Value* contacts,
-                  Batch& out) {
+                  Batch& out, std::optional<std::string_view> business = std::nullopt) {
   // A system message (user_changed_number, user_changed_user_id) is WhatsApp reporting a change
   // of the customer's identity, not the customer writing (its `from` is the old number):
   // published, it would reopen the chat and be answered. An edit or a revoke (numbers on the
@@ -605,11 +607,12 @@ void meta_message(const Value& m, const Path& p, std::string_view instance, cons
   if (auto bad = username_only(m, p, "from", "from_user_id")) {
     return add_rejection(out, ItemKind::message, std::move(*bad), instance, *id);
   }
-  const auto from = need_str(m, "from", p, err);
+  const char* chat_field = business ? "to" : "from";
+  const auto from = need_str(m, chat_field, p, err);  // the customer's wa_id: the chat
   const auto type = from ? need_str(m, "type", p, err) : std::nullopt;
   const auto ts = type ? opt_unix_seconds(m, "timestamp") : std::nullopt;
   if (type && !ts) err = must_be(p.at("timestamp"), "a Unix time in seconds");
-  if (!err) err = check_ids(*id, p.at("id"), *from, p.at("from"));
+  if (!err) err = check_ids(*id, p.at("id"), *from, p.at(chat_field));
   if (err) return add_rejection(out, ItemKind::message, std::move(*err), instance, *id);
   // Meta's Groups API: `from` is the participant, the chat is the group. Not handled: answered
   // as a private chat, a reply would go to that participant alone.
@@ -622,16 +625,21 @@ void meta_message(const Value& m, const Path& p, std::string_view instance, cons
   }
 
   auto phone = domain::normalize_wa_id(*from);
+  if (phone && business) phone = domain::normalize_wa_id(*business);
   if (!phone) {
     return add_rejection(
         out, ItemKind::message,
         {RejectCode::invalid_phone, fmt::format("field '{}' is not a phone number: {}",
-                                                p.at("from").str(), phone.error().message())},
+                                                business && domain::normalize_wa_id(*from)
+                                                    ? std::string("metadata.display_phone_number")
+                                                    : p.at(chat_field).str(),
+                                                phone.error().message())},
         instance, *id);
   }
   json::Writer w;
-  const Head head{
-      Provider::meta, instance, *from, *id, phone->digits, meta_push_name(contacts, *from)};
+  const Head head{Provider::meta, instance,
+                  *from,          *id,
+                  phone->digits,  business ? std::nullopt : meta_push_name(contacts, *from)};
   write_head(w, head);
   std::string kind;
   if (auto bad = meta_content(w, m, p, *type, kind)) {
@@ -646,7 +654,7 @@ void meta_message(const Value& m, const Path& p, std::string_view instance, cons
     write_context(w, c);
   }
   w.field("timestamp", rfc3339_seconds(*ts));
-  w.field("from_me", false);
+  w.field("from_me", business.has_value());
   w.end_object();
   out.items.push_back(message_item(head, w, kind));
 }
@@ -1318,7 +1326,8 @@ core::Result<Batch> normalize_meta(std::string_view body, const core::Clock& clo
       if (!change.IsObject()) return invalid(fmt::format("field '{}' must be an object", cp.str()));
       const auto field = opt_str(change, "field");
       if (!field) return invalid(fmt::format("field '{}' is missing", cp.at("field").str()));
-      if (*field != "messages") {
+      const bool echoes = *field == "smb_message_echoes";
+      if (*field != "messages" && !echoes) {
         ++out.ignored;  // account, template and quality updates
         continue;
       }
@@ -1335,10 +1344,15 @@ core::Result<Batch> normalize_meta(std::string_view body, const core::Clock& clo
                                    vp.at("metadata").at("phone_number_id").str(), kChatMax));
       }
       const Value* contacts = member(*value, "contacts");
-      const Value* messages = member(*value, "messages");
+      const char* messages_field = echoes ? "message_echoes" : "messages";
+      const Value* messages = member(*value, messages_field);
+      // An echo's `from`: the business's own number.
+      const auto business = echoes ? std::optional<std::string_view>(
+                                         opt_str(*metadata, "display_phone_number").value_or(""))
+                                   : std::nullopt;
       const Value* statuses = member(*value, "statuses");
       if (messages != nullptr && !messages->IsArray()) {
-        return invalid(fmt::format("field '{}' must be an array", vp.at("messages").str()));
+        return invalid(fmt::format("field '{}' must be an array", vp.at(messages_field).str()));
       }
       if (statuses != nullptr && !statuses->IsArray()) {
         return invalid(fmt::format("field '{}' must be an array", vp.at("statuses").str()));
@@ -1348,14 +1362,14 @@ core::Result<Batch> normalize_meta(std::string_view body, const core::Clock& clo
       if (empty) ++out.ignored;  // e.g. only `errors`
       if (messages != nullptr) {
         for (rapidjson::SizeType k = 0; k < messages->Size(); ++k) {
-          const Path messages_path = vp.at("messages");
+          const Path messages_path = vp.at(messages_field);
           const Path mp = messages_path.at(k);
           const Value& m = (*messages)[k];
           if (!m.IsObject()) {
             add_rejection(out, ItemKind::message, must_be(mp, "an object"), *instance, "");
             continue;
           }
-          meta_message(m, mp, *instance, contacts, out);
+          meta_message(m, mp, *instance, contacts, out, business);
         }
       }
       if (statuses != nullptr) {

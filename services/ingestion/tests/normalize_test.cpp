@@ -280,6 +280,31 @@ TEST_CASE("meta system messages (a changed number or user id) are ignored, not r
   }
 }
 
+TEST_CASE("meta echoes of the Business app (Coexistence) are the business's messages") {
+  const std::string body = R"({"object": "whatsapp_business_account", "entry": [{"id": "1",
+    "changes": [{"field": "smb_message_echoes", "value": {"messaging_product": "whatsapp",
+      "metadata": {"display_phone_number": "551140028922", "phone_number_id": "106540352242922"},
+      "message_echoes": [{"from": "551140028922", "to": "5511987654321",
+        "id": "wamid.HBgNNTUxMTk4NzY1NDMyMRUCABEYEjk5RUNIT0VDSE8wMDAwMDEA", "timestamp": "1795265600",
+        "type": "text", "text": {"body": "Oi Maria, aqui é a Ana da loja"}}]}}]}]})";
+  const auto b = meta_body(body);
+  REQUIRE(b.items.size() == 1);
+  CHECK(b.rejected.empty());
+  const auto d = data_of(b.items[0]);
+  CHECK(str(d, {"chat_id"}) == "5511987654321");  // the customer's chat
+  CHECK(str(d, {"from"}) == "551140028922");      // written by the business
+  CHECK(d["from_me"].GetBool());
+  CHECK(str(d, {"text"}) == "Oi Maria, aqui é a Ana da loja");
+  CHECK(b.items[0].key == "106540352242922:5511987654321");
+  // The same message as a customer's (field "messages") is not from_me.
+  auto customer =
+      replace(replace(body, R"("field": "smb_message_echoes")", R"("field": "messages")"),
+              R"("message_echoes")", R"("messages")");
+  customer = replace(customer, R"("from": "551140028922", "to": "5511987654321")",
+                     R"("from": "5511987654321")");
+  CHECK_FALSE(only(meta_body(customer))["from_me"].GetBool());
+}
+
 TEST_CASE("meta edits and revokes (numbers also on the Business app) are not new messages") {
   const auto type_at = fixture("meta_system.json").find(R"("type": "system")");
   REQUIRE(type_at != std::string::npos);
