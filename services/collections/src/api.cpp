@@ -175,8 +175,11 @@ Api::Api(std::shared_ptr<pg::Pool> pool, std::string schema, Settings settings,
 
 void Api::add_routes(http::Router& router) const {
   const http::RouteOptions blocking{.blocking = true};
+  // Up to kMaxTargets targets with their CRM columns (`vars`): 10,000 at 1.5 KB is 15 MB,
+  // past the server's 4 MiB.
+  const http::RouteOptions create_options{.blocking = true, .body_limit = kCreateBodyLimit};
   router.add(
-      "POST", "/api/campaigns", [this](const Request& r) { return create(r); }, blocking);
+      "POST", "/api/campaigns", [this](const Request& r) { return create(r); }, create_options);
   router.add(
       "GET", "/api/campaigns", [this](const Request& r) { return list(r); }, blocking);
   router.add(

@@ -152,6 +152,16 @@ core::Result<TickReport> Scheduler::tick() {
         continue;
       }
     }
+    // A target still due later: not done, and nothing locked (every pod looks at every active
+    // campaign each tick, inside its hours or not). The due index answers it. A target with
+    // attempts left but no next one due is left to the check below.
+    auto due = pool_->exec("SELECT 1 FROM " + q_ +
+                               ".voice_campaign_targets t WHERE t.campaign_id = $1 AND t.status "
+                               "IN ('pending', 'contacted') AND t.next_attempt_at IS NOT NULL AND "
+                               "t.attempt_count < $2 LIMIT 1",
+                           id, r.get<int>(5));
+    if (!due) return due.error();
+    if (!due->empty()) continue;
     // The campaign's row is locked before its targets are read: an expired message giving its
     // attempt back (handlers.cpp) locks it too, so one of the two sees the other's commit (an
     // UPDATE alone would re-check a locked row against the targets as they were).

@@ -709,6 +709,27 @@ TEST_CASE("a Meta campaign sends its approved template with each target's parame
   CHECK(std::string(campaign["meta_template"]["language"].GetString()) == "pt_BR");
 }
 
+TEST_CASE("a campaign of thousands of targets with their CRM columns fits its route's limit") {
+  Fixture fx;
+  // 3,000 targets of about 1.6 KB each: 4.7 MB, past the server's usual 4 MiB.
+  const std::string notes(1500, 'x');
+  std::string targets = "[";
+  for (int i = 0; i < 3000; ++i) {
+    if (i > 0) targets += ",";
+    targets += R"({"name":"Cliente )" + std::to_string(i) + R"(","phone":"55119)" +
+               std::to_string(80000000 + i) +
+               R"(","debt_amount":10,"due_date":"2026-12-01","vars":{"notas":")" + notes + R"("}})";
+  }
+  targets += "]";
+  const std::string body = campaign_body(targets);
+  REQUIRE(body.size() > std::size_t{4} * 1024 * 1024);
+  auto res = fx.call("POST", "/api/campaigns", body);
+  INFO(res.body.substr(0, 300));
+  REQUIRE(res.status == 201);
+  CHECK(parse(res.body)["total_targets"].GetInt() == 3000);
+  CHECK(fx.count("voice_campaigns") == 1);
+}
+
 TEST_CASE("no more than max_in_flight messages of a campaign await their outcome at once") {
   Fixture fx;
   Settings s = fx.settings;

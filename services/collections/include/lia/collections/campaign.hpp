@@ -136,6 +136,9 @@ struct CampaignDefaults {
 };
 
 inline constexpr std::size_t kMaxTargets = 10000;
+// The largest body of POST /api/campaigns (its route's body_limit): room for kMaxTargets
+// targets of about 1.6 KB each.
+inline constexpr std::size_t kCreateBodyLimit = std::size_t{16} * 1024 * 1024;
 
 // Parses and validates POST /api/campaigns: every target's phone (E.164, Brazilian rules),
 // document (CPF/CNPJ check digits), amount and due date, the hours, and the template
