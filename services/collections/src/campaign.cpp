@@ -68,6 +68,8 @@ Settings read_settings(core::Env& env) {
   s.max_in_flight = static_cast<int>(env.integer("LIA_COLLECTIONS_MAX_IN_FLIGHT", 200, 1, 100000));
   s.pause_after_failures =
       static_cast<int>(env.integer("LIA_COLLECTIONS_PAUSE_AFTER_FAILURES", 20, 1, 100000));
+  s.max_per_minute =
+      static_cast<int>(env.integer("LIA_COLLECTIONS_MAX_PER_MINUTE", 60, 1, 1000000));
   return s;
 }
 

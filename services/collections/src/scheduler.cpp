@@ -212,11 +212,13 @@ core::Status Scheduler::run_campaign(const Campaign& c, TickReport& report) {
     int sent = 0, failed = 0;
     bool stopped = false;
     bool full = false;
+    bool throttled = false;
     auto taken = pg::transact(*pool_, [&](pg::Tx& tx) -> core::Result<int> {
       sent = 0;
       failed = 0;
       stopped = false;
       full = false;
+      throttled = false;
       // Still active, and kept so until the batch commits: a pause waits for this batch
       // and stops the next one.
       auto active = tx.exec(
@@ -240,6 +242,26 @@ core::Status Scheduler::run_campaign(const Campaign& c, TickReport& report) {
         full = true;
         return 0;
       }
+      // The instance's send rate (LIA_COLLECTIONS_MAX_PER_MINUTE), every campaign and replica
+      // on it together: a token bucket whose row stays locked until this batch commits, so
+      // batches of one instance take from it one after the other.
+      const double per_second = settings_.max_per_minute / 60.0;
+      const double capacity = std::max(
+          1.0,
+          per_second * std::max(10.0, 2.0 * std::chrono::duration<double>(settings_.tick).count()));
+      auto bucket = tx.exec(
+          "INSERT INTO " + q_ +
+              ".instance_send_rate AS r (provider, instance, tokens, refilled_at) VALUES ($1, $2, "
+              "$3, $4) ON CONFLICT (provider, instance) DO UPDATE SET tokens = LEAST($3, r.tokens "
+              "+ $5 * GREATEST(0, extract(epoch FROM ($4::timestamptz - r.refilled_at)))::float8), "
+              "refilled_at = GREATEST(r.refilled_at, $4) RETURNING floor(r.tokens)::bigint",
+          c.provider, c.instance, capacity, now, per_second);
+      if (!bucket) return bucket.error();
+      const std::int64_t tokens = (*bucket)[0].get<std::int64_t>(0);
+      if (tokens <= 0) {
+        throttled = true;
+        return 0;
+      }
       // Due targets whose last message is not still on its way: while notification is
       // behind (a provider down for longer than the spacing), a second attempt queued beside
       // the first would reach the debtor right after it. The spacing counts from the outcome
@@ -255,7 +277,8 @@ core::Status Scheduler::run_campaign(const Campaign& c, TickReport& report) {
               ".message_attempts a WHERE a.target_id = voice_campaign_targets.id AND "
               "a.outcome IS NULL AND a.requested_at > $5) "
               "ORDER BY next_attempt_at, id LIMIT $4 FOR UPDATE SKIP LOCKED",
-          c.id, now, c.max_attempts, std::min<std::int64_t>(kBatch, room), on_its_way_since);
+          c.id, now, c.max_attempts, std::min<std::int64_t>({kBatch, room, tokens}),
+          on_its_way_since);
       if (!rows) return rows.error();
       if (rows->empty()) return 0;
       std::vector<Attempt> attempts;
@@ -310,6 +333,11 @@ core::Status Scheduler::run_campaign(const Campaign& c, TickReport& report) {
       ok_rows.end_array();
       bad_rows.end_array();
       if (!attempts.empty()) {
+        auto took = tx.exec("UPDATE " + q_ +
+                                ".instance_send_rate SET tokens = tokens - $3 WHERE provider = $1 "
+                                "AND instance = $2",
+                            c.provider, c.instance, static_cast<std::int64_t>(attempts.size()));
+        if (!took) return took.error();
         const std::string ok_json = ok_rows.take();
         auto upd = tx.exec("UPDATE " + q_ +
                                ".voice_campaign_targets t SET attempt_count = x.attempt, "
@@ -368,6 +396,13 @@ core::Status Scheduler::run_campaign(const Campaign& c, TickReport& report) {
     if (!taken) return taken.error();
     if (stopped) {
       core::log().info("campaign no longer active; its tick stops", {f::id("campaign_id", c.id)});
+      break;
+    }
+    if (throttled) {
+      ++report.throttled;
+      core::log().debug("campaign waits for its instance's send rate",
+                        {f::id("campaign_id", c.id), f::id("instance", c.instance),
+                         f::num("max_per_minute", settings_.max_per_minute)});
       break;
     }
     if (full) {

@@ -112,6 +112,7 @@ struct Fixture {
     settings.jwt_secret = kSecret;
     settings.instance = "lia-cobranca";
     settings.provider = "evolution";
+    settings.max_per_minute = 1'000'000;  // no rate to wait for (its own test sets one)
     api = std::make_unique<Api>(api_pool ? api_pool : pool, schema, settings, clock);
     scheduler = std::make_unique<Scheduler>(pool, schema, settings, clock);
     handler = std::make_unique<NotificationHandler>(pool, schema, clock);
@@ -728,6 +729,42 @@ TEST_CASE("a campaign of thousands of targets with their CRM columns fits its ro
   REQUIRE(res.status == 201);
   CHECK(parse(res.body)["total_targets"].GetInt() == 3000);
   CHECK(fx.count("voice_campaigns") == 1);
+}
+
+TEST_CASE("campaigns on one instance share its send rate; another instance has its own") {
+  Fixture fx;
+  Settings s = fx.settings;
+  s.max_per_minute = 60;  // one a second, bursts of ten
+  Scheduler rated(fx.pool, fx.schema, s, fx.clock);
+  const auto tick = [&] {
+    auto r = rated.tick();
+    if (!r) FAIL(r.error().describe());
+    return *r;
+  };
+  fx.create(campaign_body(many_targets(15), 1, 60));
+  const auto first = tick();
+  CHECK(first.sent == 10);
+  CHECK(first.throttled == 0);  // (stopped at the batch that took the last token)
+  // A second campaign on the same instance waits with the first.
+  std::string other = campaign_body(many_targets(5), 1, 60);
+  other.replace(other.find("Cobrança novembro"), 17, "Cobrança dezembro");
+  fx.create(other);
+  auto none = tick();
+  CHECK(none.sent == 0);
+  CHECK(none.throttled == 2);
+  // Five seconds refill five.
+  fx.clock.advance(5s);
+  CHECK(tick().sent == 5);
+  // A campaign on another instance is not held by this one's rate.
+  std::string elsewhere = campaign_body(kTargets, 1, 60);
+  elsewhere.insert(1, R"("instance":"lia-cobranca-2",)");
+  fx.create(elsewhere);
+  const auto third = tick();
+  CHECK(third.sent == 3);
+  // A minute on, the rest: the bucket holds ten at most.
+  fx.clock.advance(60s);
+  CHECK(tick().sent == 5);
+  CHECK(fx.count("message_attempts") == 23);
 }
 
 TEST_CASE("no more than max_in_flight messages of a campaign await their outcome at once") {

@@ -39,6 +39,11 @@ struct Settings {
   // row for the service's trouble (credentials, the instance, a provider down: not the
   // debtor's, whose attempts are given back) is paused with the reason, until resumed.
   int pause_after_failures = 20;
+  // LIA_COLLECTIONS_MAX_PER_MINUTE: campaign messages requested per minute on one provider
+  // instance, every campaign and replica together (a WhatsApp number sending hundreds of
+  // messages to people who never wrote is how numbers get banned; Meta's tiers cap the
+  // business-initiated conversations too). Bursts of at most 10 seconds' worth (or two ticks').
+  int max_per_minute = 60;
 };
 // Reads the settings above; problems are collected in `env`.
 Settings read_settings(core::Env& env);

@@ -39,6 +39,7 @@ struct TickReport {
   int completed = 0;  // campaigns completed by this tick
   int errors = 0;     // campaigns whose sending failed (logged; the others still ran)
   int held = 0;       // campaigns with LIA_COLLECTIONS_MAX_IN_FLIGHT messages awaiting outcomes
+  int throttled = 0;  // campaigns stopped by their instance's LIA_COLLECTIONS_MAX_PER_MINUTE
 };
 
 class Scheduler {
