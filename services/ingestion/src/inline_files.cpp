@@ -1,10 +1,16 @@
 #include "inline_files.hpp"
 
+#include <array>
+
 namespace lia::ingestion {
 
 namespace {
 
-constexpr std::string_view kName = "base64";
+// The members whose string is a file: Baileys' "base64", and the "media" of a media message
+// that Evolution over the Cloud API echoes in send.message when the file was sent inline
+// (its URL, when sent by one, is left out too: the suite reads neither). They differ at their
+// first character, which picks the one a string may still be.
+constexpr std::array<std::string_view, 2> kNames = {"base64", "media"};
 
 bool is_space(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r';
@@ -45,9 +51,19 @@ void InlineFileFilter::feed(std::string_view bytes, std::string& kept) {
           candidate_ = false;  // an escaped name is never Evolution's
         } else if (c == '"') {
           state_ = State::outside;
-          name_before_ = candidate_ && matched_ == kName.size();
+          name_before_ = candidate_ && matched_ > 0 && matched_ == kNames[name_].size();
         } else if (candidate_) {
-          candidate_ = matched_ < kName.size() && c == kName[matched_];
+          if (matched_ == 0) {
+            candidate_ = false;
+            for (std::size_t n = 0; n < kNames.size() && !candidate_; ++n) {
+              if (kNames[n].front() == c) {
+                name_ = n;
+                candidate_ = true;
+              }
+            }
+          } else {
+            candidate_ = matched_ < kNames[name_].size() && c == kNames[name_][matched_];
+          }
           ++matched_;
         }
         break;

@@ -1,9 +1,10 @@
 #pragma once
 // Evolution's webhooks carry a media message's file inline, as base64 in the message's
 // "base64" member (when the webhook's base64 is on, and always over the Cloud API without
-// S3): up to about 133 MiB for a 100 MB document. The suite reads a media message's url,
-// never its file, so the Evolution routes pass their bodies through this filter as they
-// arrive: every "base64" member's string comes out empty ("base64": ""), the rest byte for
+// S3): up to about 133 MiB for a 100 MB document; Evolution over the Cloud API echoes a file
+// sent inline in its send.message's "media". The suite reads a media message's url, never its
+// file, so the Evolution routes pass their bodies through this filter as they arrive: every
+// "base64" and "media" member's string comes out empty ("base64": ""), the rest byte for
 // byte. A file's size then never decides whether its message is read.
 //
 // It reads any byte stream, split anywhere: a member's name is matched only outside strings
@@ -41,8 +42,9 @@ class InlineFileFilter final : public http::BodyFilter {
   void outside(char c, std::string& kept);
 
   State state_ = State::outside;
-  std::size_t matched_ = 0;   // characters of "base64" the current string matched so far
-  bool candidate_ = false;    // the current string may still be "base64"
+  std::size_t matched_ = 0;   // characters of the current string matched so far
+  bool candidate_ = false;    // the current string may still be a file's member name
+  std::size_t name_ = 0;      // which of them (inline_files.cpp), once its first character came
   bool name_before_ = false;  // the last string was "base64", followed by whitespace only
   std::uint64_t dropped_ = 0;
   core::Counter* counter_;

@@ -1,4 +1,4 @@
-// InlineFileFilter: Evolution's inline files ("base64" members) are emptied as the body
+// InlineFileFilter: Evolution's inline files ("base64" and "media" members) are emptied as the body
 // arrives, wherever it is split; everything else is kept byte for byte.
 
 #include "src/inline_files.hpp"
@@ -82,6 +82,22 @@ TEST_CASE("only a member named exactly base64 whose value is a string is emptied
   CHECK(filter_whole("{\"base64\" :\n \"QUJD\",\"m\":{\"base64\":\"ab\\\"cd\"}}", &dropped) ==
         "{\"base64\" :\n \"\",\"m\":{\"base64\":\"\"}}");
   CHECK(dropped == 4 + 6);
+}
+
+TEST_CASE("the media of a send.message echo over the Cloud API is emptied too, split or not") {
+  const std::string file(50'000, 'A');
+  const std::string sent =
+      R"({"event":"send.message","data":{"message":{"imageMessage":{"media":")" + file +
+      R"(","caption":"media","mimetype":"image/png"}},"mediax":"k","medi":"k","m":"media"}})";
+  const std::string want =
+      R"({"event":"send.message","data":{"message":{"imageMessage":{"media":"","caption":"media","mimetype":"image/png"}},"mediax":"k","medi":"k","m":"media"}})";
+  std::uint64_t dropped = 0;
+  CHECK(filter_whole(sent, &dropped) == want);
+  CHECK(dropped == file.size());
+  for (const std::size_t step : {1, 2, 3, 5, 4096}) {
+    INFO("pieces of " << step);
+    CHECK(filter_in_pieces(sent, step) == want);
+  }
 }
 
 TEST_CASE("broken JSON stays broken, and the dropped bytes are counted") {
