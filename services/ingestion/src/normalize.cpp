@@ -763,31 +763,16 @@ bool may_be_phone(std::string_view digits) {
 // alternative JID of a @lid chat (the key, or a messages.update's data). A bare number (no JID
 // server: Evolution cuts everything from a JID's first ':', upserts included, so a companion
 // device's "103899771998284:7@lid" arrives bare, and then Evolution no longer swaps it with
-// its remoteJidAlt) is the phone of the alternative when that is a phone's JID, else itself
-// when it may be a phone (see may_be_phone), else a @lid whose server was cut off. `keep_lid`
-// (statuses): an unresolved @lid chat keeps its @lid JID; else it is refused.
+// its remoteJidAlt) is a phone when it may be one (see may_be_phone), else a @lid whose server
+// was cut off, resolved like any @lid. `keep_lid` (statuses): an unresolved @lid chat keeps its
+// @lid JID; else it is refused.
 std::optional<Reject> resolve_chat(std::string_view remote_jid,
                                    std::initializer_list<const Value*> alt_holders,
                                    const Path& jid_path, bool keep_lid, Chat& chat) {
   std::string bare_lid;  // "<number>@lid" for a bare number that can't be a phone
   if (auto n = user_number(remote_jid)) {
-    const bool bare = domain::jid_kind(remote_jid) == domain::JidKind::not_a_jid;
-    std::optional<std::string_view> phone;
-    if (bare) {
-      for (const Value* holder : alt_holders) {
-        if (holder == nullptr || phone) continue;
-        for (std::string_view field : {"remoteJidAlt", "senderPn"}) {
-          auto alt = opt_str(*holder, field);
-          if (alt && domain::jid_kind(*alt) == domain::JidKind::user) {
-            phone = user_number(*alt);
-            if (phone) break;
-          }
-        }
-      }
-    }
-    if (!phone && (!bare || may_be_phone(*n))) phone = n;
-    if (phone) {
-      chat.number = *phone;
+    if (domain::jid_kind(remote_jid) != domain::JidKind::not_a_jid || may_be_phone(*n)) {
+      chat.number = *n;
       chat.jid = chat.number + "@s.whatsapp.net";
       return std::nullopt;
     }

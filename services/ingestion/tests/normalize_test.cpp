@@ -886,12 +886,16 @@ TEST_CASE(
     REQUIRE(lone.rejected.size() == 1);
     CHECK(lone.rejected[0].code == RejectCode::lid_unresolved);
     CHECK(lone.rejected[0].reason.find("bare number") != std::string::npos);
-    // A bare phone with the chat's @lid as the alternative stays that phone.
+    // A bare phone stays that phone, whatever the alternative says (the chat's @lid, or
+    // another number: a fork's senderPn of the business's own).
     auto phone = replace(fixture("evo_lid_alt.json"), R"("remoteJid": "103899771998284@lid")",
                          R"("remoteJid": "5511976543210")");
-    phone = replace(phone, R"("remoteJidAlt": "5511976543210@s.whatsapp.net")",
-                    R"("remoteJidAlt": "103899771998284@lid")");
-    CHECK(str(only(evolution(phone)), {"chat_id"}) == "5511976543210@s.whatsapp.net");
+    for (const std::string alt : {"103899771998284@lid", "5521987651234@s.whatsapp.net"}) {
+      INFO(alt);
+      const auto with_alt = replace(phone, R"("remoteJidAlt": "5511976543210@s.whatsapp.net")",
+                                    R"("remoteJidAlt": ")" + alt + R"(")");
+      CHECK(str(only(evolution(with_alt)), {"chat_id"}) == "5511976543210@s.whatsapp.net");
+    }
   }
   SECTION("a status of an unresolved @lid chat keeps the tick, keyed by the @lid JID") {
     auto body =
