@@ -68,8 +68,8 @@ bool is_expiry(std::optional<std::string_view> code, const std::optional<std::st
 
 // What a `message.failed` or `message.dead_lettered` says, and about whom.
 //  - refused: the provider's refusal of this recipient ends the target: Evolution's number
-//    check (code not_on_whatsapp), or Meta's recipient codes, 131026 (undeliverable) and
-//    131021 (the recipient is the sender).
+//    check (code not_on_whatsapp), or Meta's recipient codes, 131026 (undeliverable),
+//    131021 (the recipient is the sender) and 131050 (they stopped marketing messages).
 //  - unknown: the provider may well have delivered it (a 2xx without an id too).
 //  - message: Meta refused this message's content (a parameter missing or not valid, an
 //    unsupported type): the same data fails the same way, so the attempt is used.
@@ -84,12 +84,15 @@ enum class Failure { refused, unknown, message, service };
 Failure failure_of(std::optional<std::string_view> code) {
   if (!code) return Failure::service;
   if (*code == "outcome_unknown") return Failure::unknown;
-  if (*code == "not_on_whatsapp" || *code == "131026" || *code == "131021") {
+  // (Meta's 131050: the customer stopped the business's marketing messages.)
+  if (*code == "not_on_whatsapp" || *code == "131026" || *code == "131021" || *code == "131050") {
     return Failure::refused;
   }
   // Meta: invalid parameter, required parameter missing, parameter value not valid,
-  // unsupported message type, media download and upload errors, parameter format mismatch.
-  for (std::string_view m : {"100", "131008", "131009", "131051", "131052", "131053", "132012"}) {
+  // unsupported message type, media download and upload errors, parameter format mismatch,
+  // and 131049: not delivered to keep the customer's marketing messages few (their limit).
+  for (std::string_view m :
+       {"100", "131008", "131009", "131049", "131051", "131052", "131053", "132012"}) {
     if (*code == m) return Failure::message;
   }
   return Failure::service;
@@ -179,11 +182,15 @@ core::Status NotificationHandler::on_event(const events::CloudEvent& ev) const {
     const auto went_out = std::min(core::parse_rfc3339(ev.time).value_or(now), now);
     // Most notification events are about other services' commands: one indexed lookup
     // first. The inbox claim comes before any change, so a redelivery changes nothing.
-    auto att =
-        tx.exec("SELECT target_id::text FROM " + q_ + ".message_attempts WHERE command_id = $1",
-                std::string(*command));
+    // Its row locked: whether its attempt was given back already (an expiry, the service's
+    // trouble) is read once per command, whatever other event came for it (a dead letter
+    // replayed, then expired: the debtor must not get one attempt back twice).
+    auto att = tx.exec("SELECT target_id::text, outcome = 'expired' OR given_back FROM " + q_ +
+                           ".message_attempts WHERE command_id = $1 FOR UPDATE",
+                       std::string(*command));
     if (!att) return att.error();
     if (att->empty()) return {};
+    const bool returned = (*att)[0].get<std::optional<bool>>(1).value_or(false);
     auto fresh = pg::inbox_claim(tx, schema_, kInbox, ev.id);
     if (!fresh) return fresh.error();
     if (!*fresh) return {};
@@ -301,8 +308,8 @@ core::Status NotificationHandler::on_event(const events::CloudEvent& ev) const {
                         ".voice_campaign_targets SET attempt_count = attempt_count - 1, "
                         "next_attempt_at = LEAST(next_attempt_at, $3), last_error = $2, "
                         "updated_at = $3 WHERE id = $1 AND last_command_id = $4 AND status IN "
-                        "('pending', 'contacted') RETURNING status",
-                    target, why.value_or("expired"), now, std::string(*command));
+                        "('pending', 'contacted') AND NOT $5 RETURNING status",
+                    target, why.value_or("expired"), now, std::string(*command), returned);
       if (upd && !upd->empty()) {
         // Completed when this was the last attempt: it has one again.
         if (auto st = reopen(); !st) return st;
@@ -332,12 +339,12 @@ core::Status NotificationHandler::on_event(const events::CloudEvent& ev) const {
                           q_ +
                           ".voice_campaigns c WHERE t.id = $1 AND c.id = t.campaign_id AND "
                           "t.last_command_id = $4 AND t.status IN ('pending', 'contacted') AND "
-                          "(SELECT count(*) FROM " +
+                          "NOT $6 AND (SELECT count(*) FROM " +
                           q_ +
                           ".message_attempts a WHERE a.target_id = t.id) < c.max_attempts + $5 "
                           "RETURNING t.status",
                       target, why.value_or("dead-lettered"), now, std::string(*command),
-                      kGivenBackTries);
+                      kGivenBackTries, returned);
         if (!upd) return upd.error();
         given_back = !upd->empty();
         if (given_back) {

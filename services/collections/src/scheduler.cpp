@@ -89,7 +89,11 @@ core::Result<TickReport> Scheduler::tick() {
       "max_attempts, attempt_spacing_minutes, provider, instance, meta_template::text FROM " +
       q_ + ".voice_campaigns WHERE status = 'active' ORDER BY created_at, id");
   if (!rows) return rows.error();
-  for (const auto& r : *rows) {
+  // Each tick starts one campaign further on: campaigns sharing an instance's send rate take
+  // turns at its tokens (in creation order, the first would take them all until it ended).
+  const std::size_t first = rows->empty() ? 0 : rotation_++ % rows->size();
+  for (std::size_t n = 0; n < rows->size(); ++n) {
+    const auto& r = (*rows)[(first + n) % rows->size()];
     ++report.campaigns;
     // Each campaign at its own time: a long tick must not send a late campaign's messages
     // at (or past) the end of its window.

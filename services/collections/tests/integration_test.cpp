@@ -767,6 +767,28 @@ TEST_CASE("campaigns on one instance share its send rate; another instance has i
   CHECK(fx.count("message_attempts") == 23);
 }
 
+TEST_CASE("campaigns sharing an instance's send rate take turns at it") {
+  Fixture fx;
+  Settings s = fx.settings;
+  s.max_per_minute = 60;
+  Scheduler rated(fx.pool, fx.schema, s, fx.clock);
+  const std::string a = fx.create(campaign_body(many_targets(40), 1, 60));
+  std::string other = campaign_body(many_targets(40), 1, 60);
+  other.replace(other.find("Cobrança novembro"), 17, "Cobrança dezembro");
+  const std::string b = fx.create(other);
+  for (int i = 0; i < 6; ++i) {
+    REQUIRE(rated.tick().ok());
+    fx.clock.advance(5s);
+  }
+  const auto of = [&](const std::string& id) {
+    return fx.count("message_attempts WHERE campaign_id = '" + id + "'");
+  };
+  INFO("a " << of(a) << ", b " << of(b));
+  CHECK(of(a) + of(b) == 35);  // ten, then five a tick
+  CHECK(of(a) >= 15);
+  CHECK(of(b) >= 15);
+}
+
 TEST_CASE("no more than max_in_flight messages of a campaign await their outcome at once") {
   Fixture fx;
   Settings s = fx.settings;
@@ -890,7 +912,7 @@ TEST_CASE("a failure that is the service's, not the debtor's, keeps the target a
   const auto second = of_type(again, types::notification_send_text);
   REQUIRE(second.size() == 6);
   // Meta refuses the message for the business's template (132000): the debtor keeps going;
-  // for the recipient (131026): that debtor is done.
+  // for the recipient (131026; 131050: they stopped marketing messages): that debtor is done.
   fx.outcome(types::notification_message_failed, *second[3],
              R"(,"reason":"(#132000) params mismatch","code":"132000","http_status":400)");
   fx.outcome(types::notification_message_failed, *second[4],
@@ -972,6 +994,54 @@ TEST_CASE(
   CHECK(campaign["paused_reason"].IsNull());
   CHECK(campaign["failures_in_a_row"].GetInt() == 0);
   CHECK(fx.tick().sent == 3);
+}
+
+TEST_CASE("a debtor who stopped the business's marketing messages is not chased again") {
+  Fixture fx;
+  fx.create(campaign_body(many_targets(1), 3, 60));
+  REQUIRE(fx.tick().sent == 1);
+  const auto all = fx.outbox();
+  const auto cmds = of_type(all, types::notification_send_text);
+  REQUIRE(cmds.size() == 1);
+  fx.outcome(types::notification_message_failed, *cmds[0],
+             R"(,"reason":"(#131050) Unable to deliver the message","code":"131050",)"
+             R"("http_status":400)");
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'failed'") == 1);
+  fx.clock.advance(61min);
+  CHECK(fx.tick().sent == 0);
+}
+
+TEST_CASE("an attempt given back is given back once, whatever else comes for its command") {
+  Fixture fx;
+  fx.create(campaign_body(many_targets(1), 2, 60));
+  REQUIRE(fx.tick().sent == 1);
+  fx.clock.advance(61min);
+  REQUIRE(fx.tick().sent == 0);  // its first still on its way
+  auto all = fx.outbox();
+  auto cmds = of_type(all, types::notification_send_text);
+  REQUIRE(cmds.size() == 1);
+  fx.outcome(types::notification_message_sent, *cmds[0], R"(,"provider_message_id":"wamid.1")");
+  fx.clock.advance(61min);
+  REQUIRE(fx.tick().sent == 1);  // the second and last
+  all = fx.outbox();
+  cmds = of_type(all, types::notification_send_text);
+  REQUIRE(cmds.size() == 2);
+  // The provider down: dead-lettered, the attempt given back. Then the dead letter is replayed
+  // and its window has passed: expired. Then (another replay) it fails again.
+  fx.outcome(
+      types::notification_message_dead_lettered, *cmds[1],
+      R"(,"reason":"gave up after 6 tries: HTTP 503","dlq_topic":"notification.commands.v1.dlq")");
+  CHECK(fx.count("voice_campaign_targets WHERE attempt_count = 1") == 1);
+  fx.outcome(types::notification_message_failed, *cmds[1],
+             R"(,"reason":"expired: not sent before its window closed","code":"expired")");
+  fx.outcome(types::notification_message_failed, *cmds[1],
+             R"(,"reason":"provider answered HTTP 401","http_status":401)");
+  CHECK(fx.count("voice_campaign_targets WHERE attempt_count = 1 AND status = 'contacted'") == 1);
+  // Its second attempt is made again, once, under its own number, half an hour on.
+  fx.clock.advance(31min);
+  CHECK(fx.tick().sent == 1);
+  CHECK(fx.count("message_attempts WHERE attempt = 2") == 2);
+  CHECK(fx.tick().sent == 0);
 }
 
 TEST_CASE("a target whose sends keep failing as the service's trouble is charged after five more") {

@@ -75,6 +75,7 @@ class Scheduler {
 
   std::mutex logged_mu_;
   std::map<std::string, core::SysTime> logged_next_;  // campaign -> next allowed time logged
+  std::atomic<std::size_t> rotation_{0};              // which active campaign a tick starts with
 
   std::mutex mu_;
   std::condition_variable cv_;
