@@ -232,6 +232,22 @@ TEST_CASE(
   CHECK(again.header(kafka::DeadLetter::kValueAtOrigin) == nullptr);
   REQUIRE(again.header("lia.replayed_from") != nullptr);
   CHECK(*again.header("lia.replayed_from") == dlq_topic + "/0/0");
+
+  // Dead-lettered again, and replayed by a producer with the same limit: with the replay's
+  // headers it would not fit, so it goes back as it was at its origin.
+  REQUIRE(dlq.send(m, core::Error(core::Errc::invalid_argument, "schema"), 1).ok());
+  auto limited_run = cli({dlq_topic}, {{"LIA_KAFKA_PROPERTIES", "message.max.bytes=2100"}});
+  INFO(limited_run.out << limited_run.err);
+  REQUIRE(limited_run.status == 0);
+  CHECK(limited_run.out.find("replayed 1 dead letter(s)") != std::string::npos);
+  auto third = read_all(topic, 3);
+  REQUIRE(third.size() == 3);
+  CHECK(third[2].value == value);
+  REQUIRE(third[2].headers.size() == headers.size());
+  for (std::size_t i = 0; i < headers.size(); ++i) {
+    CHECK(third[2].headers[i].key == headers[i].key);
+    CHECK(third[2].headers[i].value == headers[i].value);
+  }
 }
 
 TEST_CASE("a slim dead letter whose record is not at its origin stops the replay") {

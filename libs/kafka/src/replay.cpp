@@ -1,6 +1,7 @@
 #include <charconv>
 #include <map>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include <fmt/format.h>
@@ -265,6 +266,9 @@ class Run {
     }
     Record r;
     r.topic = origin_;
+    // A slim dead letter's record as it was at its origin (no header added), for when the
+    // headers below make it too large again.
+    std::optional<Record> plain;
     if (msg.header(DeadLetter::kValueAtOrigin) != nullptr) {
       // Dead-lettered slim (too large with its headers): the record itself is read back from
       // where it failed, and it goes back with only the lia.dlq.origin.* headers added, which
@@ -275,6 +279,7 @@ class Run {
       r.value = std::move(original->value);
       r.headers = std::move(original->headers);
       std::erase_if(r.headers, [](const Header& h) { return h.key.rfind("lia.dlq.", 0) == 0; });
+      plain = r;
       for (const char* name :
            {"lia.dlq.origin.topic", "lia.dlq.origin.partition", "lia.dlq.origin.offset"}) {
         r.headers.push_back({name, *msg.header(name)});
@@ -290,6 +295,17 @@ class Run {
     r.headers.push_back(
         {"lia.replayed_from", fmt::format("{}/{}/{}", o_.dlq_topic, msg.partition, msg.offset)});
     auto delivered = producer_->produce(std::move(r)).get();
+    if (!delivered.ok() && delivered.error().code() == core::Errc::too_large && plain) {
+      // Within a few hundred bytes of the limit: it goes back as it was at its origin, which
+      // took it (a consumer then sees a record like any other: notification treats a command
+      // it already failed as one it has seen, not as a replay).
+      core::log().warn(
+          "dlq replay: a record kept without its value goes back without the "
+          "replay's headers, too large with them",
+          {core::f::id("dlq", o_.dlq_topic), core::f::num("partition", msg.partition),
+           core::f::num("offset", msg.offset)});
+      delivered = producer_->produce(std::move(*plain)).get();
+    }
     if (!delivered.ok()) {
       const auto& e = delivered.error();
       return core::Error(e.code(),
