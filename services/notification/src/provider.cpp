@@ -268,6 +268,22 @@ SendResult interpret(Provider provider, const core::Result<http::ClientResponse>
     return r;
   }
   auto err = read_error(provider, res.body);
+  // A gateway in front of the provider (a proxy, a load balancer, Cloudflare) that timed out
+  // waiting for it (504, 524), or lost it mid-answer without the provider's own error (502,
+  // 520: its HTML page), may have passed the request on: the provider may have sent the
+  // message, so it is not sent again. (A gateway that never reached it, 521-523, and 503 are
+  // retried.)
+  const bool from_provider = !err.message.empty() || err.code.has_value();
+  if (res.status == 504 || res.status == 524 ||
+      ((res.status == 502 || res.status == 520) && !from_provider)) {
+    r.verdict = Verdict::reject;
+    r.code = std::string(kCodeOutcomeUnknown);
+    r.reason = fmt::format(
+        "outcome unknown: a gateway answered HTTP {} for the provider, which may have sent "
+        "it; it is not sent again (replay its dead letter to send it anyway)",
+        res.status);
+    return r;
+  }
   r.code = err.code;
   r.reason = fmt::format("provider answered HTTP {}", res.status);
   if (!err.message.empty()) r.reason += ": " + err.message;

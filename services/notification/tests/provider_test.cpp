@@ -213,6 +213,32 @@ TEST_CASE("429, 408, 5xx and transport errors are retried, other 4xx are not") {
   CHECK(tls.verdict == Verdict::reject);
 }
 
+TEST_CASE("a gateway that may have passed the request on is an unknown outcome, not a retry") {
+  const std::string html = "<html><body><h1>502 Bad Gateway</h1></body></html>";
+  for (const auto& [status, body] :
+       std::vector<std::pair<int, std::string>>{{504, ""},
+                                                {504, R"({"error":{"message":"x","code":2}})"},
+                                                {524, ""},
+                                                {502, html},
+                                                {520, html}}) {
+    INFO(status << " " << body);
+    auto r = interpret(Provider::evolution, answer(status, body), kNow);
+    CHECK(r.verdict == Verdict::reject);
+    CHECK(r.code == std::optional<std::string>("outcome_unknown"));
+    CHECK(r.reason.find("gateway answered HTTP " + std::to_string(status)) != std::string::npos);
+  }
+  // The provider's own 502 (its error body), a gateway that never reached it, or a 503: retried.
+  CHECK(
+      interpret(Provider::meta,
+                answer(502, R"({"error":{"message":"Service temporarily unavailable","code":2}})"),
+                kNow)
+          .verdict == Verdict::retry);
+  for (int status : {503, 521, 522, 523}) {
+    INFO(status);
+    CHECK(interpret(Provider::evolution, answer(status, html), kNow).verdict == Verdict::retry);
+  }
+}
+
 TEST_CASE("Meta's error code and message make the reason, throttling codes are retried") {
   auto undeliverable = interpret(
       Provider::meta,
