@@ -211,6 +211,8 @@ core::Status CommandHandler::handle(const kafka::Message& message) {
   bool counted = claim->inserted;  // the claim itself recorded try number 1
   std::optional<std::string> last_error = claim->last_error;
   if (!claim->inserted) {
+    // What this process saw of the row's current try and could not write down, if anything.
+    auto seen = take_unrecorded(cmd.command_id, claim->status == kSending ? attempts : -1);
     if (claim->status == kSent) {
       count_send(cmd.provider, "duplicate");
       log.info("command already sent: not sending again", {id("command_id", cmd.command_id)});
@@ -237,11 +239,16 @@ core::Status CommandHandler::handle(const kafka::Message& message) {
       attempts = 0;
       last_error.reset();
       log.info("dead letter replayed: sending again", {id("command_id", cmd.command_id)});
-    } else if (auto failed = take_unrecorded_failure(cmd.command_id, attempts);
-               claim->in_flight && failed) {
+    } else if (claim->in_flight && seen && seen->sent) {
+      // This process saw the provider take that try but could not write it down (the
+      // database stopped answering): recorded now, with the provider's id.
+      log.info("recording a send the provider accepted whose record had failed",
+               {id("command_id", cmd.command_id), num("attempts", attempts)});
+      return finish_sent(cmd, attempts, *seen->sent);
+    } else if (claim->in_flight && seen) {
       // This process saw that try fail but could not write it down (the database stopped
       // answering): it resumes, as it would had the write worked.
-      last_error = std::move(*failed);
+      last_error = std::move(seen->reason);
       log.info("resuming a command whose last failed try could not be recorded",
                {id("command_id", cmd.command_id), num("attempts", attempts)});
     } else if (claim->in_flight) {
@@ -357,7 +364,7 @@ core::Status CommandHandler::handle(const kafka::Message& message) {
         return core::ok();
       });
       if (!noted.ok()) {
-        remember_unrecorded_failure(cmd.command_id, attempts, result.reason);
+        remember_unrecorded(cmd.command_id, {attempts, result.reason, std::nullopt});
         return noted;
       }
       if (!still_sending) return core::ok();  // finished elsewhere
@@ -379,26 +386,26 @@ core::Status CommandHandler::handle(const kafka::Message& message) {
   }
 }
 
-void CommandHandler::remember_unrecorded_failure(const std::string& command_id, int attempt,
-                                                 const std::string& reason) {
+void CommandHandler::remember_unrecorded(const std::string& command_id, Unrecorded seen) {
   std::lock_guard lock(unrecorded_mu_);
   // Only a database outage fills it, and a redelivery empties it; a partition that moved to
   // another member meanwhile leaves its commands here, so it is bounded.
   if (unrecorded_.size() >= 10000) unrecorded_.clear();
-  unrecorded_[command_id] = {attempt, reason};
+  unrecorded_[command_id] = std::move(seen);
 }
 
-std::optional<std::string> CommandHandler::take_unrecorded_failure(const std::string& command_id,
-                                                                   int attempt) {
+std::optional<CommandHandler::Unrecorded> CommandHandler::take_unrecorded(
+    const std::string& command_id, int attempt) {
   std::lock_guard lock(unrecorded_mu_);
   auto it = unrecorded_.find(command_id);
   if (it == unrecorded_.end()) return std::nullopt;
-  // Only for the very try it saw fail: an entry left from before the partition moved away
-  // and came back (the row replayed, other tries made meanwhile) says nothing of this one.
+  // Only for the very try it saw: an entry left from before the partition moved away and
+  // came back (the row finished or replayed elsewhere, other tries made meanwhile) says
+  // nothing of this one.
   auto seen = std::move(it->second);
   unrecorded_.erase(it);
-  if (seen.first != attempt) return std::nullopt;
-  return std::move(seen.second);
+  if (seen.attempt != attempt) return std::nullopt;
+  return seen;
 }
 
 void CommandHandler::stop() {
@@ -459,9 +466,12 @@ core::Status CommandHandler::finish_sent(const SendCommand& cmd, int attempts,
     });
   });
   if (!st.ok()) {
+    // Its redelivery here records it; in another process (this one gone, the partition
+    // moved) it is reported unknown, never sent again.
+    remember_unrecorded(cmd.command_id, {attempts, {}, result});
     core::log().error(
-        "the provider accepted the message but recording it failed; a redelivery "
-        "reports its outcome as unknown instead of sending it again",
+        "the provider accepted the message but recording it failed; its redelivery records "
+        "it (or, in another process, reports its outcome unknown instead of sending it again)",
         {id("command_id", cmd.command_id), str("error", st.error().describe())});
     return st;
   }

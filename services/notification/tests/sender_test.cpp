@@ -521,6 +521,45 @@ TEST_CASE("a definite failure whose outcome could not be written is not reported
   for (const auto& ev : fx.events()) CHECK(str(data_of(ev)["code"]) != "outcome_unknown");
 }
 
+TEST_CASE("a send the provider took whose record failed is recorded on its redelivery here") {
+  Fixture fx;
+  const std::string table = fx.schema + ".outbound_messages";
+  // The send's record fails (the database gone just after the provider answered).
+  REQUIRE(fx.pool
+              ->exec("CREATE FUNCTION " + fx.schema +
+                     ".refuse_sent() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                     "RAISE EXCEPTION 'sent writes refused'; END $$")
+              .ok());
+  REQUIRE(fx.pool
+              ->exec("CREATE TRIGGER refuse_sent BEFORE UPDATE ON " + table +
+                     " FOR EACH ROW WHEN (NEW.status = 'sent') EXECUTE FUNCTION " + fx.schema +
+                     ".refuse_sent()")
+              .ok());
+  const auto id = new_id();
+  const auto msg = fx.command(events::types::notification_send_text,
+                              Fixture::text_data(id, "meta", kTo, "Olá, Maria!"));
+  CHECK_FALSE(fx.handler->handle(msg).ok());
+  CHECK(fx.row(id)->status == "sending");
+  REQUIRE(fx.pool->exec("DROP TRIGGER refuse_sent ON " + table).ok());
+
+  // Redelivered to the same process: recorded with the provider's id, not sent again, and
+  // reported sent (not unknown).
+  require_ok(fx.handler->handle(msg));
+  const auto sends = fx.sandbox.sends();
+  REQUIRE(sends.size() == 1);
+  auto row = fx.row(id);
+  CHECK(row->status == "sent");
+  CHECK(row->provider_message_id == sends[0].provider_message_id);
+  auto evs = fx.events();
+  REQUIRE(evs.size() == 1);
+  CHECK(evs[0].type == kSentType);
+  CHECK(str(data_of(evs[0])["provider_message_id"]) == sends[0].provider_message_id);
+  // Delivered once more: already sent, nothing more.
+  require_ok(fx.handler->handle(msg));
+  CHECK(fx.sandbox.sends().size() == 1);
+  CHECK(fx.events().size() == 1);
+}
+
 TEST_CASE("a 429 with Retry-After waits that long before the next try") {
   Fixture fx;
   REQUIRE(fx.sandbox.apply_faults(R"({"fail_next":1,"status":429,"retry_after":1})").ok());

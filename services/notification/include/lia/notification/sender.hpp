@@ -84,11 +84,18 @@ class CommandHandler {
   // one finished already (a redelivery) does not wait (the claim gives its slot back).
   bool wait_for_rate(const SendCommand& cmd, bool unless_finished = false);
   static core::Error stopping();
-  // A try this process saw fail for sure, whose failure the database did not take: its
-  // redelivery here resumes the command instead of reporting its outcome unknown.
-  void remember_unrecorded_failure(const std::string& command_id, int attempt,
-                                   const std::string& reason);
-  std::optional<std::string> take_unrecorded_failure(const std::string& command_id, int attempt);
+  // A try whose outcome this process saw for sure and the database did not take: a failure
+  // (`sent` empty: its redelivery here resumes the command), or the provider's acceptance
+  // (its redelivery here records the send) instead of reporting the outcome unknown.
+  struct Unrecorded {
+    int attempt = 0;
+    std::string reason;
+    std::optional<SendResult> sent;
+  };
+  void remember_unrecorded(const std::string& command_id, Unrecorded seen);
+  // The entry of `command_id`, forgotten, if it is the one of try `attempt` (any other is
+  // dropped: it says nothing of this try).
+  std::optional<Unrecorded> take_unrecorded(const std::string& command_id, int attempt);
   core::Status finish_sent(const SendCommand& cmd, int attempts, const SendResult& result);
   core::Status finish_failed(const kafka::Message& message, const SendCommand& cmd,
                              std::string_view status, int attempts, const std::string& reason,
@@ -106,8 +113,7 @@ class CommandHandler {
   std::condition_variable stop_cv_;
   bool stopping_ = false;
   std::mutex unrecorded_mu_;
-  // command id -> (the try, its failure)
-  std::map<std::string, std::pair<int, std::string>> unrecorded_;
+  std::map<std::string, Unrecorded> unrecorded_;  // by command id
 };
 
 class StatusHandler {
