@@ -731,7 +731,7 @@ TEST_CASE("a campaign of thousands of targets with their CRM columns fits its ro
   CHECK(fx.count("voice_campaigns") == 1);
 }
 
-TEST_CASE("campaigns on one instance share its send rate; another instance has its own") {
+TEST_CASE("campaigns on one instance share its send rate and another instance has its own") {
   Fixture fx;
   Settings s = fx.settings;
   s.max_per_minute = 60;  // one a second, bursts of ten
