@@ -173,6 +173,10 @@ core::Result<std::unique_ptr<Connection>> Connection::open(const PoolConfig& con
         fmt::format("SET statement_timeout = {}", config.statement_timeout.count()));
     if (!r) return r.error();
   }
+  if (config.lock_timeout.count() > 0) {
+    auto r = conn->exec_script(fmt::format("SET lock_timeout = {}", config.lock_timeout.count()));
+    if (!r) return r.error();
+  }
   if (config.role && !config.role->empty()) {
     auto r = conn->exec_script("SET ROLE " + quote_ident(*config.role));
     if (!r) return r.error();

@@ -289,6 +289,30 @@ TEST_CASE("statement_timeout, application_name and SET ROLE come from the config
   CHECK(pg::sqlstate(slow.error()) == "57014");
 }
 
+TEST_CASE("a lock held past lock_timeout fails the waiting statement, retryable", "[pool]") {
+  pg::PoolConfig cfg;
+  cfg.url = testing::pg_url();
+  cfg.size = 1;
+  cfg.lock_timeout = std::chrono::milliseconds{300};
+  auto pool = pg::Pool::create(cfg);
+  REQUIRE(pool.ok());
+  auto shown = (*pool)->exec("SELECT current_setting('lock_timeout')");
+  REQUIRE(shown.ok());
+  CHECK((*shown)[0].get<std::string>(0) == "300ms");
+  // Another session holds the advisory lock in an open transaction.
+  auto holder = make_pool(1);
+  auto lease = holder->acquire();
+  REQUIRE(lease.ok());
+  REQUIRE((*lease)->exec_script("BEGIN; SELECT pg_advisory_xact_lock(424242);").ok());
+  auto waited = (*pool)->exec("SELECT pg_advisory_xact_lock(424242)");  // without it: for ever
+  REQUIRE_FALSE(waited.ok());
+  CHECK(waited.error().code() == core::Errc::timeout);
+  CHECK(waited.error().retryable());
+  CHECK(pg::sqlstate(waited.error()) == "55P03");
+  REQUIRE((*lease)->exec_script("ROLLBACK").ok());
+  CHECK((*pool)->exec("SELECT pg_advisory_xact_lock(424242)").ok());
+}
+
 TEST_CASE("bad URLs and unreachable servers give clear errors", "[pool]") {
   auto bad = pg::Pool::create({.url = "postgresql://host:notaport/db?bogus=1"});
   REQUIRE_FALSE(bad.ok());

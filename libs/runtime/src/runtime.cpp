@@ -118,6 +118,7 @@ void print_help(const ServiceSpec& spec) {
       "  LIA_SHUTDOWN_GRACE_MS   SIGTERM grace period (default 25000); still stopping 2 s past\n"
       "                          it, the service exits with status 3, naming the stuck step\n"
       "  LIA_PG_POOL_SIZE        database connections (default 8)\n"
+      "  LIA_PG_LOCK_TIMEOUT_MS  longest wait for a database lock (default 30000; 0: none)\n"
       "  LIA_CONSUMER_BATCH      records fetched together that share one transaction "
       "(default 100; 1: each alone)\n"
       "  LIA_CONSUMER_BATCH_MS   a batch commits once its records took this long (default 100)\n"
@@ -420,6 +421,11 @@ int run(int argc, char** argv, const ServiceSpec& declared, std::unique_ptr<App>
     }
   }
   const auto pool_size = static_cast<std::size_t>(env.integer("LIA_PG_POOL_SIZE", 8, 1, 200));
+  // A lock that is not let go (a migration's, an open transaction in psql) fails the waiting
+  // statement retryably instead of holding a consumer past its poll interval or an API request
+  // for ever.
+  const auto lock_timeout =
+      std::chrono::milliseconds{env.integer("LIA_PG_LOCK_TIMEOUT_MS", 30000, 0, 3600000)};
   const auto outbox_retention =
       std::chrono::hours{env.integer("LIA_OUTBOX_RETENTION_HOURS", 0, 0, std::int64_t{24} * 90)};
   // 45 days: past the longest topic retention of the catalog (30 days), so a record a
@@ -483,6 +489,7 @@ int run(int argc, char** argv, const ServiceSpec& declared, std::unique_ptr<App>
     pc.url = config.pg_url;
     pc.size = pool_size;
     pc.application_name = "lia-" + spec.name;
+    pc.lock_timeout = lock_timeout;
     auto pool = pg::Pool::create(pc);
     if (!pool.ok()) {
       log.error("cannot connect to PostgreSQL", {str("error", pool.error().describe())});

@@ -36,7 +36,10 @@ struct PoolConfig {
   std::size_t size = 4;
   std::chrono::milliseconds connect_timeout{5000};
   std::string application_name = "lia";
-  std::chrono::milliseconds statement_timeout{0};   // 0: the server's default
+  std::chrono::milliseconds statement_timeout{0};  // 0: the server's default
+  // The longest wait for a lock (a row, a table, an advisory lock); past it the statement
+  // fails with 55P03, retryable (Errc::timeout). 0: the server's default (none).
+  std::chrono::milliseconds lock_timeout{0};
   std::optional<std::string> role;                  // SET ROLE after connecting
   std::chrono::milliseconds acquire_timeout{5000};  // Pool::acquire() without an argument
 };
