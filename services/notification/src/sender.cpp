@@ -251,6 +251,7 @@ core::Status CommandHandler::handle(const kafka::Message& message) {
       last_error = std::move(seen->reason);
       log.info("resuming a command whose last failed try could not be recorded",
                {id("command_id", cmd.command_id), num("attempts", attempts)});
+      if (!wait_until(seen->retry_at)) return stopping();
     } else if (claim->in_flight) {
       // Stopped while a request was with the provider (a crash, a kill), or the provider's
       // answer could not be recorded: as with a request that timed out, it may have been
@@ -265,15 +266,8 @@ core::Status CommandHandler::handle(const kafka::Message& message) {
       log.info("resuming a command left between two tries",
                {id("command_id", cmd.command_id), num("attempts", attempts)});
       // What is left of the wait its last failure asked for (a Retry-After across a rolling
-      // deploy): trying at once would meet the same answer and use up a try. Capped, in case
-      // clocks disagree.
-      if (claim->retry_at) {
-        const auto left =
-            std::chrono::duration_cast<std::chrono::milliseconds>(*claim->retry_at - clock_.now());
-        if (left.count() > 0 && !pause_for(std::min(left, options_.backoff_max))) {
-          return stopping();
-        }
-      }
+      // deploy): trying at once would meet the same answer and use up a try.
+      if (!wait_until(claim->retry_at)) return stopping();
     }
   }
 
@@ -364,7 +358,7 @@ core::Status CommandHandler::handle(const kafka::Message& message) {
         return core::ok();
       });
       if (!noted.ok()) {
-        remember_unrecorded(cmd.command_id, {attempts, result.reason, std::nullopt});
+        remember_unrecorded(cmd.command_id, {attempts, result.reason, retry_at, std::nullopt});
         return noted;
       }
       if (!still_sending) return core::ok();  // finished elsewhere
@@ -414,6 +408,13 @@ void CommandHandler::stop() {
     stopping_ = true;
   }
   stop_cv_.notify_all();
+}
+
+bool CommandHandler::wait_until(std::optional<core::SysTime> at) {
+  if (!at) return true;
+  // Capped, in case clocks disagree (the time may be another process's).
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*at - clock_.now());
+  return left.count() <= 0 || pause_for(std::min(left, options_.backoff_max));
 }
 
 bool CommandHandler::pause_for(std::chrono::milliseconds d) {
@@ -468,7 +469,7 @@ core::Status CommandHandler::finish_sent(const SendCommand& cmd, int attempts,
   if (!st.ok()) {
     // Its redelivery here records it; in another process (this one gone, the partition
     // moved) it is reported unknown, never sent again.
-    remember_unrecorded(cmd.command_id, {attempts, {}, result});
+    remember_unrecorded(cmd.command_id, {attempts, {}, std::nullopt, result});
     core::log().error(
         "the provider accepted the message but recording it failed; its redelivery records "
         "it (or, in another process, reports its outcome unknown instead of sending it again)",

@@ -577,6 +577,37 @@ TEST_CASE("a 429 with Retry-After waits that long before the next try") {
   CHECK(data_of(evs[0])["attempts"].GetInt() == 2);
 }
 
+TEST_CASE("a failed try whose note could not be written is resumed no sooner than it asked") {
+  Fixture fx;
+  const std::string table = fx.schema + ".outbound_messages";
+  // The note of a failed try (in flight no more, still sending) is refused once.
+  REQUIRE(fx.pool
+              ->exec("CREATE FUNCTION " + fx.schema +
+                     ".refuse_note() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                     "RAISE EXCEPTION 'notes refused'; END $$")
+              .ok());
+  REQUIRE(fx.pool
+              ->exec("CREATE TRIGGER refuse_note BEFORE UPDATE ON " + table +
+                     " FOR EACH ROW WHEN (OLD.in_flight AND NOT NEW.in_flight AND NEW.status = "
+                     "'sending') EXECUTE FUNCTION " +
+                     fx.schema + ".refuse_note()")
+              .ok());
+  REQUIRE(fx.sandbox.apply_faults(R"({"fail_next":1,"status":429,"retry_after":1})").ok());
+  const auto id = new_id();
+  const auto msg =
+      fx.command(events::types::notification_send_text, Fixture::text_data(id, "meta", kTo, "x"));
+  CHECK_FALSE(fx.handler->handle(msg).ok());
+  REQUIRE(fx.pool->exec("DROP TRIGGER refuse_note ON " + table).ok());
+  // Redelivered at once to the same process: the provider asked for a second, and gets it.
+  require_ok(fx.handler->handle(msg));
+  auto reqs = fx.sandbox.requests();
+  REQUIRE(reqs.size() == 2);
+  CHECK(reqs[0].status == 429);
+  CHECK(reqs[1].status == 200);
+  CHECK(reqs[1].at_ms - reqs[0].at_ms >= 950);
+  CHECK(fx.row(id)->status == "sent");
+}
+
 TEST_CASE("a command past its not_after is not sent and fails as expired") {
   Fixture fx;
   const auto id = new_id();

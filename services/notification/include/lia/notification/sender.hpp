@@ -80,6 +80,8 @@ class CommandHandler {
 
  private:
   bool pause_for(std::chrono::milliseconds d);  // false: stopping
+  // Pauses until `at` (at most backoff_max; nothing when empty or past). false: stopping.
+  bool wait_until(std::optional<core::SysTime> at);
   // false: stopping. `unless_finished`: a command that would wait is looked up first, and
   // one finished already (a redelivery) does not wait (the claim gives its slot back).
   bool wait_for_rate(const SendCommand& cmd, bool unless_finished = false);
@@ -90,6 +92,7 @@ class CommandHandler {
   struct Unrecorded {
     int attempt = 0;
     std::string reason;
+    std::optional<core::SysTime> retry_at;  // a failure's: no next try before it
     std::optional<SendResult> sent;
   };
   void remember_unrecorded(const std::string& command_id, Unrecorded seen);
