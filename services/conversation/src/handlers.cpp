@@ -455,9 +455,11 @@ struct Handlers::Impl {
           {{message_exists, &by_message}, {sql.conversation_by_chat_for_update, &by_chat}});
       if (!first) return first.error();
       if (!(*first)[0].empty()) return Outcome::duplicate;
-      if (in.from_me && in.text && !(*first)[1].empty()) {
+      if (in.from_me && in.text && in.provider != "meta" && !(*first)[1].empty()) {
         // The echo of our own reply, before its `sent`: not an agent's message. The `sent`
-        // gives the reply this provider id; ticks meanwhile wait in pending_statuses.
+        // gives the reply this provider id; ticks meanwhile wait in pending_statuses. (Meta
+        // echoes none of its API's sends: its from_me messages, smb_message_echoes, are all
+        // written in the Business app, however like a pending reply of ours they read.)
         auto own = tx.exec(own_pending_send, (*first)[1][0].get<std::string>(0), *in.text);
         if (!own) return own.error();
         if (!own->empty()) return Outcome::duplicate;

@@ -405,6 +405,22 @@ TEST_CASE("the provider's echo of our own reply is not an agent's message") {
   CHECK(w.sent(types::conversation_message_stored).size() == stored_before + 2);
 }
 
+TEST_CASE("a Business app message on Meta is the agent's, even with a pending reply's text") {
+  World w;
+  const auto p = phone();
+  with_ai_reply(w, p);  // "Olá!", waiting for notification's `sent`
+  const auto stored_before = w.sent(types::conversation_message_stored).size();
+  // Meta echoes none of its API's sends: a from_me message (smb_message_echoes) was written in
+  // the WhatsApp Business app, whatever its text.
+  std::string echo = received(p, "wamid.APP1", "Olá!");
+  echo.replace(echo.find("\"from_me\":false"), 15, "\"from_me\":true");
+  echo.replace(echo.find("\"provider\":\"evolution\""), 22, "\"provider\":\"meta\"");
+  w.apply(topics::whatsapp_inbound, event(types::whatsapp_message_received, echo));
+  CHECK(w.count("SELECT count(*) FROM " + w.t("messages") +
+                " WHERE from_me AND author = 'agent' AND whatsapp_message_id = 'wamid.APP1'") == 1);
+  CHECK(w.sent(types::conversation_message_stored).size() == stored_before + 1);
+}
+
 TEST_CASE("a message written on the business phone to a chat that is no phone number is ignored") {
   World w;
   // Seven digits (Niue's numbers are that short): ingestion refuses such a customer's own
