@@ -109,8 +109,14 @@ TEST_CASE("the binary waits for its migrations, then creates admin and serves th
     static const std::regex listening(
         R"("msg":"http server listening","address":"[^"]*","port":([0-9]+))");
     std::smatch m;
-    const std::string out = svc.output();
-    REQUIRE(std::regex_search(out, m, listening));
+    std::string out;
+    // (its line may come just after the waiting one)
+    REQUIRE(testing::wait_until(
+        [&] {
+          out = svc.output();
+          return std::regex_search(out, m, listening);
+        },
+        30s));
     const std::string probes = "http://127.0.0.1:" + std::string(m[1]);
     http::Client client;
     auto health = client.get(probes + "/healthz");
