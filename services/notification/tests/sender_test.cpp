@@ -100,6 +100,26 @@ void stale_then_owner(const Fixture& fx, CommandHandler& stale, CommandHandler& 
   CHECK(stale_result->ok());
 }
 
+// The database refusing updates of outbound rows for which `when` holds (a trigger's WHEN, on
+// OLD and NEW), as when it stops answering at that very write; until allow().
+void refuse_writes(Fixture& fx, const std::string& name, const std::string& when) {
+  REQUIRE(fx.pool
+              ->exec("CREATE FUNCTION " + fx.schema + "." + name +
+                     "() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '" + name +
+                     "'; END $$")
+              .ok());
+  REQUIRE(fx.pool
+              ->exec("CREATE TRIGGER " + name + " BEFORE UPDATE ON " + fx.schema +
+                     ".outbound_messages FOR EACH ROW WHEN (" + when + ") EXECUTE FUNCTION " +
+                     fx.schema + "." + name + "()")
+              .ok());
+}
+
+void allow_writes(Fixture& fx, const std::string& name) {
+  REQUIRE(fx.pool->exec("DROP TRIGGER " + name + " ON " + fx.schema + ".outbound_messages").ok());
+  REQUIRE(fx.pool->exec("DROP FUNCTION " + fx.schema + "." + name + "()").ok());
+}
+
 // The handlers' log lines, while it lives.
 class LogLines {
  public:
@@ -469,23 +489,12 @@ TEST_CASE("each failure is replayed once, however often its dead letter comes ba
 
 TEST_CASE("a definite failure whose outcome could not be written is not reported unknown") {
   Fixture fx(0, /*max_attempts=*/2);
-  const std::string table = fx.schema + ".outbound_messages";
   // The outcome's write fails (as with the database gone after the provider answered).
   const auto block = [&](bool on) {
     if (on) {
-      REQUIRE(fx.pool
-                  ->exec("CREATE FUNCTION " + fx.schema +
-                         ".refuse_final() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-                         "RAISE EXCEPTION 'final writes refused'; END $$")
-                  .ok());
-      REQUIRE(fx.pool
-                  ->exec("CREATE TRIGGER refuse_final BEFORE UPDATE ON " + table +
-                         " FOR EACH ROW WHEN (NEW.status <> 'sending') EXECUTE FUNCTION " +
-                         fx.schema + ".refuse_final()")
-                  .ok());
+      refuse_writes(fx, "refuse_final", "NEW.status <> 'sending'");
     } else {
-      REQUIRE(fx.pool->exec("DROP TRIGGER refuse_final ON " + table).ok());
-      REQUIRE(fx.pool->exec("DROP FUNCTION " + fx.schema + ".refuse_final()").ok());
+      allow_writes(fx, "refuse_final");
     }
   };
 
@@ -523,24 +532,14 @@ TEST_CASE("a definite failure whose outcome could not be written is not reported
 
 TEST_CASE("a send the provider took whose record failed is recorded on its redelivery here") {
   Fixture fx;
-  const std::string table = fx.schema + ".outbound_messages";
   // The send's record fails (the database gone just after the provider answered).
-  REQUIRE(fx.pool
-              ->exec("CREATE FUNCTION " + fx.schema +
-                     ".refuse_sent() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-                     "RAISE EXCEPTION 'sent writes refused'; END $$")
-              .ok());
-  REQUIRE(fx.pool
-              ->exec("CREATE TRIGGER refuse_sent BEFORE UPDATE ON " + table +
-                     " FOR EACH ROW WHEN (NEW.status = 'sent') EXECUTE FUNCTION " + fx.schema +
-                     ".refuse_sent()")
-              .ok());
+  refuse_writes(fx, "refuse_sent", "NEW.status = 'sent'");
   const auto id = new_id();
   const auto msg = fx.command(events::types::notification_send_text,
                               Fixture::text_data(id, "meta", kTo, "Olá, Maria!"));
   CHECK_FALSE(fx.handler->handle(msg).ok());
   CHECK(fx.row(id)->status == "sending");
-  REQUIRE(fx.pool->exec("DROP TRIGGER refuse_sent ON " + table).ok());
+  allow_writes(fx, "refuse_sent");
 
   // Redelivered to the same process: recorded with the provider's id, not sent again, and
   // reported sent (not unknown).
@@ -579,25 +578,15 @@ TEST_CASE("a 429 with Retry-After waits that long before the next try") {
 
 TEST_CASE("a failed try whose note could not be written is resumed no sooner than it asked") {
   Fixture fx;
-  const std::string table = fx.schema + ".outbound_messages";
   // The note of a failed try (in flight no more, still sending) is refused once.
-  REQUIRE(fx.pool
-              ->exec("CREATE FUNCTION " + fx.schema +
-                     ".refuse_note() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-                     "RAISE EXCEPTION 'notes refused'; END $$")
-              .ok());
-  REQUIRE(fx.pool
-              ->exec("CREATE TRIGGER refuse_note BEFORE UPDATE ON " + table +
-                     " FOR EACH ROW WHEN (OLD.in_flight AND NOT NEW.in_flight AND NEW.status = "
-                     "'sending') EXECUTE FUNCTION " +
-                     fx.schema + ".refuse_note()")
-              .ok());
+  refuse_writes(fx, "refuse_note",
+                "OLD.in_flight AND NOT NEW.in_flight AND NEW.status = 'sending'");
   REQUIRE(fx.sandbox.apply_faults(R"({"fail_next":1,"status":429,"retry_after":1})").ok());
   const auto id = new_id();
   const auto msg =
       fx.command(events::types::notification_send_text, Fixture::text_data(id, "meta", kTo, "x"));
   CHECK_FALSE(fx.handler->handle(msg).ok());
-  REQUIRE(fx.pool->exec("DROP TRIGGER refuse_note ON " + table).ok());
+  allow_writes(fx, "refuse_note");
   // Redelivered at once to the same process: the provider asked for a second, and gets it.
   require_ok(fx.handler->handle(msg));
   auto reqs = fx.sandbox.requests();
