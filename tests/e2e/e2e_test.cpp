@@ -519,6 +519,68 @@ TEST_CASE(
   CHECK(suite.check_logs_hide({flaky, dead, gone}) > 0);
 }
 
+TEST_CASE("an Evolution reply whose answer never came is sent after all when its echo arrives") {
+  lia::local::StackOptions o;
+  o.service_env["notification"] = {{"LIA_NOTIFY_HTTP_TIMEOUT_MS", "1500"}};
+  Suite suite(o);
+  auto& stack = *suite.stack;
+
+  // The provider takes the reply and answers after notification's timeout: outcome unknown,
+  // dead-lettered, and the message shows ERROR.
+  REQUIRE(stack.sandbox_faults(R"({"slow_next":1,"delay_ms":4000})").ok());
+  const std::string customer = "5521987650011";
+  REQUIRE(stack
+              .post_evolution("messages-upsert", lia::local::webhooks::evolution_text(
+                                                     "lia-atendimento", customer, "Bia",
+                                                     "3EB0ECHOIN1", "Bom dia", now_s()))
+              .value() == 200);
+  suite.expect(1, "lia.notification.message.failed", "code", "outcome_unknown");
+  const std::string conversation = suite.first("lia.conversation.created", "chat_id",
+                                               customer + "@s.whatsapp.net", "conversation_id");
+  REQUIRE_FALSE(conversation.empty());
+  auto admin = stack.login("admin", stack.secrets().admin_password);
+  REQUIRE(admin.ok());
+  const auto shows_error = [&] {
+    auto msgs = stack.call("conversation", "GET",
+                           "/api/conversations/" + conversation + "/messages", "", *admin);
+    REQUIRE(msgs.ok());
+    return msgs->body.find("\"ERROR\"") != std::string::npos;
+  };
+  REQUIRE(lia::testing::wait_until(shows_error, 30s));
+  auto sends = stack.sandbox_sends(customer + "@s.whatsapp.net");
+  REQUIRE(sends.ok());
+  REQUIRE(sends->size() == 1);
+  const auto reply = (*sends)[0];
+
+  // Evolution's send.message: its echo of that send, with the message's id.
+  std::string echo = lia::local::webhooks::evolution_text(
+      "lia-atendimento", customer, "Bia", reply.provider_message_id, reply.text, now_s());
+  echo.replace(echo.find("\"messages.upsert\","), 18,
+               R"("send.message","sender":"552140028922@s.whatsapp.net",)");
+  echo.replace(echo.find("\"fromMe\":false"), 14, "\"fromMe\":true");
+  REQUIRE(stack.post_evolution("send-message", echo).value() == 200);
+
+  // The send is recorded as sent after the failure, and the desk no longer shows ERROR.
+  suite.expect(1, "lia.notification.message.sent", "provider_message_id",
+               reply.provider_message_id);
+  CHECK(lia::testing::wait_until([&] { return !shows_error(); }, 30s));
+  CHECK(sql_count(stack.pg_url(),
+                  "SELECT count(*) FROM conversation.messages WHERE "
+                  "whatsapp_message_id = '" +
+                      reply.provider_message_id + "' AND direction = 'outbound'") == 1);
+  CHECK(sql_count(stack.pg_url(),
+                  "SELECT count(*) FROM notification.outbound_messages WHERE "
+                  "status = 'sent' AND provider_message_id = '" +
+                      reply.provider_message_id + "'") == 1);
+  std::this_thread::sleep_for(2s);
+  CHECK(suite.sends_to(customer + "@s.whatsapp.net") == 1);
+  CHECK(suite.count("lia.notification.message.sent") == 1);
+  // The unknown outcome's dead letter stays (it was written with the failure); replayed, it
+  // would find the send recorded and send nothing.
+  suite.check_events({{"notification.commands.v1.dlq", 1}});
+  CHECK(suite.check_logs_hide({customer, reply.text}) > 0);
+}
+
 TEST_CASE("a service killed with SIGKILL mid-traffic loses and doubles nothing") {
   Suite suite;
   auto& stack = *suite.stack;

@@ -46,6 +46,7 @@ core::Status App::start(runtime::Context& ctx) {
   const auto options = SenderOptions::from(settings_);
   commands_ = std::make_shared<CommandHandler>(store, client, limiter, dead_letter, options);
   statuses_ = std::make_shared<StatusHandler>(store, options);
+  echoes_ = std::make_shared<EchoHandler>(store, options);
 
   // The desk's users as conversation publishes them: a deactivated or demoted user's token
   // stops reading sends at once.
@@ -64,6 +65,14 @@ core::Status App::start(runtime::Context& ctx) {
   ctx.add_consumer({.topics = {settings_.status_topic},
                     .handler = [h = statuses_](const kafka::Message& m) { return h->handle(m); },
                     .group = "lia-" + ctx.spec().name + "-status"});
+  // Evolution's echoes of sends whose answer never came. Every other record (nearly all:
+  // customers' messages) is skipped unread; one that is not a valid event is conversation's
+  // to dead-letter, not this group's.
+  ctx.add_consumer({.topics = {settings_.inbound_topic},
+                    .handler = [h = echoes_](const kafka::Message& m) { return h->handle(m); },
+                    .group = "lia-" + ctx.spec().name + "-echoes",
+                    .dead_letter = false,
+                    .batch = false});
   if (settings_.meta_access_token.empty()) {
     ctx.log().warn("LIA_META_ACCESS_TOKEN is not set: Meta commands will fail");
   }

@@ -1,4 +1,5 @@
 #include <lia/core/clock.hpp>
+#include <lia/domain/phone.hpp>
 #include <lia/events/names.hpp>
 #include <lia/json/json.hpp>
 #include <lia/json/writer.hpp>
@@ -126,6 +127,18 @@ core::Result<SendCommand> parse_command(const events::CloudEvent& event) {
     }
   }
   return cmd;
+}
+
+std::optional<std::string> recipient_digits(std::string_view chat) {
+  if (auto p = domain::normalize_wa_id(chat)) return std::move(p->digits);
+  if (auto p = domain::normalize_phone(chat)) return std::move(p->digits);
+  return std::nullopt;
+}
+
+bool same_recipient(std::string_view a, std::string_view b) {
+  if (a == b) return true;
+  const auto da = recipient_digits(a);
+  return da && da == recipient_digits(b);
 }
 
 std::string truncate_utf8(std::string_view s, std::size_t max) {

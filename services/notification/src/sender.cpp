@@ -6,7 +6,6 @@
 #include <lia/core/log.hpp>
 #include <lia/core/metrics.hpp>
 #include <lia/core/uuid.hpp>
-#include <lia/domain/phone.hpp>
 #include <lia/domain/template.hpp>
 #include <lia/events/names.hpp>
 #include <lia/json/json.hpp>
@@ -83,14 +82,6 @@ std::string replay_token(const kafka::Message& message) {
   return fmt::format("{}/{}/{}", message.topic, message.partition, message.offset);
 }
 
-// A chat as digits of a phone, whichever form it comes in (Meta's wa_id, an Evolution JID, a
-// command's number); nullopt for a group, an @lid or anything else that names no phone.
-std::optional<std::string> recipient_digits(std::string_view chat) {
-  if (auto p = domain::normalize_wa_id(chat)) return std::move(p->digits);
-  if (auto p = domain::normalize_phone(chat)) return std::move(p->digits);
-  return std::nullopt;
-}
-
 // The per-number rate's bucket: the recipient's digits, however a producer spells them (a
 // JID, digits, without Brazil's ninth digit), so one number's sends share it.
 std::string rate_key(const SendCommand& cmd) {
@@ -109,6 +100,17 @@ constexpr std::chrono::seconds kEarlyTickAge{60};
 std::vector<std::pair<std::string, std::string>> outcome_headers(const SendCommand& cmd) {
   if (cmd.source.empty()) return {};
   return {{std::string(events::headers::command_source), cmd.source}};
+}
+
+// lia.notification.message.sent of `cmd`, for the outbox.
+runtime::Outgoing sent_event(const std::string& topic, const SendCommand& cmd, int attempts,
+                             std::string_view provider_message_id) {
+  return {.topic = topic,
+          .key = events::chat_key(cmd.instance, cmd.to),
+          .type = std::string(events::types::notification_message_sent),
+          .subject = chat_subject(cmd),
+          .data = sent_data(cmd, attempts, provider_message_id),
+          .headers = outcome_headers(cmd)};
 }
 
 }  // namespace
@@ -455,13 +457,9 @@ core::Status CommandHandler::finish_sent(const SendCommand& cmd, int attempts,
       if (!marked) return marked.error();
       recorded = *marked;
       if (!recorded) return core::ok();
-      auto ev = runtime::publish(tx, store_->schema(), options_.service,
-                                 {.topic = options_.events_topic,
-                                  .key = events::chat_key(cmd.instance, cmd.to),
-                                  .type = std::string(events::types::notification_message_sent),
-                                  .subject = chat_subject(cmd),
-                                  .data = sent_data(cmd, attempts, result.provider_message_id),
-                                  .headers = outcome_headers(cmd)});
+      auto ev = runtime::publish(
+          tx, store_->schema(), options_.service,
+          sent_event(options_.events_topic, cmd, attempts, result.provider_message_id));
       if (!ev) return ev.error();
       return core::ok();
     });
@@ -507,8 +505,22 @@ core::Status CommandHandler::finish_failed(const kafka::Message& message, const 
   const std::string reported = truncate_utf8(reason, 2048);
   const bool exhausted = status == kDeadLettered;
   bool recorded = false;
+  std::optional<std::string> echoed;  // the provider id an echo of the send gave it
   auto st = with_db_retries([&]() -> core::Status {
     return pg::transact(store_->pool(), [&](pg::Tx& tx) -> core::Status {
+      echoed.reset();
+      if (code == kCodeOutcomeUnknown) {
+        // No answer, but the provider's echo of this very try came meanwhile: it went.
+        auto by_echo = store_->sent_by_echo(tx, cmd.command_id, seen);
+        if (!by_echo) return by_echo.error();
+        if (*by_echo) {
+          echoed = std::move(*by_echo);
+          auto ev = runtime::publish(tx, store_->schema(), options_.service,
+                                     sent_event(options_.events_topic, cmd, seen, *echoed));
+          if (!ev) return ev.error();
+          return core::ok();
+        }
+      }
       auto marked = store_->mark_failed(tx, cmd.command_id, seen, status, attempts, reported, code,
                                         http_status);
       if (!marked) return marked.error();
@@ -541,6 +553,13 @@ core::Status CommandHandler::finish_failed(const kafka::Message& message, const 
     });
   });
   if (!st.ok()) return st;
+  if (echoed) {
+    count_send(cmd.provider, "sent");
+    core::log().info("message sent: no answer came, but the provider's echo of it did",
+                     {id("command_id", cmd.command_id), body("provider_message_id", *echoed),
+                      num("attempts", seen)});
+    return core::ok();
+  }
   if (!recorded) return core::ok();
   // "unknown": not sent again, it waits in the dead letters for someone to decide.
   count_send(cmd.provider, code == kCodeExpired          ? "expired"
@@ -737,6 +756,88 @@ core::Status StatusHandler::handle(const kafka::Message& message) {
     }
   }
   return core::Error(core::Errc::unavailable, "delivery tick kept changing concurrently");
+}
+
+namespace {
+void count_echo(std::string_view outcome) {
+  core::metrics()
+      .counter("lia_notification_echoes_total",
+               "Evolution's echoes of sends whose answer never came, by what they did",
+               {{"outcome", std::string(outcome)}})
+      .inc();
+}
+}  // namespace
+
+EchoHandler::EchoHandler(std::shared_ptr<OutboundStore> store, const SenderOptions& options)
+    : store_(std::move(store)), events_topic_(options.events_topic), service_(options.service) {
+  for (const std::string_view outcome : {"noted", "settled"}) count_echo(outcome);
+}
+
+core::Status EchoHandler::handle(const kafka::Message& message) {
+  // Nearly every record is a customer's message: skipped unread. One this service cannot
+  // read is left to conversation, which dead-letters it.
+  if (message.value.find("via_api") == std::string::npos) return core::ok();
+  auto event = runtime::decode_event(message);
+  if (!event || event->type != events::types::whatsapp_message_received) return core::ok();
+  auto doc = json::parse(event->data);
+  if (!doc) return core::ok();
+  auto root = json::Obj::root(*doc);
+  if (!root) return core::ok();
+  auto via_api = root->opt_boolean("via_api");
+  auto provider = root->str("provider");
+  auto instance = root->str("instance");
+  auto chat = root->str("chat_id");
+  auto provider_id = root->str("message_id");
+  auto text = root->opt_str("text");
+  if (!via_api || !*via_api || !**via_api || !provider || *provider != "evolution" || !instance ||
+      !chat || !provider_id || !text || !*text || (*text)->empty()) {
+    return core::ok();
+  }
+  const std::string echo_id(*provider_id);
+  std::optional<Unsettled> settled;
+  bool noted = false;
+  auto st = pg::transact(store_->pool(), [&](pg::Tx& tx) -> core::Status {
+    settled.reset();
+    noted = false;
+    auto rows = store_->unsettled_sends(tx, std::string(*instance), std::string(**text), echo_id);
+    if (!rows) return rows.error();
+    // Of this chat: one still with the provider first (an echo comes within seconds of its
+    // send), else the oldest one whose outcome stayed unknown.
+    const Unsettled* pick = nullptr;
+    for (const auto& u : *rows) {
+      if (!same_recipient(u.command.to, *chat)) continue;
+      if (u.status == kSending) {
+        pick = &u;
+        break;
+      }
+      if (!pick) pick = &u;
+    }
+    if (!pick) return core::ok();
+    if (pick->status == kSending) {
+      auto kept = store_->note_echo(tx, pick->command.command_id, pick->attempts, echo_id);
+      if (!kept) return kept.error();
+      noted = *kept;
+      return core::ok();
+    }
+    auto attempts = store_->settle_by_echo(tx, pick->command.command_id, echo_id);
+    if (!attempts) return attempts.error();
+    if (!*attempts) return core::ok();
+    auto ev = runtime::publish(tx, store_->schema(), service_,
+                               sent_event(events_topic_, pick->command, **attempts, echo_id));
+    if (!ev) return ev.error();
+    settled = *pick;
+    return core::ok();
+  });
+  if (!st.ok()) return st;
+  if (noted) count_echo("noted");
+  if (settled) {
+    count_echo("settled");
+    count_send(Provider::evolution, "sent");
+    core::log().info(
+        "message sent after all: the provider's echo of a send whose outcome was unknown",
+        {id("command_id", settled->command.command_id), body("provider_message_id", echo_id)});
+  }
+  return core::ok();
 }
 
 }  // namespace lia::notification

@@ -26,6 +26,8 @@ Settings Settings::read(core::Env& env) {
       env.topic("LIA_NOTIFY_COMMANDS_TOPIC", std::string(events::topics::notification_commands));
   s.status_topic =
       env.topic("LIA_NOTIFY_STATUS_TOPIC", std::string(events::topics::whatsapp_status));
+  s.inbound_topic =
+      env.topic("LIA_NOTIFY_INBOUND_TOPIC", std::string(events::topics::whatsapp_inbound));
   s.events_topic =
       env.topic("LIA_NOTIFY_EVENTS_TOPIC", std::string(events::topics::notification_events));
   if (s.backoff_max < s.backoff) {

@@ -151,6 +151,89 @@ core::Result<bool> OutboundStore::mark_failed(pg::Tx& tx, const std::string& com
   return rows->affected() == 1;
 }
 
+namespace {
+// What a row becomes when the provider took its message: 'sent', SERVER_ACK, no error.
+constexpr std::string_view kSentColumns =
+    "status = 'sent', delivery_status = 'SERVER_ACK', last_error = NULL, error_code = NULL,"
+    " http_status = NULL, sent_at = COALESCE(last_attempt_at, now()), finished_at = now(),"
+    " updated_at = now(),"
+    " in_flight = false, retry_at = NULL";
+}  // namespace
+
+core::Result<std::vector<Unsettled>> OutboundStore::unsettled_sends(
+    pg::Tx& tx, const std::string& instance, const std::string& text,
+    const std::string& provider_message_id) {
+  // The (status, created_at) index narrows it to the rows in flight and the last day's
+  // failures.
+  auto rows = tx.exec(
+      "SELECT command_id::text, status, attempts, in_flight, to_chat, conversation_id::text,"
+      " message_id::text, command_source FROM " +
+          table_ +
+          " WHERE provider = 'evolution' AND instance = $1 AND provider_message_id IS NULL"
+          " AND (echo_message_id IS NULL OR echo_message_id = $3) AND btrim(body) = btrim($2)"
+          " AND ((status = 'sending' AND in_flight) OR (status IN ('failed', 'dead_lettered')"
+          " AND error_code = 'outcome_unknown')) AND created_at > now() - interval '1 day'"
+          " AND NOT EXISTS (SELECT 1 FROM " +
+          table_ +
+          " WHERE provider_message_id = $3 AND instance = $1 AND provider = 'evolution')"
+          " ORDER BY created_at FOR UPDATE",
+      instance, text, provider_message_id);
+  if (!rows) return rows.error();
+  std::vector<Unsettled> out;
+  out.reserve(rows->size());
+  for (const auto& r : *rows) {
+    Unsettled u;
+    u.command.command_id = r.get<std::string>(0);
+    u.status = r.get<std::string>(1);
+    u.attempts = r.get<int>(2);
+    u.in_flight = r.get<bool>(3);
+    u.command.provider = Provider::evolution;
+    u.command.instance = instance;
+    u.command.to = r.get<std::string>(4);
+    u.command.conversation_id = r.get<std::optional<std::string>>(5);
+    u.command.message_id = r.get<std::optional<std::string>>(6);
+    u.command.source = r.get<std::optional<std::string>>(7).value_or("");
+    out.push_back(std::move(u));
+  }
+  return out;
+}
+
+core::Result<bool> OutboundStore::note_echo(pg::Tx& tx, const std::string& command_id, int attempts,
+                                            const std::string& provider_message_id) {
+  auto rows = tx.exec("UPDATE " + table_ +
+                          " SET echo_message_id = $3, updated_at = now() WHERE command_id = $1"
+                          " AND status = 'sending' AND attempts = $2",
+                      command_id, attempts, provider_message_id);
+  if (!rows) return rows.error();
+  return rows->affected() == 1;
+}
+
+core::Result<std::optional<std::string>> OutboundStore::sent_by_echo(pg::Tx& tx,
+                                                                     const std::string& command_id,
+                                                                     int attempts) {
+  auto rows = tx.exec("UPDATE " + table_ + " SET provider_message_id = echo_message_id, " +
+                          std::string(kSentColumns) +
+                          " WHERE command_id = $1 AND status = 'sending' AND attempts = $2"
+                          " AND echo_message_id IS NOT NULL RETURNING provider_message_id",
+                      command_id, attempts);
+  if (!rows) return rows.error();
+  if (rows->empty()) return std::optional<std::string>{};
+  return std::optional<std::string>((*rows)[0].get<std::string>(0));
+}
+
+core::Result<std::optional<int>> OutboundStore::settle_by_echo(
+    pg::Tx& tx, const std::string& command_id, const std::string& provider_message_id) {
+  auto rows = tx.exec("UPDATE " + table_ + " SET provider_message_id = $2, echo_message_id = $2, " +
+                          std::string(kSentColumns) +
+                          " WHERE command_id = $1 AND provider_message_id IS NULL"
+                          " AND status IN ('failed', 'dead_lettered')"
+                          " AND error_code = 'outcome_unknown' RETURNING attempts",
+                      command_id, provider_message_id);
+  if (!rows) return rows.error();
+  if (rows->empty()) return std::optional<int>{};
+  return std::optional<int>((*rows)[0].get<int>(0));
+}
+
 core::Result<bool> OutboundStore::reopen(const std::string& command_id,
                                          const std::string& replay_token) {
   auto rows = pool_->exec("UPDATE " + table_ +

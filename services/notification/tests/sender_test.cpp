@@ -1,5 +1,6 @@
 // The command and status consumers against PostgreSQL, the broker and the provider sandbox.
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -835,6 +836,126 @@ TEST_CASE("a send the provider took after another handler reported it unknown is
   CHECK(fx.sandbox.sends().size() == 1);
 }
 
+// Evolution's echo of a send through its API (send.message), as ingestion publishes it;
+// without `via_api`, a message written on the business phone.
+kafka::Message echo_record(const std::string& chat, const std::string& provider_id,
+                           const std::string& text, bool via_api = true) {
+  const std::string data = R"({"provider":"evolution","instance":")" +
+                           std::string(kEvolutionInstance) + R"(","chat_id":")" + chat +
+                           R"(","message_id":")" + provider_id +
+                           R"(","from":"5511999990000","kind":"text","text":")" + text +
+                           R"(","timestamp":"2026-12-06T12:00:00Z","from_me":true)" +
+                           (via_api ? R"(,"via_api":true)" : "") + "}";
+  kafka::Message m;
+  m.topic = "whatsapp.inbound.test";
+  m.value = events::encode(
+      events::make_event(events::types::whatsapp_message_received, 1, "/lia/ingestion", "", data));
+  return m;
+}
+
+// An Evolution text to kTo's JID whose request the sandbox takes and answers after the
+// handler's timeout: its outcome unknown unless an echo says otherwise. `during` runs while
+// the request is with the provider.
+std::string send_without_answer(Fixture& fx, const std::string& text,
+                                const std::function<void()>& during = {}) {
+  REQUIRE(fx.sandbox.apply_faults(R"({"slow_next":1,"delay_ms":1500})").ok());
+  auto options = fx.options;
+  options.provider.timeout = std::chrono::milliseconds{800};
+  auto handler = handler_with(fx, options);
+  const auto id = new_id();
+  const auto msg = fx.command(events::types::notification_send_text,
+                              Fixture::text_data(id, "evolution", kTo + "@s.whatsapp.net", text));
+  std::optional<core::Status> result;
+  std::thread sending([&] { result = handler->handle(msg); });
+  REQUIRE(testing::wait_until([&] { return fx.sandbox.sends().size() == 1; }, 10s));
+  if (during) during();
+  sending.join();
+  REQUIRE(result.has_value());
+  require_ok(*result);
+  return id;
+}
+
+TEST_CASE("an echo of a send whose answer never came records it sent, not outcome_unknown") {
+  Fixture fx;
+  EchoHandler echoes(fx.store, fx.options);
+  auto& noted =
+      core::metrics().counter("lia_notification_echoes_total", "", {{"outcome", "noted"}});
+  const auto noted_before = noted.value();
+  // The echo names the chat without Brazil's ninth digit, as WhatsApp may: the same number.
+  const auto id = send_without_answer(fx, "Seu boleto foi enviado.", [&] {
+    require_ok(echoes.handle(
+        echo_record("551187654321@s.whatsapp.net", "3EB0ECHO01", "Seu boleto foi enviado.")));
+  });
+  CHECK(noted.value() == noted_before + 1);
+  auto row = fx.row(id);
+  REQUIRE(row);
+  CHECK(row->status == "sent");
+  CHECK(row->provider_message_id == std::optional<std::string>("3EB0ECHO01"));
+  CHECK_FALSE(row->error_code.has_value());
+  auto evs = fx.events();
+  REQUIRE(evs.size() == 1);
+  CHECK(evs[0].type == kSentType);
+  CHECK(str(data_of(evs[0])["provider_message_id"]) == "3EB0ECHO01");
+  CHECK(fx.outbox(fx.commands_topic + ".dlq").empty());  // nothing for ops to replay
+  CHECK(fx.sandbox.sends().size() == 1);
+}
+
+TEST_CASE("an echo after the outcome was reported unknown settles it: sent follows failed") {
+  Fixture fx;
+  EchoHandler echoes(fx.store, fx.options);
+  const std::string jid = kTo + "@s.whatsapp.net";
+  const auto id = send_without_answer(fx, "Olá!");
+  REQUIRE(fx.row(id)->error_code == "outcome_unknown");
+  REQUIRE(fx.events().size() == 1);
+
+  // What is not its echo changes nothing: another text, another chat, a message written on
+  // the phone, another instance's echo.
+  require_ok(echoes.handle(echo_record(jid, "3EB0OTHER1", "Olá, tudo bem?")));
+  require_ok(echoes.handle(echo_record("5511912345678@s.whatsapp.net", "3EB0OTHER2", "Olá!")));
+  require_ok(echoes.handle(echo_record(jid, "3EB0OTHER3", "Olá!", /*via_api=*/false)));
+  auto other = echo_record(jid, "3EB0OTHER4", "Olá!");
+  const auto at = other.value.find(kEvolutionInstance);
+  other.value.replace(at, std::string_view(kEvolutionInstance).size(), "lia-outra");
+  require_ok(echoes.handle(other));
+  CHECK(fx.row(id)->status == "failed");
+  CHECK(fx.events().size() == 1);
+  // Nor does the late echo of a later send of the same text, recorded with its id.
+  require_ok(
+      fx.handler->handle(fx.command(events::types::notification_send_text,
+                                    Fixture::text_data(new_id(), "evolution", jid, "Olá!"))));
+  REQUIRE(fx.sandbox.sends().size() == 2);
+  require_ok(echoes.handle(echo_record(jid, fx.sandbox.sends()[1].provider_message_id, "Olá!")));
+  CHECK(fx.row(id)->status == "failed");
+  REQUIRE(fx.events().size() == 2);
+
+  // Its echo, with spaces around the text: the message went.
+  require_ok(echoes.handle(echo_record(jid, "3EB0ECHO02", " Olá! ")));
+  auto row = fx.row(id);
+  REQUIRE(row);
+  CHECK(row->status == "sent");
+  CHECK(row->provider_message_id == std::optional<std::string>("3EB0ECHO02"));
+  CHECK_FALSE(row->error_code.has_value());
+  auto evs = fx.events();
+  REQUIRE(evs.size() == 3);
+  CHECK(evs[0].type == kFailedType);
+  CHECK(evs[2].type == kSentType);
+  CHECK(str(data_of(evs[2])["command_id"]) == id);
+  CHECK(str(data_of(evs[2])["provider_message_id"]) == "3EB0ECHO02");
+  CHECK(data_of(evs[2])["attempts"].GetInt() == 1);
+  // The echo again, or a second echo of the same text, settles nothing more.
+  require_ok(echoes.handle(echo_record(jid, "3EB0ECHO02", "Olá!")));
+  require_ok(echoes.handle(echo_record(jid, "3EB0ECHO03", "Olá!")));
+  CHECK(fx.events().size() == 3);
+  CHECK(fx.row(id)->provider_message_id == std::optional<std::string>("3EB0ECHO02"));
+  // Its dead letter replayed sends nothing: the row is sent.
+  auto replay = fx.command(events::types::notification_send_text,
+                           Fixture::text_data(id, "evolution", jid, "Olá!"));
+  replay.headers.push_back({"lia.dlq.origin.topic", fx.commands_topic});
+  require_ok(fx.handler->handle(replay));
+  CHECK(fx.sandbox.sends().size() == 2);
+  CHECK(fx.events().size() == 3);
+}
+
 TEST_CASE("stop() ends a backoff at once: the command is left for the next owner, not lost") {
   Fixture fx;
   // One 503 asking for 10 s (capped at the fixture's backoff_max): the handler waits.
@@ -1319,15 +1440,15 @@ TEST_CASE(
   };
   expect_refused();
   pg::Migrator m(fx.pool, fx.schema, "notification", migrations());
-  // 0010 (token_revocation), 0009 (retry_at), 0008 (replayed_from), 0007 (command_source),
-  // 0006 (in_flight), 0005 (desk_users) and 0004 (the domains) undone
+  // 0011 (echo_message_id), 0010 (token_revocation), 0009 (retry_at), 0008 (replayed_from),
+  // 0007 (command_source), 0006 (in_flight), 0005 (desk_users) and 0004 (the domains) undone
   auto down = m.down(3);
   REQUIRE(down.ok());
-  CHECK(*down == 7);
+  CHECK(*down == 8);
   expect_refused();
   auto up = m.up();
   REQUIRE(up.ok());
-  CHECK(*up == 7);
+  CHECK(*up == 8);
   expect_refused();
   auto row = fx.row(id);
   REQUIRE(row);

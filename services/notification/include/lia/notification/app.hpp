@@ -37,6 +37,7 @@ class App final : public runtime::App {
   Settings settings_;
   std::shared_ptr<CommandHandler> commands_;
   std::shared_ptr<StatusHandler> statuses_;
+  std::shared_ptr<EchoHandler> echoes_;
 };
 
 }  // namespace lia::notification

@@ -68,4 +68,11 @@ std::string dead_lettered_data(const SendCommand& cmd, int attempts, std::string
 // `s` cut to at most `max` bytes without splitting a UTF-8 sequence.
 std::string truncate_utf8(std::string_view s, std::size_t max);
 
+// A chat as digits of a phone, whichever form it comes in (Meta's wa_id, an Evolution JID, a
+// command's number, with or without Brazil's ninth digit); nullopt for a group, an @lid or
+// anything else that names no phone.
+std::optional<std::string> recipient_digits(std::string_view chat);
+// The same recipient: the same chat, or the same phone however each spells it.
+bool same_recipient(std::string_view a, std::string_view b);
+
 }  // namespace lia::notification

@@ -139,4 +139,23 @@ class StatusHandler {
   std::map<std::string, std::chrono::steady_clock::time_point> early_;  // record -> first seen
 };
 
+// EchoHandler (whatsapp.inbound.v1): Evolution echoes every send through its API
+// (send.message, published by ingestion with `via_api`), with the message's provider id.
+// An echo of a send whose answer never came settles it: a row still waiting for its answer
+// keeps the id (a try that then times out is recorded 'sent' with it, not outcome_unknown),
+// and a row ended outcome_unknown becomes 'sent' and publishes lia.notification.message.sent
+// (consumers take a `sent` after a failure, as after a replayed dead letter). The echo is
+// matched by instance, recipient and text; a send already recorded with that id, and every
+// other inbound message, changes nothing.
+class EchoHandler {
+ public:
+  EchoHandler(std::shared_ptr<OutboundStore> store, const SenderOptions& options);
+  core::Status handle(const kafka::Message& message);
+
+ private:
+  std::shared_ptr<OutboundStore> store_;
+  std::string events_topic_;
+  std::string service_;
+};
+
 }  // namespace lia::notification

@@ -32,6 +32,7 @@ struct Settings {
   int consumers = 4;  // command consumers in the group (partitions handled in parallel)
   std::string commands_topic = "notification.commands.v1";
   std::string status_topic = "whatsapp.status.v1";
+  std::string inbound_topic = "whatsapp.inbound.v1";  // Evolution's echoes of sends
   std::string events_topic = "notification.events.v1";
 
   static Settings read(core::Env& env);

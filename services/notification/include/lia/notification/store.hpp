@@ -69,6 +69,16 @@ struct Delivery {
   int attempts = 0;
 };
 
+// A send an echo of the provider (Evolution's send.message: the message as it went out, with
+// its provider id) may be of: no provider id recorded, and either with the provider now
+// ('sending', in flight) or ended with its outcome unknown.
+struct Unsettled {
+  SendCommand command;  // command_id, provider, instance, to, conversation/message ids, source
+  std::string status;
+  int attempts = 0;
+  bool in_flight = false;
+};
+
 class OutboundStore {
  public:
   OutboundStore(std::shared_ptr<pg::Pool> pool, std::string schema);
@@ -116,6 +126,26 @@ class OutboundStore {
                                  std::string_view status, int attempts, std::string_view reason,
                                  const std::optional<std::string>& code,
                                  std::optional<int> http_status);
+  // The Evolution sends of `instance` whose text is `text` (both trimmed) an echo with
+  // `provider_message_id` may be of, oldest first, locked (FOR UPDATE): made within the last
+  // day, not given another echo's id, and none at all when a row has that provider id
+  // already (the echo of a send recorded before it came).
+  core::Result<std::vector<Unsettled>> unsettled_sends(pg::Tx& tx, const std::string& instance,
+                                                       const std::string& text,
+                                                       const std::string& provider_message_id);
+  // Keeps the echo's provider id on a 'sending' row still at try `attempts`, for when that
+  // try ends without an answer (sent_by_echo). false if the row moved on.
+  core::Result<bool> note_echo(pg::Tx& tx, const std::string& command_id, int attempts,
+                               const std::string& provider_message_id);
+  // The try `attempts` of a 'sending' row ended without an answer: if an echo gave it its
+  // provider id meanwhile, the row is 'sent' with that id (returned), else nothing changes.
+  core::Result<std::optional<std::string>> sent_by_echo(pg::Tx& tx, const std::string& command_id,
+                                                        int attempts);
+  // A row ended with its outcome unknown whose echo came after: 'sent' with the echo's id.
+  // Returns its try count; nullopt if the row is not such a row (any more).
+  core::Result<std::optional<int>> settle_by_echo(pg::Tx& tx, const std::string& command_id,
+                                                  const std::string& provider_message_id);
+
   // A replayed dead letter: a failed / dead-lettered row goes back to 'sending' with its
   // try count reset, so the command gets a fresh round. false if it was not final-failed, or
   // if the dead letter `replay_token` names was replayed already (migration 0008).

@@ -1,0 +1,1 @@
+ALTER TABLE outbound_messages DROP COLUMN echo_message_id;
