@@ -762,7 +762,8 @@ namespace {
 void count_echo(std::string_view outcome) {
   core::metrics()
       .counter("lia_notification_echoes_total",
-               "Evolution's echoes of sends whose answer never came, by what they did",
+               "Evolution's echoes of sends not recorded yet: kept for a send still waiting for "
+               "its answer (noted), or making a send of unknown outcome sent (settled)",
                {{"outcome", std::string(outcome)}})
       .inc();
 }
