@@ -132,6 +132,18 @@ extern "C" void stop_launched(int sig) {
   ::_exit(128 + sig);
 }
 
+// The settings `scripts/run --stop` needs to find this suite: the local stack's folder when
+// LIA_DEV_DIR moved it (else the stop would look in .dev/ and find nothing to stop).
+// (Read at the start, before any thread, as the other settings here.)
+std::string stop_prefix() {
+  const char* dev = std::getenv("LIA_DEV_DIR");  // NOLINT(concurrency-mt-unsafe)
+  if (dev == nullptr || *dev == '\0') return {};
+  std::string quoted = "'";
+  for (const char c : std::string_view(dev))
+    quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return "LIA_DEV_DIR=" + quoted + "' ";
+}
+
 int down(const std::string& state_dir) {
   std::ifstream in(state_dir + "/pids");
   std::string name;
@@ -218,6 +230,7 @@ int up(int argc, char** argv) {
   const char* kafka = std::getenv("LIA_KAFKA_BOOTSTRAP");  // NOLINT(concurrency-mt-unsafe)
   if (pg == nullptr || kafka == nullptr)
     die("LIA_PG_URL and LIA_KAFKA_BOOTSTRAP must be set (scripts/dev-stack env)");
+  const std::string stop_with = stop_prefix();
   down(state_dir);  // a previous run's suite, if any
 
   lia::local::StackOptions o;
@@ -384,7 +397,7 @@ Or a Meta webhook, signed with the app secret:
   sig=$(printf %s "$body" | openssl dgst -sha256 -hmac '{}' | cut -d' ' -f2)
   curl -s -X POST {}/webhooks/meta -H "X-Hub-Signature-256: sha256=$sig" -H 'Content-Type: application/json' -d "$body"
 Watch the replies:  curl -s {}/sandbox/sends
-Stop everything:    scripts/run --stop
+Stop everything:    {}scripts/run --stop
 )",
       stack.url("ingestion"), stack.url("conversation"), stack.url("ai_orchestration"),
       stack.url("nps_gamification"), stack.url("collections"), stack.url("notification"),
@@ -393,7 +406,7 @@ Stop everything:    scripts/run --stop
       // A new message id each time ('$RANDOM' closes and reopens the shell's quotes).
       lia::local::webhooks::meta_text(kPnid, "5511999990001", "Você", "wamid.MINE-'$RANDOM'",
                                       "Minha internet caiu", now_s()),
-      sec.meta_app_secret, stack.url("ingestion"), stack.url("sandbox"));
+      sec.meta_app_secret, stack.url("ingestion"), stack.url("sandbox"), stop_with);
   return 0;
 }
 
