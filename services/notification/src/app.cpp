@@ -68,11 +68,13 @@ core::Status App::start(runtime::Context& ctx) {
   // Evolution's echoes of sends whose answer never came. Every other record (nearly all:
   // customers' messages) is skipped unread; one that is not a valid event is conversation's
   // to dead-letter, not this group's.
-  ctx.add_consumer({.topics = {settings_.inbound_topic},
-                    .handler = [h = echoes_](const kafka::Message& m) { return h->handle(m); },
-                    .group = "lia-" + ctx.spec().name + "-echoes",
-                    .dead_letter = false,
-                    .batch = false});
+  if (settings_.echoes) {
+    ctx.add_consumer({.topics = {settings_.inbound_topic},
+                      .handler = [h = echoes_](const kafka::Message& m) { return h->handle(m); },
+                      .group = "lia-" + ctx.spec().name + "-echoes",
+                      .dead_letter = false,
+                      .batch = false});
+  }
   if (settings_.meta_access_token.empty()) {
     ctx.log().warn("LIA_META_ACCESS_TOKEN is not set: Meta commands will fail");
   }

@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include <lia/core/clock.hpp>
 #include <lia/domain/phone.hpp>
 #include <lia/events/names.hpp>
@@ -133,6 +135,24 @@ std::optional<std::string> recipient_digits(std::string_view chat) {
   if (auto p = domain::normalize_wa_id(chat)) return std::move(p->digits);
   if (auto p = domain::normalize_phone(chat)) return std::move(p->digits);
   return std::nullopt;
+}
+
+std::vector<std::string> recipient_spellings(std::string_view chat) {
+  std::vector<std::string> out{std::string(chat)};
+  const auto digits = recipient_digits(chat);
+  if (!digits) return out;
+  std::vector<std::string> numbers{*digits};
+  // A Brazilian mobile (55, two area digits, 9 and eight more) without its ninth digit, as
+  // WhatsApp names older accounts.
+  if (digits->size() == 13 && digits->starts_with("55") && (*digits)[4] == '9') {
+    numbers.push_back(digits->substr(0, 4) + digits->substr(5));
+  }
+  for (const auto& n : numbers) {
+    for (std::string s : {n, n + "@s.whatsapp.net"}) {
+      if (std::find(out.begin(), out.end(), s) == out.end()) out.push_back(std::move(s));
+    }
+  }
+  return out;
 }
 
 bool same_recipient(std::string_view a, std::string_view b) {

@@ -800,19 +800,27 @@ core::Status EchoHandler::handle(const kafka::Message& message) {
   auto st = pg::transact(store_->pool(), [&](pg::Tx& tx) -> core::Status {
     settled.reset();
     noted = false;
-    auto rows = store_->unsettled_sends(tx, std::string(*instance), std::string(**text), echo_id);
+    auto rows = store_->unsettled_sends(tx, std::string(*instance), recipient_spellings(*chat),
+                                        std::string(**text), echo_id);
     if (!rows) return rows.error();
-    // Of this chat: one still with the provider first (an echo comes within seconds of its
-    // send), else the oldest one whose outcome stayed unknown.
+    // Of this chat: the one still with the provider first (an echo comes within seconds of
+    // its send), else the oldest one whose outcome stayed unknown. Two with the same text in
+    // flight at once (a handler that lost its partition beside the new owner) can't be told
+    // apart: neither is given it.
     const Unsettled* pick = nullptr;
+    const Unsettled* oldest_unknown = nullptr;
+    int in_flight = 0;
     for (const auto& u : *rows) {
       if (!same_recipient(u.command.to, *chat)) continue;
       if (u.status == kSending) {
         pick = &u;
-        break;
+        ++in_flight;
+      } else if (!oldest_unknown) {
+        oldest_unknown = &u;
       }
-      if (!pick) pick = &u;
     }
+    if (in_flight > 1) return core::ok();
+    if (!pick) pick = oldest_unknown;
     if (!pick) return core::ok();
     if (pick->status == kSending) {
       auto kept = store_->note_echo(tx, pick->command.command_id, pick->attempts, echo_id);
@@ -832,8 +840,8 @@ core::Status EchoHandler::handle(const kafka::Message& message) {
   if (!st.ok()) return st;
   if (noted) count_echo("noted");
   if (settled) {
+    // (Counted `unknown` in lia_notification_sends_total already: not `sent` as well.)
     count_echo("settled");
-    count_send(Provider::evolution, "sent");
     core::log().info(
         "message sent after all: the provider's echo of a send whose outcome was unknown",
         {id("command_id", settled->command.command_id), body("provider_message_id", echo_id)});

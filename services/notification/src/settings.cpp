@@ -28,6 +28,7 @@ Settings Settings::read(core::Env& env) {
       env.topic("LIA_NOTIFY_STATUS_TOPIC", std::string(events::topics::whatsapp_status));
   s.inbound_topic =
       env.topic("LIA_NOTIFY_INBOUND_TOPIC", std::string(events::topics::whatsapp_inbound));
+  s.echoes = env.boolean("LIA_NOTIFY_ECHOES", s.echoes);
   s.events_topic =
       env.topic("LIA_NOTIFY_EVENTS_TOPIC", std::string(events::topics::notification_events));
   if (s.backoff_max < s.backoff) {

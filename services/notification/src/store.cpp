@@ -86,7 +86,8 @@ core::Result<int> OutboundStore::next_attempt(const std::string& command_id, int
   auto rows =
       pool_->exec("UPDATE " + table_ +
                       " SET attempts = attempts + 1, in_flight = true, last_attempt_at = now(),"
-                      " updated_at = now() WHERE command_id = $1 AND status = 'sending'"
+                      " echo_message_id = NULL, updated_at = now() WHERE command_id = $1"
+                      " AND status = 'sending'"
                       " AND attempts = $2 RETURNING attempts",
                   command_id, after);
   if (!rows) return rows.error();
@@ -128,7 +129,8 @@ core::Result<bool> OutboundStore::mark_sent(pg::Tx& tx, const std::string& comma
                   " SET status = 'sent', attempts = $2, provider_message_id = $3,"
                   " http_status = $4, delivery_status = 'SERVER_ACK', last_error = NULL,"
                   " error_code = NULL, sent_at = now(), finished_at = now(), updated_at = now(),"
-                  " in_flight = false"
+                  " in_flight = false, echo_message_id = CASE WHEN echo_message_id = $3 THEN"
+                  " echo_message_id END"
                   " WHERE command_id = $1 AND (status = 'sending' OR (status IN ('failed', "
                   "'dead_lettered') AND error_code = 'outcome_unknown' AND attempts = $2))",
               command_id, attempts, provider_message_id, http_status);
@@ -160,24 +162,39 @@ constexpr std::string_view kSentColumns =
     " in_flight = false, retry_at = NULL";
 }  // namespace
 
+namespace {
+// No other row has this provider id (a new statement: its snapshot is taken after the locks
+// the statements before it waited for).
+std::string no_row_with_id(const std::string& table, const std::string& id_param) {
+  return " AND NOT EXISTS (SELECT 1 FROM " + table +
+         " o WHERE o.provider_message_id = " + id_param + " AND o.instance = " + table +
+         ".instance AND o.provider = 'evolution')";
+}
+}  // namespace
+
 core::Result<std::vector<Unsettled>> OutboundStore::unsettled_sends(
-    pg::Tx& tx, const std::string& instance, const std::string& text,
-    const std::string& provider_message_id) {
-  // The (status, created_at) index narrows it to the rows in flight and the last day's
-  // failures.
+    pg::Tx& tx, const std::string& instance, const std::vector<std::string>& recipients,
+    const std::string& text, const std::string& provider_message_id) {
+  std::string spellings;
+  for (const auto& r : recipients) {
+    if (r.find(',') != std::string::npos) continue;  // no chat id has one
+    if (!spellings.empty()) spellings += ',';
+    spellings += r;
+  }
+  // The first line is the predicate of outbound_messages_unsettled_idx (migration 0011): the
+  // rows in flight and those ended unknown, by recipient.
   auto rows = tx.exec(
       "SELECT command_id::text, status, attempts, in_flight, to_chat, conversation_id::text,"
       " message_id::text, command_source FROM " +
           table_ +
-          " WHERE provider = 'evolution' AND instance = $1 AND provider_message_id IS NULL"
-          " AND (echo_message_id IS NULL OR echo_message_id = $3) AND btrim(body) = btrim($2)"
-          " AND ((status = 'sending' AND in_flight) OR (status IN ('failed', 'dead_lettered')"
-          " AND error_code = 'outcome_unknown')) AND created_at > now() - interval '1 day'"
-          " AND NOT EXISTS (SELECT 1 FROM " +
-          table_ +
-          " WHERE provider_message_id = $3 AND instance = $1 AND provider = 'evolution')"
-          " ORDER BY created_at FOR UPDATE",
-      instance, text, provider_message_id);
+          " WHERE provider_message_id IS NULL AND (status = 'sending' OR error_code ="
+          " 'outcome_unknown') AND to_chat = ANY (string_to_array($2, ','))"
+          " AND provider = 'evolution' AND instance = $1 AND ((status = 'sending' AND in_flight)"
+          " OR status IN ('failed', 'dead_lettered')) AND (echo_message_id IS NULL OR"
+          " echo_message_id = $4) AND btrim(body) = btrim($3)"
+          " AND last_attempt_at > now() - interval '1 day'" +
+          no_row_with_id(table_, "$4") + " ORDER BY created_at FOR UPDATE",
+      instance, spellings, text, provider_message_id);
   if (!rows) return rows.error();
   std::vector<Unsettled> out;
   out.reserve(rows->size());
@@ -202,7 +219,8 @@ core::Result<bool> OutboundStore::note_echo(pg::Tx& tx, const std::string& comma
                                             const std::string& provider_message_id) {
   auto rows = tx.exec("UPDATE " + table_ +
                           " SET echo_message_id = $3, updated_at = now() WHERE command_id = $1"
-                          " AND status = 'sending' AND attempts = $2",
+                          " AND status = 'sending' AND attempts = $2" +
+                          no_row_with_id(table_, "$3"),
                       command_id, attempts, provider_message_id);
   if (!rows) return rows.error();
   return rows->affected() == 1;
@@ -211,10 +229,22 @@ core::Result<bool> OutboundStore::note_echo(pg::Tx& tx, const std::string& comma
 core::Result<std::optional<std::string>> OutboundStore::sent_by_echo(pg::Tx& tx,
                                                                      const std::string& command_id,
                                                                      int attempts) {
+  // Locked first, on a condition the echo's write does not change: an echo being noted now
+  // is waited for, and its id read from the row as that write left it.
+  auto locked = tx.exec("SELECT echo_message_id FROM " + table_ +
+                            " WHERE command_id = $1 AND status = 'sending' AND attempts = $2"
+                            " FOR UPDATE",
+                        command_id, attempts);
+  if (!locked) return locked.error();
+  if (locked->empty() || !(*locked)[0].get<std::optional<std::string>>(0)) {
+    return std::optional<std::string>{};
+  }
   auto rows = tx.exec("UPDATE " + table_ + " SET provider_message_id = echo_message_id, " +
                           std::string(kSentColumns) +
                           " WHERE command_id = $1 AND status = 'sending' AND attempts = $2"
-                          " AND echo_message_id IS NOT NULL RETURNING provider_message_id",
+                          " AND echo_message_id IS NOT NULL" +
+                          no_row_with_id(table_, table_ + ".echo_message_id") +
+                          " RETURNING provider_message_id",
                       command_id, attempts);
   if (!rows) return rows.error();
   if (rows->empty()) return std::optional<std::string>{};
@@ -227,7 +257,8 @@ core::Result<std::optional<int>> OutboundStore::settle_by_echo(
                           std::string(kSentColumns) +
                           " WHERE command_id = $1 AND provider_message_id IS NULL"
                           " AND status IN ('failed', 'dead_lettered')"
-                          " AND error_code = 'outcome_unknown' RETURNING attempts",
+                          " AND error_code = 'outcome_unknown'" +
+                          no_row_with_id(table_, "$2") + " RETURNING attempts",
                       command_id, provider_message_id);
   if (!rows) return rows.error();
   if (rows->empty()) return std::optional<int>{};
@@ -239,6 +270,7 @@ core::Result<bool> OutboundStore::reopen(const std::string& command_id,
   auto rows = pool_->exec("UPDATE " + table_ +
                               " SET status = 'sending', attempts = 0, finished_at = NULL,"
                               " in_flight = false, retry_at = NULL, replayed_from = $2,"
+                              " echo_message_id = NULL,"
                               " updated_at = now()"
                               " WHERE command_id = $1 AND status IN ('failed', 'dead_lettered')"
                               " AND replayed_from IS DISTINCT FROM $2",

@@ -857,7 +857,7 @@ kafka::Message echo_record(const std::string& chat, const std::string& provider_
 // handler's timeout: its outcome unknown unless an echo says otherwise. `during` runs while
 // the request is with the provider.
 std::string send_without_answer(Fixture& fx, const std::string& text,
-                                const std::function<void()>& during = {}) {
+                                const std::function<void(const std::string&)>& during = {}) {
   REQUIRE(fx.sandbox.apply_faults(R"({"slow_next":1,"delay_ms":1500})").ok());
   auto options = fx.options;
   options.provider.timeout = std::chrono::milliseconds{800};
@@ -868,7 +868,7 @@ std::string send_without_answer(Fixture& fx, const std::string& text,
   std::optional<core::Status> result;
   std::thread sending([&] { result = handler->handle(msg); });
   REQUIRE(testing::wait_until([&] { return fx.sandbox.sends().size() == 1; }, 10s));
-  if (during) during();
+  if (during) during(id);
   sending.join();
   REQUIRE(result.has_value());
   require_ok(*result);
@@ -882,7 +882,7 @@ TEST_CASE("an echo of a send whose answer never came records it sent, not outcom
       core::metrics().counter("lia_notification_echoes_total", "", {{"outcome", "noted"}});
   const auto noted_before = noted.value();
   // The echo names the chat without Brazil's ninth digit, as WhatsApp may: the same number.
-  const auto id = send_without_answer(fx, "Seu boleto foi enviado.", [&] {
+  const auto id = send_without_answer(fx, "Seu boleto foi enviado.", [&](const std::string&) {
     require_ok(echoes.handle(
         echo_record("551187654321@s.whatsapp.net", "3EB0ECHO01", "Seu boleto foi enviado.")));
   });
@@ -898,6 +898,87 @@ TEST_CASE("an echo of a send whose answer never came records it sent, not outcom
   CHECK(str(data_of(evs[0])["provider_message_id"]) == "3EB0ECHO01");
   CHECK(fx.outbox(fx.commands_topic + ".dlq").empty());  // nothing for ops to replay
   CHECK(fx.sandbox.sends().size() == 1);
+}
+
+TEST_CASE("an echo written while the send's timeout is being reported still makes it sent") {
+  Fixture fx;
+  std::thread noting;
+  // The echo's transaction holds the row, not committed yet, when the timeout comes: the
+  // outcome waits for it and reads its id.
+  const auto id = send_without_answer(fx, "Boa tarde!", [&](const std::string& command_id) {
+    noting = std::thread([&fx, command_id] {
+      auto st = pg::transact(*fx.pool, [&](pg::Tx& tx) -> core::Status {
+        auto kept = fx.store->note_echo(tx, command_id, 1, "3EB0LATE01");
+        if (!kept) return kept.error();
+        REQUIRE(*kept);
+        std::this_thread::sleep_for(1500ms);  // past the handler's 800 ms timeout
+        return core::ok();
+      });
+      REQUIRE(st.ok());
+    });
+  });
+  noting.join();
+  auto row = fx.row(id);
+  REQUIRE(row);
+  CHECK(row->status == "sent");
+  CHECK(row->provider_message_id == std::optional<std::string>("3EB0LATE01"));
+  auto evs = fx.events();
+  REQUIRE(evs.size() == 1);
+  CHECK(evs[0].type == kSentType);
+  CHECK(fx.outbox(fx.commands_topic + ".dlq").empty());
+}
+
+TEST_CASE("an echo is kept only for the one send of its text in flight, and only for its try") {
+  Fixture fx;
+  EchoHandler echoes(fx.store, fx.options);
+  const std::string jid = kTo + "@s.whatsapp.net";
+  const auto echo_of = [&](const std::string& command_id) {
+    auto rows = fx.pool->exec(
+        "SELECT echo_message_id FROM " + fx.schema + ".outbound_messages WHERE command_id = $1",
+        command_id);
+    REQUIRE(rows.ok());
+    REQUIRE(rows->size() == 1);
+    return (*rows)[0].get<std::optional<std::string>>(0);
+  };
+  const auto in_flight = [&](const std::string& text) {
+    const auto id = new_id();
+    auto cmd =
+        parse_command(*events::decode(fx.command(events::types::notification_send_text,
+                                                 Fixture::text_data(id, "evolution", jid, text))
+                                          .value));
+    REQUIRE(cmd.ok());
+    auto claim = fx.store->claim(*cmd, text, /*sending_now=*/true);
+    REQUIRE(claim.ok());
+    REQUIRE(claim->inserted);
+    return id;
+  };
+  // Two sends of one text to one chat in flight at once (a handler that lost its partition
+  // beside the new owner): an echo can't tell whose it is, and is given to neither.
+  const auto a = in_flight("Ok");
+  const auto b = in_flight("Ok");
+  require_ok(echoes.handle(echo_record(jid, "3EB0TWICE1", "Ok")));
+  CHECK_FALSE(echo_of(a).has_value());
+  CHECK_FALSE(echo_of(b).has_value());
+  // One in flight: kept, until its next try is counted (an echo of a try the provider
+  // answered with an error is not taken for the next one).
+  const auto c = in_flight("Certo");
+  require_ok(echoes.handle(echo_record(jid, "3EB0ONCE01", "Certo")));
+  CHECK(echo_of(c) == std::optional<std::string>("3EB0ONCE01"));
+  auto n = fx.store->next_attempt(c, 1);
+  REQUIRE(n.ok());
+  CHECK(*n == 2);
+  CHECK_FALSE(echo_of(c).has_value());
+  // An answer with another id than the echo's drops the echo's.
+  require_ok(echoes.handle(echo_record(jid, "3EB0ONCE02", "Certo")));
+  REQUIRE(echo_of(c) == std::optional<std::string>("3EB0ONCE02"));
+  auto marked = pg::transact(*fx.pool, [&](pg::Tx& tx) -> core::Status {
+    auto m = fx.store->mark_sent(tx, c, 2, "3EB0ANSWER", 201);
+    if (!m) return m.error();
+    REQUIRE(*m);
+    return core::ok();
+  });
+  REQUIRE(marked.ok());
+  CHECK_FALSE(echo_of(c).has_value());
 }
 
 TEST_CASE("an echo after the outcome was reported unknown settles it: sent follows failed") {

@@ -33,6 +33,9 @@ struct Settings {
   std::string commands_topic = "notification.commands.v1";
   std::string status_topic = "whatsapp.status.v1";
   std::string inbound_topic = "whatsapp.inbound.v1";  // Evolution's echoes of sends
+  // Read them (EchoHandler). A deployment without Evolution may turn it off: Meta echoes
+  // none of its API's sends, and the inbound topic is then read for nothing.
+  bool echoes = true;
   std::string events_topic = "notification.events.v1";
 
   static Settings read(core::Env& env);

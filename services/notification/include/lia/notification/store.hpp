@@ -126,15 +126,18 @@ class OutboundStore {
                                  std::string_view status, int attempts, std::string_view reason,
                                  const std::optional<std::string>& code,
                                  std::optional<int> http_status);
-  // The Evolution sends of `instance` whose text is `text` (both trimmed) an echo with
-  // `provider_message_id` may be of, oldest first, locked (FOR UPDATE): made within the last
+  // The Evolution sends of `instance` to one of `recipients` (the spellings of the echo's
+  // chat: recipient_spellings) whose text is `text` (both trimmed) an echo with
+  // `provider_message_id` may be of, oldest first, locked (FOR UPDATE): tried within the last
   // day, not given another echo's id, and none at all when a row has that provider id
   // already (the echo of a send recorded before it came).
   core::Result<std::vector<Unsettled>> unsettled_sends(pg::Tx& tx, const std::string& instance,
+                                                       const std::vector<std::string>& recipients,
                                                        const std::string& text,
                                                        const std::string& provider_message_id);
   // Keeps the echo's provider id on a 'sending' row still at try `attempts`, for when that
-  // try ends without an answer (sent_by_echo). false if the row moved on.
+  // try ends without an answer (sent_by_echo; the next try, or a replay, clears it). false if
+  // the row moved on, or another row has that id.
   core::Result<bool> note_echo(pg::Tx& tx, const std::string& command_id, int attempts,
                                const std::string& provider_message_id);
   // The try `attempts` of a 'sending' row ended without an answer: if an echo gave it its
