@@ -606,6 +606,11 @@ int run(int argc, char** argv, const ServiceSpec& declared, std::unique_ptr<App>
     cc.properties = kafka_props;
     cc.topics = cs.topics;
     cc.fetch_wait = fetch_wait;
+    if (cs.relaxed_fetch > fetch_wait) {
+      cc.fetch_wait = cs.relaxed_fetch;
+      // A broker answers a fetch once this much is there, or the wait is over.
+      cc.properties.try_emplace("fetch.min.bytes", "65536");
+    }
     if (cs.max_handling.count() > 0) {
       // A member that does not poll within max.poll.interval.ms leaves the group, and its
       // partitions go to another member while its record is still being handled.

@@ -73,7 +73,9 @@ core::Status App::start(runtime::Context& ctx) {
                       .handler = [h = echoes_](const kafka::Message& m) { return h->handle(m); },
                       .group = "lia-" + ctx.spec().name + "-echoes",
                       .dead_letter = false,
-                      .batch = false});
+                      .batch = false,
+                      // An echo is needed within the seconds of a send's timeout, not at once.
+                      .relaxed_fetch = std::chrono::milliseconds{500}});
   }
   if (settings_.meta_access_token.empty()) {
     ctx.log().warn("LIA_META_ACCESS_TOKEN is not set: Meta commands will fail");

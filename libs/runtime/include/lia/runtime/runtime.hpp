@@ -96,6 +96,11 @@ struct ConsumerSpec {
   // that calls out with retries): the consumer's max.poll.interval.ms is raised to cover it
   // with a minute to spare, so the group does not give its partitions away mid-record.
   std::chrono::milliseconds max_handling{0};
+  // At least this long an empty fetch may wait (fetch.wait.max.ms), and its records are then
+  // fetched a batch at a time, for a consumer that is not latency-critical and reads a busy
+  // topic for a few of its records: fewer fetch round trips. 0: LIA_KAFKA_FETCH_WAIT_MS, as
+  // every other consumer.
+  std::chrono::milliseconds relaxed_fetch{0};
 };
 
 class Context {
