@@ -19,7 +19,6 @@ using core::Error;
 // 131048 spam rate, 131056 pair rate).
 constexpr std::array<std::int64_t, 5> kMetaThrottleCodes{4, 80007, 130429, 131048, 131056};
 constexpr std::int64_t kMetaPairRateCode = 131056;
-constexpr std::chrono::milliseconds kPairRateWait{6000};
 constexpr std::chrono::milliseconds kThrottleWait{2000};
 
 // A template's body parameter as Meta takes it: no new lines or tabs, and no more than four
@@ -299,7 +298,7 @@ SendResult interpret(Provider provider, const core::Result<http::ClientResponse>
     // Meta's pair rate allows about one message every 6 s to one customer (131056); the
     // others (throughput, app and account rates) reset within a second or two, as an
     // Evolution instance reconnects.
-    r.retry_after = err.numeric_code == kMetaPairRateCode ? kPairRateWait : kThrottleWait;
+    r.retry_after = err.numeric_code == kMetaPairRateCode ? kMetaPairRateInterval : kThrottleWait;
   }
   return r;
 }

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <optional>
 
 #include <lia/notification/rate_limiter.hpp>
 
@@ -14,16 +15,26 @@ RateLimiter::RateLimiter(int per_second, std::size_t max_keys)
 }
 
 std::chrono::nanoseconds RateLimiter::reserve(std::string_view key, TimePoint now) {
-  if (per_second_ <= 0) return std::chrono::nanoseconds{0};
   std::lock_guard lock(mu_);
+  std::optional<std::chrono::nanoseconds> slow;
+  if (!slow_.empty()) {
+    if (auto s = slow_.find(std::string(key)); s != slow_.end()) {
+      if (now < s->second.until) {
+        slow = s->second.interval;
+      } else {
+        slow_.erase(s);
+      }
+    }
+  }
+  if (per_second_ <= 0 && !slow) return std::chrono::nanoseconds{0};
   auto it = tat_.find(std::string(key));
   if (it == tat_.end()) {
     if (tat_.size() >= max_keys_) evict_idle(now);
     it = tat_.emplace(std::string(key), now).first;
   }
   const TimePoint tat = std::max(it->second, now);
-  const TimePoint allowed_at = tat - tolerance_;
-  it->second = tat + interval_;
+  const TimePoint allowed_at = slow ? tat : tat - tolerance_;
+  it->second = tat + (slow ? *slow : interval_);
   if (allowed_at <= now) return std::chrono::nanoseconds{0};
   return std::chrono::duration_cast<std::chrono::nanoseconds>(allowed_at - now);
 }
@@ -34,6 +45,25 @@ void RateLimiter::release(std::string_view key, TimePoint now) {
   auto it = tat_.find(std::string(key));
   if (it == tat_.end()) return;
   it->second = std::max(it->second - interval_, now);
+}
+
+void RateLimiter::slow_down(std::string_view key, std::chrono::nanoseconds interval, TimePoint now,
+                            TimePoint until) {
+  if (interval.count() <= 0 || until <= now) return;
+  std::lock_guard lock(mu_);
+  if (slow_.size() >= max_keys_) {
+    for (auto it = slow_.begin(); it != slow_.end();) {
+      it = it->second.until <= now ? slow_.erase(it) : std::next(it);
+    }
+    if (slow_.size() >= max_keys_) slow_.clear();  // every key slowed: forget the limits
+  }
+  slow_[std::string(key)] = Slow{interval, until};
+  auto it = tat_.find(std::string(key));
+  if (it == tat_.end()) {
+    if (tat_.size() >= max_keys_) evict_idle(now);
+    it = tat_.emplace(std::string(key), now).first;
+  }
+  it->second = std::max(it->second, now + interval);  // the next one an interval from now
 }
 
 std::size_t RateLimiter::keys() const {

@@ -342,6 +342,11 @@ core::Status CommandHandler::handle(const kafka::Message& message) {
     count_attempt(cmd.provider, result.verdict, seconds);
 
     if (result.verdict == Verdict::sent) return finish_sent(cmd, attempts, result);
+    if (cmd.provider == Provider::meta && result.code == kMetaPairRateError) {
+      // This customer's next sends wait their turn instead of meeting the limit again.
+      const auto now = Steady::now();
+      limiter_->slow_down(rate_key(cmd), kMetaPairRateInterval, now, now + kMetaPairRateHold);
+    }
     const auto delay =
         backoff_delay(attempts, options_.backoff, options_.backoff_max, result.retry_after);
     if (result.code != kCodeOutcomeUnknown) {

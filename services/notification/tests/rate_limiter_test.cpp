@@ -62,3 +62,29 @@ TEST_CASE("memory stays bounded: idle numbers are forgotten first") {
   for (int i = 0; i < 100; ++i) (void)rl.reserve("k" + std::to_string(i), t0 + 10s);
   CHECK(rl.keys() <= 3);
 }
+
+TEST_CASE("a number the provider slowed down gets one send per its interval, then its rate") {
+  RateLimiter rl(10);
+  const auto t0 = RateLimiter::TimePoint{} + 1h;
+  // Meta's pair rate: one every 6 s for a minute, the first 6 s from now, no burst.
+  rl.slow_down("a", 6s, t0, t0 + 60s);
+  CHECK(rl.reserve("a", t0) == 6s);
+  CHECK(rl.reserve("a", t0) == 12s);
+  CHECK(rl.reserve("a", t0 + 12s) == 6s);
+  CHECK(rl.reserve("b", t0) == 0ns);  // another number keeps its burst
+  CHECK(rl.reserve("b", t0) == 0ns);
+  // Past the minute: the burst of 10 again, once the booked slots have passed.
+  const auto later = t0 + 120s;
+  for (int i = 0; i < 10; ++i) CHECK(rl.reserve("a", later) == 0ns);
+  CHECK(rl.reserve("a", later) > 0ns);
+}
+
+TEST_CASE("the provider's own limit holds when the service sets none") {
+  RateLimiter rl(0);
+  const auto t0 = RateLimiter::TimePoint{} + 1h;
+  rl.slow_down("a", 6s, t0, t0 + 60s);
+  CHECK(rl.reserve("a", t0) == 6s);
+  CHECK(rl.reserve("b", t0) == 0ns);
+  CHECK(rl.reserve("a", t0 + 61s) == 0ns);  // over: no limit again
+  CHECK(rl.reserve("a", t0 + 61s) == 0ns);
+}

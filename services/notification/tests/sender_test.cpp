@@ -560,6 +560,22 @@ TEST_CASE("a send the provider took whose record failed is recorded on its redel
   CHECK(fx.events().size() == 1);
 }
 
+TEST_CASE("Meta's pair rate spaces that customer's next sends instead of each meeting it") {
+  Fixture fx;
+  REQUIRE(fx.sandbox.apply_faults(R"({"fail_next":1,"status":400,"code":"131056"})").ok());
+  auto options = fx.options;
+  options.backoff_max = std::chrono::milliseconds{50};  // the retry itself need not wait 6 s
+  auto limiter = std::make_shared<RateLimiter>(10);
+  auto handler = handler_with(fx, options, limiter);
+  require_ok(handler->handle(fx.command(events::types::notification_send_text,
+                                        Fixture::text_data(new_id(), "meta", kTo, "Oi"))));
+  REQUIRE(fx.sandbox.sends().size() == 1);  // sent on its second try
+  // That customer's next send waits about 6 s (the pair rate's interval); another's does not.
+  const auto now = std::chrono::steady_clock::now();
+  CHECK(limiter->reserve(kTo, now) > 4s);
+  CHECK(limiter->reserve("5511912345678", now) == 0ns);
+}
+
 TEST_CASE("a 429 with Retry-After waits that long before the next try") {
   Fixture fx;
   REQUIRE(fx.sandbox.apply_faults(R"({"fail_next":1,"status":429,"retry_after":1})").ok());

@@ -61,6 +61,12 @@ struct SendResult {
 // not_after, and a send whose outcome is unknown (see interpret).
 inline constexpr std::string_view kCodeExpired = "expired";
 inline constexpr std::string_view kCodeOutcomeUnknown = "outcome_unknown";
+// Meta's pair rate (131056): about one message every 6 s from one business number to one
+// customer. After it, that customer's sends are spaced so for a minute (RateLimiter::
+// slow_down) rather than each meeting it again and using up a try.
+inline constexpr std::string_view kMetaPairRateError = "131056";
+inline constexpr std::chrono::milliseconds kMetaPairRateInterval{6000};
+inline constexpr std::chrono::seconds kMetaPairRateHold{60};
 // Evolution's answer that the number has no WhatsApp (400 with {"exists": false, ...}).
 inline constexpr std::string_view kCodeNotOnWhatsapp = "not_on_whatsapp";
 

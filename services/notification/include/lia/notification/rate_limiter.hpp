@@ -2,7 +2,8 @@
 // Per-destination send rate: a generic cell rate algorithm (GCRA) per key. Each reserve()
 // books the key's next free slot and says how long to wait for it, so concurrent callers
 // line up instead of racing. A key may burst up to `per_second` sends at once, then gets
-// one slot every 1/per_second. Thread-safe; memory is bounded (idle keys are forgotten).
+// one slot every 1/per_second; a key the provider itself slowed down (slow_down) gets one
+// every interval it said. Thread-safe; memory is bounded (idle keys are forgotten).
 
 #include <chrono>
 #include <cstddef>
@@ -25,6 +26,11 @@ class RateLimiter {
   // Gives back one slot reserve() booked for `key` and that went unused (a redelivered
   // command found already sent): the key's later slots move one interval earlier.
   void release(std::string_view key, TimePoint now);
+  // The provider's own limit for `key` (Meta's pair rate, 131056): until `until`, its sends
+  // go one per `interval` without a burst, the next no sooner than `interval` from now,
+  // whatever per_second says (also when it is 0).
+  void slow_down(std::string_view key, std::chrono::nanoseconds interval, TimePoint now,
+                 TimePoint until);
   std::size_t keys() const;
 
  private:
@@ -35,6 +41,11 @@ class RateLimiter {
   std::chrono::nanoseconds tolerance_{0};  // how far ahead the booked slots may run
   mutable std::mutex mu_;
   std::unordered_map<std::string, TimePoint> tat_;  // theoretical arrival time per key
+  struct Slow {
+    std::chrono::nanoseconds interval{0};
+    TimePoint until;
+  };
+  std::unordered_map<std::string, Slow> slow_;  // keys under a provider's own limit
 };
 
 }  // namespace lia::notification
