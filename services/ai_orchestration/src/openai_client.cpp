@@ -148,6 +148,17 @@ bool unusable_finish(std::string_view reason) {
 
 // An error answer's {"error": {"type", "code", "param"}} as " (type ..., code ..., param ...)",
 // or "": what the provider objected to, without its message.
+// A top-level "error" object: what OpenAI-compatible servers answer instead of choices.
+bool has_error_object(std::string_view body) {
+  if (body.find("\"error\"") == std::string_view::npos) return false;
+  auto doc = json::parse(body);
+  if (!doc || !doc->IsObject()) return false;
+  auto root = json::Obj::root(*doc);
+  if (!root) return false;
+  auto err = root->opt_obj("error");
+  return err.ok() && err->has_value();
+}
+
 std::string error_kind(std::string_view body) {
   auto doc = json::parse(body);
   if (!doc || !doc->IsObject()) return "";
@@ -391,6 +402,12 @@ core::Result<RemoteAnswer> OpenAiClient::complete(const RemoteRequest& request, 
       return core::Error(request_fault ? core::Errc::invalid_argument : core::Errc::unavailable,
                          what, !request_fault);
     }
+    if (has_error_object(res->body)) {
+      // A gateway that answers 200 with an error object: the model is not answering.
+      return core::Error(core::Errc::unavailable,
+                         "chat completions answered HTTP 200 with an error" + error_kind(res->body),
+                         true);
+    }
     auto reply = parse_chat_response(res->body);
     if (!reply) return reply.error();
     if (!reply->model.empty()) answer.model = truncate_utf8(reply->model, 128);
@@ -432,6 +449,14 @@ core::Result<RemoteAnswer> OpenAiClient::complete(const RemoteRequest& request, 
       }
       messages.push_back(tool_result_message(result));
     }
+    // Too little left for the model's next answer once the tools ran: the tools' time, not
+    // the model's (a call given a few milliseconds would time out and count against it).
+    const auto enough = std::min(settings_.timeout / 4, std::chrono::milliseconds{1000});
+    if (deadline - Clock::now() < enough) {
+      return core::Error(core::Errc::cancelled, "the model did not finish within " +
+                                                    std::to_string(settings_.timeout.count()) +
+                                                    " ms (its tools took the rest)");
+    }
   }
 }
 
@@ -450,6 +475,11 @@ void CircuitBreaker::record_success() {
   std::lock_guard lock(mu_);
   failures_ = 0;
   tripped_ = false;
+  probe_.reset();
+}
+
+void CircuitBreaker::record_neutral() {
+  std::lock_guard lock(mu_);
   probe_.reset();
 }
 

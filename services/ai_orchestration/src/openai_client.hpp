@@ -142,6 +142,10 @@ class CircuitBreaker {
   bool allow();
   void record_success();
   void record_failure(std::chrono::milliseconds retry_after = std::chrono::milliseconds{0});
+  // A call that says nothing of the server's health (the request's own fault, the turn's
+  // tools using up its time): counts neither way, but a half-open probe's slot is free
+  // again, so the next call probes instead of everyone waiting out another cooldown.
+  void record_neutral();
 
  private:
   int threshold_;

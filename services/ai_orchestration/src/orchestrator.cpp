@@ -156,9 +156,13 @@ Outcome Orchestrator::answer(const Turn& turn, const TurnContext& context,
         // turn's own tools used up its time (cancelled): no outage, so other customers keep
         // the model. Nor is it a success: a server that refuses every request still looks so,
         // and the failures around it still add up.
-        if (breaker_ && remote.error().code() != core::Errc::invalid_argument &&
-            remote.error().code() != core::Errc::cancelled) {
-          breaker_->record_failure(retry_after);
+        if (breaker_) {
+          if (remote.error().code() != core::Errc::invalid_argument &&
+              remote.error().code() != core::Errc::cancelled) {
+            breaker_->record_failure(retry_after);
+          } else {
+            breaker_->record_neutral();
+          }
         }
         out.remote_error = remote.error().describe();
       }

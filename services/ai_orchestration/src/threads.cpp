@@ -4,6 +4,17 @@
 
 namespace lia::ai_orchestration {
 
+namespace {
+// The last `max` bytes of `s` (whole UTF-8 sequences), after "…" when cut.
+std::string tail_utf8(std::string_view s, std::size_t max) {
+  if (s.size() <= max) return std::string(s);
+  std::size_t from = s.size() - max;
+  // Step over continuation bytes (10xxxxxx) so no sequence is split.
+  while (from < s.size() && (static_cast<unsigned char>(s[from]) & 0xC0) == 0x80) ++from;
+  return "…" + std::string(s.substr(from));
+}
+}  // namespace
+
 std::string summarize_thread(const SummaryInput& in) {
   std::string s = "Resumo da conversa (" + std::to_string(in.message_count) +
                   " mensagens, assistente " + std::string(to_string(in.assistant));
@@ -15,7 +26,9 @@ std::string summarize_thread(const SummaryInput& in) {
   }
   s += ").";
   if (!in.previous_summary.empty()) {
-    s += " Antes disso: " + truncate_utf8(in.previous_summary, 1200);
+    // Its end: the previous thread's own last messages come last in it, and its oldest
+    // part (the summaries before it) is what goes when it is too long.
+    s += " Antes disso: " + tail_utf8(in.previous_summary, 1200);
   }
   std::vector<const HistoryMessage*> customer;
   std::vector<const HistoryMessage*> answers;

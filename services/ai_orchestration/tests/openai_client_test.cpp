@@ -792,6 +792,91 @@ TEST_CASE("a half-open breaker lets one probe out and closes or opens on its out
   CHECK(b.allow());
 }
 
+TEST_CASE("a probe that says nothing of the server frees its slot for the next call") {
+  lia::core::ManualClock clock;
+  CircuitBreaker b(2, 10s, clock);
+  b.record_failure();
+  b.record_failure();
+  clock.advance(11s);
+  CHECK(b.allow());  // the probe: answered 400 (this request's fault), or its tools ran out
+  b.record_neutral();
+  CHECK(b.allow());  // the next call probes at once, rather than after another cooldown
+  CHECK_FALSE(b.allow());
+  b.record_success();
+  CHECK(b.allow());
+
+  // Through the orchestrator: 503 twice opens it; the probe meets a 400; the next message
+  // probes again and gets the model's answer.
+  FakeLlm fake([](int call, const std::string&) {
+    if (call <= 2) return http::json_error(503, "overloaded", "later");
+    if (call == 3) return http::json_error(400, "invalid_request_error", "context too long");
+    return http::Response::json(200,
+                                R"({"choices":[{"message":{"role":"assistant","content":"Olá!"},)"
+                                R"("finish_reason":"stop"}]})");
+  });
+  auto breaker = std::make_shared<CircuitBreaker>(2, 10s, clock);
+  Orchestrator o(std::make_shared<OpenAiClient>(settings_for(fake)), breaker, nullptr);
+  BuiltinTools tools(nullptr, {"m"});
+  CHECK(o.answer(turn("oi"), {}, tools).fallback);
+  CHECK(o.answer(turn("oi"), {}, tools).fallback);
+  clock.advance(11s);
+  CHECK(o.answer(turn("oi"), {}, tools).fallback);        // the probe: 400
+  CHECK_FALSE(o.answer(turn("oi"), {}, tools).fallback);  // probed again at once: answered
+  CHECK(fake.calls() == 4);
+}
+
+TEST_CASE("a 200 carrying an error object is the server's failure and counts against it") {
+  FakeLlm fake([](int, const std::string&) {
+    return http::Response::json(
+        200, R"({"error":{"type":"server_error","code":"upstream_timeout","message":"x"}})");
+  });
+  lia::core::ManualClock clock;
+  auto breaker = std::make_shared<CircuitBreaker>(2, 30s, clock);
+  auto client = std::make_shared<OpenAiClient>(settings_for(fake));
+  BuiltinTools tools(nullptr, {"m"});
+  auto r = client->complete(request("oi"), tools);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code() == lia::core::Errc::unavailable);
+  CHECK(r.error().message().find("upstream_timeout") != std::string::npos);
+  Orchestrator o(client, breaker, nullptr);
+  for (int i = 0; i < 3; ++i) CHECK(o.answer(turn("oi"), {}, tools).fallback);
+  CHECK(fake.calls() == 3);  // the direct call and two answers: then the breaker opened
+}
+
+TEST_CASE("tools that leave the model too little time end the turn as theirs, not its") {
+  FakeLlm fake([](int, const std::string&) {
+    lia::json::Writer w;  // one outage lookup
+    w.begin_object().array_field("choices").begin_object().object_field("message");
+    w.field("role", "assistant").key("content").null().array_field("tool_calls");
+    w.begin_object().field("id", "call_1").field("type", "function").object_field("function");
+    w.field("name", "lookup_outage").field("arguments", R"({"cep":"01310100"})");
+    w.end_object().end_object();
+    w.end_array().end_object().field("finish_reason", "tool_calls").end_object();
+    w.end_array().end_object();
+    return http::Response::json(200, w.take());
+  });
+  // The lookup finishes inside the deadline but leaves less than a quarter of it.
+  class NearlySlow final : public ToolRunner {
+   public:
+    ToolInvocation run(std::string_view, std::string_view, std::string call_id) override {
+      std::this_thread::sleep_for(1700ms);
+      ToolInvocation inv;
+      inv.call_id = std::move(call_id);
+      inv.known = true;
+      inv.tool = Tool::lookup_outage;
+      inv.ok = true;
+      inv.result_json = R"({"outage":false})";
+      return inv;
+    }
+    void forget_turn() override {}
+  } tools;
+  auto client = std::make_shared<OpenAiClient>(settings_for(fake, 2000ms));
+  auto r = client->complete(request("caiu"), tools);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code() == lia::core::Errc::cancelled);
+  CHECK(fake.calls() == 1);  // no second call given a few milliseconds
+}
+
 TEST_CASE("429 or 503 with Retry-After keeps the remote alone at least that long") {
   FakeLlm fake([](int call, const std::string&) {
     if (call == 1) {

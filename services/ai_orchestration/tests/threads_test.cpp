@@ -58,3 +58,23 @@ TEST_CASE("summaries stay bounded however long the history") {
   for (int i = 0; i < 50; ++i) in.recent.push_back({"id", "customer", std::string(5000, 'y')});
   CHECK(summarize_thread(in).size() <= 4000);
 }
+
+TEST_CASE("a chain of summaries keeps the newest threads' messages, not the oldest") {
+  // Five rotations, each thread's customer writing long messages that name the thread.
+  std::string summary;
+  for (int thread = 1; thread <= 5; ++thread) {
+    SummaryInput in;
+    in.message_count = 55;
+    in.previous_summary = summary;
+    for (int i = 0; i < 4; ++i) {
+      in.recent.push_back(
+          {"id", "customer", "conversa " + std::to_string(thread) + " " + std::string(200, 'z')});
+    }
+    summary = summarize_thread(in);
+  }
+  CHECK(summary.find("conversa 5") != std::string::npos);
+  CHECK(summary.find("conversa 4") != std::string::npos);  // the thread before it, in full
+  CHECK(summary.find("conversa 1") == std::string::npos);  // the oldest went first
+  CHECK(summary.find("…") != std::string::npos);
+  CHECK(summary.size() <= 4000);
+}
