@@ -44,6 +44,9 @@ void App::configure(core::Env& env) {
   }
   if (!admin_password_.empty() && admin_password_.size() < 8) {
     env.problem("LIA_ADMIN_PASSWORD", "must be at least 8 characters long");
+  } else if (admin_password_.size() > 256) {
+    // The login takes at most 256 bytes: such an admin could never log in.
+    env.problem("LIA_ADMIN_PASSWORD", "must be at most 256 bytes, as the login takes");
   }
   consumer_instances_ = static_cast<int>(env.integer("LIA_CONSUMER_INSTANCES", 2, 1, 16));
   pending_ttl_ = env.millis("LIA_PENDING_STATUS_TTL_MS", std::chrono::hours{72},

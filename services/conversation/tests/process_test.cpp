@@ -71,6 +71,13 @@ TEST_CASE("the binary refuses to start without LIA_JWT_SECRET, or with a short o
   CHECK(out.find("lia-conversation: ") == 0);
   CHECK(out.find("s3cr3t") == std::string::npos);  // a secret is never shown
   CHECK(out.find("\"msg\":\"starting\"") == std::string::npos);
+
+  // Longer than the login takes: such an admin could never log in.
+  Process long_password({binary()}, {{"LIA_JWT_SECRET", "0123456789abcdef0123456789abcdef"},
+                                     {"LIA_ADMIN_PASSWORD", std::string(257, 'p')}});
+  REQUIRE(long_password.wait(20s) == std::optional<int>(2));
+  CHECK(long_password.output().find("LIA_ADMIN_PASSWORD: must be at most 256 bytes") !=
+        std::string::npos);
 }
 
 TEST_CASE("the binary waits for its migrations, then creates admin and serves the API") {
