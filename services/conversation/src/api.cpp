@@ -123,10 +123,16 @@ struct Api::Impl {
         "($5::text[]))) AND ($7::bigint IS NULL OR (c.last_message_time, c.id) < (timestamptz "
         "'epoch' + $7::bigint * interval '1 microsecond', $8::uuid)) ORDER BY "
         "c.last_message_time DESC, c.id DESC LIMIT $6";
-    list_messages_sql = "SELECT * FROM (SELECT " + store::message_columns() +
-                        ", m.created_at AS sort_at, m.id AS sort_id FROM " + sql.t("messages") +
-                        " m WHERE m.conversation_id = $1::uuid ORDER BY m.created_at DESC, m.id "
-                        "DESC LIMIT $2) x ORDER BY x.sort_at, x.sort_id";
+    // The latest $2 (before the cursor $3, $4), oldest first; the last column is the
+    // message's time in microseconds, for the next page's cursor.
+    list_messages_sql =
+        "SELECT * FROM (SELECT " + store::message_columns() +
+        ", m.created_at AS sort_at, m.id AS sort_id, (extract(epoch FROM m.created_at) * "
+        "1000000)::bigint AS sort_us FROM " +
+        sql.t("messages") +
+        " m WHERE m.conversation_id = $1::uuid AND ($3::bigint IS NULL OR (m.created_at, m.id) "
+        "< (timestamptz 'epoch' + $3::bigint * interval '1 microsecond', $4::uuid)) ORDER BY "
+        "m.created_at DESC, m.id DESC LIMIT $2) x ORDER BY x.sort_at, x.sort_id";
     // Only a user still active (a deactivation may have committed while the password was
     // checked), with the revocation time as it is now.
     login_update = "UPDATE " + users +
@@ -605,19 +611,26 @@ struct Api::Impl {
     if (!a.viewer) return a.failure;
     std::string id;
     if (auto bad = check_id(req, id)) return *bad;
-    auto limit = parse_message_limit(req.query);
-    if (!limit) return bad_request(limit.error());
+    auto q = parse_message_query(req.query);
+    if (!q) return bad_request(q.error());
     if (auto denied = check_view(*a.viewer, id)) return *denied;
-    auto rows = pool->exec(list_messages_sql, id, *limit);
+    auto rows = pool->exec(list_messages_sql, id, q->limit, q->before_us, q->before_id);
     if (!rows) return db_error(rows.error());
     std::string out = "{\"messages\":[";
-    bool first = true;
+    std::string next;
     for (const auto& row : *rows) {
-      if (!first) out += ',';
-      first = false;
-      out += message_json(store::read_message(row));
+      const auto m = store::read_message(row);
+      if (next.empty()) {
+        next = core::page_cursor(row.get<std::int64_t>(row.columns() - 1), m.id);  // the oldest
+      } else {
+        out += ',';
+      }
+      out += message_json(m);
     }
-    out += "]}";
+    out += "]";
+    // A full page may have older messages before it.
+    if (static_cast<int>(rows->size()) == q->limit) out += ",\"next_before\":\"" + next + "\"";
+    out += "}";
     return Response::json(200, std::move(out));
   }
 

@@ -309,6 +309,21 @@ core::Result<UserListQuery> parse_user_list_query(const http::StringMap& query) 
   return q;
 }
 
+namespace {
+// ?before=<cursor> of a keyset page (core::PageCursor); an error naming it when malformed.
+std::optional<core::Error> read_before(const http::StringMap& query,
+                                       std::optional<std::int64_t>& us,
+                                       std::optional<std::string>& id) {
+  const auto it = query.find("before");
+  if (it == query.end() || it->second.empty()) return std::nullopt;
+  auto cursor = core::parse_page_cursor(it->second);
+  if (!cursor) return invalid("before", "must be the next_before of an earlier page");
+  us = cursor->us;
+  id = std::move(cursor->id);
+  return std::nullopt;
+}
+}  // namespace
+
 core::Result<ListQuery> parse_list_query(const http::StringMap& query) {
   ListQuery q;
   if (auto it = query.find("status"); it != query.end() && !it->second.empty()) {
@@ -326,17 +341,17 @@ core::Result<ListQuery> parse_list_query(const http::StringMap& query) {
   auto limit = parse_limit(query, 50, 200);
   if (!limit) return limit.error();
   q.limit = *limit;
-  if (auto it = query.find("before"); it != query.end() && !it->second.empty()) {
-    auto cursor = core::parse_page_cursor(it->second);
-    if (!cursor) return invalid("before", "must be the next_before of an earlier page");
-    q.before_us = cursor->us;
-    q.before_id = std::move(cursor->id);
-  }
+  if (auto bad = read_before(query, q.before_us, q.before_id)) return *bad;
   return q;
 }
 
-core::Result<int> parse_message_limit(const http::StringMap& query) {
-  return parse_limit(query, 200, 500);
+core::Result<MessageListQuery> parse_message_query(const http::StringMap& query) {
+  MessageListQuery q;
+  auto limit = parse_limit(query, 200, 500);
+  if (!limit) return limit.error();
+  q.limit = *limit;
+  if (auto bad = read_before(query, q.before_us, q.before_id)) return *bad;
+  return q;
 }
 
 bool can_view(const Viewer& viewer, const ConversationAccess& c) {

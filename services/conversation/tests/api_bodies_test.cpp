@@ -189,8 +189,14 @@ TEST_CASE("conversation listings check status, assigned_to and limit") {
     INFO(bad);
     CHECK(mentions(error_of(parse_list_query({{"before", bad}})), "before"));
   }
-  CHECK(*parse_message_limit({{"limit", "500"}}) == 500);
-  CHECK(mentions(error_of(parse_message_limit({{"limit", "501"}})), "limit"));
+  CHECK(parse_message_query({{"limit", "500"}})->limit == 500);
+  CHECK(mentions(error_of(parse_message_query({{"limit", "501"}})), "limit"));
+  auto older = parse_message_query({{"before", "1764000000000000_" + id}});
+  REQUIRE(older);
+  CHECK(older->limit == 200);
+  CHECK(older->before_us == 1764000000000000);
+  CHECK(older->before_id == id);
+  CHECK(mentions(error_of(parse_message_query({{"before", "12_not-an-id"}})), "before"));
 }
 
 TEST_CASE("agents see their own and their departments' waiting conversations, supervisors all") {

@@ -1030,6 +1030,46 @@ TEST_CASE("the user list pages on with next_after until nothing is left") {
   CHECK(error_message(long_cursor).find("'after'") != std::string::npos);
 }
 
+TEST_CASE("a conversation's messages page back to the first with next_before") {
+  Desk d;
+  d.user("boss", auth::Role::supervisor);
+  auto [p, conv] = d.chat("oi");
+  d.apply(topics::ai_events, event(types::ai_handoff_requested, handoff(conv, p)));
+  const auto boss = d.login("boss");
+  for (int i = 0; i < 4; ++i) {
+    REQUIRE(d.call("POST", "/api/conversations/" + conv + "/messages",
+                   R"({"text":"resposta )" + std::to_string(i) + R"("})", boss)
+                .status == 202);
+  }
+  const std::string path = "/api/conversations/" + conv + "/messages";
+  auto all = d.call("GET", path + "?limit=10", {}, boss);
+  REQUIRE(all.status == 200);
+  REQUIRE(all.body["messages"].Size() == 5);
+  CHECK_FALSE(all.body.HasMember("next_before"));  // not full: nothing before it
+  std::vector<std::string> expected;
+  for (const auto& m : all.body["messages"].GetArray()) expected.emplace_back(m["id"].GetString());
+
+  // Pages of two, newest page first, each in order: together the whole history, once.
+  std::vector<std::vector<std::string>> pages;
+  std::string next = path + "?limit=2";
+  for (int page = 0; page < 5; ++page) {
+    auto r = d.call("GET", next, {}, boss);
+    INFO(r.raw);
+    REQUIRE(r.status == 200);
+    pages.emplace_back();
+    for (const auto& m : r.body["messages"].GetArray())
+      pages.back().emplace_back(m["id"].GetString());
+    if (!r.body.HasMember("next_before")) break;
+    next = path + "?limit=2&before=" + std::string(r.body["next_before"].GetString());
+  }
+  REQUIRE(pages.size() == 3);
+  std::vector<std::string> seen;
+  for (auto it = pages.rbegin(); it != pages.rend(); ++it)
+    seen.insert(seen.end(), it->begin(), it->end());
+  CHECK(seen == expected);
+  CHECK(d.call("GET", path + "?before=12_x", {}, boss).status == 400);
+}
+
 TEST_CASE("the conversation list pages on with next_before until nothing is left") {
   Desk d;
   d.user("boss", auth::Role::supervisor);

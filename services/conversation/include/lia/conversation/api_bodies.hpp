@@ -76,8 +76,15 @@ struct UserListQuery {
   std::optional<std::string> after;
 };
 core::Result<UserListQuery> parse_user_list_query(const http::StringMap& query);
-// ?limit= for message listings: 1..500, default 200.
-core::Result<int> parse_message_limit(const http::StringMap& query);
+// GET /api/conversations/{id}/messages: ?limit= (1..500, default 200), the latest messages
+// in order; ?before=<cursor>, the older ones before the page whose `next_before` it is (the
+// cursor of that page's first, oldest message).
+struct MessageListQuery {
+  int limit = 200;
+  std::optional<std::int64_t> before_us;
+  std::optional<std::string> before_id;
+};
+core::Result<MessageListQuery> parse_message_query(const http::StringMap& query);
 
 // True for the canonical lower-case 8-4-4-4-12 form (any case accepted).
 bool is_uuid(std::string_view s);
