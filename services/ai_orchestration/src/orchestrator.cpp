@@ -80,6 +80,7 @@ class SuggestionTools final : public ToolRunner {
   ToolInvocation run(std::string_view name, std::string_view arguments_json,
                      std::string call_id) override {
     auto inv = tools_.run(name, arguments_json, std::move(call_id));
+    if (!inv.known) return inv;
     if (inv.tool == Tool::register_lead || inv.tool == Tool::register_complaint ||
         inv.tool == Tool::register_payment_promise) {
       inv.ok = false;
@@ -87,6 +88,13 @@ class SuggestionTools final : public ToolRunner {
       inv.error =
           "not registered: this answer is only a suggestion to a human agent, who registers it; "
           "offer it to the customer, without a protocol";
+    } else if (inv.tool == Tool::transfer_to_human) {
+      // Already with a person: the suggestion must not announce a transfer.
+      inv.ok = false;
+      inv.result_json.clear();
+      inv.error =
+          "not transferred: a human agent is already in this conversation, and this answer is "
+          "only a suggestion to them; do not say the customer is being transferred";
     }
     return inv;
   }

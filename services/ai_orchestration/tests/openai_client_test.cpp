@@ -516,6 +516,28 @@ TEST_CASE("for a suggestion the remote model registers nothing and is told so") 
   CHECK(fake.body(1).find("LEAD-") == std::string::npos);
 }
 
+TEST_CASE("for a suggestion the remote model transfers nothing and is told so") {
+  FakeLlm fake([](int call, const std::string&) {
+    if (call == 1) {
+      return http::Response::json(
+          200, tool_call_answer("transfer_to_human", R"({"reason":"cliente quer um técnico"})"));
+    }
+    return http::Response::json(200, content_answer("Posso verificar o roteador com você."));
+  });
+  Orchestrator o(std::make_shared<OpenAiClient>(settings_for(fake)), nullptr, nullptr);
+  BuiltinTools tools(nullptr, {"m"});
+  auto t = turn("o roteador queimou");
+  t.may_handoff = false;
+  auto out = o.answer(t, {}, tools);
+  CHECK_FALSE(out.fallback);
+  CHECK_FALSE(out.handoff);
+  REQUIRE(out.tools.size() == 1);
+  CHECK(out.tools[0].tool == Tool::transfer_to_human);
+  CHECK_FALSE(out.tools[0].ok);
+  REQUIRE(fake.calls() == 2);
+  CHECK(fake.body(1).find("a human agent is already in this conversation") != std::string::npos);
+}
+
 TEST_CASE("a planned handoff never waits for the remote model") {
   FakeLlm fake(
       [](int, const std::string&) { return http::Response::json(200, content_answer("x")); });
