@@ -227,6 +227,13 @@ std::string Env::url(const std::string& name, const std::optional<std::string>& 
     }
     return {};
   }
+  if (const auto at = s.find_first_of("?#"); at != std::string::npos) {
+    // Each of these URLs gets its paths appended ("/chat/completions", "/message/sendText/…"),
+    // which would land inside a query or fragment.
+    problem(name, fmt::format("must not have a {} ('{}'): paths are appended to it",
+                              s[at] == '?' ? "query" : "fragment", s.substr(at, 1)));
+    return {};
+  }
   while (!s.empty() && s.back() == '/') s.pop_back();
   note(name, s);
   return s;

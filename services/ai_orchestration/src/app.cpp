@@ -46,6 +46,11 @@ Settings Settings::read(core::Env& env) {
   if (s.provider == "openai") {
     // Without a fallback these are required: a missing one stops the start, named.
     s.llm.base_url = env.url("LIA_LLM_BASE_URL", std::nullopt);
+    if (s.llm.base_url.ends_with("/chat/completions")) {
+      env.problem("LIA_LLM_BASE_URL",
+                  "must stop before /chat/completions, which is appended to it (e.g. "
+                  "https://api.openai.com/v1)");
+    }
     s.llm.api_key = env.credential("LIA_LLM_API_KEY");
   } else {
     s.llm.base_url = env.string("LIA_LLM_BASE_URL", "");

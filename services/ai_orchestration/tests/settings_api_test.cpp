@@ -48,6 +48,18 @@ TEST_CASE("the openai provider needs a base URL and an API key") {
   // The key never shows in the start-up summary.
   for (const auto& [name, shown] : good.summary())
     CHECK(shown.find("sk-secret") == std::string::npos);
+
+  // The full endpoint, or Azure's versioned URL: /chat/completions can't be appended.
+  for (const char* url :
+       {"https://api.openai.com/v1/chat/completions",
+        "https://r.openai.azure.com/openai/deployments/d?api-version=2024-10-21"}) {
+    INFO(url);
+    auto env2 = Env::from_map({{"LIA_LLM_PROVIDER", "openai"},
+                               {"LIA_LLM_BASE_URL", url},
+                               {"LIA_LLM_API_KEY", "sk-secret-value"}});
+    Settings::read(env2);
+    CHECK(has_problem(env2, "LIA_LLM_BASE_URL"));
+  }
 }
 
 TEST_CASE("a model name with a newline or a space is refused, naming LIA_LLM_MODEL") {

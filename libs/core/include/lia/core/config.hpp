@@ -68,7 +68,8 @@ class Env {
   std::string one_of(const std::string& name, const std::string& fallback,
                      std::initializer_list<const char*> choices);
   // An http:// or https:// URL with a host (and a port of 1..65535 if one is given), no
-  // credentials (user:password@) and no spaces, without a trailing slash.
+  // credentials (user:password@), no spaces, no query or fragment (paths are appended to it),
+  // without a trailing slash.
   std::string url(const std::string& name, const std::optional<std::string>& fallback);
   // A libpq connection URI (postgres:// or postgresql://).
   std::string pg_url(const std::string& name, const std::optional<std::string>& fallback);
