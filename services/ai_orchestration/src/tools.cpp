@@ -4,6 +4,8 @@
 #include <cctype>
 #include <chrono>
 
+#include <fmt/format.h>
+
 #include <lia/core/clock.hpp>
 #include <lia/json/json.hpp>
 
@@ -163,10 +165,15 @@ namespace {
 
 // A registration's value in the `registrations` map: the protocol, or the promised day/date.
 // The date when one is given, as collections takes it over the day.
-std::string promise_key(std::int64_t day, std::optional<std::string_view> date) {
-  if (date) return "date:" + std::string(*date);
-  return "day:" + std::to_string(day);
+// The amount, when given, belongs to it: the same day for another amount is a new promise.
+std::string promise_key(std::int64_t day, std::optional<std::string_view> date, double amount) {
+  std::string key = date ? "date:" + std::string(*date) : "day:" + std::to_string(day);
+  if (amount != 0) key += fmt::format("|amount:{:.2f}", amount);
+  return key;
 }
+
+// Above any debt a campaign chases: a model's slip (a CPF or a phone read as an amount).
+constexpr double kMaxPromisedAmount = 10'000'000.0;
 
 std::string already(std::string_view protocol, bool complaint) {
   json::Writer w;
@@ -333,12 +340,22 @@ ToolInvocation BuiltinTools::run(std::string_view name, std::string_view argumen
                                             ") to a year from now");
         }
       }
+      // Both, naming two days: which one the customer said is the model's to ask, not ours
+      // to pick (collections keeps the date; the model may have told the customer the day).
+      if (promised && day != 0 && static_cast<unsigned>(promised->day()) != day) {
+        return failed(std::move(inv),
+                      "arguments 'day' and 'date' name different days: give the one the "
+                      "customer said");
+      }
       if (amount < 0) {
         return failed(std::move(inv), "argument 'amount' must not be negative");
       }
+      if (amount > kMaxPromisedAmount) {
+        return failed(std::move(inv), "argument 'amount' is not a plausible amount in reais");
+      }
       // The same promise again (the customer repeats the day) is the one registered; another
-      // day or date replaces it.
-      const auto key = promise_key(day, date);
+      // day, date or amount replaces it.
+      const auto key = promise_key(day, date, amount);
       const auto* before = registered(Tool::register_payment_promise);
       const bool again = before != nullptr && *before == key;
       if (!again) made_[std::string(to_string(Tool::register_payment_promise))] = key;

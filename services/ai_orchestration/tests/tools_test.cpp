@@ -124,11 +124,26 @@ TEST_CASE(
   REQUIRE(zeros.ok);
   CHECK(zeros.result_json == R"({"registered":true,"date":"2026-12-20"})");
   CHECK_FALSE(tools.run("register_payment_promise", R"({"day":0})", "e").ok);
-  // With both, the date is the promise (as collections reads it): the same date with another
-  // day is the same promise.
+  // With both, the day of the date: the same promise. Two different days: the model asks.
   CHECK(contains(
-      tools.run("register_payment_promise", R"({"day":3,"date":"2026-12-20"})", "f").result_json,
+      tools.run("register_payment_promise", R"({"day":20,"date":"2026-12-20"})", "f").result_json,
       "already_registered"));
+  const auto two_days =
+      tools.run("register_payment_promise", R"({"day":3,"date":"2026-12-20"})", "f2");
+  CHECK_FALSE(two_days.ok);
+  CHECK(contains(two_days.error, "different days"));
+  // Another amount for the same date is a new promise; an amount past any debt is a slip.
+  const auto more =
+      tools.run("register_payment_promise", R"({"date":"2026-12-20","amount":150})", "f3");
+  REQUIRE(more.ok);
+  CHECK_FALSE(contains(more.result_json, "already_registered"));
+  CHECK(contains(
+      tools.run("register_payment_promise", R"({"date":"2026-12-20","amount":150.0})", "f4")
+          .result_json,
+      "already_registered"));
+  CHECK_FALSE(
+      tools.run("register_payment_promise", R"({"date":"2026-12-20","amount":52998224725})", "f5")
+          .ok);
   // Without today (an older caller), any calendar day goes.
   BuiltinTools undated(nullptr, {"0190e0a4-8000-7abc-9def-00000000c0de"});
   CHECK(undated.run("register_payment_promise", R"({"date":"2024-04-15"})", "g").ok);
