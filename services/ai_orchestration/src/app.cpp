@@ -57,7 +57,8 @@ Settings Settings::read(core::Env& env) {
   }
   s.jwt_secret = runtime::jwt_secret(env, /*required=*/false);
   s.consumers = static_cast<int>(env.integer("LIA_AI_CONSUMERS", 2, 1, 12));
-  s.recent_messages = static_cast<int>(env.integer("LIA_AI_RECENT_MESSAGES", 20, 2, 200));
+  s.recent_messages =
+      static_cast<int>(env.integer("LIA_AI_RECENT_MESSAGES", kThreadRotation, 2, 200));
   s.thread_rotation =
       static_cast<int>(env.integer("LIA_AI_THREAD_ROTATION", kThreadRotation, 2, 10000));
   return s;
@@ -94,6 +95,16 @@ core::Status App::start(runtime::Context& ctx) {
     remote = std::make_shared<OpenAiClient>(settings_.llm);
     breaker =
         std::make_shared<CircuitBreaker>(settings_.breaker_failures, settings_.breaker_cooldown);
+  }
+  if (remote && settings_.recent_messages < settings_.thread_rotation) {
+    // The summary made at a rotation reads the kept messages only: those of the thread
+    // before them reach the model in neither.
+    ctx.log().warn(
+        "LIA_AI_RECENT_MESSAGES is below LIA_AI_THREAD_ROTATION: the model sees the last "
+        "messages and the summary of the thread before, but not the messages of its own "
+        "thread older than the kept ones",
+        {core::f::num("recent_messages", settings_.recent_messages),
+         core::f::num("thread_rotation", settings_.thread_rotation)});
   }
   auto orchestrator = std::make_shared<const Orchestrator>(remote, breaker, prompts);
   wiring_ = std::make_shared<Wiring>();

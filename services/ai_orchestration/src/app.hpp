@@ -25,7 +25,7 @@ struct Settings {
   std::chrono::milliseconds breaker_cooldown{30000};  // LIA_LLM_BREAKER_COOLDOWN_MS
   std::string jwt_secret;                             // LIA_JWT_SECRET (empty: /api/ai answers 503)
   int consumers = 2;         // LIA_AI_CONSUMERS: consumers of conversation.events.v1
-  int recent_messages = 20;  // LIA_AI_RECENT_MESSAGES
+  int recent_messages = 55;  // LIA_AI_RECENT_MESSAGES: a whole thread
   int thread_rotation = 55;  // LIA_AI_THREAD_ROTATION
 
   // Reads and checks every setting; problems are collected in `env` (reported at start).

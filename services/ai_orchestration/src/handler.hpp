@@ -39,7 +39,7 @@ inline constexpr std::string_view kServiceName = "ai_orchestration";
 
 struct HandlerOptions {
   std::string schema = "ai";
-  int recent_messages = 20;  // kept per conversation
+  int recent_messages = 55;  // kept per conversation
   int thread_rotation = kThreadRotation;
   // Where lookup_outage looks; null: the schema's outages table.
   std::shared_ptr<OutageSource> outages;

@@ -415,7 +415,8 @@ TEST_CASE("threads rotate at 55 messages with a summary and recent messages stay
     CHECK(t[0].get<std::string>(1) == "rotation");
     const auto summary = t[0].get<std::string>(2);
     CHECK(summary.find("55 mensagens") != std::string::npos);
-    CHECK(summary.find("minha internet caiu") == std::string::npos);  // pruned from recent
+    // The thread's first message too: a whole thread is kept (LIA_AI_RECENT_MESSAGES).
+    CHECK(summary.find("minha internet caiu") != std::string::npos);
     CHECK(summary.find("resposta número 55") != std::string::npos);
     CHECK(t[1].get<int>(0) == 0);
     CHECK(t[1].is_null(1));
@@ -425,7 +426,7 @@ TEST_CASE("threads rotate at 55 messages with a summary and recent messages stay
   auto t = threads();
   REQUIRE(t.size() == 2);
   CHECK(t[1].get<int>(0) == 1);
-  CHECK(fx.db.count("recent_messages") == 20);
+  CHECK(fx.db.count("recent_messages") == 55);  // 56 written: the oldest pruned
   const auto replies = of_type(outbox(fx.db), types::ai_reply_generated);
   REQUIRE(replies.size() == 2);
   CHECK(replies[0].str("thread_id") != replies[1].str("thread_id"));

@@ -23,7 +23,7 @@ TEST_CASE("settings default to the local assistant") {
   CHECK(s.llm.model == "gpt-4o-mini");
   CHECK(s.llm.timeout == std::chrono::milliseconds{8000});
   CHECK(s.consumers == 2);
-  CHECK(s.recent_messages == 20);
+  CHECK(s.recent_messages == 55);  // a whole thread: none of its messages goes unseen
   CHECK(s.thread_rotation == 55);
   CHECK(s.jwt_secret.empty());
 }
