@@ -183,6 +183,14 @@ struct Api::Impl {
   Response db_error(const core::Error& e) {
     log.error("database error in the API", {f::str("error", e.describe())});
     if (e.retryable()) return http::json_error(503, "unavailable", "database unavailable; retry");
+    if (pg::commit_outcome_unknown(e)) {
+      // The change may or may not have been written: a retry of a message with the same
+      // Idempotency-Key is answered from the first if it was.
+      return http::json_error(503, "outcome_unknown",
+                              "the database connection was lost while the change was being "
+                              "committed: it may have been made; retry (a message with the same "
+                              "Idempotency-Key is not sent twice)");
+    }
     return http::json_error(500, "internal", "internal error");
   }
 
