@@ -113,8 +113,10 @@ TEST_CASE("topic constants and the architecture's topics are in the catalog") {
   REQUIRE(inbound != nullptr);
   CHECK(inbound->key == "chat");
   CHECK(inbound->producers == std::vector<std::string>{"ingestion"});
-  // ingestion's audit consumer (optional, LIA_INGESTION_AUDIT_CONSUMER) reads what it wrote.
-  CHECK(inbound->consumers == std::vector<std::string>{"conversation", "ingestion"});
+  // ingestion's audit consumer (optional, LIA_INGESTION_AUDIT_CONSUMER) reads what it wrote;
+  // notification reads Evolution's echoes of its sends.
+  CHECK(inbound->consumers ==
+        std::vector<std::string>{"conversation", "ingestion", "notification"});
   CHECK(inbound->cleanup == events::Cleanup::remove);
 
   for (std::string_view compacted : {tp::contacts, tp::users}) {
@@ -142,8 +144,8 @@ TEST_CASE("lookups by event type and service") {
 
   std::set<std::string> consumed;
   for (const auto* c : catalog().consumed_by("notification")) consumed.insert(c->name);
-  CHECK(consumed ==
-        std::set<std::string>{"notification.commands.v1", "whatsapp.status.v1", "users.v1"});
+  CHECK(consumed == std::set<std::string>{"notification.commands.v1", "whatsapp.status.v1",
+                                          "whatsapp.inbound.v1", "users.v1"});
 }
 
 TEST_CASE("chat_key") {

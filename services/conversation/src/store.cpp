@@ -188,13 +188,19 @@ Sql::Sql(const std::string& schema) : schema_(schema) {
   insert_activity = "INSERT INTO " + t("activity_logs") +
                     " (id, user_id, action, ip_address, user_agent, conversation_id, "
                     "target_user_id, details) VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb)";
+  // Usernames are one in any case: a phone's keyboard capitalises the first letter at the
+  // login, and "Maria" beside "maria" would be two desk users nobody tells apart.
   insert_user = "INSERT INTO " + t("users") +
                 " AS u (id, username, password_hash, full_name, email, role, departments, "
-                "participates_in_gamification) VALUES ($1, $2, $3, $4, $5, $6, $7::text[], $8) "
-                "ON CONFLICT DO NOTHING RETURNING " +
+                "participates_in_gamification) SELECT $1::uuid, $2, $3, $4, $5, $6, "
+                "$7::text[], $8 WHERE NOT EXISTS (SELECT 1 FROM " +
+                t("users") +
+                " x WHERE lower(x.username) = lower($2)) ON CONFLICT DO NOTHING RETURNING " +
                 user_columns();
+  // The exact name first, for two that differ in case only (made before they were one).
   user_by_username = "SELECT " + user_columns() + ", u.password_hash FROM " + t("users") +
-                     " u WHERE u.username = $1";
+                     " u WHERE lower(u.username) = lower($1) ORDER BY u.username = $1 DESC "
+                     "LIMIT 1";
 }
 
 std::string Sql::t(std::string_view table) const {

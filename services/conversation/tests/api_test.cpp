@@ -404,6 +404,44 @@ TEST_CASE("an admin says whether a user takes part in gamification, and users.v1
   CHECK(other.body["participates_in_gamification"].IsTrue());
 }
 
+TEST_CASE("usernames are one in any case: the login takes Maria for maria, a second is 409") {
+  Desk d;
+  d.user("root", auth::Role::admin);
+  const auto admin = d.login("root");
+  auto created = d.call(
+      "POST", "/api/users",
+      R"({"username":"Maria.Silva","password":"longenough","full_name":"Maria","role":"AGENT"})",
+      admin);
+  REQUIRE(created.status == 201);
+  CHECK(created.body["username"] == "Maria.Silva");  // kept as written
+  // A phone's keyboard capitalises, or not: the same user.
+  for (const char* name : {"maria.silva", "MARIA.SILVA", "Maria.Silva"}) {
+    INFO(name);
+    auto r = d.call("POST", "/api/auth/login",
+                    std::string(R"({"username":")") + name + R"(","password":"longenough"})");
+    REQUIRE(r.status == 200);
+    CHECK(r.body["user"]["id"] == created.body["id"]);
+  }
+  auto twin = d.call(
+      "POST", "/api/users",
+      R"({"username":"maria.SILVA","password":"longenough","full_name":"Outra","role":"AGENT"})",
+      admin);
+  CHECK(twin.status == 409);
+  // Two that differ in case only, made before: each logs in under its own exact name.
+  const auto lower = d.user("ana.souza", auth::Role::agent);
+  const auto upper = d.user("ana.souzb", auth::Role::agent);
+  REQUIRE(
+      d.pool()
+          .exec("UPDATE " + d.t("users") + " SET username = 'Ana.Souza' WHERE id = '" + upper + "'")
+          .ok());
+  for (const auto& [name, id] : {std::pair{"Ana.Souza", upper}, std::pair{"ana.souza", lower}}) {
+    auto r = d.call("POST", "/api/auth/login",
+                    std::string(R"({"username":")") + name + R"(","password":"password123"})");
+    REQUIRE(r.status == 200);
+    CHECK(r.body["user"]["id"] == id.c_str());
+  }
+}
+
 TEST_CASE("users: ADMIN creates them, an AGENT gets 403, no or a bad token 401") {
   Desk d;
   d.user("root", auth::Role::admin);

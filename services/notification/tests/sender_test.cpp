@@ -878,7 +878,7 @@ std::string send_without_answer(Fixture& fx, const std::string& text,
   auto options = fx.options;
   options.provider.timeout = std::chrono::milliseconds{800};
   auto handler = handler_with(fx, options);
-  const auto id = new_id();
+  auto id = new_id();
   const auto msg = fx.command(events::types::notification_send_text,
                               Fixture::text_data(id, "evolution", kTo + "@s.whatsapp.net", text));
   std::optional<core::Status> result;
@@ -957,7 +957,7 @@ TEST_CASE("an echo is kept only for the one send of its text in flight, and only
     return (*rows)[0].get<std::optional<std::string>>(0);
   };
   const auto in_flight = [&](const std::string& text) {
-    const auto id = new_id();
+    auto id = new_id();
     auto cmd =
         parse_command(*events::decode(fx.command(events::types::notification_send_text,
                                                  Fixture::text_data(id, "evolution", jid, text))
