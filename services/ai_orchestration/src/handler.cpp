@@ -295,10 +295,12 @@ core::Status Handler::on_message(const events::CloudEvent& ev) {
     Metrics::get().answer_seconds.observe(static_cast<double>(outcome->latency_ms) / 1000.0);
     if (!outcome->remote_error.empty()) {
       Metrics::get().fallbacks.inc();
-      log.warn("remote model failed, the local assistant answered",
-               {f::id("conversation_id", msg->chat.conversation_id),
-                f::id("assistant", std::string(to_string(outcome->plan.assistant))),
-                f::str("error", outcome->remote_error)});
+      // While the breaker is open every message falls back: its opening was the warning.
+      const auto level = outcome->circuit_open ? core::Level::debug : core::Level::warn;
+      log.log(level, "remote model failed, the local assistant answered",
+              {f::id("conversation_id", msg->chat.conversation_id),
+               f::id("assistant", std::string(to_string(outcome->plan.assistant))),
+               f::str("error", outcome->remote_error)});
     }
   } else if (from_customer && !msg->text.empty()) {
     analysis = analyze(msg->text, {.prior_negative_streak = snap ? snap->negative_streak : 0});

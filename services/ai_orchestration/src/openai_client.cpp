@@ -473,6 +473,7 @@ bool CircuitBreaker::allow() {
 
 void CircuitBreaker::record_success() {
   std::lock_guard lock(mu_);
+  if (tripped_) core::log().info("the remote model answers again");
   failures_ = 0;
   tripped_ = false;
   probe_.reset();
@@ -492,6 +493,14 @@ void CircuitBreaker::record_failure(std::chrono::milliseconds retry_after) {
   if (failures_ >= threshold_ || tripped_) until = now + cooldown_;  // half-open: open again
   if (retry_after.count() > 0) until = std::max(until, now + std::min(retry_after, kMaxRetryAfter));
   if (until > now) {
+    if (!tripped_) {
+      core::log().warn(
+          "the remote model is skipped for a while: the local assistant answers meanwhile",
+          {core::f::num("failures_in_a_row", failures_),
+           core::f::num(
+               "skipped_for_ms",
+               std::chrono::duration_cast<std::chrono::milliseconds>(until - now).count())});
+    }
     open_until_ = tripped_ ? std::max(open_until_, until) : until;
     tripped_ = true;
     probe_.reset();

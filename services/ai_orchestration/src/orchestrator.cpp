@@ -123,6 +123,7 @@ Outcome Orchestrator::answer(const Turn& turn, const TurnContext& context,
   if (try_remote) {
     if (breaker_ && !breaker_->allow()) {
       out.remote_error = "circuit open after repeated failures";
+      out.circuit_open = true;
     } else {
       RemoteRequest req;
       req.assistant = out.plan.assistant;

@@ -42,7 +42,8 @@ struct Outcome {
   std::vector<ToolInvocation> tools;
   std::optional<HandoffPlan> handoff;  // the plan's, or the remote model's transfer_to_human
   std::int64_t latency_ms = 0;
-  std::string remote_error;  // why the remote model was not used, when it failed
+  std::string remote_error;   // why the remote model was not used, when it failed
+  bool circuit_open = false;  // not tried: the breaker is open (its opening is logged once)
 };
 
 class Orchestrator {

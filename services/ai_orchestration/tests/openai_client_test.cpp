@@ -716,7 +716,12 @@ TEST_CASE("the circuit breaker skips the remote after repeated failures") {
   auto breaker = std::make_shared<CircuitBreaker>(2, 30s, clock);
   Orchestrator o(std::make_shared<OpenAiClient>(settings_for(fake)), breaker, nullptr);
   BuiltinTools tools(nullptr, {"m"});
-  for (int i = 0; i < 4; ++i) CHECK(o.answer(turn("oi"), {}, tools).fallback);
+  for (int i = 0; i < 4; ++i) {
+    const auto out = o.answer(turn("oi"), {}, tools);
+    CHECK(out.fallback);
+    // Skipped, not failed: logged at debug, the breaker's opening being the warning.
+    CHECK(out.circuit_open == (i >= 2));
+  }
   CHECK(fake.calls() == 2);  // the 3rd and 4th never reached it
   clock.advance(31s);
   CHECK(o.answer(turn("oi"), {}, tools).fallback);
