@@ -57,10 +57,11 @@ Settings Settings::read(core::Env& env) {
   }
   s.jwt_secret = runtime::jwt_secret(env, /*required=*/false);
   s.consumers = static_cast<int>(env.integer("LIA_AI_CONSUMERS", 2, 1, 12));
-  s.recent_messages =
-      static_cast<int>(env.integer("LIA_AI_RECENT_MESSAGES", kThreadRotation, 2, 200));
   s.thread_rotation =
       static_cast<int>(env.integer("LIA_AI_THREAD_ROTATION", kThreadRotation, 2, 10000));
+  // A whole thread by default, as long as it is (at most 200).
+  s.recent_messages = static_cast<int>(
+      env.integer("LIA_AI_RECENT_MESSAGES", std::min(s.thread_rotation, 200), 2, 200));
   return s;
 }
 

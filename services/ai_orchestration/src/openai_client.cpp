@@ -418,6 +418,7 @@ core::Result<RemoteAnswer> OpenAiClient::complete(const RemoteRequest& request, 
       return answer;
     }
     messages.push_back(assistant_tool_call_message(*reply));
+    const auto tools_started = Clock::now();
     for (std::size_t i = 0; i < reply->tool_calls.size(); ++i) {
       // The tools' own time counts too (a database slow to answer an outage lookup).
       if (Clock::now() >= deadline) {
@@ -449,13 +450,16 @@ core::Result<RemoteAnswer> OpenAiClient::complete(const RemoteRequest& request, 
       }
       messages.push_back(tool_result_message(result));
     }
-    // Too little left for the model's next answer once the tools ran: the tools' time, not
-    // the model's (a call given a few milliseconds would time out and count against it).
+    // Too little left for the model's next answer once the tools ran (a call given a few
+    // milliseconds would only time out): whose time it was decides whom it counts against.
     const auto enough = std::min(settings_.timeout / 4, std::chrono::milliseconds{1000});
-    if (deadline - Clock::now() < enough) {
-      return core::Error(core::Errc::cancelled, "the model did not finish within " +
-                                                    std::to_string(settings_.timeout.count()) +
-                                                    " ms (its tools took the rest)");
+    if (const auto now = Clock::now(); deadline - now < enough) {
+      const bool tools_took_it = (now - tools_started) * 2 >= deadline - tools_started;
+      const std::string what =
+          "the model did not finish within " + std::to_string(settings_.timeout.count()) + " ms";
+      if (tools_took_it)
+        return core::Error(core::Errc::cancelled, what + " (its tools took the rest)");
+      return core::Error(core::Errc::timeout, what);
     }
   }
 }

@@ -357,7 +357,10 @@ ToolInvocation BuiltinTools::run(std::string_view name, std::string_view argumen
       // day, date or amount replaces it.
       const auto key = promise_key(day, date, amount);
       const auto* before = registered(Tool::register_payment_promise);
-      const bool again = before != nullptr && *before == key;
+      // The same day without an amount is the promise made with one (collections keeps it).
+      const bool again =
+          before != nullptr &&
+          (*before == key || (amount == 0 && before->substr(0, before->find('|')) == key));
       if (!again) made_[std::string(to_string(Tool::register_payment_promise))] = key;
       json::Writer w;
       w.begin_object().field("registered", true);

@@ -871,7 +871,7 @@ TEST_CASE("a 200 carrying an error object is the server's failure and counts aga
 }
 
 TEST_CASE("tools that leave the model too little time end the turn as theirs, not its") {
-  FakeLlm fake([](int, const std::string&) {
+  const auto one_lookup = [] {
     lia::json::Writer w;  // one outage lookup
     w.begin_object().array_field("choices").begin_object().object_field("message");
     w.field("role", "assistant").key("content").null().array_field("tool_calls");
@@ -881,7 +881,8 @@ TEST_CASE("tools that leave the model too little time end the turn as theirs, no
     w.end_array().end_object().field("finish_reason", "tool_calls").end_object();
     w.end_array().end_object();
     return http::Response::json(200, w.take());
-  });
+  };
+  FakeLlm fake([&](int, const std::string&) { return one_lookup(); });
   // The lookup finishes inside the deadline but leaves less than a quarter of it.
   class NearlySlow final : public ToolRunner {
    public:
@@ -902,6 +903,30 @@ TEST_CASE("tools that leave the model too little time end the turn as theirs, no
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().code() == lia::core::Errc::cancelled);
   CHECK(fake.calls() == 1);  // no second call given a few milliseconds
+
+  // The same squeeze when the model took the time and the tools none: the model's timeout.
+  FakeLlm slow([&](int, const std::string&) {
+    std::this_thread::sleep_for(1700ms);
+    return one_lookup();
+  });
+  class Instant final : public ToolRunner {
+   public:
+    ToolInvocation run(std::string_view, std::string_view, std::string call_id) override {
+      ToolInvocation inv;
+      inv.call_id = std::move(call_id);
+      inv.known = true;
+      inv.tool = Tool::lookup_outage;
+      inv.ok = true;
+      inv.result_json = R"({"outage":false})";
+      return inv;
+    }
+    void forget_turn() override {}
+  } instant;
+  auto slow_client = std::make_shared<OpenAiClient>(settings_for(slow, 2000ms));
+  auto late = slow_client->complete(request("caiu"), instant);
+  REQUIRE_FALSE(late.ok());
+  CHECK(late.error().code() == lia::core::Errc::timeout);
+  CHECK(slow.calls() == 1);
 }
 
 TEST_CASE("429 or 503 with Retry-After keeps the remote alone at least that long") {

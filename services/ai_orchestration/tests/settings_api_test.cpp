@@ -24,6 +24,8 @@ TEST_CASE("settings default to the local assistant") {
   CHECK(s.llm.timeout == std::chrono::milliseconds{8000});
   CHECK(s.consumers == 2);
   CHECK(s.recent_messages == 55);  // a whole thread: none of its messages goes unseen
+  auto longer = Env::from_map({{"LIA_AI_THREAD_ROTATION", "80"}});
+  CHECK(Settings::read(longer).recent_messages == 80);  // following a longer thread
   CHECK(s.thread_rotation == 55);
   CHECK(s.jwt_secret.empty());
 }

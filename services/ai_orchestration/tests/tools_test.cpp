@@ -141,6 +141,10 @@ TEST_CASE(
       tools.run("register_payment_promise", R"({"date":"2026-12-20","amount":150.0})", "f4")
           .result_json,
       "already_registered"));
+  // The same date again without an amount: the promise made with one.
+  CHECK(
+      contains(tools.run("register_payment_promise", R"({"date":"2026-12-20"})", "f6").result_json,
+               "already_registered"));
   CHECK_FALSE(
       tools.run("register_payment_promise", R"({"date":"2026-12-20","amount":52998224725})", "f5")
           .ok);

@@ -605,10 +605,10 @@ core::Status PromiseHandler::on_event(const events::CloudEvent& ev) const {
     for (const auto& t : *targets) {
       const auto target = t.get<std::string>(0);
       const auto amount_cents = cents.value_or(t.get<std::int64_t>(4));
-      // The same promise again (the assistant reports a repeated day as already registered,
-      // whatever the amount): nothing changes; nor does the same day without an amount ("vou
-      // pagar dia 15" again after "dia 15, 800 reais" keeps the 800). Another day, date or
-      // amount renegotiates.
+      // The same promise again (the assistant reports the same day, with the same amount or
+      // none, as already registered): nothing changes; nor does the same day without an
+      // amount ("vou pagar dia 15" again after "dia 15, 800 reais" keeps the 800). Another
+      // day, date or amount renegotiates.
       auto same = tx.exec("SELECT 1 FROM " + q_ +
                               ".voice_promises WHERE target_id = $1::uuid AND status = 'pending' "
                               "AND due_date = $2::date AND ($3::bigint IS NULL OR "

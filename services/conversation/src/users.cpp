@@ -30,6 +30,13 @@ core::Result<UserView> create_user(pg::Tx& tx, const std::string& schema, const 
                                    const core::Clock& clock) {
   const store::Sql sql(schema);
   const auto id = core::Uuid::v7(clock).str();
+  // Two creations of one name in different cases, at once: the second waits, then sees the
+  // first (a unique index holds only the exact case).
+  if (auto locked = tx.exec("SELECT pg_advisory_xact_lock(hashtextextended($1 || lower($2), 0))",
+                            sql.schema() + ".username:", user.username);
+      !locked) {
+    return locked.error();
+  }
   auto rows = tx.exec(sql.insert_user, id, user.username, auth::hash_password(user.password),
                       user.full_name, user.email, std::string(auth::to_string(user.role)),
                       text_array_literal(user.departments), user.participates_in_gamification);
@@ -77,7 +84,7 @@ core::Result<bool> ensure_admin(pg::Pool& pool, const std::string& schema,
                                 const std::string& password, const core::Clock& clock) {
   const store::Sql sql(schema);
   return pg::transact(pool, [&](pg::Tx& tx) -> core::Result<bool> {
-    auto existing = tx.exec("SELECT 1 FROM " + sql.t("users") + " WHERE username = 'admin'");
+    auto existing = tx.exec("SELECT 1 FROM " + sql.t("users") + " WHERE lower(username) = 'admin'");
     if (!existing) return existing.error();
     if (!existing->empty()) return false;
     NewUser admin;

@@ -40,11 +40,17 @@ std::chrono::nanoseconds RateLimiter::reserve(std::string_view key, TimePoint no
 }
 
 void RateLimiter::release(std::string_view key, TimePoint now) {
-  if (per_second_ <= 0) return;
   std::lock_guard lock(mu_);
+  // The interval reserve() booked: a slowed key's own while its limit lasts.
+  auto interval = interval_;
+  if (const auto s = slow_.find(std::string(key)); s != slow_.end() && now < s->second.until) {
+    interval = s->second.interval;
+  } else if (per_second_ <= 0) {
+    return;
+  }
   auto it = tat_.find(std::string(key));
   if (it == tat_.end()) return;
-  it->second = std::max(it->second - interval_, now);
+  it->second = std::max(it->second - interval, now);
 }
 
 void RateLimiter::slow_down(std::string_view key, std::chrono::nanoseconds interval, TimePoint now,

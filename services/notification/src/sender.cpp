@@ -764,19 +764,19 @@ core::Status StatusHandler::handle(const kafka::Message& message) {
 }
 
 namespace {
-void count_echo(std::string_view outcome) {
-  core::metrics()
-      .counter("lia_notification_echoes_total",
-               "Evolution's echoes of sends not recorded yet: kept for a send still waiting for "
-               "its answer (noted), or making a send of unknown outcome sent (settled)",
-               {{"outcome", std::string(outcome)}})
-      .inc();
+core::Counter& echoes(std::string_view outcome) {
+  return core::metrics().counter(
+      "lia_notification_echoes_total",
+      "Evolution's echoes of sends not recorded yet: kept for a send still waiting for its "
+      "answer (noted), or making a send of unknown outcome sent (settled)",
+      {{"outcome", std::string(outcome)}});
 }
 }  // namespace
 
 EchoHandler::EchoHandler(std::shared_ptr<OutboundStore> store, const SenderOptions& options)
     : store_(std::move(store)), events_topic_(options.events_topic), service_(options.service) {
-  for (const std::string_view outcome : {"noted", "settled"}) count_echo(outcome);
+  // Both exist from the start at 0.
+  for (const std::string_view outcome : {"noted", "settled"}) echoes(outcome);
 }
 
 core::Status EchoHandler::handle(const kafka::Message& message) {
@@ -843,10 +843,10 @@ core::Status EchoHandler::handle(const kafka::Message& message) {
     return core::ok();
   });
   if (!st.ok()) return st;
-  if (noted) count_echo("noted");
+  if (noted) echoes("noted").inc();
   if (settled) {
     // (Counted `unknown` in lia_notification_sends_total already: not `sent` as well.)
-    count_echo("settled");
+    echoes("settled").inc();
     core::log().info(
         "message sent after all: the provider's echo of a send whose outcome was unknown",
         {id("command_id", settled->command.command_id), body("provider_message_id", echo_id)});

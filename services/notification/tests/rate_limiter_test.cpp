@@ -73,6 +73,10 @@ TEST_CASE("a number the provider slowed down gets one send per its interval, the
   CHECK(rl.reserve("a", t0 + 12s) == 6s);
   CHECK(rl.reserve("b", t0) == 0ns);  // another number keeps its burst
   CHECK(rl.reserve("b", t0) == 0ns);
+  // A slot given back (a redelivery found already sent) gives back the slowed interval.
+  CHECK(rl.reserve("a", t0) == 24s);
+  rl.release("a", t0);
+  CHECK(rl.reserve("a", t0) == 24s);
   // Past the minute: the burst of 10 again, once the booked slots have passed.
   const auto later = t0 + 120s;
   for (int i = 0; i < 10; ++i) CHECK(rl.reserve("a", later) == 0ns);
@@ -84,6 +88,8 @@ TEST_CASE("the provider's own limit holds when the service sets none") {
   const auto t0 = RateLimiter::TimePoint{} + 1h;
   rl.slow_down("a", 6s, t0, t0 + 60s);
   CHECK(rl.reserve("a", t0) == 6s);
+  rl.release("a", t0);
+  CHECK(rl.reserve("a", t0) == 6s);  // given back, taken again
   CHECK(rl.reserve("b", t0) == 0ns);
   CHECK(rl.reserve("a", t0 + 61s) == 0ns);  // over: no limit again
   CHECK(rl.reserve("a", t0 + 61s) == 0ns);

@@ -564,7 +564,8 @@ TEST_CASE("Meta's pair rate spaces that customer's next sends instead of each me
   Fixture fx;
   REQUIRE(fx.sandbox.apply_faults(R"({"fail_next":1,"status":400,"code":"131056"})").ok());
   auto options = fx.options;
-  options.backoff_max = std::chrono::milliseconds{50};  // the retry itself need not wait 6 s
+  // The retry's own wait is cut to 50 ms; the slowed bucket still holds it about 6 s.
+  options.backoff_max = std::chrono::milliseconds{50};
   auto limiter = std::make_shared<RateLimiter>(10);
   auto handler = handler_with(fx, options, limiter);
   require_ok(handler->handle(fx.command(events::types::notification_send_text,
@@ -897,6 +898,8 @@ TEST_CASE("an echo of a send whose answer never came records it sent, not outcom
   auto& noted =
       core::metrics().counter("lia_notification_echoes_total", "", {{"outcome", "noted"}});
   const auto noted_before = noted.value();
+  EchoHandler another(fx.store, fx.options);  // a handler made counts nothing
+  CHECK(noted.value() == noted_before);
   // The echo names the chat without Brazil's ninth digit, as WhatsApp may: the same number.
   const auto id = send_without_answer(fx, "Seu boleto foi enviado.", [&](const std::string&) {
     require_ok(echoes.handle(
@@ -919,21 +922,26 @@ TEST_CASE("an echo of a send whose answer never came records it sent, not outcom
 TEST_CASE("an echo written while the send's timeout is being reported still makes it sent") {
   Fixture fx;
   std::thread noting;
+  std::atomic<bool> kept{false};
+  std::atomic<bool> committed{false};
   // The echo's transaction holds the row, not committed yet, when the timeout comes: the
-  // outcome waits for it and reads its id.
+  // outcome waits for it and reads its id. (Assertions after the join: Catch2's are not for
+  // other threads.)
   const auto id = send_without_answer(fx, "Boa tarde!", [&](const std::string& command_id) {
-    noting = std::thread([&fx, command_id] {
+    noting = std::thread([&fx, &kept, &committed, command_id] {
       auto st = pg::transact(*fx.pool, [&](pg::Tx& tx) -> core::Status {
-        auto kept = fx.store->note_echo(tx, command_id, 1, "3EB0LATE01");
-        if (!kept) return kept.error();
-        REQUIRE(*kept);
+        auto noted = fx.store->note_echo(tx, command_id, 1, "3EB0LATE01");
+        if (!noted) return noted.error();
+        kept = *noted;
         std::this_thread::sleep_for(1500ms);  // past the handler's 800 ms timeout
         return core::ok();
       });
-      REQUIRE(st.ok());
+      committed = st.ok();
     });
   });
   noting.join();
+  REQUIRE(kept);
+  REQUIRE(committed);
   auto row = fx.row(id);
   REQUIRE(row);
   CHECK(row->status == "sent");
