@@ -71,6 +71,29 @@ std::string tool_call_answer(const std::string& name, const std::string& argumen
 }
 
 // A fake Chat Completions server: `respond(call number from 1, request body)` decides.
+// A runner that answers every call as an outage lookup that found none, after `delay` (a
+// database as slow as that); `runs` counts the calls.
+class TimedLookup final : public ToolRunner {
+ public:
+  explicit TimedLookup(std::chrono::milliseconds delay) : delay_(delay) {}
+  ToolInvocation run(std::string_view, std::string_view, std::string call_id) override {
+    ++runs;
+    std::this_thread::sleep_for(delay_);
+    ToolInvocation inv;
+    inv.call_id = std::move(call_id);
+    inv.known = true;
+    inv.tool = Tool::lookup_outage;
+    inv.ok = true;
+    inv.result_json = R"({"outage":false})";
+    return inv;
+  }
+  void forget_turn() override {}
+  int runs = 0;
+
+ private:
+  std::chrono::milliseconds delay_;
+};
+
 class FakeLlm {
  public:
   using Respond = std::function<http::Response(int, const std::string&)>;
@@ -678,22 +701,7 @@ TEST_CASE("the tools' own time counts against the deadline") {
     return http::Response::json(200, w.take());
   });
   // A runner as slow as a database that takes the whole deadline to answer.
-  class SlowTools final : public ToolRunner {
-   public:
-    ToolInvocation run(std::string_view, std::string_view, std::string call_id) override {
-      ++runs;
-      std::this_thread::sleep_for(600ms);
-      ToolInvocation inv;
-      inv.call_id = std::move(call_id);
-      inv.known = true;
-      inv.tool = Tool::lookup_outage;
-      inv.ok = true;
-      inv.result_json = R"({"outage":false})";
-      return inv;
-    }
-    void forget_turn() override {}
-    int runs = 0;
-  } slow;
+  TimedLookup slow(600ms);
   auto client = std::make_shared<OpenAiClient>(settings_for(fake, 500ms));
   auto r = client->complete(request("caiu"), slow);
   REQUIRE_FALSE(r.ok());
@@ -884,20 +892,7 @@ TEST_CASE("tools that leave the model too little time end the turn as theirs, no
   };
   FakeLlm fake([&](int, const std::string&) { return one_lookup(); });
   // The lookup finishes inside the deadline but leaves less than a quarter of it.
-  class NearlySlow final : public ToolRunner {
-   public:
-    ToolInvocation run(std::string_view, std::string_view, std::string call_id) override {
-      std::this_thread::sleep_for(1700ms);
-      ToolInvocation inv;
-      inv.call_id = std::move(call_id);
-      inv.known = true;
-      inv.tool = Tool::lookup_outage;
-      inv.ok = true;
-      inv.result_json = R"({"outage":false})";
-      return inv;
-    }
-    void forget_turn() override {}
-  } tools;
+  TimedLookup tools(1700ms);
   auto client = std::make_shared<OpenAiClient>(settings_for(fake, 2000ms));
   auto r = client->complete(request("caiu"), tools);
   REQUIRE_FALSE(r.ok());
@@ -909,19 +904,7 @@ TEST_CASE("tools that leave the model too little time end the turn as theirs, no
     std::this_thread::sleep_for(1700ms);
     return one_lookup();
   });
-  class Instant final : public ToolRunner {
-   public:
-    ToolInvocation run(std::string_view, std::string_view, std::string call_id) override {
-      ToolInvocation inv;
-      inv.call_id = std::move(call_id);
-      inv.known = true;
-      inv.tool = Tool::lookup_outage;
-      inv.ok = true;
-      inv.result_json = R"({"outage":false})";
-      return inv;
-    }
-    void forget_turn() override {}
-  } instant;
+  TimedLookup instant(0ms);
   auto slow_client = std::make_shared<OpenAiClient>(settings_for(slow, 2000ms));
   auto late = slow_client->complete(request("caiu"), instant);
   REQUIRE_FALSE(late.ok());
