@@ -1,6 +1,7 @@
 #include "tools.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <chrono>
 
@@ -284,6 +285,10 @@ ToolInvocation BuiltinTools::run(std::string_view name, std::string_view argumen
       } else if (*cep && !(**cep).empty() && !normalize_cep(**cep)) {  // "": not given
         return failed(std::move(inv), "argument 'cep' must be a CEP of 8 digits");
       }
+      // Text, if given: a number or an object would be dropped by conversation unheard.
+      for (const char* field : {"plan", "name"}) {
+        if (auto v = args->opt_str(field); !v) return failed(std::move(inv), v.error().message());
+      }
       if (const auto* before = registered(Tool::register_lead)) {
         return succeeded(std::move(inv), already(*before, false));
       }
@@ -296,6 +301,18 @@ ToolInvocation BuiltinTools::run(std::string_view name, std::string_view argumen
     case Tool::register_complaint: {
       auto description = args->nonempty_str("description");
       if (!description) return failed(std::move(inv), description.error().message());
+      // One of the ouvidoria's categories, if given (conversation files any other as "outro").
+      auto category = args->opt_str("category");
+      if (!category) return failed(std::move(inv), category.error().message());
+      if (*category && !(**category).empty()) {
+        static constexpr std::array<std::string_view, 5> kCategories{
+            "atendimento", "tecnico", "financeiro", "comercial", "outro"};
+        if (std::find(kCategories.begin(), kCategories.end(), **category) == kCategories.end()) {
+          return failed(std::move(inv),
+                        "argument 'category' must be one of atendimento, tecnico, financeiro, "
+                        "comercial, outro");
+        }
+      }
       if (const auto* before = registered(Tool::register_complaint)) {
         return succeeded(std::move(inv), already(*before, true));
       }

@@ -104,6 +104,24 @@ TEST_CASE("register tools check their arguments and give protocols") {
   CHECK(tools.run("register_lead", R"({"interest":"plano 500 mega","cep":""})", "o").ok);
 }
 
+TEST_CASE("register tools refuse arguments conversation would drop, naming them") {
+  BuiltinTools tools(nullptr, {"0190e0a4-8000-7abc-9def-00000000beef"});
+  const auto lead = tools.run("register_lead", R"({"interest":"upgrade","plan":500})", "a");
+  CHECK_FALSE(lead.ok);
+  CHECK(contains(lead.error, "plan"));
+  CHECK_FALSE(tools.run("register_lead", R"({"interest":"upgrade","name":{"x":1}})", "b").ok);
+  const auto odd = tools.run("register_complaint",
+                             R"({"description":"cobrança errada","category":"raiva"})", "c");
+  CHECK_FALSE(odd.ok);
+  CHECK(contains(odd.error, "atendimento, tecnico, financeiro, comercial, outro"));
+  CHECK(tools
+            .run("register_complaint",
+                 R"({"description":"cobrança errada","category":"financeiro"})", "d")
+            .ok);
+  CHECK(tools.run("register_complaint", R"({"description":"cobrança errada","category":""})", "e")
+            .ok);  // "": not given
+}
+
 TEST_CASE(
     "a payment promise dated from today to a year on and a 0 the model fills counts as none") {
   BuiltinTools tools(nullptr, {"0190e0a4-8000-7abc-9def-00000000c0de", {}, "2026-12-06"});
