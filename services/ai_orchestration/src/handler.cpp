@@ -293,15 +293,6 @@ core::Status Handler::on_message(const events::CloudEvent& ev) {
     }
     analysis = outcome->plan.analysis;
     Metrics::get().answer_seconds.observe(static_cast<double>(outcome->latency_ms) / 1000.0);
-    if (!outcome->remote_error.empty()) {
-      Metrics::get().fallbacks.inc();
-      // While the breaker is open every message falls back: its opening was the warning.
-      const auto level = outcome->circuit_open ? core::Level::debug : core::Level::warn;
-      log.log(level, "remote model failed, the local assistant answered",
-              {f::id("conversation_id", msg->chat.conversation_id),
-               f::id("assistant", std::string(to_string(outcome->plan.assistant))),
-               f::str("error", outcome->remote_error)});
-    }
   } else if (from_customer && !msg->text.empty()) {
     analysis = analyze(msg->text, {.prior_negative_streak = snap ? snap->negative_streak : 0});
   }
@@ -426,6 +417,16 @@ core::Status Handler::on_message(const events::CloudEvent& ev) {
   if (outcome) {
     const auto& o = *outcome;
     (o.model == kLocalModel ? Metrics::get().replies_local : Metrics::get().replies_remote).inc();
+    // Once the answer is kept (a rerun after a version conflict answers again).
+    if (!o.remote_error.empty()) {
+      Metrics::get().fallbacks.inc();
+      // While the breaker is open every message falls back: its opening was the warning.
+      const auto level = o.circuit_open ? core::Level::debug : core::Level::warn;
+      log.log(level, "remote model failed, the local assistant answered",
+              {f::id("conversation_id", rec.chat.conversation_id),
+               f::id("assistant", std::string(to_string(o.plan.assistant))),
+               f::str("error", o.remote_error)});
+    }
     if (o.plan.changed() && delivery == "send") {
       log.info("assistant changed", {f::id("conversation_id", rec.chat.conversation_id),
                                      f::id("from", std::string(to_string(o.plan.from))),

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 
+#include <lia/core/metrics.hpp>
 #include <lia/core/uuid.hpp>
 #include <lia/pg/tx.hpp>
 #include <lia/testing/pg.hpp>
@@ -30,7 +31,43 @@ struct Fixture {
   }
 };
 
+// A remote model that never answers: every turn falls back to the local assistant.
+class DownLlm final : public LlmClient {
+ public:
+  lia::core::Result<RemoteAnswer> complete(const RemoteRequest&, ToolRunner&,
+                                           std::chrono::milliseconds*) override {
+    ++calls;
+    return lia::core::Error(lia::core::Errc::unavailable, "connection refused");
+  }
+  const std::string& model() const override { return model_; }
+  int calls = 0;
+
+ private:
+  std::string model_ = "down";
+};
+
 }  // namespace
+
+TEST_CASE("a fallback is counted once per answer kept, not again for a redelivery") {
+  Fixture fx;
+  auto remote = std::make_shared<DownLlm>();
+  fx.handler = std::make_shared<Handler>(
+      fx.db.pool, std::make_shared<const Orchestrator>(remote, nullptr, nullptr),
+      HandlerOptions{fx.db.schema});
+  auto& fallbacks = lia::core::metrics().counter("lia_ai_fallbacks_total", "");
+  const auto before = fallbacks.value();
+  Chat chat;
+  fx.ok(chat.created());
+  const auto message = chat.inbound("Oi, minha internet caiu!!!");
+  fx.ok(message);
+  CHECK(remote->calls == 1);
+  CHECK(fallbacks.value() == before + 1);
+  const auto replies = of_type(outbox(fx.db), types::ai_reply_generated);
+  REQUIRE(replies.size() == 1);
+  CHECK(replies[0].str("fallback") == "true");
+  fx.ok(message);  // delivered again: nothing answered, nothing counted
+  CHECK(fallbacks.value() == before + 1);
+}
 
 TEST_CASE("an inbound message gets a reply and an analysis in the outbox") {
   Fixture fx;
