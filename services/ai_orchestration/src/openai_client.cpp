@@ -147,25 +147,17 @@ bool unusable_finish(std::string_view reason) {
 }
 
 // An error answer's {"error": {"type", "code", "param"}} as " (type ..., code ..., param ...)",
-// or "": what the provider objected to, without its message.
-// A top-level "error" object: what OpenAI-compatible servers answer instead of choices.
-bool has_error_object(std::string_view body) {
-  if (body.find("\"error\"") == std::string_view::npos) return false;
+// or "" when it names none: what the provider objected to, without its message. nullopt when
+// the body has no top-level "error" object (what OpenAI-compatible servers answer instead of
+// choices).
+std::optional<std::string> error_kind(std::string_view body) {
+  if (body.find("\"error\"") == std::string_view::npos) return std::nullopt;
   auto doc = json::parse(body);
-  if (!doc || !doc->IsObject()) return false;
+  if (!doc || !doc->IsObject()) return std::nullopt;
   auto root = json::Obj::root(*doc);
-  if (!root) return false;
+  if (!root) return std::nullopt;
   auto err = root->opt_obj("error");
-  return err.ok() && err->has_value();
-}
-
-std::string error_kind(std::string_view body) {
-  auto doc = json::parse(body);
-  if (!doc || !doc->IsObject()) return "";
-  auto root = json::Obj::root(*doc);
-  if (!root) return "";
-  auto err = root->opt_obj("error");
-  if (!err.ok() || !*err) return "";
+  if (!err.ok() || !*err) return std::nullopt;
   std::string out;
   for (const char* field : {"type", "code", "param"}) {
     auto v = (*err)->opt_str(field);
@@ -389,7 +381,7 @@ core::Result<RemoteAnswer> OpenAiClient::complete(const RemoteRequest& request, 
     if (res->status != 200) {
       std::string what = "chat completions answered HTTP " + std::to_string(res->status);
       // The error's kind, never its message (which may quote the conversation).
-      what += error_kind(res->body);
+      what += error_kind(res->body).value_or("");
       if (res->status == 429 || res->status == 503) {
         if (auto wait = retry_after_seconds(res->header("retry-after"))) {
           what += " (Retry-After " + std::to_string(wait->count()) + " s)";
@@ -402,11 +394,10 @@ core::Result<RemoteAnswer> OpenAiClient::complete(const RemoteRequest& request, 
       return core::Error(request_fault ? core::Errc::invalid_argument : core::Errc::unavailable,
                          what, !request_fault);
     }
-    if (has_error_object(res->body)) {
+    if (const auto kind = error_kind(res->body)) {
       // A gateway that answers 200 with an error object: the model is not answering.
       return core::Error(core::Errc::unavailable,
-                         "chat completions answered HTTP 200 with an error" + error_kind(res->body),
-                         true);
+                         "chat completions answered HTTP 200 with an error" + *kind, true);
     }
     auto reply = parse_chat_response(res->body);
     if (!reply) return reply.error();

@@ -155,12 +155,6 @@ std::vector<std::string> recipient_spellings(std::string_view chat) {
   return out;
 }
 
-bool same_recipient(std::string_view a, std::string_view b) {
-  if (a == b) return true;
-  const auto da = recipient_digits(a);
-  return da && da == recipient_digits(b);
-}
-
 std::string truncate_utf8(std::string_view s, std::size_t max) {
   if (s.size() <= max) return std::string(s);
   std::size_t end = max;

@@ -808,15 +808,14 @@ core::Status EchoHandler::handle(const kafka::Message& message) {
     auto rows = store_->unsettled_sends(tx, std::string(*instance), recipient_spellings(*chat),
                                         std::string(**text), echo_id);
     if (!rows) return rows.error();
-    // Of this chat: the one still with the provider first (an echo comes within seconds of
-    // its send), else the oldest one whose outcome stayed unknown. Two with the same text in
-    // flight at once (a handler that lost its partition beside the new owner) can't be told
-    // apart: neither is given it.
+    // (All of this chat, however its sends spelled it.) The one still with the provider
+    // first (an echo comes within seconds of its send), else the oldest one whose outcome
+    // stayed unknown. Two with the same text in flight at once (a handler that lost its
+    // partition beside the new owner) can't be told apart: neither is given it.
     const Unsettled* pick = nullptr;
     const Unsettled* oldest_unknown = nullptr;
     int in_flight = 0;
     for (const auto& u : *rows) {
-      if (!same_recipient(u.command.to, *chat)) continue;
       if (u.status == kSending) {
         pick = &u;
         ++in_flight;

@@ -75,7 +75,5 @@ std::optional<std::string> recipient_digits(std::string_view chat);
 // The ways a command's `to` may name the chat `chat`: itself, and for a phone its digits and
 // JID, with and without Brazil's ninth digit.
 std::vector<std::string> recipient_spellings(std::string_view chat);
-// The same recipient: the same chat, or the same phone however each spells it.
-bool same_recipient(std::string_view a, std::string_view b);
 
 }  // namespace lia::notification
