@@ -7,6 +7,7 @@
 //     its JSON Schema: no customer text can make ai_orchestration publish an invalid event;
 //   - truncate_utf8 keeps valid UTF-8 valid and within the limit.
 
+#include <lia/core/text.hpp>
 #include <lia/domain/text.hpp>
 #include <lia/events/names.hpp>
 
@@ -81,9 +82,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   if (valid_utf8(input)) {
     const std::size_t limit = pick;
-    const std::string cut = ai::truncate_utf8(input, limit);
-    require(cut.size() <= limit, "truncate_utf8 keeps within the limit");
-    require(valid_utf8(cut), "truncate_utf8 keeps valid UTF-8 valid");
+    const std::string cut = ai::ellipsize_utf8(input, limit);
+    require(cut.size() <= limit, "ellipsize_utf8 keeps within the limit");
+    require(valid_utf8(cut), "ellipsize_utf8 keeps valid UTF-8 valid");
+    const auto head = lia::core::utf8_prefix(input, limit);
+    const auto tail = lia::core::utf8_suffix(input, limit);
+    require(head.size() <= limit && tail.size() <= limit,
+            "utf8_prefix/suffix keep within the limit");
+    require(valid_utf8(head) && valid_utf8(tail), "utf8_prefix/suffix keep valid UTF-8 valid");
+    require(input.size() <= limit || head.size() + 3 >= limit,
+            "utf8_prefix cuts at most a character");
+    require(input.size() <= limit || tail.size() + 3 >= limit,
+            "utf8_suffix cuts at most a character");
   }
   return 0;
 }

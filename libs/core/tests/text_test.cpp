@@ -20,3 +20,18 @@ TEST_CASE("valid_utf8 replaces what is not UTF-8 and cuts between characters") {
   CHECK(valid_utf8("a\xE9", 3) == "a");
   CHECK(valid_utf8("abc", 0).empty());
 }
+
+TEST_CASE("utf8_prefix and utf8_suffix cut between characters, never inside one") {
+  using lia::core::utf8_prefix;
+  using lia::core::utf8_suffix;
+  CHECK(utf8_prefix("São Paulo", 64) == "São Paulo");
+  CHECK(utf8_prefix("São", 2) == "S");  // "ã" is two bytes: not half of it
+  CHECK(utf8_prefix("São", 3) == "Sã");
+  CHECK(utf8_prefix("😀x", 3).empty());
+  CHECK(utf8_prefix("abc", 0).empty());
+  CHECK(utf8_suffix("São Paulo", 64) == "São Paulo");
+  CHECK(utf8_suffix("ação", 3) == "ão");
+  CHECK(utf8_suffix("ação", 2) == "o");  // the "ã" would be cut in half
+  CHECK(utf8_suffix("x😀", 3).empty());
+  CHECK(utf8_suffix("abc", 0).empty());
+}

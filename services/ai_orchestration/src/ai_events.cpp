@@ -14,7 +14,7 @@ json::Writer& chat_fields(json::Writer& w, const ChatRef& c) {
 
 // Text for a schema string of at most `max` characters (bytes are a safe bound).
 std::string bounded(std::string_view text, std::size_t max) {
-  return truncate_utf8(text, max);
+  return ellipsize_utf8(text, max);
 }
 
 }  // namespace

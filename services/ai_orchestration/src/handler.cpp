@@ -322,7 +322,7 @@ core::Status Handler::on_message(const events::CloudEvent& ev) {
   rec.author = msg->author;
   rec.kind = msg->kind;
   rec.message_assistant = msg->assistant;
-  rec.content = truncate_utf8(msg->text, 4000);
+  rec.content = ellipsize_utf8(msg->text, 4000);
   rec.sent_at = msg->timestamp;
   rec.keep_recent = options_.recent_messages;
 

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <utility>
 
+#include <lia/core/text.hpp>
 #include <lia/json/json.hpp>
 
 namespace lia::ai_orchestration {
@@ -343,7 +344,7 @@ std::pair<std::string, bool> register_complaint(const Turn& t, const Analysis& a
                                                 std::vector<ToolInvocation>& ran) {
   json::Writer w;
   w.begin_object()
-      .field("description", truncate_utf8(t.text.empty() ? "reclamação" : t.text, 1000))
+      .field("description", ellipsize_utf8(t.text.empty() ? "reclamação" : t.text, 1000))
       .field("category", complaint_category(a))
       .end_object();
   const ResultView r(call(tools, ran, Tool::register_complaint, w.take()));
@@ -442,7 +443,7 @@ std::string handoff_summary(const Turn& t, const Plan& p) {
   }
   s += " Sentimento: " + std::string(to_string(a.sentiment.label)) +
        ", urgência: " + std::string(to_string(a.urgency)) + ".";
-  if (!t.text.empty()) s += " Última mensagem: \"" + truncate_utf8(t.text, 600) + "\"";
+  if (!t.text.empty()) s += " Última mensagem: \"" + ellipsize_utf8(t.text, 600) + "\"";
   return s;
 }
 
@@ -674,14 +675,12 @@ std::optional<std::string> first_name(std::string_view full_name) {
   return word;
 }
 
-std::string truncate_utf8(std::string_view text, std::size_t max_bytes) {
+std::string ellipsize_utf8(std::string_view text, std::size_t max_bytes) {
   if (text.size() <= max_bytes) return std::string(text);
-  const std::string_view ellipsis = "…";
-  if (max_bytes < ellipsis.size()) return {};
-  std::size_t cut = max_bytes - ellipsis.size();
-  // Back up to the start of a character (continuation bytes are 10xxxxxx).
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
-  return std::string(text.substr(0, cut)) + std::string(ellipsis);
+  constexpr std::string_view kEllipsis = "…";
+  if (max_bytes < kEllipsis.size()) return {};
+  return std::string(core::utf8_prefix(text, max_bytes - kEllipsis.size())) +
+         std::string(kEllipsis);
 }
 
 }  // namespace lia::ai_orchestration

@@ -69,7 +69,8 @@ Answer local_answer(const Turn& turn, const Plan& plan, ToolRunner& tools);
 // "Maria" from "maria souza", "MARIA", "Maria 🌸"; nullopt when the name has no usable word.
 std::optional<std::string> first_name(std::string_view full_name);
 
-// Cuts UTF-8 text to at most max_bytes without splitting a character; adds "…" when cut.
-std::string truncate_utf8(std::string_view text, std::size_t max_bytes);
+// `text` if it fits in `max_bytes`; else its start, cut between characters, and "…",
+// together at most `max_bytes`.
+std::string ellipsize_utf8(std::string_view text, std::size_t max_bytes);
 
 }  // namespace lia::ai_orchestration

@@ -163,7 +163,7 @@ std::optional<std::string> error_kind(std::string_view body) {
     auto v = (*err)->opt_str(field);
     if (!v.ok() || !*v || (*v)->empty()) continue;
     out += out.empty() ? " (" : ", ";
-    out += std::string(field) + " " + truncate_utf8(std::string(**v), 64);
+    out += std::string(field) + " " + ellipsize_utf8(std::string(**v), 64);
   }
   return out.empty() ? out : out + ")";
 }
@@ -238,7 +238,7 @@ core::Result<ChatReply> parse_chat_response(std::string_view body) {
   auto finish = first->opt_str("finish_reason");
   if (!finish) return bad_answer(finish.error().message());
   if (*finish && unusable_finish(**finish)) {
-    return bad_answer("finish_reason " + truncate_utf8(**finish, 32));
+    return bad_answer("finish_reason " + ellipsize_utf8(**finish, 32));
   }
 
   ChatReply reply;
@@ -401,11 +401,11 @@ core::Result<RemoteAnswer> OpenAiClient::complete(const RemoteRequest& request, 
     }
     auto reply = parse_chat_response(res->body);
     if (!reply) return reply.error();
-    if (!reply->model.empty()) answer.model = truncate_utf8(reply->model, 128);
+    if (!reply->model.empty()) answer.model = ellipsize_utf8(reply->model, 128);
 
     if (reply->tool_calls.empty() || text_only) {
       if (reply->content.empty()) return bad_answer("no text after the tool rounds");
-      answer.text = truncate_utf8(reply->content, kMaxReplyBytes);
+      answer.text = ellipsize_utf8(reply->content, kMaxReplyBytes);
       return answer;
     }
     messages.push_back(assistant_tool_call_message(*reply));
@@ -432,7 +432,7 @@ core::Result<RemoteAnswer> OpenAiClient::complete(const RemoteRequest& request, 
                        "Tool calls of the remote model naming no tool of the suite")
               .inc();
           core::log().warn("the model called a tool that does not exist",
-                           {core::f::str("tool", truncate_utf8(tc.name, 64))});
+                           {core::f::str("tool", ellipsize_utf8(tc.name, 64))});
         }
       } else {
         result.call_id = tc.id;

@@ -62,7 +62,7 @@ std::optional<HandoffPlan> handoff_from_tools(const std::vector<ToolInvocation>&
     if (auto args = json::parse(t.arguments_json); args && args->IsObject()) {
       if (args->HasMember("reason") && (*args)["reason"].IsString() &&
           (*args)["reason"].GetStringLength() > 0) {
-        h.reason = truncate_utf8(json::view((*args)["reason"]), 2000);
+        h.reason = ellipsize_utf8(json::view((*args)["reason"]), 2000);
       }
     }
     h.summary = "Assistente: " + std::string(to_string(plan.assistant)) +
@@ -156,7 +156,7 @@ Outcome Orchestrator::answer(const Turn& turn, const TurnContext& context,
           out.text = "Olá" + (turn.customer_name ? ", " + *turn.customer_name : std::string()) +
                      "! Sou a LIA, assistente virtual. " +
                      without_greeting(out.text, turn.customer_name);
-          out.text = truncate_utf8(out.text, 4000);
+          out.text = ellipsize_utf8(out.text, 4000);
         }
         answered = true;
       } else {

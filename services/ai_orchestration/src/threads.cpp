@@ -1,5 +1,7 @@
 #include "threads.hpp"
 
+#include <lia/core/text.hpp>
+
 #include "local_assistant.hpp"
 
 namespace lia::ai_orchestration {
@@ -8,10 +10,7 @@ namespace {
 // The last `max` bytes of `s` (whole UTF-8 sequences), after "…" when cut.
 std::string tail_utf8(std::string_view s, std::size_t max) {
   if (s.size() <= max) return std::string(s);
-  std::size_t from = s.size() - max;
-  // Step over continuation bytes (10xxxxxx) so no sequence is split.
-  while (from < s.size() && (static_cast<unsigned char>(s[from]) & 0xC0) == 0x80) ++from;
-  return "…" + std::string(s.substr(from));
+  return "…" + std::string(core::utf8_suffix(s, max));
 }
 }  // namespace
 
@@ -41,13 +40,13 @@ std::string summarize_thread(const SummaryInput& in) {
     const std::size_t from = v.size() > n ? v.size() - n : 0;
     for (std::size_t i = from; i < v.size(); ++i) {
       if (!out.empty()) out += "; ";
-      out += "\"" + truncate_utf8(v[i]->text, 240) + "\"";
+      out += "\"" + ellipsize_utf8(v[i]->text, 240) + "\"";
     }
     return out;
   };
   if (!customer.empty()) s += " Últimas mensagens do cliente: " + last(customer, 4) + ".";
   if (!answers.empty()) s += " Últimas respostas: " + last(answers, 2) + ".";
-  return truncate_utf8(s, 4000);
+  return ellipsize_utf8(s, 4000);
 }
 
 std::vector<std::string> preserved_ids(const std::vector<HistoryMessage>& recent, std::size_t n) {

@@ -4,10 +4,13 @@
 #include <array>
 #include <cctype>
 #include <chrono>
+#include <map>
+#include <vector>
 
 #include <fmt/format.h>
 
 #include <lia/core/clock.hpp>
+#include <lia/core/text.hpp>
 #include <lia/json/json.hpp>
 
 namespace lia::ai_orchestration {
@@ -122,6 +125,40 @@ const std::string& tool_definitions_json() {
   return defs;
 }
 
+namespace {
+
+// Each tool's argument names, read from its schema in tool_definitions_json(): the one list
+// the model is told and the calls are held to (every schema says additionalProperties: false).
+const std::vector<std::string>& argument_names(Tool tool) {
+  static const auto names = [] {
+    std::map<std::string, std::vector<std::string>, std::less<>> by_tool;
+    auto doc = json::parse(tool_definitions_json());
+    for (const auto& t : doc->GetArray()) {
+      const auto& fn = t["function"];
+      auto& list = by_tool[fn["name"].GetString()];
+      for (const auto& p : fn["parameters"]["properties"].GetObject()) {
+        list.emplace_back(p.name.GetString(), p.name.GetStringLength());
+      }
+    }
+    return by_tool;
+  }();
+  static const std::vector<std::string> none;
+  const auto it = names.find(to_string(tool));
+  return it == names.end() ? none : it->second;
+}
+
+// The first argument `tool` does not take, if any.
+std::optional<std::string> unknown_argument(Tool tool, const json::Value& args) {
+  const auto& known = argument_names(tool);
+  for (const auto& m : args.GetObject()) {
+    const std::string_view name(m.name.GetString(), m.name.GetStringLength());
+    if (std::find(known.begin(), known.end(), name) == known.end()) return std::string(name);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 std::optional<CoverageArea> coverage_for(std::string_view cep) {
   std::optional<CoverageArea> best;
   for (const auto& area : kCoverage) {
@@ -230,6 +267,15 @@ ToolInvocation BuiltinTools::run(std::string_view name, std::string_view argumen
   if (!doc) return failed(std::move(inv), "arguments are not JSON: " + doc.error().message());
   auto args = json::Obj::root(*doc);
   if (!args) return failed(std::move(inv), "arguments must be a JSON object");
+  // What the schema does not name is refused, not ignored: the model hears which argument and
+  // what the tool takes, and no call that succeeds carries an argument nothing reads.
+  if (auto extra = unknown_argument(*tool, *doc)) {
+    std::string takes;
+    for (const auto& n : argument_names(*tool)) takes += (takes.empty() ? "" : ", ") + n;
+    return failed(std::move(inv), "unknown argument '" +
+                                      std::string(core::utf8_prefix(*extra, 64)) +
+                                      "': " + std::string(to_string(*tool)) + " takes " + takes);
+  }
 
   switch (*tool) {
     case Tool::transfer_to_human: {

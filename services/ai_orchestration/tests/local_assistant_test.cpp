@@ -699,10 +699,10 @@ TEST_CASE("first names come out clean") {
   CHECK_FALSE(first_name("5511987654321").has_value());
 }
 
-TEST_CASE("truncate_utf8 never splits a character") {
-  CHECK(truncate_utf8("abc", 10) == "abc");
+TEST_CASE("ellipsize_utf8 ends a cut text with an ellipsis, never in a character") {
+  CHECK(ellipsize_utf8("abc", 10) == "abc");
   const std::string accents = "ããããã";  // 2 bytes each
-  auto cut = truncate_utf8(accents, 6);
+  auto cut = ellipsize_utf8(accents, 6);
   CHECK(cut == "ã…");
-  CHECK(truncate_utf8("abcdef", 2).empty());
+  CHECK(ellipsize_utf8("abcdef", 2).empty());
 }

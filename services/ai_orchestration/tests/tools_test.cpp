@@ -272,3 +272,23 @@ TEST_CASE("CEP helpers") {
   // A UUIDv7 message id: its last 12 hex digits, 48 random bits.
   CHECK(protocol_for("LEAD", "0190f3a2-7b4c-7d5e-9f6a-1b2c3d4e5f60") == "LEAD-1B2C3D4E5F60");
 }
+
+TEST_CASE("an argument a tool's schema does not name fails the call, naming what it takes") {
+  BuiltinTools tools(nullptr, {"0190e0a4-8000-7abc-9def-00000000beef"});
+  const auto extra =
+      tools.run("register_lead", R"({"interest":"upgrade","phone":"5511987654321"})", "a");
+  CHECK_FALSE(extra.ok);
+  CHECK(extra.known);
+  CHECK(extra.error == "unknown argument 'phone': register_lead takes interest, plan, cep, name");
+  CHECK(tools.registrations_json().empty());  // nothing registered
+  const auto transfer = tools.run("transfer_to_human", R"({"reason":"pediu","urgent":true})", "b");
+  CHECK_FALSE(transfer.ok);
+  CHECK(transfer.error == "unknown argument 'urgent': transfer_to_human takes reason, department");
+  // Every argument each schema names is taken.
+  CHECK(tools
+            .run("register_lead",
+                 R"({"interest":"upgrade","plan":"500 mega","cep":"01310-100","name":"Ana"})", "c")
+            .ok);
+  CHECK(tools.run("register_payment_promise", R"({"day":15,"date":"","amount":0})", "d").ok);
+  CHECK(tools.run("check_coverage", R"({"cep":"01310-100"})", "e").ok);
+}

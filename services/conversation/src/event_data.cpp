@@ -2,6 +2,7 @@
 
 #include <lia/conversation/event_data.hpp>
 #include <lia/conversation/model.hpp>
+#include <lia/core/text.hpp>
 #include <lia/json/writer.hpp>
 
 namespace lia::conversation {
@@ -33,14 +34,14 @@ std::optional<std::string> nonempty(const std::optional<std::string>& s) {
 std::string contact_upserted_data(const ContactData& c) {
   json::Writer w;
   w.begin_object().field("contact_id", c.contact_id).field("phone", c.phone);
-  if (c.name) w.field("name", truncate_utf8(*c.name, 256));
-  if (c.push_name) w.field("push_name", truncate_utf8(*c.push_name, 256));
+  if (c.name) w.field("name", core::utf8_prefix(*c.name, 256));
+  if (c.push_name) w.field("push_name", core::utf8_prefix(*c.push_name, 256));
   if (c.email && c.email->size() >= 3 && c.email->size() <= 320) w.field("email", *c.email);
   if (c.document && all_digits(*c.document) &&
       (c.document->size() == 11 || c.document->size() == 14)) {
     w.field("document", *c.document);
   }
-  if (c.city && !c.city->empty()) w.field("city", truncate_utf8(*c.city, 128));
+  if (c.city && !c.city->empty()) w.field("city", core::utf8_prefix(*c.city, 128));
   if (c.state && c.state->size() == 2 && std::isupper(static_cast<unsigned char>((*c.state)[0])) &&
       std::isupper(static_cast<unsigned char>((*c.state)[1]))) {
     w.field("state", *c.state);
@@ -51,7 +52,7 @@ std::string contact_upserted_data(const ContactData& c) {
     std::size_t n = 0;
     for (const auto& t : c.tags) {
       if (t.empty() || n == 64) continue;
-      w.value(truncate_utf8(t, 64));
+      w.value(core::utf8_prefix(t, 64));
       ++n;
     }
     w.end_array();
@@ -105,8 +106,8 @@ std::string transferred_data(const ChatRef& chat, const TransferData& t) {
   json::Writer w;
   w.begin_object();
   chat_fields(w, chat);
-  const std::string reason =
-      t.reason.empty() ? std::string("transferred") : truncate_utf8(t.reason, 2048);
+  const std::string reason = t.reason.empty() ? std::string("transferred")
+                                              : std::string(core::utf8_prefix(t.reason, 2048));
   w.field("previous_mode", t.previous_mode)
       .field("mode", t.mode)
       .field("requested_by", t.requested_by)
@@ -136,7 +137,7 @@ std::string resolved_data(const ChatRef& chat, const ResolveData& r) {
   w.begin_object();
   chat_fields(w, chat);
   w.field("resolved_by", r.resolved_by).field("agent_user_id", r.agent_user_id);
-  if (r.reason) w.field("reason", truncate_utf8(*r.reason, 2048));
+  if (r.reason) w.field("reason", core::utf8_prefix(*r.reason, 2048));
   w.field("duration_ms", r.duration_ms < 0 ? std::int64_t{0} : r.duration_ms)
       .field("message_count", r.message_count < 0 ? std::int64_t{0} : r.message_count)
       .end_object();
@@ -173,7 +174,7 @@ std::string user_upserted_data(const UserData& u) {
   json::Writer w;
   w.begin_object()
       .field("user_id", u.user_id)
-      .field("name", truncate_utf8(u.name, 256))
+      .field("name", core::utf8_prefix(u.name, 256))
       .field("email", u.email)
       .field("role", u.role)
       .field("active", u.active)

@@ -782,7 +782,7 @@ struct Handlers::Impl {
       if (!picked) return picked.error();
       agent = *picked;
       auto up = tx.exec(handoff_update, c.id, std::string(domain::to_string(next->status)),
-                        std::string(domain::to_string(next->mode)), truncate_utf8(reason, 2048),
+                        std::string(domain::to_string(next->mode)), core::utf8_prefix(reason, 2048),
                         department, urgency, agent);
       if (!up) return up.error();
       TransferData t;
@@ -812,7 +812,7 @@ struct Handlers::Impl {
       }
       json::Writer details;
       details.begin_object()
-          .field("reason", truncate_utf8(reason, 2048))
+          .field("reason", core::utf8_prefix(reason, 2048))
           .field("department", department)
           .end_object();
       if (auto st = store::log_activity(tx, sql,
@@ -915,7 +915,7 @@ struct Handlers::Impl {
     const auto text = [&](std::string_view field, std::size_t max) -> std::optional<std::string> {
       auto v = opt(**args, field);
       if (!v || core::trim(*v).empty()) return std::nullopt;
-      return truncate_utf8(core::trim(*v), max);
+      return std::string(core::utf8_prefix(core::trim(*v), max));
     };
     return pg::transact(*pool, [&](pg::Tx& tx) -> core::Result<Outcome> {
       auto fresh = claim(tx, topic, ev.id);

@@ -58,14 +58,6 @@ std::optional<core::SysTime> parse_time(std::string_view s) {
   return core::parse_rfc3339(s, core::DateTimeSeparator::t_or_space);
 }
 
-std::string truncate_utf8(std::string_view text, std::size_t max_bytes) {
-  if (text.size() <= max_bytes) return std::string(text);
-  std::size_t cut = max_bytes;
-  // Step back over continuation bytes (10xxxxxx) so no character is split.
-  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0U) == 0x80U) --cut;
-  return std::string(text.substr(0, cut));
-}
-
 std::vector<std::string> parse_text_array(std::string_view t) {
   std::vector<std::string> out;
   if (t.size() < 2 || t.front() != '{' || t.back() != '}') return out;

@@ -1,5 +1,6 @@
 #include "store.hpp"
 
+#include <lia/core/text.hpp>
 #include <lia/core/uuid.hpp>
 #include <lia/events/names.hpp>
 #include <lia/pg/connection.hpp>
@@ -277,7 +278,7 @@ core::Status log_activity(pg::Tx& tx, const Sql& sql, const Activity& a, const c
 }
 
 std::string preview(std::string_view kind, std::string_view content) {
-  if (!content.empty()) return truncate_utf8(content, 500);
+  if (!content.empty()) return std::string(core::utf8_prefix(content, 500));
   return "[" + std::string(kind) + "]";
 }
 

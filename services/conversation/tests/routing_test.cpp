@@ -127,12 +127,7 @@ TEST_CASE("RFC 3339 times parse with fractions and offsets, and nothing else") {
   CHECK_FALSE(parse_time(""));
 }
 
-TEST_CASE("text helpers: UTF-8 truncation and text[] round trips") {
-  CHECK(truncate_utf8("ação", 2) == "a");  // never half of 'ç'
-  CHECK(truncate_utf8("ação", 3) == "aç");
-  CHECK(truncate_utf8("ação", 4) == "aç");  // never half of 'ã'
-  CHECK(truncate_utf8("ação", 5) == "açã");
-  CHECK(truncate_utf8("abc", 10) == "abc");
+TEST_CASE("text helpers: text[] round trips and first names") {
   const std::vector<std::string> items{"support", "a b", "quote\"d", "back\\slash", ""};
   CHECK(parse_text_array(text_array_literal(items)) == items);
   CHECK(parse_text_array("{general,support}") == std::vector<std::string>{"general", "support"});

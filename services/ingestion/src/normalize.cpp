@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <lia/auth/auth.hpp>
+#include <lia/core/text.hpp>
 #include <lia/core/uuid.hpp>
 #include <lia/domain/conversation_state.hpp>
 #include <lia/domain/phone.hpp>
@@ -193,14 +194,6 @@ std::string rfc3339_seconds(std::int64_t unix_seconds) {
   return core::format_rfc3339(core::SysTime{std::chrono::seconds{unix_seconds}});
 }
 
-// Cuts at a UTF-8 boundary so the result stays valid text.
-std::string_view truncate_utf8(std::string_view s, std::size_t max_bytes) {
-  if (s.size() <= max_bytes) return s;
-  std::size_t n = max_bytes;
-  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-  return s.substr(0, n);
-}
-
 // Limits of the schemas (characters; a string of at most that many bytes always fits).
 // Free text is cut at the limit; an identifier that doesn't fit is dropped (optional) or
 // rejects its item (required).
@@ -214,7 +207,7 @@ std::optional<std::string_view> fit(std::optional<std::string_view> s, std::size
   return s;
 }
 std::optional<std::string_view> clip(std::optional<std::string_view> s, std::size_t max) {
-  if (s) return truncate_utf8(*s, max);
+  if (s) return core::utf8_prefix(*s, max);
   return s;
 }
 
@@ -300,7 +293,7 @@ std::string_view default_mime(std::string_view kind) {
 void write_unsupported(json::Writer& w, std::string_view provider_type) {
   w.field("kind", "unsupported");
   w.object_field("unsupported");
-  w.field("type", truncate_utf8(provider_type.empty() ? "unknown" : provider_type, 128));
+  w.field("type", core::utf8_prefix(provider_type.empty() ? "unknown" : provider_type, 128));
   w.end_object();
 }
 
@@ -378,7 +371,7 @@ std::optional<Reject> write_reaction(json::Writer& w, std::string_view target,
   w.field("kind", "reaction");
   w.object_field("reaction");
   w.field("message_id", target);
-  w.field("emoji", truncate_utf8(emoji, 32));
+  w.field("emoji", core::utf8_prefix(emoji, 32));
   w.end_object();
   return std::nullopt;
 }
@@ -412,7 +405,7 @@ void write_head(json::Writer& w, const Head& h) {
   w.field("chat_id", h.chat_id);
   w.field("message_id", h.message_id);
   w.field("from", h.from);
-  if (h.push_name) w.field("push_name", truncate_utf8(*h.push_name, 256));
+  if (h.push_name) w.field("push_name", core::utf8_prefix(*h.push_name, 256));
 }
 
 Item message_item(const Head& h, json::Writer& w, std::string_view kind) {
@@ -700,7 +693,7 @@ void meta_status(const Value& s, const Path& p, std::string_view instance, Batch
       auto details = data != nullptr ? opt_nonempty(*data, "details") : std::nullopt;
       auto text = details ? details : opt_nonempty(e, "message");
       if (!text) text = opt_nonempty(e, "title");
-      if (text) reason = truncate_utf8(*text, 2000);
+      if (text) reason = core::utf8_prefix(*text, 2000);
     }
     if (reason.empty()) reason = "Meta reported the message as failed without a reason";
   }

@@ -1,6 +1,7 @@
 #include <algorithm>
 
 #include <lia/core/clock.hpp>
+#include <lia/core/text.hpp>
 #include <lia/domain/phone.hpp>
 #include <lia/events/names.hpp>
 #include <lia/json/json.hpp>
@@ -34,8 +35,8 @@ json::Writer& common(json::Writer& w, const SendCommand& cmd, int attempts) {
 }
 
 std::string nonempty_reason(std::string_view reason) {
-  auto r = truncate_utf8(reason, 2048);
-  return r.empty() ? std::string("unknown error") : r;
+  const auto r = core::utf8_prefix(reason, 2048);
+  return std::string(r.empty() ? "unknown error" : r);
 }
 
 }  // namespace
@@ -155,18 +156,11 @@ std::vector<std::string> recipient_spellings(std::string_view chat) {
   return out;
 }
 
-std::string truncate_utf8(std::string_view s, std::size_t max) {
-  if (s.size() <= max) return std::string(s);
-  std::size_t end = max;
-  // Step back over continuation bytes (10xxxxxx) so no sequence is split.
-  while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;
-  return std::string(s.substr(0, end));
-}
-
 std::string sent_data(const SendCommand& cmd, int attempts, std::string_view provider_message_id) {
   json::Writer w;
   w.begin_object();
-  common(w, cmd, attempts).field("provider_message_id", truncate_utf8(provider_message_id, 256));
+  common(w, cmd, attempts)
+      .field("provider_message_id", core::utf8_prefix(provider_message_id, 256));
   w.end_object();
   return w.take();
 }
@@ -176,7 +170,7 @@ std::string failed_data(const SendCommand& cmd, int attempts, std::string_view r
   json::Writer w;
   w.begin_object();
   common(w, cmd, attempts).field("reason", nonempty_reason(reason));
-  if (code && !code->empty()) w.field("code", truncate_utf8(*code, 64));
+  if (code && !code->empty()) w.field("code", core::utf8_prefix(*code, 64));
   if (http_status && *http_status >= 100 && *http_status <= 599)
     w.field("http_status", *http_status);
   w.end_object();
@@ -189,9 +183,9 @@ std::string undelivered_data(const SendCommand& cmd, int attempts,
   json::Writer w;
   w.begin_object();
   common(w, cmd, attempts)
-      .field("provider_message_id", truncate_utf8(provider_message_id, 256))
+      .field("provider_message_id", core::utf8_prefix(provider_message_id, 256))
       .field("reason", nonempty_reason(reason));
-  if (code && !code->empty()) w.field("code", truncate_utf8(*code, 64));
+  if (code && !code->empty()) w.field("code", core::utf8_prefix(*code, 64));
   w.end_object();
   return w.take();
 }

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <lia/core/log.hpp>
+#include <lia/core/text.hpp>
 #include <lia/json/json.hpp>
 #include <lia/json/writer.hpp>
 #include <lia/notification/provider.hpp>
@@ -147,7 +148,7 @@ ProviderError read_error(Provider provider, std::string_view body) {
   if (provider == Provider::evolution && e.message.find("Connection Closed") != std::string::npos) {
     e.connection_closed = true;
   }
-  e.message = core::scrub_text(truncate_utf8(e.message, 1024));
+  e.message = core::scrub_text(core::utf8_prefix(e.message, 1024));
   return e;
 }
 

@@ -5,6 +5,7 @@
 
 #include <lia/core/log.hpp>
 #include <lia/core/metrics.hpp>
+#include <lia/core/text.hpp>
 #include <lia/core/uuid.hpp>
 #include <lia/domain/template.hpp>
 #include <lia/events/names.hpp>
@@ -507,7 +508,7 @@ core::Status CommandHandler::finish_failed(const kafka::Message& message, const 
   const int seen = attempts;         // the row's count as this handler last saw it
   attempts = std::max(attempts, 1);  // the events' minimum: an expiry counts as the try
   const std::string dlq_topic = dead_letter_->topic_for(message.topic);
-  const std::string reported = truncate_utf8(reason, 2048);
+  const std::string reported(core::utf8_prefix(reason, 2048));
   const bool exhausted = status == kDeadLettered;
   bool recorded = false;
   std::optional<std::string> echoed;  // the provider id an echo of the send gave it

@@ -25,4 +25,21 @@ void json_escape(std::string& out, std::string_view s);
 // what clients send outside JSON (header values), which nothing has checked.
 std::string valid_utf8(std::string_view s, std::size_t max_bytes);
 
+// The longest start of `s` of at most `max_bytes` that splits no UTF-8 sequence (`s` is
+// assumed valid: the cut only steps back over continuation bytes).
+constexpr std::string_view utf8_prefix(std::string_view s, std::size_t max_bytes) noexcept {
+  if (s.size() <= max_bytes) return s;
+  std::size_t end = max_bytes;
+  while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0U) == 0x80U) --end;
+  return s.substr(0, end);
+}
+
+// The longest end of `s` of at most `max_bytes` that splits no UTF-8 sequence.
+constexpr std::string_view utf8_suffix(std::string_view s, std::size_t max_bytes) noexcept {
+  if (s.size() <= max_bytes) return s;
+  std::size_t from = s.size() - max_bytes;
+  while (from < s.size() && (static_cast<unsigned char>(s[from]) & 0xC0U) == 0x80U) ++from;
+  return s.substr(from);
+}
+
 }  // namespace lia::core

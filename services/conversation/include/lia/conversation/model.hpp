@@ -35,9 +35,6 @@ std::string department_for_assistant(std::string_view assistant);
 // point; nullopt for anything else.
 std::optional<core::SysTime> parse_time(std::string_view text);
 
-// Cuts UTF-8 text to at most `max_bytes` without splitting a character.
-std::string truncate_utf8(std::string_view text, std::size_t max_bytes);
-
 // What a conversation's handlers need to know about it (a row of conversations).
 struct ConversationRow {
   std::string id;

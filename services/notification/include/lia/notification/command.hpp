@@ -65,9 +65,6 @@ std::string undelivered_data(const SendCommand& cmd, int attempts,
 std::string dead_lettered_data(const SendCommand& cmd, int attempts, std::string_view reason,
                                std::string_view dlq_topic);
 
-// `s` cut to at most `max` bytes without splitting a UTF-8 sequence.
-std::string truncate_utf8(std::string_view s, std::size_t max);
-
 // A chat as digits of a phone, whichever form it comes in (Meta's wa_id, an Evolution JID, a
 // command's number, with or without Brazil's ninth digit); nullopt for a group, an @lid or
 // anything else that names no phone.
