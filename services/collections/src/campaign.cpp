@@ -538,7 +538,9 @@ void command_head(json::Writer& w, const Attempt& a) {
       .field("instance", a.instance)
       .field("to", a.to);
   if (a.not_after) w.field("not_after", core::format_rfc3339(*a.not_after));
-  w.field("priority", "bulk");
+  // A failed attempt is given back and made again as a new command (README, "given back"):
+  // its dead letter, replayed, must not send the same message a second time.
+  w.field("priority", "bulk").field("replayable", false);
 }
 
 }  // namespace

@@ -392,6 +392,7 @@ TEST_CASE("each attempt's send_text and message.requested match their schemas") 
         events::types::collections_message_requested, 1, message_requested_data(a));
     if (!ev) FAIL(ev.error().message());
     CHECK(send_text_data(a).find(R"("priority":"bulk")") != std::string::npos);
+    CHECK(send_text_data(a).find(R"("replayable":false)") != std::string::npos);
     CHECK(send_text_data(a).find(R"("not_after":"2026-11-23T23:00:00.000Z")") != std::string::npos);
   }
 }

@@ -96,6 +96,9 @@ core::Result<SendCommand> parse_command(const events::CloudEvent& event) {
   cmd.conversation_id = opt(o.opt_str("conversation_id"));
   cmd.message_id = opt(o.opt_str("message_id"));
   if (auto priority = opt(o.opt_str("priority"))) cmd.priority = *priority;
+  auto replayable = o.opt_boolean("replayable");
+  if (!replayable) return bad(replayable.error().message());
+  cmd.replayable = replayable->value_or(true);
   if (auto na = opt(o.opt_str("not_after"))) {
     auto t = parse_rfc3339(*na);
     if (!t) return bad("field 'not_after': " + t.error().message());

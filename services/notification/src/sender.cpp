@@ -228,6 +228,13 @@ core::Status CommandHandler::handle(const kafka::Message& message) {
                  {id("command_id", cmd.command_id), id("status", claim->status)});
         return core::ok();
       }
+      if (!cmd.replayable) {
+        count_send(cmd.provider, "duplicate");
+        log.info("dead letter replayed: not sending, its sender sends it again itself",
+                 {id("command_id", cmd.command_id), id("status", claim->status),
+                  str("source", cmd.source)});
+        return core::ok();
+      }
       // Each failure is replayed once: the same replayed record delivered again (a restart
       // before its offset was committed), the same dead letter re-published (a replay that
       // could not commit) or a second copy of it reopens nothing.

@@ -50,6 +50,7 @@ TEST_CASE("a send_text command is read with every optional field") {
   REQUIRE(cmd->not_after);
   CHECK(core::format_rfc3339(*cmd->not_after) == "2026-11-22T15:53:24.500Z");
   CHECK(cmd->priority == "normal");
+  CHECK(cmd->replayable);  // by default
 }
 
 TEST_CASE("a send_template command is read with its parameters") {
@@ -57,6 +58,7 @@ TEST_CASE("a send_template command is read with its parameters") {
       events::types::notification_send_template,
       R"({"command_id":"0190e0a4-8000-7abc-9def-0000000c0002","provider":"evolution",)"
       R"("instance":"lia-vendas","to":"5511987654321@s.whatsapp.net","priority":"bulk",)"
+      R"("replayable":false,)"
       R"("template":{"name":"pesquisa_nps","language":"pt_BR","parameters":["Maria","7"]}})");
   auto cmd = parse_command(ev);
   REQUIRE(cmd.ok());
@@ -66,8 +68,21 @@ TEST_CASE("a send_template command is read with its parameters") {
   CHECK(cmd->tmpl.language == "pt_BR");
   CHECK(cmd->tmpl.parameters == std::vector<std::string>{"Maria", "7"});
   CHECK(cmd->priority == "bulk");
+  CHECK_FALSE(cmd->replayable);
   CHECK_FALSE(cmd->not_after);
   CHECK_FALSE(cmd->conversation_id);
+}
+
+TEST_CASE("a replayable that is not a boolean is refused, naming it") {
+  // Past the schema (an older producer's, a hand-made record): the command's own check.
+  auto ev = events::make_event(
+      events::types::notification_send_text, 1, "/lia/x", "",
+      R"({"command_id":"0190e0a4-8000-7abc-9def-0000000c0003","provider":"meta",)"
+      R"("instance":"106540352242922","to":"5511987654321","text":"x","replayable":"no"})");
+  auto cmd = parse_command(ev);
+  REQUIRE_FALSE(cmd.ok());
+  CHECK_FALSE(cmd.error().retryable());
+  CHECK(cmd.error().message().find("replayable") != std::string::npos);
 }
 
 TEST_CASE("an event that is not a send command is refused without retry") {

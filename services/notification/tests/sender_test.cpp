@@ -441,6 +441,24 @@ TEST_CASE("a failed command redelivered is not retried, but a replayed dead lett
   CHECK(data_of(evs[1])["attempts"].GetInt() == 1);
 }
 
+TEST_CASE("a replayed dead letter of a command its sender makes again sends nothing") {
+  // collections gives a failed attempt back and sends it again as a new command: replaying
+  // the first one's dead letter would give the debtor the same message twice.
+  Fixture fx;
+  REQUIRE(fx.sandbox.apply_faults(R"({"fail_next":1,"status":403})").ok());
+  const auto id = new_id();
+  auto msg = fx.command(events::types::notification_send_text,
+                        Fixture::text_data(id, "meta", kTo, "x", R"(,"replayable":false)"));
+  require_ok(fx.handler->handle(msg));
+  CHECK(fx.sandbox.counts().requests == 1);
+  auto replayed = msg;
+  replayed.headers.push_back({"lia.dlq.origin.topic", fx.commands_topic});
+  require_ok(fx.handler->handle(replayed));
+  CHECK(fx.sandbox.counts().requests == 1);
+  CHECK(fx.sandbox.sends().empty());
+  CHECK(fx.events().size() == 1);  // the failure alone
+}
+
 TEST_CASE("each failure is replayed once, however often its dead letter comes back") {
   Fixture fx;
   REQUIRE(fx.sandbox.apply_faults(R"({"fail_next":2,"status":403})").ok());

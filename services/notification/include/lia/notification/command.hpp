@@ -38,6 +38,9 @@ struct SendCommand {
   std::optional<std::string> message_id;
   std::optional<core::SysTime> not_after;
   std::string priority = "normal";
+  // false: its sender makes a new command for what failed, so a replayed dead letter of this
+  // one sends nothing (it would be the same message twice).
+  bool replayable = true;
   // send_text
   std::string text;
   bool preview_url = false;
