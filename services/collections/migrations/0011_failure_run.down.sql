@@ -1,5 +1,8 @@
--- Fails while two rows of a target share an attempt number (one given back): the rule
--- before this version cannot hold them.
+-- The version before this one keeps one row per attempt of a target, expired rows aside, and
+-- makes an expired attempt again under its number just as this one makes a given-back one: a
+-- given-back row goes back as expired (its failed or dead_lettered outcome is lost; the
+-- attempt it gave back was not charged either way).
+UPDATE message_attempts SET outcome = 'expired' WHERE given_back;
 CREATE UNIQUE INDEX message_attempts_target_id_attempt_key ON message_attempts (target_id, attempt)
   WHERE outcome IS DISTINCT FROM 'expired';
 DROP INDEX message_attempts_target_attempt_once;

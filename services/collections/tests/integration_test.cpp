@@ -2042,6 +2042,29 @@ TEST_CASE("the collections migrations can be reverted and applied again") {
   CHECK(fx.count("voice_campaigns") == 1);
 }
 
+TEST_CASE("reverting 0011 after a given-back attempt keeps its row, as an expired one") {
+  Fixture fx;
+  fx.create(campaign_body(many_targets(1), 2, 60));
+  REQUIRE(fx.tick().sent == 1);
+  const auto all = fx.outbox();
+  const auto cmds = of_type(all, types::notification_send_text);
+  REQUIRE(cmds.size() == 1);
+  fx.outcome(
+      types::notification_message_dead_lettered, *cmds[0],
+      R"(,"reason":"gave up after 6 tries: HTTP 503","dlq_topic":"notification.commands.v1.dlq")");
+  fx.clock.advance(31min);
+  REQUIRE(fx.tick().sent == 1);  // made again under the same number
+  REQUIRE(fx.count("message_attempts WHERE attempt = 1") == 2);
+  pg::Migrator m(fx.pool, fx.schema, "collections", migrations());
+  // The version before 0011 knew one row per attempt, expired ones aside (they were made again
+  // the same way): the given-back row goes back as one.
+  REQUIRE(m.down(10).ok());
+  CHECK(fx.count("message_attempts WHERE attempt = 1 AND outcome = 'expired'") == 1);
+  CHECK(fx.count("message_attempts WHERE attempt = 1 AND outcome IS NULL") == 1);
+  REQUIRE(m.up().ok());
+  CHECK(fx.count("message_attempts WHERE attempt = 1") == 2);
+}
+
 TEST_CASE("reverting 0005 leaves a debtor who answered contacted, owed nothing more") {
   Fixture fx;
   const std::string id = fx.create(campaign_body(kTargets, 3, 60));
