@@ -278,12 +278,18 @@ core::Status NotificationHandler::on_event(const events::CloudEvent& ev) const {
       // A debtor who wrote while this message was on its way counted as answering it (the
       // reply handler cannot wait for the outcome). It never reached them: unless another
       // attempt may have, that was no answer, and the target is owed its message again (the
-      // branches below then treat it as pending: an expiry gives the attempt back). Not after
+      // branches below then treat it as pending: an expiry gives the attempt back and makes it
+      // due at once, a given-back one is due within its spacing, a used one at its time, as
+      // for a target that never wrote: due its spacing after the last send). Not after
       // an `undelivered`: the provider had taken the message, a debtor who wrote after that
       // may well have answered it (an ERROR tick need not be final), and is not chased again.
       auto owed = tx.exec("UPDATE " + q_ +
                               ".voice_campaign_targets t SET status = 'pending', conversation_id "
-                              "= NULL, next_attempt_at = $2, updated_at = $2 WHERE t.id = $1 AND "
+                              "= NULL, next_attempt_at = GREATEST($2, t.last_attempt_at + "
+                              "make_interval(mins => c.attempt_spacing_minutes)), updated_at = $2 "
+                              "FROM " +
+                              q_ +
+                              ".voice_campaigns c WHERE t.id = $1 AND c.id = t.campaign_id AND "
                               "t.status = 'responded' AND NOT EXISTS (SELECT 1 FROM " +
                               q_ + ".message_attempts a WHERE a.target_id = t.id AND " +
                               kMayHaveReached + ") RETURNING t.id",

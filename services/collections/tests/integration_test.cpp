@@ -1277,11 +1277,36 @@ TEST_CASE("a debtor who wrote while the message was on its way is owed it if it 
   CHECK(fx.count("voice_campaign_targets WHERE status = 'responded' AND phone_number = "
                  "'5531987651234'") == 1);
   CHECK(fx.count("voice_campaigns WHERE status = 'active' AND completed_at IS NULL") == 1);
-  // Sent again at the next tick, to those two only.
+  // Sent again to those two only: Maria's expired attempt at the next tick; João's, given back
+  // after the provider's outage, within the spacing as anyone's (half an hour at most).
   fx.clock.advance(1min);
-  CHECK(fx.tick().sent == 2);
-  const auto after = fx.outbox();
-  CHECK(of_type(after, types::notification_send_text).size() == 5);
+  CHECK(fx.tick().sent == 1);
+  CHECK(of_type(fx.outbox(), types::notification_send_text).size() == 4);
+  fx.clock.advance(29min);
+  CHECK(fx.tick().sent == 1);
+  CHECK(of_type(fx.outbox(), types::notification_send_text).size() == 5);
+}
+
+TEST_CASE(
+    "a debtor who wrote while a message on its way then failed for its content waits "
+    "the spacing") {
+  Fixture fx;
+  const auto first = first_round(fx);  // attempts an hour apart (campaign_body's 60)
+  const auto& maria = *first.sends[0];
+  fx.clock.advance(1min);
+  fx.reply(fx.stored(std::string(maria.str("to"))));
+  REQUIRE(fx.count("voice_campaign_targets WHERE status = 'responded'") == 1);
+  // Meta held it back (131049, the customer's marketing limit): the attempt is used, and the
+  // next one would meet the same limit if made at once.
+  fx.outcome(types::notification_message_failed, maria,
+             R"(,"reason":"meta error 131049","code":"131049","http_status":400)");
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'pending' AND attempt_count = 1 AND "
+                 "next_attempt_at = last_attempt_at + interval '60 minutes' AND phone_number = "
+                 "'5511987654321'") == 1);
+  fx.clock.advance(1min);
+  CHECK(fx.tick().sent == 0);
+  fx.clock.advance(59min);
+  CHECK(fx.tick().sent == 1);  // hers (the other two's first messages are still on their way)
 }
 
 TEST_CASE(
