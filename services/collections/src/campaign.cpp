@@ -57,7 +57,16 @@ Settings read_settings(core::Env& env) {
   s.tick = env.millis("LIA_COLLECTIONS_TICK_MS", std::chrono::milliseconds{5000},
                       std::chrono::milliseconds{50}, std::chrono::hours{1});
   s.provider = env.one_of("LIA_COLLECTIONS_PROVIDER", "evolution", {"meta", "evolution"});
-  s.instance = env.string("LIA_COLLECTIONS_INSTANCE", kDefaultInstance);
+  const auto instance = env.optional("LIA_COLLECTIONS_INSTANCE");
+  if (!instance && s.provider == "meta") {
+    // The default is an Evolution instance's name: as a Meta phone_number_id every send of
+    // every campaign would fail, and the campaigns pause one after the other.
+    env.problem("LIA_COLLECTIONS_INSTANCE",
+                "must be set (the business number's phone_number_id) when "
+                "LIA_COLLECTIONS_PROVIDER is meta: the default '" +
+                    std::string(kDefaultInstance) + "' is an Evolution instance's name");
+  }
+  s.instance = instance.value_or(std::string(kDefaultInstance));
   if (core::trim(s.instance).size() != s.instance.size()) {
     env.problem("LIA_COLLECTIONS_INSTANCE", "has whitespace at its start or end (or is blank)");
   }

@@ -540,6 +540,18 @@ TEST_CASE("settings: defaults and bad values named") {
   (void)read_settings(long_instance);
   REQUIRE(long_instance.problems().size() == 1);
   CHECK(long_instance.problems()[0] == "LIA_COLLECTIONS_INSTANCE: must be at most 128 characters");
+
+  // Meta without its phone_number_id: the Evolution default would fail every send.
+  auto meta = core::Env::from_map({{"LIA_JWT_SECRET", "s3cret-0123456789-0123456789abcdef"},
+                                   {"LIA_COLLECTIONS_PROVIDER", "meta"}});
+  (void)read_settings(meta);
+  REQUIRE(meta.problems().size() == 1);
+  CHECK(meta.problems()[0].rfind("LIA_COLLECTIONS_INSTANCE: must be set", 0) == 0);
+  auto meta_with_id = core::Env::from_map({{"LIA_JWT_SECRET", "s3cret-0123456789-0123456789abcdef"},
+                                           {"LIA_COLLECTIONS_PROVIDER", "meta"},
+                                           {"LIA_COLLECTIONS_INSTANCE", "106540352242922"}});
+  CHECK(read_settings(meta_with_id).instance == "106540352242922");
+  CHECK(meta_with_id.problems().empty());
 }
 
 TEST_CASE("spec: port 8084, schema collections, outbox on") {
