@@ -1,18 +1,16 @@
 #pragma once
 // collections on notification.events.v1 (group lia-collections): the outcome of each
 // campaign message, found by its command id in message_attempts (other services' commands
-// match nothing and are acknowledged):
-//   lia.notification.message.sent          -> the target is contacted
-//   lia.notification.message.failed        -> the target failed (the provider refused the
-//                                             number for good), no further attempts; but
-//                                             when it expired (`code` "expired", or a reason
-//                                             "expired: ..."), the attempt is given back and
-//                                             due again, the status kept (a completed
-//                                             campaign is active again)
-//   lia.notification.message.undelivered   -> as a failed, after the sent: a target contacted
-//                                             only by it is not contacted any more
-//   lia.notification.message.dead_lettered -> the reason is kept; the target is exhausted
-//                                             when that was its last attempt
+// match nothing and are acknowledged). In short (the README's "Consumes" has the whole
+// table; `failure_of` in handlers.cpp classifies the codes):
+//   sent, or failed with outcome_unknown   -> the target is contacted
+//   failed: the number refused for good    -> the target failed, no further attempts
+//   failed: the message's content          -> the attempt is used; the next at its time
+//   failed: expired                        -> the attempt is given back, due again at once
+//   failed or dead_lettered: the service's -> the attempt is given back (a few times past
+//     trouble (no code, 5xx, credentials)     max_attempts), counted in the campaign's run
+//                                             of failures, which pauses it at the limit
+//   undelivered                            -> as a failed, after the sent
 // The inbox claim comes first: a redelivered event changes nothing.
 
 #include <chrono>
