@@ -213,6 +213,15 @@ core::Status Scheduler::run_campaign(const Campaign& c, TickReport& report) {
     const auto now = clock_.now();
     const auto not_after = window_end(c.hours, now);
     if (!not_after) break;
+    // Nothing due (most of a day, with the spacing a day): no transaction, no lock, and the
+    // instance's rate row untouched. Every pod asks every tick; the due index answers it.
+    auto any_due = pool_->exec("SELECT 1 FROM " + q_ +
+                                   ".voice_campaign_targets WHERE campaign_id = $1 AND status IN "
+                                   "('pending', 'contacted') AND next_attempt_at IS NOT NULL AND "
+                                   "next_attempt_at <= $2 AND attempt_count < $3 LIMIT 1",
+                               c.id, now, c.max_attempts);
+    if (!any_due) return any_due.error();
+    if (any_due->empty()) break;
     int sent = 0, failed = 0;
     bool stopped = false;
     bool full = false;

@@ -767,6 +767,20 @@ TEST_CASE("campaigns on one instance share its send rate and another instance ha
   CHECK(fx.count("message_attempts") == 23);
 }
 
+TEST_CASE("a campaign with nothing due leaves its instance's rate row alone") {
+  // Every pod ticks every campaign inside its hours: one with nothing due takes no lock.
+  Fixture fx;
+  fx.create(campaign_body(kTargets, 2, 60));
+  const std::string at = core::format_rfc3339(fx.clock.now());
+  REQUIRE(fx.tick().sent == 3);
+  const std::string refilled = "instance_send_rate WHERE refilled_at = '" + at + "'";
+  REQUIRE(fx.count(refilled) == 1);
+  fx.clock.advance(1min);
+  CHECK(fx.tick().sent == 0);
+  CHECK(fx.count(refilled) == 1);  // not written again
+  CHECK(fx.count("instance_send_rate") == 1);
+}
+
 TEST_CASE("campaigns sharing an instance's send rate take turns at it") {
   Fixture fx;
   Settings s = fx.settings;
