@@ -183,11 +183,12 @@ core::Status EventHandlers::on_resolved(const events::CloudEvent& ev) const {
     if (!open) return open.error();
     if (!open->empty()) {
       still_open = (*open)[0].get<std::string>(0);
-      if (!r->agent_id) return {};
+      // To the last resolution's agent, or to none when no agent resolved it (a supervisor
+      // closing it unassigned): the agent before did not close it.
       auto moved = tx.exec("UPDATE " + q_ +
-                               ".surveys SET agent_id = $2 WHERE survey_id = $1::uuid AND "
+                               ".surveys SET agent_id = $2::uuid WHERE survey_id = $1::uuid AND "
                                "answered_at IS NULL",
-                           still_open, *r->agent_id);
+                           still_open, r->agent_id);
       if (!moved) return moved.error();
       return {};
     }

@@ -380,6 +380,24 @@ TEST_CASE("a score sent twice and a redelivered reply are recorded once") {
   CHECK(sends == 2);  // the survey and one thank-you
 }
 
+TEST_CASE("a resolution by no agent while the survey is open leaves its score to no agent") {
+  // A resolves, the customer's "obrigado" reopens, a supervisor resolves it unassigned: a
+  // score now is not A's (A did not close it), as a survey sent for that resolution would not be.
+  Fixture fx;
+  const Chat c = fx.new_chat();
+  fx.apply(fx.resolved(c, kAgentA));
+  fx.clock.advance(10min);
+  fx.apply(fx.reply(c, "obrigado"));
+  fx.apply(fx.reopened(c));
+  fx.clock.advance(10min);
+  fx.apply(fx.resolved(c, std::nullopt));
+  CHECK(fx.count("surveys WHERE agent_id IS NULL") == 1);
+  fx.clock.advance(1min);
+  fx.apply(fx.reply(c, "2"));
+  CHECK(fx.count("satisfaction_feedback") == 1);
+  CHECK(fx.count("satisfaction_feedback WHERE agent_id IS NULL") == 1);
+}
+
 TEST_CASE("a resolution while the conversation's survey is still open asks nothing more") {
   Fixture fx;
   const Chat c = fx.new_chat();
