@@ -112,10 +112,14 @@ core::Status EventHandlers::handle(const kafka::Message& message) const {
       // every reply of the suite.
       const std::string* source = message.header(std::string(events::headers::command_source));
       if (source == nullptr || *source != events::source_for("nps_gamification")) return {};
-    } else if (*type != types::conversation_resolved && *type != types::conversation_reopened &&
-               *type != types::notification_message_failed &&
-               *type != types::notification_message_dead_lettered &&
-               *type != types::notification_message_undelivered) {
+    } else if (*type == types::notification_message_failed ||
+               *type == types::notification_message_dead_lettered ||
+               *type == types::notification_message_undelivered) {
+      // Only a survey's failure matters (every failed reply and campaign message comes here
+      // too); one without the header, from a producer before it, is looked up.
+      const std::string* source = message.header(std::string(events::headers::command_source));
+      if (source != nullptr && *source != events::source_for("nps_gamification")) return {};
+    } else if (*type != types::conversation_resolved && *type != types::conversation_reopened) {
       return {};
     }
   }

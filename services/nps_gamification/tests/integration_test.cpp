@@ -474,6 +474,24 @@ TEST_CASE("a survey that could not be sent does not stop the next resolution's")
   CHECK(fx.count("surveys WHERE answered_at IS NOT NULL AND send_failed_at IS NULL") == 1);
 }
 
+TEST_CASE("another service's send failures are skipped on their header, unread") {
+  // Every failed reply and campaign message of the suite comes through this topic.
+  Fixture fx;
+  const Chat c = fx.new_chat();
+  fx.apply(fx.resolved(c, kAgentA));
+  const std::string command = fx.outbox()[0].str("command_id");
+  const auto dead = fx.outcome(types::notification_message_dead_lettered, c, command,
+                               R"(,"reason":"provider answered 500 6 times",)"
+                               R"("dlq_topic":"notification.commands.v1.dlq")");
+  auto foreign = record(events::topics::notification_events, dead);
+  foreign.headers.push_back({std::string(events::headers::command_source), "/lia/collections"});
+  REQUIRE(fx.handlers->handle(foreign).ok());
+  CHECK(fx.count("surveys WHERE send_failed_at IS NOT NULL") == 0);  // (a forged match: unread)
+  // Ours, or from a producer before the header: read.
+  REQUIRE(fx.handlers->handle(record(events::topics::notification_events, dead)).ok());
+  CHECK(fx.count("surveys WHERE send_failed_at IS NOT NULL") == 1);
+}
+
 TEST_CASE(
     "a replayed survey send and a new resolution of its conversation wait for each other: one "
     "survey stays open") {
