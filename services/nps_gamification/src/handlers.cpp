@@ -270,6 +270,12 @@ core::Status EventHandlers::on_message_stored(const events::CloudEvent& ev) cons
     auto fresh = pg::inbox_claim(tx, schema_, kConversationInbox, ev.id);
     if (!fresh) return fresh.error();
     if (!*fresh) return {};
+    // The conversation's survey lock first, as a resolution and a send's outcome take it
+    // before the survey's row: a batch holding this row and then wanting the lock, beside a
+    // record alone holding the lock and wanting the row, would deadlock.
+    auto locked = tx.exec("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                          survey_lock_key(schema_, m->chat.conversation_id));
+    if (!locked) return locked.error();
     const auto now = clock_.now();
     // Only the conversation's latest survey is answered: once it is, a score answers no
     // older one still open.

@@ -474,6 +474,30 @@ TEST_CASE("a survey that could not be sent does not stop the next resolution's")
   CHECK(fx.count("surveys WHERE answered_at IS NOT NULL AND send_failed_at IS NULL") == 1);
 }
 
+TEST_CASE("a score waits for the conversation's survey lock before its survey's row") {
+  // As a resolution and a send's outcome do: taken in another order, a batch and a record
+  // alone could each hold what the other waits for.
+  Fixture fx;
+  const Chat c = fx.new_chat();
+  fx.apply(fx.resolved(c, kAgentA));
+  fx.clock.advance(1min);
+  testing::HeldTransaction other(*fx.pool, [&](pg::Tx& tx) -> core::Status {
+    auto l = tx.exec("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                     survey_lock_key(fx.schema, c.conversation_id));
+    if (!l) return l.error();
+    return {};
+  });
+  const auto score = fx.reply(c, "9");
+  core::Status scored;
+  std::thread answer([&] { scored = fx.handlers->on_event(score); });
+  const bool waits = testing::wait_until([&] { return other.waiters() == 1; }, 10s, 10ms);
+  CHECK(other.release().ok());
+  answer.join();
+  CHECK(waits);
+  CHECK(scored.ok());
+  CHECK(fx.count("satisfaction_feedback") == 1);
+}
+
 TEST_CASE("another service's send failures are skipped on their header, unread") {
   // Every failed reply and campaign message of the suite comes through this topic.
   Fixture fx;
