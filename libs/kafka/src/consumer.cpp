@@ -125,6 +125,8 @@ class RdConsumer final : public Consumer {
   void resume() override;
   bool assigned() const override;
   bool joined() const override { return joined_.load(); }
+  std::optional<core::Error> fatal_error() const override;
+  bool raise_fatal_for_test();
   std::vector<TopicPartition> assignment() const override;
   std::uint64_t handled() const override { return handled_.load(); }
   std::uint64_t dead_lettered() const override { return dead_lettered_.load(); }
@@ -474,8 +476,10 @@ void RdConsumer::rewind(const std::vector<Message>& msgs, std::size_t from) {
   for (const auto& [tp, offset] : first) {
     {
       std::lock_guard lock(mu_);
-      // A parked partition was already rewound to the record it waits on.
-      if (parked_.contains(tp)) continue;
+      // A partition whose park still waits was already rewound to the record it waits on. One
+      // resumed is fetching again: its records here were taken from the fetcher, and without
+      // the seek the next one would look as if the log had lost these.
+      if (const auto it = parked_.find(tp); it != parked_.end() && !it->second.resumed) continue;
     }
     seek(tp, offset);
   }
@@ -489,9 +493,17 @@ void RdConsumer::finish() {
     rk = rk_;
   }
   if (rk == nullptr) return;
-  if (started_) commit_sync("close");
+  // After a fatal error the client can neither commit nor leave its group (the broker has
+  // fenced it), and librdkafka 2.0's close then never returns: it is destroyed without one.
+  core::Error fatal(core::Errc::internal, "", false);
+  const bool broken = detail::fatal_error(rk, fatal);
+  if (started_ && !broken) commit_sync("close");
   // Leaves the group: the revoke callback commits again and unassigns.
-  if (const auto err = rd_kafka_consumer_close(rk); err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+  if (broken) {
+    core::log().warn("kafka consumer closed without leaving its group after a fatal error",
+                     {core::f::id("component", "kafka"), core::f::id("group", config_.group_id),
+                      core::f::str("error", fatal.message())});
+  } else if (const auto err = rd_kafka_consumer_close(rk); err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     core::log().warn("kafka consumer close", {core::f::id("component", "kafka"),
                                               core::f::str("error", rd_kafka_err2str(err))});
   }
@@ -502,7 +514,11 @@ void RdConsumer::finish() {
     parked_.clear();
     paused_by_us_.clear();
   }
-  rd_kafka_destroy(rk);
+  if (broken) {
+    rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+  } else {
+    rd_kafka_destroy(rk);
+  }
   report_progress(true);  // a closed member owns nothing: its share leaves the gauges
   core::log().info(
       "kafka consumer closed",
@@ -863,6 +879,21 @@ void RdConsumer::on_error(rd_kafka_t* rk, int err, const char* reason, void* opa
   self->warn_throttled(err, "kafka consumer error", reason);
 }
 
+std::optional<core::Error> RdConsumer::fatal_error() const {
+  std::lock_guard lock(mu_);
+  if (rk_ == nullptr) return std::nullopt;
+  core::Error e(core::Errc::internal, "", false);
+  if (detail::fatal_error(rk_, e)) return e;
+  return std::nullopt;
+}
+
+bool RdConsumer::raise_fatal_for_test() {
+  std::lock_guard lock(mu_);
+  return rk_ != nullptr &&
+         rd_kafka_test_fatal_error(rk_, RD_KAFKA_RESP_ERR__FENCED, "raised by a test") ==
+             RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
 void RdConsumer::warn_throttled(int code, std::string_view what, std::string_view detail) {
   const auto now = Clock::now();
   auto [it, fresh] = last_warn_at_.emplace(code, now);
@@ -984,6 +1015,11 @@ void RdConsumer::report_progress(bool closed) {
 
 int detail::fail_next_seeks_for_test(int n) {
   return seek_faults.exchange(n);
+}
+
+bool detail::raise_fatal_for_test(Consumer& consumer) {
+  auto* rd = dynamic_cast<RdConsumer*>(&consumer);
+  return rd != nullptr && rd->raise_fatal_for_test();
 }
 
 std::uint64_t detail::polls_for_test() {

@@ -20,11 +20,14 @@ core::Error invalid(std::string what) {
 
 // Set by lia::kafka from other settings or fixed by its delivery guarantees.
 // librdkafka's aliases of them too (metadata.broker.list would override the bootstrap).
-constexpr std::array<std::pair<std::string_view, std::string_view>, 9> kOwned = {{
+constexpr std::array<std::pair<std::string_view, std::string_view>, 10> kOwned = {{
     {"fetch.wait.max.ms", "set LIA_KAFKA_FETCH_WAIT_MS instead"},
     {"bootstrap.servers", "set LIA_KAFKA_BOOTSTRAP instead"},
     {"metadata.broker.list", "set LIA_KAFKA_BOOTSTRAP instead"},
     {"group.id", "each consumer's group is fixed by its service"},
+    {"group.instance.id",
+     "static membership is not supported: every consumer of a process would share the id and "
+     "fence the others"},
     {"acks", "fixed to all (no record is lost when a broker fails)"},
     {"request.required.acks", "fixed to all (no record is lost when a broker fails)"},
     {"enable.idempotence", "fixed to true (no record is written twice on a retry)"},

@@ -3,8 +3,10 @@
 // records are handled again one by one, so every effect lands exactly once and in order.
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <mutex>
+#include <thread>
 
 #include <catch2/catch.hpp>
 
@@ -362,4 +364,64 @@ TEST_CASE("max_batch below 1 is refused, naming the setting") {
       config, [](const Message&) { return core::ok(); }, nullptr);
   REQUIRE_FALSE(c.ok());
   CHECK(c.error().message().find("max_batch") != std::string::npos);
+}
+
+// An outage long enough for parked partitions to come back: a resumed partition's records
+// fetched behind another partition's record that parks again go back to the fetcher with the
+// rest, and none is skipped as if the log had lost it.
+TEST_CASE("records of a resumed partition fetched behind a record that parks are not skipped") {
+  Journal journal;
+  const auto topic = unique_name("kafka_batch_resumed");
+  auto producer = test::make_producer();
+  test::produce_all(*producer, {{topic, "", "warm-up", {}, 0}});
+  const int partitions = test::partition_count(topic);
+  REQUIRE(partitions >= 2);
+  std::atomic<bool> down{true};
+  std::mutex mu;
+  std::map<std::string, int> done;  // value -> successful handlings
+  auto config = test::consumer_config(topic, unique_name("g"));
+  config.max_batch = 50;
+  config.max_attempts = 1;
+  config.retry_backoff = std::chrono::milliseconds{20};
+  config.max_backoff = std::chrono::milliseconds{100};  // many rounds within the outage
+  auto consumer = Consumer::create(
+      config,
+      [&](const Message& m) -> core::Status {
+        if (m.value == "warm-up") return core::ok();
+        if (down.load()) return core::Error(core::Errc::unavailable, "database down");
+        journal.apply(m.value);
+        std::lock_guard lock(mu);
+        ++done[m.value];
+        return core::ok();
+      },
+      nullptr, opener(journal));
+  REQUIRE(consumer.ok());
+  (*consumer)->start();
+  REQUIRE(wait_until([&] { return (*consumer)->handled() == 1; }, seconds{20}));
+  (*consumer)->pause();  // so that the records below are fetched together
+  std::vector<Record> records;
+  std::vector<std::string> values;
+  for (int p = 0; p < partitions; ++p) {
+    for (int k = 0; k < 3; ++k) {
+      values.push_back("p" + std::to_string(p) + "r" + std::to_string(k));
+      records.push_back({topic, "", values.back(), {}, p});
+    }
+  }
+  test::produce_all(*producer, records);
+  (*consumer)->resume();
+  std::this_thread::sleep_for(std::chrono::seconds{3});  // rounds of parks and resumes
+  down = false;
+  const bool all = wait_until(
+      [&] {
+        std::lock_guard lock(mu);
+        return done.size() == values.size();
+      },
+      seconds{30});
+  (*consumer)->close();
+  CHECK(all);
+  std::lock_guard lock(mu);
+  for (const auto& v : values) {
+    INFO(v);
+    CHECK(done[v] == 1);
+  }
 }

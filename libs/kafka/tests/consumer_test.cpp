@@ -737,3 +737,22 @@ TEST_CASE(
 TEST_CASE("a batched consumer parks a partition on a record it can't dead-letter, too") {
   dead_letter_outage(/*batched=*/true);
 }
+
+TEST_CASE("a consumer's fatal error is reported, for the liveness probe") {
+  const auto topic = unique_name("kafka_fatal");
+  auto producer = test::make_producer();
+  test::produce_all(*producer, {{topic, "", "x", {}, 0}});
+  auto consumer = Consumer::create(
+      test::consumer_config(topic, unique_name("g")),
+      [](const Message&) -> core::Status { return core::ok(); }, nullptr);
+  REQUIRE(consumer.ok());
+  (*consumer)->start();
+  REQUIRE(wait_until([&] { return (*consumer)->handled() == 1; }, seconds{20}));
+  CHECK_FALSE((*consumer)->fatal_error().has_value());
+  REQUIRE(detail::raise_fatal_for_test(**consumer));
+  const auto fatal = (*consumer)->fatal_error();
+  REQUIRE(fatal.has_value());
+  CHECK_FALSE(fatal->retryable());
+  CHECK(fatal->message().find("raised by a test") != std::string::npos);
+  (*consumer)->close();
+}

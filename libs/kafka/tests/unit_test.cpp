@@ -331,6 +331,10 @@ TEST_CASE("extra client properties are checked against librdkafka and lia's own 
   auto owned = check_properties({{"acks", "1"}});
   REQUIRE_FALSE(owned.ok());
   CHECK(mentions(owned.error(), "property 'acks' can't be set here"));
+  // Static membership: each consumer of a process would get the same id and fence the others.
+  auto static_member = check_properties({{"group.instance.id", "pod-1"}});
+  REQUIRE_FALSE(static_member.ok());
+  CHECK(mentions(static_member.error(), "property 'group.instance.id' can't be set here"));
   auto bootstrap = check_properties({{"bootstrap.servers", "elsewhere:9092"}});
   REQUIRE_FALSE(bootstrap.ok());
   CHECK(mentions(bootstrap.error(), "LIA_KAFKA_BOOTSTRAP"));

@@ -341,6 +341,16 @@ core::Status producer_alive(const kafka::Producer& producer) {
   return core::ok();
 }
 
+core::Status consumer_alive(const kafka::Consumer& consumer, std::string_view group) {
+  if (auto fatal = consumer.fatal_error()) {
+    return core::Error(fatal->code(),
+                       fmt::format("the Kafka consumer of group {} hit a fatal error: {}", group,
+                                   fatal->message()),
+                       false);
+  }
+  return core::ok();
+}
+
 LivenessCheck producer_liveness(std::string name, std::shared_ptr<const kafka::Producer> producer) {
   return {std::move(name), [p = std::move(producer)] { return producer_alive(*p); },
           "kafka_producer_failed"};
@@ -567,6 +577,15 @@ int run(int argc, char** argv, const ServiceSpec& declared, std::unique_ptr<App>
   // holding its schema's lock, and only a restart helps, which a failing liveness probe brings.
   if (!ctx.router_.has_pattern("/healthz")) {
     std::vector<LivenessCheck> alive{producer_liveness("kafka_producer", ctx.producer_)};
+    alive.push_back({"kafka_consumers",
+                     [joining]() -> core::Status {
+                       std::lock_guard lock(joining->mu);
+                       for (const auto& [group, consumer] : joining->consumers) {
+                         if (auto st = consumer_alive(*consumer, group); !st.ok()) return st;
+                       }
+                       return core::ok();
+                     },
+                     "kafka_consumer_failed"});
     for (auto& c : ctx.liveness_) alive.push_back(std::move(c));
     ctx.router_.add("GET", "/healthz",
                     [alive = std::move(alive)](const http::Request&) { return liveness(alive); });

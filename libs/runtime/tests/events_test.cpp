@@ -155,3 +155,31 @@ TEST_CASE("liveness fails once a Kafka producer hit a fatal error, naming it") {
   CHECK(failing.body.find("kafka_gateway_producer") != std::string::npos);
   CHECK(failing.body.find("producer fenced") != std::string::npos);
 }
+
+namespace {
+class StubConsumer : public lia::kafka::Consumer {
+ public:
+  void start() override {}
+  void close() override {}
+  void pause() override {}
+  void resume() override {}
+  bool assigned() const override { return true; }
+  bool joined() const override { return true; }
+  std::vector<lia::kafka::TopicPartition> assignment() const override { return {}; }
+  std::uint64_t handled() const override { return 0; }
+  std::uint64_t dead_lettered() const override { return 0; }
+  std::optional<lia::core::Error> fatal_error() const override { return fatal; }
+  std::optional<lia::core::Error> fatal;
+};
+}  // namespace
+
+TEST_CASE("a consumer's fatal error fails its liveness, naming its group") {
+  StubConsumer consumer;
+  CHECK(lia::runtime::consumer_alive(consumer, "lia-notification").ok());
+  consumer.fatal = lia::core::Error(lia::core::Errc::internal, "instance fenced", false);
+  const auto st = lia::runtime::consumer_alive(consumer, "lia-notification");
+  REQUIRE_FALSE(st.ok());
+  CHECK_FALSE(st.error().retryable());
+  CHECK(st.error().message() ==
+        "the Kafka consumer of group lia-notification hit a fatal error: instance fenced");
+}

@@ -221,6 +221,9 @@ class Consumer {
   // Counters for tests and metrics.
   virtual std::uint64_t handled() const = 0;
   virtual std::uint64_t dead_lettered() const = 0;
+  // librdkafka's fatal error, once one happened (a static member fenced by another with its
+  // group.instance.id, say): the consumer then consumes nothing more, and only a restart helps.
+  virtual std::optional<core::Error> fatal_error() const { return std::nullopt; }
 };
 
 // Publishes an unprocessable message to `<origin topic>.dlq` (or a fixed topic), same key
@@ -279,6 +282,9 @@ namespace detail {
 int fail_next_seeks_for_test(int n);
 // Polls of every consumer of the process so far (each resets max.poll.interval.ms).
 std::uint64_t polls_for_test();
+// Raises a fatal error in `consumer` (librdkafka's rd_kafka_test_fatal_error); false when it
+// is not one of this library's consumers or not started.
+bool raise_fatal_for_test(Consumer& consumer);
 }  // namespace detail
 
 }  // namespace lia::kafka

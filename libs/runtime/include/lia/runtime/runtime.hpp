@@ -66,13 +66,16 @@ struct LivenessCheck {
 
 // GET /healthz: 200, or 503 with the first failing check's code, naming it. The runtime's
 // own: its Kafka producer hit no fatal error, which a producer never recovers from (the outbox
-// relay would keep failing while holding its schema's lock).
+// relay would keep failing while holding its schema's lock), and neither did any of its
+// consumers (one would consume nothing more while the pod looked healthy).
 http::Response liveness(const std::vector<LivenessCheck>& checks);
 
 // A producer's health: failed once it hit a fatal error.
 core::Status producer_alive(const kafka::Producer& producer);
 // That, as a liveness check (code kafka_producer_failed).
 LivenessCheck producer_liveness(std::string name, std::shared_ptr<const kafka::Producer> producer);
+// A consumer's health, likewise; `group` names it in the error.
+core::Status consumer_alive(const kafka::Consumer& consumer, std::string_view group);
 
 struct ConsumerSpec {
   std::vector<std::string> topics;
@@ -94,7 +97,11 @@ struct ConsumerSpec {
   bool lock_keys = false;
   // The longest one record may take to handle, when it can exceed a few minutes (a handler
   // that calls out with retries): the consumer's max.poll.interval.ms is raised to cover it
-  // with a minute to spare, so the group does not give its partitions away mid-record.
+  // with a minute to spare, so the group does not give its partitions away mid-record. It
+  // covers the consumer's own tries of the record too (it polls only between rounds: up to
+  // ConsumerConfig::max_attempts calls and their backoffs) when each may take as long again,
+  // as ai_orchestration's model calls do; notification's row carries its provider tries
+  // across them, so one call's worst case covers the record.
   std::chrono::milliseconds max_handling{0};
   // At least this long an empty fetch may wait (fetch.wait.max.ms), and its records are then
   // fetched a batch at a time, for a consumer that is not latency-critical and reads a busy
