@@ -97,6 +97,9 @@ struct ProviderError {
   // Evolution: the instance's WhatsApp session was closed (reconnecting); Baileys refuses
   // before anything is written, so the message was not sent.
   bool connection_closed = false;
+  // The body has the provider's own error shape (Meta: an `error` with a `code`; Evolution: a
+  // `response` object), not a gateway's generic `{"message": ...}` (Kong, API Gateway).
+  bool providers_shape = false;
 };
 
 ProviderError read_error(Provider provider, std::string_view body) {
@@ -113,6 +116,7 @@ ProviderError read_error(Provider provider, std::string_view body) {
     if (auto c = o.opt_i64("code"); c.ok() && *c) {
       e.numeric_code = **c;
       e.code = std::to_string(**c);
+      e.providers_shape = true;
     }
     if (auto data = o.opt_obj("error_data"); data.ok() && *data) {
       if (auto d = (*data)->opt_str("details"); d.ok() && *d && !(*d)->empty()) {
@@ -123,6 +127,7 @@ ProviderError read_error(Provider provider, std::string_view body) {
   } else {
     // {"status":400,"error":"Bad Request","response":{"message":["..."]}}
     if (auto resp = root->opt_obj("response"); resp.ok() && *resp) {
+      e.providers_shape = true;
       const auto* m = (*resp)->get("message");
       if (m != nullptr && m->IsString()) {
         e.message = std::string(json::view(*m));
@@ -272,8 +277,8 @@ SendResult interpret(Provider provider, const core::Result<http::ClientResponse>
   // waiting for it (504, 524), or lost it mid-answer without the provider's own error (502,
   // 520: its HTML page), may have passed the request on: the provider may have sent the
   // message, so it is not sent again. (A gateway that never reached it, 521-523, and 503 are
-  // retried.)
-  const bool from_provider = !err.message.empty() || err.code.has_value();
+  // retried.) A 502 whose JSON is not the provider's own error shape is a gateway's too.
+  const bool from_provider = err.providers_shape;
   if (res.status == 504 || res.status == 524 ||
       ((res.status == 502 || res.status == 520) && !from_provider)) {
     r.verdict = Verdict::reject;

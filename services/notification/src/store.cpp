@@ -271,6 +271,8 @@ core::Result<bool> OutboundStore::reopen(const std::string& command_id,
                               " SET status = 'sending', attempts = 0, finished_at = NULL,"
                               " in_flight = false, retry_at = NULL, replayed_from = $2,"
                               " echo_message_id = NULL,"
+                              // The failure's own: a row being sent again does not show it.
+                              " last_error = NULL, error_code = NULL, http_status = NULL,"
                               " updated_at = now()"
                               " WHERE command_id = $1 AND status IN ('failed', 'dead_lettered')"
                               " AND replayed_from IS DISTINCT FROM $2",

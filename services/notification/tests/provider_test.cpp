@@ -227,12 +227,28 @@ TEST_CASE("a gateway that may have passed the request on is an unknown outcome, 
     CHECK(r.code == std::optional<std::string>("outcome_unknown"));
     CHECK(r.reason.find("gateway answered HTTP " + std::to_string(status)) != std::string::npos);
   }
+  // A gateway's own JSON (Kong, API Gateway) is no answer of the provider's either.
+  for (const auto provider : {Provider::meta, Provider::evolution}) {
+    for (const char* body :
+         {R"({"message":"An invalid response was received from the upstream server"})",
+          R"({"message":"Internal server error"})", R"({"error":"Bad Gateway"})"}) {
+      INFO(to_string(provider) << " " << body);
+      const auto r = interpret(provider, answer(502, body), kNow);
+      CHECK(r.verdict == Verdict::reject);
+      CHECK(r.code == std::optional<std::string>("outcome_unknown"));
+    }
+  }
   // The provider's own 502 (its error body), a gateway that never reached it, or a 503: retried.
   CHECK(
       interpret(Provider::meta,
                 answer(502, R"({"error":{"message":"Service temporarily unavailable","code":2}})"),
                 kNow)
           .verdict == Verdict::retry);
+  CHECK(interpret(Provider::evolution,
+                  answer(502, R"({"status":502,"error":"Bad Gateway","response":{"message":)"
+                              R"("Connection Failure"}})"),
+                  kNow)
+            .verdict == Verdict::retry);
   for (int status : {503, 521, 522, 523}) {
     INFO(status);
     CHECK(interpret(Provider::evolution, answer(status, html), kNow).verdict == Verdict::retry);

@@ -401,8 +401,12 @@ TEST_CASE("no answer after the provider took the message: failed as unknown, nev
   require_ok(handler.handle(
       fx.command(events::types::notification_send_text, Fixture::text_data(id, "meta", kTo, "x"))));
   CHECK(fx.sandbox.sends().size() == 1);
-  // The late answer is logged once the sandbox sends it: still the one request.
-  REQUIRE(testing::wait_until([&] { return fx.sandbox.counts().requests == 1; }, 10s));
+  // Past the sandbox's late answer (1.5 s): still the one request, the row still failed, and
+  // no event more.
+  std::this_thread::sleep_for(2s);
+  CHECK(fx.sandbox.counts().requests == 1);
+  CHECK(fx.row(id)->status == "failed");
+  CHECK(fx.events().size() == 1);
 }
 
 TEST_CASE("the same command twice is sent once and reported once") {
@@ -439,6 +443,31 @@ TEST_CASE("a failed command redelivered is not retried, but a replayed dead lett
   REQUIRE(evs.size() == 2);
   CHECK(evs[1].type == kSentType);
   CHECK(data_of(evs[1])["attempts"].GetInt() == 1);
+}
+
+TEST_CASE("a row reopened for a replay no longer shows the failure it comes back from") {
+  // GET /api/outbound/{id} while the replay's send is on its way: `sending`, not the old
+  // outcome_unknown or its reason, which would read as a fresh failure.
+  Fixture fx;
+  REQUIRE(fx.sandbox.apply_faults(R"({"fail_next":1,"status":403})").ok());
+  const auto id = new_id();
+  require_ok(fx.handler->handle(
+      fx.command(events::types::notification_send_text, Fixture::text_data(id, "meta", kTo, "x"))));
+  auto failed = fx.row(id);
+  REQUIRE(failed);
+  REQUIRE(failed->status == "failed");
+  REQUIRE(failed->last_error);
+  REQUIRE(failed->http_status == 403);
+  auto reopened = fx.store->reopen(id, "notification.commands.v1.dlq/0/7");
+  REQUIRE(reopened.ok());
+  REQUIRE(*reopened);
+  auto row = fx.row(id);
+  REQUIRE(row);
+  CHECK(row->status == "sending");
+  CHECK(row->attempts == 0);
+  CHECK_FALSE(row->last_error);
+  CHECK_FALSE(row->error_code);
+  CHECK_FALSE(row->http_status);
 }
 
 TEST_CASE("a replayed dead letter of a command its sender makes again sends nothing") {
