@@ -238,6 +238,10 @@ core::Status RdConsumer::init() {
   if (config_.retry_backoff.count() < 0 || config_.max_backoff.count() < 0) {
     return invalid("retry_backoff and max_backoff can't be negative");
   }
+  if (config_.max_backoff.count() == 0) {
+    // A parked partition would be resumed at once, its record tried back to back for good.
+    return invalid("max_backoff must be positive");
+  }
   for (const auto& [name, value] : config_.properties) {
     if (name == "enable.auto.commit" || name == "enable.auto.offset.store") {
       return invalid(fmt::format(

@@ -68,6 +68,12 @@ TEST_CASE("consumer config errors name the setting") {
   REQUIRE_FALSE(r2.ok());
   CHECK(mentions(r2.error(), "session.timeout.ms"));
 
+  auto no_backoff = c;
+  no_backoff.max_backoff = std::chrono::milliseconds{0};
+  auto no_wait = Consumer::create(no_backoff, handler, nullptr);
+  REQUIRE_FALSE(no_wait.ok());
+  CHECK(mentions(no_wait.error(), "max_backoff must be positive"));
+
   auto fixed = c;
   fixed.properties = {{"enable.auto.offset.store", "true"}};
   auto r3 = Consumer::create(fixed, handler, nullptr);
