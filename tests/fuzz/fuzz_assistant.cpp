@@ -5,7 +5,7 @@
 //   - every turn gets a non-empty reply in valid UTF-8;
 //   - every event the turn produces (analysis, reply, assistant change, handoff, tools) matches
 //     its JSON Schema: no customer text can make ai_orchestration publish an invalid event;
-//   - truncate_utf8 keeps valid UTF-8 valid and within the limit.
+//   - ellipsize_utf8, utf8_prefix and utf8_suffix keep valid UTF-8 valid and within the limit.
 
 #include <lia/core/text.hpp>
 #include <lia/domain/text.hpp>

@@ -377,6 +377,7 @@ TEST_CASE("records of a resumed partition fetched behind a record that parks are
   const int partitions = test::partition_count(topic);
   REQUIRE(partitions >= 2);
   std::atomic<bool> down{true};
+  std::atomic<int> refused{0};  // tries while down
   std::mutex mu;
   std::map<std::string, int> done;  // value -> successful handlings
   auto config = test::consumer_config(topic, unique_name("g"));
@@ -388,7 +389,10 @@ TEST_CASE("records of a resumed partition fetched behind a record that parks are
       config,
       [&](const Message& m) -> core::Status {
         if (m.value == "warm-up") return core::ok();
-        if (down.load()) return core::Error(core::Errc::unavailable, "database down");
+        if (down.load()) {
+          ++refused;
+          return core::Error(core::Errc::unavailable, "database down");
+        }
         journal.apply(m.value);
         std::lock_guard lock(mu);
         ++done[m.value];
@@ -409,7 +413,8 @@ TEST_CASE("records of a resumed partition fetched behind a record that parks are
   }
   test::produce_all(*producer, records);
   (*consumer)->resume();
-  std::this_thread::sleep_for(std::chrono::seconds{3});  // rounds of parks and resumes
+  // Rounds of parks and resumes: each partition's first record tried several times.
+  REQUIRE(wait_until([&] { return refused.load() >= 4 * partitions; }, seconds{30}));
   down = false;
   const bool all = wait_until(
       [&] {

@@ -215,11 +215,16 @@ core::Status Scheduler::run_campaign(const Campaign& c, TickReport& report) {
     if (!not_after) break;
     // Nothing due (most of a day, with the spacing a day): no transaction, no lock, and the
     // instance's rate row untouched. Every pod asks every tick; the due index answers it.
-    auto any_due = pool_->exec("SELECT 1 FROM " + q_ +
-                                   ".voice_campaign_targets WHERE campaign_id = $1 AND status IN "
-                                   "('pending', 'contacted') AND next_attempt_at IS NOT NULL AND "
-                                   "next_attempt_at <= $2 AND attempt_count < $3 LIMIT 1",
-                               c.id, now, c.max_attempts);
+    // (Those whose last message is still on its way are not: see the batch's query.)
+    auto any_due = pool_->exec(
+        "SELECT 1 FROM " + q_ +
+            ".voice_campaign_targets t WHERE t.campaign_id = $1 AND t.status IN ('pending', "
+            "'contacted') AND t.next_attempt_at IS NOT NULL AND t.next_attempt_at <= $2 AND "
+            "t.attempt_count < $3 AND NOT EXISTS (SELECT 1 FROM " +
+            q_ +
+            ".message_attempts a WHERE a.target_id = t.id AND a.outcome IS NULL AND "
+            "a.requested_at > $4) LIMIT 1",
+        c.id, now, c.max_attempts, now - std::chrono::hours{24});
     if (!any_due) return any_due.error();
     if (any_due->empty()) break;
     int sent = 0, failed = 0;

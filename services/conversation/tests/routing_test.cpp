@@ -127,7 +127,7 @@ TEST_CASE("RFC 3339 times parse with fractions and offsets, and nothing else") {
   CHECK_FALSE(parse_time(""));
 }
 
-TEST_CASE("text helpers: text[] round trips and first names") {
+TEST_CASE("text helpers: text[] literals round trip") {
   const std::vector<std::string> items{"support", "a b", "quote\"d", "back\\slash", ""};
   CHECK(parse_text_array(text_array_literal(items)) == items);
   CHECK(parse_text_array("{general,support}") == std::vector<std::string>{"general", "support"});

@@ -228,7 +228,9 @@ core::Status CommandHandler::handle(const kafka::Message& message) {
                  {id("command_id", cmd.command_id), id("status", claim->status)});
         return core::ok();
       }
-      if (!cmd.replayable) {
+      // One whose outcome stayed unknown is not sent again by its sender either (it may have
+      // reached the customer): its replay, after someone checked, is the way it goes again.
+      if (!cmd.replayable && claim->error_code != kCodeOutcomeUnknown) {
         count_send(cmd.provider, "duplicate");
         log.info("dead letter replayed: not sending, its sender sends it again itself",
                  {id("command_id", cmd.command_id), id("status", claim->status),
@@ -787,6 +789,11 @@ EchoHandler::EchoHandler(std::shared_ptr<OutboundStore> store, const SenderOptio
   for (const std::string_view outcome : {"noted", "settled"}) echoes(outcome);
 }
 
+namespace {
+// How far the provider's clock, which stamps an echo, may be behind ours.
+constexpr std::chrono::milliseconds kEchoClockSkew{5000};
+}  // namespace
+
 core::Status EchoHandler::handle(const kafka::Message& message) {
   // Nearly every record is a customer's message: skipped unread. One this service cannot
   // read is left to conversation, which dead-letters it.
@@ -808,6 +815,14 @@ core::Status EchoHandler::handle(const kafka::Message& message) {
     return core::ok();
   }
   const std::string echo_id(*provider_id);
+  // When the message went, as the provider stamped it (the phone's clock, to the second).
+  std::optional<std::int64_t> echo_ms;
+  if (auto ts = root->opt_str("timestamp"); ts && *ts) {
+    if (auto t = core::parse_rfc3339(**ts)) {
+      echo_ms =
+          std::chrono::duration_cast<std::chrono::milliseconds>(t->time_since_epoch()).count();
+    }
+  }
   std::optional<Unsettled> settled;
   bool noted = false;
   auto st = pg::transact(store_->pool(), [&](pg::Tx& tx) -> core::Status {
@@ -816,23 +831,30 @@ core::Status EchoHandler::handle(const kafka::Message& message) {
     auto rows = store_->unsettled_sends(tx, std::string(*instance), recipient_spellings(*chat),
                                         std::string(**text), echo_id);
     if (!rows) return rows.error();
-    // (All of this chat, however its sends spelled it.) The one still with the provider
-    // first (an echo comes within seconds of its send), else the oldest one whose outcome
-    // stayed unknown. Two with the same text in flight at once (a handler that lost its
-    // partition beside the new owner) can't be told apart: neither is given it.
+    // (All of this chat, however its sends spelled it, oldest first.) The one still with
+    // the provider first (an echo comes within seconds of its send); else, of those whose
+    // outcome stayed unknown, the last one tried before the echo's time (a send tried after
+    // the message went is not what sent it), give or take the clocks' difference; else the
+    // oldest. Two with the same text in flight at once (a handler that lost its partition
+    // beside the new owner) can't be told apart: neither is given it.
     const Unsettled* pick = nullptr;
     const Unsettled* oldest_unknown = nullptr;
+    const Unsettled* last_before = nullptr;
     int in_flight = 0;
     for (const auto& u : *rows) {
       if (u.status == kSending) {
         pick = &u;
         ++in_flight;
-      } else if (!oldest_unknown) {
-        oldest_unknown = &u;
+        continue;
+      }
+      if (!oldest_unknown) oldest_unknown = &u;
+      if (echo_ms && u.last_attempt_ms <= *echo_ms + kEchoClockSkew.count() &&
+          (last_before == nullptr || u.last_attempt_ms >= last_before->last_attempt_ms)) {
+        last_before = &u;
       }
     }
     if (in_flight > 1) return core::ok();
-    if (!pick) pick = oldest_unknown;
+    if (!pick) pick = last_before != nullptr ? last_before : oldest_unknown;
     if (!pick) return core::ok();
     if (pick->status == kSending) {
       auto kept = store_->note_echo(tx, pick->command.command_id, pick->attempts, echo_id);

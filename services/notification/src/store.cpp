@@ -50,12 +50,12 @@ core::Result<Claim> OutboundStore::claim(const SendCommand& cmd,
           " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,"
           " 'sending', 1, 'PENDING', now(), $16, $17)"
           " ON CONFLICT (command_id) DO NOTHING RETURNING status, attempts, last_error, in_flight,"
-          " retry_at)"
+          " retry_at, error_code)"
           " SELECT true, status, attempts, last_error, in_flight, " +
           retry_at_ms() +
-          " FROM ins"
+          ", error_code FROM ins"
           " UNION ALL SELECT false, status, attempts, last_error, in_flight, " +
-          retry_at_ms() + " FROM " + table_ +
+          retry_at_ms() + ", error_code FROM " + table_ +
           " WHERE command_id = $2 AND NOT EXISTS (SELECT 1 FROM ins)",
       core::Uuid::v7(), cmd.command_id, cmd.event_id, to_string(cmd.kind), to_string(cmd.provider),
       cmd.instance, cmd.to, cmd.conversation_id, cmd.message_id, cmd.priority, body,
@@ -79,6 +79,7 @@ core::Result<Claim> OutboundStore::claim(const SendCommand& cmd,
   if (const auto at = row.get<std::optional<std::int64_t>>(5)) {
     c.retry_at = core::SysTime{std::chrono::milliseconds{*at}};
   }
+  c.error_code = row.get<std::optional<std::string>>(6);
   return c;
 }
 
@@ -185,7 +186,8 @@ core::Result<std::vector<Unsettled>> OutboundStore::unsettled_sends(
   // rows in flight and those ended unknown, by recipient.
   auto rows = tx.exec(
       "SELECT command_id::text, status, attempts, in_flight, to_chat, conversation_id::text,"
-      " message_id::text, command_source FROM " +
+      " message_id::text, command_source,"
+      " (extract(epoch FROM last_attempt_at) * 1000)::bigint FROM " +
           table_ +
           " WHERE provider_message_id IS NULL AND (status = 'sending' OR error_code ="
           " 'outcome_unknown') AND to_chat = ANY (string_to_array($2, ','))"
@@ -210,6 +212,7 @@ core::Result<std::vector<Unsettled>> OutboundStore::unsettled_sends(
     u.command.conversation_id = r.get<std::optional<std::string>>(5);
     u.command.message_id = r.get<std::optional<std::string>>(6);
     u.command.source = r.get<std::optional<std::string>>(7).value_or("");
+    u.last_attempt_ms = r.get<std::int64_t>(8);
     out.push_back(std::move(u));
   }
   return out;

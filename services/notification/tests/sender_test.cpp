@@ -903,13 +903,13 @@ TEST_CASE("a send the provider took after another handler reported it unknown is
 // Evolution's echo of a send through its API (send.message), as ingestion publishes it;
 // without `via_api`, a message written on the business phone.
 kafka::Message echo_record(const std::string& chat, const std::string& provider_id,
-                           const std::string& text, bool via_api = true) {
-  const std::string data = R"({"provider":"evolution","instance":")" +
-                           std::string(kEvolutionInstance) + R"(","chat_id":")" + chat +
-                           R"(","message_id":")" + provider_id +
-                           R"(","from":"5511999990000","kind":"text","text":")" + text +
-                           R"(","timestamp":"2026-12-06T12:00:00Z","from_me":true)" +
-                           (via_api ? R"(,"via_api":true)" : "") + "}";
+                           const std::string& text, bool via_api = true,
+                           const std::string& at = "2026-12-06T12:00:00Z") {
+  const std::string data =
+      R"({"provider":"evolution","instance":")" + std::string(kEvolutionInstance) +
+      R"(","chat_id":")" + chat + R"(","message_id":")" + provider_id +
+      R"(","from":"5511999990000","kind":"text","text":")" + text + R"(","timestamp":")" + at +
+      R"(","from_me":true)" + (via_api ? R"(,"via_api":true)" : "") + "}";
   kafka::Message m;
   m.topic = "whatsapp.inbound.test";
   m.value = events::encode(
@@ -921,17 +921,20 @@ kafka::Message echo_record(const std::string& chat, const std::string& provider_
 // handler's timeout: its outcome unknown unless an echo says otherwise. `during` runs while
 // the request is with the provider.
 std::string send_without_answer(Fixture& fx, const std::string& text,
-                                const std::function<void(const std::string&)>& during = {}) {
+                                const std::function<void(const std::string&)>& during = {},
+                                const std::string& extra = {}) {
   REQUIRE(fx.sandbox.apply_faults(R"({"slow_next":1,"delay_ms":1500})").ok());
   auto options = fx.options;
   options.provider.timeout = std::chrono::milliseconds{800};
   auto handler = handler_with(fx, options);
   auto id = new_id();
-  const auto msg = fx.command(events::types::notification_send_text,
-                              Fixture::text_data(id, "evolution", kTo + "@s.whatsapp.net", text));
+  const auto msg =
+      fx.command(events::types::notification_send_text,
+                 Fixture::text_data(id, "evolution", kTo + "@s.whatsapp.net", text, extra));
   std::optional<core::Status> result;
+  const auto before = fx.sandbox.sends().size();
   std::thread sending([&] { result = handler->handle(msg); });
-  REQUIRE(testing::wait_until([&] { return fx.sandbox.sends().size() == 1; }, 10s));
+  REQUIRE(testing::wait_until([&] { return fx.sandbox.sends().size() == before + 1; }, 10s));
   if (during) during(id);
   sending.join();
   REQUIRE(result.has_value());
@@ -1050,6 +1053,43 @@ TEST_CASE("an echo is kept only for the one send of its text in flight, and only
   });
   REQUIRE(marked.ok());
   CHECK_FALSE(echo_of(c).has_value());
+}
+
+TEST_CASE("a replayed dead letter of an unknown outcome is sent even if its sender resends") {
+  // collections makes no new command for an outcome_unknown (it may have reached the debtor):
+  // the replay, once someone checked, is how it goes again.
+  Fixture fx;
+  const auto id = send_without_answer(fx, "Sua fatura vence amanhã", {}, R"(,"replayable":false)");
+  REQUIRE(fx.row(id)->error_code == "outcome_unknown");
+  REQUIRE(fx.sandbox.sends().size() == 1);
+  auto replay = fx.command(events::types::notification_send_text,
+                           Fixture::text_data(id, "evolution", kTo + "@s.whatsapp.net",
+                                              "Sua fatura vence amanhã", R"(,"replayable":false)"));
+  replay.headers.push_back({"lia.dlq.origin.topic", fx.commands_topic});
+  require_ok(fx.handler->handle(replay));
+  CHECK(fx.sandbox.sends().size() == 2);
+  CHECK(fx.row(id)->status == "sent");
+}
+
+TEST_CASE("an echo settles the last send of its text tried before it, not an older one") {
+  // Two sends of one text to one chat both ended unknown; the echo came after the second was
+  // tried: it is the second's (the first, tried before, would have echoed then).
+  Fixture fx;
+  EchoHandler echoes(fx.store, fx.options);
+  const std::string jid = kTo + "@s.whatsapp.net";
+  const auto first = send_without_answer(fx, "Não entendi, pode repetir?");
+  std::this_thread::sleep_for(1s);
+  const auto second = send_without_answer(fx, "Não entendi, pode repetir?");
+  REQUIRE(fx.row(first)->error_code == "outcome_unknown");
+  REQUIRE(fx.row(second)->error_code == "outcome_unknown");
+  const auto now = core::format_rfc3339(core::SystemClock().now());
+  require_ok(
+      echoes.handle(echo_record(jid, "3EB0SECOND", "Não entendi, pode repetir?", true, now)));
+  CHECK(fx.row(second)->status == "sent");
+  CHECK(fx.row(first)->status == "failed");
+  // An echo stamped before either was tried (a provider's clock far behind) takes the oldest.
+  require_ok(echoes.handle(echo_record(jid, "3EB0FIRST", "Não entendi, pode repetir?", true)));
+  CHECK(fx.row(first)->status == "sent");
 }
 
 TEST_CASE("an echo after the outcome was reported unknown settles it: sent follows failed") {

@@ -203,7 +203,8 @@ class Consumer {
   // time.
   virtual void start() = 0;
   // Stops polling, lets the message in hand finish (a retry backoff is cut short and that
-  // message is left for redelivery), commits stored offsets, leaves the group. Idempotent,
+  // message is left for redelivery), commits stored offsets, leaves the group (after a fatal
+  // error it can do neither: its client is only destroyed). Idempotent,
   // callable from any thread, including the handler (then it returns at once and the poll
   // thread closes after the handler returns).
   virtual void close() = 0;
@@ -221,8 +222,8 @@ class Consumer {
   // Counters for tests and metrics.
   virtual std::uint64_t handled() const = 0;
   virtual std::uint64_t dead_lettered() const = 0;
-  // librdkafka's fatal error, once one happened (a static member fenced by another with its
-  // group.instance.id, say): the consumer then consumes nothing more, and only a restart helps.
+  // librdkafka's fatal error, once one happened (the broker fenced it, say): the consumer
+  // then consumes nothing more, and only a restart helps.
   virtual std::optional<core::Error> fatal_error() const { return std::nullopt; }
 };
 

@@ -31,6 +31,7 @@ struct Claim {
   bool in_flight = false;
   // Not before this may its next try go (a retryable failure's backoff or Retry-After).
   std::optional<core::SysTime> retry_at;
+  std::optional<std::string> error_code;  // a failed row's (outcome_unknown, 131026, …)
 };
 
 struct OutboundRecord {
@@ -77,6 +78,7 @@ struct Unsettled {
   std::string status;
   int attempts = 0;
   bool in_flight = false;
+  std::int64_t last_attempt_ms = 0;  // when its last try began, Unix milliseconds
 };
 
 class OutboundStore {
