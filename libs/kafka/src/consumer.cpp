@@ -142,6 +142,7 @@ class RdConsumer final : public Consumer {
   // What became of a record handled alone.
   enum class Outcome {
     handled,  // handled, or dead-lettered: its offset is stored
+    retried,  // handled, after failed tries (each maybe a lock timeout long): offset stored
     skipped,  // its partition waits on an earlier record: dropped, and the fetcher rewound
     parked,   // it failed every try of its round and its partition waits (or closing)
   };
@@ -404,9 +405,11 @@ void RdConsumer::handle_batch(std::vector<Message>& msgs) {
       parked = !parked_.empty();
     }
     if (msgs.size() - i == 1 || parked) {  // alone, or a partition waits: the careful path
-      // A record that used up its round (a database outage) took seconds: the rest goes back
-      // to the fetcher, so the consumer polls between such rounds, within max.poll.interval.
-      if (process(msgs[i++]) == Outcome::parked) {
+      // A record that used up its round (a database outage), or needed more than one try,
+      // took seconds: the rest goes back to the fetcher, so the consumer polls between such
+      // records, within max.poll.interval.
+      if (const auto outcome = process(msgs[i++]);
+          outcome == Outcome::parked || outcome == Outcome::retried) {
         if (!stop_.load()) rewind(msgs, i);
         return;
       }
@@ -460,12 +463,16 @@ void RdConsumer::handle_batch(std::vector<Message>& msgs) {
     // Undo the batch; what it held is handled again alone, with retries and dead letters.
     // Those may take long (a database outage): the rest of the fetched records is given back
     // to the fetcher, so that the consumer polls again between them as it does unbatched,
-    // and so is the rest of the batch once one of its records parks its partition.
+    // and so is the rest of the batch once one of its records parks its partition or needed
+    // more than one try.
     scope->reset();
     batch_fallbacks_->inc();
     const std::size_t end = broke ? j + 1 : j;
     while (i < end && !stop_.load()) {
-      if (process(msgs[i++]) == Outcome::parked) break;
+      if (const auto outcome = process(msgs[i++]);
+          outcome == Outcome::parked || outcome == Outcome::retried) {
+        break;
+      }
     }
     if (!stop_.load()) rewind(msgs, i);
     return;
@@ -579,7 +586,7 @@ RdConsumer::Outcome RdConsumer::process(const Message& msg) {
       store(msg);
       handled_.fetch_add(1);
       metrics.handled->inc();
-      return Outcome::handled;
+      return tries > 1 ? Outcome::retried : Outcome::handled;
     }
     last = status.error();
     metrics.failures->inc();

@@ -430,3 +430,61 @@ TEST_CASE("records of a resumed partition fetched behind a record that parks are
     CHECK(done[v] == 1);
   }
 }
+
+// While a partition waits (parked), records are handled one by one; one that needed more
+// than one try may have taken a lock timeout per try: the consumer polls before the next.
+TEST_CASE("records that needed retries while a partition waits are handled between polls") {
+  const auto topic = unique_name("kafka_batch_retried");
+  auto producer = test::make_producer();
+  const int partitions = test::partition_count(topic);
+  REQUIRE(partitions >= 2);
+  test::produce_all(*producer, {{topic, "", "warm-up", {}, 1}});
+  Journal journal;
+  std::mutex mu;
+  std::map<std::string, int> tries;
+  std::vector<std::uint64_t> polls_at_success;  // of the retried records, in order
+  auto config = test::consumer_config(topic, unique_name("g"));
+  config.max_batch = 50;
+  config.max_attempts = 2;
+  config.retry_backoff = std::chrono::milliseconds{20};
+  config.max_backoff = std::chrono::milliseconds{60'000};  // partition 0 stays parked
+  auto consumer = Consumer::create(
+      config,
+      [&](const Message& m) -> core::Status {
+        std::lock_guard lock(mu);
+        const int n = ++tries[m.value];
+        if (m.value == "warm-up") return core::ok();
+        if (m.value == "down") return core::Error(core::Errc::unavailable, "database down");
+        if (n == 1) return core::Error(core::Errc::unavailable, "lock timeout");
+        polls_at_success.push_back(detail::polls_for_test());
+        return core::ok();
+      },
+      nullptr, opener(journal));
+  REQUIRE(consumer.ok());
+  (*consumer)->start();
+  REQUIRE(wait_until([&] { return (*consumer)->handled() == 1; }, seconds{20}));
+  test::produce_all(*producer, {{topic, "", "down", {}, 0}});
+  REQUIRE(wait_until(
+      [&] {
+        std::lock_guard lock(mu);
+        return tries["down"] >= 2;  // its round used: partition 0 parked
+      },
+      seconds{20}));
+  (*consumer)->pause();  // so that the records below are fetched together
+  test::produce_all(*producer,
+                    {{topic, "", "r1", {}, 1}, {topic, "", "r2", {}, 1}, {topic, "", "r3", {}, 1}});
+  (*consumer)->resume();
+  REQUIRE(wait_until(
+      [&] {
+        std::lock_guard lock(mu);
+        return polls_at_success.size() == 3;
+      },
+      seconds{20}));
+  (*consumer)->close();
+  std::lock_guard lock(mu);
+  CHECK(polls_at_success[1] > polls_at_success[0]);
+  CHECK(polls_at_success[2] > polls_at_success[1]);
+  CHECK(tries["r1"] == 2);
+  CHECK(tries["r2"] == 2);
+  CHECK(tries["r3"] == 2);
+}
