@@ -184,9 +184,12 @@ core::Status NotificationHandler::on_event(const events::CloudEvent& ev) const {
     // first. The inbox claim comes before any change, so a redelivery changes nothing.
     // Its row locked: whether its attempt was given back already (an expiry, the service's
     // trouble) is read once per command, whatever other event came for it (a dead letter
-    // replayed, then expired: the debtor must not get one attempt back twice).
-    auto att = tx.exec("SELECT target_id::text, outcome = 'expired' OR given_back FROM " + q_ +
-                           ".message_attempts WHERE command_id = $1 FOR UPDATE",
+    // replayed, then expired: the debtor must not get one attempt back twice). One whose
+    // outcome was unknown is never given back: it may have reached the debtor (its dead letter
+    // replayed, then expired or dead-lettered again, must not send the debtor a second one).
+    auto att = tx.exec("SELECT target_id::text, outcome = 'expired' OR given_back OR code IS NOT "
+                       "DISTINCT FROM 'outcome_unknown' FROM " +
+                           q_ + ".message_attempts WHERE command_id = $1 FOR UPDATE",
                        std::string(*command));
     if (!att) return att.error();
     if (att->empty()) return {};

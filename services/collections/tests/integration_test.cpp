@@ -1128,6 +1128,16 @@ TEST_CASE("a message the provider accepted and then could not deliver does not c
       types::notification_message_dead_lettered, *cmds[3],
       R"(,"reason":"provider unavailable: HTTP 503","dlq_topic":"notification.commands.v1.dlq")");
   CHECK(fx.count("message_attempts WHERE code = 'outcome_unknown'") == 1);
+  // Not given back: its replay may have come after the first one reached the debtor.
+  CHECK(fx.count("message_attempts WHERE given_back") == 0);
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'contacted' AND attempt_count = 1 AND "
+                 "last_command_id = '" +
+                 std::string(cmds[3]->str("command_id")) + "'") == 1);
+  // Nor by an expiry (replayed after its window).
+  fx.outcome(types::notification_message_failed, *cmds[3],
+             R"(,"reason":"expired: not sent before its window closed","code":"expired")");
+  CHECK(fx.count("voice_campaign_targets WHERE attempt_count = 1 AND last_command_id = '" +
+                 std::string(cmds[3]->str("command_id")) + "'") == 1);
   // The pending one and the two contacted ones get their second attempt; the failed one none.
   fx.clock.advance(61min);
   REQUIRE(fx.tick().sent == 3);
