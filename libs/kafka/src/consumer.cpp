@@ -577,7 +577,9 @@ RdConsumer::Outcome RdConsumer::process(const Message& msg) {
 
   auto& metrics = metrics_for(msg.topic);
   core::Error last(core::Errc::internal, "not handled");
+  int tried = 0;  // this call's tries
   for (int tries = 1;; ++tries) {
+    tried = tries;
     const auto started = Clock::now();
     auto status = call_handler(msg);
     metrics.latency->observe(std::chrono::duration<double>(Clock::now() - started).count());
@@ -608,7 +610,7 @@ RdConsumer::Outcome RdConsumer::process(const Message& msg) {
       store(msg);
       dead_lettered_.fetch_add(1);
       metrics.dead_lettered->inc();
-      return Outcome::handled;
+      return tried > 1 ? Outcome::retried : Outcome::handled;
     }
     core::log().error("kafka dead letter failed; the partition waits and retries",
                       {core::f::id("component", "kafka"), core::f::id("topic", msg.topic),

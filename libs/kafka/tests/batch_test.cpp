@@ -442,12 +442,15 @@ TEST_CASE("records that needed retries while a partition waits are handled betwe
   Journal journal;
   std::mutex mu;
   std::map<std::string, int> tries;
-  std::vector<std::uint64_t> polls_at_success;  // of the retried records, in order
+  // At the last try of each retried record, in order (r2's ends in a dead letter).
+  std::vector<std::uint64_t> polls_at_success;
   auto config = test::consumer_config(topic, unique_name("g"));
   config.max_batch = 50;
   config.max_attempts = 2;
   config.retry_backoff = std::chrono::milliseconds{20};
-  config.max_backoff = std::chrono::milliseconds{60'000};  // partition 0 stays parked
+  // Partition 0's record fails every try: its partition parks, resumes for one more try and
+  // parks again, so one partition always waits while r1..r3 are handled.
+  config.max_backoff = std::chrono::milliseconds{60'000};
   auto consumer = Consumer::create(
       config,
       [&](const Message& m) -> core::Status {
@@ -457,9 +460,10 @@ TEST_CASE("records that needed retries while a partition waits are handled betwe
         if (m.value == "down") return core::Error(core::Errc::unavailable, "database down");
         if (n == 1) return core::Error(core::Errc::unavailable, "lock timeout");
         polls_at_success.push_back(detail::polls_for_test());
+        if (m.value == "r2") return core::Error(core::Errc::invalid_argument, "bad payload");
         return core::ok();
       },
-      nullptr, opener(journal));
+      std::make_shared<DeadLetter>(producer), opener(journal));
   REQUIRE(consumer.ok());
   (*consumer)->start();
   REQUIRE(wait_until([&] { return (*consumer)->handled() == 1; }, seconds{20}));

@@ -790,8 +790,9 @@ EchoHandler::EchoHandler(std::shared_ptr<OutboundStore> store, const SenderOptio
 }
 
 namespace {
-// How far the provider's clock, which stamps an echo, may be behind ours.
-constexpr std::chrono::milliseconds kEchoClockSkew{5000};
+// How far an echo's stamp may be from our clock when its send's try began (the provider's
+// clock, stamped to the second).
+constexpr std::chrono::milliseconds kEchoClockSkew{2000};
 }  // namespace
 
 core::Status EchoHandler::handle(const kafka::Message& message) {
@@ -834,13 +835,16 @@ core::Status EchoHandler::handle(const kafka::Message& message) {
     // (All of this chat, however its sends spelled it, oldest first.) The one still with
     // the provider first (an echo comes within seconds of its send); else, of those whose
     // outcome stayed unknown, the last one tried before the echo's time (a send tried after
-    // the message went is not what sent it), give or take the clocks' difference; else the
-    // oldest. Two with the same text in flight at once (a handler that lost its partition
-    // beside the new owner) can't be told apart: neither is given it.
+    // the message went is not what sent it), give or take the clocks' difference; else (a
+    // stamp before all of them: a provider's clock far behind) the oldest. Two with the same
+    // text in flight at once (a handler that lost its partition beside the new owner), or
+    // two tried within that difference of the echo, can't be told apart: neither is given it.
     const Unsettled* pick = nullptr;
     const Unsettled* oldest_unknown = nullptr;
     const Unsettled* last_before = nullptr;
     int in_flight = 0;
+    int near_echo = 0;  // unknown ones tried within the clocks' difference of the echo
+    const auto skew = kEchoClockSkew.count();
     for (const auto& u : *rows) {
       if (u.status == kSending) {
         pick = &u;
@@ -848,12 +852,14 @@ core::Status EchoHandler::handle(const kafka::Message& message) {
         continue;
       }
       if (!oldest_unknown) oldest_unknown = &u;
-      if (echo_ms && u.last_attempt_ms <= *echo_ms + kEchoClockSkew.count() &&
-          (last_before == nullptr || u.last_attempt_ms >= last_before->last_attempt_ms)) {
+      if (!echo_ms || u.last_attempt_ms > *echo_ms + skew) continue;
+      if (u.last_attempt_ms >= *echo_ms - skew) ++near_echo;
+      if (last_before == nullptr || u.last_attempt_ms >= last_before->last_attempt_ms) {
         last_before = &u;
       }
     }
     if (in_flight > 1) return core::ok();
+    if (!pick && near_echo > 1) return core::ok();
     if (!pick) pick = last_before != nullptr ? last_before : oldest_unknown;
     if (!pick) return core::ok();
     if (pick->status == kSending) {

@@ -1072,24 +1072,36 @@ TEST_CASE("a replayed dead letter of an unknown outcome is sent even if its send
 }
 
 TEST_CASE("an echo settles the last send of its text tried before it, not an older one") {
-  // Two sends of one text to one chat both ended unknown; the echo came after the second was
-  // tried: it is the second's (the first, tried before, would have echoed then).
+  // Sends of one text to one chat that all ended unknown: an echo is the one tried last before
+  // its stamp (an older one would have echoed then); two tried within the clocks' difference
+  // (2 s) of it can't be told apart; a stamp before all of them (a provider's clock far
+  // behind) takes the oldest.
   Fixture fx;
   EchoHandler echoes(fx.store, fx.options);
   const std::string jid = kTo + "@s.whatsapp.net";
-  const auto first = send_without_answer(fx, "Não entendi, pode repetir?");
-  std::this_thread::sleep_for(1s);
-  const auto second = send_without_answer(fx, "Não entendi, pode repetir?");
-  REQUIRE(fx.row(first)->error_code == "outcome_unknown");
-  REQUIRE(fx.row(second)->error_code == "outcome_unknown");
-  const auto now = core::format_rfc3339(core::SystemClock().now());
-  require_ok(
-      echoes.handle(echo_record(jid, "3EB0SECOND", "Não entendi, pode repetir?", true, now)));
-  CHECK(fx.row(second)->status == "sent");
-  CHECK(fx.row(first)->status == "failed");
-  // An echo stamped before either was tried (a provider's clock far behind) takes the oldest.
-  require_ok(echoes.handle(echo_record(jid, "3EB0FIRST", "Não entendi, pode repetir?", true)));
-  CHECK(fx.row(first)->status == "sent");
+  const std::string text = "Não entendi, pode repetir?";
+  const auto echo_now = [&](const std::string& provider_id) {
+    return echo_record(jid, provider_id, text, true,
+                       core::format_rfc3339(core::SystemClock().now()));
+  };
+  const auto a = send_without_answer(fx, text);
+  std::this_thread::sleep_for(2500ms);
+  const auto b = send_without_answer(fx, text);
+  require_ok(echoes.handle(echo_now("3EB0B")));
+  CHECK(fx.row(b)->status == "sent");
+  CHECK(fx.row(a)->status == "failed");
+  // Two tried back to back, then an echo: whose is it? Neither's.
+  std::this_thread::sleep_for(2500ms);
+  const auto d = send_without_answer(fx, text);
+  const auto e = send_without_answer(fx, text);
+  require_ok(echoes.handle(echo_now("3EB0DE")));
+  CHECK(fx.row(d)->status == "failed");
+  CHECK(fx.row(e)->status == "failed");
+  // Stamped before any of them were tried: the oldest, not the newest.
+  require_ok(echoes.handle(echo_record(jid, "3EB0OLD", text, true)));
+  CHECK(fx.row(a)->status == "sent");
+  CHECK(fx.row(d)->status == "failed");
+  CHECK(fx.row(e)->status == "failed");
 }
 
 TEST_CASE("an echo after the outcome was reported unknown settles it: sent follows failed") {
