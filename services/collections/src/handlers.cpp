@@ -187,10 +187,11 @@ core::Status NotificationHandler::on_event(const events::CloudEvent& ev) const {
     // replayed, then expired: the debtor must not get one attempt back twice). One whose
     // outcome was unknown is never given back: it may have reached the debtor (its dead letter
     // replayed, then expired or dead-lettered again, must not send the debtor a second one).
-    auto att = tx.exec("SELECT target_id::text, outcome = 'expired' OR given_back OR code IS NOT "
-                       "DISTINCT FROM 'outcome_unknown' FROM " +
-                           q_ + ".message_attempts WHERE command_id = $1 FOR UPDATE",
-                       std::string(*command));
+    auto att = tx.exec(
+        "SELECT target_id::text, outcome = 'expired' OR given_back OR code IS NOT "
+        "DISTINCT FROM 'outcome_unknown' FROM " +
+            q_ + ".message_attempts WHERE command_id = $1 FOR UPDATE",
+        std::string(*command));
     if (!att) return att.error();
     if (att->empty()) return {};
     const bool returned = (*att)[0].get<std::optional<bool>>(1).value_or(false);
