@@ -575,6 +575,7 @@ int run(int argc, char** argv, const ServiceSpec& declared, std::unique_ptr<App>
   // Alive unless the Kafka producer hit a fatal error: it does not recover from one (an
   // idempotent producer's sequence is broken, say), the outbox relay would keep failing while
   // holding its schema's lock, and only a restart helps, which a failing liveness probe brings.
+  // Nor any consumer (fenced, say): it would consume nothing more while the pod looked alive.
   if (!ctx.router_.has_pattern("/healthz")) {
     std::vector<LivenessCheck> alive{producer_liveness("kafka_producer", ctx.producer_)};
     alive.push_back({"kafka_consumers",
