@@ -506,14 +506,14 @@ void RdConsumer::finish() {
   if (rk == nullptr) return;
   // After a fatal error the client can neither commit nor leave its group (the broker has
   // fenced it), and librdkafka 2.0's close then never returns: it is destroyed without one.
-  core::Error fatal(core::Errc::internal, "", false);
-  const bool broken = detail::fatal_error(rk, fatal);
+  const auto fatal = fatal_error();
+  const bool broken = fatal.has_value();
   if (started_ && !broken) commit_sync("close");
   // Leaves the group: the revoke callback commits again and unassigns.
   if (broken) {
     core::log().warn("kafka consumer closed without leaving its group after a fatal error",
                      {core::f::id("component", "kafka"), core::f::id("group", config_.group_id),
-                      core::f::str("error", fatal.message())});
+                      core::f::str("error", fatal->message())});
   } else if (const auto err = rd_kafka_consumer_close(rk); err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     core::log().warn("kafka consumer close", {core::f::id("component", "kafka"),
                                               core::f::str("error", rd_kafka_err2str(err))});
@@ -577,9 +577,9 @@ RdConsumer::Outcome RdConsumer::process(const Message& msg) {
 
   auto& metrics = metrics_for(msg.topic);
   core::Error last(core::Errc::internal, "not handled");
-  int tried = 0;  // this call's tries
-  for (int tries = 1;; ++tries) {
-    tried = tries;
+  int tries = 0;  // this call's
+  for (;;) {
+    ++tries;
     const auto started = Clock::now();
     auto status = call_handler(msg);
     metrics.latency->observe(std::chrono::duration<double>(Clock::now() - started).count());
@@ -610,7 +610,7 @@ RdConsumer::Outcome RdConsumer::process(const Message& msg) {
       store(msg);
       dead_lettered_.fetch_add(1);
       metrics.dead_lettered->inc();
-      return tried > 1 ? Outcome::retried : Outcome::handled;
+      return tries > 1 ? Outcome::retried : Outcome::handled;
     }
     core::log().error("kafka dead letter failed; the partition waits and retries",
                       {core::f::id("component", "kafka"), core::f::id("topic", msg.topic),
