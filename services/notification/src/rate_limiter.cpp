@@ -16,16 +16,7 @@ RateLimiter::RateLimiter(int per_second, std::size_t max_keys)
 
 std::chrono::nanoseconds RateLimiter::reserve(std::string_view key, TimePoint now) {
   std::lock_guard lock(mu_);
-  std::optional<std::chrono::nanoseconds> slow;
-  if (!slow_.empty()) {
-    if (auto s = slow_.find(std::string(key)); s != slow_.end()) {
-      if (now < s->second.until) {
-        slow = s->second.interval;
-      } else {
-        slow_.erase(s);
-      }
-    }
-  }
+  const auto slow = slowed(key, now);
   if (per_second_ <= 0 && !slow) return std::chrono::nanoseconds{0};
   auto it = tat_.find(std::string(key));
   if (it == tat_.end()) {
@@ -42,15 +33,20 @@ std::chrono::nanoseconds RateLimiter::reserve(std::string_view key, TimePoint no
 void RateLimiter::release(std::string_view key, TimePoint now) {
   std::lock_guard lock(mu_);
   // The interval reserve() booked: a slowed key's own while its limit lasts.
-  auto interval = interval_;
-  if (const auto s = slow_.find(std::string(key)); s != slow_.end() && now < s->second.until) {
-    interval = s->second.interval;
-  } else if (per_second_ <= 0) {
-    return;
-  }
+  const auto slow = slowed(key, now);
+  if (per_second_ <= 0 && !slow) return;
   auto it = tat_.find(std::string(key));
   if (it == tat_.end()) return;
-  it->second = std::max(it->second - interval, now);
+  it->second = std::max(it->second - slow.value_or(interval_), now);
+}
+
+std::optional<std::chrono::nanoseconds> RateLimiter::slowed(std::string_view key, TimePoint now) {
+  if (slow_.empty()) return std::nullopt;
+  const auto s = slow_.find(std::string(key));
+  if (s == slow_.end()) return std::nullopt;
+  if (now < s->second.until) return s->second.interval;
+  slow_.erase(s);  // its limit is over
+  return std::nullopt;
 }
 
 void RateLimiter::slow_down(std::string_view key, std::chrono::nanoseconds interval, TimePoint now,

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstddef>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -35,6 +36,9 @@ class RateLimiter {
 
  private:
   void evict_idle(TimePoint now);
+  // The interval a provider holds `key` to now (slow_down), if any; an ended one is
+  // forgotten. mu_ held.
+  std::optional<std::chrono::nanoseconds> slowed(std::string_view key, TimePoint now);
   int per_second_;
   std::size_t max_keys_;
   std::chrono::nanoseconds interval_{0};
