@@ -1,3 +1,4 @@
+#include <lia/events/names.hpp>
 #include <lia/events/schema_registry.hpp>
 #include <lia/pg/outbox.hpp>
 #include <lia/runtime/events.hpp>
@@ -56,6 +57,12 @@ core::Result<events::CloudEvent> decode_event(const kafka::Message& message) {
                        "event " + ev->type + " " + ev->id + ": " + st.error().message(), false);
   }
   return ev;
+}
+
+std::optional<bool> command_of(const kafka::Message& message, std::string_view service) {
+  const std::string* source = message.header(std::string(events::headers::command_source));
+  if (source == nullptr) return std::nullopt;
+  return *source == events::source_for(service);
 }
 
 }  // namespace lia::runtime

@@ -183,3 +183,11 @@ TEST_CASE("a consumer's fatal error fails its liveness, naming its group") {
   CHECK(st.error().message() ==
         "the Kafka consumer of group lia-notification hit a fatal error: instance fenced");
 }
+
+TEST_CASE("command_of tells an outcome of this service's command by its header") {
+  lia::kafka::Message m;
+  CHECK_FALSE(lia::runtime::command_of(m, "collections").has_value());  // an older producer's
+  m.headers.push_back({"lia.command_source", "/lia/collections"});
+  CHECK(lia::runtime::command_of(m, "collections") == true);
+  CHECK(lia::runtime::command_of(m, "nps_gamification") == false);
+}

@@ -123,9 +123,7 @@ core::Status NotificationHandler::handle(const kafka::Message& message) const {
   }
   // The outcome of another service's command: nothing of ours to update (without the
   // header, the look-up by command id below decides).
-  if (const std::string* source = message.header(std::string(events::headers::command_source))) {
-    if (*source != events::source_for("collections")) return {};
-  }
+  if (runtime::command_of(message, kServiceName) == false) return {};
   auto ev = runtime::decode_event(message);
   if (!ev) return ev.error();
   return on_event(*ev);
@@ -194,7 +192,7 @@ core::Status NotificationHandler::on_event(const events::CloudEvent& ev) const {
         std::string(*command));
     if (!att) return att.error();
     if (att->empty()) return {};
-    const bool returned = (*att)[0].get<std::optional<bool>>(1).value_or(false);
+    const bool never_give_back = (*att)[0].get<std::optional<bool>>(1).value_or(false);
     auto fresh = pg::inbox_claim(tx, schema_, kInbox, ev.id);
     if (!fresh) return fresh.error();
     if (!*fresh) return {};
@@ -319,7 +317,7 @@ core::Status NotificationHandler::on_event(const events::CloudEvent& ev) const {
                         "next_attempt_at = LEAST(next_attempt_at, $3), last_error = $2, "
                         "updated_at = $3 WHERE id = $1 AND last_command_id = $4 AND status IN "
                         "('pending', 'contacted') AND NOT $5 RETURNING status",
-                    target, why.value_or("expired"), now, std::string(*command), returned);
+                    target, why.value_or("expired"), now, std::string(*command), never_give_back);
       if (upd && !upd->empty()) {
         // Completed when this was the last attempt: it has one again.
         if (auto st = reopen(); !st) return st;
@@ -354,7 +352,7 @@ core::Status NotificationHandler::on_event(const events::CloudEvent& ev) const {
                           ".message_attempts a WHERE a.target_id = t.id) < c.max_attempts + $5 "
                           "RETURNING t.status",
                       target, why.value_or("dead-lettered"), now, std::string(*command),
-                      kGivenBackTries, returned);
+                      kGivenBackTries, never_give_back);
         if (!upd) return upd.error();
         given_back = !upd->empty();
         if (given_back) {

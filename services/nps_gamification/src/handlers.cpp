@@ -110,15 +110,13 @@ core::Status EventHandlers::handle(const kafka::Message& message) const {
     } else if (*type == types::notification_message_sent) {
       // Only a send of ours matters (a survey whose failure was replayed): the others are
       // every reply of the suite.
-      const std::string* source = message.header(std::string(events::headers::command_source));
-      if (source == nullptr || *source != events::source_for("nps_gamification")) return {};
+      if (runtime::command_of(message, kServiceName) != true) return {};
     } else if (*type == types::notification_message_failed ||
                *type == types::notification_message_dead_lettered ||
                *type == types::notification_message_undelivered) {
       // Only a survey's failure matters (every failed reply and campaign message comes here
       // too); one without the header, from a producer before it, is looked up.
-      const std::string* source = message.header(std::string(events::headers::command_source));
-      if (source != nullptr && *source != events::source_for("nps_gamification")) return {};
+      if (runtime::command_of(message, kServiceName) == false) return {};
     } else if (*type != types::conversation_resolved && *type != types::conversation_reopened) {
       return {};
     }

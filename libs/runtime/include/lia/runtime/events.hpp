@@ -10,7 +10,9 @@
 //   auto ev = runtime::decode_event(message);   // bad input: non-retryable, dead-lettered
 //   if (!ev) return ev.error();
 
+#include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -49,5 +51,10 @@ core::Result<kafka::Record> make_record(const std::string& service, Outgoing out
 // Decodes a record's CloudEvent and validates its data. Every error is non-retryable
 // (Errc::invalid_argument), so the consumer dead-letters the record with the reason.
 core::Result<events::CloudEvent> decode_event(const kafka::Message& message);
+
+// Whose command a notification outcome record is about, by its lia.command_source header:
+// `service`'s (true) or another's (false); nullopt without the header (a producer from
+// before it), when only a look-up by command id can tell.
+std::optional<bool> command_of(const kafka::Message& message, std::string_view service);
 
 }  // namespace lia::runtime
