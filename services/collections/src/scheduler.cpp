@@ -24,6 +24,22 @@ domain::TemplateVars read_vars(std::string_view json_text) {
   return vars;
 }
 
+// "FROM … WHERE …" of a campaign's targets due now, alias t: $1 the campaign, $2 now, $3 its
+// max_attempts, $4 how far back a message without an outcome is still on its way. Not one
+// whose last message is on its way: while notification is behind (a provider down for longer
+// than the spacing), a second attempt queued beside the first would reach the debtor right
+// after it. The spacing counts from the outcome (handlers.cpp pushes next_attempt_at on a
+// `sent`).
+std::string due_targets(const std::string& q) {
+  return " FROM " + q +
+         ".voice_campaign_targets t WHERE t.campaign_id = $1 AND t.status IN ('pending', "
+         "'contacted') AND t.next_attempt_at IS NOT NULL AND t.next_attempt_at <= $2 AND "
+         "t.attempt_count < $3 AND NOT EXISTS (SELECT 1 FROM " +
+         q +
+         ".message_attempts a WHERE a.target_id = t.id AND a.outcome IS NULL AND "
+         "a.requested_at > $4)";
+}
+
 }  // namespace
 
 struct Scheduler::Campaign {
@@ -213,18 +229,13 @@ core::Status Scheduler::run_campaign(const Campaign& c, TickReport& report) {
     const auto now = clock_.now();
     const auto not_after = window_end(c.hours, now);
     if (!not_after) break;
+    // A command older than a day is past its not_after (the end of its window): it will never
+    // be sent, even if its outcome was lost.
+    const auto on_its_way_since = now - std::chrono::hours{24};
     // Nothing due (most of a day, with the spacing a day): no transaction, no lock, and the
     // instance's rate row untouched. Every pod asks every tick; the due index answers it.
-    // (Those whose last message is still on its way are not: see the batch's query.)
-    auto any_due = pool_->exec(
-        "SELECT 1 FROM " + q_ +
-            ".voice_campaign_targets t WHERE t.campaign_id = $1 AND t.status IN ('pending', "
-            "'contacted') AND t.next_attempt_at IS NOT NULL AND t.next_attempt_at <= $2 AND "
-            "t.attempt_count < $3 AND NOT EXISTS (SELECT 1 FROM " +
-            q_ +
-            ".message_attempts a WHERE a.target_id = t.id AND a.outcome IS NULL AND "
-            "a.requested_at > $4) LIMIT 1",
-        c.id, now, c.max_attempts, now - std::chrono::hours{24});
+    auto any_due = pool_->exec("SELECT 1" + due_targets(q_) + " LIMIT 1", c.id, now, c.max_attempts,
+                               on_its_way_since);
     if (!any_due) return any_due.error();
     if (any_due->empty()) break;
     int sent = 0, failed = 0;
@@ -247,9 +258,7 @@ core::Status Scheduler::run_campaign(const Campaign& c, TickReport& report) {
         stopped = true;
         return 0;
       }
-      // Messages still awaiting their outcome. A command older than a day is past its
-      // not_after (the end of its window): it will never be sent, even if its outcome was lost.
-      const auto on_its_way_since = now - std::chrono::hours{24};
+      // Messages still awaiting their outcome.
       auto open = tx.exec("SELECT count(*) FROM " + q_ +
                               ".message_attempts WHERE campaign_id = $1 AND outcome IS NULL "
                               "AND requested_at > $2",
@@ -280,23 +289,14 @@ core::Status Scheduler::run_campaign(const Campaign& c, TickReport& report) {
         throttled = true;
         return 0;
       }
-      // Due targets whose last message is not still on its way: while notification is
-      // behind (a provider down for longer than the spacing), a second attempt queued beside
-      // the first would reach the debtor right after it. The spacing counts from the outcome
-      // (handlers.cpp pushes next_attempt_at on a `sent`).
+      // The due targets, locked: replicas share the work, a target is never taken twice.
       auto rows = tx.exec(
-          "SELECT id::text, debtor_name, phone_number, debt_amount, "
-          "to_char(due_date, 'YYYY-MM-DD'), vars::text, attempt_count FROM " +
-              q_ +
-              ".voice_campaign_targets WHERE campaign_id = $1 AND status IN "
-              "('pending', 'contacted') AND next_attempt_at IS NOT NULL AND "
-              "next_attempt_at <= $2 AND attempt_count < $3 AND NOT EXISTS (SELECT 1 FROM " +
-              q_ +
-              ".message_attempts a WHERE a.target_id = voice_campaign_targets.id AND "
-              "a.outcome IS NULL AND a.requested_at > $5) "
-              "ORDER BY next_attempt_at, id LIMIT $4 FOR UPDATE SKIP LOCKED",
-          c.id, now, c.max_attempts, std::min<std::int64_t>({kBatch, room, tokens}),
-          on_its_way_since);
+          "SELECT t.id::text, t.debtor_name, t.phone_number, t.debt_amount, "
+          "to_char(t.due_date, 'YYYY-MM-DD'), t.vars::text, t.attempt_count" +
+              due_targets(q_) +
+              " ORDER BY t.next_attempt_at, t.id LIMIT $5 FOR UPDATE OF t SKIP LOCKED",
+          c.id, now, c.max_attempts, on_its_way_since,
+          std::min<std::int64_t>({kBatch, room, tokens}));
       if (!rows) return rows.error();
       if (rows->empty()) return 0;
       std::vector<Attempt> attempts;
