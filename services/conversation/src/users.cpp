@@ -30,6 +30,8 @@ core::Result<UserView> create_user(pg::Tx& tx, const std::string& schema, const 
                                    const core::Clock& clock) {
   const store::Sql sql(schema);
   const auto id = core::Uuid::v7(clock).str();
+  // The slow part (PBKDF2) before the lock below, which other creations of the name wait on.
+  const auto password_hash = auth::hash_password(user.password);
   // Two creations of one name in different cases, at once: the second waits, then sees the
   // first (a unique index holds only the exact case).
   if (auto locked = tx.exec("SELECT pg_advisory_xact_lock(hashtextextended($1 || lower($2), 0))",
@@ -37,9 +39,9 @@ core::Result<UserView> create_user(pg::Tx& tx, const std::string& schema, const 
       !locked) {
     return locked.error();
   }
-  auto rows = tx.exec(sql.insert_user, id, user.username, auth::hash_password(user.password),
-                      user.full_name, user.email, std::string(auth::to_string(user.role)),
-                      text_array_literal(user.departments), user.participates_in_gamification);
+  auto rows = tx.exec(sql.insert_user, id, user.username, password_hash, user.full_name, user.email,
+                      std::string(auth::to_string(user.role)), text_array_literal(user.departments),
+                      user.participates_in_gamification);
   if (!rows) return rows.error();
   if (rows->empty()) {
     return core::Error(core::Errc::conflict,
