@@ -65,6 +65,8 @@ void App::configure(core::Env& env) {
   gateway_config_.audit_acked = !audit_consumer_;
   audit_queue_ =
       static_cast<std::size_t>(env.integer("LIA_INGESTION_AUDIT_QUEUE", 100'000, 0, 10'000'000));
+  gateway_config_.rejected_rows_per_s =
+      env.integer("LIA_INGESTION_AUDIT_REJECTED_PER_S", 50, 0, 100'000);
   audit_retention_ =
       std::chrono::hours{24 * env.integer("LIA_INGESTION_AUDIT_RETENTION_DAYS", 90, 0, 3650)};
 }

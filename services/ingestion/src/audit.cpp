@@ -183,6 +183,7 @@ void AuditWriter::run() {
   std::vector<AuditRow> batch;
   int failures = 0;
   auto next_purge = Clock::now();
+  std::int64_t purging = 0;  // rows the purge under way deleted so far
   while (true) {
     bool last = false;
     {
@@ -222,8 +223,21 @@ void AuditWriter::run() {
       }
     }
     if (options_.retention.count() > 0 && !last && Clock::now() >= next_purge) {
-      purge();
-      next_purge = Clock::now() + options_.purge_every;
+      // One slice per round, the queue's batch between them, until a slice comes back short:
+      // however many rows a day brings, a backlog is gone within the hour it is found in.
+      const auto deleted = purge_slice();
+      if (deleted && *deleted == options_.purge_slice) {
+        purging += *deleted;
+      } else {
+        if (deleted) purging += *deleted;
+        if (purging > 0) {
+          core::log().info("audit rows past their retention deleted",
+                           {id("component", "audit"), num("rows", purging),
+                            num("retention_days", options_.retention.count() / 24)});
+        }
+        purging = 0;
+        next_purge = Clock::now() + options_.purge_every;
+      }
     }
     if (last) {
       std::lock_guard lock(mu_);
@@ -237,35 +251,26 @@ void AuditWriter::run() {
   }
 }
 
-void AuditWriter::purge() {
+std::optional<std::int64_t> AuditWriter::purge_slice() {
   static auto& purged = audit_counter("lia_ingestion_audit_purged_total",
                                       "Audit rows deleted past LIA_INGESTION_AUDIT_RETENTION_DAYS");
-  // Slices of 5,000 rows, so a first purge of a long backlog never holds one huge transaction;
-  // the writer goes back to its queue between slices.
-  constexpr int kSlice = 5000;
+  // A slice at a time, so a long backlog never holds one huge transaction.
   const std::string table = schema_ + ".webhook_events";
   const std::string sql = "DELETE FROM " + table + " WHERE id IN (SELECT id FROM " + table +
-                          " WHERE received_at < now() - $1::interval LIMIT " +
-                          std::to_string(kSlice) + ")";
+                          " WHERE received_at < now() - $1::interval LIMIT $2::int)";
   const std::string age = std::to_string(options_.retention.count()) + " hours";
-  std::int64_t total = 0;
-  for (int slice = 0; slice < 20; ++slice) {
-    auto r = pool_->exec(sql, age);
-    if (!r) {
-      core::log().warn("cannot delete audit rows past their retention; trying again later",
-                       {id("component", "audit"), str("error", r.error().describe())});
-      break;
-    }
-    total += r->affected();
-    if (r->affected() < kSlice) break;
+  auto r = pool_->exec(sql, age, options_.purge_slice);
+  if (!r) {
+    core::log().warn("cannot delete audit rows past their retention; trying again later",
+                     {id("component", "audit"), str("error", r.error().describe())});
+    return std::nullopt;
   }
-  if (total > 0) {
-    purged_.fetch_add(static_cast<std::uint64_t>(total));
-    purged.inc(static_cast<double>(total));
-    core::log().info("audit rows past their retention deleted",
-                     {id("component", "audit"), num("rows", total),
-                      num("retention_days", options_.retention.count() / 24)});
+  const auto n = r->affected();
+  if (n > 0) {
+    purged_.fetch_add(static_cast<std::uint64_t>(n));
+    purged.inc(static_cast<double>(n));
   }
+  return n;
 }
 
 // ---- audit rows of produced records -----------------------------------------------------

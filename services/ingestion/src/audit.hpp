@@ -69,10 +69,12 @@ struct AuditWriterOptions {
   std::size_t capacity = 10'000;  // rows queued at most
   std::size_t batch = 500;
   std::chrono::milliseconds interval{250};
-  // Rows received longer ago than this are deleted, every `purge_every`, a slice at a time
+  // Rows received longer ago than this are deleted, every `purge_every`, a slice of
+  // `purge_slice` rows per round of the writer until none is left
   // (LIA_INGESTION_AUDIT_RETENTION_DAYS); zero keeps them all.
   std::chrono::hours retention{0};
   std::chrono::milliseconds purge_every{std::chrono::hours{1}};
+  std::int64_t purge_slice = 5000;
 };
 
 class AuditWriter final : public AuditSink {
@@ -92,7 +94,8 @@ class AuditWriter final : public AuditSink {
 
  private:
   void run();
-  void purge();
+  // Deletes one slice; how many rows, or nullopt when the database failed (logged).
+  std::optional<std::int64_t> purge_slice();
   std::shared_ptr<pg::Pool> pool_;
   std::string schema_;
   AuditWriterOptions options_;

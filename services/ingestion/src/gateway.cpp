@@ -97,6 +97,22 @@ struct Gateway::Shared {
   core::Counter* verified = nullptr;
   core::Counter* verify_refused = nullptr;
   mutable std::atomic<std::int64_t> last_warn_ms{0};
+  std::int64_t rejected_rows_per_s = 0;
+  core::Counter* rejected_unrecorded = nullptr;
+  mutable std::atomic<std::int64_t> rejected_second{-1};  // the second counted, since the epoch
+  mutable std::atomic<std::int64_t> rejected_in_second{0};
+
+  // Whether this rejected request's row is within the second's allowance (a fixed window: two
+  // threads crossing into a new second may let a row or two more through).
+  bool rejected_row_allowed() const {
+    const auto second =
+        std::chrono::duration_cast<std::chrono::seconds>(clock->now().time_since_epoch()).count();
+    auto seen = rejected_second.load();
+    if (seen != second && rejected_second.compare_exchange_strong(seen, second)) {
+      rejected_in_second.store(0);
+    }
+    return rejected_in_second.fetch_add(1) < rejected_rows_per_s;
+  }
 
   void audit_row(AuditRow row) const {
     if (audit) audit->record(std::move(row));
@@ -278,7 +294,11 @@ Gateway::Gateway(GatewayConfig config, std::shared_ptr<kafka::Producer> producer
   shared_->audit_acked = config_.audit_acked;
   shared_->ack_timeout = config_.ack_timeout;
   shared_->clock = &clock_;
+  shared_->rejected_rows_per_s = config_.rejected_rows_per_s;
   auto& reg = core::metrics();
+  shared_->rejected_unrecorded =
+      &reg.counter("lia_ingestion_audit_rejections_unrecorded_total",
+                   "Rejected webhooks past LIA_INGESTION_AUDIT_REJECTED_PER_S: counted, no row");
   for (Provider p : {Provider::meta, Provider::evolution}) {
     const std::string name(to_string(p));
     auto& pp = shared_->providers[idx(p)];
@@ -377,7 +397,9 @@ void Gateway::reject(Provider provider, int status, std::string_view code, std::
                       {id("provider", std::string(to_string(provider))), num("status", status),
                        id("reason", std::string(reason)), str("error", std::string(message))});
   }
-  if (shared_->audit) {
+  if (shared_->audit && !shared_->rejected_row_allowed()) {
+    shared_->rejected_unrecorded->inc();
+  } else if (shared_->audit) {
     AuditRow row;
     row.id = core::Uuid::v7(clock_).str();
     row.provider = to_string(provider);

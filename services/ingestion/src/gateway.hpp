@@ -11,13 +11,15 @@
 // is acknowledged; 503 if one failed or no ack came within the ack timeout (the provider
 // retries; a redelivered webhook carries the same event ids); 401 on a bad signature or
 // apikey (nothing is parsed or produced); 400 on broken JSON or a body that isn't a webhook
-// (the message names the field); 413 past the server's 4 MiB body limit.
+// (the message names the field); 413 past the body limit (the server's 4 MiB; 24 MiB kept
+// of the 192 MiB read on the Evolution routes, see GatewayConfig).
 //
 // The POST handlers run on the HTTP I/O threads and never block: records are produced
 // asynchronously, acks are counted with an atomic, and a single deadline thread answers the
 // requests whose acks are late.
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -45,6 +47,11 @@ struct GatewayConfig {
   // Record a `processed` audit row for every acknowledged event (through the AuditSink).
   // Off when the audit consumer writes those rows instead.
   bool audit_acked = true;
+  // Whole-request rows of rejected webhooks (401, 400) written per second at most: anyone on
+  // the internet can send unsigned POSTs, and a row each would fill the audit queue (dropping
+  // the rows of real events) and the table. The rest are only counted
+  // (LIA_INGESTION_AUDIT_REJECTED_PER_S; 0 writes none).
+  std::int64_t rejected_rows_per_s = 50;
   // Evolution inlines a media message's file as base64 (always over the Cloud API without S3,
   // and on Baileys with the webhook's base64 option). Its routes read bodies of up to
   // evolution_wire_limit, dropping the inline file as it arrives (InlineFileFilter), and keep

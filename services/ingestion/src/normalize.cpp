@@ -808,6 +808,15 @@ std::optional<Reject> resolve_chat(std::string_view remote_jid,
   }
 }
 
+// WhatsApp Status posts (status@broadcast), broadcast lists and channels (@newsletter): no
+// customer's conversation, and routine on an Evolution instance (each contact's Status post
+// arrives as a message), so ignored rather than rejected: a rejection count that alerts on
+// every Status would hide a real one.
+bool not_a_conversation(std::string_view remote_jid) {
+  const auto kind = domain::jid_kind(remote_jid);
+  return kind == domain::JidKind::broadcast || kind == domain::JidKind::newsletter;
+}
+
 // Wrappers whose `message` holds the real content.
 constexpr std::array<std::string_view, 10> kWrappers = {
     "ephemeralMessage",           "viewOnceMessage",
@@ -1060,6 +1069,10 @@ void evolution_message(const Value& d, const Path& p, const EvolutionCtx& ctx, b
     return;
   }
 
+  if (not_a_conversation(*remote)) {
+    ++out.ignored;
+    return;
+  }
   Chat chat;
   if (auto bad = resolve_chat(*remote, {key, &d}, kp.at("remoteJid"), false, chat)) {
     return add_rejection(out, ItemKind::message, std::move(*bad), ctx.instance, *id);
@@ -1171,6 +1184,10 @@ void evolution_status(const Value& d, const Path& p, const EvolutionCtx& ctx, Ba
                      status_v->IsString() ? printable(json::view(*status_v))
                                           : std::to_string(status_v->GetInt()))},
         ctx.instance, *id);
+  }
+  if (not_a_conversation(*remote)) {
+    ++out.ignored;
+    return;
   }
   Chat chat;
   if (auto bad = resolve_chat(*remote, {&d, key}, p.at("remoteJid"), true, chat)) {

@@ -176,6 +176,27 @@ TEST_CASE("the audit writer deletes rows past their retention, in slices, and ke
   CHECK(db.count("received_at > now() - interval '90 days'") == 10);
 }
 
+TEST_CASE("the audit purge goes on slice after slice until the backlog past retention is gone") {
+  Db db;
+  // A day's backlog larger than any fixed number of slices per run: 30 slices of 100 here. A
+  // purge that stopped after some slices would leave the rest for an hour (purge_every).
+  std::vector<AuditRow> rows;
+  for (int i = 0; i < 3000; ++i) {
+    rows.push_back(row(lia::core::Uuid::v7().str(), "processed"));
+    rows.back().received_at = lia::core::format_rfc3339(lia::core::SystemClock::instance().now() -
+                                                        std::chrono::hours{24 * 100});
+  }
+  REQUIRE(lia::ingestion::insert_audit_rows(*db.pool, db.schema, rows).ok());
+  REQUIRE(db.count() == 3000);
+  lia::ingestion::AuditWriter writer(db.pool, db.schema,
+                                     {.interval = 10ms,
+                                      .retention = std::chrono::hours{24 * 90},
+                                      .purge_every = std::chrono::hours{1},
+                                      .purge_slice = 100});
+  CHECK(lia::testing::wait_until([&] { return writer.purged() == 3000; }, 20s));
+  CHECK(db.count() == 0);
+}
+
 TEST_CASE("the audit row of a produced record names the event, never its content") {
   lia::runtime::Outgoing out;
   out.topic = "whatsapp.inbound.v1";

@@ -3,6 +3,7 @@
 
 #include "src/gateway.hpp"
 
+#include <functional>
 #include <set>
 
 #include <catch2/catch.hpp>
@@ -67,13 +68,16 @@ struct Fixture {
   std::shared_ptr<MemoryAudit> audit = std::make_shared<MemoryAudit>();
   std::unique_ptr<Gateway> gateway;
 
-  explicit Fixture(std::chrono::milliseconds ack_timeout = 10s) {
+  explicit Fixture(std::chrono::milliseconds ack_timeout = 10s,
+                   const std::function<void(GatewayConfig&)>& configure = {},
+                   const lia::core::Clock& clock = lia::core::SystemClock::instance()) {
     GatewayConfig c;
     c.meta_verify_token = "verify-me";
     c.meta_app_secret = kSecret;
     c.evolution_apikey = kApikey;
     c.ack_timeout = ack_timeout;
-    gateway = std::make_unique<Gateway>(c, producer, audit);
+    if (configure) configure(c);
+    gateway = std::make_unique<Gateway>(c, producer, audit, clock);
   }
 
   std::shared_ptr<Answer> post_meta(const std::string& body, std::optional<std::string> signature) {
@@ -290,6 +294,29 @@ TEST_CASE("a missing or wrong Meta signature is 401 and nothing is parsed or pro
     CHECK(row.reason.rfind("bad_signature", 0) == 0);
   }
   CHECK(rows[0].body_bytes == static_cast<std::int64_t>(body.size()));
+}
+
+TEST_CASE(
+    "rejected webhooks past the rows allowed a second are answered and counted, not audited") {
+  lia::core::ManualClock clock;
+  Fixture f(
+      10s, [](GatewayConfig& c) { c.rejected_rows_per_s = 3; }, clock);
+  auto& unrecorded =
+      lia::core::metrics().counter("lia_ingestion_audit_rejections_unrecorded_total", "");
+  const double before = unrecorded.value();
+  const auto body = fixture("meta_text.json");
+  for (int i = 0; i < 5; ++i) CHECK(f.post_meta(body, std::nullopt)->get().status == 401);
+  CHECK(f.audit->rows().size() == 3);
+  CHECK(unrecorded.value() - before == 2);
+  clock.advance(1s);  // a new second, a new allowance
+  CHECK(f.post_evolution(fixture("evo_conversation.json"), "wrong-key")->get().status == 401);
+  CHECK(f.audit->rows().size() == 4);
+  // An accepted webhook's rows are not held to it.
+  auto ok = f.post_signed(body);
+  f.producer->ack_all();
+  CHECK(ok->get().status == 200);
+  CHECK(f.audit->rows().size() == 5);
+  CHECK(f.audit->rows().back().status == "processed");
 }
 
 TEST_CASE("signed broken JSON or a body of another shape is 400 naming the problem") {

@@ -946,7 +946,8 @@ TEST_CASE("evolution statuses: a bare number that can't be a phone is a @lid cut
   }
 }
 
-TEST_CASE("evolution group and broadcast chats are rejected, the rest of the batch goes on") {
+TEST_CASE(
+    "evolution group chats are rejected, Status posts and channels ignored, the rest goes on") {
   const auto g = evo("evo_group.json");
   CHECK(g.items.empty());
   REQUIRE(g.rejected.size() == 1);
@@ -964,9 +965,27 @@ TEST_CASE("evolution group and broadcast chats are rejected, the rest of the bat
       doc.substr(0, start) + "[" + broadcast + "," + data + "]" + doc.substr(end);
   const auto b = evolution(body);
   REQUIRE(b.items.size() == 1);
-  REQUIRE(b.rejected.size() == 1);
-  CHECK(b.rejected[0].code == RejectCode::other_chat);
+  CHECK(b.rejected.empty());  // a contact's Status post: routine, not a problem to count
+  CHECK(b.ignored == 1);
   CHECK(str(data_of(b.items[0]), {"message_id"}) == "3EB0C767D097B7C0A3E4");
+
+  // A channel's post, and a tick of a Status post: ignored the same way.
+  const auto channel =
+      evolution(replace(fixture("evo_conversation.json"), "5511987654321@s.whatsapp.net",
+                        "120363025246125486@newsletter"));
+  CHECK(channel.items.empty());
+  CHECK(channel.rejected.empty());
+  CHECK(channel.ignored == 1);
+  const auto tick = evolution(
+      replace(fixture("evo_update_v2.json"), "5511987654321@s.whatsapp.net", "status@broadcast"));
+  CHECK(tick.items.empty());
+  CHECK(tick.rejected.empty());
+  CHECK(tick.ignored == 1);
+  // Any other server is still a rejection, named.
+  const auto odd = evolution(replace(fixture("evo_conversation.json"),
+                                     "5511987654321@s.whatsapp.net", "5511987654321@x.y"));
+  REQUIRE(odd.rejected.size() == 1);
+  CHECK(odd.rejected[0].code == RejectCode::other_chat);
 }
 
 TEST_CASE("evolution: JIDs are canonical (device suffix and @c.us) so one chat has one key") {
