@@ -82,15 +82,19 @@ bool is_request_negator(std::string_view w) {
   return is_negator(w) || w == "sem";
 }
 
-// Words a negation reaches across to the request after them: auxiliaries, "falar com" and
-// small words. "não QUERO cancelar", "não PRECISA DE atendente", "não PRECISA CHAMAR
-// atendente", "não TENHO DO QUE reclamar", "não quero SER atendido por uma pessoa"; but "não
-// funciona, quero cancelar" and "não funciona quero cancelar" still ask to cancel.
+// Words a negation reaches across to the request after them: auxiliaries, "falar com",
+// wanting and thinking of it, and small words. "não QUERO cancelar", "não PRECISA DE
+// atendente", "não PRECISA CHAMAR atendente", "não TENHO DO QUE reclamar", "não quero SER
+// atendido por uma pessoa", "não TENHO INTERESSE EM cancelar", "não ESTOU QUERENDO cancelar",
+// "nem PENSAR EM cancelar"; but "não funciona, quero cancelar", "não funciona quero cancelar"
+// and "não estou conseguindo usar quero cancelar" still ask to cancel.
 constexpr std::string_view kNegationReaches[] = {
-    "quero",   "queria",  "quer",  "gostaria", "desejo", "pretendo", "vou",    "vai",
-    "preciso", "precisa", "tenho", "ter",      "ser",    "chamar",   "nenhum", "nenhuma",
-    "mais",    "falar",   "me",    "e",        "de",     "do",       "da",     "que",
-    "com",     "um",      "uma",   "o",        "a",      "pra",      "para"};
+    "quero",    "queria", "quer",     "querer",  "querendo",  "gostaria", "desejo",
+    "pretendo", "vou",    "vai",      "preciso", "precisa",   "tenho",    "ter",
+    "ser",      "estou",  "to",       "chamar",  "nenhum",    "nenhuma",  "mais",
+    "falar",    "pensar", "pensando", "penso",   "interesse", "intencao", "me",
+    "e",        "de",     "do",       "da",      "que",       "com",      "em",
+    "um",       "uma",    "o",        "a",       "pra",       "para"};
 
 // Whether the request at w[i] is taken back by a negator before it, in the same clause, with
 // only the words above in between (at most five).
@@ -338,7 +342,9 @@ constexpr std::string_view kHumanPhrases[] = {
     "pessoa real",           "alguem de verdade",     "atendid* por uma pessoa",
     "atendid* por pessoa",   "atendid* por alguem",   "me transfere",
     "me transfira",          "me transferir",         "transfere pra alguem",
-    "transfere para alguem", "transferir pra alguem", "transferir para alguem"};
+    "transfere para alguem", "transferir pra alguem", "transferir para alguem",
+    "me passa pra alguem",   "me passa para alguem",  "me passe pra alguem",
+    "chama alguem",          "chame alguem"};
 // A person ("atendente", "humano", "operador" but not "operadora", the carrier) counts only
 // when asked for: after a request ("quero falar com o atendente", "me passa pro atendimento
 // humano", "tem algum humano aí?", "chama um atendente") across the small words of
@@ -353,9 +359,10 @@ constexpr std::string_view kPersonRequests[] = {
     "encaminha", "encaminhar", "tem",     "ter",    "atendimento", "atendido",   "atendida",
     "cade",      "pede",       "pedir",   "peco",   "manda",       "mande",      "coloca",
     "colocar",   "coloque"};
+// ("ser": "falar com um SER humano".)
 constexpr std::string_view kPersonFillers[] = {
-    "o",  "a",  "os", "as", "um",  "uma", "algum", "alguma", "com",  "pra", "pro", "para",
-    "de", "do", "da", "ao", "por", "me",  "seu",   "sua",    "logo", "ai",  "aqui"};
+    "o",  "a",  "os", "as", "um",  "uma", "algum", "alguma", "com",  "pra", "pro",  "para",
+    "de", "do", "da", "ao", "por", "me",  "seu",   "sua",    "logo", "ai",  "aqui", "ser"};
 // Refusing the machine is asking for a person: "não quero falar com robô".
 constexpr std::string_view kNoRobot[] = {
     "nao quero falar com robo*", "nao quero falar com um robo*",
@@ -485,10 +492,11 @@ bool person_asked_at(const Words& w, std::size_t i) {
 }
 
 // "uma pessoa" is asked for only right after a request ("quero falar com uma pessoa", "me
-// passa pra uma pessoa"), not in "falei com uma pessoa ontem" or "um plano para uma pessoa
-// que trabalha em casa"; "tem uma pessoa aqui usando meu wifi" is no request either.
-constexpr std::string_view kPersonPhrases[] = {
-    "com uma pessoa", "com alguma pessoa", "pra uma pessoa", "para uma pessoa", "de uma pessoa"};
+// passa pra uma pessoa", "quero uma pessoa"), not in "falei com uma pessoa ontem" or "um plano para
+// uma pessoa que trabalha em casa"; "tem uma pessoa aqui usando meu wifi" is no request either.
+constexpr std::string_view kPersonPhrases[] = {"com uma pessoa", "com alguma pessoa",
+                                               "pra uma pessoa", "para uma pessoa",
+                                               "de uma pessoa",  "uma pessoa"};
 
 bool person_phrase_asked(const Words& w) {
   // Between the request and the phrase: small words and a few adverbs ("quero falar AGORA com

@@ -41,8 +41,12 @@ Settings Settings::read(core::Env& env) {
   s.llm.max_tool_rounds = static_cast<int>(env.integer("LIA_LLM_MAX_TOOL_ROUNDS", 2, 0, 5));
   s.llm.send_temperature = env.boolean("LIA_LLM_SEND_TEMPERATURE", true);
   s.breaker_failures = static_cast<int>(env.integer("LIA_LLM_BREAKER_FAILURES", 5, 0, 1000));
+  s.llm.max_completion_tokens =
+      static_cast<int>(env.integer("LIA_LLM_MAX_COMPLETION_TOKENS", 0, 0, 128000));
+  // At least a second: with 0 the breaker would open and close in the same instant, off in
+  // all but name (LIA_LLM_BREAKER_FAILURES=0 is the way to turn it off).
   s.breaker_cooldown = env.millis("LIA_LLM_BREAKER_COOLDOWN_MS", std::chrono::milliseconds{30000},
-                                  std::chrono::milliseconds{0}, std::chrono::hours{1});
+                                  std::chrono::milliseconds{1000}, std::chrono::hours{1});
   if (s.provider == "openai") {
     // Without a fallback these are required: a missing one stops the start, named.
     s.llm.base_url = env.url("LIA_LLM_BASE_URL", std::nullopt);

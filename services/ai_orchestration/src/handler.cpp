@@ -400,6 +400,10 @@ core::Status Handler::on_message(const events::CloudEvent& ev) {
         !s) {
       return s;
     }
+    if (delivery == "send") {
+      store_.remember_reply(tx, rec.chat.conversation_id, message_count, reply_id,
+                            std::string(to_string(answering)), ellipsize_utf8(o.text, 4000));
+    }
     // After the reply, so conversation stores the transfer notice before it hands the
     // conversation to a human.
     if (o.handoff && delivery == "send") {

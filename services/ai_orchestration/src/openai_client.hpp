@@ -42,6 +42,10 @@ struct LlmSettings {
   // LIA_LLM_SEND_TEMPERATURE: false leaves `temperature` out of every request, for models that
   // refuse it (OpenAI's reasoning models answer 400 to any value but their own).
   bool send_temperature = true;
+  // LIA_LLM_MAX_COMPLETION_TOKENS: sent as `max_completion_tokens` when above 0, so that a
+  // model writing at length stops (and falls back, `finish_reason: length`) instead of using
+  // up the timeout. 0 sends none: not every compatible server knows the field.
+  int max_completion_tokens = 0;
 };
 
 struct RemoteRequest {
@@ -94,9 +98,10 @@ struct ChatReply {
 std::vector<std::string> initial_messages(const RemoteRequest& request);
 
 // The request body. tool_choice "auto" (or "none" when text_only); no temperature when
-// nullopt.
+// nullopt; max_completion_tokens when above 0.
 std::string chat_request_body(std::string_view model, const std::vector<std::string>& messages,
-                              std::optional<double> temperature, bool text_only);
+                              std::optional<double> temperature, bool text_only,
+                              int max_completion_tokens = 0);
 
 // Reads choices[0].message: content and tool_calls. choices[0].finish_reason "length" or
 // "max_tokens" (text cut off) and "content_filter" are errors; any other ("stop", "tool_calls",

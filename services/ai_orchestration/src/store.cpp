@@ -57,13 +57,17 @@ Store::Store(std::string schema, std::string consumer)
             "LEFT JOIN " +
             s +
             ".recent_messages r ON r.conversation_id = $1::uuid "
-            "ORDER BY r.seq";
+            "ORDER BY r.seq, r.sent_at";
   q_registrations_ = "UPDATE " + s +
                      ".conversations SET registrations = registrations || $2::jsonb WHERE "
                      "conversation_id = $1::uuid";
   q_forget_registrations_ = "UPDATE " + s +
                             ".conversations SET registrations = '{}'::jsonb WHERE "
                             "conversation_id = $1::uuid AND registrations <> '{}'::jsonb";
+  q_remember_reply_ = "INSERT INTO " + s +
+                      ".recent_messages (message_id, conversation_id, seq, direction, author, "
+                      "kind, assistant_type, content, sent_at) VALUES ($1, $2, $3, 'outbound', "
+                      "'ai', 'text', $4, $5, now()) ON CONFLICT (message_id) DO NOTHING";
   q_record_ =
       "WITH conv AS (INSERT INTO " + s +
       ".conversations AS c (conversation_id, contact_id, "
@@ -121,7 +125,7 @@ Store::Store(std::string schema, std::string consumer)
       "LEFT JOIN " +
       s +
       ".recent_messages r ON r.conversation_id = c.conversation_id "
-      "WHERE c.conversation_id = $1 ORDER BY r.seq";
+      "WHERE c.conversation_id = $1 ORDER BY r.seq, r.sent_at";
   q_close_thread_ =
       "UPDATE " + s +
       ".conversation_threads SET closed_at = now(), closed_reason = $2, "
@@ -195,6 +199,12 @@ core::Result<Snapshot> Store::load(pg::Pool& pool, const std::string& conversati
 
 void Store::forget_registrations(pg::Tx& tx, const std::string& conversation_id) const {
   tx.exec_later(q_forget_registrations_, conversation_id);
+}
+
+void Store::remember_reply(pg::Tx& tx, const std::string& conversation_id, int seq,
+                           const std::string& reply_id, const std::string& assistant,
+                           const std::string& text) const {
+  tx.exec_later(q_remember_reply_, reply_id, conversation_id, seq, assistant, text);
 }
 
 core::Status Store::add_registrations(pg::Tx& tx, const std::string& conversation_id,

@@ -104,6 +104,13 @@ class Store {
   // A resolution ends the case: after it (the conversation reopened), a complaint or a lead
   // is a new one.
   void forget_registrations(pg::Tx& tx, const std::string& conversation_id) const;
+  // The reply going out, in the recent messages at once, beside the message it answers (its
+  // seq, after it): the next message the customer sent while the model was answering is
+  // answered knowing it, before conversation's message.stored of the reply comes back (which
+  // counts it, and stores nothing more: the same message id).
+  void remember_reply(pg::Tx& tx, const std::string& conversation_id, int seq,
+                      const std::string& reply_id, const std::string& assistant,
+                      const std::string& text) const;
 
   // One statement: upserts the conversation (Errc::conflict, retryable, when its version is
   // not the expected one), stores the message, prunes the recent messages and counts the
@@ -129,7 +136,7 @@ class Store {
   std::string schema_;
   std::string consumer_;
   std::string q_load_, q_record_, q_open_thread_, q_close_load_, q_close_thread_, q_state_,
-      q_contact_, q_erase_contact_, q_registrations_, q_forget_registrations_;
+      q_contact_, q_erase_contact_, q_registrations_, q_forget_registrations_, q_remember_reply_;
 };
 
 // The outages table, for lookup_outage.

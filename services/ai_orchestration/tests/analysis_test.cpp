@@ -106,6 +106,12 @@ TEST_CASE("a negated request or a third party's cancel is no cancellation or com
       {"o técnico cancelou a visita", Intent::suporte},
       {"não quero mais esperar", Intent::none},
       {"Não tenho do que reclamar, obrigado", Intent::thanks},
+      {"Não tenho interesse em cancelar", Intent::none},
+      {"não estou querendo cancelar", Intent::none},
+      {"não vou querer cancelar", Intent::none},
+      {"nem pensar em cancelar", Intent::none},
+      {"não tenho intenção de cancelar", Intent::none},
+      {"não to pensando em cancelar", Intent::none},
       // still requests
       {"quero cancelar meu plano", Intent::cancelamento},
       {"Não funciona, quero cancelar", Intent::cancelamento},
@@ -113,6 +119,9 @@ TEST_CASE("a negated request or a third party's cancel is no cancellation or com
       {"não sei se quero cancelar", Intent::cancelamento},
       {"cancela minha assinatura", Intent::cancelamento},
       {"não quero mais a internet de vocês", Intent::cancelamento},
+      {"não estou satisfeito, quero cancelar", Intent::cancelamento},
+      {"não estou conseguindo usar quero cancelar", Intent::cancelamento},
+      {"não tenho mais interesse no plano quero cancelar", Intent::cancelamento},
       {"não tenho do que reclamar do técnico, mas quero fazer uma reclamação da fatura",
        Intent::ouvidoria},
   };
@@ -154,9 +163,11 @@ TEST_CASE("topics name what the message is about") {
 }
 
 TEST_CASE("asking for a person is recognised in its usual forms") {
-  for (const char* text : {"quero falar com um atendente", "ATENDENTE", "tem algum humano ai?",
-                           "quero falar com uma pessoa", "preciso falar com alguém",
-                           "me passa pro atendimento humano"}) {
+  for (const char* text :
+       {"quero falar com um atendente", "ATENDENTE", "tem algum humano ai?",
+        "quero falar com uma pessoa", "preciso falar com alguém", "me passa pro atendimento humano",
+        "quero falar com um ser humano", "me passa pra alguém", "chama alguém aí",
+        "quero uma pessoa", "preciso de um ser humano"}) {
     INFO(text);
     CHECK(analyze(text).asks_for_human);
   }
@@ -178,7 +189,8 @@ TEST_CASE("a carrier, a legal entity, a process or a refused person is no reques
   for (const char* text :
        {"Falei com uma pessoa ontem e ela disse que o técnico viria hoje",
         "Qual o melhor plano para uma pessoa que trabalha em home office?",
-        "tem uma pessoa aqui usando meu wifi", "não quero falar com uma pessoa"}) {
+        "tem uma pessoa aqui usando meu wifi", "não quero falar com uma pessoa",
+        "o técnico vai ser humano ou robô?", "uma pessoa atendeu e não resolveu"}) {
     INFO(text);
     CHECK_FALSE(analyze(text).asks_for_human);
   }

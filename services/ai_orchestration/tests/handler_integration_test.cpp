@@ -46,7 +46,60 @@ class DownLlm final : public LlmClient {
   std::string model_ = "down";
 };
 
+// A remote model that answers every turn with the same text, keeping what it was shown.
+class RecordingLlm final : public LlmClient {
+ public:
+  lia::core::Result<RemoteAnswer> complete(const RemoteRequest& request, ToolRunner&,
+                                           std::chrono::milliseconds*) override {
+    requests.push_back(request);
+    return RemoteAnswer{"Vou verificar para você.", {}, model_, 1};
+  }
+  const std::string& model() const override { return model_; }
+  std::vector<RemoteRequest> requests;
+
+ private:
+  std::string model_ = "recording";
+};
+
 }  // namespace
+
+TEST_CASE("a message sent while the model answered the one before is answered knowing that reply") {
+  Fixture fx;
+  auto remote = std::make_shared<RecordingLlm>();
+  fx.handler = std::make_shared<Handler>(
+      fx.db.pool, std::make_shared<const Orchestrator>(remote, nullptr, nullptr),
+      HandlerOptions{fx.db.schema});
+  Chat chat;
+  fx.ok(chat.created());
+  // The customer splits a message: the second is stored (and reaches us) before
+  // conversation's message.stored of the reply to the first.
+  fx.ok(chat.inbound("minha internet caiu"));
+  fx.ok(chat.inbound("desde ontem, já reiniciei"));
+  REQUIRE(remote->requests.size() == 2);
+  const auto& second = remote->requests[1];
+  REQUIRE(second.history.size() == 2);
+  CHECK(second.history[0].author == "customer");
+  CHECK(second.history[0].text == "minha internet caiu");
+  CHECK(second.history[1].author == "ai");
+  CHECK(second.history[1].text.find("Vou verificar para você.") != std::string::npos);
+  CHECK(second.text == "desde ontem, já reiniciei");
+
+  // The reply's message.stored comes back under its reply_id: counted, not stored again.
+  const auto replies = of_type(outbox(fx.db), types::ai_reply_generated);
+  REQUIRE(replies.size() == 2);
+  fx.ok(chat.outbound("Vou verificar para você.", "ai", replies[0].str("reply_id")));
+  CHECK(fx.db.count("recent_messages") == 4);  // two messages, two replies
+  CHECK(fx.db.count("recent_messages WHERE author = 'ai'") == 2);
+  CHECK(fx.db.count("conversations WHERE message_count = 3 AND ai_reply_count = 1") == 1);
+  // A suggestion to an agent is not something the customer was told.
+  Chat hybrid;
+  fx.ok(hybrid.created());
+  fx.ok(hybrid.transferred("hybrid"));
+  fx.ok(hybrid.inbound("qual o valor da fatura?", "hybrid"));
+  REQUIRE(of_type(outbox(fx.db), types::ai_reply_generated).size() == 3);
+  CHECK(fx.db.count("recent_messages WHERE conversation_id = '" + hybrid.conversation_id + "'") ==
+        1);
+}
 
 TEST_CASE("a fallback is counted once per answer kept, not again for a redelivery") {
   Fixture fx;
@@ -120,7 +173,9 @@ TEST_CASE("an inbound message gets a reply and an analysis in the outbox") {
   CHECK((*row)[0].get<int>(1) == 1);
   CHECK((*row)[0].get<int>(2) == 1);
   CHECK((*row)[0].get<std::string>(3) == "negative");
-  CHECK(fx.db.count("recent_messages") == 1);
+  CHECK(fx.db.count("recent_messages") == 2);  // the message, and the reply going out
+  CHECK(fx.db.count("recent_messages WHERE author = 'ai' AND message_id = '" +
+                    reply.str("reply_id") + "' AND content LIKE 'Olá! Sou a LIA%'") == 1);
   CHECK(fx.db.count("conversation_threads WHERE closed_at IS NULL AND message_count = 1") == 1);
 }
 
@@ -201,7 +256,7 @@ TEST_CASE("a redelivered event gives no second reply") {
   fx.ok(m);
   CHECK(outbox(fx.db).size() == before);
   CHECK(of_type(outbox(fx.db), types::ai_reply_generated).size() == 1);
-  CHECK(fx.db.count("recent_messages") == 1);
+  CHECK(fx.db.count("recent_messages") == 2);  // the message and its one reply
 }
 
 TEST_CASE("a transferred conversation gets no AI answer") {
@@ -416,14 +471,16 @@ TEST_CASE("outbound messages build the context and the greeting comes once") {
   Chat chat;
   fx.ok(chat.created());
   fx.ok(chat.inbound("oi"));
-  fx.ok(chat.outbound("Olá! Sou a LIA..."));
+  const auto first = of_type(outbox(fx.db), types::ai_reply_generated);
+  REQUIRE(first.size() == 1);
+  fx.ok(chat.outbound("Olá! Sou a LIA...", "ai", first[0].str("reply_id")));  // its echo
   fx.ok(chat.outbound("Bom dia, aqui é a Ana do suporte", "agent"));
   fx.ok(chat.inbound("oi de novo"));
   const auto replies = of_type(outbox(fx.db), types::ai_reply_generated);
   REQUIRE(replies.size() == 2);
   CHECK(replies[0].str("text").rfind("Olá! Sou a LIA", 0) == 0);
   CHECK(replies[1].str("text").find("Sou a LIA") == std::string::npos);
-  CHECK(fx.db.count("recent_messages") == 4);
+  CHECK(fx.db.count("recent_messages") == 5);  // the second reply too, before its echo
   auto row = fx.db.pool->exec("SELECT message_count, ai_reply_count FROM " + fx.db.schema +
                               ".conversations");
   REQUIRE(row.ok());
@@ -463,7 +520,10 @@ TEST_CASE("threads rotate at 55 messages with a summary and recent messages stay
   auto t = threads();
   REQUIRE(t.size() == 2);
   CHECK(t[1].get<int>(0) == 1);
-  CHECK(fx.db.count("recent_messages") == 55);  // 56 written: the oldest pruned
+  // 56 messages and the first one's reply, which shares its seq: those two pruned, the
+  // last one's reply (its seq too) kept beside it.
+  CHECK(fx.db.count("recent_messages") == 56);
+  CHECK(fx.db.count("recent_messages WHERE content = 'minha internet caiu'") == 0);
   const auto replies = of_type(outbox(fx.db), types::ai_reply_generated);
   REQUIRE(replies.size() == 2);
   CHECK(replies[0].str("thread_id") != replies[1].str("thread_id"));
@@ -571,7 +631,7 @@ TEST_CASE(
   REQUIRE(replies.size() == 1);
   CHECK(replies[0].str("text").rfind("Olá, Maria! Sou a LIA", 0) == 0);
   CHECK(of_type(all, types::ai_analysis_completed).size() == 1);
-  CHECK(fx.db.count("recent_messages") == 2);
+  CHECK(fx.db.count("recent_messages") == 3);  // the message, its reply and "Olá!" (its own id)
   CHECK(fx.db.count("conversations WHERE status = 'transferred'") == 1);
   CHECK(fx.db.count("contacts") == 0);
   // Handled again (a redelivery), the conversation's records change nothing.
@@ -579,7 +639,7 @@ TEST_CASE(
     if (m.topic != lia::events::topics::contacts) CHECK(fx.handler->handle(m).ok());
   }
   CHECK(outbox(fx.db).size() == all.size());
-  CHECK(fx.db.count("recent_messages") == 2);
+  CHECK(fx.db.count("recent_messages") == 3);
 }
 
 TEST_CASE("a conversation that changed meanwhile is a retryable conflict") {

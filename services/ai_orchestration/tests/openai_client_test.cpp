@@ -1042,6 +1042,12 @@ TEST_CASE("the request body is well-formed JSON with the tools") {
       chat_request_body("m", initial_messages(request("oi")), std::nullopt, false));
   REQUIRE(without.ok());
   CHECK_FALSE(without->HasMember("temperature"));
+  CHECK_FALSE(without->HasMember("max_completion_tokens"));  // 0: no limit sent
+  // LIA_LLM_MAX_COMPLETION_TOKENS=300.
+  auto limited = lia::json::parse(
+      chat_request_body("m", initial_messages(request("oi")), std::nullopt, false, 300));
+  REQUIRE(limited.ok());
+  CHECK((*limited)["max_completion_tokens"].GetInt() == 300);
 }
 
 TEST_CASE("any finish_reason but a cut-off or a filter is an answer") {

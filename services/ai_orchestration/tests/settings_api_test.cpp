@@ -95,6 +95,15 @@ TEST_CASE("bad settings are reported by name") {
   CHECK(has_problem(env, "LIA_LLM_PROVIDER"));
   CHECK(has_problem(env, "LIA_LLM_TIMEOUT_MS"));
   CHECK(has_problem(env, "LIA_AI_CONSUMERS"));
+  // A cooldown of 0 would leave the breaker off in all but name.
+  auto no_cooldown = Env::from_map(
+      {{"LIA_LLM_BREAKER_COOLDOWN_MS", "0"}, {"LIA_LLM_MAX_COMPLETION_TOKENS", "-1"}});
+  Settings::read(no_cooldown);
+  CHECK(has_problem(no_cooldown, "LIA_LLM_BREAKER_COOLDOWN_MS"));
+  CHECK(has_problem(no_cooldown, "LIA_LLM_MAX_COMPLETION_TOKENS"));
+  auto limited = Env::from_map({{"LIA_LLM_MAX_COMPLETION_TOKENS", "300"}});
+  CHECK(Settings::read(limited).llm.max_completion_tokens == 300);
+  CHECK(limited.problems().empty());
 }
 
 TEST_CASE("the service spec") {

@@ -142,10 +142,11 @@ struct Chat {
         .end_object();
     return message(events::types::conversation_message_stored, w.take());
   }
-  // An outbound message (the AI's reply stored, or an agent's).
-  kafka::Message outbound(const std::string& text, std::string_view author = "ai") {
+  // An outbound message (the AI's reply stored, under its reply_id, or an agent's).
+  kafka::Message outbound(const std::string& text, std::string_view author = "ai",
+                          const std::string& message_id = core::Uuid::v7().str()) {
     auto w = base();
-    w.field("message_id", core::Uuid::v7().str())
+    w.field("message_id", message_id)
         .field("direction", "outbound")
         .field("author", author)
         .field("kind", "text")
