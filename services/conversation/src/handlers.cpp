@@ -675,8 +675,20 @@ struct Handlers::Impl {
       m.kind = "text";
       m.send_by = "ai";
       m.reply_to_message_id = in_reply_to;
+      // The answer to a message of the session before a resolve and a reopening (the customer
+      // wrote again while the AI was still answering): the new session gets its own answer.
+      earlier = row.get<bool>(row.columns() - 1);
       if (delivery == "suggest") {
-        // Hybrid mode: a draft for the agent, kept private and never sent.
+        // Hybrid mode: a draft for the agent, kept private and never sent; only while the
+        // conversation is still with an agent in hybrid mode, and for this session's message
+        // (a late draft would show up in a session it has nothing to do with).
+        if (c.state.status != domain::ConversationStatus::transferred ||
+            c.state.mode != domain::ConversationMode::hybrid) {
+          dropped_because = std::string(domain::to_string(c.state.status)) + "/" +
+                            std::string(domain::to_string(c.state.mode));
+          return Outcome::ignored;
+        }
+        if (earlier) return Outcome::ignored;
         m.is_private = true;
         auto ins = store::insert_message(tx, sql, m);
         if (!ins) return ins.error();
@@ -688,9 +700,6 @@ struct Handlers::Impl {
                           std::string(domain::to_string(c.state.mode));
         return Outcome::ignored;
       }
-      // The answer to a message of the session before a resolve and a reopening (the customer
-      // wrote again while the AI was still answering): the new session gets its own answer.
-      earlier = row.get<bool>(row.columns() - 1);
       if (earlier) return Outcome::ignored;
       const auto command_id = core::Uuid::v7(clock).str();
       m.whatsapp_status = "PENDING";
@@ -725,7 +734,9 @@ struct Handlers::Impl {
       return Outcome::applied;
     });
     if (r && !dropped_because.empty()) {
-      log.info("AI reply not sent: the conversation is not with the AI",
+      log.info(delivery == "suggest"
+                   ? "AI draft not kept: the conversation is no longer in hybrid mode"
+                   : "AI reply not sent: the conversation is not with the AI",
                {f::id("conversation_id", conversation_id), f::id("state", dropped_because)});
     }
     if (r && earlier) log_earlier_session(ev, conversation_id);

@@ -348,7 +348,18 @@ TEST_CASE("an AI reply is stored PENDING and sent through notification, once") {
   CHECK(w.sent(types::notification_send_text).size() == 1);
   CHECK(w.count("SELECT count(*) FROM " + w.t("messages")) == 2);
 
-  // A suggestion (hybrid) is kept private and never sent.
+  // A suggestion (hybrid) is kept private and never sent, while the conversation is with an
+  // agent in hybrid mode; a late one, the conversation back with the AI, is not kept.
+  const auto late = core::Uuid::v7().str();
+  w.apply(topics::ai_events,
+          event(types::ai_reply_generated,
+                reply(r.conversation_id, p, late, r.reply_id, "Sugestão", "suggest")));
+  CHECK(w.count("SELECT count(*) FROM " + w.t("messages") + " WHERE id = '" + late + "'") == 0);
+  REQUIRE(w.pool()
+              .exec("UPDATE " + w.t("conversations") +
+                        " SET status = 'transferred', mode = 'hybrid' WHERE id = $1::uuid",
+                    r.conversation_id)
+              .ok());
   const auto suggestion = core::Uuid::v7().str();
   w.apply(topics::ai_events,
           event(types::ai_reply_generated,
