@@ -250,11 +250,12 @@ std::variant<TargetInput, Invalid> parse_target(const json::Arr& targets, std::s
   // tolerance follows it, far below the 0.1 cent a third decimal would leave.
   const double tolerance =
       std::max(1e-6, 8 * std::numeric_limits<double>::epsilon() * std::fabs(cents));
-  if (!std::isfinite(cents) || cents < 0 || cents > 1e13 ||
+  if (!std::isfinite(cents) || cents < 1 - tolerance || cents > 1e13 ||
       std::fabs(cents - std::round(cents)) > tolerance) {
-    return Invalid{target_field(i, "debt_amount"), i,
-                   target_field(i, "debt_amount") +
-                       " must be a non-negative amount in reais with at most 2 decimals"};
+    return Invalid{
+        target_field(i, "debt_amount"), i,
+        target_field(i, "debt_amount") +
+            " must be a positive amount in reais (at least 0.01) with at most 2 decimals"};
   }
   in.debt_cents = std::llround(cents);
 

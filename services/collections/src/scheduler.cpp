@@ -1,3 +1,6 @@
+#include <set>
+#include <string>
+
 #include <lia/collections/scheduler.hpp>
 #include <lia/core/log.hpp>
 #include <lia/core/uuid.hpp>
@@ -210,6 +213,14 @@ core::Result<TickReport> Scheduler::tick() {
       ++report.completed;
       core::log().info("campaign completed", {f::id("campaign_id", id)});
     }
+  }
+  {
+    // A campaign paused, completed or deleted while it waited is forgotten: the map holds only
+    // active campaigns, and one resumed outside its hours says again when it will send.
+    std::set<std::string> active;
+    for (const auto& r : *rows) active.insert(r.get<std::string>(0));
+    std::lock_guard lock(logged_mu_);
+    std::erase_if(logged_next_, [&](const auto& e) { return !active.contains(e.first); });
   }
   if (report.sent > 0 || report.failed > 0 || report.errors > 0) {
     core::log().info("collections tick",

@@ -113,6 +113,19 @@ TEST_CASE("validation errors name the field and the target index") {
   CHECK(expect_invalid(
             body(R"({"name":"B","phone":"11987654321","debt_amount":-1,"due_date":"2026-11-30"})"))
             .field == "targets[0].debt_amount");
+  // Nothing owed is no debt to collect: a zero (or a fraction of a cent) is a mistake in the
+  // file, not a message "você deve R$ 0,00" to send.
+  for (const char* amount : {"0", "0.00", "0.001"}) {
+    INFO(amount);
+    auto zero =
+        expect_invalid(body(std::string(R"({"name":"B","phone":"11987654321","debt_amount":)") +
+                            amount + R"(,"due_date":"2026-11-30"})"));
+    CHECK(zero.field == "targets[0].debt_amount");
+    CHECK(zero.message.find("positive") != std::string::npos);
+  }
+  CHECK(std::holds_alternative<CampaignInput>(parse_campaign(
+      body(R"({"name":"B","phone":"11987654321","debt_amount":0.01,"due_date":"2026-11-30"})"),
+      CampaignDefaults{})));
   // Large amounts keep their cents exactly, and a third decimal is still refused there.
   for (const char* amount : {"269448086.10", "142179870.67", "594512727.45", "99999999999.01"}) {
     INFO(amount);

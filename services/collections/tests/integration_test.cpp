@@ -26,6 +26,7 @@
 #include <lia/pg/migrate.hpp>
 #include <lia/pg/tx.hpp>
 #include <lia/runtime/desk_users.hpp>
+#include <lia/testing/log_lines.hpp>
 #include <lia/testing/pg.hpp>
 #include <lia/testing/testing.hpp>
 
@@ -477,6 +478,22 @@ TEST_CASE("outside the allowed hours nothing is sent until the next window opens
   auto saturday = fx.tick();
   CHECK(saturday.waiting == 1);
   CHECK(saturday.sent == 0);
+}
+
+TEST_CASE("a campaign paused while it waits and resumed outside its hours says when it will send") {
+  Fixture fx;
+  const testing::LogLines lines;
+  const std::string waiting = "campaign outside its allowed hours; waiting";
+  fx.clock.set(utc(2026, 11, 24, 2, 30));  // Monday 23:30 in São Paulo
+  const std::string id = fx.create();
+  CHECK(fx.tick().waiting == 1);
+  CHECK(fx.tick().waiting == 1);
+  CHECK(lines.count(waiting) == 1);  // once per window it waits for, not every tick
+  REQUIRE(fx.call("POST", "/api/campaigns/" + id + "/pause").status == 200);
+  CHECK(fx.tick().waiting == 0);
+  REQUIRE(fx.call("POST", "/api/campaigns/" + id + "/resume").status == 200);
+  CHECK(fx.tick().waiting == 1);
+  CHECK(lines.count(waiting) == 2);
 }
 
 TEST_CASE("the campaign API wants a JWT of a supervisor and names bad fields") {

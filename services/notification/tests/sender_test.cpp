@@ -15,6 +15,7 @@
 #include <lia/notification/app.hpp>
 #include <lia/pg/migrate.hpp>
 #include <lia/pg/outbox_relay.hpp>
+#include <lia/testing/log_lines.hpp>
 #include <lia/testing/pg.hpp>
 #include <lia/testing/testing.hpp>
 
@@ -121,32 +122,7 @@ void allow_writes(Fixture& fx, const std::string& name) {
   REQUIRE(fx.pool->exec("DROP FUNCTION " + fx.schema + "." + name + "()").ok());
 }
 
-// The handlers' log lines, while it lives.
-class LogLines {
- public:
-  LogLines() {
-    core::set_log(core::Logger({.sink = [lines = lines_](std::string_view line) {
-      std::lock_guard lock(lines->mu);
-      lines->text.emplace_back(line);
-    }}));
-  }
-  ~LogLines() { core::set_log(core::Logger()); }
-  LogLines(const LogLines&) = delete;
-  LogLines& operator=(const LogLines&) = delete;
-
-  bool has(std::string_view part) const {
-    std::lock_guard lock(lines_->mu);
-    return std::any_of(lines_->text.begin(), lines_->text.end(),
-                       [&](const std::string& l) { return l.find(part) != std::string::npos; });
-  }
-
- private:
-  struct Shared {
-    mutable std::mutex mu;
-    std::vector<std::string> text;
-  };
-  std::shared_ptr<Shared> lines_ = std::make_shared<Shared>();
-};
+using testing::LogLines;
 
 }  // namespace
 
