@@ -519,7 +519,8 @@ Response Api::calculate(const Request& req) const {
     if (!srows->empty()) settings = read_settings((*srows)[0]);
 
     auto mrows = tx.exec(
-        "WITH r AS (SELECT agent_id, count(*) AS n, count(*) FILTER (WHERE NOT reopened) AS kept, "
+        "WITH r AS (SELECT agent_id, count(DISTINCT conversation_id) AS conversations, "
+        "count(*) AS n, count(*) FILTER (WHERE NOT reopened) AS kept, "
         "avg(duration_ms::float8 / 1000.0 / greatest(coalesce(message_count, 1), 1)) "
         "FILTER (WHERE duration_ms IS NOT NULL) AS per_message FROM " +
             q_ +
@@ -530,7 +531,7 @@ Response Api::calculate(const Request& req) const {
             "AND created_at < $2 GROUP BY agent_id) "
             "SELECT agent_id::text, coalesce(r.n, 0), coalesce(r.kept, 0), "
             "coalesce(r.per_message, 0)::float8, coalesce(fb.nps, 0)::float8, "
-            "fb.nps IS NOT NULL "
+            "fb.nps IS NOT NULL, coalesce(r.conversations, 0) "
             "FROM r FULL JOIN fb USING (agent_id) WHERE NOT EXISTS (SELECT 1 FROM " +
             q_ +
             ".desk_users d WHERE d.user_id = agent_id AND NOT "
@@ -544,7 +545,9 @@ Response Api::calculate(const Request& req) const {
       m.agent_id = r.get<std::string>(0);
       const auto n = r.get<std::int64_t>(1);
       const auto kept = r.get<std::int64_t>(2);
-      m.resolved_conversations = static_cast<int>(n);
+      // Volume counts conversations: one the customer reopened and the agent resolved again
+      // is one conversation (the reopen already costs its success rate, per resolution).
+      m.resolved_conversations = static_cast<int>(r.get<std::int64_t>(6));
       m.resolution_rate = n > 0 ? 100.0 * static_cast<double>(kept) / static_cast<double>(n) : 0.0;
       m.avg_response_time_s = r.get<double>(3);
       m.avg_nps = r.get<double>(4);

@@ -1068,6 +1068,26 @@ TEST_CASE("the ranking of three agents with their badges and hall of fame") {
   CHECK(parse(fx.api->ranking(read).body)["agents"].Size() == 0);
 }
 
+TEST_CASE("a conversation resolved again after a reopen counts once in the agent's volume") {
+  Fixture fx;
+  const Chat chat = fx.new_chat();
+  fx.apply(fx.resolved(chat, kAgentA));
+  fx.clock.advance(1h);
+  fx.apply(fx.reopened(chat));
+  fx.clock.advance(1h);
+  fx.apply(fx.resolved(chat, kAgentA));
+  REQUIRE(fx.count("agent_resolutions WHERE agent_id = '" + kAgentA + "'") == 2);
+
+  auto req = fx.request("POST", auth::Role::supervisor);
+  req.query = {{"period", "2026-11"}};
+  auto res = fx.api->calculate(req);
+  REQUIRE(res.status == 200);
+  auto body = parse(res.body);
+  REQUIRE(body["agents"].Size() == 1);
+  CHECK(body["agents"][0]["total_conversations"].GetInt() == 1);
+  CHECK(body["agents"][0]["success_rate"].GetInt() == 50);  // one of its two resolutions held
+}
+
 TEST_CASE("months and bare dates are São Paulo's, not UTC's") {
   Fixture fx;
   // 23:30 on 30 November in São Paulo is already 1 December in UTC.
