@@ -240,6 +240,22 @@ TEST_CASE("a plain complaint or mild trouble is not a handoff") {
   CHECK_FALSE(run(turn("minha internet caiu!!!")).plan.handoff);
   CHECK_FALSE(run(turn("a internet esta lenta hoje")).plan.handoff);
   CHECK_FALSE(run(turn("nao gostei da fatura")).plan.handoff);
+  // Pressing, but one plain complaint: the steps that fix it, not a queue for a person.
+  for (const char* text : {"Estou sem internet desde hoje cedo, preciso trabalhar",
+                           "minha internet caiu de novo hoje", "caiu de novo!!!"}) {
+    INFO(text);
+    auto r = run(turn(text, Assistant::suporte));
+    CHECK(r.plan.analysis.urgency == Urgency::high);  // still read as pressing
+    CHECK_FALSE(r.plan.handoff);
+  }
+  // Two complaints and pressing, or urgent: angry.
+  for (const char* text : {"que absurdo, estou sem internet de novo e preciso trabalhar hoje",
+                           "pela terceira vez sem internet, que raiva, preciso urgente"}) {
+    INFO(text);
+    auto r = run(turn(text, Assistant::suporte));
+    REQUIRE(r.plan.handoff);
+    CHECK(r.plan.handoff->reason == "cliente irritado e com urgência");
+  }
 }
 
 TEST_CASE("a carrier, a legal entity, a process or a refused person is no handoff") {
