@@ -141,6 +141,10 @@ std::optional<std::string> recipient_digits(std::string_view chat) {
   return std::nullopt;
 }
 
+std::string rate_key(const SendCommand& cmd) {
+  return cmd.instance + '|' + recipient_digits(cmd.to).value_or(cmd.to);
+}
+
 std::vector<std::string> recipient_spellings(std::string_view chat) {
   std::vector<std::string> out{std::string(chat)};
   const auto digits = recipient_digits(chat);

@@ -83,12 +83,6 @@ std::string replay_token(const kafka::Message& message) {
   return fmt::format("{}/{}/{}", message.topic, message.partition, message.offset);
 }
 
-// The per-number rate's bucket: the recipient's digits, however a producer spells them (a
-// JID, digits, without Brazil's ninth digit), so one number's sends share it.
-std::string rate_key(const SendCommand& cmd) {
-  return recipient_digits(cmd.to).value_or(cmd.to);
-}
-
 std::string chat_subject(const SendCommand& cmd) {
   return cmd.conversation_id.value_or("");
 }

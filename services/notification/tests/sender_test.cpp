@@ -594,10 +594,19 @@ TEST_CASE("Meta's pair rate spaces that customer's next sends instead of each me
   require_ok(handler->handle(fx.command(events::types::notification_send_text,
                                         Fixture::text_data(new_id(), "meta", kTo, "Oi"))));
   REQUIRE(fx.sandbox.sends().size() == 1);  // sent on its second try
-  // That customer's next send waits about 6 s (the pair rate's interval); another's does not.
+  // That customer's next send waits about 6 s (the pair rate's interval); another's does not,
+  // nor that customer's from another business number (the limit is the pair's).
+  SendCommand to_them;
+  to_them.instance = kMetaInstance;
+  to_them.to = kTo;
+  SendCommand to_another = to_them;
+  to_another.to = "5511912345678";
+  SendCommand from_another = to_them;
+  from_another.instance = "209876543210987";
   const auto now = std::chrono::steady_clock::now();
-  CHECK(limiter->reserve(kTo, now) > 4s);
-  CHECK(limiter->reserve("5511912345678", now) == 0ns);
+  CHECK(limiter->reserve(rate_key(to_them), now) > 4s);
+  CHECK(limiter->reserve(rate_key(to_another), now) == 0ns);
+  CHECK(limiter->reserve(rate_key(from_another), now) == 0ns);
 }
 
 TEST_CASE("a 429 with Retry-After waits that long before the next try") {

@@ -72,6 +72,11 @@ std::string dead_lettered_data(const SendCommand& cmd, int attempts, std::string
 // command's number, with or without Brazil's ninth digit); nullopt for a group, an @lid or
 // anything else that names no phone.
 std::optional<std::string> recipient_digits(std::string_view chat);
+// The per-number rate's bucket (RateLimiter): the business number and the recipient's digits,
+// however a producer spells them (a JID, digits, without Brazil's ninth digit), so one pair's
+// sends share it. A pair, as WhatsApp limits them: Meta's pair rate (131056) slowing one
+// business number's sends to a customer leaves another number's to them alone.
+std::string rate_key(const SendCommand& cmd);
 // The ways a command's `to` may name the chat `chat`: itself, and for a phone its digits and
 // JID, with and without Brazil's ninth digit.
 std::vector<std::string> recipient_spellings(std::string_view chat);
