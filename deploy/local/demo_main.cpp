@@ -9,6 +9,7 @@
 
 #include <array>
 #include <atomic>
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -19,9 +20,12 @@
 #include <sstream>
 #include <thread>
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -63,6 +67,25 @@ std::string arg(int argc, char** argv, const std::string& name) {
 [[noreturn]] void die(const std::string& msg) {
   std::cerr << "lia-demo: " << msg << "\n";
   std::exit(1);  // NOLINT(concurrency-mt-unsafe)
+}
+
+// Whether something on this machine already listens on 127.0.0.1:`port` (the suite's fixed
+// ports: a service that cannot bind would fail the start with a less telling message).
+bool port_taken(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  // As the services bind: a previous run's connections in TIME_WAIT hold no port, a listener
+  // does.
+  const int yes = 1;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<std::uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): the sockets API
+  const bool taken = ::bind(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0;
+  ::close(fd);
+  return taken;
 }
 
 // Is `pid` still one of the suite's processes (lia-*)? After a reboot the pids file names
@@ -243,6 +266,15 @@ int up(int argc, char** argv) {
   o.ports = {{"ingestion", 8080},        {"conversation", 8081}, {"ai_orchestration", 8082},
              {"nps_gamification", 8083}, {"collections", 8084},  {"notification", 8085},
              {"sandbox", 8090}};
+  for (const auto& [name, port] : o.ports) {
+    if (port_taken(port)) {
+      die(fmt::format(
+          "port {} ({}) is in use by another program on this machine (`ss -ltnp 'sport = :{}'` "
+          "names it): the suite's ports are 8080-8085 and 8090. Stop that program and run "
+          "scripts/run again; `scripts/run --stop` stops PostgreSQL and the broker meanwhile",
+          port, name, port));
+    }
+  }
   for (char** e = environ; *e != nullptr; ++e) {
     std::string kv(*e);
     const auto eq = kv.find('=');
