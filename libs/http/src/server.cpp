@@ -161,15 +161,16 @@ struct Server::Impl {
   std::int64_t accept_failures = 0;  // since the last warning (acceptor's strand only)
   std::chrono::steady_clock::time_point next_accept_warning{};
 
+  std::atomic<std::size_t> body_bytes{0};  // reserved by bodies being read or handled
   // Destroyed before everything above (reverse order), so sessions that die with the
-  // io_context can still reach the members above.
+  // io_context (or with a pool, their queued handlers) can still reach the members above,
+  // the body budget included.
   asio::io_context ioc;
   // Keeps the I/O threads running while a handler owes an answer and nothing else is
   // pending (e.g. during the grace period, after the acceptor closed).
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   std::optional<asio::thread_pool> pool;
   std::optional<asio::thread_pool> probe_pool;  // /readyz, never behind the API
-  std::atomic<std::size_t> body_bytes{0};       // reserved by bodies being read or handled
   tcp::acceptor acceptor;
   asio::steady_timer accept_retry;
   std::vector<std::thread> threads;
@@ -710,9 +711,13 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (e->blocking) {
       asio::post(e->probe ? *srv_->probe_pool : *srv_->pool,
-                 [self = shared_from_this(), e, seq = seq_, req = std::move(req)]() mutable {
+                 [self = shared_from_this(), e, seq = seq_, req = std::move(req),
+                  queued = std::chrono::steady_clock::now()]() mutable {
                    OwnThreadMark mark(self->srv_);
-                   Response res = call_sync(*e, req);
+                   const auto waited = std::chrono::steady_clock::now() - queued;
+                   const auto limit = self->srv_->opts.queue_timeout;
+                   Response res = limit.count() > 0 && waited > limit ? queue_expired(*e, waited)
+                                                                      : call_sync(*e, req);
                    asio::post(self->executor(), [self, seq, res = std::move(res)]() mutable {
                      self->deliver(std::move(res), seq);
                    });
@@ -724,6 +729,25 @@ class Session : public std::enable_shared_from_this<Session> {
 
   static Response internal_error() {
     return json_error(500, "internal", "the request could not be processed");
+  }
+
+  // A blocking request that waited past ServerOptions::queue_timeout for a thread: not run.
+  static Response queue_expired(const Router::Endpoint& e, std::chrono::nanoseconds waited) {
+    static auto& expired = core::metrics().counter(
+        "lia_http_requests_expired_total",
+        "Blocking requests answered 503 unrun: they waited past the queue timeout for a thread");
+    expired.inc();
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(waited).count();
+    core::log().warn("request waited too long for a worker thread: answered 503, not run",
+                     {core::f::id("method", e.method), core::f::id("route", e.pattern),
+                      core::f::num("waited_ms", ms)});
+    Response res = json_error(
+        503, "unavailable",
+        fmt::format("the server is busy: the request waited {} ms for a worker and was not run; "
+                    "retry",
+                    ms));
+    res.headers.add("Retry-After", "1");
+    return res;
   }
 
   static void handler_failed(const Router::Endpoint& e, const char* what) {

@@ -993,6 +993,47 @@ TEST_CASE("/readyz and /metrics answer while API requests hold every blocking th
   CHECK(metrics->status == 200);
 }
 
+TEST_CASE("a blocking request that waited past the queue timeout is answered 503, not run") {
+  std::atomic<int> runs{0};
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  Router r;
+  r.add(
+      "POST", "/api/slow",
+      [&](const Request&) {
+        ++runs;
+        released.wait();  // a query turned slow, holding the only thread
+        return Response::json(200, "{}");
+      },
+      RouteOptions{.blocking = true});
+  ServerOptions opts;
+  opts.blocking_threads = 1;
+  opts.queue_timeout = 200ms;
+  auto server = start_server(std::move(r), opts);
+  auto& expired = lia::core::metrics().counter("lia_http_requests_expired_total", "");
+  const double before = expired.value();
+
+  Client client;
+  std::optional<lia::core::Result<ClientResponse>> first;
+  std::optional<lia::core::Result<ClientResponse>> queued;
+  std::thread t1([&] { first.emplace(client.post(base_url(*server) + "/api/slow", "{}")); });
+  REQUIRE(wait_until([&] { return runs.load() == 1; }, 5s, 1ms));
+  std::thread t2([&] { queued.emplace(client.post(base_url(*server) + "/api/slow", "{}")); });
+  // The second waits in the queue well past its 200 ms before the thread is free.
+  std::this_thread::sleep_for(600ms);
+  release.set_value();
+  t1.join();
+  t2.join();
+  REQUIRE(first->ok());
+  CHECK((*first)->status == 200);
+  REQUIRE(queued->ok());
+  CHECK((*queued)->status == 503);
+  CHECK((*queued)->body.find("waited") != std::string::npos);
+  CHECK((*queued)->header("Retry-After") != nullptr);
+  CHECK(runs.load() == 1);  // the expired one never ran
+  CHECK(expired.value() - before == 1);
+}
+
 TEST_CASE("/metrics answers while a /readyz waits on a check that does not answer") {
   std::promise<void> release;
   std::shared_future<void> released = release.get_future().share();

@@ -312,7 +312,7 @@ core::Result<std::vector<Rows>> Connection::exec_pipeline(const std::vector<Stat
   std::size_t first_failed = 0;
   for (const auto& step : steps) {
     PGresult* res = PQgetResult(conn_);
-    if (res == nullptr) return give_up(step.statement, first_error);
+    if (res == nullptr) return give_up(first_error ? first_failed : step.statement, first_error);
     if (PQresultStatus(res) == PGRES_PIPELINE_ABORTED) {
       PQclear(res);  // skipped after an earlier error, which is the one reported
     } else {

@@ -5,6 +5,7 @@
 #include <regex>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include <fmt/format.h>
 #include <openssl/evp.h>
@@ -123,7 +124,7 @@ core::Result<std::map<int, Applied>> read_applied(Connection& conn, const std::s
 
 // Runs one migration step (up or down) in its own transaction.
 core::Status run_step(Connection& conn, const std::string& schema, const std::string& component,
-                      const Migration& m, bool up) {
+                      const Migration& m, bool up, std::chrono::milliseconds lock_wait) {
   const std::string what =
       fmt::format("migration {} ({} of component {} in schema {})", label(m.version, m.name),
                   up ? "up" : "down", component, schema);
@@ -132,7 +133,12 @@ core::Status run_step(Connection& conn, const std::string& schema, const std::st
     return Error(e.code(), what + " failed: " + e.message(), e.retryable());
   };
   if (auto s = detail::begin(conn, {}); !s.ok()) return fail(s.error());
-  if (auto r = conn.exec_script("SET LOCAL search_path TO " + quote_ident(schema)); !r) {
+  // No statement timeout (a pool's, LIA_PG_STATEMENT_TIMEOUT_MS, would cut a backfill short):
+  // a lock timeout is then the only timeout a step meets.
+  if (auto r = conn.exec_script(fmt::format("SET LOCAL search_path TO {}; SET LOCAL "
+                                            "lock_timeout = {}; SET LOCAL statement_timeout = 0",
+                                            quote_ident(schema), lock_wait.count()));
+      !r) {
     return fail(r.error());
   }
   if (auto r = conn.exec_script(up ? m.up : m.down); !r) return fail(r.error());
@@ -308,6 +314,28 @@ core::Status Migrator::check_list() const {
   return core::ok();
 }
 
+core::Status Migrator::step(Connection& conn, const Migration& m, bool up) const {
+  const auto give_up_at = std::chrono::steady_clock::now() + patience_.give_up_after;
+  for (int attempt = 1;; ++attempt) {
+    auto s = run_step(conn, schema_, component_, m, up, patience_.per_try);
+    // A lock timeout (55P03; no statement timeout is set here) is another session's
+    // transaction holding the table: let it finish, then queue again.
+    if (s.ok() || s.error().code() != Errc::timeout ||
+        std::chrono::steady_clock::now() >= give_up_at) {
+      return s;
+    }
+    const auto pause = std::min<std::chrono::milliseconds>(
+        patience_.per_try, std::chrono::milliseconds{500} * attempt);
+    core::log().warn(
+        "a migration waits for a lock another session holds (a long transaction "
+        "on its table?); trying again",
+        {f::id("schema", schema_), f::id("component", component_),
+         f::id("migration", label(m.version, m.name)), f::num("attempt", attempt),
+         f::num("pause_ms", pause.count())});
+    std::this_thread::sleep_for(pause);
+  }
+}
+
 core::Result<int> Migrator::up() {
   if (auto s = check_list(); !s.ok()) return s.error();
   auto lock = SchemaLock::take(*pool_, schema_);
@@ -333,7 +361,7 @@ core::Result<int> Migrator::up() {
   int count = 0;
   for (const auto& m : migrations_) {
     if (applied->count(m.version) > 0) continue;
-    if (auto s = run_step(conn, schema_, component_, m, true); !s.ok()) return s.error();
+    if (auto s = step(conn, m, true); !s.ok()) return s.error();
     ++count;
   }
   return count;
@@ -360,7 +388,7 @@ core::Result<int> Migrator::down(int target_version) {
                                "in this migrator's list",
                                label(it->first, it->second.name), component_));
     }
-    if (auto s = run_step(conn, schema_, component_, *m, false); !s.ok()) return s.error();
+    if (auto s = step(conn, *m, false); !s.ok()) return s.error();
     ++count;
   }
   return count;

@@ -251,3 +251,56 @@ TEST_CASE("platform migrations run before the service's own, per component", "[m
   CHECK(*up == 1);
   CHECK(has_column(s, "outbox", "failed_at"));
 }
+
+TEST_CASE("a migration behind a long transaction waits its turn without holding the table's users",
+          "[migrate]") {
+  TempSchema s("pgmigwait");
+  MigrationDir dir;
+  pg::Migrator first(s.pool, s.name, "svc", dir.load());
+  REQUIRE(first.up().ok());
+  dir.write("0004_rename.up.sql", "ALTER TABLE items RENAME COLUMN extra TO extra2;\n");
+  dir.write("0004_rename.down.sql", "ALTER TABLE items RENAME COLUMN extra2 TO extra;\n");
+
+  // A long transaction has read the table (ACCESS SHARE, held until it ends).
+  auto holder_pool = pg::test::make_pool(1);
+  auto holder = holder_pool->acquire();
+  REQUIRE(holder.ok());
+  REQUIRE((*holder)->exec_script("BEGIN; SELECT count(*) FROM " + s.q() + ".items;").ok());
+
+  pg::Migrator m(pg::test::make_pool(1), s.name, "svc", dir.load());
+  m.set_lock_patience(
+      {.per_try = std::chrono::milliseconds{300}, .give_up_after = std::chrono::seconds{30}});
+  std::optional<core::Result<int>> applied;
+  std::thread runner([&] { applied = m.up(); });
+
+  // Meanwhile the table's other users are held at most a try's wait, not until the long
+  // transaction ends: the queued ALTER gives up its place between tries. (A reader of its
+  // own with a lock timeout: behind an ALTER that waited for ever, it would fail.)
+  auto reader = pg::Pool::create({.url = testing::pg_url(),
+                                  .size = 1,
+                                  .application_name = "lia-pg-tests",
+                                  .lock_timeout = std::chrono::seconds{5}});
+  REQUIRE(reader.ok());
+  for (int i = 0; i < 3; ++i) {
+    auto r = (*reader)->exec("SELECT count(*) FROM " + s.q() + ".items");
+    INFO(i);
+    REQUIRE(r.ok());
+  }
+  REQUIRE((*holder)->exec_script("COMMIT").ok());
+  runner.join();
+  REQUIRE(applied.has_value());
+  REQUIRE(applied->ok());
+  CHECK(**applied == 1);
+  CHECK(has_column(s, "items", "extra2"));
+
+  // A lock that is never let go: the step gives up after its patience, naming the migration.
+  REQUIRE((*holder)->exec_script("BEGIN; SELECT count(*) FROM " + s.q() + ".items;").ok());
+  pg::Migrator back(pg::test::make_pool(1), s.name, "svc", dir.load());
+  back.set_lock_patience(
+      {.per_try = std::chrono::milliseconds{200}, .give_up_after = std::chrono::seconds{1}});
+  auto down = back.down(3);
+  REQUIRE_FALSE(down.ok());
+  CHECK(down.error().message().find("0004_rename") != std::string::npos);
+  CHECK(down.error().retryable());
+  REQUIRE((*holder)->exec_script("ROLLBACK").ok());
+}

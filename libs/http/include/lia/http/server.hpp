@@ -36,6 +36,10 @@ struct ServerOptions {
   int threads = 2;           // I/O threads
   int blocking_threads = 2;  // pool for RouteOptions::blocking handlers (/readyz has a
                              // thread of its own; /metrics runs on the I/O threads)
+  // A blocking request still waiting for a thread of that pool after this long is answered
+  // 503 (Retry-After: 1) without being run: its client has likely given up, and one that
+  // retried would otherwise have it run beside the retry (0: no limit).
+  std::chrono::milliseconds queue_timeout{30'000};
   std::size_t body_limit = std::size_t{4} * 1024 * 1024;  // larger bodies get 413
   // Memory for request bodies, all connections together. A body is charged as its bytes
   // arrive (what it keeps, at most about twice what arrived, never more than its

@@ -11,11 +11,16 @@
 // without the schema (and must not BEGIN/COMMIT itself or use CREATE INDEX CONCURRENTLY).
 // An applied migration whose up text changed (sha256 checksum) stops the run with an
 // error naming it.
+// A step waits for a table's lock at most LockPatience::per_try (SET LOCAL lock_timeout): a
+// DDL queued behind a long transaction would otherwise hold every later statement on that
+// table behind it, stalling the services that use it. It is then tried again, after a pause
+// that grows, until LockPatience::give_up_after has passed.
 //
 //   auto ms = lia::pg::load_migrations("services/conversation/migrations");
 //   if (!ms) return ms.error();
 //   auto applied = lia::pg::migrate_service(pool, "conversation", "conversation", *ms);
 
+#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -55,6 +60,11 @@ struct MigrationState {
   bool known = true;                      // false: applied, but not in this Migrator's list
 };
 
+struct LockPatience {
+  std::chrono::milliseconds per_try{5000};
+  std::chrono::milliseconds give_up_after{std::chrono::minutes{10}};
+};
+
 class Migrator {
  public:
   Migrator(std::shared_ptr<Pool> pool, std::string schema, std::string component,
@@ -73,9 +83,13 @@ class Migrator {
 
   const std::string& schema() const { return schema_; }
   const std::string& component() const { return component_; }
+  void set_lock_patience(LockPatience p) { patience_ = p; }
 
  private:
   core::Status check_list() const;
+  // run_step, tried again while it meets its lock timeout (within patience_).
+  core::Status step(Connection& conn, const Migration& m, bool up) const;
+  LockPatience patience_;
   std::shared_ptr<Pool> pool_;
   std::optional<core::Error> pool_error_;
   std::string schema_;
