@@ -119,6 +119,7 @@ void print_help(const ServiceSpec& spec) {
       "                          it, the service exits with status 3, naming the stuck step\n"
       "  LIA_PG_POOL_SIZE        database connections (default 8)\n"
       "  LIA_PG_LOCK_TIMEOUT_MS  longest wait for a database lock (default 30000; 0: none)\n"
+      "  LIA_PG_STATEMENT_TIMEOUT_MS longest a statement runs (default 60000; 0: none)\n"
       "  LIA_CONSUMER_BATCH      records fetched together that share one transaction "
       "(default 100; 1: each alone)\n"
       "  LIA_CONSUMER_BATCH_MS   a batch commits once its records took this long (default 100)\n"
@@ -436,6 +437,11 @@ int run(int argc, char** argv, const ServiceSpec& declared, std::unique_ptr<App>
   // for ever.
   const auto lock_timeout =
       std::chrono::milliseconds{env.integer("LIA_PG_LOCK_TIMEOUT_MS", 30000, 0, 3600000)};
+  // A statement that turned slow (a plan gone wrong, a table bloated) fails retryably instead
+  // of holding a consumer or an API request without end: the request's client gave up long
+  // before, and a retry of it would then run beside the first.
+  const auto statement_timeout =
+      std::chrono::milliseconds{env.integer("LIA_PG_STATEMENT_TIMEOUT_MS", 60000, 0, 3600000)};
   const auto outbox_retention =
       std::chrono::hours{env.integer("LIA_OUTBOX_RETENTION_HOURS", 0, 0, std::int64_t{24} * 90)};
   // 45 days: past the longest topic retention of the catalog (30 days), so a record a
@@ -500,6 +506,7 @@ int run(int argc, char** argv, const ServiceSpec& declared, std::unique_ptr<App>
     pc.size = pool_size;
     pc.application_name = "lia-" + spec.name;
     pc.lock_timeout = lock_timeout;
+    pc.statement_timeout = statement_timeout;
     auto pool = pg::Pool::create(pc);
     if (!pool.ok()) {
       log.error("cannot connect to PostgreSQL", {str("error", pool.error().describe())});

@@ -72,6 +72,15 @@ class ProbeApp final : public lia::runtime::App {
     });
     auto pool = ctx.pool();
     const std::string schema = ctx.spec().schema;
+    // The timeouts the runtime gave its pool's sessions (LIA_PG_*_TIMEOUT_MS).
+    ctx.router().add("GET", "/probe/timeouts", [pool](const lia::http::Request&) {
+      auto r = pool->exec(
+          "SELECT current_setting('statement_timeout'), current_setting('lock_timeout')");
+      if (!r) return lia::http::json_error(503, "unavailable", r.error().message());
+      return lia::http::Response::json(
+          200, R"({"statement_timeout":")" + (*r)[0].get<std::string>(0) + R"(","lock_timeout":")" +
+                   (*r)[0].get<std::string>(1) + R"("})");
+    });
     if (effects_) {
       ctx.add_consumer(
           {.topics = {topic_},

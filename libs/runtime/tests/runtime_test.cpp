@@ -100,7 +100,9 @@ TEST_CASE("a service migrates, serves, consumes, and stops on SIGTERM") {
     CHECK(migrate.output().find("migrations applied") != std::string::npos);
   }
 
-  Process svc({probe()}, env);
+  auto svc_env = env;
+  svc_env["LIA_PG_STATEMENT_TIMEOUT_MS"] = "45000";
+  Process svc({probe()}, svc_env);
   REQUIRE(lia::testing::wait_until([&] { return ready_port(svc) > 0 || !svc.running(); }, 30s));
   INFO(svc.output());
   const int port = ready_port(svc);
@@ -117,6 +119,10 @@ TEST_CASE("a service migrates, serves, consumes, and stops on SIGTERM") {
   auto route = client.get(base + "/probe");
   REQUIRE(route.ok());
   CHECK(route->body == R"({"mode":"plain"})");
+  // The pool's sessions hold the statement timeout given and the default lock timeout.
+  auto timeouts = client.get(base + "/probe/timeouts");
+  REQUIRE(timeouts.ok());
+  CHECK(timeouts->body == R"({"statement_timeout":"45s","lock_timeout":"30s"})");
   // Ready once its consumer has joined the group; until then /readyz names what it waits for.
   auto ready = client.get(base + "/readyz");
   REQUIRE(ready.ok());
