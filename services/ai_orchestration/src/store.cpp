@@ -57,7 +57,7 @@ Store::Store(std::string schema, std::string consumer)
             "LEFT JOIN " +
             s +
             ".recent_messages r ON r.conversation_id = $1::uuid "
-            "ORDER BY r.seq, r.sent_at";
+            "ORDER BY r.seq, r.direction";
   q_registrations_ = "UPDATE " + s +
                      ".conversations SET registrations = registrations || $2::jsonb WHERE "
                      "conversation_id = $1::uuid";
@@ -125,7 +125,7 @@ Store::Store(std::string schema, std::string consumer)
       "LEFT JOIN " +
       s +
       ".recent_messages r ON r.conversation_id = c.conversation_id "
-      "WHERE c.conversation_id = $1 ORDER BY r.seq, r.sent_at";
+      "WHERE c.conversation_id = $1 ORDER BY r.seq, r.direction";
   q_close_thread_ =
       "UPDATE " + s +
       ".conversation_threads SET closed_at = now(), closed_reason = $2, "

@@ -105,9 +105,10 @@ class Store {
   // is a new one.
   void forget_registrations(pg::Tx& tx, const std::string& conversation_id) const;
   // The reply going out, in the recent messages at once, beside the message it answers (its
-  // seq, after it): the next message the customer sent while the model was answering is
-  // answered knowing it, before conversation's message.stored of the reply comes back (which
-  // counts it, and stores nothing more: the same message id).
+  // seq; read after it, inbound before outbound, whatever the clocks say): the next message the
+  // customer sent while the model was answering is answered knowing it, before conversation's
+  // message.stored of the reply comes back (which counts it, and stores nothing more: the same
+  // message id).
   void remember_reply(pg::Tx& tx, const std::string& conversation_id, int seq,
                       const std::string& reply_id, const std::string& assistant,
                       const std::string& text) const;

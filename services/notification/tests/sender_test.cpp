@@ -124,6 +124,14 @@ void allow_writes(Fixture& fx, const std::string& name) {
 
 using testing::LogLines;
 
+// The per-number rate's bucket of a send from `instance` (the fixture's Meta number) to `to`.
+std::string pair_key(const std::string& to, const std::string& instance = kMetaInstance) {
+  SendCommand cmd;
+  cmd.instance = instance;
+  cmd.to = to;
+  return rate_key(cmd);
+}
+
 }  // namespace
 
 TEST_CASE("a Meta text command is sent once and reported as sent with the provider's id") {
@@ -596,17 +604,10 @@ TEST_CASE("Meta's pair rate spaces that customer's next sends instead of each me
   REQUIRE(fx.sandbox.sends().size() == 1);  // sent on its second try
   // That customer's next send waits about 6 s (the pair rate's interval); another's does not,
   // nor that customer's from another business number (the limit is the pair's).
-  SendCommand to_them;
-  to_them.instance = kMetaInstance;
-  to_them.to = kTo;
-  SendCommand to_another = to_them;
-  to_another.to = "5511912345678";
-  SendCommand from_another = to_them;
-  from_another.instance = "209876543210987";
   const auto now = std::chrono::steady_clock::now();
-  CHECK(limiter->reserve(rate_key(to_them), now) > 4s);
-  CHECK(limiter->reserve(rate_key(to_another), now) == 0ns);
-  CHECK(limiter->reserve(rate_key(from_another), now) == 0ns);
+  CHECK(limiter->reserve(pair_key(kTo), now) > 4s);
+  CHECK(limiter->reserve(pair_key("5511912345678"), now) == 0ns);
+  CHECK(limiter->reserve(pair_key(kTo, "209876543210987"), now) == 0ns);
 }
 
 TEST_CASE("a 429 with Retry-After waits that long before the next try") {
@@ -1399,7 +1400,7 @@ TEST_CASE("a redelivered command that sends nothing gives its rate slot back") {
   CHECK(delayed.value() == before);
   CHECK(fx.sandbox.requests().size() == 1);
   // The first send's slot still counts, once: the next waits for the rest of its second.
-  const auto next = limiter->reserve(kTo, std::chrono::steady_clock::now());
+  const auto next = limiter->reserve(pair_key(kTo), std::chrono::steady_clock::now());
   CHECK(next > 0ns);
   CHECK(next <= 1s);
 }
