@@ -82,29 +82,42 @@ bool is_request_negator(std::string_view w) {
   return is_negator(w) || w == "sem";
 }
 
-// Words a negation reaches across to the request after them: auxiliaries, "falar com",
-// wanting and thinking of it, and small words. "não QUERO cancelar", "não PRECISA DE
-// atendente", "não PRECISA CHAMAR atendente", "não TENHO DO QUE reclamar", "não quero SER
-// atendido por uma pessoa", "não TENHO INTERESSE EM cancelar", "não ESTOU QUERENDO cancelar",
-// "nem PENSAR EM cancelar"; but "não funciona, quero cancelar", "não funciona quero cancelar"
-// and "não estou conseguindo usar quero cancelar" still ask to cancel.
+// Words a negation reaches across to the request after them: auxiliaries, "falar com" and
+// small words. "não QUERO cancelar", "não PRECISA DE atendente", "não PRECISA CHAMAR
+// atendente", "não TENHO DO QUE reclamar", "não quero SER atendido por uma pessoa"; but "não
+// funciona, quero cancelar" and "não funciona quero cancelar" still ask to cancel.
 constexpr std::string_view kNegationReaches[] = {
-    "quero",    "queria", "quer",     "querer",  "querendo",  "gostaria", "desejo",
-    "pretendo", "vou",    "vai",      "preciso", "precisa",   "tenho",    "ter",
-    "ser",      "estou",  "to",       "chamar",  "nenhum",    "nenhuma",  "mais",
-    "falar",    "pensar", "pensando", "penso",   "interesse", "intencao", "me",
-    "e",        "de",     "do",       "da",      "que",       "com",      "em",
-    "um",       "uma",    "o",        "a",       "pra",       "para"};
+    "quero",   "queria",  "quer",  "gostaria", "desejo", "pretendo", "vou",    "vai",
+    "preciso", "precisa", "tenho", "ter",      "ser",    "chamar",   "nenhum", "nenhuma",
+    "mais",    "falar",   "me",    "e",        "de",     "do",       "da",     "que",
+    "com",     "um",      "uma",   "o",        "a",      "pra",      "para"};
+// Wanting or thinking of the request, reached across only right before it: "não tenho
+// INTERESSE EM cancelar", "não ESTOU QUERENDO cancelar", "não vou QUERER cancelar", "nem
+// PENSAR EM cancelar". Not anywhere in the clause: "não tenho mais interesse quero cancelar"
+// (WhatsApp messages often leave the comma out) still asks to cancel.
+constexpr std::string_view kNegationBridges[] = {
+    "estou pensando em", "to pensando em", "estou querendo", "to querendo", "pensando em",
+    "interesse em",      "interesse de",   "intencao de",    "intencao em", "pensar em",
+    "penso em",          "querendo",       "querer"};
 
 // Whether the request at w[i] is taken back by a negator before it, in the same clause, with
-// only the words above in between (at most five).
+// only a bridge right before it and the words above before that (at most five).
 bool negated(const Words& w, std::size_t i) {
-  for (std::size_t k = 1; k <= 6 && k <= i; ++k) {
-    if (clause_break_before(w, i - k + 1)) return false;
+  std::size_t bridge = 0;
+  for (const auto phrase : kNegationBridges) {
+    const auto n = static_cast<std::size_t>(std::count(phrase.begin(), phrase.end(), ' ') + 1);
+    // match_at keeps the bridge within a clause; the request must follow it in the same one.
+    if (n > bridge && n <= i && match_at(w, i - n, phrase) == n && !clause_break_before(w, i)) {
+      bridge = n;
+    }
+  }
+  const std::size_t at = i - bridge;
+  for (std::size_t k = 1; k <= 6 && k <= at; ++k) {
+    if (clause_break_before(w, at - k + 1)) return false;
     // "não dá (mais)" is the verb: "não dá mais quero cancelar", "não dá pra cancelar pelo
     // app?" still want it.
-    if (is_request_negator(w[i - k])) return !(k > 1 && w[i - k + 1] == "da");
-    if (!is_any(w[i - k], kNegationReaches)) return false;
+    if (is_request_negator(w[at - k])) return !(k > 1 && w[at - k + 1] == "da");
+    if (!is_any(w[at - k], kNegationReaches)) return false;
   }
   return false;
 }
@@ -492,11 +505,21 @@ bool person_asked_at(const Words& w, std::size_t i) {
 }
 
 // "uma pessoa" is asked for only right after a request ("quero falar com uma pessoa", "me
-// passa pra uma pessoa", "quero uma pessoa"), not in "falei com uma pessoa ontem" or "um plano para
-// uma pessoa que trabalha em casa"; "tem uma pessoa aqui usando meu wifi" is no request either.
-constexpr std::string_view kPersonPhrases[] = {"com uma pessoa", "com alguma pessoa",
-                                               "pra uma pessoa", "para uma pessoa",
-                                               "de uma pessoa",  "uma pessoa"};
+// passa pra uma pessoa"), not in "falei com uma pessoa ontem" or "um plano para uma pessoa
+// que trabalha em casa"; "tem uma pessoa aqui usando meu wifi" is no request either.
+constexpr std::string_view kPersonPhrases[] = {
+    "com uma pessoa", "com alguma pessoa", "pra uma pessoa", "para uma pessoa", "de uma pessoa"};
+
+// "uma pessoa" bare, right after wanting one ("quero uma pessoa", "preciso uma pessoa"), and
+// not one sent somewhere ("quero uma pessoa aqui pra instalar o ponto", "manda uma pessoa em
+// casa": a technician's visit, suporte's to arrange).
+bool bare_person_wanted(const Words& w, std::size_t i) {
+  constexpr std::string_view kWants[] = {"quero", "queria", "preciso", "gostaria"};
+  constexpr std::string_view kPlaces[] = {"aqui", "ai", "la", "em", "na", "no", "ate"};
+  if (i == 0 || match_at(w, i, "uma pessoa") == 0 || clause_break_before(w, i)) return false;
+  if (!is_any(w[i - 1], kWants) || negated(w, i)) return false;
+  return i + 2 >= w.size() || clause_break_before(w, i + 2) || !is_any(w[i + 2], kPlaces);
+}
 
 bool person_phrase_asked(const Words& w) {
   // Between the request and the phrase: small words and a few adverbs ("quero falar AGORA com
@@ -504,6 +527,7 @@ bool person_phrase_asked(const Words& w) {
   constexpr std::string_view kBetween[] = {"agora", "urgente", "direto", "diretamente", "logo",
                                            "ja",    "me",      "so",     "aqui",        "ai"};
   for (std::size_t i = 1; i < w.size(); ++i) {
+    if (bare_person_wanted(w, i)) return true;
     const bool phrase = std::any_of(std::begin(kPersonPhrases), std::end(kPersonPhrases),
                                     [&](std::string_view p) { return match_at(w, i, p) > 0; });
     if (!phrase || clause_break_before(w, i) || negated(w, i)) continue;

@@ -32,11 +32,14 @@ constexpr std::string_view kCancelConfirmed = "cliente confirmou o cancelamento"
 constexpr std::string_view kDocumentSent = "cliente enviou o CPF/CNPJ do titular";
 constexpr std::string_view kRedLight = "luz LOS vermelha: visita técnica";
 
-// A red LOS light reported, not denied ("não tem nenhuma luz vermelha").
 // The sentiment score at or below which a pressing message reads as angry: two plain
 // complaints ("absurdo", "sem internet"), not one.
 constexpr double kAngrySentiment = -0.5;
+// Negative messages in a row before this one that make a pressing one angry whatever its
+// score: the fourth "a internet caiu" is no longer an ordinary report.
+constexpr int kAngryStreak = 3;
 
+// A red LOS light reported, not denied ("não tem nenhuma luz vermelha").
 bool red_light(const Analysis& a) {
   if (!has_topic(a, "luz_vermelha")) return false;
   for (std::string_view denied : {"nenhuma luz", "sem luz vermelha", "nao tem luz vermelha",
@@ -488,12 +491,15 @@ Plan plan_turn(const Turn& turn) {
     std::string reason;
     Urgency urgency = a.urgency;
     bool unhappy = false;  // an upset customer's handoff is urgent; a request or an action not
-    // Angry: plainly negative and pressing, or negative and urgent. One mild word ("caiu",
-    // "sem internet") with a "hoje" and a "preciso trabalhar" is an ordinary report, answered
-    // with the steps that fix it rather than a queue for a person.
-    const bool angry = a.sentiment.label == Sentiment::negative &&
-                       (a.urgency == Urgency::urgent ||
-                        (a.urgency == Urgency::high && a.sentiment.score <= kAngrySentiment));
+    // Angry: plainly negative and pressing, negative and pressing again and again, or
+    // negative and urgent. One mild word ("caiu", "sem internet") with a "hoje" and a
+    // "preciso trabalhar" is an ordinary report, answered with the steps that fix it rather
+    // than a queue for a person.
+    const bool angry =
+        a.sentiment.label == Sentiment::negative &&
+        (a.urgency == Urgency::urgent ||
+         (a.urgency == Urgency::high &&
+          (a.sentiment.score <= kAngrySentiment || turn.prior_negative_streak >= kAngryStreak)));
     if (a.asks_for_human) {
       reason = "cliente pediu atendente humano";
     } else if (a.insult) {

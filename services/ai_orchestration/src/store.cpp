@@ -66,8 +66,11 @@ Store::Store(std::string schema, std::string consumer)
                             "conversation_id = $1::uuid AND registrations <> '{}'::jsonb";
   q_remember_reply_ = "INSERT INTO " + s +
                       ".recent_messages (message_id, conversation_id, seq, direction, author, "
-                      "kind, assistant_type, content, sent_at) VALUES ($1, $2, $3, 'outbound', "
-                      "'ai', 'text', $4, $5, now()) ON CONFLICT (message_id) DO NOTHING";
+                      "kind, assistant_type, content, sent_at, confirmed) VALUES ($1, $2, $3, "
+                      "'outbound', 'ai', 'text', $4, $5, now(), false) ON CONFLICT (message_id) "
+                      "DO NOTHING";
+  q_forget_unconfirmed_ =
+      "DELETE FROM " + s + ".recent_messages WHERE conversation_id = $1::uuid AND NOT confirmed";
   q_record_ =
       "WITH conv AS (INSERT INTO " + s +
       ".conversations AS c (conversation_id, contact_id, "
@@ -95,10 +98,10 @@ Store::Store(std::string schema, std::string consumer)
       "RETURNING c.conversation_id, c.message_count), "
       "msg AS (INSERT INTO " +
       s +
-      ".recent_messages (message_id, conversation_id, seq, direction, "
+      ".recent_messages AS rm (message_id, conversation_id, seq, direction, "
       "author, kind, assistant_type, content, sent_at) SELECT $19::uuid, conversation_id, "
       "message_count, $20, $21, $22, $23, $24, $25::timestamptz FROM conv "
-      "ON CONFLICT (message_id) DO NOTHING), "
+      "ON CONFLICT (message_id) DO UPDATE SET confirmed = true WHERE NOT rm.confirmed), "
       "pruned AS (DELETE FROM " +
       s +
       ".recent_messages r USING conv "
@@ -124,7 +127,7 @@ Store::Store(std::string schema, std::string consumer)
       "AND t.closed_at IS NULL "
       "LEFT JOIN " +
       s +
-      ".recent_messages r ON r.conversation_id = c.conversation_id "
+      ".recent_messages r ON r.conversation_id = c.conversation_id AND r.confirmed "
       "WHERE c.conversation_id = $1 ORDER BY r.seq, r.direction";
   q_close_thread_ =
       "UPDATE " + s +
@@ -280,6 +283,9 @@ core::Status Store::apply_state(pg::Tx& tx, const StateWrite& w) const {
   auto r = tx.exec(q_state_, w.chat.conversation_id, w.chat.contact_id, w.chat.provider,
                    w.chat.instance, w.chat.chat_id, w.status, w.mode, w.assistant, w.clear_handoff);
   if (!r) return r.error();
+  // A reply not confirmed by now was dropped by conversation (the chat changed hands or ended
+  // before it could go out): its message.stored came before this state change, or never.
+  tx.exec_later(q_forget_unconfirmed_, w.chat.conversation_id);
   return core::ok();
 }
 

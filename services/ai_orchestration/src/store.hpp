@@ -107,8 +107,9 @@ class Store {
   // The reply going out, in the recent messages at once, beside the message it answers (its
   // seq; read after it, inbound before outbound, whatever the clocks say): the next message the
   // customer sent while the model was answering is answered knowing it, before conversation's
-  // message.stored of the reply comes back (which counts it, and stores nothing more: the same
-  // message id).
+  // message.stored of the reply comes back (which counts it and confirms it: the same message
+  // id). Unconfirmed, it is in no summary, and a state change (transfer, resolve, reopen)
+  // removes it: conversation dropped it.
   void remember_reply(pg::Tx& tx, const std::string& conversation_id, int seq,
                       const std::string& reply_id, const std::string& assistant,
                       const std::string& text) const;
@@ -137,7 +138,8 @@ class Store {
   std::string schema_;
   std::string consumer_;
   std::string q_load_, q_record_, q_open_thread_, q_close_load_, q_close_thread_, q_state_,
-      q_contact_, q_erase_contact_, q_registrations_, q_forget_registrations_, q_remember_reply_;
+      q_contact_, q_erase_contact_, q_registrations_, q_forget_registrations_, q_remember_reply_,
+      q_forget_unconfirmed_;
 };
 
 // The outages table, for lookup_outage.

@@ -122,6 +122,9 @@ TEST_CASE("a negated request or a third party's cancel is no cancellation or com
       {"não estou satisfeito, quero cancelar", Intent::cancelamento},
       {"não estou conseguindo usar quero cancelar", Intent::cancelamento},
       {"não tenho mais interesse no plano quero cancelar", Intent::cancelamento},
+      {"Não tenho mais interesse quero cancelar", Intent::cancelamento},
+      {"Não tenho mais interesse\nQuero cancelar", Intent::cancelamento},
+      {"não tô querendo mais quero cancelar", Intent::cancelamento},
       {"não tenho do que reclamar do técnico, mas quero fazer uma reclamação da fatura",
        Intent::ouvidoria},
   };
@@ -186,11 +189,12 @@ TEST_CASE("a carrier, a legal entity, a process or a refused person is no reques
     CHECK_FALSE(analyze(text).asks_for_human);
   }
   // "uma pessoa" mentioned, not asked for.
-  for (const char* text :
-       {"Falei com uma pessoa ontem e ela disse que o técnico viria hoje",
-        "Qual o melhor plano para uma pessoa que trabalha em home office?",
-        "tem uma pessoa aqui usando meu wifi", "não quero falar com uma pessoa",
-        "o técnico vai ser humano ou robô?", "uma pessoa atendeu e não resolveu"}) {
+  for (const char* text : {"Falei com uma pessoa ontem e ela disse que o técnico viria hoje",
+                           "Qual o melhor plano para uma pessoa que trabalha em home office?",
+                           "tem uma pessoa aqui usando meu wifi", "não quero falar com uma pessoa",
+                           "o técnico vai ser humano ou robô?", "uma pessoa atendeu e não resolveu",
+                           "Manda uma pessoa aqui ver o cabo", "Amanhã passa uma pessoa aqui?",
+                           "Quero uma pessoa aqui pra instalar o ponto", "não quero uma pessoa"}) {
     INFO(text);
     CHECK_FALSE(analyze(text).asks_for_human);
   }

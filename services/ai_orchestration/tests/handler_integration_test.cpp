@@ -52,7 +52,8 @@ class RecordingLlm final : public LlmClient {
   lia::core::Result<RemoteAnswer> complete(const RemoteRequest& request, ToolRunner&,
                                            std::chrono::milliseconds*) override {
     requests.push_back(request);
-    return RemoteAnswer{"Vou verificar para você.", {}, model_, 1};
+    return RemoteAnswer{
+        "Vou verificar para você (" + std::to_string(requests.size()) + ").", {}, model_, 1};
   }
   const std::string& model() const override { return model_; }
   std::vector<RemoteRequest> requests;
@@ -81,16 +82,31 @@ TEST_CASE("a message sent while the model answered the one before is answered kn
   CHECK(second.history[0].author == "customer");
   CHECK(second.history[0].text == "minha internet caiu");
   CHECK(second.history[1].author == "ai");
-  CHECK(second.history[1].text.find("Vou verificar para você.") != std::string::npos);
+  CHECK(second.history[1].text.find("Vou verificar para você (1).") != std::string::npos);
   CHECK(second.text == "desde ontem, já reiniciei");
 
   // The reply's message.stored comes back under its reply_id: counted, not stored again.
   const auto replies = of_type(outbox(fx.db), types::ai_reply_generated);
   REQUIRE(replies.size() == 2);
-  fx.ok(chat.outbound("Vou verificar para você.", "ai", replies[0].str("reply_id")));
+  fx.ok(chat.outbound(replies[0].str("text"), "ai", replies[0].str("reply_id")));
   CHECK(fx.db.count("recent_messages") == 4);  // two messages, two replies
-  CHECK(fx.db.count("recent_messages WHERE author = 'ai'") == 2);
+  CHECK(fx.db.count("recent_messages WHERE author = 'ai' AND confirmed") == 1);
   CHECK(fx.db.count("conversations WHERE message_count = 3 AND ai_reply_count = 1") == 1);
+  // Taken over by an agent before the second reply went out: conversation dropped it, so it
+  // leaves the history (and no summary ever shows it); the first, sent, stays.
+  fx.ok(chat.transferred("human"));
+  CHECK(fx.db.count("recent_messages") == 3);
+  CHECK(fx.db.count("recent_messages WHERE NOT confirmed") == 0);
+  fx.ok(chat.resolved());
+  auto summary = fx.db.pool->exec("SELECT summary FROM " + fx.db.schema +
+                                  ".conversation_threads WHERE closed_reason = "
+                                  "'conversation_ended'");
+  REQUIRE(summary.ok());
+  REQUIRE(summary->size() == 1);
+  const auto text = (*summary)[0].get<std::string>(0);
+  INFO(text);
+  CHECK(text.find("minha internet caiu") != std::string::npos);
+  CHECK(text.find("(2)") == std::string::npos);
   // A suggestion to an agent is not something the customer was told.
   Chat hybrid;
   fx.ok(hybrid.created());
@@ -631,7 +647,9 @@ TEST_CASE(
   REQUIRE(replies.size() == 1);
   CHECK(replies[0].str("text").rfind("Olá, Maria! Sou a LIA", 0) == 0);
   CHECK(of_type(all, types::ai_analysis_completed).size() == 1);
-  CHECK(fx.db.count("recent_messages") == 3);  // the message, its reply and "Olá!" (its own id)
+  // The message and "Olá!" (its own id here): the reply, never confirmed by a message.stored
+  // of its id before the transfer, left with it.
+  CHECK(fx.db.count("recent_messages") == 2);
   CHECK(fx.db.count("conversations WHERE status = 'transferred'") == 1);
   CHECK(fx.db.count("contacts") == 0);
   // Handled again (a redelivery), the conversation's records change nothing.
@@ -639,7 +657,7 @@ TEST_CASE(
     if (m.topic != lia::events::topics::contacts) CHECK(fx.handler->handle(m).ok());
   }
   CHECK(outbox(fx.db).size() == all.size());
-  CHECK(fx.db.count("recent_messages") == 3);
+  CHECK(fx.db.count("recent_messages") == 2);
 }
 
 TEST_CASE("a conversation that changed meanwhile is a retryable conflict") {
@@ -749,9 +767,9 @@ TEST_CASE("migrations go down and up again") {
   CHECK(db.count("prompt_templates") == 9);  // 7 seeded, 2 of them in a second version
   auto back = m.down(3);
   REQUIRE(back.ok());
-  // token_revocation, prompts_hidden_documents, registrations, desk_users,
+  // reply_confirmed, token_revocation, prompts_hidden_documents, registrations, desk_users,
   // enumerations_as_domains
-  CHECK(*back == 5);
+  CHECK(*back == 6);
   CHECK(db.count("prompt_templates") == 7);
   CHECK(db.count("prompt_templates WHERE status = 'active' AND version = '1.0.0'") == 7);
   expect_enumerations_enforced(db);
@@ -760,7 +778,7 @@ TEST_CASE("migrations go down and up again") {
   CHECK(*down == 3);
   auto up = m.up();
   REQUIRE(up.ok());
-  CHECK(*up == 8);
+  CHECK(*up == 9);
   CHECK(db.count("desk_users") == 0);
   CHECK(db.count("prompt_templates") == 9);
   CHECK(db.count("prompt_templates WHERE status = 'active'") == 7);

@@ -248,6 +248,14 @@ TEST_CASE("a plain complaint or mild trouble is not a handoff") {
     CHECK(r.plan.analysis.urgency == Urgency::high);  // still read as pressing
     CHECK_FALSE(r.plan.handoff);
   }
+  // A plain report after four negative messages in a row (pressing by the streak alone):
+  // angry.
+  auto again = turn("a internet caiu", Assistant::suporte);
+  again.prior_negative_streak = 4;
+  REQUIRE(run(again).plan.analysis.urgency == Urgency::high);
+  auto escalated = run(again);
+  REQUIRE(escalated.plan.handoff);
+  CHECK(escalated.plan.handoff->reason == "cliente irritado e com urgência");
   // Two complaints and pressing, or urgent: angry.
   for (const char* text : {"que absurdo, estou sem internet de novo e preciso trabalhar hoje",
                            "pela terceira vez sem internet, que raiva, preciso urgente"}) {
