@@ -123,12 +123,17 @@ core::Result<std::map<int, Applied>> read_applied(Connection& conn, const std::s
 }
 
 // Runs one migration step (up or down) in its own transaction.
+// `state`: the SQLSTATE of a failure, when the database gave one (the error returned names the
+// migration first, which hides it from pg::sqlstate).
 core::Status run_step(Connection& conn, const std::string& schema, const std::string& component,
-                      const Migration& m, bool up, std::chrono::milliseconds lock_wait) {
+                      const Migration& m, bool up, std::chrono::milliseconds lock_wait,
+                      std::optional<std::string>& state) {
   const std::string what =
       fmt::format("migration {} ({} of component {} in schema {})", label(m.version, m.name),
                   up ? "up" : "down", component, schema);
+  state.reset();
   auto fail = [&](const Error& e) {
+    state = sqlstate(e);
     detail::rollback(conn);
     return Error(e.code(), what + " failed: " + e.message(), e.retryable());
   };
@@ -317,11 +322,11 @@ core::Status Migrator::check_list() const {
 core::Status Migrator::step(Connection& conn, const Migration& m, bool up) const {
   const auto give_up_at = std::chrono::steady_clock::now() + patience_.give_up_after;
   for (int attempt = 1;; ++attempt) {
-    auto s = run_step(conn, schema_, component_, m, up, patience_.per_try);
-    // A lock timeout (55P03; no statement timeout is set here) is another session's
-    // transaction holding the table: let it finish, then queue again.
-    if (s.ok() || s.error().code() != Errc::timeout ||
-        std::chrono::steady_clock::now() >= give_up_at) {
+    std::optional<std::string> state;
+    auto s = run_step(conn, schema_, component_, m, up, patience_.per_try, state);
+    // A lock timeout (55P03) is another session's transaction holding the table: let it
+    // finish, then queue again. Anything else, a cancel by hand (57014) included, stops here.
+    if (s.ok() || state != "55P03" || std::chrono::steady_clock::now() >= give_up_at) {
       return s;
     }
     const auto pause = std::min<std::chrono::milliseconds>(

@@ -304,19 +304,22 @@ void OutboxRelay::Impl::cleanup(Connection& conn, const OutboxRelayOptions& opti
   const auto now = std::chrono::steady_clock::now();
   if (now < next_cleanup) return;
   next_cleanup = now + options.cleanup_interval;
+  // A slice per round of each table, so that a first cleanup of a long history holds no long
+  // lock nor meets the statement timeout; a full slice brings the next round at once.
+  constexpr int kOutboxSlice = 10000;
   const auto secs = std::chrono::duration_cast<std::chrono::seconds>(options.retention).count();
-  auto r = conn.exec("DELETE FROM " + table +
+  auto r = conn.exec("DELETE FROM " + table + " WHERE id IN (SELECT id FROM " + table +
                          " WHERE published_at IS NOT NULL AND published_at < now() - "
-                         "make_interval(secs => $1)",
+                         "make_interval(secs => $1) LIMIT " +
+                         std::to_string(kOutboxSlice) + ")",
                      static_cast<double>(secs));
   if (!r) {
     core::log().warn("outbox cleanup failed", {f::str("error", r.error().message())});
-  } else if (r->affected() > 0) {
-    core::log().info("outbox cleanup", {f::num("deleted", r->affected())});
+  } else {
+    if (r->affected() > 0) core::log().info("outbox cleanup", {f::num("deleted", r->affected())});
+    if (r->affected() >= kOutboxSlice) next_cleanup = now;
   }
   if (options.inbox_retention.count() <= 0) return;
-  // A slice per round, so that a first cleanup of a long history holds no long lock; a full
-  // slice brings the next round at once.
   constexpr int kInboxSlice = 10000;
   const auto inbox_secs =
       std::chrono::duration_cast<std::chrono::seconds>(options.inbox_retention).count();

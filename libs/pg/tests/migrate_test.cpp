@@ -272,6 +272,15 @@ TEST_CASE("a migration behind a long transaction waits its turn without holding 
       {.per_try = std::chrono::milliseconds{300}, .give_up_after = std::chrono::seconds{30}});
   std::optional<core::Result<int>> applied;
   std::thread runner([&] { applied = m.up(); });
+  // The ALTER queued behind the long transaction (a lock not granted), before the reads.
+  REQUIRE(testing::wait_until([&] {
+    auto r = s.pool->exec(
+        "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation JOIN "
+        "pg_namespace n ON n.oid = c.relnamespace WHERE NOT l.granted AND c.relname = 'items' "
+        "AND n.nspname = $1",
+        s.name);
+    return r.ok() && (*r)[0].get<std::int64_t>(0) > 0;
+  }));
 
   // Meanwhile the table's other users are held at most a try's wait, not until the long
   // transaction ends: the queued ALTER gives up its place between tries. (A reader of its

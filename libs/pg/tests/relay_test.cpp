@@ -529,3 +529,31 @@ TEST_CASE("the running relay deletes inbox claims past their retention and keeps
   CHECK(scalar(*s.pool, "SELECT count(*) FROM " + s.q() +
                             ".inbox WHERE processed_at > now() - interval '45 days'") == 2);
 }
+
+TEST_CASE("the relay's outbox cleanup goes on slice after slice past its retention", "[relay]") {
+  TempSchema s("pgrelay");
+  migrate(s);
+  // 25,000 rows published 10 days ago (more than two slices), 3 published an hour ago.
+  REQUIRE(s.pool
+              ->exec("INSERT INTO " + s.q() +
+                     ".outbox (event_id, topic, key, payload, published_at) SELECT "
+                     "gen_random_uuid(), 't', 'k', '{}', now() - interval '10 days' FROM "
+                     "generate_series(1, 25000)")
+              .ok());
+  REQUIRE(s.pool
+              ->exec("INSERT INTO " + s.q() +
+                     ".outbox (event_id, topic, key, payload, published_at) SELECT "
+                     "gen_random_uuid(), 't', 'k', '{}', now() - interval '1 hour' FROM "
+                     "generate_series(1, 3)")
+              .ok());
+  auto producer = std::make_shared<FakeProducer>();
+  // One cleanup an hour: the slices after the first come at once, not an hour apart.
+  pg::OutboxRelay relay(s.pool, producer, s.name,
+                        {.poll_interval = 20ms, .retention = 24h, .cleanup_interval = 1h});
+  relay.start();
+  const std::string left = "SELECT count(*) FROM " + s.q() + ".outbox";
+  CHECK(lia::testing::wait_until([&] { return scalar(*s.pool, left) == 3; }, 20s));
+  relay.stop();
+  CHECK(scalar(*s.pool, "SELECT count(*) FROM " + s.q() +
+                            ".outbox WHERE published_at > now() - interval '1 day'") == 3);
+}
