@@ -25,6 +25,12 @@ struct Fixture {
     handler = std::make_shared<Handler>(
         db.pool, std::make_shared<const Orchestrator>(nullptr, nullptr, nullptr), options);
   }
+  // Answers with `remote`, the local assistant its fallback.
+  void use_remote(std::shared_ptr<LlmClient> remote) {
+    handler = std::make_shared<Handler>(
+        db.pool, std::make_shared<const Orchestrator>(std::move(remote), nullptr, nullptr),
+        HandlerOptions{db.schema});
+  }
   void ok(const lia::kafka::Message& m) {
     auto st = handler->handle(m);
     if (!st) FAIL(st.error().describe());
@@ -67,9 +73,7 @@ class RecordingLlm final : public LlmClient {
 TEST_CASE("a message sent while the model answered the one before is answered knowing that reply") {
   Fixture fx;
   auto remote = std::make_shared<RecordingLlm>();
-  fx.handler = std::make_shared<Handler>(
-      fx.db.pool, std::make_shared<const Orchestrator>(remote, nullptr, nullptr),
-      HandlerOptions{fx.db.schema});
+  fx.use_remote(remote);
   Chat chat;
   fx.ok(chat.created());
   // The customer splits a message: the second is stored (and reaches us) before
@@ -120,9 +124,7 @@ TEST_CASE("a message sent while the model answered the one before is answered kn
 TEST_CASE("a fallback is counted once per answer kept, not again for a redelivery") {
   Fixture fx;
   auto remote = std::make_shared<DownLlm>();
-  fx.handler = std::make_shared<Handler>(
-      fx.db.pool, std::make_shared<const Orchestrator>(remote, nullptr, nullptr),
-      HandlerOptions{fx.db.schema});
+  fx.use_remote(remote);
   auto& fallbacks = lia::core::metrics().counter("lia_ai_fallbacks_total", "");
   const auto before = fallbacks.value();
   Chat chat;

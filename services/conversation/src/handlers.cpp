@@ -678,29 +678,26 @@ struct Handlers::Impl {
       // The answer to a message of the session before a resolve and a reopening (the customer
       // wrote again while the AI was still answering): the new session gets its own answer.
       earlier = row.get<bool>(row.columns() - 1);
-      if (delivery == "suggest") {
-        // Hybrid mode: a draft for the agent, kept private and never sent; only while the
-        // conversation is still with an agent in hybrid mode, and for this session's message
-        // (a late draft would show up in a session it has nothing to do with).
-        if (c.state.status != domain::ConversationStatus::transferred ||
-            c.state.mode != domain::ConversationMode::hybrid) {
-          dropped_because = std::string(domain::to_string(c.state.status)) + "/" +
-                            std::string(domain::to_string(c.state.mode));
-          return Outcome::ignored;
-        }
-        if (earlier) return Outcome::ignored;
-        m.is_private = true;
-        auto ins = store::insert_message(tx, sql, m);
-        if (!ins) return ins.error();
-        return *ins ? Outcome::applied : Outcome::duplicate;
-      }
-      if (c.state.status != domain::ConversationStatus::active ||
-          c.state.mode != domain::ConversationMode::ai) {
+      // A reply goes out while the AI answers (active, mode ai); a draft (hybrid mode: for the
+      // agent, kept private and never sent) is kept while an agent answers in hybrid mode.
+      // Either only for this session's message: a late one would show up in a session it has
+      // nothing to do with.
+      const bool draft = delivery == "suggest";
+      if (c.state.status != (draft ? domain::ConversationStatus::transferred
+                                   : domain::ConversationStatus::active) ||
+          c.state.mode !=
+              (draft ? domain::ConversationMode::hybrid : domain::ConversationMode::ai)) {
         dropped_because = std::string(domain::to_string(c.state.status)) + "/" +
                           std::string(domain::to_string(c.state.mode));
         return Outcome::ignored;
       }
       if (earlier) return Outcome::ignored;
+      if (draft) {
+        m.is_private = true;
+        auto ins = store::insert_message(tx, sql, m);
+        if (!ins) return ins.error();
+        return *ins ? Outcome::applied : Outcome::duplicate;
+      }
       const auto command_id = core::Uuid::v7(clock).str();
       m.whatsapp_status = "PENDING";
       m.command_id = command_id;
