@@ -178,6 +178,7 @@ core::Status Handler::on_state(const events::CloudEvent& ev) {
   auto mode = data->opt_str("mode");
   if (!mode) return bad_record(mode.error().message());
   if (ev.type == types::conversation_created) {
+    w.forget_unconfirmed = false;
     w.status = "active";
     if (*mode) w.mode = std::string(**mode);
     if (auto a = data->opt_str("assistant"); a && *a) w.assistant = std::string(**a);

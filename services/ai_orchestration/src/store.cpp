@@ -285,7 +285,7 @@ core::Status Store::apply_state(pg::Tx& tx, const StateWrite& w) const {
   if (!r) return r.error();
   // A reply not confirmed by now was dropped by conversation (the chat changed hands or ended
   // before it could go out): its message.stored came before this state change, or never.
-  tx.exec_later(q_forget_unconfirmed_, w.chat.conversation_id);
+  if (w.forget_unconfirmed) tx.exec_later(q_forget_unconfirmed_, w.chat.conversation_id);
   return core::ok();
 }
 

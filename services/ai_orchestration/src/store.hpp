@@ -87,6 +87,10 @@ struct StateWrite {
   std::optional<std::string> mode;
   std::optional<std::string> assistant;  // created: the conversation's first assistant
   bool clear_handoff = false;
+  // The chat changed hands or ended (transferred, resolved, reopened): replies not confirmed
+  // by now were dropped by conversation and leave the recent messages. Not on `created`:
+  // nothing was answered yet.
+  bool forget_unconfirmed = true;
 };
 
 class Store {
