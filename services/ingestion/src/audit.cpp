@@ -226,10 +226,8 @@ void AuditWriter::run() {
       // One slice per round, the queue's batch between them, until a slice comes back short:
       // however many rows a day brings, a backlog is gone within the hour it is found in.
       const auto deleted = purge_slice();
-      if (deleted && *deleted == options_.purge_slice) {
-        purging += *deleted;
-      } else {
-        if (deleted) purging += *deleted;
+      if (deleted) purging += *deleted;
+      if (!deleted || *deleted < options_.purge_slice) {  // done, or the database failed
         if (purging > 0) {
           core::log().info("audit rows past their retention deleted",
                            {id("component", "audit"), num("rows", purging),
