@@ -164,6 +164,8 @@ std::string describe(const Seen& s) {
     return fmt::format("transferred    to {} ({})", s.field("department"), s.field("reason"));
   if (t == "lia.conversation.assigned")
     return fmt::format("assigned       agent {}", s.field("agent_user_id").substr(0, 8));
+  if (t == "lia.conversation.unassigned")
+    return fmt::format("unassigned     waits in {}", s.field("department"));
   if (t == "lia.notification.send_text")
     return fmt::format("send           {}", quote(s.field("text")));
   if (t == "lia.notification.send_template") return "send           (template)";

@@ -296,6 +296,7 @@ TEST_CASE("every type constant has a schema") {
                                 t::conversation_message_stored,
                                 t::conversation_transferred,
                                 t::conversation_assigned,
+                                t::conversation_unassigned,
                                 t::conversation_resolved,
                                 t::conversation_reopened,
                                 t::ai_reply_generated,

@@ -135,6 +135,12 @@ struct Metrics {
   }
 };
 
+// The state changes that decide who answers the conversation (on_state).
+bool is_state_change(std::string_view type) {
+  return type == types::conversation_created || type == types::conversation_transferred ||
+         type == types::conversation_resolved || type == types::conversation_reopened;
+}
+
 }  // namespace
 
 Handler::Handler(std::shared_ptr<pg::Pool> pool, std::shared_ptr<const Orchestrator> orchestrator,
@@ -148,14 +154,18 @@ Handler::Handler(std::shared_ptr<pg::Pool> pool, std::shared_ptr<const Orchestra
                                 : std::make_shared<PgOutages>(pool_, options_.schema)) {}
 
 core::Status Handler::handle(const kafka::Message& message) {
+  // A type this service does not read (an assignment, or one newer than this build, whose
+  // schema it may not know) is skipped on the relay's type header, before decoding.
+  if (const std::string* type = message.header(std::string(events::headers::event_type));
+      type != nullptr && *type != types::conversation_message_stored && !is_state_change(*type)) {
+    core::log().debug("event ignored", {f::id("event_type", *type)});
+    return core::ok();
+  }
   auto ev = runtime::decode_event(message);
   if (!ev) return ev.error();
   if (ev->type == types::conversation_message_stored) return on_message(*ev);
-  if (ev->type == types::conversation_created || ev->type == types::conversation_transferred ||
-      ev->type == types::conversation_resolved || ev->type == types::conversation_reopened) {
-    return on_state(*ev);
-  }
-  if (ev->type == types::conversation_assigned) {
+  if (is_state_change(ev->type)) return on_state(*ev);
+  if (ev->type == types::conversation_assigned || ev->type == types::conversation_unassigned) {
     core::log().debug("event ignored", {f::id("event_type", ev->type), f::id("event_id", ev->id)});
     return core::ok();
   }

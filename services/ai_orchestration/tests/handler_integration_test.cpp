@@ -595,13 +595,31 @@ TEST_CASE("bad records are non-retryable errors (dead letters)") {
       .field("state", "CONNECTED")
       .field("timestamp", "2026-11-22T12:50:00Z")
       .end_object();
-  auto c = fx.handler->handle(chat.message(types::whatsapp_connection_updated, w.take()));
+  auto misrouted = chat.message(types::whatsapp_connection_updated, w.take());
+  // Its type header says what it is: skipped, as a type newer than this build would be.
+  CHECK(fx.handler->handle(misrouted).ok());
+  std::erase_if(misrouted.headers, [](const lia::kafka::Header& h) {
+    return h.key == lia::events::headers::event_type;
+  });
+  auto c = fx.handler->handle(misrouted);
   REQUIRE_FALSE(c.ok());
   CHECK_FALSE(c.error().retryable());
   CHECK(c.error().message().find("unexpected event type") != std::string::npos);
 
-  // assigned is accepted and changes nothing.
+  // A type this build has no schema for is skipped on its header, not dead-lettered.
+  auto newer = chat.created();
+  for (auto& h : newer.headers) {
+    if (h.key == lia::events::headers::event_type) h.value = "lia.conversation.archived";
+  }
+  const std::string type_field = R"("type":")" + std::string(types::conversation_created) + '"';
+  const auto at = newer.value.find(type_field);
+  REQUIRE(at != std::string::npos);
+  newer.value.replace(at, type_field.size(), R"("type":"lia.conversation.archived")");
+  CHECK(fx.handler->handle(newer).ok());
+
+  // assigned and unassigned are accepted and change nothing.
   CHECK(fx.handler->handle(chat.assigned()).ok());
+  CHECK(fx.handler->handle(chat.unassigned()).ok());
   CHECK(outbox(fx.db).empty());
 }
 

@@ -203,6 +203,14 @@ struct Chat {
     w.field("agent_user_id", core::Uuid::v7().str()).end_object();
     return message(events::types::conversation_assigned, w.take());
   }
+  kafka::Message unassigned() {
+    auto w = base();
+    w.field("previous_agent_user_id", core::Uuid::v7().str())
+        .field("department", "suporte")
+        .field("reason", "agent_deactivated")
+        .end_object();
+    return message(events::types::conversation_unassigned, w.take());
+  }
 };
 
 }  // namespace lia::ai_orchestration::test

@@ -276,7 +276,8 @@ struct Api::Impl {
 
   // Each conversation of `ids` (locked in this order) goes to the least-loaded active agent
   // of its department, as a handoff would: `conversation.assigned` naming the previous agent
-  // and `by`; with nobody left, it waits unassigned in its queue with an alert saying `why`.
+  // and `by`; with nobody left, it waits unassigned in its queue with an alert saying `why`
+  // (and `conversation.unassigned` when it had an agent).
   // The caller holds the assignment lock, so a handoff that saw another state has committed.
   core::Status assign_each(pg::Tx& tx, const pg::Rows& ids, const std::string& by,
                            std::string_view why) {
@@ -290,6 +291,9 @@ struct Api::Impl {
       if (!*picked) {
         if (c.assigned_to) {
           if (auto up = tx.exec(reassign_update, c.id, *picked); !up) return up.error();
+          auto st = emit_chat(tx, c, types::conversation_unassigned,
+                              unassigned_data(store::chat_of(c), *c.assigned_to, c.department, by));
+          if (!st) return st.error();
         }
         auto st = store::add_alert(tx, sql, c.id, "no_agent_available", "high",
                                    std::string(why) + c.department, clock);

@@ -132,6 +132,20 @@ std::string assigned_data(const ChatRef& chat, const std::string& agent_user_id,
   return w.take();
 }
 
+std::string unassigned_data(const ChatRef& chat, const std::string& previous_agent_user_id,
+                            const std::string& department,
+                            const std::optional<std::string>& unassigned_by_user_id) {
+  json::Writer w;
+  w.begin_object();
+  chat_fields(w, chat);
+  w.field("previous_agent_user_id", previous_agent_user_id)
+      .field("unassigned_by_user_id", unassigned_by_user_id)
+      .field("department", department)
+      .field("reason", "agent_deactivated")
+      .end_object();
+  return w.take();
+}
+
 std::string resolved_data(const ChatRef& chat, const ResolveData& r) {
   json::Writer w;
   w.begin_object();

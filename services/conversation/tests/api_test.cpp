@@ -1144,7 +1144,7 @@ TEST_CASE("the conversation list pages on with next_before until nothing is left
 
 TEST_CASE("conversations waiting for want of an agent go to the next one: new or reactivated") {
   Desk d;
-  d.user("root", auth::Role::admin);
+  const auto root = d.user("root", auth::Role::admin);
   const auto ana = d.user("ana", auth::Role::agent, {"support"});
   const auto admin_token = d.login("root");
   // Ana leaves with one open conversation, and a handoff comes while nobody is left.
@@ -1152,6 +1152,13 @@ TEST_CASE("conversations waiting for want of an agent go to the next one: new or
   d.apply(topics::ai_events, event(types::ai_handoff_requested, handoff(first, p1)));
   REQUIRE(d.call("PATCH", "/api/users/" + ana, R"({"status":"INACTIVE"})", admin_token).status ==
           200);
+  // Analysts see the conversation lose its agent.
+  const auto unassigned = d.sent(types::conversation_unassigned);
+  REQUIRE(unassigned.size() == 1);
+  CHECK(unassigned[0].data["conversation_id"] == first.c_str());
+  CHECK(unassigned[0].data["previous_agent_user_id"] == ana.c_str());
+  CHECK(unassigned[0].data["unassigned_by_user_id"] == root.c_str());
+  CHECK(unassigned[0].data["department"] == d.column("conversations", "department", first).c_str());
   auto [p2, second] = d.chat("quero falar com alguém");
   d.apply(topics::ai_events, event(types::ai_handoff_requested, handoff(second, p2)));
   REQUIRE(d.column("conversations", "assigned_to", first) == "<null>");

@@ -95,6 +95,8 @@ TEST_CASE("conversation events follow their schemas") {
 
   valid(types::conversation_assigned, assigned_data(chat, agent, std::nullopt, std::nullopt));
   valid(types::conversation_assigned, assigned_data(chat, agent, agent, agent));
+  valid(types::conversation_unassigned, unassigned_data(chat, agent, "financeiro", agent));
+  valid(types::conversation_unassigned, unassigned_data(chat, agent, "suporte", std::nullopt));
 
   ResolveData r;
   r.resolved_by = "agent";

@@ -39,6 +39,7 @@ inline constexpr std::string_view conversation_created = "lia.conversation.creat
 inline constexpr std::string_view conversation_message_stored = "lia.conversation.message.stored";
 inline constexpr std::string_view conversation_transferred = "lia.conversation.transferred";
 inline constexpr std::string_view conversation_assigned = "lia.conversation.assigned";
+inline constexpr std::string_view conversation_unassigned = "lia.conversation.unassigned";
 inline constexpr std::string_view conversation_resolved = "lia.conversation.resolved";
 inline constexpr std::string_view conversation_reopened = "lia.conversation.reopened";
 // ai.events.v1 (ai_orchestration)

@@ -76,6 +76,12 @@ std::string assigned_data(const ChatRef& chat, const std::string& agent_user_id,
                           const std::optional<std::string>& previous_agent_user_id,
                           const std::optional<std::string>& assigned_by_user_id);
 
+// The agent was deactivated and nobody of the department is left: the conversation waits
+// unassigned (reason agent_deactivated).
+std::string unassigned_data(const ChatRef& chat, const std::string& previous_agent_user_id,
+                            const std::string& department,
+                            const std::optional<std::string>& unassigned_by_user_id);
+
 struct ResolveData {
   std::string resolved_by;  // agent | supervisor | ai | system
   std::optional<std::string> agent_user_id;
