@@ -126,12 +126,17 @@ std::optional<std::string> base64url_decode(std::string_view text) {
 }
 
 namespace {
+// Throws when OpenSSL fails (out of memory): its output would be all zeros, the same for
+// every password.
 std::string pbkdf2(std::string_view password, std::string_view salt, int iterations) {
   std::string out(32, '\0');
-  PKCS5_PBKDF2_HMAC(password.data(), static_cast<int>(password.size()),
-                    reinterpret_cast<const unsigned char*>(salt.data()),
-                    static_cast<int>(salt.size()), iterations, EVP_sha256(),
-                    static_cast<int>(out.size()), reinterpret_cast<unsigned char*>(out.data()));
+  if (PKCS5_PBKDF2_HMAC(password.data(), static_cast<int>(password.size()),
+                        reinterpret_cast<const unsigned char*>(salt.data()),
+                        static_cast<int>(salt.size()), iterations, EVP_sha256(),
+                        static_cast<int>(out.size()),
+                        reinterpret_cast<unsigned char*>(out.data())) != 1) {
+    throw std::runtime_error("PKCS5_PBKDF2_HMAC failed");
+  }
   return out;
 }
 }  // namespace

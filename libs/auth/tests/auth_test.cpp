@@ -66,6 +66,10 @@ TEST_CASE("JWT sign and verify with expiry and roles") {
   CHECK(back->username == "maria");
   CHECK(back->role == Role::supervisor);
   CHECK_FALSE(verify_jwt(token, "wrong", clock).ok());
+  // Without a key nothing verifies, not even a token signed with none.
+  auto keyless = verify_jwt(sign_jwt(c, ""), "", clock);
+  REQUIRE_FALSE(keyless.ok());
+  CHECK(keyless.error().code() == lia::core::Errc::unauthorized);
   std::string bearer = "Bearer " + token;
   CHECK(verify_bearer(&bearer, "secret", clock).ok());
   CHECK(verify_bearer(nullptr, "secret", clock).error().code() == lia::core::Errc::unauthorized);

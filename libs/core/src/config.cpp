@@ -263,6 +263,15 @@ std::string Env::pg_url(const std::string& name, const std::optional<std::string
     problem(name, "expected a postgresql:// URL");
     return {};
   }
+  // libpq ends the user and password at the first '/': a password with one would be read as a
+  // host and port (and shown in libpq's error). It has to be percent-encoded.
+  if (const auto start = s.find("://") + 3, at = s.rfind('@'); at != std::string::npos) {
+    const auto slash = s.find('/', start);
+    const auto query = s.find('?', start);
+    if (slash < at && query > at) {
+      problem(name, "its user or password has a '/': write it percent-encoded (%2F)");
+    }
+  }
   note(name, hide_url_passwords(s, s));
   return s;
 }
@@ -270,10 +279,12 @@ std::string Env::pg_url(const std::string& name, const std::optional<std::string
 std::string hide_url_passwords(std::string text, std::string_view url) {
   std::vector<std::string_view> secrets;
   if (const auto scheme = url.find("://"); scheme != std::string_view::npos) {
+    // Up to the last '@': a password may hold '/', '?', '#' or '@' unencoded (libpq reads some
+    // of those, and refuses the rest with an error that quotes them). An '@' further on, in
+    // a parameter, only hides more.
     const auto start = scheme + 3;
-    const auto at = url.find('@', start);
-    const auto path = url.find_first_of("/?", start);
-    if (at != std::string_view::npos && (path == std::string_view::npos || at < path)) {
+    const auto at = url.rfind('@');
+    if (at != std::string_view::npos && at > start) {
       if (const auto colon = url.find(':', start); colon != std::string_view::npos && colon < at) {
         secrets.push_back(url.substr(colon + 1, at - colon - 1));
       }

@@ -50,6 +50,23 @@ TEST_CASE("secrets and passwords never reach the summary") {
     CHECK(shown.find("s3cr3t") == std::string::npos);
     CHECK(shown.find("pw") == std::string::npos);
   }
+  // A password with characters that end a URL's parts; a '/' must be percent-encoded.
+  for (const auto& [url, hidden] : std::vector<std::pair<std::string, std::string>>{
+           {"postgresql://lia:ab/c+d==@db:5432/lia", "postgresql://lia:***@db:5432/lia"},
+           {"postgresql://lia:ab?cd@db/lia", "postgresql://lia:***@db/lia"},
+           {"postgresql://lia:ab#c@d@db/lia?sslmode=require",
+            "postgresql://lia:***@db/lia?sslmode=require"}}) {
+    auto odd = Env::from_map({{"LIA_PG_URL", url}});
+    (void)odd.pg_url("LIA_PG_URL", std::nullopt);
+    REQUIRE(odd.summary().size() == 1);
+    CHECK(odd.summary()[0].second == hidden);
+    CHECK(odd.problems().size() == (url.find("ab/") != std::string::npos ? 1U : 0U));
+  }
+  auto slash = Env::from_map({{"LIA_PG_URL", "postgresql://lia:ab/c@db/lia"}});
+  (void)slash.pg_url("LIA_PG_URL", std::nullopt);
+  REQUIRE(slash.problems().size() == 1);
+  CHECK(slash.problems()[0].find("%2F") != std::string::npos);
+  CHECK(slash.problems()[0].find("ab/c") == std::string::npos);
   // A password given as a parameter too.
   auto query = Env::from_map(
       {{"LIA_PG_URL", "postgresql://u@h:1/db?sslmode=require&password=hunter2&connect_timeout=3"}});
