@@ -201,7 +201,16 @@ Result<Phone> normalize_phone(std::string_view input) {
   if (plus) return with_country_code(digits);
 
   std::string_view d = digits;
-  if (d.substr(0, 2) == "00") return with_country_code(d.substr(2));  // international prefix
+  if (d.substr(0, 2) == "00") {
+    // Dialled from Brazil, 00 is followed by a two-digit carrier and then the country code:
+    // only Brazil's 55 tells which is which.
+    d.remove_prefix(2);
+    if (d.substr(0, 2) == "55") return with_country_code(d);
+    if ((d.size() == 14 || d.size() == 15) && d.substr(2, 2) == "55") return brazilian(d.substr(4));
+    return bad(
+        "after 00 a carrier code may come before the country code; write a number of another "
+        "country with '+' and its country code");
+  }
   if (d.front() == '0') {
     d.remove_prefix(1);  // national trunk prefix: 0 + DDD + number
     if (d.size() != 10 && d.size() != 11) {
@@ -211,6 +220,13 @@ Result<Phone> normalize_phone(std::string_view input) {
   }
   if (d.size() == 10 || d.size() == 11) return brazilian(d);  // DDD + number, +55 assumed
   if (d.size() < 10) return bad("too few digits; include the DDD (area code)");
+  // 12 digits or more: Brazil's own country code, or a Brazilian number with a digit too many
+  // (which must not become some other country's number).
+  if (d.substr(0, 2) != "55") {
+    return bad(
+        "too many digits for a Brazilian number; write a number of another country with '+' "
+        "and its country code");
+  }
   return with_country_code(d);
 }
 

@@ -31,6 +31,8 @@ TEST_CASE("normalize_phone accepts the forms a Brazilian number arrives in") {
       {"  11 9 8765.4321 \n", "5511987654321", PhoneKind::br_mobile},
       {"011987654321", "5511987654321", PhoneKind::br_mobile},
       {"005511987654321", "5511987654321", PhoneKind::br_mobile},
+      {"0021 55 11 98765-4321", "5511987654321", PhoneKind::br_mobile},  // 00 + carrier 21
+      {"0015 55 11 3456-7890", "551134567890", PhoneKind::br_landline},
       {"5511987654321@s.whatsapp.net", "5511987654321", PhoneKind::br_mobile},
       {"5511987654321:23@s.whatsapp.net", "5511987654321", PhoneKind::br_mobile},
       {"5511987654321@c.us", "5511987654321", PhoneKind::br_mobile},
@@ -51,8 +53,6 @@ TEST_CASE("normalize_phone accepts the forms a Brazilian number arrives in") {
       {"+1 415 555 2671", "14155552671", PhoneKind::international},
       {"14155552671@s.whatsapp.net", "14155552671", PhoneKind::international},
       {"+351 912 345 678", "351912345678", PhoneKind::international},
-      {"00351912345678", "351912345678", PhoneKind::international},
-      {"351912345678", "351912345678", PhoneKind::international},
       {"+49 30 1234", "49301234", PhoneKind::international},              // 8 digits
       {"+123456789012345", "123456789012345", PhoneKind::international},  // 15 digits
   };
@@ -113,6 +113,13 @@ TEST_CASE("normalize_phone rejects what is not a phone, with a clear error") {
       {"+1234567", "8 to 15"},
       {"+1234567890123456", "8 to 15"},
       {"0119876543", "trunk prefix"},
+      // A digit too many, or another country's number without '+': never a foreign number.
+      {"(11) 99876-54321", "'+'"},
+      {"351912345678", "'+'"},
+      {"119987654321", "'+'"},
+      // From Brazil, 00 takes a carrier before the country code: 21 here, or Morocco's 212?
+      {"0021 1 415 555 2671", "carrier"},
+      {"00351912345678", "carrier"},
       {std::string(100, '1'), "too long"},
   };
   for (const auto& c : cases) {

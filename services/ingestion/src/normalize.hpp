@@ -16,7 +16,7 @@
 // Identities:
 //   - Meta: instance = metadata.phone_number_id; chat_id = the customer's wa_id as Meta sends
 //     it (messages[].from, statuses[].recipient_id): the "to" for sending back;
-//     from = that number normalized to E.164 digits (lia::domain::normalize_phone).
+//     from = that number normalized to E.164 digits (lia::domain::normalize_wa_id).
 //   - Evolution: instance = the body's `instance`; chat_id = the chat's JID in canonical form
 //     "<number>@s.whatsapp.net" (device suffix dropped, @c.us spelled @s.whatsapp.net, a
 //     @lid JID replaced by key.remoteJidAlt / key.senderPn when present): Evolution's
