@@ -77,6 +77,9 @@ core::Status App::start(runtime::Context& ctx) {
                       // An echo is needed within the seconds of a send's timeout, not at once.
                       .relaxed_fetch = std::chrono::milliseconds{500}});
   }
+  retention_ = std::make_unique<Retention>(store, core::SystemClock::instance(),
+                                           RetentionOptions{.keep = settings_.retention});
+  retention_->start();
   if (settings_.meta_access_token.empty()) {
     ctx.log().warn("LIA_META_ACCESS_TOKEN is not set: Meta commands will fail");
   }
@@ -92,6 +95,10 @@ core::Status App::start(runtime::Context& ctx) {
 
 void App::stopping() {
   if (commands_) commands_->stop();
+}
+
+void App::stop() {
+  if (retention_) retention_->stop();
 }
 
 }  // namespace lia::notification

@@ -108,6 +108,28 @@ runtime::Outgoing sent_event(const std::string& topic, const SendCommand& cmd, i
           .headers = outcome_headers(cmd)};
 }
 
+// A rate slot booked for a try and not used by a request goes back on every way out (a
+// database error, a stop, an expiry, a command found finished): a record retried through an
+// outage would otherwise book one more each time, holding back that customer's later sends.
+class BookedSlot {
+ public:
+  BookedSlot(RateLimiter& limiter, std::string key) : limiter_(limiter), key_(std::move(key)) {}
+  BookedSlot(const BookedSlot&) = delete;
+  BookedSlot& operator=(const BookedSlot&) = delete;
+  ~BookedSlot() { give_back(); }
+  void booked() { booked_ = true; }
+  void used() { booked_ = false; }
+  void give_back() {
+    if (booked_) limiter_.release(key_, std::chrono::steady_clock::now());
+    booked_ = false;
+  }
+
+ private:
+  RateLimiter& limiter_;
+  std::string key_;
+  bool booked_ = false;
+};
+
 }  // namespace
 
 SenderOptions SenderOptions::from(const Settings& s) {
@@ -193,9 +215,12 @@ core::Status CommandHandler::handle(const kafka::Message& message) {
   }
   // The per-number rate, before the claim: a try is in flight only once its request is next.
   // A rebalance hands back a run of commands sent already: they hold back no real send.
-  if (!problem &&
-      !wait_for_rate(cmd, /*unless_finished=*/message.header(kReplayHeader) == nullptr)) {
-    return stopping();
+  BookedSlot slot(*limiter_, rate_key(cmd));
+  if (!problem) {
+    slot.booked();
+    if (!wait_for_rate(cmd, /*unless_finished=*/message.header(kReplayHeader) == nullptr)) {
+      return stopping();
+    }
   }
 
   // The idempotency point: a known command id is not sent again.
@@ -203,7 +228,7 @@ core::Status CommandHandler::handle(const kafka::Message& message) {
   if (!claim) return claim.error();
   // A command known already (a redelivery) sends nothing now: its slot goes back (a try it
   // resumes books its own before it goes).
-  if (!problem && !claim->inserted) limiter_->release(rate_key(cmd), Steady::now());
+  if (!claim->inserted) slot.give_back();
   int attempts = claim->attempts;
   bool counted = claim->inserted;  // the claim itself recorded try number 1
   std::optional<std::string> last_error = claim->last_error;
@@ -253,7 +278,15 @@ core::Status CommandHandler::handle(const kafka::Message& message) {
       return finish_sent(cmd, attempts, *seen->sent);
     } else if (claim->in_flight && seen) {
       // This process saw that try fail but could not write it down (the database stopped
-      // answering): it resumes, as it would had the write worked.
+      // answering): written now, so that trouble from here on leaves the command between two
+      // tries (resumed) rather than in flight with nothing remembered (outcome unknown); then
+      // it resumes, as it would had the write worked.
+      auto noted = store_->try_failed(cmd.command_id, attempts, seen->reason, seen->retry_at);
+      if (!noted) {
+        remember_unrecorded(cmd.command_id, std::move(*seen));
+        return noted.error();
+      }
+      if (!*noted) return core::ok();  // another handler carried it on meanwhile
       last_error = std::move(seen->reason);
       log.info("resuming a command whose last failed try could not be recorded",
                {id("command_id", cmd.command_id), num("attempts", attempts)});
@@ -300,6 +333,7 @@ core::Status CommandHandler::handle(const kafka::Message& message) {
                                          last_error.value_or("the last try was interrupted")),
                              std::nullopt, std::nullopt, true, true);
       }
+      slot.booked();
       if (!wait_for_rate(cmd)) return stopping();
       if (expired(cmd)) return expire();
       auto n = store_->next_attempt(cmd.command_id, attempts);
@@ -340,6 +374,7 @@ core::Status CommandHandler::handle(const kafka::Message& message) {
 
     const auto started = Steady::now();
     bool request_sent = false;
+    slot.used();
     auto response = client_->request(request, request_sent);
     const double seconds = std::chrono::duration<double>(Steady::now() - started).count();
     auto result = interpret(cmd.provider, response, clock_.now(), request_sent);

@@ -17,7 +17,9 @@ Settings Settings::read(core::Env& env) {
   s.backoff = env.millis("LIA_NOTIFY_BACKOFF_MS", s.backoff, milliseconds{1}, milliseconds{60000});
   s.backoff_max = env.millis("LIA_NOTIFY_BACKOFF_MAX_MS", milliseconds{10000}, milliseconds{1},
                              milliseconds{120000});
-  s.http_timeout = env.millis("LIA_NOTIFY_HTTP_TIMEOUT_MS", milliseconds{10000}, milliseconds{100},
+  // At least a second: providers answer in 0.2-3 s, and a try that times out after its request
+  // went is reported unknown (never sent again), so a shorter one loses most sends.
+  s.http_timeout = env.millis("LIA_NOTIFY_HTTP_TIMEOUT_MS", milliseconds{10000}, milliseconds{1000},
                               milliseconds{120000});
   s.rate_per_number = static_cast<int>(env.integer("LIA_NOTIFY_RATE_PER_NUMBER", 10, 0, 10000));
   s.jwt_secret = runtime::jwt_secret(env);
@@ -31,6 +33,9 @@ Settings Settings::read(core::Env& env) {
   s.echoes = env.boolean("LIA_NOTIFY_ECHOES", s.echoes);
   s.events_topic =
       env.topic("LIA_NOTIFY_EVENTS_TOPIC", std::string(events::topics::notification_events));
+  // At least 15 days: a command's dead letter (kept 14) may be replayed until then, and its
+  // row is what tells it was sent already.
+  s.retention = std::chrono::hours{24 * env.integer("LIA_NOTIFY_RETENTION_DAYS", 90, 15, 3650)};
   if (s.backoff_max < s.backoff) {
     env.problem("LIA_NOTIFY_BACKOFF_MAX_MS",
                 fmt::format("must be at least LIA_NOTIFY_BACKOFF_MS ({} ms), got {} ms",

@@ -109,6 +109,17 @@ core::Result<std::optional<OutboundStore::Progress>> OutboundStore::progress(
   return std::optional<Progress>(Progress{r.get<std::string>(0), r.get<int>(1), r.get<bool>(2)});
 }
 
+core::Result<std::int64_t> OutboundStore::purge_finished(core::SysTime before, int limit) {
+  // By (status, created_at), the index the status look-ups use: a range per final status.
+  auto rows = pool_->exec("DELETE FROM " + table_ +
+                              " WHERE command_id IN (SELECT command_id FROM " + table_ +
+                              " WHERE status IN ('sent', 'failed', 'dead_lettered') AND "
+                              "created_at < $1::timestamptz LIMIT $2)",
+                          core::format_rfc3339(before), limit);
+  if (!rows) return rows.error();
+  return rows->affected();
+}
+
 core::Result<bool> OutboundStore::try_failed(const std::string& command_id, int attempt,
                                              const std::string& reason,
                                              std::optional<core::SysTime> retry_at) {

@@ -392,12 +392,16 @@ TEST_CASE("settings: a backoff cap under the base, or a credential ending in a n
                                   {"LIA_META_ACCESS_TOKEN", "EAAG-token\n"},
                                   {"LIA_NOTIFY_BACKOFF_MS", "2000"},
                                   {"LIA_NOTIFY_BACKOFF_MAX_MS", "1000"},
-                                  {"LIA_NOTIFY_EVENTS_TOPIC", "notification events"}});
+                                  {"LIA_NOTIFY_EVENTS_TOPIC", "notification events"},
+                                  {"LIA_NOTIFY_HTTP_TIMEOUT_MS", "300"},
+                                  {"LIA_NOTIFY_RETENTION_DAYS", "7"}});
   (void)Settings::read(bad);
   std::string all;
   for (const auto& p : bad.problems()) all += p + "\n";
   INFO(all);
-  REQUIRE(bad.problems().size() == 3);
+  REQUIRE(bad.problems().size() == 5);
+  CHECK(all.find("LIA_NOTIFY_HTTP_TIMEOUT_MS") != std::string::npos);
+  CHECK(all.find("LIA_NOTIFY_RETENTION_DAYS") != std::string::npos);
   CHECK(all.find("LIA_META_ACCESS_TOKEN: has whitespace at its start or end") != std::string::npos);
   CHECK(all.find("LIA_NOTIFY_BACKOFF_MAX_MS: must be at least LIA_NOTIFY_BACKOFF_MS (2000 ms), "
                  "got 1000 ms") != std::string::npos);

@@ -648,6 +648,28 @@ TEST_CASE("a failed try whose note could not be written is resumed no sooner tha
   CHECK(fx.row(id)->status == "sent");
 }
 
+TEST_CASE("a failed try remembered here is noted on its redelivery, before the next try") {
+  Fixture fx;
+  refuse_writes(fx, "refuse_note",
+                "OLD.in_flight AND NOT NEW.in_flight AND NEW.status = 'sending'");
+  REQUIRE(fx.sandbox.apply_faults(R"({"fail_next":1,"status":503})").ok());
+  const auto id = new_id();
+  const auto msg =
+      fx.command(events::types::notification_send_text, Fixture::text_data(id, "meta", kTo, "x"));
+  CHECK_FALSE(fx.handler->handle(msg).ok());
+  allow_writes(fx, "refuse_note");
+  // Redelivered, and the database fails again at the next try's count.
+  refuse_writes(fx, "refuse_count", "NEW.attempts > OLD.attempts");
+  CHECK_FALSE(fx.handler->handle(msg).ok());
+  allow_writes(fx, "refuse_count");
+  // Nothing is remembered now, and nothing needs to be: the failure was written down, so the
+  // command is resumed, not reported unknown.
+  require_ok(fx.handler->handle(msg));
+  CHECK(fx.sandbox.counts().requests == 2);
+  CHECK(fx.row(id)->status == "sent");
+  for (const auto& ev : fx.events()) CHECK(str(data_of(ev)["code"]) != "outcome_unknown");
+}
+
 TEST_CASE("a command past its not_after is not sent and fails as expired") {
   Fixture fx;
   const auto id = new_id();
@@ -1403,6 +1425,34 @@ TEST_CASE("a redelivered command that sends nothing gives its rate slot back") {
   const auto next = limiter->reserve(pair_key(kTo), std::chrono::steady_clock::now());
   CHECK(next > 0ns);
   CHECK(next <= 1s);
+}
+
+TEST_CASE("a command the database cannot take keeps no rate slot of its number") {
+  Fixture fx;
+  auto limiter = std::make_shared<RateLimiter>(1);
+  auto handler_owned = handler_with(fx, fx.options, limiter);
+  CommandHandler& handler = *handler_owned;
+  // The claim's INSERT fails, as in a database outage.
+  REQUIRE(fx.pool
+              ->exec("CREATE FUNCTION " + fx.schema +
+                     ".refuse_claim() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE "
+                     "EXCEPTION 'refuse_claim'; END $$")
+              .ok());
+  REQUIRE(fx.pool
+              ->exec("CREATE TRIGGER refuse_claim BEFORE INSERT ON " + fx.schema +
+                     ".outbound_messages FOR EACH ROW EXECUTE FUNCTION " + fx.schema +
+                     ".refuse_claim()")
+              .ok());
+  const auto msg = fx.command(events::types::notification_send_text,
+                              Fixture::text_data(new_id(), "meta", kTo, "x"));
+  auto& delayed = core::metrics().counter("lia_notification_rate_limited_total",
+                                          "Sends delayed by the per-number rate");
+  const double before = delayed.value();
+  // Retried three times through the outage: none waits for a slot an earlier one kept.
+  for (int i = 0; i < 3; ++i) CHECK_FALSE(handler.handle(msg).ok());
+  CHECK(delayed.value() == before);
+  CHECK(limiter->reserve(pair_key(kTo), std::chrono::steady_clock::now()) == 0ns);
+  CHECK(fx.sandbox.requests().empty());
 }
 
 TEST_CASE("delivery ticks move the outbound row forward only") {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include <lia/http/router.hpp>
+#include <lia/notification/retention.hpp>
 #include <lia/notification/sender.hpp>
 #include <lia/notification/settings.hpp>
 #include <lia/notification/store.hpp>
@@ -32,12 +33,14 @@ class App final : public runtime::App {
   void configure(core::Env& env) override;
   core::Status start(runtime::Context& ctx) override;
   void stopping() override;
+  void stop() override;
 
  private:
   Settings settings_;
   std::shared_ptr<CommandHandler> commands_;
   std::shared_ptr<StatusHandler> statuses_;
   std::shared_ptr<EchoHandler> echoes_;
+  std::unique_ptr<Retention> retention_;
 };
 
 }  // namespace lia::notification

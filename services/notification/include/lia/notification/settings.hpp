@@ -37,6 +37,8 @@ struct Settings {
   // none of its API's sends, and the inbound topic is then read for nothing.
   bool echoes = true;
   std::string events_topic = "notification.events.v1";
+  // Finished sends are deleted this long after they were made (Retention).
+  std::chrono::hours retention{24 * 90};
 
   static Settings read(core::Env& env);
   // The longest one command may take: every try timing out, every wait between them at its

@@ -88,6 +88,10 @@ class OutboundStore {
   const std::string& schema() const { return schema_; }
   pg::Pool& pool() { return *pool_; }
 
+  // Deletes up to `limit` finished rows (sent, failed, dead-lettered) created before
+  // `before`; never a row still sending. Returns how many went.
+  core::Result<std::int64_t> purge_finished(core::SysTime before, int limit);
+
   // Records a new command as 'sending' with its first try counted (one statement), in flight
   // when `sending_now` (its request goes out next); a known command id returns its row as
   // it is.

@@ -1,0 +1,53 @@
+#pragma once
+// How long notification keeps a finished send: its row holds the customer's number and the
+// text or template sent (LGPD: kept no longer than needed). A row is needed while its
+// command may still come back (a redelivery, a dead letter replayed: the command topic
+// keeps 7 days, dead letters 14) and for the desk's look-up of a send; after
+// LIA_NOTIFY_RETENTION_DAYS (90 by default, at least 15) a thread deletes it, a slice at
+// a time, every hour. A row still sending is never deleted.
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include <lia/core/clock.hpp>
+#include <lia/notification/store.hpp>
+
+namespace lia::notification {
+
+struct RetentionOptions {
+  std::chrono::hours keep{24 * 90};
+  std::chrono::milliseconds every{std::chrono::hours{1}};
+  int slice = 5000;  // rows per DELETE: no long lock, no long transaction
+};
+
+class Retention {
+ public:
+  Retention(std::shared_ptr<OutboundStore> store, const core::Clock& clock,
+            RetentionOptions options);
+  Retention(const Retention&) = delete;
+  Retention& operator=(const Retention&) = delete;
+  ~Retention();
+
+  void start();
+  void stop();
+  // One purge: slices until one comes back short. The rows deleted, or the database's error
+  // (the next round tries again).
+  core::Result<std::int64_t> purge_once();
+
+ private:
+  void run();
+
+  std::shared_ptr<OutboundStore> store_;
+  const core::Clock& clock_;
+  RetentionOptions options_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace lia::notification
