@@ -1478,6 +1478,11 @@ TEST_CASE("delivery ticks move the outbound row forward only") {
       events::types::whatsapp_connection_updated, 1, "/lia/ingestion", "",
       R"({"provider":"evolution","instance":"lia-vendas","state":"CONNECTED","timestamp":"2026-11-22T12:53:24.123Z"})"));
   CHECK(fx.statuses->handle(conn).ok());
+  // A type newer than this build (no schema here) is skipped on its header, not refused.
+  kafka::Message newer;
+  newer.value = R"({"specversion":"1.0","type":"lia.whatsapp.chat.archived"})";
+  newer.headers = {{std::string(events::headers::event_type), "lia.whatsapp.chat.archived"}};
+  CHECK(fx.statuses->handle(newer).ok());
 
   const auto other = new_id();
   require_ok(fx.handler->handle(fx.command(events::types::notification_send_text,
