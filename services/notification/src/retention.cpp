@@ -10,7 +10,9 @@ Retention::Retention(std::shared_ptr<OutboundStore> store, const core::Clock& cl
                      RetentionOptions options)
     : store_(std::move(store)), clock_(clock), options_(options) {}
 
-Retention::~Retention() { stop(); }
+Retention::~Retention() {
+  stop();
+}
 
 void Retention::start() {
   if (thread_.joinable()) return;
@@ -28,9 +30,9 @@ void Retention::stop() {
 }
 
 core::Result<std::int64_t> Retention::purge_once() {
-  static auto& purged = core::metrics().counter(
-      "lia_notification_outbound_purged_total",
-      "Finished sends deleted past LIA_NOTIFY_RETENTION_DAYS");
+  static auto& purged =
+      core::metrics().counter("lia_notification_outbound_purged_total",
+                              "Finished sends deleted past LIA_NOTIFY_RETENTION_DAYS");
   const auto before = clock_.now() - options_.keep;
   std::int64_t total = 0;
   for (;;) {
