@@ -190,13 +190,186 @@ void append_wamid(std::string& out, std::string_view id) {
   if (payload.size() >= kNumberPart + kKept) out += payload.substr(payload.size() - kKept);
 }
 
+bool is_alnum(char c) {
+  return is_word(c) && c != '_';
+}
+
+// Reads `min` to `max` digits at t[i] and moves past them: their value, or -1 (i unmoved)
+// when there are fewer than `min`.
+int read_digits(std::string_view t, std::size_t& i, std::size_t min, std::size_t max) {
+  int value = 0;
+  std::size_t n = 0;
+  while (n < max && i + n < t.size() && is_digit(t[i + n])) {
+    value = value * 10 + (t[i + n] - '0');
+    ++n;
+  }
+  if (n < min) return -1;
+  i += n;
+  return value;
+}
+
+bool read_char(std::string_view t, std::size_t& i, char c) {
+  if (i >= t.size() || t[i] != c) return false;
+  ++i;
+  return true;
+}
+
+bool joins_numbers(char c) {
+  return c == '.' || c == ',' || c == '/' || c == '-';
+}
+
+// Whether a date or an amount may start at t[i] (or end before it): not inside a word nor
+// the tail (or head) of a longer number ("1/10/05/2024", "10/05/2024/1").
+bool token_starts_at(std::string_view t, std::size_t i) {
+  if (i == 0 || (i >= 3 && is_escape_at(t, i - 3))) return true;
+  if (is_alnum(t[i - 1])) return false;
+  return !(joins_numbers(t[i - 1]) && i >= 2 && is_digit(t[i - 2]));
+}
+bool token_ends_at(std::string_view t, std::size_t i) {
+  if (i >= t.size()) return true;
+  if (is_alnum(t[i])) return false;
+  return !(joins_numbers(t[i]) && i + 1 < t.size() && is_digit(t[i + 1]));
+}
+
+// Bytes of a uuid (8-4-4-4-12 hex digits) at t[i], not glued to a word; 0: none. Its digit
+// runs are not a phone's ("60844598-1db7-4516-8828-45e6d1e9bc17" has 11 digits in a row).
+std::size_t uuid_len(std::string_view t, std::size_t i) {
+  constexpr std::size_t kLen = 36;
+  if (i + kLen > t.size() || (i > 0 && is_alnum(t[i - 1]))) return 0;
+  for (std::size_t k = 0; k < kLen; ++k) {
+    const bool dash = k == 8 || k == 13 || k == 18 || k == 23;
+    if (dash ? t[i + k] != '-' : !is_hex(t[i + k])) return 0;
+  }
+  return i + kLen < t.size() && is_alnum(t[i + kLen]) ? 0 : kLen;
+}
+
+// Bytes of a time of day after a date at t[i] (" 10:30", "T10:30:15.123"); 0: none.
+std::size_t time_len(std::string_view t, std::size_t i) {
+  std::size_t j = i;
+  if (!read_char(t, j, ' ') && !read_char(t, j, 'T')) return 0;
+  const int hour = read_digits(t, j, 2, 2);
+  if (hour < 0 || hour > 23 || !read_char(t, j, ':')) return 0;
+  const int minute = read_digits(t, j, 2, 2);
+  if (minute < 0 || minute > 59) return 0;
+  if (std::size_t k = j; read_char(t, k, ':')) {
+    const int second = read_digits(t, k, 2, 2);
+    if (second >= 0 && second <= 60) {
+      j = k;
+      if (k = j; read_char(t, k, '.') && k < t.size() && is_digit(t[k])) {
+        while (k < t.size() && is_digit(t[k])) ++k;
+        j = k;
+      }
+    }
+  }
+  return j < t.size() && is_digit(t[j]) ? 0 : j - i;
+}
+
+// Bytes of a date at t[i]: dd/mm/yyyy or yyyy-mm-dd (a real day, month and year from 1900 to
+// 2099), and a time of day after it; 0: none.
+std::size_t date_len(std::string_view t, std::size_t i) {
+  if (!token_starts_at(t, i)) return 0;
+  std::size_t j = i;
+  int day = 0;
+  int month = 0;
+  int year = read_digits(t, j, 4, 4);
+  if (year >= 0 && read_char(t, j, '-')) {
+    month = read_digits(t, j, 2, 2);
+    if (month < 0 || !read_char(t, j, '-')) return 0;
+    day = read_digits(t, j, 2, 2);
+  } else {
+    j = i;
+    day = read_digits(t, j, 1, 2);
+    if (day < 0 || !read_char(t, j, '/')) return 0;
+    month = read_digits(t, j, 1, 2);
+    if (month < 0 || !read_char(t, j, '/')) return 0;
+    year = read_digits(t, j, 4, 4);
+  }
+  if (day < 1 || day > 31 || month < 1 || month > 12 || year < 1900 || year > 2099) return 0;
+  if (const auto n = time_len(t, j); n > 0) return j + n - i;
+  return token_ends_at(t, j) ? j - i : 0;
+}
+
+// Bytes of an amount of money at t[i] with thousands separators and a decimal comma of 2
+// digits ("12.345.678,90"); 0: none. A CPF ("123.456.789-09") has a hyphen, a CNPJ a slash.
+std::size_t money_len(std::string_view t, std::size_t i) {
+  if (!token_starts_at(t, i)) return 0;
+  std::size_t j = i;
+  if (read_digits(t, j, 1, 3) < 0) return 0;
+  std::size_t thousands = 0;
+  for (std::size_t k = j; read_char(t, k, '.') && read_digits(t, k, 3, 3) >= 0; k = j) {
+    j = k;
+    ++thousands;
+  }
+  if (thousands == 0 || !read_char(t, j, ',') || read_digits(t, j, 2, 2) < 0) return 0;
+  return token_ends_at(t, j) ? j - i : 0;
+}
+
+// Whether "R$" (and spaces) comes just before t[i].
+bool after_currency(std::string_view t, std::size_t i) {
+  for (;;) {
+    if (i >= 1 && t[i - 1] == ' ') {
+      --i;
+    } else if (i >= 2 && nbsp_len(t, i - 2) == 2) {
+      i -= 2;
+    } else if (i >= 3 && nbsp_len(t, i - 3) == 3) {
+      i -= 3;
+    } else {
+      break;
+    }
+  }
+  return i >= 2 && (t[i - 2] == 'R' || t[i - 2] == 'r') && t[i - 1] == '$';
+}
+
+// Bytes of a uuid, a date or an amount at t[i], which a number does not run into; 0: none.
+std::size_t shielded_len(std::string_view t, std::size_t i) {
+  if (const auto n = uuid_len(t, i); n > 0) return n;
+  if (const auto n = date_len(t, i); n > 0) return n;
+  return money_len(t, i);
+}
+
+// Bytes of a space or a dash between the groups of a phone at t[i] (0: none).
+std::size_t group_sep_len(std::string_view t, std::size_t i) {
+  if (t[i] == ' ' || t[i] == '+' || t[i] == '-') return 1;
+  if (const auto n = nbsp_len(t, i); n > 0) return n;
+  if (is_escape_at(t, i)) {
+    return t[i + 1] == '2' && (t[i + 2] == '0' || t[i + 2] == 'D' || t[i + 2] == 'd') ? 3 : 0;
+  }
+  const auto n = sep_len(t, i);
+  return n == 3 ? n : 0;  // U+2010..U+2015
+}
+
+// Whether a written number ends like a phone without its area code: 4+4 or 5+4 digits apart
+// by one space or dash ("8765-4321", "98765 4321", "9 8765-4321", "11-3456-7890").
+bool ends_like_local_phone(std::string_view part) {
+  if (part.empty() || !is_digit(part.back())) return false;
+  std::size_t before = 0;  // digits in the group before the last one
+  std::size_t last = 0;
+  bool one_sep = false;  // between the two
+  std::size_t i = 0;
+  while (i < part.size()) {
+    const std::size_t from = i;
+    while (i < part.size() && !is_digit(part[i])) {
+      const auto n = sep_len(part, i);
+      i += n > 0 ? n : 1;
+    }
+    one_sep = i > from && group_sep_len(part, from) == i - from;
+    std::size_t n = 0;
+    for (; i < part.size() && is_digit(part[i]); ++i) ++n;
+    before = last;
+    last = n;
+  }
+  return one_sep && last == 4 && (before == 4 || before == 5);
+}
+
 }  // namespace
 
 std::string scrub_text(std::string_view text) {
   // A candidate is a maximal run of digits and separators (an optional leading '+') that
   // starts and ends with a digit. A group at its edge glued to a word ("2a", "A1", "cpf1…")
   // is judged on its own: it is masked from 11 digits (a CPF, a phone with its area code), so
-  // that ids with a few digits in them stay readable. The rest of the run is masked from 8.
+  // that ids with a few digits in them stay readable, unless it ends like a phone ("fone9876-
+  // 5432"). The rest of the run is masked from 8. Uuids, dates and amounts of money are left
+  // as they are, and a run stops before one.
   std::string out;
   out.reserve(text.size());
   std::size_t i = 0;
@@ -211,7 +384,24 @@ std::string scrub_text(std::string_view text) {
       i += 3;
       continue;
     }
-    const bool plus = text[i] == '+' && i + 1 < text.size() && is_digit(text[i + 1]);
+    if (const auto n = uuid_len(text, i) + date_len(text, i); n > 0) {
+      out.append(text.substr(i, n));
+      i += n;
+      continue;
+    }
+    if (const auto n = money_len(text, i); n > 0) {
+      // 3.3.3,2 digits is a CPF as well as money: an amount only after "R$".
+      const std::string_view amount = text.substr(i, n);
+      if (digit_count(amount) == 11 && !after_currency(text, i)) {
+        out += keep_last_digits(amount, 2);
+      } else {
+        out.append(amount);
+      }
+      i += n;
+      continue;
+    }
+    const bool plus = text[i] == '+' && i + 1 < text.size() && is_digit(text[i + 1]) &&
+                      shielded_len(text, i + 1) == 0;
     if (!is_digit(text[i]) && !plus) {
       out.push_back(text[i++]);
       continue;
@@ -224,6 +414,7 @@ std::string scrub_text(std::string_view text) {
         end = ++j;
       } else if (const auto len = sep_len(text, j); len > 0) {
         j += len;
+        if (j < text.size() && is_digit(text[j]) && shielded_len(text, j) > 0) break;
       } else {
         break;
       }
@@ -252,9 +443,18 @@ std::string scrub_text(std::string_view text) {
         right = run.size();
       }
     }
-    append_masked(out, run.substr(0, left), 11);
+    // A phone without its area code is masked glued to a word as well ("fone98765-4321",
+    // "9 8765-4321ok", "tel9 8765 4321").
+    if ((left > 0 || right < run.size()) && digit_count(run) <= 10 && ends_like_local_phone(run)) {
+      left = 0;
+      right = run.size();
+    }
+    const auto glued_min = [](std::string_view part) -> std::size_t {
+      return ends_like_local_phone(part) ? 8 : 11;
+    };
+    append_masked(out, run.substr(0, left), glued_min(run.substr(0, left)));
     append_masked(out, run.substr(left, right - left), 8);
-    if (right < run.size()) append_masked(out, run.substr(right), 11);
+    if (right < run.size()) append_masked(out, run.substr(right), glued_min(run.substr(right)));
     i = end;
   }
   return out;

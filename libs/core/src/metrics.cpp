@@ -17,7 +17,8 @@ void atomic_add(std::atomic<double>& a, double v) {
   }
 }
 
-std::string label_key(const Labels& labels) {
+// The labels as the exposition writes them, in the order given.
+std::string render_labels(const Labels& labels) {
   std::string s;
   for (const auto& [k, v] : labels) {
     if (!s.empty()) s += ',';
@@ -36,6 +37,30 @@ std::string label_key(const Labels& labels) {
   return s;
 }
 
+// The series' key: its labels sorted by name, so that the same labels given in another
+// order are the same series (written as its first registration gave them).
+std::string series_key(Labels labels) {
+  std::stable_sort(labels.begin(), labels.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  return render_labels(labels);
+}
+
+// HELP text escapes a backslash as \\ and a newline as \n (the text exposition format).
+std::string escape_help(const std::string& help) {
+  std::string s;
+  s.reserve(help.size());
+  for (char c : help) {
+    if (c == '\\') {
+      s += "\\\\";
+    } else if (c == '\n') {
+      s += "\\n";
+    } else {
+      s += c;
+    }
+  }
+  return s;
+}
+
 std::string num(double v) {
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
   if (std::isnan(v)) return "NaN";
@@ -45,6 +70,7 @@ std::string num(double v) {
 }  // namespace
 
 void Counter::inc(double v) {
+  if (!(v >= 0)) return;  // negative or NaN: a counter never goes down
   atomic_add(value_, v);
 }
 void Gauge::add(double v) {
@@ -76,6 +102,19 @@ struct Registry::Family {
   std::map<std::string, std::unique_ptr<Counter>> counters;
   std::map<std::string, std::unique_ptr<Gauge>> gauges;
   std::map<std::string, std::unique_ptr<Histogram>> histograms;
+  std::map<std::string, std::string> shown;  // series key -> its labels as first given
+  const std::string& labels_of(const std::string& key) const { return shown.at(key); }
+  template <class Metric, class... Args>
+  Metric& slot(std::map<std::string, std::unique_ptr<Metric>>& series, const Labels& labels,
+               Args&&... args) {
+    const std::string key = series_key(labels);
+    auto& s = series[key];
+    if (!s) {
+      s = std::make_unique<Metric>(std::forward<Args>(args)...);
+      shown.emplace(key, render_labels(labels));
+    }
+    return *s;
+  }
 };
 
 Registry::Registry() = default;
@@ -93,24 +132,21 @@ Registry::Family& Registry::family(const std::string& name, const std::string& h
 
 Counter& Registry::counter(const std::string& name, const std::string& help, const Labels& labels) {
   std::lock_guard lock(mu_);
-  auto& slot = family(name, help, kCounter).counters[label_key(labels)];
-  if (!slot) slot = std::make_unique<Counter>();
-  return *slot;
+  auto& f = family(name, help, kCounter);
+  return f.slot(f.counters, labels);
 }
 
 Gauge& Registry::gauge(const std::string& name, const std::string& help, const Labels& labels) {
   std::lock_guard lock(mu_);
-  auto& slot = family(name, help, kGauge).gauges[label_key(labels)];
-  if (!slot) slot = std::make_unique<Gauge>();
-  return *slot;
+  auto& f = family(name, help, kGauge);
+  return f.slot(f.gauges, labels);
 }
 
 Histogram& Registry::histogram(const std::string& name, const std::string& help,
                                const Labels& labels, const std::vector<double>& bounds) {
   std::lock_guard lock(mu_);
-  auto& slot = family(name, help, kHistogram).histograms[label_key(labels)];
-  if (!slot) slot = std::make_unique<Histogram>(bounds);
-  return *slot;
+  auto& f = family(name, help, kHistogram);
+  return f.slot(f.histograms, labels, bounds);
 }
 
 std::string Registry::render() const {
@@ -120,7 +156,8 @@ std::string Registry::render() const {
   for (const auto& family : families_) {
     const std::string& name = family.first;
     const auto& f = family.second;
-    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, f->help, name, kTypes[f->type]);
+    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, escape_help(f->help), name,
+                       kTypes[f->type]);
     auto series = [&](const std::string& suffix, const std::string& labels, double v) {
       out += name;
       out += suffix;
@@ -129,9 +166,10 @@ std::string Registry::render() const {
       out += num(v);
       out += '\n';
     };
-    for (const auto& [l, c] : f->counters) series("", l, c->value());
-    for (const auto& [l, g] : f->gauges) series("", l, g->value());
-    for (const auto& [l, h] : f->histograms) {
+    for (const auto& [key, c] : f->counters) series("", f->labels_of(key), c->value());
+    for (const auto& [key, g] : f->gauges) series("", f->labels_of(key), g->value());
+    for (const auto& [key, h] : f->histograms) {
+      const std::string& l = f->labels_of(key);
       std::uint64_t cumulative = 0;
       const std::string sep = l.empty() ? "" : ",";
       for (std::size_t i = 0; i <= h->bounds().size(); ++i) {

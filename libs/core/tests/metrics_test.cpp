@@ -1,3 +1,4 @@
+#include <cmath>
 #include <thread>
 
 #include <catch2/catch.hpp>
@@ -32,4 +33,42 @@ TEST_CASE("counters, gauges and histograms render as Prometheus text") {
   CHECK(text.find("lia_test_seconds_bucket{le=\"+Inf\"} 3") != std::string::npos);
   CHECK(text.find("lia_test_seconds_count 3") != std::string::npos);
   CHECK(&r.counter("lia_test_total", "", {{"topic", "a\"b"}}) == &c);
+}
+
+TEST_CASE("HELP text is escaped") {
+  Registry r;
+  r.counter("lia_help_total", "one\ntwo \\ \"three\"").inc();
+  const auto text = r.render();
+  CHECK(text.find("# HELP lia_help_total one\\ntwo \\\\ \"three\"\n") != std::string::npos);
+  CHECK(text.find("\ntwo") == std::string::npos);
+}
+
+TEST_CASE("labels in another order are the same series") {
+  Registry r;
+  auto& a = r.counter("lia_order_total", "Order", {{"topic", "t"}, {"code", "200"}});
+  auto& b = r.counter("lia_order_total", "Order", {{"code", "200"}, {"topic", "t"}});
+  CHECK(&a == &b);
+  a.inc();
+  b.inc();
+  auto& gauge = r.gauge("lia_order_gauge", "", {{"b", "1"}, {"a", "2"}});
+  CHECK(&gauge == &r.gauge("lia_order_gauge", "", {{"a", "2"}, {"b", "1"}}));
+  auto& first = r.histogram("lia_order_seconds", "", {{"b", "1"}, {"a", "2"}});
+  CHECK(&first == &r.histogram("lia_order_seconds", "", {{"a", "2"}, {"b", "1"}}));
+  // Written once, as first registered.
+  const auto text = r.render();
+  CHECK(text.find("lia_order_total{topic=\"t\",code=\"200\"} 2\n") != std::string::npos);
+  CHECK(text.find("code=\"200\",topic") == std::string::npos);
+  CHECK(text.find("lia_order_seconds_bucket{b=\"1\",a=\"2\",le=\"+Inf\"} 0") != std::string::npos);
+}
+
+TEST_CASE("a counter never goes down: negative and NaN increments are ignored") {
+  Registry r;
+  auto& c = r.counter("lia_neg_total", "Neg");
+  c.inc(5);
+  c.inc(-2);
+  CHECK(c.value() == 5);
+  c.inc(std::nan(""));
+  CHECK(c.value() == 5);
+  c.inc(0.5);
+  CHECK(c.value() == 5.5);
 }

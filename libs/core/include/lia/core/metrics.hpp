@@ -1,6 +1,8 @@
 #pragma once
 // Prometheus metrics: counters, gauges and histograms, rendered in the text exposition
-// format by render(). Creating a series takes a lock; updating one is lock-free.
+// format by render(). Creating a series takes a lock; updating one is lock-free. A series is
+// named by its labels whatever their order: {{"a", "1"}, {"b", "2"}} and {{"b", "2"},
+// {"a", "1"}} are the same one, rendered sorted by label name.
 //
 //   auto& sent = metrics().counter("lia_outbox_published_total", "Events published", {{"topic",
 //   t}}); sent.inc();
@@ -18,6 +20,7 @@ namespace lia::core {
 
 using Labels = std::vector<std::pair<std::string, std::string>>;
 
+// Only goes up: inc() with a negative value (or NaN) is ignored, the counter left as it was.
 class Counter {
  public:
   void inc(double v = 1.0);
