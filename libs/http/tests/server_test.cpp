@@ -1085,7 +1085,7 @@ TEST_CASE("stop lets an in-flight request finish and refuses new connections") {
   std::atomic<bool> stopped{false};
   const auto t0 = std::chrono::steady_clock::now();
   std::thread stopper([&] {
-    server->stop(20s);
+    server->stop(120s);
     stopped = true;
   });
   CHECK(wait_until([&] { return lia::http::test::connect_refused(port); }, 5s));
@@ -1098,7 +1098,8 @@ TEST_CASE("stop lets an in-flight request finish and refuses new connections") {
   }
   requester.join();
   stopper.join();
-  CHECK(std::chrono::steady_clock::now() - t0 < 15s);  // did not sit out the grace period
+  // It did not sit out the grace period (a bound no slow machine comes near).
+  CHECK(std::chrono::steady_clock::now() - t0 < 60s);
   REQUIRE(slow.has_value());
   REQUIRE(slow->ok());
   CHECK((*slow)->status == 200);

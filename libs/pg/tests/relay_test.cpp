@@ -205,8 +205,10 @@ TEST_CASE("a topic missing holds back only its own rows: the others go on withou
   enqueue_n(s, "t.v1", 3, 3);
   auto producer = std::make_shared<FakeProducer>();
   producer->missing_topic = "new.v2";
+  // Held for 2 s: the rounds that find it held take milliseconds, with room for a stalled
+  // machine; the waits past it are the only sleeps.
   pg::OutboxRelay relay(s.pool, producer, s.name,
-                        {.batch_size = 4, .topic_hold = std::chrono::milliseconds{300}});
+                        {.batch_size = 4, .topic_hold = std::chrono::milliseconds{2000}});
   const auto round = [&] {
     const auto before = producer->records().size();
     auto n = relay.publish_once();
@@ -228,12 +230,12 @@ TEST_CASE("a topic missing holds back only its own rows: the others go on withou
   CHECK(relay.published() == 6);
   // Past its hold, tried again: still missing, so nothing marked (a failure: the relay backs
   // off), and held again.
-  std::this_thread::sleep_for(std::chrono::milliseconds{400});
+  std::this_thread::sleep_for(std::chrono::milliseconds{2100});
   CHECK(round() == std::pair<std::int64_t, std::size_t>{-1, 2});
   CHECK(round() == std::pair<std::int64_t, std::size_t>{0, 0});
   // Once the topic exists and its hold is over, its rows go, in order.
   producer->missing_topic.clear();
-  std::this_thread::sleep_for(std::chrono::milliseconds{400});
+  std::this_thread::sleep_for(std::chrono::milliseconds{2100});
   CHECK(round() == std::pair<std::int64_t, std::size_t>{2, 2});
   CHECK(unpublished(s) == 0);
   CHECK(relay.published() == 8);

@@ -650,14 +650,17 @@ TEST_CASE("a handoff takes the assignment lock before the conversation's row, as
               ->exec("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
                      w.schema() + ".assignment")
               .ok());
+  auto pid = (*other)->exec("SELECT pg_backend_pid()::text");
+  REQUIRE(pid.ok());
+  const std::string holder = (*pid)[0].get<std::string>(0);
   const auto requested = event(types::ai_handoff_requested, handoff(conv, p));
   std::thread handing_off([&] { w.apply(topics::ai_events, requested); });
-  // Wait until the handoff waits for the assignment lock.
+  // Wait until the handoff waits for the assignment lock: a session this one blocks (other
+  // tests' sessions wait for advisory locks of their own on the same server).
   CHECK(lia::testing::wait_until(
       [&] {
-        return w.count(
-                   "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'advisory' AND "
-                   "datname = current_database()") > 0;
+        return w.count("SELECT count(*) FROM pg_stat_activity WHERE " + holder +
+                       " = ANY(pg_blocking_pids(pid))") > 0;
       },
       std::chrono::seconds{20}));
   // The row is free: the handoff has not locked it while it waits (no deadlock).

@@ -1192,6 +1192,12 @@ TEST_CASE("event ids are deterministic name-based UUIDs (version 8, RFC 9562 var
   CHECK(s != a);
   CHECK(s != status_event_id(Provider::meta, "106540352242922", "wamid.X", "DELIVERY_ACK"));
   CHECK(s == status_event_id(Provider::meta, "106540352242922", "wamid.X", "READ"));
+  // Pinned: an id that changed across a release would let a webhook redelivered over the
+  // upgrade through the inbox a second time.
+  CHECK(a == "753c39c1-7436-840b-9c6e-836a3db866b7");
+  CHECK(s == "c625d450-9d07-84cd-aa7c-19983a4643da");
+  CHECK(message_event_id(Provider::evolution, "lia-vendas", "3EB0C431C26A1916E07E") ==
+        "83d71366-7199-8ff7-8324-69bf163b07a5");
   // A redelivered webhook normalizes to the same ids.
   CHECK(meta("meta_multi.json").items[2].event_id == meta("meta_multi.json").items[2].event_id);
   CHECK(evo("evo_image.json").items[0].event_id ==

@@ -1098,11 +1098,21 @@ TEST_CASE("an echo settles the last send of its text tried before it, not an old
   require_ok(echoes.handle(echo_now("3EB0B")));
   CHECK(fx.row(b)->status == "sent");
   CHECK(fx.row(a)->status == "failed");
-  // Two tried back to back, then an echo: whose is it? Neither's.
+  // Two tried back to back, then an echo: whose is it? Neither's. Stamped between their
+  // tries, so that both are within the clocks' difference of it however slow the machine.
   std::this_thread::sleep_for(2500ms);
   const auto d = send_without_answer(fx, text);
   const auto e = send_without_answer(fx, text);
-  require_ok(echoes.handle(echo_now("3EB0DE")));
+  const auto tried = [&](const std::string& id) {
+    auto at = core::parse_rfc3339(fx.row(id)->last_attempt_at.value_or(""));
+    REQUIRE(at);
+    return *at;
+  };
+  const auto d_at = tried(d);
+  const auto e_at = tried(e);
+  REQUIRE(e_at - d_at < 4s);  // else no stamp is within 2 s of both
+  require_ok(echoes.handle(
+      echo_record(jid, "3EB0DE", text, true, core::format_rfc3339(d_at + (e_at - d_at) / 2))));
   CHECK(fx.row(d)->status == "failed");
   CHECK(fx.row(e)->status == "failed");
   // Stamped before any of them were tried: the oldest, not the newest.
@@ -1170,10 +1180,10 @@ TEST_CASE("an echo after the outcome was reported unknown settles it: sent follo
 
 TEST_CASE("stop() ends a backoff at once: the command is left for the next owner, not lost") {
   Fixture fx;
-  // One 503 asking for 10 s (capped at the fixture's backoff_max): the handler waits.
-  REQUIRE(fx.sandbox.apply_faults(R"({"fail_next":1,"status":503,"retry_after":10})").ok());
+  // One 503 asking for 600 s (under this handler's backoff_max): the handler waits.
+  REQUIRE(fx.sandbox.apply_faults(R"({"fail_next":1,"status":503,"retry_after":600})").ok());
   auto options = fx.options;
-  options.backoff_max = std::chrono::milliseconds{30000};
+  options.backoff_max = std::chrono::milliseconds{900000};
   auto handler_owned = handler_with(fx, options);
   CommandHandler& handler = *handler_owned;
   const auto id = new_id();
@@ -1185,7 +1195,8 @@ TEST_CASE("stop() ends a backoff at once: the command is left for the next owner
   const auto stop_at = std::chrono::steady_clock::now();
   handler.stop();
   sending.join();
-  CHECK(std::chrono::steady_clock::now() - stop_at < 5s);  // not the 10 s asked for
+  // Not the 600 s asked for (a bound no slow machine comes near).
+  CHECK(std::chrono::steady_clock::now() - stop_at < 120s);
   REQUIRE(result.has_value());
   REQUIRE_FALSE(result->ok());
   CHECK(result->error().retryable());  // the consumer keeps its offset: redelivered
@@ -1196,7 +1207,7 @@ TEST_CASE("stop() ends a backoff at once: the command is left for the next owner
   CHECK(row->last_error.value_or("").find("503") != std::string::npos);
 
   // The next owner (a handler that is not stopping) resumes with the second try, once what is
-  // left of the 10 s asked for has passed (capped by its own backoff_max, 3 s).
+  // left of the 600 s asked for has passed (capped by its own backoff_max, 3 s).
   const auto resumed_at = core::SystemClock::instance().now_ms();
   require_ok(fx.handler->handle(msg));
   REQUIRE(fx.sandbox.counts().requests == 2);
