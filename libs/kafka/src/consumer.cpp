@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
@@ -126,6 +127,7 @@ class RdConsumer final : public Consumer {
   bool assigned() const override;
   bool joined() const override { return joined_.load(); }
   std::optional<core::Error> fatal_error() const override;
+  std::optional<core::Error> stalled() const override;
   bool raise_fatal_for_test();
   std::vector<TopicPartition> assignment() const override;
   std::uint64_t handled() const override { return handled_.load(); }
@@ -190,6 +192,8 @@ class RdConsumer final : public Consumer {
   bool started_ = false;
   std::atomic<bool> finished_{false};
   std::atomic<bool> stop_{false};
+  // When the poll thread last came back to poll (steady clock, ns); 0 while it does not run.
+  std::atomic<std::int64_t> last_poll_ns_{0};
   std::atomic<bool> joined_{false};  // set by the first assignment
 
   mutable std::mutex mu_;       // everything below, and rk_'s lifetime for pause()/resume()
@@ -340,6 +344,7 @@ void RdConsumer::run() {
   core::log().info("kafka consumer started",
                    {core::f::id("component", "kafka"), core::f::id("group", config_.group_id)});
   while (!stop_.load()) {
+    last_poll_ns_.store(Clock::now().time_since_epoch().count());
     resume_due();
     report_progress();
     rd_kafka_message_t* m = poll_once(rk_, static_cast<int>(config_.poll_timeout.count()));
@@ -356,6 +361,7 @@ void RdConsumer::run() {
     }
     rd_kafka_message_destroy(m);
   }
+  last_poll_ns_.store(0);  // stopping: its handler's last record is let finish
   finish();
   // Once joined, this thread's id may be another thread's: that one is no poll thread.
   thread_id_.store(std::thread::id{});
@@ -823,6 +829,20 @@ void RdConsumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
     return fields;
   };
 
+  // Partitions taken away: nothing of theirs is kept (parked records, positions), and
+  // librdkafka keeps a partition's pause after it is taken away, so ours is lifted, after the
+  // unassignment's own operations, and the partition starts fresh if it comes back.
+  const auto forget_locked = [&] {
+    std::vector<TopicPartition> ours;
+    for (const auto& tp : to_vector(partitions)) {
+      self->parked_.erase(tp);
+      self->next_offset_.erase(tp);
+      if (self->paused_by_us_.contains(tp)) ours.push_back(tp);
+    }
+    self->resume_locked(rk, ours);
+    self->track(false, cooperative, partitions);
+  };
+
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     apply(true, partitions);
     std::lock_guard lock(self->mu_);
@@ -856,16 +876,7 @@ void RdConsumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
     if (rd_kafka_assignment_lost(rk) == 0) self->commit_sync("revoke");
     apply(false, partitions);
     std::lock_guard lock(self->mu_);
-    // librdkafka keeps a partition's pause after it is taken away: lift ours now, after the
-    // unassignment's own operations, so that the partition starts fresh if it comes back.
-    std::vector<TopicPartition> ours;
-    for (const auto& tp : to_vector(partitions)) {
-      self->parked_.erase(tp);
-      self->next_offset_.erase(tp);
-      if (self->paused_by_us_.contains(tp)) ours.push_back(tp);
-    }
-    self->resume_locked(rk, ours);
-    self->track(false, cooperative, partitions);
+    forget_locked();
     core::log().log(
         core::Level::info, "kafka partitions revoked",
         with_member({core::f::id("component", "kafka"),
@@ -874,10 +885,12 @@ void RdConsumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                      core::f::num("total", static_cast<std::int64_t>(self->assignment_.size()))}));
     return;
   }
+  // Any other error: the partitions are given up, as at a revoke (without its commit: the
+  // group's state is not known).
   log_error("callback", rd_kafka_err2str(err));
   apply(false, partitions);
   std::lock_guard lock(self->mu_);
-  self->track(false, cooperative, partitions);
+  forget_locked();
 }
 
 void RdConsumer::on_error(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
@@ -898,6 +911,27 @@ std::optional<core::Error> RdConsumer::fatal_error() const {
   core::Error e(core::Errc::internal, "", false);
   if (detail::fatal_error(rk_, e)) return e;
   return std::nullopt;
+}
+
+std::optional<core::Error> RdConsumer::stalled() const {
+  const auto last = last_poll_ns_.load();
+  if (last == 0 || stop_.load()) return std::nullopt;
+  auto limit = config_.stalled_after;
+  if (limit.count() <= 0) {
+    std::int64_t interval = 300000;  // librdkafka's max.poll.interval.ms
+    if (const auto it = config_.properties.find("max.poll.interval.ms");
+        it != config_.properties.end()) {
+      std::from_chars(it->second.data(), it->second.data() + it->second.size(), interval);
+    }
+    limit = milliseconds{2 * interval};
+  }
+  const auto idle = Clock::now() - Clock::time_point(Clock::duration(last));
+  if (idle < limit) return std::nullopt;
+  return core::Error(
+      core::Errc::unavailable,
+      fmt::format("its poll thread has not polled for {} s (a handler that does not return)",
+                  std::chrono::duration_cast<std::chrono::seconds>(idle).count()),
+      false);
 }
 
 bool RdConsumer::raise_fatal_for_test() {

@@ -756,3 +756,32 @@ TEST_CASE("a consumer's fatal error is reported, for the liveness probe") {
   CHECK(fatal->message().find("raised by a test") != std::string::npos);
   (*consumer)->close();
 }
+
+TEST_CASE("a consumer whose handler does not return is reported stalled, for the liveness probe") {
+  const auto topic = unique_name("kafka_stall");
+  auto producer = test::make_producer();
+  test::produce_all(*producer, {{topic, "", "x", {}, 0}});
+  auto config = test::consumer_config(topic, unique_name("g"));
+  config.stalled_after = std::chrono::milliseconds{500};
+  std::atomic<bool> entered{false};
+  std::atomic<bool> release{false};
+  auto consumer = make_consumer(config, [&](const Message&) {
+    entered = true;
+    while (!release.load()) std::this_thread::sleep_for(std::chrono::milliseconds{20});
+    return core::ok();
+  });
+  consumer->start();
+  // Polling and idle (before the record comes) is not stalled.
+  CHECK_FALSE(consumer->stalled().has_value());
+  REQUIRE(wait_until([&] { return entered.load(); }, seconds{20}));
+  REQUIRE(wait_until([&] { return consumer->stalled().has_value(); }, seconds{10}));
+  const auto stuck = consumer->stalled();
+  REQUIRE(stuck.has_value());
+  CHECK(stuck->message().find("has not polled") != std::string::npos);
+  // Once the handler returns, the thread polls again.
+  release = true;
+  REQUIRE(wait_until([&] { return consumer->handled() == 1; }, seconds{10}));
+  CHECK(wait_until([&] { return !consumer->stalled().has_value(); }, seconds{10}));
+  consumer->close();
+  CHECK_FALSE(consumer->stalled().has_value());
+}

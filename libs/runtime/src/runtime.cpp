@@ -349,6 +349,11 @@ core::Status consumer_alive(const kafka::Consumer& consumer, std::string_view gr
                                    fatal->message()),
                        false);
   }
+  if (auto stuck = consumer.stalled()) {
+    return core::Error(stuck->code(),
+                       fmt::format("the Kafka consumer of group {}: {}", group, stuck->message()),
+                       false);
+  }
   return core::ok();
 }
 
@@ -582,7 +587,8 @@ int run(int argc, char** argv, const ServiceSpec& declared, std::unique_ptr<App>
   // Alive unless the Kafka producer hit a fatal error: it does not recover from one (an
   // idempotent producer's sequence is broken, say), the outbox relay would keep failing while
   // holding its schema's lock, and only a restart helps, which a failing liveness probe brings.
-  // Nor any consumer (fenced, say): it would consume nothing more while the pod looked alive.
+  // Nor any consumer (fenced, say): it would consume nothing more while the pod looked alive;
+  // nor one whose poll thread is stuck in a handler (stalled()).
   if (!ctx.router_.has_pattern("/healthz")) {
     std::vector<LivenessCheck> alive{producer_liveness("kafka_producer", ctx.producer_)};
     alive.push_back({"kafka_consumers",

@@ -169,7 +169,9 @@ class StubConsumer : public lia::kafka::Consumer {
   std::uint64_t handled() const override { return 0; }
   std::uint64_t dead_lettered() const override { return 0; }
   std::optional<lia::core::Error> fatal_error() const override { return fatal; }
+  std::optional<lia::core::Error> stalled() const override { return stuck; }
   std::optional<lia::core::Error> fatal;
+  std::optional<lia::core::Error> stuck;
 };
 }  // namespace
 
@@ -182,6 +184,16 @@ TEST_CASE("a consumer's fatal error fails its liveness, naming its group") {
   CHECK_FALSE(st.error().retryable());
   CHECK(st.error().message() ==
         "the Kafka consumer of group lia-notification hit a fatal error: instance fenced");
+}
+
+TEST_CASE("a consumer whose poll thread is stuck fails its liveness, naming its group") {
+  StubConsumer consumer;
+  consumer.stuck =
+      lia::core::Error(lia::core::Errc::unavailable, "has not polled for 700 s", false);
+  const auto st = lia::runtime::consumer_alive(consumer, "lia-ai-orchestration");
+  REQUIRE_FALSE(st.ok());
+  CHECK(st.error().message() ==
+        "the Kafka consumer of group lia-ai-orchestration: has not polled for 700 s");
 }
 
 TEST_CASE("command_of tells an outcome of this service's command by its header") {

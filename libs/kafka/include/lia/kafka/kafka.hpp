@@ -180,6 +180,10 @@ struct ConsumerConfig {
   // Extra librdkafka properties, applied last (e.g. partition.assignment.strategy=
   // cooperative-sticky). enable.auto.commit and enable.auto.offset.store are fixed.
   std::map<std::string, std::string> properties;
+  // A poll thread that has not come back to poll for this long is stuck (a handler that never
+  // returns): stalled() says so. 0: twice max.poll.interval.ms (the properties', else
+  // librdkafka's 300 s), by when the group has long given its partitions to another member.
+  std::chrono::milliseconds stalled_after{0};
 };
 
 class DeadLetter;
@@ -225,6 +229,9 @@ class Consumer {
   // librdkafka's fatal error, once one happened (the broker fenced it, say): the consumer
   // then consumes nothing more, and only a restart helps.
   virtual std::optional<core::Error> fatal_error() const { return std::nullopt; }
+  // While the poll thread runs and has not polled for ConsumerConfig::stalled_after: an error
+  // saying since when (its handler is stuck; only a restart frees the thread).
+  virtual std::optional<core::Error> stalled() const { return std::nullopt; }
 };
 
 // Publishes an unprocessable message to `<origin topic>.dlq` (or a fixed topic), same key
