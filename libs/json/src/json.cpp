@@ -4,7 +4,12 @@
 #include <cstdint>
 #include <cstdlib>
 #include <limits>
+#include <memory>
 #include <string>
+#include <string_view>
+#include <unordered_set>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -36,10 +41,12 @@ bool escaped_surrogate(std::string_view text, std::size_t at, bool high) {
 
 // Runs before the parser, in one pass: refuses nesting deeper than max_depth (cheaply, and
 // so later recursive walks stay bounded), a string holding U+0000 (written \u0000), which no
-// text column of PostgreSQL can store and libpq would cut short, and a string holding a UTF-16
+// text column of PostgreSQL can store and libpq would cut short, a string holding a UTF-16
 // surrogate on its own (UTF-8 bytes ED A0..BF, or a low \uDC00-\uDFFF escape without its
 // high half), which RapidJSON's UTF-8 check lets through and json::Writer then writes as
-// U+FFFD: such a value would change each time it is written and read again.
+// U+FFFD: such a value would change each time it is written and read again, and a NUL byte
+// outside a string, where RapidJSON takes it for the end of the text (so "{}\0garbage" would
+// parse; inside a string the parser refuses it, as every raw control character).
 std::optional<Refusal> refuse(std::string_view text, std::size_t max_depth) {
   std::size_t depth = 0;
   bool in_string = false;
@@ -67,6 +74,8 @@ std::optional<Refusal> refuse(std::string_view text, std::size_t max_depth) {
     }
     if (c == '"') {
       in_string = true;
+    } else if (c == '\0') {
+      return Refusal{i, "a NUL byte (0x00) outside a string"};
     } else if (c == '{' || c == '[') {
       if (++depth > max_depth) {
         return Refusal{i, fmt::format("nesting deeper than {} levels", max_depth)};
@@ -86,15 +95,124 @@ core::Error wrong_type(const std::string& path, std::string_view expected) {
   return invalid(fmt::format("{} must be {}", quoted_path(path), expected));
 }
 
+// The member names of the objects open at a point of a parse, each object its own, to refuse
+// an object that repeats a name: Obj::get reads the first value while PostgreSQL's jsonb and
+// JavaScript keep the last, so what was checked and what is stored could differ. Names are
+// compared byte for byte as the reader unescaped them ("a" and "\u0061" are one name). Most
+// objects are small and their names are scanned; past kScanned names, an object's names are
+// also kept in a hash set (of their indexes here), so a large object costs linear time too.
+class MemberNames {
+ public:
+  MemberNames() {
+    bytes_.reserve(256);
+    names_.reserve(32);
+    frames_.reserve(8);
+  }
+  MemberNames(const MemberNames&) = delete;
+  MemberNames& operator=(const MemberNames&) = delete;
+  MemberNames(MemberNames&&) = delete;
+  MemberNames& operator=(MemberNames&&) = delete;
+  ~MemberNames() = default;
+
+  void open() { frames_.push_back(Frame{names_.size(), bytes_.size(), nullptr}); }
+
+  void close() {
+    names_.resize(frames_.back().first);
+    bytes_.resize(frames_.back().bytes);
+    frames_.pop_back();
+  }
+
+  // Adds a name to the innermost open object; false if that object already has it.
+  bool add(std::string_view name) {
+    Frame& f = frames_.back();
+    if (!f.set) {
+      for (std::size_t i = f.first; i < names_.size(); ++i) {
+        if (at(i) == name) return false;
+      }
+    }
+    names_.push_back(Span{bytes_.size(), name.size()});
+    bytes_.append(name);
+    if (f.set) {
+      if (!f.set->insert(names_.size() - 1).second) {
+        names_.pop_back();
+        bytes_.resize(bytes_.size() - name.size());
+        return false;
+      }
+    } else if (names_.size() - f.first > kScanned) {
+      f.set = std::make_unique<Set>(4 * kScanned, Hash{this}, Equal{this});
+      for (std::size_t i = f.first; i < names_.size(); ++i) f.set->insert(i);
+    }
+    return true;
+  }
+
+ private:
+  static constexpr std::size_t kScanned = 16;
+
+  struct Span {
+    std::size_t offset;
+    std::size_t size;
+  };
+  // Names by their index in names_ (the bytes may move as bytes_ grows; indexes do not).
+  struct Hash {
+    const MemberNames* names;
+    std::size_t operator()(std::size_t i) const {
+      return std::hash<std::string_view>{}(names->at(i));
+    }
+  };
+  struct Equal {
+    const MemberNames* names;
+    bool operator()(std::size_t a, std::size_t b) const { return names->at(a) == names->at(b); }
+  };
+  using Set = std::unordered_set<std::size_t, Hash, Equal>;
+  struct Frame {
+    std::size_t first;  // index in names_ of the object's first name
+    std::size_t bytes;  // size of bytes_ when the object opened
+    std::unique_ptr<Set> set;
+  };
+
+  std::string_view at(std::size_t i) const {
+    return std::string_view(bytes_).substr(names_[i].offset, names_[i].size);
+  }
+
+  std::string bytes_;  // the names of the open objects, back to back
+  std::vector<Span> names_;
+  std::vector<Frame> frames_;
+};
+
+// A member name quoted in a message: JSON-escaped, cut after 64 bytes (it ends up in logs and
+// answers, and a name can be as long as the text).
+std::string shown_name(std::string_view name) {
+  constexpr std::size_t kShown = 64;
+  const std::string_view cut = core::utf8_prefix(name, kShown);
+  std::string out = "\"";
+  core::json_escape(out, cut);
+  if (cut.size() < name.size()) out += "...";
+  out += '"';
+  return out;
+}
+
+// Where the string whose closing quote is at `closing` opens: the nearest quote before it that
+// no backslash escapes (every quote inside a JSON string follows an odd run of backslashes).
+std::size_t string_start(std::string_view text, std::size_t closing) {
+  for (std::size_t i = closing; i-- > 0;) {
+    if (text[i] != '"') continue;
+    std::size_t backslashes = 0;
+    while (backslashes < i && text[i - 1 - backslashes] == '\\') ++backslashes;
+    if (backslashes % 2 == 0) return i;
+  }
+  return closing;
+}
+
 // Hands a reader's events to a document, converting each number itself: std::from_chars
 // gives the double nearest to the text (so a number written from a parsed document reads
 // back the same; RapidJSON's default fast path can be off by an ulp or more on long
 // numbers, and each hop through a relay would move them again), and RapidJSON 1.1.0's own
 // full-precision conversion turns a zero with a large negative exponent ("0e-23", "-0e-32")
-// into a tiny number that is not zero, through undefined behaviour.
+// into a tiny number that is not zero, through undefined behaviour. Given MemberNames, it
+// also stops the parse at an object's repeated member name.
 class ExactNumbers {
  public:
-  explicit ExactNumbers(Document& doc) : doc_(doc) {}
+  ExactNumbers(Document& doc, MemberNames* names) : doc_(doc), names_(names) {}
   bool Null() { return doc_.Null(); }
   bool Bool(bool b) { return doc_.Bool(b); }
   bool Int(int i) { return doc_.Int(i); }
@@ -103,9 +221,21 @@ class ExactNumbers {
   bool Uint64(std::uint64_t u) { return doc_.Uint64(u); }
   bool Double(double d) { return doc_.Double(d); }
   bool String(const char* s, rapidjson::SizeType n, bool copy) { return doc_.String(s, n, copy); }
-  bool StartObject() { return doc_.StartObject(); }
-  bool Key(const char* s, rapidjson::SizeType n, bool copy) { return doc_.Key(s, n, copy); }
-  bool EndObject(rapidjson::SizeType n) { return doc_.EndObject(n); }
+  bool StartObject() {
+    if (names_ != nullptr) names_->open();
+    return doc_.StartObject();
+  }
+  bool Key(const char* s, rapidjson::SizeType n, bool copy) {
+    if (names_ != nullptr && !names_->add(std::string_view(s, n))) {
+      repeated_ = shown_name(std::string_view(s, n));
+      return false;
+    }
+    return doc_.Key(s, n, copy);
+  }
+  bool EndObject(rapidjson::SizeType n) {
+    if (names_ != nullptr) names_->close();
+    return doc_.EndObject(n);
+  }
   bool StartArray() { return doc_.StartArray(); }
   bool EndArray(rapidjson::SizeType n) { return doc_.EndArray(n); }
 
@@ -149,16 +279,21 @@ class ExactNumbers {
   }
 
   bool too_big() const { return too_big_; }
+  // The repeated member name that stopped the parse (quoted, cut short), or empty.
+  const std::string& repeated() const { return repeated_; }
 
  private:
   Document& doc_;
+  MemberNames* names_;
   bool too_big_ = false;
+  std::string repeated_;
 };
 
+// Parses `text`; with `names`, an object repeating a member name is refused.
 template <unsigned Flags>
-core::Result<Document> parse_exact(std::string_view text) {
+core::Result<Document> parse_exact(std::string_view text, MemberNames* names) {
   Document doc;
-  ExactNumbers numbers(doc);
+  ExactNumbers numbers(doc, names);
   rapidjson::ParseResult result;
   auto read = [&](Document& /*handler*/) {
     rapidjson::Reader reader;
@@ -169,6 +304,11 @@ core::Result<Document> parse_exact(std::string_view text) {
   };
   doc.Populate(read);
   if (result.IsError()) {
+    if (!numbers.repeated().empty()) {
+      // The reader stopped just after the name's closing quote; the offset is its opening one.
+      return invalid(fmt::format("invalid JSON at offset {}: an object repeats the member name {}",
+                                 string_start(text, result.Offset() - 1), numbers.repeated()));
+    }
     return invalid(fmt::format("invalid JSON at offset {}: {}", result.Offset(),
                                numbers.too_big() ? "Number too big to be stored in double."
                                                  : rapidjson::GetParseError_En(result.Code())));
@@ -182,11 +322,13 @@ core::Result<Document> parse(std::string_view text, std::size_t max_depth) {
   if (auto refused = refuse(text, max_depth)) {
     return invalid(fmt::format("invalid JSON at offset {}: {}", refused->offset, refused->reason));
   }
-  return parse_exact<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(text);
+  MemberNames names;
+  return parse_exact<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(
+      text, &names);
 }
 
 core::Result<Document> parse_unchecked(std::string_view text) {
-  return parse_exact<rapidjson::kParseIterativeFlag>(text);
+  return parse_exact<rapidjson::kParseIterativeFlag>(text, nullptr);
 }
 
 std::string to_string(const Value& value) {

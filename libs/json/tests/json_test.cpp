@@ -316,3 +316,104 @@ TEST_CASE("only() names the first member a request does not take") {
   CHECK(lia::json::Obj::root(*long_name)->only({"a"}).error().message() ==
         "unknown field '" + std::string(64, 'x') + "' (expected a)");
 }
+
+TEST_CASE("parse refuses an object that repeats a member name") {
+  // Obj::get reads the first value, PostgreSQL's jsonb and JavaScript keep the last: what was
+  // checked and what is stored would differ.
+  auto twice = json::parse(R"({"a":1,"a":2})");
+  REQUIRE_FALSE(twice.ok());
+  CHECK(twice.error().code() == Errc::invalid_argument);
+  CHECK(twice.error().message() ==
+        R"(invalid JSON at offset 7: an object repeats the member name "a")");
+  // Names are compared as unescaped: "a" and "\u0061" are one name; "a" and "A" are not.
+  auto escaped = json::parse(R"({"a": 1, "b": 2, "\u0061": 3})");
+  REQUIRE_FALSE(escaped.ok());
+  CHECK(escaped.error().message() ==
+        R"(invalid JSON at offset 17: an object repeats the member name "a")");
+  CHECK(json::parse(R"({"a": 1, "A": 2, "a ": 3, "": 4})").ok());
+  CHECK(json::parse(R"({"": 1, "": 2})").error().message() ==
+        R"(invalid JSON at offset 8: an object repeats the member name "")");
+  // The offset is where the repeated name opens, escaped quotes and backslashes included.
+  CHECK(json::parse(R"({"q\"\\": 1, "q\"\\": 2})").error().message() ==
+        R"(invalid JSON at offset 13: an object repeats the member name "q\"\\")");
+  // A repeat deep inside, and in an object inside an array.
+  CHECK(json::parse(R"({"a": {"b": {"c": 1, "d": 2, "c": 3}}})").error().message() ==
+        R"(invalid JSON at offset 29: an object repeats the member name "c")");
+  CHECK_FALSE(json::parse(R"([{"x": 1}, {"x": 1, "y": 2, "x": 3}])").ok());
+  // A long name is cut short in the message, a control character escaped.
+  const std::string long_name = std::string(100, 'k') + "\\n";
+  auto long_twice = json::parse("{\"" + long_name + "\":1,\"" + long_name + "\":2}");
+  REQUIRE_FALSE(long_twice.ok());
+  CHECK(long_twice.error().message() ==
+        "invalid JSON at offset 108: an object repeats the member name \"" + std::string(64, 'k') +
+            "...\"");
+  auto control = json::parse(R"({"a\nb":1,"a\nb":2})");
+  REQUIRE_FALSE(control.ok());
+  CHECK(control.error().message() ==
+        R"(invalid JSON at offset 10: an object repeats the member name "a\nb")");
+  // parse_unchecked() makes none of parse()'s checks.
+  CHECK(json::parse_unchecked(R"({"a":1,"a":2})").ok());
+}
+
+TEST_CASE("each object has its own member names") {
+  // The same name at different levels, in sibling objects, and in each object of an array.
+  auto nested = must_parse(R"({"a": {"a": {"a": 1}, "b": 2}, "b": {"a": [{"a": 3}]}, "c": 4})");
+  CHECK(nested["a"]["a"]["a"].GetInt() == 1);
+  CHECK(nested["b"]["a"][0]["a"].GetInt() == 3);
+  auto rows = must_parse(R"([{"id": 1, "name": "x"}, {"id": 2, "name": "y"}, {"id": 3}])");
+  CHECK(rows.Size() == 3);
+  CHECK(rows[2]["id"].GetInt() == 3);
+  // A name used inside a closed nested object can still follow at the outer level.
+  CHECK(json::parse(R"({"x": {"y": 1, "z": 2}, "y": 3, "z": {"x": 4}})").ok());
+  CHECK(json::parse(R"([{"k": {"k": {"k": 1}}, "j": 1}, {"j": {"j": 2}, "k": [{"k": 3}]}])").ok());
+}
+
+TEST_CASE("a large object's repeated member name is found wherever it is") {
+  // Past a few names the names are also kept in a hash set; the result must be the same.
+  auto object = [](int members, int repeat_at) {
+    std::string text = "{";
+    for (int i = 0; i < members; ++i) {
+      text += "\"n" + std::to_string(i) + "\":{\"n0\":" + std::to_string(i) + "},";
+    }
+    if (repeat_at >= 0) text += "\"n" + std::to_string(repeat_at) + "\":0,";
+    text += "\"last\":true}";
+    return text;
+  };
+  for (const int members : {1, 15, 16, 17, 18, 40, 2000}) {
+    INFO(members);
+    auto fine = json::parse(object(members, -1));
+    REQUIRE(fine.ok());
+    CHECK(fine->MemberCount() == static_cast<unsigned>(members) + 1);
+    for (const int at : {0, members / 2, members - 1}) {
+      INFO(at);
+      auto repeated = json::parse(object(members, at));
+      REQUIRE_FALSE(repeated.ok());
+      CHECK(repeated.error().message().ends_with("an object repeats the member name \"n" +
+                                                 std::to_string(at) + "\""));
+    }
+  }
+  // A large object nested in a large object: each has its own set.
+  std::string outer = "{";
+  for (int i = 0; i < 30; ++i) outer += "\"o" + std::to_string(i) + "\":1,";
+  outer += "\"inner\":" + object(30, -1) + ",\"o30\":" + object(30, -1) + "}";
+  CHECK(json::parse(outer).ok());
+  outer.insert(outer.size() - 1, ",\"o7\":2");
+  CHECK(json::parse(outer).error().message().ends_with("member name \"o7\""));
+}
+
+TEST_CASE("parse refuses a NUL byte outside a string") {
+  // RapidJSON takes a NUL for the end of the text: what follows it was not read at all.
+  using namespace std::string_view_literals;
+  auto trailing = json::parse("{\"a\":1}\0garbage"sv);
+  REQUIRE_FALSE(trailing.ok());
+  CHECK(trailing.error().message() ==
+        "invalid JSON at offset 7: a NUL byte (0x00) outside a string");
+  CHECK_FALSE(json::parse("{\"a\":1}\0"sv).ok());
+  CHECK_FALSE(json::parse("1\0"sv).ok());
+  CHECK_FALSE(json::parse("[1,\0 2]"sv).ok());
+  CHECK_FALSE(json::parse("\0"sv).ok());
+  // Inside a string the parser refuses it, as every raw control character.
+  CHECK_FALSE(json::parse("[\"a\0b\"]"sv).ok());
+  CHECK_FALSE(json::parse("{\"a\0\":1}"sv).ok());
+  CHECK(json::parse("{\"a\":1} \n"sv).ok());
+}

@@ -28,12 +28,22 @@ core::SysTime utc(int y, unsigned m, unsigned d, int h, int min) {
 }
 
 std::string body(const std::string& targets, const std::string& extra = "") {
-  // `extra` comes first: with a repeated key the first one counts.
-  return "{" + extra +
-         R"("name":"Cobrança novembro","template":"Olá {{name}}, sua fatura de {{valor}} vence em {{vencimento}}.",)"
-         R"("allowed_hours":{"start":"08:00","end":"20:00","days":"seg-sex"},"max_attempts":2,"spacing_minutes":60,)"
-         R"("targets":[)" +
-         targets + "]}";
+  // `extra` (members and a trailing comma) takes the place of a default of the same name: a
+  // body that repeats a name is refused as a whole.
+  std::string fields;
+  for (const std::string& member :
+       {std::string(R"("name":"Cobrança novembro",)"),
+        std::string(
+            R"("template":"Olá {{name}}, sua fatura de {{valor}} vence em {{vencimento}}.",)"),
+        std::string(R"("allowed_hours":{"start":"08:00","end":"20:00","days":"seg-sex"},)"),
+        std::string(R"("max_attempts":2,)"), std::string(R"("spacing_minutes":60,)")}) {
+    // (a member of `extra` itself: first, or after a comma; not one inside its objects)
+    const std::string name = member.substr(0, member.find(':') + 1);
+    if (extra.rfind(name, 0) != 0 && extra.find(',' + name) == std::string::npos) {
+      fields += member;
+    }
+  }
+  return "{" + extra + fields + R"("targets":[)" + targets + "]}";
 }
 
 const std::string kGood =

@@ -59,14 +59,18 @@ using Value = rapidjson::Value;
 inline constexpr std::size_t kDefaultMaxDepth = 128;
 
 // Parses one JSON text (UTF-8 is validated, and a UTF-16 surrogate on its own is refused too;
-// trailing non-space is an error; a string may not hold U+0000, which no text column can
-// store). Numbers are converted exactly (std::from_chars: the nearest double), integers as
-// RapidJSON types them. Errors (Errc::invalid_argument) read
+// trailing non-space is an error, and so is a NUL byte outside a string; a string may not hold
+// U+0000, which no text column can store; an object may not repeat a member name, compared
+// after unescaping, as Obj::get would read the first and jsonb or JavaScript keep the last).
+// Numbers are converted exactly (std::from_chars: the nearest double), integers as RapidJSON
+// types them. Errors (Errc::invalid_argument) read
 // "invalid JSON at offset 17: Missing a comma or '}' after an object member."
 core::Result<Document> parse(std::string_view text, std::size_t max_depth = kDefaultMaxDepth);
 // The same parse (iterative, numbers read exactly) without parse()'s checks: no depth cap, no
-// U+0000 or surrogate refusal, no UTF-8 validation. For a caller that walks the document without
-// recursing and passes every string on through json::Writer (ingestion's webhook bodies).
+// U+0000 or surrogate refusal, no UTF-8 validation, repeated member names kept (Obj::get reads
+// the first), and the text read only up to a NUL byte. For a caller that walks the document
+// without recursing and passes every string on through json::Writer (ingestion's webhook
+// bodies).
 core::Result<Document> parse_unchecked(std::string_view text);
 
 // Compact JSON text of a value.
