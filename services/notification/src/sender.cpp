@@ -53,15 +53,23 @@ void count_attempt(Provider p, Verdict v, double seconds) {
       .observe(seconds);
 }
 
-// Runs `fn` (a database step) again while it fails with a retryable error, for a bounded
-// time: after the provider accepted a message, giving up here means a redelivery would
-// send it again.
+// One attempt per transaction inside with_db_retries, which sets the pace and the bound.
+const pg::TxOptions kOneAttempt{.max_attempts = 1};
+
+// Runs `fn` (a database step, its transaction of one attempt: kOneAttempt) again while it
+// fails with a retryable error, for about 8 s in all (a try begun then is let finish): after
+// the provider accepted a message, giving up here means a redelivery would send it again,
+// and the stop's grace period (LIA_SHUTDOWN_GRACE_MS) must cover it. Retries inside each
+// transaction would have multiplied it (5 attempts, each up to a connection's timeout).
 template <class F>
 core::Status with_db_retries(F&& fn) {
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds{8};
   std::chrono::milliseconds wait{50};
-  for (int i = 1;; ++i) {
+  for (;;) {
     auto st = fn();
-    if (st.ok() || !st.error().retryable() || i >= 8) return st;
+    if (st.ok() || !st.error().retryable() || std::chrono::steady_clock::now() + wait >= give_up) {
+      return st;
+    }
     std::this_thread::sleep_for(wait);
     wait = std::min(wait * 2, std::chrono::milliseconds{2000});
   }
@@ -495,18 +503,21 @@ core::Status CommandHandler::finish_sent(const SendCommand& cmd, int attempts,
                                          const SendResult& result) {
   bool recorded = false;
   auto st = with_db_retries([&]() -> core::Status {
-    return pg::transact(store_->pool(), [&](pg::Tx& tx) -> core::Status {
-      auto marked = store_->mark_sent(tx, cmd.command_id, attempts, result.provider_message_id,
-                                      result.http_status.value_or(200));
-      if (!marked) return marked.error();
-      recorded = *marked;
-      if (!recorded) return core::ok();
-      auto ev = runtime::publish(
-          tx, store_->schema(), options_.service,
-          sent_event(options_.events_topic, cmd, attempts, result.provider_message_id));
-      if (!ev) return ev.error();
-      return core::ok();
-    });
+    return pg::transact(
+        store_->pool(),
+        [&](pg::Tx& tx) -> core::Status {
+          auto marked = store_->mark_sent(tx, cmd.command_id, attempts, result.provider_message_id,
+                                          result.http_status.value_or(200));
+          if (!marked) return marked.error();
+          recorded = *marked;
+          if (!recorded) return core::ok();
+          auto ev = runtime::publish(
+              tx, store_->schema(), options_.service,
+              sent_event(options_.events_topic, cmd, attempts, result.provider_message_id));
+          if (!ev) return ev.error();
+          return core::ok();
+        },
+        kOneAttempt);
   });
   if (!st.ok()) {
     // Its redelivery here records it; in another process (this one gone, the partition
@@ -551,50 +562,55 @@ core::Status CommandHandler::finish_failed(const kafka::Message& message, const 
   bool recorded = false;
   std::optional<std::string> echoed;  // the provider id an echo of the send gave it
   auto st = with_db_retries([&]() -> core::Status {
-    return pg::transact(store_->pool(), [&](pg::Tx& tx) -> core::Status {
-      echoed.reset();
-      if (code == kCodeOutcomeUnknown) {
-        // No answer, but the provider's echo of this very try came meanwhile: it went.
-        auto by_echo = store_->sent_by_echo(tx, cmd.command_id, seen);
-        if (!by_echo) return by_echo.error();
-        if (*by_echo) {
-          echoed = std::move(*by_echo);
-          auto ev = runtime::publish(tx, store_->schema(), options_.service,
-                                     sent_event(options_.events_topic, cmd, seen, *echoed));
-          if (!ev) return ev.error();
+    return pg::transact(
+        store_->pool(),
+        [&](pg::Tx& tx) -> core::Status {
+          echoed.reset();
+          if (code == kCodeOutcomeUnknown) {
+            // No answer, but the provider's echo of this very try came meanwhile: it went.
+            auto by_echo = store_->sent_by_echo(tx, cmd.command_id, seen);
+            if (!by_echo) return by_echo.error();
+            if (*by_echo) {
+              echoed = std::move(*by_echo);
+              auto ev = runtime::publish(tx, store_->schema(), options_.service,
+                                         sent_event(options_.events_topic, cmd, seen, *echoed));
+              if (!ev) return ev.error();
+              return core::ok();
+            }
+          }
+          auto marked = store_->mark_failed(tx, cmd.command_id, seen, status, attempts, reported,
+                                            code, http_status);
+          if (!marked) return marked.error();
+          recorded = *marked;
+          if (!recorded) return core::ok();
+          if (dead_letter) {
+            // The original record with the lia.dlq.* headers, committed with the outcome.
+            const core::Error error(
+                retryable ? core::Errc::unavailable : core::Errc::invalid_argument, reported,
+                retryable);
+            auto rec = dead_letter_->record_for(message, error, attempts);
+            pg::OutboxMessage out{core::Uuid::v7().str(), rec.topic, rec.key, rec.value, {}};
+            for (auto& h : rec.headers) out.headers.emplace_back(h.key, h.value);
+            if (auto row = pg::enqueue(tx, store_->schema(), out); !row) return row.error();
+          }
+          runtime::Outgoing ev{.topic = options_.events_topic,
+                               .key = events::chat_key(cmd.instance, cmd.to),
+                               .subject = chat_subject(cmd),
+                               .headers = outcome_headers(cmd)};
+          if (exhausted) {
+            ev.type = std::string(events::types::notification_message_dead_lettered);
+            ev.data = dead_lettered_data(cmd, attempts, reported, dlq_topic);
+          } else {
+            ev.type = std::string(events::types::notification_message_failed);
+            ev.data = failed_data(cmd, attempts, reported, code, http_status);
+          }
+          if (auto e = runtime::publish(tx, store_->schema(), options_.service, std::move(ev));
+              !e) {
+            return e.error();
+          }
           return core::ok();
-        }
-      }
-      auto marked = store_->mark_failed(tx, cmd.command_id, seen, status, attempts, reported, code,
-                                        http_status);
-      if (!marked) return marked.error();
-      recorded = *marked;
-      if (!recorded) return core::ok();
-      if (dead_letter) {
-        // The original record with the lia.dlq.* headers, committed with the outcome.
-        const core::Error error(retryable ? core::Errc::unavailable : core::Errc::invalid_argument,
-                                reported, retryable);
-        auto rec = dead_letter_->record_for(message, error, attempts);
-        pg::OutboxMessage out{core::Uuid::v7().str(), rec.topic, rec.key, rec.value, {}};
-        for (auto& h : rec.headers) out.headers.emplace_back(h.key, h.value);
-        if (auto row = pg::enqueue(tx, store_->schema(), out); !row) return row.error();
-      }
-      runtime::Outgoing ev{.topic = options_.events_topic,
-                           .key = events::chat_key(cmd.instance, cmd.to),
-                           .subject = chat_subject(cmd),
-                           .headers = outcome_headers(cmd)};
-      if (exhausted) {
-        ev.type = std::string(events::types::notification_message_dead_lettered);
-        ev.data = dead_lettered_data(cmd, attempts, reported, dlq_topic);
-      } else {
-        ev.type = std::string(events::types::notification_message_failed);
-        ev.data = failed_data(cmd, attempts, reported, code, http_status);
-      }
-      if (auto e = runtime::publish(tx, store_->schema(), options_.service, std::move(ev)); !e) {
-        return e.error();
-      }
-      return core::ok();
-    });
+        },
+        kOneAttempt);
   });
   if (!st.ok()) return st;
   if (echoed) {
