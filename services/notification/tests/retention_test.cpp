@@ -14,7 +14,8 @@ using namespace std::chrono_literals;
 
 const std::string kTo = "5511987654321";
 
-TEST_CASE("finished sends past their retention are deleted, a slice at a time, sending ones never") {
+TEST_CASE(
+    "finished sends past their retention are deleted, a slice at a time, sending ones never") {
   Fixture fx;
   std::vector<std::string> ids;
   for (int i = 0; i < 5; ++i) {
