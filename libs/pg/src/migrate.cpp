@@ -274,6 +274,18 @@ DROP INDEX outbox_unpublished_idx;
 CREATE INDEX outbox_unpublished_idx ON outbox (id) WHERE published_at IS NULL;
 ALTER TABLE outbox DROP COLUMN failed_at, DROP COLUMN last_error;
 )"},
+      // The active relay's note of how the last one let go of the outbox (OutboxRelay): a
+      // relay that took over from one that may have left records in flight holds back the
+      // compacted topics a while, so that a late copy cannot land after a newer value.
+      {4, "outbox_relay",
+       R"(CREATE TABLE outbox_relay (
+  id int PRIMARY KEY CHECK (id = 1),
+  holder text NOT NULL,
+  released_clean boolean NOT NULL,
+  taken_at timestamptz NOT NULL DEFAULT now()
+);
+)",
+       "DROP TABLE outbox_relay;\n"},
   };
   return migrations;
 }

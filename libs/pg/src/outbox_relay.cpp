@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <array>
 #include <condition_variable>
 #include <map>
 
@@ -9,6 +10,7 @@
 
 #include <lia/core/log.hpp>
 #include <lia/core/metrics.hpp>
+#include <lia/core/uuid.hpp>
 #include <lia/pg/outbox.hpp>
 #include <lia/pg/outbox_relay.hpp>
 #include <lia/pg/tx.hpp>
@@ -60,6 +62,7 @@ struct OutboxRelay::Impl {
   std::chrono::steady_clock::time_point next_cleanup{};
   std::chrono::steady_clock::time_point next_lag{};
   std::string table;
+  std::string relay_table;  // outbox_relay: who holds the outbox, and how the last let go
   std::string inbox_table;
   const std::atomic<bool>* stopping = nullptr;  // stop() cuts an ack wait short
   // Topics whose records failed for a lasting reason (missing, no ACL): left out of the batches
@@ -369,6 +372,7 @@ OutboxRelay::OutboxRelay(std::shared_ptr<Pool> pool, std::shared_ptr<kafka::Prod
   impl_->wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   impl_->table = quote_ident(schema_) + ".outbox";
   impl_->inbox_table = quote_ident(schema_) + ".inbox";
+  impl_->relay_table = quote_ident(schema_) + ".outbox_relay";
   impl_->stopping = &stopping_;
   const core::Labels labels{{"schema", schema_}};
   auto& m = core::metrics();
@@ -414,9 +418,46 @@ core::Result<std::size_t> OutboxRelay::publish_once() {
   return impl_->batch(**lease, *producer_, options_, published_);
 }
 
+core::Status OutboxRelay::take_over(Connection& conn, const std::string& holder,
+                                    const core::Logger& log) {
+  // Noted as not let go cleanly until a clean stop says otherwise; the last holder's note read
+  // back (a sub-select of RETURNING sees the row as it was).
+  auto r = conn.exec("INSERT INTO " + impl_->relay_table +
+                         " (id, holder, released_clean) VALUES (1, $1, false) ON CONFLICT (id) DO "
+                         "UPDATE SET holder = $1, released_clean = false, taken_at = now() "
+                         "RETURNING (SELECT holder FROM " +
+                         impl_->relay_table + " WHERE id = 1), (SELECT released_clean FROM " +
+                         impl_->relay_table + " WHERE id = 1)",
+                     holder);
+  if (!r) return r.error();
+  const auto last = (*r)[0].get<std::optional<std::string>>(0);
+  const auto clean = (*r)[0].get<std::optional<bool>>(1);
+  // The first relay ever, one that let go cleanly, or this process again with nothing of its
+  // own in flight (its producer keeps a partition's records in order anyway).
+  if (!last || clean.value_or(true) ||
+      (*last == holder && producer_->flush(std::chrono::milliseconds{0}).ok())) {
+    return core::ok();
+  }
+  if (options_.compacted_topics.empty()) return core::ok();
+  const auto until = std::chrono::steady_clock::now() + options_.takeover_hold;
+  for (const auto& topic : options_.compacted_topics) impl_->held[topic] = until;
+  log.warn(
+      "outbox relay took over from one that did not let go cleanly: compacted topics wait "
+      "until its records in flight are delivered or expired",
+      {f::id("last_holder", *last), f::num("hold_ms", options_.takeover_hold.count()),
+       f::num("topics", static_cast<std::int64_t>(options_.compacted_topics.size()))});
+  return core::ok();
+}
+
 void OutboxRelay::run() {
   const auto log = core::log().with({f::id("component", "outbox_relay"), f::id("schema", schema_)});
   const std::string lock_key = "lia.outbox:" + schema_;
+  // This relay's name in the outbox_relay row: its host and process, and an id of this run
+  // (another relay of the same process is another holder: its producer may be another).
+  std::array<char, 256> host{};
+  (void)::gethostname(host.data(), host.size() - 1);
+  const std::string holder =
+      fmt::format("{}:{}:{}", host.data(), ::getpid(), core::Uuid::v7().str());
   auto backoff = options_.retry_backoff;
   auto failed = [&](const Error& e, const char* what) {
     log.warn(what, {f::str("error", e.message()), f::num("backoff_ms", backoff.count())});
@@ -480,6 +521,13 @@ void OutboxRelay::run() {
       // From here on, this process's commits wake the relay directly instead of notifying.
       detail::register_local_relay(schema_, impl_->wake_fd);
       log.info("outbox relay active");
+      if (auto st = take_over(*conn, holder, log); !st.ok()) {
+        failed(st.error(), "outbox relay cannot note its takeover");
+        conn.reset();  // the lock goes with the session; taken again next round
+        active_ = false;
+        detail::unregister_local_relay(schema_, impl_->wake_fd);
+        continue;
+      }
     }
     auto n = impl_->batch(*conn, *producer_, options_, published_);
     if (!n) {
@@ -507,6 +555,9 @@ void OutboxRelay::run() {
     if (auto st = producer_->flush(options_.stop_ack_wait); !st.ok()) {
       log.warn("outbox relay released its lock with records still in flight",
                {f::str("error", st.error().message())});
+    } else if (auto& conn = impl_->conn; conn && conn->healthy()) {
+      // Nothing of ours in flight: the next relay need not hold anything back.
+      (void)conn->exec("UPDATE " + impl_->relay_table + " SET released_clean = true WHERE id = 1");
     }
   }
   impl_->conn.reset();  // closing the session releases the lock

@@ -226,11 +226,12 @@ TEST_CASE("platform migrations run before the service's own, per component", "[m
       {1, "orders", "CREATE TABLE orders (id int);", "DROP TABLE orders;"}};
   auto r = pg::migrate_service(pool, s.name, "shop", own);
   REQUIRE(r.ok());
-  CHECK(*r == 4);
+  CHECK(*r == 5);
   CHECK(has_table(s, "outbox"));
   CHECK(has_table(s, "inbox"));
+  CHECK(has_table(s, "outbox_relay"));
   CHECK(has_table(s, "orders"));
-  CHECK(applied_count(s, pg::kPlatformComponent) == 3);
+  CHECK(applied_count(s, pg::kPlatformComponent) == 4);
   CHECK(applied_count(s, "shop") == 1);
   auto again = pg::migrate_service(pool, s.name, "shop", own);
   REQUIRE(again.ok());
@@ -238,18 +239,21 @@ TEST_CASE("platform migrations run before the service's own, per component", "[m
   auto reserved = pg::migrate_service(pool, s.name, pg::kPlatformComponent, own);
   CHECK_FALSE(reserved.ok());
 
-  // The outbox's failed_at (platform migration 3) goes down and comes back.
+  // The outbox's failed_at (platform migration 3) and the relay's table (4) go down and come
+  // back.
   CHECK(has_column(s, "outbox", "failed_at"));
   pg::Migrator platform(pool, s.name, pg::kPlatformComponent, pg::platform_migrations());
   auto down = platform.down(2);
   REQUIRE(down.ok());
-  CHECK(*down == 1);
+  CHECK(*down == 2);
   CHECK_FALSE(has_column(s, "outbox", "failed_at"));
   CHECK_FALSE(has_column(s, "outbox", "last_error"));
+  CHECK_FALSE(has_table(s, "outbox_relay"));
   auto up = platform.up();
   REQUIRE(up.ok());
-  CHECK(*up == 1);
+  CHECK(*up == 2);
   CHECK(has_column(s, "outbox", "failed_at"));
+  CHECK(has_table(s, "outbox_relay"));
 }
 
 TEST_CASE("a migration behind a long transaction waits its turn without holding the table's users",

@@ -559,3 +559,47 @@ TEST_CASE("the relay's outbox cleanup goes on slice after slice past its retenti
   CHECK(scalar(*s.pool, "SELECT count(*) FROM " + s.q() +
                             ".outbox WHERE published_at > now() - interval '1 day'") == 3);
 }
+
+TEST_CASE("a relay taking over from one that did not let go cleanly holds the compacted topics",
+          "[relay]") {
+  TempSchema s("pgrelay");
+  migrate(s);
+  // The last holder is gone without noting a clean release (a crash, a lost session).
+  REQUIRE(s.pool
+              ->exec("INSERT INTO " + s.name +
+                     ".outbox_relay (id, holder, released_clean) VALUES (1, 'gone:1:0x1', false)")
+              .ok());
+  enqueue_n(s, "users.v1", 1, 1);
+  enqueue_n(s, "t.v1", 1, 1);
+  const auto sent_to = [](const FakeProducer& p, const std::string& topic) {
+    std::size_t n = 0;
+    for (const auto& r : p.records()) n += r.topic == topic ? 1 : 0;
+    return n;
+  };
+  const pg::OutboxRelayOptions options{.poll_interval = 100ms,
+                                       .compacted_topics = {"users.v1"},
+                                       .takeover_hold = std::chrono::minutes{10}};
+  {
+    auto producer = std::make_shared<FakeProducer>();
+    pg::OutboxRelay relay(s.pool, producer, s.name, options);
+    relay.start();
+    // The other topics go at once; the compacted one waits out the records that relay may
+    // have had in flight.
+    REQUIRE(testing::wait_until([&] { return unpublished(s) == 1; }, 20s));  // sent, marked
+    CHECK(relay.active());
+    CHECK(sent_to(*producer, "t.v1") == 1);
+    CHECK(sent_to(*producer, "users.v1") == 0);
+    relay.stop();  // its producer flushed: a clean release, noted
+  }
+  CHECK(scalar(*s.pool, "SELECT count(*) FROM " + s.name + ".outbox_relay WHERE released_clean") ==
+        1);
+  // The next one holds nothing back.
+  auto producer = std::make_shared<FakeProducer>();
+  pg::OutboxRelay next(s.pool, producer, s.name, options);
+  next.start();
+  CHECK(testing::wait_until([&] { return unpublished(s) == 0; }, 20s));
+  CHECK(sent_to(*producer, "users.v1") == 1);
+  CHECK(scalar(*s.pool, "SELECT count(*) FROM " + s.name + ".outbox_relay WHERE released_clean") ==
+        0);
+  next.stop();
+}

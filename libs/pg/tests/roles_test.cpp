@@ -82,7 +82,7 @@ TEST_CASE("a service role can use its own schema only", "[roles]") {
       {1, "things", "CREATE TABLE things (id int);", "DROP TABLE things;"}};
   auto migrated = pg::migrate_service(as_a, t.a, "svc_a", own);
   if (!migrated) FAIL(migrated.error().message());
-  CHECK(*migrated == 4);
+  CHECK(*migrated == 5);
   CHECK(as_a->exec("INSERT INTO \"" + t.a + "\".things VALUES (1)").ok());
   // And the other service can't touch them.
   auto as_b = pool_as(t.rb);

@@ -537,6 +537,9 @@ int run(int argc, char** argv, const ServiceSpec& declared, std::unique_ptr<App>
     pg::OutboxRelayOptions ro;
     ro.retention = outbox_retention;
     ro.inbox_retention = inbox_retention;
+    for (const auto& t : events::TopicCatalog::instance().topics()) {
+      if (t.cleanup == events::Cleanup::compact) ro.compacted_topics.push_back(t.name);
+    }
     relay = std::make_unique<pg::OutboxRelay>(ctx.pool_, ctx.producer_, spec.schema, ro);
     relay->start();
   }

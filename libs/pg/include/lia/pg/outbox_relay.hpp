@@ -25,7 +25,9 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
+#include <lia/core/log.hpp>
 #include <lia/core/result.hpp>
 #include <lia/kafka/kafka.hpp>
 #include <lia/pg/pool.hpp>
@@ -47,6 +49,15 @@ struct OutboxRelayOptions {
   // A topic whose records failed (missing, no ACL) is left out of the batches this long, the
   // others going on meanwhile; then its rows are tried again with the rest.
   std::chrono::milliseconds topic_hold{60000};
+  // Compacted topics (Kafka keeps the last record of a key): a relay that takes the lock from
+  // one that did not let go cleanly (a crash, a lost session, a stop whose flush timed out)
+  // leaves their rows for `takeover_hold`, past the producer's delivery timeout (55 s at
+  // most), so that a record the other had in flight lands before its key's newer rows: else
+  // compaction would keep the older value. The other topics go at once: a late duplicate
+  // there is dropped by the consumers' inbox. A relay that let go cleanly (its records all
+  // delivered) notes it in the schema's outbox_relay row (platform migration 4).
+  std::vector<std::string> compacted_topics;
+  std::chrono::milliseconds takeover_hold{60000};
   std::chrono::hours retention{24 * 7};  // 0: delete rows once published
   // Inbox claims (the schema's consumers' record of what they handled) older than this are
   // deleted, a slice at a time: keep them longer than any topic keeps a record a consumer
@@ -80,6 +91,9 @@ class OutboxRelay {
  private:
   struct Impl;
   void run();
+  // Notes this relay as the outbox's holder; holds the compacted topics back when the last one
+  // may have left records in flight.
+  core::Status take_over(Connection& conn, const std::string& holder, const core::Logger& log);
   std::shared_ptr<Pool> pool_;
   std::shared_ptr<kafka::Producer> producer_;
   std::string schema_;
