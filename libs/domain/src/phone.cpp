@@ -201,6 +201,14 @@ Result<Phone> normalize_phone(std::string_view input) {
   if (plus) return with_country_code(digits);
 
   std::string_view d = digits;
+  // "(55) 99876-54321": an area code in parentheses is a national number, whatever its digits
+  // (DDD 55 is also Brazil's country code).
+  if (s.size() >= 4 && s[0] == '(' && s[3] == ')') {
+    if (d.size() != 10 && d.size() != 11) {
+      return bad("after a (DDD) a Brazilian number needs 8 or 9 digits");
+    }
+    return brazilian(d);
+  }
   if (d.substr(0, 2) == "00") {
     // Dialled from Brazil, 00 is followed by a two-digit carrier and then the country code:
     // only Brazil's 55 tells which is which.

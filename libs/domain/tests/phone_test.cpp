@@ -49,6 +49,8 @@ TEST_CASE("normalize_phone accepts the forms a Brazilian number arrives in") {
       {"+55 51 2123-4567", "555121234567", PhoneKind::br_landline},
       {"554140041234", "554140041234", PhoneKind::br_landline},
       {"555551234567", "555551234567", PhoneKind::br_landline},  // DDD 55 (Santa Maria, RS)
+      {"(55) 99876-5432", "5555998765432", PhoneKind::br_mobile},
+      {"(55) 3222-1234", "555532221234", PhoneKind::br_landline},
       // other countries keep their digits
       {"+1 415 555 2671", "14155552671", PhoneKind::international},
       {"14155552671@s.whatsapp.net", "14155552671", PhoneKind::international},
@@ -114,7 +116,9 @@ TEST_CASE("normalize_phone rejects what is not a phone, with a clear error") {
       {"+1234567890123456", "8 to 15"},
       {"0119876543", "trunk prefix"},
       // A digit too many, or another country's number without '+': never a foreign number.
-      {"(11) 99876-54321", "'+'"},
+      {"(11) 99876-54321", "(DDD)"},
+      {"(55) 99876-54321", "(DDD)"},  // area code 55, not the country code
+      {"(55)9876-543", "(DDD)"},
       {"351912345678", "'+'"},
       {"119987654321", "'+'"},
       // From Brazil, 00 takes a carrier before the country code: 21 here, or Morocco's 212?

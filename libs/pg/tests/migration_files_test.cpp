@@ -95,7 +95,9 @@ TEST_CASE("the checksum follows the up text only") {
 
 TEST_CASE("platform migrations create the outbox and the inbox, with reversals") {
   const auto& ms = pg::platform_migrations();
-  REQUIRE(ms.size() == 3);
+  REQUIRE(ms.size() == 4);
+  CHECK_THAT(ms[3].up, Catch::Contains("CREATE TABLE outbox_relay"));
+  CHECK_THAT(ms[3].down, Catch::Contains("DROP TABLE outbox_relay"));
   CHECK_THAT(ms[2].up, Catch::Contains("ADD COLUMN failed_at"));
   CHECK_THAT(ms[2].down, Catch::Contains("DROP COLUMN failed_at"));
   CHECK_THAT(ms[0].up, Catch::Contains("CREATE TABLE outbox"));

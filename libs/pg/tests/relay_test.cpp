@@ -603,3 +603,19 @@ TEST_CASE("a relay taking over from one that did not let go cleanly holds the co
         0);
   next.stop();
 }
+
+TEST_CASE("a relay on a schema without its outbox_relay table publishes as before", "[relay]") {
+  TempSchema s("pgrelay");
+  migrate(s);
+  REQUIRE(s.pool->exec("DROP TABLE " + s.name + ".outbox_relay").ok());
+  enqueue_n(s, "users.v1", 2, 2);
+  auto producer = std::make_shared<FakeProducer>();
+  pg::OutboxRelay relay(s.pool, producer, s.name,
+                        {.poll_interval = 100ms,
+                         .compacted_topics = {"users.v1"},
+                         .takeover_hold = std::chrono::minutes{10}});
+  relay.start();
+  CHECK(testing::wait_until([&] { return unpublished(s) == 0; }, 20s));
+  CHECK(relay.active());
+  relay.stop();
+}

@@ -22,12 +22,13 @@ void App::configure(core::Env& env) {
 core::Status App::start(runtime::Context& ctx) {
   const std::string& schema = ctx.spec().schema;
   // At a stop, a request already with the provider is let finish and its outcome written
-  // (with the database retries, up to ~8 s more): past the grace period the process is ended
-  // first, and the send is reported outcome_unknown, as after a crash.
+  // (with the database retries, about 8 s, and their last try, up to a connection's 5 s
+  // timeout): past the grace period the process is ended first, and the send is reported
+  // outcome_unknown, as after a crash.
   const auto grace = ctx.config().shutdown_grace;
-  if (settings_.http_timeout + std::chrono::seconds{8} > grace) {
+  if (settings_.http_timeout + std::chrono::seconds{13} > grace) {
     core::log().warn(
-        "LIA_NOTIFY_HTTP_TIMEOUT_MS and 8 s pass LIA_SHUTDOWN_GRACE_MS: a send with the "
+        "LIA_NOTIFY_HTTP_TIMEOUT_MS and 13 s pass LIA_SHUTDOWN_GRACE_MS: a send with the "
         "provider when the service stops may be cut short and reported outcome_unknown; raise "
         "the grace period (and the pod's terminationGracePeriodSeconds) or lower the timeout",
         {core::f::num("http_timeout_ms", settings_.http_timeout.count()),

@@ -135,7 +135,7 @@ TEST_CASE("lia-notification sends commands from Kafka through the sandbox and re
   Process svc({testing::binary("lia-notification")}, env);
   const int port = wait_ready(svc);
   CHECK(svc.output().find("meta-token") == std::string::npos);  // secrets never logged
-  CHECK(svc.output().find("LIA_NOTIFY_HTTP_TIMEOUT_MS and 8 s pass LIA_SHUTDOWN_GRACE_MS") !=
+  CHECK(svc.output().find("LIA_NOTIFY_HTTP_TIMEOUT_MS and 13 s pass LIA_SHUTDOWN_GRACE_MS") !=
         std::string::npos);
 
   // Both outcomes arrive on the events topic, each valid against its schema. The consumer's

@@ -2,7 +2,7 @@
 // Prometheus metrics: counters, gauges and histograms, rendered in the text exposition
 // format by render(). Creating a series takes a lock; updating one is lock-free. A series is
 // named by its labels whatever their order: {{"a", "1"}, {"b", "2"}} and {{"b", "2"},
-// {"a", "1"}} are the same one, rendered sorted by label name.
+// {"a", "1"}} are the same one, rendered with its labels in the order first given.
 //
 //   auto& sent = metrics().counter("lia_outbox_published_total", "Events published", {{"topic",
 //   t}}); sent.inc();

@@ -3,7 +3,8 @@
 // text or template sent (LGPD: kept no longer than needed). A row is needed while its
 // command may still come back (a redelivery, a dead letter replayed: the command topic
 // keeps 7 days, dead letters 14) and for the desk's look-up of a send; after
-// LIA_NOTIFY_RETENTION_DAYS (90 by default, at least 15) a thread deletes it, a slice at
+// LIA_NOTIFY_RETENTION_DAYS (90 by default, at least 21: a dead letter's 14 days, then its
+// replayed record's 7 on the command topic) a thread deletes it, a slice at
 // a time, every hour. A row still sending is never deleted.
 
 #include <chrono>
