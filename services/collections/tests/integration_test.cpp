@@ -1607,41 +1607,21 @@ TEST_CASE("a campaign's completion waits for an expiry giving an attempt back") 
           .ok());
   // An expiry being recorded (handlers.cpp): its target given its attempt back, the campaign's
   // row locked, not committed yet.
-  std::promise<void> locked;
-  std::promise<void> release;
-  auto release_now = release.get_future();
-  std::string holder = "0";  // the expiry's session
-  std::thread expiry([&] {
-    auto st = pg::transact(*fx.pool, [&](pg::Tx& tx) -> core::Status {
-      auto give_back =
-          tx.exec("UPDATE " + q + ".voice_campaign_targets SET attempt_count = attempt_count - 1");
-      if (!give_back) return give_back.error();
-      auto lock = tx.exec("SELECT 1 FROM " + q + ".voice_campaigns FOR NO KEY UPDATE");
-      if (!lock) return lock.error();
-      auto pid = tx.exec("SELECT pg_backend_pid()::text");
-      if (!pid) return pid.error();
-      holder = (*pid)[0].get<std::string>(0);
-      locked.set_value();
-      release_now.wait();
-      return {};
-    });
-    if (!st) locked.set_value();  // (the test then fails below)
+  testing::HeldTransaction expiry(*fx.pool, [&](pg::Tx& tx) -> core::Status {
+    auto give_back =
+        tx.exec("UPDATE " + q + ".voice_campaign_targets SET attempt_count = attempt_count - 1");
+    if (!give_back) return give_back.error();
+    auto lock = tx.exec("SELECT 1 FROM " + q + ".voice_campaigns FOR NO KEY UPDATE");
+    if (!lock) return lock.error();
+    return {};
   });
-  locked.get_future().wait();
   // 21:00 in São Paulo: no sending, only the completion check.
   fx.clock.set(utc(2026, 11, 24, 0, 0));
   core::Result<TickReport> report = core::Error(core::Errc::internal, "not run");
   std::thread ticker([&] { report = fx.scheduler->tick(); });
   // Until the tick waits for the expiry's row lock.
-  const bool waited = testing::wait_until(
-      [&] {
-        auto r = fx.pool->exec("SELECT count(*) FROM pg_stat_activity WHERE " + holder +
-                               " = ANY(pg_blocking_pids(pid))");
-        return r && (*r)[0].get<std::int64_t>(0) > 0;
-      },
-      10s, 10ms);
-  release.set_value();
-  expiry.join();
+  const bool waited = testing::wait_until([&] { return expiry.waiters() > 0; }, 10s, 10ms);
+  CHECK(expiry.release().ok());
   ticker.join();
   CHECK(waited);
   REQUIRE(report.ok());

@@ -643,32 +643,23 @@ TEST_CASE("a handoff takes the assignment lock before the conversation's row, as
           event(types::whatsapp_message_received, received(p, "IN-" + p, "quero um atendente")));
   const auto conv = conversation_of(w, p);
   // A transfer (or a deactivation) holds the assignment lock and is about to lock the row.
-  auto other = w.pool().acquire();
-  REQUIRE(other.ok());
-  REQUIRE((*other)->exec("BEGIN").ok());
-  REQUIRE((*other)
-              ->exec("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-                     w.schema() + ".assignment")
-              .ok());
-  auto pid = (*other)->exec("SELECT pg_backend_pid()::text");
-  REQUIRE(pid.ok());
-  const std::string holder = (*pid)[0].get<std::string>(0);
+  testing::HeldTransaction other(w.pool(), [&](pg::Tx& tx) -> core::Status {
+    auto lock = tx.exec("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                        w.schema() + ".assignment");
+    if (!lock) return lock.error();
+    return {};
+  });
   const auto requested = event(types::ai_handoff_requested, handoff(conv, p));
   std::thread handing_off([&] { w.apply(topics::ai_events, requested); });
-  // Wait until the handoff waits for the assignment lock: a session this one blocks (other
+  // Wait until the handoff waits for the assignment lock (a session this one blocks: other
   // tests' sessions wait for advisory locks of their own on the same server).
-  CHECK(lia::testing::wait_until(
-      [&] {
-        return w.count("SELECT count(*) FROM pg_stat_activity WHERE " + holder +
-                       " = ANY(pg_blocking_pids(pid))") > 0;
-      },
-      std::chrono::seconds{20}));
+  CHECK(lia::testing::wait_until([&] { return other.waiters() > 0; }, std::chrono::seconds{20}));
   // The row is free: the handoff has not locked it while it waits (no deadlock).
-  auto row = (*other)->exec(
+  auto row = w.pool().exec(
       "SELECT 1 FROM " + w.t("conversations") + " WHERE id = $1::uuid FOR UPDATE NOWAIT", conv);
   INFO((row ? std::string("locked it") : row.error().message()));
   CHECK(row.ok());
-  REQUIRE((*other)->exec("COMMIT").ok());
+  REQUIRE(other.release().ok());
   handing_off.join();
   CHECK(column(w, "conversations", "status", conv) == "transferred");
 }
