@@ -521,8 +521,7 @@ void OutboxRelay::run() {
       // From here on, this process's commits wake the relay directly instead of notifying.
       detail::register_local_relay(schema_, impl_->wake_fd);
       log.info("outbox relay active");
-      if (auto st = take_over(*conn, holder, log);
-          !st.ok() && st.error().message().find("42P01") != std::string::npos) {
+      if (auto st = take_over(*conn, holder, log); !st.ok() && sqlstate(st.error()) == "42P01") {
         // The schema is behind this build (platform migration 4 not applied yet, the service's
         // wait for it skipped): the outbox goes on, as before the note existed.
         log.warn(
