@@ -49,6 +49,18 @@ rd_kafka_message_t* poll_once(rd_kafka_t* rk, int timeout_ms) {
   return rd_kafka_consumer_poll(rk, timeout_ms);
 }
 
+// ConsumerConfig::stalled_after, or twice the max.poll.interval.ms it sets (librdkafka's
+// 300 s without one).
+milliseconds stall_limit(const ConsumerConfig& config) {
+  if (config.stalled_after.count() > 0) return config.stalled_after;
+  std::int64_t interval = 300000;
+  if (const auto it = config.properties.find("max.poll.interval.ms");
+      it != config.properties.end()) {
+    std::from_chars(it->second.data(), it->second.data() + it->second.size(), interval);
+  }
+  return milliseconds{2 * interval};
+}
+
 core::Error invalid(std::string message) {
   return core::Error(core::Errc::invalid_argument, fmt::format("{}: {}", kWho, message));
 }
@@ -116,7 +128,8 @@ class RdConsumer final : public Consumer {
       : config_(config),
         handler_(std::move(handler)),
         dlq_(std::move(dlq)),
-        open_batch_(std::move(open_batch)) {}
+        open_batch_(std::move(open_batch)),
+        stall_limit_(stall_limit(config)) {}
   ~RdConsumer() override;
 
   core::Status init();
@@ -194,7 +207,8 @@ class RdConsumer final : public Consumer {
   std::atomic<bool> stop_{false};
   // When the poll thread last came back to poll (steady clock, ns); 0 while it does not run.
   std::atomic<std::int64_t> last_poll_ns_{0};
-  std::atomic<bool> joined_{false};  // set by the first assignment
+  const Clock::duration stall_limit_;  // stalled() past this (ConsumerConfig::stalled_after)
+  std::atomic<bool> joined_{false};    // set by the first assignment
 
   mutable std::mutex mu_;       // everything below, and rk_'s lifetime for pause()/resume()
   std::condition_variable cv_;  // wakes a retry backoff on close()
@@ -916,17 +930,8 @@ std::optional<core::Error> RdConsumer::fatal_error() const {
 std::optional<core::Error> RdConsumer::stalled() const {
   const auto last = last_poll_ns_.load();
   if (last == 0 || stop_.load()) return std::nullopt;
-  auto limit = config_.stalled_after;
-  if (limit.count() <= 0) {
-    std::int64_t interval = 300000;  // librdkafka's max.poll.interval.ms
-    if (const auto it = config_.properties.find("max.poll.interval.ms");
-        it != config_.properties.end()) {
-      std::from_chars(it->second.data(), it->second.data() + it->second.size(), interval);
-    }
-    limit = milliseconds{2 * interval};
-  }
   const auto idle = Clock::now() - Clock::time_point(Clock::duration(last));
-  if (idle < limit) return std::nullopt;
+  if (idle < stall_limit_) return std::nullopt;
   return core::Error(
       core::Errc::unavailable,
       fmt::format("its poll thread has not polled for {} s (a handler that does not return)",
