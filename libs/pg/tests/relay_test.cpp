@@ -72,6 +72,13 @@ class FakeProducer : public kafka::Producer {
   std::vector<kafka::Record> records_;
 };
 
+// How many records `p` was given for `topic`.
+std::size_t sent_to(const FakeProducer& p, const std::string& topic) {
+  std::size_t n = 0;
+  for (const auto& r : p.records()) n += r.topic == topic ? 1 : 0;
+  return n;
+}
+
 void migrate(TempSchema& s) {
   auto r = pg::migrate_service(s.pool, s.name, "svc", {});
   if (!r) FAIL(r.error().message());
@@ -215,18 +222,13 @@ TEST_CASE("a topic missing holds back only its own rows: the others go on withou
     return std::pair{n.ok() ? static_cast<std::int64_t>(*n) : std::int64_t{-1},
                      producer->records().size() - before};
   };
-  const auto sent_to = [&](const std::string& topic) {
-    std::size_t n = 0;
-    for (const auto& r : producer->records()) n += r.topic == topic ? 1 : 0;
-    return n;
-  };
   // The first batch (3 of t.v1, 1 of new.v2): t.v1's are marked, and the round succeeds.
   CHECK(round() == std::pair<std::int64_t, std::size_t>{3, 4});
   // new.v2 sits out: the next batches hold t.v1's rows only, each sent once.
   CHECK(round() == std::pair<std::int64_t, std::size_t>{3, 3});
   CHECK(round() == std::pair<std::int64_t, std::size_t>{0, 0});
   CHECK(unpublished(s) == 2);
-  CHECK(sent_to("t.v1") == 6);
+  CHECK(sent_to(*producer, "t.v1") == 6);
   CHECK(relay.published() == 6);
   // Past its hold, tried again: still missing, so nothing marked (a failure: the relay backs
   // off), and held again.
@@ -239,7 +241,7 @@ TEST_CASE("a topic missing holds back only its own rows: the others go on withou
   CHECK(round() == std::pair<std::int64_t, std::size_t>{2, 2});
   CHECK(unpublished(s) == 0);
   CHECK(relay.published() == 8);
-  CHECK(sent_to("t.v1") == 6);  // each once
+  CHECK(sent_to(*producer, "t.v1") == 6);  // each once
 }
 
 // A producer whose acks come when the test says so.
@@ -571,11 +573,6 @@ TEST_CASE("a relay taking over from one that did not let go cleanly holds the co
               .ok());
   enqueue_n(s, "users.v1", 1, 1);
   enqueue_n(s, "t.v1", 1, 1);
-  const auto sent_to = [](const FakeProducer& p, const std::string& topic) {
-    std::size_t n = 0;
-    for (const auto& r : p.records()) n += r.topic == topic ? 1 : 0;
-    return n;
-  };
   const pg::OutboxRelayOptions options{.poll_interval = 100ms,
                                        .compacted_topics = {"users.v1"},
                                        .takeover_hold = std::chrono::minutes{10}};
