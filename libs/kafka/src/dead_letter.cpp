@@ -6,7 +6,7 @@
 
 namespace lia::kafka {
 
-const std::string* Message::header(const std::string& name) const {
+const std::string* Message::header(std::string_view name) const {
   for (const auto& h : headers) {
     if (h.key == name) return &h.value;
   }

@@ -60,7 +60,7 @@ core::Result<events::CloudEvent> decode_event(const kafka::Message& message) {
 }
 
 std::optional<bool> command_of(const kafka::Message& message, std::string_view service) {
-  const std::string* source = message.header(std::string(events::headers::command_source));
+  const std::string* source = message.header(events::headers::command_source);
   if (source == nullptr) return std::nullopt;
   return *source == events::source_for(service);
 }

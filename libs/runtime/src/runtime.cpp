@@ -16,6 +16,7 @@
 #include <signal.h>
 
 #include <lia/core/metrics.hpp>
+#include <lia/events/names.hpp>
 #include <lia/events/topic_catalog.hpp>
 #include <lia/http/server.hpp>
 #include <lia/pg/batch.hpp>
@@ -694,7 +695,7 @@ int run(int argc, char** argv, const ServiceSpec& declared, std::unique_ptr<App>
         std::vector<std::string> ids;
         ids.reserve(records.size());
         for (const auto& r : records) {
-          if (const std::string* id = r.header("lia.event_id")) ids.push_back(*id);
+          if (const std::string* id = r.header(events::headers::event_id)) ids.push_back(*id);
         }
         (*batch)->expect(std::move(ids));
         return std::unique_ptr<kafka::BatchScope>(

@@ -156,7 +156,7 @@ Handler::Handler(std::shared_ptr<pg::Pool> pool, std::shared_ptr<const Orchestra
 core::Status Handler::handle(const kafka::Message& message) {
   // A type this service does not read (an assignment, or one newer than this build, whose
   // schema it may not know) is skipped on the relay's type header, before decoding.
-  if (const std::string* type = message.header(std::string(events::headers::event_type));
+  if (const std::string* type = message.header(events::headers::event_type);
       type != nullptr && *type != types::conversation_message_stored && !is_state_change(*type)) {
     core::log().debug("event ignored", {f::id("event_type", *type)});
     return core::ok();

@@ -114,7 +114,7 @@ NotificationHandler::NotificationHandler(std::shared_ptr<pg::Pool> pool, std::st
       pause_after_failures_(pause_after_failures) {}
 
 core::Status NotificationHandler::handle(const kafka::Message& message) const {
-  if (const std::string* type = message.header("lia.event_type")) {
+  if (const std::string* type = message.header(events::headers::event_type)) {
     if (*type != types::notification_message_sent && *type != types::notification_message_failed &&
         *type != types::notification_message_dead_lettered &&
         *type != types::notification_message_undelivered) {
@@ -442,7 +442,7 @@ ReplyHandler::ReplyHandler(std::shared_ptr<pg::Pool> pool, const std::string& sc
 core::Status ReplyHandler::handle(const kafka::Message& message) const {
   // Every message, reply and state change of the suite passes here: only a customer's
   // inbound message is decoded.
-  if (const std::string* type = message.header("lia.event_type")) {
+  if (const std::string* type = message.header(events::headers::event_type)) {
     if (*type != types::conversation_message_stored) return {};
     if (message.value.find("\"inbound\"") == std::string::npos) return {};
   }
@@ -537,7 +537,7 @@ PromiseHandler::PromiseHandler(std::shared_ptr<pg::Pool> pool, std::string schem
 
 core::Status PromiseHandler::handle(const kafka::Message& message) const {
   // Replies, analyses and every other tool: acknowledged without decoding.
-  if (const std::string* type = message.header("lia.event_type")) {
+  if (const std::string* type = message.header(events::headers::event_type)) {
     if (*type != types::ai_tool_invoked) return {};
     if (message.value.find("register_payment_promise") == std::string::npos) return {};
   }

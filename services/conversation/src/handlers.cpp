@@ -1120,7 +1120,7 @@ Handlers::~Handlers() = default;
 Status Handlers::handle(const kafka::Message& message) {
   // A type this service does not read (another consumer's, or one newer than this build,
   // whose schema it may not know) is skipped on the relay's type header, before decoding.
-  if (const std::string* type = message.header("lia.event_type"); type != nullptr) {
+  if (const std::string* type = message.header(events::headers::event_type); type != nullptr) {
     if (!reads(*type)) return {};
   }
   auto ev = runtime::decode_event(message);

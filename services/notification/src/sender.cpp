@@ -704,7 +704,7 @@ void StatusHandler::forget_early(const kafka::Message& message) {
 core::Status StatusHandler::handle(const kafka::Message& message) {
   // Connection updates, and a type newer than this build (whose schema it may not know), are
   // skipped on the type header, before decoding.
-  if (const std::string* type = message.header(std::string(events::headers::event_type));
+  if (const std::string* type = message.header(events::headers::event_type);
       type != nullptr && *type != events::types::whatsapp_message_status) {
     return core::ok();
   }

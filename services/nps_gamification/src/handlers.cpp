@@ -104,7 +104,7 @@ core::Status EventHandlers::handle(const kafka::Message& message) const {
   // Skip what this service does not use without paying for decoding and validation: the
   // type header the outbox relay sets, and for stored messages the route (a message routed
   // to the survey carries the JSON string "survey" somewhere in its value).
-  if (const std::string* type = message.header("lia.event_type")) {
+  if (const std::string* type = message.header(events::headers::event_type)) {
     if (*type == types::conversation_message_stored) {
       if (message.value.find("\"survey\"") == std::string::npos) return {};
     } else if (*type == types::notification_message_sent) {

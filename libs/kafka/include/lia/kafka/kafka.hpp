@@ -113,7 +113,7 @@ struct Message {
   std::vector<Header> headers;
   std::int64_t timestamp_ms = 0;
   // The first header with this name, or null.
-  const std::string* header(const std::string& name) const;
+  const std::string* header(std::string_view name) const;
 };
 
 struct TopicPartition {
