@@ -85,6 +85,24 @@ void json_escape(std::string& out, std::string_view s) {
   }
 }
 
+std::size_t utf8_length(std::string_view s) noexcept {
+  std::size_t chars = 0;
+  for (std::size_t i = 0; i < s.size(); ++chars) {
+    const std::size_t n = utf8_sequence(s, i);
+    i += n == 0 ? 1 : n;
+  }
+  return chars;
+}
+
+std::string_view utf8_prefix_chars(std::string_view s, std::size_t max_chars) noexcept {
+  std::size_t i = 0;
+  for (std::size_t chars = 0; i < s.size() && chars < max_chars; ++chars) {
+    const std::size_t n = utf8_sequence(s, i);
+    i += n == 0 ? 1 : n;
+  }
+  return s.substr(0, i);
+}
+
 std::string valid_utf8(std::string_view s, std::size_t max_bytes) {
   std::string out;
   out.reserve(std::min(s.size(), max_bytes));

@@ -35,3 +35,28 @@ TEST_CASE("utf8_prefix and utf8_suffix cut between characters, never inside one"
   CHECK(utf8_suffix("x😀", 3).empty());
   CHECK(utf8_suffix("abc", 0).empty());
 }
+
+TEST_CASE("utf8_length counts characters as json_escape writes them") {
+  using lia::core::utf8_length;
+  CHECK(utf8_length("") == 0);
+  CHECK(utf8_length("São") == 3);
+  // A man, a heart and a woman joined, with skin tones: 10 characters in 35 bytes.
+  const std::string couple =
+      "\xF0\x9F\x91\xA9\xF0\x9F\x8F\xBD\xE2\x80\x8D\xE2\x9D\xA4\xEF\xB8\x8F\xE2\x80\x8D\xF0\x9F"
+      "\x92\x8B\xE2\x80\x8D\xF0\x9F\x91\xA8\xF0\x9F\x8F\xBF";
+  CHECK(couple.size() == 35);
+  CHECK(utf8_length(couple) == 10);
+  // Each byte that is not UTF-8 is one U+FFFD: stray continuation bytes, a surrogate.
+  CHECK(utf8_length("a\x80\x80z") == 4);
+  CHECK(utf8_length("\xED\xB0\x80") == 3);
+  CHECK(utf8_length("\xE9t\xE9") == 3);
+}
+
+TEST_CASE("utf8_prefix_chars keeps whole characters up to a count") {
+  using lia::core::utf8_prefix_chars;
+  CHECK(utf8_prefix_chars("São Paulo", 3) == "São");
+  CHECK(utf8_prefix_chars("São", 64) == "São");
+  CHECK(utf8_prefix_chars("😀😀😀", 2) == "😀😀");
+  CHECK(utf8_prefix_chars("a\x80z", 2) == "a\x80");
+  CHECK(utf8_prefix_chars("abc", 0).empty());
+}

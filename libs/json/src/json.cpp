@@ -212,7 +212,8 @@ std::size_t string_start(std::string_view text, std::size_t closing) {
 // also stops the parse at an object's repeated member name.
 class ExactNumbers {
  public:
-  ExactNumbers(Document& doc, MemberNames* names) : doc_(doc), names_(names) {}
+  ExactNumbers(Document& doc, MemberNames* names, std::size_t max_depth)
+      : doc_(doc), names_(names), max_depth_(max_depth) {}
   bool Null() { return doc_.Null(); }
   bool Bool(bool b) { return doc_.Bool(b); }
   bool Int(int i) { return doc_.Int(i); }
@@ -222,6 +223,7 @@ class ExactNumbers {
   bool Double(double d) { return doc_.Double(d); }
   bool String(const char* s, rapidjson::SizeType n, bool copy) { return doc_.String(s, n, copy); }
   bool StartObject() {
+    if (!deeper()) return false;
     if (names_ != nullptr) names_->open();
     return doc_.StartObject();
   }
@@ -233,11 +235,15 @@ class ExactNumbers {
     return doc_.Key(s, n, copy);
   }
   bool EndObject(rapidjson::SizeType n) {
+    --depth_;
     if (names_ != nullptr) names_->close();
     return doc_.EndObject(n);
   }
-  bool StartArray() { return doc_.StartArray(); }
-  bool EndArray(rapidjson::SizeType n) { return doc_.EndArray(n); }
+  bool StartArray() { return deeper() && doc_.StartArray(); }
+  bool EndArray(rapidjson::SizeType n) {
+    --depth_;
+    return doc_.EndArray(n);
+  }
 
   // The number's text, as the reader checked it against JSON's grammar. Integers keep
   // RapidJSON's types (Int/Uint when 32 bits hold them, else Int64/Uint64, else a double).
@@ -279,21 +285,35 @@ class ExactNumbers {
   }
 
   bool too_big() const { return too_big_; }
+  bool too_deep() const { return too_deep_; }
   // The repeated member name that stopped the parse (quoted, cut short), or empty.
   const std::string& repeated() const { return repeated_; }
 
  private:
+  // One more level open; false past max_depth (the parse stops there, before the reader's
+  // and the document's stacks grow with hostile nesting).
+  bool deeper() {
+    if (++depth_ <= max_depth_) return true;
+    too_deep_ = true;
+    return false;
+  }
+
   Document& doc_;
   MemberNames* names_;
+  std::size_t max_depth_;
+  std::size_t depth_ = 0;
   bool too_big_ = false;
+  bool too_deep_ = false;
   std::string repeated_;
 };
 
-// Parses `text`; with `names`, an object repeating a member name is refused.
+// Parses `text`, nesting at most `max_depth` levels; with `names`, an object repeating a
+// member name is refused. `code`, when given, gets the reader's error code.
 template <unsigned Flags>
-core::Result<Document> parse_exact(std::string_view text, MemberNames* names) {
+core::Result<Document> parse_exact(std::string_view text, MemberNames* names, std::size_t max_depth,
+                                   rapidjson::ParseErrorCode* code = nullptr) {
   Document doc;
-  ExactNumbers numbers(doc, names);
+  ExactNumbers numbers(doc, names, max_depth);
   rapidjson::ParseResult result;
   auto read = [&](Document& /*handler*/) {
     rapidjson::Reader reader;
@@ -303,7 +323,12 @@ core::Result<Document> parse_exact(std::string_view text, MemberNames* names) {
     return !result.IsError();
   };
   doc.Populate(read);
+  if (code != nullptr) *code = result.Code();
   if (result.IsError()) {
+    if (numbers.too_deep()) {
+      return invalid(fmt::format("invalid JSON at offset {}: nesting deeper than {} levels",
+                                 result.Offset(), max_depth));
+    }
     if (!numbers.repeated().empty()) {
       // The reader stopped just after the name's closing quote; the offset is its opening one.
       return invalid(fmt::format("invalid JSON at offset {}: an object repeats the member name {}",
@@ -324,11 +349,41 @@ core::Result<Document> parse(std::string_view text, std::size_t max_depth) {
   }
   MemberNames names;
   return parse_exact<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(
-      text, &names);
+      text, &names, max_depth);
 }
 
-core::Result<Document> parse_unchecked(std::string_view text) {
-  return parse_exact<rapidjson::kParseIterativeFlag>(text, nullptr);
+std::string lone_surrogates_replaced(std::string_view text) {
+  std::string out(text);
+  bool in_string = false;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const char c = out[i];
+    if (!in_string) {
+      in_string = c == '"';
+    } else if (c == '"') {
+      in_string = false;
+    } else if (c == '\\') {
+      if (escaped_surrogate(out, i, true)) {
+        if (escaped_surrogate(out, i + 6, false)) {
+          i += 11;  // a whole pair
+          continue;
+        }
+        out.replace(i + 2, 4, "fffd");
+      }
+      ++i;  // the escaped character
+    }
+  }
+  return out;
+}
+
+core::Result<Document> parse_unchecked(std::string_view text, std::size_t max_depth) {
+  rapidjson::ParseErrorCode code = rapidjson::kParseErrorNone;
+  auto doc = parse_exact<rapidjson::kParseIterativeFlag>(text, nullptr, max_depth, &code);
+  if (doc || code != rapidjson::kParseErrorStringUnicodeSurrogateInvalid) return doc;
+  // A high surrogate's escape without its low half ("\ud83d" from JavaScript that cut a text
+  // in the middle of an emoji), which the reader refuses: read as U+FFFD instead, as every
+  // other broken piece of text is, rather than losing the whole body.
+  const std::string repaired = lone_surrogates_replaced(text);
+  return parse_exact<rapidjson::kParseIterativeFlag>(repaired, nullptr, max_depth);
 }
 
 std::string to_string(const Value& value) {

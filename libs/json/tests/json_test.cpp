@@ -417,3 +417,36 @@ TEST_CASE("parse refuses a NUL byte outside a string") {
   CHECK_FALSE(json::parse("{\"a\0\":1}"sv).ok());
   CHECK(json::parse("{\"a\":1} \n"sv).ok());
 }
+
+TEST_CASE("parse_unchecked stops at its depth, before hostile nesting costs memory") {
+  const std::string deep_ok = std::string(128, '[') + std::string(128, ']');
+  CHECK(json::parse_unchecked(deep_ok).ok());
+  auto too_deep = json::parse_unchecked(std::string(129, '[') + std::string(129, ']'));
+  REQUIRE_FALSE(too_deep.ok());
+  CHECK(too_deep.error().message() == "invalid JSON at offset 128: nesting deeper than 128 levels");
+  // Objects count as arrays do; a smaller cap is honoured.
+  std::string objects;
+  for (int i = 0; i < 5; ++i) objects += R"({"a":)";
+  objects += "1" + std::string(5, '}');
+  CHECK(json::parse_unchecked(objects, 5).ok());
+  CHECK_FALSE(json::parse_unchecked(objects, 4).ok());
+  // Millions of levels are refused at once rather than read.
+  CHECK_FALSE(json::parse_unchecked(std::string(4'000'000, '[')).ok());
+}
+
+TEST_CASE("parse_unchecked reads a high surrogate without its low half as U+FFFD") {
+  auto cut = json::parse_unchecked(R"({"text":"Oi \ud83d","b":"\uD83D\u0041"})");
+  REQUIRE(cut.ok());
+  CHECK(json::view((*cut)["text"]) == "Oi \xEF\xBF\xBD");
+  CHECK(json::view((*cut)["b"]) ==
+        "\xEF\xBF\xBD"
+        "A");
+  // A whole pair stays the character; an escaped backslash before "ud83d" is text.
+  auto pair = json::parse_unchecked(R"({"a":"\ud83d\ude00 \\ud83d","k":"\ud83d"})");
+  REQUIRE(pair.ok());
+  CHECK(json::view((*pair)["a"]) == "\xF0\x9F\x98\x80 \\ud83d");
+  CHECK(json::view((*pair)["k"]) == "\xEF\xBF\xBD");
+  // Outside a string it is still broken JSON; parse() still refuses it.
+  CHECK_FALSE(json::parse_unchecked(R"({"a":1} \ud83d)").ok());
+  CHECK_FALSE(json::parse(R"({"text":"Oi \ud83d"})").ok());
+}

@@ -25,6 +25,15 @@ void json_escape(std::string& out, std::string_view s);
 // what clients send outside JSON (header values), which nothing has checked.
 std::string valid_utf8(std::string_view s, std::size_t max_bytes);
 
+// How many characters `s` has once written by json_escape or valid_utf8: each valid UTF-8
+// sequence is one, and so is each byte they replace by U+FFFD. What a JSON Schema's
+// maxLength counts in the text written out.
+std::size_t utf8_length(std::string_view s) noexcept;
+
+// The longest start of `s` of at most `max_chars` characters, counted as utf8_length counts
+// them (so a valid sequence is never split).
+std::string_view utf8_prefix_chars(std::string_view s, std::size_t max_chars) noexcept;
+
 // The longest start of `s` of at most `max_bytes` that splits no UTF-8 sequence (`s` is
 // assumed valid: the cut only steps back over continuation bytes).
 constexpr std::string_view utf8_prefix(std::string_view s, std::size_t max_bytes) noexcept {

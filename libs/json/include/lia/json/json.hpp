@@ -66,12 +66,17 @@ inline constexpr std::size_t kDefaultMaxDepth = 128;
 // types them. Errors (Errc::invalid_argument) read
 // "invalid JSON at offset 17: Missing a comma or '}' after an object member."
 core::Result<Document> parse(std::string_view text, std::size_t max_depth = kDefaultMaxDepth);
-// The same parse (iterative, numbers read exactly) without parse()'s checks: no depth cap, no
-// U+0000 or surrogate refusal, no UTF-8 validation, repeated member names kept (Obj::get reads
-// the first), and the text read only up to a NUL byte. For a caller that walks the document
-// without recursing and passes every string on through json::Writer (ingestion's webhook
-// bodies).
-core::Result<Document> parse_unchecked(std::string_view text);
+// The same parse (iterative, numbers read exactly, nesting at most max_depth levels) without
+// parse()'s other checks: no U+0000 or surrogate refusal, no UTF-8 validation, repeated
+// member names kept (Obj::get reads the first), and the text read only up to a NUL byte; a
+// UTF-16 high surrogate's escape without its low half ("\ud83d"), which the reader would
+// refuse, is read as U+FFFD. For a caller that passes every string on through json::Writer
+// (ingestion's webhook bodies: one broken character must not lose a whole POST).
+core::Result<Document> parse_unchecked(std::string_view text,
+                                       std::size_t max_depth = kDefaultMaxDepth);
+// `text` with each escape of a UTF-16 high surrogate that has no low half after it, inside a
+// string, written \ufffd instead (the same length): what parse_unchecked reads such a text as.
+std::string lone_surrogates_replaced(std::string_view text);
 
 // Compact JSON text of a value.
 std::string to_string(const Value& value);
