@@ -211,12 +211,6 @@ std::optional<std::string_view> clip(std::optional<std::string_view> s, std::siz
   return s;
 }
 
-std::size_t code_points(std::string_view s) {
-  std::size_t n = 0;
-  for (char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80 ? 1 : 0;
-  return n;
-}
-
 // A provider value quoted in a message: printable ASCII only, at most 64 characters.
 std::string printable(std::string_view s) {
   std::string out;
@@ -312,7 +306,9 @@ void write_context(json::Writer& w, Context c) {
 }
 
 std::optional<Reject> write_text(json::Writer& w, std::string_view text, const Path& p) {
-  if (text.size() > kTextMax && code_points(text) > kTextMax) {
+  // Counted as the schema counts the text written out: each byte json::Writer replaces by
+  // U+FFFD is a character too.
+  if (text.size() > kTextMax && core::utf8_length(text) > kTextMax) {
     return Reject{RejectCode::bad_item,
                   fmt::format("field '{}' is longer than {} characters", p.str(), kTextMax)};
   }
@@ -371,7 +367,8 @@ std::optional<Reject> write_reaction(json::Writer& w, std::string_view target,
   w.field("kind", "reaction");
   w.object_field("reaction");
   w.field("message_id", target);
-  w.field("emoji", core::utf8_prefix(emoji, 32));
+  // The schema's 32 characters (a couple with skin tones is 10 of them in 35 bytes).
+  w.field("emoji", core::utf8_prefix_chars(emoji, 32));
   w.end_object();
   return std::nullopt;
 }
@@ -956,7 +953,11 @@ std::optional<Reject> evolution_content_json(json::Writer& w, const Value& data,
       if (!media.filename) media.filename = opt_nonempty(o, "filename");
       if (!media.filename) media.filename = opt_nonempty(o, "title");
     }
-    if (k == "sticker") media.animated = opt_bool(o, "isAnimated");
+    if (k == "sticker") {
+      media.animated = opt_bool(o, "isAnimated");
+      // Evolution over the Cloud API passes Meta's sticker object on: its field is `animated`.
+      if (!media.animated) media.animated = opt_bool(o, "animated");
+    }
     kind = k;
     w.field("kind", k);
     write_media(w, media, default_mime(k));
@@ -1415,8 +1416,9 @@ class RootApikey : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, RootAp
  private:
   bool enter() {
     at_apikey_ = false;
-    ++depth_;
-    return true;
+    // The reader's stack grows with the nesting: a hostile body stops here (the full parse
+    // refuses it at the same depth).
+    return ++depth_ <= static_cast<int>(json::kDefaultMaxDepth);
   }
   bool leave() {
     --depth_;
@@ -1430,16 +1432,28 @@ class RootApikey : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, RootAp
 }  // namespace
 
 std::optional<std::string> evolution_body_apikey(std::string_view body) {
-  RootApikey handler;
-  rapidjson::Reader reader;
-  rapidjson::MemoryStream ms(body.data(), body.size());
-  rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> in(ms);
   // Numbers are only skipped: read as text, never converted.
-  if (!reader.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseNumbersAsStringsFlag>(
-          in, handler)) {
-    return std::nullopt;
+  const auto scan = [](std::string_view text, rapidjson::ParseErrorCode& code) {
+    RootApikey handler;
+    rapidjson::Reader reader;
+    rapidjson::MemoryStream ms(text.data(), text.size());
+    rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> in(ms);
+    const bool read =
+        !reader
+             .Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseNumbersAsStringsFlag>(in,
+                                                                                            handler)
+             .IsError();
+    code = reader.GetParseErrorCode();
+    return read ? handler.take() : std::nullopt;
+  };
+  rapidjson::ParseErrorCode code = rapidjson::kParseErrorNone;
+  auto key = scan(body, code);
+  if (code == rapidjson::kParseErrorStringUnicodeSurrogateInvalid) {
+    // A high surrogate without its low half, which the full parse reads as U+FFFD: so does
+    // this one.
+    key = scan(json::lone_surrogates_replaced(body), code);
   }
-  return handler.take();
+  return key;
 }
 
 core::Result<Batch> normalize_evolution(std::string_view body, std::string_view path_event,

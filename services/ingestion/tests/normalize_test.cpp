@@ -224,6 +224,14 @@ TEST_CASE("meta location, interactive replies, buttons and reactions") {
           "wamid.HBgNNTUxMTk4NzY1NDMyMRUCABEYEkQ3RTZGNUE0QjNDMjEwOTgA");
     CHECK(str(d, {"reaction", "emoji"}) == "\U0001F44D");
   }
+  SECTION("an emoji of 35 bytes and 10 characters is kept whole") {
+    const std::string couple =
+        "\xF0\x9F\x91\xA9\xF0\x9F\x8F\xBD\xE2\x80\x8D\xE2\x9D\xA4\xEF\xB8\x8F\xE2\x80\x8D\xF0"
+        "\x9F\x92\x8B\xE2\x80\x8D\xF0\x9F\x91\xA8\xF0\x9F\x8F\xBF";
+    auto body =
+        replace(fixture("meta_reaction.json"), "\"emoji\": \"👍\"", "\"emoji\": \"" + couple + "\"");
+    CHECK(str(only(meta_body(body)), {"reaction", "emoji"}) == couple);
+  }
   SECTION("a removed reaction has an empty emoji") {
     auto body = replace(fixture("meta_reaction.json"), R"("emoji":)", R"("emoji_removed":)");
     auto b = meta_body(body);
@@ -1163,6 +1171,30 @@ TEST_CASE("evolution: the body's apikey is read without building the document") 
   CHECK(evolution_body_apikey("") == std::nullopt);
   // What a parse would keep, escapes and all.
   CHECK(evolution_body_apikey(R"({"apikey":"a\u00e7\"b"})") == "a\xc3\xa7\"b");
+  // A text cut in the middle of an emoji does not hide the key; hostile nesting stops the scan
+  // at the depth the full parse refuses (its stack would grow with it).
+  CHECK(evolution_body_apikey(R"({"data":{"text":"Oi \ud83d"},"apikey":"k1"})") == "k1");
+  const auto nested = [](std::size_t arrays) {
+    return R"({"apikey":"k1","x":)" + std::string(arrays, '[') + std::string(arrays, ']') + "}";
+  };
+  CHECK(evolution_body_apikey(nested(127)) == "k1");  // 128 levels with the root
+  CHECK(lia::json::parse_unchecked(nested(127)).ok());
+  CHECK(evolution_body_apikey(nested(128)) == std::nullopt);
+  CHECK_FALSE(lia::json::parse_unchecked(nested(128)).ok());
+  CHECK(evolution_body_apikey(std::string(4'000'000, '[')) == std::nullopt);
+}
+
+TEST_CASE("evolution: a high surrogate without its low half is one U+FFFD, not a lost POST") {
+  // JavaScript's JSON.stringify writes a text cut inside an emoji this way.
+  auto body =
+      replace(fixture("evo_conversation.json"), "Boa tarde, quero contratar a fibra", "Oi \\ud83d");
+  CHECK(str(only(evolution(body)), {"text"}) == "Oi \xEF\xBF\xBD");
+}
+
+TEST_CASE("evolution over the Cloud API: a sticker's animated flag is Meta's field") {
+  auto body = replace(fixture("evo_sticker.json"), R"("isAnimated": true)", R"("animated": true)");
+  CHECK(at(only(evolution(body)), {"media", "animated"}).GetBool());
+  CHECK(at(only(evo("evo_sticker.json")), {"media", "animated"}).GetBool());
 }
 
 TEST_CASE("evolution: an item without its key is rejected alone, naming the field") {
@@ -1212,6 +1244,15 @@ TEST_CASE("values past the schemas' limits are cut, dropped or rejected: never a
     auto body = replace(fixture("meta_text.json"), "Oi, minha internet caiu desde ontem à noite 😞",
                         long_text);
     const auto b = meta_body(body);
+    CHECK(b.items.empty());
+    REQUIRE(b.rejected.size() == 1);
+    CHECK(b.rejected[0].reason.find("65536") != std::string::npos);
+  }
+  SECTION("bytes that are not UTF-8 count: each is written out as one U+FFFD") {
+    // 65,000 letters and 1,000 stray continuation bytes: 66,000 characters once written.
+    auto body = replace(fixture("evo_conversation.json"), "Boa tarde, quero contratar a fibra",
+                        std::string(65'000, 'a') + std::string(1'000, '\x80'));
+    const auto b = evolution(body);
     CHECK(b.items.empty());
     REQUIRE(b.rejected.size() == 1);
     CHECK(b.rejected[0].reason.find("65536") != std::string::npos);
