@@ -138,7 +138,7 @@ struct Api::Impl {
     login_update = "UPDATE " + users +
                    " SET last_login_at = now(), last_activity_at = now() WHERE id = $1::uuid AND "
                    "status = 'ACTIVE' RETURNING (extract(epoch FROM tokens_valid_from) * "
-                   "1000)::bigint";
+                   "1000)::bigint, floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
     user_state = "SELECT status FROM " + users + " WHERE id = $1::uuid";
     transfer_update =
         "UPDATE " + conv +
@@ -394,12 +394,14 @@ struct Api::Impl {
     const auto* ua = req.header("User-Agent");
     bool still_active = false;
     std::optional<std::int64_t> valid_from_ms;
+    std::int64_t locked_at_ms = 0;  // the database's clock, the user's row locked
     auto st = pg::transact(*pool, [&](pg::Tx& tx) -> core::Status {
       auto r = tx.exec(login_update, user.id);
       if (!r) return r.error();
       still_active = !r->empty();
       if (!still_active) return core::ok();
       valid_from_ms = (*r)[0].get<std::optional<std::int64_t>>(0);
+      locked_at_ms = (*r)[0].get<std::int64_t>(1);
       return store::log_activity(
           tx, sql,
           {user.id, "login",
@@ -417,11 +419,15 @@ struct Api::Impl {
     claims.subject = user.id;
     claims.username = user.username;
     claims.role = user.role;
-    // After a deactivation within this very second, iat (whole seconds) would put the token
-    // before it: it is dated the next second instead (the token checks allow an iat up to a
-    // minute ahead of their clock).
+    // Dated no later than the database's clock while the row was locked: a deactivation
+    // waiting for that lock takes its cut-off from the same clock once it has it, so the token
+    // is before it even if this pod's clock runs ahead (update_user). After a deactivation
+    // within this very second, iat (whole seconds) would put the token before it: it is dated
+    // the next second instead (the token checks allow an iat up to a minute ahead of their
+    // clock).
+    const std::int64_t issued_s = std::min<std::int64_t>(now_s, locked_at_ms / 1000);
     claims.issued_at =
-        valid_from_ms ? std::max<std::int64_t>(now_s, (*valid_from_ms + 999) / 1000) : now_s;
+        valid_from_ms ? std::max<std::int64_t>(issued_s, (*valid_from_ms + 999) / 1000) : issued_s;
     claims.expires_at =
         now_s + std::chrono::duration_cast<std::chrono::seconds>(config.token_ttl).count();
     const std::string token = auth::sign_jwt(claims, config.jwt_secret);

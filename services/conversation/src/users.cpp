@@ -56,7 +56,10 @@ core::Result<UserView> create_user(pg::Tx& tx, const std::string& schema, const 
 // is taken after the row lock (clock_timestamp, not the transaction's start) and always past
 // the change before, so of two overlapping changes the one committed last wins everywhere.
 // The event carries milliseconds, hence the step. A deactivation also ends every token issued
-// before it, for good: authenticate() refuses them after a reactivation too.
+// before it, for good: authenticate() refuses them after a reactivation too. Its cut-off is
+// the database's clock after the row lock, as a login's token is dated by that clock under the
+// same lock (Api::login): a login that held the row while the deactivation waited is before
+// it, whichever pod's clock runs ahead.
 core::Result<UserView> update_user(pg::Tx& tx, const std::string& schema, const std::string& id,
                                    const UserUpdate& update, const core::Clock& clock) {
   const store::Sql sql(schema);
@@ -65,7 +68,7 @@ core::Result<UserView> update_user(pg::Tx& tx, const std::string& schema, const 
           " u SET role = COALESCE($2, u.role), status = COALESCE($3, u.status), departments = "
           "COALESCE($4::text[], u.departments), full_name = COALESCE($5, u.full_name), "
           "participates_in_gamification = COALESCE($6, u.participates_in_gamification), "
-          "tokens_valid_from = CASE WHEN $3 = 'INACTIVE' THEN $7::timestamptz "
+          "tokens_valid_from = CASE WHEN $3 = 'INACTIVE' THEN clock_timestamp() "
           "ELSE u.tokens_valid_from END, "
           "updated_at = GREATEST(clock_timestamp(), u.updated_at + interval '1 millisecond') "
           "WHERE u.id = $1::uuid RETURNING " +
@@ -74,7 +77,7 @@ core::Result<UserView> update_user(pg::Tx& tx, const std::string& schema, const 
       update.active ? std::optional<std::string>(*update.active ? "ACTIVE" : "INACTIVE")
                     : std::nullopt,
       update.departments ? std::optional(text_array_literal(*update.departments)) : std::nullopt,
-      update.full_name, update.participates_in_gamification, core::format_rfc3339(clock.now()));
+      update.full_name, update.participates_in_gamification);
   if (!rows) return rows.error();
   if (rows->empty()) return core::Error(core::Errc::not_found, "no user " + id);
   UserView v = store::read_user((*rows)[0]);

@@ -1415,6 +1415,39 @@ TEST_CASE("a token issued before a deactivation stays refused after the user is 
   CHECK(d.call("GET", "/api/conversations", {}, after).status == 200);
 }
 
+TEST_CASE("a token from a pod whose clock runs ahead is still before a deactivation after it") {
+  Desk d;
+  d.user("root", auth::Role::admin);
+  const auto ana = d.user("ana", auth::Role::agent, {"support"});
+  const auto admin_token = d.login("root");
+  // Ana logs in through another replica, whose clock is 2 s ahead of the database's and of
+  // the admin's replica (the token checks allow up to a minute).
+  const core::ManualClock ahead(core::SystemClock::instance().now() + std::chrono::seconds{2});
+  Api fast(d.pool_ptr(), d.schema(), ApiConfig{secret(), std::chrono::hours{1}}, ahead);
+  http::Server server(http::ServerOptions{.address = "127.0.0.1", .port = 0}, routes(fast));
+  REQUIRE(server.start().ok());
+  http::ClientRequest req;
+  req.method = "POST";
+  req.url = "http://127.0.0.1:" + std::to_string(server.port()) + "/api/auth/login";
+  req.body = R"({"username":"ana","password":"password123"})";
+  req.headers.add("Content-Type", "application/json");
+  http::Client client;
+  auto res = client.request(req);
+  server.stop(std::chrono::seconds{2});
+  REQUIRE(res.ok());
+  REQUIRE(res->status == 200);
+  auto body = json::parse(res->body);
+  REQUIRE(body.ok());
+  const std::string token = (*body)["token"].GetString();
+  REQUIRE(d.call("GET", "/api/conversations", {}, token).status == 200);
+  // Deactivated by the admin's replica right after, then reactivated: the token ends with it.
+  REQUIRE(d.call("PATCH", "/api/users/" + ana, R"({"status":"INACTIVE"})", admin_token).status ==
+          200);
+  REQUIRE(d.call("PATCH", "/api/users/" + ana, R"({"status":"ACTIVE"})", admin_token).status ==
+          200);
+  CHECK(d.call("GET", "/api/conversations", {}, token).status == 401);
+}
+
 TEST_CASE("LIA_ADMIN_PASSWORD's admin is created once") {
   World w;
   auto first = ensure_admin(w.pool(), w.schema(), "admin-password");
