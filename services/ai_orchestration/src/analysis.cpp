@@ -13,8 +13,11 @@ namespace {
 using Words = std::vector<std::string_view>;
 
 // A pattern word ending in '*' matches every word with that stem ("reclamac*" -> reclamacao,
-// reclamacoes); otherwise the whole word must match.
+// reclamacoes); otherwise the whole word must match. "nao" in a phrase is also "não" as
+// WhatsApp writes it: "n" (and "ñ", which folds to it), and "num" (before the phrase's verb:
+// "num quero cancelar", "num funciona").
 bool word_matches(std::string_view word, std::string_view pattern) {
+  if (pattern == "nao") return word == "nao" || word == "n" || word == "num";
   if (!pattern.empty() && pattern.back() == '*') {
     const auto stem = pattern.substr(0, pattern.size() - 1);
     return word.size() >= stem.size() && word.substr(0, stem.size()) == stem;
@@ -69,17 +72,32 @@ bool is_any(std::string_view word, const List& words) {
 
 // ---- negation -----------------------------------------------------------------------------
 
-constexpr std::string_view kNegators[] = {"nao", "nunca", "nem", "jamais"};
+// "não" also as WhatsApp writes it: "n" (and "ñ", which folds to it).
+constexpr std::string_view kNegators[] = {"nao", "n", "nunca", "nem", "jamais"};
+// "num" is "não" before a verb ("num quero cancelar", "num consigo pagar"), and "em um"
+// elsewhere ("moro num apartamento", "to num plano caro").
+constexpr std::string_view kNumVerbs[] = {
+    "quero", "queria",  "quer",    "gostaria", "desejo",  "pretendo", "vou",
+    "vai",   "preciso", "precisa", "tenho",    "consigo", "consegui", "posso",
+    "pode",  "sei",     "gostei",  "funciona", "da",      "deu",      "to",
+    "ta",    "estou",   "esta",    "e",        "foi",     "resolveu", "aguento"};
 
 bool is_negator(std::string_view w) {
   return is_any(w, kNegators);
 }
 
+// Whether w[i] negates: a negator, or "num" before a verb.
+bool negator_at(const Words& w, std::size_t i) {
+  if (is_negator(w[i])) return true;
+  return w[i] == "num" && i + 1 < w.size() && !clause_break_before(w, i + 1) &&
+         is_any(w[i + 1], kNumVerbs);
+}
+
 // A request is also taken back by "sem": "sem atendente, por favor", "mudar de plano sem
 // cancelar". (Not a negator elsewhere: "sem internet" is a subject, "estou sem grana mas vou
 // pagar dia 10" still a promise.)
-bool is_request_negator(std::string_view w) {
-  return is_negator(w) || w == "sem";
+bool is_request_negator(const Words& w, std::size_t i) {
+  return negator_at(w, i) || w[i] == "sem";
 }
 
 // Words a negation reaches across to the request after them: auxiliaries, "falar com" and
@@ -116,8 +134,25 @@ bool negated(const Words& w, std::size_t i) {
     if (clause_break_before(w, at - k + 1)) return false;
     // "não dá (mais)" is the verb: "não dá mais quero cancelar", "não dá pra cancelar pelo
     // app?" still want it.
-    if (is_request_negator(w[at - k])) return !(k > 1 && w[at - k + 1] == "da");
+    if (is_request_negator(w, at - k)) return !(k > 1 && w[at - k + 1] == "da");
     if (!is_any(w[at - k], kNegationReaches)) return false;
+  }
+  return false;
+}
+
+// What may stand between a request and a "não" after it: its object ("quero cancelar O PLANO
+// não").
+constexpr std::string_view kLateNegationFillers[] = {
+    "o", "a", "meu", "minha", "esse", "essa", "isso", "plano", "internet", "contrato", "servico"};
+
+// Whether the request ending before w[end] is taken back by a "não" after it that ends its
+// clause ("quero cancelar não, vou ficar", "falar com atendente não"); not by one that opens
+// the next clause, comma or not ("quero cancelar, não aguento mais", "quero cancelar não
+// aguento mais").
+bool negated_after(const Words& w, std::size_t end) {
+  for (std::size_t j = end; j < w.size() && j < end + 3 && !clause_break_before(w, j); ++j) {
+    if (is_negator(w[j])) return j + 1 == w.size() || clause_break_before(w, j + 1);
+    if (!is_any(w[j], kLateNegationFillers)) return false;
   }
   return false;
 }
@@ -125,7 +160,8 @@ bool negated(const Words& w, std::size_t i) {
 // A request ("cancelar", "falar com um atendente") that is not taken back by a negation.
 bool has_request(const Words& w, std::string_view phrase) {
   for (std::size_t i = 0; i < w.size(); ++i) {
-    if (match_at(w, i, phrase) > 0 && !negated(w, i)) return true;
+    const auto n = match_at(w, i, phrase);
+    if (n > 0 && !negated(w, i) && !negated_after(w, i + n)) return true;
   }
   return false;
 }
@@ -151,6 +187,9 @@ enum class Kind {
   // A wish for more speed ("mais velocidade") is no upgrade in a message that complains of
   // slowness or no connection: "preciso de mais velocidade, a internet tá lenta".
   more_speed,
+  // Less speed than the plan's ("só chega 50"), counted only when the message names the
+  // speed (kSpeedWords): "o boleto só chega dia 10" is no slowness.
+  shortfall,
 };
 
 struct Keyword {
@@ -190,6 +229,17 @@ constexpr Keyword kSuporte[] = {
     {"devagar", 2, "lentidao"},
     {"travando", 2, "lentidao"},
     {"velocidade baixa", 3, "lentidao"},
+    // Less speed than the plan's: "meu plano é de 300 mega mas só chega 50", "a velocidade
+    // não chega nem na metade do plano" (weighing as much as "plano" and "mega" together).
+    {"so chega*", 3, "lentidao", Kind::shortfall},
+    {"nao chega*", 3, "lentidao", Kind::shortfall},
+    {"chega so", 3, "lentidao", Kind::shortfall},
+    {"nao passa de", 3, "lentidao", Kind::shortfall},
+    {"nem metade", 3, "lentidao", Kind::shortfall},
+    {"nem a metade", 3, "lentidao", Kind::shortfall},
+    {"nem na metade", 3, "lentidao", Kind::shortfall},
+    {"metade do plano", 3, "lentidao"},
+    {"metade da velocidade", 3, "lentidao"},
     {"ping", 1, "lentidao"},
     {"oscil*", 2, "instabilidade"},
     {"instavel", 2, "instabilidade"},
@@ -231,6 +281,22 @@ constexpr Keyword kComercial[] = {
     {"aumentar a velocidade", 3, "upgrade", Kind::more_speed},
     {"mudar de plano", 3, "upgrade", Kind::request},
     {"trocar de plano", 3, "upgrade", Kind::request},
+    // The plan changed or chosen: "quero mudar para o plano de 1 giga", "quero mudar meu
+    // plano", "quero aumentar meu plano", "quero o plano de 1 giga".
+    {"mudar para o plano", 3, "upgrade", Kind::request},
+    {"mudar pro plano", 3, "upgrade", Kind::request},
+    {"mudar meu plano", 3, "upgrade", Kind::request},
+    {"mudar o plano", 3, "upgrade", Kind::request},
+    {"mudar o meu plano", 3, "upgrade", Kind::request},
+    {"trocar meu plano", 3, "upgrade", Kind::request},
+    {"trocar o plano", 3, "upgrade", Kind::request},
+    {"trocar para o plano", 3, "upgrade", Kind::request},
+    {"trocar pro plano", 3, "upgrade", Kind::request},
+    {"aumentar meu plano", 3, "upgrade", Kind::request},
+    {"aumentar o plano", 3, "upgrade", Kind::request},
+    {"aumentar o meu plano", 3, "upgrade", Kind::request},
+    {"quero o plano", 3, "contratacao", Kind::request},
+    {"quero esse plano", 3, "contratacao", Kind::request},
     {"velocidade", 1, "planos", Kind::more_speed},  // a question about it, not yet a wish
     {"mega", 1, "planos"},
     {"megas", 1, "planos"},
@@ -296,6 +362,26 @@ constexpr Keyword kCancelamento[] = {
     {"encerrar a internet", 6, "cancelamento", Kind::request},
     {"encerrar minha internet", 6, "cancelamento", Kind::request},
     {"encerrar o servico", 6, "cancelamento", Kind::request},
+    {"encerrar minha conta", 6, "cancelamento", Kind::request},
+    {"encerrar a minha conta", 6, "cancelamento", Kind::request},
+    {"encerrar a conta", 6, "cancelamento", Kind::request},
+    // Switching the service off for good; not the router ("desligar o roteador", "desliguei o
+    // modem": support's steps).
+    {"desligar minha internet", 6, "cancelamento", Kind::request},
+    {"desligar a minha internet", 6, "cancelamento", Kind::request},
+    {"desligar o servico", 6, "cancelamento", Kind::request},
+    {"desligar meu plano", 6, "cancelamento", Kind::request},
+    {"tirar a internet", 6, "cancelamento", Kind::request},
+    {"tirar minha internet", 6, "cancelamento", Kind::request},
+    {"tirar a minha internet", 6, "cancelamento", Kind::request},
+    {"desativar o servico", 6, "cancelamento", Kind::request},
+    {"desativar meu servico", 6, "cancelamento", Kind::request},
+    {"desativar a internet", 6, "cancelamento", Kind::request},
+    {"desativar minha internet", 6, "cancelamento", Kind::request},
+    {"desativar o plano", 6, "cancelamento", Kind::request},
+    {"desativar meu plano", 6, "cancelamento", Kind::request},
+    {"desativar minha conta", 6, "cancelamento", Kind::request},
+    {"desativar a conta", 6, "cancelamento", Kind::request},
     {"desistir", 5, "cancelamento", Kind::cancel},
     {"desisto", 5, "cancelamento", Kind::cancel},
     {"rescindir", 4, "cancelamento", Kind::request},
@@ -392,7 +478,8 @@ constexpr std::string_view kStayPhrases[] = {
 
 constexpr std::string_view kThanks[] = {"obrigad*", "obg",      "obgd*", "valeu",
                                         "vlw",      "agradec*", "grato", "grata"};
-constexpr std::string_view kGoodbye[] = {"tchau", "ate mais", "ate logo", "falou", "adeus"};
+// ("falou" too, but only alone: see says_goodbye.)
+constexpr std::string_view kGoodbye[] = {"tchau", "ate mais", "ate logo", "adeus"};
 constexpr std::string_view kInsults[] = {
     "idiota*",       "burro*",        "burra*",       "imbecil*", "otario*",  "otaria*",
     "lixo",          "vagabund*",     "safad*",       "ladrao",   "ladroes",  "ladra*",
@@ -517,7 +604,7 @@ bool bare_person_wanted(const Words& w, std::size_t i) {
   constexpr std::string_view kWants[] = {"quero", "queria", "preciso", "gostaria"};
   constexpr std::string_view kPlaces[] = {"aqui", "ai", "la", "em", "na", "no", "ate"};
   if (i == 0 || match_at(w, i, "uma pessoa") == 0 || clause_break_before(w, i)) return false;
-  if (!is_any(w[i - 1], kWants) || negated(w, i)) return false;
+  if (!is_any(w[i - 1], kWants) || negated(w, i) || negated_after(w, i + 2)) return false;
   return i + 2 >= w.size() || clause_break_before(w, i + 2) || !is_any(w[i + 2], kPlaces);
 }
 
@@ -528,9 +615,11 @@ bool person_phrase_asked(const Words& w) {
                                            "ja",    "me",      "so",     "aqui",        "ai"};
   for (std::size_t i = 1; i < w.size(); ++i) {
     if (bare_person_wanted(w, i)) return true;
-    const bool phrase = std::any_of(std::begin(kPersonPhrases), std::end(kPersonPhrases),
-                                    [&](std::string_view p) { return match_at(w, i, p) > 0; });
-    if (!phrase || clause_break_before(w, i) || negated(w, i)) continue;
+    std::size_t phrase = 0;
+    for (std::string_view p : kPersonPhrases) phrase = std::max(phrase, match_at(w, i, p));
+    if (phrase == 0 || clause_break_before(w, i) || negated(w, i) || negated_after(w, i + phrase)) {
+      continue;
+    }
     const std::size_t j = skip_back(w, i, kBetween, 3);
     if (j > 0 && !clause_break_before(w, j) && is_any(w[j - 1], kPersonRequests) &&
         w[j - 1] != "tem" && w[j - 1] != "ter") {
@@ -545,16 +634,22 @@ bool asks_for_person(const Words& w) {
     return true;
   }
   for (std::size_t i = 0; i < w.size(); ++i) {
-    if (matches_any(w[i], kPersonWords) && person_asked_at(w, i) && !negated(w, i)) return true;
+    if (matches_any(w[i], kPersonWords) && person_asked_at(w, i) && !negated(w, i) &&
+        !negated_after(w, i + 1)) {
+      return true;
+    }
   }
   return false;
 }
 
 // What a customer cancels that is not the service: "cancelar o débito automático", "cancelar
 // a visita técnica de amanhã", "desistir do pedido".
-constexpr std::string_view kNotTheService[] = {"debito*",     "boleto*",    "fatura*",  "visita*",
-                                               "agendament*", "pedido*",    "chamado*", "compra*",
-                                               "pagamento*",  "protocolo*", "reclamac*"};
+// A charge, fee or fine is not the service either: "quero cancelar essa cobrança", "cancela
+// essa multa", "cancelar os juros".
+constexpr std::string_view kNotTheService[] = {"debito*",     "boleto*",    "fatura*",   "visita*",
+                                               "agendament*", "pedido*",    "chamado*",  "compra*",
+                                               "pagamento*",  "protocolo*", "reclamac*", "cobranc*",
+                                               "taxa*",       "multa*",     "juros",     "tarifa*"};
 constexpr std::string_view kCancelFillers[] = {
     "o",  "a",  "os",  "as",  "meu", "minha", "meus", "minhas", "esse", "essa", "este",
     "do", "da", "dos", "das", "de",  "um",    "uma",  "seu",    "sua",  "so",   "tambem"};
@@ -566,7 +661,7 @@ constexpr std::string_view kRetractionFillers[] = {
     "de", "do", "da", "o", "a", "meu", "minha", "esse", "essa", "pedido", "ideia", "solicitacao"};
 
 bool cancel_counts_at(const Words& w, std::size_t i, std::size_t n) {
-  if (negated(w, i)) return false;
+  if (negated(w, i) || negated_after(w, i + n)) return false;
   std::size_t j = i + n;
   while (j < w.size() && j < i + n + 3 && !clause_break_before(w, j) &&
          is_any(w[j], kCancelFillers)) {
@@ -591,11 +686,22 @@ bool has_cancel(const Words& w, std::string_view phrase) {
   return false;
 }
 
+// The speed named: what Kind::shortfall needs ("só chega 50" about the plan's megas).
+constexpr std::string_view kSpeedWords[] = {"mega*",      "mb",    "mbps",   "giga*",
+                                            "velocidade", "plano", "planos", "contratad*",
+                                            "download",   "upload"};
+
+bool names_speed(const Words& w) {
+  return std::any_of(w.begin(), w.end(),
+                     [](std::string_view word) { return matches_any(word, kSpeedWords); });
+}
+
 // A complaint of slowness or no connection ("a internet tá lenta", "caiu"): then a wish for
 // more speed is the speed the customer pays for, not an upgrade.
 bool complains_of_slowness(const Words& w) {
   return std::any_of(std::begin(kSuporte), std::end(kSuporte), [&](const Keyword& k) {
-    return k.weight >= 2 && (k.topic == "lentidao" || k.topic == "sem_conexao") && has(w, k.phrase);
+    return k.weight >= 2 && (k.topic == "lentidao" || k.topic == "sem_conexao") &&
+           (k.kind != Kind::shortfall || names_speed(w)) && has(w, k.phrase);
   });
 }
 
@@ -738,8 +844,8 @@ double round2(double v) {
 }
 
 // A word that flips the sentiment after it: the negators and "nada" ("nada resolvido").
-bool sentiment_negator(std::string_view w) {
-  return is_negator(w) || w == "nada";
+bool sentiment_negator(const Words& w, std::size_t i) {
+  return negator_at(w, i) || w[i] == "nada";
 }
 
 // Thanks or a greeting at w[i]: politeness, whatever comes before it.
@@ -770,9 +876,9 @@ SentimentScore sentiment_of(const Words& w) {
     // reclamar") are whole. Thanks and greetings are never flipped, and a comma ends the
     // negation: "Não, obrigado".
     bool negated = false;
-    if (weight != 0 && !sentiment_negator(w[i]) && !courtesy_at(w, i)) {
+    if (weight != 0 && !sentiment_negator(w, i) && !courtesy_at(w, i)) {
       for (std::size_t k = 1; k <= 2 && k <= i && !clause_break_before(w, i - k + 1); ++k) {
-        if (!consumed[i - k] && sentiment_negator(w[i - k])) negated = true;
+        if (!consumed[i - k] && sentiment_negator(w, i - k)) negated = true;
       }
     }
     if (negated) weight = weight > 0 ? -weight : -weight / 2;
@@ -787,6 +893,45 @@ SentimentScore sentiment_of(const Words& w) {
     s.label = Sentiment::positive;
   }
   return s;
+}
+
+// ---- courtesy -----------------------------------------------------------------------------
+
+// "falou" says goodbye alone in its clause ("falou!", "valeu, falou", "falou então"), not as
+// "said": "a moça falou que ia me ligar e até agora nada".
+bool says_goodbye(const Words& w) {
+  if (has_any(w, kGoodbye)) return true;
+  constexpr std::string_view kAround[] = {"falou", "entao", "ai", "tchau"};
+  for (std::size_t i = 0; i < w.size(); ++i) {
+    if (w[i] != "falou") continue;
+    std::size_t begin = i;
+    while (begin > 0 && !clause_break_before(w, begin)) --begin;
+    bool alone = true;
+    for (std::size_t k = begin; k < w.size() && (k == begin || !clause_break_before(w, k)); ++k) {
+      if (!is_any(w[k], kAround) && !matches_any(w[k], kThanks)) alone = false;
+    }
+    if (alone) return true;
+  }
+  return false;
+}
+
+// The trouble going on: "continua igual", "ainda não voltou".
+constexpr std::string_view kStill[] = {"continua",       "continuo",    "igual",
+                                       "mesmo problema", "mesma coisa", "ainda nao",
+                                       "ainda sem",      "ainda ta",    "ainda esta"};
+
+// Whether a thanks or a goodbye goes on with the trouble ("obrigado, mas não resolveu",
+// "valeu, mas continua igual"): the rest of the message reads negative or says it goes on.
+// Then it is no courtesy to answer with "Por nada!"; "obrigado, mas não precisa" still is.
+bool trouble_goes_on(const Words& w) {
+  if (has_any(w, kStill)) return true;
+  Words rest;
+  for (const auto word : w) {
+    if (!matches_any(word, kThanks) && word != "tchau" && word != "falou" && word != "adeus") {
+      rest.push_back(word);
+    }
+  }
+  return sentiment_of(rest).label == Sentiment::negative;
 }
 
 // ---- urgency ------------------------------------------------------------------------------
@@ -922,11 +1067,20 @@ std::optional<std::string> find_cep(std::string_view raw) {
   return std::nullopt;
 }
 
-std::optional<int> find_payment_day(std::string_view folded) {
+std::optional<int> find_payment_day(std::string_view folded, bool day_asked) {
   const auto w = domain::words(folded);
   // Verbs that promise a payment ("vou pagar", "pago dia 20"), not "pagamento" nor "paguei".
   constexpr std::string_view kPay[] = {"pagar", "pago",     "pagarei", "pagaria", "quitar",
                                        "quito", "quitarei", "acertar", "acerto"};
+  // Making the payment, to come: "vou fazer o pagamento dia 12", "faço o pix dia 10" (not
+  // "fiz o pix dia 10").
+  constexpr std::string_view kMake[] = {
+      "fazer o pagamento", "faco o pagamento", "farei o pagamento", "fazer o pix", "faco o pix",
+      "farei o pix",       "fazer um pix",     "faco um pix",       "farei um pix"};
+  // With the day asked, a clause of the day and these only is the answer: "dia 15", "no dia
+  // 5", "consigo dia 20", "pode ser dia 25".
+  constexpr std::string_view kAnswer[] = {"no",  "ate", "o",  "pode",    "ser",
+                                          "sim", "eu",  "so", "consigo", "entao"};
   // After these "pago" is what was paid: "já foi pago dia 10".
   constexpr std::string_view kPaid[] = {"foi",    "ja",   "esta",  "ta",
                                         "estava", "sido", "ficou", "tinha"};
@@ -977,23 +1131,44 @@ std::optional<int> find_payment_day(std::string_view folded) {
     }
     return false;
   };
-  for (std::size_t i = 0; i < w.size(); ++i) {
-    if (!is_any(w[i], kPay)) continue;
-    if (w[i] == "pago" && i > 0 && is_any(w[i - 1], kPaid)) continue;
-    // Any negation earlier in the clause takes the promise back: "não vou conseguir pagar".
-    bool negated_clause = false;
+  // Any negation earlier in the clause takes the promise back: "não vou conseguir pagar".
+  const auto negated_clause = [&](std::size_t i) {
     for (std::size_t j = i; j > 0 && !clause_break_before(w, j); --j) {
-      if (is_negator(w[j - 1])) negated_clause = true;
+      if (negator_at(w, j - 1)) return true;
     }
-    if (negated_clause || clause_is_question(i) || habitual(i)) continue;
+    return false;
+  };
+  // The words of the promising verb at w[i], or 0.
+  const auto promise_at = [&](std::size_t i) -> std::size_t {
+    if (is_any(w[i], kPay)) return w[i] == "pago" && i > 0 && is_any(w[i - 1], kPaid) ? 0 : 1;
+    std::size_t n = 0;
+    for (const auto phrase : kMake) n = std::max(n, match_at(w, i, phrase));
+    return n;
+  };
+  for (std::size_t i = 0; i < w.size(); ++i) {
+    const std::size_t n = promise_at(i);
+    if (n == 0 || negated_clause(i) || clause_is_question(i) || habitual(i)) continue;
     // The day in the same clause, just after the verb ("vou pagar no dia 15") or before it
     // ("dia 20 eu pago").
-    for (std::size_t j = i + 1; j < w.size() && j <= i + kNear && !clause_break_before(w, j); ++j) {
+    for (std::size_t j = i + n; j < w.size() && j < i + n + kNear && !clause_break_before(w, j);
+         ++j) {
       if (auto day = day_at(j)) return day;
     }
     for (std::size_t j = i; j > 0 && j + kNear > i && !clause_break_before(w, j); --j) {
       if (auto day = day_at(j - 1)) return day;
     }
+  }
+  if (!day_asked) return std::nullopt;
+  for (std::size_t j = 0; j < w.size(); ++j) {
+    const auto day = day_at(j);
+    if (!day || negated_clause(j) || clause_is_question(j) || habitual(j)) continue;
+    std::size_t begin = j;
+    while (begin > 0 && !clause_break_before(w, begin)) --begin;
+    bool only = true;
+    for (std::size_t k = begin; k < w.size() && (k == begin || !clause_break_before(w, k)); ++k) {
+      if (k != j && k != j + 1 && !is_any(w[k], kAnswer)) only = false;
+    }
+    if (only) return day;
   }
   return std::nullopt;
 }
@@ -1084,6 +1259,8 @@ Analysis analyze(std::string_view text, const AnalysisContext& context) {
         return has_cancel(w, k.phrase);
       case Kind::more_speed:
         return !slow && has_request(w, k.phrase);
+      case Kind::shortfall:
+        return names_speed(w) && has(w, k.phrase);
     }
     return false;
   };
@@ -1123,9 +1300,9 @@ Analysis analyze(std::string_view text, const AnalysisContext& context) {
     a.intent = *a.department_intent;
   } else if (a.asks_for_human) {
     a.intent = Intent::human;
-  } else if (has_any(w, kThanks)) {
+  } else if (has_any(w, kThanks) && !trouble_goes_on(w)) {
     a.intent = Intent::thanks;
-  } else if (has_any(w, kGoodbye)) {
+  } else if (says_goodbye(w) && !trouble_goes_on(w)) {
     a.intent = Intent::goodbye;
   } else if (a.greeting) {
     a.intent = Intent::greeting;
@@ -1136,7 +1313,7 @@ Analysis analyze(std::string_view text, const AnalysisContext& context) {
       a.sentiment.label == Sentiment::negative ? context.prior_negative_streak + 1 : 0;
   a.urgency = urgency_from_points(urgency_points(text, w, streak));
   a.cep = find_cep(text);
-  a.payment_day = find_payment_day(a.folded);
+  a.payment_day = find_payment_day(a.folded, context.payment_day_asked);
   a.paid = has_any_request(w, kPaidPhrases);  // not "ainda não paguei"
   a.accepts_offer = accepts_offer(w);
   // ("quero continuar com o cancelamento" goes on with it: no staying.)

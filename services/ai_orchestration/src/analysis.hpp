@@ -23,6 +23,9 @@ struct SentimentScore {
 struct AnalysisContext {
   // Customer messages in a row, just before this one, that read negative.
   int prior_negative_streak = 0;
+  // The assistant asked in which day the customer pays (cobranca asks it in every answer
+  // without a promise): then a plain answer is the promise ("dia 15", "consigo dia 20").
+  bool payment_day_asked = false;
 };
 
 struct Analysis {
@@ -73,7 +76,10 @@ std::optional<std::string> find_cep(std::string_view raw);
 // "quito") with "dia N" in the same clause, and no negation before it in that clause. Not a
 // payment made ("fiz o pagamento dia 10", "foi pago dia 10") nor refused ("não vou conseguir
 // pagar dia 10"), nor a question ("quanto fica pra pagar dia 20?") nor a habit ("eu sempre
-// pago dia 10", "pago todo mês no dia 10").
-std::optional<int> find_payment_day(std::string_view folded);
+// pago dia 10", "pago todo mês no dia 10"). Making the payment promises too ("vou fazer o
+// pagamento dia 12", "faço o pix dia 10"; not "fiz o pix dia 10"). When the day was asked
+// (`day_asked`), also a clause that is only the day ("dia 15", "no dia 5", "pode ser dia 25")
+// or "consigo" with it ("consigo dia 20"), under the same rules.
+std::optional<int> find_payment_day(std::string_view folded, bool day_asked = false);
 
 }  // namespace lia::ai_orchestration

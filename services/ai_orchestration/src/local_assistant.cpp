@@ -295,6 +295,9 @@ std::string financeiro_text(const Turn& t, const Plan& p, ToolRunner& tools,
                             std::vector<ToolInvocation>& ran) {
   const Analysis& a = p.analysis;
   if (a.payment_day) return promise_text(t, a, tools, ran);
+  // "já paguei o boleto", "fiz o pix e continua cortado": as cobrança answers it, not with a
+  // second copy or how to pay.
+  if (a.paid) return kPaidText;
   if (has_topic(a, "segunda_via") || has_topic(a, "boleto") || has_topic(a, "fatura")) {
     return "Posso te ajudar com a segunda via" + comma_name(t) +
            "! Me informe o CPF do titular do contrato que eu envio o boleto atualizado. Se "
@@ -458,7 +461,10 @@ std::string handoff_summary(const Turn& t, const Plan& p) {
 
 Plan plan_turn(const Turn& turn) {
   Plan p;
-  p.analysis = analyze(turn.text, {.prior_negative_streak = turn.prior_negative_streak});
+  // Cobrança asks in which day the customer pays in every answer without a promise: "dia 15"
+  // answers it.
+  p.analysis = analyze(turn.text, {.prior_negative_streak = turn.prior_negative_streak,
+                                   .payment_day_asked = turn.current == Assistant::cobranca});
   const Analysis& a = p.analysis;
   p.from = turn.current;
   p.assistant = turn.current;

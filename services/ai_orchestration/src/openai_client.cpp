@@ -210,12 +210,12 @@ std::vector<std::string> initial_messages(const RemoteRequest& request) {
 
 std::string chat_request_body(std::string_view model, const std::vector<std::string>& messages,
                               std::optional<double> temperature, bool text_only,
-                              int max_completion_tokens) {
+                              int max_completion_tokens, std::optional<Assistant> assistant) {
   json::Writer w;
   w.begin_object().field("model", model).key("messages").begin_array();
   for (const auto& m : messages) w.raw(m);
   w.end_array()
-      .raw_field("tools", tool_definitions_json())
+      .raw_field("tools", assistant ? tool_definitions_json(*assistant) : tool_definitions_json())
       .field("tool_choice", text_only ? "none" : "auto");
   if (temperature) w.field("temperature", *temperature);
   if (max_completion_tokens > 0) w.field("max_completion_tokens", max_completion_tokens);
@@ -373,7 +373,7 @@ core::Result<RemoteAnswer> OpenAiClient::complete(const RemoteRequest& request, 
                    {"Content-Type", "application/json"},
                    {"Accept", "application/json"}};
     req.body = chat_request_body(settings_.model, messages, temperature, text_only,
-                                 settings_.max_completion_tokens);
+                                 settings_.max_completion_tokens, request.assistant);
     req.timeout = left;
     ++answer.calls;
     auto res = http_->request(req);
@@ -424,7 +424,18 @@ core::Result<RemoteAnswer> OpenAiClient::complete(const RemoteRequest& request, 
       }
       const auto& tc = reply->tool_calls[i];
       ToolInvocation result;
-      if (i < kMaxToolCallsPerRound) {
+      const auto named = parse_tool(tc.name);
+      if (i < kMaxToolCallsPerRound && named && !tool_offered(*named, request.assistant)) {
+        // Not in this assistant's tools (a promise asked of suporte): refused unrun, as a
+        // name made up is, so nothing is registered nor published; the model hears why.
+        result.call_id = tc.id;
+        result.ok = false;
+        result.error = "tool '" + tc.name + "' is not available to the assistant " +
+                       std::string(to_string(request.assistant)) + ": do not call it";
+        core::log().warn("the model called a tool its assistant is not offered",
+                         {core::f::str("tool", tc.name),
+                          core::f::str("assistant", std::string(to_string(request.assistant)))});
+      } else if (i < kMaxToolCallsPerRound) {
         result = tools.run(tc.name, tc.arguments, tc.id);
         if (result.known) {
           answer.tools.push_back(result);

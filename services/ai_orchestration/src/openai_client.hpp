@@ -3,9 +3,11 @@
 //
 //   POST {base}/chat/completions   Authorization: Bearer {key}
 //   {"model", "messages": [system prompt, recent history, the customer's message],
-//    "tools": tool_definitions_json(), "tool_choice": "auto"}
+//    "tools": tool_definitions_json(assistant), "tool_choice": "auto"}
 //
-// When the model calls tools they run through the ToolRunner and their results go back in a
+// The model is offered the assistant's tools (tool_offered): a call of another is refused
+// unrun, its result telling the model the tool is not available. When the model calls tools
+// they run through the ToolRunner and their results go back in a
 // second call (at most max_tool_rounds rounds; the last call asks for text only). The whole
 // exchange shares one deadline (timeout), so a slow server never holds a message longer.
 // Every failure — transport, timeout, HTTP status, unreadable, empty or cut-off answer — is
@@ -98,10 +100,12 @@ struct ChatReply {
 std::vector<std::string> initial_messages(const RemoteRequest& request);
 
 // The request body. tool_choice "auto" (or "none" when text_only); no temperature when
-// nullopt; max_completion_tokens when above 0.
+// nullopt; max_completion_tokens when above 0; the tools offered to `assistant` (every tool
+// when nullopt).
 std::string chat_request_body(std::string_view model, const std::vector<std::string>& messages,
                               std::optional<double> temperature, bool text_only,
-                              int max_completion_tokens = 0);
+                              int max_completion_tokens = 0,
+                              std::optional<Assistant> assistant = std::nullopt);
 
 // Reads choices[0].message: content and tool_calls. choices[0].finish_reason "length" or
 // "max_tokens" (text cut off) and "content_filter" are errors; any other ("stop", "tool_calls",

@@ -125,6 +125,33 @@ const std::string& tool_definitions_json() {
   return defs;
 }
 
+bool tool_offered(Tool tool, Assistant assistant) noexcept {
+  if (tool == Tool::register_payment_promise) {
+    return assistant == Assistant::financeiro || assistant == Assistant::cobranca;
+  }
+  return true;
+}
+
+const std::string& tool_definitions_json(Assistant assistant) {
+  static const auto by_assistant = [] {
+    std::array<std::string, kAssistants.size()> out;
+    const auto all = json::parse(tool_definitions_json());
+    for (std::size_t i = 0; i < kAssistants.size(); ++i) {
+      json::Writer w;
+      w.begin_array();
+      for (const auto& t : all->GetArray()) {
+        const auto tool = parse_tool(json::view(t["function"]["name"]));
+        if (tool && tool_offered(*tool, kAssistants[i])) w.raw(json::to_string(t));
+      }
+      w.end_array();
+      out[i] = w.take();
+    }
+    return out;
+  }();
+  const auto it = std::find(kAssistants.begin(), kAssistants.end(), assistant);
+  return by_assistant[static_cast<std::size_t>(it - kAssistants.begin()) % kAssistants.size()];
+}
+
 namespace {
 
 // Each tool's argument names, read from its schema in tool_definitions_json(): the one list

@@ -16,6 +16,8 @@
 
 #include <lia/core/result.hpp>
 
+#include "assistant.hpp"
+
 namespace lia::ai_orchestration {
 
 enum class Tool {
@@ -32,6 +34,14 @@ std::optional<Tool> parse_tool(std::string_view name) noexcept;
 // The Chat Completions "tools" array: one {"type":"function","function":{name, description,
 // parameters}} per tool, parameters as JSON Schema.
 const std::string& tool_definitions_json();
+
+// Whether the remote model is offered `tool` as `assistant`: every tool, but
+// register_payment_promise only in financeiro and cobranca (a promise pauses collections:
+// no other assistant's conversation is about paying). A call of a tool not offered is
+// refused unrun.
+bool tool_offered(Tool tool, Assistant assistant) noexcept;
+// The tools array of the tools offered to `assistant`.
+const std::string& tool_definitions_json(Assistant assistant);
 
 // One call of a tool and what came of it (the data of ai.tool.invoked).
 struct ToolInvocation {

@@ -1,6 +1,12 @@
 #include "analysis.hpp"
 
+#include <algorithm>
+#include <utility>
+#include <vector>
+
 #include <catch2/catch.hpp>
+
+#include <lia/domain/text.hpp>
 
 using namespace lia::ai_orchestration;
 
@@ -446,4 +452,146 @@ TEST_CASE("slang for no connection, insults, Reclame Aqui, greetings and thanks 
   CHECK(analyze("obg").intent == Intent::thanks);
   CHECK(analyze("vlw").intent == Intent::thanks);
   CHECK(analyze("vlw").sentiment.label == Sentiment::positive);
+}
+
+TEST_CASE("WhatsApp spellings of nao, and a nao after the request, take it back") {
+  for (const char* text :
+       {"n quero cancelar", "ñ quero cancelar", "num quero cancelar",
+        "quero cancelar não, vou ficar", "quero cancelar nao", "quero cancelar o plano não"}) {
+    INFO(text);
+    const auto a = analyze(text);
+    CHECK_FALSE(a.cancel_request);
+    CHECK(a.department_intent != Intent::cancelamento);
+  }
+  for (const char* text : {"n quero falar com atendente", "num quero falar com atendente",
+                           "ñ preciso de atendente", "quero falar com atendente não"}) {
+    INFO(text);
+    CHECK_FALSE(analyze(text).asks_for_human);
+  }
+  // "num" is also "em um", and a "não" opening the next clause is that clause's.
+  for (const char* text :
+       {"moro num apartamento, quero cancelar", "to num plano caro quero cancelar",
+        "quero cancelar, não aguento mais", "quero cancelar nao aguento mais essa internet"}) {
+    INFO(text);
+    CHECK(analyze(text).cancel_request);
+  }
+  CHECK(analyze("n quero cancelar").keeps_service);
+  CHECK(analyze("quero falar com um atendente, não aguento mais").asks_for_human);
+}
+
+TEST_CASE("cancelling a charge, a fee, a fine or the interest is no cancellation") {
+  struct Case {
+    const char* text;
+    Intent intent;
+  };
+  const Case cases[] = {
+      {"quero cancelar essa cobrança", Intent::financeiro},
+      {"quero cancelar os juros da fatura", Intent::financeiro},
+      {"cancela essa multa", Intent::cancelamento},  // the fine is its subject, not a request
+      {"quero cancelar a taxa de instalação", Intent::comercial},
+  };
+  for (const auto& c : cases) {
+    INFO(c.text);
+    const auto a = analyze(c.text);
+    CHECK(a.intent == c.intent);
+    CHECK_FALSE(a.cancel_request);
+  }
+  CHECK(analyze("quero cancelar, qual a multa?").cancel_request);
+  CHECK(analyze("quero cancelar sem multa").cancel_request);
+}
+
+TEST_CASE("thanks or a goodbye followed by the trouble going on is not courtesy") {
+  for (const char* text :
+       {"obrigado, mas não resolveu", "valeu, mas continua igual", "obrigada, mas ainda não voltou",
+        "tchau, mas continua igual", "a moça falou que ia me ligar e até agora nada",
+        "o técnico falou que vinha hoje"}) {
+    INFO(text);
+    const auto a = analyze(text);
+    CHECK(a.intent != Intent::thanks);
+    CHECK(a.intent != Intent::goodbye);
+  }
+  for (const char* text : {"obrigado", "obrigado, mas não precisa", "Não, obrigado",
+                           "valeu, resolveu", "obrigado, até mais"}) {
+    INFO(text);
+    CHECK(analyze(text).intent == Intent::thanks);
+  }
+  for (const char* text : {"falou", "falou!", "tchau", "falou então", "até mais"}) {
+    INFO(text);
+    CHECK(analyze(text).intent == Intent::goodbye);
+  }
+}
+
+TEST_CASE("less speed than the plan's is a fault, not a question about plans") {
+  struct Case {
+    const char* text;
+    Intent intent;
+  };
+  const Case cases[] = {
+      {"meu plano é de 300 mega mas só chega 50", Intent::suporte},
+      {"a velocidade não chega nem na metade do plano", Intent::suporte},
+      {"contratei 500 mega e não passa de 100", Intent::suporte},
+      // no speed named: not a slowness
+      {"o boleto só chega dia 10", Intent::financeiro},
+      {"a fatura do plano não chega", Intent::financeiro},
+      {"quanto custa o plano de 500 mega?", Intent::comercial},
+  };
+  for (const auto& c : cases) {
+    INFO(c.text);
+    CHECK(analyze(c.text).intent == c.intent);
+  }
+  const auto a = analyze("meu plano é de 300 mega mas só chega 50");
+  CHECK(std::find(a.topics.begin(), a.topics.end(), "lentidao") != a.topics.end());
+}
+
+TEST_CASE("after cobranca asked for the day, the day alone or a plain answer is the promise") {
+  for (const auto& [text, day] :
+       std::vector<std::pair<const char*, int>>{{"dia 15", 15},
+                                                {"consigo dia 20", 20},
+                                                {"no dia 5", 5},
+                                                {"pode ser dia 25", 25},
+                                                {"vou fazer o pagamento dia 12", 12},
+                                                {"faço o pix dia 10", 10}}) {
+    INFO(text);
+    CHECK(find_payment_day(lia::domain::fold(text), true) == day);
+    CHECK(analyze(text, {.payment_day_asked = true}).payment_day == day);
+  }
+  // Without the question, only a verb that promises: a day alone may be another subject's.
+  CHECK(find_payment_day("vou fazer o pagamento dia 12") == 12);
+  CHECK(find_payment_day("faco o pix dia 10") == 10);
+  CHECK_FALSE(find_payment_day("dia 15").has_value());
+  CHECK_FALSE(find_payment_day("consigo dia 20").has_value());
+  // The same rules: a valid day, no negation, no question, no habit, no payment made.
+  for (const char* text :
+       {"dia 45", "dia 15?", "não consigo dia 20", "fiz o pix dia 10", "fiz o pagamento dia 10",
+        "a internet caiu dia 15", "faço o pix todo mês no dia 10", "consigo ver a fatura do dia 20",
+        "n consigo dia 20"}) {
+    INFO(text);
+    CHECK_FALSE(find_payment_day(lia::domain::fold(text), true).has_value());
+  }
+}
+
+TEST_CASE("closing the account or switching the internet off is a cancellation, a reboot is not") {
+  struct Case {
+    const char* text;
+    Intent intent;
+  };
+  const Case cases[] = {
+      {"quero encerrar minha conta", Intent::cancelamento},
+      {"quero desligar minha internet", Intent::cancelamento},
+      {"quero tirar a internet", Intent::cancelamento},
+      {"quero desativar o serviço", Intent::cancelamento},
+      {"quero desativar minha internet", Intent::cancelamento},
+      // support's steps
+      {"já desliguei o modem e liguei de novo", Intent::suporte},
+      {"desliguei o roteador e nada", Intent::suporte},
+      {"vou desligar o roteador da tomada", Intent::suporte},
+      {"preciso desligar o roteador?", Intent::suporte},
+  };
+  for (const auto& c : cases) {
+    INFO(c.text);
+    CHECK(analyze(c.text).intent == c.intent);
+  }
+  CHECK(analyze("quero encerrar minha conta").cancel_request);
+  CHECK_FALSE(analyze("não quero desligar minha internet").cancel_request);
+  CHECK_FALSE(analyze("n quero desativar o serviço").cancel_request);
 }

@@ -1,5 +1,9 @@
 #include "local_assistant.hpp"
 
+#include <string>
+#include <utility>
+#include <vector>
+
 #include <catch2/catch.hpp>
 
 #include <lia/json/json.hpp>
@@ -729,4 +733,149 @@ TEST_CASE("ellipsize_utf8 ends a cut text with an ellipsis, never in a character
   auto cut = ellipsize_utf8(accents, 6);
   CHECK(cut == "ã…");
   CHECK(ellipsize_utf8("abcdef", 2).empty());
+}
+
+TEST_CASE("n, num and a nao after the verb refuse: no cancellation or person handed off") {
+  for (const char* text : {"n quero cancelar", "ñ quero cancelar", "num quero cancelar",
+                           "quero cancelar não, vou ficar"}) {
+    INFO(text);
+    auto r = run(turn(text, Assistant::cancelamento));
+    CHECK_FALSE(r.plan.handoff);
+    CHECK(tool(r.answer, Tool::transfer_to_human) == nullptr);
+  }
+  for (const char* text : {"n quero falar com atendente", "num quero falar com atendente",
+                           "quero falar com atendente não"}) {
+    INFO(text);
+    for (Assistant from : {Assistant::apresentacao, Assistant::suporte}) {
+      auto r = run(turn(text, from));
+      CHECK_FALSE(r.plan.handoff);
+      CHECK(tool(r.answer, Tool::transfer_to_human) == nullptr);
+    }
+  }
+}
+
+TEST_CASE("cancelling a charge or a fine keeps financeiro and confirms no cancellation") {
+  auto charge = run(turn("quero cancelar essa cobrança", Assistant::financeiro));
+  CHECK(charge.plan.assistant == Assistant::financeiro);
+  CHECK_FALSE(contains(charge.answer.text, "50% de desconto"));
+  CHECK(contains(charge.answer.text, "cobrança"));
+  for (const char* text : {"cancela essa multa", "quero cancelar essa taxa"}) {
+    INFO(text);
+    auto fine = run(turn(text, Assistant::cancelamento));
+    CHECK_FALSE(fine.plan.handoff);
+    CHECK(tool(fine.answer, Tool::transfer_to_human) == nullptr);
+  }
+}
+
+TEST_CASE("thanks or goodbye that goes on with the trouble gets the trouble handled") {
+  for (const char* text : {"obrigado, mas não resolveu", "valeu, mas continua igual",
+                           "a moça falou que ia me ligar e até agora nada"}) {
+    INFO(text);
+    auto r = run(turn(text, Assistant::suporte));
+    CHECK(r.plan.assistant == Assistant::suporte);
+    CHECK_FALSE(contains(r.answer.text, "Por nada"));
+    CHECK_FALSE(contains(r.answer.text, "Até logo"));
+    CHECK(contains(r.answer.text, "roteador"));
+  }
+  auto unhappy = run(turn("obrigado, mas não resolveu"));
+  CHECK(contains(unhappy.answer.text, "Sinto muito"));
+  CHECK(contains(run(turn("falou!", Assistant::suporte)).answer.text, "Até logo"));
+  CHECK(
+      contains(run(turn("obrigado, mas não precisa", Assistant::suporte)).answer.text, "Por nada"));
+}
+
+TEST_CASE("a plan that delivers less speed than it should goes to support") {
+  for (const char* text : {"meu plano é de 300 mega mas só chega 50",
+                           "a velocidade não chega nem na metade do plano"}) {
+    INFO(text);
+    for (Assistant from : {Assistant::apresentacao, Assistant::comercial}) {
+      auto r = run(turn(text, from));
+      CHECK(r.plan.assistant == Assistant::suporte);
+      CHECK(tool(r.answer, Tool::register_lead) == nullptr);
+      CHECK(contains(r.answer.text, "teste de velocidade"));
+    }
+  }
+}
+
+TEST_CASE("financeiro answers a payment made as cobranca does") {
+  for (const char* text : {"já paguei o boleto", "fiz o pix e continua cortado",
+                           "já paguei a fatura e continua bloqueado"}) {
+    INFO(text);
+    for (Assistant from : {Assistant::apresentacao, Assistant::financeiro}) {
+      auto r = run(turn(text, from));
+      CHECK(r.plan.assistant == Assistant::financeiro);
+      CHECK(contains(r.answer.text, "Se você já pagou"));
+      CHECK_FALSE(contains(r.answer.text, "segunda via"));
+      CHECK_FALSE(contains(r.answer.text, "chave que aparece"));
+      CHECK(tool(r.answer, Tool::register_payment_promise) == nullptr);
+    }
+  }
+  // Not paid yet: the second copy.
+  CHECK(contains(run(turn("ainda não paguei o boleto", Assistant::financeiro)).answer.text,
+                 "segunda via"));
+}
+
+TEST_CASE("cobranca registers the day given in answer to its question") {
+  for (const auto& [text, day] :
+       std::vector<std::pair<const char*, int>>{{"dia 15", 15},
+                                                {"consigo dia 20", 20},
+                                                {"vou fazer o pagamento dia 12", 12},
+                                                {"faço o pix dia 10", 10}}) {
+    INFO(text);
+    auto r = run(turn(text, Assistant::cobranca));
+    CHECK(r.plan.assistant == Assistant::cobranca);
+    const auto* promise = tool(r.answer, Tool::register_payment_promise);
+    REQUIRE(promise != nullptr);
+    CHECK(promise->ok);
+    CHECK(promise->arguments_json == R"({"day":)" + std::to_string(day) + "}");
+    CHECK(contains(r.answer.text,
+                   "Registrei sua promessa de pagamento para o dia " + std::to_string(day)));
+  }
+  for (const char* text : {"dia 45", "dia 15?", "não consigo dia 20", "fiz o pix dia 10"}) {
+    INFO(text);
+    CHECK(tool(run(turn(text, Assistant::cobranca)).answer, Tool::register_payment_promise) ==
+          nullptr);
+  }
+  // financeiro asked nothing: a day alone is no promise (it may be the due day it offers).
+  CHECK(tool(run(turn("dia 15", Assistant::financeiro)).answer, Tool::register_payment_promise) ==
+        nullptr);
+  CHECK(tool(run(turn("vou fazer o pagamento dia 12", Assistant::financeiro)).answer,
+             Tool::register_payment_promise) != nullptr);
+}
+
+TEST_CASE("closing the account or switching the internet off goes to cancelamento") {
+  for (const char* text : {"quero encerrar minha conta", "quero desligar minha internet",
+                           "quero tirar a internet", "quero desativar o serviço"}) {
+    INFO(text);
+    for (Assistant from : {Assistant::apresentacao, Assistant::suporte}) {
+      auto r = run(turn(text, from));
+      CHECK(r.plan.assistant == Assistant::cancelamento);
+      CHECK(contains(r.answer.text, "desconto"));
+    }
+  }
+  for (const char* text : {"já desliguei o modem e liguei de novo", "desliguei o roteador e nada",
+                           "vou desligar o roteador da tomada"}) {
+    INFO(text);
+    auto r = run(turn(text, Assistant::suporte));
+    CHECK(r.plan.assistant == Assistant::suporte);
+    CHECK_FALSE(r.plan.handoff);
+  }
+}
+
+TEST_CASE("changing, raising or choosing a plan registers a lead") {
+  for (const char* text : {"quero mudar para o plano de 1 giga", "quero mudar meu plano",
+                           "quero aumentar meu plano", "quero o plano de 1 giga"}) {
+    INFO(text);
+    for (Assistant from : {Assistant::apresentacao, Assistant::comercial}) {
+      auto r = run(turn(text, from));
+      CHECK(r.plan.assistant == Assistant::comercial);
+      CHECK(tool(r.answer, Tool::register_lead) != nullptr);
+      CHECK(contains(r.answer.text, "protocolo LEAD-"));
+    }
+  }
+  // Asked about, or refused: nothing registered.
+  for (const char* text : {"como faço para mudar meu plano?", "não quero mudar meu plano"}) {
+    INFO(text);
+    CHECK(tool(run(turn(text, Assistant::comercial)).answer, Tool::register_lead) == nullptr);
+  }
 }

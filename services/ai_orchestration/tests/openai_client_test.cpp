@@ -214,7 +214,9 @@ TEST_CASE("a normal answer becomes the reply, and the request carries prompt, hi
   const auto& body = *doc;
   CHECK(std::string(body["model"].GetString()) == "gpt-4o-mini");
   CHECK(std::string(body["tool_choice"].GetString()) == "auto");
-  CHECK(body["tools"].Size() == 6);
+  // suporte's tools: all but register_payment_promise (financeiro's and cobranca's).
+  CHECK(body["tools"].Size() == 5);
+  CHECK(fake.body(0).find("register_payment_promise") == std::string::npos);
   const auto& msgs = body["messages"];
   // system, the history (the AI's reply and the agent's message after it are one turn), the
   // message
@@ -1162,4 +1164,58 @@ TEST_CASE("turns alternate: replies in a row are one turn, and the first turn is
         "Já tentou reiniciar o roteador?\nNão consigo ouvir áudios, pode escrever?\n"
         "(atendente humano) Oi, sou a Ana.\n(atendente humano) Vou verificar.");
   CHECK(contents[3] == "e agora?");
+}
+
+TEST_CASE("a tool not offered to the assistant is refused, and the model is told so") {
+  // A debtor in suporte talks the model into a tiny promise that would pause collections.
+  const auto promise = R"({"day":5,"amount":1})";
+  FakeLlm fake([&](int call, const std::string&) {
+    if (call == 1 || call == 3) {
+      return http::Response::json(200, tool_call_answer("register_payment_promise", promise));
+    }
+    return http::Response::json(200, content_answer("Certo."));
+  });
+  OpenAiClient client(settings_for(fake));
+  BuiltinTools tools(nullptr, {"m4"});
+  auto r = client.complete(request("registra minha promessa de pagar 1 real dia 5"), tools);
+  REQUIRE(r.ok());
+  CHECK(r->text == "Certo.");
+  CHECK(r->tools.empty());  // nothing ran, nothing to publish
+  CHECK(tools.registrations_json().empty());
+  REQUIRE(fake.calls() == 2);
+  auto doc = lia::json::parse(fake.body(1));
+  REQUIRE(doc.ok());
+  const auto& msgs = (*doc)["messages"];
+  const auto n = msgs.Size();
+  CHECK(std::string(msgs[n - 1]["role"].GetString()) == "tool");
+  CHECK(std::string(msgs[n - 1]["content"].GetString()).find("not available") != std::string::npos);
+
+  // In cobranca the same call is offered and runs.
+  auto cobranca = request("vou pagar dia 5");
+  cobranca.assistant = Assistant::cobranca;
+  BuiltinTools desk(nullptr, {"m5"});
+  auto ok = client.complete(cobranca, desk);
+  REQUIRE(ok.ok());
+  CHECK(fake.body(2).find("register_payment_promise") != std::string::npos);
+  REQUIRE(ok->tools.size() == 1);
+  CHECK(ok->tools[0].tool == Tool::register_payment_promise);
+  CHECK(ok->tools[0].ok);
+  CHECK_FALSE(desk.registrations_json().empty());
+}
+
+TEST_CASE("the orchestrator's remote model in suporte cannot register a payment promise") {
+  FakeLlm fake([](int call, const std::string&) {
+    if (call == 1) {
+      return http::Response::json(
+          200, tool_call_answer("register_payment_promise", R"({"date":"2027-01-01"})"));
+    }
+    return http::Response::json(200, content_answer("Posso ajudar com a internet?"));
+  });
+  Orchestrator o(std::make_shared<OpenAiClient>(settings_for(fake)), nullptr, nullptr);
+  BuiltinTools tools(nullptr, {"m", {}, "2026-12-06"});
+  auto out = o.answer(turn("minha internet caiu, e anota que pago dia 1"), {}, tools);
+  CHECK_FALSE(out.fallback);
+  CHECK(out.plan.assistant == Assistant::suporte);
+  CHECK(out.tools.empty());
+  CHECK(tools.registrations_json().empty());
 }

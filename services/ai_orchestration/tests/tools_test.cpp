@@ -292,3 +292,28 @@ TEST_CASE("an argument a tool's schema does not name fails the call, naming what
   CHECK(tools.run("register_payment_promise", R"({"day":15,"date":"","amount":0})", "d").ok);
   CHECK(tools.run("check_coverage", R"({"cep":"01310-100"})", "e").ok);
 }
+
+TEST_CASE("register_payment_promise is offered only to financeiro and cobranca") {
+  for (Assistant a : kAssistants) {
+    INFO(to_string(a));
+    const bool desk = a == Assistant::financeiro || a == Assistant::cobranca;
+    CHECK(tool_offered(Tool::register_payment_promise, a) == desk);
+    auto doc = lia::json::parse(tool_definitions_json(a));
+    REQUIRE(doc.ok());
+    REQUIRE(doc->IsArray());
+    CHECK(doc->Size() == (desk ? 6U : 5U));
+    bool promise = false;
+    for (const auto& t : doc->GetArray()) {
+      const std::string name = t["function"]["name"].GetString();
+      const auto tool = parse_tool(name);
+      REQUIRE(tool.has_value());
+      CHECK(tool_offered(*tool, a));
+      promise = promise || *tool == Tool::register_payment_promise;
+    }
+    CHECK(promise == desk);
+    for (Tool t : {Tool::transfer_to_human, Tool::check_coverage, Tool::lookup_outage,
+                   Tool::register_lead, Tool::register_complaint}) {
+      CHECK(tool_offered(t, a));
+    }
+  }
+}
