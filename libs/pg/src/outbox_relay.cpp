@@ -478,6 +478,24 @@ void OutboxRelay::run() {
     impl_->lag->set(0);
     impl_->failed_rows->set(0);
   };
+  // Lets the lock go: records of ours still in flight are delivered (or fail) first, else the
+  // next relay could send a key's newer row first, and this late copy would end up last (a
+  // compacted topic keeps it); with none left in flight, the next relay need not hold
+  // anything back.
+  auto release = [&] {
+    detail::unregister_local_relay(schema_, impl_->wake_fd);
+    if (auto st = producer_->flush(options_.stop_ack_wait); !st.ok()) {
+      log.warn("outbox relay released its lock with records still in flight",
+               {f::str("error", st.error().message())});
+    } else if (auto& conn = impl_->conn; conn && conn->healthy()) {
+      (void)conn->exec("UPDATE " + impl_->relay_table + " SET released_clean = true WHERE id = 1");
+    }
+    impl_->conn.reset();  // closing the session releases the lock
+    active_ = false;
+  };
+  // Since when every batch failed, the database answering: the producer cannot deliver.
+  bool failing = false;
+  std::chrono::steady_clock::time_point failing_since{};
   while (!stopping_) {
     auto& conn = impl_->conn;
     if (!conn || !conn->healthy()) {
@@ -544,29 +562,45 @@ void OutboxRelay::run() {
       // Kafka refusing leaves the database reachable: the age of what waits keeps growing on
       // the gauge (the alert LiaOutboxBehind watches it), not frozen at the last success.
       if (conn->healthy()) impl_->update_lag(*conn);
+      const auto now = std::chrono::steady_clock::now();
+      if (!conn->healthy()) {
+        failing = false;  // the database's trouble: the lock goes with the session anyway
+      } else if (!failing) {
+        failing = true;
+        failing_since = now;
+      } else if (options_.handover_after.count() > 0 &&
+                 now - failing_since >= options_.handover_after) {
+        log.warn(
+            "outbox relay could not publish for a while: letting its lock go so that "
+            "another replica's relay can (standing aside, then trying it again)",
+            {f::str("error", n.error().message()),
+             f::num("failing_ms",
+                    std::chrono::duration_cast<std::chrono::milliseconds>(now - failing_since)
+                        .count()),
+             f::num("stand_aside_ms", options_.stand_aside.count())});
+        failing = false;
+        release();
+        const auto until = std::chrono::steady_clock::now() + options_.stand_aside;
+        for (auto t = std::chrono::steady_clock::now(); t < until && !stopping_;
+             t = std::chrono::steady_clock::now()) {
+          impl_->wait(std::chrono::duration_cast<std::chrono::milliseconds>(until - t) +
+                          std::chrono::milliseconds{1},
+                      false);
+        }
+        continue;
+      }
       failed(n.error(), "outbox batch failed, will retry");
       continue;
     }
+    failing = false;
     backoff = options_.retry_backoff;
     impl_->update_lag(*conn);
     impl_->cleanup(*conn, options_);
     if (*n == options_.batch_size) continue;  // probably more waiting
     impl_->wait(options_.poll_interval);
   }
-  if (active_) {
-    detail::unregister_local_relay(schema_, impl_->wake_fd);
-    // Records of ours still in flight are delivered (or fail) before the lock goes: else the
-    // next relay could send a key's newer row first, and this late copy would end up last
-    // (a compacted topic keeps it).
-    if (auto st = producer_->flush(options_.stop_ack_wait); !st.ok()) {
-      log.warn("outbox relay released its lock with records still in flight",
-               {f::str("error", st.error().message())});
-    } else if (auto& conn = impl_->conn; conn && conn->healthy()) {
-      // Nothing of ours in flight: the next relay need not hold anything back.
-      (void)conn->exec("UPDATE " + impl_->relay_table + " SET released_clean = true WHERE id = 1");
-    }
-  }
-  impl_->conn.reset();  // closing the session releases the lock
+  if (active_) release();
+  impl_->conn.reset();
   active_ = false;
 }
 

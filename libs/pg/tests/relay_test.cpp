@@ -491,6 +491,44 @@ TEST_CASE("only one relay per schema is active and a standby takes over", "[rela
   b.stop();
 }
 
+TEST_CASE("a relay whose producer cannot deliver lets its lock go to a standby that can",
+          "[relay]") {
+  TempSchema s("pgrelay");
+  migrate(s);
+  auto cut_off = std::make_shared<FakeProducer>();  // a pod that cannot reach Kafka
+  cut_off->fail = true;
+  auto fine = std::make_shared<FakeProducer>();
+  pg::OutboxRelay a(s.pool, cut_off, s.name,
+                    {.poll_interval = 100ms,
+                     .retry_backoff = 50ms,
+                     .max_backoff = 100ms,
+                     .handover_after = 1s,
+                     .stand_aside = std::chrono::minutes{10}});
+  pg::OutboxRelay b(s.pool, fine, s.name,
+                    {.poll_interval = 100ms,
+                     .compacted_topics = {"c.v1"},
+                     .takeover_hold = std::chrono::minutes{10}});
+  a.start();
+  REQUIRE(testing::wait_until([&] { return a.active(); }));
+  b.start();
+  enqueue_n(s, "t.v1", 5, 2);
+  enqueue_n(s, "c.v1", 2, 2);
+  // a keeps failing, b stands by, until a has failed for handover_after.
+  REQUIRE(testing::wait_until([&] { return cut_off->records().size() >= 10; }));
+  CHECK_FALSE(b.active());
+  REQUIRE(testing::wait_until([&] { return b.active(); }));
+  REQUIRE(testing::wait_until([&] { return unpublished(s) == 0; }));
+  CHECK_FALSE(a.active());  // standing aside
+  CHECK(b.published() == 7);
+  CHECK(sent_to(*fine, "t.v1") == 5);
+  CHECK(a.published() == 0);
+  // Nothing of a's was in flight when it let go, and its note said so: b held back none of
+  // the compacted topic's rows.
+  CHECK(sent_to(*fine, "c.v1") == 2);
+  b.stop();
+  a.stop();
+}
+
 TEST_CASE("with a retention of 0 the relay deletes rows once Kafka has them, not before",
           "[relay]") {
   TempSchema s("pgrelay");

@@ -58,6 +58,13 @@ struct OutboxRelayOptions {
   // delivered) notes it in the schema's outbox_relay row (platform migration 4).
   std::vector<std::string> compacted_topics;
   std::chrono::milliseconds takeover_hold{60000};
+  // An active relay whose batches have all failed for this long while its database answers
+  // (its producer cannot reach Kafka: a partitioned pod, a bad node) lets the lock go, so that
+  // another replica's relay can publish; it then stands aside for `stand_aside` before trying
+  // the lock again (in a single replica, it takes it back then). 0 keeps the lock however
+  // long the batches fail.
+  std::chrono::milliseconds handover_after{120000};
+  std::chrono::milliseconds stand_aside{30000};
   std::chrono::hours retention{24 * 7};  // 0: delete rows once published
   // Inbox claims (the schema's consumers' record of what they handled) older than this are
   // deleted, a slice at a time: keep them longer than any topic keeps a record a consumer
