@@ -148,6 +148,7 @@ SenderOptions SenderOptions::from(const Settings& s) {
   o.backoff = s.backoff;
   o.backoff_max = s.backoff_max;
   o.events_topic = s.events_topic;
+  if (s.echoes) o.echo_wait = kEchoWait;
   return o;
 }
 
@@ -345,6 +346,15 @@ core::Status CommandHandler::handle(const kafka::Message& message) {
       if (!wait_for_rate(cmd)) return stopping();
       if (expired(cmd)) return expire();
       auto n = store_->next_attempt(cmd.command_id, attempts);
+      if (!n && n.error().code() == core::Errc::conflict && cmd.provider == Provider::evolution &&
+          attempts > 0) {
+        // Evolution's echo of the last try came while its error was on the way, and is kept
+        // on the row: that try went, so there is no next one.
+        auto went = finish_echoed(cmd, attempts);
+        if (!went) return went.error();
+        if (*went) return core::ok();
+        n = store_->next_attempt(cmd.command_id, attempts);  // (an echo of another row's send)
+      }
       if (!n) {
         if (n.error().code() != core::Errc::conflict) return n.error();
         // The other handler of a takeover (the partition's new owner, or its old one, still
@@ -394,8 +404,14 @@ core::Status CommandHandler::handle(const kafka::Message& message) {
       const auto now = Steady::now();
       limiter_->slow_down(rate_key(cmd), kMetaPairRateInterval, now, now + kMetaPairRateHold);
     }
-    const auto delay =
+    auto delay =
         backoff_delay(attempts, options_.backoff, options_.backoff_max, result.retry_after);
+    if (cmd.provider == Provider::evolution && result.verdict == Verdict::retry &&
+        result.http_status && *result.http_status >= 500) {
+      // Evolution may answer an error for a message it sent (its own write failing after the
+      // send): the next try waits long enough for that try's echo to show it went.
+      delay = std::max(delay, options_.echo_wait);
+    }
     if (result.code != kCodeOutcomeUnknown) {
       // This try failed for sure: noted before anything else, so that a stop from here on
       // resumes with what follows it (the next try, no sooner than the wait asked for; a
@@ -548,6 +564,35 @@ core::Status CommandHandler::finish_sent(const SendCommand& cmd, int attempts,
   return core::ok();
 }
 
+core::Result<bool> CommandHandler::finish_echoed(const SendCommand& cmd, int attempts) {
+  std::optional<std::string> echoed;
+  auto st = with_db_retries([&]() -> core::Status {
+    return pg::transact(
+        store_->pool(),
+        [&](pg::Tx& tx) -> core::Status {
+          echoed.reset();
+          auto by_echo = store_->sent_by_echo(tx, cmd.command_id, attempts);
+          if (!by_echo) return by_echo.error();
+          if (!*by_echo) return core::ok();
+          echoed = std::move(*by_echo);
+          auto ev = runtime::publish(tx, store_->schema(), options_.service,
+                                     sent_event(options_.events_topic, cmd, attempts, *echoed));
+          if (!ev) return ev.error();
+          return core::ok();
+        },
+        kOneAttempt);
+  });
+  if (!st.ok()) return st.error();
+  if (!echoed) return false;
+  count_send(cmd.provider, "sent");
+  core::log().info(
+      "message sent: the provider answered an error, but its echo of that try came; no "
+      "further try",
+      {id("command_id", cmd.command_id), body("provider_message_id", *echoed),
+       num("attempts", attempts)});
+  return true;
+}
+
 core::Status CommandHandler::finish_failed(const kafka::Message& message, const SendCommand& cmd,
                                            std::string_view status, int attempts,
                                            const std::string& reason,
@@ -566,8 +611,9 @@ core::Status CommandHandler::finish_failed(const kafka::Message& message, const 
         store_->pool(),
         [&](pg::Tx& tx) -> core::Status {
           echoed.reset();
-          if (code == kCodeOutcomeUnknown) {
-            // No answer, but the provider's echo of this very try came meanwhile: it went.
+          if (code == kCodeOutcomeUnknown || (cmd.provider == Provider::evolution && seen > 0)) {
+            // No answer (or Evolution's error, which it may answer for a message it sent),
+            // but the provider's echo of this very try came meanwhile: it went.
             auto by_echo = store_->sent_by_echo(tx, cmd.command_id, seen);
             if (!by_echo) return by_echo.error();
             if (*by_echo) {
@@ -615,7 +661,10 @@ core::Status CommandHandler::finish_failed(const kafka::Message& message, const 
   if (!st.ok()) return st;
   if (echoed) {
     count_send(cmd.provider, "sent");
-    core::log().info("message sent: no answer came, but the provider's echo of it did",
+    core::log().info(code == kCodeOutcomeUnknown
+                         ? "message sent: no answer came, but the provider's echo of it did"
+                         : "message sent: the provider answered an error, but its echo of "
+                           "that try came",
                      {id("command_id", cmd.command_id), body("provider_message_id", *echoed),
                       num("attempts", seen)});
     return core::ok();
@@ -897,12 +946,16 @@ core::Status EchoHandler::handle(const kafka::Message& message) {
     int near_echo = 0;  // unknown ones tried within the clocks' difference of the echo
     const auto skew = kEchoClockSkew.count();
     for (const auto& u : *rows) {
-      if (u.status == kSending) {
+      if (u.status == kSending && u.in_flight) {
         pick = &u;
         ++in_flight;
         continue;
       }
-      if (!oldest_unknown) oldest_unknown = &u;
+      // Ended unknown, or between two tries: its last try failed with an answer (Evolution
+      // may answer an error for a message it sent), so its echo comes after that answer. The
+      // latter only by the echo's time: never the oldest by default.
+      const bool between = u.status == kSending;
+      if (!between && !oldest_unknown) oldest_unknown = &u;
       if (!echo_ms || u.last_attempt_ms > *echo_ms + skew) continue;
       if (u.last_attempt_ms >= *echo_ms - skew) ++near_echo;
       if (last_before == nullptr || u.last_attempt_ms >= last_before->last_attempt_ms) {
@@ -913,13 +966,16 @@ core::Status EchoHandler::handle(const kafka::Message& message) {
     if (!pick && near_echo > 1) return core::ok();
     if (!pick) pick = last_before != nullptr ? last_before : oldest_unknown;
     if (!pick) return core::ok();
-    if (pick->status == kSending) {
+    if (pick->status == kSending && pick->in_flight) {
       auto kept = store_->note_echo(tx, pick->command.command_id, pick->attempts, echo_id);
       if (!kept) return kept.error();
       noted = *kept;
       return core::ok();
     }
-    auto attempts = store_->settle_by_echo(tx, pick->command.command_id, echo_id);
+    auto attempts =
+        pick->status == kSending
+            ? store_->settle_between_tries(tx, pick->command.command_id, pick->attempts, echo_id)
+            : store_->settle_by_echo(tx, pick->command.command_id, echo_id);
     if (!attempts) return attempts.error();
     if (!*attempts) return core::ok();
     auto ev = runtime::publish(tx, store_->schema(), service_,
@@ -934,7 +990,11 @@ core::Status EchoHandler::handle(const kafka::Message& message) {
     // (Counted `unknown` in lia_notification_sends_total already: not `sent` as well.)
     echoes("settled").inc();
     core::log().info(
-        "message sent after all: the provider's echo of a send whose outcome was unknown",
+        settled->status == kSending
+            ? "message sent after all: the provider's echo of a try it answered "
+              "with an error; no further try"
+            : "message sent after all: the provider's echo of a send whose outcome "
+              "was unknown",
         {id("command_id", settled->command.command_id), body("provider_message_id", echo_id)});
   }
   return core::ok();

@@ -34,7 +34,7 @@ Settings Settings::read(core::Env& env) {
   s.events_topic =
       env.topic("LIA_NOTIFY_EVENTS_TOPIC", std::string(events::topics::notification_events));
   // At least 21 days: a command's dead letter (kept 14) may be replayed until then, back onto
-  // the command topic (kept 7 more), and its row is what tells it was sent already.
+  // the command topic (kept 3 more), and its row is what tells it was sent already.
   s.retention = std::chrono::hours{24 * env.integer("LIA_NOTIFY_RETENTION_DAYS", 90, 21, 3650)};
   if (s.backoff_max < s.backoff) {
     env.problem("LIA_NOTIFY_BACKOFF_MAX_MS",

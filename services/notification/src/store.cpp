@@ -89,7 +89,8 @@ core::Result<int> OutboundStore::next_attempt(const std::string& command_id, int
                       " SET attempts = attempts + 1, in_flight = true, last_attempt_at = now(),"
                       " echo_message_id = NULL, updated_at = now() WHERE command_id = $1"
                       " AND status = 'sending'"
-                      " AND attempts = $2 RETURNING attempts",
+                      // An echo of the last try kept on the row: that try went (sent_by_echo).
+                      " AND attempts = $2 AND echo_message_id IS NULL RETURNING attempts",
                   command_id, after);
   if (!rows) return rows.error();
   if (rows->empty()) {
@@ -202,8 +203,9 @@ core::Result<std::vector<Unsettled>> OutboundStore::unsettled_sends(
           table_ +
           " WHERE provider_message_id IS NULL AND (status = 'sending' OR error_code ="
           " 'outcome_unknown') AND to_chat = ANY (string_to_array($2, ','))"
-          " AND provider = 'evolution' AND instance = $1 AND ((status = 'sending' AND in_flight)"
-          " OR status IN ('failed', 'dead_lettered')) AND (echo_message_id IS NULL OR"
+          " AND provider = 'evolution' AND instance = $1 AND ((status = 'sending' AND (in_flight"
+          " OR attempts > 0)) OR status IN ('failed', 'dead_lettered')) AND (echo_message_id IS"
+          " NULL OR"
           " echo_message_id = $4) AND btrim(body) = btrim($3)"
           " AND last_attempt_at > now() - interval '1 day'" +
           no_row_with_id(table_, "$4") + " ORDER BY created_at FOR UPDATE",
@@ -261,7 +263,16 @@ core::Result<std::optional<std::string>> OutboundStore::sent_by_echo(pg::Tx& tx,
                           " RETURNING provider_message_id",
                       command_id, attempts);
   if (!rows) return rows.error();
-  if (rows->empty()) return std::optional<std::string>{};
+  if (rows->empty()) {
+    // Another row has that id: the echo was of that row's send, not of this try. Forgotten,
+    // so that the next try is not held up by it.
+    auto cleared = tx.exec("UPDATE " + table_ +
+                               " SET echo_message_id = NULL, updated_at = now() WHERE command_id ="
+                               " $1 AND status = 'sending' AND attempts = $2",
+                           command_id, attempts);
+    if (!cleared) return cleared.error();
+    return std::optional<std::string>{};
+  }
   return std::optional<std::string>((*rows)[0].get<std::string>(0));
 }
 
@@ -274,6 +285,20 @@ core::Result<std::optional<int>> OutboundStore::settle_by_echo(
                           " AND error_code = 'outcome_unknown'" +
                           no_row_with_id(table_, "$2") + " RETURNING attempts",
                       command_id, provider_message_id);
+  if (!rows) return rows.error();
+  if (rows->empty()) return std::optional<int>{};
+  return std::optional<int>((*rows)[0].get<int>(0));
+}
+
+core::Result<std::optional<int>> OutboundStore::settle_between_tries(
+    pg::Tx& tx, const std::string& command_id, int attempts,
+    const std::string& provider_message_id) {
+  auto rows = tx.exec("UPDATE " + table_ + " SET provider_message_id = $3, echo_message_id = $3, " +
+                          std::string(kSentColumns) +
+                          " WHERE command_id = $1 AND status = 'sending' AND NOT in_flight"
+                          " AND attempts = $2 AND provider_message_id IS NULL" +
+                          no_row_with_id(table_, "$3") + " RETURNING attempts",
+                      command_id, attempts, provider_message_id);
   if (!rows) return rows.error();
   if (rows->empty()) return std::optional<int>{};
   return std::optional<int>((*rows)[0].get<int>(0));

@@ -1041,26 +1041,119 @@ TEST_CASE("an echo is kept only for the one send of its text in flight, and only
   require_ok(echoes.handle(echo_record(jid, "3EB0TWICE1", "Ok")));
   CHECK_FALSE(echo_of(a).has_value());
   CHECK_FALSE(echo_of(b).has_value());
-  // One in flight: kept, until its next try is counted (an echo of a try the provider
-  // answered with an error is not taken for the next one).
+  // One in flight: kept for its try. The next try is not counted while it is: that try went,
+  // whatever the provider answered (the handler records it sent instead).
   const auto c = in_flight("Certo");
   require_ok(echoes.handle(echo_record(jid, "3EB0ONCE01", "Certo")));
   CHECK(echo_of(c) == std::optional<std::string>("3EB0ONCE01"));
   auto n = fx.store->next_attempt(c, 1);
-  REQUIRE(n.ok());
-  CHECK(*n == 2);
-  CHECK_FALSE(echo_of(c).has_value());
+  REQUIRE_FALSE(n.ok());
+  CHECK(n.error().code() == core::Errc::conflict);
   // An answer with another id than the echo's drops the echo's.
-  require_ok(echoes.handle(echo_record(jid, "3EB0ONCE02", "Certo")));
-  REQUIRE(echo_of(c) == std::optional<std::string>("3EB0ONCE02"));
   auto marked = pg::transact(*fx.pool, [&](pg::Tx& tx) -> core::Status {
-    auto m = fx.store->mark_sent(tx, c, 2, "3EB0ANSWER", 201);
+    auto m = fx.store->mark_sent(tx, c, 1, "3EB0ANSWER", 201);
     if (!m) return m.error();
     REQUIRE(*m);
     return core::ok();
   });
   REQUIRE(marked.ok());
   CHECK_FALSE(echo_of(c).has_value());
+}
+
+// An Evolution text to kTo's JID whose first try the sandbox answers 500 (as Evolution may
+// after sending it: its own write failing); `between` runs once that failure is noted, the
+// next try waiting. Returns the command id.
+std::string send_answered_500(Fixture& fx, const std::string& text,
+                              const std::function<void(const std::string&)>& between) {
+  REQUIRE(fx.sandbox.apply_faults(R"({"fail_next":1,"status":500})").ok());
+  auto options = fx.options;
+  options.echo_wait = std::chrono::seconds{3};
+  auto handler = handler_with(fx, options);
+  auto id = new_id();
+  const auto msg = fx.command(events::types::notification_send_text,
+                              Fixture::text_data(id, "evolution", kTo + "@s.whatsapp.net", text));
+  std::optional<core::Status> result;
+  std::thread sending([&] { result = handler->handle(msg); });
+  REQUIRE(testing::wait_until(
+      [&] {
+        auto p = fx.store->progress(id);
+        return p.ok() && p->has_value() && (*p)->status == "sending" && (*p)->attempts == 1 &&
+               !(*p)->in_flight;
+      },
+      10s));
+  between(id);
+  sending.join();
+  REQUIRE(result.has_value());
+  require_ok(*result);
+  return id;
+}
+
+TEST_CASE("Evolution's echo after a 500 records the send sent: no second try") {
+  Fixture fx;
+  EchoHandler echoes(fx.store, fx.options);
+  const auto now = core::format_rfc3339(core::SystemClock::instance().now());
+  const auto id = send_answered_500(fx, "Seu boleto vence hoje.", [&](const std::string&) {
+    require_ok(echoes.handle(
+        echo_record(kTo + "@s.whatsapp.net", "3EB0AFTER500", "Seu boleto vence hoje.", true, now)));
+  });
+  CHECK(fx.sandbox.counts().requests == 1);
+  CHECK(fx.sandbox.sends().empty());
+  auto row = fx.row(id);
+  REQUIRE(row);
+  CHECK(row->status == "sent");
+  CHECK(row->attempts == 1);
+  CHECK(row->provider_message_id == std::optional<std::string>("3EB0AFTER500"));
+  auto evs = fx.events();
+  REQUIRE(evs.size() == 1);
+  CHECK(evs[0].type == kSentType);
+  CHECK(str(data_of(evs[0])["provider_message_id"]) == "3EB0AFTER500");
+}
+
+TEST_CASE("an echo kept while Evolution's 500 was on its way ends the send: no second try") {
+  Fixture fx;
+  const auto id = send_answered_500(fx, "Tudo certo!", [&](const std::string& command_id) {
+    // What the echo consumer writes when the echo comes before the answer (note_echo).
+    REQUIRE(fx.pool
+                ->exec("UPDATE " + fx.schema +
+                           ".outbound_messages SET echo_message_id = '3EB0DURING1' WHERE "
+                           "command_id = $1",
+                       command_id)
+                .ok());
+  });
+  CHECK(fx.sandbox.counts().requests == 1);
+  auto row = fx.row(id);
+  REQUIRE(row);
+  CHECK(row->status == "sent");
+  CHECK(row->provider_message_id == std::optional<std::string>("3EB0DURING1"));
+  auto evs = fx.events();
+  REQUIRE(evs.size() == 1);
+  CHECK(evs[0].type == kSentType);
+}
+
+TEST_CASE("an echo that is another send's does not hold a retry back") {
+  Fixture fx;
+  // An earlier send, recorded with its provider id.
+  const auto earlier = new_id();
+  require_ok(fx.handler->handle(fx.command(
+      events::types::notification_send_text,
+      Fixture::text_data(earlier, "evolution", kTo + "@s.whatsapp.net", "Tudo certo!"))));
+  const auto earlier_id = fx.row(earlier)->provider_message_id;
+  REQUIRE(earlier_id.has_value());
+  const auto id = send_answered_500(fx, "Tudo certo!", [&](const std::string& command_id) {
+    // Its echo, late, kept on this send's row as if it were this try's.
+    REQUIRE(fx.pool
+                ->exec("UPDATE " + fx.schema +
+                           ".outbound_messages SET echo_message_id = $2 WHERE command_id = $1",
+                       command_id, *earlier_id)
+                .ok());
+  });
+  // The echo is forgotten and the next try made.
+  CHECK(fx.sandbox.counts().requests == 3);
+  auto row = fx.row(id);
+  REQUIRE(row);
+  CHECK(row->status == "sent");
+  CHECK(row->attempts == 2);
+  CHECK(row->provider_message_id != earlier_id);
 }
 
 TEST_CASE("a replayed dead letter of an unknown outcome is sent even if its sender resends") {

@@ -50,6 +50,10 @@
 
 namespace lia::notification {
 
+// How long Evolution's echo of a send takes at most, in the usual case: its webhook, then
+// ingestion and Kafka (the echo consumer fetches at least every 500 ms).
+inline constexpr std::chrono::milliseconds kEchoWait{3000};
+
 struct SenderOptions {
   ProviderConfig provider;
   int max_attempts = 4;
@@ -61,6 +65,10 @@ struct SenderOptions {
   // is tried again (its send's commit may be just behind it), counted from when this process
   // first saw it.
   std::chrono::milliseconds early_tick_wait{10000};
+  // The least wait before another try after Evolution answered a 5xx (it may have sent the
+  // message all the same): time for that try's echo to come and show it went. kEchoWait when
+  // echoes are read (LIA_NOTIFY_ECHOES), else none.
+  std::chrono::milliseconds echo_wait{0};
 
   static SenderOptions from(const Settings& settings);
 };
@@ -100,6 +108,9 @@ class CommandHandler {
   // dropped: it says nothing of this try).
   std::optional<Unrecorded> take_unrecorded(const std::string& command_id, int attempt);
   core::Status finish_sent(const SendCommand& cmd, int attempts, const SendResult& result);
+  // Try `attempts` failed, and Evolution's echo of it is kept on the row: recorded sent with
+  // the echo's id (true); false when no echo of it came.
+  core::Result<bool> finish_echoed(const SendCommand& cmd, int attempts);
   core::Status finish_failed(const kafka::Message& message, const SendCommand& cmd,
                              std::string_view status, int attempts, const std::string& reason,
                              const std::optional<std::string>& code, std::optional<int> http_status,

@@ -146,10 +146,18 @@ class OutboundStore {
   // the row moved on, or another row has that id.
   core::Result<bool> note_echo(pg::Tx& tx, const std::string& command_id, int attempts,
                                const std::string& provider_message_id);
-  // The try `attempts` of a 'sending' row ended without an answer: if an echo gave it its
-  // provider id meanwhile, the row is 'sent' with that id (returned), else nothing changes.
+  // The try `attempts` of a 'sending' row ended without an answer, or with an error after
+  // which an echo may still show it went: if an echo gave it its provider id meanwhile, the
+  // row is 'sent' with that id (returned); an echo kept whose id another row has is forgotten
+  // (it was that row's); else nothing changes.
   core::Result<std::optional<std::string>> sent_by_echo(pg::Tx& tx, const std::string& command_id,
                                                         int attempts);
+  // A 'sending' row between two tries (its try `attempts` failed with an answer, the next not
+  // begun) whose echo came after that try's answer: 'sent' with the echo's id. Returns its try
+  // count; nullopt if the row is not such a row (any more: the next try began).
+  core::Result<std::optional<int>> settle_between_tries(pg::Tx& tx, const std::string& command_id,
+                                                        int attempts,
+                                                        const std::string& provider_message_id);
   // A row ended with its outcome unknown whose echo came after: 'sent' with the echo's id.
   // Returns its try count; nullopt if the row is not such a row (any more).
   core::Result<std::optional<int>> settle_by_echo(pg::Tx& tx, const std::string& command_id,
