@@ -256,9 +256,10 @@ core::Result<std::vector<std::string>> missing_migrations(const ServiceSpec& spe
 // not run yet (or failed) waits here, saying what is missing, and goes on within seconds of
 // the Job; the old pods keep serving meanwhile. While it waits, its port answers the probes
 // (alive, not ready), so a Job longer than the startup probe's minute brings no restarts. A
-// database it cannot read them from does not hold the start: the service copes with the
-// database's absence as it would later (ingestion serves webhooks without it). False: stopped
-// (SIGTERM, SIGINT) while waiting.
+// database it cannot read them from holds the start too (a failover during a rollout must not
+// let new code on an old schema), except for a service whose readiness does not need the
+// database (ingestion serves webhooks without it). False: stopped (SIGTERM, SIGINT) while
+// waiting.
 bool wait_for_migrations(const ServiceSpec& spec, const core::CommonConfig& config,
                          const std::shared_ptr<pg::Pool>& pool, const sigset_t& stop_signals) {
   const auto& log = core::log();
@@ -273,13 +274,19 @@ bool wait_for_migrations(const ServiceSpec& spec, const core::CommonConfig& conf
   } stop_probes{probes};
   for (;;) {
     auto missing = missing_migrations(spec, pool);
-    if (!missing) {
+    if (!missing && !spec.database_in_readiness) {
       log.warn("cannot read the schema's migrations: starting without checking them",
                {id("schema", spec.schema), str("error", missing.error().describe())});
       return true;
     }
-    if (missing->empty()) return true;
-    if (Clock::now() >= next_log) {
+    if (missing && missing->empty()) return true;
+    if (!missing) {
+      if (Clock::now() >= next_log) {
+        next_log = Clock::now() + std::chrono::seconds{30};
+        log.error("cannot read the schema's migrations: waiting for the database before starting",
+                  {id("schema", spec.schema), str("error", missing.error().describe())});
+      }
+    } else if (Clock::now() >= next_log) {
       next_log = Clock::now() + std::chrono::seconds{30};
       std::string list;
       for (const auto& m : *missing) list += (list.empty() ? "" : ", ") + m;

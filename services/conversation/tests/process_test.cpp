@@ -3,6 +3,7 @@
 // broker's topics (the handlers' Kafka-free tests cover the consumers).
 #include <csignal>
 #include <regex>
+#include <thread>
 
 #include <lia/http/client.hpp>
 
@@ -45,6 +46,26 @@ TEST_CASE("a binary waiting for its migrations stops at once on SIGTERM") {
   CHECK(svc.wait(10s) == std::optional<int>(0));
   CHECK(svc.output().find("stopped while waiting for the schema's migrations") !=
         std::string::npos);
+}
+
+TEST_CASE("a binary that cannot read its schema's migrations waits for the database") {
+  // A failover during a rollout: new code must not start on a schema it could not check.
+  Process svc({binary()}, {{"LIA_PG_URL", "postgresql://lia@127.0.0.1:1/lia?connect_timeout=2"},
+                           {"LIA_KAFKA_BOOTSTRAP", "127.0.0.1:1"},
+                           {"LIA_HTTP_PORT", "0"},
+                           {"LIA_JWT_SECRET", "process-test-secret-0123456789abcdef"}});
+  const auto waiting = [&] {
+    return svc.output().find("cannot read the schema's migrations: waiting for the database") !=
+           std::string::npos;
+  };
+  REQUIRE(testing::wait_until([&] { return waiting() || !svc.running(); }, 30s));
+  INFO(svc.output());
+  REQUIRE(waiting());
+  std::this_thread::sleep_for(3s);  // another round of the wait: still not started
+  CHECK(svc.running());
+  CHECK(ready_port(svc) == 0);
+  svc.signal(SIGTERM);
+  CHECK(svc.wait(10s) == std::optional<int>(0));
 }
 
 TEST_CASE("the binary refuses to start without LIA_JWT_SECRET, or with a short one") {
