@@ -212,7 +212,7 @@ std::map<std::string, std::string> Stack::env_for(const std::string& service) co
     env["LIA_SANDBOX_EVOLUTION_APIKEY"] = secrets_.evolution_apikey;
   }
   if (service == "notification" && ports_.count("sandbox") > 0) {
-    env["LIA_META_GRAPH_URL"] = url("sandbox") + "/v21.0";
+    env["LIA_META_GRAPH_URL"] = url("sandbox") + "/v25.0";
     env["LIA_EVOLUTION_URL"] = url("sandbox");
   }
   for (const auto& [k, v] : options_.env) env[k] = v;

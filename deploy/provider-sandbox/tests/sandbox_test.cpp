@@ -57,7 +57,7 @@ Config with_credentials() {
 
 TEST_CASE("a Meta send with the right token is accepted with a wamid and recorded") {
   Harness h(with_credentials());
-  auto res = h.call("POST", "/v21.0/106540352242922/messages", kMetaText,
+  auto res = h.call("POST", "/v25.0/106540352242922/messages", kMetaText,
                     {{"Authorization", "Bearer meta-token"}});
   REQUIRE(res.status == 200);
   auto doc = parse(res.body);
@@ -85,10 +85,10 @@ TEST_CASE("a Meta send with the right token is accepted with a wamid and recorde
 TEST_CASE("a Meta send with a wrong or missing token gets 401 code 190 and is not recorded") {
   Harness h(with_credentials());
   auto wrong =
-      h.call("POST", "/v21.0/1065/messages", kMetaText, {{"Authorization", "Bearer nope"}});
+      h.call("POST", "/v25.0/1065/messages", kMetaText, {{"Authorization", "Bearer nope"}});
   CHECK(wrong.status == 401);
   CHECK(parse(wrong.body)["error"]["code"].GetInt() == 190);
-  auto missing = h.call("POST", "/v21.0/1065/messages", kMetaText);
+  auto missing = h.call("POST", "/v25.0/1065/messages", kMetaText);
   CHECK(missing.status == 401);
   CHECK(h.sandbox.sends().empty());
   const auto c = h.sandbox.counts();
@@ -99,7 +99,7 @@ TEST_CASE("a Meta send with a wrong or missing token gets 401 code 190 and is no
 
 TEST_CASE("without a configured token or key any credentials are accepted") {
   Harness h;
-  CHECK(h.call("POST", "/v21.0/1065/messages", kMetaText).status == 200);
+  CHECK(h.call("POST", "/v25.0/1065/messages", kMetaText).status == 200);
   CHECK(h.call("POST", "/message/sendText/lia-vendas", kEvolutionText).status == 201);
 }
 
@@ -125,13 +125,13 @@ TEST_CASE("an Evolution sendText checks the apikey and answers 201 with an upper
 
 TEST_CASE("bad bodies get the providers' own kind of 400") {
   Harness h;
-  auto not_json = h.call("POST", "/v21.0/1065/messages", "{oops");
+  auto not_json = h.call("POST", "/v25.0/1065/messages", "{oops");
   CHECK(not_json.status == 400);
   CHECK(parse(not_json.body)["error"]["code"].GetInt() == 100);
   auto no_product =
-      h.call("POST", "/v21.0/1065/messages", R"({"to":"55119","type":"text","text":{"body":"x"}})");
+      h.call("POST", "/v25.0/1065/messages", R"({"to":"55119","type":"text","text":{"body":"x"}})");
   CHECK(no_product.status == 400);
-  auto no_body = h.call("POST", "/v21.0/1065/messages",
+  auto no_body = h.call("POST", "/v25.0/1065/messages",
                         R"({"messaging_product":"whatsapp","to":"55119","type":"text","text":{}})");
   CHECK(no_body.status == 400);
   auto evo = h.call("POST", "/message/sendText/x", R"({"number":"55119"})");
@@ -144,7 +144,7 @@ TEST_CASE("bad bodies get the providers' own kind of 400") {
 TEST_CASE("a Meta template send records the template and its parameters") {
   Harness h;
   auto res =
-      h.call("POST", "/v21.0/1065/messages",
+      h.call("POST", "/v25.0/1065/messages",
              R"({"messaging_product":"whatsapp","to":"5511987654321","type":"template",)"
              R"("template":{"name":"pesquisa_nps","language":{"code":"pt_BR"},)"
              R"("components":[{"type":"body","parameters":[{"type":"text","text":"Maria"}]}]}})");
@@ -163,13 +163,13 @@ TEST_CASE("fail_next fails exactly that many sends, with Retry-After and the err
   REQUIRE(set.status == 200);
   CHECK(parse(set.body)["faults"].Size() == 1);
   for (int i = 0; i < 2; ++i) {
-    auto res = h.call("POST", "/v21.0/1065/messages", kMetaText);
+    auto res = h.call("POST", "/v25.0/1065/messages", kMetaText);
     CHECK(res.status == 429);
     REQUIRE(res.headers.find("Retry-After") != nullptr);
     CHECK(*res.headers.find("Retry-After") == "3");
     CHECK(parse(res.body)["error"]["code"].GetInt() == 130429);
   }
-  CHECK(h.call("POST", "/v21.0/1065/messages", kMetaText).status == 200);
+  CHECK(h.call("POST", "/v25.0/1065/messages", kMetaText).status == 200);
   const auto c = h.sandbox.counts();
   CHECK(c.requests == 3);
   CHECK(c.faulted == 2);
@@ -190,7 +190,7 @@ TEST_CASE("always_fail holds until cleared, and faults can target one number or 
     CHECK(res.status == 503);
     CHECK(parse(res.body)["status"].GetInt() == 503);
   }
-  CHECK(h.call("POST", "/v21.0/1065/messages", kMetaText).status == 200);  // Meta unaffected
+  CHECK(h.call("POST", "/v25.0/1065/messages", kMetaText).status == 200);  // Meta unaffected
   REQUIRE(h.call("POST", "/sandbox/faults", R"({"clear":true})").status == 200);
   CHECK(h.call("POST", "/message/sendText/x", kEvolutionText).status == 201);
 
@@ -199,7 +199,7 @@ TEST_CASE("always_fail holds until cleared, and faults can target one number or 
           .ok());
   CHECK(h.call("POST", "/message/sendText/x", kEvolutionText).status == 201);  // other number
   auto hit = h.call(
-      "POST", "/v21.0/1065/messages",
+      "POST", "/v25.0/1065/messages",
       R"({"messaging_product":"whatsapp","to":"5511900000000","type":"text","text":{"body":"x"}})");
   CHECK(hit.status == 400);
   CHECK(parse(hit.body)["error"]["code"].GetInt() == 131026);
@@ -212,7 +212,7 @@ TEST_CASE("slow_next takes the send and answers it late") {
   REQUIRE(rules["faults"].Size() == 1);
   CHECK(rules["faults"][0]["delay_ms"].GetInt() == 300);
   const auto t0 = std::chrono::steady_clock::now();
-  auto late = h.call("POST", "/v21.0/1065/messages", kMetaText);
+  auto late = h.call("POST", "/v25.0/1065/messages", kMetaText);
   CHECK(late.status == 200);  // taken, as the customer would get it
   CHECK(std::chrono::steady_clock::now() - t0 >= std::chrono::milliseconds{300});
   CHECK(h.sandbox.sends().size() == 1);
@@ -238,7 +238,7 @@ TEST_CASE("invalid fault specifications are refused with a reason") {
 
 TEST_CASE("GET /sandbox/sends lists and filters, DELETE resets") {
   Harness h;
-  REQUIRE(h.call("POST", "/v21.0/1065/messages", kMetaText).status == 200);
+  REQUIRE(h.call("POST", "/v25.0/1065/messages", kMetaText).status == 200);
   REQUIRE(h.call("POST", "/message/sendText/lia-vendas", R"({"number":"5511911112222","text":"b"})")
               .status == 201);
   auto all = parse(h.call("GET", "/sandbox/sends").body);

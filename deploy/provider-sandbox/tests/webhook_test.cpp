@@ -100,7 +100,7 @@ TEST_CASE("Meta ticks sent, delivered, read are posted in order and signed") {
 
   http::Client client;
   auto res = client.post(
-      sb.url() + "/v21.0/106540352242922/messages",
+      sb.url() + "/v25.0/106540352242922/messages",
       R"({"messaging_product":"whatsapp","to":"5511987654321","type":"text","text":{"body":"oi"}})");
   REQUIRE(res.ok());
   REQUIRE(res->status == 200);
@@ -178,7 +178,7 @@ TEST_CASE("undeliver_next accepts sends whose ticks end in Meta's failed or Evol
   };
   const auto meta_send = [&] {
     auto res = client.post(
-        sb.url() + "/v21.0/106540352242922/messages",
+        sb.url() + "/v25.0/106540352242922/messages",
         R"({"messaging_product":"whatsapp","to":"5511987654321","type":"text","text":{"body":"oi"}})");
     REQUIRE(res.ok());
     REQUIRE(res->status == 200);  // accepted: the failure comes later
@@ -260,7 +260,7 @@ TEST_CASE("the binary logs its ready port, serves, and exits 2 naming a bad sett
   const std::string base = "http://127.0.0.1:" + std::to_string(port);
   http::ClientRequest req{
       .method = "POST",
-      .url = base + "/v21.0/1065/messages",
+      .url = base + "/v25.0/1065/messages",
       .headers = {{"Authorization", "Bearer s3cr3t-token"}},
       .body =
           R"({"messaging_product":"whatsapp","to":"5511987654321","type":"text","text":{"body":"x"}})"};

@@ -12,7 +12,7 @@ namespace {
 
 ProviderConfig config() {
   ProviderConfig c;
-  c.meta_graph_url = "https://graph.facebook.com/v21.0";
+  c.meta_graph_url = "https://graph.facebook.com/v25.0";
   c.meta_access_token = "EAAG-token";
   c.evolution_url = "http://evo.local:8080";
   c.evolution_apikey = "evo-key";
@@ -53,7 +53,7 @@ TEST_CASE("a Meta text request: URL, bearer token and body exactly") {
   auto req = build_request(text_command(Provider::meta), std::nullopt, config());
   REQUIRE(req.ok());
   CHECK(req->method == "POST");
-  CHECK(req->url == "https://graph.facebook.com/v21.0/106540352242922/messages");
+  CHECK(req->url == "https://graph.facebook.com/v25.0/106540352242922/messages");
   CHECK(header(*req, "Authorization") == "Bearer EAAG-token");
   CHECK(header(*req, "Content-Type") == "application/json");
   CHECK(header(*req, "apikey") == "<absent>");
@@ -82,7 +82,7 @@ TEST_CASE("a Meta template request names the template, language and body paramet
   cmd.tmpl = {"pesquisa_nps", "pt_BR", {"Maria", "Teresópolis"}};
   auto req = build_request(cmd, std::string("ignored for Meta"), config());
   REQUIRE(req.ok());
-  CHECK(req->url == "https://graph.facebook.com/v21.0/106540352242922/messages");
+  CHECK(req->url == "https://graph.facebook.com/v25.0/106540352242922/messages");
   CHECK(req->body ==
         R"({"messaging_product":"whatsapp","recipient_type":"individual","to":"5511987654321",)"
         R"("type":"template","template":{"name":"pesquisa_nps","language":{"code":"pt_BR"},)"

@@ -1420,7 +1420,7 @@ TEST_CASE(
   std::string lock_error;
   std::atomic<int> calls{0};
   http::Router router;
-  router.add("POST", "/v21.0/{phone_number_id}/messages",
+  router.add("POST", "/v25.0/{phone_number_id}/messages",
              [&](const http::Request&) {
                if (calls.fetch_add(1) == 0) {
                  const std::lock_guard guard(mu);
@@ -1445,7 +1445,7 @@ TEST_CASE(
   REQUIRE(provider.start().ok());
   auto options = fx.options;
   options.provider.meta_graph_url =
-      "http://127.0.0.1:" + std::to_string(provider.port()) + "/v21.0";
+      "http://127.0.0.1:" + std::to_string(provider.port()) + "/v25.0";
   CommandHandler handler(store, std::make_shared<http::Client>(), std::make_shared<RateLimiter>(0),
                          std::make_shared<kafka::DeadLetter>(fx.producer), options);
   const auto id = new_id();

@@ -63,7 +63,7 @@ std::map<std::string, std::string> service_env(const std::string& schema,
           {"LIA_NOTIFY_EVENTS_TOPIC", testing::unique_name("notification_events")},
           {"LIA_NOTIFY_STATUS_TOPIC", testing::unique_name("whatsapp_status")},
           {"LIA_NOTIFY_CONSUMERS", "2"},
-          {"LIA_META_GRAPH_URL", provider + "/v21.0"},
+          {"LIA_META_GRAPH_URL", provider + "/v25.0"},
           {"LIA_META_ACCESS_TOKEN", "meta-token"},
           {"LIA_JWT_SECRET", "jwt-secret-0123456789-0123456789ab"}};
 }

@@ -66,7 +66,7 @@ Fixture::Fixture(int rate_per_number, int max_attempts)
   REQUIRE(server->start().ok());
 
   store = std::make_shared<OutboundStore>(pool, schema);
-  options.provider = {url() + "/v21.0", kMetaToken, url(), kEvolutionKey, std::chrono::seconds{5}};
+  options.provider = {url() + "/v25.0", kMetaToken, url(), kEvolutionKey, std::chrono::seconds{5}};
   options.max_attempts = max_attempts;
   options.backoff = std::chrono::milliseconds{10};
   options.backoff_max = std::chrono::milliseconds{3000};

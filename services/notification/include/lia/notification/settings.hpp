@@ -11,7 +11,7 @@ namespace lia::notification {
 
 struct Settings {
   // Meta Cloud API: POST {meta_graph_url}/{phone_number_id}/messages, Bearer token.
-  std::string meta_graph_url = "https://graph.facebook.com/v21.0";
+  std::string meta_graph_url = "https://graph.facebook.com/v25.0";
   // Empty: a Meta command fails (and is dead-lettered) with a reason naming the variable.
   std::string meta_access_token;
   // Evolution API: POST {evolution_url}/message/sendText/{instance}, header apikey.
