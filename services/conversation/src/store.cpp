@@ -160,7 +160,10 @@ Sql::Sql(const std::string& schema) : schema_(schema) {
       "transferred_to_human = CASE WHEN $5 THEN false ELSE transferred_to_human END, "
       "resolved_by = CASE WHEN $5 THEN NULL ELSE resolved_by END, "
       "resolved_at = CASE WHEN $5 THEN NULL ELSE resolved_at END, "
-      "opened_at = CASE WHEN $5 THEN now() ELSE opened_at END, "
+      // Not before the resolution it reopens: in a consumer's batch now() is the batch's
+      // BEGIN, which may come before a resolution committed while the batch waited for this
+      // row; the last session's closing messages would then count in the new one.
+      "opened_at = CASE WHEN $5 THEN GREATEST(now(), resolved_at) ELSE opened_at END, "
       // A customer's new message after a resolution is a new request: routed afresh from
       // apresentacao, not answered by the specialist of the last one (ai_orchestration resets
       // its read model on conversation.reopened the same way).
@@ -175,6 +178,12 @@ Sql::Sql(const std::string& schema) : schema_(schema) {
       "$13, $14, $15, $16, $17::text, CASE WHEN $17::text IS NULL THEN NULL ELSE now() END, $18, "
       "$19, $20, $21, $22) "
       "ON CONFLICT DO NOTHING RETURNING id";
+  // The reopening message dated with the session it opens (only when touch_conversation dated
+  // that session after it: see opened_at there).
+  date_reopening_message = "UPDATE " + t("messages") + " m SET created_at = c.opened_at FROM " +
+                           conv +
+                           " c WHERE m.id = $1::uuid AND c.id = m.conversation_id AND "
+                           "m.created_at < c.opened_at";
   view_by_id = "SELECT " + view_columns() + " FROM " + conv + " c JOIN " + t("contacts") +
                " k ON k.id = c.contact_id WHERE c.id = $1::uuid";
   assignment_lock = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))";

@@ -74,8 +74,9 @@ class Sql {
   std::string conversation_by_chat_for_update;
   std::string insert_conversation;
   std::string bump_contact_conversations;
-  std::string touch_conversation;  // last message + state
-  std::string insert_message;      // ON CONFLICT DO NOTHING RETURNING id
+  std::string touch_conversation;      // last message + state
+  std::string insert_message;          // ON CONFLICT DO NOTHING RETURNING id
+  std::string date_reopening_message;  // $1 message id: not before its session's opened_at
   std::string view_by_id;
   std::string assignment_lock;
   std::string pick_agent;
@@ -92,8 +93,9 @@ class Sql {
 core::Result<bool> insert_message(pg::Tx& tx, const Sql& sql, const NewMessage& m);
 
 // Updates the conversation's last message and its status/mode; `reopen` also clears the
-// assignment and the resolution, and restarts opened_at (the survey stays: its window holds). Sent
-// with the transaction's next round trip (pg::Tx::exec_later).
+// assignment and the resolution, and restarts opened_at, never before the resolution it
+// reopens (the survey stays: its window holds); date_reopening_message then dates the message
+// that reopened it with it. Sent with the transaction's next round trip (pg::Tx::exec_later).
 void touch_conversation(pg::Tx& tx, const Sql& sql, const std::string& id,
                         const std::optional<std::string>& last_message,
                         const domain::ConversationState& next, bool reopen);

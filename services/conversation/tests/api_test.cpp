@@ -4,6 +4,7 @@
 
 #include <lia/http/client.hpp>
 #include <lia/http/server.hpp>
+#include <lia/pg/batch.hpp>
 #include <lia/testing/pg.hpp>
 
 #include "support.hpp"
@@ -1446,6 +1447,44 @@ TEST_CASE("a token from a pod whose clock runs ahead is still before a deactivat
   REQUIRE(d.call("PATCH", "/api/users/" + ana, R"({"status":"ACTIVE"})", admin_token).status ==
           200);
   CHECK(d.call("GET", "/api/conversations", {}, token).status == 401);
+}
+
+TEST_CASE("a reopen in a batch that began before the resolution starts its session after it") {
+  Desk d;
+  d.user("sup", auth::Role::supervisor);
+  const auto ana = d.user("ana", auth::Role::agent, {"general"});
+  const auto sup_token = d.login("sup");
+  const auto ana_token = d.login("ana");
+  auto [p, conv] = d.chat("Oi");
+  REQUIRE(d.call("POST", "/api/conversations/" + conv + "/transfer",
+                 R"({"agent_id":")" + ana + "\"}", sup_token)
+              .status == 200);
+  // A consumer's batch: its first record (another chat) sends the BEGIN, which fixes now().
+  auto batch = pg::Batch::open(d.pool());
+  REQUIRE(batch.ok());
+  (void)d.chat("Olá");
+  std::this_thread::sleep_for(std::chrono::milliseconds{200});
+  // Meanwhile, at the desk (the API's own threads): the agent's last words, then the resolve.
+  REQUIRE(
+      d.call("POST", "/api/conversations/" + conv + "/messages", R"({"text":"Tchau!"})", ana_token)
+          .status == 202);
+  REQUIRE(d.call("POST", "/api/conversations/" + conv + "/resolve", {}, ana_token).status == 200);
+  // The customer writes again, in that batch: the conversation reopens.
+  d.apply(topics::whatsapp_inbound,
+          event(types::whatsapp_message_received, received(p, "AGAIN-" + p, "Outra coisa")));
+  REQUIRE((*batch)->commit().ok());
+  CHECK(d.count("SELECT count(*) FROM " + d.t("conversations") + " c WHERE c.id = '" + conv +
+                "' AND c.status = 'active' AND c.opened_at >= (SELECT max(created_at) FROM " +
+                d.t("messages") + " WHERE conversation_id = c.id AND content = 'Tchau!')") == 1);
+  // The new session holds the customer's message alone: the AI is told of it, and a
+  // supervisor's resolve counts it alone.
+  CHECK(d.count("SELECT count(*) FROM " + d.t("messages") + " m JOIN " + d.t("conversations") +
+                " c ON c.id = m.conversation_id WHERE c.id = '" + conv +
+                "' AND m.created_at >= c.opened_at") == 1);
+  REQUIRE(d.call("POST", "/api/conversations/" + conv + "/resolve", {}, sup_token).status == 200);
+  const auto resolved = d.sent(types::conversation_resolved);
+  REQUIRE(resolved.size() == 2);
+  CHECK(resolved[1].data["message_count"].GetInt64() == 1);
 }
 
 TEST_CASE("LIA_ADMIN_PASSWORD's admin is created once") {
