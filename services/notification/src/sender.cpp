@@ -406,12 +406,13 @@ core::Status CommandHandler::handle(const kafka::Message& message) {
     }
     auto delay =
         backoff_delay(attempts, options_.backoff, options_.backoff_max, result.retry_after);
-    if (cmd.provider == Provider::evolution && result.verdict == Verdict::retry &&
-        result.http_status && *result.http_status >= 500) {
-      // Evolution may answer an error for a message it sent (its own write failing after the
-      // send): the next try waits long enough for that try's echo to show it went.
-      delay = std::max(delay, options_.echo_wait);
-    }
+    // Evolution may answer an error for a message it sent (its own write failing after the
+    // send): the next try, or the dead letter after the last, waits long enough for that
+    // try's echo to show it went.
+    const bool echo_may_come = cmd.provider == Provider::evolution &&
+                               result.verdict == Verdict::retry && result.http_status &&
+                               *result.http_status >= 500;
+    if (echo_may_come) delay = std::max(delay, options_.echo_wait);
     if (result.code != kCodeOutcomeUnknown) {
       // This try failed for sure: noted before anything else, so that a stop from here on
       // resumes with what follows it (the next try, no sooner than the wait asked for; a
@@ -422,7 +423,8 @@ core::Status CommandHandler::handle(const kafka::Message& message) {
                                 ? std::optional<core::SysTime>(clock_.now() + delay)
                                 : std::nullopt;
       auto noted = with_db_retries([&]() -> core::Status {
-        auto r = store_->try_failed(cmd.command_id, attempts, result.reason, retry_at);
+        auto r = store_->try_failed(cmd.command_id, attempts, result.reason, retry_at,
+                                    result.http_status);
         if (!r) return r.error();
         still_sending = *r;
         return core::ok();
@@ -439,6 +441,7 @@ core::Status CommandHandler::handle(const kafka::Message& message) {
     }
     last_error = result.reason;
     if (attempts >= options_.max_attempts) {
+      if (echo_may_come && !pause_for(options_.echo_wait)) return stopping();
       return finish_failed(message, cmd, kDeadLettered, attempts,
                            fmt::format("gave up after {} tries: {}", attempts, result.reason),
                            result.code, result.http_status, true, true);

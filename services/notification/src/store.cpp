@@ -123,13 +123,15 @@ core::Result<std::int64_t> OutboundStore::purge_finished(core::SysTime before, i
 
 core::Result<bool> OutboundStore::try_failed(const std::string& command_id, int attempt,
                                              const std::string& reason,
-                                             std::optional<core::SysTime> retry_at) {
+                                             std::optional<core::SysTime> retry_at,
+                                             std::optional<int> http_status) {
   auto rows = pool_->exec(
       "UPDATE " + table_ +
-          " SET in_flight = false, last_error = $3, retry_at = $4::timestamptz, updated_at = now()"
-          " WHERE command_id = $1 AND status = 'sending' AND attempts = $2",
+          " SET in_flight = false, last_error = $3, retry_at = $4::timestamptz, http_status = $5,"
+          " updated_at = now() WHERE command_id = $1 AND status = 'sending' AND attempts = $2",
       command_id, attempt, reason,
-      retry_at ? std::optional<std::string>(core::format_rfc3339(*retry_at)) : std::nullopt);
+      retry_at ? std::optional<std::string>(core::format_rfc3339(*retry_at)) : std::nullopt,
+      http_status);
   if (!rows) return rows.error();
   return rows->affected() == 1;
 }
@@ -203,9 +205,11 @@ core::Result<std::vector<Unsettled>> OutboundStore::unsettled_sends(
           table_ +
           " WHERE provider_message_id IS NULL AND (status = 'sending' OR error_code ="
           " 'outcome_unknown') AND to_chat = ANY (string_to_array($2, ','))"
+          // In flight; between two tries, the last answered with a 5xx (Evolution may answer
+          // one for a message it sent); or ended unknown.
           " AND provider = 'evolution' AND instance = $1 AND ((status = 'sending' AND (in_flight"
-          " OR attempts > 0)) OR status IN ('failed', 'dead_lettered')) AND (echo_message_id IS"
-          " NULL OR"
+          " OR (attempts > 0 AND http_status >= 500))) OR status IN ('failed', 'dead_lettered'))"
+          " AND (echo_message_id IS NULL OR"
           " echo_message_id = $4) AND btrim(body) = btrim($3)"
           " AND last_attempt_at > now() - interval '1 day'" +
           no_row_with_id(table_, "$4") + " ORDER BY created_at FOR UPDATE",

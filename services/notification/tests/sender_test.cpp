@@ -1060,14 +1060,18 @@ TEST_CASE("an echo is kept only for the one send of its text in flight, and only
   CHECK_FALSE(echo_of(c).has_value());
 }
 
-// An Evolution text to kTo's JID whose first try the sandbox answers 500 (as Evolution may
-// after sending it: its own write failing); `between` runs once that failure is noted, the
-// next try waiting. Returns the command id.
+// An Evolution text to kTo's JID whose first try the sandbox answers `status` (500: as
+// Evolution may after sending it, its own write failing); `between` runs once that failure is
+// noted, the next try (or the dead letter, with `max_attempts` 1) waiting. Returns the command
+// id.
 std::string send_answered_500(Fixture& fx, const std::string& text,
-                              const std::function<void(const std::string&)>& between) {
-  REQUIRE(fx.sandbox.apply_faults(R"({"fail_next":1,"status":500})").ok());
+                              const std::function<void(const std::string&)>& between,
+                              int status = 500, int max_attempts = 4) {
+  REQUIRE(
+      fx.sandbox.apply_faults(R"({"fail_next":1,"status":)" + std::to_string(status) + "}").ok());
   auto options = fx.options;
   options.echo_wait = std::chrono::seconds{3};
+  options.max_attempts = max_attempts;
   auto handler = handler_with(fx, options);
   auto id = new_id();
   const auto msg = fx.command(events::types::notification_send_text,
@@ -1107,6 +1111,47 @@ TEST_CASE("Evolution's echo after a 500 records the send sent: no second try") {
   REQUIRE(evs.size() == 1);
   CHECK(evs[0].type == kSentType);
   CHECK(str(data_of(evs[0])["provider_message_id"]) == "3EB0AFTER500");
+}
+
+TEST_CASE("Evolution's echo after a 500 on the last try records it sent, not dead-lettered") {
+  Fixture fx;
+  EchoHandler echoes(fx.store, fx.options);
+  const auto now = core::format_rfc3339(core::SystemClock::instance().now());
+  const auto id = send_answered_500(
+      fx, "Última tentativa.",
+      [&](const std::string&) {
+        require_ok(echoes.handle(
+            echo_record(kTo + "@s.whatsapp.net", "3EB0LAST01", "Última tentativa.", true, now)));
+      },
+      500, /*max_attempts=*/1);
+  CHECK(fx.sandbox.counts().requests == 1);
+  auto row = fx.row(id);
+  REQUIRE(row);
+  CHECK(row->status == "sent");
+  CHECK(row->provider_message_id == std::optional<std::string>("3EB0LAST01"));
+  auto evs = fx.events();
+  REQUIRE(evs.size() == 1);
+  CHECK(evs[0].type == kSentType);
+}
+
+TEST_CASE("an echo of the same text does not end a send Evolution answered 429") {
+  // A throttle is no send: the echo is another sender's message of the same text.
+  Fixture fx;
+  EchoHandler echoes(fx.store, fx.options);
+  const auto now = core::format_rfc3339(core::SystemClock::instance().now());
+  const auto id = send_answered_500(
+      fx, "Ok, obrigado.",
+      [&](const std::string&) {
+        require_ok(echoes.handle(
+            echo_record(kTo + "@s.whatsapp.net", "3EB0OTHER1", "Ok, obrigado.", true, now)));
+      },
+      429);
+  CHECK(fx.sandbox.counts().requests == 2);
+  auto row = fx.row(id);
+  REQUIRE(row);
+  CHECK(row->status == "sent");
+  CHECK(row->attempts == 2);
+  CHECK(row->provider_message_id != std::optional<std::string>("3EB0OTHER1"));
 }
 
 TEST_CASE("an echo kept while Evolution's 500 was on its way ends the send: no second try") {

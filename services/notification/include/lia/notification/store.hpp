@@ -114,10 +114,12 @@ class OutboundStore {
   // The try `attempt`, in flight, failed for sure (the provider refused it for now, or it
   // never left): no longer in flight, `reason` kept as the last error, and `retry_at` (when
   // the next try may go, if there is one) for whoever resumes it. false if the row is not
-  // 'sending' or has counted another try since.
+  // 'sending' or has counted another try since. `http_status`, the provider's answer: a 5xx
+  // from Evolution lets an echo of that try settle the row (unsettled_sends).
   core::Result<bool> try_failed(const std::string& command_id, int attempt,
                                 const std::string& reason,
-                                std::optional<core::SysTime> retry_at = std::nullopt);
+                                std::optional<core::SysTime> retry_at = std::nullopt,
+                                std::optional<int> http_status = std::nullopt);
 
   // Final states, inside the caller's transaction (beside the events). false: the row was
   // not 'sending' any more (someone else finished it): write no event. mark_sent also takes
@@ -152,7 +154,7 @@ class OutboundStore {
   // (it was that row's); else nothing changes.
   core::Result<std::optional<std::string>> sent_by_echo(pg::Tx& tx, const std::string& command_id,
                                                         int attempts);
-  // A 'sending' row between two tries (its try `attempts` failed with an answer, the next not
+  // A 'sending' row between two tries (its try `attempts` answered with a 5xx, the next not
   // begun) whose echo came after that try's answer: 'sent' with the echo's id. Returns its try
   // count; nullopt if the row is not such a row (any more: the next try began).
   core::Result<std::optional<int>> settle_between_tries(pg::Tx& tx, const std::string& command_id,
