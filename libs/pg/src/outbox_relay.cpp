@@ -553,6 +553,7 @@ void OutboxRelay::run() {
         continue;
       }
     }
+    const auto batch_began = std::chrono::steady_clock::now();
     auto n = impl_->batch(*conn, *producer_, options_, published_);
     if (!n) {
       if (auto fatal = producer_->fatal_error()) {
@@ -567,7 +568,7 @@ void OutboxRelay::run() {
         failing = false;  // the database's trouble: the lock goes with the session anyway
       } else if (!failing) {
         failing = true;
-        failing_since = now;
+        failing_since = batch_began;  // (a batch Kafka cannot take fails after its ack timeout)
       } else if (options_.handover_after.count() > 0 &&
                  now - failing_since >= options_.handover_after) {
         log.warn(
