@@ -1,6 +1,7 @@
 #include "analysis.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstddef>
 
@@ -86,8 +87,13 @@ bool is_negator(std::string_view w) {
   return is_any(w, kNegators);
 }
 
-// Whether w[i] negates: a negator, or "num" before a verb.
+// Whether w[i] negates: a negator, or "num" before a verb. "n" before a number is "número"
+// ("meu cpf n 123", "apto n 5"), not "não".
 bool negator_at(const Words& w, std::size_t i) {
+  if (w[i] == "n" && i + 1 < w.size() && !w[i + 1].empty() &&
+      std::isdigit(static_cast<unsigned char>(w[i + 1].front())) != 0) {
+    return false;
+  }
   if (is_negator(w[i])) return true;
   return w[i] == "num" && i + 1 < w.size() && !clause_break_before(w, i + 1) &&
          is_any(w[i + 1], kNumVerbs);
@@ -151,7 +157,7 @@ constexpr std::string_view kLateNegationFillers[] = {
 // aguento mais").
 bool negated_after(const Words& w, std::size_t end) {
   for (std::size_t j = end; j < w.size() && j < end + 3 && !clause_break_before(w, j); ++j) {
-    if (is_negator(w[j])) return j + 1 == w.size() || clause_break_before(w, j + 1);
+    if (negator_at(w, j)) return j + 1 == w.size() || clause_break_before(w, j + 1);
     if (!is_any(w[j], kLateNegationFillers)) return false;
   }
   return false;
@@ -286,10 +292,8 @@ constexpr Keyword kComercial[] = {
     {"mudar para o plano", 3, "upgrade", Kind::request},
     {"mudar pro plano", 3, "upgrade", Kind::request},
     {"mudar meu plano", 3, "upgrade", Kind::request},
-    {"mudar o plano", 3, "upgrade", Kind::request},
     {"mudar o meu plano", 3, "upgrade", Kind::request},
     {"trocar meu plano", 3, "upgrade", Kind::request},
-    {"trocar o plano", 3, "upgrade", Kind::request},
     {"trocar para o plano", 3, "upgrade", Kind::request},
     {"trocar pro plano", 3, "upgrade", Kind::request},
     {"aumentar meu plano", 3, "upgrade", Kind::request},
@@ -916,9 +920,12 @@ bool says_goodbye(const Words& w) {
 }
 
 // The trouble going on: "continua igual", "ainda não voltou".
-constexpr std::string_view kStill[] = {"continua",       "continuo",    "igual",
-                                       "mesmo problema", "mesma coisa", "ainda nao",
-                                       "ainda sem",      "ainda ta",    "ainda esta"};
+// (Not "continua" alone: "obrigada, continua assim" is praise.)
+constexpr std::string_view kStill[] = {
+    "continua sem", "continua caindo", "continua lent*",   "continua travando", "continua ruim",
+    "continua com", "continua dando",  "continua o mesmo", "continua a mesma",  "continuo sem",
+    "continuo com", "igual",           "mesmo problema",   "mesma coisa",       "ainda nao",
+    "ainda sem",    "ainda ta",        "ainda esta"};
 
 // Whether a thanks or a goodbye goes on with the trouble ("obrigado, mas não resolveu",
 // "valeu, mas continua igual"): the rest of the message reads negative or says it goes on.

@@ -595,3 +595,14 @@ TEST_CASE("closing the account or switching the internet off is a cancellation, 
   CHECK_FALSE(analyze("não quero desligar minha internet").cancel_request);
   CHECK_FALSE(analyze("n quero desativar o serviço").cancel_request);
 }
+
+TEST_CASE("WhatsApp's n before a number is número, not não; continua assim is praise") {
+  // "n 123": a document or flat number, so the promise after it stands.
+  CHECK(analyze("meu cpf n 123 vou pagar dia 10").payment_day == 10);
+  CHECK(analyze("n vou pagar dia 10").payment_day == std::nullopt);
+  CHECK(analyze("obrigada, continua assim").intent == Intent::thanks);
+  CHECK(analyze("obrigado, mas continua sem internet").intent != Intent::thanks);
+  // The plan of a due date or of a payment is no change of internet plan.
+  CHECK(analyze("quero mudar o plano de data de vencimento").intent == Intent::financeiro);
+  CHECK(analyze("quero mudar meu plano").intent == Intent::comercial);
+}
