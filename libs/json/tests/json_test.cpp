@@ -430,8 +430,6 @@ TEST_CASE("parse_unchecked stops at its depth, before hostile nesting costs memo
   objects += "1" + std::string(5, '}');
   CHECK(json::parse_unchecked(objects, 5).ok());
   CHECK_FALSE(json::parse_unchecked(objects, 4).ok());
-  // Millions of levels are refused at once rather than read.
-  CHECK_FALSE(json::parse_unchecked(std::string(4'000'000, '[')).ok());
 }
 
 TEST_CASE("parse_unchecked reads a high surrogate without its low half as U+FFFD") {

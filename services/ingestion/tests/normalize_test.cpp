@@ -1181,7 +1181,6 @@ TEST_CASE("evolution: the body's apikey is read without building the document") 
   CHECK(lia::json::parse_unchecked(nested(127)).ok());
   CHECK(evolution_body_apikey(nested(128)) == std::nullopt);
   CHECK_FALSE(lia::json::parse_unchecked(nested(128)).ok());
-  CHECK(evolution_body_apikey(std::string(4'000'000, '[')) == std::nullopt);
 }
 
 TEST_CASE("evolution: a high surrogate without its low half is one U+FFFD, not a lost POST") {
