@@ -349,7 +349,9 @@ core::Status NotificationHandler::on_event(const events::CloudEvent& ev) const {
                           "t.last_command_id = $4 AND t.status IN ('pending', 'contacted') AND "
                           "NOT $6 AND (SELECT count(*) FROM " +
                           q_ +
-                          ".message_attempts a WHERE a.target_id = t.id) < c.max_attempts + $5 "
+                          // Sends only: an expiry never left (it is given back anyway).
+                          ".message_attempts a WHERE a.target_id = t.id AND a.outcome IS "
+                          "DISTINCT FROM 'expired') < c.max_attempts + $5 "
                           "RETURNING t.status",
                       target, why.value_or("dead-lettered"), now, std::string(*command),
                       kGivenBackTries, never_give_back);

@@ -1100,6 +1100,33 @@ TEST_CASE("a target whose sends keep failing as the service's trouble is charged
   CHECK(fx.tick().sent == 0);
 }
 
+TEST_CASE("expired messages, never sent, use up none of the five sends given back") {
+  Fixture fx;
+  fx.create(campaign_body(many_targets(1), 1, 60));
+  const std::string expired = R"(,"reason":"expired: not_after passed","code":"expired")";
+  for (int send = 1; send <= 5; ++send) {
+    INFO("send " << send);
+    REQUIRE(fx.tick().sent == 1);
+    const auto all = fx.outbox();
+    const auto cmds = of_type(all, types::notification_send_text);
+    REQUIRE(static_cast<int>(cmds.size()) == send);
+    fx.outcome(types::notification_message_failed, *cmds.back(), expired);
+    fx.clock.advance(1min);  // due again at once, in the same window
+  }
+  REQUIRE(fx.count("message_attempts WHERE outcome = 'expired'") == 5);
+  // Then a send the provider's outage kept from the debtor: given back, not exhausted.
+  REQUIRE(fx.tick().sent == 1);
+  const auto all = fx.outbox();
+  const auto cmds = of_type(all, types::notification_send_text);
+  REQUIRE(cmds.size() == 6);
+  fx.outcome(
+      types::notification_message_dead_lettered, *cmds.back(),
+      R"(,"reason":"gave up after 6 tries: HTTP 503","dlq_topic":"notification.commands.v1.dlq")");
+  CHECK(fx.count("message_attempts WHERE given_back") == 1);
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'exhausted'") == 0);
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'pending' AND attempt_count = 0") == 1);
+}
+
 TEST_CASE("a message the provider accepted and then could not deliver does not count as contact") {
   Fixture fx;
   const std::string id = fx.create(campaign_body(many_targets(4), 2, 60));
