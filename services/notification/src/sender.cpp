@@ -881,15 +881,16 @@ core::Counter& echoes(std::string_view outcome) {
   return core::metrics().counter(
       "lia_notification_echoes_total",
       "Evolution's echoes of sends not recorded yet: kept for a send still waiting for its "
-      "answer (noted), or making a send of unknown outcome sent (settled)",
+      "answer (noted), making a send of unknown outcome sent (settled), or one whose try "
+      "Evolution answered with a 5xx (after_error)",
       {{"outcome", std::string(outcome)}});
 }
 }  // namespace
 
 EchoHandler::EchoHandler(std::shared_ptr<OutboundStore> store, const SenderOptions& options)
     : store_(std::move(store)), events_topic_(options.events_topic), service_(options.service) {
-  // Both exist from the start at 0.
-  for (const std::string_view outcome : {"noted", "settled"}) echoes(outcome);
+  // All exist from the start at 0.
+  for (const std::string_view outcome : {"noted", "settled", "after_error"}) echoes(outcome);
 }
 
 namespace {
@@ -989,9 +990,16 @@ core::Status EchoHandler::handle(const kafka::Message& message) {
   });
   if (!st.ok()) return st;
   if (noted) echoes("noted").inc();
-  if (settled) {
+  if (settled && settled->status == kSending) {
+    // Between two tries: counted in lia_notification_sends_total by nobody else (its handler
+    // finds the row finished).
+    echoes("after_error").inc();
+    count_send(Provider::evolution, "sent");
+  } else if (settled) {
     // (Counted `unknown` in lia_notification_sends_total already: not `sent` as well.)
     echoes("settled").inc();
+  }
+  if (settled) {
     core::log().info(
         settled->status == kSending
             ? "message sent after all: the provider's echo of a try it answered "

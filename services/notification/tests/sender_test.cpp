@@ -1095,6 +1095,9 @@ std::string send_answered_500(Fixture& fx, const std::string& text,
 TEST_CASE("Evolution's echo after a 500 records the send sent: no second try") {
   Fixture fx;
   EchoHandler echoes(fx.store, fx.options);
+  auto& after_error =
+      core::metrics().counter("lia_notification_echoes_total", "", {{"outcome", "after_error"}});
+  const auto after_error_before = after_error.value();
   const auto now = core::format_rfc3339(core::SystemClock::instance().now());
   const auto id = send_answered_500(fx, "Seu boleto vence hoje.", [&](const std::string&) {
     require_ok(echoes.handle(
@@ -1111,6 +1114,7 @@ TEST_CASE("Evolution's echo after a 500 records the send sent: no second try") {
   REQUIRE(evs.size() == 1);
   CHECK(evs[0].type == kSentType);
   CHECK(str(data_of(evs[0])["provider_message_id"]) == "3EB0AFTER500");
+  CHECK(after_error.value() == after_error_before + 1);
 }
 
 TEST_CASE("Evolution's echo after a 500 on the last try records it sent, not dead-lettered") {
