@@ -187,10 +187,12 @@ core::Status EventHandlers::on_resolved(const events::CloudEvent& ev) const {
       still_open = (*open)[0].get<std::string>(0);
       // To the last resolution's agent, or to none when no agent resolved it (a supervisor
       // closing it unassigned): the agent before did not close it.
+      // This resolution is kept on it too: should its send fail, this one gets its survey.
       auto moved = tx.exec("UPDATE " + q_ +
-                               ".surveys SET agent_id = $2::uuid WHERE survey_id = $1::uuid AND "
+                               ".surveys SET agent_id = $2::uuid, next_resolution_event_id = "
+                               "$3::uuid, next_resolution_at = $4 WHERE survey_id = $1::uuid AND "
                                "answered_at IS NULL",
-                           still_open, r->agent_id);
+                           still_open, r->agent_id, ev.id, opens_at);
       if (!moved) return moved.error();
       return {};
     }
@@ -430,8 +432,10 @@ core::Status EventHandlers::on_send_failure(const events::CloudEvent& ev) const 
   // then could not deliver it); a survey answered by then was delivered after all, and keeps
   // its score.
   std::optional<Survey> failed;
+  std::string replacement;  // the survey of a later resolution, made now
   auto st = pg::transact(*pool_, [&](pg::Tx& tx) -> core::Status {
     failed.reset();
+    replacement.clear();
     // A failure redelivered after a `sent` cleared its flag must not flag it again.
     auto fresh = pg::inbox_claim(tx, schema_, kNotificationInbox, ev.id);
     if (!fresh) return fresh.error();
@@ -442,7 +446,9 @@ core::Status EventHandlers::on_send_failure(const events::CloudEvent& ev) const 
                             "WHERE command_id = $1 AND send_failed_at IS NULL AND "
                             "answered_at IS NULL "
                             "RETURNING " +
-                            std::string(kSurveyColumns),
+                            std::string(kSurveyColumns) +
+                            ", next_resolution_event_id::text, "
+                            "(extract(epoch from next_resolution_at) * 1000)::bigint",
                         outcome->command_id, clock_.now(), outcome->reason);
     if (!rows) return rows.error();
     if (rows->empty()) return {};
@@ -453,6 +459,38 @@ core::Status EventHandlers::on_send_failure(const events::CloudEvent& ev) const 
       return p;
     }
     failed = std::move(s);
+    // A later resolution asked nothing while this survey was open: it is surveyed now, within
+    // its own window (else neither resolution would be).
+    const auto next_event = (*rows)[0].get<std::optional<std::string>>(10);
+    const auto next_at = (*rows)[0].get<std::optional<std::int64_t>>(11);
+    if (!next_event || !next_at) return {};
+    Resolved later;
+    later.chat = failed->chat;
+    later.agent_id = failed->agent_id;
+    const Survey n = make_survey(later, from_ms(*next_at), settings_.survey_window, clock_);
+    if (n.expires_at <= clock_.now()) return {};
+    auto ins = tx.exec("INSERT INTO " + q_ +
+                           ".surveys (survey_id, conversation_id, contact_id, provider, instance, "
+                           "chat_id, agent_id, command_id, resolved_event_id, sent_at, expires_at) "
+                           "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
+                           "ON CONFLICT (resolved_event_id) DO NOTHING",
+                       n.survey_id, n.chat.conversation_id, n.chat.contact_id, n.chat.provider,
+                       n.chat.instance, n.chat.chat_id, n.agent_id, n.command_id, *next_event,
+                       n.sent_at, n.expires_at);
+    if (!ins) return ins.error();
+    if (ins->affected() == 0) return {};
+    if (auto p = publish(
+            tx, schema_, topics::notification_commands, types::notification_send_text, n.chat,
+            send_text_data(n.command_id, n.chat, settings_.survey_text, n.expires_at), clock_);
+        !p) {
+      return p;
+    }
+    if (auto p = publish(tx, schema_, topics::engagement_events, types::engagement_survey_sent,
+                         n.chat, survey_sent_data(n), clock_);
+        !p) {
+      return p;
+    }
+    replacement = n.survey_id;
     return {};
   });
   if (!st) return st;
@@ -461,6 +499,11 @@ core::Status EventHandlers::on_send_failure(const events::CloudEvent& ev) const 
                      {f::id("survey_id", failed->survey_id),
                       f::id("conversation_id", failed->chat.conversation_id),
                       f::id("command_id", outcome->command_id), f::str("reason", outcome->reason)});
+  }
+  if (!replacement.empty()) {
+    core::log().info(
+        "survey sent for the resolution that came while the failed one was open",
+        {f::id("survey_id", replacement), f::id("conversation_id", failed->chat.conversation_id)});
   }
   return {};
 }

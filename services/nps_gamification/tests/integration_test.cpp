@@ -474,6 +474,40 @@ TEST_CASE("a survey that could not be sent does not stop the next resolution's")
   CHECK(fx.count("surveys WHERE answered_at IS NOT NULL AND send_failed_at IS NULL") == 1);
 }
 
+TEST_CASE("a resolution skipped for an open survey is surveyed when that survey's send fails") {
+  Fixture fx;
+  const Chat c = fx.new_chat();
+  fx.apply(fx.resolved(c, kAgentA));  // survey 1, its send still retrying
+  const std::string first = fx.outbox()[0].str("command_id");
+  fx.clock.advance(1min);
+  fx.apply(fx.reply(c, "obrigado"));
+  fx.apply(fx.reopened(c));
+  fx.clock.advance(1min);
+  const auto second = fx.resolved(c, kAgentB);
+  fx.apply(second);  // asks nothing: survey 1 is open
+  REQUIRE(fx.count("surveys") == 1);
+  // Then survey 1's send fails for good: the second resolution gets its survey.
+  fx.clock.advance(1min);
+  fx.apply(fx.outcome(types::notification_message_dead_lettered, c, first,
+                      R"(,"reason":"gave up after 6 tries: HTTP 503",)"
+                      R"("dlq_topic":"notification.commands.v1.dlq")"));
+  CHECK(fx.count("surveys") == 2);
+  CHECK(fx.count("surveys WHERE send_failed_at IS NULL AND resolved_event_id = '" + second.id +
+                 "' AND agent_id = '" + kAgentB + "'") == 1);
+  int sends = 0;
+  for (const auto& e : fx.outbox()) sends += e.event.type == types::notification_send_text ? 1 : 0;
+  CHECK(sends == 2);
+  // The failure redelivered makes no third.
+  fx.apply(fx.outcome(types::notification_message_dead_lettered, c, first,
+                      R"(,"reason":"gave up after 6 tries: HTTP 503",)"
+                      R"("dlq_topic":"notification.commands.v1.dlq")"));
+  CHECK(fx.count("surveys") == 2);
+  // A score answers the new survey, for B.
+  fx.clock.advance(1min);
+  fx.apply(fx.reply(c, "8"));
+  CHECK(fx.count("satisfaction_feedback WHERE agent_id = '" + kAgentB + "'") == 1);
+}
+
 TEST_CASE("a score waits for the conversation's survey lock before its survey's row") {
   // As a resolution and a send's outcome do: taken in another order, a batch and a record
   // alone could each hold what the other waits for.

@@ -1,0 +1,3 @@
+ALTER TABLE surveys
+  DROP COLUMN next_resolution_at,
+  DROP COLUMN next_resolution_event_id;
