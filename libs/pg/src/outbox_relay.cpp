@@ -504,6 +504,7 @@ void OutboxRelay::run() {
         detail::unregister_local_relay(schema_, impl_->wake_fd);
       }
       active_ = false;
+      failing = false;  // (the lock went with the session)
       conn.reset();
       auto c = Connection::open(pool_->config());
       if (!c) {
