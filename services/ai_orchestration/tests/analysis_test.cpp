@@ -596,7 +596,7 @@ TEST_CASE("closing the account or switching the internet off is a cancellation, 
   CHECK_FALSE(analyze("n quero desativar o serviço").cancel_request);
 }
 
-TEST_CASE("WhatsApp's n before a number is número, not não; continua assim is praise") {
+TEST_CASE("WhatsApp's n before a number is número, not não, and continua assim is praise") {
   // "n 123": a document or flat number, so the promise after it stands.
   CHECK(analyze("meu cpf n 123 vou pagar dia 10").payment_day == 10);
   CHECK(analyze("n vou pagar dia 10").payment_day == std::nullopt);
