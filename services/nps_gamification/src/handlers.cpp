@@ -203,28 +203,9 @@ core::Status EventHandlers::on_resolved(const events::CloudEvent& ev) const {
       window_closed = true;
       return {};
     }
-    auto ins = tx.exec("INSERT INTO " + q_ +
-                           ".surveys (survey_id, conversation_id, contact_id, provider, instance, "
-                           "chat_id, agent_id, command_id, resolved_event_id, sent_at, expires_at) "
-                           "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
-                           "ON CONFLICT (resolved_event_id) DO NOTHING",
-                       s.survey_id, s.chat.conversation_id, s.chat.contact_id, s.chat.provider,
-                       s.chat.instance, s.chat.chat_id, s.agent_id, s.command_id, ev.id, s.sent_at,
-                       s.expires_at);
-    if (!ins) return ins.error();
-    if (ins->affected() == 0) return {};
-    if (auto p = publish(
-            tx, schema_, topics::notification_commands, types::notification_send_text, s.chat,
-            send_text_data(s.command_id, s.chat, settings_.survey_text, s.expires_at), clock_);
-        !p) {
-      return p;
-    }
-    if (auto p = publish(tx, schema_, topics::engagement_events, types::engagement_survey_sent,
-                         s.chat, survey_sent_data(s), clock_);
-        !p) {
-      return p;
-    }
-    survey_id = s.survey_id;
+    auto made = send_survey(tx, s, ev.id);
+    if (!made) return made.error();
+    if (*made) survey_id = s.survey_id;
     return {};
   });
   if (!st) return st;
@@ -416,6 +397,32 @@ core::Status EventHandlers::on_reopened(const events::CloudEvent& ev) const {
   });
 }
 
+core::Result<bool> EventHandlers::send_survey(pg::Tx& tx, const Survey& s,
+                                              const std::string& resolved_event_id) const {
+  auto ins = tx.exec("INSERT INTO " + q_ +
+                         ".surveys (survey_id, conversation_id, contact_id, provider, instance, "
+                         "chat_id, agent_id, command_id, resolved_event_id, sent_at, expires_at) "
+                         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
+                         "ON CONFLICT (resolved_event_id) DO NOTHING",
+                     s.survey_id, s.chat.conversation_id, s.chat.contact_id, s.chat.provider,
+                     s.chat.instance, s.chat.chat_id, s.agent_id, s.command_id, resolved_event_id,
+                     s.sent_at, s.expires_at);
+  if (!ins) return ins.error();
+  if (ins->affected() == 0) return false;
+  if (auto p = publish(
+          tx, schema_, topics::notification_commands, types::notification_send_text, s.chat,
+          send_text_data(s.command_id, s.chat, settings_.survey_text, s.expires_at), clock_);
+      !p) {
+    return p.error();
+  }
+  if (auto p = publish(tx, schema_, topics::engagement_events, types::engagement_survey_sent,
+                       s.chat, survey_sent_data(s), clock_);
+      !p) {
+    return p.error();
+  }
+  return true;
+}
+
 core::Status EventHandlers::on_send_failure(const events::CloudEvent& ev) const {
   auto outcome = parse_send_outcome(ev.data);
   if (!outcome) return bad_data(ev, outcome.error());
@@ -469,28 +476,9 @@ core::Status EventHandlers::on_send_failure(const events::CloudEvent& ev) const 
     later.agent_id = failed->agent_id;
     const Survey n = make_survey(later, from_ms(*next_at), settings_.survey_window, clock_);
     if (n.expires_at <= clock_.now()) return {};
-    auto ins = tx.exec("INSERT INTO " + q_ +
-                           ".surveys (survey_id, conversation_id, contact_id, provider, instance, "
-                           "chat_id, agent_id, command_id, resolved_event_id, sent_at, expires_at) "
-                           "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
-                           "ON CONFLICT (resolved_event_id) DO NOTHING",
-                       n.survey_id, n.chat.conversation_id, n.chat.contact_id, n.chat.provider,
-                       n.chat.instance, n.chat.chat_id, n.agent_id, n.command_id, *next_event,
-                       n.sent_at, n.expires_at);
-    if (!ins) return ins.error();
-    if (ins->affected() == 0) return {};
-    if (auto p = publish(
-            tx, schema_, topics::notification_commands, types::notification_send_text, n.chat,
-            send_text_data(n.command_id, n.chat, settings_.survey_text, n.expires_at), clock_);
-        !p) {
-      return p;
-    }
-    if (auto p = publish(tx, schema_, topics::engagement_events, types::engagement_survey_sent,
-                         n.chat, survey_sent_data(n), clock_);
-        !p) {
-      return p;
-    }
-    replacement = n.survey_id;
+    auto made = send_survey(tx, n, *next_event);
+    if (!made) return made.error();
+    if (*made) replacement = n.survey_id;
     return {};
   });
   if (!st) return st;

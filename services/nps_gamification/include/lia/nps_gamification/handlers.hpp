@@ -27,7 +27,9 @@
 #include <lia/core/result.hpp>
 #include <lia/events/cloud_event.hpp>
 #include <lia/kafka/kafka.hpp>
+#include <lia/nps_gamification/messages.hpp>
 #include <lia/pg/pool.hpp>
+#include <lia/pg/tx.hpp>
 
 namespace lia::nps_gamification {
 
@@ -66,6 +68,10 @@ class EventHandlers {
   core::Status on_sent(const events::CloudEvent& event) const;
 
  private:
+  // Inserts survey `s` for the resolution `resolved_event_id` and publishes its send_text and
+  // survey.sent, in `tx`; false (nothing published) when that resolution has its survey.
+  core::Result<bool> send_survey(pg::Tx& tx, const Survey& s,
+                                 const std::string& resolved_event_id) const;
   std::shared_ptr<pg::Pool> pool_;
   std::string schema_;  // as given (outbox/inbox helpers quote it themselves)
   std::string q_;       // quoted, for SQL text
