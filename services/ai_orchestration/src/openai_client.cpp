@@ -209,13 +209,13 @@ std::vector<std::string> initial_messages(const RemoteRequest& request) {
 }
 
 std::string chat_request_body(std::string_view model, const std::vector<std::string>& messages,
-                              std::optional<double> temperature, bool text_only,
-                              int max_completion_tokens, std::optional<Assistant> assistant) {
+                              Assistant assistant, std::optional<double> temperature,
+                              bool text_only, int max_completion_tokens) {
   json::Writer w;
   w.begin_object().field("model", model).key("messages").begin_array();
   for (const auto& m : messages) w.raw(m);
   w.end_array()
-      .raw_field("tools", assistant ? tool_definitions_json(*assistant) : tool_definitions_json())
+      .raw_field("tools", tool_definitions_json(assistant))
       .field("tool_choice", text_only ? "none" : "auto");
   if (temperature) w.field("temperature", *temperature);
   if (max_completion_tokens > 0) w.field("max_completion_tokens", max_completion_tokens);
@@ -372,8 +372,8 @@ core::Result<RemoteAnswer> OpenAiClient::complete(const RemoteRequest& request, 
     req.headers = {{"Authorization", "Bearer " + settings_.api_key},
                    {"Content-Type", "application/json"},
                    {"Accept", "application/json"}};
-    req.body = chat_request_body(settings_.model, messages, temperature, text_only,
-                                 settings_.max_completion_tokens, request.assistant);
+    req.body = chat_request_body(settings_.model, messages, request.assistant, temperature,
+                                 text_only, settings_.max_completion_tokens);
     req.timeout = left;
     ++answer.calls;
     auto res = http_->request(req);

@@ -99,13 +99,11 @@ struct ChatReply {
 // JSON.
 std::vector<std::string> initial_messages(const RemoteRequest& request);
 
-// The request body. tool_choice "auto" (or "none" when text_only); no temperature when
-// nullopt; max_completion_tokens when above 0; the tools offered to `assistant` (every tool
-// when nullopt).
+// The request body: the tools offered to `assistant`; tool_choice "auto" (or "none" when
+// text_only); no temperature when nullopt; max_completion_tokens when above 0.
 std::string chat_request_body(std::string_view model, const std::vector<std::string>& messages,
-                              std::optional<double> temperature, bool text_only,
-                              int max_completion_tokens = 0,
-                              std::optional<Assistant> assistant = std::nullopt);
+                              Assistant assistant, std::optional<double> temperature,
+                              bool text_only, int max_completion_tokens = 0);
 
 // Reads choices[0].message: content and tool_calls. choices[0].finish_reason "length" or
 // "max_tokens" (text cut off) and "content_filter" are errors; any other ("stop", "tool_calls",

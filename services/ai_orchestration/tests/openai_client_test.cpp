@@ -1033,21 +1033,22 @@ TEST_CASE("a CPF or CNPJ the customer wrote does not reach the remote model") {
 }
 
 TEST_CASE("the request body is well-formed JSON with the tools") {
-  const auto body = chat_request_body("m", initial_messages(request("olá \"aspas\"")), 0.2, true);
+  const auto body = chat_request_body("m", initial_messages(request("olá \"aspas\"")),
+                                      Assistant::suporte, 0.2, true);
   auto doc = lia::json::parse(body);
   REQUIRE(doc.ok());
   CHECK(std::string((*doc)["tool_choice"].GetString()) == "none");
   CHECK((*doc)["temperature"].GetDouble() == Approx(0.2));
   CHECK((*doc)["tools"].IsArray());
   // LIA_LLM_SEND_TEMPERATURE=false: none at all.
-  auto without = lia::json::parse(
-      chat_request_body("m", initial_messages(request("oi")), std::nullopt, false));
+  auto without = lia::json::parse(chat_request_body("m", initial_messages(request("oi")),
+                                                    Assistant::suporte, std::nullopt, false));
   REQUIRE(without.ok());
   CHECK_FALSE(without->HasMember("temperature"));
   CHECK_FALSE(without->HasMember("max_completion_tokens"));  // 0: no limit sent
   // LIA_LLM_MAX_COMPLETION_TOKENS=300.
-  auto limited = lia::json::parse(
-      chat_request_body("m", initial_messages(request("oi")), std::nullopt, false, 300));
+  auto limited = lia::json::parse(chat_request_body("m", initial_messages(request("oi")),
+                                                    Assistant::suporte, std::nullopt, false, 300));
   REQUIRE(limited.ok());
   CHECK((*limited)["max_completion_tokens"].GetInt() == 300);
 }
