@@ -567,20 +567,26 @@ core::Status CommandHandler::finish_sent(const SendCommand& cmd, int attempts,
   return core::ok();
 }
 
+core::Result<std::optional<std::string>> CommandHandler::sent_by_echo(pg::Tx& tx,
+                                                                      const SendCommand& cmd,
+                                                                      int attempts) {
+  auto by_echo = store_->sent_by_echo(tx, cmd.command_id, attempts);
+  if (!by_echo || !*by_echo) return by_echo;
+  auto ev = runtime::publish(tx, store_->schema(), options_.service,
+                             sent_event(options_.events_topic, cmd, attempts, **by_echo));
+  if (!ev) return ev.error();
+  return by_echo;
+}
+
 core::Result<bool> CommandHandler::finish_echoed(const SendCommand& cmd, int attempts) {
   std::optional<std::string> echoed;
   auto st = with_db_retries([&]() -> core::Status {
     return pg::transact(
         store_->pool(),
         [&](pg::Tx& tx) -> core::Status {
-          echoed.reset();
-          auto by_echo = store_->sent_by_echo(tx, cmd.command_id, attempts);
+          auto by_echo = sent_by_echo(tx, cmd, attempts);
           if (!by_echo) return by_echo.error();
-          if (!*by_echo) return core::ok();
           echoed = std::move(*by_echo);
-          auto ev = runtime::publish(tx, store_->schema(), options_.service,
-                                     sent_event(options_.events_topic, cmd, attempts, *echoed));
-          if (!ev) return ev.error();
           return core::ok();
         },
         kOneAttempt);
@@ -617,13 +623,10 @@ core::Status CommandHandler::finish_failed(const kafka::Message& message, const 
           if (code == kCodeOutcomeUnknown || (cmd.provider == Provider::evolution && seen > 0)) {
             // No answer (or Evolution's error, which it may answer for a message it sent),
             // but the provider's echo of this very try came meanwhile: it went.
-            auto by_echo = store_->sent_by_echo(tx, cmd.command_id, seen);
+            auto by_echo = sent_by_echo(tx, cmd, seen);
             if (!by_echo) return by_echo.error();
             if (*by_echo) {
               echoed = std::move(*by_echo);
-              auto ev = runtime::publish(tx, store_->schema(), options_.service,
-                                         sent_event(options_.events_topic, cmd, seen, *echoed));
-              if (!ev) return ev.error();
               return core::ok();
             }
           }

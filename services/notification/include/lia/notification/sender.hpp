@@ -108,6 +108,10 @@ class CommandHandler {
   // dropped: it says nothing of this try).
   std::optional<Unrecorded> take_unrecorded(const std::string& command_id, int attempt);
   core::Status finish_sent(const SendCommand& cmd, int attempts, const SendResult& result);
+  // In `tx`: the row of try `attempts` made sent by the echo kept on it
+  // (OutboundStore::sent_by_echo), with its `sent` event; the echo's provider id, or nullopt.
+  core::Result<std::optional<std::string>> sent_by_echo(pg::Tx& tx, const SendCommand& cmd,
+                                                        int attempts);
   // Try `attempts` failed, and Evolution's echo of it is kept on the row: recorded sent with
   // the echo's id (true); false when no echo of it came.
   core::Result<bool> finish_echoed(const SendCommand& cmd, int attempts);
