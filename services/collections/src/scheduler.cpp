@@ -62,43 +62,21 @@ Scheduler::Scheduler(std::shared_ptr<pg::Pool> pool, std::string schema, Setting
       schema_(std::move(schema)),
       q_(pg::quote_ident(schema_)),
       settings_(std::move(settings)),
-      clock_(clock) {}
-
-Scheduler::~Scheduler() {
-  stop();
-}
+      clock_(clock),
+      periodic_(settings_.tick, [this] { logged_tick(); }) {}
 
 void Scheduler::start() {
-  std::lock_guard lock(mu_);
-  if (thread_.joinable()) return;
-  stopping_ = false;
-  thread_ = std::thread([this] { run(); });
-}
-
-void Scheduler::stop() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
-}
-
-void Scheduler::run() {
   core::log().info("collections scheduler started",
                    {f::num("tick_ms", static_cast<std::int64_t>(settings_.tick.count()))});
-  std::unique_lock lock(mu_);
-  while (!stopping_) {
-    lock.unlock();
-    auto r = tick();
-    if (!r) {
-      core::log().warn("collections tick failed; retrying on the next tick",
-                       {f::str("error", r.error().describe())});
-    }
-    lock.lock();
-    cv_.wait_for(lock, settings_.tick, [this] { return stopping_; });
+  periodic_.start();
+}
+
+void Scheduler::logged_tick() {
+  auto r = tick();
+  if (!r) {
+    core::log().warn("collections tick failed; retrying on the next tick",
+                     {f::str("error", r.error().describe())});
   }
-  core::log().info("collections scheduler stopped");
 }
 
 core::Result<TickReport> Scheduler::tick() {

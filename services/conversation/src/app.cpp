@@ -82,37 +82,27 @@ core::Status App::start(runtime::Context& ctx) {
                         .lock_keys = true});
     }
   }
-  purger_ = std::thread([this] { purge_loop(); });
+  purger_.start();
   return {};
 }
 
 void App::stop() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (purger_.joinable()) purger_.join();
+  purger_.stop();
 }
 
-void App::purge_loop() {
-  std::unique_lock lock(mu_);
-  while (!cv_.wait_for(lock, std::chrono::minutes{10}, [this] { return stopping_; })) {
-    lock.unlock();
-    auto n = handlers_->purge_pending_statuses(
-        std::chrono::duration_cast<std::chrono::seconds>(pending_ttl_));
-    if (!n) {
-      core::log().warn("pending status purge failed", {f::str("error", n.error().describe())});
-    } else if (*n > 0) {
-      core::log().info("pending statuses purged", {f::num("count", *n)});
-    }
-    auto keys = api_->purge_idempotency_keys(kIdempotencyKeyTtl);
-    if (!keys) {
-      core::log().warn("idempotency key purge failed", {f::str("error", keys.error().describe())});
-    } else if (*keys > 0) {
-      core::log().info("idempotency keys purged", {f::num("count", *keys)});
-    }
-    lock.lock();
+void App::purge() {
+  auto n = handlers_->purge_pending_statuses(
+      std::chrono::duration_cast<std::chrono::seconds>(pending_ttl_));
+  if (!n) {
+    core::log().warn("pending status purge failed", {f::str("error", n.error().describe())});
+  } else if (*n > 0) {
+    core::log().info("pending statuses purged", {f::num("count", *n)});
+  }
+  auto keys = api_->purge_idempotency_keys(kIdempotencyKeyTtl);
+  if (!keys) {
+    core::log().warn("idempotency key purge failed", {f::str("error", keys.error().describe())});
+  } else if (*keys > 0) {
+    core::log().info("idempotency keys purged", {f::num("count", *keys)});
   }
 }
 

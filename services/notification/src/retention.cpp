@@ -8,26 +8,10 @@ namespace f = core::f;
 
 Retention::Retention(std::shared_ptr<OutboundStore> store, const core::Clock& clock,
                      RetentionOptions options)
-    : store_(std::move(store)), clock_(clock), options_(options) {}
-
-Retention::~Retention() {
-  stop();
-}
-
-void Retention::start() {
-  if (thread_.joinable()) return;
-  stopping_ = false;
-  thread_ = std::thread([this] { run(); });
-}
-
-void Retention::stop() {
-  {
-    std::lock_guard lock(mu_);
-    stopping_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
+    : store_(std::move(store)),
+      clock_(clock),
+      options_(options),
+      periodic_(options_.every, [this] { round(); }) {}
 
 core::Result<std::int64_t> Retention::purge_once() {
   static auto& purged =
@@ -36,10 +20,7 @@ core::Result<std::int64_t> Retention::purge_once() {
   const auto before = clock_.now() - options_.keep;
   std::int64_t total = 0;
   for (;;) {
-    {
-      std::lock_guard lock(mu_);
-      if (stopping_) break;  // a stop ends the purge between two slices
-    }
+    if (periodic_.stopping()) break;  // a stop ends the purge between two slices
     auto n = store_->purge_finished(before, options_.slice);
     if (!n) return n.error();
     total += *n;
@@ -49,18 +30,14 @@ core::Result<std::int64_t> Retention::purge_once() {
   return total;
 }
 
-void Retention::run() {
-  for (;;) {
-    auto n = purge_once();
-    if (!n) {
-      core::log().warn("purge of old sends failed; the next round tries again",
-                       {f::str("error", n.error().describe())});
-    } else if (*n > 0) {
-      core::log().info("old sends deleted",
-                       {f::num("rows", *n), f::num("retention_days", options_.keep.count() / 24)});
-    }
-    std::unique_lock lock(mu_);
-    if (cv_.wait_for(lock, options_.every, [this] { return stopping_; })) return;
+void Retention::round() {
+  auto n = purge_once();
+  if (!n) {
+    core::log().warn("purge of old sends failed; the next round tries again",
+                     {f::str("error", n.error().describe())});
+  } else if (*n > 0) {
+    core::log().info("old sends deleted",
+                     {f::num("rows", *n), f::num("retention_days", options_.keep.count() / 24)});
   }
 }
 

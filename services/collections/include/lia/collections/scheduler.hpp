@@ -17,15 +17,14 @@
 // retryable error ends the tick.
 
 #include <atomic>
-#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 
 #include <lia/collections/campaign.hpp>
 #include <lia/core/clock.hpp>
+#include <lia/core/periodic.hpp>
 #include <lia/core/result.hpp>
 #include <lia/pg/pool.hpp>
 
@@ -46,7 +45,7 @@ class Scheduler {
  public:
   Scheduler(std::shared_ptr<pg::Pool> pool, std::string schema, Settings settings,
             const core::Clock& clock = core::SystemClock::instance());
-  ~Scheduler();
+  ~Scheduler() = default;
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
 
@@ -55,7 +54,7 @@ class Scheduler {
 
   void start();
   // Stops the thread after the tick in progress. Idempotent.
-  void stop();
+  void stop() { periodic_.stop(); }
 
   // Most targets one transaction takes.
   static constexpr int kBatch = 200;
@@ -65,7 +64,7 @@ class Scheduler {
  private:
   struct Campaign;
   core::Status run_campaign(const Campaign& c, TickReport& report);
-  void run();
+  void logged_tick();  // the thread's: a tick, its failure logged
 
   std::shared_ptr<pg::Pool> pool_;
   std::string schema_;
@@ -77,10 +76,7 @@ class Scheduler {
   std::map<std::string, core::SysTime> logged_next_;  // campaign -> next allowed time logged
   std::atomic<std::size_t> rotation_{0};              // which active campaign a tick starts with
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
-  std::thread thread_;
+  core::Periodic periodic_;  // last: its thread uses the members above
 };
 
 }  // namespace lia::collections

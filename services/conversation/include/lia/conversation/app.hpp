@@ -12,15 +12,13 @@
 //                         3 days (whatsapp.status.v1's retention)
 
 #include <chrono>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <lia/conversation/api.hpp>
 #include <lia/conversation/handlers.hpp>
+#include <lia/core/periodic.hpp>
 #include <lia/pg/migrate.hpp>
 #include <lia/runtime/runtime.hpp>
 
@@ -45,7 +43,7 @@ class App final : public runtime::App {
   void stop() override;
 
  private:
-  void purge_loop();
+  void purge();  // every 10 minutes: statuses kept for unknown ids, old idempotency keys
 
   ApiConfig api_config_;
   std::string admin_password_;
@@ -53,10 +51,8 @@ class App final : public runtime::App {
   std::chrono::milliseconds pending_ttl_{std::chrono::hours{72}};
   std::shared_ptr<Handlers> handlers_;
   std::unique_ptr<Api> api_;
-  std::thread purger_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
+  core::Periodic purger_{std::chrono::minutes{10}, [this] { purge(); },
+                         core::Periodic::First::after_one_wait};
 };
 
 }  // namespace lia::conversation

@@ -2,19 +2,17 @@
 // How long notification keeps a finished send: its row holds the customer's number and the
 // text or template sent (LGPD: kept no longer than needed). A row is needed while its
 // command may still come back (a redelivery, a dead letter replayed: the command topic
-// keeps 7 days, dead letters 14) and for the desk's look-up of a send; after
+// keeps 3 days, dead letters 14) and for the desk's look-up of a send; after
 // LIA_NOTIFY_RETENTION_DAYS (90 by default, at least 21: a dead letter's 14 days, then its
-// replayed record's 7 on the command topic) a thread deletes it, a slice at
-// a time, every hour. A row still sending is never deleted.
+// replayed record's 3 on the command topic, with days to spare) a thread deletes it, a slice
+// at a time, every hour. A row still sending is never deleted.
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
-#include <mutex>
-#include <thread>
 
 #include <lia/core/clock.hpp>
+#include <lia/core/periodic.hpp>
 #include <lia/notification/store.hpp>
 
 namespace lia::notification {
@@ -31,24 +29,21 @@ class Retention {
             RetentionOptions options);
   Retention(const Retention&) = delete;
   Retention& operator=(const Retention&) = delete;
-  ~Retention();
+  ~Retention() = default;
 
-  void start();
-  void stop();
+  void start() { periodic_.start(); }
+  void stop() { periodic_.stop(); }
   // One purge: slices until one comes back short. The rows deleted, or the database's error
   // (the next round tries again).
   core::Result<std::int64_t> purge_once();
 
  private:
-  void run();
+  void round();  // one purge, logged
 
   std::shared_ptr<OutboundStore> store_;
   const core::Clock& clock_;
   RetentionOptions options_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
-  std::thread thread_;
+  core::Periodic periodic_;  // last: its thread uses the members above
 };
 
 }  // namespace lia::notification
