@@ -17,6 +17,20 @@ void atomic_add(std::atomic<double>& a, double v) {
   }
 }
 
+// `text` escaped as the exposition format wants it: a backslash as \\, a newline as \n, and
+// in a label value (`quotes`) a double quote as \".
+void append_escaped(std::string& out, std::string_view text, bool quotes) {
+  for (char c : text) {
+    if (c == '\\' || (quotes && c == '"')) {
+      out += '\\';
+    } else if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+}
+
 // The labels as the exposition writes them, in the order given.
 std::string render_labels(const Labels& labels) {
   std::string s;
@@ -24,14 +38,7 @@ std::string render_labels(const Labels& labels) {
     if (!s.empty()) s += ',';
     s += k;
     s += "=\"";
-    for (char c : v) {
-      if (c == '\\' || c == '"') s += '\\';
-      if (c == '\n') {
-        s += "\\n";
-        continue;
-      }
-      s += c;
-    }
+    append_escaped(s, v, /*quotes=*/true);
     s += '"';
   }
   return s;
@@ -49,15 +56,7 @@ std::string series_key(Labels labels) {
 std::string escape_help(const std::string& help) {
   std::string s;
   s.reserve(help.size());
-  for (char c : help) {
-    if (c == '\\') {
-      s += "\\\\";
-    } else if (c == '\n') {
-      s += "\\n";
-    } else {
-      s += c;
-    }
-  }
+  append_escaped(s, help, /*quotes=*/false);
   return s;
 }
 
