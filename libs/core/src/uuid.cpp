@@ -1,18 +1,64 @@
+#include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <mutex>
-#include <random>
+#include <system_error>
+
+#include <pthread.h>
+#include <sys/random.h>
 
 #include <lia/core/uuid.hpp>
 
 namespace lia::core {
 namespace {
 
+// The kernel's CSPRNG (getrandom), read 256 bytes at a time into a per-thread buffer: an id's
+// random bits cannot be predicted from ids seen before (a seeded Mersenne Twister's can, from
+// a few hundred of them). A forked child drops what its parent had buffered, so the two never
+// hand out the same bits.
+std::atomic<unsigned> g_fork_generation{0};
+
+struct RandomBuffer {
+  std::array<std::uint8_t, 256> bytes{};
+  std::size_t used = bytes.size();
+  unsigned generation = 0;
+
+  std::uint64_t next() {
+    const unsigned now = g_fork_generation.load(std::memory_order_relaxed);
+    if (generation != now) {
+      generation = now;
+      used = bytes.size();
+    }
+    if (used + 8 > bytes.size()) refill();
+    std::uint64_t r = 0;
+    std::memcpy(&r, bytes.data() + used, sizeof r);
+    used += 8;
+    return r;
+  }
+
+  void refill() {
+    std::size_t got = 0;
+    while (got < bytes.size()) {
+      const auto n = ::getrandom(bytes.data() + got, bytes.size() - got, 0);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        throw std::system_error(errno, std::generic_category(), "getrandom");
+      }
+      got += static_cast<std::size_t>(n);
+    }
+    used = 0;
+  }
+};
+
 std::uint64_t random_u64() {
-  thread_local std::mt19937_64 gen{[] {
-    std::random_device rd;
-    std::seed_seq seq{rd(), rd(), rd(), rd(), rd(), rd(), rd(), rd()};
-    return std::mt19937_64(seq);
-  }()};
-  return gen();
+  static const bool registered = [] {
+    ::pthread_atfork(nullptr, nullptr,
+                     [] { g_fork_generation.fetch_add(1, std::memory_order_relaxed); });
+    return true;
+  }();
+  (void)registered;
+  thread_local RandomBuffer buffer;
+  return buffer.next();
 }
 
 void fill_random(Uuid::Bytes& b, std::size_t from) {

@@ -1,6 +1,9 @@
+#include <array>
 #include <set>
 
 #include <catch2/catch.hpp>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <lia/core/uuid.hpp>
 
@@ -38,6 +41,33 @@ TEST_CASE("v7 embeds the time and sorts by creation") {
   std::set<std::string> unique;
   for (auto& id : ids) unique.insert(id.str());
   CHECK(unique.size() == ids.size());
+}
+
+TEST_CASE("a forked child and its parent never hand out the same random bits") {
+  (void)Uuid::v4();  // the parent has random bits buffered before the fork
+  std::array<int, 2> fds{};
+  REQUIRE(::pipe(fds.data()) == 0);
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    const auto s = Uuid::v4().str();
+    const auto n = ::write(fds[1], s.data(), s.size());
+    ::_exit(n == static_cast<ssize_t>(s.size()) ? 0 : 1);
+  }
+  ::close(fds[1]);
+  std::string from_child(36, '\0');
+  std::size_t got = 0;
+  while (got < from_child.size()) {
+    const auto n = ::read(fds[0], from_child.data() + got, from_child.size() - got);
+    if (n <= 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  ::close(fds[0]);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  REQUIRE(got == from_child.size());
+  const auto from_parent = Uuid::v4().str();
+  CHECK(from_child != from_parent);
 }
 
 TEST_CASE("ManualClock moves only when told") {
