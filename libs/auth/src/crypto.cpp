@@ -128,26 +128,30 @@ std::optional<std::string> base64url_decode(std::string_view text) {
 namespace {
 // Throws when OpenSSL fails (out of memory): its output would be all zeros, the same for
 // every password.
-std::string pbkdf2(std::string_view password, std::string_view salt, int iterations) {
-  std::string out(32, '\0');
+std::string pbkdf2(std::string_view password, std::string_view salt, int iterations,
+                   const EVP_MD* digest, std::size_t size) {
+  std::string out(size, '\0');
   if (PKCS5_PBKDF2_HMAC(password.data(), static_cast<int>(password.size()),
                         reinterpret_cast<const unsigned char*>(salt.data()),
-                        static_cast<int>(salt.size()), iterations, EVP_sha256(),
+                        static_cast<int>(salt.size()), iterations, digest,
                         static_cast<int>(out.size()),
                         reinterpret_cast<unsigned char*>(out.data())) != 1) {
     throw std::runtime_error("PKCS5_PBKDF2_HMAC failed");
   }
   return out;
 }
-}  // namespace
 
-std::string hash_password(std::string_view password, int iterations) {
-  const std::string salt = random_bytes(16);
-  return "pbkdf2_sha256$" + std::to_string(iterations) + "$" + base64url_encode(salt) + "$" +
-         base64url_encode(pbkdf2(password, salt, iterations));
-}
+constexpr std::string_view kSha512 = "pbkdf2_sha512";
+constexpr std::string_view kSha256 = "pbkdf2_sha256";
 
-bool verify_password(std::string_view password, std::string_view stored) {
+struct StoredHash {
+  std::string_view scheme;
+  int iterations = 0;
+  std::string salt;
+  std::string hash;
+};
+
+std::optional<StoredHash> parse_stored(std::string_view stored) {
   std::vector<std::string_view> parts;
   std::size_t start = 0;
   while (true) {
@@ -156,14 +160,42 @@ bool verify_password(std::string_view password, std::string_view stored) {
     if (pos == std::string_view::npos) break;
     start = pos + 1;
   }
-  if (parts.size() != 4 || parts[0] != "pbkdf2_sha256") return false;
-  int iterations = 0;
-  auto [p, ec] = std::from_chars(parts[1].data(), parts[1].data() + parts[1].size(), iterations);
-  if (ec != std::errc{} || iterations < 1000 || iterations > 10'000'000) return false;
+  if (parts.size() != 4 || (parts[0] != kSha512 && parts[0] != kSha256)) return std::nullopt;
+  StoredHash h;
+  h.scheme = parts[0] == kSha512 ? kSha512 : kSha256;
+  const auto* end = parts[1].data() + parts[1].size();
+  auto [p, ec] = std::from_chars(parts[1].data(), end, h.iterations);
+  if (ec != std::errc{} || p != end || h.iterations < kMinPasswordIterations ||
+      h.iterations > kMaxPasswordIterations) {
+    return std::nullopt;
+  }
   auto salt = base64url_decode(parts[2]);
   auto hash = base64url_decode(parts[3]);
-  if (!salt || !hash) return false;
-  return constant_time_equal(pbkdf2(password, *salt, iterations), *hash);
+  if (!salt || !hash) return std::nullopt;
+  h.salt = std::move(*salt);
+  h.hash = std::move(*hash);
+  return h;
+}
+}  // namespace
+
+std::string hash_password(std::string_view password, int iterations) {
+  const std::string salt = random_bytes(16);
+  return std::string(kSha512) + "$" + std::to_string(iterations) + "$" + base64url_encode(salt) +
+         "$" + base64url_encode(pbkdf2(password, salt, iterations, EVP_sha512(), 64));
+}
+
+bool verify_password(std::string_view password, std::string_view stored) {
+  const auto h = parse_stored(stored);
+  if (!h) return false;
+  const bool sha512 = h->scheme == kSha512;
+  return constant_time_equal(pbkdf2(password, h->salt, h->iterations,
+                                    sha512 ? EVP_sha512() : EVP_sha256(), sha512 ? 64 : 32),
+                             h->hash);
+}
+
+bool password_needs_rehash(std::string_view stored, int iterations) {
+  const auto h = parse_stored(stored);
+  return !h || h->scheme != kSha512 || h->iterations != iterations;
 }
 
 }  // namespace lia::auth

@@ -49,10 +49,38 @@ TEST_CASE("password hashes verify and differ by salt") {
   const auto h1 = hash_password("s3nha-forte", 2000);
   const auto h2 = hash_password("s3nha-forte", 2000);
   CHECK(h1 != h2);
-  CHECK(h1.rfind("pbkdf2_sha256$2000$", 0) == 0);
+  CHECK(h1.rfind("pbkdf2_sha512$2000$", 0) == 0);
   CHECK(verify_password("s3nha-forte", h1));
   CHECK_FALSE(verify_password("s3nha-fraca", h1));
   CHECK_FALSE(verify_password("s3nha-forte", "plaintext"));
+  CHECK_FALSE(verify_password("s3nha-forte", h1.substr(0, 18) + "x" + h1.substr(18)));
+  CHECK(hash_password("s3nha-forte").rfind("pbkdf2_sha512$210000$", 0) == 0);
+}
+
+// The expected strings come from Python's hashlib.pbkdf2_hmac, not from this library.
+TEST_CASE("password hashes of both schemes verify against another implementation") {
+  const std::string sha256 =
+      "pbkdf2_sha256$1000$c2FsIGRlIGNvemluaGEhIQ$CjaK3d6WAYmkOLTOctEy2nKpRJTE-r9xktmX6DZU2Sk";
+  const std::string sha512 =
+      "pbkdf2_sha512$1000$c2FsIGRlIGNvemluaGEhIQ$iTW73WlWvtmMsH7HyEQKvjjWWvWjS1Cy4w3suT6Bpnh5eLSDxF"
+      "uOYa2zUt74OoQkAwbcd_UyCK-L3le5FBI54A";
+  CHECK(verify_password("s3nha-forte", sha256));
+  CHECK(verify_password("s3nha-forte", sha512));
+  CHECK_FALSE(verify_password("s3nha-fraca", sha256));
+  CHECK_FALSE(verify_password("s3nha-fraca", sha512));
+  // One scheme's hash under the other's name does not verify.
+  CHECK_FALSE(verify_password("s3nha-forte", "pbkdf2_sha512" + sha256.substr(13)));
+  CHECK_FALSE(verify_password("s3nha-forte", "pbkdf2_sha256" + sha512.substr(13)));
+}
+
+TEST_CASE("a stored hash needs rehashing unless it is SHA-512 with the rounds asked for") {
+  const auto h = hash_password("s3nha-forte", 2000);
+  CHECK_FALSE(password_needs_rehash(h, 2000));
+  CHECK(password_needs_rehash(h, 3000));
+  CHECK(password_needs_rehash(
+      "pbkdf2_sha256$2000$c2FsIGRlIGNvemluaGEhIQ$CjaK3d6WAYmkOLTOctEy2nKpRJTE-r9xktmX6DZU2Sk",
+      2000));
+  CHECK(password_needs_rehash("plaintext", 2000));
 }
 
 TEST_CASE("JWT sign and verify with expiry and roles") {

@@ -134,11 +134,15 @@ struct Api::Impl {
         "< (timestamptz 'epoch' + $3::bigint * interval '1 microsecond', $4::uuid)) ORDER BY "
         "m.created_at DESC, m.id DESC LIMIT $2) x ORDER BY x.sort_at, x.sort_id";
     // Only a user still active (a deactivation may have committed while the password was
-    // checked), with the revocation time as it is now.
+    // checked), with the revocation time as it is now. $2, when given, is the password hashed
+    // again with the rounds configured now; it replaces the hash just verified ($3), not one
+    // written since.
     login_update = "UPDATE " + users +
-                   " SET last_login_at = now(), last_activity_at = now() WHERE id = $1::uuid AND "
-                   "status = 'ACTIVE' RETURNING (extract(epoch FROM tokens_valid_from) * "
-                   "1000)::bigint, floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
+                   " SET last_login_at = now(), last_activity_at = now(), password_hash = CASE "
+                   "WHEN $2::text IS NOT NULL AND password_hash = $3 THEN $2 ELSE password_hash "
+                   "END WHERE id = $1::uuid AND status = 'ACTIVE' RETURNING (extract(epoch FROM "
+                   "tokens_valid_from) * 1000)::bigint, floor(extract(epoch FROM "
+                   "clock_timestamp()) * 1000)::bigint";
     user_state = "SELECT status FROM " + users + " WHERE id = $1::uuid";
     transfer_update =
         "UPDATE " + conv +
@@ -376,7 +380,9 @@ struct Api::Impl {
       return r;
     }
     if (rows->empty()) {
-      std::call_once(dummy_once, [this] { dummy_hash = auth::hash_password("not a password"); });
+      std::call_once(dummy_once, [this] {
+        dummy_hash = auth::hash_password("not a password", config.password_iterations);
+      });
       (void)auth::verify_password(body->password, dummy_hash);
       return http::json_error(401, "unauthorized", "invalid username or password");
     }
@@ -384,6 +390,12 @@ struct Api::Impl {
     UserView user = store::read_user(row);
     const auto hash = row.get<std::string>("password_hash");
     const bool right = auth::verify_password(body->password, hash);
+    // A hash made with other rounds (or the older SHA-256 scheme) is made again now, while
+    // the password is at hand; the login's update stores it.
+    std::optional<std::string> rehashed;
+    if (right && user.active && auth::password_needs_rehash(hash, config.password_iterations)) {
+      rehashed = auth::hash_password(body->password, config.password_iterations);
+    }
     slot.reset();
     if (!right) {
       log.info("login refused", {f::id("user_id", user.id)});
@@ -396,7 +408,7 @@ struct Api::Impl {
     std::optional<std::int64_t> valid_from_ms;
     std::int64_t locked_at_ms = 0;  // the database's clock, the user's row locked
     auto st = pg::transact(*pool, [&](pg::Tx& tx) -> core::Status {
-      auto r = tx.exec(login_update, user.id);
+      auto r = tx.exec(login_update, user.id, rehashed, hash);
       if (!r) return r.error();
       still_active = !r->empty();
       if (!still_active) return core::ok();
@@ -443,7 +455,8 @@ struct Api::Impl {
     if (!body) return bad_request(body.error());
     std::int64_t assigned = 0;
     auto r = pg::transact(*pool, [&](pg::Tx& tx) -> core::Result<UserView> {
-      auto created = conversation::create_user(tx, sql.schema(), *body, clock);
+      auto created =
+          conversation::create_user(tx, sql.schema(), *body, config.password_iterations, clock);
       if (!created) return created.error();
       auto took = assign_waiting(tx, *created, a.viewer->user_id);
       if (!took) return took.error();

@@ -1,3 +1,4 @@
+#include <lia/auth/auth.hpp>
 #include <lia/conversation/app.hpp>
 #include <lia/conversation/model.hpp>
 #include <lia/conversation/users.hpp>
@@ -48,6 +49,9 @@ void App::configure(core::Env& env) {
     // The login takes at most 256 bytes: such an admin could never log in.
     env.problem("LIA_ADMIN_PASSWORD", "must be at most 256 bytes, as the login takes");
   }
+  api_config_.password_iterations =
+      static_cast<int>(env.integer("LIA_PASSWORD_ITERATIONS", auth::kPasswordIterations,
+                                   auth::kMinPasswordIterations, auth::kMaxPasswordIterations));
   consumer_instances_ = static_cast<int>(env.integer("LIA_CONSUMER_INSTANCES", 2, 1, 16));
   pending_ttl_ = env.millis("LIA_PENDING_STATUS_TTL_MS", std::chrono::hours{72},
                             std::chrono::minutes{1}, std::chrono::hours{24 * 30});
@@ -58,7 +62,7 @@ core::Status App::start(runtime::Context& ctx) {
   if (!pool) return core::Error(core::Errc::internal, "conversation needs its database");
   const std::string& schema = ctx.spec().schema;
   if (!admin_password_.empty()) {
-    auto made = ensure_admin(*pool, schema, admin_password_);
+    auto made = ensure_admin(*pool, schema, admin_password_, api_config_.password_iterations);
     if (!made) {
       return core::Error(made.error().code(),
                          "cannot create the admin user (did `lia-conversation --migrate` run?): " +

@@ -27,11 +27,11 @@ core::Status publish_user(pg::Tx& tx, const store::Sql& sql, const UserView& v,
 }  // namespace
 
 core::Result<UserView> create_user(pg::Tx& tx, const std::string& schema, const NewUser& user,
-                                   const core::Clock& clock) {
+                                   int password_iterations, const core::Clock& clock) {
   const store::Sql sql(schema);
   const auto id = core::Uuid::v7(clock).str();
   // The slow part (PBKDF2) before the lock below, which other creations of the name wait on.
-  const auto password_hash = auth::hash_password(user.password);
+  const auto password_hash = auth::hash_password(user.password, password_iterations);
   // Two creations of one name in different cases, at once: the second waits, then sees the
   // first (a unique index holds only the exact case).
   if (auto locked = tx.exec("SELECT pg_advisory_xact_lock(hashtextextended($1 || lower($2), 0))",
@@ -86,7 +86,8 @@ core::Result<UserView> update_user(pg::Tx& tx, const std::string& schema, const 
 }
 
 core::Result<bool> ensure_admin(pg::Pool& pool, const std::string& schema,
-                                const std::string& password, const core::Clock& clock) {
+                                const std::string& password, int password_iterations,
+                                const core::Clock& clock) {
   const store::Sql sql(schema);
   return pg::transact(pool, [&](pg::Tx& tx) -> core::Result<bool> {
     auto existing = tx.exec("SELECT 1 FROM " + sql.t("users") + " WHERE lower(username) = 'admin'");
@@ -98,7 +99,7 @@ core::Result<bool> ensure_admin(pg::Pool& pool, const std::string& schema,
     admin.full_name = "Administrator";
     admin.role = auth::Role::admin;
     admin.departments = {"general"};
-    auto created = create_user(tx, schema, admin, clock);
+    auto created = create_user(tx, schema, admin, password_iterations, clock);
     if (!created) {
       // Another replica made it at the same moment.
       if (created.error().code() == core::Errc::conflict) return false;

@@ -27,11 +27,10 @@ class Desk : public World {
  public:
   explicit Desk(std::shared_ptr<pg::Pool> api_pool = nullptr,
                 const std::optional<ApiConfig>& config = std::nullopt)
-      : served_(
-            api_pool || config
-                ? std::make_unique<Api>(api_pool ? std::move(api_pool) : pool_ptr(), schema(),
-                                        config.value_or(ApiConfig{secret(), std::chrono::hours{1}}))
-                : nullptr),
+      : served_(api_pool || config
+                    ? std::make_unique<Api>(api_pool ? std::move(api_pool) : pool_ptr(), schema(),
+                                            config.value_or(test_api_config()))
+                    : nullptr),
         server_(http::ServerOptions{.address = "127.0.0.1", .port = 0},
                 routes(served_ ? *served_ : api())) {
     auto st = server_.start();
@@ -163,8 +162,45 @@ TEST_CASE("login: a token for the right password, 401 JSON for a wrong one") {
             .status == 403);
 }
 
+TEST_CASE("a login stores its password hashed again when the rounds or the scheme changed") {
+  ApiConfig more = test_api_config();
+  more.password_iterations = kTestPasswordIterations + 1000;
+  Desk d(nullptr, more);
+  const auto id = d.user("maria", auth::Role::agent, {"support"});  // kTestPasswordIterations
+  const auto stored = [&] {
+    return d.text("SELECT password_hash FROM " + d.t("users") + " WHERE id = '" + id + "'")
+        .value_or("");
+  };
+  const auto before = stored();
+  const std::string login = R"({"username":"maria","password":"password123"})";
+  // A wrong password leaves the hash alone.
+  REQUIRE(
+      d.call("POST", "/api/auth/login", R"({"username":"maria","password":"nope-nope"})").status ==
+      401);
+  CHECK(stored() == before);
+  REQUIRE(d.call("POST", "/api/auth/login", login).status == 200);
+  const auto after = stored();
+  CHECK(after.rfind("pbkdf2_sha512$" + std::to_string(more.password_iterations) + "$", 0) == 0);
+  CHECK(auth::verify_password("password123", after));
+  // Hashed with the rounds asked for: the next login keeps it.
+  REQUIRE(d.call("POST", "/api/auth/login", login).status == 200);
+  CHECK(stored() == after);
+  // A hash of the older scheme (PBKDF2-HMAC-SHA256, from Python's hashlib) still logs in,
+  // and is replaced by one of the current scheme.
+  REQUIRE(d.pool()
+              .exec("UPDATE " + d.t("users") +
+                    " SET password_hash = 'pbkdf2_sha256$1000$c2FsIGRlIGNvemluaGEhIQ$"
+                    "CjaK3d6WAYmkOLTOctEy2nKpRJTE-r9xktmX6DZU2Sk' WHERE id = '" +
+                    id + "'")
+              .ok());
+  REQUIRE(d.call("POST", "/api/auth/login", R"({"username":"maria","password":"s3nha-forte"})")
+              .status == 200);
+  CHECK(stored().rfind("pbkdf2_sha512$", 0) == 0);
+  CHECK(auth::verify_password("s3nha-forte", stored()));
+}
+
 TEST_CASE("a login finding every password check slot taken is 503 busy, and not counted") {
-  ApiConfig none{secret(), std::chrono::hours{1}};
+  ApiConfig none = test_api_config();
   none.password_checks = 0;  // as if other logins held every slot
   Desk d(nullptr, none);
   d.user("ana", auth::Role::agent);
@@ -1424,7 +1460,7 @@ TEST_CASE("a token from a pod whose clock runs ahead is still before a deactivat
   // Ana logs in through another replica, whose clock is 2 s ahead of the database's and of
   // the admin's replica (the token checks allow up to a minute).
   const core::ManualClock ahead(core::SystemClock::instance().now() + std::chrono::seconds{2});
-  Api fast(d.pool_ptr(), d.schema(), ApiConfig{secret(), std::chrono::hours{1}}, ahead);
+  Api fast(d.pool_ptr(), d.schema(), test_api_config(), ahead);
   http::Server server(http::ServerOptions{.address = "127.0.0.1", .port = 0}, routes(fast));
   REQUIRE(server.start().ok());
   http::ClientRequest req;
@@ -1489,10 +1525,10 @@ TEST_CASE("a reopen in a batch that began before the resolution starts its sessi
 
 TEST_CASE("LIA_ADMIN_PASSWORD's admin is created once") {
   World w;
-  auto first = ensure_admin(w.pool(), w.schema(), "admin-password");
+  auto first = ensure_admin(w.pool(), w.schema(), "admin-password", kTestPasswordIterations);
   REQUIRE(first.ok());
   CHECK(*first);
-  auto second = ensure_admin(w.pool(), w.schema(), "another-password");
+  auto second = ensure_admin(w.pool(), w.schema(), "another-password", kTestPasswordIterations);
   REQUIRE(second.ok());
   CHECK_FALSE(*second);
   CHECK(w.count("SELECT count(*) FROM " + w.t("users") +

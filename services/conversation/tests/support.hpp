@@ -37,6 +37,16 @@ inline std::string secret() {
   return "integration-test-secret-0123456789";
 }
 
+// The tests hash passwords with the fewest rounds a stored hash may have: the rounds are a
+// parameter (libs/auth tests the hashes, and one test here the rehash at login).
+inline constexpr int kTestPasswordIterations = auth::kMinPasswordIterations;
+
+inline ApiConfig test_api_config() {
+  ApiConfig c{secret(), std::chrono::hours{1}};
+  c.password_iterations = kTestPasswordIterations;
+  return c;
+}
+
 // One outbox row, decoded.
 struct Sent {
   std::string topic;
@@ -58,7 +68,7 @@ class World {
     auto n = pg::migrate_service(pool_, schema_, "conversation", migrations());
     if (!n) FAIL(n.error().message());
     handlers_ = std::make_unique<Handlers>(pool_, schema_);
-    api_ = std::make_unique<Api>(pool_, schema_, ApiConfig{secret(), std::chrono::hours{1}});
+    api_ = std::make_unique<Api>(pool_, schema_, test_api_config());
   }
   ~World() { testing::drop_schema(*pool_, schema_); }
   World(const World&) = delete;
@@ -125,7 +135,8 @@ class World {
     u.full_name = username;
     u.role = role;
     u.departments = std::move(departments);
-    auto r = pg::transact(*pool_, [&](pg::Tx& tx) { return create_user(tx, schema_, u); });
+    auto r = pg::transact(
+        *pool_, [&](pg::Tx& tx) { return create_user(tx, schema_, u, kTestPasswordIterations); });
     if (!r) FAIL(r.error().message());
     return r->id;
   }

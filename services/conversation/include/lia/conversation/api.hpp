@@ -29,6 +29,7 @@
 #include <memory>
 #include <string>
 
+#include <lia/auth/auth.hpp>
 #include <lia/core/clock.hpp>
 #include <lia/core/result.hpp>
 #include <lia/http/message.hpp>
@@ -47,6 +48,9 @@ struct ApiConfig {
   // Password checks (PBKDF2 hashes) run at once; past it a login is 503 `busy`. One leaves
   // the server's other blocking thread to the rest of the API.
   int password_checks = 1;
+  // PBKDF2-HMAC-SHA512 rounds of the password hashes made from now on (LIA_PASSWORD_ITERATIONS).
+  // A login whose stored hash has other rounds, or the older SHA-256 scheme, rehashes it.
+  int password_iterations = auth::kPasswordIterations;
 };
 
 class Api {

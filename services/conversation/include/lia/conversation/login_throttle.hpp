@@ -57,10 +57,11 @@ class LoginThrottle {
   std::unordered_map<std::string, Window> names_;
 };
 
-// Password checks running at once. A check is a PBKDF2 hash (about 30 ms of CPU) on one of the
-// API's few blocking threads; the throttle counts per username, so a stream of logins with
-// made-up names would otherwise take every thread and stall the desk. Past the limit a login
-// is refused at once (503 with Retry-After), leaving the other threads to the rest of the API.
+// Password checks running at once. A check is a PBKDF2 hash (about 0.1 s of CPU at the default
+// rounds) on one of the API's few blocking threads; the throttle counts per username, so a stream
+// of logins with made-up names would otherwise take every thread and stall the desk. Past the limit
+// a login is refused at once (503 with Retry-After), leaving the other threads to the rest of the
+// API.
 class LoginSlots {
  public:
   explicit LoginSlots(int slots) : slots_(slots) {}

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include <lia/auth/auth.hpp>
 #include <lia/conversation/api_bodies.hpp>
 #include <lia/conversation/model.hpp>
 #include <lia/core/clock.hpp>
@@ -19,6 +20,7 @@ namespace lia::conversation {
 // Creates the user and publishes user.upserted in `tx`. Errc::conflict when the username
 // (or email) is taken.
 core::Result<UserView> create_user(pg::Tx& tx, const std::string& schema, const NewUser& user,
+                                   int password_iterations = auth::kPasswordIterations,
                                    const core::Clock& clock = core::SystemClock::instance());
 
 // Applies the update and publishes user.upserted in `tx`. Errc::not_found for no such user.
@@ -30,6 +32,7 @@ core::Result<UserView> update_user(pg::Tx& tx, const std::string& schema, const 
 // admin exists. Returns true when it created one.
 core::Result<bool> ensure_admin(pg::Pool& pool, const std::string& schema,
                                 const std::string& password,
+                                int password_iterations = auth::kPasswordIterations,
                                 const core::Clock& clock = core::SystemClock::instance());
 
 }  // namespace lia::conversation
