@@ -26,6 +26,11 @@ std::string random_token(std::size_t bytes) {
   return auth::to_hex(auth::random_bytes(bytes));
 }
 
+// The demo's processes stay up after its launcher exits; a test's die with the test.
+testing::Lifetime lifetime(const StackOptions& o) {
+  return o.detach ? testing::Lifetime::may_outlive : testing::Lifetime::with_parent;
+}
+
 std::string binary_for(const std::string& service) {
   if (service == "sandbox") return "lia-provider-sandbox";
   std::string b = "lia-" + service;
@@ -130,7 +135,7 @@ core::Result<std::unique_ptr<Stack>> Stack::start(StackOptions options) {
     s->broker_ = std::make_unique<testing::Process>(
         std::vector<std::string>{o.bin_dir + "/lia-dev-broker", "--bootstrap-file", bs_file,
                                  "--topics", topics},
-        std::map<std::string, std::string>{}, o.work_dir + "/logs/broker.log");
+        std::map<std::string, std::string>{}, o.work_dir + "/logs/broker.log", lifetime(o));
     if (!testing::wait_until([&] { return fs::exists(bs_file) || !s->broker_->running(); }, 20s)) {
       return core::Error(
           core::Errc::unavailable,
@@ -231,8 +236,8 @@ core::Status Stack::launch(const std::string& service) {
   std::error_code ec;
   fs::remove(log, ec);  // a previous run's "ready" line must not count
   procs_[service] = std::make_unique<testing::Process>(
-      std::vector<std::string>{options_.bin_dir + "/" + binary_for(service)}, env_for(service),
-      log);
+      std::vector<std::string>{options_.bin_dir + "/" + binary_for(service)}, env_for(service), log,
+      lifetime(options_));
   if (options_.detach) procs_[service]->detach();
   if (options_.on_launch) options_.on_launch(service, procs_[service]->pid());
   return {};

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -58,7 +59,7 @@ std::string binary(const std::string& name) {
 }
 
 Process::Process(std::vector<std::string> argv, const std::map<std::string, std::string>& extra_env,
-                 const std::string& log_path)
+                 const std::string& log_path, Lifetime lifetime)
     : own_log_(log_path.empty()), log_path_(log_path) {
   if (own_log_) {
     const char* tmp = std::getenv("TMPDIR");  // NOLINT(concurrency-mt-unsafe)
@@ -84,9 +85,14 @@ Process::Process(std::vector<std::string> argv, const std::map<std::string, std:
 
   const int fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) throw std::runtime_error("cannot open " + log_path_);
+  const pid_t parent = ::getpid();
   pid_ = ::fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
+    if (lifetime == Lifetime::with_parent) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) ::_exit(127);  // the parent died before the line above
+    }
     ::setsid();
     ::dup2(fd, STDOUT_FILENO);
     ::dup2(fd, STDERR_FILENO);
