@@ -170,7 +170,7 @@ TEST_CASE("a customer's conversation goes through AI, handoff, agent, resolution
                   meta_text(kPnid, maria, "Maria", "wamid.story-4", "Alô? Tem alguém aí?", now_s()))
               .value() == 200);
   suite.expect(1, "lia.conversation.message.stored", "route", "human");
-  std::this_thread::sleep_for(2s);
+  suite.settle();  // ai_orchestration has handled it
   CHECK(suite.count("lia.ai.reply.generated", "conversation_id", conversation) ==
         replies_at_handoff);
 
@@ -221,7 +221,7 @@ TEST_CASE("a customer's conversation goes through AI, handoff, agent, resolution
                 "' AND nps_score = 10 AND category = 'promoter' AND handling_status IS NULL") == 1);
   REQUIRE(lia::testing::wait_until(
       [&] { return sent_with(maria, "Obrigado pela sua avaliação! Ficamos felizes"); }, 30s));
-  std::this_thread::sleep_for(2s);
+  suite.settle();
   CHECK(suite.count("lia.ai.reply.generated", "conversation_id", conversation) ==
         replies_at_handoff);
   CHECK(suite.count("lia.conversation.reopened", "conversation_id", conversation) == 0);
@@ -340,7 +340,7 @@ TEST_CASE("duplicates, ticks out of order and forged webhooks have no extra effe
       meta_text(kPnid, joao, "João", "wamid.dup-1", "Oi, quero saber dos planos de fibra", now_s());
   for (int i = 0; i < 5; ++i) REQUIRE(stack.post_meta(body).value() == 200);
   suite.expect(1, "lia.notification.message.sent");
-  std::this_thread::sleep_for(3s);
+  suite.settle();  // the four duplicates handled, wherever they went
   CHECK(suite.sends_to(joao) == 1);
   CHECK(suite.count("lia.ai.reply.generated") == 1);
   CHECK(suite.count("lia.conversation.message.stored", "direction", "inbound") == 1);
@@ -371,7 +371,7 @@ TEST_CASE("duplicates, ticks out of order and forged webhooks have no extra effe
       30s);
   INFO(listed);
   CHECK(read);
-  std::this_thread::sleep_for(2s);
+  suite.settle();  // the delivered tick too
   auto msgs = stack.call("conversation", "GET", "/api/conversations/" + conversation + "/messages",
                          "", *admin);
   REQUIRE(msgs.ok());
@@ -380,6 +380,7 @@ TEST_CASE("duplicates, ticks out of order and forged webhooks have no extra effe
   CHECK(msgs->body.find("\"DELIVERY_ACK\"") == std::string::npos);
 
   // Forged: nothing anywhere.
+  suite.settle();
   const auto events_before = suite.tap->snapshot().size();
   const auto forged = meta_text(kPnid, "5531987650005", "Eve", "wamid.forged", "Oi", now_s());
   CHECK(stack.post_meta(forged, false).value() == 401);
@@ -389,7 +390,7 @@ TEST_CASE("duplicates, ticks out of order and forged webhooks have no extra effe
                                 "lia-vendas", "5531987650005", "Eve", "3EB0FORGED", "Oi", now_s()),
                             false)
             .value() == 401);
-  std::this_thread::sleep_for(3s);
+  suite.settle();
   CHECK(suite.tap->snapshot().size() == events_before);
   CHECK(suite.sends_to("5531987650005") == 0);
   CHECK(sql_count(stack.pg_url(),
@@ -421,7 +422,7 @@ TEST_CASE(
               .value() == 200);
   suite.expect(1, "lia.notification.message.sent");
   CHECK(suite.first("lia.notification.message.sent", "", "", "attempts") == "3");
-  std::this_thread::sleep_for(2s);
+  suite.settle();
   CHECK(suite.sends_to(flaky) == 1);
   CHECK(suite.count("lia.notification.message.sent") == 1);
 
@@ -488,7 +489,7 @@ TEST_CASE(
       },
       30s));
   CHECK(replay().find("replayed 0 dead letter(s)") != std::string::npos);  // once only
-  std::this_thread::sleep_for(2s);
+  suite.settle();
   CHECK(suite.sends_to(dead) == 1);
 
   // Accepted with a wamid, then Meta's statuses webhook says failed (131026): reported once
@@ -511,7 +512,7 @@ TEST_CASE(
         return msgs.ok() && msgs->body.find("\"ERROR\"") != std::string::npos;
       },
       30s));
-  std::this_thread::sleep_for(1s);
+  suite.settle();
   CHECK(suite.sends_to(gone) == 1);
   CHECK(suite.count("lia.notification.message.undelivered") == 1);
   suite.check_events({{"notification.commands.v1.dlq", 1}});
@@ -572,7 +573,7 @@ TEST_CASE("an Evolution reply whose answer never came is sent after all when its
                   "SELECT count(*) FROM notification.outbound_messages WHERE "
                   "status = 'sent' AND provider_message_id = '" +
                       reply.provider_message_id + "'") == 1);
-  std::this_thread::sleep_for(2s);
+  suite.settle();
   CHECK(suite.sends_to(customer + "@s.whatsapp.net") == 1);
   CHECK(suite.count("lia.notification.message.sent") == 1);
   // The unknown outcome's dead letter stays (it was written with the failure); replayed, it
@@ -635,7 +636,7 @@ TEST_CASE("a service killed with SIGKILL mid-traffic loses and doubles nothing")
   REQUIRE(delivered.load() == kChats - kBeforeGatewayKill);
 
   suite.expect(kChats, "lia.notification.message.sent", {}, {}, 90s);
-  std::this_thread::sleep_for(3s);
+  suite.settle();
   for (int i = 0; i < kChats; ++i) {
     INFO(phone(i));
     CHECK(suite.sends_to(phone(i)) == 1);
@@ -683,7 +684,9 @@ TEST_CASE(
   REQUIRE(lia::testing::wait_until(
       [&] { return sql_count(stack.pg_url(), rows + "status IN ('sent', 'failed')") == kChats; },
       90s, 200ms));
-  std::this_thread::sleep_for(3s);  // the late answers, and anything sent again, arrive
+  // The sandbox records a send when it takes the request, so a late answer adds none; a
+  // send made again would be in flight: a command not committed, an event not published.
+  suite.settle();
   const auto unknown =
       sql_count(stack.pg_url(), rows + "status = 'failed' AND error_code = 'outcome_unknown'");
   CHECK(unknown >= 1);  // the one the test waited for, at least

@@ -67,6 +67,7 @@ Suite::~Suite() {
 }
 
 void Suite::stop() {
+  in_flight_.reset();
   tap.reset();
   if (!stack || stopped_) return;
   stopped_ = true;
@@ -122,6 +123,16 @@ std::size_t Suite::check_logs_hide(const std::vector<std::string>& secrets) cons
   INFO("logs in " << stack->work_dir() << "/logs");
   CHECK_FALSE(ec);
   return lines;
+}
+
+void Suite::settle(std::chrono::milliseconds timeout) {
+  if (!in_flight_) in_flight_ = std::make_unique<local::InFlight>(*stack, *tap);
+  auto pending = in_flight_->wait(timeout);
+  if (!pending) FAIL("cannot tell what is in flight: " << pending.error().describe());
+  std::string lines;
+  for (const auto& p : *pending) lines += "\n  " + p;
+  INFO("still in flight:" << lines);
+  REQUIRE(pending->empty());
 }
 
 std::size_t Suite::sends_to(const std::string& to) {

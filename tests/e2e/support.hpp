@@ -10,6 +10,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "settle.hpp"
 #include "stack.hpp"
 #include "tap.hpp"
 
@@ -35,6 +36,10 @@ struct Suite {
   // The data field of the first matching event ("" if none).
   std::string first(const std::string& type, const std::string& field, const std::string& value,
                     const std::string& wanted) const;
+  // Waits until nothing is in flight (local::InFlight: every record committed by every
+  // consumer group, every outbox published, every record seen by the tap); REQUIREs it,
+  // naming what was still in flight. An absence checked after it is one.
+  void settle(std::chrono::milliseconds timeout = 60s);
   // Sandbox sends to one recipient.
   std::size_t sends_to(const std::string& to);
   // CHECKs every event seen so far: each is a CloudEvent whose data matches the JSON Schema
@@ -49,6 +54,7 @@ struct Suite {
 
  private:
   bool stopped_ = false;
+  std::unique_ptr<local::InFlight> in_flight_;
 };
 
 std::int64_t now_s();
