@@ -494,7 +494,7 @@ std::string Logger::render(Level l, std::string_view msg, const Field* fields,
     line += "\":";
     switch (fl.kind) {
       case Field::Kind::number:
-        line += fmt::format("{}", static_cast<std::int64_t>(fl.number));
+        line += fmt::format("{}", fl.integer);
         return;
       case Field::Kind::real:
         line += std::isfinite(fl.number) ? fmt::format("{}", fl.number) : std::string("null");

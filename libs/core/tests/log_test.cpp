@@ -173,7 +173,8 @@ TEST_CASE("log lines are valid JSON and mask by default") {
   log.info("message from 5511987654321",
            {f::phone("from", "5511987654321"), f::body("text", "quero cancelar"),
             f::document("cpf", "12345678909"), f::id("conversation_id", "c-1"), f::num("n", 3),
-            f::flag("ok", true), f::secret("token")});
+            f::flag("ok", true), f::secret("token"), f::num("offset", 9007199254740993),
+            f::num("low", INT64_MIN)});
   REQUIRE(c.lines.size() == 1);
   rapidjson::Document d;
   d.Parse(c.lines[0].c_str());
@@ -186,6 +187,8 @@ TEST_CASE("log lines are valid JSON and mask by default") {
   CHECK(std::string(d["cpf"].GetString()) == "*********09");
   CHECK(std::string(d["conversation_id"].GetString()) == "c-1");
   CHECK(d["n"].GetInt() == 3);
+  CHECK(d["offset"].GetInt64() == 9007199254740993);  // 2^53 + 1: a double has no such value
+  CHECK(d["low"].GetInt64() == INT64_MIN);
   CHECK(d["ok"].GetBool());
   CHECK(std::string(d["token"].GetString()) == "***");
   CHECK(c.lines[0].find("quero") == std::string::npos);

@@ -26,8 +26,9 @@ struct Field {
   enum class Kind { text, id, number, real, boolean, phone, document, body, secret };
   std::string key;
   std::string text;
-  double number = 0;
+  double number = 0;  // real and boolean
   Kind kind = Kind::text;
+  std::int64_t integer = 0;  // number: exact (a double would round past 2^53)
 };
 
 namespace f {
@@ -40,7 +41,7 @@ inline Field id(std::string k, std::string v) {
   return {std::move(k), std::move(v), 0, Field::Kind::id};
 }
 inline Field num(std::string k, std::int64_t v) {
-  return {std::move(k), {}, static_cast<double>(v), Field::Kind::number};
+  return {std::move(k), {}, 0, Field::Kind::number, v};
 }
 inline Field real(std::string k, double v) {
   return {std::move(k), {}, v, Field::Kind::real};
