@@ -137,6 +137,7 @@ struct Server::Impl {
   std::vector<std::unique_ptr<detail::RouteStats>> route_stats;  // by endpoint id
   std::unique_ptr<detail::RouteStats> unmatched_stats;
   core::Gauge* connections_gauge = nullptr;
+  core::Gauge* waiting_gauge = nullptr;  // blocking requests queued for an API thread
   core::Counter* rejected_malformed = nullptr;
   core::Counter* rejected_too_large = nullptr;
   std::atomic<std::int64_t> too_large_logged_at{-1};  // the steady second of the last 413 logged
@@ -710,9 +711,11 @@ class Session : public std::enable_shared_from_this<Session> {
       return;
     }
     if (e->blocking) {
+      if (!e->probe) srv_->waiting_gauge->add(1);
       asio::post(e->probe ? *srv_->probe_pool : *srv_->pool,
                  [self = shared_from_this(), e, seq = seq_, req = std::move(req),
                   queued = std::chrono::steady_clock::now()]() mutable {
+                   if (!e->probe) self->srv_->waiting_gauge->add(-1);
                    OwnThreadMark mark(self->srv_);
                    const auto waited = std::chrono::steady_clock::now() - queued;
                    const auto limit = self->srv_->opts.queue_timeout;
@@ -950,6 +953,10 @@ Server::Impl::Impl(ServerOptions o, Router r, Readiness ready)
   parse_limit = std::max(opts.body_limit, router.largest_body_limit());
   connections_gauge =
       &core::metrics().gauge("lia_http_server_connections", "Open HTTP server connections");
+  waiting_gauge = &core::metrics().gauge(
+      "lia_http_requests_waiting",
+      "Blocking API requests queued for a worker thread (every thread busy: the database slow, or "
+      "too few threads)");
   rejected_malformed = &rejected("malformed");
   rejected_too_large = &rejected("too_large");
   rejected_headers = &rejected("headers_too_large");

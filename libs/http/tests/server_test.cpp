@@ -1012,6 +1012,8 @@ TEST_CASE("a blocking request that waited past the queue timeout is answered 503
   auto server = start_server(std::move(r), opts);
   auto& expired = lia::core::metrics().counter("lia_http_requests_expired_total", "");
   const double before = expired.value();
+  auto& waiting = lia::core::metrics().gauge("lia_http_requests_waiting", "");
+  const double waiting_before = waiting.value();
 
   Client client;
   std::optional<lia::core::Result<ClientResponse>> first;
@@ -1019,8 +1021,9 @@ TEST_CASE("a blocking request that waited past the queue timeout is answered 503
   std::thread t1([&] { first.emplace(client.post(base_url(*server) + "/api/slow", "{}")); });
   REQUIRE(wait_until([&] { return runs.load() == 1; }, 5s, 1ms));
   std::thread t2([&] { queued.emplace(client.post(base_url(*server) + "/api/slow", "{}")); });
-  // The second waits in the queue well past its 200 ms before the thread is free.
-  std::this_thread::sleep_for(600ms);
+  // Once the second is queued, it waits there well past its 200 ms before the thread is free.
+  REQUIRE(wait_until([&] { return waiting.value() == waiting_before + 1; }, 10s, 1ms));
+  std::this_thread::sleep_for(400ms);
   release.set_value();
   t1.join();
   t2.join();
@@ -1032,6 +1035,7 @@ TEST_CASE("a blocking request that waited past the queue timeout is answered 503
   CHECK((*queued)->header("Retry-After") != nullptr);
   CHECK(runs.load() == 1);  // the expired one never ran
   CHECK(expired.value() - before == 1);
+  CHECK(waiting.value() == waiting_before);
 }
 
 TEST_CASE("/metrics answers while a /readyz waits on a check that does not answer") {
