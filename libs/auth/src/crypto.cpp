@@ -195,7 +195,18 @@ bool verify_password(std::string_view password, std::string_view stored) {
 
 bool password_needs_rehash(std::string_view stored, int iterations) {
   const auto h = parse_stored(stored);
-  return !h || h->scheme != kSha512 || h->iterations != iterations;
+  return !h || h->scheme != kSha512 || h->iterations < iterations;
+}
+
+int pad_failed_check(std::string_view password, std::string_view stored, int iterations) {
+  const auto h = parse_stored(stored);
+  // What the check just made cost, in SHA-512 rounds (nothing for a hash it could not read).
+  std::int64_t spent = 0;
+  if (h) spent = h->scheme == kSha512 ? h->iterations : std::int64_t{h->iterations} * 45 / 100;
+  const std::int64_t missing = std::int64_t{iterations} - spent;
+  if (missing <= 0) return 0;
+  (void)pbkdf2(password, "pad", static_cast<int>(missing), EVP_sha512(), 64);
+  return static_cast<int>(missing);
 }
 
 }  // namespace lia::auth

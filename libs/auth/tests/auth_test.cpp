@@ -77,10 +77,21 @@ TEST_CASE("a stored hash needs rehashing unless it is SHA-512 with the rounds as
   const auto h = hash_password("s3nha-forte", 2000);
   CHECK_FALSE(password_needs_rehash(h, 2000));
   CHECK(password_needs_rehash(h, 3000));
+  CHECK_FALSE(password_needs_rehash(h, 1000));  // more rounds than asked: kept
   CHECK(password_needs_rehash(
       "pbkdf2_sha256$2000$c2FsIGRlIGNvemluaGEhIQ$CjaK3d6WAYmkOLTOctEy2nKpRJTE-r9xktmX6DZU2Sk",
       2000));
   CHECK(password_needs_rehash("plaintext", 2000));
+}
+
+TEST_CASE("a failed check of a cheaper hash is padded to the cost of the current one") {
+  const std::string sha256 =
+      "pbkdf2_sha256$2000$c2FsIGRlIGNvemluaGEhIQ$CjaK3d6WAYmkOLTOctEy2nKpRJTE-r9xktmX6DZU2Sk";
+  CHECK(pad_failed_check("nope", sha256, 5000) == 5000 - 900);  // 2000 SHA-256 ~ 900 SHA-512
+  CHECK(pad_failed_check("nope", hash_password("x", 2000), 5000) == 3000);
+  CHECK(pad_failed_check("nope", hash_password("x", 5000), 5000) == 0);
+  CHECK(pad_failed_check("nope", hash_password("x", 8000), 5000) == 0);
+  CHECK(pad_failed_check("nope", "plaintext", 5000) == 5000);  // nothing was spent on it
 }
 
 TEST_CASE("JWT sign and verify with expiry and roles") {

@@ -75,8 +75,9 @@ struct Api::Impl {
 
   LoginThrottle throttle;
   LoginSlots login_slots;
-  std::once_flag dummy_once;
-  std::string dummy_hash;  // verified against for unknown usernames, so timing tells nothing
+  // Verified against for unknown usernames, so timing tells nothing; made at once, so the first
+  // such login costs one hash as the others do.
+  std::string dummy_hash;
 
   std::string viewer_by_id;
   std::string access_by_id;
@@ -100,7 +101,8 @@ struct Api::Impl {
         sql(schema),
         config(std::move(c)),
         clock(clk),
-        login_slots(config.password_checks) {
+        login_slots(config.password_checks),
+        dummy_hash(auth::hash_password("not a password", config.password_iterations)) {
     const std::string users = sql.t("users");
     const std::string conv = sql.t("conversations");
     viewer_by_id =
@@ -380,9 +382,6 @@ struct Api::Impl {
       return r;
     }
     if (rows->empty()) {
-      std::call_once(dummy_once, [this] {
-        dummy_hash = auth::hash_password("not a password", config.password_iterations);
-      });
       (void)auth::verify_password(body->password, dummy_hash);
       return http::json_error(401, "unauthorized", "invalid username or password");
     }
@@ -390,10 +389,13 @@ struct Api::Impl {
     UserView user = store::read_user(row);
     const auto hash = row.get<std::string>("password_hash");
     const bool right = auth::verify_password(body->password, hash);
-    // A hash made with other rounds (or the older SHA-256 scheme) is made again now, while
-    // the password is at hand; the login's update stores it.
+    // A hash of fewer rounds (or of the older SHA-256 scheme) is made again now, while the
+    // password is at hand; the login's update stores it. A wrong password against such a hash
+    // takes as long as against a current one (or the unknown usernames' dummy).
     std::optional<std::string> rehashed;
-    if (right && user.active && auth::password_needs_rehash(hash, config.password_iterations)) {
+    if (!right) {
+      (void)auth::pad_failed_check(body->password, hash, config.password_iterations);
+    } else if (user.active && auth::password_needs_rehash(hash, config.password_iterations)) {
       rehashed = auth::hash_password(body->password, config.password_iterations);
     }
     slot.reset();

@@ -43,9 +43,18 @@ inline constexpr int kMaxPasswordIterations = 10'000'000;
 std::string hash_password(std::string_view password, int iterations = kPasswordIterations);
 // Verifies either scheme: "pbkdf2_sha512$…" and the older "pbkdf2_sha256$…" (32-byte hash).
 bool verify_password(std::string_view password, std::string_view stored);
-// True when `stored` is not what hash_password(…, iterations) would make now (the older
-// scheme, or other rounds): a login that has just verified the password hashes it again.
+// True when `stored` is weaker than what hash_password(…, iterations) would make now (the
+// older scheme, or fewer rounds): a login that has just verified the password hashes it again.
+// A hash of more rounds is kept (a lowered setting, or a replica not yet upgraded, does not
+// weaken it).
 bool password_needs_rehash(std::string_view stored, int iterations);
+// After a failed check of `stored`: spends about the time a check at `iterations` rounds of
+// the current scheme takes beyond what checking `stored` took, so a wrong password costs the
+// same for a user whose hash is older or cheaper as for an unknown username (checked against a
+// dummy hash of `iterations` rounds): the answer's time does not tell who exists. (One round
+// of PBKDF2-HMAC-SHA256 costs about 0.45 of a SHA-512 round here.) Returns the SHA-512
+// rounds it spent.
+int pad_failed_check(std::string_view password, std::string_view stored, int iterations);
 
 enum class Role { admin, supervisor, agent };
 std::string_view to_string(Role r);

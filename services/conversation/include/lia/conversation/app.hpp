@@ -6,6 +6,8 @@
 //   LIA_JWT_SECRET        required, at least 32 bytes: signs and checks the HS256 tokens
 //   LIA_JWT_TTL_MS        token lifetime, default 43200000 (12 h), 1 min .. 30 days
 //   LIA_ADMIN_PASSWORD    optional: creates user `admin` (ADMIN) at start if there is none
+//   LIA_PASSWORD_ITERATIONS  PBKDF2-HMAC-SHA512 rounds of new password hashes, default 210000,
+//                         100000 .. 10000000; a login rehashes a weaker stored hash
 //   LIA_CONSUMER_INSTANCES  consumers per topic in this process (the topic's group), 1..16,
 //                         default 2
 //   LIA_PENDING_STATUS_TTL_MS  how long a tick for an unknown provider id is kept, default
