@@ -711,11 +711,11 @@ class Session : public std::enable_shared_from_this<Session> {
       return;
     }
     if (e->blocking) {
-      if (!e->probe) srv_->waiting_gauge->add(1);
       asio::post(e->probe ? *srv_->probe_pool : *srv_->pool,
                  [self = shared_from_this(), e, seq = seq_, req = std::move(req),
-                  queued = std::chrono::steady_clock::now()]() mutable {
-                   if (!e->probe) self->srv_->waiting_gauge->add(-1);
+                  queued = std::chrono::steady_clock::now(),
+                  waiting = Waiting(e->probe ? nullptr : srv_->waiting_gauge)]() mutable {
+                   waiting.done();
                    OwnThreadMark mark(self->srv_);
                    const auto waited = std::chrono::steady_clock::now() - queued;
                    const auto limit = self->srv_->opts.queue_timeout;
@@ -729,6 +729,26 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     write(call_sync(*e, req));
   }
+
+  // Counts a blocking request in lia_http_requests_waiting from its post to the pool until
+  // a thread takes it, or until the pool drops it unrun (a server stopping).
+  class Waiting {
+   public:
+    explicit Waiting(core::Gauge* gauge) : gauge_(gauge) {
+      if (gauge_ != nullptr) gauge_->add(1);
+    }
+    Waiting(Waiting&& other) noexcept : gauge_(std::exchange(other.gauge_, nullptr)) {}
+    Waiting(const Waiting&) = delete;
+    Waiting& operator=(const Waiting&) = delete;
+    Waiting& operator=(Waiting&&) = delete;
+    ~Waiting() { done(); }
+    void done() {
+      if (gauge_ != nullptr) std::exchange(gauge_, nullptr)->add(-1);
+    }
+
+   private:
+    core::Gauge* gauge_;
+  };
 
   static Response internal_error() {
     return json_error(500, "internal", "the request could not be processed");
