@@ -1,9 +1,10 @@
 #pragma once
 // Whether a running suite still has work in flight: a record some service's consumer group has
-// not committed, an event some service's outbox has not published, or a record the event tap
-// has not seen. When none is left, an absence ("nothing more was sent") is a fact rather than a
-// guess after a sleep. Work a service has scheduled for later (a send's next try, a campaign's
-// next window) is not in flight and is not waited for.
+// not committed, an event some service's outbox has not published, a record the event tap has
+// not seen, or a delivery tick the provider sandbox has not posted yet. When none is left, an
+// absence ("nothing more was sent") is a fact rather than a guess after a sleep. Work a service has
+// scheduled for later (a send's next try, a campaign's next window) is not in flight and is not
+// waited for.
 
 #include <chrono>
 #include <memory>
@@ -29,8 +30,9 @@ class InFlight {
   // What is in flight now, one readable line each ("lia-notification: 2 records of
   // notification.commands.v1 not committed"); empty when nothing is.
   core::Result<std::vector<std::string>> now();
-  // Waits until now() has been empty twice, 200 ms apart; returns what was still in flight
-  // at the timeout (empty once settled).
+  // Waits until now() has been empty twice in a row, 200 ms apart, with no record produced
+  // between the two; returns what was still in flight at the timeout (empty once settled). A
+  // broker, database or service that does not answer for a moment counts as in flight.
   core::Result<std::vector<std::string>> wait(std::chrono::milliseconds timeout);
 
  private:

@@ -18,6 +18,8 @@ class Uuid {
   Uuid() = default;  // nil
   explicit Uuid(const Bytes& b) : bytes_(b) {}
 
+  // The random bits come from the kernel (getrandom); a kernel that refuses it (a seccomp
+  // profile from before Linux 3.17) makes these throw std::system_error.
   static Uuid v4();
   static Uuid v7(const Clock& clock = SystemClock::instance());
   // Accepts the canonical 8-4-4-4-12 form, either case.
