@@ -49,16 +49,28 @@ rd_kafka_message_t* poll_once(rd_kafka_t* rk, int timeout_ms) {
   return rd_kafka_consumer_poll(rk, timeout_ms);
 }
 
-// ConsumerConfig::stalled_after, or twice the max.poll.interval.ms it sets (librdkafka's
-// 300 s without one).
-milliseconds stall_limit(const ConsumerConfig& config) {
-  if (config.stalled_after.count() > 0) return config.stalled_after;
+// The max.poll.interval.ms the properties set (librdkafka's 300 s without one).
+milliseconds poll_interval(const ConsumerConfig& config) {
   std::int64_t interval = 300000;
   if (const auto it = config.properties.find("max.poll.interval.ms");
       it != config.properties.end()) {
     std::from_chars(it->second.data(), it->second.data() + it->second.size(), interval);
   }
-  return milliseconds{2 * interval};
+  return milliseconds{interval};
+}
+
+// ConsumerConfig::longest_call.
+Clock::duration poll_budget(const ConsumerConfig& config) {
+  const auto interval = poll_interval(config);
+  if (config.longest_call.count() <= 0) return interval / 3;
+  return std::max(Clock::duration::zero(),
+                  Clock::duration{interval - config.longest_call - std::chrono::seconds{30}});
+}
+
+// ConsumerConfig::stalled_after, or twice max.poll.interval.ms.
+milliseconds stall_limit(const ConsumerConfig& config) {
+  if (config.stalled_after.count() > 0) return config.stalled_after;
+  return 2 * poll_interval(config);
 }
 
 core::Error invalid(std::string message) {
@@ -129,7 +141,8 @@ class RdConsumer final : public Consumer {
         handler_(std::move(handler)),
         dlq_(std::move(dlq)),
         open_batch_(std::move(open_batch)),
-        stall_limit_(stall_limit(config)) {}
+        stall_limit_(stall_limit(config)),
+        poll_budget_(poll_budget(config)) {}
   ~RdConsumer() override;
 
   core::Status init();
@@ -208,7 +221,13 @@ class RdConsumer final : public Consumer {
   // When the poll thread last came back to poll (steady clock, ns); 0 while it does not run.
   std::atomic<std::int64_t> last_poll_ns_{0};
   const Clock::duration stall_limit_;  // stalled() past this (ConsumerConfig::stalled_after)
-  std::atomic<bool> joined_{false};    // set by the first assignment
+  // How long the records of one poll may keep starting work (ConsumerConfig::longest_call):
+  // past it, no further record, try or batch starts. Else a slow database, a record at a
+  // time, could keep the consumer from polling until the group gave its partitions away.
+  const Clock::duration poll_budget_;
+  Clock::time_point poll_deadline_ = Clock::time_point::max();  // this poll's, poll thread only
+  bool past_poll_deadline() const { return Clock::now() >= poll_deadline_; }
+  std::atomic<bool> joined_{false};  // set by the first assignment
 
   mutable std::mutex mu_;       // everything below, and rk_'s lifetime for pause()/resume()
   std::condition_variable cv_;  // wakes a retry backoff on close()
@@ -359,6 +378,7 @@ void RdConsumer::run() {
                    {core::f::id("component", "kafka"), core::f::id("group", config_.group_id)});
   while (!stop_.load()) {
     last_poll_ns_.store(Clock::now().time_since_epoch().count());
+    poll_deadline_ = Clock::now() + poll_budget_;
     resume_due();
     report_progress();
     rd_kafka_message_t* m = poll_once(rk_, static_cast<int>(config_.poll_timeout.count()));
@@ -419,6 +439,10 @@ void RdConsumer::handle_batch(std::vector<Message>& msgs) {
   }
   std::size_t i = 0;
   while (i < msgs.size() && !stop_.load()) {
+    if (i > 0 && past_poll_deadline()) {
+      rewind(msgs, i);  // the rest after a poll
+      return;
+    }
     bool parked = false;
     {
       std::lock_guard lock(mu_);
@@ -490,7 +514,7 @@ void RdConsumer::handle_batch(std::vector<Message>& msgs) {
     const std::size_t end = broke ? j + 1 : j;
     while (i < end && !stop_.load()) {
       if (const auto outcome = process(msgs[i++]);
-          outcome == Outcome::parked || outcome == Outcome::retried) {
+          outcome == Outcome::parked || outcome == Outcome::retried || past_poll_deadline()) {
         break;
       }
     }
@@ -619,7 +643,10 @@ RdConsumer::Outcome RdConsumer::process(const Message& msg) {
          core::f::num("attempt", attempts), core::f::flag("retryable", last.retryable()),
          core::f::str("error", last.describe())});
     if (!last.retryable() || tries >= round) break;
-    if (!wait_backoff(backoff_for(attempts))) return Outcome::parked;  // closing: redelivered later
+    const auto backoff = backoff_for(attempts);
+    // No try starts past this poll's budget: the record parks, and comes back after a poll.
+    if (Clock::now() + backoff >= poll_deadline_) break;
+    if (!wait_backoff(backoff)) return Outcome::parked;  // closing: redelivered later
   }
   // Only a record that can never be handled is dead-lettered. A retryable failure (the
   // database restarting, a lock timeout) waits in place: dead-lettering it would let the

@@ -357,6 +357,52 @@ TEST_CASE("a batch whose commit fails in an outage is handled alone between poll
   CHECK(journal.commits_to_fail == 0);
 }
 
+TEST_CASE(
+    "a batch of slow records goes back to poll once a third of max.poll.interval.ms is spent") {
+  Journal journal;
+  const auto topic = unique_name("kafka_batch_slow");
+  auto producer = test::make_producer();
+  test::produce_all(*producer, {{topic, "", "warm-up", {}, 0}});
+  auto config = test::consumer_config(topic, unique_name("g"));
+  config.max_batch = 50;
+  config.properties["max.poll.interval.ms"] = "6000";  // a third: 2 s
+  std::mutex mu;
+  std::vector<std::uint64_t> polls;  // detail::polls_for_test() at each slow record's call
+  auto consumer = Consumer::create(
+      config,
+      [&](const Message& m) {
+        if (m.value != "warm-up") {
+          std::this_thread::sleep_for(std::chrono::milliseconds{300});  // a slow database
+          std::lock_guard lock(mu);
+          polls.push_back(detail::polls_for_test());
+        }
+        journal.apply(m.value);
+        return core::ok();
+      },
+      nullptr, opener(journal));
+  REQUIRE(consumer.ok());
+  (*consumer)->start();
+  REQUIRE(wait_until([&] { return (*consumer)->handled() == 1; }, seconds{20}));
+  (*consumer)->pause();  // so that the records below are fetched together
+  std::vector<Record> records;
+  std::vector<std::string> values{"warm-up"};
+  for (int k = 0; k < 20; ++k) {
+    values.push_back("r" + std::to_string(k));
+    records.push_back({topic, "", values.back(), {}, 0});
+  }
+  test::produce_all(*producer, records);
+  (*consumer)->resume();
+  REQUIRE(wait_until([&] { return (*consumer)->handled() == values.size(); }, seconds{60}));
+  (*consumer)->close();
+  CHECK(journal.snapshot() == values);  // each once, in order
+  std::lock_guard lock(mu);
+  // 6 s of records: after 2 s (7 records at most: 0, 0.3 ... 1.8 s) the rest goes back to
+  // the fetcher, and comes again after a poll.
+  INFO("calls: " << polls.size());
+  CHECK(polls.size() == 20);
+  CHECK(test::longest_run(polls) <= 7);
+}
+
 TEST_CASE("max_batch below 1 is refused, naming the setting") {
   auto config = test::consumer_config("t", "g");
   config.max_batch = 0;

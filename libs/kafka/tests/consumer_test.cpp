@@ -163,6 +163,38 @@ TEST_CASE(
   CHECK(by_value.count("always-busy") == 0);
 }
 
+TEST_CASE("a record's round of tries stops at a third of max.poll.interval.ms and parks") {
+  const auto topic = unique_name("kafka_round_budget");
+  auto producer = test::make_producer();
+  test::produce_all(*producer, {{topic, "c", "slow", {}, 0}});
+  auto config = test::consumer_config(topic, unique_name("g"));
+  config.properties["max.poll.interval.ms"] = "6000";  // a third: 2 s
+  config.max_attempts = 10;                            // 10 tries 0.4 s apart: 3.6 s in place
+  config.retry_backoff = std::chrono::milliseconds{400};
+  config.max_backoff = std::chrono::milliseconds{400};
+  std::mutex mu;
+  std::vector<std::uint64_t> polls;  // detail::polls_for_test() at each call
+  auto consumer = make_consumer(
+      config,
+      [&](const Message&) -> core::Status {
+        std::lock_guard lock(mu);
+        polls.push_back(detail::polls_for_test());
+        if (polls.size() < 12) return core::Error(core::Errc::unavailable, "database slow");
+        return core::ok();
+      },
+      std::make_shared<DeadLetter>(producer));
+  consumer->start();
+  REQUIRE(wait_until([&] { return consumer->handled() == 1; }, seconds{30}));
+  consumer->close();
+  std::lock_guard lock(mu);
+  INFO("calls: " << polls.size());
+  CHECK(polls.size() == 12);
+  // Past 2 s no try starts (at 0, 0.4, 0.8, 1.2 s, perhaps 1.6 s): the record parks, and is
+  // tried again after a poll, not ten times in a row.
+  CHECK(test::longest_run(polls) <= 5);
+  CHECK(consumer->dead_lettered() == 0);
+}
+
 TEST_CASE("a retryable error that clears on the third try is handled once and not dead-lettered") {
   const auto topic = unique_name("kafka_retry");
   auto producer = test::make_producer();

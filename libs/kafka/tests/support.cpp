@@ -1,5 +1,6 @@
 #include "support.hpp"
 
+#include <algorithm>
 #include <array>
 
 #include <catch2/catch.hpp>
@@ -114,6 +115,15 @@ bool looks_like_rfc3339_ms(const std::string& s) {
     if (shape[i] == 'd' ? !digit : s[i] != shape[i]) return false;
   }
   return true;
+}
+
+std::size_t longest_run(const std::vector<std::uint64_t>& polls) {
+  std::size_t longest = 0;
+  for (std::size_t i = 0, run = 0; i < polls.size(); ++i) {
+    run = i > 0 && polls[i] == polls[i - 1] ? run + 1 : 1;
+    longest = std::max(longest, run);
+  }
+  return longest;
 }
 
 }  // namespace lia::kafka::test

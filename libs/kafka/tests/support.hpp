@@ -69,4 +69,8 @@ std::vector<Position> positions_of(const std::vector<Delivery>& deliveries);
 // "2026-11-22T12:53:24.123Z": the shape core::format_rfc3339 writes.
 bool looks_like_rfc3339_ms(const std::string& s);
 
+// The longest run of equal values in detail::polls_for_test() readings taken at each handler
+// call: how many calls one poll let start.
+std::size_t longest_run(const std::vector<std::uint64_t>& polls);
+
 }  // namespace lia::kafka::test

@@ -663,6 +663,7 @@ int run(int argc, char** argv, const ServiceSpec& declared, std::unique_ptr<App>
       if (const auto it = kafka_props.find("max.poll.interval.ms"); it != kafka_props.end()) {
         std::from_chars(it->second.data(), it->second.data() + it->second.size(), configured);
       }
+      cc.longest_call = cs.max_handling;
       if (needed.count() > configured) {
         cc.properties["max.poll.interval.ms"] = std::to_string(needed.count());
         log.info("max.poll.interval.ms raised to cover the longest record's handling",

@@ -184,6 +184,13 @@ struct ConsumerConfig {
   // returns): stalled() says so. 0: twice max.poll.interval.ms (the properties', else
   // librdkafka's 300 s), by when the group has long given its partitions to another member.
   std::chrono::milliseconds stalled_after{0};
+  // The longest one handler call may take, when known to be long (a handler calling out with
+  // retries). The records of one poll start no further call, try or batch once what is left
+  // of max.poll.interval.ms would not cover such a call and half a minute more; the rest goes
+  // back to the fetcher (a record in its round of tries parks) and the consumer polls, so the
+  // group never gives its partitions away for slowness. 0: they stop after a third of
+  // max.poll.interval.ms (a database slow at every statement, a record at a time).
+  std::chrono::milliseconds longest_call{0};
 };
 
 class DeadLetter;

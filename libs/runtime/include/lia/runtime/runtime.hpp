@@ -97,11 +97,11 @@ struct ConsumerSpec {
   bool lock_keys = false;
   // The longest one record may take to handle, when it can exceed a few minutes (a handler
   // that calls out with retries): the consumer's max.poll.interval.ms is raised to cover it
-  // with a minute to spare, so the group does not give its partitions away mid-record. It
-  // covers the consumer's own tries of the record too (it polls only between rounds: up to
-  // ConsumerConfig::max_attempts calls and their backoffs) when each may take as long again,
-  // as ai_orchestration's model calls do; notification's row carries its provider tries
-  // across them, so one call's worst case covers the record.
+  // with a minute to spare, so the group does not give its partitions away mid-record, and
+  // it is the consumer's ConsumerConfig::longest_call: no further try or record starts once
+  // what is left of the interval would not cover one more such call (the record parks, and
+  // is tried again after a poll). notification's row carries its provider tries across the
+  // consumer's, so one call's worst case covers the record.
   std::chrono::milliseconds max_handling{0};
   // At least this long an empty fetch may wait (fetch.wait.max.ms), and its records are then
   // fetched a batch at a time, for a consumer that is not latency-critical and reads a busy
