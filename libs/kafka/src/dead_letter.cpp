@@ -64,7 +64,12 @@ Record DeadLetter::slim_record_for(const Message& message, const core::Error& er
 
 namespace {
 
-// Publishes and waits for the broker's ack (or `cancel`).
+// How long a dead letter's ack is still waited for once the consumer stops: it usually comes
+// in milliseconds, and with it the record's offset is stored and committed at the close.
+// Given up, the record comes again after a restart and is dead-lettered a second time.
+constexpr std::chrono::seconds kAckGraceAtStop{2};
+
+// Publishes and waits for the broker's ack (or `cancel`, and then kAckGraceAtStop more).
 core::Status publish(Producer& producer, Record record, const std::atomic<bool>* cancel) {
   const std::string topic = record.topic;
   // The producer's delivery timeout bounds this wait: every record gets its callback.
@@ -72,6 +77,7 @@ core::Status publish(Producer& producer, Record record, const std::atomic<bool>*
   while (cancel != nullptr &&
          pending.wait_for(std::chrono::milliseconds{100}) != std::future_status::ready) {
     if (cancel->load()) {
+      if (pending.wait_for(kAckGraceAtStop) == std::future_status::ready) break;
       return core::Error(core::Errc::cancelled,
                          fmt::format("dead letter to {}: stopping before its ack", topic), true);
     }

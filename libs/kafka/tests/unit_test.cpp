@@ -181,6 +181,41 @@ TEST_CASE("a dead letter whose ack does not come stops waiting once told to stop
   producer->held(core::Error(core::Errc::unavailable, "closed"));  // the ack, late
 }
 
+TEST_CASE("a dead letter acknowledged just after the stop counts as sent") {
+  // A producer whose ack comes a moment after the consumer began to stop.
+  class Late final : public Producer {
+   public:
+    using Producer::produce;
+    void produce(Record, DeliveryCallback done) override {
+      acker = std::thread([this, done = std::move(done)] {
+        while (!stop->load()) std::this_thread::sleep_for(std::chrono::milliseconds{10});
+        std::this_thread::sleep_for(std::chrono::milliseconds{300});
+        done(Delivery{});
+      });
+    }
+    core::Status flush(std::chrono::milliseconds) override { return core::ok(); }
+    std::size_t in_flight() const override { return 0; }
+    std::optional<core::Error> fatal_error() const override { return std::nullopt; }
+    const std::atomic<bool>* stop = nullptr;
+    std::thread acker;
+  };
+  auto producer = std::make_shared<Late>();
+  std::atomic<bool> stop{false};
+  producer->stop = &stop;
+  DeadLetter dlq(producer);
+  Message m;
+  m.topic = "orders.v1";
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds{200});
+    stop = true;
+  });
+  auto sent = dlq.send(m, core::Error(core::Errc::invalid_argument, "bad record"), 1, &stop);
+  stopper.join();
+  producer->acker.join();
+  // Sent: its offset is stored, and the record is not dead-lettered again after a restart.
+  CHECK(sent.ok());
+}
+
 TEST_CASE("records given up on fail at once as retryable, and the producer closes at once") {
   ProducerConfig c;
   c.bootstrap = "127.0.0.1:1";  // nothing listens: no ack comes
