@@ -12,7 +12,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <charconv>
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
@@ -49,19 +48,9 @@ rd_kafka_message_t* poll_once(rd_kafka_t* rk, int timeout_ms) {
   return rd_kafka_consumer_poll(rk, timeout_ms);
 }
 
-// The max.poll.interval.ms the properties set (librdkafka's 300 s without one).
-milliseconds poll_interval(const ConsumerConfig& config) {
-  std::int64_t interval = 300000;
-  if (const auto it = config.properties.find("max.poll.interval.ms");
-      it != config.properties.end()) {
-    std::from_chars(it->second.data(), it->second.data() + it->second.size(), interval);
-  }
-  return milliseconds{interval};
-}
-
 // ConsumerConfig::longest_call.
 Clock::duration poll_budget(const ConsumerConfig& config) {
-  const auto interval = poll_interval(config);
+  const auto interval = max_poll_interval(config.properties);
   if (config.longest_call.count() <= 0) return interval / 3;
   return std::max(Clock::duration::zero(),
                   Clock::duration{interval - config.longest_call - std::chrono::seconds{30}});
@@ -70,7 +59,7 @@ Clock::duration poll_budget(const ConsumerConfig& config) {
 // ConsumerConfig::stalled_after, or twice max.poll.interval.ms.
 milliseconds stall_limit(const ConsumerConfig& config) {
   if (config.stalled_after.count() > 0) return config.stalled_after;
-  return 2 * poll_interval(config);
+  return 2 * max_poll_interval(config.properties);
 }
 
 core::Error invalid(std::string message) {

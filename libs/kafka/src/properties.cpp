@@ -136,4 +136,12 @@ std::map<std::string, std::string> properties_from_env(core::Env& env) {
   return out;
 }
 
+std::chrono::milliseconds max_poll_interval(const std::map<std::string, std::string>& properties) {
+  std::int64_t interval = 300000;
+  if (const auto it = properties.find("max.poll.interval.ms"); it != properties.end()) {
+    std::from_chars(it->second.data(), it->second.data() + it->second.size(), interval);
+  }
+  return std::chrono::milliseconds{interval};
+}
+
 }  // namespace lia::kafka

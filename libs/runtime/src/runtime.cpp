@@ -1,6 +1,5 @@
 #include <algorithm>
 #include <atomic>
-#include <charconv>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
@@ -659,15 +658,12 @@ int run(int argc, char** argv, const ServiceSpec& declared, std::unique_ptr<App>
       // A member that does not poll within max.poll.interval.ms leaves the group, and its
       // partitions go to another member while its record is still being handled.
       const auto needed = cs.max_handling + std::chrono::seconds{60};
-      std::int64_t configured = 300000;  // librdkafka's default
-      if (const auto it = kafka_props.find("max.poll.interval.ms"); it != kafka_props.end()) {
-        std::from_chars(it->second.data(), it->second.data() + it->second.size(), configured);
-      }
+      const auto configured = kafka::max_poll_interval(kafka_props);
       cc.longest_call = cs.max_handling;
-      if (needed.count() > configured) {
+      if (needed > configured) {
         cc.properties["max.poll.interval.ms"] = std::to_string(needed.count());
         log.info("max.poll.interval.ms raised to cover the longest record's handling",
-                 {id("group", cc.group_id), num("from_ms", configured),
+                 {id("group", cc.group_id), num("from_ms", configured.count()),
                   num("to_ms", static_cast<std::int64_t>(needed.count()))});
       }
     }

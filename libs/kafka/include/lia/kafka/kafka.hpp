@@ -291,6 +291,9 @@ bool is_secret_property(std::string_view name);
 // Problems go to `env`, each naming its variable.
 std::map<std::string, std::string> properties_from_env(core::Env& env);
 
+// The max.poll.interval.ms these librdkafka properties set (librdkafka's 300 s without one).
+std::chrono::milliseconds max_poll_interval(const std::map<std::string, std::string>& properties);
+
 namespace detail {
 // Fault injection for the library's own tests: the next `n` seeks of any consumer fail as
 // if librdkafka had timed out. Returns how many the previous call's were left unused.
