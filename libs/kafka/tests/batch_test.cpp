@@ -255,6 +255,13 @@ TEST_CASE("a scope whose commit fails hands its records to the one-by-one path")
 
 namespace {
 
+// Produces `records` while the consumer is paused, so that they are fetched together.
+void fetch_together(Consumer& consumer, Producer& producer, const std::vector<Record>& records) {
+  consumer.pause();
+  test::produce_all(producer, records);
+  consumer.resume();
+}
+
 struct OutageCall {
   std::int32_t partition;
   std::uint64_t polls;  // detail::polls_for_test() when the handler was called
@@ -296,13 +303,11 @@ std::vector<OutageCall> outage_calls(Journal& journal, bool in_scope_fails) {
   REQUIRE(consumer.ok());
   (*consumer)->start();
   REQUIRE(wait_until([&] { return (*consumer)->handled() == 1; }, seconds{20}));
-  (*consumer)->pause();  // so that the records below are fetched together
   std::vector<Record> records;
   for (int p = 0; p < partitions; ++p) {
     for (int k = 0; k < 2; ++k) records.push_back({topic, "", "r", {}, p});
   }
-  test::produce_all(*producer, records);
-  (*consumer)->resume();
+  fetch_together(**consumer, *producer, records);
   const bool all = wait_until(
       [&] {
         std::lock_guard lock(mu);
@@ -383,15 +388,13 @@ TEST_CASE(
   REQUIRE(consumer.ok());
   (*consumer)->start();
   REQUIRE(wait_until([&] { return (*consumer)->handled() == 1; }, seconds{20}));
-  (*consumer)->pause();  // so that the records below are fetched together
   std::vector<Record> records;
   std::vector<std::string> values{"warm-up"};
   for (int k = 0; k < 20; ++k) {
     values.push_back("r" + std::to_string(k));
     records.push_back({topic, "", values.back(), {}, 0});
   }
-  test::produce_all(*producer, records);
-  (*consumer)->resume();
+  fetch_together(**consumer, *producer, records);
   REQUIRE(wait_until([&] { return (*consumer)->handled() == values.size(); }, seconds{60}));
   (*consumer)->close();
   CHECK(journal.snapshot() == values);  // each once, in order
@@ -448,7 +451,6 @@ TEST_CASE("records of a resumed partition fetched behind a record that parks are
   REQUIRE(consumer.ok());
   (*consumer)->start();
   REQUIRE(wait_until([&] { return (*consumer)->handled() == 1; }, seconds{20}));
-  (*consumer)->pause();  // so that the records below are fetched together
   std::vector<Record> records;
   std::vector<std::string> values;
   for (int p = 0; p < partitions; ++p) {
@@ -457,8 +459,7 @@ TEST_CASE("records of a resumed partition fetched behind a record that parks are
       records.push_back({topic, "", values.back(), {}, p});
     }
   }
-  test::produce_all(*producer, records);
-  (*consumer)->resume();
+  fetch_together(**consumer, *producer, records);
   // Rounds of parks and resumes: each partition's first record tried several times.
   REQUIRE(wait_until([&] { return refused.load() >= 4 * partitions; }, seconds{30}));
   down = false;
@@ -520,10 +521,8 @@ TEST_CASE("records that needed retries while a partition waits are handled betwe
         return tries["down"] >= 2;  // its round used: partition 0 parked
       },
       seconds{20}));
-  (*consumer)->pause();  // so that the records below are fetched together
-  test::produce_all(*producer,
-                    {{topic, "", "r1", {}, 1}, {topic, "", "r2", {}, 1}, {topic, "", "r3", {}, 1}});
-  (*consumer)->resume();
+  fetch_together(**consumer, *producer,
+                 {{topic, "", "r1", {}, 1}, {topic, "", "r2", {}, 1}, {topic, "", "r3", {}, 1}});
   REQUIRE(wait_until(
       [&] {
         std::lock_guard lock(mu);

@@ -929,6 +929,17 @@ kafka::Message echo_record(const std::string& chat, const std::string& provider_
   return m;
 }
 
+// The send ended `sent`, recorded with the echo's provider id, and was reported once.
+void check_sent_by_echo(Fixture& fx, const std::string& id, const std::string& provider_id) {
+  auto row = fx.row(id);
+  REQUIRE(row);
+  CHECK(row->status == "sent");
+  CHECK(row->provider_message_id == std::optional<std::string>(provider_id));
+  auto evs = fx.events();
+  REQUIRE(evs.size() == 1);
+  CHECK(evs[0].type == kSentType);
+}
+
 // An Evolution text to kTo's JID whose request the sandbox takes and answers after the
 // handler's timeout: its outcome unknown unless an echo says otherwise. `during` runs while
 // the request is with the provider.
@@ -1004,13 +1015,7 @@ TEST_CASE("an echo written while the send's timeout is being reported still make
   noting.join();
   REQUIRE(kept);
   REQUIRE(committed);
-  auto row = fx.row(id);
-  REQUIRE(row);
-  CHECK(row->status == "sent");
-  CHECK(row->provider_message_id == std::optional<std::string>("3EB0LATE01"));
-  auto evs = fx.events();
-  REQUIRE(evs.size() == 1);
-  CHECK(evs[0].type == kSentType);
+  check_sent_by_echo(fx, id, "3EB0LATE01");
   CHECK(fx.outbox(fx.commands_topic + ".dlq").empty());
 }
 
@@ -1133,13 +1138,7 @@ TEST_CASE("Evolution's echo after a 500 on the last try records it sent, not dea
       },
       500, /*max_attempts=*/1);
   CHECK(fx.sandbox.counts().requests == 1);
-  auto row = fx.row(id);
-  REQUIRE(row);
-  CHECK(row->status == "sent");
-  CHECK(row->provider_message_id == std::optional<std::string>("3EB0LAST01"));
-  auto evs = fx.events();
-  REQUIRE(evs.size() == 1);
-  CHECK(evs[0].type == kSentType);
+  check_sent_by_echo(fx, id, "3EB0LAST01");
 }
 
 TEST_CASE("an echo of the same text does not end a send Evolution answered 429") {
@@ -1174,13 +1173,7 @@ TEST_CASE("an echo kept while Evolution's 500 was on its way ends the send: no s
                 .ok());
   });
   CHECK(fx.sandbox.counts().requests == 1);
-  auto row = fx.row(id);
-  REQUIRE(row);
-  CHECK(row->status == "sent");
-  CHECK(row->provider_message_id == std::optional<std::string>("3EB0DURING1"));
-  auto evs = fx.events();
-  REQUIRE(evs.size() == 1);
-  CHECK(evs[0].type == kSentType);
+  check_sent_by_echo(fx, id, "3EB0DURING1");
 }
 
 TEST_CASE("an echo that is another send's does not hold a retry back") {
