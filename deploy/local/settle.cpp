@@ -224,13 +224,11 @@ struct InFlight::Impl {
       next = std::max(next, s.offset + 1);
     }
     std::map<std::string, std::int64_t> missing;
-    for (const auto& t : events::TopicCatalog::instance().topics()) {
-      for (const auto& [tp, end] : high) {
-        if (tp.first != t.name) continue;
-        const auto it = seen_next.find(tp);
-        const std::int64_t next = it == seen_next.end() ? low.at(tp) : it->second;
-        if (next < end) missing[t.name] += end - next;
-      }
+    for (const auto& [tp, end] : high) {
+      if (events::TopicCatalog::instance().find(tp.first) == nullptr) continue;  // not tapped
+      const auto it = seen_next.find(tp);
+      const std::int64_t next = it == seen_next.end() ? low.at(tp) : it->second;
+      if (next < end) missing[tp.first] += end - next;
     }
     for (const auto& [topic, n] : missing)
       out.push_back(fmt::format("the tap: {} records of {} not seen", n, topic));
