@@ -289,10 +289,9 @@ std::size_t date_len(std::string_view t, std::size_t i) {
   return token_ends_at(t, j) ? j - i : 0;
 }
 
-// Bytes of an amount of money at t[i] with thousands separators and a decimal comma of 2
-// digits ("12.345.678,90"); 0: none. A CPF ("123.456.789-09") has a hyphen, a CNPJ a slash.
-std::size_t money_len(std::string_view t, std::size_t i) {
-  if (!token_starts_at(t, i)) return 0;
+// Bytes of an amount's shape at t[i], thousands separators and a decimal comma of 2 digits
+// ("12.345.678,90"), glued to words or not; 0: none.
+std::size_t money_shape_len(std::string_view t, std::size_t i) {
   std::size_t j = i;
   if (read_digits(t, j, 1, 3) < 0) return 0;
   std::size_t thousands = 0;
@@ -301,7 +300,15 @@ std::size_t money_len(std::string_view t, std::size_t i) {
     ++thousands;
   }
   if (thousands == 0 || !read_char(t, j, ',') || read_digits(t, j, 2, 2) < 0) return 0;
-  return token_ends_at(t, j) ? j - i : 0;
+  return j < t.size() && is_digit(t[j]) ? 0 : j - i;
+}
+
+// Bytes of an amount of money at t[i] ("12.345.678,90", not glued to a word); 0: none. A CPF
+// ("123.456.789-09") has a hyphen, a CNPJ a slash.
+std::size_t money_len(std::string_view t, std::size_t i) {
+  if (!token_starts_at(t, i)) return 0;
+  const auto n = money_shape_len(t, i);
+  return n > 0 && token_ends_at(t, i + n) ? n : 0;
 }
 
 // Whether "R$" (and spaces) comes just before t[i].
@@ -389,7 +396,11 @@ std::string scrub_text(std::string_view text) {
       i += n;
       continue;
     }
-    if (const auto n = money_len(text, i); n > 0) {
+    // Glued to a word, 3.3.3,2 digits is a CPF typed with a comma ("cpf123.456.789,09"), no
+    // amount; money_len leaves it out, and the run below would stop at its comma.
+    const bool glued = i > 0 && is_alnum(text[i - 1]);
+    if (const auto n = glued ? money_shape_len(text, i) : money_len(text, i);
+        n > 0 && (!glued || digit_count(text.substr(i, n)) == 11)) {
       // 3.3.3,2 digits is a CPF as well as money: an amount only after "R$".
       const std::string_view amount = text.substr(i, n);
       if (digit_count(amount) == 11 && !after_currency(text, i)) {

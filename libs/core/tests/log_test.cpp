@@ -162,6 +162,11 @@ TEST_CASE("scrub_text masks a mobile without its area code glued to a word") {
   CHECK(scrub_text("fone9876-5432 1") == "fone****-5432 1");  // the glued group alone
   CHECK(scrub_text("ligar 8765-4321x") == "ligar ****-4321x");
   CHECK(scrub_text("tel11-3456-7890") == "tel**-****-7890");  // a landline, 10 digits
+  // A CPF typed with a comma, glued to a word, is no amount.
+  CHECK(scrub_text("fone123.456.789,09") == "fone***.***.***,09");
+  CHECK(scrub_text("cpf123.456.789,09 ok") == "cpf***.***.***,09 ok");
+  CHECK(scrub_text("cpf123.456.789,09x") == "cpf***.***.***,09x");
+  CHECK(scrub_text("pix1.234,56") == "pix1.234,56");  // an amount's digits are too few
   // Other shapes glued to a word stay readable below 11 digits.
   CHECK(scrub_text("v2-1234") == "v2-1234");
   CHECK(scrub_text("ab123-4567") == "ab123-4567");

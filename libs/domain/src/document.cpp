@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -72,6 +73,12 @@ bool cnpj_digits_ok(std::string_view d) {
   return true;
 }
 
+// Whether "R$" (and spaces) comes just before text[i].
+bool after_currency(std::string_view text, std::size_t i) {
+  while (i > 0 && text[i - 1] == ' ') --i;
+  return i >= 2 && (text[i - 2] == 'R' || text[i - 2] == 'r') && text[i - 1] == '$';
+}
+
 }  // namespace
 
 std::string_view to_string(DocumentType t) noexcept {
@@ -110,7 +117,10 @@ std::optional<DocumentType> detect_document_type(std::string_view d) noexcept {
 
 std::string redact_documents(std::string_view text) {
   const auto digit = [](char c) { return c >= '0' && c <= '9'; };
-  const auto joiner = [](char c) { return c == '.' || c == '-' || c == '/' || c == ' '; };
+  // A comma too: "529.982.247,25" is a CPF typed with the decimal key.
+  const auto joiner = [](char c) {
+    return c == '.' || c == '-' || c == '/' || c == ' ' || c == ',';
+  };
   std::string out;
   out.reserve(text.size());
   std::size_t i = 0;
@@ -132,9 +142,19 @@ std::string redact_documents(std::string_view text) {
       }
     }
     // Glued to letters ("CPF52998224725") or not, a valid document is hidden all the same:
-    // the whole run, or else groups in a row of a document's own shape (11 or 14 digits,
-    // 3.3.3-2, 2.3.3/4-2), so a CPF beside a CEP or a phone is found, and the digits of a
-    // phone, a date or a boleto line do not make one by chance.
+    // the whole run, or else groups in a row of a document's own shape, written out or with
+    // some of its separators left off (11 or 14 digits, 3.3.3-2, 9-2, 2.3.3/4-2, 8/4-2,
+    // 12-2, 2.3.3/6), so a CPF beside a CEP or a phone is found, and the digits of a phone, a
+    // date or a boleto line do not make one by chance. After "R$", a number with a comma up
+    // to the run's first space is an amount: "R$ 123.456.789,10" is no CPF.
+    if (after_currency(text, i)) {
+      const std::size_t amount_end = std::min(end, text.find(' ', i));
+      if (text.substr(i, amount_end - i).find(',') != std::string_view::npos) {
+        out.append(text.substr(i, amount_end - i));
+        i = amount_end;
+        continue;
+      }
+    }
     std::string all;
     for (const auto& [b, e] : groups) all.append(text.substr(b, e - b));
     if (all.size() == 11 && cpf_digits_ok(all)) {
@@ -147,7 +167,8 @@ std::string redact_documents(std::string_view text) {
       i = end;
       continue;
     }
-    static const std::vector<std::size_t> kShapes[] = {{11}, {3, 3, 3, 2}, {14}, {2, 3, 3, 4, 2}};
+    static const std::vector<std::size_t> kShapes[] = {
+        {11}, {3, 3, 3, 2}, {9, 2}, {14}, {2, 3, 3, 4, 2}, {8, 4, 2}, {12, 2}, {2, 3, 3, 6}};
     std::size_t copied = i;  // text before this is in `out`
     for (std::size_t g = 0; g < groups.size();) {
       std::size_t matched = 0;  // groups of the document found at g

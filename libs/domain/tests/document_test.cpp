@@ -142,6 +142,18 @@ TEST_CASE("redact_documents hides valid CPFs and CNPJs in free text, and nothing
   CHECK(redact_documents("11 98765-4321 529.982.247-25") == "11 98765-4321 [CPF]");
   CHECK(redact_documents("529.982.247-25/11.222.333/0001-81") == "[CPF]/[CNPJ]");
   CHECK(redact_documents("13 90285-1078 529.982.247-25") == "13 90285-1078 [CPF]");
+  // Some separators left off, or a comma typed for the last one, beside another number.
+  CHECK(redact_documents("cpf 529982247-25 01310-100") == "cpf [CPF] 01310-100");
+  CHECK(redact_documents("fone529.982.247,25") == "fone[CPF]");
+  CHECK(redact_documents("cpf 529.982.247,25 01310-100") == "cpf [CPF] 01310-100");
+  CHECK(redact_documents("cnpj 11222333/0001-81 01310-100") == "cnpj [CNPJ] 01310-100");
+  CHECK(redact_documents("cnpj 112223330001-81 01310-100") == "cnpj [CNPJ] 01310-100");
+  CHECK(redact_documents("doc 11.222.333/000181 01310-100") == "doc [CNPJ] 01310-100");
+  // After "R$" a number with a comma is an amount, though its digits pass a CPF's check; a
+  // document after the amount is still found.
+  CHECK(redact_documents("R$ 529.982.247,25") == "R$ 529.982.247,25");
+  CHECK(redact_documents("r$529.982.247,25 ok") == "r$529.982.247,25 ok");
+  CHECK(redact_documents("R$ 10,00 529.982.247-25") == "R$ 10,00 [CPF]");
   // Inside a longer run only a document's own shape counts: these digits pass a CPF's check
   // when taken together, but are a phone and a date with a number.
   for (const char* keep : {"+55 65 95760-2906", "dia 07/07/2024 2736297"}) {
