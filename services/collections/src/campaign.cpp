@@ -113,8 +113,20 @@ std::optional<core::SysTime> window_end(const domain::ContactHours& hours, core:
   const auto day = std::chrono::floor<std::chrono::days>(local);
   auto w = hours.window(std::chrono::weekday{day});
   if (!w) return std::nullopt;
-  return core::SysTime{std::chrono::duration_cast<core::SysTime::duration>(
-      (day + std::chrono::minutes{w->end_min} - hours.utc_offset()).time_since_epoch())};
+  core::SysTime end = day + std::chrono::minutes{w->end_min};  // local, as `local` is
+  // A window to midnight that the next day's opens at midnight goes on (an all-day window):
+  // a batch sent at 23:59:50 is not given 10 s. It is carried into the next days up to 12
+  // hours from now, so a command older than a day is still always past its not_after.
+  const auto carried_to = local + std::chrono::hours{12};
+  if (w->end_min == 24 * 60 && end < carried_to) {
+    for (auto d = day + std::chrono::days{1}; end < carried_to; d += std::chrono::days{1}) {
+      const auto next = hours.window(std::chrono::weekday{d});
+      if (!next || next->start_min != 0) break;
+      end = std::min<core::SysTime>(d + std::chrono::minutes{next->end_min}, carried_to);
+      if (next->end_min != 24 * 60) break;
+    }
+  }
+  return end - hours.utc_offset();
 }
 
 std::string local_time_text(core::SysTime t, std::chrono::minutes utc_offset) {

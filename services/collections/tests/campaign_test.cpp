@@ -382,6 +382,24 @@ TEST_CASE("hours decisions, the window end and the next allowed instant") {
   CHECK(local_time_text(*late.next_allowed, std::chrono::minutes{-180}) ==
         "2026-11-24 08:00 (UTC-03:00)");
   CHECK_FALSE(window_end(*hours, utc(2026, 11, 24, 0, 0)));
+  // A window to midnight goes on when the next day's starts at midnight, up to 12 hours from
+  // now: an all-day window on Monday 23:59:50 local does not end 10 s later.
+  auto all_day = contact_hours({"00:00", "24:00", domain::WeekdaySet::monday_to_friday()},
+                               std::chrono::minutes{-180});
+  REQUIRE(all_day.ok());
+  const auto before_midnight = utc(2026, 11, 24, 2, 59) + std::chrono::seconds{50};
+  CHECK(core::format_rfc3339(*window_end(*all_day, before_midnight)) == "2026-11-24T14:59:50.000Z");
+  // Earlier in the day, midnight is more than 12 hours away: the window's own end.
+  CHECK(core::format_rfc3339(*window_end(*all_day, monday)) == "2026-11-24T03:00:00.000Z");
+  // Friday 20:00 local: Saturday is not allowed, so the window ends at midnight.
+  CHECK(core::format_rfc3339(*window_end(*all_day, utc(2026, 11, 27, 23, 0))) ==
+        "2026-11-28T03:00:00.000Z");
+  // A window to midnight whose next day starts later ends at midnight.
+  auto evening = contact_hours({"18:00", "24:00", domain::WeekdaySet::monday_to_friday()},
+                               std::chrono::minutes{-180});
+  REQUIRE(evening.ok());
+  CHECK(core::format_rfc3339(*window_end(*evening, utc(2026, 11, 24, 1, 0))) ==
+        "2026-11-24T03:00:00.000Z");
   // Saturday noon: next is Monday 08:00 local.
   auto saturday = hours->check(utc(2026, 11, 28, 15, 0));
   CHECK_FALSE(saturday.allowed);
