@@ -1,6 +1,10 @@
 #include <algorithm>
 #include <cctype>
+#include <cstddef>
+#include <string>
+#include <string_view>
 #include <utility>
+#include <vector>
 
 #include <lia/conversation/login_throttle.hpp>
 
@@ -47,19 +51,25 @@ void LoginThrottle::failed_locked(std::string key, core::SysTime now) {
   }
   if (it == names_.end()) {
     if (names_.size() >= limits_.max_names) {
-      // Forget the windows that are over; if none is, the one with the fewest failures, then
-      // the one that began first (a window under the limit has fewer than any locked one): a
+      // Forget the windows that are over; if too few are, those with the fewest failures, then
+      // those that began first (a window under the limit has fewer than any locked one): a
       // stream of logins under made-up names (one failure each) must not free a name locked
-      // out for guessing, nor one an attacker holds just under the limit.
+      // out for guessing, nor one an attacker holds just under the limit. A tenth of the room
+      // is made at once, so the names that follow find it without another pass over every
+      // name kept (a pass per made-up name, under this lock, would cost each login the map).
       std::erase_if(names_,
                     [&](const auto& kv) { return now - kv.second.start >= limits_.window; });
-      if (names_.size() >= limits_.max_names) {
-        const auto order = [](const auto& kv) {
-          return std::pair(kv.second.failures, kv.second.start);
-        };
-        names_.erase(
-            std::min_element(names_.begin(), names_.end(),
-                             [&](const auto& a, const auto& b) { return order(a) < order(b); }));
+      const std::size_t keep = limits_.max_names - std::max<std::size_t>(1, limits_.max_names / 10);
+      if (names_.size() > keep) {
+        using Entry = std::pair<std::pair<int, core::SysTime>, std::string_view>;
+        std::vector<Entry> order;
+        order.reserve(names_.size());
+        for (const auto& [name, w] : names_)
+          order.emplace_back(std::pair(w.failures, w.start), name);
+        const auto cut = order.begin() + static_cast<std::ptrdiff_t>(names_.size() - keep);
+        std::nth_element(order.begin(), cut - 1, order.end());
+        // (Erasing a name leaves the others' keys, which the rest of `order` views, in place.)
+        for (auto e = order.begin(); e != cut; ++e) names_.erase(std::string(e->second));
       }
     }
     it = names_.emplace(std::move(key), Window{now, 0}).first;

@@ -50,6 +50,32 @@ TEST_CASE("the login throttle keeps a bounded number of names, forgetting the ol
   CHECK(t.blocked_for("e", t0 + 601s) == 600s);
 }
 
+TEST_CASE("a full login throttle makes a tenth of its room at once, keeping names locked out") {
+  LoginThrottle t(LoginThrottle::Limits{.failures = 2, .window = 600s, .max_names = 100});
+  CHECK(t.attempt("maria", t0) == 0s);
+  CHECK(t.attempt("maria", t0) == 0s);  // locked out, and the oldest name
+  for (int i = 0; i < 99; ++i) {
+    REQUIRE(t.attempt("x" + std::to_string(i), t0 + std::chrono::seconds{i + 1}) == 0s);
+    REQUIRE(t.attempt("x" + std::to_string(i), t0 + std::chrono::seconds{i + 1}) == 0s);
+  }
+  // Now full: the next name makes room for itself and nine more. Every name kept is locked out,
+  // so the ten that began first go.
+  CHECK(t.attempt("new0", t0 + 200s) == 0s);
+  CHECK(t.blocked_for("maria", t0 + 200s) == 0s);
+  for (int i = 0; i < 9; ++i) {
+    INFO(i);
+    CHECK(t.blocked_for("x" + std::to_string(i), t0 + 200s) == 0s);
+  }
+  CHECK(t.blocked_for("x9", t0 + 200s) == 410s);
+  // Nine more names fit without pushing anyone out.
+  for (int i = 1; i <= 9; ++i) CHECK(t.attempt("new" + std::to_string(i), t0 + 201s) == 0s);
+  CHECK(t.blocked_for("x9", t0 + 201s) == 409s);
+  // The next one makes room again, first from the one-try names it just let in.
+  CHECK(t.attempt("new10", t0 + 202s) == 0s);
+  CHECK(t.blocked_for("x9", t0 + 202s) == 408s);
+  CHECK(t.blocked_for("x98", t0 + 202s) == 497s);
+}
+
 TEST_CASE("logins under made-up names do not reset a name held just under the limit") {
   LoginThrottle t(LoginThrottle::Limits{.failures = 3, .window = 600s, .max_names = 3});
   CHECK(t.attempt("maria", t0) == 0s);
