@@ -6,7 +6,9 @@
 // Limits of the mock cluster (librdkafka 2.0.2) that the suite designs around: nothing is
 // kept on disk; each partition keeps only about 5 MiB (the oldest batches are dropped);
 // producer retries are de-duplicated only for transactional producers; there are no
-// transaction markers, so read_committed can't be tested on it.
+// transaction markers, so read_committed can't be tested on it; a fetch walks its
+// partition's batches from the oldest, so a broker that has filled its partitions spends
+// far more CPU per fetch than an empty one (scripts/bench/soak shows it).
 
 #include <csignal>
 #include <cstdio>

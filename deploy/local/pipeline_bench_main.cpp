@@ -7,9 +7,10 @@
 //                      [--top N]
 //   (PostgreSQL from LIA_PG_URL, an admin role; the broker is started by the bench)
 //
-// Besides throughput and latency it prints where the CPU went (per process, per reply) and,
-// when the cluster loads pg_stat_statements (scripts/dev-stack's does), how many statements
-// each reply cost PostgreSQL, by schema; --top N lists the N most frequent statements.
+// Besides throughput and latency it prints where the CPU went (per process, per reply),
+// when the cluster loads pg_stat_statements (scripts/dev-stack's does) how many statements
+// each reply cost PostgreSQL, by schema (--top N lists the N most frequent statements), and
+// each process's resident memory and CPU through the run (scripts/bench/soak runs it long).
 
 #include <algorithm>
 #include <atomic>
@@ -149,6 +150,85 @@ std::string cpu_shares(const std::map<std::string, double>& before,
   }
   return out + fmt::format(" (together {:.2f} ms)", together * 1000.0 / replies);
 }
+
+// Resident memory of a process now, in KiB (VmRSS); 0 if it is gone.
+std::int64_t resident_kib(int pid) {
+  if (pid <= 0) return 0;
+  std::ifstream in(fmt::format("/proc/{}/status", pid));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::strtoll(line.c_str() + 6, nullptr, 10);
+  }
+  return 0;
+}
+
+// Each process's resident memory and CPU at a few moments of the run: a memory growth that
+// goes on (a leak, a map never pruned) rather than one that levels off (pools and buffers
+// filling), and a process whose CPU for the same load climbs as the run goes on.
+class RunSamples {
+ public:
+  explicit RunSamples(const lia::local::Stack& stack) : stack_(stack) {
+    for (const auto& service : lia::local::service_names()) {
+      pids_.emplace_back(service, stack.pid(service));
+    }
+    pids_.emplace_back("dev broker", stack.pid("broker"));
+    pids_.emplace_back("provider sandbox", stack.pid("sandbox"));
+  }
+
+  void take(std::string label) {
+    Sample sample{std::move(label), {}, cpu_by_process(stack_), Clock::now()};
+    sample.kib.reserve(pids_.size());
+    for (const auto& entry : pids_) sample.kib.push_back(resident_kib(entry.second));
+    std::lock_guard lock(mu_);
+    samples_.push_back(std::move(sample));
+  }
+
+  // "conversation 31.2 → 35.0 → 35.4 (+4.2)" a line per process, then each process's CPU
+  // between the samples in ms a second, "dev broker 40 → 95 → 160".
+  std::string table() const {
+    std::lock_guard lock(mu_);
+    if (samples_.size() < 2) return "";
+    std::string labels;
+    for (const auto& sample : samples_) labels += (labels.empty() ? "" : " → ") + sample.label;
+    std::string out = "pipeline: resident memory (MiB) at " + labels + ":\n";
+    for (std::size_t p = 0; p < pids_.size(); ++p) {
+      std::string row;
+      for (const auto& sample : samples_) {
+        row += fmt::format("{}{:.1f}", row.empty() ? "" : " → ",
+                           static_cast<double>(sample.kib[p]) / 1024.0);
+      }
+      const auto growth = samples_.back().kib[p] - samples_.front().kib[p];
+      out += fmt::format("pipeline:   {:<17} {} ({:+.1f})\n", pids_[p].first, row,
+                         static_cast<double>(growth) / 1024.0);
+    }
+    out += "pipeline: CPU (ms a second) between those moments:\n";
+    for (const auto& [name, first] : samples_.front().cpu) {
+      std::string row;
+      for (std::size_t i = 1; i < samples_.size(); ++i) {
+        const double wall =
+            std::chrono::duration<double>(samples_[i].at - samples_[i - 1].at).count();
+        const double used = samples_[i].cpu.at(name) - samples_[i - 1].cpu.at(name);
+        row += fmt::format("{}{:.0f}", row.empty() ? "" : " → ",
+                           wall > 0 ? used * 1000.0 / wall : 0.0);
+      }
+      out += fmt::format("pipeline:   {:<17} {}\n", name, row);
+    }
+    return out;
+  }
+
+ private:
+  struct Sample {
+    std::string label;
+    std::vector<std::int64_t> kib;  // by pids_
+    std::map<std::string, double> cpu;
+    Clock::time_point at;
+  };
+
+  const lia::local::Stack& stack_;
+  std::vector<std::pair<std::string, int>> pids_;
+  mutable std::mutex mu_;
+  std::vector<Sample> samples_;
+};
 
 // Statement counts of the stack's database, from pg_stat_statements.
 class StatementCounts {
@@ -330,7 +410,23 @@ int main(int argc, char** argv) {
   }
   const MachineCounters before = read_machine_counters();
   const auto cpu_before = cpu_by_process(stack);
+  // Resident memory after the warm-up, at each quarter of the posting, and once drained.
+  RunSamples samples(stack);
+  samples.take("start");
+  std::atomic<bool> posted{false};
+  std::thread sampler([&] {
+    for (int quarter = 1; quarter <= 3; ++quarter) {
+      const auto at =
+          t0 + std::chrono::milliseconds(static_cast<std::int64_t>(seconds) * 250 * quarter);
+      while (!posted.load() && Clock::now() < at) std::this_thread::sleep_for(100ms);
+      if (posted.load()) return;
+      samples.take(fmt::format("{}%", quarter * 25));
+    }
+  });
   for (auto& w : workers) w.join();
+  posted.store(true);
+  sampler.join();
+  samples.take("posted");
   const double post_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   // What the replies sent while posting cost the machine (the load generator included).
   const MachineCounters after = read_machine_counters();
@@ -357,6 +453,7 @@ int main(int argc, char** argv) {
     }
     std::this_thread::sleep_for(500ms);
   }
+  samples.take("drained");
   // The k-th send to a chat answers the k-th post from it.
   auto r = stack.call("sandbox", "GET", "/sandbox/sends");
   std::map<std::string, std::vector<std::int64_t>> send_times;
@@ -405,6 +502,7 @@ int main(int argc, char** argv) {
   }
   if (!latencies.empty())
     std::cout << statements.per_reply(static_cast<double>(latencies.size()), top);
+  std::cout << samples.table();
   const bool complete = latencies.size() == static_cast<std::size_t>(total);
   if (!complete) {
     stack.keep_work_dir();
