@@ -95,6 +95,9 @@ const std::vector<double>& latency_buckets() {
   return b;
 }
 
+// Series a metric keeps at most; the labels of any more are all written "other" (one series).
+constexpr std::size_t kMaxSeriesPerMetric = 1000;
+
 struct Registry::Family {
   std::string help;
   int type = kCounter;
@@ -106,12 +109,22 @@ struct Registry::Family {
   template <class Metric, class... Args>
   Metric& slot(std::map<std::string, std::unique_ptr<Metric>>& series, const Labels& labels,
                Args&&... args) {
-    const std::string key = series_key(labels);
-    auto& s = series[key];
-    if (!s) {
-      s = std::make_unique<Metric>(std::forward<Args>(args)...);
-      shown.emplace(key, render_labels(labels));
+    std::string key = series_key(labels);
+    auto found = series.find(key);
+    if (found != series.end()) return *found->second;
+    // A label whose values come from outside (an instance name, a code) would otherwise add a
+    // series for every value ever seen: past the cap, new ones share one whose every label
+    // reads "other", which the scrape shows and memory does not grow with.
+    Labels given = labels;
+    if (series.size() >= kMaxSeriesPerMetric) {
+      for (auto& label : given) label.second = "other";
+      key = series_key(given);
+      found = series.find(key);
+      if (found != series.end()) return *found->second;
     }
+    auto& s = series[key];
+    s = std::make_unique<Metric>(std::forward<Args>(args)...);
+    shown.emplace(key, render_labels(given));
     return *s;
   }
 };

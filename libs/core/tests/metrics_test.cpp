@@ -1,10 +1,15 @@
+#include <algorithm>
 #include <cmath>
+#include <cstddef>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
 #include <lia/core/metrics.hpp>
 
+using lia::core::Counter;
 using lia::core::Registry;
 
 TEST_CASE("counters, gauges and histograms render as Prometheus text") {
@@ -59,6 +64,30 @@ TEST_CASE("labels in another order are the same series") {
   CHECK(text.find("lia_order_total{topic=\"t\",code=\"200\"} 2\n") != std::string::npos);
   CHECK(text.find("code=\"200\",topic") == std::string::npos);
   CHECK(text.find("lia_order_seconds_bucket{b=\"1\",a=\"2\",le=\"+Inf\"} 0") != std::string::npos);
+}
+
+TEST_CASE("a metric keeps at most 1000 series, the rest sharing one labelled other") {
+  Registry r;
+  std::vector<Counter*> kept;
+  for (std::size_t i = 0; i < 1000; ++i) {
+    kept.push_back(
+        &r.counter("lia_many_total", "Many", {{"instance", "i" + std::to_string(i)}, {"k", "v"}}));
+  }
+  auto& past = r.counter("lia_many_total", "Many", {{"instance", "new-1"}, {"k", "v"}});
+  auto& further = r.counter("lia_many_total", "Many", {{"k", "w"}, {"instance", "new-2"}});
+  CHECK(&past == &further);
+  CHECK(std::find(kept.begin(), kept.end(), &past) == kept.end());
+  // The series kept are still theirs.
+  CHECK(&r.counter("lia_many_total", "Many", {{"instance", "i7"}, {"k", "v"}}) == kept[7]);
+  past.inc();
+  further.inc();
+  const auto text = r.render();
+  CHECK(text.find("lia_many_total{instance=\"other\",k=\"other\"} 2\n") != std::string::npos);
+  CHECK(text.find("new-1") == std::string::npos);
+  // Other metrics have their own room.
+  auto& gauge = r.gauge("lia_many_gauge", "", {{"instance", "new-1"}});
+  gauge.set(1);
+  CHECK(r.render().find("lia_many_gauge{instance=\"new-1\"} 1") != std::string::npos);
 }
 
 TEST_CASE("a counter never goes down: negative and NaN increments are ignored") {
