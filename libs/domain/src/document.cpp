@@ -1,4 +1,3 @@
-#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -73,10 +72,39 @@ bool cnpj_digits_ok(std::string_view d) {
   return true;
 }
 
-// Whether "R$" (and spaces) comes just before text[i].
+// Whether "R$" (and spaces, a no-break space as apps write amounts among them) comes just
+// before text[i].
 bool after_currency(std::string_view text, std::size_t i) {
-  while (i > 0 && text[i - 1] == ' ') --i;
+  for (;;) {
+    if (i >= 1 && text[i - 1] == ' ') {
+      --i;
+    } else if (i >= 2 && text.substr(i - 2, 2) == "\xC2\xA0") {
+      i -= 2;
+    } else {
+      break;
+    }
+  }
   return i >= 2 && (text[i - 2] == 'R' || text[i - 2] == 'r') && text[i - 1] == '$';
+}
+
+// Bytes of an amount at text[i]: digits, thousands in groups of three after a dot, a comma
+// and two decimals ("1.234,56", "10,00", "123456,78"); 0: none.
+std::size_t amount_len(std::string_view text, std::size_t i) {
+  const auto digits_at = [&](std::size_t j, std::size_t n) {
+    if (j + n > text.size()) return false;
+    for (std::size_t k = j; k < j + n; ++k) {
+      if (!is_digit(text[k])) return false;
+    }
+    return j + n == text.size() || !is_digit(text[j + n]);
+  };
+  std::size_t j = i;
+  while (j < text.size() && is_digit(text[j])) ++j;
+  if (j == i) return 0;
+  if (j - i <= 3) {
+    while (j < text.size() && text[j] == '.' && digits_at(j + 1, 3)) j += 4;
+  }
+  if (j < text.size() && text[j] == ',' && digits_at(j + 1, 2)) return j + 3 - i;
+  return 0;
 }
 
 }  // namespace
@@ -116,8 +144,7 @@ std::optional<DocumentType> detect_document_type(std::string_view d) noexcept {
 }
 
 std::string redact_documents(std::string_view text) {
-  const auto digit = [](char c) { return c >= '0' && c <= '9'; };
-  // A comma too: "529.982.247,25" is a CPF typed with the decimal key.
+  // A comma joins groups too: "529.982.247,25" is a CPF typed with the decimal key.
   const auto joiner = [](char c) {
     return c == '.' || c == '-' || c == '/' || c == ' ' || c == ',';
   };
@@ -125,68 +152,87 @@ std::string redact_documents(std::string_view text) {
   out.reserve(text.size());
   std::size_t i = 0;
   while (i < text.size()) {
-    if (!digit(text[i])) {
+    if (!is_digit(text[i])) {
       out.push_back(text[i++]);
+      continue;
+    }
+    // After "R$" an amount ("R$ 123.456.789,10", "R$10,00") is no document; the run goes on
+    // after it ("R$10,00/529.982.247-25").
+    if (const auto n = after_currency(text, i) ? amount_len(text, i) : 0; n > 0) {
+      out.append(text.substr(i, n));
+      i += n;
       continue;
     }
     // The run: digit groups joined by single separators ("529.982.247-25 01310-100").
     std::vector<std::pair<std::size_t, std::size_t>> groups;  // [begin, end) in text
     std::size_t end = i;                                      // one past the run's last digit
     for (std::size_t j = i; j < text.size(); ++j) {
-      if (digit(text[j])) {
+      if (is_digit(text[j])) {
         if (groups.empty() || groups.back().second != j) groups.emplace_back(j, j);
         groups.back().second = j + 1;
         end = j + 1;
-      } else if (!(joiner(text[j]) && j + 1 < text.size() && digit(text[j + 1]))) {
+      } else if (!(joiner(text[j]) && j + 1 < text.size() && is_digit(text[j + 1]))) {
         break;
       }
     }
+    // The separator before group g (g > 0).
+    const auto sep_before = [&](std::size_t g) { return text[groups[g].first - 1]; };
+    const auto digits_of = [&](std::size_t from, std::size_t to) {  // groups [from, to)
+      std::string d;
+      for (std::size_t g = from; g < to; ++g) {
+        d.append(text.substr(groups[g].first, groups[g].second - groups[g].first));
+      }
+      return d;
+    };
+    std::size_t commas = 0;
+    for (std::size_t g = 1; g < groups.size(); ++g) commas += sep_before(g) == ',' ? 1 : 0;
     // Glued to letters ("CPF52998224725") or not, a valid document is hidden all the same:
-    // the whole run, or else groups in a row of a document's own shape, written out or with
-    // some of its separators left off (11 or 14 digits, 3.3.3-2, 9-2, 2.3.3/4-2, 8/4-2,
-    // 12-2, 2.3.3/6), so a CPF beside a CEP or a phone is found, and the digits of a phone, a
-    // date or a boleto line do not make one by chance. After "R$", a number with a comma up
-    // to the run's first space is an amount: "R$ 123.456.789,10" is no CPF.
-    if (after_currency(text, i)) {
-      const std::size_t amount_end = std::min(end, text.find(' ', i));
-      if (text.substr(i, amount_end - i).find(',') != std::string_view::npos) {
-        out.append(text.substr(i, amount_end - i));
-        i = amount_end;
+    // the whole run (with at most one comma: a list "12,34,56,78,909" is no CPF), or each
+    // piece of it between commas, or else groups in a row of a document's own shape, written
+    // out or with some of its separators left off (11 or 14 digits, 3.3.3-2, 9-2, 2.3.3/4-2,
+    // 8/4-2, 12-2, 2.3.3/6), so a CPF beside a CEP or a phone is found, and the digits of a
+    // phone, a date or a boleto line do not make one by chance.
+    if (commas <= 1) {
+      const std::string all = digits_of(0, groups.size());
+      if ((all.size() == 11 && cpf_digits_ok(all)) || (all.size() == 14 && cnpj_digits_ok(all))) {
+        out += all.size() == 11 ? "[CPF]" : "[CNPJ]";
+        i = end;
         continue;
       }
     }
-    std::string all;
-    for (const auto& [b, e] : groups) all.append(text.substr(b, e - b));
-    if (all.size() == 11 && cpf_digits_ok(all)) {
-      out += "[CPF]";
-      i = end;
-      continue;
-    }
-    if (all.size() == 14 && cnpj_digits_ok(all)) {
-      out += "[CNPJ]";
-      i = end;
-      continue;
-    }
-    static const std::vector<std::size_t> kShapes[] = {
-        {11}, {3, 3, 3, 2}, {9, 2}, {14}, {2, 3, 3, 4, 2}, {8, 4, 2}, {12, 2}, {2, 3, 3, 6}};
+    struct Shape {
+      std::vector<std::size_t> sizes;
+      char sep;  // the separator the groups need between them; 0: any
+    };
+    static const Shape kShapes[] = {{{11}, 0},    {{3, 3, 3, 2}, 0},    {{9, 2}, '-'},
+                                    {{14}, 0},    {{2, 3, 3, 4, 2}, 0}, {{8, 4, 2}, 0},
+                                    {{12, 2}, 0}, {{2, 3, 3, 6}, 0}};
+    const auto document_at = [&](std::size_t from, std::size_t to) -> const char* {
+      const std::string d = digits_of(from, to);
+      if (d.size() == 11 && cpf_digits_ok(d)) return "[CPF]";
+      if (d.size() == 14 && cnpj_digits_ok(d)) return "[CNPJ]";
+      return nullptr;
+    };
     std::size_t copied = i;  // text before this is in `out`
     for (std::size_t g = 0; g < groups.size();) {
       std::size_t matched = 0;  // groups of the document found at g
-      bool cnpj = false;
+      const char* found = nullptr;
+      if (commas > 0 && (g == 0 || sep_before(g) == ',')) {  // the piece up to the next comma
+        std::size_t to = g + 1;
+        while (to < groups.size() && sep_before(to) != ',') ++to;
+        if ((found = document_at(g, to)) != nullptr) matched = to - g;
+      }
       for (const auto& shape : kShapes) {
-        if (g + shape.size() > groups.size()) continue;
-        std::string digits;
+        if (found != nullptr) break;
+        if (g + shape.sizes.size() > groups.size()) continue;
         bool fits = true;
-        for (std::size_t k = 0; k < shape.size() && fits; ++k) {
+        for (std::size_t k = 0; k < shape.sizes.size() && fits; ++k) {
           const auto [b, e] = groups[g + k];
-          fits = e - b == shape[k];
-          digits.append(text.substr(b, e - b));
+          fits = e - b == shape.sizes[k] &&
+                 (k == 0 || shape.sep == 0 || sep_before(g + k) == shape.sep);
         }
-        if (!fits) continue;
-        if (digits.size() == 11 ? cpf_digits_ok(digits) : cnpj_digits_ok(digits)) {
-          matched = shape.size();
-          cnpj = digits.size() == 14;
-          break;
+        if (fits && (found = document_at(g, g + shape.sizes.size())) != nullptr) {
+          matched = shape.sizes.size();
         }
       }
       if (matched == 0) {
@@ -194,7 +240,7 @@ std::string redact_documents(std::string_view text) {
         continue;
       }
       out.append(text.substr(copied, groups[g].first - copied));
-      out += cnpj ? "[CNPJ]" : "[CPF]";
+      out += found;
       copied = groups[g + matched - 1].second;
       g += matched;
     }

@@ -149,11 +149,26 @@ TEST_CASE("redact_documents hides valid CPFs and CNPJs in free text, and nothing
   CHECK(redact_documents("cnpj 11222333/0001-81 01310-100") == "cnpj [CNPJ] 01310-100");
   CHECK(redact_documents("cnpj 112223330001-81 01310-100") == "cnpj [CNPJ] 01310-100");
   CHECK(redact_documents("doc 11.222.333/000181 01310-100") == "doc [CNPJ] 01310-100");
-  // After "R$" a number with a comma is an amount, though its digits pass a CPF's check; a
-  // document after the amount is still found.
+  // A piece between commas is judged whole too.
+  CHECK(redact_documents("cpf 529.982.24725,2") == "cpf [CPF],2");
+  CHECK(redact_documents("3,529982247-25,11.222.333/0001-81") == "3,[CPF],[CNPJ]");
+  // After "R$" an amount is an amount, though its digits pass a CPF's check; a document after
+  // it is still found, glued or not.
   CHECK(redact_documents("R$ 529.982.247,25") == "R$ 529.982.247,25");
   CHECK(redact_documents("r$529.982.247,25 ok") == "r$529.982.247,25 ok");
+  CHECK(redact_documents("R$\u00a0529.982.247,25") == "R$\u00a0529.982.247,25");
   CHECK(redact_documents("R$ 10,00 529.982.247-25") == "R$ 10,00 [CPF]");
+  CHECK(redact_documents("R$10,00/529.982.247-25") == "R$10,00/[CPF]");
+  CHECK(redact_documents("R$50,00-52998224725") == "R$50,00-[CPF]");
+  CHECK(redact_documents("R$5,52998224725") == "R$5,[CPF]");
+  CHECK(redact_documents("R$ 52998224725") == "R$ [CPF]");  // no amount's shape
+  // Not documents, though their digits together pass a CPF's check: a list, and a 9-digit
+  // number and a 2-digit one apart by a space beside another number (9-2 is written with a
+  // dash).
+  for (const char* keep : {"quantidades 12,34,56,78,909", "987654321 00 01310-100"}) {
+    INFO(keep);
+    CHECK(redact_documents(keep) == keep);
+  }
   // Inside a longer run only a document's own shape counts: these digits pass a CPF's check
   // when taken together, but are a phone and a date with a number.
   for (const char* keep : {"+55 65 95760-2906", "dia 07/07/2024 2736297"}) {

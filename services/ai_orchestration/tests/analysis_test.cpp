@@ -83,11 +83,14 @@ TEST_CASE("irritation reads negative, and no problem at all does not") {
 }
 
 TEST_CASE("a CPF or CNPJ written in the text is seen, and taking a cancellation back too") {
-  for (const char* text : {"meu cpf é 529.982.247-25", "52998224725", "CNPJ 11.222.333/0001-81"}) {
+  for (const char* text : {"meu cpf é 529.982.247-25", "52998224725", "CNPJ 11.222.333/0001-81",
+                           "cpf 529982247-25 cep 01310-100", "cpf529.982.247,25"}) {
     INFO(text);
     CHECK(analyze(text).sends_document);
   }
-  for (const char* text : {"529.982.247-26", "meu telefone é 11 98765-4321", "12345678901"}) {
+  for (const char* text : {"529.982.247-26", "meu telefone é 11 98765-4321", "12345678901",
+                           "paguei R$ 1.234,56 no dia 10/12/2026", "a fatura de R$ 529.982.247,25?",
+                           "foram 12,34,56,78,909 reais", "cep 01310-100, casa 25"}) {
     INFO(text);
     CHECK_FALSE(analyze(text).sends_document);
   }
