@@ -52,11 +52,12 @@ void LoginThrottle::failed_locked(std::string key, core::SysTime now) {
   if (it == names_.end()) {
     if (names_.size() >= limits_.max_names) {
       // Forget the windows that are over; if too few are, those with the fewest failures, then
-      // those that began first (a window under the limit has fewer than any locked one): a
-      // stream of logins under made-up names (one failure each) must not free a name locked
-      // out for guessing, nor one an attacker holds just under the limit. A tenth of the room
-      // is made at once, so the names that follow find it without another pass over every
-      // name kept (a pass per made-up name, under this lock, would cost each login the map).
+      // those that began first, of the names still under the limit: a stream of logins under
+      // made-up names (one failure each) must not free a name locked out for guessing, nor one
+      // an attacker holds just under the limit. A tenth of the room is made at once, so the
+      // names that follow find it without another pass over every name kept (a pass per
+      // made-up name, under this lock, would cost each login the whole map). Only when every
+      // name kept is locked out does one of those go: the one that began first.
       std::erase_if(names_,
                     [&](const auto& kv) { return now - kv.second.start >= limits_.window; });
       const std::size_t keep = limits_.max_names - std::max<std::size_t>(1, limits_.max_names / 10);
@@ -64,9 +65,16 @@ void LoginThrottle::failed_locked(std::string key, core::SysTime now) {
         using Entry = std::pair<std::pair<int, core::SysTime>, std::string_view>;
         std::vector<Entry> order;
         order.reserve(names_.size());
-        for (const auto& [name, w] : names_)
-          order.emplace_back(std::pair(w.failures, w.start), name);
-        const auto cut = order.begin() + static_cast<std::ptrdiff_t>(names_.size() - keep);
+        for (const auto& [name, w] : names_) {
+          if (w.failures < limits_.failures)
+            order.emplace_back(std::pair(w.failures, w.start), name);
+        }
+        std::size_t drop = std::min(order.size(), names_.size() - keep);
+        if (order.empty()) {
+          for (const auto& [name, w] : names_) order.emplace_back(std::pair(0, w.start), name);
+          drop = 1;
+        }
+        const auto cut = order.begin() + static_cast<std::ptrdiff_t>(drop);
         std::nth_element(order.begin(), cut - 1, order.end());
         // (Erasing a name leaves the others' keys, which the rest of `order` views, in place.)
         for (auto e = order.begin(); e != cut; ++e) names_.erase(std::string(e->second));

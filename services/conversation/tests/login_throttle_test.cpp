@@ -54,26 +54,36 @@ TEST_CASE("a full login throttle makes a tenth of its room at once, keeping name
   LoginThrottle t(LoginThrottle::Limits{.failures = 2, .window = 600s, .max_names = 100});
   CHECK(t.attempt("maria", t0) == 0s);
   CHECK(t.attempt("maria", t0) == 0s);  // locked out, and the oldest name
-  for (int i = 0; i < 99; ++i) {
-    REQUIRE(t.attempt("x" + std::to_string(i), t0 + std::chrono::seconds{i + 1}) == 0s);
+  for (int i = 0; i < 99; ++i) {        // one try each: under the limit
     REQUIRE(t.attempt("x" + std::to_string(i), t0 + std::chrono::seconds{i + 1}) == 0s);
   }
-  // Now full: the next name makes room for itself and nine more. Every name kept is locked out,
-  // so the ten that began first go.
-  CHECK(t.attempt("new0", t0 + 200s) == 0s);
-  CHECK(t.blocked_for("maria", t0 + 200s) == 0s);
-  for (int i = 0; i < 9; ++i) {
+  // Now full: the next name makes room for itself and nine more, the ten oldest under the
+  // limit (x0..x9), never the name locked out.
+  CHECK(t.attempt("new", t0 + 200s) == 0s);
+  CHECK(t.blocked_for("maria", t0 + 200s) == 400s);
+  // x9 was forgotten: its next try is its first again. x10 was kept: its next one locks it.
+  CHECK(t.attempt("x9", t0 + 201s) == 0s);
+  CHECK(t.blocked_for("x9", t0 + 201s) == 0s);
+  CHECK(t.attempt("x10", t0 + 201s) == 0s);
+  CHECK(t.blocked_for("x10", t0 + 201s) == 410s);
+  // Eight more names fit without pushing anyone out (x11 still has its first try).
+  for (int i = 1; i <= 8; ++i) CHECK(t.attempt("new" + std::to_string(i), t0 + 202s) == 0s);
+  CHECK(t.attempt("x11", t0 + 203s) == 0s);
+  CHECK(t.blocked_for("x11", t0 + 203s) == 409s);
+}
+
+TEST_CASE("a full login throttle with few names under the limit frees only those") {
+  LoginThrottle t(LoginThrottle::Limits{.failures = 2, .window = 600s, .max_names = 100});
+  for (int i = 0; i < 95; ++i) {  // locked out, the oldest names
+    REQUIRE(t.attempt("locked" + std::to_string(i), t0 + std::chrono::seconds{i}) == 0s);
+    REQUIRE(t.attempt("locked" + std::to_string(i), t0 + std::chrono::seconds{i}) == 0s);
+  }
+  for (int i = 0; i < 5; ++i) REQUIRE(t.attempt("one" + std::to_string(i), t0 + 100s) == 0s);
+  CHECK(t.attempt("new", t0 + 200s) == 0s);  // full: room is made, of the five only
+  for (int i = 0; i < 95; ++i) {
     INFO(i);
-    CHECK(t.blocked_for("x" + std::to_string(i), t0 + 200s) == 0s);
+    CHECK(t.blocked_for("locked" + std::to_string(i), t0 + 200s) == std::chrono::seconds{400 + i});
   }
-  CHECK(t.blocked_for("x9", t0 + 200s) == 410s);
-  // Nine more names fit without pushing anyone out.
-  for (int i = 1; i <= 9; ++i) CHECK(t.attempt("new" + std::to_string(i), t0 + 201s) == 0s);
-  CHECK(t.blocked_for("x9", t0 + 201s) == 409s);
-  // The next one makes room again, first from the one-try names it just let in.
-  CHECK(t.attempt("new10", t0 + 202s) == 0s);
-  CHECK(t.blocked_for("x9", t0 + 202s) == 408s);
-  CHECK(t.blocked_for("x98", t0 + 202s) == 497s);
 }
 
 TEST_CASE("logins under made-up names do not reset a name held just under the limit") {

@@ -61,8 +61,8 @@ domain::WeekdaySet weekdays_from_bits(int bits);
 // "dom", "seg", "ter", "qua", "qui", "sex", "sab" for the days in the set, Sunday first.
 std::vector<std::string> weekday_names(domain::WeekdaySet days);
 // The end of the allowed window that contains `now` (nullopt when `now` is not allowed):
-// the `not_after` of the commands sent now, so nothing queued is delivered after hours. An
-// all-day window that the next day's continues is carried past midnight, up to 12 hours on.
+// the `not_after` of the commands sent now, so nothing queued is delivered after hours. A
+// window to midnight whose next day opens at 00:00 is carried past midnight, up to 12 hours on.
 std::optional<core::SysTime> window_end(const domain::ContactHours& hours, core::SysTime now);
 // `t` in the hours' local time, "2026-11-23 08:00 (UTC-03:00)", for logs.
 std::string local_time_text(core::SysTime t, std::chrono::minutes utc_offset);

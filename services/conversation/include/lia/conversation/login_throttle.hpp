@@ -25,8 +25,8 @@ class LoginThrottle {
   struct Limits {
     int failures = 5;
     std::chrono::seconds window{15 * 60};
-    // Past it, the windows that are over are forgotten, then the oldest still under the limit
-    // (a name locked out goes only when every name kept is), a tenth of it at once.
+    // Past it, the windows that are over are forgotten, then up to a tenth of it at once, the
+    // oldest still under the limit (a name locked out goes only when every name kept is).
     std::size_t max_names = 20'000;
   };
 
