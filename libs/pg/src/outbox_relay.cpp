@@ -26,10 +26,6 @@ using core::Error;
 
 constexpr const char* kEventIdHeader = "lia.event_id";
 
-// While topics are held, how far below the last batch's end the next one starts reading:
-// rows of transactions that took their ids before it but committed after.
-constexpr std::int64_t kLateCommitMargin = 1000;
-
 // Kafka refused this record itself (too large, malformed), so no retry can help and it is set
 // aside. Other lasting errors are about the producer or the cluster (a fatal producer, an ACL
 // or a topic missing): the records they fail wait for the cause to go, and the others of the
@@ -72,10 +68,6 @@ struct OutboxRelay::Impl {
   // Topics whose records failed for a lasting reason (missing, no ACL): left out of the batches
   // until the time given, then tried again with the rest.
   std::map<std::string, std::chrono::steady_clock::time_point> held;
-  // While topics are held: one past the last row a batch read, and when a batch next reads
-  // from the start.
-  std::int64_t read_past = 0;
-  std::chrono::steady_clock::time_point next_full_read{};
 
   // Adds the rows it marks to `total_marked`. Fails only when it marked none; some records
   // failing holds their topics back (`held`) and returns the rows marked.
@@ -102,27 +94,13 @@ core::Result<std::size_t> OutboxRelay::Impl::batch(Connection& conn, kafka::Prod
   std::string held_list = "{";
   for (const auto& [topic, until] : held) append_array_element(held_list, topic);
   held_list += '}';
-  // A held topic's rows wait at the head of the outbox, older than the rest, and the scan in
-  // id order would read past every one of them at each batch (a day's backlog of a missing
-  // topic: a slow scan per batch). So while topics are held a batch reads from a little
-  // before where the last one ended (a row of a transaction that committed late usually lies
-  // within that margin), and every `held_rescan` from the start (for one that does not).
-  std::int64_t from = 0;
-  if (held.empty()) {
-    read_past = 0;
-  } else if (now >= next_full_read) {
-    next_full_read = now + options.held_rescan;
-  } else {
-    from = std::max<std::int64_t>(0, read_past - kLateCommitMargin);
-  }
-  if (options.batch_reads_from) options.batch_reads_from(from);
   auto selected = conn.exec(  // carries the BEGIN
       "WITH batch AS (SELECT id, event_id, topic, key, payload, headers FROM " + table +
-          " WHERE published_at IS NULL AND failed_at IS NULL AND topic <> ALL($2::text[]) AND "
-          "id >= $3 ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) "
+          " WHERE published_at IS NULL AND failed_at IS NULL AND topic <> ALL($2::text[]) ORDER "
+          "BY id LIMIT $1 FOR UPDATE SKIP LOCKED) "
           "SELECT b.id, b.event_id::text, b.topic, b.key, b.payload, h.key, h.value "
           "FROM batch b LEFT JOIN LATERAL jsonb_each_text(b.headers) h ON true ORDER BY b.id",
-      static_cast<std::int64_t>(options.batch_size), held_list, from);
+      static_cast<std::int64_t>(options.batch_size), held_list);
   if (!selected) return fail(selected.error());
   const Rows& rows = *selected;
 
@@ -154,7 +132,6 @@ core::Result<std::size_t> OutboxRelay::Impl::batch(Connection& conn, kafka::Prod
     if (auto s = detail::commit(conn); !s.ok()) return s.error();
     return std::size_t{0};
   }
-  read_past = std::max(read_past, ids.back() + 1);
 
   std::vector<std::string> topics;
   topics.reserve(records.size());

@@ -244,59 +244,6 @@ TEST_CASE("a topic missing holds back only its own rows: the others go on withou
   CHECK(sent_to(*producer, "t.v1") == 6);  // each once
 }
 
-TEST_CASE("while a topic is held, batches do not read past its waiting rows again", "[relay]") {
-  TempSchema s("pgrelay");
-  migrate(s);
-  enqueue_n(s, "new.v2", 3000, 10);  // ids 1..3000: its topic is not created yet
-  enqueue_n(s, "t.v1", 300, 10);     // ids 3001..3300
-  auto producer = std::make_shared<FakeProducer>();
-  producer->missing_topic = "new.v2";
-  std::vector<std::int64_t> froms;
-  pg::OutboxRelay relay(s.pool, producer, s.name,
-                        {.batch_size = 100,
-                         .topic_hold = std::chrono::minutes{10},
-                         .held_rescan = std::chrono::minutes{10},
-                         .batch_reads_from = [&](std::int64_t from) { froms.push_back(from); }});
-  CHECK_FALSE(relay.publish_once().ok());          // new.v2's first 100 fail: the topic is held
-  CHECK(relay.publish_once().value_or(0) == 100);  // from the start once, past the backlog
-  CHECK(relay.publish_once().value_or(0) == 100);
-  CHECK(relay.publish_once().value_or(0) == 100);
-  CHECK(relay.publish_once().value_or(1) == 0);
-  CHECK(sent_to(*producer, "t.v1") == 300);
-  // Then each batch reads from 1,000 ids before where the last one ended, not from the start.
-  CHECK(froms == std::vector<std::int64_t>{0, 0, 2101, 2201, 2301});
-}
-
-TEST_CASE("while a topic is held, a row committed late below the batches goes all the same",
-          "[relay]") {
-  TempSchema s("pgrelay");
-  migrate(s);
-  enqueue_n(s, "new.v2", 3000, 10);
-  enqueue_n(s, "t.v1", 100, 10);
-  auto producer = std::make_shared<FakeProducer>();
-  producer->missing_topic = "new.v2";
-  pg::OutboxRelay relay(
-      s.pool, producer, s.name,
-      {.batch_size = 100, .topic_hold = std::chrono::minutes{10}, .held_rescan = 300ms});
-  CHECK_FALSE(relay.publish_once().ok());
-  CHECK(relay.publish_once().value_or(0) == 100);
-  // A row whose transaction took its id long before and committed only now (id 50, among the
-  // held topic's rows): the next read from the start, within held_rescan, finds it.
-  REQUIRE(scalar(*s.pool, "WITH d AS (DELETE FROM " + s.q() +
-                              ".outbox WHERE id = 50 RETURNING 1), i AS (INSERT INTO " + s.q() +
-                              ".outbox (id, event_id, topic, key, payload) VALUES (50, "
-                              "gen_random_uuid(), 't.v1', 'late', '{}') RETURNING 1) "
-                              "SELECT (SELECT count(*) FROM d) + (SELECT count(*) FROM i)") == 2);
-  CHECK(testing::wait_until(
-      [&] {
-        (void)relay.publish_once();
-        return sent_to(*producer, "t.v1") == 101;
-      },
-      10s));
-  CHECK(scalar(*s.pool, "SELECT count(*) FROM " + s.q() +
-                            ".outbox WHERE topic = 't.v1' AND published_at IS NULL") == 0);
-}
-
 // A producer whose acks come when the test says so.
 class LateProducer : public kafka::Producer {
  public:

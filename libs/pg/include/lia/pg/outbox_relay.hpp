@@ -49,10 +49,6 @@ struct OutboxRelayOptions {
   // A topic whose records failed (missing, no ACL) is left out of the batches this long, the
   // others going on meanwhile; then its rows are tried again with the rest.
   std::chrono::milliseconds topic_hold{60000};
-  // While topics are held, their waiting rows lie at the head of the outbox: the batches start
-  // a little before where the last one ended instead of reading past all of them each time,
-  // and once every `held_rescan` from the start, for a row that committed late below that point.
-  std::chrono::milliseconds held_rescan{5000};
   // Compacted topics (Kafka keeps the last record of a key): a relay that takes the lock from
   // one that did not let go cleanly (a crash, a lost session, a stop whose flush timed out)
   // leaves their rows for `takeover_hold`, past the producer's delivery timeout (55 s at
@@ -77,8 +73,6 @@ struct OutboxRelayOptions {
   std::chrono::milliseconds cleanup_interval{600000};
   // Test hook: runs after every ack of a batch arrived, before the rows are marked.
   std::function<void()> after_ack_before_mark;
-  // Test hook: the lowest outbox id a batch reads from (0: the whole outbox).
-  std::function<void(std::int64_t)> batch_reads_from;
 };
 
 class OutboxRelay {
