@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <libpq-fe.h>
 
+#include <lia/core/metrics.hpp>
 #include <lia/pg/batch.hpp>
 #include <lia/pg/pool.hpp>
 
@@ -61,6 +62,24 @@ Pool::Pool(const Private&, PoolConfig config) : config_(std::move(config)) {}
 
 Pool::~Pool() = default;
 
+namespace {
+
+// The process's pools together (a service has one): a wait that is seldom 0, or timeouts,
+// mean the pool is too small for the work, or the database too slow for it.
+core::Gauge& waiting_gauge() {
+  static core::Gauge& g = core::metrics().gauge(
+      "lia_pg_pool_waiting", "Threads waiting now for a free PostgreSQL connection");
+  return g;
+}
+core::Counter& timeouts_counter() {
+  static core::Counter& c =
+      core::metrics().counter("lia_pg_pool_acquire_timeouts_total",
+                              "Waits for a free PostgreSQL connection that ran out of time");
+  return c;
+}
+
+}  // namespace
+
 core::Result<Lease> Pool::acquire(std::chrono::milliseconds timeout) {
   if (Batch* batch = Batch::current(this); batch != nullptr) return Lease(&batch->connection());
   const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -88,8 +107,11 @@ core::Result<Lease> Pool::acquire(std::chrono::milliseconds timeout) {
       }
       return Lease(shared_from_this(), std::move(*conn));
     }
-    if (cv_.wait_until(lk, deadline) == std::cv_status::timeout && idle_.empty() &&
-        open_ >= config_.size) {
+    waiting_gauge().add(1);
+    const auto woke = cv_.wait_until(lk, deadline);
+    waiting_gauge().add(-1);
+    if (woke == std::cv_status::timeout && idle_.empty() && open_ >= config_.size) {
+      timeouts_counter().inc();
       return core::Error(core::Errc::unavailable,
                          fmt::format("no free PostgreSQL connection within {} ms (pool of {})",
                                      timeout.count(), config_.size));

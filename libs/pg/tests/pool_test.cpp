@@ -1,7 +1,9 @@
 #include <atomic>
+#include <optional>
 #include <thread>
 #include <vector>
 
+#include <lia/core/metrics.hpp>
 #include <lia/pg/pool.hpp>
 
 #include "support.hpp"
@@ -334,8 +336,11 @@ TEST_CASE("grow_to raises the size and wakes a waiter, and never shrinks it", "[
   auto first = pool->acquire();
   REQUIRE(first.ok());
   std::optional<core::Result<pg::Lease>> second;
+  auto& waiting = core::metrics().gauge("lia_pg_pool_waiting", "");
+  const double before = waiting.value();
   std::thread waiter([&] { second.emplace(pool->acquire(std::chrono::seconds{10})); });
-  std::this_thread::sleep_for(std::chrono::milliseconds{100});
+  CHECK(
+      testing::wait_until([&] { return waiting.value() == before + 1; }, std::chrono::seconds{10}));
   pool->grow_to(2);
   waiter.join();
   REQUIRE(second.has_value());
@@ -344,6 +349,37 @@ TEST_CASE("grow_to raises the size and wakes a waiter, and never shrinks it", "[
   CHECK(pool->open_connections() == 2);
   pool->grow_to(1);
   CHECK(pool->size() == 2);
+}
+
+TEST_CASE("a wait for a connection shows on lia_pg_pool_waiting, and a timeout is counted",
+          "[pool]") {
+  auto pool = make_pool(1);
+  auto held = pool->acquire();
+  REQUIRE(held.ok());
+  auto& waiting = core::metrics().gauge("lia_pg_pool_waiting", "");
+  auto& timeouts = core::metrics().counter("lia_pg_pool_acquire_timeouts_total", "");
+  const double waiting_before = waiting.value();
+  const double timeouts_before = timeouts.value();
+  std::optional<core::Result<pg::Lease>> late;
+  std::thread waiter([&] { late.emplace(pool->acquire(std::chrono::milliseconds{300})); });
+  CHECK(testing::wait_until([&] { return waiting.value() == waiting_before + 1; },
+                            std::chrono::seconds{10}));
+  waiter.join();
+  REQUIRE(late.has_value());
+  CHECK_FALSE(late->ok());
+  CHECK(waiting.value() == waiting_before);
+  CHECK(timeouts.value() == timeouts_before + 1);
+  // A wait that a returned connection ends is no timeout.
+  std::optional<core::Result<pg::Lease>> served;
+  std::thread second([&] { served.emplace(pool->acquire(std::chrono::seconds{10})); });
+  CHECK(testing::wait_until([&] { return waiting.value() == waiting_before + 1; },
+                            std::chrono::seconds{10}));
+  held->release();
+  second.join();
+  REQUIRE(served.has_value());
+  CHECK(served->ok());
+  CHECK(waiting.value() == waiting_before);
+  CHECK(timeouts.value() == timeouts_before + 1);
 }
 
 TEST_CASE("exec_pipeline answers several statements in order, preparing the new ones", "[pool]") {
