@@ -58,10 +58,6 @@ core::Result<std::shared_ptr<Pool>> Pool::create(PoolConfig config) {
   return std::make_shared<Pool>(Private{}, std::move(config));
 }
 
-Pool::Pool(const Private&, PoolConfig config) : config_(std::move(config)) {}
-
-Pool::~Pool() = default;
-
 namespace {
 
 // The process's pools together (a service has one): a wait that is seldom 0, or timeouts,
@@ -79,6 +75,15 @@ core::Counter& timeouts_counter() {
 }
 
 }  // namespace
+
+Pool::Pool(const Private&, PoolConfig config) : config_(std::move(config)) {
+  // Exported from the start, at 0: a counter that appeared only at its first timeout would
+  // hide that one from rate().
+  waiting_gauge();
+  timeouts_counter();
+}
+
+Pool::~Pool() = default;
 
 core::Result<Lease> Pool::acquire(std::chrono::milliseconds timeout) {
   if (Batch* batch = Batch::current(this); batch != nullptr) return Lease(&batch->connection());

@@ -1,5 +1,6 @@
 #include <atomic>
 #include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -349,6 +350,15 @@ TEST_CASE("grow_to raises the size and wakes a waiter, and never shrinks it", "[
   CHECK(pool->open_connections() == 2);
   pool->grow_to(1);
   CHECK(pool->size() == 2);
+}
+
+TEST_CASE("a pool's metrics are exported from its start, before any wait", "[pool]") {
+  // (ctest runs each case in a process of its own, so no earlier case registered them; run
+  // with the others in one process, earlier waits may have moved their values.)
+  auto pool = make_pool(1);
+  const auto text = core::metrics().render();
+  CHECK(text.find("\nlia_pg_pool_waiting ") != std::string::npos);
+  CHECK(text.find("\nlia_pg_pool_acquire_timeouts_total ") != std::string::npos);
 }
 
 TEST_CASE("a wait for a connection shows on lia_pg_pool_waiting, and a timeout is counted",
