@@ -17,16 +17,6 @@ bool is_digit(char c) {
 bool is_word(char c) {
   return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
 }
-// Bytes of a no-break space at t[i] (U+00A0, or the narrow U+202F); 0: none.
-std::size_t nbsp_len(std::string_view t, std::size_t i) {
-  const auto byte = [&](std::size_t k) {
-    return k < t.size() ? static_cast<unsigned char>(t[k]) : 0U;
-  };
-  if (byte(i) == 0xC2 && byte(i + 1) == 0xA0) return 2;
-  if (byte(i) == 0xE2 && byte(i + 1) == 0x80 && byte(i + 2) == 0xAF) return 3;
-  return 0;
-}
-
 bool is_hex(char c) {
   return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
@@ -309,22 +299,6 @@ std::size_t money_len(std::string_view t, std::size_t i) {
   if (!token_starts_at(t, i)) return 0;
   const auto n = money_shape_len(t, i);
   return n > 0 && token_ends_at(t, i + n) ? n : 0;
-}
-
-// Whether "R$" (and spaces) comes just before t[i].
-bool after_currency(std::string_view t, std::size_t i) {
-  for (;;) {
-    if (i >= 1 && t[i - 1] == ' ') {
-      --i;
-    } else if (i >= 2 && nbsp_len(t, i - 2) == 2) {
-      i -= 2;
-    } else if (i >= 3 && nbsp_len(t, i - 3) == 3) {
-      i -= 3;
-    } else {
-      break;
-    }
-  }
-  return i >= 2 && (t[i - 2] == 'R' || t[i - 2] == 'r') && t[i - 1] == '$';
 }
 
 // Bytes of a uuid, a date or an amount at t[i], which a number does not run into; 0: none.

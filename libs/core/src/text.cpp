@@ -116,4 +116,28 @@ std::string valid_utf8(std::string_view s, std::size_t max_bytes) {
   return out;
 }
 
+std::size_t nbsp_len(std::string_view t, std::size_t i) noexcept {
+  const auto byte = [&](std::size_t k) {
+    return k < t.size() ? static_cast<unsigned char>(t[k]) : 0U;
+  };
+  if (byte(i) == 0xC2 && byte(i + 1) == 0xA0) return 2;
+  if (byte(i) == 0xE2 && byte(i + 1) == 0x80 && byte(i + 2) == 0xAF) return 3;
+  return 0;
+}
+
+bool after_currency(std::string_view t, std::size_t i) noexcept {
+  for (;;) {
+    if (i >= 1 && t[i - 1] == ' ') {
+      --i;
+    } else if (i >= 2 && nbsp_len(t, i - 2) == 2) {
+      i -= 2;
+    } else if (i >= 3 && nbsp_len(t, i - 3) == 3) {
+      i -= 3;
+    } else {
+      break;
+    }
+  }
+  return i >= 2 && (t[i - 2] == 'R' || t[i - 2] == 'r') && t[i - 1] == '$';
+}
+
 }  // namespace lia::core

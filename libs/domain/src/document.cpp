@@ -1,6 +1,7 @@
 #include <string>
 #include <vector>
 
+#include <lia/core/text.hpp>
 #include <lia/domain/document.hpp>
 
 namespace lia::domain {
@@ -70,21 +71,6 @@ bool cnpj_digits_ok(std::string_view d) {
     if (mod11_digit(sum) != d[n] - '0') return false;
   }
   return true;
-}
-
-// Whether "R$" (and spaces, a no-break space as apps write amounts among them) comes just
-// before text[i].
-bool after_currency(std::string_view text, std::size_t i) {
-  for (;;) {
-    if (i >= 1 && text[i - 1] == ' ') {
-      --i;
-    } else if (i >= 2 && text.substr(i - 2, 2) == "\xC2\xA0") {
-      i -= 2;
-    } else {
-      break;
-    }
-  }
-  return i >= 2 && (text[i - 2] == 'R' || text[i - 2] == 'r') && text[i - 1] == '$';
 }
 
 // Bytes of an amount at text[i]: digits, thousands in groups of three after a dot, a comma
@@ -158,7 +144,7 @@ std::string redact_documents(std::string_view text) {
     }
     // After "R$" an amount ("R$ 123.456.789,10", "R$10,00") is no document; the run goes on
     // after it ("R$10,00/529.982.247-25").
-    if (const auto n = after_currency(text, i) ? amount_len(text, i) : 0; n > 0) {
+    if (const auto n = core::after_currency(text, i) ? amount_len(text, i) : 0; n > 0) {
       out.append(text.substr(i, n));
       i += n;
       continue;

@@ -157,6 +157,7 @@ TEST_CASE("redact_documents hides valid CPFs and CNPJs in free text, and nothing
   CHECK(redact_documents("R$ 529.982.247,25") == "R$ 529.982.247,25");
   CHECK(redact_documents("r$529.982.247,25 ok") == "r$529.982.247,25 ok");
   CHECK(redact_documents("R$\u00a0529.982.247,25") == "R$\u00a0529.982.247,25");
+  CHECK(redact_documents("R$\u202f529.982.247,25") == "R$\u202f529.982.247,25");
   CHECK(redact_documents("R$ 10,00 529.982.247-25") == "R$ 10,00 [CPF]");
   CHECK(redact_documents("R$10,00/529.982.247-25") == "R$10,00/[CPF]");
   CHECK(redact_documents("R$50,00-52998224725") == "R$50,00-[CPF]");

@@ -34,6 +34,13 @@ std::size_t utf8_length(std::string_view s) noexcept;
 // them (so a valid sequence is never split).
 std::string_view utf8_prefix_chars(std::string_view s, std::size_t max_chars) noexcept;
 
+// Bytes of a no-break space at t[i] (U+00A0, or U+202F as apps write amounts); 0: none.
+std::size_t nbsp_len(std::string_view t, std::size_t i) noexcept;
+
+// Whether "R$" (either case), then any spaces and no-break spaces, comes just before t[i]: a
+// number there is an amount of money.
+bool after_currency(std::string_view t, std::size_t i) noexcept;
+
 // The longest start of `s` of at most `max_bytes` that splits no UTF-8 sequence (`s` is
 // assumed valid: the cut only steps back over continuation bytes).
 constexpr std::string_view utf8_prefix(std::string_view s, std::size_t max_bytes) noexcept {
