@@ -175,12 +175,15 @@ class RunSamples {
     pids_.emplace_back("provider sandbox", stack.pid("sandbox"));
   }
 
-  void take(std::string label) {
+  // Returns the CPU time so far of each process (cpu_by_process), as kept.
+  std::map<std::string, double> take(std::string label) {
     Sample sample{std::move(label), {}, cpu_by_process(stack_), Clock::now()};
     sample.kib.reserve(pids_.size());
     for (const auto& entry : pids_) sample.kib.push_back(resident_kib(entry.second));
+    auto cpu = sample.cpu;
     std::lock_guard lock(mu_);
     samples_.push_back(std::move(sample));
+    return cpu;
   }
 
   // "conversation 31.2 → 35.0 → 35.4 (+4.2)" a line per process, then each process's CPU
@@ -208,12 +211,15 @@ class RunSamples {
         const double wall =
             std::chrono::duration<double>(samples_[i].at - samples_[i - 1].at).count();
         const double used = samples_[i].cpu.at(name) - samples_[i - 1].cpu.at(name);
-        row += fmt::format("{}{:.0f}", row.empty() ? "" : " → ",
-                           wall > 0 ? used * 1000.0 / wall : 0.0);
+        row += row.empty() ? "" : " → ";
+        // Less than before: some of its processes ended (PostgreSQL's backends), taking
+        // their CPU time with them.
+        row += used < 0 ? std::string("n/a")
+                        : fmt::format("{:.0f}", wall > 0 ? used * 1000.0 / wall : 0.0);
       }
       out += fmt::format("pipeline:   {:<17} {}\n", name, row);
     }
-    return out;
+    return out + "pipeline:   (n/a: some of its processes ended in between)\n";
   }
 
  private:
@@ -409,10 +415,9 @@ int main(int argc, char** argv) {
     });
   }
   const MachineCounters before = read_machine_counters();
-  const auto cpu_before = cpu_by_process(stack);
-  // Resident memory after the warm-up, at each quarter of the posting, and once drained.
+  // Resident memory and CPU after the warm-up, at each quarter of the posting, and once drained.
   RunSamples samples(stack);
-  samples.take("start");
+  const auto cpu_before = samples.take("start");
   std::atomic<bool> posted{false};
   std::thread sampler([&] {
     for (int quarter = 1; quarter <= 3; ++quarter) {
@@ -426,11 +431,10 @@ int main(int argc, char** argv) {
   for (auto& w : workers) w.join();
   posted.store(true);
   sampler.join();
-  samples.take("posted");
   const double post_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   // What the replies sent while posting cost the machine (the load generator included).
   const MachineCounters after = read_machine_counters();
-  const auto cpu_after = cpu_by_process(stack);
+  const auto cpu_after = samples.take("posted");
   const auto sent_while_posting = stack.sandbox_sends();
   const double window_sends =
       sent_while_posting ? static_cast<double>(sent_while_posting->size()) : 0.0;
