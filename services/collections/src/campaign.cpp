@@ -118,13 +118,11 @@ std::optional<core::SysTime> window_end(const domain::ContactHours& hours, core:
   // a batch sent at 23:59:50 is not given 10 s. It is carried into the next days up to 12
   // hours from now, so a command older than a day is still always past its not_after.
   const auto carried_to = local + std::chrono::hours{12};
-  if (w->end_min == 24 * 60 && end < carried_to) {
-    for (auto d = day + std::chrono::days{1}; end < carried_to; d += std::chrono::days{1}) {
-      const auto next = hours.window(std::chrono::weekday{d});
-      if (!next || next->start_min != 0) break;
-      end = std::min<core::SysTime>(d + std::chrono::minutes{next->end_min}, carried_to);
-      if (next->end_min != 24 * 60) break;
-    }
+  for (auto d = day + std::chrono::days{1}; w && w->end_min == 24 * 60 && end < carried_to;
+       d += std::chrono::days{1}) {
+    w = hours.window(std::chrono::weekday{d});
+    if (!w || w->start_min != 0) break;
+    end = std::min<core::SysTime>(d + std::chrono::minutes{w->end_min}, carried_to);
   }
   return end - hours.utc_offset();
 }
