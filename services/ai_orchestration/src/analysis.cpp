@@ -196,6 +196,9 @@ enum class Kind {
   // Less speed than the plan's ("só chega 50"), counted only when the message names the
   // speed (kSpeedWords): "o boleto só chega dia 10" is no slowness.
   shortfall,
+  // A charge the customer wants taken off ("cancela essa multa", "tira essa multa"): counted
+  // only right after such a verb, negated or not, for it is about the charge either way.
+  disputed,
 };
 
 struct Keyword {
@@ -347,6 +350,8 @@ constexpr Keyword kFinanceiro[] = {
     {"em atraso", 2, "pagamento"},
     {"mensalidade*", 3, "fatura"},
     {"financeiro", 3, ""},  // the greeting's own menu word
+    // Outweighs cancelamento's "multa", a question about the fine for cancelling.
+    {"multa*", 3, "multa_contestada", Kind::disputed},
 };
 
 constexpr Keyword kCancelamento[] = {
@@ -680,6 +685,25 @@ bool cancel_counts_at(const Words& w, std::size_t i, std::size_t n) {
     if (!is_any(w[k - 1], kRetractionFillers)) break;
   }
   return true;
+}
+
+// Verbs that ask for a charge to be taken off (Kind::disputed), before up to three fillers.
+constexpr std::string_view kDisputeVerbs[] = {
+    "cancelar", "cancela",  "cancele", "cancelem", "cancelo", "cancelamento", "tirar",
+    "tira",     "tirem",    "retirar", "retira",   "remover", "remove",       "isentar",
+    "isenta",   "abonar",   "abona",   "estornar", "estorna", "contestar",    "contesto",
+    "perdoar",  "retirada", "estorno", "isencao"};
+
+bool has_disputed(const Words& w, std::string_view phrase) {
+  for (std::size_t i = 1; i < w.size(); ++i) {
+    if (match_at(w, i, phrase) == 0) continue;
+    std::size_t j = i;
+    while (j > 0 && j + 3 > i && !clause_break_before(w, j) && is_any(w[j - 1], kCancelFillers)) {
+      --j;
+    }
+    if (j > 0 && !clause_break_before(w, j) && is_any(w[j - 1], kDisputeVerbs)) return true;
+  }
+  return false;
 }
 
 bool has_cancel(const Words& w, std::string_view phrase) {
@@ -1268,6 +1292,8 @@ Analysis analyze(std::string_view text, const AnalysisContext& context) {
         return !slow && has_request(w, k.phrase);
       case Kind::shortfall:
         return names_speed(w) && has(w, k.phrase);
+      case Kind::disputed:
+        return has_disputed(w, k.phrase);
     }
     return false;
   };

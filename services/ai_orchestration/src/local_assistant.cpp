@@ -309,6 +309,11 @@ std::string financeiro_text(const Turn& t, const Plan& p, ToolRunner& tools,
            "envie a fatura atualizada?";
   }
   if (has_topic(a, "desbloqueio") || has_topic(a, "pagamento")) return kPaidText;
+  if (has_topic(a, "multa_contestada")) {
+    return "Vou verificar essa multa com você" + comma_name(t) +
+           ". Me informe o CPF do titular e a fatura em que ela veio; se ela não for devida, o "
+           "valor é estornado na próxima fatura.";
+  }
   if (has_topic(a, "cobranca") || has_topic(a, "debito")) {
     return "Vou verificar essa cobrança com você. Me informe o CPF do titular e o mês da fatura "
            "que você quer contestar; se houver valor indevido, o ajuste sai na próxima fatura.";

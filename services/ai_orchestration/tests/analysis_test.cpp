@@ -490,7 +490,9 @@ TEST_CASE("cancelling a charge, a fee, a fine or the interest is no cancellation
   const Case cases[] = {
       {"quero cancelar essa cobrança", Intent::financeiro},
       {"quero cancelar os juros da fatura", Intent::financeiro},
-      {"cancela essa multa", Intent::cancelamento},  // the fine is its subject, not a request
+      {"cancela essa multa", Intent::financeiro},  // a fine to take off: a charge disputed
+      {"tira essa multa da minha fatura", Intent::financeiro},
+      {"quero o cancelamento da multa", Intent::financeiro},
       {"quero cancelar a taxa de instalação", Intent::comercial},
   };
   for (const auto& c : cases) {
@@ -501,6 +503,12 @@ TEST_CASE("cancelling a charge, a fee, a fine or the interest is no cancellation
   }
   CHECK(analyze("quero cancelar, qual a multa?").cancel_request);
   CHECK(analyze("quero cancelar sem multa").cancel_request);
+  // The fine for cancelling, asked about, is the cancellation desk's.
+  for (const char* text : {"tem multa se eu cancelar?", "qual o valor da multa?",
+                           "quero cancelar, qual a multa?", "cancelar tem multa?"}) {
+    INFO(text);
+    CHECK(analyze(text).intent == Intent::cancelamento);
+  }
 }
 
 TEST_CASE("thanks or a goodbye followed by the trouble going on is not courtesy") {
