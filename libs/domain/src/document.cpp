@@ -199,17 +199,14 @@ std::string redact_documents(std::string_view text) {
       if (d.size() == 14 && cnpj_digits_ok(d)) return "[CNPJ]";
       return nullptr;
     };
-    std::size_t copied = i;  // text before this is in `out`
-    for (std::size_t g = 0; g < groups.size();) {
-      std::size_t matched = 0;  // groups of the document found at g
-      const char* found = nullptr;
+    // The groups of the document found at g, and its mark (0 and nullptr: none).
+    const auto found_at = [&](std::size_t g) -> std::pair<std::size_t, const char*> {
       if (commas > 0 && (g == 0 || sep_before(g) == ',')) {  // the piece up to the next comma
         std::size_t to = g + 1;
         while (to < groups.size() && sep_before(to) != ',') ++to;
-        if ((found = document_at(g, to)) != nullptr) matched = to - g;
+        if (const char* found = document_at(g, to)) return {to - g, found};
       }
       for (const auto& shape : kShapes) {
-        if (found != nullptr) break;
         if (g + shape.sizes.size() > groups.size()) continue;
         bool fits = true;
         for (std::size_t k = 0; k < shape.sizes.size() && fits; ++k) {
@@ -217,18 +214,34 @@ std::string redact_documents(std::string_view text) {
           fits = e - b == shape.sizes[k] &&
                  (k == 0 || shape.sep == 0 || sep_before(g + k) == shape.sep);
         }
-        if (fits && (found = document_at(g, g + shape.sizes.size())) != nullptr) {
-          matched = shape.sizes.size();
+        if (const char* found = fits ? document_at(g, g + shape.sizes.size()) : nullptr) {
+          return {shape.sizes.size(), found};
         }
       }
+      return {0, nullptr};
+    };
+    std::size_t copied = i;  // text before this is in `out`
+    for (std::size_t g = 0; g < groups.size();) {
+      const auto [matched, found] = found_at(g);
       if (matched == 0) {
         ++g;
         continue;
       }
       out.append(text.substr(copied, groups[g].first - copied));
       out += found;
-      copied = groups[g + matched - 1].second;
-      g += matched;
+      // A document that starts inside this one and runs past it is hidden with it: the nine
+      // digits of "123.456.712 11.222.333/0001-81" and the CNPJ's first two pass a CPF's check
+      // by chance (1 in 100), and would leave the CNPJ's other twelve in the clear.
+      std::size_t last = g + matched;  // one past the hidden groups
+      for (std::size_t h = g + 1; h < last; ++h) {
+        const auto [more, also] = found_at(h);
+        if (h + more > last) {
+          out += also;
+          last = h + more;
+        }
+      }
+      copied = groups[last - 1].second;
+      g = last;
     }
     out.append(text.substr(copied, end - copied));
     i = end;

@@ -149,6 +149,11 @@ TEST_CASE("redact_documents hides valid CPFs and CNPJs in free text, and nothing
   CHECK(redact_documents("cnpj 11222333/0001-81 01310-100") == "cnpj [CNPJ] 01310-100");
   CHECK(redact_documents("cnpj 112223330001-81 01310-100") == "cnpj [CNPJ] 01310-100");
   CHECK(redact_documents("doc 11.222.333/000181 01310-100") == "doc [CNPJ] 01310-100");
+  // A number whose digits and a CNPJ's first two pass a CPF's check by chance: both hidden,
+  // not the CNPJ's other twelve digits left in the clear.
+  CHECK(redact_documents("protocolo 123.456.712 11.222.333/0001-81 ok") ==
+        "protocolo [CPF][CNPJ] ok");
+  CHECK(redact_documents("123 456 712 11 222 333 0001 81") == "[CPF][CNPJ]");
   // A piece between commas is judged whole too.
   CHECK(redact_documents("cpf 529.982.24725,2") == "cpf [CPF],2");
   CHECK(redact_documents("3,529982247-25,11.222.333/0001-81") == "3,[CPF],[CNPJ]");
