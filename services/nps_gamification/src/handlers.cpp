@@ -455,7 +455,11 @@ core::Status EventHandlers::on_send_failure(const events::CloudEvent& ev) const 
                             "RETURNING " +
                             std::string(kSurveyColumns) +
                             ", next_resolution_event_id::text, "
-                            "(extract(epoch from next_resolution_at) * 1000)::bigint",
+                            "(extract(epoch from next_resolution_at) * 1000)::bigint, NOT EXISTS "
+                            "(SELECT 1 FROM " +
+                            q_ +
+                            ".surveys n WHERE n.conversation_id = surveys.conversation_id AND "
+                            "n.sent_at > surveys.sent_at)",
                         outcome->command_id, clock_.now(), outcome->reason);
     if (!rows) return rows.error();
     if (rows->empty()) return {};
@@ -467,10 +471,12 @@ core::Status EventHandlers::on_send_failure(const events::CloudEvent& ev) const 
     }
     failed = std::move(s);
     // A later resolution asked nothing while this survey was open: it is surveyed now, within
-    // its own window (else neither resolution would be).
+    // its own window (else neither resolution would be). Not once a newer survey went out
+    // (this one expired first, and its failure came late): that one is the conversation's.
     const auto next_event = (*rows)[0].get<std::optional<std::string>>(10);
     const auto next_at = (*rows)[0].get<std::optional<std::int64_t>>(11);
-    if (!next_event || !next_at) return {};
+    const bool newest = (*rows)[0].get<bool>(12);
+    if (!next_event || !next_at || !newest) return {};
     Resolved later;
     later.chat = failed->chat;
     later.agent_id = failed->agent_id;

@@ -508,6 +508,38 @@ TEST_CASE("a resolution skipped for an open survey is surveyed when that survey'
   CHECK(fx.count("satisfaction_feedback WHERE agent_id = '" + kAgentB + "'") == 1);
 }
 
+TEST_CASE("a failure that comes after a newer survey was sent surveys no skipped resolution") {
+  Fixture fx;
+  const Chat c = fx.new_chat();
+  fx.apply(fx.resolved(c, kAgentA));  // survey 1, its send still retrying
+  const std::string first = fx.outbox()[0].str("command_id");
+  fx.clock.advance(1min);
+  fx.apply(fx.reply(c, "obrigado"));
+  fx.apply(fx.reopened(c));
+  fx.clock.advance(10min);
+  fx.apply(fx.resolved(c, kAgentB));  // skipped: survey 1 is open
+  // Survey 1 expires unanswered; the next resolution gets survey 2 (the skipped one's window
+  // has 5 minutes left).
+  fx.clock.advance(24h - 5min);
+  fx.apply(fx.reopened(c));
+  fx.apply(fx.resolved(c, kAgentA));
+  REQUIRE(fx.count("surveys") == 2);
+  // Survey 1's failure, late (a backlog in notification): the skipped resolution's window is
+  // still open, but survey 2 is the conversation's now, so nothing more is asked.
+  fx.clock.advance(1min);
+  fx.apply(fx.outcome(types::notification_message_failed, c, first,
+                      R"(,"reason":"expired before it could be sent","code":"expired")"));
+  CHECK(fx.count("surveys") == 2);
+  CHECK(fx.count("surveys WHERE send_failed_at IS NOT NULL") == 1);
+  int sends = 0;
+  for (const auto& e : fx.outbox()) sends += e.event.type == types::notification_send_text ? 1 : 0;
+  CHECK(sends == 2);
+  // A score answers survey 2, for A.
+  fx.clock.advance(1min);
+  fx.apply(fx.reply(c, "9"));
+  CHECK(fx.count("satisfaction_feedback WHERE agent_id = '" + kAgentA + "'") == 1);
+}
+
 TEST_CASE("a score waits for the conversation's survey lock before its survey's row") {
   // As a resolution and a send's outcome do: taken in another order, a batch and a record
   // alone could each hold what the other waits for.
