@@ -169,14 +169,18 @@ Sql::Sql(const std::string& schema) : schema_(schema) {
       // its read model on conversation.reopened the same way).
       "assistant_type = CASE WHEN $5 THEN 'apresentacao' ELSE assistant_type END, "
       "department = CASE WHEN $5 THEN 'general' ELSE department END WHERE id = $1";
+  // Dated when written, not at the transaction's start: in a consumer's batch now() is its
+  // BEGIN, and a message stored after a reopening later in the same batch would otherwise be
+  // dated before the session it belongs to (see opened_at above), its reply then dropped as
+  // an earlier session's.
   insert_message =
       "INSERT INTO " + t("messages") +
       " (id, conversation_id, instance, direction, role, author, agent_user_id, assistant, "
       "content, kind, media, location, route, from_me, is_private, whatsapp_message_id, "
       "whatsapp_status, status_updated_at, send_by, command_id, reply_to_message_id, sent_at, "
-      "status_reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12::jsonb, "
-      "$13, $14, $15, $16, $17::text, CASE WHEN $17::text IS NULL THEN NULL ELSE now() END, $18, "
-      "$19, $20, $21, $22) "
+      "status_reason, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, "
+      "$12::jsonb, $13, $14, $15, $16, $17::text, CASE WHEN $17::text IS NULL THEN NULL ELSE "
+      "now() END, $18, $19, $20, $21, $22, clock_timestamp()) "
       "ON CONFLICT DO NOTHING RETURNING id";
   // The reopening message dated with the session it opens (only when touch_conversation dated
   // that session after it: see opened_at there).

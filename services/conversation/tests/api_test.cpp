@@ -1508,19 +1508,23 @@ TEST_CASE("a reopen in a batch that began before the resolution starts its sessi
   // The customer writes again, in that batch: the conversation reopens.
   d.apply(topics::whatsapp_inbound,
           event(types::whatsapp_message_received, received(p, "AGAIN-" + p, "Outra coisa")));
+  // And once more in the same batch: a message of the new session too, so the AI's answer
+  // to it is not dropped as an earlier session's.
+  d.apply(topics::whatsapp_inbound,
+          event(types::whatsapp_message_received, received(p, "MORE-" + p, "E mais uma")));
   REQUIRE((*batch)->commit().ok());
   CHECK(d.count("SELECT count(*) FROM " + d.t("conversations") + " c WHERE c.id = '" + conv +
                 "' AND c.status = 'active' AND c.opened_at >= (SELECT max(created_at) FROM " +
                 d.t("messages") + " WHERE conversation_id = c.id AND content = 'Tchau!')") == 1);
-  // The new session holds the customer's message alone: the AI is told of it, and a
-  // supervisor's resolve counts it alone.
+  // The new session holds the customer's two messages alone: the AI is told of them, and a
+  // supervisor's resolve counts them alone.
   CHECK(d.count("SELECT count(*) FROM " + d.t("messages") + " m JOIN " + d.t("conversations") +
                 " c ON c.id = m.conversation_id WHERE c.id = '" + conv +
-                "' AND m.created_at >= c.opened_at") == 1);
+                "' AND m.created_at >= c.opened_at") == 2);
   REQUIRE(d.call("POST", "/api/conversations/" + conv + "/resolve", {}, sup_token).status == 200);
   const auto resolved = d.sent(types::conversation_resolved);
   REQUIRE(resolved.size() == 2);
-  CHECK(resolved[1].data["message_count"].GetInt64() == 1);
+  CHECK(resolved[1].data["message_count"].GetInt64() == 2);
 }
 
 TEST_CASE("LIA_ADMIN_PASSWORD's admin is created once") {
