@@ -1063,9 +1063,27 @@ void evolution_message(const Value& d, const Path& p, const EvolutionCtx& ctx, b
   }
   // No content: Baileys could not decrypt it (yet). Its retry delivers the real message under
   // the same id, which a placeholder published now would make a duplicate of (and so lose).
-  const auto [content_name, content_value] =
-      evolution_content(opt_obj(d, "message"), opt_str(d, "messageType").value_or(""));
+  // Over the Cloud API (a wamid. id) there is no retry: an interactive reply Evolution finds
+  // no title for (a Flow's nfm_reply) comes empty, and is published as unsupported, as Meta's
+  // own webhook makes it.
+  const auto message_type = opt_str(d, "messageType").value_or("");
+  auto [content_name, content_value] = evolution_content(opt_obj(d, "message"), message_type);
+  static const Value kNoContent(rapidjson::kObjectType);
+  if (content_value == nullptr && message_type == "interactiveMessage" &&
+      id->starts_with("wamid.")) {
+    content_name = message_type;
+    const Value* message = opt_obj(d, "message");  // its contextInfo, if any, is the context
+    content_value = message != nullptr ? message : &kNoContent;
+  }
   if (content_value == nullptr) {
+    ++out.ignored;
+    return;
+  }
+  // Over the Cloud API Evolution names a message without text after Meta's type: a system
+  // message (the customer changed number: its chat is the old number), an edit or a revoke
+  // is no customer message, as on Meta's own webhook (meta_message).
+  if (content_name == "systemMessage" || content_name == "editMessage" ||
+      content_name == "revokeMessage") {
     ++out.ignored;
     return;
   }

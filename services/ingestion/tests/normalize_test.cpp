@@ -1190,6 +1190,44 @@ TEST_CASE("evolution: a high surrogate without its low half is one U+FFFD, not a
   CHECK(str(only(evolution(body)), {"text"}) == "Oi \xEF\xBF\xBD");
 }
 
+TEST_CASE("evolution over the Cloud API: a system message, an edit or a revoke is no message") {
+  // Evolution names a Cloud message without text after Meta's type, its messageType then
+  // "conversation"; a change of number comes from the old number.
+  const std::string text = R"("conversation": "Boa tarde, quero contratar a fibra")";
+  for (const char* content :
+       {R"("systemMessage": {"body": "User A changed from 5511987654321 to 5511912345678",
+           "wa_id": "5511912345678", "type": "user_changed_number"})",
+        R"("editMessage": {"original_message_id": "wamid.OLD", "text": {"body": "novo"}})",
+        R"("revokeMessage": {"original_message_id": "wamid.OLD"})"}) {
+    INFO(content);
+    auto body = replace(fixture("evo_conversation.json"), text, content);
+    body = replace(body, R"("id": "3EB0C767D097B7C0A3E4")", R"("id": "wamid.HBgNNTUxMTk4NzY1")");
+    const auto b = evolution(body);
+    CHECK(b.items.empty());
+    CHECK(b.rejected.empty());
+    CHECK(b.ignored == 1);
+  }
+}
+
+TEST_CASE("evolution over the Cloud API: an interactive reply without a title is unsupported") {
+  // A Flow's reply (nfm_reply) has no title for Evolution to put in `conversation`: it comes
+  // empty but for its context. A Cloud message has no decryption retry to wait for.
+  auto body = replace(fixture("evo_conversation.json"),
+                      R"("conversation": "Boa tarde, quero contratar a fibra",)",
+                      R"("contextInfo": {"stanzaId": "wamid.FLOW"},)");
+  body =
+      replace(body, R"("messageType": "conversation")", R"("messageType": "interactiveMessage")");
+  const auto baileys = evolution(body);  // a Baileys id: not decrypted yet, as before
+  CHECK(baileys.items.empty());
+  CHECK(baileys.ignored == 1);
+  body = replace(body, R"("id": "3EB0C767D097B7C0A3E4")", R"("id": "wamid.HBgNNTUxMTk4NzY1")");
+  const auto d = only(evolution(body));
+  CHECK(str(d, {"kind"}) == "unsupported");
+  CHECK(str(d, {"unsupported", "type"}) == "interactiveMessage");
+  CHECK(str(d, {"message_id"}) == "wamid.HBgNNTUxMTk4NzY1");
+  CHECK(str(d, {"context", "message_id"}) == "wamid.FLOW");
+}
+
 TEST_CASE("evolution over the Cloud API: a sticker's animated flag is Meta's field") {
   auto body = replace(fixture("evo_sticker.json"), R"("isAnimated": true)", R"("animated": true)");
   CHECK(at(only(evolution(body)), {"media", "animated"}).GetBool());
