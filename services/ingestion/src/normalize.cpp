@@ -1313,15 +1313,19 @@ core::Result<Batch> normalize_meta(std::string_view body, const core::Clock& clo
   if (!root.IsObject()) return invalid("the body must be a JSON object");
   const auto object = opt_str(root, "object");
   if (!object) return invalid("field 'object' is missing");
+  Batch out;
+  out.provider = Provider::meta;
+  // Another product's webhook (a page, Instagram) on the same callback URL, signed with the
+  // app's secret: valid and carrying nothing, as an Evolution event we don't publish is. A 400
+  // would have Meta retry it for days.
   if (*object != "whatsapp_business_account") {
-    return invalid(fmt::format("field 'object' is '{}', expected 'whatsapp_business_account'",
-                               printable(*object)));
+    out.event = printable(*object);
+    out.ignored = 1;
+    return out;
   }
   const Value* entries = member(root, "entry");
   if (entries == nullptr || !entries->IsArray()) return invalid("field 'entry' must be an array");
 
-  Batch out;
-  out.provider = Provider::meta;
   out.event = "messages";
   const Path root_path;
   const Path entry_path = root_path.at("entry");
