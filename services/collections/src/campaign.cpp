@@ -49,6 +49,12 @@ core::Result<domain::WeekdaySet> read_days(const json::Value& v) {
   return domain::parse_weekdays(joined);
 }
 
+// A Meta phone_number_id's shape.
+bool all_digits(std::string_view s) {
+  return !s.empty() &&
+         std::all_of(s.begin(), s.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+}
+
 }  // namespace
 
 Settings read_settings(core::Env& env) {
@@ -72,6 +78,11 @@ Settings read_settings(core::Env& env) {
   }
   if (s.instance.size() > 128)
     env.problem("LIA_COLLECTIONS_INSTANCE", "must be at most 128 characters");
+  if (instance && s.provider == "meta" && !all_digits(s.instance)) {
+    env.problem("LIA_COLLECTIONS_INSTANCE",
+                "must be the business number's phone_number_id (digits only) when "
+                "LIA_COLLECTIONS_PROVIDER is meta");
+  }
   s.utc_offset = std::chrono::minutes{env.integer("LIA_COLLECTIONS_UTC_OFFSET_MINUTES", -180,
                                                   std::int64_t{-12} * 60, std::int64_t{14} * 60)};
   s.max_in_flight = static_cast<int>(env.integer("LIA_COLLECTIONS_MAX_IN_FLIGHT", 200, 1, 100000));
@@ -429,6 +440,11 @@ std::variant<CampaignInput, Invalid> parse_campaign(std::string_view body,
       // notification would answer "unknown instance" for every attempt, and no reply would
       // match the campaign.
       return Invalid{"instance", std::nullopt, "'instance' must not start or end with whitespace"};
+    }
+    if (c.provider == "meta" && !all_digits(**instance)) {
+      // Meta would refuse every attempt (code 100: no such object).
+      return Invalid{"instance", std::nullopt,
+                     "'instance' of a meta campaign is its phone number id: digits only"};
     }
     c.instance = std::string(**instance);
   } else if (c.provider != defaults.provider) {

@@ -74,7 +74,8 @@ bool is_expiry(std::optional<std::string_view> code, const std::optional<std::st
 //  - message: Meta refused this message's content (a parameter missing or not valid, an
 //    unsupported type): the same data fails the same way, so the attempt is used.
 //  - service: the service's or the provider's trouble, not the debtor's nor the message's:
-//    credentials missing or refused (401, 403, a setting not set), an unknown instance (404),
+//    credentials missing or refused (401, 403, a setting not set), an unknown instance (404;
+//    Meta's phone number id unknown or not the token's: notification's instance_not_found),
 //    a provider down or throttling (5xx, 429, Meta's rate-limit codes, a dead letter after
 //    notification's retries), the account or the template (Meta's other codes), Evolution's
 //    400s (it answers 400 to nearly any trouble of its own: a closed connection, a time-out).

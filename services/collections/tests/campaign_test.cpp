@@ -505,6 +505,10 @@ TEST_CASE("a campaign on the other provider than the default names its instance"
   auto named = parse_campaign(body(kGood, meta + R"("instance":"106540352242922",)"), d);
   REQUIRE(std::holds_alternative<CampaignInput>(named));
   CHECK(std::get<CampaignInput>(named).instance == "106540352242922");
+  // A Meta instance is a phone number id: an Evolution instance's name is refused at once.
+  auto named_wrong = expect_invalid(body(kGood, meta + R"("instance":"lia-meta",)"));
+  CHECK(named_wrong.field == "instance");
+  CHECK(named_wrong.message.find("phone number id") != std::string::npos);
   // The default provider keeps its default instance.
   auto same = parse_campaign(body(kGood, R"("provider":"evolution",)"), d);
   REQUIRE(std::holds_alternative<CampaignInput>(same));
@@ -593,6 +597,13 @@ TEST_CASE("settings: defaults and bad values named") {
                                            {"LIA_COLLECTIONS_INSTANCE", "106540352242922"}});
   CHECK(read_settings(meta_with_id).instance == "106540352242922");
   CHECK(meta_with_id.problems().empty());
+  auto meta_with_name =
+      core::Env::from_map({{"LIA_JWT_SECRET", "s3cret-0123456789-0123456789abcdef"},
+                           {"LIA_COLLECTIONS_PROVIDER", "meta"},
+                           {"LIA_COLLECTIONS_INSTANCE", "lia-meta"}});
+  (void)read_settings(meta_with_name);
+  REQUIRE(meta_with_name.problems().size() == 1);
+  CHECK(meta_with_name.problems()[0].find("phone_number_id (digits only)") != std::string::npos);
 }
 
 TEST_CASE("spec: port 8084, schema collections, outbox on") {

@@ -117,6 +117,9 @@ ProviderError read_error(Provider provider, std::string_view body) {
       e.numeric_code = **c;
       e.code = std::to_string(**c);
       e.providers_shape = true;
+      if (auto sub = o.opt_i64("error_subcode"); **c == 100 && sub.ok() && *sub && **sub == 33) {
+        e.code = std::string(kCodeInstanceNotFound);
+      }
     }
     if (auto data = o.opt_obj("error_data"); data.ok() && *data) {
       if (auto d = (*data)->opt_str("details"); d.ok() && *d && !(*d)->empty()) {

@@ -277,6 +277,26 @@ TEST_CASE("Meta's error code and message make the reason, throttling codes are r
   CHECK(throttled.code == "131056");
 }
 
+TEST_CASE("Meta's 100 with subcode 33 names a phone number id it does not know, not the message") {
+  auto unknown = interpret(
+      Provider::meta,
+      answer(400,
+             R"({"error":{"message":"Unsupported post request. Object with ID 'lia-meta' does )"
+             R"(not exist, cannot be loaded due to missing permissions, or does not support )"
+             R"(this operation.","type":"GraphMethodException","code":100,"error_subcode":33}})"),
+      kNow);
+  CHECK(unknown.verdict == Verdict::reject);
+  CHECK(unknown.code == "instance_not_found");
+  CHECK(unknown.reason.find("does not exist") != std::string::npos);
+  // Other 100s are the message's (a parameter missing or not valid).
+  auto bad_parameter =
+      interpret(Provider::meta,
+                answer(400, R"({"error":{"message":"(#100) Invalid parameter","code":100,)"
+                            R"("error_subcode":2494010}})"),
+                kNow);
+  CHECK(bad_parameter.code == "100");
+}
+
 TEST_CASE("a throttle without Retry-After waits seconds: 6 for Meta's pair rate, 2 for others") {
   const auto meta = [](int status, const char* code) {
     return interpret(

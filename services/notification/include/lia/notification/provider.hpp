@@ -69,6 +69,10 @@ inline constexpr std::chrono::milliseconds kMetaPairRateInterval{6000};
 inline constexpr std::chrono::seconds kMetaPairRateHold{60};
 // Evolution's answer that the number has no WhatsApp (400 with {"exists": false, ...}).
 inline constexpr std::string_view kCodeNotOnWhatsapp = "not_on_whatsapp";
+// Meta's code 100 with subcode 33: the phone number id (the command's instance) does not
+// exist, or the access token may not use it. Not the message's fault, as other 100s are: the
+// sender's, so its own code.
+inline constexpr std::string_view kCodeInstanceNotFound = "instance_not_found";
 
 // Reads the provider's answer (or the transport error). A transport error after the whole
 // request went out (`request_sent`: a timeout or a lost connection waiting for the answer)
