@@ -112,10 +112,13 @@ core::Result<std::optional<OutboundStore::Progress>> OutboundStore::progress(
 
 core::Result<std::int64_t> OutboundStore::purge_finished(core::SysTime before, int limit) {
   // By (status, created_at), the index the status look-ups use: a range per final status.
+  // And finished as long ago: a row replayed and finished again later (a dead letter replayed,
+  // failed once more) has a newer dead letter that may still be replayed, and must find it.
   auto rows = pool_->exec("DELETE FROM " + table_ +
                               " WHERE command_id IN (SELECT command_id FROM " + table_ +
                               " WHERE status IN ('sent', 'failed', 'dead_lettered') AND "
-                              "created_at < $1::timestamptz LIMIT $2)",
+                              "created_at < $1::timestamptz AND (finished_at IS NULL OR "
+                              "finished_at < $1::timestamptz) LIMIT $2)",
                           core::format_rfc3339(before), limit);
   if (!rows) return rows.error();
   return rows->affected();

@@ -1,5 +1,5 @@
 // Retention: finished sends past LIA_NOTIFY_RETENTION_DAYS are deleted, a slice at a time;
-// a send still under way never is.
+// a send still under way never is, nor one finished again more recently.
 #include <catch2/catch.hpp>
 
 #include <lia/events/names.hpp>
@@ -25,27 +25,31 @@ TEST_CASE(
     REQUIRE(fx.handler->handle(msg).ok());
     REQUIRE(fx.row(ids.back())->status == "sent");
   }
-  // 0, 1 and 2 were made 91 days ago; 2 is still sending (a try of a command replayed
-  // long after, say); 3 and 4 are recent.
-  const auto age = [&](const std::string& id, const std::string& interval) {
+  // 0, 1 and 2 were made and finished 91 days ago; 1 finished again 5 days ago (its dead
+  // letter replayed long after: a later dead letter of it may still be replayed), and 2 is
+  // still sending (a try of a command replayed long after, say); 3 and 4 are recent.
+  const auto age = [&](const std::string& id, const std::string& made,
+                       const std::string& finished) {
     REQUIRE(fx.pool
                 ->exec("UPDATE " + fx.schema +
-                           ".outbound_messages SET created_at = now() - $2::interval "
-                           "WHERE command_id = $1",
-                       id, interval)
+                           ".outbound_messages SET created_at = now() - $2::interval, "
+                           "finished_at = now() - $3::interval WHERE command_id = $1",
+                       id, made, finished)
                 .ok());
   };
-  for (int i = 0; i < 3; ++i) age(ids[i], "91 days");
-  age(ids[3], "89 days");
+  age(ids[0], "91 days", "91 days");
+  age(ids[1], "91 days", "5 days");
+  age(ids[2], "91 days", "91 days");
+  age(ids[3], "89 days", "89 days");
   fx.set_in_flight(ids[2], kTo);
 
   core::ManualClock clock(std::chrono::system_clock::now());
   Retention retention(fx.store, clock, RetentionOptions{.keep = 24h * 90, .slice = 1});
   auto purged = retention.purge_once();
   REQUIRE(purged.ok());
-  CHECK(*purged == 2);
+  CHECK(*purged == 1);
   CHECK_FALSE(fx.row(ids[0]));
-  CHECK_FALSE(fx.row(ids[1]));
+  CHECK(fx.row(ids[1]));
   CHECK(fx.row(ids[2]));
   CHECK(fx.row(ids[3]));
   CHECK(fx.row(ids[4]));
@@ -55,6 +59,7 @@ TEST_CASE(
   CHECK(*retention.purge_once() == 1);
   CHECK_FALSE(fx.row(ids[3]));
   CHECK(fx.row(ids[2]));
+  CHECK(fx.row(ids[1]));  // until 90 days after it finished again
 }
 
 TEST_CASE("the retention thread purges at start and stops at once") {
