@@ -122,6 +122,7 @@ void set_body_options(Router::Endpoint& e, RouteOptions&& options) {
   e.body_filter = std::move(options.body_filter);
   e.wire_limit = options.wire_limit;
   e.body_timeout = options.body_timeout;
+  e.body_budget = std::move(options.body_budget);
 }
 
 }  // namespace

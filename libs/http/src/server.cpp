@@ -130,8 +130,8 @@ struct Server::Impl {
   ServerOptions opts;
   Router router;
   Readiness readiness;
-  // Some route has a body limit, filter or timeout of its own: a request's route is matched
-  // at its headers.
+  // Some route has a body limit, filter, timeout or budget of its own: a request's route is
+  // matched at its headers.
   bool route_body_limits = false;
   std::size_t parse_limit = 0;                                   // the largest body any route takes
   std::vector<std::unique_ptr<detail::RouteStats>> route_stats;  // by endpoint id
@@ -184,7 +184,7 @@ namespace detail {
 // together; a filtered body, once its filter kept the bytes (at most its route's limit more).
 class BodyAccount {
  public:
-  BodyAccount(std::atomic<std::size_t>& held, std::size_t budget) : held_(held), budget_(budget) {}
+  BodyAccount(std::atomic<std::size_t>& held, std::size_t budget) : held_(&held), budget_(budget) {}
   BodyAccount(const BodyAccount&) = delete;
   BodyAccount& operator=(const BodyAccount&) = delete;
   ~BodyAccount() { release(); }
@@ -193,25 +193,31 @@ class BodyAccount {
   bool grow_to(std::size_t total) {
     if (total <= charged_) return true;
     const std::size_t more = total - charged_;
-    std::size_t held = held_.load(std::memory_order_relaxed);
+    std::size_t held = held_->load(std::memory_order_relaxed);
     do {
       if (held + more > budget_) return false;
-    } while (!held_.compare_exchange_weak(held, held + more, std::memory_order_relaxed));
+    } while (!held_->compare_exchange_weak(held, held + more, std::memory_order_relaxed));
     charged_ = total;
     return true;
   }
   // Whether `more` bytes would fit now (charging nothing).
   bool fits(std::size_t more) const {
-    return held_.load(std::memory_order_relaxed) + more <= budget_;
+    return held_->load(std::memory_order_relaxed) + more <= budget_;
   }
   void release() {
     if (charged_ == 0) return;
-    held_.fetch_sub(charged_, std::memory_order_relaxed);
+    held_->fetch_sub(charged_, std::memory_order_relaxed);
     charged_ = 0;
+  }
+  // The budget the next body is charged to (with nothing charged now: between requests).
+  void use(std::atomic<std::size_t>& held, std::size_t budget) {
+    release();
+    held_ = &held;
+    budget_ = budget;
   }
 
  private:
-  std::atomic<std::size_t>& held_;
+  std::atomic<std::size_t>* held_;
   std::size_t budget_;
   std::size_t charged_ = 0;
 };
@@ -465,6 +471,7 @@ class Session : public std::enable_shared_from_this<Session> {
       header_.add(std::string(field.name_string()), std::string(field.value()));
     }
     if (parser_->is_done()) return dispatch();
+    account_.use(srv_->body_bytes, srv_->opts.body_budget);
     if (srv_->route_body_limits && !apply_route_body_limit()) {
       return parser_->get().body().filter_failed.empty() ? too_large() : filter_error();
     }
@@ -529,6 +536,9 @@ class Session : public std::enable_shared_from_this<Session> {
   // route), and its filter: false when its Content-Length is past what the route reads.
   bool apply_route_body_limit() {
     const Router::Endpoint* route = find_route_body_limit();
+    if (route != nullptr && route->body_budget) {
+      account_.use(route->body_budget->held, route->body_budget->limit);
+    }
     std::size_t wire = body_limit_;
     if (route != nullptr && route->body_filter) {
       auto& body = parser_->get().body();
@@ -966,10 +976,11 @@ Server::Impl::Impl(ServerOptions o, Router r, Readiness ready)
     route_stats.push_back(std::make_unique<detail::RouteStats>(e->pattern, e->method));
   }
   unmatched_stats = std::make_unique<detail::RouteStats>("unmatched", "*");
-  route_body_limits = std::any_of(
-      router.endpoints().begin(), router.endpoints().end(), [](const Router::Endpoint* e) {
-        return e->body_limit != 0 || e->body_filter || e->body_timeout.count() > 0;
-      });
+  route_body_limits = std::any_of(router.endpoints().begin(), router.endpoints().end(),
+                                  [](const Router::Endpoint* e) {
+                                    return e->body_limit != 0 || e->body_filter ||
+                                           e->body_timeout.count() > 0 || e->body_budget != nullptr;
+                                  });
   parse_limit = std::max(opts.body_limit, router.largest_body_limit());
   connections_gauge =
       &core::metrics().gauge("lia_http_server_connections", "Open HTTP server connections");

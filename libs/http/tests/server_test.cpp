@@ -689,6 +689,55 @@ TEST_CASE("bodies past the server's body budget get 503 and the memory comes bac
   CHECK(lia::testing::wait_until([&] { return server->body_bytes_held() == 0; }, 5s, 1ms));
 }
 
+TEST_CASE("routes with a body budget of their own neither use up nor share the server's") {
+  constexpr std::size_t kKiB = 1024;
+  ServerOptions opts;
+  opts.body_limit = 600 * kKiB;
+  opts.body_budget = 1024 * kKiB;
+  auto own = std::make_shared<BodyBudget>(1024 * kKiB);
+  Router router = demo_router();
+  const auto echo = [](const Request& req) { return Response::text(200, req.body); };
+  // Two routes on one budget of their own, as a provider's two webhook routes are.
+  router.add("POST", "/own", echo, RouteOptions{.body_budget = own});
+  router.add("POST", "/own/{event}", echo, RouteOptions{.body_budget = own});
+  auto server = start_server(std::move(router), opts);
+  const auto header = [](const std::string& path, std::size_t length) {
+    return "POST " + path + " HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(length) +
+           "\r\n\r\n";
+  };
+  // A slow upload on one of the routes holds 600 KiB of their budget, none of the server's.
+  RawSocket slow(server->port());
+  REQUIRE(slow.send(header("/own", 600 * kKiB) + std::string(600 * kKiB - 1, 'a')));
+  REQUIRE(lia::testing::wait_until([&] { return own->held.load() >= 600 * kKiB - 1; }, 5s, 1ms));
+  CHECK(own->held.load() <= 600 * kKiB);
+  CHECK(server->body_bytes_held() == 0);
+  // The other routes' large bodies still fit in the server's budget...
+  Client client;
+  auto beside = client.post(base_url(*server) + "/echo", std::string(600 * kKiB, 'b'));
+  REQUIRE(beside.ok());
+  CHECK(beside->status == 200);
+  // ... while a second large body on either route of that budget does not fit beside the first.
+  {
+    RawSocket second(server->port());
+    REQUIRE(second.send(header("/own/x", 600 * kKiB) + std::string(600 * kKiB, 's')));
+    auto res = second.read_response();
+    REQUIRE(res.has_value());
+    CHECK(res->status == 503);
+    CHECK(second.wait_closed(5s));
+  }
+  // Answered, the slow upload gives its share back to its own budget.
+  REQUIRE(slow.send("a"));
+  auto done = slow.read_response();
+  REQUIRE(done.has_value());
+  CHECK(done->status == 200);
+  CHECK(done->body.size() == 600 * kKiB);
+  CHECK(lia::testing::wait_until([&] { return own->held.load() == 0; }, 5s, 1ms));
+  auto again = client.post(base_url(*server) + "/own/y", std::string(600 * kKiB, 'c'));
+  REQUIRE(again.ok());
+  CHECK(again->status == 200);
+  CHECK(server->body_bytes_held() == 0);
+}
+
 TEST_CASE("a body whose first read would not fit the budget is refused with its headers") {
   constexpr std::size_t kKiB = 1024;
   ServerOptions opts;

@@ -341,10 +341,19 @@ Gateway::Gateway(GatewayConfig config, std::shared_ptr<kafka::Producer> producer
 Gateway::~Gateway() = default;
 
 void Gateway::add_routes(http::Router& router) {
+  // Each provider's bodies on a budget of their own, 128 MiB together as the server's was: a
+  // body is unauthenticated until read whole (Meta's signature covers it; Evolution's apikey
+  // may be in it), and slow uploads to one provider's routes must not leave the other's
+  // webhooks 503s.
+  auto meta_budget = std::make_shared<http::BodyBudget>(kMetaBodyBudget);
+  auto evolution_budget = std::make_shared<http::BodyBudget>(kEvolutionBodyBudget);
   router.add("GET", "/webhooks/meta", [this](const http::Request& r) { return verify(r); });
-  router.add("POST", "/webhooks/meta", [this](http::Request&& r, http::Responder respond) {
-    meta(std::move(r), std::move(respond));
-  });
+  router.add(
+      "POST", "/webhooks/meta",
+      [this](http::Request&& r, http::Responder respond) {
+        meta(std::move(r), std::move(respond));
+      },
+      http::RouteOptions{.body_budget = meta_budget});
   core::Counter* dropped = &core::metrics().counter(
       "lia_ingestion_inline_file_bytes_dropped_total",
       "Bytes of files inlined in Evolution's webhooks (base64), left out as they arrived");
@@ -352,7 +361,8 @@ void Gateway::add_routes(http::Router& router) {
       .body_limit = config_.evolution_body_limit,
       .body_filter = [dropped] { return std::make_unique<InlineFileFilter>(dropped); },
       .wire_limit = std::max(config_.evolution_wire_limit, config_.evolution_body_limit),
-      .body_timeout = kEvolutionBodyTimeout};
+      .body_timeout = kEvolutionBodyTimeout,
+      .body_budget = evolution_budget};
   router.add(
       "POST", "/webhooks/evolution",
       [this](http::Request&& r, http::Responder respond) {

@@ -19,6 +19,7 @@
 // requests whose acks are late.
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -31,6 +32,13 @@
 #include "normalize.hpp"
 
 namespace lia::ingestion {
+
+// Memory for request bodies, each provider's routes on their own (http::BodyBudget): Meta's
+// bodies are at most 4 MiB (eight at that size at once, thousands of ordinary ones); an
+// Evolution body keeps up to LIA_INGESTION_EVOLUTION_BODY_LIMIT_MIB (24, at most 64) once its
+// inline file is dropped.
+inline constexpr std::size_t kMetaBodyBudget = std::size_t{32} * 1024 * 1024;
+inline constexpr std::size_t kEvolutionBodyBudget = std::size_t{96} * 1024 * 1024;
 
 struct GatewayConfig {
   std::string service = "ingestion";  // CloudEvents source /lia/<service>

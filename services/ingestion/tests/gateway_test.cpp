@@ -161,7 +161,7 @@ TEST_CASE("GET /webhooks/meta answers Meta's challenge only for the right token"
   CHECK(get({{"hub.mode", "subscribe"}, {"hub.verify_token", "verify-me"}}).status == 400);
 }
 
-TEST_CASE("routes: the four webhook endpoints are registered") {
+TEST_CASE("routes: the four webhook endpoints are registered, each provider's on its budget") {
   Fixture f;
   lia::http::Router router;
   f.gateway->add_routes(router);
@@ -172,6 +172,16 @@ TEST_CASE("routes: the four webhook endpoints are registered") {
   lia::http::StringMap params;
   CHECK(router.match("POST", "/webhooks/evolution/messages-upsert", &params).outcome == O::found);
   CHECK(params["event"] == "messages-upsert");
+  // Each provider's bodies on a budget of their own, Evolution's two routes on one.
+  const auto budget = [&](const char* path) {
+    return router.match("POST", path, nullptr).endpoint->body_budget;
+  };
+  REQUIRE(budget("/webhooks/meta") != nullptr);
+  REQUIRE(budget("/webhooks/evolution") != nullptr);
+  CHECK(budget("/webhooks/meta")->limit == lia::ingestion::kMetaBodyBudget);
+  CHECK(budget("/webhooks/evolution")->limit == lia::ingestion::kEvolutionBodyBudget);
+  CHECK(budget("/webhooks/evolution") == budget("/webhooks/evolution/messages-upsert"));
+  CHECK(budget("/webhooks/meta") != budget("/webhooks/evolution"));
 }
 
 TEST_CASE("a signed Meta webhook is answered 200 only after Kafka acknowledged every event") {

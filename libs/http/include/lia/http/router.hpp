@@ -14,6 +14,7 @@
 //     });
 //   });
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <functional>
@@ -66,6 +67,16 @@ class BodyFilter {
 };
 using BodyFilterFactory = std::function<std::unique_ptr<BodyFilter>()>;
 
+// Memory for request bodies that some routes draw on instead of the server's body budget
+// (ServerOptions::body_budget), shared by every route given the same one: bodies of one kind
+// (a provider's webhooks, unauthenticated until read whole) cannot then use up the memory
+// the others need.
+struct BodyBudget {
+  explicit BodyBudget(std::size_t bytes) : limit(bytes) {}
+  const std::size_t limit;
+  std::atomic<std::size_t> held{0};  // bytes charged now by bodies read or being handled
+};
+
 struct RouteOptions {
   // Run this (sync) handler on the server's blocking pool instead of an I/O thread: for
   // handlers that call the database or anything else that blocks.
@@ -86,6 +97,8 @@ struct RouteOptions {
   // End of headers to end of body, when not the server's ServerOptions::body_timeout: for a
   // route whose bodies may be much larger than the others'.
   std::chrono::milliseconds body_timeout{0};
+  // This route's bodies are charged to this budget, not to the server's (see BodyBudget).
+  std::shared_ptr<BodyBudget> body_budget;
 };
 
 class Router {
@@ -101,6 +114,7 @@ class Router {
     BodyFilterFactory body_filter;
     std::size_t wire_limit = 0;                 // with body_filter
     std::chrono::milliseconds body_timeout{0};  // 0: the server's
+    std::shared_ptr<BodyBudget> body_budget;    // null: the server's
     std::size_t id = 0;                         // 0.. in the order of add()
   };
 
@@ -120,8 +134,8 @@ class Router {
 
   // Throws std::invalid_argument for a malformed pattern or a duplicate (method, pattern):
   // both are start-up mistakes.
-  // Of the options, only the body's (body_limit, body_filter, wire_limit, body_timeout) apply
-  // to an async handler.
+  // Of the options, only the body's (body_limit, body_filter, wire_limit, body_timeout,
+  // body_budget) apply to an async handler.
   Router& add(std::string method, std::string pattern, AsyncHandler handler,
               RouteOptions options = {});
   Router& add(std::string method, std::string pattern, SyncHandler handler,

@@ -46,7 +46,8 @@ struct ServerOptions {
   // Content-Length or limit) until its request is answered. A body whose next bytes do not
   // fit, or a request arriving while none is left, gets 503 with Retry-After and the
   // connection closes: many slow large uploads cannot run the process out of memory, and
-  // connections that declare large bodies and send nothing hold none of it.
+  // connections that declare large bodies and send nothing hold none of it. Routes may draw on
+  // a budget of their own instead (RouteOptions::body_budget).
   std::size_t body_budget = std::size_t{128} * 1024 * 1024;
   std::size_t header_limit = std::size_t{16} * 1024;  // larger headers get 431
   // From the connection's start (or a keep-alive request's first byte) to the end of the
@@ -94,7 +95,8 @@ class Server {
   bool running() const noexcept;
   // Open connections right now (for tests and the connections gauge).
   std::size_t connections() const noexcept;
-  // Bytes of the body budget held right now by bodies being read or handled (for tests).
+  // Bytes of the server's body budget held right now by bodies being read or handled (for
+  // tests; a route's own BodyBudget counts its own).
   std::size_t body_bytes_held() const noexcept;
 
   struct Impl;
