@@ -736,6 +736,29 @@ TEST_CASE("routes with a body budget of their own neither use up nor share the s
   REQUIRE(again.ok());
   CHECK(again->status == 200);
   CHECK(server->body_bytes_held() == 0);
+  // On one keep-alive connection each request is charged to its own route's budget: a body
+  // for /echo after one for /own is the server's, and the other way round.
+  RawSocket kept(server->port());
+  REQUIRE(kept.send(header("/own", 3) + "abc"));
+  auto first = kept.read_response();
+  REQUIRE(first.has_value());
+  CHECK(first->status == 200);
+  REQUIRE(kept.send(header("/echo", 300 * kKiB) + std::string(300 * kKiB - 1, 'e')));
+  REQUIRE(lia::testing::wait_until([&] { return server->body_bytes_held() >= 300 * kKiB - 1; }, 5s,
+                                   1ms));
+  CHECK(own->held.load() == 0);
+  REQUIRE(kept.send("e"));
+  auto second = kept.read_response();
+  REQUIRE(second.has_value());
+  CHECK(second->status == 200);
+  REQUIRE(kept.send(header("/own", 300 * kKiB) + std::string(300 * kKiB - 1, 'o')));
+  REQUIRE(lia::testing::wait_until([&] { return own->held.load() >= 300 * kKiB - 1; }, 5s, 1ms));
+  CHECK(server->body_bytes_held() == 0);
+  REQUIRE(kept.send("o"));
+  auto third = kept.read_response();
+  REQUIRE(third.has_value());
+  CHECK(third->status == 200);
+  CHECK(lia::testing::wait_until([&] { return own->held.load() == 0; }, 5s, 1ms));
 }
 
 TEST_CASE("a body whose first read would not fit the budget is refused with its headers") {

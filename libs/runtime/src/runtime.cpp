@@ -617,6 +617,7 @@ int run(int argc, char** argv, const ServiceSpec& declared, std::unique_ptr<App>
   http::ServerOptions so;
   so.address = config.http_address;
   so.port = config.http_port;
+  so.body_budget = spec.http_body_budget;
   http::Server server(so, std::move(ctx.router_), readiness);
   if (auto st = server.start(); !st.ok()) {
     log.error("cannot start the HTTP server",

@@ -18,6 +18,9 @@ runtime::ServiceSpec spec() {
   // Nor in its readiness: a database outage must not take the webhooks' endpoint away (the
   // audit log waits in its bounded queue meanwhile).
   s.database_in_readiness = false;
+  // The webhooks' bodies go to their providers' budgets (Gateway::add_routes); the other
+  // routes take none, and a body sent to them (or to no route) waits in this one.
+  s.http_body_budget = kOtherRoutesBodyBudget;
   return s;
 }
 
@@ -48,7 +51,7 @@ void App::configure(core::Env& env) {
   gateway_config_.status_topic =
       env.topic("LIA_INGESTION_TOPIC_STATUS", std::string(events::topics::whatsapp_status));
   gateway_config_.validate_events = env.boolean("LIA_INGESTION_VALIDATE_EVENTS", false);
-  // At most half the HTTP server's 128 MiB body budget, so two such bodies always fit.
+  // Evolution's body budget is at least twice it, so two such bodies always fit.
   const auto body_mib = env.integer("LIA_INGESTION_EVOLUTION_BODY_LIMIT_MIB", 24, 1, 64);
   gateway_config_.evolution_body_limit = static_cast<std::size_t>(body_mib) * 1024 * 1024;
   // What Evolution's webhooks may take on the wire, their inline files included (a 100 MB

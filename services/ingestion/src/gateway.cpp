@@ -341,12 +341,12 @@ Gateway::Gateway(GatewayConfig config, std::shared_ptr<kafka::Producer> producer
 Gateway::~Gateway() = default;
 
 void Gateway::add_routes(http::Router& router) {
-  // Each provider's bodies on a budget of their own, 128 MiB together as the server's was: a
-  // body is unauthenticated until read whole (Meta's signature covers it; Evolution's apikey
-  // may be in it), and slow uploads to one provider's routes must not leave the other's
-  // webhooks 503s.
+  // Each provider's bodies on a budget of their own: a body is unauthenticated until read whole
+  // (Meta's signature covers it; Evolution's apikey may be in it), and slow uploads to one
+  // provider's routes must not leave the other's webhooks 503s.
   auto meta_budget = std::make_shared<http::BodyBudget>(kMetaBodyBudget);
-  auto evolution_budget = std::make_shared<http::BodyBudget>(kEvolutionBodyBudget);
+  auto evolution_budget =
+      std::make_shared<http::BodyBudget>(evolution_body_budget(config_.evolution_body_limit));
   router.add("GET", "/webhooks/meta", [this](const http::Request& r) { return verify(r); });
   router.add(
       "POST", "/webhooks/meta",

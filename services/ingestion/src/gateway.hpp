@@ -18,6 +18,7 @@
 // asynchronously, acks are counted with an atomic, and a single deadline thread answers the
 // requests whose acks are late.
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -33,12 +34,16 @@
 
 namespace lia::ingestion {
 
-// Memory for request bodies, each provider's routes on their own (http::BodyBudget): Meta's
-// bodies are at most 4 MiB (eight at that size at once, thousands of ordinary ones); an
-// Evolution body keeps up to LIA_INGESTION_EVOLUTION_BODY_LIMIT_MIB (24, at most 64) once its
-// inline file is dropped.
-inline constexpr std::size_t kMetaBodyBudget = std::size_t{32} * 1024 * 1024;
-inline constexpr std::size_t kEvolutionBodyBudget = std::size_t{96} * 1024 * 1024;
+// Memory for request bodies, each provider's routes on their own (http::BodyBudget), about
+// the 128 MiB one budget for all held before: Meta's bodies are at most 4 MiB (sixteen at that
+// size at once, thousands of ordinary ones); an Evolution body keeps up to
+// LIA_INGESTION_EVOLUTION_BODY_LIMIT_MIB (24, at most 64) once its inline file is dropped, and
+// its budget holds two at least. The other routes take no body.
+inline constexpr std::size_t kMetaBodyBudget = std::size_t{64} * 1024 * 1024;
+inline constexpr std::size_t kOtherRoutesBodyBudget = std::size_t{4} * 1024 * 1024;
+constexpr std::size_t evolution_body_budget(std::size_t body_limit) {
+  return std::max(std::size_t{64} * 1024 * 1024, 2 * body_limit);
+}
 
 struct GatewayConfig {
   std::string service = "ingestion";  // CloudEvents source /lia/<service>

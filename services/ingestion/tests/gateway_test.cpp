@@ -14,6 +14,7 @@
 #include <lia/runtime/events.hpp>
 #include <lia/testing/testing.hpp>
 
+#include "src/app.hpp"
 #include "support.hpp"
 
 using namespace std::chrono_literals;
@@ -179,9 +180,14 @@ TEST_CASE("routes: the four webhook endpoints are registered, each provider's on
   REQUIRE(budget("/webhooks/meta") != nullptr);
   REQUIRE(budget("/webhooks/evolution") != nullptr);
   CHECK(budget("/webhooks/meta")->limit == lia::ingestion::kMetaBodyBudget);
-  CHECK(budget("/webhooks/evolution")->limit == lia::ingestion::kEvolutionBodyBudget);
+  CHECK(budget("/webhooks/evolution")->limit == std::size_t{64} * 1024 * 1024);
   CHECK(budget("/webhooks/evolution") == budget("/webhooks/evolution/messages-upsert"));
   CHECK(budget("/webhooks/meta") != budget("/webhooks/evolution"));
+  // Twice the largest Evolution body when that is more.
+  CHECK(lia::ingestion::evolution_body_budget(std::size_t{48} * 1024 * 1024) ==
+        std::size_t{96} * 1024 * 1024);
+  // What the other routes may hold: a body sent to them (or to no route) at most.
+  CHECK(lia::ingestion::spec().http_body_budget == lia::ingestion::kOtherRoutesBodyBudget);
 }
 
 TEST_CASE("a signed Meta webhook is answered 200 only after Kafka acknowledged every event") {

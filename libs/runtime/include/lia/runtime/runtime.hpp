@@ -48,6 +48,10 @@ struct ServiceSpec {
   // /readyz checks PostgreSQL. false for a service whose requests never wait on it (the
   // webhook gateway): a database outage then leaves its pods in their Service's endpoints.
   bool database_in_readiness = true;
+  // Memory for request bodies on the routes without a budget of their own
+  // (http::ServerOptions::body_budget; http::RouteOptions::body_budget): a service whose large
+  // bodies all go to routes with their own keeps little here.
+  std::size_t http_body_budget = std::size_t{128} * 1024 * 1024;
 };
 
 // Every consumer handler must be idempotent: it claims its record in its schema's inbox (or
