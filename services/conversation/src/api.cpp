@@ -160,16 +160,22 @@ struct Api::Impl {
                          "transferred_at NULLS FIRST, id FOR UPDATE";
     reassign_update =
         "UPDATE " + conv + " SET assigned_to = $2::uuid, updated_at = now() WHERE id = $1::uuid";
+    // Dated when the row is locked, not at the transaction's start: a message written by a
+    // transaction the resolve waited for (a reply, an agent's message) is dated when it was
+    // written (store.cpp's insert_message), so it must count in the session this resolve ends,
+    // not in the next one.
     resolve_update =
         "UPDATE " + conv +
-        " c SET status = 'resolved', resolved_by = $2::uuid, resolved_at = now(), "
-        "resolution_time = GREATEST(0, extract(epoch FROM now() - c.opened_at))::integer, "
+        " c SET status = 'resolved', resolved_by = $2::uuid, resolved_at = clock_timestamp(), "
+        "resolution_time = GREATEST(0, extract(epoch FROM clock_timestamp() - "
+        "c.opened_at))::integer, "
         "transferred_to_human = false, " +
         kept_survey("survey_id") + ", " + kept_survey("survey_sent_at") + ", " +
         kept_survey("survey_expires_at") + ", " + kept_survey("survey_score") +
         ", survey_answered = c.survey_answered AND " + kSurveyStillOpen +
         ", survey_failed = false, updated_at = now() WHERE c.id = $1::uuid RETURNING "
-        "GREATEST(0, extract(epoch FROM now() - c.opened_at) * 1000)::bigint, (SELECT count(*) "
+        "GREATEST(0, extract(epoch FROM clock_timestamp() - c.opened_at) * 1000)::bigint, (SELECT "
+        "count(*) "
         "FROM " +
         sql.t("messages") +
         " m WHERE m.conversation_id = c.id AND NOT m.is_private AND m.created_at >= c.opened_at)";

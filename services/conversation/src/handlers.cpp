@@ -564,7 +564,6 @@ struct Handlers::Impl {
                                   next, reopened);
       }
       if (reopened) {
-        tx.exec_later(sql.date_reopening_message, m.id);
         if (auto st = emit_chat(
                 tx, conv, types::conversation_reopened,
                 reopened_data(store::chat_of(conv), "ai", "customer_message", std::nullopt));

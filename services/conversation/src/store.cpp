@@ -172,7 +172,9 @@ Sql::Sql(const std::string& schema) : schema_(schema) {
   // Dated when written, not at the transaction's start: in a consumer's batch now() is its
   // BEGIN, and a message stored after a reopening later in the same batch would otherwise be
   // dated before the session it belongs to (see opened_at above), its reply then dropped as
-  // an earlier session's.
+  // an earlier session's. The reopening message itself, written under the conversation's lock
+  // after the resolution committed (resolved_at is dated under that lock too), comes after
+  // both resolved_at and opened_at.
   insert_message =
       "INSERT INTO " + t("messages") +
       " (id, conversation_id, instance, direction, role, author, agent_user_id, assistant, "
@@ -182,12 +184,6 @@ Sql::Sql(const std::string& schema) : schema_(schema) {
       "$12::jsonb, $13, $14, $15, $16, $17::text, CASE WHEN $17::text IS NULL THEN NULL ELSE "
       "now() END, $18, $19, $20, $21, $22, clock_timestamp()) "
       "ON CONFLICT DO NOTHING RETURNING id";
-  // The reopening message dated with the session it opens (only when touch_conversation dated
-  // that session after it: see opened_at there).
-  date_reopening_message = "UPDATE " + t("messages") + " m SET created_at = c.opened_at FROM " +
-                           conv +
-                           " c WHERE m.id = $1::uuid AND c.id = m.conversation_id AND "
-                           "m.created_at < c.opened_at";
   view_by_id = "SELECT " + view_columns() + " FROM " + conv + " c JOIN " + t("contacts") +
                " k ON k.id = c.contact_id WHERE c.id = $1::uuid";
   assignment_lock = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))";

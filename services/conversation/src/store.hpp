@@ -74,9 +74,8 @@ class Sql {
   std::string conversation_by_chat_for_update;
   std::string insert_conversation;
   std::string bump_contact_conversations;
-  std::string touch_conversation;      // last message + state
-  std::string insert_message;          // ON CONFLICT DO NOTHING RETURNING id
-  std::string date_reopening_message;  // $1 message id: not before its session's opened_at
+  std::string touch_conversation;  // last message + state
+  std::string insert_message;      // ON CONFLICT DO NOTHING RETURNING id
   std::string view_by_id;
   std::string assignment_lock;
   std::string pick_agent;
@@ -94,8 +93,9 @@ core::Result<bool> insert_message(pg::Tx& tx, const Sql& sql, const NewMessage& 
 
 // Updates the conversation's last message and its status/mode; `reopen` also clears the
 // assignment and the resolution, and restarts opened_at, never before the resolution it
-// reopens (the survey stays: its window holds); date_reopening_message then dates the message
-// that reopened it with it. Sent with the transaction's next round trip (pg::Tx::exec_later).
+// reopens (the survey stays: its window holds); the message that reopened it, written after
+// the conversation's lock (and so after that resolution), is dated after both. Sent with the
+// transaction's next round trip (pg::Tx::exec_later).
 void touch_conversation(pg::Tx& tx, const Sql& sql, const std::string& id,
                         const std::optional<std::string>& last_message,
                         const domain::ConversationState& next, bool reopen);

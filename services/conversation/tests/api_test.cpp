@@ -1516,15 +1516,64 @@ TEST_CASE("a reopen in a batch that began before the resolution starts its sessi
   CHECK(d.count("SELECT count(*) FROM " + d.t("conversations") + " c WHERE c.id = '" + conv +
                 "' AND c.status = 'active' AND c.opened_at >= (SELECT max(created_at) FROM " +
                 d.t("messages") + " WHERE conversation_id = c.id AND content = 'Tchau!')") == 1);
-  // The new session holds the customer's two messages alone: the AI is told of them, and a
-  // supervisor's resolve counts them alone.
+  // The new session holds the customer's two messages alone, and the AI's answer to the second
+  // is kept, as one of that session's.
   CHECK(d.count("SELECT count(*) FROM " + d.t("messages") + " m JOIN " + d.t("conversations") +
                 " c ON c.id = m.conversation_id WHERE c.id = '" + conv +
                 "' AND m.created_at >= c.opened_at") == 2);
+  const auto more = d.text("SELECT id::text FROM " + d.t("messages") +
+                           " WHERE whatsapp_message_id = 'MORE-" + p + "'");
+  REQUIRE(more);
+  const auto reply_id = core::Uuid::v7().str();
+  d.apply(topics::ai_events,
+          event(types::ai_reply_generated, reply(conv, p, reply_id, *more, "Claro, me conte.")));
+  CHECK(d.count("SELECT count(*) FROM " + d.t("messages") + " m JOIN " + d.t("conversations") +
+                " c ON c.id = m.conversation_id WHERE m.id = '" + reply_id +
+                "' AND m.created_at >= c.opened_at") == 1);
   REQUIRE(d.call("POST", "/api/conversations/" + conv + "/resolve", {}, sup_token).status == 200);
   const auto resolved = d.sent(types::conversation_resolved);
   REQUIRE(resolved.size() == 2);
-  CHECK(resolved[1].data["message_count"].GetInt64() == 2);
+  CHECK(resolved[1].data["message_count"].GetInt64() == 3);
+}
+
+TEST_CASE("a message written while a resolve waits for the conversation belongs to its session") {
+  Desk d;
+  d.user("sup", auth::Role::supervisor);
+  const auto sup_token = d.login("sup");
+  auto [p, conv] = d.chat("Oi");
+  // Another transaction holds the conversation (a consumer's batch storing the AI's reply);
+  // the resolve begins and waits for it. (FOR NO KEY UPDATE, as the batch's UPDATE of the row
+  // takes: the message written below, in a transaction of its own, may still name the row.)
+  lia::testing::HeldTransaction batch(d.pool(), [&](pg::Tx& tx) -> core::Status {
+    auto l = tx.exec(
+        "SELECT 1 FROM " + d.t("conversations") + " WHERE id = $1::uuid FOR NO KEY UPDATE", conv);
+    if (!l) return l.error();
+    return {};
+  });
+  std::optional<Desk::Reply> resolved;
+  std::thread t(
+      [&] { resolved = d.call("POST", "/api/conversations/" + conv + "/resolve", {}, sup_token); });
+  const bool waited = lia::testing::wait_until(
+      [&] { return batch.waiters() >= 1; }, std::chrono::seconds{10}, std::chrono::milliseconds{5});
+  // Meanwhile the reply is written, dated when written (as store.cpp's insert does).
+  const auto reply_id = core::Uuid::v7().str();
+  REQUIRE(d.pool()
+              .exec("INSERT INTO " + d.t("messages") + " SELECT (jsonb_populate_record(NULL::" +
+                        d.t("messages") + ", to_jsonb(m) || jsonb_build_object('id', $2::text, " +
+                        "'whatsapp_message_id', NULL, 'command_id', NULL, 'created_at', " +
+                        "clock_timestamp()))).* FROM " + d.t("messages") +
+                        " m WHERE m.conversation_id = $1::uuid LIMIT 1",
+                    conv, reply_id)
+              .ok());
+  REQUIRE(batch.release().ok());
+  t.join();
+  CHECK(waited);
+  REQUIRE(resolved);
+  REQUIRE(resolved->status == 200);
+  // The resolution comes after it, so the reply is the ended session's, never the next one's.
+  CHECK(d.count("SELECT count(*) FROM " + d.t("messages") + " m JOIN " + d.t("conversations") +
+                " c ON c.id = m.conversation_id WHERE m.id = '" + reply_id +
+                "' AND m.created_at < c.resolved_at") == 1);
 }
 
 TEST_CASE("LIA_ADMIN_PASSWORD's admin is created once") {
