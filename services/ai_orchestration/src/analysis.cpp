@@ -660,8 +660,10 @@ constexpr std::string_view kNotTheService[] = {"debito*",     "boleto*",    "fat
                                                "pagamento*",  "protocolo*", "reclamac*", "cobranc*",
                                                "taxa*",       "multa*",     "juros",     "tarifa*"};
 constexpr std::string_view kCancelFillers[] = {
-    "o",  "a",  "os",  "as",  "meu", "minha", "meus", "minhas", "esse", "essa", "este",
-    "do", "da", "dos", "das", "de",  "um",    "uma",  "seu",    "sua",  "so",   "tambem"};
+    "o",      "a",      "os",    "as",    "meu",  "minha", "meus",  "minhas",
+    "esse",   "essa",   "esses", "essas", "este", "esta",  "estes", "estas",
+    "aquele", "aquela", "do",    "da",    "dos",  "das",   "de",    "um",
+    "uma",    "seu",    "sua",   "seus",  "suas", "so",    "tambem"};
 // Taking a cancellation back: "desisti de cancelar", "pode desconsiderar o cancelamento".
 constexpr std::string_view kRetractions[] = {"desisti",      "desisto", "desistir", "desistimos",
                                              "desconsider*", "esquece", "esqueca",  "ignora",
@@ -689,10 +691,11 @@ bool cancel_counts_at(const Words& w, std::size_t i, std::size_t n) {
 
 // Verbs that ask for a charge to be taken off (Kind::disputed), before up to three fillers.
 constexpr std::string_view kDisputeVerbs[] = {
-    "cancelar", "cancela",  "cancele", "cancelem", "cancelo", "cancelamento", "tirar",
-    "tira",     "tirem",    "retirar", "retira",   "remover", "remove",       "isentar",
-    "isenta",   "abonar",   "abona",   "estornar", "estorna", "contestar",    "contesto",
-    "perdoar",  "retirada", "estorno", "isencao"};
+    "cancelar", "cancela",  "cancele", "cancelem", "cancelo",   "cancelamento", "tirar",
+    "tira",     "tire",     "tirem",   "retirar",  "retira",    "retire",       "remover",
+    "remove",   "remova",   "isentar", "isenta",   "isente",    "abonar",       "abona",
+    "abone",    "estornar", "estorna", "estorne",  "contestar", "contesto",     "perdoar",
+    "anular",   "anula",    "anule",   "retirada", "estorno",   "isencao"};
 
 bool has_disputed(const Words& w, std::string_view phrase) {
   for (std::size_t i = 1; i < w.size(); ++i) {

@@ -493,6 +493,9 @@ TEST_CASE("cancelling a charge, a fee, a fine or the interest is no cancellation
       {"cancela essa multa", Intent::financeiro},  // a fine to take off: a charge disputed
       {"tira essa multa da minha fatura", Intent::financeiro},
       {"quero o cancelamento da multa", Intent::financeiro},
+      {"tire essa multa", Intent::financeiro},
+      {"cancela essas multas", Intent::financeiro},
+      {"pode estornar esta multa?", Intent::financeiro},
       {"quero cancelar a taxa de instalação", Intent::comercial},
   };
   for (const auto& c : cases) {
