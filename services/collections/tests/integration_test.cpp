@@ -992,11 +992,7 @@ TEST_CASE(
   outcome(types::notification_message_sent, *cmds[1], R"(,"provider_message_id":"wamid.S1")");
   CHECK(run() == 0);  // the provider took one: the run is over
   outcome(types::notification_message_dead_lettered, *cmds[2], dead);
-  // A phone number id Meta does not know (its 100 with subcode 33): the service's trouble too,
-  // not the message's as Meta's other 100s are.
-  outcome(types::notification_message_failed, *cmds[3],
-          R"(,"reason":"provider answered HTTP 400: Unsupported post request","code":)"
-          R"("instance_not_found","http_status":400)");
+  outcome(types::notification_message_dead_lettered, *cmds[3], dead);
   CHECK(run() == 2);
   // A message refused for its content is neither: its attempt is used (the last: exhausted).
   outcome(types::notification_message_failed, *cmds[4], kMessageRefused);
