@@ -1540,7 +1540,7 @@ TEST_CASE("a message written while a resolve waits for the conversation belongs 
   Desk d;
   d.user("sup", auth::Role::supervisor);
   const auto sup_token = d.login("sup");
-  auto [p, conv] = d.chat("Oi");
+  const std::string conv = d.chat("Oi").second;  // (a plain name: the lambdas below take it)
   // Another transaction holds the conversation (a consumer's batch storing the AI's reply);
   // the resolve begins and waits for it. (FOR NO KEY UPDATE, as the batch's UPDATE of the row
   // takes: the message written below, in a transaction of its own, may still name the row.)
