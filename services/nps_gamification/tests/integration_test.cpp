@@ -474,18 +474,27 @@ TEST_CASE("a survey that could not be sent does not stop the next resolution's")
   CHECK(fx.count("surveys WHERE answered_at IS NOT NULL AND send_failed_at IS NULL") == 1);
 }
 
-TEST_CASE("a resolution skipped for an open survey is surveyed when that survey's send fails") {
-  Fixture fx;
-  const Chat c = fx.new_chat();
-  fx.apply(fx.resolved(c, kAgentA));  // survey 1, its send still retrying
-  const std::string first = fx.outbox()[0].str("command_id");
+// A resolves (survey 1, its send still retrying), the customer's thanks reopen the
+// conversation, and B resolves it `later` on: that resolution asks nothing, survey 1 being
+// open. Survey 1's command id, and B's resolution.
+std::pair<std::string, events::CloudEvent> skipped_resolution(Fixture& fx, const Chat& c,
+                                                              std::chrono::minutes later) {
+  fx.apply(fx.resolved(c, kAgentA));
+  std::string first = fx.outbox()[0].str("command_id");
   fx.clock.advance(1min);
   fx.apply(fx.reply(c, "obrigado"));
   fx.apply(fx.reopened(c));
-  fx.clock.advance(1min);
-  const auto second = fx.resolved(c, kAgentB);
-  fx.apply(second);  // asks nothing: survey 1 is open
+  fx.clock.advance(later);
+  auto second = fx.resolved(c, kAgentB);
+  fx.apply(second);
   REQUIRE(fx.count("surveys") == 1);
+  return {std::move(first), std::move(second)};
+}
+
+TEST_CASE("a resolution skipped for an open survey is surveyed when that survey's send fails") {
+  Fixture fx;
+  const Chat c = fx.new_chat();
+  const auto [first, second] = skipped_resolution(fx, c, 1min);
   // Then survey 1's send fails for good: the second resolution gets its survey.
   fx.clock.advance(1min);
   fx.apply(fx.outcome(types::notification_message_dead_lettered, c, first,
@@ -511,13 +520,7 @@ TEST_CASE("a resolution skipped for an open survey is surveyed when that survey'
 TEST_CASE("a failure that comes after a newer survey was sent surveys no skipped resolution") {
   Fixture fx;
   const Chat c = fx.new_chat();
-  fx.apply(fx.resolved(c, kAgentA));  // survey 1, its send still retrying
-  const std::string first = fx.outbox()[0].str("command_id");
-  fx.clock.advance(1min);
-  fx.apply(fx.reply(c, "obrigado"));
-  fx.apply(fx.reopened(c));
-  fx.clock.advance(10min);
-  fx.apply(fx.resolved(c, kAgentB));  // skipped: survey 1 is open
+  const std::string first = skipped_resolution(fx, c, 10min).first;
   // Survey 1 expires unanswered; the next resolution gets survey 2 (the skipped one's window
   // has 5 minutes left).
   fx.clock.advance(24h - 5min);
