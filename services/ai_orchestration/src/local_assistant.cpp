@@ -298,6 +298,13 @@ std::string financeiro_text(const Turn& t, const Plan& p, ToolRunner& tools,
   // "já paguei o boleto", "fiz o pix e continua cortado": as cobrança answers it, not with a
   // second copy or how to pay.
   if (a.paid) return kPaidText;
+  // A fine to take off, though the bill it came on is named too ("tira essa multa da minha
+  // fatura"): the fine is what is asked about, not a second copy.
+  if (has_topic(a, "multa_contestada")) {
+    return "Vou verificar essa multa com você" + comma_name(t) +
+           ". Me informe o CPF do titular e a fatura em que ela veio; se ela não for devida, o "
+           "valor é estornado na próxima fatura.";
+  }
   if (has_topic(a, "segunda_via") || has_topic(a, "boleto") || has_topic(a, "fatura")) {
     return "Posso te ajudar com a segunda via" + comma_name(t) +
            "! Me informe o CPF do titular do contrato que eu envio o boleto atualizado. Se "
@@ -309,11 +316,6 @@ std::string financeiro_text(const Turn& t, const Plan& p, ToolRunner& tools,
            "envie a fatura atualizada?";
   }
   if (has_topic(a, "desbloqueio") || has_topic(a, "pagamento")) return kPaidText;
-  if (has_topic(a, "multa_contestada")) {
-    return "Vou verificar essa multa com você" + comma_name(t) +
-           ". Me informe o CPF do titular e a fatura em que ela veio; se ela não for devida, o "
-           "valor é estornado na próxima fatura.";
-  }
   if (has_topic(a, "cobranca") || has_topic(a, "debito")) {
     return "Vou verificar essa cobrança com você. Me informe o CPF do titular e o mês da fatura "
            "que você quer contestar; se houver valor indevido, o ajuste sai na próxima fatura.";

@@ -765,11 +765,18 @@ TEST_CASE("cancelling a charge or a fine keeps financeiro and confirms no cancel
     CHECK_FALSE(fine.plan.handoff);
     CHECK(tool(fine.answer, Tool::transfer_to_human) == nullptr);
   }
-  // The fine itself is a charge to look into: financeiro's, with no retention offer.
-  auto fine = run(turn("cancela essa multa", Assistant::cancelamento));
-  CHECK(fine.plan.assistant == Assistant::financeiro);
-  CHECK(contains(fine.answer.text, "verificar essa multa"));
-  CHECK_FALSE(contains(fine.answer.text, "50% de desconto"));
+  // The fine itself is a charge to look into: financeiro's, with no retention offer, also when
+  // the bill it came on is named.
+  for (const char* text : {"cancela essa multa", "Oi, cancela essa multa da minha fatura"}) {
+    for (Assistant from : {Assistant::cancelamento, Assistant::apresentacao}) {
+      INFO(text);
+      auto fine = run(turn(text, from));
+      CHECK(fine.plan.assistant == Assistant::financeiro);
+      CHECK(contains(fine.answer.text, "verificar essa multa"));
+      CHECK_FALSE(contains(fine.answer.text, "segunda via"));
+      CHECK_FALSE(contains(fine.answer.text, "50% de desconto"));
+    }
+  }
 }
 
 TEST_CASE("thanks or goodbye that goes on with the trouble gets the trouble handled") {
