@@ -700,10 +700,7 @@ constexpr std::string_view kDisputeVerbs[] = {
 bool has_disputed(const Words& w, std::string_view phrase) {
   for (std::size_t i = 1; i < w.size(); ++i) {
     if (match_at(w, i, phrase) == 0) continue;
-    std::size_t j = i;
-    while (j > 0 && j + 3 > i && !clause_break_before(w, j) && is_any(w[j - 1], kCancelFillers)) {
-      --j;
-    }
+    const std::size_t j = skip_back(w, i, kCancelFillers, 3);
     if (j > 0 && !clause_break_before(w, j) && is_any(w[j - 1], kDisputeVerbs)) return true;
   }
   return false;

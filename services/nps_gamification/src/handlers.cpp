@@ -83,6 +83,12 @@ core::Status lock_survey_of_command(pg::Tx& tx, const std::string& q, const std:
   return {};
 }
 
+// SQL: survey row `s` (an alias) is its conversation's newest, no survey sent after it.
+std::string newest_survey(const std::string& q, const std::string& s) {
+  return "NOT EXISTS (SELECT 1 FROM " + q + ".surveys n WHERE n.conversation_id = " + s +
+         ".conversation_id AND n.sent_at > " + s + ".sent_at)";
+}
+
 }  // namespace
 
 std::string survey_lock_key(std::string_view schema, std::string_view conversation_id) {
@@ -449,17 +455,14 @@ core::Status EventHandlers::on_send_failure(const events::CloudEvent& ev) const 
     if (!*fresh) return {};
     if (auto l = lock_survey_of_command(tx, q_, schema_, outcome->command_id); !l) return l;
     auto rows = tx.exec("UPDATE " + q_ +
-                            ".surveys SET send_failed_at = $2, send_error = $3 "
+                            ".surveys s SET send_failed_at = $2, send_error = $3 "
                             "WHERE command_id = $1 AND send_failed_at IS NULL AND "
                             "answered_at IS NULL "
                             "RETURNING " +
                             std::string(kSurveyColumns) +
                             ", next_resolution_event_id::text, "
-                            "(extract(epoch from next_resolution_at) * 1000)::bigint, NOT EXISTS "
-                            "(SELECT 1 FROM " +
-                            q_ +
-                            ".surveys n WHERE n.conversation_id = surveys.conversation_id AND "
-                            "n.sent_at > surveys.sent_at)",
+                            "(extract(epoch from next_resolution_at) * 1000)::bigint, " +
+                            newest_survey(q_, "s"),
                         outcome->command_id, clock_.now(), outcome->reason);
     if (!rows) return rows.error();
     if (rows->empty()) return {};
@@ -520,12 +523,8 @@ core::Status EventHandlers::on_sent(const events::CloudEvent& ev) const {
     auto rows = tx.exec(
         "UPDATE " + q_ +
             ".surveys s SET send_failed_at = NULL, send_error = NULL WHERE s.command_id = $1 AND "
-            "s.send_failed_at IS NOT NULL AND s.answered_at IS NULL AND s.expires_at > $2 AND "
-            "NOT EXISTS (SELECT 1 FROM " +
-            q_ +
-            ".surveys n WHERE n.conversation_id = s.conversation_id AND n.sent_at > s.sent_at) "
-            "RETURNING " +
-            std::string(kSurveyColumns),
+            "s.send_failed_at IS NOT NULL AND s.answered_at IS NULL AND s.expires_at > $2 AND " +
+            newest_survey(q_, "s") + " RETURNING " + std::string(kSurveyColumns),
         outcome->command_id, clock_.now());
     if (!rows) return rows.error();
     if (rows->empty()) return {};
