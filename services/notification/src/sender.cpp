@@ -233,8 +233,18 @@ core::Status CommandHandler::handle(const kafka::Message& message) {
   }
 
   // The idempotency point: a known command id is not sent again.
-  auto claim = store_->claim(cmd, body, /*sending_now=*/!problem && !expired(cmd));
-  if (!claim) return claim.error();
+  const bool sending_now = !problem && !expired(cmd);
+  const auto row_id = core::Uuid::v7().str();
+  auto claim = store_->claim(cmd, body, sending_now, row_id);
+  if (!claim) {
+    // Its answer lost (the connection dropped as it committed, say): the redelivery here
+    // finds the row in flight, and if it is this claim's, knows no request went.
+    if (sending_now) {
+      remember_unrecorded(cmd.command_id, {1, "the claim's answer was lost; no request had gone",
+                                           std::nullopt, std::nullopt, row_id});
+    }
+    return claim.error();
+  }
   // A command known already (a redelivery) sends nothing now: its slot goes back (a try it
   // resumes books its own before it goes).
   if (!claim->inserted) slot.give_back();
@@ -244,6 +254,7 @@ core::Status CommandHandler::handle(const kafka::Message& message) {
   if (!claim->inserted) {
     // What this process saw of the row's current try and could not write down, if anything.
     auto seen = take_unrecorded(cmd.command_id, claim->status == kSending ? attempts : -1);
+    if (seen && seen->claim_row && *seen->claim_row != claim->row_id) seen.reset();
     if (claim->status == kSent) {
       count_send(cmd.provider, "duplicate");
       log.info("command already sent: not sending again", {id("command_id", cmd.command_id)});
@@ -286,10 +297,10 @@ core::Status CommandHandler::handle(const kafka::Message& message) {
                {id("command_id", cmd.command_id), num("attempts", attempts)});
       return finish_sent(cmd, attempts, *seen->sent);
     } else if (claim->in_flight && seen) {
-      // This process saw that try fail but could not write it down (the database stopped
-      // answering): written now, so that trouble from here on leaves the command between two
-      // tries (resumed) rather than in flight with nothing remembered (outcome unknown); then
-      // it resumes, as it would had the write worked.
+      // This process saw that try fail, or knows it never went (its claim's answer lost), but
+      // could not write it down (the database stopped answering): written now, so that trouble from
+      // here on leaves the command between two tries (resumed) rather than in flight with nothing
+      // remembered (outcome unknown); then it resumes, as it would had the write worked.
       auto noted = store_->try_failed(cmd.command_id, attempts, seen->reason, seen->retry_at);
       if (!noted) {
         remember_unrecorded(cmd.command_id, std::move(*seen));
@@ -297,8 +308,9 @@ core::Status CommandHandler::handle(const kafka::Message& message) {
       }
       if (!*noted) return core::ok();  // another handler carried it on meanwhile
       last_error = std::move(seen->reason);
-      log.info("resuming a command whose last failed try could not be recorded",
-               {id("command_id", cmd.command_id), num("attempts", attempts)});
+      log.info("resuming a command whose last try's failure could not be recorded",
+               {id("command_id", cmd.command_id), num("attempts", attempts),
+                str("reason", last_error.value_or(""))});
       if (!wait_until(seen->retry_at)) return stopping();
     } else if (claim->in_flight) {
       // Stopped while a request was with the provider (a crash, a kill), or the provider's

@@ -36,7 +36,8 @@ OutboundStore::OutboundStore(std::shared_ptr<pg::Pool> pool, std::string schema)
       table_(pg::quote_ident(schema_) + ".outbound_messages") {}
 
 core::Result<Claim> OutboundStore::claim(const SendCommand& cmd,
-                                         const std::optional<std::string>& body, bool sending_now) {
+                                         const std::optional<std::string>& body, bool sending_now,
+                                         const std::string& row_id) {
   const bool tmpl = cmd.kind == CommandKind::template_message;
   const std::optional<std::string> not_after =
       cmd.not_after ? std::optional<std::string>(core::format_rfc3339(*cmd.not_after))
@@ -50,14 +51,14 @@ core::Result<Claim> OutboundStore::claim(const SendCommand& cmd,
           " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,"
           " 'sending', 1, 'PENDING', now(), $16, $17)"
           " ON CONFLICT (command_id) DO NOTHING RETURNING status, attempts, last_error, in_flight,"
-          " retry_at, error_code)"
+          " retry_at, error_code, id)"
           " SELECT true, status, attempts, last_error, in_flight, " +
           retry_at_ms() +
-          ", error_code FROM ins"
+          ", error_code, id::text FROM ins"
           " UNION ALL SELECT false, status, attempts, last_error, in_flight, " +
-          retry_at_ms() + ", error_code FROM " + table_ +
+          retry_at_ms() + ", error_code, id::text FROM " + table_ +
           " WHERE command_id = $2 AND NOT EXISTS (SELECT 1 FROM ins)",
-      core::Uuid::v7(), cmd.command_id, cmd.event_id, to_string(cmd.kind), to_string(cmd.provider),
+      row_id, cmd.command_id, cmd.event_id, to_string(cmd.kind), to_string(cmd.provider),
       cmd.instance, cmd.to, cmd.conversation_id, cmd.message_id, cmd.priority, body,
       when(tmpl, cmd.tmpl.name), when(tmpl, cmd.tmpl.language), template_parameters_json(cmd),
       not_after, sending_now,
@@ -80,6 +81,7 @@ core::Result<Claim> OutboundStore::claim(const SendCommand& cmd,
     c.retry_at = core::SysTime{std::chrono::milliseconds{*at}};
   }
   c.error_code = row.get<std::optional<std::string>>(6);
+  c.row_id = row.get<std::string>(7);
   return c;
 }
 

@@ -71,7 +71,7 @@ std::unique_ptr<CommandHandler> another_handler(
 void claim_first_try(const Fixture& fx, const kafka::Message& msg) {
   auto parsed = parse_command(*events::decode(msg.value));
   REQUIRE(parsed.ok());
-  REQUIRE(fx.store->claim(*parsed, std::string("x"), true).ok());
+  REQUIRE(fx.store->claim(*parsed, std::string("x"), true, core::Uuid::v7().str()).ok());
 }
 
 // Waits until the command's first try was noted failed with a 503 (its handler now waits).
@@ -591,6 +591,75 @@ TEST_CASE("a send the provider took whose record failed is recorded on its redel
   CHECK(fx.events().size() == 1);
 }
 
+// A store whose next claim's answer is lost: after the claim committed (`committed`), as when
+// the connection drops as the commit is answered, or before it was made.
+class LosingClaim : public OutboundStore {
+ public:
+  LosingClaim(const Fixture& fx, bool committed)
+      : OutboundStore(fx.pool, fx.schema), committed_(committed) {}
+  core::Result<Claim> claim(const SendCommand& cmd, const std::optional<std::string>& body,
+                            bool sending_now, const std::string& row_id) override {
+    if (lost_) return OutboundStore::claim(cmd, body, sending_now, row_id);
+    lost_ = true;
+    if (committed_) REQUIRE(OutboundStore::claim(cmd, body, sending_now, row_id).ok());
+    return core::Error(core::Errc::unavailable, "server closed the connection unexpectedly");
+  }
+
+ private:
+  bool committed_;
+  bool lost_ = false;
+};
+
+std::unique_ptr<CommandHandler> handler_on(const Fixture& fx,
+                                           std::shared_ptr<OutboundStore> store) {
+  return std::make_unique<CommandHandler>(
+      std::move(store), std::make_shared<http::Client>(), std::make_shared<RateLimiter>(0),
+      std::make_shared<kafka::DeadLetter>(fx.producer), fx.options);
+}
+
+TEST_CASE("a claim whose answer was lost after it committed is sent on its redelivery here") {
+  Fixture fx;
+  auto handler = handler_on(fx, std::make_shared<LosingClaim>(fx, /*committed=*/true));
+  const auto id = new_id();
+  const auto msg = fx.command(events::types::notification_send_text,
+                              Fixture::text_data(id, "meta", kTo, "Olá, Maria!"));
+  CHECK_FALSE(handler->handle(msg).ok());
+  // The row says try 1 is with the provider; this process knows no request went.
+  REQUIRE(fx.row(id));
+  CHECK(fx.row(id)->status == "sending");
+  CHECK(fx.sandbox.counts().requests == 0);
+
+  // Redelivered here: sent once, not reported unknown.
+  require_ok(handler->handle(msg));
+  CHECK(fx.sandbox.sends().size() == 1);
+  CHECK(fx.row(id)->status == "sent");
+  auto evs = fx.events();
+  REQUIRE(evs.size() == 1);
+  CHECK(evs[0].type == kSentType);
+  CHECK(fx.outbox(fx.commands_topic + ".dlq").empty());
+}
+
+TEST_CASE("a claim lost before it committed leaves another handler's try in flight alone") {
+  Fixture fx;
+  auto handler = handler_on(fx, std::make_shared<LosingClaim>(fx, /*committed=*/false));
+  const auto id = new_id();
+  const auto msg =
+      fx.command(events::types::notification_send_text, Fixture::text_data(id, "meta", kTo, "x"));
+  CHECK_FALSE(handler->handle(msg).ok());
+  CHECK_FALSE(fx.row(id));
+  // Meanwhile another handler (the partition moved) claimed it: its request may be out.
+  claim_first_try(fx, msg);
+
+  // The redelivery here finds a row its claim did not make: not sent beside that try.
+  require_ok(handler->handle(msg));
+  CHECK(fx.sandbox.counts().requests == 0);
+  auto row = fx.row(id);
+  CHECK(row->status == "failed");
+  auto evs = fx.events();
+  REQUIRE(evs.size() == 1);
+  CHECK(str(data_of(evs[0])["code"]) == "outcome_unknown");
+}
+
 TEST_CASE("Meta's pair rate spaces that customer's next sends instead of each meeting it") {
   Fixture fx;
   REQUIRE(fx.sandbox.apply_faults(R"({"fail_next":1,"status":400,"code":"131056"})").ok());
@@ -721,7 +790,8 @@ TEST_CASE("a command stopped while its request was with the provider is not sent
   // What a process killed during its first provider call leaves behind: the try in flight.
   auto parsed = parse_command(*events::decode(msg.value));
   REQUIRE(parsed.ok());
-  auto claim = fx.store->claim(*parsed, std::string("x"), /*sending_now=*/true);
+  auto claim =
+      fx.store->claim(*parsed, std::string("x"), /*sending_now=*/true, core::Uuid::v7().str());
   REQUIRE(claim.ok());
   REQUIRE(claim->inserted);
   CHECK(claim->in_flight);
@@ -1038,7 +1108,7 @@ TEST_CASE("an echo is kept only for the one send of its text in flight, and only
                                                  Fixture::text_data(id, "evolution", jid, text))
                                           .value));
     REQUIRE(cmd.ok());
-    auto claim = fx.store->claim(*cmd, text, /*sending_now=*/true);
+    auto claim = fx.store->claim(*cmd, text, /*sending_now=*/true, core::Uuid::v7().str());
     REQUIRE(claim.ok());
     REQUIRE(claim->inserted);
     return id;

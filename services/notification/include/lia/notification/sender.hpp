@@ -97,11 +97,14 @@ class CommandHandler {
   // A try whose outcome this process saw for sure and the database did not take: a failure
   // (`sent` empty: its redelivery here resumes the command), or the provider's acceptance
   // (its redelivery here records the send) instead of reporting the outcome unknown.
+  // Or a claim whose answer did not come (`claim_row`): if it committed, its row carries that
+  // id and try 1 never went; a row of another id is another handler's, whose try may be out.
   struct Unrecorded {
     int attempt = 0;
     std::string reason;
     std::optional<core::SysTime> retry_at;  // a failure's: no next try before it
     std::optional<SendResult> sent;
+    std::optional<std::string> claim_row;
   };
   void remember_unrecorded(const std::string& command_id, Unrecorded seen);
   // The entry of `command_id`, forgotten, if it is the one of try `attempt` (any other is

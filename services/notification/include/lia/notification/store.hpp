@@ -23,6 +23,7 @@ inline constexpr std::string_view kDeadLettered = "dead_lettered";
 
 struct Claim {
   bool inserted = false;  // a new command: its first try is recorded (attempts = 1)
+  std::string row_id;     // the row's id: the one the claim was given when it inserted it
   std::string status;
   int attempts = 0;
   std::optional<std::string> last_error;
@@ -84,6 +85,9 @@ struct Unsettled {
 class OutboundStore {
  public:
   OutboundStore(std::shared_ptr<pg::Pool> pool, std::string schema);
+  virtual ~OutboundStore() = default;
+  OutboundStore(const OutboundStore&) = delete;
+  OutboundStore& operator=(const OutboundStore&) = delete;
 
   const std::string& schema() const { return schema_; }
   pg::Pool& pool() { return *pool_; }
@@ -93,10 +97,11 @@ class OutboundStore {
   core::Result<std::int64_t> purge_finished(core::SysTime before, int limit);
 
   // Records a new command as 'sending' with its first try counted (one statement), in flight
-  // when `sending_now` (its request goes out next); a known command id returns its row as
-  // it is.
-  core::Result<Claim> claim(const SendCommand& cmd, const std::optional<std::string>& body,
-                            bool sending_now);
+  // when `sending_now` (its request goes out next), as row `row_id`; a known command id
+  // returns its row as it is. (Virtual for the tests: a claim whose answer is lost after its
+  // commit.)
+  virtual core::Result<Claim> claim(const SendCommand& cmd, const std::optional<std::string>& body,
+                                    bool sending_now, const std::string& row_id);
   // Counts one more try of a 'sending' row whose count is still `after` (the caller's last
   // try, or its claim's count) and marks it in flight. Returns the try number; Errc::conflict
   // if the row is no longer 'sending', or another handler counted a try since: a handler that
