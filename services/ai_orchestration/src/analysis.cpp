@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstddef>
 
+#include <lia/core/text.hpp>
 #include <lia/domain/document.hpp>
 #include <lia/domain/text.hpp>
 
@@ -124,6 +125,11 @@ constexpr std::string_view kNegationBridges[] = {
     "interesse em",      "interesse de",   "intencao de",    "intencao em", "pensar em",
     "penso em",          "querendo",       "querer"};
 
+// Wishes among the words above: a second one opens a wish of its own, the negation before it
+// was the first one's ("não quero mais quero cancelar": no more of it, and cancel).
+constexpr std::string_view kReachedWishes[] = {"quero",  "queria",   "quer",    "gostaria",
+                                               "desejo", "pretendo", "preciso", "precisa"};
+
 // Whether the request at w[i] is taken back by a negator before it, in the same clause, with
 // only a bridge right before it and the words above before that (at most five).
 bool negated(const Words& w, std::size_t i) {
@@ -136,12 +142,17 @@ bool negated(const Words& w, std::size_t i) {
     }
   }
   const std::size_t at = i - bridge;
+  bool wish = false;
   for (std::size_t k = 1; k <= 6 && k <= at; ++k) {
     if (clause_break_before(w, at - k + 1)) return false;
     // "não dá (mais)" is the verb: "não dá mais quero cancelar", "não dá pra cancelar pelo
     // app?" still want it.
     if (is_request_negator(w, at - k)) return !(k > 1 && w[at - k + 1] == "da");
     if (!is_any(w[at - k], kNegationReaches)) return false;
+    if (is_any(w[at - k], kReachedWishes)) {
+      if (wish) return false;
+      wish = true;
+    }
   }
   return false;
 }
@@ -1272,9 +1283,28 @@ bool is_question(std::string_view folded, const Words& w) {
   return false;
 }
 
-Analysis analyze(std::string_view text, const AnalysisContext& context) {
+namespace {
+
+// What is read of a message: its first 4 KiB, some 700 words, far more than a customer writes
+// before saying what they want. The clause scans cost the square of the words, so a message
+// of the 64 KiB a message may hold would cost seconds.
+constexpr std::size_t kAnalyzedBytes = 4096;
+
+// The text with its line breaks made clause ends (';'): "Não\nQuero cancelar" is two clauses,
+// as "Não. Quero cancelar" is, not "não quero cancelar".
+std::string clauses_by_line(std::string_view text) {
+  std::string out(text);
+  std::replace_if(
+      out.begin(), out.end(), [](char c) { return c == '\n' || c == '\r'; }, ';');
+  return out;
+}
+
+}  // namespace
+
+Analysis analyze(std::string_view message, const AnalysisContext& context) {
+  const std::string_view text = core::utf8_prefix(message, kAnalyzedBytes);
   Analysis a;
-  a.folded = domain::fold(text);
+  a.folded = domain::fold(clauses_by_line(text));
   const auto w = domain::words(a.folded);
 
   // Intents by keyword weight; ties go to the earlier table.
@@ -1352,7 +1382,7 @@ Analysis analyze(std::string_view text, const AnalysisContext& context) {
   // ("quero continuar com o cancelamento" goes on with it: no staying.)
   a.keeps_service = a.department_intent != Intent::cancelamento && has_any(w, kStayPhrases);
   // A valid CPF or CNPJ however written: what redaction would hide (its scan, not another).
-  a.sends_document = domain::redact_documents(text) != text;
+  a.sends_document = domain::redact_documents(message) != message;
   a.question = is_question(a.folded, w);
   return a;
 }

@@ -143,6 +143,37 @@ TEST_CASE("a negated request or a third party's cancel is no cancellation or com
   }
 }
 
+TEST_CASE("a line break ends a clause as punctuation does, and a second wish its negation") {
+  for (const char* text : {"Não\nQuero cancelar", "Não\r\nquero cancelar o plano",
+                           "não quero mais quero cancelar", "não preciso mais quero cancelar"}) {
+    INFO(text);
+    const auto a = analyze(text);
+    CHECK(a.cancel_request);
+    CHECK(a.intent == Intent::cancelamento);
+  }
+  CHECK(analyze("Não\nQuero falar com atendente").asks_for_human);
+  CHECK_FALSE(analyze("não quero falar com atendente").asks_for_human);
+  // One wish, negated: still taken back.
+  for (const char* text :
+       {"não quero cancelar", "não quero mais cancelar", "n quero cancelar\nobg"}) {
+    INFO(text);
+    CHECK_FALSE(analyze(text).cancel_request);
+  }
+}
+
+TEST_CASE("a message is read up to its first 4 KiB, and a document anywhere in it is seen") {
+  const std::string filler(5000, ' ');
+  const auto late = analyze("bom dia" + filler + "quero cancelar");
+  CHECK_FALSE(late.cancel_request);
+  CHECK(late.greeting);
+  CHECK(analyze("quero cancelar" + filler).cancel_request);
+  CHECK(analyze("segue" + filler + "cpf 529.982.247-25").sends_document);
+  // A long run of promises, the costliest shape, is still read (its start).
+  std::string promises;
+  while (promises.size() < 65536) promises += "pago ";
+  CHECK_FALSE(analyze(promises).payment_day);
+}
+
 TEST_CASE("a request to cancel the service decides over the trouble told with it") {
   struct Case {
     const char* text;
