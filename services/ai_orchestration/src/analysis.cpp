@@ -289,7 +289,9 @@ constexpr Keyword kComercial[] = {
     {"contratar", 3, "contratacao", Kind::request},  // not "contrato" nor "contratei"
     {"contratacao", 3, "contratacao", Kind::request},
     {"assinar", 3, "contratacao", Kind::request},
-    {"assinatura", 1, "contratacao"},
+    // The subscription named: bought, ended or paused ("não quero mais a assinatura"), so no
+    // purchase by itself.
+    {"assinatura", 1, ""},
     {"preco*", 2, "precos"},
     {"quanto custa", 3, "precos"},
     {"valor do plano", 3, "precos"},
@@ -313,6 +315,16 @@ constexpr Keyword kComercial[] = {
     {"aumentar meu plano", 3, "upgrade", Kind::request},
     {"aumentar o plano", 3, "upgrade", Kind::request},
     {"aumentar o meu plano", 3, "upgrade", Kind::request},
+    // A change to a cheaper plan: "quero trocar meu plano por um mais barato", "quero mudar
+    // para o plano de 300, tá caro" (a change, not an upgrade).
+    {"mais barato", 1, "downgrade"},
+    {"mais em conta", 1, "downgrade"},
+    {"plano menor", 1, "downgrade"},
+    {"caro", 0, "downgrade"},
+    {"diminuir o plano", 3, "downgrade", Kind::request},
+    {"diminuir meu plano", 3, "downgrade", Kind::request},
+    {"reduzir o plano", 3, "downgrade", Kind::request},
+    {"reduzir meu plano", 3, "downgrade", Kind::request},
     {"quero o plano", 3, "contratacao", Kind::request},
     {"quero esse plano", 3, "contratacao", Kind::request},
     {"velocidade", 1, "planos", Kind::more_speed},  // a question about it, not yet a wish
@@ -402,6 +414,25 @@ constexpr Keyword kCancelamento[] = {
     {"desativar meu plano", 6, "cancelamento", Kind::request},
     {"desativar minha conta", 6, "cancelamento", Kind::request},
     {"desativar a conta", 6, "cancelamento", Kind::request},
+    {"desativa minha internet", 6, "cancelamento", Kind::request},
+    {"desativa a internet", 6, "cancelamento", Kind::request},
+    {"desativa o plano", 6, "cancelamento", Kind::request},
+    {"desativa meu plano", 6, "cancelamento", Kind::request},
+    // The service wanted cancelled: "quero meu plano cancelado" (not "meu plano foi cancelado?").
+    {"quero meu plano cancelado", 6, "cancelamento", Kind::request},
+    {"quero o plano cancelado", 6, "cancelamento", Kind::request},
+    {"quero minha internet cancelada", 6, "cancelamento", Kind::request},
+    {"quero a internet cancelada", 6, "cancelamento", Kind::request},
+    {"quero meu contrato cancelado", 6, "cancelamento", Kind::request},
+    {"quero o contrato cancelado", 6, "cancelamento", Kind::request},
+    {"quero minha assinatura cancelada", 6, "cancelamento", Kind::request},
+    {"dar baixa na internet", 6, "cancelamento", Kind::request},
+    {"dar baixa na minha internet", 6, "cancelamento", Kind::request},
+    {"dar baixa no plano", 6, "cancelamento", Kind::request},
+    {"dar baixa no meu plano", 6, "cancelamento", Kind::request},
+    {"dar baixa no contrato", 6, "cancelamento", Kind::request},
+    {"encerrar a assinatura", 6, "cancelamento", Kind::request},
+    {"encerrar minha assinatura", 6, "cancelamento", Kind::request},
     {"desistir", 5, "cancelamento", Kind::cancel},
     {"desisto", 5, "cancelamento", Kind::cancel},
     {"rescindir", 4, "cancelamento", Kind::request},
@@ -414,6 +445,8 @@ constexpr Keyword kCancelamento[] = {
     {"nao quero mais o plano", 3, "cancelamento"},
     {"nao quero mais esse plano", 3, "cancelamento"},
     {"nao quero mais ser cliente", 3, "cancelamento"},
+    {"nao quero mais a assinatura", 3, "cancelamento"},
+    {"nao quero mais essa assinatura", 3, "cancelamento"},
     {"quero sair", 3, "cancelamento", Kind::request},
     {"trocar de operadora", 4, "portabilidade", Kind::request},
     {"mudar de operadora", 4, "portabilidade", Kind::request},
@@ -472,12 +505,15 @@ constexpr std::string_view kHumanPhrases[] = {
 constexpr std::string_view kPersonWords[] = {"atendente*", "humano",  "humana",     "operador",
                                              "operadores", "gerente", "supervisor*"};
 constexpr std::string_view kPersonRequests[] = {
-    "falar",     "fala",       "fale",    "falo",   "conversar",   "quero",      "queria",
-    "gostaria",  "preciso",    "precisa", "chama",  "chamar",      "chame",      "chamem",
-    "passa",     "passar",     "passe",   "passem", "transfere",   "transferir", "transfira",
-    "encaminha", "encaminhar", "tem",     "ter",    "atendimento", "atendido",   "atendida",
-    "cade",      "pede",       "pedir",   "peco",   "manda",       "mande",      "coloca",
-    "colocar",   "coloque"};
+    "falar",     "fala",       "fale",    "falo",   "conversar", "quero",      "queria",
+    "gostaria",  "preciso",    "precisa", "chama",  "chamar",    "chame",      "chamem",
+    "passa",     "passar",     "passe",   "passem", "transfere", "transferir", "transfira",
+    "encaminha", "encaminhar", "tem",     "ter",    "cade",      "pede",       "pedir",
+    "peco",      "manda",      "mande",   "coloca", "colocar",   "coloque"};
+// Being served, before the person: a request only when itself asked for ("me passa pro
+// ATENDIMENTO humano", "quero ser ATENDIDO por um humano", "ATENDIMENTO HUMANO"), not told of
+// ("o atendimento humano de vocês é péssimo", "já fui atendido por um atendente").
+constexpr std::string_view kBeingServed[] = {"atendimento", "atendido", "atendida"};
 // ("ser": "falar com um SER humano".)
 constexpr std::string_view kPersonFillers[] = {
     "o",  "a",  "os", "as", "um",  "uma", "algum", "alguma", "com",  "pra", "pro",  "para",
@@ -538,6 +574,29 @@ constexpr std::string_view kAcceptVerbs[] = {"aceito", "aceitar", "quero",      
                                              "fico",   "ficar",   "aproveitar", "aproveito",
                                              "aplica", "aplicar", "topo"};
 constexpr std::string_view kOffers[] = {"desconto", "oferta", "proposta"};
+// What may stand beside a bare "aceito" or "fico" in its clause: "sim, aceito", "vou ficar com
+// vocês"; not "vou ficar sem internet", "vou ficar esperando".
+constexpr std::string_view kAroundBare[] = {"sim", "eu", "entao", "vou", "quero", "com",  "voces",
+                                            "vcs", "vc", "voce",  "a",   "gente", "mesmo"};
+
+bool alone_in_clause(const Words& w, std::size_t i) {
+  std::size_t begin = i;
+  while (begin > 0 && !clause_break_before(w, begin)) --begin;
+  for (std::size_t k = begin; k < w.size() && (k == begin || !clause_break_before(w, k)); ++k) {
+    if (k != i && !is_any(w[k], kAroundBare)) return false;
+  }
+  return true;
+}
+
+// Staying, said plainly: "vou ficar", "fico sim", "tá bom, vou ficar com vocês".
+bool stays(const Words& w) {
+  for (std::size_t i = 0; i < w.size(); ++i) {
+    if ((w[i] == "fico" || w[i] == "ficar") && !negated(w, i) && alone_in_clause(w, i)) {
+      return true;
+    }
+  }
+  return false;
+}
 
 constexpr std::string_view kArticles[] = {"o",    "a",   "um",    "uma",  "esse",
                                           "essa", "com", "desse", "dessa"};
@@ -565,17 +624,8 @@ bool accepts_offer(const Words& w) {
       if (is_any(w[j], kOffers)) return true;
       if (!is_any(w[j], kArticles)) break;
     }
-    if (w[i] != "aceito" && w[i] != "topo") continue;
     // The whole clause: "aceito", "sim, aceito", "topo sim".
-    std::size_t begin = i;
-    while (begin > 0 && !clause_break_before(w, begin)) --begin;
-    std::size_t end = i + 1;
-    while (end < w.size() && !clause_break_before(w, end)) ++end;
-    bool bare = true;
-    for (std::size_t k = begin; k < end; ++k) {
-      if (k != i && w[k] != "sim" && w[k] != "eu" && w[k] != "entao") bare = false;
-    }
-    if (bare) return true;
+    if ((w[i] == "aceito" || w[i] == "topo") && alone_in_clause(w, i)) return true;
   }
   return false;
 }
@@ -596,19 +646,30 @@ std::size_t skip_back(const Words& w, std::size_t i, const List& skip, std::size
   return j;
 }
 
-// Whether the person word at w[i] is asked for (see kPersonWords).
-bool person_asked_at(const Words& w, std::size_t i) {
-  const std::size_t j = skip_back(w, i, kPersonFillers, 4);
-  if (j > 0 && !clause_break_before(w, j)) return is_any(w[j - 1], kPersonRequests);
-  // Opening its clause: only the word itself, and only courtesy after it ("atendente, por
-  // favor", "HUMANO URGENTE"), not "o atendente de ontem disse...".
-  if (j != i) return false;
+// Whether only courtesy follows w[i] in its clause ("atendente, por favor", "HUMANO URGENTE").
+bool courtesy_after(const Words& w, std::size_t i) {
   constexpr std::string_view kTail[] = {"por",   "favor", "pf", "pfv",  "pfvr", "urgente",
                                         "agora", "ja",    "ai", "aqui", "logo", "rapido"};
   for (std::size_t k = i + 1; k < w.size() && !clause_break_before(w, k); ++k) {
     if (!is_any(w[k], kTail)) return false;
   }
   return true;
+}
+
+// Whether the person word at w[i] is asked for (see kPersonWords).
+bool person_asked_at(const Words& w, std::size_t i) {
+  const std::size_t j = skip_back(w, i, kPersonFillers, 4);
+  if (j > 0 && !clause_break_before(w, j)) {
+    if (!is_any(w[j - 1], kBeingServed)) return is_any(w[j - 1], kPersonRequests);
+    // Being served, itself asked for, or opening the clause with nothing before it.
+    const std::size_t s = j - 1;
+    const std::size_t r = skip_back(w, s, kPersonFillers, 4);
+    if (r > 0 && !clause_break_before(w, r)) return is_any(w[r - 1], kPersonRequests);
+    return r == s && courtesy_after(w, i);
+  }
+  // Opening its clause: only the word itself, and only courtesy after it, not "o atendente
+  // de ontem disse...".
+  return j == i && courtesy_after(w, i);
 }
 
 // "uma pessoa" is asked for only right after a request ("quero falar com uma pessoa", "me
@@ -665,11 +726,13 @@ bool asks_for_person(const Words& w) {
 // What a customer cancels that is not the service: "cancelar o débito automático", "cancelar
 // a visita técnica de amanhã", "desistir do pedido".
 // A charge, fee or fine is not the service either: "quero cancelar essa cobrança", "cancela
-// essa multa", "cancelar os juros".
-constexpr std::string_view kNotTheService[] = {"debito*",     "boleto*",    "fatura*",   "visita*",
-                                               "agendament*", "pedido*",    "chamado*",  "compra*",
-                                               "pagamento*",  "protocolo*", "reclamac*", "cobranc*",
-                                               "taxa*",       "multa*",     "juros",     "tarifa*"};
+// essa multa", "cancelar os juros". Nor a change asked for: "cancelar a instalação", "cancela
+// a mudança de plano que pedi", "cancelar o upgrade", "cancelar o cartão cadastrado".
+constexpr std::string_view kNotTheService[] = {
+    "debito*",  "boleto*", "fatura*",    "visita*",    "agendament*", "pedido*",
+    "chamado*", "compra*", "pagamento*", "protocolo*", "reclamac*",   "cobranc*",
+    "taxa*",    "multa*",  "juros",      "tarifa*",    "instalac*",   "mudanc*",
+    "upgrade*", "troca",   "cartao*",    "cartoes"};
 constexpr std::string_view kCancelFillers[] = {
     "o",      "a",      "os",    "as",    "meu",  "minha", "meus",  "minhas",
     "esse",   "essa",   "esses", "essas", "este", "esta",  "estes", "estas",
@@ -974,6 +1037,38 @@ bool trouble_goes_on(const Words& w) {
     }
   }
   return sentiment_of(rest).label == Sentiment::negative;
+}
+
+// What was asked for is done: "a internet voltou", "deu certo", "recebi".
+constexpr std::string_view kResolved[] = {
+    "funcionou", "ja funciona", "esta funcionando", "ta funcionando", "resolveu", "resolvido",
+    "resolvida", "normalizou",  "deu certo",        "chegou",         "recebi",   "consegui"};
+
+// "voltou" ending its clause, or "voltou a funcionar", "voltou ao normal"; not "voltou a cair".
+bool came_back(const Words& w) {
+  for (std::size_t i = 0; i < w.size(); ++i) {
+    if (w[i] != "voltou") continue;
+    if (i + 1 == w.size() || clause_break_before(w, i + 1) ||
+        match_at(w, i + 1, "a funcionar") > 0 || match_at(w, i + 1, "ao normal") > 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// A thank-you that closes, though it names a subject: for what was done ("obrigado pelo
+// boleto", "valeu pela ajuda com a internet") or with it done ("obrigado, a internet voltou");
+// not when the trouble goes on or something more is wanted.
+bool closes_with_thanks(const Words& w) {
+  if (!has_any(w, kThanks) || trouble_goes_on(w)) return false;
+  if (has_any(w, kResolved) || came_back(w)) return true;
+  constexpr std::string_view kFor[] = {"pelo", "pela", "pelos", "pelas", "por"};
+  for (std::size_t i = 0; i + 1 < w.size(); ++i) {
+    if (matches_any(w[i], kThanks) && is_any(w[i + 1], kFor) && !clause_break_before(w, i + 1)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 // ---- urgency ------------------------------------------------------------------------------
@@ -1332,11 +1427,13 @@ Analysis analyze(std::string_view message, const AnalysisContext& context) {
   // cancellation desk, not for support's router instructions.
   constexpr int kCancelDecides = 4;
   bool cancel_requested = false;
+  bool requested = false;  // a keyword read as a request (not a subject named)
   for (const auto& table : kIntentTables) {
     int score = 0;
     for (const Keyword* k = table.begin; k != table.end; ++k) {
       if (!counts(*k)) continue;
       score += k->weight;
+      if (k->kind != Kind::subject) requested = true;
       if (table.intent == Intent::cancelamento && k->weight >= kCancelDecides &&
           k->kind != Kind::subject) {
         cancel_requested = true;
@@ -1380,10 +1477,18 @@ Analysis analyze(std::string_view message, const AnalysisContext& context) {
   a.paid = has_any_request(w, kPaidPhrases);  // not "ainda não paguei"
   a.accepts_offer = accepts_offer(w);
   // ("quero continuar com o cancelamento" goes on with it: no staying.)
-  a.keeps_service = a.department_intent != Intent::cancelamento && has_any(w, kStayPhrases);
+  a.keeps_service =
+      a.department_intent != Intent::cancelamento && (has_any(w, kStayPhrases) || stays(w));
   // A valid CPF or CNPJ however written: what redaction would hide (its scan, not another).
   a.sends_document = domain::redact_documents(message) != message;
   a.question = is_question(a.folded, w);
+  // A thank-you for what was done names its subject; it asks nothing of that desk.
+  if (a.department_intent && !requested && !a.asks_for_human && !a.question && !a.paid &&
+      !a.payment_day && !a.cep && !a.insult && !a.legal_threat && !a.repeated_complaint &&
+      !wishes(w).order && closes_with_thanks(w)) {
+    a.department_intent.reset();
+    a.intent = Intent::thanks;
+  }
   return a;
 }
 

@@ -49,14 +49,14 @@ struct Analysis {
   std::optional<std::string> cep;  // 8 digits, from "01310-100" (or "cep 01310100")
   std::optional<int> payment_day;  // 1..31, from "vou pagar dia 15"
   bool paid = false;               // says it paid: "já paguei", "fiz o pagamento", "quitei"
-  // Takes the retention offer: "aceito o desconto", "quero o desconto", "vou ficar"; not
-  // negated.
+  // Takes the retention offer: "aceito o desconto", "quero o desconto", "fico com a oferta";
+  // not negated.
   bool accepts_offer = false;
   // A request to cancel the service itself, not taken back ("quero cancelar", "quero seguir
   // com o cancelamento"); not a question about it ("tem multa?").
   bool cancel_request = false;
   // Takes the cancellation back: "não quero mais cancelar", "desisti de cancelar", "mudei de
-  // ideia".
+  // ideia", "vou ficar".
   bool keeps_service = false;
   // A valid CPF or CNPJ in the text (what the financial and cancellation desks ask for).
   bool sends_document = false;

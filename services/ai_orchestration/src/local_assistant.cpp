@@ -181,7 +181,11 @@ constexpr const char* kPlans =
 std::string comercial_text(const Turn& t, const Plan& p, ToolRunner& tools,
                            std::vector<ToolInvocation>& ran) {
   const Analysis& a = p.analysis;
-  const bool about_buying = has_topic(a, "contratacao") || has_topic(a, "upgrade");
+  // A change of plan to a cheaper one ("trocar meu plano por um mais barato") is no upgrade.
+  const bool downgrade = has_topic(a, "downgrade") &&
+                         (has_topic(a, "upgrade") || a.department_intent == Intent::comercial);
+  const bool upgrade = has_topic(a, "upgrade") && !downgrade;
+  const bool about_buying = has_topic(a, "contratacao") || upgrade || downgrade;
   // A question about it ("Qual o processo para mudar de plano?") is answered, and registers
   // nothing: the customer has not asked for the change yet.
   const bool wants_to_buy = about_buying && !a.question;
@@ -189,7 +193,9 @@ std::string comercial_text(const Turn& t, const Plan& p, ToolRunner& tools,
   bool registered_before = false;
   if (wants_to_buy && !suggestion(t)) {
     json::Writer w;
-    w.begin_object().field("interest", has_topic(a, "upgrade") ? "upgrade" : "contratacao");
+    w.begin_object().field("interest", downgrade ? "downgrade"
+                                       : upgrade ? "upgrade"
+                                                 : "contratacao");
     if (a.cep) w.field("cep", *a.cep);
     if (t.customer_name) w.field("name", *t.customer_name);
     w.end_object();
@@ -210,8 +216,15 @@ std::string comercial_text(const Turn& t, const Plan& p, ToolRunner& tools,
              "assim que chegarmos à sua região. ";
     }
   }
+  constexpr const char* kCheaper =
+      "o plano de 300 Mega sai por R$ 99,90/mês, sem taxa de mudança, e a equipe comercial "
+      "confirma a troca em até 24 horas";
   if (about_buying && a.question) {
-    if (has_topic(a, "upgrade")) {
+    if (downgrade) {
+      return text + "Mudar para um plano mais em conta é simples: " + kCheaper +
+             ". Se quiser, é só dizer \"quero mudar de plano\" que eu registro o pedido.";
+    }
+    if (upgrade) {
       return text +
              "Mudar de plano é simples: você pode migrar para 500 Mega por R$ 119,90/mês ou 1 "
              "Giga por R$ 169,90/mês, sem taxa de mudança, e a equipe comercial confirma a troca "
@@ -223,7 +236,11 @@ std::string comercial_text(const Turn& t, const Plan& p, ToolRunner& tools,
            "seu interesse.";
   }
   if (wants_to_buy && suggestion(t)) {
-    if (has_topic(a, "upgrade")) {
+    if (downgrade) {
+      return text + "Posso registrar seu pedido de mudança para um plano mais em conta? " +
+             kCheaper + ".";
+    }
+    if (upgrade) {
       return text +
              "Ótima escolha! Você pode migrar para 500 Mega por R$ 119,90/mês ou 1 Giga por "
              "R$ 169,90/mês, sem taxa de mudança. Posso registrar seu pedido de upgrade para a "
@@ -239,7 +256,11 @@ std::string comercial_text(const Turn& t, const Plan& p, ToolRunner& tools,
            ". Se quiser, me diga qual prefere que eu acrescento ao pedido.";
   }
   if (!protocol.empty()) {
-    if (has_topic(a, "upgrade")) {
+    if (downgrade) {
+      return text + "Registrei seu pedido de mudança para um plano mais em conta (protocolo " +
+             protocol + "): " + kCheaper + ".";
+    }
+    if (upgrade) {
       return text +
              "Ótima escolha! Você pode migrar para 500 Mega por R$ 119,90/mês ou 1 Giga por "
              "R$ 169,90/mês, sem taxa de mudança. Registrei seu pedido de upgrade (protocolo " +
@@ -315,7 +336,15 @@ std::string financeiro_text(const Turn& t, const Plan& p, ToolRunner& tools,
            "imediata e, se a conexão estiver bloqueada, ela volta em poucos minutos. Quer que eu "
            "envie a fatura atualizada?";
   }
-  if (has_topic(a, "desbloqueio") || has_topic(a, "pagamento")) return kPaidText;
+  if (has_topic(a, "desbloqueio")) return kPaidText;
+  // Paying named, not done ("vou pagar amanhã", "não consigo pagar esse mês", "posso pagar dia
+  // 15?"): how, and the day it can be.
+  if (has_topic(a, "pagamento")) {
+    return "Você pode pagar pelo boleto da fatura ou por PIX, que compensa na hora. Quer que eu "
+           "envie a fatura atualizada? Se precisar de mais prazo, me diga o dia em que consegue "
+           "pagar" +
+           comma_name(t) + ".";
+  }
   if (has_topic(a, "cobranca") || has_topic(a, "debito")) {
     return "Vou verificar essa cobrança com você. Me informe o CPF do titular e o mês da fatura "
            "que você quer contestar; se houver valor indevido, o ajuste sai na próxima fatura.";

@@ -651,3 +651,32 @@ TEST_CASE("WhatsApp's n before a number is número, not não, and continua assim
   CHECK(analyze("quero mudar o plano de data de vencimento").intent == Intent::financeiro);
   CHECK(analyze("quero mudar meu plano").intent == Intent::comercial);
 }
+
+TEST_CASE("cancelling an installation, a change or a card is no cancellation of the service") {
+  for (const char* text :
+       {"quero cancelar a instalação", "quero cancelar o upgrade",
+        "cancela a mudança de plano que pedi", "quero cancelar o cartão cadastrado"}) {
+    INFO(text);
+    CHECK_FALSE(analyze(text).cancel_request);
+  }
+  for (const char* text : {"quero meu plano cancelado", "quero minha internet cancelada",
+                           "desativa minha internet", "quero dar baixa na internet"}) {
+    INFO(text);
+    const auto a = analyze(text);
+    CHECK(a.intent == Intent::cancelamento);
+    CHECK(a.cancel_request);
+  }
+}
+
+TEST_CASE("being served, told of, is no request for a person; asked for, it is") {
+  for (const char* text : {"já fui atendido por um atendente ontem e não resolveu",
+                           "o atendimento humano de vocês é péssimo"}) {
+    INFO(text);
+    CHECK_FALSE(analyze(text).asks_for_human);
+  }
+  for (const char* text : {"me passa pro atendimento humano", "atendimento humano, por favor",
+                           "quero ser atendido por um humano", "ATENDIMENTO HUMANO"}) {
+    INFO(text);
+    CHECK(analyze(text).asks_for_human);
+  }
+}

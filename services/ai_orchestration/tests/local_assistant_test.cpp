@@ -891,3 +891,76 @@ TEST_CASE("changing, raising or choosing a plan registers a lead") {
     CHECK(tool(run(turn(text, Assistant::comercial)).answer, Tool::register_lead) == nullptr);
   }
 }
+
+TEST_CASE("a subscription ended or paused registers no lead, and ending it is a cancellation") {
+  for (const char* text : {"não quero mais a assinatura", "quero encerrar a assinatura",
+                           "preciso suspender minha assinatura, vou viajar"}) {
+    INFO(text);
+    auto r = run(turn(text));
+    CHECK(tool(r.answer, Tool::register_lead) == nullptr);
+    CHECK_FALSE(contains(r.answer.text, "Registrei seu interesse"));
+  }
+  CHECK(analyze("não quero mais a assinatura").intent == Intent::cancelamento);
+  CHECK(analyze("quero encerrar a assinatura").cancel_request);
+}
+
+TEST_CASE("a change to a cheaper plan is registered as one, not as an upgrade") {
+  for (const char* text :
+       {"quero trocar meu plano por um mais barato", "quero mudar para o plano de 300, tá caro"}) {
+    INFO(text);
+    auto r = run(turn(text, Assistant::comercial));
+    const auto* lead = tool(r.answer, Tool::register_lead);
+    REQUIRE(lead != nullptr);
+    CHECK(contains(lead->arguments_json, R"("interest":"downgrade")"));
+    CHECK(contains(r.answer.text, "mais em conta"));
+    CHECK_FALSE(contains(r.answer.text, "upgrade"));
+  }
+  const auto upgrade = run(turn("quero mudar de plano", Assistant::comercial));
+  const auto* up = tool(upgrade.answer, Tool::register_lead);
+  REQUIRE(up != nullptr);
+  CHECK(contains(up->arguments_json, R"("interest":"upgrade")"));
+}
+
+TEST_CASE("paying named but not done gets how to pay, not the answer to a payment made") {
+  for (const char* text : {"vou pagar amanhã", "não consigo pagar esse mês", "ainda não paguei",
+                           "posso pagar dia 15?"}) {
+    INFO(text);
+    auto r = run(turn(text, Assistant::financeiro));
+    CHECK(contains(r.answer.text, "Você pode pagar pelo boleto"));
+    CHECK_FALSE(contains(r.answer.text, "Se você já pagou"));
+  }
+  CHECK(contains(run(turn("já paguei a fatura", Assistant::financeiro)).answer.text,
+                 "Se você já pagou"));
+}
+
+TEST_CASE("staying said plainly keeps the service, without a handoff") {
+  for (const char* text : {"vou ficar", "tá bom, vou ficar com vocês", "fico sim"}) {
+    INFO(text);
+    auto r = run(turn(text, Assistant::cancelamento));
+    CHECK(r.plan.analysis.keeps_service);
+    CHECK(contains(r.answer.text, "Que bom que você vai continuar"));
+    CHECK_FALSE(r.plan.handoff);
+  }
+  CHECK_FALSE(analyze("vou ficar sem internet amanhã?").keeps_service);
+  CHECK_FALSE(analyze("não vou ficar").keeps_service);
+}
+
+TEST_CASE("a thank-you for what was done closes, though it names the subject") {
+  for (const auto& [text, from] : std::vector<std::pair<const char*, Assistant>>{
+           {"obrigado, a internet voltou", Assistant::suporte},
+           {"obrigado pelo boleto", Assistant::financeiro},
+           {"valeu pela ajuda com a internet", Assistant::suporte}}) {
+    INFO(text);
+    auto r = run(turn(text, from));
+    CHECK(r.plan.analysis.intent == Intent::thanks);
+    CHECK(contains(r.answer.text, "Por nada"));
+  }
+  // Not when the trouble goes on, more is asked, or it asks.
+  for (const char* text :
+       {"obrigado, mas a internet voltou a cair", "obrigado, manda o boleto",
+        "obrigado pelo boleto, e o do mês passado?", "obrigado, quero a segunda via do boleto"}) {
+    INFO(text);
+    auto r = run(turn(text, Assistant::financeiro));
+    CHECK_FALSE(contains(r.answer.text, "Por nada"));
+  }
+}
