@@ -668,7 +668,7 @@ TEST_CASE("cancelling an installation, a change or a card is no cancellation of 
   }
 }
 
-TEST_CASE("being served, told of, is no request for a person; asked for, it is") {
+TEST_CASE("being served, told of, is no request for a person, and asked for it is") {
   for (const char* text : {"já fui atendido por um atendente ontem e não resolveu",
                            "o atendimento humano de vocês é péssimo"}) {
     INFO(text);
