@@ -1,6 +1,7 @@
 #include "threads.hpp"
 
 #include <lia/core/text.hpp>
+#include <lia/domain/document.hpp>
 
 #include "local_assistant.hpp"
 
@@ -40,7 +41,8 @@ std::string summarize_thread(const SummaryInput& in) {
     const std::size_t from = v.size() > n ? v.size() - n : 0;
     for (std::size_t i = from; i < v.size(); ++i) {
       if (!out.empty()) out += "; ";
-      out += "\"" + ellipsize_utf8(v[i]->text, 240) + "\"";
+      // Hidden before the cut: a CPF cut in half would no longer be one to hide.
+      out += "\"" + ellipsize_utf8(domain::redact_documents(v[i]->text), 240) + "\"";
     }
     return out;
   };

@@ -78,3 +78,15 @@ TEST_CASE("a chain of summaries keeps the newest threads' messages, not the olde
   CHECK(summary.find("…") != std::string::npos);
   CHECK(summary.size() <= 4000);
 }
+
+TEST_CASE("a CPF at a summarized message's cut is hidden, not left in part") {
+  SummaryInput in;
+  in.assistant = Assistant::financeiro;
+  in.message_count = 55;
+  // The CPF straddles the 240-byte cut of a message quoted in the summary.
+  in.recent.push_back(
+      {"id-c", "customer", std::string(225, 'a') + " meu cpf 529.982.247-25 obrigado"});
+  const auto s = summarize_thread(in);
+  CHECK(s.find("529") == std::string::npos);
+  CHECK(s.find("982") == std::string::npos);
+}
