@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cctype>
 #include <mutex>
 
@@ -373,7 +374,12 @@ struct Api::Impl {
       r.headers.set("Retry-After", std::to_string(wait.count()));
       return r;
     }
-    auto rows = pool->exec(sql.user_by_username, body->username);
+    // Usernames are ASCII (users are made so). Another name could match one only through the
+    // database's case folding ("admİn" and "\u212Aiki" are "admin" and "kiki" to lower()), and
+    // would count its failures apart from that user's: it is looked up as no one.
+    const bool ascii = std::all_of(body->username.begin(), body->username.end(),
+                                   [](unsigned char c) { return c < 0x80; });
+    auto rows = pool->exec(sql.user_by_username, ascii ? body->username : std::string());
     if (!rows) {
       throttle.not_tried(body->username);  // the database's failure, not a wrong password
       return db_error(rows.error());

@@ -464,6 +464,21 @@ TEST_CASE("usernames are one in any case: the login takes Maria for maria, a sec
       R"({"username":"maria.SILVA","password":"longenough","full_name":"Outra","role":"AGENT"})",
       admin);
   CHECK(twin.status == 409);
+  // Not in a case of another alphabet that the database folds to hers (U+0130 İ, U+212A K):
+  // those would count their failed tries apart from hers, more guesses than her limit.
+  for (const char* name : {"MAR\u0130A.S\u0130LVA", "mar\u0130a.silva"}) {
+    INFO(name);
+    auto r = d.call("POST", "/api/auth/login",
+                    std::string(R"({"username":")") + name + R"(","password":"longenough"})");
+    CHECK(r.status == 401);
+  }
+  d.user("kiki", auth::Role::agent);
+  auto kelvin =
+      d.call("POST", "/api/auth/login", R"({"username":"\u212Aiki","password":"password123"})");
+  CHECK(kelvin.status == 401);
+  CHECK(
+      d.call("POST", "/api/auth/login", R"({"username":"KIKI","password":"password123"})").status ==
+      200);
   // Two that differ in case only, made before: each logs in under its own exact name.
   const auto lower = d.user("ana.souza", auth::Role::agent);
   const auto upper = d.user("ana.souzb", auth::Role::agent);
