@@ -93,6 +93,67 @@ std::size_t amount_len(std::string_view text, std::size_t i) {
   return 0;
 }
 
+// A separator joining two digit groups at text[j]: its bytes, and what it stands for ('.', '-',
+// '/', ' ' or ','); {0, 0}: none. One character (ASCII, a no-break space, a Unicode dash or
+// minus sign pasted from elsewhere), or a '.', '-' or '/' with a space on either side
+// ("529.982.247 - 25").
+std::pair<std::size_t, char> joiner_at(std::string_view text, std::size_t j) {
+  const auto byte = [&](std::size_t k) {
+    return k < text.size() ? static_cast<unsigned char>(text[k]) : 0U;
+  };
+  const auto mark_at = [&](std::size_t k) -> std::pair<std::size_t, char> {
+    if (k >= text.size()) return {0, 0};
+    const char c = text[k];
+    if (c == '.' || c == '-' || c == '/') return {1, c};
+    if (byte(k) == 0xE2 && byte(k + 1) == 0x80 && byte(k + 2) >= 0x90 && byte(k + 2) <= 0x95) {
+      return {3, '-'};  // U+2010..U+2015
+    }
+    if (byte(k) == 0xE2 && byte(k + 1) == 0x88 && byte(k + 2) == 0x92) return {3, '-'};  // U+2212
+    return {0, 0};
+  };
+  const auto space_at = [&](std::size_t k) -> std::size_t {
+    if (k >= text.size()) return 0;
+    if (text[k] == ' ') return 1;
+    return core::nbsp_len(text, k);
+  };
+  if (j < text.size() && text[j] == ',') return {1, ','};
+  std::size_t k = j + space_at(j);
+  if (const auto [n, c] = mark_at(k); n > 0) return {k + n - j + space_at(k + n), c};
+  if (k > j) return {k - j, ' '};
+  return {0, 0};
+}
+
+bool is_alnum(char c) {
+  return is_digit(c) || is_upper(c) || (c >= 'a' && c <= 'z');
+}
+
+// Bytes of an alphanumeric CNPJ at text[i] (IN RFB 2.229/2024: 12 letters or digits, then two
+// check digits; "12.ABC.345/01DE-35", "12abc34501de35"), with its own separators or none, a
+// word of its own, with a letter in it (the numeric ones are the digit runs' to find); 0: none.
+std::size_t alphanumeric_cnpj_len(std::string_view text, std::size_t i) {
+  if (i > 0 && is_alnum(text[i - 1])) return 0;
+  constexpr std::size_t kParts[] = {2, 3, 3, 4};
+  constexpr char kSeps[] = {'.', '.', '/', '-'};
+  std::string d;
+  bool letter = false;
+  std::size_t j = i;
+  for (std::size_t p = 0; p < 4; ++p) {
+    for (std::size_t n = 0; n < kParts[p]; ++n, ++j) {
+      if (j >= text.size() || !is_alnum(text[j])) return 0;
+      const char c = text[j] >= 'a' ? static_cast<char>(text[j] - 'a' + 'A') : text[j];
+      letter = letter || is_upper(c);
+      d.push_back(c);
+    }
+    if (j < text.size() && text[j] == kSeps[p]) ++j;
+  }
+  for (std::size_t n = 0; n < 2; ++n, ++j) {
+    if (j >= text.size() || !is_digit(text[j])) return 0;
+    d.push_back(text[j]);
+  }
+  if (j < text.size() && is_alnum(text[j])) return 0;
+  return letter && cnpj_digits_ok(d) ? j - i : 0;
+}
+
 }  // namespace
 
 std::string_view to_string(DocumentType t) noexcept {
@@ -130,14 +191,15 @@ std::optional<DocumentType> detect_document_type(std::string_view d) noexcept {
 }
 
 std::string redact_documents(std::string_view text) {
-  // A comma joins groups too: "529.982.247,25" is a CPF typed with the decimal key.
-  const auto joiner = [](char c) {
-    return c == '.' || c == '-' || c == '/' || c == ' ' || c == ',';
-  };
   std::string out;
   out.reserve(text.size());
   std::size_t i = 0;
   while (i < text.size()) {
+    if (const auto n = is_alnum(text[i]) ? alphanumeric_cnpj_len(text, i) : 0; n > 0) {
+      out += "[CNPJ]";
+      i += n;
+      continue;
+    }
     if (!is_digit(text[i])) {
       out.push_back(text[i++]);
       continue;
@@ -149,20 +211,29 @@ std::string redact_documents(std::string_view text) {
       i += n;
       continue;
     }
-    // The run: digit groups joined by single separators ("529.982.247-25 01310-100").
+    // The run: digit groups joined by single separators ("529.982.247-25 01310-100"; a comma
+    // too: "529.982.247,25" is a CPF typed with the decimal key; see joiner_at).
     std::vector<std::pair<std::size_t, std::size_t>> groups;  // [begin, end) in text
-    std::size_t end = i;                                      // one past the run's last digit
-    for (std::size_t j = i; j < text.size(); ++j) {
+    std::vector<char> seps;  // seps[g]: what joins group g to the one before (g > 0)
+    std::size_t end = i;     // one past the run's last digit
+    char joined_by = 0;
+    for (std::size_t j = i; j < text.size();) {
       if (is_digit(text[j])) {
-        if (groups.empty() || groups.back().second != j) groups.emplace_back(j, j);
+        if (groups.empty() || groups.back().second != j) {
+          groups.emplace_back(j, j);
+          seps.push_back(joined_by);
+        }
         groups.back().second = j + 1;
-        end = j + 1;
-      } else if (!(joiner(text[j]) && j + 1 < text.size() && is_digit(text[j + 1]))) {
-        break;
+        end = ++j;
+        continue;
       }
+      const auto [n, c] = joiner_at(text, j);
+      if (n == 0 || j + n >= text.size() || !is_digit(text[j + n])) break;
+      joined_by = c;
+      j += n;
     }
     // The separator before group g (g > 0).
-    const auto sep_before = [&](std::size_t g) { return text[groups[g].first - 1]; };
+    const auto sep_before = [&](std::size_t g) { return seps[g]; };
     const auto digits_of = [&](std::size_t from, std::size_t to) {  // groups [from, to)
       std::string d;
       for (std::size_t g = from; g < to; ++g) {

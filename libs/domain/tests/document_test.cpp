@@ -190,3 +190,22 @@ TEST_CASE("redact_documents hides valid CPFs and CNPJs in free text, and nothing
   }
   CHECK(redact_documents("") == "");
 }
+
+TEST_CASE("redact_documents hides alphanumeric CNPJs and documents with spaced or pasted dashes") {
+  CHECK(redact_documents("meu cnpj é 12.ABC.345/01DE-35") == "meu cnpj é [CNPJ]");
+  CHECK(redact_documents("cnpj 12abc34501de35, ok") == "cnpj [CNPJ], ok");
+  CHECK(redact_documents("(12.ABC.345/01DE-35)") == "([CNPJ])");
+  // Its check digits wrong, or glued inside a longer word: left as it is.
+  CHECK(redact_documents("12.ABC.345/01DE-36") == "12.ABC.345/01DE-36");
+  CHECK(redact_documents("X12ABC34501DE35") == "X12ABC34501DE35");
+  // A separator with spaces around it, a no-break space, a dash pasted from a document.
+  CHECK(redact_documents("CPF 529.982.247 - 25") == "CPF [CPF]");
+  CHECK(redact_documents("CPF 529.982.247 / 25") == "CPF [CPF]");
+  CHECK(redact_documents("CNPJ 11.222.333/0001 - 81") == "CNPJ [CNPJ]");
+  CHECK(redact_documents("CPF 529.982.247\u201325") == "CPF [CPF]");
+  CHECK(redact_documents("CPF 529.982.247\u221225") == "CPF [CPF]");
+  CHECK(redact_documents("529\u00A0982\u00A0247\u00A025") == "[CPF]");
+  // Numbers that are no document stay, with their spaced dashes.
+  CHECK(redact_documents("das 10 - 12h, sala 3 / 4") == "das 10 - 12h, sala 3 / 4");
+  CHECK(redact_documents("R$ 1.234,56 - 529.982.247-25") == "R$ 1.234,56 - [CPF]");
+}
