@@ -228,6 +228,8 @@ StringMap parse_query(std::string_view query) {
 
 bool split_target(std::string_view target, std::string& path, StringMap& query) {
   if (target.empty()) return false;
+  // An escaped NUL would decode into a parameter that PostgreSQL, given C strings, cuts there.
+  if (target.find("%00") != std::string_view::npos) return false;
   if (target.front() != '/') {
     // absolute-form: scheme://authority/path?query
     std::string_view rest;

@@ -107,6 +107,11 @@ TEST_CASE("request targets split into path and query") {
   CHECK_FALSE(split_target("", path, query));
   CHECK_FALSE(split_target("*", path, query));
   CHECK_FALSE(split_target("example.com/x", path, query));
+  // An escaped NUL, in the path or the query: the server answers 400.
+  CHECK_FALSE(split_target("/api/users?after=ab%00zz", path, query));
+  CHECK_FALSE(split_target("/api/users/x%00y", path, query));
+  REQUIRE(split_target("/api/users?after=ab%2500", path, query));  // "%" then "00"
+  CHECK(query.at("after") == "ab%00");
 }
 
 TEST_CASE("json_error escapes code and message") {

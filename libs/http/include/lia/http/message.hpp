@@ -98,7 +98,8 @@ std::string url_encode(std::string_view s);
 // "a=1&b=x%20y" -> {a:1, b:"x y"}; a key without '=' maps to "".
 StringMap parse_query(std::string_view query);
 // Splits a request target into its path and decoded query. Accepts origin-form ("/a?b")
-// and absolute-form ("http://host/a?b"); returns false for anything else.
+// and absolute-form ("http://host/a?b"); returns false for anything else, and for a target
+// holding an escaped NUL ("%00": no parameter may carry one).
 bool split_target(std::string_view target, std::string& path, StringMap& query);
 
 }  // namespace lia::http
