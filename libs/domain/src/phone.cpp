@@ -221,8 +221,12 @@ Result<Phone> normalize_phone(std::string_view input) {
   }
   if (d.front() == '0') {
     d.remove_prefix(1);  // national trunk prefix: 0 + DDD + number
+    // Long distance within Brazil: 0 + a two-digit carrier + DDD + number ("0 15 11 98765-4321").
+    if (d.size() == 12 || d.size() == 13) return brazilian(d.substr(2));
     if (d.size() != 10 && d.size() != 11) {
-      return bad("after the trunk prefix 0 a Brazilian number needs 10 or 11 digits");
+      return bad(
+          "after the trunk prefix 0 a Brazilian number needs 10 or 11 digits (12 or 13 with a "
+          "carrier code)");
     }
     return brazilian(d);
   }

@@ -30,6 +30,10 @@ TEST_CASE("normalize_phone accepts the forms a Brazilian number arrives in") {
       {"(11) 98765-4321", "5511987654321", PhoneKind::br_mobile},
       {"  11 9 8765.4321 \n", "5511987654321", PhoneKind::br_mobile},
       {"011987654321", "5511987654321", PhoneKind::br_mobile},
+      // Long distance from Brazil: 0 + carrier + DDD + number.
+      {"0 15 11 98765-4321", "5511987654321", PhoneKind::br_mobile},
+      {"0 21 11 98765-4321", "5511987654321", PhoneKind::br_mobile},
+      {"015 15 3232-1234", "551532321234", PhoneKind::br_landline},
       {"005511987654321", "5511987654321", PhoneKind::br_mobile},
       {"0021 55 11 98765-4321", "5511987654321", PhoneKind::br_mobile},  // 00 + carrier 21
       {"0015 55 11 3456-7890", "551134567890", PhoneKind::br_landline},

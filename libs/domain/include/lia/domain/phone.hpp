@@ -44,7 +44,8 @@ struct Phone {
 };
 
 // A number as a person writes it: "+55 (11) 98765-4321", "(11) 98765-4321" (+55 assumed),
-// "011 98765-4321" (trunk prefix), "0055…" or "00 21 55 …" (from Brazil, 00 and a carrier), a
+// "011 98765-4321" (trunk prefix), "0 15 11 98765-4321" (trunk prefix and a carrier), "0055…"
+// or "00 21 55 …" (from Brazil, 00 and a carrier), a
 // JID. A "(DDD)" in parentheses is always national (DDD 55 is also the country code). Another
 // country's number needs its '+': without it, 12 or more digits that do not start
 // with 55 are refused (a Brazilian number with a digit too many must not become a number
