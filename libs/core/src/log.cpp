@@ -342,6 +342,17 @@ bool ends_like_local_phone(std::string_view part) {
   return one_sep && last == 4 && (before == 4 || before == 5);
 }
 
+// Whether a number glued to a word has a Brazilian phone's shape with its area code: 10 digits,
+// an area code of two non-zero digits, then a number starting 2-9 ("tel1134567890",
+// "phone_2198765432"). With 11 digits it is masked anyway.
+bool like_phone_with_ddd(std::string_view part) {
+  std::string d;
+  for (char c : part) {
+    if (is_digit(c)) d.push_back(c);
+  }
+  return d.size() == 10 && d[0] != '0' && d[1] != '0' && d[2] >= '2';
+}
+
 }  // namespace
 
 std::string scrub_text(std::string_view text) {
@@ -435,7 +446,8 @@ std::string scrub_text(std::string_view text) {
       right = run.size();
     }
     const auto glued_min = [](std::string_view part) -> std::size_t {
-      return ends_like_local_phone(part) ? 8 : 11;
+      if (ends_like_local_phone(part)) return 8;
+      return like_phone_with_ddd(part) ? 10 : 11;
     };
     append_masked(out, run.substr(0, left), glued_min(run.substr(0, left)));
     append_masked(out, run.substr(left, right - left), 8);

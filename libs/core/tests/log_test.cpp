@@ -70,7 +70,9 @@ TEST_CASE("scrub_text masks a number next to a word that starts or ends with a d
   // Glued to a word, from 11 digits: a CPF, a phone with its area code.
   CHECK(scrub_text("cpf12345678909") == "cpf*********09");
   CHECK(scrub_text("phone_5511987654321") == "phone_*********4321");
-  CHECK(scrub_text("ab1234567890") == "ab1234567890");  // 10 digits in an id: left alone
+  // 10 digits in an id: left alone, unless shaped like a phone with its area code.
+  CHECK(scrub_text("ab1034567890") == "ab1034567890");
+  CHECK(scrub_text("ab1234567890") == "ab******7890");
   // Pasted separators: a no-break space and an en dash.
   CHECK(scrub_text("+55 (11) 98765\u20134321") == "+** (**) *****\u20134321");
   CHECK(scrub_text("11\u00A098765-4321") == "**\u00A0*****-**21");
@@ -167,9 +169,14 @@ TEST_CASE("scrub_text masks a mobile without its area code glued to a word") {
   CHECK(scrub_text("cpf123.456.789,09 ok") == "cpf***.***.***,09 ok");
   CHECK(scrub_text("cpf123.456.789,09x") == "cpf***.***.***,09x");
   CHECK(scrub_text("pix1.234,56") == "pix1.234,56");  // an amount's digits are too few
+  // A phone with its area code, 10 digits glued to a word, is masked too.
+  CHECK(scrub_text("tel1134567890") == "tel******7890");
+  CHECK(scrub_text("phone_2198765432 ok") == "phone_******5432 ok");
   // Other shapes glued to a word stay readable below 11 digits.
   CHECK(scrub_text("v2-1234") == "v2-1234");
   CHECK(scrub_text("ab123-4567") == "ab123-4567");
+  CHECK(scrub_text("order0123456789") == "order0123456789");  // no area code starts with 0
+  CHECK(scrub_text("run1101234567") == "run1101234567");      // nor a number with 0 or 1
 }
 
 TEST_CASE("log lines are valid JSON and mask by default") {
