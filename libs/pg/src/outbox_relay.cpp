@@ -2,6 +2,7 @@
 #include <array>
 #include <condition_variable>
 #include <map>
+#include <set>
 
 #include <fmt/format.h>
 #include <poll.h>
@@ -80,6 +81,28 @@ struct OutboxRelay::Impl {
   void wait(std::chrono::milliseconds timeout, bool notifications = true);
 };
 
+namespace {
+
+// A row left for the next round holds back the later rows of its key (topic and key) that
+// Kafka took in this batch: marked, they would stay before it in Kafka, and a compacted topic
+// would keep the row sent again after them as the key's value. Left too, they go again after
+// it, and the key ends as in the outbox (consumers' inboxes skip the second copies).
+void hold_back_successors(std::vector<char>& marked, const std::vector<std::string>& topics,
+                          const std::vector<std::string>& keys) {
+  std::set<std::pair<std::string_view, std::string_view>> left;
+  for (std::size_t i = 0; i < marked.size(); ++i) {
+    if (keys[i].empty()) continue;  // no key: no order kept between such records anyway
+    const std::pair<std::string_view, std::string_view> key{topics[i], keys[i]};
+    if (marked[i] == 0) {
+      left.insert(key);
+    } else if (!left.empty() && left.count(key) > 0) {
+      marked[i] = 0;
+    }
+  }
+}
+
+}  // namespace
+
 core::Result<std::size_t> OutboxRelay::Impl::batch(Connection& conn, kafka::Producer& producer,
                                                    const OutboxRelayOptions& options,
                                                    std::atomic<std::uint64_t>& total_marked) {
@@ -134,8 +157,13 @@ core::Result<std::size_t> OutboxRelay::Impl::batch(Connection& conn, kafka::Prod
   }
 
   std::vector<std::string> topics;
+  std::vector<std::string> keys;
   topics.reserve(records.size());
-  for (const auto& r : records) topics.push_back(r.topic);
+  keys.reserve(records.size());
+  for (const auto& r : records) {
+    topics.push_back(r.topic);
+    keys.push_back(r.key);
+  }
   auto acks = std::make_shared<Acks>();
   acks->pending = records.size();
   acks->refused.resize(records.size());
@@ -214,6 +242,7 @@ core::Result<std::size_t> OutboxRelay::Impl::batch(Connection& conn, kafka::Prod
       }
     }
   }
+  if (!only.empty()) hold_back_successors(only, topics, keys);
   // A producer gone fatal fails every record, each "for good": none of them is at fault.
   if (auto fatal = producer.fatal_error()) {
     return fail(

@@ -34,7 +34,8 @@ class FakeProducer : public kafka::Producer {
       records_.push_back(record);
       offset = static_cast<std::int64_t>(records_.size());
     }
-    if (fail) {
+    if (fail ||
+        (!fail_containing.empty() && record.value.find(fail_containing) != std::string::npos)) {
       done(core::Error(core::Errc::unavailable, "broker down"));
     } else if (!missing_topic.empty() && record.topic == missing_topic) {
       done(core::Error(core::Errc::not_found, "kafka delivery: Broker: Unknown topic or partition",
@@ -66,6 +67,7 @@ class FakeProducer : public kafka::Producer {
   std::atomic<bool> fatal{false};          // the producer went fatal
   std::string refuse_containing = "\x01";  // records whose value holds it are refused for good
   std::string missing_topic;               // records to it fail: the topic does not exist
+  std::string fail_containing;             // records whose value holds it fail for now
 
  private:
   mutable std::mutex mu_;
@@ -177,6 +179,28 @@ TEST_CASE("a row Kafka refuses for good is set aside and holds no later row back
   REQUIRE(relay.publish_once().ok());
   CHECK(relay.published() == 5);
   CHECK(unpublished(s) == 0);
+}
+
+TEST_CASE("a row Kafka did not take holds back the later rows of its key, not others", "[relay]") {
+  TempSchema s("pgrelay");
+  migrate(s);
+  enqueue_n(s, "t.v1", 5, 2);  // seq 0, 2, 4 of chat-0; 1, 3 of chat-1
+  auto producer = std::make_shared<FakeProducer>();
+  producer->fail_containing = "\"seq\":2}";
+  pg::OutboxRelay relay(s.pool, producer, s.name, {.batch_size = 10});
+  (void)relay.publish_once();
+  // chat-1's rows went; chat-0's seq 4, which Kafka took, waits for seq 2.
+  CHECK(relay.published() == 3);
+  CHECK(unpublished(s) == 2);
+  producer->fail_containing.clear();
+  REQUIRE(relay.publish_once().ok());
+  CHECK(unpublished(s) == 0);
+  // What Kafka holds last of chat-0 is seq 4, as in the outbox, not seq 2 sent again.
+  std::string last_of_chat0;
+  for (const auto& r : producer->records()) {
+    if (r.key == "chat-0") last_of_chat0 = r.value;
+  }
+  CHECK(last_of_chat0 == "{\"seq\":4}");
 }
 
 TEST_CASE("a producer gone fatal or an ACL missing sets no row aside: the batch waits", "[relay]") {

@@ -4,14 +4,15 @@
 // does (LISTEN "<schema>_outbox"), or every poll_interval when neither happens. It takes a batch of
 // unpublished rows in id order FOR UPDATE SKIP LOCKED, produces them all with the idempotent
 // producer, waits for every ack, and only then marks them published and commits. Rows whose ack
-// failed or never came stay unpublished (the ones acknowledged are marked) and are sent again
-// later, so Kafka may see an event twice but never misses one (consumers dedupe with the
-// inbox); their topics sit out the next batches for `topic_hold`, so one topic missing does not
-// hold the others back. A batch with nothing acknowledged backs the relay off. Only one relay per
-// schema is active at a time (a session advisory lock), which keeps the events of a key in order
-// across replicas; the others stand by. Published rows are kept for `retention` (audits), then
-// deleted; with a retention of 0 they are deleted as they are published (the events live on in
-// Kafka).
+// failed or never came stay unpublished (the ones acknowledged are marked, but for the later
+// rows of the same topic and key, which stay too and go again after them: the key ends in
+// Kafka as in the outbox, which a compacted topic keeps) and are sent again later, so Kafka
+// may see an event twice but never misses one (consumers dedupe with the inbox); their topics sit
+// out the next batches for `topic_hold`, so one topic missing does not hold the others back. A
+// batch with nothing acknowledged backs the relay off. Only one relay per schema is active at a
+// time (a session advisory lock), which keeps the events of a key in order across replicas; the
+// others stand by. Published rows are kept for `retention` (audits), then deleted; with a retention
+// of 0 they are deleted as they are published (the events live on in Kafka).
 //
 // Each record carries the outbox headers plus "lia.event_id" (unless already present).
 // Metrics: lia_outbox_published_total{schema}, lia_outbox_lag_seconds{schema} (age of the
