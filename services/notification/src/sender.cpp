@@ -239,9 +239,12 @@ core::Status CommandHandler::handle(const kafka::Message& message) {
   if (!claim) {
     // Its answer lost (the connection dropped as it committed, say): the redelivery here
     // finds the row in flight, and if it is this claim's, knows no request went.
+    // (Only when nothing is remembered of it yet: what was is of a try that did go.)
     if (sending_now) {
-      remember_unrecorded(cmd.command_id, {1, "the claim's answer was lost; no request had gone",
-                                           std::nullopt, std::nullopt, row_id});
+      remember_unrecorded(cmd.command_id,
+                          {1, "the claim's answer was lost; no request had gone", std::nullopt,
+                           std::nullopt, row_id},
+                          /*replace=*/false);
     }
     return claim.error();
   }
@@ -254,7 +257,10 @@ core::Status CommandHandler::handle(const kafka::Message& message) {
   if (!claim->inserted) {
     // What this process saw of the row's current try and could not write down, if anything.
     auto seen = take_unrecorded(cmd.command_id, claim->status == kSending ? attempts : -1);
-    if (seen && seen->claim_row && *seen->claim_row != claim->row_id) seen.reset();
+    if (seen && seen->claim_row &&
+        (*seen->claim_row != claim->row_id || claim->replayed_from.has_value())) {
+      seen.reset();
+    }
     if (claim->status == kSent) {
       count_send(cmd.provider, "duplicate");
       log.info("command already sent: not sending again", {id("command_id", cmd.command_id)});
@@ -465,12 +471,17 @@ core::Status CommandHandler::handle(const kafka::Message& message) {
   }
 }
 
-void CommandHandler::remember_unrecorded(const std::string& command_id, Unrecorded seen) {
+void CommandHandler::remember_unrecorded(const std::string& command_id, Unrecorded seen,
+                                         bool replace) {
   std::lock_guard lock(unrecorded_mu_);
   // Only a database outage fills it, and a redelivery empties it; a partition that moved to
   // another member meanwhile leaves its commands here, so it is bounded.
   if (unrecorded_.size() >= 10000) unrecorded_.clear();
-  unrecorded_[command_id] = std::move(seen);
+  if (replace) {
+    unrecorded_[command_id] = std::move(seen);
+  } else {
+    unrecorded_.try_emplace(command_id, std::move(seen));
+  }
 }
 
 std::optional<CommandHandler::Unrecorded> CommandHandler::take_unrecorded(

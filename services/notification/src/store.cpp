@@ -51,12 +51,12 @@ core::Result<Claim> OutboundStore::claim(const SendCommand& cmd,
           " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,"
           " 'sending', 1, 'PENDING', now(), $16, $17)"
           " ON CONFLICT (command_id) DO NOTHING RETURNING status, attempts, last_error, in_flight,"
-          " retry_at, error_code, id)"
+          " retry_at, error_code, id, replayed_from)"
           " SELECT true, status, attempts, last_error, in_flight, " +
           retry_at_ms() +
-          ", error_code, id::text FROM ins"
+          ", error_code, id::text, replayed_from FROM ins"
           " UNION ALL SELECT false, status, attempts, last_error, in_flight, " +
-          retry_at_ms() + ", error_code, id::text FROM " + table_ +
+          retry_at_ms() + ", error_code, id::text, replayed_from FROM " + table_ +
           " WHERE command_id = $2 AND NOT EXISTS (SELECT 1 FROM ins)",
       row_id, cmd.command_id, cmd.event_id, to_string(cmd.kind), to_string(cmd.provider),
       cmd.instance, cmd.to, cmd.conversation_id, cmd.message_id, cmd.priority, body,
@@ -82,6 +82,7 @@ core::Result<Claim> OutboundStore::claim(const SendCommand& cmd,
   }
   c.error_code = row.get<std::optional<std::string>>(6);
   c.row_id = row.get<std::string>(7);
+  c.replayed_from = row.get<std::optional<std::string>>(8);
   return c;
 }
 

@@ -591,23 +591,23 @@ TEST_CASE("a send the provider took whose record failed is recorded on its redel
   CHECK(fx.events().size() == 1);
 }
 
-// A store whose next claim's answer is lost: after the claim committed (`committed`), as when
-// the connection drops as the commit is answered, or before it was made.
+// A store one of whose claims (the `lose_at`th) has its answer lost: after the claim committed
+// (`committed`), as when the connection drops as the commit is answered, or before it was made.
 class LosingClaim : public OutboundStore {
  public:
-  LosingClaim(const Fixture& fx, bool committed)
-      : OutboundStore(fx.pool, fx.schema), committed_(committed) {}
+  LosingClaim(const Fixture& fx, bool committed, int lose_at = 1)
+      : OutboundStore(fx.pool, fx.schema), committed_(committed), lose_at_(lose_at) {}
   core::Result<Claim> claim(const SendCommand& cmd, const std::optional<std::string>& body,
                             bool sending_now, const std::string& row_id) override {
-    if (lost_) return OutboundStore::claim(cmd, body, sending_now, row_id);
-    lost_ = true;
+    if (++calls_ != lose_at_) return OutboundStore::claim(cmd, body, sending_now, row_id);
     if (committed_) REQUIRE(OutboundStore::claim(cmd, body, sending_now, row_id).ok());
     return core::Error(core::Errc::unavailable, "server closed the connection unexpectedly");
   }
 
  private:
   bool committed_;
-  bool lost_ = false;
+  int lose_at_;
+  int calls_ = 0;
 };
 
 std::unique_ptr<CommandHandler> handler_on(const Fixture& fx,
@@ -637,6 +637,52 @@ TEST_CASE("a claim whose answer was lost after it committed is sent on its redel
   REQUIRE(evs.size() == 1);
   CHECK(evs[0].type == kSentType);
   CHECK(fx.outbox(fx.commands_topic + ".dlq").empty());
+}
+
+TEST_CASE("a lost claim's answer does not make this process forget a send it saw go") {
+  Fixture fx;
+  // Try 1 goes, and its record fails; the redelivery's claim then loses its answer.
+  refuse_writes(fx, "refuse_sent", "NEW.status = 'sent'");
+  auto handler = handler_on(fx, std::make_shared<LosingClaim>(fx, /*committed=*/true, 2));
+  const auto id = new_id();
+  const auto msg =
+      fx.command(events::types::notification_send_text, Fixture::text_data(id, "meta", kTo, "x"));
+  CHECK_FALSE(handler->handle(msg).ok());
+  allow_writes(fx, "refuse_sent");
+  CHECK_FALSE(handler->handle(msg).ok());
+  // The next redelivery still records the send it saw, with its provider id.
+  require_ok(handler->handle(msg));
+  REQUIRE(fx.sandbox.sends().size() == 1);
+  CHECK(fx.row(id)->status == "sent");
+  CHECK(fx.row(id)->provider_message_id == fx.sandbox.sends()[0].provider_message_id);
+  for (const auto& ev : fx.events()) CHECK(str(data_of(ev)["code"]) != "outcome_unknown");
+}
+
+TEST_CASE("a lost claim remembered here does not resume its row once a replay reopened it") {
+  Fixture fx;
+  auto handler = handler_on(fx, std::make_shared<LosingClaim>(fx, /*committed=*/true));
+  const auto id = new_id();
+  const auto msg =
+      fx.command(events::types::notification_send_text, Fixture::text_data(id, "meta", kTo, "x"));
+  CHECK_FALSE(handler->handle(msg).ok());  // its row made, try 1 in flight, nothing sent
+  // Meanwhile, elsewhere (the partition moved): reported unknown, then its dead letter
+  // replayed, and that replay's try is with the provider (its record fails).
+  auto other = another_handler(fx);
+  require_ok(other->handle(msg));
+  REQUIRE(fx.row(id)->status == "failed");
+  kafka::Message replay = msg;
+  replay.offset = 90;
+  replay.headers = {{"lia.dlq.origin.topic", msg.topic},
+                    {"lia.dlq.origin.partition", std::to_string(msg.partition)},
+                    {"lia.dlq.origin.offset", std::to_string(msg.offset)},
+                    {"lia.replayed_from", fx.commands_topic + ".dlq/0/1"}};
+  refuse_writes(fx, "refuse_sent", "NEW.status = 'sent'");
+  CHECK_FALSE(other->handle(replay).ok());
+  allow_writes(fx, "refuse_sent");
+  REQUIRE(fx.sandbox.sends().size() == 1);
+  // The record comes back here: the row is the claim's, but the try in flight is the replay's.
+  require_ok(handler->handle(msg));
+  CHECK(fx.sandbox.sends().size() == 1);
 }
 
 TEST_CASE("a claim lost before it committed leaves another handler's try in flight alone") {

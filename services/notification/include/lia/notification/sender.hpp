@@ -98,7 +98,8 @@ class CommandHandler {
   // (`sent` empty: its redelivery here resumes the command), or the provider's acceptance
   // (its redelivery here records the send) instead of reporting the outcome unknown.
   // Or a claim whose answer did not come (`claim_row`): if it committed, its row carries that
-  // id and try 1 never went; a row of another id is another handler's, whose try may be out.
+  // id, has not been replayed since, and try 1 never went; a row of another id is another
+  // handler's, whose try may be out, and one replayed since is another send's.
   struct Unrecorded {
     int attempt = 0;
     std::string reason;
@@ -106,7 +107,8 @@ class CommandHandler {
     std::optional<SendResult> sent;
     std::optional<std::string> claim_row;
   };
-  void remember_unrecorded(const std::string& command_id, Unrecorded seen);
+  // `replace`: over what is remembered of the command already (false: only when nothing is).
+  void remember_unrecorded(const std::string& command_id, Unrecorded seen, bool replace = true);
   // The entry of `command_id`, forgotten, if it is the one of try `attempt` (any other is
   // dropped: it says nothing of this try).
   std::optional<Unrecorded> take_unrecorded(const std::string& command_id, int attempt);

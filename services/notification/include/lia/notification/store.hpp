@@ -24,6 +24,8 @@ inline constexpr std::string_view kDeadLettered = "dead_lettered";
 struct Claim {
   bool inserted = false;  // a new command: its first try is recorded (attempts = 1)
   std::string row_id;     // the row's id: the one the claim was given when it inserted it
+  // The replay that last reopened the row (none: never replayed since it was inserted).
+  std::optional<std::string> replayed_from;
   std::string status;
   int attempts = 0;
   std::optional<std::string> last_error;
