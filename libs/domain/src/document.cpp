@@ -93,11 +93,18 @@ std::size_t amount_len(std::string_view text, std::size_t i) {
   return 0;
 }
 
-// A separator joining two digit groups at text[j]: its bytes, and what it stands for ('.', '-',
-// '/', ' ' or ','); {0, 0}: none. One character (ASCII, a no-break space, a Unicode dash or
-// minus sign pasted from elsewhere), or a '.', '-' or '/' with a space on either side
-// ("529.982.247 - 25").
-std::pair<std::size_t, char> joiner_at(std::string_view text, std::size_t j) {
+// A separator joining two digit groups: its bytes, what it stands for ('.', '-', '/', ' ' or
+// ','; 0: none), and whether it is a mark with a space beside it.
+struct Joiner {
+  std::size_t len = 0;
+  char kind = 0;
+  bool spaced = false;
+};
+
+// The separator at text[j]: one character (ASCII, a no-break space, a Unicode dash or minus
+// sign pasted from elsewhere), or a '.', '-' or '/' with a space on either side ("529.982.247 -
+// 25", but also "…25. 2 boletos": such a joiner may end a document as well as join it).
+Joiner joiner_at(std::string_view text, std::size_t j) {
   const auto byte = [&](std::size_t k) {
     return k < text.size() ? static_cast<unsigned char>(text[k]) : 0U;
   };
@@ -116,11 +123,14 @@ std::pair<std::size_t, char> joiner_at(std::string_view text, std::size_t j) {
     if (text[k] == ' ') return 1;
     return core::nbsp_len(text, k);
   };
-  if (j < text.size() && text[j] == ',') return {1, ','};
-  std::size_t k = j + space_at(j);
-  if (const auto [n, c] = mark_at(k); n > 0) return {k + n - j + space_at(k + n), c};
-  if (k > j) return {k - j, ' '};
-  return {0, 0};
+  if (j < text.size() && text[j] == ',') return {1, ',', false};
+  const std::size_t k = j + space_at(j);
+  if (const auto [n, c] = mark_at(k); n > 0) {
+    const std::size_t after = space_at(k + n);
+    return {k + n - j + after, c, k > j || after > 0};
+  }
+  if (k > j) return {k - j, ' ', false};
+  return {};
 }
 
 bool is_alnum(char c) {
@@ -214,9 +224,9 @@ std::string redact_documents(std::string_view text) {
     // The run: digit groups joined by single separators ("529.982.247-25 01310-100"; a comma
     // too: "529.982.247,25" is a CPF typed with the decimal key; see joiner_at).
     std::vector<std::pair<std::size_t, std::size_t>> groups;  // [begin, end) in text
-    std::vector<char> seps;  // seps[g]: what joins group g to the one before (g > 0)
-    std::size_t end = i;     // one past the run's last digit
-    char joined_by = 0;
+    std::vector<Joiner> seps;  // seps[g]: what joins group g to the one before (g > 0)
+    std::size_t end = i;       // one past the run's last digit
+    Joiner joined_by;
     for (std::size_t j = i; j < text.size();) {
       if (is_digit(text[j])) {
         if (groups.empty() || groups.back().second != j) {
@@ -227,13 +237,22 @@ std::string redact_documents(std::string_view text) {
         end = ++j;
         continue;
       }
-      const auto [n, c] = joiner_at(text, j);
-      if (n == 0 || j + n >= text.size() || !is_digit(text[j + n])) break;
-      joined_by = c;
-      j += n;
+      const auto joiner = joiner_at(text, j);
+      if (joiner.len == 0 || j + joiner.len >= text.size() || !is_digit(text[j + joiner.len])) {
+        break;
+      }
+      joined_by = joiner;
+      j += joiner.len;
     }
     // The separator before group g (g > 0).
-    const auto sep_before = [&](std::size_t g) { return seps[g]; };
+    const auto sep_before = [&](std::size_t g) { return seps[g].kind; };
+    // Where a piece of the run ends: a comma, or a spaced mark ("…247 25 - 3 meses", "…25. 2
+    // boletos"), which may end a sentence as well as join a document.
+    const auto piece_starts = [&](std::size_t g) {
+      return g == 0 || seps[g].kind == ',' || seps[g].spaced;
+    };
+    bool pieces = false;
+    for (std::size_t g = 1; g < groups.size(); ++g) pieces = pieces || piece_starts(g);
     const auto digits_of = [&](std::size_t from, std::size_t to) {  // groups [from, to)
       std::string d;
       for (std::size_t g = from; g < to; ++g) {
@@ -245,10 +264,10 @@ std::string redact_documents(std::string_view text) {
     for (std::size_t g = 1; g < groups.size(); ++g) commas += sep_before(g) == ',' ? 1 : 0;
     // Glued to letters ("CPF52998224725") or not, a valid document is hidden all the same:
     // the whole run (with at most one comma: a list "12,34,56,78,909" is no CPF), or each
-    // piece of it between commas, or else groups in a row of a document's own shape, written
-    // out or with some of its separators left off (11 or 14 digits, 3.3.3-2, 9-2, 2.3.3/4-2,
-    // 8/4-2, 12-2, 2.3.3/6), so a CPF beside a CEP or a phone is found, and the digits of a
-    // phone, a date or a boleto line do not make one by chance.
+    // piece of it between commas or spaced marks, or else groups in a row of a document's own
+    // shape, written out or with some of its separators left off (11 or 14 digits, 3.3.3-2,
+    // 9-2, 2.3.3/4-2, 8/4-2, 12-2, 2.3.3/6), so a CPF beside a CEP or a phone is found, and the
+    // digits of a phone, a date or a boleto line do not make one by chance.
     if (commas <= 1) {
       const std::string all = digits_of(0, groups.size());
       if ((all.size() == 11 && cpf_digits_ok(all)) || (all.size() == 14 && cnpj_digits_ok(all))) {
@@ -272,9 +291,9 @@ std::string redact_documents(std::string_view text) {
     };
     // The groups of the document found at g, and its mark (0 and nullptr: none).
     const auto found_at = [&](std::size_t g) -> std::pair<std::size_t, const char*> {
-      if (commas > 0 && (g == 0 || sep_before(g) == ',')) {  // the piece up to the next comma
+      if (pieces && piece_starts(g)) {  // the piece up to the next comma or spaced mark
         std::size_t to = g + 1;
-        while (to < groups.size() && sep_before(to) != ',') ++to;
+        while (to < groups.size() && !piece_starts(to)) ++to;
         if (const char* found = document_at(g, to)) return {to - g, found};
       }
       for (const auto& shape : kShapes) {

@@ -1,4 +1,6 @@
+#include <algorithm>
 #include <array>
+#include <vector>
 
 #include <lia/core/text.hpp>
 #include <lia/domain/phone.hpp>
@@ -185,6 +187,7 @@ Result<Phone> normalize_phone(std::string_view input) {
   // Free-form: digits with the usual separators, '+' only in front.
   std::string digits;
   bool plus = false;
+  std::vector<std::size_t> breaks;  // how many digits came before each separator
   for (std::size_t i = 0; i < s.size(); ++i) {
     const char c = s[i];
     if (c >= '0' && c <= '9') {
@@ -195,8 +198,13 @@ Result<Phone> normalize_phone(std::string_view input) {
     } else if (c != ' ' && c != '-' && c != '.' && c != '(' && c != ')') {
       return bad(
           "unexpected character; only digits, spaces, '+', '-', '.', '(' and ')' are allowed");
+    } else {
+      breaks.push_back(digits.size());
     }
   }
+  const auto break_after = [&](std::size_t n) {
+    return std::find(breaks.begin(), breaks.end(), n) != breaks.end();
+  };
   if (digits.empty()) return bad("no digits");
   if (plus) return with_country_code(digits);
 
@@ -221,8 +229,12 @@ Result<Phone> normalize_phone(std::string_view input) {
   }
   if (d.front() == '0') {
     d.remove_prefix(1);  // national trunk prefix: 0 + DDD + number
-    // Long distance within Brazil: 0 + a two-digit carrier + DDD + number ("0 15 11 98765-4321").
-    if (d.size() == 12 || d.size() == 13) return brazilian(d.substr(2));
+    // Long distance within Brazil: 0 + a two-digit carrier + DDD + number ("0 15 11 98765-4321",
+    // "015 (11) 3456-7890"), the carrier and the DDD written apart: "011 98765-43210" is a
+    // digit too many, not carrier 11.
+    if ((d.size() == 12 || d.size() == 13) && break_after(3) && break_after(5)) {
+      return brazilian(d.substr(2));
+    }
     if (d.size() != 10 && d.size() != 11) {
       return bad(
           "after the trunk prefix 0 a Brazilian number needs 10 or 11 digits (12 or 13 with a "

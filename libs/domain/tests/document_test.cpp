@@ -205,6 +205,13 @@ TEST_CASE("redact_documents hides alphanumeric CNPJs and documents with spaced o
   CHECK(redact_documents("CPF 529.982.247\u201325") == "CPF [CPF]");
   CHECK(redact_documents("CPF 529.982.247\u221225") == "CPF [CPF]");
   CHECK(redact_documents("529\u00A0982\u00A0247\u00A025") == "[CPF]");
+  // A spaced mark may also end the sentence the document ends: the pieces are tried alone.
+  CHECK(redact_documents("CPF 529982247 25 - 3 meses sem internet") ==
+        "CPF [CPF] - 3 meses sem internet");
+  CHECK(redact_documents("Meu CPF é 529982247 25. 2 boletos em aberto") ==
+        "Meu CPF é [CPF]. 2 boletos em aberto");
+  CHECK(redact_documents("CPF 529982.247-25. 2 boletos") == "CPF [CPF]. 2 boletos");
+  CHECK(redact_documents("CPF 5299822 4725 - 2 vias") == "CPF [CPF] - 2 vias");
   // Numbers that are no document stay, with their spaced dashes.
   CHECK(redact_documents("das 10 - 12h, sala 3 / 4") == "das 10 - 12h, sala 3 / 4");
   CHECK(redact_documents("R$ 1.234,56 - 529.982.247-25") == "R$ 1.234,56 - [CPF]");

@@ -119,6 +119,10 @@ TEST_CASE("normalize_phone rejects what is not a phone, with a clear error") {
       {"+1234567", "8 to 15"},
       {"+1234567890123456", "8 to 15"},
       {"0119876543", "trunk prefix"},
+      // A digit too many after the trunk prefix is no carrier code (not written apart).
+      {"011 98765-43210", "trunk prefix"},
+      {"011 3456-789012", "trunk prefix"},
+      {"01511987654321", "trunk prefix"},
       // A digit too many, or another country's number without '+': never a foreign number.
       {"(11) 99876-54321", "(DDD)"},
       {"(55) 99876-54321", "(DDD)"},  // area code 55, not the country code

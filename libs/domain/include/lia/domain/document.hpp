@@ -55,9 +55,10 @@ std::string format_document(const Document& doc);
 // joined by single '.', '-', '/', ',' or spaces (as people write them: "529.982.247-25",
 // "529 982 247 25", "529982247-25", "CPF52998224725"; a no-break space, a Unicode dash, and a
 // '.', '-' or '/' with a space on either side join too: "529.982.247 - 25") whose digits pass
-// the check; and an alphanumeric CNPJ ("12.ABC.345/01DE-35", either case) as a word of its own. Other numbers (a CEP, a phone, an amount after "R$") stay, unless one happens to
-// pass a CPF's check (about 1 in 100 of the 11-digit ones), which only hides it too.
-// For text that leaves the suite (a third-party model) and needs no document to be useful.
+// the check; and an alphanumeric CNPJ ("12.ABC.345/01DE-35", either case) as a word of its own.
+// Other numbers (a CEP, a phone, an amount after "R$") stay, unless one happens to pass a CPF's
+// check (about 1 in 100 of the 11-digit ones), which only hides it too. For text that leaves the
+// suite (a third-party model) and needs no document to be useful.
 std::string redact_documents(std::string_view text);
 
 }  // namespace lia::domain
