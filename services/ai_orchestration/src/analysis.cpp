@@ -115,7 +115,7 @@ constexpr std::string_view kNegationReaches[] = {
     "quero",   "queria",  "quer",  "gostaria", "desejo", "pretendo", "vou",    "vai",
     "preciso", "precisa", "tenho", "ter",      "ser",    "chamar",   "nenhum", "nenhuma",
     "mais",    "falar",   "me",    "e",        "de",     "do",       "da",     "que",
-    "com",     "um",      "uma",   "o",        "a",      "pra",      "para"};
+    "com",     "um",      "uma",   "o",        "a",      "pra",      "para",   "precisar"};
 // Wanting or thinking of the request, reached across only right before it: "não tenho
 // INTERESSE EM cancelar", "não ESTOU QUERENDO cancelar", "não vou QUERER cancelar", "nem
 // PENSAR EM cancelar". Not anywhere in the clause: "não tenho mais interesse quero cancelar"
@@ -292,6 +292,7 @@ constexpr Keyword kComercial[] = {
     // The subscription named: bought, ended or paused ("não quero mais a assinatura"), so no
     // purchase by itself.
     {"assinatura", 1, ""},
+    {"fazer a assinatura", 3, "contratacao", Kind::request},
     {"preco*", 2, "precos"},
     {"quanto custa", 3, "precos"},
     {"valor do plano", 3, "precos"},
@@ -321,10 +322,12 @@ constexpr Keyword kComercial[] = {
     {"mais em conta", 1, "downgrade"},
     {"plano menor", 1, "downgrade"},
     {"caro", 0, "downgrade"},
-    {"diminuir o plano", 3, "downgrade", Kind::request},
-    {"diminuir meu plano", 3, "downgrade", Kind::request},
-    {"reduzir o plano", 3, "downgrade", Kind::request},
-    {"reduzir meu plano", 3, "downgrade", Kind::request},
+    {"diminuir", 0, "downgrade"},
+    {"reduzir", 0, "downgrade"},
+    {"diminuir o plano", 3, "upgrade", Kind::request},
+    {"diminuir meu plano", 3, "upgrade", Kind::request},
+    {"reduzir o plano", 3, "upgrade", Kind::request},
+    {"reduzir meu plano", 3, "upgrade", Kind::request},
     {"quero o plano", 3, "contratacao", Kind::request},
     {"quero esse plano", 3, "contratacao", Kind::request},
     {"velocidade", 1, "planos", Kind::more_speed},  // a question about it, not yet a wish
@@ -367,6 +370,10 @@ constexpr Keyword kFinanceiro[] = {
     {"venceu", 2, "vencimento"},
     {"conta", 1, "fatura"},
     {"desbloque*", 3, "desbloqueio"},
+    // A payment made and not seen yet: "o pagamento ainda não compensou", "não foi
+    // identificado" (answered as a payment made).
+    {"compens*", 2, "desbloqueio"},
+    {"identificad*", 1, "desbloqueio"},
     {"bloquead*", 2, "desbloqueio"},
     {"reembolso", 2, "cobranca"},
     {"nota fiscal", 3, "nota_fiscal"},
@@ -576,8 +583,9 @@ constexpr std::string_view kAcceptVerbs[] = {"aceito", "aceitar", "quero",      
 constexpr std::string_view kOffers[] = {"desconto", "oferta", "proposta"};
 // What may stand beside a bare "aceito" or "fico" in its clause: "sim, aceito", "vou ficar com
 // vocês"; not "vou ficar sem internet", "vou ficar esperando".
-constexpr std::string_view kAroundBare[] = {"sim", "eu", "entao", "vou", "quero", "com",  "voces",
-                                            "vcs", "vc", "voce",  "a",   "gente", "mesmo"};
+constexpr std::string_view kAroundBare[] = {
+    "sim", "eu",    "entao", "vou", "quero", "com",   "voces", "vcs", "vc", "voce",
+    "a",   "gente", "mesmo", "ok",  "o",     "plano", "ta",    "bom", "ai"};
 
 bool alone_in_clause(const Words& w, std::size_t i) {
   std::size_t begin = i;
@@ -1039,17 +1047,27 @@ bool trouble_goes_on(const Words& w) {
   return sentiment_of(rest).label == Sentiment::negative;
 }
 
-// What was asked for is done: "a internet voltou", "deu certo", "recebi".
-constexpr std::string_view kResolved[] = {
-    "funcionou", "ja funciona", "esta funcionando", "ta funcionando", "resolveu", "resolvido",
-    "resolvida", "normalizou",  "deu certo",        "chegou",         "recebi",   "consegui"};
+// What was asked for is done: "deu certo", "funcionou" (not negated).
+constexpr std::string_view kResolved[] = {"funcionou",      "ja funciona", "esta funcionando",
+                                          "ta funcionando", "resolveu",    "resolvido",
+                                          "resolvida",      "normalizou",  "deu certo"};
+// What may follow it in its clause: "deu certo aqui", "voltou sim", "funcionou agora".
+constexpr std::string_view kAfterResolved[] = {
+    "aqui", "agora", "sim", "ja", "tudo", "certo", "ok", "entao", "a", "funcionar", "ao", "normal"};
 
-// "voltou" ending its clause, or "voltou a funcionar", "voltou ao normal"; not "voltou a cair".
-bool came_back(const Words& w) {
-  for (std::size_t i = 0; i < w.size(); ++i) {
-    if (w[i] != "voltou") continue;
-    if (i + 1 == w.size() || clause_break_before(w, i + 1) ||
-        match_at(w, i + 1, "a funcionar") > 0 || match_at(w, i + 1, "ao normal") > 0) {
+// Whether the clause [begin, end) says it is done: a marker above, or "voltou" ("a internet
+// voltou", "voltou a funcionar"; not "voltou a cair"), not negated, with only small words
+// after it.
+bool resolved_in(const Words& w, std::size_t begin, std::size_t end) {
+  for (std::size_t i = begin; i < end; ++i) {
+    std::size_t n = w[i] == "voltou" ? 1 : 0;
+    for (const auto p : kResolved) n = std::max(n, match_at(w, i, p));
+    if (n == 0 || negated(w, i)) continue;
+    bool small_after = true;
+    for (std::size_t k = i + n; k < end; ++k)
+      small_after = small_after && is_any(w[k], kAfterResolved);
+    if (small_after && (w[i] != "voltou" || i + 1 == end || match_at(w, i + 1, "a funcionar") > 0 ||
+                        match_at(w, i + 1, "ao normal") > 0)) {
       return true;
     }
   }
@@ -1057,18 +1075,34 @@ bool came_back(const Words& w) {
 }
 
 // A thank-you that closes, though it names a subject: for what was done ("obrigado pelo
-// boleto", "valeu pela ajuda com a internet") or with it done ("obrigado, a internet voltou");
-// not when the trouble goes on or something more is wanted.
+// boleto", "valeu pela ajuda com a internet") or with it done ("obrigado, a internet voltou").
+// Every clause is thanks, courtesy or the thing done; no "mas" ("obrigado, mas não chegou"), no
+// other clause ("obrigado pela atenção, segunda via por favor", "obrigado pelo retorno, o
+// técnico não veio").
 bool closes_with_thanks(const Words& w) {
   if (!has_any(w, kThanks) || trouble_goes_on(w)) return false;
-  if (has_any(w, kResolved) || came_back(w)) return true;
+  constexpr std::string_view kBut[] = {"mas", "porem", "so que", "entretanto", "contudo", "pois"};
+  if (has_any(w, kBut)) return false;
   constexpr std::string_view kFor[] = {"pelo", "pela", "pelos", "pelas", "por"};
-  for (std::size_t i = 0; i + 1 < w.size(); ++i) {
-    if (matches_any(w[i], kThanks) && is_any(w[i + 1], kFor) && !clause_break_before(w, i + 1)) {
-      return true;
+  constexpr std::string_view kCourtesy[] = {"muito", "mto", "mt",    "ok",       "blz",   "beleza",
+                                            "sim",   "ta",  "certo", "perfeito", "otimo", "entao",
+                                            "tchau", "bom", "boa",   "dia",      "tarde", "noite"};
+  bool done = false;
+  for (std::size_t begin = 0; begin < w.size();) {
+    std::size_t end = begin + 1;
+    while (end < w.size() && !clause_break_before(w, end)) ++end;
+    bool thanks_for = false;
+    bool courtesy = true;
+    for (std::size_t k = begin; k < end; ++k) {
+      if (matches_any(w[k], kThanks) && k + 1 < end && is_any(w[k + 1], kFor)) thanks_for = true;
+      courtesy = courtesy && (matches_any(w[k], kThanks) || is_any(w[k], kCourtesy));
     }
+    const bool resolved = resolved_in(w, begin, end);
+    if (!thanks_for && !resolved && !courtesy) return false;
+    done = done || thanks_for || resolved;
+    begin = end;
   }
-  return false;
+  return done;
 }
 
 // ---- urgency ------------------------------------------------------------------------------
@@ -1385,12 +1419,25 @@ namespace {
 // of the 64 KiB a message may hold would cost seconds.
 constexpr std::size_t kAnalyzedBytes = 4096;
 
-// The text with its line breaks made clause ends (';'): "Não\nQuero cancelar" is two clauses,
-// as "Não. Quero cancelar" is, not "não quero cancelar".
+// The text with a line break after a lone answer made a clause end (';'): "Não\nQuero
+// cancelar" is two clauses, as "Não. Quero cancelar" is, not "não quero cancelar".
 std::string clauses_by_line(std::string_view text) {
+  // Only after a line that answers by itself: "Não⏎Quero cancelar", "Sim⏎…"; any other line
+  // break is a space ("vou pagar⏎dia 15", "quero cancelar⏎a visita técnica", "Eu não⏎quero
+  // cancelar").
+  constexpr std::string_view kAnswers[] = {"nao", "n", "num", "nunca", "sim", "ok", "oi", "ola"};
   std::string out(text);
-  std::replace_if(
-      out.begin(), out.end(), [](char c) { return c == '\n' || c == '\r'; }, ';');
+  std::size_t line = 0;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    if (out[i] != '\n' && out[i] != '\r') continue;
+    const std::string folded = domain::fold(std::string_view(out).substr(line, i - line));
+    const auto ws = domain::words(folded);
+    const bool answer =
+        !ws.empty() && ws.size() <= 2 &&
+        std::all_of(ws.begin(), ws.end(), [&](auto x) { return is_any(x, kAnswers); });
+    out[i] = answer ? ';' : ' ';
+    line = i + 1;
+  }
   return out;
 }
 
@@ -1477,8 +1524,10 @@ Analysis analyze(std::string_view message, const AnalysisContext& context) {
   a.paid = has_any_request(w, kPaidPhrases);  // not "ainda não paguei"
   a.accepts_offer = accepts_offer(w);
   // ("quero continuar com o cancelamento" goes on with it: no staying.)
+  // ("Fico?" asks.)
   a.keeps_service =
-      a.department_intent != Intent::cancelamento && (has_any(w, kStayPhrases) || stays(w));
+      a.department_intent != Intent::cancelamento &&
+      (has_any(w, kStayPhrases) || (stays(w) && a.folded.find('?') == std::string::npos));
   // A valid CPF or CNPJ however written: what redaction would hide (its scan, not another).
   a.sends_document = domain::redact_documents(message) != message;
   a.question = is_question(a.folded, w);

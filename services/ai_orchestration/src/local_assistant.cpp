@@ -5,6 +5,7 @@
 #include <utility>
 
 #include <lia/core/text.hpp>
+#include <lia/domain/text.hpp>
 #include <lia/json/json.hpp>
 
 namespace lia::ai_orchestration {
@@ -181,9 +182,11 @@ constexpr const char* kPlans =
 std::string comercial_text(const Turn& t, const Plan& p, ToolRunner& tools,
                            std::vector<ToolInvocation>& ran) {
   const Analysis& a = p.analysis;
-  // A change of plan to a cheaper one ("trocar meu plano por um mais barato") is no upgrade.
-  const bool downgrade = has_topic(a, "downgrade") &&
-                         (has_topic(a, "upgrade") || a.department_intent == Intent::comercial);
+  // A change of plan to a cheaper one ("trocar meu plano por um mais barato", "diminuir o
+  // plano") is no upgrade; a cheaper plan asked about, or an upgrade despite the price ("quero
+  // fazer upgrade mas tá caro"), is no change to one.
+  const bool downgrade = has_topic(a, "upgrade") && has_topic(a, "downgrade") &&
+                         !domain::contains_word(a.folded, "upgrade");
   const bool upgrade = has_topic(a, "upgrade") && !downgrade;
   const bool about_buying = has_topic(a, "contratacao") || upgrade || downgrade;
   // A question about it ("Qual o processo para mudar de plano?") is answered, and registers

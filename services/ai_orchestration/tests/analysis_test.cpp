@@ -152,6 +152,12 @@ TEST_CASE("a line break ends a clause as punctuation does, and a second wish its
     CHECK(a.intent == Intent::cancelamento);
   }
   CHECK(analyze("Não\nQuero falar com atendente").asks_for_human);
+  // Any other line break is a space: the clause goes on across it.
+  CHECK(analyze("vou pagar\ndia 15").payment_day == 15);
+  CHECK_FALSE(analyze("quero cancelar\na visita técnica").cancel_request);
+  CHECK_FALSE(analyze("Eu não\nquero cancelar").cancel_request);
+  CHECK_FALSE(analyze("não quero\ncancelar").cancel_request);
+  CHECK_FALSE(analyze("não queria precisar cancelar").cancel_request);
   CHECK_FALSE(analyze("não quero falar com atendente").asks_for_human);
   // One wish, negated: still taken back.
   for (const char* text :

@@ -915,6 +915,18 @@ TEST_CASE("a change to a cheaper plan is registered as one, not as an upgrade") 
     CHECK(contains(r.answer.text, "mais em conta"));
     CHECK_FALSE(contains(r.answer.text, "upgrade"));
   }
+  // A cheaper plan asked about, bought new, or an upgrade despite the price: no change to one.
+  for (const char* text : {"acho caro o plano", "quero fazer upgrade mas tá caro",
+                           "quero contratar o plano mais barato", "qual o plano mais barato?"}) {
+    INFO(text);
+    auto r = run(turn(text, Assistant::comercial));
+    const auto* lead = tool(r.answer, Tool::register_lead);
+    if (lead != nullptr) CHECK_FALSE(contains(lead->arguments_json, "downgrade"));
+    CHECK_FALSE(contains(r.answer.text, "mais em conta"));
+  }
+  const auto reduced = run(turn("quero diminuir meu plano", Assistant::comercial));
+  const auto* reduce = tool(reduced.answer, Tool::register_lead);
+  CHECK((reduce != nullptr && contains(reduce->arguments_json, R"("interest":"downgrade")")));
   const auto upgrade = run(turn("quero mudar de plano", Assistant::comercial));
   const auto* up = tool(upgrade.answer, Tool::register_lead);
   REQUIRE(up != nullptr);
@@ -929,12 +941,16 @@ TEST_CASE("paying named but not done gets how to pay, not the answer to a paymen
     CHECK(contains(r.answer.text, "Você pode pagar pelo boleto"));
     CHECK_FALSE(contains(r.answer.text, "Se você já pagou"));
   }
-  CHECK(contains(run(turn("já paguei a fatura", Assistant::financeiro)).answer.text,
-                 "Se você já pagou"));
+  for (const char* text : {"já paguei a fatura", "o pagamento ainda não compensou",
+                           "meu pagamento não foi identificado"}) {
+    INFO(text);
+    CHECK(contains(run(turn(text, Assistant::financeiro)).answer.text, "Se você já pagou"));
+  }
 }
 
 TEST_CASE("staying said plainly keeps the service, without a handoff") {
-  for (const char* text : {"vou ficar", "tá bom, vou ficar com vocês", "fico sim"}) {
+  for (const char* text : {"vou ficar", "tá bom, vou ficar com vocês", "fico sim", "ok vou ficar",
+                           "vou ficar com o plano"}) {
     INFO(text);
     auto r = run(turn(text, Assistant::cancelamento));
     CHECK(r.plan.analysis.keeps_service);
@@ -943,6 +959,7 @@ TEST_CASE("staying said plainly keeps the service, without a handoff") {
   }
   CHECK_FALSE(analyze("vou ficar sem internet amanhã?").keeps_service);
   CHECK_FALSE(analyze("não vou ficar").keeps_service);
+  CHECK_FALSE(analyze("Fico?").keeps_service);
 }
 
 TEST_CASE("a thank-you for what was done closes, though it names the subject") {
@@ -958,7 +975,13 @@ TEST_CASE("a thank-you for what was done closes, though it names the subject") {
   // Not when the trouble goes on, more is asked, or it asks.
   for (const char* text :
        {"obrigado, mas a internet voltou a cair", "obrigado, manda o boleto",
-        "obrigado pelo boleto, e o do mês passado?", "obrigado, quero a segunda via do boleto"}) {
+        "obrigado pelo boleto, e o do mês passado?", "obrigado, quero a segunda via do boleto",
+        "obrigado mas não recebi o boleto", "valeu, mas o boleto não chegou",
+        "obrigado, a internet não voltou", "obrigado pelo retorno, o técnico não veio",
+        "valeu pelo retorno, me manda a segunda via",
+        "obrigado pela atenção, segunda via do boleto por favor",
+        "Obrigado! A fatura chegou com cobrança indevida",
+        "obrigado pelo contato, o modem está piscando"}) {
     INFO(text);
     auto r = run(turn(text, Assistant::financeiro));
     CHECK_FALSE(contains(r.answer.text, "Por nada"));
