@@ -650,8 +650,10 @@ int run(int argc, char** argv, const ServiceSpec& declared, std::unique_ptr<App>
     cc.properties = kafka_props;
     cc.topics = cs.topics;
     cc.fetch_wait = fetch_wait;
-    if (cs.relaxed_fetch > fetch_wait) {
-      cc.fetch_wait = cs.relaxed_fetch;
+    // (With a global wait as long or longer, as in production, the wait is that one; the
+    // batching below still holds.)
+    if (cs.relaxed_fetch.count() > 0) {
+      cc.fetch_wait = std::max(fetch_wait, cs.relaxed_fetch);
       // A broker answers a fetch once this much is there, or the wait is over.
       cc.properties.try_emplace("fetch.min.bytes", "65536");
     }
