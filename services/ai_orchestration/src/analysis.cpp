@@ -237,6 +237,15 @@ constexpr Keyword kSuporte[] = {
     {"nao ta funcionando", 2, "sem_conexao"},
     {"nao estao funcionando", 2, "sem_conexao"},
     {"parou de funcionar", 3, "sem_conexao"},
+    // An outage asked about: "tem alguma manutenção na minha região?", "quedas constantes".
+    {"queda", 3, "sem_conexao"},
+    {"quedas", 3, "sem_conexao"},
+    {"manutencao", 3, "sem_conexao"},
+    {"falha na regiao", 3, "sem_conexao"},
+    {"previsao de volta", 3, "sem_conexao"},
+    {"previsao de retorno", 3, "sem_conexao"},
+    {"nao consigo acessar", 2, "sem_conexao"},
+    {"net", 1, ""},  // WhatsApp's word for the internet ("a net tá lerda")
     {"conexao", 1, "sem_conexao"},
     {"conectar", 2, "sem_conexao"},  // "não consigo conectar"
     {"internet", 1, ""},
@@ -249,6 +258,8 @@ constexpr Keyword kSuporte[] = {
     {"devagar", 2, "lentidao"},
     {"travando", 2, "lentidao"},
     {"velocidade baixa", 3, "lentidao"},
+    {"lerda", 2, "lentidao"},
+    {"lerdo", 2, "lentidao"},
     // Less speed than the plan's: "meu plano é de 300 mega mas só chega 50", "a velocidade
     // não chega nem na metade do plano" (weighing as much as "plano" and "mega" together).
     {"so chega*", 3, "lentidao", Kind::shortfall},
@@ -258,6 +269,11 @@ constexpr Keyword kSuporte[] = {
     {"nem metade", 3, "lentidao", Kind::shortfall},
     {"nem a metade", 3, "lentidao", Kind::shortfall},
     {"nem na metade", 3, "lentidao", Kind::shortfall},
+    {"abaixo do contratad*", 3, "lentidao", Kind::shortfall},
+    {"ta chegando", 3, "lentidao", Kind::shortfall},
+    {"esta chegando", 3, "lentidao", Kind::shortfall},
+    {"so vem", 3, "lentidao", Kind::shortfall},
+    {"vem so", 3, "lentidao", Kind::shortfall},
     {"metade do plano", 3, "lentidao"},
     {"metade da velocidade", 3, "lentidao"},
     {"ping", 1, "lentidao"},
@@ -269,6 +285,11 @@ constexpr Keyword kSuporte[] = {
     {"modem", 2, "equipamento"},
     {"roteador", 2, "equipamento"},
     {"onu", 2, "equipamento"},
+    // The line itself: "o cabo da fibra arrebentou".
+    {"cabo", 2, "equipamento"},
+    {"fio", 2, "equipamento"},
+    {"arrebent*", 2, "equipamento"},
+    {"rompeu", 2, "equipamento"},
     {"luz vermelha", 3, "equipamento"},
     // The light that means a fibre fault: support can only send a technician (weight 0: a
     // subject marker beside the words above).
@@ -278,6 +299,12 @@ constexpr Keyword kSuporte[] = {
     {"los esta vermelh*", 0, "luz_vermelha", Kind::request},
     {"los ta vermelh*", 0, "luz_vermelha", Kind::request},
     {"los ficou vermelh*", 0, "luz_vermelha", Kind::request},
+    // The answer to support's "se a luz LOS ficar vermelha, me avise": "ta vermelha", "a
+    // luzinha do modem tá vermelha", "tá piscando vermelho".
+    {"ta vermelh*", 0, "luz_vermelha", Kind::request},
+    {"esta vermelh*", 0, "luz_vermelha", Kind::request},
+    {"ficou vermelh*", 0, "luz_vermelha", Kind::request},
+    {"piscando vermelh*", 0, "luz_vermelha", Kind::request},
     {"piscando", 1, "equipamento"},
     {"visita tecnica", 3, "visita_tecnica"},
     {"tecnico", 2, "visita_tecnica"},
@@ -376,6 +403,15 @@ constexpr Keyword kFinanceiro[] = {
     {"identificad*", 1, "desbloqueio"},
     {"bloquead*", 2, "desbloqueio"},
     {"reembolso", 2, "cobranca"},
+    // A bill that is wrong, not a second copy: "a fatura veio com o valor errado".
+    {"valor errado", 3, "cobranca"},
+    {"veio errad*", 3, "cobranca"},
+    {"indevid*", 3, "cobranca"},
+    {"em dobro", 3, "cobranca"},
+    {"cobrado a mais", 3, "cobranca"},
+    {"cobraram a mais", 3, "cobranca"},
+    {"abatimento", 2, "cobranca"},
+    {"desconto na fatura", 3, "cobranca"},
     {"nota fiscal", 3, "nota_fiscal"},
     {"em atraso", 2, "pagamento"},
     {"mensalidade*", 3, "fatura"},
@@ -474,6 +510,13 @@ constexpr Keyword kOuvidoria[] = {
     {"descaso", 2, "reclamacao"},
     {"desrespeito", 3, "reclamacao"},
     {"pessimo atendimento", 4, "reclamacao"},
+    // The service of a person complained of: "o atendente foi grosso comigo".
+    {"mal atendid*", 4, "reclamacao"},
+    {"grosso", 3, "reclamacao"},
+    {"grossa", 3, "reclamacao"},
+    {"grosseir*", 3, "reclamacao"},
+    {"atendimento pessimo", 4, "reclamacao"},
+    {"insatisfeit*", 2, "reclamacao"},
     {"justica", 3, "juridico"},
     {"processar", 3, "juridico", Kind::request},
     {"advogado", 3, "juridico"},
@@ -868,6 +911,9 @@ constexpr Weighted kSentimentWords[] = {
     {"odio", -2},
     {"palhacada", -2},
     {"descaso", -2},
+    {"saco cheio", -2},
+    {"cansei", -1.5},
+    {"perdi a paciencia", -2},
     {"incompet*", -2},
     {"inaceitavel", -2},
     {"revoltad*", -2},
@@ -1079,6 +1125,35 @@ bool resolved_in(const Words& w, std::size_t begin, std::size_t end) {
 // Every clause is thanks, courtesy or the thing done; no "mas" ("obrigado, mas não chegou"), no
 // other clause ("obrigado pela atenção, segunda via por favor", "obrigado pelo retorno, o
 // técnico não veio").
+// Whether some clause says it is done (resolved_in), the trouble not going on.
+bool says_resolved(const Words& w) {
+  if (trouble_goes_on(w)) return false;
+  for (std::size_t begin = 0; begin < w.size();) {
+    std::size_t end = begin + 1;
+    while (end < w.size() && !clause_break_before(w, end)) ++end;
+    if (resolved_in(w, begin, end)) return true;
+    begin = end;
+  }
+  return false;
+}
+
+// The trouble still there after support's steps (with kStill).
+constexpr std::string_view kPersists[] = {
+    "nao voltou", "ja reiniciei", "ja desliguei", "ja fiz isso",  "ja fiz tudo",  "ja fiz o teste",
+    "nada ainda", "e nada",       "nada feito",   "nao adiantou", "nao resolveu", "nao mudou"};
+
+// In a collection: the debt disputed, no more messages, or a deal.
+constexpr std::string_view kContests[] = {
+    "nao reconheco", "desconheco", "nao devo",         "nunca fui cliente",
+    "golpe",         "fraude",     "nao e do titular", "nao sou o titular",
+    "faleceu",       "que divida", "nao fiz essa",     "nao contratei"};
+constexpr std::string_view kStopContact[] = {
+    "para de me mandar", "pare de me mandar", "parem de me mandar", "para de mandar",
+    "parem de mandar",   "para de me ligar",  "parem de me ligar",  "nao quero mais receber",
+    "nao me mande mais", "nao mandem mais",   "me tira da lista",   "me tirem da lista"};
+constexpr std::string_view kNegotiates[] = {
+    "parcel*", "negoci*", "acordo", "renegoci*", "desconto para pagar", "dividir"};
+
 bool closes_with_thanks(const Words& w) {
   if (!has_any(w, kThanks) || trouble_goes_on(w)) return false;
   constexpr std::string_view kBut[] = {"mas", "porem", "so que", "entretanto", "contudo", "pois"};
@@ -1216,6 +1291,8 @@ std::optional<std::string> find_cep(std::string_view raw) {
       digits += raw.substr(j + 1, 3);  // 01.310-100
       digits += raw.substr(j + 5, 3);
       end = j + 8;
+    } else if (run == 8 && core::trim(raw) == raw.substr(i, run)) {
+      // Eight digits alone are the answer to "qual é o seu CEP?".
     } else if (run == 8) {
       // Eight bare digits count only right after the word "CEP".
       const std::size_t from = i >= 8 ? i - 8 : 0;
@@ -1493,6 +1570,10 @@ Analysis analyze(std::string_view message, const AnalysisContext& context) {
     if (score > best_score) {
       best_score = score;
       a.department_intent = table.intent;
+      a.intent_topic.clear();
+      for (const Keyword* k = table.begin; k != table.end && a.intent_topic.empty(); ++k) {
+        if (!k->topic.empty() && k->weight > 0 && counts(*k)) a.intent_topic = k->topic;
+      }
     }
   }
   if (cancel_requested) a.department_intent = Intent::cancelamento;
@@ -1531,6 +1612,11 @@ Analysis analyze(std::string_view message, const AnalysisContext& context) {
   // A valid CPF or CNPJ however written: what redaction would hide (its scan, not another).
   a.sends_document = domain::redact_documents(message) != message;
   a.question = is_question(a.folded, w);
+  a.persists = has_any(w, kStill) || has_any(w, kPersists);
+  a.resolved = !a.persists && says_resolved(w);
+  a.contests_debt = has_any(w, kContests);
+  a.stop_contact = has_any(w, kStopContact);
+  a.negotiates = has_any_request(w, kNegotiates);
   // A thank-you for what was done names its subject; it asks nothing of that desk.
   if (a.department_intent && !requested && !a.asks_for_human && !a.question && !a.paid &&
       !a.payment_day && !a.cep && !a.insult && !a.legal_threat && !a.repeated_complaint &&

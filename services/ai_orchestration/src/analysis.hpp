@@ -63,6 +63,18 @@ struct Analysis {
   // A question ("Qual o processo para mudar de plano?", "como faço para contratar") with no
   // wish of its own ("quero", "gostaria de": not "gostaria de saber"): asks, orders nothing.
   bool question = false;
+  // The trouble goes on after support's steps: "ja reiniciei e nada", "continua igual", "ainda
+  // não voltou".
+  bool persists = false;
+  // It is done, said without thanks: "deu certo", "voltou", "funcionou!!" (not negated).
+  bool resolved = false;
+  // In a collection: the debt disputed ("não reconheço essa dívida", "nunca fui cliente"), no
+  // more messages wanted ("parem de me mandar mensagem"), or a deal asked for ("quero parcelar").
+  bool contests_debt = false;
+  bool stop_contact = false;
+  bool negotiates = false;
+  // The first topic of the winning intent's own keywords ("fatura" for financeiro), or "".
+  std::string intent_topic;
 };
 
 Analysis analyze(std::string_view text, const AnalysisContext& context = {});

@@ -32,10 +32,21 @@ constexpr std::string_view kOfferAccepted = "cliente aceitou a oferta de retenç
 constexpr std::string_view kCancelConfirmed = "cliente confirmou o cancelamento";
 constexpr std::string_view kDocumentSent = "cliente enviou o CPF/CNPJ do titular";
 constexpr std::string_view kRedLight = "luz LOS vermelha: visita técnica";
+// Support's steps done and the trouble still there: the ticket its texts promise.
+constexpr std::string_view kPersists = "problema continua após as orientações: chamado técnico";
+// In a collection, what the assistant may not go on pressing: a debt disputed, no more
+// messages wanted, a deal asked for.
+constexpr std::string_view kDebtContested = "cliente contesta a dívida";
+constexpr std::string_view kStopContact =
+    "cliente pede para não receber mais mensagens de cobrança";
+constexpr std::string_view kNegotiation = "cliente quer negociar ou parcelar a dívida";
 
 // The sentiment score at or below which a pressing message reads as angry: two plain
 // complaints ("absurdo", "sem internet"), not one.
 constexpr double kAngrySentiment = -0.5;
+// At or below it, angry whatever the urgency: "absurdo, horrível, péssimo", "estou furioso
+// com vocês, serviço péssimo, ridículo".
+constexpr double kFuriousSentiment = -0.7;
 // Negative messages in a row before this one that make a pressing one angry whatever its
 // score: the fourth "a internet caiu" is no longer an ordinary report.
 constexpr int kAngryStreak = 3;
@@ -107,6 +118,11 @@ std::string readable_eta(const std::string& eta) {
 std::string suporte_text(const Turn& t, const Plan& p, ToolRunner& tools,
                          std::vector<ToolInvocation>& ran) {
   const Analysis& a = p.analysis;
+  // "deu certo", "voltou": done, not another step.
+  if (a.resolved && !a.question && !a.cep) {
+    return "Que bom que voltou a funcionar" + comma_name(t) +
+           "! Se precisar de mais alguma coisa, é só chamar.";
+  }
   if (a.cep) {
     call(tools, ran, Tool::check_coverage, cep_args(*a.cep));
     const ResultView coverage(ran.back());
@@ -135,6 +151,14 @@ std::string suporte_text(const Turn& t, const Plan& p, ToolRunner& tools,
            ". Vamos testar seu equipamento: desligue o roteador (e a ONU, se houver) da tomada por "
            "30 segundos e ligue de novo. Aguarde 2 minutos e me diga se voltou. Se a luz LOS "
            "estiver vermelha, me avise que eu abro um chamado técnico.";
+  }
+  // The first steps done and nothing changed, early on: the region's failures first (the
+  // ticket comes after, see plan_turn).
+  if (a.persists) {
+    return "Entendo" + comma_name(t) +
+           ". Se você já reiniciou o roteador e continua sem conexão, me informe o seu CEP para "
+           "eu verificar falhas na região; se não houver, eu abro um chamado para visita "
+           "técnica.";
   }
   if (has_topic(a, "sem_conexao")) {
     return pick({"Sinto muito pelo transtorno" + comma_name(t) +
@@ -329,7 +353,11 @@ std::string financeiro_text(const Turn& t, const Plan& p, ToolRunner& tools,
            ". Me informe o CPF do titular e a fatura em que ela veio; se ela não for devida, o "
            "valor é estornado na próxima fatura.";
   }
-  if (has_topic(a, "segunda_via") || has_topic(a, "boleto") || has_topic(a, "fatura")) {
+  // A bill that is wrong ("a fatura veio com valor errado") is contested, not sent again.
+  const bool contested =
+      (has_topic(a, "cobranca") || has_topic(a, "debito")) && !has_topic(a, "segunda_via");
+  if (!contested &&
+      (has_topic(a, "segunda_via") || has_topic(a, "boleto") || has_topic(a, "fatura"))) {
     return "Posso te ajudar com a segunda via" + comma_name(t) +
            "! Me informe o CPF do titular do contrato que eu envio o boleto atualizado. Se "
            "preferir pagar na hora, também aceitamos PIX, com liberação imediata.";
@@ -400,9 +428,37 @@ std::pair<std::string, bool> register_complaint(const Turn& t, const Analysis& a
   return {r.str("protocol"), r.flag("already_registered")};
 }
 
+// Whether the message tells something beyond asking to complain ("quero fazer uma
+// reclamação", "ouvidoria"): what a complaint's description needs.
+bool tells_something(const Turn& t) {
+  constexpr std::string_view kAsking[] = {
+      "quero", "queria", "gostaria", "preciso", "fazer", "abrir",      "registrar", "uma",
+      "um",    "a",      "o",        "de",      "da",    "do",         "com",       "falar",
+      "na",    "no",     "para",     "pra",     "minha", "reclamacao", "reclamar",  "ouvidoria",
+      "oi",    "ola",    "bom",      "dia",     "boa",   "tarde",      "noite",     "por",
+      "favor", "sim",    "ok",       "eu"};
+  const std::string folded = domain::fold(t.text);
+  for (const auto word : domain::words(folded)) {
+    if (std::find(std::begin(kAsking), std::end(kAsking), word) == std::end(kAsking)) return true;
+  }
+  return false;
+}
+
 std::string ouvidoria_text(const Turn& t, const Plan& p, ToolRunner& tools,
                            std::vector<ToolInvocation>& ran) {
-  const bool complaint = p.analysis.department_intent == Intent::ouvidoria || p.changed();
+  const Analysis& a = p.analysis;
+  // Asked for and nothing told yet: what happened, before anything is registered.
+  if ((a.department_intent == Intent::ouvidoria || p.changed()) && !tells_something(t)) {
+    return "Claro" + comma_name(t) +
+           "! Me conte o que aconteceu, com datas e detalhes, que eu registro sua reclamação na "
+           "ouvidoria.";
+  }
+  // A complaint, or its detail told in ouvidoria ("caiu 3 vezes essa semana"): registered (a
+  // conversation's complaint once; the rest of it stays in the conversation).
+  const bool courtesy =
+      a.intent == Intent::thanks || a.intent == Intent::goodbye || a.intent == Intent::greeting;
+  const bool complaint = a.department_intent == Intent::ouvidoria || p.changed() ||
+                         (!courtesy && !a.question && tells_something(t));
   if (complaint && suggestion(t)) {
     return "Sinto muito pela experiência" + comma_name(t) +
            ". Posso registrar sua reclamação na ouvidoria? Nossa equipe analisa e responde em até "
@@ -411,9 +467,9 @@ std::string ouvidoria_text(const Turn& t, const Plan& p, ToolRunner& tools,
   if (complaint) {
     const auto [protocol, before] = register_complaint(t, p.analysis, tools, ran);
     if (!protocol.empty() && before) {
-      return "Anotei as novas informações" + comma_name(t) +
-             " junto da sua reclamação, protocolo " + protocol +
-             ". A ouvidoria responde em até 5 dias úteis. Posso ajudar em mais alguma coisa?";
+      return "Sua reclamação já está registrada com o protocolo " + protocol + comma_name(t) +
+             ", e esta conversa fica com ela para a ouvidoria, que responde em até 5 dias úteis. "
+             "Posso ajudar em mais alguma coisa?";
     }
     if (!protocol.empty()) {
       return "Sinto muito pela experiência" + comma_name(t) +
@@ -430,6 +486,12 @@ std::string cobranca_text(const Turn& t, const Plan& p, ToolRunner& tools,
                           std::vector<ToolInvocation>& ran) {
   if (p.analysis.payment_day) return promise_text(t, p.analysis, tools, ran);
   if (p.analysis.paid) return kPaidText;
+  // The bill, a second copy or PIX asked for: given as financeiro gives them.
+  const Analysis& a = p.analysis;
+  if (has_topic(a, "segunda_via") || has_topic(a, "boleto") || has_topic(a, "pix") ||
+      has_topic(a, "fatura")) {
+    return financeiro_text(t, p, tools, ran);
+  }
   return pick({"Olá" + comma_name(t) +
                    "! Identificamos uma fatura em aberto no seu contrato. Você pode pagar agora "
                    "por PIX, com liberação imediata, ou pedir a segunda via do boleto. Em que dia "
@@ -441,6 +503,12 @@ std::string cobranca_text(const Turn& t, const Plan& p, ToolRunner& tools,
 
 std::string apresentacao_text(const Turn& t, const Plan& p) {
   const Analysis& a = p.analysis;
+  if (p.greet && a.sentiment.label == Sentiment::negative) {
+    // A first message that complains ("o atendimento de vocês é péssimo"): not the menu.
+    return greeting(t) + "Sinto muito pela experiência" + comma_name(t) +
+           ". Me conte o que aconteceu: é sobre a internet, a fatura, o seu plano ou o "
+           "atendimento? Se preferir, eu registro uma reclamação ou passo você para um atendente.";
+  }
   if (p.greet) {
     return greeting(t) +
            "Posso ajudar com suporte técnico (internet sem conexão ou lenta), planos e "
@@ -490,8 +558,10 @@ std::string handoff_summary(const Turn& t, const Plan& p) {
     for (std::size_t i = 0; i < a.topics.size(); ++i) s += (i == 0 ? " " : ", ") + a.topics[i];
     s += ".";
   }
+  // The handoff's own urgency (raised for an upset customer), not the message's.
+  const Urgency urgency = p.handoff ? p.handoff->urgency : a.urgency;
   s += " Sentimento: " + std::string(to_string(a.sentiment.label)) +
-       ", urgência: " + std::string(to_string(a.urgency)) + ".";
+       ", urgência: " + std::string(to_string(urgency)) + ".";
   if (!t.text.empty()) s += " Última mensagem: \"" + ellipsize_utf8(t.text, 600) + "\"";
   return s;
 }
@@ -528,7 +598,8 @@ Plan plan_turn(const Turn& turn) {
     if (target != turn.current && clear && !cobranca_keeps && !reason_kept) {
       p.assistant = target;
       p.change_reason = "intenção " + std::string(to_string(a.intent));
-      if (!a.topics.empty()) p.change_reason += " (" + a.topics.front() + ")";
+      // The winning intent's own subject, not another table's that lost.
+      if (!a.intent_topic.empty()) p.change_reason += " (" + a.intent_topic + ")";
     }
   }
 
@@ -542,7 +613,7 @@ Plan plan_turn(const Turn& turn) {
     // than a queue for a person.
     const bool angry =
         a.sentiment.label == Sentiment::negative &&
-        (a.urgency == Urgency::urgent ||
+        (a.urgency == Urgency::urgent || a.sentiment.score <= kFuriousSentiment ||
          (a.urgency == Urgency::high &&
           (a.sentiment.score <= kAngrySentiment || turn.prior_negative_streak >= kAngryStreak)));
     if (a.asks_for_human) {
@@ -563,6 +634,12 @@ Plan plan_turn(const Turn& turn) {
                a.cancel_request && !a.question) {
       // Asked again after the offer: a person ends the contract.
       reason = std::string(kCancelConfirmed);
+    } else if (p.assistant == Assistant::cobranca && a.contests_debt) {
+      reason = std::string(kDebtContested);
+    } else if (p.assistant == Assistant::cobranca && a.stop_contact) {
+      reason = std::string(kStopContact);
+    } else if (p.assistant == Assistant::cobranca && a.negotiates) {
+      reason = std::string(kNegotiation);
     } else if ((p.assistant == Assistant::financeiro || p.assistant == Assistant::cobranca ||
                 p.assistant == Assistant::cancelamento) &&
                a.sends_document) {
@@ -570,6 +647,11 @@ Plan plan_turn(const Turn& turn) {
       reason = std::string(kDocumentSent);
     } else if (p.assistant == Assistant::suporte && red_light(a)) {
       reason = std::string(kRedLight);
+    } else if (p.assistant == Assistant::suporte && !p.changed() && a.persists && !a.cep &&
+               turn.customer_turn >= 2) {
+      // (A CEP given with it is looked up first: an outage there is the answer; and early on,
+      // the CEP is asked for first.)
+      reason = std::string(kPersists);
     }
     if (!reason.empty()) {
       if (unhappy && urgency == Urgency::normal) urgency = Urgency::high;
@@ -615,6 +697,21 @@ Answer local_answer(const Turn& turn, const Plan& plan, ToolRunner& tools) {
     } else if (plan.handoff->reason == kDocumentSent) {
       text += "Obrigada" + comma_name(turn) + "! Vou passar você para a equipe do setor de " +
               label + ", que consulta o seu contrato e continua o atendimento por aqui.";
+    } else if (plan.handoff->reason == kPersists) {
+      text += "Sinto muito que o problema continue" + comma_name(turn) +
+              ". Vou passar você para o suporte técnico, que abre o chamado e, se for preciso, "
+              "agenda a visita de um técnico por aqui.";
+    } else if (plan.handoff->reason == kDebtContested) {
+      text += "Entendi" + comma_name(turn) +
+              ". Vou passar você para a equipe financeira, que verifica essa cobrança com você "
+              "por aqui.";
+    } else if (plan.handoff->reason == kStopContact) {
+      text += "Certo" + comma_name(turn) +
+              ". Vou passar seu pedido para a equipe financeira, que continua por aqui.";
+    } else if (plan.handoff->reason == kNegotiation) {
+      text += "Claro" + comma_name(turn) +
+              "! Vou passar você para a equipe financeira, que apresenta as opções de negociação "
+              "e parcelamento por aqui.";
     } else if (plan.handoff->reason == kRedLight) {
       text += "A luz LOS vermelha indica um problema na fibra que chega até você" +
               comma_name(turn) +

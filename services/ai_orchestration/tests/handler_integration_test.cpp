@@ -201,7 +201,7 @@ TEST_CASE("a complaint's follow-ups are answered with its first protocol, not a 
   Fixture fx;
   Chat chat;
   fx.ok(chat.created());
-  fx.ok(chat.inbound("quero registrar uma reclamação na ouvidoria"));
+  fx.ok(chat.inbound("quero registrar uma reclamação na ouvidoria: o técnico não veio"));
   fx.ok(chat.inbound("qual o andamento da minha reclamação?"));
   fx.ok(chat.inbound("quero reclamar de novo, ninguém resolveu a minha reclamação"));
   const auto replies = of_type(outbox(fx.db), types::ai_reply_generated);
@@ -225,7 +225,7 @@ TEST_CASE("a complaint's follow-ups are answered with its first protocol, not a 
   // Resolved, then reopened months later: a complaint then is a new case, with a new protocol.
   fx.ok(chat.resolved());
   fx.ok(chat.reopened());
-  fx.ok(chat.inbound("quero registrar uma reclamação na ouvidoria"));
+  fx.ok(chat.inbound("quero registrar uma reclamação na ouvidoria: o técnico não veio"));
   const auto later = of_type(outbox(fx.db), types::ai_reply_generated);
   REQUIRE(later.size() == 4);
   const auto text = later[3].str("text");
@@ -474,7 +474,7 @@ TEST_CASE("a hybrid suggestion registers nothing and claims no protocol") {
   Chat chat;
   fx.ok(chat.created());
   fx.ok(chat.transferred("hybrid"));
-  fx.ok(chat.inbound("quero registrar uma reclamação na ouvidoria", "hybrid"));
+  fx.ok(chat.inbound("quero registrar uma reclamação na ouvidoria: o técnico não veio", "hybrid"));
   const auto all = outbox(fx.db);
   const auto replies = of_type(all, types::ai_reply_generated);
   REQUIRE(replies.size() == 1);

@@ -428,7 +428,8 @@ TEST_CASE("a remote turn that registered, then failed, leaves the fallback a fir
   });
   Orchestrator o(std::make_shared<OpenAiClient>(settings_for(fake)), nullptr, nullptr);
   BuiltinTools tools(nullptr, {"0190e0a4-8000-7abc-9def-0000000000a1"});
-  auto out = o.answer(turn("quero registrar uma reclamação na ouvidoria"), {}, tools);
+  auto out =
+      o.answer(turn("quero registrar uma reclamação na ouvidoria: o técnico não veio"), {}, tools);
   REQUIRE(out.fallback);
   CHECK(fake.calls() == 2);
   CHECK(out.text.find("Registrei sua reclamação") != std::string::npos);
