@@ -1327,8 +1327,10 @@ std::optional<int> find_payment_day(std::string_view folded, bool day_asked) {
       "farei o pix",       "fazer um pix",     "faco um pix",       "farei um pix"};
   // With the day asked, a clause of the day and these only is the answer: "dia 15", "no dia
   // 5", "consigo dia 20", "pode ser dia 25".
-  constexpr std::string_view kAnswer[] = {"no",  "ate", "o",  "pode",    "ser",
-                                          "sim", "eu",  "so", "consigo", "entao"};
+  // ("dia 15 sem falta", "acho que consigo dia 20", "no dia 5 do mês que vem".)
+  constexpr std::string_view kAnswer[] = {"no", "ate",     "o",     "pode", "ser",   "sim",  "eu",
+                                          "so", "consigo", "entao", "sem",  "falta", "acho", "que",
+                                          "do", "mes",     "vem",   "ok",   "blz"};
   // After these "pago" is what was paid: "já foi pago dia 10".
   constexpr std::string_view kPaid[] = {"foi",    "ja",   "esta",  "ta",
                                         "estava", "sido", "ficou", "tinha"};
@@ -1387,6 +1389,21 @@ std::optional<int> find_payment_day(std::string_view folded, bool day_asked) {
     return false;
   };
   // The words of the promising verb at w[i], or 0.
+  // With the day asked, a day proposed as a question is the answer all the same: "posso pagar
+  // dia 15?", "pode ser dia 30?", "pago no dia 15, ok?".
+  const auto proposes = [&](std::size_t i) {
+    if (!day_asked) return false;
+    std::size_t begin = i;
+    while (begin > 0 && !clause_break_before(w, begin)) --begin;
+    std::size_t end = i + 1;
+    while (end < w.size() && !clause_break_before(w, end)) ++end;
+    constexpr std::string_view kOpens[] = {"posso", "pode", "podemos", "consigo", "da"};
+    constexpr std::string_view kTails[] = {"ok", "blz", "beleza", "certo", "pode"};
+    const bool tail = is_any(w[end - 1], kTails) ||
+                      (end < w.size() && is_any(w[end], kTails) && end + 1 == w.size());
+    return is_any(w[begin], kOpens) || tail;
+  };
+  const auto asks = [&](std::size_t i) { return clause_is_question(i) && !proposes(i); };
   const auto promise_at = [&](std::size_t i) -> std::size_t {
     if (is_any(w[i], kPay)) return w[i] == "pago" && i > 0 && is_any(w[i - 1], kPaid) ? 0 : 1;
     std::size_t n = 0;
@@ -1395,7 +1412,7 @@ std::optional<int> find_payment_day(std::string_view folded, bool day_asked) {
   };
   for (std::size_t i = 0; i < w.size(); ++i) {
     const std::size_t n = promise_at(i);
-    if (n == 0 || negated_clause(i) || clause_is_question(i) || habitual(i)) continue;
+    if (n == 0 || negated_clause(i) || asks(i) || habitual(i)) continue;
     // The day in the same clause, just after the verb ("vou pagar no dia 15") or before it
     // ("dia 20 eu pago").
     for (std::size_t j = i + n; j < w.size() && j < i + n + kNear && !clause_break_before(w, j);
@@ -1409,7 +1426,7 @@ std::optional<int> find_payment_day(std::string_view folded, bool day_asked) {
   if (!day_asked) return std::nullopt;
   for (std::size_t j = 0; j < w.size(); ++j) {
     const auto day = day_at(j);
-    if (!day || negated_clause(j) || clause_is_question(j) || habitual(j)) continue;
+    if (!day || negated_clause(j) || asks(j) || habitual(j)) continue;
     std::size_t begin = j;
     while (begin > 0 && !clause_break_before(w, begin)) --begin;
     bool only = true;

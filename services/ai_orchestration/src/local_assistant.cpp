@@ -40,6 +40,8 @@ constexpr std::string_view kDebtContested = "cliente contesta a dívida";
 constexpr std::string_view kStopContact =
     "cliente pede para não receber mais mensagens de cobrança";
 constexpr std::string_view kNegotiation = "cliente quer negociar ou parcelar a dívida";
+// A file (the receipt the texts ask for, most often) sent to financeiro or cobranca.
+constexpr std::string_view kFileSent = "cliente enviou um arquivo (comprovante?)";
 
 // The sentiment score at or below which a pressing message reads as angry: two plain
 // complaints ("absurdo", "sem internet"), not one.
@@ -492,13 +494,15 @@ std::string cobranca_text(const Turn& t, const Plan& p, ToolRunner& tools,
       has_topic(a, "fatura")) {
     return financeiro_text(t, p, tools, ran);
   }
-  return pick({"Olá" + comma_name(t) +
-                   "! Identificamos uma fatura em aberto no seu contrato. Você pode pagar agora "
-                   "por PIX, com liberação imediata, ou pedir a segunda via do boleto. Em que dia "
-                   "você consegue fazer o pagamento?",
-               "Para regularizar, me diga em que dia consegue pagar (por exemplo: \"vou pagar "
-               "dia 15\") que eu registro aqui. Se precisar da segunda via, é só pedir."},
-              t.customer_turn);
+  // The opening once (the first answer); then the question alone, not "Olá" again.
+  if (t.customer_turn == 0) {
+    return "Olá" + comma_name(t) +
+           "! Identificamos uma fatura em aberto no seu contrato. Você pode pagar agora por PIX, "
+           "com liberação imediata, ou pedir a segunda via do boleto. Em que dia você consegue "
+           "fazer o pagamento?";
+  }
+  return "Para regularizar, me diga em que dia consegue pagar (por exemplo: \"vou pagar dia "
+         "15\") que eu registro aqui. Se precisar da segunda via, é só pedir.";
 }
 
 std::string apresentacao_text(const Turn& t, const Plan& p) {
@@ -645,6 +649,10 @@ Plan plan_turn(const Turn& turn) {
                a.sends_document) {
       // The CPF the desk's texts ask for: a person looks the contract up.
       reason = std::string(kDocumentSent);
+    } else if ((p.assistant == Assistant::financeiro || p.assistant == Assistant::cobranca) &&
+               (turn.kind == "image" || turn.kind == "document")) {
+      // "me envie o comprovante": a person checks it.
+      reason = std::string(kFileSent);
     } else if (p.assistant == Assistant::suporte && red_light(a)) {
       reason = std::string(kRedLight);
     } else if (p.assistant == Assistant::suporte && !p.changed() && a.persists && !a.cep &&
@@ -697,6 +705,10 @@ Answer local_answer(const Turn& turn, const Plan& plan, ToolRunner& tools) {
     } else if (plan.handoff->reason == kDocumentSent) {
       text += "Obrigada" + comma_name(turn) + "! Vou passar você para a equipe do setor de " +
               label + ", que consulta o seu contrato e continua o atendimento por aqui.";
+    } else if (plan.handoff->reason == kFileSent) {
+      text += "Recebi seu arquivo" + comma_name(turn) +
+              "! Vou passar você para a equipe do setor " + label +
+              ", que confere e continua o atendimento por aqui.";
     } else if (plan.handoff->reason == kPersists) {
       text += "Sinto muito que o problema continue" + comma_name(turn) +
               ". Vou passar você para o suporte técnico, que abre o chamado e, se for preciso, "

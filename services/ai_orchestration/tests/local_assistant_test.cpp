@@ -1118,3 +1118,41 @@ TEST_CASE("ouvidoria asks what happened before registering, and registers the de
   CHECK(tool(run(turn("obrigado", Assistant::ouvidoria)).answer, Tool::register_complaint) ==
         nullptr);
 }
+
+TEST_CASE("cobranca takes a day proposed or said its own way as the promise") {
+  for (const auto& [text, day] :
+       std::vector<std::pair<const char*, int>>{{"posso pagar dia 15?", 15},
+                                                {"pode ser dia 30?", 30},
+                                                {"pago no dia 15, ok?", 15},
+                                                {"acho que consigo dia 20", 20},
+                                                {"dia 15 sem falta", 15},
+                                                {"no dia 5 do mes que vem", 5}}) {
+    INFO(text);
+    auto r = run(turn(text, Assistant::cobranca));
+    REQUIRE(r.plan.analysis.payment_day);
+    CHECK(*r.plan.analysis.payment_day == day);
+    CHECK(tool(r.answer, Tool::register_payment_promise) != nullptr);
+  }
+  // Outside cobranca, asking is asking: no promise.
+  CHECK_FALSE(analyze("posso pagar dia 15?").payment_day);
+  // Its opening comes once: a later "ok" is not greeted again.
+  for (int n = 1; n <= 4; ++n) {
+    auto later = turn("ok", Assistant::cobranca);
+    later.customer_turn = n;
+    CHECK_FALSE(contains(run(later).answer.text, "Olá"));
+  }
+}
+
+TEST_CASE("a file sent to financeiro or cobranca is handed to a person to check") {
+  for (Assistant desk : {Assistant::financeiro, Assistant::cobranca}) {
+    auto t = turn("", desk);
+    t.kind = "image";
+    auto r = run(t);
+    REQUIRE(r.plan.handoff);
+    CHECK(r.plan.handoff->department == "financial");
+    CHECK(contains(r.answer.text, "Recebi seu arquivo"));
+  }
+  auto t = turn("", Assistant::suporte);
+  t.kind = "image";
+  CHECK_FALSE(run(t).plan.handoff);
+}
