@@ -240,12 +240,16 @@ constexpr Keyword kSuporte[] = {
     // An outage asked about: "tem alguma manutenção na minha região?", "quedas constantes".
     {"queda", 3, "sem_conexao"},
     {"quedas", 3, "sem_conexao"},
-    {"manutencao", 3, "sem_conexao"},
+    {"manutencao na", 3, "sem_conexao"},  // "manutenção na minha região", "na rede"
+    {"em manutencao", 3, "sem_conexao"},
     {"falha na regiao", 3, "sem_conexao"},
     {"previsao de volta", 3, "sem_conexao"},
     {"previsao de retorno", 3, "sem_conexao"},
     {"nao consigo acessar", 2, "sem_conexao"},
-    {"net", 1, ""},  // WhatsApp's word for the internet ("a net tá lerda")
+    // WhatsApp's word for the internet: "a net caiu", "a net tá lerda" (not alone: "quanto tá
+    // a net de 300 mega?" is comercial's).
+    {"net lenta", 2, "lentidao"},
+    {"net ruim", 2, "lentidao"},
     {"conexao", 1, "sem_conexao"},
     {"conectar", 2, "sem_conexao"},  // "não consigo conectar"
     {"internet", 1, ""},
@@ -285,11 +289,15 @@ constexpr Keyword kSuporte[] = {
     {"modem", 2, "equipamento"},
     {"roteador", 2, "equipamento"},
     {"onu", 2, "equipamento"},
-    // The line itself: "o cabo da fibra arrebentou".
-    {"cabo", 2, "equipamento"},
-    {"fio", 2, "equipamento"},
+    // The line itself: "o cabo da fibra arrebentou" (not "quero TV a cabo", "precisa passar
+    // cabo?").
+    {"cabo da fibra", 2, "equipamento"},
+    {"fio da fibra", 2, "equipamento"},
+    {"cabo cortado", 2, "equipamento"},
+    {"fio cortado", 2, "equipamento"},
     {"arrebent*", 2, "equipamento"},
     {"rompeu", 2, "equipamento"},
+    {"rompido", 2, "equipamento"},
     {"luz vermelha", 3, "equipamento"},
     // The light that means a fibre fault: support can only send a technician (weight 0: a
     // subject marker beside the words above).
@@ -343,6 +351,12 @@ constexpr Keyword kComercial[] = {
     {"aumentar meu plano", 3, "upgrade", Kind::request},
     {"aumentar o plano", 3, "upgrade", Kind::request},
     {"aumentar o meu plano", 3, "upgrade", Kind::request},
+    {"mudar para um plano", 3, "upgrade", Kind::request},
+    {"mudar pra um plano", 3, "upgrade", Kind::request},
+    {"trocar para um plano", 3, "upgrade", Kind::request},
+    {"trocar pra um plano", 3, "upgrade", Kind::request},
+    {"passar para um plano", 3, "upgrade", Kind::request},
+    {"passar pra um plano", 3, "upgrade", Kind::request},
     // A change to a cheaper plan: "quero trocar meu plano por um mais barato", "quero mudar
     // para o plano de 300, tá caro" (a change, not an upgrade).
     {"mais barato", 1, "downgrade"},
@@ -399,19 +413,23 @@ constexpr Keyword kFinanceiro[] = {
     {"desbloque*", 3, "desbloqueio"},
     // A payment made and not seen yet: "o pagamento ainda não compensou", "não foi
     // identificado" (answered as a payment made).
-    {"compens*", 2, "desbloqueio"},
-    {"identificad*", 1, "desbloqueio"},
+    {"compensou", 2, "desbloqueio"},  // not "não compensa" (not worth it)
+    {"compensad*", 2, "desbloqueio"},
+    {"pagamento nao identificado", 3, "desbloqueio"},
+    {"pagamento nao foi identificado", 3, "desbloqueio"},
+    {"nao identificaram o pagamento", 3, "desbloqueio"},
+    {"nao identificou o pagamento", 3, "desbloqueio"},
     {"bloquead*", 2, "desbloqueio"},
     {"reembolso", 2, "cobranca"},
     // A bill that is wrong, not a second copy: "a fatura veio com o valor errado".
-    {"valor errado", 3, "cobranca"},
-    {"veio errad*", 3, "cobranca"},
-    {"indevid*", 3, "cobranca"},
-    {"em dobro", 3, "cobranca"},
-    {"cobrado a mais", 3, "cobranca"},
-    {"cobraram a mais", 3, "cobranca"},
-    {"abatimento", 2, "cobranca"},
-    {"desconto na fatura", 3, "cobranca"},
+    {"valor errado", 3, "fatura_errada"},
+    {"veio errad*", 3, "fatura_errada"},
+    {"indevid*", 3, "fatura_errada"},
+    {"em dobro", 3, "fatura_errada"},
+    {"cobrado a mais", 3, "fatura_errada"},
+    {"cobraram a mais", 3, "fatura_errada"},
+    {"abatimento", 2, "fatura_errada"},
+    {"desconto na fatura", 3, "fatura_errada"},
     {"nota fiscal", 3, "nota_fiscal"},
     {"em atraso", 2, "pagamento"},
     {"mensalidade*", 3, "fatura"},
@@ -1093,87 +1111,158 @@ bool trouble_goes_on(const Words& w) {
   return sentiment_of(rest).label == Sentiment::negative;
 }
 
-// What was asked for is done: "deu certo", "funcionou" (not negated).
+// The connection back: "deu certo", "funcionou", "voltou" (not "voltou a cair").
 constexpr std::string_view kResolved[] = {"funcionou",      "ja funciona", "esta funcionando",
                                           "ta funcionando", "resolveu",    "resolvido",
                                           "resolvida",      "normalizou",  "deu certo"};
-// What may follow it in its clause: "deu certo aqui", "voltou sim", "funcionou agora".
-constexpr std::string_view kAfterResolved[] = {
-    "aqui", "agora", "sim", "ja", "tudo", "certo", "ok", "entao", "a", "funcionar", "ao", "normal"};
+// What may stand beside it in its clause: "a internet voltou", "já reiniciei e voltou",
+// "deu certo aqui", "tá funcionando de novo"; not "o técnico voltou", "no cabo tá funcionando"
+// (the Wi-Fi not), "quero isso resolvido".
+constexpr std::string_view kAroundResolved[] = {
+    "a",     "o",         "internet",   "net",    "conexao", "sinal",     "wifi",   "tudo",
+    "ja",    "aqui",      "agora",      "sim",    "de",      "novo",      "certo",  "ok",
+    "entao", "funcionar", "ao",         "normal", "e",       "reiniciei", "depois", "que",
+    "minha", "enfim",     "finalmente", "fiz",    "isso",    "desliguei", "liguei"};
+// Received: "recebi o boleto", "chegou a fatura", "consegui baixar a fatura" (not "chegou com
+// cobrança indevida").
+constexpr std::string_view kReceived[] = {"recebi", "chegou", "consegui", "recebido"};
+constexpr std::string_view kNotReceived[] = {"com",   "sem",   "errad*", "indevid*",
+                                             "dobro", "valor", "mas",    "nada"};
+// Who did not do it: "ninguém resolveu", "nada funcionou".
+constexpr std::string_view kNobody[] = {"ninguem", "nada", "nem", "nenhum", "nenhuma"};
 
-// Whether the clause [begin, end) says it is done: a marker above, or "voltou" ("a internet
-// voltou", "voltou a funcionar"; not "voltou a cair"), not negated, with only small words
-// after it.
-bool resolved_in(const Words& w, std::size_t begin, std::size_t end) {
+// Whether the clause [begin, end) says the connection is back, and nothing else.
+bool clause_resolved(const Words& w, std::size_t begin, std::size_t end) {
   for (std::size_t i = begin; i < end; ++i) {
     std::size_t n = w[i] == "voltou" ? 1 : 0;
     for (const auto p : kResolved) n = std::max(n, match_at(w, i, p));
-    if (n == 0 || negated(w, i)) continue;
-    bool small_after = true;
-    for (std::size_t k = i + n; k < end; ++k)
-      small_after = small_after && is_any(w[k], kAfterResolved);
-    if (small_after && (w[i] != "voltou" || i + 1 == end || match_at(w, i + 1, "a funcionar") > 0 ||
-                        match_at(w, i + 1, "ao normal") > 0)) {
-      return true;
+    if (n == 0 || negated(w, i) || (i > begin && is_any(w[i - 1], kNobody))) continue;
+    if (w[i] == "voltou" && i + 1 < end && match_at(w, i + 1, "a funcionar") == 0 &&
+        match_at(w, i + 1, "ao normal") == 0 && !is_any(w[i + 1], kAroundResolved)) {
+      continue;
     }
+    if (w[i] == "voltou" && i + 1 < end && w[i + 1] == "a" &&
+        match_at(w, i + 1, "a funcionar") == 0) {
+      continue;  // "voltou a cair", "voltou a piscar"
+    }
+    bool only = true;
+    for (std::size_t k = begin; k < end && only; ++k) {
+      only = (k >= i && k < i + n) || is_any(w[k], kAroundResolved);
+    }
+    if (only) return true;
   }
   return false;
 }
 
-// A thank-you that closes, though it names a subject: for what was done ("obrigado pelo
-// boleto", "valeu pela ajuda com a internet") or with it done ("obrigado, a internet voltou").
-// Every clause is thanks, courtesy or the thing done; no "mas" ("obrigado, mas não chegou"), no
-// other clause ("obrigado pela atenção, segunda via por favor", "obrigado pelo retorno, o
-// técnico não veio").
-// Whether some clause says it is done (resolved_in), the trouble not going on.
+// Whether the clause [begin, end) says something asked for came: "recebi o boleto".
+bool clause_received(const Words& w, std::size_t begin, std::size_t end) {
+  for (std::size_t i = begin; i < end; ++i) {
+    if (!is_any(w[i], kReceived) || negated(w, i) || (i > begin && is_any(w[i - 1], kNobody))) {
+      continue;
+    }
+    if (end - begin > 6) return false;
+    for (std::size_t k = begin; k < end; ++k) {
+      if (matches_any(w[k], kNotReceived)) return false;
+    }
+    return true;
+  }
+  return false;
+}
+
+constexpr std::string_view kBut[] = {"mas", "porem", "so que", "entretanto", "contudo", "pois"};
+constexpr std::string_view kCourtesy[] = {
+    "muito",    "mto",   "mt",    "ok",     "blz",   "beleza",    "sim",  "ta",  "certo",
+    "perfeito", "otimo", "otima", "otimos", "entao", "tchau",     "bom",  "boa", "dia",
+    "tarde",    "noite", "voces", "vcs",    "sao",   "excelente", "show", "top", "demais"};
+
+// Whether every word of the clause [begin, end) is thanks or courtesy.
+bool clause_courtesy(const Words& w, std::size_t begin, std::size_t end) {
+  for (std::size_t k = begin; k < end; ++k) {
+    if (!matches_any(w[k], kThanks) && !is_any(w[k], kCourtesy)) return false;
+  }
+  return true;
+}
+
+// The connection back, said plainly: every clause says so or is courtesy, no "mas" ("deu
+// certo, mas o wifi não pega"); a clause with anything else ("quero isso resolvido", "no cabo
+// tá funcionando, no wifi não") is no such news.
 bool says_resolved(const Words& w) {
-  if (trouble_goes_on(w)) return false;
+  if (trouble_goes_on(w) || has_any(w, kBut)) return false;
+  bool done = false;
   for (std::size_t begin = 0; begin < w.size();) {
     std::size_t end = begin + 1;
     while (end < w.size() && !clause_break_before(w, end)) ++end;
-    if (resolved_in(w, begin, end)) return true;
+    const bool resolved = clause_resolved(w, begin, end);
+    if (!resolved && !clause_courtesy(w, begin, end)) return false;
+    done = done || resolved;
     begin = end;
   }
-  return false;
+  return done;
 }
 
 // The trouble still there after support's steps (with kStill).
-constexpr std::string_view kPersists[] = {
-    "nao voltou", "ja reiniciei", "ja desliguei", "ja fiz isso",  "ja fiz tudo",  "ja fiz o teste",
-    "nada ainda", "e nada",       "nada feito",   "nao adiantou", "nao resolveu", "nao mudou"};
+// (Not a bare "igual" nor "ainda não": "igual no cabo e no wifi", "ainda não testei".)
+constexpr std::string_view kPersists[] = {"continua sem",
+                                          "continua caindo",
+                                          "continua lent*",
+                                          "continua travando",
+                                          "continua ruim",
+                                          "continua dando",
+                                          "continua o mesmo",
+                                          "continua a mesma",
+                                          "continua igual",
+                                          "continuo sem",
+                                          "tudo igual",
+                                          "mesmo problema",
+                                          "mesma coisa",
+                                          "ainda nao voltou",
+                                          "ainda nao funciona*",
+                                          "ainda nao conect*",
+                                          "ainda nao resolv*",
+                                          "ainda sem",
+                                          "nao voltou",
+                                          "ja reiniciei",
+                                          "ja desliguei",
+                                          "ja fiz isso",
+                                          "ja fiz tudo",
+                                          "nada ainda",
+                                          "e nada",
+                                          "nada feito",
+                                          "nao adiantou",
+                                          "nao resolveu",
+                                          "nao mudou"};
 
 // In a collection: the debt disputed, no more messages, or a deal.
 constexpr std::string_view kContests[] = {
-    "nao reconheco", "desconheco", "nao devo",         "nunca fui cliente",
-    "golpe",         "fraude",     "nao e do titular", "nao sou o titular",
-    "faleceu",       "que divida", "nao fiz essa",     "nao contratei"};
+    "nao reconheco",     "desconheco",        "nao devo nada", "nao devo isso", "nao devo essa",
+    "nao devo esse",     "nunca fui cliente", "golpe",         "fraude",        "nao e do titular",
+    "nao sou o titular", "faleceu",           "que divida",    "nao fiz essa",  "nao contratei"};
 constexpr std::string_view kStopContact[] = {
     "para de me mandar", "pare de me mandar", "parem de me mandar", "para de mandar",
     "parem de mandar",   "para de me ligar",  "parem de me ligar",  "nao quero mais receber",
     "nao me mande mais", "nao mandem mais",   "me tira da lista",   "me tirem da lista"};
-constexpr std::string_view kNegotiates[] = {
-    "parcel*", "negoci*", "acordo", "renegoci*", "desconto para pagar", "dividir"};
+constexpr std::string_view kNegotiates[] = {"parcel*",   "negoci*",      "renegoci*",
+                                            "um acordo", "fazer acordo", "desconto para pagar",
+                                            "dividir"};
 
+// A thank-you that closes, though it names a subject: for what was done ("obrigado pelo
+// boleto", "valeu pela ajuda com a internet") or with it done ("obrigado, a internet voltou",
+// "obrigada, já recebi o boleto"). Every clause is thanks, courtesy or the thing done; no "mas"
+// ("obrigado, mas não chegou"), no other clause ("obrigado pela atenção, segunda via por
+// favor", "obrigado pelo retorno, o técnico não veio").
 bool closes_with_thanks(const Words& w) {
-  if (!has_any(w, kThanks) || trouble_goes_on(w)) return false;
-  constexpr std::string_view kBut[] = {"mas", "porem", "so que", "entretanto", "contudo", "pois"};
-  if (has_any(w, kBut)) return false;
+  if (!has_any(w, kThanks) || trouble_goes_on(w) || has_any(w, kBut)) return false;
   constexpr std::string_view kFor[] = {"pelo", "pela", "pelos", "pelas", "por"};
-  constexpr std::string_view kCourtesy[] = {"muito", "mto", "mt",    "ok",       "blz",   "beleza",
-                                            "sim",   "ta",  "certo", "perfeito", "otimo", "entao",
-                                            "tchau", "bom", "boa",   "dia",      "tarde", "noite"};
   bool done = false;
   for (std::size_t begin = 0; begin < w.size();) {
     std::size_t end = begin + 1;
     while (end < w.size() && !clause_break_before(w, end)) ++end;
     bool thanks_for = false;
-    bool courtesy = true;
-    for (std::size_t k = begin; k < end; ++k) {
-      if (matches_any(w[k], kThanks) && k + 1 < end && is_any(w[k + 1], kFor)) thanks_for = true;
-      courtesy = courtesy && (matches_any(w[k], kThanks) || is_any(w[k], kCourtesy));
+    for (std::size_t k = begin; k + 1 < end; ++k) {
+      if (matches_any(w[k], kThanks) && is_any(w[k + 1], kFor)) thanks_for = true;
     }
-    const bool resolved = resolved_in(w, begin, end);
-    if (!thanks_for && !resolved && !courtesy) return false;
+    const bool resolved = clause_resolved(w, begin, end) || clause_received(w, begin, end);
+    if (!thanks_for && !resolved && !clause_courtesy(w, begin, end)) return false;
     done = done || thanks_for || resolved;
     begin = end;
   }
@@ -1272,7 +1361,7 @@ Urgency score_urgency(std::string_view raw, std::string_view folded, int negativ
   return urgency_from_points(urgency_points(raw, domain::words(folded), negative_streak));
 }
 
-std::optional<std::string> find_cep(std::string_view raw) {
+std::optional<std::string> find_cep(std::string_view raw, bool alone_ok) {
   const std::size_t n = raw.size();
   for (std::size_t i = 0; i < n; ++i) {
     if (!is_digit(raw[i]) || (i > 0 && is_digit(raw[i - 1]))) continue;
@@ -1291,7 +1380,7 @@ std::optional<std::string> find_cep(std::string_view raw) {
       digits += raw.substr(j + 1, 3);  // 01.310-100
       digits += raw.substr(j + 5, 3);
       end = j + 8;
-    } else if (run == 8 && core::trim(raw) == raw.substr(i, run)) {
+    } else if (run == 8 && alone_ok && core::trim(raw) == raw.substr(i, run)) {
       // Eight digits alone are the answer to "qual é o seu CEP?".
     } else if (run == 8) {
       // Eight bare digits count only right after the word "CEP".
@@ -1529,7 +1618,9 @@ std::string clauses_by_line(std::string_view text) {
     const bool answer =
         !ws.empty() && ws.size() <= 2 &&
         std::all_of(ws.begin(), ws.end(), [&](auto x) { return is_any(x, kAnswers); });
-    out[i] = answer ? ';' : ' ';
+    // A line of three words or more is a sentence of its own ("Não consigo pagar agora⏎Só dia
+    // 20"); one or two others are a fragment the next line goes on ("vou pagar⏎dia 15").
+    out[i] = answer || ws.size() >= 3 ? ';' : ' ';
     line = i + 1;
   }
   return out;
@@ -1593,7 +1684,10 @@ Analysis analyze(std::string_view message, const AnalysisContext& context) {
       }
     }
   }
-  if (cancel_requested) a.department_intent = Intent::cancelamento;
+  if (cancel_requested) {
+    a.department_intent = Intent::cancelamento;
+    a.intent_topic = "cancelamento";
+  }
   a.cancel_request = cancel_requested;
   a.asks_for_human = asks_for_person(w);
   a.greeting = has_any(w, kGreeting);
@@ -1617,7 +1711,7 @@ Analysis analyze(std::string_view message, const AnalysisContext& context) {
   const int streak =
       a.sentiment.label == Sentiment::negative ? context.prior_negative_streak + 1 : 0;
   a.urgency = urgency_from_points(urgency_points(text, w, streak));
-  a.cep = find_cep(text);
+  a.cep = find_cep(text, context.cep_asked);
   a.payment_day = find_payment_day(a.folded, context.payment_day_asked);
   a.paid = has_any_request(w, kPaidPhrases);  // not "ainda não paguei"
   a.accepts_offer = accepts_offer(w);
@@ -1629,8 +1723,9 @@ Analysis analyze(std::string_view message, const AnalysisContext& context) {
   // A valid CPF or CNPJ however written: what redaction would hide (its scan, not another).
   a.sends_document = domain::redact_documents(message) != message;
   a.question = is_question(a.folded, w);
-  a.persists = has_any(w, kStill) || has_any(w, kPersists);
-  a.resolved = !a.persists && says_resolved(w);
+  // Back first: "já reiniciei e voltou" is news, not the trouble going on.
+  a.resolved = !wishes(w).order && says_resolved(w);
+  a.persists = !a.resolved && has_any(w, kPersists);
   a.contests_debt = has_any(w, kContests);
   a.stop_contact = has_any(w, kStopContact);
   a.negotiates = has_any_request(w, kNegotiates);

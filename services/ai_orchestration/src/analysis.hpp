@@ -26,6 +26,9 @@ struct AnalysisContext {
   // The assistant asked in which day the customer pays (cobranca asks it in every answer
   // without a promise): then a plain answer is the promise ("dia 15", "consigo dia 20").
   bool payment_day_asked = false;
+  // The assistant may have asked for the CEP (suporte, comercial): then eight digits alone are
+  // the answer.
+  bool cep_asked = false;
 };
 
 struct Analysis {
@@ -83,7 +86,9 @@ Analysis analyze(std::string_view text, const AnalysisContext& context = {});
 SentimentScore score_sentiment(std::string_view folded);
 // `raw` is the text as the customer wrote it (for capitals and exclamation marks).
 Urgency score_urgency(std::string_view raw, std::string_view folded, int negative_streak);
-std::optional<std::string> find_cep(std::string_view raw);
+// `alone_ok`: eight digits that are the whole message count too (the answer to "qual é o seu
+// CEP?").
+std::optional<std::string> find_cep(std::string_view raw, bool alone_ok = false);
 // The day of a payment promise: a verb that promises ("vou pagar", "consigo pagar", "pago",
 // "quito") with "dia N" in the same clause, and no negation before it in that clause. Not a
 // payment made ("fiz o pagamento dia 10", "foi pago dia 10") nor refused ("não vou conseguir

@@ -48,7 +48,7 @@ constexpr std::string_view kFileSent = "cliente enviou um arquivo (comprovante?)
 constexpr double kAngrySentiment = -0.5;
 // At or below it, angry whatever the urgency: "absurdo, horrível, péssimo", "estou furioso
 // com vocês, serviço péssimo, ridículo".
-constexpr double kFuriousSentiment = -0.7;
+constexpr double kFuriousSentiment = -0.75;
 // Negative messages in a row before this one that make a pressing one angry whatever its
 // score: the fourth "a internet caiu" is no longer an ordinary report.
 constexpr int kAngryStreak = 3;
@@ -56,8 +56,10 @@ constexpr int kAngryStreak = 3;
 // A red LOS light reported, not denied ("não tem nenhuma luz vermelha").
 bool red_light(const Analysis& a) {
   if (!has_topic(a, "luz_vermelha")) return false;
-  for (std::string_view denied : {"nenhuma luz", "sem luz vermelha", "nao tem luz vermelha",
-                                  "nao esta vermelh", "nao ta vermelh", "nao ficou vermelh"}) {
+  for (std::string_view denied :
+       {"nenhuma luz", "sem luz vermelha", "nao tem luz vermelha", "nao esta vermelh",
+        "nao ta vermelh", "nao ficou vermelh", "nenhuma ta vermelh", "nenhuma esta vermelh",
+        "nenhuma ficou vermelh", "nenhum ta vermelh"}) {
     if (a.folded.find(denied) != std::string::npos) return false;
   }
   return true;
@@ -356,8 +358,7 @@ std::string financeiro_text(const Turn& t, const Plan& p, ToolRunner& tools,
            "valor é estornado na próxima fatura.";
   }
   // A bill that is wrong ("a fatura veio com valor errado") is contested, not sent again.
-  const bool contested =
-      (has_topic(a, "cobranca") || has_topic(a, "debito")) && !has_topic(a, "segunda_via");
+  const bool contested = has_topic(a, "fatura_errada") && !has_topic(a, "segunda_via");
   if (!contested &&
       (has_topic(a, "segunda_via") || has_topic(a, "boleto") || has_topic(a, "fatura"))) {
     return "Posso te ajudar com a segunda via" + comma_name(t) +
@@ -378,7 +379,7 @@ std::string financeiro_text(const Turn& t, const Plan& p, ToolRunner& tools,
            "pagar" +
            comma_name(t) + ".";
   }
-  if (has_topic(a, "cobranca") || has_topic(a, "debito")) {
+  if (contested || has_topic(a, "cobranca") || has_topic(a, "debito")) {
     return "Vou verificar essa cobrança com você. Me informe o CPF do titular e o mês da fatura "
            "que você quer contestar; se houver valor indevido, o ajuste sai na próxima fatura.";
   }
@@ -434,11 +435,12 @@ std::pair<std::string, bool> register_complaint(const Turn& t, const Analysis& a
 // reclamação", "ouvidoria"): what a complaint's description needs.
 bool tells_something(const Turn& t) {
   constexpr std::string_view kAsking[] = {
-      "quero", "queria", "gostaria", "preciso", "fazer", "abrir",      "registrar", "uma",
-      "um",    "a",      "o",        "de",      "da",    "do",         "com",       "falar",
-      "na",    "no",     "para",     "pra",     "minha", "reclamacao", "reclamar",  "ouvidoria",
-      "oi",    "ola",    "bom",      "dia",     "boa",   "tarde",      "noite",     "por",
-      "favor", "sim",    "ok",       "eu"};
+      "quero",      "queria",   "gostaria",  "preciso", "fazer", "abrir", "registrar",
+      "uma",        "um",       "a",         "o",       "de",    "da",    "do",
+      "com",        "falar",    "na",        "no",      "para",  "pra",   "minha",
+      "reclamacao", "reclamar", "ouvidoria", "oi",      "ola",   "bom",   "dia",
+      "boa",        "tarde",    "noite",     "por",     "favor", "sim",   "ok",
+      "eu",         "blz",      "beleza",    "entendi", "nao",   "certo", "ta"};
   const std::string folded = domain::fold(t.text);
   for (const auto word : domain::words(folded)) {
     if (std::find(std::begin(kAsking), std::end(kAsking), word) == std::end(kAsking)) return true;
@@ -480,8 +482,9 @@ std::string ouvidoria_text(const Turn& t, const Plan& p, ToolRunner& tools,
              "mais detalhes que eu acrescento ao registro.";
     }
   }
-  return "Anotei as informações" + comma_name(t) +
-         ". A ouvidoria responde em até 5 dias úteis. Posso ajudar em mais alguma coisa?";
+  return "Certo" + comma_name(t) +
+         ". Se quiser registrar uma reclamação ou acrescentar algo, é só me contar o que "
+         "aconteceu; a ouvidoria responde em até 5 dias úteis.";
 }
 
 std::string cobranca_text(const Turn& t, const Plan& p, ToolRunner& tools,
@@ -577,7 +580,9 @@ Plan plan_turn(const Turn& turn) {
   // Cobrança asks in which day the customer pays in every answer without a promise: "dia 15"
   // answers it.
   p.analysis = analyze(turn.text, {.prior_negative_streak = turn.prior_negative_streak,
-                                   .payment_day_asked = turn.current == Assistant::cobranca});
+                                   .payment_day_asked = turn.current == Assistant::cobranca,
+                                   .cep_asked = turn.current == Assistant::suporte ||
+                                                turn.current == Assistant::comercial});
   const Analysis& a = p.analysis;
   p.from = turn.current;
   p.assistant = turn.current;
@@ -640,9 +645,9 @@ Plan plan_turn(const Turn& turn) {
       reason = std::string(kCancelConfirmed);
     } else if (p.assistant == Assistant::cobranca && a.contests_debt) {
       reason = std::string(kDebtContested);
-    } else if (p.assistant == Assistant::cobranca && a.stop_contact) {
+    } else if (p.assistant == Assistant::cobranca && a.stop_contact && !a.payment_day) {
       reason = std::string(kStopContact);
-    } else if (p.assistant == Assistant::cobranca && a.negotiates) {
+    } else if (p.assistant == Assistant::cobranca && a.negotiates && !a.payment_day) {
       reason = std::string(kNegotiation);
     } else if ((p.assistant == Assistant::financeiro || p.assistant == Assistant::cobranca ||
                 p.assistant == Assistant::cancelamento) &&

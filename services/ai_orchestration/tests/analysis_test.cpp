@@ -352,7 +352,8 @@ TEST_CASE("a CEP is found in its written forms and not inside other numbers") {
   CHECK_FALSE(find_cep("meu telefone 11987654321").has_value());
   // 8 bare digits need the word CEP, or to be the whole answer (to "qual é o seu CEP?").
   CHECK_FALSE(find_cep("pedido 20040002").has_value());
-  CHECK(find_cep(" 20040002 ") == "20040002");
+  CHECK(find_cep(" 20040002 ", /*alone_ok=*/true) == "20040002");
+  CHECK_FALSE(find_cep(" 20040002 ").has_value());
   CHECK_FALSE(find_cep("123456-789").has_value());
   CHECK_FALSE(find_cep("01310-1000").has_value());
   CHECK_FALSE(find_cep("").has_value());

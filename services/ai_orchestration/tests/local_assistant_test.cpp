@@ -1156,3 +1156,76 @@ TEST_CASE("a file sent to financeiro or cobranca is handed to a person to check"
   t.kind = "image";
   CHECK_FALSE(run(t).plan.handoff);
 }
+
+TEST_CASE("news that it works again is no trouble going on, and only that news closes") {
+  for (const char* text :
+       {"ja reiniciei e voltou", "ja reiniciei e funcionou", "ja fiz isso e deu certo, obrigado",
+        "ainda não testei", "as luzes estao todas verdes igual sempre", "igual no cabo e no wifi",
+        "ta tudo verde, nenhuma ta vermelha"}) {
+    INFO(text);
+    CHECK_FALSE(run(turn(text, Assistant::suporte)).plan.handoff);
+  }
+  for (const char* text :
+       {"no cabo ta funcionando, no wifi não", "deu certo, mas o wifi não pega no quarto",
+        "ninguem resolveu", "quero isso resolvido", "o tecnico voltou"}) {
+    INFO(text);
+    CHECK_FALSE(contains(run(turn(text, Assistant::suporte)).answer.text, "Que bom que voltou"));
+  }
+  for (const auto& [text, desk] : std::vector<std::pair<const char*, Assistant>>{
+           {"obrigada, já recebi o boleto", Assistant::financeiro},
+           {"chegou o boleto, obrigada", Assistant::financeiro},
+           {"recebi a fatura, valeu", Assistant::financeiro},
+           {"consegui conectar, obrigado", Assistant::suporte}}) {
+    INFO(text);
+    CHECK(contains(run(turn(text, desk)).answer.text, "Por nada"));
+  }
+}
+
+TEST_CASE("the new desk words keep to their desk") {
+  CHECK(analyze("quero contratar internet, precisa passar cabo?").intent == Intent::comercial);
+  CHECK(analyze("quanto ta a net de 300 mega?").intent == Intent::comercial);
+  CHECK(analyze("quero reclamar do tecnico que cortou o fio do telefone").intent ==
+        Intent::ouvidoria);
+  CHECK(analyze("tem taxa de manutenção?").intent != Intent::suporte);
+  // Financeiro: the automatic debit, and a boleto asked for a charge, are no contest.
+  for (const char* text :
+       {"quero colocar a fatura no débito automático", "me manda o boleto dessa cobrança"}) {
+    INFO(text);
+    CHECK_FALSE(contains(run(turn(text, Assistant::financeiro)).answer.text, "contestar"));
+  }
+  CHECK_FALSE(
+      contains(run(turn("recebi uma cobrança não identificada", Assistant::financeiro)).answer.text,
+               "Se você já pagou"));
+  // "não compensa" is not worth it, in a cancellation's reason: not a payment.
+  CHECK(run(turn("não compensa mais pagar por essa internet", Assistant::cancelamento))
+            .plan.assistant == Assistant::cancelamento);
+  // A change to a cheaper plan said with "um plano".
+  const auto cheaper = run(turn("quero mudar para um plano mais barato", Assistant::comercial));
+  const auto* lead = tool(cheaper.answer, Tool::register_lead);
+  CHECK((lead != nullptr && contains(lead->arguments_json, "downgrade")));
+  // Eight digits alone are a CEP only where one may have been asked.
+  CHECK_FALSE(run(turn("12345678", Assistant::financeiro)).plan.analysis.cep);
+  CHECK(run(turn("12345678", Assistant::suporte)).plan.analysis.cep);
+  // A cancellation over a connection told: the reason names the cancellation.
+  const auto cancel = run(turn("sem internet há 3 dias, quero cancelar", Assistant::apresentacao));
+  CHECK(cancel.plan.change_reason == "intenção cancelamento (cancelamento)");
+}
+
+TEST_CASE("cobranca keeps a promise said with 'de acordo', over lines, or after 'não devo'") {
+  auto agreed = run(turn("de acordo, pago dia 15", Assistant::cobranca));
+  CHECK_FALSE(agreed.plan.handoff);
+  CHECK(agreed.plan.analysis.payment_day == 15);
+  CHECK(run(turn("Não consigo pagar agora\nSó dia 20", Assistant::cobranca))
+            .plan.analysis.payment_day == 20);
+  CHECK_FALSE(run(turn("não devo conseguir pagar esse mês", Assistant::cobranca)).plan.handoff);
+  CHECK_FALSE(run(turn("estou de acordo", Assistant::cobranca)).plan.handoff);
+}
+
+TEST_CASE("ouvidoria's ask, answered with an acknowledgement, registers nothing and says so") {
+  auto ok = run(turn("ok", Assistant::ouvidoria));
+  CHECK(tool(ok.answer, Tool::register_complaint) == nullptr);
+  CHECK_FALSE(contains(ok.answer.text, "Anotei"));
+  // A problem told with two strong words is no fury by itself.
+  CHECK_FALSE(run(turn("internet horrivel, sem sinal desde ontem, pessimo", Assistant::suporte))
+                  .plan.handoff);
+}
