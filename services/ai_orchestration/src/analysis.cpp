@@ -534,7 +534,8 @@ constexpr Keyword kOuvidoria[] = {
     {"grossa", 3, "reclamacao"},
     {"grosseir*", 3, "reclamacao"},
     {"atendimento pessimo", 4, "reclamacao"},
-    {"insatisfeit*", 2, "reclamacao"},
+    {"insatisfeit*", 0,
+     "reclamacao"},  // a subject marker: "insatisfeito com a internet" is suporte's
     {"justica", 3, "juridico"},
     {"processar", 3, "juridico", Kind::request},
     {"advogado", 3, "juridico"},
@@ -1171,9 +1172,14 @@ bool clause_received(const Words& w, std::size_t begin, std::size_t end) {
 
 constexpr std::string_view kBut[] = {"mas", "porem", "so que", "entretanto", "contudo", "pois"};
 constexpr std::string_view kCourtesy[] = {
-    "muito",    "mto",   "mt",    "ok",     "blz",   "beleza",    "sim",  "ta",  "certo",
-    "perfeito", "otimo", "otima", "otimos", "entao", "tchau",     "bom",  "boa", "dia",
-    "tarde",    "noite", "voces", "vcs",    "sao",   "excelente", "show", "top", "demais"};
+    "muito", "mto", "mt", "ok", "blz", "beleza", "sim", "ta", "certo", "perfeito", "otimo", "otima",
+    "otimos", "entao", "tchau", "bom", "boa", "dia", "tarde", "noite", "voces", "vcs", "sao",
+    "excelente", "show", "top", "demais",
+    // a goodbye, or what the customer does next: "obrigado pelo boleto, vou pagar amanhã",
+    // "obrigada pela fatura, tenha um bom dia", "até mais"
+    "tenha", "um", "uma", "ate", "mais", "logo", "deus", "abencoe", "qualquer", "coisa", "chamo",
+    "vou", "pagar", "pago", "hoje", "amanha", "testar", "pensar", "aguardar", "aqui", "eu", "a",
+    "o", "de", "com"};
 
 // Whether every word of the clause [begin, end) is thanks or courtesy.
 bool clause_courtesy(const Words& w, std::size_t begin, std::size_t end) {
@@ -1660,6 +1666,9 @@ Analysis analyze(std::string_view message, const AnalysisContext& context) {
   constexpr int kCancelDecides = 4;
   bool cancel_requested = false;
   bool requested = false;  // a keyword read as a request (not a subject named)
+  // A complaint asked for ("quero reclamar que fui cobrado a mais") decides over the subject
+  // it is about, after a cancellation.
+  bool complaint_requested = false;
   for (const auto& table : kIntentTables) {
     int score = 0;
     for (const Keyword* k = table.begin; k != table.end; ++k) {
@@ -1669,6 +1678,9 @@ Analysis analyze(std::string_view message, const AnalysisContext& context) {
       if (table.intent == Intent::cancelamento && k->weight >= kCancelDecides &&
           k->kind != Kind::subject) {
         cancel_requested = true;
+      }
+      if (table.intent == Intent::ouvidoria && k->kind == Kind::request) {
+        complaint_requested = true;
       }
       if (!k->topic.empty() &&
           std::find(a.topics.begin(), a.topics.end(), k->topic) == a.topics.end()) {
@@ -1687,6 +1699,9 @@ Analysis analyze(std::string_view message, const AnalysisContext& context) {
   if (cancel_requested) {
     a.department_intent = Intent::cancelamento;
     a.intent_topic = "cancelamento";
+  } else if (complaint_requested) {
+    a.department_intent = Intent::ouvidoria;
+    a.intent_topic = "reclamacao";
   }
   a.cancel_request = cancel_requested;
   a.asks_for_human = asks_for_person(w);
@@ -1725,7 +1740,10 @@ Analysis analyze(std::string_view message, const AnalysisContext& context) {
   a.question = is_question(a.folded, w);
   // Back first: "já reiniciei e voltou" is news, not the trouble going on.
   a.resolved = !wishes(w).order && says_resolved(w);
-  a.persists = !a.resolved && has_any(w, kPersists);
+  // (Not while the steps go on: "já desliguei, vou aguardar", "já reiniciei, quanto tempo
+  // espero?".)
+  constexpr std::string_view kStillTrying[] = {"vou", "aguard*", "esper*", "testar", "testando"};
+  a.persists = !a.resolved && !a.question && has_any(w, kPersists) && !has_any(w, kStillTrying);
   a.contests_debt = has_any(w, kContests);
   a.stop_contact = has_any(w, kStopContact);
   a.negotiates = has_any_request(w, kNegotiates);

@@ -59,7 +59,9 @@ bool red_light(const Analysis& a) {
   for (std::string_view denied :
        {"nenhuma luz", "sem luz vermelha", "nao tem luz vermelha", "nao esta vermelh",
         "nao ta vermelh", "nao ficou vermelh", "nenhuma ta vermelh", "nenhuma esta vermelh",
-        "nenhuma ficou vermelh", "nenhum ta vermelh"}) {
+        "nenhuma ficou vermelh", "nenhum ta vermelh",
+        // the power light, not LOS
+        "luz de energia", "luz da energia", "power"}) {
     if (a.folded.find(denied) != std::string::npos) return false;
   }
   return true;
@@ -493,8 +495,16 @@ std::string cobranca_text(const Turn& t, const Plan& p, ToolRunner& tools,
   if (p.analysis.paid) return kPaidText;
   // The bill, a second copy or PIX asked for: given as financeiro gives them.
   const Analysis& a = p.analysis;
-  if (has_topic(a, "segunda_via") || has_topic(a, "boleto") || has_topic(a, "pix") ||
-      has_topic(a, "fatura")) {
+  // (Asked for: a second copy, a question, or "manda", "envia", "passa"; not "vou pagar o
+  // boleto sexta", which wants the day.)
+  constexpr std::string_view kSend[] = {"manda", "mande",  "mandar", "envia",
+                                        "envie", "enviar", "passa",  "passe"};
+  const bool bill = has_topic(a, "boleto") || has_topic(a, "pix") || has_topic(a, "fatura");
+  bool send = false;
+  for (const auto word : domain::words(a.folded)) {
+    send = send || std::find(std::begin(kSend), std::end(kSend), word) != std::end(kSend);
+  }
+  if (has_topic(a, "segunda_via") || (bill && (a.question || send))) {
     return financeiro_text(t, p, tools, ran);
   }
   // The opening once (the first answer); then the question alone, not "Olá" again.
@@ -601,9 +611,14 @@ Plan plan_turn(const Turn& turn) {
         turn.current == Assistant::cobranca && target == Assistant::financeiro;
     // (A question about the connection, or a CEP to look up, is a new subject all the same:
     // "continua sem sinal, tem manutenção no CEP 01310-100?")
+    // Ouvidoria keeps a wrong charge told as well, its complaint's detail ("me cobraram uma
+    // taxa indevida"); not a request of financeiro's ("quero a segunda via").
+    const bool charge_told = has_topic(a, "fatura_errada") || has_topic(a, "cobranca");
     const bool reason_kept =
         (turn.current == Assistant::cancelamento || turn.current == Assistant::ouvidoria) &&
-        target == Assistant::suporte && !a.question && !a.cep;
+        (target == Assistant::suporte || (turn.current == Assistant::ouvidoria &&
+                                          target == Assistant::financeiro && charge_told)) &&
+        !a.question && !a.cep;
     if (target != turn.current && clear && !cobranca_keeps && !reason_kept) {
       p.assistant = target;
       p.change_reason = "intenção " + std::string(to_string(a.intent));

@@ -1229,3 +1229,45 @@ TEST_CASE("ouvidoria's ask, answered with an acknowledgement, registers nothing 
   CHECK_FALSE(run(turn("internet horrivel, sem sinal desde ontem, pessimo", Assistant::suporte))
                   .plan.handoff);
 }
+
+TEST_CASE("a complaint asked for, or a wrong charge told to ouvidoria, is registered there") {
+  for (const char* text : {"quero fazer uma reclamação, a fatura veio em dobro",
+                           "quero reclamar que fui cobrado a mais"}) {
+    INFO(text);
+    auto r = run(turn(text));
+    CHECK(r.plan.assistant == Assistant::ouvidoria);
+    CHECK(tool(r.answer, Tool::register_complaint) != nullptr);
+  }
+  for (const char* text :
+       {"fui cobrado em dobro e ninguém resolve", "me cobraram uma taxa indevida"}) {
+    INFO(text);
+    auto r = run(turn(text, Assistant::ouvidoria));
+    CHECK(r.plan.assistant == Assistant::ouvidoria);
+    CHECK(tool(r.answer, Tool::register_complaint) != nullptr);
+  }
+  // A request of another desk's is passed on.
+  CHECK(run(turn("quero a segunda via do boleto", Assistant::ouvidoria)).plan.assistant ==
+        Assistant::financeiro);
+  CHECK(analyze("estou insatisfeito com a internet").intent == Intent::suporte);
+}
+
+TEST_CASE("a thank-you with a goodbye or the next step closes, and the restart under way waits") {
+  for (const auto& [text, desk] : std::vector<std::pair<const char*, Assistant>>{
+           {"obrigado pelo boleto, vou pagar amanhã", Assistant::financeiro},
+           {"obrigado pela fatura, tenha um bom dia", Assistant::financeiro},
+           {"obrigado, a internet voltou, tenha uma boa noite", Assistant::suporte}}) {
+    INFO(text);
+    CHECK(contains(run(turn(text, desk)).answer.text, "Por nada"));
+  }
+  for (const char* text :
+       {"já desliguei da tomada, vou aguardar", "já reiniciei, quanto tempo espero?"}) {
+    INFO(text);
+    CHECK_FALSE(run(turn(text, Assistant::suporte)).plan.handoff);
+  }
+  CHECK_FALSE(run(turn("a luz de energia tá vermelha", Assistant::suporte)).plan.handoff);
+  // Cobrança: paying the bill told, not asked for, gets the day asked.
+  for (const char* text : {"vou pagar o boleto sexta", "não consigo pagar a fatura esse mês"}) {
+    INFO(text);
+    CHECK(contains(run(turn(text, Assistant::cobranca)).answer.text, "em que dia consegue pagar"));
+  }
+}
