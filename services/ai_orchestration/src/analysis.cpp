@@ -1410,7 +1410,7 @@ std::optional<std::string> find_cep(std::string_view raw, bool alone_ok) {
   return std::nullopt;
 }
 
-std::optional<int> find_payment_day(std::string_view folded, bool day_asked) {
+std::optional<PaymentWhen> find_payment_when(std::string_view folded, bool day_asked) {
   const auto w = domain::words(folded);
   // Verbs that promise a payment ("vou pagar", "pago dia 20"), not "pagamento" nor "paguei".
   constexpr std::string_view kPay[] = {"pagar", "pago",     "pagarei", "pagaria", "quitar",
@@ -1425,23 +1425,48 @@ std::optional<int> find_payment_day(std::string_view folded, bool day_asked) {
   // ("dia 15 sem falta", "acho que consigo dia 20", "no dia 5 do mês que vem".)
   constexpr std::string_view kAnswer[] = {"no", "ate",     "o",     "pode", "ser",   "sim",  "eu",
                                           "so", "consigo", "entao", "sem",  "falta", "acho", "que",
-                                          "do", "mes",     "vem",   "ok",   "blz"};
+                                          "do", "mes",     "vem",   "ok",   "blz",   "na"};
   // After these "pago" is what was paid: "já foi pago dia 10".
   constexpr std::string_view kPaid[] = {"foi",    "ja",   "esta",  "ta",
                                         "estava", "sido", "ficou", "tinha"};
   constexpr std::size_t kNear = 5;  // words between the verb and "dia N"
-  // "dia N" at w[j], if it is a day of the month.
-  const auto day_at = [&](std::size_t j) -> std::optional<int> {
-    if (w[j] != "dia" || j + 1 >= w.size() || clause_break_before(w, j + 1)) return std::nullopt;
-    const auto num = w[j + 1];
-    if (num.empty() || num.size() > 2) return std::nullopt;
-    int day = 0;
-    for (char c : num) {
-      if (!is_digit(c)) return std::nullopt;
-      day = day * 10 + (c - '0');
+  // The day named at w[j], and its words: "dia N" (a day of the month), "hoje", "amanhã",
+  // "depois de amanhã", a weekday ("sexta", "sexta feira"; not "segunda via"); not "de hoje".
+  struct Named {
+    PaymentWhen when;
+    std::size_t words = 0;
+  };
+  constexpr std::string_view kWeekdays[] = {"domingo", "segunda", "terca", "quarta",
+                                            "quinta",  "sexta",   "sabado"};
+  const auto when_at = [&](std::size_t j) -> std::optional<Named> {
+    const auto joined = [&](std::size_t k) { return k < w.size() && !clause_break_before(w, k); };
+    if (w[j] == "dia") {
+      if (!joined(j + 1)) return std::nullopt;
+      const auto num = w[j + 1];
+      if (num.empty() || num.size() > 2) return std::nullopt;
+      int day = 0;
+      for (char c : num) {
+        if (!is_digit(c)) return std::nullopt;
+        day = day * 10 + (c - '0');
+      }
+      if (day < 1 || day > 31) return std::nullopt;
+      return Named{{.day = day}, 2};
     }
-    if (day < 1 || day > 31) return std::nullopt;
-    return day;
+    if (j > 0 && w[j - 1] == "de" && !clause_break_before(w, j) && w[j] != "amanha") {
+      return std::nullopt;  // "a fatura de hoje", "o boleto de sexta"
+    }
+    if (match_at(w, j, "depois de amanha") == 3) return Named{{.in_days = 2}, 3};
+    if (w[j] == "hoje") return Named{{.in_days = 0}, 1};
+    if (w[j] == "amanha") {
+      if (j >= 2 && match_at(w, j - 2, "depois de") == 2) return std::nullopt;
+      return Named{{.in_days = 1}, 1};
+    }
+    for (int d = 0; d < 7; ++d) {
+      if (w[j] != kWeekdays[d]) continue;
+      if (joined(j + 1) && w[j + 1] == "via") return std::nullopt;  // "a segunda via"
+      return Named{{.weekday = d}, joined(j + 1) && w[j + 1] == "feira" ? 2U : 1U};
+    }
+    return std::nullopt;
   };
   // A question ("quanto fica pra pagar dia 20?") or a habit ("eu sempre pago dia 10", "pago
   // todo mês no dia 10") promises nothing.
@@ -1512,25 +1537,31 @@ std::optional<int> find_payment_day(std::string_view folded, bool day_asked) {
     // ("dia 20 eu pago").
     for (std::size_t j = i + n; j < w.size() && j < i + n + kNear && !clause_break_before(w, j);
          ++j) {
-      if (auto day = day_at(j)) return day;
+      if (auto named = when_at(j)) return named->when;
     }
     for (std::size_t j = i; j > 0 && j + kNear > i && !clause_break_before(w, j); --j) {
-      if (auto day = day_at(j - 1)) return day;
+      if (auto named = when_at(j - 1)) return named->when;
     }
   }
   if (!day_asked) return std::nullopt;
   for (std::size_t j = 0; j < w.size(); ++j) {
-    const auto day = day_at(j);
-    if (!day || negated_clause(j) || asks(j) || habitual(j)) continue;
+    const auto named = when_at(j);
+    if (!named || negated_clause(j) || asks(j) || habitual(j)) continue;
     std::size_t begin = j;
     while (begin > 0 && !clause_break_before(w, begin)) --begin;
     bool only = true;
     for (std::size_t k = begin; k < w.size() && (k == begin || !clause_break_before(w, k)); ++k) {
-      if (k != j && k != j + 1 && !is_any(w[k], kAnswer)) only = false;
+      if ((k < j || k >= j + named->words) && !is_any(w[k], kAnswer)) only = false;
     }
-    if (only) return day;
+    if (only) return named->when;
   }
   return std::nullopt;
+}
+
+std::optional<int> find_payment_day(std::string_view folded, bool day_asked) {
+  const auto when = find_payment_when(folded, day_asked);
+  if (!when || when->day == 0) return std::nullopt;
+  return when->day;
 }
 
 // ---- questions ------------------------------------------------------------------------------
@@ -1727,7 +1758,13 @@ Analysis analyze(std::string_view message, const AnalysisContext& context) {
       a.sentiment.label == Sentiment::negative ? context.prior_negative_streak + 1 : 0;
   a.urgency = urgency_from_points(urgency_points(text, w, streak));
   a.cep = find_cep(text, context.cep_asked);
-  a.payment_day = find_payment_day(a.folded, context.payment_day_asked);
+  if (const auto when = find_payment_when(a.folded, context.payment_day_asked)) {
+    if (when->day > 0) {
+      a.payment_day = when->day;
+    } else {
+      a.payment_relative = when;
+    }
+  }
   a.paid = has_any_request(w, kPaidPhrases);  // not "ainda não paguei"
   a.accepts_offer = accepts_offer(w);
   // ("quero continuar com o cancelamento" goes on with it: no staying.)
@@ -1749,8 +1786,8 @@ Analysis analyze(std::string_view message, const AnalysisContext& context) {
   a.negotiates = has_any_request(w, kNegotiates);
   // A thank-you for what was done names its subject; it asks nothing of that desk.
   if (a.department_intent && !requested && !a.asks_for_human && !a.question && !a.paid &&
-      !a.payment_day && !a.cep && !a.insult && !a.legal_threat && !a.repeated_complaint &&
-      !wishes(w).order && closes_with_thanks(w)) {
+      !a.payment_day && !a.payment_relative && !a.cep && !a.insult && !a.legal_threat &&
+      !a.repeated_complaint && !wishes(w).order && closes_with_thanks(w)) {
     a.department_intent.reset();
     a.intent = Intent::thanks;
   }

@@ -31,6 +31,14 @@ struct AnalysisContext {
   bool cep_asked = false;
 };
 
+// When a payment is promised: a day of the month, or a day named from today (see
+// find_payment_when).
+struct PaymentWhen {
+  int day = 0;       // 1..31: the day of the month; 0: not a "dia N"
+  int in_days = -1;  // 0 today, 1 tomorrow, 2 the day after; -1: not one
+  int weekday = -1;  // 0 Sunday .. 6 Saturday; -1: not one
+};
+
 struct Analysis {
   std::string folded;  // lia::domain::fold of the text
   SentimentScore sentiment;
@@ -51,7 +59,10 @@ struct Analysis {
   bool repeated_complaint = false;
   std::optional<std::string> cep;  // 8 digits, from "01310-100" (or "cep 01310100")
   std::optional<int> payment_day;  // 1..31, from "vou pagar dia 15"
-  bool paid = false;               // says it paid: "já paguei", "fiz o pagamento", "quitei"
+  // A payment promised for a day named from today ("vou pagar amanhã", "pago sexta"): its
+  // `in_days` or `weekday` (find_payment_when); the date needs the customer's today.
+  std::optional<PaymentWhen> payment_relative;
+  bool paid = false;  // says it paid: "já paguei", "fiz o pagamento", "quitei"
   // Takes the retention offer: "aceito o desconto", "quero o desconto", "fico com a oferta";
   // not negated.
   bool accepts_offer = false;
@@ -98,5 +109,10 @@ std::optional<std::string> find_cep(std::string_view raw, bool alone_ok = false)
 // (`day_asked`), also a clause that is only the day ("dia 15", "no dia 5", "pode ser dia 25")
 // or "consigo" with it ("consigo dia 20"), under the same rules.
 std::optional<int> find_payment_day(std::string_view folded, bool day_asked = false);
+
+// When a payment is promised, under find_payment_day's rules: "dia N", or a day named from
+// today ("vou pagar amanhã", "pago sexta", "hoje", "depois de amanhã", "na segunda-feira"; not
+// "a segunda via", "a fatura de hoje").
+std::optional<PaymentWhen> find_payment_when(std::string_view folded, bool day_asked = false);
 
 }  // namespace lia::ai_orchestration

@@ -1,9 +1,12 @@
 #include "local_assistant.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
+#include <optional>
 #include <utility>
 
+#include <lia/core/clock.hpp>
 #include <lia/core/text.hpp>
 #include <lia/domain/text.hpp>
 #include <lia/json/json.hpp>
@@ -313,30 +316,66 @@ std::string comercial_text(const Turn& t, const Plan& p, ToolRunner& tools,
          "informar o CEP, eu confirmo a cobertura no seu endereço.";
 }
 
-std::string promise_text(const Turn& t, const Analysis& a, ToolRunner& tools,
-                         std::vector<ToolInvocation>& ran) {
-  if (suggestion(t)) {
-    return "Combinado" + comma_name(t) + "! Posso registrar sua promessa de pagamento para o dia " +
-           std::to_string(*a.payment_day) +
-           "? Pagando por PIX a liberação é imediata; pelo boleto, a compensação leva até 3 dias "
-           "úteis.";
-  }
+// A payment promise: the day as the text names it, and the tool's arguments.
+struct Promise {
+  std::string label;  // "o dia 15", "amanhã, 08/12"
+  std::string args;
+};
+
+bool has_promise(const Analysis& a) {
+  return a.payment_day.has_value() || a.payment_relative.has_value();
+}
+
+// The promise the message makes; none for a day named from today ("sexta") when the
+// customer's today is not known.
+std::optional<Promise> promise_of(const Turn& t, const Analysis& a) {
   json::Writer w;
-  w.begin_object().field("day", *a.payment_day).end_object();
-  const ResultView r(call(tools, ran, Tool::register_payment_promise, w.take()));
+  if (a.payment_day) {
+    w.begin_object().field("day", *a.payment_day).end_object();
+    return Promise{"o dia " + std::to_string(*a.payment_day), w.take()};
+  }
+  const auto today = a.payment_relative ? core::parse_date(t.today) : std::nullopt;
+  if (!today) return std::nullopt;
+  const std::chrono::sys_days from{*today};
+  int days = a.payment_relative->in_days;
+  if (days < 0) {
+    // The next such weekday ("sexta" said on a Friday is next week's).
+    const int wd = static_cast<int>(std::chrono::weekday{from}.c_encoding());
+    days = (a.payment_relative->weekday - wd + 7) % 7;
+    if (days == 0) days = 7;
+  }
+  const std::chrono::year_month_day date{from + std::chrono::days{days}};
+  constexpr const char* kNames[] = {"domingo",      "segunda-feira", "terça-feira", "quarta-feira",
+                                    "quinta-feira", "sexta-feira",   "sábado"};
+  const auto two = [](unsigned n) { return (n < 10 ? "0" : "") + std::to_string(n); };
+  const std::string day_month =
+      two(static_cast<unsigned>(date.day())) + "/" + two(static_cast<unsigned>(date.month()));
+  const std::string named =
+      days == 0   ? "hoje"
+      : days == 1 ? "amanhã"
+                  : kNames[std::chrono::weekday{std::chrono::sys_days{date}}.c_encoding()];
+  w.begin_object().field("date", core::format_date(date)).end_object();
+  return Promise{named + ", " + day_month, w.take()};
+}
+
+std::string promise_text(const Turn& t, const Promise& promise, ToolRunner& tools,
+                         std::vector<ToolInvocation>& ran) {
+  constexpr const char* kHow =
+      "Pagando por PIX a liberação é imediata; pelo boleto, a compensação leva até 3 dias úteis.";
+  if (suggestion(t)) {
+    return "Combinado" + comma_name(t) + "! Posso registrar sua promessa de pagamento para " +
+           promise.label + "? " + kHow;
+  }
+  const ResultView r(call(tools, ran, Tool::register_payment_promise, promise.args));
   if (!r.flag("registered")) {
     return "Não consegui registrar a data agora. Pode me confirmar o dia em que vai pagar?";
   }
   if (r.flag("already_registered")) {
-    return "Sua promessa de pagamento para o dia " + std::to_string(*a.payment_day) +
-           " já está registrada" + comma_name(t) +
-           ". Pagando por PIX a liberação é imediata; pelo boleto, a compensação leva até 3 dias "
-           "úteis.";
+    return "Sua promessa de pagamento para " + promise.label + " já está registrada" +
+           comma_name(t) + ". " + kHow;
   }
-  return "Combinado" + comma_name(t) + "! Registrei sua promessa de pagamento para o dia " +
-         std::to_string(*a.payment_day) +
-         ". Pagando por PIX a liberação é imediata; pelo boleto, a compensação leva até 3 dias "
-         "úteis.";
+  return "Combinado" + comma_name(t) + "! Registrei sua promessa de pagamento para " +
+         promise.label + ". " + kHow;
 }
 
 // A payment the customer says was made (financeiro, and cobranca: "já paguei ontem pelo pix").
@@ -348,7 +387,7 @@ constexpr const char* kPaidText =
 std::string financeiro_text(const Turn& t, const Plan& p, ToolRunner& tools,
                             std::vector<ToolInvocation>& ran) {
   const Analysis& a = p.analysis;
-  if (a.payment_day) return promise_text(t, a, tools, ran);
+  if (const auto promise = promise_of(t, a)) return promise_text(t, *promise, tools, ran);
   // "já paguei o boleto", "fiz o pix e continua cortado": as cobrança answers it, not with a
   // second copy or how to pay.
   if (a.paid) return kPaidText;
@@ -491,7 +530,9 @@ std::string ouvidoria_text(const Turn& t, const Plan& p, ToolRunner& tools,
 
 std::string cobranca_text(const Turn& t, const Plan& p, ToolRunner& tools,
                           std::vector<ToolInvocation>& ran) {
-  if (p.analysis.payment_day) return promise_text(t, p.analysis, tools, ran);
+  if (const auto promise = promise_of(t, p.analysis)) {
+    return promise_text(t, *promise, tools, ran);
+  }
   if (p.analysis.paid) return kPaidText;
   // The bill, a second copy or PIX asked for: given as financeiro gives them.
   const Analysis& a = p.analysis;
@@ -660,9 +701,9 @@ Plan plan_turn(const Turn& turn) {
       reason = std::string(kCancelConfirmed);
     } else if (p.assistant == Assistant::cobranca && a.contests_debt) {
       reason = std::string(kDebtContested);
-    } else if (p.assistant == Assistant::cobranca && a.stop_contact && !a.payment_day) {
+    } else if (p.assistant == Assistant::cobranca && a.stop_contact && !has_promise(a)) {
       reason = std::string(kStopContact);
-    } else if (p.assistant == Assistant::cobranca && a.negotiates && !a.payment_day) {
+    } else if (p.assistant == Assistant::cobranca && a.negotiates && !has_promise(a)) {
       reason = std::string(kNegotiation);
     } else if ((p.assistant == Assistant::financeiro || p.assistant == Assistant::cobranca ||
                 p.assistant == Assistant::cancelamento) &&

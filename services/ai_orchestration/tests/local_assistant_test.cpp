@@ -1253,7 +1253,7 @@ TEST_CASE("a complaint asked for, or a wrong charge told to ouvidoria, is regist
 
 TEST_CASE("a thank-you with a goodbye or the next step closes, and the restart under way waits") {
   for (const auto& [text, desk] : std::vector<std::pair<const char*, Assistant>>{
-           {"obrigado pelo boleto, vou pagar amanhã", Assistant::financeiro},
+           {"obrigada pela segunda via, vou pagar", Assistant::financeiro},
            {"obrigado pela fatura, tenha um bom dia", Assistant::financeiro},
            {"obrigado, a internet voltou, tenha uma boa noite", Assistant::suporte}}) {
     INFO(text);
@@ -1270,4 +1270,45 @@ TEST_CASE("a thank-you with a goodbye or the next step closes, and the restart u
     INFO(text);
     CHECK(contains(run(turn(text, Assistant::cobranca)).answer.text, "em que dia consegue pagar"));
   }
+}
+
+TEST_CASE("a payment promised for a day named from today is registered with its date") {
+  // 2026-12-07 is a Monday.
+  const auto promised = [](const char* text, Assistant desk = Assistant::cobranca) {
+    auto t = turn(text, desk);
+    t.today = "2026-12-07";
+    return run(t);
+  };
+  for (const auto& [text, date] : std::vector<std::pair<const char*, const char*>>{
+           {"vou pagar amanhã", "2026-12-08"},
+           {"pago sexta", "2026-12-11"},
+           {"pago na sexta feira", "2026-12-11"},
+           {"vou pagar hoje", "2026-12-07"},
+           {"depois de amanhã eu pago", "2026-12-09"},
+           {"amanhã", "2026-12-08"},           // the answer to "em que dia consegue pagar?"
+           {"pago segunda", "2026-12-14"}}) {  // a Monday said on a Monday: next week's
+    INFO(text);
+    auto r = promised(text);
+    const auto* call = tool(r.answer, Tool::register_payment_promise);
+    REQUIRE(call != nullptr);
+    CHECK(contains(call->arguments_json, std::string(R"("date":")") + date + "\""));
+    CHECK(contains(r.answer.text, "Registrei sua promessa de pagamento para "));
+  }
+  CHECK(contains(promised("vou pagar amanhã").answer.text, "amanhã, 08/12"));
+  CHECK(contains(promised("pago sexta").answer.text, "sexta-feira, 11/12"));
+  // Said with thanks, the promise is registered, not only thanked for.
+  CHECK(tool(promised("obrigado pelo boleto, vou pagar amanhã", Assistant::financeiro).answer,
+             Tool::register_payment_promise) != nullptr);
+  // Not a day: "a segunda via", "a fatura de hoje"; not without today known.
+  for (const char* text : {"vou pagar a segunda via", "quero pagar a fatura de hoje"}) {
+    INFO(text);
+    CHECK(tool(promised(text).answer, Tool::register_payment_promise) == nullptr);
+  }
+  CHECK(tool(run(turn("vou pagar amanhã", Assistant::cobranca)).answer,
+             Tool::register_payment_promise) == nullptr);
+  // Financeiro registers it too; a refusal or a question does not.
+  CHECK(tool(promised("vou pagar amanhã", Assistant::financeiro).answer,
+             Tool::register_payment_promise) != nullptr);
+  CHECK(tool(promised("não vou conseguir pagar amanhã").answer, Tool::register_payment_promise) ==
+        nullptr);
 }
