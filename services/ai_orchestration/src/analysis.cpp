@@ -1461,9 +1461,13 @@ std::optional<PaymentWhen> find_payment_when(std::string_view folded, bool day_a
       if (j >= 2 && match_at(w, j - 2, "depois de") == 2) return std::nullopt;
       return Named{{.in_days = 1}, 1};
     }
+    // Ordinals, not weekdays: "a segunda via", "a segunda parcela", "a quinta fatura".
+    constexpr std::string_view kCounted[] = {"via",         "parcela",  "parcelas", "fatura",
+                                             "vez",         "conta",    "opcao",    "quinzena",
+                                             "mensalidade", "prestacao"};
     for (int d = 0; d < 7; ++d) {
       if (w[j] != kWeekdays[d]) continue;
-      if (joined(j + 1) && w[j + 1] == "via") return std::nullopt;  // "a segunda via"
+      if (joined(j + 1) && is_any(w[j + 1], kCounted)) return std::nullopt;
       return Named{{.weekday = d}, joined(j + 1) && w[j + 1] == "feira" ? 2U : 1U};
     }
     return std::nullopt;

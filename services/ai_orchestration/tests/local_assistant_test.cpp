@@ -1296,11 +1296,14 @@ TEST_CASE("a payment promised for a day named from today is registered with its 
   }
   CHECK(contains(promised("vou pagar amanhã").answer.text, "amanhã, 08/12"));
   CHECK(contains(promised("pago sexta").answer.text, "sexta-feira, 11/12"));
+  // An ordinal before the day of the month: the day it names.
+  CHECK(promised("vou pagar a segunda parcela dia 10").plan.analysis.payment_day == 10);
   // Said with thanks, the promise is registered, not only thanked for.
   CHECK(tool(promised("obrigado pelo boleto, vou pagar amanhã", Assistant::financeiro).answer,
              Tool::register_payment_promise) != nullptr);
   // Not a day: "a segunda via", "a fatura de hoje"; not without today known.
-  for (const char* text : {"vou pagar a segunda via", "quero pagar a fatura de hoje"}) {
+  for (const char* text :
+       {"vou pagar a segunda via", "quero pagar a fatura de hoje", "vou pagar a segunda parcela"}) {
     INFO(text);
     CHECK(tool(promised(text).answer, Tool::register_payment_promise) == nullptr);
   }
