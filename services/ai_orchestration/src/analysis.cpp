@@ -37,6 +37,18 @@ bool clause_break_before(const Words& w, std::size_t i) {
   return between.find_first_of(",.;:!?") != std::string_view::npos;
 }
 
+// The clause around w[i]: its first word, and one past its last.
+std::size_t clause_begin(const Words& w, std::size_t i) {
+  while (i > 0 && !clause_break_before(w, i)) --i;
+  return i;
+}
+std::size_t clause_end(const Words& w, std::size_t i) {
+  do {
+    ++i;
+  } while (i < w.size() && !clause_break_before(w, i));
+  return i;
+}
+
 // How many words of `phrase` (folded words separated by single spaces) match at w[i], or 0.
 // A phrase does not run across punctuation: "não, gostei" is not "não gostei".
 std::size_t match_at(const Words& w, std::size_t i, std::string_view phrase) {
@@ -650,9 +662,8 @@ constexpr std::string_view kAroundBare[] = {
     "a",   "gente", "mesmo", "ok",  "o",     "plano", "ta",    "bom", "ai"};
 
 bool alone_in_clause(const Words& w, std::size_t i) {
-  std::size_t begin = i;
-  while (begin > 0 && !clause_break_before(w, begin)) --begin;
-  for (std::size_t k = begin; k < w.size() && (k == begin || !clause_break_before(w, k)); ++k) {
+  const std::size_t begin = clause_begin(w, i);
+  for (std::size_t k = begin, end = clause_end(w, begin); k < end; ++k) {
     if (k != i && !is_any(w[k], kAroundBare)) return false;
   }
   return true;
@@ -677,9 +688,8 @@ constexpr std::string_view kCancelForms[] = {"cancelar", "cancelamento", "cancel
 
 // Whether the clause around w[i] names cancelling: "prefiro cancelar do que aceitar a oferta".
 bool clause_cancels(const Words& w, std::size_t i) {
-  std::size_t begin = i;
-  while (begin > 0 && !clause_break_before(w, begin)) --begin;
-  for (std::size_t k = begin; k < w.size() && (k == begin || !clause_break_before(w, k)); ++k) {
+  const std::size_t begin = clause_begin(w, i);
+  for (std::size_t k = begin, end = clause_end(w, begin); k < end; ++k) {
     if (is_any(w[k], kCancelForms)) return true;
   }
   return false;
@@ -1079,10 +1089,9 @@ bool says_goodbye(const Words& w) {
   constexpr std::string_view kAround[] = {"falou", "entao", "ai", "tchau"};
   for (std::size_t i = 0; i < w.size(); ++i) {
     if (w[i] != "falou") continue;
-    std::size_t begin = i;
-    while (begin > 0 && !clause_break_before(w, begin)) --begin;
+    const std::size_t begin = clause_begin(w, i);
     bool alone = true;
-    for (std::size_t k = begin; k < w.size() && (k == begin || !clause_break_before(w, k)); ++k) {
+    for (std::size_t k = begin, end = clause_end(w, begin); k < end; ++k) {
       if (!is_any(w[k], kAround) && !matches_any(w[k], kThanks)) alone = false;
     }
     if (alone) return true;
@@ -1196,8 +1205,7 @@ bool says_resolved(const Words& w) {
   if (trouble_goes_on(w) || has_any(w, kBut)) return false;
   bool done = false;
   for (std::size_t begin = 0; begin < w.size();) {
-    std::size_t end = begin + 1;
-    while (end < w.size() && !clause_break_before(w, end)) ++end;
+    const std::size_t end = clause_end(w, begin);
     const bool resolved = clause_resolved(w, begin, end);
     if (!resolved && !clause_courtesy(w, begin, end)) return false;
     done = done || resolved;
@@ -1261,8 +1269,7 @@ bool closes_with_thanks(const Words& w) {
   constexpr std::string_view kFor[] = {"pelo", "pela", "pelos", "pelas", "por"};
   bool done = false;
   for (std::size_t begin = 0; begin < w.size();) {
-    std::size_t end = begin + 1;
-    while (end < w.size() && !clause_break_before(w, end)) ++end;
+    const std::size_t end = clause_end(w, begin);
     bool thanks_for = false;
     for (std::size_t k = begin; k + 1 < end; ++k) {
       if (matches_any(w[k], kThanks) && is_any(w[k + 1], kFor)) thanks_for = true;
@@ -1483,10 +1490,8 @@ std::optional<PaymentWhen> find_payment_when(std::string_view folded, bool day_a
                        [&](std::string_view h) { return match_at(w, j, h) > 0; });
   };
   const auto clause_is_question = [&](std::size_t i) {
-    std::size_t begin = i;
-    while (begin > 0 && !clause_break_before(w, begin)) --begin;
-    std::size_t end = i + 1;
-    while (end < w.size() && !clause_break_before(w, end)) ++end;
+    const std::size_t begin = clause_begin(w, i);
+    const std::size_t end = clause_end(w, i);
     // What follows the clause's last word, up to the next word or the end of the text.
     const char* gap = w[end - 1].data() + w[end - 1].size();
     const char* stop = end < w.size() ? w[end].data() : folded.data() + folded.size();
@@ -1517,10 +1522,8 @@ std::optional<PaymentWhen> find_payment_when(std::string_view folded, bool day_a
   // dia 15?", "pode ser dia 30?", "pago no dia 15, ok?".
   const auto proposes = [&](std::size_t i) {
     if (!day_asked) return false;
-    std::size_t begin = i;
-    while (begin > 0 && !clause_break_before(w, begin)) --begin;
-    std::size_t end = i + 1;
-    while (end < w.size() && !clause_break_before(w, end)) ++end;
+    const std::size_t begin = clause_begin(w, i);
+    const std::size_t end = clause_end(w, i);
     constexpr std::string_view kOpens[] = {"posso", "pode", "podemos", "consigo", "da"};
     constexpr std::string_view kTails[] = {"ok", "blz", "beleza", "certo", "pode"};
     const bool tail = is_any(w[end - 1], kTails) ||
@@ -1551,10 +1554,9 @@ std::optional<PaymentWhen> find_payment_when(std::string_view folded, bool day_a
   for (std::size_t j = 0; j < w.size(); ++j) {
     const auto named = when_at(j);
     if (!named || negated_clause(j) || asks(j) || habitual(j)) continue;
-    std::size_t begin = j;
-    while (begin > 0 && !clause_break_before(w, begin)) --begin;
+    const std::size_t begin = clause_begin(w, j);
     bool only = true;
-    for (std::size_t k = begin; k < w.size() && (k == begin || !clause_break_before(w, k)); ++k) {
+    for (std::size_t k = begin, end = clause_end(w, begin); k < end; ++k) {
       if ((k < j || k >= j + named->words) && !is_any(w[k], kAnswer)) only = false;
     }
     if (only) return named->when;
