@@ -1147,14 +1147,7 @@ bool clause_resolved(const Words& w, std::size_t begin, std::size_t end) {
     std::size_t n = w[i] == "voltou" ? 1 : 0;
     for (const auto p : kResolved) n = std::max(n, match_at(w, i, p));
     if (n == 0 || negated(w, i) || (i > begin && is_any(w[i - 1], kNobody))) continue;
-    if (w[i] == "voltou" && i + 1 < end && match_at(w, i + 1, "a funcionar") == 0 &&
-        match_at(w, i + 1, "ao normal") == 0 && !is_any(w[i + 1], kAroundResolved)) {
-      continue;
-    }
-    if (w[i] == "voltou" && i + 1 < end && w[i + 1] == "a" &&
-        match_at(w, i + 1, "a funcionar") == 0) {
-      continue;  // "voltou a cair", "voltou a piscar"
-    }
+    // Every other word small ("voltou a funcionar"; not "voltou a cair", "o técnico voltou").
     bool only = true;
     for (std::size_t k = begin; k < end && only; ++k) {
       only = (k >= i && k < i + n) || is_any(w[k], kAroundResolved);
@@ -1624,9 +1617,8 @@ Wishes wishes(const Words& w) {
   return out;
 }
 
-bool is_question(std::string_view folded, const Words& w) {
+bool is_question(std::string_view folded, const Words& w, const Wishes& wish) {
   if (w.empty()) return false;
-  const auto wish = wishes(w);
   if (wish.order) return false;
   if (wish.asking || folded.find('?') != std::string_view::npos) return true;
   for (std::size_t i = 0; i < w.size(); ++i) {
@@ -1708,9 +1700,11 @@ Analysis analyze(std::string_view message, const AnalysisContext& context) {
   bool complaint_requested = false;
   for (const auto& table : kIntentTables) {
     int score = 0;
+    std::string_view first_topic;  // the table's first counted topic of some weight
     for (const Keyword* k = table.begin; k != table.end; ++k) {
       if (!counts(*k)) continue;
       score += k->weight;
+      if (first_topic.empty() && k->weight > 0) first_topic = k->topic;
       if (k->kind != Kind::subject) requested = true;
       if (table.intent == Intent::cancelamento && k->weight >= kCancelDecides &&
           k->kind != Kind::subject) {
@@ -1727,10 +1721,7 @@ Analysis analyze(std::string_view message, const AnalysisContext& context) {
     if (score > best_score) {
       best_score = score;
       a.department_intent = table.intent;
-      a.intent_topic.clear();
-      for (const Keyword* k = table.begin; k != table.end && a.intent_topic.empty(); ++k) {
-        if (!k->topic.empty() && k->weight > 0 && counts(*k)) a.intent_topic = k->topic;
-      }
+      a.intent_topic = first_topic;
     }
   }
   if (cancel_requested) {
@@ -1780,9 +1771,10 @@ Analysis analyze(std::string_view message, const AnalysisContext& context) {
       (has_any(w, kStayPhrases) || (stays(w) && a.folded.find('?') == std::string::npos));
   // A valid CPF or CNPJ however written: what redaction would hide (its scan, not another).
   a.sends_document = domain::redact_documents(message) != message;
-  a.question = is_question(a.folded, w);
+  const Wishes wish = wishes(w);
+  a.question = is_question(a.folded, w, wish);
   // Back first: "já reiniciei e voltou" is news, not the trouble going on.
-  a.resolved = !wishes(w).order && says_resolved(w);
+  a.resolved = !wish.order && says_resolved(w);
   // (Not while the steps go on: "já desliguei, vou aguardar", "já reiniciei, quanto tempo
   // espero?".)
   constexpr std::string_view kStillTrying[] = {"vou", "aguard*", "esper*", "testar", "testando"};
@@ -1793,7 +1785,7 @@ Analysis analyze(std::string_view message, const AnalysisContext& context) {
   // A thank-you for what was done names its subject; it asks nothing of that desk.
   if (a.department_intent && !requested && !a.asks_for_human && !a.question && !a.paid &&
       !a.payment_day && !a.payment_relative && !a.cep && !a.insult && !a.legal_threat &&
-      !a.repeated_complaint && !wishes(w).order && closes_with_thanks(w)) {
+      !a.repeated_complaint && !wish.order && closes_with_thanks(w)) {
     a.department_intent.reset();
     a.intent = Intent::thanks;
   }

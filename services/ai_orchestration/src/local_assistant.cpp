@@ -474,7 +474,7 @@ std::pair<std::string, bool> register_complaint(const Turn& t, const Analysis& a
 
 // Whether the message tells something beyond asking to complain ("quero fazer uma
 // reclamação", "ouvidoria"): what a complaint's description needs.
-bool tells_something(const Turn& t) {
+bool tells_something(const Analysis& a) {
   constexpr std::string_view kAsking[] = {
       "quero",      "queria",   "gostaria",  "preciso", "fazer", "abrir", "registrar",
       "uma",        "um",       "a",         "o",       "de",    "da",    "do",
@@ -482,8 +482,7 @@ bool tells_something(const Turn& t) {
       "reclamacao", "reclamar", "ouvidoria", "oi",      "ola",   "bom",   "dia",
       "boa",        "tarde",    "noite",     "por",     "favor", "sim",   "ok",
       "eu",         "blz",      "beleza",    "entendi", "nao",   "certo", "ta"};
-  const std::string folded = domain::fold(t.text);
-  for (const auto word : domain::words(folded)) {
+  for (const auto word : domain::words(a.folded)) {
     if (std::find(std::begin(kAsking), std::end(kAsking), word) == std::end(kAsking)) return true;
   }
   return false;
@@ -493,7 +492,7 @@ std::string ouvidoria_text(const Turn& t, const Plan& p, ToolRunner& tools,
                            std::vector<ToolInvocation>& ran) {
   const Analysis& a = p.analysis;
   // Asked for and nothing told yet: what happened, before anything is registered.
-  if ((a.department_intent == Intent::ouvidoria || p.changed()) && !tells_something(t)) {
+  if ((a.department_intent == Intent::ouvidoria || p.changed()) && !tells_something(a)) {
     return "Claro" + comma_name(t) +
            "! Me conte o que aconteceu, com datas e detalhes, que eu registro sua reclamação na "
            "ouvidoria.";
@@ -503,7 +502,7 @@ std::string ouvidoria_text(const Turn& t, const Plan& p, ToolRunner& tools,
   const bool courtesy =
       a.intent == Intent::thanks || a.intent == Intent::goodbye || a.intent == Intent::greeting;
   const bool complaint = a.department_intent == Intent::ouvidoria || p.changed() ||
-                         (!courtesy && !a.question && tells_something(t));
+                         (!courtesy && !a.question && tells_something(a));
   if (complaint && suggestion(t)) {
     return "Sinto muito pela experiência" + comma_name(t) +
            ". Posso registrar sua reclamação na ouvidoria? Nossa equipe analisa e responde em até "
