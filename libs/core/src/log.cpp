@@ -361,13 +361,18 @@ std::string scrub_text(std::string_view text) {
   // is judged on its own: it is masked from 11 digits (a CPF, a phone with its area code), so
   // that ids with a few digits in them stay readable, unless it ends like a phone ("fone9876-
   // 5432"). The rest of the run is masked from 8. Uuids, dates and amounts of money are left
-  // as they are, and a run stops before one.
+  // as they are, and a run stops before one. An alphanumeric CNPJ is masked as a word.
   std::string out;
   out.reserve(text.size());
   std::size_t i = 0;
   while (i < text.size()) {
     if (const auto n = wamid_len(text, i); n > 0) {
       append_wamid(out, text.substr(i, n));
+      i += n;
+      continue;
+    }
+    if (const auto n = alphanumeric_cnpj_len(text, i); n > 0) {
+      out += mask_document(text.substr(i, n));
       i += n;
       continue;
     }

@@ -140,4 +140,52 @@ bool after_currency(std::string_view t, std::size_t i) noexcept {
   return i >= 2 && (t[i - 2] == 'R' || t[i - 2] == 'r') && t[i - 1] == '$';
 }
 
+bool cnpj_check_digits_ok(std::string_view d) noexcept {
+  if (d.size() != 14) return false;
+  bool same = true;
+  for (std::size_t i = 0; i < d.size(); ++i) {
+    const char c = d[i];
+    const bool digit = c >= '0' && c <= '9';
+    if (!digit && (i >= 12 || c < 'A' || c > 'Z')) return false;
+    same = same && c == d[0];
+  }
+  if (same) return false;
+  // Weights run 2..9 from the right, wrapping: 5,4,3,2,9,8,7,6,5,4,3,2 then 6,5,4,3,2,9,...
+  for (std::size_t n = 12; n <= 13; ++n) {
+    int sum = 0;
+    int weight = 2;
+    for (std::size_t i = n; i-- > 0;) {
+      sum += (d[i] - '0') * weight;
+      weight = weight == 9 ? 2 : weight + 1;
+    }
+    const int r = sum % 11;
+    if ((r < 2 ? 0 : 11 - r) != d[n] - '0') return false;
+  }
+  return true;
+}
+
+std::size_t alphanumeric_cnpj_len(std::string_view t, std::size_t i) noexcept {
+  const auto alnum = [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+  };
+  if (i >= t.size() || (i > 0 && alnum(t[i - 1]))) return 0;
+  constexpr std::size_t kParts[] = {2, 3, 3, 4, 2};
+  constexpr char kSeps[] = {'.', '.', '/', '-'};
+  char d[14];
+  std::size_t len = 0;
+  bool letter = false;
+  std::size_t j = i;
+  for (std::size_t p = 0; p < 5; ++p) {
+    for (std::size_t n = 0; n < kParts[p]; ++n, ++j) {
+      if (j >= t.size() || !alnum(t[j])) return 0;
+      const char c = t[j] >= 'a' ? static_cast<char>(t[j] - 'a' + 'A') : t[j];
+      letter = letter || c >= 'A';
+      d[len++] = c;
+    }
+    if (p < 4 && j < t.size() && t[j] == kSeps[p]) ++j;
+  }
+  if (j < t.size() && alnum(t[j])) return 0;
+  return letter && cnpj_check_digits_ok(std::string_view(d, len)) ? j - i : 0;
+}
+
 }  // namespace lia::core

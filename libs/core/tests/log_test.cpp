@@ -154,6 +154,17 @@ TEST_CASE("scrub_text still masks documents and phones in every usual spelling")
   CHECK(scrub_text("98765.4321") == "*****.4321");
 }
 
+TEST_CASE("scrub_text masks an alphanumeric CNPJ written as a word, in either case") {
+  CHECK(scrub_text("cnpj 12.ABC.345/01DE-35 ok") == "cnpj **.***.***/****-35 ok");
+  CHECK(scrub_text("cnpj 12abc34501de35") == "cnpj ************35");
+  CHECK(scrub_text("(ZZ9ZZ9ZZ900001)") == "(************01)");
+  // Wrong check digits, glued to a word, or no letter (a digit run's to judge): left alone.
+  CHECK(scrub_text("pedido 12ABC34501DE36") == "pedido 12ABC34501DE36");
+  CHECK(scrub_text("x12ABC34501DE35") == "x12ABC34501DE35");
+  CHECK(scrub_text("12ABC34501DE35x") == "12ABC34501DE35x");
+  CHECK(scrub_text("cnpj 12345678000195") == "cnpj ************95");
+}
+
 TEST_CASE("scrub_text masks a mobile without its area code glued to a word") {
   CHECK(scrub_text("fone98765-4321") == "fone*****-4321");
   CHECK(scrub_text("9 8765-4321ok") == "* ****-4321ok");

@@ -60,3 +60,23 @@ TEST_CASE("utf8_prefix_chars keeps whole characters up to a count") {
   CHECK(utf8_prefix_chars("a\x80z", 2) == "a\x80");
   CHECK(utf8_prefix_chars("abc", 0).empty());
 }
+
+TEST_CASE("cnpj_check_digits_ok takes numeric and alphanumeric CNPJs with valid check digits") {
+  CHECK(lia::core::cnpj_check_digits_ok("12345678000195"));
+  CHECK(lia::core::cnpj_check_digits_ok("12ABC34501DE35"));
+  CHECK_FALSE(lia::core::cnpj_check_digits_ok("12ABC34501DE36"));
+  CHECK_FALSE(lia::core::cnpj_check_digits_ok("12abc34501de35"));  // callers fold the case
+  CHECK_FALSE(lia::core::cnpj_check_digits_ok("12ABC34501DEA5"));  // check digits are digits
+  CHECK_FALSE(lia::core::cnpj_check_digits_ok("00000000000000"));
+  CHECK_FALSE(lia::core::cnpj_check_digits_ok("1234567800019"));
+}
+
+TEST_CASE("alphanumeric_cnpj_len finds one as a word, with its separators or none") {
+  using lia::core::alphanumeric_cnpj_len;
+  CHECK(alphanumeric_cnpj_len("12.ABC.345/01DE-35", 0) == 18);
+  CHECK(alphanumeric_cnpj_len("cnpj 12abc34501de35.", 5) == 14);
+  CHECK(alphanumeric_cnpj_len("a12ABC34501DE35", 1) == 0);  // glued to the word before
+  CHECK(alphanumeric_cnpj_len("12ABC34501DE35", 1) == 0);
+  CHECK(alphanumeric_cnpj_len("12345678000195", 0) == 0);  // no letter
+  CHECK(alphanumeric_cnpj_len("12ABC34501DE3", 0) == 0);
+}

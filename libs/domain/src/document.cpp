@@ -57,22 +57,6 @@ bool cnpj_shape_ok(std::string_view d) {
   return is_digit(d[12]) && is_digit(d[13]);
 }
 
-bool cnpj_digits_ok(std::string_view d) {
-  if (!cnpj_shape_ok(d)) return false;
-  if (all_same(d)) return false;
-  // Weights run 2..9 from the right, wrapping: 5,4,3,2,9,8,7,6,5,4,3,2 then 6,5,4,3,2,9,...
-  for (std::size_t n = 12; n <= 13; ++n) {
-    int sum = 0;
-    int weight = 2;
-    for (std::size_t i = n; i-- > 0;) {
-      sum += (d[i] - '0') * weight;  // ASCII - 48: digits 0..9, letters 17..42
-      weight = weight == 9 ? 2 : weight + 1;
-    }
-    if (mod11_digit(sum) != d[n] - '0') return false;
-  }
-  return true;
-}
-
 // Bytes of an amount at text[i]: digits, thousands in groups of three after a dot, a comma
 // and two decimals ("1.234,56", "10,00", "123456,78"); 0: none.
 std::size_t amount_len(std::string_view text, std::size_t i) {
@@ -137,33 +121,6 @@ bool is_alnum(char c) {
   return is_digit(c) || is_upper(c) || (c >= 'a' && c <= 'z');
 }
 
-// Bytes of an alphanumeric CNPJ at text[i] (IN RFB 2.229/2024: 12 letters or digits, then two
-// check digits; "12.ABC.345/01DE-35", "12abc34501de35"), with its own separators or none, a
-// word of its own, with a letter in it (the numeric ones are the digit runs' to find); 0: none.
-std::size_t alphanumeric_cnpj_len(std::string_view text, std::size_t i) {
-  if (i > 0 && is_alnum(text[i - 1])) return 0;
-  constexpr std::size_t kParts[] = {2, 3, 3, 4};
-  constexpr char kSeps[] = {'.', '.', '/', '-'};
-  std::string d;
-  bool letter = false;
-  std::size_t j = i;
-  for (std::size_t p = 0; p < 4; ++p) {
-    for (std::size_t n = 0; n < kParts[p]; ++n, ++j) {
-      if (j >= text.size() || !is_alnum(text[j])) return 0;
-      const char c = text[j] >= 'a' ? static_cast<char>(text[j] - 'a' + 'A') : text[j];
-      letter = letter || is_upper(c);
-      d.push_back(c);
-    }
-    if (j < text.size() && text[j] == kSeps[p]) ++j;
-  }
-  for (std::size_t n = 0; n < 2; ++n, ++j) {
-    if (j >= text.size() || !is_digit(text[j])) return 0;
-    d.push_back(text[j]);
-  }
-  if (j < text.size() && is_alnum(text[j])) return 0;
-  return letter && cnpj_digits_ok(d) ? j - i : 0;
-}
-
 }  // namespace
 
 std::string_view to_string(DocumentType t) noexcept {
@@ -205,7 +162,7 @@ std::string redact_documents(std::string_view text) {
   out.reserve(text.size());
   std::size_t i = 0;
   while (i < text.size()) {
-    if (const auto n = is_alnum(text[i]) ? alphanumeric_cnpj_len(text, i) : 0; n > 0) {
+    if (const auto n = is_alnum(text[i]) ? core::alphanumeric_cnpj_len(text, i) : 0; n > 0) {
       out += "[CNPJ]";
       i += n;
       continue;
@@ -270,7 +227,8 @@ std::string redact_documents(std::string_view text) {
     // digits of a phone, a date or a boleto line do not make one by chance.
     if (commas <= 1) {
       const std::string all = digits_of(0, groups.size());
-      if ((all.size() == 11 && cpf_digits_ok(all)) || (all.size() == 14 && cnpj_digits_ok(all))) {
+      if ((all.size() == 11 && cpf_digits_ok(all)) ||
+          (all.size() == 14 && core::cnpj_check_digits_ok(all))) {
         out += all.size() == 11 ? "[CPF]" : "[CNPJ]";
         i = end;
         continue;
@@ -286,7 +244,7 @@ std::string redact_documents(std::string_view text) {
     const auto document_at = [&](std::size_t from, std::size_t to) -> const char* {
       const std::string d = digits_of(from, to);
       if (d.size() == 11 && cpf_digits_ok(d)) return "[CPF]";
-      if (d.size() == 14 && cnpj_digits_ok(d)) return "[CNPJ]";
+      if (d.size() == 14 && core::cnpj_check_digits_ok(d)) return "[CNPJ]";
       return nullptr;
     };
     // The groups of the document found at g, and its mark (0 and nullptr: none).
@@ -346,7 +304,7 @@ bool is_valid_cpf(std::string_view input) {
 
 bool is_valid_cnpj(std::string_view input) {
   auto d = normalize_document(input);
-  return d.ok() && cnpj_digits_ok(*d);
+  return d.ok() && core::cnpj_check_digits_ok(*d);
 }
 
 Result<Document> parse_document(std::string_view input) {
@@ -361,7 +319,7 @@ Result<Document> parse_document(std::string_view input) {
   if (*type == DocumentType::cpf && !cpf_digits_ok(*d)) {
     return Error(Errc::invalid_argument, "document: invalid CPF check digits");
   }
-  if (*type == DocumentType::cnpj && !cnpj_digits_ok(*d)) {
+  if (*type == DocumentType::cnpj && !core::cnpj_check_digits_ok(*d)) {
     return Error(Errc::invalid_argument, "document: invalid CNPJ check digits");
   }
   return Document{*type, std::move(*d)};

@@ -41,6 +41,17 @@ std::size_t nbsp_len(std::string_view t, std::size_t i) noexcept;
 // number there is an amount of money.
 bool after_currency(std::string_view t, std::size_t i) noexcept;
 
+// Whether `d` is a CNPJ with valid check digits: 14 characters, 12 digits or upper-case
+// letters, then 2 check digits, and not one character 14 times. The alphanumeric CNPJ (IN RFB
+// 2.229/2024, issued from July 2026) counts each character as its ASCII code minus 48 in the
+// mod-11 sums ('0'..'9' -> 0..9, 'A' -> 17, ... 'Z' -> 42), so a numeric CNPJ is one as well.
+bool cnpj_check_digits_ok(std::string_view d) noexcept;
+
+// Bytes of an alphanumeric CNPJ at t[i]: a word of its own, with a letter in it (either
+// case), written with its own separators or none ("12.ABC.345/01DE-35", "12abc34501de35"),
+// whose check digits are valid; 0: none. The numeric ones are digit runs, for callers to find.
+std::size_t alphanumeric_cnpj_len(std::string_view t, std::size_t i) noexcept;
+
 // The longest start of `s` of at most `max_bytes` that splits no UTF-8 sequence (`s` is
 // assumed valid: the cut only steps back over continuation bytes).
 constexpr std::string_view utf8_prefix(std::string_view s, std::size_t max_bytes) noexcept {
