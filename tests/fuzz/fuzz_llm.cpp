@@ -22,9 +22,9 @@ namespace {
 using lia::fuzz::require;
 namespace ai = lia::ai_orchestration;
 
-constexpr std::array<std::string_view, 7> kToolNames = {
-    "transfer_to_human",  "check_coverage",           "lookup_outage", "register_lead",
-    "register_complaint", "register_payment_promise", "no_such_tool"};
+constexpr std::array<std::string_view, 8> kToolNames = {
+    "transfer_to_human",  "check_coverage",           "lookup_outage",    "register_lead",
+    "register_complaint", "register_payment_promise", "register_opt_out", "no_such_tool"};
 
 bool json_object(std::string_view text) {
   auto doc = lia::json::parse(text);

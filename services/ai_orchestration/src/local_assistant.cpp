@@ -778,8 +778,13 @@ Answer local_answer(const Turn& turn, const Plan& plan, ToolRunner& tools) {
               ". Vou passar você para a equipe financeira, que verifica essa cobrança com você "
               "por aqui.";
     } else if (plan.handoff->reason == kStopContact) {
-      text += "Certo" + comma_name(turn) +
-              ". Vou passar seu pedido para a equipe financeira, que continua por aqui.";
+      // The transfer alone would leave collections' campaigns messaging the debtor.
+      const ResultView r(call(tools, out.tools, Tool::register_opt_out, "{}"));
+      text += "Certo" + comma_name(turn) + ". " +
+              (r.flag("registered")
+                   ? "Registrei seu pedido: você não recebe mais as nossas mensagens de cobrança. "
+                     "Vou passar você para a equipe financeira, que continua por aqui."
+                   : "Vou passar seu pedido para a equipe financeira, que continua por aqui.");
     } else if (plan.handoff->reason == kNegotiation) {
       text += "Claro" + comma_name(turn) +
               "! Vou passar você para a equipe financeira, que apresenta as opções de negociação "

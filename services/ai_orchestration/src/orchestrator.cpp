@@ -82,7 +82,7 @@ class SuggestionTools final : public ToolRunner {
     auto inv = tools_.run(name, arguments_json, std::move(call_id));
     if (!inv.known) return inv;
     if (inv.tool == Tool::register_lead || inv.tool == Tool::register_complaint ||
-        inv.tool == Tool::register_payment_promise) {
+        inv.tool == Tool::register_payment_promise || inv.tool == Tool::register_opt_out) {
       inv.ok = false;
       inv.result_json.clear();
       inv.error =

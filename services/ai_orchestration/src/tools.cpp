@@ -100,13 +100,16 @@ std::string_view to_string(Tool t) noexcept {
       return "register_complaint";
     case Tool::register_payment_promise:
       return "register_payment_promise";
+    case Tool::register_opt_out:
+      return "register_opt_out";
   }
   return "transfer_to_human";
 }
 
 std::optional<Tool> parse_tool(std::string_view name) noexcept {
-  for (Tool t : {Tool::transfer_to_human, Tool::check_coverage, Tool::lookup_outage,
-                 Tool::register_lead, Tool::register_complaint, Tool::register_payment_promise}) {
+  for (Tool t :
+       {Tool::transfer_to_human, Tool::check_coverage, Tool::lookup_outage, Tool::register_lead,
+        Tool::register_complaint, Tool::register_payment_promise, Tool::register_opt_out}) {
     if (to_string(t) == name) return t;
   }
   return std::nullopt;
@@ -120,13 +123,14 @@ const std::string& tool_definitions_json() {
       R"({"type":"function","function":{"name":"lookup_outage","description":"Consulta se há falha massiva (queda de rede) aberta na região do CEP.","parameters":{"type":"object","properties":{"cep":{"type":"string","description":"CEP com 8 dígitos."}},"required":["cep"],"additionalProperties":false}}},)"
       R"({"type":"function","function":{"name":"register_lead","description":"Registra o interesse de compra do cliente para a equipe comercial.","parameters":{"type":"object","properties":{"interest":{"type":"string","description":"O que o cliente quer (plano, upgrade, instalação)."},"plan":{"type":"string","description":"Plano escolhido, se houver."},"cep":{"type":"string","description":"CEP de instalação, se informado."},"name":{"type":"string","description":"Nome do cliente, se informado."}},"required":["interest"],"additionalProperties":false}}},)"
       R"({"type":"function","function":{"name":"register_complaint","description":"Registra uma reclamação formal na ouvidoria e devolve o protocolo.","parameters":{"type":"object","properties":{"description":{"type":"string","description":"Resumo da reclamação."},"category":{"type":"string","description":"Categoria: atendimento, tecnico, financeiro, comercial ou outro."}},"required":["description"],"additionalProperties":false}}},)"
-      R"({"type":"function","function":{"name":"register_payment_promise","description":"Registra a promessa de pagamento do cliente (dia do mês ou data).","parameters":{"type":"object","properties":{"day":{"type":"integer","minimum":1,"maximum":31,"description":"Dia do mês em que o cliente promete pagar."},"date":{"type":"string","description":"Data prometida, AAAA-MM-DD."},"amount":{"type":"number","minimum":0,"description":"Valor prometido em reais, se informado."}},"additionalProperties":false}}})"
+      R"({"type":"function","function":{"name":"register_payment_promise","description":"Registra a promessa de pagamento do cliente (dia do mês ou data).","parameters":{"type":"object","properties":{"day":{"type":"integer","minimum":1,"maximum":31,"description":"Dia do mês em que o cliente promete pagar."},"date":{"type":"string","description":"Data prometida, AAAA-MM-DD."},"amount":{"type":"number","minimum":0,"description":"Valor prometido em reais, se informado."}},"additionalProperties":false}}},)"
+      R"({"type":"function","function":{"name":"register_opt_out","description":"Registra que o cliente não quer mais receber mensagens de cobrança: as campanhas de cobrança deixam de enviar para o número desta conversa. Use só quando o cliente pedir isso; depois transfira com transfer_to_human para a equipe financeira.","parameters":{"type":"object","properties":{},"additionalProperties":false}}})"
       R"(])";
   return defs;
 }
 
 bool tool_offered(Tool tool, Assistant assistant) noexcept {
-  if (tool == Tool::register_payment_promise) {
+  if (tool == Tool::register_payment_promise || tool == Tool::register_opt_out) {
     return assistant == Assistant::financeiro || assistant == Assistant::cobranca;
   }
   return true;
@@ -461,6 +465,9 @@ ToolInvocation BuiltinTools::run(std::string_view name, std::string_view argumen
       w.end_object();
       return succeeded(std::move(inv), w.take());
     }
+    case Tool::register_opt_out:
+      // collections keeps the number (once: the same request again changes nothing there).
+      return succeeded(std::move(inv), R"({"registered":true})");
   }
   return failed(std::move(inv), "unknown tool");
 }

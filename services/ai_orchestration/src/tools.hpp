@@ -27,6 +27,7 @@ enum class Tool {
   register_lead,
   register_complaint,
   register_payment_promise,
+  register_opt_out,
 };
 std::string_view to_string(Tool t) noexcept;
 std::optional<Tool> parse_tool(std::string_view name) noexcept;
@@ -36,9 +37,9 @@ std::optional<Tool> parse_tool(std::string_view name) noexcept;
 const std::string& tool_definitions_json();
 
 // Whether the remote model is offered `tool` as `assistant`: every tool, but
-// register_payment_promise only in financeiro and cobranca (a promise pauses collections:
-// no other assistant's conversation is about paying). A call of a tool not offered is
-// refused unrun.
+// register_payment_promise and register_opt_out only in financeiro and cobranca (a promise
+// pauses collections, an opt-out ends them: no other assistant's conversation is about
+// paying). A call of a tool not offered is refused unrun.
 bool tool_offered(Tool tool, Assistant assistant) noexcept;
 // The tools array of the tools offered to `assistant`.
 const std::string& tool_definitions_json(Assistant assistant);

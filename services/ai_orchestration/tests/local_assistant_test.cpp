@@ -1012,6 +1012,16 @@ TEST_CASE("cobranca gives the bill or PIX asked for, and hands a dispute, a stop
     CHECK(r.plan.handoff->department == "financial");
     CHECK_FALSE(contains(r.answer.text, "em que dia consegue pagar"));
   }
+  // A stop asked for is registered for collections as well as handed on; the rest are not.
+  for (const char* text : {"parem de me mandar mensagem", "não quero mais receber cobrança"}) {
+    INFO(text);
+    auto r = run(turn(text, Assistant::cobranca));
+    REQUIRE(r.plan.handoff);
+    CHECK(tool(r.answer, Tool::register_opt_out) != nullptr);
+    CHECK(contains(r.answer.text, "não recebe mais as nossas mensagens de cobrança"));
+  }
+  CHECK(tool(run(turn("quero parcelar", Assistant::cobranca)).answer, Tool::register_opt_out) ==
+        nullptr);
   // Not a deal refused: "não quero parcelar" is no request for one.
   CHECK_FALSE(run(turn("não quero parcelar, vou pagar dia 10", Assistant::cobranca)).plan.handoff);
 }

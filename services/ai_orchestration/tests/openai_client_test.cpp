@@ -542,6 +542,23 @@ TEST_CASE("for a suggestion the remote model registers nothing and is told so") 
   CHECK(fake.body(1).find("LEAD-") == std::string::npos);
 }
 
+TEST_CASE("for a suggestion the remote model opts no one out of collections") {
+  FakeLlm fake([](int call, const std::string&) {
+    if (call == 1) return http::Response::json(200, tool_call_answer("register_opt_out", "{}"));
+    return http::Response::json(200, content_answer("Posso registrar seu pedido?"));
+  });
+  Orchestrator o(std::make_shared<OpenAiClient>(settings_for(fake)), nullptr, nullptr);
+  BuiltinTools tools(nullptr, {"m"});
+  auto t = turn("parem de me mandar cobrança", Assistant::cobranca);
+  t.may_handoff = false;
+  auto out = o.answer(t, {}, tools);
+  REQUIRE(out.tools.size() == 1);
+  CHECK(out.tools[0].tool == Tool::register_opt_out);
+  CHECK_FALSE(out.tools[0].ok);
+  REQUIRE(fake.calls() == 2);
+  CHECK(fake.body(1).find("only a suggestion to a human agent") != std::string::npos);
+}
+
 TEST_CASE("for a suggestion the remote model transfers nothing and is told so") {
   FakeLlm fake([](int call, const std::string&) {
     if (call == 1) {

@@ -16,7 +16,7 @@ TEST_CASE("tool definitions are a valid Chat Completions tools array with JSON s
   auto doc = lia::json::parse(tool_definitions_json());
   REQUIRE(doc.ok());
   REQUIRE(doc->IsArray());
-  CHECK(doc->Size() == 6);
+  CHECK(doc->Size() == 7);
   for (const auto& t : doc->GetArray()) {
     REQUIRE(t.IsObject());
     CHECK(std::string(t["type"].GetString()) == "function");
@@ -30,8 +30,9 @@ TEST_CASE("tool definitions are a valid Chat Completions tools array with JSON s
 }
 
 TEST_CASE("tool names round-trip") {
-  for (Tool t : {Tool::transfer_to_human, Tool::check_coverage, Tool::lookup_outage,
-                 Tool::register_lead, Tool::register_complaint, Tool::register_payment_promise}) {
+  for (Tool t :
+       {Tool::transfer_to_human, Tool::check_coverage, Tool::lookup_outage, Tool::register_lead,
+        Tool::register_complaint, Tool::register_payment_promise, Tool::register_opt_out}) {
     CHECK(parse_tool(to_string(t)) == t);
   }
   CHECK_FALSE(parse_tool("rm_rf").has_value());
@@ -293,27 +294,44 @@ TEST_CASE("an argument a tool's schema does not name fails the call, naming what
   CHECK(tools.run("check_coverage", R"({"cep":"01310-100"})", "e").ok);
 }
 
-TEST_CASE("register_payment_promise is offered only to financeiro and cobranca") {
+TEST_CASE(
+    "register_payment_promise and register_opt_out are offered only to financeiro and "
+    "cobranca") {
   for (Assistant a : kAssistants) {
     INFO(to_string(a));
     const bool desk = a == Assistant::financeiro || a == Assistant::cobranca;
     CHECK(tool_offered(Tool::register_payment_promise, a) == desk);
+    CHECK(tool_offered(Tool::register_opt_out, a) == desk);
     auto doc = lia::json::parse(tool_definitions_json(a));
     REQUIRE(doc.ok());
     REQUIRE(doc->IsArray());
-    CHECK(doc->Size() == (desk ? 6U : 5U));
+    CHECK(doc->Size() == (desk ? 7U : 5U));
     bool promise = false;
+    bool opt_out = false;
     for (const auto& t : doc->GetArray()) {
       const std::string name = t["function"]["name"].GetString();
       const auto tool = parse_tool(name);
       REQUIRE(tool.has_value());
       CHECK(tool_offered(*tool, a));
       promise = promise || *tool == Tool::register_payment_promise;
+      opt_out = opt_out || *tool == Tool::register_opt_out;
     }
     CHECK(promise == desk);
+    CHECK(opt_out == desk);
     for (Tool t : {Tool::transfer_to_human, Tool::check_coverage, Tool::lookup_outage,
                    Tool::register_lead, Tool::register_complaint}) {
       CHECK(tool_offered(t, a));
     }
   }
+}
+
+TEST_CASE("register_opt_out takes no argument and reports the request registered") {
+  BuiltinTools tools(nullptr, {"0190e0a4-8000-7abc-9def-000000000001"});
+  const auto inv = tools.run("register_opt_out", "{}", "o1");
+  CHECK(inv.ok);
+  CHECK(inv.tool == Tool::register_opt_out);
+  CHECK(inv.result_json == R"({"registered":true})");
+  const auto extra = tools.run("register_opt_out", R"({"phone":"5511987654321"})", "o2");
+  CHECK_FALSE(extra.ok);
+  CHECK(contains(extra.error, "phone"));
 }

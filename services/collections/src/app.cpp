@@ -26,17 +26,16 @@ core::Status App::start(runtime::Context& ctx) {
                                                    settings_.pause_after_failures);
   auto outcomes = handler_;
   auto replies = std::make_shared<ReplyHandler>(ctx.pool(), schema, clock_);
-  auto promises =
-      std::make_shared<PromiseHandler>(ctx.pool(), schema, settings_.utc_offset, clock_);
+  auto ai_tools = std::make_shared<AiToolHandler>(ctx.pool(), schema, settings_.utc_offset, clock_);
   ctx.add_consumer({.topics = {std::string(events::topics::notification_events),
                                std::string(events::topics::conversation_events),
                                std::string(events::topics::ai_events)},
                     .handler =
-                        [outcomes, replies, promises](const kafka::Message& m) {
+                        [outcomes, replies, ai_tools](const kafka::Message& m) {
                           if (m.topic == events::topics::conversation_events) {
                             return replies->handle(m);
                           }
-                          if (m.topic == events::topics::ai_events) return promises->handle(m);
+                          if (m.topic == events::topics::ai_events) return ai_tools->handle(m);
                           return outcomes->handle(m);
                         },
                     .group = kConsumerGroup});

@@ -530,26 +530,29 @@ std::string promised_due_date(int day, core::SysTime now, std::chrono::minutes u
   return core::format_date(due);
 }
 
-PromiseHandler::PromiseHandler(std::shared_ptr<pg::Pool> pool, std::string schema,
-                               std::chrono::minutes utc_offset, const core::Clock& clock)
+AiToolHandler::AiToolHandler(std::shared_ptr<pg::Pool> pool, std::string schema,
+                             std::chrono::minutes utc_offset, const core::Clock& clock)
     : pool_(std::move(pool)),
       schema_(std::move(schema)),
       q_(pg::quote_ident(schema_)),
       utc_offset_(utc_offset),
       clock_(clock) {}
 
-core::Status PromiseHandler::handle(const kafka::Message& message) const {
+core::Status AiToolHandler::handle(const kafka::Message& message) const {
   // Replies, analyses and every other tool: acknowledged without decoding.
   if (const std::string* type = message.header(events::headers::event_type)) {
     if (*type != types::ai_tool_invoked) return {};
-    if (message.value.find("register_payment_promise") == std::string::npos) return {};
+    if (message.value.find("register_payment_promise") == std::string::npos &&
+        message.value.find("register_opt_out") == std::string::npos) {
+      return {};
+    }
   }
   auto ev = runtime::decode_event(message);
   if (!ev) return ev.error();
   return on_event(*ev);
 }
 
-core::Status PromiseHandler::on_event(const events::CloudEvent& ev) const {
+core::Status AiToolHandler::on_event(const events::CloudEvent& ev) const {
   if (ev.type != types::ai_tool_invoked) return {};
   auto doc = json::parse(ev.data);
   if (!doc) return bad_data(doc.error());
@@ -559,7 +562,15 @@ core::Status PromiseHandler::on_event(const events::CloudEvent& ev) const {
   if (!tool) return bad_data(tool.error());
   auto ok = o->opt_boolean("ok");
   if (!ok) return bad_data(ok.error());
-  if (*tool != "register_payment_promise" || !*ok || !**ok) return {};
+  if (!*ok || !**ok) return {};
+  if (*tool == "register_opt_out") {
+    auto chat = chat_of(*o);
+    if (!chat) return chat.error();
+    // A chat that is no phone (@lid, a group): no campaign sends to it.
+    if (!chat->phone) return {};
+    return opt_out(ev, *chat->phone, chat->conversation_id);
+  }
+  if (*tool != "register_payment_promise") return {};
   auto result = o->opt_obj("result");
   if (!result) return bad_data(result.error());
   if (!*result) return bad_data(core::Error(core::Errc::invalid_argument, "no 'result'"));
@@ -662,6 +673,52 @@ core::Status PromiseHandler::on_event(const events::CloudEvent& ev) const {
     core::log().info("debtor promised to pay: no further campaign messages",
                      {f::id("target_id", target), f::id("due_date", due),
                       f::id("conversation_id", chat->conversation_id)});
+  }
+  return {};
+}
+
+core::Status AiToolHandler::opt_out(const events::CloudEvent& ev, const std::string& phone,
+                                    const std::string& conversation_id) const {
+  const auto asked_at = core::parse_rfc3339(ev.time);
+  if (!asked_at) {
+    return bad_data(core::Error(core::Errc::invalid_argument, "event time is not RFC 3339"));
+  }
+  std::vector<std::pair<std::string, std::string>> stopped;  // target, campaign
+  bool first = false;
+  auto st = pg::transact(*pool_, [&](pg::Tx& tx) -> core::Status {
+    stopped.clear();
+    first = false;
+    auto fresh = pg::inbox_claim(tx, schema_, kAiInbox, ev.id);
+    if (!fresh) return fresh.error();
+    if (!*fresh) return {};
+    auto kept = tx.exec("INSERT INTO " + q_ +
+                            ".contact_opt_outs (phone_number, opted_out_at, conversation_id, "
+                            "source) VALUES ($1, $2, $3::uuid, 'assistant') ON CONFLICT "
+                            "(phone_number) DO NOTHING",
+                        phone, *asked_at, conversation_id);
+    if (!kept) return kept.error();
+    first = kept->affected() > 0;
+    // Every campaign's, whatever its instance: the debtor asked the company, not a number.
+    auto rows = tx.exec("UPDATE " + q_ +
+                            ".voice_campaign_targets SET status = 'opted_out', next_attempt_at "
+                            "= NULL, conversation_id = COALESCE(conversation_id, $2::uuid), "
+                            "updated_at = $3 WHERE phone_number = $1 AND status IN ('pending', "
+                            "'contacted', 'responded') RETURNING id::text, campaign_id::text",
+                        phone, conversation_id, clock_.now());
+    if (!rows) return rows.error();
+    for (const auto& r : *rows) stopped.emplace_back(r.get<std::string>(0), r.get<std::string>(1));
+    return {};
+  });
+  if (!st) return st;
+  if (first) {
+    core::log().info("debtor asked for no more collection messages",
+                     {f::phone("phone", phone), f::id("conversation_id", conversation_id),
+                      f::num("targets", static_cast<std::int64_t>(stopped.size()))});
+  }
+  for (const auto& [target, campaign] : stopped) {
+    core::log().info("debtor opted out: no further campaign messages",
+                     {f::id("target_id", target), f::id("campaign_id", campaign),
+                      f::id("conversation_id", conversation_id)});
   }
   return {};
 }

@@ -200,11 +200,11 @@ core::Result<TickReport> Scheduler::tick() {
     std::lock_guard lock(logged_mu_);
     std::erase_if(logged_next_, [&](const auto& e) { return !active.contains(e.first); });
   }
-  if (report.sent > 0 || report.failed > 0 || report.errors > 0) {
+  if (report.sent > 0 || report.failed > 0 || report.errors > 0 || report.opted_out > 0) {
     core::log().info("collections tick",
                      {f::num("campaigns", report.campaigns), f::num("sent", report.sent),
-                      f::num("failed", report.failed), f::num("waiting", report.waiting),
-                      f::num("campaign_errors", report.errors)});
+                      f::num("failed", report.failed), f::num("opted_out", report.opted_out),
+                      f::num("waiting", report.waiting), f::num("campaign_errors", report.errors)});
   }
   return report;
 }
@@ -227,13 +227,14 @@ core::Status Scheduler::run_campaign(const Campaign& c, TickReport& report) {
                                on_its_way_since);
     if (!any_due) return any_due.error();
     if (any_due->empty()) break;
-    int sent = 0, failed = 0;
+    int sent = 0, failed = 0, opted_out = 0;
     bool stopped = false;
     bool full = false;
     bool throttled = false;
     auto taken = pg::transact(*pool_, [&](pg::Tx& tx) -> core::Result<int> {
       sent = 0;
       failed = 0;
+      opted_out = 0;
       stopped = false;
       full = false;
       throttled = false;
@@ -281,8 +282,9 @@ core::Status Scheduler::run_campaign(const Campaign& c, TickReport& report) {
       // The due targets, locked: replicas share the work, a target is never taken twice.
       auto rows = tx.exec(
           "SELECT t.id::text, t.debtor_name, t.phone_number, t.debt_amount, "
-          "to_char(t.due_date, 'YYYY-MM-DD'), t.vars::text, t.attempt_count" +
-              due_targets(q_) +
+          "to_char(t.due_date, 'YYYY-MM-DD'), t.vars::text, t.attempt_count, EXISTS (SELECT 1 "
+          "FROM " +
+              q_ + ".contact_opt_outs o WHERE o.phone_number = t.phone_number)" + due_targets(q_) +
               " ORDER BY t.next_attempt_at, t.id LIMIT $5 FOR UPDATE OF t SKIP LOCKED",
           c.id, now, c.max_attempts, on_its_way_since,
           std::min<std::int64_t>({kBatch, room, tokens}));
@@ -293,8 +295,16 @@ core::Status Scheduler::run_campaign(const Campaign& c, TickReport& report) {
       json::Writer ok_rows, bad_rows;
       ok_rows.begin_array();
       bad_rows.begin_array();
+      std::string opted = "{";  // the targets whose number asked for no more messages
       for (const auto& r : *rows) {
         const std::string target = r.get<std::string>(0);
+        // A debtor who opted out after the target was made, or while an opt-out's own update
+        // waited for this batch's lock: nothing is sent.
+        if (r.get<bool>(7)) {
+          opted += (opted.size() > 1 ? "," : "") + target;
+          ++opted_out;
+          continue;
+        }
         const auto vars =
             template_vars(r.get<std::string>(1), r.get<std::int64_t>(3), r.get<std::string>(4),
                           read_vars(r.get<std::string_view>(5)));
@@ -362,6 +372,13 @@ core::Status Scheduler::run_campaign(const Campaign& c, TickReport& report) {
                            ok_json, c.id, now);
         if (!ins) return ins.error();
       }
+      if (opted_out > 0) {
+        auto upd = tx.exec("UPDATE " + q_ +
+                               ".voice_campaign_targets SET status = 'opted_out', "
+                               "next_attempt_at = NULL, updated_at = $2 WHERE id = ANY($1::uuid[])",
+                           opted + "}", now);
+        if (!upd) return upd.error();
+      }
       if (failed > 0) {
         auto upd = tx.exec(
             "UPDATE " + q_ +
@@ -422,11 +439,12 @@ core::Status Scheduler::run_campaign(const Campaign& c, TickReport& report) {
     }
     report.sent += sent;
     report.failed += failed;
+    report.opted_out += opted_out;
     taken_total += *taken;
     if (*taken > 0) {
-      core::log().info(
-          "campaign messages requested",
-          {f::id("campaign_id", c.id), f::num("sent", sent), f::num("failed", failed)});
+      core::log().info("campaign messages requested",
+                       {f::id("campaign_id", c.id), f::num("sent", sent), f::num("failed", failed),
+                        f::num("opted_out", opted_out)});
     }
     if (*taken < kBatch) break;
   }

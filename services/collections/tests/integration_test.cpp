@@ -99,7 +99,7 @@ struct Fixture {
   std::unique_ptr<Scheduler> scheduler;
   std::unique_ptr<NotificationHandler> handler;
   std::unique_ptr<ReplyHandler> replies;
-  std::unique_ptr<PromiseHandler> promises;
+  std::unique_ptr<AiToolHandler> promises;
   std::unique_ptr<http::Server> server;
   http::Client client;
 
@@ -118,7 +118,7 @@ struct Fixture {
     scheduler = std::make_unique<Scheduler>(pool, schema, settings, clock);
     handler = std::make_unique<NotificationHandler>(pool, schema, clock);
     replies = std::make_unique<ReplyHandler>(pool, schema, clock);
-    promises = std::make_unique<PromiseHandler>(pool, schema, settings.utc_offset, clock);
+    promises = std::make_unique<AiToolHandler>(pool, schema, settings.utc_offset, clock);
     http::Router router;
     api->add_routes(router);
     server = std::make_unique<http::Server>(http::ServerOptions{.address = "127.0.0.1", .port = 0},
@@ -1524,6 +1524,56 @@ TEST_CASE("a payment promise made to the assistant is kept and its debtor chased
   CHECK(fx.tick().sent == 2);
 }
 
+TEST_CASE(
+    "a debtor who asks the assistant for no more collection messages gets none, from any "
+    "campaign") {
+  Fixture fx;
+  const std::string first = fx.create(campaign_body(kTargets, 3, 60));
+  REQUIRE(fx.tick().sent == 3);
+  const auto maria = "551187654321@s.whatsapp.net";  // WhatsApp's form, no ninth digit
+  // A failed call, or another tool, stops nothing.
+  fx.promise(fx.tool_invoked(maria, "", "register_opt_out"));
+  fx.promise(fx.tool_invoked(maria, R"("covered":true)", "check_coverage"));
+  CHECK(fx.count("contact_opt_outs") == 0);
+
+  fx.clock.advance(5min);
+  const auto asked = fx.tool_invoked(maria, R"("registered":true)", "register_opt_out");
+  fx.promise(asked);
+  fx.promise(asked);  // redelivered: nothing more
+  CHECK(fx.count("contact_opt_outs WHERE phone_number = '5511987654321' AND source = "
+                 "'assistant' AND conversation_id = '" +
+                 kConversation + "'") == 1);
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'opted_out' AND phone_number = "
+                 "'5511987654321' AND next_attempt_at IS NULL AND conversation_id = '" +
+                 kConversation + "'") == 1);
+  // Her outcome arriving late leaves her opted out.
+  REQUIRE(fx.sent_open() == 3);
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'opted_out'") == 1);
+
+  // A campaign made afterwards, on another instance, sends her nothing either: the scheduler
+  // finds her number before it sends.
+  std::string other = campaign_body(kTargets, 3, 60);
+  other.replace(other.find(R"("targets":)"), 0, R"("instance":"lia-outra",)");
+  const std::string second = fx.create(other);
+  fx.clock.advance(61min);
+  const auto report = fx.tick();
+  CHECK(report.sent == 4);  // two from each campaign
+  CHECK(report.opted_out == 1);
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'opted_out' AND phone_number = "
+                 "'5511987654321'") == 2);
+  const auto all = fx.outbox();
+  const auto cmds = of_type(all, types::notification_send_text);
+  CHECK(cmds.size() == 7);
+  // Her only message is the one requested before she asked.
+  CHECK(std::count_if(cmds.begin(), cmds.end(), [](const OutboxEvent* cmd) {
+          return cmd->str("to") == "5511987654321@s.whatsapp.net";
+        }) == 1);
+  auto got = fx.call("GET", "/api/campaigns/" + second);
+  REQUIRE(got.status == 200);
+  CHECK(got.body.find(R"("opted_out")") != std::string::npos);
+  CHECK(fx.campaign_status(first) == "active");
+}
+
 TEST_CASE("a promised day of the month is this month's if still to come, else next month's") {
   const auto at = [](int y, unsigned m, unsigned d, int h) { return utc(y, m, d, h, 0); };
   const std::chrono::minutes sp{-180};
@@ -2153,6 +2203,25 @@ TEST_CASE("reverting 0011 after a given-back attempt keeps its row, as an expire
   CHECK(fx.count("message_attempts WHERE attempt = 1 AND outcome IS NULL") == 1);
   REQUIRE(m.up().ok());
   CHECK(fx.count("message_attempts WHERE attempt = 1") == 2);
+}
+
+TEST_CASE("reverting 0013 leaves a debtor who opted out failed, sent nothing more") {
+  Fixture fx;
+  fx.create(campaign_body(kTargets, 3, 60));
+  REQUIRE(fx.tick().sent == 3);
+  REQUIRE(fx.sent_open() == 3);
+  fx.promise(
+      fx.tool_invoked("5511987654321@s.whatsapp.net", R"("registered":true)", "register_opt_out"));
+  REQUIRE(fx.count("voice_campaign_targets WHERE status = 'opted_out'") == 1);
+  pg::Migrator m(fx.pool, fx.schema, "collections", migrations());
+  REQUIRE(m.down(12).ok());
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'failed' AND next_attempt_at IS NULL "
+                 "AND phone_number = '5511987654321' AND last_error LIKE '%no more collection%'") ==
+        1);
+  REQUIRE(m.up().ok());
+  CHECK(fx.count("contact_opt_outs") == 0);
+  fx.clock.advance(61min);
+  CHECK(fx.tick().sent == 2);
 }
 
 TEST_CASE("reverting 0005 leaves a debtor who answered contacted, owed nothing more") {

@@ -74,18 +74,24 @@ class ReplyHandler {
 // voice_promises row (due date: the promised date, or the next such day of the month in local
 // time when the promise was made; amount: the promised one, else the debt), an earlier
 // pending promise of the target `renegotiated`, the target `promised` with no further
-// attempts. Every other event of the topic is acknowledged without decoding. The
-// inbox claim makes a redelivery change nothing.
-class PromiseHandler {
+// attempts. And an opt-out: lia.ai.tool.invoked of a successful register_opt_out -> the
+// chat's phone kept in contact_opt_outs, and every target with that phone, in any campaign
+// on any instance, that is pending, contacted or responded becomes `opted_out` (no further
+// attempts; the scheduler also checks the list before it sends). Every other event of the
+// topic is acknowledged without decoding. The inbox claim makes a redelivery change nothing.
+class AiToolHandler {
  public:
-  PromiseHandler(std::shared_ptr<pg::Pool> pool, std::string schema,
-                 std::chrono::minutes utc_offset,
-                 const core::Clock& clock = core::SystemClock::instance());
+  AiToolHandler(std::shared_ptr<pg::Pool> pool, std::string schema, std::chrono::minutes utc_offset,
+                const core::Clock& clock = core::SystemClock::instance());
 
   core::Status handle(const kafka::Message& message) const;
   core::Status on_event(const events::CloudEvent& event) const;
 
  private:
+  // The opt-out of the chat with `phone` (E.164 digits, as targets keep it).
+  core::Status opt_out(const events::CloudEvent& event, const std::string& phone,
+                       const std::string& conversation_id) const;
+
   std::shared_ptr<pg::Pool> pool_;
   std::string schema_;
   std::string q_;

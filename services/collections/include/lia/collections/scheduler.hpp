@@ -35,6 +35,7 @@ struct TickReport {
   int waiting = 0;    // of those, outside their allowed hours
   int sent = 0;       // send commands published
   int failed = 0;     // targets failed (template)
+  int opted_out = 0;  // targets found opted out (contact_opt_outs) when due: nothing sent
   int completed = 0;  // campaigns completed by this tick
   int errors = 0;     // campaigns whose sending failed (logged; the others still ran)
   int held = 0;       // campaigns with LIA_COLLECTIONS_MAX_IN_FLIGHT messages awaiting outcomes
