@@ -594,11 +594,21 @@ void meta_message(const Value& m, const Path& p, std::string_view instance, cons
   std::optional<Reject> err;
   const auto id = need_str(m, "id", p, err);
   if (!id) return add_rejection(out, ItemKind::message, std::move(*err), instance, "");
-  if (auto bad = username_only(m, p, "from", "from_user_id")) {
+  const char* chat_field = business ? "to" : "from";
+  if (auto bad = username_only(m, p, chat_field, business ? "to_user_id" : "from_user_id")) {
     return add_rejection(out, ItemKind::message, std::move(*bad), instance, *id);
   }
-  const char* chat_field = business ? "to" : "from";
-  const auto from = need_str(m, chat_field, p, err);  // the customer's wa_id: the chat
+  auto from = need_str(m, chat_field, p, err);  // the customer's wa_id: the chat
+  // An echo's `to` is the number as the Business app was given it ("+16505551234" in Meta's
+  // reference): its digits are the wa_id the customer's own messages are keyed by.
+  std::string echo_chat;
+  if (business && from && from->find_first_not_of("0123456789") != std::string_view::npos &&
+      from->find_first_not_of("0123456789+-() ") == std::string_view::npos) {
+    for (char c : *from) {
+      if (c >= '0' && c <= '9') echo_chat.push_back(c);
+    }
+    from = echo_chat;
+  }
   const auto type = from ? need_str(m, "type", p, err) : std::nullopt;
   const auto ts = type ? opt_unix_seconds(m, "timestamp") : std::nullopt;
   if (type && !ts) err = must_be(p.at("timestamp"), "a Unix time in seconds");

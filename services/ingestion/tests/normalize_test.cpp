@@ -311,6 +311,21 @@ TEST_CASE("meta echoes of the Business app (Coexistence) are the business's mess
   customer = replace(customer, R"("from": "551140028922", "to": "5511987654321")",
                      R"("from": "5511987654321")");
   CHECK_FALSE(only(meta_body(customer))["from_me"].GetBool());
+  // `to` as the Business app was given the number (Meta's reference writes "+16505551234"):
+  // the same chat and key as the customer's own messages.
+  for (const char* to : {"+5511987654321", "+55 11 98765-4321"}) {
+    INFO(to);
+    const auto plus =
+        meta_body(replace(body, R"("to": "5511987654321")", std::string(R"("to": ")") + to + "\""));
+    REQUIRE(plus.items.size() == 1);
+    CHECK(str(data_of(plus.items[0]), {"chat_id"}) == "5511987654321");
+    CHECK(plus.items[0].key == "106540352242922:5511987654321");
+  }
+  // A customer known by username only: refused as such, as their own messages are.
+  const auto username =
+      meta_body(replace(body, R"("to": "5511987654321")", R"("to_user_id": "BR.1234567890")"));
+  REQUIRE(username.rejected.size() == 1);
+  CHECK(username.rejected[0].code == RejectCode::username_only);
 }
 
 TEST_CASE("meta edits and revokes (numbers also on the Business app) are not new messages") {
