@@ -1248,6 +1248,9 @@ constexpr std::string_view kStopContact[] = {
     "para de me mandar", "pare de me mandar", "parem de me mandar", "para de mandar",
     "parem de mandar",   "para de me ligar",  "parem de me ligar",  "nao quero mais receber",
     "nao me mande mais", "nao mandem mais",   "me tira da lista",   "me tirem da lista"};
+constexpr std::string_view kPartialPayment[] = {"metade",         "uma parte",   "parte agora",
+                                                "parte do valor", "uma entrada", "dar entrada",
+                                                "pagar parte",    "pago parte"};
 constexpr std::string_view kNegotiates[] = {"parcel*",   "negoci*",      "renegoci*",
                                             "um acordo", "fazer acordo", "desconto para pagar",
                                             "dividir"};
@@ -1410,6 +1413,28 @@ std::optional<std::string> find_cep(std::string_view raw, bool alone_ok) {
   return std::nullopt;
 }
 
+namespace {
+
+// The value of `word` if it is 1..max_digits digits, else -1.
+int number(std::string_view word, std::size_t max_digits) {
+  if (word.empty() || word.size() > max_digits) return -1;
+  int n = 0;
+  for (char c : word) {
+    if (!is_digit(c)) return -1;
+    n = n * 10 + (c - '0');
+  }
+  return n;
+}
+
+// Whether a lone '/' joins w[i] to the word before it ("10/06").
+bool slash_before(const Words& w, std::size_t i) {
+  if (i == 0 || i >= w.size()) return false;
+  const char* gap = w[i - 1].data() + w[i - 1].size();
+  return std::string_view(gap, static_cast<std::size_t>(w[i].data() - gap)) == "/";
+}
+
+}  // namespace
+
 std::optional<PaymentWhen> find_payment_when(std::string_view folded, bool day_asked) {
   const auto w = domain::words(folded);
   // Verbs that promise a payment ("vou pagar", "pago dia 20"), not "pagamento" nor "paguei".
@@ -1440,18 +1465,54 @@ std::optional<PaymentWhen> find_payment_when(std::string_view folded, bool day_a
                                             "quinta",  "sexta",   "sabado"};
   const auto when_at = [&](std::size_t j) -> std::optional<Named> {
     const auto joined = [&](std::size_t k) { return k < w.size() && !clause_break_before(w, k); };
-    if (w[j] == "dia") {
-      if (!joined(j + 1)) return std::nullopt;
-      const auto num = w[j + 1];
-      if (num.empty() || num.size() > 2) return std::nullopt;
-      int day = 0;
-      for (char c : num) {
-        if (!is_digit(c)) return std::nullopt;
-        day = day * 10 + (c - '0');
+    // "dia N", or a date "N/M" on its own, with what names its month after it.
+    const bool dia = w[j] == "dia";
+    const std::size_t at = dia ? j + 1 : j;  // the day's number
+    if (dia && !joined(at)) return std::nullopt;
+    if (const int day = number(w[at], 2);
+        (dia || slash_before(w, at + 1)) && day >= 1 && day <= 31) {
+      Named named{{.day = day}, at + 1 - j};
+      std::size_t k = at + 1;  // after the day
+      if (const int month = k < w.size() && slash_before(w, k) ? number(w[k], 2) : 0;
+          month >= 1 && month <= 12) {
+        named.when.month = month;
+        ++k;
+        // "10/06/2027", "10/06/27".
+        if (k < w.size() && slash_before(w, k) && (w[k].size() == 2 || w[k].size() == 4)) {
+          if (const int year = number(w[k], 4); year >= 0) {
+            named.when.year = year < 100 ? 2000 + year : year;
+            ++k;
+          }
+        }
+      } else if (!dia) {
+        return std::nullopt;  // "15/" and no month
+      } else if (joined(k) && joined(k + 1) && w[k] == "de") {
+        constexpr std::string_view kMonths[] = {"janeiro",  "fevereiro", "marco",    "abril",
+                                                "maio",     "junho",     "julho",    "agosto",
+                                                "setembro", "outubro",   "novembro", "dezembro"};
+        for (int m = 0; m < 12; ++m) {
+          if (w[k + 1] == kMonths[m]) {
+            named.when.month = m + 1;
+            k += 2;
+          }
+        }
+      } else if (joined(k)) {
+        for (const auto phrase : {"do mes que vem", "do proximo mes", "do mes seguinte"}) {
+          if (const auto n = match_at(w, k, phrase); n > 0) {
+            named.when.next_month = true;
+            k += n;
+            break;
+          }
+        }
       }
-      if (day < 1 || day > 31) return std::nullopt;
-      return Named{{.day = day}, 2};
+      // A fraction, not a date: "1/2 da fatura", "1/3 do valor".
+      if (!dia && joined(k) && (w[k] == "da" || w[k] == "do" || w[k] == "das" || w[k] == "dos")) {
+        return std::nullopt;
+      }
+      named.words = k - j;
+      return named;
     }
+    if (dia) return std::nullopt;
     if (j > 0 && w[j - 1] == "de" && !clause_break_before(w, j) && w[j] != "amanha") {
       return std::nullopt;  // "a fatura de hoje", "o boleto de sexta"
     }
@@ -1559,7 +1620,7 @@ std::optional<PaymentWhen> find_payment_when(std::string_view folded, bool day_a
 
 std::optional<int> find_payment_day(std::string_view folded, bool day_asked) {
   const auto when = find_payment_when(folded, day_asked);
-  if (!when || when->day == 0) return std::nullopt;
+  if (!when || when->dated()) return std::nullopt;
   return when->day;
 }
 
@@ -1756,10 +1817,10 @@ Analysis analyze(std::string_view message, const AnalysisContext& context) {
   a.urgency = urgency_from_points(urgency_points(text, w, streak));
   a.cep = find_cep(text, context.cep_asked);
   if (const auto when = find_payment_when(a.folded, context.payment_day_asked)) {
-    if (when->day > 0) {
-      a.payment_day = when->day;
-    } else {
+    if (when->dated()) {
       a.payment_relative = when;
+    } else {
+      a.payment_day = when->day;
     }
   }
   a.paid = has_any_request(w, kPaidPhrases);  // not "ainda não paguei"
@@ -1781,7 +1842,8 @@ Analysis analyze(std::string_view message, const AnalysisContext& context) {
   a.persists = !a.resolved && !a.question && has_any(w, kPersists) && !has_any(w, kStillTrying);
   a.contests_debt = has_any(w, kContests);
   a.stop_contact = has_any(w, kStopContact);
-  a.negotiates = has_any_request(w, kNegotiates);
+  a.partial_payment = has_any_request(w, kPartialPayment);
+  a.negotiates = a.partial_payment || has_any_request(w, kNegotiates);
   // A thank-you for what was done names its subject; it asks nothing of that desk.
   if (a.department_intent && !requested && !a.asks_for_human && !a.question && !a.paid &&
       !a.payment_day && !a.payment_relative && !a.cep && !a.insult && !a.legal_threat &&

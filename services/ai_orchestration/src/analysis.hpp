@@ -37,6 +37,13 @@ struct PaymentWhen {
   int day = 0;       // 1..31: the day of the month; 0: not a "dia N"
   int in_days = -1;  // 0 today, 1 tomorrow, 2 the day after; -1: not one
   int weekday = -1;  // 0 Sunday .. 6 Saturday; -1: not one
+  // With `day`: its month, when named ("dia 10/06", "15/12", "dia 10 de janeiro"), and its
+  // year when written ("10/06/2027"); or the month after today's ("dia 5 do mês que vem").
+  int month = 0;  // 1..12; 0: not named
+  int year = 0;   // 0: not written
+  bool next_month = false;
+  // Whether the day needs the customer's today to be a date (a day alone does not).
+  bool dated() const { return day == 0 || month > 0 || next_month; }
 };
 
 struct Analysis {
@@ -58,9 +65,10 @@ struct Analysis {
   bool legal_threat = false;  // Procon, Anatel, Reclame Aqui, justiça, advogado
   bool repeated_complaint = false;
   std::optional<std::string> cep;  // 8 digits, from "01310-100" (or "cep 01310100")
-  std::optional<int> payment_day;  // 1..31, from "vou pagar dia 15"
-  // A payment promised for a day named from today ("vou pagar amanhã", "pago sexta"): its
-  // `in_days` or `weekday` (find_payment_when); the date needs the customer's today.
+  std::optional<int> payment_day;  // 1..31, from "vou pagar dia 15" (no month named)
+  // A payment promised for a day named from today ("vou pagar amanhã", "pago sexta"), or a day
+  // with its month ("dia 10/06", "dia 5 do mês que vem"): find_payment_when's answer; the date
+  // needs the customer's today.
   std::optional<PaymentWhen> payment_relative;
   bool paid = false;  // says it paid: "já paguei", "fiz o pagamento", "quitei"
   // Takes the retention offer: "aceito o desconto", "quero o desconto", "fico com a oferta";
@@ -87,6 +95,9 @@ struct Analysis {
   bool contests_debt = false;
   bool stop_contact = false;
   bool negotiates = false;
+  // Of those deals, a part of the debt paid now or promised ("metade agora e metade dia 20",
+  // "posso dar uma entrada"): a person agrees it, whatever day comes with it.
+  bool partial_payment = false;
   // The first topic of the winning intent's own keywords ("fatura" for financeiro), or "".
   std::string intent_topic;
 };
@@ -107,12 +118,14 @@ std::optional<std::string> find_cep(std::string_view raw, bool alone_ok = false)
 // pago dia 10", "pago todo mês no dia 10"). Making the payment promises too ("vou fazer o
 // pagamento dia 12", "faço o pix dia 10"; not "fiz o pix dia 10"). When the day was asked
 // (`day_asked`), also a clause that is only the day ("dia 15", "no dia 5", "pode ser dia 25")
-// or "consigo" with it ("consigo dia 20"), under the same rules.
+// or "consigo" with it ("consigo dia 20"), under the same rules. Only a day alone: one with
+// its month ("dia 10/06", "dia 5 do mês que vem") is find_payment_when's.
 std::optional<int> find_payment_day(std::string_view folded, bool day_asked = false);
 
-// When a payment is promised, under find_payment_day's rules: "dia N", or a day named from
-// today ("vou pagar amanhã", "pago sexta", "hoje", "depois de amanhã", "na segunda-feira"; not
-// "a segunda via", "a fatura de hoje").
+// When a payment is promised, under find_payment_day's rules: "dia N", with its month if
+// named ("dia 10/06", "dia 10/06/2027", "15/12" on its own, "dia 10 de janeiro", "dia 5 do mês
+// que vem"), or a day named from today ("vou pagar amanhã", "pago sexta", "hoje", "depois de
+// amanhã", "na segunda-feira"; not "a segunda via", "a fatura de hoje").
 std::optional<PaymentWhen> find_payment_when(std::string_view folded, bool day_asked = false);
 
 }  // namespace lia::ai_orchestration

@@ -334,20 +334,48 @@ std::optional<Promise> promise_of(const Turn& t, const Analysis& a) {
     w.begin_object().field("day", *a.payment_day).end_object();
     return Promise{"o dia " + std::to_string(*a.payment_day), w.take()};
   }
-  const auto today = a.payment_relative ? core::parse_date(t.today) : std::nullopt;
+  if (!a.payment_relative) return std::nullopt;
+  const PaymentWhen& when = *a.payment_relative;
+  const auto today = core::parse_date(t.today);
+  const auto two = [](unsigned n) { return (n < 10 ? "0" : "") + std::to_string(n); };
+  if (when.day > 0) {
+    using namespace std::chrono;
+    if (!today) {  // the day is still a promise; its month is the model's to ask
+      w.begin_object().field("day", when.day).end_object();
+      return Promise{"o dia " + std::to_string(when.day), w.take()};
+    }
+    // The month named ("dia 10/06": this year's 10 June, or next year's once it has gone by),
+    // or the next one; a day past the month's end is its last.
+    const auto on = [&](year_month ym) {
+      const unsigned last_day = static_cast<unsigned>((ym / std::chrono::last).day());
+      return ym / std::chrono::day{std::min(static_cast<unsigned>(when.day), last_day)};
+    };
+    const year_month this_month = today->year() / today->month();
+    year_month_day date =
+        when.next_month ? on(this_month + months{1})
+                        : on(year{when.year > 0 ? when.year : static_cast<int>(today->year())} /
+                             month{static_cast<unsigned>(when.month)});
+    if (when.month > 0 && when.year == 0 && sys_days{date} < sys_days{*today}) {
+      date = on((today->year() + years{1}) / month{static_cast<unsigned>(when.month)});
+    }
+    std::string label = "o dia " + two(static_cast<unsigned>(date.day())) + "/" +
+                        two(static_cast<unsigned>(date.month()));
+    if (date.year() != today->year()) label += "/" + std::to_string(static_cast<int>(date.year()));
+    w.begin_object().field("date", core::format_date(date)).end_object();
+    return Promise{label, w.take()};
+  }
   if (!today) return std::nullopt;
   const std::chrono::sys_days from{*today};
-  int days = a.payment_relative->in_days;
+  int days = when.in_days;
   if (days < 0) {
     // The next such weekday ("sexta" said on a Friday is next week's).
     const int wd = static_cast<int>(std::chrono::weekday{from}.c_encoding());
-    days = (a.payment_relative->weekday - wd + 7) % 7;
+    days = (when.weekday - wd + 7) % 7;
     if (days == 0) days = 7;
   }
   const std::chrono::year_month_day date{from + std::chrono::days{days}};
   constexpr const char* kNames[] = {"domingo",      "segunda-feira", "terça-feira", "quarta-feira",
                                     "quinta-feira", "sexta-feira",   "sábado"};
-  const auto two = [](unsigned n) { return (n < 10 ? "0" : "") + std::to_string(n); };
   const std::string day_month =
       two(static_cast<unsigned>(date.day())) + "/" + two(static_cast<unsigned>(date.month()));
   const std::string named =
@@ -473,16 +501,23 @@ std::pair<std::string, bool> register_complaint(const Turn& t, const Analysis& a
 }
 
 // Whether the message tells something beyond asking to complain ("quero fazer uma
-// reclamação", "ouvidoria"): what a complaint's description needs.
+// reclamação", "ouvidoria") or identifying the customer ("meu CPF é 529.982.247-25", "protocolo
+// 12345"): what a complaint's description needs.
 bool tells_something(const Analysis& a) {
   constexpr std::string_view kAsking[] = {
-      "quero",      "queria",   "gostaria",  "preciso", "fazer", "abrir", "registrar",
-      "uma",        "um",       "a",         "o",       "de",    "da",    "do",
-      "com",        "falar",    "na",        "no",      "para",  "pra",   "minha",
-      "reclamacao", "reclamar", "ouvidoria", "oi",      "ola",   "bom",   "dia",
-      "boa",        "tarde",    "noite",     "por",     "favor", "sim",   "ok",
-      "eu",         "blz",      "beleza",    "entendi", "nao",   "certo", "ta"};
+      "quero",      "queria",   "gostaria",  "preciso",  "fazer",  "abrir", "registrar",
+      "uma",        "um",       "a",         "o",        "de",     "da",    "do",
+      "com",        "falar",    "na",        "no",       "para",   "pra",   "minha",
+      "reclamacao", "reclamar", "ouvidoria", "oi",       "ola",    "bom",   "dia",
+      "boa",        "tarde",    "noite",     "por",      "favor",  "sim",   "ok",
+      "eu",         "blz",      "beleza",    "entendi",  "nao",    "certo", "ta",
+      "cpf",        "cnpj",     "meu",       "e",        "esta",   "segue", "aqui",
+      "protocolo",  "numero",   "n",         "contrato", "titular"};
   for (const auto word : domain::words(a.folded)) {
+    // Digits (a CPF, a protocol, a phone) identify; they tell nothing of what happened.
+    if (std::any_of(word.begin(), word.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      continue;
+    }
     if (std::find(std::begin(kAsking), std::end(kAsking), word) == std::end(kAsking)) return true;
   }
   return false;
@@ -702,7 +737,8 @@ Plan plan_turn(const Turn& turn) {
       reason = std::string(kDebtContested);
     } else if (p.assistant == Assistant::cobranca && a.stop_contact && !has_promise(a)) {
       reason = std::string(kStopContact);
-    } else if (p.assistant == Assistant::cobranca && a.negotiates && !has_promise(a)) {
+    } else if (p.assistant == Assistant::cobranca && a.negotiates &&
+               (!has_promise(a) || a.partial_payment)) {
       reason = std::string(kNegotiation);
     } else if ((p.assistant == Assistant::financeiro || p.assistant == Assistant::cobranca ||
                 p.assistant == Assistant::cancelamento) &&

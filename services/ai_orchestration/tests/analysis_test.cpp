@@ -1,6 +1,7 @@
 #include "analysis.hpp"
 
 #include <algorithm>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -361,11 +362,55 @@ TEST_CASE("a CEP is found in its written forms and not inside other numbers") {
 
 TEST_CASE("a payment promise names its day") {
   CHECK(find_payment_day("vou pagar dia 15") == 15);
-  CHECK(find_payment_day("consigo pagar no dia 5 do mes que vem") == 5);
   CHECK(find_payment_day("dia 20 eu pago") == 20);
   CHECK_FALSE(find_payment_day("vou pagar dia 45").has_value());
   CHECK_FALSE(find_payment_day("a internet caiu dia 15").has_value());
   CHECK(analyze("Vou pagar DIA 10, pode ser?").payment_day == 10);
+}
+
+TEST_CASE("a payment promise names the day's month when it is said") {
+  const auto when = [](std::string_view text, bool asked = false) {
+    return find_payment_when(lia::domain::fold(text), asked);
+  };
+  const auto next = when("consigo pagar no dia 5 do mês que vem");
+  REQUIRE(next);
+  CHECK(next->day == 5);
+  CHECK(next->next_month);
+  CHECK(next->dated());
+  CHECK_FALSE(find_payment_day("consigo pagar no dia 5 do mes que vem").has_value());
+  for (const auto& [text, day, month, year] :
+       {std::tuple{"vou pagar dia 10/06", 10, 6, 0}, std::tuple{"pago 15/12", 15, 12, 0},
+        std::tuple{"vou pagar dia 10/06/2027", 10, 6, 2027},
+        std::tuple{"pago no dia 3/1/27", 3, 1, 2027},
+        std::tuple{"vou pagar dia 10 de janeiro", 10, 1, 0},
+        std::tuple{"consigo pagar dia 2 de março", 2, 3, 0}}) {
+    INFO(text);
+    const auto w = when(text);
+    REQUIRE(w);
+    CHECK(w->day == day);
+    CHECK(w->month == month);
+    CHECK(w->year == year);
+    CHECK_FALSE(w->next_month);
+  }
+  // The day asked, a date alone is the answer; no month after the slash, no date.
+  const auto answer = when("15/12", true);
+  REQUIRE(answer);
+  CHECK(answer->month == 12);
+  CHECK_FALSE(when("vou pagar 15/13").has_value());
+  CHECK_FALSE(when("vou pagar 15").has_value());
+  CHECK(when("vou pagar dia 15/13")->month == 0);  // the day, its month unread
+  CHECK_FALSE(when("paguei dia 10/06").has_value());
+  CHECK_FALSE(when("vou pagar 1/2 da fatura").has_value());  // a fraction
+  CHECK(when("vou pagar 1/2")->month == 2);
+  // Part of the debt, with a day or not, is a deal for a person to agree.
+  for (const char* text : {"posso pagar metade agora e metade dia 20?", "posso dar uma entrada",
+                           "consigo pagar uma parte agora"}) {
+    INFO(text);
+    const auto a = analyze(text);
+    CHECK(a.partial_payment);
+    CHECK(a.negotiates);
+  }
+  CHECK_FALSE(analyze("vou pagar dia 20").partial_payment);
 }
 
 TEST_CASE("a payment made or refused is no payment promise") {

@@ -1,6 +1,7 @@
 #include "local_assistant.hpp"
 
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -1022,6 +1023,11 @@ TEST_CASE("cobranca gives the bill or PIX asked for, and hands a dispute, a stop
   }
   CHECK(tool(run(turn("quero parcelar", Assistant::cobranca)).answer, Tool::register_opt_out) ==
         nullptr);
+  // Half now and half on a day: a deal, not a promise of the whole debt for that day.
+  const auto half = run(turn("posso pagar metade agora e metade dia 20?", Assistant::cobranca));
+  REQUIRE(half.plan.handoff);
+  CHECK(half.plan.handoff->reason == "cliente quer negociar ou parcelar a dívida");
+  CHECK(tool(half.answer, Tool::register_payment_promise) == nullptr);
   // Not a deal refused: "não quero parcelar" is no request for one.
   CHECK_FALSE(run(turn("não quero parcelar, vou pagar dia 10", Assistant::cobranca)).plan.handoff);
 }
@@ -1124,9 +1130,15 @@ TEST_CASE("ouvidoria asks what happened before registering, and registers the de
   REQUIRE(complaint != nullptr);
   CHECK(contains(complaint->arguments_json, "caiu 3 vezes essa semana"));
   CHECK(contains(told.answer.text, "protocolo"));
-  // Thanks in ouvidoria registers nothing.
+  // Thanks in ouvidoria registers nothing, nor does a CPF or a number alone: no story yet.
   CHECK(tool(run(turn("obrigado", Assistant::ouvidoria)).answer, Tool::register_complaint) ==
         nullptr);
+  for (const char* text : {"meu cpf é 529.982.247-25", "52998224725", "protocolo 20261207"}) {
+    INFO(text);
+    const auto r = run(turn(text, Assistant::ouvidoria));
+    CHECK(tool(r.answer, Tool::register_complaint) == nullptr);
+    CHECK(contains(r.answer.text, "me contar o que aconteceu"));
+  }
 }
 
 TEST_CASE("cobranca takes a day proposed or said its own way as the promise") {
@@ -1139,8 +1151,9 @@ TEST_CASE("cobranca takes a day proposed or said its own way as the promise") {
                                                 {"no dia 5 do mes que vem", 5}}) {
     INFO(text);
     auto r = run(turn(text, Assistant::cobranca));
-    REQUIRE(r.plan.analysis.payment_day);
-    CHECK(*r.plan.analysis.payment_day == day);
+    const auto& a = r.plan.analysis;
+    REQUIRE((a.payment_day || a.payment_relative));
+    CHECK((a.payment_day ? *a.payment_day : a.payment_relative->day) == day);
     CHECK(tool(r.answer, Tool::register_payment_promise) != nullptr);
   }
   // Outside cobranca, asking is asking: no promise.
@@ -1324,4 +1337,35 @@ TEST_CASE("a payment promised for a day named from today is registered with its 
              Tool::register_payment_promise) != nullptr);
   CHECK(tool(promised("não vou conseguir pagar amanhã").answer, Tool::register_payment_promise) ==
         nullptr);
+}
+
+TEST_CASE("a payment promised for a day with its month is registered with its date") {
+  const auto promised = [](const char* text, const char* today = "2026-12-07") {
+    auto t = turn(text, Assistant::cobranca);
+    t.today = today;
+    return run(t);
+  };
+  for (const auto& [text, date, label] :
+       std::vector<std::tuple<const char*, const char*, const char*>>{
+           {"vou pagar dia 15/12", "2026-12-15", "o dia 15/12."},
+           {"vou pagar dia 10/06", "2027-06-10", "o dia 10/06/2027."},  // June gone by this year
+           {"pago dia 5 do mês que vem", "2027-01-05", "o dia 05/01/2027."},
+           {"vou pagar dia 10 de janeiro", "2027-01-10", "o dia 10/01/2027."},
+           {"20/12", "2026-12-20", "o dia 20/12."},  // the answer to "em que dia consegue pagar?"
+           {"pago dia 31 do mês que vem", "2027-01-31", "o dia 31/01/2027."}}) {
+    INFO(text);
+    auto r = promised(text);
+    const auto* call = tool(r.answer, Tool::register_payment_promise);
+    REQUIRE(call != nullptr);
+    CHECK(contains(call->arguments_json, std::string(R"("date":")") + date + "\""));
+    CHECK(
+        contains(r.answer.text, std::string("Registrei sua promessa de pagamento para ") + label));
+  }
+  // A day past the next month's end is its last; without today known, the day alone.
+  const auto feb = promised("pago dia 31 do mês que vem", "2027-01-20");
+  REQUIRE(tool(feb.answer, Tool::register_payment_promise) != nullptr);
+  CHECK(contains(tool(feb.answer, Tool::register_payment_promise)->arguments_json, "2027-02-28"));
+  const auto unknown = run(turn("vou pagar dia 10/06", Assistant::cobranca));
+  REQUIRE(tool(unknown.answer, Tool::register_payment_promise) != nullptr);
+  CHECK(tool(unknown.answer, Tool::register_payment_promise)->arguments_json == R"({"day":10})");
 }
