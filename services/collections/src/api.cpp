@@ -1,10 +1,12 @@
 #include <charconv>
 #include <map>
+#include <variant>
 
 #include <lia/auth/auth.hpp>
 #include <lia/collections/api.hpp>
 #include <lia/core/log.hpp>
 #include <lia/core/uuid.hpp>
+#include <lia/domain/phone.hpp>
 #include <lia/json/writer.hpp>
 #include <lia/pg/tx.hpp>
 #include <lia/runtime/authorize.hpp>
@@ -188,6 +190,12 @@ void Api::add_routes(http::Router& router) const {
       "POST", "/api/campaigns/{id}/pause", [this](const Request& r) { return pause(r); }, blocking);
   router.add(
       "POST", "/api/campaigns/{id}/resume", [this](const Request& r) { return resume(r); },
+      blocking);
+  router.add(
+      "GET", "/api/opt-outs/{phone}", [this](const Request& r) { return get_opt_out(r); },
+      blocking);
+  router.add(
+      "DELETE", "/api/opt-outs/{phone}", [this](const Request& r) { return delete_opt_out(r); },
       blocking);
 }
 
@@ -469,6 +477,67 @@ Response Api::transition(const Request& req, bool to_active) const {
                    {f::id("campaign_id", *id), f::id("by", claims.subject)});
   return Response::json(
       200, R"({"id":")" + *id + R"(","status":")" + (*rows)[0].get<std::string>(0) + R"("})");
+}
+
+namespace {
+
+// The {phone} of an opt-out route, as targets keep it (E.164 digits), or the 400 naming it.
+std::variant<std::string, Response> opt_out_phone(const Request& req) {
+  const std::string* text = req.param("phone");
+  auto phone =
+      text == nullptr
+          ? core::Result<domain::Phone>(core::Error(core::Errc::invalid_argument, "missing"))
+          : domain::normalize_phone(*text);
+  if (!phone) {
+    return bad_request("phone", "the phone is not a phone number: " + phone.error().message());
+  }
+  return phone->digits;
+}
+
+}  // namespace
+
+Response Api::get_opt_out(const Request& req) const {
+  auth::Claims claims;
+  if (auto denied =
+          runtime::authorize(req, settings_.jwt_secret, auth::Role::supervisor, claims, &users_)) {
+    return *denied;
+  }
+  auto phone = opt_out_phone(req);
+  if (auto* bad = std::get_if<Response>(&phone)) return std::move(*bad);
+  const auto& digits = std::get<std::string>(phone);
+  auto rows = pool_->exec(
+      "SELECT (extract(epoch from opted_out_at) * 1000)::bigint, "
+      "conversation_id::text, source FROM " +
+          q_ + ".contact_opt_outs WHERE phone_number = $1",
+      digits);
+  if (!rows) return db_error(rows.error());
+  if (rows->empty()) return json_error(404, "not_found", "this number has not opted out");
+  const auto r = (*rows)[0];
+  json::Writer w;
+  w.begin_object().field("phone", digits);
+  w.key("opted_out_at").value(format_ms(r.get<std::optional<std::int64_t>>(0)));
+  w.key("conversation_id").value(r.get<std::optional<std::string>>(1));
+  w.field("source", r.get<std::string>(2)).end_object();
+  return Response::json(200, w.take());
+}
+
+Response Api::delete_opt_out(const Request& req) const {
+  auth::Claims claims;
+  if (auto denied =
+          runtime::authorize(req, settings_.jwt_secret, auth::Role::admin, claims, &users_)) {
+    return *denied;
+  }
+  auto phone = opt_out_phone(req);
+  if (auto* bad = std::get_if<Response>(&phone)) return std::move(*bad);
+  const auto& digits = std::get<std::string>(phone);
+  auto rows = pool_->exec(
+      "DELETE FROM " + q_ + ".contact_opt_outs WHERE phone_number = $1 RETURNING 1", digits);
+  if (!rows) return db_error(rows.error());
+  if (rows->empty()) return json_error(404, "not_found", "this number has not opted out");
+  // Its targets stay opted_out: a campaign made from now on may send to it.
+  core::log().info("collection opt-out removed",
+                   {f::phone("phone", digits), f::id("by", claims.subject)});
+  return Response::json(200, R"({"phone":")" + digits + R"(","opted_out":false})");
 }
 
 }  // namespace lia::collections

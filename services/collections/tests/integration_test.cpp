@@ -1572,6 +1572,34 @@ TEST_CASE(
   REQUIRE(got.status == 200);
   CHECK(got.body.find(R"("opted_out")") != std::string::npos);
   CHECK(fx.campaign_status(first) == "active");
+
+  // The list, by number in any usual spelling: a supervisor reads it, only an admin lifts it.
+  const auto listed = fx.call("GET", "/api/opt-outs/11987654321");
+  REQUIRE(listed.status == 200);
+  const auto doc = parse(listed.body);
+  CHECK(std::string(doc["phone"].GetString()) == "5511987654321");
+  CHECK(std::string(doc["source"].GetString()) == "assistant");
+  CHECK(std::string(doc["conversation_id"].GetString()) == kConversation);
+  CHECK(doc["opted_out_at"].IsString());
+  CHECK(fx.call("GET", "/api/opt-outs/5521998765432").status == 404);
+  CHECK(fx.call("GET", "/api/opt-outs/12345").status == 400);
+  CHECK(fx.call("GET", "/api/opt-outs/5511987654321", {}, token(auth::Role::agent)).status == 403);
+  CHECK(fx.call("DELETE", "/api/opt-outs/5511987654321").status == 403);
+  CHECK(fx.call("DELETE", "/api/opt-outs/5511987654321", {}, token(auth::Role::admin)).status ==
+        200);
+  CHECK(fx.call("DELETE", "/api/opt-outs/5511987654321", {}, token(auth::Role::admin)).status ==
+        404);
+  CHECK(fx.call("GET", "/api/opt-outs/5511987654321").status == 404);
+  // Lifted: her opted-out targets stay so, and a campaign made now sends to her.
+  fx.create(other);
+  fx.clock.advance(61min);
+  REQUIRE(fx.sent_open() > 0);
+  const auto after = fx.tick();
+  CHECK(after.opted_out == 0);
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'opted_out'") == 2);
+  CHECK(fx.count("message_attempts a JOIN " + fx.schema +
+                 ".voice_campaign_targets t ON t.id = a.target_id WHERE t.phone_number = "
+                 "'5511987654321' AND t.status = 'pending'") == 1);
 }
 
 TEST_CASE("a promised day of the month is this month's if still to come, else next month's") {

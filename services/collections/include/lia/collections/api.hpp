@@ -7,6 +7,10 @@
 //   GET  /api/campaigns/{id}          one campaign with every target's status
 //   POST /api/campaigns/{id}/pause    active -> paused
 //   POST /api/campaigns/{id}/resume   paused or draft -> active
+//   GET  /api/opt-outs/{phone}        whether the number asked for no more collection
+//                                     messages -> 200 {phone, opted_out_at, conversation_id,
+//                                     source}, or 404
+//   DELETE /api/opt-outs/{phone}      (ADMIN) the number may be sent campaigns again -> 200
 //
 // A bad request is 400 {"error":{"code":"invalid_argument","message","field",
 // "target_index"?}} naming the field ("targets[2].phone", "template", "allowed_hours"); when
@@ -44,6 +48,8 @@ class Api {
   http::Response get(const http::Request& req) const;
   http::Response pause(const http::Request& req) const;
   http::Response resume(const http::Request& req) const;
+  http::Response get_opt_out(const http::Request& req) const;
+  http::Response delete_opt_out(const http::Request& req) const;
 
  private:
   http::Response transition(const http::Request& req, bool to_active) const;
