@@ -371,7 +371,7 @@ std::string scrub_text(std::string_view text) {
       i += n;
       continue;
     }
-    if (const auto n = alphanumeric_cnpj_len(text, i); n > 0) {
+    if (const auto n = alphanumeric_cnpj_len(text, i, /*bare_lowercase=*/false); n > 0) {
       out += mask_document(text.substr(i, n));
       i += n;
       continue;

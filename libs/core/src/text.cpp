@@ -164,7 +164,7 @@ bool cnpj_check_digits_ok(std::string_view d) noexcept {
   return true;
 }
 
-std::size_t alphanumeric_cnpj_len(std::string_view t, std::size_t i) noexcept {
+std::size_t alphanumeric_cnpj_len(std::string_view t, std::size_t i, bool bare_lowercase) noexcept {
   const auto alnum = [](char c) {
     return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
   };
@@ -174,17 +174,24 @@ std::size_t alphanumeric_cnpj_len(std::string_view t, std::size_t i) noexcept {
   char d[14];
   std::size_t len = 0;
   bool letter = false;
+  bool lowercase = false;
+  std::size_t seps = 0;
   std::size_t j = i;
   for (std::size_t p = 0; p < 5; ++p) {
     for (std::size_t n = 0; n < kParts[p]; ++n, ++j) {
       if (j >= t.size() || !alnum(t[j])) return 0;
+      lowercase = lowercase || t[j] >= 'a';
       const char c = t[j] >= 'a' ? static_cast<char>(t[j] - 'a' + 'A') : t[j];
       letter = letter || c >= 'A';
       d[len++] = c;
     }
-    if (p < 4 && j < t.size() && t[j] == kSeps[p]) ++j;
+    if (p < 4 && j < t.size() && t[j] == kSeps[p]) {
+      ++j;
+      ++seps;
+    }
   }
   if (j < t.size() && alnum(t[j])) return 0;
+  if (lowercase && !bare_lowercase && seps < 4) return 0;
   return letter && cnpj_check_digits_ok(std::string_view(d, len)) ? j - i : 0;
 }
 

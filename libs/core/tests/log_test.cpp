@@ -156,8 +156,13 @@ TEST_CASE("scrub_text still masks documents and phones in every usual spelling")
 
 TEST_CASE("scrub_text masks an alphanumeric CNPJ written as a word, in either case") {
   CHECK(scrub_text("cnpj 12.ABC.345/01DE-35 ok") == "cnpj **.***.***/****-35 ok");
-  CHECK(scrub_text("cnpj 12abc34501de35") == "cnpj ************35");
+  CHECK(scrub_text("cnpj 12.abc.345/01de-35") == "cnpj **.***.***/****-35");
+  CHECK(scrub_text("cnpj 12ABC34501DE35") == "cnpj ************35");
   CHECK(scrub_text("(ZZ9ZZ9ZZ900001)") == "(************01)");
+  // In lower case without its marks it is an id's shape (a hex id passes the check digits
+  // about once in 250): left alone.
+  CHECK(scrub_text("evt 12abc34501de35") == "evt 12abc34501de35");
+  CHECK(scrub_text("evt 6477acc70e8370") == "evt 6477acc70e8370");
   // Wrong check digits, glued to a word, or no letter (a digit run's to judge): left alone.
   CHECK(scrub_text("pedido 12ABC34501DE36") == "pedido 12ABC34501DE36");
   CHECK(scrub_text("x12ABC34501DE35") == "x12ABC34501DE35");

@@ -79,4 +79,7 @@ TEST_CASE("alphanumeric_cnpj_len finds one as a word, with its separators or non
   CHECK(alphanumeric_cnpj_len("12ABC34501DE35", 1) == 0);
   CHECK(alphanumeric_cnpj_len("12345678000195", 0) == 0);  // no letter
   CHECK(alphanumeric_cnpj_len("12ABC34501DE3", 0) == 0);
+  CHECK(alphanumeric_cnpj_len("12abc34501de35", 0, false) == 0);  // lowercase, no marks
+  CHECK(alphanumeric_cnpj_len("12ABC34501DE35", 0, false) == 14);
+  CHECK(alphanumeric_cnpj_len("12.abc.345/01de-35", 0, false) == 18);
 }

@@ -1248,9 +1248,49 @@ constexpr std::string_view kStopContact[] = {
     "para de me mandar", "pare de me mandar", "parem de me mandar", "para de mandar",
     "parem de mandar",   "para de me ligar",  "parem de me ligar",  "nao quero mais receber",
     "nao me mande mais", "nao mandem mais",   "me tira da lista",   "me tirem da lista"};
-constexpr std::string_view kPartialPayment[] = {"metade",         "uma parte",   "parte agora",
-                                                "parte do valor", "uma entrada", "dar entrada",
-                                                "pagar parte",    "pago parte"};
+
+// No more collection messages at all, asked for: "parem de me mandar mensagem", "não quero mais
+// receber cobrança", "não me mandem mais mensagens". Not another channel or hour wanted ("para
+// de mandar boleto no email, manda aqui", "para de mandar mensagem às 7, manda depois das
+// 9"), a call ("parem de me ligar"), nor another list ("me tira da lista do serasa"): only
+// this is kept by collections for good.
+bool stops_messages(const Words& w) {
+  constexpr std::string_view kStop[] = {"parem de me mandar mensage*",
+                                        "para de me mandar mensage*",
+                                        "pare de me mandar mensage*",
+                                        "parem de mandar mensage*",
+                                        "para de mandar mensage*",
+                                        "pare de mandar mensage*",
+                                        "parem de me enviar mensage*",
+                                        "para de me enviar mensage*",
+                                        "pare de me enviar mensage*",
+                                        "nao quero mais receber mensage*",
+                                        "nao quero receber mais mensage*",
+                                        "nao quero mais receber cobranca*",
+                                        "nao quero receber mais cobranca*",
+                                        "nao me mande mais mensage*",
+                                        "nao me mandem mais mensage*",
+                                        "nao mandem mais mensage*",
+                                        "nao me envie mais mensage*",
+                                        "nao me enviem mais mensage*",
+                                        "parem de me cobrar",
+                                        "para de me cobrar",
+                                        "pare de me cobrar",
+                                        "me tira da lista de cobranca",
+                                        "me tirem da lista de cobranca"};
+  // Another way or time to be reached: not a stop.
+  constexpr std::string_view kRedirect[] = {
+      "por aqui",   "aqui no whats*", "pelo whats*", "no whats*",  "por email", "no email",
+      "pelo email", "por e mail",     "depois das",  "antes das",  "so depois", "outro horario",
+      "horario",    "prefiro",        "manda aqui",  "mande aqui", "me manda",  "me mande"};
+  return has_any(w, kStop) && !has_any(w, kRedirect);
+}
+// A part of the debt proposed: to pay, or paid now (not "a metade da fatura é multa", "já
+// paguei metade", "a outra metade do meu salário").
+constexpr std::string_view kPartialPayment[] = {
+    "pagar metade",    "pago metade",     "pagar a metade", "pago a metade",   "metade agora",
+    "metade hoje",     "pagar uma parte", "pago uma parte", "uma parte agora", "uma parte hoje",
+    "dar uma entrada", "dou uma entrada", "dar entrada",    "uma entrada de"};
 constexpr std::string_view kNegotiates[] = {"parcel*",   "negoci*",      "renegoci*",
                                             "um acordo", "fazer acordo", "desconto para pagar",
                                             "dividir"};
@@ -1463,10 +1503,13 @@ std::optional<PaymentWhen> find_payment_when(std::string_view folded, bool day_a
   };
   constexpr std::string_view kWeekdays[] = {"domingo", "segunda", "terca", "quarta",
                                             "quinta",  "sexta",   "sabado"};
-  const auto when_at = [&](std::size_t j) -> std::optional<Named> {
+  // `bare`: a date "N/M" without "dia" counts too (only as a clause that is the answer to the
+  // day asked: near a verb, "a fatura 10/11" or "a parcela 3/12" is the bill's, not the day).
+  const auto when_at = [&](std::size_t j, bool bare) -> std::optional<Named> {
     const auto joined = [&](std::size_t k) { return k < w.size() && !clause_break_before(w, k); };
     // "dia N", or a date "N/M" on its own, with what names its month after it.
     const bool dia = w[j] == "dia";
+    if (!dia && !bare && slash_before(w, j + 1)) return std::nullopt;
     const std::size_t at = dia ? j + 1 : j;  // the day's number
     if (dia && !joined(at)) return std::nullopt;
     if (const int day = number(w[at], 2);
@@ -1494,6 +1537,14 @@ std::optional<PaymentWhen> find_payment_when(std::string_view folded, bool day_a
           if (w[k + 1] == kMonths[m]) {
             named.when.month = m + 1;
             k += 2;
+            // "dia 10 de janeiro de 2028".
+            if (joined(k) && joined(k + 1) && w[k] == "de" && w[k + 1].size() == 4) {
+              if (const int year = number(w[k + 1], 4); year >= 2000) {
+                named.when.year = year;
+                k += 2;
+              }
+            }
+            break;
           }
         }
       } else if (joined(k)) {
@@ -1598,15 +1649,15 @@ std::optional<PaymentWhen> find_payment_when(std::string_view folded, bool day_a
     // ("dia 20 eu pago").
     for (std::size_t j = i + n; j < w.size() && j < i + n + kNear && !clause_break_before(w, j);
          ++j) {
-      if (auto named = when_at(j)) return named->when;
+      if (auto named = when_at(j, false)) return named->when;
     }
     for (std::size_t j = i; j > 0 && j + kNear > i && !clause_break_before(w, j); --j) {
-      if (auto named = when_at(j - 1)) return named->when;
+      if (auto named = when_at(j - 1, false)) return named->when;
     }
   }
   if (!day_asked) return std::nullopt;
   for (std::size_t j = 0; j < w.size(); ++j) {
-    const auto named = when_at(j);
+    const auto named = when_at(j, true);
     if (!named || negated_clause(j) || asks(j) || habitual(j)) continue;
     const std::size_t begin = clause_begin(w, j);
     bool only = true;
@@ -1841,7 +1892,8 @@ Analysis analyze(std::string_view message, const AnalysisContext& context) {
   constexpr std::string_view kStillTrying[] = {"vou", "aguard*", "esper*", "testar", "testando"};
   a.persists = !a.resolved && !a.question && has_any(w, kPersists) && !has_any(w, kStillTrying);
   a.contests_debt = has_any(w, kContests);
-  a.stop_contact = has_any(w, kStopContact);
+  a.stop_messages = stops_messages(w);
+  a.stop_contact = a.stop_messages || has_any(w, kStopContact);
   a.partial_payment = has_any_request(w, kPartialPayment);
   a.negotiates = a.partial_payment || has_any_request(w, kNegotiates);
   // A thank-you for what was done names its subject; it asks nothing of that desk.

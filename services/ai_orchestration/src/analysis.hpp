@@ -94,6 +94,9 @@ struct Analysis {
   // more messages wanted ("parem de me mandar mensagem"), or a deal asked for ("quero parcelar").
   bool contests_debt = false;
   bool stop_contact = false;
+  // Of those stops, one of collection messages for good, in so many words ("parem de me mandar
+  // mensagem", "não quero mais receber cobrança"): what collections keeps as an opt-out.
+  bool stop_messages = false;
   bool negotiates = false;
   // Of those deals, a part of the debt paid now or promised ("metade agora e metade dia 20",
   // "posso dar uma entrada"): a person agrees it, whatever day comes with it.

@@ -8,6 +8,7 @@
 #include <lia/core/metrics.hpp>
 #include <lia/core/uuid.hpp>
 #include <lia/domain/hours.hpp>
+#include <lia/domain/phone.hpp>
 #include <lia/events/names.hpp>
 #include <lia/json/json.hpp>
 #include <lia/pg/tx.hpp>
@@ -288,6 +289,7 @@ core::Status Handler::on_message(const events::CloudEvent& ev) {
     turn.customer_name = snap->first_name;
     turn.may_handoff = delivery == "send";
     turn.today = sao_paulo_day(msg->timestamp);
+    turn.phone_chat = domain::normalize_wa_id(msg->chat.chat_id).ok();
     BuiltinTools tools(outages_.get(), {msg->message_id, snap->registrations, turn.today});
     outcome = orchestrator_->answer(turn, {snap->thread_summary, snap->recent}, tools);
     registered = tools.registrations_json();

@@ -326,8 +326,11 @@ bool has_promise(const Analysis& a) {
   return a.payment_day.has_value() || a.payment_relative.has_value();
 }
 
-// The promise the message makes; none for a day named from today ("sexta") when the
-// customer's today is not known.
+// How far ahead a day with its month may be promised (about six months).
+constexpr int kPromiseDays = 184;
+
+// The promise the message makes; none for a day named from today ("sexta"), or with its month,
+// when the customer's today is not known.
 std::optional<Promise> promise_of(const Turn& t, const Analysis& a) {
   json::Writer w;
   if (a.payment_day) {
@@ -340,12 +343,10 @@ std::optional<Promise> promise_of(const Turn& t, const Analysis& a) {
   const auto two = [](unsigned n) { return (n < 10 ? "0" : "") + std::to_string(n); };
   if (when.day > 0) {
     using namespace std::chrono;
-    if (!today) {  // the day is still a promise; its month is the model's to ask
-      w.begin_object().field("day", when.day).end_object();
-      return Promise{"o dia " + std::to_string(when.day), w.take()};
-    }
-    // The month named ("dia 10/06": this year's 10 June, or next year's once it has gone by),
-    // or the next one; a day past the month's end is its last.
+    if (!today) return std::nullopt;  // the month named needs the year
+    // The month named ("dia 10/01" in December: next January's), or the next one; a day past
+    // the month's end is its last. Not a promise past six months from today: "dia 06/12" said
+    // on the 7th, or "a fatura de 10/11", is a day gone by, not one a year away.
     const auto on = [&](year_month ym) {
       const unsigned last_day = static_cast<unsigned>((ym / std::chrono::last).day());
       return ym / std::chrono::day{std::min(static_cast<unsigned>(when.day), last_day)};
@@ -357,6 +358,10 @@ std::optional<Promise> promise_of(const Turn& t, const Analysis& a) {
                              month{static_cast<unsigned>(when.month)});
     if (when.month > 0 && when.year == 0 && sys_days{date} < sys_days{*today}) {
       date = on((today->year() + years{1}) / month{static_cast<unsigned>(when.month)});
+    }
+    if (sys_days{date} < sys_days{*today} ||
+        sys_days{date} > sys_days{*today} + days{kPromiseDays}) {
+      return std::nullopt;
     }
     std::string label = "o dia " + two(static_cast<unsigned>(date.day())) + "/" +
                         two(static_cast<unsigned>(date.month()));
@@ -737,8 +742,10 @@ Plan plan_turn(const Turn& turn) {
       reason = std::string(kDebtContested);
     } else if (p.assistant == Assistant::cobranca && a.stop_contact && !has_promise(a)) {
       reason = std::string(kStopContact);
-    } else if (p.assistant == Assistant::cobranca && a.negotiates &&
-               (!has_promise(a) || a.partial_payment)) {
+    } else if ((p.assistant == Assistant::cobranca && a.negotiates && !has_promise(a)) ||
+               ((p.assistant == Assistant::cobranca || p.assistant == Assistant::financeiro) &&
+                a.partial_payment)) {
+      // A part of the debt now or on a day is a deal: no promise of the whole is registered.
       reason = std::string(kNegotiation);
     } else if ((p.assistant == Assistant::financeiro || p.assistant == Assistant::cobranca ||
                 p.assistant == Assistant::cancelamento) &&
@@ -814,13 +821,8 @@ Answer local_answer(const Turn& turn, const Plan& plan, ToolRunner& tools) {
               ". Vou passar você para a equipe financeira, que verifica essa cobrança com você "
               "por aqui.";
     } else if (plan.handoff->reason == kStopContact) {
-      // The transfer alone would leave collections' campaigns messaging the debtor.
-      const ResultView r(call(tools, out.tools, Tool::register_opt_out, "{}"));
-      text += "Certo" + comma_name(turn) + ". " +
-              (r.flag("registered")
-                   ? "Registrei seu pedido: você não recebe mais as nossas mensagens de cobrança. "
-                     "Vou passar você para a equipe financeira, que continua por aqui."
-                   : "Vou passar seu pedido para a equipe financeira, que continua por aqui.");
+      text += "Certo" + comma_name(turn) +
+              ". Vou passar seu pedido para a equipe financeira, que continua por aqui.";
     } else if (plan.handoff->reason == kNegotiation) {
       text += "Claro" + comma_name(turn) +
               "! Vou passar você para a equipe financeira, que apresenta as opções de negociação "
@@ -834,6 +836,19 @@ Answer local_answer(const Turn& turn, const Plan& plan, ToolRunner& tools) {
       text += "Sinto muito pelo transtorno" + comma_name(turn) +
               ". Vou transferir você agora para um atendente do setor de " + label +
               ", que vai cuidar do seu caso com prioridade.";
+    }
+    // A stop of collection messages asked for in a collection, whatever else handed it on
+    // ("parem de me mandar mensagem, quero falar com um atendente"): the transfer alone would
+    // leave collections' campaigns messaging the debtor. Only for a phone's chat, which
+    // collections keeps it by.
+    if (a.stop_messages && turn.phone_chat &&
+        (plan.assistant == Assistant::cobranca || turn.current == Assistant::cobranca)) {
+      const ResultView r(call(tools, out.tools, Tool::register_opt_out, "{}"));
+      if (r.flag("registered")) {
+        text +=
+            " Registrei também o seu pedido: você não recebe mais as nossas mensagens de "
+            "cobrança.";
+      }
     }
     out.text = std::move(text);
     return out;

@@ -37,6 +37,9 @@ struct Turn {
   // The customer's day in São Paulo, "YYYY-MM-DD" (empty: not known): what "today" is to a
   // remote model, and the earliest date a payment promise may name.
   std::string today;
+  // Whether the chat is a phone number (not an @lid chat nor a group): what collections keeps
+  // an opt-out by, so only then is one registered.
+  bool phone_chat = true;
 };
 
 struct HandoffPlan {

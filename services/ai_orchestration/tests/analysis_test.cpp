@@ -379,10 +379,11 @@ TEST_CASE("a payment promise names the day's month when it is said") {
   CHECK(next->dated());
   CHECK_FALSE(find_payment_day("consigo pagar no dia 5 do mes que vem").has_value());
   for (const auto& [text, day, month, year] :
-       {std::tuple{"vou pagar dia 10/06", 10, 6, 0}, std::tuple{"pago 15/12", 15, 12, 0},
+       {std::tuple{"vou pagar dia 10/06", 10, 6, 0},
         std::tuple{"vou pagar dia 10/06/2027", 10, 6, 2027},
         std::tuple{"pago no dia 3/1/27", 3, 1, 2027},
         std::tuple{"vou pagar dia 10 de janeiro", 10, 1, 0},
+        std::tuple{"vou pagar dia 10 de janeiro de 2028", 10, 1, 2028},
         std::tuple{"consigo pagar dia 2 de março", 2, 3, 0}}) {
     INFO(text);
     const auto w = when(text);
@@ -401,7 +402,12 @@ TEST_CASE("a payment promise names the day's month when it is said") {
   CHECK(when("vou pagar dia 15/13")->month == 0);  // the day, its month unread
   CHECK_FALSE(when("paguei dia 10/06").has_value());
   CHECK_FALSE(when("vou pagar 1/2 da fatura").has_value());  // a fraction
-  CHECK(when("vou pagar 1/2")->month == 2);
+  // Near the verb, a date without "dia" is the bill's or the instalment's, not the day.
+  CHECK_FALSE(when("vou pagar 15/12").has_value());
+  CHECK_FALSE(when("vou pagar a fatura 10/11").has_value());
+  CHECK(when("vou pagar a fatura 10/11 amanha")->in_days == 1);
+  CHECK(when("vou pagar a parcela 3/12 dia 15")->month == 0);
+  CHECK(when("1/2", true)->month == 2);  // as the answer alone, a date
   // Part of the debt, with a day or not, is a deal for a person to agree.
   for (const char* text : {"posso pagar metade agora e metade dia 20?", "posso dar uma entrada",
                            "consigo pagar uma parte agora"}) {
@@ -410,7 +416,13 @@ TEST_CASE("a payment promise names the day's month when it is said") {
     CHECK(a.partial_payment);
     CHECK(a.negotiates);
   }
-  CHECK_FALSE(analyze("vou pagar dia 20").partial_payment);
+  for (const char* text : {"vou pagar dia 20", "a metade da fatura é multa", "já paguei metade",
+                           "não quero pagar metade, vou pagar tudo dia 20",
+                           "vou pagar dia 20 quando cair a outra metade do meu salário",
+                           "vou pagar dia 10, metade no pix e metade no cartão"}) {
+    INFO(text);
+    CHECK_FALSE(analyze(text).partial_payment);
+  }
 }
 
 TEST_CASE("a payment made or refused is no payment promise") {

@@ -1013,21 +1013,48 @@ TEST_CASE("cobranca gives the bill or PIX asked for, and hands a dispute, a stop
     CHECK(r.plan.handoff->department == "financial");
     CHECK_FALSE(contains(r.answer.text, "em que dia consegue pagar"));
   }
-  // A stop asked for is registered for collections as well as handed on; the rest are not.
-  for (const char* text : {"parem de me mandar mensagem", "não quero mais receber cobrança"}) {
+  // A stop asked for is registered for collections as well as handed on, whatever else hands
+  // it on; the rest are not.
+  for (const char* text :
+       {"parem de me mandar mensagem", "não quero mais receber cobrança",
+        "não me mandem mais mensagens", "parem de me mandar mensagem, quero falar com um atendente",
+        "não devo nada, parem de me mandar mensagem"}) {
     INFO(text);
     auto r = run(turn(text, Assistant::cobranca));
     REQUIRE(r.plan.handoff);
     CHECK(tool(r.answer, Tool::register_opt_out) != nullptr);
     CHECK(contains(r.answer.text, "não recebe mais as nossas mensagens de cobrança"));
   }
+  // Another list, channel, hour, or a call: handed on as before, but no stop for good.
+  for (const char* text :
+       {"me tira da lista do serasa", "não quero mais receber boleto em papel, só por email",
+        "para de mandar boleto no email, manda aqui no whats", "parem de me ligar",
+        "para de mandar mensagem às 7 da manhã, manda depois das 9",
+        "parem de me ligar, prefiro resolver por mensagem"}) {
+    INFO(text);
+    auto r = run(turn(text, Assistant::cobranca));
+    CHECK(tool(r.answer, Tool::register_opt_out) == nullptr);
+    CHECK_FALSE(contains(r.answer.text, "não recebe mais as nossas mensagens"));
+  }
+  // An @lid chat or a group: collections could not keep it, so it is not promised.
+  auto lid = turn("parem de me mandar mensagem", Assistant::cobranca);
+  lid.phone_chat = false;
+  const auto lid_answer = run(lid);
+  CHECK(tool(lid_answer.answer, Tool::register_opt_out) == nullptr);
+  CHECK_FALSE(contains(lid_answer.answer.text, "não recebe mais as nossas mensagens"));
   CHECK(tool(run(turn("quero parcelar", Assistant::cobranca)).answer, Tool::register_opt_out) ==
         nullptr);
-  // Half now and half on a day: a deal, not a promise of the whole debt for that day.
-  const auto half = run(turn("posso pagar metade agora e metade dia 20?", Assistant::cobranca));
-  REQUIRE(half.plan.handoff);
-  CHECK(half.plan.handoff->reason == "cliente quer negociar ou parcelar a dívida");
-  CHECK(tool(half.answer, Tool::register_payment_promise) == nullptr);
+  // Half now and half on a day: a deal, not a promise of the whole debt for that day, in
+  // financeiro too.
+  for (Assistant desk : {Assistant::cobranca, Assistant::financeiro}) {
+    const auto half = run(turn("posso pagar metade agora e metade dia 20?", desk));
+    REQUIRE(half.plan.handoff);
+    CHECK(half.plan.handoff->reason == "cliente quer negociar ou parcelar a dívida");
+    CHECK(tool(half.answer, Tool::register_payment_promise) == nullptr);
+  }
+  // "metade" in another sense leaves the promise.
+  CHECK(tool(run(turn("metade dessa fatura é juros, vou pagar dia 20", Assistant::cobranca)).answer,
+             Tool::register_payment_promise) != nullptr);
   // Not a deal refused: "não quero parcelar" is no request for one.
   CHECK_FALSE(run(turn("não quero parcelar, vou pagar dia 10", Assistant::cobranca)).plan.handoff);
 }
@@ -1150,7 +1177,9 @@ TEST_CASE("cobranca takes a day proposed or said its own way as the promise") {
                                                 {"dia 15 sem falta", 15},
                                                 {"no dia 5 do mes que vem", 5}}) {
     INFO(text);
-    auto r = run(turn(text, Assistant::cobranca));
+    auto t = turn(text, Assistant::cobranca);
+    t.today = "2026-12-07";  // "do mês que vem" needs it
+    auto r = run(t);
     const auto& a = r.plan.analysis;
     REQUIRE((a.payment_day || a.payment_relative));
     CHECK((a.payment_day ? *a.payment_day : a.payment_relative->day) == day);
@@ -1348,9 +1377,10 @@ TEST_CASE("a payment promised for a day with its month is registered with its da
   for (const auto& [text, date, label] :
        std::vector<std::tuple<const char*, const char*, const char*>>{
            {"vou pagar dia 15/12", "2026-12-15", "o dia 15/12."},
-           {"vou pagar dia 10/06", "2027-06-10", "o dia 10/06/2027."},  // June gone by this year
+           {"vou pagar dia 10/03", "2027-03-10", "o dia 10/03/2027."},  // March gone by this year
            {"pago dia 5 do mês que vem", "2027-01-05", "o dia 05/01/2027."},
            {"vou pagar dia 10 de janeiro", "2027-01-10", "o dia 10/01/2027."},
+           {"vou pagar a fatura 10/11 amanhã", "2026-12-08", "amanhã, 08/12."},
            {"20/12", "2026-12-20", "o dia 20/12."},  // the answer to "em que dia consegue pagar?"
            {"pago dia 31 do mês que vem", "2027-01-31", "o dia 31/01/2027."}}) {
     INFO(text);
@@ -1365,7 +1395,16 @@ TEST_CASE("a payment promised for a day with its month is registered with its da
   const auto feb = promised("pago dia 31 do mês que vem", "2027-01-20");
   REQUIRE(tool(feb.answer, Tool::register_payment_promise) != nullptr);
   CHECK(contains(tool(feb.answer, Tool::register_payment_promise)->arguments_json, "2027-02-28"));
-  const auto unknown = run(turn("vou pagar dia 10/06", Assistant::cobranca));
-  REQUIRE(tool(unknown.answer, Tool::register_payment_promise) != nullptr);
-  CHECK(tool(unknown.answer, Tool::register_payment_promise)->arguments_json == R"({"day":10})");
+  CHECK(tool(run(turn("vou pagar dia 10/03", Assistant::cobranca)).answer,
+             Tool::register_payment_promise) == nullptr);
+  // A day gone by, or past six months (a bill's date, most likely), is no promise; a date
+  // near the verb without "dia" is the bill's or the instalment's.
+  for (const char* text : {"vou pagar dia 06/12", "vou pagar dia 10/11", "vou pagar dia 10/06",
+                           "quero pagar a fatura de 10/11", "vou pagar a parcela 3/12 agora"}) {
+    INFO(text);
+    CHECK(tool(promised(text).answer, Tool::register_payment_promise) == nullptr);
+  }
+  const auto instalment = promised("vou pagar a parcela 3/12 dia 15");
+  REQUIRE(tool(instalment.answer, Tool::register_payment_promise) != nullptr);
+  CHECK(tool(instalment.answer, Tool::register_payment_promise)->arguments_json == R"({"day":15})");
 }

@@ -140,8 +140,8 @@ void write_campaign(json::Writer& w, const pg::Row& r, const Counts& counts) {
   w.key("paused_reason").value(r.get<std::optional<std::string>>(18));
   w.field("failures_in_a_row", r.get<int>(19));
   w.object_field("counts");
-  for (const char* s :
-       {"pending", "contacted", "responded", "promised", "paid", "failed", "exhausted"}) {
+  for (const char* s : {"pending", "contacted", "responded", "promised", "paid", "failed",
+                        "exhausted", "opted_out"}) {
     std::int64_t n = 0;
     if (auto c = counts.find(id); c != counts.end()) {
       if (auto it = c->second.find(s); it != c->second.end()) n = it->second;

@@ -50,7 +50,10 @@ bool cnpj_check_digits_ok(std::string_view d) noexcept;
 // Bytes of an alphanumeric CNPJ at t[i]: a word of its own, with a letter in it (either
 // case), written with its own separators or none ("12.ABC.345/01DE-35", "12abc34501de35"),
 // whose check digits are valid; 0: none. The numeric ones are digit runs, for callers to find.
-std::size_t alphanumeric_cnpj_len(std::string_view t, std::size_t i) noexcept;
+// `bare_lowercase` false: without its separators, only in capitals (a lowercase 14-character
+// hex id passes the check digits about once in 250).
+std::size_t alphanumeric_cnpj_len(std::string_view t, std::size_t i,
+                                  bool bare_lowercase = true) noexcept;
 
 // The longest start of `s` of at most `max_bytes` that splits no UTF-8 sequence (`s` is
 // assumed valid: the cut only steps back over continuation bytes).
