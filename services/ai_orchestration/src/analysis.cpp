@@ -1249,48 +1249,62 @@ constexpr std::string_view kStopContact[] = {
     "parem de mandar",   "para de me ligar",  "parem de me ligar",  "nao quero mais receber",
     "nao me mande mais", "nao mandem mais",   "me tira da lista",   "me tirem da lista"};
 
-// No more collection messages at all, asked for: "parem de me mandar mensagem", "não quero mais
-// receber cobrança", "não me mandem mais mensagens". Not another channel or hour wanted ("para
-// de mandar boleto no email, manda aqui", "para de mandar mensagem às 7, manda depois das
-// 9"), a call ("parem de me ligar"), nor another list ("me tira da lista do serasa"): only
-// this is kept by collections for good.
+// No more collection messages at all, asked for: a stop ("parem de me mandar", "não quero mais
+// receber", "não me mandem mais") of messages or collections named in the words after it, in
+// the same clause ("parem de me mandar mensagem", "não quero mais receber essas mensagens de
+// cobrança", "não me mande mais sms"), or "me tira da lista" with no other list named. Not
+// another hour or channel wanted ("para de mandar mensagem às 7, manda depois das 9", "…só por
+// email"), a call ("parem de me ligar"), a charge disputed ("parem de me cobrar juros"), nor
+// another list ("me tira da lista do serasa"): only this is kept by collections for good.
 bool stops_messages(const Words& w) {
-  constexpr std::string_view kStop[] = {"parem de me mandar mensage*",
-                                        "para de me mandar mensage*",
-                                        "pare de me mandar mensage*",
-                                        "parem de mandar mensage*",
-                                        "para de mandar mensage*",
-                                        "pare de mandar mensage*",
-                                        "parem de me enviar mensage*",
-                                        "para de me enviar mensage*",
-                                        "pare de me enviar mensage*",
-                                        "nao quero mais receber mensage*",
-                                        "nao quero receber mais mensage*",
-                                        "nao quero mais receber cobranca*",
-                                        "nao quero receber mais cobranca*",
-                                        "nao me mande mais mensage*",
-                                        "nao me mandem mais mensage*",
-                                        "nao mandem mais mensage*",
-                                        "nao me envie mais mensage*",
-                                        "nao me enviem mais mensage*",
-                                        "parem de me cobrar",
-                                        "para de me cobrar",
-                                        "pare de me cobrar",
-                                        "me tira da lista de cobranca",
-                                        "me tirem da lista de cobranca"};
-  // Another way or time to be reached: not a stop.
+  constexpr std::string_view kStop[] = {
+      "parem de me mandar", "para de me mandar",      "pare de me mandar",
+      "parem de mandar",    "para de mandar",         "pare de mandar",
+      "parem de me enviar", "para de me enviar",      "pare de me enviar",
+      "parem de enviar",    "nao quero mais receber", "nao quero receber mais",
+      "nao quero receber",  "nao me mande mais",      "nao me mandem mais",
+      "nao mandem mais",    "nao me envie mais",      "nao me enviem mais",
+      "nao enviem mais"};
+  constexpr std::string_view kWhat[] = {"mensage*", "msg*", "sms", "cobranca*", "whats*", "zap"};
+  constexpr std::size_t kNear = 3;  // words between the stop and what it stops
+  bool stop = false;
+  for (std::size_t i = 0; i < w.size() && !stop; ++i) {
+    std::size_t n = 0;
+    for (const auto phrase : kStop) n = std::max(n, match_at(w, i, phrase));
+    if (n == 0) continue;
+    for (std::size_t k = i + n; k < w.size() && k <= i + n + kNear && !stop; ++k) {
+      if (clause_break_before(w, k)) break;
+      stop = std::any_of(std::begin(kWhat), std::end(kWhat),
+                         [&](std::string_view what) { return word_matches(w[k], what); });
+    }
+  }
+  for (std::size_t i = 0; i < w.size() && !stop; ++i) {
+    std::size_t n =
+        std::max(match_at(w, i, "me tira da lista"), match_at(w, i, "me tirem da lista"));
+    n = std::max({n, match_at(w, i, "me tire da lista"), match_at(w, i, "tira meu numero"),
+                  match_at(w, i, "tirem meu numero")});
+    if (n == 0) continue;
+    // "…da lista" at the clause's end, or "…de cobrança", "…de contatos": this company's.
+    const std::size_t k = i + n;
+    stop = k >= w.size() || clause_break_before(w, k) || match_at(w, k, "de cobranca") > 0 ||
+           match_at(w, k, "de contato*") > 0 || match_at(w, k, "de vcs") > 0 ||
+           match_at(w, k, "de voces") > 0;
+  }
+  // Another time or channel wanted: not a stop.
   constexpr std::string_view kRedirect[] = {
-      "por aqui",   "aqui no whats*", "pelo whats*", "no whats*",  "por email", "no email",
-      "pelo email", "por e mail",     "depois das",  "antes das",  "so depois", "outro horario",
-      "horario",    "prefiro",        "manda aqui",  "mande aqui", "me manda",  "me mande"};
-  return has_any(w, kStop) && !has_any(w, kRedirect);
+      "depois das", "antes das",  "so depois",    "outro horario", "prefiro",    "so por email",
+      "por email",  "pelo email", "no email",     "por e mail",    "manda aqui", "mande aqui",
+      "manda por",  "mande por",  "manda pelo",   "mande pelo",    "manda no",   "mande no",
+      "manda so",   "mande so",   "manda depois", "mande depois"};
+  return stop && !has_any(w, kRedirect);
 }
 // A part of the debt proposed: to pay, or paid now (not "a metade da fatura é multa", "já
 // paguei metade", "a outra metade do meu salário").
 constexpr std::string_view kPartialPayment[] = {
-    "pagar metade",    "pago metade",     "pagar a metade", "pago a metade",   "metade agora",
-    "metade hoje",     "pagar uma parte", "pago uma parte", "uma parte agora", "uma parte hoje",
-    "dar uma entrada", "dou uma entrada", "dar entrada",    "uma entrada de"};
+    "pagar metade",    "pago metade",     "pagar a metade",  "pago a metade",  "metade agora",
+    "metade hoje",     "metade dia",      "metade no dia",   "so metade",      "tenho metade",
+    "pagar uma parte", "pago uma parte",  "uma parte agora", "uma parte hoje", "parte agora",
+    "pago parte",      "dar uma entrada", "dou uma entrada", "uma entrada de"};
 constexpr std::string_view kNegotiates[] = {"parcel*",   "negoci*",      "renegoci*",
                                             "um acordo", "fazer acordo", "desconto para pagar",
                                             "dividir"};
@@ -1503,13 +1517,21 @@ std::optional<PaymentWhen> find_payment_when(std::string_view folded, bool day_a
   };
   constexpr std::string_view kWeekdays[] = {"domingo", "segunda", "terca", "quarta",
                                             "quinta",  "sexta",   "sabado"};
-  // `bare`: a date "N/M" without "dia" counts too (only as a clause that is the answer to the
-  // day asked: near a verb, "a fatura 10/11" or "a parcela 3/12" is the bill's, not the day).
+  // What a date "N/M" after it belongs to: a bill's or an instalment's ("a fatura 10/11", "a
+  // parcela 3/12", "o boleto de 05/12"), not the day promised.
+  constexpr std::string_view kDated[] = {
+      "fatura", "faturas", "boleto",    "boletos", "parcela",   "parcelas",    "conta",
+      "contas", "acordo",  "prestacao", "venceu",  "vencido",   "vencida",     "vencimento",
+      "vence",  "de",      "da",        "do",      "referente", "mensalidade", "cobranca"};
+  // `bare`: a date "N/M" without "dia" counts wherever it is (the clause that is the answer to
+  // the day asked); otherwise not after what names a bill.
   const auto when_at = [&](std::size_t j, bool bare) -> std::optional<Named> {
     const auto joined = [&](std::size_t k) { return k < w.size() && !clause_break_before(w, k); };
     // "dia N", or a date "N/M" on its own, with what names its month after it.
     const bool dia = w[j] == "dia";
-    if (!dia && !bare && slash_before(w, j + 1)) return std::nullopt;
+    if (!dia && !bare && slash_before(w, j + 1) && j > 0 && joined(j) && is_any(w[j - 1], kDated)) {
+      return std::nullopt;
+    }
     const std::size_t at = dia ? j + 1 : j;  // the day's number
     if (dia && !joined(at)) return std::nullopt;
     if (const int day = number(w[at], 2);

@@ -322,10 +322,6 @@ struct Promise {
   std::string args;
 };
 
-bool has_promise(const Analysis& a) {
-  return a.payment_day.has_value() || a.payment_relative.has_value();
-}
-
 // How far ahead a day with its month may be promised (about six months).
 constexpr int kPromiseDays = 184;
 
@@ -390,6 +386,23 @@ std::optional<Promise> promise_of(const Turn& t, const Analysis& a) {
   w.begin_object().field("date", core::format_date(date)).end_object();
   return Promise{named + ", " + day_month, w.take()};
 }
+
+// Whether the message makes a promise that can be registered (a day refused as past or too
+// far ahead, or a date without today known, is none: it holds back no handoff).
+bool has_promise(const Turn& t, const Analysis& a) {
+  return a.payment_day.has_value() || promise_of(t, a).has_value();
+}
+
+// In a collection, a stop of its messages for good (Analysis::stop_messages), in a phone's
+// chat: registered for collections (register_opt_out). Whether it was.
+bool opt_out(const Turn& t, const Plan& p, ToolRunner& tools, std::vector<ToolInvocation>& ran) {
+  if (!p.analysis.stop_messages || !t.phone_chat || suggestion(t)) return false;
+  if (p.assistant != Assistant::cobranca && t.current != Assistant::cobranca) return false;
+  return ResultView(call(tools, ran, Tool::register_opt_out, "{}")).flag("registered");
+}
+
+// What the answer says of a stop registered.
+constexpr const char* kOptedOut = "você não recebe mais as nossas mensagens de cobrança.";
 
 std::string promise_text(const Turn& t, const Promise& promise, ToolRunner& tools,
                          std::vector<ToolInvocation>& ran) {
@@ -740,9 +753,9 @@ Plan plan_turn(const Turn& turn) {
       reason = std::string(kCancelConfirmed);
     } else if (p.assistant == Assistant::cobranca && a.contests_debt) {
       reason = std::string(kDebtContested);
-    } else if (p.assistant == Assistant::cobranca && a.stop_contact && !has_promise(a)) {
+    } else if (p.assistant == Assistant::cobranca && a.stop_contact && !has_promise(turn, a)) {
       reason = std::string(kStopContact);
-    } else if ((p.assistant == Assistant::cobranca && a.negotiates && !has_promise(a)) ||
+    } else if ((p.assistant == Assistant::cobranca && a.negotiates && !has_promise(turn, a)) ||
                ((p.assistant == Assistant::cobranca || p.assistant == Assistant::financeiro) &&
                 a.partial_payment)) {
       // A part of the debt now or on a day is a deal: no promise of the whole is registered.
@@ -793,6 +806,9 @@ Answer local_answer(const Turn& turn, const Plan& plan, ToolRunner& tools) {
         .field("department", plan.handoff->department)
         .end_object();
     call(tools, out.tools, Tool::transfer_to_human, w.take());
+    // The transfer alone would leave collections' campaigns messaging the debtor, whatever
+    // else handed the conversation on ("parem de me mandar mensagem, quero um atendente").
+    const bool opted_out = opt_out(turn, plan, tools, out.tools);
     const auto label = std::string(department_label(plan.handoff->department));
     if (a.asks_for_human) {
       text += "Certo" + comma_name(turn) + "! Vou transferir você para um atendente do setor de " +
@@ -821,8 +837,11 @@ Answer local_answer(const Turn& turn, const Plan& plan, ToolRunner& tools) {
               ". Vou passar você para a equipe financeira, que verifica essa cobrança com você "
               "por aqui.";
     } else if (plan.handoff->reason == kStopContact) {
-      text += "Certo" + comma_name(turn) +
-              ". Vou passar seu pedido para a equipe financeira, que continua por aqui.";
+      text += "Certo" + comma_name(turn) + ". " +
+              (opted_out ? std::string("Registrei seu pedido: ") + kOptedOut +
+                               " Vou passar você para a equipe financeira, que continua por aqui."
+                         : "Vou passar seu pedido para a equipe financeira, que continua por "
+                           "aqui.");
     } else if (plan.handoff->reason == kNegotiation) {
       text += "Claro" + comma_name(turn) +
               "! Vou passar você para a equipe financeira, que apresenta as opções de negociação "
@@ -837,18 +856,8 @@ Answer local_answer(const Turn& turn, const Plan& plan, ToolRunner& tools) {
               ". Vou transferir você agora para um atendente do setor de " + label +
               ", que vai cuidar do seu caso com prioridade.";
     }
-    // A stop of collection messages asked for in a collection, whatever else handed it on
-    // ("parem de me mandar mensagem, quero falar com um atendente"): the transfer alone would
-    // leave collections' campaigns messaging the debtor. Only for a phone's chat, which
-    // collections keeps it by.
-    if (a.stop_messages && turn.phone_chat &&
-        (plan.assistant == Assistant::cobranca || turn.current == Assistant::cobranca)) {
-      const ResultView r(call(tools, out.tools, Tool::register_opt_out, "{}"));
-      if (r.flag("registered")) {
-        text +=
-            " Registrei também o seu pedido: você não recebe mais as nossas mensagens de "
-            "cobrança.";
-      }
+    if (opted_out && plan.handoff->reason != kStopContact) {
+      text += std::string(" E, como você pediu, ") + kOptedOut;
     }
     out.text = std::move(text);
     return out;
@@ -885,6 +894,11 @@ Answer local_answer(const Turn& turn, const Plan& plan, ToolRunner& tools) {
       break;
     case Assistant::cobranca:
       body = cobranca_text(turn, plan, tools, out.tools);
+      // A stop said with a promise ("não quero mais receber mensagem, dia 10 eu pago"): no
+      // handoff, the promise registered, and the stop too.
+      if (opt_out(turn, plan, tools, out.tools)) {
+        body += std::string(" E, como você pediu, ") + kOptedOut;
+      }
       break;
     case Assistant::apresentacao:
       // The greeting is the whole answer here; a CEP still gets its coverage check.

@@ -1025,17 +1025,38 @@ TEST_CASE("cobranca gives the bill or PIX asked for, and hands a dispute, a stop
     CHECK(tool(r.answer, Tool::register_opt_out) != nullptr);
     CHECK(contains(r.answer.text, "não recebe mais as nossas mensagens de cobrança"));
   }
-  // Another list, channel, hour, or a call: handed on as before, but no stop for good.
+  // Another list, channel, hour, a call or a charge: no stop for good.
   for (const char* text :
        {"me tira da lista do serasa", "não quero mais receber boleto em papel, só por email",
         "para de mandar boleto no email, manda aqui no whats", "parem de me ligar",
         "para de mandar mensagem às 7 da manhã, manda depois das 9",
-        "parem de me ligar, prefiro resolver por mensagem"}) {
+        "parem de me ligar, prefiro resolver por mensagem", "parem de me cobrar juros abusivos"}) {
     INFO(text);
     auto r = run(turn(text, Assistant::cobranca));
     CHECK(tool(r.answer, Tool::register_opt_out) == nullptr);
     CHECK_FALSE(contains(r.answer.text, "não recebe mais as nossas mensagens"));
   }
+  // The stop's reply says it once, registered first; another reason's adds it after.
+  const auto stop = run(turn("parem de me mandar mensagem", Assistant::cobranca));
+  CHECK(contains(stop.answer.text,
+                 "Registrei seu pedido: você não recebe mais as nossas "
+                 "mensagens de cobrança. Vou passar você para a equipe financeira"));
+  CHECK(contains(
+      run(turn("não devo nada, parem de me mandar mensagem", Assistant::cobranca)).answer.text,
+      "por aqui. E, como você pediu, você não recebe mais as nossas mensagens"));
+  // With a promise: no handoff, the promise and the stop both registered.
+  const auto both =
+      run(turn("não quero mais receber mensagem, dia 10 eu pago", Assistant::cobranca));
+  CHECK_FALSE(both.plan.handoff);
+  CHECK(tool(both.answer, Tool::register_payment_promise) != nullptr);
+  CHECK(tool(both.answer, Tool::register_opt_out) != nullptr);
+  CHECK(contains(both.answer.text, "E, como você pediu, você não recebe mais"));
+  // A day refused (gone by) holds back no handoff.
+  auto gone = turn("parem de me mandar mensagem, pago dia 06/12", Assistant::cobranca);
+  gone.today = "2026-12-07";
+  const auto gone_answer = run(gone);
+  REQUIRE(gone_answer.plan.handoff);
+  CHECK(tool(gone_answer.answer, Tool::register_opt_out) != nullptr);
   // An @lid chat or a group: collections could not keep it, so it is not promised.
   auto lid = turn("parem de me mandar mensagem", Assistant::cobranca);
   lid.phone_chat = false;
@@ -1400,7 +1421,8 @@ TEST_CASE("a payment promised for a day with its month is registered with its da
   // A day gone by, or past six months (a bill's date, most likely), is no promise; a date
   // near the verb without "dia" is the bill's or the instalment's.
   for (const char* text : {"vou pagar dia 06/12", "vou pagar dia 10/11", "vou pagar dia 10/06",
-                           "quero pagar a fatura de 10/11", "vou pagar a parcela 3/12 agora"}) {
+                           "quero pagar a fatura de 10/11", "vou pagar a parcela 3/12 agora",
+                           "vou pagar o boleto 10/11"}) {
     INFO(text);
     CHECK(tool(promised(text).answer, Tool::register_payment_promise) == nullptr);
   }
