@@ -1262,10 +1262,11 @@ bool stops_messages(const Words& w) {
       "parem de mandar",    "para de mandar",         "pare de mandar",
       "parem de me enviar", "para de me enviar",      "pare de me enviar",
       "parem de enviar",    "nao quero mais receber", "nao quero receber mais",
-      "nao quero receber",  "nao me mande mais",      "nao me mandem mais",
-      "nao mandem mais",    "nao me envie mais",      "nao me enviem mais",
-      "nao enviem mais"};
-  constexpr std::string_view kWhat[] = {"mensage*", "msg*", "sms", "cobranca*", "whats*", "zap"};
+      "nao me mande mais",  "nao me mandem mais",     "nao mandem mais",
+      "nao me envie mais",  "nao me enviem mais",     "nao enviem mais"};
+  // What is stopped: messages; collections only as the clause's last word ("não quero mais
+  // receber cobrança", not "…cobrança duplicada", a charge disputed).
+  constexpr std::string_view kWhat[] = {"mensage*", "msg*", "sms"};
   constexpr std::size_t kNear = 3;  // words between the stop and what it stops
   bool stop = false;
   for (std::size_t i = 0; i < w.size() && !stop; ++i) {
@@ -1274,8 +1275,10 @@ bool stops_messages(const Words& w) {
     if (n == 0) continue;
     for (std::size_t k = i + n; k < w.size() && k <= i + n + kNear && !stop; ++k) {
       if (clause_break_before(w, k)) break;
-      stop = std::any_of(std::begin(kWhat), std::end(kWhat),
-                         [&](std::string_view what) { return word_matches(w[k], what); });
+      stop =
+          std::any_of(std::begin(kWhat), std::end(kWhat),
+                      [&](std::string_view what) { return word_matches(w[k], what); }) ||
+          (word_matches(w[k], "cobranca*") && (k + 1 == w.size() || clause_break_before(w, k + 1)));
     }
   }
   for (std::size_t i = 0; i < w.size() && !stop; ++i) {
@@ -1290,21 +1293,24 @@ bool stops_messages(const Words& w) {
            match_at(w, k, "de contato*") > 0 || match_at(w, k, "de vcs") > 0 ||
            match_at(w, k, "de voces") > 0;
   }
-  // Another time or channel wanted: not a stop.
+  // Another time or channel wanted: not a stop for good.
   constexpr std::string_view kRedirect[] = {
-      "depois das", "antes das",  "so depois",    "outro horario", "prefiro",    "so por email",
-      "por email",  "pelo email", "no email",     "por e mail",    "manda aqui", "mande aqui",
-      "manda por",  "mande por",  "manda pelo",   "mande pelo",    "manda no",   "mande no",
-      "manda so",   "mande so",   "manda depois", "mande depois"};
+      "depois das", "antes das",  "so depois",         "outro horario", "em horario",
+      "no horario", "horario de", "horario comercial", "de madrugada",  "de manha",
+      "a noite",    "de noite",   "fim de semana",     "domingo",       "sabado",
+      "feriado",    "prefiro",    "so por email",      "por email",     "pelo email",
+      "no email",   "por e mail", "manda aqui",        "mande aqui",    "manda por",
+      "mande por",  "manda pelo", "mande pelo",        "manda no",      "mande no",
+      "manda so",   "mande so",   "manda depois",      "mande depois",  "mandem no"};
   return stop && !has_any(w, kRedirect);
 }
 // A part of the debt proposed: to pay, or paid now (not "a metade da fatura é multa", "já
 // paguei metade", "a outra metade do meu salário").
 constexpr std::string_view kPartialPayment[] = {
-    "pagar metade",    "pago metade",     "pagar a metade",  "pago a metade",  "metade agora",
-    "metade hoje",     "metade dia",      "metade no dia",   "so metade",      "tenho metade",
-    "pagar uma parte", "pago uma parte",  "uma parte agora", "uma parte hoje", "parte agora",
-    "pago parte",      "dar uma entrada", "dou uma entrada", "uma entrada de"};
+    "pagar metade",    "pago metade",     "pagar a metade",   "pago a metade",
+    "metade agora",    "metade hoje",     "pagar uma parte",  "pago uma parte",
+    "uma parte agora", "uma parte hoje",  "pago parte agora", "pagar parte agora",
+    "dar uma entrada", "dou uma entrada", "uma entrada de"};
 constexpr std::string_view kNegotiates[] = {"parcel*",   "negoci*",      "renegoci*",
                                             "um acordo", "fazer acordo", "desconto para pagar",
                                             "dividir"};
@@ -1517,21 +1523,14 @@ std::optional<PaymentWhen> find_payment_when(std::string_view folded, bool day_a
   };
   constexpr std::string_view kWeekdays[] = {"domingo", "segunda", "terca", "quarta",
                                             "quinta",  "sexta",   "sabado"};
-  // What a date "N/M" after it belongs to: a bill's or an instalment's ("a fatura 10/11", "a
-  // parcela 3/12", "o boleto de 05/12"), not the day promised.
-  constexpr std::string_view kDated[] = {
-      "fatura", "faturas", "boleto",    "boletos", "parcela",   "parcelas",    "conta",
-      "contas", "acordo",  "prestacao", "venceu",  "vencido",   "vencida",     "vencimento",
-      "vence",  "de",      "da",        "do",      "referente", "mensalidade", "cobranca"};
-  // `bare`: a date "N/M" without "dia" counts wherever it is (the clause that is the answer to
-  // the day asked); otherwise not after what names a bill.
+  // `bare`: a date "N/M" without "dia" counts too, only as a clause that is the answer to the
+  // day asked ("15/12"). Near the verb it is a fraction ("vou pagar 1/2 agora"), an
+  // instalment ("a 3/12"), a bill's date ("a fatura 10/11") as often as the day.
   const auto when_at = [&](std::size_t j, bool bare) -> std::optional<Named> {
     const auto joined = [&](std::size_t k) { return k < w.size() && !clause_break_before(w, k); };
     // "dia N", or a date "N/M" on its own, with what names its month after it.
     const bool dia = w[j] == "dia";
-    if (!dia && !bare && slash_before(w, j + 1) && j > 0 && joined(j) && is_any(w[j - 1], kDated)) {
-      return std::nullopt;
-    }
+    if (!dia && !bare && slash_before(w, j + 1)) return std::nullopt;
     const std::size_t at = dia ? j + 1 : j;  // the day's number
     if (dia && !joined(at)) return std::nullopt;
     if (const int day = number(w[at], 2);

@@ -894,11 +894,6 @@ Answer local_answer(const Turn& turn, const Plan& plan, ToolRunner& tools) {
       break;
     case Assistant::cobranca:
       body = cobranca_text(turn, plan, tools, out.tools);
-      // A stop said with a promise ("não quero mais receber mensagem, dia 10 eu pago"): no
-      // handoff, the promise registered, and the stop too.
-      if (opt_out(turn, plan, tools, out.tools)) {
-        body += std::string(" E, como você pediu, ") + kOptedOut;
-      }
       break;
     case Assistant::apresentacao:
       // The greeting is the whole answer here; a CEP still gets its coverage check.
@@ -919,6 +914,11 @@ Answer local_answer(const Turn& turn, const Plan& plan, ToolRunner& tools) {
       out.text = apresentacao_text(turn, plan);
       return out;
   }
+  // A stop said in a collection with no handoff: with a promise ("não quero mais receber
+  // mensagem, dia 10 eu pago"), or with what took the conversation to another desk ("parem de
+  // mandar mensagem, quero cancelar o plano").
+  if (opt_out(turn, plan, tools, out.tools))
+    body += std::string(" E, como você pediu, ") + kOptedOut;
   if (a.cep && plan.assistant != Assistant::suporte && plan.assistant != Assistant::comercial) {
     // Any other assistant still answers the CEP with a coverage check.
     const ResultView coverage(call(tools, out.tools, Tool::check_coverage, cep_args(*a.cep)));

@@ -402,29 +402,35 @@ TEST_CASE("a payment promise names the day's month when it is said") {
   CHECK(when("vou pagar dia 15/13")->month == 0);  // the day, its month unread
   CHECK_FALSE(when("paguei dia 10/06").has_value());
   CHECK_FALSE(when("vou pagar 1/2 da fatura").has_value());  // a fraction
-  // Near the verb, a date without "dia" is the day, unless it is a bill's or an instalment's.
-  CHECK(when("vou pagar 15/12")->month == 12);
-  CHECK(when("20/12 eu pago")->month == 12);
-  CHECK(when("vou pagar até 15/12")->month == 12);
-  CHECK_FALSE(when("vou pagar a fatura 10/11").has_value());
-  CHECK_FALSE(when("vou pagar o boleto de 05/12").has_value());
+  // Near the verb, a date without "dia" is a fraction, an instalment or a bill's as often as
+  // the day: none.
+  for (const char* text : {"vou pagar 1/2 agora", "vou pagar a fatura 10/11", "vou pagar a 3/12",
+                           "consigo pagar em 2/3 dias"}) {
+    INFO(text);
+    CHECK_FALSE(when(text).has_value());
+  }
+  CHECK(when("pago 1/2 hoje e 1/2 dia 20")->in_days == 0);
+  CHECK(when("vou pagar a 3/12 dia 15")->day == 15);
+  CHECK(when("vou pagar tudo até 10/11 hoje")->in_days == 0);
   CHECK(when("vou pagar a fatura 10/11 amanha")->in_days == 1);
   CHECK(when("vou pagar a parcela 3/12 dia 15")->month == 0);
   CHECK(when("1/2", true)->month == 2);  // as the answer alone, a date
   // Part of the debt, with a day or not, is a deal for a person to agree.
   for (const char* text : {"posso pagar metade agora e metade dia 20?", "posso dar uma entrada",
-                           "consigo pagar uma parte agora", "tenho só metade do valor, pago dia 10",
-                           "metade dia 10 e metade dia 25", "pago parte agora e parte dia 20"}) {
+                           "consigo pagar uma parte agora", "pago parte agora e parte dia 20"}) {
     INFO(text);
     const auto a = analyze(text);
     CHECK(a.partial_payment);
     CHECK(a.negotiates);
   }
-  for (const char* text : {"vou pagar dia 20", "a metade da fatura é multa", "já paguei metade",
-                           "vou dar entrada no seguro desemprego e pago dia 20",
-                           "não quero pagar metade, vou pagar tudo dia 20",
-                           "vou pagar dia 20 quando cair a outra metade do meu salário",
-                           "vou pagar dia 10, metade no pix e metade no cartão"}) {
+  for (const char* text :
+       {"vou pagar dia 20", "a metade da fatura é multa", "já paguei metade",
+        "vou dar entrada no seguro desemprego e pago dia 20",
+        "paguei metade dia 5, o resto pago dia 20", "vou pagar dia 10, já tenho metade guardada",
+        "só metade dos canais funciona", "a melhor parte agora é o wifi novo",
+        "não quero pagar metade, vou pagar tudo dia 20",
+        "vou pagar dia 20 quando cair a outra metade do meu salário",
+        "vou pagar dia 10, metade no pix e metade no cartão"}) {
     INFO(text);
     CHECK_FALSE(analyze(text).partial_payment);
   }
@@ -768,6 +774,9 @@ TEST_CASE("a stop of collection messages for good is told from other stops") {
         "não quero mais receber boleto em papel, só por email", "parem de me ligar",
         "para de mandar mensagem às 7 da manhã, manda depois das 9",
         "parem de me cobrar juros abusivos", "parem de me cobrar o que eu já paguei",
+        "não quero receber cobrança duplicada", "não quero mais receber cobrança desse valor",
+        "parem de mandar cobrança errada", "para de mandar o boleto no whats",
+        "parem de me mandar mensagem em horário de trabalho",
         "não quero mais receber o desconto? como assim"}) {
     INFO(text);
     CHECK_FALSE(analyze(text).stop_messages);

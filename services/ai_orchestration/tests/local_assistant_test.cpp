@@ -1057,6 +1057,11 @@ TEST_CASE("cobranca gives the bill or PIX asked for, and hands a dispute, a stop
   const auto gone_answer = run(gone);
   REQUIRE(gone_answer.plan.handoff);
   CHECK(tool(gone_answer.answer, Tool::register_opt_out) != nullptr);
+  // Taken to another desk by the same message: the stop is registered all the same.
+  const auto moved =
+      run(turn("parem de mandar mensagem, quero cancelar o plano", Assistant::cobranca));
+  CHECK(tool(moved.answer, Tool::register_opt_out) != nullptr);
+  CHECK(contains(moved.answer.text, "E, como você pediu, você não recebe mais"));
   // An @lid chat or a group: collections could not keep it, so it is not promised.
   auto lid = turn("parem de me mandar mensagem", Assistant::cobranca);
   lid.phone_chat = false;
