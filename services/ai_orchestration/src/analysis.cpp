@@ -1264,22 +1264,48 @@ bool stops_messages(const Words& w) {
       "parem de enviar",    "nao quero mais receber", "nao quero receber mais",
       "nao me mande mais",  "nao me mandem mais",     "nao mandem mais",
       "nao me envie mais",  "nao me enviem mais",     "nao enviem mais"};
-  // What is stopped: messages; collections only as the clause's last word ("não quero mais
-  // receber cobrança", not "…cobrança duplicada", a charge disputed).
+  // What is stopped: messages; collections ("cobrança") only with nothing after it but where
+  // and to whom ("não quero mais receber cobrança de vocês", not "…cobrança duplicada", a
+  // charge disputed).
   constexpr std::string_view kWhat[] = {"mensage*", "msg*", "sms"};
+  constexpr std::string_view kCobrancaTail[] = {
+      "de", "vcs", "voces", "nesse", "neste",    "numero", "por",  "favor", "aqui", "pfv",
+      "pf", "no",  "pelo",  "whats", "whatsapp", "zap",    "mais", "nunca", "desse"};
+  // Another kind of message: not collections' ("mensagem de promoção").
+  constexpr std::string_view kOther[] = {"promoc*", "propaganda*", "marketing", "oferta*",
+                                         "publicidade"};
+  // A time of day or week in the stop's clause: when, not whether ("…em horário de trabalho",
+  // "…de madrugada", "…no domingo").
+  constexpr std::string_view kWhen[] = {
+      "em horario", "no horario", "horario de", "horario comercial", "de madrugada",
+      "de manha",   "a noite",    "de noite",   "fim de semana",     "domingo",
+      "sabado",     "feriado",    "cedo",       "tarde da noite"};
   constexpr std::size_t kNear = 3;  // words between the stop and what it stops
   bool stop = false;
   for (std::size_t i = 0; i < w.size() && !stop; ++i) {
     std::size_t n = 0;
     for (const auto phrase : kStop) n = std::max(n, match_at(w, i, phrase));
     if (n == 0) continue;
-    for (std::size_t k = i + n; k < w.size() && k <= i + n + kNear && !stop; ++k) {
-      if (clause_break_before(w, k)) break;
-      stop =
-          std::any_of(std::begin(kWhat), std::end(kWhat),
-                      [&](std::string_view what) { return word_matches(w[k], what); }) ||
-          (word_matches(w[k], "cobranca*") && (k + 1 == w.size() || clause_break_before(w, k + 1)));
+    const std::size_t end = clause_end(w, i);
+    bool named = false;
+    for (std::size_t k = i + n; k < end && k <= i + n + kNear && !named; ++k) {
+      if (std::any_of(std::begin(kWhat), std::end(kWhat),
+                      [&](std::string_view what) { return word_matches(w[k], what); })) {
+        named = true;
+      } else if (word_matches(w[k], "cobranca*")) {
+        named = std::all_of(w.begin() + static_cast<std::ptrdiff_t>(k + 1),
+                            w.begin() + static_cast<std::ptrdiff_t>(end),
+                            [&](std::string_view t) { return is_any(t, kCobrancaTail); });
+      }
     }
+    bool other = false;
+    for (std::size_t k = clause_begin(w, i); k < end && named && !other; ++k) {
+      other = std::any_of(std::begin(kOther), std::end(kOther),
+                          [&](std::string_view o) { return word_matches(w[k], o); }) ||
+              std::any_of(std::begin(kWhen), std::end(kWhen),
+                          [&](std::string_view t) { return match_at(w, k, t) > 0; });
+    }
+    stop = named && !other;
   }
   for (std::size_t i = 0; i < w.size() && !stop; ++i) {
     std::size_t n =
@@ -1293,24 +1319,22 @@ bool stops_messages(const Words& w) {
            match_at(w, k, "de contato*") > 0 || match_at(w, k, "de vcs") > 0 ||
            match_at(w, k, "de voces") > 0;
   }
-  // Another time or channel wanted: not a stop for good.
+  // Another time or channel asked for, anywhere in the message: not a stop for good.
   constexpr std::string_view kRedirect[] = {
-      "depois das", "antes das",  "so depois",         "outro horario", "em horario",
-      "no horario", "horario de", "horario comercial", "de madrugada",  "de manha",
-      "a noite",    "de noite",   "fim de semana",     "domingo",       "sabado",
-      "feriado",    "prefiro",    "so por email",      "por email",     "pelo email",
-      "no email",   "por e mail", "manda aqui",        "mande aqui",    "manda por",
-      "mande por",  "manda pelo", "mande pelo",        "manda no",      "mande no",
-      "manda so",   "mande so",   "manda depois",      "mande depois",  "mandem no"};
+      "depois das", "antes das",  "so depois",    "outro horario", "prefiro",    "so por email",
+      "por email",  "pelo email", "no email",     "por e mail",    "manda aqui", "mande aqui",
+      "manda por",  "mande por",  "manda pelo",   "mande pelo",    "manda no",   "mande no",
+      "manda so",   "mande so",   "manda depois", "mande depois",  "mandem no"};
   return stop && !has_any(w, kRedirect);
 }
 // A part of the debt proposed: to pay, or paid now (not "a metade da fatura é multa", "já
 // paguei metade", "a outra metade do meu salário").
 constexpr std::string_view kPartialPayment[] = {
-    "pagar metade",    "pago metade",     "pagar a metade",   "pago a metade",
-    "metade agora",    "metade hoje",     "pagar uma parte",  "pago uma parte",
-    "uma parte agora", "uma parte hoje",  "pago parte agora", "pagar parte agora",
-    "dar uma entrada", "dou uma entrada", "uma entrada de"};
+    "pagar metade",      "pago metade",     "pagar a metade",  "pago a metade",
+    "pagarei metade",    "quito metade",    "dou metade",      "pix de metade",
+    "so tenho metade",   "metade agora",    "metade hoje",     "pagar uma parte",
+    "pago uma parte",    "uma parte agora", "uma parte hoje",  "pago parte agora",
+    "pagar parte agora", "dar uma entrada", "dou uma entrada", "uma entrada de"};
 constexpr std::string_view kNegotiates[] = {"parcel*",   "negoci*",      "renegoci*",
                                             "um acordo", "fazer acordo", "desconto para pagar",
                                             "dividir"};
@@ -1530,7 +1554,7 @@ std::optional<PaymentWhen> find_payment_when(std::string_view folded, bool day_a
     const auto joined = [&](std::size_t k) { return k < w.size() && !clause_break_before(w, k); };
     // "dia N", or a date "N/M" on its own, with what names its month after it.
     const bool dia = w[j] == "dia";
-    if (!dia && !bare && slash_before(w, j + 1)) return std::nullopt;
+    if (!dia && !bare && number(w[j], 2) >= 0 && slash_before(w, j + 1)) return std::nullopt;
     const std::size_t at = dia ? j + 1 : j;  // the day's number
     if (dia && !joined(at)) return std::nullopt;
     if (const int day = number(w[at], 2);

@@ -412,12 +412,16 @@ TEST_CASE("a payment promise names the day's month when it is said") {
   CHECK(when("pago 1/2 hoje e 1/2 dia 20")->in_days == 0);
   CHECK(when("vou pagar a 3/12 dia 15")->day == 15);
   CHECK(when("vou pagar tudo até 10/11 hoje")->in_days == 0);
+  // A day word before a slash is still the day.
+  CHECK(when("vou pagar amanhã/depois")->in_days == 1);
+  CHECK(when("vou pagar sexta/feira")->weekday == 5);
   CHECK(when("vou pagar a fatura 10/11 amanha")->in_days == 1);
   CHECK(when("vou pagar a parcela 3/12 dia 15")->month == 0);
   CHECK(when("1/2", true)->month == 2);  // as the answer alone, a date
   // Part of the debt, with a day or not, is a deal for a person to agree.
   for (const char* text : {"posso pagar metade agora e metade dia 20?", "posso dar uma entrada",
-                           "consigo pagar uma parte agora", "pago parte agora e parte dia 20"}) {
+                           "consigo pagar uma parte agora", "pago parte agora e parte dia 20",
+                           "pagarei metade dia 10", "só tenho metade, pago dia 10"}) {
     INFO(text);
     const auto a = analyze(text);
     CHECK(a.partial_payment);
@@ -765,6 +769,8 @@ TEST_CASE("a stop of collection messages for good is told from other stops") {
         "parem de me mandar mensagem no whatsapp", "não quero mais receber mensagens por aqui",
         "não quero mais receber essas mensagens", "parem de mandar essas mensagens",
         "parem de me mandar mensagem a qualquer horário", "me tira da lista",
+        "não quero mais receber cobrança de vocês", "parem de me mandar cobrança por favor",
+        "não me mandem mais cobranças aqui", "parem de mandar mensagem, vou pagar no sábado",
         "me tirem da lista de cobrança", "não me mande mais sms"}) {
     INFO(text);
     CHECK(analyze(text).stop_messages);
@@ -777,6 +783,7 @@ TEST_CASE("a stop of collection messages for good is told from other stops") {
         "não quero receber cobrança duplicada", "não quero mais receber cobrança desse valor",
         "parem de mandar cobrança errada", "para de mandar o boleto no whats",
         "parem de me mandar mensagem em horário de trabalho",
+        "parem de mandar mensagem de promoção, quero cancelar",
         "não quero mais receber o desconto? como assim"}) {
     INFO(text);
     CHECK_FALSE(analyze(text).stop_messages);
