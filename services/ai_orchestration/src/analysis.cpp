@@ -1327,6 +1327,7 @@ bool stops_messages(const Words& w) {
       "manda so",   "mande so",   "manda depois", "mande depois",  "mandem no"};
   return stop && !has_any(w, kRedirect);
 }
+
 // A part of the debt proposed: to pay, or paid now (not "a metade da fatura é multa", "já
 // paguei metade", "a outra metade do meu salário").
 constexpr std::string_view kPartialPayment[] = {

@@ -342,7 +342,7 @@ std::optional<Promise> promise_of(const Turn& t, const Analysis& a) {
     if (!today) return std::nullopt;  // the month named needs the year
     // The month named ("dia 10/01" in December: next January's), or the next one; a day past
     // the month's end is its last. Not a promise past six months from today: "dia 06/12" said
-    // on the 7th, or "a fatura de 10/11", is a day gone by, not one a year away.
+    // on the 7th, or "dia 10/11" in December, is a bill's day gone by, not one a year away.
     const auto on = [&](year_month ym) {
       const unsigned last_day = static_cast<unsigned>((ym / std::chrono::last).day());
       return ym / std::chrono::day{std::min(static_cast<unsigned>(when.day), last_day)};
@@ -917,8 +917,9 @@ Answer local_answer(const Turn& turn, const Plan& plan, ToolRunner& tools) {
   // A stop said in a collection with no handoff: with a promise ("não quero mais receber
   // mensagem, dia 10 eu pago"), or with what took the conversation to another desk ("parem de
   // mandar mensagem, quero cancelar o plano").
-  if (opt_out(turn, plan, tools, out.tools))
+  if (opt_out(turn, plan, tools, out.tools)) {
     body += std::string(" E, como você pediu, ") + kOptedOut;
+  }
   if (a.cep && plan.assistant != Assistant::suporte && plan.assistant != Assistant::comercial) {
     // Any other assistant still answers the CEP with a coverage check.
     const ResultView coverage(call(tools, out.tools, Tool::check_coverage, cep_args(*a.cep)));
