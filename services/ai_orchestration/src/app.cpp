@@ -130,7 +130,8 @@ core::Status App::start(runtime::Context& ctx) {
   for (int i = 0; i < settings_.consumers; ++i) {
     // A remote model answers in seconds: records then keep transactions of their own rather
     // than hold a shared one open across the HTTP calls.
-    ctx.add_consumer({.topics = {std::string(events::topics::conversation_events)},
+    ctx.add_consumer({.topics = {std::string(events::topics::conversation_events),
+                                 std::string(events::topics::collections_events)},
                       .handler = [handler](const kafka::Message& m) { return handler->handle(m); },
                       .group = std::string(kConsumerGroup),
                       .batch = remote == nullptr,

@@ -20,6 +20,9 @@ namespace lia::ai_orchestration {
 namespace {
 
 // The day in São Paulo when the customer wrote (else today), "YYYY-MM-DD".
+// How long after a campaign's message a debtor's first message is taken as its answer.
+constexpr std::chrono::hours kCampaignAnswerWindow{24 * 7};
+
 std::string sao_paulo_day(const std::string& timestamp) {
   const auto at = core::parse_rfc3339(timestamp).value_or(core::SystemClock::instance().now());
   return core::format_date(std::chrono::year_month_day{
@@ -155,6 +158,7 @@ Handler::Handler(std::shared_ptr<pg::Pool> pool, std::shared_ptr<const Orchestra
                                 : std::make_shared<PgOutages>(pool_, options_.schema)) {}
 
 core::Status Handler::handle(const kafka::Message& message) {
+  if (message.topic == events::topics::collections_events) return on_campaign(message);
   // A type this service does not read (an assignment, or one newer than this build, whose
   // schema it may not know) is skipped on the relay's type header, before decoding.
   if (const std::string* type = message.header(events::headers::event_type);
@@ -172,6 +176,31 @@ core::Status Handler::handle(const kafka::Message& message) {
   }
   return bad_record("unexpected event type " + ev->type + " on " +
                     std::string(events::topics::conversation_events));
+}
+
+// collections.message.requested: the chat a campaign messaged, so that the debtor's answer
+// starts with cobranca. Kept at the latest request's time; a redelivery changes nothing.
+core::Status Handler::on_campaign(const kafka::Message& message) {
+  if (const std::string* type = message.header(events::headers::event_type);
+      type != nullptr && *type != types::collections_message_requested) {
+    return core::ok();
+  }
+  auto ev = runtime::decode_event(message);
+  if (!ev) return ev.error();
+  if (ev->type != types::collections_message_requested) return core::ok();
+  auto doc = data_of(*ev);
+  if (!doc) return doc.error();
+  auto data = json::Obj::root(*doc);
+  if (!data) return bad_record("event " + ev->id + ": data is not an object");
+  auto instance = data->nonempty_str("instance");
+  if (!instance) return bad_record("event " + ev->id + ": " + instance.error().message());
+  auto to = data->nonempty_str("to");
+  if (!to) return bad_record("event " + ev->id + ": " + to.error().message());
+  const auto at = core::parse_rfc3339(ev->time);
+  if (!at) return bad_record("event " + ev->id + ": time is not RFC 3339");
+  return pg::transact(*pool_, [&](pg::Tx& tx) {
+    return store_.note_campaign(tx, std::string(*instance), std::string(*to), *at);
+  });
 }
 
 // created / transferred / resolved / reopened: who answers the conversation now.
@@ -289,6 +318,19 @@ core::Status Handler::on_message(const events::CloudEvent& ev) {
     turn.customer_name = snap->first_name;
     turn.may_handoff = delivery == "send";
     turn.today = sao_paulo_day(msg->timestamp);
+    // A debtor answering a campaign's message in the last week (cobranca takes it) -- asked
+    // only where apresentacao would answer: a new or reopened conversation.
+    if (turn.current == Assistant::apresentacao) {
+      const auto at =
+          core::parse_rfc3339(msg->timestamp).value_or(core::SystemClock::instance().now());
+      // (Not a campaign requested after the message was written: a few minutes of clocks
+      // apart allowed.)
+      auto campaign =
+          store_.campaign_between(*pool_, msg->chat.instance, msg->chat.chat_id,
+                                  at - kCampaignAnswerWindow, at + std::chrono::minutes{5});
+      if (!campaign) return campaign.error();
+      turn.campaign = *campaign;
+    }
     turn.phone_chat = domain::normalize_wa_id(msg->chat.chat_id).ok();
     BuiltinTools tools(outages_.get(), {msg->message_id, snap->registrations, turn.today});
     outcome = orchestrator_->answer(turn, {snap->thread_summary, snap->recent}, tools);

@@ -50,7 +50,7 @@ class Handler {
   Handler(std::shared_ptr<pg::Pool> pool, std::shared_ptr<const Orchestrator> orchestrator,
           HandlerOptions options);
 
-  // conversation.events.v1
+  // conversation.events.v1, and collections.events.v1 (the chats a campaign messaged)
   core::Status handle(const kafka::Message& message);
   // contacts.v1
   core::Status handle_contact(const kafka::Message& message);
@@ -60,6 +60,7 @@ class Handler {
  private:
   core::Status on_state(const events::CloudEvent& event);
   core::Status on_message(const events::CloudEvent& event);
+  core::Status on_campaign(const kafka::Message& message);
 
   std::shared_ptr<pg::Pool> pool_;
   std::shared_ptr<const Orchestrator> orchestrator_;

@@ -602,8 +602,9 @@ std::string cobranca_text(const Turn& t, const Plan& p, ToolRunner& tools,
   }
   // The opening once (the first answer); then the question alone, not "Olá" again.
   if (t.customer_turn == 0) {
-    return "Olá" + comma_name(t) +
-           "! Identificamos uma fatura em aberto no seu contrato. Você pode pagar agora por PIX, "
+    // (After LIA's own greeting, on a debtor's first message, not "Olá" twice.)
+    return (p.greet ? std::string() : "Olá" + comma_name(t) + "! ") +
+           "Identificamos uma fatura em aberto no seu contrato. Você pode pagar agora por PIX, "
            "com liberação imediata, ou pedir a segunda via do boleto. Em que dia você consegue "
            "fazer o pagamento?";
   }
@@ -682,10 +683,11 @@ Plan plan_turn(const Turn& turn) {
   Plan p;
   // Cobrança asks in which day the customer pays in every answer without a promise: "dia 15"
   // answers it.
-  p.analysis = analyze(turn.text, {.prior_negative_streak = turn.prior_negative_streak,
-                                   .payment_day_asked = turn.current == Assistant::cobranca,
-                                   .cep_asked = turn.current == Assistant::suporte ||
-                                                turn.current == Assistant::comercial});
+  p.analysis = analyze(
+      turn.text,
+      {.prior_negative_streak = turn.prior_negative_streak,
+       .payment_day_asked = turn.current == Assistant::cobranca || turn.campaign,
+       .cep_asked = turn.current == Assistant::suporte || turn.current == Assistant::comercial});
   const Analysis& a = p.analysis;
   p.from = turn.current;
   p.assistant = turn.current;
@@ -718,6 +720,14 @@ Plan plan_turn(const Turn& turn) {
       // The winning intent's own subject, not another table's that lost.
       if (!a.intent_topic.empty()) p.change_reason += " (" + a.intent_topic + ")";
     }
+  }
+  // A debtor answering a campaign's message: cobranca, which knows the debt, unless the
+  // message names another desk's subject ("minha internet caiu" is suporte's); a payment
+  // matter stays with cobranca.
+  if (turn.campaign && turn.current == Assistant::apresentacao &&
+      (p.assistant == Assistant::apresentacao || p.assistant == Assistant::financeiro)) {
+    p.assistant = Assistant::cobranca;
+    p.change_reason = "resposta a uma campanha de cobrança";
   }
 
   if (turn.may_handoff) {

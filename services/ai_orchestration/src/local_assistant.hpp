@@ -40,6 +40,9 @@ struct Turn {
   // Whether the chat is a phone number (not an @lid chat nor a group): what collections keeps
   // an opt-out by, so only then is one registered.
   bool phone_chat = true;
+  // A collection campaign messaged this chat in the last week, and the conversation is new or
+  // reopened (apresentacao's): its answer goes to cobranca unless it names another subject.
+  bool campaign = false;
 };
 
 struct HandoffPlan {

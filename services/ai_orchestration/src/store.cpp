@@ -217,6 +217,28 @@ core::Status Store::add_registrations(pg::Tx& tx, const std::string& conversatio
   return core::ok();
 }
 
+core::Status Store::note_campaign(pg::Tx& tx, const std::string& instance,
+                                  const std::string& chat_id, core::SysTime at) const {
+  auto r = tx.exec("INSERT INTO " + pg::quote_ident(schema_) +
+                       ".campaign_chats AS c (instance, chat_id, requested_at) VALUES ($1, $2, "
+                       "$3) ON CONFLICT (instance, chat_id) DO UPDATE SET requested_at = "
+                       "GREATEST(c.requested_at, EXCLUDED.requested_at)",
+                   instance, chat_id, at);
+  if (!r) return r.error();
+  return core::ok();
+}
+
+core::Result<bool> Store::campaign_between(pg::Pool& pool, const std::string& instance,
+                                           const std::string& chat_id, core::SysTime since,
+                                           core::SysTime until) const {
+  auto r = pool.exec("SELECT 1 FROM " + pg::quote_ident(schema_) +
+                         ".campaign_chats WHERE instance = $1 AND chat_id = $2 AND requested_at "
+                         "BETWEEN $3 AND $4",
+                     instance, chat_id, since, until);
+  if (!r) return r.error();
+  return !r->empty();
+}
+
 core::Result<bool> Store::claim(pg::Tx& tx, const std::string& event_id) const {
   return pg::inbox_claim(tx, schema_, consumer_, event_id);
 }

@@ -197,6 +197,64 @@ TEST_CASE("an inbound message gets a reply and an analysis in the outbox") {
   CHECK(fx.db.count("conversation_threads WHERE closed_at IS NULL AND message_count = 1") == 1);
 }
 
+TEST_CASE("a debtor's answer to a campaign's message goes to cobranca") {
+  Fixture fx;
+  const auto now = lia::core::SystemClock::instance().now();
+  // The answer, written a minute after the campaign's message.
+  const auto answer = [&](Chat& chat, const std::string& text) {
+    auto w = chat.base();
+    const auto id = lia::core::Uuid::v7().str();
+    w.field("message_id", id)
+        .field("provider_message_id", "wamid." + id)
+        .field("direction", "inbound")
+        .field("author", "customer")
+        .field("kind", "text")
+        .field("text", text)
+        .field("route", "ai")
+        .field("timestamp", lia::core::format_rfc3339(now + std::chrono::minutes{1}))
+        .end_object();
+    return chat.message(types::conversation_message_stored, w.take());
+  };
+  const auto requested = [](Chat& chat) {
+    lia::json::Writer w;
+    w.begin_object()
+        .field("campaign_id", lia::core::Uuid::v7().str())
+        .field("target_id", lia::core::Uuid::v7().str())
+        .field("attempt", 1)
+        .field("command_id", lia::core::Uuid::v7().str())
+        .field("provider", "meta")
+        .field("instance", chat.instance)
+        .field("to", chat.chat_id)
+        .end_object();
+    return chat.message(types::collections_message_requested, w.take(),
+                        lia::events::topics::collections_events);
+  };
+  Chat debtor;
+  debtor.chat_id = "5511987650001";  // a phone's chat: collections can keep an opt-out
+  const auto campaign = requested(debtor);
+  fx.ok(campaign);
+  fx.ok(campaign);  // redelivered: the same
+  CHECK(fx.db.count("campaign_chats") == 1);
+  fx.ok(debtor.created());
+  fx.ok(answer(debtor, "parem de me mandar mensagem"));
+  auto all = outbox(fx.db);
+  const auto changes = of_type(all, types::ai_assistant_changed);
+  REQUIRE(changes.size() == 1);
+  CHECK(changes[0].str("to_assistant") == "cobranca");
+  CHECK(changes[0].str("reason") == "resposta a uma campanha de cobrança");
+  REQUIRE(of_type(all, types::ai_handoff_requested).size() == 1);
+  const auto tools = of_type(all, types::ai_tool_invoked);
+  CHECK(std::any_of(tools.begin(), tools.end(),
+                    [](const auto& t) { return t.str("tool") == "register_opt_out"; }));
+
+  // Another chat, never messaged by a campaign: apresentacao's menu, as before.
+  Chat other;
+  fx.ok(other.created());
+  fx.ok(answer(other, "oi"));
+  all = outbox(fx.db);
+  CHECK(of_type(all, types::ai_assistant_changed).size() == 1);
+}
+
 TEST_CASE("a complaint's follow-ups are answered with its first protocol, not a new one") {
   Fixture fx;
   Chat chat;
@@ -787,9 +845,9 @@ TEST_CASE("migrations go down and up again") {
   CHECK(db.count("prompt_templates") == 9);  // 7 seeded, 2 of them in a second version
   auto back = m.down(3);
   REQUIRE(back.ok());
-  // reply_confirmed, token_revocation, prompts_hidden_documents, registrations, desk_users,
-  // enumerations_as_domains
-  CHECK(*back == 6);
+  // campaign_chats, reply_confirmed, token_revocation, prompts_hidden_documents, registrations,
+  // desk_users, enumerations_as_domains
+  CHECK(*back == 7);
   CHECK(db.count("prompt_templates") == 7);
   CHECK(db.count("prompt_templates WHERE status = 'active' AND version = '1.0.0'") == 7);
   expect_enumerations_enforced(db);
@@ -798,7 +856,7 @@ TEST_CASE("migrations go down and up again") {
   CHECK(*down == 3);
   auto up = m.up();
   REQUIRE(up.ok());
-  CHECK(*up == 9);
+  CHECK(*up == 10);
   CHECK(db.count("desk_users") == 0);
   CHECK(db.count("prompt_templates") == 9);
   CHECK(db.count("prompt_templates WHERE status = 'active'") == 7);

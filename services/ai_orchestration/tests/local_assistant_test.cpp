@@ -1435,3 +1435,27 @@ TEST_CASE("a payment promised for a day with its month is registered with its da
   REQUIRE(tool(instalment.answer, Tool::register_payment_promise) != nullptr);
   CHECK(tool(instalment.answer, Tool::register_payment_promise)->arguments_json == R"({"day":15})");
 }
+
+TEST_CASE(
+    "a debtor's answer to a campaign's message goes to cobranca, unless it names another "
+    "desk's subject") {
+  const auto answered = [](const char* text, bool campaign = true) {
+    auto t = turn(text, Assistant::apresentacao, /*first=*/true);
+    t.campaign = campaign;
+    return run(t);
+  };
+  const auto who = answered("quem é?");
+  CHECK(who.plan.assistant == Assistant::cobranca);
+  CHECK(who.plan.change_reason == "resposta a uma campanha de cobrança");
+  // LIA's greeting, then the debt: "Olá" once.
+  CHECK(contains(who.answer.text, "Sou a LIA"));
+  CHECK(contains(who.answer.text, "Identificamos uma fatura em aberto"));
+  CHECK(who.answer.text.find("Olá", 1) == std::string::npos);
+  const auto stop = answered("parem de me mandar mensagem");
+  CHECK(stop.plan.assistant == Assistant::cobranca);
+  REQUIRE(stop.plan.handoff);
+  CHECK(tool(stop.answer, Tool::register_opt_out) != nullptr);
+  CHECK(answered("segunda via do boleto").plan.assistant == Assistant::cobranca);
+  CHECK(answered("minha internet caiu").plan.assistant == Assistant::suporte);
+  CHECK(answered("quem é?", false).plan.assistant == Assistant::apresentacao);
+}

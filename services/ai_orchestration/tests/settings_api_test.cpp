@@ -112,7 +112,7 @@ TEST_CASE("the service spec") {
   CHECK(s.default_port == 8082);
   CHECK(s.schema == "ai");
   CHECK(s.outbox);
-  REQUIRE(s.migrations.size() == 9);
+  REQUIRE(s.migrations.size() == 10);
   CHECK(s.migrations[0].name == "read_model");
   CHECK(s.migrations[1].name == "prompt_templates");
   CHECK(s.migrations[2].name == "hot_updates");
@@ -122,6 +122,7 @@ TEST_CASE("the service spec") {
   CHECK(s.migrations[6].name == "prompts_hidden_documents");
   CHECK(s.migrations[7].name == "token_revocation");
   CHECK(s.migrations[8].name == "reply_confirmed");
+  CHECK(s.migrations[9].name == "campaign_chats");
   for (const auto& m : s.migrations) {
     CHECK_FALSE(m.up.empty());
     CHECK_FALSE(m.down.empty());
