@@ -296,6 +296,31 @@ TEST_CASE("a customer's conversation goes through AI, handoff, agent, resolution
   CHECK(sql_count(stack.pg_url(),
                   "SELECT count(*) FROM collections.voice_campaign_targets WHERE status = "
                   "'responded'") == 1);
+  // The answer went to cobranca, which knows the campaign (not apresentacao's menu); a stop
+  // asked for there keeps the number out of every campaign from then on.
+  CHECK(lia::testing::wait_until(
+      [&] {
+        return sql_count(stack.pg_url(),
+                         "SELECT count(*) FROM conversation.conversations WHERE chat_id LIKE "
+                         "'552187650002%' AND assistant_type = 'cobranca'") == 1;
+      },
+      30s));
+  const std::string stop = "parem de me mandar mensagem";
+  REQUIRE(stack
+              .post_evolution("messages-upsert", lia::local::webhooks::evolution_text(
+                                                     "lia-cobranca", "552187650002", "João",
+                                                     "3EB0DEBTOR2", stop, now_s()))
+              .value() == 200);
+  CHECK(lia::testing::wait_until(
+      [&] {
+        return sql_count(stack.pg_url(),
+                         "SELECT count(*) FROM collections.contact_opt_outs WHERE phone_number "
+                         "= '5521987650002'") == 1 &&
+               sql_count(stack.pg_url(),
+                         "SELECT count(*) FROM collections.voice_campaign_targets WHERE status "
+                         "= 'opted_out' AND phone_number = '5521987650002'") == 1;
+      },
+      30s));
   // A debtor the provider takes the message for and then cannot reach (Evolution's ERROR
   // tick): reported undelivered, and the debtor is not counted as contacted.
   const std::string unreachable = "5521987650004";
@@ -324,7 +349,7 @@ TEST_CASE("a customer's conversation goes through AI, handoff, agent, resolution
   const auto lines = suite.check_logs_hide(
       {maria, carlos, debtor, debtor_later, unreachable, "Quero falar com um atendente, por favor",
        "Minha internet caiu, estou sem conex", "Tem algu", agent_text, "sua fatura de R$ 129,90",
-       "529.982.247-25", "52998224725", "552187650002", "paguei ontem"});
+       "529.982.247-25", "52998224725", "552187650002", "paguei ontem", stop});
   CHECK(lines > 100);
   UNSCOPED_INFO("timeline:\n" << suite.timeline());
 }

@@ -198,8 +198,12 @@ core::Status Handler::on_campaign(const kafka::Message& message) {
   if (!to) return bad_record("event " + ev->id + ": " + to.error().message());
   const auto at = core::parse_rfc3339(ev->time);
   if (!at) return bad_record("event " + ev->id + ": time is not RFC 3339");
+  // By the phone, as the debtor's answer is matched: WhatsApp may name the chat without the
+  // ninth digit the campaign's `to` has. (A campaign sends only to phones.)
+  auto phone = domain::normalize_wa_id(*to);
+  if (!phone) return core::ok();
   return pg::transact(*pool_, [&](pg::Tx& tx) {
-    return store_.note_campaign(tx, std::string(*instance), std::string(*to), *at);
+    return store_.note_campaign(tx, std::string(*instance), phone->digits, *at);
   });
 }
 
@@ -320,18 +324,19 @@ core::Status Handler::on_message(const events::CloudEvent& ev) {
     turn.today = sao_paulo_day(msg->timestamp);
     // A debtor answering a campaign's message in the last week (cobranca takes it) -- asked
     // only where apresentacao would answer: a new or reopened conversation.
-    if (turn.current == Assistant::apresentacao) {
+    const auto chat_phone = domain::normalize_wa_id(msg->chat.chat_id);
+    if (turn.current == Assistant::apresentacao && chat_phone) {
       const auto at =
           core::parse_rfc3339(msg->timestamp).value_or(core::SystemClock::instance().now());
       // (Not a campaign requested after the message was written: a few minutes of clocks
       // apart allowed.)
       auto campaign =
-          store_.campaign_between(*pool_, msg->chat.instance, msg->chat.chat_id,
+          store_.campaign_between(*pool_, msg->chat.instance, chat_phone->digits,
                                   at - kCampaignAnswerWindow, at + std::chrono::minutes{5});
       if (!campaign) return campaign.error();
       turn.campaign = *campaign;
     }
-    turn.phone_chat = domain::normalize_wa_id(msg->chat.chat_id).ok();
+    turn.phone_chat = chat_phone.ok();
     BuiltinTools tools(outages_.get(), {msg->message_id, snap->registrations, turn.today});
     outcome = orchestrator_->answer(turn, {snap->thread_summary, snap->recent}, tools);
     registered = tools.registrations_json();

@@ -217,24 +217,24 @@ core::Status Store::add_registrations(pg::Tx& tx, const std::string& conversatio
   return core::ok();
 }
 
-core::Status Store::note_campaign(pg::Tx& tx, const std::string& instance,
-                                  const std::string& chat_id, core::SysTime at) const {
+core::Status Store::note_campaign(pg::Tx& tx, const std::string& instance, const std::string& phone,
+                                  core::SysTime at) const {
   auto r = tx.exec("INSERT INTO " + pg::quote_ident(schema_) +
-                       ".campaign_chats AS c (instance, chat_id, requested_at) VALUES ($1, $2, "
-                       "$3) ON CONFLICT (instance, chat_id) DO UPDATE SET requested_at = "
+                       ".campaign_chats AS c (instance, phone, requested_at) VALUES ($1, $2, $3) "
+                       "ON CONFLICT (instance, phone) DO UPDATE SET requested_at = "
                        "GREATEST(c.requested_at, EXCLUDED.requested_at)",
-                   instance, chat_id, at);
+                   instance, phone, at);
   if (!r) return r.error();
   return core::ok();
 }
 
 core::Result<bool> Store::campaign_between(pg::Pool& pool, const std::string& instance,
-                                           const std::string& chat_id, core::SysTime since,
+                                           const std::string& phone, core::SysTime since,
                                            core::SysTime until) const {
   auto r = pool.exec("SELECT 1 FROM " + pg::quote_ident(schema_) +
-                         ".campaign_chats WHERE instance = $1 AND chat_id = $2 AND requested_at "
+                         ".campaign_chats WHERE instance = $1 AND phone = $2 AND requested_at "
                          "BETWEEN $3 AND $4",
-                     instance, chat_id, since, until);
+                     instance, phone, since, until);
   if (!r) return r.error();
   return !r->empty();
 }

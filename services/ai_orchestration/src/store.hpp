@@ -102,12 +102,13 @@ class Store {
   core::Result<Snapshot> load(pg::Pool& pool, const std::string& conversation_id,
                               const std::string& contact_id, const std::string& event_id) const;
   core::Result<bool> claim(pg::Tx& tx, const std::string& event_id) const;
-  // A collection campaign's message requested for the chat at `at` (kept: the latest).
-  core::Status note_campaign(pg::Tx& tx, const std::string& instance, const std::string& chat_id,
+  // A collection campaign's message requested for the phone (E.164 digits) on the instance
+  // at `at` (kept: the latest).
+  core::Status note_campaign(pg::Tx& tx, const std::string& instance, const std::string& phone,
                              core::SysTime at) const;
-  // Whether a campaign's message was requested for the chat from `since` to `until`.
+  // Whether a campaign's message was requested for the phone from `since` to `until`.
   core::Result<bool> campaign_between(pg::Pool& pool, const std::string& instance,
-                                      const std::string& chat_id, core::SysTime since,
+                                      const std::string& phone, core::SysTime since,
                                       core::SysTime until) const;
   // Merges registrations the reply's tools made (a JSON object) into the conversation's.
   core::Status add_registrations(pg::Tx& tx, const std::string& conversation_id,
