@@ -281,7 +281,16 @@ core::Status Handler::on_message(const events::CloudEvent& ev) {
   // Only a message the AI may answer needs the conversation's context first.
   std::optional<Snapshot> snap;
   if (for_ai) {
-    auto loaded = store_.load(*pool_, msg->chat.conversation_id, msg->chat.contact_id, ev.id);
+    // With it, whether a campaign messaged the chat in the week before (a debtor's answer
+    // goes to cobranca; not a campaign requested after the message was written, a few
+    // minutes of clocks apart allowed).
+    const auto at =
+        core::parse_rfc3339(msg->timestamp).value_or(core::SystemClock::instance().now());
+    const auto phone = domain::normalize_wa_id(msg->chat.chat_id);
+    auto loaded =
+        store_.load(*pool_, msg->chat.conversation_id, msg->chat.contact_id, ev.id,
+                    {msg->chat.instance, phone ? std::optional(phone->digits) : std::nullopt,
+                     at - kCampaignAnswerWindow, at + std::chrono::minutes{5}});
     if (!loaded) return loaded.error();
     if (loaded->seen) {
       log.debug("event already handled", {f::id("event_id", ev.id)});
@@ -322,21 +331,10 @@ core::Status Handler::on_message(const events::CloudEvent& ev) {
     turn.customer_name = snap->first_name;
     turn.may_handoff = delivery == "send";
     turn.today = sao_paulo_day(msg->timestamp);
-    // A debtor answering a campaign's message in the last week (cobranca takes it) -- asked
-    // only where apresentacao would answer: a new or reopened conversation.
-    const auto chat_phone = domain::normalize_wa_id(msg->chat.chat_id);
-    if (turn.current == Assistant::apresentacao && chat_phone) {
-      const auto at =
-          core::parse_rfc3339(msg->timestamp).value_or(core::SystemClock::instance().now());
-      // (Not a campaign requested after the message was written: a few minutes of clocks
-      // apart allowed.)
-      auto campaign =
-          store_.campaign_between(*pool_, msg->chat.instance, chat_phone->digits,
-                                  at - kCampaignAnswerWindow, at + std::chrono::minutes{5});
-      if (!campaign) return campaign.error();
-      turn.campaign = *campaign;
-    }
-    turn.phone_chat = chat_phone.ok();
+    // A debtor answering a campaign's message, where apresentacao would answer (a new or
+    // reopened conversation): cobranca takes it.
+    turn.campaign = turn.current == Assistant::apresentacao && snap->campaign;
+    turn.phone_chat = domain::normalize_wa_id(msg->chat.chat_id).ok();
     BuiltinTools tools(outages_.get(), {msg->message_id, snap->registrations, turn.today});
     outcome = orchestrator_->answer(turn, {snap->thread_summary, snap->recent}, tools);
     registered = tools.registrations_json();

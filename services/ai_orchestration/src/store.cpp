@@ -37,8 +37,10 @@ Store::Store(std::string schema, std::string consumer)
     : schema_(std::move(schema)), consumer_(std::move(consumer)) {
   const std::string s = pg::quote_ident(schema_);
   q_load_ = "SELECT EXISTS (SELECT 1 FROM " + s +
-            ".inbox WHERE consumer = $2 AND event_id = $3) AS seen, "
-            "c.conversation_id IS NOT NULL AS known, c.status, c.mode, c.assistant_type, "
+            ".inbox WHERE consumer = $2 AND event_id = $3) AS seen, EXISTS (SELECT 1 FROM " + s +
+            ".campaign_chats WHERE instance = $5 AND phone = $6 AND requested_at BETWEEN $7 AND "
+            "$8) AS campaign, c.conversation_id IS NOT NULL AS known, c.status, c.mode, "
+            "c.assistant_type, "
             "c.handoff_requested_at IS NOT NULL AS handoff_pending, c.message_count, "
             "c.customer_message_count, c.ai_reply_count, c.negative_streak, c.version, "
             "t.id AS thread_id, t.message_count AS thread_count, t.summary AS thread_summary, "
@@ -153,15 +155,17 @@ Store::Store(std::string schema, std::string consumer)
 }
 
 core::Result<Snapshot> Store::load(pg::Pool& pool, const std::string& conversation_id,
-                                   const std::string& contact_id,
-                                   const std::string& event_id) const {
-  auto rows = pool.exec(q_load_, conversation_id, consumer_, event_id, contact_id);
+                                   const std::string& contact_id, const std::string& event_id,
+                                   const CampaignProbe& campaign) const {
+  auto rows = pool.exec(q_load_, conversation_id, consumer_, event_id, contact_id,
+                        campaign.instance, campaign.phone, campaign.since, campaign.until);
   if (!rows) return rows.error();
   Snapshot s;
   if (rows->empty()) return s;
   const auto first = (*rows)[0];
   s.seen = first.get<bool>("seen");
   s.known = first.get<bool>("known");
+  s.campaign = first.get<bool>("campaign");
   s.first_name = first.get<std::optional<std::string>>("first_name");
   if (s.known) {
     s.status = first.get<std::string>("status");
@@ -226,17 +230,6 @@ core::Status Store::note_campaign(pg::Tx& tx, const std::string& instance, const
                    instance, phone, at);
   if (!r) return r.error();
   return core::ok();
-}
-
-core::Result<bool> Store::campaign_between(pg::Pool& pool, const std::string& instance,
-                                           const std::string& phone, core::SysTime since,
-                                           core::SysTime until) const {
-  auto r = pool.exec("SELECT 1 FROM " + pg::quote_ident(schema_) +
-                         ".campaign_chats WHERE instance = $1 AND phone = $2 AND requested_at "
-                         "BETWEEN $3 AND $4",
-                     instance, phone, since, until);
-  if (!r) return r.error();
-  return !r->empty();
 }
 
 core::Result<bool> Store::claim(pg::Tx& tx, const std::string& event_id) const {

@@ -24,9 +24,19 @@
 namespace lia::ai_orchestration {
 
 // What the read model knows about a conversation when a message arrives.
+// Where to look for a campaign's message to the chat (campaign_chats), in the same round trip
+// as the conversation's snapshot.
+struct CampaignProbe {
+  std::string instance;
+  std::optional<std::string> phone;  // E.164 digits; none: not a phone's chat, no campaign
+  core::SysTime since;
+  core::SysTime until;
+};
+
 struct Snapshot {
-  bool seen = false;   // the event was handled before (inbox)
-  bool known = false;  // the conversation has a row
+  bool seen = false;      // the event was handled before (inbox)
+  bool known = false;     // the conversation has a row
+  bool campaign = false;  // a campaign's message was requested for the chat (CampaignProbe)
   std::string status = "active";
   std::string mode = "ai";
   Assistant assistant = Assistant::apresentacao;
@@ -100,16 +110,13 @@ class Store {
   const std::string& consumer() const { return consumer_; }
 
   core::Result<Snapshot> load(pg::Pool& pool, const std::string& conversation_id,
-                              const std::string& contact_id, const std::string& event_id) const;
+                              const std::string& contact_id, const std::string& event_id,
+                              const CampaignProbe& campaign = {}) const;
   core::Result<bool> claim(pg::Tx& tx, const std::string& event_id) const;
   // A collection campaign's message requested for the phone (E.164 digits) on the instance
   // at `at` (kept: the latest).
   core::Status note_campaign(pg::Tx& tx, const std::string& instance, const std::string& phone,
                              core::SysTime at) const;
-  // Whether a campaign's message was requested for the phone from `since` to `until`.
-  core::Result<bool> campaign_between(pg::Pool& pool, const std::string& instance,
-                                      const std::string& phone, core::SysTime since,
-                                      core::SysTime until) const;
   // Merges registrations the reply's tools made (a JSON object) into the conversation's.
   core::Status add_registrations(pg::Tx& tx, const std::string& conversation_id,
                                  const std::string& registrations_json) const;
