@@ -19,10 +19,10 @@
 namespace lia::ai_orchestration {
 namespace {
 
-// The day in São Paulo when the customer wrote (else today), "YYYY-MM-DD".
 // How long after a campaign's message a debtor's first message is taken as its answer.
 constexpr std::chrono::hours kCampaignAnswerWindow{24 * 7};
 
+// The day in São Paulo when the customer wrote (else today), "YYYY-MM-DD".
 std::string sao_paulo_day(const std::string& timestamp) {
   const auto at = core::parse_rfc3339(timestamp).value_or(core::SystemClock::instance().now());
   return core::format_date(std::chrono::year_month_day{
