@@ -202,18 +202,8 @@ TEST_CASE("a debtor's answer to a campaign's message goes to cobranca") {
   const auto now = lia::core::SystemClock::instance().now();
   // The answer, written a minute after the campaign's message.
   const auto answer = [&](Chat& chat, const std::string& text) {
-    auto w = chat.base();
-    const auto id = lia::core::Uuid::v7().str();
-    w.field("message_id", id)
-        .field("provider_message_id", "wamid." + id)
-        .field("direction", "inbound")
-        .field("author", "customer")
-        .field("kind", "text")
-        .field("text", text)
-        .field("route", "ai")
-        .field("timestamp", lia::core::format_rfc3339(now + std::chrono::minutes{1}))
-        .end_object();
-    return chat.message(types::conversation_message_stored, w.take());
+    return chat.inbound(text, "ai", lia::core::Uuid::v7().str(),
+                        lia::core::format_rfc3339(now + std::chrono::minutes{1}));
   };
   const auto requested = [](Chat& chat) {
     lia::json::Writer w;

@@ -129,7 +129,8 @@ struct Chat {
   }
   // A customer's text message routed as `route`.
   kafka::Message inbound(const std::string& text, std::string_view route = "ai",
-                         const std::string& message_id = core::Uuid::v7().str()) {
+                         const std::string& message_id = core::Uuid::v7().str(),
+                         std::string_view timestamp = "2026-11-22T12:53:20Z") {
     auto w = base();
     w.field("message_id", message_id)
         .field("provider_message_id", "wamid." + message_id)
@@ -138,7 +139,7 @@ struct Chat {
         .field("kind", "text")
         .field("text", text)
         .field("route", route)
-        .field("timestamp", "2026-11-22T12:53:20Z")
+        .field("timestamp", timestamp)
         .end_object();
     return message(events::types::conversation_message_stored, w.take());
   }
