@@ -27,14 +27,18 @@ bool word_matches(std::string_view word, std::string_view pattern) {
   return word == pattern;
 }
 
-// Whether punctuation (",", ".", "?"...) stands between w[i - 1] and w[i]: a clause ends there
-// and a negation does not reach past it ("Não, quero cancelar"). The words are views into
-// one folded text, so what lies between them is that text.
-bool clause_break_before(const Words& w, std::size_t i) {
-  if (i == 0 || i >= w.size()) return false;
+// What lies between w[i - 1] and w[i] ("" for the first word or none): the words are views
+// into one folded text, so that is the text between them.
+std::string_view between(const Words& w, std::size_t i) {
+  if (i == 0 || i >= w.size()) return {};
   const char* gap = w[i - 1].data() + w[i - 1].size();
-  const std::string_view between(gap, static_cast<std::size_t>(w[i].data() - gap));
-  return between.find_first_of(",.;:!?") != std::string_view::npos;
+  return {gap, static_cast<std::size_t>(w[i].data() - gap)};
+}
+
+// Whether punctuation (",", ".", "?"...) stands between w[i - 1] and w[i]: a clause ends there
+// and a negation does not reach past it ("Não, quero cancelar").
+bool clause_break_before(const Words& w, std::size_t i) {
+  return between(w, i).find_first_of(",.;:!?") != std::string_view::npos;
 }
 
 // The clause around w[i]: its first word, and one past its last.
@@ -1513,9 +1517,7 @@ int number(std::string_view word, std::size_t max_digits) {
 
 // Whether a lone '/' joins w[i] to the word before it ("10/06").
 bool slash_before(const Words& w, std::size_t i) {
-  if (i == 0 || i >= w.size()) return false;
-  const char* gap = w[i - 1].data() + w[i - 1].size();
-  return std::string_view(gap, static_cast<std::size_t>(w[i].data() - gap)) == "/";
+  return between(w, i) == "/";
 }
 
 }  // namespace

@@ -280,17 +280,17 @@ core::Status Handler::on_message(const events::CloudEvent& ev) {
 
   // Only a message the AI may answer needs the conversation's context first.
   std::optional<Snapshot> snap;
+  std::optional<std::string> phone;  // the chat's, as E.164 digits; none: not a phone's chat
   if (for_ai) {
     // With it, whether a campaign messaged the chat in the week before (a debtor's answer
     // goes to cobranca; not a campaign requested after the message was written, a few
     // minutes of clocks apart allowed).
     const auto at =
         core::parse_rfc3339(msg->timestamp).value_or(core::SystemClock::instance().now());
-    const auto phone = domain::normalize_wa_id(msg->chat.chat_id);
-    auto loaded =
-        store_.load(*pool_, msg->chat.conversation_id, msg->chat.contact_id, ev.id,
-                    {msg->chat.instance, phone ? std::optional(phone->digits) : std::nullopt,
-                     at - kCampaignAnswerWindow, at + std::chrono::minutes{5}});
+    if (auto p = domain::normalize_wa_id(msg->chat.chat_id)) phone = std::move(p->digits);
+    auto loaded = store_.load(
+        *pool_, msg->chat.conversation_id, msg->chat.contact_id, ev.id,
+        {msg->chat.instance, phone, at - kCampaignAnswerWindow, at + std::chrono::minutes{5}});
     if (!loaded) return loaded.error();
     if (loaded->seen) {
       log.debug("event already handled", {f::id("event_id", ev.id)});
@@ -334,7 +334,7 @@ core::Status Handler::on_message(const events::CloudEvent& ev) {
     // A debtor answering a campaign's message, where apresentacao would answer (a new or
     // reopened conversation): cobranca takes it.
     turn.campaign = turn.current == Assistant::apresentacao && snap->campaign;
-    turn.phone_chat = domain::normalize_wa_id(msg->chat.chat_id).ok();
+    turn.phone_chat = phone.has_value();
     BuiltinTools tools(outages_.get(), {msg->message_id, snap->registrations, turn.today});
     outcome = orchestrator_->answer(turn, {snap->thread_summary, snap->recent}, tools);
     registered = tools.registrations_json();
