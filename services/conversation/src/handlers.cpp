@@ -190,11 +190,18 @@ struct Handlers::Impl {
                       "NOT " +
                       answers_earlier_session("$5", "c") + ") SELECT id FROM " + conv +
                       " WHERE id = $1::uuid";
+    // A score already routed to the survey since it went out (its sent_at is the resolution's
+    // time, 2 s allowed for clocks) answered it: survey.sent came after the customer's reply
+    // (another topic), and a second number must not reach the survey too (touch_conversation).
     survey_sent_update = "UPDATE " + conv +
-                         " SET survey_id = $2::uuid, survey_sent_at = $3::timestamptz, "
-                         "survey_expires_at = $4::timestamptz, survey_answered = false, "
-                         "survey_failed = false, survey_score = NULL, updated_at = now() WHERE id "
-                         "= $1::uuid RETURNING id";
+                         " c SET survey_id = $2::uuid, survey_sent_at = $3::timestamptz, "
+                         "survey_expires_at = $4::timestamptz, survey_answered = EXISTS (SELECT 1 "
+                         "FROM " +
+                         sql.t("messages") +
+                         " m WHERE m.conversation_id = c.id AND m.route = 'survey' AND "
+                         "m.created_at >= $3::timestamptz - interval '2 seconds'), "
+                         "survey_failed = false, survey_score = NULL, updated_at = now() WHERE "
+                         "c.id = $1::uuid RETURNING c.id";
     // The survey never reached the customer: a number they write is not its score (it goes
     // to the AI, and reopens a resolved conversation). Only the survey still pending: a newer
     // resolution's survey is not closed by an older one's failure.
@@ -561,7 +568,7 @@ struct Handlers::Impl {
       // A reaction changes nothing (README): not the list's preview, nor its order.
       if (in.kind != "reaction") {
         store::touch_conversation(tx, sql, conv.id, store::preview(in.kind, in.text.value_or("")),
-                                  next, reopened);
+                                  next, reopened, route == "survey");
       }
       if (reopened) {
         if (auto st = emit_chat(

@@ -168,7 +168,11 @@ Sql::Sql(const std::string& schema) : schema_(schema) {
       // apresentacao, not answered by the specialist of the last one (ai_orchestration resets
       // its read model on conversation.reopened the same way).
       "assistant_type = CASE WHEN $5 THEN 'apresentacao' ELSE assistant_type END, "
-      "department = CASE WHEN $5 THEN 'general' ELSE department END WHERE id = $1";
+      "department = CASE WHEN $5 THEN 'general' ELSE department END, "
+      // A score routed to the survey answers it here and now: a second number written before
+      // nps_gamification's score.recorded comes back reopens the conversation, as one after it
+      // does, instead of reaching a survey that takes no second score.
+      "survey_answered = survey_answered OR $6 WHERE id = $1";
   // Dated when written, not at the transaction's start: in a consumer's batch now() is its
   // BEGIN, and a message stored after a reopening later in the same batch would otherwise be
   // dated before the session it belongs to (see opened_at above), its reply then dropped as
@@ -230,10 +234,10 @@ core::Result<bool> insert_message(pg::Tx& tx, const Sql& sql, const NewMessage& 
 
 void touch_conversation(pg::Tx& tx, const Sql& sql, const std::string& id,
                         const std::optional<std::string>& last_message,
-                        const domain::ConversationState& next, bool reopen) {
+                        const domain::ConversationState& next, bool reopen, bool survey_answer) {
   tx.exec_later(sql.touch_conversation, id, last_message,
                 std::string(domain::to_string(next.status)),
-                std::string(domain::to_string(next.mode)), reopen);
+                std::string(domain::to_string(next.mode)), reopen, survey_answer);
 }
 
 core::Status emit(pg::Tx& tx, const Sql& sql, std::string_view topic, std::string key,

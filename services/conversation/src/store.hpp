@@ -95,10 +95,12 @@ core::Result<bool> insert_message(pg::Tx& tx, const Sql& sql, const NewMessage& 
 // assignment and the resolution, and restarts opened_at, never before the resolution it
 // reopens (the survey stays: its window holds); the message that reopened it, written after
 // the conversation's lock (and so after that resolution), is dated after both. Sent with the
-// transaction's next round trip (pg::Tx::exec_later).
+// transaction's next round trip (pg::Tx::exec_later). `survey_answer`: the message is a score
+// routed to the survey, which it answers.
 void touch_conversation(pg::Tx& tx, const Sql& sql, const std::string& id,
                         const std::optional<std::string>& last_message,
-                        const domain::ConversationState& next, bool reopen);
+                        const domain::ConversationState& next, bool reopen,
+                        bool survey_answer = false);
 
 // Writes the event to the outbox (validated against its schema).
 core::Status emit(pg::Tx& tx, const Sql& sql, std::string_view topic, std::string key,

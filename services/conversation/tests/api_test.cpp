@@ -781,6 +781,72 @@ TEST_CASE(
   CHECK(d.column("conversations", "survey_id", conv) == "<null>");
 }
 
+TEST_CASE(
+    "a score routed to the survey answers it at once: a second number reopens the conversation, "
+    "before score.recorded or survey.sent come back") {
+  Desk d;
+  d.user("ana", auth::Role::agent, {"support"});
+  const auto now = core::SystemClock::instance().now();
+  const auto at = [&](int seconds) {
+    return core::format_rfc3339(now + std::chrono::seconds{seconds});
+  };
+  // A conversation with ana, resolved; its phone and id.
+  const auto resolved_chat = [&] {
+    auto chat = d.chat("preciso de ajuda");
+    d.apply(topics::ai_events,
+            event(types::ai_handoff_requested, handoff(chat.second, chat.first)));
+    REQUIRE(d.call("POST", "/api/conversations/" + chat.second + "/resolve", {}, d.login("ana"))
+                .status == 200);
+    return chat;
+  };
+  // nps_gamification's survey.sent, dated at the resolution as it dates it.
+  const auto survey_sent = [&](const std::pair<std::string, std::string>& chat) {
+    json::Writer s;
+    open_survey_event(s, d, core::Uuid::v7().str(), chat.second, chat.first)
+        .field("command_id", core::Uuid::v7().str())
+        .field(
+            "sent_at",
+            d.column("conversations",
+                     R"(to_char(resolved_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))",
+                     chat.second))
+        .field("expires_at", at(24 * 3600))
+        .end_object();
+    d.apply(topics::engagement_events,
+            event(types::engagement_survey_sent, s.take(), "nps_gamification"));
+  };
+  int seq = 0;
+  const auto says = [&](const std::pair<std::string, std::string>& chat, const std::string& text,
+                        int second) {
+    d.apply(topics::whatsapp_inbound,
+            event(types::whatsapp_message_received,
+                  received(chat.first, "A-" + std::to_string(++seq), text, at(second))));
+    return std::string(d.sent(types::conversation_message_stored).back().data["route"].GetString());
+  };
+
+  SECTION("survey.sent seen first, score.recorded still on its way") {
+    const auto chat = resolved_chat();
+    survey_sent(chat);
+    CHECK(says(chat, "10", 20) == "survey");
+    CHECK(d.column("conversations", "survey_answered", chat.second) == "true");
+    CHECK(d.column("conversations", "status", chat.second) == "resolved");
+    CHECK(says(chat, "9", 30) == "ai");
+    CHECK(d.column("conversations", "status", chat.second) == "active");
+  }
+  SECTION("the score comes before survey.sent (another topic), which then finds it answered") {
+    const auto chat = resolved_chat();
+    CHECK(says(chat, "8", 20) == "survey");
+    survey_sent(chat);
+    CHECK(d.column("conversations", "survey_answered", chat.second) == "true");
+    CHECK(says(chat, "7", 30) == "ai");
+  }
+  SECTION("a survey.sent with no score since it went out opens its window as before") {
+    const auto chat = resolved_chat();
+    survey_sent(chat);
+    CHECK(d.column("conversations", "survey_answered", chat.second) == "false");
+    CHECK(says(chat, "6", 20) == "survey");
+  }
+}
+
 TEST_CASE("a survey that could not be sent takes no score: a number reopens the conversation") {
   Desk d;
   d.user("ana", auth::Role::agent, {"support"});
