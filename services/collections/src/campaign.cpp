@@ -655,8 +655,16 @@ std::string message_requested_data(const Attempt& a) {
       .field("command_id", a.command_id)
       .field("provider", a.provider)
       .field("instance", a.instance)
-      .field("to", a.to)
-      .end_object();
+      .field("to", a.to);
+  // What the debtor was sent, for the conversation their answer opens (conversation keeps it).
+  if (a.meta_template) {
+    w.field("template", a.meta_template->name).key("parameters").begin_array();
+    for (const auto& p : a.meta_template->parameters) w.value(p);
+    w.end_array();
+  } else {
+    w.field("text", a.text);
+  }
+  w.end_object();
   return w.take();
 }
 

@@ -435,7 +435,23 @@ TEST_CASE("each attempt's send_text and message.requested match their schemas") 
     CHECK(send_text_data(a).find(R"("priority":"bulk")") != std::string::npos);
     CHECK(send_text_data(a).find(R"("replayable":false)") != std::string::npos);
     CHECK(send_text_data(a).find(R"("not_after":"2026-11-23T23:00:00.000Z")") != std::string::npos);
+    // What was sent rides along, for the conversation the debtor's answer opens.
+    CHECK(message_requested_data(a).find(R"("text":"Olá Maria, sua fatura vence amanhã.")") !=
+          std::string::npos);
   }
+  Attempt t;
+  t.campaign_id = t.target_id = t.command_id = core::Uuid::v7().str();
+  t.provider = "meta";
+  t.instance = "106540352242922";
+  t.to = "5511987654321";
+  t.meta_template = MetaTemplate{"cobranca_fatura", "pt_BR", {"Maria", "R$ 150,50"}};
+  const auto requested = message_requested_data(t);
+  auto ev = events::SchemaRegistry::instance().validate(
+      events::types::collections_message_requested, 1, requested);
+  if (!ev) FAIL(ev.error().message());
+  CHECK(requested.find(R"("template":"cobranca_fatura","parameters":["Maria","R$ 150,50"])") !=
+        std::string::npos);
+  CHECK(requested.find(R"("text")") == std::string::npos);
 }
 
 TEST_CASE("a Meta campaign needs its approved template, and an Evolution one takes none") {
