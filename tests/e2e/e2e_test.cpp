@@ -305,6 +305,21 @@ TEST_CASE("a customer's conversation goes through AI, handoff, agent, resolution
                          "'552187650002%' AND assistant_type = 'cobranca'") == 1;
       },
       30s));
+  // The agent who opens it sees what the campaign sent, before the answer, with its ticks
+  // (the sandbox's, which came before the answer).
+  CHECK(lia::testing::wait_until(
+      [&] {
+        return sql_count(
+                   stack.pg_url(),
+                   "SELECT count(*) FROM conversation.messages m JOIN "
+                   "conversation.conversations c ON c.id = m.conversation_id WHERE c.chat_id LIKE "
+                   "'552187650002%' AND m.author = 'system' AND m.direction = 'outbound' AND "
+                   "m.content = 'Olá João, sua fatura de R$ 129,90 venceu.' AND m.whatsapp_status "
+                   "IN ('DELIVERY_ACK', 'READ') AND m.created_at < (SELECT min(a.created_at) FROM "
+                   "conversation.messages a WHERE a.conversation_id = c.id AND a.author = "
+                   "'customer')") == 1;
+      },
+      30s));
   const std::string stop = "parem de me mandar mensagem";
   REQUIRE(stack
               .post_evolution("messages-upsert", lia::local::webhooks::evolution_text(

@@ -59,6 +59,10 @@ void App::configure(core::Env& env) {
   consumer_instances_ = static_cast<int>(env.integer("LIA_CONSUMER_INSTANCES", 2, 1, 16));
   pending_ttl_ = env.millis("LIA_PENDING_STATUS_TTL_MS", std::chrono::hours{72},
                             std::chrono::minutes{1}, std::chrono::hours{24 * 30});
+  // ai_orchestration hands a debtor's answer to cobranca within a week of the campaign's
+  // message, too.
+  campaign_ttl_ = env.millis("LIA_CAMPAIGN_MESSAGE_TTL_MS", std::chrono::hours{24 * 7},
+                             std::chrono::minutes{1}, std::chrono::hours{24 * 90});
 }
 
 core::Status App::start(runtime::Context& ctx) {
@@ -105,6 +109,14 @@ void App::purge() {
     core::log().warn("pending status purge failed", {f::str("error", n.error().describe())});
   } else if (*n > 0) {
     core::log().info("pending statuses purged", {f::num("count", *n)});
+  }
+  auto campaign = handlers_->purge_campaign_messages(
+      std::chrono::duration_cast<std::chrono::seconds>(campaign_ttl_));
+  if (!campaign) {
+    core::log().warn("campaign message purge failed",
+                     {f::str("error", campaign.error().describe())});
+  } else if (*campaign > 0) {
+    core::log().info("campaign messages no answer came for purged", {f::num("count", *campaign)});
   }
   auto keys = api_->purge_idempotency_keys(kIdempotencyKeyTtl);
   if (!keys) {

@@ -111,6 +111,15 @@ struct Handlers::Impl {
   std::string set_provider_id;
   std::string purge_pending;
   std::string provider_lock;
+  // campaign_messages (migration 0012): a campaign's message until the debtor answers.
+  std::string campaign_requested;
+  std::string campaign_waiting;
+  std::string campaign_by_command;
+  std::string campaign_by_provider_id;
+  std::string campaign_tick;
+  std::string campaign_take;
+  std::string campaign_insert_message;
+  std::string purge_campaign;
 
   Impl(std::shared_ptr<pg::Pool> p, const std::string& schema, const core::Clock& c)
       : pool(std::move(p)), sql(schema), clock(c) {
@@ -118,6 +127,7 @@ struct Handlers::Impl {
     const std::string conv = sql.t("conversations");
     const std::string msgs = sql.t("messages");
     const std::string pending = sql.t("pending_statuses");
+    const std::string camp = sql.t("campaign_messages");
     const std::string contact_cols =
         "c.id::text, c.phone, c.name, c.push_name, c.email, c.document, c.city, c.state, "
         "c.zip_code, c.tags::text, c.provider, c.instance, c.chat_id, c.is_blacklisted, " +
@@ -254,6 +264,43 @@ struct Handlers::Impl {
                       "status_updated_at = now() WHERE id = $1::uuid";
     purge_pending = "DELETE FROM " + pending + " WHERE received_at < now() - $1::interval";
     provider_lock = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))";
+
+    // The request fills in a row its send's `sent` or ticks may have started.
+    campaign_requested =
+        "INSERT INTO " + camp +
+        " (command_id, instance, phone, campaign_id, target_id, content, requested_at) VALUES "
+        "($1::uuid, $2, $3, $4::uuid, $5::uuid, $6, $7::timestamptz) ON CONFLICT (command_id) DO "
+        "UPDATE SET phone = EXCLUDED.phone, campaign_id = EXCLUDED.campaign_id, target_id = "
+        "EXCLUDED.target_id, content = EXCLUDED.content, requested_at = EXCLUDED.requested_at";
+    campaign_waiting = "SELECT EXISTS (SELECT 1 FROM " + camp +
+                       " WHERE instance = $1 AND phone = $2 AND content IS NOT NULL)";
+    campaign_by_command =
+        "SELECT whatsapp_status, status_reason, whatsapp_message_id IS NULL FROM " + camp +
+        " WHERE command_id = $1::uuid FOR UPDATE";
+    campaign_by_provider_id = "SELECT command_id::text, whatsapp_status, status_reason FROM " +
+                              camp + " WHERE instance = $1 AND whatsapp_message_id = $2 FOR UPDATE";
+    campaign_tick = "INSERT INTO " + camp +
+                    " AS k (command_id, instance, whatsapp_message_id, whatsapp_status, "
+                    "status_reason) VALUES ($1::uuid, $2, $3, $4, $5) ON CONFLICT (command_id) DO "
+                    "UPDATE SET whatsapp_message_id = COALESCE(EXCLUDED.whatsapp_message_id, "
+                    "k.whatsapp_message_id), whatsapp_status = EXCLUDED.whatsapp_status, "
+                    "status_reason = EXCLUDED.status_reason";
+    // Oldest first. The DELETE waits for a tick being applied to a row, and returns the row
+    // as that left it; a tick that comes after finds the message instead (on_status).
+    campaign_take = "DELETE FROM " + camp +
+                    " WHERE instance = $1 AND phone = $2 AND content IS NOT NULL RETURNING "
+                    "command_id::text, content, " +
+                    store::ts("requested_at") +
+                    ", whatsapp_message_id, whatsapp_status, status_reason";
+    // Dated when it was requested: it comes before the answer in the conversation.
+    campaign_insert_message =
+        "INSERT INTO " + msgs +
+        " (id, conversation_id, instance, direction, role, author, content, kind, "
+        "whatsapp_message_id, whatsapp_status, status_reason, status_updated_at, send_by, "
+        "command_id, sent_at, created_at) VALUES ($1::uuid, $2::uuid, $3, 'outbound', "
+        "'assistant', 'system', $4, 'text', $5, $6, $7, now(), 'campaign', $8::uuid, "
+        "$9::timestamptz, $9::timestamptz) ON CONFLICT DO NOTHING RETURNING id";
+    purge_campaign = "DELETE FROM " + camp + " WHERE created_at < now() - $1::interval";
   }
 
   // ---- helpers ---------------------------------------------------------------------
@@ -291,6 +338,49 @@ struct Handlers::Impl {
       tick = domain::advance(tick, t);
     }
     return tick;
+  }
+
+  // The campaign messages waiting for this customer's answer, moved into the conversation it
+  // went to, oldest first, each with its tick and its conversation.message.stored.
+  core::Result<std::size_t> attach_campaign_messages(pg::Tx& tx, const ConversationRow& conv,
+                                                     const std::string& phone) {
+    auto rows = tx.exec(campaign_take, conv.instance, phone);
+    if (!rows) return rows.error();
+    struct Waiting {
+      std::string command_id, content, requested_at;
+      std::optional<std::string> provider_id, status, reason;
+    };
+    std::vector<Waiting> waiting;
+    for (const auto& r : *rows) {
+      waiting.push_back({r.get<std::string>(0), r.get<std::string>(1), r.get<std::string>(2),
+                         r.get<std::optional<std::string>>(3), r.get<std::optional<std::string>>(4),
+                         r.get<std::optional<std::string>>(5)});
+    }
+    std::sort(waiting.begin(), waiting.end(),
+              [](const Waiting& a, const Waiting& b) { return a.requested_at < b.requested_at; });
+    for (const auto& w : waiting) {
+      const auto id = core::Uuid::v7(clock).str();
+      auto ins = tx.exec(campaign_insert_message, id, conv.id, conv.instance, w.content,
+                         w.provider_id, w.status, w.reason, w.command_id, w.requested_at);
+      if (!ins) return ins.error();
+      if (ins->empty()) continue;  // its provider id is stored already (an old-style echo)
+      StoredMessageData stored;
+      stored.chat = store::chat_of(conv);
+      stored.message_id = id;
+      stored.provider_message_id = w.provider_id;
+      stored.direction = "outbound";
+      stored.author = "system";
+      stored.kind = "text";
+      stored.text = w.content;
+      stored.status = w.status;
+      stored.timestamp = w.requested_at;
+      if (auto st =
+              emit_chat(tx, conv, types::conversation_message_stored, message_stored_data(stored));
+          !st) {
+        return st.error();
+      }
+    }
+    return waiting.size();
   }
 
   // Sent with the statement that follows (the look-up of the message it guards).
@@ -442,9 +532,11 @@ struct Handlers::Impl {
     std::string route;
     bool created = false;
     bool reopened = false;
+    std::size_t attached = 0;
     std::string conversation_id;
     auto r = pg::transact(*pool, [&](pg::Tx& tx) -> core::Result<Outcome> {
       created = reopened = false;
+      attached = 0;
       auto fresh = claim(tx, topic, ev.id);
       if (!fresh) return fresh.error();
       if (!*fresh) return Outcome::duplicate;
@@ -456,11 +548,17 @@ struct Handlers::Impl {
       // echo of a send of ours whose `sent` is being applied: the provider id's lock, which
       // that path takes too, orders the two.
       if (in.from_me) lock_provider_id(tx, in.instance, in.provider_message_id);
+      // And whether a campaign's message waits for this customer's answer (not for a message
+      // written on the business phone).
       const auto by_message = pg::make_params(in.instance, in.provider_message_id);
       const auto by_chat = pg::make_params(in.instance, in.chat_id);
-      auto first = tx.exec_pipeline(
-          {{message_exists, &by_message}, {sql.conversation_by_chat_for_update, &by_chat}});
+      const auto by_phone = pg::make_params(in.instance, phone);
+      std::vector<pg::Connection::Statement> statements{
+          {message_exists, &by_message}, {sql.conversation_by_chat_for_update, &by_chat}};
+      if (!in.from_me) statements.push_back({campaign_waiting, &by_phone});
+      auto first = tx.exec_pipeline(statements);
       if (!first) return first.error();
+      const bool campaign = !in.from_me && (*first)[2][0].get<bool>(0);
       if (!(*first)[0].empty()) return Outcome::duplicate;
       if (in.from_me && in.text && in.provider != "meta" && !(*first)[1].empty()) {
         // The echo of our own reply, before its `sent`: not an agent's message. The `sent`
@@ -578,6 +676,13 @@ struct Handlers::Impl {
           return st.error();
         }
       }
+      // After a reopening (ai_orchestration starts its read model afresh at it), before the
+      // answer.
+      if (campaign) {
+        auto n = attach_campaign_messages(tx, conv, phone);
+        if (!n) return n.error();
+        attached = *n;
+      }
       if (auto st =
               emit_chat(tx, conv, types::conversation_message_stored, message_stored_data(stored));
           !st) {
@@ -590,6 +695,11 @@ struct Handlers::Impl {
     if (*r == Outcome::applied) {
       if (created) log.info("conversation created", {f::id("conversation_id", conversation_id)});
       if (reopened) log.info("conversation reopened", {f::id("conversation_id", conversation_id)});
+      if (attached > 0) {
+        log.info("campaign messages shown in the conversation the debtor answered in",
+                 {f::id("conversation_id", conversation_id),
+                  f::num("count", static_cast<std::int64_t>(attached))});
+      }
       log.debug("message stored", {f::id("conversation_id", conversation_id), f::id("route", route),
                                    f::id("kind", in.kind), f::body("text", in.text.value_or(""))});
     }
@@ -623,6 +733,23 @@ struct Handlers::Impl {
       lock_provider_id(tx, instance, provider_id);
       auto row = tx.exec(message_by_provider_id, instance, provider_id);
       if (!row) return row.error();
+      if (row->empty()) {
+        // A campaign's message waiting for the debtor's answer; or, when the answer has just
+        // moved it into a conversation (the look-up waited for that), the message now.
+        auto kept = tx.exec(campaign_by_provider_id, instance, provider_id);
+        if (!kept) return kept.error();
+        if (!kept->empty()) {
+          const auto current = tick_of((*kept)[0].get<std::optional<std::string>>(1),
+                                       (*kept)[0].get<std::optional<std::string>>(2));
+          const auto next = domain::advance(current, incoming);
+          if (next == current) return Outcome::ignored;
+          tx.exec_later(campaign_tick, (*kept)[0].get<std::string>(0), instance, provider_id,
+                        std::string(domain::to_string(next.status)), reason_of(next));
+          return Outcome::applied;
+        }
+        row = tx.exec(message_by_provider_id, instance, provider_id);
+        if (!row) return row.error();
+      }
       if (row->empty()) {
         auto ins = tx.exec(insert_pending, instance, provider_id, status_text, reason_of(incoming),
                            parse_time(at) ? std::optional<std::string>(at) : std::nullopt);
@@ -1015,6 +1142,8 @@ struct Handlers::Impl {
     const std::string command_id = req(*o, "command_id");
     const std::string instance = req(*o, "instance");
     const std::string provider_id = sent ? req(*o, "provider_message_id") : std::string();
+    // A send for no conversation: a campaign's (or a broadcast's), kept in campaign_messages.
+    const bool no_conversation = !opt(*o, "conversation_id");
     domain::MessageTick incoming{domain::MessageStatus::server_ack, {}};
     if (!sent) incoming = {domain::MessageStatus::error, req(*o, "reason")};
     return pg::transact(*pool, [&](pg::Tx& tx) -> core::Result<Outcome> {
@@ -1024,8 +1153,39 @@ struct Handlers::Impl {
       if (sent) lock_provider_id(tx, instance, provider_id);
       auto row = tx.exec(message_by_command, command_id);
       if (!row) return row.error();
+      if (row->empty() && no_conversation) {
+        auto kept = tx.exec(campaign_by_command, command_id);
+        if (!kept) return kept.error();
+        // None: the debtor's answer may have just moved it into a conversation (the look-up
+        // waited for that), or it is not known yet.
+        if (kept->empty()) {
+          row = tx.exec(message_by_command, command_id);
+          if (!row) return row.error();
+        }
+        if (row->empty()) {
+          domain::MessageTick current{};
+          if (!kept->empty()) {
+            current = tick_of((*kept)[0].get<std::optional<std::string>>(0),
+                              (*kept)[0].get<std::optional<std::string>>(1));
+            if (sent && current.status == domain::MessageStatus::error && (*kept)[0].get<bool>(2)) {
+              current = {};
+            }
+          }
+          auto tick = domain::advance(current, incoming);
+          if (sent) {
+            auto pend = tx.exec(take_pending, instance, provider_id);
+            if (!pend) return pend.error();
+            tick = with_pending(tick, *pend);
+          }
+          tx.exec_later(campaign_tick, command_id, instance,
+                        sent ? std::optional<std::string>(provider_id) : std::nullopt,
+                        std::string(domain::to_string(tick.status)), reason_of(tick));
+          return Outcome::applied;
+        }
+      }
       if (row->empty()) {
-        // Another service's command (a survey, a campaign): its ticks will never be ours.
+        // Another service's command for a conversation (a survey, a thank-you): its ticks
+        // will never be ours.
         if (sent) {
           tx.exec_later(drop_pending, instance, provider_id);
         }
@@ -1049,6 +1209,50 @@ struct Handlers::Impl {
       tick = with_pending(tick, *pend);
       tx.exec_later(set_provider_id, id, provider_id, std::string(domain::to_string(tick.status)),
                     reason_of(tick));
+      return Outcome::applied;
+    });
+  }
+
+  // ---- collections.events.v1 -------------------------------------------------------
+
+  // A campaign's message: kept until the debtor answers (on_received), with its ticks.
+  core::Result<Outcome> on_campaign_requested(const events::CloudEvent& ev,
+                                              std::string_view topic) {
+    auto doc = json::parse(ev.data);
+    if (!doc) return bad_event(ev, doc.error().message());
+    auto o = json::Obj::root(*doc);
+    if (!o) return bad_event(ev, o.error().message());
+    const std::string command_id = req(*o, "command_id");
+    const std::string instance = req(*o, "instance");
+    const std::string to = req(*o, "to");
+    // What was sent: the text, or the Meta template with its parameters. Neither (an older
+    // collections): nothing to show.
+    std::string content;
+    if (auto text = opt(*o, "text")) {
+      content = std::move(*text);
+    } else if (auto name = opt(*o, "template")) {
+      content = "Modelo " + *name;
+      if (auto params = o->opt_arr("parameters"); params && *params) {
+        std::string joined;
+        for (std::size_t i = 0; i < (*params)->size(); ++i) {
+          auto p = (*params)->str(i);
+          if (!p) return bad_event(ev, p.error().message());
+          joined += (i == 0 ? "" : " | ") + std::string(*p);
+        }
+        if (!joined.empty()) content += ": " + joined;
+      }
+    } else {
+      return Outcome::ignored;
+    }
+    auto phone = domain::normalize_wa_id(to);
+    if (!phone) return bad_event(ev, "'to' is not a phone number: " + phone.error().message());
+    return pg::transact(*pool, [&](pg::Tx& tx) -> core::Result<Outcome> {
+      auto fresh = claim(tx, topic, ev.id);
+      if (!fresh) return fresh.error();
+      if (!*fresh) return Outcome::duplicate;
+      auto ins = tx.exec(campaign_requested, command_id, instance, phone->digits,
+                         req(*o, "campaign_id"), req(*o, "target_id"), content, ev.time);
+      if (!ins) return ins.error();
       return Outcome::applied;
     });
   }
@@ -1090,10 +1294,7 @@ struct Handlers::Impl {
       if (type == types::engagement_survey_failed) return on_survey_failed(ev, topic);
       if (type == types::engagement_score_recorded) return on_score(ev, topic);
     } else if (topic == topics::collections_events) {
-      if (type == types::collections_message_requested) {
-        log.debug("collections message requested", {f::id("event_id", ev.id)});
-        return Outcome::ignored;
-      }
+      if (type == types::collections_message_requested) return on_campaign_requested(ev, topic);
     }
     return Outcome::ignored;  // meant for another consumer of the topic
   }
@@ -1160,6 +1361,12 @@ Status Handlers::apply(std::string_view topic, const events::CloudEvent& event) 
 
 core::Result<std::int64_t> Handlers::purge_pending_statuses(std::chrono::seconds age) {
   auto r = impl_->pool->exec(impl_->purge_pending, std::to_string(age.count()) + " seconds");
+  if (!r) return r.error();
+  return r->affected();
+}
+
+core::Result<std::int64_t> Handlers::purge_campaign_messages(std::chrono::seconds age) {
+  auto r = impl_->pool->exec(impl_->purge_campaign, std::to_string(age.count()) + " seconds");
   if (!r) return r.error();
   return r->affected();
 }

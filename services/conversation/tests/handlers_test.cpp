@@ -549,6 +549,141 @@ TEST_CASE("a failed or dead-lettered send is ERROR with its reason, and the firs
                 " WHERE whatsapp_message_id = 'WA-OTHER'") == 0);
 }
 
+namespace {
+
+// collections' message.requested for `to` (a JID), its text as sent.
+std::string campaign_requested(const std::string& command_id, const std::string& to,
+                               const std::string& text, const std::string& inst = instance()) {
+  json::Writer w;
+  w.begin_object()
+      .field("campaign_id", core::Uuid::v7().str())
+      .field("target_id", core::Uuid::v7().str())
+      .field("attempt", 1)
+      .field("command_id", command_id)
+      .field("provider", "evolution")
+      .field("instance", inst)
+      .field("to", to)
+      .field("text", text)
+      .end_object();
+  return w.take();
+}
+
+}  // namespace
+
+TEST_CASE(
+    "a campaign's message waits for the debtor's answer, then shows before it in its conversation, "
+    "with its ticks") {
+  World w;
+  const auto p = phone();  // 5511987xxxxxx: the campaign's number, with the ninth digit
+  const std::string answers_from = p.substr(0, 4) + p.substr(5);  // as WhatsApp names it
+  const auto first = core::Uuid::v7().str();
+  const auto second = core::Uuid::v7().str();
+  const auto campaign_rows = [&] {
+    return w.count("SELECT count(*) FROM " + w.t("campaign_messages"));
+  };
+
+  // The send's tick and `sent` come before the request (other topics): kept all the same.
+  w.apply(topics::whatsapp_status,
+          event(types::whatsapp_message_status, status(p, "CAMP-1", "DELIVERY_ACK")));
+  w.apply(topics::notification_events,
+          event(types::notification_message_sent, sent_event(first, p, "CAMP-1")));
+  w.apply(topics::collections_events,
+          event(types::collections_message_requested,
+                campaign_requested(first, jid(p), "Olá Maria, sua fatura de R$ 150,50 venceu."),
+                "collections"));
+  // A second attempt that failed; and one to the same number from another instance.
+  w.apply(topics::collections_events,
+          event(types::collections_message_requested,
+                campaign_requested(second, jid(p), "Maria, ainda consta a fatura de R$ 150,50."),
+                "collections"));
+  w.apply(topics::notification_events, event(types::notification_message_failed,
+                                             failed_event(second, p, "provider answered 400")));
+  w.apply(topics::collections_events,
+          event(types::collections_message_requested,
+                campaign_requested(core::Uuid::v7().str(), jid(p), "Outra instância.", "lia-outra"),
+                "collections"));
+  CHECK(campaign_rows() == 3);
+  CHECK(w.count("SELECT count(*) FROM " + w.t("conversations")) == 0);  // none until an answer
+  CHECK(w.count("SELECT count(*) FROM " + w.t("pending_statuses")) == 0);
+  CHECK(w.outbox().empty());
+
+  w.apply(topics::whatsapp_inbound,
+          event(types::whatsapp_message_received, received(answers_from, "ANS-1", "quem é?")));
+  const auto conv = conversation_of(w, answers_from);
+  auto rows = w.pool().exec(
+      "SELECT author, direction, content, whatsapp_status, status_reason, "
+      "whatsapp_message_id, command_id::text FROM " +
+      w.t("messages") + " WHERE conversation_id = '" + conv + "' ORDER BY created_at, id");
+  REQUIRE(rows);
+  REQUIRE(rows->size() == 3);
+  CHECK((*rows)[0].get<std::string>(0) == "system");
+  CHECK((*rows)[0].get<std::string>(1) == "outbound");
+  CHECK((*rows)[0].get<std::string>(2) == "Olá Maria, sua fatura de R$ 150,50 venceu.");
+  CHECK((*rows)[0].get<std::string>(3) == "DELIVERY_ACK");
+  CHECK((*rows)[0].get<std::string>(5) == "CAMP-1");
+  CHECK((*rows)[0].get<std::string>(6) == first);
+  CHECK((*rows)[1].get<std::string>(2) == "Maria, ainda consta a fatura de R$ 150,50.");
+  CHECK((*rows)[1].get<std::string>(3) == "ERROR");
+  CHECK((*rows)[1].get<std::string>(4) == "provider answered 400");
+  CHECK((*rows)[2].get<std::string>(0) == "customer");
+  CHECK((*rows)[2].get<std::string>(2) == "quem é?");
+  CHECK(campaign_rows() == 1);  // the other instance's still waits
+
+  // conversation.created, then the campaign's messages, then the answer.
+  const auto out = w.outbox();
+  std::vector<std::string> order;
+  for (const auto& o : out) {
+    if (o.event.type == types::conversation_message_stored) {
+      order.push_back(std::string(o.data["author"].GetString()) + ":" + o.data["text"].GetString());
+    }
+  }
+  CHECK(order == std::vector<std::string>{"system:Olá Maria, sua fatura de R$ 150,50 venceu.",
+                                          "system:Maria, ainda consta a fatura de R$ 150,50.",
+                                          "customer:quem é?"});
+  const auto stored = w.sent(types::conversation_message_stored);
+  CHECK(stored[0].data["status"] == "DELIVERY_ACK");
+  CHECK(stored[0].data["provider_message_id"] == "CAMP-1");
+  CHECK(stored[0].data["direction"] == "outbound");
+
+  // A tick after the answer moves the message itself; a second answer attaches nothing more.
+  w.apply(topics::whatsapp_status,
+          event(types::whatsapp_message_status, status(p, "CAMP-1", "READ")));
+  CHECK(*w.text("SELECT whatsapp_status FROM " + w.t("messages") +
+                " WHERE whatsapp_message_id = 'CAMP-1'") == "READ");
+  w.apply(topics::whatsapp_inbound,
+          event(types::whatsapp_message_received, received(answers_from, "ANS-2", "ok")));
+  CHECK(w.count("SELECT count(*) FROM " + w.t("messages") + " WHERE conversation_id = '" + conv +
+                "'") == 4);
+
+  // Kept past LIA_CAMPAIGN_MESSAGE_TTL_MS with no answer: purged.
+  auto purged = w.handlers().purge_campaign_messages(std::chrono::seconds{0});
+  REQUIRE(purged);
+  CHECK(*purged == 1);
+  CHECK(campaign_rows() == 0);
+}
+
+TEST_CASE("a campaign's tick that comes after its request and before the answer is kept") {
+  World w;
+  const auto p = phone();
+  const auto command = core::Uuid::v7().str();
+  w.apply(topics::collections_events,
+          event(types::collections_message_requested,
+                campaign_requested(command, jid(p), "Olá, sua fatura venceu."), "collections"));
+  w.apply(topics::notification_events,
+          event(types::notification_message_sent, sent_event(command, p, "CAMP-2")));
+  w.apply(topics::whatsapp_status,
+          event(types::whatsapp_message_status, status(p, "CAMP-2", "READ")));
+  // A late DELIVERY_ACK does not move it back.
+  w.apply(topics::whatsapp_status,
+          event(types::whatsapp_message_status, status(p, "CAMP-2", "DELIVERY_ACK")));
+  CHECK(*w.text("SELECT whatsapp_status FROM " + w.t("campaign_messages")) == "READ");
+  w.apply(topics::whatsapp_inbound,
+          event(types::whatsapp_message_received, received(p, "ANS-3", "já paguei")));
+  CHECK(*w.text("SELECT whatsapp_status FROM " + w.t("messages") +
+                " WHERE whatsapp_message_id = 'CAMP-2'") == "READ");
+  CHECK(w.count("SELECT count(*) FROM " + w.t("pending_statuses")) == 0);
+}
+
 TEST_CASE("a handoff transfers to the least-loaded agent of the department") {
   World w;
   // Three support agents with 2, 0 and 1 conversations transferred to them; one idle

@@ -51,6 +51,7 @@ class App final : public runtime::App {
   std::string admin_password_;
   int consumer_instances_ = 2;
   std::chrono::milliseconds pending_ttl_{std::chrono::hours{72}};
+  std::chrono::milliseconds campaign_ttl_{std::chrono::hours{24 * 7}};
   std::shared_ptr<Handlers> handlers_;
   std::unique_ptr<Api> api_;
   core::Periodic purger_{std::chrono::minutes{10}, [this] { purge(); },

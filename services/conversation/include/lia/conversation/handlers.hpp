@@ -45,6 +45,9 @@ class Handlers {
 
   // Deletes ticks kept for provider ids that never became known, older than `age`.
   core::Result<std::int64_t> purge_pending_statuses(std::chrono::seconds age);
+  // Deletes campaign messages no answer came for (and sends of no conversation that no
+  // campaign request claimed), kept longer than `age`.
+  core::Result<std::int64_t> purge_campaign_messages(std::chrono::seconds age);
 
   struct Impl;
 
