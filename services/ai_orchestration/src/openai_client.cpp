@@ -187,11 +187,17 @@ std::vector<std::string> initial_messages(const RemoteRequest& request) {
       turns.emplace_back(role, std::move(text));
     }
   };
+  // The suite's own automatic messages (a collection campaign's, which the debtor answers)
+  // open no turn: the system message names them.
+  std::string automatic;
   for (const auto& m : request.history) {
-    if (m.text.empty() || m.author == "system") continue;
+    if (m.text.empty()) continue;
     // The model needs no CPF or CNPJ (no tool takes one): they do not leave the suite.
     std::string text = domain::redact_documents(m.text);
-    if (m.author == "customer") {
+    if (m.author == "system") {
+      std::erase_if(text, [](char c) { return c == '<' || c == '>'; });
+      automatic += " <<<" + text + ">>>";
+    } else if (m.author == "customer") {
       add("user", std::move(text));
     } else if (m.author == "agent") {
       add("assistant", "(atendente humano) " + text);
@@ -203,7 +209,14 @@ std::vector<std::string> initial_messages(const RemoteRequest& request) {
       request.text.empty() ? "(mensagem sem texto)" : domain::redact_documents(request.text));
   std::vector<std::string> out;
   out.reserve(turns.size() + 1);
-  out.push_back(message("system", system_text(request)));
+  std::string system = system_text(request);
+  if (!automatic.empty()) {
+    system +=
+        "\nMensagens automáticas que a empresa enviou ao cliente antes (uma campanha de "
+        "cobrança, por exemplo), às quais ele pode estar respondendo:" +
+        automatic;
+  }
+  out.push_back(message("system", system));
   for (const auto& [role, text] : turns) out.push_back(message(role, text));
   return out;
 }

@@ -234,6 +234,29 @@ TEST_CASE("a normal answer becomes the reply, and the request carries prompt, hi
   CHECK(std::string(msgs[3]["content"].GetString()) == "minha internet caiu");
 }
 
+TEST_CASE("a campaign's message in the history is named in the system message, not as a turn") {
+  FakeLlm fake([](int, const std::string&) {
+    return http::Response::json(200, content_answer("Posso ajudar com a fatura."));
+  });
+  OpenAiClient client(settings_for(fake));
+  BuiltinTools tools(nullptr, {"m2"});
+  auto r = request("quem é?");
+  r.assistant = Assistant::cobranca;
+  r.history = {{"m1", "system", "Olá Maria, sua fatura de R$ 150,50 <venceu>. CPF 529.982.247-25"}};
+  REQUIRE(client.complete(r, tools).ok());
+  auto doc = lia::json::parse(fake.body(0));
+  REQUIRE(doc.ok());
+  const auto& msgs = (*doc)["messages"];
+  REQUIRE(msgs.Size() == 2);  // system, the answer
+  const std::string system = msgs[0]["content"].GetString();
+  CHECK(system.find("Mensagens automáticas que a empresa enviou ao cliente antes") !=
+        std::string::npos);
+  CHECK(system.find("<<<Olá Maria, sua fatura de R$ 150,50 venceu. CPF") != std::string::npos);
+  CHECK(system.find("529.982.247-25") == std::string::npos);
+  CHECK(std::string(msgs[1]["role"].GetString()) == "user");
+  CHECK(std::string(msgs[1]["content"].GetString()) == "quem é?");
+}
+
 TEST_CASE("a tool call runs the tool and a second call answers with its result") {
   FakeLlm fake([](int call, const std::string&) {
     if (call == 1) {
