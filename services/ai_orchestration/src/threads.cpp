@@ -32,9 +32,10 @@ std::string summarize_thread(const SummaryInput& in) {
   }
   std::vector<const HistoryMessage*> customer;
   std::vector<const HistoryMessage*> answers;
+  std::vector<const HistoryMessage*> automatic;  // the suite's own (a campaign's message)
   for (const auto& m : in.recent) {
     if (m.text.empty()) continue;
-    (m.author == "customer" ? customer : answers).push_back(&m);
+    (m.author == "customer" ? customer : m.author == "system" ? automatic : answers).push_back(&m);
   }
   auto last = [](const std::vector<const HistoryMessage*>& v, std::size_t n) {
     std::string out;
@@ -48,6 +49,7 @@ std::string summarize_thread(const SummaryInput& in) {
   };
   if (!customer.empty()) s += " Últimas mensagens do cliente: " + last(customer, 4) + ".";
   if (!answers.empty()) s += " Últimas respostas: " + last(answers, 2) + ".";
+  if (!automatic.empty()) s += " Mensagem automática enviada antes: " + last(automatic, 1) + ".";
   return ellipsize_utf8(s, 4000);
 }
 

@@ -52,6 +52,20 @@ TEST_CASE("the summary of a closed thread keeps what matters") {
   CHECK(ids.back() == "id-c9");
 }
 
+TEST_CASE(
+    "a campaign's message in a closed thread is summarized as automatic, not as LIA's answer") {
+  SummaryInput in;
+  in.assistant = Assistant::cobranca;
+  in.message_count = 55;
+  in.recent = {{"id-s", "system", "Olá Maria, sua fatura de R$ 150,50 venceu."},
+               {"id-c", "customer", "quem é?"},
+               {"id-a", "ai", "Sou a LIA."}};
+  const auto s = summarize_thread(in);
+  CHECK(s.find("Mensagem automática enviada antes: \"Olá Maria, sua fatura de R$ 150,50 "
+               "venceu.\"") != std::string::npos);
+  CHECK(s.find("Últimas respostas: \"Sou a LIA.\".") != std::string::npos);
+}
+
 TEST_CASE("summaries stay bounded however long the history") {
   SummaryInput in;
   in.previous_summary = std::string(10000, 'x');

@@ -26,4 +26,6 @@ CREATE INDEX campaign_messages_chat_idx ON campaign_messages (instance, phone)
   WHERE content IS NOT NULL;
 CREATE INDEX campaign_messages_provider_id_idx ON campaign_messages (instance, whatsapp_message_id)
   WHERE whatsapp_message_id IS NOT NULL;
-CREATE INDEX campaign_messages_created_at_idx ON campaign_messages (created_at);
+-- The purge's order: by the request's time once known.
+CREATE INDEX campaign_messages_kept_since_idx ON campaign_messages
+  ((COALESCE(requested_at, created_at)));

@@ -272,8 +272,12 @@ struct Handlers::Impl {
         "($1::uuid, $2, $3, $4::uuid, $5::uuid, $6, $7::timestamptz) ON CONFLICT (command_id) DO "
         "UPDATE SET phone = EXCLUDED.phone, campaign_id = EXCLUDED.campaign_id, target_id = "
         "EXCLUDED.target_id, content = EXCLUDED.content, requested_at = EXCLUDED.requested_at";
-    campaign_waiting = "SELECT EXISTS (SELECT 1 FROM " + camp +
-                       " WHERE instance = $1 AND phone = $2 AND content IS NOT NULL)";
+    // Requested before the answer was written (5 min allowed for clocks, as ai_orchestration
+    // allows): one requested after it is no message it answers, and waits for the next.
+    const std::string waiting_for =
+        " WHERE instance = $1 AND phone = $2 AND content IS NOT NULL AND requested_at <= "
+        "$3::timestamptz + interval '5 minutes'";
+    campaign_waiting = "SELECT EXISTS (SELECT 1 FROM " + camp + waiting_for + ")";
     campaign_by_command =
         "SELECT whatsapp_status, status_reason, whatsapp_message_id IS NULL FROM " + camp +
         " WHERE command_id = $1::uuid FOR UPDATE";
@@ -287,8 +291,10 @@ struct Handlers::Impl {
                     "status_reason = EXCLUDED.status_reason";
     // Oldest first. The DELETE waits for a tick being applied to a row, and returns the row
     // as that left it; a tick that comes after finds the message instead (on_status).
-    campaign_take = "DELETE FROM " + camp +
-                    " WHERE instance = $1 AND phone = $2 AND content IS NOT NULL RETURNING "
+    // A batch of ticks holding one of the rows while it waits for another this takes is a
+    // deadlock PostgreSQL breaks: one transaction rolls back and its records run again.
+    campaign_take = "DELETE FROM " + camp + waiting_for +
+                    " RETURNING "
                     "command_id::text, content, " +
                     store::ts("requested_at") +
                     ", whatsapp_message_id, whatsapp_status, status_reason";
@@ -300,7 +306,9 @@ struct Handlers::Impl {
         "command_id, sent_at, created_at) VALUES ($1::uuid, $2::uuid, $3, 'outbound', "
         "'assistant', 'system', $4, 'text', $5, $6, $7, now(), 'campaign', $8::uuid, "
         "$9::timestamptz, $9::timestamptz) ON CONFLICT DO NOTHING RETURNING id";
-    purge_campaign = "DELETE FROM " + camp + " WHERE created_at < now() - $1::interval";
+    // By the request's time once known: a request handled late is not kept longer for it.
+    purge_campaign =
+        "DELETE FROM " + camp + " WHERE COALESCE(requested_at, created_at) < now() - $1::interval";
   }
 
   // ---- helpers ---------------------------------------------------------------------
@@ -343,8 +351,9 @@ struct Handlers::Impl {
   // The campaign messages waiting for this customer's answer, moved into the conversation it
   // went to, oldest first, each with its tick and its conversation.message.stored.
   core::Result<std::size_t> attach_campaign_messages(pg::Tx& tx, const ConversationRow& conv,
-                                                     const std::string& phone) {
-    auto rows = tx.exec(campaign_take, conv.instance, phone);
+                                                     const std::string& phone,
+                                                     const std::string& written_at) {
+    auto rows = tx.exec(campaign_take, conv.instance, phone, written_at);
     if (!rows) return rows.error();
     struct Waiting {
       std::string command_id, content, requested_at;
@@ -358,12 +367,14 @@ struct Handlers::Impl {
     }
     std::sort(waiting.begin(), waiting.end(),
               [](const Waiting& a, const Waiting& b) { return a.requested_at < b.requested_at; });
+    std::size_t attached = 0;
     for (const auto& w : waiting) {
       const auto id = core::Uuid::v7(clock).str();
       auto ins = tx.exec(campaign_insert_message, id, conv.id, conv.instance, w.content,
                          w.provider_id, w.status, w.reason, w.command_id, w.requested_at);
       if (!ins) return ins.error();
       if (ins->empty()) continue;  // its provider id is stored already (an old-style echo)
+      ++attached;
       StoredMessageData stored;
       stored.chat = store::chat_of(conv);
       stored.message_id = id;
@@ -380,7 +391,7 @@ struct Handlers::Impl {
         return st.error();
       }
     }
-    return waiting.size();
+    return attached;
   }
 
   // Sent with the statement that follows (the look-up of the message it guards).
@@ -552,7 +563,8 @@ struct Handlers::Impl {
       // written on the business phone).
       const auto by_message = pg::make_params(in.instance, in.provider_message_id);
       const auto by_chat = pg::make_params(in.instance, in.chat_id);
-      const auto by_phone = pg::make_params(in.instance, phone);
+      const std::string written_at = core::format_rfc3339(received_at);
+      const auto by_phone = pg::make_params(in.instance, phone, written_at);
       std::vector<pg::Connection::Statement> statements{
           {message_exists, &by_message}, {sql.conversation_by_chat_for_update, &by_chat}};
       if (!in.from_me) statements.push_back({campaign_waiting, &by_phone});
@@ -678,8 +690,9 @@ struct Handlers::Impl {
       }
       // After a reopening (ai_orchestration starts its read model afresh at it), before the
       // answer.
-      if (campaign) {
-        auto n = attach_campaign_messages(tx, conv, phone);
+      // Not for a reaction or a survey's score, which leave the conversation as it was.
+      if (campaign && route != "none" && route != "survey") {
+        auto n = attach_campaign_messages(tx, conv, phone, written_at);
         if (!n) return n.error();
         attached = *n;
       }

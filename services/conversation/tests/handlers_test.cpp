@@ -542,11 +542,17 @@ TEST_CASE("a failed or dead-lettered send is ERROR with its reason, and the firs
           event(types::whatsapp_message_status, status(p, "WA-REPLAYED", "ERROR", "blocked")));
   CHECK(column(w, "messages", "whatsapp_status", r.reply_id) == "ERROR");
 
-  // Outcomes of other services' commands (surveys, campaigns) are ignored.
-  w.apply(topics::notification_events, event(types::notification_message_sent,
-                                             sent_event(core::Uuid::v7().str(), p, "WA-OTHER")));
+  // Outcomes of other services' commands for a conversation (a survey) are ignored, and the
+  // ticks kept for them go.
+  w.apply(topics::whatsapp_status,
+          event(types::whatsapp_message_status, status(p, "WA-OTHER", "DELIVERY_ACK")));
+  w.apply(topics::notification_events,
+          event(types::notification_message_sent,
+                sent_event(core::Uuid::v7().str(), p, "WA-OTHER", r.conversation_id)));
   CHECK(w.count("SELECT count(*) FROM " + w.t("messages") +
                 " WHERE whatsapp_message_id = 'WA-OTHER'") == 0);
+  CHECK(w.count("SELECT count(*) FROM " + w.t("pending_statuses")) == 0);
+  CHECK(w.count("SELECT count(*) FROM " + w.t("campaign_messages")) == 0);
 }
 
 namespace {
@@ -660,6 +666,64 @@ TEST_CASE(
   REQUIRE(purged);
   CHECK(*purged == 1);
   CHECK(campaign_rows() == 0);
+}
+
+TEST_CASE(
+    "a campaign's message joins an open conversation at the debtor's answer, not at a message "
+    "written on the business phone, nor at an answer written before it was sent") {
+  World w;
+  const auto p = phone();
+  w.apply(topics::whatsapp_inbound,
+          event(types::whatsapp_message_received, received(p, "OLD-1", "oi, bom dia")));
+  const auto conv = conversation_of(w, p);
+  const auto at = [](int seconds) {
+    return core::format_rfc3339(core::SystemClock::instance().now() +
+                                std::chrono::seconds{seconds});
+  };
+  // A Meta template's message: its name and rendered parameters are what is shown.
+  json::Writer t;
+  t.begin_object()
+      .field("campaign_id", core::Uuid::v7().str())
+      .field("target_id", core::Uuid::v7().str())
+      .field("attempt", 1)
+      .field("command_id", core::Uuid::v7().str())
+      .field("provider", "evolution")
+      .field("instance", instance())
+      .field("to", jid(p))
+      .field("template", "cobranca_fatura")
+      .key("parameters")
+      .begin_array()
+      .value("Maria")
+      .value("R$ 150,50")
+      .end_array()
+      .end_object();
+  w.apply(topics::collections_events,
+          event(types::collections_message_requested, t.take(), "collections"));
+  const auto kept = [&] { return w.count("SELECT count(*) FROM " + w.t("campaign_messages")); };
+  const auto shown = [&] {
+    return w.count("SELECT count(*) FROM " + w.t("messages") + " WHERE conversation_id = '" + conv +
+                   "' AND author = 'system'");
+  };
+
+  from_me(w, p, "AGENT-1", "Olá, aqui é a Ana do financeiro.");
+  CHECK(kept() == 1);
+  // Written (by the provider's clock) an hour before the request: not its answer.
+  w.apply(topics::whatsapp_inbound,
+          event(types::whatsapp_message_received, received(p, "LATE-1", "alguém aí?", at(-3600))));
+  CHECK(kept() == 1);
+  CHECK(shown() == 0);
+
+  w.apply(topics::whatsapp_inbound,
+          event(types::whatsapp_message_received, received(p, "ANS-4", "que fatura?", at(1))));
+  CHECK(kept() == 0);
+  CHECK(shown() == 1);
+  CHECK(*w.text("SELECT content FROM " + w.t("messages") + " WHERE author = 'system'") ==
+        "Modelo cobranca_fatura: Maria | R$ 150,50");
+  // Its message.stored comes right before the answer's.
+  const auto stored = w.sent(types::conversation_message_stored);
+  REQUIRE(stored.size() >= 2);
+  CHECK(stored[stored.size() - 2].data["author"] == "system");
+  CHECK(stored.back().data["text"] == "que fatura?");
 }
 
 TEST_CASE("a campaign's tick that comes after its request and before the answer is kept") {

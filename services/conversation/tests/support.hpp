@@ -224,11 +224,15 @@ inline std::string status(const std::string& phone, const std::string& provider_
   return d + "}";
 }
 
+// `conversation_id`: the conversation the command was for (a survey's), if any.
 inline std::string sent_event(const std::string& command_id, const std::string& phone,
-                              const std::string& provider_id) {
+                              const std::string& provider_id,
+                              const std::optional<std::string>& conversation_id = std::nullopt) {
   return "{\"command_id\":\"" + command_id + "\",\"provider\":\"evolution\",\"instance\":\"" +
          instance() + "\",\"to\":\"" + jid(phone) + "\",\"attempts\":1,\"provider_message_id\":\"" +
-         provider_id + "\"}";
+         provider_id + "\"" +
+         (conversation_id ? ",\"conversation_id\":\"" + *conversation_id + "\"" : std::string()) +
+         "}";
 }
 
 inline std::string failed_event(const std::string& command_id, const std::string& phone,
