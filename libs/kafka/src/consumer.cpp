@@ -195,6 +195,11 @@ class RdConsumer final : public Consumer {
   // once a second; `closed`: takes its share out. Several members of one group may run in
   // one process, so each adds the change since its last report instead of setting the value.
   void report_progress(bool closed = false);
+  // librdkafka's #4312 (see finish()): whether this member's strategy is cooperative-sticky
+  // under a librdkafka that aborts destroying it before its first assignment; and the wait
+  // for that assignment (false: it did not come in time).
+  static bool sticky_assignor_needs_join(rd_kafka_t* rk);
+  bool wait_for_first_assignment(rd_kafka_t* rk);
 
   const ConsumerConfig config_;
   const Handler handler_;
@@ -529,6 +534,31 @@ void RdConsumer::rewind(const std::vector<Message>& msgs, std::size_t from) {
   }
 }
 
+bool RdConsumer::sticky_assignor_needs_join(rd_kafka_t* rk) {
+  if (rd_kafka_version() >= 0x020300ff) return false;
+  char value[256];
+  std::size_t size = sizeof value;
+  if (rd_kafka_conf_get(rd_kafka_conf(rk), "partition.assignment.strategy", value, &size) !=
+      RD_KAFKA_CONF_OK) {
+    return false;
+  }
+  return std::string_view(value).find("cooperative-sticky") != std::string_view::npos;
+}
+
+bool RdConsumer::wait_for_first_assignment(rd_kafka_t* rk) {
+  // A join takes a rebalance of the group: a session timeout and a few seconds more bound it
+  // where every member polls (a member in a long handler delays it up to max.poll.interval.ms,
+  // which a stop does not wait for).
+  const auto deadline = Clock::now() + config_.session_timeout + std::chrono::seconds{5};
+  core::log().info("kafka consumer stopping: waits for its first assignment before it leaves",
+                   {core::f::id("component", "kafka"), core::f::id("group", config_.group_id)});
+  while (!joined_.load() && Clock::now() < deadline) {
+    // No assignment yet, so no record: only the group's callbacks and errors.
+    if (rd_kafka_message_t* m = poll_once(rk, 100); m != nullptr) rd_kafka_message_destroy(m);
+  }
+  return joined_.load();
+}
+
 void RdConsumer::finish() {
   if (finished_.exchange(true)) return;
   rd_kafka_t* rk = nullptr;
@@ -541,9 +571,25 @@ void RdConsumer::finish() {
   // fenced it), and librdkafka 2.0's close then never returns: it is destroyed without one.
   const auto fatal = fatal_error();
   const bool broken = fatal.has_value();
-  if (started_ && !broken) commit_sync("close");
+  // librdkafka before 2.3.0 (Debian 12 ships 2.0.2) aborts destroying a cooperative-sticky
+  // member that has not had its first assignment yet (its #4312: the sticky assignor's state
+  // is made then): 5 closes in 100 did, stopped while joining a group of the development
+  // broker. So such a member first waits for it, serving the group's callbacks, within a bound;
+  // past it, the handle is left to the process's exit rather than destroyed.
+  bool unjoined = false;
+  if (started_ && !broken && !joined_.load() && sticky_assignor_needs_join(rk)) {
+    unjoined = !wait_for_first_assignment(rk);
+  }
+  if (started_ && !broken && !unjoined) commit_sync("close");
   // Leaves the group: the revoke callback commits again and unassigns.
-  if (broken) {
+  if (unjoined) {
+    core::log().warn(
+        "kafka consumer stopped before its first assignment: left to the process's exit (a "
+        "cooperative-sticky member destroyed now would abort the process: librdkafka #4312, "
+        "fixed in 2.3.0)",
+        {core::f::id("component", "kafka"), core::f::id("group", config_.group_id),
+         core::f::id("librdkafka", rd_kafka_version_str())});
+  } else if (broken) {
     core::log().warn("kafka consumer closed without leaving its group after a fatal error",
                      {core::f::id("component", "kafka"), core::f::id("group", config_.group_id),
                       core::f::str("error", fatal->message())});
@@ -558,7 +604,9 @@ void RdConsumer::finish() {
     parked_.clear();
     paused_by_us_.clear();
   }
-  if (broken) {
+  if (unjoined) {
+    // Not destroyed (see above).
+  } else if (broken) {
     rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
   } else {
     rd_kafka_destroy(rk);
