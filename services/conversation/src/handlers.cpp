@@ -113,7 +113,6 @@ struct Handlers::Impl {
   std::string provider_lock;
   // campaign_messages (migration 0012): a campaign's message until the debtor answers.
   std::string campaign_requested;
-  std::string campaign_waiting;
   std::string campaign_by_command;
   std::string campaign_by_provider_id;
   std::string campaign_tick;
@@ -132,7 +131,6 @@ struct Handlers::Impl {
         "c.id::text, c.phone, c.name, c.push_name, c.email, c.document, c.city, c.state, "
         "c.zip_code, c.tags::text, c.provider, c.instance, c.chat_id, c.is_blacklisted, " +
         store::ts("c.created_at") + ", " + store::ts("c.updated_at");
-    message_exists = "SELECT 1 FROM " + msgs + " WHERE instance = $1 AND whatsapp_message_id = $2";
     // `o` is the contact before this update, read locked: after waiting for another
     // transaction's update of it, that update's result (a plain self-join would read it from
     // the statement's snapshot, from before the wait, and a name changed back would publish
@@ -272,12 +270,21 @@ struct Handlers::Impl {
         "($1::uuid, $2, $3, $4::uuid, $5::uuid, $6, $7::timestamptz) ON CONFLICT (command_id) DO "
         "UPDATE SET phone = EXCLUDED.phone, campaign_id = EXCLUDED.campaign_id, target_id = "
         "EXCLUDED.target_id, content = EXCLUDED.content, requested_at = EXCLUDED.requested_at";
-    // Requested before the answer was written (5 min allowed for clocks, as ai_orchestration
-    // allows): one requested after it is no message it answers, and waits for the next.
-    const std::string waiting_for =
-        " WHERE instance = $1 AND phone = $2 AND content IS NOT NULL AND requested_at <= "
-        "$3::timestamptz + interval '5 minutes'";
-    campaign_waiting = "SELECT EXISTS (SELECT 1 FROM " + camp + waiting_for + ")";
+    // The campaign messages waiting for the answer of customer `phone` (a parameter) on
+    // instance $1, written at `written`: those requested before it (5 min allowed for clocks,
+    // as ai_orchestration allows). One requested after it is no message it answers, and waits
+    // for the next.
+    const auto waiting_for = [&](std::string_view phone, std::string_view written) {
+      return " WHERE instance = $1 AND phone = " + std::string(phone) +
+             " AND content IS NOT NULL AND requested_at <= " + std::string(written) +
+             "::timestamptz + interval '5 minutes'";
+    };
+    // Whether the provider message is stored already; and whether campaign messages wait for
+    // this answer ($3: the customer's phone, NULL for a message written on the business phone).
+    message_exists = "SELECT EXISTS (SELECT 1 FROM " + msgs +
+                     " WHERE instance = $1 AND whatsapp_message_id = $2), $3::text IS NOT NULL "
+                     "AND EXISTS (SELECT 1 FROM " +
+                     camp + waiting_for("$3", "$4") + ")";
     campaign_by_command =
         "SELECT whatsapp_status, status_reason, whatsapp_message_id IS NULL FROM " + camp +
         " WHERE command_id = $1::uuid FOR UPDATE";
@@ -293,7 +300,7 @@ struct Handlers::Impl {
     // as that left it; a tick that comes after finds the message instead (on_status).
     // A batch of ticks holding one of the rows while it waits for another this takes is a
     // deadlock PostgreSQL breaks: one transaction rolls back and its records run again.
-    campaign_take = "DELETE FROM " + camp + waiting_for +
+    campaign_take = "DELETE FROM " + camp + waiting_for("$2", "$3") +
                     " RETURNING "
                     "command_id::text, content, " +
                     store::ts("requested_at") +
@@ -561,17 +568,16 @@ struct Handlers::Impl {
       if (in.from_me) lock_provider_id(tx, in.instance, in.provider_message_id);
       // And whether a campaign's message waits for this customer's answer (not for a message
       // written on the business phone).
-      const auto by_message = pg::make_params(in.instance, in.provider_message_id);
-      const auto by_chat = pg::make_params(in.instance, in.chat_id);
       const std::string written_at = core::format_rfc3339(received_at);
-      const auto by_phone = pg::make_params(in.instance, phone, written_at);
-      std::vector<pg::Connection::Statement> statements{
-          {message_exists, &by_message}, {sql.conversation_by_chat_for_update, &by_chat}};
-      if (!in.from_me) statements.push_back({campaign_waiting, &by_phone});
-      auto first = tx.exec_pipeline(statements);
+      const auto by_message = pg::make_params(
+          in.instance, in.provider_message_id,
+          in.from_me ? std::nullopt : std::optional<std::string>(phone), written_at);
+      const auto by_chat = pg::make_params(in.instance, in.chat_id);
+      auto first = tx.exec_pipeline(
+          {{message_exists, &by_message}, {sql.conversation_by_chat_for_update, &by_chat}});
       if (!first) return first.error();
-      const bool campaign = !in.from_me && (*first)[2][0].get<bool>(0);
-      if (!(*first)[0].empty()) return Outcome::duplicate;
+      if ((*first)[0][0].get<bool>(0)) return Outcome::duplicate;
+      const bool campaign = (*first)[0][0].get<bool>(1);
       if (in.from_me && in.text && in.provider != "meta" && !(*first)[1].empty()) {
         // The echo of our own reply, before its `sent`: not an agent's message. The `sent`
         // gives the reply this provider id; ticks meanwhile wait in pending_statuses. (Meta
