@@ -66,6 +66,8 @@ Settings Settings::read(core::Env& env) {
   // A whole thread by default, as long as it is (at most 200).
   s.recent_messages = static_cast<int>(
       env.integer("LIA_AI_RECENT_MESSAGES", std::min(s.thread_rotation, 200), 2, 200));
+  s.campaign_answer_window = env.millis("LIA_CAMPAIGN_ANSWER_WINDOW_MS", std::chrono::hours{24 * 7},
+                                        std::chrono::minutes{1}, std::chrono::hours{24 * 90});
   return s;
 }
 
@@ -115,7 +117,10 @@ core::Status App::start(runtime::Context& ctx) {
   wiring_ = std::make_shared<Wiring>();
   wiring_->handler = std::make_shared<Handler>(
       pool, orchestrator,
-      HandlerOptions{schema, settings_.recent_messages, settings_.thread_rotation});
+      HandlerOptions{.schema = schema,
+                     .recent_messages = settings_.recent_messages,
+                     .thread_rotation = settings_.thread_rotation,
+                     .campaign_answer_window = settings_.campaign_answer_window});
 
   auto handler = wiring_->handler;
   // With a remote model, one record may be handled several times in a row (a retryable

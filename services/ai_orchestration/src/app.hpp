@@ -27,6 +27,9 @@ struct Settings {
   int consumers = 2;         // LIA_AI_CONSUMERS: consumers of conversation.events.v1
   int recent_messages = 55;  // LIA_AI_RECENT_MESSAGES: a whole thread
   int thread_rotation = 55;  // LIA_AI_THREAD_ROTATION
+  // LIA_CAMPAIGN_ANSWER_WINDOW_MS: how long after a campaign's message an answer goes to
+  // cobranca (conversation keeps the message as long, for the conversation it opens).
+  std::chrono::milliseconds campaign_answer_window{std::chrono::hours{24 * 7}};
 
   // Reads and checks every setting; problems are collected in `env` (reported at start).
   static Settings read(core::Env& env);

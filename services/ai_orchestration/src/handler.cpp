@@ -19,9 +19,6 @@
 namespace lia::ai_orchestration {
 namespace {
 
-// How long after a campaign's message a debtor's first message is taken as its answer.
-constexpr std::chrono::hours kCampaignAnswerWindow{24 * 7};
-
 // The day in São Paulo when the customer wrote (else today), "YYYY-MM-DD".
 std::string sao_paulo_day(const std::string& timestamp) {
   const auto at = core::parse_rfc3339(timestamp).value_or(core::SystemClock::instance().now());
@@ -282,15 +279,15 @@ core::Status Handler::on_message(const events::CloudEvent& ev) {
   std::optional<Snapshot> snap;
   std::optional<std::string> phone;  // the chat's, as E.164 digits; none: not a phone's chat
   if (for_ai) {
-    // With it, whether a campaign messaged the chat in the week before (a debtor's answer
-    // goes to cobranca; not a campaign requested after the message was written, a few
-    // minutes of clocks apart allowed).
+    // With it, whether a campaign messaged the chat within the campaign answer window before (a
+    // debtor's answer goes to cobranca; not a campaign requested after the message was written, a
+    // few minutes of clocks apart allowed).
     const auto at =
         core::parse_rfc3339(msg->timestamp).value_or(core::SystemClock::instance().now());
     if (auto p = domain::normalize_wa_id(msg->chat.chat_id)) phone = std::move(p->digits);
-    auto loaded = store_.load(
-        *pool_, msg->chat.conversation_id, msg->chat.contact_id, ev.id,
-        {msg->chat.instance, phone, at - kCampaignAnswerWindow, at + std::chrono::minutes{5}});
+    auto loaded = store_.load(*pool_, msg->chat.conversation_id, msg->chat.contact_id, ev.id,
+                              {msg->chat.instance, phone, at - options_.campaign_answer_window,
+                               at + std::chrono::minutes{5}});
     if (!loaded) return loaded.error();
     if (loaded->seen) {
       log.debug("event already handled", {f::id("event_id", ev.id)});

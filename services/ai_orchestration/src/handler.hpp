@@ -41,6 +41,8 @@ struct HandlerOptions {
   std::string schema = "ai";
   int recent_messages = 55;  // kept per conversation
   int thread_rotation = kThreadRotation;
+  // A customer's message within this after a campaign messaged the chat goes to cobranca.
+  std::chrono::milliseconds campaign_answer_window{std::chrono::hours{24 * 7}};
   // Where lookup_outage looks; null: the schema's outages table.
   std::shared_ptr<OutageSource> outages;
 };

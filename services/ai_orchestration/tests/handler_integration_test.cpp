@@ -197,6 +197,41 @@ TEST_CASE("an inbound message gets a reply and an analysis in the outbox") {
   CHECK(fx.db.count("conversation_threads WHERE closed_at IS NULL AND message_count = 1") == 1);
 }
 
+namespace {
+
+// collections' message.requested for the chat, now.
+lia::kafka::Message campaign_requested(Chat& chat) {
+  lia::json::Writer w;
+  w.begin_object()
+      .field("campaign_id", lia::core::Uuid::v7().str())
+      .field("target_id", lia::core::Uuid::v7().str())
+      .field("attempt", 1)
+      .field("command_id", lia::core::Uuid::v7().str())
+      .field("provider", "meta")
+      .field("instance", chat.instance)
+      .field("to", chat.chat_id)
+      .end_object();
+  return chat.message(types::collections_message_requested, w.take(),
+                      lia::events::topics::collections_events);
+}
+
+}  // namespace
+
+TEST_CASE("an answer past LIA_CAMPAIGN_ANSWER_WINDOW_MS is no campaign's: apresentacao keeps it") {
+  HandlerOptions options;
+  options.campaign_answer_window = std::chrono::seconds{30};
+  Fixture fx(options);
+  Chat debtor;
+  debtor.chat_id = "5511987650002";
+  fx.ok(campaign_requested(debtor));
+  fx.ok(debtor.created());
+  // Written a minute after the campaign's message.
+  fx.ok(debtor.inbound("quem é?", "ai", lia::core::Uuid::v7().str(),
+                       lia::core::format_rfc3339(lia::core::SystemClock::instance().now() +
+                                                 std::chrono::minutes{1})));
+  CHECK(of_type(outbox(fx.db), types::ai_assistant_changed).empty());
+}
+
 TEST_CASE("a debtor's answer to a campaign's message goes to cobranca") {
   Fixture fx;
   const auto now = lia::core::SystemClock::instance().now();
@@ -205,23 +240,9 @@ TEST_CASE("a debtor's answer to a campaign's message goes to cobranca") {
     return chat.inbound(text, "ai", lia::core::Uuid::v7().str(),
                         lia::core::format_rfc3339(now + std::chrono::minutes{1}));
   };
-  const auto requested = [](Chat& chat) {
-    lia::json::Writer w;
-    w.begin_object()
-        .field("campaign_id", lia::core::Uuid::v7().str())
-        .field("target_id", lia::core::Uuid::v7().str())
-        .field("attempt", 1)
-        .field("command_id", lia::core::Uuid::v7().str())
-        .field("provider", "meta")
-        .field("instance", chat.instance)
-        .field("to", chat.chat_id)
-        .end_object();
-    return chat.message(types::collections_message_requested, w.take(),
-                        lia::events::topics::collections_events);
-  };
   Chat debtor;
   debtor.chat_id = "5511987650001";  // a phone's chat: collections can keep an opt-out
-  const auto campaign = requested(debtor);
+  const auto campaign = campaign_requested(debtor);
   fx.ok(campaign);
   fx.ok(campaign);  // redelivered: the same
   CHECK(fx.db.count("campaign_chats WHERE phone = '5511987650001'") == 1);

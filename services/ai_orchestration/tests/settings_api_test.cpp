@@ -28,6 +28,16 @@ TEST_CASE("settings default to the local assistant") {
   CHECK(Settings::read(longer).recent_messages == 80);  // following a longer thread
   CHECK(s.thread_rotation == 55);
   CHECK(s.jwt_secret.empty());
+  CHECK(s.campaign_answer_window == std::chrono::hours{24 * 7});
+}
+
+TEST_CASE("the campaign answer window is read in milliseconds, and a bad one is named") {
+  auto env = Env::from_map({{"LIA_CAMPAIGN_ANSWER_WINDOW_MS", "259200000"}});
+  CHECK(Settings::read(env).campaign_answer_window == std::chrono::hours{72});
+  CHECK(env.problems().empty());
+  auto bad = Env::from_map({{"LIA_CAMPAIGN_ANSWER_WINDOW_MS", "0"}});
+  Settings::read(bad);
+  CHECK(has_problem(bad, "LIA_CAMPAIGN_ANSWER_WINDOW_MS"));
 }
 
 TEST_CASE("the openai provider needs a base URL and an API key") {

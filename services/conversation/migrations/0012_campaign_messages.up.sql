@@ -1,7 +1,7 @@
 -- A collection campaign's message (collections.events.v1's message.requested), kept until the
 -- debtor answers: their answer's conversation then shows it, before the answer, with its
 -- ticks. A debtor who never answers gets no conversation (an agent's list is not a campaign's
--- target list); such rows go after LIA_CAMPAIGN_MESSAGE_TTL_MS.
+-- target list); such rows go after LIA_CAMPAIGN_ANSWER_WINDOW_MS.
 --
 -- notification's message.sent and failures, and the provider's ticks, may come before the
 -- request (other topics): a row then starts with only what they tell (the command, its

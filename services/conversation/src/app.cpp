@@ -59,9 +59,9 @@ void App::configure(core::Env& env) {
   consumer_instances_ = static_cast<int>(env.integer("LIA_CONSUMER_INSTANCES", 2, 1, 16));
   pending_ttl_ = env.millis("LIA_PENDING_STATUS_TTL_MS", std::chrono::hours{72},
                             std::chrono::minutes{1}, std::chrono::hours{24 * 30});
-  // ai_orchestration hands a debtor's answer to cobranca within a week of the campaign's
-  // message, too.
-  campaign_ttl_ = env.millis("LIA_CAMPAIGN_MESSAGE_TTL_MS", std::chrono::hours{24 * 7},
+  // ai_orchestration reads it too: how long after the campaign's message an answer goes to
+  // cobranca.
+  campaign_ttl_ = env.millis("LIA_CAMPAIGN_ANSWER_WINDOW_MS", std::chrono::hours{24 * 7},
                              std::chrono::minutes{1}, std::chrono::hours{24 * 90});
 }
 

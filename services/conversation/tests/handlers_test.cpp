@@ -661,7 +661,7 @@ TEST_CASE(
   CHECK(w.count("SELECT count(*) FROM " + w.t("messages") + " WHERE conversation_id = '" + conv +
                 "'") == 4);
 
-  // Kept past LIA_CAMPAIGN_MESSAGE_TTL_MS with no answer: purged.
+  // Kept past LIA_CAMPAIGN_ANSWER_WINDOW_MS with no answer: purged.
   auto purged = w.handlers().purge_campaign_messages(std::chrono::seconds{0});
   REQUIRE(purged);
   CHECK(*purged == 1);
