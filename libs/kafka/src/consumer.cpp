@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
@@ -548,8 +549,19 @@ bool RdConsumer::sticky_assignor_needs_join(rd_kafka_t* rk) {
 bool RdConsumer::wait_for_first_assignment(rd_kafka_t* rk) {
   // A join takes a rebalance of the group: a session timeout and a few seconds more bound it
   // where every member polls (a member in a long handler delays it up to max.poll.interval.ms,
-  // which a stop does not wait for).
-  const auto deadline = Clock::now() + config_.session_timeout + std::chrono::seconds{5};
+  // which a stop does not wait for). The session timeout in force: LIA_KAFKA_PROPERTIES may
+  // have set it. A broker out of reach makes a stop wait the whole bound.
+  auto session = config_.session_timeout;
+  char value[32];
+  std::size_t size = sizeof value;
+  if (rd_kafka_conf_get(rd_kafka_conf(rk), "session.timeout.ms", value, &size) ==
+      RD_KAFKA_CONF_OK) {
+    long long ms = 0;
+    if (std::from_chars(value, value + std::strlen(value), ms).ec == std::errc{} && ms > 0) {
+      session = milliseconds{ms};
+    }
+  }
+  const auto deadline = Clock::now() + session + std::chrono::seconds{5};
   core::log().info("kafka consumer stopping: waits for its first assignment before it leaves",
                    {core::f::id("component", "kafka"), core::f::id("group", config_.group_id)});
   while (!joined_.load() && Clock::now() < deadline) {
