@@ -695,8 +695,7 @@ struct Handlers::Impl {
         }
       }
       // After a reopening (ai_orchestration starts its read model afresh at it), before the
-      // answer.
-      // Not for a reaction or a survey's score, which leave the conversation as it was.
+      // answer; not for a reaction or a survey's score, which leave the conversation as it was.
       if (campaign && route != "none" && route != "survey") {
         auto n = attach_campaign_messages(tx, conv, phone, written_at);
         if (!n) return n.error();
