@@ -401,6 +401,19 @@ struct Handlers::Impl {
     return attached;
   }
 
+  // The tick a send's outcome (`incoming`) leaves on a message, or a kept campaign message,
+  // whose tick is (status, reason): forward only, except that an ERROR while the provider id is
+  // not known yet can only be notification's own failure report, which a `sent` after it (its
+  // dead letter replayed) overrides: the provider took it.
+  static domain::MessageTick outcome_tick(const std::optional<std::string>& status,
+                                          const std::optional<std::string>& reason,
+                                          bool no_provider_id, bool sent,
+                                          const domain::MessageTick& incoming) {
+    auto current = tick_of(status, reason);
+    if (sent && current.status == domain::MessageStatus::error && no_provider_id) current = {};
+    return domain::advance(current, incoming);
+  }
+
   // Sent with the statement that follows (the look-up of the message it guards).
   void lock_provider_id(pg::Tx& tx, const std::string& instance, const std::string& provider_id) {
     tx.exec_later(provider_lock, sql.schema() + ".pmid:" + instance + ":" + provider_id);
@@ -1181,15 +1194,13 @@ struct Handlers::Impl {
           if (!row) return row.error();
         }
         if (row->empty()) {
-          domain::MessageTick current{};
+          auto tick = domain::advance({}, incoming);  // not known yet: PENDING
           if (!kept->empty()) {
-            current = tick_of((*kept)[0].get<std::optional<std::string>>(0),
-                              (*kept)[0].get<std::optional<std::string>>(1));
-            if (sent && current.status == domain::MessageStatus::error && (*kept)[0].get<bool>(2)) {
-              current = {};
-            }
+            const auto k = (*kept)[0];
+            tick =
+                outcome_tick(k.get<std::optional<std::string>>(0),
+                             k.get<std::optional<std::string>>(1), k.get<bool>(2), sent, incoming);
           }
-          auto tick = domain::advance(current, incoming);
           if (sent) {
             auto pend = tx.exec(take_pending, instance, provider_id);
             if (!pend) return pend.error();
@@ -1210,14 +1221,9 @@ struct Handlers::Impl {
         return Outcome::ignored;
       }
       const auto id = (*row)[0].get<std::string>(0);
-      auto current = tick_of((*row)[0].get<std::optional<std::string>>(1),
-                             (*row)[0].get<std::optional<std::string>>(2));
-      // An ERROR on a message with no provider id yet can only be notification's own failure
-      // report; a `sent` after it (its dead letter replayed) is the provider taking it.
-      if (sent && current.status == domain::MessageStatus::error && (*row)[0].get<bool>(3)) {
-        current = {};
-      }
-      auto tick = domain::advance(current, incoming);
+      auto tick = outcome_tick((*row)[0].get<std::optional<std::string>>(1),
+                               (*row)[0].get<std::optional<std::string>>(2), (*row)[0].get<bool>(3),
+                               sent, incoming);
       if (!sent) {
         tx.exec_later(set_tick, id, std::string(domain::to_string(tick.status)), reason_of(tick));
         return Outcome::applied;
