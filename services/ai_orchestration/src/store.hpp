@@ -23,7 +23,6 @@
 
 namespace lia::ai_orchestration {
 
-// What the read model knows about a conversation when a message arrives.
 // Where to look for a campaign's message to the chat (campaign_chats), in the same round trip
 // as the conversation's snapshot.
 struct CampaignProbe {
@@ -33,6 +32,7 @@ struct CampaignProbe {
   core::SysTime until;
 };
 
+// What the read model knows about a conversation when a message arrives.
 struct Snapshot {
   bool seen = false;      // the event was handled before (inbox)
   bool known = false;     // the conversation has a row
