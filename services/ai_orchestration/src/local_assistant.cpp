@@ -390,7 +390,7 @@ std::optional<Promise> promise_of(const Turn& t, const Analysis& a) {
 // Whether the message makes a promise that can be registered (a day refused as past or too
 // far ahead, or a date without today known, is none: it holds back no handoff).
 bool has_promise(const Turn& t, const Analysis& a) {
-  return a.payment_day.has_value() || promise_of(t, a).has_value();
+  return promise_of(t, a).has_value();
 }
 
 // In a collection, a stop of its messages for good (Analysis::stop_messages), in a phone's
