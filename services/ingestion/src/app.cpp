@@ -43,6 +43,11 @@ void App::configure(core::Env& env) {
   gateway_config_.meta_verify_token = env.credential("LIA_META_VERIFY_TOKEN");
   gateway_config_.meta_app_secret = env.credential("LIA_META_APP_SECRET");
   gateway_config_.evolution_apikey = env.credential("LIA_EVOLUTION_APIKEY");
+  if (auto numbers = parse_instance_numbers(env.string("LIA_EVOLUTION_INSTANCE_NUMBERS", ""))) {
+    gateway_config_.evolution_numbers = std::move(*numbers);
+  } else {
+    env.problem("LIA_EVOLUTION_INSTANCE_NUMBERS", numbers.error().message());
+  }
   gateway_config_.ack_timeout =
       env.millis("LIA_INGESTION_ACK_TIMEOUT_MS", std::chrono::milliseconds{5000},
                  std::chrono::milliseconds{10}, std::chrono::milliseconds{120'000});

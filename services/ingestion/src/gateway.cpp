@@ -496,7 +496,7 @@ void Gateway::evolution(http::Request&& request, http::Responder respond) {
                     "the body's apikey does not match", event, request.body, respond);
     }
   }
-  auto batch = normalize_evolution(request.body, event, clock_);
+  auto batch = normalize_evolution(request.body, event, clock_, config_.evolution_numbers);
   if (!batch) {
     return reject(Provider::evolution, 400, "bad_request", "bad_request", batch.error().message(),
                   event, request.body, respond);

@@ -50,6 +50,9 @@ struct GatewayConfig {
   std::string meta_verify_token;
   std::string meta_app_secret;
   std::string evolution_apikey;
+  // Each Evolution instance's own number, for from_me messages whose webhook has no `sender`
+  // (an instance over the Cloud API). LIA_EVOLUTION_INSTANCE_NUMBERS.
+  InstanceNumbers evolution_numbers;
   std::chrono::milliseconds ack_timeout{5000};
   std::string inbound_topic = "whatsapp.inbound.v1";
   std::string status_topic = "whatsapp.status.v1";

@@ -1,5 +1,6 @@
 #include "normalize.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstring>
@@ -765,10 +766,23 @@ bool may_be_phone(std::string_view digits) {
 // device's "103899771998284:7@lid" arrives bare, and then Evolution no longer swaps it with
 // its remoteJidAlt) is a phone when it may be one (see may_be_phone), else a @lid whose server
 // was cut off, resolved like any @lid. `keep_lid` (statuses): an unresolved @lid chat keeps its
-// @lid JID; else it is refused.
+// @lid JID; else it is refused. `own` is the instance's own number (`sender`), when known: an
+// alternative naming it is not the chat's. Baileys fills remoteJidAlt from the stanza's
+// sender_pn before its peer_recipient_pn, and on a message the business wrote on its phone the
+// sender is the business.
 std::optional<Reject> resolve_chat(std::string_view remote_jid,
                                    std::initializer_list<const Value*> alt_holders,
-                                   const Path& jid_path, bool keep_lid, Chat& chat) {
+                                   const Path& jid_path, bool keep_lid,
+                                   std::optional<std::string_view> own, Chat& chat) {
+  std::optional<std::string> own_digits;
+  if (own) {
+    if (auto p = domain::normalize_wa_id(*own)) own_digits = std::move(p->digits);
+  }
+  const auto is_own = [&](std::string_view number) {
+    if (!own_digits) return false;
+    auto p = domain::normalize_wa_id(number);
+    return p && p->digits == *own_digits;
+  };
   std::string bare_lid;  // "<number>@lid" for a bare number that can't be a phone
   if (auto n = user_number(remote_jid)) {
     if (domain::jid_kind(remote_jid) != domain::JidKind::not_a_jid || may_be_phone(*n)) {
@@ -786,7 +800,7 @@ std::optional<Reject> resolve_chat(std::string_view remote_jid,
         for (std::string_view field : {"remoteJidAlt", "senderPn"}) {
           auto alt = opt_str(*holder, field);
           if (!alt) continue;
-          if (auto n = user_number(*alt)) {
+          if (auto n = user_number(*alt); n && !is_own(*n)) {
             chat.number = *n;
             chat.jid = chat.number + "@s.whatsapp.net";
             return std::nullopt;
@@ -1103,7 +1117,7 @@ void evolution_message(const Value& d, const Path& p, const EvolutionCtx& ctx, b
     return;
   }
   Chat chat;
-  if (auto bad = resolve_chat(*remote, {key, &d}, kp.at("remoteJid"), false, chat)) {
+  if (auto bad = resolve_chat(*remote, {key, &d}, kp.at("remoteJid"), false, ctx.sender, chat)) {
     return add_rejection(out, ItemKind::message, std::move(*bad), ctx.instance, *id);
   }
   if (auto bad = check_ids(*id, kp.at("id"), chat.jid, kp.at("remoteJid"))) {
@@ -1116,8 +1130,9 @@ void evolution_message(const Value& d, const Path& p, const EvolutionCtx& ctx, b
     if (!ctx.sender) {
       return add_rejection(out, ItemKind::message,
                            {RejectCode::bad_item,
-                            "field 'sender' (the instance's own number) is missing: a from_me "
-                            "message needs it as 'from'"},
+                            "field 'sender' (the instance's own number) is missing, as over "
+                            "the Cloud API, and LIA_EVOLUTION_INSTANCE_NUMBERS names none for "
+                            "this instance: a from_me message needs it as 'from'"},
                            ctx.instance, *id);
     }
     sender_field = *ctx.sender;
@@ -1219,7 +1234,7 @@ void evolution_status(const Value& d, const Path& p, const EvolutionCtx& ctx, Ba
     return;
   }
   Chat chat;
-  if (auto bad = resolve_chat(*remote, {&d, key}, p.at("remoteJid"), true, chat)) {
+  if (auto bad = resolve_chat(*remote, {&d, key}, p.at("remoteJid"), true, ctx.sender, chat)) {
     return add_rejection(out, ItemKind::status, std::move(*bad), ctx.instance, *id);
   }
   if (auto bad = check_ids(*id, p.at("keyId"), chat.jid, p.at("remoteJid"))) {
@@ -1488,8 +1503,45 @@ std::optional<std::string> evolution_body_apikey(std::string_view body) {
   return key;
 }
 
+core::Result<InstanceNumbers> parse_instance_numbers(std::string_view text) {
+  InstanceNumbers out;
+  if (core::trim(text).empty()) return out;
+  std::size_t entry = 0;
+  for (std::size_t from = 0; from <= text.size(); ++entry) {
+    const auto comma = std::min(text.find(',', from), text.size());
+    const auto part = text.substr(from, comma - from);
+    from = comma + 1;
+    const auto eq = part.find('=');
+    const auto name = core::trim(part.substr(0, eq == std::string_view::npos ? 0 : eq));
+    auto number =
+        eq == std::string_view::npos ? std::string_view{} : core::trim(part.substr(eq + 1));
+    if (name.empty() || number.empty()) {
+      return invalid(fmt::format("entry {} is not instance=number", entry + 1));
+    }
+    if (name.size() > kChatMax) {
+      return invalid(
+          fmt::format("entry {}: an instance has 1 to {} characters", entry + 1, kChatMax));
+    }
+    if (number.front() == '+') number.remove_prefix(1);
+    const bool digits = !number.empty() && std::all_of(number.begin(), number.end(),
+                                                       [](char c) { return c >= '0' && c <= '9'; });
+    auto phone = domain::normalize_wa_id(number);
+    if (!digits || !phone) {
+      return invalid(
+          fmt::format("entry {} (instance {}): the number must be a phone's digits, "
+                      "country code first",
+                      entry + 1, name));
+    }
+    if (!out.emplace(std::string(name), phone->digits).second) {
+      return invalid(fmt::format("entry {}: instance {} is named twice", entry + 1, name));
+    }
+  }
+  return out;
+}
+
 core::Result<Batch> normalize_evolution(std::string_view body, std::string_view path_event,
-                                        const core::Clock& clock) {
+                                        const core::Clock& clock,
+                                        const InstanceNumbers& own_numbers) {
   auto doc = parse_body(body);
   if (!doc) return doc.error();
   const Value& root = *doc;
@@ -1525,8 +1577,12 @@ core::Result<Batch> normalize_evolution(std::string_view body, std::string_view 
   if (data == nullptr || !(data->IsObject() || data->IsArray())) {
     return invalid("field 'data' must be an object or an array");
   }
-  const EvolutionCtx ctx{*instance, opt_nonempty(root, "sender"), opt_nonempty(root, "date_time"),
-                         clock};
+  // Over the Cloud API Evolution has no session of its own number to fill `sender` from.
+  auto sender = opt_nonempty(root, "sender");
+  if (!sender) {
+    if (auto it = own_numbers.find(*instance); it != own_numbers.end()) sender = it->second;
+  }
+  const EvolutionCtx ctx{*instance, sender, opt_nonempty(root, "date_time"), clock};
   auto one = [&](const Value& d, const Path& p) {
     const ItemKind ik = kind == Kind::update       ? ItemKind::status
                         : kind == Kind::connection ? ItemKind::connection

@@ -21,13 +21,16 @@
 //     "<number>@s.whatsapp.net" (device suffix dropped, @c.us spelled @s.whatsapp.net, a
 //     @lid JID replaced by key.remoteJidAlt / key.senderPn when present): Evolution's
 //     sendText takes it as `number`. from = the sender's phone: the chat's number for
-//     customer messages, the instance's own number (`sender`) for from_me messages.
+//     customer messages, the instance's own number (`sender`, or the configured one when
+//     the body has none) for from_me messages.
 //   - A message whose @lid chat has no alternative JID is rejected (reason lid_unresolved):
 //     `from` must be a phone. A status of such a chat keeps the @lid JID as chat_id, so the
 //     tick is not lost; so does a status whose bare number (Evolution cut ":7@lid" off) can't
 //     be a phone.
 
 #include <cstddef>
+#include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -91,12 +94,22 @@ struct Batch {
 // (field "messages"; other fields are ignored), message and status.
 core::Result<Batch> normalize_meta(std::string_view body, const core::Clock& clock);
 
+// Evolution instance -> its own number (E.164 digits), for webhooks without `sender`:
+// Evolution fills `sender` from the WhatsApp session it opened (Baileys), so an instance over
+// the Cloud API (WHATSAPP-BUSINESS) sends none. LIA_EVOLUTION_INSTANCE_NUMBERS.
+using InstanceNumbers = std::map<std::string, std::string, std::less<>>;
+// Parses "instance=number[,instance=number...]" (spaces around each part allowed; the number
+// as digits, with a leading '+' or not). Errors name the entry, never its number.
+core::Result<InstanceNumbers> parse_instance_numbers(std::string_view text);
+
 // Evolution API webhook, global or by events. `path_event` is the {event} of
 // /webhooks/evolution/{event} ("messages-upsert"), or empty; the body's `event` wins.
 // Handles messages.upsert, send.message, messages.update and connection.update; other
-// events are valid and carry nothing (Batch::ignored = 1).
+// events are valid and carry nothing (Batch::ignored = 1). A from_me message's `from` is the
+// body's `sender`, else the instance's number in `own_numbers`, else it is rejected.
 core::Result<Batch> normalize_evolution(std::string_view body, std::string_view path_event,
-                                        const core::Clock& clock);
+                                        const core::Clock& clock,
+                                        const InstanceNumbers& own_numbers = {});
 
 // The root object's `apikey` string (the first, as a parse keeps it), read without building
 // the document: how an Evolution body without the apikey header authenticates before

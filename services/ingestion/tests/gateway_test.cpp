@@ -436,6 +436,36 @@ TEST_CASE("Evolution webhook-by-events: the event in the path") {
   CHECK(decode(records[0]).type == lia::events::types::whatsapp_message_status);
 }
 
+TEST_CASE("an Evolution instance over the Cloud API: its own sends are published with its number") {
+  const auto body = fixture("evo_cloud_send_message.json");  // no `sender`
+  SECTION("named in the configuration") {
+    Fixture f(10s, [](GatewayConfig& c) { c.evolution_numbers = {{"lia-cloud", "551140028922"}}; });
+    f.producer->auto_ack = true;
+    auto res = f.post_evolution(body, kApikey)->get();
+    CHECK(res.status == 200);
+    CHECK(res.body == R"({"accepted":1})");
+    const auto records = f.producer->records();
+    REQUIRE(records.size() == 1);
+    const auto ev = decode(records[0]);
+    CHECK(ev.type == lia::events::types::whatsapp_message_received);
+    CHECK(ev.data.find(R"("from":"551140028922")") != std::string::npos);
+  }
+  SECTION("not named: 200 still (a retry would change nothing), the item rejected and audited") {
+    Fixture f;
+    f.producer->auto_ack = true;
+    auto res = f.post_evolution(body, kApikey)->get();
+    CHECK(res.status == 200);
+    CHECK(res.body == R"({"accepted":0,"rejected":1})");
+    CHECK(f.producer->records().empty());
+    bool audited = false;
+    for (const auto& row : f.audit->rows()) {
+      audited = audited || (row.status == "rejected" &&
+                            row.reason.find("LIA_EVOLUTION_INSTANCE_NUMBERS") != std::string::npos);
+    }
+    CHECK(audited);
+  }
+}
+
 TEST_CASE("connection updates go to the status topic keyed by the instance") {
   Fixture f;
   f.producer->auto_ack = true;

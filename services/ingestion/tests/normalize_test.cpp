@@ -874,6 +874,79 @@ TEST_CASE(
     CHECK(e.items.empty());
     REQUIRE(e.rejected.size() == 1);
     CHECK(e.rejected[0].reason.find("'sender'") != std::string::npos);
+    CHECK(e.rejected[0].reason.find("LIA_EVOLUTION_INSTANCE_NUMBERS") != std::string::npos);
+  }
+}
+
+TEST_CASE(
+    "evolution over the Cloud API sends no `sender`: a from_me message takes the instance's "
+    "configured number") {
+  // Evolution fills `sender` from its WhatsApp session (Baileys); a WHATSAPP-BUSINESS instance
+  // has none, so its webhooks leave the field out.
+  const auto body = fixture("evo_cloud_send_message.json");
+  auto normalize = [&](const std::string& b, const lia::ingestion::InstanceNumbers& numbers) {
+    auto r = lia::ingestion::normalize_evolution(b, "", test_clock(), numbers);
+    REQUIRE(r.ok());
+    return *r;
+  };
+  SECTION("configured: published, from the instance's number") {
+    const auto b =
+        normalize(body, {{"lia-cloud", "551140028922"}, {"lia-vendas", "5511930001111"}});
+    const auto d = only(b);
+    CHECK(at(d, {"from_me"}).IsTrue());
+    CHECK(at(d, {"via_api"}).IsTrue());
+    CHECK(str(d, {"from"}) == "551140028922");
+    CHECK(str(d, {"chat_id"}) == "5511987654321@s.whatsapp.net");
+    CHECK(str(d, {"text"}) == "Seu pedido saiu para entrega.");
+  }
+  SECTION("a number written on the phone (messages.upsert, fromMe) the same") {
+    auto upsert = replace(body, R"("event": "send.message")", R"("event": "messages.upsert")");
+    const auto d = only(normalize(upsert, {{"lia-cloud", "551140028922"}}));
+    CHECK(str(d, {"from"}) == "551140028922");
+    CHECK_FALSE(d.HasMember("via_api"));
+  }
+  SECTION("the body's `sender`, when there is one, wins") {
+    auto with_sender =
+        replace(body, R"("date_time")", R"("sender": "5511940028922@s.whatsapp.net", "date_time")");
+    const auto d = only(normalize(with_sender, {{"lia-cloud", "551140028922"}}));
+    CHECK(str(d, {"from"}) == "5511940028922");
+  }
+  SECTION("another instance's number is not this one's: rejected, naming the setting") {
+    const auto b = normalize(body, {{"lia-vendas", "551140028922"}});
+    CHECK(b.items.empty());
+    REQUIRE(b.rejected.size() == 1);
+    CHECK(b.rejected[0].code == RejectCode::bad_item);
+    CHECK(b.rejected[0].reason.find("LIA_EVOLUTION_INSTANCE_NUMBERS") != std::string::npos);
+  }
+  SECTION("a customer's message needs no number of the instance") {
+    auto inbound =
+        replace(replace(body, R"("event": "send.message")", R"("event": "messages.upsert")"),
+                R"("fromMe": true)", R"("fromMe": false)");
+    CHECK(str(only(normalize(inbound, {})), {"from"}) == "5511987654321");
+  }
+}
+
+TEST_CASE("LIA_EVOLUTION_INSTANCE_NUMBERS: instance=number pairs, each number a phone") {
+  using lia::ingestion::parse_instance_numbers;
+  auto ok = parse_instance_numbers(" lia-cloud = +55 11 4002-8922 ");
+  CHECK_FALSE(ok.ok());  // digits only: a number written with spaces or dashes is refused
+  ok = parse_instance_numbers(" lia-cloud = +551140028922 , lia-sp=5511987654321");
+  REQUIRE(ok.ok());
+  CHECK(ok->size() == 2);
+  CHECK(ok->at("lia-cloud") == "551140028922");
+  CHECK(ok->at("lia-sp") == "5511987654321");
+  // A Brazilian mobile without its ninth digit gets it, as every number in the events does.
+  CHECK(parse_instance_numbers("a=551187654321")->at("a") == "5511987654321");
+  CHECK(parse_instance_numbers("")->empty());
+  CHECK(parse_instance_numbers("  ")->empty());
+  for (const char* bad : {"lia-cloud", "=551140028922", "lia-cloud=", "a=5511,b=551140028922",
+                          "a=551140028922,", "a=55114002892x", "a=551140028922,a=551140028923"}) {
+    INFO(bad);
+    auto r = parse_instance_numbers(bad);
+    REQUIRE_FALSE(r.ok());
+    // Which entry, never the number itself.
+    CHECK(r.error().message().find("entry") != std::string::npos);
+    CHECK(r.error().message().find("1140028") == std::string::npos);
   }
 }
 
@@ -927,6 +1000,24 @@ TEST_CASE(
                                     R"("remoteJidAlt": ")" + alt + R"(")");
       CHECK(str(only(evolution(with_alt)), {"chat_id"}) == "5511976543210@s.whatsapp.net");
     }
+  }
+  SECTION("an alternative naming the instance's own number is not the chat") {
+    // Written on the business phone: Baileys takes remoteJidAlt from the stanza's sender_pn
+    // first, and the sender is the business itself.
+    const auto mine =
+        replace(fixture("evo_lid_alt.json"), R"("fromMe": false)", R"("fromMe": true)");
+    CHECK(str(only(evolution(mine)), {"chat_id"}) == "5511976543210@s.whatsapp.net");
+    const auto own_alt = replace(mine, R"("remoteJidAlt": "5511976543210@s.whatsapp.net")",
+                                 R"("remoteJidAlt": "551140028922@s.whatsapp.net")");
+    const auto b = evolution(own_alt);
+    CHECK(b.items.empty());  // not a conversation of the business with itself
+    REQUIRE(b.rejected.size() == 1);
+    CHECK(b.rejected[0].code == RejectCode::lid_unresolved);
+    // The next alternative still counts.
+    const auto with_pn =
+        replace(own_alt, R"("addressingMode": "lid")",
+                R"("addressingMode": "lid", "senderPn": "5511976543210@s.whatsapp.net")");
+    CHECK(str(only(evolution(with_pn)), {"chat_id"}) == "5511976543210@s.whatsapp.net");
   }
   SECTION("a status of an unresolved @lid chat keeps the tick, keyed by the @lid JID") {
     auto body =

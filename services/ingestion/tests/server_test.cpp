@@ -435,7 +435,8 @@ TEST_CASE("the Meta handshake and missing secrets") {
                {"LIA_EVOLUTION_APIKEY", ""},
                {"LIA_INGESTION_ACK_TIMEOUT_MS", "soon"},
                {"LIA_INGESTION_EVOLUTION_BODY_LIMIT_MIB", "32"},
-               {"LIA_INGESTION_EVOLUTION_WIRE_LIMIT_MIB", "16"}});
+               {"LIA_INGESTION_EVOLUTION_WIRE_LIMIT_MIB", "16"},
+               {"LIA_EVOLUTION_INSTANCE_NUMBERS", "lia-cloud=551140028922,lia-cloud"}});
   REQUIRE(bad.wait(10s) == std::optional<int>(2));
   const auto out = bad.output();
   CHECK(out.find("LIA_META_VERIFY_TOKEN") != std::string::npos);
@@ -444,4 +445,6 @@ TEST_CASE("the Meta handshake and missing secrets") {
   CHECK(out.find("LIA_INGESTION_ACK_TIMEOUT_MS") != std::string::npos);
   CHECK(out.find("LIA_INGESTION_EVOLUTION_WIRE_LIMIT_MIB: must be at least "
                  "LIA_INGESTION_EVOLUTION_BODY_LIMIT_MIB") != std::string::npos);
+  CHECK(out.find("LIA_EVOLUTION_INSTANCE_NUMBERS: entry 2 is not instance=number") !=
+        std::string::npos);
 }
