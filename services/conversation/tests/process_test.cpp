@@ -82,6 +82,8 @@ TEST_CASE("the binary refuses to start without LIA_JWT_SECRET, or with a short o
   Process short_secret({binary()}, {{"LIA_JWT_SECRET", "s3cr3t"},
                                     {"LIA_ADMIN_PASSWORD", "pw"},
                                     {"LIA_HTTP_PORT", "x"},
+                                    // ai_orchestration's bounds too (1 min to 90 days)
+                                    {"LIA_CAMPAIGN_ANSWER_WINDOW_MS", "7776000001"},
                                     {"LIA_PG_URL", testing::pg_url()},
                                     {"LIA_KAFKA_BOOTSTRAP", "127.0.0.1:1"}});
   REQUIRE(short_secret.wait(20s) == std::optional<int>(2));
@@ -89,6 +91,7 @@ TEST_CASE("the binary refuses to start without LIA_JWT_SECRET, or with a short o
   CHECK(out.find("LIA_JWT_SECRET: must be at least 32 bytes long") != std::string::npos);
   CHECK(out.find("LIA_ADMIN_PASSWORD: must be at least 8 characters long") != std::string::npos);
   CHECK(out.find("LIA_HTTP_PORT") != std::string::npos);
+  CHECK(out.find("LIA_CAMPAIGN_ANSWER_WINDOW_MS") != std::string::npos);
   CHECK(out.find("lia-conversation: ") == 0);
   CHECK(out.find("s3cr3t") == std::string::npos);  // a secret is never shown
   CHECK(out.find("\"msg\":\"starting\"") == std::string::npos);
