@@ -35,7 +35,12 @@ constexpr std::array<std::string_view, 7> kPathEvents = {"",
 lia::core::Result<ing::Batch> normalize(unsigned char pick, std::string_view body) {
   static const lia::core::ManualClock clock;
   if (pick % 2 == 0) return ing::normalize_meta(body, clock);
-  return ing::normalize_evolution(body, kPathEvents[(pick / 2) % kPathEvents.size()], clock);
+  // Half of them with instance numbers configured (LIA_EVOLUTION_INSTANCE_NUMBERS), as an
+  // instance over the Cloud API needs: its webhooks have no `sender`.
+  static const ing::InstanceNumbers numbers = {{"lia-vendas", "551140028922"}};
+  static const ing::InstanceNumbers none;
+  return ing::normalize_evolution(body, kPathEvents[(pick / 2) % kPathEvents.size()], clock,
+                                  (pick / 2 / kPathEvents.size()) % 2 == 0 ? numbers : none);
 }
 
 }  // namespace

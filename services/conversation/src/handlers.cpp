@@ -591,11 +591,14 @@ struct Handlers::Impl {
       if (!first) return first.error();
       if ((*first)[0][0].get<bool>(0)) return Outcome::duplicate;
       const bool campaign = (*first)[0][0].get<bool>(1);
-      if (in.from_me && in.text && in.provider != "meta" && !(*first)[1].empty()) {
+      if (in.from_me && in.text && in.provider != "meta" &&
+          !in.provider_message_id.starts_with("wamid.") && !(*first)[1].empty()) {
         // The echo of our own reply, before its `sent`: not an agent's message. The `sent`
         // gives the reply this provider id; ticks meanwhile wait in pending_statuses. (Meta
         // echoes none of its API's sends: its from_me messages, smb_message_echoes, are all
-        // written in the Business app, however like a pending reply of ours they read.)
+        // written in the Business app, however like a pending reply of ours they read. So
+        // does Evolution over the Cloud API, a wamid. id: its API's sends come back as
+        // send.message, via_api.)
         auto own = tx.exec(own_pending_send, (*first)[1][0].get<std::string>(0), *in.text);
         if (!own) return own.error();
         if (!own->empty()) return Outcome::duplicate;

@@ -430,6 +430,15 @@ TEST_CASE("a Business app message on Meta is the agent's, even with a pending re
   CHECK(w.count("SELECT count(*) FROM " + w.t("messages") +
                 " WHERE from_me AND author = 'agent' AND whatsapp_message_id = 'wamid.APP1'") == 1);
   CHECK(w.sent(types::conversation_message_stored).size() == stored_before + 1);
+
+  // Evolution over the Cloud API (a wamid. id) the same: its API's sends come back as
+  // send.message (via_api), so a from_me message without that mark was written in the app.
+  std::string cloud = received(p, "wamid.APP2", "Olá!");
+  cloud.replace(cloud.find("\"from_me\":false"), 15, "\"from_me\":true");
+  w.apply(topics::whatsapp_inbound, event(types::whatsapp_message_received, cloud));
+  CHECK(w.count("SELECT count(*) FROM " + w.t("messages") +
+                " WHERE from_me AND author = 'agent' AND whatsapp_message_id = 'wamid.APP2'") == 1);
+  CHECK(w.sent(types::conversation_message_stored).size() == stored_before + 2);
 }
 
 TEST_CASE("a message written on the business phone to a chat that is no phone number is ignored") {

@@ -91,7 +91,8 @@ TEST_CASE("the binary refuses to start without LIA_JWT_SECRET, or with a short o
   CHECK(out.find("LIA_JWT_SECRET: must be at least 32 bytes long") != std::string::npos);
   CHECK(out.find("LIA_ADMIN_PASSWORD: must be at least 8 characters long") != std::string::npos);
   CHECK(out.find("LIA_HTTP_PORT") != std::string::npos);
-  CHECK(out.find("LIA_CAMPAIGN_ANSWER_WINDOW_MS") != std::string::npos);
+  CHECK(out.find("LIA_CAMPAIGN_ANSWER_WINDOW_MS: must be between 60000 and 7776000000") !=
+        std::string::npos);
   CHECK(out.find("lia-conversation: ") == 0);
   CHECK(out.find("s3cr3t") == std::string::npos);  // a secret is never shown
   CHECK(out.find("\"msg\":\"starting\"") == std::string::npos);

@@ -1123,6 +1123,20 @@ void evolution_message(const Value& d, const Path& p, const EvolutionCtx& ctx, b
   if (auto bad = check_ids(*id, kp.at("id"), chat.jid, kp.at("remoteJid"))) {
     return add_rejection(out, ItemKind::message, std::move(*bad), ctx.instance, *id);
   }
+  // The business's chat with itself ("message yourself", or an alternative Evolution swapped in
+  // that names the business): no customer's conversation.
+  if (ctx.sender) {
+    auto own = domain::normalize_wa_id(*ctx.sender);
+    auto mine = domain::normalize_wa_id(chat.number);
+    if (own && mine && own->digits == mine->digits) {
+      return add_rejection(out, ItemKind::message,
+                           {RejectCode::other_chat,
+                            fmt::format("field '{}' is the instance's own number: a chat with "
+                                        "itself is no customer's conversation",
+                                        kp.at("remoteJid").str())},
+                           ctx.instance, *id);
+    }
+  }
   std::string_view sender_field = chat.number;
   Path sender_path = kp.at("remoteJid");
   const Path root_sender{nullptr, "sender", -1};
@@ -1504,6 +1518,7 @@ std::optional<std::string> evolution_body_apikey(std::string_view body) {
 }
 
 core::Result<InstanceNumbers> parse_instance_numbers(std::string_view text) {
+  // Errors name the entry by its place: an instance may well be named after its number.
   InstanceNumbers out;
   if (core::trim(text).empty()) return out;
   std::size_t entry = 0;
@@ -1523,17 +1538,15 @@ core::Result<InstanceNumbers> parse_instance_numbers(std::string_view text) {
           fmt::format("entry {}: an instance has 1 to {} characters", entry + 1, kChatMax));
     }
     if (number.front() == '+') number.remove_prefix(1);
-    const bool digits = !number.empty() && std::all_of(number.begin(), number.end(),
-                                                       [](char c) { return c >= '0' && c <= '9'; });
+    // A whole international number: its country code first (10 digits at least), and a phone
+    // by may_be_phone's rules ("1140028922", a Brazilian one without 55, is refused).
     auto phone = domain::normalize_wa_id(number);
-    if (!digits || !phone) {
-      return invalid(
-          fmt::format("entry {} (instance {}): the number must be a phone's digits, "
-                      "country code first",
-                      entry + 1, name));
+    if (number.size() < 10 || !all_digits(number) || !may_be_phone(number) || !phone) {
+      return invalid(fmt::format(
+          "entry {}: the number must be a phone's digits, country code first", entry + 1));
     }
     if (!out.emplace(std::string(name), phone->digits).second) {
-      return invalid(fmt::format("entry {}: instance {} is named twice", entry + 1, name));
+      return invalid(fmt::format("entry {} names an instance named before", entry + 1));
     }
   }
   return out;

@@ -99,7 +99,8 @@ core::Result<Batch> normalize_meta(std::string_view body, const core::Clock& clo
 // the Cloud API (WHATSAPP-BUSINESS) sends none. LIA_EVOLUTION_INSTANCE_NUMBERS.
 using InstanceNumbers = std::map<std::string, std::string, std::less<>>;
 // Parses "instance=number[,instance=number...]" (spaces around each part allowed; the number
-// as digits, with a leading '+' or not). Errors name the entry, never its number.
+// as digits, country code first, with a leading '+' or not). Errors name the entry by its
+// place, never its instance or number.
 core::Result<InstanceNumbers> parse_instance_numbers(std::string_view text);
 
 // Evolution API webhook, global or by events. `path_event` is the {event} of

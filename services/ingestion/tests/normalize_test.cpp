@@ -918,6 +918,16 @@ TEST_CASE(
     CHECK(b.rejected[0].code == RejectCode::bad_item);
     CHECK(b.rejected[0].reason.find("LIA_EVOLUTION_INSTANCE_NUMBERS") != std::string::npos);
   }
+  SECTION("the configured number also keeps an @lid alternative naming it from being the chat") {
+    auto lid = replace(replace(body, R"("remoteJid": "5511987654321@s.whatsapp.net")",
+                               R"("remoteJid": "103899771998284@lid", )"
+                               R"("remoteJidAlt": "551140028922@s.whatsapp.net")"),
+                       R"("event": "send.message")", R"("event": "messages.upsert")");
+    const auto b = normalize(lid, {{"lia-cloud", "551140028922"}});
+    CHECK(b.items.empty());
+    REQUIRE(b.rejected.size() == 1);
+    CHECK(b.rejected[0].code == RejectCode::lid_unresolved);
+  }
   SECTION("a customer's message needs no number of the instance") {
     auto inbound =
         replace(replace(body, R"("event": "send.message")", R"("event": "messages.upsert")"),
@@ -939,14 +949,20 @@ TEST_CASE("LIA_EVOLUTION_INSTANCE_NUMBERS: instance=number pairs, each number a 
   CHECK(parse_instance_numbers("a=551187654321")->at("a") == "5511987654321");
   CHECK(parse_instance_numbers("")->empty());
   CHECK(parse_instance_numbers("  ")->empty());
-  for (const char* bad : {"lia-cloud", "=551140028922", "lia-cloud=", "a=5511,b=551140028922",
-                          "a=551140028922,", "a=55114002892x", "a=551140028922,a=551140028923"}) {
+  for (const char* bad :
+       {"lia-cloud", "=551140028922", "lia-cloud=", "a=5511,b=551140028922", "a=551140028922,",
+        "a=55114002892x", "a=551140028922,a=551140028923",
+        "a=1140028922",            // a Brazilian number without its country code
+        "a=12345678",              // no country code at all
+        "551140028922=lia-cloud",  // the pair written backwards
+        "5511955551234=12"}) {     // an instance named after its number, a bad number
     INFO(bad);
     auto r = parse_instance_numbers(bad);
     REQUIRE_FALSE(r.ok());
-    // Which entry, never the number itself.
+    // Which entry, never a number (an instance may be named after its own).
     CHECK(r.error().message().find("entry") != std::string::npos);
     CHECK(r.error().message().find("1140028") == std::string::npos);
+    CHECK(r.error().message().find("55551234") == std::string::npos);
   }
 }
 
@@ -1018,6 +1034,25 @@ TEST_CASE(
         replace(own_alt, R"("addressingMode": "lid")",
                 R"("addressingMode": "lid", "senderPn": "5511976543210@s.whatsapp.net")");
     CHECK(str(only(evolution(with_pn)), {"chat_id"}) == "5511976543210@s.whatsapp.net");
+  }
+  SECTION("the business's chat with itself is no customer's conversation") {
+    // "Message yourself", or an alternative naming the business that Evolution swapped in.
+    const auto self = replace(
+        replace(fixture("evo_lid_alt.json"), R"("fromMe": false)", R"("fromMe": true)"),
+        R"("remoteJid": "103899771998284@lid")", R"("remoteJid": "551140028922@s.whatsapp.net")");
+    const auto b = evolution(self);
+    CHECK(b.items.empty());
+    REQUIRE(b.rejected.size() == 1);
+    CHECK(b.rejected[0].code == RejectCode::other_chat);
+    CHECK(b.rejected[0].reason.find("own number") != std::string::npos);
+    CHECK(b.rejected[0].reason.find("1140028") == std::string::npos);
+  }
+  SECTION("a status keeps its @lid chat rather than take the business's own number") {
+    auto body =
+        replace(fixture("evo_update_v2.json"), R"("remoteJid": "5511987654321@s.whatsapp.net")",
+                R"("remoteJid": "13718@lid", "remoteJidAlt": "551140028922@s.whatsapp.net")");
+    const auto d = only(evolution(body), ItemKind::status);
+    CHECK(str(d, {"chat_id"}) == "13718@lid");
   }
   SECTION("a status of an unresolved @lid chat keeps the tick, keyed by the @lid JID") {
     auto body =
