@@ -766,22 +766,18 @@ bool may_be_phone(std::string_view digits) {
 // device's "103899771998284:7@lid" arrives bare, and then Evolution no longer swaps it with
 // its remoteJidAlt) is a phone when it may be one (see may_be_phone), else a @lid whose server
 // was cut off, resolved like any @lid. `keep_lid` (statuses): an unresolved @lid chat keeps its
-// @lid JID; else it is refused. `own` is the instance's own number (`sender`), when known: an
-// alternative naming it is not the chat's. Baileys fills remoteJidAlt from the stanza's
-// sender_pn before its peer_recipient_pn, and on a message the business wrote on its phone the
-// sender is the business.
+// @lid JID; else it is refused. `own` is the instance's own number (`sender`, as E.164 digits),
+// when known: an alternative naming it is not the chat's. Baileys fills remoteJidAlt from the
+// stanza's sender_pn before its peer_recipient_pn, and on a message the business wrote on its phone
+// the sender is the business.
 std::optional<Reject> resolve_chat(std::string_view remote_jid,
                                    std::initializer_list<const Value*> alt_holders,
                                    const Path& jid_path, bool keep_lid,
-                                   std::optional<std::string_view> own, Chat& chat) {
-  std::optional<std::string> own_digits;
-  if (own) {
-    if (auto p = domain::normalize_wa_id(*own)) own_digits = std::move(p->digits);
-  }
+                                   const std::optional<std::string>& own, Chat& chat) {
   const auto is_own = [&](std::string_view number) {
-    if (!own_digits) return false;
+    if (!own) return false;
     auto p = domain::normalize_wa_id(number);
-    return p && p->digits == *own_digits;
+    return p && p->digits == *own;
   };
   std::string bare_lid;  // "<number>@lid" for a bare number that can't be a phone
   if (auto n = user_number(remote_jid)) {
@@ -1052,6 +1048,7 @@ std::optional<Reject> evolution_content_json(json::Writer& w, const Value& data,
 struct EvolutionCtx {
   std::string_view instance;
   std::optional<std::string_view> sender;     // the instance's own JID
+  std::optional<std::string> own;             // and its number, as E.164 digits
   std::optional<std::string_view> date_time;  // when Evolution sent the webhook: an id part only
   const core::Clock& clock;
 };
@@ -1117,7 +1114,7 @@ void evolution_message(const Value& d, const Path& p, const EvolutionCtx& ctx, b
     return;
   }
   Chat chat;
-  if (auto bad = resolve_chat(*remote, {key, &d}, kp.at("remoteJid"), false, ctx.sender, chat)) {
+  if (auto bad = resolve_chat(*remote, {key, &d}, kp.at("remoteJid"), false, ctx.own, chat)) {
     return add_rejection(out, ItemKind::message, std::move(*bad), ctx.instance, *id);
   }
   if (auto bad = check_ids(*id, kp.at("id"), chat.jid, kp.at("remoteJid"))) {
@@ -1125,10 +1122,9 @@ void evolution_message(const Value& d, const Path& p, const EvolutionCtx& ctx, b
   }
   // The business's chat with itself ("message yourself", or an alternative Evolution swapped in
   // that names the business): no customer's conversation.
-  if (ctx.sender) {
-    auto own = domain::normalize_wa_id(*ctx.sender);
+  if (ctx.own) {
     auto mine = domain::normalize_wa_id(chat.number);
-    if (own && mine && own->digits == mine->digits) {
+    if (mine && mine->digits == *ctx.own) {
       return add_rejection(out, ItemKind::message,
                            {RejectCode::other_chat,
                             fmt::format("field '{}' is the instance's own number: a chat with "
@@ -1248,7 +1244,7 @@ void evolution_status(const Value& d, const Path& p, const EvolutionCtx& ctx, Ba
     return;
   }
   Chat chat;
-  if (auto bad = resolve_chat(*remote, {&d, key}, p.at("remoteJid"), true, ctx.sender, chat)) {
+  if (auto bad = resolve_chat(*remote, {&d, key}, p.at("remoteJid"), true, ctx.own, chat)) {
     return add_rejection(out, ItemKind::status, std::move(*bad), ctx.instance, *id);
   }
   if (auto bad = check_ids(*id, p.at("keyId"), chat.jid, p.at("remoteJid"))) {
@@ -1595,7 +1591,11 @@ core::Result<Batch> normalize_evolution(std::string_view body, std::string_view 
   if (!sender) {
     if (auto it = own_numbers.find(*instance); it != own_numbers.end()) sender = it->second;
   }
-  const EvolutionCtx ctx{*instance, sender, opt_nonempty(root, "date_time"), clock};
+  std::optional<std::string> own;
+  if (sender) {
+    if (auto phone = domain::normalize_wa_id(*sender)) own = std::move(phone->digits);
+  }
+  const EvolutionCtx ctx{*instance, sender, std::move(own), opt_nonempty(root, "date_time"), clock};
   auto one = [&](const Value& d, const Path& p) {
     const ItemKind ik = kind == Kind::update       ? ItemKind::status
                         : kind == Kind::connection ? ItemKind::connection
