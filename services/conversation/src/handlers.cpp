@@ -616,8 +616,20 @@ struct Handlers::Impl {
 
       const pg::Rows& found = (*first)[1];
       ConversationRow conv;
-      if (!found.empty()) {
-        conv = store::read_conversation(found[0]);
+      // No conversation of this chat: the customer's may be there under another spelling of
+      // it, a Brazilian mobile with and without its ninth digit (Meta's wa_id of the customer's
+      // own messages against the `to` of a message written in the Business app). The contact
+      // is one (its phone is normalized), and its row, locked above, keeps two such messages
+      // from both creating one.
+      pg::Rows other;
+      if (found.empty()) {
+        auto by_contact =
+            tx.exec(sql.conversation_by_contact_for_update, in.instance, contact->data.contact_id);
+        if (!by_contact) return by_contact.error();
+        other = std::move(*by_contact);
+      }
+      if (!found.empty() || !other.empty()) {
+        conv = store::read_conversation(found.empty() ? other[0] : found[0]);
       } else {
         auto ins = tx.exec(sql.insert_conversation, core::Uuid::v7(clock), in.provider, in.instance,
                            in.chat_id, contact->data.contact_id);

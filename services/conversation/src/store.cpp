@@ -143,6 +143,10 @@ Sql::Sql(const std::string& schema) : schema_(schema) {
       "SELECT " + conversation_columns() + " FROM " + conv + " c WHERE c.id = $1::uuid FOR UPDATE";
   conversation_by_chat_for_update = "SELECT " + conversation_columns() + " FROM " + conv +
                                     " c WHERE c.instance = $1 AND c.chat_id = $2 FOR UPDATE";
+  conversation_by_contact_for_update =
+      "SELECT " + conversation_columns() + " FROM " + conv +
+      " c WHERE c.instance = $1 AND c.contact_id = $2::uuid ORDER BY c.last_message_time DESC "
+      "LIMIT 1 FOR UPDATE";
   insert_conversation = "INSERT INTO " + conv +
                         " AS c (id, provider, instance, chat_id, contact_id) VALUES ($1, $2, $3, "
                         "$4, $5) ON CONFLICT (instance, chat_id) DO NOTHING RETURNING " +

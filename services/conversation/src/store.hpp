@@ -72,6 +72,9 @@ class Sql {
 
   std::string conversation_by_id_for_update;
   std::string conversation_by_chat_for_update;
+  // The customer's conversation on that instance under another spelling of its chat ($1
+  // instance, $2 contact id): the last one written in.
+  std::string conversation_by_contact_for_update;
   std::string insert_conversation;
   std::string bump_contact_conversations;
   std::string touch_conversation;  // last message + state

@@ -441,6 +441,54 @@ TEST_CASE("a Business app message on Meta is the agent's, even with a pending re
   CHECK(w.sent(types::conversation_message_stored).size() == stored_before + 2);
 }
 
+TEST_CASE(
+    "a customer's chat spelled with and without the ninth digit is one conversation, whichever "
+    "comes first") {
+  World w;
+  // Meta's messages of the customer name the chat by the wa_id ("551187…", no ninth digit); a
+  // message written in the Business app names it by the number the business typed ("5511987…").
+  const auto meta = [&](const std::string& full, const std::string& chat, const std::string& id,
+                        const std::string& text, bool from_me) {
+    std::string data = received(full, id, text);  // from: the customer's number, normalized
+    data.replace(data.find(jid(full)), jid(full).size(), chat);
+    data.replace(data.find("\"provider\":\"evolution\""), 22, "\"provider\":\"meta\"");
+    if (from_me) {
+      data.replace(data.find("\"from\":\"" + full + "\""), 9 + full.size(),
+                   "\"from\":\"551140028922\"");  // the business
+      data.replace(data.find("\"from_me\":false"), 15, "\"from_me\":true");
+    }
+    w.apply(topics::whatsapp_inbound, event(types::whatsapp_message_received, data));
+  };
+  const auto conversations_of = [&](const std::string& full) {
+    return w.count("SELECT count(*) FROM " + w.t("conversations") + " c JOIN " + w.t("contacts") +
+                   " k ON k.id = c.contact_id WHERE k.phone = '" + full + "'");
+  };
+  const auto messages_in_one = [&](const std::string& full) {
+    return w.count("SELECT count(*) FROM " + w.t("messages") + " m JOIN " + w.t("conversations") +
+                   " c ON c.id = m.conversation_id JOIN " + w.t("contacts") +
+                   " k ON k.id = c.contact_id WHERE k.phone = '" + full + "'");
+  };
+  SECTION("the customer first, then the Business app") {
+    const auto full = phone();                              // 5511987xxxxxx
+    const auto wa_id = full.substr(0, 4) + full.substr(5);  // 551187xxxxxx
+    meta(full, wa_id, "wamid.C1", "Oi, minha internet caiu", false);
+    meta(full, full, "wamid.B1", "Já estou vendo, um momento", true);
+    CHECK(conversations_of(full) == 1);
+    CHECK(messages_in_one(full) == 2);
+    CHECK(w.count("SELECT count(*) FROM " + w.t("conversations") + " WHERE chat_id = '" + wa_id +
+                  "'") == 1);  // kept as the customer's messages name it
+  }
+  SECTION("the Business app first, then the customer") {
+    const auto full = phone();
+    const auto wa_id = full.substr(0, 4) + full.substr(5);
+    meta(full, full, "wamid.B2", "Olá! Sua visita técnica é amanhã", true);
+    meta(full, wa_id, "wamid.C2", "Obrigada!", false);
+    CHECK(conversations_of(full) == 1);
+    CHECK(messages_in_one(full) == 2);
+  }
+  CHECK(w.sent(types::conversation_created).size() == 1);
+}
+
 TEST_CASE("a message written on the business phone to a chat that is no phone number is ignored") {
   World w;
   // Seven digits (Niue's numbers are that short): ingestion refuses such a customer's own
