@@ -487,6 +487,7 @@ struct Handlers::Impl {
   struct ContactResult {
     ContactData data;
     bool changed = false;
+    bool created = false;  // inserted now: no conversation has it yet
   };
 
   static ContactResult read_contact(const pg::Row& r) {
@@ -520,7 +521,11 @@ struct Handlers::Impl {
       auto ins = tx.exec(contact_insert, core::Uuid::v7(clock), phone, in.push_name, in.provider,
                          in.instance, in.chat_id);
       if (!ins) return ins.error();
-      if (!ins->empty()) return read_contact((*ins)[0]);
+      if (!ins->empty()) {
+        auto made = read_contact((*ins)[0]);
+        made.created = true;
+        return made;
+      }
       // Inserted by a concurrent transaction in between: update it instead.
     }
     return Error(Errc::unavailable, "contact upsert raced twice");
@@ -620,9 +625,9 @@ struct Handlers::Impl {
       // it, a Brazilian mobile with and without its ninth digit (Meta's wa_id of the customer's
       // own messages against the `to` of a message written in the Business app). The contact
       // is one (its phone is normalized), and its row, locked above, keeps two such messages
-      // from both creating one.
+      // from both creating one. A contact inserted just now has none.
       pg::Rows other;
-      if (found.empty()) {
+      if (found.empty() && !contact->created) {
         auto by_contact =
             tx.exec(sql.conversation_by_contact_for_update, in.instance, contact->data.contact_id);
         if (!by_contact) return by_contact.error();
