@@ -268,4 +268,23 @@ std::string to_whatsapp_jid(const Phone& phone) {
   return phone.digits + "@s.whatsapp.net";
 }
 
+std::vector<std::string> chat_spellings(std::string_view chat) {
+  std::vector<std::string> out{std::string(chat)};
+  auto phone = normalize_wa_id(chat);
+  if (!phone) phone = normalize_phone(chat);
+  if (!phone) return out;
+  const std::string& digits = phone->digits;
+  std::vector<std::string> numbers{digits};
+  // A Brazilian mobile: 55, two area digits, 9 and eight more.
+  if (digits.size() == 13 && digits.starts_with("55") && digits[4] == '9') {
+    numbers.push_back(digits.substr(0, 4) + digits.substr(5));
+  }
+  for (const auto& n : numbers) {
+    for (std::string s : {n, n + "@s.whatsapp.net"}) {
+      if (std::find(out.begin(), out.end(), s) == out.end()) out.push_back(std::move(s));
+    }
+  }
+  return out;
+}
+
 }  // namespace lia::domain

@@ -240,3 +240,22 @@ TEST_CASE("jid_kind classifies JIDs by server") {
   CHECK(to_string(JidKind::lid) == "lid");
   CHECK(to_string(PhoneKind::br_landline) == "br_landline");
 }
+
+TEST_CASE(
+    "chat_spellings: the chat first, then its number bare and as a JID, with and without "
+    "a Brazilian mobile's ninth digit") {
+  using lia::domain::chat_spellings;
+  using V = std::vector<std::string>;
+  CHECK(chat_spellings("551187654321") == V{"551187654321", "5511987654321",
+                                            "5511987654321@s.whatsapp.net",
+                                            "551187654321@s.whatsapp.net"});
+  CHECK(chat_spellings("5511987654321@s.whatsapp.net") == V{"5511987654321@s.whatsapp.net",
+                                                            "5511987654321", "551187654321",
+                                                            "551187654321@s.whatsapp.net"});
+  // A landline has one spelling; so has a number abroad.
+  CHECK(chat_spellings("551140028922") == V{"551140028922", "551140028922@s.whatsapp.net"});
+  CHECK(chat_spellings("14155552671") == V{"14155552671", "14155552671@s.whatsapp.net"});
+  // No phone: itself only.
+  CHECK(chat_spellings("103899771998284@lid") == V{"103899771998284@lid"});
+  CHECK(chat_spellings("120363025246125486@g.us") == V{"120363025246125486@g.us"});
+}

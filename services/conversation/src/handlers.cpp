@@ -590,7 +590,16 @@ struct Handlers::Impl {
       const auto by_message = pg::make_params(
           in.instance, in.provider_message_id,
           in.from_me ? std::nullopt : std::optional<std::string>(phone), written_at);
-      const auto by_chat = pg::make_params(in.instance, in.chat_id);
+      // The chat under any spelling (with and without a Brazilian mobile's ninth digit: Meta's
+      // wa_id in the customer's messages, the typed number in a Business app message's `to`),
+      // found here, before the contact is locked, as every path finds a conversation.
+      std::string spellings;
+      for (const auto& c : domain::chat_spellings(in.chat_id)) {
+        if (c.find(',') != std::string::npos) continue;  // no chat id has one
+        if (!spellings.empty()) spellings += ',';
+        spellings += c;
+      }
+      const auto by_chat = pg::make_params(in.instance, spellings);
       auto first = tx.exec_pipeline(
           {{message_exists, &by_message}, {sql.conversation_by_chat_for_update, &by_chat}});
       if (!first) return first.error();
@@ -621,11 +630,10 @@ struct Handlers::Impl {
 
       const pg::Rows& found = (*first)[1];
       ConversationRow conv;
-      // No conversation of this chat: the customer's may be there under another spelling of
-      // it, a Brazilian mobile with and without its ninth digit (Meta's wa_id of the customer's
-      // own messages against the `to` of a message written in the Business app). The contact
-      // is one (its phone is normalized), and its row, locked above, keeps two such messages
-      // from both creating one. A contact inserted just now has none.
+      // No conversation under any spelling of the chat: one may have been created since by a
+      // message under another spelling. The contact is one (its phone is normalized), and its
+      // row, locked above, makes this look-up wait for that message's transaction, so the two
+      // do not both create one. A contact inserted just now has none.
       pg::Rows other;
       if (found.empty() && !contact->created) {
         auto by_contact =

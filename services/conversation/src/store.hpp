@@ -71,9 +71,11 @@ class Sql {
   std::string t(std::string_view table) const;
 
   std::string conversation_by_id_for_update;
+  // The chat's conversation ($1 instance, $2 the chat's spellings joined by commas, itself
+  // first: domain::chat_spellings), that spelling's before another's.
   std::string conversation_by_chat_for_update;
-  // The customer's conversation on that instance under another spelling of its chat ($1
-  // instance, $2 contact id): the last one written in.
+  // The customer's conversation on that instance ($1 instance, $2 contact id): the last one
+  // written in.
   std::string conversation_by_contact_for_update;
   std::string insert_conversation;
   std::string bump_contact_conversations;

@@ -489,6 +489,54 @@ TEST_CASE(
   CHECK(w.sent(types::conversation_created).size() == 1);
 }
 
+TEST_CASE(
+    "a message under the chat's other spelling finds its conversation before it locks the "
+    "contact, as every message does") {
+  World w;
+  const auto full = phone();                              // 5511987xxxxxx
+  const auto wa_id = full.substr(0, 4) + full.substr(5);  // 551187xxxxxx
+  std::string customer = received(full, "wamid.L1", "Oi");
+  customer.replace(customer.find(jid(full)), jid(full).size(), wa_id);
+  customer.replace(customer.find("\"provider\":\"evolution\""), 22, "\"provider\":\"meta\"");
+  w.apply(topics::whatsapp_inbound, event(types::whatsapp_message_received, customer));
+  // The customer's next message (another consumer) holds the conversation...
+  testing::HeldTransaction next(w.pool(), [&](pg::Tx& tx) -> core::Status {
+    auto row = tx.exec("SELECT id FROM " + w.t("conversations") + " WHERE chat_id = '" + wa_id +
+                       "' FOR UPDATE");
+    if (!row) return row.error();
+    return {};
+  });
+  // ... while a message written in the Business app names the chat by the typed number.
+  std::string app = received(full, "wamid.L2", "Já estou vendo");
+  app.replace(app.find(jid(full)), jid(full).size(), full);
+  app.replace(app.find("\"provider\":\"evolution\""), 22, "\"provider\":\"meta\"");
+  app.replace(app.find("\"from\":\"" + full + "\""), 9 + full.size(), "\"from\":\"551140028922\"");
+  app.replace(app.find("\"from_me\":false"), 15, "\"from_me\":true");
+  const auto message = event(types::whatsapp_message_received, app);
+  core::Status applied;  // (Catch2 asserts on this thread only)
+  std::thread mine([&] { applied = w.handlers().apply(topics::whatsapp_inbound, message); });
+  const bool waited = testing::wait_until([&] { return next.waiters() == 1; },
+                                          std::chrono::seconds{10}, std::chrono::milliseconds{10});
+  // It waits for the conversation without holding the contact: the holder, going on to update
+  // the contact as the customer's message does, does not wait for it (no deadlock).
+  testing::HeldTransaction contact(w.pool(), [&](pg::Tx& tx) -> core::Status {
+    if (auto st = tx.exec("SET LOCAL lock_timeout = '2s'"); !st) return st.error();
+    auto upd = tx.exec("UPDATE " + w.t("contacts") +
+                       " SET last_interaction_at = now() WHERE phone = '" + full + "'");
+    if (!upd) return upd.error();
+    return {};
+  });
+  CHECK(contact.release().ok());
+  CHECK(next.release().ok());
+  mine.join();
+  CHECK(waited);
+  CHECK(applied.ok());
+  CHECK(w.count("SELECT count(*) FROM " + w.t("conversations") + " WHERE chat_id IN ('" + wa_id +
+                "', '" + full + "')") == 1);
+  CHECK(w.count("SELECT count(*) FROM " + w.t("messages") +
+                " WHERE whatsapp_message_id = 'wamid.L2' AND author = 'agent'") == 1);
+}
+
 TEST_CASE("a message written on the business phone to a chat that is no phone number is ignored") {
   World w;
   // Seven digits (Niue's numbers are that short): ingestion refuses such a customer's own

@@ -145,24 +145,6 @@ std::string rate_key(const SendCommand& cmd) {
   return cmd.instance + '|' + recipient_digits(cmd.to).value_or(cmd.to);
 }
 
-std::vector<std::string> recipient_spellings(std::string_view chat) {
-  std::vector<std::string> out{std::string(chat)};
-  const auto digits = recipient_digits(chat);
-  if (!digits) return out;
-  std::vector<std::string> numbers{*digits};
-  // A Brazilian mobile (55, two area digits, 9 and eight more) without its ninth digit, as
-  // WhatsApp names older accounts.
-  if (digits->size() == 13 && digits->starts_with("55") && (*digits)[4] == '9') {
-    numbers.push_back(digits->substr(0, 4) + digits->substr(5));
-  }
-  for (const auto& n : numbers) {
-    for (std::string s : {n, n + "@s.whatsapp.net"}) {
-      if (std::find(out.begin(), out.end(), s) == out.end()) out.push_back(std::move(s));
-    }
-  }
-  return out;
-}
-
 std::string sent_data(const SendCommand& cmd, int attempts, std::string_view provider_message_id) {
   json::Writer w;
   w.begin_object();

@@ -7,6 +7,7 @@
 #include <lia/core/metrics.hpp>
 #include <lia/core/text.hpp>
 #include <lia/core/uuid.hpp>
+#include <lia/domain/phone.hpp>
 #include <lia/domain/template.hpp>
 #include <lia/events/names.hpp>
 #include <lia/json/json.hpp>
@@ -959,7 +960,7 @@ core::Status EchoHandler::handle(const kafka::Message& message) {
   auto st = pg::transact(store_->pool(), [&](pg::Tx& tx) -> core::Status {
     settled.reset();
     noted = false;
-    auto rows = store_->unsettled_sends(tx, std::string(*instance), recipient_spellings(*chat),
+    auto rows = store_->unsettled_sends(tx, std::string(*instance), domain::chat_spellings(*chat),
                                         std::string(**text), echo_id);
     if (!rows) return rows.error();
     // (All of this chat, however its sends spelled it, oldest first.) The one still with

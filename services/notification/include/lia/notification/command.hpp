@@ -77,8 +77,5 @@ std::optional<std::string> recipient_digits(std::string_view chat);
 // sends share it. A pair, as WhatsApp limits them: Meta's pair rate (131056) slowing one
 // business number's sends to a customer leaves another number's to them alone.
 std::string rate_key(const SendCommand& cmd);
-// The ways a command's `to` may name the chat `chat`: itself, and for a phone its digits and
-// JID, with and without Brazil's ninth digit.
-std::vector<std::string> recipient_spellings(std::string_view chat);
 
 }  // namespace lia::notification

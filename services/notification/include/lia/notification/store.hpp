@@ -142,7 +142,7 @@ class OutboundStore {
                                  const std::optional<std::string>& code,
                                  std::optional<int> http_status);
   // The Evolution sends of `instance` to one of `recipients` (the spellings of the echo's
-  // chat: recipient_spellings) whose text is `text` (both trimmed) an echo with
+  // chat: domain::chat_spellings) whose text is `text` (both trimmed) an echo with
   // `provider_message_id` may be of, oldest first, locked (FOR UPDATE): tried within the last
   // day, not given another echo's id, and none at all when a row has that provider id
   // already (the echo of a send recorded before it came).
