@@ -27,6 +27,16 @@ namespace topics = events::topics;
 
 namespace {
 
+// The chat's other spelling in its own form (bare digits on Meta, a JID on Evolution): a
+// Brazilian mobile with its ninth digit when written without, and the other way round.
+std::optional<std::string> other_spelling(const std::string& chat) {
+  const bool jid = chat.find('@') != std::string::npos;
+  for (auto& s : domain::chat_spellings(chat)) {
+    if (s != chat && (s.find('@') != std::string::npos) == jid) return std::move(s);
+  }
+  return std::nullopt;
+}
+
 // What a handler did, for the debug log line and the metric.
 enum class Outcome { applied, duplicate, ignored };
 
@@ -590,21 +600,23 @@ struct Handlers::Impl {
       const auto by_message = pg::make_params(
           in.instance, in.provider_message_id,
           in.from_me ? std::nullopt : std::optional<std::string>(phone), written_at);
-      // The chat under any spelling (with and without a Brazilian mobile's ninth digit: Meta's
-      // wa_id in the customer's messages, the typed number in a Business app message's `to`),
-      // found here, before the contact is locked, as every path finds a conversation.
-      std::string spellings;
-      for (const auto& c : domain::chat_spellings(in.chat_id)) {
-        if (c.find(',') != std::string::npos) continue;  // no chat id has one
-        if (!spellings.empty()) spellings += ',';
-        spellings += c;
-      }
-      const auto by_chat = pg::make_params(in.instance, spellings);
+      const auto by_chat = pg::make_params(in.instance, in.chat_id);
       auto first = tx.exec_pipeline(
           {{message_exists, &by_message}, {sql.conversation_by_chat_for_update, &by_chat}});
       if (!first) return first.error();
       if ((*first)[0][0].get<bool>(0)) return Outcome::duplicate;
       const bool campaign = (*first)[0][0].get<bool>(1);
+      // None: the chat's conversation may be there under its other spelling, a Brazilian
+      // mobile with and without its ninth digit (Meta's wa_id in the customer's messages, the
+      // typed number in a Business app message's `to`). Found here, before the contact is
+      // locked, as every message finds its conversation: one lock order.
+      if ((*first)[1].empty()) {
+        if (auto alt = other_spelling(in.chat_id)) {
+          auto by_alt = tx.exec(sql.conversation_by_chat_for_update, in.instance, *alt);
+          if (!by_alt) return by_alt.error();
+          (*first)[1] = std::move(*by_alt);
+        }
+      }
       if (in.from_me && in.text && in.provider != "meta" &&
           !in.provider_message_id.starts_with("wamid.") && !(*first)[1].empty()) {
         // The echo of our own reply, before its `sent`: not an agent's message. The `sent`

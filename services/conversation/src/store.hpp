@@ -71,8 +71,7 @@ class Sql {
   std::string t(std::string_view table) const;
 
   std::string conversation_by_id_for_update;
-  // The chat's conversation ($1 instance, $2 the chat's spellings joined by commas, itself
-  // first: domain::chat_spellings), that spelling's before another's.
+  // The chat's conversation ($1 instance, $2 chat id).
   std::string conversation_by_chat_for_update;
   // The customer's conversation on that instance ($1 instance, $2 contact id): the last one
   // written in.
