@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include <fmt/format.h>
@@ -116,6 +117,18 @@ struct Gateway::Shared {
 
   void audit_row(AuditRow row) const {
     if (audit) audit->record(std::move(row));
+  }
+
+  // Evolution instances already named in a warning that their from_me messages need
+  // LIA_EVOLUTION_INSTANCE_NUMBERS: once per instance and process (at most kWarnedMax).
+  static constexpr std::size_t kWarnedMax = 1000;
+  mutable std::mutex warned_mu;
+  mutable std::set<std::string, std::less<>> warned;
+  bool first_warning_for(std::string_view instance) const {
+    std::lock_guard lock(warned_mu);
+    if (warned.size() >= kWarnedMax || warned.contains(instance)) return false;
+    warned.emplace(instance);
+    return true;
   }
 };
 
@@ -432,6 +445,14 @@ void Gateway::audit_rejections(const Batch& batch) const {
   const std::string now = core::format_rfc3339(clock_.now());
   for (const auto& r : batch.rejected) {
     pp.items_rejected[idx(r.code)]->inc();
+    if (r.needs_own_number && shared_->first_warning_for(r.instance)) {
+      // Otherwise only a counter and audit rows say why every message sent from it is left out.
+      core::log().warn(
+          "an Evolution instance sends webhooks without `sender` (over the Cloud API?): its "
+          "from_me messages (echoes of our sends, messages written in the app) are rejected "
+          "until LIA_EVOLUTION_INSTANCE_NUMBERS names its number",
+          {str("instance", r.instance)});  // masked: it may be named after its number
+    }
     if (core::log().enabled(core::Level::debug)) {
       core::log().debug("webhook item rejected",
                         {id("provider", std::string(to_string(batch.provider))),

@@ -1138,12 +1138,14 @@ void evolution_message(const Value& d, const Path& p, const EvolutionCtx& ctx, b
   const Path root_sender{nullptr, "sender", -1};
   if (from_me) {
     if (!ctx.sender) {
-      return add_rejection(out, ItemKind::message,
-                           {RejectCode::bad_item,
-                            "field 'sender' (the instance's own number) is missing, as over "
-                            "the Cloud API, and LIA_EVOLUTION_INSTANCE_NUMBERS names none for "
-                            "this instance: a from_me message needs it as 'from'"},
-                           ctx.instance, *id);
+      add_rejection(out, ItemKind::message,
+                    {RejectCode::bad_item,
+                     "field 'sender' (the instance's own number) is missing, as over "
+                     "the Cloud API, and LIA_EVOLUTION_INSTANCE_NUMBERS names none for "
+                     "this instance: a from_me message needs it as 'from'"},
+                    ctx.instance, *id);
+      out.rejected.back().needs_own_number = true;
+      return;
     }
     sender_field = *ctx.sender;
     sender_path = root_sender;

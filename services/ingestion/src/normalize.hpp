@@ -80,6 +80,9 @@ struct Rejection {
   std::string reason;  // names the field or the rule; never personal data
   std::string instance;
   std::string provider_message_id;
+  // A from_me message of an Evolution instance whose webhooks name no `sender` and that
+  // LIA_EVOLUTION_INSTANCE_NUMBERS does not list (an instance over the Cloud API).
+  bool needs_own_number = false;
 };
 
 struct Batch {

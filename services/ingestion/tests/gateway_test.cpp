@@ -12,6 +12,7 @@
 #include <lia/events/names.hpp>
 #include <lia/http/router.hpp>
 #include <lia/runtime/events.hpp>
+#include <lia/testing/log_lines.hpp>
 #include <lia/testing/testing.hpp>
 
 #include "src/app.hpp"
@@ -451,12 +452,16 @@ TEST_CASE("an Evolution instance over the Cloud API: its own sends are published
     CHECK(ev.data.find(R"("from":"551140028922")") != std::string::npos);
   }
   SECTION("not named: 200 still (a retry would change nothing), the item rejected and audited") {
+    const lia::testing::LogLines log;
     Fixture f;
     f.producer->auto_ack = true;
     auto res = f.post_evolution(body, kApikey)->get();
     CHECK(res.status == 200);
     CHECK(res.body == R"({"accepted":0,"rejected":1})");
     CHECK(f.producer->records().empty());
+    // A warning names the setting, once for the instance, however many messages follow.
+    CHECK(f.post_evolution(body, kApikey)->get().status == 200);
+    CHECK(log.count("until LIA_EVOLUTION_INSTANCE_NUMBERS names its number") == 1);
     bool audited = false;
     for (const auto& row : f.audit->rows()) {
       audited = audited || (row.status == "rejected" &&
