@@ -275,9 +275,14 @@ std::vector<std::string> chat_spellings(std::string_view chat) {
   if (!phone) return out;
   const std::string& digits = phone->digits;
   std::vector<std::string> numbers{digits};
-  // A Brazilian mobile: 55, two area digits, 9 and eight more.
+  // A Brazilian mobile (55, two area digits, 9 and eight more) that WhatsApp may name without
+  // its ninth digit: only one whose shorter form reads back as it (8 digits from 6 to 9, as
+  // mobiles were numbered before it). "5511934567890" without its 9 is a landline, someone else.
   if (digits.size() == 13 && digits.starts_with("55") && digits[4] == '9') {
-    numbers.push_back(digits.substr(0, 4) + digits.substr(5));
+    std::string shorter = digits.substr(0, 4) + digits.substr(5);
+    if (auto back = normalize_wa_id(shorter); back && back->digits == digits) {
+      numbers.push_back(std::move(shorter));
+    }
   }
   for (const auto& n : numbers) {
     for (std::string s : {n, n + "@s.whatsapp.net"}) {

@@ -252,6 +252,9 @@ TEST_CASE(
   CHECK(chat_spellings("5511987654321@s.whatsapp.net") == V{"5511987654321@s.whatsapp.net",
                                                             "5511987654321", "551187654321",
                                                             "551187654321@s.whatsapp.net"});
+  // A mobile whose number after the 9 starts 2 to 5 was never written without it: that form
+  // is a landline, another person's.
+  CHECK(chat_spellings("5511934567890") == V{"5511934567890", "5511934567890@s.whatsapp.net"});
   // A landline has one spelling; so has a number abroad.
   CHECK(chat_spellings("551140028922") == V{"551140028922", "551140028922@s.whatsapp.net"});
   CHECK(chat_spellings("14155552671") == V{"14155552671", "14155552671@s.whatsapp.net"});

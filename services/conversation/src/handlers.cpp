@@ -29,10 +29,16 @@ namespace {
 
 // The chat's other spelling in its own form (bare digits on Meta, a JID on Evolution): a
 // Brazilian mobile with its ninth digit when written without, and the other way round.
+// Only a spelling WhatsApp reads as the same number (never another person's).
 std::optional<std::string> other_spelling(const std::string& chat) {
+  const auto number = domain::normalize_wa_id(chat);
+  if (!number) return std::nullopt;
   const bool jid = chat.find('@') != std::string::npos;
   for (auto& s : domain::chat_spellings(chat)) {
-    if (s != chat && (s.find('@') != std::string::npos) == jid) return std::move(s);
+    if (s == chat || (s.find('@') != std::string::npos) != jid) continue;
+    if (auto same = domain::normalize_wa_id(s); same && same->digits == number->digits) {
+      return std::move(s);
+    }
   }
   return std::nullopt;
 }

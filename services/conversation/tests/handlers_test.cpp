@@ -477,6 +477,17 @@ TEST_CASE(
     CHECK(messages_in_one(full) == 2);
     CHECK(w.count("SELECT count(*) FROM " + w.t("conversations") + " WHERE chat_id = '" + wa_id +
                   "'") == 1);  // kept as the customer's messages name it
+    CHECK(w.sent(types::conversation_created).size() == 1);
+  }
+  SECTION("a mobile whose number after the 9 starts 2 to 5 is not the landline without it") {
+    // "551134567890" is a landline; "5511934567890" a mobile: two people.
+    meta("551134567890", "551134567890", "wamid.LAND", "Bom dia", false);
+    meta("5511934567890", "5511934567890", "wamid.MOB", "Oi", false);
+    CHECK(conversations_of("551134567890") == 1);
+    CHECK(conversations_of("5511934567890") == 1);
+    CHECK(messages_in_one("551134567890") == 1);
+    CHECK(messages_in_one("5511934567890") == 1);
+    CHECK(w.sent(types::conversation_created).size() == 2);
   }
   SECTION("the Business app first, then the customer") {
     const auto full = phone();
@@ -485,8 +496,8 @@ TEST_CASE(
     meta(full, wa_id, "wamid.C2", "Obrigada!", false);
     CHECK(conversations_of(full) == 1);
     CHECK(messages_in_one(full) == 2);
+    CHECK(w.sent(types::conversation_created).size() == 1);
   }
-  CHECK(w.sent(types::conversation_created).size() == 1);
 }
 
 TEST_CASE(

@@ -66,8 +66,9 @@ std::string to_whatsapp_jid(const Phone& phone);
 
 // The ways a one-to-one chat may be written: `chat` itself first, then, for a phone (as
 // normalize_wa_id, else normalize_phone, reads it), its E.164 digits and, for a Brazilian
-// mobile, the same without the ninth digit (as WhatsApp names older accounts), each bare (Meta)
-// and as a JID (Evolution). A group, an @lid or anything else that names no phone: itself only.
+// mobile, the same without the ninth digit (as WhatsApp names older accounts) when that reads
+// back as the same number, each bare (Meta) and as a JID (Evolution). A group, an @lid or anything
+// else that names no phone: itself only.
 std::vector<std::string> chat_spellings(std::string_view chat);
 
 // What a WhatsApp JID names, from its server part.
