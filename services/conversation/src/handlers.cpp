@@ -29,16 +29,13 @@ namespace {
 
 // The chat's other spelling in its own form (bare digits on Meta, a JID on Evolution): a
 // Brazilian mobile with its ninth digit when written without, and the other way round.
-// Only a spelling WhatsApp reads as the same number (never another person's).
+// Only for a chat WhatsApp names by its number (chat_spellings would also read one written as a
+// person writes it), and every spelling it gives is that same number.
 std::optional<std::string> other_spelling(const std::string& chat) {
-  const auto number = domain::normalize_wa_id(chat);
-  if (!number) return std::nullopt;
+  if (!domain::normalize_wa_id(chat)) return std::nullopt;
   const bool jid = chat.find('@') != std::string::npos;
   for (auto& s : domain::chat_spellings(chat)) {
-    if (s == chat || (s.find('@') != std::string::npos) != jid) continue;
-    if (auto same = domain::normalize_wa_id(s); same && same->digits == number->digits) {
-      return std::move(s);
-    }
+    if (s != chat && (s.find('@') != std::string::npos) == jid) return std::move(s);
   }
   return std::nullopt;
 }
@@ -646,21 +643,20 @@ struct Handlers::Impl {
         }
       }
 
-      const pg::Rows& found = (*first)[1];
-      ConversationRow conv;
-      // No conversation under any spelling of the chat: one may have been created since by a
-      // message under another spelling. The contact is one (its phone is normalized), and its
-      // row, locked above, makes this look-up wait for that message's transaction, so the two
-      // do not both create one. A contact inserted just now has none.
-      pg::Rows other;
-      if (found.empty() && !contact->created) {
+      // No conversation under either spelling of the chat: one may have been created since by
+      // a message under the other. The contact is one (its phone is normalized), and its row,
+      // locked above, makes this look-up wait for that message's transaction, so the two do not
+      // both create one. A contact inserted just now has none.
+      if ((*first)[1].empty() && !contact->created) {
         auto by_contact =
             tx.exec(sql.conversation_by_contact_for_update, in.instance, contact->data.contact_id);
         if (!by_contact) return by_contact.error();
-        other = std::move(*by_contact);
+        (*first)[1] = std::move(*by_contact);
       }
-      if (!found.empty() || !other.empty()) {
-        conv = store::read_conversation(found.empty() ? other[0] : found[0]);
+      const pg::Rows& found = (*first)[1];
+      ConversationRow conv;
+      if (!found.empty()) {
+        conv = store::read_conversation(found[0]);
       } else {
         auto ins = tx.exec(sql.insert_conversation, core::Uuid::v7(clock), in.provider, in.instance,
                            in.chat_id, contact->data.contact_id);

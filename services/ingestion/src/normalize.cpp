@@ -1120,20 +1120,18 @@ void evolution_message(const Value& d, const Path& p, const EvolutionCtx& ctx, b
   if (auto bad = check_ids(*id, kp.at("id"), chat.jid, kp.at("remoteJid"))) {
     return add_rejection(out, ItemKind::message, std::move(*bad), ctx.instance, *id);
   }
-  // The business's chat with itself ("message yourself", or an alternative Evolution swapped in
-  // that names the business): no customer's conversation.
-  if (ctx.own) {
-    auto mine = domain::normalize_wa_id(chat.number);
-    if (mine && mine->digits == *ctx.own) {
-      return add_rejection(out, ItemKind::message,
-                           {RejectCode::other_chat,
-                            fmt::format("field '{}' is the instance's own number: a chat with "
-                                        "itself is no customer's conversation",
-                                        kp.at("remoteJid").str())},
-                           ctx.instance, *id);
-    }
+  // The chat's number, normalized once: a customer message's `from` too. The business's chat
+  // with itself ("message yourself", or an alternative Evolution swapped in that names the
+  // business) is no customer's conversation.
+  auto phone = domain::normalize_wa_id(chat.number);
+  if (ctx.own && phone && phone->digits == *ctx.own) {
+    return add_rejection(
+        out, ItemKind::message,
+        {RejectCode::other_chat, fmt::format("field '{}' is the instance's own number: a chat with "
+                                             "itself is no customer's conversation",
+                                             kp.at("remoteJid").str())},
+        ctx.instance, *id);
   }
-  std::string_view sender_field = chat.number;
   Path sender_path = kp.at("remoteJid");
   const Path root_sender{nullptr, "sender", -1};
   if (from_me) {
@@ -1147,10 +1145,9 @@ void evolution_message(const Value& d, const Path& p, const EvolutionCtx& ctx, b
       out.rejected.back().needs_own_number = true;
       return;
     }
-    sender_field = *ctx.sender;
+    phone = domain::normalize_wa_id(*ctx.sender);
     sender_path = root_sender;
   }
-  auto phone = domain::normalize_wa_id(sender_field);
   if (!phone) {
     return add_rejection(
         out, ItemKind::message,
