@@ -41,8 +41,9 @@ constexpr std::string_view kWho = "kafka consumer";
 constexpr int kBatchOpenFailed = -1001;
 constexpr int kBatchCommitFailed = -1002;
 
-std::atomic<int> seek_faults{0};      // detail::fail_next_seeks_for_test()
-std::atomic<std::uint64_t> polls{0};  // detail::polls_for_test()
+std::atomic<int> seek_faults{0};                      // detail::fail_next_seeks_for_test()
+std::atomic<std::uint64_t> polls{0};                  // detail::polls_for_test()
+std::atomic<std::uint64_t> resumed_while_closing{0};  // detail::resumed_while_closing_for_test()
 
 rd_kafka_message_t* poll_once(rd_kafka_t* rk, int timeout_ms) {
   polls.fetch_add(1, std::memory_order_relaxed);
@@ -875,6 +876,7 @@ void RdConsumer::pause_locked(rd_kafka_t* rk, const std::vector<TopicPartition>&
 
 void RdConsumer::resume_locked(rd_kafka_t* rk, const std::vector<TopicPartition>& tps) {
   if (tps.empty()) return;
+  if (finished_.load()) resumed_while_closing.fetch_add(tps.size(), std::memory_order_relaxed);
   auto list = make_list(tps);
   rd_kafka_resume_partitions(rk, list.get());
   for (int i = 0; i < list->cnt; ++i) {
@@ -922,6 +924,10 @@ void RdConsumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
   // Partitions taken away: nothing of theirs is kept (parked records, positions), and
   // librdkafka keeps a partition's pause after it is taken away, so ours is lifted, after the
   // unassignment's own operations, and the partition starts fresh if it comes back.
+  // Not while the consumer closes: the handle is destroyed next, so no partition comes back,
+  // and a resume waits, without a bound, for each partition's thread to answer, which the
+  // closing group may already have let go (as member_id() above). The likely cause of a close
+  // with every partition parked that hung once in a few hundred runs.
   const auto forget_locked = [&] {
     std::vector<TopicPartition> ours;
     for (const auto& tp : to_vector(partitions)) {
@@ -929,7 +935,11 @@ void RdConsumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
       self->next_offset_.erase(tp);
       if (self->paused_by_us_.contains(tp)) ours.push_back(tp);
     }
-    self->resume_locked(rk, ours);
+    if (!self->stop_.load()) {
+      self->resume_locked(rk, ours);
+    } else {
+      for (const auto& tp : ours) self->paused_by_us_.erase(tp);
+    }
     self->track(false, cooperative, partitions);
   };
 
@@ -1152,6 +1162,10 @@ bool detail::raise_fatal_for_test(Consumer& consumer) {
 
 std::uint64_t detail::polls_for_test() {
   return polls.load(std::memory_order_relaxed);
+}
+
+std::uint64_t detail::resumed_while_closing_for_test() {
+  return resumed_while_closing.load(std::memory_order_relaxed);
 }
 
 core::Result<std::unique_ptr<Consumer>> Consumer::create(const ConsumerConfig& config,

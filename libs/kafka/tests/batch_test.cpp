@@ -317,7 +317,11 @@ std::vector<OutageCall> outage_calls(Journal& journal, bool in_scope_fails) {
                              [](const auto& e) { return e.second >= 2; }) == partitions;
       },
       seconds{30});
+  // Every partition is parked and paused now: its close leaves them so (a resume waits on
+  // threads the closing group may have let go).
+  const auto resumed_before = detail::resumed_while_closing_for_test();
   (*consumer)->close();
+  CHECK(detail::resumed_while_closing_for_test() == resumed_before);
   REQUIRE(all);
   std::lock_guard lock(mu);
   return calls;

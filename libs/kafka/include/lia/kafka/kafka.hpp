@@ -300,6 +300,9 @@ namespace detail {
 int fail_next_seeks_for_test(int n);
 // Polls of every consumer of the process so far (each resets max.poll.interval.ms).
 std::uint64_t polls_for_test();
+// Partitions of every consumer of the process resumed after its close began (none should be:
+// see on_rebalance).
+std::uint64_t resumed_while_closing_for_test();
 // Raises a fatal error in `consumer` (librdkafka's rd_kafka_test_fatal_error); false when it
 // is not one of this library's consumers or not started.
 bool raise_fatal_for_test(Consumer& consumer);
