@@ -221,7 +221,15 @@ TEST_CASE("a customer's conversation goes through AI, handoff, agent, resolution
                 "' AND nps_score = 10 AND category = 'promoter' AND handling_status IS NULL") == 1);
   REQUIRE(lia::testing::wait_until(
       [&] { return sent_with(maria, "Obrigado pela sua avaliação! Ficamos felizes"); }, 30s));
+  // The score sent again: the survey takes it too (the first stands), nothing reopens and the
+  // AI does not answer it.
+  const auto surveyed = suite.count("lia.conversation.message.stored", "route", "survey");
+  REQUIRE(
+      stack.post_meta(meta_text(kPnid, maria, "Maria", "wamid.story-5b", "10", now_s())).value() ==
+      200);
+  suite.expect(surveyed + 1, "lia.conversation.message.stored", "route", "survey");
   suite.settle();
+  CHECK(suite.count("lia.engagement.score.recorded", "conversation_id", conversation) == 1);
   CHECK(suite.count("lia.ai.reply.generated", "conversation_id", conversation) ==
         replies_at_handoff);
   CHECK(suite.count("lia.conversation.reopened", "conversation_id", conversation) == 0);

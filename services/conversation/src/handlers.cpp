@@ -213,7 +213,7 @@ struct Handlers::Impl {
                       " WHERE id = $1::uuid";
     // A score already routed to the survey since it went out (its sent_at is the resolution's
     // time, 2 s allowed for clocks) answered it: survey.sent came after the customer's reply
-    // (another topic), and a second number must not reach the survey too (touch_conversation).
+    // (another topic). For the record and a rollback only (touch_conversation).
     survey_sent_update = "UPDATE " + conv +
                          " c SET survey_id = $2::uuid, survey_sent_at = $3::timestamptz, "
                          "survey_expires_at = $4::timestamptz, survey_answered = EXISTS (SELECT 1 "
@@ -717,7 +717,7 @@ struct Handlers::Impl {
         route = "none";
       } else {
         const auto plan = plan_inbound(conv.state, in.kind, in.text.value_or(""),
-                                       pending_survey(conv.survey_sent_at, conv.survey_answered),
+                                       pending_survey(conv.survey_sent_at, conv.survey_failed),
                                        received_at, conv.survey_window);
         next = plan.next;
         reopened = plan.reopen;

@@ -8,8 +8,8 @@ std::string_view routing_text(std::string_view kind, std::string_view text) {
 }
 
 std::optional<core::SysTime> pending_survey(std::optional<core::SysTime> survey_sent_at,
-                                            bool answered) {
-  if (answered || !survey_sent_at) return std::nullopt;
+                                            bool failed) {
+  if (failed || !survey_sent_at) return std::nullopt;
   // Providers stamp messages in whole seconds: a reply stamped in the second the survey went
   // out (sent at .700, reply stamped .000) is still after it.
   return std::chrono::floor<std::chrono::seconds>(*survey_sent_at);

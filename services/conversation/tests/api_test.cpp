@@ -760,8 +760,11 @@ TEST_CASE(
   CHECK(d.column("conversations", "status", conv) == "resolved");
   engagement(types::engagement_score_recorded, first, 0, 0, 8);
   CHECK(d.column("conversations", "survey_answered", conv) == "true");
-  // Answered: a number now is the customer's message again.
-  CHECK(says("9", 60) == "ai");
+  // Answered: a further number in its window (a repeat, a change of mind) still goes to the
+  // survey, which keeps the first; the conversation stays resolved. Words reopen it.
+  CHECK(says("9", 60) == "survey");
+  CHECK(d.column("conversations", "status", conv) == "resolved");
+  CHECK(says("valeu", 70) == "ai");
   CHECK(d.column("conversations", "status", conv) == "active");
 
   // A failed survey closes nothing for the next resolution: it starts afresh (nps_gamification
@@ -782,8 +785,8 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "a score routed to the survey answers it at once: a second number reopens the conversation, "
-    "before score.recorded or survey.sent come back") {
+    "a second score in the survey's window goes to the survey too, before score.recorded or "
+    "survey.sent come back: nothing reopens") {
   Desk d;
   d.user("ana", auth::Role::agent, {"support"});
   const auto now = core::SystemClock::instance().now();
@@ -829,15 +832,18 @@ TEST_CASE(
     CHECK(says(chat, "10", 20) == "survey");
     CHECK(d.column("conversations", "survey_answered", chat.second) == "true");
     CHECK(d.column("conversations", "status", chat.second) == "resolved");
-    CHECK(says(chat, "9", 30) == "ai");
-    CHECK(d.column("conversations", "status", chat.second) == "active");
+    CHECK(says(chat, "10", 21) == "survey");  // sent twice
+    CHECK(says(chat, "9", 30) == "survey");   // or changed
+    CHECK(d.column("conversations", "status", chat.second) == "resolved");
+    CHECK(d.sent(types::conversation_reopened).empty());
   }
   SECTION("the score comes before survey.sent (another topic), which then finds it answered") {
     const auto chat = resolved_chat();
     CHECK(says(chat, "8", 20) == "survey");
     survey_sent(chat);
     CHECK(d.column("conversations", "survey_answered", chat.second) == "true");
-    CHECK(says(chat, "7", 30) == "ai");
+    CHECK(says(chat, "7", 30) == "survey");
+    CHECK(d.column("conversations", "status", chat.second) == "resolved");
   }
   SECTION("a survey.sent with no score since it went out opens its window as before") {
     const auto chat = resolved_chat();

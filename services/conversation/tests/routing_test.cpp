@@ -63,7 +63,7 @@ TEST_CASE("anything else after resolution reopens the conversation to the AI") {
   }
 }
 
-TEST_CASE("an answered survey is no longer pending") {
+TEST_CASE("a survey whose send failed is no longer pending, an answered one still is") {
   CHECK_FALSE(pending_survey(t0, true));
   CHECK(pending_survey(t0, false) == t0);
   // A reply stamped in the same second as the survey (providers use whole seconds) answers it.
@@ -71,9 +71,10 @@ TEST_CASE("an answered survey is no longer pending") {
   CHECK(pending_survey(sent, false) == t0);
   CHECK(plan_inbound(resolved, "text", "9", pending_survey(sent, false), t0).route == "survey");
   CHECK_FALSE(pending_survey(std::nullopt, false));
-  // With the survey answered, a second digit reopens.
+  // Its send failed: a digit reopens.
   auto p = plan_inbound(resolved, "text", "10", pending_survey(t0 - hours{1}, true), t0);
   CHECK(p.reopen);
+  CHECK(p.route == "ai");
 }
 
 TEST_CASE("a reaction routes nowhere and changes nothing, even on a resolved conversation") {

@@ -48,7 +48,9 @@ struct ConversationRow {
   std::optional<std::string> assigned_to;
   std::optional<std::string> survey_id;
   std::optional<core::SysTime> survey_sent_at;
-  bool survey_answered = false;
+  // The survey's send failed for good (survey.failed): the customer never saw it, so a
+  // number they write is no score.
+  bool survey_failed = false;
   // From the survey's expires_at; until survey.sent arrives, the default 24 h.
   std::chrono::seconds survey_window = domain::kNpsSurveyWindow;
 };

@@ -24,10 +24,12 @@ struct InboundPlan {
 // reply, the text of a button; empty for every other kind.
 std::string_view routing_text(std::string_view kind, std::string_view text);
 
-// The survey sent time decide_inbound() should see: nullopt once it was answered; whole
-// seconds, as providers stamp their messages.
+// The survey sent time decide_inbound() should see: nullopt when its send failed; whole
+// seconds, as providers stamp their messages. An answered survey still takes a further bare
+// score in its window (a repeat, a change of mind): not the AI's to answer, and no reason to
+// reopen the conversation; nps_gamification keeps the first.
 std::optional<core::SysTime> pending_survey(std::optional<core::SysTime> survey_sent_at,
-                                            bool answered);
+                                            bool failed);
 
 // A reaction routes nowhere and changes nothing; everything else follows decide_inbound():
 // active -> ai, transferred -> human (hybrid -> hybrid), resolved -> survey when a pending
