@@ -232,12 +232,7 @@ std::variant<TargetInput, Invalid> parse_target(const json::Arr& targets, std::s
   if (!t) return Invalid{target_field(i, ""), i, t.error().message()};
   TargetInput in;
 
-  auto tname = t->nonempty_str("name");
-  if (!tname) return Invalid{target_field(i, "name"), i, tname.error().message()};
-  if (tname->size() > 200)
-    return Invalid{target_field(i, "name"), i, "name is longer than 200 bytes"};
-  in.name = std::string(*tname);
-
+  // The phone first: a later target repeating it is at fault whatever else is wrong here.
   auto phone_text = t->nonempty_str("phone");
   if (!phone_text) return Invalid{target_field(i, "phone"), i, phone_text.error().message()};
   auto phone = domain::normalize_phone(*phone_text);
@@ -251,6 +246,12 @@ std::variant<TargetInput, Invalid> parse_target(const json::Arr& targets, std::s
                    target_field(i, "phone") + ": the same number as targets[" +
                        std::to_string(it->second) + "]"};
   }
+
+  auto tname = t->nonempty_str("name");
+  if (!tname) return Invalid{target_field(i, "name"), i, tname.error().message()};
+  if (tname->size() > 200)
+    return Invalid{target_field(i, "name"), i, "name is longer than 200 bytes"};
+  in.name = std::string(*tname);
 
   auto doc_text = t->opt_str("document");
   if (!doc_text) return Invalid{target_field(i, "document"), i, doc_text.error().message()};

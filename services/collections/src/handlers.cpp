@@ -612,14 +612,16 @@ core::Status AiToolHandler::on_event(const events::CloudEvent& ev) const {
     if (!fresh) return fresh.error();
     if (!*fresh) return {};
     const auto now = clock_.now();
-    // The targets of this chat a campaign message was sent to (or is on its way to).
+    // The targets of this chat a campaign message was sent to (or is on its way to), whatever
+    // became of them but paid: a debtor who asked for no more messages, or whom the provider
+    // refused, or who let every attempt pass, may still promise, and the assistant told them
+    // it is registered.
     auto targets = tx.exec(
         "SELECT t.id::text, t.campaign_id::text, t.debtor_name, t.debtor_document, "
         "t.debt_amount FROM " +
             q_ + ".voice_campaign_targets t JOIN " + q_ +
             ".voice_campaigns c ON c.id = t.campaign_id WHERE c.provider = $1 AND c.instance = "
-            "$2 AND t.phone_number = $3 AND t.status IN ('pending', 'contacted', 'responded', "
-            "'promised') AND EXISTS (SELECT 1 FROM " +
+            "$2 AND t.phone_number = $3 AND t.status <> 'paid' AND EXISTS (SELECT 1 FROM " +
             q_ + ".message_attempts a WHERE a.target_id = t.id AND a.requested_at <= $4 AND " +
             kMayHaveReached + ") ORDER BY t.id FOR UPDATE OF t",
         chat->provider, chat->instance, *chat->phone, *made_at);
@@ -656,10 +658,12 @@ core::Status AiToolHandler::on_event(const events::CloudEvent& ev) const {
               " assistant in the customer's conversation",
           chat->conversation_id);
       if (!ins) return ins.error();
+      // An opted-out or failed target keeps its status (no message goes to it either way).
       if (auto r = tx.exec("UPDATE " + q_ +
-                               ".voice_campaign_targets SET status = 'promised', next_attempt_at "
-                               "= NULL, conversation_id = $2::uuid, updated_at = $3 WHERE id = "
-                               "$1::uuid",
+                               ".voice_campaign_targets SET status = CASE WHEN status IN "
+                               "('opted_out', 'failed') THEN status ELSE 'promised' END, "
+                               "next_attempt_at = NULL, conversation_id = $2::uuid, updated_at = "
+                               "$3 WHERE id = $1::uuid",
                            target, chat->conversation_id, now);
           !r) {
         return r.error();

@@ -240,6 +240,16 @@ TEST_CASE("a repeated number is the later target's fault, even after an invalid 
   // The repeat is found before the bad document, as it always was.
   CHECK(bad.targets[1].field == "targets[1].phone");
   CHECK(bad.targets[1].message.find("the same number as targets[0]") != std::string::npos);
+
+  // Whatever is wrong with the earlier one: here its name.
+  const std::string nameless =
+      R"({"name":"","phone":"11987654321","debt_amount":1,"due_date":"2026-11-30"},)"
+      R"({"name":"B","phone":"+55 11 98765-4321","debt_amount":1,"due_date":"2026-11-30"})";
+  auto both = expect_invalid(body(nameless));
+  CHECK(both.field == "targets[0].name");
+  CHECK(both.invalid_targets == 2);
+  REQUIRE(both.targets.size() == 2);
+  CHECK(both.targets[1].message.find("the same number as targets[0]") != std::string::npos);
 }
 
 TEST_CASE("a problem every target shares is listed cut short, the first one whole") {

@@ -1549,6 +1549,13 @@ TEST_CASE(
   // Her outcome arriving late leaves her opted out.
   REQUIRE(fx.sent_open() == 3);
   CHECK(fx.count("voice_campaign_targets WHERE status = 'opted_out'") == 1);
+  // She then promises a day (the same message, or a later one): the promise is kept, and she
+  // stays opted out.
+  fx.promise(fx.tool_invoked(maria, R"("registered":true,"day":30)"));
+  CHECK(fx.count("voice_promises WHERE phone_number = '5511987654321' AND status = 'pending' AND "
+                 "due_date = '2026-11-30'") == 1);
+  CHECK(fx.count("voice_campaign_targets WHERE status = 'opted_out' AND phone_number = "
+                 "'5511987654321' AND next_attempt_at IS NULL") == 1);
 
   // A campaign made afterwards, on another instance, sends her nothing either: the scheduler
   // finds her number before it sends.
