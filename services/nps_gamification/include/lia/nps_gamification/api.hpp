@@ -2,7 +2,8 @@
 // nps_gamification's REST API (JWT HS256 with LIA_JWT_SECRET; every route blocking):
 //
 //   GET   /api/nps?from=&to=&agent_id=        AGENT+       NPS of the feedback in [from, to)
-//   GET   /api/feedback?category=&handling_status=&from=&to=&limit=&offset=   SUPERVISOR+
+//   GET   /api/feedback?category=&handling_status=&from=&to=&limit=&before=   SUPERVISOR+
+//                                         (newest first; `offset=` still works)
 //   PATCH /api/feedback/{id}                  SUPERVISOR+  handling_status/notes/score
 //   POST  /api/gamification/calculate?period=YYYY-MM      SUPERVISOR+  (re)computes a period
 //   GET   /api/gamification/ranking?period=YYYY-MM        AGENT+
@@ -10,7 +11,8 @@
 //   PUT   /api/gamification/settings          ADMIN        validated, partial updates allowed
 //
 // Errors are JSON ({"error":{"code","message"}}): 400 bad input, 401 no/invalid token,
-// 403 role too low, 404 unknown feedback, 503 database unavailable.
+// 403 role too low, 404 unknown feedback, 422 stored settings invalid, 503 database
+// unavailable, 500 any other database error.
 
 #include <chrono>
 #include <memory>

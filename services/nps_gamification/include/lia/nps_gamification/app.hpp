@@ -16,7 +16,8 @@ std::vector<pg::Migration> migrations();
 // name nps_gamification, port 8083, schema engagement, outbox on.
 runtime::ServiceSpec spec();
 
-// LIA_JWT_SECRET (required), LIA_NPS_SURVEY_TEXT, LIA_NPS_WINDOW_HOURS (1..168, default 24).
+// LIA_JWT_SECRET (required), LIA_NPS_SURVEY_TEXT, LIA_NPS_WINDOW_HOURS (1..168, default 24),
+// LIA_NPS_REOPEN_WINDOW_HOURS and LIA_NPS_UTC_OFFSET_MINUTES (the README has their bounds).
 Settings read_settings(core::Env& env);
 
 class App final : public runtime::App {

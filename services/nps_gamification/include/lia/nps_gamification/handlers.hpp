@@ -58,7 +58,7 @@ class EventHandlers {
   // non-retryable errors (dead-lettered), database trouble retryable.
   core::Status handle(const kafka::Message& message) const;
 
-  // One decoded event (tests call these directly). `consumer` names the inbox entry.
+  // One decoded event (tests call these directly).
   core::Status on_event(const events::CloudEvent& event) const;
   core::Status on_resolved(const events::CloudEvent& event) const;
   core::Status on_message_stored(const events::CloudEvent& event) const;
