@@ -308,7 +308,8 @@ core::Status CommandHandler::handle(const kafka::Message& message) {
       // could not write it down (the database stopped answering): written now, so that trouble from
       // here on leaves the command between two tries (resumed) rather than in flight with nothing
       // remembered (outcome unknown); then it resumes, as it would had the write worked.
-      auto noted = store_->try_failed(cmd.command_id, attempts, seen->reason, seen->retry_at);
+      auto noted = store_->try_failed(cmd.command_id, attempts, seen->reason, seen->retry_at,
+                                      seen->http_status);
       if (!noted) {
         remember_unrecorded(cmd.command_id, std::move(*seen));
         return noted.error();
@@ -449,7 +450,8 @@ core::Status CommandHandler::handle(const kafka::Message& message) {
         return core::ok();
       });
       if (!noted.ok()) {
-        remember_unrecorded(cmd.command_id, {attempts, result.reason, retry_at, std::nullopt});
+        remember_unrecorded(cmd.command_id, {attempts, result.reason, retry_at, std::nullopt,
+                                             std::nullopt, result.http_status});
         return noted;
       }
       if (!still_sending) return core::ok();  // finished elsewhere
@@ -978,6 +980,9 @@ core::Status EchoHandler::handle(const kafka::Message& message) {
     const auto skew = kEchoClockSkew.count();
     for (const auto& u : *rows) {
       if (u.status == kSending && u.in_flight) {
+        // Its try began after the message went: another send's echo, come late (an older send
+        // that ended unknown, below, is likelier), not this try's.
+        if (echo_ms && u.last_attempt_ms > *echo_ms + skew) continue;
         pick = &u;
         ++in_flight;
         continue;

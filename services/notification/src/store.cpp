@@ -131,9 +131,13 @@ core::Result<bool> OutboundStore::try_failed(const std::string& command_id, int 
                                              const std::string& reason,
                                              std::optional<core::SysTime> retry_at,
                                              std::optional<int> http_status) {
+  // An echo kept while the try waited for its answer holds only if that answer may come with a
+  // message sent (a 5xx: Evolution's own write failing after the send): a 429, a refusal or a
+  // request that never left sent nothing, so the echo was another send's (of the same text).
   auto rows = pool_->exec(
       "UPDATE " + table_ +
           " SET in_flight = false, last_error = $3, retry_at = $4::timestamptz, http_status = $5,"
+          " echo_message_id = CASE WHEN $5::int >= 500 THEN echo_message_id END,"
           " updated_at = now() WHERE command_id = $1 AND status = 'sending' AND attempts = $2",
       command_id, attempt, reason,
       retry_at ? std::optional<std::string>(core::format_rfc3339(*retry_at)) : std::nullopt,

@@ -1030,13 +1030,16 @@ TEST_CASE("a send the provider took after another handler reported it unknown is
 
 // Evolution's echo of a send through its API (send.message), as ingestion publishes it;
 // without `via_api`, a message written on the business phone.
+// Stamped `at`, or now (as the echo of a send just made is).
 kafka::Message echo_record(const std::string& chat, const std::string& provider_id,
                            const std::string& text, bool via_api = true,
-                           const std::string& at = "2026-12-06T12:00:00Z") {
+                           const std::string& at = {}) {
+  const std::string stamp =
+      at.empty() ? core::format_rfc3339(core::SystemClock::instance().now()) : at;
   const std::string data =
       R"({"provider":"evolution","instance":")" + std::string(kEvolutionInstance) +
       R"(","chat_id":")" + chat + R"(","message_id":")" + provider_id +
-      R"(","from":"5511999990000","kind":"text","text":")" + text + R"(","timestamp":")" + at +
+      R"(","from":"5511999990000","kind":"text","text":")" + text + R"(","timestamp":")" + stamp +
       R"(","from_me":true)" + (via_api ? R"(,"via_api":true)" : "") + "}";
   kafka::Message m;
   m.topic = "whatsapp.inbound.test";
@@ -1183,6 +1186,60 @@ TEST_CASE("an echo is kept only for the one send of its text in flight, and only
   });
   REQUIRE(marked.ok());
   CHECK_FALSE(echo_of(c).has_value());
+
+  // A try answered 429 (or refused, or never sent) sent nothing: an echo kept while it waited
+  // was another send's, and goes; the next try is counted. After a 5xx it stays.
+  const auto throttled = in_flight("Beleza");
+  require_ok(echoes.handle(echo_record(jid, "3EB0THROT1", "Beleza")));
+  REQUIRE(echo_of(throttled) == std::optional<std::string>("3EB0THROT1"));
+  auto failed = fx.store->try_failed(throttled, 1, "provider answered 429", std::nullopt, 429);
+  REQUIRE(failed.ok());
+  REQUIRE(*failed);
+  CHECK_FALSE(echo_of(throttled).has_value());
+  auto next = fx.store->next_attempt(throttled, 1);
+  REQUIRE(next.ok());
+  CHECK(*next == 2);
+  const auto erred = in_flight("Perfeito");
+  require_ok(echoes.handle(echo_record(jid, "3EB0ERR500", "Perfeito")));
+  failed = fx.store->try_failed(erred, 1, "provider answered 500", std::nullopt, 500);
+  REQUIRE(failed.ok());
+  CHECK(echo_of(erred) == std::optional<std::string>("3EB0ERR500"));
+  CHECK_FALSE(fx.store->next_attempt(erred, 1).ok());
+}
+
+TEST_CASE("a late echo goes to the send of its text that ended unknown, not one tried after it") {
+  Fixture fx;
+  EchoHandler echoes(fx.store, fx.options);
+  const std::string jid = kTo + "@s.whatsapp.net";
+  const std::string text = "Ok";
+  // An earlier send whose answer never came; its echo is late (a consumer's lag).
+  const auto earlier = send_without_answer(fx, text);
+  REQUIRE(fx.row(earlier)->error_code == "outcome_unknown");
+  const auto earlier_at = fx.row(earlier)->last_attempt_at;
+  REQUIRE(earlier_at);
+  std::this_thread::sleep_for(2500ms);  // past the clocks' 2 s
+  // Another send of the same text to the same chat, in flight now.
+  const auto now_id = new_id();
+  auto cmd =
+      parse_command(*events::decode(fx.command(events::types::notification_send_text,
+                                               Fixture::text_data(now_id, "evolution", jid, text))
+                                        .value));
+  REQUIRE(cmd.ok());
+  auto claim = fx.store->claim(*cmd, text, /*sending_now=*/true, core::Uuid::v7().str());
+  REQUIRE(claim.ok());
+  REQUIRE(claim->inserted);
+  // The echo, stamped when the earlier one went: the earlier send's.
+  require_ok(echoes.handle(echo_record(jid, "3EB0LATE01", text, true, *earlier_at)));
+  auto row = fx.row(earlier);
+  REQUIRE(row);
+  CHECK(row->status == "sent");
+  CHECK(row->provider_message_id == std::optional<std::string>("3EB0LATE01"));
+  auto echo = fx.pool->exec(
+      "SELECT echo_message_id FROM " + fx.schema + ".outbound_messages WHERE command_id = $1",
+      now_id);
+  REQUIRE(echo.ok());
+  REQUIRE(echo->size() == 1);
+  CHECK_FALSE((*echo)[0].get<std::optional<std::string>>(0).has_value());
 }
 
 // An Evolution text to kTo's JID whose first try the sandbox answers `status` (500: as
@@ -1371,7 +1428,7 @@ TEST_CASE("an echo settles the last send of its text tried before it, not an old
   CHECK(fx.row(d)->status == "failed");
   CHECK(fx.row(e)->status == "failed");
   // Stamped before any of them were tried: the oldest, not the newest.
-  require_ok(echoes.handle(echo_record(jid, "3EB0OLD", text, true)));
+  require_ok(echoes.handle(echo_record(jid, "3EB0OLD", text, true, "2026-12-06T12:00:00Z")));
   CHECK(fx.row(a)->status == "sent");
   CHECK(fx.row(d)->status == "failed");
   CHECK(fx.row(e)->status == "failed");

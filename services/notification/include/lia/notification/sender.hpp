@@ -106,6 +106,7 @@ class CommandHandler {
     std::optional<core::SysTime> retry_at;  // a failure's: no next try before it
     std::optional<SendResult> sent;
     std::optional<std::string> claim_row;
+    std::optional<int> http_status;  // a failure's answer (a 5xx keeps an echo: try_failed)
   };
   // `replace`: over what is remembered of the command already (false: only when nothing is).
   void remember_unrecorded(const std::string& command_id, Unrecorded seen, bool replace = true);

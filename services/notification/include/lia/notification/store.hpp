@@ -122,7 +122,8 @@ class OutboundStore {
   // never left): no longer in flight, `reason` kept as the last error, and `retry_at` (when
   // the next try may go, if there is one) for whoever resumes it. false if the row is not
   // 'sending' or has counted another try since. `http_status`, the provider's answer: a 5xx
-  // from Evolution lets an echo of that try settle the row (unsettled_sends).
+  // from Evolution lets an echo of that try settle the row (unsettled_sends), and keeps one
+  // noted while it waited; any other failure drops that one (it was another send's).
   core::Result<bool> try_failed(const std::string& command_id, int attempt,
                                 const std::string& reason,
                                 std::optional<core::SysTime> retry_at = std::nullopt,
