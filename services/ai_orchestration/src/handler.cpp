@@ -377,7 +377,7 @@ core::Status Handler::on_message(const events::CloudEvent& ev) {
   rec.author = msg->author;
   rec.kind = msg->kind;
   rec.message_assistant = msg->assistant;
-  rec.content = ellipsize_utf8(msg->text, 4000);
+  rec.content = ellipsize_whole_words(msg->text, 4000);
   rec.sent_at = msg->timestamp;
   rec.keep_recent = options_.recent_messages;
 
@@ -457,7 +457,7 @@ core::Status Handler::on_message(const events::CloudEvent& ev) {
     }
     if (delivery == "send") {
       store_.remember_reply(tx, rec.chat.conversation_id, message_count, reply_id,
-                            std::string(to_string(answering)), ellipsize_utf8(o.text, 4000));
+                            std::string(to_string(answering)), ellipsize_whole_words(o.text, 4000));
     }
     // After the reply, so conversation stores the transfer notice before it hands the
     // conversation to a human.

@@ -985,12 +985,64 @@ std::optional<std::string> first_name(std::string_view full_name) {
   return word;
 }
 
+namespace {
+constexpr std::string_view kEllipsis = "…";
+
+bool is_blank(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+// A group of a number as people write one: digits and . - / between them.
+bool is_number_group(std::string_view word) {
+  bool digit = false;
+  for (char c : word) {
+    if (c >= '0' && c <= '9') {
+      digit = true;
+    } else if (c != '.' && c != '-' && c != '/') {
+      return false;
+    }
+  }
+  return digit;
+}
+}  // namespace
+
 std::string ellipsize_utf8(std::string_view text, std::size_t max_bytes) {
   if (text.size() <= max_bytes) return std::string(text);
-  constexpr std::string_view kEllipsis = "…";
   if (max_bytes < kEllipsis.size()) return {};
   return std::string(core::utf8_prefix(text, max_bytes - kEllipsis.size())) +
          std::string(kEllipsis);
+}
+
+std::string ellipsize_whole_words(std::string_view text, std::size_t max_bytes) {
+  if (text.size() <= max_bytes) return std::string(text);
+  if (max_bytes < kEllipsis.size()) return {};
+  std::string_view kept = core::utf8_prefix(text, max_bytes - kEllipsis.size());
+  std::size_t word = kept.size();  // where the word the cut splits starts
+  while (word > 0 && !is_blank(kept[word - 1])) --word;
+  const bool split = word < kept.size() && !is_blank(text[kept.size()]);
+  const auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  bool in_number = false;
+  if (split) {
+    in_number = std::any_of(kept.begin() + static_cast<std::ptrdiff_t>(word), kept.end(), digit);
+    if (in_number) kept = kept.substr(0, word);
+  } else {  // between two words: a number may go on after the cut ("529 982 247 | 25")
+    std::size_t next = kept.size();
+    while (next < text.size() && is_blank(text[next])) ++next;
+    in_number = next < text.size() && digit(text[next]);
+  }
+  if (in_number) {
+    // Its groups before the cut: "529 982 247 25" cut in its last group.
+    for (;;) {
+      std::size_t end = kept.size();
+      while (end > 0 && is_blank(kept[end - 1])) --end;
+      std::size_t start = end;
+      while (start > 0 && !is_blank(kept[start - 1])) --start;
+      if (start == end || !is_number_group(kept.substr(start, end - start))) break;
+      kept = kept.substr(0, start);
+    }
+  }
+  while (!kept.empty() && is_blank(kept.back())) kept.remove_suffix(1);
+  return std::string(kept) + std::string(kEllipsis);
 }
 
 }  // namespace lia::ai_orchestration

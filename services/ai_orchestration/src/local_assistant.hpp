@@ -78,5 +78,10 @@ std::optional<std::string> first_name(std::string_view full_name);
 // `text` if it fits in `max_bytes`; else its start, cut between characters, and "…",
 // together at most `max_bytes`.
 std::string ellipsize_utf8(std::string_view text, std::size_t max_bytes);
+// The same, for a text kept to be quoted later (to a remote model, whose documents are hidden
+// then): a word with digits the cut would split goes whole, and so do the groups of digits
+// written before it, so that no CPF or CNPJ is left cut in half, no longer reading as one, and
+// sent as written.
+std::string ellipsize_whole_words(std::string_view text, std::size_t max_bytes);
 
 }  // namespace lia::ai_orchestration

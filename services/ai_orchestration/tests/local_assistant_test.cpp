@@ -736,6 +736,27 @@ TEST_CASE("ellipsize_utf8 ends a cut text with an ellipsis, never in a character
   CHECK(ellipsize_utf8("abcdef", 2).empty());
 }
 
+TEST_CASE("a text kept for the remote model is never cut inside a document") {
+  const std::string head(40, 'a');
+  // Cut in the middle of a CPF, however written: it goes whole, and is no longer half there
+  // to be sent unhidden (its first 9 digits give the rest away).
+  for (const std::string doc :
+       {"529.982.247-25", "52998224725", "529 982 247 25", "12.ABC.345/01DE-35"}) {
+    INFO(doc);
+    const std::string text = head + " meu documento " + doc + " obrigado";
+    const auto cut = ellipsize_whole_words(text, head.size() + 15 + doc.size() / 2 + 3);
+    CHECK(cut == head + " meu documento…");
+    // Whole, it stays (the cut falls after it).
+    const std::size_t through = head.size() + 15 + doc.size();
+    CHECK(ellipsize_whole_words(text, through + 3) == head + " meu documento " + doc + "…");
+  }
+  // A word without digits is cut as before; a text that fits is left alone.
+  CHECK(ellipsize_whole_words("abcdef ghijkl", 11) == "abcdef g…");
+  CHECK(ellipsize_whole_words("abc 123", 10) == "abc 123");
+  // The cut falling between words drops the trailing blank only.
+  CHECK(ellipsize_whole_words("abc 52998224725 def", 7) == "abc…");
+}
+
 TEST_CASE("n, num and a nao after the verb refuse: no cancellation or person handed off") {
   for (const char* text : {"n quero cancelar", "ñ quero cancelar", "num quero cancelar",
                            "quero cancelar não, vou ficar"}) {
