@@ -320,7 +320,11 @@ std::string assistant_tool_call_message(const ChatReply& reply) {
         .field("name", tc.name)
         // Arguments that are not a JSON object go back as {}: servers that parse them (vLLM)
         // would refuse the whole request, and the tool's answer already says what was wrong.
-        .field("arguments", is_json_object(tc.arguments) ? tc.arguments : std::string("{}"))
+        // So do arguments past what a tool takes (refused as well): echoed whole, each round
+        // could carry megabytes back to the model.
+        .field("arguments", is_json_object(tc.arguments) && tc.arguments.size() <= kMaxToolArguments
+                                ? tc.arguments
+                                : std::string("{}"))
         .end_object()
         .end_object();
   }

@@ -166,8 +166,10 @@ Outcome Orchestrator::answer(const Turn& turn, const TurnContext& context,
         // the model. Nor is it a success: a server that refuses every request still looks so,
         // and the failures around it still add up.
         if (breaker_) {
-          if (remote.error().code() != core::Errc::invalid_argument &&
-              remote.error().code() != core::Errc::cancelled) {
+          // (An answer past the size taken, too_large, is an unusable answer too.)
+          const auto code = remote.error().code();
+          if (code != core::Errc::invalid_argument && code != core::Errc::cancelled &&
+              code != core::Errc::too_large) {
             breaker_->record_failure(retry_after);
           } else {
             breaker_->record_neutral();

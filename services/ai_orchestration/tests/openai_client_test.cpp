@@ -345,6 +345,38 @@ TEST_CASE(
   CHECK(std::string(msgs[n - 1]["content"].GetString()).find("error") != std::string::npos);
 }
 
+TEST_CASE("tool arguments past what a tool takes go back as {}, not whole, in the next round") {
+  const std::string huge =
+      R"({"description":")" + std::string(kMaxToolArguments, 'x') + R"(","category":"outro"})";
+  FakeLlm fake([&](int call, const std::string&) {
+    if (call == 1) return http::Response::json(200, tool_call_answer("register_complaint", huge));
+    return http::Response::json(200, content_answer("Pode resumir o problema?"));
+  });
+  OpenAiClient client(settings_for(fake));
+  BuiltinTools tools(nullptr, {"m"});
+  auto r = client.complete(request("quero reclamar"), tools);
+  REQUIRE(r.ok());
+  CHECK(fake.body(1).size() < kMaxToolArguments);  // the second request
+  auto doc = lia::json::parse(fake.body(1));
+  REQUIRE(doc.ok());
+  const auto& msgs = (*doc)["messages"];
+  const auto n = msgs.Size();
+  CHECK(std::string(msgs[n - 2]["tool_calls"][0]["function"]["arguments"].GetString()) == "{}");
+  CHECK(std::string(msgs[n - 1]["content"].GetString()).find("larger than") != std::string::npos);
+}
+
+TEST_CASE("an answer past the size taken falls back without tripping the breaker") {
+  const std::string huge = content_answer(std::string(std::size_t{5} * 1024 * 1024, 'a'));
+  FakeLlm fake([&](int, const std::string&) { return http::Response::json(200, huge); });
+  lia::core::ManualClock clock;
+  auto breaker = std::make_shared<CircuitBreaker>(2, 30s, clock);
+  Orchestrator o(std::make_shared<OpenAiClient>(settings_for(fake)), breaker, nullptr);
+  BuiltinTools tools(nullptr, {"m"});
+  for (int i = 0; i < 3; ++i) CHECK(o.answer(turn("oi"), {}, tools).fallback);
+  CHECK(fake.calls() == 3);
+  CHECK(breaker->allow());
+}
+
 TEST_CASE(
     "a model that refuses temperature: the error names what it objects to, the setting omits it") {
   FakeLlm fake([](int, const std::string& body) {
