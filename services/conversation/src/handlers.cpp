@@ -8,6 +8,7 @@
 #include <lia/core/metrics.hpp>
 #include <lia/core/text.hpp>
 #include <lia/core/uuid.hpp>
+#include <lia/domain/nps.hpp>
 #include <lia/domain/phone.hpp>
 #include <lia/events/names.hpp>
 #include <lia/json/json.hpp>
@@ -114,6 +115,7 @@ struct Handlers::Impl {
   std::string survey_failed_update;
   std::string score_update;
   std::string own_pending_send;
+  std::string recent_survey_reply;
   std::string message_by_command;
   std::string message_by_provider_id;
   std::string take_pending_and_echo;
@@ -213,7 +215,8 @@ struct Handlers::Impl {
                       " WHERE id = $1::uuid";
     // A score already routed to the survey since it went out (its sent_at is the resolution's
     // time, 2 s allowed for clocks) answered it: survey.sent came after the customer's reply
-    // (another topic). For the record and a rollback only (touch_conversation).
+    // (another topic), and a further number goes to the survey only shortly after that score
+    // (kFurtherScoreWindow, touch_conversation).
     survey_sent_update = "UPDATE " + conv +
                          " c SET survey_id = $2::uuid, survey_sent_at = $3::timestamptz, "
                          "survey_expires_at = $4::timestamptz, survey_answered = EXISTS (SELECT 1 "
@@ -240,6 +243,9 @@ struct Handlers::Impl {
     // A from_me echo of a send of ours not marked via_api (an ingestion before that mark,
     // or a provider reporting its API sends as ordinary messages) before notification's
     // `sent` gave the message its id: the same text, still waiting for it.
+    recent_survey_reply = "SELECT 1 FROM " + msgs +
+                          " WHERE conversation_id = $1::uuid AND route = 'survey' AND created_at "
+                          "> clock_timestamp() - $2::bigint * interval '1 second' LIMIT 1";
     own_pending_send = "SELECT id::text FROM " + msgs +
                        " WHERE conversation_id = $1::uuid AND direction = 'outbound' AND "
                        "command_id IS NOT NULL AND whatsapp_message_id IS NULL AND "
@@ -716,8 +722,17 @@ struct Handlers::Impl {
         stored.status = m.whatsapp_status;
         route = "none";
       } else {
-        const auto plan = plan_inbound(conv.state, in.kind, in.text.value_or(""),
-                                       pending_survey(conv.survey_sent_at, conv.survey_failed),
+        auto survey_at = pending_survey(conv.survey_sent_at, conv.survey_failed);
+        if (survey_at && conv.survey_answered &&
+            conv.state.status == domain::ConversationStatus::resolved &&
+            domain::parse_nps_score(routing_text(in.kind, in.text.value_or("")))) {
+          // Answered already: a further score only shortly after the last one.
+          auto recent = tx.exec(recent_survey_reply, conv.id,
+                                std::chrono::seconds{kFurtherScoreWindow}.count());
+          if (!recent) return recent.error();
+          if (recent->empty()) survey_at.reset();
+        }
+        const auto plan = plan_inbound(conv.state, in.kind, in.text.value_or(""), survey_at,
                                        received_at, conv.survey_window);
         next = plan.next;
         reopened = plan.reopen;

@@ -21,7 +21,7 @@ std::string conversation_columns() {
          // customer's reply), the window opens at the resolution itself. One that kept a
          // survey still open goes on with that survey's window (api.cpp, resolve).
          ts("COALESCE(c.survey_sent_at, CASE WHEN c.status = 'resolved' THEN c.resolved_at END)") +
-         ", c.survey_failed, " +
+         ", CASE WHEN c.survey_failed THEN 2 WHEN c.survey_answered THEN 1 ELSE 0 END, " +
          // The survey's own window (nps_gamification's LIA_NPS_WINDOW_HOURS), once known.
          "EXTRACT(EPOCH FROM c.survey_expires_at - c.survey_sent_at)::bigint";
 }
@@ -42,7 +42,8 @@ ConversationRow read_conversation(const pg::Row& r) {
   c.assigned_to = r.get<std::optional<std::string>>(9);
   c.survey_id = r.get<std::optional<std::string>>(10);
   if (auto sent = r.get<std::optional<std::string>>(11)) c.survey_sent_at = parse_time(*sent);
-  c.survey_failed = r.get<bool>(12);
+  c.survey_failed = r.get<int>(12) == 2;
+  c.survey_answered = r.get<int>(12) == 1;
   if (auto window = r.get<std::optional<std::int64_t>>(13); window && *window > 0) {
     c.survey_window = std::chrono::seconds{*window};
   }
@@ -176,9 +177,8 @@ Sql::Sql(const std::string& schema) : schema_(schema) {
       // its read model on conversation.reopened the same way).
       "assistant_type = CASE WHEN $5 THEN 'apresentacao' ELSE assistant_type END, "
       "department = CASE WHEN $5 THEN 'general' ELSE department END, "
-      // A score routed to the survey answers it here and now. Routing no longer reads it (a
-      // further score in the window goes to the survey too, which keeps the first), but a
-      // version before that does: kept up to date for a rollback.
+      // A score routed to the survey answers it here and now: a further one goes to the survey
+      // only shortly after (kFurtherScoreWindow), later a number is the customer's message.
       "survey_answered = survey_answered OR $6 WHERE id = $1";
   // Dated when written, not at the transaction's start: in a consumer's batch now() is its
   // BEGIN, and a message stored after a reopening later in the same batch would otherwise be

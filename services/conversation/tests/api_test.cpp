@@ -785,7 +785,7 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "a second score in the survey's window goes to the survey too, before score.recorded or "
+    "a second score soon after the first goes to the survey too, before score.recorded or "
     "survey.sent come back: nothing reopens") {
   Desk d;
   d.user("ana", auth::Role::agent, {"support"});
@@ -836,6 +836,17 @@ TEST_CASE(
     CHECK(says(chat, "9", 30) == "survey");   // or changed
     CHECK(d.column("conversations", "status", chat.second) == "resolved");
     CHECK(d.sent(types::conversation_reopened).empty());
+    // Past kFurtherScoreWindow (10 min) since the last score, a number is the customer's
+    // message again (an answer to a campaign's message, say): it reopens the conversation.
+    REQUIRE(d.pool()
+                .exec("UPDATE " + d.t("messages") +
+                      " SET created_at = created_at - interval '11 minutes' WHERE "
+                      "conversation_id = '" +
+                      chat.second + "' AND route = 'survey'")
+                .ok());
+    CHECK(says(chat, "1", 40) == "ai");
+    CHECK(d.column("conversations", "status", chat.second) == "active");
+    CHECK(d.sent(types::conversation_reopened).size() == 1);
   }
   SECTION("the score comes before survey.sent (another topic), which then finds it answered") {
     const auto chat = resolved_chat();

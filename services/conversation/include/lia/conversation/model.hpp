@@ -51,6 +51,8 @@ struct ConversationRow {
   // The survey's send failed for good (survey.failed): the customer never saw it, so a
   // number they write is no score.
   bool survey_failed = false;
+  // A score answered it (routed to it, or score.recorded).
+  bool survey_answered = false;
   // From the survey's expires_at; until survey.sent arrives, the default 24 h.
   std::chrono::seconds survey_window = domain::kNpsSurveyWindow;
 };

@@ -2,6 +2,7 @@
 // Where an inbound customer message goes, decided from the conversation's state alone
 // (lia::domain::decide_inbound plus the few kinds that route nowhere). No I/O.
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -25,11 +26,15 @@ struct InboundPlan {
 std::string_view routing_text(std::string_view kind, std::string_view text);
 
 // The survey sent time decide_inbound() should see: nullopt when its send failed; whole
-// seconds, as providers stamp their messages. An answered survey still takes a further bare
-// score in its window (a repeat, a change of mind): not the AI's to answer, and no reason to
-// reopen the conversation; nps_gamification keeps the first.
+// seconds, as providers stamp their messages.
 std::optional<core::SysTime> pending_survey(std::optional<core::SysTime> survey_sent_at,
                                             bool failed);
+
+// An answered survey still takes a further bare score this soon after the last one (a score
+// sent twice, a change of mind): not the AI's to answer, nor a reason to reopen the
+// conversation; nps_gamification keeps the first. Later, a number is the customer's message
+// (an answer to a campaign's message, say).
+inline constexpr std::chrono::minutes kFurtherScoreWindow{10};
 
 // A reaction routes nowhere and changes nothing; everything else follows decide_inbound():
 // active -> ai, transferred -> human (hybrid -> hybrid), resolved -> survey when a pending
