@@ -992,17 +992,31 @@ bool is_blank(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-// A group of a number as people write one: digits and . - / between them.
-bool is_number_group(std::string_view word) {
-  bool digit = false;
-  for (char c : word) {
-    if (c >= '0' && c <= '9') {
-      digit = true;
-    } else if (c != '.' && c != '-' && c != '/') {
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+
+// Bytes of what joins a number's groups at s[i] (. - / or an en or em dash, as
+// redact_documents reads them); 0: none.
+std::size_t joiner_at(std::string_view s, std::size_t i) {
+  if (s[i] == '.' || s[i] == '-' || s[i] == '/') return 1;
+  if (s.substr(i, 3) == "\xE2\x80\x93" || s.substr(i, 3) == "\xE2\x80\x94") return 3;
+  return 0;
+}
+
+// A group of a number as people write one (digits and joiners), or a joiner alone between
+// two groups ("529.982.247 - 25").
+bool is_number_part(std::string_view word) {
+  for (std::size_t i = 0; i < word.size();) {
+    if (is_digit(word[i])) {
+      ++i;
+    } else if (const auto n = joiner_at(word, i); n > 0) {
+      i += n;
+    } else {
       return false;
     }
   }
-  return digit;
+  return !word.empty();
 }
 }  // namespace
 
@@ -1020,15 +1034,27 @@ std::string ellipsize_whole_words(std::string_view text, std::size_t max_bytes) 
   std::size_t word = kept.size();  // where the word the cut splits starts
   while (word > 0 && !is_blank(kept[word - 1])) --word;
   const bool split = word < kept.size() && !is_blank(text[kept.size()]);
-  const auto digit = [](char c) { return c >= '0' && c <= '9'; };
   bool in_number = false;
   if (split) {
-    in_number = std::any_of(kept.begin() + static_cast<std::ptrdiff_t>(word), kept.end(), digit);
+    // (Not a word of more than 64 bytes, a link or a hash pasted: no document is that long,
+    // and the whole text could go with it.)
+    std::size_t word_end = kept.size();
+    while (word_end < text.size() && !is_blank(text[word_end])) ++word_end;
+    in_number = word_end - word <= 64 &&
+                std::any_of(kept.begin() + static_cast<std::ptrdiff_t>(word), kept.end(), is_digit);
     if (in_number) kept = kept.substr(0, word);
-  } else {  // between two words: a number may go on after the cut ("529 982 247 | 25")
+  } else {  // between two words: a number may go on after the cut ("529 982 247 | - 25")
     std::size_t next = kept.size();
-    while (next < text.size() && is_blank(text[next])) ++next;
-    in_number = next < text.size() && digit(text[next]);
+    for (;;) {
+      if (next < text.size() && is_blank(text[next])) {
+        ++next;
+      } else if (const auto n = next < text.size() ? joiner_at(text, next) : 0; n > 0) {
+        next += n;
+      } else {
+        break;
+      }
+    }
+    in_number = next < text.size() && is_digit(text[next]);
   }
   if (in_number) {
     // Its groups before the cut: "529 982 247 25" cut in its last group.
@@ -1037,7 +1063,7 @@ std::string ellipsize_whole_words(std::string_view text, std::size_t max_bytes) 
       while (end > 0 && is_blank(kept[end - 1])) --end;
       std::size_t start = end;
       while (start > 0 && !is_blank(kept[start - 1])) --start;
-      if (start == end || !is_number_group(kept.substr(start, end - start))) break;
+      if (start == end || !is_number_part(kept.substr(start, end - start))) break;
       kept = kept.substr(0, start);
     }
   }

@@ -741,7 +741,8 @@ TEST_CASE("a text kept for the remote model is never cut inside a document") {
   // Cut in the middle of a CPF, however written: it goes whole, and is no longer half there
   // to be sent unhidden (its first 9 digits give the rest away).
   for (const std::string doc :
-       {"529.982.247-25", "52998224725", "529 982 247 25", "12.ABC.345/01DE-35"}) {
+       {"529.982.247-25", "52998224725", "529 982 247 25", "12.ABC.345/01DE-35", "529.982.247 - 25",
+        "529.982.247 \xE2\x80\x93 25"}) {
     INFO(doc);
     const std::string text = head + " meu documento " + doc + " obrigado";
     const auto cut = ellipsize_whole_words(text, head.size() + 15 + doc.size() / 2 + 3);
@@ -755,6 +756,16 @@ TEST_CASE("a text kept for the remote model is never cut inside a document") {
   CHECK(ellipsize_whole_words("abc 123", 10) == "abc 123");
   // The cut falling between words drops the trailing blank only.
   CHECK(ellipsize_whole_words("abc 52998224725 def", 7) == "abc…");
+  // Wherever the cut falls in a CPF whose groups a spaced dash joins, none of it stays.
+  const std::string dashed = "meu cpf e 529.982.247 - 25 obrigado";
+  for (std::size_t max = 13; max < 29; ++max) {  // each cut inside it (it ends at byte 26)
+    INFO(max);
+    CHECK(ellipsize_whole_words(dashed, max).find("529") == std::string::npos);
+  }
+  CHECK(ellipsize_whole_words(dashed, 29) == "meu cpf e 529.982.247 - 25…");  // whole
+  // A long pasted word with digits (a link) is cut as before, not dropped with all of the text.
+  const std::string link = "https://exemplo.com.br/" + std::string(100, '7');
+  CHECK(ellipsize_whole_words(link, 40) == ellipsize_utf8(link, 40));
 }
 
 TEST_CASE("n, num and a nao after the verb refuse: no cancellation or person handed off") {
