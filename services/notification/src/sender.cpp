@@ -976,13 +976,19 @@ core::Status EchoHandler::handle(const kafka::Message& message) {
     const Unsettled* oldest_unknown = nullptr;
     const Unsettled* last_before = nullptr;
     int in_flight = 0;
-    int near_echo = 0;  // unknown ones tried within the clocks' difference of the echo
+    int near_echo = 0;              // unknown ones tried within the clocks' difference of the echo
+    bool passed_in_flight = false;  // one in flight tried after the echo's time
     const auto skew = kEchoClockSkew.count();
     for (const auto& u : *rows) {
       if (u.status == kSending && u.in_flight) {
-        // Its try began after the message went: another send's echo, come late (an older send
-        // that ended unknown, below, is likelier), not this try's.
-        if (echo_ms && u.last_attempt_ms > *echo_ms + skew) continue;
+        // Its try began after the message went: not this try's echo, but another send's come
+        // late (an older one that ended unknown, below), unless its try before was answered
+        // 5xx (Evolution may answer one for a message it sent): that try's, late.
+        if (echo_ms && u.last_attempt_ms > *echo_ms + skew &&
+            !(u.http_status && *u.http_status >= 500)) {
+          passed_in_flight = true;
+          continue;
+        }
         pick = &u;
         ++in_flight;
         continue;
@@ -1000,7 +1006,10 @@ core::Status EchoHandler::handle(const kafka::Message& message) {
     }
     if (in_flight > 1) return core::ok();
     if (!pick && near_echo > 1) return core::ok();
-    if (!pick) pick = last_before != nullptr ? last_before : oldest_unknown;
+    // Never the oldest by default beside a send in flight that it might be of (a provider's
+    // clock behind the database's by more than the allowance).
+    if (!pick) pick = last_before;
+    if (!pick && !passed_in_flight) pick = oldest_unknown;
     if (!pick) return core::ok();
     if (pick->status == kSending && pick->in_flight) {
       auto kept = store_->note_echo(tx, pick->command.command_id, pick->attempts, echo_id);

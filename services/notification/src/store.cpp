@@ -211,7 +211,7 @@ core::Result<std::vector<Unsettled>> OutboundStore::unsettled_sends(
   auto rows = tx.exec(
       "SELECT command_id::text, status, attempts, in_flight, to_chat, conversation_id::text,"
       " message_id::text, command_source,"
-      " (extract(epoch FROM last_attempt_at) * 1000)::bigint FROM " +
+      " (extract(epoch FROM last_attempt_at) * 1000)::bigint, http_status FROM " +
           table_ +
           " WHERE provider_message_id IS NULL AND (status = 'sending' OR error_code ="
           " 'outcome_unknown') AND to_chat = ANY (string_to_array($2, ','))"
@@ -240,6 +240,7 @@ core::Result<std::vector<Unsettled>> OutboundStore::unsettled_sends(
     u.command.message_id = r.get<std::optional<std::string>>(6);
     u.command.source = r.get<std::optional<std::string>>(7).value_or("");
     u.last_attempt_ms = r.get<std::int64_t>(8);
+    u.http_status = r.get<std::optional<int>>(9);
     out.push_back(std::move(u));
   }
   return out;

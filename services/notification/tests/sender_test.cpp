@@ -1228,6 +1228,13 @@ TEST_CASE("a late echo goes to the send of its text that ended unknown, not one 
   auto claim = fx.store->claim(*cmd, text, /*sending_now=*/true, core::Uuid::v7().str());
   REQUIRE(claim.ok());
   REQUIRE(claim->inserted);
+  // An echo stamped before both (a provider's clock far behind): whose? Not the oldest's by
+  // default beside a send in flight it might be of.
+  const auto before_both = core::parse_rfc3339(*earlier_at);
+  REQUIRE(before_both);
+  require_ok(echoes.handle(
+      echo_record(jid, "3EB0EARLY1", text, true, core::format_rfc3339(*before_both - 1h))));
+  CHECK(fx.row(earlier)->status == "failed");
   // The echo, stamped when the earlier one went: the earlier send's.
   require_ok(echoes.handle(echo_record(jid, "3EB0LATE01", text, true, *earlier_at)));
   auto row = fx.row(earlier);
@@ -1240,6 +1247,23 @@ TEST_CASE("a late echo goes to the send of its text that ended unknown, not one 
   REQUIRE(echo.ok());
   REQUIRE(echo->size() == 1);
   CHECK_FALSE((*echo)[0].get<std::optional<std::string>>(0).has_value());
+
+  // A send in flight whose try before was answered 5xx (Evolution may have sent that one):
+  // an echo stamped before this try is that try's, late, and is kept for it.
+  auto noted = fx.store->try_failed(now_id, 1, "provider answered 500", std::nullopt, 500);
+  REQUIRE(noted.ok());
+  REQUIRE(*noted);
+  auto second = fx.store->next_attempt(now_id, 1);
+  REQUIRE(second.ok());
+  const auto three_s_ago = core::SystemClock::instance().now() - 3s;
+  require_ok(
+      echoes.handle(echo_record(jid, "3EB0FIRST1", text, true, core::format_rfc3339(three_s_ago))));
+  echo = fx.pool->exec(
+      "SELECT echo_message_id FROM " + fx.schema + ".outbound_messages WHERE command_id = $1",
+      now_id);
+  REQUIRE(echo.ok());
+  REQUIRE(echo->size() == 1);
+  CHECK((*echo)[0].get<std::optional<std::string>>(0) == std::optional<std::string>("3EB0FIRST1"));
 }
 
 // An Evolution text to kTo's JID whose first try the sandbox answers `status` (500: as

@@ -82,6 +82,8 @@ struct Unsettled {
   int attempts = 0;
   bool in_flight = false;
   std::int64_t last_attempt_ms = 0;  // when its last try began, Unix milliseconds
+  // The answer to the try before (kept while the next is in flight): a 5xx may have sent it.
+  std::optional<int> http_status;
 };
 
 class OutboundStore {
