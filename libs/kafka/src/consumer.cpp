@@ -891,7 +891,9 @@ void RdConsumer::resume_locked(rd_kafka_t* rk, const std::vector<TopicPartition>
 void RdConsumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                               rd_kafka_topic_partition_list_t* partitions, void* opaque) {
   auto* self = static_cast<RdConsumer*>(opaque);
-  const bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+  // (NULL once the group's queue is gone, as it closes: no incremental call is made then.)
+  const char* protocol = rd_kafka_rebalance_protocol(rk);
+  const bool cooperative = protocol != nullptr && std::strcmp(protocol, "COOPERATIVE") == 0;
   const auto log_error = [&](std::string_view what, std::string_view error) {
     core::log().error("kafka rebalance",
                       {core::f::id("component", "kafka"), core::f::id("step", std::string(what)),
@@ -925,8 +927,9 @@ void RdConsumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
   // librdkafka keeps a partition's pause after it is taken away, so ours is lifted, after the
   // unassignment's own operations, and the partition starts fresh if it comes back.
   // Not while the consumer closes: the handle is destroyed next, so no partition comes back,
-  // and a resume waits, without a bound, for each partition's thread to answer, which the
-  // closing group may already have let go (as member_id() above). The likely cause of a close
+  // and a resume waits, without a bound, for librdkafka's main thread to answer, and the
+  // group, once it finished closing, purges the queue that answer would come through (as for
+  // member_id() above; librdkafka 2.0's rd_kafka_cgrp_terminated). The likely cause of a close
   // with every partition parked that hung once in a few hundred runs.
   const auto forget_locked = [&] {
     std::vector<TopicPartition> ours;
@@ -947,7 +950,10 @@ void RdConsumer::on_rebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
     apply(true, partitions);
     std::lock_guard lock(self->mu_);
     const auto added = to_vector(partitions);
-    if (self->paused_) {
+    if (self->stop_.load()) {
+      // An assignment served by the close itself (librdkafka takes it as an unassignment):
+      // no pause or resume, which could wait for ever (see forget_locked above).
+    } else if (self->paused_) {
       self->pause_locked(rk, added);  // a paused consumer stays paused
     } else {
       // A pause of ours the revoke could not clear (librdkafka keeps it across assignments).
@@ -1049,7 +1055,7 @@ void RdConsumer::pause() {
   std::lock_guard lock(mu_);
   if (paused_) return;
   paused_ = true;
-  if (rk_ == nullptr) return;
+  if (rk_ == nullptr || stop_.load()) return;  // closing: see on_rebalance
   pause_locked(rk_, assignment_);
 }
 
@@ -1057,7 +1063,7 @@ void RdConsumer::resume() {
   std::lock_guard lock(mu_);
   if (!paused_) return;
   paused_ = false;
-  if (rk_ == nullptr) return;
+  if (rk_ == nullptr || stop_.load()) return;  // closing: see on_rebalance
   std::vector<TopicPartition> tps;
   for (const auto& tp : assignment_) {
     // A parked partition waiting for its retry is left to resume_due(), on the poll thread:

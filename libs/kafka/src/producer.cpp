@@ -56,7 +56,10 @@ class RdProducer final : public Producer {
   void produce(Record record, DeliveryCallback done) override;
   core::Status flush(std::chrono::milliseconds timeout) override;
   void abandon() override {
-    rd_kafka_purge(rk_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    // Without waiting for the broker threads (one may be stuck resolving a name): the flush
+    // that follows still waits for the purged records' callbacks, within its own bound.
+    rd_kafka_purge(
+        rk_, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT | RD_KAFKA_PURGE_F_NON_BLOCKING);
   }
   std::size_t in_flight() const override { return in_flight_.load(); }
   std::optional<core::Error> fatal_error() const override;
