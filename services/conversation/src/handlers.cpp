@@ -240,12 +240,13 @@ struct Handlers::Impl {
                    " SET survey_answered = CASE WHEN survey_id = $2::uuid THEN true ELSE "
                    "survey_answered END, survey_score = CASE WHEN survey_id = $2::uuid THEN $3 "
                    "ELSE survey_score END, updated_at = now() WHERE id = $1::uuid RETURNING id";
-    // A from_me echo of a send of ours not marked via_api (an ingestion before that mark,
-    // or a provider reporting its API sends as ordinary messages) before notification's
-    // `sent` gave the message its id: the same text, still waiting for it.
+    // A score routed to the survey within the last $2 seconds (kFurtherScoreWindow).
     recent_survey_reply = "SELECT 1 FROM " + msgs +
                           " WHERE conversation_id = $1::uuid AND route = 'survey' AND created_at "
                           "> clock_timestamp() - $2::bigint * interval '1 second' LIMIT 1";
+    // A from_me echo of a send of ours not marked via_api (an ingestion before that mark,
+    // or a provider reporting its API sends as ordinary messages) before notification's
+    // `sent` gave the message its id: the same text, still waiting for it.
     own_pending_send = "SELECT id::text FROM " + msgs +
                        " WHERE conversation_id = $1::uuid AND direction = 'outbound' AND "
                        "command_id IS NOT NULL AND whatsapp_message_id IS NULL AND "

@@ -1138,42 +1138,46 @@ TEST_CASE("an echo written while the send's timeout is being reported still make
   CHECK(fx.outbox(fx.commands_topic + ".dlq").empty());
 }
 
+// The echo id kept on a send's row (note_echo), if any.
+std::optional<std::string> echo_of(Fixture& fx, const std::string& command_id) {
+  auto rows = fx.pool->exec(
+      "SELECT echo_message_id FROM " + fx.schema + ".outbound_messages WHERE command_id = $1",
+      command_id);
+  REQUIRE(rows.ok());
+  REQUIRE(rows->size() == 1);
+  return (*rows)[0].get<std::optional<std::string>>(0);
+}
+
+// An Evolution send of `text` to `jid`, claimed with its first try in flight; its command id.
+std::string claim_in_flight(Fixture& fx, const std::string& jid, const std::string& text) {
+  auto id = new_id();
+  auto cmd =
+      parse_command(*events::decode(fx.command(events::types::notification_send_text,
+                                               Fixture::text_data(id, "evolution", jid, text))
+                                        .value));
+  REQUIRE(cmd.ok());
+  auto claim = fx.store->claim(*cmd, text, /*sending_now=*/true, core::Uuid::v7().str());
+  REQUIRE(claim.ok());
+  REQUIRE(claim->inserted);
+  return id;
+}
+
 TEST_CASE("an echo is kept only for the one send of its text in flight, and only for its try") {
   Fixture fx;
   EchoHandler echoes(fx.store, fx.options);
   const std::string jid = kTo + "@s.whatsapp.net";
-  const auto echo_of = [&](const std::string& command_id) {
-    auto rows = fx.pool->exec(
-        "SELECT echo_message_id FROM " + fx.schema + ".outbound_messages WHERE command_id = $1",
-        command_id);
-    REQUIRE(rows.ok());
-    REQUIRE(rows->size() == 1);
-    return (*rows)[0].get<std::optional<std::string>>(0);
-  };
-  const auto in_flight = [&](const std::string& text) {
-    auto id = new_id();
-    auto cmd =
-        parse_command(*events::decode(fx.command(events::types::notification_send_text,
-                                                 Fixture::text_data(id, "evolution", jid, text))
-                                          .value));
-    REQUIRE(cmd.ok());
-    auto claim = fx.store->claim(*cmd, text, /*sending_now=*/true, core::Uuid::v7().str());
-    REQUIRE(claim.ok());
-    REQUIRE(claim->inserted);
-    return id;
-  };
   // Two sends of one text to one chat in flight at once (a handler that lost its partition
   // beside the new owner): an echo can't tell whose it is, and is given to neither.
-  const auto a = in_flight("Ok");
-  const auto b = in_flight("Ok");
+  const auto a = claim_in_flight(fx, jid, "Ok");
+  const auto b = claim_in_flight(fx, jid, "Ok");
   require_ok(echoes.handle(echo_record(jid, "3EB0TWICE1", "Ok")));
-  CHECK_FALSE(echo_of(a).has_value());
-  CHECK_FALSE(echo_of(b).has_value());
+  CHECK_FALSE(echo_of(fx, a).has_value());
+  CHECK_FALSE(echo_of(fx, b).has_value());
   // One in flight: kept for its try. The next try is not counted while it is: that try went,
   // whatever the provider answered (the handler records it sent instead).
-  const auto c = in_flight("Certo");
+  const auto c = claim_in_flight(fx, jid, "Certo");
   require_ok(echoes.handle(echo_record(jid, "3EB0ONCE01", "Certo")));
-  CHECK(echo_of(c) == std::optional<std::string>("3EB0ONCE01"));
+  CHECK(echo_of(fx, c) == std::optional<std::string>("3EB0ONCE01"));
   auto n = fx.store->next_attempt(c, 1);
   REQUIRE_FALSE(n.ok());
   CHECK(n.error().code() == core::Errc::conflict);
@@ -1185,25 +1189,25 @@ TEST_CASE("an echo is kept only for the one send of its text in flight, and only
     return core::ok();
   });
   REQUIRE(marked.ok());
-  CHECK_FALSE(echo_of(c).has_value());
+  CHECK_FALSE(echo_of(fx, c).has_value());
 
   // A try answered 429 (or refused, or never sent) sent nothing: an echo kept while it waited
   // was another send's, and goes; the next try is counted. After a 5xx it stays.
-  const auto throttled = in_flight("Beleza");
+  const auto throttled = claim_in_flight(fx, jid, "Beleza");
   require_ok(echoes.handle(echo_record(jid, "3EB0THROT1", "Beleza")));
-  REQUIRE(echo_of(throttled) == std::optional<std::string>("3EB0THROT1"));
+  REQUIRE(echo_of(fx, throttled) == std::optional<std::string>("3EB0THROT1"));
   auto failed = fx.store->try_failed(throttled, 1, "provider answered 429", std::nullopt, 429);
   REQUIRE(failed.ok());
   REQUIRE(*failed);
-  CHECK_FALSE(echo_of(throttled).has_value());
+  CHECK_FALSE(echo_of(fx, throttled).has_value());
   auto next = fx.store->next_attempt(throttled, 1);
   REQUIRE(next.ok());
   CHECK(*next == 2);
-  const auto erred = in_flight("Perfeito");
+  const auto erred = claim_in_flight(fx, jid, "Perfeito");
   require_ok(echoes.handle(echo_record(jid, "3EB0ERR500", "Perfeito")));
   failed = fx.store->try_failed(erred, 1, "provider answered 500", std::nullopt, 500);
   REQUIRE(failed.ok());
-  CHECK(echo_of(erred) == std::optional<std::string>("3EB0ERR500"));
+  CHECK(echo_of(fx, erred) == std::optional<std::string>("3EB0ERR500"));
   CHECK_FALSE(fx.store->next_attempt(erred, 1).ok());
 }
 
@@ -1219,15 +1223,7 @@ TEST_CASE("a late echo goes to the send of its text that ended unknown, not one 
   REQUIRE(earlier_at);
   std::this_thread::sleep_for(2500ms);  // past the clocks' 2 s
   // Another send of the same text to the same chat, in flight now.
-  const auto now_id = new_id();
-  auto cmd =
-      parse_command(*events::decode(fx.command(events::types::notification_send_text,
-                                               Fixture::text_data(now_id, "evolution", jid, text))
-                                        .value));
-  REQUIRE(cmd.ok());
-  auto claim = fx.store->claim(*cmd, text, /*sending_now=*/true, core::Uuid::v7().str());
-  REQUIRE(claim.ok());
-  REQUIRE(claim->inserted);
+  const auto now_id = claim_in_flight(fx, jid, text);
   // An echo stamped before both (a provider's clock far behind): whose? Not the oldest's by
   // default beside a send in flight it might be of.
   const auto before_both = core::parse_rfc3339(*earlier_at);
@@ -1241,12 +1237,7 @@ TEST_CASE("a late echo goes to the send of its text that ended unknown, not one 
   REQUIRE(row);
   CHECK(row->status == "sent");
   CHECK(row->provider_message_id == std::optional<std::string>("3EB0LATE01"));
-  auto echo = fx.pool->exec(
-      "SELECT echo_message_id FROM " + fx.schema + ".outbound_messages WHERE command_id = $1",
-      now_id);
-  REQUIRE(echo.ok());
-  REQUIRE(echo->size() == 1);
-  CHECK_FALSE((*echo)[0].get<std::optional<std::string>>(0).has_value());
+  CHECK_FALSE(echo_of(fx, now_id).has_value());
 
   // A send in flight whose try before was answered 5xx (Evolution may have sent that one):
   // an echo stamped before this try is that try's, late, and is kept for it.
@@ -1258,12 +1249,7 @@ TEST_CASE("a late echo goes to the send of its text that ended unknown, not one 
   const auto three_s_ago = core::SystemClock::instance().now() - 3s;
   require_ok(
       echoes.handle(echo_record(jid, "3EB0FIRST1", text, true, core::format_rfc3339(three_s_ago))));
-  echo = fx.pool->exec(
-      "SELECT echo_message_id FROM " + fx.schema + ".outbound_messages WHERE command_id = $1",
-      now_id);
-  REQUIRE(echo.ok());
-  REQUIRE(echo->size() == 1);
-  CHECK((*echo)[0].get<std::optional<std::string>>(0) == std::optional<std::string>("3EB0FIRST1"));
+  CHECK(echo_of(fx, now_id) == std::optional<std::string>("3EB0FIRST1"));
 }
 
 // An Evolution text to kTo's JID whose first try the sandbox answers `status` (500: as
